@@ -1,0 +1,75 @@
+// File: libs/base/status.h
+// -----------------------------------------------------------------------------
+// Errors are values: functions that can fail return absl::Status or absl::StatusOr<T>.
+// Debian's Abseil (20220623) has no status macros, so this header supplies the two everyone needs,
+// and the one converter between the three status types a service meets:
+//   absl::Status  <->  grpc::Status  <->  google::protobuf::util::Status
+// The canonical codes are numerically identical in all three, so conversion keeps code and message.
+//
+// Choosing a code (from absl/status/status.h): use kUnavailable if the client can retry just the
+// failing call; kAborted if it should retry at a higher level (a version conflict); kFailedPrecondition
+// if it should not retry until the system state is fixed.
+//
+// Example:
+//   absl::StatusOr<Deal> LoadDeal(std::string_view id) {
+//     CRM_ASSIGN_OR_RETURN(auto row, store.Find(id));
+//     CRM_RETURN_IF_ERROR(Validate(row));
+//     return Deal(row);
+//   }
+//   grpc::Status Handler(...) { return crm::ToGrpcStatus(DoWork()); }
+#ifndef CRM_LIBS_BASE_STATUS_H_
+#define CRM_LIBS_BASE_STATUS_H_
+
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/stubs/status.h"
+
+namespace grpc {
+class Status;
+}  // namespace grpc
+
+namespace crm {
+
+// Returns `expr` (an absl::Status or StatusOr) from the enclosing function if it is not OK.
+#define CRM_RETURN_IF_ERROR(expr)                                   \
+  do {                                                              \
+    if (auto crm_status_ = ::crm::internal::AsStatus(expr); !crm_status_.ok()) \
+      return crm_status_;                                           \
+  } while (0)
+
+// Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status from the enclosing function,
+// otherwise move-assigns the value to `lhs`, which may be a declaration (`auto x`).
+#define CRM_ASSIGN_OR_RETURN(lhs, rexpr) \
+  CRM_ASSIGN_OR_RETURN_IMPL_(CRM_STATUS_CONCAT_(crm_statusor_, __LINE__), lhs, rexpr)
+
+#define CRM_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr) \
+  auto tmp = (rexpr);                               \
+  if (!tmp.ok()) return std::move(tmp).status();    \
+  lhs = std::move(tmp).value()
+#define CRM_STATUS_CONCAT_INNER_(a, b) a##b
+#define CRM_STATUS_CONCAT_(a, b) CRM_STATUS_CONCAT_INNER_(a, b)
+
+// Converts between our absl::Status and gRPC's status, keeping the code and the message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+// The same between absl and protobuf's own util::Status (returned by JSON and field-mask utilities).
+google::protobuf::util::Status ToProtobufStatus(const absl::Status& status);
+absl::Status FromProtobufStatus(const google::protobuf::util::Status& status);
+
+// Returns `status` with `context + ": "` prefixed to its message (the code is kept); OK stays OK.
+absl::Status Annotate(const absl::Status& status, std::string_view context);
+
+namespace internal {
+inline const absl::Status& AsStatus(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& AsStatus(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+}  // namespace internal
+
+}  // namespace crm
+
+#endif  // CRM_LIBS_BASE_STATUS_H_

@@ -1,0 +1,128 @@
+#include "libs/base/status.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "gmock/gmock.h"
+#include "grpcpp/support/status.h"
+#include "gtest/gtest.h"
+
+namespace crm {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::StatusCode kAllErrorCodes[] = {
+    absl::StatusCode::kCancelled,          absl::StatusCode::kUnknown,
+    absl::StatusCode::kInvalidArgument,    absl::StatusCode::kDeadlineExceeded,
+    absl::StatusCode::kNotFound,           absl::StatusCode::kAlreadyExists,
+    absl::StatusCode::kPermissionDenied,   absl::StatusCode::kResourceExhausted,
+    absl::StatusCode::kFailedPrecondition, absl::StatusCode::kAborted,
+    absl::StatusCode::kOutOfRange,         absl::StatusCode::kUnimplemented,
+    absl::StatusCode::kInternal,           absl::StatusCode::kUnavailable,
+    absl::StatusCode::kDataLoss,           absl::StatusCode::kUnauthenticated,
+};
+
+TEST(StatusTest, GrpcRoundTripKeepsEveryCodeAndMessage) {
+  for (absl::StatusCode code : kAllErrorCodes) {
+    const absl::Status s(code, "boom ü");
+    const grpc::Status g = ToGrpcStatus(s);
+    EXPECT_EQ(static_cast<int>(g.error_code()), static_cast<int>(code));
+    EXPECT_EQ(g.error_message(), "boom ü");
+    EXPECT_EQ(FromGrpcStatus(g), s) << absl::StatusCodeToString(code);
+  }
+}
+
+TEST(StatusTest, GrpcOkAndNamedCodes) {
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+  EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("x")).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ToGrpcStatus(absl::UnauthenticatedError("x")).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::ABORTED, "version")),
+            absl::AbortedError("version"));
+}
+
+TEST(StatusTest, NonCanonicalCodesBecomeUnknown) {
+  const absl::Status odd(static_cast<absl::StatusCode>(42), "odd");
+  EXPECT_EQ(ToGrpcStatus(odd).error_code(), grpc::StatusCode::UNKNOWN);
+  EXPECT_EQ(ToGrpcStatus(odd).error_message(), "odd");
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::DO_NOT_USE, "x")).code(),
+            absl::StatusCode::kUnknown);
+  EXPECT_EQ(ToProtobufStatus(odd).code(), google::protobuf::util::StatusCode::kUnknown);
+}
+
+TEST(StatusTest, ProtobufRoundTripKeepsEveryCodeAndMessage) {
+  for (absl::StatusCode code : kAllErrorCodes) {
+    const absl::Status s(code, "field mask bad");
+    const google::protobuf::util::Status p = ToProtobufStatus(s);
+    EXPECT_EQ(static_cast<int>(p.code()), static_cast<int>(code));
+    EXPECT_EQ(std::string(p.message()), "field mask bad");
+    EXPECT_EQ(FromProtobufStatus(p), s) << absl::StatusCodeToString(code);
+  }
+  EXPECT_TRUE(ToProtobufStatus(absl::OkStatus()).ok());
+  EXPECT_TRUE(FromProtobufStatus(google::protobuf::util::OkStatus()).ok());
+}
+
+TEST(StatusTest, AnnotatePrefixesMessageKeepsCodeAndPayload) {
+  absl::Status s = absl::NotFoundError("deal 42");
+  s.SetPayload("type.crm/x", absl::Cord("p"));
+  const absl::Status a = Annotate(s, "loading stage");
+  EXPECT_EQ(a.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a.message(), "loading stage: deal 42");
+  ASSERT_TRUE(a.GetPayload("type.crm/x").has_value());
+  EXPECT_EQ(std::string(*a.GetPayload("type.crm/x")), "p");
+  EXPECT_TRUE(Annotate(absl::OkStatus(), "ctx").ok());
+}
+
+absl::Status FailIf(bool fail) { return fail ? absl::InternalError("failed") : absl::OkStatus(); }
+
+absl::StatusOr<std::unique_ptr<int>> MakeInt(int v) {
+  if (v < 0) return absl::InvalidArgumentError("negative");
+  return std::make_unique<int>(v);
+}
+
+absl::Status UseReturnIfError(bool fail, int* reached) {
+  CRM_RETURN_IF_ERROR(FailIf(fail));
+  CRM_RETURN_IF_ERROR(MakeInt(1));  // a StatusOr works too
+  ++*reached;
+  return absl::OkStatus();
+}
+
+TEST(StatusMacrosTest, ReturnIfError) {
+  int reached = 0;
+  EXPECT_TRUE(UseReturnIfError(false, &reached).ok());
+  EXPECT_EQ(reached, 1);
+  EXPECT_EQ(UseReturnIfError(true, &reached), absl::InternalError("failed"));
+  EXPECT_EQ(reached, 1);
+}
+
+absl::StatusOr<int> SumTwo(int a, int b) {
+  CRM_ASSIGN_OR_RETURN(auto x, MakeInt(a));  // declaration with auto, move-only value
+  std::unique_ptr<int> y;
+  CRM_ASSIGN_OR_RETURN(y, MakeInt(b));  // assignment to an existing variable
+  return *x + *y;
+}
+
+TEST(StatusMacrosTest, AssignOrReturn) {
+  EXPECT_EQ(SumTwo(2, 3).value(), 5);
+  EXPECT_EQ(SumTwo(-1, 3).status(), absl::InvalidArgumentError("negative"));
+  EXPECT_EQ(SumTwo(1, -3).status(), absl::InvalidArgumentError("negative"));
+}
+
+absl::Status AssignInStatusFunction(int v, int* out) {
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<int> p, MakeInt(v));
+  *out = *p;
+  return absl::OkStatus();
+}
+
+TEST(StatusMacrosTest, AssignOrReturnInStatusFunction) {
+  int out = 0;
+  EXPECT_TRUE(AssignInStatusFunction(7, &out).ok());
+  EXPECT_EQ(out, 7);
+  EXPECT_THAT(AssignInStatusFunction(-7, &out).message(), HasSubstr("negative"));
+  EXPECT_EQ(out, 7);
+}
+
+}  // namespace
+}  // namespace crm

@@ -1,0 +1,286 @@
+#include "libs/events/consumer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
+#include <librdkafka/rdkafka.h>
+#include <pqxx/result>
+#include <pqxx/transaction>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "libs/base/status.h"
+#include "libs/base/uuid.h"
+#include "libs/events/kafka_internal.h"
+#include "libs/log/log.h"
+#include "libs/metrics/metrics.h"
+#include "libs/pg/pool.h"
+
+namespace crm::events {
+namespace {
+
+bool IsTransient(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+prometheus::Family<prometheus::Counter>& ConsumedFamily() {
+  static auto* const family = &prometheus::BuildCounter()
+                                   .Name("crm_events_consumed_total")
+                                   .Help("Events handled by idempotent consumers, by result")
+                                   .Register(crm::metrics::Registry());
+  return *family;
+}
+
+std::string HeaderValue(const rd_kafka_message_t* m, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return "";
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || value == nullptr) {
+    return "";
+  }
+  return std::string(static_cast<const char*>(value), size);
+}
+
+}  // namespace
+
+class Consumer::Impl {
+ public:
+  Impl(ConsumerOptions options, pg::Pool& pool, Handler handler)
+      : options_(std::move(options)),
+        pool_(pool),
+        handler_(std::move(handler)),
+        applied_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "applied"}})),
+        duplicate_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "duplicate"}})),
+        rejected_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "rejected"}})),
+        retried_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "retried"}})) {}
+
+  ~Impl() { Close(); }
+
+  absl::Status Init() {
+    if (options_.brokers.empty()) return absl::InvalidArgumentError("consumer.brokers: required");
+    if (options_.group_id.empty()) return absl::InvalidArgumentError("consumer.group_id: required");
+    if (options_.topics.empty()) return absl::InvalidArgumentError("consumer.topics: at least one");
+    if (!handler_) return absl::InvalidArgumentError("consumer.handler: required");
+    auto conf = internal::MakeConf(
+        {
+            {"bootstrap.servers", options_.brokers},
+            {"group.id", options_.group_id},
+            {"client.id", absl::StrCat("crm-consumer-", options_.group_id)},
+            // Offsets are stored only after the effects commit; the background commit then sends only
+            // those, and close() / revocation commit them too.
+            {"enable.auto.offset.store", "false"},
+            {"enable.auto.commit", "true"},
+            {"auto.commit.interval.ms", "1000"},
+            {"auto.offset.reset", "earliest"},
+            {"session.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(options_.session_timeout))},
+            {"heartbeat.interval.ms",
+             absl::StrCat(std::max<int64_t>(100, absl::ToInt64Milliseconds(options_.session_timeout) / 4))},
+            {"enable.partition.eof", "false"},
+        },
+        options_.consumer_config);
+    if (!conf.ok()) return conf.status();
+    char err[512];
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(*conf);
+      return absl::InvalidArgumentError(absl::StrCat("consumer: cannot create the Kafka consumer: ", err));
+    }
+    rd_kafka_poll_set_consumer(rk_);
+    rd_kafka_topic_partition_list_t* topics =
+        rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size()));
+    for (const auto& t : options_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("consumer: cannot subscribe to ", absl::StrJoin(options_.topics, ","), ": ",
+                       rd_kafka_err2str(e)));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> PollOnce(absl::Duration timeout) {
+    rd_kafka_message_t* m =
+        rd_kafka_consumer_poll(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    if (m == nullptr) return false;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      crm::log::Warn("consumer: kafka", {{"consumer", options_.group_id}, {"error", rd_kafka_message_errstr(m)}});
+      rd_kafka_message_destroy(m);
+      return false;
+    }
+    absl::Status s = Handle(m);
+    rd_kafka_message_destroy(m);
+    if (!s.ok()) return s;
+    return true;
+  }
+
+  absl::Status Run() {
+    while (!stopping_) {
+      auto r = PollOnce(absl::Milliseconds(200));
+      if (!r.ok() && !stopping_) return r.status();
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop() {
+    stopping_ = true;
+    absl::MutexLock lock(&mu_);
+    wake_.SignalAll();
+  }
+
+  ConsumerStats stats() const {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
+
+ private:
+  // Applies one message exactly once in effect. Returns non-OK only when stopping mid-retry (the
+  // offset is then not stored and the message comes again).
+  absl::Status Handle(const rd_kafka_message_t* m) {
+    const std::string topic = rd_kafka_topic_name(m->rkt);
+    v1::Envelope envelope;
+    const bool parsed = envelope.ParseFromArray(m->payload, static_cast<int>(m->len)) && IsUuid(envelope.id()) &&
+                        !envelope.type().empty();
+    const ConsumedEvent event{envelope, topic, m->partition, m->offset};
+    if (!parsed) {
+      // Not our envelope. Park it under its ce_id if it has a usable one; otherwise only log it.
+      std::string id = HeaderValue(m, "ce_id");
+      absl::Status why = absl::InvalidArgumentError("value is not a crm.events.v1.Envelope");
+      crm::log::Error("consumer: unreadable event",
+                      {{"consumer", options_.group_id}, {"topic", topic}, {"partition", m->partition},
+                       {"offset", m->offset}, {"ce_id", id}});
+      if (IsUuid(id)) {
+        envelope.set_id(id);
+        envelope.set_type(HeaderValue(m, "ce_type"));
+        CRM_RETURN_IF_ERROR(Park(event, why));
+      }
+      StoreOffset(m);
+      return absl::OkStatus();
+    }
+
+    absl::Duration backoff = absl::Milliseconds(50);
+    for (;;) {
+      bool duplicate = false;
+      absl::Status s = pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+        const pqxx::result r = tx.exec_params(
+            "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset) "
+            "VALUES ($1, $2::uuid, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            options_.group_id, envelope.id(), envelope.type(), topic, m->partition, m->offset);
+        if (r.affected_rows() == 0) {
+          duplicate = true;
+          return absl::OkStatus();
+        }
+        return handler_(tx, event);
+      });
+      if (s.ok()) {
+        StoreOffset(m);
+        absl::MutexLock lock(&mu_);
+        (duplicate ? stats_.duplicates : stats_.applied)++;
+        (duplicate ? duplicate_ : applied_).Increment();
+        return absl::OkStatus();
+      }
+      if (!IsTransient(s)) {
+        crm::log::Error("consumer: event rejected; parked in the inbox",
+                        {{"consumer", options_.group_id}, {"event_id", envelope.id()}, {"type", envelope.type()},
+                         {"error", s}});
+        CRM_RETURN_IF_ERROR(Park(event, s));
+        StoreOffset(m);
+        return absl::OkStatus();
+      }
+      crm::log::Warn("consumer: transient failure; retrying",
+                     {{"consumer", options_.group_id}, {"event_id", envelope.id()}, {"error", s},
+                      {"backoff", backoff}});
+      {
+        absl::MutexLock lock(&mu_);
+        ++stats_.retries;
+        retried_.Increment();
+        if (stopping_) return s;
+        wake_.WaitWithTimeout(&mu_, backoff);
+        if (stopping_) return s;
+      }
+      backoff = std::min(backoff * 2, options_.max_retry_backoff);
+    }
+  }
+
+  // Records a refused event as 'rejected' with its error, so it is visible and can be replayed.
+  absl::Status Park(const ConsumedEvent& event, const absl::Status& why) {
+    for (absl::Duration backoff = absl::Milliseconds(50);; backoff = std::min(backoff * 2, options_.max_retry_backoff)) {
+      absl::Status s = pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+        tx.exec_params(
+            "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, status, error) "
+            "VALUES ($1, $2::uuid, $3, $4, $5, $6, 'rejected', $7) ON CONFLICT DO NOTHING",
+            options_.group_id, event.envelope.id(), event.envelope.type(), event.topic, event.partition,
+            event.offset, why.ToString());
+        return absl::OkStatus();
+      });
+      if (s.ok()) {
+        absl::MutexLock lock(&mu_);
+        ++stats_.rejected;
+        rejected_.Increment();
+        return absl::OkStatus();
+      }
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return s;
+      wake_.WaitWithTimeout(&mu_, backoff);
+      if (stopping_) return s;
+    }
+  }
+
+  void StoreOffset(const rd_kafka_message_t* m) {
+    // Stores m->offset + 1: the next message to read.
+    rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+  }
+
+  void Close() {
+    if (rk_ == nullptr) return;
+    rd_kafka_consumer_close(rk_);  // commits the stored offsets and leaves the group
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+
+  const ConsumerOptions options_;
+  pg::Pool& pool_;
+  const Handler handler_;
+  rd_kafka_t* rk_ = nullptr;
+  std::atomic<bool> stopping_{false};
+  prometheus::Counter& applied_;
+  prometheus::Counter& duplicate_;
+  prometheus::Counter& rejected_;
+  prometheus::Counter& retried_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar wake_;
+  ConsumerStats stats_;
+};
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions options, pg::Pool& pool,
+                                                           Handler handler) {
+  auto impl = std::make_unique<Impl>(std::move(options), pool, std::move(handler));
+  CRM_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
+}
+
+Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Consumer::~Consumer() = default;
+absl::Status Consumer::Run() { return impl_->Run(); }
+absl::StatusOr<bool> Consumer::PollOnce(absl::Duration timeout) { return impl_->PollOnce(timeout); }
+void Consumer::Stop() { impl_->Stop(); }
+ConsumerStats Consumer::stats() const { return impl_->stats(); }
+
+}  // namespace crm::events

@@ -1,0 +1,188 @@
+#include <thread>
+
+#include <pqxx/connection>
+#include <pqxx/nontransaction>
+#include <pqxx/transaction>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/wrappers.pb.h"
+#include "gtest/gtest.h"
+#include "libs/events/consumer.h"
+#include "libs/events/outbox.h"
+#include "libs/events/relay.h"
+#include "libs/events/schema.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/testing.h"
+#include "tests/support/process.h"
+
+namespace crm::events {
+namespace {
+
+using ::crm::testing::DevBroker;
+using ::crm::testing::WaitFor;
+using ::testing::HasSubstr;
+
+constexpr char kTopic[] = "crm.unit.thing.v1";
+
+class EventsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = pg::testing::TempDatabase::Create("events");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    auto migrations = EventsMigrations();
+    migrations.push_back({"unit", 1, "0001_seen.sql",
+                          "CREATE TABLE seen (n bigserial PRIMARY KEY, event_id uuid NOT NULL, value bigint)"});
+    ASSERT_TRUE(pg::Migrate(db_->dsn(), migrations).ok());
+    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 3});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = *std::move(pool);
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    pqxx::connection c(db_->dsn());
+    pqxx::nontransaction tx(c);
+    return tx.exec1(sql)[0].as<int64_t>();
+  }
+
+  absl::Status Append(int64_t value, const std::string& id = "thing-1") {
+    google::protobuf::Int64Value payload;
+    payload.set_value(value);
+    return pg::InTransaction(*pool_, [&](pqxx::work& tx) {
+      return writer_.Append(tx, {.aggregate_type = "thing", .aggregate_id = id, .type = "crm.unit.thing.set.v1",
+                                 .payload = &payload})
+          .status();
+    });
+  }
+
+  std::unique_ptr<pg::testing::TempDatabase> db_;
+  std::unique_ptr<pg::Pool> pool_;
+  OutboxWriter writer_{"unit"};
+};
+
+TEST_F(EventsTest, BadEventsAreRejectedNamingTheFieldAndNothingIsWritten) {
+  google::protobuf::Int64Value payload;
+  struct Case {
+    NewEvent event;
+    std::string field;
+  } cases[] = {
+      {{.aggregate_type = "", .aggregate_id = "x", .type = "t", .payload = &payload}, "event.aggregate_type"},
+      {{.aggregate_type = "Bad-Type", .aggregate_id = "x", .type = "t", .payload = &payload}, "event.aggregate_type"},
+      {{.aggregate_type = "thing", .aggregate_id = "", .type = "t", .payload = &payload}, "event.aggregate_id"},
+      {{.aggregate_type = "thing", .aggregate_id = std::string(256, 'x'), .type = "t", .payload = &payload},
+       "event.aggregate_id"},
+      {{.aggregate_type = "thing", .aggregate_id = "x", .type = "", .payload = &payload}, "event.type"},
+      {{.aggregate_type = "thing", .aggregate_id = "x", .type = "t", .payload = nullptr}, "event.payload"},
+  };
+  for (const auto& c : cases) {
+    absl::Status s = pg::InTransaction(*pool_, [&](pqxx::work& tx) { return writer_.Append(tx, c.event).status(); });
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.field));
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), 0);
+  EXPECT_EQ(writer_.TopicFor("thing"), kTopic);
+}
+
+TEST_F(EventsTest, OnlyCommittedChangesArePublishedWithCloudEventsHeaders) {
+  auto broker = DevBroker::Start({kTopic});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  google::protobuf::Int64Value payload;
+  payload.set_value(7);
+  absl::Status rolled_back = pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+    auto id = writer_.Append(tx, {.aggregate_type = "thing", .aggregate_id = "thing-1",
+                                  .type = "crm.unit.thing.set.v1", .payload = &payload});
+    EXPECT_TRUE(id.ok());
+    return absl::AbortedError("the business change failed");
+  });
+  ASSERT_EQ(rolled_back.code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(Append(8).ok());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), 1);
+
+  auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = (*broker)->brokers()});
+  ASSERT_TRUE(relay.ok());
+  (*relay)->Start();
+  std::vector<int64_t> values;
+  auto consumer = Consumer::Create({.brokers = (*broker)->brokers(), .group_id = "unit", .topics = {kTopic}}, *pool_,
+                                   [&](pqxx::transaction_base&, const ConsumedEvent& e) -> absl::Status {
+                                     google::protobuf::Int64Value v;
+                                     EXPECT_TRUE(e.envelope.payload().UnpackTo(&v));
+                                     EXPECT_EQ(e.envelope.source(), "/crm/unit");
+                                     EXPECT_EQ(e.envelope.subject(), "thing-1");
+                                     EXPECT_EQ(e.envelope.aggregate_type(), "thing");
+                                     EXPECT_EQ(e.topic, kTopic);
+                                     values.push_back(v.value());
+                                     return absl::OkStatus();
+                                   });
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE(WaitFor([&] { return (*consumer)->PollOnce(absl::Milliseconds(100)).value_or(false); },
+                      absl::Seconds(60)));
+  EXPECT_THAT(values, ::testing::ElementsAre(8));
+  EXPECT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == 1; },
+                      absl::Seconds(30)));
+  (*relay)->Stop();
+}
+
+TEST_F(EventsTest, OneRelayLeadsPerDatabaseAndAStandbyTakesOver) {
+  auto broker = DevBroker::Start({kTopic});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  RelayOptions options{.dsn = db_->dsn(), .brokers = (*broker)->brokers(),
+                       .standby_interval = absl::Milliseconds(50)};
+  auto a = Relay::Create(options);
+  auto b = Relay::Create(options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  (*a)->Start();
+  ASSERT_TRUE(WaitFor([&] { return (*a)->stats().leader; }, absl::Seconds(30)));
+  (*b)->Start();
+  ASSERT_TRUE(Append(1).ok());
+  ASSERT_TRUE(WaitFor([&] { return (*a)->stats().published == 1; }, absl::Seconds(30)));
+  EXPECT_FALSE((*b)->stats().leader);
+
+  (*a)->Stop();  // the leader goes away: the standby takes the lock and publishes what follows
+  ASSERT_TRUE(WaitFor([&] { return (*b)->stats().leader; }, absl::Seconds(30)));
+  ASSERT_TRUE(Append(2).ok());
+  ASSERT_TRUE(WaitFor([&] { return (*b)->stats().published == 1; }, absl::Seconds(30)));
+  EXPECT_EQ((*a)->stats().published, 1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
+  (*b)->Stop();
+}
+
+TEST_F(EventsTest, ConsumerRetriesTransientFailuresAndParksRejectedEvents) {
+  auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  for (int v : {1, 2, 3}) ASSERT_TRUE(Append(v).ok());
+  auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = (*broker)->brokers()});
+  ASSERT_TRUE(relay.ok());
+  (*relay)->Start();
+
+  int calls_for_1 = 0;
+  auto consumer = Consumer::Create(
+      {.brokers = (*broker)->brokers(), .group_id = "picky", .topics = {kTopic},
+       .max_retry_backoff = absl::Milliseconds(100)},
+      *pool_, [&](pqxx::transaction_base& tx, const ConsumedEvent& e) -> absl::Status {
+        google::protobuf::Int64Value v;
+        e.envelope.payload().UnpackTo(&v);
+        tx.exec_params("INSERT INTO seen (event_id, value) VALUES ($1::uuid, $2)", e.envelope.id(), v.value());
+        if (v.value() == 1 && ++calls_for_1 < 3) return absl::UnavailableError("dependency down");
+        if (v.value() == 2) return absl::FailedPreconditionError("cannot apply: value 2 is refused");
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  std::thread run([&] { EXPECT_TRUE((*consumer)->Run().ok()); });
+  const bool done = WaitFor(
+      [&] { return (*consumer)->stats().applied == 2 && (*consumer)->stats().rejected == 1; }, absl::Seconds(60));
+  (*consumer)->Stop();
+  run.join();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(calls_for_1, 3);
+  EXPECT_EQ((*consumer)->stats().retries, 2);
+  // Failed attempts left nothing behind; the rejected event's effects were rolled back.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM seen"), 2);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM seen WHERE value = 2"), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE status = 'rejected' AND error LIKE '%value 2 is refused%'"), 1);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE status = 'applied'"), 2);
+  (*relay)->Stop();
+}
+
+}  // namespace
+}  // namespace crm::events

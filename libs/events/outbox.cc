@@ -1,0 +1,84 @@
+#include "libs/events/outbox.h"
+
+#include <pqxx/binarystring>
+#include <pqxx/transaction_base>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/message.h"
+#include "libs/base/clock.h"
+#include "libs/base/strings.h"
+#include "libs/base/time.h"
+#include "libs/base/uuid.h"
+#include "proto/crm/events/v1/envelope.pb.h"
+
+namespace crm::events {
+namespace {
+
+constexpr size_t kMaxField = 255;  // varchar(255) columns, as Debezium's outbox has them
+
+bool IsIdentifier(std::string_view s, bool allow_dash) {
+  if (s.empty() || s.size() > 64 || !(s[0] >= 'a' && s[0] <= 'z')) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || (allow_dash && c == '-');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+absl::Status CheckField(std::string_view name, std::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("event.", AsAbsl(name), ": required"));
+  if (value.size() > kMaxField) {
+    return absl::InvalidArgumentError(absl::StrCat("event.", AsAbsl(name), ": longer than ", kMaxField, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+OutboxWriter::OutboxWriter(std::string service) : OutboxWriter(std::move(service), SystemClock()) {}
+
+OutboxWriter::OutboxWriter(std::string service, const Clock& clock)
+    : service_(std::move(service)), clock_(&clock) {
+  // A bad service name is a programming error caught by the first test of any service.
+  if (!IsIdentifier(service_, /*allow_dash=*/true)) std::abort();
+}
+
+std::string OutboxWriter::TopicFor(std::string_view aggregate_type) const {
+  return absl::StrCat("crm.", service_, ".", AsAbsl(aggregate_type), ".v1");
+}
+
+absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, const NewEvent& event) const {
+  if (!IsIdentifier(event.aggregate_type, /*allow_dash=*/false)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.aggregate_type: \"", event.aggregate_type, "\" is not [a-z][a-z0-9_]*"));
+  }
+  if (auto s = CheckField("aggregate_id", event.aggregate_id); !s.ok()) return s;
+  if (auto s = CheckField("type", event.type); !s.ok()) return s;
+  if (event.payload == nullptr) return absl::InvalidArgumentError("event.payload: required");
+
+  const absl::Time now = clock_->Now();
+  v1::Envelope envelope;
+  envelope.set_id(NewUuidV7());
+  envelope.set_type(event.type);
+  envelope.set_source(absl::StrCat("/crm/", service_));
+  envelope.set_subject(event.aggregate_id);
+  *envelope.mutable_time() = ToProtoTimestamp(now);
+  *envelope.mutable_actor() = event.actor;
+  envelope.set_request_id(event.request_id);
+  envelope.set_aggregate_type(event.aggregate_type);
+  envelope.mutable_payload()->PackFrom(*event.payload);
+  std::string bytes;
+  if (!envelope.SerializeToString(&bytes)) return absl::InternalError("event: cannot serialize the envelope");
+
+  tx.exec_params(
+      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
+      "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::timestamptz)",
+      envelope.id(), event.aggregate_type, event.aggregate_id, event.type,
+      pqxx::binarystring(bytes.data(), bytes.size()), TopicFor(event.aggregate_type), envelope.source(),
+      FormatRfc3339Utc(now));
+  // Delivered at commit, once per transaction however many events it appends.
+  tx.exec(absl::StrCat("NOTIFY ", kOutboxChannel));
+  return envelope.id();
+}
+
+}  // namespace crm::events

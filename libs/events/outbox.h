@@ -1,0 +1,77 @@
+// File: libs/events/outbox.h
+// -----------------------------------------------------------------------------
+// The writing half of the transactional outbox. A service appends an event to its `outbox` table in
+// the SAME PostgreSQL transaction as the change the event describes; the relay (relay.h) publishes it
+// to Kafka after commit. So an acknowledged change never loses its event, and a rolled-back change
+// never publishes one, whatever Kafka is doing at the time.
+//
+// Topic: crm.<service>.<aggregate_type>.v1. Key: the aggregate id. Value: crm.events.v1.Envelope.
+// Per-key order is commit order: append an aggregate's events after locking or updating its row in the
+// same transaction (the usual case), so two writers of one aggregate cannot interleave.
+//
+// Example:
+//   crm::events::OutboxWriter outbox("deals");
+//   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
+//     tx.exec_params("UPDATE deals SET stage_id = $2 WHERE id = $1", deal_id, stage_id);
+//     deals::v1::DealStageChanged changed;  ...
+//     return outbox.Append(tx, {.aggregate_type = "deal", .aggregate_id = deal_id,
+//                               .type = "crm.deals.deal.stage_changed.v1", .payload = &changed}).status();
+//   }));
+#ifndef CRM_LIBS_EVENTS_OUTBOX_H_
+#define CRM_LIBS_EVENTS_OUTBOX_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "proto/crm/common/v1/common.pb.h"
+
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+namespace pqxx {
+class transaction_base;
+}  // namespace pqxx
+
+namespace crm {
+class Clock;
+}  // namespace crm
+
+namespace crm::events {
+
+// What a writer says about one event; the writer fills in id, time and source.
+struct NewEvent {
+  std::string aggregate_type;  // "deal": [a-z][a-z0-9_]*, the middle of the topic name
+  std::string aggregate_id;    // the Kafka key and ce_subject; non-empty, ≤ 255 bytes
+  std::string type;            // "crm.deals.deal.stage_changed.v1"; non-empty, ≤ 255 bytes
+  const google::protobuf::Message* payload = nullptr;  // packed into Envelope.payload (required)
+  crm::common::v1::Principal actor;                     // who caused it
+  std::string request_id;                               // the request that caused it, if any
+};
+
+class OutboxWriter {
+ public:
+  // `service` names the source ("/crm/<service>") and the topic prefix; [a-z][a-z0-9_-]*.
+  explicit OutboxWriter(std::string service);
+  OutboxWriter(std::string service, const Clock& clock);
+
+  // Inserts the event into `tx`'s outbox and wakes the relay at commit. Returns the event id (UUIDv7,
+  // also Envelope.id and ce_id). InvalidArgument, naming the field, for a bad NewEvent; the event is
+  // published if and only if `tx` commits.
+  absl::StatusOr<std::string> Append(pqxx::transaction_base& tx, const NewEvent& event) const;
+
+  // The topic events of `aggregate_type` go to: "crm.<service>.<aggregate_type>.v1".
+  std::string TopicFor(std::string_view aggregate_type) const;
+
+  const std::string& service() const { return service_; }
+
+ private:
+  std::string service_;
+  const Clock* clock_;
+};
+
+// The NOTIFY channel the outbox writer signals and the relay listens on.
+inline constexpr char kOutboxChannel[] = "crm_outbox";
+
+}  // namespace crm::events
+
+#endif  // CRM_LIBS_EVENTS_OUTBOX_H_
