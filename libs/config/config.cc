@@ -56,7 +56,9 @@ std::optional<std::string> ProcessEnv(const std::string& var) {
 Env::Env(std::string_view service) : Env(service, ProcessEnv) {}
 
 Env::Env(std::string_view service, Lookup lookup)
-    : service_(Normalise(service)), lookup_(std::move(lookup)) {}
+    : service_name_(service), service_(Normalise(service)), lookup_(std::move(lookup)) {}
+
+void Env::Reject(std::string_view name, std::string_view why) { Bad(name, Read(name), why); }
 
 std::string Env::VarName(std::string_view name) const {
   if (service_.empty()) return absl::StrCat("CRM_", Normalise(name));

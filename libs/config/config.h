@@ -62,6 +62,14 @@ class Env {
   // The service-specific variable name for `name`: VarName("grpc_port") == "CRM_DEALS_GRPC_PORT".
   std::string VarName(std::string_view name) const;
 
+  // The service name as given to the constructor ("deals").
+  const std::string& service() const { return service_name_; }
+
+  // Records that the setting `name`, already read and well-formed, is unacceptable for a reason only
+  // the caller knows (an address that does not parse, a level out of a list). The error reads like the
+  // built-in ones, naming the variable it came from: CRM_DEALS_GRPC_ADDRESS="x:y": port is not a number
+  void Reject(std::string_view name, std::string_view why);
+
   // OK, or InvalidArgument listing every bad variable read so far, separated by "; ", each like
   //   CRM_DEALS_GRPC_PORT="abc": not an integer
   // naming the variable that actually held the value (service-specific or suite-wide).
@@ -87,7 +95,8 @@ class Env {
   void Record(std::string_view name, const Raw& raw, std::string used_value, bool ok);
   void Bad(std::string_view name, const Raw& raw, std::string_view why);
 
-  std::string service_;  // normalised: "DEALS", "ONLINE_BOOKING"
+  std::string service_name_;  // as given: "deals", "online-booking"
+  std::string service_;       // normalised: "DEALS", "ONLINE_BOOKING"
   Lookup lookup_;
   std::vector<Setting> settings_;
   std::vector<std::string> errors_;

@@ -213,3 +213,20 @@ TEST(EnvTest, ProcessEnvironment) {
 
 }  // namespace
 }  // namespace crm::config
+
+namespace crm::config {
+namespace {
+
+TEST(EnvTest, RejectNamesTheVariableTheValueCameFrom) {
+  Env env = FakeEnv("online-booking", {{"CRM_GRPC_ADDRESS", "host:port"}});
+  EXPECT_EQ(env.service(), "online-booking");
+  const std::string address = env.String("GRPC_ADDRESS", "0.0.0.0:1");
+  ASSERT_TRUE(env.status().ok());
+  env.Reject("GRPC_ADDRESS", "port is not a number");
+  EXPECT_EQ(env.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(env.status().message(), "CRM_GRPC_ADDRESS=\"host:port\": port is not a number");
+  EXPECT_EQ(address, "host:port");
+}
+
+}  // namespace
+}  // namespace crm::config

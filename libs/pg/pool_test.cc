@@ -202,15 +202,21 @@ TEST(PoolTest, BadDsnFailsAtCreateNamingTheDatabaseButNotThePassword) {
   ASSERT_NE(db, nullptr);
   const std::string password = "Sup3r-Secret-pw";
 
-  // Reachable server, missing database.
-  absl::StatusOr<std::string> dsn =
-      internal::WithConninfoOverrides(db->dsn(), {{"dbname", "crm_no_such_db"}, {"password", password}});
+  // Reachable server, missing database (with the cluster's real credentials, whatever its auth method).
+  absl::StatusOr<std::string> dsn = internal::WithConninfoOverrides(db->dsn(), {{"dbname", "crm_no_such_db"}});
   ASSERT_TRUE(dsn.ok()) << dsn.status();
   absl::StatusOr<std::unique_ptr<Pool>> pool = Pool::Create({.dsn = *dsn});
   ASSERT_EQ(pool.status().code(), absl::StatusCode::kUnavailable) << pool.status();
   EXPECT_THAT(Message(pool.status()), HasSubstr("dbname=crm_no_such_db"));
   EXPECT_THAT(Message(pool.status()), HasSubstr("host="));
   EXPECT_THAT(Message(pool.status()), HasSubstr("does not exist"));
+  EXPECT_THAT(Message(pool.status()), Not(HasSubstr("password")));
+
+  // Reachable server, wrong password: rejected, and the password is not repeated.
+  dsn = internal::WithConninfoOverrides(db->dsn(), {{"password", password}});
+  ASSERT_TRUE(dsn.ok()) << dsn.status();
+  pool = Pool::Create({.dsn = *dsn});
+  ASSERT_FALSE(pool.ok());
   EXPECT_THAT(Message(pool.status()), Not(HasSubstr(password)));
 
   // URI with the password in it; nothing listens on port 1.

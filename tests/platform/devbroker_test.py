@@ -31,6 +31,7 @@ class DevBroker:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        self.proc.stdout.close()
 
 
 def consume_all(brokers, topic, want, group):

@@ -1,12 +1,13 @@
 // crm-outbox-bench: outbox relay throughput next to raw librdkafka produce throughput, measured in the
 // same run against the same in-process broker (librdkafka's mock cluster), printed as a ratio.
 //
-//   tools/crm bench [--events N]     (a throwaway PostgreSQL comes from tools/crm; CRM_TEST_PG_DSN)
+//   tools/crm bench [--events N] [--batch N]     (a throwaway PostgreSQL comes from tools/crm; CRM_TEST_PG_DSN)
 //
 // raw:   N messages of the relay's exact shape (a serialized Envelope, key, the eight ce_* headers)
 //        produced with the relay's producer settings (idempotent, acks=all, linger 5 ms), then flushed.
 // relay: N rows pre-written to a fresh outbox, then the time from Relay::Start() until all N are
 //        acknowledged by the broker AND marked published in PostgreSQL.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -121,8 +122,9 @@ void FillOutbox(const std::string& dsn, int n) {
   }
 }
 
-double RelayThroughput(const std::string& dsn, const std::string& brokers, int n) {
-  auto relay = crm::events::Relay::Create({.dsn = dsn, .brokers = brokers});
+double RelayThroughput(const std::string& dsn, const std::string& brokers, int n, int batch) {
+  auto relay = crm::events::Relay::Create(
+      {.dsn = dsn, .brokers = brokers, .batch_size = batch, .max_in_flight = std::max(5000, 10 * batch)});
   if (!relay.ok()) Die(relay.status().ToString());
   auto start = Clock::now();
   (*relay)->Start();
@@ -135,14 +137,17 @@ double RelayThroughput(const std::string& dsn, const std::string& brokers, int n
 }  // namespace
 
 int main(int argc, char** argv) {
-  int events = 100000;
+  int events = 100000, batch = crm::events::RelayOptions{}.batch_size;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
       events = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+      batch = std::atoi(argv[++i]);
     } else {
-      Die("usage: crm-outbox-bench [--events N]");
+      Die("usage: crm-outbox-bench [--events N] [--batch N]");
     }
   }
+  if (batch < 1 || batch > 10000) Die("--batch: want 1..10000");
   if (events < 1000 || events > 10000000) Die("--events: want 1000..10000000");
   const char* admin = std::getenv("CRM_TEST_PG_DSN");
   if (admin == nullptr) Die("CRM_TEST_PG_DSN is not set: run through `tools/crm bench`");
@@ -164,8 +169,8 @@ int main(int argc, char** argv) {
               events, SampleEnvelope(0).size());
   const double raw = RawProduce(brokers, events);
   std::printf("raw librdkafka produce (idempotent, acks=all): %10.0f events/s\n", raw);
-  const double relay = RelayThroughput(dsn, brokers, events);
-  std::printf("outbox relay (read, produce, ack, mark):      %10.0f events/s\n", relay);
+  const double relay = RelayThroughput(dsn, brokers, events, batch);
+  std::printf("outbox relay (read, produce, ack, mark):      %10.0f events/s  (batch %d)\n", relay, batch);
   std::printf("ratio relay/raw: %.3f\n", relay / raw);
 
   rd_kafka_mock_cluster_destroy(cluster);

@@ -1,0 +1,132 @@
+#include "libs/rpc/call.h"
+
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "libs/base/status.h"
+#include "libs/log/log.h"
+#include "libs/rpc/internal/call_state.h"
+
+namespace crm::rpc {
+namespace internal {
+namespace {
+
+// A sharded table: each call publishes and withdraws once, handlers look up a few times.
+class CallTable {
+ public:
+  void Publish(const grpc::ServerContextBase* ctx, const CallState* state) {
+    Shard& s = ShardFor(ctx);
+    absl::MutexLock lock(&s.mu);
+    s.calls[ctx] = state;
+  }
+  void Withdraw(const grpc::ServerContextBase* ctx, const CallState* state) {
+    Shard& s = ShardFor(ctx);
+    absl::MutexLock lock(&s.mu);
+    auto it = s.calls.find(ctx);
+    if (it != s.calls.end() && it->second == state) s.calls.erase(it);
+  }
+  const CallState* Find(const grpc::ServerContextBase* ctx) {
+    Shard& s = ShardFor(ctx);
+    absl::ReaderMutexLock lock(&s.mu);
+    auto it = s.calls.find(ctx);
+    return it == s.calls.end() ? nullptr : it->second;
+  }
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Shard {
+    absl::Mutex mu;
+    absl::flat_hash_map<const grpc::ServerContextBase*, const CallState*> calls ABSL_GUARDED_BY(mu);
+  };
+  Shard& ShardFor(const grpc::ServerContextBase* ctx) {
+    return shards_[(reinterpret_cast<uintptr_t>(ctx) >> 6) % kShards];
+  }
+  Shard shards_[kShards];
+};
+
+CallTable& Table() {
+  static auto* const kTable = new CallTable();
+  return *kTable;
+}
+
+}  // namespace
+
+void PublishCall(const grpc::ServerContextBase* ctx, const CallState* state) { Table().Publish(ctx, state); }
+void WithdrawCall(const grpc::ServerContextBase* ctx, const CallState* state) {
+  Table().Withdraw(ctx, state);
+}
+const CallState* FindCall(const grpc::ServerContextBase& ctx) { return Table().Find(&ctx); }
+
+}  // namespace internal
+
+namespace {
+
+// The first value of `key` in the call's metadata, if any.
+std::optional<std::string_view> Header(const grpc::ServerContextBase& ctx, std::string_view key) {
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  if (it == md.end()) return std::nullopt;
+  return std::string_view(it->second.data(), it->second.size());
+}
+
+class AcceptAll final : public PrincipalVerifier {
+ public:
+  absl::Status Verify(const grpc::ServerContextBase&, std::string_view,
+                      const crm::common::v1::Principal&) const override {
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+std::string RequestId(const grpc::ServerContextBase& ctx) {
+  if (const internal::CallState* state = internal::FindCall(ctx)) return state->request_id;
+  return std::string(Header(ctx, kRequestIdHeader).value_or(""));
+}
+
+absl::StatusOr<crm::common::v1::Principal> Caller(const grpc::ServerContextBase& ctx) {
+  if (const internal::CallState* state = internal::FindCall(ctx)) {
+    if (state->principal.has_value()) return *state->principal;
+    if (absl::IsUnauthenticated(state->rejection)) return state->rejection;
+    return absl::UnauthenticatedError("the call carries no caller (x-crm-principal-bin)");
+  }
+  // Not served by crm::rpc::Server: parse the header as sent.
+  std::optional<std::string_view> raw = Header(ctx, kPrincipalHeader);
+  if (!raw.has_value()) return absl::UnauthenticatedError("the call carries no caller (x-crm-principal-bin)");
+  crm::common::v1::Principal principal;
+  if (!principal.ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
+    return absl::UnauthenticatedError("malformed caller (x-crm-principal-bin)");
+  }
+  return principal;
+}
+
+absl::Status CheckCall(const grpc::ServerContextBase& ctx) {
+  if (const internal::CallState* state = internal::FindCall(ctx)) return state->rejection;
+  return absl::OkStatus();
+}
+
+absl::Time Deadline(const grpc::ServerContextBase& ctx) {
+  if (const internal::CallState* state = internal::FindCall(ctx)) return state->deadline;
+  auto d = ctx.deadline();
+  if (d == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(d);
+}
+
+grpc::Status Handle(const grpc::ServerContextBase& ctx, absl::FunctionRef<absl::Status()> body) {
+  const internal::CallState* state = internal::FindCall(ctx);
+  if (state != nullptr && !state->rejection.ok()) return ToGrpcStatus(state->rejection);
+  std::string id = state != nullptr ? state->request_id : RequestId(ctx);
+  log::ScopedRequestId request_id(id);
+  return ToGrpcStatus(body());
+}
+
+std::shared_ptr<const PrincipalVerifier> UnverifiedPrincipals() {
+  static auto* const kVerifier = new std::shared_ptr<const PrincipalVerifier>(std::make_shared<AcceptAll>());
+  return *kVerifier;
+}
+
+}  // namespace crm::rpc

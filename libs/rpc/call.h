@@ -1,0 +1,96 @@
+// File: libs/rpc/call.h
+// -----------------------------------------------------------------------------
+// What a handler knows about the call it serves: its request id, its caller, and whether the call was
+// turned away on arrival. crm::rpc::Server's interceptor works these out once per call, before the
+// handler runs; the functions below only look them up.
+//
+// Turning a call away. gRPC 1.51 gives server interceptors no way to stop a handler from running
+// (Hijack() is client-only and the handler ignores TryCancel()). So the interceptor only decides: a call
+// that arrived already past its deadline, or with a malformed or untrusted principal, is marked
+// rejected, and whatever the handler returns, the client gets DEADLINE_EXCEEDED / UNAUTHENTICATED.
+// To also skip the handler's work, a handler starts with Handle() (or CheckCall()): the first step
+// of that thin wrapper is the rejection check.
+//
+// Example:
+//   grpc::Status DealService::GetDeal(grpc::ServerContext* ctx, const GetDealRequest* req, Deal* out) {
+//     return crm::rpc::Handle(*ctx, [&]() -> absl::Status {
+//       CRM_ASSIGN_OR_RETURN(crm::common::v1::Principal caller, crm::rpc::Caller(*ctx));
+//       crm::log::Info("loading deal", {{"deal_id", req->id()}});   // carries the request id
+//       CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->id()));
+//       return absl::OkStatus();
+//     });
+//   }
+#ifndef CRM_LIBS_RPC_CALL_H_
+#define CRM_LIBS_RPC_CALL_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "crm/common/v1/common.pb.h"
+
+namespace grpc {
+class ServerContextBase;
+class Status;
+}  // namespace grpc
+
+namespace crm::rpc {
+
+// Metadata keys the suite passes between services.
+// The request id: taken from the caller, or made (UUIDv7) by the first server; echoed back in the
+// response's initial metadata (in the trailers when the call fails without a response).
+inline constexpr char kRequestIdHeader[] = "x-request-id";
+// The caller: a serialized crm.common.v1.Principal (binary header; gRPC base64-encodes it on the wire).
+inline constexpr char kPrincipalHeader[] = "x-crm-principal-bin";
+// An incoming x-request-id longer than this, or with characters outside printable ASCII, is replaced.
+inline constexpr size_t kMaxRequestIdLength = 128;
+
+// Returns the request id of the call `ctx` serves: the caller's x-request-id if it sent a usable one,
+// otherwise the UUIDv7 the server made for it. Never empty for calls served by crm::rpc::Server; for
+// other servers it is the raw x-request-id header, or "" when absent.
+std::string RequestId(const grpc::ServerContextBase& ctx);
+
+// Returns the principal the call carries in x-crm-principal-bin, as accepted by the server's
+// PrincipalVerifier; Unauthenticated when the call carries none, or carries one that is malformed or
+// was not accepted.
+absl::StatusOr<crm::common::v1::Principal> Caller(const grpc::ServerContextBase& ctx);
+
+// Returns OK if the call may be served, or the reason it was turned away on arrival:
+// DeadlineExceeded (arrived past its deadline) or Unauthenticated (bad principal).
+absl::Status CheckCall(const grpc::ServerContextBase& ctx);
+
+// Returns the time by which the call must be answered: the caller's deadline, made no later than
+// arrival + ServerOptions::max_deadline (when the caller set none, or a later one). A server cancels
+// a call still running at that time. absl::InfiniteFuture() for calls not served by crm::rpc::Server
+// that carry no deadline.
+absl::Time Deadline(const grpc::ServerContextBase& ctx);
+
+// The thin handler wrapper. Returns CheckCall(ctx) as a grpc::Status without calling `body` if the
+// call was turned away; otherwise runs `body` with the call's request id on every log line it writes
+// (crm::log::ScopedRequestId) and returns its status, converted to gRPC's.
+grpc::Status Handle(const grpc::ServerContextBase& ctx, absl::FunctionRef<absl::Status()> body);
+
+// The seam for trusting the principal header. Until the gateway/identity issue signs principals, the
+// header is believed as sent (UnverifiedPrincipals()); that issue installs a verifier that checks the
+// signature, with crm::rpc::Server::SetPrincipalVerifier().
+class PrincipalVerifier {
+ public:
+  virtual ~PrincipalVerifier() = default;
+  // Returns OK to accept `principal`, parsed from the header bytes `raw`, for the call `ctx`; any
+  // error turns the call away with UNAUTHENTICATED and the error's message. Called once per call that
+  // carries a well-formed principal, on gRPC's threads: must be thread-safe and must not block long.
+  virtual absl::Status Verify(const grpc::ServerContextBase& ctx, std::string_view raw,
+                              const crm::common::v1::Principal& principal) const = 0;
+};
+
+// Returns the interim verifier that accepts every well-formed principal without checking where it
+// came from. TODO(gateway/identity): replace with signature verification.
+std::shared_ptr<const PrincipalVerifier> UnverifiedPrincipals();
+
+}  // namespace crm::rpc
+
+#endif  // CRM_LIBS_RPC_CALL_H_

@@ -1,0 +1,290 @@
+#include "libs/rpc/call.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "libs/base/clock.h"
+#include "libs/base/uuid.h"
+#include "libs/log/log.h"
+#include "libs/metrics/metrics_testing.h"
+#include "libs/rpc/client.h"
+#include "libs/rpc/testing/test_server.h"
+
+namespace crm::rpc {
+namespace {
+
+using ::crm::common::v1::Principal;
+using ::crm::rpc::testing::EchoTestServer;
+using ::crm::rpc::testing::TestOptions;
+using ::crm::testing::v1::EchoRequest;
+using ::crm::testing::v1::EchoResponse;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+std::chrono::system_clock::time_point In(absl::Duration d) { return absl::ToChronoTime(absl::Now() + d); }
+
+std::optional<std::string> Header(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
+                                  const std::string& key) {
+  auto it = md.find(key);
+  if (it == md.end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
+Principal Manager() {
+  Principal p;
+  p.set_kind(Principal::KIND_USER);
+  p.set_id("019a4b2c-8f3e-7a01-9c2d-3b4f5a6e7d8c");
+  p.add_roles("manager");
+  p.add_team_ids("team-1");
+  return p;
+}
+
+class CallTest : public ::testing::Test {
+ protected:
+  void StartServer(std::function<void(Server&)> configure = {}) {
+    auto s = EchoTestServer::Start(TestOptions(service_), std::move(configure));
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    stub_ = server_->NewStub();
+  }
+
+  std::string service_ = "call_test";
+  std::unique_ptr<EchoTestServer> server_;
+  std::unique_ptr<crm::testing::v1::EchoService::Stub> stub_;
+};
+
+// ---- request id ------------------------------------------------------------------------------------------
+
+TEST_F(CallTest, MakesAUuidV7RequestIdAndEchoesIt) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  EchoRequest request;
+  request.set_text("hi");
+  EchoResponse response;
+  ASSERT_TRUE(stub_->Echo(&ctx, request, &response).ok());
+  EXPECT_EQ(response.text(), "hi");
+  EXPECT_TRUE(UuidV7Time(response.request_id()).ok()) << response.request_id();
+  EXPECT_EQ(Header(ctx.GetServerInitialMetadata(), kRequestIdHeader), response.request_id());
+}
+
+TEST_F(CallTest, KeepsTheCallersRequestId) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  ctx.AddMetadata(kRequestIdHeader, "req-42");
+  EchoResponse response;
+  ASSERT_TRUE(stub_->Echo(&ctx, EchoRequest(), &response).ok());
+  EXPECT_EQ(response.request_id(), "req-42");
+  EXPECT_EQ(Header(ctx.GetServerInitialMetadata(), kRequestIdHeader), "req-42");
+}
+
+TEST_F(CallTest, ReplacesAnUnusableRequestId) {
+  StartServer();
+  for (const std::string& bad : {std::string(kMaxRequestIdLength + 1, 'a'), std::string("has space")}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(5)));
+    ctx.AddMetadata(kRequestIdHeader, bad);
+    EchoResponse response;
+    ASSERT_TRUE(stub_->Echo(&ctx, EchoRequest(), &response).ok());
+    EXPECT_TRUE(IsUuid(response.request_id())) << response.request_id();
+  }
+}
+
+TEST_F(CallTest, FailedCallsCarryTheRequestIdInTrailers) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  ctx.AddMetadata(kRequestIdHeader, "req-err");
+  EchoRequest request;
+  request.set_key("trailers");
+  request.set_unavailable_attempts(1);
+  EchoResponse response;
+  ASSERT_EQ(stub_->Echo(&ctx, request, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  // Trailers-only (so the client may retry): the id is in the trailers, not the initial metadata.
+  EXPECT_EQ(Header(ctx.GetServerTrailingMetadata(), kRequestIdHeader), "req-err");
+  EXPECT_EQ(Header(ctx.GetServerInitialMetadata(), kRequestIdHeader), std::nullopt);
+}
+
+TEST_F(CallTest, HandlerLogLinesCarryTheRequestId) {
+  absl::Mutex mu;
+  std::vector<std::string> lines;
+  log::SetSinkForTesting([&](std::string_view line) {
+    absl::MutexLock lock(&mu);
+    lines.emplace_back(line);
+  });
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  ctx.AddMetadata(kRequestIdHeader, "req-log");
+  EchoRequest request;
+  request.set_text("logged");
+  EchoResponse response;
+  ASSERT_TRUE(stub_->Echo(&ctx, request, &response).ok());
+  log::SetSinkForTesting(nullptr);
+  absl::MutexLock lock(&mu);
+  bool found = false;
+  for (const std::string& line : lines) {
+    if (line.find("\"msg\":\"echo\"") != std::string::npos) {
+      EXPECT_THAT(line, HasSubstr("\"request_id\":\"req-log\""));
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+// ---- caller ----------------------------------------------------------------------------------------------
+
+TEST_F(CallTest, ParsesTheCaller) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  SetCaller(ctx, Manager());
+  EchoResponse response;
+  ASSERT_TRUE(stub_->Echo(&ctx, EchoRequest(), &response).ok());
+  EXPECT_EQ(response.caller().SerializeAsString(), Manager().SerializeAsString());
+  EXPECT_EQ(response.caller_error(), "");
+}
+
+TEST_F(CallTest, NoCallerIsUnauthenticatedOnlyForHandlersThatAsk) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  EchoResponse response;
+  ASSERT_TRUE(stub_->Echo(&ctx, EchoRequest(), &response).ok());
+  EXPECT_FALSE(response.has_caller());
+  EXPECT_THAT(response.caller_error(), HasSubstr("no caller"));
+}
+
+TEST_F(CallTest, MalformedCallerIsUnauthenticatedWithoutRunningTheHandler) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  ctx.AddMetadata(kPrincipalHeader, std::string("\xff\xff\xff garbage", 12));
+  EchoResponse response;
+  grpc::Status status = stub_->Echo(&ctx, EchoRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), HasSubstr("x-crm-principal-bin"));
+  EXPECT_EQ(server_->echo().BodyRuns("Echo"), 0);
+  // The request id still comes back, in the trailers.
+  EXPECT_TRUE(Header(ctx.GetServerTrailingMetadata(), kRequestIdHeader).has_value());
+}
+
+class RejectRole final : public PrincipalVerifier {
+ public:
+  absl::Status Verify(const grpc::ServerContextBase&, std::string_view raw,
+                      const Principal& p) const override {
+    EXPECT_EQ(raw, p.SerializeAsString());
+    for (const std::string& role : p.roles()) {
+      if (role == "intruder") return absl::PermissionDeniedError("signature does not match");
+    }
+    return absl::OkStatus();
+  }
+};
+
+TEST_F(CallTest, TheVerifierSeamDecidesWhichCallersAreAccepted) {
+  StartServer([](Server& s) { s.SetPrincipalVerifier(std::make_shared<RejectRole>()); });
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(5)));
+    SetCaller(ctx, Manager());
+    EchoResponse response;
+    ASSERT_TRUE(stub_->Echo(&ctx, EchoRequest(), &response).ok());
+    EXPECT_EQ(response.caller().id(), Manager().id());
+  }
+  {
+    Principal intruder = Manager();
+    intruder.add_roles("intruder");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(5)));
+    SetCaller(ctx, intruder);
+    EchoResponse response;
+    grpc::Status status = stub_->Echo(&ctx, EchoRequest(), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(status.error_message(), HasSubstr("signature does not match"));
+  }
+  EXPECT_EQ(server_->echo().BodyRuns("Echo"), 1);
+}
+
+// ---- deadlines -------------------------------------------------------------------------------------------
+
+TEST_F(CallTest, ACallArrivingPastItsDeadlineIsRejectedWithoutRunningTheHandler) {
+  // The server's clock runs an hour ahead: every call arrives after its (10 s) deadline.
+  ManualClock clock(absl::Now() + absl::Hours(1));
+  service_ = testing::UniqueService("deadline_test");
+  StartServer([&](Server& s) { s.SetClock(clock); });
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(10)));
+  EchoResponse response;
+  grpc::Status status = stub_->Echo(&ctx, EchoRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("after its deadline"));
+  EXPECT_EQ(server_->echo().BodyRuns("Echo"), 0);
+
+  auto page = metrics::testing::Scrape(server_->server().metrics_port());
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(metrics::testing::SampleValue(
+                *page, "grpc_server_handled_total",
+                {{"service", service_}, {"grpc_method", "Echo"}, {"grpc_code", "DEADLINE_EXCEEDED"}}),
+            1);
+}
+
+TEST_F(CallTest, WithoutTheWrapperTheHandlerRunsButTheClientStillGetsTheRejection) {
+  // Put is written without rpc::Handle (gRPC 1.51 interceptors cannot skip a handler).
+  ManualClock clock(absl::Now() + absl::Hours(1));
+  StartServer([&](Server& s) { s.SetClock(clock); });
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(10)));
+  crm::testing::v1::PutRequest request;
+  crm::testing::v1::PutResponse response;
+  EXPECT_EQ(stub_->Put(&ctx, request, &response).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(server_->echo().BodyRuns("Put"), 1);
+}
+
+TEST_F(CallTest, ADeadlineBeyondMaxDeadlineIsBounded) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Hours(2)));
+  EchoResponse response;
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(stub_->Echo(&ctx, EchoRequest(), &response).ok());
+  const absl::Time reported = absl::FromUnixMillis(response.deadline_unix_ms());
+  EXPECT_GE(reported, before + absl::Seconds(30) - absl::Milliseconds(1));
+  EXPECT_LE(reported, absl::Now() + absl::Seconds(30));
+}
+
+TEST_F(CallTest, ACallWithoutDeadlineIsCancelledAtMaxDeadline) {
+  ServerOptions o = TestOptions("max_deadline_test");
+  o.max_deadline = absl::Milliseconds(300);
+  auto s = EchoTestServer::Start(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto stub = (*s)->NewStub();
+  grpc::ClientContext ctx;  // no deadline; the Slow call is never released
+  auto reader = stub->Slow(&ctx, crm::testing::v1::SlowRequest());
+  crm::testing::v1::SlowResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(response.phase(), crm::testing::v1::SlowResponse::PHASE_STARTED);
+}
+
+TEST_F(CallTest, ACallWithinMaxDeadlineKeepsItsOwnDeadline) {
+  StartServer();
+  grpc::ClientContext ctx;
+  const auto deadline = In(absl::Seconds(3));
+  ctx.set_deadline(deadline);
+  EchoResponse response;
+  ASSERT_TRUE(stub_->Echo(&ctx, EchoRequest(), &response).ok());
+  // grpc-timeout is relative and rounded up, so the server's deadline may be a little later.
+  const int64_t sent = absl::ToUnixMillis(absl::FromChrono(deadline));
+  EXPECT_GE(response.deadline_unix_ms(), sent - 5);
+  EXPECT_LE(response.deadline_unix_ms(), sent + 200);
+}
+
+}  // namespace
+}  // namespace crm::rpc

@@ -1,0 +1,79 @@
+// File: libs/rpc/client.h
+// -----------------------------------------------------------------------------
+// Calling another service: a channel that retries only what is safe to retry, and a ClientContext
+// carrying a deadline, the request id and the caller of the call being served.
+//
+// Retries follow the proto: a method marked `option idempotency_level = IDEMPOTENT;` or
+// `NO_SIDE_EFFECTS;` is retried on UNAVAILABLE (exponential backoff 0.1 s .. 1 s), up to max_attempts
+// attempts in all; any other method is sent once. gRPC retries only while the server has sent nothing
+// back, so a handler's partial response is never repeated.
+//
+// Example:
+//   using crm::identity::v1::IdentityService;
+//   const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+//       IdentityService::service_full_name());
+//   auto channel = crm::rpc::MakeChannel({.target = env.String("IDENTITY_TARGET", "localhost:50052")},
+//   *service); auto stub = crm::identity::v1::IdentityService::NewStub(channel);
+//   ...
+//   grpc::ClientContext ctx;
+//   crm::rpc::PrepareClientContext(ctx, absl::Seconds(2), server_ctx);   // inside a handler
+//   grpc::Status s = stub->GetUser(&ctx, request, &user);
+#ifndef CRM_LIBS_RPC_CLIENT_H_
+#define CRM_LIBS_RPC_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace google::protobuf {
+class ServiceDescriptor;
+}  // namespace google::protobuf
+
+namespace grpc {
+class Channel;
+class ClientContext;
+class ServerContextBase;
+}  // namespace grpc
+
+namespace crm::common::v1 {
+class Principal;
+}  // namespace crm::common::v1
+
+namespace crm::rpc {
+
+struct ChannelOptions {
+  // gRPC target: "host:port", "dns:///deals:50051", "unix:/path".
+  std::string target;
+  // The timeout to give calls on this channel (PrepareClientContext(ctx, options.default_timeout, ...)).
+  // Not enforced by the channel: gRPC 1.51 expires service-config `timeout`s early, by up to seconds
+  // (grpc/grpc#34547), so every call sets its own deadline instead.
+  absl::Duration default_timeout = absl::Seconds(5);
+  // Attempts in all for retryable methods, 1..5 (gRPC allows at most 5); 1 turns retries off.
+  int max_attempts = 3;
+};
+
+// Returns a plaintext channel to options.target whose service config retries exactly the IDEMPOTENT
+// and NO_SIDE_EFFECTS methods of `service` on UNAVAILABLE. The channel connects lazily; it never fails
+// to be made.
+std::shared_ptr<grpc::Channel> MakeChannel(const ChannelOptions& options,
+                                           const google::protobuf::ServiceDescriptor& service);
+
+// Returns the service config MakeChannel installs (JSON), for inspection and tests.
+std::string ServiceConfigJson(const ChannelOptions& options,
+                              const google::protobuf::ServiceDescriptor& service);
+
+// Prepares `ctx` for one outgoing call; call it once per context, before the call. Sets the deadline
+// to now + timeout, made no later than the incoming call's (crm::rpc::Deadline). Forwards the request
+// id (the incoming call's; without one, the current thread's log request id, if any) and the incoming
+// call's principal header, byte for byte, when the server accepted it.
+void PrepareClientContext(grpc::ClientContext& ctx, absl::Duration timeout,
+                          const grpc::ServerContextBase* incoming = nullptr);
+
+// Adds `principal` as the caller (x-crm-principal-bin) of the call made with `ctx`: for a service acting
+// on its own (KIND_SERVICE), and for tests. Not together with a forwarded principal.
+void SetCaller(grpc::ClientContext& ctx, const crm::common::v1::Principal& principal);
+
+}  // namespace crm::rpc
+
+#endif  // CRM_LIBS_RPC_CLIENT_H_
