@@ -1,14 +1,15 @@
 #include "libs/events/consumer.h"
 
-#include <algorithm>
-#include <atomic>
-#include <utility>
-
 #include <librdkafka/rdkafka.h>
-#include <pqxx/result>
-#include <pqxx/transaction>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
+
+#include <algorithm>
+#include <atomic>
+#include <pqxx/result>
+#include <pqxx/transaction>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,12 +47,21 @@ prometheus::Family<prometheus::Counter>& ConsumedFamily() {
   return *family;
 }
 
+prometheus::Gauge& LagGauge(const std::string& consumer) {
+  static auto* const family = &prometheus::BuildGauge()
+                                   .Name("crm_events_consumer_lag")
+                                   .Help("Messages not yet consumed in the consumer's assigned partitions")
+                                   .Register(crm::metrics::Registry());
+  return family->Add({{"consumer", consumer}});
+}
+
 std::string HeaderValue(const rd_kafka_message_t* m, const char* name) {
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return "";
   const void* value = nullptr;
   size_t size = 0;
-  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || value == nullptr) {
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr) {
     return "";
   }
   return std::string(static_cast<const char*>(value), size);
@@ -68,7 +78,8 @@ class Consumer::Impl {
         applied_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "applied"}})),
         duplicate_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "duplicate"}})),
         rejected_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "rejected"}})),
-        retried_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "retried"}})) {}
+        retried_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "retried"}})),
+        lag_gauge_(LagGauge(options_.group_id)) {}
 
   ~Impl() { Close(); }
 
@@ -104,23 +115,23 @@ class Consumer::Impl {
     rd_kafka_poll_set_consumer(rk_);
     rd_kafka_topic_partition_list_t* topics =
         rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size()));
-    for (const auto& t : options_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    for (const auto& t : options_.topics)
+      rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("consumer: cannot subscribe to ", absl::StrJoin(options_.topics, ","), ": ",
-                       rd_kafka_err2str(e)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "consumer: cannot subscribe to ", absl::StrJoin(options_.topics, ","), ": ", rd_kafka_err2str(e)));
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<bool> PollOnce(absl::Duration timeout) {
-    rd_kafka_message_t* m =
-        rd_kafka_consumer_poll(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
     if (m == nullptr) return false;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      crm::log::Warn("consumer: kafka", {{"consumer", options_.group_id}, {"error", rd_kafka_message_errstr(m)}});
+      crm::log::Warn("consumer: kafka",
+                     {{"consumer", options_.group_id}, {"error", rd_kafka_message_errstr(m)}});
       rd_kafka_message_destroy(m);
       return false;
     }
@@ -131,11 +142,38 @@ class Consumer::Impl {
   }
 
   absl::Status Run() {
+    absl::Time last_lag = absl::InfinitePast();
     while (!stopping_) {
       auto r = PollOnce(absl::Milliseconds(200));
       if (!r.ok() && !stopping_) return r.status();
+      if (absl::Now() - last_lag >= absl::Seconds(5)) {
+        last_lag = absl::Now();
+        if (int64_t lag = Lag(); lag >= 0) lag_gauge_.Set(static_cast<double>(lag));
+      }
     }
     return absl::OkStatus();
+  }
+
+  // Sum over the assigned partitions of (high watermark − position), from librdkafka's cached
+  // watermarks: no broker round trip. -1 when nothing is assigned yet.
+  int64_t Lag() const {
+    rd_kafka_topic_partition_list_t* assignment = nullptr;
+    if (rk_ == nullptr || rd_kafka_assignment(rk_, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+    int64_t lag = assignment->cnt > 0 ? 0 : -1;
+    rd_kafka_position(rk_, assignment);
+    for (int i = 0; i < assignment->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = assignment->elems[i];
+      int64_t low = 0, high = 0;
+      if (rd_kafka_get_watermark_offsets(rk_, tp.topic, tp.partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      const int64_t position = tp.offset >= 0 ? tp.offset : low;
+      lag += std::max<int64_t>(0, high - position);
+    }
+    rd_kafka_topic_partition_list_destroy(assignment);
+    return lag;
   }
 
   void Stop() {
@@ -145,8 +183,13 @@ class Consumer::Impl {
   }
 
   ConsumerStats stats() const {
-    absl::MutexLock lock(&mu_);
-    return stats_;
+    ConsumerStats out;
+    {
+      absl::MutexLock lock(&mu_);
+      out = stats_;
+    }
+    out.lag = Lag();
+    return out;
   }
 
  private:
@@ -155,16 +198,18 @@ class Consumer::Impl {
   absl::Status Handle(const rd_kafka_message_t* m) {
     const std::string topic = rd_kafka_topic_name(m->rkt);
     v1::Envelope envelope;
-    const bool parsed = envelope.ParseFromArray(m->payload, static_cast<int>(m->len)) && IsUuid(envelope.id()) &&
-                        !envelope.type().empty();
+    const bool parsed = envelope.ParseFromArray(m->payload, static_cast<int>(m->len)) &&
+                        IsUuid(envelope.id()) && !envelope.type().empty();
     const ConsumedEvent event{envelope, topic, m->partition, m->offset};
     if (!parsed) {
       // Not our envelope. Park it under its ce_id if it has a usable one; otherwise only log it.
       std::string id = HeaderValue(m, "ce_id");
       absl::Status why = absl::InvalidArgumentError("value is not a crm.events.v1.Envelope");
-      crm::log::Error("consumer: unreadable event",
-                      {{"consumer", options_.group_id}, {"topic", topic}, {"partition", m->partition},
-                       {"offset", m->offset}, {"ce_id", id}});
+      crm::log::Error("consumer: unreadable event", {{"consumer", options_.group_id},
+                                                     {"topic", topic},
+                                                     {"partition", m->partition},
+                                                     {"offset", m->offset},
+                                                     {"ce_id", id}});
       if (IsUuid(id)) {
         envelope.set_id(id);
         envelope.set_type(HeaderValue(m, "ce_type"));
@@ -196,16 +241,17 @@ class Consumer::Impl {
         return absl::OkStatus();
       }
       if (!IsTransient(s)) {
-        crm::log::Error("consumer: event rejected; parked in the inbox",
-                        {{"consumer", options_.group_id}, {"event_id", envelope.id()}, {"type", envelope.type()},
-                         {"error", s}});
+        crm::log::Error("consumer: event rejected; parked in the inbox", {{"consumer", options_.group_id},
+                                                                          {"event_id", envelope.id()},
+                                                                          {"type", envelope.type()},
+                                                                          {"error", s}});
         CRM_RETURN_IF_ERROR(Park(event, s));
         StoreOffset(m);
         return absl::OkStatus();
       }
-      crm::log::Warn("consumer: transient failure; retrying",
-                     {{"consumer", options_.group_id}, {"event_id", envelope.id()}, {"error", s},
-                      {"backoff", backoff}});
+      crm::log::Warn(
+          "consumer: transient failure; retrying",
+          {{"consumer", options_.group_id}, {"event_id", envelope.id()}, {"error", s}, {"backoff", backoff}});
       {
         absl::MutexLock lock(&mu_);
         ++stats_.retries;
@@ -220,10 +266,12 @@ class Consumer::Impl {
 
   // Records a refused event as 'rejected' with its error, so it is visible and can be replayed.
   absl::Status Park(const ConsumedEvent& event, const absl::Status& why) {
-    for (absl::Duration backoff = absl::Milliseconds(50);; backoff = std::min(backoff * 2, options_.max_retry_backoff)) {
+    for (absl::Duration backoff = absl::Milliseconds(50);;
+         backoff = std::min(backoff * 2, options_.max_retry_backoff)) {
       absl::Status s = pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
         tx.exec_params(
-            "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, status, error) "
+            "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, "
+            "status, error) "
             "VALUES ($1, $2::uuid, $3, $4, $5, $6, 'rejected', $7) ON CONFLICT DO NOTHING",
             options_.group_id, event.envelope.id(), event.envelope.type(), event.topic, event.partition,
             event.offset, why.ToString());
@@ -263,6 +311,7 @@ class Consumer::Impl {
   prometheus::Counter& duplicate_;
   prometheus::Counter& rejected_;
   prometheus::Counter& retried_;
+  prometheus::Gauge& lag_gauge_;
 
   mutable absl::Mutex mu_;
   absl::CondVar wake_;

@@ -45,11 +45,11 @@ namespace crm::events {
 
 struct ConsumerOptions {
   std::string brokers;
-  std::string group_id;                    // Kafka consumer group; also the inbox's consumer name
+  std::string group_id;  // Kafka consumer group; also the inbox's consumer name
   std::vector<std::string> topics;
   absl::Duration session_timeout = absl::Seconds(10);
   absl::Duration max_retry_backoff = absl::Seconds(30);
-  std::map<std::string, std::string> consumer_config;   // extra librdkafka properties (override ours)
+  std::map<std::string, std::string> consumer_config;  // extra librdkafka properties (override ours)
 };
 
 struct ConsumedEvent {
@@ -67,6 +67,8 @@ struct ConsumerStats {
   int64_t duplicates = 0;  // already in the inbox: skipped
   int64_t rejected = 0;    // parked as 'rejected'
   int64_t retries = 0;     // transient failures retried
+  int64_t lag = -1;        // messages between this consumer's position and the end of its assigned
+                           // partitions (from the last fetch's high watermarks); -1 before any assignment
 };
 
 class Consumer {

@@ -1,8 +1,7 @@
-#include <thread>
-
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "google/protobuf/wrappers.pb.h"
@@ -32,8 +31,9 @@ class EventsTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
     auto migrations = EventsMigrations();
-    migrations.push_back({"unit", 1, "0001_seen.sql",
-                          "CREATE TABLE seen (n bigserial PRIMARY KEY, event_id uuid NOT NULL, value bigint)"});
+    migrations.push_back(
+        {"unit", 1, "0001_seen.sql",
+         "CREATE TABLE seen (n bigserial PRIMARY KEY, event_id uuid NOT NULL, value bigint)"});
     ASSERT_TRUE(pg::Migrate(db_->dsn(), migrations).ok());
     auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 3});
     ASSERT_TRUE(pool.ok()) << pool.status();
@@ -50,8 +50,11 @@ class EventsTest : public ::testing::Test {
     google::protobuf::Int64Value payload;
     payload.set_value(value);
     return pg::InTransaction(*pool_, [&](pqxx::work& tx) {
-      return writer_.Append(tx, {.aggregate_type = "thing", .aggregate_id = id, .type = "crm.unit.thing.set.v1",
-                                 .payload = &payload})
+      return writer_
+          .Append(tx, {.aggregate_type = "thing",
+                       .aggregate_id = id,
+                       .type = "crm.unit.thing.set.v1",
+                       .payload = &payload})
           .status();
     });
   }
@@ -68,15 +71,18 @@ TEST_F(EventsTest, BadEventsAreRejectedNamingTheFieldAndNothingIsWritten) {
     std::string field;
   } cases[] = {
       {{.aggregate_type = "", .aggregate_id = "x", .type = "t", .payload = &payload}, "event.aggregate_type"},
-      {{.aggregate_type = "Bad-Type", .aggregate_id = "x", .type = "t", .payload = &payload}, "event.aggregate_type"},
-      {{.aggregate_type = "thing", .aggregate_id = "", .type = "t", .payload = &payload}, "event.aggregate_id"},
+      {{.aggregate_type = "Bad-Type", .aggregate_id = "x", .type = "t", .payload = &payload},
+       "event.aggregate_type"},
+      {{.aggregate_type = "thing", .aggregate_id = "", .type = "t", .payload = &payload},
+       "event.aggregate_id"},
       {{.aggregate_type = "thing", .aggregate_id = std::string(256, 'x'), .type = "t", .payload = &payload},
        "event.aggregate_id"},
       {{.aggregate_type = "thing", .aggregate_id = "x", .type = "", .payload = &payload}, "event.type"},
       {{.aggregate_type = "thing", .aggregate_id = "x", .type = "t", .payload = nullptr}, "event.payload"},
   };
   for (const auto& c : cases) {
-    absl::Status s = pg::InTransaction(*pool_, [&](pqxx::work& tx) { return writer_.Append(tx, c.event).status(); });
+    absl::Status s =
+        pg::InTransaction(*pool_, [&](pqxx::work& tx) { return writer_.Append(tx, c.event).status(); });
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
     EXPECT_THAT(std::string(s.message()), HasSubstr(c.field));
   }
@@ -90,8 +96,10 @@ TEST_F(EventsTest, OnlyCommittedChangesArePublishedWithCloudEventsHeaders) {
   google::protobuf::Int64Value payload;
   payload.set_value(7);
   absl::Status rolled_back = pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
-    auto id = writer_.Append(tx, {.aggregate_type = "thing", .aggregate_id = "thing-1",
-                                  .type = "crm.unit.thing.set.v1", .payload = &payload});
+    auto id = writer_.Append(tx, {.aggregate_type = "thing",
+                                  .aggregate_id = "thing-1",
+                                  .type = "crm.unit.thing.set.v1",
+                                  .payload = &payload});
     EXPECT_TRUE(id.ok());
     return absl::AbortedError("the business change failed");
   });
@@ -103,31 +111,62 @@ TEST_F(EventsTest, OnlyCommittedChangesArePublishedWithCloudEventsHeaders) {
   ASSERT_TRUE(relay.ok());
   (*relay)->Start();
   std::vector<int64_t> values;
-  auto consumer = Consumer::Create({.brokers = (*broker)->brokers(), .group_id = "unit", .topics = {kTopic}}, *pool_,
-                                   [&](pqxx::transaction_base&, const ConsumedEvent& e) -> absl::Status {
-                                     google::protobuf::Int64Value v;
-                                     EXPECT_TRUE(e.envelope.payload().UnpackTo(&v));
-                                     EXPECT_EQ(e.envelope.source(), "/crm/unit");
-                                     EXPECT_EQ(e.envelope.subject(), "thing-1");
-                                     EXPECT_EQ(e.envelope.aggregate_type(), "thing");
-                                     EXPECT_EQ(e.topic, kTopic);
-                                     values.push_back(v.value());
-                                     return absl::OkStatus();
-                                   });
+  auto consumer =
+      Consumer::Create({.brokers = (*broker)->brokers(), .group_id = "unit", .topics = {kTopic}}, *pool_,
+                       [&](pqxx::transaction_base&, const ConsumedEvent& e) -> absl::Status {
+                         google::protobuf::Int64Value v;
+                         EXPECT_TRUE(e.envelope.payload().UnpackTo(&v));
+                         EXPECT_EQ(e.envelope.source(), "/crm/unit");
+                         EXPECT_EQ(e.envelope.subject(), "thing-1");
+                         EXPECT_EQ(e.envelope.aggregate_type(), "thing");
+                         EXPECT_EQ(e.topic, kTopic);
+                         values.push_back(v.value());
+                         return absl::OkStatus();
+                       });
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   ASSERT_TRUE(WaitFor([&] { return (*consumer)->PollOnce(absl::Milliseconds(100)).value_or(false); },
                       absl::Seconds(60)));
   EXPECT_THAT(values, ::testing::ElementsAre(8));
-  EXPECT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == 1; },
-                      absl::Seconds(30)));
+  EXPECT_EQ((*consumer)->stats().lag, 0);
+  EXPECT_TRUE(
+      WaitFor([&] { return Scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == 1; },
+              absl::Seconds(30)));
+  (*relay)->Stop();
+}
+
+TEST_F(EventsTest, AnEventCommittedAfterLaterOnesWerePublishedIsStillPublished) {
+  auto broker = DevBroker::Start({kTopic});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = (*broker)->brokers()});
+  ASSERT_TRUE(relay.ok());
+  (*relay)->Start();
+
+  // A slow transaction takes the lower seq and stays open...
+  pqxx::connection slow_conn(db_->dsn());
+  pqxx::work slow(slow_conn);
+  google::protobuf::Int64Value payload;
+  payload.set_value(1);
+  ASSERT_TRUE(writer_
+                  .Append(slow, {.aggregate_type = "thing", .aggregate_id = "thing-slow",
+                                 .type = "crm.unit.thing.set.v1", .payload = &payload})
+                  .ok());
+  // ...while a later one commits and is published.
+  ASSERT_TRUE(Append(2, "thing-fast").ok());
+  ASSERT_TRUE(WaitFor([&] { return (*relay)->stats().published == 1; }, absl::Seconds(30)));
+  slow.commit();
+
+  ASSERT_TRUE(WaitFor([&] { return (*relay)->stats().published == 2; }, absl::Seconds(30)));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
+  EXPECT_LT(Scalar("SELECT seq FROM outbox WHERE aggregateid = 'thing-slow'"),
+            Scalar("SELECT seq FROM outbox WHERE aggregateid = 'thing-fast'"));
   (*relay)->Stop();
 }
 
 TEST_F(EventsTest, OneRelayLeadsPerDatabaseAndAStandbyTakesOver) {
   auto broker = DevBroker::Start({kTopic});
   ASSERT_TRUE(broker.ok()) << broker.status();
-  RelayOptions options{.dsn = db_->dsn(), .brokers = (*broker)->brokers(),
-                       .standby_interval = absl::Milliseconds(50)};
+  RelayOptions options{
+      .dsn = db_->dsn(), .brokers = (*broker)->brokers(), .standby_interval = absl::Milliseconds(50)};
   auto a = Relay::Create(options);
   auto b = Relay::Create(options);
   ASSERT_TRUE(a.ok() && b.ok());
@@ -147,6 +186,31 @@ TEST_F(EventsTest, OneRelayLeadsPerDatabaseAndAStandbyTakesOver) {
   (*b)->Stop();
 }
 
+TEST_F(EventsTest, ConsumerReportsItsLag) {
+  auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  for (int v : {1, 2, 3}) ASSERT_TRUE(Append(v).ok());
+  auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = (*broker)->brokers()});
+  ASSERT_TRUE(relay.ok());
+  (*relay)->Start();
+  ASSERT_TRUE(WaitFor([&] { return (*relay)->stats().published == 3; }, absl::Seconds(30)));
+  auto consumer =
+      Consumer::Create({.brokers = (*broker)->brokers(), .group_id = "lagging", .topics = {kTopic}}, *pool_,
+                       [](pqxx::transaction_base&, const ConsumedEvent&) { return absl::OkStatus(); });
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  EXPECT_EQ((*consumer)->stats().lag, -1) << "nothing assigned yet";
+  ASSERT_TRUE(WaitFor([&] { return (*consumer)->PollOnce(absl::Milliseconds(100)).value_or(false); },
+                      absl::Seconds(60)));
+  EXPECT_EQ((*consumer)->stats().lag, 2);
+  ASSERT_TRUE(WaitFor([&] { return (*consumer)->PollOnce(absl::Milliseconds(100)).value_or(false); },
+                      absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return (*consumer)->PollOnce(absl::Milliseconds(100)).value_or(false); },
+                      absl::Seconds(10)));
+  EXPECT_EQ((*consumer)->stats().lag, 0);
+  EXPECT_EQ((*consumer)->stats().applied, 3);
+  (*relay)->Stop();
+}
+
 TEST_F(EventsTest, ConsumerRetriesTransientFailuresAndParksRejectedEvents) {
   auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
   ASSERT_TRUE(broker.ok()) << broker.status();
@@ -155,22 +219,30 @@ TEST_F(EventsTest, ConsumerRetriesTransientFailuresAndParksRejectedEvents) {
   ASSERT_TRUE(relay.ok());
   (*relay)->Start();
 
+  ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0; },
+                      absl::Seconds(30)));
   int calls_for_1 = 0;
-  auto consumer = Consumer::Create(
-      {.brokers = (*broker)->brokers(), .group_id = "picky", .topics = {kTopic},
-       .max_retry_backoff = absl::Milliseconds(100)},
-      *pool_, [&](pqxx::transaction_base& tx, const ConsumedEvent& e) -> absl::Status {
-        google::protobuf::Int64Value v;
-        e.envelope.payload().UnpackTo(&v);
-        tx.exec_params("INSERT INTO seen (event_id, value) VALUES ($1::uuid, $2)", e.envelope.id(), v.value());
-        if (v.value() == 1 && ++calls_for_1 < 3) return absl::UnavailableError("dependency down");
-        if (v.value() == 2) return absl::FailedPreconditionError("cannot apply: value 2 is refused");
-        return absl::OkStatus();
-      });
+  auto consumer =
+      Consumer::Create({.brokers = (*broker)->brokers(),
+                        .group_id = "picky",
+                        .topics = {kTopic},
+                        .max_retry_backoff = absl::Milliseconds(100)},
+                       *pool_, [&](pqxx::transaction_base& tx, const ConsumedEvent& e) -> absl::Status {
+                         google::protobuf::Int64Value v;
+                         e.envelope.payload().UnpackTo(&v);
+                         tx.exec_params("INSERT INTO seen (event_id, value) VALUES ($1::uuid, $2)",
+                                        e.envelope.id(), v.value());
+                         if (v.value() == 1 && ++calls_for_1 < 3)
+                           return absl::UnavailableError("dependency down");
+                         if (v.value() == 2)
+                           return absl::FailedPreconditionError("cannot apply: value 2 is refused");
+                         return absl::OkStatus();
+                       });
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   std::thread run([&] { EXPECT_TRUE((*consumer)->Run().ok()); });
-  const bool done = WaitFor(
-      [&] { return (*consumer)->stats().applied == 2 && (*consumer)->stats().rejected == 1; }, absl::Seconds(60));
+  const bool done =
+      WaitFor([&] { return (*consumer)->stats().applied == 2 && (*consumer)->stats().rejected == 1; },
+              absl::Seconds(60));
   (*consumer)->Stop();
   run.join();
   ASSERT_TRUE(done);
@@ -179,7 +251,9 @@ TEST_F(EventsTest, ConsumerRetriesTransientFailuresAndParksRejectedEvents) {
   // Failed attempts left nothing behind; the rejected event's effects were rolled back.
   EXPECT_EQ(Scalar("SELECT count(*) FROM seen"), 2);
   EXPECT_EQ(Scalar("SELECT count(*) FROM seen WHERE value = 2"), 0);
-  EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE status = 'rejected' AND error LIKE '%value 2 is refused%'"), 1);
+  EXPECT_EQ(
+      Scalar("SELECT count(*) FROM inbox WHERE status = 'rejected' AND error LIKE '%value 2 is refused%'"),
+      1);
   EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE status = 'applied'"), 2);
   (*relay)->Stop();
 }

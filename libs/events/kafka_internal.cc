@@ -8,7 +8,7 @@ namespace {
 
 void LogLine(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   // syslog levels: 0..3 error, 4 warning, 5..6 info, 7 debug.
-  crm::log::Level l = level <= 3 ? crm::log::Level::kError
+  crm::log::Level l = level <= 3   ? crm::log::Level::kError
                       : level == 4 ? crm::log::Level::kWarn
                       : level <= 6 ? crm::log::Level::kInfo
                                    : crm::log::Level::kDebug;

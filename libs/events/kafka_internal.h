@@ -2,10 +2,10 @@
 #ifndef CRM_LIBS_EVENTS_KAFKA_INTERNAL_H_
 #define CRM_LIBS_EVENTS_KAFKA_INTERNAL_H_
 
+#include <librdkafka/rdkafka.h>
+
 #include <map>
 #include <string>
-
-#include <librdkafka/rdkafka.h>
 
 #include "absl/status/statusor.h"
 

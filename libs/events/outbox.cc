@@ -28,7 +28,8 @@ bool IsIdentifier(std::string_view s, bool allow_dash) {
 absl::Status CheckField(std::string_view name, std::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("event.", AsAbsl(name), ": required"));
   if (value.size() > kMaxField) {
-    return absl::InvalidArgumentError(absl::StrCat("event.", AsAbsl(name), ": longer than ", kMaxField, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("event.", AsAbsl(name), ": longer than ", kMaxField, " bytes"));
   }
   return absl::OkStatus();
 }

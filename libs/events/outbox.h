@@ -44,8 +44,8 @@ struct NewEvent {
   std::string aggregate_id;    // the Kafka key and ce_subject; non-empty, ≤ 255 bytes
   std::string type;            // "crm.deals.deal.stage_changed.v1"; non-empty, ≤ 255 bytes
   const google::protobuf::Message* payload = nullptr;  // packed into Envelope.payload (required)
-  crm::common::v1::Principal actor;                     // who caused it
-  std::string request_id;                               // the request that caused it, if any
+  crm::common::v1::Principal actor;                    // who caused it
+  std::string request_id;                              // the request that caused it, if any
 };
 
 class OutboxWriter {

@@ -40,15 +40,15 @@ class Env;
 namespace crm::events {
 
 struct RelayOptions {
-  std::string dsn;                 // the service's database (where `outbox` lives)
-  std::string brokers;             // Kafka bootstrap servers
-  int batch_size = 500;            // rows read per batch
-  int max_in_flight = 5000;        // produced but not yet acknowledged
-  absl::Duration poll_interval = absl::Seconds(1);       // re-check without a NOTIFY
-  absl::Duration standby_interval = absl::Seconds(2);    // a standby retries the leader lock this often
-  absl::Duration retention = absl::Hours(24 * 7);        // published rows are deleted after this
-  absl::Duration stop_timeout = absl::Seconds(5);        // Stop() waits this long for deliveries
-  std::map<std::string, std::string> producer_config;    // extra librdkafka properties (override ours)
+  std::string dsn;                                     // the service's database (where `outbox` lives)
+  std::string brokers;                                 // Kafka bootstrap servers
+  int batch_size = 500;                                // rows read per batch
+  int max_in_flight = 5000;                            // produced but not yet acknowledged
+  absl::Duration poll_interval = absl::Seconds(1);     // re-check without a NOTIFY
+  absl::Duration standby_interval = absl::Seconds(2);  // a standby retries the leader lock this often
+  absl::Duration retention = absl::Hours(24 * 7);      // published rows are deleted after this
+  absl::Duration stop_timeout = absl::Seconds(5);      // Stop() waits this long for deliveries
+  std::map<std::string, std::string> producer_config;  // extra librdkafka properties (override ours)
 };
 
 // Reads CRM_<SERVICE>_OUTBOX_BATCH_SIZE, _OUTBOX_MAX_IN_FLIGHT, _OUTBOX_POLL_INTERVAL,

@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
     const int items = std::atoi(argv[2]);
     crm::events::RelayOptions options = crm::events::RelayOptionsFromEnv(env, dsn);
     if (!env.status().ok()) return Fail(env.status());
-    if (auto s = crm::pg::Migrate(dsn, crm::testing::OutboxScenarioMigrations()); !s.ok()) return Fail(s.status());
+    if (auto s = crm::pg::Migrate(dsn, crm::testing::OutboxScenarioMigrations()); !s.ok())
+      return Fail(s.status());
     if (auto s = crm::testing::WriteChanges(dsn, items, 1, 1); !s.ok()) return Fail(s);
     auto relay = crm::events::Relay::Create(options);
     if (!relay.ok()) return Fail(relay.status());
@@ -85,8 +86,8 @@ int main(int argc, char** argv) {
     std::cout << "READY" << std::endl;
     WaitForSigterm([&] {
       const crm::events::RelayStats st = (*relay)->stats();
-      std::cout << "STATS leader=" << st.leader << " published=" << st.published << " in_flight=" << st.in_flight
-                << std::endl;
+      std::cout << "STATS leader=" << st.leader << " published=" << st.published
+                << " in_flight=" << st.in_flight << std::endl;
     });
     (*relay)->Stop();
     return 0;
@@ -97,9 +98,11 @@ int main(int argc, char** argv) {
   if (!env.status().ok()) return Fail(env.status());
   auto pool = crm::pg::Pool::Create({.dsn = dsn, .size = 2});
   if (!pool.ok()) return Fail(pool.status());
-  auto consumer = crm::events::Consumer::Create(
-      {.brokers = brokers, .group_id = group, .topics = {crm::testing::kItemTopic}, .session_timeout = session},
-      **pool, crm::testing::EffectHandler(group));
+  auto consumer = crm::events::Consumer::Create({.brokers = brokers,
+                                                 .group_id = group,
+                                                 .topics = {crm::testing::kItemTopic},
+                                                 .session_timeout = session},
+                                                **pool, crm::testing::EffectHandler(group));
   if (!consumer.ok()) return Fail(consumer.status());
   std::thread stopper([&] {
     WaitForSigterm();

@@ -1,10 +1,9 @@
 #include "tests/platform/outbox_fixture.h"
 
-#include <thread>
-
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/wrappers.pb.h"
@@ -27,9 +26,10 @@ std::vector<pg::Migration> OutboxScenarioMigrations() {
 absl::Status WriteChanges(const std::string& dsn, int keys, int versions, int threads) {
   CRM_ASSIGN_OR_RETURN(auto pool, pg::Pool::Create({.dsn = dsn, .size = threads}));
   CRM_RETURN_IF_ERROR(pg::InTransaction(*pool, [&](pqxx::work& tx) {
-    tx.exec_params("INSERT INTO items (id) SELECT 'item-' || g FROM generate_series(0, $1 - 1) g "
-                   "ON CONFLICT (id) DO NOTHING",
-                   keys);
+    tx.exec_params(
+        "INSERT INTO items (id) SELECT 'item-' || g FROM generate_series(0, $1 - 1) g "
+        "ON CONFLICT (id) DO NOTHING",
+        keys);
     return absl::OkStatus();
   }));
   const events::OutboxWriter outbox("test");
@@ -42,12 +42,15 @@ absl::Status WriteChanges(const std::string& dsn, int keys, int versions, int th
           const std::string item = absl::StrCat("item-", k);
           absl::Status s = pg::InTransaction(*pool, [&](pqxx::work& tx) -> absl::Status {
             const int version =
-                tx.exec_params1("UPDATE items SET version = version + 1 WHERE id = $1 RETURNING version", item)[0]
+                tx.exec_params1("UPDATE items SET version = version + 1 WHERE id = $1 RETURNING version",
+                                item)[0]
                     .as<int>();
             google::protobuf::Int64Value payload;
             payload.set_value(version);
             return outbox
-                .Append(tx, {.aggregate_type = "item", .aggregate_id = item, .type = "crm.test.item.changed.v1",
+                .Append(tx, {.aggregate_type = "item",
+                             .aggregate_id = item,
+                             .type = "crm.test.item.changed.v1",
                              .payload = &payload})
                 .status();
           });
@@ -87,7 +90,8 @@ absl::StatusOr<EffectsReport> ReportEffects(const std::string& dsn, const std::s
         "               coalesce(lag(version) OVER (PARTITION BY item ORDER BY n), 0) AS prev"
         "          FROM effects WHERE consumer = $1) e",
         consumer);
-    return EffectsReport{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>(), row[3].as<int64_t>()};
+    return EffectsReport{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>(),
+                         row[3].as<int64_t>()};
   } catch (const std::exception& e) {
     return pg::StatusFromException(e);
   }

@@ -21,18 +21,18 @@ inline constexpr char kItemTopic[] = "crm.test.item.v1";
 // The events tables plus `items` and `effects`.
 std::vector<pg::Migration> OutboxScenarioMigrations();
 
-// Creates `keys` items (those missing) and bumps each `versions` times (keys × versions events), from `threads`
-// writers, each owning a share of the keys so one item's bumps happen in order.
+// Creates `keys` items (those missing) and bumps each `versions` times (keys × versions events), from
+// `threads` writers, each owning a share of the keys so one item's bumps happen in order.
 absl::Status WriteChanges(const std::string& dsn, int keys, int versions, int threads);
 
 // The consumer's effect: one `effects` row (consumer, item, version, event id).
 events::Handler EffectHandler(std::string consumer);
 
 struct EffectsReport {
-  int64_t rows = 0;            // effects stored
-  int64_t distinct_events = 0; // distinct event ids among them
-  int64_t items = 0;           // distinct items
-  int64_t out_of_order = 0;    // effects whose version is not 1 + the item's previous effect's
+  int64_t rows = 0;             // effects stored
+  int64_t distinct_events = 0;  // distinct event ids among them
+  int64_t items = 0;            // distinct items
+  int64_t out_of_order = 0;     // effects whose version is not 1 + the item's previous effect's
 };
 absl::StatusOr<EffectsReport> ReportEffects(const std::string& dsn, const std::string& consumer);
 absl::StatusOr<int64_t> CountPublished(const std::string& dsn);

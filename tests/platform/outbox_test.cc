@@ -51,8 +51,8 @@ class OutboxProof : public ::testing::Test {
   void ConsumeUntil(const std::string& brokers, const std::string& consumer, int64_t want) {
     auto pool = pg::Pool::Create({.dsn = dsn(), .size = 2});
     ASSERT_TRUE(pool.ok()) << pool.status();
-    auto c = events::Consumer::Create({.brokers = brokers, .group_id = consumer, .topics = {kItemTopic}}, **pool,
-                                      EffectHandler(consumer));
+    auto c = events::Consumer::Create({.brokers = brokers, .group_id = consumer, .topics = {kItemTopic}},
+                                      **pool, EffectHandler(consumer));
     ASSERT_TRUE(c.ok()) << c.status();
     absl::Status run;
     std::thread t([&] { run = (*c)->Run(); });
@@ -87,8 +87,10 @@ TEST_F(OutboxProof, TenThousandChangesDuringABrokerOutageAllArriveOnceAndInOrder
   ASSERT_TRUE(broker.ok()) << broker.status();
   ASSERT_TRUE((*broker)->Down().ok());
 
-  auto relay = events::Relay::Create({.dsn = dsn(), .brokers = (*broker)->brokers(),
-                                      .max_in_flight = 2000, .poll_interval = absl::Milliseconds(200)});
+  auto relay = events::Relay::Create({.dsn = dsn(),
+                                      .brokers = (*broker)->brokers(),
+                                      .max_in_flight = 2000,
+                                      .poll_interval = absl::Milliseconds(200)});
   ASSERT_TRUE(relay.ok()) << relay.status();
   (*relay)->Start();
   ASSERT_TRUE(WriteChanges(dsn(), kItems, kVersions, 4).ok());

@@ -106,7 +106,8 @@ absl::StatusOr<int> Process::Wait(absl::Duration timeout) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const std::vector<std::string>& topics, int rtt_ms) {
+absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const std::vector<std::string>& topics,
+                                                            int rtt_ms) {
   std::vector<std::string> argv = {DevBrokerPath()};
   for (const auto& t : topics) {
     argv.push_back("--topic");
@@ -144,6 +145,8 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
 
 std::string DevBrokerPath() { return BinaryPath("tools/devbroker/crm-devbroker"); }
 
-std::string BinaryPath(std::string_view relative) { return absl::StrCat(CRM_BUILD_DIR, "/", absl::string_view(relative.data(), relative.size())); }
+std::string BinaryPath(std::string_view relative) {
+  return absl::StrCat(CRM_BUILD_DIR, "/", absl::string_view(relative.data(), relative.size()));
+}
 
 }  // namespace crm::testing

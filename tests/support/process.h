@@ -7,7 +7,8 @@
 //   CRM_ASSIGN_OR_RETURN(auto broker, crm::testing::DevBroker::Start({"crm.test.item.v1:4"}));
 //   broker->Down();   // every connection dropped, new ones refused
 //   broker->Up();
-//   auto relay = crm::testing::Process::Spawn({probe, "relay"}, {{"CRM_PROBE_KAFKA_BROKERS", broker->brokers()}});
+//   auto relay = crm::testing::Process::Spawn({probe, "relay"}, {{"CRM_PROBE_KAFKA_BROKERS",
+//   broker->brokers()}});
 //   (*relay)->Kill(SIGKILL);
 #ifndef CRM_TESTS_SUPPORT_PROCESS_H_
 #define CRM_TESTS_SUPPORT_PROCESS_H_
@@ -30,7 +31,7 @@ class Process {
   // Starts argv[0] with the current environment plus `env`; stdout is captured for ReadLine(), stderr
   // is inherited (it shows in the test log).
   static absl::StatusOr<std::unique_ptr<Process>> Spawn(const std::vector<std::string>& argv,
-                                                         const std::map<std::string, std::string>& env = {});
+                                                        const std::map<std::string, std::string>& env = {});
   ~Process();  // SIGKILLs and reaps a child still running
 
   // The next line of the child's stdout (without '\n'); DeadlineExceeded after `timeout`, NotFound at EOF.
@@ -38,7 +39,8 @@ class Process {
   // Reads lines until one starts with `prefix`; returns it.
   absl::StatusOr<std::string> ReadLineStartingWith(std::string_view prefix, absl::Duration timeout);
   void Kill(int signal);
-  // Waits for exit; the exit code, or 128+signal. DeadlineExceeded after `timeout` (the child is left running).
+  // Waits for exit; the exit code, or 128+signal. DeadlineExceeded after `timeout` (the child is left
+  // running).
   absl::StatusOr<int> Wait(absl::Duration timeout);
   pid_t pid() const { return pid_; }
 
@@ -54,7 +56,8 @@ class Process {
 class DevBroker {
  public:
   // topics: "name" or "name:partitions". rtt_ms > 0 delays every broker response.
-  static absl::StatusOr<std::unique_ptr<DevBroker>> Start(const std::vector<std::string>& topics, int rtt_ms = 0);
+  static absl::StatusOr<std::unique_ptr<DevBroker>> Start(const std::vector<std::string>& topics,
+                                                          int rtt_ms = 0);
   const std::string& brokers() const { return brokers_; }
   // A broker outage: connections dropped and refused until Up(). Returns once the broker confirmed.
   absl::Status Down();

@@ -1,25 +1,26 @@
 // crm-outbox-bench: outbox relay throughput next to raw librdkafka produce throughput, measured in the
 // same run against the same in-process broker (librdkafka's mock cluster), printed as a ratio.
 //
-//   tools/crm bench [--events N] [--batch N]     (a throwaway PostgreSQL comes from tools/crm; CRM_TEST_PG_DSN)
+//   tools/crm bench [--events N] [--batch N]     (a throwaway PostgreSQL comes from tools/crm;
+//   CRM_TEST_PG_DSN)
 //
 // raw:   N messages of the relay's exact shape (a serialized Envelope, key, the eight ce_* headers)
 //        produced with the relay's producer settings (idempotent, acks=all, linger 5 ms), then flushed.
 // relay: N rows pre-written to a fresh outbox, then the time from Relay::Start() until all N are
 //        acknowledged by the broker AND marked published in PostgreSQL.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
-#include <thread>
-
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
+#include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/wrappers.pb.h"
@@ -40,14 +41,20 @@ using Clock = std::chrono::steady_clock;
   std::exit(1);
 }
 
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 rd_kafka_t* Producer(const std::string& brokers) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (auto [k, v] : {std::pair{"bootstrap.servers", brokers.c_str()}, {"enable.idempotence", "true"},
-                      {"acks", "all"}, {"linger.ms", "5"}, {"message.timeout.ms", "0"},
-                      {"partitioner", "murmur2_random"}, {"log_level", "3"}}) {
+  for (auto [k, v] : {std::pair{"bootstrap.servers", brokers.c_str()},
+                      {"enable.idempotence", "true"},
+                      {"acks", "all"},
+                      {"linger.ms", "5"},
+                      {"message.timeout.ms", "0"},
+                      {"partitioner", "murmur2_random"},
+                      {"log_level", "3"}}) {
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) Die(err);
   }
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -78,9 +85,11 @@ double RawProduce(const std::string& brokers, int n) {
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           rk, RD_KAFKA_V_TOPIC("crm.bench.item.v1"), RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_HEADER("ce_specversion", "1.0", 3), RD_KAFKA_V_HEADER("ce_id", id.data(), 36),
-          RD_KAFKA_V_HEADER("ce_type", "crm.test.item.changed.v1", 24), RD_KAFKA_V_HEADER("ce_source", "/crm/bench", 10),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("ce_specversion", "1.0", 3),
+          RD_KAFKA_V_HEADER("ce_id", id.data(), 36),
+          RD_KAFKA_V_HEADER("ce_type", "crm.test.item.changed.v1", 24),
+          RD_KAFKA_V_HEADER("ce_source", "/crm/bench", 10),
           RD_KAFKA_V_HEADER("ce_subject", key.data(), static_cast<ssize_t>(key.size())),
           RD_KAFKA_V_HEADER("ce_time", time.data(), static_cast<ssize_t>(time.size())),
           RD_KAFKA_V_HEADER("ce_dataschema", "crm.events.v1.Envelope", 22),
@@ -114,8 +123,10 @@ void FillOutbox(const std::string& dsn, int n) {
     pqxx::work tx(c);
     for (int k = 0; k < 2000 && done < n; ++k, ++done) {
       v.set_value(done);
-      auto id = outbox.Append(tx, {.aggregate_type = "item", .aggregate_id = absl::StrCat("item-", done % 1000),
-                                   .type = "crm.test.item.changed.v1", .payload = &v});
+      auto id = outbox.Append(tx, {.aggregate_type = "item",
+                                   .aggregate_id = absl::StrCat("item-", done % 1000),
+                                   .type = "crm.test.item.changed.v1",
+                                   .payload = &v});
       if (!id.ok()) Die(id.status().ToString());
     }
     tx.commit();
@@ -165,8 +176,9 @@ int main(int argc, char** argv) {
   if (auto s = crm::pg::Migrate(dsn, crm::EventsMigrations()); !s.ok()) Die(s.status().ToString());
   FillOutbox(dsn, events);
 
-  std::printf("events: %d, envelope %zu bytes + 8 ce_* headers, broker: librdkafka mock cluster (in process)\n",
-              events, SampleEnvelope(0).size());
+  std::printf(
+      "events: %d, envelope %zu bytes + 8 ce_* headers, broker: librdkafka mock cluster (in process)\n",
+      events, SampleEnvelope(0).size());
   const double raw = RawProduce(brokers, events);
   std::printf("raw librdkafka produce (idempotent, acks=all): %10.0f events/s\n", raw);
   const double relay = RelayThroughput(dsn, brokers, events, batch);

@@ -9,6 +9,8 @@
 // Development and tests only: in memory, no CreateTopics/admin API, no TLS/SASL, and transactions
 // write no control markers (read_committed sees aborted records). See README.md beside this file.
 #include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,9 +22,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 namespace {
 
@@ -36,10 +35,11 @@ struct Args {
 };
 
 [[noreturn]] void Usage(const char* why) {
-  std::cerr << "crm-devbroker: " << why << "\n"
-            << "usage: crm-devbroker [--brokers N] [--partitions N] [--topics-file F]... [--topic NAME[:P]]...\n"
-            << "                     [--bootstrap-file F] [--rtt-ms N]\n"
-            << "  --rtt-ms N  delays every broker response by N ms (tests: make a relay's batches slow)\n";
+  std::cerr
+      << "crm-devbroker: " << why << "\n"
+      << "usage: crm-devbroker [--brokers N] [--partitions N] [--topics-file F]... [--topic NAME[:P]]...\n"
+      << "                     [--bootstrap-file F] [--rtt-ms N]\n"
+      << "  --rtt-ms N  delays every broker response by N ms (tests: make a relay's batches slow)\n";
   std::exit(2);
 }
 
@@ -59,13 +59,20 @@ Args ParseArgs(int argc, char** argv) {
     std::string flag = argv[i];
     if (i + 1 >= argc) Usage(("missing value for " + flag).c_str());
     const char* value = argv[++i];
-    if (flag == "--brokers") a.brokers = ParsePositive("--brokers", value);
-    else if (flag == "--partitions") a.default_partitions = ParsePositive("--partitions", value);
-    else if (flag == "--topics-file") a.topics_files.push_back(value);
-    else if (flag == "--topic") a.topics.push_back(value);
-    else if (flag == "--bootstrap-file") a.bootstrap_file = value;
-    else if (flag == "--rtt-ms") a.rtt_ms = ParsePositive("--rtt-ms", value);
-    else Usage(("unknown flag " + flag).c_str());
+    if (flag == "--brokers")
+      a.brokers = ParsePositive("--brokers", value);
+    else if (flag == "--partitions")
+      a.default_partitions = ParsePositive("--partitions", value);
+    else if (flag == "--topics-file")
+      a.topics_files.push_back(value);
+    else if (flag == "--topic")
+      a.topics.push_back(value);
+    else if (flag == "--bootstrap-file")
+      a.bootstrap_file = value;
+    else if (flag == "--rtt-ms")
+      a.rtt_ms = ParsePositive("--rtt-ms", value);
+    else
+      Usage(("unknown flag " + flag).c_str());
   }
   return a;
 }
