@@ -59,8 +59,25 @@ class EventsTest : public ::testing::Test {
     });
   }
 
+  // Appends `values` to the outbox, starts a private broker (one partition) and a relay, and returns
+  // once all of them are published. The broker and relay live as long as the fixture.
+  void PublishOnOnePartition(std::initializer_list<int64_t> values) {
+    auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    for (int64_t v : values) ASSERT_TRUE(Append(v).ok());
+    auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = broker_->brokers()});
+    ASSERT_TRUE(relay.ok()) << relay.status();
+    relay_ = *std::move(relay);
+    relay_->Start();
+    ASSERT_TRUE(WaitFor([&] { return relay_->stats().published == static_cast<int64_t>(values.size()); },
+                        absl::Seconds(30)));
+  }
+
   std::unique_ptr<pg::testing::TempDatabase> db_;
   std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<DevBroker> broker_;
+  std::unique_ptr<Relay> relay_;
   OutboxWriter writer_{"unit"};
 };
 
@@ -147,8 +164,10 @@ TEST_F(EventsTest, AnEventCommittedAfterLaterOnesWerePublishedIsStillPublished) 
   google::protobuf::Int64Value payload;
   payload.set_value(1);
   ASSERT_TRUE(writer_
-                  .Append(slow, {.aggregate_type = "thing", .aggregate_id = "thing-slow",
-                                 .type = "crm.unit.thing.set.v1", .payload = &payload})
+                  .Append(slow, {.aggregate_type = "thing",
+                                 .aggregate_id = "thing-slow",
+                                 .type = "crm.unit.thing.set.v1",
+                                 .payload = &payload})
                   .ok());
   // ...while a later one commits and is published.
   ASSERT_TRUE(Append(2, "thing-fast").ok());
@@ -187,15 +206,9 @@ TEST_F(EventsTest, OneRelayLeadsPerDatabaseAndAStandbyTakesOver) {
 }
 
 TEST_F(EventsTest, ConsumerReportsItsLag) {
-  auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
-  ASSERT_TRUE(broker.ok()) << broker.status();
-  for (int v : {1, 2, 3}) ASSERT_TRUE(Append(v).ok());
-  auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = (*broker)->brokers()});
-  ASSERT_TRUE(relay.ok());
-  (*relay)->Start();
-  ASSERT_TRUE(WaitFor([&] { return (*relay)->stats().published == 3; }, absl::Seconds(30)));
+  PublishOnOnePartition({1, 2, 3});
   auto consumer =
-      Consumer::Create({.brokers = (*broker)->brokers(), .group_id = "lagging", .topics = {kTopic}}, *pool_,
+      Consumer::Create({.brokers = broker_->brokers(), .group_id = "lagging", .topics = {kTopic}}, *pool_,
                        [](pqxx::transaction_base&, const ConsumedEvent&) { return absl::OkStatus(); });
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   EXPECT_EQ((*consumer)->stats().lag, -1) << "nothing assigned yet";
@@ -208,22 +221,13 @@ TEST_F(EventsTest, ConsumerReportsItsLag) {
                       absl::Seconds(10)));
   EXPECT_EQ((*consumer)->stats().lag, 0);
   EXPECT_EQ((*consumer)->stats().applied, 3);
-  (*relay)->Stop();
 }
 
 TEST_F(EventsTest, ConsumerRetriesTransientFailuresAndParksRejectedEvents) {
-  auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
-  ASSERT_TRUE(broker.ok()) << broker.status();
-  for (int v : {1, 2, 3}) ASSERT_TRUE(Append(v).ok());
-  auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = (*broker)->brokers()});
-  ASSERT_TRUE(relay.ok());
-  (*relay)->Start();
-
-  ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0; },
-                      absl::Seconds(30)));
+  PublishOnOnePartition({1, 2, 3});
   int calls_for_1 = 0;
   auto consumer =
-      Consumer::Create({.brokers = (*broker)->brokers(),
+      Consumer::Create({.brokers = broker_->brokers(),
                         .group_id = "picky",
                         .topics = {kTopic},
                         .max_retry_backoff = absl::Milliseconds(100)},
@@ -255,7 +259,6 @@ TEST_F(EventsTest, ConsumerRetriesTransientFailuresAndParksRejectedEvents) {
       Scalar("SELECT count(*) FROM inbox WHERE status = 'rejected' AND error LIKE '%value 2 is refused%'"),
       1);
   EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE status = 'applied'"), 2);
-  (*relay)->Stop();
 }
 
 }  // namespace
