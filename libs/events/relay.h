@@ -12,7 +12,10 @@
 //     Envelope as value, the aggregate id as key and CloudEvents ce_* headers, and marked
 //     (published_at) only when their delivery report arrives. Messages never time out locally
 //     (message.timeout.ms=0), so a broker outage of any length only delays them; the producer
-//     reconnects by itself and nothing is dropped or reordered.
+//     reconnects by itself and nothing is dropped or reordered. The one exception is a message the
+//     broker refuses for good (larger than message.max.bytes, a topic it will not accept): its row
+//     gets attempts/last_error, crm_outbox_delivery_errors_total counts it, and it is retried with
+//     backoff while later events of the same key may go ahead. Fix the cause; nothing is lost.
 //   * At least once: a crash between delivery and marking re-sends those rows after restart; consumers
 //     deduplicate by event id (consumer.h), which makes the effect exactly once.
 //   * Wake-up: NOTIFY crm_outbox from the writer's commit; a periodic poll covers a missed notification.
