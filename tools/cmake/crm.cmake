@@ -3,6 +3,7 @@
 #   crm_cc_binary(NAME x SRCS main.cc DEPS ...)          -> executable x
 #   crm_cc_test(NAME x SRCS x_test.cc DEPS ... [LABELS pg kafka] [TIMEOUT s])
 #   crm_proto_library(NAME x PROTOS crm/a/v1/a.proto [GRPC] DEPS ...) -> crm::x_proto
+#   crm_descriptor_set(NAME x OUT x.pb PROTOS crm/a/v1/a.proto)  -> a FileDescriptorSet for the gateway
 #   crm_sql_migrations(NAME x COMPONENT deals DIR migrations FUNCTION DealsMigrations) -> crm::x (embedded SQL)
 # Our own code builds with warnings as errors; generated protobuf code does not.
 
@@ -135,4 +136,40 @@ ${body}  };
   target_include_directories(crm_${A_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(crm_${A_NAME} PUBLIC crm::pg)
   add_library(crm::${A_NAME} ALIAS crm_${A_NAME})
+endfunction()
+
+# crm_descriptor_set(NAME <target> OUT <file.pb> PROTOS <paths relative to proto/>)
+# Produces a FileDescriptorSet with every import and source info (what the gateway loads at run time):
+#   protoc --include_imports --include_source_info --descriptor_set_out=<OUT> -I proto -I <imports> ...
+# OUT relative to the current binary dir unless absolute. Target <NAME> builds it (part of "all"); its
+# property CRM_DESCRIPTOR_SET_FILE holds the absolute path of the file.
+function(crm_descriptor_set)
+  cmake_parse_arguments(A "" "NAME;OUT" "PROTOS" ${ARGN})
+  if(NOT A_NAME OR NOT A_OUT OR NOT A_PROTOS)
+    message(FATAL_ERROR "crm_descriptor_set: NAME, OUT and PROTOS are required")
+  endif()
+  if(IS_ABSOLUTE ${A_OUT})
+    set(out ${A_OUT})
+  else()
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/${A_OUT})
+  endif()
+  set(includes -I${PROJECT_SOURCE_DIR}/proto)
+  foreach(dir ${CRM_PROTO_IMPORT_DIRS})
+    list(APPEND includes -I${dir})
+  endforeach()
+  set(deps)
+  foreach(p ${A_PROTOS})
+    list(APPEND deps ${PROJECT_SOURCE_DIR}/proto/${p})
+  endforeach()
+  get_filename_component(out_dir ${out} DIRECTORY)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
+    COMMAND protobuf::protoc --include_imports --include_source_info --descriptor_set_out=${out}
+            ${includes} ${A_PROTOS}
+    DEPENDS ${deps}
+    COMMENT "protoc descriptor set ${A_OUT}"
+    VERBATIM)
+  add_custom_target(${A_NAME} ALL DEPENDS ${out})
+  set_target_properties(${A_NAME} PROPERTIES CRM_DESCRIPTOR_SET_FILE ${out})
 endfunction()

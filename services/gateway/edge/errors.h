@@ -1,0 +1,78 @@
+// File: services/gateway/edge/errors.h
+// -----------------------------------------------------------------------------
+// How the gateway turns an absl::Status into an HTTP response: the status code (the gRPC → HTTP table of
+// grpc-gateway's HTTPStatusFromCode / google/rpc/code.proto, design anchor engineering.md §2) and one JSON
+// error body used by every error path of the edge and the transcoder:
+//
+//   {"error":{"code":400,"status":"INVALID_ARGUMENT","message":"title is required",
+//             "details":[{"field":"deal.title","description":"must not be empty"}],
+//             "requestId":"019a..."}}
+//
+// Field violations travel inside the absl::Status as a payload, following google.rpc.BadRequest:
+//   type URL   kBadRequestTypeUrl = "type.googleapis.com/google.rpc.BadRequest"
+//   value      the protobuf wire encoding of google.rpc.BadRequest
+//              { repeated FieldViolation field_violations = 1; }
+//              FieldViolation { string field = 1; string description = 2; }
+// so a service (or the transcoder, from a grpc-status-details-bin trailer) can attach them with
+// WithFieldViolations() and the edge reads them back with FieldViolations(). "details" is always
+// present (an empty array when there are none) and "requestId" is omitted when the id is empty.
+//
+// Example:
+//   absl::Status s = crm::gateway::WithFieldViolations(
+//       absl::InvalidArgumentError("invalid deal"), {{"deal.title", "must not be empty"}});
+//   int http = crm::gateway::HttpStatusFromCode(s.code());   // 400
+//   std::string body = crm::gateway::ErrorBody(s, request_id);
+#ifndef CRM_SERVICES_GATEWAY_EDGE_ERRORS_H_
+#define CRM_SERVICES_GATEWAY_EDGE_ERRORS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace crm::gateway {
+
+// The payload type URL under which field violations are stored in an absl::Status.
+inline constexpr char kBadRequestTypeUrl[] = "type.googleapis.com/google.rpc.BadRequest";
+
+// One invalid field of a request: `field` is a dotted path in the request ("deal.amount.currency"),
+// `description` says what is wrong with it, for the API client.
+struct FieldViolation {
+  std::string field;
+  std::string description;
+
+  friend bool operator==(const FieldViolation&, const FieldViolation&) = default;
+};
+
+// Returns the HTTP status for a canonical code, exactly per the table in engineering.md §2:
+// OK 200, CANCELLED 499, UNKNOWN 500, INVALID_ARGUMENT 400, DEADLINE_EXCEEDED 504, NOT_FOUND 404,
+// ALREADY_EXISTS 409, PERMISSION_DENIED 403, RESOURCE_EXHAUSTED 429, FAILED_PRECONDITION 400,
+// ABORTED 409, OUT_OF_RANGE 400, UNIMPLEMENTED 501, INTERNAL 500, UNAVAILABLE 503, DATA_LOSS 500,
+// UNAUTHENTICATED 401; any other value 500.
+int HttpStatusFromCode(absl::StatusCode code);
+
+// Returns the canonical upper-case name of `code` ("INVALID_ARGUMENT"), "UNKNOWN" for values outside
+// the canonical set.
+std::string CodeName(absl::StatusCode code);
+
+// Returns `status` with `violations` appended to any it already carries (as the kBadRequestTypeUrl
+// payload). OK statuses cannot carry payloads and are returned unchanged.
+absl::Status WithFieldViolations(absl::Status status, const std::vector<FieldViolation>& violations);
+
+// Returns the field violations carried by `status`, in the order they were attached; empty when there
+// are none or the payload is malformed (never fails).
+std::vector<FieldViolation> FieldViolations(const absl::Status& status);
+
+// Returns the JSON error body shown above for `status` (code = HttpStatusFromCode, status = CodeName,
+// message = the status message, details = FieldViolations). Always valid JSON: strings are escaped and
+// invalid UTF-8 is replaced. Called with an OK status it still returns a body with code 200.
+std::string ErrorBody(const absl::Status& status, std::string_view request_id);
+
+// The same body with "code" set to `http_status` instead: for the edge's own answers that have no
+// canonical gRPC equivalent (413, 431), where "status" still names status.code().
+std::string ErrorBody(const absl::Status& status, std::string_view request_id, int http_status);
+
+}  // namespace crm::gateway
+
+#endif  // CRM_SERVICES_GATEWAY_EDGE_ERRORS_H_
