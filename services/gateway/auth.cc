@@ -1,0 +1,142 @@
+// File: services/gateway/auth.cc
+#include "services/gateway/auth.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/base/strings.h"
+#include "libs/log/log.h"
+
+namespace crm::gateway {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+JwksFileSource::JwksFileSource(std::string path, absl::Duration reload_interval)
+    : path_(std::move(path)), reload_interval_(reload_interval) {}
+
+absl::StatusOr<std::shared_ptr<const auth::KeySet>> JwksFileSource::Keys(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (keys_ != nullptr && now - last_check_ < reload_interval_) return keys_;
+  if (keys_ == nullptr && !last_error_.ok() && now - last_check_ < reload_interval_) return last_error_;
+  last_check_ = now;
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    last_error_ = absl::NotFoundError(absl::StrCat("cannot stat JWKS file ", path_));
+    if (keys_ != nullptr) return keys_;
+    return last_error_;
+  }
+  const int64_t mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (keys_ != nullptr && mtime_ns == mtime_ns_ && int64_t{st.st_size} == size_) return keys_;
+  absl::StatusOr<std::string> text = ReadFile(path_);
+  absl::StatusOr<auth::KeySet> set =
+      text.ok() ? auth::KeySet::FromJwks(*text) : absl::StatusOr<auth::KeySet>(text.status());
+  if (!set.ok()) {
+    last_error_ = set.status();
+    log::Warn("cannot load the JWKS file; keeping the previous keys",
+              {{"path", path_}, {"error", last_error_}});
+    if (keys_ != nullptr) return keys_;
+    return last_error_;
+  }
+  mtime_ns_ = mtime_ns;
+  size_ = st.st_size;
+  keys_ = std::make_shared<const auth::KeySet>(*std::move(set));
+  last_error_ = absl::OkStatus();
+  log::Info("loaded token-signing keys", {{"path", path_}, {"keys", keys_->size()}});
+  return keys_;
+}
+
+std::vector<std::string> DefaultPublicMethods() {
+  return {"crm.identity.v1.AuthService.SignIn", "crm.identity.v1.AuthService.Refresh",
+          "crm.identity.v1.AuthService.GetSigningKeys"};
+}
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(AuthOptions options) {
+  if (options.issuer.empty()) return absl::InvalidArgumentError("auth issuer must not be empty");
+  if (options.audience.empty()) return absl::InvalidArgumentError("auth audience must not be empty");
+  if (options.clock == nullptr) options.clock = &SystemClock();
+  return std::unique_ptr<Authenticator>(new Authenticator(std::move(options)));
+}
+
+bool Authenticator::IsPublic(std::string_view method) const {
+  for (const std::string& m : options_.public_methods) {
+    if (m == method) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate(
+    std::string_view method, std::optional<std::string_view> authorization) const {
+  const bool is_public = IsPublic(method);
+  std::string_view token;
+  if (authorization.has_value()) {
+    std::string_view h = *authorization;
+    while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+    if (h.size() > 7 && absl::EqualsIgnoreCase(AsAbsl(h.substr(0, 7)), "bearer ")) {
+      token = h.substr(7);
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    }
+  }
+  if (token.empty()) {
+    if (is_public) return std::optional<common::v1::Principal>();
+    return absl::UnauthenticatedError("missing bearer token");
+  }
+  absl::Status refused;
+  if (options_.jwks == nullptr) {
+    refused = absl::UnauthenticatedError("no token-signing keys configured");
+  } else {
+    const absl::Time now = options_.clock->Now();
+    absl::StatusOr<std::shared_ptr<const auth::KeySet>> keys = options_.jwks->Keys(now);
+    if (!keys.ok()) {
+      refused = keys.status();
+    } else {
+      absl::StatusOr<auth::Claims> claims =
+          auth::VerifyJwt(token, **keys, now, options_.issuer, options_.audience);
+      if (claims.ok()) return std::optional<common::v1::Principal>(PrincipalFromClaims(*claims));
+      refused = claims.status();
+    }
+  }
+  log::Info("token refused", {{"method", method}, {"reason", refused}});
+  if (is_public) return std::optional<common::v1::Principal>();
+  return absl::UnauthenticatedError("invalid token");
+}
+
+common::v1::Principal PrincipalFromClaims(const auth::Claims& claims) {
+  common::v1::Principal p;
+  if (claims.kind == "service") {
+    p.set_kind(common::v1::Principal::KIND_SERVICE);
+    p.set_service(claims.sub);
+    p.set_on_behalf_of_user_id(claims.on_behalf_of);
+  } else {
+    p.set_kind(claims.kind == "api_key" ? common::v1::Principal::KIND_API_KEY
+                                        : common::v1::Principal::KIND_USER);
+    p.set_id(claims.sub);
+  }
+  for (const std::string& r : claims.roles) p.add_roles(r);
+  for (const std::string& t : claims.teams) p.add_team_ids(t);
+  return p;
+}
+
+absl::StatusOr<auth::SigningKey> LoadServiceKey(const std::string& pem_path, const std::string& kid) {
+  if (pem_path.empty()) return auth::SigningKey::Generate(kid);
+  absl::StatusOr<std::string> pem = ReadFile(pem_path);
+  if (!pem.ok()) return pem.status();
+  return auth::SigningKey::FromPrivatePem(kid, *pem);
+}
+
+}  // namespace crm::gateway

@@ -1,0 +1,534 @@
+// Tests of the gateway end to end: real HTTP (the edge server on 127.0.0.1:0, a blocking socket client)
+// in front of a real gRPC backend (crm.testing.v1.TranscodeTestService on 127.0.0.1:0).
+#include "services/gateway/gateway.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "crm/testing/v1/transcode.grpc.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/auth/jwt.h"
+#include "libs/auth/service_credential.h"
+#include "libs/base/clock.h"
+#include "services/gateway/auth.h"
+#include "services/gateway/edge/errors.h"
+#include "services/gateway/edge/server.h"
+
+namespace crm::gateway {
+namespace {
+
+namespace tv1 = ::crm::testing::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// --- The backend. ---
+
+// Serialized google.rpc.Status{code, message, details=[Any{BadRequest{field_violations}}]}.
+std::string StatusDetails(int code, const std::string& message,
+                          const std::vector<std::pair<std::string, std::string>>& violations) {
+  auto encode = [](auto write) {
+    std::string out;
+    {
+      google::protobuf::io::StringOutputStream s(&out);
+      google::protobuf::io::CodedOutputStream c(&s);
+      write(c);
+    }
+    return out;
+  };
+  auto field = [](google::protobuf::io::CodedOutputStream& c, int number, const std::string& v) {
+    c.WriteTag((number << 3) | 2);
+    c.WriteVarint32(static_cast<uint32_t>(v.size()));
+    c.WriteString(v);
+  };
+  std::string bad_request = encode([&](auto& c) {
+    for (const auto& [f, d] : violations) {
+      field(c, 1, encode([&](auto& v) {
+              field(v, 1, f);
+              field(v, 2, d);
+            }));
+    }
+  });
+  std::string any = encode([&](auto& c) {
+    field(c, 1, kBadRequestTypeUrl);
+    field(c, 2, bad_request);
+  });
+  return encode([&](auto& c) {
+    c.WriteTag(1 << 3);
+    c.WriteVarint32(static_cast<uint32_t>(code));
+    field(c, 2, message);
+    field(c, 3, any);
+  });
+}
+
+class Backend final : public tv1::TranscodeTestService::Service {
+ public:
+  struct Seen {
+    std::string method;
+    std::string request;  // DebugString of the request
+    std::multimap<std::string, std::string> metadata;
+  };
+
+  grpc::Status GetThing(grpc::ServerContext* ctx, const tv1::GetThingRequest* req,
+                        tv1::Thing* out) override {
+    Record(ctx, "GetThing", *req);
+    if (req->id() == "missing") return grpc::Status(grpc::StatusCode::NOT_FOUND, "thing missing not found");
+    if (req->id() == "invalid") {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "invalid thing",
+                          StatusDetails(3, "invalid thing", {{"thing.id", "must not be 'invalid'"}}));
+    }
+    if (req->id() == "slow") {
+      // Blocks until the gateway's deadline cancels the call (bounded by 10 s).
+      for (int i = 0; i < 1000 && !ctx->IsCancelled(); ++i) absl::SleepFor(absl::Milliseconds(10));
+      return grpc::Status(grpc::StatusCode::INTERNAL, "not cancelled");
+    }
+    out->set_id(req->id());
+    out->set_display_name("Thing " + req->id());
+    out->set_size_bytes(42);
+    out->set_state(tv1::THING_STATE_ACTIVE);
+    out->mutable_owner()->set_name("ann");
+    return grpc::Status::OK;
+  }
+  grpc::Status ListThings(grpc::ServerContext* ctx, const tv1::ListThingsRequest* req,
+                          tv1::ListThingsResponse* out) override {
+    Record(ctx, "ListThings", *req);
+    out->add_things()->set_id("a");
+    out->set_next_page_token("next");
+    return grpc::Status::OK;
+  }
+  grpc::Status CreateThing(grpc::ServerContext* ctx, const tv1::CreateThingRequest* req,
+                           tv1::Thing* out) override {
+    Record(ctx, "CreateThing", *req);
+    *out = req->thing();
+    out->set_id("new-1");
+    return grpc::Status::OK;
+  }
+  grpc::Status UpdateThing(grpc::ServerContext* ctx, const tv1::UpdateThingRequest* req,
+                           tv1::Thing* out) override {
+    Record(ctx, "UpdateThing", *req);
+    *out = req->thing();
+    return grpc::Status::OK;
+  }
+
+  Seen last() {
+    absl::MutexLock lock(&mu_);
+    return last_;
+  }
+
+ private:
+  void Record(grpc::ServerContext* ctx, std::string method, const google::protobuf::Message& req) {
+    Seen s{std::move(method), req.ShortDebugString(), {}};
+    for (const auto& [k, v] : ctx->client_metadata()) {
+      s.metadata.emplace(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+    }
+    absl::MutexLock lock(&mu_);
+    last_ = std::move(s);
+  }
+  absl::Mutex mu_;
+  Seen last_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string Meta(const Backend::Seen& s, const std::string& key) {
+  auto it = s.metadata.find(key);
+  return it == s.metadata.end() ? "<absent>" : it->second;
+}
+
+// --- A blocking HTTP/1.1 client: one request per connection. ---
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+std::optional<Reply> Http(int port, const std::string& method, const std::string& target,
+                          const std::string& body = "",
+                          const std::vector<std::string>& headers = {}) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return std::nullopt;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string req = absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+  for (const std::string& h : headers) absl::StrAppend(&req, h, "\r\n");
+  if (!body.empty()) absl::StrAppend(&req, "Content-Type: application/json\r\n");
+  absl::StrAppend(&req, "Content-Length: ", body.size(), "\r\n\r\n", body);
+  size_t sent = 0;
+  while (sent < req.size()) {
+    ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string raw;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  Reply r;
+  std::vector<std::string> lines = absl::StrSplit(raw.substr(0, end), "\r\n");
+  std::vector<std::string> first = absl::StrSplit(lines[0], ' ');
+  if (first.size() < 2 || !absl::SimpleAtoi(first[1], &r.status)) return std::nullopt;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const size_t colon = lines[i].find(':');
+    if (colon == std::string::npos) continue;
+    r.headers[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
+        std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+  }
+  r.body = raw.substr(end + 4);
+  return r;
+}
+
+// --- The fixture: backend + gateway + edge. ---
+
+constexpr char kIssuer[] = "crm-identity";
+constexpr char kAudience[] = "crm";
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &backend_port_);
+    builder.RegisterService(&backend_);
+    grpc_server_ = builder.BuildAndStart();
+    ASSERT_NE(grpc_server_, nullptr);
+    ASSERT_GT(backend_port_, 0);
+
+    identity_key_ = *auth::SigningKey::Generate("id-1");
+    jwks_path_ = absl::StrCat(::testing::TempDir(), "/gateway_test_jwks_", getpid(), ".json");
+    auth::KeySet keys;
+    keys.Add(identity_key_->public_key());
+    std::ofstream(jwks_path_) << keys.ToJwks();
+    service_key_ = *auth::SigningKey::Generate("gateway-test");
+  }
+  void TearDown() override {
+    if (http_ != nullptr) http_->Stop(absl::Seconds(2));
+    gateway_.reset();
+    if (grpc_server_ != nullptr) grpc_server_->Shutdown(std::chrono::system_clock::now());
+    std::remove(jwks_path_.c_str());
+  }
+
+  // Starts the gateway and its HTTP edge; `backend` overrides the backend address.
+  void StartGateway(std::optional<std::string> backend = std::nullopt) {
+    GatewayOptions o;
+    o.descriptor_sets = {CRM_TRANSCODE_TESTING_PB};
+    const std::string address = backend.value_or(absl::StrCat("127.0.0.1:", backend_port_));
+    o.backend_for = [address](std::string_view service) {
+      return service == "crm.testing.v1.TranscodeTestService" ? address : std::string();
+    };
+    o.auth.jwks = std::make_shared<JwksFileSource>(jwks_path_, absl::Seconds(5));
+    o.auth.public_methods = {"crm.testing.v1.TranscodeTestService.ListThings"};
+    o.service_key = *service_key_;
+    o.per_user_rate = 1;
+    o.per_user_burst = 3;
+    o.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<Gateway>> gw = Gateway::Create(std::move(o));
+    ASSERT_TRUE(gw.ok()) << gw.status();
+    gateway_ = *std::move(gw);
+    HttpServerOptions h;
+    h.address = "127.0.0.1:0";
+    h.worker_threads = 4;
+    Gateway* g = gateway_.get();
+    absl::StatusOr<std::unique_ptr<HttpServer>> s =
+        HttpServer::Start(h, [g](HttpCall& call) { return g->Handle(call); });
+    ASSERT_TRUE(s.ok()) << s.status();
+    http_ = *std::move(s);
+  }
+
+  std::string Token(const std::string& sub, std::vector<std::string> roles = {"manager"},
+                    const auth::SigningKey* key = nullptr, absl::Duration age = absl::ZeroDuration()) {
+    auth::Claims c;
+    c.iss = kIssuer;
+    c.aud = kAudience;
+    c.sub = sub;
+    c.jti = "jti-" + sub;
+    c.kind = "user";
+    c.roles = std::move(roles);
+    c.teams = {"team-1"};
+    c.iat = clock_.Now() - age;
+    c.exp = c.iat + absl::Minutes(10);
+    absl::StatusOr<std::string> t = auth::SignJwt(c, key != nullptr ? *key : *identity_key_);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.value_or("");
+  }
+  std::string Bearer(const std::string& sub) { return "Authorization: Bearer " + Token(sub); }
+
+  Reply Call(const std::string& method, const std::string& target, const std::string& body = "",
+             std::vector<std::string> headers = {}) {
+    std::optional<Reply> r = Http(http_->port(), method, target, body, headers);
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(Reply{});
+  }
+
+  ManualClock clock_{absl::Now()};
+  Backend backend_;
+  int backend_port_ = 0;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::optional<auth::SigningKey> identity_key_;
+  std::optional<auth::SigningKey> service_key_;
+  std::string jwks_path_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<HttpServer> http_;
+};
+
+TEST(GatewayHelpersTest, BackendSettingNameAndGrpcTimeout) {
+  EXPECT_EQ(BackendSettingName("crm.identity.v1.UserService"), "IDENTITY_ADDRESS");
+  EXPECT_EQ(BackendSettingName("crm.deals.v1.DealService"), "DEALS_ADDRESS");
+  EXPECT_EQ(BackendSettingName("Svc"), "");
+  EXPECT_EQ(ParseGrpcTimeout("100m"), absl::Milliseconds(100));
+  EXPECT_EQ(ParseGrpcTimeout("5S"), absl::Seconds(5));
+  EXPECT_EQ(ParseGrpcTimeout("2H"), absl::Hours(2));
+  EXPECT_EQ(ParseGrpcTimeout("5"), std::nullopt);
+  EXPECT_EQ(ParseGrpcTimeout("5x"), std::nullopt);
+  EXPECT_EQ(ParseGrpcTimeout("123456789S"), std::nullopt);
+}
+
+TEST(GatewayHelpersTest, PrincipalFromClaimsByKind) {
+  auth::Claims c;
+  c.sub = "k-1";
+  c.kind = "api_key";
+  c.roles = {"robot"};
+  c.teams = {"t1", "t2"};
+  common::v1::Principal p = PrincipalFromClaims(c);
+  EXPECT_EQ(p.kind(), common::v1::Principal::KIND_API_KEY);
+  EXPECT_EQ(p.id(), "k-1");
+  EXPECT_THAT(p.roles(), ElementsAre("robot"));
+  EXPECT_THAT(p.team_ids(), ElementsAre("t1", "t2"));
+  c.kind = "service";
+  c.sub = "robots";
+  c.on_behalf_of = "u-9";
+  p = PrincipalFromClaims(c);
+  EXPECT_EQ(p.kind(), common::v1::Principal::KIND_SERVICE);
+  EXPECT_EQ(p.service(), "robots");
+  EXPECT_EQ(p.id(), "");
+  EXPECT_EQ(p.on_behalf_of_user_id(), "u-9");
+  c.kind = "user";
+  EXPECT_EQ(PrincipalFromClaims(c).kind(), common::v1::Principal::KIND_USER);
+}
+
+TEST_F(GatewayTest, GetReachesTheBackendAndReturnsItsJson) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/t%2F1", "", {Bearer("user-1"), "X-Request-Id: req-get-1",
+                                                  "If-Match: \"v3\""});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.body,
+            R"({"id":"t/1","displayName":"Thing t/1","sizeBytes":"42","pinned":false,)"
+            R"("state":"THING_STATE_ACTIVE","tags":[],"owner":{"name":"ann","email":""},"score":0})");
+  Backend::Seen s = backend_.last();
+  EXPECT_EQ(s.method, "GetThing");
+  EXPECT_EQ(s.request, R"(id: "t/1")");
+  EXPECT_EQ(Meta(s, "x-request-id"), "req-get-1");
+  EXPECT_EQ(Meta(s, "x-crm-if-match"), "\"v3\"");
+  EXPECT_EQ(Meta(s, "idempotency-key"), "<absent>");
+}
+
+TEST_F(GatewayTest, PostSendsBodyFieldAndIdempotencyKey) {
+  StartGateway();
+  Reply r = Call("POST", "/v1/things", R"({"displayName":"Box","tags":["a","b"]})",
+                 {Bearer("user-2"), "Idempotency-Key: idem-7"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body,
+            R"({"id":"new-1","displayName":"Box","sizeBytes":"0","pinned":false,)"
+            R"("state":"THING_STATE_UNSPECIFIED","tags":["a","b"],"score":0})");
+  Backend::Seen s = backend_.last();
+  EXPECT_EQ(s.method, "CreateThing");
+  EXPECT_EQ(s.request, R"(thing { display_name: "Box" tags: "a" tags: "b" })");
+  EXPECT_EQ(Meta(s, "idempotency-key"), "idem-7");
+}
+
+TEST_F(GatewayTest, PatchFillsPathVariableAndUpdateMask) {
+  StartGateway();
+  Reply r = Call("PATCH", "/v1/things/t9", R"({"displayName":"New","owner":{"email":"e@x"}})",
+                 {Bearer("user-3")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Backend::Seen s = backend_.last();
+  EXPECT_EQ(s.method, "UpdateThing");
+  EXPECT_EQ(s.request,
+            R"(thing { id: "t9" display_name: "New" owner { email: "e@x" } } update_mask { paths: "display_name" paths: "owner.email" })");
+  EXPECT_EQ(nlohmann::json::parse(r.body)["id"], "t9");
+}
+
+TEST_F(GatewayTest, BackendNotFoundIs404WithErrorBodyAndRequestId) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/missing", "", {Bearer("user-4"), "X-Request-Id: req-404"});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body,
+            R"({"error":{"code":404,"status":"NOT_FOUND","message":"thing missing not found",)"
+            R"("details":[],"requestId":"req-404"}})");
+}
+
+TEST_F(GatewayTest, BackendFieldViolationsAre400WithDetails) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/invalid", "", {Bearer("user-5"), "X-Request-Id: req-400"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            R"({"error":{"code":400,"status":"INVALID_ARGUMENT","message":"invalid thing",)"
+            R"("details":[{"field":"thing.id","description":"must not be 'invalid'"}],)"
+            R"("requestId":"req-400"}})");
+}
+
+TEST_F(GatewayTest, BadRequestBodyIs400FromTheTranscoder) {
+  StartGateway();
+  Reply r = Call("POST", "/v1/things", R"({"noSuchField":1})", {Bearer("user-5b")});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["status"], "INVALID_ARGUMENT");
+}
+
+TEST_F(GatewayTest, BackendDownIs503) {
+  // A port nothing listens on: bind one, note it, close it.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  close(fd);
+  StartGateway(absl::StrCat("127.0.0.1:", port));
+  Reply r = Call("GET", "/v1/things/x", "", {Bearer("user-6")});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["status"], "UNAVAILABLE");
+  // Operators' details (addresses, transport errors) are logged, not shown to clients.
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["message"],
+            "the crm.testing.v1.TranscodeTestService service is unavailable; try again");
+  EXPECT_EQ(r.body.find("127.0.0.1"), std::string::npos) << r.body;
+}
+
+TEST_F(GatewayTest, DeadlineIs504) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/slow", "", {Bearer("user-7"), "Grpc-Timeout: 200m"});
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["status"], "DEADLINE_EXCEEDED");
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {Bearer("user-7"), "Grpc-Timeout: soon"}).status, 400);
+}
+
+TEST_F(GatewayTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  StartGateway();
+  Reply r = Call("GET", "/v2/nothing", "", {Bearer("user-8")});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["status"], "NOT_FOUND");
+  Reply m = Call("PUT", "/v1/things/1", "", {Bearer("user-8")});
+  EXPECT_EQ(m.status, 405);
+  EXPECT_EQ(m.headers["allow"], "DELETE, GET, PATCH");
+  EXPECT_EQ(nlohmann::json::parse(m.body)["error"]["code"], 405);
+}
+
+TEST_F(GatewayTest, MissingExpiredOrForgedTokenIs401) {
+  StartGateway();
+  Reply none = Call("GET", "/v1/things/1");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.headers["www-authenticate"], "Bearer");
+  EXPECT_EQ(nlohmann::json::parse(none.body)["error"]["status"], "UNAUTHENTICATED");
+
+  Reply expired = Call("GET", "/v1/things/1", "",
+                       {"Authorization: Bearer " + Token("u", {}, nullptr, absl::Hours(1))});
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(nlohmann::json::parse(expired.body)["error"]["message"], "invalid token");
+
+  auth::SigningKey forger = *auth::SigningKey::Generate("id-1");  // same kid, other key
+  Reply forged = Call("GET", "/v1/things/1", "", {"Authorization: Bearer " + Token("u", {}, &forger)});
+  EXPECT_EQ(forged.status, 401);
+  EXPECT_EQ(backend_.last().method, "");  // the backend was never called
+}
+
+TEST_F(GatewayTest, ValidTokenForwardsASignedPrincipal) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/1", "",
+                 {"Authorization: Bearer " + Token("user-42", {"manager", "head_of_sales"})});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Backend::Seen s = backend_.last();
+  const std::string bytes = Meta(s, "x-crm-principal-bin");
+  common::v1::Principal p;
+  ASSERT_TRUE(p.ParseFromString(bytes));
+  EXPECT_EQ(p.kind(), common::v1::Principal::KIND_USER);
+  EXPECT_EQ(p.id(), "user-42");
+  EXPECT_THAT(p.roles(), ElementsAre("manager", "head_of_sales"));
+  EXPECT_THAT(p.team_ids(), ElementsAre("team-1"));
+  auth::KeySet gateway_keys;
+  gateway_keys.Add(service_key_->public_key());
+  const std::string sig = Meta(s, std::string(auth::kPrincipalSigHeader));
+  EXPECT_TRUE(auth::VerifyPrincipal(bytes, sig, gateway_keys, clock_.Now(), absl::Minutes(5)).ok());
+  // Any other key, or other bytes, does not verify.
+  auth::KeySet other;
+  other.Add(auth::SigningKey::Generate("gateway-test")->public_key());
+  EXPECT_FALSE(auth::VerifyPrincipal(bytes, sig, other, clock_.Now(), absl::Minutes(5)).ok());
+  p.add_roles("admin");
+  EXPECT_FALSE(
+      auth::VerifyPrincipal(p.SerializeAsString(), sig, gateway_keys, clock_.Now(), absl::Minutes(5)).ok());
+}
+
+TEST_F(GatewayTest, PublicRouteWorksWithoutToken) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things?pageSize=5&tags=x&tags=y");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body,
+            R"({"things":[{"id":"a","displayName":"","sizeBytes":"0","pinned":false,)"
+            R"("state":"THING_STATE_UNSPECIFIED","tags":[],"score":0}],"nextPageToken":"next"})");
+  Backend::Seen s = backend_.last();
+  EXPECT_EQ(s.request, R"(page_size: 5 tags: "x" tags: "y")");
+  EXPECT_EQ(Meta(s, "x-crm-principal-bin"), "<absent>");
+}
+
+TEST_F(GatewayTest, PerUserRateLimitIs429WithRetryAfter) {
+  StartGateway();
+  const std::string token = Bearer("user-rl");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);
+  Reply r = Call("GET", "/v1/things/1", "", {token});
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.headers["retry-after"], "1");
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["status"], "RESOURCE_EXHAUSTED");
+  // Another user is not affected; after a second the first may call again.
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {Bearer("user-other")}).status, 200);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);
+}
+
+TEST_F(GatewayTest, JwksFileIsReloadedWhenItChanges) {
+  StartGateway();
+  auth::SigningKey rotated = *auth::SigningKey::Generate("id-2");
+  const std::string token = "Authorization: Bearer " + Token("user-rot", {}, &rotated);
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 401);
+  auth::KeySet keys;
+  keys.Add(identity_key_->public_key());
+  keys.Add(rotated.public_key());
+  std::ofstream(jwks_path_, std::ios::trunc) << keys.ToJwks();
+  // Not looked at again before the reload interval; then picked up.
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 401);
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);
+}
+
+}  // namespace
+}  // namespace crm::gateway

@@ -1,0 +1,174 @@
+// File: services/gateway/main.cc
+// The crm-gateway binary: the REST/JSON edge of the suite. Settings (crm::config, CRM_GATEWAY_<NAME> or
+// CRM_<NAME>) are listed in README.md. Exit codes: 0 after a graceful stop (SIGTERM/SIGINT); 2 for bad
+// configuration (one line on stderr naming every bad variable); 1 when starting fails.
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/base/strings.h"
+#include "libs/config/config.h"
+#include "libs/log/log.h"
+#include "libs/metrics/metrics.h"
+#include "services/gateway/auth.h"
+#include "services/gateway/edge/server.h"
+#include "services/gateway/gateway.h"
+
+#ifndef CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET
+#define CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET "crm_api.pb"
+#endif
+
+namespace {
+
+int ConfigError(const absl::Status& status) {
+  std::string line(crm::AsStd(status.message()));
+  for (char& c : line) {
+    if (c == '\n') c = ' ';
+  }
+  std::fprintf(stderr, "crm-gateway: invalid configuration: %s\n", line.c_str());
+  std::fflush(stderr);
+  crm::log::Error("invalid configuration", {{"error", line}});
+  return 2;
+}
+
+}  // namespace
+
+int main() {
+  // Block the stop signals in every thread; the main thread waits for them with sigwait().
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  crm::log::Init("gateway", crm::log::Level::kInfo);
+  crm::config::Env env("gateway");
+  const std::string log_level = env.String("LOG_LEVEL", "info");
+  if (absl::StatusOr<crm::log::Level> level = crm::log::ParseLevel(log_level); level.ok()) {
+    crm::log::Init("gateway", *level);
+  } else {
+    env.Reject("LOG_LEVEL", "not one of debug, info, warn, error");
+  }
+
+  crm::gateway::HttpServerOptions http;
+  http.address = env.String("HTTP_ADDRESS", "0.0.0.0:8080");
+  // gRPC health only (grpc.health.v1.Health), for tools/crm status and orchestrators probing gRPC.
+  const std::string grpc_address = env.String("GRPC_ADDRESS", "0.0.0.0:7100");
+  const std::string metrics_address = env.String("METRICS_ADDRESS", "0.0.0.0:9100");
+  http.worker_threads = static_cast<int>(env.Int("HTTP_WORKER_THREADS", 16, 1, 1024));
+  http.io_threads = static_cast<int>(env.Int("HTTP_IO_THREADS", 2, 1, 64));
+  http.max_body_bytes = static_cast<size_t>(env.Int("HTTP_MAX_BODY_BYTES", 1 << 20, 1, 64 << 20));
+  http.cors.allowed_origins = env.List("CORS_ORIGINS", {});
+  http.cors.allow_credentials = env.Bool("CORS_ALLOW_CREDENTIALS", false);
+  http.per_ip_rate = static_cast<double>(env.Int("PER_IP_RATE", 0, 0, 1'000'000));
+  http.per_ip_burst = static_cast<double>(env.Int("PER_IP_BURST", 0, 0, 1'000'000));
+  if (http.per_ip_rate > 0 && http.per_ip_burst <= 0) http.per_ip_burst = http.per_ip_rate;
+  http.trusted_proxy_hops = static_cast<int>(env.Int("TRUSTED_PROXY_HOPS", 0, 0, 16));
+
+  crm::gateway::GatewayOptions options;
+  options.descriptor_sets = env.List("DESCRIPTOR_SETS", {CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET});
+  options.call_timeout = env.Duration("CALL_TIMEOUT", absl::Seconds(10));
+  if (options.call_timeout <= absl::ZeroDuration()) env.Reject("CALL_TIMEOUT", "must be positive");
+  options.per_user_rate = static_cast<double>(env.Int("PER_USER_RATE", 50, 0, 1'000'000));
+  options.per_user_burst = static_cast<double>(env.Int("PER_USER_BURST", 100, 0, 1'000'000));
+  options.auth.issuer = env.String("AUTH_ISSUER", "crm-identity");
+  options.auth.audience = env.String("AUTH_AUDIENCE", "crm");
+  options.auth.public_methods = env.List("PUBLIC_METHODS", crm::gateway::DefaultPublicMethods());
+  const std::string jwks_file = env.String("JWKS_FILE", "");
+  const absl::Duration jwks_reload = env.Duration("JWKS_RELOAD_INTERVAL", absl::Seconds(5));
+  if (!jwks_file.empty()) {
+    options.auth.jwks = std::make_shared<crm::gateway::JwksFileSource>(jwks_file, jwks_reload);
+  } else {
+    // The seam for fetching identity's GetSigningKeys: until then only public routes work without it.
+    crm::log::Warn("no JWKS file (CRM_GATEWAY_JWKS_FILE): every token is refused");
+  }
+  const std::string key_file = env.String("SERVICE_KEY_FILE", "");
+  const std::string key_id = env.String("SERVICE_KEY_ID", "gateway");
+  if (!crm::auth::IsValidKid(key_id)) env.Reject("SERVICE_KEY_ID", "not a valid key id");
+  if (!env.status().ok()) return ConfigError(env.status());
+
+  absl::StatusOr<crm::auth::SigningKey> key = crm::gateway::LoadServiceKey(key_file, key_id);
+  if (!key.ok()) {
+    env.Reject("SERVICE_KEY_FILE", crm::AsStd(key.status().message()));
+    return ConfigError(env.status());
+  }
+  if (key_file.empty()) {
+    crm::log::Warn("no service key file (CRM_GATEWAY_SERVICE_KEY_FILE): generated one; backends must be "
+                   "given its public JWK to trust forwarded principals",
+                   {{"jwk", key->public_key().ToJwk().dump()}});
+  }
+  options.service_key = *key;
+  options.backend_for = [&env](std::string_view service) {
+    const std::string name = crm::gateway::BackendSettingName(service);
+    return name.empty() ? std::string() : env.String(name, "");
+  };
+
+  absl::StatusOr<std::unique_ptr<crm::gateway::Gateway>> gateway =
+      crm::gateway::Gateway::Create(std::move(options));
+  if (!gateway.ok()) {
+    env.Reject("DESCRIPTOR_SETS", crm::AsStd(gateway.status().message()));
+    return ConfigError(env.status());
+  }
+  if (!env.status().ok()) return ConfigError(env.status());
+  {
+    std::vector<std::string> read;
+    for (const crm::config::Env::Setting& s : env.settings()) read.push_back(absl::StrCat(s.var, "=", s.value));
+    crm::log::Info("settings", {{"settings", absl::StrJoin(read, " ")}});
+  }
+
+  crm::gateway::Gateway* gw = gateway->get();
+  http.ready = [] { return true; };  // the router is built before the server starts
+  absl::StatusOr<std::unique_ptr<crm::gateway::HttpServer>> server = crm::gateway::HttpServer::Start(
+      http, [gw](crm::gateway::HttpCall& call) { return gw->Handle(call); });
+  if (!server.ok()) {
+    if (server.status().code() == absl::StatusCode::kInvalidArgument) {
+      env.Reject("HTTP_ADDRESS", crm::AsStd(server.status().message()));
+      return ConfigError(env.status());
+    }
+    crm::log::Error("cannot start the HTTP server", {{"error", server.status()}});
+    return 1;
+  }
+
+  absl::StatusOr<std::unique_ptr<crm::metrics::Exposer>> exposer =
+      crm::metrics::Exposer::Start(metrics_address);
+  if (!exposer.ok()) {
+    crm::log::Error("cannot serve metrics", {{"error", exposer.status()}});
+    return 1;
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(grpc_address, grpc::InsecureServerCredentials(), &grpc_port);
+  // Any other method is UNIMPLEMENTED; a server needs one service beside health to start.
+  grpc::CallbackGenericService unimplemented;
+  builder.RegisterCallbackGenericService(&unimplemented);
+  std::unique_ptr<grpc::Server> health = builder.BuildAndStart();
+  if (health == nullptr || grpc_port == 0) {
+    crm::log::Error("cannot serve gRPC health", {{"address", grpc_address}});
+    return 1;
+  }
+  health->GetHealthCheckService()->SetServingStatus(true);
+  crm::log::Info("serving", {{"http_port", (*server)->port()},
+                             {"grpc_health_port", grpc_port},
+                             {"metrics_port", (*exposer)->port()},
+                             {"services", absl::StrJoin(gw->services(), ",")}});
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  crm::log::Info("stopping", {{"signal", sig}});
+  health->GetHealthCheckService()->SetServingStatus(false);
+  (*server)->Stop(absl::Seconds(10));
+  health->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  crm::log::Info("stopped");
+  return 0;
+}
