@@ -7,11 +7,14 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "libs/auth/jwt.h"
+#include "libs/auth/service_credential.h"
 #include "libs/base/clock.h"
 #include "libs/base/uuid.h"
 #include "libs/log/log.h"
 #include "libs/metrics/metrics_testing.h"
 #include "libs/rpc/client.h"
+#include "libs/rpc/signed_principal.h"
 #include "libs/rpc/testing/test_server.h"
 
 namespace crm::rpc {
@@ -207,6 +210,49 @@ TEST_F(CallTest, TheVerifierSeamDecidesWhichCallersAreAccepted) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_THAT(status.error_message(), HasSubstr("signature does not match"));
   }
+  EXPECT_EQ(server_->echo().BodyRuns("Echo"), 1);
+}
+
+TEST_F(CallTest, SignedPrincipalsAcceptOnlyFreshSignaturesByTrustedKeys) {
+  absl::StatusOr<auth::SigningKey> gateway = auth::SigningKey::Generate("gateway-1");
+  absl::StatusOr<auth::SigningKey> impostor = auth::SigningKey::Generate("gateway-1");  // same kid
+  ASSERT_TRUE(gateway.ok() && impostor.ok());
+  auth::KeySet trusted;
+  trusted.Add(gateway->public_key());
+  ManualClock clock(absl::FromUnixSeconds(1795000000));
+  StartServer([&](Server& s) { s.SetPrincipalVerifier(SignedPrincipals(trusted, clock, absl::Minutes(5))); });
+
+  auto call = [&](const Principal& sent, const std::string& sig) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(5)));
+    SetCaller(ctx, sent);
+    if (!sig.empty()) ctx.AddMetadata(std::string(auth::kPrincipalSigHeader), sig);
+    EchoResponse response;
+    return stub_->Echo(&ctx, EchoRequest(), &response);
+  };
+  auto sign = [&](const Principal& p, const auth::SigningKey& key) {
+    absl::StatusOr<std::string> sig = auth::SignPrincipal(p, key, clock.Now());
+    EXPECT_TRUE(sig.ok()) << sig.status();
+    return sig.value_or("");
+  };
+
+  EXPECT_TRUE(call(Manager(), sign(Manager(), *gateway)).ok()) << "signed by the gateway";
+
+  grpc::Status unsigned_call = call(Manager(), "");
+  EXPECT_EQ(unsigned_call.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(unsigned_call.error_message(), HasSubstr("x-crm-principal-sig"));
+
+  EXPECT_EQ(call(Manager(), sign(Manager(), *impostor)).error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << "a key the service does not trust, even under a trusted key id";
+
+  Principal promoted = Manager();
+  promoted.add_roles("administrator");
+  EXPECT_EQ(call(promoted, sign(Manager(), *gateway)).error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << "roles added after signing";
+
+  const std::string old = sign(Manager(), *gateway);
+  clock.Advance(absl::Minutes(6));
+  EXPECT_EQ(call(Manager(), old).error_code(), grpc::StatusCode::UNAUTHENTICATED) << "a replay after max_age";
   EXPECT_EQ(server_->echo().BodyRuns("Echo"), 1);
 }
 

@@ -40,6 +40,7 @@
 #include "libs/metrics/metrics.h"
 #include "libs/rpc/call.h"
 #include "libs/rpc/internal/interceptor.h"
+#include "libs/rpc/signed_principal.h"
 
 namespace crm::rpc {
 namespace {
@@ -335,6 +336,18 @@ int RunService(std::string_view service, int default_grpc_port, int default_metr
   log::Init(service, log::ParseLevel(options->log_level).value_or(log::Level::kInfo));
 
   Server server(*options);
+  // Whose principal header to believe: only signed ones, when the trusted keys are configured.
+  if (const std::string keys_file = env.String("TRUSTED_KEYS_FILE", ""); !keys_file.empty()) {
+    absl::StatusOr<auth::KeySet> keys = LoadTrustedKeys(keys_file);
+    if (!keys.ok()) {
+      env.Reject("TRUSTED_KEYS_FILE", AsStd(keys.status().message()));
+      return ConfigError(service, env.status());
+    }
+    server.SetPrincipalVerifier(SignedPrincipals(*std::move(keys)));
+  } else {
+    log::Warn("caller principals are believed unsigned: set the trusted keys file for production",
+              {{"variable", env.VarName("TRUSTED_KEYS_FILE")}});
+  }
   absl::Status wired = wire(env, server);
   if (!env.status().ok()) return ConfigError(service, env.status());
   if (!wired.ok()) {

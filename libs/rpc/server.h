@@ -14,6 +14,8 @@
 //   DRAIN_TIMEOUT    how long in-flight calls may run on after SIGTERM          default 10s
 //   MAX_DEADLINE     bound for calls with no deadline or a longer one           default 30s
 //   LOG_LEVEL        debug | info | warn | error                                default info
+//   TRUSTED_KEYS_FILE  JWKS of the keys whose signed principals are believed (the gateway's and the
+//                    suite's services'); unset: principals are believed unsigned (development only)
 //
 // Exit codes of RunService: 0 after a clean drain; 2 for bad configuration (one line on stderr
 // naming every bad variable); 1 when wiring or starting fails (a busy port, an unreachable database).

@@ -170,6 +170,12 @@ TEST(ProbeStartTest, UnparsableDrainTimeoutExitsWith2NamingTheVariable) {
   EXPECT_FALSE(probe.WaitForLine("\"msg\":\"serving\"", absl::ZeroDuration()).has_value());
 }
 
+TEST(ProbeStartTest, AnUnreadableTrustedKeysFileExitsWith2NamingTheVariable) {
+  Probe probe(Loopback({{"CRM_ECHO_TRUSTED_KEYS_FILE", "/nonexistent/trusted.jwks"}}));
+  EXPECT_EQ(probe.WaitForExit(), 2) << probe.stderr_text();
+  EXPECT_THAT(probe.stderr_text(), HasSubstr("CRM_ECHO_TRUSTED_KEYS_FILE=\"/nonexistent/trusted.jwks\""));
+}
+
 TEST(ProbeStartTest, PortOutOfRangeExitsWith2NamingTheVariable) {
   Probe probe(Loopback({{"CRM_ECHO_GRPC_ADDRESS", "127.0.0.1:99999"}}));
   EXPECT_EQ(probe.WaitForExit(), 2) << probe.stderr_text();
