@@ -102,13 +102,18 @@ absl::StatusOr<PublicKey> PublicKey::FromRaw(std::string kid, std::string_view r
   return PublicKey(std::move(kid), std::string(raw));
 }
 
+PublicKey::PublicKey(std::string kid, std::string raw) : kid_(std::move(kid)), raw_(std::move(raw)) {
+  if (raw_.size() == kEd25519KeyBytes) {
+    pkey_.reset(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                            reinterpret_cast<const unsigned char*>(raw_.data()), raw_.size()),
+                PkeyDeleter());
+  }
+}
+
 bool PublicKey::Verify(std::string_view message, std::string_view signature) const {
-  if (signature.size() != kEd25519SigBytes || raw_.size() != kEd25519KeyBytes) return false;
-  std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey(EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw_.data()), raw_.size()));
-  if (!pkey) return false;
+  if (signature.size() != kEd25519SigBytes || !pkey_) return false;
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey.get()) != 1) return false;
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, pkey_.get()) != 1) return false;
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                           signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
                           message.size()) == 1;

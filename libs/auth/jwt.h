@@ -65,9 +65,10 @@ class PublicKey {
 
  private:
   friend class SigningKey;
-  PublicKey(std::string kid, std::string raw) : kid_(std::move(kid)), raw_(std::move(raw)) {}
+  PublicKey(std::string kid, std::string raw);
   std::string kid_;
   std::string raw_;
+  std::shared_ptr<evp_pkey_st> pkey_;  // built once from raw_; shared by copies
 };
 
 // An Ed25519 private key with its key id. Immutable; copies share the key. Thread-safe.

@@ -29,6 +29,14 @@ inline absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s
 // Returns a view of the same characters as a std::string_view (no copy; same lifetime as `s`).
 inline std::string_view AsStd(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
+// The value of a hexadecimal digit ('0'-'9', 'a'-'f', 'A'-'F'), or -1 for any other character.
+inline int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 // Returns `s` in double quotes with C-style escapes for quotes, backslashes, control and non-ASCII
 // bytes, cut to `max_len` input bytes with "..." marking the cut: safe to put in an error or a log line.
 std::string QuoteForError(std::string_view s, size_t max_len = 64);

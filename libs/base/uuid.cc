@@ -17,13 +17,6 @@ constexpr int64_t kMaxMillis = (int64_t{1} << 48) - 1;  // the 48-bit unix_ts_ms
 constexpr uint16_t kMaxCounter = 0xFFF;                 // the 12-bit rand_a field
 constexpr char kHex[] = "0123456789abcdef";
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool IsHyphenPosition(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
 }  // namespace
@@ -91,7 +84,7 @@ std::string NewUuidV7() {
 bool IsUuid(std::string_view s) {
   if (s.size() != 36) return false;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (IsHyphenPosition(i) ? s[i] != '-' : HexValue(s[i]) < 0) return false;
+    if (IsHyphenPosition(i) ? s[i] != '-' : HexDigitValue(s[i]) < 0) return false;
   }
   return true;
 }
@@ -100,14 +93,14 @@ absl::StatusOr<absl::Time> UuidV7Time(std::string_view s) {
   if (!IsUuid(s)) {
     return absl::InvalidArgumentError(absl::StrCat("not a canonical UUID: ", QuoteForError(s)));
   }
-  const int variant = HexValue(s[19]);
+  const int variant = HexDigitValue(s[19]);
   if (s[14] != '7' || (variant & 0xC) != 0x8) {
     return absl::InvalidArgumentError(absl::StrCat("not a version 7 UUID: ", AsAbsl(s)));
   }
   int64_t ms = 0;
   for (size_t i = 0; i < 13; ++i) {
     if (i == 8) continue;
-    ms = (ms << 4) | HexValue(s[i]);
+    ms = (ms << 4) | HexDigitValue(s[i]);
   }
   return absl::FromUnixMillis(ms);
 }

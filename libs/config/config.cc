@@ -1,5 +1,6 @@
 #include "libs/config/config.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -8,9 +9,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
+#include "libs/log/log.h"
 
 namespace crm::config {
 namespace {
@@ -210,5 +213,16 @@ absl::Status Env::status() const {
 }
 
 std::vector<Env::Setting> Env::settings() const { return settings_; }
+
+int ReportInvalid(std::string_view service, const absl::Status& status) {
+  // One line: messages may hold newlines.
+  const std::string line =
+      absl::StrReplaceAll(status.message(), {{"\r\n", "; "}, {"\n", "; "}, {"\r", "; "}});
+  std::fprintf(stderr, "crm-%.*s: invalid configuration: %s\n", static_cast<int>(service.size()),
+               service.data(), line.c_str());
+  std::fflush(stderr);
+  log::Error("invalid configuration", {{"error", line}});
+  return 2;
+}
 
 }  // namespace crm::config

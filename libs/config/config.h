@@ -102,6 +102,10 @@ class Env {
   std::vector<std::string> errors_;
 };
 
+// For a main() whose settings are bad: writes one line "crm-<service>: invalid configuration: <every
+// problem>" to stderr and the same as a JSON log line, and returns the exit code for it, 2.
+int ReportInvalid(std::string_view service, const absl::Status& status);
+
 }  // namespace crm::config
 
 #endif  // CRM_LIBS_CONFIG_CONFIG_H_

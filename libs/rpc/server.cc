@@ -129,20 +129,6 @@ std::string AddressProblem(std::string_view value, bool allow_unix) {
   return "";
 }
 
-// One line for stderr: messages may hold newlines.
-std::string OneLine(absl::string_view s) {
-  return absl::StrReplaceAll(s, {{"\r\n", "; "}, {"\n", "; "}, {"\r", "; "}});
-}
-
-int ConfigError(std::string_view service, const absl::Status& status) {
-  const std::string line = OneLine(status.message());
-  std::fprintf(stderr, "crm-%.*s: invalid configuration: %s\n", static_cast<int>(service.size()),
-               service.data(), line.c_str());
-  std::fflush(stderr);
-  log::Error("invalid configuration", {{"error", line}});
-  return 2;
-}
-
 }  // namespace
 
 absl::StatusOr<ServerOptions> LoadServerOptions(config::Env& env, int default_grpc_port,
@@ -155,7 +141,8 @@ absl::StatusOr<ServerOptions> LoadServerOptions(config::Env& env, int default_gr
   o.max_deadline = env.Duration("MAX_DEADLINE", absl::Seconds(30));
   o.log_level = env.String("LOG_LEVEL", "info");
 
-  if (std::string p = AddressProblem(o.grpc_address, /*allow_unix=*/true); !p.empty()) env.Reject("GRPC_ADDRESS", p);
+  if (std::string p = AddressProblem(o.grpc_address, /*allow_unix=*/true); !p.empty())
+    env.Reject("GRPC_ADDRESS", p);
   if (std::string p = AddressProblem(o.metrics_address, /*allow_unix=*/false); !p.empty()) {
     env.Reject("METRICS_ADDRESS", p);
   }
@@ -331,7 +318,7 @@ int RunService(std::string_view service, int default_grpc_port, int default_metr
   log::Init(service, log::Level::kInfo);
   config::Env env(service);
   absl::StatusOr<ServerOptions> options = LoadServerOptions(env, default_grpc_port, default_metrics_port);
-  if (!options.ok()) return ConfigError(service, options.status());
+  if (!options.ok()) return config::ReportInvalid(service, options.status());
   options->service = std::string(service);
   log::Init(service, log::ParseLevel(options->log_level).value_or(log::Level::kInfo));
 
@@ -341,7 +328,7 @@ int RunService(std::string_view service, int default_grpc_port, int default_metr
     absl::StatusOr<auth::KeySet> keys = LoadTrustedKeys(keys_file);
     if (!keys.ok()) {
       env.Reject("TRUSTED_KEYS_FILE", AsStd(keys.status().message()));
-      return ConfigError(service, env.status());
+      return config::ReportInvalid(service, env.status());
     }
     server.SetPrincipalVerifier(SignedPrincipals(*std::move(keys)));
   } else {
@@ -349,7 +336,7 @@ int RunService(std::string_view service, int default_grpc_port, int default_metr
               {{"variable", env.VarName("TRUSTED_KEYS_FILE")}});
   }
   absl::Status wired = wire(env, server);
-  if (!env.status().ok()) return ConfigError(service, env.status());
+  if (!env.status().ok()) return config::ReportInvalid(service, env.status());
   if (!wired.ok()) {
     log::Error("cannot set up the service", {{"error", wired}});
     return 1;

@@ -28,21 +28,6 @@
 #define CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET "crm_api.pb"
 #endif
 
-namespace {
-
-int ConfigError(const absl::Status& status) {
-  std::string line(crm::AsStd(status.message()));
-  for (char& c : line) {
-    if (c == '\n') c = ' ';
-  }
-  std::fprintf(stderr, "crm-gateway: invalid configuration: %s\n", line.c_str());
-  std::fflush(stderr);
-  crm::log::Error("invalid configuration", {{"error", line}});
-  return 2;
-}
-
-}  // namespace
-
 int main() {
   // Block the stop signals in every thread; the main thread waits for them with sigwait().
   sigset_t stop_signals;
@@ -95,12 +80,12 @@ int main() {
   const std::string key_file = env.String("SERVICE_KEY_FILE", "");
   const std::string key_id = env.String("SERVICE_KEY_ID", "gateway");
   if (!crm::auth::IsValidKid(key_id)) env.Reject("SERVICE_KEY_ID", "not a valid key id");
-  if (!env.status().ok()) return ConfigError(env.status());
+  if (!env.status().ok()) return crm::config::ReportInvalid("gateway", env.status());
 
   absl::StatusOr<crm::auth::SigningKey> key = crm::gateway::LoadServiceKey(key_file, key_id);
   if (!key.ok()) {
     env.Reject("SERVICE_KEY_FILE", crm::AsStd(key.status().message()));
-    return ConfigError(env.status());
+    return crm::config::ReportInvalid("gateway", env.status());
   }
   if (key_file.empty()) {
     crm::log::Warn("no service key file (CRM_GATEWAY_SERVICE_KEY_FILE): generated one; backends must be "
@@ -117,9 +102,9 @@ int main() {
       crm::gateway::Gateway::Create(std::move(options));
   if (!gateway.ok()) {
     env.Reject("DESCRIPTOR_SETS", crm::AsStd(gateway.status().message()));
-    return ConfigError(env.status());
+    return crm::config::ReportInvalid("gateway", env.status());
   }
-  if (!env.status().ok()) return ConfigError(env.status());
+  if (!env.status().ok()) return crm::config::ReportInvalid("gateway", env.status());
   {
     std::vector<std::string> read;
     for (const crm::config::Env::Setting& s : env.settings()) read.push_back(absl::StrCat(s.var, "=", s.value));
@@ -133,7 +118,7 @@ int main() {
   if (!server.ok()) {
     if (server.status().code() == absl::StatusCode::kInvalidArgument) {
       env.Reject("HTTP_ADDRESS", crm::AsStd(server.status().message()));
-      return ConfigError(env.status());
+      return crm::config::ReportInvalid("gateway", env.status());
     }
     crm::log::Error("cannot start the HTTP server", {{"error", server.status()}});
     return 1;

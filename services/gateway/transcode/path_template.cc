@@ -170,15 +170,6 @@ std::string PathTemplate::Shape() const {
 
 absl::StatusOr<PathTemplate> ParsePathTemplate(std::string_view text) { return Parser(text).Parse(); }
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 absl::StatusOr<std::string> PercentDecode(std::string_view in, bool keep_slash) {
   std::string out;
   out.reserve(in.size());
@@ -187,8 +178,8 @@ absl::StatusOr<std::string> PercentDecode(std::string_view in, bool keep_slash) 
       out += in[i];
       continue;
     }
-    int hi = i + 2 < in.size() ? HexValue(in[i + 1]) : -1;
-    int lo = hi >= 0 ? HexValue(in[i + 2]) : -1;
+    int hi = i + 2 < in.size() ? HexDigitValue(in[i + 1]) : -1;
+    int lo = hi >= 0 ? HexDigitValue(in[i + 2]) : -1;
     if (lo < 0) return absl::InvalidArgumentError(absl::StrCat("bad percent-encoding in ", QuoteForError(in)));
     char c = static_cast<char>(hi * 16 + lo);
     if (keep_slash && c == '/') {
