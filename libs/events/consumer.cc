@@ -256,12 +256,17 @@ class Consumer::Impl {
         absl::MutexLock lock(&mu_);
         ++stats_.retries;
         retried_.Increment();
-        if (stopping_) return s;
-        wake_.WaitWithTimeout(&mu_, backoff);
-        if (stopping_) return s;
       }
+      if (!Backoff(backoff)) return s;
       backoff = std::min(backoff * 2, options_.max_retry_backoff);
     }
+  }
+
+  // Waits `backoff`, or less if Stop() comes; returns false when stopping.
+  bool Backoff(absl::Duration backoff) {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) wake_.WaitWithTimeout(&mu_, backoff);
+    return !stopping_;
   }
 
   // Records a refused event as 'rejected' with its error, so it is visible and can be replayed.
@@ -283,10 +288,7 @@ class Consumer::Impl {
         rejected_.Increment();
         return absl::OkStatus();
       }
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return s;
-      wake_.WaitWithTimeout(&mu_, backoff);
-      if (stopping_) return s;
+      if (!Backoff(backoff)) return s;
     }
   }
 

@@ -321,12 +321,11 @@ class Relay::Impl {
     }
     if (swept) last_sweep_ = now;
     tx.commit();
-    GetMetrics().in_flight.Set(static_cast<double>(in_flight_.size()));
     {
       absl::MutexLock lock(&mu_);
       ++stats_.batches;
-      stats_.in_flight = static_cast<int64_t>(in_flight_.size());
     }
+    NoteInFlight();
     return produced;
   }
 
@@ -346,20 +345,18 @@ class Relay::Impl {
   int Produce(const pqxx::result& rows) {
     int produced = 0;
     for (const auto& row : rows) {
+      // Views into `rows`, which outlives the producev call (it copies: RD_KAFKA_MSG_F_COPY).
+      auto text = [&row](int i) { return std::string_view(row[i].c_str(), row[i].size()); };
       const auto seq = row[0].as<int64_t>();
-      const std::string id = row[1].as<std::string>();
-      const std::string topic = row[2].as<std::string>();
-      const std::string key = row[3].as<std::string>();
-      const std::string type = row[4].as<std::string>();
-      const std::string source = row[5].as<std::string>();
-      const std::string time = row[6].as<std::string>();
+      const std::string_view id = text(1), key = text(3), type = text(4), source = text(5), time = text(6);
+      const char* topic = row[2].c_str();
       const pqxx::binarystring payload(row[7]);
       static constexpr std::string_view kSpec = "1.0", kContentType = "application/protobuf",
                                         kSchema = "crm.events.v1.Envelope";
       rd_kafka_resp_err_t err;
       for (;;) {
         err = rd_kafka_producev(
-            producer_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+            producer_, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.data(), key.size()),
             RD_KAFKA_V_VALUE(const_cast<unsigned char*>(payload.data()), payload.size()),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(seq))),
@@ -399,7 +396,6 @@ class Relay::Impl {
       GetMetrics().published.Increment(static_cast<double>(delivered_.size()));
       absl::MutexLock lock(&mu_);
       stats_.published += static_cast<int64_t>(delivered_.size());
-      stats_.in_flight = static_cast<int64_t>(in_flight_.size());
       delivered_.clear();
       retry_backoff_ = absl::Milliseconds(100);
     }
@@ -419,13 +415,19 @@ class Relay::Impl {
       {
         absl::MutexLock lock(&mu_);
         stats_.delivery_errors += static_cast<int64_t>(failed_.size());
-        stats_.in_flight = static_cast<int64_t>(in_flight_.size());
       }
       failed_.clear();
       pause_until_ = absl::Now() + retry_backoff_;
       retry_backoff_ = std::min(retry_backoff_ * 2, absl::Seconds(30));
     }
+    NoteInFlight();
+  }
+
+  // Reports in_flight_.size() to stats() and the gauge; called wherever it changes.
+  void NoteInFlight() {
     GetMetrics().in_flight.Set(static_cast<double>(in_flight_.size()));
+    absl::MutexLock lock(&mu_);
+    stats_.in_flight = static_cast<int64_t>(in_flight_.size());
   }
 
   void Housekeep() {
@@ -493,6 +495,7 @@ class Relay::Impl {
     producer_ = nullptr;
     in_flight_.clear();
     high_water_ = 0;
+    NoteInFlight();
     if (auto s = CreateProducer(); !s.ok()) {
       crm::log::Error("outbox relay: cannot recreate the producer", {{"error", s}});
       std::abort();  // configuration that worked at start cannot fail now
@@ -515,6 +518,7 @@ class Relay::Impl {
     delivered_.clear();
     failed_.clear();
     in_flight_.clear();
+    NoteInFlight();
     Disconnect();
   }
 
