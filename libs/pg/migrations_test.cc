@@ -2,11 +2,6 @@
 // crm_sql_migrations() (component "pgtest"), and two pg_migrate_probe processes racing.
 #include "libs/pg/migrations.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -21,8 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/pg/testing.h"
-
-extern char** environ;
+#include "tests/support/process.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& PgTestMigrations();
@@ -169,31 +163,6 @@ TEST(MigrateValidationTest, RejectsBadVersionsBeforeConnecting) {
   EXPECT_THAT(Message(dup), HasSubstr("a/0001_y.sql"));
 }
 
-// One pg_migrate_probe process with its stdout on a pipe.
-struct Probe {
-  pid_t pid = -1;
-  int out = -1;
-};
-
-Probe StartProbe(const std::string& dsn) {
-  Probe p;
-  int fds[2];
-  if (pipe(fds) != 0) return p;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  posix_spawn_file_actions_addclose(&actions, fds[1]);
-  std::string path = CRM_PG_MIGRATE_PROBE;
-  std::string arg = dsn;
-  char* argv[] = {path.data(), arg.data(), nullptr};
-  if (posix_spawn(&p.pid, path.c_str(), &actions, nullptr, argv, environ) != 0) p.pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  p.out = fds[0];
-  return p;
-}
-
 struct ProbeResult {
   int exit_code = -1;
   int applied = -1;
@@ -201,24 +170,25 @@ struct ProbeResult {
   std::string output;
 };
 
-ProbeResult Finish(const Probe& p) {
+// Waits for a pg_migrate_probe to report ("applied=N start_us=S end_us=E") and exit.
+ProbeResult Finish(crm::testing::Process& p) {
   ProbeResult r;
-  char buf[512];
-  for (ssize_t n; (n = read(p.out, buf, sizeof(buf))) > 0;) r.output.append(buf, static_cast<size_t>(n));
-  close(p.out);
-  int status = 0;
-  if (waitpid(p.pid, &status, 0) == p.pid && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  absl::StatusOr<std::string> line = p.ReadLineStartingWith("applied=", absl::Seconds(60));
+  r.output = line.ok() ? *line : line.status().ToString();
+  r.exit_code = p.Wait(absl::Seconds(60)).value_or(-1);
   std::sscanf(r.output.c_str(), "applied=%d start_us=%lld end_us=%lld", &r.applied, &r.start_us, &r.end_us);
   return r;
 }
 
 TEST_F(MigrationsTest, TwoProcessesAtOnceApplyEachMigrationExactlyOnce) {
-  const Probe a = StartProbe(db_->dsn());
-  const Probe b = StartProbe(db_->dsn());
-  ASSERT_GT(a.pid, 0);
-  ASSERT_GT(b.pid, 0);
-  const ProbeResult ra = Finish(a);
-  const ProbeResult rb = Finish(b);
+  absl::StatusOr<std::unique_ptr<crm::testing::Process>> a =
+      crm::testing::Process::Spawn({CRM_PG_MIGRATE_PROBE, db_->dsn()});
+  absl::StatusOr<std::unique_ptr<crm::testing::Process>> b =
+      crm::testing::Process::Spawn({CRM_PG_MIGRATE_PROBE, db_->dsn()});
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  const ProbeResult ra = Finish(**a);
+  const ProbeResult rb = Finish(**b);
   ASSERT_EQ(ra.exit_code, 0) << ra.output;
   ASSERT_EQ(rb.exit_code, 0) << rb.output;
 
