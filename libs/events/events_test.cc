@@ -107,7 +107,7 @@ TEST_F(EventsTest, BadEventsAreRejectedNamingTheFieldAndNothingIsWritten) {
   EXPECT_EQ(writer_.TopicFor("thing"), kTopic);
 }
 
-TEST_F(EventsTest, OnlyCommittedChangesArePublishedWithCloudEventsHeaders) {
+TEST_F(EventsTest, OnlyCommittedChangesArePublishedInTheirEnvelope) {
   auto broker = DevBroker::Start({kTopic});
   ASSERT_TRUE(broker.ok()) << broker.status();
   google::protobuf::Int64Value payload;
