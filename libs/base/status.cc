@@ -1,5 +1,7 @@
 #include "libs/base/status.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/cord.h"
@@ -16,19 +18,182 @@ constexpr int kMaxCanonicalCode = 16;
 
 int CanonicalOrUnknown(int code) { return code >= 0 && code <= kMaxCanonicalCode ? code : 2; }
 
+// --- A tiny protobuf wire codec for google.rpc.BadRequest (only length-delimited fields 1 and 2). ---
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutBytesField(std::string* out, int field, std::string_view bytes) {
+  PutVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
+  PutVarint(out, bytes.size());
+  out->append(bytes);
+}
+
+std::optional<uint64_t> GetVarint(std::string_view* in) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    auto b = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  return std::nullopt;
+}
+
+// Reads one field; returns false on malformed input. Length-delimited fields set `*bytes`; varint and
+// fixed fields are skipped (bytes left empty, wire_type reported).
+bool GetField(std::string_view* in, uint64_t* field, int* wire_type, std::string_view* bytes) {
+  auto key = GetVarint(in);
+  if (!key) return false;
+  *field = *key >> 3;
+  *wire_type = static_cast<int>(*key & 7);
+  *bytes = {};
+  switch (*wire_type) {
+    case 0:
+      return GetVarint(in).has_value();
+    case 1:
+      if (in->size() < 8) return false;
+      in->remove_prefix(8);
+      return true;
+    case 5:
+      if (in->size() < 4) return false;
+      in->remove_prefix(4);
+      return true;
+    case 2: {
+      auto len = GetVarint(in);
+      if (!len || *len > in->size()) return false;
+      *bytes = in->substr(0, *len);
+      in->remove_prefix(*len);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+std::string EncodeViolations(const std::vector<FieldViolation>& violations) {
+  std::string out;
+  for (const auto& v : violations) {
+    std::string inner;
+    PutBytesField(&inner, 1, v.field);
+    PutBytesField(&inner, 2, v.description);
+    PutBytesField(&out, 1, inner);
+  }
+  return out;
+}
+
+std::optional<std::vector<FieldViolation>> DecodeViolations(std::string_view in) {
+  std::vector<FieldViolation> out;
+  while (!in.empty()) {
+    uint64_t field;
+    int wt;
+    std::string_view bytes;
+    if (!GetField(&in, &field, &wt, &bytes)) return std::nullopt;
+    if (field != 1 || wt != 2) continue;
+    FieldViolation v;
+    while (!bytes.empty()) {
+      uint64_t f2;
+      int wt2;
+      std::string_view b2;
+      if (!GetField(&bytes, &f2, &wt2, &b2)) return std::nullopt;
+      if (wt2 != 2) continue;
+      if (f2 == 1) v.field = std::string(b2);
+      if (f2 == 2) v.description = std::string(b2);
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+
+// google.rpc.Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+// with one Any { string type_url = 1; bytes value = 2; } holding the BadRequest.
+std::string EncodeRpcStatus(int code, std::string_view message, std::string_view bad_request) {
+  std::string any;
+  PutBytesField(&any, 1, kBadRequestTypeUrl);
+  PutBytesField(&any, 2, bad_request);
+  std::string out;
+  PutVarint(&out, (1 << 3) | 0);
+  PutVarint(&out, static_cast<uint64_t>(code));
+  PutBytesField(&out, 2, message);
+  PutBytesField(&out, 3, any);
+  return out;
+}
+
+// The BadRequest values inside a serialized google.rpc.Status, concatenated (concatenating encodings
+// of one message merges them: the violation lists are appended).
+std::string BadRequestsOf(std::string_view rpc_status) {
+  std::string out;
+  while (!rpc_status.empty()) {
+    uint64_t field;
+    int wt;
+    std::string_view any;
+    if (!GetField(&rpc_status, &field, &wt, &any)) break;
+    if (field != 3 || wt != 2) continue;
+    std::string_view type_url, value;
+    while (!any.empty()) {
+      uint64_t f;
+      int w;
+      std::string_view b;
+      if (!GetField(&any, &f, &w, &b)) break;
+      if (w != 2) continue;
+      if (f == 1) type_url = b;
+      if (f == 2) value = b;
+    }
+    if (type_url == kBadRequestTypeUrl) out.append(value);
+  }
+  return out;
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(CanonicalOrUnknown(static_cast<int>(status.code()))),
-                      std::string(status.message()));
+  const int code = CanonicalOrUnknown(static_cast<int>(status.code()));
+  std::string message(status.message());
+  if (auto violations = status.GetPayload(kBadRequestTypeUrl); violations.has_value()) {
+    std::string details = EncodeRpcStatus(code, message, std::string(*violations));
+    return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message), std::move(details));
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(
-      static_cast<absl::StatusCode>(CanonicalOrUnknown(static_cast<int>(status.error_code()))),
-      status.error_message());
+  absl::Status out(static_cast<absl::StatusCode>(CanonicalOrUnknown(static_cast<int>(status.error_code()))),
+                   status.error_message());
+  if (!status.error_details().empty()) {
+    std::string violations = BadRequestsOf(status.error_details());
+    if (!violations.empty()) out.SetPayload(kBadRequestTypeUrl, absl::Cord(std::move(violations)));
+  }
+  return out;
+}
+
+absl::Status InvalidFieldError(std::string_view field, std::string_view description) {
+  return WithFieldViolations(
+      absl::InvalidArgumentError(absl::StrCat(absl::string_view(field.data(), field.size()), ": ",
+                                              absl::string_view(description.data(), description.size()))),
+      {{std::string(field), std::string(description)}});
+}
+
+absl::Status WithFieldViolations(absl::Status status, const std::vector<FieldViolation>& violations) {
+  if (status.ok() || violations.empty()) return status;
+  std::vector<FieldViolation> all = FieldViolations(status);
+  all.insert(all.end(), violations.begin(), violations.end());
+  status.SetPayload(kBadRequestTypeUrl, absl::Cord(EncodeViolations(all)));
+  return status;
+}
+
+std::vector<FieldViolation> FieldViolations(const absl::Status& status) {
+  auto payload = status.GetPayload(kBadRequestTypeUrl);
+  if (!payload) return {};
+  std::string flat(*payload);
+  return DecodeViolations(flat).value_or(std::vector<FieldViolation>{});
 }
 
 google::protobuf::util::Status ToProtobufStatus(const absl::Status& status) {

@@ -6,6 +6,11 @@
 //   absl::Status  <->  grpc::Status  <->  google::protobuf::util::Status
 // The canonical codes are numerically identical in all three, so conversion keeps code and message.
 //
+// Field violations: an INVALID_ARGUMENT names the bad field(s). InvalidFieldError() / WithFieldViolations()
+// attach them as a google.rpc.BadRequest payload (type URL kBadRequestTypeUrl); ToGrpcStatus() sends
+// them as the standard `grpc-status-details-bin` trailer (a google.rpc.Status whose details hold the
+// BadRequest), FromGrpcStatus() reads them back, and the gateway shows them as the error's "details".
+//
 // Choosing a code (from absl/status/status.h): use kUnavailable if the client can retry just the
 // failing call; kAborted if it should retry at a higher level (a version conflict); kFailedPrecondition
 // if it should not retry until the system state is fixed.
@@ -20,8 +25,10 @@
 #ifndef CRM_LIBS_BASE_STATUS_H_
 #define CRM_LIBS_BASE_STATUS_H_
 
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -52,9 +59,34 @@ namespace crm {
 #define CRM_STATUS_CONCAT_INNER_(a, b) a##b
 #define CRM_STATUS_CONCAT_(a, b) CRM_STATUS_CONCAT_INNER_(a, b)
 
-// Converts between our absl::Status and gRPC's status, keeping the code and the message.
+// Converts between our absl::Status and gRPC's status, keeping the code, the message and the field
+// violations (as grpc-status-details-bin).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// The payload type URL under which field violations are stored in an absl::Status; the value is the
+// protobuf encoding of google.rpc.BadRequest.
+inline constexpr char kBadRequestTypeUrl[] = "type.googleapis.com/google.rpc.BadRequest";
+
+// One invalid field of a request: `field` is its dotted path in the request message, proto names
+// ("deal.amount.currency"); `description` says what is wrong with it, for the API client.
+struct FieldViolation {
+  std::string field;
+  std::string description;
+
+  friend bool operator==(const FieldViolation&, const FieldViolation&) = default;
+};
+
+// Returns INVALID_ARGUMENT "<field>: <description>" carrying that one violation.
+absl::Status InvalidFieldError(std::string_view field, std::string_view description);
+
+// Returns `status` with `violations` appended to any it already carries. OK statuses cannot carry
+// payloads and are returned unchanged.
+absl::Status WithFieldViolations(absl::Status status, const std::vector<FieldViolation>& violations);
+
+// Returns the field violations carried by `status`, in the order they were attached; empty when there
+// are none or the payload is malformed (never fails).
+std::vector<FieldViolation> FieldViolations(const absl::Status& status);
 // The same between absl and protobuf's own util::Status (returned by JSON and field-mask utilities).
 google::protobuf::util::Status ToProtobufStatus(const absl::Status& status);
 absl::Status FromProtobufStatus(const google::protobuf::util::Status& status);

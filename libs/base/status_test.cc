@@ -126,3 +126,27 @@ TEST(StatusMacrosTest, AssignOrReturnInStatusFunction) {
 
 }  // namespace
 }  // namespace crm
+
+namespace crm {
+namespace {
+
+TEST(FieldViolationsTest, TravelThroughGrpcStatusDetails) {
+  absl::Status s = WithFieldViolations(InvalidFieldError("user.login", "must be 3-64 characters"),
+                                       {{"user.email", "not an e-mail address"}});
+  EXPECT_EQ(s.message(), "user.login: must be 3-64 characters");
+  grpc::Status g = ToGrpcStatus(s);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(g.error_details().empty());
+  absl::Status back = FromGrpcStatus(g);
+  EXPECT_EQ(back.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(back.message(), s.message());
+  EXPECT_EQ(FieldViolations(back),
+            (std::vector<FieldViolation>{{"user.login", "must be 3-64 characters"},
+                                         {"user.email", "not an e-mail address"}}));
+  // Without violations no details are sent; malformed details are ignored.
+  EXPECT_TRUE(ToGrpcStatus(absl::NotFoundError("x")).error_details().empty());
+  EXPECT_TRUE(FieldViolations(FromGrpcStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "m", "\xff\xff"))).empty());
+}
+
+}  // namespace
+}  // namespace crm

@@ -79,18 +79,51 @@ bool Authenticator::IsPublic(std::string_view method) const {
   return false;
 }
 
+absl::StatusOr<std::shared_ptr<const auth::KeySet>> JwksSource::Refresh(absl::Duration) {
+  return Keys(absl::Now());
+}
+
+namespace {
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+bool LooksLikeApiKey(std::string_view s) { return s.substr(0, 4) == "crm_"; }
+
+}  // namespace
+
 absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate(
-    std::string_view method, std::optional<std::string_view> authorization) const {
+    std::string_view method, const Credentials& credentials) const {
   const bool is_public = IsPublic(method);
   std::string_view token;
-  if (authorization.has_value()) {
-    std::string_view h = *authorization;
-    while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+  if (credentials.authorization.has_value()) {
+    std::string_view h = TrimSpaces(*credentials.authorization);
     if (h.size() > 7 && absl::EqualsIgnoreCase(AsAbsl(h.substr(0, 7)), "bearer ")) {
-      token = h.substr(7);
-      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-      while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+      token = TrimSpaces(h.substr(7));
     }
+  }
+  std::string_view api_key =
+      credentials.api_key.has_value() ? TrimSpaces(*credentials.api_key) : std::string_view();
+  if (api_key.empty() && LooksLikeApiKey(token)) std::swap(api_key, token);
+  if (!api_key.empty()) {
+    absl::Status refused;
+    if (options_.api_keys == nullptr) {
+      refused = absl::UnauthenticatedError("API keys are not accepted here");
+    } else {
+      absl::StatusOr<common::v1::Principal> p = options_.api_keys->Verify(api_key, credentials.request_id);
+      if (p.ok()) return std::optional<common::v1::Principal>(*std::move(p));
+      if (p.status().code() != absl::StatusCode::kUnauthenticated) {
+        log::Warn("cannot check an API key", {{"method", method}, {"error", p.status()}});
+        return absl::UnavailableError("cannot check the API key now; try again");
+      }
+      refused = p.status();
+    }
+    log::Info("API key refused", {{"method", method}, {"reason", refused}});
+    if (is_public) return std::optional<common::v1::Principal>();
+    return absl::UnauthenticatedError("invalid API key");
   }
   if (token.empty()) {
     if (is_public) return std::optional<common::v1::Principal>();
@@ -102,13 +135,18 @@ absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate
   } else {
     const absl::Time now = options_.clock->Now();
     absl::StatusOr<std::shared_ptr<const auth::KeySet>> keys = options_.jwks->Keys(now);
-    if (!keys.ok()) {
-      refused = keys.status();
-    } else {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!keys.ok()) {
+        refused = keys.status();
+        break;
+      }
       absl::StatusOr<auth::Claims> claims =
           auth::VerifyJwt(token, **keys, now, options_.issuer, options_.audience);
       if (claims.ok()) return std::optional<common::v1::Principal>(PrincipalFromClaims(*claims));
       refused = claims.status();
+      // A key id not seen yet: identity may have rotated its key a moment ago. Look once.
+      if (attempt > 0 || refused.message() != "unknown kid") break;
+      keys = options_.jwks->Refresh(absl::Milliseconds(500));
     }
   }
   log::Info("token refused", {{"method", method}, {"reason", refused}});
@@ -129,6 +167,7 @@ common::v1::Principal PrincipalFromClaims(const auth::Claims& claims) {
   }
   for (const std::string& r : claims.roles) p.add_roles(r);
   for (const std::string& t : claims.teams) p.add_team_ids(t);
+  for (const std::string& s : claims.scopes) p.add_permissions(s);
   return p;
 }
 

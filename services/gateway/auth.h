@@ -1,12 +1,15 @@
 // File: services/gateway/auth.h
 // -----------------------------------------------------------------------------
-// Who is calling the gateway. A request carries `Authorization: Bearer <JWT>`, an access token that
-// identity signed (Ed25519, libs/auth/jwt.h); the gateway verifies it locally against the public keys
-// of a JWKS document and turns its claims into the crm.common.v1.Principal it forwards to backends.
+// Who is calling the gateway. A request carries either
+//   * `Authorization: Bearer <JWT>`, an access token that identity signed (Ed25519, libs/auth/jwt.h):
+//     the gateway verifies it locally against the public keys of a JWKS document and turns its claims
+//     into the crm.common.v1.Principal it forwards to backends; or
+//   * an integrator's API key `crm_<prefix>_<secret>`, as `X-Api-Key: <key>` or `Authorization: Bearer
+//     <key>`, which an ApiKeyVerifier (identity) turns into a principal.
 //
-// Keys come from a JwksSource. The one implemented reads a JWKS file (CRM_GATEWAY_JWKS_FILE) and
-// re-reads it when its modification time changes, looking at most once per `reload_interval`; fetching
-// identity's GetSigningKeys is the seam left for later (another JwksSource).
+// Keys come from a JwksSource: identity's GetSigningKeys (identity_client.h, the default) or a JWKS
+// file (JwksFileSource, CRM_GATEWAY_JWKS_FILE), re-read when its modification time changes. A token
+// whose key id is unknown triggers one JwksSource::Refresh() (identity may have just rotated).
 //
 // Public methods (by full name, "crm.identity.v1.AuthService.SignIn") need no token; a valid token on
 // them is still used, an invalid one is ignored. Every other method needs a valid token.
@@ -15,8 +18,9 @@
 //   AuthOptions o;
 //   o.jwks = std::make_shared<JwksFileSource>("/etc/crm/jwks.json");
 //   CRM_ASSIGN_OR_RETURN(std::unique_ptr<Authenticator> auth, Authenticator::Create(o));
-//   absl::StatusOr<std::optional<crm::common::v1::Principal>> who =
-//       auth->Authenticate("crm.deals.v1.DealService.GetDeal", request.Header("Authorization"));
+//   absl::StatusOr<std::optional<crm::common::v1::Principal>> who = auth->Authenticate(
+//       "crm.deals.v1.DealService.GetDeal",
+//       {.authorization = request.Header("Authorization"), .api_key = request.Header("X-Api-Key")});
 //   if (!who.ok()) return HttpResponse::FromStatus(who.status(), request_id);  // 401
 #ifndef CRM_SERVICES_GATEWAY_AUTH_H_
 #define CRM_SERVICES_GATEWAY_AUTH_H_
@@ -43,6 +47,18 @@ class JwksSource {
   // Returns the current key set. `now` lets a source decide whether to look for changes. An error
   // means no keys are known at all (a source that had keys keeps serving them when a refresh fails).
   virtual absl::StatusOr<std::shared_ptr<const auth::KeySet>> Keys(absl::Time now) = 0;
+  // Looks for new keys now if the source can (waiting up to `wait`), then returns Keys(). Called when
+  // a token names an unknown key id. The default just returns Keys(absl::Now()).
+  virtual absl::StatusOr<std::shared_ptr<const auth::KeySet>> Refresh(absl::Duration wait);
+};
+
+// Checks integrators' API keys. Implementations are thread-safe.
+class ApiKeyVerifier {
+ public:
+  virtual ~ApiKeyVerifier() = default;
+  // Returns the principal of API key `key`: Unauthenticated when the key is not valid (unknown,
+  // revoked, expired); Unavailable when it cannot be checked now.
+  virtual absl::StatusOr<common::v1::Principal> Verify(std::string_view key, std::string_view request_id) = 0;
 };
 
 // A JWKS document in a file, re-read when its modification time or size changes (checked at most once
@@ -70,6 +86,8 @@ std::vector<std::string> DefaultPublicMethods();
 struct AuthOptions {
   // The trusted keys; nullptr means no token can be verified (only public methods work).
   std::shared_ptr<JwksSource> jwks;
+  // API keys; nullptr means API keys are refused.
+  std::shared_ptr<ApiKeyVerifier> api_keys;
   std::string issuer = "crm-identity";
   std::string audience = "crm";
   // Full method names callable without a token.
@@ -84,12 +102,19 @@ class Authenticator {
   // Returns an authenticator for `options`; InvalidArgument for an empty issuer or audience.
   static absl::StatusOr<std::unique_ptr<Authenticator>> Create(AuthOptions options);
 
-  // Returns the caller of `method` (a full method name) given the request's Authorization header:
-  // the principal of a valid bearer token; nullopt for a public method called without a valid token;
-  // Unauthenticated ("missing bearer token" / "invalid token") otherwise. The precise reason a token
-  // was refused is logged, never returned.
-  absl::StatusOr<std::optional<common::v1::Principal>> Authenticate(
-      std::string_view method, std::optional<std::string_view> authorization) const;
+  // What a request presents.
+  struct Credentials {
+    std::optional<std::string_view> authorization;  // the Authorization header
+    std::optional<std::string_view> api_key;        // the X-Api-Key header
+    std::string_view request_id;
+  };
+
+  // Returns the caller of `method` (a full method name): the principal of a valid bearer token or API
+  // key; nullopt for a public method called without valid credentials; Unauthenticated ("missing bearer
+  // token" / "invalid token" / "invalid API key") otherwise, or Unavailable when an API key cannot be
+  // checked now. The precise reason a credential was refused is logged, never returned.
+  absl::StatusOr<std::optional<common::v1::Principal>> Authenticate(std::string_view method,
+                                                                    const Credentials& credentials) const;
 
   // True when `method` needs no token.
   bool IsPublic(std::string_view method) const;
@@ -100,7 +125,8 @@ class Authenticator {
 };
 
 // Returns the Principal for verified `claims`: kind from claims.kind ("user", "api_key", "service"),
-// id = sub (for "service": service = sub and on_behalf_of_user_id = on_behalf_of), roles, team_ids.
+// id = sub (for "service": service = sub and on_behalf_of_user_id = on_behalf_of), roles, team_ids,
+// permissions = scopes.
 common::v1::Principal PrincipalFromClaims(const auth::Claims& claims);
 
 // Returns the gateway's own signing key (kid `kid`) read from the PKCS#8 PEM file at `pem_path`, or,

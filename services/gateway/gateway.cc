@@ -10,6 +10,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,11 +19,15 @@
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "libs/auth/service_credential.h"
+#include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/log/log.h"
+#include "libs/rpc/call.h"
 #include "services/gateway/edge/errors.h"
+#include "services/gateway/identity_client.h"
 #include "services/gateway/edge/ratelimit.h"
 #include "services/gateway/transcode/descriptor_set.h"
 #include "services/gateway/transcode/router.h"
@@ -49,48 +55,84 @@ absl::Status ForClient(const absl::Status& s, const google::protobuf::MethodDesc
 
 using google::protobuf::internal::WireFormatLite;
 
-// Reads the Any messages (field 3) of a serialized google.rpc.Status and returns the values of those
-// whose type URL is kBadRequestTypeUrl. Malformed input yields what was read before the fault.
-std::vector<std::string> BadRequestDetails(const std::string& status_bytes) {
-  std::vector<std::string> out;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(status_bytes.data()),
-                                            static_cast<int>(status_bytes.size()));
-  while (uint32_t tag = in.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) == 3 &&
-        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      std::string any;
-      if (!WireFormatLite::ReadBytes(&in, &any)) break;
-      google::protobuf::io::CodedInputStream a(reinterpret_cast<const uint8_t*>(any.data()),
-                                               static_cast<int>(any.size()));
-      std::string type_url, value;
-      while (uint32_t t = a.ReadTag()) {
-        const int field = WireFormatLite::GetTagFieldNumber(t);
-        if (field == 1 && WireFormatLite::GetTagWireType(t) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-          if (!WireFormatLite::ReadBytes(&a, &type_url)) break;
-        } else if (field == 2 &&
-                   WireFormatLite::GetTagWireType(t) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-          if (!WireFormatLite::ReadBytes(&a, &value)) break;
-        } else if (!WireFormatLite::SkipField(&a, t)) {
-          break;
-        }
-      }
-      if (type_url == kBadRequestTypeUrl) out.push_back(std::move(value));
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      break;
-    }
+// The int64 `version` field of `type`, or nullptr.
+const google::protobuf::FieldDescriptor* VersionField(const google::protobuf::Descriptor* type) {
+  if (type == nullptr) return nullptr;
+  const google::protobuf::FieldDescriptor* f = type->FindFieldByName("version");
+  if (f == nullptr || f->is_repeated() || f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_INT64 ||
+      f->type() != google::protobuf::FieldDescriptor::TYPE_INT64) {
+    return nullptr;
   }
-  return out;
+  return f;
 }
 
-// The absl::Status for a failed backend call: same code and message, field violations as payload.
-absl::Status FromGrpc(const grpc::Status& s) {
-  absl::Status out(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-  if (!s.error_details().empty()) {
-    absl::Cord all;
-    for (const std::string& v : BadRequestDetails(s.error_details())) all.Append(v);
-    if (!all.empty()) out.SetPayload(kBadRequestTypeUrl, all);
+// Returns the version an If-Match header names: `"7"`, `W/"7"` or `7`; nullopt for `*` (any version).
+absl::StatusOr<std::optional<int64_t>> ParseIfMatch(std::string_view value) {
+  absl::string_view v = absl::StripAsciiWhitespace(AsAbsl(value));
+  if (v == "*") return std::optional<int64_t>();
+  if (absl::StartsWith(v, "W/")) v.remove_prefix(2);
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(v, &n) || n <= 0) {
+    return absl::InvalidArgumentError("If-Match must be an ETag this API returned, such as \"3\"");
   }
-  return out;
+  return std::optional<int64_t>(n);
+}
+
+// Appends `version` to the serialized request of `m` so that parsing sets it: into the message field
+// named by the binding's body when that message has an int64 `version`, else the request's own
+// `version`. (Protobuf parsing merges repeated occurrences of a message field and lets the last
+// occurrence of a scalar win.) InvalidArgument when the method has no version to set.
+absl::Status SetRequestVersion(const RouteMatch& m, int64_t version, std::string& request) {
+  const google::protobuf::Descriptor* input = m.method->input_type();
+  const std::string& body = m.route->binding.body();
+  const google::protobuf::FieldDescriptor* holder = nullptr;
+  const google::protobuf::FieldDescriptor* field = nullptr;
+  if (!body.empty() && body != "*") {
+    holder = input->FindFieldByName(body);
+    if (holder != nullptr && holder->message_type() != nullptr && !holder->is_repeated()) {
+      field = VersionField(holder->message_type());
+    }
+    if (field == nullptr) holder = nullptr;
+  }
+  if (field == nullptr) field = VersionField(input);
+  if (field == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("If-Match is not supported by ", m.method->full_name(), ": it carries no version"));
+  }
+  std::string inner;
+  {
+    google::protobuf::io::StringOutputStream out(holder != nullptr ? &inner : &request);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    WireFormatLite::WriteInt64(field->number(), version, &coded);
+  }
+  if (holder != nullptr) {
+    google::protobuf::io::StringOutputStream out(&request);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    WireFormatLite::WriteBytes(holder->number(), inner, &coded);
+  }
+  return absl::OkStatus();
+}
+
+// The value of the top-level int64 `version` field of a serialized reply of `m`, or 0.
+int64_t ReplyVersion(const RouteMatch& m, const std::string& reply) {
+  if (!m.route->binding.response_body().empty()) return 0;
+  const google::protobuf::FieldDescriptor* f = VersionField(m.method->output_type());
+  if (f == nullptr) return 0;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(reply.data()),
+                                            static_cast<int>(reply.size()));
+  int64_t version = 0;
+  while (uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == f->number() &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t v = 0;
+      if (!in.ReadVarint64(&v)) return 0;
+      version = static_cast<int64_t>(v);
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return 0;
+    }
+  }
+  return version;
 }
 
 std::string ToString(const grpc::ByteBuffer& buffer) {
@@ -221,8 +263,10 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
   call.SetRoute(m->route->path.ToString());
   const std::string method = m->method->full_name();
 
-  absl::StatusOr<std::optional<common::v1::Principal>> principal =
-      auth->Authenticate(method, req.Header("Authorization"));
+  absl::StatusOr<std::optional<common::v1::Principal>> principal = auth->Authenticate(
+      method, {.authorization = req.Header("Authorization"),
+               .api_key = req.Header("X-Api-Key"),
+               .request_id = req.request_id});
   if (!principal.ok()) return HttpResponse::FromStatus(principal.status(), req.request_id);
 
   if (per_user != nullptr && principal->has_value()) {
@@ -243,14 +287,39 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
 
   absl::StatusOr<std::string> request = BuildRequest(*m, req.body, req.query);
   if (!request.ok()) return HttpResponse::FromStatus(request.status(), req.request_id);
+  // If-Match: the version the client read; the backend refuses a stale one with ABORTED (→ 412).
+  std::optional<int64_t> if_match;
+  if (std::optional<std::string_view> h = req.Header("If-Match"); h.has_value()) {
+    absl::StatusOr<std::optional<int64_t>> v = ParseIfMatch(*h);
+    if (!v.ok()) return HttpResponse::FromStatus(v.status(), req.request_id);
+    if_match = *v;
+    if (if_match.has_value()) {
+      if (absl::Status s = SetRequestVersion(*m, *if_match, *request); !s.ok()) {
+        return HttpResponse::FromStatus(s, req.request_id);
+      }
+    }
+  }
   absl::StatusOr<std::string> reply = Forward(call, *m, *std::move(request), *principal);
-  if (!reply.ok()) return HttpResponse::FromStatus(ForClient(reply.status(), *m->method), req.request_id);
+  if (!reply.ok()) {
+    const absl::Status s = ForClient(reply.status(), *m->method);
+    if (if_match.has_value() && s.code() == absl::StatusCode::kAborted) {
+      HttpResponse r = HttpResponse::FromStatus(s, req.request_id);
+      r.status = 412;  // Precondition Failed: the resource changed since the client read it
+      r.body = ErrorBody(s, req.request_id, 412);
+      return r;
+    }
+    return HttpResponse::FromStatus(s, req.request_id);
+  }
   absl::StatusOr<std::string> json = ResponseToJson(*m, *reply);
   if (!json.ok()) {
     log::Error("cannot transcode a backend reply", {{"method", method}, {"error", json.status()}});
     return HttpResponse::FromStatus(json.status(), req.request_id);
   }
-  return HttpResponse::Json(200, *std::move(json));
+  HttpResponse r = HttpResponse::Json(200, *std::move(json));
+  if (const int64_t version = ReplyVersion(*m, *reply); version > 0) {
+    r.headers.emplace_back("ETag", absl::StrCat("\"", version, "\""));
+  }
+  return r;
 }
 
 absl::StatusOr<std::string> Gateway::Impl::Forward(
@@ -280,16 +349,15 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
       ctx.AddMetadata(kIdempotencyKeyHeader, std::string(*k));
     }
   }
-  if (std::optional<std::string_view> e = req.Header("If-Match"); e.has_value() && !e->empty()) {
-    ctx.AddMetadata(kIfMatchHeader, std::string(*e));
-  }
-  if (principal.has_value()) {
-    std::string bytes = principal->SerializeAsString();
-    absl::StatusOr<std::string> sig = auth::SignPrincipalBytes(bytes, *options.service_key, now);
-    if (!sig.ok()) return sig.status();
-    ctx.AddMetadata("x-crm-principal-bin", bytes);
-    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader), *sig);
-  }
+  ctx.AddMetadata(kClientIpHeader, req.remote_ip);
+  // Callers who are not signed in (sign-in itself) reach backends as the gateway's own principal, so a
+  // backend can tell the gateway's calls (and the client address it vouches for) from anyone else's.
+  const std::string bytes =
+      principal.has_value() ? principal->SerializeAsString() : GatewayPrincipal().SerializeAsString();
+  absl::StatusOr<std::string> sig = auth::SignPrincipalBytes(bytes, *options.service_key, now);
+  if (!sig.ok()) return sig.status();
+  ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
+  ctx.AddMetadata(std::string(auth::kPrincipalSigHeader), *sig);
 
   grpc::Slice slice(request);
   grpc::ByteBuffer send(&slice, 1);
@@ -303,7 +371,7 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
   });
   done.WaitForNotification();
   if (!status.ok()) {
-    absl::Status s = FromGrpc(status);
+    absl::Status s = FromGrpcStatus(status);
     log::Info("backend call failed", {{"method", path}, {"error", s}});
     return s;
   }

@@ -3,15 +3,21 @@
 // The REST/JSON → gRPC gateway component: the HttpHandler the edge (edge/server.h) runs. Per request it
 //   1. routes method + path with the HttpRule router (transcode/router.h): unknown path 404, a path bound
 //      only under other methods 405 with `Allow`; reports the matched template as the metrics route;
-//   2. identifies the caller (auth.h): a non-public method without a valid bearer token is 401;
+//   2. identifies the caller (auth.h): a non-public method without a valid bearer token or API key is
+//      401;
 //   3. applies the per-principal token bucket: 429 with Retry-After;
-//   4. builds the request message from path, query and JSON body (transcode/transcode.h);
+//   4. builds the request message from path, query and JSON body (transcode/transcode.h); an
+//      `If-Match: "<n>"` header sets the resource version n in the request (the int64 `version` of the
+//      body message, else of the request itself; 400 when the method has none);
 //   5. forwards the bytes with grpc::GenericStub to the service's backend (one cached channel per
 //      address) under a deadline = min(now + call_timeout, client `Grpc-Timeout`, the edge's deadline),
-//      with metadata x-request-id, idempotency-key (POST), x-crm-if-match (from If-Match),
-//      x-crm-principal-bin and x-crm-principal-sig (signed by the gateway's service key);
-//   6. answers 200 with the JSON of the reply, or the backend's error through HttpResponse::FromStatus
-//      (gRPC code → HTTP status, the backend's message, field violations from grpc-status-details-bin).
+//      with metadata x-request-id, idempotency-key (POST), x-crm-client-ip, x-crm-principal-bin and
+//      x-crm-principal-sig (signed by the gateway's service key; a caller who is not signed in is
+//      forwarded as GatewayPrincipal());
+//   6. answers 200 with the JSON of the reply and, when the reply has an int64 `version`, an
+//      `ETag: "<version>"`; or the backend's error through HttpResponse::FromStatus (gRPC code → HTTP
+//      status, the backend's message, field violations from grpc-status-details-bin), except that
+//      ABORTED after an If-Match is 412 Precondition Failed.
 //
 // Example:
 //   GatewayOptions o;
@@ -40,8 +46,9 @@
 namespace crm::gateway {
 
 // Metadata keys the gateway sends to backends.
-inline constexpr char kIfMatchHeader[] = "x-crm-if-match";
 inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
+// The client's IP address as the edge saw it; trust it only on calls from the gateway's principal.
+inline constexpr char kClientIpHeader[] = "x-crm-client-ip";
 
 struct GatewayOptions {
   // FileDescriptorSet files whose services are routed (at least one).

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "crm/identity/v1/identity.grpc.pb.h"
 #include "crm/testing/v1/transcode.grpc.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -35,13 +36,16 @@
 #include "services/gateway/auth.h"
 #include "services/gateway/edge/errors.h"
 #include "services/gateway/edge/server.h"
+#include "services/gateway/identity_client.h"
 
 namespace crm::gateway {
 namespace {
 
 namespace tv1 = ::crm::testing::v1;
+namespace idv1 = ::crm::identity::v1;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // --- The backend. ---
 
@@ -127,13 +131,22 @@ class Backend final : public tv1::TranscodeTestService::Service {
   grpc::Status UpdateThing(grpc::ServerContext* ctx, const tv1::UpdateThingRequest* req,
                            tv1::Thing* out) override {
     Record(ctx, "UpdateThing", *req);
+    // The stored thing is at version 7; a request naming another version lost a race.
+    if (req->thing().version() != 0 && req->thing().version() != 7) {
+      return grpc::Status(grpc::StatusCode::ABORTED, "version mismatch");
+    }
     *out = req->thing();
+    out->set_version(8);
     return grpc::Status::OK;
   }
 
   Seen last() {
     absl::MutexLock lock(&mu_);
     return last_;
+  }
+  void Reset() {
+    absl::MutexLock lock(&mu_);
+    last_ = Seen{};
   }
 
  private:
@@ -147,6 +160,53 @@ class Backend final : public tv1::TranscodeTestService::Service {
   }
   absl::Mutex mu_;
   Seen last_ ABSL_GUARDED_BY(mu_);
+};
+
+// The identity service's AuthService as the gateway uses it: published keys and API keys. (The real
+// service is exercised end to end in tests/identity.)
+class TestIdentity final : public idv1::AuthService::Service {
+ public:
+  static constexpr char kGoodKey[] = "crm_0123456789ab_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+  void SetKeys(const auth::KeySet& keys) {
+    absl::MutexLock lock(&mu_);
+    jwks_ = keys.ToJwks();
+  }
+  int key_fetches() {
+    absl::MutexLock lock(&mu_);
+    return key_fetches_;
+  }
+  std::string last_api_key_caller() {
+    absl::MutexLock lock(&mu_);
+    return last_caller_;
+  }
+  grpc::Status GetSigningKeys(grpc::ServerContext*, const idv1::GetSigningKeysRequest*,
+                              idv1::SigningKeys* out) override {
+    absl::MutexLock lock(&mu_);
+    ++key_fetches_;
+    out->set_jwks_json(jwks_);
+    return grpc::Status::OK;
+  }
+  grpc::Status VerifyApiKey(grpc::ServerContext* ctx, const idv1::VerifyApiKeyRequest* req,
+                            common::v1::Principal* out) override {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = ctx->client_metadata().find("x-crm-principal-bin");
+      last_caller_ = it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+    }
+    if (req->key() != kGoodKey) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown API key");
+    out->set_kind(common::v1::Principal::KIND_API_KEY);
+    out->set_id("key-1");
+    out->set_on_behalf_of_user_id("owner-1");
+    out->add_permissions("deals.read.all");
+    return grpc::Status::OK;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string jwks_ ABSL_GUARDED_BY(mu_) = R"({"keys":[]})";
+  int key_fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_caller_ ABSL_GUARDED_BY(mu_);
 };
 
 std::string Meta(const Backend::Seen& s, const std::string& key) {
@@ -220,6 +280,7 @@ class GatewayTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &backend_port_);
     builder.RegisterService(&backend_);
+    builder.RegisterService(&identity_);
     grpc_server_ = builder.BuildAndStart();
     ASSERT_NE(grpc_server_, nullptr);
     ASSERT_GT(backend_port_, 0);
@@ -238,8 +299,9 @@ class GatewayTest : public ::testing::Test {
     std::remove(jwks_path_.c_str());
   }
 
-  // Starts the gateway and its HTTP edge; `backend` overrides the backend address.
-  void StartGateway(std::optional<std::string> backend = std::nullopt) {
+  // Starts the gateway and its HTTP edge; `backend` overrides the backend address; `from_identity`
+  // takes keys and API keys from TestIdentity instead of the JWKS file.
+  void StartGateway(std::optional<std::string> backend = std::nullopt, bool from_identity = false) {
     GatewayOptions o;
     o.descriptor_sets = {CRM_TRANSCODE_TESTING_PB};
     const std::string address = backend.value_or(absl::StrCat("127.0.0.1:", backend_port_));
@@ -247,6 +309,14 @@ class GatewayTest : public ::testing::Test {
       return service == "crm.testing.v1.TranscodeTestService" ? address : std::string();
     };
     o.auth.jwks = std::make_shared<JwksFileSource>(jwks_path_, absl::Seconds(5));
+    if (from_identity) {
+      auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", backend_port_),
+                                         grpc::InsecureChannelCredentials());
+      IdentityJwksOptions jo;
+      jo.min_refetch_interval = absl::ZeroDuration();
+      o.auth.jwks = IdentityJwksSource::Start(channel, jo);
+      o.auth.api_keys = std::make_shared<IdentityApiKeyVerifier>(channel, *service_key_);
+    }
     o.auth.public_methods = {"crm.testing.v1.TranscodeTestService.ListThings"};
     o.service_key = *service_key_;
     o.per_user_rate = 1;
@@ -292,6 +362,7 @@ class GatewayTest : public ::testing::Test {
 
   ManualClock clock_{absl::Now()};
   Backend backend_;
+  TestIdentity identity_;
   int backend_port_ = 0;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::optional<auth::SigningKey> identity_key_;
@@ -338,18 +409,16 @@ TEST(GatewayHelpersTest, PrincipalFromClaimsByKind) {
 
 TEST_F(GatewayTest, GetReachesTheBackendAndReturnsItsJson) {
   StartGateway();
-  Reply r = Call("GET", "/v1/things/t%2F1", "", {Bearer("user-1"), "X-Request-Id: req-get-1",
-                                                  "If-Match: \"v3\""});
+  Reply r = Call("GET", "/v1/things/t%2F1", "", {Bearer("user-1"), "X-Request-Id: req-get-1"});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers["content-type"], "application/json");
   EXPECT_EQ(r.body,
             R"({"id":"t/1","displayName":"Thing t/1","sizeBytes":"42","pinned":false,)"
-            R"("state":"THING_STATE_ACTIVE","tags":[],"owner":{"name":"ann","email":""},"score":0})");
+            R"("state":"THING_STATE_ACTIVE","tags":[],"owner":{"name":"ann","email":""},"score":0,"version":"0"})");
   Backend::Seen s = backend_.last();
   EXPECT_EQ(s.method, "GetThing");
   EXPECT_EQ(s.request, R"(id: "t/1")");
   EXPECT_EQ(Meta(s, "x-request-id"), "req-get-1");
-  EXPECT_EQ(Meta(s, "x-crm-if-match"), "\"v3\"");
   EXPECT_EQ(Meta(s, "idempotency-key"), "<absent>");
 }
 
@@ -360,7 +429,7 @@ TEST_F(GatewayTest, PostSendsBodyFieldAndIdempotencyKey) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body,
             R"({"id":"new-1","displayName":"Box","sizeBytes":"0","pinned":false,)"
-            R"("state":"THING_STATE_UNSPECIFIED","tags":["a","b"],"score":0})");
+            R"("state":"THING_STATE_UNSPECIFIED","tags":["a","b"],"score":0,"version":"0"})");
   Backend::Seen s = backend_.last();
   EXPECT_EQ(s.method, "CreateThing");
   EXPECT_EQ(s.request, R"(thing { display_name: "Box" tags: "a" tags: "b" })");
@@ -495,10 +564,17 @@ TEST_F(GatewayTest, PublicRouteWorksWithoutToken) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body,
             R"({"things":[{"id":"a","displayName":"","sizeBytes":"0","pinned":false,)"
-            R"("state":"THING_STATE_UNSPECIFIED","tags":[],"score":0}],"nextPageToken":"next"})");
+            R"("state":"THING_STATE_UNSPECIFIED","tags":[],"score":0,"version":"0"}],"nextPageToken":"next"})");
   Backend::Seen s = backend_.last();
   EXPECT_EQ(s.request, R"(page_size: 5 tags: "x" tags: "y")");
-  EXPECT_EQ(Meta(s, "x-crm-principal-bin"), "<absent>");
+  // A caller who is not signed in reaches the backend as the gateway's own principal, with the
+  // client address the gateway vouches for.
+  common::v1::Principal p;
+  ASSERT_TRUE(p.ParseFromString(Meta(s, "x-crm-principal-bin")));
+  EXPECT_EQ(p.kind(), common::v1::Principal::KIND_SERVICE);
+  EXPECT_EQ(p.service(), "gateway");
+  EXPECT_EQ(p.permissions_size(), 0);
+  EXPECT_EQ(Meta(s, "x-crm-client-ip"), "127.0.0.1");
 }
 
 TEST_F(GatewayTest, PerUserRateLimitIs429WithRetryAfter) {
@@ -528,6 +604,90 @@ TEST_F(GatewayTest, JwksFileIsReloadedWhenItChanges) {
   EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 401);
   clock_.Advance(absl::Seconds(6));
   EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);
+}
+
+TEST_F(GatewayTest, IfMatchSetsTheVersionAndAStaleOneIs412) {
+  StartGateway();
+  int n = 0;  // one user per call: the per-user rate limit is not under test here
+  auto call = [&](const std::string& method, const std::string& body, const std::string& if_match) {
+    std::vector<std::string> headers = {Bearer(absl::StrCat("user-v", ++n))};
+    if (!if_match.empty()) headers.push_back("If-Match: " + if_match);
+    return Call(method, "/v1/things/t1", body, headers);
+  };
+  // The reply's version comes back as an ETag.
+  Reply ok = call("PATCH", R"({"displayName":"A"})", "\"7\"");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.headers["etag"], "\"8\"");
+  EXPECT_THAT(backend_.last().request, HasSubstr("version: 7"));
+  // A stale version: the backend's ABORTED becomes 412 Precondition Failed.
+  Reply stale = call("PATCH", R"({"displayName":"B"})", "W/\"3\"");
+  EXPECT_EQ(stale.status, 412) << stale.body;
+  EXPECT_EQ(nlohmann::json::parse(stale.body)["error"]["code"], 412);
+  EXPECT_EQ(nlohmann::json::parse(stale.body)["error"]["status"], "ABORTED");
+  // The header wins over a version in the body; `*` means any version.
+  EXPECT_EQ(call("PATCH", R"({"version":"3"})", "\"7\"").status, 200);
+  EXPECT_EQ(call("PATCH", R"({"displayName":"C"})", "*").status, 200);
+  EXPECT_THAT(backend_.last().request, Not(HasSubstr("version")));
+  // Without If-Match, a conflict stays 409.
+  EXPECT_EQ(call("PATCH", R"({"version":"3"})", "").status, 409);
+  // Malformed, or on a method without a version: 400, and the backend is not called.
+  backend_.Reset();
+  EXPECT_EQ(call("PATCH", "{}", "\"abc\"").status, 400);
+  EXPECT_EQ(call("GET", "", "\"7\"").status, 400);
+  EXPECT_EQ(backend_.last().method, "");
+}
+
+TEST_F(GatewayTest, TokensVerifyWithKeysFetchedFromIdentityIncludingARotatedKey) {
+  auth::KeySet keys;
+  keys.Add(identity_key_->public_key());
+  identity_.SetKeys(keys);
+  StartGateway(std::nullopt, /*from_identity=*/true);
+  Reply r;
+  for (int i = 0; i < 200; ++i) {  // the first fetch runs in the background
+    r = Call("GET", "/v1/things/1", "", {Bearer("user-j")});
+    if (r.status == 200) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(r.status, 200) << r.body;
+  // Identity rotates: a token signed with the new key is accepted at once (one extra fetch).
+  auth::SigningKey rotated = *auth::SigningKey::Generate("id-2");
+  keys.Add(rotated.public_key());
+  identity_.SetKeys(keys);
+  const int fetches = identity_.key_fetches();
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {"Authorization: Bearer " + Token("user-j", {}, &rotated)}).status, 200);
+  EXPECT_EQ(identity_.key_fetches(), fetches + 1);
+  // A key identity does not publish stays refused.
+  auth::SigningKey unknown = *auth::SigningKey::Generate("id-x");
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {"Authorization: Bearer " + Token("user-j", {}, &unknown)}).status, 401);
+}
+
+TEST_F(GatewayTest, ApiKeysAreCheckedByIdentityOnEveryRequest) {
+  StartGateway(std::nullopt, /*from_identity=*/true);
+  for (const std::string& h : {std::string("X-Api-Key: ") + TestIdentity::kGoodKey,
+                               std::string("Authorization: Bearer ") + TestIdentity::kGoodKey}) {
+    Reply r = Call("GET", "/v1/things/1", "", {h});
+    ASSERT_EQ(r.status, 200) << h << " " << r.body;
+    common::v1::Principal p;
+    ASSERT_TRUE(p.ParseFromString(Meta(backend_.last(), "x-crm-principal-bin")));
+    EXPECT_EQ(p.kind(), common::v1::Principal::KIND_API_KEY);
+    EXPECT_EQ(p.id(), "key-1");
+    EXPECT_THAT(p.permissions(), ElementsAre("deals.read.all"));
+    // The gateway asked as its own, signed, service principal.
+    common::v1::Principal asker;
+    ASSERT_TRUE(asker.ParseFromString(identity_.last_api_key_caller()));
+    EXPECT_EQ(asker.service(), "gateway");
+  }
+  Reply bad = Call("GET", "/v1/things/1", "", {"X-Api-Key: crm_0123456789ab_ffff"});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(nlohmann::json::parse(bad.body)["error"]["message"], "invalid API key");
+}
+
+TEST(GatewayHelpersTest, TokenScopesBecomePermissions) {
+  auth::Claims c;
+  c.sub = "u-1";
+  c.kind = "user";
+  c.scopes = {"deals.read.all", "users.read"};
+  EXPECT_THAT(PrincipalFromClaims(c).permissions(), ElementsAre("deals.read.all", "users.read"));
 }
 
 }  // namespace

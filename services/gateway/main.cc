@@ -23,6 +23,7 @@
 #include "services/gateway/auth.h"
 #include "services/gateway/edge/server.h"
 #include "services/gateway/gateway.h"
+#include "services/gateway/identity_client.h"
 
 #ifndef CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET
 #define CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET "crm_api.pb"
@@ -69,13 +70,25 @@ int main() {
   options.auth.issuer = env.String("AUTH_ISSUER", "crm-identity");
   options.auth.audience = env.String("AUTH_AUDIENCE", "crm");
   options.auth.public_methods = env.List("PUBLIC_METHODS", crm::gateway::DefaultPublicMethods());
+  // Token-signing keys: identity's GetSigningKeys unless a JWKS file is named (a gateway in front of
+  // another issuer, or tests).
   const std::string jwks_file = env.String("JWKS_FILE", "");
   const absl::Duration jwks_reload = env.Duration("JWKS_RELOAD_INTERVAL", absl::Seconds(5));
+  const std::string identity_address = env.String("IDENTITY_ADDRESS", "");
+  crm::gateway::IdentityJwksOptions identity_keys;
+  identity_keys.refresh_interval = env.Duration("JWKS_REFRESH_INTERVAL", absl::Minutes(1));
+  std::shared_ptr<crm::gateway::IdentityJwksSource> from_identity;
+  std::shared_ptr<grpc::Channel> identity_channel;
+  if (!identity_address.empty()) {
+    identity_channel = grpc::CreateChannel(identity_address, grpc::InsecureChannelCredentials());
+  }
   if (!jwks_file.empty()) {
     options.auth.jwks = std::make_shared<crm::gateway::JwksFileSource>(jwks_file, jwks_reload);
+  } else if (identity_channel != nullptr) {
+    from_identity = crm::gateway::IdentityJwksSource::Start(identity_channel, identity_keys);
+    options.auth.jwks = from_identity;
   } else {
-    // The seam for fetching identity's GetSigningKeys: until then only public routes work without it.
-    crm::log::Warn("no JWKS file (CRM_GATEWAY_JWKS_FILE): every token is refused");
+    crm::log::Warn("neither CRM_IDENTITY_ADDRESS nor CRM_GATEWAY_JWKS_FILE is set: every token is refused");
   }
   const std::string key_file = env.String("SERVICE_KEY_FILE", "");
   const std::string key_id = env.String("SERVICE_KEY_ID", "gateway");
@@ -93,6 +106,9 @@ int main() {
                    {{"jwk", key->public_key().ToJwk().dump()}});
   }
   options.service_key = *key;
+  if (identity_channel != nullptr) {
+    options.auth.api_keys = std::make_shared<crm::gateway::IdentityApiKeyVerifier>(identity_channel, *key);
+  }
   options.backend_for = [&env](std::string_view service) {
     const std::string name = crm::gateway::BackendSettingName(service);
     return name.empty() ? std::string() : env.String(name, "");
@@ -112,7 +128,9 @@ int main() {
   }
 
   crm::gateway::Gateway* gw = gateway->get();
-  http.ready = [] { return true; };  // the router is built before the server starts
+  // Ready once the router is built (before the server starts) and, when keys come from identity, once
+  // they were fetched: before that every signed-in request would be refused.
+  http.ready = [from_identity] { return from_identity == nullptr || from_identity->Ready(); };
   absl::StatusOr<std::unique_ptr<crm::gateway::HttpServer>> server = crm::gateway::HttpServer::Start(
       http, [gw](crm::gateway::HttpCall& call) { return gw->Handle(call); });
   if (!server.ok()) {

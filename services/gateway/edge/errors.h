@@ -8,13 +8,9 @@
 //             "details":[{"field":"deal.title","description":"must not be empty"}],
 //             "requestId":"019a..."}}
 //
-// Field violations travel inside the absl::Status as a payload, following google.rpc.BadRequest:
-//   type URL   kBadRequestTypeUrl = "type.googleapis.com/google.rpc.BadRequest"
-//   value      the protobuf wire encoding of google.rpc.BadRequest
-//              { repeated FieldViolation field_violations = 1; }
-//              FieldViolation { string field = 1; string description = 2; }
-// so a service (or the transcoder, from a grpc-status-details-bin trailer) can attach them with
-// WithFieldViolations() and the edge reads them back with FieldViolations(). "details" is always
+// Field violations travel inside the absl::Status as a google.rpc.BadRequest payload (libs/base/status.h:
+// a service attaches them with crm::InvalidFieldError / WithFieldViolations, gRPC carries them in
+// grpc-status-details-bin, and the edge reads them back with FieldViolations()). "details" is always
 // present (an empty array when there are none) and "requestId" is omitted when the id is empty.
 //
 // Example:
@@ -30,20 +26,15 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "libs/base/status.h"
 
 namespace crm::gateway {
 
-// The payload type URL under which field violations are stored in an absl::Status.
-inline constexpr char kBadRequestTypeUrl[] = "type.googleapis.com/google.rpc.BadRequest";
-
-// One invalid field of a request: `field` is a dotted path in the request ("deal.amount.currency"),
-// `description` says what is wrong with it, for the API client.
-struct FieldViolation {
-  std::string field;
-  std::string description;
-
-  friend bool operator==(const FieldViolation&, const FieldViolation&) = default;
-};
+// Field violations live in libs/base/status.h (services attach them; the edge shows them).
+using ::crm::FieldViolation;
+using ::crm::FieldViolations;
+using ::crm::kBadRequestTypeUrl;
+using ::crm::WithFieldViolations;
 
 // Returns the HTTP status for a canonical code, exactly per the table in engineering.md §2:
 // OK 200, CANCELLED 499, UNKNOWN 500, INVALID_ARGUMENT 400, DEADLINE_EXCEEDED 504, NOT_FOUND 404,
@@ -55,14 +46,6 @@ int HttpStatusFromCode(absl::StatusCode code);
 // Returns the canonical upper-case name of `code` ("INVALID_ARGUMENT"), "UNKNOWN" for values outside
 // the canonical set.
 std::string CodeName(absl::StatusCode code);
-
-// Returns `status` with `violations` appended to any it already carries (as the kBadRequestTypeUrl
-// payload). OK statuses cannot carry payloads and are returned unchanged.
-absl::Status WithFieldViolations(absl::Status status, const std::vector<FieldViolation>& violations);
-
-// Returns the field violations carried by `status`, in the order they were attached; empty when there
-// are none or the payload is malformed (never fails).
-std::vector<FieldViolation> FieldViolations(const absl::Status& status);
 
 // Returns the JSON error body shown above for `status` (code = HttpStatusFromCode, status = CodeName,
 // message = the status message, details = FieldViolations). Always valid JSON: strings are escaped and

@@ -232,12 +232,12 @@ TEST_F(TranscodeTest, ResponseToJsonPrintsPerPolicy) {
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(*json,
             R"({"id":"7","displayName":"","sizeBytes":"9007199254740993","pinned":false,)"
-            R"("state":"THING_STATE_ARCHIVED","tags":["a"],"score":0})");
+            R"("state":"THING_STATE_ARCHIVED","tags":["a"],"score":0,"version":"0"})");
   // An empty message prints every primitive field with its default.
   json = ResponseToJson(m, "");
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(*json, R"({"id":"","displayName":"","sizeBytes":"0","pinned":false,)"
-                   R"("state":"THING_STATE_UNSPECIFIED","tags":[],"score":0})");
+                   R"("state":"THING_STATE_UNSPECIFIED","tags":[],"score":0,"version":"0"})");
 }
 
 TEST_F(TranscodeTest, ResponseBodyField) {
