@@ -1,0 +1,490 @@
+#!/usr/bin/python3
+"""The suite's edge end to end (issue 4, G1-G5): the identity service and the gateway run as the
+processes `tools/crm up` starts, on a real PostgreSQL and the dev broker, and are driven only through
+their public interfaces by clients nobody here wrote: curl for REST, python3-grpcio for gRPC, Python's
+http.client for keep-alive bursts and the SSE stream.
+
+Usage: edge_test.py BUILD_DIR SOURCE_DIR
+  (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS name the throwaway cluster and broker; tools/crm test sets them)
+"""
+import base64
+import hmac
+import http.client
+import json
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+import grpc
+
+BUILD, SOURCE = sys.argv[1], sys.argv[2]
+del sys.argv[1:3]
+
+PG_DSN = os.environ.get("CRM_TEST_PG_DSN", "")
+BROKERS = os.environ.get("CRM_TEST_KAFKA_BROKERS", "")
+
+
+def dsn_with_db(dsn, db):
+    parts = [p for p in dsn.split() if not p.startswith("dbname=")]
+    return " ".join(parts + ["dbname=" + db])
+
+
+def totp_now(secret):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), "sha1").digest()
+    o = digest[-1] & 15
+    return "%06d" % ((struct.unpack(">I", digest[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Service:
+    """A service process whose JSON log lines on stderr are read as they come."""
+
+    def __init__(self, name, args, env):
+        self.name = name
+        self.proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.lines = []
+        self._partial = b""
+
+    def wait_for(self, msg, timeout=60):
+        end = time.monotonic() + timeout
+        while True:
+            for line in self.lines:
+                if line.get("msg") == msg:
+                    return line
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("%s: no %r log line in %ss:\n%s" % (self.name, msg, timeout, self.text()))
+            ready, _, _ = select.select([self.proc.stderr], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(self.proc.stderr.fileno(), 65536)
+            if not chunk:
+                raise AssertionError("%s exited (%s) before %r:\n%s" % (self.name, self.proc.wait(), msg, self.text()))
+            self._partial += chunk
+            *complete, self._partial = self._partial.split(b"\n")
+            for raw in complete:
+                try:
+                    self.lines.append(json.loads(raw))
+                except ValueError:
+                    self.lines.append({"raw": raw.decode(errors="replace")})
+
+    def text(self):
+        return "\n".join(json.dumps(line, ensure_ascii=False) for line in self.lines[-60:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def error(self):
+        return self.json()["error"]
+
+
+class Edge(unittest.TestCase):
+    """One identity + gateway pair for every test; each test uses its own users so none depends on another."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not PG_DSN or not BROKERS:
+            raise RuntimeError("CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS must be set (run through tools/crm test)")
+        cls.tmp = tempfile.mkdtemp(prefix="crm-edge-")
+        db = "identity_e2e_" + uuid.uuid4().hex[:10]
+        subprocess.run(["psql", PG_DSN, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + db], check=True)
+        # The gateway's service key and the trusted key set every service believes (as tools/crm makes them).
+        key = os.path.join(cls.tmp, "gateway-service.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key], check=True,
+                       stderr=subprocess.DEVNULL)
+        der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        trusted = os.path.join(cls.tmp, "trusted-keys.jwks")
+        with open(trusted, "w") as f:
+            json.dump({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(der[-32:]), "kid": "gateway",
+                                 "alg": "EdDSA", "use": "sig"}]}, f)
+        base = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+        base.update({"CRM_KAFKA_BROKERS": BROKERS, "CRM_TRUSTED_KEYS_FILE": trusted})
+
+        identity_env = dict(base, CRM_IDENTITY_PG_DSN=dsn_with_db(PG_DSN, db),
+                            CRM_IDENTITY_GRPC_ADDRESS="127.0.0.1:0", CRM_IDENTITY_METRICS_ADDRESS="127.0.0.1:0")
+        identity_bin = os.path.join(BUILD, "services/identity/crm-identity")
+        cls.credentials = os.path.join(cls.tmp, "demo-credentials")
+        cls.totp_file = os.path.join(cls.tmp, "demo-totp-secrets")
+        subprocess.run([identity_bin, "demo-users", "--credentials", cls.credentials, "--totp-secrets", cls.totp_file],
+                       env=identity_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cls.identity = Service("identity", [identity_bin], identity_env)
+        cls.identity_port = cls.identity.wait_for("serving")["grpc_port"]
+
+        cls.gateway = Service("gateway", [os.path.join(BUILD, "services/gateway/crm-gateway")], dict(
+            base,
+            CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
+            CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",
+            CRM_GATEWAY_DESCRIPTOR_SETS=os.path.join(BUILD, "proto/crm_api.pb"),
+            CRM_GATEWAY_SERVICE_KEY_FILE=key, CRM_GATEWAY_SERVICE_KEY_ID="gateway",
+            CRM_IDENTITY_ADDRESS="127.0.0.1:%d" % cls.identity_port,
+            CRM_GATEWAY_PER_USER_RATE="20", CRM_GATEWAY_PER_USER_BURST="30",
+            CRM_GATEWAY_HTTP_MAX_BODY_BYTES="65536"))
+        cls.port = cls.gateway.wait_for("serving")["http_port"]
+        cls.base_url = "http://127.0.0.1:%d" % cls.port
+        for _ in range(300):  # ready once the signing keys were fetched from identity
+            if cls.curl("GET", "/readyz").status == 200:
+                break
+            time.sleep(0.05)
+        cls.users = {}
+        with open(cls.credentials) as f:
+            for line in f:
+                login, password, role = line.rstrip("\n").split("\t")
+                cls.users[role] = (login, password)
+        cls.totp = {}
+        with open(cls.totp_file) as f:
+            for line in f:
+                login, secret = line.rstrip("\n").split("\t")
+                cls.totp[login] = secret
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in ("gateway", "identity"):
+            if hasattr(cls, s):
+                getattr(cls, s).stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # --- clients -------------------------------------------------------------------------------------
+
+    @classmethod
+    def curl(cls, method, path, body=None, headers=(), raw_body=None):
+        """One request with curl; returns status, lower-cased headers and the body."""
+        args = ["curl", "-sS", "-X", method, "-D", "-", "--max-time", "20", cls.base_url_for(path)]
+        for h in headers:
+            args += ["-H", h]
+        data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
+        if data is not None:
+            args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+        out = subprocess.run(args, input=data, capture_output=True, check=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        while head.startswith(b"HTTP/1.1 100"):
+            head, _, payload = payload.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers_out = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers_out[name.strip().lower()] = value.strip()
+        return Reply(int(lines[0].split()[1]), headers_out, payload.decode(errors="replace"))
+
+    @classmethod
+    def base_url_for(cls, path):
+        return "http://127.0.0.1:%d%s" % (cls.port, path)
+
+    def sign_in(self, role, totp_code=None):
+        login, password = self.users[role]
+        body = {"login": login, "password": password}
+        if totp_code is None and login in self.totp:
+            totp_code = totp_now(self.totp[login])
+        if totp_code:
+            body["totpCode"] = totp_code
+        r = self.curl("POST", "/v1/auth:signIn", body)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def bearer(self, session):
+        return "Authorization: Bearer " + session["accessToken"]
+
+    # --- sign-in, tokens, sessions ------------------------------------------------------------------
+
+    def test_sign_in_call_refresh_and_sign_out(self):
+        s = self.sign_in("head_of_sales")
+        self.assertEqual(s["tokenType"], "Bearer")
+        self.assertEqual(s["user"]["login"], self.users["head_of_sales"][0])
+        users = self.curl("GET", "/v1/users?pageSize=200", headers=[self.bearer(s)])
+        self.assertEqual(users.status, 200, users.body)
+        self.assertIn(self.users["manager"][0], [u["login"] for u in users.json()["users"]])
+
+        # Refresh rotates: the new pair works, the old refresh token is spent.
+        r = self.curl("POST", "/v1/auth:refresh", {"refreshToken": s["refreshToken"]})
+        self.assertEqual(r.status, 200, r.body)
+        s2 = r.json()
+        self.assertNotEqual(s2["refreshToken"], s["refreshToken"])
+        self.assertEqual(self.curl("GET", "/v1/users/" + s["user"]["id"], headers=[self.bearer(s2)]).status, 200)
+        # Presenting the spent token again is theft: the whole session is revoked, the new token too.
+        reuse = self.curl("POST", "/v1/auth:refresh", {"refreshToken": s["refreshToken"]})
+        self.assertEqual(reuse.status, 401, reuse.body)
+        self.assertEqual(self.curl("POST", "/v1/auth:refresh", {"refreshToken": s2["refreshToken"]}).status, 401)
+
+        # Sign-out ends a session at once.
+        s3 = self.sign_in("head_of_sales")
+        self.assertEqual(self.curl("POST", "/v1/auth:signOut", {"refreshToken": s3["refreshToken"]},
+                                   headers=[self.bearer(s3)]).status, 200)
+        self.assertEqual(self.curl("POST", "/v1/auth:refresh", {"refreshToken": s3["refreshToken"]}).status, 401)
+
+    def test_failed_sign_ins_do_not_tell_which_part_was_wrong(self):
+        login, _ = self.users["telegram_operator"]
+        wrong_password = self.curl("POST", "/v1/auth:signIn", {"login": login, "password": "not-the-password"})
+        no_such_user = self.curl("POST", "/v1/auth:signIn", {"login": "nobody-" + uuid.uuid4().hex[:6],
+                                                             "password": "not-the-password"})
+        self.assertEqual(wrong_password.status, 401)
+        self.assertEqual(no_such_user.status, 401)
+        self.assertEqual(wrong_password.error()["message"], no_such_user.error()["message"])
+
+    def test_repeated_failures_are_throttled_per_login(self):
+        login, password = self.users["mortgage_specialist"]
+        statuses = [self.curl("POST", "/v1/auth:signIn", {"login": login, "password": "wrong-%d" % i}).status
+                    for i in range(8)]
+        self.assertEqual(statuses[0], 401)
+        self.assertEqual(statuses[-1], 429, statuses)
+        # While throttled even the right password is refused, and the answer says to wait.
+        r = self.curl("POST", "/v1/auth:signIn", {"login": login, "password": password})
+        self.assertEqual(r.status, 429, r.body)
+        self.assertEqual(r.error()["status"], "RESOURCE_EXHAUSTED")
+
+    def test_wrong_tampered_and_forged_tokens_are_401(self):
+        s = self.sign_in("quality_controller")
+        header, payload, sig = s["accessToken"].split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims["scope"] = claims.get("scope", "") + " users.manage"
+        claims["roles"] = ["administrator"]
+        tampered = ".".join([header, b64url(json.dumps(claims).encode()), sig])
+        # The same claims signed by a key that is not identity's, under identity's key id.
+        forger = os.path.join(self.tmp, "forger.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", forger], check=True)
+        signing_input = (header + "." + b64url(json.dumps(claims).encode())).encode()
+        msg = os.path.join(self.tmp, "msg")
+        with open(msg, "wb") as f:
+            f.write(signing_input)
+        forged_sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-inkey", forger, "-rawin", "-in", msg],
+                                    check=True, capture_output=True).stdout
+        forged = signing_input.decode() + "." + b64url(forged_sig)
+        for token in ("garbage", tampered, forged, s["accessToken"] + "x"):
+            r = self.curl("GET", "/v1/users", headers=["Authorization: Bearer " + token])
+            self.assertEqual(r.status, 401, (token[:20], r.body))
+            self.assertEqual(r.error()["status"], "UNAUTHENTICATED")
+            self.assertEqual(r.headers.get("www-authenticate"), "Bearer")
+        self.assertEqual(self.curl("GET", "/v1/users").status, 401)
+        self.assertEqual(self.curl("GET", "/v1/users", headers=[self.bearer(s)]).status, 200)
+
+    def test_second_factor_for_roles_that_require_it(self):
+        login, password = self.users["administrator"]
+        self.assertIn(login, self.totp)
+        without = self.curl("POST", "/v1/auth:signIn", {"login": login, "password": password})
+        self.assertEqual(without.status, 401, without.body)
+        wrong = self.curl("POST", "/v1/auth:signIn", {"login": login, "password": password, "totpCode": "000000"
+                                                      if totp_now(self.totp[login]) != "000000" else "111111"})
+        self.assertEqual(wrong.status, 401, wrong.body)
+        s = self.sign_in("administrator")
+        self.assertEqual(self.curl("GET", "/v1/roles", headers=[self.bearer(s)]).status, 200)
+
+    # --- permissions, validation, versions ----------------------------------------------------------
+
+    def test_a_role_without_the_permission_gets_403(self):
+        s = self.sign_in("manager")
+        r = self.curl("POST", "/v1/users", {"login": "x-" + uuid.uuid4().hex[:6], "fullName": "X"},
+                      headers=[self.bearer(s)])
+        self.assertEqual(r.status, 403, r.body)
+        self.assertEqual(r.error()["status"], "PERMISSION_DENIED")
+        self.assertIn("users.manage", r.error()["message"])
+
+    def test_create_update_with_etag_and_if_match(self):
+        admin = self.sign_in("administrator")
+        login = "e2e-" + uuid.uuid4().hex[:8]
+        created = self.curl("POST", "/v1/users", {"login": login, "fullName": "Иванов Иван", "phone": "8 (916) 123-45-67",
+                                                  "roleCodes": ["manager"], "active": True},
+                            headers=[self.bearer(admin), "Idempotency-Key: " + login])
+        self.assertEqual(created.status, 200, created.body)
+        user = created.json()
+        self.assertEqual(user["phone"], "+79161234567")
+        self.assertEqual(created.headers.get("etag"), '"%s"' % user["version"])
+        path = "/v1/users/" + user["id"]
+        first = self.curl("PATCH", path + "?updateMask=fullName", {"fullName": "Иванов Иван Иванович"},
+                          headers=[self.bearer(admin), "If-Match: " + created.headers["etag"]])
+        self.assertEqual(first.status, 200, first.body)
+        self.assertNotEqual(first.headers.get("etag"), created.headers["etag"])
+        # A second writer still holding the old ETag loses: 412, and the first change stays.
+        stale = self.curl("PATCH", path + "?updateMask=fullName", {"fullName": "Петров"},
+                          headers=[self.bearer(admin), "If-Match: " + created.headers["etag"]])
+        self.assertEqual(stale.status, 412, stale.body)
+        self.assertEqual(self.curl("GET", path, headers=[self.bearer(admin)]).json()["fullName"], "Иванов Иван Иванович")
+        # The same login again is a conflict; a bad field is named.
+        dup = self.curl("POST", "/v1/users", {"login": login, "fullName": "Y"}, headers=[self.bearer(admin)])
+        self.assertEqual(dup.status, 409, dup.body)
+        bad = self.curl("POST", "/v1/users", {"login": "A!", "fullName": "Y"}, headers=[self.bearer(admin)])
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertIn("user.login", [d["field"] for d in bad.error()["details"]])
+        self.assertEqual(self.curl("GET", "/v1/users/" + str(uuid.uuid4()), headers=[self.bearer(admin)]).status, 404)
+
+    # --- API keys -----------------------------------------------------------------------------------
+
+    def test_api_key_create_use_revoke(self):
+        s = self.sign_in("integrator")
+        r = self.curl("POST", "/v1/apiKeys", {"name": "1С обмен", "scopes": ["users.read"]}, headers=[self.bearer(s)])
+        self.assertEqual(r.status, 200, r.body)
+        key, key_id = r.json()["secret"], r.json()["apiKey"]["id"]
+        self.assertTrue(key.startswith("crm_"))
+        self.assertEqual(self.curl("GET", "/v1/users", headers=["X-Api-Key: " + key]).status, 200)
+        self.assertEqual(self.curl("GET", "/v1/users", headers=["Authorization: Bearer " + key]).status, 200)
+        # Scopes bound what a key may do, whatever its owner may.
+        self.assertEqual(self.curl("POST", "/v1/apiKeys", {"name": "x", "scopes": ["users.read"]},
+                                   headers=["X-Api-Key: " + key]).status, 403)
+        # A scope the owner does not hold cannot be granted.
+        wider = self.curl("POST", "/v1/apiKeys", {"name": "x", "scopes": ["users.manage"]}, headers=[self.bearer(s)])
+        self.assertEqual(wider.status, 400, wider.body)
+        # Revoked: refused from the next request on.
+        self.assertEqual(self.curl("POST", "/v1/apiKeys/%s:revoke" % key_id, {}, headers=[self.bearer(s)]).status, 200)
+        after = self.curl("GET", "/v1/users", headers=["X-Api-Key: " + key])
+        self.assertEqual(after.status, 401, after.body)
+
+    # --- gRPC: backends believe only the gateway's signed principal --------------------------------
+
+    def test_identity_refuses_principals_not_signed_by_the_gateway(self):
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.identity_port)
+        list_users = channel.unary_unary("/crm.identity.v1.UserService/ListUsers",
+                                         request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with self.assertRaises(grpc.RpcError) as e:
+            list_users(b"", timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        # A principal claiming every permission, unsigned (field 1 kind=USER, 2 id, 7 permissions).
+        fake = b"\x08\x01" + b"\x12\x01u" + b"\x3a\x0ausers.read"
+        with self.assertRaises(grpc.RpcError) as e:
+            list_users(b"", timeout=5, metadata=[("x-crm-principal-bin", fake)])
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        # The published keys are public.
+        keys = channel.unary_unary("/crm.identity.v1.AuthService/GetSigningKeys",
+                                   request_serializer=lambda b: b, response_deserializer=lambda b: b)(b"", timeout=5)
+        self.assertIn(b"Ed25519", keys)
+
+    # --- edge hygiene -------------------------------------------------------------------------------
+
+    def test_limits_and_malformed_input(self):
+        s = self.sign_in("telegram_supervisor")
+        auth = self.bearer(s)
+        big = self.curl("POST", "/v1/auth:signIn", raw_body=b'{"login":"' + b"a" * 70000 + b'"}')
+        self.assertEqual(big.status, 413, big.body[:200])
+        self.assertEqual(self.curl("POST", "/v1/auth:signIn", raw_body=b'{"login":').status, 400)
+        self.assertEqual(self.curl("POST", "/v1/auth:signIn", raw_body=b'{"login":"\xff\xfe"}').status, 400)
+        self.assertEqual(self.curl("GET", "/v1/nothing-here", headers=[auth]).status, 404)
+        self.assertEqual(self.curl("DELETE", "/v1/users", headers=[auth]).status, 405)
+        r = self.curl("GET", "/v1/users", headers=[auth, "X-Request-Id: e2e-req-1"])
+        self.assertEqual(r.headers.get("x-request-id"), "e2e-req-1")
+
+    def test_per_user_rate_limit(self):
+        s = self.sign_in("waiter")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        statuses, retry_after = [], None
+        for _ in range(80):
+            conn.request("GET", "/v1/roles", headers={"Authorization": "Bearer " + s["accessToken"]})
+            resp = conn.getresponse()
+            resp.read()
+            statuses.append(resp.status)
+            if resp.status == 429:
+                retry_after = resp.getheader("Retry-After")
+                break
+        conn.close()
+        self.assertEqual(statuses[0], 200)
+        self.assertEqual(statuses[-1], 429, statuses)
+        self.assertTrue(retry_after and int(retry_after) >= 1, retry_after)
+
+    def test_openapi_document_is_served(self):
+        r = self.curl("GET", "/openapi.json")
+        self.assertEqual(r.status, 200, r.body[:300])
+        doc = r.json()
+        self.assertTrue(doc["openapi"].startswith("3."))
+        self.assertIn("/v1/users", doc["paths"])
+        self.assertIn("/v1/auth:signIn", doc["paths"])
+
+    # --- the live stream ----------------------------------------------------------------------------
+
+    def test_stream_resumes_after_a_disconnect_without_losing_an_event(self):
+        admin = self.sign_in("administrator")
+        auth = "Bearer " + admin["accessToken"]
+
+        def create_user():
+            login = "sse-" + uuid.uuid4().hex[:8]
+            r = self.curl("POST", "/v1/users", {"login": login, "fullName": "SSE"}, headers=["Authorization: " + auth])
+            self.assertEqual(r.status, 200, r.body)
+            return r.json()["id"]
+
+        stream = SseClient(self.port, auth)
+        first = create_user()
+        last_id = stream.read_until(lambda e: e["data"].get("subject") == first)
+        stream.close()
+        # While disconnected, more users are made; a reconnect from the last id sees each, once.
+        missed = [create_user() for _ in range(3)]
+        stream = SseClient(self.port, auth, last_event_id=last_id)
+        seen = []
+        stream.read_until(lambda e: seen.append(e["data"].get("subject")) or set(missed) <= set(seen))
+        stream.close()
+        self.assertNotIn(first, seen)
+        for m in missed:
+            self.assertEqual(seen.count(m), 1, seen)
+
+
+class SseClient:
+    """A text/event-stream reader over one HTTP/1.1 connection."""
+
+    def __init__(self, port, authorization, last_event_id=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        req = "GET /v1/stream HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\nAuthorization: %s\r\n" % authorization
+        if last_event_id:
+            req += "Last-Event-ID: %s\r\n" % last_event_id
+        self.sock.sendall((req + "\r\n").encode())
+        self.buf = b""
+        head = self._read_block()
+        assert b" 200 " in head.split(b"\r\n")[0], head
+
+    def _read_block(self):
+        while True:
+            for sep in (b"\r\n\r\n", b"\n\n"):
+                i = self.buf.find(sep)
+                if i >= 0:
+                    block, self.buf = self.buf[:i], self.buf[i + len(sep):]
+                    return block
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("stream closed")
+            self.buf += chunk
+
+    def read_until(self, done, limit=500):
+        """Reads events until done(event) is true; returns that event's id."""
+        for _ in range(limit):
+            block = self._read_block().decode()
+            event = {"id": None, "event": None, "data": {}}
+            data = []
+            for line in block.splitlines():
+                if line.startswith("id:"):
+                    event["id"] = line[3:].strip()
+                elif line.startswith("event:"):
+                    event["event"] = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+            if not data:
+                continue  # a comment (heartbeat)
+            event["data"] = json.loads("\n".join(data))
+            if done(event):
+                return event["id"]
+        raise AssertionError("the awaited event did not come")
+
+    def close(self):
+        self.sock.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
