@@ -5,9 +5,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/base/status.h"
+#include "libs/base/strings.h"
 #include "libs/log/log.h"
 #include "libs/rpc/internal/call_state.h"
 
@@ -102,6 +104,18 @@ absl::StatusOr<crm::common::v1::Principal> Caller(const grpc::ServerContextBase&
     return absl::UnauthenticatedError("malformed caller (x-crm-principal-bin)");
   }
   return principal;
+}
+
+bool HasPermission(const crm::common::v1::Principal& principal, std::string_view code) {
+  for (const std::string& p : principal.permissions()) {
+    if (p == code) return true;
+  }
+  return false;
+}
+
+absl::Status RequirePermission(const crm::common::v1::Principal& principal, std::string_view code) {
+  if (HasPermission(principal, code)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("missing permission ", AsAbsl(code)));
 }
 
 absl::Status CheckCall(const grpc::ServerContextBase& ctx) {

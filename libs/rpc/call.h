@@ -59,6 +59,13 @@ std::string RequestId(const grpc::ServerContextBase& ctx);
 // was not accepted.
 absl::StatusOr<crm::common::v1::Principal> Caller(const grpc::ServerContextBase& ctx);
 
+// Returns whether `principal` holds permission `code` ("deals.read.all"). Permissions are the codes
+// identity grants (a user's roles at token issue, an API key's scopes); see services/identity/README.md.
+bool HasPermission(const crm::common::v1::Principal& principal, std::string_view code);
+
+// Returns OK if `principal` holds `code`, else PermissionDenied "missing permission <code>".
+absl::Status RequirePermission(const crm::common::v1::Principal& principal, std::string_view code);
+
 // Returns OK if the call may be served, or the reason it was turned away on arrival:
 // DeadlineExceeded (arrived past its deadline) or Unauthenticated (bad principal).
 absl::Status CheckCall(const grpc::ServerContextBase& ctx);

@@ -332,5 +332,17 @@ TEST_F(CallTest, ACallWithinMaxDeadlineKeepsItsOwnDeadline) {
   EXPECT_LE(response.deadline_unix_ms(), sent + 200);
 }
 
+TEST(PermissionTest, RequirePermissionNamesTheMissingCode) {
+  crm::common::v1::Principal p;
+  p.add_permissions("deals.read.all");
+  p.add_roles("users.manage");  // role names grant nothing by themselves
+  EXPECT_TRUE(HasPermission(p, "deals.read.all"));
+  EXPECT_TRUE(RequirePermission(p, "deals.read.all").ok());
+  EXPECT_FALSE(HasPermission(p, "deals.read"));
+  absl::Status s = RequirePermission(p, "users.manage");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.message(), "missing permission users.manage");
+}
+
 }  // namespace
 }  // namespace crm::rpc
