@@ -7,9 +7,12 @@
 #include <sstream>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/encoding.h"
 #include "libs/base/strings.h"
 #include "libs/log/log.h"
 
@@ -140,9 +143,14 @@ absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate
         refused = keys.status();
         break;
       }
+      if (std::optional<common::v1::Principal> p = Remembered(token, now, **keys); p.has_value()) return p;
       absl::StatusOr<auth::Claims> claims =
           auth::VerifyJwt(token, **keys, now, options_.issuer, options_.audience);
-      if (claims.ok()) return std::optional<common::v1::Principal>(PrincipalFromClaims(*claims));
+      if (claims.ok()) {
+        common::v1::Principal p = PrincipalFromClaims(*claims);
+        Remember(token, *claims, p, **keys);
+        return std::optional<common::v1::Principal>(std::move(p));
+      }
       refused = claims.status();
       // A key id not seen yet: identity may have rotated its key a moment ago. Look once.
       if (attempt > 0 || refused.message() != "unknown kid") break;
@@ -152,6 +160,42 @@ absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate
   log::Info("token refused", {{"method", method}, {"reason", refused}});
   if (is_public) return std::optional<common::v1::Principal>();
   return absl::UnauthenticatedError("invalid token");
+}
+
+// The leeway VerifyJwt applies by default.
+constexpr absl::Duration kTokenLeeway = absl::Seconds(30);
+
+std::optional<common::v1::Principal> Authenticator::Remembered(std::string_view token, absl::Time now,
+                                                               const auth::KeySet& keys) const {
+  if (options_.token_cache_size == 0) return std::nullopt;
+  absl::ReaderMutexLock lock(&cache_mu_);
+  auto it = cache_.find(AsAbsl(token));
+  if (it == cache_.end()) return std::nullopt;
+  const Verified& v = it->second;
+  if (now < v.not_before || now >= v.expires) return std::nullopt;
+  const auth::PublicKey* key = keys.Find(v.kid);
+  if (key == nullptr || key->raw() != v.key) return std::nullopt;
+  return v.principal;
+}
+
+void Authenticator::Remember(std::string_view token, const auth::Claims& claims,
+                             const common::v1::Principal& p, const auth::KeySet& keys) const {
+  if (options_.token_cache_size == 0) return;
+  // The kid is in the token's header, the first dot-separated part; VerifyJwt found it in `keys`.
+  const size_t dot = token.find('.');
+  if (dot == std::string_view::npos) return;
+  std::optional<std::string> header = auth::Base64UrlDecode(token.substr(0, dot));
+  if (!header.has_value()) return;
+  const nlohmann::json h = nlohmann::json::parse(*header, nullptr, /*allow_exceptions=*/false);
+  if (!h.is_object() || !h.contains("kid") || !h["kid"].is_string()) return;
+  const std::string kid = h["kid"].get<std::string>();
+  const auth::PublicKey* key = keys.Find(kid);
+  if (key == nullptr) return;
+  Verified v{p, (claims.nbf == absl::Time() ? claims.iat : claims.nbf) - kTokenLeeway,
+             claims.exp + kTokenLeeway, kid, key->raw()};
+  absl::MutexLock lock(&cache_mu_);
+  if (cache_.size() >= options_.token_cache_size) cache_.clear();  // crude, but bounded and rare
+  cache_.insert_or_assign(std::string(token), std::move(v));
 }
 
 common::v1::Principal PrincipalFromClaims(const auth::Claims& claims) {

@@ -11,6 +11,10 @@
 // file (JwksFileSource, CRM_GATEWAY_JWKS_FILE), re-read when its modification time changes. A token
 // whose key id is unknown triggers one JwksSource::Refresh() (identity may have just rotated).
 //
+// Verified tokens are remembered (up to `token_cache_size`, until they expire) so a client's next
+// request with the same token costs a hash lookup instead of an Ed25519 verification; a remembered
+// token is still refused once its key leaves the key set.
+//
 // Public methods (by full name, "crm.identity.v1.AuthService.SignIn") need no token; a valid token on
 // them is still used, an invalid one is ignored. Every other method needs a valid token.
 //
@@ -31,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -94,6 +99,8 @@ struct AuthOptions {
   std::vector<std::string> public_methods = DefaultPublicMethods();
   // Time source for token validity; nullptr means crm::SystemClock(). Must outlive the Authenticator.
   const Clock* clock = nullptr;
+  // Verified tokens remembered; 0 turns the cache off.
+  size_t token_cache_size = 10'000;
 };
 
 // Identifies callers. Thread-safe.
@@ -121,7 +128,21 @@ class Authenticator {
 
  private:
   explicit Authenticator(AuthOptions options) : options_(std::move(options)) {}
+  // A token verified once: whom it names, until when, and under which key.
+  struct Verified {
+    common::v1::Principal principal;
+    absl::Time not_before, expires;  // leeway included
+    std::string kid, key;            // the key's id and raw public bytes
+  };
+  // The principal of `token` if it was verified before and is still valid at `now` under `keys`.
+  std::optional<common::v1::Principal> Remembered(std::string_view token, absl::Time now,
+                                                  const auth::KeySet& keys) const;
+  void Remember(std::string_view token, const auth::Claims& claims, const common::v1::Principal& p,
+                const auth::KeySet& keys) const;
+
   AuthOptions options_;
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, Verified> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 // Returns the Principal for verified `claims`: kind from claims.kind ("user", "api_key", "service"),

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -180,7 +181,13 @@ struct Gateway::Impl {
   // Service full name → stub on the cached channel of its address (absent: no backend configured).
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::GenericStub>> stubs;
 
+  // Signatures of forwarded principals, reused for a few seconds (an Ed25519 signature per request
+  // would be the gateway's largest cost): principal bytes → (x-crm-principal-sig, signed at).
+  absl::Mutex sig_mu;
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> signatures ABSL_GUARDED_BY(sig_mu);
+
   HttpResponse Handle(HttpCall& call);
+  absl::StatusOr<std::string> Sign(const std::string& principal_bytes, absl::Time now);
   absl::StatusOr<std::string> Forward(HttpCall& call, const RouteMatch& m, std::string request,
                                       const std::optional<common::v1::Principal>& principal);
 };
@@ -322,6 +329,27 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
   return r;
 }
 
+// How long one principal signature is reused: well inside the backends' accepted age (minutes), so a
+// reused signature is as good as a fresh one.
+constexpr absl::Duration kSignatureReuse = absl::Seconds(5);
+constexpr size_t kMaxCachedSignatures = 10'000;
+
+absl::StatusOr<std::string> Gateway::Impl::Sign(const std::string& principal_bytes, absl::Time now) {
+  {
+    absl::MutexLock lock(&sig_mu);
+    auto it = signatures.find(principal_bytes);
+    if (it != signatures.end() && now >= it->second.second && now - it->second.second < kSignatureReuse) {
+      return it->second.first;
+    }
+  }
+  absl::StatusOr<std::string> sig = auth::SignPrincipalBytes(principal_bytes, *options.service_key, now);
+  if (!sig.ok()) return sig.status();
+  absl::MutexLock lock(&sig_mu);
+  if (signatures.size() >= kMaxCachedSignatures) signatures.clear();
+  signatures.insert_or_assign(principal_bytes, std::make_pair(*sig, now));
+  return sig;
+}
+
 absl::StatusOr<std::string> Gateway::Impl::Forward(
     HttpCall& call, const RouteMatch& m, std::string request,
     const std::optional<common::v1::Principal>& principal) {
@@ -354,7 +382,7 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
   // backend can tell the gateway's calls (and the client address it vouches for) from anyone else's.
   const std::string bytes =
       principal.has_value() ? principal->SerializeAsString() : GatewayPrincipal().SerializeAsString();
-  absl::StatusOr<std::string> sig = auth::SignPrincipalBytes(bytes, *options.service_key, now);
+  absl::StatusOr<std::string> sig = Sign(bytes, now);
   if (!sig.ok()) return sig.status();
   ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
   ctx.AddMetadata(std::string(auth::kPrincipalSigHeader), *sig);

@@ -682,6 +682,28 @@ TEST_F(GatewayTest, ApiKeysAreCheckedByIdentityOnEveryRequest) {
   EXPECT_EQ(nlohmann::json::parse(bad.body)["error"]["message"], "invalid API key");
 }
 
+TEST_F(GatewayTest, ARememberedTokenStillExpiresAndDiesWithItsKey) {
+  StartGateway();
+  const std::string token = Bearer("user-cache");
+  ASSERT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);
+  ASSERT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);  // from the cache
+  // Identity drops the key (say it leaked): the remembered token goes with it.
+  auth::KeySet other;
+  other.Add(auth::SigningKey::Generate("id-9")->public_key());
+  std::ofstream(jwks_path_, std::ios::trunc) << other.ToJwks();
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 401);
+  // And with the key back, a remembered token still expires (10 min + 30 s leeway).
+  auth::KeySet keys;
+  keys.Add(identity_key_->public_key());
+  std::ofstream(jwks_path_, std::ios::trunc) << keys.ToJwks();
+  clock_.Advance(absl::Seconds(6));
+  const std::string fresh = Bearer("user-cache2");
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {fresh}).status, 200);
+  clock_.Advance(absl::Minutes(10) + absl::Seconds(31));
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {fresh}).status, 401);
+}
+
 TEST(GatewayHelpersTest, TokenScopesBecomePermissions) {
   auth::Claims c;
   c.sub = "u-1";
