@@ -68,6 +68,8 @@ absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, con
   envelope.set_request_id(event.request_id);
   envelope.set_aggregate_type(event.aggregate_type);
   envelope.mutable_payload()->PackFrom(*event.payload);
+  for (const std::string& u : event.visible_to_user_ids) envelope.add_visible_to_user_ids(u);
+  for (const std::string& t : event.visible_to_team_ids) envelope.add_visible_to_team_ids(t);
   std::string bytes;
   if (!envelope.SerializeToString(&bytes)) return absl::InternalError("event: cannot serialize the envelope");
 

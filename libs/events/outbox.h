@@ -21,6 +21,7 @@
 #define CRM_LIBS_EVENTS_OUTBOX_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/crm/common/v1/common.pb.h"
@@ -46,6 +47,9 @@ struct NewEvent {
   const google::protobuf::Message* payload = nullptr;  // packed into Envelope.payload (required)
   crm::common::v1::Principal actor;                    // who caused it
   std::string request_id;                              // the request that caused it, if any
+  // Who may see it on the gateway's live stream besides "<service>.read.all" holders (envelope.proto).
+  std::vector<std::string> visible_to_user_ids;
+  std::vector<std::string> visible_to_team_ids;
 };
 
 class OutboxWriter {

@@ -178,6 +178,8 @@ struct Gateway::Impl {
   std::optional<Router> router;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<RateLimiter> per_user;
+  std::string openapi_json;
+  std::unique_ptr<StreamHub> stream;
   // Service full name → stub on the cached channel of its address (absent: no backend configured).
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::GenericStub>> stubs;
 
@@ -187,6 +189,9 @@ struct Gateway::Impl {
   absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> signatures ABSL_GUARDED_BY(sig_mu);
 
   HttpResponse Handle(HttpCall& call);
+  HttpResponse Stream(HttpCall& call);
+  // 429 with Retry-After when `p` has used up its requests, else nullopt.
+  std::optional<HttpResponse> Throttle(const common::v1::Principal& p, std::string_view request_id);
   absl::StatusOr<std::string> Sign(const std::string& principal_bytes, absl::Time now);
   absl::StatusOr<std::string> Forward(HttpCall& call, const RouteMatch& m, std::string request,
                                       const std::optional<common::v1::Principal>& principal);
@@ -196,6 +201,12 @@ Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() = default;
 
 const std::vector<std::string>& Gateway::services() const { return impl_->services; }
+
+bool Gateway::Ready() const { return impl_->stream == nullptr || impl_->stream->Ready(); }
+
+void Gateway::Stop() {
+  if (impl_->stream != nullptr) impl_->stream->Stop();
+}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options) {
   if (options.descriptor_sets.empty()) return absl::InvalidArgumentError("no descriptor sets given");
@@ -215,6 +226,19 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options)
   absl::StatusOr<Router> router = Router::Build(impl->pool, impl->services);
   if (!router.ok()) return router.status();
   impl->router.emplace(*std::move(router));
+  OpenApiOptions openapi = o.openapi;
+  openapi.public_methods = o.auth.public_methods;
+  absl::StatusOr<std::string> doc = BuildOpenApiJson(*impl->router, openapi);
+  if (!doc.ok()) return doc.status();
+  impl->openapi_json = *std::move(doc);
+  if (o.stream.has_value()) {
+    StreamOptions so = *o.stream;
+    so.pool = &impl->pool;
+    if (so.clock == nullptr) so.clock = o.clock;
+    absl::StatusOr<std::unique_ptr<StreamHub>> hub = StreamHub::Start(std::move(so));
+    if (!hub.ok()) return hub.status();
+    impl->stream = *std::move(hub);
+  }
   absl::StatusOr<std::unique_ptr<Authenticator>> auth = Authenticator::Create(o.auth);
   if (!auth.ok()) return auth.status();
   impl->auth = *std::move(auth);
@@ -251,8 +275,55 @@ HttpResponse Gateway::Handle(HttpCall& call) {
   }
 }
 
+// The method name the live stream is authorised as (not public: it needs a caller).
+constexpr char kStreamMethod[] = "crm.gateway.Stream";
+
+std::optional<HttpResponse> Gateway::Impl::Throttle(const common::v1::Principal& p,
+                                                    std::string_view request_id) {
+  if (per_user == nullptr) return std::nullopt;
+  const std::string key = p.id().empty() ? absl::StrCat("service:", p.service()) : p.id();
+  RateLimiter::Decision d = per_user->Take(key);
+  if (d.allowed) return std::nullopt;
+  HttpResponse r = HttpResponse::FromStatus(absl::ResourceExhaustedError("too many requests"), request_id);
+  const int64_t secs = d.retry_after == absl::InfiniteDuration()
+                           ? 3600
+                           : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
+                                                      absl::ToDoubleSeconds(d.retry_after))));
+  r.headers.emplace_back("Retry-After", std::to_string(secs));
+  return r;
+}
+
+HttpResponse Gateway::Impl::Stream(HttpCall& call) {
+  const HttpRequest& req = call.request();
+  call.SetRoute("/v1/stream");
+  if (stream == nullptr) {
+    return HttpResponse::FromStatus(absl::UnavailableError("the live stream is not configured"), req.request_id);
+  }
+  std::optional<std::string> bearer;
+  for (const auto& [name, value] : req.query) {
+    if (name == "access_token" && !value.empty()) bearer = absl::StrCat("Bearer ", AsAbsl(value));
+  }
+  std::optional<std::string_view> authorization = req.Header("Authorization");
+  if (!authorization.has_value() && bearer.has_value()) authorization = *bearer;
+  absl::StatusOr<std::optional<common::v1::Principal>> who = auth->Authenticate(
+      kStreamMethod, {.authorization = authorization, .api_key = req.Header("X-Api-Key"),
+                      .request_id = req.request_id});
+  if (!who.ok()) return HttpResponse::FromStatus(who.status(), req.request_id);
+  if (std::optional<HttpResponse> refused = Throttle(**who, req.request_id)) return *std::move(refused);
+  SseStream& sse = call.StartSse();
+  stream->Serve(sse, **who, sse.LastEventId(), ParseTypePrefixes(req));
+  return {};
+}
+
 HttpResponse Gateway::Impl::Handle(HttpCall& call) {
   const HttpRequest& req = call.request();
+  if (req.method == "GET" && req.path == "/openapi.json") {
+    call.SetRoute("/openapi.json");
+    HttpResponse r = HttpResponse::Json(200, openapi_json);
+    r.headers.emplace_back("Cache-Control", "public, max-age=300");
+    return r;
+  }
+  if (req.method == "GET" && req.path == "/v1/stream") return Stream(call);
   absl::StatusOr<RouteMatch> m = router->Match(req.method, req.path);
   if (!m.ok()) {
     if (IsMethodNotAllowed(m.status())) {
@@ -276,20 +347,8 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
                .request_id = req.request_id});
   if (!principal.ok()) return HttpResponse::FromStatus(principal.status(), req.request_id);
 
-  if (per_user != nullptr && principal->has_value()) {
-    const common::v1::Principal& p = **principal;
-    const std::string key = p.id().empty() ? absl::StrCat("service:", p.service()) : p.id();
-    RateLimiter::Decision d = per_user->Take(key);
-    if (!d.allowed) {
-      HttpResponse r = HttpResponse::FromStatus(absl::ResourceExhaustedError("too many requests"),
-                                                req.request_id);
-      const int64_t secs = d.retry_after == absl::InfiniteDuration()
-                               ? 3600
-                               : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
-                                                          absl::ToDoubleSeconds(d.retry_after))));
-      r.headers.emplace_back("Retry-After", std::to_string(secs));
-      return r;
-    }
+  if (principal->has_value()) {
+    if (std::optional<HttpResponse> refused = Throttle(**principal, req.request_id)) return *std::move(refused);
   }
 
   absl::StatusOr<std::string> request = BuildRequest(*m, req.body, req.query);

@@ -19,6 +19,12 @@
 //      status, the backend's message, field violations from grpc-status-details-bin), except that
 //      ABORTED after an If-Match is 412 Precondition Failed.
 //
+// Besides the routes of the descriptors it serves its own:
+//   GET /openapi.json  the OpenAPI 3 document of every route (openapi/openapi.h), public;
+//   GET /v1/stream     the live stream (stream/stream.h) of the events the caller may see, as SSE; the
+//                      token may also come as `?access_token=` (browsers' EventSource cannot set
+//                      headers); `types=` filters by event type prefix; Last-Event-ID resumes.
+//
 // Example:
 //   GatewayOptions o;
 //   o.descriptor_sets = {"/usr/share/crm/crm_api.pb"};
@@ -42,6 +48,8 @@
 #include "libs/base/clock.h"
 #include "services/gateway/auth.h"
 #include "services/gateway/edge/server.h"
+#include "services/gateway/openapi/openapi.h"
+#include "services/gateway/stream/stream.h"
 
 namespace crm::gateway {
 
@@ -68,6 +76,10 @@ struct GatewayOptions {
   size_t per_user_max_keys = 100'000;
   // Time source for rate limits and signatures; nullptr means crm::SystemClock(). Must outlive the gateway.
   const Clock* clock = nullptr;
+  // The OpenAPI document's title, version and server (its public methods are auth.public_methods).
+  OpenApiOptions openapi;
+  // The live stream; nullopt answers /v1/stream with 503. Its pool is the gateway's descriptors.
+  std::optional<StreamOptions> stream;
 };
 
 // Returns the setting name (for crm::config::Env) holding the backend address of `service`:
@@ -94,6 +106,11 @@ class Gateway {
 
   // The full names of the services routed.
   const std::vector<std::string>& services() const;
+
+  // True when the live stream (if configured) can serve clients.
+  bool Ready() const;
+  // Stops the live stream's consumer; call after stopping the HTTP server (which closes the streams).
+  void Stop();
 
  private:
   struct Impl;

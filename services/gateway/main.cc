@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "libs/base/strings.h"
 #include "libs/config/config.h"
 #include "libs/log/log.h"
@@ -25,6 +26,9 @@
 #include "services/gateway/gateway.h"
 #include "services/gateway/identity_client.h"
 
+#ifndef CRM_GATEWAY_DEFAULT_STREAM_TOPICS
+#define CRM_GATEWAY_DEFAULT_STREAM_TOPICS ""
+#endif
 #ifndef CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET
 #define CRM_GATEWAY_DEFAULT_DESCRIPTOR_SET "crm_api.pb"
 #endif
@@ -109,6 +113,21 @@ int main() {
   if (identity_channel != nullptr) {
     options.auth.api_keys = std::make_shared<crm::gateway::IdentityApiKeyVerifier>(identity_channel, *key);
   }
+  options.openapi.title = env.String("OPENAPI_TITLE", "CRM API");
+  options.openapi.server_url = env.String("PUBLIC_URL", "");
+  // The live stream (GET /v1/stream) reads these topics; without brokers it answers 503.
+  const std::string brokers = env.String("KAFKA_BROKERS", "");
+  const std::vector<std::string> stream_topics =
+      env.List("STREAM_TOPICS", absl::StrSplit(CRM_GATEWAY_DEFAULT_STREAM_TOPICS, ',', absl::SkipEmpty()));
+  if (!brokers.empty() && !stream_topics.empty()) {
+    crm::gateway::StreamOptions stream;
+    stream.brokers = brokers;
+    stream.topics = stream_topics;
+    stream.ring_events_per_partition =
+        static_cast<size_t>(env.Int("STREAM_RING_EVENTS", 2000, 0, 1'000'000));
+    stream.subscriber_queue = static_cast<size_t>(env.Int("STREAM_CLIENT_QUEUE", 1000, 1, 1'000'000));
+    options.stream = std::move(stream);
+  }
   options.backend_for = [&env](std::string_view service) {
     const std::string name = crm::gateway::BackendSettingName(service);
     return name.empty() ? std::string() : env.String(name, "");
@@ -130,7 +149,9 @@ int main() {
   crm::gateway::Gateway* gw = gateway->get();
   // Ready once the router is built (before the server starts) and, when keys come from identity, once
   // they were fetched: before that every signed-in request would be refused.
-  http.ready = [from_identity] { return from_identity == nullptr || from_identity->Ready(); };
+  http.ready = [from_identity, gw] {
+    return (from_identity == nullptr || from_identity->Ready()) && gw->Ready();
+  };
   absl::StatusOr<std::unique_ptr<crm::gateway::HttpServer>> server = crm::gateway::HttpServer::Start(
       http, [gw](crm::gateway::HttpCall& call) { return gw->Handle(call); });
   if (!server.ok()) {
@@ -170,7 +191,8 @@ int main() {
   sigwait(&stop_signals, &sig);
   crm::log::Info("stopping", {{"signal", sig}});
   health->GetHealthCheckService()->SetServingStatus(false);
-  (*server)->Stop(absl::Seconds(10));
+  (*server)->Stop(absl::Seconds(10));  // closes live streams too: clients resume elsewhere (Last-Event-ID)
+  gw->Stop();
   health->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   crm::log::Info("stopped");
   return 0;

@@ -210,6 +210,15 @@ class Edge(unittest.TestCase):
     def bearer(self, session):
         return "Authorization: Bearer " + session["accessToken"]
 
+    def session(self, role):
+        """A signed-in session of `role`'s demo user, made once per run: a TOTP code may be used only
+        once, so users with a second factor cannot sign in twice within one 30-second step."""
+        if role not in self._sessions:
+            self._sessions[role] = self.sign_in(role)
+        return self._sessions[role]
+
+    _sessions = {}
+
     # --- sign-in, tokens, sessions ------------------------------------------------------------------
 
     def test_sign_in_call_refresh_and_sign_out(self):
@@ -283,32 +292,36 @@ class Edge(unittest.TestCase):
         self.assertEqual(self.curl("GET", "/v1/users", headers=[self.bearer(s)]).status, 200)
 
     def test_second_factor_for_roles_that_require_it(self):
-        login, password = self.users["administrator"]
+        login, password = self.users["driver"]
         self.assertIn(login, self.totp)
         without = self.curl("POST", "/v1/auth:signIn", {"login": login, "password": password})
         self.assertEqual(without.status, 401, without.body)
         wrong = self.curl("POST", "/v1/auth:signIn", {"login": login, "password": password, "totpCode": "000000"
                                                       if totp_now(self.totp[login]) != "000000" else "111111"})
         self.assertEqual(wrong.status, 401, wrong.body)
-        s = self.sign_in("administrator")
+        s = self.sign_in("driver")
         self.assertEqual(self.curl("GET", "/v1/roles", headers=[self.bearer(s)]).status, 200)
+        # The same code a second time is a replay.
+        replay = self.curl("POST", "/v1/auth:signIn", {"login": login, "password": password,
+                                                       "totpCode": totp_now(self.totp[login])})
+        self.assertEqual(replay.status, 401, replay.body)
 
     # --- permissions, validation, versions ----------------------------------------------------------
 
     def test_a_role_without_the_permission_gets_403(self):
         s = self.sign_in("manager")
-        r = self.curl("POST", "/v1/users", {"login": "x-" + uuid.uuid4().hex[:6], "fullName": "X"},
-                      headers=[self.bearer(s)])
+        r = self.curl("POST", "/v1/users", {"user": {"login": "x-" + uuid.uuid4().hex[:6], "fullName": "X"},
+                                            "password": "correct horse battery"}, headers=[self.bearer(s)])
         self.assertEqual(r.status, 403, r.body)
         self.assertEqual(r.error()["status"], "PERMISSION_DENIED")
         self.assertIn("users.manage", r.error()["message"])
 
     def test_create_update_with_etag_and_if_match(self):
-        admin = self.sign_in("administrator")
+        admin = self.session("administrator")
         login = "e2e-" + uuid.uuid4().hex[:8]
-        created = self.curl("POST", "/v1/users", {"login": login, "fullName": "Иванов Иван", "phone": "8 (916) 123-45-67",
-                                                  "roleCodes": ["manager"], "active": True},
-                            headers=[self.bearer(admin), "Idempotency-Key: " + login])
+        body = {"user": {"login": login, "fullName": "Иванов Иван", "phone": "8 (916) 123-45-67",
+                         "roleCodes": ["manager"]}, "password": "correct horse battery"}
+        created = self.curl("POST", "/v1/users", body, headers=[self.bearer(admin), "Idempotency-Key: " + login])
         self.assertEqual(created.status, 200, created.body)
         user = created.json()
         self.assertEqual(user["phone"], "+79161234567")
@@ -323,10 +336,15 @@ class Edge(unittest.TestCase):
                           headers=[self.bearer(admin), "If-Match: " + created.headers["etag"]])
         self.assertEqual(stale.status, 412, stale.body)
         self.assertEqual(self.curl("GET", path, headers=[self.bearer(admin)]).json()["fullName"], "Иванов Иван Иванович")
+        # A retried create with the same Idempotency-Key returns the first result, not a conflict.
+        again = self.curl("POST", "/v1/users", body, headers=[self.bearer(admin), "Idempotency-Key: " + login])
+        self.assertEqual(again.status, 200, again.body)
+        self.assertEqual(again.json()["id"], user["id"])
         # The same login again is a conflict; a bad field is named.
-        dup = self.curl("POST", "/v1/users", {"login": login, "fullName": "Y"}, headers=[self.bearer(admin)])
+        dup = self.curl("POST", "/v1/users", body, headers=[self.bearer(admin)])
         self.assertEqual(dup.status, 409, dup.body)
-        bad = self.curl("POST", "/v1/users", {"login": "A!", "fullName": "Y"}, headers=[self.bearer(admin)])
+        bad = self.curl("POST", "/v1/users", {"user": {"login": "A!", "fullName": "Y"}, "password": "correct horse battery"},
+                        headers=[self.bearer(admin)])
         self.assertEqual(bad.status, 400, bad.body)
         self.assertIn("user.login", [d["field"] for d in bad.error()["details"]])
         self.assertEqual(self.curl("GET", "/v1/users/" + str(uuid.uuid4()), headers=[self.bearer(admin)]).status, 404)
@@ -413,12 +431,14 @@ class Edge(unittest.TestCase):
     # --- the live stream ----------------------------------------------------------------------------
 
     def test_stream_resumes_after_a_disconnect_without_losing_an_event(self):
-        admin = self.sign_in("administrator")
+        admin = self.session("administrator")
         auth = "Bearer " + admin["accessToken"]
 
         def create_user():
             login = "sse-" + uuid.uuid4().hex[:8]
-            r = self.curl("POST", "/v1/users", {"login": login, "fullName": "SSE"}, headers=["Authorization: " + auth])
+            r = self.curl("POST", "/v1/users", {"user": {"login": login, "fullName": "SSE"},
+                                                "password": "correct horse battery"},
+                          headers=["Authorization: " + auth])
             self.assertEqual(r.status, 200, r.body)
             return r.json()["id"]
 
@@ -475,8 +495,8 @@ class SseClient:
                     event["event"] = line[6:].strip()
                 elif line.startswith("data:"):
                     data.append(line[5:].strip())
-            if not data:
-                continue  # a comment (heartbeat)
+            if not "".join(data):
+                continue  # a heartbeat comment, or an id-only checkpoint
             event["data"] = json.loads("\n".join(data))
             if done(event):
                 return event["id"]

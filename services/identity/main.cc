@@ -1,0 +1,184 @@
+// File: services/identity/main.cc
+// The crm-identity binary.
+//   crm-identity                      serves AuthService, UserService and ApiKeyService (gRPC 7101,
+//                                     metrics 9101), runs the outbox relay and the signing-key ring.
+//   crm-identity demo-users --credentials PATH --totp-secrets PATH
+//                                     applies migrations and creates the demo users (demo.h).
+// Settings (CRM_IDENTITY_<NAME> or CRM_<NAME>) are listed in README.md. Exit codes: 0 after a graceful
+// stop; 2 for bad configuration; 1 when starting fails.
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/base/clock.h"
+#include "libs/base/status.h"
+#include "libs/config/config.h"
+#include "libs/events/relay.h"
+#include "libs/events/schema.h"
+#include "libs/log/log.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/server.h"
+#include "services/identity/api_keys.h"
+#include "services/identity/demo.h"
+#include "services/identity/keys.h"
+#include "services/identity/service.h"
+#include "services/identity/sessions.h"
+#include "services/identity/store.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& IdentityMigrations();
+}  // namespace crm
+
+namespace {
+
+// Runs `fn` every `every` on its own thread until destroyed.
+class Periodic {
+ public:
+  Periodic(absl::Duration every, std::function<void()> fn)
+      : thread_([this, every, fn = std::move(fn)] {
+          for (;;) {
+            {
+              absl::MutexLock lock(&mu_);
+              auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+              mu_.AwaitWithTimeout(absl::Condition(&stop), every);
+              if (stopping_) return;
+            }
+            fn();
+          }
+        }) {}
+  ~Periodic() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=identity user=identity";
+
+std::vector<crm::pg::Migration> AllMigrations() {
+  std::vector<crm::pg::Migration> all = crm::EventsMigrations();
+  all.insert(all.end(), crm::IdentityMigrations().begin(), crm::IdentityMigrations().end());
+  return all;
+}
+
+int DemoUsersMain(int argc, char** argv) {
+  crm::log::Init("identity", crm::log::Level::kInfo);
+  crm::identity::DemoOptions options;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    if (flag == "--credentials") {
+      options.credentials_path = argv[i + 1];
+    } else if (flag == "--totp-secrets") {
+      options.totp_path = argv[i + 1];
+    } else {
+      std::fprintf(stderr, "crm-identity demo-users: unknown flag %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (options.credentials_path.empty() || options.totp_path.empty()) {
+    std::fprintf(stderr, "usage: crm-identity demo-users --credentials PATH --totp-secrets PATH\n");
+    return 2;
+  }
+  crm::config::Env env("identity");
+  const std::string dsn = env.String("PG_DSN", kDefaultDsn);
+  if (!env.status().ok()) return crm::config::ReportInvalid("identity", env.status());
+  absl::Status status = [&]() -> absl::Status {
+    CRM_RETURN_IF_ERROR(crm::pg::Migrate(dsn, AllMigrations()).status());
+    CRM_ASSIGN_OR_RETURN(auto pool,
+                         crm::pg::Pool::Create({.dsn = dsn, .size = 2, .application_name = "identity-demo"}));
+    crm::identity::Store store(*pool, crm::SystemClock());
+    return crm::identity::CreateDemoUsers(store, options);
+  }();
+  if (!status.ok()) {
+    std::fprintf(stderr, "crm-identity demo-users: %s\n", std::string(status.ToString()).c_str());
+    return 1;
+  }
+  std::printf("demo users ready: credentials in %s, TOTP secrets in %s\n", options.credentials_path.c_str(),
+              options.totp_path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "demo-users") return DemoUsersMain(argc, argv);
+  return crm::rpc::RunService(
+      "identity", 7101, 9101, [](crm::config::Env& env, crm::rpc::Server& server) -> absl::Status {
+        const std::string dsn = env.String("PG_DSN", kDefaultDsn);
+        const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 8, 1, 256));
+        crm::identity::SessionOptions sessions;
+        sessions.access_token_ttl = env.Duration("ACCESS_TOKEN_TTL", absl::Minutes(10));
+        sessions.refresh_token_ttl = env.Duration("REFRESH_TOKEN_TTL", absl::Hours(24 * 14));
+        sessions.login_max_failures = static_cast<int>(env.Int("SIGNIN_MAX_FAILURES_PER_LOGIN", 5, 1, 1000));
+        sessions.ip_max_failures = static_cast<int>(env.Int("SIGNIN_MAX_FAILURES_PER_IP", 30, 1, 100000));
+        sessions.failure_window = env.Duration("SIGNIN_FAILURE_WINDOW", absl::Minutes(15));
+        sessions.first_lockout = env.Duration("SIGNIN_LOCKOUT", absl::Minutes(1));
+        sessions.max_lockout = env.Duration("SIGNIN_MAX_LOCKOUT", absl::Hours(1));
+        crm::identity::KeyRingOptions keys;
+        keys.rotation = env.Duration("KEY_ROTATION", absl::Hours(24 * 30));
+        keys.access_token_ttl = sessions.access_token_ttl;
+        const absl::Duration key_reload = env.Duration("KEY_RELOAD_INTERVAL", absl::Minutes(1));
+        keys.activation_delay = env.Duration("KEY_ACTIVATION_DELAY", absl::Minutes(3));
+        if (keys.activation_delay <= key_reload) {
+          env.Reject("KEY_ACTIVATION_DELAY",
+                     "must be longer than KEY_RELOAD_INTERVAL (replicas must see a key before it signs)");
+        }
+        const std::string admin_login = env.String("BOOTSTRAP_ADMIN_LOGIN", "");
+        const std::string admin_password_file = env.String("BOOTSTRAP_ADMIN_PASSWORD_FILE", "");
+        const bool relay_enabled = env.Bool("OUTBOX_RELAY", true);
+        crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
+        if (sessions.access_token_ttl <= absl::ZeroDuration())
+          env.Reject("ACCESS_TOKEN_TTL", "must be positive");
+        if (sessions.refresh_token_ttl <= absl::ZeroDuration())
+          env.Reject("REFRESH_TOKEN_TTL", "must be positive");
+        if (keys.rotation <= absl::ZeroDuration()) env.Reject("KEY_ROTATION", "must be positive");
+        if (key_reload <= absl::ZeroDuration()) env.Reject("KEY_RELOAD_INTERVAL", "must be positive");
+        if (admin_login.empty() != admin_password_file.empty()) {
+          env.Reject("BOOTSTRAP_ADMIN_LOGIN", "set together with BOOTSTRAP_ADMIN_PASSWORD_FILE");
+        }
+        if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
+
+        CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
+        crm::log::Info("migrations applied", {{"count", applied}});
+        CRM_ASSIGN_OR_RETURN(
+            std::unique_ptr<crm::pg::Pool> pool,
+            crm::pg::Pool::Create({.dsn = dsn, .size = pool_size, .application_name = "identity"}));
+        auto* p = server.Own(std::move(pool));
+        auto* store = server.Own(std::make_unique<crm::identity::Store>(*p, crm::SystemClock()));
+        if (!admin_login.empty())
+          CRM_RETURN_IF_ERROR(crm::identity::BootstrapAdmin(*store, admin_login, admin_password_file));
+        auto* ring = server.Own(std::make_unique<crm::identity::KeyRing>(*p, crm::SystemClock(), keys));
+        CRM_RETURN_IF_ERROR(ring->Maintain());
+        ring->StartBackground(key_reload);
+        auto* sess = server.Own(std::make_unique<crm::identity::Sessions>(*store, *ring, sessions));
+        server.Own(std::make_unique<Periodic>(absl::Hours(1), [sess] {
+          if (absl::Status s = sess->Prune(); !s.ok())
+            crm::log::Warn("cannot prune sessions", {{"error", s}});
+        }));
+        auto* api_keys = server.Own(std::make_unique<crm::identity::ApiKeys>(*store));
+        const crm::identity::Deps deps{store, sess, ring, api_keys};
+        server.AddService(server.Own(std::make_unique<crm::identity::AuthServiceImpl>(deps)));
+        server.AddService(server.Own(std::make_unique<crm::identity::UserServiceImpl>(deps)));
+        server.AddService(server.Own(std::make_unique<crm::identity::ApiKeyServiceImpl>(deps)));
+        if (relay_enabled) {
+          CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Relay> relay,
+                               crm::events::Relay::Create(relay_options));
+          server.Own(std::move(relay))->Start();
+        }
+        return absl::OkStatus();
+      });
+}

@@ -1,0 +1,139 @@
+// File: services/identity/store.h
+// -----------------------------------------------------------------------------
+// identity's PostgreSQL store of users, teams and roles (permissions are rows of role_permissions).
+// Every write validates its input (INVALID_ARGUMENT naming the proto field), runs in one transaction
+// and, for users, appends UserCreated / UserUpdated to the outbox in that same transaction (aggregate
+// "user", topic crm.identity.user.v1, visible to the user). Permission checks are the caller's job
+// (service.cc): the store trusts that the actor may do what it asks.
+//
+// Example:
+//   crm::identity::Store store(*pool, crm::SystemClock());
+//   crm::identity::v1::User u;
+//   u.set_login("Anna.K");  u.set_full_name("Анна К.");  u.add_role_codes("manager");
+//   CRM_ASSIGN_OR_RETURN(u, store.CreateUser(actor, request_id, u, "a long password"));
+//   CRM_ASSIGN_OR_RETURN(auto auth, store.LoadAuth(u.id()));   // permissions, TOTP state, hash
+#ifndef CRM_SERVICES_IDENTITY_STORE_H_
+#define CRM_SERVICES_IDENTITY_STORE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "crm/common/v1/common.pb.h"
+#include "crm/identity/v1/identity.pb.h"
+#include "libs/auth/password.h"
+#include "libs/events/outbox.h"
+
+namespace pqxx {
+class transaction_base;
+}  // namespace pqxx
+
+namespace crm {
+class Clock;
+namespace pg {
+class Pool;
+}  // namespace pg
+}  // namespace crm
+
+namespace crm::identity {
+
+// What sign-in and token issue need to know about a user, beyond the public User.
+struct UserAuth {
+  crm::identity::v1::User user;
+  std::string password_hash;
+  std::string totp_secret;               // the confirmed secret, "" when none
+  std::string totp_pending_secret;       // an enrolment awaiting ConfirmTotp, "" when none
+  int64_t totp_last_step = -1;           // the last TOTP time step accepted
+  bool role_requires_totp = false;       // one of the user's roles requires a second factor
+  std::vector<std::string> permissions;  // union of the roles' permissions, sorted, unique
+};
+
+// Who made a change and in which request: the envelope's actor and request id.
+struct Actor {
+  crm::common::v1::Principal principal;
+  std::string request_id;
+};
+
+class Store {
+ public:
+  // `pool` and `clock` must outlive the store. `password_params` is the argon2id cost of new hashes.
+  Store(pg::Pool& pool, const Clock& clock, auth::PasswordParams password_params = {});
+
+  pg::Pool& pool() const { return pool_; }
+  const Clock& clock() const { return clock_; }
+  const auth::PasswordParams& password_params() const { return password_params_; }
+
+  // ---- users ----
+  // Creates an active user with `password` (≥ 10 characters). The login is stored lower-case.
+  // INVALID_ARGUMENT naming user.login / user.full_name / user.email / user.phone / user.role_codes /
+  // user.team_ids / user.supervisor_id / password; ALREADY_EXISTS for a taken login.
+  absl::StatusOr<crm::identity::v1::User> CreateUser(const Actor& actor, const crm::identity::v1::User& user,
+                                                     std::string_view password);
+  // Applies the fields named in `paths` (User field names; validated by the caller) from `user`.
+  // NOT_FOUND for an unknown user.id; ABORTED "version mismatch" when user.version is not 0 and not
+  // the stored one. Bumps the version and emits UserUpdated only when something changed.
+  absl::StatusOr<crm::identity::v1::User> UpdateUser(const Actor& actor, const crm::identity::v1::User& user,
+                                                     const std::vector<std::string>& paths);
+  // NOT_FOUND when there is no such user (or `id` is not a UUID).
+  absl::StatusOr<crm::identity::v1::User> GetUser(std::string_view id);
+  absl::StatusOr<crm::identity::v1::ListUsersResponse> ListUsers(
+      const crm::identity::v1::ListUsersRequest& req);
+  // The sign-in view of a user; nullopt when none has this login (any case) / id.
+  absl::StatusOr<std::optional<UserAuth>> FindAuthByLogin(std::string_view login);
+  absl::StatusOr<std::optional<UserAuth>> FindAuthById(std::string_view id);
+  // Replaces the password hash and revokes every session of the user (they must sign in again).
+  absl::Status SetPasswordHash(std::string_view user_id, std::string_view phc);
+  // How many users exist.
+  absl::StatusOr<int64_t> CountUsers();
+
+  // ---- two-factor ----
+  // Stores `secret` as the user's pending enrolment (replacing any earlier one).
+  absl::Status SetPendingTotp(std::string_view user_id, std::string_view secret);
+  // Makes the pending secret the user's confirmed one if `code` is valid for it now; emits
+  // UserUpdated [totp_enabled]. FAILED_PRECONDITION when no enrolment is pending; INVALID_ARGUMENT
+  // naming `code` when it does not match.
+  absl::StatusOr<crm::identity::v1::User> ConfirmTotp(const Actor& actor, std::string_view user_id,
+                                                      std::string_view code);
+  // Enables TOTP with `secret` directly (demo data), without a code.
+  absl::Status EnableTotpDirectly(std::string_view user_id, std::string_view secret);
+  // Records that TOTP time step `step` was accepted for the user; false when it (or a later one)
+  // already was (a replay).
+  absl::StatusOr<bool> ConsumeTotpStep(std::string_view user_id, int64_t step);
+
+  // ---- teams ----
+  // INVALID_ARGUMENT naming team.name / team.parent_id / team.head_user_id.
+  absl::StatusOr<crm::identity::v1::Team> CreateTeam(const crm::identity::v1::Team& team);
+  absl::StatusOr<crm::identity::v1::Team> GetTeam(std::string_view id);
+  absl::StatusOr<crm::identity::v1::ListTeamsResponse> ListTeams(
+      const crm::identity::v1::ListTeamsRequest& req);
+  // The id of a team called exactly `name`, if any (the oldest when several).
+  absl::StatusOr<std::optional<std::string>> FindTeamByName(std::string_view name);
+
+  // ---- roles ----
+  absl::StatusOr<crm::identity::v1::ListRolesResponse> ListRoles();
+  // Applies `paths` (name, permissions, requires_totp) of `role`. NOT_FOUND for an unknown code.
+  absl::StatusOr<crm::identity::v1::Role> UpdateRole(const crm::identity::v1::Role& role,
+                                                     const std::vector<std::string>& paths);
+
+ private:
+  pg::Pool& pool_;
+  const Clock& clock_;
+  auth::PasswordParams password_params_;
+  events::OutboxWriter outbox_;
+};
+
+// The event types identity publishes (proto/crm/identity/v1/events.proto).
+inline constexpr char kUserCreatedType[] = "crm.identity.user.created.v1";
+inline constexpr char kUserUpdatedType[] = "crm.identity.user.updated.v1";
+
+// Helpers shared by the store's modules (sessions, keys, API keys): timestamps as SQL parameters and
+// results. `SqlTime(t)` is an RFC 3339 string to cast with `::timestamptz`; `kMicros(col)` SQL reads a
+// timestamptz as microseconds since the epoch.
+std::string SqlTime(absl::Time t);
+std::string SqlMicros(std::string_view column);
+
+}  // namespace crm::identity
+
+#endif  // CRM_SERVICES_IDENTITY_STORE_H_
