@@ -256,6 +256,30 @@ TEST_F(CallTest, SignedPrincipalsAcceptOnlyFreshSignaturesByTrustedKeys) {
   EXPECT_EQ(server_->echo().BodyRuns("Echo"), 1);
 }
 
+TEST_F(CallTest, AServiceActingOnItsOwnSignsItsPrincipalAndNamesTheUser) {
+  absl::StatusOr<auth::SigningKey> robots = auth::SigningKey::Generate("robots");
+  absl::StatusOr<auth::SigningKey> stranger = auth::SigningKey::Generate("robots");
+  ASSERT_TRUE(robots.ok() && stranger.ok());
+  auth::KeySet trusted;
+  trusted.Add(robots->public_key());
+  StartServer([&](Server& s) { s.SetPrincipalVerifier(SignedPrincipals(trusted)); });
+
+  auto call = [&](const auth::SigningKey& key) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(5)));
+    EXPECT_TRUE(SetSignedCaller(ctx, ServicePrincipal("robots", "user-7"), key).ok());
+    EchoResponse response;
+    grpc::Status s = stub_->Echo(&ctx, EchoRequest(), &response);
+    return std::make_pair(s, response);
+  };
+  auto [ok, response] = call(*robots);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(response.caller().kind(), Principal::KIND_SERVICE);
+  EXPECT_EQ(response.caller().service(), "robots");
+  EXPECT_EQ(response.caller().on_behalf_of_user_id(), "user-7");
+  EXPECT_EQ(call(*stranger).first.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
 // ---- deadlines -------------------------------------------------------------------------------------------
 
 TEST_F(CallTest, ACallArrivingPastItsDeadlineIsRejectedWithoutRunningTheHandler) {

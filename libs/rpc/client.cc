@@ -11,6 +11,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/service_credential.h"
 #include "libs/log/log.h"
 #include "libs/rpc/call.h"
 #include "libs/rpc/internal/call_state.h"
@@ -89,6 +90,24 @@ void PrepareClientContext(grpc::ClientContext& ctx, absl::Duration timeout,
 
 void SetCaller(grpc::ClientContext& ctx, const crm::common::v1::Principal& principal) {
   ctx.AddMetadata(kPrincipalHeader, principal.SerializeAsString());
+}
+
+crm::common::v1::Principal ServicePrincipal(std::string_view service, std::string_view on_behalf_of_user_id) {
+  crm::common::v1::Principal p;
+  p.set_kind(crm::common::v1::Principal::KIND_SERVICE);
+  p.set_service(std::string(service));
+  p.set_on_behalf_of_user_id(std::string(on_behalf_of_user_id));
+  return p;
+}
+
+absl::Status SetSignedCaller(grpc::ClientContext& ctx, const crm::common::v1::Principal& principal,
+                             const crm::auth::SigningKey& key) {
+  const std::string bytes = principal.SerializeAsString();
+  absl::StatusOr<std::string> sig = auth::SignPrincipalBytes(bytes, key, absl::Now());
+  if (!sig.ok()) return sig.status();
+  ctx.AddMetadata(kPrincipalHeader, bytes);
+  ctx.AddMetadata(std::string(auth::kPrincipalSigHeader), *sig);
+  return absl::OkStatus();
 }
 
 }  // namespace crm::rpc

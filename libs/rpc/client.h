@@ -23,7 +23,9 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace google::protobuf {
@@ -39,6 +41,9 @@ class ServerContextBase;
 namespace crm::common::v1 {
 class Principal;
 }  // namespace crm::common::v1
+namespace crm::auth {
+class SigningKey;
+}  // namespace crm::auth
 
 namespace crm::rpc {
 
@@ -70,9 +75,19 @@ std::string ServiceConfigJson(const ChannelOptions& options,
 void PrepareClientContext(grpc::ClientContext& ctx, absl::Duration timeout,
                           const grpc::ServerContextBase* incoming = nullptr);
 
-// Adds `principal` as the caller (x-crm-principal-bin) of the call made with `ctx`: for a service acting
-// on its own (KIND_SERVICE), and for tests. Not together with a forwarded principal.
+// Adds `principal` as the caller (x-crm-principal-bin) of the call made with `ctx`, unsigned: only
+// servers without trusted keys believe it (development, tests). Not together with a forwarded principal.
 void SetCaller(grpc::ClientContext& ctx, const crm::common::v1::Principal& principal);
+
+// Returns the principal of `service` acting on its own (KIND_SERVICE), on behalf of
+// `on_behalf_of_user_id` when a user's rule or request caused the action ("" when none).
+crm::common::v1::Principal ServicePrincipal(std::string_view service, std::string_view on_behalf_of_user_id = "");
+
+// Adds `principal` as the caller of the call made with `ctx`, signed with `key` (x-crm-principal-sig),
+// so servers that trust the key believe it: how a service acting on its own (a robot's action) calls
+// another. Internal only if signing fails. Not together with a forwarded principal.
+absl::Status SetSignedCaller(grpc::ClientContext& ctx, const crm::common::v1::Principal& principal,
+                             const crm::auth::SigningKey& key);
 
 }  // namespace crm::rpc
 

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -40,6 +42,7 @@
 #include "libs/metrics/metrics.h"
 #include "libs/rpc/call.h"
 #include "libs/rpc/internal/interceptor.h"
+#include "libs/auth/jwt.h"
 #include "libs/rpc/signed_principal.h"
 
 namespace crm::rpc {
@@ -191,6 +194,7 @@ struct Server::Impl {
   ServerOptions options;
   const Clock* clock = &SystemClock();
   std::shared_ptr<const PrincipalVerifier> verifier = UnverifiedPrincipals();
+  std::shared_ptr<const auth::SigningKey> service_key;
   std::vector<grpc::Service*> services;
   std::vector<std::shared_ptr<void>> owned;
   std::vector<std::string> service_names;
@@ -229,6 +233,9 @@ void Server::SetPrincipalVerifier(std::shared_ptr<const PrincipalVerifier> verif
 }
 
 void Server::SetClock(const Clock& clock) { impl_->clock = &clock; }
+
+const auth::SigningKey* Server::service_key() const { return impl_->service_key.get(); }
+void Server::SetServiceKey(std::shared_ptr<const auth::SigningKey> key) { impl_->service_key = std::move(key); }
 
 const ServerOptions& Server::options() const { return impl_->options; }
 int Server::grpc_port() const { return impl_->grpc_port; }
@@ -334,6 +341,21 @@ int RunService(std::string_view service, int default_grpc_port, int default_metr
   } else {
     log::Warn("caller principals are believed unsigned: set the trusted keys file for production",
               {{"variable", env.VarName("TRUSTED_KEYS_FILE")}});
+  }
+  // The service's own key, for calls it makes on its own (a robot's action): client.h SetSignedCaller.
+  if (const std::string key_file = env.String("SERVICE_KEY_FILE", ""); !key_file.empty()) {
+    const std::string kid = env.String("SERVICE_KEY_ID", std::string(service));
+    std::ifstream in(key_file);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    absl::StatusOr<auth::SigningKey> key =
+        in ? auth::SigningKey::FromPrivatePem(kid, pem.str())
+           : absl::StatusOr<auth::SigningKey>(absl::NotFoundError("cannot read the file"));
+    if (!key.ok()) {
+      env.Reject("SERVICE_KEY_FILE", AsStd(key.status().message()));
+      return config::ReportInvalid(service, env.status());
+    }
+    server.SetServiceKey(std::make_shared<const auth::SigningKey>(*std::move(key)));
   }
   absl::Status wired = wire(env, server);
   if (!env.status().ok()) return config::ReportInvalid(service, env.status());

@@ -16,6 +16,9 @@
 //   LOG_LEVEL        debug | info | warn | error                                default info
 //   TRUSTED_KEYS_FILE  JWKS of the keys whose signed principals are believed (the gateway's and the
 //                    suite's services'); unset: principals are believed unsigned (development only)
+//   SERVICE_KEY_FILE the service's own Ed25519 key (PKCS#8 PEM), kid = SERVICE_KEY_ID (default: the
+//                    service's name): signs its principal when it acts on its own (client.h
+//                    SetSignedCaller); unset: Server::service_key() is null
 //
 // Exit codes of RunService: 0 after a clean drain; 2 for bad configuration (one line on stderr
 // naming every bad variable); 1 when wiring or starting fails (a busy port, an unreachable database).
@@ -48,6 +51,9 @@ class Service;
 
 namespace crm {
 class Clock;
+namespace auth {
+class SigningKey;
+}  // namespace auth
 namespace config {
 class Env;
 }  // namespace config
@@ -109,6 +115,11 @@ class Server {
   // Replaces the principal verifier (default: UnverifiedPrincipals(), which trusts the header). Before
   // Start().
   void SetPrincipalVerifier(std::shared_ptr<const PrincipalVerifier> verifier);
+
+  // The service's own signing key (SERVICE_KEY_FILE), or nullptr when none is configured. Set before
+  // wiring by RunService; valid for the server's life.
+  const auth::SigningKey* service_key() const;
+  void SetServiceKey(std::shared_ptr<const auth::SigningKey> key);
 
   // Replaces the clock the arrival deadline check reads (default crm::SystemClock()); for tests.
   // `clock` must outlive the server. Before Start().
