@@ -12,7 +12,6 @@ import hmac
 import http.client
 import json
 import os
-import select
 import shutil
 import socket
 import struct
@@ -27,6 +26,8 @@ import grpc
 
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 del sys.argv[1:3]
+sys.path.insert(0, os.path.join(SOURCE, "tests/support"))
+from service_process import ServiceProcess  # noqa: E402
 
 PG_DSN = os.environ.get("CRM_TEST_PG_DSN", "")
 BROKERS = os.environ.get("CRM_TEST_KAFKA_BROKERS", "")
@@ -46,51 +47,6 @@ def totp_now(secret):
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class Service:
-    """A service process whose JSON log lines on stderr are read as they come."""
-
-    def __init__(self, name, args, env):
-        self.name = name
-        self.proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        self.lines = []
-        self._partial = b""
-
-    def wait_for(self, msg, timeout=60):
-        end = time.monotonic() + timeout
-        while True:
-            for line in self.lines:
-                if line.get("msg") == msg:
-                    return line
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError("%s: no %r log line in %ss:\n%s" % (self.name, msg, timeout, self.text()))
-            ready, _, _ = select.select([self.proc.stderr], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(self.proc.stderr.fileno(), 65536)
-            if not chunk:
-                raise AssertionError("%s exited (%s) before %r:\n%s" % (self.name, self.proc.wait(), msg, self.text()))
-            self._partial += chunk
-            *complete, self._partial = self._partial.split(b"\n")
-            for raw in complete:
-                try:
-                    self.lines.append(json.loads(raw))
-                except ValueError:
-                    self.lines.append({"raw": raw.decode(errors="replace")})
-
-    def text(self):
-        return "\n".join(json.dumps(line, ensure_ascii=False) for line in self.lines[-60:])
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Reply:
@@ -134,10 +90,10 @@ class Edge(unittest.TestCase):
         cls.totp_file = os.path.join(cls.tmp, "demo-totp-secrets")
         subprocess.run([identity_bin, "demo-users", "--credentials", cls.credentials, "--totp-secrets", cls.totp_file],
                        env=identity_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cls.identity = Service("identity", [identity_bin], identity_env)
+        cls.identity = ServiceProcess("identity", [identity_bin], identity_env)
         cls.identity_port = cls.identity.wait_for("serving")["grpc_port"]
 
-        cls.gateway = Service("gateway", [os.path.join(BUILD, "services/gateway/crm-gateway")], dict(
+        cls.gateway = ServiceProcess("gateway", [os.path.join(BUILD, "services/gateway/crm-gateway")], dict(
             base,
             CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
             CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",

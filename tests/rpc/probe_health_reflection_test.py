@@ -16,19 +16,18 @@ Usage: probe_health_reflection_test.py --probe build/tests/rpc/crm-echo-probe --
 """
 
 import argparse
-import json
 import os
-import select
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import grpc
 from grpc_tools import protoc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from service_process import ServiceProcess  # noqa: E402
 
 GRPC_PROTO = "/usr/share/grpc-proto"
 
@@ -48,48 +47,12 @@ def generate(out_dir, proto_root):
     sys.path.insert(0, out_dir)
 
 
-class Probe:
-    """The probe process; its stderr (JSON log lines) is collected as it is read."""
-
-    def __init__(self, path):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-        env["CRM_ECHO_GRPC_ADDRESS"] = "127.0.0.1:0"
-        env["CRM_ECHO_METRICS_ADDRESS"] = "127.0.0.1:0"
-        self.proc = subprocess.Popen([path], env=env, stderr=subprocess.PIPE)
-        self.lines = []
-        self._partial = b""
-
-    def wait_for(self, msg, timeout=20):
-        """Returns the first JSON log line whose "msg" is `msg`, reading for at most `timeout` seconds."""
-        end = time.monotonic() + timeout
-        while True:
-            for line in self.lines:
-                if line.get("msg") == msg:
-                    return line
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError("no %r log line within %ss; stderr so far:\n%s" % (msg, timeout, self.text()))
-            ready, _, _ = select.select([self.proc.stderr], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(self.proc.stderr.fileno(), 65536)
-            if not chunk:
-                raise AssertionError("probe exited (%s) before %r:\n%s" % (self.proc.wait(), msg, self.text()))
-            self._partial += chunk
-            *complete, self._partial = self._partial.split(b"\n")
-            for raw in complete:
-                try:
-                    self.lines.append(json.loads(raw))
-                except ValueError:
-                    self.lines.append({"raw": raw.decode(errors="replace")})
-
-    def text(self):
-        return "\n".join(json.dumps(line) for line in self.lines)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+def Probe(path):
+    """The probe process on free ports, its log lines collected as they are read."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env["CRM_ECHO_GRPC_ADDRESS"] = "127.0.0.1:0"
+    env["CRM_ECHO_METRICS_ADDRESS"] = "127.0.0.1:0"
+    return ServiceProcess("probe", [path], env)
 
 
 def check(condition, what):
