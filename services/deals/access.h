@@ -1,0 +1,2 @@
+// File: services/deals/access.h
+#pragma once

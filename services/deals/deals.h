@@ -1,0 +1,2 @@
+// File: services/deals/deals.h
+#pragma once

@@ -1,0 +1,2 @@
+// File: services/deals/demo.h
+#pragma once

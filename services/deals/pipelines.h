@@ -1,0 +1,2 @@
+// File: services/deals/pipelines.h
+#pragma once
