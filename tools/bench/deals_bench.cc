@@ -1,0 +1,192 @@
+// crm-deals-bench: the deals queries at 1 000 000 deals, next to the bare SQL of the same query in the
+// same run (issue 5).
+//
+//   tools/crm bench deals [--deals N] [--iterations N]   (a throwaway PostgreSQL comes from tools/crm:
+//                                                          CRM_TEST_PG_DSN)
+//
+// Load: one pipeline of seven stages, N deals spread over the stages (more in the early ones, as a real
+// funnel), 200 responsibles in 10 teams, 20 tags, amounts and creation times spread over two years;
+// written with COPY (pqxx::stream_to), then ANALYZE.
+//
+// Measured, p50 / p95 over --iterations runs each, with the caller allowed to see every deal:
+//   board page   the first 20 cards of one stage, newest first          (target p95 <= 20 ms)
+//   stage sums   count and sum of amounts of every stage of the pipeline (target <= 50 ms)
+//   list filter  the first 50 deals of one responsible carrying a tag, newest first
+// "raw" is the same SQL sent with libpqxx on one connection: the floor a service can approach.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <pqxx/pqxx>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/base/uuid.h"
+#include "libs/events/schema.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/testing.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& DealsMigrations();
+}  // namespace crm
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const std::string& why) {
+  std::fprintf(stderr, "crm-deals-bench: %s\n", why.c_str());
+  std::exit(1);
+}
+
+struct Percentiles {
+  double p50_ms = 0, p95_ms = 0;
+};
+
+Percentiles Measure(int iterations, const std::function<void(int)>& run) {
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(iterations));
+  run(0);  // warm the cache and the plan
+  for (int i = 0; i < iterations; ++i) {
+    const auto start = SteadyClock::now();
+    run(i);
+    ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 95 / 100)]};
+}
+
+void Print(const char* what, const char* path, const Percentiles& p) {
+  std::printf("%-12s %-8s p50 %8.2f ms   p95 %8.2f ms\n", what, path, p.p50_ms, p.p95_ms);
+}
+
+struct Dataset {
+  std::string pipeline_id;
+  std::vector<std::string> stage_ids;
+  std::vector<std::string> responsibles;
+  std::vector<std::string> teams;
+};
+
+// Creates the pipeline and COPYs `n` deals into it.
+Dataset Load(pqxx::connection& c, int n) {
+  Dataset d;
+  d.pipeline_id = crm::NewUuidV7();
+  for (int i = 0; i < 10; ++i) d.teams.push_back(crm::NewUuidV7());
+  for (int i = 0; i < 200; ++i) d.responsibles.push_back(crm::NewUuidV7());
+  const char* names[] = {"Неразобранное", "Квалификация", "Квалифицирован", "Назначено",
+                         "Срыв визита", "Успешно", "Отказ"};
+  const int kinds[] = {1, 1, 1, 1, 1, 2, 3};
+  {
+    pqxx::work tx(c);
+    tx.exec_params("INSERT INTO pipelines (id, name) VALUES ($1, 'Первичная обработка')", d.pipeline_id);
+    for (int i = 0; i < 7; ++i) {
+      d.stage_ids.push_back(crm::NewUuidV7());
+      tx.exec_params("INSERT INTO stages (id, pipeline_id, position, name, kind) VALUES ($1, $2, $3, $4, $5)",
+                     d.stage_ids.back(), d.pipeline_id, i, names[i], kinds[i]);
+    }
+    tx.commit();
+  }
+  std::mt19937_64 rng(42);
+  // A funnel: early stages hold more deals.
+  std::discrete_distribution<int> stage_of({30, 20, 15, 10, 5, 10, 10});
+  std::uniform_int_distribution<int> who(0, 199), tag(0, 19), amount(0, 50'000'000);
+  std::uniform_int_distribution<int64_t> age_s(0, 2LL * 365 * 24 * 3600);
+  const auto now = std::chrono::system_clock::now();
+  const auto start = SteadyClock::now();
+  pqxx::work tx(c);
+  pqxx::stream_to copy(tx, "deals",
+                       std::vector<std::string>{"id", "name", "pipeline_id", "stage_id", "status",
+                                                "responsible_id", "team_ids", "amount_minor", "currency",
+                                                "source", "priority", "tags", "create_time", "update_time",
+                                                "stage_enter_time", "version"});
+  for (int i = 0; i < n; ++i) {
+    const int s = stage_of(rng);
+    const int r = who(rng);
+    const auto t = now - std::chrono::seconds(age_s(rng));
+    // COPY's text format takes an ISO timestamp.
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char iso[32];
+    std::strftime(iso, sizeof iso, "%Y-%m-%d %H:%M:%S+00", &tm);
+    copy << std::make_tuple(crm::NewUuidV7(), absl::StrCat("Сделка ", i), d.pipeline_id, d.stage_ids[s],
+                            kinds[s], d.responsibles[r], absl::StrCat("{", d.teams[r % 10], "}"),
+                            static_cast<int64_t>(amount(rng)) * 100, std::string("RUB"), std::string("site"),
+                            1 + (i % 3), absl::StrCat("{tag", tag(rng), ",tag", tag(rng), "}"),
+                            std::string(iso), std::string(iso), std::string(iso), 1);
+  }
+  copy.complete();
+  tx.commit();
+  const double load_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  pqxx::nontransaction(c).exec("ANALYZE deals");
+  std::printf("loaded %d deals with COPY in %.1f s (%.0f rows/s)\n", n, load_s, n / load_s);
+  return d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int deals = 1'000'000, iterations = 200;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--deals") deals = std::atoi(argv[i + 1]);
+    else if (flag == "--iterations") iterations = std::atoi(argv[i + 1]);
+    else Die("usage: crm-deals-bench [--deals N] [--iterations N]");
+  }
+  if (deals < 1000 || iterations < 10) Die("need --deals >= 1000 and --iterations >= 10");
+  absl::StatusOr<std::unique_ptr<crm::pg::testing::TempDatabase>> db =
+      crm::pg::testing::TempDatabase::Create("deals_bench");
+  if (!db.ok()) Die(db.status().ToString());
+  std::vector<crm::pg::Migration> all = crm::EventsMigrations();
+  all.insert(all.end(), crm::DealsMigrations().begin(), crm::DealsMigrations().end());
+  if (auto s = crm::pg::Migrate((*db)->dsn(), all); !s.ok()) Die(s.status().ToString());
+
+  pqxx::connection c((*db)->dsn());
+  const Dataset d = Load(c, deals);
+
+  // The same statements a service sends (what deals.cc's board, sums and list queries boil down to).
+  c.prepare("board", "SELECT id, name, stage_id, responsible_id, client_id, amount_minor, currency, "
+                     "next_task_time, priority, tags, create_time, version FROM deals "
+                     "WHERE stage_id = $1 ORDER BY create_time DESC, id DESC LIMIT 20");
+  c.prepare("sums", "SELECT stage_id, count(*), coalesce(sum(amount_minor) FILTER (WHERE currency = 'RUB'), 0) "
+                    "FROM deals WHERE pipeline_id = $1 GROUP BY stage_id");
+  c.prepare("list", "SELECT id, name, stage_id, amount_minor, create_time FROM deals "
+                    "WHERE pipeline_id = $1 AND responsible_id = $2 AND tags && $3::text[] "
+                    "ORDER BY create_time DESC, id DESC LIMIT 50");
+  // The board's unfiltered column totals, as the trigger-kept table gives them (0002_stage_totals.sql).
+  c.prepare("totals", "SELECT stage_id, sum(deals), sum(amount_minor) FILTER (WHERE currency = 'RUB') "
+                      "FROM deal_stage_totals WHERE stage_id = ANY($1::uuid[]) GROUP BY stage_id");
+  const std::string stages = absl::StrCat("{", absl::StrJoin(d.stage_ids, ","), "}");
+  {
+    // The totals agree with a count of the deals themselves.
+    pqxx::nontransaction tx(c);
+    const pqxx::result a = tx.exec_prepared("sums", d.pipeline_id);
+    const pqxx::result b = tx.exec_prepared("totals", stages);
+    int64_t count_a = 0, count_b = 0, sum_a = 0, sum_b = 0;
+    for (const auto& r : a) count_a += r[1].as<int64_t>(), sum_a += r[2].as<int64_t>();
+    for (const auto& r : b) count_b += r[1].as<int64_t>(), sum_b += r[2].as<int64_t>();
+    if (count_a != count_b || sum_a != sum_b) Die("the stage totals disagree with the deals");
+  }
+  std::printf("%d iterations each\n", iterations);
+  Print("board page", "raw", Measure(iterations, [&](int i) {
+          pqxx::nontransaction tx(c);
+          tx.exec_prepared("board", d.stage_ids[static_cast<size_t>(i) % 5]);
+        }));
+  Print("stage sums", "raw", Measure(iterations, [&](int) {
+          pqxx::nontransaction tx(c);
+          tx.exec_prepared("sums", d.pipeline_id);
+        }));
+  Print("stage sums", "totals", Measure(iterations, [&](int) {
+          pqxx::nontransaction tx(c);
+          tx.exec_prepared("totals", stages);
+        }));
+  Print("list filter", "raw", Measure(iterations, [&](int i) {
+          pqxx::nontransaction tx(c);
+          tx.exec_prepared("list", d.pipeline_id, d.responsibles[static_cast<size_t>(i) % 200], "{tag3}");
+        }));
+  return 0;
+}
