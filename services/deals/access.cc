@@ -1,1 +1,120 @@
+// File: services/deals/access.cc
 #include "services/deals/access.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "libs/base/uuid.h"
+#include "libs/rpc/call.h"
+
+namespace crm::deals {
+
+using crm::common::v1::Principal;
+
+namespace {
+
+Scope ScopeOf(const Principal& p, std::string_view prefix) {
+  auto has = [&](std::string_view s) {
+    return rpc::HasPermission(p, std::string(prefix) + std::string(s));
+  };
+  if (has("all")) return Scope::kAll;
+  if (has("team")) return Scope::kTeam;
+  if (has("own")) return Scope::kOwn;
+  return Scope::kNone;
+}
+
+bool Overlaps(const Principal& p, const std::vector<std::string>& team_ids) {
+  for (const std::string& t : p.team_ids()) {
+    if (std::find(team_ids.begin(), team_ids.end(), t) != team_ids.end()) return true;
+  }
+  return false;
+}
+
+// The narrowest scope that reaches `deal` for `caller` (kAll reaches every deal).
+Scope NeededScope(const Principal& caller, const DealOwnership& deal) {
+  const std::string me = ActingUserId(caller);
+  if (!me.empty() && deal.responsible_id == me) return Scope::kOwn;
+  if (Overlaps(caller, deal.team_ids)) return Scope::kTeam;
+  return Scope::kAll;
+}
+
+const char* ScopeName(Scope s) {
+  switch (s) {
+    case Scope::kOwn:
+      return "own";
+    case Scope::kTeam:
+      return "team";
+    default:
+      return "all";
+  }
+}
+
+}  // namespace
+
+std::string ActingUserId(const Principal& caller) {
+  if (caller.kind() == Principal::KIND_USER) return caller.id();
+  return caller.on_behalf_of_user_id();
+}
+
+Scope ReadScope(const Principal& caller) {
+  return std::max(ScopeOf(caller, "deals.read."), ScopeOf(caller, "deals.write."));
+}
+
+Scope WriteScope(const Principal& caller) { return ScopeOf(caller, "deals.write."); }
+
+std::string SqlParams::Add(std::string value) {
+  values_.push_back(std::move(value));
+  return absl::StrCat("$", values_.size());
+}
+
+std::string ArrayLiteral(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string ReadableWhere(const Principal& caller, std::string_view alias, SqlParams& params) {
+  const std::string a(alias);
+  const std::string me = ActingUserId(caller);
+  switch (ReadScope(caller)) {
+    case Scope::kAll:
+      return "TRUE";
+    case Scope::kTeam: {
+      std::vector<std::string> teams;  // non-UUIDs could never match (and would not cast to uuid[])
+      for (const std::string& t : caller.team_ids()) {
+        if (IsUuid(t)) teams.push_back(t);
+      }
+      std::string own = me.empty() ? "FALSE" : absl::StrCat(a, ".responsible_id = ", params.Add(me), "::uuid");
+      return absl::StrCat("(", own, " OR ", a, ".team_ids && ", params.Add(ArrayLiteral(teams)), "::uuid[])");
+    }
+    case Scope::kOwn:
+      if (me.empty()) return "FALSE";
+      return absl::StrCat(a, ".responsible_id = ", params.Add(me), "::uuid");
+    case Scope::kNone:
+      break;
+  }
+  return "FALSE";
+}
+
+absl::Status CheckCanRead(const Principal& caller, const DealOwnership& deal) {
+  if (ReadScope(caller) >= NeededScope(caller, deal)) return absl::OkStatus();
+  return absl::NotFoundError("deal not found");
+}
+
+absl::Status CheckCanWrite(const Principal& caller, const DealOwnership& deal) {
+  const Scope needed = NeededScope(caller, deal);
+  if (ReadScope(caller) < needed) return absl::NotFoundError("deal not found");
+  if (WriteScope(caller) >= needed) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("missing permission deals.write.", ScopeName(needed)));
+}
+
+}  // namespace crm::deals

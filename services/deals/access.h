@@ -1,2 +1,80 @@
 // File: services/deals/access.h
-#pragma once
+// -----------------------------------------------------------------------------
+// Who may see and who may change a deal, decided from the caller's Principal alone (permissions, id,
+// team_ids); deals keeps no copy of identity's users. Three scopes per direction:
+//   deals.read.all  / deals.write.all  — every deal;
+//   deals.read.team / deals.write.team — deals whose team_ids overlap the caller's team_ids, or whose
+//                                        responsible is the caller;
+//   deals.read.own  / deals.write.own  — deals whose responsible is the caller.
+// A write permission also lets the caller see what it lets them change. A deal the caller may not see is
+// reported as NOT_FOUND "deal not found" (its existence is not revealed); a visible deal the caller may
+// not change is PERMISSION_DENIED naming the permission that would allow it.
+//
+// Example:
+//   SqlParams params;
+//   std::string where = ReadableWhere(caller, "d", params);   // "(d.responsible_id = $1::uuid OR ...)"
+//   tx.exec_params("SELECT ... FROM deals d WHERE " + where, pqxx::prepare::make_dynamic_params(params.values()));
+//   CRM_RETURN_IF_ERROR(CheckCanWrite(caller, DealOwnership{row_responsible, row_team_ids}));
+#ifndef CRM_SERVICES_DEALS_ACCESS_H_
+#define CRM_SERVICES_DEALS_ACCESS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "crm/common/v1/common.pb.h"
+
+namespace crm::deals {
+
+// How far a caller's rights reach, widest last.
+enum class Scope { kNone = 0, kOwn = 1, kTeam = 2, kAll = 3 };
+
+// The user a call acts as: the principal's id for a user, the owner (on_behalf_of_user_id) for an API
+// key or a service acting for a user; "" when there is none (a service acting on its own).
+std::string ActingUserId(const crm::common::v1::Principal& caller);
+
+// The widest scope the caller may read in (read or write permissions; write implies read).
+Scope ReadScope(const crm::common::v1::Principal& caller);
+// The widest scope the caller may change deals in.
+Scope WriteScope(const crm::common::v1::Principal& caller);
+
+// Positional parameters of a query built in pieces: Add() stores a value and returns its placeholder
+// ("$1", "$2", ...), so values never become part of the SQL text.
+class SqlParams {
+ public:
+  // Appends `value` and returns its placeholder.
+  std::string Add(std::string value);
+  // The values, in placeholder order (for pqxx::prepare::make_dynamic_params).
+  const std::vector<std::string>& values() const { return values_; }
+
+ private:
+  std::vector<std::string> values_;
+};
+
+// Returns a PostgreSQL array literal ("{\"a\",\"b\"}") of `items`, quoted so that any text is safe;
+// pass it as a parameter and cast it (`$1::text[]`, `$1::uuid[]`).
+std::string ArrayLiteral(const std::vector<std::string>& items);
+
+// Returns a boolean SQL condition over the deals table aliased `alias` that holds exactly for the deals
+// `caller` may see ("TRUE" for deals.read.all, "FALSE" without any deals permission); its values are
+// added to `params`. Uses only responsible_id and team_ids (the indexes' leading columns for "own").
+std::string ReadableWhere(const crm::common::v1::Principal& caller, std::string_view alias, SqlParams& params);
+
+// What access to one deal depends on.
+struct DealOwnership {
+  std::string responsible_id;
+  std::vector<std::string> team_ids;
+};
+
+// Returns OK if `caller` may see the deal; NotFound "deal not found" otherwise.
+absl::Status CheckCanRead(const crm::common::v1::Principal& caller, const DealOwnership& deal);
+
+// Returns OK if `caller` may change the deal; NotFound "deal not found" if they may not even see it;
+// PermissionDenied "missing permission deals.write.<scope>" (the narrowest permission that would allow
+// it) if they may see but not change it.
+absl::Status CheckCanWrite(const crm::common::v1::Principal& caller, const DealOwnership& deal);
+
+}  // namespace crm::deals
+
+#endif  // CRM_SERVICES_DEALS_ACCESS_H_

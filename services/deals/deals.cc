@@ -1,1 +1,1093 @@
+// File: services/deals/deals.cc
 #include "services/deals/deals.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <pqxx/pqxx>
+#include <set>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "crm/deals/v1/events.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/base/clock.h"
+#include "libs/base/money.h"
+#include "libs/base/status.h"
+#include "libs/base/strings.h"
+#include "libs/base/time.h"
+#include "libs/base/uuid.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
+#include "services/deals/access.h"
+#include "services/deals/pipelines.h"
+
+namespace crm::deals {
+
+namespace v1 = crm::deals::v1;
+using crm::common::v1::Principal;
+
+namespace {
+
+constexpr int kMaxName = 500;
+constexpr int kMaxSource = 200;
+constexpr int kMaxTags = 50;
+constexpr int kMaxTagLength = 64;
+constexpr int kMaxText = 10000;
+constexpr int kMaxComment = 5000;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 200;
+constexpr int kDefaultCards = 20;
+constexpr int kMaxCards = 100;
+
+// ---------------------------------------------------------------------------------------------------
+// Small helpers
+
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
+  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
+// A timestamptz parameter, exact to the microsecond.
+std::string TsParam(SqlParams& p, absl::Time t) {
+  return absl::StrCat("('epoch'::timestamptz + ", p.Add(absl::StrCat(absl::ToUnixMicros(t))),
+                      "::bigint * interval '1 microsecond')");
+}
+
+std::string MicrosOf(std::string_view column) {
+  return absl::StrCat("(extract(epoch from ", AsAbsl(column), ") * 1000000)::bigint");
+}
+
+google::protobuf::Timestamp TsFromMicros(int64_t micros) {
+  return ToProtoTimestamp(absl::FromUnixMicros(micros));
+}
+
+int64_t MicrosFromTs(const google::protobuf::Timestamp& ts) { return absl::ToUnixMicros(FromProtoTimestamp(ts)); }
+
+std::vector<std::string> JsonStrings(const std::string& text) {
+  std::vector<std::string> out;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reference data: stages, pipelines, lost reasons, field definitions.
+// Lost reasons and field definitions are read here in the caller's transaction (PipelineStore's
+// FindLostReason / FindField each open their own).
+
+// Stages come from pipelines.h (LoadStage / LoadPipeline, in the caller's transaction).
+absl::StatusOr<std::vector<StageRow>> LoadStages(pqxx::transaction_base& tx, const std::string& pipeline_id) {
+  CRM_ASSIGN_OR_RETURN(std::optional<v1::Pipeline> pipeline, LoadPipeline(tx, pipeline_id));
+  std::vector<StageRow> out;
+  if (!pipeline.has_value()) return out;
+  for (int i = 0; i < pipeline->stages_size(); ++i) out.push_back({pipeline_id, pipeline->stages(i), i});
+  return out;
+}
+
+// The pipeline's currency, or nullopt when there is no such pipeline.
+std::optional<std::string> PipelineCurrency(pqxx::transaction_base& tx, const std::string& id) {
+  SqlParams p;
+  pqxx::result r = Exec(tx, absl::StrCat("SELECT currency FROM pipelines WHERE id = ", p.Add(id), "::uuid"), p);
+  if (r.empty()) return std::nullopt;
+  return r[0][0].as<std::string>();
+}
+
+struct LostReasonRow {
+  std::string name;
+  bool requires_comment = false;
+};
+
+std::optional<LostReasonRow> FindLostReason(pqxx::transaction_base& tx, const std::string& code) {
+  SqlParams p;
+  pqxx::result r =
+      Exec(tx, absl::StrCat("SELECT name, requires_comment FROM lost_reasons WHERE code = ", p.Add(code)), p);
+  if (r.empty()) return std::nullopt;
+  return LostReasonRow{r[0][0].as<std::string>(), r[0][1].as<bool>()};
+}
+
+struct FieldDef {
+  v1::FieldDefinition::Type type = v1::FieldDefinition::TYPE_UNSPECIFIED;
+  std::set<std::string> options;
+};
+
+std::map<std::string, FieldDef> LoadFieldDefs(pqxx::transaction_base& tx) {
+  std::map<std::string, FieldDef> out;
+  for (const pqxx::row& r : tx.exec("SELECT code, type, array_to_json(options)::text FROM field_definitions")) {
+    FieldDef d;
+    d.type = static_cast<v1::FieldDefinition::Type>(r[1].as<int>());
+    for (std::string& o : JsonStrings(r[2].as<std::string>())) d.options.insert(std::move(o));
+    out.emplace(r[0].as<std::string>(), std::move(d));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Deal rows
+
+struct DealRow {
+  v1::Deal deal;
+  std::vector<std::string> team_ids;
+
+  DealOwnership Ownership() const { return {deal.responsible_id(), team_ids}; }
+};
+
+std::string DealColumns() {
+  return absl::StrCat(
+      "d.id::text, d.name, d.pipeline_id::text, d.stage_id::text, d.status, d.responsible_id::text, "
+      "coalesce(d.creator_id::text, ''), array_to_json(d.team_ids)::text, coalesce(d.client_id::text, ''), "
+      "d.amount_minor, d.currency, d.source, d.priority, array_to_json(d.tags)::text, d.fields::text, "
+      "coalesce(d.lost_reason_code, ''), d.lost_comment, coalesce(d.copied_from_id::text, ''), ",
+      MicrosOf("d.next_task_time"), ", d.version, ", MicrosOf("d.create_time"), ", ", MicrosOf("d.update_time"),
+      ", ", MicrosOf("d.close_time"), ", ", MicrosOf("d.stage_enter_time"));
+}
+
+std::string FieldsToJson(const v1::Deal& deal) {
+  nlohmann::json obj = nlohmann::json::object();
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  for (const v1::FieldValue& f : deal.fields()) {
+    std::string text;
+    (void)google::protobuf::util::MessageToJsonString(f, &text, o);
+    obj[f.code()] = nlohmann::json::parse(text, nullptr, false);
+  }
+  return obj.dump();
+}
+
+void FieldsFromJson(const std::string& text, v1::Deal& deal) {
+  nlohmann::json obj = nlohmann::json::parse(text, nullptr, false);
+  if (!obj.is_object()) return;
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = true;
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    v1::FieldValue f;
+    if (google::protobuf::util::JsonStringToMessage(it.value().dump(), &f, o).ok()) {
+      f.set_code(it.key());
+      *deal.add_fields() = std::move(f);
+    }
+  }
+}
+
+DealRow ReadDeal(const pqxx::row& r) {
+  DealRow row;
+  v1::Deal& d = row.deal;
+  d.set_id(r[0].as<std::string>());
+  d.set_name(r[1].as<std::string>());
+  d.set_pipeline_id(r[2].as<std::string>());
+  d.set_stage_id(r[3].as<std::string>());
+  d.set_status(static_cast<v1::Deal::Status>(r[4].as<int>()));
+  d.set_responsible_id(r[5].as<std::string>());
+  d.set_creator_id(r[6].as<std::string>());
+  row.team_ids = JsonStrings(r[7].as<std::string>());
+  d.set_client_id(r[8].as<std::string>());
+  d.mutable_amount()->set_amount_minor(r[9].as<int64_t>());
+  d.mutable_amount()->set_currency(r[10].as<std::string>());
+  d.set_source(r[11].as<std::string>());
+  d.set_priority(static_cast<v1::Deal::Priority>(r[12].as<int>()));
+  for (std::string& t : JsonStrings(r[13].as<std::string>())) d.add_tags(std::move(t));
+  FieldsFromJson(r[14].as<std::string>(), d);
+  d.set_lost_reason_code(r[15].as<std::string>());
+  d.set_lost_comment(r[16].as<std::string>());
+  d.set_copied_from_id(r[17].as<std::string>());
+  if (!r[18].is_null()) *d.mutable_next_task_time() = TsFromMicros(r[18].as<int64_t>());
+  d.set_version(r[19].as<int64_t>());
+  *d.mutable_create_time() = TsFromMicros(r[20].as<int64_t>());
+  *d.mutable_update_time() = TsFromMicros(r[21].as<int64_t>());
+  if (!r[22].is_null()) *d.mutable_close_time() = TsFromMicros(r[22].as<int64_t>());
+  *d.mutable_stage_enter_time() = TsFromMicros(r[23].as<int64_t>());
+  return row;
+}
+
+std::optional<DealRow> LoadDeal(pqxx::transaction_base& tx, const std::string& id, bool for_update) {
+  SqlParams p;
+  pqxx::result r = Exec(tx,
+                        absl::StrCat("SELECT ", DealColumns(), " FROM deals d WHERE d.id = ", p.Add(id), "::uuid",
+                                     for_update ? " FOR UPDATE" : ""),
+                        p);
+  if (r.empty()) return std::nullopt;
+  return ReadDeal(r[0]);
+}
+
+// Inserts or rewrites (by id) every stored column of `row` except copied_from_id and next_task_time.
+void WriteDeal(pqxx::transaction_base& tx, const DealRow& row, bool insert) {
+  const v1::Deal& d = row.deal;
+  SqlParams p;
+  std::vector<std::pair<std::string, std::string>> cols;
+  auto col = [&](const char* name, std::string expr) { cols.emplace_back(name, std::move(expr)); };
+  const std::string id = p.Add(d.id()) + "::uuid";
+  col("name", p.Add(d.name()));
+  col("pipeline_id", p.Add(d.pipeline_id()) + "::uuid");
+  col("stage_id", p.Add(d.stage_id()) + "::uuid");
+  col("status", p.Add(absl::StrCat(static_cast<int>(d.status()))) + "::smallint");
+  col("responsible_id", p.Add(d.responsible_id()) + "::uuid");
+  col("team_ids", p.Add(ArrayLiteral(row.team_ids)) + "::uuid[]");
+  col("client_id", absl::StrCat("NULLIF(", p.Add(d.client_id()), ", '')::uuid"));
+  col("amount_minor", p.Add(absl::StrCat(d.amount().amount_minor())) + "::bigint");
+  col("currency", p.Add(d.amount().currency()));
+  col("source", p.Add(d.source()));
+  col("priority", p.Add(absl::StrCat(static_cast<int>(d.priority()))) + "::smallint");
+  col("tags", p.Add(ArrayLiteral({d.tags().begin(), d.tags().end()})) + "::text[]");
+  col("fields", p.Add(FieldsToJson(d)) + "::jsonb");
+  col("lost_reason_code", absl::StrCat("NULLIF(", p.Add(d.lost_reason_code()), ", '')"));
+  col("lost_comment", p.Add(d.lost_comment()));
+  col("version", p.Add(absl::StrCat(d.version())) + "::bigint");
+  col("update_time", TsParam(p, FromProtoTimestamp(d.update_time())));
+  col("close_time", d.has_close_time() ? TsParam(p, FromProtoTimestamp(d.close_time())) : "NULL");
+  col("stage_enter_time", TsParam(p, FromProtoTimestamp(d.stage_enter_time())));
+  std::string sql;
+  if (insert) {
+    col("creator_id", absl::StrCat("NULLIF(", p.Add(d.creator_id()), ", '')::uuid"));
+    col("create_time", TsParam(p, FromProtoTimestamp(d.create_time())));
+    std::vector<std::string> names{"id"}, values{id};
+    for (auto& [n, v] : cols) {
+      names.push_back(n);
+      values.push_back(v);
+    }
+    sql = absl::StrCat("INSERT INTO deals (", absl::StrJoin(names, ", "), ") VALUES (", absl::StrJoin(values, ", "),
+                       ")");
+  } else {
+    std::vector<std::string> sets;
+    for (auto& [n, v] : cols) sets.push_back(absl::StrCat(n, " = ", v));
+    sql = absl::StrCat("UPDATE deals SET ", absl::StrJoin(sets, ", "), " WHERE id = ", id);
+  }
+  Exec(tx, sql, p);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Validation
+
+absl::Status CheckName(const std::string& name) {
+  if (name.empty()) return InvalidFieldError("deal.name", "required");
+  if (CodePoints(name) > kMaxName) return InvalidFieldError("deal.name", "longer than 500 characters");
+  return absl::OkStatus();
+}
+
+absl::Status CheckOptionalUuid(std::string_view field, const std::string& v) {
+  if (!v.empty() && !IsUuid(v)) return InvalidFieldError(field, "not a UUID");
+  return absl::OkStatus();
+}
+
+absl::Status CheckAmount(v1::Deal& deal, const std::string& pipeline_currency) {
+  if (!deal.has_amount()) {
+    deal.mutable_amount()->set_currency(pipeline_currency);
+    return absl::OkStatus();
+  }
+  if (deal.amount().currency().empty()) {
+    deal.mutable_amount()->set_currency(pipeline_currency);
+  } else if (!ValidateCurrency(deal.amount().currency()).ok()) {
+    return InvalidFieldError("deal.amount.currency", "not an upper-case ISO 4217 code");
+  }
+  if (deal.amount().amount_minor() < 0) return InvalidFieldError("deal.amount.amount_minor", "negative");
+  return absl::OkStatus();
+}
+
+absl::Status CheckPriority(const v1::Deal& deal) {
+  if (!v1::Deal::Priority_IsValid(deal.priority())) return InvalidFieldError("deal.priority", "unknown priority");
+  return absl::OkStatus();
+}
+
+absl::Status CheckSource(const v1::Deal& deal) {
+  if (CodePoints(deal.source()) > kMaxSource) return InvalidFieldError("deal.source", "longer than 200 characters");
+  return absl::OkStatus();
+}
+
+absl::Status CheckTags(const v1::Deal& deal) {
+  if (deal.tags_size() > kMaxTags) return InvalidFieldError("deal.tags", "at most 50 tags");
+  for (int i = 0; i < deal.tags_size(); ++i) {
+    const std::string& t = deal.tags(i);
+    if (t.empty() || CodePoints(t) > kMaxTagLength) {
+      return InvalidFieldError(absl::StrCat("deal.tags[", i, "]"), "must be 1 to 64 characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool IsDecimal(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t digits = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t frac = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++frac;
+    if (frac == 0) return false;
+  }
+  return digits > 0 && i == s.size();
+}
+
+absl::Status CheckFields(const v1::Deal& deal, const std::map<std::string, FieldDef>& defs) {
+  using T = v1::FieldDefinition;
+  using V = v1::FieldValue;
+  std::set<std::string> seen;
+  for (int i = 0; i < deal.fields_size(); ++i) {
+    const V& f = deal.fields(i);
+    const std::string at = absl::StrCat("deal.fields[", i, "]");
+    auto def = defs.find(f.code());
+    if (def == defs.end()) return InvalidFieldError(at + ".code", absl::StrCat("unknown field ", QuoteForError(f.code())));
+    if (!seen.insert(f.code()).second) return InvalidFieldError(at + ".code", "given twice");
+    const V::ValueCase vc = f.value_case();
+    auto want = [&](V::ValueCase c, const char* what) -> absl::Status {
+      if (vc != c) return InvalidFieldError(at, absl::StrCat("field ", f.code(), " takes ", what));
+      return absl::OkStatus();
+    };
+    switch (def->second.type) {
+      case T::TYPE_STRING:
+        CRM_RETURN_IF_ERROR(want(V::kText, "text"));
+        if (CodePoints(f.text()) > kMaxText) return InvalidFieldError(at + ".text", "too long");
+        break;
+      case T::TYPE_NUMBER:
+        CRM_RETURN_IF_ERROR(want(V::kNumber, "a decimal number"));
+        if (!IsDecimal(f.number())) return InvalidFieldError(at + ".number", "not a decimal number");
+        break;
+      case T::TYPE_MONEY:
+        CRM_RETURN_IF_ERROR(want(V::kMoney, "money"));
+        if (!ValidateCurrency(f.money().currency()).ok()) {
+          return InvalidFieldError(at + ".money.currency", "not an upper-case ISO 4217 code");
+        }
+        break;
+      case T::TYPE_DATE: {
+        CRM_RETURN_IF_ERROR(want(V::kText, "a date"));
+        absl::Time t;
+        std::string err;
+        if (f.text().size() != 10 || !absl::ParseTime("%Y-%m-%d", f.text(), &t, &err)) {
+          return InvalidFieldError(at + ".text", "not a date YYYY-MM-DD");
+        }
+        break;
+      }
+      case T::TYPE_DATETIME:
+        CRM_RETURN_IF_ERROR(want(V::kTime, "a time"));
+        break;
+      case T::TYPE_BOOL:
+        CRM_RETURN_IF_ERROR(want(V::kFlag, "a flag"));
+        break;
+      case T::TYPE_ENUM:
+        CRM_RETURN_IF_ERROR(want(V::kText, "one option"));
+        if (!def->second.options.contains(f.text())) return InvalidFieldError(at + ".text", "not an option of the field");
+        break;
+      case T::TYPE_MULTI_ENUM:
+        CRM_RETURN_IF_ERROR(want(V::kOptions, "options"));
+        for (const std::string& o : f.options().values()) {
+          if (!def->second.options.contains(o)) return InvalidFieldError(at + ".options", "not an option of the field");
+        }
+        break;
+      case T::TYPE_USER:
+        CRM_RETURN_IF_ERROR(want(V::kText, "a user id"));
+        if (!IsUuid(f.text())) return InvalidFieldError(at + ".text", "not a UUID");
+        break;
+      case T::TYPE_URL:
+        CRM_RETURN_IF_ERROR(want(V::kText, "a URL"));
+        if (!(f.text().rfind("http://", 0) == 0 || f.text().rfind("https://", 0) == 0) || f.text().size() > 2000) {
+          return InvalidFieldError(at + ".text", "not an http(s) URL");
+        }
+        break;
+      default:
+        return InvalidFieldError(at, "field has an unknown type");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Gates
+
+bool FieldFilled(const v1::Deal& d, const std::string& code) {
+  for (const v1::FieldValue& f : d.fields()) {
+    if (f.code() != code) continue;
+    switch (f.value_case()) {
+      case v1::FieldValue::kText:
+        return !f.text().empty();
+      case v1::FieldValue::kNumber:
+        return !f.number().empty();
+      case v1::FieldValue::kOptions:
+        return f.options().values_size() > 0;
+      case v1::FieldValue::VALUE_NOT_SET:
+        return false;
+      default:
+        return true;
+    }
+  }
+  return false;
+}
+
+bool Filled(const v1::Deal& d, const std::string& name) {
+  if (name == "amount") return d.amount().amount_minor() > 0;
+  if (name == "client_id") return !d.client_id().empty();
+  if (name == "source") return !d.source().empty();
+  if (name == "priority") return d.priority() != v1::Deal::PRIORITY_UNSPECIFIED;
+  if (name == "tags") return d.tags_size() > 0;
+  if (name == "name") return !d.name().empty();
+  if (name.rfind("custom.", 0) == 0) return FieldFilled(d, name.substr(7));
+  return true;  // a gate naming a field deals does not know cannot be met by the deal; not enforced
+}
+
+// OK, or FailedPrecondition "stage «X» requires: a, b, an open task, a comment" listing every unmet gate.
+absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std::string& comment) {
+  std::vector<std::string> missing;
+  for (const std::string& f : stage.gates().required_fields()) {
+    if (!Filled(deal, f)) missing.push_back(f);
+  }
+  // There is no tasks table yet: a deal "has an open task" when next_task_time is set (the card's
+  // reminder, kept by the tasks feature).
+  if (stage.gates().requires_open_task() && !deal.has_next_task_time()) missing.push_back("an open task");
+  if (stage.gates().requires_comment() && comment.empty()) missing.push_back("a comment");
+  if (missing.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("stage «", stage.name(), "» requires: ", absl::StrJoin(missing, ", ")));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Events
+
+absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
+                  const DealRow& row, const char* type, const google::protobuf::Message& payload,
+                  const DealRow* previous = nullptr) {
+  std::vector<std::string> users{row.deal.responsible_id()};
+  std::vector<std::string> teams = row.team_ids;
+  if (previous != nullptr && previous->deal.responsible_id() != row.deal.responsible_id()) {
+    users.push_back(previous->deal.responsible_id());
+    for (const std::string& t : previous->team_ids) {
+      if (std::find(teams.begin(), teams.end(), t) == teams.end()) teams.push_back(t);
+    }
+  }
+  return outbox
+      .Append(tx, {.aggregate_type = "deal",
+                   .aggregate_id = row.deal.id(),
+                   .type = type,
+                   .payload = &payload,
+                   .actor = actor.principal,
+                   .request_id = actor.request_id,
+                   .visible_to_user_ids = std::move(users),
+                   .visible_to_team_ids = std::move(teams)})
+      .status();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Filters and pages
+
+struct PageKey {
+  int64_t micros = 0;
+  std::string id;
+};
+
+std::string EncodeToken(const v1::Deal& last) {
+  return absl::WebSafeBase64Escape(absl::StrCat(MicrosFromTs(last.create_time()), ":", last.id()));
+}
+
+absl::StatusOr<std::optional<PageKey>> DecodeToken(std::string_view field, const std::string& token) {
+  if (token.empty()) return std::optional<PageKey>();
+  std::string raw;
+  PageKey k;
+  const size_t colon = [&] {
+    if (!absl::WebSafeBase64Unescape(token, &raw)) return std::string::npos;
+    return raw.find(':');
+  }();
+  if (colon == std::string::npos || !absl::SimpleAtoi(raw.substr(0, colon), &k.micros) ||
+      !IsUuid(raw.substr(colon + 1))) {
+    return InvalidFieldError(field, "malformed page token");
+  }
+  k.id = raw.substr(colon + 1);
+  return std::optional<PageKey>(k);
+}
+
+std::string EscapeLike(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The SQL condition (alias d) for `f`; its pipeline_id and stage_ids only when `with_location`.
+absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealFilter& f, bool with_location,
+                                        std::string_view prefix, SqlParams& p) {
+  std::vector<std::string> conds;
+  const std::string pre(prefix);
+  if (with_location && !f.pipeline_id().empty()) {
+    CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".pipeline_id", f.pipeline_id()));
+    conds.push_back(absl::StrCat("d.pipeline_id = ", p.Add(f.pipeline_id()), "::uuid"));
+  }
+  if (with_location && f.stage_ids_size() > 0) {
+    for (int i = 0; i < f.stage_ids_size(); ++i) {
+      CRM_RETURN_IF_ERROR(CheckOptionalUuid(absl::StrCat(pre, ".stage_ids[", i, "]"), f.stage_ids(i)));
+    }
+    conds.push_back(absl::StrCat("d.stage_id = ANY(", p.Add(ArrayLiteral({f.stage_ids().begin(), f.stage_ids().end()})),
+                                 "::uuid[])"));
+  }
+  std::vector<std::string> responsibles(f.responsible_ids().begin(), f.responsible_ids().end());
+  for (size_t i = 0; i < responsibles.size(); ++i) {
+    CRM_RETURN_IF_ERROR(CheckOptionalUuid(absl::StrCat(pre, ".responsible_ids[", i, "]"), responsibles[i]));
+  }
+  if (!responsibles.empty()) {
+    conds.push_back(absl::StrCat("d.responsible_id = ANY(", p.Add(ArrayLiteral(responsibles)), "::uuid[])"));
+  }
+  if (f.mine()) {
+    const std::string me = ActingUserId(caller);
+    conds.push_back(me.empty() ? "FALSE" : absl::StrCat("d.responsible_id = ", p.Add(me), "::uuid"));
+  }
+  if (f.tags_size() > 0) {
+    conds.push_back(absl::StrCat("d.tags && ", p.Add(ArrayLiteral({f.tags().begin(), f.tags().end()})), "::text[]"));
+  }
+  if (!f.query().empty()) {
+    if (CodePoints(f.query()) > kMaxName) return InvalidFieldError(pre + ".query", "longer than 500 characters");
+    conds.push_back(absl::StrCat("d.name ILIKE ", p.Add(absl::StrCat("%", EscapeLike(f.query()), "%"))));
+  }
+  if (f.amount_min() < 0) return InvalidFieldError(pre + ".amount_min", "negative");
+  if (f.amount_max() < 0) return InvalidFieldError(pre + ".amount_max", "negative");
+  if (f.amount_min() > 0) conds.push_back(absl::StrCat("d.amount_minor >= ", p.Add(absl::StrCat(f.amount_min())), "::bigint"));
+  if (f.amount_max() > 0) conds.push_back(absl::StrCat("d.amount_minor <= ", p.Add(absl::StrCat(f.amount_max())), "::bigint"));
+  if (f.has_created_after()) conds.push_back(absl::StrCat("d.create_time >= ", TsParam(p, FromProtoTimestamp(f.created_after()))));
+  if (f.has_created_before()) conds.push_back(absl::StrCat("d.create_time < ", TsParam(p, FromProtoTimestamp(f.created_before()))));
+  if (f.statuses_size() > 0) {
+    std::vector<std::string> st;
+    for (int s : f.statuses()) {
+      if (s < 1 || s > 3) return InvalidFieldError(pre + ".statuses", "unknown status");
+      st.push_back(absl::StrCat(s));
+    }
+    conds.push_back(absl::StrCat("d.status = ANY(", p.Add(absl::StrCat("{", absl::StrJoin(st, ","), "}")), "::smallint[])"));
+  }
+  conds.push_back(ReadableWhere(caller, "d", p));
+  return absl::StrJoin(conds, " AND ");
+}
+
+v1::DealCard CardOf(const v1::Deal& d) {
+  v1::DealCard c;
+  c.set_id(d.id());
+  c.set_name(d.name());
+  c.set_stage_id(d.stage_id());
+  c.set_responsible_id(d.responsible_id());
+  c.set_client_id(d.client_id());
+  *c.mutable_amount() = d.amount();
+  if (d.has_next_task_time()) *c.mutable_next_task_time() = d.next_task_time();
+  c.set_has_open_tasks(d.has_next_task_time());
+  c.set_priority(d.priority());
+  *c.mutable_tags() = d.tags();
+  *c.mutable_create_time() = d.create_time();
+  c.set_version(d.version());
+  return c;
+}
+
+// Up to `limit` cards of the deals matching `where` (alias d), newest first after `after`; `next` gets a
+// token when there are more.
+void Page(pqxx::transaction_base& tx, std::string where, SqlParams& p, const std::optional<PageKey>& after,
+          int limit, google::protobuf::RepeatedPtrField<v1::DealCard>* cards, std::string* next) {
+  if (after.has_value()) {
+    where = absl::StrCat(where, " AND (d.create_time, d.id) < (",
+                         TsParam(p, absl::FromUnixMicros(after->micros)), ", ", p.Add(after->id), "::uuid)");
+  }
+  pqxx::result r = Exec(tx,
+                        absl::StrCat("SELECT ", DealColumns(), " FROM deals d WHERE ", where,
+                                     " ORDER BY d.create_time DESC, d.id DESC LIMIT ", limit + 1),
+                        p);
+  v1::Deal last;
+  for (int i = 0; i < static_cast<int>(r.size()) && i < limit; ++i) {
+    last = ReadDeal(r[i]).deal;
+    *cards->Add() = CardOf(last);
+  }
+  next->clear();
+  if (static_cast<int>(r.size()) > limit) *next = EncodeToken(last);
+}
+
+int PageSize(int requested, int default_size, int max_size) {
+  if (requested <= 0) return default_size;
+  return std::min(requested, max_size);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// DealStore
+
+DealStore::DealStore(pg::Pool& pool, const Clock& clock) : pool_(pool), clock_(clock), outbox_("deals", clock) {}
+
+absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& in) {
+  const Principal& caller = actor.principal;
+  const std::string me = ActingUserId(caller);
+  if (WriteScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.write.own");
+  DealRow row;
+  v1::Deal& d = row.deal;
+  d = in;
+  CRM_RETURN_IF_ERROR(CheckName(d.name()));
+  if (d.pipeline_id().empty()) return InvalidFieldError("deal.pipeline_id", "required");
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.pipeline_id", d.pipeline_id()));
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.stage_id", d.stage_id()));
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.responsible_id", d.responsible_id()));
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.client_id", d.client_id()));
+  CRM_RETURN_IF_ERROR(CheckPriority(d));
+  CRM_RETURN_IF_ERROR(CheckSource(d));
+  CRM_RETURN_IF_ERROR(CheckTags(d));
+  if (CodePoints(d.lost_comment()) > kMaxComment) return InvalidFieldError("deal.lost_comment", "too long");
+  if (d.responsible_id().empty()) {
+    if (me.empty()) return InvalidFieldError("deal.responsible_id", "required for a caller that is not a user");
+    d.set_responsible_id(me);
+  }
+  if (d.responsible_id() != me && WriteScope(caller) < Scope::kTeam) {
+    return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
+  }
+  if (d.responsible_id() == me) {
+    for (const std::string& t : caller.team_ids()) {
+      if (IsUuid(t)) row.team_ids.push_back(t);
+    }
+  }
+  const absl::Time now = clock_.Now();
+  d.set_id(NewUuidV7());
+  d.set_creator_id(me);
+  d.set_version(1);
+  d.clear_copied_from_id();
+  d.clear_next_task_time();
+  d.clear_close_time();
+  *d.mutable_create_time() = ToProtoTimestamp(now);
+  *d.mutable_update_time() = ToProtoTimestamp(now);
+  *d.mutable_stage_enter_time() = ToProtoTimestamp(now);
+  const DealRow draft = row;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    row = draft;
+    std::optional<std::string> currency = PipelineCurrency(tx, d.pipeline_id());
+    if (!currency.has_value()) return InvalidFieldError("deal.pipeline_id", "no such pipeline");
+    CRM_RETURN_IF_ERROR(CheckAmount(d, *currency));
+    std::optional<StageRow> stage;
+    if (d.stage_id().empty()) {
+      CRM_ASSIGN_OR_RETURN(std::vector<StageRow> stages, LoadStages(tx, d.pipeline_id()));
+      for (StageRow& s : stages) {
+        if (s.stage.kind() == v1::Stage::KIND_OPEN) {
+          stage = std::move(s);
+          break;
+        }
+      }
+      if (!stage.has_value()) return absl::FailedPreconditionError("the pipeline has no open stage");
+    } else {
+      CRM_ASSIGN_OR_RETURN(stage, LoadStage(tx, d.stage_id()));
+      if (!stage.has_value() || stage->pipeline_id != d.pipeline_id()) {
+        return InvalidFieldError("deal.stage_id", "not a stage of the pipeline");
+      }
+    }
+    d.set_stage_id(stage->stage.id());
+    d.set_status(static_cast<v1::Deal::Status>(stage->stage.kind()));
+    CRM_RETURN_IF_ERROR(CheckFields(d, LoadFieldDefs(tx)));
+    if (stage->stage.kind() == v1::Stage::KIND_LOST) {
+      if (d.lost_reason_code().empty()) return InvalidFieldError("deal.lost_reason_code", "required in a lost stage");
+      std::optional<LostReasonRow> reason = FindLostReason(tx, d.lost_reason_code());
+      if (!reason.has_value()) return InvalidFieldError("deal.lost_reason_code", "unknown lost reason");
+      if (reason->requires_comment && d.lost_comment().empty()) {
+        return InvalidFieldError("deal.lost_comment", absl::StrCat("required with lost reason «", reason->name, "»"));
+      }
+    } else {
+      d.clear_lost_reason_code();
+      d.clear_lost_comment();
+    }
+    if (stage->stage.kind() != v1::Stage::KIND_OPEN) *d.mutable_close_time() = ToProtoTimestamp(now);
+    CRM_RETURN_IF_ERROR(CheckGates(stage->stage, d, /*comment=*/""));
+    WriteDeal(tx, row, /*insert=*/true);
+    v1::DealCreated created;
+    *created.mutable_deal() = d;
+    return Emit(tx, outbox_, actor, row, kDealCreatedType, created);
+  }));
+  return d;
+}
+
+absl::StatusOr<v1::Deal> DealStore::Get(const Principal& caller, std::string_view id) {
+  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
+  std::optional<DealRow> row;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        row = LoadDeal(tx, std::string(id), /*for_update=*/false);
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  if (!row.has_value()) return absl::NotFoundError("deal not found");
+  CRM_RETURN_IF_ERROR(CheckCanRead(caller, row->Ownership()));
+  return row->deal;
+}
+
+absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& in,
+                                           const google::protobuf::FieldMask& mask) {
+  static const std::set<std::string> kPaths = {"name",   "amount", "source",         "priority",
+                                               "tags",   "fields", "responsible_id", "client_id"};
+  const Principal& caller = actor.principal;
+  const std::string me = ActingUserId(caller);
+  if (!IsUuid(in.id())) return InvalidFieldError("deal.id", "not a UUID");
+  if (mask.paths_size() == 0) return InvalidFieldError("update_mask", "required");
+  std::set<std::string> paths;
+  for (const std::string& path : mask.paths()) {
+    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
+    paths.insert(path);
+  }
+  if (paths.contains("name")) CRM_RETURN_IF_ERROR(CheckName(in.name()));
+  if (paths.contains("source")) CRM_RETURN_IF_ERROR(CheckSource(in));
+  if (paths.contains("priority")) CRM_RETURN_IF_ERROR(CheckPriority(in));
+  if (paths.contains("tags")) CRM_RETURN_IF_ERROR(CheckTags(in));
+  if (paths.contains("client_id")) CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.client_id", in.client_id()));
+  if (paths.contains("responsible_id")) {
+    if (in.responsible_id().empty()) return InvalidFieldError("deal.responsible_id", "required");
+    CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.responsible_id", in.responsible_id()));
+  }
+  DealRow out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<DealRow> old = LoadDeal(tx, in.id(), /*for_update=*/true);
+    if (!old.has_value()) return absl::NotFoundError("deal not found");
+    CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
+    if (in.version() != old->deal.version()) return absl::AbortedError("version mismatch");
+    DealRow next = *old;
+    v1::Deal& d = next.deal;
+    std::vector<std::string> changed;
+    if (paths.contains("name") && in.name() != d.name()) {
+      d.set_name(in.name());
+      changed.push_back("name");
+    }
+    if (paths.contains("amount")) {
+      v1::Deal tmp;
+      *tmp.mutable_amount() = in.amount();
+      if (!in.has_amount()) tmp.mutable_amount()->set_currency(d.amount().currency());
+      const std::optional<std::string> currency = PipelineCurrency(tx, d.pipeline_id());
+      CRM_RETURN_IF_ERROR(CheckAmount(tmp, currency.value_or("RUB")));
+      if (tmp.amount().SerializeAsString() != d.amount().SerializeAsString()) {
+        *d.mutable_amount() = tmp.amount();
+        changed.push_back("amount");
+      }
+    }
+    if (paths.contains("source") && in.source() != d.source()) {
+      d.set_source(in.source());
+      changed.push_back("source");
+    }
+    if (paths.contains("priority") && in.priority() != d.priority()) {
+      d.set_priority(in.priority());
+      changed.push_back("priority");
+    }
+    if (paths.contains("tags") && std::vector<std::string>(in.tags().begin(), in.tags().end()) !=
+                                      std::vector<std::string>(d.tags().begin(), d.tags().end())) {
+      *d.mutable_tags() = in.tags();
+      changed.push_back("tags");
+    }
+    if (paths.contains("client_id") && in.client_id() != d.client_id()) {
+      d.set_client_id(in.client_id());
+      changed.push_back("client_id");
+    }
+    if (paths.contains("fields")) {
+      v1::Deal probe;
+      *probe.mutable_fields() = in.fields();
+      CRM_RETURN_IF_ERROR(CheckFields(probe, LoadFieldDefs(tx)));
+      std::map<std::string, std::string> before, after;
+      for (const auto& f : d.fields()) before[f.code()] = f.SerializeAsString();
+      for (const auto& f : in.fields()) after[f.code()] = f.SerializeAsString();
+      std::set<std::string> codes;
+      for (auto& [c, v] : before) codes.insert(c);
+      for (auto& [c, v] : after) codes.insert(c);
+      for (const std::string& c : codes) {
+        auto b = before.find(c), a = after.find(c);
+        if (b == before.end() || a == after.end() || b->second != a->second) changed.push_back("custom." + c);
+      }
+      *d.mutable_fields() = in.fields();
+    }
+    bool reassigned = false;
+    if (paths.contains("responsible_id") && in.responsible_id() != d.responsible_id()) {
+      if (in.responsible_id() != me && WriteScope(caller) < Scope::kTeam) {
+        return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
+      }
+      d.set_responsible_id(in.responsible_id());
+      // The new responsible's teams are known here only when it is the caller; identity events keep
+      // team_ids current otherwise.
+      next.team_ids.clear();
+      if (in.responsible_id() == me) {
+        for (const std::string& t : caller.team_ids()) {
+          if (IsUuid(t)) next.team_ids.push_back(t);
+        }
+      }
+      changed.push_back("responsible_id");
+      reassigned = true;
+    }
+    if (changed.empty()) {
+      out = *old;
+      return absl::OkStatus();
+    }
+    d.set_version(d.version() + 1);
+    *d.mutable_update_time() = ToProtoTimestamp(clock_.Now());
+    WriteDeal(tx, next, /*insert=*/false);
+    v1::DealUpdated updated;
+    *updated.mutable_deal() = d;
+    for (const std::string& c : changed) updated.add_changed_fields(c);
+    CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealUpdatedType, updated, &*old));
+    if (reassigned) {
+      v1::DealResponsibleChanged rc;
+      *rc.mutable_deal() = d;
+      rc.set_from_responsible_id(old->deal.responsible_id());
+      CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealResponsibleChangedType, rc, &*old));
+    }
+    out = std::move(next);
+    return absl::OkStatus();
+  }));
+  return out.deal;
+}
+
+absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealRequest& req) {
+  const Principal& caller = actor.principal;
+  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
+  if (req.stage_id().empty()) return InvalidFieldError("stage_id", "required");
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("stage_id", req.stage_id()));
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
+  if (CodePoints(req.comment()) > kMaxComment) return InvalidFieldError("comment", "too long");
+  DealRow out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<DealRow> old = LoadDeal(tx, req.id(), /*for_update=*/true);
+    if (!old.has_value()) return absl::NotFoundError("deal not found");
+    CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
+    if (req.version() != 0 && req.version() != old->deal.version()) return absl::AbortedError("version mismatch");
+    const std::string pipeline = req.pipeline_id().empty() ? old->deal.pipeline_id() : req.pipeline_id();
+    CRM_ASSIGN_OR_RETURN(std::optional<StageRow> stage, LoadStage(tx, req.stage_id()));
+    if (!stage.has_value() || stage->pipeline_id != pipeline) {
+      return InvalidFieldError("stage_id", "not a stage of the pipeline");
+    }
+    if (stage->stage.id() == old->deal.stage_id()) {
+      out = *old;
+      return absl::OkStatus();
+    }
+    DealRow next = *old;
+    v1::Deal& d = next.deal;
+    const v1::Stage::Kind kind = stage->stage.kind();
+    d.clear_lost_reason_code();
+    d.clear_lost_comment();
+    if (kind == v1::Stage::KIND_LOST) {
+      if (req.lost_reason_code().empty()) return InvalidFieldError("lost_reason_code", "required to enter a lost stage");
+      std::optional<LostReasonRow> reason = FindLostReason(tx, req.lost_reason_code());
+      if (!reason.has_value()) return InvalidFieldError("lost_reason_code", "unknown lost reason");
+      if (reason->requires_comment && req.comment().empty()) {
+        return InvalidFieldError("comment", absl::StrCat("required with lost reason «", reason->name, "»"));
+      }
+      d.set_lost_reason_code(req.lost_reason_code());
+      d.set_lost_comment(req.comment());
+    }
+    CRM_RETURN_IF_ERROR(CheckGates(stage->stage, old->deal, req.comment()));
+    const absl::Time now = clock_.Now();
+    d.set_pipeline_id(pipeline);
+    d.set_stage_id(stage->stage.id());
+    d.set_status(static_cast<v1::Deal::Status>(kind));
+    *d.mutable_stage_enter_time() = ToProtoTimestamp(now);
+    if (kind == v1::Stage::KIND_OPEN) {
+      d.clear_close_time();
+    } else {
+      *d.mutable_close_time() = ToProtoTimestamp(now);
+    }
+    d.set_version(d.version() + 1);
+    *d.mutable_update_time() = ToProtoTimestamp(now);
+    WriteDeal(tx, next, /*insert=*/false);
+    v1::DealStageChanged sc;
+    *sc.mutable_deal() = d;
+    sc.set_from_pipeline_id(old->deal.pipeline_id());
+    sc.set_from_stage_id(old->deal.stage_id());
+    sc.set_comment(req.comment());
+    CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealStageChangedType, sc));
+    if (kind == v1::Stage::KIND_WON) {
+      v1::DealWon won;
+      *won.mutable_deal() = d;
+      CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealWonType, won));
+    } else if (kind == v1::Stage::KIND_LOST) {
+      v1::DealLost lost;
+      *lost.mutable_deal() = d;
+      lost.set_reason_code(d.lost_reason_code());
+      lost.set_comment(req.comment());
+      CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealLostType, lost));
+    }
+    out = std::move(next);
+    return absl::OkStatus();
+  }));
+  return out.deal;
+}
+
+absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, const v1::ListDealsRequest& req) {
+  if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
+  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeToken("page_token", req.page_token()));
+  v1::ListDealsResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        SqlParams p;
+        CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(caller, req.filter(), true, "filter", p));
+        Page(tx, where, p, after, PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize), out.mutable_deals(),
+             out.mutable_next_page_token());
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
+absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1::GetBoardRequest& req) {
+  if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
+  if (req.pipeline_id().empty()) return InvalidFieldError("pipeline_id", "required");
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
+  if (req.cards_per_stage() < 0) return InvalidFieldError("cards_per_stage", "negative");
+  const int cards = PageSize(req.cards_per_stage(), kDefaultCards, kMaxCards);
+  v1::Board board;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        board.Clear();
+        board.set_pipeline_id(req.pipeline_id());
+        std::optional<std::string> currency = PipelineCurrency(tx, req.pipeline_id());
+        if (!currency.has_value()) return absl::NotFoundError("pipeline not found");
+        CRM_ASSIGN_OR_RETURN(const std::vector<StageRow> stages, LoadStages(tx, req.pipeline_id()));
+        std::map<std::string, std::pair<int64_t, int64_t>> totals;  // stage id -> (count, sum)
+        v1::DealFilter rest = req.filter();
+        rest.clear_pipeline_id();
+        rest.clear_stage_ids();
+        if (rest.ByteSizeLong() == 0 && ReadScope(caller) == Scope::kAll) {
+          // The whole board of a caller who sees every deal: the totals the database keeps per stage
+          // (deal_stage_totals, migration 0002), O(stages) rather than a scan of the pipeline's deals.
+          SqlParams p;
+          std::vector<std::string> ids;
+          for (const StageRow& s : stages) ids.push_back(s.stage.id());
+          const std::string stage_ids = p.Add(ArrayLiteral(ids));
+          const std::string cur = p.Add(*currency);
+          for (const pqxx::row& r :
+               Exec(tx,
+                    absl::StrCat("SELECT t.stage_id::text, coalesce(sum(t.deals), 0)::bigint, "
+                                 "coalesce(sum(t.amount_minor) FILTER (WHERE t.currency = ",
+                                 cur, "), 0)::bigint FROM deal_stage_totals t WHERE t.stage_id = ANY(", stage_ids,
+                                 "::uuid[]) GROUP BY t.stage_id"),
+                    p)) {
+            totals[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
+          }
+        } else {
+          // Counts and sums of every column of a filtered board (or under own/team access) in one query.
+          SqlParams p;
+          std::vector<std::string> ids;
+          for (const StageRow& s : stages) ids.push_back(s.stage.id());
+          const std::string stage_ids = p.Add(ArrayLiteral(ids));
+          const std::string cur = p.Add(*currency);
+          CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(caller, req.filter(), false, "filter", p));
+          for (const pqxx::row& r :
+               Exec(tx,
+                    absl::StrCat("SELECT d.stage_id::text, count(*), coalesce(sum(d.amount_minor) FILTER (WHERE "
+                                 "d.currency = ",
+                                 cur, "), 0)::bigint FROM deals d WHERE d.stage_id = ANY(", stage_ids,
+                                 "::uuid[]) AND ", where, " GROUP BY d.stage_id"),
+                    p)) {
+            totals[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
+          }
+        }
+        for (const StageRow& s : stages) {
+          v1::Board::Column* col = board.add_columns();
+          *col->mutable_stage() = s.stage;
+          auto t = totals.find(s.stage.id());
+          col->set_count(t == totals.end() ? 0 : t->second.first);
+          col->mutable_sum()->set_amount_minor(t == totals.end() ? 0 : t->second.second);
+          col->mutable_sum()->set_currency(*currency);
+          if (col->count() == 0) continue;
+          SqlParams p;
+          std::string where = absl::StrCat("d.stage_id = ", p.Add(s.stage.id()), "::uuid");
+          CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
+          Page(tx, absl::StrCat(where, " AND ", filter), p, std::nullopt, cards, col->mutable_cards(),
+               col->mutable_next_page_token());
+        }
+        return absl::OkStatus();
+      },
+      {.isolation = pg::TxOptions::Isolation::kRepeatableRead, .read_only = true}));
+  return board;
+}
+
+absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Principal& caller,
+                                                                     const v1::ListStageDealsRequest& req) {
+  if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
+  if (req.pipeline_id().empty()) return InvalidFieldError("pipeline_id", "required");
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
+  if (req.stage_id().empty()) return InvalidFieldError("stage_id", "required");
+  CRM_RETURN_IF_ERROR(CheckOptionalUuid("stage_id", req.stage_id()));
+  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeToken("page_token", req.page_token()));
+  v1::ListStageDealsResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        CRM_ASSIGN_OR_RETURN(std::optional<StageRow> stage, LoadStage(tx, req.stage_id()));
+        if (!stage.has_value() || stage->pipeline_id != req.pipeline_id()) {
+          return absl::NotFoundError("stage not found in the pipeline");
+        }
+        SqlParams p;
+        std::string where = absl::StrCat("d.stage_id = ", p.Add(req.stage_id()), "::uuid");
+        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
+        Page(tx, absl::StrCat(where, " AND ", filter), p, after, PageSize(req.page_size(), kDefaultCards, kMaxCards),
+             out.mutable_cards(), out.mutable_next_page_token());
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// DealServiceImpl
+
+grpc::Status DealServiceImpl::CreateDeal(grpc::ServerContext* ctx, const v1::CreateDealRequest* req, v1::Deal* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->deal()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DealServiceImpl::GetDeal(grpc::ServerContext* ctx, const v1::GetDealRequest* req, v1::Deal* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DealServiceImpl::UpdateDeal(grpc::ServerContext* ctx, const v1::UpdateDealRequest* req, v1::Deal* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), req->update_mask()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DealServiceImpl::MoveDeal(grpc::ServerContext* ctx, const v1::MoveDealRequest* req, v1::Deal* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Move(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DealServiceImpl::ListDeals(grpc::ServerContext* ctx, const v1::ListDealsRequest* req,
+                                        v1::ListDealsResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DealServiceImpl::GetBoard(grpc::ServerContext* ctx, const v1::GetBoardRequest* req, v1::Board* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.GetBoard(caller, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DealServiceImpl::ListStageDeals(grpc::ServerContext* ctx, const v1::ListStageDealsRequest* req,
+                                             v1::ListStageDealsResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.ListStageDeals(caller, *req));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crm::deals

@@ -1,0 +1,86 @@
+// File: services/deals/main.cc
+// The crm-deals binary.
+//   crm-deals        serves PipelineService and DealService (gRPC 7102, metrics 9102) and relays its
+//                    outbox to crm.deals.*.v1.
+//   crm-deals demo   applies migrations and loads the demo pipelines of seeds 001 and 002 (demo.h).
+// Settings (CRM_DEALS_<NAME> or CRM_<NAME>) are listed in README.md. Exit codes: 0 after a graceful
+// stop; 2 for bad configuration; 1 when starting fails.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libs/base/clock.h"
+#include "libs/base/status.h"
+#include "libs/config/config.h"
+#include "libs/events/relay.h"
+#include "libs/events/schema.h"
+#include "libs/log/log.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/server.h"
+#include "services/deals/deals.h"
+#include "services/deals/demo.h"
+#include "services/deals/pipelines.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& DealsMigrations();
+}  // namespace crm
+
+namespace {
+
+constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=deals user=deals";
+
+std::vector<crm::pg::Migration> AllMigrations() {
+  std::vector<crm::pg::Migration> all = crm::EventsMigrations();
+  all.insert(all.end(), crm::DealsMigrations().begin(), crm::DealsMigrations().end());
+  return all;
+}
+
+int DemoMain() {
+  crm::log::Init("deals", crm::log::Level::kInfo);
+  crm::config::Env env("deals");
+  const std::string dsn = env.String("PG_DSN", kDefaultDsn);
+  if (!env.status().ok()) return crm::config::ReportInvalid("deals", env.status());
+  absl::Status status = [&]() -> absl::Status {
+    CRM_RETURN_IF_ERROR(crm::pg::Migrate(dsn, AllMigrations()).status());
+    CRM_ASSIGN_OR_RETURN(auto pool, crm::pg::Pool::Create({.dsn = dsn, .size = 2, .application_name = "deals-demo"}));
+    return crm::deals::LoadDemoPipelines(*pool);
+  }();
+  if (!status.ok()) {
+    std::fprintf(stderr, "crm-deals demo: %s\n", std::string(status.ToString()).c_str());
+    return 1;
+  }
+  std::printf("demo pipelines ready\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "demo") return DemoMain();
+  return crm::rpc::RunService(
+      "deals", 7102, 9102, [](crm::config::Env& env, crm::rpc::Server& server) -> absl::Status {
+        const std::string dsn = env.String("PG_DSN", kDefaultDsn);
+        const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 16, 1, 256));
+        const bool relay_enabled = env.Bool("OUTBOX_RELAY", true);
+        crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
+        if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
+
+        CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
+        crm::log::Info("migrations applied", {{"count", applied}});
+        CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::pg::Pool> pool,
+                             crm::pg::Pool::Create({.dsn = dsn, .size = pool_size, .application_name = "deals"}));
+        auto* p = server.Own(std::move(pool));
+        auto* pipelines = server.Own(std::make_unique<crm::deals::PipelineStore>(*p, crm::SystemClock()));
+        auto* deals = server.Own(std::make_unique<crm::deals::DealStore>(*p, crm::SystemClock()));
+        server.AddService(server.Own(std::make_unique<crm::deals::PipelineServiceImpl>(pipelines)));
+        server.AddService(server.Own(std::make_unique<crm::deals::DealServiceImpl>(*deals)));
+        if (relay_enabled) {
+          CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Relay> relay, crm::events::Relay::Create(relay_options));
+          server.Own(std::move(relay))->Start();
+        }
+        return absl::OkStatus();
+      });
+}
