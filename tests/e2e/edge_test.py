@@ -8,17 +8,12 @@ Usage: edge_test.py BUILD_DIR SOURCE_DIR
   (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS name the throwaway cluster and broker; tools/crm test sets them)
 """
 import base64
-import hmac
 import http.client
 import json
 import os
-import shutil
 import socket
-import struct
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 import uuid
 
@@ -27,37 +22,8 @@ import grpc
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 del sys.argv[1:3]
 sys.path.insert(0, os.path.join(SOURCE, "tests/support"))
-from service_process import ServiceProcess  # noqa: E402
 
-PG_DSN = os.environ.get("CRM_TEST_PG_DSN", "")
-BROKERS = os.environ.get("CRM_TEST_KAFKA_BROKERS", "")
-
-
-def dsn_with_db(dsn, db):
-    parts = [p for p in dsn.split() if not p.startswith("dbname=")]
-    return " ".join(parts + ["dbname=" + db])
-
-
-def totp_now(secret):
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), "sha1").digest()
-    o = digest[-1] & 15
-    return "%06d" % ((struct.unpack(">I", digest[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def error(self):
-        return self.json()["error"]
+from stack import Stack, b64url, totp_now  # noqa: E402
 
 
 class Edge(unittest.TestCase):
@@ -65,101 +31,20 @@ class Edge(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not PG_DSN or not BROKERS:
-            raise RuntimeError("CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS must be set (run through tools/crm test)")
-        cls.tmp = tempfile.mkdtemp(prefix="crm-edge-")
-        db = "identity_e2e_" + uuid.uuid4().hex[:10]
-        subprocess.run(["psql", PG_DSN, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + db], check=True)
-        # The gateway's service key and the trusted key set every service believes (as tools/crm makes them).
-        key = os.path.join(cls.tmp, "gateway-service.pem")
-        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", key], check=True,
-                       stderr=subprocess.DEVNULL)
-        der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"], check=True,
-                             capture_output=True).stdout
-        trusted = os.path.join(cls.tmp, "trusted-keys.jwks")
-        with open(trusted, "w") as f:
-            json.dump({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(der[-32:]), "kid": "gateway",
-                                 "alg": "EdDSA", "use": "sig"}]}, f)
-        base = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-        base.update({"CRM_KAFKA_BROKERS": BROKERS, "CRM_TRUSTED_KEYS_FILE": trusted})
-
-        identity_env = dict(base, CRM_IDENTITY_PG_DSN=dsn_with_db(PG_DSN, db),
-                            CRM_IDENTITY_GRPC_ADDRESS="127.0.0.1:0", CRM_IDENTITY_METRICS_ADDRESS="127.0.0.1:0")
-        identity_bin = os.path.join(BUILD, "services/identity/crm-identity")
-        cls.credentials = os.path.join(cls.tmp, "demo-credentials")
-        cls.totp_file = os.path.join(cls.tmp, "demo-totp-secrets")
-        subprocess.run([identity_bin, "demo-users", "--credentials", cls.credentials, "--totp-secrets", cls.totp_file],
-                       env=identity_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cls.identity = ServiceProcess("identity", [identity_bin], identity_env)
-        cls.identity_port = cls.identity.wait_for("serving")["grpc_port"]
-
-        cls.gateway = ServiceProcess("gateway", [os.path.join(BUILD, "services/gateway/crm-gateway")], dict(
-            base,
-            CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
-            CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",
-            CRM_GATEWAY_DESCRIPTOR_SETS=os.path.join(BUILD, "proto/crm_api.pb"),
-            CRM_GATEWAY_SERVICE_KEY_FILE=key, CRM_GATEWAY_SERVICE_KEY_ID="gateway",
-            CRM_IDENTITY_ADDRESS="127.0.0.1:%d" % cls.identity_port,
-            CRM_GATEWAY_PER_USER_RATE="20", CRM_GATEWAY_PER_USER_BURST="30",
-            CRM_GATEWAY_HTTP_MAX_BODY_BYTES="65536"))
-        cls.port = cls.gateway.wait_for("serving")["http_port"]
-        cls.base_url = "http://127.0.0.1:%d" % cls.port
-        for _ in range(300):  # ready once the signing keys were fetched from identity
-            if cls.curl("GET", "/readyz").status == 200:
-                break
-            time.sleep(0.05)
-        cls.users = {}
-        with open(cls.credentials) as f:
-            for line in f:
-                login, password, role = line.rstrip("\n").split("\t")
-                cls.users[role] = (login, password)
-        cls.totp = {}
-        with open(cls.totp_file) as f:
-            for line in f:
-                login, secret = line.rstrip("\n").split("\t")
-                cls.totp[login] = secret
+        cls.stack = Stack(BUILD, gateway_env={"CRM_GATEWAY_PER_USER_RATE": "20", "CRM_GATEWAY_PER_USER_BURST": "30",
+                                              "CRM_GATEWAY_HTTP_MAX_BODY_BYTES": "65536"})
+        cls.tmp = cls.stack.tmp
+        cls.port = cls.stack.port
+        cls.identity_port = cls.stack.grpc_ports["identity"]
+        cls.users, cls.totp = cls.stack.users, cls.stack.totp
+        cls.curl = cls.stack.curl
 
     @classmethod
     def tearDownClass(cls):
-        for s in ("gateway", "identity"):
-            if hasattr(cls, s):
-                getattr(cls, s).stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    # --- clients -------------------------------------------------------------------------------------
-
-    @classmethod
-    def curl(cls, method, path, body=None, headers=(), raw_body=None):
-        """One request with curl; returns status, lower-cased headers and the body."""
-        args = ["curl", "-sS", "-X", method, "-D", "-", "--max-time", "20", cls.base_url_for(path)]
-        for h in headers:
-            args += ["-H", h]
-        data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
-        if data is not None:
-            args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
-        out = subprocess.run(args, input=data, capture_output=True, check=True).stdout
-        head, _, payload = out.partition(b"\r\n\r\n")
-        while head.startswith(b"HTTP/1.1 100"):
-            head, _, payload = payload.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        headers_out = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers_out[name.strip().lower()] = value.strip()
-        return Reply(int(lines[0].split()[1]), headers_out, payload.decode(errors="replace"))
-
-    @classmethod
-    def base_url_for(cls, path):
-        return "http://127.0.0.1:%d%s" % (cls.port, path)
+        cls.stack.stop()
 
     def sign_in(self, role, totp_code=None):
-        login, password = self.users[role]
-        body = {"login": login, "password": password}
-        if totp_code is None and login in self.totp:
-            totp_code = totp_now(self.totp[login])
-        if totp_code:
-            body["totpCode"] = totp_code
-        r = self.curl("POST", "/v1/auth:signIn", body)
+        r = self.stack.sign_in(role, totp_code)
         self.assertEqual(r.status, 200, r.body)
         return r.json()
 
@@ -167,13 +52,7 @@ class Edge(unittest.TestCase):
         return "Authorization: Bearer " + session["accessToken"]
 
     def session(self, role):
-        """A signed-in session of `role`'s demo user, made once per run: a TOTP code may be used only
-        once, so users with a second factor cannot sign in twice within one 30-second step."""
-        if role not in self._sessions:
-            self._sessions[role] = self.sign_in(role)
-        return self._sessions[role]
-
-    _sessions = {}
+        return self.stack.session(role)
 
     # --- sign-in, tokens, sessions ------------------------------------------------------------------
 

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Deals end to end (issue 5, D1–D4, D13): identity, deals and the gateway as processes, the demo
+pipelines of seeds 001 and 002 loaded by `crm-deals demo`, driven through the gateway with curl, over gRPC
+with python3-grpcio, and read back from Kafka with python3-confluent-kafka.
+
+Usage: deals_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS: tools/crm test)
+"""
+import os
+import sys
+import unittest
+import uuid
+
+import grpc
+from confluent_kafka import Consumer
+
+BUILD, SOURCE = sys.argv[1], sys.argv[2]
+del sys.argv[1:3]
+sys.path.insert(0, os.path.join(SOURCE, "tests/support"))
+from stack import BROKERS, Stack  # noqa: E402
+
+# The demo pipeline of seed 001 and its stages (services/deals/demo.h).
+LEADS = "01930000-0001-7000-8000-000000000000"
+UNSORTED = "01930000-0001-7000-8000-000000000001"
+QUALIFIED = "01930000-0001-7000-8000-000000000003"
+LOST = "01930000-0001-7000-8000-000000000007"
+
+
+class Deals(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(BUILD, services=["deals"])
+        cls.curl = cls.stack.curl
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+
+    def as_(self, role):
+        return [self.stack.bearer(role)]
+
+    def create(self, role="manager", **fields):
+        body = {"name": "Квартира " + uuid.uuid4().hex[:6], "pipelineId": LEADS,
+                "amount": {"amountMinor": "950000000", "currency": "RUB"}}
+        body.update(fields)
+        r = self.curl("POST", "/v1/deals", body, headers=self.as_(role))
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_demo_pipelines_and_who_may_change_them(self):
+        r = self.curl("GET", "/v1/pipelines", headers=self.as_("manager"))
+        self.assertEqual(r.status, 200, r.body)
+        pipelines = {p["name"]: p for p in r.json()["pipelines"]}
+        self.assertIn("Продажа", pipelines)
+        leads = [s["name"] for s in pipelines["Первичная обработка"]["stages"]]
+        self.assertEqual(leads, ["Неразобранное", "Квалификация", "Квалифицирован", "Назначено", "Срыв визита",
+                                 "Успешно", "Отказ"])
+        reasons = self.curl("GET", "/v1/lostReasons", headers=self.as_("manager")).json()["lostReasons"]
+        self.assertEqual([x["name"] for x in reasons], ["Денег нет", "Ушли к конкурентам", "Нецелевой клиент",
+                                                        "Не приняли решение", "Долго", "Другое"])
+        new = {"name": "Вторичка", "stages": [{"name": "Новая", "kind": "KIND_OPEN"},
+                                               {"name": "Успешно", "kind": "KIND_WON"},
+                                               {"name": "Отказ", "kind": "KIND_LOST"}]}
+        self.assertEqual(self.curl("POST", "/v1/pipelines", new, headers=self.as_("manager")).status, 403)
+        made = self.curl("POST", "/v1/pipelines", new, headers=self.as_("head_of_sales"))
+        self.assertEqual(made.status, 200, made.body)
+        bad = self.curl("POST", "/v1/pipelines", {"name": "X", "stages": [{"name": "A", "kind": "KIND_OPEN"}]},
+                        headers=self.as_("head_of_sales"))
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertIn("pipeline.stages", [d["field"] for d in bad.error()["details"]])
+
+    def test_create_defaults_and_validation_naming_the_field(self):
+        deal = self.create()
+        me = self.stack.session("manager")["user"]["id"]
+        self.assertEqual(deal["responsibleId"], me)
+        self.assertEqual(deal["stageId"], UNSORTED)
+        self.assertEqual(deal["status"], "STATUS_OPEN")
+        for body, field in (({"pipelineId": LEADS}, "deal.name"),
+                            ({"name": "x", "pipelineId": LEADS, "amount": {"amountMinor": "1", "currency": "rub"}},
+                             "deal.amount.currency"),
+                            ({"name": "x", "pipelineId": str(uuid.uuid4())}, "deal.pipeline_id")):
+            r = self.curl("POST", "/v1/deals", body, headers=self.as_("manager"))
+            self.assertEqual(r.status, 400, r.body)
+            self.assertIn(field, [d["field"] for d in r.error()["details"]], r.body)
+
+    def test_gates_and_lost_reasons(self):
+        deal = self.create()
+        path = "/v1/deals/%s:move" % deal["id"]
+        gated = self.curl("POST", path, {"stageId": QUALIFIED}, headers=self.as_("manager"))
+        self.assertEqual(gated.status, 400, gated.body)
+        self.assertEqual(gated.error()["status"], "FAILED_PRECONDITION")
+        for item in ("client_id", "source", "an open task", "a comment"):
+            self.assertIn(item, gated.error()["message"])
+        no_reason = self.curl("POST", path, {"stageId": LOST}, headers=self.as_("manager"))
+        self.assertEqual(no_reason.status, 400)
+        self.assertIn("lost_reason_code", [d["field"] for d in no_reason.error()["details"]])
+        other = self.curl("POST", path, {"stageId": LOST, "lostReasonCode": "other"}, headers=self.as_("manager"))
+        self.assertEqual(other.status, 400)
+        lost = self.curl("POST", path, {"stageId": LOST, "lostReasonCode": "other", "comment": "купили у застройщика"},
+                         headers=self.as_("manager"))
+        self.assertEqual(lost.status, 200, lost.body)
+        self.assertEqual(lost.json()["status"], "STATUS_LOST")
+        self.assertEqual(lost.json()["lostReasonCode"], "other")
+
+    def test_access_own_and_all(self):
+        deal = self.create()
+        path = "/v1/deals/" + deal["id"]
+        self.assertEqual(self.curl("GET", path, headers=self.as_("manager")).status, 200)
+        self.assertEqual(self.curl("GET", path, headers=self.as_("head_of_sales")).status, 200)
+        # A Telegram operator sees only their own deals: this one does not exist for them.
+        self.assertEqual(self.curl("GET", path, headers=self.as_("telegram_operator")).status, 404)
+        self.assertEqual(self.curl("PATCH", path + "?updateMask=name", {"name": "x"},
+                                   headers=self.as_("telegram_operator")).status, 404)
+
+    def test_stale_version_is_412_and_the_first_change_stays(self):
+        deal = self.create()
+        path = "/v1/deals/%s?updateMask=name" % deal["id"]
+        etag = '"%s"' % deal["version"]
+        first = self.curl("PATCH", path, {"name": "Первый"}, headers=self.as_("manager") + ["If-Match: " + etag])
+        self.assertEqual(first.status, 200, first.body)
+        second = self.curl("PATCH", path, {"name": "Второй"}, headers=self.as_("manager") + ["If-Match: " + etag])
+        self.assertEqual(second.status, 412, second.body)
+        self.assertEqual(self.curl("GET", "/v1/deals/" + deal["id"], headers=self.as_("manager")).json()["name"],
+                         "Первый")
+
+    def test_board_counts_and_sums_only_my_deals(self):
+        mine = [self.create(amount={"amountMinor": str(100 * (i + 1)), "currency": "RUB"}) for i in range(3)]
+        board = self.curl("GET", "/v1/pipelines/%s/board?filter.mine=true&cardsPerStage=2" % LEADS,
+                          headers=self.as_("manager"))
+        self.assertEqual(board.status, 200, board.body)
+        column = board.json()["columns"][0]
+        self.assertEqual(column["stage"]["id"], UNSORTED)
+        listed = self.curl("GET", "/v1/deals?filter.mine=true&filter.stageIds=%s&pageSize=200" % UNSORTED,
+                           headers=self.as_("manager")).json()["deals"]
+        self.assertEqual(int(column["count"]), len(listed))
+        self.assertEqual(int(column["sum"]["amountMinor"]), sum(int(d["amount"]["amountMinor"]) for d in listed))
+        self.assertEqual(len(column["cards"]), 2)
+        self.assertTrue(column["nextPageToken"])
+        self.assertTrue({d["id"] for d in mine} <= {d["id"] for d in listed})
+
+    def test_grpc_callers_need_a_signed_principal(self):
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.stack.grpc_ports["deals"])
+        get = channel.unary_unary("/crm.deals.v1.DealService/GetDeal",
+                                  request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with self.assertRaises(grpc.RpcError) as e:
+            get(b"\x0a\x01x", timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_events_reach_kafka_in_order(self):
+        deal = self.create()
+        self.curl("POST", "/v1/deals/%s:move" % deal["id"],
+                  {"stageId": LOST, "lostReasonCode": "no_money"}, headers=self.as_("manager"))
+        c = Consumer({"bootstrap.servers": BROKERS, "group.id": "e2e-" + uuid.uuid4().hex,
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        c.subscribe(["crm.deals.deal.v1"])
+        types = []
+        for _ in range(120):  # bounded: at most 120 polls of 0.5 s
+            m = c.poll(0.5)
+            if m is None or m.error() or m.key().decode() != deal["id"]:
+                continue
+            types.append(dict(m.headers())["ce_type"].decode())
+            if "crm.deals.deal.lost.v1" in types:
+                break
+        c.close()
+        self.assertEqual(types, ["crm.deals.deal.created.v1", "crm.deals.deal.stage_changed.v1",
+                                 "crm.deals.deal.lost.v1"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,174 @@
+"""The suite as `tools/crm up` runs it, for end-to-end tests: identity, the business services asked for
+and the gateway as processes on free ports, on the throwaway PostgreSQL and dev broker that
+`tools/crm test` provides (CRM_TEST_PG_DSN, CRM_TEST_KAFKA_BROKERS), each service in a database of its
+own, with demo users for every role. Clients are curl (REST) and python3-grpcio (gRPC)."""
+import base64
+import hmac
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
+import uuid
+
+from service_process import ServiceProcess
+
+PG_DSN = os.environ.get("CRM_TEST_PG_DSN", "")
+BROKERS = os.environ.get("CRM_TEST_KAFKA_BROKERS", "")
+
+
+def dsn_with_db(dsn, db):
+    parts = [p for p in dsn.split() if not p.startswith("dbname=")]
+    return " ".join(parts + ["dbname=" + db])
+
+
+def totp_now(secret):
+    """The current RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), "sha1").digest()
+    o = digest[-1] & 15
+    return "%06d" % ((struct.unpack(">I", digest[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def error(self):
+        return self.json()["error"]
+
+
+class Stack:
+    """Starts identity, `services` (e.g. ["deals"]) and the gateway; stop() ends them."""
+
+    def __init__(self, build, services=(), gateway_env=None):
+        if not PG_DSN or not BROKERS:
+            raise RuntimeError("CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS must be set (run through tools/crm test)")
+        self.build = build
+        self.tmp = tempfile.mkdtemp(prefix="crm-stack-")
+        self.procs = []
+        self.grpc_ports = {}
+        self.sessions = {}
+        try:
+            self._start(list(services), gateway_env or {})
+        except BaseException:
+            self.stop()
+            raise
+
+    def _database(self, service):
+        db = "%s_e2e_%s" % (service, uuid.uuid4().hex[:10])
+        subprocess.run(["psql", PG_DSN, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + db], check=True)
+        return dsn_with_db(PG_DSN, db)
+
+    def _start(self, services, gateway_env):
+        # The gateway's service key and the trusted key set every service believes (as tools/crm makes them).
+        self.gateway_key = os.path.join(self.tmp, "gateway-service.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.gateway_key], check=True,
+                       stderr=subprocess.DEVNULL)
+        der = subprocess.run(["openssl", "pkey", "-in", self.gateway_key, "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        trusted = os.path.join(self.tmp, "trusted-keys.jwks")
+        with open(trusted, "w") as f:
+            json.dump({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(der[-32:]), "kid": "gateway",
+                                 "alg": "EdDSA", "use": "sig"}]}, f)
+        base = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+        base.update({"CRM_KAFKA_BROKERS": BROKERS, "CRM_TRUSTED_KEYS_FILE": trusted})
+
+        self.credentials = os.path.join(self.tmp, "demo-credentials")
+        self.totp_file = os.path.join(self.tmp, "demo-totp-secrets")
+        addresses = {}
+        for name in ["identity"] + services:
+            up = name.upper()
+            env = dict(base, **{"CRM_%s_PG_DSN" % up: self._database(name),
+                                "CRM_%s_GRPC_ADDRESS" % up: "127.0.0.1:0",
+                                "CRM_%s_METRICS_ADDRESS" % up: "127.0.0.1:0"})
+            binary = os.path.join(self.build, "services/%s/crm-%s" % (name, name))
+            demo = {"identity": ["demo-users", "--credentials", self.credentials, "--totp-secrets", self.totp_file],
+                    "deals": ["demo"]}.get(name)
+            if demo:
+                subprocess.run([binary] + demo, env=env, check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+            proc = ServiceProcess(name, [binary], env)
+            self.procs.append(proc)
+            self.grpc_ports[name] = proc.wait_for("serving")["grpc_port"]
+            addresses["CRM_%s_ADDRESS" % up] = "127.0.0.1:%d" % self.grpc_ports[name]
+
+        gateway = ServiceProcess("gateway", [os.path.join(self.build, "services/gateway/crm-gateway")], dict(
+            base, **addresses,
+            CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
+            CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",
+            CRM_GATEWAY_DESCRIPTOR_SETS=os.path.join(self.build, "proto/crm_api.pb"),
+            CRM_GATEWAY_SERVICE_KEY_FILE=self.gateway_key, CRM_GATEWAY_SERVICE_KEY_ID="gateway",
+            **gateway_env))
+        self.procs.append(gateway)
+        self.port = gateway.wait_for("serving")["http_port"]
+        for _ in range(300):  # ready once the signing keys were fetched from identity
+            if self.curl("GET", "/readyz").status == 200:
+                break
+            time.sleep(0.05)
+        self.users = {}
+        with open(self.credentials) as f:
+            for line in f:
+                login, password, role = line.rstrip("\n").split("\t")
+                self.users[role] = (login, password)
+        self.totp = {}
+        with open(self.totp_file) as f:
+            for line in f:
+                login, secret = line.rstrip("\n").split("\t")
+                self.totp[login] = secret
+
+    def stop(self):
+        for p in reversed(self.procs):
+            p.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def curl(self, method, path, body=None, headers=(), raw_body=None):
+        """One request with curl; returns status, lower-cased headers and the body."""
+        args = ["curl", "-sS", "-X", method, "-D", "-", "--max-time", "20", "http://127.0.0.1:%d%s" % (self.port, path)]
+        for h in headers:
+            args += ["-H", h]
+        data = raw_body if raw_body is not None else (None if body is None else json.dumps(body).encode())
+        if data is not None:
+            args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+        out = subprocess.run(args, input=data, capture_output=True, check=True).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        while head.startswith(b"HTTP/1.1 100"):
+            head, _, payload = payload.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers_out = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers_out[name.strip().lower()] = value.strip()
+        return Reply(int(lines[0].split()[1]), headers_out, payload.decode(errors="replace"))
+
+    def sign_in(self, role, totp_code=None):
+        """Signs the demo user of `role` in (with a current TOTP code when the role needs one); the reply."""
+        login, password = self.users[role]
+        body = {"login": login, "password": password}
+        if totp_code is None and login in self.totp:
+            totp_code = totp_now(self.totp[login])
+        if totp_code:
+            body["totpCode"] = totp_code
+        return self.curl("POST", "/v1/auth:signIn", body)
+
+    def session(self, role):
+        """A session of `role`'s demo user, made once: a TOTP code may be used only once, so users with a
+        second factor cannot sign in twice within one 30-second step."""
+        if role not in self.sessions:
+            r = self.sign_in(role)
+            if r.status != 200:
+                raise AssertionError("sign-in of %s failed: %s" % (role, r.body))
+            self.sessions[role] = r.json()
+        return self.sessions[role]
+
+    def bearer(self, role):
+        return "Authorization: Bearer " + self.session(role)["accessToken"]
