@@ -1,0 +1,2 @@
+// File: services/deals/clients.h
+#pragma once

@@ -1,0 +1,2 @@
+// File: services/deals/copy.h
+#pragma once

@@ -1,0 +1,1 @@
+#include "services/deals/tasks.h"

@@ -1,0 +1,2 @@
+// File: services/deals/tasks.h
+#pragma once

@@ -1,0 +1,2 @@
+// File: services/deals/timeline.h
+#pragma once
