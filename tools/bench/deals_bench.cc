@@ -13,8 +13,18 @@
 //   stage sums   count and sum of amounts of every stage of the pipeline (target <= 50 ms)
 //   list filter  the first 50 deals of one responsible carrying a tag, newest first
 // "raw" is the same SQL sent with libpqxx on one connection: the floor a service can approach.
+//
+// Then create throughput (target: >= 50% of raw), --clients concurrent clients (default 16):
+//   gateway  POST /v1/deals with a bearer JWT over keep-alive HTTP/1.1 through the real gateway to the
+//            real DealService (crm::rpc::Server, signed principals) on a pool of --clients connections:
+//            validation, the stage's gates, the deal row and its outbox event in one transaction;
+//   raw      the same deal row and an outbox row of the same size, inserted by a libpqxx transaction
+//            per deal on one connection per client, at the same commit settings.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <fstream>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -25,10 +35,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/auth/jwt.h"
+#include "libs/base/clock.h"
 #include "libs/base/uuid.h"
 #include "libs/events/schema.h"
+#include "libs/log/log.h"
 #include "libs/pg/migrations.h"
+#include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
+#include "libs/rpc/server.h"
+#include "libs/rpc/signed_principal.h"
+#include "services/deals/deals.h"
+#include "services/gateway/edge/server.h"
+#include "services/gateway/gateway.h"
+#include "tools/bench/http_load.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -38,10 +58,7 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-[[noreturn]] void Die(const std::string& why) {
-  std::fprintf(stderr, "crm-deals-bench: %s\n", why.c_str());
-  std::exit(1);
-}
+using crm::bench::Die;
 
 struct Percentiles {
   double p50_ms = 0, p95_ms = 0;
@@ -127,17 +144,127 @@ Dataset Load(pqxx::connection& c, int n) {
   return d;
 }
 
+// Deals created per second by `clients` connections each running `per_client` transactions of one
+// deal row and one outbox row (the service's own INSERTs, minus validation and the gRPC/HTTP hops).
+double RawCreates(const std::string& dsn, const Dataset& d, int clients, int per_client) {
+  const std::string payload(600, 'x');  // about the size of a DealCreated envelope
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      pqxx::connection c(dsn);
+      ++ready;
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < per_client; ++i) {
+        pqxx::work tx(c);
+        const std::string id = crm::NewUuidV7();
+        tx.exec_params("INSERT INTO deals (id, name, pipeline_id, stage_id, status, responsible_id, creator_id, "
+                       "team_ids, amount_minor, currency, source, priority, tags, fields, version, create_time, "
+                       "update_time, stage_enter_time) VALUES ($1, $2, $3, $4, 1, $5, $5, '{}', 950000000, 'RUB', "
+                       "'site', 0, '{}', '{}', 1, now(), now(), now())",
+                       id, absl::StrCat("Квартира ", t, "-", i), d.pipeline_id, d.stage_ids[0], d.responsibles[t % 200]);
+        tx.exec_params("INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
+                       "VALUES ($1::uuid, 'deal', $2, 'crm.deals.deal.created.v1', $3, 'crm.deals.deal.v1', "
+                       "'/crm/deals', now())",
+                       crm::NewUuidV7(), id, pqxx::binarystring(payload.data(), payload.size()));
+        tx.exec("NOTIFY crm_outbox");
+        tx.commit();
+      }
+    });
+  }
+  while (ready.load() < clients) std::this_thread::yield();
+  const auto start = SteadyClock::now();
+  go = true;
+  for (auto& t : threads) t.join();
+  return clients * per_client / std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+// The same creates through the gateway and DealService; returns the load figures.
+crm::bench::Result GatewayCreates(const std::string& dsn, const Dataset& d, int clients, int per_client) {
+  auto identity_key = crm::auth::SigningKey::Generate("identity-1");
+  auto gateway_key = crm::auth::SigningKey::Generate("gateway");
+  if (!identity_key.ok() || !gateway_key.ok()) Die("cannot generate keys");
+  auto pool = crm::pg::Pool::Create({.dsn = dsn, .size = clients, .application_name = "deals-bench"});
+  if (!pool.ok()) Die(pool.status().ToString());
+  crm::deals::DealStore store(**pool, crm::SystemClock());
+  crm::deals::DealServiceImpl service(store);
+  static crm::rpc::Server* server = new crm::rpc::Server(
+      {.service = "deals", .grpc_address = "127.0.0.1:0", .metrics_address = "127.0.0.1:0", .log_level = "error"});
+  crm::auth::KeySet trusted;
+  trusted.Add(gateway_key->public_key());
+  server->SetPrincipalVerifier(crm::rpc::SignedPrincipals(trusted));
+  server->AddService(&service);
+  if (absl::Status s = server->Start(); !s.ok()) Die(s.ToString());
+  const std::string backend = absl::StrCat("127.0.0.1:", server->grpc_port());
+
+  crm::auth::KeySet keys;
+  keys.Add(identity_key->public_key());
+  const std::string jwks_path = absl::StrCat("/tmp/crm-deals-bench-", getpid(), ".jwks");
+  std::ofstream(jwks_path) << keys.ToJwks();
+  crm::gateway::GatewayOptions o;
+  o.descriptor_sets = {CRM_API_PB};
+  o.backend_for = [&](std::string_view svc) {
+    return svc == "crm.deals.v1.DealService" ? backend : std::string();
+  };
+  o.auth.jwks = std::make_shared<crm::gateway::JwksFileSource>(jwks_path, absl::Seconds(5));
+  o.service_key = *gateway_key;
+  o.per_user_rate = 0;  // the limiter is not what is measured
+  auto gateway = crm::gateway::Gateway::Create(std::move(o));
+  if (!gateway.ok()) Die(gateway.status().ToString());
+  crm::gateway::HttpServerOptions h;
+  h.address = "127.0.0.1:0";
+  h.worker_threads = clients;
+  crm::gateway::Gateway* g = gateway->get();
+  auto http = crm::gateway::HttpServer::Start(h, [g](crm::gateway::HttpCall& call) { return g->Handle(call); });
+  if (!http.ok()) Die(http.status().ToString());
+
+  crm::auth::Claims c;
+  c.iss = "crm-identity";
+  c.aud = "crm";
+  c.sub = d.responsibles[0];
+  c.jti = "bench";
+  c.kind = "user";
+  c.scopes = {"deals.read.all", "deals.write.all"};
+  c.iat = absl::Now();
+  c.exp = c.iat + absl::Hours(1);
+  auto token = crm::auth::SignJwt(c, *identity_key);
+  if (!token.ok()) Die(token.status().ToString());
+  const std::string body = absl::StrCat(R"({"name":"Квартира 2к, ЖК Северный","pipelineId":")", d.pipeline_id,
+                                        R"(","amount":{"amountMinor":"950000000","currency":"RUB"},"source":"site"})");
+  const std::string request = absl::StrCat("POST /v1/deals HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ", *token,
+                                           "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+                                           "\r\n\r\n", body);
+  const int port = (*http)->port();
+  {
+    crm::bench::HttpClient warm(port, request);
+    for (int i = 0; i < 50; ++i) warm.Send();
+  }
+  const crm::bench::Result r = crm::bench::Run(
+      clients, per_client, [&](int) { return std::make_unique<crm::bench::HttpClient>(port, request); },
+      [](auto& client) { client->Send(); });
+  (*http)->Stop(absl::Seconds(2));
+  server->Shutdown();
+  server->Wait();
+  std::remove(jwks_path.c_str());
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int deals = 1'000'000, iterations = 200;
+  int deals = 1'000'000, iterations = 200, clients = 16, creates = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--deals") deals = std::atoi(argv[i + 1]);
     else if (flag == "--iterations") iterations = std::atoi(argv[i + 1]);
-    else Die("usage: crm-deals-bench [--deals N] [--iterations N]");
+    else if (flag == "--clients") clients = std::atoi(argv[i + 1]);
+    else if (flag == "--creates") creates = std::atoi(argv[i + 1]);
+    else Die("usage: crm-deals-bench [--deals N] [--iterations N] [--clients N] [--creates N per client]");
   }
-  if (deals < 1000 || iterations < 10) Die("need --deals >= 1000 and --iterations >= 10");
+  if (deals < 1000 || iterations < 10 || clients < 1 || clients > 256 || creates < 10)
+    Die("need --deals >= 1000, --iterations >= 10, --clients 1..256, --creates >= 10");
+  crm::log::Init("deals-bench", crm::log::Level::kError);
   absl::StatusOr<std::unique_ptr<crm::pg::testing::TempDatabase>> db =
       crm::pg::testing::TempDatabase::Create("deals_bench");
   if (!db.ok()) Die(db.status().ToString());
@@ -188,5 +315,13 @@ int main(int argc, char** argv) {
           pqxx::nontransaction tx(c);
           tx.exec_prepared("list", d.pipeline_id, d.responsibles[static_cast<size_t>(i) % 200], "{tag3}");
         }));
+
+  const double raw = RawCreates((*db)->dsn(), d, clients, creates);
+  const crm::bench::Result via = GatewayCreates((*db)->dsn(), d, clients, creates);
+  std::printf("create deal  raw      %8.0f deals/s  (%d clients x %d transactions: deal row + outbox row)\n", raw,
+              clients, creates);
+  std::printf("create deal  gateway  %8.0f deals/s  p50 %.2f ms  p99 %.2f ms  (POST /v1/deals, keep-alive)\n",
+              via.rps, via.p50_us / 1000, via.p99_us / 1000);
+  std::printf("ratio gateway/raw: %.3f\n", via.rps / raw);
   return 0;
 }

@@ -9,21 +9,15 @@
 //          (Ed25519), its principal signed, is transcoded to protobuf, forwarded with GenericStub to the
 //          same backend, and its reply transcoded to JSON.
 // Everything runs on this machine's loopback, in one process: client, gateway and backend share the cores.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "crm/testing/v1/transcode.grpc.pb.h"
@@ -33,16 +27,15 @@
 #include "services/gateway/auth.h"
 #include "services/gateway/edge/server.h"
 #include "services/gateway/gateway.h"
+#include "tools/bench/http_load.h"
 
 namespace {
 
 namespace tv1 = crm::testing::v1;
-using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void Die(const std::string& why) {
-  std::fprintf(stderr, "crm-gateway-bench: %s\n", why.c_str());
-  std::exit(1);
-}
+using crm::bench::HttpClient;
+using crm::bench::Result;
+using crm::bench::Die;
+using crm::bench::Run;
 
 class Backend final : public tv1::TranscodeTestService::Service {
   grpc::Status GetThing(grpc::ServerContext*, const tv1::GetThingRequest* req, tv1::Thing* out) override {
@@ -51,97 +44,6 @@ class Backend final : public tv1::TranscodeTestService::Service {
     out->set_size_bytes(4096);
     return grpc::Status::OK;
   }
-};
-
-struct Result {
-  double rps = 0;
-  double p50_us = 0;
-  double p99_us = 0;
-};
-
-Result Summarise(std::vector<std::vector<double>>& per_thread, double seconds) {
-  std::vector<double> all;
-  for (auto& v : per_thread) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  Result r;
-  r.rps = all.size() / seconds;
-  r.p50_us = all[all.size() / 2];
-  r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  return r;
-}
-
-// Runs `threads` workers doing `requests` calls each with `call(thread)`; returns the figures.
-template <typename Setup, typename Call>
-Result Run(int threads, int requests, Setup setup, Call call) {
-  std::vector<std::vector<double>> lat(threads);
-  std::vector<std::thread> workers;
-  std::atomic<int> ready{0};
-  std::atomic<bool> go{false};
-  Clock::time_point start;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      auto state = setup(t);
-      lat[t].reserve(requests);
-      ++ready;
-      while (!go.load()) std::this_thread::yield();
-      for (int i = 0; i < requests; ++i) {
-        auto a = Clock::now();
-        call(state);
-        lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
-      }
-    });
-  }
-  while (ready.load() < threads) std::this_thread::yield();
-  start = Clock::now();
-  go = true;
-  for (auto& w : workers) w.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return Summarise(lat, seconds);
-}
-
-// One keep-alive HTTP/1.1 connection sending the same request and reading each response whole.
-class HttpClient {
- public:
-  HttpClient(int port, std::string request) : request_(std::move(request)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) Die("cannot connect to the gateway");
-  }
-  ~HttpClient() { ::close(fd_); }
-
-  void Get() {
-    if (::send(fd_, request_.data(), request_.size(), 0) != static_cast<ssize_t>(request_.size()))
-      Die("send");
-    for (;;) {
-      const size_t end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        if (buf_.compare(0, 12, "HTTP/1.1 200") != 0) Die("gateway answered: " + buf_.substr(0, end));
-        size_t length = 0;
-        for (const char* name : {"Content-Length: ", "content-length: "}) {
-          if (auto p = buf_.find(name); p != std::string::npos && p < end)
-            length = std::atoi(buf_.c_str() + p + 16);
-        }
-        if (buf_.size() >= end + 4 + length) {
-          buf_.erase(0, end + 4 + length);
-          return;
-        }
-      }
-      char chunk[8192];
-      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) Die("the gateway closed the connection");
-      buf_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  std::string request_;
-  std::string buf_;
 };
 
 }  // namespace
@@ -215,7 +117,7 @@ int main(int argc, char** argv) {
   // Warm-up: channels connected, caches filled.
   {
     HttpClient w(port, request);
-    for (int i = 0; i < 200; ++i) w.Get();
+    for (int i = 0; i < 200; ++i) w.Send();
   }
 
   auto channel = grpc::CreateChannel(backend_address, grpc::InsecureChannelCredentials());
@@ -231,7 +133,7 @@ int main(int argc, char** argv) {
       });
   const Result via = Run(
       threads, requests, [&](int) { return std::make_unique<HttpClient>(port, request); },
-      [](auto& client) { client->Get(); });
+      [](auto& client) { client->Send(); });
 
   std::printf("%d client threads x %d requests, loopback, one process (2 cores shared)\n", threads, requests);
   std::printf("direct gRPC GetThing:             %9.0f req/s  p50 %7.0f us  p99 %7.0f us\n", direct.rps,
