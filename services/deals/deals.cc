@@ -677,7 +677,8 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
     }
     d.set_stage_id(stage->stage.id());
     d.set_status(static_cast<v1::Deal::Status>(stage->stage.kind()));
-    CRM_RETURN_IF_ERROR(CheckFields(d, LoadFieldDefs(tx)));
+    // Field definitions are read only when there are custom fields to check (most creates carry none).
+    if (d.fields_size() > 0) CRM_RETURN_IF_ERROR(CheckFields(d, LoadFieldDefs(tx)));
     if (stage->stage.kind() == v1::Stage::KIND_LOST) {
       if (d.lost_reason_code().empty()) return InvalidFieldError("deal.lost_reason_code", "required in a lost stage");
       std::optional<LostReasonRow> reason = FindLostReason(tx, d.lost_reason_code());
