@@ -79,8 +79,7 @@ absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, con
       envelope.id(), event.aggregate_type, event.aggregate_id, event.type,
       pqxx::binarystring(bytes.data(), bytes.size()), TopicFor(event.aggregate_type), envelope.source(),
       FormatRfc3339Utc(now));
-  // Delivered at commit, once per transaction however many events it appends.
-  tx.exec(absl::StrCat("NOTIFY ", kOutboxChannel));
+  // The relay is woken at commit by the outbox table's own trigger (migrations/0003_outbox_notify.sql).
   return envelope.id();
 }
 

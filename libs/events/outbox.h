@@ -73,7 +73,7 @@ class OutboxWriter {
   const Clock* clock_;
 };
 
-// The NOTIFY channel the outbox writer signals and the relay listens on.
+// The NOTIFY channel the outbox table signals at commit (its trigger) and the relay listens on.
 inline constexpr char kOutboxChannel[] = "crm_outbox";
 
 }  // namespace crm::events

@@ -656,25 +656,17 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
   const DealRow draft = row;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     row = draft;
-    std::optional<std::string> currency = PipelineCurrency(tx, d.pipeline_id());
-    if (!currency.has_value()) return InvalidFieldError("deal.pipeline_id", "no such pipeline");
-    CRM_RETURN_IF_ERROR(CheckAmount(d, *currency));
-    std::optional<StageRow> stage;
-    if (d.stage_id().empty()) {
-      CRM_ASSIGN_OR_RETURN(std::vector<StageRow> stages, LoadStages(tx, d.pipeline_id()));
-      for (StageRow& s : stages) {
-        if (s.stage.kind() == v1::Stage::KIND_OPEN) {
-          stage = std::move(s);
-          break;
-        }
+    // One query: the target stage (the given one, or the pipeline's first open stage) and the currency.
+    CRM_ASSIGN_OR_RETURN(std::optional<CreateTarget> target, LoadCreateTarget(tx, d.pipeline_id(), d.stage_id()));
+    if (!target.has_value()) {
+      if (!PipelineCurrency(tx, d.pipeline_id()).has_value()) {
+        return InvalidFieldError("deal.pipeline_id", "no such pipeline");
       }
-      if (!stage.has_value()) return absl::FailedPreconditionError("the pipeline has no open stage");
-    } else {
-      CRM_ASSIGN_OR_RETURN(stage, LoadStage(tx, d.stage_id()));
-      if (!stage.has_value() || stage->pipeline_id != d.pipeline_id()) {
-        return InvalidFieldError("deal.stage_id", "not a stage of the pipeline");
-      }
+      if (!d.stage_id().empty()) return InvalidFieldError("deal.stage_id", "not a stage of the pipeline");
+      return absl::FailedPreconditionError("the pipeline has no open stage");
     }
+    CRM_RETURN_IF_ERROR(CheckAmount(d, target->currency));
+    std::optional<StageRow> stage = std::move(target->stage);
     d.set_stage_id(stage->stage.id());
     d.set_status(static_cast<v1::Deal::Status>(stage->stage.kind()));
     // Field definitions are read only when there are custom fields to check (most creates carry none).

@@ -77,6 +77,16 @@ absl::StatusOr<std::optional<StageRow>> LoadStage(pqxx::transaction_base& tx, st
 absl::StatusOr<std::optional<v1::Pipeline>> LoadPipeline(pqxx::transaction_base& tx, std::string_view id,
                                                          bool for_update = false);
 
+// Where a new deal of pipeline `pipeline_id` lands, read with one query in the caller's transaction: the
+// stage `stage_id` when given (it must belong to the pipeline), else the pipeline's first open stage;
+// with the pipeline's currency. nullopt when there is no such pipeline or stage (or no open stage).
+struct CreateTarget {
+  std::string currency;
+  StageRow stage;
+};
+absl::StatusOr<std::optional<CreateTarget>> LoadCreateTarget(pqxx::transaction_base& tx, std::string_view pipeline_id,
+                                                             std::string_view stage_id);
+
 class PipelineStore {
  public:
   // `pool` and `clock` must outlive the store. The clock stamps create/update times and new ids.
