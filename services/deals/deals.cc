@@ -26,6 +26,7 @@
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/pipelines.h"
+#include "services/deals/users.h"
 
 namespace crm::deals {
 
@@ -638,7 +639,8 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
   if (d.responsible_id() != me && WriteScope(caller) < Scope::kTeam) {
     return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
   }
-  if (d.responsible_id() == me) {
+  const bool caller_is_responsible = d.responsible_id() == me;
+  if (caller_is_responsible) {
     for (const std::string& t : caller.team_ids()) {
       if (IsUuid(t)) row.team_ids.push_back(t);
     }
@@ -656,6 +658,10 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
   const DealRow draft = row;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     row = draft;
+    // Another responsible: their teams as identity's events told us (users.h).
+    if (!caller_is_responsible) {
+      CRM_ASSIGN_OR_RETURN(row.team_ids, TeamsOf(tx, d.responsible_id()));
+    }
     // One query: the target stage (the given one, or the pipeline's first open stage) and the currency.
     CRM_ASSIGN_OR_RETURN(std::optional<CreateTarget> target, LoadCreateTarget(tx, d.pipeline_id(), d.stage_id()));
     if (!target.has_value()) {
@@ -792,13 +798,15 @@ absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& i
         return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
       }
       d.set_responsible_id(in.responsible_id());
-      // The new responsible's teams are known here only when it is the caller; identity events keep
-      // team_ids current otherwise.
+      // The new responsible's teams: the caller's own when it is the caller, else as identity's
+      // events told us (users.h).
       next.team_ids.clear();
       if (in.responsible_id() == me) {
         for (const std::string& t : caller.team_ids()) {
           if (IsUuid(t)) next.team_ids.push_back(t);
         }
+      } else {
+        CRM_ASSIGN_OR_RETURN(next.team_ids, TeamsOf(tx, in.responsible_id()));
       }
       changed.push_back("responsible_id");
       reassigned = true;

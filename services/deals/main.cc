@@ -11,9 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include <thread>
+
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/config/config.h"
+#include "libs/events/consumer.h"
 #include "libs/events/relay.h"
 #include "libs/events/schema.h"
 #include "libs/log/log.h"
@@ -23,12 +26,30 @@
 #include "services/deals/deals.h"
 #include "services/deals/demo.h"
 #include "services/deals/pipelines.h"
+#include "services/deals/users.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
 }  // namespace crm
 
 namespace {
+
+// Runs a consumer on its own thread until destroyed.
+class ConsumerThread {
+ public:
+  explicit ConsumerThread(std::unique_ptr<crm::events::Consumer> consumer)
+      : consumer_(std::move(consumer)), thread_([this] {
+          if (absl::Status s = consumer_->Run(); !s.ok()) crm::log::Error("consumer stopped", {{"error", s}});
+        }) {}
+  ~ConsumerThread() {
+    consumer_->Stop();
+    thread_.join();
+  }
+
+ private:
+  std::unique_ptr<crm::events::Consumer> consumer_;
+  std::thread thread_;  // last: starts after the consumer exists
+};
 
 constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=deals user=deals";
 
@@ -65,6 +86,7 @@ int main(int argc, char** argv) {
         const std::string dsn = env.String("PG_DSN", kDefaultDsn);
         const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 16, 1, 256));
         const bool relay_enabled = env.Bool("OUTBOX_RELAY", true);
+        const std::string brokers = env.String("KAFKA_BROKERS", "localhost:9092");
         crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
         if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
 
@@ -77,6 +99,12 @@ int main(int argc, char** argv) {
         auto* deals = server.Own(std::make_unique<crm::deals::DealStore>(*p, crm::SystemClock()));
         server.AddService(server.Own(std::make_unique<crm::deals::PipelineServiceImpl>(pipelines)));
         server.AddService(server.Own(std::make_unique<crm::deals::DealServiceImpl>(*deals)));
+        // identity's users, for access by team (users.h).
+        CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
+                             crm::events::Consumer::Create(
+                                 {.brokers = brokers, .group_id = "deals", .topics = {crm::deals::kUserTopic}}, *p,
+                                 crm::deals::ApplyUserEvent));
+        server.Own(std::make_unique<ConsumerThread>(std::move(users)));
         if (relay_enabled) {
           CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Relay> relay, crm::events::Relay::Create(relay_options));
           server.Own(std::move(relay))->Start();

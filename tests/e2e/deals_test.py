@@ -7,6 +7,7 @@ Usage: deals_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_
 """
 import os
 import sys
+import time
 import unittest
 import uuid
 
@@ -110,6 +111,25 @@ class Deals(unittest.TestCase):
         self.assertEqual(self.curl("GET", path, headers=self.as_("telegram_operator")).status, 404)
         self.assertEqual(self.curl("PATCH", path + "?updateMask=name", {"name": "x"},
                                    headers=self.as_("telegram_operator")).status, 404)
+
+    def test_team_access_follows_identity(self):
+        # A new manager in «Отдел продаж»: deals learns their team from identity's events on Kafka.
+        teams = self.curl("GET", "/v1/teams", headers=self.as_("administrator")).json()["teams"]
+        sales = [t["id"] for t in teams if t["name"] == "Отдел продаж"][0]
+        made = self.curl("POST", "/v1/users", {"user": {"login": "mgr-" + uuid.uuid4().hex[:6], "fullName": "Новый",
+                                                        "roleCodes": ["manager"], "teamIds": [sales]},
+                                               "password": "correct horse battery"},
+                         headers=self.as_("administrator"))
+        self.assertEqual(made.status, 200, made.body)
+        deal = self.create(role="head_of_sales", responsibleId=made.json()["id"])
+        path = "/v1/deals/" + deal["id"]
+        # The demo manager shares that team: they see the deal once deals has heard of the new user.
+        for _ in range(240):  # bounded: 240 polls of 0.25 s
+            if self.curl("GET", path, headers=self.as_("manager")).status == 200:
+                break
+            time.sleep(0.25)
+        self.assertEqual(self.curl("GET", path, headers=self.as_("manager")).status, 200)
+        self.assertEqual(self.curl("GET", path, headers=self.as_("telegram_operator")).status, 404)
 
     def test_stale_version_is_412_and_the_first_change_stays(self):
         deal = self.create()
