@@ -44,8 +44,11 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
+#include "libs/rpc/client.h"
 #include "libs/rpc/server.h"
 #include "libs/rpc/signed_principal.h"
+#include "crm/deals/v1/deals.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "services/deals/deals.h"
 #include "services/gateway/edge/server.h"
 #include "services/gateway/gateway.h"
@@ -180,8 +183,12 @@ double RawCreates(const std::string& dsn, const Dataset& d, int clients, int per
   return clients * per_client / std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-// The same creates through the gateway and DealService; returns the load figures.
-crm::bench::Result GatewayCreates(const std::string& dsn, const Dataset& d, int clients, int per_client) {
+struct ServiceFigures {
+  crm::bench::Result direct, gateway;
+};
+
+// The same creates through DealService over gRPC (direct) and through the gateway; the load figures.
+ServiceFigures ServiceCreates(const std::string& dsn, const Dataset& d, int clients, int per_client) {
   auto identity_key = crm::auth::SigningKey::Generate("identity-1");
   auto gateway_key = crm::auth::SigningKey::Generate("gateway");
   if (!identity_key.ok() || !gateway_key.ok()) Die("cannot generate keys");
@@ -240,7 +247,31 @@ crm::bench::Result GatewayCreates(const std::string& dsn, const Dataset& d, int 
     crm::bench::HttpClient warm(port, request);
     for (int i = 0; i < 50; ++i) warm.Send();
   }
-  const crm::bench::Result r = crm::bench::Run(
+  ServiceFigures r;
+  // Direct: the gRPC call the gateway makes, with the principal it would forward, signed the same way.
+  crm::common::v1::Principal who;
+  who.set_kind(crm::common::v1::Principal::KIND_USER);
+  who.set_id(d.responsibles[0]);
+  who.add_permissions("deals.read.all");
+  who.add_permissions("deals.write.all");
+  auto channel = grpc::CreateChannel(backend, grpc::InsecureChannelCredentials());
+  crm::deals::v1::CreateDealRequest create;
+  create.mutable_deal()->set_name("Квартира 2к, ЖК Северный");
+  create.mutable_deal()->set_pipeline_id(d.pipeline_id);
+  create.mutable_deal()->mutable_amount()->set_amount_minor(950000000);
+  create.mutable_deal()->mutable_amount()->set_currency("RUB");
+  create.mutable_deal()->set_source("site");
+  r.direct = crm::bench::Run(
+      clients, per_client, [&](int) { return crm::deals::v1::DealService::NewStub(channel); },
+      [&](auto& stub) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        if (!crm::rpc::SetSignedCaller(ctx, who, *gateway_key).ok()) Die("cannot sign");
+        crm::deals::v1::Deal out;
+        grpc::Status s = stub->CreateDeal(&ctx, create, &out);
+        if (!s.ok()) Die("direct CreateDeal: " + s.error_message());
+      });
+  r.gateway = crm::bench::Run(
       clients, per_client, [&](int) { return std::make_unique<crm::bench::HttpClient>(port, request); },
       [](auto& client) { client->Send(); });
   (*http)->Stop(absl::Seconds(2));
@@ -317,11 +348,13 @@ int main(int argc, char** argv) {
         }));
 
   const double raw = RawCreates((*db)->dsn(), d, clients, creates);
-  const crm::bench::Result via = GatewayCreates((*db)->dsn(), d, clients, creates);
+  const ServiceFigures via = ServiceCreates((*db)->dsn(), d, clients, creates);
   std::printf("create deal  raw      %8.0f deals/s  (%d clients x %d transactions: deal row + outbox row)\n", raw,
               clients, creates);
+  std::printf("create deal  grpc     %8.0f deals/s  p50 %.2f ms  p99 %.2f ms  (DealService.CreateDeal, signed caller)\n",
+              via.direct.rps, via.direct.p50_us / 1000, via.direct.p99_us / 1000);
   std::printf("create deal  gateway  %8.0f deals/s  p50 %.2f ms  p99 %.2f ms  (POST /v1/deals, keep-alive)\n",
-              via.rps, via.p50_us / 1000, via.p99_us / 1000);
-  std::printf("ratio gateway/raw: %.3f\n", via.rps / raw);
+              via.gateway.rps, via.gateway.p50_us / 1000, via.gateway.p99_us / 1000);
+  std::printf("ratio gateway/raw: %.3f   grpc/raw: %.3f\n", via.gateway.rps / raw, via.direct.rps / raw);
   return 0;
 }
