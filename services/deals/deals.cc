@@ -25,6 +25,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/clients.h"
 #include "services/deals/pipelines.h"
 #include "services/deals/users.h"
 
@@ -691,6 +692,12 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
     if (stage->stage.kind() != v1::Stage::KIND_OPEN) *d.mutable_close_time() = ToProtoTimestamp(now);
     CRM_RETURN_IF_ERROR(CheckGates(stage->stage, d, /*comment=*/""));
     WriteDeal(tx, row, /*insert=*/true);
+    // Seed 003: a new deal takes its client's contacts (the first becomes the main one).
+    if (!d.client_id().empty()) {
+      absl::StatusOr<int> copied = CopyClientContactsToDeal(tx, d.id(), d.client_id());
+      if (absl::IsNotFound(copied.status())) return InvalidFieldError("deal.client_id", "no such client");
+      CRM_RETURN_IF_ERROR(copied.status());
+    }
     v1::DealCreated created;
     *created.mutable_deal() = d;
     return Emit(tx, outbox_, actor, row, kDealCreatedType, created);
@@ -818,6 +825,12 @@ absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& i
     d.set_version(d.version() + 1);
     *d.mutable_update_time() = ToProtoTimestamp(clock_.Now());
     WriteDeal(tx, next, /*insert=*/false);
+    // A new client brings its contacts along (seed 003); the old client's stay on the deal.
+    if (std::find(changed.begin(), changed.end(), "client_id") != changed.end() && !d.client_id().empty()) {
+      absl::StatusOr<int> copied = CopyClientContactsToDeal(tx, d.id(), d.client_id());
+      if (absl::IsNotFound(copied.status())) return InvalidFieldError("deal.client_id", "no such client");
+      CRM_RETURN_IF_ERROR(copied.status());
+    }
     v1::DealUpdated updated;
     *updated.mutable_deal() = d;
     for (const std::string& c : changed) updated.add_changed_fields(c);

@@ -23,6 +23,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
+#include "services/deals/clients.h"
 #include "services/deals/deals.h"
 #include "services/deals/demo.h"
 #include "services/deals/pipelines.h"
@@ -99,6 +100,8 @@ int main(int argc, char** argv) {
         auto* deals = server.Own(std::make_unique<crm::deals::DealStore>(*p, crm::SystemClock()));
         server.AddService(server.Own(std::make_unique<crm::deals::PipelineServiceImpl>(pipelines)));
         server.AddService(server.Own(std::make_unique<crm::deals::DealServiceImpl>(*deals)));
+        auto* clients = server.Own(std::make_unique<crm::deals::ClientStore>(*p, crm::SystemClock()));
+        server.AddService(server.Own(std::make_unique<crm::deals::ClientServiceImpl>(*clients)));
         // identity's users, for access by team (users.h).
         CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
                              crm::events::Consumer::Create(

@@ -112,6 +112,30 @@ class Deals(unittest.TestCase):
         self.assertEqual(self.curl("PATCH", path + "?updateMask=name", {"name": "x"},
                                    headers=self.as_("telegram_operator")).status, 404)
 
+    def test_clients_phones_duplicates_and_deal_contacts(self):
+        phone = "+7 916 %03d-%02d-%02d" % (uuid.uuid4().int % 1000, uuid.uuid4().int % 100, uuid.uuid4().int % 100)
+        made = self.curl("POST", "/v1/clients", {"kind": "KIND_COMPANY", "name": "ООО Ромашка " + uuid.uuid4().hex[:4],
+                                                 "phones": [phone]}, headers=self.as_("manager"))
+        self.assertEqual(made.status, 200, made.body)
+        client = made.json()
+        self.assertTrue(client["phones"][0].startswith("+7916"), client["phones"])
+        # The same number written another way is a duplicate.
+        again = "8" + phone[2:]
+        dup = self.curl("POST", "/v1/clients", {"kind": "KIND_COMPANY", "name": "Другая", "phones": [again]},
+                        headers=self.as_("manager"))
+        self.assertEqual(dup.status, 409, dup.body)
+        bad = self.curl("POST", "/v1/clients", {"kind": "KIND_COMPANY", "name": "Х", "phones": ["12"]},
+                        headers=self.as_("manager"))
+        self.assertEqual(bad.status, 400)
+        self.assertIn("client.phones[0]", [d["field"] for d in bad.error()["details"]])
+        contact = self.curl("POST", "/v1/clients/%s/contacts" % client["id"], {"fullName": "Иванов Иван"},
+                            headers=self.as_("manager"))
+        self.assertEqual(contact.status, 200, contact.body)
+        # A new deal of that client takes its contacts; the first is the main one (seed 003).
+        deal = self.create(clientId=client["id"])
+        listed = self.curl("GET", "/v1/deals/%s/contacts" % deal["id"], headers=self.as_("manager")).json()["contacts"]
+        self.assertEqual([(c["contact"]["id"], c["main"]) for c in listed], [(contact.json()["id"], True)])
+
     def test_team_access_follows_identity(self):
         # A new manager in «Отдел продаж»: deals learns their team from identity's events on Kafka.
         teams = self.curl("GET", "/v1/teams", headers=self.as_("administrator")).json()["teams"]
