@@ -257,6 +257,8 @@ absl::Status Server::Start() {
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which lets two servers share a port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Requests up to kMaxRequestBytes (gRPC's own default is 4 MiB): a deal's 10 MiB attachment fits.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   int port = 0;
   builder.AddListeningPort(s.options.grpc_address, grpc::InsecureServerCredentials(), &port);
   for (grpc::Service* service : s.services) builder.RegisterService(service);

@@ -64,6 +64,9 @@ namespace crm::rpc {
 class PrincipalVerifier;
 
 // A server's settings; see the file comment for the variables that set them.
+// The largest request message a crm::rpc::Server accepts (larger ones get RESOURCE_EXHAUSTED).
+inline constexpr int kMaxRequestBytes = 16 << 20;
+
 struct ServerOptions {
   // The suite's service name ("deals"): log field, metrics label, config prefix.
   std::string service;

@@ -1,6 +1,9 @@
 // File: services/deals/deals.cc
 #include "services/deals/deals.h"
 
+#include "google/protobuf/util/field_mask_util.h"
+#include "google/protobuf/util/json_util.h"
+
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -26,6 +29,7 @@
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/clients.h"
+#include "services/deals/timeline.h"
 #include "services/deals/pipelines.h"
 #include "services/deals/users.h"
 
@@ -442,8 +446,8 @@ absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std:
   for (const std::string& f : stage.gates().required_fields()) {
     if (!Filled(deal, f)) missing.push_back(f);
   }
-  // There is no tasks table yet: a deal "has an open task" when next_task_time is set (the card's
-  // reminder, kept by the tasks feature).
+  // A deal has an open task exactly when next_task_time is set: tasks.cc keeps it at the earliest due
+  // time of the deal's open tasks in every task change's transaction.
   if (stage.gates().requires_open_task() && !deal.has_next_task_time()) missing.push_back("an open task");
   if (stage.gates().requires_comment() && comment.empty()) missing.push_back("a comment");
   if (missing.empty()) return absl::OkStatus();
@@ -453,6 +457,18 @@ absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std:
 
 // ---------------------------------------------------------------------------------------------------
 // Events
+
+// The JSON of `deal` with only `path` set ("amount" → {"amount":{...}}; "custom.x" → the fields),
+// for the audit history.
+std::string FieldAsJson(const v1::Deal& deal, const std::string& path) {
+  v1::Deal only;
+  google::protobuf::FieldMask mask;
+  mask.add_paths(path.rfind("custom.", 0) == 0 ? "fields" : path);
+  google::protobuf::util::FieldMaskUtil::MergeMessageTo(deal, mask, {}, &only);
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(only, &json);
+  return json;
+}
 
 absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
                   const DealRow& row, const char* type, const google::protobuf::Message& payload,
@@ -825,6 +841,18 @@ absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& i
     d.set_version(d.version() + 1);
     *d.mutable_update_time() = ToProtoTimestamp(clock_.Now());
     WriteDeal(tx, next, /*insert=*/false);
+    // D10: the audit history, one entry per changed field with the values before and after (as JSON).
+    for (const std::string& path : changed) {
+      v1::TimelineEntry e;
+      e.set_deal_id(d.id());
+      e.set_kind(v1::TimelineEntry::FIELD_CHANGED);
+      e.set_actor_id(ActingUserId(caller));
+      *e.mutable_create_time() = d.update_time();
+      e.set_field(path);
+      e.set_old_value(FieldAsJson(old->deal, path));
+      e.set_new_value(FieldAsJson(d, path));
+      CRM_RETURN_IF_ERROR(RecordDealChange(tx, e));
+    }
     // A new client brings its contacts along (seed 003); the old client's stay on the deal.
     if (std::find(changed.begin(), changed.end(), "client_id") != changed.end() && !d.client_id().empty()) {
       absl::StatusOr<int> copied = CopyClientContactsToDeal(tx, d.id(), d.client_id());
@@ -898,6 +926,18 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
     d.set_version(d.version() + 1);
     *d.mutable_update_time() = ToProtoTimestamp(now);
     WriteDeal(tx, next, /*insert=*/false);
+    {
+      v1::TimelineEntry e;  // D10: the stage change in the deal's timeline
+      e.set_deal_id(d.id());
+      e.set_kind(v1::TimelineEntry::STAGE_CHANGED);
+      e.set_actor_id(ActingUserId(caller));
+      *e.mutable_create_time() = ToProtoTimestamp(now);
+      e.set_field("stage_id");
+      e.set_old_value(old->deal.stage_id());
+      e.set_new_value(d.stage_id());
+      e.set_text(req.comment());
+      CRM_RETURN_IF_ERROR(RecordDealChange(tx, e));
+    }
     v1::DealStageChanged sc;
     *sc.mutable_deal() = d;
     sc.set_from_pipeline_id(old->deal.pipeline_id());

@@ -27,6 +27,8 @@
 #include "services/deals/deals.h"
 #include "services/deals/demo.h"
 #include "services/deals/pipelines.h"
+#include "services/deals/tasks.h"
+#include "services/deals/timeline.h"
 #include "services/deals/users.h"
 
 namespace crm {
@@ -88,6 +90,8 @@ int main(int argc, char** argv) {
         const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 16, 1, 256));
         const bool relay_enabled = env.Bool("OUTBOX_RELAY", true);
         const std::string brokers = env.String("KAFKA_BROKERS", "localhost:9092");
+        // Comment attachments (D10): content-addressed files under this directory.
+        const std::string blob_dir = env.String("BLOB_DIR", "/var/lib/crm/deals/blobs");
         crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
         if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
 
@@ -102,6 +106,12 @@ int main(int argc, char** argv) {
         server.AddService(server.Own(std::make_unique<crm::deals::DealServiceImpl>(*deals)));
         auto* clients = server.Own(std::make_unique<crm::deals::ClientStore>(*p, crm::SystemClock()));
         server.AddService(server.Own(std::make_unique<crm::deals::ClientServiceImpl>(*clients)));
+        auto* tasks = server.Own(std::make_unique<crm::deals::TaskStore>(*p, crm::SystemClock()));
+        server.AddService(server.Own(std::make_unique<crm::deals::TaskServiceImpl>(*tasks)));
+        auto* blobs = server.Own(
+            std::make_unique<crm::deals::LocalDirBlobStore>(blob_dir, crm::deals::kMaxAttachmentBytes));
+        auto* timeline = server.Own(std::make_unique<crm::deals::TimelineStore>(*p, crm::SystemClock(), *blobs));
+        server.AddService(server.Own(std::make_unique<crm::deals::TimelineServiceImpl>(*timeline)));
         // identity's users, for access by team (users.h).
         CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
                              crm::events::Consumer::Create(

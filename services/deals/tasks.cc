@@ -1,1 +1,444 @@
+// File: services/deals/tasks.cc
 #include "services/deals/tasks.h"
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <set>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "libs/base/clock.h"
+#include "libs/base/status.h"
+#include "libs/base/time.h"
+#include "libs/base/uuid.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
+#include "services/deals/access.h"
+#include "services/deals/timeline.h"
+
+namespace crm::deals {
+
+namespace v1 = crm::deals::v1;
+using crm::common::v1::Principal;
+
+namespace {
+
+constexpr size_t kMaxTitle = 500;
+constexpr size_t kMaxResult = 5000;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 200;
+
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
+  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
+std::string MicrosTs(const google::protobuf::Timestamp& ts) {
+  return absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(ts)));
+}
+google::protobuf::Timestamp TsFromMicros(int64_t us) { return ToProtoTimestamp(absl::FromUnixMicros(us)); }
+std::string AsTime(const std::string& placeholder) {
+  return absl::StrCat("('epoch'::timestamptz + ", placeholder, "::bigint * interval '1 microsecond')");
+}
+std::string Micros(const char* column) {
+  return absl::StrCat("(extract(epoch from ", column, ") * 1000000)::bigint");
+}
+
+std::string TaskColumns() {
+  return absl::StrCat("t.id::text, t.deal_id::text, t.kind, t.title, ", Micros("t.due_time"),
+                      ", t.responsible_id::text, COALESCE(t.creator_id::text, ''), t.status, t.result, ",
+                      Micros("t.completed_time"), ", ", Micros("t.create_time"), ", ", Micros("t.update_time"),
+                      ", t.version");
+}
+
+v1::Task ReadTask(const pqxx::row& r) {
+  v1::Task t;
+  t.set_id(r[0].as<std::string>());
+  t.set_deal_id(r[1].as<std::string>());
+  t.set_kind(static_cast<v1::Task::Kind>(r[2].as<int>()));
+  t.set_title(r[3].as<std::string>());
+  *t.mutable_due_time() = TsFromMicros(r[4].as<int64_t>());
+  t.set_responsible_id(r[5].as<std::string>());
+  t.set_creator_id(r[6].as<std::string>());
+  t.set_status(static_cast<v1::Task::Status>(r[7].as<int>()));
+  t.set_result(r[8].as<std::string>());
+  if (!r[9].is_null()) *t.mutable_completed_time() = TsFromMicros(r[9].as<int64_t>());
+  *t.mutable_create_time() = TsFromMicros(r[10].as<int64_t>());
+  *t.mutable_update_time() = TsFromMicros(r[11].as<int64_t>());
+  t.set_version(r[12].as<int64_t>());
+  return t;
+}
+
+std::optional<v1::Task> LoadTask(pqxx::transaction_base& tx, const std::string& id, bool for_update) {
+  SqlParams p;
+  pqxx::result r = Exec(tx,
+                        absl::StrCat("SELECT ", TaskColumns(), " FROM tasks t WHERE t.id = ", p.Add(id), "::uuid",
+                                     for_update ? " FOR UPDATE" : ""),
+                        p);
+  if (r.empty()) return std::nullopt;
+  return ReadTask(r[0]);
+}
+
+// Writes every mutable column of `t` (by id).
+void SaveTask(pqxx::transaction_base& tx, const v1::Task& t) {
+  SqlParams p;
+  Exec(tx,
+       absl::StrCat("UPDATE tasks SET kind = ", p.Add(absl::StrCat(static_cast<int>(t.kind()))), "::smallint, title = ",
+                    p.Add(t.title()), ", due_time = ", AsTime(p.Add(MicrosTs(t.due_time()))),
+                    ", responsible_id = ", p.Add(t.responsible_id()), "::uuid, status = ",
+                    p.Add(absl::StrCat(static_cast<int>(t.status()))), "::smallint, result = ", p.Add(t.result()),
+                    ", completed_time = ",
+                    t.has_completed_time() ? AsTime(p.Add(MicrosTs(t.completed_time()))) : std::string("NULL"),
+                    ", update_time = ", AsTime(p.Add(MicrosTs(t.update_time()))), ", version = ",
+                    p.Add(absl::StrCat(t.version())), "::bigint WHERE id = ", p.Add(t.id()), "::uuid"),
+       p);
+}
+
+// deals.next_task_time := earliest due time of the deal's open tasks (NULL when none). Nothing else.
+void RecomputeNextTask(pqxx::transaction_base& tx, const std::string& deal_id) {
+  SqlParams p;
+  const std::string d = p.Add(deal_id);
+  Exec(tx,
+       absl::StrCat("UPDATE deals SET next_task_time = (SELECT min(due_time) FROM tasks WHERE deal_id = ", d,
+                    "::uuid AND status = 1) WHERE id = ", d, "::uuid"),
+       p);
+}
+
+absl::Status ValidateFields(const v1::Task& t, bool check_kind, bool check_title, bool check_due, bool check_resp) {
+  if (check_kind && (t.kind() == v1::Task::KIND_UNSPECIFIED || !v1::Task::Kind_IsValid(t.kind()))) {
+    return InvalidFieldError("task.kind", "required: CALL, MEETING, EMAIL, FOLLOW_UP or CUSTOM");
+  }
+  if (check_title) {
+    if (t.title().empty()) return InvalidFieldError("task.title", "required");
+    if (CodePoints(t.title()) > kMaxTitle) return InvalidFieldError("task.title", "longer than 500 characters");
+  }
+  if (check_due && !t.has_due_time()) return InvalidFieldError("task.due_time", "required");
+  if (check_resp && !t.responsible_id().empty() && !IsUuid(t.responsible_id())) {
+    return InvalidFieldError("task.responsible_id", "not a UUID");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckVersion(int64_t given, int64_t stored) {
+  if (given != 0 && given != stored) return absl::AbortedError("version mismatch");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool ResultRequired(v1::Task::Kind kind) { return kind == v1::Task::CALL || kind == v1::Task::MEETING; }
+
+TaskStore::TaskStore(pg::Pool& pool, const Clock& clock) : pool_(pool), clock_(clock), outbox_("deals", clock) {}
+
+namespace {
+
+absl::Status EmitTask(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
+                      const v1::Task& task, const DealOwnership& deal, const char* type,
+                      const google::protobuf::Message& payload) {
+  std::vector<std::string> users{task.responsible_id()};
+  if (deal.responsible_id != task.responsible_id()) users.push_back(deal.responsible_id);
+  return outbox
+      .Append(tx, {.aggregate_type = "task",
+                   .aggregate_id = task.id(),
+                   .type = type,
+                   .payload = &payload,
+                   .actor = actor.principal,
+                   .request_id = actor.request_id,
+                   .visible_to_user_ids = std::move(users),
+                   .visible_to_team_ids = deal.team_ids})
+      .status();
+}
+
+absl::Status Timeline(pqxx::transaction_base& tx, const Actor& actor, const v1::Task& task,
+                      v1::TimelineEntry::Kind kind, absl::Time now) {
+  v1::TimelineEntry e;
+  e.set_deal_id(task.deal_id());
+  e.set_kind(kind);
+  e.set_actor_id(ActingUserId(actor.principal));
+  *e.mutable_create_time() = ToProtoTimestamp(now);
+  e.set_task_id(task.id());
+  e.set_text(kind == v1::TimelineEntry::TASK_COMPLETED && !task.result().empty()
+                 ? absl::StrCat(task.title(), "\n", task.result())
+                 : task.title());
+  return RecordDealChange(tx, e);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& in) {
+  if (!IsUuid(in.deal_id())) return InvalidFieldError("task.deal_id", "not a UUID");
+  CRM_RETURN_IF_ERROR(ValidateFields(in, true, true, true, true));
+  const absl::Time now = clock_.Now();
+  v1::Task t;
+  t.set_id(NewUuidV7());
+  t.set_deal_id(in.deal_id());
+  t.set_kind(in.kind());
+  t.set_title(in.title());
+  *t.mutable_due_time() = in.due_time();
+  t.set_creator_id(ActingUserId(actor.principal));
+  t.set_status(v1::Task::OPEN);
+  *t.mutable_create_time() = ToProtoTimestamp(now);
+  *t.mutable_update_time() = t.create_time();
+  t.set_version(1);
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, t.deal_id(), /*for_update=*/true));
+    CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal));
+    t.set_responsible_id(in.responsible_id().empty() ? deal.responsible_id : in.responsible_id());
+    SqlParams p;
+    Exec(tx,
+         absl::StrCat("INSERT INTO tasks (id, deal_id, kind, title, due_time, responsible_id, creator_id, status, "
+                      "create_time, update_time, version) VALUES (",
+                      p.Add(t.id()), "::uuid, ", p.Add(t.deal_id()), "::uuid, ",
+                      p.Add(absl::StrCat(static_cast<int>(t.kind()))), "::smallint, ", p.Add(t.title()), ", ",
+                      AsTime(p.Add(MicrosTs(t.due_time()))), ", ", p.Add(t.responsible_id()), "::uuid, NULLIF(",
+                      p.Add(t.creator_id()), ", '')::uuid, 1, ", AsTime(p.Add(MicrosTs(t.create_time()))), ", ",
+                      AsTime(p.Add(MicrosTs(t.update_time()))), ", 1)"),
+         p);
+    RecomputeNextTask(tx, t.deal_id());
+    CRM_RETURN_IF_ERROR(Timeline(tx, actor, t, v1::TimelineEntry::TASK_CREATED, now));
+    v1::TaskCreated ev;
+    *ev.mutable_task() = t;
+    return EmitTask(tx, outbox_, actor, t, deal, kTaskCreatedType, ev);
+  }));
+  return t;
+}
+
+absl::StatusOr<v1::Task> TaskStore::Get(const Principal& caller, std::string_view id) {
+  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
+  v1::Task t;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        std::optional<v1::Task> row = LoadTask(tx, std::string(id), false);
+        if (!row.has_value()) return absl::NotFoundError("task not found");
+        CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, row->deal_id(), false));
+        if (row->responsible_id() != ActingUserId(caller) && !CheckCanRead(caller, deal).ok()) {
+          return absl::NotFoundError("task not found");
+        }
+        t = *std::move(row);
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return t;
+}
+
+absl::StatusOr<v1::ListTasksResponse> TaskStore::List(const Principal& caller, const v1::ListTasksRequest& req) {
+  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
+  std::string responsible = req.responsible();
+  if (responsible == "me") {
+    responsible = ActingUserId(caller);
+    if (responsible.empty()) return InvalidFieldError("responsible", "\"me\" needs a user caller");
+  } else if (!responsible.empty() && !IsUuid(responsible)) {
+    return InvalidFieldError("responsible", "not a UUID or \"me\"");
+  }
+  if (!v1::Task::Status_IsValid(req.status())) return InvalidFieldError("status", "unknown status");
+  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
+  int64_t key_micros = 0;
+  std::string key_id;
+  if (!req.page_token().empty()) {
+    std::string raw;
+    size_t colon = std::string::npos;
+    if (absl::WebSafeBase64Unescape(req.page_token(), &raw)) colon = raw.find(':');
+    if (colon == std::string::npos || !absl::SimpleAtoi(raw.substr(0, colon), &key_micros) ||
+        !IsUuid(raw.substr(colon + 1))) {
+      return InvalidFieldError("page_token", "malformed page token");
+    }
+    key_id = raw.substr(colon + 1);
+  }
+  SqlParams p;
+  std::string sql = absl::StrCat("SELECT ", TaskColumns(), " FROM tasks t JOIN deals d ON d.id = t.deal_id WHERE (",
+                                 ReadableWhere(caller, "d", p));
+  const std::string me = ActingUserId(caller);
+  if (!me.empty()) absl::StrAppend(&sql, " OR t.responsible_id = ", p.Add(me), "::uuid");
+  absl::StrAppend(&sql, ")");
+  if (!req.deal_id().empty()) absl::StrAppend(&sql, " AND t.deal_id = ", p.Add(req.deal_id()), "::uuid");
+  if (!responsible.empty()) absl::StrAppend(&sql, " AND t.responsible_id = ", p.Add(responsible), "::uuid");
+  if (req.status() != v1::Task::STATUS_UNSPECIFIED) {
+    absl::StrAppend(&sql, " AND t.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))), "::smallint");
+  }
+  if (req.has_due_before()) absl::StrAppend(&sql, " AND t.due_time < ", AsTime(p.Add(MicrosTs(req.due_before()))));
+  if (req.has_due_after()) absl::StrAppend(&sql, " AND t.due_time >= ", AsTime(p.Add(MicrosTs(req.due_after()))));
+  if (req.overdue()) {
+    absl::StrAppend(&sql, " AND t.status = 1 AND t.due_time < ",
+                    AsTime(p.Add(absl::StrCat(absl::ToUnixMicros(clock_.Now())))));
+  }
+  if (!key_id.empty()) {
+    absl::StrAppend(&sql, " AND (t.due_time, t.id) > (", AsTime(p.Add(absl::StrCat(key_micros))), ", ",
+                    p.Add(key_id), "::uuid)");
+  }
+  absl::StrAppend(&sql, " ORDER BY t.due_time, t.id LIMIT ", size + 1);
+  v1::ListTasksResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        pqxx::result r = Exec(tx, sql, p);
+        for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i) *out.add_tasks() = ReadTask(r[i]);
+        if (static_cast<int>(r.size()) > size) {
+          const v1::Task& last = out.tasks(size - 1);
+          out.set_next_page_token(
+              absl::WebSafeBase64Escape(absl::StrCat(MicrosTs(last.due_time()), ":", last.id())));
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
+absl::StatusOr<v1::Task> TaskStore::Update(const Actor& actor, const v1::Task& in, const google::protobuf::FieldMask& mask) {
+  if (!IsUuid(in.id())) return InvalidFieldError("task.id", "not a UUID");
+  if (mask.paths_size() == 0) return InvalidFieldError("update_mask", "required");
+  std::set<std::string> paths;
+  for (const std::string& path : mask.paths()) {
+    static const std::set<std::string> kPaths = {"kind", "title", "due_time", "responsible_id"};
+    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("cannot update ", path));
+    paths.insert(path);
+  }
+  CRM_RETURN_IF_ERROR(ValidateFields(in, paths.contains("kind"), paths.contains("title"), paths.contains("due_time"),
+                                     paths.contains("responsible_id")));
+  if (paths.contains("responsible_id") && in.responsible_id().empty()) {
+    return InvalidFieldError("task.responsible_id", "required");
+  }
+  v1::Task t;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<v1::Task> old = LoadTask(tx, in.id(), false);
+    if (!old.has_value()) return absl::NotFoundError("task not found");
+    CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, old->deal_id(), /*for_update=*/true));
+    CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal));
+    old = LoadTask(tx, in.id(), true);
+    CRM_RETURN_IF_ERROR(CheckVersion(in.version(), old->version()));
+    if (old->status() != v1::Task::OPEN) return absl::FailedPreconditionError("task is not open");
+    t = *old;
+    if (paths.contains("kind")) t.set_kind(in.kind());
+    if (paths.contains("title")) t.set_title(in.title());
+    if (paths.contains("due_time")) *t.mutable_due_time() = in.due_time();
+    if (paths.contains("responsible_id")) t.set_responsible_id(in.responsible_id());
+    t.set_version(old->version() + 1);
+    *t.mutable_update_time() = ToProtoTimestamp(clock_.Now());
+    SaveTask(tx, t);
+    RecomputeNextTask(tx, t.deal_id());
+    return absl::OkStatus();
+  }));
+  return t;
+}
+
+absl::StatusOr<v1::Task> TaskStore::Complete(const Actor& actor, const v1::CompleteTaskRequest& req) {
+  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
+  if (CodePoints(req.result()) > kMaxResult) return InvalidFieldError("result", "longer than 5000 characters");
+  v1::Task t;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<v1::Task> old = LoadTask(tx, req.id(), false);
+    if (!old.has_value()) return absl::NotFoundError("task not found");
+    CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, old->deal_id(), /*for_update=*/true));
+    const bool own_task = !ActingUserId(actor.principal).empty() && old->responsible_id() == ActingUserId(actor.principal);
+    if (!own_task) CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal));
+    old = LoadTask(tx, req.id(), true);
+    CRM_RETURN_IF_ERROR(CheckVersion(req.version(), old->version()));
+    if (old->status() != v1::Task::OPEN) return absl::FailedPreconditionError("task is not open");
+    if (ResultRequired(old->kind()) && req.result().empty()) {
+      return InvalidFieldError("result", "required to complete a call or a meeting");
+    }
+    const absl::Time now = clock_.Now();
+    t = *old;
+    t.set_status(v1::Task::DONE);
+    t.set_result(req.result());
+    *t.mutable_completed_time() = ToProtoTimestamp(now);
+    *t.mutable_update_time() = ToProtoTimestamp(now);
+    t.set_version(old->version() + 1);
+    SaveTask(tx, t);
+    RecomputeNextTask(tx, t.deal_id());
+    CRM_RETURN_IF_ERROR(Timeline(tx, actor, t, v1::TimelineEntry::TASK_COMPLETED, now));
+    v1::TaskCompleted ev;
+    *ev.mutable_task() = t;
+    return EmitTask(tx, outbox_, actor, t, deal, kTaskCompletedType, ev);
+  }));
+  return t;
+}
+
+absl::StatusOr<v1::Task> TaskStore::Cancel(const Actor& actor, const v1::CancelTaskRequest& req) {
+  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
+  v1::Task t;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    std::optional<v1::Task> old = LoadTask(tx, req.id(), false);
+    if (!old.has_value()) return absl::NotFoundError("task not found");
+    CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, old->deal_id(), /*for_update=*/true));
+    CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal));
+    old = LoadTask(tx, req.id(), true);
+    CRM_RETURN_IF_ERROR(CheckVersion(req.version(), old->version()));
+    if (old->status() != v1::Task::OPEN) return absl::FailedPreconditionError("task is not open");
+    t = *old;
+    t.set_status(v1::Task::CANCELLED);
+    *t.mutable_update_time() = ToProtoTimestamp(clock_.Now());
+    t.set_version(old->version() + 1);
+    SaveTask(tx, t);
+    RecomputeNextTask(tx, t.deal_id());
+    v1::TaskCancelled ev;
+    *ev.mutable_task() = t;
+    return EmitTask(tx, outbox_, actor, t, deal, kTaskCancelledType, ev);
+  }));
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Service
+
+grpc::Status TaskServiceImpl::CreateTask(grpc::ServerContext* ctx, const v1::CreateTaskRequest* req, v1::Task* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->task()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TaskServiceImpl::GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* req, v1::Task* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TaskServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* req,
+                                        v1::ListTasksResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TaskServiceImpl::UpdateTask(grpc::ServerContext* ctx, const v1::UpdateTaskRequest* req, v1::Task* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->task(), req->update_mask()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TaskServiceImpl::CompleteTask(grpc::ServerContext* ctx, const v1::CompleteTaskRequest* req,
+                                           v1::Task* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Complete(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TaskServiceImpl::CancelTask(grpc::ServerContext* ctx, const v1::CancelTaskRequest* req, v1::Task* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Cancel(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crm::deals

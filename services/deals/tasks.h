@@ -1,2 +1,87 @@
 // File: services/deals/tasks.h
-#pragma once
+// -----------------------------------------------------------------------------
+// Tasks and reminders of deals (D9): TaskStore keeps them in PostgreSQL; TaskServiceImpl serves
+// crm.deals.v1.TaskService over it.
+//
+// What the store promises:
+//   - the deal's access (access.h) governs its tasks (read to see, write to change); a task's
+//     responsible may always see (GetTask, ListTasks) and complete their own task;
+//   - in the transaction of every task change: deals.next_task_time becomes the earliest due_time of
+//     the deal's OPEN tasks (NULL when none; deals.version is not touched), a timeline entry is written
+//     (TASK_CREATED / TASK_COMPLETED) and the event crm.deals.task.{created,completed,cancelled}.v1
+//     (aggregate "task", visible to the responsible) goes to the outbox;
+//   - ABORTED "version mismatch" when a given version (non-zero) is stale;
+//   - ListTasks is ordered by (due_time, id), keyset-paginated; overdue means OPEN and due before the
+//     injected clock's now.
+//
+// Example:
+//   crm::deals::TaskStore tasks(*pool, crm::SystemClock());
+//   crm::deals::TaskServiceImpl service(tasks);
+//   server.AddService(&service);
+#ifndef CRM_SERVICES_DEALS_TASKS_H_
+#define CRM_SERVICES_DEALS_TASKS_H_
+
+#include "absl/status/statusor.h"
+#include "crm/deals/v1/tasks.grpc.pb.h"
+#include "libs/events/outbox.h"
+#include "services/deals/deals.h"
+
+namespace crm::deals {
+
+inline constexpr char kTaskCreatedType[] = "crm.deals.task.created.v1";
+inline constexpr char kTaskCompletedType[] = "crm.deals.task.completed.v1";
+inline constexpr char kTaskCancelledType[] = "crm.deals.task.cancelled.v1";
+
+// Returns whether completing a task of `kind` requires a result (CALL and MEETING).
+bool ResultRequired(crm::deals::v1::Task::Kind kind);
+
+// Tasks in PostgreSQL. Thread-safe; the pool and clock must outlive it.
+class TaskStore {
+ public:
+  TaskStore(pg::Pool& pool, const Clock& clock);
+
+  // Creates an OPEN task (id, creator, status, version, times set here).
+  absl::StatusOr<crm::deals::v1::Task> Create(const Actor& actor, const crm::deals::v1::Task& task);
+  // The task `id` if the caller may see its deal.
+  absl::StatusOr<crm::deals::v1::Task> Get(const crm::common::v1::Principal& caller, std::string_view id);
+  // Visible tasks matching the request's filters.
+  absl::StatusOr<crm::deals::v1::ListTasksResponse> List(const crm::common::v1::Principal& caller,
+                                                         const crm::deals::v1::ListTasksRequest& req);
+  // Applies kind, title, due_time, responsible_id of an OPEN task when task.version matches.
+  absl::StatusOr<crm::deals::v1::Task> Update(const Actor& actor, const crm::deals::v1::Task& task,
+                                              const google::protobuf::FieldMask& mask);
+  // Marks an OPEN task DONE.
+  absl::StatusOr<crm::deals::v1::Task> Complete(const Actor& actor, const crm::deals::v1::CompleteTaskRequest& req);
+  // Marks an OPEN task CANCELLED.
+  absl::StatusOr<crm::deals::v1::Task> Cancel(const Actor& actor, const crm::deals::v1::CancelTaskRequest& req);
+
+ private:
+  pg::Pool& pool_;
+  const Clock& clock_;
+  crm::events::OutboxWriter outbox_;
+};
+
+// crm.deals.v1.TaskService over a TaskStore (which must outlive it).
+class TaskServiceImpl final : public crm::deals::v1::TaskService::Service {
+ public:
+  explicit TaskServiceImpl(TaskStore& store) : store_(store) {}
+  grpc::Status CreateTask(grpc::ServerContext* ctx, const crm::deals::v1::CreateTaskRequest* req,
+                          crm::deals::v1::Task* out) override;
+  grpc::Status GetTask(grpc::ServerContext* ctx, const crm::deals::v1::GetTaskRequest* req,
+                       crm::deals::v1::Task* out) override;
+  grpc::Status ListTasks(grpc::ServerContext* ctx, const crm::deals::v1::ListTasksRequest* req,
+                         crm::deals::v1::ListTasksResponse* out) override;
+  grpc::Status UpdateTask(grpc::ServerContext* ctx, const crm::deals::v1::UpdateTaskRequest* req,
+                          crm::deals::v1::Task* out) override;
+  grpc::Status CompleteTask(grpc::ServerContext* ctx, const crm::deals::v1::CompleteTaskRequest* req,
+                            crm::deals::v1::Task* out) override;
+  grpc::Status CancelTask(grpc::ServerContext* ctx, const crm::deals::v1::CancelTaskRequest* req,
+                          crm::deals::v1::Task* out) override;
+
+ private:
+  TaskStore& store_;
+};
+
+}  // namespace crm::deals
+
+#endif  // CRM_SERVICES_DEALS_TASKS_H_

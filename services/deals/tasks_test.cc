@@ -1,2 +1,536 @@
-#include "gtest/gtest.h"
-TEST(Placeholder, Empty) {}
+// File: services/deals/tasks_test.cc
+// TaskService and TimelineService end to end: an in-process crm::rpc::Server on loopback (with
+// DealService to make deals) trusting a test gateway key, a fresh PostgreSQL database per test
+// (CRM_TEST_PG_DSN) with the events and deals migrations, a ManualClock and a temp-dir blob store.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <pqxx/pqxx>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "crm/deals/v1/deals.grpc.pb.h"
+#include "crm/deals/v1/tasks.grpc.pb.h"
+#include "libs/auth/jwt.h"
+#include "libs/auth/secrets.h"
+#include "libs/auth/service_credential.h"
+#include "libs/base/clock.h"
+#include "libs/base/status.h"
+#include "libs/base/time.h"
+#include "libs/base/uuid.h"
+#include "libs/events/schema.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/testing.h"
+#include "libs/rpc/call.h"
+#include "libs/rpc/server.h"
+#include "libs/rpc/signed_principal.h"
+#include "services/deals/access.h"
+#include "services/deals/deals.h"
+#include "services/deals/tasks.h"
+#include "services/deals/timeline.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& DealsMigrations();
+}  // namespace crm
+
+namespace crm::deals {
+namespace {
+
+namespace v1 = crm::deals::v1;
+using crm::common::v1::Principal;
+using grpc::StatusCode;
+
+constexpr char kPipeline[] = "01900000-0000-7000-8000-000000000001";
+constexpr char kNew[] = "01900000-0000-7000-8000-0000000000a1";
+constexpr char kTeam1[] = "01900000-0000-7000-8000-00000000e001";
+constexpr char kTeam2[] = "01900000-0000-7000-8000-00000000e002";
+constexpr char kAnna[] = "01900000-0000-7000-8000-00000000f001";   // manager, team 1
+constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";  // manager, team 2
+constexpr char kLena[] = "01900000-0000-7000-8000-00000000f003";   // team lead, team 1
+constexpr char kHead[] = "01900000-0000-7000-8000-00000000f004";   // head of sales
+
+Principal User(const std::string& id, std::vector<std::string> perms, std::vector<std::string> teams = {}) {
+  Principal p;
+  p.set_kind(Principal::KIND_USER);
+  p.set_id(id);
+  for (auto& s : perms) p.add_permissions(s);
+  for (auto& t : teams) p.add_team_ids(t);
+  return p;
+}
+Principal Anna() { return User(kAnna, {"deals.read.own", "deals.write.own"}, {kTeam1}); }
+Principal Boris() { return User(kBoris, {"deals.read.own", "deals.write.own"}, {kTeam2}); }
+Principal Lena() { return User(kLena, {"deals.read.team", "deals.write.team"}, {kTeam1}); }
+Principal Head() { return User(kHead, {"deals.read.all", "deals.write.all"}, {kTeam1}); }
+Principal Auditor() { return User(kHead, {"deals.read.all"}); }
+
+class TasksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* dsn = std::getenv("CRM_TEST_PG_DSN");
+    ASSERT_NE(dsn, nullptr) << "CRM_TEST_PG_DSN is not set: these tests need PostgreSQL";
+    auto db = pg::testing::TempDatabase::Create("dtasks");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    std::vector<pg::Migration> all = EventsMigrations();
+    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
+    ASSERT_TRUE(pg::Migrate(db_->dsn(), all).ok());
+    Sql(absl::StrCat("INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB');",
+                     "INSERT INTO stages (id, pipeline_id, position, name, kind, gates) VALUES ('", kNew, "', '",
+                     kPipeline, "', 1, 'Неразобранное', 1, '{}');"));
+    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = *std::move(pool);
+    blob_dir_ = std::filesystem::temp_directory_path() / absl::StrCat("dtasks-blobs-", NewUuidV7());
+    blobs_ = std::make_unique<LocalDirBlobStore>(blob_dir_.string(), kMaxAttachmentBytes);
+    deals_ = std::make_unique<DealStore>(*pool_, clock_);
+    tasks_ = std::make_unique<TaskStore>(*pool_, clock_);
+    timeline_ = std::make_unique<TimelineStore>(*pool_, clock_, *blobs_);
+    deal_service_ = std::make_unique<DealServiceImpl>(*deals_);
+    task_service_ = std::make_unique<TaskServiceImpl>(*tasks_);
+    timeline_service_ = std::make_unique<TimelineServiceImpl>(*timeline_);
+    gateway_key_ = *auth::SigningKey::Generate("gw-test");
+    auth::KeySet trusted;
+    trusted.Add(gateway_key_->public_key());
+    static std::atomic<int> n{0};
+    rpc::ServerOptions o;
+    o.service = absl::StrCat("dtasks_t", n++);
+    o.grpc_address = "127.0.0.1:0";
+    o.metrics_address = "127.0.0.1:0";
+    server_ = std::make_unique<rpc::Server>(o);
+    server_->SetPrincipalVerifier(rpc::SignedPrincipals(trusted, clock_));
+    server_->AddService(deal_service_.get());
+    server_->AddService(task_service_.get());
+    server_->AddService(timeline_service_.get());
+    ASSERT_TRUE(server_->Start().ok());
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                       grpc::InsecureChannelCredentials());
+    deal_stub_ = v1::DealService::NewStub(channel);
+    task_stub_ = v1::TaskService::NewStub(channel);
+    timeline_stub_ = v1::TimelineService::NewStub(channel);
+  }
+
+  void TearDown() override {
+    if (server_) {
+      server_->Shutdown();
+      server_->Wait();
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(blob_dir_, ec);
+  }
+
+  void Sql(const std::string& sql) {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    tx.exec(sql);
+    tx.commit();
+  }
+  int64_t Count(const std::string& sql) {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    return tx.exec1(sql)[0].as<int64_t>();
+  }
+
+  void As(grpc::ClientContext& ctx, const Principal& p) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    const std::string bytes = p.SerializeAsString();
+    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
+    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
+                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
+  }
+
+  v1::Deal MustDeal(const Principal& p, const std::string& responsible = "") {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    v1::CreateDealRequest req;
+    req.mutable_deal()->set_name("Квартира");
+    req.mutable_deal()->set_pipeline_id(kPipeline);
+    req.mutable_deal()->set_responsible_id(responsible);
+    v1::Deal out;
+    grpc::Status s = deal_stub_->CreateDeal(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    clock_.Advance(absl::Seconds(1));
+    return out;
+  }
+  v1::Deal GetDeal(const std::string& id) {
+    grpc::ClientContext ctx;
+    As(ctx, Head());
+    v1::GetDealRequest req;
+    req.set_id(id);
+    v1::Deal out;
+    grpc::Status s = deal_stub_->GetDeal(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+  v1::Task NewTask(const std::string& deal_id, v1::Task::Kind kind, absl::Duration due_in) {
+    v1::Task t;
+    t.set_deal_id(deal_id);
+    t.set_kind(kind);
+    t.set_title("Позвонить клиенту");
+    *t.mutable_due_time() = ToProtoTimestamp(clock_.Now() + due_in);
+    return t;
+  }
+  grpc::Status CreateTask(const Principal& p, const v1::Task& t, v1::Task* out) {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    v1::CreateTaskRequest req;
+    *req.mutable_task() = t;
+    return task_stub_->CreateTask(&ctx, req, out);
+  }
+  v1::Task MustTask(const Principal& p, const v1::Task& t) {
+    v1::Task out;
+    grpc::Status s = CreateTask(p, t, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    clock_.Advance(absl::Seconds(1));
+    return out;
+  }
+  grpc::Status Complete(const Principal& p, const std::string& id, const std::string& result, int64_t version,
+                        v1::Task* out) {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    v1::CompleteTaskRequest req;
+    req.set_id(id);
+    req.set_result(result);
+    req.set_version(version);
+    return task_stub_->CompleteTask(&ctx, req, out);
+  }
+  grpc::Status Cancel(const Principal& p, const std::string& id, v1::Task* out) {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    v1::CancelTaskRequest req;
+    req.set_id(id);
+    return task_stub_->CancelTask(&ctx, req, out);
+  }
+  grpc::Status ListTasks(const Principal& p, const v1::ListTasksRequest& req, v1::ListTasksResponse* out) {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    return task_stub_->ListTasks(&ctx, req, out);
+  }
+  grpc::Status Comment(const Principal& p, const v1::AddCommentRequest& req, v1::TimelineEntry* out) {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    return timeline_stub_->AddComment(&ctx, req, out);
+  }
+  grpc::Status Upload(const Principal& p, const v1::UploadAttachmentRequest& req, v1::Attachment* out) {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    return timeline_stub_->UploadAttachment(&ctx, req, out);
+  }
+  grpc::Status Timeline(const Principal& p, const v1::ListTimelineRequest& req, v1::ListTimelineResponse* out) {
+    grpc::ClientContext ctx;
+    As(ctx, p);
+    return timeline_stub_->ListTimeline(&ctx, req, out);
+  }
+
+  ManualClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  std::unique_ptr<pg::testing::TempDatabase> db_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::filesystem::path blob_dir_;
+  std::unique_ptr<LocalDirBlobStore> blobs_;
+  std::unique_ptr<DealStore> deals_;
+  std::unique_ptr<TaskStore> tasks_;
+  std::unique_ptr<TimelineStore> timeline_;
+  std::unique_ptr<DealServiceImpl> deal_service_;
+  std::unique_ptr<TaskServiceImpl> task_service_;
+  std::unique_ptr<TimelineServiceImpl> timeline_service_;
+  std::optional<auth::SigningKey> gateway_key_;
+  std::unique_ptr<rpc::Server> server_;
+  std::unique_ptr<v1::DealService::Stub> deal_stub_;
+  std::unique_ptr<v1::TaskService::Stub> task_stub_;
+  std::unique_ptr<v1::TimelineService::Stub> timeline_stub_;
+};
+
+TEST_F(TasksTest, NextTaskTimeIsTheEarliestOpenTaskAndClearsWhenNoneLeft) {
+  const v1::Deal deal = MustDeal(Anna());
+  EXPECT_FALSE(deal.has_next_task_time());  // the card shows «Нет задач»
+  const v1::Task later = MustTask(Anna(), NewTask(deal.id(), v1::Task::FOLLOW_UP, absl::Hours(48)));
+  const v1::Task sooner = MustTask(Anna(), NewTask(deal.id(), v1::Task::CALL, absl::Hours(2)));
+  EXPECT_EQ(sooner.responsible_id(), kAnna);  // defaults to the deal's responsible
+  EXPECT_EQ(sooner.creator_id(), kAnna);
+  EXPECT_EQ(sooner.status(), v1::Task::OPEN);
+  v1::Deal now = GetDeal(deal.id());
+  EXPECT_EQ(FromProtoTimestamp(now.next_task_time()), FromProtoTimestamp(sooner.due_time()));
+  EXPECT_EQ(now.version(), deal.version());  // tasks do not bump the deal
+
+  // A call needs its result.
+  v1::Task done;
+  grpc::Status s = Complete(Anna(), sooner.id(), "", 0, &done);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "result")) << s.error_message();
+  ASSERT_TRUE(Complete(Anna(), sooner.id(), "Договорились о показе", sooner.version(), &done).ok());
+  EXPECT_EQ(done.status(), v1::Task::DONE);
+  EXPECT_EQ(done.result(), "Договорились о показе");
+  EXPECT_TRUE(done.has_completed_time());
+  EXPECT_EQ(FromProtoTimestamp(GetDeal(deal.id()).next_task_time()), FromProtoTimestamp(later.due_time()));
+
+  v1::Task cancelled;
+  ASSERT_TRUE(Cancel(Anna(), later.id(), &cancelled).ok());
+  EXPECT_EQ(cancelled.status(), v1::Task::CANCELLED);
+  now = GetDeal(deal.id());
+  EXPECT_FALSE(now.has_next_task_time());
+  EXPECT_EQ(now.version(), deal.version());
+
+  // A finished task cannot be completed again.
+  EXPECT_EQ(Complete(Anna(), sooner.id(), "again", 0, &done).error_code(), StatusCode::FAILED_PRECONDITION);
+
+  // Events: two created, one completed, one cancelled, all on the task aggregate.
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE aggregatetype = 'task' AND type = 'crm.deals.task.created.v1'"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE aggregatetype = 'task' AND type = 'crm.deals.task.completed.v1'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE aggregatetype = 'task' AND type = 'crm.deals.task.cancelled.v1'"), 1);
+}
+
+TEST_F(TasksTest, ValidationNamesTheField) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::Task out;
+  v1::Task t = NewTask(deal.id(), v1::Task::CALL, absl::Hours(1));
+  t.clear_title();
+  grpc::Status s = CreateTask(Anna(), t, &out);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "task.title")) << s.error_message();
+  t = NewTask(deal.id(), v1::Task::KIND_UNSPECIFIED, absl::Hours(1));
+  s = CreateTask(Anna(), t, &out);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "task.kind")) << s.error_message();
+  t = NewTask(deal.id(), v1::Task::CALL, absl::Hours(1));
+  t.clear_due_time();
+  s = CreateTask(Anna(), t, &out);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "task.due_time")) << s.error_message();
+  t = NewTask("nope", v1::Task::CALL, absl::Hours(1));
+  s = CreateTask(Anna(), t, &out);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "task.deal_id")) << s.error_message();
+  t = NewTask(deal.id(), v1::Task::CALL, absl::Hours(1));
+  t.set_title(std::string(501, 'x'));
+  s = CreateTask(Anna(), t, &out);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "task.title")) << s.error_message();
+  t = NewTask(NewUuidV7(), v1::Task::CALL, absl::Hours(1));
+  EXPECT_EQ(CreateTask(Anna(), t, &out).error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(Count("SELECT count(*) FROM tasks"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE aggregatetype = 'task'"), 0);
+}
+
+TEST_F(TasksTest, VersionConflictAndUpdateRecomputesReminder) {
+  const v1::Deal deal = MustDeal(Anna());
+  const v1::Task t = MustTask(Anna(), NewTask(deal.id(), v1::Task::EMAIL, absl::Hours(5)));
+  v1::Task upd = t;
+  *upd.mutable_due_time() = ToProtoTimestamp(clock_.Now() + absl::Hours(1));
+  grpc::ClientContext ctx;
+  As(ctx, Anna());
+  v1::UpdateTaskRequest req;
+  *req.mutable_task() = upd;
+  req.mutable_update_mask()->add_paths("due_time");
+  v1::Task updated;
+  ASSERT_TRUE(task_stub_->UpdateTask(&ctx, req, &updated).ok());
+  EXPECT_EQ(updated.version(), t.version() + 1);
+  EXPECT_EQ(FromProtoTimestamp(GetDeal(deal.id()).next_task_time()), FromProtoTimestamp(upd.due_time()));
+  // The old version is stale now.
+  grpc::ClientContext ctx2;
+  As(ctx2, Anna());
+  EXPECT_EQ(task_stub_->UpdateTask(&ctx2, req, &updated).error_code(), StatusCode::ABORTED);
+  v1::Task done;
+  EXPECT_EQ(Complete(Anna(), t.id(), "ok", t.version(), &done).error_code(), StatusCode::ABORTED);
+  EXPECT_TRUE(Complete(Anna(), t.id(), "", t.version() + 1, &done).ok());  // EMAIL needs no result
+}
+
+TEST_F(TasksTest, AccessFollowsTheDealAndTheResponsibleCompletesOwnTask) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::Task out;
+  const v1::Task t = NewTask(deal.id(), v1::Task::FOLLOW_UP, absl::Hours(3));
+  EXPECT_EQ(CreateTask(Boris(), t, &out).error_code(), StatusCode::NOT_FOUND);          // own, not his deal
+  EXPECT_EQ(CreateTask(Auditor(), t, &out).error_code(), StatusCode::PERMISSION_DENIED);  // read-only
+  EXPECT_TRUE(CreateTask(Lena(), t, &out).ok());                                       // team
+  v1::Task for_boris = t;
+  for_boris.set_responsible_id(kBoris);
+  const v1::Task borises = MustTask(Head(), for_boris);  // all
+  EXPECT_EQ(borises.responsible_id(), kBoris);
+  // Boris cannot see the deal but may complete his own task and sees it in "mine".
+  v1::ListTasksRequest mine;
+  mine.set_responsible("me");
+  v1::ListTasksResponse resp;
+  ASSERT_TRUE(ListTasks(Boris(), mine, &resp).ok());
+  ASSERT_EQ(resp.tasks_size(), 1);
+  EXPECT_EQ(resp.tasks(0).id(), borises.id());
+  EXPECT_EQ(Cancel(Boris(), borises.id(), &out).error_code(), StatusCode::NOT_FOUND);
+  v1::Task done;
+  EXPECT_TRUE(Complete(Boris(), borises.id(), "", 0, &done).ok());
+  // Boris cannot complete Anna's task.
+  EXPECT_EQ(Complete(Boris(), out.id(), "", 0, &done).error_code(), StatusCode::NOT_FOUND);
+  // Anna (own) sees both tasks of her deal.
+  v1::ListTasksRequest by_deal;
+  by_deal.set_deal_id(deal.id());
+  ASSERT_TRUE(ListTasks(Anna(), by_deal, &resp).ok());
+  EXPECT_EQ(resp.tasks_size(), 2);
+}
+
+TEST_F(TasksTest, OverdueUsesTheClockAndListsPageByDueTime) {
+  const v1::Deal deal = MustDeal(Anna());
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 5; ++i) {
+    ids.push_back(MustTask(Anna(), NewTask(deal.id(), v1::Task::CUSTOM, absl::Hours(i))).id());
+  }
+  v1::ListTasksRequest req;
+  req.set_overdue(true);
+  v1::ListTasksResponse resp;
+  ASSERT_TRUE(ListTasks(Anna(), req, &resp).ok());
+  EXPECT_EQ(resp.tasks_size(), 0);
+  clock_.Advance(absl::Hours(2) + absl::Minutes(30));  // tasks 1 and 2 are due now
+  ASSERT_TRUE(ListTasks(Anna(), req, &resp).ok());
+  ASSERT_EQ(resp.tasks_size(), 2);
+  EXPECT_EQ(resp.tasks(0).id(), ids[0]);
+  EXPECT_EQ(resp.tasks(1).id(), ids[1]);
+
+  std::vector<std::string> seen;
+  v1::ListTasksRequest page;
+  page.set_deal_id(deal.id());
+  page.set_status(v1::Task::OPEN);
+  page.set_page_size(2);
+  for (int guard = 0; guard < 10; ++guard) {
+    ASSERT_TRUE(ListTasks(Anna(), page, &resp).ok());
+    for (const auto& t : resp.tasks()) seen.push_back(t.id());
+    if (resp.next_page_token().empty()) break;
+    page.set_page_token(resp.next_page_token());
+  }
+  EXPECT_EQ(seen, ids);
+  page.set_page_token("garbage");
+  grpc::Status s = ListTasks(Anna(), page, &resp);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "page_token")) << s.error_message();
+}
+
+TEST_F(TasksTest, CommentWithAttachmentIsStoredAndListed) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::UploadAttachmentRequest up;
+  up.set_deal_id(deal.id());
+  up.set_file_name("plan.pdf");
+  up.set_content_type("application/pdf");
+  up.set_content("%PDF-1.4 план квартиры");
+  v1::Attachment att;
+  ASSERT_TRUE(Upload(Anna(), up, &att).ok());
+  EXPECT_EQ(att.sha256(), auth::Sha256Hex(up.content()));
+  EXPECT_EQ(att.size_bytes(), static_cast<int64_t>(up.content().size()));
+  auto stored = blobs_->Get(att.sha256());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(*stored, up.content());
+  EXPECT_TRUE(std::filesystem::exists(blob_dir_ / att.sha256().substr(0, 2) / att.sha256()));
+  EXPECT_EQ(Upload(Boris(), up, &att).error_code(), StatusCode::NOT_FOUND);
+
+  v1::AddCommentRequest c;
+  c.set_deal_id(deal.id());
+  c.set_text("Клиент прислал план");
+  c.add_attachment_ids(att.id());
+  v1::TimelineEntry entry;
+  ASSERT_TRUE(Comment(Anna(), c, &entry).ok());
+  EXPECT_EQ(entry.kind(), v1::TimelineEntry::COMMENT);
+  EXPECT_EQ(entry.actor_id(), kAnna);
+  ASSERT_EQ(entry.attachments_size(), 1);
+  EXPECT_EQ(entry.attachments(0).file_name(), "plan.pdf");
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE aggregatetype = 'deal' AND "
+                  "type = 'crm.deals.deal.comment_added.v1'"),
+            1);
+  // An attachment belongs to one comment: reusing it fails and writes nothing (no entry, no event).
+  grpc::Status s = Comment(Anna(), c, &entry);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "attachment_ids[0]")) << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM timeline_entries WHERE kind = 1"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE type = 'crm.deals.deal.comment_added.v1'"), 1);
+
+  v1::ListTimelineRequest lr;
+  lr.set_deal_id(deal.id());
+  v1::ListTimelineResponse tl;
+  ASSERT_TRUE(Timeline(Anna(), lr, &tl).ok());
+  ASSERT_EQ(tl.entries_size(), 1);
+  ASSERT_EQ(tl.entries(0).attachments_size(), 1);
+  EXPECT_EQ(tl.entries(0).attachments(0).sha256(), att.sha256());
+
+  // Text limits and access.
+  c.clear_attachment_ids();
+  c.set_text(std::string(10001, 'a'));
+  s = Comment(Anna(), c, &entry);
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "text")) << s.error_message();
+  c.set_text("ok");
+  EXPECT_EQ(Comment(Auditor(), c, &entry).error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Timeline(Boris(), lr, &tl).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(TasksTest, AttachmentSizeLimitIsEnforced) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::UploadAttachmentRequest up;
+  up.set_deal_id(deal.id());
+  up.set_file_name("big.bin");
+  up.set_content(std::string(kMaxAttachmentBytes + 1, 'x'));
+  auto too_big = timeline_->Upload(Actor{Anna(), ""}, up);
+  EXPECT_EQ(too_big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(too_big.status().message(), "content")) << too_big.status();
+  LocalDirBlobStore small(blob_dir_.string(), 4);
+  EXPECT_EQ(small.Put("12345").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(small.Put("1234").ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM attachments"), 0);
+}
+
+TEST_F(TasksTest, TimelineIsNewestFirstWithKeysetPagesAndDealChanges) {
+  const v1::Deal deal = MustDeal(Anna());
+  std::vector<std::string> expected;  // newest first
+  const v1::Task t = MustTask(Anna(), NewTask(deal.id(), v1::Task::CALL, absl::Hours(1)));
+  for (int i = 0; i < 3; ++i) {
+    v1::AddCommentRequest c;
+    c.set_deal_id(deal.id());
+    c.set_text(absl::StrCat("комментарий ", i));
+    v1::TimelineEntry e;
+    ASSERT_TRUE(Comment(Anna(), c, &e).ok());
+    expected.insert(expected.begin(), e.id());
+    clock_.Advance(absl::Seconds(1));
+  }
+  v1::Task done;
+  ASSERT_TRUE(Complete(Anna(), t.id(), "Перезвонить завтра", 0, &done).ok());
+  clock_.Advance(absl::Seconds(1));
+  // What deals.cc will record for a stage change, in its own transaction.
+  v1::TimelineEntry change;
+  change.set_deal_id(deal.id());
+  change.set_kind(v1::TimelineEntry::STAGE_CHANGED);
+  change.set_actor_id(kHead);
+  change.set_field("stage_id");
+  change.set_old_value(kNew);
+  change.set_new_value("won");
+  *change.mutable_create_time() = ToProtoTimestamp(clock_.Now());
+  {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    ASSERT_TRUE(RecordDealChange(tx, change).ok());
+    tx.commit();
+  }
+  v1::TimelineEntry bad = change;
+  bad.clear_create_time();
+  {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    EXPECT_EQ(RecordDealChange(tx, bad).code(), absl::StatusCode::kInvalidArgument);
+  }
+
+  std::vector<v1::TimelineEntry> all;
+  v1::ListTimelineRequest lr;
+  lr.set_deal_id(deal.id());
+  lr.set_page_size(2);
+  for (int guard = 0; guard < 10; ++guard) {
+    v1::ListTimelineResponse tl;
+    ASSERT_TRUE(Timeline(Lena(), lr, &tl).ok());
+    for (const auto& e : tl.entries()) all.push_back(e);
+    if (tl.next_page_token().empty()) break;
+    lr.set_page_token(tl.next_page_token());
+  }
+  ASSERT_EQ(all.size(), 6u);
+  EXPECT_EQ(all[0].kind(), v1::TimelineEntry::STAGE_CHANGED);
+  EXPECT_EQ(all[0].actor_id(), kHead);
+  EXPECT_EQ(all[0].new_value(), "won");
+  EXPECT_EQ(all[1].kind(), v1::TimelineEntry::TASK_COMPLETED);
+  EXPECT_EQ(all[1].task_id(), t.id());
+  EXPECT_TRUE(absl::StrContains(all[1].text(), "Перезвонить завтра"));
+  EXPECT_EQ(all[2].id(), expected[0]);
+  EXPECT_EQ(all[3].id(), expected[1]);
+  EXPECT_EQ(all[4].id(), expected[2]);
+  EXPECT_EQ(all[5].kind(), v1::TimelineEntry::TASK_CREATED);
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_GE(FromProtoTimestamp(all[i - 1].create_time()), FromProtoTimestamp(all[i].create_time()));
+  }
+}
+
+}  // namespace
+}  // namespace crm::deals

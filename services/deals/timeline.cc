@@ -1,1 +1,374 @@
+// File: services/deals/timeline.cc
 #include "services/deals/timeline.h"
+
+#include <filesystem>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "libs/auth/secrets.h"
+#include "libs/base/clock.h"
+#include "libs/base/status.h"
+#include "libs/base/time.h"
+#include "libs/base/uuid.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
+#include "services/deals/access.h"
+
+namespace crm::deals {
+
+namespace v1 = crm::deals::v1;
+using crm::common::v1::Principal;
+
+namespace {
+
+constexpr size_t kMaxCommentChars = 10000;
+constexpr int kMaxAttachmentsPerComment = 20;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 200;
+
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
+  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
+std::string Micros(absl::Time t) { return absl::StrCat(absl::ToUnixMicros(t)); }
+std::string MicrosTs(const google::protobuf::Timestamp& ts) { return Micros(FromProtoTimestamp(ts)); }
+google::protobuf::Timestamp TsFromMicros(int64_t us) { return ToProtoTimestamp(absl::FromUnixMicros(us)); }
+
+// "to timestamptz" of a micros placeholder.
+std::string AsTime(const std::string& placeholder) {
+  return absl::StrCat("('epoch'::timestamptz + ", placeholder, "::bigint * interval '1 microsecond')");
+}
+
+bool IsHexKey(std::string_view key) {
+  if (key.size() != 64) return false;
+  for (char c : key) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+constexpr char kEntryColumns[] =
+    "e.id::text, e.deal_id::text, e.kind, e.actor_id, (extract(epoch from e.create_time) * 1000000)::bigint, "
+    "e.text, COALESCE(e.task_id::text, ''), e.field, e.old_value, e.new_value";
+
+v1::TimelineEntry ReadEntry(const pqxx::row& r) {
+  v1::TimelineEntry e;
+  e.set_id(r[0].as<std::string>());
+  e.set_deal_id(r[1].as<std::string>());
+  e.set_kind(static_cast<v1::TimelineEntry::Kind>(r[2].as<int>()));
+  e.set_actor_id(r[3].as<std::string>());
+  *e.mutable_create_time() = TsFromMicros(r[4].as<int64_t>());
+  e.set_text(r[5].as<std::string>());
+  e.set_task_id(r[6].as<std::string>());
+  e.set_field(r[7].as<std::string>());
+  e.set_old_value(r[8].as<std::string>());
+  e.set_new_value(r[9].as<std::string>());
+  return e;
+}
+
+constexpr char kAttachmentColumns[] =
+    "a.id::text, a.deal_id::text, a.file_name, a.content_type, a.size_bytes, a.sha256, "
+    "(extract(epoch from a.create_time) * 1000000)::bigint";
+
+v1::Attachment ReadAttachment(const pqxx::row& r) {
+  v1::Attachment a;
+  a.set_id(r[0].as<std::string>());
+  a.set_deal_id(r[1].as<std::string>());
+  a.set_file_name(r[2].as<std::string>());
+  a.set_content_type(r[3].as<std::string>());
+  a.set_size_bytes(r[4].as<int64_t>());
+  a.set_sha256(r[5].as<std::string>());
+  *a.mutable_create_time() = TsFromMicros(r[6].as<int64_t>());
+  return a;
+}
+
+std::string EncodeToken(const v1::TimelineEntry& last) {
+  return absl::WebSafeBase64Escape(absl::StrCat(MicrosTs(last.create_time()), ":", last.id()));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Blob store
+
+LocalDirBlobStore::LocalDirBlobStore(std::string dir, int64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes) {}
+
+absl::StatusOr<std::string> LocalDirBlobStore::Put(std::string_view content) {
+  if (static_cast<int64_t>(content.size()) > max_bytes_) {
+    return InvalidFieldError("content", absl::StrCat("larger than ", max_bytes_, " bytes"));
+  }
+  const std::string key = crm::auth::Sha256Hex(content);
+  namespace fs = std::filesystem;
+  const fs::path sub = fs::path(dir_) / key.substr(0, 2);
+  const fs::path final_path = sub / key;
+  std::error_code ec;
+  if (fs::exists(final_path, ec)) return key;
+  fs::create_directories(sub, ec);
+  if (ec) return absl::InternalError(absl::StrCat("blob store: cannot create ", sub.string(), ": ", ec.message()));
+  const fs::path tmp = sub / absl::StrCat(".", key, ".", NewUuidV7(), ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) return absl::InternalError(absl::StrCat("blob store: cannot write ", tmp.string()));
+  }
+  fs::rename(tmp, final_path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return absl::InternalError(absl::StrCat("blob store: cannot store ", key));
+  }
+  return key;
+}
+
+absl::StatusOr<std::string> LocalDirBlobStore::Get(std::string_view key) const {
+  if (!IsHexKey(key)) return absl::NotFoundError("blob not found");
+  const std::string k(key);
+  std::ifstream in(std::filesystem::path(dir_) / k.substr(0, 2) / k, std::ios::binary);
+  if (!in) return absl::NotFoundError("blob not found");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared with tasks.cc and deals.cc
+
+absl::Status RecordDealChange(pqxx::transaction_base& tx, const v1::TimelineEntry& entry) {
+  if (!IsUuid(entry.deal_id())) return InvalidFieldError("entry.deal_id", "not a UUID");
+  if (entry.kind() == v1::TimelineEntry::KIND_UNSPECIFIED || !v1::TimelineEntry::Kind_IsValid(entry.kind())) {
+    return InvalidFieldError("entry.kind", "required");
+  }
+  if (!entry.has_create_time()) return InvalidFieldError("entry.create_time", "required");
+  if (!entry.task_id().empty() && !IsUuid(entry.task_id())) return InvalidFieldError("entry.task_id", "not a UUID");
+  SqlParams p;
+  const std::string id = entry.id().empty() ? NewUuidV7() : entry.id();
+  const std::string sql = absl::StrCat(
+      "INSERT INTO timeline_entries (id, deal_id, kind, actor_id, create_time, text, task_id, field, old_value, "
+      "new_value) VALUES (",
+      p.Add(id), "::uuid, ", p.Add(entry.deal_id()), "::uuid, ", p.Add(absl::StrCat(static_cast<int>(entry.kind()))),
+      "::smallint, ", p.Add(entry.actor_id()), ", ", AsTime(p.Add(MicrosTs(entry.create_time()))), ", ",
+      p.Add(entry.text()), ", NULLIF(", p.Add(entry.task_id()), ", '')::uuid, ", p.Add(entry.field()), ", ",
+      p.Add(entry.old_value()), ", ", p.Add(entry.new_value()), ")");
+  Exec(tx, sql, p);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DealOwnership> LoadDealOwnership(pqxx::transaction_base& tx, const std::string& deal_id,
+                                                bool for_update) {
+  SqlParams p;
+  pqxx::result r = Exec(tx,
+                        absl::StrCat("SELECT responsible_id::text, array_to_string(team_ids, ',') FROM deals "
+                                     "WHERE id = ",
+                                     p.Add(deal_id), "::uuid", for_update ? " FOR UPDATE" : ""),
+                        p);
+  if (r.empty()) return absl::NotFoundError("deal not found");
+  DealOwnership o;
+  o.responsible_id = r[0][0].as<std::string>();
+  for (absl::string_view t : absl::StrSplit(r[0][1].as<std::string>(), ',', absl::SkipEmpty())) {
+    o.team_ids.emplace_back(t);
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TimelineStore
+
+TimelineStore::TimelineStore(pg::Pool& pool, const Clock& clock, BlobStore& blobs)
+    : pool_(pool), clock_(clock), blobs_(blobs), outbox_("deals", clock) {}
+
+absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, const v1::AddCommentRequest& req) {
+  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
+  if (req.text().empty()) return InvalidFieldError("text", "required");
+  if (CodePoints(req.text()) > kMaxCommentChars) return InvalidFieldError("text", "longer than 10000 characters");
+  if (req.attachment_ids_size() > kMaxAttachmentsPerComment) return InvalidFieldError("attachment_ids", "at most 20");
+  for (int i = 0; i < req.attachment_ids_size(); ++i) {
+    if (!IsUuid(req.attachment_ids(i))) return InvalidFieldError(absl::StrCat("attachment_ids[", i, "]"), "not a UUID");
+  }
+  v1::TimelineEntry entry;
+  entry.set_id(NewUuidV7());
+  entry.set_deal_id(req.deal_id());
+  entry.set_kind(v1::TimelineEntry::COMMENT);
+  entry.set_actor_id(ActingUserId(actor.principal));
+  *entry.mutable_create_time() = ToProtoTimestamp(clock_.Now());
+  entry.set_text(req.text());
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    entry.clear_attachments();
+    CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), /*for_update=*/false));
+    CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
+    CRM_RETURN_IF_ERROR(RecordDealChange(tx, entry));
+    for (int i = 0; i < req.attachment_ids_size(); ++i) {
+      SqlParams p;
+      pqxx::result r = Exec(tx,
+                            absl::StrCat("UPDATE attachments a SET entry_id = ", p.Add(entry.id()),
+                                         "::uuid WHERE a.id = ", p.Add(req.attachment_ids(i)), "::uuid AND a.deal_id = ",
+                                         p.Add(req.deal_id()), "::uuid AND a.entry_id IS NULL RETURNING ",
+                                         kAttachmentColumns),
+                            p);
+      if (r.empty()) {
+        return InvalidFieldError(absl::StrCat("attachment_ids[", i, "]"),
+                                 "no such unused attachment of this deal");
+      }
+      *entry.add_attachments() = ReadAttachment(r[0]);
+    }
+    v1::CommentAdded event;
+    *event.mutable_entry() = entry;
+    return outbox_
+        .Append(tx, {.aggregate_type = "deal",
+                     .aggregate_id = req.deal_id(),
+                     .type = kCommentAddedType,
+                     .payload = &event,
+                     .actor = actor.principal,
+                     .request_id = actor.request_id,
+                     .visible_to_user_ids = {own.responsible_id},
+                     .visible_to_team_ids = own.team_ids})
+        .status();
+  }));
+  return entry;
+}
+
+absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& caller,
+                                                             const v1::ListTimelineRequest& req) {
+  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
+  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
+  int64_t key_micros = 0;
+  std::string key_id;
+  if (!req.page_token().empty()) {
+    std::string raw;
+    size_t colon = std::string::npos;
+    if (absl::WebSafeBase64Unescape(req.page_token(), &raw)) colon = raw.find(':');
+    if (colon == std::string::npos || !absl::SimpleAtoi(raw.substr(0, colon), &key_micros) ||
+        !IsUuid(raw.substr(colon + 1))) {
+      return InvalidFieldError("page_token", "malformed page token");
+    }
+    key_id = raw.substr(colon + 1);
+  }
+  v1::ListTimelineResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), /*for_update=*/false));
+        CRM_RETURN_IF_ERROR(CheckCanRead(caller, own));
+        SqlParams p;
+        std::string sql = absl::StrCat("SELECT ", kEntryColumns, " FROM timeline_entries e WHERE e.deal_id = ",
+                                       p.Add(req.deal_id()), "::uuid");
+        if (!key_id.empty()) {
+          absl::StrAppend(&sql, " AND (e.create_time, e.id) < (", AsTime(p.Add(absl::StrCat(key_micros))), ", ",
+                          p.Add(key_id), "::uuid)");
+        }
+        absl::StrAppend(&sql, " ORDER BY e.create_time DESC, e.id DESC LIMIT ", size + 1);
+        pqxx::result r = Exec(tx, sql, p);
+        for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i) *out.add_entries() = ReadEntry(r[i]);
+        if (static_cast<int>(r.size()) > size) out.set_next_page_token(EncodeToken(out.entries(size - 1)));
+        // Attachments of the comments on this page.
+        std::vector<std::string> ids;
+        for (const auto& e : out.entries()) {
+          if (e.kind() == v1::TimelineEntry::COMMENT) ids.push_back(e.id());
+        }
+        if (!ids.empty()) {
+          SqlParams q;
+          pqxx::result a = Exec(tx,
+                                absl::StrCat("SELECT ", kAttachmentColumns, ", a.entry_id::text FROM attachments a "
+                                             "WHERE a.entry_id = ANY(", q.Add(ArrayLiteral(ids)),
+                                             "::uuid[]) ORDER BY a.create_time, a.id"),
+                                q);
+          for (const pqxx::row& row : a) {
+            const std::string entry_id = row[7].as<std::string>();
+            for (auto& e : *out.mutable_entries()) {
+              if (e.id() == entry_id) *e.add_attachments() = ReadAttachment(row);
+            }
+          }
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
+absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v1::UploadAttachmentRequest& req) {
+  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
+  if (req.file_name().empty()) return InvalidFieldError("file_name", "required");
+  if (CodePoints(req.file_name()) > 255) return InvalidFieldError("file_name", "longer than 255 characters");
+  if (req.content_type().size() > 255) return InvalidFieldError("content_type", "longer than 255 characters");
+  if (req.content().empty()) return InvalidFieldError("content", "required");
+  if (static_cast<int64_t>(req.content().size()) > kMaxAttachmentBytes) {
+    return InvalidFieldError("content", "larger than 10 MiB");
+  }
+  // Check access before storing anything.
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), false));
+        return CheckCanWrite(actor.principal, own);
+      },
+      {.read_only = true}));
+  CRM_ASSIGN_OR_RETURN(std::string key, blobs_.Put(req.content()));
+  v1::Attachment a;
+  a.set_id(NewUuidV7());
+  a.set_deal_id(req.deal_id());
+  a.set_file_name(req.file_name());
+  a.set_content_type(req.content_type().empty() ? "application/octet-stream" : req.content_type());
+  a.set_size_bytes(static_cast<int64_t>(req.content().size()));
+  a.set_sha256(key);
+  *a.mutable_create_time() = ToProtoTimestamp(clock_.Now());
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), false));
+    CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
+    SqlParams p;
+    Exec(tx,
+         absl::StrCat("INSERT INTO attachments (id, deal_id, file_name, content_type, size_bytes, sha256, "
+                      "create_time) VALUES (",
+                      p.Add(a.id()), "::uuid, ", p.Add(a.deal_id()), "::uuid, ", p.Add(a.file_name()), ", ",
+                      p.Add(a.content_type()), ", ", p.Add(absl::StrCat(a.size_bytes())), "::bigint, ", p.Add(key),
+                      ", ", AsTime(p.Add(MicrosTs(a.create_time()))), ")"),
+         p);
+    return absl::OkStatus();
+  }));
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Service
+
+grpc::Status TimelineServiceImpl::AddComment(grpc::ServerContext* ctx, const v1::AddCommentRequest* req,
+                                             v1::TimelineEntry* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.AddComment(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TimelineServiceImpl::ListTimeline(grpc::ServerContext* ctx, const v1::ListTimelineRequest* req,
+                                               v1::ListTimelineResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TimelineServiceImpl::UploadAttachment(grpc::ServerContext* ctx, const v1::UploadAttachmentRequest* req,
+                                                   v1::Attachment* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Upload(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crm::deals

@@ -57,7 +57,8 @@ int main() {
   const std::string metrics_address = env.String("METRICS_ADDRESS", "0.0.0.0:9100");
   http.worker_threads = static_cast<int>(env.Int("HTTP_WORKER_THREADS", 16, 1, 1024));
   http.io_threads = static_cast<int>(env.Int("HTTP_IO_THREADS", 2, 1, 64));
-  http.max_body_bytes = static_cast<size_t>(env.Int("HTTP_MAX_BODY_BYTES", 1 << 20, 1, 64 << 20));
+  // 16 MiB: a 10 MiB attachment, base64 in JSON, fits (backends accept 16 MiB messages, libs/rpc).
+  http.max_body_bytes = static_cast<size_t>(env.Int("HTTP_MAX_BODY_BYTES", 16 << 20, 1, 64 << 20));
   http.cors.allowed_origins = env.List("CORS_ORIGINS", {});
   http.cors.allow_credentials = env.Bool("CORS_ALLOW_CREDENTIALS", false);
   http.per_ip_rate = static_cast<double>(env.Int("PER_IP_RATE", 0, 0, 1'000'000));

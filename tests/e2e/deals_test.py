@@ -136,6 +136,36 @@ class Deals(unittest.TestCase):
         listed = self.curl("GET", "/v1/deals/%s/contacts" % deal["id"], headers=self.as_("manager")).json()["contacts"]
         self.assertEqual([(c["contact"]["id"], c["main"]) for c in listed], [(contact.json()["id"], True)])
 
+    def test_tasks_comments_and_the_timeline(self):
+        deal = self.create()
+        # «Нет задач» until a task exists; the card's reminder is then its due time.
+        self.assertNotIn("nextTaskTime", self.curl("GET", "/v1/deals/" + deal["id"], headers=self.as_("manager")).json())
+        task = self.curl("POST", "/v1/deals/%s/tasks" % deal["id"],
+                         {"kind": "CALL", "title": "Позвонить клиенту", "dueTime": "2030-01-15T09:00:00Z"},
+                         headers=self.as_("manager"))
+        self.assertEqual(task.status, 200, task.body)
+        self.assertEqual(self.curl("GET", "/v1/deals/" + deal["id"], headers=self.as_("manager")).json()["nextTaskTime"],
+                         "2030-01-15T09:00:00Z")
+        # A call needs a result to be completed.
+        no_result = self.curl("POST", "/v1/tasks/%s:complete" % task.json()["id"], {}, headers=self.as_("manager"))
+        self.assertEqual(no_result.status, 400, no_result.body)
+        # The attachment travels base64 in JSON (proto3 bytes); the comment carries it.
+        att = self.curl("POST", "/v1/deals/%s/attachments" % deal["id"],
+                        {"fileName": "план.txt", "contentType": "text/plain", "content": "0L/Qu9Cw0L0="},
+                        headers=self.as_("manager"))
+        self.assertEqual(att.status, 200, att.body)
+        comment = self.curl("POST", "/v1/deals/%s/comments" % deal["id"],
+                            {"text": "Клиент просил перезвонить", "attachmentIds": [att.json()["id"]]},
+                            headers=self.as_("manager"))
+        self.assertEqual(comment.status, 200, comment.body)
+        renamed = self.curl("PATCH", "/v1/deals/%s?updateMask=name" % deal["id"], {"name": "Квартира 3к"},
+                            headers=self.as_("manager") + ['If-Match: "%s"' % deal["version"]])
+        self.assertEqual(renamed.status, 200, renamed.body)
+        entries = self.curl("GET", "/v1/deals/%s/timeline" % deal["id"], headers=self.as_("manager")).json()["entries"]
+        kinds = [e["kind"] for e in entries]
+        self.assertEqual(kinds[:3], ["FIELD_CHANGED", "COMMENT", "TASK_CREATED"], kinds)
+        self.assertIn("Квартира 3к", entries[0]["newValue"])
+
     def test_team_access_follows_identity(self):
         # A new manager in «Отдел продаж»: deals learns their team from identity's events on Kafka.
         teams = self.curl("GET", "/v1/teams", headers=self.as_("administrator")).json()["teams"]
@@ -197,7 +227,8 @@ class Deals(unittest.TestCase):
                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
         c.subscribe(["crm.deals.deal.v1"])
         types = []
-        for _ in range(120):  # bounded: at most 120 polls of 0.5 s
+        deadline = time.monotonic() + 60  # bounded; the topic may hold many other events
+        while time.monotonic() < deadline:
             m = c.poll(0.5)
             if m is None or m.error() or m.key().decode() != deal["id"]:
                 continue

@@ -90,7 +90,8 @@ class Stack:
             up = name.upper()
             env = dict(base, **{"CRM_%s_PG_DSN" % up: self._database(name),
                                 "CRM_%s_GRPC_ADDRESS" % up: "127.0.0.1:0",
-                                "CRM_%s_METRICS_ADDRESS" % up: "127.0.0.1:0"})
+                                "CRM_%s_METRICS_ADDRESS" % up: "127.0.0.1:0",
+                                "CRM_%s_BLOB_DIR" % up: os.path.join(self.tmp, "blobs", name)})
             binary = os.path.join(self.build, "services/%s/crm-%s" % (name, name))
             demo = {"identity": ["demo-users", "--credentials", self.credentials, "--totp-secrets", self.totp_file],
                     "deals": ["demo"]}.get(name)
