@@ -23,6 +23,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/sql.h"
 
 namespace crm::deals {
 
@@ -37,39 +38,6 @@ constexpr int kMaxItems = 20;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 constexpr int kMaxDuplicates = 20;
-
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
-  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
-}
-
-std::string TsParam(SqlParams& p, absl::Time t) {
-  return absl::StrCat("('epoch'::timestamptz + ", p.Add(absl::StrCat(absl::ToUnixMicros(t))),
-                      "::bigint * interval '1 microsecond')");
-}
-
-std::string MicrosOf(std::string_view column) {
-  return absl::StrCat("(extract(epoch from ", AsAbsl(column), ") * 1000000)::bigint");
-}
-
-google::protobuf::Timestamp TsFromMicros(int64_t micros) {
-  return ToProtoTimestamp(absl::FromUnixMicros(micros));
-}
-
-std::vector<std::string> JsonStrings(const std::string& text) {
-  std::vector<std::string> out;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return out;
-  for (const auto& e : j) {
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  }
-  return out;
-}
 
 std::string TextArray(const google::protobuf::RepeatedPtrField<std::string>& items) {
   return ArrayLiteral({items.begin(), items.end()});
@@ -322,15 +290,6 @@ absl::Status CheckVersion(int64_t given, int64_t stored) {
 bool SameList(const google::protobuf::RepeatedPtrField<std::string>& a,
               const google::protobuf::RepeatedPtrField<std::string>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end());
-}
-
-std::string EscapeLike(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/sql.h"
 #include "services/deals/clients.h"
 #include "services/deals/timeline.h"
 #include "services/deals/pipelines.h"
@@ -54,41 +55,7 @@ constexpr int kMaxCards = 100;
 // ---------------------------------------------------------------------------------------------------
 // Small helpers
 
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
-  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
-}
-
-// A timestamptz parameter, exact to the microsecond.
-std::string TsParam(SqlParams& p, absl::Time t) {
-  return absl::StrCat("('epoch'::timestamptz + ", p.Add(absl::StrCat(absl::ToUnixMicros(t))),
-                      "::bigint * interval '1 microsecond')");
-}
-
-std::string MicrosOf(std::string_view column) {
-  return absl::StrCat("(extract(epoch from ", AsAbsl(column), ") * 1000000)::bigint");
-}
-
-google::protobuf::Timestamp TsFromMicros(int64_t micros) {
-  return ToProtoTimestamp(absl::FromUnixMicros(micros));
-}
-
 int64_t MicrosFromTs(const google::protobuf::Timestamp& ts) { return absl::ToUnixMicros(FromProtoTimestamp(ts)); }
-
-std::vector<std::string> JsonStrings(const std::string& text) {
-  std::vector<std::string> out;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return out;
-  for (const auto& e : j) {
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Reference data: stages, pipelines, lost reasons, field definitions.
@@ -519,15 +486,6 @@ absl::StatusOr<std::optional<PageKey>> DecodeToken(std::string_view field, const
   }
   k.id = raw.substr(colon + 1);
   return std::optional<PageKey>(k);
-}
-
-std::string EscapeLike(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
 }
 
 // The SQL condition (alias d) for `f`; its pipeline_id and stage_ids only when `with_location`.

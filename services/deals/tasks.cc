@@ -17,6 +17,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/sql.h"
 #include "services/deals/timeline.h"
 
 namespace crm::deals {
@@ -30,16 +31,6 @@ constexpr size_t kMaxTitle = 500;
 constexpr size_t kMaxResult = 5000;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
-
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
-  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
-}
 
 std::string MicrosTs(const google::protobuf::Timestamp& ts) {
   return absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(ts)));

@@ -20,6 +20,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/sql.h"
 
 namespace crm::deals {
 
@@ -32,16 +33,6 @@ constexpr size_t kMaxCommentChars = 10000;
 constexpr int kMaxAttachmentsPerComment = 20;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
-
-size_t CodePoints(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
-  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
-}
 
 std::string Micros(absl::Time t) { return absl::StrCat(absl::ToUnixMicros(t)); }
 std::string MicrosTs(const google::protobuf::Timestamp& ts) { return Micros(FromProtoTimestamp(ts)); }

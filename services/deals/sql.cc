@@ -1,0 +1,53 @@
+// File: services/deals/sql.cc
+#include "services/deals/sql.h"
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "libs/base/strings.h"
+#include "libs/base/time.h"
+
+namespace crm::deals {
+
+pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
+  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
+std::string TsParam(SqlParams& p, absl::Time t) {
+  return absl::StrCat("('epoch'::timestamptz + ", p.Add(absl::StrCat(absl::ToUnixMicros(t))),
+                      "::bigint * interval '1 microsecond')");
+}
+
+std::string MicrosOf(std::string_view column) {
+  return absl::StrCat("(extract(epoch from ", AsAbsl(column), ") * 1000000)::bigint");
+}
+
+google::protobuf::Timestamp TsFromMicros(int64_t micros) { return ToProtoTimestamp(absl::FromUnixMicros(micros)); }
+
+std::vector<std::string> JsonStrings(const std::string& text) {
+  std::vector<std::string> out;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    if (e.is_string()) out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+std::string EscapeLike(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace crm::deals

@@ -1,0 +1,55 @@
+// File: services/deals/sql.h
+// -----------------------------------------------------------------------------
+// The small SQL and text helpers every store of the deals service uses (deals, clients, tasks,
+// timeline), so each writes its queries the same way: parameters collected in a SqlParams (access.h),
+// timestamps passed exact to the microsecond, LIKE patterns escaped, lengths counted in characters.
+//
+// Example:
+//   SqlParams p;
+//   std::string sql = absl::StrCat("SELECT ", MicrosOf("d.create_time"), " FROM deals d WHERE d.name ILIKE ",
+//                                  p.Add("%" + EscapeLike(query) + "%"), " AND d.create_time < ", TsParam(p, t));
+//   pqxx::result r = Exec(tx, sql, p);
+#ifndef CRM_SERVICES_DEALS_SQL_H_
+#define CRM_SERVICES_DEALS_SQL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "services/deals/access.h"
+
+namespace pqxx {
+class result;
+class transaction_base;
+}  // namespace pqxx
+
+namespace crm::deals {
+
+// Runs `sql` with the parameters collected in `p` ($1, $2, ... in the order added).
+pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p);
+
+// Adds `t` to `p` and returns an SQL timestamptz expression equal to it to the microsecond.
+std::string TsParam(SqlParams& p, absl::Time t);
+
+// An SQL expression for the microseconds since the epoch of timestamptz `column` (a bigint).
+std::string MicrosOf(std::string_view column);
+
+// The Timestamp of `micros` microseconds since the epoch.
+google::protobuf::Timestamp TsFromMicros(int64_t micros);
+
+// The strings of a JSON array text (array_to_json output); anything else gives an empty list.
+std::vector<std::string> JsonStrings(const std::string& text);
+
+// `s` with LIKE's wildcards and escape character escaped, to match literally (default ESCAPE '\').
+std::string EscapeLike(const std::string& s);
+
+// The number of Unicode characters (code points) of UTF-8 text `s`.
+size_t CodePoints(std::string_view s);
+
+}  // namespace crm::deals
+
+#endif  // CRM_SERVICES_DEALS_SQL_H_
