@@ -1,11 +1,11 @@
 #include "libs/events/outbox.h"
 
-#include <pqxx/binarystring>
-#include <pqxx/transaction_base>
+#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/message.h"
 #include "libs/base/clock.h"
+#include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
@@ -48,7 +48,7 @@ std::string OutboxWriter::TopicFor(std::string_view aggregate_type) const {
   return absl::StrCat("crm.", service_, ".", AsAbsl(aggregate_type), ".v1");
 }
 
-absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, const NewEvent& event) const {
+absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event) const {
   if (!IsIdentifier(event.aggregate_type, /*allow_dash=*/false)) {
     return absl::InvalidArgumentError(
         absl::StrCat("event.aggregate_type: \"", event.aggregate_type, "\" is not [a-z][a-z0-9_]*"));
@@ -72,15 +72,28 @@ absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, con
   for (const std::string& t : event.visible_to_team_ids) envelope.add_visible_to_team_ids(t);
   std::string bytes;
   if (!envelope.SerializeToString(&bytes)) return absl::InternalError("event: cannot serialize the envelope");
+  std::string hex = "\\x";
+  hex.reserve(2 + 2 * bytes.size());
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (unsigned char c : bytes) {
+    hex.push_back(kDigits[c >> 4]);
+    hex.push_back(kDigits[c & 15]);
+  }
+  return std::vector<std::string>{envelope.id(),       event.aggregate_type, event.aggregate_id,
+                                  event.type,          std::move(hex),       TopicFor(event.aggregate_type),
+                                  envelope.source(),   FormatRfc3339Utc(now)};
+}
 
-  tx.exec_params(
-      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
-      "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::timestamptz)",
-      envelope.id(), event.aggregate_type, event.aggregate_id, event.type,
-      pqxx::binarystring(bytes.data(), bytes.size()), TopicFor(event.aggregate_type), envelope.source(),
-      FormatRfc3339Utc(now));
+absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, const NewEvent& event) const {
+  CRM_ASSIGN_OR_RETURN(std::vector<std::string> row, Row(event));
+  std::string values;
+  for (size_t i = 0; i < row.size(); ++i) {
+    absl::StrAppend(&values, i == 0 ? "" : ", ", "$", i + 1, "::", kOutboxColumnTypes[i]);
+  }
+  tx.exec_params(absl::StrCat("INSERT INTO outbox (", kOutboxColumns, ") VALUES (", values, ")"),
+                 pqxx::prepare::make_dynamic_params(row));
   // The relay is woken at commit by the outbox table's own trigger (migrations/0003_outbox_notify.sql).
-  return envelope.id();
+  return row[0];
 }
 
 }  // namespace crm::events

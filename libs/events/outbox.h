@@ -63,6 +63,12 @@ class OutboxWriter {
   // published if and only if `tx` commits.
   absl::StatusOr<std::string> Append(pqxx::transaction_base& tx, const NewEvent& event) const;
 
+  // The outbox row of `event` for a caller that inserts it in a statement of its own (to write a change
+  // and its event in one round trip): the text values of kOutboxColumns in order (values[0] is the
+  // event id; the payload is bytea hex), each to be cast to its kOutboxColumnTypes entry. The same
+  // checks and promises as Append, once the caller's statement inserts the row.
+  absl::StatusOr<std::vector<std::string>> Row(const NewEvent& event) const;
+
   // The topic events of `aggregate_type` go to: "crm.<service>.<aggregate_type>.v1".
   std::string TopicFor(std::string_view aggregate_type) const;
 
@@ -72,6 +78,11 @@ class OutboxWriter {
   std::string service_;
   const Clock* clock_;
 };
+
+// The outbox columns Row() gives values for, and their SQL types.
+inline constexpr char kOutboxColumns[] = "id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at";
+inline constexpr const char* kOutboxColumnTypes[] = {"uuid", "text", "text",  "text",
+                                                     "bytea", "text", "text", "timestamptz"};
 
 // The NOTIFY channel the outbox table signals at commit (its trigger) and the relay listens on.
 inline constexpr char kOutboxChannel[] = "crm_outbox";

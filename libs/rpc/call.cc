@@ -90,6 +90,10 @@ std::string RequestId(const grpc::ServerContextBase& ctx) {
   return std::string(Header(ctx, kRequestIdHeader).value_or(""));
 }
 
+std::string IdempotencyKey(const grpc::ServerContextBase& ctx) {
+  return std::string(Header(ctx, kIdempotencyKeyHeader).value_or(""));
+}
+
 absl::StatusOr<crm::common::v1::Principal> Caller(const grpc::ServerContextBase& ctx) {
   if (const internal::CallState* state = internal::FindCall(ctx)) {
     if (state->principal.has_value()) return *state->principal;

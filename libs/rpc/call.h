@@ -46,6 +46,8 @@ namespace crm::rpc {
 inline constexpr char kRequestIdHeader[] = "x-request-id";
 // The caller: a serialized crm.common.v1.Principal (binary header; gRPC base64-encodes it on the wire).
 inline constexpr char kPrincipalHeader[] = "x-crm-principal-bin";
+// The client's idempotency key for a creating call (the gateway passes HTTP Idempotency-Key here).
+inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
 // An incoming x-request-id longer than this, or with characters outside printable ASCII, is replaced.
 inline constexpr size_t kMaxRequestIdLength = 128;
 
@@ -53,6 +55,9 @@ inline constexpr size_t kMaxRequestIdLength = 128;
 // otherwise the UUIDv7 the server made for it. Never empty for calls served by crm::rpc::Server; for
 // other servers it is the raw x-request-id header, or "" when absent.
 std::string RequestId(const grpc::ServerContextBase& ctx);
+
+// Returns the call's idempotency-key header as sent, or "" when absent.
+std::string IdempotencyKey(const grpc::ServerContextBase& ctx);
 
 // Returns the principal the call carries in x-crm-principal-bin, as accepted by the server's
 // PrincipalVerifier; Unauthenticated when the call carries none, or carries one that is malformed or

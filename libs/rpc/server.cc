@@ -324,6 +324,9 @@ void Server::Shutdown() {
 
 int RunService(std::string_view service, int default_grpc_port, int default_metrics_port,
                absl::FunctionRef<absl::Status(config::Env&, Server&)> wire) {
+  // Debian's Abseil keeps the debug deadlock detector on: every Mutex lock updates a global lock graph.
+  // Tests keep it; the services run without it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   log::Init(service, log::Level::kInfo);
   config::Env env(service);
   absl::StatusOr<ServerOptions> options = LoadServerOptions(env, default_grpc_port, default_metrics_port);

@@ -1,1 +1,269 @@
+// File: services/deals/copy.cc
 #include "services/deals/copy.h"
+
+#include <map>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "crm/deals/v1/events.pb.h"
+#include "crm/deals/v1/tasks.pb.h"
+#include "libs/base/clock.h"
+#include "libs/base/status.h"
+#include "libs/base/strings.h"
+#include "libs/base/uuid.h"
+#include "libs/pg/idempotency.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
+#include "services/deals/access.h"
+#include "services/deals/pipelines.h"
+#include "services/deals/products.h"
+#include "services/deals/sql.h"
+
+namespace crm::deals {
+
+namespace v1 = crm::deals::v1;
+using crm::common::v1::Principal;
+
+namespace {
+
+constexpr char kCopyMethod[] = "crm.deals.v1.DealService/CopyDeal";
+
+// «Копия для партнёра №…» and «Сделка №…» number a deal by the last 8 hex digits of its id.
+std::string ShortId(const std::string& id) { return id.size() > 8 ? id.substr(id.size() - 8) : id; }
+
+v1::CopyOptions CopyEverything() {
+  v1::CopyOptions o;
+  o.set_name(true);
+  o.set_amount(true);
+  o.set_tags(true);
+  o.set_source(true);
+  o.set_priority(true);
+  o.set_client(true);
+  o.set_contacts(true);
+  o.set_products(true);
+  o.set_notes(true);
+  o.set_all_custom_fields(true);
+  o.set_responsible(true);
+  return o;
+}
+
+// The request fields every copy checks before touching the database.
+absl::Status CheckTarget(const v1::CopyDealRequest& req) {
+  auto optional_uuid = [](std::string_view field, const std::string& v) -> absl::Status {
+    if (!v.empty() && !IsUuid(v)) return InvalidFieldError(field, "not a UUID");
+    return absl::OkStatus();
+  };
+  if (req.id().empty()) return InvalidFieldError("id", "required");
+  CRM_RETURN_IF_ERROR(optional_uuid("id", req.id()));
+  CRM_RETURN_IF_ERROR(optional_uuid("pipeline_id", req.pipeline_id()));
+  CRM_RETURN_IF_ERROR(optional_uuid("stage_id", req.stage_id()));
+  CRM_RETURN_IF_ERROR(optional_uuid("responsible_id", req.responsible_id()));
+  return absl::OkStatus();
+}
+
+// Custom field code -> technical, for every defined field.
+std::map<std::string, bool> LoadTechnicalFlags(pqxx::transaction_base& tx) {
+  std::map<std::string, bool> out;
+  for (const pqxx::row& r : tx.exec("SELECT code, technical FROM field_definitions")) {
+    out[r[0].as<std::string>()] = r[1].as<bool>();
+  }
+  return out;
+}
+
+// The deal–contact links of `from` (with the main mark, in their order) given to `to`.
+void CopyContacts(pqxx::transaction_base& tx, const std::string& from, const std::string& to) {
+  tx.exec_params0(
+      "INSERT INTO deal_contacts (deal_id, contact_id, main) "
+      "SELECT $2::uuid, contact_id, main FROM deal_contacts WHERE deal_id = $1::uuid ORDER BY pos",
+      from, to);
+}
+
+// The comments of `from` (примечания) with their attachments, as entries of `to` in the same order and
+// with their authors and times; the files are shared through the content-addressed blob store.
+void CopyNotes(pqxx::transaction_base& tx, const std::string& from, const std::string& to) {
+  pqxx::result comments = tx.exec_params(
+      "SELECT id::text FROM timeline_entries WHERE deal_id = $1::uuid AND kind = $2 ORDER BY create_time, id",
+      from, static_cast<int>(v1::TimelineEntry::COMMENT));
+  for (const pqxx::row& c : comments) {
+    const std::string entry = NewUuidV7();
+    tx.exec_params0(
+        "INSERT INTO timeline_entries (id, deal_id, kind, actor_id, create_time, text) "
+        "SELECT $3::uuid, $2::uuid, kind, actor_id, create_time, text FROM timeline_entries WHERE id = $1::uuid",
+        c[0].as<std::string>(), to, entry);
+    for (const pqxx::row& a :
+         tx.exec_params("SELECT id::text FROM attachments WHERE entry_id = $1::uuid ORDER BY create_time, id",
+                        c[0].as<std::string>())) {
+      tx.exec_params0(
+          "INSERT INTO attachments (id, deal_id, file_name, content_type, size_bytes, sha256, entry_id, create_time, "
+          "thumbnail_sha256, thumbnail_content_type, thumbnail_size_bytes, thumbnail_width, thumbnail_height) "
+          "SELECT $4::uuid, $2::uuid, file_name, content_type, size_bytes, sha256, $3::uuid, create_time, "
+          "thumbnail_sha256, thumbnail_content_type, thumbnail_size_bytes, thumbnail_width, thumbnail_height "
+          "FROM attachments WHERE id = $1::uuid",
+          a[0].as<std::string>(), to, entry, NewUuidV7());
+    }
+  }
+}
+
+// Team ids of deals `a` and `b` together (the stream shows DealCopied to both deals' teams).
+std::vector<std::string> TeamsOfDeals(pqxx::transaction_base& tx, const std::string& a, const std::string& b) {
+  std::vector<std::string> out;
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT DISTINCT unnest(team_ids)::text FROM deals WHERE id = ANY(ARRAY[$1::uuid, $2::uuid])", a, b)) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+DealCopier::DealCopier(DealStore& deals) : deals_(deals), outbox_("deals", deals.clock()) {}
+
+absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDealRequest& req,
+                                          std::string_view idempotency_key) {
+  const Principal& caller = actor.principal;
+  CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "deals.copy"));
+  CRM_RETURN_IF_ERROR(CheckTarget(req));
+  const v1::CopyOptions options = req.has_options() ? req.options() : CopyEverything();
+  const pg::IdempotencyScope scope{
+      .caller = IdempotencyCaller(caller), .method = kCopyMethod, .key = std::string(idempotency_key)};
+  v1::Deal out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(deals_.pool(), [&](pqxx::work& tx) -> absl::Status {
+    return pg::RunIdempotent(tx, scope, deals_.clock().Now(), req, out, [&]() -> absl::Status {
+      CRM_ASSIGN_OR_RETURN(v1::Deal src, deals_.GetInTx(tx, caller, req.id(), /*for_update=*/false));
+      // Where the copy lands.
+      const std::string pipeline_id = req.pipeline_id().empty() ? src.pipeline_id() : req.pipeline_id();
+      std::string stage_id = req.stage_id();
+      if (pipeline_id != src.pipeline_id()) {
+        CRM_ASSIGN_OR_RETURN(std::optional<v1::Pipeline> target, LoadPipeline(tx, pipeline_id));
+        if (!target.has_value()) return InvalidFieldError("pipeline_id", "no such pipeline");
+      }
+      if (!stage_id.empty()) {
+        CRM_ASSIGN_OR_RETURN(std::optional<StageRow> stage, LoadStage(tx, stage_id));
+        if (!stage.has_value() || stage->pipeline_id != pipeline_id) {
+          return InvalidFieldError("stage_id", "not a stage of the target pipeline");
+        }
+      } else if (pipeline_id == src.pipeline_id() && src.status() == v1::Deal::STATUS_OPEN) {
+        stage_id = src.stage_id();  // §5.3: by default the current pipeline and stage
+      }
+      // What the copy carries.
+      const std::string copy_id = NewUuidV7();
+      v1::Deal d;
+      d.set_pipeline_id(pipeline_id);
+      d.set_stage_id(stage_id);
+      if (!req.responsible_id().empty()) {
+        d.set_responsible_id(req.responsible_id());
+      } else if (options.responsible() && !req.redacted()) {
+        d.set_responsible_id(src.responsible_id());
+      }
+      const std::map<std::string, bool> technical = LoadTechnicalFlags(tx);
+      std::set<std::string> wanted(options.custom_fields().begin(), options.custom_fields().end());
+      for (const std::string& code : wanted) {
+        if (!technical.contains(code)) {
+          return InvalidFieldError("options.custom_fields", absl::StrCat("unknown field ", QuoteForError(code)));
+        }
+      }
+      for (const v1::FieldValue& f : src.fields()) {
+        auto def = technical.find(f.code());
+        if (req.redacted() ? (def == technical.end() || !def->second)
+                           : !(options.all_custom_fields() || wanted.contains(f.code()))) {
+          continue;
+        }
+        *d.add_fields() = f;
+      }
+      if (req.redacted()) {
+        // Seed 000 §5.6: a neutral name, no client, people, notes or money.
+        d.set_name(absl::StrCat("Копия для партнёра №", ShortId(copy_id)));
+      } else {
+        d.set_name(options.name() ? src.name() : absl::StrCat("Сделка №", ShortId(copy_id)));
+        if (options.amount()) *d.mutable_amount() = src.amount();
+        if (options.tags()) *d.mutable_tags() = src.tags();
+        if (options.source()) d.set_source(src.source());
+        if (options.priority()) d.set_priority(src.priority());
+        if (options.client()) d.set_client_id(src.client_id());
+      }
+      CRM_ASSIGN_OR_RETURN(out, deals_.CreateInTx(tx, actor, d,
+                                                  CreateOptions{.id = copy_id,
+                                                                .copied_from_id = src.id(),
+                                                                .take_client_contacts = false}));
+      if (!req.redacted() && options.contacts()) CopyContacts(tx, src.id(), out.id());
+      if (!req.redacted() && options.notes()) CopyNotes(tx, src.id(), out.id());
+      // Line items carry no personal data: a partner copy may take the list of services too (§5.6).
+      if (options.products()) CRM_RETURN_IF_ERROR(CopyDealProducts(tx, src.id(), out.id()));
+      v1::DealCopied copied;
+      copied.set_source_id(src.id());
+      *copied.mutable_copy() = out;
+      copied.set_redacted(req.redacted());
+      std::vector<std::string> users{src.responsible_id()};
+      if (out.responsible_id() != src.responsible_id()) users.push_back(out.responsible_id());
+      return outbox_
+          .Append(tx, {.aggregate_type = "deal",
+                       .aggregate_id = src.id(),
+                       .type = kDealCopiedType,
+                       .payload = &copied,
+                       .actor = caller,
+                       .request_id = actor.request_id,
+                       .visible_to_user_ids = std::move(users),
+                       .visible_to_team_ids = TeamsOfDeals(tx, src.id(), out.id())})
+          .status();
+    });
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::BatchCopyDealsResponse> DealCopier::BatchCopy(const Actor& actor,
+                                                                  const v1::BatchCopyDealsRequest& req,
+                                                                  std::string_view idempotency_key) {
+  if (req.ids_size() == 0) return InvalidFieldError("ids", "required");
+  if (req.ids_size() > kMaxBatchCopy) return InvalidFieldError("ids", absl::StrCat("more than ", kMaxBatchCopy));
+  v1::BatchCopyDealsResponse out;
+  for (const std::string& id : req.ids()) {
+    v1::CopyDealRequest one;
+    one.set_id(id);
+    one.set_pipeline_id(req.pipeline_id());
+    one.set_stage_id(req.stage_id());
+    one.set_responsible_id(req.responsible_id());
+    if (req.has_options()) *one.mutable_options() = req.options();
+    one.set_redacted(req.redacted());
+    const std::string key = idempotency_key.empty() ? "" : absl::StrCat(AsAbsl(idempotency_key), "/", id);
+    v1::BatchCopyDealsResponse::Result* result = out.add_results();
+    result->set_source_id(id);
+    absl::StatusOr<v1::Deal> copy = Copy(actor, one, key);
+    if (copy.ok()) {
+      *result->mutable_copy() = *std::move(copy);
+    } else {
+      result->set_error_code(static_cast<int32_t>(copy.status().code()));
+      result->set_error_message(std::string(copy.status().message()));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// DealService's copy methods (the rest of DealServiceImpl is in deals.cc).
+
+DealServiceImpl::DealServiceImpl(DealStore& store) : store_(store), copier_(std::make_unique<DealCopier>(store)) {}
+
+DealServiceImpl::~DealServiceImpl() = default;
+
+grpc::Status DealServiceImpl::CopyDeal(grpc::ServerContext* ctx, const v1::CopyDealRequest* req, v1::Deal* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, copier_->Copy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx)));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status DealServiceImpl::BatchCopyDeals(grpc::ServerContext* ctx, const v1::BatchCopyDealsRequest* req,
+                                             v1::BatchCopyDealsResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out,
+                         copier_->BatchCopy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx)));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crm::deals

@@ -12,7 +12,9 @@
 #include <set>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -25,6 +27,7 @@
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
@@ -186,21 +189,20 @@ DealRow ReadDeal(const pqxx::row& r) {
 
 std::optional<DealRow> LoadDeal(pqxx::transaction_base& tx, const std::string& id, bool for_update) {
   SqlParams p;
-  pqxx::result r = Exec(tx,
-                        absl::StrCat("SELECT ", DealColumns(), " FROM deals d WHERE d.id = ", p.Add(id), "::uuid",
-                                     for_update ? " FOR UPDATE" : ""),
-                        p);
+  pqxx::result r = ExecPrepared(tx,
+                                absl::StrCat("SELECT ", DealColumns(), " FROM deals d WHERE d.id = ", p.Add(id),
+                                             "::uuid", for_update ? " FOR UPDATE" : ""),
+                                p);
   if (r.empty()) return std::nullopt;
   return ReadDeal(r[0]);
 }
 
-// Inserts or rewrites (by id) every stored column of `row` except copied_from_id and next_task_time.
-void WriteDeal(pqxx::transaction_base& tx, const DealRow& row, bool insert) {
+// Every stored column of `row` but next_task_time as (name, SQL expression over `p`); the columns
+// only an insert writes (creator, create time, copied_from_id) with `insert`.
+std::vector<std::pair<std::string, std::string>> DealColumnValues(const DealRow& row, SqlParams& p, bool insert) {
   const v1::Deal& d = row.deal;
-  SqlParams p;
   std::vector<std::pair<std::string, std::string>> cols;
   auto col = [&](const char* name, std::string expr) { cols.emplace_back(name, std::move(expr)); };
-  const std::string id = p.Add(d.id()) + "::uuid";
   col("name", p.Add(d.name()));
   col("pipeline_id", p.Add(d.pipeline_id()) + "::uuid");
   col("stage_id", p.Add(d.stage_id()) + "::uuid");
@@ -220,23 +222,44 @@ void WriteDeal(pqxx::transaction_base& tx, const DealRow& row, bool insert) {
   col("update_time", TsParam(p, FromProtoTimestamp(d.update_time())));
   col("close_time", d.has_close_time() ? TsParam(p, FromProtoTimestamp(d.close_time())) : "NULL");
   col("stage_enter_time", TsParam(p, FromProtoTimestamp(d.stage_enter_time())));
-  std::string sql;
   if (insert) {
+    col("id", p.Add(d.id()) + "::uuid");
     col("creator_id", absl::StrCat("NULLIF(", p.Add(d.creator_id()), ", '')::uuid"));
     col("create_time", TsParam(p, FromProtoTimestamp(d.create_time())));
-    std::vector<std::string> names{"id"}, values{id};
-    for (auto& [n, v] : cols) {
-      names.push_back(n);
-      values.push_back(v);
-    }
-    sql = absl::StrCat("INSERT INTO deals (", absl::StrJoin(names, ", "), ") VALUES (", absl::StrJoin(values, ", "),
-                       ")");
-  } else {
-    std::vector<std::string> sets;
-    for (auto& [n, v] : cols) sets.push_back(absl::StrCat(n, " = ", v));
-    sql = absl::StrCat("UPDATE deals SET ", absl::StrJoin(sets, ", "), " WHERE id = ", id);
+    col("copied_from_id", absl::StrCat("NULLIF(", p.Add(d.copied_from_id()), ", '')::uuid"));
   }
-  Exec(tx, sql, p);
+  return cols;
+}
+
+// Rewrites (by id) every column an update may change.
+void UpdateDealRow(pqxx::transaction_base& tx, const DealRow& row) {
+  SqlParams p;
+  std::vector<std::string> sets;
+  for (auto& [n, v] : DealColumnValues(row, p, /*insert=*/false)) sets.push_back(absl::StrCat(n, " = ", v));
+  Exec(tx, absl::StrCat("UPDATE deals SET ", absl::StrJoin(sets, ", "), " WHERE id = ", p.Add(row.deal.id()), "::uuid"),
+       p);
+}
+
+// Inserts `row` and the outbox row `event` (OutboxWriter::Row) in one statement, one round trip, if
+// pipeline `row.deal.pipeline_id()` is still at `pipeline_version`. Returns whether it inserted; false
+// means the pipeline changed since its stages were read and nothing was written.
+bool InsertDealWithEvent(pqxx::transaction_base& tx, const DealRow& row, int64_t pipeline_version,
+                         const std::vector<std::string>& event) {
+  SqlParams p;
+  std::vector<std::string> names, values, event_values;
+  for (auto& [n, v] : DealColumnValues(row, p, /*insert=*/true)) {
+    names.push_back(n);
+    values.push_back(v);
+  }
+  for (size_t i = 0; i < event.size(); ++i) {
+    event_values.push_back(absl::StrCat(p.Add(event[i]), "::", events::kOutboxColumnTypes[i]));
+  }
+  const std::string sql = absl::StrCat(
+      "WITH d AS (INSERT INTO deals (", absl::StrJoin(names, ", "), ") SELECT ", absl::StrJoin(values, ", "),
+      " WHERE EXISTS (SELECT 1 FROM pipelines WHERE id = ", p.Add(row.deal.pipeline_id()), "::uuid AND version = ",
+      p.Add(absl::StrCat(pipeline_version)), "::bigint) RETURNING 1) INSERT INTO outbox (", events::kOutboxColumns,
+      ") SELECT ", absl::StrJoin(event_values, ", "), " FROM d");
+  return ExecPrepared(tx, sql, p).affected_rows() == 1;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -437,9 +460,10 @@ std::string FieldAsJson(const v1::Deal& deal, const std::string& path) {
   return json;
 }
 
-absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
-                  const DealRow& row, const char* type, const google::protobuf::Message& payload,
-                  const DealRow* previous = nullptr) {
+// The event `type` of deal `row`, visible to its responsible and teams (and, after a change of
+// responsible, to the `previous` one's too).
+events::NewEvent DealEvent(const Actor& actor, const DealRow& row, const char* type,
+                           const google::protobuf::Message& payload, const DealRow* previous = nullptr) {
   std::vector<std::string> users{row.deal.responsible_id()};
   std::vector<std::string> teams = row.team_ids;
   if (previous != nullptr && previous->deal.responsible_id() != row.deal.responsible_id()) {
@@ -448,16 +472,20 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
       if (std::find(teams.begin(), teams.end(), t) == teams.end()) teams.push_back(t);
     }
   }
-  return outbox
-      .Append(tx, {.aggregate_type = "deal",
-                   .aggregate_id = row.deal.id(),
-                   .type = type,
-                   .payload = &payload,
-                   .actor = actor.principal,
-                   .request_id = actor.request_id,
-                   .visible_to_user_ids = std::move(users),
-                   .visible_to_team_ids = std::move(teams)})
-      .status();
+  return {.aggregate_type = "deal",
+          .aggregate_id = row.deal.id(),
+          .type = type,
+          .payload = &payload,
+          .actor = actor.principal,
+          .request_id = actor.request_id,
+          .visible_to_user_ids = std::move(users),
+          .visible_to_team_ids = std::move(teams)};
+}
+
+absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
+                  const DealRow& row, const char* type, const google::protobuf::Message& payload,
+                  const DealRow* previous = nullptr) {
+  return outbox.Append(tx, DealEvent(actor, row, type, payload, previous)).status();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -536,6 +564,10 @@ absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealF
     }
     conds.push_back(absl::StrCat("d.status = ANY(", p.Add(absl::StrCat("{", absl::StrJoin(st, ","), "}")), "::smallint[])"));
   }
+  if (!f.copied_from_id().empty()) {
+    CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".copied_from_id", f.copied_from_id()));
+    conds.push_back(absl::StrCat("d.copied_from_id = ", p.Add(f.copied_from_id()), "::uuid"));
+  }
   conds.push_back(ReadableWhere(caller, "d", p));
   return absl::StrJoin(conds, " AND ");
 }
@@ -588,9 +620,60 @@ int PageSize(int requested, int default_size, int max_size) {
 // ---------------------------------------------------------------------------------------------------
 // DealStore
 
-DealStore::DealStore(pg::Pool& pool, const Clock& clock) : pool_(pool), clock_(clock), outbox_("deals", clock) {}
+// Create targets (pipelines.h LoadCreateTarget) by "<pipeline id>/<stage id or empty>". An entry may be
+// stale; InsertDealWithEvent checks the version it was read at, and a miss reads it again (fresh).
+class TargetCache {
+ public:
+  absl::StatusOr<std::optional<CreateTarget>> Get(pqxx::transaction_base& tx, const std::string& pipeline_id,
+                                                  const std::string& stage_id, bool fresh) {
+    const std::string key = absl::StrCat(pipeline_id, "/", stage_id);
+    if (!fresh) {
+      absl::ReaderMutexLock lock(&mu_);
+      if (auto it = targets_.find(key); it != targets_.end()) return it->second;
+    }
+    CRM_ASSIGN_OR_RETURN(std::optional<CreateTarget> target, LoadCreateTarget(tx, pipeline_id, stage_id));
+    absl::MutexLock lock(&mu_);
+    if (!target.has_value()) {
+      targets_.erase(key);
+    } else {
+      if (targets_.size() >= kMaxEntries) targets_.clear();  // bounded; pipelines are few
+      targets_.insert_or_assign(key, *target);
+    }
+    return target;
+  }
 
-absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& in) {
+ private:
+  static constexpr size_t kMaxEntries = 10'000;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, CreateTarget> targets_ ABSL_GUARDED_BY(mu_);
+};
+
+DealStore::DealStore(pg::Pool& pool, const Clock& clock)
+    : pool_(pool), clock_(clock), outbox_("deals", clock), targets_(std::make_unique<TargetCache>()) {}
+
+DealStore::~DealStore() = default;
+
+std::string IdempotencyCaller(const Principal& caller) {
+  return absl::StrCat(static_cast<int>(caller.kind()), ":", caller.id(), ":", caller.service(), ":",
+                      caller.on_behalf_of_user_id());
+}
+
+absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& in, std::string_view idempotency_key) {
+  const pg::IdempotencyScope scope{.caller = IdempotencyCaller(actor.principal),
+                                   .method = "crm.deals.v1.DealService/CreateDeal",
+                                   .key = std::string(idempotency_key)};
+  v1::Deal out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    return pg::RunIdempotent(tx, scope, clock_.Now(), in, out, [&]() -> absl::Status {
+      CRM_ASSIGN_OR_RETURN(out, CreateInTx(tx, actor, in, CreateOptions{}));
+      return absl::OkStatus();
+    });
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const Actor& actor, const v1::Deal& in,
+                                               const CreateOptions& options) {
   const Principal& caller = actor.principal;
   const std::string me = ActingUserId(caller);
   if (WriteScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.write.own");
@@ -621,24 +704,26 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
     }
   }
   const absl::Time now = clock_.Now();
-  d.set_id(NewUuidV7());
+  d.set_id(options.id.empty() ? NewUuidV7() : options.id);
   d.set_creator_id(me);
   d.set_version(1);
-  d.clear_copied_from_id();
+  d.set_copied_from_id(options.copied_from_id);
   d.clear_next_task_time();
   d.clear_close_time();
   *d.mutable_create_time() = ToProtoTimestamp(now);
   *d.mutable_update_time() = ToProtoTimestamp(now);
   *d.mutable_stage_enter_time() = ToProtoTimestamp(now);
+  // Another responsible: their teams as identity's events told us (users.h).
+  if (!caller_is_responsible) {
+    CRM_ASSIGN_OR_RETURN(row.team_ids, TeamsOf(tx, d.responsible_id()));
+  }
+  // The target stage (the given one, or the pipeline's first open stage) and the currency: from the
+  // cache, checked by the insert against the pipeline's version, read again if it changed.
   const DealRow draft = row;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  for (int attempt = 0;; ++attempt) {
     row = draft;
-    // Another responsible: their teams as identity's events told us (users.h).
-    if (!caller_is_responsible) {
-      CRM_ASSIGN_OR_RETURN(row.team_ids, TeamsOf(tx, d.responsible_id()));
-    }
-    // One query: the target stage (the given one, or the pipeline's first open stage) and the currency.
-    CRM_ASSIGN_OR_RETURN(std::optional<CreateTarget> target, LoadCreateTarget(tx, d.pipeline_id(), d.stage_id()));
+    CRM_ASSIGN_OR_RETURN(std::optional<CreateTarget> target,
+                         targets_->Get(tx, d.pipeline_id(), d.stage_id(), /*fresh=*/attempt > 0));
     if (!target.has_value()) {
       if (!PipelineCurrency(tx, d.pipeline_id()).has_value()) {
         return InvalidFieldError("deal.pipeline_id", "no such pipeline");
@@ -647,12 +732,12 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
       return absl::FailedPreconditionError("the pipeline has no open stage");
     }
     CRM_RETURN_IF_ERROR(CheckAmount(d, target->currency));
-    std::optional<StageRow> stage = std::move(target->stage);
-    d.set_stage_id(stage->stage.id());
-    d.set_status(static_cast<v1::Deal::Status>(stage->stage.kind()));
+    const v1::Stage& stage = target->stage.stage;
+    d.set_stage_id(stage.id());
+    d.set_status(static_cast<v1::Deal::Status>(stage.kind()));
     // Field definitions are read only when there are custom fields to check (most creates carry none).
     if (d.fields_size() > 0) CRM_RETURN_IF_ERROR(CheckFields(d, LoadFieldDefs(tx)));
-    if (stage->stage.kind() == v1::Stage::KIND_LOST) {
+    if (stage.kind() == v1::Stage::KIND_LOST) {
       if (d.lost_reason_code().empty()) return InvalidFieldError("deal.lost_reason_code", "required in a lost stage");
       std::optional<LostReasonRow> reason = FindLostReason(tx, d.lost_reason_code());
       if (!reason.has_value()) return InvalidFieldError("deal.lost_reason_code", "unknown lost reason");
@@ -663,39 +748,57 @@ absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& i
       d.clear_lost_reason_code();
       d.clear_lost_comment();
     }
-    if (stage->stage.kind() != v1::Stage::KIND_OPEN) *d.mutable_close_time() = ToProtoTimestamp(now);
-    CRM_RETURN_IF_ERROR(CheckGates(stage->stage, d, /*comment=*/""));
-    WriteDeal(tx, row, /*insert=*/true);
-    // Seed 003: a new deal takes its client's contacts (the first becomes the main one).
-    if (!d.client_id().empty()) {
-      absl::StatusOr<int> copied = CopyClientContactsToDeal(tx, d.id(), d.client_id());
-      if (absl::IsNotFound(copied.status())) return InvalidFieldError("deal.client_id", "no such client");
-      CRM_RETURN_IF_ERROR(copied.status());
-    }
+    if (stage.kind() != v1::Stage::KIND_OPEN) *d.mutable_close_time() = ToProtoTimestamp(now);
+    CRM_RETURN_IF_ERROR(CheckGates(stage, d, /*comment=*/""));
+    // The deal and DealCreated in one statement.
     v1::DealCreated created;
     *created.mutable_deal() = d;
-    return Emit(tx, outbox_, actor, row, kDealCreatedType, created);
-  }));
+    CRM_ASSIGN_OR_RETURN(std::vector<std::string> event, outbox_.Row(DealEvent(actor, row, kDealCreatedType, created)));
+    if (InsertDealWithEvent(tx, row, target->pipeline_version, event)) break;
+    if (attempt > 0) return absl::AbortedError("the pipeline changed during the create; try again");
+  }
+  // Seed 003: a new deal takes its client's contacts (the first becomes the main one).
+  if (!d.client_id().empty() && options.take_client_contacts) {
+    absl::StatusOr<int> copied = CopyClientContactsToDeal(tx, d.id(), d.client_id());
+    if (absl::IsNotFound(copied.status())) return InvalidFieldError("deal.client_id", "no such client");
+    CRM_RETURN_IF_ERROR(copied.status());
+  }
   return d;
 }
 
 absl::StatusOr<v1::Deal> DealStore::Get(const Principal& caller, std::string_view id) {
-  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
-  std::optional<DealRow> row;
+  v1::Deal out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
-        row = LoadDeal(tx, std::string(id), /*for_update=*/false);
+        CRM_ASSIGN_OR_RETURN(out, GetInTx(tx, caller, id, /*for_update=*/false));
         return absl::OkStatus();
       },
       {.read_only = true}));
+  return out;
+}
+
+absl::StatusOr<v1::Deal> DealStore::GetInTx(pqxx::transaction_base& tx, const Principal& caller, std::string_view id,
+                                            bool for_update) {
+  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
+  std::optional<DealRow> row = LoadDeal(tx, std::string(id), for_update);
   if (!row.has_value()) return absl::NotFoundError("deal not found");
   CRM_RETURN_IF_ERROR(CheckCanRead(caller, row->Ownership()));
-  return row->deal;
+  return std::move(row->deal);
 }
 
 absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& in,
                                            const google::protobuf::FieldMask& mask) {
+  v1::Deal out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(out, UpdateInTx(tx, actor, in, mask, /*check_version=*/true));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const Actor& actor, const v1::Deal& in,
+                                               const google::protobuf::FieldMask& mask, bool check_version) {
   static const std::set<std::string> kPaths = {"name",   "amount", "source",         "priority",
                                                "tags",   "fields", "responsible_id", "client_id"};
   const Principal& caller = actor.principal;
@@ -716,121 +819,113 @@ absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& i
     if (in.responsible_id().empty()) return InvalidFieldError("deal.responsible_id", "required");
     CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.responsible_id", in.responsible_id()));
   }
-  DealRow out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    std::optional<DealRow> old = LoadDeal(tx, in.id(), /*for_update=*/true);
-    if (!old.has_value()) return absl::NotFoundError("deal not found");
-    CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
-    if (in.version() != old->deal.version()) return absl::AbortedError("version mismatch");
-    DealRow next = *old;
-    v1::Deal& d = next.deal;
-    std::vector<std::string> changed;
-    if (paths.contains("name") && in.name() != d.name()) {
-      d.set_name(in.name());
-      changed.push_back("name");
+  std::optional<DealRow> old = LoadDeal(tx, in.id(), /*for_update=*/true);
+  if (!old.has_value()) return absl::NotFoundError("deal not found");
+  CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
+  if (check_version && in.version() != old->deal.version()) return absl::AbortedError("version mismatch");
+  DealRow next = *old;
+  v1::Deal& d = next.deal;
+  std::vector<std::string> changed;
+  if (paths.contains("name") && in.name() != d.name()) {
+    d.set_name(in.name());
+    changed.push_back("name");
+  }
+  if (paths.contains("amount")) {
+    v1::Deal tmp;
+    *tmp.mutable_amount() = in.amount();
+    if (!in.has_amount()) tmp.mutable_amount()->set_currency(d.amount().currency());
+    const std::optional<std::string> currency = PipelineCurrency(tx, d.pipeline_id());
+    CRM_RETURN_IF_ERROR(CheckAmount(tmp, currency.value_or("RUB")));
+    if (tmp.amount().SerializeAsString() != d.amount().SerializeAsString()) {
+      *d.mutable_amount() = tmp.amount();
+      changed.push_back("amount");
     }
-    if (paths.contains("amount")) {
-      v1::Deal tmp;
-      *tmp.mutable_amount() = in.amount();
-      if (!in.has_amount()) tmp.mutable_amount()->set_currency(d.amount().currency());
-      const std::optional<std::string> currency = PipelineCurrency(tx, d.pipeline_id());
-      CRM_RETURN_IF_ERROR(CheckAmount(tmp, currency.value_or("RUB")));
-      if (tmp.amount().SerializeAsString() != d.amount().SerializeAsString()) {
-        *d.mutable_amount() = tmp.amount();
-        changed.push_back("amount");
+  }
+  if (paths.contains("source") && in.source() != d.source()) {
+    d.set_source(in.source());
+    changed.push_back("source");
+  }
+  if (paths.contains("priority") && in.priority() != d.priority()) {
+    d.set_priority(in.priority());
+    changed.push_back("priority");
+  }
+  if (paths.contains("tags") && std::vector<std::string>(in.tags().begin(), in.tags().end()) !=
+                                    std::vector<std::string>(d.tags().begin(), d.tags().end())) {
+    *d.mutable_tags() = in.tags();
+    changed.push_back("tags");
+  }
+  if (paths.contains("client_id") && in.client_id() != d.client_id()) {
+    d.set_client_id(in.client_id());
+    changed.push_back("client_id");
+  }
+  if (paths.contains("fields")) {
+    v1::Deal probe;
+    *probe.mutable_fields() = in.fields();
+    CRM_RETURN_IF_ERROR(CheckFields(probe, LoadFieldDefs(tx)));
+    std::map<std::string, std::string> before, after;
+    for (const auto& f : d.fields()) before[f.code()] = f.SerializeAsString();
+    for (const auto& f : in.fields()) after[f.code()] = f.SerializeAsString();
+    std::set<std::string> codes;
+    for (auto& [c, v] : before) codes.insert(c);
+    for (auto& [c, v] : after) codes.insert(c);
+    for (const std::string& c : codes) {
+      auto b = before.find(c), a = after.find(c);
+      if (b == before.end() || a == after.end() || b->second != a->second) changed.push_back("custom." + c);
+    }
+    *d.mutable_fields() = in.fields();
+  }
+  bool reassigned = false;
+  if (paths.contains("responsible_id") && in.responsible_id() != d.responsible_id()) {
+    if (in.responsible_id() != me && WriteScope(caller) < Scope::kTeam) {
+      return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
+    }
+    d.set_responsible_id(in.responsible_id());
+    // The new responsible's teams: the caller's own when it is the caller, else as identity's
+    // events told us (users.h).
+    next.team_ids.clear();
+    if (in.responsible_id() == me) {
+      for (const std::string& t : caller.team_ids()) {
+        if (IsUuid(t)) next.team_ids.push_back(t);
       }
+    } else {
+      CRM_ASSIGN_OR_RETURN(next.team_ids, TeamsOf(tx, in.responsible_id()));
     }
-    if (paths.contains("source") && in.source() != d.source()) {
-      d.set_source(in.source());
-      changed.push_back("source");
-    }
-    if (paths.contains("priority") && in.priority() != d.priority()) {
-      d.set_priority(in.priority());
-      changed.push_back("priority");
-    }
-    if (paths.contains("tags") && std::vector<std::string>(in.tags().begin(), in.tags().end()) !=
-                                      std::vector<std::string>(d.tags().begin(), d.tags().end())) {
-      *d.mutable_tags() = in.tags();
-      changed.push_back("tags");
-    }
-    if (paths.contains("client_id") && in.client_id() != d.client_id()) {
-      d.set_client_id(in.client_id());
-      changed.push_back("client_id");
-    }
-    if (paths.contains("fields")) {
-      v1::Deal probe;
-      *probe.mutable_fields() = in.fields();
-      CRM_RETURN_IF_ERROR(CheckFields(probe, LoadFieldDefs(tx)));
-      std::map<std::string, std::string> before, after;
-      for (const auto& f : d.fields()) before[f.code()] = f.SerializeAsString();
-      for (const auto& f : in.fields()) after[f.code()] = f.SerializeAsString();
-      std::set<std::string> codes;
-      for (auto& [c, v] : before) codes.insert(c);
-      for (auto& [c, v] : after) codes.insert(c);
-      for (const std::string& c : codes) {
-        auto b = before.find(c), a = after.find(c);
-        if (b == before.end() || a == after.end() || b->second != a->second) changed.push_back("custom." + c);
-      }
-      *d.mutable_fields() = in.fields();
-    }
-    bool reassigned = false;
-    if (paths.contains("responsible_id") && in.responsible_id() != d.responsible_id()) {
-      if (in.responsible_id() != me && WriteScope(caller) < Scope::kTeam) {
-        return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
-      }
-      d.set_responsible_id(in.responsible_id());
-      // The new responsible's teams: the caller's own when it is the caller, else as identity's
-      // events told us (users.h).
-      next.team_ids.clear();
-      if (in.responsible_id() == me) {
-        for (const std::string& t : caller.team_ids()) {
-          if (IsUuid(t)) next.team_ids.push_back(t);
-        }
-      } else {
-        CRM_ASSIGN_OR_RETURN(next.team_ids, TeamsOf(tx, in.responsible_id()));
-      }
-      changed.push_back("responsible_id");
-      reassigned = true;
-    }
-    if (changed.empty()) {
-      out = *old;
-      return absl::OkStatus();
-    }
-    d.set_version(d.version() + 1);
-    *d.mutable_update_time() = ToProtoTimestamp(clock_.Now());
-    WriteDeal(tx, next, /*insert=*/false);
-    // D10: the audit history, one entry per changed field with the values before and after (as JSON).
-    for (const std::string& path : changed) {
-      v1::TimelineEntry e;
-      e.set_deal_id(d.id());
-      e.set_kind(v1::TimelineEntry::FIELD_CHANGED);
-      e.set_actor_id(ActingUserId(caller));
-      *e.mutable_create_time() = d.update_time();
-      e.set_field(path);
-      e.set_old_value(FieldAsJson(old->deal, path));
-      e.set_new_value(FieldAsJson(d, path));
-      CRM_RETURN_IF_ERROR(RecordDealChange(tx, e));
-    }
-    // A new client brings its contacts along (seed 003); the old client's stay on the deal.
-    if (std::find(changed.begin(), changed.end(), "client_id") != changed.end() && !d.client_id().empty()) {
-      absl::StatusOr<int> copied = CopyClientContactsToDeal(tx, d.id(), d.client_id());
-      if (absl::IsNotFound(copied.status())) return InvalidFieldError("deal.client_id", "no such client");
-      CRM_RETURN_IF_ERROR(copied.status());
-    }
-    v1::DealUpdated updated;
-    *updated.mutable_deal() = d;
-    for (const std::string& c : changed) updated.add_changed_fields(c);
-    CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealUpdatedType, updated, &*old));
-    if (reassigned) {
-      v1::DealResponsibleChanged rc;
-      *rc.mutable_deal() = d;
-      rc.set_from_responsible_id(old->deal.responsible_id());
-      CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealResponsibleChangedType, rc, &*old));
-    }
-    out = std::move(next);
-    return absl::OkStatus();
-  }));
-  return out.deal;
+    changed.push_back("responsible_id");
+    reassigned = true;
+  }
+  if (changed.empty()) return std::move(old->deal);
+  d.set_version(d.version() + 1);
+  *d.mutable_update_time() = ToProtoTimestamp(clock_.Now());
+  UpdateDealRow(tx, next);
+  // D10: the audit history, one entry per changed field with the values before and after (as JSON).
+  for (const std::string& path : changed) {
+    v1::TimelineEntry e;
+    e.set_deal_id(d.id());
+    e.set_kind(v1::TimelineEntry::FIELD_CHANGED);
+    e.set_actor_id(ActingUserId(caller));
+    *e.mutable_create_time() = d.update_time();
+    e.set_field(path);
+    e.set_old_value(FieldAsJson(old->deal, path));
+    e.set_new_value(FieldAsJson(d, path));
+    CRM_RETURN_IF_ERROR(RecordDealChange(tx, e));
+  }
+  // A new client brings its contacts along (seed 003); the old client's stay on the deal.
+  if (std::find(changed.begin(), changed.end(), "client_id") != changed.end() && !d.client_id().empty()) {
+    absl::StatusOr<int> copied = CopyClientContactsToDeal(tx, d.id(), d.client_id());
+    if (absl::IsNotFound(copied.status())) return InvalidFieldError("deal.client_id", "no such client");
+    CRM_RETURN_IF_ERROR(copied.status());
+  }
+  v1::DealUpdated updated;
+  *updated.mutable_deal() = d;
+  for (const std::string& c : changed) updated.add_changed_fields(c);
+  CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealUpdatedType, updated, &*old));
+  if (reassigned) {
+    v1::DealResponsibleChanged rc;
+    *rc.mutable_deal() = d;
+    rc.set_from_responsible_id(old->deal.responsible_id());
+    CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, next, kDealResponsibleChangedType, rc, &*old));
+  }
+  return std::move(next.deal);
 }
 
 absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealRequest& req) {
@@ -883,7 +978,7 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
     }
     d.set_version(d.version() + 1);
     *d.mutable_update_time() = ToProtoTimestamp(now);
-    WriteDeal(tx, next, /*insert=*/false);
+    UpdateDealRow(tx, next);
     {
       v1::TimelineEntry e;  // D10: the stage change in the deal's timeline
       e.set_deal_id(d.id());
@@ -1047,7 +1142,8 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
 grpc::Status DealServiceImpl::CreateDeal(grpc::ServerContext* ctx, const v1::CreateDealRequest* req, v1::Deal* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->deal()));
+    CRM_ASSIGN_OR_RETURN(*out,
+                         store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), rpc::IdempotencyKey(*ctx)));
     return absl::OkStatus();
   });
 }

@@ -17,6 +17,7 @@
 #ifndef CRM_SERVICES_DEALS_DEALS_H_
 #define CRM_SERVICES_DEALS_DEALS_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,9 @@
 #include "crm/deals/v1/deals.grpc.pb.h"
 #include "libs/events/outbox.h"
 
+namespace pqxx {
+class transaction_base;
+}  // namespace pqxx
 namespace crm {
 class Clock;
 namespace pg {
@@ -47,26 +51,56 @@ inline constexpr char kDealResponsibleChangedType[] = "crm.deals.deal.responsibl
 inline constexpr char kDealWonType[] = "crm.deals.deal.won.v1";
 inline constexpr char kDealLostType[] = "crm.deals.deal.lost.v1";
 
+// What a create carries beyond the deal itself (a deal copy, D11, sets these).
+struct CreateOptions {
+  // The new deal's id (a UUIDv7 the caller made, so it can name the deal after it); "" = a new one.
+  std::string id;
+  // The deal this one copies ("" = none): stored as copied_from_id, never changed afterwards.
+  std::string copied_from_id;
+  // Seed 003: a new deal takes its client's contacts. A copy that leaves the contacts out says false.
+  bool take_client_contacts = true;
+};
+
 // Deals in PostgreSQL (tables of services/deals/migrations plus the events outbox). Thread-safe; the
 // pool and clock must outlive it. Every method returns the errors of deals.proto: INVALID_ARGUMENT
 // naming the field, NOT_FOUND for unknown or invisible deals/pipelines, PERMISSION_DENIED naming the
 // missing permission, FAILED_PRECONDITION listing unmet gates, ABORTED "version mismatch".
+class TargetCache;
+
 class DealStore {
  public:
   DealStore(pg::Pool& pool, const Clock& clock);
+  ~DealStore();
 
   // Creates `deal` (id, status, version, times and creator are set here; responsible defaults to the
-  // caller, the stage to the pipeline's first open stage) and writes DealCreated.
-  absl::StatusOr<crm::deals::v1::Deal> Create(const Actor& actor, const crm::deals::v1::Deal& deal);
+  // caller, the stage to the pipeline's first open stage) and writes DealCreated. With a non-empty
+  // `idempotency_key` a repeat by the same caller within 24 hours returns the first deal unchanged
+  // (libs/pg/idempotency.h).
+  absl::StatusOr<crm::deals::v1::Deal> Create(const Actor& actor, const crm::deals::v1::Deal& deal,
+                                              std::string_view idempotency_key = "");
+
+  // Create's work inside the caller's transaction `tx` (for writes that must commit with it: a copy).
+  absl::StatusOr<crm::deals::v1::Deal> CreateInTx(pqxx::transaction_base& tx, const Actor& actor,
+                                                  const crm::deals::v1::Deal& deal, const CreateOptions& options);
 
   // The deal `id` if the caller may see it.
   absl::StatusOr<crm::deals::v1::Deal> Get(const crm::common::v1::Principal& caller, std::string_view id);
+
+  // Get inside `tx`; `for_update` also locks the row until tx ends.
+  absl::StatusOr<crm::deals::v1::Deal> GetInTx(pqxx::transaction_base& tx, const crm::common::v1::Principal& caller,
+                                               std::string_view id, bool for_update);
 
   // Applies the paths of `update_mask` from `deal` when deal.version matches; bumps the version and
   // writes DealUpdated (and DealResponsibleChanged when the responsible changed). Nothing is written
   // when nothing changed.
   absl::StatusOr<crm::deals::v1::Deal> Update(const Actor& actor, const crm::deals::v1::Deal& deal,
                                               const google::protobuf::FieldMask& update_mask);
+
+  // Update inside `tx`. With `check_version` false the deal's current version is taken as is (for a
+  // change derived inside the same transaction, like the budget recomputed from payments).
+  absl::StatusOr<crm::deals::v1::Deal> UpdateInTx(pqxx::transaction_base& tx, const Actor& actor,
+                                                  const crm::deals::v1::Deal& deal,
+                                                  const google::protobuf::FieldMask& update_mask, bool check_version);
 
   // Moves a deal to another stage after checking the target stage's gates; writes DealStageChanged and,
   // for won / lost stages, DealWon / DealLost.
@@ -84,16 +118,29 @@ class DealStore {
   absl::StatusOr<crm::deals::v1::ListStageDealsResponse> ListStageDeals(
       const crm::common::v1::Principal& caller, const crm::deals::v1::ListStageDealsRequest& req);
 
+  // What the store works with (other stores of the service share them).
+  pg::Pool& pool() const { return pool_; }
+  const Clock& clock() const { return clock_; }
+
  private:
   pg::Pool& pool_;
   const Clock& clock_;
   crm::events::OutboxWriter outbox_;
+  // Where new deals of a pipeline land, as read before (checked against the pipeline's version).
+  std::unique_ptr<TargetCache> targets_;
 };
 
-// crm.deals.v1.DealService over a DealStore (which must outlive it).
+// Who owns an idempotency key: the principal's kind, id, service and the user it acts for.
+std::string IdempotencyCaller(const crm::common::v1::Principal& caller);
+
+class DealCopier;
+
+// crm.deals.v1.DealService over a DealStore, which must outlive it (CopyDeal and BatchCopyDeals are
+// served in copy.cc through a DealCopier over the same store).
 class DealServiceImpl final : public crm::deals::v1::DealService::Service {
  public:
-  explicit DealServiceImpl(DealStore& store) : store_(store) {}
+  explicit DealServiceImpl(DealStore& store);
+  ~DealServiceImpl() override;
 
   grpc::Status CreateDeal(grpc::ServerContext* ctx, const crm::deals::v1::CreateDealRequest* req,
                           crm::deals::v1::Deal* out) override;
@@ -109,9 +156,14 @@ class DealServiceImpl final : public crm::deals::v1::DealService::Service {
                         crm::deals::v1::Board* out) override;
   grpc::Status ListStageDeals(grpc::ServerContext* ctx, const crm::deals::v1::ListStageDealsRequest* req,
                               crm::deals::v1::ListStageDealsResponse* out) override;
+  grpc::Status CopyDeal(grpc::ServerContext* ctx, const crm::deals::v1::CopyDealRequest* req,
+                        crm::deals::v1::Deal* out) override;
+  grpc::Status BatchCopyDeals(grpc::ServerContext* ctx, const crm::deals::v1::BatchCopyDealsRequest* req,
+                              crm::deals::v1::BatchCopyDealsResponse* out) override;
 
  private:
   DealStore& store_;
+  std::unique_ptr<DealCopier> copier_;
 };
 
 }  // namespace crm::deals

@@ -31,10 +31,8 @@
 #include "libs/rpc/signed_principal.h"
 #include "services/deals/access.h"
 #include "services/deals/deals.h"
-
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
+#include "services/deals/deals_testing.h"
+#include "services/deals/pipelines.h"
 
 namespace crm::deals {
 namespace {
@@ -43,205 +41,9 @@ namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
 using grpc::StatusCode;
 
-constexpr char kPipeline[] = "01900000-0000-7000-8000-000000000001";
-constexpr char kOther[] = "01900000-0000-7000-8000-000000000002";
-constexpr char kNew[] = "01900000-0000-7000-8000-0000000000a1";
-constexpr char kQualified[] = "01900000-0000-7000-8000-0000000000a2";
-constexpr char kWon[] = "01900000-0000-7000-8000-0000000000a3";
-constexpr char kLost[] = "01900000-0000-7000-8000-0000000000a4";
-constexpr char kOtherStage[] = "01900000-0000-7000-8000-0000000000b1";
-constexpr char kTeam1[] = "01900000-0000-7000-8000-00000000e001";
-constexpr char kTeam2[] = "01900000-0000-7000-8000-00000000e002";
-constexpr char kAnna[] = "01900000-0000-7000-8000-00000000f001";  // manager, team 1
-constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";  // manager, team 2
-constexpr char kLena[] = "01900000-0000-7000-8000-00000000f003";   // team lead, team 1
-constexpr char kHead[] = "01900000-0000-7000-8000-00000000f004";   // head of sales
+using namespace crm::deals::fixture;  // NOLINT: the fixture's users and ids
 
-Principal User(const std::string& id, std::vector<std::string> perms, std::vector<std::string> teams = {}) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : perms) p.add_permissions(s);
-  for (auto& t : teams) p.add_team_ids(t);
-  return p;
-}
-
-Principal Anna() { return User(kAnna, {"deals.read.own", "deals.write.own"}, {kTeam1}); }
-Principal Boris() { return User(kBoris, {"deals.read.own", "deals.write.own"}, {kTeam2}); }
-Principal Lena() { return User(kLena, {"deals.read.team", "deals.write.team"}, {kTeam1}); }
-Principal Head() { return User(kHead, {"deals.read.all", "deals.write.all"}, {kTeam1}); }
-Principal Auditor() { return User(kHead, {"deals.read.all"}); }
-
-class DealsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto db = pg::testing::TempDatabase::Create("deals");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    ASSERT_TRUE(pg::Migrate(db_->dsn(), all).ok());
-    Sql(absl::StrCat(
-        "INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB'), ('", kOther,
-        "', 'Вторичка', 'RUB');"
-        "INSERT INTO stages (id, pipeline_id, position, name, kind, gates) VALUES "
-        "('", kNew, "', '", kPipeline, "', 1, 'Неразобранное', 1, '{}'),"
-        "('", kQualified, "', '", kPipeline, "', 2, 'Квалифицирован', 1, "
-        "'{\"requiredFields\": [\"amount\", \"custom.object_type\"], \"requiresOpenTask\": true, "
-        "\"requiresComment\": true}'),"
-        "('", kWon, "', '", kPipeline, "', 3, 'Успешно', 2, '{}'),"
-        "('", kLost, "', '", kPipeline, "', 4, 'Отказ', 3, '{}'),"
-        "('", kOtherStage, "', '", kOther, "', 1, 'Новая', 1, '{}');"
-        "INSERT INTO field_definitions (code, name, type, options) VALUES "
-        "('object_type', 'Тип объекта', 7, '{flat,house}'), ('area', 'Площадь', 2, '{}');"));
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-    store_ = std::make_unique<DealStore>(*pool_, clock_);
-    service_ = std::make_unique<DealServiceImpl>(*store_);
-    gateway_key_ = *auth::SigningKey::Generate("gw-test");
-    auth::KeySet trusted;
-    trusted.Add(gateway_key_->public_key());
-    static std::atomic<int> n{0};
-    rpc::ServerOptions o;
-    o.service = absl::StrCat("deals_t", n++);
-    o.grpc_address = "127.0.0.1:0";
-    o.metrics_address = "127.0.0.1:0";
-    server_ = std::make_unique<rpc::Server>(o);
-    server_->SetPrincipalVerifier(rpc::SignedPrincipals(trusted, clock_));
-    server_->AddService(service_.get());
-    ASSERT_TRUE(server_->Start().ok());
-    stub_ = v1::DealService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                                         grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-    }
-  }
-
-  void Sql(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
-
-  void As(grpc::ClientContext& ctx, const Principal& p) {
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    const std::string bytes = p.SerializeAsString();
-    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
-    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
-                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
-  }
-
-  grpc::Status Create(const Principal& p, const v1::Deal& d, v1::Deal* out) {
-    grpc::ClientContext ctx;
-    As(ctx, p);
-    v1::CreateDealRequest req;
-    *req.mutable_deal() = d;
-    return stub_->CreateDeal(&ctx, req, out);
-  }
-  v1::Deal MustCreate(const Principal& p, v1::Deal d) {
-    if (d.pipeline_id().empty()) d.set_pipeline_id(kPipeline);
-    v1::Deal out;
-    grpc::Status s = Create(p, d, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    clock_.Advance(absl::Seconds(1));
-    return out;
-  }
-  v1::Deal Named(const std::string& name) {
-    v1::Deal d;
-    d.set_name(name);
-    d.set_pipeline_id(kPipeline);
-    return d;
-  }
-  grpc::Status Get(const Principal& p, const std::string& id, v1::Deal* out) {
-    grpc::ClientContext ctx;
-    As(ctx, p);
-    v1::GetDealRequest req;
-    req.set_id(id);
-    return stub_->GetDeal(&ctx, req, out);
-  }
-  grpc::Status Update(const Principal& p, const v1::Deal& d, std::vector<std::string> paths, v1::Deal* out) {
-    grpc::ClientContext ctx;
-    As(ctx, p);
-    v1::UpdateDealRequest req;
-    *req.mutable_deal() = d;
-    for (auto& s : paths) req.mutable_update_mask()->add_paths(s);
-    return stub_->UpdateDeal(&ctx, req, out);
-  }
-  grpc::Status Move(const Principal& p, const v1::MoveDealRequest& req, v1::Deal* out) {
-    grpc::ClientContext ctx;
-    As(ctx, p);
-    return stub_->MoveDeal(&ctx, req, out);
-  }
-  grpc::Status List(const Principal& p, const v1::ListDealsRequest& req, v1::ListDealsResponse* out) {
-    grpc::ClientContext ctx;
-    As(ctx, p);
-    return stub_->ListDeals(&ctx, req, out);
-  }
-  // All ids the filter lists, page by page.
-  std::vector<std::string> ListAll(const Principal& p, const v1::DealFilter& f, int page_size) {
-    std::vector<std::string> ids;
-    v1::ListDealsRequest req;
-    *req.mutable_filter() = f;
-    req.set_page_size(page_size);
-    for (int guard = 0; guard < 100; ++guard) {
-      v1::ListDealsResponse resp;
-      grpc::Status s = List(p, req, &resp);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      if (!s.ok()) break;
-      EXPECT_LE(resp.deals_size(), page_size);
-      for (const auto& c : resp.deals()) ids.push_back(c.id());
-      if (resp.next_page_token().empty()) break;
-      req.set_page_token(resp.next_page_token());
-    }
-    return ids;
-  }
-
-  struct OutboxRow {
-    std::string type;
-    std::string aggregate_id;
-    crm::events::v1::Envelope env;
-  };
-  std::vector<OutboxRow> Outbox() {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    std::vector<OutboxRow> out;
-    for (const pqxx::row& r : tx.exec("SELECT type, aggregateid, aggregatetype, payload FROM outbox ORDER BY seq")) {
-      OutboxRow o;
-      o.type = r[0].as<std::string>();
-      o.aggregate_id = r[1].as<std::string>();
-      EXPECT_EQ(r[2].as<std::string>(), "deal");
-      pqxx::binarystring raw(r[3]);
-      EXPECT_TRUE(o.env.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
-      out.push_back(std::move(o));
-    }
-    return out;
-  }
-
-  ManualClock clock_{absl::FromUnixSeconds(1'795'000'000)};
-  std::unique_ptr<pg::testing::TempDatabase> db_;
-  std::unique_ptr<pg::Pool> pool_;
-  std::unique_ptr<DealStore> store_;
-  std::unique_ptr<DealServiceImpl> service_;
-  std::optional<auth::SigningKey> gateway_key_;
-  std::unique_ptr<rpc::Server> server_;
-  std::unique_ptr<v1::DealService::Stub> stub_;
-};
-
-std::string FirstField(const grpc::Status& s) {
-  auto v = FieldViolations(FromGrpcStatus(s));
-  return v.empty() ? "" : v[0].field;
-}
+class DealsTest : public DealsFixture {};
 
 TEST_F(DealsTest, CreateDefaultsResponsibleStageAndWritesEvent) {
   v1::Deal d = MustCreate(Anna(), Named("Квартира 2к, ЖК Северный"));
@@ -681,6 +483,56 @@ TEST_F(DealsTest, BoardCountsAndSumsMatchTheTable) {
   EXPECT_EQ(board.columns(0).count(), 2);
   EXPECT_EQ(board.columns(0).sum().amount_minor(), 300);
   EXPECT_EQ(board.columns(2).count(), 0);
+}
+
+// A retried create with the same Idempotency-Key returns the first deal and writes nothing new; the key
+// reused with another request is refused; without a key every create is a new deal.
+TEST_F(DealsTest, CreateWithIdempotencyKeyMakesOneDeal) {
+  auto create = [&](const v1::Deal& d, const std::string& key, v1::Deal* out) {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    if (!key.empty()) ctx.AddMetadata("idempotency-key", key);
+    v1::CreateDealRequest req;
+    *req.mutable_deal() = d;
+    return stub_->CreateDeal(&ctx, req, out);
+  };
+  v1::Deal first, second;
+  ASSERT_TRUE(create(Named("Повтор"), "k-1", &first).ok());
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(create(Named("Повтор"), "k-1", &second).ok());
+  EXPECT_EQ(second.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(Count("SELECT count(*) FROM deals"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 1);
+  grpc::Status s = create(Named("Другое"), "k-1", &second);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+  EXPECT_EQ(create(Named("Длинный"), std::string(201, 'k'), &second).error_code(), StatusCode::INVALID_ARGUMENT);
+  // After the retention the key makes a new deal.
+  clock_.Advance(absl::Hours(25));
+  ASSERT_TRUE(create(Named("Повтор"), "k-1", &second).ok());
+  EXPECT_NE(second.id(), first.id());
+  ASSERT_TRUE(create(Named("Повтор"), "", &second).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM deals"), 3);
+}
+
+// A create lands where the pipeline says at that moment: a stage change made through PipelineService
+// after earlier creates (whose target the store remembers) applies to the very next create.
+TEST_F(DealsTest, CreateFollowsAChangedPipeline) {
+  v1::Deal first = MustCreate(Anna(), Named("До изменения"));
+  EXPECT_EQ(first.stage_id(), kNew);
+  PipelineStore pipelines(*pool_, clock_);
+  absl::StatusOr<v1::Pipeline> p = pipelines.Get(kPipeline);
+  ASSERT_TRUE(p.ok()) << p.status();
+  p->mutable_stages(0)->mutable_gates()->add_required_fields("source");
+  ASSERT_TRUE(pipelines.Update(*p, {"stages"}).ok());
+  v1::Deal out;
+  grpc::Status s = Create(Anna(), Named("После изменения"), &out);
+  EXPECT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "source")) << s.error_message();
+  v1::Deal with_source = Named("С источником");
+  with_source.set_source("site");
+  EXPECT_EQ(MustCreate(Anna(), with_source).stage_id(), kNew);
+  EXPECT_EQ(Count("SELECT count(*) FROM deals"), 2);
 }
 
 }  // namespace

@@ -264,13 +264,14 @@ absl::StatusOr<std::optional<CreateTarget>> LoadCreateTarget(pqxx::transaction_b
                                                              std::string_view stage_id) {
   if (!IsUuid(pipeline_id) || (!stage_id.empty() && !IsUuid(stage_id))) return std::nullopt;
   pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT ", StageColumns(), ", p.currency FROM pipelines p JOIN stages s ON s.pipeline_id = p.id "
+      absl::StrCat("SELECT ", StageColumns(), ", p.currency, p.version FROM pipelines p "
+                   "JOIN stages s ON s.pipeline_id = p.id "
                    "WHERE p.id = $1 AND (CASE WHEN $2 = '' THEN s.kind = 1 ELSE s.id = NULLIF($2, '')::uuid END) "
                    "ORDER BY s.position LIMIT 1"),
       std::string(pipeline_id), std::string(stage_id));
   if (r.empty()) return std::nullopt;
   CRM_ASSIGN_OR_RETURN(StageRow row, ReadStage(r[0]));
-  return CreateTarget{r[0][7].c_str(), std::move(row)};
+  return CreateTarget{r[0][7].c_str(), std::move(row), r[0][8].as<int64_t>()};
 }
 
 absl::StatusOr<std::optional<v1::Pipeline>> LoadPipeline(pqxx::transaction_base& tx, std::string_view id,

@@ -79,10 +79,13 @@ absl::StatusOr<std::optional<v1::Pipeline>> LoadPipeline(pqxx::transaction_base&
 
 // Where a new deal of pipeline `pipeline_id` lands, read with one query in the caller's transaction: the
 // stage `stage_id` when given (it must belong to the pipeline), else the pipeline's first open stage;
-// with the pipeline's currency. nullopt when there is no such pipeline or stage (or no open stage).
+// with the pipeline's currency and version (every change of its stages bumps the version, so a target
+// read earlier is still right exactly while the version is the same). nullopt when there is no such
+// pipeline or stage (or no open stage).
 struct CreateTarget {
   std::string currency;
   StageRow stage;
+  int64_t pipeline_version = 0;
 };
 absl::StatusOr<std::optional<CreateTarget>> LoadCreateTarget(pqxx::transaction_base& tx, std::string_view pipeline_id,
                                                              std::string_view stage_id);

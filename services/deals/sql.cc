@@ -14,6 +14,14 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlP
   return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
 }
 
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
+  // The name is a hash of the text; libpqxx keeps each connection's statements and prepares a name
+  // again only when its text differs (which a 64-bit hash makes practically impossible).
+  const std::string name = absl::StrCat("deals_", absl::Hex(std::hash<std::string>{}(sql)));
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
 std::string TsParam(SqlParams& p, absl::Time t) {
   return absl::StrCat("('epoch'::timestamptz + ", p.Add(absl::StrCat(absl::ToUnixMicros(t))),
                       "::bigint * interval '1 microsecond')");

@@ -32,6 +32,10 @@ namespace crm::deals {
 // Runs `sql` with the parameters collected in `p` ($1, $2, ... in the order added).
 pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p);
 
+// Exec for a statement run often: prepared on the connection the first time its text is seen, so
+// PostgreSQL parses and plans it once per connection instead of at every call.
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p);
+
 // Adds `t` to `p` and returns an SQL timestamptz expression equal to it to the microsecond.
 std::string TsParam(SqlParams& p, absl::Time t);
 

@@ -9,11 +9,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "libs/log/log.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
@@ -317,6 +319,11 @@ absl::StatusOr<v1::Task> TaskStore::Update(const Actor& actor, const v1::Task& i
     *t.mutable_update_time() = ToProtoTimestamp(clock_.Now());
     SaveTask(tx, t);
     RecomputeNextTask(tx, t.deal_id());
+    // Moved past now, the task is no longer overdue: report it again when the new due time passes.
+    if (paths.contains("due_time") && FromProtoTimestamp(t.due_time()) > FromProtoTimestamp(t.update_time())) {
+      SqlParams p;
+      Exec(tx, absl::StrCat("UPDATE tasks SET overdue_notify_time = NULL WHERE id = ", p.Add(t.id()), "::uuid"), p);
+    }
     return absl::OkStatus();
   }));
   return t;
@@ -377,6 +384,68 @@ absl::StatusOr<v1::Task> TaskStore::Cancel(const Actor& actor, const v1::CancelT
     return EmitTask(tx, outbox_, actor, t, deal, kTaskCancelledType, ev);
   }));
   return t;
+}
+
+absl::StatusOr<int> TaskStore::ReportOverdue(int batch_size) {
+  if (batch_size <= 0) return absl::InvalidArgumentError("batch_size must be positive");
+  Actor system;
+  system.principal.set_kind(Principal::KIND_SERVICE);
+  system.principal.set_service("deals");
+  int total = 0;
+  for (;;) {
+    const absl::Time now = clock_.Now();
+    int batch = 0;
+    CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+      batch = 0;
+      SqlParams p;
+      const std::string at = AsTime(p.Add(absl::StrCat(absl::ToUnixMicros(now))));
+      // Rows another scan (or a task change) holds are skipped; a row changed and committed since this
+      // statement's snapshot is checked again in its latest version before it is locked (READ
+      // COMMITTED), so a task reported, completed or cancelled meanwhile is left out.
+      pqxx::result r = Exec(
+          tx,
+          absl::StrCat("WITH due AS (SELECT id FROM tasks WHERE status = 1 AND overdue_notify_time IS NULL AND "
+                       "due_time < ", at, " ORDER BY due_time, id LIMIT ", batch_size,
+                       " FOR UPDATE SKIP LOCKED) "
+                       "UPDATE tasks t SET overdue_notify_time = ", at,
+                       " FROM due, deals d WHERE t.id = due.id AND d.id = t.deal_id RETURNING ", TaskColumns(),
+                       ", d.responsible_id::text, array_to_string(d.team_ids, ',')"),
+          p);
+      for (const pqxx::row& row : r) {
+        v1::TaskOverdue ev;
+        *ev.mutable_task() = ReadTask(row);
+        DealOwnership deal;
+        deal.responsible_id = row[13].as<std::string>();
+        for (absl::string_view team : absl::StrSplit(row[14].as<std::string>(), ',', absl::SkipEmpty())) {
+          deal.team_ids.emplace_back(team);
+        }
+        CRM_RETURN_IF_ERROR(EmitTask(tx, outbox_, system, ev.task(), deal, kTaskOverdueType, ev));
+      }
+      batch = static_cast<int>(r.size());
+      return absl::OkStatus();
+    }));
+    total += batch;
+    if (batch < batch_size) return total;
+  }
+}
+
+OverdueReporter::OverdueReporter(TaskStore& store, absl::Duration interval)
+    : store_(store), interval_(interval), thread_([this] { Run(); }) {}
+
+OverdueReporter::~OverdueReporter() {
+  stop_.Notify();
+  thread_.join();
+}
+
+void OverdueReporter::Run() {
+  do {
+    absl::StatusOr<int> reported = store_.ReportOverdue();
+    if (!reported.ok()) {
+      log::Warn("overdue task scan failed", {{"error", reported.status()}});
+    } else if (*reported > 0) {
+      log::Info("overdue tasks reported", {{"count", *reported}});
+    }
+  } while (!stop_.WaitForNotificationWithTimeout(interval_));
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -12,16 +12,24 @@
 //     (aggregate "task", visible to the responsible) goes to the outbox;
 //   - ABORTED "version mismatch" when a given version (non-zero) is stale;
 //   - ListTasks is ordered by (due_time, id), keyset-paginated; overdue means OPEN and due before the
-//     injected clock's now.
+//     injected clock's now;
+//   - ReportOverdue() writes crm.deals.task.overdue.v1 once for each task that became overdue, however
+//     many replicas scan at once; a task whose due time is moved past the time of that change is
+//     reported again when the new due time passes (the actor is the deals service itself).
 //
 // Example:
 //   crm::deals::TaskStore tasks(*pool, crm::SystemClock());
 //   crm::deals::TaskServiceImpl service(tasks);
 //   server.AddService(&service);
+//   crm::deals::OverdueReporter overdue(tasks, absl::Seconds(30));  // scans until destroyed
 #ifndef CRM_SERVICES_DEALS_TASKS_H_
 #define CRM_SERVICES_DEALS_TASKS_H_
 
+#include <thread>
+
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
 #include "libs/events/outbox.h"
 #include "services/deals/deals.h"
@@ -31,6 +39,7 @@ namespace crm::deals {
 inline constexpr char kTaskCreatedType[] = "crm.deals.task.created.v1";
 inline constexpr char kTaskCompletedType[] = "crm.deals.task.completed.v1";
 inline constexpr char kTaskCancelledType[] = "crm.deals.task.cancelled.v1";
+inline constexpr char kTaskOverdueType[] = "crm.deals.task.overdue.v1";
 
 // Returns whether completing a task of `kind` requires a result (CALL and MEETING).
 bool ResultRequired(crm::deals::v1::Task::Kind kind);
@@ -54,6 +63,13 @@ class TaskStore {
   absl::StatusOr<crm::deals::v1::Task> Complete(const Actor& actor, const crm::deals::v1::CompleteTaskRequest& req);
   // Marks an OPEN task CANCELLED.
   absl::StatusOr<crm::deals::v1::Task> Cancel(const Actor& actor, const crm::deals::v1::CancelTaskRequest& req);
+  // Reports every OPEN task whose due_time is before the clock's now and that was not yet reported for
+  // that due time: marks it reported and writes TaskOverdue (kTaskOverdueType) to the outbox, in one
+  // transaction per batch of at most `batch_size` tasks (earliest due first). Safe to run concurrently
+  // with itself in other processes (tasks another scan holds are left to it) and with task changes
+  // (a task completed or cancelled first is not reported). The task's version is not changed. Returns
+  // how many tasks this call reported; on an error, the batches committed before it stay reported.
+  absl::StatusOr<int> ReportOverdue(int batch_size = 100);
 
  private:
   pg::Pool& pool_;
@@ -80,6 +96,25 @@ class TaskServiceImpl final : public crm::deals::v1::TaskService::Service {
 
  private:
   TaskStore& store_;
+};
+
+// Runs `store.ReportOverdue()` on a thread of its own: at once, then every `interval` after the end of
+// the previous scan, until destroyed (the destructor stops it and waits for a running scan to end).
+// Errors are logged and the next scan tries again. The store must outlive it.
+class OverdueReporter {
+ public:
+  OverdueReporter(TaskStore& store, absl::Duration interval);
+  ~OverdueReporter();
+  OverdueReporter(const OverdueReporter&) = delete;
+  OverdueReporter& operator=(const OverdueReporter&) = delete;
+
+ private:
+  void Run();
+
+  TaskStore& store_;
+  const absl::Duration interval_;
+  absl::Notification stop_;
+  std::thread thread_;  // last: starts after the members it uses exist
 };
 
 }  // namespace crm::deals

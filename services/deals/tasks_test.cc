@@ -7,12 +7,16 @@
 
 #include <atomic>
 #include <filesystem>
+#include <pqxx/binarystring>
 #include <pqxx/pqxx>
+#include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "crm/deals/v1/deals.grpc.pb.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
+#include "crm/events/v1/envelope.pb.h"
 #include "libs/auth/jwt.h"
 #include "libs/auth/secrets.h"
 #include "libs/auth/service_credential.h"
@@ -131,6 +135,27 @@ class TasksTest : public ::testing::Test {
     pqxx::connection c(db_->dsn());
     pqxx::work tx(c);
     return tx.exec1(sql)[0].as<int64_t>();
+  }
+
+  // The overdue events in the outbox, oldest first.
+  std::vector<crm::events::v1::Envelope> OverdueEvents() {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    std::vector<crm::events::v1::Envelope> out;
+    for (const pqxx::row& r : tx.exec("SELECT aggregateid, payload FROM outbox WHERE aggregatetype = 'task' AND "
+                                      "type = 'crm.deals.task.overdue.v1' ORDER BY seq")) {
+      crm::events::v1::Envelope env;
+      pqxx::binarystring raw(r[1]);
+      EXPECT_TRUE(env.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
+      EXPECT_EQ(env.subject(), r[0].as<std::string>());
+      out.push_back(std::move(env));
+    }
+    return out;
+  }
+  static std::string OverdueTaskId(const crm::events::v1::Envelope& env) {
+    v1::TaskOverdue ev;
+    EXPECT_TRUE(env.payload().UnpackTo(&ev));
+    return ev.task().id();
   }
 
   void As(grpc::ClientContext& ctx, const Principal& p) {
@@ -530,6 +555,172 @@ TEST_F(TasksTest, TimelineIsNewestFirstWithKeysetPagesAndDealChanges) {
   for (size_t i = 1; i < all.size(); ++i) {
     EXPECT_GE(FromProtoTimestamp(all[i - 1].create_time()), FromProtoTimestamp(all[i].create_time()));
   }
+}
+
+TEST_F(TasksTest, OverdueTaskIsReportedOnceAfterItsDueTime) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::Task for_boris = NewTask(deal.id(), v1::Task::CALL, absl::Hours(1));
+  for_boris.set_responsible_id(kBoris);
+  const v1::Task t = MustTask(Anna(), for_boris);
+  const v1::Task later = MustTask(Anna(), NewTask(deal.id(), v1::Task::EMAIL, absl::Hours(5)));
+
+  // Nothing is due yet, not even at the due time itself (overdue means due *before* now).
+  ASSERT_EQ(*tasks_->ReportOverdue(), 0);
+  clock_.Set(FromProtoTimestamp(t.due_time()));
+  ASSERT_EQ(*tasks_->ReportOverdue(), 0);
+  EXPECT_TRUE(OverdueEvents().empty());
+
+  clock_.Advance(absl::Minutes(1));
+  absl::StatusOr<int> reported = tasks_->ReportOverdue();
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  EXPECT_EQ(*reported, 1);
+  std::vector<crm::events::v1::Envelope> events = OverdueEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), kTaskOverdueType);
+  EXPECT_EQ(events[0].subject(), t.id());
+  EXPECT_EQ(OverdueTaskId(events[0]), t.id());
+  v1::TaskOverdue payload;
+  ASSERT_TRUE(events[0].payload().UnpackTo(&payload));
+  EXPECT_EQ(payload.task().status(), v1::Task::OPEN);
+  EXPECT_EQ(payload.task().version(), t.version());  // reporting is not a change of the task
+  // Visible like the other task events: the task's and the deal's responsible, the deal's teams.
+  EXPECT_EQ(std::set<std::string>(events[0].visible_to_user_ids().begin(), events[0].visible_to_user_ids().end()),
+            (std::set<std::string>{kBoris, kAnna}));
+  EXPECT_EQ(std::vector<std::string>(events[0].visible_to_team_ids().begin(), events[0].visible_to_team_ids().end()),
+            std::vector<std::string>{kTeam1});
+  EXPECT_EQ(events[0].actor().kind(), Principal::KIND_SERVICE);
+  EXPECT_EQ(events[0].actor().service(), "deals");
+
+  // A second scan, now or much later, reports nothing more for it.
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+  clock_.Advance(absl::Hours(3));
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+  EXPECT_EQ(OverdueEvents().size(), 1u);
+  // The later task's turn comes when its own due time passes.
+  clock_.Set(FromProtoTimestamp(later.due_time()) + absl::Seconds(1));
+  EXPECT_EQ(*tasks_->ReportOverdue(), 1);
+  events = OverdueEvents();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(OverdueTaskId(events[1]), later.id());
+  EXPECT_EQ(GetDeal(deal.id()).version(), deal.version());
+}
+
+TEST_F(TasksTest, FinishedTasksAreNeverReportedOverdue) {
+  const v1::Deal deal = MustDeal(Anna());
+  const v1::Task done = MustTask(Anna(), NewTask(deal.id(), v1::Task::EMAIL, absl::Hours(1)));
+  const v1::Task cancelled = MustTask(Anna(), NewTask(deal.id(), v1::Task::EMAIL, absl::Hours(1)));
+  v1::Task out;
+  ASSERT_TRUE(Complete(Anna(), done.id(), "", 0, &out).ok());
+  ASSERT_TRUE(Cancel(Anna(), cancelled.id(), &out).ok());
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+  EXPECT_TRUE(OverdueEvents().empty());
+  // Overdue first and completed afterwards: reported once, completed normally.
+  const v1::Task late = MustTask(Anna(), NewTask(deal.id(), v1::Task::EMAIL, absl::Hours(1)));
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(*tasks_->ReportOverdue(), 1);
+  ASSERT_TRUE(Complete(Anna(), late.id(), "", 0, &out).ok());
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+  EXPECT_EQ(OverdueEvents().size(), 1u);
+  EXPECT_EQ(tasks_->ReportOverdue(0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TasksTest, TaskMovedLaterIsReportedAgainWhenOverdueAgain) {
+  const v1::Deal deal = MustDeal(Anna());
+  const v1::Task t = MustTask(Anna(), NewTask(deal.id(), v1::Task::FOLLOW_UP, absl::Hours(1)));
+  clock_.Advance(absl::Hours(2));
+  ASSERT_EQ(*tasks_->ReportOverdue(), 1);
+  auto move_due = [&](absl::Time due) {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    v1::UpdateTaskRequest req;
+    req.mutable_task()->set_id(t.id());
+    *req.mutable_task()->mutable_due_time() = ToProtoTimestamp(due);
+    req.mutable_update_mask()->add_paths("due_time");
+    v1::Task out;
+    grpc::Status s = task_stub_->UpdateTask(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  };
+  // Moved to another time that has already passed: still the same overdue spell, not reported again.
+  move_due(clock_.Now() - absl::Minutes(30));
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+  // Moved into the future: not overdue until that passes, then reported a second time.
+  move_due(clock_.Now() + absl::Hours(1));
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+  clock_.Advance(absl::Hours(1) + absl::Seconds(1));
+  EXPECT_EQ(*tasks_->ReportOverdue(), 1);
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+  const std::vector<crm::events::v1::Envelope> events = OverdueEvents();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(OverdueTaskId(events[0]), t.id());
+  EXPECT_EQ(OverdueTaskId(events[1]), t.id());
+}
+
+TEST_F(TasksTest, ConcurrentScannersReportEachTaskOnce) {
+  const v1::Deal deal = MustDeal(Anna());
+  constexpr int kTasks = 60;
+  std::set<std::string> ids;
+  for (int i = 0; i < kTasks; ++i) {
+    v1::Task out;
+    ASSERT_TRUE(CreateTask(Anna(), NewTask(deal.id(), v1::Task::CUSTOM, absl::Minutes(i + 1)), &out).ok());
+    ids.insert(out.id());
+  }
+  clock_.Advance(absl::Hours(3));
+  // Four replicas, each with its own pool, scanning in small batches at the same time.
+  constexpr int kScanners = 4;
+  std::vector<std::unique_ptr<pg::Pool>> pools;
+  std::vector<std::unique_ptr<TaskStore>> stores;
+  for (int i = 0; i < kScanners; ++i) {
+    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 1});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pools.push_back(*std::move(pool));
+    stores.push_back(std::make_unique<TaskStore>(*pools.back(), clock_));
+  }
+  std::atomic<int> total{0};
+  std::atomic<int> errors{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kScanners; ++i) {
+    threads.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      for (int round = 0; round < 3; ++round) {
+        absl::StatusOr<int> n = stores[i]->ReportOverdue(/*batch_size=*/3);
+        if (n.ok()) {
+          total += *n;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(total.load(), kTasks);
+  std::multiset<std::string> reported;
+  for (const auto& env : OverdueEvents()) reported.insert(OverdueTaskId(env));
+  EXPECT_EQ(reported.size(), static_cast<size_t>(kTasks));
+  EXPECT_EQ(std::set<std::string>(reported.begin(), reported.end()), ids);
+  EXPECT_EQ(*tasks_->ReportOverdue(), 0);
+}
+
+TEST_F(TasksTest, OverdueReporterScansOnItsThreadUntilDestroyed) {
+  const v1::Deal deal = MustDeal(Anna());
+  const v1::Task t = MustTask(Anna(), NewTask(deal.id(), v1::Task::CALL, absl::Minutes(5)));
+  clock_.Advance(absl::Minutes(10));
+  {
+    OverdueReporter reporter(*tasks_, absl::Milliseconds(20));
+    // Bounded wait for the reporter's thread (it scans at once, then every 20 ms).
+    for (int i = 0; i < 500 && OverdueEvents().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }  // stops and joins here
+  const std::vector<crm::events::v1::Envelope> events = OverdueEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(OverdueTaskId(events[0]), t.id());
+  // Stopped: a task overdue now stays unreported until someone scans.
+  MustTask(Anna(), NewTask(deal.id(), v1::Task::CALL, absl::Minutes(1)));
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(OverdueEvents().size(), 1u);
+  EXPECT_EQ(*tasks_->ReportOverdue(), 1);
 }
 
 }  // namespace

@@ -17,10 +17,12 @@
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "libs/log/log.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/sql.h"
+#include "services/deals/thumbnail.h"
 
 namespace crm::deals {
 
@@ -70,9 +72,13 @@ v1::TimelineEntry ReadEntry(const pqxx::row& r) {
   return e;
 }
 
+// The attachment's columns, kAttachmentColumnCount of them, ending with the thumbnail's blob key.
 constexpr char kAttachmentColumns[] =
     "a.id::text, a.deal_id::text, a.file_name, a.content_type, a.size_bytes, a.sha256, "
-    "(extract(epoch from a.create_time) * 1000000)::bigint";
+    "(extract(epoch from a.create_time) * 1000000)::bigint, COALESCE(a.thumbnail_width, 0), "
+    "COALESCE(a.thumbnail_height, 0), COALESCE(a.thumbnail_content_type, ''), "
+    "COALESCE(a.thumbnail_size_bytes, 0), COALESCE(a.thumbnail_sha256, '')";
+constexpr int kAttachmentColumnCount = 12;
 
 v1::Attachment ReadAttachment(const pqxx::row& r) {
   v1::Attachment a;
@@ -83,6 +89,10 @@ v1::Attachment ReadAttachment(const pqxx::row& r) {
   a.set_size_bytes(r[4].as<int64_t>());
   a.set_sha256(r[5].as<std::string>());
   *a.mutable_create_time() = TsFromMicros(r[6].as<int64_t>());
+  a.set_thumbnail_width(r[7].as<int>());
+  a.set_thumbnail_height(r[8].as<int>());
+  a.set_thumbnail_content_type(r[9].as<std::string>());
+  a.set_thumbnail_size_bytes(r[10].as<int64_t>());
   return a;
 }
 
@@ -278,7 +288,7 @@ absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& ca
                                              "::uuid[]) ORDER BY a.create_time, a.id"),
                                 q);
           for (const pqxx::row& row : a) {
-            const std::string entry_id = row[7].as<std::string>();
+            const std::string entry_id = row[kAttachmentColumnCount].as<std::string>();
             for (auto& e : *out.mutable_entries()) {
               if (e.id() == entry_id) *e.add_attachments() = ReadAttachment(row);
             }
@@ -308,28 +318,109 @@ absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v
       },
       {.read_only = true}));
   CRM_ASSIGN_OR_RETURN(std::string key, blobs_.Put(req.content()));
+  const ImageFormat image = SniffImageFormat(req.content());
   v1::Attachment a;
   a.set_id(NewUuidV7());
   a.set_deal_id(req.deal_id());
   a.set_file_name(req.file_name());
-  a.set_content_type(req.content_type().empty() ? "application/octet-stream" : req.content_type());
+  if (!req.content_type().empty()) {
+    a.set_content_type(req.content_type());
+  } else if (image != ImageFormat::kUnknown) {
+    a.set_content_type(std::string(ImageMimeType(image)));
+  } else {
+    a.set_content_type("application/octet-stream");
+  }
   a.set_size_bytes(static_cast<int64_t>(req.content().size()));
   a.set_sha256(key);
   *a.mutable_create_time() = ToProtoTimestamp(clock_.Now());
+  // An image gets a thumbnail; one that cannot have one is stored all the same.
+  std::string thumbnail_key;
+  if (image != ImageFormat::kUnknown) {
+    absl::StatusOr<Thumbnail> thumbnail = MakeThumbnail(req.content());
+    absl::StatusOr<std::string> stored =
+        thumbnail.ok() ? blobs_.Put(thumbnail->content) : absl::StatusOr<std::string>(thumbnail.status());
+    if (stored.ok()) {
+      thumbnail_key = *stored;
+      a.set_thumbnail_width(thumbnail->width);
+      a.set_thumbnail_height(thumbnail->height);
+      a.set_thumbnail_content_type(thumbnail->content_type);
+      a.set_thumbnail_size_bytes(static_cast<int64_t>(thumbnail->content.size()));
+    } else {
+      log::Info("attachment stored without a thumbnail",
+                {{"attachment_id", a.id()}, {"format", ImageMimeType(image)}, {"error", stored.status()}});
+    }
+  }
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), false));
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
     SqlParams p;
-    Exec(tx,
-         absl::StrCat("INSERT INTO attachments (id, deal_id, file_name, content_type, size_bytes, sha256, "
-                      "create_time) VALUES (",
-                      p.Add(a.id()), "::uuid, ", p.Add(a.deal_id()), "::uuid, ", p.Add(a.file_name()), ", ",
-                      p.Add(a.content_type()), ", ", p.Add(absl::StrCat(a.size_bytes())), "::bigint, ", p.Add(key),
-                      ", ", AsTime(p.Add(MicrosTs(a.create_time()))), ")"),
-         p);
+    std::string sql = absl::StrCat(
+        "INSERT INTO attachments (id, deal_id, file_name, content_type, size_bytes, sha256, create_time, "
+        "thumbnail_sha256, thumbnail_content_type, thumbnail_size_bytes, thumbnail_width, thumbnail_height) "
+        "VALUES (",
+        p.Add(a.id()), "::uuid, ", p.Add(a.deal_id()), "::uuid, ", p.Add(a.file_name()), ", ",
+        p.Add(a.content_type()), ", ", p.Add(absl::StrCat(a.size_bytes())), "::bigint, ", p.Add(key), ", ",
+        AsTime(p.Add(MicrosTs(a.create_time()))));
+    if (thumbnail_key.empty()) {
+      absl::StrAppend(&sql, ", NULL, NULL, NULL, NULL, NULL)");
+    } else {
+      absl::StrAppend(&sql, ", ", p.Add(thumbnail_key), ", ", p.Add(a.thumbnail_content_type()), ", ",
+                      p.Add(absl::StrCat(a.thumbnail_size_bytes())), "::bigint, ",
+                      p.Add(absl::StrCat(a.thumbnail_width())), "::integer, ",
+                      p.Add(absl::StrCat(a.thumbnail_height())), "::integer)");
+    }
+    Exec(tx, sql, p);
     return absl::OkStatus();
   }));
   return a;
+}
+
+absl::StatusOr<v1::AttachmentContent> TimelineStore::GetAttachment(const Principal& caller,
+                                                                    const v1::GetAttachmentRequest& req) {
+  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
+  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
+  if (!v1::GetAttachmentRequest::View_IsValid(req.view())) return InvalidFieldError("view", "unknown view");
+  v1::AttachmentContent out;
+  std::string thumbnail_key;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), /*for_update=*/false));
+        CRM_RETURN_IF_ERROR(CheckCanRead(caller, own));
+        SqlParams p;
+        pqxx::result r = Exec(tx,
+                              absl::StrCat("SELECT ", kAttachmentColumns, " FROM attachments a WHERE a.id = ",
+                                           p.Add(req.id()), "::uuid AND a.deal_id = ", p.Add(req.deal_id()),
+                                           "::uuid"),
+                              p);
+        if (r.empty()) return absl::NotFoundError("attachment not found");
+        *out.mutable_attachment() = ReadAttachment(r[0]);
+        thumbnail_key = r[0][kAttachmentColumnCount - 1].as<std::string>();
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  const v1::Attachment& a = out.attachment();
+  switch (req.view()) {
+    case v1::GetAttachmentRequest::METADATA:
+      out.set_content_type(a.content_type());
+      break;
+    case v1::GetAttachmentRequest::THUMBNAIL: {
+      if (thumbnail_key.empty()) return absl::NotFoundError("attachment has no thumbnail");
+      absl::StatusOr<std::string> content = blobs_.Get(thumbnail_key);
+      if (!content.ok()) return absl::InternalError("the thumbnail's content is missing from the blob store");
+      out.set_content_type(a.thumbnail_content_type());
+      out.set_content(*std::move(content));
+      break;
+    }
+    default: {
+      absl::StatusOr<std::string> content = blobs_.Get(a.sha256());
+      if (!content.ok()) return absl::InternalError("the attachment's content is missing from the blob store");
+      out.set_content_type(a.content_type());
+      out.set_content(*std::move(content));
+      break;
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -358,6 +449,15 @@ grpc::Status TimelineServiceImpl::UploadAttachment(grpc::ServerContext* ctx, con
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
     CRM_ASSIGN_OR_RETURN(*out, store_.Upload(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status TimelineServiceImpl::GetAttachment(grpc::ServerContext* ctx, const v1::GetAttachmentRequest* req,
+                                                v1::AttachmentContent* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.GetAttachment(caller, *req));
     return absl::OkStatus();
   });
 }

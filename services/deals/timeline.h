@@ -3,14 +3,18 @@
 // The deal's timeline (D10): comments with attachments, task entries and the audit history of stage and
 // field changes, newest first. Entries are written in the same transaction as the change they record
 // (task and comment changes here; deals.cc calls RecordDealChange() for stage and field changes).
-// Attachment content goes to a pluggable BlobStore, keyed by the SHA-256 of the content.
+// Attachment content goes to a pluggable BlobStore, keyed by the SHA-256 of the content; an image
+// upload (JPEG, PNG, GIF, WebP by content) also gets a thumbnail in the same store (thumbnail.h).
 //
 // What is promised:
 //   - the deal's read access (access.h) governs reading its timeline, its write access adding comments
 //     and attachments (NOT_FOUND for an invisible deal, PERMISSION_DENIED for a read-only one);
 //   - a comment (1..10 000 characters) and its CommentAdded event (crm.deals.deal.comment_added.v1,
 //     aggregate "deal") are committed together or not at all;
-//   - ListTimeline is newest first, keyset-paginated on (create_time, id) with opaque tokens.
+//   - ListTimeline is newest first, keyset-paginated on (create_time, id) with opaque tokens;
+//   - an image that cannot have a thumbnail (corrupt, more than 40 megapixels) is stored without one:
+//     the upload does not fail for it;
+//   - GetAttachment serves the content or the thumbnail to whoever may read the deal.
 //
 // Example:
 //   crm::deals::LocalDirBlobStore blobs("/var/lib/crm/deals/blobs", crm::deals::kMaxAttachmentBytes);
@@ -89,9 +93,17 @@ class TimelineStore {
   // The deal's entries, newest first.
   absl::StatusOr<crm::deals::v1::ListTimelineResponse> List(const crm::common::v1::Principal& caller,
                                                             const crm::deals::v1::ListTimelineRequest& req);
-  // Stores the content in the blob store and records the attachment (≤ kMaxAttachmentBytes).
+  // Stores the content in the blob store and records the attachment (≤ kMaxAttachmentBytes). When the
+  // content is an image, also stores its thumbnail and returns its size and type in the attachment
+  // (thumbnail_width 0 when it could have none). An empty content_type becomes the image's MIME type,
+  // or application/octet-stream.
   absl::StatusOr<crm::deals::v1::Attachment> Upload(const Actor& actor,
                                                     const crm::deals::v1::UploadAttachmentRequest& req);
+  // The attachment `req.id` of deal `req.deal_id` with the bytes of `req.view` (the content by
+  // default). NOT_FOUND when the caller may not read the deal, the attachment is not the deal's, or the
+  // THUMBNAIL view is asked of one without a thumbnail; INTERNAL when the blob store lost the bytes.
+  absl::StatusOr<crm::deals::v1::AttachmentContent> GetAttachment(const crm::common::v1::Principal& caller,
+                                                                  const crm::deals::v1::GetAttachmentRequest& req);
 
  private:
   pg::Pool& pool_;
@@ -110,6 +122,8 @@ class TimelineServiceImpl final : public crm::deals::v1::TimelineService::Servic
                             crm::deals::v1::ListTimelineResponse* out) override;
   grpc::Status UploadAttachment(grpc::ServerContext* ctx, const crm::deals::v1::UploadAttachmentRequest* req,
                                 crm::deals::v1::Attachment* out) override;
+  grpc::Status GetAttachment(grpc::ServerContext* ctx, const crm::deals::v1::GetAttachmentRequest* req,
+                             crm::deals::v1::AttachmentContent* out) override;
 
  private:
   TimelineStore& store_;

@@ -14,6 +14,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -34,6 +35,9 @@
 #endif
 
 int main() {
+  // Debian's Abseil keeps the debug deadlock detector on: every Mutex lock updates a global lock graph.
+  // Tests keep it; the services run without it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Block the stop signals in every thread; the main thread waits for them with sigwait().
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

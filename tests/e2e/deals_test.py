@@ -239,6 +239,60 @@ class Deals(unittest.TestCase):
         self.assertEqual(types, ["crm.deals.deal.created.v1", "crm.deals.deal.stage_changed.v1",
                                  "crm.deals.deal.lost.v1"])
 
+    @staticmethod
+    def png(width, height, rgb):
+        """An RGB PNG of one colour, written by hand (zlib + CRC-32)."""
+        import struct
+        import zlib
+
+        def chunk(kind, data):
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+    def test_image_attachment_gets_a_thumbnail_to_download(self):
+        import base64
+        import struct
+        deal = self.create()
+        image = self.png(600, 300, (200, 30, 30))
+        # Declared as an octet stream: the PNG magic makes it an image.
+        up = self.curl("POST", "/v1/deals/%s/attachments" % deal["id"],
+                       {"fileName": "фасад", "contentType": "application/octet-stream",
+                        "content": base64.b64encode(image).decode()}, headers=self.as_("manager"))
+        self.assertEqual(up.status, 200, up.body)
+        att = up.json()
+        self.assertEqual((att["thumbnailWidth"], att["thumbnailHeight"], att["thumbnailContentType"]),
+                         (256, 128, "image/png"), att)
+        path = "/v1/deals/%s/attachments/%s" % (deal["id"], att["id"])
+        thumb = self.curl("GET", path + "?view=THUMBNAIL", headers=self.as_("manager"))
+        self.assertEqual(thumb.status, 200, thumb.body)
+        self.assertEqual(thumb.json()["contentType"], "image/png")
+        data = base64.b64decode(thumb.json()["content"])
+        self.assertEqual(data[:8], b"\x89PNG\r\n\x1a\n")
+        self.assertEqual(struct.unpack(">II", data[16:24]), (256, 128))
+        self.assertEqual(len(data), int(att["thumbnailSizeBytes"]))
+        full = self.curl("GET", path, headers=self.as_("manager"))
+        self.assertEqual(full.status, 200, full.body)
+        self.assertEqual(base64.b64decode(full.json()["content"]), image)
+        # Who may not see the deal does not see its attachments either.
+        self.assertEqual(self.curl("GET", path + "?view=THUMBNAIL", headers=self.as_("telegram_operator")).status, 404)
+
+    def test_corrupt_image_is_stored_without_a_thumbnail(self):
+        import base64
+        deal = self.create()
+        broken = self.png(400, 400, (10, 200, 10))[:60]
+        up = self.curl("POST", "/v1/deals/%s/attachments" % deal["id"],
+                       {"fileName": "broken.png", "contentType": "image/png",
+                        "content": base64.b64encode(broken).decode()}, headers=self.as_("manager"))
+        self.assertEqual(up.status, 200, up.body)
+        self.assertEqual(up.json()["thumbnailWidth"], 0)
+        path = "/v1/deals/%s/attachments/%s" % (deal["id"], up.json()["id"])
+        self.assertEqual(self.curl("GET", path + "?view=THUMBNAIL", headers=self.as_("manager")).status, 404)
+        got = self.curl("GET", path, headers=self.as_("manager"))
+        self.assertEqual(got.status, 200, got.body)
+        self.assertEqual(base64.b64decode(got.json()["content"]), broken)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

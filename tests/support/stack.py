@@ -91,7 +91,9 @@ class Stack:
             env = dict(base, **{"CRM_%s_PG_DSN" % up: self._database(name),
                                 "CRM_%s_GRPC_ADDRESS" % up: "127.0.0.1:0",
                                 "CRM_%s_METRICS_ADDRESS" % up: "127.0.0.1:0",
-                                "CRM_%s_BLOB_DIR" % up: os.path.join(self.tmp, "blobs", name)})
+                                "CRM_%s_BLOB_DIR" % up: os.path.join(self.tmp, "blobs", name),
+                                # A group of its own: never share identity's events with another stack.
+                                "CRM_%s_CONSUMER_GROUP" % up: "%s-e2e-%s" % (name, uuid.uuid4().hex[:10])})
             binary = os.path.join(self.build, "services/%s/crm-%s" % (name, name))
             demo = {"identity": ["demo-users", "--credentials", self.credentials, "--totp-secrets", self.totp_file],
                     "deals": ["demo"]}.get(name)
@@ -126,6 +128,17 @@ class Stack:
             for line in f:
                 login, secret = line.rstrip("\n").split("\t")
                 self.totp[login] = secret
+
+    def signed(self, principal):
+        """gRPC metadata carrying `principal` (a crm.common.v1.Principal message) signed with the gateway's
+        key, as libs/auth/service_credential.h describes: what a trusted caller such as robots sends."""
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+        with open(self.gateway_key, "rb") as f:
+            key = load_pem_private_key(f.read(), None)
+        raw = principal.SerializeToString()
+        ts = int(time.time())
+        sig = key.sign(("v1.%s.%d" % (b64url(raw), ts)).encode())
+        return [("x-crm-principal-bin", raw), ("x-crm-principal-sig", "v1.%d.%s.gateway" % (ts, b64url(sig)))]
 
     def stop(self):
         for p in reversed(self.procs):

@@ -1,0 +1,322 @@
+// File: services/deals/orders.cc
+#include "services/deals/orders.h"
+
+#include <optional>
+#include <pqxx/pqxx>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/base/clock.h"
+#include "libs/base/status.h"
+#include "libs/base/strings.h"
+#include "libs/base/time.h"
+#include "libs/base/uuid.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
+#include "services/deals/access.h"
+#include "services/deals/products.h"
+#include "services/deals/sql.h"
+
+namespace crm::deals {
+
+namespace v1 = crm::deals::v1;
+using crm::common::v1::Principal;
+
+namespace {
+
+constexpr size_t kMaxNumber = 100;
+constexpr size_t kMaxComment = 5000;
+constexpr int kMaxLines = 500;
+
+crm::common::v1::Money MakeMoney(int64_t minor, const std::string& currency) {
+  crm::common::v1::Money m;
+  m.set_amount_minor(minor);
+  m.set_currency(currency);
+  return m;
+}
+
+// Validates the given lines of an order in `currency`, fills their totals; returns their sum.
+absl::StatusOr<int64_t> ValidateOrderLines(google::protobuf::RepeatedPtrField<v1::DealProduct>& lines,
+                                           const std::string& currency) {
+  if (lines.size() > kMaxLines) return InvalidFieldError("order.lines", "at most 500 lines");
+  int64_t sum = 0;
+  for (int i = 0; i < lines.size(); ++i) {
+    v1::DealProduct& l = lines[i];
+    const std::string pre = absl::StrCat("order.lines[", i, "]");
+    absl::StripAsciiWhitespace(l.mutable_name());
+    if (l.name().empty()) return InvalidFieldError(pre + ".name", "required");
+    if (CodePoints(l.name()) > 500) return InvalidFieldError(pre + ".name", "longer than 500 characters");
+    CRM_ASSIGN_OR_RETURN(int64_t qty, ParseQuantity(pre + ".quantity", l.quantity()));
+    for (const auto& [field, m] :
+         {std::pair<const char*, const crm::common::v1::Money*>{".unit_price", &l.unit_price()},
+          {".discount", &l.discount()}}) {
+      if (!m->currency().empty() && m->currency() != currency) {
+        return InvalidFieldError(pre + field + ".currency",
+                                 absl::StrCat("must be the deal's currency ", currency));
+      }
+      if (m->amount_minor() < 0)
+        return InvalidFieldError(pre + field + ".amount_minor", "must not be negative");
+    }
+    if (l.discount_basis_points() < 0 || l.discount_basis_points() > 10000) {
+      return InvalidFieldError(pre + ".discount_basis_points", "must be between 0 and 10000");
+    }
+    if (l.discount_basis_points() != 0 && l.discount().amount_minor() != 0) {
+      return InvalidFieldError(pre + ".discount", "give a percent discount or an amount, not both");
+    }
+    CRM_ASSIGN_OR_RETURN(int64_t total, LineTotal(pre, qty, l.unit_price().amount_minor(),
+                                                  l.discount_basis_points(), l.discount().amount_minor()));
+    l.set_quantity(FormatQuantity(qty));
+    l.mutable_unit_price()->set_currency(currency);
+    if (l.has_discount()) l.mutable_discount()->set_currency(currency);
+    *l.mutable_total() = MakeMoney(total, currency);
+    sum += total;
+  }
+  return sum;
+}
+
+std::string OrderColumns() {
+  return absl::StrCat(
+      "o.id::text, o.deal_id::text, o.number, o.status, o.amount_minor, o.currency, o.lines::text, ",
+      "o.comment, coalesce(o.creator_id::text, ''), o.version, ", MicrosOf("o.create_time"), ", ",
+      MicrosOf("o.update_time"));
+}
+
+v1::Order ReadOrder(const pqxx::row& r) {
+  v1::Order o;
+  o.set_id(r[0].as<std::string>());
+  o.set_deal_id(r[1].as<std::string>());
+  o.set_number(r[2].as<std::string>());
+  o.set_status(static_cast<v1::Order::Status>(r[3].as<int>()));
+  *o.mutable_amount() = MakeMoney(r[4].as<int64_t>(), r[5].as<std::string>());
+  v1::ListDealProductsResponse lines;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  if (google::protobuf::util::JsonStringToMessage(r[6].as<std::string>(), &lines, opts).ok()) {
+    *o.mutable_lines() = lines.products();
+  }
+  o.set_comment(r[7].as<std::string>());
+  o.set_creator_id(r[8].as<std::string>());
+  o.set_version(r[9].as<int64_t>());
+  *o.mutable_create_time() = TsFromMicros(r[10].as<int64_t>());
+  *o.mutable_update_time() = TsFromMicros(r[11].as<int64_t>());
+  return o;
+}
+
+std::optional<v1::Order> LoadOrder(pqxx::transaction_base& tx, const std::string& deal_id,
+                                   std::string_view id, bool for_update) {
+  SqlParams p;
+  pqxx::result r = Exec(
+      tx,
+      absl::StrCat("SELECT ", OrderColumns(), " FROM deal_orders o WHERE o.id = ", p.Add(std::string(id)),
+                   "::uuid AND o.deal_id = ", p.Add(deal_id), "::uuid", for_update ? " FOR UPDATE" : ""),
+      p);
+  if (r.empty()) return std::nullopt;
+  return ReadOrder(r[0]);
+}
+
+bool IsFinal(v1::Order::Status s) { return s == v1::Order::DONE || s == v1::Order::CANCELLED; }
+
+}  // namespace
+
+OrderStore::OrderStore(pg::Pool& pool, const Clock& clock)
+    : pool_(pool), clock_(clock), outbox_("deals", clock) {}
+
+absl::StatusOr<v1::Order> OrderStore::Create(const Actor& actor, const v1::CreateOrderRequest& req) {
+  v1::Order o = req.order();
+  absl::StripAsciiWhitespace(o.mutable_number());
+  if (CodePoints(o.number()) > kMaxNumber)
+    return InvalidFieldError("order.number", "longer than 100 characters");
+  if (CodePoints(o.comment()) > kMaxComment)
+    return InvalidFieldError("order.comment", "longer than 5000 characters");
+  if (req.from_deal_products() && !o.lines().empty()) {
+    return InvalidFieldError("order.lines", "must be empty with from_deal_products");
+  }
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(DealHead deal,
+                         LoadDealHead(tx, actor.principal, req.deal_id(), /*write=*/true, true));
+    int64_t amount = 0;
+    if (req.from_deal_products()) {
+      o.clear_lines();
+      for (v1::DealProduct& l : LoadDealProducts(tx, deal.id)) {
+        amount += l.total().amount_minor();
+        *o.add_lines() = std::move(l);
+      }
+    } else {
+      CRM_ASSIGN_OR_RETURN(amount, ValidateOrderLines(*o.mutable_lines(), deal.currency));
+    }
+    if (o.lines().empty()) {
+      if (!o.amount().currency().empty() && o.amount().currency() != deal.currency) {
+        return InvalidFieldError("order.amount.currency",
+                                 absl::StrCat("must be the deal's currency ", deal.currency));
+      }
+      if (o.amount().amount_minor() < 0)
+        return InvalidFieldError("order.amount.amount_minor", "must not be negative");
+      amount = o.amount().amount_minor();
+    }
+    for (v1::DealProduct& l : *o.mutable_lines()) {  // a snapshot: not the deal's line rows
+      l.clear_id();
+      l.clear_deal_id();
+      l.clear_version();
+      l.clear_create_time();
+      l.clear_update_time();
+    }
+    const absl::Time now = clock_.Now();
+    o.set_id(NewUuidV7());
+    o.set_deal_id(deal.id);
+    o.set_status(v1::Order::NEW);
+    *o.mutable_amount() = MakeMoney(amount, deal.currency);
+    o.set_creator_id(ActingUserId(actor.principal));
+    o.set_version(1);
+    *o.mutable_create_time() = ToProtoTimestamp(now);
+    *o.mutable_update_time() = ToProtoTimestamp(now);
+    if (o.number().empty()) {
+      o.set_number(
+          absl::StrFormat("З-%06d", tx.exec1("SELECT nextval('deal_order_numbers')")[0].as<int64_t>()));
+    } else {
+      SqlParams q;
+      if (!Exec(tx, absl::StrCat("SELECT 1 FROM deal_orders WHERE number = ", q.Add(o.number())), q)
+               .empty()) {
+        return absl::AlreadyExistsError(absl::StrCat("order number ", o.number(), " is taken"));
+      }
+    }
+    v1::ListDealProductsResponse lines;
+    *lines.mutable_products() = o.lines();
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(lines, &json).ok())
+      return absl::InternalError("order lines");
+    SqlParams p;
+    Exec(tx,
+         absl::StrCat(
+             "INSERT INTO deal_orders (id, deal_id, number, status, amount_minor, currency, lines, comment, "
+             "creator_id, version, create_time, update_time) VALUES (",
+             p.Add(o.id()), "::uuid, ", p.Add(o.deal_id()), "::uuid, ", p.Add(o.number()), ", 1, ",
+             p.Add(absl::StrCat(amount)), "::bigint, ", p.Add(deal.currency), ", ", p.Add(json), "::jsonb, ",
+             p.Add(o.comment()), ", ",
+             o.creator_id().empty() ? std::string("NULL") : p.Add(o.creator_id()) + "::uuid", ", 1, ",
+             TsParam(p, now), ", ", TsParam(p, now), ")"),
+         p);
+    v1::DealOrderCreated ev;
+    *ev.mutable_order() = o;
+    return EmitDealEvent(tx, outbox_, actor, deal, kOrderCreatedType, ev);
+  }));
+  return o;
+}
+
+absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(const Principal& caller, std::string_view deal_id) {
+  v1::ListOrdersResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, caller, deal_id, /*write=*/false, false));
+        SqlParams p;
+        pqxx::result r = Exec(
+            tx,
+            absl::StrCat("SELECT ", OrderColumns(), " FROM deal_orders o WHERE o.deal_id = ", p.Add(deal.id),
+                         "::uuid ORDER BY o.create_time DESC, o.id DESC"),
+            p);
+        for (const pqxx::row& row : r) *out.add_orders() = ReadOrder(row);
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
+absl::StatusOr<v1::Order> OrderStore::Get(const Principal& caller, std::string_view deal_id,
+                                          std::string_view id) {
+  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
+  std::optional<v1::Order> out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, caller, deal_id, /*write=*/false, false));
+        out = LoadOrder(tx, deal.id, id, false);
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  if (!out.has_value()) return absl::NotFoundError("order not found");
+  return *out;
+}
+
+absl::StatusOr<v1::Order> OrderStore::SetStatus(const Actor& actor, const v1::SetOrderStatusRequest& req) {
+  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
+  if (req.status() == v1::Order::STATUS_UNSPECIFIED || !v1::Order::Status_IsValid(req.status())) {
+    return InvalidFieldError("status", "required: NEW, IN_PROGRESS, SHIPPED, DONE or CANCELLED");
+  }
+  v1::Order result;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(DealHead deal,
+                         LoadDealHead(tx, actor.principal, req.deal_id(), /*write=*/true, true));
+    std::optional<v1::Order> old = LoadOrder(tx, deal.id, req.id(), /*for_update=*/true);
+    if (!old.has_value()) return absl::NotFoundError("order not found");
+    if (req.version() != 0 && req.version() != old->version()) return absl::AbortedError("version mismatch");
+    if (old->status() == req.status()) {
+      result = *old;
+      return absl::OkStatus();
+    }
+    if (IsFinal(old->status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the order is ", v1::Order::Status_Name(old->status()), ": its status is final"));
+    }
+    const absl::Time now = clock_.Now();
+    v1::Order next = *old;
+    next.set_status(req.status());
+    next.set_version(old->version() + 1);
+    *next.mutable_update_time() = ToProtoTimestamp(now);
+    SqlParams p;
+    Exec(
+        tx,
+        absl::StrCat("UPDATE deal_orders SET status = ", p.Add(absl::StrCat(static_cast<int>(next.status()))),
+                     "::smallint, version = ", p.Add(absl::StrCat(next.version())),
+                     "::bigint, update_time = ", TsParam(p, now), " WHERE id = ", p.Add(next.id()), "::uuid"),
+        p);
+    v1::DealOrderStatusChanged ev;
+    *ev.mutable_order() = next;
+    ev.set_from_status(old->status());
+    result = next;
+    return EmitDealEvent(tx, outbox_, actor, deal, kOrderStatusChangedType, ev);
+  }));
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// OrderServiceImpl
+
+grpc::Status OrderServiceImpl::CreateOrder(grpc::ServerContext* ctx, const v1::CreateOrderRequest* req,
+                                           v1::Order* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Create(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext* ctx, const v1::ListOrdersRequest* req,
+                                          v1::ListOrdersResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, req->deal_id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext* ctx, const v1::GetOrderRequest* req,
+                                        v1::Order* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->deal_id(), req->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status OrderServiceImpl::SetOrderStatus(grpc::ServerContext* ctx, const v1::SetOrderStatusRequest* req,
+                                              v1::Order* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_ASSIGN_OR_RETURN(*out, store_.SetStatus(Actor{caller, rpc::RequestId(*ctx)}, *req));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace crm::deals
