@@ -1,13 +1,13 @@
 // File: services/deals/clients_test.cc
-// ClientService end to end: an in-process crm::rpc::Server trusting a test "gateway" key that signs
-// principals, a fresh PostgreSQL database per test (CRM_TEST_PG_DSN) with the events and deals
-// migrations, a pipeline and deals inserted by SQL, and a ManualClock.
+// ClientService end to end on the ServiceTest harness (deals_testing.h): an in-process crm::rpc::Server
+// trusting a test "gateway" key that signs principals, a fresh PostgreSQL database per test
+// (CRM_TEST_PG_DSN) with the events and deals migrations, a pipeline and deals inserted by SQL, and a
+// ManualClock.
 #include "services/deals/clients.h"
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
 
@@ -15,113 +15,48 @@
 #include "absl/strings/str_cat.h"
 #include "crm/deals/v1/clients.grpc.pb.h"
 #include "crm/events/v1/envelope.pb.h"
-#include "libs/auth/jwt.h"
-#include "libs/auth/service_credential.h"
-#include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/uuid.h"
-#include "libs/events/schema.h"
-#include "libs/pg/migrations.h"
-#include "libs/pg/pool.h"
-#include "libs/pg/testing.h"
-#include "libs/rpc/call.h"
-#include "libs/rpc/server.h"
-#include "libs/rpc/signed_principal.h"
-
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
+#include "services/deals/deals_testing.h"
 
 namespace crm::deals {
 namespace {
 
 namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
+using fixture::FirstField;
+using fixture::kAnna;
+using fixture::kBoris;
+using fixture::kNew;
+using fixture::kPipeline;
+using fixture::kTeam1;
+using fixture::User;
 using grpc::StatusCode;
 
-constexpr char kPipeline[] = "01900000-0000-7000-8000-000000000001";
-constexpr char kStage[] = "01900000-0000-7000-8000-0000000000a1";
-constexpr char kTeam1[] = "01900000-0000-7000-8000-00000000e001";
-constexpr char kAnna[] = "01900000-0000-7000-8000-00000000f001";
-constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";
-
-Principal User(const std::string& id, std::vector<std::string> perms) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : perms) p.add_permissions(s);
-  p.add_team_ids(kTeam1);
-  return p;
-}
 // Anna: her own deals, clients read and write.
 Principal Anna() {
-  return User(kAnna, {"deals.read.own", "deals.write.own", "clients.read", "clients.write"});
+  return User(kAnna, {"deals.read.own", "deals.write.own", "clients.read", "clients.write"}, {kTeam1});
 }
 // Boris: his own deals only, clients read and write.
 Principal Boris() {
-  return User(kBoris, {"deals.read.own", "deals.write.own", "clients.read", "clients.write"});
+  return User(kBoris, {"deals.read.own", "deals.write.own", "clients.read", "clients.write"}, {kTeam1});
 }
 // A reader: every deal, clients read only.
-Principal Reader() { return User(kBoris, {"deals.read.all", "clients.read"}); }
-Principal NoClients() { return User(kAnna, {"deals.read.own", "deals.write.own"}); }
+Principal Reader() { return User(kBoris, {"deals.read.all", "clients.read"}, {kTeam1}); }
+Principal NoClients() { return User(kAnna, {"deals.read.own", "deals.write.own"}, {kTeam1}); }
 
-std::string FirstField(const grpc::Status& s) {
-  auto v = FieldViolations(FromGrpcStatus(s));
-  return v.empty() ? "" : v[0].field;
-}
-
-class ClientsTest : public ::testing::Test {
+class ClientsTest : public fixture::ServiceTest {
  protected:
+  ClientsTest() : ServiceTest("deals_clients") {}
+
   void SetUp() override {
-    ASSERT_NE(std::getenv("CRM_TEST_PG_DSN"), nullptr)
-        << "CRM_TEST_PG_DSN must name a PostgreSQL admin conninfo";
-    auto db = pg::testing::TempDatabase::Create("deals_clients");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    ASSERT_TRUE(pg::Migrate(db_->dsn(), all).ok());
+    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
     Sql(absl::StrCat("INSERT INTO pipelines (id, name) VALUES ('", kPipeline,
                      "', 'Продажа'); INSERT INTO stages (id, pipeline_id, position, name, kind) VALUES ('",
-                     kStage, "', '", kPipeline, "', 1, 'Новая', 1);"));
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
+                     kNew, "', '", kPipeline, "', 1, 'Новая', 1);"));
     store_ = std::make_unique<ClientStore>(*pool_, clock_);
     service_ = std::make_unique<ClientServiceImpl>(*store_);
-    gateway_key_ = *auth::SigningKey::Generate("gw-test");
-    auth::KeySet trusted;
-    trusted.Add(gateway_key_->public_key());
-    static std::atomic<int> n{0};
-    rpc::ServerOptions o;
-    o.service = absl::StrCat("clients_t", n++);
-    o.grpc_address = "127.0.0.1:0";
-    o.metrics_address = "127.0.0.1:0";
-    server_ = std::make_unique<rpc::Server>(o);
-    server_->SetPrincipalVerifier(rpc::SignedPrincipals(trusted, clock_));
-    server_->AddService(service_.get());
-    ASSERT_TRUE(server_->Start().ok());
-    stub_ = v1::ClientService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                                           grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-    }
-  }
-
-  void Sql(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
+    stub_ = v1::ClientService::NewStub(Serve({service_.get()}));
   }
 
   // A deal of `responsible` (optionally with a client), inserted by SQL.
@@ -130,17 +65,9 @@ class ClientsTest : public ::testing::Test {
     Sql(
         absl::StrCat("INSERT INTO deals (id, name, pipeline_id, stage_id, status, responsible_id, client_id) "
                      "VALUES ('",
-                     id, "', 'Сделка', '", kPipeline, "', '", kStage, "', 1, '", responsible, "', ",
+                     id, "', 'Сделка', '", kPipeline, "', '", kNew, "', 1, '", responsible, "', ",
                      client_id.empty() ? "NULL" : absl::StrCat("'", client_id, "'"), ")"));
     return id;
-  }
-
-  void As(grpc::ClientContext& ctx, const Principal& p) {
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    const std::string bytes = p.SerializeAsString();
-    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
-    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
-                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
   }
 
   grpc::Status Create(const Principal& p, const v1::Client& c, v1::Client* out,
@@ -240,13 +167,8 @@ class ClientsTest : public ::testing::Test {
     return out;
   }
 
-  ManualClock clock_{absl::FromUnixSeconds(1'795'000'000)};
-  std::unique_ptr<pg::testing::TempDatabase> db_;
-  std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<ClientStore> store_;
   std::unique_ptr<ClientServiceImpl> service_;
-  std::optional<auth::SigningKey> gateway_key_;
-  std::unique_ptr<rpc::Server> server_;
   std::unique_ptr<v1::ClientService::Stub> stub_;
 };
 

@@ -1,12 +1,12 @@
 // File: services/deals/commerce_test.cc
-// Products, the catalogue, payments and orders (D6–D8) end to end: an in-process crm::rpc::Server with
-// CatalogService, DealProductService, PaymentService and OrderService trusting a test "gateway" key that
-// signs principals, a fresh PostgreSQL database per test (CRM_TEST_PG_DSN) with the events and deals
-// migrations, deals inserted by SQL, and a ManualClock.
+// Products, the catalogue, payments and orders (D6–D8) end to end on the ServiceTest harness
+// (deals_testing.h): an in-process crm::rpc::Server with CatalogService, DealProductService,
+// PaymentService and OrderService trusting a test "gateway" key that signs principals, a fresh
+// PostgreSQL database per test (CRM_TEST_PG_DSN) with the events and deals migrations, deals inserted by
+// SQL, and a ManualClock.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
 #include <thread>
@@ -16,65 +16,42 @@
 #include "crm/deals/v1/commerce.grpc.pb.h"
 #include "crm/deals/v1/events.pb.h"
 #include "crm/events/v1/envelope.pb.h"
-#include "libs/auth/jwt.h"
-#include "libs/auth/service_credential.h"
-#include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
-#include "libs/events/schema.h"
-#include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
-#include "libs/pg/testing.h"
-#include "libs/rpc/call.h"
-#include "libs/rpc/server.h"
-#include "libs/rpc/signed_principal.h"
 #include "services/deals/deals.h"
+#include "services/deals/deals_testing.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
 #include "services/deals/products.h"
-
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
 
 namespace crm::deals {
 namespace {
 
 namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
+using fixture::FirstField;
+using fixture::kAnna;
+using fixture::kBoris;
+using fixture::kNew;
+using fixture::kPipeline;
+using fixture::kTeam1;
+using fixture::User;
 using grpc::StatusCode;
 
-constexpr char kPipeline[] = "01900000-0000-7000-8000-000000000001";
-constexpr char kStage[] = "01900000-0000-7000-8000-0000000000a1";
-constexpr char kTeam1[] = "01900000-0000-7000-8000-00000000e001";
-constexpr char kAnna[] = "01900000-0000-7000-8000-00000000f001";
-constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";
 constexpr char kInteg[] = "01900000-0000-7000-8000-00000000f003";
 
-Principal User(const std::string& id, std::vector<std::string> perms) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : perms) p.add_permissions(s);
-  p.add_team_ids(kTeam1);
-  return p;
-}
 // Anna: a manager, her own deals, payments.
-Principal Anna() { return User(kAnna, {"deals.read.own", "deals.write.own", "payments.write"}); }
+Principal Anna() { return User(kAnna, {"deals.read.own", "deals.write.own", "payments.write"}, {kTeam1}); }
 // Anna without payments.write.
-Principal AnnaNoPayments() { return User(kAnna, {"deals.read.own", "deals.write.own"}); }
+Principal AnnaNoPayments() { return User(kAnna, {"deals.read.own", "deals.write.own"}, {kTeam1}); }
 // Boris: another manager with his own deals only.
-Principal Boris() { return User(kBoris, {"deals.read.own", "deals.write.own", "payments.write"}); }
+Principal Boris() { return User(kBoris, {"deals.read.own", "deals.write.own", "payments.write"}, {kTeam1}); }
 // A reader of every deal who may change none.
-Principal Reader() { return User(kBoris, {"deals.read.all", "payments.write"}); }
+Principal Reader() { return User(kBoris, {"deals.read.all", "payments.write"}, {kTeam1}); }
 // The 1C integration.
-Principal Integrator() { return User(kInteg, {"deals.read.all", "catalog.manage"}); }
-
-std::string FirstField(const grpc::Status& s) {
-  auto v = FieldViolations(FromGrpcStatus(s));
-  return v.empty() ? "" : v[0].field;
-}
+Principal Integrator() { return User(kInteg, {"deals.read.all", "catalog.manage"}, {kTeam1}); }
 
 crm::common::v1::Money Rub(int64_t minor) {
   crm::common::v1::Money m;
@@ -86,23 +63,16 @@ crm::common::v1::Money Rub(int64_t minor) {
 // 2026-03-10 21:30 UTC is already 2026-03-11 00:30 in Moscow.
 const absl::Time kStart = absl::FromCivil(absl::CivilSecond(2026, 3, 10, 21, 30, 0), absl::UTCTimeZone());
 
-class CommerceTest : public ::testing::Test {
+class CommerceTest : public fixture::ServiceTest {
  protected:
+  CommerceTest() : ServiceTest("deals_commerce") {}
+
   void SetUp() override {
-    ASSERT_NE(std::getenv("CRM_TEST_PG_DSN"), nullptr)
-        << "CRM_TEST_PG_DSN must name a PostgreSQL admin conninfo";
-    auto db = pg::testing::TempDatabase::Create("deals_commerce");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    ASSERT_TRUE(pg::Migrate(db_->dsn(), all).ok());
+    clock_.Set(kStart);
+    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
     Sql(absl::StrCat("INSERT INTO pipelines (id, name) VALUES ('", kPipeline,
                      "', 'Продажа'); INSERT INTO stages (id, pipeline_id, position, name, kind) VALUES ('",
-                     kStage, "', '", kPipeline, "', 1, 'Новая', 1);"));
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
+                     kNew, "', '", kPipeline, "', 1, 'Новая', 1);"));
     auto zone = LoadTimeZone(kDefaultPaymentTimeZone);
     ASSERT_TRUE(zone.ok()) << zone.status();
     deals_ = std::make_unique<DealStore>(*pool_, clock_);
@@ -114,47 +84,14 @@ class CommerceTest : public ::testing::Test {
     lines_service_ = std::make_unique<DealProductServiceImpl>(*lines_);
     payments_service_ = std::make_unique<PaymentServiceImpl>(*payments_);
     orders_service_ = std::make_unique<OrderServiceImpl>(*orders_);
-    gateway_key_ = *auth::SigningKey::Generate("gw-test");
-    auth::KeySet trusted;
-    trusted.Add(gateway_key_->public_key());
-    static std::atomic<int> n{0};
-    rpc::ServerOptions o;
-    o.service = absl::StrCat("commerce_t", n++);
-    o.grpc_address = "127.0.0.1:0";
-    o.metrics_address = "127.0.0.1:0";
-    server_ = std::make_unique<rpc::Server>(o);
-    server_->SetPrincipalVerifier(rpc::SignedPrincipals(trusted, clock_));
-    server_->AddService(catalog_service_.get());
-    server_->AddService(lines_service_.get());
-    server_->AddService(payments_service_.get());
-    server_->AddService(orders_service_.get());
-    ASSERT_TRUE(server_->Start().ok());
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                       grpc::InsecureChannelCredentials());
+    auto channel =
+        Serve({catalog_service_.get(), lines_service_.get(), payments_service_.get(), orders_service_.get()});
     catalog_stub_ = v1::CatalogService::NewStub(channel);
     lines_stub_ = v1::DealProductService::NewStub(channel);
     payments_stub_ = v1::PaymentService::NewStub(channel);
     orders_stub_ = v1::OrderService::NewStub(channel);
   }
 
-  void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-    }
-  }
-
-  void Sql(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
   int64_t Outbox(const std::string& type) {
     return Count(absl::StrCat("SELECT count(*) FROM outbox WHERE type = '", type, "'"));
   }
@@ -165,21 +102,13 @@ class CommerceTest : public ::testing::Test {
     Sql(absl::StrCat(
         "INSERT INTO deals (id, name, pipeline_id, stage_id, status, responsible_id, amount_minor) "
         "VALUES ('",
-        id, "', 'Сделка', '", kPipeline, "', '", kStage, "', 1, '", responsible, "', ", amount_minor, ")"));
+        id, "', 'Сделка', '", kPipeline, "', '", kNew, "', 1, '", responsible, "', ", amount_minor, ")"));
     return id;
   }
   v1::Deal GetDeal(const std::string& id) {
-    auto d = deals_->Get(User(kAnna, {"deals.read.all"}), id);
+    auto d = deals_->Get(User(kAnna, {"deals.read.all"}, {kTeam1}), id);
     EXPECT_TRUE(d.ok()) << d.status();
     return d.ok() ? *d : v1::Deal();
-  }
-
-  void As(grpc::ClientContext& ctx, const Principal& p) {
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    const std::string bytes = p.SerializeAsString();
-    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
-    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
-                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
   }
 
   // Calls `method` of `stub` as `who`.
@@ -252,9 +181,6 @@ class CommerceTest : public ::testing::Test {
     return p;
   }
 
-  ManualClock clock_{kStart};
-  std::unique_ptr<pg::testing::TempDatabase> db_;
-  std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<DealStore> deals_;
   std::unique_ptr<CatalogStore> catalog_;
   std::unique_ptr<DealProductStore> lines_;
@@ -264,8 +190,6 @@ class CommerceTest : public ::testing::Test {
   std::unique_ptr<DealProductServiceImpl> lines_service_;
   std::unique_ptr<PaymentServiceImpl> payments_service_;
   std::unique_ptr<OrderServiceImpl> orders_service_;
-  std::optional<auth::SigningKey> gateway_key_;
-  std::unique_ptr<rpc::Server> server_;
   std::unique_ptr<v1::CatalogService::Stub> catalog_stub_;
   std::unique_ptr<v1::DealProductService::Stub> lines_stub_;
   std::unique_ptr<v1::PaymentService::Stub> payments_stub_;

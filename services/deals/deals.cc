@@ -564,6 +564,18 @@ absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealF
     }
     conds.push_back(absl::StrCat("d.status = ANY(", p.Add(absl::StrCat("{", absl::StrJoin(st, ","), "}")), "::smallint[])"));
   }
+  if (f.fields_size() > 0) {
+    v1::Deal probe;
+    for (int i = 0; i < f.fields_size(); ++i) {
+      if (f.fields(i).code().empty()) return InvalidFieldError(absl::StrCat(pre, ".fields[", i, "].code"), "required");
+      if (f.fields(i).value_case() == v1::FieldValue::VALUE_NOT_SET) {
+        return InvalidFieldError(absl::StrCat(pre, ".fields[", i, "]"), "a value is required");
+      }
+      *probe.add_fields() = f.fields(i);
+    }
+    // JSON containment on the stored {code: FieldValue} object (arrays: every given option is present).
+    conds.push_back(absl::StrCat("d.fields @> ", p.Add(FieldsToJson(probe)), "::jsonb"));
+  }
   if (!f.copied_from_id().empty()) {
     CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".copied_from_id", f.copied_from_id()));
     conds.push_back(absl::StrCat("d.copied_from_id = ", p.Add(f.copied_from_id()), "::uuid"));

@@ -535,5 +535,41 @@ TEST_F(DealsTest, CreateFollowsAChangedPipeline) {
   EXPECT_EQ(Count("SELECT count(*) FROM deals"), 2);
 }
 
+// D3: the list filters on custom field values — all given must match; a bad filter names its field.
+TEST_F(DealsTest, ListFiltersOnCustomFields) {
+  auto with = [&](const std::string& name, const std::string& type, const std::string& area) {
+    v1::Deal d = Named(name);
+    auto* f = d.add_fields();
+    f->set_code("object_type");
+    f->set_text(type);
+    f = d.add_fields();
+    f->set_code("area");
+    f->set_number(area);
+    return MustCreate(Head(), d).id();
+  };
+  const std::string flat54 = with("Квартира 54", "flat", "54");
+  const std::string flat70 = with("Квартира 70", "flat", "70");
+  const std::string house = with("Дом", "house", "54");
+  MustCreate(Head(), Named("Без полей"));
+  v1::DealFilter f;
+  auto* v = f.add_fields();
+  v->set_code("object_type");
+  v->set_text("flat");
+  EXPECT_EQ(ListAll(Head(), f, 10), (std::vector<std::string>{flat70, flat54}));
+  v = f.add_fields();
+  v->set_code("area");
+  v->set_number("54");
+  EXPECT_EQ(ListAll(Head(), f, 10), std::vector<std::string>{flat54});
+  f.mutable_fields(0)->set_text("house");
+  EXPECT_EQ(ListAll(Head(), f, 10), std::vector<std::string>{house});
+  f.mutable_fields(1)->clear_number();
+  v1::ListDealsRequest req;
+  *req.mutable_filter() = f;
+  v1::ListDealsResponse resp;
+  grpc::Status s = List(Head(), req, &resp);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "filter.fields[1]");
+}
+
 }  // namespace
 }  // namespace crm::deals

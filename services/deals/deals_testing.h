@@ -1,11 +1,30 @@
 // File: services/deals/deals_testing.h
 // -----------------------------------------------------------------------------
-// The test fixture of DealService tests (deals_test.cc, copy_test.cc): an in-process crm::rpc::Server
-// on loopback trusting a test "gateway" key that signs principals, a fresh PostgreSQL database per test
-// (CRM_TEST_PG_DSN) with the events and deals migrations, a test pipeline with gated stages and two
-// custom fields inserted by SQL, the users below, and a ManualClock. Test code only.
+// Test fixtures of the deals service's gRPC tests. Test code only.
+//
+// ServiceTest is what every one of them shares: a fresh PostgreSQL database per test (CRM_TEST_PG_DSN)
+// with the events and deals migrations and a pool on it, a ManualClock, a test "gateway" key that signs
+// principals and an in-process crm::rpc::Server on loopback trusting it. A fixture derives from it, adds
+// its own rows and stores, and starts the server with its services.
+//
+// DealsFixture is the DealService fixture (deals_test.cc, copy_test.cc): ServiceTest with a test pipeline
+// with gated stages and two custom fields inserted by SQL, the users below, and helpers that call
+// DealService.
 //
 // Example:
+//   class TasksTest : public crm::deals::fixture::ServiceTest {
+//    protected:
+//     TasksTest() : ServiceTest("dtasks") {}
+//     void SetUp() override {
+//       clock_.Set(absl::FromUnixSeconds(1'800'000'000));  // before anything reads the clock
+//       ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
+//       tasks_ = std::make_unique<TaskStore>(*pool_, clock_);
+//       service_ = std::make_unique<TaskServiceImpl>(*tasks_);
+//       stub_ = v1::TaskService::NewStub(Serve({service_.get()}));
+//     }
+//     ...
+//   };
+//
 //   class CopyTest : public crm::deals::fixture::DealsFixture {};
 //   TEST_F(CopyTest, Something) { v1::Deal d = MustCreate(Anna(), Named("Сделка")); ... }
 #ifndef CRM_SERVICES_DEALS_DEALS_TESTING_H_
@@ -15,14 +34,18 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "crm/deals/v1/deals.grpc.pb.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "libs/auth/jwt.h"
@@ -47,6 +70,111 @@ namespace crm::deals::fixture {
 namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
 
+// The first field an INVALID_ARGUMENT names ("" when none).
+inline std::string FirstField(const grpc::Status& s) {
+  auto v = FieldViolations(FromGrpcStatus(s));
+  return v.empty() ? "" : v[0].field;
+}
+
+// The shared harness of a deals gRPC test (see the file comment). A fixture's SetUp first sets clock_
+// if it wants another start, then calls ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp()), inserts its rows,
+// makes its stores and services and calls Serve() once. A fixture that overrides TearDown calls
+// ServiceTest::TearDown() in it.
+class ServiceTest : public ::testing::Test {
+ protected:
+  // `name` prefixes the test database's name and names the server ("<name>_t<n>").
+  explicit ServiceTest(std::string name) : name_(std::move(name)) {}
+
+  // Creates the database and migrates it (events, then deals), opens pool_ (4 connections) on it and
+  // makes gateway_key_. Records a fatal failure if any of it fails (a clear one when CRM_TEST_PG_DSN is
+  // unset). Does not read clock_.
+  void SetUp() override {
+    auto db = pg::testing::TempDatabase::Create(name_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    std::vector<pg::Migration> all = EventsMigrations();
+    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
+    auto migrated = pg::Migrate(db_->dsn(), all);
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = *std::move(pool);
+    auto key = auth::SigningKey::Generate("gw-test");
+    ASSERT_TRUE(key.ok()) << key.status();
+    gateway_key_ = *std::move(key);
+  }
+
+  // Stops the server Serve() started, lets in-flight calls finish and destroys it: afterwards the
+  // fixture's services and stores may go.
+  void TearDown() override {
+    if (server_) {
+      server_->Shutdown();
+      server_->Wait();
+      server_.reset();
+    }
+  }
+
+  // Starts server_ with `services` on 127.0.0.1:0 (metrics on another free port), trusting principals
+  // that gateway_key_ signed (checked against clock_), and returns a channel to it made with `args`.
+  // Once per test; the services must outlive TearDown(). If the server does not start the test fails
+  // fatally (its body does not run) and the channel reaches nothing.
+  std::shared_ptr<grpc::Channel> Serve(std::initializer_list<grpc::Service*> services,
+                                       const grpc::ChannelArguments& args = {}) {
+    static std::atomic<int> n{0};
+    rpc::ServerOptions o;
+    o.service = absl::StrCat(name_, "_t", n++);
+    o.grpc_address = "127.0.0.1:0";
+    o.metrics_address = "127.0.0.1:0";
+    server_ = std::make_unique<rpc::Server>(o);
+    auth::KeySet trusted;
+    trusted.Add(gateway_key_->public_key());
+    server_->SetPrincipalVerifier(rpc::SignedPrincipals(std::move(trusted), clock_));
+    for (grpc::Service* s : services) server_->AddService(s);
+    const absl::Status started = server_->Start();
+    if (!started.ok()) {
+      // FAIL() returns from the function it is in: here the lambda, so that Serve can return a channel.
+      [&] { FAIL() << "the test server did not start: " << started; }();
+    }
+    const int port = started.ok() ? server_->grpc_port() : 0;
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args);
+  }
+
+  // Runs `sql` (one or more statements) in one committed transaction on the test database.
+  void Sql(const std::string& sql) {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    tx.exec(sql);
+    tx.commit();
+  }
+  // The integer the query `sql` returns in its one row and first column.
+  int64_t Count(const std::string& sql) {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    return tx.exec1(sql)[0].as<int64_t>();
+  }
+
+  // Makes `ctx` call as `p`, signed by the gateway key at clock_'s time, with a 20 s deadline.
+  void As(grpc::ClientContext& ctx, const Principal& p) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    const std::string bytes = p.SerializeAsString();
+    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
+    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
+                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
+  }
+
+  // Stands still until a test moves it; a fixture may Set() another start before ServiceTest::SetUp().
+  ManualClock clock_{absl::FromUnixSeconds(1'795'000'000)};
+  std::unique_ptr<pg::testing::TempDatabase> db_;  // this test's database, dropped with the fixture
+  std::unique_ptr<pg::Pool> pool_;                 // on db_
+  std::optional<auth::SigningKey> gateway_key_;    // the key the server trusts
+  std::unique_ptr<rpc::Server> server_;            // after Serve(), until TearDown()
+
+ private:
+  std::string name_;
+};
+
+// The test pipelines and stages (DealsFixture inserts them), teams and users; other fixtures take the
+// ones they need.
 inline constexpr char kPipeline[] = "01900000-0000-7000-8000-000000000001";
 inline constexpr char kOther[] = "01900000-0000-7000-8000-000000000002";
 inline constexpr char kNew[] = "01900000-0000-7000-8000-0000000000a1";
@@ -61,6 +189,7 @@ inline constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";  // man
 inline constexpr char kLena[] = "01900000-0000-7000-8000-00000000f003";   // team lead, team 1
 inline constexpr char kHead[] = "01900000-0000-7000-8000-00000000f004";   // head of sales
 
+// A user principal with `perms`, a member of `teams`.
 inline Principal User(const std::string& id, std::vector<std::string> perms, std::vector<std::string> teams = {}) {
   Principal p;
   p.set_kind(Principal::KIND_USER);
@@ -76,15 +205,14 @@ inline Principal Lena() { return User(kLena, {"deals.read.team", "deals.write.te
 inline Principal Head() { return User(kHead, {"deals.read.all", "deals.write.all"}, {kTeam1}); }
 inline Principal Auditor() { return User(kHead, {"deals.read.all"}); }
 
-class DealsFixture : public ::testing::Test {
+// The DealService fixture: ServiceTest with the pipelines, stages and custom fields above inserted by
+// SQL, store_ and service_ on them, and stub_ calling the server as the test's users.
+class DealsFixture : public ServiceTest {
  protected:
+  DealsFixture() : ServiceTest("deals") {}
+
   void SetUp() override {
-    auto db = pg::testing::TempDatabase::Create("deals");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    ASSERT_TRUE(pg::Migrate(db_->dsn(), all).ok());
+    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
     Sql(absl::StrCat(
         "INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB'), ('", kOther,
         "', 'Вторичка', 'RUB');"
@@ -98,52 +226,9 @@ class DealsFixture : public ::testing::Test {
         "('", kOtherStage, "', '", kOther, "', 1, 'Новая', 1, '{}');"
         "INSERT INTO field_definitions (code, name, type, options) VALUES "
         "('object_type', 'Тип объекта', 7, '{flat,house}'), ('area', 'Площадь', 2, '{}');"));
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
     store_ = std::make_unique<DealStore>(*pool_, clock_);
     service_ = std::make_unique<DealServiceImpl>(*store_);
-    gateway_key_ = *auth::SigningKey::Generate("gw-test");
-    auth::KeySet trusted;
-    trusted.Add(gateway_key_->public_key());
-    static std::atomic<int> n{0};
-    rpc::ServerOptions o;
-    o.service = absl::StrCat("deals_t", n++);
-    o.grpc_address = "127.0.0.1:0";
-    o.metrics_address = "127.0.0.1:0";
-    server_ = std::make_unique<rpc::Server>(o);
-    server_->SetPrincipalVerifier(rpc::SignedPrincipals(trusted, clock_));
-    server_->AddService(service_.get());
-    ASSERT_TRUE(server_->Start().ok());
-    stub_ = v1::DealService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                                         grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-    }
-  }
-
-  void Sql(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
-
-  void As(grpc::ClientContext& ctx, const Principal& p) {
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    const std::string bytes = p.SerializeAsString();
-    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
-    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
-                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
+    stub_ = v1::DealService::NewStub(Serve({service_.get()}));
   }
 
   grpc::Status Create(const Principal& p, const v1::Deal& d, v1::Deal* out) {
@@ -232,21 +317,10 @@ class DealsFixture : public ::testing::Test {
     return out;
   }
 
-  ManualClock clock_{absl::FromUnixSeconds(1'795'000'000)};
-  std::unique_ptr<pg::testing::TempDatabase> db_;
-  std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<DealStore> store_;
   std::unique_ptr<DealServiceImpl> service_;
-  std::optional<auth::SigningKey> gateway_key_;
-  std::unique_ptr<rpc::Server> server_;
   std::unique_ptr<v1::DealService::Stub> stub_;
 };
-
-// The first field an INVALID_ARGUMENT names ("" when none).
-inline std::string FirstField(const grpc::Status& s) {
-  auto v = FieldViolations(FromGrpcStatus(s));
-  return v.empty() ? "" : v[0].field;
-}
 
 }  // namespace crm::deals::fixture
 

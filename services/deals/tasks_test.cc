@@ -1,11 +1,11 @@
 // File: services/deals/tasks_test.cc
-// TaskService and TimelineService end to end: an in-process crm::rpc::Server on loopback (with
-// DealService to make deals) trusting a test gateway key, a fresh PostgreSQL database per test
-// (CRM_TEST_PG_DSN) with the events and deals migrations, a ManualClock and a temp-dir blob store.
+// TaskService and TimelineService end to end on the ServiceTest harness (deals_testing.h): an
+// in-process crm::rpc::Server on loopback (with DealService to make deals) trusting a test gateway key,
+// a fresh PostgreSQL database per test (CRM_TEST_PG_DSN) with the events and deals migrations, a
+// ManualClock and a temp-dir blob store.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <filesystem>
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
@@ -17,28 +17,16 @@
 #include "crm/deals/v1/deals.grpc.pb.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
 #include "crm/events/v1/envelope.pb.h"
-#include "libs/auth/jwt.h"
 #include "libs/auth/secrets.h"
-#include "libs/auth/service_credential.h"
-#include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
-#include "libs/events/schema.h"
-#include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
-#include "libs/pg/testing.h"
-#include "libs/rpc/call.h"
-#include "libs/rpc/server.h"
-#include "libs/rpc/signed_principal.h"
 #include "services/deals/access.h"
 #include "services/deals/deals.h"
+#include "services/deals/deals_testing.h"
 #include "services/deals/tasks.h"
 #include "services/deals/timeline.h"
-
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
 
 namespace crm::deals {
 namespace {
@@ -47,46 +35,18 @@ namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
 using grpc::StatusCode;
 
-constexpr char kPipeline[] = "01900000-0000-7000-8000-000000000001";
-constexpr char kNew[] = "01900000-0000-7000-8000-0000000000a1";
-constexpr char kTeam1[] = "01900000-0000-7000-8000-00000000e001";
-constexpr char kTeam2[] = "01900000-0000-7000-8000-00000000e002";
-constexpr char kAnna[] = "01900000-0000-7000-8000-00000000f001";   // manager, team 1
-constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";  // manager, team 2
-constexpr char kLena[] = "01900000-0000-7000-8000-00000000f003";   // team lead, team 1
-constexpr char kHead[] = "01900000-0000-7000-8000-00000000f004";   // head of sales
+using namespace crm::deals::fixture;  // NOLINT: the fixture's users and ids
 
-Principal User(const std::string& id, std::vector<std::string> perms, std::vector<std::string> teams = {}) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : perms) p.add_permissions(s);
-  for (auto& t : teams) p.add_team_ids(t);
-  return p;
-}
-Principal Anna() { return User(kAnna, {"deals.read.own", "deals.write.own"}, {kTeam1}); }
-Principal Boris() { return User(kBoris, {"deals.read.own", "deals.write.own"}, {kTeam2}); }
-Principal Lena() { return User(kLena, {"deals.read.team", "deals.write.team"}, {kTeam1}); }
-Principal Head() { return User(kHead, {"deals.read.all", "deals.write.all"}, {kTeam1}); }
-Principal Auditor() { return User(kHead, {"deals.read.all"}); }
-
-class TasksTest : public ::testing::Test {
+class TasksTest : public ServiceTest {
  protected:
+  TasksTest() : ServiceTest("dtasks") {}
+
   void SetUp() override {
-    const char* dsn = std::getenv("CRM_TEST_PG_DSN");
-    ASSERT_NE(dsn, nullptr) << "CRM_TEST_PG_DSN is not set: these tests need PostgreSQL";
-    auto db = pg::testing::TempDatabase::Create("dtasks");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    ASSERT_TRUE(pg::Migrate(db_->dsn(), all).ok());
+    clock_.Set(absl::FromUnixSeconds(1'800'000'000));
+    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
     Sql(absl::StrCat("INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB');",
                      "INSERT INTO stages (id, pipeline_id, position, name, kind, gates) VALUES ('", kNew, "', '",
                      kPipeline, "', 1, 'Неразобранное', 1, '{}');"));
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
     blob_dir_ = std::filesystem::temp_directory_path() / absl::StrCat("dtasks-blobs-", NewUuidV7());
     blobs_ = std::make_unique<LocalDirBlobStore>(blob_dir_.string(), kMaxAttachmentBytes);
     deals_ = std::make_unique<DealStore>(*pool_, clock_);
@@ -95,46 +55,16 @@ class TasksTest : public ::testing::Test {
     deal_service_ = std::make_unique<DealServiceImpl>(*deals_);
     task_service_ = std::make_unique<TaskServiceImpl>(*tasks_);
     timeline_service_ = std::make_unique<TimelineServiceImpl>(*timeline_);
-    gateway_key_ = *auth::SigningKey::Generate("gw-test");
-    auth::KeySet trusted;
-    trusted.Add(gateway_key_->public_key());
-    static std::atomic<int> n{0};
-    rpc::ServerOptions o;
-    o.service = absl::StrCat("dtasks_t", n++);
-    o.grpc_address = "127.0.0.1:0";
-    o.metrics_address = "127.0.0.1:0";
-    server_ = std::make_unique<rpc::Server>(o);
-    server_->SetPrincipalVerifier(rpc::SignedPrincipals(trusted, clock_));
-    server_->AddService(deal_service_.get());
-    server_->AddService(task_service_.get());
-    server_->AddService(timeline_service_.get());
-    ASSERT_TRUE(server_->Start().ok());
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                       grpc::InsecureChannelCredentials());
+    auto channel = Serve({deal_service_.get(), task_service_.get(), timeline_service_.get()});
     deal_stub_ = v1::DealService::NewStub(channel);
     task_stub_ = v1::TaskService::NewStub(channel);
     timeline_stub_ = v1::TimelineService::NewStub(channel);
   }
 
   void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-    }
+    ServiceTest::TearDown();
     std::error_code ec;
     std::filesystem::remove_all(blob_dir_, ec);
-  }
-
-  void Sql(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
   }
 
   // The overdue events in the outbox, oldest first.
@@ -156,14 +86,6 @@ class TasksTest : public ::testing::Test {
     v1::TaskOverdue ev;
     EXPECT_TRUE(env.payload().UnpackTo(&ev));
     return ev.task().id();
-  }
-
-  void As(grpc::ClientContext& ctx, const Principal& p) {
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    const std::string bytes = p.SerializeAsString();
-    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
-    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
-                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
   }
 
   v1::Deal MustDeal(const Principal& p, const std::string& responsible = "") {
@@ -249,9 +171,6 @@ class TasksTest : public ::testing::Test {
     return timeline_stub_->ListTimeline(&ctx, req, out);
   }
 
-  ManualClock clock_{absl::FromUnixSeconds(1'800'000'000)};
-  std::unique_ptr<pg::testing::TempDatabase> db_;
-  std::unique_ptr<pg::Pool> pool_;
   std::filesystem::path blob_dir_;
   std::unique_ptr<LocalDirBlobStore> blobs_;
   std::unique_ptr<DealStore> deals_;
@@ -260,8 +179,6 @@ class TasksTest : public ::testing::Test {
   std::unique_ptr<DealServiceImpl> deal_service_;
   std::unique_ptr<TaskServiceImpl> task_service_;
   std::unique_ptr<TimelineServiceImpl> timeline_service_;
-  std::optional<auth::SigningKey> gateway_key_;
-  std::unique_ptr<rpc::Server> server_;
   std::unique_ptr<v1::DealService::Stub> deal_stub_;
   std::unique_ptr<v1::TaskService::Stub> task_stub_;
   std::unique_ptr<v1::TimelineService::Stub> timeline_stub_;

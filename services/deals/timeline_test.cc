@@ -1,13 +1,13 @@
 // File: services/deals/timeline_test.cc
 // Image thumbnails of attachments (thumbnail.h) and attachment download (TimelineService.GetAttachment):
 // header parsing and fitting as plain functions, then uploads and downloads through an in-process
-// crm::rpc::Server (DealService and TimelineService, signed principals) on a fresh PostgreSQL database
-// per test (CRM_TEST_PG_DSN) with a temp-dir blob store. Test images are drawn and checked with libgd.
+// crm::rpc::Server (DealService and TimelineService, signed principals) on the ServiceTest harness
+// (deals_testing.h): a fresh PostgreSQL database per test (CRM_TEST_PG_DSN), with a temp-dir blob store.
+// Test images are drawn and checked with libgd.
 #include <gd.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <filesystem>
 #include <pqxx/pqxx>
 
@@ -15,27 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "crm/deals/v1/deals.grpc.pb.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
-#include "libs/auth/jwt.h"
 #include "libs/auth/secrets.h"
-#include "libs/auth/service_credential.h"
-#include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
-#include "libs/events/schema.h"
-#include "libs/pg/migrations.h"
-#include "libs/pg/pool.h"
-#include "libs/pg/testing.h"
-#include "libs/rpc/call.h"
-#include "libs/rpc/server.h"
-#include "libs/rpc/signed_principal.h"
 #include "services/deals/deals.h"
+#include "services/deals/deals_testing.h"
 #include "services/deals/thumbnail.h"
 #include "services/deals/timeline.h"
-
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
 
 namespace crm::deals {
 namespace {
@@ -44,27 +31,7 @@ namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
 using grpc::StatusCode;
 
-constexpr char kPipeline[] = "01900000-0000-7000-8000-000000000001";
-constexpr char kNew[] = "01900000-0000-7000-8000-0000000000a1";
-constexpr char kTeam1[] = "01900000-0000-7000-8000-00000000e001";
-constexpr char kTeam2[] = "01900000-0000-7000-8000-00000000e002";
-constexpr char kAnna[] = "01900000-0000-7000-8000-00000000f001";   // manager, team 1
-constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";  // manager, team 2
-constexpr char kLena[] = "01900000-0000-7000-8000-00000000f003";   // team lead, team 1
-constexpr char kHead[] = "01900000-0000-7000-8000-00000000f004";   // head of sales
-
-Principal User(const std::string& id, std::vector<std::string> perms, std::vector<std::string> teams = {}) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : perms) p.add_permissions(s);
-  for (auto& t : teams) p.add_team_ids(t);
-  return p;
-}
-Principal Anna() { return User(kAnna, {"deals.read.own", "deals.write.own"}, {kTeam1}); }
-Principal Boris() { return User(kBoris, {"deals.read.own", "deals.write.own"}, {kTeam2}); }
-Principal Lena() { return User(kLena, {"deals.read.team", "deals.write.team"}, {kTeam1}); }
-Principal Auditor() { return User(kHead, {"deals.read.all"}); }
+using namespace crm::deals::fixture;  // NOLINT: the fixture's users and ids
 
 // ---------------------------------------------------------------------------------------------------
 // Images made with libgd
@@ -236,83 +203,40 @@ TEST(ThumbnailTest, ThumbnailsOfEveryFormatFitAndDecode) {
 // ---------------------------------------------------------------------------------------------------
 // Upload and download through TimelineService
 
-class AttachmentsTest : public ::testing::Test {
+class AttachmentsTest : public ServiceTest {
  protected:
+  AttachmentsTest() : ServiceTest("dtimeline") {}
+
   void SetUp() override {
-    const char* dsn = std::getenv("CRM_TEST_PG_DSN");
-    ASSERT_NE(dsn, nullptr) << "CRM_TEST_PG_DSN is not set: these tests need PostgreSQL";
-    auto db = pg::testing::TempDatabase::Create("dtimeline");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    ASSERT_TRUE(pg::Migrate(db_->dsn(), all).ok());
+    clock_.Set(absl::FromUnixSeconds(1'800'000'000));
+    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
     Sql(absl::StrCat("INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB');",
                      "INSERT INTO stages (id, pipeline_id, position, name, kind, gates) VALUES ('", kNew, "', '",
                      kPipeline, "', 1, 'Неразобранное', 1, '{}');"));
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
     blob_dir_ = std::filesystem::temp_directory_path() / absl::StrCat("dtimeline-blobs-", NewUuidV7());
     blobs_ = std::make_unique<LocalDirBlobStore>(blob_dir_.string(), kMaxAttachmentBytes);
     deals_ = std::make_unique<DealStore>(*pool_, clock_);
     timeline_ = std::make_unique<TimelineStore>(*pool_, clock_, *blobs_);
     deal_service_ = std::make_unique<DealServiceImpl>(*deals_);
     timeline_service_ = std::make_unique<TimelineServiceImpl>(*timeline_);
-    gateway_key_ = *auth::SigningKey::Generate("gw-test");
-    auth::KeySet trusted;
-    trusted.Add(gateway_key_->public_key());
-    static std::atomic<int> n{0};
-    rpc::ServerOptions o;
-    o.service = absl::StrCat("dtimeline_t", n++);
-    o.grpc_address = "127.0.0.1:0";
-    o.metrics_address = "127.0.0.1:0";
-    server_ = std::make_unique<rpc::Server>(o);
-    server_->SetPrincipalVerifier(rpc::SignedPrincipals(trusted, clock_));
-    server_->AddService(deal_service_.get());
-    server_->AddService(timeline_service_.get());
-    ASSERT_TRUE(server_->Start().ok());
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(32 << 20);
-    auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                             grpc::InsecureChannelCredentials(), args);
+    auto channel = Serve({deal_service_.get(), timeline_service_.get()}, args);
     deal_stub_ = v1::DealService::NewStub(channel);
     timeline_stub_ = v1::TimelineService::NewStub(channel);
   }
 
   void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-    }
+    ServiceTest::TearDown();
     std::error_code ec;
     std::filesystem::remove_all(blob_dir_, ec);
   }
 
-  void Sql(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
   // Files in the blob store.
   int BlobCount() {
     int n = 0;
     for (const auto& e : std::filesystem::recursive_directory_iterator(blob_dir_)) n += e.is_regular_file();
     return n;
-  }
-
-  void As(grpc::ClientContext& ctx, const Principal& p) {
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    const std::string bytes = p.SerializeAsString();
-    ctx.AddMetadata(rpc::kPrincipalHeader, bytes);
-    ctx.AddMetadata(std::string(auth::kPrincipalSigHeader),
-                    *auth::SignPrincipalBytes(bytes, *gateway_key_, clock_.Now()));
   }
 
   v1::Deal MustDeal(const Principal& p) {
@@ -356,17 +280,12 @@ class AttachmentsTest : public ::testing::Test {
     return timeline_stub_->GetAttachment(&ctx, req, out);
   }
 
-  ManualClock clock_{absl::FromUnixSeconds(1'800'000'000)};
-  std::unique_ptr<pg::testing::TempDatabase> db_;
-  std::unique_ptr<pg::Pool> pool_;
   std::filesystem::path blob_dir_;
   std::unique_ptr<LocalDirBlobStore> blobs_;
   std::unique_ptr<DealStore> deals_;
   std::unique_ptr<TimelineStore> timeline_;
   std::unique_ptr<DealServiceImpl> deal_service_;
   std::unique_ptr<TimelineServiceImpl> timeline_service_;
-  std::optional<auth::SigningKey> gateway_key_;
-  std::unique_ptr<rpc::Server> server_;
   std::unique_ptr<v1::DealService::Stub> deal_stub_;
   std::unique_ptr<v1::TimelineService::Stub> timeline_stub_;
 };
