@@ -536,7 +536,10 @@ absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealF
   for (size_t i = 0; i < responsibles.size(); ++i) {
     CRM_RETURN_IF_ERROR(CheckOptionalUuid(absl::StrCat(pre, ".responsible_ids[", i, "]"), responsibles[i]));
   }
-  if (!responsibles.empty()) {
+  if (responsibles.size() == 1) {
+    // "=" keeps the index order (deals_responsible_created); "= ANY" of one element would not.
+    conds.push_back(absl::StrCat("d.responsible_id = ", p.Add(responsibles[0]), "::uuid"));
+  } else if (!responsibles.empty()) {
     conds.push_back(absl::StrCat("d.responsible_id = ANY(", p.Add(ArrayLiteral(responsibles)), "::uuid[])"));
   }
   if (f.mine()) {

@@ -13,6 +13,9 @@
 //   stage sums   count and sum of amounts of every stage of the pipeline (target <= 50 ms)
 //   list filter  the first 50 deals of one responsible carrying a tag, newest first
 // "raw" is the same SQL sent with libpqxx on one connection: the floor a service can approach.
+// "gateway" is the HTTP request a screen sends, through the gateway and DealService (access filter,
+// keyset page, JSON): GET .../stages/{id}/deals (a column's first page), GET .../board (every column's
+// count, sum and first 20 cards: the per-stage counts and sums) and GET /v1/deals?filter...
 //
 // Then create throughput (target: >= 50% of raw), --clients concurrent clients (default 16):
 //   gateway  POST /v1/deals with a bearer JWT over keep-alive HTTP/1.1 through the real gateway to the
@@ -185,11 +188,15 @@ double RawCreates(const std::string& dsn, const Dataset& d, int clients, int per
 }
 
 struct ServiceFigures {
+  // The three reads through the gateway (GET, one keep-alive client), as the UI makes them.
+  Percentiles board_page, board, list;
   crm::bench::Result direct, gateway;
 };
 
-// The same creates through DealService over gRPC (direct) and through the gateway; the load figures.
-ServiceFigures ServiceCreates(const std::string& dsn, const Dataset& d, int clients, int per_client) {
+// The reads and the creates through the real service: DealService over gRPC (direct) and through the
+// gateway.
+ServiceFigures MeasureService(const std::string& dsn, const Dataset& d, int iterations, int clients,
+                              int per_client) {
   auto identity_key = crm::auth::SigningKey::Generate("identity-1");
   auto gateway_key = crm::auth::SigningKey::Generate("gateway");
   if (!identity_key.ok() || !gateway_key.ok()) Die("cannot generate keys");
@@ -249,6 +256,23 @@ ServiceFigures ServiceCreates(const std::string& dsn, const Dataset& d, int clie
     for (int i = 0; i < 50; ++i) warm.Send();
   }
   ServiceFigures r;
+  // Reads: the request a kanban or list screen sends, one client, the same variety as the raw queries.
+  auto get = [&](const std::string& target) {
+    return std::make_unique<crm::bench::HttpClient>(
+        port, absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ", *token, "\r\n\r\n"));
+  };
+  std::vector<std::unique_ptr<crm::bench::HttpClient>> pages, lists;
+  for (size_t i = 0; i < 5; ++i) {
+    pages.push_back(get(absl::StrCat("/v1/pipelines/", d.pipeline_id, "/stages/", d.stage_ids[i], "/deals?pageSize=20")));
+  }
+  for (size_t i = 0; i < 200; ++i) {
+    lists.push_back(get(absl::StrCat("/v1/deals?filter.pipelineId=", d.pipeline_id, "&filter.responsibleIds=",
+                                     d.responsibles[i], "&filter.tags=tag3&pageSize=50")));
+  }
+  auto board = get(absl::StrCat("/v1/pipelines/", d.pipeline_id, "/board"));
+  r.board_page = Measure(iterations, [&](int i) { pages[static_cast<size_t>(i) % 5]->Send(); });
+  r.board = Measure(iterations, [&](int) { board->Send(); });
+  r.list = Measure(iterations, [&](int i) { lists[static_cast<size_t>(i) % 200]->Send(); });
   // Direct: the gRPC call the gateway makes, with the principal it would forward, signed the same way.
   crm::common::v1::Principal who;
   who.set_kind(crm::common::v1::Principal::KIND_USER);
@@ -309,7 +333,9 @@ int main(int argc, char** argv) {
   pqxx::connection c((*db)->dsn());
   const Dataset d = Load(c, deals);
 
-  // The same statements a service sends (what deals.cc's board, sums and list queries boil down to).
+  // The same statements a service sends (what deals.cc's board, sums and list queries boil down to),
+  // planned for their parameters each time as the service's are (it sends them unprepared).
+  pqxx::nontransaction(c).exec("SET plan_cache_mode = force_custom_plan");
   c.prepare("board", "SELECT id, name, stage_id, responsible_id, client_id, amount_minor, currency, "
                      "next_task_time, priority, tags, create_time, version FROM deals "
                      "WHERE stage_id = $1 ORDER BY create_time DESC, id DESC LIMIT 20");
@@ -350,8 +376,11 @@ int main(int argc, char** argv) {
           tx.exec_prepared("list", d.pipeline_id, d.responsibles[static_cast<size_t>(i) % 200], "{tag3}");
         }));
 
+  const ServiceFigures via = MeasureService((*db)->dsn(), d, iterations, clients, creates);
+  Print("board page", "gateway", via.board_page);
+  Print("board", "gateway", via.board);
+  Print("list filter", "gateway", via.list);
   const double raw = RawCreates((*db)->dsn(), d, clients, creates);
-  const ServiceFigures via = ServiceCreates((*db)->dsn(), d, clients, creates);
   std::printf("create deal  raw      %8.0f deals/s  (%d clients x %d transactions: deal row + outbox row)\n", raw,
               clients, creates);
   std::printf("create deal  grpc     %8.0f deals/s  p50 %.2f ms  p99 %.2f ms  (DealService.CreateDeal, signed caller)\n",
