@@ -142,6 +142,18 @@ grpc::Status Handle(const grpc::ServerContextBase& ctx, absl::FunctionRef<absl::
   return ToGrpcStatus(body());
 }
 
+namespace internal {
+
+grpc::Status HandleWithCaller(const grpc::ServerContextBase& ctx,
+                              absl::FunctionRef<absl::Status(const crm::common::v1::Principal&)> body) {
+  return Handle(ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(crm::common::v1::Principal caller, Caller(ctx));
+    return body(caller);
+  });
+}
+
+}  // namespace internal
+
 std::shared_ptr<const PrincipalVerifier> UnverifiedPrincipals() {
   static auto* const kVerifier = new std::shared_ptr<const PrincipalVerifier>(std::make_shared<AcceptAll>());
   return *kVerifier;

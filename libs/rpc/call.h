@@ -9,15 +9,24 @@
 // that arrived already past its deadline, or with a malformed or untrusted principal, is marked
 // rejected, and whatever the handler returns, the client gets DEADLINE_EXCEEDED / UNAUTHENTICATED.
 // To also skip the handler's work, a handler starts with Handle() (or CheckCall()): the first step
-// of that thin wrapper is the rejection check.
+// of that thin wrapper is the rejection check. Serve() builds on Handle().
+//
+// Most handlers only compute their reply from the verified caller and the request: Serve() is
+// Handle() + Caller() + writing the reply. Handlers that do more (stream, retry, write metadata) use
+// Handle() directly.
 //
 // Example:
 //   grpc::Status DealService::GetDeal(grpc::ServerContext* ctx, const GetDealRequest* req, Deal* out) {
+//     return crm::rpc::Serve(*ctx, out, [&](const crm::common::v1::Principal& caller) {
+//       return store_.Get(caller, req->id());
+//     });
+//   }
+//   grpc::Status DealService::ExportDeals(grpc::ServerContext* ctx, const ExportDealsRequest* req,
+//                                         grpc::ServerWriter<Deal>* writer) {
 //     return crm::rpc::Handle(*ctx, [&]() -> absl::Status {
 //       CRM_ASSIGN_OR_RETURN(crm::common::v1::Principal caller, crm::rpc::Caller(*ctx));
-//       crm::log::Info("loading deal", {{"deal_id", req->id()}});   // carries the request id
-//       CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->id()));
-//       return absl::OkStatus();
+//       crm::log::Info("exporting deals", {{"pipeline_id", req->pipeline_id()}});  // with the request id
+//       return store_.ForEach(caller, *req, [&](const Deal& deal) { writer->Write(deal); });
 //     });
 //   }
 #ifndef CRM_LIBS_RPC_CALL_H_
@@ -26,16 +35,18 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crm/common/v1/common.pb.h"
+#include "grpcpp/support/status.h"  // small (~300 lines): Serve() returns it from an inline template
 
 namespace grpc {
 class ServerContextBase;
-class Status;
 }  // namespace grpc
 
 namespace crm::rpc {
@@ -85,6 +96,32 @@ absl::Time Deadline(const grpc::ServerContextBase& ctx);
 // call was turned away; otherwise runs `body` with the call's request id on every log line it writes
 // (crm::log::ScopedRequestId) and returns its status, converted to gRPC's.
 grpc::Status Handle(const grpc::ServerContextBase& ctx, absl::FunctionRef<absl::Status()> body);
+
+namespace internal {
+// Handle(), with `body` given the call's Caller(); UNAUTHENTICATED without running `body` when there is
+// none. The non-template part of Serve().
+grpc::Status HandleWithCaller(const grpc::ServerContextBase& ctx,
+                              absl::FunctionRef<absl::Status(const crm::common::v1::Principal&)> body);
+}  // namespace internal
+
+// Serves a unary call whose reply is computed from the verified caller. Like Handle(): a call turned
+// away on arrival returns its rejection without running `body`, and `body` logs with the request id.
+// Then: without a caller (see Caller()) returns UNAUTHENTICATED without running `body`; otherwise runs
+// `body` with the caller, and on success moves its value into `*out` and returns OK; on error leaves
+// `*out` untouched and returns the error as gRPC's status (code, message and field violations kept).
+// A body that needs the actor (caller + request id) builds it with RequestId(ctx).
+template <typename Reply>
+grpc::Status Serve(
+    const grpc::ServerContextBase& ctx, Reply* out,
+    std::type_identity_t<absl::FunctionRef<absl::StatusOr<Reply>(const crm::common::v1::Principal& caller)>>
+        body) {
+  return internal::HandleWithCaller(ctx, [&](const crm::common::v1::Principal& caller) -> absl::Status {
+    absl::StatusOr<Reply> reply = body(caller);
+    if (!reply.ok()) return std::move(reply).status();
+    *out = *std::move(reply);
+    return absl::OkStatus();
+  });
+}
 
 // The seam for trusting the principal header. Until the gateway/identity issue signs principals, the
 // header is believed as sent (UnverifiedPrincipals()); that issue installs a verifier that checks the

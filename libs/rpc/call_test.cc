@@ -1,8 +1,11 @@
 #include "libs/rpc/call.h"
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -10,6 +13,7 @@
 #include "libs/auth/jwt.h"
 #include "libs/auth/service_credential.h"
 #include "libs/base/clock.h"
+#include "libs/base/status.h"
 #include "libs/base/uuid.h"
 #include "libs/log/log.h"
 #include "libs/metrics/metrics_testing.h"
@@ -354,6 +358,105 @@ TEST_F(CallTest, ACallWithinMaxDeadlineKeepsItsOwnDeadline) {
   const int64_t sent = absl::ToUnixMillis(absl::FromChrono(deadline));
   EXPECT_GE(response.deadline_unix_ms(), sent - 5);
   EXPECT_LE(response.deadline_unix_ms(), sent + 200);
+}
+
+// ---- Serve -----------------------------------------------------------------------------------------------
+
+// Echo written with rpc::Serve: answers with the caller the body saw; text "fail" makes the body fail
+// with two field violations.
+class ServedEcho final : public crm::testing::v1::EchoService::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext* ctx, const EchoRequest* req, EchoResponse* out) override {
+    return Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<EchoResponse> {
+      body_runs_.fetch_add(1);
+      if (req->text() == "fail") {
+        return WithFieldViolations(InvalidFieldError("text", "must not be fail"),
+                                   {{"key", "must be set with text"}});
+      }
+      EchoResponse reply;
+      reply.set_text(req->text());
+      reply.set_request_id(RequestId(*ctx));
+      *reply.mutable_caller() = caller;
+      return reply;
+    });
+  }
+  int body_runs() const { return body_runs_.load(); }
+
+ private:
+  std::atomic<int> body_runs_{0};
+};
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void StartServer(std::function<void(Server&)> configure = {}) {
+    server_ = std::make_unique<Server>(TestOptions(testing::UniqueService("serve_test")));
+    server_->AddService(&service_);
+    if (configure) configure(*server_);
+    ASSERT_TRUE(server_->Start().ok());
+    stub_ = crm::testing::v1::EchoService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->grpc_port()), grpc::InsecureChannelCredentials()));
+  }
+
+  ManualClock late_clock_{absl::Now() + absl::Hours(1)};  // every deadline has passed; outlives the server
+  ServedEcho service_;                                    // outlives the server
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<crm::testing::v1::EchoService::Stub> stub_;
+};
+
+TEST_F(ServeTest, TheBodySeesTheVerifiedCallerAndItsValueIsTheReply) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  ctx.AddMetadata(kRequestIdHeader, "serve-test-1");
+  SetCaller(ctx, Manager());
+  EchoRequest request;
+  request.set_text("hi");
+  EchoResponse response;
+  ASSERT_TRUE(stub_->Echo(&ctx, request, &response).ok());
+  EXPECT_EQ(response.text(), "hi");
+  EXPECT_EQ(response.request_id(), "serve-test-1");
+  EXPECT_EQ(response.caller().SerializeAsString(), Manager().SerializeAsString());
+  EXPECT_EQ(service_.body_runs(), 1);
+}
+
+TEST_F(ServeTest, AnErrorFromTheBodyComesBackWithItsFieldViolations) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  SetCaller(ctx, Manager());
+  EchoRequest request;
+  request.set_text("fail");
+  EchoResponse response;
+  grpc::Status status = stub_->Echo(&ctx, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "text: must not be fail");
+  EXPECT_THAT(FieldViolations(FromGrpcStatus(status)),
+              ::testing::ElementsAre(FieldViolation{"text", "must not be fail"},
+                                     FieldViolation{"key", "must be set with text"}));
+  EXPECT_EQ(service_.body_runs(), 1);
+}
+
+TEST_F(ServeTest, NoCallerIsUnauthenticatedWithoutRunningTheBody) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  EchoRequest request;
+  request.set_text("hi");
+  EchoResponse response;
+  grpc::Status status = stub_->Echo(&ctx, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(status.error_message(), HasSubstr("no caller"));
+  EXPECT_EQ(service_.body_runs(), 0);
+}
+
+TEST_F(ServeTest, ACallTurnedAwayOnArrivalDoesNotRunTheBody) {
+  StartServer([&](Server& s) { s.SetClock(late_clock_); });
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(10)));
+  SetCaller(ctx, Manager());
+  EchoResponse response;
+  EXPECT_EQ(stub_->Echo(&ctx, EchoRequest(), &response).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(service_.body_runs(), 0);
 }
 
 TEST(PermissionTest, RequirePermissionNamesTheMissingCode) {

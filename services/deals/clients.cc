@@ -504,14 +504,8 @@ absl::StatusOr<v1::ListClientsResponse> ClientStore::ListClients(const Principal
     conds.push_back(cond + ")");
   }
   if (!req.page_token().empty()) {
-    std::string raw;
-    const size_t sep =
-        absl::WebSafeBase64Unescape(req.page_token(), &raw) ? raw.rfind('\n') : std::string::npos;
-    if (sep == std::string::npos || !IsUuid(raw.substr(sep + 1))) {
-      return InvalidFieldError("page_token", "malformed page token");
-    }
-    conds.push_back(absl::StrCat("(lower(c.name), c.id) > (", p.Add(raw.substr(0, sep)), ", ",
-                                 p.Add(raw.substr(sep + 1)), "::uuid)"));
+    CRM_ASSIGN_OR_RETURN(std::string after, AfterNamePageToken(req.page_token(), "c", p));
+    conds.push_back(std::move(after));
   }
   v1::ListClientsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -525,8 +519,8 @@ absl::StatusOr<v1::ListClientsResponse> ClientStore::ListClients(const Principal
         for (int i = 0; i < static_cast<int>(r.size()) && i < limit; ++i)
           *out.add_clients() = ReadClient(r[i]);
         if (static_cast<int>(r.size()) > limit) {
-          out.set_next_page_token(absl::WebSafeBase64Escape(
-              absl::StrCat(r[limit - 1][11].as<std::string>(), "\n", r[limit - 1][0].as<std::string>())));
+          out.set_next_page_token(
+              NamePageToken(r[limit - 1][11].as<std::string>(), r[limit - 1][0].as<std::string>()));
         }
         return absl::OkStatus();
       },
@@ -761,107 +755,73 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::ListDealContacts(const
 
 grpc::Status ClientServiceImpl::CreateClient(grpc::ServerContext* ctx, const v1::CreateClientRequest* req,
                                              v1::Client* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.CreateClient(Actor{caller, rpc::RequestId(*ctx)}, req->client(),
-                                                   req->allow_duplicate()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.CreateClient(Actor{caller, rpc::RequestId(*ctx)}, req->client(), req->allow_duplicate());
   });
 }
 
 grpc::Status ClientServiceImpl::GetClient(grpc::ServerContext* ctx, const v1::GetClientRequest* req,
                                           v1::Client* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.GetClient(caller, req->id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.GetClient(caller, req->id()); });
 }
 
 grpc::Status ClientServiceImpl::UpdateClient(grpc::ServerContext* ctx, const v1::UpdateClientRequest* req,
                                              v1::Client* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(
-        *out, store_.UpdateClient(Actor{caller, rpc::RequestId(*ctx)}, req->client(), req->update_mask()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.UpdateClient(Actor{caller, rpc::RequestId(*ctx)}, req->client(), req->update_mask());
   });
 }
 
 grpc::Status ClientServiceImpl::ListClients(grpc::ServerContext* ctx, const v1::ListClientsRequest* req,
                                             v1::ListClientsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.ListClients(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.ListClients(caller, *req); });
 }
 
 grpc::Status ClientServiceImpl::FindDuplicates(grpc::ServerContext* ctx, const v1::FindDuplicatesRequest* req,
                                                v1::FindDuplicatesResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.FindDuplicates(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.FindDuplicates(caller, *req); });
 }
 
 grpc::Status ClientServiceImpl::CreateContact(grpc::ServerContext* ctx, const v1::CreateContactRequest* req,
                                               v1::Contact* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(
-        *out, store_.CreateContact(Actor{caller, rpc::RequestId(*ctx)}, req->client_id(), req->contact()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.CreateContact(Actor{caller, rpc::RequestId(*ctx)}, req->client_id(), req->contact());
   });
 }
 
 grpc::Status ClientServiceImpl::ListContacts(grpc::ServerContext* ctx, const v1::ListContactsRequest* req,
                                              v1::ListContactsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.ListContacts(caller, req->client_id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out,
+                    [&](const Principal& caller) { return store_.ListContacts(caller, req->client_id()); });
 }
 
 grpc::Status ClientServiceImpl::UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req,
                                               v1::Contact* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(
-        *out, store_.UpdateContact(Actor{caller, rpc::RequestId(*ctx)}, req->contact(), req->update_mask()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.UpdateContact(Actor{caller, rpc::RequestId(*ctx)}, req->contact(), req->update_mask());
   });
 }
 
 grpc::Status ClientServiceImpl::AddDealContact(grpc::ServerContext* ctx, const v1::AddDealContactRequest* req,
                                                v1::ListDealContactsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.AddDealContact(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.AddDealContact(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status ClientServiceImpl::RemoveDealContact(grpc::ServerContext* ctx,
                                                   const v1::RemoveDealContactRequest* req,
                                                   v1::ListDealContactsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.RemoveDealContact(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.RemoveDealContact(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status ClientServiceImpl::ListDealContacts(grpc::ServerContext* ctx,
                                                  const v1::ListDealContactsRequest* req,
                                                  v1::ListDealContactsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.ListDealContacts(caller, req->deal_id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out,
+                    [&](const Principal& caller) { return store_.ListDealContacts(caller, req->deal_id()); });
 }
 
 }  // namespace crm::deals

@@ -249,20 +249,15 @@ DealServiceImpl::DealServiceImpl(DealStore& store) : store_(store), copier_(std:
 DealServiceImpl::~DealServiceImpl() = default;
 
 grpc::Status DealServiceImpl::CopyDeal(grpc::ServerContext* ctx, const v1::CopyDealRequest* req, v1::Deal* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, copier_->Copy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx)));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return copier_->Copy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx));
   });
 }
 
 grpc::Status DealServiceImpl::BatchCopyDeals(grpc::ServerContext* ctx, const v1::BatchCopyDealsRequest* req,
                                              v1::BatchCopyDealsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out,
-                         copier_->BatchCopy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx)));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return copier_->BatchCopy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx));
   });
 }
 

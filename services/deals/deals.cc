@@ -1155,62 +1155,39 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
 // DealServiceImpl
 
 grpc::Status DealServiceImpl::CreateDeal(grpc::ServerContext* ctx, const v1::CreateDealRequest* req, v1::Deal* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out,
-                         store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), rpc::IdempotencyKey(*ctx)));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), rpc::IdempotencyKey(*ctx));
   });
 }
 
 grpc::Status DealServiceImpl::GetDeal(grpc::ServerContext* ctx, const v1::GetDealRequest* req, v1::Deal* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.Get(caller, req->id()); });
 }
 
 grpc::Status DealServiceImpl::UpdateDeal(grpc::ServerContext* ctx, const v1::UpdateDealRequest* req, v1::Deal* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), req->update_mask()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), req->update_mask());
   });
 }
 
 grpc::Status DealServiceImpl::MoveDeal(grpc::ServerContext* ctx, const v1::MoveDealRequest* req, v1::Deal* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Move(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Move(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status DealServiceImpl::ListDeals(grpc::ServerContext* ctx, const v1::ListDealsRequest* req,
                                         v1::ListDealsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, *req); });
 }
 
 grpc::Status DealServiceImpl::GetBoard(grpc::ServerContext* ctx, const v1::GetBoardRequest* req, v1::Board* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.GetBoard(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.GetBoard(caller, *req); });
 }
 
 grpc::Status DealServiceImpl::ListStageDeals(grpc::ServerContext* ctx, const v1::ListStageDealsRequest* req,
                                              v1::ListStageDealsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.ListStageDeals(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.ListStageDeals(caller, *req); });
 }
 
 }  // namespace crm::deals

@@ -285,37 +285,26 @@ absl::StatusOr<v1::Order> OrderStore::SetStatus(const Actor& actor, const v1::Se
 
 grpc::Status OrderServiceImpl::CreateOrder(grpc::ServerContext* ctx, const v1::CreateOrderRequest* req,
                                            v1::Order* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Create(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Create(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext* ctx, const v1::ListOrdersRequest* req,
                                           v1::ListOrdersResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, req->deal_id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, req->deal_id()); });
 }
 
 grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext* ctx, const v1::GetOrderRequest* req,
                                         v1::Order* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->deal_id(), req->id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out,
+                    [&](const Principal& caller) { return store_.Get(caller, req->deal_id(), req->id()); });
 }
 
 grpc::Status OrderServiceImpl::SetOrderStatus(grpc::ServerContext* ctx, const v1::SetOrderStatusRequest* req,
                                               v1::Order* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.SetStatus(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.SetStatus(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 

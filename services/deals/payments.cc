@@ -505,59 +505,45 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::ApplySchedule(const Actor& actor,
 grpc::Status PaymentServiceImpl::GetPaymentPanel(grpc::ServerContext* ctx,
                                                  const v1::GetPaymentPanelRequest* req,
                                                  v1::PaymentPanel* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.GetPanel(caller, req->deal_id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out,
+                    [&](const Principal& caller) { return store_.GetPanel(caller, req->deal_id()); });
 }
 
 grpc::Status PaymentServiceImpl::AddPayment(grpc::ServerContext* ctx, const v1::AddPaymentRequest* req,
                                             v1::PaymentPanel* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out,
-                         store_.Add(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->payment()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Add(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->payment());
   });
 }
 
 grpc::Status PaymentServiceImpl::UpdatePayment(grpc::ServerContext* ctx, const v1::UpdatePaymentRequest* req,
                                                v1::PaymentPanel* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(),
-                                             req->payment(), req->update_mask()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->payment(),
+                         req->update_mask());
   });
 }
 
 grpc::Status PaymentServiceImpl::MarkPaymentReceived(grpc::ServerContext* ctx,
                                                      const v1::MarkPaymentReceivedRequest* req,
                                                      v1::PaymentPanel* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.MarkReceived(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.MarkReceived(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status PaymentServiceImpl::RemovePayment(grpc::ServerContext* ctx, const v1::RemovePaymentRequest* req,
                                                v1::PaymentPanel* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Remove(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->id()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Remove(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->id());
   });
 }
 
 grpc::Status PaymentServiceImpl::ApplyPaymentSchedule(grpc::ServerContext* ctx,
                                                       const v1::ApplyPaymentScheduleRequest* req,
                                                       v1::PaymentPanel* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.ApplySchedule(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.ApplySchedule(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 

@@ -586,20 +586,12 @@ absl::StatusOr<bool> PipelineStore::EnsureField(const v1::FieldDefinition& field
 
 grpc::Status PipelineServiceImpl::ListPipelines(grpc::ServerContext* ctx, const v1::ListPipelinesRequest*,
                                                 v1::ListPipelinesResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_RETURN_IF_ERROR(rpc::Caller(*ctx).status());
-    CRM_ASSIGN_OR_RETURN(*out, store_->List());
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->List(); });
 }
 
 grpc::Status PipelineServiceImpl::GetPipeline(grpc::ServerContext* ctx, const v1::GetPipelineRequest* req,
                                               v1::Pipeline* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_RETURN_IF_ERROR(rpc::Caller(*ctx).status());
-    CRM_ASSIGN_OR_RETURN(*out, store_->Get(req->id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->Get(req->id()); });
 }
 
 grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* ctx,
@@ -626,21 +618,13 @@ grpc::Status PipelineServiceImpl::UpdatePipeline(grpc::ServerContext* ctx,
 
 grpc::Status PipelineServiceImpl::ListLostReasons(grpc::ServerContext* ctx, const v1::ListLostReasonsRequest*,
                                                   v1::ListLostReasonsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_RETURN_IF_ERROR(rpc::Caller(*ctx).status());
-    CRM_ASSIGN_OR_RETURN(*out, store_->ListLostReasons());
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->ListLostReasons(); });
 }
 
 grpc::Status PipelineServiceImpl::ListFieldDefinitions(grpc::ServerContext* ctx,
                                                        const v1::ListFieldDefinitionsRequest*,
                                                        v1::ListFieldDefinitionsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_RETURN_IF_ERROR(rpc::Caller(*ctx).status());
-    CRM_ASSIGN_OR_RETURN(*out, store_->ListFields());
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->ListFields(); });
 }
 
 grpc::Status PipelineServiceImpl::CreateFieldDefinition(grpc::ServerContext* ctx,

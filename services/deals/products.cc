@@ -511,14 +511,8 @@ absl::StatusOr<v1::ListProductsResponse> CatalogStore::List(const Principal& cal
   }
   if (req.active_only()) conds.push_back("p.active");
   if (!req.page_token().empty()) {
-    std::string raw;
-    const size_t sep =
-        absl::WebSafeBase64Unescape(req.page_token(), &raw) ? raw.rfind('\n') : std::string::npos;
-    if (sep == std::string::npos || !IsUuid(raw.substr(sep + 1))) {
-      return InvalidFieldError("page_token", "malformed page token");
-    }
-    conds.push_back(absl::StrCat("(lower(p.name), p.id) > (", p.Add(raw.substr(0, sep)), ", ",
-                                 p.Add(raw.substr(sep + 1)), "::uuid)"));
+    CRM_ASSIGN_OR_RETURN(std::string after, AfterNamePageToken(req.page_token(), "p", p));
+    conds.push_back(std::move(after));
   }
   v1::ListProductsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -532,8 +526,8 @@ absl::StatusOr<v1::ListProductsResponse> CatalogStore::List(const Principal& cal
         for (int i = 0; i < static_cast<int>(r.size()) && i < limit; ++i)
           *out.add_products() = ReadProduct(r[i]);
         if (static_cast<int>(r.size()) > limit) {
-          out.set_next_page_token(absl::WebSafeBase64Escape(
-              absl::StrCat(r[limit - 1][12].as<std::string>(), "\n", r[limit - 1][0].as<std::string>())));
+          out.set_next_page_token(
+              NamePageToken(r[limit - 1][12].as<std::string>(), r[limit - 1][0].as<std::string>()));
         }
         return absl::OkStatus();
       },
@@ -666,70 +660,49 @@ absl::StatusOr<v1::ListDealProductsResponse> DealProductStore::Remove(const Acto
 
 grpc::Status CatalogServiceImpl::UpsertProduct(grpc::ServerContext* ctx, const v1::UpsertProductRequest* req,
                                                v1::UpsertProductResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Upsert(Actor{caller, rpc::RequestId(*ctx)}, req->product()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Upsert(Actor{caller, rpc::RequestId(*ctx)}, req->product());
   });
 }
 
 grpc::Status CatalogServiceImpl::GetProduct(grpc::ServerContext* ctx, const v1::GetProductRequest* req,
                                             v1::Product* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.Get(caller, req->id()); });
 }
 
 grpc::Status CatalogServiceImpl::ListProducts(grpc::ServerContext* ctx, const v1::ListProductsRequest* req,
                                               v1::ListProductsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, *req); });
 }
 
 grpc::Status DealProductServiceImpl::ListDealProducts(grpc::ServerContext* ctx,
                                                       const v1::ListDealProductsRequest* req,
                                                       v1::ListDealProductsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, req->deal_id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, req->deal_id()); });
 }
 
 grpc::Status DealProductServiceImpl::AddDealProduct(grpc::ServerContext* ctx,
                                                     const v1::AddDealProductRequest* req,
                                                     v1::DealProduct* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out,
-                         store_.Add(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->product()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Add(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->product());
   });
 }
 
 grpc::Status DealProductServiceImpl::UpdateDealProduct(grpc::ServerContext* ctx,
                                                        const v1::UpdateDealProductRequest* req,
                                                        v1::DealProduct* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(),
-                                             req->product(), req->update_mask()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->product(),
+                         req->update_mask());
   });
 }
 
 grpc::Status DealProductServiceImpl::RemoveDealProduct(grpc::ServerContext* ctx,
                                                        const v1::RemoveDealProductRequest* req,
                                                        v1::ListDealProductsResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Remove(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->id()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Remove(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->id());
   });
 }
 

@@ -4,7 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "libs/base/status.h"
+#include "libs/base/uuid.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 
@@ -20,6 +23,20 @@ pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, co
   const std::string name = absl::StrCat("deals_", absl::Hex(std::hash<std::string>{}(sql)));
   tx.conn().prepare(name, sql);
   return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
+std::string NamePageToken(std::string_view lower_name, std::string_view id) {
+  return absl::WebSafeBase64Escape(absl::StrCat(AsAbsl(lower_name), "\n", AsAbsl(id)));
+}
+
+absl::StatusOr<std::string> AfterNamePageToken(std::string_view token, std::string_view alias, SqlParams& p) {
+  std::string raw;
+  const size_t sep = absl::WebSafeBase64Unescape(AsAbsl(token), &raw) ? raw.rfind('\n') : std::string::npos;
+  if (sep == std::string::npos || !IsUuid(raw.substr(sep + 1))) {
+    return InvalidFieldError("page_token", "malformed page token");
+  }
+  return absl::StrCat("(lower(", AsAbsl(alias), ".name), ", AsAbsl(alias), ".id) > (", p.Add(raw.substr(0, sep)),
+                      ", ", p.Add(raw.substr(sep + 1)), "::uuid)");
 }
 
 std::string TsParam(SqlParams& p, absl::Time t) {

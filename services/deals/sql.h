@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/deals/access.h"
@@ -35,6 +36,12 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlP
 // Exec for a statement run often: prepared on the connection the first time its text is seen, so
 // PostgreSQL parses and plans it once per connection instead of at every call.
 pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p);
+
+// Keyset pages of lists ordered by (lower(name), id): the opaque token of the page that ends at the
+// row with `lower_name` and `id`, and the SQL condition "after that token" on `alias`.name and
+// `alias`.id (INVALID_ARGUMENT naming page_token for a token that is not one of these).
+std::string NamePageToken(std::string_view lower_name, std::string_view id);
+absl::StatusOr<std::string> AfterNamePageToken(std::string_view token, std::string_view alias, SqlParams& p);
 
 // Adds `t` to `p` and returns an SQL timestamptz expression equal to it to the microsecond.
 std::string TsParam(SqlParams& p, absl::Time t);

@@ -452,52 +452,36 @@ void OverdueReporter::Run() {
 // Service
 
 grpc::Status TaskServiceImpl::CreateTask(grpc::ServerContext* ctx, const v1::CreateTaskRequest* req, v1::Task* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->task()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->task());
   });
 }
 
 grpc::Status TaskServiceImpl::GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* req, v1::Task* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Get(caller, req->id()));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.Get(caller, req->id()); });
 }
 
 grpc::Status TaskServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* req,
                                         v1::ListTasksResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, *req); });
 }
 
 grpc::Status TaskServiceImpl::UpdateTask(grpc::ServerContext* ctx, const v1::UpdateTaskRequest* req, v1::Task* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->task(), req->update_mask()));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->task(), req->update_mask());
   });
 }
 
 grpc::Status TaskServiceImpl::CompleteTask(grpc::ServerContext* ctx, const v1::CompleteTaskRequest* req,
                                            v1::Task* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Complete(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Complete(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status TaskServiceImpl::CancelTask(grpc::ServerContext* ctx, const v1::CancelTaskRequest* req, v1::Task* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Cancel(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Cancel(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 

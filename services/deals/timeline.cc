@@ -428,38 +428,26 @@ absl::StatusOr<v1::AttachmentContent> TimelineStore::GetAttachment(const Princip
 
 grpc::Status TimelineServiceImpl::AddComment(grpc::ServerContext* ctx, const v1::AddCommentRequest* req,
                                              v1::TimelineEntry* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.AddComment(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.AddComment(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status TimelineServiceImpl::ListTimeline(grpc::ServerContext* ctx, const v1::ListTimelineRequest* req,
                                                v1::ListTimelineResponse* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.List(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, *req); });
 }
 
 grpc::Status TimelineServiceImpl::UploadAttachment(grpc::ServerContext* ctx, const v1::UploadAttachmentRequest* req,
                                                    v1::Attachment* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.Upload(Actor{caller, rpc::RequestId(*ctx)}, *req));
-    return absl::OkStatus();
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) {
+    return store_.Upload(Actor{caller, rpc::RequestId(*ctx)}, *req);
   });
 }
 
 grpc::Status TimelineServiceImpl::GetAttachment(grpc::ServerContext* ctx, const v1::GetAttachmentRequest* req,
                                                 v1::AttachmentContent* out) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, store_.GetAttachment(caller, *req));
-    return absl::OkStatus();
-  });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.GetAttachment(caller, *req); });
 }
 
 }  // namespace crm::deals
