@@ -30,6 +30,7 @@ using crm::common::v1::Principal;
 namespace {
 
 constexpr char kCopyMethod[] = "crm.deals.v1.DealService/CopyDeal";
+constexpr size_t kMaxCopyComment = 5000;
 
 // «Копия для партнёра №…» and «Сделка №…» number a deal by the last 8 hex digits of its id.
 std::string ShortId(const std::string& id) { return id.size() > 8 ? id.substr(id.size() - 8) : id; }
@@ -61,6 +62,9 @@ absl::Status CheckTarget(const v1::CopyDealRequest& req) {
   CRM_RETURN_IF_ERROR(optional_uuid("pipeline_id", req.pipeline_id()));
   CRM_RETURN_IF_ERROR(optional_uuid("stage_id", req.stage_id()));
   CRM_RETURN_IF_ERROR(optional_uuid("responsible_id", req.responsible_id()));
+  if (CodePoints(req.comment()) > kMaxCopyComment) {
+    return InvalidFieldError("comment", absl::StrCat("longer than ", kMaxCopyComment, " characters"));
+  }
   return absl::OkStatus();
 }
 
@@ -187,7 +191,8 @@ absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDeal
       CRM_ASSIGN_OR_RETURN(out, deals_.CreateInTx(tx, actor, d,
                                                   CreateOptions{.id = copy_id,
                                                                 .copied_from_id = src.id(),
-                                                                .take_client_contacts = false}));
+                                                                .take_client_contacts = false,
+                                                                .comment = req.comment()}));
       if (!req.redacted() && options.contacts()) CopyContacts(tx, src.id(), out.id());
       if (!req.redacted() && options.notes()) CopyNotes(tx, src.id(), out.id());
       // Line items carry no personal data: a partner copy may take the list of services too (§5.6).
@@ -227,6 +232,7 @@ absl::StatusOr<v1::BatchCopyDealsResponse> DealCopier::BatchCopy(const Actor& ac
     one.set_responsible_id(req.responsible_id());
     if (req.has_options()) *one.mutable_options() = req.options();
     one.set_redacted(req.redacted());
+    one.set_comment(req.comment());
     const std::string key = idempotency_key.empty() ? "" : absl::StrCat(AsAbsl(idempotency_key), "/", id);
     v1::BatchCopyDealsResponse::Result* result = out.add_results();
     result->set_source_id(id);

@@ -308,7 +308,24 @@ TEST_F(CopyTest, TargetStageGatesApply) {
   for (const char* item : {"amount", "object_type", "task", "comment"}) {
     EXPECT_TRUE(absl::StrContains(s.error_message(), item)) << item << ": " << s.error_message();
   }
+  // The copy's own comment meets the comment gate; the rest are still listed.
+  req.set_comment("Передаю на квалификацию");
+  s = Copy(WithCopy(Anna()), req, &copy);
+  ASSERT_EQ(s.error_code(), StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_FALSE(absl::StrContains(s.error_message(), "comment")) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "task")) << s.error_message();
   EXPECT_EQ(Deals(), before);
+  // A copy's comment lands in its timeline after the notes it took; too long a comment is refused.
+  v1::CopyDealRequest plain;
+  plain.set_id(src.id());
+  plain.set_comment("Повторная продажа");
+  ASSERT_TRUE(Copy(WithCopy(Anna()), plain, &copy).ok());
+  EXPECT_EQ(Comments(copy.id()), 2);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM timeline_entries WHERE deal_id = '", copy.id(),
+                               "' AND text = 'Повторная продажа'")),
+            1);
+  plain.set_comment(std::string(5001, 'x'));
+  EXPECT_EQ(FirstField(Copy(WithCopy(Anna()), plain, &copy)), "comment");
 }
 
 // §5.6: the partner copy carries technical fields only — no client, people, notes, money or name.

@@ -764,13 +764,22 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
       d.clear_lost_comment();
     }
     if (stage.kind() != v1::Stage::KIND_OPEN) *d.mutable_close_time() = ToProtoTimestamp(now);
-    CRM_RETURN_IF_ERROR(CheckGates(stage, d, /*comment=*/""));
+    CRM_RETURN_IF_ERROR(CheckGates(stage, d, options.comment));
     // The deal and DealCreated in one statement.
     v1::DealCreated created;
     *created.mutable_deal() = d;
     CRM_ASSIGN_OR_RETURN(std::vector<std::string> event, outbox_.Row(DealEvent(actor, row, kDealCreatedType, created)));
     if (InsertDealWithEvent(tx, row, target->pipeline_version, event)) break;
     if (attempt > 0) return absl::AbortedError("the pipeline changed during the create; try again");
+  }
+  if (!options.comment.empty()) {
+    v1::TimelineEntry e;
+    e.set_deal_id(d.id());
+    e.set_kind(v1::TimelineEntry::COMMENT);
+    e.set_actor_id(me);
+    *e.mutable_create_time() = d.create_time();
+    e.set_text(options.comment);
+    CRM_RETURN_IF_ERROR(RecordDealChange(tx, e));
   }
   // Seed 003: a new deal takes its client's contacts (the first becomes the main one).
   if (!d.client_id().empty() && options.take_client_contacts) {

@@ -59,6 +59,8 @@ struct CreateOptions {
   std::string copied_from_id;
   // Seed 003: a new deal takes its client's contacts. A copy that leaves the contacts out says false.
   bool take_client_contacts = true;
+  // The deal's first comment (a timeline COMMENT by the creator); it meets a "requires a comment" gate.
+  std::string comment;
 };
 
 // Deals in PostgreSQL (tables of services/deals/migrations plus the events outbox). Thread-safe; the
