@@ -12,34 +12,19 @@ Usage: deals_commerce_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TE
 """
 import os
 import sys
-import time
-import unittest
 import uuid
 
 import grpc
-from confluent_kafka import Consumer
 
-BUILD, SOURCE = sys.argv[1], sys.argv[2]
-del sys.argv[1:3]
-sys.path.insert(0, os.path.join(SOURCE, "tests/support"))
-from stack import BROKERS, Stack  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from e2e import StackTest, main  # noqa: E402
 
 # The demo pipeline of seed 001 (services/deals/demo.h).
 LEADS = "01930000-0001-7000-8000-000000000000"
 
 
-class DealsCommerce(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = Stack(BUILD, services=["deals"])
-        cls.curl = cls.stack.curl
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
-
-    def as_(self, role):
-        return [self.stack.bearer(role)]
+class DealsCommerce(StackTest):
+    services = ["deals"]
 
     def ok(self, reply):
         self.assertEqual(reply.status, 200, reply.body)
@@ -55,22 +40,6 @@ class DealsCommerce(unittest.TestCase):
                          {"name": name, "sku": "OK-1214", "unit": "шт",
                           "price": {"amountMinor": str(price), "currency": "RUB"}, "vatBasisPoints": 2000,
                           "active": True}, headers=self.as_(role))
-
-    def events_of(self, key, until_type, timeout=60):
-        c = Consumer({"bootstrap.servers": BROKERS, "group.id": "e2e-" + uuid.uuid4().hex,
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        c.subscribe(["crm.deals.deal.v1"])
-        types = []
-        deadline = time.monotonic() + timeout  # bounded; the topic may hold many other events
-        while time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error() or m.key() is None or m.key().decode() != key:
-                continue
-            types.append(dict(m.headers())["ce_type"].decode())
-            if until_type in types:
-                break
-        c.close()
-        return types
 
     def test_catalogue_upsert_is_idempotent_and_needs_catalog_manage(self):
         ext = "1C-" + uuid.uuid4().hex[:8]
@@ -161,7 +130,7 @@ class DealsCommerce(unittest.TestCase):
                                     headers=self.as_("manager")))
         self.assertEqual(shipped["status"], "SHIPPED")
 
-        types = self.events_of(deal["id"], "crm.deals.deal.order_status_changed.v1")
+        types = self.event_types("crm.deals.deal.v1", deal["id"], "crm.deals.deal.order_status_changed.v1")
         self.assertEqual(types, ["crm.deals.deal.created.v1",
                                  "crm.deals.deal.products_changed.v1", "crm.deals.deal.products_changed.v1",
                                  "crm.deals.deal.updated.v1", "crm.deals.deal.payment_schedule_applied.v1",
@@ -178,4 +147,4 @@ class DealsCommerce(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    main()

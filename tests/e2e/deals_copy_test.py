@@ -8,18 +8,13 @@ Usage: deals_copy_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TEST_K
 """
 import os
 import sys
-import time
-import unittest
 import uuid
 
 import grpc
-from confluent_kafka import Consumer
 
-BUILD, SOURCE = sys.argv[1], sys.argv[2]
-del sys.argv[1:3]
-sys.path.insert(0, os.path.join(SOURCE, "tests/support"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from e2e import BUILD, StackTest, main  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
-from stack import BROKERS, Stack  # noqa: E402
 
 # Demo pipelines (services/deals/demo.h): seed 001 «Первичная обработка» and seed 002 «Продажа».
 LEADS = "01930000-0001-7000-8000-000000000000"
@@ -29,24 +24,19 @@ SALES = "01930000-0002-7000-8000-000000000000"
 SALES_NEW = "01930000-0002-7000-8000-000000000001"
 
 
-class DealCopy(unittest.TestCase):
+class DealCopy(StackTest):
+    services = ["deals"]
+
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(BUILD, services=["deals"])
-        cls.curl = cls.stack.curl
+        super().setUpClass()
         cls.api = GrpcApi(os.path.join(BUILD, "proto/crm_api.pb"))
         cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.stack.grpc_ports["deals"])
 
     @classmethod
     def tearDownClass(cls):
         cls.channel.close()
-        cls.stack.stop()
-
-    def as_(self, role, *extra):
-        return [self.stack.bearer(role)] + list(extra)
-
-    def user_id(self, role):
-        return self.stack.session(role)["user"]["id"]
+        super().tearDownClass()
 
     def source_deal(self):
         """A manager's deal with a client (and so its contact), tags, fields and a comment."""
@@ -168,22 +158,12 @@ class DealCopy(unittest.TestCase):
         self.assertIn("deals.copy", e.exception.details())
 
         # DealCopied on the source's key, readable by any Kafka client; nothing personal in it.
-        c = Consumer({"bootstrap.servers": BROKERS, "group.id": "e2e-" + uuid.uuid4().hex,
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        c.subscribe(["crm.deals.deal.v1"])
-        found = None
-        deadline = time.monotonic() + 60
-        while found is None and time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error() or m.key().decode() != src["id"]:
-                continue
-            if dict(m.headers())["ce_type"].decode() == "crm.deals.deal.copied.v1":
-                found = m.value()
-        c.close()
+        events = self.events("crm.deals.deal.v1", src["id"], "crm.deals.deal.copied.v1")
+        found = events[-1][1] if events and events[-1][0] == "crm.deals.deal.copied.v1" else None
         self.assertIsNotNone(found, "no crm.deals.deal.copied.v1 for the source")
         for secret in ("Петров", "4510", src["clientId"], "ипотека"):
             self.assertNotIn(secret.encode(), found)
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    main()

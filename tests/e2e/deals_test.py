@@ -8,17 +8,13 @@ Usage: deals_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_
 import os
 import sys
 import time
-import unittest
 import uuid
 
 import grpc
-from confluent_kafka import Consumer
 
-BUILD, SOURCE = sys.argv[1], sys.argv[2]
-del sys.argv[1:3]
-sys.path.insert(0, os.path.join(SOURCE, "tests/support"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from e2e import BUILD, StackTest, main  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
-from stack import BROKERS, Stack  # noqa: E402
 
 # The demo pipeline of seed 001 and its stages (services/deals/demo.h).
 LEADS = "01930000-0001-7000-8000-000000000000"
@@ -27,18 +23,8 @@ QUALIFIED = "01930000-0001-7000-8000-000000000003"
 LOST = "01930000-0001-7000-8000-000000000007"
 
 
-class Deals(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = Stack(BUILD, services=["deals"])
-        cls.curl = cls.stack.curl
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
-
-    def as_(self, role):
-        return [self.stack.bearer(role)]
+class Deals(StackTest):
+    services = ["deals"]
 
     def create(self, role="manager", **fields):
         body = {"name": "Квартира " + uuid.uuid4().hex[:6], "pipelineId": LEADS,
@@ -262,19 +248,7 @@ class Deals(unittest.TestCase):
         deal = self.create()
         self.curl("POST", "/v1/deals/%s:move" % deal["id"],
                   {"stageId": LOST, "lostReasonCode": "no_money"}, headers=self.as_("manager"))
-        c = Consumer({"bootstrap.servers": BROKERS, "group.id": "e2e-" + uuid.uuid4().hex,
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        c.subscribe(["crm.deals.deal.v1"])
-        types = []
-        deadline = time.monotonic() + 60  # bounded; the topic may hold many other events
-        while time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error() or m.key().decode() != deal["id"]:
-                continue
-            types.append(dict(m.headers())["ce_type"].decode())
-            if "crm.deals.deal.lost.v1" in types:
-                break
-        c.close()
+        types = self.event_types("crm.deals.deal.v1", deal["id"], "crm.deals.deal.lost.v1")
         self.assertEqual(types, ["crm.deals.deal.created.v1", "crm.deals.deal.stage_changed.v1",
                                  "crm.deals.deal.lost.v1"])
 
@@ -334,4 +308,4 @@ class Deals(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    main()
