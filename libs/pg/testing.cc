@@ -2,7 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <pqxx/nontransaction>
+#include <pqxx/pqxx>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -79,5 +79,27 @@ TempDatabase::~TempDatabase() {
 const std::string& TempDatabase::dsn() const { return dsn_; }
 
 const std::string& TempDatabase::name() const { return name_; }
+
+void TempDatabase::Exec(const std::string& sql) const {
+  try {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec(sql);
+    tx.commit();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "SQL failed: " << e.what() << "\n" << sql;
+  }
+}
+
+int64_t TempDatabase::Count(const std::string& sql) const {
+  try {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    return tx.exec1(sql)[0].as<int64_t>();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "SQL failed: " << e.what() << "\n" << sql;
+    return -1;
+  }
+}
 
 }  // namespace crm::pg::testing

@@ -15,6 +15,7 @@
 #ifndef CRM_LIBS_PG_TESTING_H_
 #define CRM_LIBS_PG_TESTING_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,12 @@ class TempDatabase {
   const std::string& dsn() const;
   // The database name.
   const std::string& name() const;
+
+  // Runs `sql` (one or more statements) in one committed transaction on this database; a failure fails
+  // the test (ADD_FAILURE with the error).
+  void Exec(const std::string& sql) const;
+  // The integer in the first column of the one row `sql` returns; -1 (and a test failure) on error.
+  int64_t Count(const std::string& sql) const;
 
  private:
   TempDatabase(std::string admin_dsn, std::string name, std::string dsn);

@@ -140,18 +140,9 @@ class ServiceTest : public ::testing::Test {
   }
 
   // Runs `sql` (one or more statements) in one committed transaction on the test database.
-  void Sql(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
+  void Sql(const std::string& sql) { db_->Exec(sql); }
   // The integer the query `sql` returns in its one row and first column.
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
+  int64_t Count(const std::string& sql) { return db_->Count(sql); }
 
   // Makes `ctx` call as `p`, signed by the gateway key at clock_'s time, with a 20 s deadline.
   void As(grpc::ClientContext& ctx, const Principal& p) {

@@ -50,17 +50,8 @@ class TimersTest : public ::testing::Test {
     store_ = std::make_unique<TimerStore>(*pool_, clock_, TimerStoreOptions{.export_metrics = false});
   }
 
-  void Exec(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    tx.exec(sql);
-    tx.commit();
-  }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
+  void Exec(const std::string& sql) { db_->Exec(sql); }
+  int64_t Count(const std::string& sql) { return db_->Count(sql); }
   std::string Text(const std::string& sql) {
     pqxx::connection c(db_->dsn());
     pqxx::work tx(c);
