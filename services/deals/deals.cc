@@ -491,30 +491,9 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
 // ---------------------------------------------------------------------------------------------------
 // Filters and pages
 
-struct PageKey {
-  int64_t micros = 0;
-  std::string id;
-};
+using PageKey = TimePageKey;
 
-std::string EncodeToken(const v1::Deal& last) {
-  return absl::WebSafeBase64Escape(absl::StrCat(MicrosFromTs(last.create_time()), ":", last.id()));
-}
-
-absl::StatusOr<std::optional<PageKey>> DecodeToken(std::string_view field, const std::string& token) {
-  if (token.empty()) return std::optional<PageKey>();
-  std::string raw;
-  PageKey k;
-  const size_t colon = [&] {
-    if (!absl::WebSafeBase64Unescape(token, &raw)) return std::string::npos;
-    return raw.find(':');
-  }();
-  if (colon == std::string::npos || !absl::SimpleAtoi(raw.substr(0, colon), &k.micros) ||
-      !IsUuid(raw.substr(colon + 1))) {
-    return InvalidFieldError(field, "malformed page token");
-  }
-  k.id = raw.substr(colon + 1);
-  return std::optional<PageKey>(k);
-}
+std::string EncodeToken(const v1::Deal& last) { return TimePageToken(MicrosFromTs(last.create_time()), last.id()); }
 
 // The SQL condition (alias d) for `f`; its pipeline_id and stage_ids only when `with_location`.
 absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealFilter& f, bool with_location,
@@ -1041,7 +1020,7 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
 absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, const v1::ListDealsRequest& req) {
   if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
   if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
-  CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeToken("page_token", req.page_token()));
+  CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListDealsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1139,7 +1118,7 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
   if (req.stage_id().empty()) return InvalidFieldError("stage_id", "required");
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("stage_id", req.stage_id()));
   if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
-  CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeToken("page_token", req.page_token()));
+  CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListStageDealsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,

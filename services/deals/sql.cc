@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/status.h"
 #include "libs/base/uuid.h"
@@ -23,6 +24,23 @@ pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, co
   const std::string name = absl::StrCat("deals_", absl::Hex(std::hash<std::string>{}(sql)));
   tx.conn().prepare(name, sql);
   return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
+std::string TimePageToken(int64_t micros, std::string_view id) {
+  return absl::WebSafeBase64Escape(absl::StrCat(micros, ":", AsAbsl(id)));
+}
+
+absl::StatusOr<std::optional<TimePageKey>> DecodeTimePageToken(std::string_view field, std::string_view token) {
+  if (token.empty()) return std::optional<TimePageKey>();
+  std::string raw;
+  TimePageKey k;
+  const size_t colon = absl::WebSafeBase64Unescape(AsAbsl(token), &raw) ? raw.find(':') : std::string::npos;
+  if (colon == std::string::npos || !absl::SimpleAtoi(raw.substr(0, colon), &k.micros) ||
+      !IsUuid(raw.substr(colon + 1))) {
+    return InvalidFieldError(field, "malformed page token");
+  }
+  k.id = raw.substr(colon + 1);
+  return std::optional<TimePageKey>(std::move(k));
 }
 
 std::string NamePageToken(std::string_view lower_name, std::string_view id) {

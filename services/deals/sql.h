@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,16 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlP
 // Exec for a statement run often: prepared on the connection the first time its text is seen, so
 // PostgreSQL parses and plans it once per connection instead of at every call.
 pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p);
+
+// Keyset pages of lists ordered by (a timestamp, id) — deals by create_time, tasks by due_time, the
+// timeline by create_time: the opaque token of the page that ends at the row with `micros` and `id`,
+// and the key a token holds (nullopt for "", INVALID_ARGUMENT naming `field` for a token not made here).
+struct TimePageKey {
+  int64_t micros = 0;
+  std::string id;
+};
+std::string TimePageToken(int64_t micros, std::string_view id);
+absl::StatusOr<std::optional<TimePageKey>> DecodeTimePageToken(std::string_view field, std::string_view token);
 
 // Keyset pages of lists ordered by (lower(name), id): the opaque token of the page that ends at the
 // row with `lower_name` and `id`, and the SQL condition "after that token" on `alias`.name and

@@ -34,21 +34,10 @@ constexpr size_t kMaxResult = 5000;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 
-std::string MicrosTs(const google::protobuf::Timestamp& ts) {
-  return absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(ts)));
-}
-google::protobuf::Timestamp TsFromMicros(int64_t us) { return ToProtoTimestamp(absl::FromUnixMicros(us)); }
-std::string AsTime(const std::string& placeholder) {
-  return absl::StrCat("('epoch'::timestamptz + ", placeholder, "::bigint * interval '1 microsecond')");
-}
-std::string Micros(const char* column) {
-  return absl::StrCat("(extract(epoch from ", column, ") * 1000000)::bigint");
-}
-
 std::string TaskColumns() {
-  return absl::StrCat("t.id::text, t.deal_id::text, t.kind, t.title, ", Micros("t.due_time"),
+  return absl::StrCat("t.id::text, t.deal_id::text, t.kind, t.title, ", MicrosOf("t.due_time"),
                       ", t.responsible_id::text, COALESCE(t.creator_id::text, ''), t.status, t.result, ",
-                      Micros("t.completed_time"), ", ", Micros("t.create_time"), ", ", Micros("t.update_time"),
+                      MicrosOf("t.completed_time"), ", ", MicrosOf("t.create_time"), ", ", MicrosOf("t.update_time"),
                       ", t.version");
 }
 
@@ -85,12 +74,12 @@ void SaveTask(pqxx::transaction_base& tx, const v1::Task& t) {
   SqlParams p;
   Exec(tx,
        absl::StrCat("UPDATE tasks SET kind = ", p.Add(absl::StrCat(static_cast<int>(t.kind()))), "::smallint, title = ",
-                    p.Add(t.title()), ", due_time = ", AsTime(p.Add(MicrosTs(t.due_time()))),
+                    p.Add(t.title()), ", due_time = ", TsParam(p, FromProtoTimestamp(t.due_time())),
                     ", responsible_id = ", p.Add(t.responsible_id()), "::uuid, status = ",
                     p.Add(absl::StrCat(static_cast<int>(t.status()))), "::smallint, result = ", p.Add(t.result()),
                     ", completed_time = ",
-                    t.has_completed_time() ? AsTime(p.Add(MicrosTs(t.completed_time()))) : std::string("NULL"),
-                    ", update_time = ", AsTime(p.Add(MicrosTs(t.update_time()))), ", version = ",
+                    t.has_completed_time() ? TsParam(p, FromProtoTimestamp(t.completed_time())) : std::string("NULL"),
+                    ", update_time = ", TsParam(p, FromProtoTimestamp(t.update_time())), ", version = ",
                     p.Add(absl::StrCat(t.version())), "::bigint WHERE id = ", p.Add(t.id()), "::uuid"),
        p);
 }
@@ -191,9 +180,9 @@ absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& i
                       "create_time, update_time, version) VALUES (",
                       p.Add(t.id()), "::uuid, ", p.Add(t.deal_id()), "::uuid, ",
                       p.Add(absl::StrCat(static_cast<int>(t.kind()))), "::smallint, ", p.Add(t.title()), ", ",
-                      AsTime(p.Add(MicrosTs(t.due_time()))), ", ", p.Add(t.responsible_id()), "::uuid, NULLIF(",
-                      p.Add(t.creator_id()), ", '')::uuid, 1, ", AsTime(p.Add(MicrosTs(t.create_time()))), ", ",
-                      AsTime(p.Add(MicrosTs(t.update_time()))), ", 1)"),
+                      TsParam(p, FromProtoTimestamp(t.due_time())), ", ", p.Add(t.responsible_id()), "::uuid, NULLIF(",
+                      p.Add(t.creator_id()), ", '')::uuid, 1, ", TsParam(p, FromProtoTimestamp(t.create_time())), ", ",
+                      TsParam(p, FromProtoTimestamp(t.update_time())), ", 1)"),
          p);
     RecomputeNextTask(tx, t.deal_id());
     CRM_RETURN_IF_ERROR(Timeline(tx, actor, t, v1::TimelineEntry::TASK_CREATED, now));
@@ -235,18 +224,7 @@ absl::StatusOr<v1::ListTasksResponse> TaskStore::List(const Principal& caller, c
   if (!v1::Task::Status_IsValid(req.status())) return InvalidFieldError("status", "unknown status");
   if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
   const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
-  int64_t key_micros = 0;
-  std::string key_id;
-  if (!req.page_token().empty()) {
-    std::string raw;
-    size_t colon = std::string::npos;
-    if (absl::WebSafeBase64Unescape(req.page_token(), &raw)) colon = raw.find(':');
-    if (colon == std::string::npos || !absl::SimpleAtoi(raw.substr(0, colon), &key_micros) ||
-        !IsUuid(raw.substr(colon + 1))) {
-      return InvalidFieldError("page_token", "malformed page token");
-    }
-    key_id = raw.substr(colon + 1);
-  }
+  CRM_ASSIGN_OR_RETURN(std::optional<TimePageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   SqlParams p;
   std::string sql = absl::StrCat("SELECT ", TaskColumns(), " FROM tasks t JOIN deals d ON d.id = t.deal_id WHERE (",
                                  ReadableWhere(caller, "d", p));
@@ -258,15 +236,15 @@ absl::StatusOr<v1::ListTasksResponse> TaskStore::List(const Principal& caller, c
   if (req.status() != v1::Task::STATUS_UNSPECIFIED) {
     absl::StrAppend(&sql, " AND t.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))), "::smallint");
   }
-  if (req.has_due_before()) absl::StrAppend(&sql, " AND t.due_time < ", AsTime(p.Add(MicrosTs(req.due_before()))));
-  if (req.has_due_after()) absl::StrAppend(&sql, " AND t.due_time >= ", AsTime(p.Add(MicrosTs(req.due_after()))));
+  if (req.has_due_before()) absl::StrAppend(&sql, " AND t.due_time < ", TsParam(p, FromProtoTimestamp(req.due_before())));
+  if (req.has_due_after()) absl::StrAppend(&sql, " AND t.due_time >= ", TsParam(p, FromProtoTimestamp(req.due_after())));
   if (req.overdue()) {
     absl::StrAppend(&sql, " AND t.status = 1 AND t.due_time < ",
-                    AsTime(p.Add(absl::StrCat(absl::ToUnixMicros(clock_.Now())))));
+                    TsParam(p, clock_.Now()));
   }
-  if (!key_id.empty()) {
-    absl::StrAppend(&sql, " AND (t.due_time, t.id) > (", AsTime(p.Add(absl::StrCat(key_micros))), ", ",
-                    p.Add(key_id), "::uuid)");
+  if (after.has_value()) {
+    absl::StrAppend(&sql, " AND (t.due_time, t.id) > (", TsParam(p, absl::FromUnixMicros(after->micros)), ", ",
+                    p.Add(after->id), "::uuid)");
   }
   absl::StrAppend(&sql, " ORDER BY t.due_time, t.id LIMIT ", size + 1);
   v1::ListTasksResponse out;
@@ -279,7 +257,7 @@ absl::StatusOr<v1::ListTasksResponse> TaskStore::List(const Principal& caller, c
         if (static_cast<int>(r.size()) > size) {
           const v1::Task& last = out.tasks(size - 1);
           out.set_next_page_token(
-              absl::WebSafeBase64Escape(absl::StrCat(MicrosTs(last.due_time()), ":", last.id())));
+              TimePageToken(absl::ToUnixMicros(FromProtoTimestamp(last.due_time())), last.id()));
         }
         return absl::OkStatus();
       },
@@ -398,7 +376,7 @@ absl::StatusOr<int> TaskStore::ReportOverdue(int batch_size) {
     CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
       batch = 0;
       SqlParams p;
-      const std::string at = AsTime(p.Add(absl::StrCat(absl::ToUnixMicros(now))));
+      const std::string at = TsParam(p, now);
       // Rows another scan (or a task change) holds are skipped; a row changed and committed since this
       // statement's snapshot is checked again in its latest version before it is locked (READ
       // COMMITTED), so a task reported, completed or cancelled meanwhile is left out.

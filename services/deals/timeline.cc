@@ -36,15 +36,6 @@ constexpr int kMaxAttachmentsPerComment = 20;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 
-std::string Micros(absl::Time t) { return absl::StrCat(absl::ToUnixMicros(t)); }
-std::string MicrosTs(const google::protobuf::Timestamp& ts) { return Micros(FromProtoTimestamp(ts)); }
-google::protobuf::Timestamp TsFromMicros(int64_t us) { return ToProtoTimestamp(absl::FromUnixMicros(us)); }
-
-// "to timestamptz" of a micros placeholder.
-std::string AsTime(const std::string& placeholder) {
-  return absl::StrCat("('epoch'::timestamptz + ", placeholder, "::bigint * interval '1 microsecond')");
-}
-
 bool IsHexKey(std::string_view key) {
   if (key.size() != 64) return false;
   for (char c : key) {
@@ -97,7 +88,7 @@ v1::Attachment ReadAttachment(const pqxx::row& r) {
 }
 
 std::string EncodeToken(const v1::TimelineEntry& last) {
-  return absl::WebSafeBase64Escape(absl::StrCat(MicrosTs(last.create_time()), ":", last.id()));
+  return TimePageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id());
 }
 
 }  // namespace
@@ -160,7 +151,7 @@ absl::Status RecordDealChange(pqxx::transaction_base& tx, const v1::TimelineEntr
       "INSERT INTO timeline_entries (id, deal_id, kind, actor_id, create_time, text, task_id, field, old_value, "
       "new_value) VALUES (",
       p.Add(id), "::uuid, ", p.Add(entry.deal_id()), "::uuid, ", p.Add(absl::StrCat(static_cast<int>(entry.kind()))),
-      "::smallint, ", p.Add(entry.actor_id()), ", ", AsTime(p.Add(MicrosTs(entry.create_time()))), ", ",
+      "::smallint, ", p.Add(entry.actor_id()), ", ", TsParam(p, FromProtoTimestamp(entry.create_time())), ", ",
       p.Add(entry.text()), ", NULLIF(", p.Add(entry.task_id()), ", '')::uuid, ", p.Add(entry.field()), ", ",
       p.Add(entry.old_value()), ", ", p.Add(entry.new_value()), ")");
   Exec(tx, sql, p);
@@ -245,18 +236,7 @@ absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& ca
   if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
   if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
   const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
-  int64_t key_micros = 0;
-  std::string key_id;
-  if (!req.page_token().empty()) {
-    std::string raw;
-    size_t colon = std::string::npos;
-    if (absl::WebSafeBase64Unescape(req.page_token(), &raw)) colon = raw.find(':');
-    if (colon == std::string::npos || !absl::SimpleAtoi(raw.substr(0, colon), &key_micros) ||
-        !IsUuid(raw.substr(colon + 1))) {
-      return InvalidFieldError("page_token", "malformed page token");
-    }
-    key_id = raw.substr(colon + 1);
-  }
+  CRM_ASSIGN_OR_RETURN(std::optional<TimePageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListTimelineResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -267,9 +247,9 @@ absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& ca
         SqlParams p;
         std::string sql = absl::StrCat("SELECT ", kEntryColumns, " FROM timeline_entries e WHERE e.deal_id = ",
                                        p.Add(req.deal_id()), "::uuid");
-        if (!key_id.empty()) {
-          absl::StrAppend(&sql, " AND (e.create_time, e.id) < (", AsTime(p.Add(absl::StrCat(key_micros))), ", ",
-                          p.Add(key_id), "::uuid)");
+        if (after.has_value()) {
+          absl::StrAppend(&sql, " AND (e.create_time, e.id) < (", TsParam(p, absl::FromUnixMicros(after->micros)), ", ",
+                          p.Add(after->id), "::uuid)");
         }
         absl::StrAppend(&sql, " ORDER BY e.create_time DESC, e.id DESC LIMIT ", size + 1);
         pqxx::result r = Exec(tx, sql, p);
@@ -360,7 +340,7 @@ absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v
         "VALUES (",
         p.Add(a.id()), "::uuid, ", p.Add(a.deal_id()), "::uuid, ", p.Add(a.file_name()), ", ",
         p.Add(a.content_type()), ", ", p.Add(absl::StrCat(a.size_bytes())), "::bigint, ", p.Add(key), ", ",
-        AsTime(p.Add(MicrosTs(a.create_time()))));
+        TsParam(p, FromProtoTimestamp(a.create_time())));
     if (thumbnail_key.empty()) {
       absl::StrAppend(&sql, ", NULL, NULL, NULL, NULL, NULL)");
     } else {
