@@ -48,7 +48,15 @@ std::string OutboxWriter::TopicFor(std::string_view aggregate_type) const {
   return absl::StrCat("crm.", service_, ".", AsAbsl(aggregate_type), ".v1");
 }
 
-absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event) const {
+namespace {
+
+// An event's outbox row: the columns of kOutboxColumns, the payload as serialized bytes.
+struct OutboxRow {
+  std::string id, aggregate_type, aggregate_id, type, payload, topic, source, occurred_at;
+};
+
+absl::StatusOr<OutboxRow> BuildRow(const NewEvent& event, const std::string& service, absl::Time now,
+                                   std::string topic) {
   if (!IsIdentifier(event.aggregate_type, /*allow_dash=*/false)) {
     return absl::InvalidArgumentError(
         absl::StrCat("event.aggregate_type: \"", event.aggregate_type, "\" is not [a-z][a-z0-9_]*"));
@@ -57,11 +65,10 @@ absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event
   if (auto s = CheckField("type", event.type); !s.ok()) return s;
   if (event.payload == nullptr) return absl::InvalidArgumentError("event.payload: required");
 
-  const absl::Time now = clock_->Now();
   v1::Envelope envelope;
   envelope.set_id(NewUuidV7());
   envelope.set_type(event.type);
-  envelope.set_source(absl::StrCat("/crm/", service_));
+  envelope.set_source(absl::StrCat("/crm/", service));
   envelope.set_subject(event.aggregate_id);
   *envelope.mutable_time() = ToProtoTimestamp(now);
   *envelope.mutable_actor() = event.actor;
@@ -70,30 +77,46 @@ absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event
   envelope.mutable_payload()->PackFrom(*event.payload);
   for (const std::string& u : event.visible_to_user_ids) envelope.add_visible_to_user_ids(u);
   for (const std::string& t : event.visible_to_team_ids) envelope.add_visible_to_team_ids(t);
-  std::string bytes;
-  if (!envelope.SerializeToString(&bytes)) return absl::InternalError("event: cannot serialize the envelope");
+  OutboxRow row;
+  if (!envelope.SerializeToString(&row.payload)) {
+    return absl::InternalError("event: cannot serialize the envelope");
+  }
+  row.id = envelope.id();
+  row.aggregate_type = event.aggregate_type;
+  row.aggregate_id = event.aggregate_id;
+  row.type = event.type;
+  row.topic = std::move(topic);
+  row.source = envelope.source();
+  row.occurred_at = FormatRfc3339Utc(now);
+  return row;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event) const {
+  CRM_ASSIGN_OR_RETURN(OutboxRow row, BuildRow(event, service_, clock_->Now(), TopicFor(event.aggregate_type)));
   std::string hex = "\\x";
-  hex.reserve(2 + 2 * bytes.size());
+  hex.reserve(2 + 2 * row.payload.size());
   static constexpr char kDigits[] = "0123456789abcdef";
-  for (unsigned char c : bytes) {
+  for (unsigned char c : row.payload) {
     hex.push_back(kDigits[c >> 4]);
     hex.push_back(kDigits[c & 15]);
   }
-  return std::vector<std::string>{envelope.id(),       event.aggregate_type, event.aggregate_id,
-                                  event.type,          std::move(hex),       TopicFor(event.aggregate_type),
-                                  envelope.source(),   FormatRfc3339Utc(now)};
+  return std::vector<std::string>{std::move(row.id),   std::move(row.aggregate_type), std::move(row.aggregate_id),
+                                  std::move(row.type), std::move(hex),                std::move(row.topic),
+                                  std::move(row.source), std::move(row.occurred_at)};
 }
 
 absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, const NewEvent& event) const {
-  CRM_ASSIGN_OR_RETURN(std::vector<std::string> row, Row(event));
-  std::string values;
-  for (size_t i = 0; i < row.size(); ++i) {
-    absl::StrAppend(&values, i == 0 ? "" : ", ", "$", i + 1, "::", kOutboxColumnTypes[i]);
-  }
-  tx.exec_params(absl::StrCat("INSERT INTO outbox (", kOutboxColumns, ") VALUES (", values, ")"),
-                 pqxx::prepare::make_dynamic_params(row));
+  CRM_ASSIGN_OR_RETURN(OutboxRow row, BuildRow(event, service_, clock_->Now(), TopicFor(event.aggregate_type)));
+  // The payload goes as binary (half the bytes of Row()'s hex text).
+  tx.exec_params(
+      "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
+      "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::timestamptz)",
+      row.id, row.aggregate_type, row.aggregate_id, row.type,
+      pqxx::binarystring(row.payload.data(), row.payload.size()), row.topic, row.source, row.occurred_at);
   // The relay is woken at commit by the outbox table's own trigger (migrations/0003_outbox_notify.sql).
-  return row[0];
+  return row.id;
 }
 
 }  // namespace crm::events
