@@ -86,29 +86,39 @@ void CopyContacts(pqxx::transaction_base& tx, const std::string& from, const std
 }
 
 // The comments of `from` (примечания) with their attachments, as entries of `to` in the same order and
-// with their authors and times; the files are shared through the content-addressed blob store.
+// with their authors and times; the files are shared through the content-addressed blob store. Three
+// statements whatever the number of comments: read the ids, insert the entries, insert the attachments.
 void CopyNotes(pqxx::transaction_base& tx, const std::string& from, const std::string& to) {
-  pqxx::result comments = tx.exec_params(
-      "SELECT id::text FROM timeline_entries WHERE deal_id = $1::uuid AND kind = $2 ORDER BY create_time, id",
-      from, static_cast<int>(v1::TimelineEntry::COMMENT));
-  for (const pqxx::row& c : comments) {
-    const std::string entry = NewUuidV7();
-    tx.exec_params0(
-        "INSERT INTO timeline_entries (id, deal_id, kind, actor_id, create_time, text) "
-        "SELECT $3::uuid, $2::uuid, kind, actor_id, create_time, text FROM timeline_entries WHERE id = $1::uuid",
-        c[0].as<std::string>(), to, entry);
-    for (const pqxx::row& a :
-         tx.exec_params("SELECT id::text FROM attachments WHERE entry_id = $1::uuid ORDER BY create_time, id",
-                        c[0].as<std::string>())) {
-      tx.exec_params0(
-          "INSERT INTO attachments (id, deal_id, file_name, content_type, size_bytes, sha256, entry_id, create_time, "
-          "thumbnail_sha256, thumbnail_content_type, thumbnail_size_bytes, thumbnail_width, thumbnail_height) "
-          "SELECT $4::uuid, $2::uuid, file_name, content_type, size_bytes, sha256, $3::uuid, create_time, "
-          "thumbnail_sha256, thumbnail_content_type, thumbnail_size_bytes, thumbnail_width, thumbnail_height "
-          "FROM attachments WHERE id = $1::uuid",
-          a[0].as<std::string>(), to, entry, NewUuidV7());
+  std::vector<std::string> old_entries, new_entries, old_files, new_files, file_entries;
+  for (const pqxx::row& r : tx.exec_params(
+           "SELECT e.id::text, coalesce(array_to_json(array_agg(a.id::text ORDER BY a.create_time, a.id) "
+           "FILTER (WHERE a.id IS NOT NULL)), '[]')::text "
+           "FROM timeline_entries e LEFT JOIN attachments a ON a.entry_id = e.id "
+           "WHERE e.deal_id = $1::uuid AND e.kind = $2 GROUP BY e.id ORDER BY min(e.create_time), e.id",
+           from, static_cast<int>(v1::TimelineEntry::COMMENT))) {
+    old_entries.push_back(r[0].as<std::string>());
+    new_entries.push_back(NewUuidV7());
+    for (std::string& file : JsonStrings(r[1].as<std::string>())) {
+      old_files.push_back(std::move(file));
+      new_files.push_back(NewUuidV7());
+      file_entries.push_back(new_entries.back());
     }
   }
+  if (old_entries.empty()) return;
+  tx.exec_params0(
+      "INSERT INTO timeline_entries (id, deal_id, kind, actor_id, create_time, text) "
+      "SELECT m.new_id, $3::uuid, e.kind, e.actor_id, e.create_time, e.text "
+      "FROM unnest($1::uuid[], $2::uuid[]) AS m(old_id, new_id) JOIN timeline_entries e ON e.id = m.old_id",
+      ArrayLiteral(old_entries), ArrayLiteral(new_entries), to);
+  if (old_files.empty()) return;
+  tx.exec_params0(
+      "INSERT INTO attachments (id, deal_id, file_name, content_type, size_bytes, sha256, entry_id, create_time, "
+      "thumbnail_sha256, thumbnail_content_type, thumbnail_size_bytes, thumbnail_width, thumbnail_height) "
+      "SELECT m.new_id, $4::uuid, a.file_name, a.content_type, a.size_bytes, a.sha256, m.entry_id, a.create_time, "
+      "a.thumbnail_sha256, a.thumbnail_content_type, a.thumbnail_size_bytes, a.thumbnail_width, a.thumbnail_height "
+      "FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS m(old_id, new_id, entry_id) "
+      "JOIN attachments a ON a.id = m.old_id",
+      ArrayLiteral(old_files), ArrayLiteral(new_files), ArrayLiteral(file_entries), to);
 }
 
 // Team ids of deals `a` and `b` together (the stream shows DealCopied to both deals' teams).
@@ -162,8 +172,10 @@ absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDeal
       } else if (options.responsible() && !req.redacted()) {
         d.set_responsible_id(src.responsible_id());
       }
-      const std::map<std::string, bool> technical = LoadTechnicalFlags(tx);
       std::set<std::string> wanted(options.custom_fields().begin(), options.custom_fields().end());
+      // The definitions matter only for a partner copy or named fields (whose codes are checked).
+      const std::map<std::string, bool> technical =
+          req.redacted() || !wanted.empty() ? LoadTechnicalFlags(tx) : std::map<std::string, bool>();
       for (const std::string& code : wanted) {
         if (!technical.contains(code)) {
           return InvalidFieldError("options.custom_fields", absl::StrCat("unknown field ", QuoteForError(code)));
