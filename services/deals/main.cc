@@ -11,8 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include <pqxx/pqxx>
 #include <thread>
 
+#include "libs/base/periodic.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
@@ -22,6 +24,7 @@
 #include "libs/events/schema.h"
 #include "libs/log/log.h"
 #include "libs/pg/migrations.h"
+#include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
 #include "services/deals/clients.h"
@@ -118,6 +121,13 @@ int main(int argc, char** argv) {
         server.AddService(server.Own(std::make_unique<crm::deals::ClientServiceImpl>(*clients)));
         auto* tasks = server.Own(std::make_unique<crm::deals::TaskStore>(*p, crm::SystemClock()));
         server.AddService(server.Own(std::make_unique<crm::deals::TaskServiceImpl>(*tasks)));
+        // Idempotency records past their 24 hours (libs/pg/idempotency.h), hourly on every replica.
+        server.Own(std::make_unique<crm::Periodic>(absl::Hours(1), [p] {
+          absl::Status s = crm::pg::InTransaction(*p, [](pqxx::work& tx) {
+            return crm::pg::PurgeIdempotency(tx, crm::SystemClock().Now()).status();
+          });
+          if (!s.ok()) crm::log::Warn("cannot purge idempotency records", {{"error", s}});
+        }));
         if (overdue_scan_ms > 0) {
           server.Own(std::make_unique<crm::deals::OverdueReporter>(*tasks, absl::Milliseconds(overdue_scan_ms)));
         }

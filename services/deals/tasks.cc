@@ -408,22 +408,15 @@ absl::StatusOr<int> TaskStore::ReportOverdue(int batch_size) {
 }
 
 OverdueReporter::OverdueReporter(TaskStore& store, absl::Duration interval)
-    : store_(store), interval_(interval), thread_([this] { Run(); }) {}
-
-OverdueReporter::~OverdueReporter() {
-  stop_.Notify();
-  thread_.join();
-}
+    : store_(store), periodic_(interval, [this] { Run(); }, /*run_at_start=*/true) {}
 
 void OverdueReporter::Run() {
-  do {
-    absl::StatusOr<int> reported = store_.ReportOverdue();
-    if (!reported.ok()) {
-      log::Warn("overdue task scan failed", {{"error", reported.status()}});
-    } else if (*reported > 0) {
-      log::Info("overdue tasks reported", {{"count", *reported}});
-    }
-  } while (!stop_.WaitForNotificationWithTimeout(interval_));
+  absl::StatusOr<int> reported = store_.ReportOverdue();
+  if (!reported.ok()) {
+    log::Warn("overdue task scan failed", {{"error", reported.status()}});
+  } else if (*reported > 0) {
+    log::Info("overdue tasks reported", {{"count", *reported}});
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

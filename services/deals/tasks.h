@@ -28,9 +28,9 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
+#include "libs/base/periodic.h"
 #include "libs/events/outbox.h"
 #include "services/deals/deals.h"
 
@@ -104,17 +104,12 @@ class TaskServiceImpl final : public crm::deals::v1::TaskService::Service {
 class OverdueReporter {
  public:
   OverdueReporter(TaskStore& store, absl::Duration interval);
-  ~OverdueReporter();
-  OverdueReporter(const OverdueReporter&) = delete;
-  OverdueReporter& operator=(const OverdueReporter&) = delete;
 
  private:
   void Run();
 
   TaskStore& store_;
-  const absl::Duration interval_;
-  absl::Notification stop_;
-  std::thread thread_;  // last: starts after the members it uses exist
+  Periodic periodic_;  // last: starts after the members it uses exist
 };
 
 }  // namespace crm::deals

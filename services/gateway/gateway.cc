@@ -433,7 +433,7 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
   ctx.AddMetadata("x-request-id", req.request_id);
   if (req.method == "POST") {
     if (std::optional<std::string_view> k = req.Header("Idempotency-Key"); k.has_value() && !k->empty()) {
-      ctx.AddMetadata(kIdempotencyKeyHeader, std::string(*k));
+      ctx.AddMetadata(rpc::kIdempotencyKeyHeader, std::string(*k));
     }
   }
   ctx.AddMetadata(kClientIpHeader, req.remote_ip);

@@ -54,7 +54,6 @@
 namespace crm::gateway {
 
 // Metadata keys the gateway sends to backends.
-inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
 // The client's IP address as the edge saw it; trust it only on calls from the gateway's principal.
 inline constexpr char kClientIpHeader[] = "x-crm-client-ip";
 

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "libs/base/periodic.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/config/config.h"
@@ -37,35 +38,6 @@ const std::vector<crm::pg::Migration>& IdentityMigrations();
 }  // namespace crm
 
 namespace {
-
-// Runs `fn` every `every` on its own thread until destroyed.
-class Periodic {
- public:
-  Periodic(absl::Duration every, std::function<void()> fn)
-      : thread_([this, every, fn = std::move(fn)] {
-          for (;;) {
-            {
-              absl::MutexLock lock(&mu_);
-              auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-              mu_.AwaitWithTimeout(absl::Condition(&stop), every);
-              if (stopping_) return;
-            }
-            fn();
-          }
-        }) {}
-  ~Periodic() {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    thread_.join();
-  }
-
- private:
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;  // last: starts after the members it uses
-};
 
 constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=identity user=identity";
 
@@ -165,7 +137,7 @@ int main(int argc, char** argv) {
         CRM_RETURN_IF_ERROR(ring->Maintain());
         ring->StartBackground(key_reload);
         auto* sess = server.Own(std::make_unique<crm::identity::Sessions>(*store, *ring, sessions));
-        server.Own(std::make_unique<Periodic>(absl::Hours(1), [sess] {
+        server.Own(std::make_unique<crm::Periodic>(absl::Hours(1), [sess] {
           if (absl::Status s = sess->Prune(); !s.ok())
             crm::log::Warn("cannot prune sessions", {{"error", s}});
         }));

@@ -74,7 +74,7 @@ template <typename Msg>
 absl::Status Idempotent(Store& store, const grpc::ServerContextBase& ctx, const Principal& caller,
                         std::string_view method, Msg* out, absl::FunctionRef<absl::StatusOr<Msg>()> fn,
                         void (*redact)(Msg&) = nullptr) {
-  const std::string key = Metadata(ctx, kIdempotencyKeyHeader);
+  const std::string key = rpc::IdempotencyKey(ctx);
   if (key.empty()) {
     CRM_ASSIGN_OR_RETURN(*out, fn());
     return absl::OkStatus();

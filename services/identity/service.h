@@ -36,7 +36,6 @@ struct Deps {
 
 // The metadata key of the client's address, set by the gateway.
 inline constexpr char kClientIpHeader[] = "x-crm-client-ip";
-inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
 
 class AuthServiceImpl final : public crm::identity::v1::AuthService::Service {
  public:

@@ -132,9 +132,11 @@ class Stack:
     def signed(self, principal):
         """gRPC metadata carrying `principal` (a crm.common.v1.Principal message) signed with the gateway's
         key, as libs/auth/service_credential.h describes: what a trusted caller such as robots sends."""
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-        with open(self.gateway_key, "rb") as f:
-            key = load_pem_private_key(f.read(), None)
+        if getattr(self, "_signing_key", None) is None:
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+            with open(self.gateway_key, "rb") as f:
+                self._signing_key = load_pem_private_key(f.read(), None)
+        key = self._signing_key
         raw = principal.SerializeToString()
         ts = int(time.time())
         sig = key.sign(("v1.%s.%d" % (b64url(raw), ts)).encode())
