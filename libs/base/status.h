@@ -91,6 +91,11 @@ std::vector<FieldViolation> FieldViolations(const absl::Status& status);
 google::protobuf::util::Status ToProtobufStatus(const absl::Status& status);
 absl::Status FromProtobufStatus(const google::protobuf::util::Status& status);
 
+// True for failures worth retrying later with backoff, the same request: UNAVAILABLE, DEADLINE_EXCEEDED,
+// ABORTED (a conflict), RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN. Any other code is permanent for that
+// request (OK is not a failure: false).
+bool IsTransient(const absl::Status& status);
+
 // Returns `status` with `context + ": "` prefixed to its message (the code is kept); OK stays OK.
 absl::Status Annotate(const absl::Status& status, std::string_view context);
 

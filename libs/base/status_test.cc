@@ -150,3 +150,16 @@ TEST(FieldViolationsTest, TravelThroughGrpcStatusDetails) {
 
 }  // namespace
 }  // namespace crm
+
+TEST(StatusTest, IsTransientIsTheRetryableCodes) {
+  for (auto code : {absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kAborted,
+                    absl::StatusCode::kResourceExhausted, absl::StatusCode::kInternal, absl::StatusCode::kUnknown}) {
+    EXPECT_TRUE(crm::IsTransient(absl::Status(code, "x"))) << code;
+  }
+  for (auto code : {absl::StatusCode::kOk, absl::StatusCode::kInvalidArgument, absl::StatusCode::kNotFound,
+                    absl::StatusCode::kFailedPrecondition, absl::StatusCode::kPermissionDenied,
+                    absl::StatusCode::kUnauthenticated, absl::StatusCode::kUnimplemented,
+                    absl::StatusCode::kAlreadyExists}) {
+    EXPECT_FALSE(crm::IsTransient(absl::Status(code, code == absl::StatusCode::kOk ? "" : "x"))) << code;
+  }
+}

@@ -25,19 +25,6 @@
 namespace crm::events {
 namespace {
 
-bool IsTransient(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kAborted:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kInternal:
-    case absl::StatusCode::kUnknown:
-      return true;
-    default:
-      return false;
-  }
-}
 
 prometheus::Family<prometheus::Counter>& ConsumedFamily() {
   static auto* const family = &prometheus::BuildCounter()
@@ -235,9 +222,12 @@ class Consumer::Impl {
       });
       if (s.ok()) {
         StoreOffset(m);
-        absl::MutexLock lock(&mu_);
-        (duplicate ? stats_.duplicates : stats_.applied)++;
-        (duplicate ? duplicate_ : applied_).Increment();
+        {
+          absl::MutexLock lock(&mu_);
+          (duplicate ? stats_.duplicates : stats_.applied)++;
+          (duplicate ? duplicate_ : applied_).Increment();
+        }
+        if (!duplicate && options_.after_commit) options_.after_commit();
         return absl::OkStatus();
       }
       if (!IsTransient(s)) {
@@ -333,5 +323,15 @@ absl::Status Consumer::Run() { return impl_->Run(); }
 absl::StatusOr<bool> Consumer::PollOnce(absl::Duration timeout) { return impl_->PollOnce(timeout); }
 void Consumer::Stop() { impl_->Stop(); }
 ConsumerStats Consumer::stats() const { return impl_->stats(); }
+
+ConsumerThread::ConsumerThread(std::unique_ptr<Consumer> consumer)
+    : consumer_(std::move(consumer)), thread_([this] {
+        if (absl::Status s = consumer_->Run(); !s.ok()) crm::log::Error("consumer stopped", {{"error", s}});
+      }) {}
+
+ConsumerThread::~ConsumerThread() {
+  consumer_->Stop();
+  thread_.join();
+}
 
 }  // namespace crm::events

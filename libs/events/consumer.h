@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -50,6 +51,9 @@ struct ConsumerOptions {
   absl::Duration session_timeout = absl::Seconds(10);
   absl::Duration max_retry_backoff = absl::Seconds(30);
   std::map<std::string, std::string> consumer_config;  // extra librdkafka properties (override ours)
+  // Called on the consuming thread after each event whose effects committed (not for duplicates or
+  // parked events): e.g. to wake a worker that picks up what the handler wrote.
+  std::function<void()> after_commit;
 };
 
 struct ConsumedEvent {
@@ -92,6 +96,20 @@ class Consumer {
  private:
   explicit Consumer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Runs a consumer's Run() on a thread of its own from construction until destruction (which Stop()s it
+// and joins): how a service keeps a consumer alive beside its gRPC server (Server::Own).
+class ConsumerThread {
+ public:
+  explicit ConsumerThread(std::unique_ptr<Consumer> consumer);
+  ~ConsumerThread();
+  ConsumerThread(const ConsumerThread&) = delete;
+  ConsumerThread& operator=(const ConsumerThread&) = delete;
+
+ private:
+  std::unique_ptr<Consumer> consumer_;
+  std::thread thread_;  // last: starts after the consumer exists
 };
 
 }  // namespace crm::events

@@ -13,6 +13,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
+#include "proto/crm/events/v1/envelope.pb.h"
 #include "tests/support/process.h"
 
 namespace crm::events {
@@ -105,6 +106,61 @@ TEST_F(EventsTest, BadEventsAreRejectedNamingTheFieldAndNothingIsWritten) {
   }
   EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), 0);
   EXPECT_EQ(writer_.TopicFor("thing"), kTopic);
+}
+
+TEST_F(EventsTest, TheEnvelopeCarriesTheAutomationCausation) {
+  google::protobuf::Int64Value payload;
+  payload.set_value(1);
+  NewEvent robot{.aggregate_type = "thing",
+                 .aggregate_id = "thing-robot",
+                 .type = "crm.unit.thing.set.v1",
+                 .payload = &payload,
+                 .automation_depth = 3,
+                 .skip_automation = true};
+  NewEvent person{.aggregate_type = "thing",
+                  .aggregate_id = "thing-person",
+                  .type = "crm.unit.thing.set.v1",
+                  .payload = &payload};
+  ASSERT_TRUE(pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+                if (auto id = writer_.Append(tx, robot); !id.ok()) return id.status();
+                return writer_.Append(tx, person).status();
+              }).ok());
+  auto envelope_of = [&](const std::string& aggregate_id) {
+    pqxx::connection c(db_->dsn());
+    pqxx::nontransaction tx(c);
+    pqxx::binarystring bytes(tx.exec_params1("SELECT payload FROM outbox WHERE aggregateid = $1", aggregate_id)[0]);
+    v1::Envelope e;
+    EXPECT_TRUE(e.ParseFromString(bytes.str()));
+    return e;
+  };
+  EXPECT_EQ(envelope_of("thing-robot").automation_depth(), 3);
+  EXPECT_TRUE(envelope_of("thing-robot").skip_automation());
+  EXPECT_EQ(envelope_of("thing-person").automation_depth(), 0);
+  EXPECT_FALSE(envelope_of("thing-person").skip_automation());
+
+  // Row() (the one-statement insert) encodes the same envelope: bytea hex "\\x..." of it.
+  robot.automation_depth = 100;
+  auto row = writer_.Row(robot);
+  ASSERT_TRUE(row.ok()) << row.status();
+  const std::string& hex = (*row)[4];
+  ASSERT_EQ(hex.rfind("\\x", 0), 0u);
+  std::string bytes;
+  for (size_t i = 2; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  v1::Envelope from_row;
+  ASSERT_TRUE(from_row.ParseFromString(bytes));
+  EXPECT_EQ(from_row.automation_depth(), 100);
+  EXPECT_TRUE(from_row.skip_automation());
+  EXPECT_EQ(from_row.id(), (*row)[0]);
+
+  // Depths outside 0..100 are rejected naming the field, by both.
+  for (int bad : {-1, 101}) {
+    robot.automation_depth = bad;
+    absl::Status s = pg::InTransaction(*pool_, [&](pqxx::work& tx) { return writer_.Append(tx, robot).status(); });
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("automation_depth")) << bad;
+    EXPECT_EQ(writer_.Row(robot).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), 2);
 }
 
 TEST_F(EventsTest, OnlyCommittedChangesArePublishedInTheirEnvelope) {

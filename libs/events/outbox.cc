@@ -64,6 +64,10 @@ absl::StatusOr<OutboxRow> BuildRow(const NewEvent& event, const std::string& ser
   if (auto s = CheckField("aggregate_id", event.aggregate_id); !s.ok()) return s;
   if (auto s = CheckField("type", event.type); !s.ok()) return s;
   if (event.payload == nullptr) return absl::InvalidArgumentError("event.payload: required");
+  if (event.automation_depth < 0 || event.automation_depth > kMaxAutomationDepth) {
+    return absl::InvalidArgumentError(absl::StrCat("event.automation_depth: ", event.automation_depth,
+                                                   " is not in 0..", kMaxAutomationDepth));
+  }
 
   v1::Envelope envelope;
   envelope.set_id(NewUuidV7());
@@ -77,6 +81,8 @@ absl::StatusOr<OutboxRow> BuildRow(const NewEvent& event, const std::string& ser
   envelope.mutable_payload()->PackFrom(*event.payload);
   for (const std::string& u : event.visible_to_user_ids) envelope.add_visible_to_user_ids(u);
   for (const std::string& t : event.visible_to_team_ids) envelope.add_visible_to_team_ids(t);
+  envelope.set_automation_depth(event.automation_depth);
+  envelope.set_skip_automation(event.skip_automation);
   OutboxRow row;
   if (!envelope.SerializeToString(&row.payload)) {
     return absl::InternalError("event: cannot serialize the envelope");

@@ -50,7 +50,16 @@ struct NewEvent {
   // Who may see it on the gateway's live stream besides "<service>.read.all" holders (envelope.proto).
   std::vector<std::string> visible_to_user_ids;
   std::vector<std::string> visible_to_team_ids;
+  // The automation causation of the change (envelope.proto): how deep in a chain of robot actions it
+  // is, 0..kMaxAutomationDepth (0 for a person's, an API client's or an import's change), and whether
+  // it was made with automation skipped. Producers copy them from the call (crm::rpc::AutomationDepth,
+  // crm::rpc::SkipAutomation).
+  int automation_depth = 0;
+  bool skip_automation = false;
 };
+
+// The largest NewEvent::automation_depth accepted (the same bound as the call metadata's).
+inline constexpr int kMaxAutomationDepth = 100;
 
 class OutboxWriter {
  public:

@@ -1,10 +1,13 @@
 #include "libs/rpc/call.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
@@ -92,6 +95,23 @@ std::string RequestId(const grpc::ServerContextBase& ctx) {
 
 std::string IdempotencyKey(const grpc::ServerContextBase& ctx) {
   return std::string(Header(ctx, kIdempotencyKeyHeader).value_or(""));
+}
+
+int AutomationDepth(const grpc::ServerContextBase& ctx) {
+  std::optional<std::string_view> raw = Header(ctx, kAutomationDepthHeader);
+  if (!raw.has_value() || raw->empty()) return 0;
+  int depth = 0;
+  for (char c : *raw) {
+    if (c < '0' || c > '9') return 0;
+    depth = std::min(depth * 10 + (c - '0'), kMaxAutomationDepth + 1);  // bounded: no overflow
+  }
+  return std::min(depth, kMaxAutomationDepth);
+}
+
+bool SkipAutomation(const grpc::ServerContextBase& ctx) {
+  std::optional<std::string_view> raw = Header(ctx, kSkipAutomationHeader);
+  if (!raw.has_value()) return false;
+  return *raw == "1" || absl::EqualsIgnoreCase(AsAbsl(*raw), "true");
 }
 
 absl::StatusOr<crm::common::v1::Principal> Caller(const grpc::ServerContextBase& ctx) {

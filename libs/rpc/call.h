@@ -59,6 +59,15 @@ inline constexpr char kRequestIdHeader[] = "x-request-id";
 inline constexpr char kPrincipalHeader[] = "x-crm-principal-bin";
 // The client's idempotency key for a creating call (the gateway passes HTTP Idempotency-Key here).
 inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
+// How deep in a chain of automation the call is (crm.events.v1.Envelope.automation_depth): a decimal
+// 0..100; absent for a call a person, an API client or an import made. A robot acting on an event of
+// depth n calls with n + 1. Only services set it (the gateway never forwards a client's).
+inline constexpr char kAutomationDepthHeader[] = "x-crm-automation-depth";
+// "true" (or "1") when the change is made with automation skipped (Envelope.skip_automation): a bulk
+// import sends HTTP X-Skip-Automation: true, which the gateway passes on here.
+inline constexpr char kSkipAutomationHeader[] = "x-crm-skip-automation";
+// The largest automation depth a call carries; larger values are taken as this.
+inline constexpr int kMaxAutomationDepth = 100;
 // An incoming x-request-id longer than this, or with characters outside printable ASCII, is replaced.
 inline constexpr size_t kMaxRequestIdLength = 128;
 
@@ -69,6 +78,14 @@ std::string RequestId(const grpc::ServerContextBase& ctx);
 
 // Returns the call's idempotency-key header as sent, or "" when absent.
 std::string IdempotencyKey(const grpc::ServerContextBase& ctx);
+
+// Returns the call's x-crm-automation-depth: 0 when absent or not a decimal integer ≥ 0, values above
+// kMaxAutomationDepth as kMaxAutomationDepth. Events the call causes carry it (Envelope.automation_depth).
+int AutomationDepth(const grpc::ServerContextBase& ctx);
+
+// Returns whether the call's x-crm-skip-automation is "1" or "true" (in any case); false when absent
+// or anything else. Events the call causes carry it (Envelope.skip_automation).
+bool SkipAutomation(const grpc::ServerContextBase& ctx);
 
 // Returns the principal the call carries in x-crm-principal-bin, as accepted by the server's
 // PrincipalVerifier; Unauthenticated when the call carries none, or carries one that is malformed or

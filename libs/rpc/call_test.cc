@@ -459,6 +459,101 @@ TEST_F(ServeTest, ACallTurnedAwayOnArrivalDoesNotRunTheBody) {
   EXPECT_EQ(service_.body_runs(), 0);
 }
 
+// ---- automation causation ------------------------------------------------------------------------------
+
+// Echo answering "<AutomationDepth>/<SkipAutomation>" in text; with a forward_target it calls that
+// server's Echo through PrepareClientContext and answers its reply in `forwarded`.
+class CausationEcho final : public crm::testing::v1::EchoService::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext* ctx, const EchoRequest* req, EchoResponse* out) override {
+    out->set_text(absl::StrCat(AutomationDepth(*ctx), "/", SkipAutomation(*ctx) ? "skip" : "run"));
+    if (req->forward_target().empty()) return grpc::Status::OK;
+    auto stub = crm::testing::v1::EchoService::NewStub(
+        grpc::CreateChannel(req->forward_target(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext next;
+    PrepareClientContext(next, absl::Seconds(5), ctx);
+    return stub->Echo(&next, EchoRequest(), out->mutable_forwarded());
+  }
+};
+
+class CausationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) {
+      servers_[i] = std::make_unique<Server>(TestOptions(testing::UniqueService("causation_test")));
+      servers_[i]->AddService(&service_);
+      ASSERT_TRUE(servers_[i]->Start().ok());
+    }
+  }
+  std::string Target(int i) const { return absl::StrCat("127.0.0.1:", servers_[i]->grpc_port()); }
+  // Echo on server 0 with `metadata`, forwarded to server 1 when `forward`.
+  EchoResponse Call(const std::vector<std::pair<std::string, std::string>>& metadata, bool forward = false) {
+    auto stub = crm::testing::v1::EchoService::NewStub(
+        grpc::CreateChannel(Target(0), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(5)));
+    for (const auto& [k, v] : metadata) ctx.AddMetadata(k, v);
+    EchoRequest request;
+    if (forward) request.set_forward_target(Target(1));
+    EchoResponse response;
+    grpc::Status status = stub->Echo(&ctx, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  CausationEcho service_;  // outlives the servers
+  std::unique_ptr<Server> servers_[2];
+};
+
+TEST_F(CausationTest, ReadsTheAutomationDepth) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"2", "2/run"},   {"0", "0/run"},      {"100", "100/run"}, {"101", "100/run"},
+      {"99999999999999999999", "100/run"},   {"-1", "0/run"},    {"+3", "0/run"},
+      {"2a", "0/run"},  {"", "0/run"},          {"1.5", "0/run"}};
+  for (const auto& [sent, want] : cases) {
+    EXPECT_EQ(Call({{kAutomationDepthHeader, sent}}).text(), want) << "depth \"" << sent << "\"";
+  }
+  EXPECT_EQ(Call({}).text(), "0/run");
+}
+
+TEST_F(CausationTest, ReadsSkipAutomation) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"true", "0/skip"}, {"TRUE", "0/skip"},  {"True", "0/skip"}, {"1", "0/skip"},
+      {"false", "0/run"}, {"0", "0/run"},      {"yes", "0/run"},   {"", "0/run"},};
+  for (const auto& [sent, want] : cases) {
+    EXPECT_EQ(Call({{kSkipAutomationHeader, sent}}).text(), want) << "skip \"" << sent << "\"";
+  }
+}
+
+TEST_F(CausationTest, PrepareClientContextForwardsTheCausation) {
+  EchoResponse r = Call({{kAutomationDepthHeader, "3"}, {kSkipAutomationHeader, "1"}}, /*forward=*/true);
+  EXPECT_EQ(r.text(), "3/skip");
+  EXPECT_EQ(r.forwarded().text(), "3/skip");
+  r = Call({{kAutomationDepthHeader, "250"}}, /*forward=*/true);
+  EXPECT_EQ(r.forwarded().text(), "100/run");
+  r = Call({}, /*forward=*/true);
+  EXPECT_EQ(r.forwarded().text(), "0/run");
+}
+
+TEST_F(CausationTest, SetAutomationAddsOnlyWhatIsSet) {
+  auto stub = crm::testing::v1::EchoService::NewStub(
+      grpc::CreateChannel(Target(0), grpc::InsecureChannelCredentials()));
+  struct Case {
+    int depth;
+    bool skip;
+    std::string want;
+  };
+  for (const Case& c : {Case{1, false, "1/run"}, Case{0, true, "0/skip"}, Case{7, true, "7/skip"},
+                        Case{0, false, "0/run"}, Case{-4, false, "0/run"}, Case{500, false, "100/run"}}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(absl::Seconds(5)));
+    SetAutomation(ctx, c.depth, c.skip);
+    EchoResponse response;
+    ASSERT_TRUE(stub->Echo(&ctx, EchoRequest(), &response).ok());
+    EXPECT_EQ(response.text(), c.want) << c.depth << " " << c.skip;
+  }
+}
+
 TEST(PermissionTest, RequirePermissionNamesTheMissingCode) {
   crm::common::v1::Principal p;
   p.add_permissions("deals.read.all");

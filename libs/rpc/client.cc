@@ -78,6 +78,7 @@ void PrepareClientContext(grpc::ClientContext& ctx, absl::Duration timeout,
   if (!request_id.empty()) ctx.AddMetadata(kRequestIdHeader, request_id);
 
   if (incoming == nullptr) return;
+  SetAutomation(ctx, AutomationDepth(*incoming), SkipAutomation(*incoming));
   if (const internal::CallState* state = internal::FindCall(*incoming)) {
     if (state->principal.has_value()) ctx.AddMetadata(kPrincipalHeader, state->raw_principal);
     return;
@@ -86,6 +87,11 @@ void PrepareClientContext(grpc::ClientContext& ctx, absl::Duration timeout,
   const auto& md = incoming->client_metadata();
   auto it = md.find(kPrincipalHeader);
   if (it != md.end()) ctx.AddMetadata(kPrincipalHeader, std::string(it->second.data(), it->second.size()));
+}
+
+void SetAutomation(grpc::ClientContext& ctx, int depth, bool skip_automation) {
+  if (depth > 0) ctx.AddMetadata(kAutomationDepthHeader, absl::StrCat(std::min(depth, kMaxAutomationDepth)));
+  if (skip_automation) ctx.AddMetadata(kSkipAutomationHeader, "true");
 }
 
 void SetCaller(grpc::ClientContext& ctx, const crm::common::v1::Principal& principal) {

@@ -70,10 +70,18 @@ std::string ServiceConfigJson(const ChannelOptions& options,
 
 // Prepares `ctx` for one outgoing call; call it once per context, before the call. Sets the deadline
 // to now + timeout, made no later than the incoming call's (crm::rpc::Deadline). Forwards the request
-// id (the incoming call's; without one, the current thread's log request id, if any) and the incoming
-// call's principal header, byte for byte, when the server accepted it.
+// id (the incoming call's; without one, the current thread's log request id, if any), the incoming
+// call's principal header, byte for byte, when the server accepted it, and the incoming call's
+// automation causation (its x-crm-automation-depth and x-crm-skip-automation, as AutomationDepth() and
+// SkipAutomation() read them), so a chain of calls through several services keeps them.
 void PrepareClientContext(grpc::ClientContext& ctx, absl::Duration timeout,
                           const grpc::ServerContextBase* incoming = nullptr);
+
+// Adds the automation causation to the call made with `ctx`: x-crm-automation-depth `depth` when
+// depth > 0 (clamped to kMaxAutomationDepth) and x-crm-skip-automation "true" when `skip_automation`.
+// A robot acting on an event of depth n calls with n + 1 and the event's skip flag. Call it at most
+// once per context, and not after PrepareClientContext with an incoming call that carries them.
+void SetAutomation(grpc::ClientContext& ctx, int depth, bool skip_automation);
 
 // Adds `principal` as the caller (x-crm-principal-bin) of the call made with `ctx`, unsigned: only
 // servers without trusted keys believe it (development, tests). Not together with a forwarded principal.

@@ -276,7 +276,9 @@ absl::Status EmitClient(pqxx::transaction_base& tx, const events::OutboxWriter& 
                    .type = type,
                    .payload = &payload,
                    .actor = actor.principal,
-                   .request_id = actor.request_id})
+                   .request_id = actor.request_id,
+                   .automation_depth = actor.automation_depth,
+                   .skip_automation = actor.skip_automation})
       .status();
 }
 
@@ -756,7 +758,7 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::ListDealContacts(const
 grpc::Status ClientServiceImpl::CreateClient(grpc::ServerContext* ctx, const v1::CreateClientRequest* req,
                                              v1::Client* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.CreateClient(Actor{caller, rpc::RequestId(*ctx)}, req->client(), req->allow_duplicate());
+    return store_.CreateClient(ActorOf(caller, *ctx), req->client(), req->allow_duplicate());
   });
 }
 
@@ -768,7 +770,7 @@ grpc::Status ClientServiceImpl::GetClient(grpc::ServerContext* ctx, const v1::Ge
 grpc::Status ClientServiceImpl::UpdateClient(grpc::ServerContext* ctx, const v1::UpdateClientRequest* req,
                                              v1::Client* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.UpdateClient(Actor{caller, rpc::RequestId(*ctx)}, req->client(), req->update_mask());
+    return store_.UpdateClient(ActorOf(caller, *ctx), req->client(), req->update_mask());
   });
 }
 
@@ -785,7 +787,7 @@ grpc::Status ClientServiceImpl::FindDuplicates(grpc::ServerContext* ctx, const v
 grpc::Status ClientServiceImpl::CreateContact(grpc::ServerContext* ctx, const v1::CreateContactRequest* req,
                                               v1::Contact* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.CreateContact(Actor{caller, rpc::RequestId(*ctx)}, req->client_id(), req->contact());
+    return store_.CreateContact(ActorOf(caller, *ctx), req->client_id(), req->contact());
   });
 }
 
@@ -798,14 +800,14 @@ grpc::Status ClientServiceImpl::ListContacts(grpc::ServerContext* ctx, const v1:
 grpc::Status ClientServiceImpl::UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req,
                                               v1::Contact* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.UpdateContact(Actor{caller, rpc::RequestId(*ctx)}, req->contact(), req->update_mask());
+    return store_.UpdateContact(ActorOf(caller, *ctx), req->contact(), req->update_mask());
   });
 }
 
 grpc::Status ClientServiceImpl::AddDealContact(grpc::ServerContext* ctx, const v1::AddDealContactRequest* req,
                                                v1::ListDealContactsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.AddDealContact(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.AddDealContact(ActorOf(caller, *ctx), *req);
   });
 }
 
@@ -813,7 +815,7 @@ grpc::Status ClientServiceImpl::RemoveDealContact(grpc::ServerContext* ctx,
                                                   const v1::RemoveDealContactRequest* req,
                                                   v1::ListDealContactsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.RemoveDealContact(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.RemoveDealContact(ActorOf(caller, *ctx), *req);
   });
 }
 

@@ -223,7 +223,9 @@ absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDeal
                        .actor = caller,
                        .request_id = actor.request_id,
                        .visible_to_user_ids = std::move(users),
-                       .visible_to_team_ids = TeamsOfDeals(tx, src.id(), out.id())})
+                       .visible_to_team_ids = TeamsOfDeals(tx, src.id(), out.id()),
+                       .automation_depth = actor.automation_depth,
+                       .skip_automation = actor.skip_automation})
           .status();
     });
   }));
@@ -268,14 +270,14 @@ DealServiceImpl::~DealServiceImpl() = default;
 
 grpc::Status DealServiceImpl::CopyDeal(grpc::ServerContext* ctx, const v1::CopyDealRequest* req, v1::Deal* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return copier_->Copy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx));
+    return copier_->Copy(ActorOf(caller, *ctx), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 
 grpc::Status DealServiceImpl::BatchCopyDeals(grpc::ServerContext* ctx, const v1::BatchCopyDealsRequest* req,
                                              v1::BatchCopyDealsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return copier_->BatchCopy(Actor{caller, rpc::RequestId(*ctx)}, *req, rpc::IdempotencyKey(*ctx));
+    return copier_->BatchCopy(ActorOf(caller, *ctx), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 

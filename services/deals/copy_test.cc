@@ -372,6 +372,29 @@ TEST_F(CopyTest, RedactedCopyCarriesOnlyTechnicalFields) {
 
 // The same Idempotency-Key gives the same copy, even when sent concurrently; reusing it for another
 // request is refused.
+// A robot's copy: DealCreated of the copy and DealCopied both carry the call's automation causation.
+TEST_F(CopyTest, CopyEventsCarryTheAutomationCausation) {
+  const v1::Deal src = MustCreate(Anna(), Named("Источник"));
+  const auto before = Outbox().size();
+  grpc::ClientContext ctx;
+  As(ctx, WithCopy(Anna()));
+  ctx.AddMetadata(rpc::kAutomationDepthHeader, "4");
+  ctx.AddMetadata(rpc::kSkipAutomationHeader, "1");
+  v1::CopyDealRequest req;
+  req.set_id(src.id());
+  v1::Deal copy;
+  grpc::Status s = stub_->CopyDeal(&ctx, req, &copy);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  auto events = Outbox();
+  ASSERT_EQ(events.size(), before + 2);
+  EXPECT_EQ(events[before - 1].env.automation_depth(), 0);  // the source's own DealCreated
+  EXPECT_FALSE(events[before - 1].env.skip_automation());
+  for (size_t i = before; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].env.automation_depth(), 4) << events[i].type;
+    EXPECT_TRUE(events[i].env.skip_automation()) << events[i].type;
+  }
+}
+
 TEST_F(CopyTest, IdempotencyKeyMakesOneCopy) {
   const v1::Deal src = FullDeal();
   v1::CopyDealRequest req;

@@ -479,7 +479,9 @@ events::NewEvent DealEvent(const Actor& actor, const DealRow& row, const char* t
           .actor = actor.principal,
           .request_id = actor.request_id,
           .visible_to_user_ids = std::move(users),
-          .visible_to_team_ids = std::move(teams)};
+          .visible_to_team_ids = std::move(teams),
+          .automation_depth = actor.automation_depth,
+          .skip_automation = actor.skip_automation};
 }
 
 absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
@@ -646,6 +648,13 @@ DealStore::DealStore(pg::Pool& pool, const Clock& clock)
     : pool_(pool), clock_(clock), outbox_("deals", clock), targets_(std::make_unique<TargetCache>()) {}
 
 DealStore::~DealStore() = default;
+
+Actor ActorOf(const Principal& caller, const grpc::ServerContextBase& ctx) {
+  return Actor{.principal = caller,
+               .request_id = rpc::RequestId(ctx),
+               .automation_depth = rpc::AutomationDepth(ctx),
+               .skip_automation = rpc::SkipAutomation(ctx)};
+}
 
 std::string IdempotencyCaller(const Principal& caller) {
   return absl::StrCat(static_cast<int>(caller.kind()), ":", caller.id(), ":", caller.service(), ":",
@@ -1144,7 +1153,7 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
 
 grpc::Status DealServiceImpl::CreateDeal(grpc::ServerContext* ctx, const v1::CreateDealRequest* req, v1::Deal* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), rpc::IdempotencyKey(*ctx));
+    return store_.Create(ActorOf(caller, *ctx), req->deal(), rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -1154,13 +1163,13 @@ grpc::Status DealServiceImpl::GetDeal(grpc::ServerContext* ctx, const v1::GetDea
 
 grpc::Status DealServiceImpl::UpdateDeal(grpc::ServerContext* ctx, const v1::UpdateDealRequest* req, v1::Deal* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal(), req->update_mask());
+    return store_.Update(ActorOf(caller, *ctx), req->deal(), req->update_mask());
   });
 }
 
 grpc::Status DealServiceImpl::MoveDeal(grpc::ServerContext* ctx, const v1::MoveDealRequest* req, v1::Deal* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Move(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.Move(ActorOf(caller, *ctx), *req);
   });
 }
 

@@ -37,11 +37,20 @@ class Pool;
 
 namespace crm::deals {
 
-// Who makes a change: the caller and the request it came with (both go into events).
+// Who makes a change: the caller, the request it came with and its automation causation (all go into
+// events: Envelope.actor, request_id, automation_depth, skip_automation).
 struct Actor {
   crm::common::v1::Principal principal;
   std::string request_id;
+  // How deep in a chain of robot actions the change is (0..100; 0 for a person's or an import's).
+  int automation_depth = 0;
+  // The change was made with automation skipped (a bulk import).
+  bool skip_automation = false;
 };
+
+// The actor of the call `ctx` made by `caller`: its request id (crm::rpc::RequestId) and automation
+// causation (crm::rpc::AutomationDepth, crm::rpc::SkipAutomation). Every handler builds its Actor so.
+Actor ActorOf(const crm::common::v1::Principal& caller, const grpc::ServerContextBase& ctx);
 
 // Event types written to the outbox.
 inline constexpr char kDealCreatedType[] = "crm.deals.deal.created.v1";

@@ -515,6 +515,93 @@ TEST_F(DealsTest, CreateWithIdempotencyKeyMakesOneDeal) {
   EXPECT_EQ(Count("SELECT count(*) FROM deals"), 3);
 }
 
+// The call's automation causation (x-crm-automation-depth, x-crm-skip-automation) goes into every event
+// the call writes; a call without it writes depth 0 and skip false.
+TEST_F(DealsTest, EventsCarryTheCallsAutomationCausation) {
+  auto with_causation = [](grpc::ClientContext& ctx) {
+    ctx.AddMetadata(rpc::kAutomationDepthHeader, "2");
+    ctx.AddMetadata(rpc::kSkipAutomationHeader, "true");
+  };
+  v1::Deal robot_made;
+  {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    with_causation(ctx);
+    v1::CreateDealRequest req;
+    *req.mutable_deal() = Named("Робот");
+    ASSERT_TRUE(stub_->CreateDeal(&ctx, req, &robot_made).ok());
+  }
+  v1::Deal person_made = MustCreate(Anna(), Named("Человек"));
+  {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    with_causation(ctx);
+    v1::UpdateDealRequest req;
+    *req.mutable_deal() = person_made;
+    req.mutable_deal()->set_name("Человек, поправлено роботом");
+    req.mutable_update_mask()->add_paths("name");
+    v1::Deal out;
+    ASSERT_TRUE(stub_->UpdateDeal(&ctx, req, &out).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    with_causation(ctx);
+    v1::MoveDealRequest req;
+    req.set_id(robot_made.id());
+    req.set_stage_id(kWon);
+    v1::Deal out;
+    ASSERT_TRUE(stub_->MoveDeal(&ctx, req, &out).ok());
+  }
+  v1::Deal updated;
+  v1::Deal fresh = person_made;
+  fresh.set_version(2);
+  fresh.set_name("Человек снова");
+  ASSERT_TRUE(Update(Anna(), fresh, {"name"}, &updated).ok());
+
+  std::vector<OutboxRow> rows = Outbox();
+  std::vector<std::string> seen;
+  for (const OutboxRow& r : rows) {
+    seen.push_back(absl::StrCat(r.type, " ", r.aggregate_id == robot_made.id() ? "robot" : "person", " ",
+                                r.env.automation_depth(), " ", r.env.skip_automation() ? "skip" : "run"));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      absl::StrCat(kDealCreatedType, " robot 2 skip"),
+                      absl::StrCat(kDealCreatedType, " person 0 run"),
+                      absl::StrCat(kDealUpdatedType, " person 2 skip"),
+                      absl::StrCat(kDealStageChangedType, " robot 2 skip"),
+                      absl::StrCat(kDealWonType, " robot 2 skip"),
+                      absl::StrCat(kDealUpdatedType, " person 0 run"),
+                  }));
+}
+
+// A move to the stage the deal is already in changes nothing: the deal comes back as it was, with its
+// version, and no event or timeline entry is written.
+TEST_F(DealsTest, MoveToTheCurrentStageIsANoOp) {
+  v1::Deal d = MustCreate(Anna(), Named("На месте"));
+  const int64_t events = Count("SELECT count(*) FROM outbox");
+  const int64_t entries = Count("SELECT count(*) FROM timeline_entries");
+  clock_.Advance(absl::Minutes(5));
+  for (const std::string& pipeline : {std::string(), std::string(kPipeline)}) {
+    v1::MoveDealRequest req;
+    req.set_id(d.id());
+    req.set_pipeline_id(pipeline);
+    req.set_stage_id(kNew);
+    req.set_version(d.version());
+    req.set_comment("ещё раз");
+    v1::Deal out;
+    grpc::Status s = Move(Anna(), req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(out.SerializeAsString(), d.SerializeAsString()) << pipeline;
+  }
+  v1::Deal got;
+  ASSERT_TRUE(Get(Anna(), d.id(), &got).ok());
+  EXPECT_EQ(got.version(), 1);
+  EXPECT_EQ(got.SerializeAsString(), d.SerializeAsString());
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), events);
+  EXPECT_EQ(Count("SELECT count(*) FROM timeline_entries"), entries);
+}
+
 // A create lands where the pipeline says at that moment: a stage change made through PipelineService
 // after earlier creates (whose target the store remembers) applies to the very next create.
 TEST_F(DealsTest, CreateFollowsAChangedPipeline) {

@@ -44,23 +44,6 @@ const std::vector<crm::pg::Migration>& DealsMigrations();
 
 namespace {
 
-// Runs a consumer on its own thread until destroyed.
-class ConsumerThread {
- public:
-  explicit ConsumerThread(std::unique_ptr<crm::events::Consumer> consumer)
-      : consumer_(std::move(consumer)), thread_([this] {
-          if (absl::Status s = consumer_->Run(); !s.ok()) crm::log::Error("consumer stopped", {{"error", s}});
-        }) {}
-  ~ConsumerThread() {
-    consumer_->Stop();
-    thread_.join();
-  }
-
- private:
-  std::unique_ptr<crm::events::Consumer> consumer_;
-  std::thread thread_;  // last: starts after the consumer exists
-};
-
 constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=deals user=deals";
 
 std::vector<crm::pg::Migration> AllMigrations() {
@@ -151,7 +134,7 @@ int main(int argc, char** argv) {
                              crm::events::Consumer::Create(
                                  {.brokers = brokers, .group_id = consumer_group, .topics = {crm::deals::kUserTopic}}, *p,
                                  crm::deals::ApplyUserEvent));
-        server.Own(std::make_unique<ConsumerThread>(std::move(users)));
+        server.Own(std::make_unique<crm::events::ConsumerThread>(std::move(users)));
         if (relay_enabled) {
           CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Relay> relay, crm::events::Relay::Create(relay_options));
           server.Own(std::move(relay))->Start();

@@ -286,7 +286,7 @@ absl::StatusOr<v1::Order> OrderStore::SetStatus(const Actor& actor, const v1::Se
 grpc::Status OrderServiceImpl::CreateOrder(grpc::ServerContext* ctx, const v1::CreateOrderRequest* req,
                                            v1::Order* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Create(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.Create(ActorOf(caller, *ctx), *req);
   });
 }
 
@@ -304,7 +304,7 @@ grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext* ctx, const v1::GetO
 grpc::Status OrderServiceImpl::SetOrderStatus(grpc::ServerContext* ctx, const v1::SetOrderStatusRequest* req,
                                               v1::Order* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.SetStatus(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.SetStatus(ActorOf(caller, *ctx), *req);
   });
 }
 

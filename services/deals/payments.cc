@@ -512,14 +512,14 @@ grpc::Status PaymentServiceImpl::GetPaymentPanel(grpc::ServerContext* ctx,
 grpc::Status PaymentServiceImpl::AddPayment(grpc::ServerContext* ctx, const v1::AddPaymentRequest* req,
                                             v1::PaymentPanel* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Add(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->payment());
+    return store_.Add(ActorOf(caller, *ctx), req->deal_id(), req->payment());
   });
 }
 
 grpc::Status PaymentServiceImpl::UpdatePayment(grpc::ServerContext* ctx, const v1::UpdatePaymentRequest* req,
                                                v1::PaymentPanel* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->payment(),
+    return store_.Update(ActorOf(caller, *ctx), req->deal_id(), req->payment(),
                          req->update_mask());
   });
 }
@@ -528,14 +528,14 @@ grpc::Status PaymentServiceImpl::MarkPaymentReceived(grpc::ServerContext* ctx,
                                                      const v1::MarkPaymentReceivedRequest* req,
                                                      v1::PaymentPanel* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.MarkReceived(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.MarkReceived(ActorOf(caller, *ctx), *req);
   });
 }
 
 grpc::Status PaymentServiceImpl::RemovePayment(grpc::ServerContext* ctx, const v1::RemovePaymentRequest* req,
                                                v1::PaymentPanel* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Remove(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->id());
+    return store_.Remove(ActorOf(caller, *ctx), req->deal_id(), req->id());
   });
 }
 
@@ -543,7 +543,7 @@ grpc::Status PaymentServiceImpl::ApplyPaymentSchedule(grpc::ServerContext* ctx,
                                                       const v1::ApplyPaymentScheduleRequest* req,
                                                       v1::PaymentPanel* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.ApplySchedule(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.ApplySchedule(ActorOf(caller, *ctx), *req);
   });
 }
 

@@ -372,7 +372,9 @@ absl::Status EmitDealEvent(pqxx::transaction_base& tx, const events::OutboxWrite
                    .actor = actor.principal,
                    .request_id = actor.request_id,
                    .visible_to_user_ids = {deal.ownership.responsible_id},
-                   .visible_to_team_ids = deal.ownership.team_ids})
+                   .visible_to_team_ids = deal.ownership.team_ids,
+                   .automation_depth = actor.automation_depth,
+                   .skip_automation = actor.skip_automation})
       .status();
 }
 
@@ -476,7 +478,9 @@ absl::StatusOr<v1::UpsertProductResponse> CatalogStore::Upsert(const Actor& acto
                      .type = out.created() ? kProductCreatedType : kProductUpdatedType,
                      .payload = &ev,
                      .actor = actor.principal,
-                     .request_id = actor.request_id})
+                     .request_id = actor.request_id,
+                     .automation_depth = actor.automation_depth,
+                     .skip_automation = actor.skip_automation})
         .status();
   }));
   return out;
@@ -661,7 +665,7 @@ absl::StatusOr<v1::ListDealProductsResponse> DealProductStore::Remove(const Acto
 grpc::Status CatalogServiceImpl::UpsertProduct(grpc::ServerContext* ctx, const v1::UpsertProductRequest* req,
                                                v1::UpsertProductResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Upsert(Actor{caller, rpc::RequestId(*ctx)}, req->product());
+    return store_.Upsert(ActorOf(caller, *ctx), req->product());
   });
 }
 
@@ -685,7 +689,7 @@ grpc::Status DealProductServiceImpl::AddDealProduct(grpc::ServerContext* ctx,
                                                     const v1::AddDealProductRequest* req,
                                                     v1::DealProduct* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Add(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->product());
+    return store_.Add(ActorOf(caller, *ctx), req->deal_id(), req->product());
   });
 }
 
@@ -693,7 +697,7 @@ grpc::Status DealProductServiceImpl::UpdateDealProduct(grpc::ServerContext* ctx,
                                                        const v1::UpdateDealProductRequest* req,
                                                        v1::DealProduct* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->product(),
+    return store_.Update(ActorOf(caller, *ctx), req->deal_id(), req->product(),
                          req->update_mask());
   });
 }
@@ -702,7 +706,7 @@ grpc::Status DealProductServiceImpl::RemoveDealProduct(grpc::ServerContext* ctx,
                                                        const v1::RemoveDealProductRequest* req,
                                                        v1::ListDealProductsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Remove(Actor{caller, rpc::RequestId(*ctx)}, req->deal_id(), req->id());
+    return store_.Remove(ActorOf(caller, *ctx), req->deal_id(), req->id());
   });
 }
 

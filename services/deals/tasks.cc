@@ -16,6 +16,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/log/log.h"
+#include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
@@ -135,7 +136,9 @@ absl::Status EmitTask(pqxx::transaction_base& tx, const events::OutboxWriter& ou
                    .actor = actor.principal,
                    .request_id = actor.request_id,
                    .visible_to_user_ids = std::move(users),
-                   .visible_to_team_ids = deal.team_ids})
+                   .visible_to_team_ids = deal.team_ids,
+                   .automation_depth = actor.automation_depth,
+                   .skip_automation = actor.skip_automation})
       .status();
 }
 
@@ -155,7 +158,7 @@ absl::Status Timeline(pqxx::transaction_base& tx, const Actor& actor, const v1::
 
 }  // namespace
 
-absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& in) {
+absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& in, std::string_view idempotency_key) {
   if (!IsUuid(in.deal_id())) return InvalidFieldError("task.deal_id", "not a UUID");
   CRM_RETURN_IF_ERROR(ValidateFields(in, true, true, true, true));
   const absl::Time now = clock_.Now();
@@ -170,25 +173,34 @@ absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& i
   *t.mutable_create_time() = ToProtoTimestamp(now);
   *t.mutable_update_time() = t.create_time();
   t.set_version(1);
+  const v1::Task draft = t;
+  const pg::IdempotencyScope scope{.caller = IdempotencyCaller(actor.principal),
+                                   .method = "crm.deals.v1.TaskService/CreateTask",
+                                   .key = std::string(idempotency_key)};
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, t.deal_id(), /*for_update=*/true));
-    CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal));
-    t.set_responsible_id(in.responsible_id().empty() ? deal.responsible_id : in.responsible_id());
-    SqlParams p;
-    Exec(tx,
-         absl::StrCat("INSERT INTO tasks (id, deal_id, kind, title, due_time, responsible_id, creator_id, status, "
-                      "create_time, update_time, version) VALUES (",
-                      p.Add(t.id()), "::uuid, ", p.Add(t.deal_id()), "::uuid, ",
-                      p.Add(absl::StrCat(static_cast<int>(t.kind()))), "::smallint, ", p.Add(t.title()), ", ",
-                      TsParam(p, FromProtoTimestamp(t.due_time())), ", ", p.Add(t.responsible_id()), "::uuid, NULLIF(",
-                      p.Add(t.creator_id()), ", '')::uuid, 1, ", TsParam(p, FromProtoTimestamp(t.create_time())), ", ",
-                      TsParam(p, FromProtoTimestamp(t.update_time())), ", 1)"),
-         p);
-    RecomputeNextTask(tx, t.deal_id());
-    CRM_RETURN_IF_ERROR(Timeline(tx, actor, t, v1::TimelineEntry::TASK_CREATED, now));
-    v1::TaskCreated ev;
-    *ev.mutable_task() = t;
-    return EmitTask(tx, outbox_, actor, t, deal, kTaskCreatedType, ev);
+    return pg::RunIdempotent(tx, scope, now, in, t, [&]() -> absl::Status {
+      t = draft;
+      CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, t.deal_id(), /*for_update=*/true));
+      CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal));
+      t.set_responsible_id(in.responsible_id().empty() ? deal.responsible_id : in.responsible_id());
+      SqlParams p;
+      Exec(tx,
+           absl::StrCat(
+               "INSERT INTO tasks (id, deal_id, kind, title, due_time, responsible_id, creator_id, status, "
+               "create_time, update_time, version) VALUES (",
+               p.Add(t.id()), "::uuid, ", p.Add(t.deal_id()), "::uuid, ",
+               p.Add(absl::StrCat(static_cast<int>(t.kind()))), "::smallint, ", p.Add(t.title()), ", ",
+               TsParam(p, FromProtoTimestamp(t.due_time())), ", ", p.Add(t.responsible_id()),
+               "::uuid, NULLIF(", p.Add(t.creator_id()), ", '')::uuid, 1, ",
+               TsParam(p, FromProtoTimestamp(t.create_time())), ", ",
+               TsParam(p, FromProtoTimestamp(t.update_time())), ", 1)"),
+           p);
+      RecomputeNextTask(tx, t.deal_id());
+      CRM_RETURN_IF_ERROR(Timeline(tx, actor, t, v1::TimelineEntry::TASK_CREATED, now));
+      v1::TaskCreated ev;
+      *ev.mutable_task() = t;
+      return EmitTask(tx, outbox_, actor, t, deal, kTaskCreatedType, ev);
+    });
   }));
   return t;
 }
@@ -424,7 +436,7 @@ void OverdueReporter::Run() {
 
 grpc::Status TaskServiceImpl::CreateTask(grpc::ServerContext* ctx, const v1::CreateTaskRequest* req, v1::Task* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Create(Actor{caller, rpc::RequestId(*ctx)}, req->task());
+    return store_.Create(ActorOf(caller, *ctx), req->task(), rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -439,20 +451,20 @@ grpc::Status TaskServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::List
 
 grpc::Status TaskServiceImpl::UpdateTask(grpc::ServerContext* ctx, const v1::UpdateTaskRequest* req, v1::Task* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Update(Actor{caller, rpc::RequestId(*ctx)}, req->task(), req->update_mask());
+    return store_.Update(ActorOf(caller, *ctx), req->task(), req->update_mask());
   });
 }
 
 grpc::Status TaskServiceImpl::CompleteTask(grpc::ServerContext* ctx, const v1::CompleteTaskRequest* req,
                                            v1::Task* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Complete(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.Complete(ActorOf(caller, *ctx), *req);
   });
 }
 
 grpc::Status TaskServiceImpl::CancelTask(grpc::ServerContext* ctx, const v1::CancelTaskRequest* req, v1::Task* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Cancel(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.Cancel(ActorOf(caller, *ctx), *req);
   });
 }
 

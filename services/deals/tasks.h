@@ -49,8 +49,12 @@ class TaskStore {
  public:
   TaskStore(pg::Pool& pool, const Clock& clock);
 
-  // Creates an OPEN task (id, creator, status, version, times set here).
-  absl::StatusOr<crm::deals::v1::Task> Create(const Actor& actor, const crm::deals::v1::Task& task);
+  // Creates an OPEN task (id, creator, status, version, times set here). With a non-empty
+  // `idempotency_key` a repeat by the same caller within 24 hours returns the first task unchanged and
+  // writes nothing; the key reused with a different task is INVALID_ARGUMENT naming "idempotency-key"
+  // (libs/pg/idempotency.h; the record commits with the task).
+  absl::StatusOr<crm::deals::v1::Task> Create(const Actor& actor, const crm::deals::v1::Task& task,
+                                              std::string_view idempotency_key = "");
   // The task `id` if the caller may see its deal.
   absl::StatusOr<crm::deals::v1::Task> Get(const crm::common::v1::Principal& caller, std::string_view id);
   // Visible tasks matching the request's filters.

@@ -22,6 +22,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/deals.h"
 #include "services/deals/deals_testing.h"
@@ -391,6 +392,110 @@ TEST_F(TasksTest, CommentWithAttachmentIsStoredAndListed) {
   c.set_text("ok");
   EXPECT_EQ(Comment(Auditor(), c, &entry).error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Timeline(Boris(), lr, &tl).error_code(), StatusCode::NOT_FOUND);
+}
+
+// CreateTask with an idempotency-key (a robot's retried action): the repeat returns the first task and
+// writes no second task, timeline entry or event; the key with another task is refused naming it.
+TEST_F(TasksTest, CreateTaskWithIdempotencyKeyMakesOneTask) {
+  const v1::Deal deal = MustDeal(Anna());
+  auto create = [&](const v1::Task& t, const std::string& key, v1::Task* out) {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    if (!key.empty()) ctx.AddMetadata(rpc::kIdempotencyKeyHeader, key);
+    v1::CreateTaskRequest req;
+    *req.mutable_task() = t;
+    return task_stub_->CreateTask(&ctx, req, out);
+  };
+  const v1::Task t = NewTask(deal.id(), v1::Task::CALL, absl::Hours(2));
+  v1::Task first, again;
+  ASSERT_TRUE(create(t, "robot-rule-1:event-1", &first).ok());
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(create(t, "robot-rule-1:event-1", &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(Count("SELECT count(*) FROM tasks"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE type = 'crm.deals.task.created.v1'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM timeline_entries WHERE kind <> 1"), 1);  // TASK_CREATED once
+  // The same key with another task: refused, nothing written.
+  v1::Task other = t;
+  other.set_title("Другая задача");
+  grpc::Status s = create(other, "robot-rule-1:event-1", &again);
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+  EXPECT_EQ(Count("SELECT count(*) FROM tasks"), 1);
+  // Another key, or none, makes another task.
+  ASSERT_TRUE(create(t, "robot-rule-1:event-2", &again).ok());
+  EXPECT_NE(again.id(), first.id());
+  ASSERT_TRUE(create(t, "", &again).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM tasks"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE type = 'crm.deals.task.created.v1'"), 3);
+}
+
+TEST_F(TasksTest, ConcurrentCreateTasksWithOneKeyMakeOneTask) {
+  const v1::Deal deal = MustDeal(Anna());
+  const v1::Task t = NewTask(deal.id(), v1::Task::EMAIL, absl::Hours(1));
+  constexpr int kCalls = 3;
+  std::vector<v1::Task> got(kCalls);
+  std::vector<grpc::Status> status(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::ClientContext ctx;
+      As(ctx, Anna());
+      ctx.AddMetadata(rpc::kIdempotencyKeyHeader, "same-key");
+      v1::CreateTaskRequest req;
+      *req.mutable_task() = t;
+      status[i] = task_stub_->CreateTask(&ctx, req, &got[i]);
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(status[i].ok()) << status[i].error_message();
+    EXPECT_EQ(got[i].id(), got[0].id());
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM tasks"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE type = 'crm.deals.task.created.v1'"), 1);
+}
+
+// Task and comment events carry the call's automation causation; calls without it write 0 / false.
+TEST_F(TasksTest, TaskAndCommentEventsCarryTheAutomationCausation) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::Task robot_task;
+  {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    ctx.AddMetadata(rpc::kAutomationDepthHeader, "3");
+    ctx.AddMetadata(rpc::kSkipAutomationHeader, "true");
+    v1::CreateTaskRequest req;
+    *req.mutable_task() = NewTask(deal.id(), v1::Task::CALL, absl::Hours(1));
+    ASSERT_TRUE(task_stub_->CreateTask(&ctx, req, &robot_task).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    ctx.AddMetadata(rpc::kAutomationDepthHeader, "1");
+    v1::AddCommentRequest req;
+    req.set_deal_id(deal.id());
+    req.set_text("Робот напомнил");
+    v1::TimelineEntry entry;
+    ASSERT_TRUE(timeline_stub_->AddComment(&ctx, req, &entry).ok());
+  }
+  v1::Task done;
+  ASSERT_TRUE(Complete(Anna(), robot_task.id(), "Дозвонились", robot_task.version(), &done).ok());
+
+  pqxx::connection c(db_->dsn());
+  pqxx::work tx(c);
+  std::vector<std::string> seen;
+  for (const pqxx::row& r : tx.exec("SELECT type, payload FROM outbox WHERE type <> 'crm.deals.deal.created.v1' "
+                                    "ORDER BY seq")) {
+    crm::events::v1::Envelope env;
+    pqxx::binarystring raw(r[1]);
+    ASSERT_TRUE(env.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
+    seen.push_back(absl::StrCat(r[0].as<std::string>(), " ", env.automation_depth(), " ",
+                                env.skip_automation() ? "skip" : "run"));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"crm.deals.task.created.v1 3 skip",
+                                            "crm.deals.deal.comment_added.v1 1 run",
+                                            "crm.deals.task.completed.v1 0 run"}));
 }
 
 TEST_F(TasksTest, AttachmentSizeLimitIsEnforced) {

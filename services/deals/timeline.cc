@@ -18,6 +18,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/log/log.h"
+#include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
@@ -181,7 +182,8 @@ absl::StatusOr<DealOwnership> LoadDealOwnership(pqxx::transaction_base& tx, cons
 TimelineStore::TimelineStore(pg::Pool& pool, const Clock& clock, BlobStore& blobs)
     : pool_(pool), clock_(clock), blobs_(blobs), outbox_("deals", clock) {}
 
-absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, const v1::AddCommentRequest& req) {
+absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, const v1::AddCommentRequest& req,
+                                                            std::string_view idempotency_key) {
   if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
   if (req.text().empty()) return InvalidFieldError("text", "required");
   if (CodePoints(req.text()) > kMaxCommentChars) return InvalidFieldError("text", "longer than 10000 characters");
@@ -196,37 +198,45 @@ absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, 
   entry.set_actor_id(ActingUserId(actor.principal));
   *entry.mutable_create_time() = ToProtoTimestamp(clock_.Now());
   entry.set_text(req.text());
+  const v1::TimelineEntry draft = entry;
+  const pg::IdempotencyScope scope{.caller = IdempotencyCaller(actor.principal),
+                                   .method = "crm.deals.v1.TimelineService/AddComment",
+                                   .key = std::string(idempotency_key)};
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    entry.clear_attachments();
-    CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), /*for_update=*/false));
-    CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
-    CRM_RETURN_IF_ERROR(RecordDealChange(tx, entry));
-    for (int i = 0; i < req.attachment_ids_size(); ++i) {
-      SqlParams p;
-      pqxx::result r = Exec(tx,
-                            absl::StrCat("UPDATE attachments a SET entry_id = ", p.Add(entry.id()),
-                                         "::uuid WHERE a.id = ", p.Add(req.attachment_ids(i)), "::uuid AND a.deal_id = ",
-                                         p.Add(req.deal_id()), "::uuid AND a.entry_id IS NULL RETURNING ",
-                                         kAttachmentColumns),
-                            p);
-      if (r.empty()) {
-        return InvalidFieldError(absl::StrCat("attachment_ids[", i, "]"),
-                                 "no such unused attachment of this deal");
+    return pg::RunIdempotent(tx, scope, clock_.Now(), req, entry, [&]() -> absl::Status {
+      entry = draft;
+      CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), /*for_update=*/false));
+      CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
+      CRM_RETURN_IF_ERROR(RecordDealChange(tx, entry));
+      for (int i = 0; i < req.attachment_ids_size(); ++i) {
+        SqlParams p;
+        pqxx::result r = Exec(tx,
+                              absl::StrCat("UPDATE attachments a SET entry_id = ", p.Add(entry.id()),
+                                           "::uuid WHERE a.id = ", p.Add(req.attachment_ids(i)),
+                                           "::uuid AND a.deal_id = ", p.Add(req.deal_id()),
+                                           "::uuid AND a.entry_id IS NULL RETURNING ", kAttachmentColumns),
+                              p);
+        if (r.empty()) {
+          return InvalidFieldError(absl::StrCat("attachment_ids[", i, "]"),
+                                   "no such unused attachment of this deal");
+        }
+        *entry.add_attachments() = ReadAttachment(r[0]);
       }
-      *entry.add_attachments() = ReadAttachment(r[0]);
-    }
-    v1::CommentAdded event;
-    *event.mutable_entry() = entry;
-    return outbox_
-        .Append(tx, {.aggregate_type = "deal",
-                     .aggregate_id = req.deal_id(),
-                     .type = kCommentAddedType,
-                     .payload = &event,
-                     .actor = actor.principal,
-                     .request_id = actor.request_id,
-                     .visible_to_user_ids = {own.responsible_id},
-                     .visible_to_team_ids = own.team_ids})
-        .status();
+      v1::CommentAdded event;
+      *event.mutable_entry() = entry;
+      return outbox_
+          .Append(tx, {.aggregate_type = "deal",
+                       .aggregate_id = req.deal_id(),
+                       .type = kCommentAddedType,
+                       .payload = &event,
+                       .actor = actor.principal,
+                       .request_id = actor.request_id,
+                       .visible_to_user_ids = {own.responsible_id},
+                       .visible_to_team_ids = own.team_ids,
+                       .automation_depth = actor.automation_depth,
+                       .skip_automation = actor.skip_automation})
+          .status();
+    });
   }));
   return entry;
 }
@@ -409,7 +419,7 @@ absl::StatusOr<v1::AttachmentContent> TimelineStore::GetAttachment(const Princip
 grpc::Status TimelineServiceImpl::AddComment(grpc::ServerContext* ctx, const v1::AddCommentRequest* req,
                                              v1::TimelineEntry* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.AddComment(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.AddComment(ActorOf(caller, *ctx), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -421,7 +431,7 @@ grpc::Status TimelineServiceImpl::ListTimeline(grpc::ServerContext* ctx, const v
 grpc::Status TimelineServiceImpl::UploadAttachment(grpc::ServerContext* ctx, const v1::UploadAttachmentRequest* req,
                                                    v1::Attachment* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) {
-    return store_.Upload(Actor{caller, rpc::RequestId(*ctx)}, *req);
+    return store_.Upload(ActorOf(caller, *ctx), *req);
   });
 }
 

@@ -87,9 +87,13 @@ class TimelineStore {
   TimelineStore(pg::Pool& pool, const Clock& clock, BlobStore& blobs);
 
   // Adds a COMMENT entry with the given attachments (uploaded to the same deal, not yet used by another
-  // comment) and writes CommentAdded.
+  // comment) and writes CommentAdded. With a non-empty `idempotency_key` a repeat by the same caller
+  // within 24 hours returns the first entry unchanged and writes nothing; the key reused with a
+  // different request is INVALID_ARGUMENT naming "idempotency-key" (libs/pg/idempotency.h; the record
+  // commits with the comment).
   absl::StatusOr<crm::deals::v1::TimelineEntry> AddComment(const Actor& actor,
-                                                           const crm::deals::v1::AddCommentRequest& req);
+                                                           const crm::deals::v1::AddCommentRequest& req,
+                                                           std::string_view idempotency_key = "");
   // The deal's entries, newest first.
   absl::StatusOr<crm::deals::v1::ListTimelineResponse> List(const crm::common::v1::Principal& caller,
                                                             const crm::deals::v1::ListTimelineRequest& req);

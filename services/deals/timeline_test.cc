@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 #include <pqxx/pqxx>
 
 #include "absl/strings/match.h"
@@ -19,6 +20,7 @@
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "libs/rpc/call.h"
 #include "services/deals/deals.h"
 #include "services/deals/deals_testing.h"
 #include "services/deals/thumbnail.h"
@@ -458,6 +460,58 @@ TEST_F(AttachmentsTest, TheTimelineShowsTheThumbnailOfACommentsAttachment) {
       EXPECT_EQ(a.thumbnail_content_type(), "");
     }
   }
+}
+
+// AddComment with an idempotency-key (a robot's retried action): the repeat returns the first entry and
+// writes no second comment or event, even though the first already used the attachment; the key with
+// another request is refused naming it; concurrent calls with one key make one comment.
+TEST_F(AttachmentsTest, AddCommentWithIdempotencyKeyMakesOneComment) {
+  const v1::Deal deal = MustDeal(Anna());
+  const v1::Attachment text = MustUpload(deal.id(), "notes.txt", "text/plain", "заметки");
+  auto comment = [&](const v1::AddCommentRequest& req, const std::string& key, v1::TimelineEntry* out) {
+    grpc::ClientContext ctx;
+    As(ctx, Anna());
+    if (!key.empty()) ctx.AddMetadata(rpc::kIdempotencyKeyHeader, key);
+    return timeline_stub_->AddComment(&ctx, req, out);
+  };
+  v1::AddCommentRequest c;
+  c.set_deal_id(deal.id());
+  c.set_text("Комментарий робота");
+  c.add_attachment_ids(text.id());
+  v1::TimelineEntry first, again;
+  ASSERT_TRUE(comment(c, "rule-7:event-1", &first).ok());
+  clock_.Advance(absl::Seconds(5));
+  grpc::Status s = comment(c, "rule-7:event-1", &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(Count("SELECT count(*) FROM timeline_entries WHERE kind = 1"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE type = 'crm.deals.deal.comment_added.v1'"), 1);
+
+  v1::AddCommentRequest other = c;
+  other.clear_attachment_ids();
+  other.set_text("Другой текст");
+  s = comment(other, "rule-7:event-1", &again);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+  EXPECT_EQ(Count("SELECT count(*) FROM timeline_entries WHERE kind = 1"), 1);
+
+  // Two concurrent calls with one new key: one comment, both get it.
+  other.set_text("Одновременно");
+  v1::TimelineEntry a, b;
+  grpc::Status sa, sb;
+  std::thread ta([&] { sa = comment(other, "rule-7:event-2", &a); });
+  std::thread tb([&] { sb = comment(other, "rule-7:event-2", &b); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(sa.ok()) << sa.error_message();
+  ASSERT_TRUE(sb.ok()) << sb.error_message();
+  EXPECT_EQ(a.id(), b.id());
+  EXPECT_EQ(Count("SELECT count(*) FROM timeline_entries WHERE kind = 1"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE type = 'crm.deals.deal.comment_added.v1'"), 2);
+  // Without a key every call is a new comment.
+  ASSERT_TRUE(comment(other, "", &again).ok());
+  ASSERT_TRUE(comment(other, "", &again).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM timeline_entries WHERE kind = 1"), 4);
 }
 
 }  // namespace

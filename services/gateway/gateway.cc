@@ -436,6 +436,12 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
       ctx.AddMetadata(rpc::kIdempotencyKeyHeader, std::string(*k));
     }
   }
+  // A bulk import asks for its changes to be made with automation skipped. The automation depth is
+  // never taken from a client (only services set it): an X-Automation-Depth header is not forwarded.
+  if (std::optional<std::string_view> skip = req.Header("X-Skip-Automation"); skip.has_value()) {
+    const absl::string_view v = absl::StripAsciiWhitespace(AsAbsl(*skip));
+    if (v == "1" || absl::EqualsIgnoreCase(v, "true")) ctx.AddMetadata(rpc::kSkipAutomationHeader, "true");
+  }
   ctx.AddMetadata(kClientIpHeader, req.remote_ip);
   // Callers who are not signed in (sign-in itself) reach backends as the gateway's own principal, so a
   // backend can tell the gateway's calls (and the client address it vouches for) from anyone else's.

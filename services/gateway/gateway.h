@@ -11,9 +11,10 @@
 //      body message, else of the request itself; 400 when the method has none);
 //   5. forwards the bytes with grpc::GenericStub to the service's backend (one cached channel per
 //      address) under a deadline = min(now + call_timeout, client `Grpc-Timeout`, the edge's deadline),
-//      with metadata x-request-id, idempotency-key (POST), x-crm-client-ip, x-crm-principal-bin and
-//      x-crm-principal-sig (signed by the gateway's service key; a caller who is not signed in is
-//      forwarded as GatewayPrincipal());
+//      with metadata x-request-id, idempotency-key (POST), x-crm-skip-automation "true" (when the
+//      request has `X-Skip-Automation: true` or `1`; a client's X-Automation-Depth is never forwarded),
+//      x-crm-client-ip, x-crm-principal-bin and x-crm-principal-sig (signed by the gateway's service key;
+//      a caller who is not signed in is forwarded as GatewayPrincipal());
 //   6. answers 200 with the JSON of the reply and, when the reply has an int64 `version`, an
 //      `ETag: "<version>"`; or the backend's error through HttpResponse::FromStatus (gRPC code → HTTP
 //      status, the backend's message, field violations from grpc-status-details-bin), except that

@@ -436,6 +436,29 @@ TEST_F(GatewayTest, PostSendsBodyFieldAndIdempotencyKey) {
   EXPECT_EQ(Meta(s, "idempotency-key"), "idem-7");
 }
 
+TEST_F(GatewayTest, SkipAutomationIsForwardedButAClientsAutomationDepthIsNot) {
+  StartGateway();
+  // One user per call: the per-user burst of the fixture is small.
+  int user = 0;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& header) {
+    Reply r = Call(method, path, R"({"displayName":"Box"})", {Bearer(absl::StrCat("auto-", ++user)), header});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return backend_.last();
+  };
+  for (const std::string value : {"true", "1", "TRUE"}) {
+    Backend::Seen s = call("POST", "/v1/things", "X-Skip-Automation: " + value);
+    EXPECT_EQ(Meta(s, "x-crm-skip-automation"), "true") << value;
+    EXPECT_EQ(Meta(s, "x-crm-automation-depth"), "<absent>") << value;
+  }
+  EXPECT_EQ(Meta(call("PATCH", "/v1/things/t9", "X-Skip-Automation: true"), "x-crm-skip-automation"), "true");
+  for (const std::string header : {"X-Skip-Automation: false", "X-Skip-Automation: 0", "X-Automation-Depth: 3",
+                                   "X-Crm-Automation-Depth: 3"}) {
+    Backend::Seen s = call("POST", "/v1/things", header);
+    EXPECT_EQ(Meta(s, "x-crm-skip-automation"), "<absent>") << header;
+    EXPECT_EQ(Meta(s, "x-crm-automation-depth"), "<absent>") << header;
+  }
+}
+
 TEST_F(GatewayTest, PatchFillsPathVariableAndUpdateMask) {
   StartGateway();
   Reply r = Call("PATCH", "/v1/things/t9", R"({"displayName":"New","owner":{"email":"e@x"}})",

@@ -155,6 +155,7 @@ absl::Status CreateDemoUsers(Store& store, const DemoOptions& options) {
       v1::User u;
       u.set_login(d.login);
       u.set_full_name(d.full_name);
+      u.set_email(absl::StrCat(d.login, "@demo.crm.local"));  // robots' e-mail notifications reach them
       u.add_role_codes(d.role);
       if (*d.team) u.add_team_ids(team_ids[d.team]);
       if (std::string_view(d.login) == "manager" && !rop_id.empty()) u.set_supervisor_id(rop_id);

@@ -226,7 +226,7 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
   const std::vector<std::string> want = {
       "checklists.fill", "clients.read",       "clients.write",  "deals.copy",    "deals.read.team",
-      "deals.write.own", "mortgage.calculate", "payments.write", "queue.operate", "users.read"};
+      "deals.write.own", "mortgage.calculate", "payments.write", "queue.operate", "robots.read", "users.read"};
   EXPECT_EQ(claims->scopes, want);
 }
 

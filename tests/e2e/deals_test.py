@@ -252,6 +252,31 @@ class Deals(StackTest):
         self.assertEqual(types, ["crm.deals.deal.created.v1", "crm.deals.deal.stage_changed.v1",
                                  "crm.deals.deal.lost.v1"])
 
+    def test_automation_causation_reaches_the_envelopes(self):
+        """X-Skip-Automation through the gateway and x-crm-automation-depth over gRPC (as a robot sends it)
+        end up in the events' envelopes on Kafka; a client's X-Automation-Depth is not passed on."""
+        body = {"name": "Импорт " + uuid.uuid4().hex[:6], "pipelineId": LEADS}
+        r = self.curl("POST", "/v1/deals", body,
+                      headers=self.as_("manager") + ["X-Skip-Automation: true", "X-Automation-Depth: 9"])
+        self.assertEqual(r.status, 200, r.body)
+        deal = r.json()
+        api = GrpcApi(os.path.join(BUILD, "proto/crm_api.pb"))
+        Principal = api.message("crm.common.v1.Principal")
+        me = Principal(kind=Principal.KIND_USER, id=self.stack.session("manager")["user"]["id"],
+                       permissions=["deals.read.own", "deals.write.own"])
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.stack.grpc_ports["deals"])
+        move, MoveDealRequest = api.method(channel, "crm.deals.v1.DealService/MoveDeal")
+        req = MoveDealRequest(id=deal["id"], stage_id=LOST, lost_reason_code="no_money")
+        move(req, metadata=list(self.stack.signed(me)) + [("x-crm-automation-depth", "2")], timeout=10)
+        channel.close()
+        Envelope = api.message("crm.events.v1.Envelope")
+        seen = []
+        for t, value in self.events("crm.deals.deal.v1", deal["id"], "crm.deals.deal.lost.v1"):
+            env = Envelope.FromString(value)
+            seen.append((t, env.automation_depth, env.skip_automation))
+        self.assertEqual(seen, [("crm.deals.deal.created.v1", 0, True), ("crm.deals.deal.stage_changed.v1", 2, False),
+                                ("crm.deals.deal.lost.v1", 2, False)])
+
     @staticmethod
     def png(width, height, rgb):
         """An RGB PNG of one colour, written by hand (zlib + CRC-32)."""

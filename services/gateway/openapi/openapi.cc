@@ -517,6 +517,10 @@ absl::StatusOr<Json> Generator::Operation(const Route& route, const ServiceNames
 
   // Headers.
   if (route.http_method == "POST") params.push_back(Ref("parameters", "IdempotencyKey"));
+  if (route.http_method == "POST" || route.http_method == "PATCH" || route.http_method == "PUT" ||
+      route.http_method == "DELETE") {
+    params.push_back(Ref("parameters", "SkipAutomation"));
+  }
   bool if_match = false;
   if (!body.empty() && body != "*") {
     const pb::FieldDescriptor* holder = input->FindFieldByName(body);
@@ -777,6 +781,16 @@ Json Generator::Components() {
          "A client-chosen unique key (e.g. a UUID): retrying the request with the same key does not repeat "
          "its effect."},
         {"schema", {{"type", "string"}, {"maxLength", 128}}}};
+  }
+  if (used_["parameters"].count("SkipAutomation") > 0) {
+    parameters["SkipAutomation"] = Json{
+        {"name", "X-Skip-Automation"},
+        {"in", "header"},
+        {"required", false},
+        {"description",
+         "`true` (or `1`) for a bulk import: the change is made with automation skipped, and robots do not "
+         "act on its events unless a rule asks to."},
+        {"schema", {{"type", "string"}, {"enum", {"true", "false", "1", "0"}}}}};
   }
   if (used_["parameters"].count("IfMatch") > 0) {
     parameters["IfMatch"] = Json{

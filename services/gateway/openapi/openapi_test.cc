@@ -160,8 +160,10 @@ TEST_F(TranscodeDocTest, BodyFieldIsTheBodyAndOtherFieldsAreQuery) {
   EXPECT_EQ(create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/crm.testing.v1.Thing");
   EXPECT_EQ(ParamNames(doc(), create, "query"), (std::set<std::string>{"validateOnly"}));
-  // POST takes an Idempotency-Key; the body message has an int64 version: If-Match.
-  EXPECT_EQ(ParamNames(doc(), create, "header"), (std::set<std::string>{"Idempotency-Key", "If-Match"}));
+  // POST takes an Idempotency-Key and X-Skip-Automation; the body message has an int64 version: If-Match.
+  EXPECT_EQ(ParamNames(doc(), create, "header"),
+            (std::set<std::string>{"Idempotency-Key", "X-Skip-Automation", "If-Match"}));
+  EXPECT_EQ(Param(doc(), create, "X-Skip-Automation")["required"], false);
   EXPECT_TRUE(create["responses"].contains("412"));
 
   const Json& update = doc()["paths"]["/v1/things/{id}"]["patch"];
@@ -169,7 +171,7 @@ TEST_F(TranscodeDocTest, BodyFieldIsTheBodyAndOtherFieldsAreQuery) {
             "#/components/schemas/crm.testing.v1.Thing");
   EXPECT_EQ(ParamNames(doc(), update, "query"), (std::set<std::string>{"updateMask"}));
   EXPECT_EQ(Param(doc(), update, "updateMask")["schema"]["type"], "string");  // FieldMask
-  EXPECT_EQ(ParamNames(doc(), update, "header"), (std::set<std::string>{"If-Match"}));
+  EXPECT_EQ(ParamNames(doc(), update, "header"), (std::set<std::string>{"X-Skip-Automation", "If-Match"}));
 }
 
 TEST_F(TranscodeDocTest, BodyStarIsTheRequestWithoutPathFields) {
@@ -183,7 +185,7 @@ TEST_F(TranscodeDocTest, BodyStarIsTheRequestWithoutPathFields) {
   for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it) props.insert(it.key());
   EXPECT_EQ(props, (std::set<std::string>{"reason", "force"}));
   // ArchiveThingRequest has no version: no If-Match, no 412.
-  EXPECT_EQ(ParamNames(doc(), op, "header"), (std::set<std::string>{"Idempotency-Key"}));
+  EXPECT_EQ(ParamNames(doc(), op, "header"), (std::set<std::string>{"Idempotency-Key", "X-Skip-Automation"}));
   EXPECT_FALSE(op["responses"].contains("412"));
 }
 
@@ -193,6 +195,7 @@ TEST_F(TranscodeDocTest, AdditionalBindingsAreOperationsToo) {
   EXPECT_EQ(owner["operationId"], "TranscodeTestService_DeleteThing_2");
   EXPECT_EQ(ParamNames(doc(), owner, "path"), (std::set<std::string>{"owner", "id"}));
   EXPECT_TRUE(ParamNames(doc(), owner, "query").empty());
+  EXPECT_EQ(ParamNames(doc(), owner, "header"), (std::set<std::string>{"X-Skip-Automation"}));
   // The primary binding has `owner` as a query parameter.
   EXPECT_EQ(ParamNames(doc(), doc()["paths"]["/v1/things/{id}"]["delete"], "query"),
             (std::set<std::string>{"owner"}));
@@ -357,7 +360,7 @@ TEST(OpenApiTest, IdentityApi) {
   // UpdateUser: If-Match (User.version), ETag on the reply, updateMask from the query.
   const Json& update = paths["/v1/users/{id}"]["patch"];
   EXPECT_EQ(Param(doc, update, "id")["x-field-path"], "user.id");
-  EXPECT_EQ(ParamNames(doc, update, "header"), (std::set<std::string>{"If-Match"}));
+  EXPECT_EQ(ParamNames(doc, update, "header"), (std::set<std::string>{"X-Skip-Automation", "If-Match"}));
   EXPECT_EQ(ParamNames(doc, update, "query"), (std::set<std::string>{"updateMask"}));
   EXPECT_TRUE(update["responses"]["200"]["headers"].contains("ETag"));
   EXPECT_TRUE(update["responses"].contains("412"));
