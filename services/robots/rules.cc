@@ -236,10 +236,10 @@ void CheckUuid(std::string_view value, const std::string& path, bool required, V
 // "responsible", "role:<code>", "user:<uuid>" (`allow_empty`: "" = the deal's responsible).
 void CheckPerson(std::string_view v, const std::string& path, bool allow_empty, Violations& out) {
   if (v.empty() && allow_empty) return;
-  if (v == "responsible") return;
+  if (v == "responsible" || v == "supervisor") return;
   if (v.substr(0, 5) == "role:" && IsCode(v.substr(5))) return;
   if (v.substr(0, 5) == "user:" && IsUuid(v.substr(5))) return;
-  out.Add(path, absl::StrCat("must be \"responsible\", \"role:<code>\" or \"user:<uuid>\", not ",
+  out.Add(path, absl::StrCat("must be \"responsible\", \"supervisor\", \"role:<code>\" or \"user:<uuid>\", not ",
                              QuoteForError(v)));
 }
 
@@ -437,6 +437,17 @@ void CheckTrigger(const v1::Trigger& t, Violations& out) {
       out.Add("rule.trigger.schedule.spec", std::string(spec.status().message()));
     }
   }
+  if (t.has_measure()) {
+    const auto& m = t.measure();
+    if (kind != T::SCHEDULE) out.Add("rule.trigger.measure", "only a SCHEDULE trigger measures");
+    if (t.pipeline_id().empty()) out.Add("rule.trigger.pipeline_id", "required for a measure");
+    if (m.from_stage_id().empty() && m.to_stage_id().empty()) {
+      out.Add("rule.trigger.measure.to_stage_id", "a measure needs from_stage_id and / or to_stage_id");
+    }
+    CheckUuid(m.from_stage_id(), "rule.trigger.measure.from_stage_id", false, out);
+    CheckUuid(m.to_stage_id(), "rule.trigger.measure.to_stage_id", false, out);
+    CheckDuration(m.period(), "rule.trigger.measure.period", absl::Minutes(1), kMaxDelay, out);
+  }
   if (!t.schedule().time_zone().empty()) {
     if (auto zone = LoadTimeZone(t.schedule().time_zone()); !zone.ok()) {
       out.Add("rule.trigger.schedule.time_zone", std::string(zone.status().message()));
@@ -540,10 +551,19 @@ void CheckAction(const v1::Action& a, const std::string& path, Violations& out) 
       }
       break;
     }
+    case v1::Action::kIncrementCounter: {
+      const auto& x = a.increment_counter();
+      const std::string p = Path(path, "increment_counter");
+      if (!IsCode(x.name())) out.Add(Path(p, "name"), "required: [a-z][a-z0-9_]{0,63}");
+      if (x.scope() != "responsible" && x.scope() != "deal") {
+        out.Add(Path(p, "scope"), "\"responsible\" or \"deal\"");
+      }
+      break;
+    }
     case v1::Action::ACTION_NOT_SET:
       out.Add(path,
               "no action set: one of create_task, add_tag, add_comment, set_field, move_stage, "
-              "change_responsible, copy_deal, notify, start_report");
+              "change_responsible, copy_deal, notify, start_report, increment_counter");
       break;
   }
 }

@@ -125,6 +125,41 @@ absl::StatusOr<ScheduleOutcome> TimerStore::Schedule(pqxx::transaction_base& tx,
   }
 }
 
+absl::Status TimerStore::CreateAll(pqxx::transaction_base& tx, const std::vector<NewTimer>& timers) {
+  if (timers.empty()) return absl::OkStatus();
+  std::vector<std::string> params;
+  std::string sql = "INSERT INTO timers (id, key, kind, due_time, payload) VALUES ";
+  for (size_t i = 0; i < timers.size(); ++i) {
+    const NewTimer& t = timers[i];
+    if (t.key.empty() || t.kind.empty() || t.due == absl::InfiniteFuture() || t.due == absl::InfinitePast()) {
+      return absl::InvalidArgumentError(absl::StrCat("timer ", t.key, ": empty key or kind, or an infinite due"));
+    }
+    const size_t n = params.size();
+    absl::StrAppend(&sql, i == 0 ? "" : ", ", "($", n + 1, "::uuid, $", n + 2, ", $", n + 3,
+                    ", timestamptz 'epoch' + $", n + 4, "::bigint * interval '1 microsecond', decode($", n + 5,
+                    ", 'hex'))");
+    params.push_back(NewUuidV7());
+    params.push_back(t.key);
+    params.push_back(t.kind);
+    params.push_back(absl::StrCat(absl::ToUnixMicros(t.due)));
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(t.payload.size() * 2);
+    for (unsigned char c : t.payload) {
+      hex.push_back(kDigits[c >> 4]);
+      hex.push_back(kDigits[c & 15]);
+    }
+    params.push_back(std::move(hex));
+  }
+  sql += " ON CONFLICT (key) DO NOTHING";
+  try {
+    tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+  } catch (const std::exception& e) {
+    return pg::StatusFromException(e);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> TimerStore::Cancel(pqxx::transaction_base& tx, std::string_view key) {
   try {
     pqxx::result r = tx.exec_params(

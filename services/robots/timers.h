@@ -116,6 +116,18 @@ class TimerStore {
   // cancelled (it fired).
   static absl::StatusOr<bool> Cancel(pqxx::transaction_base& tx, std::string_view key);
 
+  // A timer for CreateAll.
+  struct NewTimer {
+    std::string key;
+    std::string kind;
+    absl::Time due;
+    std::string payload;
+  };
+  // Creates `timers` in the caller's transaction in one statement: for a caller whose keys are new (made
+  // from an id it just created), so the re-arm rules of Schedule do not apply — a key that exists is left
+  // as it is. InvalidArgument as Schedule for an empty key or kind or an infinite due.
+  static absl::Status CreateAll(pqxx::transaction_base& tx, const std::vector<NewTimer>& timers);
+
   // Fires one batch: in ONE transaction, claims up to `batch_size` pending timers with due <= clock.Now()
   // (oldest due first; rows another caller holds are skipped), runs `handler` for each in a savepoint,
   // and marks the successful ones fired (fired_time = now) in the same transaction; a failed one gets

@@ -31,10 +31,17 @@ from stack import BROKERS, Stack  # noqa: E402  (tests/support is on sys.path al
 class StackTest(unittest.TestCase):
     """A test class over one Stack of identity, the gateway and `services`, started once for its tests."""
     services = ()
+    # Extra environment per service ({"robots": {"CRM_ROBOTS_SMTP_URL": ...}}); see setUpStack().
+    service_env = {}
+
+    @classmethod
+    def setUpStack(cls):
+        """Runs before the stack starts (e.g. to start a fake the services will talk to)."""
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(BUILD, services=list(cls.services))
+        cls.setUpStack()
+        cls.stack = Stack(BUILD, services=list(cls.services), service_env=cls.service_env)
         cls.curl = cls.stack.curl
 
     @classmethod

@@ -50,7 +50,7 @@ class Reply:
 class Stack:
     """Starts identity, `services` (e.g. ["deals"]) and the gateway; stop() ends them."""
 
-    def __init__(self, build, services=(), gateway_env=None):
+    def __init__(self, build, services=(), gateway_env=None, service_env=None):
         if not PG_DSN or not BROKERS:
             raise RuntimeError("CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS must be set (run through tools/crm test)")
         self.build = build
@@ -58,6 +58,8 @@ class Stack:
         self.procs = []
         self.grpc_ports = {}
         self.sessions = {}
+        self.service_env = service_env or {}
+        self.envs = {}  # name -> the environment it was started with (start() starts another replica)
         try:
             self._start(list(services), gateway_env or {})
         except BaseException:
@@ -76,10 +78,22 @@ class Stack:
                        stderr=subprocess.DEVNULL)
         der = subprocess.run(["openssl", "pkey", "-in", self.gateway_key, "-pubout", "-outform", "DER"],
                              check=True, capture_output=True).stdout
+        keys = [{"kty": "OKP", "crv": "Ed25519", "x": b64url(der[-32:]), "kid": "gateway", "alg": "EdDSA",
+                 "use": "sig"}]
+        # Services that act on their own (robots calling deals) sign with keys of their own.
+        service_keys = {}
+        for name in services:
+            path = os.path.join(self.tmp, "%s-service.pem" % name)
+            subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", path], check=True,
+                           stderr=subprocess.DEVNULL)
+            pub = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                                 check=True, capture_output=True).stdout
+            keys.append({"kty": "OKP", "crv": "Ed25519", "x": b64url(pub[-32:]), "kid": name, "alg": "EdDSA",
+                         "use": "sig"})
+            service_keys[name] = path
         trusted = os.path.join(self.tmp, "trusted-keys.jwks")
         with open(trusted, "w") as f:
-            json.dump({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": b64url(der[-32:]), "kid": "gateway",
-                                 "alg": "EdDSA", "use": "sig"}]}, f)
+            json.dump({"keys": keys}, f)
         base = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
         base.update({"CRM_KAFKA_BROKERS": BROKERS, "CRM_TRUSTED_KEYS_FILE": trusted})
 
@@ -88,20 +102,23 @@ class Stack:
         addresses = {}
         for name in ["identity"] + services:
             up = name.upper()
-            env = dict(base, **{"CRM_%s_PG_DSN" % up: self._database(name),
+            env = dict(base, **addresses, **{"CRM_%s_PG_DSN" % up: self._database(name),
                                 "CRM_%s_GRPC_ADDRESS" % up: "127.0.0.1:0",
                                 "CRM_%s_METRICS_ADDRESS" % up: "127.0.0.1:0",
                                 "CRM_%s_BLOB_DIR" % up: os.path.join(self.tmp, "blobs", name),
                                 # A group of its own: never share identity's events with another stack.
                                 "CRM_%s_CONSUMER_GROUP" % up: "%s-e2e-%s" % (name, uuid.uuid4().hex[:10])})
+            if name in service_keys:
+                env.update({"CRM_%s_SERVICE_KEY_FILE" % up: service_keys[name], "CRM_%s_SERVICE_KEY_ID" % up: name})
+            env.update(self.service_env.get(name, {}))
             binary = os.path.join(self.build, "services/%s/crm-%s" % (name, name))
             demo = {"identity": ["demo-users", "--credentials", self.credentials, "--totp-secrets", self.totp_file],
-                    "deals": ["demo"]}.get(name)
+                    "deals": ["demo"], "robots": ["demo"]}.get(name)
             if demo:
                 subprocess.run([binary] + demo, env=env, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-            proc = ServiceProcess(name, [binary], env)
-            self.procs.append(proc)
+            self.envs[name] = env
+            proc = self.start(name)
             self.grpc_ports[name] = proc.wait_for("serving")["grpc_port"]
             addresses["CRM_%s_ADDRESS" % up] = "127.0.0.1:%d" % self.grpc_ports[name]
 
@@ -141,6 +158,14 @@ class Stack:
         ts = int(time.time())
         sig = key.sign(("v1.%s.%d" % (b64url(raw), ts)).encode())
         return [("x-crm-principal-bin", raw), ("x-crm-principal-sig", "v1.%d.%s.gateway" % (ts, b64url(sig)))]
+
+    def start(self, name):
+        """Starts (another replica of) service `name` with the environment it was first started with, on
+        new ports; returns its ServiceProcess (wait_for("serving") before using it)."""
+        proc = ServiceProcess(name, [os.path.join(self.build, "services/%s/crm-%s" % (name, name))],
+                              self.envs[name])
+        self.procs.append(proc)
+        return proc
 
     def stop(self):
         for p in reversed(self.procs):

@@ -1,0 +1,51 @@
+// File: services/robots/demo.h
+// -----------------------------------------------------------------------------
+// The demo rules: the automations of seeds 001 and 002 on deals' demo pipelines (services/deals/demo.h),
+// so that `tools/crm up` shows robots working. Every rule has a fixed UUID; installing is idempotent and
+// keeps any edits made since (RuleStore::Install).
+//
+// Seed 001 («Первичная обработка»):
+//   §1.1 first contact: 15 min in «Неразобранное» with no touch → tag «Жёлтое предупреждение»; 30 min →
+//        task «Срочно связаться» + notify the head of sales (РОП); cancelled by a touch or a stage move
+//   §1.2 24 h after creation fewer than 3 touches → notify the manager + comment «Недостаточно касаний»
+//   §1.4 every working day at 19:00: deals with no open task, no comment in their stage, or still in
+//        «Неразобранное» → one report to the РОП
+//   §2.1 30 min in «Квалификация» → tag «Жёлтое предупреждение»; 2 h → notify the РОП
+//   §2.2 36 h in «Квалификация» without a move → notify the РОП (a violation for the report)
+//   §3.1 24 h before «Дата визита» → task «Подтвердить визит»
+//   §3.2 «Срыв визита» → «Назначено» / «Успешно»: «Возврат» = Да and the manager's returns counter + 1
+//   §2.4 weekly (Monday 09:00) conversion «Квалификация» → «Назначено» below 40 % → notify the РОП
+//   §4   weekly, per manager over 30 days: fewer than 40 records («Назначено») or revenue under plan →
+//        the manager and the РОП notified with the figures
+// Seed 002 («Продажа»):
+//   per-stage tasks (deadlines in working time): «Новая заявка» notify managers; «Взят в работу» task
+//   «Проверить товарные позиции» (1 h); «КП» task «Отправить КП клиенту» (1 h)
+//   the КП loop: «Отправить КП клиенту» done → «Связаться с клиентом, получить обратную связь по КП»
+//   (1 working day); «Статус КП» = «Не согласовано» → «Отработать возражение, переформировать КП»; that
+//   done → «Связаться …» again, until agreed
+//   document thresholds when «Статус КП» = «Согласовано»: > 500 000 ₽ task «Подготовить договор и счёт»,
+//   > 150 000 ₽ «Подготовить счёт-договор», otherwise «Подготовить счёт» (2 working days)
+//
+// Example:
+//   CRM_RETURN_IF_ERROR(crm::robots::InstallDemoRules(rules));
+#ifndef CRM_SERVICES_ROBOTS_DEMO_H_
+#define CRM_SERVICES_ROBOTS_DEMO_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "crm/robots/v1/robots.pb.h"
+
+namespace crm::robots {
+
+class RuleStore;
+
+// The demo rules with their fixed ids (see the file comment).
+std::vector<crm::robots::v1::Rule> DemoRules();
+
+// Installs whatever of DemoRules() is missing.
+absl::Status InstallDemoRules(RuleStore& rules);
+
+}  // namespace crm::robots
+
+#endif  // CRM_SERVICES_ROBOTS_DEMO_H_

@@ -1,0 +1,1083 @@
+// The robots engine against an in-process deals service on real PostgreSQL, with the demo rules of seeds
+// 001 and 002 installed on deals' demo pipelines and an injected clock: the seed scenarios run as they
+// would in production, minus Kafka (Pump() hands deals' outbox rows to Engine::OnEvent in commit order,
+// as the idempotent consumer does; tests/e2e/robots_test.py covers the Kafka path).
+#include "services/robots/engine.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/civil_time.h"
+#include "crm/deals/v1/tasks.grpc.pb.h"
+#include "crm/identity/v1/events.pb.h"
+#include "crm/robots/v1/events.pb.h"
+#include "crm/telephony/v1/events.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/base/time.h"
+#include "libs/calendar/calendar.h"
+#include "libs/events/consumer.h"
+#include "libs/events/outbox.h"
+#include "libs/events/schema.h"
+#include "libs/rpc/call.h"
+#include "libs/rpc/client.h"
+#include "services/deals/deals_testing.h"
+#include "services/deals/demo.h"
+#include "services/deals/pipelines.h"
+#include "services/deals/tasks.h"
+#include "services/deals/timeline.h"
+#include "services/robots/actions.h"
+#include "services/robots/demo.h"
+#include "services/robots/notify.h"
+#include "services/robots/rule_store.h"
+#include "services/robots/schedules.h"
+#include "services/robots/timers.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& RobotsMigrations();
+}  // namespace crm
+
+namespace crm::robots {
+namespace {
+
+namespace dv1 = ::crm::deals::v1;
+using crm::common::v1::Principal;
+using crm::deals::fixture::User;
+
+constexpr char kLead[] = "01930000-0001-7000-8000-000000000000";
+constexpr char kUnsorted[] = "01930000-0001-7000-8000-000000000001";
+constexpr char kQualification[] = "01930000-0001-7000-8000-000000000002";
+constexpr char kAppointed[] = "01930000-0001-7000-8000-000000000004";
+constexpr char kNoShow[] = "01930000-0001-7000-8000-000000000005";
+constexpr char kSales[] = "01930000-0002-7000-8000-000000000000";
+constexpr char kSalesKp[] = "01930000-0002-7000-8000-000000000003";
+constexpr char kManager[] = "01900000-0000-7000-8000-00000000f001";
+constexpr char kRop[] = "01900000-0000-7000-8000-00000000f004";
+constexpr char kTeam[] = "01900000-0000-7000-8000-00000000e001";
+
+// A Monday 10:00 in Moscow: working time.
+absl::Time MondayMorning() {
+  return absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), *LoadTimeZone("Europe/Moscow"));
+}
+
+class EngineTest : public crm::deals::fixture::ServiceTest {
+ protected:
+  EngineTest() : ServiceTest("robots") {}
+
+  void SetUp() override {
+    clock_.Set(MondayMorning());
+    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
+    ASSERT_TRUE(crm::deals::LoadDemoPipelines(*pool_).ok());
+    // The demo gates (client, visit date, comment, task) are deals' business, tested there.
+    Sql("UPDATE stages SET gates = '{}'::jsonb; UPDATE pipelines SET version = version + 1");
+    deal_store_ = std::make_unique<crm::deals::DealStore>(*pool_, clock_);
+    deal_service_ = std::make_unique<crm::deals::DealServiceImpl>(*deal_store_);
+    task_store_ = std::make_unique<crm::deals::TaskStore>(*pool_, clock_);
+    task_service_ = std::make_unique<crm::deals::TaskServiceImpl>(*task_store_);
+    blobs_ = std::make_unique<crm::deals::LocalDirBlobStore>(::testing::TempDir() + "/robots-blobs", 1 << 20);
+    timeline_store_ = std::make_unique<crm::deals::TimelineStore>(*pool_, clock_, *blobs_);
+    timeline_service_ = std::make_unique<crm::deals::TimelineServiceImpl>(*timeline_store_);
+    pipeline_store_ = std::make_unique<crm::deals::PipelineStore>(*pool_, clock_);
+    pipeline_service_ = std::make_unique<crm::deals::PipelineServiceImpl>(pipeline_store_.get());
+    channel_ =
+        Serve({deal_service_.get(), task_service_.get(), timeline_service_.get(), pipeline_service_.get()});
+    deals_stub_ = dv1::DealService::NewStub(channel_);
+    tasks_stub_ = dv1::TaskService::NewStub(channel_);
+
+    // The robots side: its own database, stores and engine on the same clock.
+    auto db = pg::testing::TempDatabase::Create("robots_engine");
+    ASSERT_TRUE(db.ok()) << db.status();
+    robots_db_ = *std::move(db);
+    std::vector<pg::Migration> all = EventsMigrations();
+    all.insert(all.end(), RobotsMigrations().begin(), RobotsMigrations().end());
+    ASSERT_TRUE(pg::Migrate(robots_db_->dsn(), all).ok());
+    auto pool = pg::Pool::Create({.dsn = robots_db_->dsn(), .size = 4});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    robots_pool_ = *std::move(pool);
+    calendar_ = std::make_unique<calendar::WorkingCalendar>(
+        calendar::WorkingCalendar::FiveDay(*LoadTimeZone("Europe/Moscow")));
+    schedules_ = std::make_unique<ScheduleStore>(*robots_pool_, clock_, [this](std::string_view) {
+      return absl::StatusOr<calendar::WorkingCalendar>(*calendar_);
+    });
+    rules_ = std::make_unique<RuleStore>(*robots_pool_, clock_, schedules_.get(),
+                                         RuleStoreOptions{.refresh = absl::ZeroDuration()});
+    deals_client_ = std::make_unique<DealsClient>(channel_, &*gateway_key_, calendar_.get(),
+                                                  calendar_->zone(), DealsClientOptions{.clock = &clock_});
+    outbox_ = std::make_unique<events::OutboxWriter>("robots", clock_);
+    engine_ = MakeEngine(*deals_client_);
+    timers_ = std::make_unique<TimerStore>(*robots_pool_, clock_);
+    ASSERT_TRUE(InstallDemoRules(*rules_).ok());
+    AddUser(kManager, "Анна Менеджерова", "anna@crm.local", {"manager"});
+    AddUser(kRop, "Роман Руководителев", "rop@crm.local", {"head_of_sales"});
+  }
+
+  std::unique_ptr<Engine> MakeEngine(DealsClient& deals) {
+    return std::make_unique<Engine>(*robots_pool_, clock_, *rules_, deals, nullptr, *outbox_,
+                                    EngineOptions{.calendar = calendar_.get()});
+  }
+
+  // identity's UserCreated, as robots' users consumer applies it.
+  void AddUser(const std::string& id, const std::string& name, const std::string& email,
+               std::vector<std::string> roles) {
+    crm::identity::v1::UserCreated created;
+    auto* u = created.mutable_user();
+    u->set_id(id);
+    u->set_full_name(name);
+    u->set_email(email);
+    u->set_active(true);
+    u->set_version(1);
+    u->add_team_ids(kTeam);
+    for (auto& r : roles) u->add_role_codes(r);
+    events::v1::Envelope e;
+    e.set_id(NewUuidV7());
+    e.set_type("crm.identity.user.created.v1");
+    e.mutable_payload()->PackFrom(created);
+    const std::string topic = kUserTopic;
+    ASSERT_TRUE(pg::InTransaction(*robots_pool_, [&](pqxx::work& tx) {
+                  return ApplyUserEvent(tx, {.envelope = e, .topic = topic, .partition = 0, .offset = 0});
+                }).ok());
+  }
+
+  // Hands every deals outbox row not handed yet to the engine, in commit order, each in a transaction
+  // of its own (as the consumer does).
+  void Pump(Engine* engine = nullptr) {
+    if (engine == nullptr) engine = engine_.get();
+    pqxx::connection conn(db_->dsn());
+    pqxx::work read(conn);
+    pqxx::result rows =
+        read.exec_params("SELECT seq, payload, topic FROM outbox WHERE seq > $1 ORDER BY seq", pumped_);
+    read.commit();
+    for (const auto& row : rows) {
+      pumped_ = row[0].as<int64_t>();
+      events::v1::Envelope e;
+      ASSERT_TRUE(e.ParseFromString(pqxx::binarystring(row[1]).str()));
+      const std::string topic = row[2].as<std::string>();
+      Deliver(e, topic, engine);
+    }
+  }
+
+  void Deliver(const events::v1::Envelope& e, const std::string& topic, Engine* engine = nullptr) {
+    if (engine == nullptr) engine = engine_.get();
+    absl::Status s = pg::InTransaction(*robots_pool_, [&](pqxx::work& tx) {
+      return engine->OnEvent(tx, {.envelope = e, .topic = topic, .partition = 0, .offset = 0});
+    });
+    ASSERT_TRUE(s.ok()) << e.type() << ": " << s;
+  }
+
+  // Fires every due timer (and due schedule occurrences) until none is left.
+  int Fire(Engine* engine = nullptr) {
+    if (engine == nullptr) engine = engine_.get();
+    int fired = 0;
+    TimerHandler handler = schedules_->Wrap(
+        [engine](pqxx::transaction_base& tx, const Timer& t) { return engine->OnTimer(tx, t); });
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_TRUE(schedules_->Materialize().ok());
+      auto r = timers_->FireDue(handler);
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok() || r->claimed == 0) break;
+      fired += r->fired;
+    }
+    return fired;
+  }
+
+  void Advance(absl::Duration d) {
+    clock_.Advance(d);
+    Fire();
+  }
+
+  Principal Manager() { return User(kManager, {"deals.read.all", "deals.write.all"}, {kTeam}); }
+
+  dv1::Deal NewDeal(const std::string& pipeline, const std::string& stage, const std::string& name,
+                    int64_t amount_minor = 0) {
+    dv1::CreateDealRequest req;
+    auto* d = req.mutable_deal();
+    d->set_name(name);
+    d->set_pipeline_id(pipeline);
+    d->set_stage_id(stage);
+    d->set_responsible_id(kManager);
+    if (amount_minor > 0) {
+      d->mutable_amount()->set_amount_minor(amount_minor);
+      d->mutable_amount()->set_currency("RUB");
+    }
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Deal out;
+    grpc::Status s = deals_stub_->CreateDeal(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  dv1::Deal GetDeal(const std::string& id) {
+    dv1::GetDealRequest req;
+    req.set_id(id);
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Deal out;
+    grpc::Status s = deals_stub_->GetDeal(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+
+  void Move(const std::string& id, const std::string& stage) {
+    dv1::MoveDealRequest req;
+    req.set_id(id);
+    req.set_stage_id(stage);
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Deal out;
+    grpc::Status s = deals_stub_->MoveDeal(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  void SetKpStatus(const std::string& id, const std::string& status) {
+    dv1::Deal d = GetDeal(id);
+    dv1::UpdateDealRequest req;
+    *req.mutable_deal() = d;
+    bool found = false;
+    for (auto& f : *req.mutable_deal()->mutable_fields()) {
+      if (f.code() == "kp_status") {
+        f.set_text(status);
+        found = true;
+      }
+    }
+    if (!found) {
+      auto* f = req.mutable_deal()->add_fields();
+      f->set_code("kp_status");
+      f->set_text(status);
+    }
+    req.mutable_update_mask()->add_paths("fields");
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Deal out;
+    grpc::Status s = deals_stub_->UpdateDeal(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  void CompleteTask(const std::string& deal_id, const std::string& title) {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    pqxx::row r = tx.exec_params1(
+        "SELECT id::text, version FROM tasks WHERE deal_id = $1::uuid AND title = $2 "
+        "AND status = 1",
+        deal_id, title);
+    tx.commit();
+    dv1::CompleteTaskRequest req;
+    req.set_id(r[0].as<std::string>());
+    req.set_version(r[1].as<int64_t>());
+    req.set_result("готово");
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Task out;
+    grpc::Status s = tasks_stub_->CompleteTask(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // A finished call on the deal, as telephony will publish it (a touch).
+  void Call(const std::string& deal_id) {
+    crm::telephony::v1::CallFinished call;
+    call.set_call_id(NewUuidV7());
+    call.set_deal_id(deal_id);
+    call.set_user_id(kManager);
+    call.set_answered(true);
+    events::v1::Envelope e;
+    e.set_id(NewUuidV7());
+    e.set_type("crm.telephony.call.finished.v1");
+    *e.mutable_time() = ToProtoTimestamp(clock_.Now());
+    e.mutable_payload()->PackFrom(call);
+    Deliver(e, "crm.telephony.call.v1");
+  }
+
+  int64_t Tasks(const std::string& deal_id, const std::string& title) {
+    return Count(
+        absl::StrCat("SELECT count(*) FROM tasks WHERE deal_id = '", deal_id, "' AND title = '", title, "'"));
+  }
+  int64_t Comments(const std::string& deal_id, const std::string& text) {
+    return Count(absl::StrCat("SELECT count(*) FROM timeline_entries WHERE deal_id = '", deal_id,
+                              "' AND text = '", text, "'"));
+  }
+  bool HasTag(const std::string& deal_id, const std::string& tag) {
+    return Count(absl::StrCat("SELECT count(*) FROM deals WHERE id = '", deal_id, "' AND '", tag,
+                              "' = ANY(tags)")) == 1;
+  }
+  // Robots' notifications (outbox) of `type` to `user`.
+  int64_t Notifications(const std::string& user,
+                        const std::string& type = "crm.robots.notification.in_app.v1") {
+    return robots_db_->Count(
+        absl::StrCat("SELECT count(*) FROM outbox WHERE aggregateid = '", user, "' AND type = '", type, "'"));
+  }
+  std::vector<crm::robots::v1::Execution> Log(const std::string& deal_id, const std::string& rule_id = "") {
+    crm::robots::v1::ListExecutionsRequest req;
+    req.set_deal_id(deal_id);
+    req.set_rule_id(rule_id);
+    req.set_page_size(100);
+    auto r = engine_->ListExecutions(User(kRop, {"robots.read", "robots.read.all"}), req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return {};
+    return {r->executions().begin(), r->executions().end()};
+  }
+  std::string StateOf(const std::string& deal_id, const std::string& rule_id) {
+    std::vector<crm::robots::v1::Execution> log = Log(deal_id, rule_id);
+    if (log.empty()) return "(none)";
+    return crm::robots::v1::Execution::State_Name(log[0].state());
+  }
+
+  // ---- Helpers of the tests below the seed scenarios. ----
+
+  // A rule from crm.robots.v1.Rule JSON; $LEAD / $SALES are the demo pipelines' id prefixes (as demo.cc).
+  static crm::robots::v1::Rule RuleFromJson(const std::string& json) {
+    const std::string text = absl::StrReplaceAll(json, {{"$LEAD", "01930000-0001-7000-8000-0000000000"},
+                                                        {"$SALES", "01930000-0002-7000-8000-0000000000"}});
+    crm::robots::v1::Rule rule;
+    auto status = google::protobuf::util::JsonStringToMessage(text, &rule);
+    EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << text;
+    return rule;
+  }
+  static Principal RuleAdmin() {
+    Principal p;
+    p.set_kind(Principal::KIND_SERVICE);
+    p.set_service("robots-test");
+    return p;
+  }
+  // Creates a rule (see RuleFromJson) and returns it as stored.
+  crm::robots::v1::Rule CreateRule(const std::string& json) {
+    auto r = rules_->Create(RuleAdmin(), RuleFromJson(json), "");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : crm::robots::v1::Rule();
+  }
+
+  // UpdateDeal of the deal as read now, edited by `edit`, with mask `path`.
+  void EditDeal(const std::string& id, const std::string& path, const std::function<void(dv1::Deal&)>& edit) {
+    dv1::UpdateDealRequest req;
+    *req.mutable_deal() = GetDeal(id);
+    edit(*req.mutable_deal());
+    req.mutable_update_mask()->add_paths(path);
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Deal out;
+    grpc::Status s = deals_stub_->UpdateDeal(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  void AddTag(const std::string& id, const std::string& tag) {
+    EditDeal(id, "tags", [&](dv1::Deal& d) { d.add_tags(tag); });
+  }
+  void SetVisitTime(const std::string& id, absl::Time at) {
+    EditDeal(id, "fields", [&](dv1::Deal& d) {
+      for (auto& f : *d.mutable_fields()) {
+        if (f.code() == "visit_time") {
+          *f.mutable_time() = ToProtoTimestamp(at);
+          return;
+        }
+      }
+      auto* f = d.add_fields();
+      f->set_code("visit_time");
+      *f->mutable_time() = ToProtoTimestamp(at);
+    });
+  }
+  void MoveTo(const std::string& id, const std::string& pipeline, const std::string& stage) {
+    dv1::MoveDealRequest req;
+    req.set_id(id);
+    req.set_pipeline_id(pipeline);
+    req.set_stage_id(stage);
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Deal out;
+    grpc::Status s = deals_stub_->MoveDeal(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // An open task on the deal through deals' TaskService (sets the deal's next_task_time).
+  void CreateTask(const std::string& deal_id, const std::string& title) {
+    dv1::CreateTaskRequest req;
+    req.mutable_task()->set_deal_id(deal_id);
+    req.mutable_task()->set_title(title);
+    req.mutable_task()->set_kind(dv1::Task::CALL);
+    req.mutable_task()->set_responsible_id(kManager);
+    *req.mutable_task()->mutable_due_time() = ToProtoTimestamp(clock_.Now() + absl::Hours(48));
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::Task out;
+    grpc::Status s = tasks_stub_->CreateTask(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // A comment in the deal's timeline through deals' TimelineService.
+  void AddComment(const std::string& deal_id, const std::string& text) {
+    auto stub = dv1::TimelineService::NewStub(channel_);
+    dv1::AddCommentRequest req;
+    req.set_deal_id(deal_id);
+    req.set_text(text);
+    grpc::ClientContext ctx;
+    As(ctx, Manager());
+    dv1::TimelineEntry out;
+    grpc::Status s = stub->AddComment(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Pumps and fires until nothing new happens (a chain of robots' own changes runs out), at most `rounds`.
+  void Settle(int rounds = 12) {
+    for (int i = 0; i < rounds; ++i) {
+      const int64_t before = pumped_;
+      Pump();
+      const int fired = Fire();
+      if (pumped_ == before && fired == 0) return;
+    }
+    ADD_FAILURE() << "events and timers still coming after " << rounds << " rounds: a loop?";
+  }
+  int64_t RobotsCount(const std::string& sql) { return robots_db_->Count(sql); }
+  std::string StateName(const crm::robots::v1::Execution& e) {
+    return crm::robots::v1::Execution::State_Name(e.state());
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<crm::deals::PipelineStore> pipeline_store_;
+  std::unique_ptr<crm::deals::PipelineServiceImpl> pipeline_service_;
+  std::unique_ptr<crm::deals::DealStore> deal_store_;
+  std::unique_ptr<crm::deals::DealServiceImpl> deal_service_;
+  std::unique_ptr<crm::deals::TaskStore> task_store_;
+  std::unique_ptr<crm::deals::TaskServiceImpl> task_service_;
+  std::unique_ptr<crm::deals::LocalDirBlobStore> blobs_;
+  std::unique_ptr<crm::deals::TimelineStore> timeline_store_;
+  std::unique_ptr<crm::deals::TimelineServiceImpl> timeline_service_;
+  std::unique_ptr<dv1::DealService::Stub> deals_stub_;
+  std::unique_ptr<dv1::TaskService::Stub> tasks_stub_;
+  std::unique_ptr<pg::testing::TempDatabase> robots_db_;
+  std::unique_ptr<pg::Pool> robots_pool_;
+  std::unique_ptr<calendar::WorkingCalendar> calendar_;
+  std::unique_ptr<ScheduleStore> schedules_;
+  std::unique_ptr<RuleStore> rules_;
+  std::unique_ptr<DealsClient> deals_client_;
+  std::unique_ptr<events::OutboxWriter> outbox_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<TimerStore> timers_;
+  int64_t pumped_ = 0;
+};
+
+constexpr char kYellowRule[] = "01930000-0100-7000-8000-000000000001";
+constexpr char kUrgentRule[] = "01930000-0100-7000-8000-000000000002";
+constexpr char kTouchesRule[] = "01930000-0100-7000-8000-000000000003";
+constexpr char kReturnRule[] = "01930000-0100-7000-8000-000000000009";
+
+// Seed 001 §1.1: ≤ 15 min nothing; 15–30 the yellow tag; > 30 «Срочно связаться» and the РОП notified.
+TEST_F(EngineTest, FirstContactSlaEscalates) {
+  dv1::Deal d = NewDeal(kLead, kUnsorted, "Лид с сайта");
+  Pump();
+  EXPECT_EQ(StateOf(d.id(), kYellowRule), "WAITING");
+  Advance(absl::Minutes(14));
+  EXPECT_FALSE(HasTag(d.id(), "Жёлтое предупреждение"));
+  Advance(absl::Minutes(2));  // 16 min
+  EXPECT_TRUE(HasTag(d.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(Tasks(d.id(), "Срочно связаться"), 0);
+  EXPECT_EQ(StateOf(d.id(), kYellowRule), "DONE");
+  Pump();                      // the robot's own change comes back as an event (depth 1): nothing new fires
+  Advance(absl::Minutes(15));  // 31 min
+  EXPECT_EQ(Tasks(d.id(), "Срочно связаться"), 1);
+  EXPECT_EQ(Notifications(kRop), 1);
+  EXPECT_EQ(Notifications(kManager), 0);
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), kUrgentRule);
+  ASSERT_EQ(log.size(), 1u);
+  ASSERT_EQ(log[0].actions_size(), 2);
+  EXPECT_EQ(log[0].actions(0).state(), "DONE");
+  EXPECT_EQ(log[0].actions(1).state(), "DONE");
+  EXPECT_NE(log[0].actions(1).detail().find("in-app"), std::string::npos) << log[0].actions(1).detail();
+  // Nothing fires twice, however often the clock moves and events are replayed.
+  pumped_ = 0;
+  Pump();
+  Advance(absl::Hours(1));
+  EXPECT_EQ(Tasks(d.id(), "Срочно связаться"), 1);
+  EXPECT_EQ(Notifications(kRop), 1);
+}
+
+// Seed 001 §1.1: a touch within 15 minutes makes both SLA steps moot: cancelled, and the log says why.
+TEST_F(EngineTest, FirstContactCancelledByATouch) {
+  dv1::Deal d = NewDeal(kLead, kUnsorted, "Лид из Telegram");
+  Pump();
+  Advance(absl::Minutes(5));
+  Call(d.id());
+  EXPECT_EQ(StateOf(d.id(), kYellowRule), "CANCELLED");
+  EXPECT_EQ(StateOf(d.id(), kUrgentRule), "CANCELLED");
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), kYellowRule);
+  ASSERT_FALSE(log.empty());
+  bool explained = false;
+  for (const auto& p : log[0].predicates())
+    explained |= p.result() && p.predicate().find("touches") != std::string::npos;
+  EXPECT_TRUE(explained) << log[0].DebugString();
+  Advance(absl::Hours(1));
+  EXPECT_FALSE(HasTag(d.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(Tasks(d.id(), "Срочно связаться"), 0);
+}
+
+// Seed 001 §1.2: 24 h after creation, fewer than 3 touches → notify the manager + «Недостаточно касаний».
+TEST_F(EngineTest, TouchCountAfterADay) {
+  dv1::Deal few = NewDeal(kLead, kQualification, "Два касания");
+  dv1::Deal enough = NewDeal(kLead, kQualification, "Три касания");
+  Pump();
+  Call(few.id());
+  Call(few.id());
+  for (int i = 0; i < 3; ++i) Call(enough.id());
+  Advance(absl::Hours(23));
+  EXPECT_EQ(Comments(few.id(), "Недостаточно касаний"), 0);
+  Advance(absl::Hours(1) + absl::Minutes(1));
+  EXPECT_EQ(Comments(few.id(), "Недостаточно касаний"), 1);
+  EXPECT_EQ(Comments(enough.id(), "Недостаточно касаний"), 0);
+  EXPECT_EQ(StateOf(few.id(), kTouchesRule), "DONE");
+  EXPECT_EQ(StateOf(enough.id(), kTouchesRule), "NOT_MATCHED");
+  EXPECT_GE(Notifications(kManager), 1);
+}
+
+// Seed 001 §3.2: «Срыв визита» → «Назначено»: «Возврат» = Да and the manager's returns counter + 1.
+TEST_F(EngineTest, NoShowReturnSetsFieldAndCountsPerManager) {
+  dv1::Deal a = NewDeal(kLead, kNoShow, "Срыв 1");
+  dv1::Deal b = NewDeal(kLead, kNoShow, "Срыв 2");
+  Pump();
+  Move(a.id(), kAppointed);
+  Move(b.id(), kQualification);  // not a return
+  Pump();
+  Fire();
+  bool returned = false;
+  const dv1::Deal after_a = GetDeal(a.id());
+  const dv1::Deal after_b = GetDeal(b.id());
+  for (const auto& f : after_a.fields()) returned |= f.code() == "returned" && f.flag();
+  EXPECT_TRUE(returned);
+  for (const auto& f : after_b.fields()) EXPECT_NE(f.code(), "returned");
+  EXPECT_EQ(robots_db_->Count(absl::StrCat("SELECT value FROM counters WHERE scope = 'user:", kManager,
+                                           "' AND name = 'returns'")),
+            1);
+  EXPECT_EQ(StateOf(a.id(), kReturnRule), "DONE");
+  EXPECT_EQ(StateOf(b.id(), kReturnRule), "(none)");
+}
+
+// Seed 002: the document thresholds when the КП is agreed.
+TEST_F(EngineTest, DocumentThresholds) {
+  dv1::Deal big = NewDeal(kSales, kSalesKp, "Крупная", 60'000'000);  // 600 000 ₽
+  dv1::Deal mid = NewDeal(kSales, kSalesKp, "Средняя", 20'000'000);  // 200 000 ₽
+  dv1::Deal small = NewDeal(kSales, kSalesKp, "Малая", 10'000'000);  // 100 000 ₽
+  dv1::Deal edge = NewDeal(kSales, kSalesKp, "Ровно 500 000", 50'000'000);
+  Pump();
+  for (const dv1::Deal* d : {&big, &mid, &small, &edge}) SetKpStatus(d->id(), "Согласовано");
+  Pump();
+  Fire();
+  EXPECT_EQ(Tasks(big.id(), "Подготовить договор и счёт"), 1);
+  EXPECT_EQ(Tasks(big.id(), "Подготовить счёт-договор"), 0);
+  EXPECT_EQ(Tasks(mid.id(), "Подготовить счёт-договор"), 1);
+  EXPECT_EQ(Tasks(small.id(), "Подготовить счёт"), 1);
+  EXPECT_EQ(Tasks(small.id(), "Подготовить счёт-договор"), 0);
+  EXPECT_EQ(Tasks(edge.id(), "Подготовить счёт-договор"), 1);  // "свыше 500 000" is strictly above
+  EXPECT_EQ(Tasks(edge.id(), "Подготовить договор и счёт"), 0);
+}
+
+// Seed 002: the КП loop — sent → feedback; not agreed → rework → feedback again, until agreed.
+TEST_F(EngineTest, ProposalLoopUntilAgreed) {
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "КП на оборудование", 30'000'000);
+  Pump();
+  Fire();
+  ASSERT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);
+  // Its deadline is one working hour: Monday 10:00 → 11:00.
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM tasks WHERE deal_id = '", d.id(),
+                               "' AND due_time = timestamptz '2026-11-23 11:00:00+03'")),
+            1);
+  CompleteTask(d.id(), "Отправить КП клиенту");
+  Pump();
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Связаться с клиентом, получить обратную связь по КП"), 1);
+  SetKpStatus(d.id(), "Не согласовано");
+  Pump();
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Отработать возражение, переформировать КП"), 1);
+  CompleteTask(d.id(), "Отработать возражение, переформировать КП");
+  Pump();
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Связаться с клиентом, получить обратную связь по КП"), 2);
+  SetKpStatus(d.id(), "Согласовано");
+  Pump();
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Подготовить счёт-договор"), 1);
+  EXPECT_EQ(Tasks(d.id(), "Отработать возражение, переформировать КП"), 1);
+}
+
+// R10: an action whose downstream call fails is retried with backoff, the log says so, and the effect
+// happens once.
+TEST_F(EngineTest, FailedActionIsRetriedWithBackoffAndAppliedOnce) {
+  // An engine whose deals address has nobody listening.
+  auto dead = grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+  DealsClient unreachable(dead, &*gateway_key_, calendar_.get(), calendar_->zone(),
+                          DealsClientOptions{.timeout = absl::Milliseconds(300), .clock = &clock_});
+  std::unique_ptr<Engine> broken = MakeEngine(unreachable);
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Сеть недоступна");
+  Pump(broken.get());
+  Fire(broken.get());
+  const std::string rule = "01930000-0100-7000-8000-000000000012";
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), rule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].state(), crm::robots::v1::Execution::WAITING);
+  EXPECT_NE(log[0].due_time().seconds(), 0);
+  EXPECT_GT(FromProtoTimestamp(log[0].due_time()), clock_.Now());
+  EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 0);
+  // deals is back; the retry is due after the backoff and does it once.
+  clock_.Advance(absl::Seconds(11));
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);
+  log = Log(d.id(), rule);
+  EXPECT_EQ(log[0].state(), crm::robots::v1::Execution::DONE);
+  EXPECT_EQ(log[0].actions(0).attempts(), 2);
+  Advance(absl::Hours(2));
+  EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);
+}
+
+// ---- Where the anchors fail (issue 6) and the remaining seed scenarios. ----
+
+constexpr char kReportRule[] = "01930000-0100-7000-8000-000000000004";
+constexpr char kVisitRule[] = "01930000-0100-7000-8000-000000000008";
+constexpr char kKpTaskRule[] = "01930000-0100-7000-8000-000000000012";
+constexpr char kBigDocsRule[] = "01930000-0100-7000-8000-000000000016";
+constexpr char kQualified[] = "01930000-0001-7000-8000-000000000003";
+constexpr char kSales04[] = "01930000-0002-7000-8000-000000000004";
+constexpr char kSales05[] = "01930000-0002-7000-8000-000000000005";
+
+absl::Time Moscow(int y, int m, int d, int hh, int mm, int ss = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, ss), *LoadTimeZone("Europe/Moscow"));
+}
+
+// Seed 001 §1.4 / §2.5: every working day at 19:00 one report to the РОП listing the deals of
+// «Первичная обработка» with no open task, no comment since their stage, or still «Неразобранное» —
+// once, even with two replicas firing at the same moment; the next firing skips the weekend.
+TEST_F(EngineTest, EndOfDayReportListsTheViolationsOnceOnWorkingDays) {
+  dv1::Deal no_task = NewDeal(kLead, kQualification, "Без задачи");
+  dv1::Deal fine = NewDeal(kLead, kQualification, "Всё в порядке");
+  dv1::Deal no_comment = NewDeal(kLead, kQualification, "Без комментария");
+  dv1::Deal unsorted = NewDeal(kLead, kUnsorted, "Неразобранная");
+  Pump();
+  for (const dv1::Deal* d : {&no_task, &fine, &no_comment, &unsorted}) Call(d->id());  // SLA steps met
+  clock_.Advance(absl::Minutes(1));
+  CreateTask(fine.id(), "Перезвонить");
+  CreateTask(no_comment.id(), "Перезвонить");
+  CreateTask(unsorted.id(), "Перезвонить");
+  // robots learn of comments from deals' timeline events.
+  AddComment(no_task.id(), "Клиент думает");
+  AddComment(fine.id(), "Договорились созвониться");
+  AddComment(unsorted.id(), "Ещё не разобрана");
+  Pump();
+
+  clock_.Set(Moscow(2026, 11, 23, 18, 59));  // Monday
+  Fire();
+  EXPECT_TRUE(Log("", kReportRule).empty());
+  const int64_t rop_before = Notifications(kRop);
+
+  // 19:00:30: two replicas (engines and timer stores over the same database) fire at once.
+  clock_.Set(Moscow(2026, 11, 23, 19, 0, 30));
+  std::unique_ptr<Engine> replica = MakeEngine(*deals_client_);
+  std::atomic<int> fired{0};
+  auto fire = [this, &fired](Engine* engine) {
+    TimerStoreOptions o;
+    o.export_metrics = false;
+    TimerStore store(*robots_pool_, clock_, o);
+    TimerHandler handler = schedules_->Wrap(
+        [engine](pqxx::transaction_base& tx, const Timer& t) { return engine->OnTimer(tx, t); });
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_TRUE(schedules_->Materialize().ok());
+      auto r = store.FireDue(handler);
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok() || r->claimed == 0) break;
+      fired += r->fired;
+    }
+  };
+  std::thread a(fire, engine_.get());
+  std::thread b(fire, replica.get());
+  a.join();
+  b.join();
+  EXPECT_EQ(fired.load(), 1);  // the occurrence, by one of them
+
+  std::vector<crm::robots::v1::Execution> log = Log("", kReportRule);
+  ASSERT_EQ(log.size(), 1u);
+  const crm::robots::v1::Execution& digest = log[0];
+  EXPECT_EQ(digest.deal_id(), "");
+  EXPECT_EQ(StateName(digest), "DONE");
+  EXPECT_EQ(digest.selected_deal_ids_size(), 3) << digest.DebugString();
+  EXPECT_EQ(std::set<std::string>(digest.selected_deal_ids().begin(), digest.selected_deal_ids().end()),
+            (std::set<std::string>{no_task.id(), no_comment.id(), unsorted.id()}));
+  ASSERT_EQ(digest.actions_size(), 1);
+  EXPECT_EQ(digest.actions(0).state(), "DONE");
+  EXPECT_NE(digest.actions(0).detail().find("in-app to 1"), std::string::npos) << digest.actions(0).detail();
+  EXPECT_NE(digest.actions(0).detail().find("e-mail not sent"), std::string::npos)
+      << digest.actions(0).detail();
+  EXPECT_EQ(Notifications(kRop) - rop_before, 1);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM executions WHERE rule_id = '", kReportRule, "'")),
+            1);
+
+  // The next occurrence is Tuesday 19:00; from a Friday it is the Monday after (no Saturday).
+  const std::string next = absl::StrCat("SELECT count(*) FROM schedules WHERE key = 'rule:", kReportRule,
+                                        "' AND next_time = timestamptz ");
+  EXPECT_EQ(RobotsCount(next + "'2026-11-24 19:00:00+03'"), 1);
+  clock_.Set(Moscow(2026, 11, 27, 18, 0));  // Friday: Tuesday's occurrence fires late, once
+  Fire();
+  EXPECT_EQ(RobotsCount(next + "'2026-11-27 19:00:00+03'"), 1);
+  clock_.Set(Moscow(2026, 11, 27, 19, 0, 30));
+  Fire();
+  EXPECT_EQ(RobotsCount(next + "'2026-11-30 19:00:00+03'"), 1);
+  EXPECT_EQ(RobotsCount("SELECT count(*) FROM timers WHERE key LIKE 'schedule:%' AND state = 'pending' AND "
+                        "due_time = timestamptz '2026-11-30 19:00:00+03'"),
+            1);
+  EXPECT_EQ(Log("", kReportRule).size(), 3u);
+}
+
+// Seed 001 §3.1: «Подтвердить визит» 24 h before «Дата визита»; a changed date cancels the old reminder
+// and arms a new one.
+TEST_F(EngineTest, VisitConfirmationFollowsAChangedVisitDate) {
+  dv1::Deal d = NewDeal(kLead, kAppointed, "Визит в салон");
+  Pump();
+  const absl::Time start = clock_.Now();
+  SetVisitTime(d.id(), start + absl::Hours(72));
+  Pump();
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Подтвердить визит"), 0);
+  const std::string old_key =
+      absl::StrCat("date:", kVisitRule, ":", d.id(), ":", absl::ToUnixSeconds(start + absl::Hours(48)));
+  const std::string new_key =
+      absl::StrCat("date:", kVisitRule, ":", d.id(), ":", absl::ToUnixSeconds(start + absl::Hours(24)));
+  auto timer_state = [&](const std::string& key, const std::string& state) {
+    return RobotsCount(
+        absl::StrCat("SELECT count(*) FROM timers WHERE key = '", key, "' AND state = '", state, "'"));
+  };
+  EXPECT_EQ(timer_state(old_key, "pending"), 1);
+
+  clock_.Advance(absl::Hours(1));
+  SetVisitTime(d.id(), start + absl::Hours(48));
+  Pump();
+  EXPECT_EQ(timer_state(old_key, "cancelled"), 1);
+  EXPECT_EQ(timer_state(new_key, "pending"), 1);
+
+  clock_.Set(start + absl::Hours(24) - absl::Minutes(1));
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Подтвердить визит"), 0);
+  clock_.Set(start + absl::Hours(24));
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Подтвердить визит"), 1);
+  Settle();
+  clock_.Set(start + absl::Hours(48) + absl::Minutes(1));  // the old reminder's time
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Подтвердить визит"), 1);
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), kVisitRule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(StateName(log[0]), "DONE");
+}
+
+// coalesce_window: a burst of three tag edits within 30 s runs the rule once, 60 s after the last.
+TEST_F(EngineTest, CoalescedBurstRunsOnceOnTheLastEvent) {
+  const crm::robots::v1::Rule rule = CreateRule(R"({"name": "Теги изменены", "enabled": true,
+     "trigger": {"kind": "FIELD_CHANGED", "pipelineId": "$LEAD00", "field": "tags"},
+     "coalesceWindow": "60s",
+     "actions": [{"addComment": {"text": "Теги изменены"}}]})");
+  dv1::Deal d = NewDeal(kLead, kQualified, "Правки тегов");
+  Pump();
+  AddTag(d.id(), "первый");
+  Pump();
+  clock_.Advance(absl::Seconds(10));
+  AddTag(d.id(), "второй");
+  Pump();
+  clock_.Advance(absl::Seconds(15));
+  AddTag(d.id(), "третий");
+  Pump();
+  Advance(absl::Seconds(50));  // 60 s after the first edit, 50 s after the last
+  EXPECT_EQ(Comments(d.id(), "Теги изменены"), 0);
+  Advance(absl::Seconds(11));  // 61 s after the last
+  EXPECT_EQ(Comments(d.id(), "Теги изменены"), 1);
+  Settle();
+  Advance(absl::Minutes(10));
+  EXPECT_EQ(Comments(d.id(), "Теги изменены"), 1);
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), rule.id());
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(StateName(log[0]), "DONE");  // the newest: the last event of the burst
+  EXPECT_EQ(StateName(log[1]), "COALESCED");
+  EXPECT_EQ(StateName(log[2]), "COALESCED");
+}
+
+// No loops (max_depth 0): the robot's own tag change comes back at automation depth 1 and is not run.
+TEST_F(EngineTest, MaxDepthZeroSkipsTheRobotsOwnChange) {
+  crm::robots::v1::Rule rule = RuleFromJson(R"({"name": "Проверить теги", "enabled": true,
+     "trigger": {"kind": "FIELD_CHANGED", "pipelineId": "$LEAD00", "field": "tags"},
+     "actions": [{"addTag": {"tag": "Проверено"}}]})");
+  rule.set_max_depth(0);
+  auto created = rules_->Create(RuleAdmin(), rule, "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  dv1::Deal d = NewDeal(kLead, kQualified, "Теги вручную");
+  Pump();
+  AddTag(d.id(), "VIP");
+  Settle();
+  EXPECT_TRUE(HasTag(d.id(), "Проверено"));
+  // deals stamped the robot's change with x-crm-automation-depth 1.
+  {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    pqxx::result rows =
+        tx.exec("SELECT payload FROM outbox WHERE type = 'crm.deals.deal.updated.v1' ORDER BY seq");
+    ASSERT_EQ(rows.size(), 2u);
+    events::v1::Envelope user, robot;
+    ASSERT_TRUE(user.ParseFromString(pqxx::binarystring(rows[0][0]).str()));
+    ASSERT_TRUE(robot.ParseFromString(pqxx::binarystring(rows[1][0]).str()));
+    EXPECT_EQ(user.automation_depth(), 0);
+    EXPECT_EQ(robot.automation_depth(), 1);
+  }
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), created->id());
+  ASSERT_EQ(log.size(), 2u);
+  std::map<int, std::string> by_depth;
+  for (const auto& e : log) by_depth[e.depth()] = StateName(e);
+  EXPECT_EQ(by_depth, (std::map<int, std::string>{{0, "DONE"}, {1, "SKIPPED_DEPTH"}}));
+  for (const auto& e : log) {
+    if (e.depth() == 1) {
+      EXPECT_EQ(e.actions_size(), 0);
+    }
+  }
+}
+
+// No loops (default max_depth 2): two robots moving a deal back and forth run at depths 0, 1 and 2;
+// the change of depth 3 is SKIPPED_DEPTH and the chain ends.
+TEST_F(EngineTest, DefaultMaxDepthEndsALoopOfRobots) {
+  const crm::robots::v1::Rule there = CreateRule(R"({"name": "Туда", "enabled": true,
+     "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES04"},
+     "actions": [{"moveStage": {"stageId": "$SALES05"}}]})");
+  const crm::robots::v1::Rule back = CreateRule(R"({"name": "Обратно", "enabled": true,
+     "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES05"},
+     "actions": [{"moveStage": {"stageId": "$SALES04"}}]})");
+  dv1::Deal d = NewDeal(kSales, kSales04, "Пинг-понг");
+  Settle();
+  std::map<std::pair<std::string, int>, std::string> runs;  // (rule, depth) -> state
+  for (const auto& e : Log(d.id())) runs[{e.rule_id(), e.depth()}] = StateName(e);
+  EXPECT_EQ(runs, (std::map<std::pair<std::string, int>, std::string>{{{there.id(), 0}, "DONE"},
+                                                                      {{back.id(), 1}, "DONE"},
+                                                                      {{there.id(), 2}, "DONE"},
+                                                                      {{back.id(), 3}, "SKIPPED_DEPTH"}}));
+  EXPECT_EQ(GetDeal(d.id()).stage_id(), kSales05);
+  Advance(absl::Hours(1));
+  Settle();
+  EXPECT_EQ(Log(d.id()).size(), 4u);
+}
+
+// Versioned: a waiting step keeps the version it started with; a later trigger uses the new one.
+TEST_F(EngineTest, AWaitingStepKeepsItsRuleVersion) {
+  const crm::robots::v1::Rule rule = CreateRule(R"({"name": "Отложенный тег", "enabled": true,
+     "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$LEAD00", "stageId": "$LEAD03"},
+     "delay": {"duration": "600s"},
+     "actions": [{"addTag": {"tag": "v1"}}]})");
+  ASSERT_EQ(rule.version(), 1);
+  dv1::Deal d = NewDeal(kLead, kQualified, "Версии");
+  Pump();
+  EXPECT_EQ(StateOf(d.id(), rule.id()), "WAITING");
+  crm::robots::v1::Rule next = rule;
+  next.mutable_actions(0)->mutable_add_tag()->set_tag("v2");
+  auto updated = rules_->Update(RuleAdmin(), next, {"actions"});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->version(), 2);
+  Advance(absl::Minutes(11));
+  EXPECT_TRUE(HasTag(d.id(), "v1"));
+  EXPECT_FALSE(HasTag(d.id(), "v2"));
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), rule.id());
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(StateName(log[0]), "DONE");
+  EXPECT_EQ(log[0].rule_version(), 1);
+  Settle();
+  // A new trigger: the deal leaves the stage and comes back.
+  Move(d.id(), kAppointed);
+  clock_.Advance(absl::Seconds(1));
+  Move(d.id(), kQualified);
+  Pump();
+  log = Log(d.id(), rule.id());
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(StateName(log[0]), "WAITING");
+  EXPECT_EQ(log[0].rule_version(), 2);
+  Advance(absl::Minutes(11));
+  EXPECT_TRUE(HasTag(d.id(), "v2"));
+  log = Log(d.id(), rule.id());
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(StateName(log[0]), "DONE");
+  EXPECT_EQ(log[0].rule_version(), 2);
+}
+
+// An import marked x-crm-skip-automation runs only rules with trigger.include_skipped_imports.
+TEST_F(EngineTest, SkipAutomationImportRunsOnlyRulesThatIncludeImports) {
+  const crm::robots::v1::Rule rule = CreateRule(R"({"name": "Импорт", "enabled": true,
+     "trigger": {"kind": "DEAL_CREATED", "pipelineId": "$LEAD00", "includeSkippedImports": true},
+     "actions": [{"addTag": {"tag": "Импорт"}}]})");
+  dv1::CreateDealRequest req;
+  req.mutable_deal()->set_name("Импортированный лид");
+  req.mutable_deal()->set_pipeline_id(kLead);
+  req.mutable_deal()->set_stage_id(kUnsorted);
+  req.mutable_deal()->set_responsible_id(kManager);
+  grpc::ClientContext ctx;
+  As(ctx, Manager());
+  ctx.AddMetadata(rpc::kSkipAutomationHeader, "true");
+  dv1::Deal imported;
+  grpc::Status s = deals_stub_->CreateDeal(&ctx, req, &imported);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  dv1::Deal manual = NewDeal(kLead, kUnsorted, "Лид вручную");
+  Pump();
+  std::vector<crm::robots::v1::Execution> log = Log(imported.id());
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].rule_id(), rule.id());
+  EXPECT_EQ(StateOf(manual.id(), kYellowRule), "WAITING");  // the demo rules run on a manual deal
+  Advance(absl::Hours(1));
+  Settle();
+  EXPECT_TRUE(HasTag(imported.id(), "Импорт"));
+  EXPECT_FALSE(HasTag(imported.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(Tasks(imported.id(), "Срочно связаться"), 0);
+  EXPECT_TRUE(HasTag(manual.id(), "Жёлтое предупреждение"));
+  for (const auto& e : Log(imported.id())) EXPECT_EQ(e.rule_id(), rule.id()) << e.DebugString();
+}
+
+// Redelivery: the same events handed over again (before and after the step ran) make no second
+// execution and no second task.
+TEST_F(EngineTest, RedeliveredEventsRunAnImmediateRuleOnce) {
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Повторная доставка");
+  Pump();
+  pumped_ = 0;
+  Pump();  // redelivered before the step ran
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);
+  pumped_ = 0;
+  Pump();  // and after
+  Fire();
+  Advance(absl::Hours(1));
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), kKpTaskRule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(StateName(log[0]), "DONE");
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM executions WHERE rule_id = '", kKpTaskRule, "'")),
+            1);
+}
+
+// Dry run of the demo threshold rule: predicates and the PLANNED task, and nothing changes anywhere.
+TEST_F(EngineTest, DryRunPlansWithoutChangingAnything) {
+  dv1::Deal d = NewDeal(kSales, kSales04, "Крупная, проверка", 60'000'000);  // 600 000 ₽
+  SetKpStatus(d.id(), "Согласовано");
+  const int64_t deals_outbox = Count("SELECT count(*) FROM outbox");
+  const int64_t timers = RobotsCount("SELECT count(*) FROM timers");
+  crm::robots::v1::DryRunRequest req;
+  req.set_rule_id(kBigDocsRule);
+  req.set_deal_id(d.id());
+  auto denied = engine_->DryRun(User(kManager, {"robots.read"}), req);
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+  auto r = engine_->DryRun(User(kRop, {"robots.manage"}), req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(StateName(*r), "DRY_RUN");
+  EXPECT_EQ(r->deal_id(), d.id());
+  ASSERT_EQ(r->predicates_size(), 2) << r->DebugString();
+  for (const auto& p : r->predicates()) EXPECT_TRUE(p.result()) << p.predicate() << " " << p.actual();
+  ASSERT_EQ(r->actions_size(), 1);
+  EXPECT_EQ(r->actions(0).state(), "PLANNED");
+  EXPECT_NE(r->actions(0).detail().find("Подготовить договор и счёт"), std::string::npos)
+      << r->actions(0).detail();
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM tasks WHERE deal_id = '", d.id(), "'")), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), deals_outbox);
+  EXPECT_EQ(RobotsCount("SELECT count(*) FROM executions"), 0);
+  EXPECT_EQ(RobotsCount("SELECT count(*) FROM outbox"), 0);
+  EXPECT_EQ(RobotsCount("SELECT count(*) FROM timers"), timers);
+}
+
+// STAGE_LEFT naming a pipeline (no stage): a deal leaving it for another pipeline triggers it; a deal
+// coming into it from another pipeline does not.
+TEST_F(EngineTest, StageLeftOfAPipelineFiresAcrossPipelines) {
+  const crm::robots::v1::Rule rule = CreateRule(R"({"name": "Ушла из лидов", "enabled": true,
+     "trigger": {"kind": "STAGE_LEFT", "pipelineId": "$LEAD00"},
+     "actions": [{"addTag": {"tag": "Ушла из лидов"}}]})");
+  dv1::Deal out = NewDeal(kLead, kQualified, "Лид → продажа");
+  dv1::Deal in = NewDeal(kSales, kSales04, "Продажа → лид");
+  dv1::Deal within = NewDeal(kLead, kQualified, "Внутри лидов");
+  Pump();
+  MoveTo(out.id(), kSales, kSales04);
+  MoveTo(in.id(), kLead, kQualified);
+  Move(within.id(), kAppointed);
+  Settle();
+  EXPECT_EQ(StateOf(out.id(), rule.id()), "DONE");
+  EXPECT_TRUE(HasTag(out.id(), "Ушла из лидов"));
+  EXPECT_EQ(StateOf(in.id(), rule.id()), "(none)");
+  EXPECT_FALSE(HasTag(in.id(), "Ушла из лидов"));
+  EXPECT_EQ(StateOf(within.id(), rule.id()), "DONE");
+}
+
+// Redelivery within a coalescing window: handing the burst's events over again must not cancel the run
+// that waits for the last of them ("a redelivered event finds its execution and does nothing").
+TEST_F(EngineTest, RedeliveredBurstStillRunsOnce) {
+  const crm::robots::v1::Rule rule = CreateRule(R"({"name": "Теги изменены", "enabled": true,
+     "trigger": {"kind": "FIELD_CHANGED", "pipelineId": "$LEAD00", "field": "tags"},
+     "coalesceWindow": "60s",
+     "actions": [{"addComment": {"text": "Теги изменены"}}]})");
+  dv1::Deal d = NewDeal(kLead, kQualified, "Правки тегов, повтор");
+  Pump();
+  AddTag(d.id(), "первый");
+  Pump();
+  clock_.Advance(absl::Seconds(10));
+  AddTag(d.id(), "второй");
+  Pump();
+  ASSERT_EQ(StateOf(d.id(), rule.id()), "WAITING");
+  pumped_ = 0;
+  Pump();  // both edits again
+  EXPECT_EQ(StateOf(d.id(), rule.id()), "WAITING");
+  Advance(absl::Seconds(61));
+  Settle();
+  EXPECT_EQ(Comments(d.id(), "Теги изменены"), 1);
+  EXPECT_EQ(Log(d.id(), rule.id()).size(), 2u);
+}
+
+// Redelivery of a date change: the event that set the earlier visit date, handed over again after the
+// date changed, must not take the reminder back to the old date (or lose it).
+TEST_F(EngineTest, RedeliveredOldVisitDateKeepsTheCurrentReminder) {
+  dv1::Deal d = NewDeal(kLead, kAppointed, "Визит, повтор доставки");
+  Pump();
+  const absl::Time start = clock_.Now();
+  SetVisitTime(d.id(), start + absl::Hours(72));
+  Pump();
+  clock_.Advance(absl::Hours(1));
+  SetVisitTime(d.id(), start + absl::Hours(48));
+  Pump();
+  pumped_ = 0;
+  Pump();  // every event of the deal again, the old date's included
+  const std::string new_key =
+      absl::StrCat("date:", kVisitRule, ":", d.id(), ":", absl::ToUnixSeconds(start + absl::Hours(24)));
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM timers WHERE key = '", new_key,
+                                     "' AND state = 'pending'")),
+            1);
+  clock_.Set(start + absl::Hours(24));
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Подтвердить визит"), 1);
+  clock_.Set(start + absl::Hours(48) + absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Подтвердить визит"), 1);
+}
+
+// Dates re-arm: a new date whose reminder time has already passed cancels the old reminder and arms
+// nothing; no task appears, then or at the old time.
+TEST_F(EngineTest, VisitDateMovedInsideTheReminderWindowArmsNothing) {
+  dv1::Deal d = NewDeal(kLead, kAppointed, "Визит завтра утром");
+  Pump();
+  const absl::Time start = clock_.Now();
+  SetVisitTime(d.id(), start + absl::Hours(72));
+  Pump();
+  const std::string old_key =
+      absl::StrCat("date:", kVisitRule, ":", d.id(), ":", absl::ToUnixSeconds(start + absl::Hours(48)));
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM timers WHERE key = '", old_key,
+                                     "' AND state = 'pending'")),
+            1);
+  SetVisitTime(d.id(), start + absl::Hours(12));  // 24 h before it is already past
+  Pump();
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM timers WHERE key = '", old_key,
+                                     "' AND state = 'cancelled'")),
+            1);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM timers WHERE key LIKE 'date:", kVisitRule, ":",
+                                     d.id(), ":%' AND state = 'pending'")),
+            0);
+  Settle();
+  clock_.Set(start + absl::Hours(48) + absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Подтвердить визит"), 0);
+  EXPECT_TRUE(Log(d.id(), kVisitRule).empty());
+}
+
+}  // namespace
+}  // namespace crm::robots

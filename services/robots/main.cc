@@ -1,0 +1,245 @@
+// File: services/robots/main.cc
+// The crm-robots binary.
+//   crm-robots        serves RuleService and ExecutionService (gRPC 7103, metrics 9103), consumes the
+//                     suite's events (deals, tasks, calls, dialogs) and identity's users, fires durable
+//                     timers and schedules, calls deals to act, and relays its outbox to crm.robots.*.v1.
+//   crm-robots demo   applies migrations and installs the demo rules of seeds 001 and 002 (demo.h).
+// Settings (CRM_ROBOTS_<NAME> or CRM_<NAME>) are listed in README.md. Exit codes: 0 after a graceful
+// stop; 2 for bad configuration; 1 when starting fails.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "crm/deals/v1/deals.grpc.pb.h"
+#include "libs/base/clock.h"
+#include "libs/base/periodic.h"
+#include "libs/base/status.h"
+#include "libs/base/strings.h"
+#include "libs/base/time.h"
+#include "libs/calendar/calendar.h"
+#include "libs/config/config.h"
+#include "libs/events/consumer.h"
+#include "libs/events/outbox.h"
+#include "libs/events/relay.h"
+#include "libs/events/schema.h"
+#include "libs/log/log.h"
+#include "libs/pg/idempotency.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/client.h"
+#include "libs/rpc/server.h"
+#include "services/robots/actions.h"
+#include "services/robots/demo.h"
+#include "services/robots/engine.h"
+#include "services/robots/mail.h"
+#include "services/robots/notify.h"
+#include "services/robots/rule_store.h"
+#include "services/robots/schedules.h"
+#include "services/robots/service.h"
+#include "services/robots/timers.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& RobotsMigrations();
+}  // namespace crm
+
+namespace {
+
+constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=robots user=robots";
+
+// Development and end-to-end tests only (CLOCK_OFFSET_FILE): the wall clock moved forward by the number
+// of seconds written in a file, re-read when the file changes, so a test can "let 30 minutes pass"
+// without waiting. Never set in production.
+class FileOffsetClock final : public crm::Clock {
+ public:
+  explicit FileOffsetClock(std::string path) : path_(std::move(path)) {}
+  absl::Time Now() const override {
+    struct stat st {};
+    absl::MutexLock lock(&mu_);
+    if (::stat(path_.c_str(), &st) == 0 && (st.st_mtim.tv_sec != mtime_.tv_sec || st.st_mtim.tv_nsec != mtime_.tv_nsec ||
+                                           st.st_size != size_)) {
+      mtime_ = st.st_mtim;
+      size_ = st.st_size;
+      std::ifstream in(path_);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      int64_t seconds = 0;
+      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &seconds)) offset_ = absl::Seconds(seconds);
+    }
+    return absl::Now() + offset_;
+  }
+
+ private:
+  std::string path_;
+  mutable absl::Mutex mu_;
+  mutable timespec mtime_ ABSL_GUARDED_BY(mu_) = {0, 0};
+  mutable off_t size_ ABSL_GUARDED_BY(mu_) = -1;
+  mutable absl::Duration offset_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+};
+
+std::vector<crm::pg::Migration> AllMigrations() {
+  std::vector<crm::pg::Migration> all = crm::EventsMigrations();
+  all.insert(all.end(), crm::RobotsMigrations().begin(), crm::RobotsMigrations().end());
+  return all;
+}
+
+int DemoMain() {
+  crm::log::Init("robots", crm::log::Level::kInfo);
+  crm::config::Env env("robots");
+  const std::string dsn = env.String("PG_DSN", kDefaultDsn);
+  const std::string zone = env.String("TIME_ZONE", "Europe/Moscow");
+  if (!env.status().ok()) return crm::config::ReportInvalid("robots", env.status());
+  absl::Status status = [&]() -> absl::Status {
+    CRM_RETURN_IF_ERROR(crm::pg::Migrate(dsn, AllMigrations()).status());
+    CRM_ASSIGN_OR_RETURN(auto pool, crm::pg::Pool::Create({.dsn = dsn, .size = 2, .application_name = "robots-demo"}));
+    crm::robots::ScheduleStore schedules(*pool, crm::SystemClock(), [&](std::string_view) {
+      return absl::StatusOr<crm::calendar::WorkingCalendar>(
+          crm::calendar::WorkingCalendar::FiveDay(*crm::LoadTimeZone(zone)));
+    });
+    crm::robots::RuleStore rules(*pool, crm::SystemClock(), &schedules, {.time_zone = zone});
+    return crm::robots::InstallDemoRules(rules);
+  }();
+  if (!status.ok()) {
+    std::fprintf(stderr, "crm-robots demo: %s\n", std::string(status.ToString()).c_str());
+    return 1;
+  }
+  std::printf("demo rules ready\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "demo") return DemoMain();
+  return crm::rpc::RunService(
+      "robots", 7103, 9103, [](crm::config::Env& env, crm::rpc::Server& server) -> absl::Status {
+        const std::string dsn = env.String("PG_DSN", kDefaultDsn);
+        const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 8, 2, 256));
+        const bool relay_enabled = env.Bool("OUTBOX_RELAY", true);
+        const std::string brokers = env.String("KAFKA_BROKERS", "localhost:9092");
+        // The Kafka consumer group of this deployment's replicas (one group per deployment).
+        const std::string consumer_group = env.String("CONSUMER_GROUP", "robots");
+        const std::string deals_address = env.String("DEALS_ADDRESS", "127.0.0.1:7102");
+        // The company's working calendar: zone, five-day week 09:00-18:00, holidays (YYYY-MM-DD,...).
+        const std::string time_zone = env.String("TIME_ZONE", "Europe/Moscow");
+        const std::string holidays = env.String("HOLIDAYS", "");
+        // E-mail notifications: "smtp://host:25" or "smtps://host:465"; empty = no e-mail.
+        const std::string smtp_url = env.String("SMTP_URL", "");
+        const std::string smtp_user = env.String("SMTP_USERNAME", "");
+        const std::string smtp_password = env.String("SMTP_PASSWORD", "");
+        const bool smtp_starttls = env.Bool("SMTP_STARTTLS", false);
+        const std::string mail_from = env.String("MAIL_FROM", "robots@crm.local");
+        const std::string deal_url = env.String("DEAL_URL_PREFIX", "http://localhost:8080/deals/");
+        // Timers: the longest sleep between passes and the batch per transaction.
+        const absl::Duration poll = env.Duration("TIMER_POLL_INTERVAL", absl::Seconds(1));
+        const int batch = static_cast<int>(env.Int("TIMER_BATCH", 100, 1, 1000));
+        const absl::Duration retry_backoff = env.Duration("ACTION_RETRY_BACKOFF", absl::Seconds(10));
+        const std::string clock_file = env.String("CLOCK_OFFSET_FILE", "");  // tests only
+        crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
+        if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
+
+        const crm::Clock* clock = &crm::SystemClock();
+        if (!clock_file.empty()) {
+          crm::log::Warn("CLOCK_OFFSET_FILE is set: robots' clock is moved by a file (tests only)",
+                         {{"file", clock_file}});
+          clock = server.Own(std::make_unique<FileOffsetClock>(clock_file));
+        }
+        CRM_ASSIGN_OR_RETURN(absl::TimeZone zone, crm::LoadTimeZone(time_zone));
+        crm::calendar::CalendarSpec spec = crm::calendar::WorkingCalendar::FiveDay(zone).spec();
+        CRM_ASSIGN_OR_RETURN(spec.holidays, crm::calendar::WorkingCalendar::ParseDays(holidays));
+        CRM_ASSIGN_OR_RETURN(crm::calendar::WorkingCalendar cal_value,
+                             crm::calendar::WorkingCalendar::Create(std::move(spec)));
+        auto* calendar = server.Own(std::make_unique<crm::calendar::WorkingCalendar>(std::move(cal_value)));
+
+        CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
+        crm::log::Info("migrations applied", {{"count", applied}});
+        CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::pg::Pool> pool,
+                             crm::pg::Pool::Create({.dsn = dsn, .size = pool_size, .application_name = "robots"}));
+        auto* p = server.Own(std::move(pool));
+
+        std::unique_ptr<crm::robots::Mailer> mailer;
+        if (!smtp_url.empty()) {
+          CRM_ASSIGN_OR_RETURN(mailer, crm::robots::SmtpMailer::Create({.url = smtp_url,
+                                                                        .username = smtp_user,
+                                                                        .password = smtp_password,
+                                                                        .starttls = smtp_starttls}));
+        }
+        auto* mail = mailer == nullptr ? nullptr : server.Own(std::move(mailer));
+
+        const auto* deals_service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            crm::deals::v1::DealService::service_full_name());
+        auto channel = crm::rpc::MakeChannel({.target = deals_address}, *deals_service);
+        if (server.service_key() == nullptr) {
+          crm::log::Warn("no service key (CRM_ROBOTS_SERVICE_KEY_FILE): deals will trust robots' calls only "
+                         "without trusted keys (development)");
+        }
+        auto* deals = server.Own(
+            std::make_unique<crm::robots::DealsClient>(channel, server.service_key(), calendar, zone));
+
+        auto* schedules = server.Own(std::make_unique<crm::robots::ScheduleStore>(
+            *p, *clock, [calendar](std::string_view) { return absl::StatusOr<crm::calendar::WorkingCalendar>(*calendar); }));
+        auto* rules = server.Own(std::make_unique<crm::robots::RuleStore>(
+            *p, *clock, schedules, crm::robots::RuleStoreOptions{.time_zone = time_zone}));
+        auto* outbox = server.Own(std::make_unique<crm::events::OutboxWriter>("robots", *clock));
+        auto* engine = server.Own(std::make_unique<crm::robots::Engine>(
+            *p, *clock, *rules, *deals, mail, *outbox,
+            crm::robots::EngineOptions{.calendar = calendar,
+                                       .initial_backoff = retry_backoff,
+                                       .deal_url_prefix = deal_url,
+                                       .mail_from = mail_from}));
+        server.AddService(server.Own(std::make_unique<crm::robots::RuleServiceImpl>(*rules, *engine)));
+        server.AddService(server.Own(std::make_unique<crm::robots::ExecutionServiceImpl>(*engine)));
+
+        // Timers: delayed steps, date reminders and schedule occurrences, on every replica.
+        auto* timers = server.Own(std::make_unique<crm::robots::TimerStore>(*p, *clock));
+        auto* loop = server.Own(std::make_unique<crm::robots::TimerLoop>(
+            *timers,
+            schedules->Wrap([engine](pqxx::transaction_base& tx, const crm::robots::Timer& t) {
+              return engine->OnTimer(tx, t);
+            }),
+            crm::robots::TimerLoopOptions{.poll_interval = poll,
+                                          .batch_size = batch,
+                                          .before_pass = [schedules] { return schedules->Materialize().status(); }}));
+        engine->SetWake([loop] { loop->Wake(); });
+
+        // The suite's events, and identity's users (for recipients).
+        CRM_ASSIGN_OR_RETURN(
+            std::unique_ptr<crm::events::Consumer> events,
+            crm::events::Consumer::Create({.brokers = brokers,
+                                           .group_id = consumer_group,
+                                           .topics = crm::robots::Engine::Topics(),
+                                           .after_commit = [engine] { engine->AfterCommit(); }},
+                                          *p, [engine](pqxx::transaction_base& tx, const crm::events::ConsumedEvent& e) {
+                                            return engine->OnEvent(tx, e);
+                                          }));
+        server.Own(std::make_unique<crm::events::ConsumerThread>(std::move(events)));
+        CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
+                             crm::events::Consumer::Create({.brokers = brokers,
+                                                            .group_id = consumer_group + "-users",
+                                                            .topics = {crm::robots::kUserTopic}},
+                                                           *p, crm::robots::ApplyUserEvent));
+        server.Own(std::make_unique<crm::events::ConsumerThread>(std::move(users)));
+
+        // Idempotency records past their 24 hours, hourly on every replica.
+        server.Own(std::make_unique<crm::Periodic>(absl::Hours(1), [p, clock] {
+          absl::Status s = crm::pg::InTransaction(
+              *p, [clock](pqxx::work& tx) { return crm::pg::PurgeIdempotency(tx, clock->Now()).status(); });
+          if (!s.ok()) crm::log::Warn("cannot purge idempotency records", {{"error", s}});
+        }));
+        if (relay_enabled) {
+          CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Relay> relay, crm::events::Relay::Create(relay_options));
+          server.Own(std::move(relay))->Start();
+        }
+        return absl::OkStatus();
+      });
+}
