@@ -324,6 +324,7 @@ absl::StatusOr<bool> Engine::Impl::Insert(pqxx::transaction_base& tx, Execution&
   if (waiting) {
     timer_key = absl::StrCat("step:", exec.id());
     *exec.mutable_due_time() = ToProtoTimestamp(*due);
+    *exec.mutable_planned_time() = ToProtoTimestamp(*due);
   } else {
     *exec.mutable_finish_time() = ToProtoTimestamp(now);
   }
@@ -361,6 +362,7 @@ absl::Status Engine::Impl::InsertAll(pqxx::transaction_base& tx, std::vector<Pen
     const bool waiting = exec.state() == Execution::WAITING;
     if (waiting) {
       *exec.mutable_due_time() = ToProtoTimestamp(*batch[i].due);
+      *exec.mutable_planned_time() = ToProtoTimestamp(*batch[i].due);
     } else {
       *exec.mutable_finish_time() = ToProtoTimestamp(now);
     }
@@ -671,7 +673,8 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
                         .idempotency_key = absl::StrCat(exec.id(), ":", index),
                         .depth = exec.depth() + 1,
                         .on_behalf_of_user_id = IsUuid(rule.updated_by()) ? rule.updated_by() : "",
-                        .now = clock_.Now()};
+                        // The planned time, not now: a retry must send the very same request.
+                        .now = exec.has_planned_time() ? FromProtoTimestamp(exec.planned_time()) : clock_.Now()};
       return deals_.Apply(rendered, ctx);
     }
   }

@@ -1079,5 +1079,95 @@ TEST_F(EngineTest, VisitDateMovedInsideTheReminderWindowArmsNothing) {
   EXPECT_TRUE(Log(d.id(), kVisitRule).empty());
 }
 
+
+constexpr char kQualificationTagRule[] = "01930000-0100-7000-8000-000000000005";
+constexpr char kQualificationRopRule[] = "01930000-0100-7000-8000-000000000006";
+constexpr char kViolation36Rule[] = "01930000-0100-7000-8000-000000000007";
+constexpr char kConversionRule[] = "01930000-0100-7000-8000-000000000019";
+constexpr char kTargetsRule[] = "01930000-0100-7000-8000-000000000020";
+
+// Seed 001 §2.1: in «Квалификация» ≤ 30 min nothing, 30–60 the yellow tag, 2 h the РОП notified; and
+// §2.2: not moved on within 36 h — a violation (tag + РОП), cancelled for a deal that moved on.
+TEST_F(EngineTest, QualificationThirtyMinutesTwoHoursAndThirtySixHours) {
+  dv1::Deal slow = NewDeal(kLead, kQualification, "Квалификация без движения");
+  dv1::Deal moved = NewDeal(kLead, kQualification, "Назначена вовремя");
+  Pump();
+  Advance(absl::Minutes(29));
+  EXPECT_FALSE(HasTag(slow.id(), "Жёлтое предупреждение"));
+  Advance(absl::Minutes(2));  // 31 min
+  EXPECT_TRUE(HasTag(slow.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(StateOf(slow.id(), kQualificationRopRule), "WAITING");
+  Advance(absl::Minutes(88));  // 119 min
+  EXPECT_EQ(StateOf(slow.id(), kQualificationRopRule), "WAITING");
+  Advance(absl::Minutes(2));  // 121 min
+  EXPECT_EQ(StateOf(slow.id(), kQualificationRopRule), "DONE");
+  EXPECT_EQ(Notifications(kRop, "crm.robots.notification.telegram.v1"), 2);  // one per deal
+  Move(moved.id(), kAppointed);
+  Pump();
+  EXPECT_EQ(StateOf(moved.id(), kViolation36Rule), "CANCELLED");
+  Advance(absl::Hours(34));  // 36 h 1 min
+  EXPECT_TRUE(HasTag(slow.id(), "Нарушение 36 часов"));
+  EXPECT_FALSE(HasTag(moved.id(), "Нарушение 36 часов"));
+  EXPECT_EQ(StateOf(slow.id(), kViolation36Rule), "DONE");
+  EXPECT_EQ(StateOf(slow.id(), kQualificationTagRule), "DONE");
+}
+
+// Seed 001 §2.4 and §4: on Monday morning the week's conversion «Квалификация» → «Назначено» (below
+// 40 % → the РОП) and each manager's records and revenue over 30 days against the plan.
+TEST_F(EngineTest, WeeklyConversionWatchAndManagerTargets) {
+  std::vector<dv1::Deal> deals;
+  for (int i = 0; i < 5; ++i) deals.push_back(NewDeal(kLead, kQualification, absl::StrCat("Квалификация ", i)));
+  Pump();
+  Move(deals[0].id(), kAppointed);  // 1 of 5 converted: 20 %
+  Pump();
+  clock_.Set(Moscow(2026, 11, 30, 9, 0, 30));  // the next Monday, 09:00:30
+  Fire();
+  std::vector<crm::robots::v1::Execution> conv = Log("", kConversionRule);
+  ASSERT_EQ(conv.size(), 1u);
+  EXPECT_EQ(StateName(conv[0]), "DONE");
+  EXPECT_EQ(conv[0].measures().at("base"), 5);
+  EXPECT_EQ(conv[0].measures().at("converted"), 1);
+  EXPECT_EQ(conv[0].measures().at("conversion_percent"), 20);
+  ASSERT_EQ(conv[0].actions_size(), 1);
+  EXPECT_NE(conv[0].actions(0).detail().find("in-app to 1"), std::string::npos) << conv[0].actions(0).detail();
+  EXPECT_TRUE(Log("", kTargetsRule).empty());  // its time is 09:05
+  clock_.Set(Moscow(2026, 11, 30, 9, 5, 30));
+  Fire();
+  std::vector<crm::robots::v1::Execution> targets = Log("", kTargetsRule);
+  ASSERT_EQ(targets.size(), 1u) << "one digest per manager";
+  EXPECT_EQ(targets[0].responsible_id(), kManager);
+  EXPECT_EQ(targets[0].measures().at("entered"), 1);  // 1 record of the 40 planned
+  EXPECT_EQ(StateName(targets[0]), "DONE");
+  EXPECT_NE(targets[0].actions(0).detail().find("in-app to 2"), std::string::npos)  // the manager and the РОП
+      << targets[0].actions(0).detail();
+  // The week after: nothing entered «Квалификация» — no base, no alarm.
+  clock_.Set(Moscow(2026, 12, 7, 9, 0, 30));
+  Fire();
+  conv = Log("", kConversionRule);
+  ASSERT_EQ(conv.size(), 2u);
+  EXPECT_EQ(StateName(conv[0]), "NOT_MATCHED");
+  EXPECT_EQ(conv[0].measures().at("base"), 0);
+}
+
+// R10: robots die after deals made the task but before robots committed the step (the handler's
+// transaction is lost): the step runs again after the backoff and the task is not made twice.
+TEST_F(EngineTest, DiesMidActionAndTheRetryMakesNoDuplicate) {
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Сбой посреди шага");
+  Pump();
+  TimerHandler crashing = [this](pqxx::transaction_base& tx, const Timer& t) -> absl::Status {
+    CRM_RETURN_IF_ERROR(engine_->OnTimer(tx, t));
+    return absl::UnavailableError("the process died before its commit");  // rolls the step's writes back
+  };
+  auto r = timers_->FireDue(crashing);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->retried, 1);
+  EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);  // deals did it
+  EXPECT_EQ(StateOf(d.id(), kKpTaskRule), "WAITING");      // robots did not record it
+  clock_.Advance(absl::Seconds(11));
+  Fire();
+  EXPECT_EQ(StateOf(d.id(), kKpTaskRule), "DONE");
+  EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);
+}
+
 }  // namespace
 }  // namespace crm::robots
