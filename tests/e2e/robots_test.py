@@ -25,6 +25,7 @@ import grpc
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from e2e import SOURCE, StackTest, main  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
+from sse import SseClient  # noqa: E402
 
 LEAD = "01930000-0001-7000-8000-000000000000"
 UNSORTED = "01930000-0001-7000-8000-000000000001"
@@ -270,9 +271,12 @@ class Robots(StackTest):
                    "trigger": {"kind": "SCHEDULE", "pipelineId": LEAD, "schedule": {"spec": spec},
                                "measure": {"toStageId": QUALIFICATION, "period": "2592000s", "perResponsible": True}},
                    "condition": {"predicate": {"field": "counter.entered", "op": "LT", "values": ["40"]}},
-                   "actions": [{"notify": {"channels": ["EMAIL"], "recipients": ["responsible"],
+                   "actions": [{"notify": {"channels": ["EMAIL", "IN_APP"], "recipients": ["responsible"],
                                            "subject": "План %s: {responsible.name}" % tag,
                                            "text": "записей {measure.entered} из 40"}}]}
+        # The manager watches the live stream: their in-app notification comes through the gateway.
+        manager = self.user_id("manager")
+        stream = SseClient(self.stack.port, "Bearer " + self.stack.session("manager")["accessToken"])
         ids = []
         for rule in (conversion, targets):
             r = self.curl("POST", "/v1/robots/rules", rule, headers=self.as_("head_of_sales"))
@@ -294,7 +298,6 @@ class Robots(StackTest):
             subject = "Конверсия %s: %d %%" % (tag, m["conversion_percent"])
             wait_until(lambda: [x for x in self.mails() if self.mail_text(x)["Subject"] == subject], "the e-mail")
         per_manager = wait_until(lambda: digests(ids[1]), "the targets digests", stack=self.stack)
-        manager = self.user_id("manager")
         mine = [e for e in per_manager if e.get("responsibleId") == manager]
         self.assertEqual(len(mine), 1, per_manager)
         self.assertGreaterEqual(int(mine[0]["measures"]["entered"]), 1)
@@ -302,6 +305,10 @@ class Robots(StackTest):
         # Our manager's digest mailed them. (The shared dev broker carries other stacks' demo managers too,
         # all at manager@demo.crm.local, some without an address: at most one e-mail per digest.)
         self.assertIn("e-mail to manager@demo.crm.local", mine[0]["actions"][0]["detail"])
+        stream.read_until(lambda e: e["data"].get("type") == "crm.robots.notification.in_app.v1"
+                          and e["data"].get("subject") == manager
+                          and e["data"]["payload"].get("subject", "").startswith("План " + tag), limit=5000)
+        stream.close()
         done = [e for e in per_manager if e["state"] == "DONE"]
         mail = [x for x in self.mails() if self.mail_text(x)["Subject"].startswith("План " + tag)]
         self.assertGreaterEqual(len(mail), 1)
