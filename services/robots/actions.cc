@@ -500,6 +500,16 @@ absl::StatusOr<std::string> DealsClient::CopyDeal(const rv1::Action& action, con
       return InvalidFieldError("copy_deal.options_json", std::string(parsed.message()));
     }
   }
+  if (req.responsible_id().empty() && !req.options().responsible()) {
+    // A robot is no user to default to: the copy goes to the source deal's responsible (a hand-over
+    // names its executor in the rule instead).
+    if (ctx.deal != nullptr && ctx.deal->id() == ctx.deal_id) {
+      req.set_responsible_id(ctx.deal->responsible_id());
+    } else {
+      CRM_ASSIGN_OR_RETURN(dv1::Deal source, Read(ctx.deal_id, ctx));
+      req.set_responsible_id(source.responsible_id());
+    }
+  }
   grpc::ClientContext call;
   CRM_RETURN_IF_ERROR(Prepare(call, ctx.on_behalf_of_user_id, ctx.depth, ctx.idempotency_key));
   dv1::Deal out;

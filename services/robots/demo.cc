@@ -157,7 +157,12 @@ constexpr char kDemoRulesJson[] = R"json([
     {"predicate": {"field": "counter.revenue", "op": "LT", "values": ["4000000000"]}}]}},
  "actions": [{"notify": {"channels": ["EMAIL", "IN_APP"], "recipients": ["responsible", "role:head_of_sales"],
                          "subject": "План за 30 дней: {responsible.name}",
-                         "text": "{responsible.name}: записей {measure.entered} из 40, выигранных сделок {measure.won}, выручка {measure.revenue} коп. из 4 000 000 000."}}]}
+                         "text": "{responsible.name}: записей {measure.entered} из 40, выигранных сделок {measure.won}, выручка {measure.revenue} коп. из 4 000 000 000."}}]},
+{"id": "01930000-0100-7000-8000-000000000021", "name": "Передача в продажи после успешного визита",
+ "description": "Seed 000 §5.5: копия сделки в воронку «Продажа» с клиентом, контактами, бюджетом и тегами; исходная остаётся.", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$LEAD00", "stageId": "$LEAD06"},
+ "actions": [{"copyDeal": {"pipelineId": "$SALES00", "stageId": "$SALES01",
+                           "optionsJson": "{\"name\": true, \"amount\": true, \"client\": true, \"contacts\": true, \"tags\": true}"}}]}
 ])json";
 
 }  // namespace

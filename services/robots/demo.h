@@ -17,6 +17,8 @@
 //   §2.4 weekly (Monday 09:00) conversion «Квалификация» → «Назначено» below 40 % → notify the РОП
 //   §4   weekly, per manager over 30 days: fewer than 40 records («Назначено») or revenue under plan →
 //        the manager and the РОП notified with the figures
+// Seed 000 §5.5: a deal won in «Первичная обработка» («Успешно») is handed over as a copy into «Продажа»
+// («Новая заявка») with its client, contacts, amount and tags; the source stays.
 // Seed 002 («Продажа»):
 //   per-stage tasks (deadlines in working time): «Новая заявка» notify managers; «Взят в работу» task
 //   «Проверить товарные позиции» (1 h); «КП» task «Отправить КП клиенту» (1 h)

@@ -113,6 +113,15 @@ Facts MakeFacts(const dv1::Deal* deal, const StoredFacts& stored, absl::Time now
   return f;
 }
 
+// deals' answer to a repeated idempotency key with another request (libs/pg/idempotency.h).
+bool UsedKey(const absl::Status& s) {
+  if (s.code() != absl::StatusCode::kInvalidArgument) return false;
+  for (const FieldViolation& v : FieldViolations(s)) {
+    if (v.field == "idempotency-key" && v.description.find("different request") != std::string::npos) return true;
+  }
+  return false;
+}
+
 int MaxDepth(const Rule& r, int default_depth) { return r.has_max_depth() ? r.max_depth() : default_depth; }
 
 bool IsDigestAction(const Action& a) {
@@ -763,6 +772,11 @@ absl::Status Engine::Impl::RunStep(pqxx::transaction_base& tx, const std::string
     const int index = result->index();
     if (index < 0 || index >= rule.actions_size()) return absl::DataLossError("an execution names a missing action");
     absl::StatusOr<std::string> detail = RunAction(tx, rule, exec, index, deal.has_value() ? &*deal : nullptr);
+    if (!detail.ok() && UsedKey(detail.status())) {
+      // deals remembers this action's key with another request: an earlier attempt did it (and then the
+      // step's transaction was lost), with a deal or template that has changed since. Done, once.
+      detail = absl::StrCat("done by an earlier attempt (idempotency key ", exec.id(), ":", index, ")");
+    }
     if (!detail.ok()) return retry_or_fail(i, detail.status());
     result->set_state(kDone);
     result->set_attempts(result->attempts() + 1);

@@ -1169,5 +1169,58 @@ TEST_F(EngineTest, DiesMidActionAndTheRetryMakesNoDuplicate) {
   EXPECT_EQ(Tasks(d.id(), "Отправить КП клиенту"), 1);
 }
 
+// Seed 000 §5.5: winning a lead hands it over as a copy into «Продажа» — once, however often the events
+// come back; the copy's own creation (depth 1) is an ordinary new deal to the rules.
+TEST_F(EngineTest, WonLeadIsHandedOverAsACopyOnce) {
+  constexpr char kWonLead[] = "01930000-0001-7000-8000-000000000006";
+  constexpr char kHandOverRule[] = "01930000-0100-7000-8000-000000000021";
+  dv1::Deal d = NewDeal(kLead, kUnsorted, "Визит состоялся", 25'000'000);
+  Pump();
+  Move(d.id(), kWonLead);
+  Pump();
+  Fire();
+  const std::string copies =
+      absl::StrCat("SELECT count(*) FROM deals WHERE copied_from_id = '", d.id(), "' AND pipeline_id = '", kSales, "'");
+  EXPECT_EQ(Count(copies), 1);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deals WHERE copied_from_id = '", d.id(), "' AND amount_minor = ",
+                               25'000'000)),
+            1);
+  std::vector<crm::robots::v1::Execution> log = Log(d.id(), kHandOverRule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(StateName(log[0]), "DONE");
+  EXPECT_EQ(log[0].actions(0).detail().rfind("copy ", 0), 0u) << log[0].actions(0).detail();
+  pumped_ = 0;
+  Pump();
+  Settle();
+  EXPECT_EQ(Count(copies), 1);
+}
+
+// R10: as above, but the deal is renamed before the retry, so the task's title template renders anew:
+// deals knows the key with the first request, which means the first attempt did it — done, no second task.
+TEST_F(EngineTest, RetryAfterACrashWithAChangedTemplateIsDoneOnce) {
+  CreateRule(R"({"name": "Позвонить по новой сделке", "enabled": true,
+     "trigger": {"kind": "DEAL_CREATED", "pipelineId": "$SALES00"},
+     "actions": [{"createTask": {"title": "Позвонить: {deal.name}", "kind": "call", "dueIn": "3600s"}}]})");
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Старое имя");
+  Pump();
+  TimerHandler crashing = [this](pqxx::transaction_base& tx, const Timer& t) -> absl::Status {
+    CRM_RETURN_IF_ERROR(engine_->OnTimer(tx, t));
+    return absl::UnavailableError("the process died before its commit");
+  };
+  ASSERT_TRUE(timers_->FireDue(crashing).ok());
+  EXPECT_EQ(Tasks(d.id(), "Позвонить: Старое имя"), 1);
+  EditDeal(d.id(), "name", [](dv1::Deal& x) { x.set_name("Новое имя"); });
+  Pump();
+  clock_.Advance(absl::Seconds(11));
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Позвонить: Новое имя"), 0);
+  EXPECT_EQ(Tasks(d.id(), "Позвонить: Старое имя"), 1);
+  bool done_before = false;
+  for (const auto& e : Log(d.id())) {
+    for (const auto& a : e.actions()) done_before |= a.detail().find("done by an earlier attempt") != std::string::npos;
+  }
+  EXPECT_TRUE(done_before);
+}
+
 }  // namespace
 }  // namespace crm::robots
