@@ -144,6 +144,11 @@ class ServiceTest : public ::testing::Test {
   // The integer the query `sql` returns in its one row and first column.
   int64_t Count(const std::string& sql) { return db_->Count(sql); }
 
+  // Inserts the test pipelines kPipeline (stages kNew; kQualified, gated by amount, custom.object_type,
+  // an open task and a comment; kWon; kLost) and kOther (kOtherStage), and the custom fields object_type
+  // (ENUM flat / house) and area (NUMBER), plus `extra_fields` (SQL value tuples for field_definitions).
+  void InsertTestPipelines(const std::string& extra_fields = "");
+
   // Makes `ctx` call as `p`, signed by the gateway key at clock_'s time, with a 20 s deadline.
   void As(grpc::ClientContext& ctx, const Principal& p) {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
@@ -180,6 +185,23 @@ inline constexpr char kBoris[] = "01900000-0000-7000-8000-00000000f002";  // man
 inline constexpr char kLena[] = "01900000-0000-7000-8000-00000000f003";   // team lead, team 1
 inline constexpr char kHead[] = "01900000-0000-7000-8000-00000000f004";   // head of sales
 
+inline void ServiceTest::InsertTestPipelines(const std::string& extra_fields) {
+  Sql(absl::StrCat(
+      "INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB'), ('", kOther,
+      "', 'Вторичка', 'RUB');"
+      "INSERT INTO stages (id, pipeline_id, position, name, kind, gates) VALUES "
+      "('", kNew, "', '", kPipeline, "', 1, 'Неразобранное', 1, '{}'),"
+      "('", kQualified, "', '", kPipeline, "', 2, 'Квалифицирован', 1, "
+      "'{\"requiredFields\": [\"amount\", \"custom.object_type\"], \"requiresOpenTask\": true, "
+      "\"requiresComment\": true}'),"
+      "('", kWon, "', '", kPipeline, "', 3, 'Успешно', 2, '{}'),"
+      "('", kLost, "', '", kPipeline, "', 4, 'Отказ', 3, '{}'),"
+      "('", kOtherStage, "', '", kOther, "', 1, 'Новая', 1, '{}');"
+      "INSERT INTO field_definitions (code, name, type, options) VALUES "
+      "('object_type', 'Тип объекта', 7, '{flat,house}'), ('area', 'Площадь', 2, '{}')",
+      extra_fields.empty() ? "" : ", ", extra_fields, ";"));
+}
+
 // A user principal with `perms`, a member of `teams`.
 inline Principal User(const std::string& id, std::vector<std::string> perms, std::vector<std::string> teams = {}) {
   Principal p;
@@ -204,19 +226,7 @@ class DealsFixture : public ServiceTest {
 
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
-    Sql(absl::StrCat(
-        "INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB'), ('", kOther,
-        "', 'Вторичка', 'RUB');"
-        "INSERT INTO stages (id, pipeline_id, position, name, kind, gates) VALUES "
-        "('", kNew, "', '", kPipeline, "', 1, 'Неразобранное', 1, '{}'),"
-        "('", kQualified, "', '", kPipeline, "', 2, 'Квалифицирован', 1, "
-        "'{\"requiredFields\": [\"amount\", \"custom.object_type\"], \"requiresOpenTask\": true, "
-        "\"requiresComment\": true}'),"
-        "('", kWon, "', '", kPipeline, "', 3, 'Успешно', 2, '{}'),"
-        "('", kLost, "', '", kPipeline, "', 4, 'Отказ', 3, '{}'),"
-        "('", kOtherStage, "', '", kOther, "', 1, 'Новая', 1, '{}');"
-        "INSERT INTO field_definitions (code, name, type, options) VALUES "
-        "('object_type', 'Тип объекта', 7, '{flat,house}'), ('area', 'Площадь', 2, '{}');"));
+    InsertTestPipelines();
     store_ = std::make_unique<DealStore>(*pool_, clock_);
     service_ = std::make_unique<DealServiceImpl>(*store_);
     stub_ = v1::DealService::NewStub(Serve({service_.get()}));

@@ -45,20 +45,7 @@ class ActionsTest : public ServiceTest {
 
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
-    Sql(absl::StrCat(
-        "INSERT INTO pipelines (id, name, currency) VALUES ('", kPipeline, "', 'Продажа', 'RUB'), ('", kOther,
-        "', 'Вторичка', 'RUB');"
-        "INSERT INTO stages (id, pipeline_id, position, name, kind, gates) VALUES "
-        "('", kNew, "', '", kPipeline, "', 1, 'Неразобранное', 1, '{}'),"
-        "('", kQualified, "', '", kPipeline, "', 2, 'Квалифицирован', 1, "
-        "'{\"requiredFields\": [\"amount\", \"custom.object_type\"], \"requiresOpenTask\": true, "
-        "\"requiresComment\": true}'),"
-        "('", kWon, "', '", kPipeline, "', 3, 'Успешно', 2, '{}'),"
-        "('", kLost, "', '", kPipeline, "', 4, 'Отказ', 3, '{}'),"
-        "('", kOtherStage, "', '", kOther, "', 1, 'Новая', 1, '{}');"
-        "INSERT INTO field_definitions (code, name, type, options) VALUES "
-        "('object_type', 'Тип объекта', 7, '{flat,house}'), ('area', 'Площадь', 2, '{}'), "
-        "('returned', 'Возврат', 6, '{}'), ('visit_time', 'Визит', 5, '{}');"));
+    InsertTestPipelines("('returned', 'Возврат', 6, '{}'), ('visit_time', 'Визит', 5, '{}')");
     blob_dir_ = std::filesystem::temp_directory_path() / absl::StrCat("robact-blobs-", NewUuidV7());
     blobs_ = std::make_unique<deals::LocalDirBlobStore>(blob_dir_.string(), deals::kMaxAttachmentBytes);
     deals_ = std::make_unique<deals::DealStore>(*pool_, clock_);
