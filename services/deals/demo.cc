@@ -106,6 +106,15 @@ std::vector<v1::Pipeline> DemoPipelines() {
                        {"Сделка успешна", kWon, "#66cc66", {}},
                        {"Сделка провалена", kLost, "#cccccc", {}},
                    }),
+      // Seed 002: a successful sale is converted into the engineers' pipeline («Конвертация в воронку
+      // инженеры»; robots' demo rule makes the copy).
+      MakePipeline(3, "Инженеры", 30,
+                   {
+                       {"Новая задача", kOpen, "#99ccff", {}},
+                       {"В работе", kOpen, "#ffcc66", {}},
+                       {"Выполнено", kWon, "#66cc66", {}},
+                       {"Отменено", kLost, "#cccccc", {}},
+                   }),
   };
 }
 

@@ -1,8 +1,8 @@
 // File: services/deals/demo.h
 // -----------------------------------------------------------------------------
-// Demo settings of sales from the seeds: the custom field definitions they name and two pipelines,
-// «Первичная обработка» (seed 001: first-line lead handling with its required-field gates) and
-// «Продажа» (seed 002: the 1C-integrated sales pipeline). Every demo pipeline and stage has a fixed
+// Demo settings of sales from the seeds: the custom field definitions they name and three pipelines,
+// «Первичная обработка» (seed 001: first-line lead handling with its required-field gates),
+// «Продажа» (seed 002: the 1C-integrated sales pipeline) and «Инженеры» (seed 002: won sales go on there). Every demo pipeline and stage has a fixed
 // UUID (the constants below and DemoPipelines()), so loading is idempotent: a pipeline or field
 // definition that already exists is left as it is (including any edits made to it since), never
 // duplicated.
@@ -46,6 +46,10 @@ inline constexpr char kDemoSalesPipelineId[] = "01930000-0002-7000-8000-00000000
 inline constexpr char kDemoSalesNewStageId[] = "01930000-0002-7000-8000-000000000001";  // Новая заявка
 inline constexpr char kDemoSalesWonStageId[] = "01930000-0002-7000-8000-000000000010";  // Сделка успешна
 inline constexpr char kDemoSalesLostStageId[] = "01930000-0002-7000-8000-000000000011";  // Сделка провалена
+
+// «Инженеры» (seed 002: «Конвертация в воронку инженеры»); stages "01930000-0003-7000-8000-0000000000NN":
+// 01 Новая задача, 02 В работе, 03 Выполнено (won), 04 Отменено (lost).
+inline constexpr char kDemoEngineersPipelineId[] = "01930000-0003-7000-8000-000000000000";
 
 // The demo custom field definitions (codes visit_time, returned, confirmation_comment, kp_status,
 // kp_approval_date, delivery_date, payment_terms, payment_date), as LoadDemoPipelines creates them.

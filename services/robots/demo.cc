@@ -13,7 +13,7 @@
 namespace crm::robots {
 namespace {
 
-// The rules as crm.robots.v1.Rule JSON. $LEAD / $SALES are the demo pipelines' id prefixes
+// The rules as crm.robots.v1.Rule JSON. $LEAD / $SALES / $ENG are the demo pipelines' id prefixes
 // (services/deals/demo.h): pipeline "<prefix>00", stage NN "<prefix>NN".
 constexpr char kDemoRulesJson[] = R"json([
 {"id": "01930000-0100-7000-8000-000000000001", "name": "Первый контакт: жёлтое предупреждение (15 минут)",
@@ -162,14 +162,50 @@ constexpr char kDemoRulesJson[] = R"json([
  "description": "Seed 000 §5.5: копия сделки в воронку «Продажа» с клиентом, контактами, бюджетом и тегами; исходная остаётся.", "enabled": true,
  "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$LEAD00", "stageId": "$LEAD06"},
  "actions": [{"copyDeal": {"pipelineId": "$SALES00", "stageId": "$SALES01",
-                           "optionsJson": "{\"name\": true, \"amount\": true, \"client\": true, \"contacts\": true, \"tags\": true}"}}]}
+                           "optionsJson": "{\"name\": true, \"amount\": true, \"client\": true, \"contacts\": true, \"tags\": true}"}}]},
+{"id": "01930000-0100-7000-8000-000000000022", "name": "Взят в работу: сообщение клиенту",
+ "description": "Seed 002, «Взят в работу»: клиенту — кто его персональный менеджер.", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES02"},
+ "actions": [{"notify": {"channels": ["TELEGRAM"], "recipients": ["client"], "subject": "Заявка взята в работу",
+                         "text": "Уважаемый клиент! Ваша заявка взята в обработку. Ваш персональный менеджер {responsible.name}, телефон {responsible.phone}, почта {responsible.email}."}}]},
+{"id": "01930000-0100-7000-8000-000000000023", "name": "Запуск реализации: проконтролировать выполнение работ",
+ "description": "Seed 002, «Запуск реализации сделки».", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES06"},
+ "actions": [{"createTask": {"title": "Проконтролировать выполнение работ", "kind": "custom", "dueIn": "86400s", "workingTime": true}}]},
+{"id": "01930000-0100-7000-8000-000000000024", "name": "Принят: упаковка, оплата по графику, отгрузка",
+ "description": "Seed 002, «Принят»: контроль графика оплаты и отгрузки.", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES07"},
+ "actions": [{"createTask": {"title": "Проконтролировать упаковку", "kind": "custom", "dueIn": "86400s", "workingTime": true}},
+             {"createTask": {"title": "Проверить оплату по клиенту", "kind": "follow_up", "dueIn": "86400s", "workingTime": true}},
+             {"createTask": {"title": "Отгрузить товар клиенту", "kind": "custom", "dueIn": "172800s", "workingTime": true}}]},
+{"id": "01930000-0100-7000-8000-000000000025", "name": "Отгружен: проконтролировать доставку",
+ "description": "Seed 002, «Отгружен/Доставлен».", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES09"},
+ "actions": [{"createTask": {"title": "Проконтролировать отгрузку-доставку", "kind": "custom", "dueIn": "86400s", "workingTime": true}}]},
+{"id": "01930000-0100-7000-8000-000000000026", "name": "Сделка успешна: запрос отзыва и передача инженерам",
+ "description": "Seed 002, «Сделка успешна»: отзыв клиента; конвертация в воронку «Инженеры».", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES10"},
+ "actions": [{"notify": {"channels": ["TELEGRAM"], "recipients": ["client"], "subject": "Спасибо за сотрудничество",
+                         "text": "Уважаемый клиент! Мы рады сотрудничать с вами и будем признательны, если вы оставите отзыв о нашей работе."}},
+             {"copyDeal": {"pipelineId": "$ENG00", "stageId": "$ENG01",
+                           "optionsJson": "{\"name\": true, \"client\": true, \"contacts\": true, \"products\": true, \"notes\": true}"}}]},
+{"id": "01930000-0100-7000-8000-000000000027", "name": "Визит не подтверждён",
+ "description": "Seed 001 §3.1: за 3 часа до визита нет комментария о подтверждении — уведомление менеджеру.", "enabled": true,
+ "trigger": {"kind": "DATE_FIELD_REACHED", "pipelineId": "$LEAD00", "field": "custom.visit_time", "offset": "-10800s"},
+ "condition": {"all": {"items": [
+    {"predicate": {"field": "stage_id", "op": "EQ", "values": ["$LEAD04"]}},
+    {"predicate": {"field": "custom.confirmation_comment", "op": "IS_EMPTY"}}]}},
+ "actions": [{"notify": {"channels": ["IN_APP", "TELEGRAM"], "recipients": ["responsible"],
+                         "subject": "Визит не подтверждён: {deal.name}",
+                         "text": "Визит по сделке «{deal.name}» через 3 часа, подтверждения нет. {deal.url}"}}]}
 ])json";
 
 }  // namespace
 
 std::vector<v1::Rule> DemoRules() {
   std::string json = absl::StrReplaceAll(kDemoRulesJson, {{"$LEAD", "01930000-0001-7000-8000-0000000000"},
-                                                          {"$SALES", "01930000-0002-7000-8000-0000000000"}});
+                                                          {"$SALES", "01930000-0002-7000-8000-0000000000"},
+                                                          {"$ENG", "01930000-0003-7000-8000-0000000000"}});
   // One array of rules: wrap it so that JsonStringToMessage can read it.
   v1::ListRulesResponse list;
   auto status = google::protobuf::util::JsonStringToMessage(absl::StrCat("{\"rules\": ", json, "}"), &list);

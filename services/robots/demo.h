@@ -27,6 +27,11 @@
 //   done → «Связаться …» again, until agreed
 //   document thresholds when «Статус КП» = «Согласовано»: > 500 000 ₽ task «Подготовить договор и счёт»,
 //   > 150 000 ₽ «Подготовить счёт-договор», otherwise «Подготовить счёт» (2 working days)
+//   «Взят в работу»: a Telegram message to the client naming their manager, phone and e-mail
+//   «Запуск реализации сделки», «Принят» (packing, the payment-schedule check, shipping), «Отгружен/
+//   Доставлен»: their control tasks (1–2 working days)
+//   «Сделка успешна»: the client's feedback request, and the conversion into «Инженеры» (a copy)
+// Seed 001 §3.1 again: 3 h before the visit with no «Комментарий о подтверждении» → notify the manager
 //
 // Example:
 //   CRM_RETURN_IF_ERROR(crm::robots::InstallDemoRules(rules));

@@ -581,14 +581,43 @@ std::map<std::string, std::string, std::less<>> Engine::Impl::Vars(pqxx::transac
 absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, const Rule& rule, const Execution& exec,
                                                  int index, const dv1::Deal* deal) {
   const v1::Notify& n = rule.actions(index).notify();
-  std::vector<std::string> specs(n.recipients().begin(), n.recipients().end());
+  std::vector<std::string> specs;
+  bool to_client = false;  // "client": the deal's client, through the Telegram bot
+  for (const std::string& r : n.recipients()) {
+    if (r == "client") {
+      to_client = true;
+    } else {
+      specs.push_back(r);
+    }
+  }
   CRM_ASSIGN_OR_RETURN(std::vector<Recipient> to,
                        ResolveRecipients(tx, specs, deal != nullptr ? deal->responsible_id() : exec.responsible_id()));
-  if (to.empty()) return std::string("no recipients found");
+  const std::string client_id = to_client && deal != nullptr ? deal->client_id() : "";
+  if (to.empty() && client_id.empty()) return std::string("no recipients found");
   const auto vars = Vars(tx, rule, exec, deal);
   const std::string subject = RenderTemplate(n.subject().empty() ? rule.name() : n.subject(), vars);
   const std::string text = RenderTemplate(n.text(), vars);
   std::vector<std::string> done;
+  if (!client_id.empty()) {
+    v1::Notification note;
+    note.set_client_id(client_id);
+    note.set_subject(subject);
+    note.set_text(text);
+    note.set_deal_id(exec.deal_id());
+    note.set_rule_id(rule.id());
+    note.set_execution_id(exec.id());
+    *note.mutable_time() = ToProtoTimestamp(clock_.Now());
+    CRM_RETURN_IF_ERROR(outbox_
+                            .Append(tx, {.aggregate_type = "notification",
+                                         .aggregate_id = client_id,
+                                         .type = "crm.robots.notification.telegram.v1",
+                                         .payload = &note,
+                                         .actor = rpc::ServicePrincipal("robots")})
+                            .status());
+    done.push_back("telegram to the client");
+  } else if (to_client) {
+    done.push_back("the deal has no client to write to");
+  }
   for (int c : n.channels()) {
     if (c == v1::Notify::IN_APP || c == v1::Notify::TELEGRAM) {
       for (const Recipient& r : to) {
@@ -611,7 +640,7 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
                                              .visible_to_user_ids = {r.user_id}})
                                 .status());
       }
-      done.push_back(absl::StrCat(c == v1::Notify::IN_APP ? "in-app" : "telegram", " to ", to.size()));
+      if (!to.empty()) done.push_back(absl::StrCat(c == v1::Notify::IN_APP ? "in-app" : "telegram", " to ", to.size()));
     } else if (c == v1::Notify::EMAIL) {
       if (mailer_ == nullptr) {  // a deployment without SMTP: the other channels still go
         crm::log::Warn("robots: an e-mail notification was not sent: SMTP is not configured (SMTP_URL)",

@@ -1222,5 +1222,56 @@ TEST_F(EngineTest, RetryAfterACrashWithAChangedTemplateIsDoneOnce) {
   EXPECT_TRUE(done_before);
 }
 
+// Seed 002: «Взят в работу» writes to the client who their manager is; «Сделка успешна» asks the client
+// for feedback and converts the deal into the engineers' pipeline; «Принят» sets the payment-schedule check.
+TEST_F(EngineTest, ClientMessagesAndTheEngineersPipeline) {
+  constexpr char kClient[] = "01900000-0000-7000-8000-00000000c001";
+  constexpr char kTaken[] = "01930000-0002-7000-8000-000000000002";
+  constexpr char kAccepted[] = "01930000-0002-7000-8000-000000000007";
+  constexpr char kSalesWon[] = "01930000-0002-7000-8000-000000000010";
+  constexpr char kEngineers[] = "01930000-0003-7000-8000-000000000000";
+  Sql(absl::StrCat("INSERT INTO clients (id, kind, name) VALUES ('", kClient, "', 1, 'Иван Покупатель')"));
+  dv1::CreateDealRequest req;
+  req.mutable_deal()->set_name("Поставка насосов");
+  req.mutable_deal()->set_pipeline_id(kSales);
+  req.mutable_deal()->set_stage_id(kTaken);
+  req.mutable_deal()->set_responsible_id(kManager);
+  req.mutable_deal()->set_client_id(kClient);
+  grpc::ClientContext ctx;
+  As(ctx, Manager());
+  dv1::Deal d;
+  ASSERT_TRUE(deals_stub_->CreateDeal(&ctx, req, &d).ok());
+  Pump();
+  Fire();
+  const std::string to_client = absl::StrCat("SELECT count(*) FROM outbox WHERE aggregateid = '", kClient,
+                                             "' AND type = 'crm.robots.notification.telegram.v1'");
+  EXPECT_EQ(RobotsCount(to_client), 1);
+  {
+    pqxx::connection conn(robots_db_->dsn());
+    pqxx::work tx(conn);
+    pqxx::row r = tx.exec_params1("SELECT payload FROM outbox WHERE aggregateid = $1", std::string(kClient));
+    events::v1::Envelope e;
+    ASSERT_TRUE(e.ParseFromString(pqxx::binarystring(r[0]).str()));
+    crm::robots::v1::Notification note;
+    ASSERT_TRUE(e.payload().UnpackTo(&note));
+    EXPECT_EQ(note.client_id(), kClient);
+    EXPECT_EQ(note.recipient_user_id(), "");
+    EXPECT_NE(note.text().find("Ваш персональный менеджер Анна Менеджерова"), std::string::npos) << note.text();
+    EXPECT_NE(note.text().find("anna@crm.local"), std::string::npos) << note.text();
+  }
+  Move(d.id(), kAccepted);
+  Pump();
+  Fire();
+  EXPECT_EQ(Tasks(d.id(), "Проверить оплату по клиенту"), 1);
+  EXPECT_EQ(Tasks(d.id(), "Проконтролировать упаковку"), 1);
+  Move(d.id(), kSalesWon);
+  Pump();
+  Fire();
+  EXPECT_EQ(RobotsCount(to_client), 2);  // the feedback request
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deals WHERE copied_from_id = '", d.id(), "' AND pipeline_id = '",
+                               kEngineers, "' AND client_id = '", kClient, "'")),
+            1);
+}
+
 }  // namespace
 }  // namespace crm::robots

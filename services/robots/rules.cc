@@ -532,6 +532,12 @@ void CheckAction(const v1::Action& a, const std::string& path, Violations& out) 
       }
       if (x.recipients_size() == 0) out.Add(Path(p, "recipients"), "at least one recipient");
       for (int i = 0; i < x.recipients_size(); ++i) {
+        if (x.recipients(i) == "client") {  // the deal's client: only through the company's Telegram bot
+          if (std::find(x.channels().begin(), x.channels().end(), v1::Notify::TELEGRAM) == x.channels().end()) {
+            out.Add(Index(Path(p, "recipients"), i), "\"client\" is reached by TELEGRAM only");
+          }
+          continue;
+        }
         CheckPerson(x.recipients(i), Index(Path(p, "recipients"), i), false, out);
       }
       CheckText(x.subject(), Path(p, "subject"), 500, false, out);
