@@ -598,22 +598,30 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
   const std::string subject = RenderTemplate(n.subject().empty() ? rule.name() : n.subject(), vars);
   const std::string text = RenderTemplate(n.text(), vars);
   std::vector<std::string> done;
-  if (!client_id.empty()) {
+  // One notification event: to an employee (seen on their live stream) or to the deal's client.
+  auto publish = [&](const char* type, const Recipient* user, const std::string& client) -> absl::Status {
     v1::Notification note;
-    note.set_client_id(client_id);
+    if (user != nullptr) {
+      note.set_recipient_user_id(user->user_id);
+      note.set_recipient_name(user->full_name);
+    }
+    note.set_client_id(client);
     note.set_subject(subject);
     note.set_text(text);
     note.set_deal_id(exec.deal_id());
     note.set_rule_id(rule.id());
     note.set_execution_id(exec.id());
     *note.mutable_time() = ToProtoTimestamp(clock_.Now());
-    CRM_RETURN_IF_ERROR(outbox_
-                            .Append(tx, {.aggregate_type = "notification",
-                                         .aggregate_id = client_id,
-                                         .type = "crm.robots.notification.telegram.v1",
-                                         .payload = &note,
-                                         .actor = rpc::ServicePrincipal("robots")})
-                            .status());
+    events::NewEvent event{.aggregate_type = "notification",
+                           .aggregate_id = user != nullptr ? user->user_id : client,
+                           .type = type,
+                           .payload = &note,
+                           .actor = rpc::ServicePrincipal("robots")};
+    if (user != nullptr) event.visible_to_user_ids = {user->user_id};
+    return outbox_.Append(tx, event).status();
+  };
+  if (!client_id.empty()) {
+    CRM_RETURN_IF_ERROR(publish("crm.robots.notification.telegram.v1", nullptr, client_id));
     done.push_back("telegram to the client");
   } else if (to_client) {
     done.push_back("the deal has no client to write to");
@@ -621,24 +629,9 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
   for (int c : n.channels()) {
     if (c == v1::Notify::IN_APP || c == v1::Notify::TELEGRAM) {
       for (const Recipient& r : to) {
-        v1::Notification note;
-        note.set_recipient_user_id(r.user_id);
-        note.set_recipient_name(r.full_name);
-        note.set_subject(subject);
-        note.set_text(text);
-        note.set_deal_id(exec.deal_id());
-        note.set_rule_id(rule.id());
-        note.set_execution_id(exec.id());
-        *note.mutable_time() = ToProtoTimestamp(clock_.Now());
-        CRM_RETURN_IF_ERROR(outbox_
-                                .Append(tx, {.aggregate_type = "notification",
-                                             .aggregate_id = r.user_id,
-                                             .type = c == v1::Notify::IN_APP ? "crm.robots.notification.in_app.v1"
-                                                                              : "crm.robots.notification.telegram.v1",
-                                             .payload = &note,
-                                             .actor = rpc::ServicePrincipal("robots"),
-                                             .visible_to_user_ids = {r.user_id}})
-                                .status());
+        CRM_RETURN_IF_ERROR(publish(c == v1::Notify::IN_APP ? "crm.robots.notification.in_app.v1"
+                                                            : "crm.robots.notification.telegram.v1",
+                                    &r, ""));
       }
       if (!to.empty()) done.push_back(absl::StrCat(c == v1::Notify::IN_APP ? "in-app" : "telegram", " to ", to.size()));
     } else if (c == v1::Notify::EMAIL) {
