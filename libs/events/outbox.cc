@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/message.h"
 #include "libs/base/clock.h"
@@ -101,13 +102,7 @@ absl::StatusOr<OutboxRow> BuildRow(const NewEvent& event, const std::string& ser
 
 absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event) const {
   CRM_ASSIGN_OR_RETURN(OutboxRow row, BuildRow(event, service_, clock_->Now(), TopicFor(event.aggregate_type)));
-  std::string hex = "\\x";
-  hex.reserve(2 + 2 * row.payload.size());
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (unsigned char c : row.payload) {
-    hex.push_back(kDigits[c >> 4]);
-    hex.push_back(kDigits[c & 15]);
-  }
+  std::string hex = absl::StrCat("\\x", absl::BytesToHexString(row.payload));
   return std::vector<std::string>{std::move(row.id),   std::move(row.aggregate_type), std::move(row.aggregate_id),
                                   std::move(row.type), std::move(hex),                std::move(row.topic),
                                   std::move(row.source), std::move(row.occurred_at)};

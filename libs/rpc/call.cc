@@ -93,6 +93,11 @@ std::string RequestId(const grpc::ServerContextBase& ctx) {
   return std::string(Header(ctx, kRequestIdHeader).value_or(""));
 }
 
+std::string IdempotencyCaller(const crm::common::v1::Principal& caller) {
+  return absl::StrCat(static_cast<int>(caller.kind()), ":", caller.id(), ":", caller.service(), ":",
+                      caller.on_behalf_of_user_id());
+}
+
 std::string IdempotencyKey(const grpc::ServerContextBase& ctx) {
   return std::string(Header(ctx, kIdempotencyKeyHeader).value_or(""));
 }

@@ -79,6 +79,10 @@ std::string RequestId(const grpc::ServerContextBase& ctx);
 // Returns the call's idempotency-key header as sent, or "" when absent.
 std::string IdempotencyKey(const grpc::ServerContextBase& ctx);
 
+// Whose idempotency keys a call's keys are (libs/pg/idempotency.h IdempotencyScope::caller): the
+// principal's kind, id, service and on-behalf-of user, so two callers never share a key space.
+std::string IdempotencyCaller(const crm::common::v1::Principal& caller);
+
 // Returns the call's x-crm-automation-depth: 0 when absent or not a decimal integer ≥ 0, values above
 // kMaxAutomationDepth as kMaxAutomationDepth. Events the call causes carry it (Envelope.automation_depth).
 int AutomationDepth(const grpc::ServerContextBase& ctx);

@@ -142,7 +142,7 @@ absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDeal
   CRM_RETURN_IF_ERROR(CheckTarget(req));
   const v1::CopyOptions options = req.has_options() ? req.options() : CopyEverything();
   const pg::IdempotencyScope scope{
-      .caller = IdempotencyCaller(caller), .method = kCopyMethod, .key = std::string(idempotency_key)};
+      .caller = rpc::IdempotencyCaller(caller), .method = kCopyMethod, .key = std::string(idempotency_key)};
   v1::Deal out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(deals_.pool(), [&](pqxx::work& tx) -> absl::Status {
     return pg::RunIdempotent(tx, scope, deals_.clock().Now(), req, out, [&]() -> absl::Status {

@@ -656,13 +656,8 @@ Actor ActorOf(const Principal& caller, const grpc::ServerContextBase& ctx) {
                .skip_automation = rpc::SkipAutomation(ctx)};
 }
 
-std::string IdempotencyCaller(const Principal& caller) {
-  return absl::StrCat(static_cast<int>(caller.kind()), ":", caller.id(), ":", caller.service(), ":",
-                      caller.on_behalf_of_user_id());
-}
-
 absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& in, std::string_view idempotency_key) {
-  const pg::IdempotencyScope scope{.caller = IdempotencyCaller(actor.principal),
+  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
                                    .method = "crm.deals.v1.DealService/CreateDeal",
                                    .key = std::string(idempotency_key)};
   v1::Deal out;

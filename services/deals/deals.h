@@ -141,8 +141,6 @@ class DealStore {
   std::unique_ptr<TargetCache> targets_;
 };
 
-// Who owns an idempotency key: the principal's kind, id, service and the user it acts for.
-std::string IdempotencyCaller(const crm::common::v1::Principal& caller);
 
 class DealCopier;
 

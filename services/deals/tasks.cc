@@ -174,7 +174,7 @@ absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& i
   *t.mutable_update_time() = t.create_time();
   t.set_version(1);
   const v1::Task draft = t;
-  const pg::IdempotencyScope scope{.caller = IdempotencyCaller(actor.principal),
+  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
                                    .method = "crm.deals.v1.TaskService/CreateTask",
                                    .key = std::string(idempotency_key)};
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {

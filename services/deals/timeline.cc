@@ -199,7 +199,7 @@ absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, 
   *entry.mutable_create_time() = ToProtoTimestamp(clock_.Now());
   entry.set_text(req.text());
   const v1::TimelineEntry draft = entry;
-  const pg::IdempotencyScope scope{.caller = IdempotencyCaller(actor.principal),
+  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
                                    .method = "crm.deals.v1.TimelineService/AddComment",
                                    .key = std::string(idempotency_key)};
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {

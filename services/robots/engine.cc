@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -156,18 +157,8 @@ struct Pending {
   bool coalescing = false;
   bool cancellable = false;       // its rule's delay has a cancel_when
   std::optional<absl::Time> due;  // set for WAITING
+  bool inserted = false;          // set by InsertAll: false when its key had an execution already
 };
-
-std::string Hex(const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    hex.push_back(kDigits[c >> 4]);
-    hex.push_back(kDigits[c & 15]);
-  }
-  return hex;
-}
 
 }  // namespace
 
@@ -200,8 +191,7 @@ class Engine::Impl {
   // Inserts every execution of `batch` not there yet (one statement) and the step timers of the WAITING
   // ones (one more).
   absl::Status InsertAll(pqxx::transaction_base& tx, std::vector<Pending>& batch);
-  // Inserts `exec` (id, rule, deal, trigger key set) unless one with its key exists; arms its step timer
-  // at `due` when WAITING. Returns whether it was inserted.
+  // InsertAll of one execution; `exec` gets its id and times. Returns whether it was inserted.
   absl::StatusOr<bool> Insert(pqxx::transaction_base& tx, Execution& exec, const std::string& trigger_key,
                               bool coalescing, std::optional<absl::Time> due);
   absl::Status Save(pqxx::transaction_base& tx, const Execution& exec, const std::string& timer_key);
@@ -325,35 +315,11 @@ absl::Status Engine::Impl::ArmDates(pqxx::transaction_base& tx, const RuleIndex&
 
 absl::StatusOr<bool> Engine::Impl::Insert(pqxx::transaction_base& tx, Execution& exec, const std::string& trigger_key,
                                           bool coalescing, std::optional<absl::Time> due) {
-  const absl::Time now = clock_.Now();
-  exec.set_id(NewUuidV7());
-  *exec.mutable_create_time() = ToProtoTimestamp(now);
-  const bool waiting = exec.state() == Execution::WAITING;
-  std::string timer_key;
-  if (waiting) {
-    timer_key = absl::StrCat("step:", exec.id());
-    *exec.mutable_due_time() = ToProtoTimestamp(*due);
-    *exec.mutable_planned_time() = ToProtoTimestamp(*due);
-  } else {
-    *exec.mutable_finish_time() = ToProtoTimestamp(now);
-  }
-  const std::string body = exec.SerializeAsString();
-  const pqxx::binarystring bytes(body.data(), body.size());
-  pqxx::result r = tx.exec_params(
-      absl::StrCat("INSERT INTO executions (id, rule_id, rule_version, deal_id, trigger_key, event_type, state, depth, "
-                   "coalescing, timer_key, body, create_time, due_time, finish_time) VALUES ($1::uuid, $2::uuid, $3, "
-                   "$4, $5, $6, $7, $8, $9, NULLIF($10, ''), $11, ", TimeOf(12), ", CASE WHEN $13 THEN ", TimeOf(14),
-                   " END, CASE WHEN $13 THEN NULL ELSE ", TimeOf(12),
-                   " END) ON CONFLICT (rule_id, deal_id, trigger_key) DO NOTHING"),
-      exec.id(), exec.rule_id(), exec.rule_version(), exec.deal_id(), trigger_key, exec.event_type(),
-      Execution::State_Name(exec.state()), exec.depth(), coalescing, timer_key, bytes, absl::ToUnixMicros(now), waiting,
-      absl::ToUnixMicros(due.value_or(now)));
-  if (r.affected_rows() == 0) return false;
-  if (waiting) {
-    CRM_RETURN_IF_ERROR(TimerStore::Schedule(tx, timer_key, kStepTimerKind, *due, exec.id()).status());
-    if (*due <= now) due_now_ = true;
-  }
-  return true;
+  std::vector<Pending> one(1);
+  one[0] = {.exec = std::move(exec), .trigger_key = trigger_key, .coalescing = coalescing, .due = due};
+  CRM_RETURN_IF_ERROR(InsertAll(tx, one));
+  exec = std::move(one[0].exec);
+  return one[0].inserted;
 }
 
 absl::Status Engine::Impl::InsertAll(pqxx::transaction_base& tx, std::vector<Pending>& batch) {
@@ -396,7 +362,7 @@ absl::Status Engine::Impl::InsertAll(pqxx::transaction_base& tx, std::vector<Pen
     params.push_back(absl::StrCat(exec.depth()));
     params.push_back(batch[i].coalescing ? "true" : "false");
     params.push_back(waiting ? absl::StrCat("step:", exec.id()) : "");
-    params.push_back(Hex(exec.SerializeAsString()));
+    params.push_back(absl::BytesToHexString(exec.SerializeAsString()));
     params.push_back(now_us);
     params.push_back(waiting ? absl::StrCat(absl::ToUnixMicros(*batch[i].due)) : "");
     params.push_back(waiting ? "" : now_us);
@@ -407,8 +373,9 @@ absl::Status Engine::Impl::InsertAll(pqxx::transaction_base& tx, std::vector<Pen
   std::set<std::string> ids;
   for (const auto& row : inserted) ids.insert(row[0].as<std::string>());
   std::vector<TimerStore::NewTimer> timers;
-  for (const Pending& p : batch) {
-    if (p.exec.state() != Execution::WAITING || ids.count(p.exec.id()) == 0) continue;
+  for (Pending& p : batch) {
+    p.inserted = ids.count(p.exec.id()) > 0;
+    if (p.exec.state() != Execution::WAITING || !p.inserted) continue;
     timers.push_back({.key = absl::StrCat("step:", p.exec.id()), .kind = kStepTimerKind, .due = *p.due,
                       .payload = p.exec.id()});
     if (*p.due <= now) due_now_ = true;
@@ -564,13 +531,22 @@ std::map<std::string, std::string, std::less<>> Engine::Impl::Vars(pqxx::transac
     if (who.ok() && !who->empty()) vars["responsible.name"] = (*who)[0].full_name;
   }
   if (exec.selected_deal_ids_size() > 0 || (deal == nullptr && exec.measures().empty())) {
+    // The selected deals' names as robots last saw them, in one query.
+    std::map<std::string, std::string> names;
+    if (exec.selected_deal_ids_size() > 0) {
+      const std::string ids = absl::StrCat("{", absl::StrJoin(exec.selected_deal_ids(), ","), "}");
+      for (const auto& row :
+           tx.exec_params("SELECT deal_id, deal FROM deal_facts WHERE deal_id = ANY($1::text[]) AND deal IS NOT NULL",
+                          ids)) {
+        dv1::Deal d;
+        if (d.ParseFromString(Bytes(row[1]))) names[row[0].as<std::string>()] = d.name();
+      }
+    }
     std::vector<std::string> lines;
     for (const std::string& id : exec.selected_deal_ids()) {
-      std::optional<StoredFacts> f;
-      absl::StatusOr<StoredFacts> sf = LoadStoredFacts(tx, id);
-      std::string name = id;
-      if (sf.ok() && sf->deal.has_value()) name = absl::StrCat("«", sf->deal->name(), "»");
-      lines.push_back(absl::StrCat("— ", name, " ", options_.deal_url_prefix, id));
+      const auto name = names.find(id);
+      lines.push_back(absl::StrCat("— ", name == names.end() ? id : absl::StrCat("«", name->second, "»"), " ",
+                                   options_.deal_url_prefix, id));
     }
     vars["deals.count"] = absl::StrCat(exec.selected_deal_ids_size());
     vars["deals.list"] = lines.empty() ? "нет" : absl::StrJoin(lines, "\n");
@@ -694,11 +670,15 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
     default: {
       if (deal == nullptr) return absl::FailedPreconditionError("no deal to act on");
       Action rendered = a;
-      const auto vars = Vars(tx, rule, exec, deal);
-      if (rendered.has_create_task()) {
-        rendered.mutable_create_task()->set_title(RenderTemplate(a.create_task().title(), vars));
+      if (a.has_create_task() || a.has_add_comment()) {  // the actions with a template; the others read none
+        const auto vars = Vars(tx, rule, exec, deal);
+        if (rendered.has_create_task()) {
+          rendered.mutable_create_task()->set_title(RenderTemplate(a.create_task().title(), vars));
+        }
+        if (rendered.has_add_comment()) {
+          rendered.mutable_add_comment()->set_text(RenderTemplate(a.add_comment().text(), vars));
+        }
       }
-      if (rendered.has_add_comment()) rendered.mutable_add_comment()->set_text(RenderTemplate(a.add_comment().text(), vars));
       ActionContext ctx{.deal_id = deal->id(),
                         .deal = deal,
                         .idempotency_key = absl::StrCat(exec.id(), ":", index),

@@ -349,6 +349,14 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     p.set_service("robots-test");
     return p;
   }
+  // The coalescing rule of the burst tests: a comment «Теги изменены» 60 s after the last tag edit.
+  crm::robots::v1::Rule CreateTagBurstRule() {
+    return CreateRule(R"({"name": "Теги изменены", "enabled": true,
+     "trigger": {"kind": "FIELD_CHANGED", "pipelineId": "$LEAD00", "field": "tags"},
+     "coalesceWindow": "60s",
+     "actions": [{"addComment": {"text": "Теги изменены"}}]})");
+  }
+
   // Creates a rule (see RuleFromJson) and returns it as stored.
   crm::robots::v1::Rule CreateRule(const std::string& json) {
     auto r = rules_->Create(RuleAdmin(), RuleFromJson(json), "");
@@ -770,10 +778,7 @@ TEST_F(EngineTest, VisitConfirmationFollowsAChangedVisitDate) {
 
 // coalesce_window: a burst of three tag edits within 30 s runs the rule once, 60 s after the last.
 TEST_F(EngineTest, CoalescedBurstRunsOnceOnTheLastEvent) {
-  const crm::robots::v1::Rule rule = CreateRule(R"({"name": "Теги изменены", "enabled": true,
-     "trigger": {"kind": "FIELD_CHANGED", "pipelineId": "$LEAD00", "field": "tags"},
-     "coalesceWindow": "60s",
-     "actions": [{"addComment": {"text": "Теги изменены"}}]})");
+  const crm::robots::v1::Rule rule = CreateTagBurstRule();
   dv1::Deal d = NewDeal(kLead, kQualified, "Правки тегов");
   Pump();
   AddTag(d.id(), "первый");
@@ -1004,10 +1009,7 @@ TEST_F(EngineTest, StageLeftOfAPipelineFiresAcrossPipelines) {
 // Redelivery within a coalescing window: handing the burst's events over again must not cancel the run
 // that waits for the last of them ("a redelivered event finds its execution and does nothing").
 TEST_F(EngineTest, RedeliveredBurstStillRunsOnce) {
-  const crm::robots::v1::Rule rule = CreateRule(R"({"name": "Теги изменены", "enabled": true,
-     "trigger": {"kind": "FIELD_CHANGED", "pipelineId": "$LEAD00", "field": "tags"},
-     "coalesceWindow": "60s",
-     "actions": [{"addComment": {"text": "Теги изменены"}}]})");
+  const crm::robots::v1::Rule rule = CreateTagBurstRule();
   dv1::Deal d = NewDeal(kLead, kQualified, "Правки тегов, повтор");
   Pump();
   AddTag(d.id(), "первый");

@@ -12,6 +12,7 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
 #include "services/robots/rules.h"
 #include "services/robots/schedules.h"
@@ -44,10 +45,6 @@ std::string CallerName(const Principal& p) {
   if (!p.id().empty()) return p.id();
   if (!p.on_behalf_of_user_id().empty()) return p.on_behalf_of_user_id();
   return p.service();
-}
-
-std::string IdempotencyCaller(const Principal& p) {
-  return absl::StrCat(static_cast<int>(p.kind()), ":", p.id(), ":", p.service(), ":", p.on_behalf_of_user_id());
 }
 
 }  // namespace
@@ -148,7 +145,7 @@ absl::StatusOr<Rule> RuleStore::Store(pqxx::transaction_base& tx, const Principa
 
 absl::StatusOr<Rule> RuleStore::Create(const Principal& caller, const Rule& in, std::string_view idempotency_key) {
   CRM_RETURN_IF_ERROR(ValidateRule(in));
-  const pg::IdempotencyScope scope{.caller = IdempotencyCaller(caller),
+  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(caller),
                                    .method = "crm.robots.v1.RuleService/CreateRule",
                                    .key = std::string(idempotency_key)};
   Rule out;

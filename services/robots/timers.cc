@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/base/clock.h"
@@ -142,14 +143,7 @@ absl::Status TimerStore::CreateAll(pqxx::transaction_base& tx, const std::vector
     params.push_back(t.key);
     params.push_back(t.kind);
     params.push_back(absl::StrCat(absl::ToUnixMicros(t.due)));
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(t.payload.size() * 2);
-    for (unsigned char c : t.payload) {
-      hex.push_back(kDigits[c >> 4]);
-      hex.push_back(kDigits[c & 15]);
-    }
-    params.push_back(std::move(hex));
+    params.push_back(absl::BytesToHexString(t.payload));
   }
   sql += " ON CONFLICT (key) DO NOTHING";
   try {
