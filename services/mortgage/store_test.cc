@@ -1,0 +1,282 @@
+// The reference store on a real PostgreSQL: dated documents answer "as of a date", catalogue versions,
+// validation naming the field, idempotent creates, and a second replica seeing the first one's changes.
+#include "services/mortgage/store.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/base/clock.h"
+#include "libs/events/schema.h"
+#include "libs/pg/migrations.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/testing.h"
+#include "proto/crm/common/v1/common.pb.h"
+#include "services/mortgage/demo.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& MortgageMigrations();
+}  // namespace crm
+
+namespace crm::mortgage {
+namespace {
+
+using ::testing::HasSubstr;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = pg::testing::TempDatabase::Create("mortgage_store");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    ASSERT_TRUE(pg::Migrate(db_->dsn(), MortgageMigrations()).ok());
+    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = std::move(*pool);
+    store_ = std::make_unique<ReferenceStore>(*pool_, clock_, ReferenceStoreOptions{.refresh = absl::Hours(1)});
+    caller_.set_id("0190a1b2-0000-7000-8000-00000000aa01");
+    caller_.add_permissions("mortgage.manage");
+  }
+
+  v1::Bank MakeBank(const std::string& code) {
+    v1::Bank b;
+    b.set_code(code);
+    b.set_name("Банк " + code);
+    b.set_decision_days(3);
+    auto created = store_->CreateBank(caller_, b, "");
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? *created : v1::Bank();
+  }
+
+  v1::Program MakeProgram(const v1::Bank& bank) {
+    v1::Program p;
+    p.set_bank_id(bank.id());
+    p.set_code("000000039");
+    p.set_name("Квартира в новостройке. Классическая ипотека");
+    p.set_kind(v1::PROGRAM_KIND_CLASSIC);
+    v1::Scheme* s = p.add_schemes();
+    s->set_code("S1");
+    s->set_valid_from("2026-01-01");
+    auto created = store_->CreateProgram(caller_, p, "");
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? *created : v1::Program();
+  }
+
+  absl::StatusOr<v1::RateDocument> PostRate(const v1::Program& p, const std::string& date, const std::string& rate,
+                                            v1::Operation op = v1::OPERATION_SET) {
+    v1::RateDocument d;
+    d.set_date(date);
+    d.set_operation(op);
+    d.set_bank_id(p.bank_id());
+    d.set_program_id(p.id());
+    d.set_scheme_code("S1");
+    if (op == v1::OPERATION_SET) {
+      v1::RateCell* cell = d.add_cells();
+      cell->set_rate(rate);
+      v1::Predicate* when = cell->add_when();
+      when->set_parameter(v1::PARAMETER_DOWN_PAYMENT_SHARE);
+      when->set_min(2000);
+    }
+    return store_->PostRateDocument(caller_, d, "");
+  }
+
+  // The rate the program's first cell has on `day`; "" when there is none.
+  std::string RateOn(ReferenceStore& store, absl::CivilDay day) {
+    auto snapshot = store.Current();
+    EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+    if (!snapshot.ok()) return "?";
+    auto ref = (*snapshot)->At(day);
+    EXPECT_TRUE(ref.ok()) << ref.status();
+    if (!ref.ok() || (*ref)->banks.empty() || (*ref)->banks[0].programs.empty()) return "";
+    const ProgramTerms& p = (*ref)->banks[0].programs[0];
+    return p.cells.empty() ? "" : FormatRate(p.cells[0].rate);
+  }
+
+  ManualClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 25, 9, 0, 0), absl::UTCTimeZone())};
+  std::unique_ptr<pg::testing::TempDatabase> db_;
+  std::unique_ptr<pg::Pool> pool_;
+  std::unique_ptr<ReferenceStore> store_;
+  crm::common::v1::Principal caller_;
+};
+
+TEST_F(StoreTest, RatesAsOfADateFollowTheLatestDocument) {
+  v1::Bank bank = MakeBank("00000014");
+  v1::Program program = MakeProgram(bank);
+  ASSERT_TRUE(PostRate(program, "2026-01-01", "0.2").ok());
+  ASSERT_TRUE(PostRate(program, "2026-06-01", "0.18").ok());
+  ASSERT_TRUE(PostRate(program, "2026-09-01", "", v1::OPERATION_CANCEL).ok());
+
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2025, 12, 31)), "");  // before the first document
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2026, 3, 1)), "0.2");
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2026, 6, 1)), "0.18");   // effective on its own date
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2026, 8, 31)), "0.18");
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2026, 9, 1)), "");      // cancelled
+
+  // A correction registered later for an earlier date wins on that date: the log is append-only.
+  ASSERT_TRUE(PostRate(program, "2026-03-01", "0.195").ok());
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2026, 2, 28)), "0.2");
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2026, 3, 1)), "0.195");
+}
+
+TEST_F(StoreTest, StopFactorsAndPtiAsOfADate) {
+  v1::Bank bank = MakeBank("00000015");
+  MakeProgram(bank);
+  v1::StopFactorDocument sf;
+  sf.set_date("2026-01-01");
+  sf.set_operation(v1::OPERATION_SET);
+  sf.set_bank_id(bank.id());
+  v1::StopFactor* f = sf.add_factors();
+  f->set_code("AGE_BELOW_20");
+  f->set_text("Возраст <20");
+  f->set_parameter(v1::PARAMETER_AGE);
+  f->set_max(19);
+  auto posted = store_->PostStopFactorDocument(caller_, sf, "");
+  ASSERT_TRUE(posted.ok()) << posted.status();
+  EXPECT_FALSE(posted->number().empty());
+  sf.set_date("2026-07-01");
+  sf.set_operation(v1::OPERATION_CANCEL);
+  sf.clear_factors();
+  ASSERT_TRUE(store_->PostStopFactorDocument(caller_, sf, "").ok());
+
+  v1::PtiDocument pti;
+  pti.set_date("2026-02-01");
+  auto* e = pti.add_entries();
+  e->set_bank_id(bank.id());
+  e->set_coefficient("0.8");
+  ASSERT_TRUE(store_->PostPtiDocument(caller_, pti, "").ok());
+
+  auto snapshot = store_->Current();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  auto march = (*snapshot)->At(absl::CivilDay(2026, 3, 1));
+  ASSERT_TRUE(march.ok()) << march.status();
+  ASSERT_EQ((*march)->banks.size(), 1u);
+  ASSERT_EQ((*march)->banks[0].stop_factors.size(), 1u);
+  EXPECT_EQ((*march)->banks[0].stop_factors[0].code, "AGE_BELOW_20");
+  ASSERT_TRUE((*march)->banks[0].pti_coefficient.has_value());
+  EXPECT_EQ(FormatRate(*(*march)->banks[0].pti_coefficient), "0.8");
+  auto january = (*snapshot)->At(absl::CivilDay(2026, 1, 15));
+  ASSERT_TRUE(january.ok());
+  EXPECT_FALSE((*january)->banks[0].pti_coefficient.has_value());
+  auto august = (*snapshot)->At(absl::CivilDay(2026, 8, 1));
+  ASSERT_TRUE(august.ok());
+  EXPECT_TRUE((*august)->banks[0].stop_factors.empty());
+}
+
+TEST_F(StoreTest, BadInputNamesTheField) {
+  v1::Bank bank;
+  bank.set_name("Без кода");
+  auto s = store_->CreateBank(caller_, bank, "");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("bank.code"));
+
+  v1::Bank ok = MakeBank("00000016");
+  v1::Program p;
+  p.set_bank_id(ok.id());
+  p.set_code("1");
+  p.set_name("Программа");
+  p.set_kind(v1::PROGRAM_KIND_CLASSIC);
+  p.add_schemes()->set_code("S1");
+  p.mutable_schemes(0)->set_valid_from("2026-13-01");
+  auto ps = store_->CreateProgram(caller_, p, "");
+  EXPECT_EQ(ps.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(ps.status().message()), HasSubstr("program.schemes[0].valid_from"));
+
+  p.mutable_schemes(0)->set_valid_from("2026-01-01");
+  p.set_bank_id("0190a1b2-0000-7000-8000-0000000000ff");
+  EXPECT_EQ(store_->CreateProgram(caller_, p, "").status().code(), absl::StatusCode::kNotFound);
+
+  v1::Program program = MakeProgram(ok);
+  v1::RateDocument d;
+  d.set_date("2026-01-01");
+  d.set_operation(v1::OPERATION_SET);
+  d.set_bank_id(ok.id());
+  d.set_program_id(program.id());
+  d.set_scheme_code("NOPE");
+  d.add_cells()->set_rate("0.2");
+  auto ds = store_->PostRateDocument(caller_, d, "");
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("document.scheme_code"));
+  d.set_scheme_code("S1");
+  d.mutable_cells(0)->set_rate("12%");
+  ds = store_->PostRateDocument(caller_, d, "");
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("document.cells[0].rate"));
+  // Nothing half-written: the catalogue has no rate document.
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM rate_documents"), 0);
+}
+
+TEST_F(StoreTest, VersionsIdempotencyAndDuplicates) {
+  v1::Bank b;
+  b.set_code("00000018");
+  b.set_name("ВТБ");
+  auto first = store_->CreateBank(caller_, b, "key-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = store_->CreateBank(caller_, b, "key-1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM banks"), 1);
+  EXPECT_EQ(store_->CreateBank(caller_, b, "key-2").status().code(), absl::StatusCode::kAlreadyExists);
+
+  v1::Bank update = *first;
+  update.set_decision_days(5);
+  auto updated = store_->UpdateBank(caller_, update);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->version(), 2);
+  EXPECT_EQ(store_->UpdateBank(caller_, update).status().code(), absl::StatusCode::kAborted);  // stale version 1
+}
+
+TEST_F(StoreTest, AnotherReplicaSeesChangesAfterItsRefresh) {
+  ReferenceStore replica(*pool_, clock_, ReferenceStoreOptions{.refresh = absl::ZeroDuration()});
+  v1::Bank bank = MakeBank("00000020");
+  v1::Program program = MakeProgram(bank);
+  ASSERT_TRUE(PostRate(program, "2026-01-01", "0.21").ok());
+  EXPECT_EQ(RateOn(replica, absl::CivilDay(2026, 11, 25)), "0.21");
+  ASSERT_TRUE(PostRate(program, "2026-11-01", "0.19").ok());
+  EXPECT_EQ(RateOn(replica, absl::CivilDay(2026, 11, 25)), "0.19");
+  EXPECT_EQ(RateOn(*store_, absl::CivilDay(2026, 11, 25)), "0.19");  // its own write: at once
+}
+
+TEST_F(StoreTest, ListsRateDocumentsByPages) {
+  v1::Bank bank = MakeBank("00000022");
+  v1::Program program = MakeProgram(bank);
+  for (const char* date : {"2026-01-01", "2026-02-01", "2026-03-01"}) {
+    ASSERT_TRUE(PostRate(program, date, "0.2").ok());
+    clock_.Advance(absl::Seconds(1));
+  }
+  v1::ListRateDocumentsRequest req;
+  req.set_program_id(program.id());
+  req.set_page_size(2);
+  auto page1 = store_->ListRateDocuments(req);
+  ASSERT_TRUE(page1.ok()) << page1.status();
+  ASSERT_EQ(page1->documents_size(), 2);
+  EXPECT_EQ(page1->documents(0).date(), "2026-03-01");  // newest registered first
+  ASSERT_FALSE(page1->next_page_token().empty());
+  req.set_page_token(page1->next_page_token());
+  auto page2 = store_->ListRateDocuments(req);
+  ASSERT_TRUE(page2.ok()) << page2.status();
+  ASSERT_EQ(page2->documents_size(), 1);
+  EXPECT_EQ(page2->documents(0).date(), "2026-01-01");
+  EXPECT_TRUE(page2->next_page_token().empty());
+}
+
+TEST_F(StoreTest, InstallsTheDemoOnce) {
+  auto wrote = store_->Install(DemoCatalog());
+  ASSERT_TRUE(wrote.ok()) << wrote.status();
+  EXPECT_TRUE(*wrote);
+  auto again = store_->Install(DemoCatalog());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(*again);
+  auto snapshot = store_->Current();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ((*snapshot)->catalog().banks.size(), 25u);
+  auto ref = (*snapshot)->At(absl::CivilDay(2026, 11, 25));
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  size_t programs = 0;
+  for (const BankTerms& b : (*ref)->banks) programs += b.programs.size();
+  EXPECT_GE(programs, 200u);
+}
+
+}  // namespace
+}  // namespace crm::mortgage
