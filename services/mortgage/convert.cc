@@ -247,6 +247,9 @@ absl::StatusOr<ProgramTerms> ProgramFromProto(const Catalog& c, const ProgramSel
       CRM_ASSIGN_OR_RETURN(cell.rate, ParseRate(d.cells(k).rate(), cfield + ".rate"));
       t.cells.push_back(std::move(cell));
     }
+    // Lowest rate first (ties in the document's order): the first matching cell is the one that wins.
+    std::stable_sort(t.cells.begin(), t.cells.end(),
+                     [](const RateCell& a, const RateCell& b) { return a.rate.e8 < b.rate.e8; });
     for (int k = 0; k < d.adjustments_size(); ++k) {
       const std::string afield = absl::StrCat(dfield, ".adjustments[", k, "]");
       const v1::RateAdjustment& a = d.adjustments(k);

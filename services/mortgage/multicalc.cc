@@ -1,6 +1,7 @@
 #include "services/mortgage/multicalc.h"
 
 #include <algorithm>
+#include <initializer_list>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -293,33 +294,52 @@ absl::Status FinishSchedule(Schedule& s, int64_t loan, int64_t fees, int64_t ins
 // Per-call memo of the costly pure functions: many programs share a loan and a rate (all family
 // programs at 6 %, the banks' classic levels, ...). Fixed capacity on the stack: when full, values are
 // computed and not kept.
-template <typename Key, typename Value, int kCapacity>
+// Mixes the fields of a memo key into a hash (splitmix64's finaliser over a running combination).
+inline uint64_t MixHash(std::initializer_list<int64_t> fields) {
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  for (int64_t f : fields) {
+    h ^= static_cast<uint64_t>(f) + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  }
+  h ^= h >> 31;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 29;
+  return h;
+}
+
+// A per-call memo of a pure function: a fixed open-addressing table on the stack (kSlots a power of
+// two), filled to 3/4 at most; when full, values are computed and not kept. A miss costs one or two
+// probes, not a scan.
+template <typename Key, typename Value, int kSlots>
 class Memo {
+  static_assert((kSlots & (kSlots - 1)) == 0, "kSlots must be a power of two");
+
  public:
   template <typename F>
   Value Get(const Key& key, F compute) {
-    for (int k = 0; k < size_; ++k) {
-      if (keys_[k] == key) return values_[k];
-    }
+    if (const Value* v = Find(key)) return *v;
     Value v = compute();
-    if (size_ < kCapacity) {
-      keys_[size_] = key;
-      values_[size_++] = v;
+    if (size_ < kSlots * 3 / 4) {
+      int slot = static_cast<int>(Hash(key) & (kSlots - 1));
+      while (used_[slot]) slot = (slot + 1) & (kSlots - 1);
+      used_[slot] = true;
+      keys_[slot] = key;
+      values_[slot] = v;
+      ++size_;
     }
     return v;
   }
-  // The value of the last entry whose key satisfies `match`, if any.
-  template <typename M>
-  const Value* Find(M match) const {
-    for (int k = size_ - 1; k >= 0; --k) {
-      if (match(keys_[k])) return &values_[k];
+  // The value kept for `key`, if any.
+  const Value* Find(const Key& key) const {
+    for (int slot = static_cast<int>(Hash(key) & (kSlots - 1)); used_[slot]; slot = (slot + 1) & (kSlots - 1)) {
+      if (keys_[slot] == key) return &values_[slot];
     }
     return nullptr;
   }
 
  private:
-  Key keys_[kCapacity];
-  Value values_[kCapacity];
+  bool used_[kSlots] = {};
+  Key keys_[kSlots];
+  Value values_[kSlots];
   int size_ = 0;
 };
 
@@ -328,11 +348,18 @@ struct AnnuityKey {
   int months = 0, rounding = 0;
   friend bool operator==(const AnnuityKey&, const AnnuityKey&) = default;
 };
+uint64_t Hash(const AnnuityKey& k) { return MixHash({k.principal, k.e8, k.months, k.rounding}); }
 struct SubsidyKey {
   int64_t loan = 0, e8 = 0, after_e8 = 0;
   int months = 0, term = 0;
   friend bool operator==(const SubsidyKey&, const SubsidyKey&) = default;
 };
+uint64_t Hash(const SubsidyKey& k) { return MixHash({k.loan, k.e8, k.after_e8, k.months, k.term}); }
+struct RateKey {
+  int64_t e8 = 0;
+  friend bool operator==(const RateKey&, const RateKey&) = default;
+};
+uint64_t Hash(const RateKey& k) { return MixHash({k.e8}); }
 struct SubsidyValue {
   bool ok = false;
   SubsidyResult result;
@@ -342,6 +369,7 @@ struct PskKey {  // the last solution per rate and term: the next solve's starti
   int n = 0;
   friend bool operator==(const PskKey&, const PskKey&) = default;
 };
+uint64_t Hash(const PskKey& k) { return MixHash({k.e8, k.n}); }
 
 struct Context {
   const Client& client;
@@ -350,10 +378,10 @@ struct Context {
   absl::CivilDay issue;
   int64_t dp_bp = 0;
   int age_at_maturity = 0;
-  Memo<AnnuityKey, int64_t, 64> annuity;
-  Memo<SubsidyKey, SubsidyValue, 16> subsidy;
-  Memo<int64_t, int64_t, 16> military_max_loan;  // by rate e8 (-1: not computable)
-  Memo<PskKey, double, 32> psk_start;
+  Memo<AnnuityKey, int64_t, 256> annuity;
+  Memo<SubsidyKey, SubsidyValue, 64> subsidy;
+  Memo<RateKey, int64_t, 32> military_max_loan;  // by rate e8 (-1: not computable)
+  Memo<PskKey, double, 128> psk_start;
 
   int64_t Annuity(int64_t principal, Rate r, int months, ConventionProfile::Rounding rounding) {
     return annuity.Get(AnnuityKey{principal, r.e8, months, static_cast<int>(rounding)},
@@ -675,7 +703,7 @@ void Summarise(Context& cx, const BankTerms& bank, const ProgramTerms& p, Offer&
       push_level(a, last_of(loan, rate, amort, a), from, n);
     }
     const PskKey key{rate.e8, n};
-    const double* start = cx.psk_start.Find([&](const PskKey& k) { return k == key; });
+    const double* start = cx.psk_start.Find(key);
     double solved = 0;
     psk_milli = SummaryPskMilli(net0, segs, nsegs, static_cast<double>(insurance), insurance_count - 1,
                                 start != nullptr ? *start : guess, &solved);
@@ -693,7 +721,10 @@ bool WantSchedule(const MultiCalcOptions& options, const std::string& id) {
 }
 
 // The full schedule of an offer with a rate; its figures replace the summary's.
-absl::Status AttachSchedule(const Context& cx, const BankTerms& bank, const ProgramTerms& p, Offer& o) {
+// The request of the offer's full schedule under the bank's profile; or, for a
+// family loan split in two tranches, the schedule attached at once (nullopt).
+absl::StatusOr<std::optional<LoanRequest>> ScheduleRequest(const Context& cx, const BankTerms& bank,
+                                                           const ProgramTerms& p, Offer& o) {
   LoanRequest req;
   req.principal_kopecks = o.loan;
   req.annual_rate = *o.rate;
@@ -711,56 +742,14 @@ absl::Status AttachSchedule(const Context& cx, const BankTerms& bank, const Prog
   const int n = req.term_months;
   const bool annuity = req.kind == LoanRequest::Kind::kAnnuity;
   if (annuity && p.kind == ProgramKind::kSubsidised && o.payment_after > 0 && p.subsidy.months < n) {
-    // Two rate periods: the subsidised schedule's first `months` rows, then the balance at the rate
-    // after over the remaining months from the nominal date of row `months`.
-    const int m = p.subsidy.months;
-    LoanRequest first = req;
-    first.one_time_fees_kopecks = first.yearly_insurance_kopecks = 0;
-    Schedule s;
-    const ConventionProfile& prof = req.profile;
-    if (!prof.shift_payment_dates) {
-      // The first `months` rows as BuildSchedule makes them (no date shifting, no early repayment,
-      // m < n): not a whole schedule at the subsidised rate to keep m rows of it.
-      s.rows.reserve(n);
-      const bool io = prof.interest_only_first_period;
-      s.regular_payment = AnnuityPayment(o.loan, req.annual_rate, n - (io ? 1 : 0), prof.payment_rounding);
-      int64_t balance = o.loan;
-      absl::CivilDay prev = cx.issue;
-      for (int k = 1; k <= m && balance > 0; ++k) {
-        Row row;
-        row.n = k;
-        row.date = AddMonths(cx.issue, k);
-        row.interest = PeriodInterest(balance, req.annual_rate, prev, row.date, prof);
-        row.principal = io && k == 1 ? 0 : std::clamp<int64_t>(s.regular_payment - row.interest, 0, balance);
-        row.payment = row.interest + row.principal;
-        balance -= row.principal;
-        row.balance_after = balance;
-        s.rows.push_back(row);
-        prev = row.date;
-      }
-    } else {
-      CRM_ASSIGN_OR_RETURN(Schedule s1, BuildSchedule(first, cx.options.calendar));
-      s.rows.assign(s1.rows.begin(), s1.rows.begin() + std::min<size_t>(m, s1.rows.size()));
-      s.regular_payment = s1.regular_payment;
-    }
-    const int64_t balance = s.rows.empty() ? o.loan : s.rows.back().balance_after;
-    if (balance > 0) {
-      LoanRequest second = first;
-      second.principal_kopecks = balance;
-      second.annual_rate = p.subsidy.rate_after;
-      second.term_months = n - m;
-      second.issue_date = AddMonths(cx.issue, m);
-      second.profile.interest_only_first_period = false;
-      CRM_ASSIGN_OR_RETURN(Schedule s2, BuildSchedule(second, cx.options.calendar));
-      for (Row r : s2.rows) {
-        r.n += m;
-        s.rows.push_back(r);
-      }
-      o.payment_after = s2.regular_payment;
-    }
-    CRM_RETURN_IF_ERROR(FinishSchedule(s, o.loan, req.one_time_fees_kopecks, req.yearly_insurance_kopecks, cx.issue));
-    o.schedule = std::move(s);
-  } else if (annuity && p.kind == ProgramKind::kFamily && o.loan > 0 && p.family.market_rate.e8 > 0) {
+    // The subsidised rate for the first `months` payments, then the rate after (BuildSchedule's
+    // initial-rate period: the payment is re-computed over the remaining months).
+    req.initial_rate_months = p.subsidy.months;
+    req.initial_rate = *o.rate;
+    req.annual_rate = p.subsidy.rate_after;
+    return std::optional<LoanRequest>(std::move(req));
+  }
+  if (annuity && p.kind == ProgramKind::kFamily && o.loan > 0 && p.family.market_rate.e8 > 0) {
     const bool capital = std::find(p.family.capital_regions.begin(), p.family.capital_regions.end(),
                                    cx.purchase.region) != p.family.capital_regions.end();
     const int64_t limit =
@@ -786,16 +775,22 @@ absl::Status AttachSchedule(const Context& cx, const BankTerms& bank, const Prog
       s.regular_payment += sb.regular_payment;
       CRM_RETURN_IF_ERROR(FinishSchedule(s, o.loan, req.one_time_fees_kopecks, req.yearly_insurance_kopecks, cx.issue));
       o.schedule = std::move(s);
+      return std::optional<LoanRequest>();
     }
   }
-  if (!o.schedule) {
-    CRM_ASSIGN_OR_RETURN(Schedule s, BuildSchedule(req, cx.options.calendar));
-    o.schedule = std::move(s);
+  return std::optional<LoanRequest>(std::move(req));
+}
+
+// The offer's figures from its full schedule (exact where the summary is a closed form).
+void TakeScheduleFigures(const ProgramTerms& p, Offer& o) {
+  const Schedule& s = *o.schedule;
+  o.payment = s.regular_payment;
+  o.overpayment = s.overpayment;
+  o.psk = s.psk_percent;
+  const size_t m = static_cast<size_t>(p.subsidy.months);
+  if (p.kind == ProgramKind::kSubsidised && o.payment_after > 0 && m > 0 && m + 1 < s.rows.size()) {
+    o.payment_after = s.rows[m].payment;
   }
-  o.payment = o.schedule->regular_payment;
-  o.overpayment = o.schedule->overpayment;
-  o.psk = o.schedule->psk_percent;
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -876,6 +871,8 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
   result.offers.reserve(total);
   std::vector<int64_t> psk_key;
   psk_key.reserve(total);
+  std::vector<size_t> pending;  // offers whose full schedule is requests[k]
+  std::vector<LoanRequest> requests;
 
   for (const BankTerms& bank : reference.banks) {
     Values x = base;
@@ -888,6 +885,7 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
               : 0);
     for (const ProgramTerms& p : bank.programs) {
       Offer& o = result.offers.emplace_back();
+      bool want_schedule = false;
       o.bank = &bank;
       o.program = &p;
       o.loan = loan;
@@ -914,8 +912,11 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
       }
       // The rate: the lowest matching cell plus the matching adjustments.
       const RateCell* cell = nullptr;
-      for (const RateCell& c : p.cells) {
-        if ((cell == nullptr || c.rate.e8 < cell->rate.e8) && AllHold(c.when, x)) cell = &c;
+      for (const RateCell& c : p.cells) {  // lowest rate first
+        if (AllHold(c.when, x)) {
+          cell = &c;
+          break;
+        }
       }
       if (cell == nullptr) {
         NoRateReason(cx, p, x, o);
@@ -938,7 +939,7 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
             AddReason(o, "MILITARY_AGE", absl::StrCat("Возраст ", client.age, ": взносы НИС выплачиваются до 45 лет"),
                       "", "limit");
           } else {
-            const int64_t max_loan = cx.military_max_loan.Get(o.rate->e8, [&]() -> int64_t {
+            const int64_t max_loan = cx.military_max_loan.Get(RateKey{o.rate->e8}, [&]() -> int64_t {
               MilitaryRequest mr;
               mr.rate = *o.rate;
               mr.age = client.age;
@@ -988,15 +989,32 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
                                            ": вероятен отказ или повышенная ставка");
           }
         }
-        if (WantSchedule(options, p.id)) CRM_RETURN_IF_ERROR(AttachSchedule(cx, bank, p, o));
+        want_schedule = WantSchedule(options, p.id);
       }
       o.eligible = o.reasons.empty() && o.rate.has_value();
       if (options.eligible_only && !o.eligible) {
         result.offers.pop_back();
         continue;
       }
+      if (want_schedule) {
+        CRM_ASSIGN_OR_RETURN(std::optional<LoanRequest> request, ScheduleRequest(cx, bank, p, o));
+        if (request) {
+          pending.push_back(result.offers.size() - 1);
+          requests.push_back(*std::move(request));
+        } else {
+          TakeScheduleFigures(p, o);
+        }
+      }
       psk_key.push_back(o.psk.empty() ? INT64_MAX : ParseMilli(o.psk));
     }
+  }
+  // The full schedules asked for, built after the summaries (one tight loop of the same code, and
+  // the dates of the common issue date and term computed once).
+  for (size_t k = 0; k < pending.size(); ++k) {
+    Offer& o = result.offers[pending[k]];
+    CRM_ASSIGN_OR_RETURN(o.schedule, BuildSchedule(requests[k], options.calendar));
+    TakeScheduleFigures(*o.program, o);
+    psk_key[pending[k]] = o.psk.empty() ? INT64_MAX : ParseMilli(o.psk);
   }
 
   // Rank: eligible by ПСК, payment, bank name, then the program's place in its bank; then the rest by

@@ -110,7 +110,7 @@ struct ProgramTerms {
   SubsidyTerms subsidy;    // kSubsidised
   int64_t one_time_fees = 0;
   Rate yearly_insurance_rate;  // of the balance, when insured
-  std::vector<RateCell> cells;
+  std::vector<RateCell> cells;  // lowest rate first: the first matching cell applies
   std::vector<RateAdjustment> adjustments;
   std::string rate_document_id;
   std::string scheme_code;  // the scheme whose rate document decided the cells (empty: none)

@@ -1,5 +1,6 @@
 #include "services/mortgage/schedule.h"
 
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -14,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "libs/base/strings.h"
+#include "libs/base/status.h"
 #include "libs/calendar/calendar.h"
 
 namespace crm::mortgage {
@@ -41,7 +44,7 @@ int64_t Divide(absl::int128 num, absl::int128 den, ConventionProfile::Rounding r
 // lies within a few den of 0 and so is exact in wrapping 64-bit arithmetic. No 128-bit division
 // (several times the latency) is left on the chain.
 template <int64_t kDen>
-inline int64_t DivideProduct(int64_t a, int64_t b, ConventionProfile::Rounding r) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline int64_t DivideProduct(int64_t a, int64_t b, ConventionProfile::Rounding r) {
   static_assert(kDen > 0 && kDen < (int64_t{1} << 60));
   if (b >= kDen || a < 0) return Divide(absl::int128(a) * b, kDen, r);
   // recip ~ b / kDen * 2^63 (to ~2^-51 relative; a multiply by a constant, no division), so q is
@@ -156,9 +159,42 @@ int64_t DayWeight(absl::CivilDay from, absl::CivilDay to) {
   return DayWeight(from.year(), DayNumber(from), to.year(), DayNumber(to));
 }
 
+// The nominal payment dates of a loan issued on `issue` over `months` (issue day of month, clamped
+// to the month's end) with their day numbers and the DayWeight of each period. A multi-calculation
+// builds hundreds of schedules with one issue date and term: the table is made once per thread for
+// the last (issue, months) asked for. Dates depend on nothing else, so the cache cannot go stale.
+struct NominalDates {
+  absl::CivilDay issue;
+  int months = -1;
+  struct Entry {
+    absl::CivilDay date;
+    int64_t weight;  // DayWeight from the previous nominal date (the issue for the first)
+  };
+  std::vector<Entry> entries;  // entries[k - 1] = payment k
+};
+
+const NominalDates& DatesFor(absl::CivilDay issue, int months) {
+  thread_local NominalDates table;
+  if (table.months == months && table.issue == issue) return table;
+  table.issue = issue;
+  table.months = months;
+  table.entries.resize(months);
+  absl::CivilDay prev = issue;
+  int64_t prev_day = DayNumber(prev);
+  for (int k = 1; k <= months; ++k) {
+    const absl::CivilDay date = AddMonths(issue, k);
+    const int64_t day = DayNumber(date);
+    table.entries[k - 1] = {date, DayWeight(prev.year(), prev_day, date.year(), day)};
+    prev = date;
+    prev_day = day;
+  }
+  return table;
+}
+
 // Interest on `balance` at `rate_e8` for a period of DayWeight `weight` (actual days) or one month.
-inline int64_t Interest(int64_t balance, int64_t rate_e8, ConventionProfile::Accrual accrual, int64_t weight,
-                        ConventionProfile::Rounding rounding) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline int64_t Interest(int64_t balance, int64_t rate_e8,
+                                                     ConventionProfile::Accrual accrual, int64_t weight,
+                                                     ConventionProfile::Rounding rounding) {
   if (balance <= 0 || rate_e8 == 0) return 0;
   if (accrual == ConventionProfile::Accrual::kMonthly) {
     return DivideProduct<kRateScale * 12>(balance, rate_e8, rounding);
@@ -184,23 +220,58 @@ int64_t AnnuityPayment(int64_t principal, Rate annual_rate, int months,
   if (annual_rate.e8 == 0) {
     return Divide(principal, months, rounding);
   }
-  long double i = static_cast<long double>(annual_rate.e8) / (12.0L * kRateScale);
-  long double a = static_cast<long double>(principal) * i / -std::expm1(-months * std::log1p(i));
+  // (1 + i)^n by squaring in 80-bit long double (at most ~19 multiplications for n <= 600, relative
+  // error ~1e-18: far below half a kopeck of any principal accepted), A = S i g / (g - 1).
+  const long double i = static_cast<long double>(annual_rate.e8) / (12.0L * kRateScale);
+  long double g = 1, base = 1 + i;
+  for (int k = months; k > 0; k >>= 1) {
+    if (k & 1) g *= base;
+    base *= base;
+  }
+  const long double a = static_cast<long double>(principal) * i * g / (g - 1);
   return RoundMoney(a, rounding);
 }
 
 namespace {
 
-// One cash flow of the ПСК equation: amount, q (whole base periods since the first flow) and
-// e (the remaining days / (365/12)).
+// A run of cash flows of the ПСК equation: `count` flows of `amount` at q, q + step, ..., each with
+// the same e (the remaining days / (365/12)); q counts whole base periods since the first flow. A
+// schedule's level payments are one run, its yearly insurance another: the equation is evaluated per
+// run in closed form, not per flow.
 struct PskTerm {
   double amount;
   int64_t q;
   double e;
+  int64_t count = 1;
+  int64_t step = 1;
 };
 
 PskTerm MakePskTerm(int64_t amount, int64_t q, int64_t days) {
   return {static_cast<double>(amount), q, days == 0 ? 0.0 : 12.0 * static_cast<double>(days) / 365.0};
+}
+
+// Appends `t` to `terms`, extending the last run when `t` is its next flow.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AppendTerm(std::vector<PskTerm>& terms, const PskTerm& t) {
+  if (!terms.empty()) {
+    PskTerm& last = terms.back();
+    if (last.step == 1 && last.e == 0 && t.e == 0 && t.count == 1 && last.amount == t.amount &&
+        t.q == last.q + last.count) {
+      ++last.count;
+      return;
+    }
+  }
+  terms.push_back(t);
+}
+
+// v^k for k >= 0 by squaring.
+double PowInt(double v, int64_t k) {
+  double r = 1;
+  while (k > 0) {
+    if (k & 1) r *= v;
+    v *= v;
+    k >>= 1;
+  }
+  return r;
 }
 
 // The term of a flow of `amount` on `date` counted from `start` (date >= start): q is the largest
@@ -233,24 +304,55 @@ absl::StatusOr<std::string> SolvePsk(absl::Span<const PskTerm> terms, double gue
   auto eval = [&](double i, double* deriv) {
     double sum = 0, dq_sum = 0, de_sum = 0;
     const double step = 1 / (1 + i);
-    double disc = 1;
+    double disc = 1;  // step^disc_q
     int64_t disc_q = 0;
     for (const PskTerm& t : terms) {
-      while (disc_q < t.q) {
-        disc *= step;
-        ++disc_q;
-      }
-      if (t.e == 0) {
-        const double v = t.amount * disc;
-        sum += v;
-        dq_sum += v * static_cast<double>(t.q);
+      if (t.q - disc_q <= 8) {
+        while (disc_q < t.q) {
+          disc *= step;
+          ++disc_q;
+        }
       } else {
-        const double lin = 1 + t.e * i;
-        const double v = t.amount * disc / lin;
-        sum += v;
-        dq_sum += v * static_cast<double>(t.q);
-        de_sum += v * t.e / lin;
+        disc *= PowInt(step, t.q - disc_q);
+        disc_q = t.q;
       }
+      if (t.count == 1) {
+        if (t.e == 0) {
+          const double v = t.amount * disc;
+          sum += v;
+          dq_sum += v * static_cast<double>(t.q);
+        } else {
+          const double lin = 1 + t.e * i;
+          const double v = t.amount * disc / lin;
+          sum += v;
+          dq_sum += v * static_cast<double>(t.q);
+          de_sum += v * t.e / lin;
+        }
+        continue;
+      }
+      // A run (e = 0): sum_j v^(q + j s) = v^q G(w), G(w) = (1 - w^c) / (1 - w), w = v^s; its
+      // derivative in i is -v * v^q (q G + s w G'(w)). Close to w = 1 (a rate near 0) the closed form
+      // cancels badly: sum the flows one by one there.
+      const double w = t.step == 1 ? step : PowInt(step, t.step);
+      const double c = static_cast<double>(t.count);
+      double g, dg;
+      if (1 - w > 1e-6) {
+        const double wc = PowInt(w, t.count);
+        g = (1 - wc) / (1 - w);
+        dg = (-c * (wc / w) * (1 - w) + (1 - wc)) / ((1 - w) * (1 - w));
+      } else {
+        g = 0;
+        dg = 0;
+        double wj = 1;
+        for (int64_t j = 0; j < t.count; ++j) {
+          g += wj;
+          if (j > 0) dg += static_cast<double>(j) * wj / w;
+          wj *= w;
+        }
+      }
+      const double v = t.amount * disc;
+      sum += v * g;
+      dq_sum += v * (static_cast<double>(t.q) * g + static_cast<double>(t.step) * w * dg);
     }
     if (deriv != nullptr) *deriv = -(dq_sum * step + de_sum);
     return sum;
@@ -262,7 +364,7 @@ absl::StatusOr<std::string> SolvePsk(absl::Span<const PskTerm> terms, double gue
   };
   // f(0) = sum of flows must be > 0 (costs exceed the loan).
   double f0 = 0;  // eval(0): every discount is 1
-  for (const PskTerm& t : terms) f0 += t.amount;
+  for (const PskTerm& t : terms) f0 += t.amount * static_cast<double>(t.count);
   if (f0 == 0) return std::string("0.000");
   if (f0 < 0) return Invalid("cash_flows", "repayments do not exceed the loan: no positive root");
   if (conventional) {
@@ -318,7 +420,6 @@ absl::StatusOr<std::string> Psk(absl::Span<const CashFlow> flows) {
   if (flows.empty()) return Invalid("cash_flows", "no cash flows");
   const absl::CivilDay start = flows.front().date;
   std::vector<PskTerm> terms;
-  terms.reserve(flows.size());
   for (size_t k = 0; k < flows.size(); ++k) {
     if (flows[k].date < start) {
       return Invalid("cash_flows", absl::StrCat("flow ", k, " precedes the first flow"));
@@ -327,7 +428,9 @@ absl::StatusOr<std::string> Psk(absl::Span<const CashFlow> flows) {
   }
   auto by_q = [](const PskTerm& a, const PskTerm& b) { return a.q < b.q; };
   if (!std::is_sorted(terms.begin(), terms.end(), by_q)) std::stable_sort(terms.begin(), terms.end(), by_q);
-  return SolvePsk(terms, 0);
+  std::vector<PskTerm> runs;
+  for (const PskTerm& t : terms) AppendTerm(runs, t);
+  return SolvePsk(runs, 0);
 }
 
 absl::StatusOr<int64_t> RequiredIncome(int64_t payment, int64_t other, Rate pti_max) {
@@ -347,8 +450,10 @@ absl::StatusOr<int64_t> LoanPrincipal(int64_t price, int64_t down_payment) {
   return price - down_payment;
 }
 
-absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
-                                       const calendar::WorkingCalendar* cal) {
+namespace {
+
+// InvalidArgument naming the first bad field of `req` (BuildSchedule's contract), or OK.
+absl::Status Validate(const LoanRequest& req, const calendar::WorkingCalendar* cal) {
   const ConventionProfile& prof = req.profile;
   const int n = req.term_months;
   if (req.principal_kopecks <= 0) return Invalid("principal", "must be positive");
@@ -388,7 +493,130 @@ absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
     }
   }
 
+  return absl::OkStatus();
+}
+
+// Fills fees, overpayment and ПСК of `s`, whose rows and totals are made.
+absl::Status Finish(const LoanRequest& req, Schedule& s) {
+  const ConventionProfile& prof = req.profile;
+  auto rate_of = [&](int k) { return k <= req.initial_rate_months ? req.initial_rate : req.annual_rate; };
+  // Fees, insurance and ПСК. The ПСК terms are built here directly (the payment dates are the
+  // nominal ones, possibly moved forward a few days), in date order.
+  // The payments are appended as runs (a level annuity is one or two); the yearly insurance is one
+  // run of its own (12, 24, ... before the last payment), placed among them by its first q.
+  std::vector<PskTerm> terms;
+  terms.push_back(
+      MakePskTerm(-req.principal_kopecks + req.one_time_fees_kopecks + req.yearly_insurance_kopecks, 0, 0));
+  s.total_fees = req.one_time_fees_kopecks + req.yearly_insurance_kopecks;
+  if (prof.shift_payment_dates) {
+    for (const Row& r : s.rows) AppendTerm(terms, TermAt(req.issue_date, r.date, r.payment + r.early));
+  } else {
+    // On the nominal dates row k is paid k whole months after the issue: equal consecutive payments
+    // make one run.
+    const std::vector<Row>& rows = s.rows;
+    for (size_t r = 0; r < rows.size();) {
+      const int64_t amount = rows[r].payment + rows[r].early;
+      size_t e = r + 1;
+      while (e < rows.size() && rows[e].payment + rows[e].early == amount) ++e;
+      PskTerm run = MakePskTerm(amount, rows[r].n, 0);
+      run.count = static_cast<int64_t>(e - r);
+      terms.push_back(run);
+      r = e;
+    }
+  }
+  if (req.yearly_insurance_kopecks > 0) {
+    const absl::CivilDay end = s.rows.back().date;
+    int64_t count = 0;
+    while (AddMonths(req.issue_date, 12 * (count + 1)) < end) ++count;
+    if (count > 0) {
+      s.total_fees += req.yearly_insurance_kopecks * count;
+      PskTerm insurance = MakePskTerm(req.yearly_insurance_kopecks, 12, 0);
+      insurance.count = count;
+      insurance.step = 12;
+      auto at = std::upper_bound(terms.begin(), terms.end(), int64_t{12},
+                                 [](int64_t q, const PskTerm& t) { return q < t.q; });
+      terms.insert(at, insurance);
+    }
+  }
+  s.overpayment = s.total_interest + s.total_fees;
+  if (s.overpayment == 0) {
+    s.psk_percent = "0.000";
+  } else {
+    // Newton from the nominal monthly rate (of the first period): a few steps.
+    auto psk = SolvePsk(terms, static_cast<double>(rate_of(1).e8) / (12.0 * kRateScale));
+    if (!psk.ok()) return psk.status();
+    s.psk_percent = *std::move(psk);
+  }
+  return absl::OkStatus();
+}
+
+// The rows and totals of a loan without early repayments or moved dates: BuildSchedule's row
+// recipe, statement for statement, without the branches those need (most schedules, and the
+// multi-calculation's hundreds at once, take this path).
+void BuildPlainRows(const LoanRequest& req, Schedule& s) {
+  const ConventionProfile& prof = req.profile;
+  const int n = req.term_months;
+  const int m0 = req.initial_rate_months;
+  const NominalDates& nominal = DatesFor(req.issue_date, n);
+  const bool annuity = req.kind == LoanRequest::Kind::kAnnuity;
+  const bool actual_days = prof.accrual == ConventionProfile::Accrual::kActualDays;
+  const int first_amortizing = prof.interest_only_first_period ? 2 : 1;
+  const Rate first_rate = m0 >= 1 ? req.initial_rate : req.annual_rate;
+  int64_t balance = req.principal_kopecks;
+  int64_t level = annuity ? AnnuityPayment(balance, first_rate, n - (first_amortizing - 1), prof.payment_rounding)
+                          : Divide(balance, n - (first_amortizing - 1), prof.payment_rounding);
+  const int64_t first_level = level;
+  s.rows.reserve(n);
+  int64_t total_interest = 0, total_principal = 0, total_paid = 0;
+  int k = 1;
+  for (; k <= n && balance > 0; ++k) {
+    const NominalDates::Entry& when = nominal.entries[k - 1];
+    if (annuity && m0 > 0 && k == m0 + 1) {
+      level = AnnuityPayment(balance, req.annual_rate, n - std::max(m0, first_amortizing - 1), prof.payment_rounding);
+    }
+    Row& row = s.rows.emplace_back();
+    row.n = k;
+    row.date = when.date;
+    row.interest = Interest(balance, (k <= m0 ? req.initial_rate : req.annual_rate).e8, prof.accrual,
+                            actual_days ? when.weight : 0, prof.interest_rounding);
+    if (k < first_amortizing) {
+      row.principal = 0;
+    } else if (k == n) {
+      row.principal = balance;
+    } else if (annuity) {
+      row.principal = std::clamp<int64_t>(level - row.interest, 0, balance);
+    } else {
+      row.principal = std::min(level, balance);
+    }
+    row.payment = row.interest + row.principal;
+    balance -= row.principal;
+    row.balance_after = balance;
+    total_interest += row.interest;
+    total_principal += row.principal;
+    total_paid += row.payment;
+    if (k == first_amortizing) s.regular_payment = row.payment;
+  }
+  s.total_interest = total_interest;
+  s.total_principal = total_principal;
+  s.total_paid = total_paid;
+  if (annuity && s.rows.size() >= static_cast<size_t>(first_amortizing)) s.regular_payment = first_level;
+}
+
+}  // namespace
+
+absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
+                                       const calendar::WorkingCalendar* cal) {
+  CRM_RETURN_IF_ERROR(Validate(req, cal));
+  const ConventionProfile& prof = req.profile;
+  const int n = req.term_months;
+  const int m0 = req.initial_rate_months;
+  const size_t n_early = req.early_repayments.size();
   Schedule s;
+  if (n_early == 0 && !prof.shift_payment_dates) {
+    BuildPlainRows(req, s);
+    CRM_RETURN_IF_ERROR(Finish(req, s));
+    return s;
+  }
   s.rows.reserve(n);
   // Per early repayment: the next occurrence and how many occurred (cursor, one allocation).
   struct Cursor {
@@ -405,8 +633,9 @@ absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
   const int amortizing_months = n - (first_amortizing - 1);
   // The rate of payment k (1-based) and the date of payment k.
   auto rate_of = [&](int k) { return k <= m0 ? req.initial_rate : req.annual_rate; };
+  const NominalDates& nominal = DatesFor(req.issue_date, n);
   auto date_of = [&](int k) {
-    absl::CivilDay d = AddMonths(req.issue_date, k);
+    const absl::CivilDay d = nominal.entries[k - 1].date;
     return prof.shift_payment_dates ? ShiftToWorkingDay(d, *cal) : d;
   };
   // The level for `balance` over `months` at `rate`: the annuity payment A, or for differentiated
@@ -441,9 +670,13 @@ absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
     row.date = date;
     int64_t weight = 0;
     if (actual_days) {
-      const int64_t day = DayNumber(date);
-      weight = DayWeight(prev.year(), prev_day, date.year(), day);
-      prev_day = day;
+      if (prof.shift_payment_dates) {
+        const int64_t day = DayNumber(date);
+        weight = DayWeight(prev.year(), prev_day, date.year(), day);
+        prev_day = day;
+      } else {
+        weight = nominal.entries[k - 1].weight;
+      }
     }
     row.interest = Interest(balance, rate_of(k).e8, prof.accrual, weight, prof.interest_rounding);
     row.principal = principal_of(k, balance, row.interest, level);
@@ -509,38 +742,7 @@ absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
     s.regular_payment = first_level;
   }
 
-  // Fees, insurance and ПСК. The ПСК terms are built here directly (the payment dates are the
-  // nominal ones, possibly moved forward a few days), in date order.
-  std::vector<PskTerm> terms(s.rows.size() + 2 + n / 12);  // written by index: no growth checks
-  size_t n_terms = 0;
-  const absl::CivilDay end = s.rows.back().date;
-  terms[n_terms++] =
-      MakePskTerm(-req.principal_kopecks + req.one_time_fees_kopecks + req.yearly_insurance_kopecks, 0, 0);
-  s.total_fees = req.one_time_fees_kopecks + req.yearly_insurance_kopecks;
-  int next_anniversary = 12;
-  absl::CivilDay anniversary = AddMonths(req.issue_date, next_anniversary);
-  for (const Row& r : s.rows) {
-    if (req.yearly_insurance_kopecks > 0) {
-      while (anniversary <= r.date && anniversary < end) {
-        terms[n_terms++] = MakePskTerm(req.yearly_insurance_kopecks, next_anniversary, 0);
-        s.total_fees += req.yearly_insurance_kopecks;
-        next_anniversary += 12;
-        anniversary = AddMonths(req.issue_date, next_anniversary);
-      }
-    }
-    terms[n_terms++] = prof.shift_payment_dates ? TermAt(req.issue_date, r.date, r.payment + r.early)
-                                                : MakePskTerm(r.payment + r.early, r.n, 0);
-  }
-  terms.resize(n_terms);
-  s.overpayment = s.total_interest + s.total_fees;
-  if (s.overpayment == 0) {
-    s.psk_percent = "0.000";
-  } else {
-    // Newton from the nominal monthly rate (of the first period): a few steps.
-    auto psk = SolvePsk(terms, static_cast<double>(rate_of(1).e8) / (12.0 * kRateScale));
-    if (!psk.ok()) return psk.status();
-    s.psk_percent = *std::move(psk);
-  }
+  CRM_RETURN_IF_ERROR(Finish(req, s));
   return s;
 }
 

@@ -516,6 +516,52 @@ TEST(PropertyTest, RandomLoansCloseExactlyAndSumUp) {
   }
 }
 
+// Loans without early repayments or moved dates take BuildSchedule's short path. With a calendar on
+// which every day is a working day, "shift the payment dates" moves nothing but takes the general
+// path: both must give the same schedule, row for row.
+TEST(PropertyTest, ShortPathEqualsGeneralPath) {
+  calendar::CalendarSpec spec;
+  spec.zone = absl::UTCTimeZone();
+  for (auto& day : spec.week) day = {{0, 1440}};
+  auto every_day = calendar::WorkingCalendar::Create(spec);
+  ASSERT_TRUE(every_day.ok()) << every_day.status();
+  std::mt19937_64 rng(99);
+  auto uni = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  for (int t = 0; t < 1500; ++t) {
+    LoanRequest req = RandomLoan(rng);
+    req.profile.shift_payment_dates = false;
+    if (uni(0, 3) == 0 && req.term_months > 2) {
+      req.initial_rate_months = static_cast<int>(uni(1, req.term_months - 1));
+      req.initial_rate = Rate{uni(0, 10'000'000)};
+    }
+    if (uni(0, 2) == 0) req.one_time_fees_kopecks = uni(0, 10'000'000);
+    if (uni(0, 2) == 0) req.yearly_insurance_kopecks = uni(0, 5'000'000);
+    SCOPED_TRACE(testing::Message() << "loan " << t);
+    LoanRequest general = req;
+    general.profile.shift_payment_dates = true;
+    const absl::StatusOr<Schedule> short_path = BuildSchedule(req, nullptr);
+    const absl::StatusOr<Schedule> general_path = BuildSchedule(general, &*every_day);
+    ASSERT_EQ(short_path.status(), general_path.status());  // e.g. fees above a tiny loan: no ПСК
+    if (!short_path.ok()) continue;
+    const Schedule& a = *short_path;
+    const Schedule& b = *general_path;
+    ASSERT_EQ(a.rows.size(), b.rows.size());
+    for (size_t r = 0; r < a.rows.size(); ++r) {
+      const Row& x = a.rows[r];
+      const Row& y = b.rows[r];
+      ASSERT_TRUE(x.n == y.n && x.date == y.date && x.payment == y.payment && x.interest == y.interest &&
+                  x.principal == y.principal && x.early == y.early && x.balance_after == y.balance_after)
+          << "row " << r;
+    }
+    ASSERT_EQ(a.regular_payment, b.regular_payment);
+    ASSERT_EQ(a.total_interest, b.total_interest);
+    ASSERT_EQ(a.total_principal, b.total_principal);
+    ASSERT_EQ(a.total_paid, b.total_paid);
+    ASSERT_EQ(a.total_fees, b.total_fees);
+    ASSERT_EQ(a.psk_percent, b.psk_percent);
+  }
+}
+
 TEST(PropertyTest, EarlyRepaymentNeverRaisesTotalInterest) {
   const calendar::WorkingCalendar cal = calendar::WorkingCalendar::FiveDay(absl::UTCTimeZone());
   std::mt19937_64 rng(7);
