@@ -10,7 +10,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "libs/base/status.h"
 #include "libs/base/strings.h"
+#include "libs/base/time.h"
 
 namespace crm::calendar {
 namespace {
@@ -92,6 +94,14 @@ WorkingCalendar WorkingCalendar::FiveDay(absl::TimeZone zone) {
   spec.zone = zone;
   for (int d = 0; d < 5; ++d) spec.week[d] = {{9 * 60, 18 * 60}};
   return WorkingCalendar(std::move(spec));
+}
+
+absl::StatusOr<WorkingCalendar> WorkingCalendar::FiveDay(std::string_view zone_name,
+                                                         std::string_view holidays_csv) {
+  CRM_ASSIGN_OR_RETURN(absl::TimeZone zone, LoadTimeZone(zone_name));
+  CalendarSpec spec = FiveDay(zone).spec();
+  CRM_ASSIGN_OR_RETURN(spec.holidays, ParseDays(holidays_csv));
+  return Create(std::move(spec));
 }
 
 absl::StatusOr<absl::flat_hash_set<absl::CivilDay>> WorkingCalendar::ParseDays(std::string_view csv) {

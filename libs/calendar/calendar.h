@@ -65,6 +65,11 @@ class WorkingCalendar {
   // Mon–Fri 09:00–18:00 in `zone`, no holidays.
   static WorkingCalendar FiveDay(absl::TimeZone zone);
 
+  // Mon–Fri 09:00–18:00 in the IANA zone `zone_name` with the holidays of `holidays_csv` (ParseDays):
+  // what a service's TIME_ZONE and HOLIDAYS settings describe. InvalidArgument for an unknown zone or
+  // a bad date.
+  static absl::StatusOr<WorkingCalendar> FiveDay(std::string_view zone_name, std::string_view holidays_csv);
+
   // Parses comma-separated YYYY-MM-DD dates ("2026-01-01, 2026-01-02"); blanks around items and empty
   // items are ignored. InvalidArgument naming the first bad item (malformed or non-existent date).
   static absl::StatusOr<absl::flat_hash_set<absl::CivilDay>> ParseDays(std::string_view csv);

@@ -291,5 +291,18 @@ TEST(BoundsTest, LongHolidayRunsAndHugeRequestsTerminate) {
   EXPECT_EQ(cal.NextWorkingTime(absl::InfiniteFuture()), absl::InfiniteFuture());
 }
 
+// What a service's TIME_ZONE and HOLIDAYS settings make.
+TEST(FromSettingsTest, ZoneNameAndHolidays) {
+  auto cal = WorkingCalendar::FiveDay("Europe/Moscow", "2026-01-01, 2026-01-02");
+  ASSERT_TRUE(cal.ok()) << cal.status();
+  EXPECT_FALSE(cal->IsWorkingDay(absl::CivilDay(2026, 1, 2)));   // a holiday on a Friday
+  EXPECT_TRUE(cal->IsWorkingDay(absl::CivilDay(2026, 1, 5)));    // Monday
+  EXPECT_FALSE(cal->IsWorkingDay(absl::CivilDay(2026, 1, 10)));  // Saturday
+  EXPECT_EQ(cal->zone().name(), "Europe/Moscow");
+  EXPECT_EQ(WorkingCalendar::FiveDay("Mars/Olympus", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WorkingCalendar::FiveDay("Europe/Moscow", "2026-02-30").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace crm::calendar

@@ -448,10 +448,10 @@ void OfferToProto(const Offer& o, v1::Offer* out) {
   out->set_eligible(o.eligible);
   for (const Reason& r : o.reasons) {
     v1::Reason* pr = out->add_reasons();
-    pr->set_code(r.code);
-    pr->set_text(r.text);
-    pr->set_fix(r.fix);
-    pr->set_source(r.source);
+    pr->set_code(r.code.data(), r.code.size());
+    pr->set_text(r.text.data(), r.text.size());
+    pr->set_fix(r.fix.data(), r.fix.size());
+    pr->set_source(r.source.data(), r.source.size());
   }
   if (o.rate) out->set_rate(FormatRate(*o.rate));
   out->set_loan(o.loan);
@@ -461,8 +461,8 @@ void OfferToProto(const Offer& o, v1::Offer* out) {
   out->set_psk(o.psk);
   out->set_required_income(o.required_income);
   out->set_pti_risk(o.pti_risk);
-  out->set_pti_risk_text(o.pti_risk_text);
-  for (const std::string& a : o.applied_adjustments) out->add_applied_adjustments(a);
+  out->set_pti_risk_text(o.pti_risk_text.data(), o.pti_risk_text.size());
+  for (std::string_view a : o.applied_adjustments) out->add_applied_adjustments(a.data(), a.size());
   out->set_rank(o.rank);
   if (o.schedule) ScheduleToProto(*o.schedule, out->mutable_schedule());
   out->set_subsidy_cost(o.subsidy_cost);

@@ -4,10 +4,14 @@
 #include <initializer_list>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/numeric/int128.h"
@@ -103,19 +107,25 @@ int64_t CeilDiv(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
 int64_t UpToRuble(int64_t kopecks) { return CeilDiv(kopecks, 100) * 100; }
 
 // "312 000 ₽" (whole rubles, rounded up).
+// Written right to left into a buffer: one string, short enough for the small-string buffer up to
+// 99 999 999 ₽.
 std::string Rub(int64_t kopecks) {
   const bool negative = kopecks < 0;
   int64_t rubles = negative ? -kopecks / 100 : CeilDiv(kopecks, 100);
-  std::string digits = absl::StrCat(rubles);
-  std::string out;
-  out.reserve(digits.size() + digits.size() / 3 + 6);
-  if (negative) out += '-';
-  for (size_t k = 0; k < digits.size(); ++k) {
-    if (k > 0 && (digits.size() - k) % 3 == 0) out += ' ';
-    out += digits[k];
-  }
-  out += " ₽";
-  return out;
+  static constexpr std::string_view kSign = " ₽";
+  char buf[48];
+  char* const end = buf + sizeof(buf);
+  char* p = end - kSign.size();
+  std::memcpy(p, kSign.data(), kSign.size());
+  int written = 0;
+  do {
+    if (written > 0 && written % 3 == 0) *--p = ' ';
+    *--p = static_cast<char>('0' + rubles % 10);
+    rubles /= 10;
+    ++written;
+  } while (rubles > 0);
+  if (negative) *--p = '-';
+  return std::string(p, static_cast<size_t>(end - p));
 }
 
 // 2010 -> "20.1 %".
@@ -144,15 +154,19 @@ std::string Term(int64_t months) {
   return absl::StrCat(months, " мес.");
 }
 
-std::string FormatMilli(int64_t milli) {
-  char buf[32];
-  int64_t whole = milli / 1000, frac = milli % 1000;
-  std::string s = absl::StrCat(whole, ".");
-  buf[0] = static_cast<char>('0' + frac / 100);
-  buf[1] = static_cast<char>('0' + frac / 10 % 10);
-  buf[2] = static_cast<char>('0' + frac % 10);
-  s.append(buf, 3);
-  return s;
+// `out` = "12.683" for 12683 (milli >= 0).
+void AssignMilli(int64_t milli, std::string& out) {
+  char buf[24];
+  char* end = buf + sizeof(buf);
+  char* p = end;
+  int64_t v = milli;
+  for (int k = 0; k < 3; ++k, v /= 10) *--p = static_cast<char>('0' + v % 10);
+  *--p = '.';
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  out.assign(p, static_cast<size_t>(end - p));
 }
 
 // The monthly payment stream of a summary: `amount` on months from..to (1-based).
@@ -308,7 +322,7 @@ inline uint64_t MixHash(std::initializer_list<int64_t> fields) {
 
 // A per-call memo of a pure function: a fixed open-addressing table on the stack (kSlots a power of
 // two), filled to 3/4 at most; when full, values are computed and not kept. A miss costs one or two
-// probes, not a scan.
+// probes, not a scan; the hash is computed once per look-up and compared before the key.
 template <typename Key, typename Value, int kSlots>
 class Memo {
   static_assert((kSlots & (kSlots - 1)) == 0, "kSlots must be a power of two");
@@ -316,12 +330,15 @@ class Memo {
  public:
   template <typename F>
   Value Get(const Key& key, F compute) {
-    if (const Value* v = Find(key)) return *v;
-    Value v = compute();
+    const uint64_t h = Hash(key);
+    int slot = static_cast<int>(h & (kSlots - 1));
+    for (; used_[slot]; slot = (slot + 1) & (kSlots - 1)) {
+      if (hashes_[slot] == h && keys_[slot] == key) return values_[slot];
+    }
+    Value v = compute();  // `slot` is the free slot ending the probe: compute() does not use this memo
     if (size_ < kSlots * 3 / 4) {
-      int slot = static_cast<int>(Hash(key) & (kSlots - 1));
-      while (used_[slot]) slot = (slot + 1) & (kSlots - 1);
       used_[slot] = true;
+      hashes_[slot] = h;
       keys_[slot] = key;
       values_[slot] = v;
       ++size_;
@@ -330,14 +347,16 @@ class Memo {
   }
   // The value kept for `key`, if any.
   const Value* Find(const Key& key) const {
-    for (int slot = static_cast<int>(Hash(key) & (kSlots - 1)); used_[slot]; slot = (slot + 1) & (kSlots - 1)) {
-      if (keys_[slot] == key) return &values_[slot];
+    const uint64_t h = Hash(key);
+    for (int slot = static_cast<int>(h & (kSlots - 1)); used_[slot]; slot = (slot + 1) & (kSlots - 1)) {
+      if (hashes_[slot] == h && keys_[slot] == key) return &values_[slot];
     }
     return nullptr;
   }
 
  private:
   bool used_[kSlots] = {};
+  uint64_t hashes_[kSlots];  // of the used slots
   Key keys_[kSlots];
   Value values_[kSlots];
   int size_ = 0;
@@ -370,6 +389,16 @@ struct PskKey {  // the last solution per rate and term: the next solve's starti
   friend bool operator==(const PskKey&, const PskKey&) = default;
 };
 uint64_t Hash(const PskKey& k) { return MixHash({k.e8, k.n}); }
+// A limit reason's kind (1..7, see CheckLimits) and the numbers its texts depend on.
+struct LimitTextKey {
+  int kind = 0;
+  int64_t a = 0, b = 0, c = 0;
+  friend bool operator==(const LimitTextKey&, const LimitTextKey&) = default;
+};
+uint64_t Hash(const LimitTextKey& k) { return MixHash({k.kind, k.a, k.b, k.c}); }
+struct LimitTexts {
+  std::string_view text, fix;  // in the result's arena
+};
 
 struct Context {
   const Client& client;
@@ -381,7 +410,55 @@ struct Context {
   Memo<AnnuityKey, int64_t, 256> annuity;
   Memo<SubsidyKey, SubsidyValue, 64> subsidy;
   Memo<RateKey, int64_t, 32> military_max_loan;  // by rate e8 (-1: not computable)
+  // Military() at the first rate asked (nullopt inside: not computable at any rate, see below).
+  std::optional<std::optional<MilitaryResult>> military_base;
   Memo<PskKey, double, 128> psk_start;
+  Memo<LimitTextKey, LimitTexts, 64> limit_texts;
+  TextArena* texts = nullptr;  // the result's: where reason texts are kept
+  // The result's reason storage: the offer being evaluated owns the reasons from its first index on.
+  std::vector<Reason>* reasons = nullptr;
+  std::string scratch;         // reused for formatting (no allocation once grown)
+
+  // The concatenation of `args` (absl::StrAppend's), kept in the result's arena.
+  template <typename... Args>
+  std::string_view Fmt(const Args&... args) {
+    scratch.clear();
+    absl::StrAppend(&scratch, args...);
+    return texts->Store(scratch);
+  }
+
+  // Military()'s max_loan at `rate` when `loan` exceeds it; -1 when it does not or is not computable.
+  // The НИС contribution and its term do not depend on the rate (nor do Military()'s errors: the
+  // rate is valid), and MaxLoanForPayment promises AnnuityPayment(max_loan) <= contribution <
+  // AnnuityPayment(max_loan + 1), the payment non-decreasing in the loan: so loan > max_loan exactly
+  // when the loan's payment exceeds the contribution. One Military() call per call, plus one per rate
+  // whose limit is exceeded (for the reason's text), instead of one per rate.
+  int64_t MilitaryMaxLoanIfExceeded(Rate rate, int64_t loan) {
+    auto max_loan_at = [&](Rate r) {
+      MilitaryRequest mr;
+      mr.rate = r;
+      mr.age = client.age;
+      mr.own_funds = purchase.down_payment;
+      mr.price = purchase.price;
+      mr.issue_date = issue;
+      return Military(mr);
+    };
+    if (!military_base) {
+      auto m = max_loan_at(rate);
+      military_base.emplace(m.ok() ? std::optional<MilitaryResult>(*m) : std::nullopt);
+      if (m.ok()) military_max_loan.Get(RateKey{rate.e8}, [&] { return m->max_loan; });
+    }
+    const std::optional<MilitaryResult>& base = *military_base;
+    if (!base) return -1;
+    if (AnnuityPayment(loan, rate, base->term_months, ConventionProfile::Rounding::kHalfUp) <=
+        base->monthly_contribution) {
+      return -1;
+    }
+    return military_max_loan.Get(RateKey{rate.e8}, [&]() -> int64_t {
+      auto m = max_loan_at(rate);
+      return m.ok() ? m->max_loan : -1;
+    });
+  }
 
   int64_t Annuity(int64_t principal, Rate r, int months, ConventionProfile::Rounding rounding) {
     return annuity.Get(AnnuityKey{principal, r.e8, months, static_cast<int>(rounding)},
@@ -389,19 +466,18 @@ struct Context {
   }
 };
 
-// Appends a reason (room for a few at the first, to avoid regrowing).
-void Push(Offer& o, Reason&& r) {
-  if (o.reasons.empty()) o.reasons.reserve(4);
-  o.reasons.push_back(std::move(r));
-}
+// Appends a reason of the offer being evaluated (its views already point to literals, the Reference
+// or the result's arena).
+void Push(Context& cx, const Reason& r) { cx.reasons->push_back(r); }
 
-void AddReason(Offer& o, std::string code, std::string text, std::string fix, const char* source) {
+void AddReason(Context& cx, std::string_view code, std::string_view text, std::string_view fix,
+               std::string_view source) {
   Reason r;
-  r.code = std::move(code);
-  r.text = std::move(text);
-  r.fix = std::move(fix);
+  r.code = code;
+  r.text = text;
+  r.fix = fix;
   r.source = source;
-  Push(o, std::move(r));
+  Push(cx, r);
 }
 
 // The loan after raising the down payment to `dp`, with the bank's step.
@@ -412,7 +488,7 @@ int64_t LoanFor(int64_t price, int64_t dp, int64_t step) {
 }
 
 // Fixes for a stop factor that fired (value in [min, max]).
-void StopFactorReason(const Context& cx, const BankTerms& bank, const StopFactor& f, const Values& x, Offer& o) {
+Reason StopFactorReason(Context& cx, const BankTerms& bank, const StopFactor& f, const Values& x) {
   Reason r;
   r.code = f.code;
   r.source = "stop_factor";
@@ -420,60 +496,60 @@ void StopFactorReason(const Context& cx, const BankTerms& bank, const StopFactor
   const int64_t price = cx.purchase.price, dp = cx.purchase.down_payment;
   switch (f.param) {
     case Param::kAge:
-      r.text = absl::StrCat("Стоп-фактор банка: ", f.text, " (возраст ", v, ")");
+      r.text = cx.Fmt("Стоп-фактор банка: ", f.text, " (возраст ", v, ")");
       break;
     case Param::kAgeAtMaturity:
-      r.text = absl::StrCat("Стоп-фактор банка: ", f.text, " (возраст на момент погашения ", v, ")");
+      r.text = cx.Fmt("Стоп-фактор банка: ", f.text, " (возраст на момент погашения ", v, ")");
       if (f.min && *f.min - 1 > cx.client.age) {
         r.fix_term_months = static_cast<int>((*f.min - 1 - cx.client.age) * 12);
-        r.fix = absl::StrCat("Срок не более ", Term(r.fix_term_months));
+        r.fix = cx.Fmt("Срок не более ", Term(r.fix_term_months));
       }
       break;
     case Param::kTermMonths:
-      r.text = absl::StrCat("Стоп-фактор банка: ", f.text, " (срок ", Term(v), ")");
+      r.text = cx.Fmt("Стоп-фактор банка: ", f.text, " (срок ", Term(v), ")");
       if (f.min && *f.min > 1 && v >= *f.min) {
         r.fix_term_months = static_cast<int>(*f.min - 1);
-        r.fix = absl::StrCat("Срок не более ", Term(r.fix_term_months));
+        r.fix = cx.Fmt("Срок не более ", Term(r.fix_term_months));
       } else if (f.max && *f.max < 600) {
         r.fix_term_months = static_cast<int>(*f.max + 1);
-        r.fix = absl::StrCat("Срок не менее ", Term(r.fix_term_months));
+        r.fix = cx.Fmt("Срок не менее ", Term(r.fix_term_months));
       }
       break;
     case Param::kLoanAmount:
-      r.text = absl::StrCat("Стоп-фактор банка: ", f.text, " (сумма кредита ", Rub(v), ")");
+      r.text = cx.Fmt("Стоп-фактор банка: ", f.text, " (сумма кредита ", Rub(v), ")");
       if (f.max && !f.min) {  // too small: lower the down payment
         int64_t need = *f.max + 1;
         if (bank.calculation_step > 0) need = CeilDiv(need, bank.calculation_step) * bank.calculation_step;
         int64_t new_dp = (price - need) / 100 * 100;
         if (new_dp >= 0 && new_dp < dp) {
           r.fix_down_payment_add = new_dp - dp;
-          r.fix = absl::StrCat("Уменьшите первоначальный взнос до ", Rub(new_dp));
+          r.fix = cx.Fmt("Уменьшите первоначальный взнос до ", Rub(new_dp));
         }
       } else if (f.min && !f.max) {  // too large: raise it
         r.fix_down_payment_add = UpToRuble(price - dp - (*f.min - 1));
-        r.fix = absl::StrCat("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу");
+        r.fix = cx.Fmt("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу");
       }
       break;
     case Param::kTotalExperienceMonths:
     case Param::kCurrentJobMonths:
-      r.text = absl::StrCat("Стоп-фактор банка: ", f.text, " (стаж ", v, " мес.)");
-      if (f.max) r.fix = absl::StrCat("Стаж не менее ", *f.max + 1, " мес.");
+      r.text = cx.Fmt("Стоп-фактор банка: ", f.text, " (стаж ", v, " мес.)");
+      if (f.max) r.fix = cx.Fmt("Стаж не менее ", *f.max + 1, " мес.");
       break;
     default:
-      r.text = absl::StrCat("Стоп-фактор банка: ", f.text);
+      r.text = cx.Fmt("Стоп-фактор банка: ", f.text);
       break;
   }
-  Push(o, std::move(r));
+  return r;
 }
 
 // The NO_RATE reason with, where the grid allows, the down payment or term that would give a rate.
-void NoRateReason(const Context& cx, const ProgramTerms& p, const Values& x, Offer& o) {
+void NoRateReason(Context& cx, const ProgramTerms& p, const Values& x) {
   Reason r;
   r.code = "NO_RATE";
   r.source = "rate";
   if (p.cells.empty()) {
     r.text = "Ставка по программе на дату расчёта не установлена";
-    Push(o, std::move(r));
+    Push(cx, r);
     return;
   }
   r.text = "Нет ставки для этих условий (взнос, срок, тип объекта, подтверждение дохода)";
@@ -505,100 +581,128 @@ void NoRateReason(const Context& cx, const ProgramTerms& p, const Values& x, Off
   if (best_bp >= 0) {
     const int64_t need_dp = static_cast<int64_t>((absl::int128(price) * best_bp + 9999) / 10000);
     r.fix_down_payment_add = UpToRuble(need_dp - dp);
-    r.fix = absl::StrCat("Первоначальный взнос от ", Percent(best_bp), ": добавьте ", Rub(r.fix_down_payment_add),
+    r.fix = cx.Fmt("Первоначальный взнос от ", Percent(best_bp), ": добавьте ", Rub(r.fix_down_payment_add),
                          " к первоначальному взносу");
   } else if (best_term > 0) {
     r.fix_term_months = best_term;
-    r.fix = absl::StrCat("Срок ", best_term < cx.purchase.term_months ? "не более " : "не менее ", Term(best_term));
+    r.fix = cx.Fmt("Срок ", best_term < cx.purchase.term_months ? "не более " : "не менее ", Term(best_term));
   }
-  Push(o, std::move(r));
+  Push(cx, r);
 }
 
-void CheckLimits(const Context& cx, const BankTerms& bank, const ProgramTerms& p, Offer& o) {
+void CheckLimits(Context& cx, const BankTerms& bank, const ProgramTerms& p, Offer& o) {
   const ProgramLimits& l = p.limits;
   const int64_t price = cx.purchase.price, dp = cx.purchase.down_payment;
   const int term = cx.purchase.term_months;
+  // A limit reason's text and fix depend only on the call's input and the key's numbers: programs
+  // with the same limit share one formatted copy.
+  auto texts = [&](LimitTextKey key, auto format) { return cx.limit_texts.Get(key, format); };
   if (!p.object_types.empty() &&
       std::find(p.object_types.begin(), p.object_types.end(), cx.purchase.type) == p.object_types.end()) {
-    AddReason(o, "OBJECT_TYPE", "Тип объекта не подходит для программы", "", "limit");
+    AddReason(cx, "OBJECT_TYPE", "Тип объекта не подходит для программы", {}, "limit");
   }
   if (l.min_down_payment_bp > 0 && cx.dp_bp < l.min_down_payment_bp) {
     const int64_t need_dp = static_cast<int64_t>((absl::int128(price) * l.min_down_payment_bp + 9999) / 10000);
     Reason r;
     r.code = "DOWN_PAYMENT_TOO_LOW";
     r.source = "limit";
-    r.text = absl::StrCat("Первоначальный взнос ", Percent(cx.dp_bp), " < ", Percent(l.min_down_payment_bp));
     r.fix_down_payment_add = UpToRuble(need_dp - dp);
-    r.fix = absl::StrCat("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу");
-    Push(o, std::move(r));
+    const LimitTexts t = texts({1, l.min_down_payment_bp}, [&] {
+      return LimitTexts{cx.Fmt("Первоначальный взнос ", Percent(cx.dp_bp), " < ", Percent(l.min_down_payment_bp)),
+                        cx.Fmt("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу")};
+    });
+    r.text = t.text;
+    r.fix = t.fix;
+    Push(cx, r);
   }
   if (l.max_down_payment_bp > 0 && cx.dp_bp > l.max_down_payment_bp) {
     const int64_t max_dp = static_cast<int64_t>(absl::int128(price) * l.max_down_payment_bp / 10000) / 100 * 100;
     Reason r;
     r.code = "DOWN_PAYMENT_TOO_HIGH";
     r.source = "limit";
-    r.text = absl::StrCat("Первоначальный взнос ", Percent(cx.dp_bp), " > ", Percent(l.max_down_payment_bp));
     r.fix_down_payment_add = max_dp - dp;
-    r.fix = absl::StrCat("Первоначальный взнос не более ", Rub(max_dp));
-    Push(o, std::move(r));
+    const LimitTexts t = texts({2, l.max_down_payment_bp}, [&] {
+      return LimitTexts{cx.Fmt("Первоначальный взнос ", Percent(cx.dp_bp), " > ", Percent(l.max_down_payment_bp)),
+                        cx.Fmt("Первоначальный взнос не более ", Rub(max_dp))};
+    });
+    r.text = t.text;
+    r.fix = t.fix;
+    Push(cx, r);
   }
   if (l.max_loan > 0 && o.loan > l.max_loan) {
     Reason r;
     r.code = "LOAN_TOO_LARGE";
     r.source = "limit";
-    r.text = absl::StrCat("Сумма кредита ", Rub(o.loan), " > ", Rub(l.max_loan));
     r.fix_down_payment_add = UpToRuble(price - dp - l.max_loan);
-    r.fix = absl::StrCat("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу");
-    Push(o, std::move(r));
+    const LimitTexts t = texts({3, o.loan, l.max_loan}, [&] {
+      return LimitTexts{cx.Fmt("Сумма кредита ", Rub(o.loan), " > ", Rub(l.max_loan)),
+                        cx.Fmt("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу")};
+    });
+    r.text = t.text;
+    r.fix = t.fix;
+    Push(cx, r);
   }
   if (l.min_loan > 0 && o.loan < l.min_loan) {
     Reason r;
     r.code = "LOAN_TOO_SMALL";
     r.source = "limit";
-    r.text = absl::StrCat("Сумма кредита ", Rub(o.loan), " < ", Rub(l.min_loan));
     int64_t need = l.min_loan;
     if (bank.calculation_step > 0) need = CeilDiv(need, bank.calculation_step) * bank.calculation_step;
     const int64_t new_dp = (price - need) / 100 * 100;
-    if (new_dp >= 0) {
-      r.fix_down_payment_add = new_dp - dp;
-      r.fix = absl::StrCat("Уменьшите первоначальный взнос до ", Rub(new_dp));
-    }
-    Push(o, std::move(r));
+    if (new_dp >= 0) r.fix_down_payment_add = new_dp - dp;
+    const LimitTexts t = texts({4, o.loan, l.min_loan, need}, [&] {
+      return LimitTexts{cx.Fmt("Сумма кредита ", Rub(o.loan), " < ", Rub(l.min_loan)),
+                        new_dp >= 0 ? cx.Fmt("Уменьшите первоначальный взнос до ", Rub(new_dp)) : std::string_view()};
+    });
+    r.text = t.text;
+    r.fix = t.fix;
+    Push(cx, r);
   }
   if (l.max_term_months > 0 && term > l.max_term_months) {
     Reason r;
     r.code = "TERM_TOO_LONG";
     r.source = "limit";
-    r.text = absl::StrCat("Срок ", Term(term), " > ", Term(l.max_term_months));
     r.fix_term_months = l.max_term_months;
-    r.fix = absl::StrCat("Срок не более ", Term(l.max_term_months));
-    Push(o, std::move(r));
+    const LimitTexts t = texts({5, l.max_term_months}, [&] {
+      return LimitTexts{cx.Fmt("Срок ", Term(term), " > ", Term(l.max_term_months)),
+                        cx.Fmt("Срок не более ", Term(l.max_term_months))};
+    });
+    r.text = t.text;
+    r.fix = t.fix;
+    Push(cx, r);
   }
   if (l.min_term_months > 0 && term < l.min_term_months) {
     Reason r;
     r.code = "TERM_TOO_SHORT";
     r.source = "limit";
-    r.text = absl::StrCat("Срок ", Term(term), " < ", Term(l.min_term_months));
     r.fix_term_months = l.min_term_months;
-    r.fix = absl::StrCat("Срок не менее ", Term(l.min_term_months));
-    Push(o, std::move(r));
+    const LimitTexts t = texts({6, l.min_term_months}, [&] {
+      return LimitTexts{cx.Fmt("Срок ", Term(term), " < ", Term(l.min_term_months)),
+                        cx.Fmt("Срок не менее ", Term(l.min_term_months))};
+    });
+    r.text = t.text;
+    r.fix = t.fix;
+    Push(cx, r);
   }
   if (l.max_age_at_maturity > 0 && cx.age_at_maturity > l.max_age_at_maturity) {
     Reason r;
     r.code = "AGE_AT_MATURITY";
     r.source = "limit";
-    r.text = absl::StrCat("Возраст на момент погашения ", cx.age_at_maturity, " > ", l.max_age_at_maturity);
     const int years = l.max_age_at_maturity - cx.client.age;
-    if (years > 0) {
-      r.fix_term_months = years * 12;
-      r.fix = absl::StrCat("Срок не более ", Term(r.fix_term_months));
-    }
-    Push(o, std::move(r));
+    if (years > 0) r.fix_term_months = years * 12;
+    const LimitTexts t = texts({7, l.max_age_at_maturity}, [&] {
+      return LimitTexts{cx.Fmt("Возраст на момент погашения ", cx.age_at_maturity, " > ", l.max_age_at_maturity),
+                        years > 0 ? cx.Fmt("Срок не более ", Term(r.fix_term_months)) : std::string_view()};
+    });
+    r.text = t.text;
+    r.fix = t.fix;
+    Push(cx, r);
   }
 }
 
 // The summary figures of an offer with a rate (see the comment at the top of the file).
-void Summarise(Context& cx, const BankTerms& bank, const ProgramTerms& p, Offer& o) {
+// Returns the ПСК in thousandths of a percent (what o.psk spells), -1 when there is none.
+int64_t Summarise(Context& cx, const BankTerms& bank, const ProgramTerms& p, Offer& o) {
   const ConventionProfile& prof = bank.profile;
   const Rate rate = *o.rate;
   const int n = cx.purchase.term_months;
@@ -710,7 +814,8 @@ void Summarise(Context& cx, const BankTerms& bank, const ProgramTerms& p, Offer&
     if (psk_milli > 0 && start == nullptr) cx.psk_start.Get(key, [&] { return solved; });
   }
   o.overpayment = paid - loan + fees + insurance * insurance_count;
-  if (psk_milli >= 0) o.psk = FormatMilli(psk_milli);
+  if (psk_milli >= 0) AssignMilli(psk_milli, o.psk);
+  return psk_milli;
 }
 
 bool WantSchedule(const MultiCalcOptions& options, const std::string& id) {
@@ -795,6 +900,41 @@ void TakeScheduleFigures(const ProgramTerms& p, Offer& o) {
 
 }  // namespace
 
+// Blocks of kTextBlock chars (a longer text gets a block of its own): a call's texts fit in a few.
+constexpr size_t kTextBlock = 16 * 1024;
+
+TextArena::TextArena(TextArena&& other) noexcept
+    : blocks_(std::move(other.blocks_)),
+      next_(std::exchange(other.next_, nullptr)),
+      left_(std::exchange(other.left_, 0)) {
+  other.blocks_.clear();
+}
+
+TextArena& TextArena::operator=(TextArena&& other) noexcept {
+  if (this != &other) {
+    blocks_ = std::move(other.blocks_);
+    other.blocks_.clear();
+    next_ = std::exchange(other.next_, nullptr);
+    left_ = std::exchange(other.left_, 0);
+  }
+  return *this;
+}
+
+std::string_view TextArena::Store(std::string_view text) {
+  if (text.empty()) return {};
+  if (text.size() > left_) {
+    const size_t size = std::max(kTextBlock, text.size());
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    next_ = blocks_.back().get();
+    left_ = size;
+  }
+  std::memcpy(next_, text.data(), text.size());
+  const std::string_view stored(next_, text.size());
+  next_ += text.size();
+  left_ -= text.size();
+  return stored;
+}
+
 absl::Status ValidateInput(const Client& c, const Purchase& p) {
   if (c.age < 18 || c.age > 90) return InvalidFieldError("profile.age", "must be in 18..90");
   if (c.monthly_income < 0 || c.monthly_income > kMaxPrincipal) {
@@ -869,6 +1009,14 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
   for (const BankTerms& b : reference.banks) total += b.programs.size();
   MultiCalcResult result;
   result.offers.reserve(total);
+  cx.texts = &result.texts;
+  cx.reasons = &result.reason_storage;
+  result.reason_storage.reserve(total * 2);
+  std::vector<size_t> first_reason;  // per offer: its first index in reason_storage
+  first_reason.reserve(total);
+  cx.scratch.reserve(256);
+  // The reasons of a bank's stop factors: the same for each of its programs, formatted once per bank.
+  std::vector<Reason> bank_reasons;
   std::vector<int64_t> psk_key;
   psk_key.reserve(total);
   std::vector<size_t> pending;  // offers whose full schedule is requests[k]
@@ -883,17 +1031,21 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
                   client.salary_bank_ids.end()
               ? 1
               : 0);
+    bank_reasons.clear();
+    for (const StopFactor& f : bank.stop_factors) {
+      if (!x.Has(f.param)) continue;
+      const int64_t v = x.Get(f.param);
+      if ((!f.min || v >= *f.min) && (!f.max || v <= *f.max)) bank_reasons.push_back(StopFactorReason(cx, bank, f, x));
+    }
     for (const ProgramTerms& p : bank.programs) {
       Offer& o = result.offers.emplace_back();
       bool want_schedule = false;
       o.bank = &bank;
       o.program = &p;
       o.loan = loan;
-      for (const StopFactor& f : bank.stop_factors) {
-        if (!x.Has(f.param)) continue;
-        const int64_t v = x.Get(f.param);
-        if ((!f.min || v >= *f.min) && (!f.max || v <= *f.max)) StopFactorReason(cx, bank, f, x, o);
-      }
+      const size_t first = result.reason_storage.size();
+      first_reason.push_back(first);
+      result.reason_storage.insert(result.reason_storage.end(), bank_reasons.begin(), bank_reasons.end());
       for (const Requirement& r : p.requirements) {
         bool met = r.any_of.empty();
         for (const auto& alt : r.any_of) {
@@ -902,13 +1054,13 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
             break;
           }
         }
-        if (!met) AddReason(o, r.code, absl::StrCat("Не выполнено условие программы: ", r.text), "", "requirement");
+        if (!met) AddReason(cx, r.code, cx.Fmt("Не выполнено условие программы: ", r.text), {}, "requirement");
       }
       CheckLimits(cx, bank, p, o);
       if (loan <= 0) {
-        AddReason(o, "LOAN_TOO_SMALL", absl::StrCat("Сумма кредита после округления до шага банка (", Rub(bank.calculation_step),
-                                                    ") равна 0"),
-                  "", "limit");
+        AddReason(cx, "LOAN_TOO_SMALL",
+                  cx.Fmt("Сумма кредита после округления до шага банка (", Rub(bank.calculation_step), ") равна 0"), {},
+                  "limit");
       }
       // The rate: the lowest matching cell plus the matching adjustments.
       const RateCell* cell = nullptr;
@@ -919,7 +1071,7 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
         }
       }
       if (cell == nullptr) {
-        NoRateReason(cx, p, x, o);
+        NoRateReason(cx, p, x);
       } else {
         int64_t e8 = cell->rate.e8;
         for (const RateAdjustment& a : p.adjustments) {
@@ -930,33 +1082,25 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
         }
         o.rate = Rate{std::clamp<int64_t>(e8, 0, kRateScale - 1)};
       }
+      int64_t psk_milli = -1;
       if (o.rate && loan > 0) {
-        Summarise(cx, bank, p, o);
+        psk_milli = Summarise(cx, bank, p, o);
         const bool military = p.kind == ProgramKind::kMilitary;
         if (military) {
           // The state repays the loan from the НИС contribution until 45: the loan must fit it.
           if (client.age >= 45) {
-            AddReason(o, "MILITARY_AGE", absl::StrCat("Возраст ", client.age, ": взносы НИС выплачиваются до 45 лет"),
-                      "", "limit");
+            AddReason(cx, "MILITARY_AGE", cx.Fmt("Возраст ", client.age, ": взносы НИС выплачиваются до 45 лет"), {},
+                      "limit");
           } else {
-            const int64_t max_loan = cx.military_max_loan.Get(RateKey{o.rate->e8}, [&]() -> int64_t {
-              MilitaryRequest mr;
-              mr.rate = *o.rate;
-              mr.age = client.age;
-              mr.own_funds = purchase.down_payment;
-              mr.price = purchase.price;
-              mr.issue_date = cx.issue;
-              auto m = Military(mr);
-              return m.ok() ? m->max_loan : -1;
-            });
-            if (max_loan >= 0 && loan > max_loan) {
+            const int64_t max_loan = cx.MilitaryMaxLoanIfExceeded(*o.rate, loan);
+            if (max_loan >= 0) {
               Reason r;
               r.code = "MILITARY_LOAN_LIMIT";
               r.source = "limit";
-              r.text = absl::StrCat("Сумма кредита ", Rub(loan), " больше, чем покрывают взносы НИС: ", Rub(max_loan));
+              r.text = cx.Fmt("Сумма кредита ", Rub(loan), " больше, чем покрывают взносы НИС: ", Rub(max_loan));
               r.fix_down_payment_add = UpToRuble(purchase.price - purchase.down_payment - max_loan);
-              r.fix = absl::StrCat("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу");
-              Push(o, std::move(r));
+              r.fix = cx.Fmt("Добавьте ", Rub(r.fix_down_payment_add), " к первоначальному взносу");
+              Push(cx, r);
             }
           }
         }
@@ -969,12 +1113,12 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
               Reason r;
               r.code = "INCOME_TOO_LOW";
               r.source = "income";
-              r.text = absl::StrCat("Доход ", Rub(client.monthly_income), " ниже требуемого ", Rub(o.required_income),
+              r.text = cx.Fmt("Доход ", Rub(client.monthly_income), " ниже требуемого ", Rub(o.required_income),
                                     " (платёж/доход не более ", FormatRate(*bank.pti_coefficient), ")");
               r.fix_income = UpToRuble(o.required_income);
-              r.fix = absl::StrCat("Доход не ниже ", Rub(r.fix_income), " или созаёмщик с доходом ",
+              r.fix = cx.Fmt("Доход не ниже ", Rub(r.fix_income), " или созаёмщик с доходом ",
                                    Rub(r.fix_income - client.monthly_income));
-              Push(o, std::move(r));
+              Push(cx, r);
             }
           }
         }
@@ -984,15 +1128,17 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
               absl::int128(burden + client.other_debt_payments) * 10000 / client.monthly_income);
           if ((pti_bp > 5000 && cx.dp_bp < 2000) || pti_bp > 8000) {
             o.pti_risk = true;
-            o.pti_risk_text = absl::StrCat("МПЛ Банка России: платёж/доход ", Percent(pti_bp),
+            o.pti_risk_text = cx.Fmt("МПЛ Банка России: платёж/доход ", Percent(pti_bp),
                                            pti_bp > 8000 ? " > 80 %" : " > 50 % при взносе менее 20 %",
                                            ": вероятен отказ или повышенная ставка");
           }
         }
         want_schedule = WantSchedule(options, p.id);
       }
-      o.eligible = o.reasons.empty() && o.rate.has_value();
+      o.eligible = result.reason_storage.size() == first && o.rate.has_value();
       if (options.eligible_only && !o.eligible) {
+        result.reason_storage.resize(first);
+        first_reason.pop_back();
         result.offers.pop_back();
         continue;
       }
@@ -1003,9 +1149,10 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
           requests.push_back(*std::move(request));
         } else {
           TakeScheduleFigures(p, o);
+          psk_milli = o.psk.empty() ? -1 : ParseMilli(o.psk);
         }
       }
-      psk_key.push_back(o.psk.empty() ? INT64_MAX : ParseMilli(o.psk));
+      psk_key.push_back(o.psk.empty() ? INT64_MAX : psk_milli);
     }
   }
   // The full schedules asked for, built after the summaries (one tight loop of the same code, and
@@ -1015,6 +1162,13 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
     CRM_ASSIGN_OR_RETURN(o.schedule, BuildSchedule(requests[k], options.calendar));
     TakeScheduleFigures(*o.program, o);
     psk_key[pending[k]] = o.psk.empty() ? INT64_MAX : ParseMilli(o.psk);
+  }
+
+  // The reason storage is complete (it no longer grows): each offer views its own run of it.
+  for (size_t k = 0; k < result.offers.size(); ++k) {
+    const size_t end = k + 1 < first_reason.size() ? first_reason[k + 1] : result.reason_storage.size();
+    result.offers[k].reasons =
+        std::span<const Reason>(result.reason_storage.data() + first_reason[k], end - first_reason[k]);
   }
 
   // Rank: eligible by ПСК, payment, bank name, then the program's place in its bank; then the rest by
@@ -1051,15 +1205,20 @@ absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const
     if (a.place != b.place) return a.place < b.place;
     return a.index < b.index;
   });
-  // Apply the permutation in place (cycles of swaps: no second vector of offers).
-  std::vector<int> where(keys.size());  // where[k]: the offer now at slot k should go to slot where[k]
-  for (size_t k = 0; k < keys.size(); ++k) where[keys[k].index] = static_cast<int>(k);
-  for (size_t k = 0; k < where.size(); ++k) {
-    while (where[k] != static_cast<int>(k)) {
-      const int t = where[k];
-      std::swap(result.offers[k], result.offers[t]);
-      std::swap(where[k], where[t]);
+  // Apply the permutation in place by following its cycles: each offer moved once (plus one
+  // temporary per cycle), no second vector of offers to fill and destroy.
+  std::vector<bool> placed(keys.size());
+  for (size_t k = 0; k < keys.size(); ++k) {
+    if (placed[k] || keys[k].index == static_cast<int>(k)) continue;
+    Offer held = std::move(result.offers[k]);
+    size_t j = k;
+    while (static_cast<size_t>(keys[j].index) != k) {
+      result.offers[j] = std::move(result.offers[keys[j].index]);
+      placed[j] = true;
+      j = keys[j].index;
     }
+    result.offers[j] = std::move(held);
+    placed[j] = true;
   }
   for (Offer& o : result.offers) {
     if (!o.eligible) break;

@@ -46,7 +46,7 @@ const Reason* FindReason(const Offer& o, const std::string& code) {
 
 std::set<std::string> Codes(const Offer& o) {
   std::set<std::string> s;
-  for (const Reason& r : o.reasons) s.insert(r.code);
+  for (const Reason& r : o.reasons) s.insert(std::string(r.code));
   return s;
 }
 
@@ -147,7 +147,7 @@ TEST(MultiCalculateTest, IneligibleOfferListsEveryReasonWithFixes) {
   // The rate is still computed (with the no-insurance adjustment) and so are the figures.
   ASSERT_TRUE(o->rate.has_value());
   EXPECT_EQ(o->rate->e8, 22'000'000);
-  EXPECT_EQ(o->applied_adjustments, std::vector<std::string>{"NO_INSURANCE"});
+  EXPECT_THAT(o->applied_adjustments, ::testing::ElementsAre("NO_INSURANCE"));
   EXPECT_GT(o->payment, 0);
   EXPECT_FALSE(o->psk.empty());
   EXPECT_EQ(income->fix_income, (o->required_income + 99) / 100 * 100);
@@ -162,21 +162,102 @@ TEST(MultiCalculateTest, IneligibleOfferListsEveryReasonWithFixes) {
   EXPECT_TRUE(b->psk.empty());
 }
 
+TEST(MultiCalculateTest, TextsStayValidWhenTheResultMoves) {
+  const Reference ref = Small();
+  Purchase p{.type = ObjectType::kNewBuild, .price = 15'000'000 * kRub, .down_payment = 2'000'000 * kRub,
+             .term_months = 420, .region = 66};
+  auto calculated = MultiCalculate(ref, Older(), p, {});
+  ASSERT_TRUE(calculated.ok()) << calculated.status();
+  // Every text as a copy, and where each view pointed, before the moves.
+  std::vector<std::string> texts;
+  std::vector<const char*> addresses;
+  for (const Offer& o : calculated->offers) {
+    for (const Reason& r : o.reasons) {
+      texts.emplace_back(r.text);
+      texts.emplace_back(r.fix);
+      addresses.push_back(r.text.data());
+    }
+    texts.emplace_back(o.pti_risk_text);
+  }
+  ASSERT_FALSE(addresses.empty());
+  MultiCalcResult moved = *std::move(calculated);
+  MultiCalcResult assigned;
+  assigned = std::move(moved);
+  // Allocations after the moves must not reuse the arena's memory while it is alive.
+  std::vector<std::string> noise(64, std::string(200, 'x'));
+  size_t k = 0, a = 0;
+  for (const Offer& o : assigned.offers) {
+    for (const Reason& r : o.reasons) {
+      EXPECT_EQ(r.text.data(), addresses[a++]);
+      EXPECT_EQ(r.text, texts[k++]);
+      EXPECT_EQ(r.fix, texts[k++]);
+    }
+    EXPECT_EQ(o.pti_risk_text, texts[k++]);
+  }
+  EXPECT_EQ(k, texts.size());
+  const Reason* dp = FindReason(*Find(assigned, "prog-a"), "DOWN_PAYMENT_TOO_LOW");
+  ASSERT_NE(dp, nullptr);
+  EXPECT_THAT(dp->text, HasSubstr("Первоначальный взнос"));
+  // The proto gets copies.
+  v1::Offer proto;
+  OfferToProto(*Find(assigned, "prog-a"), &proto);
+  bool found = false;
+  for (const v1::Reason& r : proto.reasons()) {
+    if (r.code() == "DOWN_PAYMENT_TOO_LOW") {
+      found = true;
+      EXPECT_EQ(r.text(), std::string(dp->text));
+      EXPECT_EQ(r.fix(), std::string(dp->fix));
+      EXPECT_EQ(r.source(), "limit");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(MultiCalculateTest, ABanksStopFactorReasonIsSharedByItsPrograms) {
+  // The demo's banks have several programs each; an old client trips the age stop factors.
+  const Reference ref = Demo(absl::CivilDay(2026, 7, 1));
+  Client c = DemoClient();
+  c.age = 64;
+  Purchase p = DemoPurchase();
+  p.term_months = 360;
+  const MultiCalcResult r = Calc(ref, c, p);
+  std::map<std::pair<const BankTerms*, std::string>, std::vector<const Reason*>> by_bank_code;
+  for (const Offer& o : r.offers) {
+    for (const Reason& reason : o.reasons) {
+      if (reason.source == "stop_factor") by_bank_code[{o.bank, std::string(reason.code)}].push_back(&reason);
+    }
+  }
+  int shared = 0;
+  for (const auto& [key, reasons] : by_bank_code) {
+    for (const Reason* reason : reasons) {
+      EXPECT_EQ(reason->text, reasons.front()->text) << key.second;
+      EXPECT_EQ(reason->text.data(), reasons.front()->text.data()) << key.second;  // one copy per bank
+      EXPECT_EQ(reason->fix, reasons.front()->fix) << key.second;
+    }
+    if (reasons.size() >= 2) ++shared;
+  }
+  EXPECT_GT(shared, 0) << "no bank with a stop factor on two programs";
+}
+
 TEST(MultiCalculateTest, ApplyingTheFixesMakesTheReasonsGo) {
   const Reference ref = Small();
   Client c = Older();
   Purchase p{.type = ObjectType::kNewBuild, .price = 15'000'000 * kRub, .down_payment = 2'000'000 * kRub,
              .term_months = 420, .region = 66};
-  const Offer before = *Find(Calc(ref, c, p), "prog-a");
+  // The offers are copied out of results that stay alive (their texts are views into the result).
+  const MultiCalcResult before_result = Calc(ref, c, p);
+  const Offer before = *Find(before_result, "prog-a");
   p.down_payment += FindReason(before, "DOWN_PAYMENT_TOO_LOW")->fix_down_payment_add;
   p.down_payment = std::max(p.down_payment, 2'000'000 * kRub + FindReason(before, "LOAN_TOO_LARGE")->fix_down_payment_add);
   p.term_months = FindReason(before, "AGE_AT_MATURITY")->fix_term_months;
-  Offer after = *Find(Calc(ref, c, p), "prog-a");
-  c.monthly_income = FindReason(after, "INCOME_TOO_LOW") ? FindReason(after, "INCOME_TOO_LOW")->fix_income
-                                                          : c.monthly_income;
-  after = *Find(Calc(ref, c, p), "prog-a");
-  EXPECT_TRUE(after.eligible) << ::testing::PrintToString(Codes(after));
-  EXPECT_EQ(after.rank, 1);
+  const MultiCalcResult after_result = Calc(ref, c, p);
+  const Offer* after = Find(after_result, "prog-a");
+  c.monthly_income = FindReason(*after, "INCOME_TOO_LOW") ? FindReason(*after, "INCOME_TOO_LOW")->fix_income
+                                                           : c.monthly_income;
+  const MultiCalcResult fixed_result = Calc(ref, c, p);
+  after = Find(fixed_result, "prog-a");
+  EXPECT_TRUE(after->eligible) << ::testing::PrintToString(Codes(*after));
+  EXPECT_EQ(after->rank, 1);
 }
 
 // Property: over many random profiles and purchases, each fix with a number removes its reason.
@@ -211,11 +292,11 @@ TEST(MultiCalculateTest, FixesRemoveTheirReasonsOverRandomProfiles) {
         if (r.fix_down_payment_add != 0) {
           EXPECT_FALSE(r.fix.empty()) << r.code;
           if (p.down_payment + r.fix_down_payment_add < p.price && p.down_payment + r.fix_down_payment_add >= 0) {
-            by_dp[r.fix_down_payment_add].push_back({o.program->id, r.code});
+            by_dp[r.fix_down_payment_add].emplace_back(o.program->id, std::string(r.code));
           }
         }
-        if (r.fix_term_months != 0) by_term[r.fix_term_months].push_back({o.program->id, r.code});
-        if (r.fix_income != 0) by_income[r.fix_income].push_back({o.program->id, r.code});
+        if (r.fix_term_months != 0) by_term[r.fix_term_months].emplace_back(o.program->id, std::string(r.code));
+        if (r.fix_income != 0) by_income[r.fix_income].emplace_back(o.program->id, std::string(r.code));
       }
     }
     auto check = [&](const MultiCalcResult& fixed, const std::vector<std::pair<std::string, std::string>>& items,

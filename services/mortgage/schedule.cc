@@ -553,6 +553,45 @@ absl::Status Finish(const LoanRequest& req, Schedule& s) {
 // The rows and totals of a loan without early repayments or moved dates: BuildSchedule's row
 // recipe, statement for statement, without the branches those need (most schedules, and the
 // multi-calculation's hundreds at once, take this path).
+// The running state of a plain schedule.
+struct PlainState {
+  int64_t balance;
+  int64_t level;
+  int64_t total_interest = 0;
+  int64_t total_principal = 0;
+  int64_t total_paid = 0;
+};
+
+// Rows from..to (inclusive) of a plain schedule where nothing changes from row to row: the same rate
+// and level, amortising, none of them the last. Accrual and kind are template parameters so the loop
+// carries no branch on them; the arithmetic is BuildSchedule's.
+template <bool kActualDays, bool kAnnuity>
+void PlainRun(int from, int to, int64_t rate_e8, ConventionProfile::Rounding rounding, const NominalDates& nominal,
+              PlainState& st, std::vector<Row>& rows) {
+  constexpr ConventionProfile::Accrual kAccrual =
+      kActualDays ? ConventionProfile::Accrual::kActualDays : ConventionProfile::Accrual::kMonthly;
+  for (int k = from; k <= to && st.balance > 0; ++k) {
+    const NominalDates::Entry& when = nominal.entries[k - 1];
+    Row& row = rows.emplace_back();
+    row.n = k;
+    row.date = when.date;
+    row.interest = Interest(st.balance, rate_e8, kAccrual, kActualDays ? when.weight : 0, rounding);
+    row.principal = kAnnuity ? std::clamp<int64_t>(st.level - row.interest, 0, st.balance)
+                             : std::min(st.level, st.balance);
+    row.payment = row.interest + row.principal;
+    st.balance -= row.principal;
+    row.balance_after = st.balance;
+    st.total_interest += row.interest;
+    st.total_principal += row.principal;
+    st.total_paid += row.payment;
+  }
+}
+
+// The rows and totals of a loan without early repayments or moved dates: BuildSchedule's row
+// recipe without the branches those need (most schedules, and the multi-calculation's hundreds at
+// once, take this path). The rows where something happens (an interest-only first row, the rate
+// changing after an initial period, the last row) are made one by one; the runs between them by
+// PlainRun.
 void BuildPlainRows(const LoanRequest& req, Schedule& s) {
   const ConventionProfile& prof = req.profile;
   const int n = req.term_months;
@@ -562,44 +601,64 @@ void BuildPlainRows(const LoanRequest& req, Schedule& s) {
   const bool actual_days = prof.accrual == ConventionProfile::Accrual::kActualDays;
   const int first_amortizing = prof.interest_only_first_period ? 2 : 1;
   const Rate first_rate = m0 >= 1 ? req.initial_rate : req.annual_rate;
-  int64_t balance = req.principal_kopecks;
-  int64_t level = annuity ? AnnuityPayment(balance, first_rate, n - (first_amortizing - 1), prof.payment_rounding)
-                          : Divide(balance, n - (first_amortizing - 1), prof.payment_rounding);
-  const int64_t first_level = level;
+  PlainState st;
+  st.balance = req.principal_kopecks;
+  st.level = annuity ? AnnuityPayment(st.balance, first_rate, n - (first_amortizing - 1), prof.payment_rounding)
+                     : Divide(st.balance, n - (first_amortizing - 1), prof.payment_rounding);
+  const int64_t first_level = st.level;
   s.rows.reserve(n);
-  int64_t total_interest = 0, total_principal = 0, total_paid = 0;
-  int k = 1;
-  for (; k <= n && balance > 0; ++k) {
+  auto rate_of = [&](int k) { return (k <= m0 ? req.initial_rate : req.annual_rate).e8; };
+  auto is_special = [&](int k) { return k < first_amortizing || k == n || (m0 > 0 && k == m0 + 1); };
+  for (int k = 1; k <= n && st.balance > 0;) {
+    if (!is_special(k)) {
+      int to = k;
+      while (to + 1 <= n && !is_special(to + 1)) ++to;
+      const int64_t rate = rate_of(k);
+      if (actual_days) {
+        annuity ? PlainRun<true, true>(k, to, rate, prof.interest_rounding, nominal, st, s.rows)
+                : PlainRun<true, false>(k, to, rate, prof.interest_rounding, nominal, st, s.rows);
+      } else {
+        annuity ? PlainRun<false, true>(k, to, rate, prof.interest_rounding, nominal, st, s.rows)
+                : PlainRun<false, false>(k, to, rate, prof.interest_rounding, nominal, st, s.rows);
+      }
+      k = to + 1;
+      continue;
+    }
     const NominalDates::Entry& when = nominal.entries[k - 1];
     if (annuity && m0 > 0 && k == m0 + 1) {
-      level = AnnuityPayment(balance, req.annual_rate, n - std::max(m0, first_amortizing - 1), prof.payment_rounding);
+      st.level = AnnuityPayment(st.balance, req.annual_rate, n - std::max(m0, first_amortizing - 1),
+                                prof.payment_rounding);
     }
     Row& row = s.rows.emplace_back();
     row.n = k;
     row.date = when.date;
-    row.interest = Interest(balance, (k <= m0 ? req.initial_rate : req.annual_rate).e8, prof.accrual,
-                            actual_days ? when.weight : 0, prof.interest_rounding);
+    row.interest =
+        Interest(st.balance, rate_of(k), prof.accrual, actual_days ? when.weight : 0, prof.interest_rounding);
     if (k < first_amortizing) {
       row.principal = 0;
     } else if (k == n) {
-      row.principal = balance;
+      row.principal = st.balance;
     } else if (annuity) {
-      row.principal = std::clamp<int64_t>(level - row.interest, 0, balance);
+      row.principal = std::clamp<int64_t>(st.level - row.interest, 0, st.balance);
     } else {
-      row.principal = std::min(level, balance);
+      row.principal = std::min(st.level, st.balance);
     }
     row.payment = row.interest + row.principal;
-    balance -= row.principal;
-    row.balance_after = balance;
-    total_interest += row.interest;
-    total_principal += row.principal;
-    total_paid += row.payment;
-    if (k == first_amortizing) s.regular_payment = row.payment;
+    st.balance -= row.principal;
+    row.balance_after = st.balance;
+    st.total_interest += row.interest;
+    st.total_principal += row.principal;
+    st.total_paid += row.payment;
+    ++k;
   }
-  s.total_interest = total_interest;
-  s.total_principal = total_principal;
-  s.total_paid = total_paid;
-  if (annuity && s.rows.size() >= static_cast<size_t>(first_amortizing)) s.regular_payment = first_level;
+  s.total_interest = st.total_interest;
+  s.total_principal = st.total_principal;
+  s.total_paid = st.total_paid;
+  // The regular payment: A as computed for an annuity; for a differentiated loan the first amortising
+  // row's payment.
+  if (s.rows.size() >= static_cast<size_t>(first_amortizing)) {
+    s.regular_payment = annuity ? first_level : s.rows[first_amortizing - 1].payment;
+  }
 }
 
 }  // namespace

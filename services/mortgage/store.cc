@@ -358,6 +358,26 @@ absl::Status UniqueViolationAs(absl::Status s, std::string_view field, std::stri
   return s;
 }
 
+// Registers a document: validates, then inserts it with the caller as its author, honouring the
+// idempotency key. `Request` is the RPC's request type (what the key's fingerprint is taken of).
+template <typename Request, typename Doc>
+absl::StatusOr<Doc> PostDocument(pg::Pool& pool, const Clock& clock, const Principal& caller, std::string_view method,
+                                 std::string_view key, const Doc& in, absl::Status valid,
+                                 absl::Status (*insert)(pqxx::work&, Doc&, absl::Time)) {
+  CRM_RETURN_IF_ERROR(valid);
+  Request request;
+  *request.mutable_document() = in;
+  absl::StatusOr<Doc> out =
+      Write<Doc>(pool, clock, caller, method, key, request, [&](pqxx::work& tx, Doc& doc) -> absl::Status {
+        doc = in;
+        doc.clear_id();
+        doc.set_registered_by(Actor(caller));
+        return insert(tx, doc, clock.Now());
+      });
+  if (!out.ok()) return UniqueViolationAs(out.status(), "document.number", "the number is in use");
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Reference>> Snapshot::At(absl::CivilDay day) const {
@@ -391,8 +411,7 @@ absl::StatusOr<v1::Bank> ReferenceStore::CreateBank(const Principal& caller, con
         return absl::OkStatus();
       });
   if (!out.ok()) return UniqueViolationAs(out.status(), "bank.code", absl::StrCat("a bank with code ", in.code(), " exists"));
-  absl::MutexLock lock(&mu_);
-  checked_ = absl::InfinitePast();
+  Invalidate();
   return out;
 }
 
@@ -418,8 +437,7 @@ absl::StatusOr<v1::Bank> ReferenceStore::UpdateBank(const Principal& caller, con
         return absl::OkStatus();
       });
   if (!out.ok()) return UniqueViolationAs(out.status(), "bank.code", absl::StrCat("a bank with code ", in.code(), " exists"));
-  absl::MutexLock lock(&mu_);
-  checked_ = absl::InfinitePast();
+  Invalidate();
   return out;
 }
 
@@ -456,8 +474,7 @@ absl::StatusOr<v1::Program> ReferenceStore::CreateProgram(const Principal& calle
   if (!out.ok()) {
     return UniqueViolationAs(out.status(), "program.code", absl::StrCat("the bank has a program with code ", in.code()));
   }
-  absl::MutexLock lock(&mu_);
-  checked_ = absl::InfinitePast();
+  Invalidate();
   return out;
 }
 
@@ -491,8 +508,7 @@ absl::StatusOr<v1::Program> ReferenceStore::UpdateProgram(const Principal& calle
   if (!out.ok()) {
     return UniqueViolationAs(out.status(), "program.code", absl::StrCat("the bank has a program with code ", in.code()));
   }
-  absl::MutexLock lock(&mu_);
-  checked_ = absl::InfinitePast();
+  Invalidate();
   return out;
 }
 
@@ -515,20 +531,10 @@ absl::StatusOr<std::vector<v1::Program>> ReferenceStore::ListPrograms(std::strin
 
 absl::StatusOr<v1::RateDocument> ReferenceStore::PostRateDocument(const Principal& caller, const v1::RateDocument& in,
                                                                   std::string_view key) {
-  CRM_RETURN_IF_ERROR(ValidateRateDocument(in));
-  v1::PostRateDocumentRequest request;
-  *request.mutable_document() = in;
-  absl::StatusOr<v1::RateDocument> out = Write<v1::RateDocument>(
-      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/PostRateDocument", key, request,
-      [&](pqxx::work& tx, v1::RateDocument& doc) -> absl::Status {
-        doc = in;
-        doc.clear_id();
-        doc.set_registered_by(Actor(caller));
-        return InsertRateDocument(tx, doc, clock_.Now());
-      });
-  if (!out.ok()) return UniqueViolationAs(out.status(), "document.number", "the number is in use");
-  absl::MutexLock lock(&mu_);
-  checked_ = absl::InfinitePast();
+  absl::StatusOr<v1::RateDocument> out = PostDocument<v1::PostRateDocumentRequest>(
+      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/PostRateDocument", key, in,
+      ValidateRateDocument(in), &InsertRateDocument);
+  if (out.ok()) Invalidate();
   return out;
 }
 
@@ -571,40 +577,25 @@ absl::StatusOr<v1::ListRateDocumentsResponse> ReferenceStore::ListRateDocuments(
 absl::StatusOr<v1::StopFactorDocument> ReferenceStore::PostStopFactorDocument(const Principal& caller,
                                                                               const v1::StopFactorDocument& in,
                                                                               std::string_view key) {
-  CRM_RETURN_IF_ERROR(ValidateStopFactors(in));
-  v1::PostStopFactorDocumentRequest request;
-  *request.mutable_document() = in;
-  absl::StatusOr<v1::StopFactorDocument> out = Write<v1::StopFactorDocument>(
-      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/PostStopFactorDocument", key, request,
-      [&](pqxx::work& tx, v1::StopFactorDocument& doc) -> absl::Status {
-        doc = in;
-        doc.clear_id();
-        doc.set_registered_by(Actor(caller));
-        return InsertStopFactors(tx, doc, clock_.Now());
-      });
-  if (!out.ok()) return UniqueViolationAs(out.status(), "document.number", "the number is in use");
-  absl::MutexLock lock(&mu_);
-  checked_ = absl::InfinitePast();
+  absl::StatusOr<v1::StopFactorDocument> out = PostDocument<v1::PostStopFactorDocumentRequest>(
+      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/PostStopFactorDocument", key, in,
+      ValidateStopFactors(in), &InsertStopFactors);
+  if (out.ok()) Invalidate();
   return out;
 }
 
 absl::StatusOr<v1::PtiDocument> ReferenceStore::PostPtiDocument(const Principal& caller, const v1::PtiDocument& in,
                                                                 std::string_view key) {
-  CRM_RETURN_IF_ERROR(ValidatePti(in));
-  v1::PostPtiDocumentRequest request;
-  *request.mutable_document() = in;
-  absl::StatusOr<v1::PtiDocument> out = Write<v1::PtiDocument>(
-      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/PostPtiDocument", key, request,
-      [&](pqxx::work& tx, v1::PtiDocument& doc) -> absl::Status {
-        doc = in;
-        doc.clear_id();
-        doc.set_registered_by(Actor(caller));
-        return InsertPti(tx, doc, clock_.Now());
-      });
-  if (!out.ok()) return UniqueViolationAs(out.status(), "document.number", "the number is in use");
+  absl::StatusOr<v1::PtiDocument> out = PostDocument<v1::PostPtiDocumentRequest>(
+      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/PostPtiDocument", key, in, ValidatePti(in),
+      &InsertPti);
+  if (out.ok()) Invalidate();
+  return out;
+}
+
+void ReferenceStore::Invalidate() {
   absl::MutexLock lock(&mu_);
   checked_ = absl::InfinitePast();
-  return out;
 }
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> ReferenceStore::Current() {
@@ -672,8 +663,7 @@ absl::StatusOr<bool> ReferenceStore::Install(const Catalog& catalog) {
     wrote = true;
     return absl::OkStatus();
   }));
-  absl::MutexLock lock(&mu_);
-  checked_ = absl::InfinitePast();
+  Invalidate();
   return wrote;
 }
 

@@ -114,6 +114,9 @@ class ReferenceStore {
   absl::StatusOr<bool> Install(const Catalog& catalog);
 
  private:
+  // Makes the next Current() look for changes (after this replica's own write).
+  void Invalidate();
+
   pg::Pool& pool_;
   const Clock& clock_;
   const ReferenceStoreOptions options_;

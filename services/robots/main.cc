@@ -155,10 +155,8 @@ int main(int argc, char** argv) {
           clock = server.Own(std::make_unique<FileOffsetClock>(clock_file));
         }
         CRM_ASSIGN_OR_RETURN(absl::TimeZone zone, crm::LoadTimeZone(time_zone));
-        crm::calendar::CalendarSpec spec = crm::calendar::WorkingCalendar::FiveDay(zone).spec();
-        CRM_ASSIGN_OR_RETURN(spec.holidays, crm::calendar::WorkingCalendar::ParseDays(holidays));
         CRM_ASSIGN_OR_RETURN(crm::calendar::WorkingCalendar cal_value,
-                             crm::calendar::WorkingCalendar::Create(std::move(spec)));
+                             crm::calendar::WorkingCalendar::FiveDay(time_zone, holidays));
         auto* calendar = server.Own(std::make_unique<crm::calendar::WorkingCalendar>(std::move(cal_value)));
 
         CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
