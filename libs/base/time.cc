@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "libs/base/status.h"
 #include "libs/base/strings.h"
 
 namespace crm {
@@ -43,6 +44,15 @@ std::string FormatRfc3339Utc(absl::Time t) { return absl::FormatTime(kUtcFormat,
 
 std::string FormatRfc3339Local(absl::Time t, const absl::TimeZone& zone) {
   return absl::FormatTime(kLocalFormat, t, zone);
+}
+
+absl::StatusOr<absl::CivilDay> ParseCivilDay(std::string_view text, std::string_view field) {
+  absl::CivilDay day;
+  // ParseCivilTime normalises out-of-range fields: a round trip refuses such dates.
+  if (text.size() != 10 || !absl::ParseCivilTime(AsAbsl(text), &day) || absl::FormatCivilTime(day) != AsAbsl(text)) {
+    return InvalidFieldError(field, "must be a date YYYY-MM-DD");
+  }
+  return day;
 }
 
 absl::StatusOr<absl::Time> ParseRfc3339(std::string_view text) {

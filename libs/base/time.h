@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
 namespace google::protobuf {
@@ -44,6 +45,10 @@ std::string FormatRfc3339Local(absl::Time t, const absl::TimeZone& zone);
 // Parses an RFC 3339 date-time that carries an explicit offset or "Z" ("2026-11-24T10:00:00.5Z",
 // "2026-11-24T13:00:00+03:00"). InvalidArgument (quoting the input) if it has no offset or is malformed.
 absl::StatusOr<absl::Time> ParseRfc3339(std::string_view text);
+
+// Parses a civil date "YYYY-MM-DD" exactly: no normalisation ("2026-02-30" is refused, not read as
+// 2 March), no trailing text. InvalidArgument naming `field` ("issue_date: must be a date YYYY-MM-DD").
+absl::StatusOr<absl::CivilDay> ParseCivilDay(std::string_view text, std::string_view field);
 
 // Converts to a Timestamp (seconds floored, nanos in [0, 1e9)). Times outside the Timestamp range
 // 0001-01-01..9999-12-31 (including infinite ones) are clamped to its ends.

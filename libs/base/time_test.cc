@@ -98,5 +98,16 @@ TEST(ProtoTimestampTest, ClampsToTimestampRange) {
   EXPECT_EQ(lo.nanos(), 0);
 }
 
+TEST(ParseCivilDayTest, ExactDatesOnly) {
+  auto day = ParseCivilDay("2026-02-28", "issue_date");
+  ASSERT_TRUE(day.ok()) << day.status();
+  EXPECT_EQ(*day, absl::CivilDay(2026, 2, 28));
+  for (const char* bad : {"2026-02-30", "2026-13-01", "2026-2-28", "2026-02-28T00:00:00Z", "", "tomorrow"}) {
+    auto r = ParseCivilDay(bad, "issue_date");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("issue_date"), absl::string_view::npos) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace crm

@@ -62,10 +62,6 @@ std::string TsParam(SqlParams& p, absl::Time t) {
                       "::bigint * interval '1 microsecond')");
 }
 
-std::string MicrosOf(std::string_view column) {
-  return absl::StrCat("(extract(epoch from ", AsAbsl(column), ") * 1000000)::bigint");
-}
-
 google::protobuf::Timestamp TsFromMicros(int64_t micros) { return ToProtoTimestamp(absl::FromUnixMicros(micros)); }
 
 std::vector<std::string> JsonStrings(const std::string& text) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/pg/sql_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/deals/access.h"
@@ -57,8 +58,8 @@ absl::StatusOr<std::string> AfterNamePageToken(std::string_view token, std::stri
 // Adds `t` to `p` and returns an SQL timestamptz expression equal to it to the microsecond.
 std::string TsParam(SqlParams& p, absl::Time t);
 
-// An SQL expression for the microseconds since the epoch of timestamptz `column` (a bigint).
-std::string MicrosOf(std::string_view column);
+// The microseconds since the epoch of timestamptz `column` (libs/pg/sql_time.h).
+using crm::pg::MicrosOf;
 
 // The Timestamp of `micros` microseconds since the epoch.
 google::protobuf::Timestamp TsFromMicros(int64_t micros);

@@ -23,6 +23,7 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 
 namespace crm::mortgage {
@@ -73,9 +74,7 @@ pqxx::result Run(pqxx::transaction_base& tx, const std::string& sql, const Param
 }
 
 // The microseconds since the epoch of timestamptz `column` (0 when NULL).
-std::string Micros(std::string_view column) {
-  return absl::StrCat("coalesce((extract(epoch from ", AsAbsl(column), ") * 1000000)::bigint, 0)");
-}
+std::string Micros(std::string_view column) { return absl::StrCat("coalesce(", pg::MicrosOf(column), ", 0)"); }
 
 std::string Blob(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
@@ -132,14 +131,6 @@ bool IsDecimal(const std::string& s) {
   return digit;
 }
 
-absl::StatusOr<absl::CivilDay> ParseDay(std::string_view field, const std::string& s) {
-  absl::CivilDay day;
-  if (s.size() != 10 || !absl::ParseCivilTime(s, &day) || absl::FormatCivilTime(day) != s) {
-    return InvalidFieldError(field, "must be a date YYYY-MM-DD");
-  }
-  return day;
-}
-
 // numerator / denominator with 4 decimal places, rounded half up: "0.6667"; "" when denominator is 0.
 std::string Ratio4(int64_t numerator, int64_t denominator) {
   if (denominator <= 0) return "";
@@ -161,8 +152,8 @@ struct Period {
 };
 
 absl::StatusOr<Period> ParsePeriod(const v1::ReportPeriod& p, absl::TimeZone zone) {
-  CRM_ASSIGN_OR_RETURN(absl::CivilDay from, ParseDay("period.from", p.from()));
-  CRM_ASSIGN_OR_RETURN(absl::CivilDay to, ParseDay("period.to", p.to()));
+  CRM_ASSIGN_OR_RETURN(absl::CivilDay from, ParseCivilDay(p.from(), "period.from"));
+  CRM_ASSIGN_OR_RETURN(absl::CivilDay to, ParseCivilDay(p.to(), "period.to"));
   if (to < from) return InvalidFieldError("period.to", "must not be before period.from");
   if (to - from > 3 * 366) return InvalidFieldError("period.to", "a period is at most 3 years");
   return Period{absl::FromCivil(from, zone), absl::FromCivil(to + 1, zone)};
@@ -474,7 +465,7 @@ absl::Status ValidateReply(const v1::BankReply& r) {
   }
   if (r.approved_amount() < 0) return InvalidFieldError("reply.approved_amount", "must not be negative");
   if (!IsDecimal(r.approved_rate())) return InvalidFieldError("reply.approved_rate", "must be a decimal");
-  if (!r.valid_until().empty()) CRM_RETURN_IF_ERROR(ParseDay("reply.valid_until", r.valid_until()).status());
+  if (!r.valid_until().empty()) CRM_RETURN_IF_ERROR(ParseCivilDay(r.valid_until(), "reply.valid_until").status());
   CRM_RETURN_IF_ERROR(CheckText("reply.text", r.text(), kMaxLongText));
   return absl::OkStatus();
 }

@@ -83,17 +83,6 @@ bool AllHold(const std::vector<Predicate>& ps, const Values& x) {
   return true;
 }
 
-bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-// `start` plus `months` months, the day clamped to the month's end (BuildSchedule's nominal dates).
-absl::CivilDay AddMonths(absl::CivilDay start, int64_t months) {
-  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const int64_t total = start.year() * 12 + (start.month() - 1) + months;
-  const int64_t year = total / 12;
-  const int month = static_cast<int>(total % 12) + 1;
-  const int dim = kDays[month - 1] + (month == 2 && IsLeap(year) ? 1 : 0);
-  return absl::CivilDay(year, month, std::min<int>(start.day(), dim));
-}
 
 int64_t DivRound(absl::int128 num, absl::int128 den, ConventionProfile::Rounding r) {
   absl::int128 q = num / den;
@@ -272,38 +261,6 @@ int64_t ParseMilli(const std::string& psk) {
   return whole * 1000 + frac;
 }
 
-// Totals and ПСК of a composed schedule (two tranches, two rate periods) from its rows.
-absl::Status FinishSchedule(Schedule& s, int64_t loan, int64_t fees, int64_t insurance, absl::CivilDay issue) {
-  s.total_interest = s.total_principal = s.total_paid = 0;
-  for (const Row& r : s.rows) {
-    s.total_interest += r.interest;
-    s.total_principal += r.principal + r.early;
-    s.total_paid += r.payment + r.early;
-  }
-  std::vector<CashFlow> flows;
-  flows.reserve(s.rows.size() + s.rows.size() / 12 + 2);
-  flows.push_back({issue, -loan + fees + insurance});
-  s.total_fees = fees + insurance;
-  const absl::CivilDay end = s.rows.back().date;
-  int next = 12;
-  for (const Row& r : s.rows) {
-    if (insurance > 0) {
-      for (absl::CivilDay a = AddMonths(issue, next); a <= r.date && a < end; a = AddMonths(issue, next)) {
-        flows.push_back({a, insurance});
-        s.total_fees += insurance;
-        next += 12;
-      }
-    }
-    flows.push_back({r.date, r.payment + r.early});
-  }
-  s.overpayment = s.total_interest + s.total_fees;
-  if (s.overpayment == 0) {
-    s.psk_percent = "0.000";
-    return absl::OkStatus();
-  }
-  CRM_ASSIGN_OR_RETURN(s.psk_percent, Psk(flows));
-  return absl::OkStatus();
-}
 
 // Per-call memo of the costly pure functions: many programs share a loan and a rate (all family
 // programs at 6 %, the banks' classic levels, ...). Fixed capacity on the stack: when full, values are
@@ -720,7 +677,7 @@ int64_t Summarise(Context& cx, const BankTerms& bank, const ProgramTerms& p, Off
   const double guess = i + (static_cast<double>(fees) / n * 2 + static_cast<double>(insurance) / 12) / loan;
   int64_t psk_milli = -1;
   int64_t paid = 0;  // what the payments sum to
-  const absl::CivilDay first_date = AddMonths(cx.issue, 1);
+  const absl::CivilDay first_date = PaymentDate(cx.issue, 1);
 
   if (cx.options.kind == LoanRequest::Kind::kDifferentiated) {
     const int64_t principal_part = DivRound(loan, amort, prof.payment_rounding);
@@ -868,17 +825,24 @@ absl::StatusOr<std::optional<LoanRequest>> ScheduleRequest(const Context& cx, co
       b.one_time_fees_kopecks = b.yearly_insurance_kopecks = 0;
       CRM_ASSIGN_OR_RETURN(Schedule sa, BuildSchedule(a, cx.options.calendar));
       CRM_ASSIGN_OR_RETURN(Schedule sb, BuildSchedule(b, cx.options.calendar));
+      // The tranches share their dates: rows add up month by month (the longer one's tail as it is).
+      if (sa.rows.size() < sb.rows.size()) std::swap(sa, sb);
       Schedule s = std::move(sa);
-      for (size_t k = 0; k < s.rows.size() && k < sb.rows.size(); ++k) {
+      const Schedule& t = sb;
+      for (size_t k = 0; k < t.rows.size(); ++k) {
         Row& r = s.rows[k];
-        const Row& q = sb.rows[k];
+        const Row& q = t.rows[k];
         r.payment += q.payment;
         r.interest += q.interest;
         r.principal += q.principal;
+        r.early += q.early;
         r.balance_after += q.balance_after;
       }
-      s.regular_payment += sb.regular_payment;
-      CRM_RETURN_IF_ERROR(FinishSchedule(s, o.loan, req.one_time_fees_kopecks, req.yearly_insurance_kopecks, cx.issue));
+      s.regular_payment += t.regular_payment;
+      s.total_interest += t.total_interest;
+      s.total_principal += t.total_principal;
+      s.total_paid += t.total_paid;
+      CRM_RETURN_IF_ERROR(FinishSchedule(req, s));
       o.schedule = std::move(s);
       return std::optional<LoanRequest>();
     }

@@ -496,59 +496,6 @@ absl::Status Validate(const LoanRequest& req, const calendar::WorkingCalendar* c
   return absl::OkStatus();
 }
 
-// Fills fees, overpayment and ПСК of `s`, whose rows and totals are made.
-absl::Status Finish(const LoanRequest& req, Schedule& s) {
-  const ConventionProfile& prof = req.profile;
-  auto rate_of = [&](int k) { return k <= req.initial_rate_months ? req.initial_rate : req.annual_rate; };
-  // Fees, insurance and ПСК. The ПСК terms are built here directly (the payment dates are the
-  // nominal ones, possibly moved forward a few days), in date order.
-  // The payments are appended as runs (a level annuity is one or two); the yearly insurance is one
-  // run of its own (12, 24, ... before the last payment), placed among them by its first q.
-  std::vector<PskTerm> terms;
-  terms.push_back(
-      MakePskTerm(-req.principal_kopecks + req.one_time_fees_kopecks + req.yearly_insurance_kopecks, 0, 0));
-  s.total_fees = req.one_time_fees_kopecks + req.yearly_insurance_kopecks;
-  if (prof.shift_payment_dates) {
-    for (const Row& r : s.rows) AppendTerm(terms, TermAt(req.issue_date, r.date, r.payment + r.early));
-  } else {
-    // On the nominal dates row k is paid k whole months after the issue: equal consecutive payments
-    // make one run.
-    const std::vector<Row>& rows = s.rows;
-    for (size_t r = 0; r < rows.size();) {
-      const int64_t amount = rows[r].payment + rows[r].early;
-      size_t e = r + 1;
-      while (e < rows.size() && rows[e].payment + rows[e].early == amount) ++e;
-      PskTerm run = MakePskTerm(amount, rows[r].n, 0);
-      run.count = static_cast<int64_t>(e - r);
-      terms.push_back(run);
-      r = e;
-    }
-  }
-  if (req.yearly_insurance_kopecks > 0) {
-    const absl::CivilDay end = s.rows.back().date;
-    int64_t count = 0;
-    while (AddMonths(req.issue_date, 12 * (count + 1)) < end) ++count;
-    if (count > 0) {
-      s.total_fees += req.yearly_insurance_kopecks * count;
-      PskTerm insurance = MakePskTerm(req.yearly_insurance_kopecks, 12, 0);
-      insurance.count = count;
-      insurance.step = 12;
-      auto at = std::upper_bound(terms.begin(), terms.end(), int64_t{12},
-                                 [](int64_t q, const PskTerm& t) { return q < t.q; });
-      terms.insert(at, insurance);
-    }
-  }
-  s.overpayment = s.total_interest + s.total_fees;
-  if (s.overpayment == 0) {
-    s.psk_percent = "0.000";
-  } else {
-    // Newton from the nominal monthly rate (of the first period): a few steps.
-    auto psk = SolvePsk(terms, static_cast<double>(rate_of(1).e8) / (12.0 * kRateScale));
-    if (!psk.ok()) return psk.status();
-    s.psk_percent = *std::move(psk);
-  }
-  return absl::OkStatus();
-}
 
 // The rows and totals of a loan without early repayments or moved dates: BuildSchedule's row
 // recipe, statement for statement, without the branches those need (most schedules, and the
@@ -673,7 +620,7 @@ absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
   Schedule s;
   if (n_early == 0 && !prof.shift_payment_dates) {
     BuildPlainRows(req, s);
-    CRM_RETURN_IF_ERROR(Finish(req, s));
+    CRM_RETURN_IF_ERROR(FinishSchedule(req, s));
     return s;
   }
   s.rows.reserve(n);
@@ -801,8 +748,63 @@ absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& req,
     s.regular_payment = first_level;
   }
 
-  CRM_RETURN_IF_ERROR(Finish(req, s));
+  CRM_RETURN_IF_ERROR(FinishSchedule(req, s));
   return s;
 }
+
+absl::Status FinishSchedule(const LoanRequest& req, Schedule& s) {
+  const ConventionProfile& prof = req.profile;
+  auto rate_of = [&](int k) { return k <= req.initial_rate_months ? req.initial_rate : req.annual_rate; };
+  // Fees, insurance and ПСК. The ПСК terms are built here directly (the payment dates are the
+  // nominal ones, possibly moved forward a few days), in date order.
+  // The payments are appended as runs (a level annuity is one or two); the yearly insurance is one
+  // run of its own (12, 24, ... before the last payment), placed among them by its first q.
+  std::vector<PskTerm> terms;
+  terms.push_back(
+      MakePskTerm(-req.principal_kopecks + req.one_time_fees_kopecks + req.yearly_insurance_kopecks, 0, 0));
+  s.total_fees = req.one_time_fees_kopecks + req.yearly_insurance_kopecks;
+  if (prof.shift_payment_dates) {
+    for (const Row& r : s.rows) AppendTerm(terms, TermAt(req.issue_date, r.date, r.payment + r.early));
+  } else {
+    // On the nominal dates row k is paid k whole months after the issue: equal consecutive payments
+    // make one run.
+    const std::vector<Row>& rows = s.rows;
+    for (size_t r = 0; r < rows.size();) {
+      const int64_t amount = rows[r].payment + rows[r].early;
+      size_t e = r + 1;
+      while (e < rows.size() && rows[e].payment + rows[e].early == amount) ++e;
+      PskTerm run = MakePskTerm(amount, rows[r].n, 0);
+      run.count = static_cast<int64_t>(e - r);
+      terms.push_back(run);
+      r = e;
+    }
+  }
+  if (req.yearly_insurance_kopecks > 0) {
+    const absl::CivilDay end = s.rows.back().date;
+    int64_t count = 0;
+    while (AddMonths(req.issue_date, 12 * (count + 1)) < end) ++count;
+    if (count > 0) {
+      s.total_fees += req.yearly_insurance_kopecks * count;
+      PskTerm insurance = MakePskTerm(req.yearly_insurance_kopecks, 12, 0);
+      insurance.count = count;
+      insurance.step = 12;
+      auto at = std::upper_bound(terms.begin(), terms.end(), int64_t{12},
+                                 [](int64_t q, const PskTerm& t) { return q < t.q; });
+      terms.insert(at, insurance);
+    }
+  }
+  s.overpayment = s.total_interest + s.total_fees;
+  if (s.overpayment == 0) {
+    s.psk_percent = "0.000";
+  } else {
+    // Newton from the nominal monthly rate (of the first period): a few steps.
+    auto psk = SolvePsk(terms, static_cast<double>(rate_of(1).e8) / (12.0 * kRateScale));
+    if (!psk.ok()) return psk.status();
+    s.psk_percent = *std::move(psk);
+  }
+  return absl::OkStatus();
+}
+
+absl::CivilDay PaymentDate(absl::CivilDay issue, int k) { return AddMonths(issue, k); }
 
 }  // namespace crm::mortgage

@@ -171,6 +171,16 @@ struct Schedule {
 absl::StatusOr<Schedule> BuildSchedule(const LoanRequest& request,
                                        const calendar::WorkingCalendar* calendar);
 
+// Fills `schedule`'s fees, overpayment and ПСК from its rows and totals, as BuildSchedule does: for a
+// schedule the caller composed from others (a family loan's two tranches), `request` being the loan as
+// a whole (principal, issue date, profile, fees, insurance). InvalidArgument naming "cash_flows" when
+// the flows have no ПСК (fees above the loan). `schedule.rows` must not be empty.
+absl::Status FinishSchedule(const LoanRequest& request, Schedule& schedule);
+
+// The nominal date of payment `k` of a loan issued on `issue`: the issue's day of month k months later,
+// clamped to the month's end (31 Jan -> 28/29 Feb). BuildSchedule's dates before any shifting.
+absl::CivilDay PaymentDate(absl::CivilDay issue, int k);
+
 // The exact interest on `balance_kopecks` over (from, to] at `rate` under `profile` (accrual and
 // interest rounding only; for kMonthly the dates are ignored and one period is charged).
 int64_t PeriodInterest(int64_t balance_kopecks, Rate rate, absl::CivilDay from, absl::CivilDay to,

@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
+#include "libs/base/time.h"
 #include "libs/calendar/calendar.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
@@ -26,9 +27,7 @@ constexpr char kManage[] = "mortgage.manage";
 
 absl::StatusOr<absl::CivilDay> DayOr(std::string_view field, const std::string& text, absl::CivilDay fallback) {
   if (text.empty()) return fallback;
-  absl::CivilDay day;
-  if (text.size() != 10 || !absl::ParseCivilTime(text, &day)) return InvalidFieldError(field, "must be a date YYYY-MM-DD");
-  return day;
+  return ParseCivilDay(text, field);
 }
 
 absl::StatusOr<Rate> RateField(std::string_view field, const std::string& text) {

@@ -3,7 +3,6 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
-#include <limits>
 #include <set>
 #include <utility>
 
@@ -19,6 +18,7 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
 #include "services/mortgage/schedule.h"
@@ -60,14 +60,6 @@ absl::Status Text(std::string_view field, const std::string& value, bool require
   if (value.size() > kMaxText) return InvalidFieldError(field, absl::StrCat("longer than ", kMaxText, " bytes"));
   // UTF-8 is checked by protobuf's parser: a proto3 string with invalid UTF-8 never reaches here.
   return absl::OkStatus();
-}
-
-absl::StatusOr<absl::CivilDay> Day(std::string_view field, const std::string& text) {
-  absl::CivilDay day;
-  if (text.size() != 10 || !absl::ParseCivilTime(text, &day)) {
-    return InvalidFieldError(field, "must be a date YYYY-MM-DD");
-  }
-  return day;
 }
 
 absl::Status CheckPredicates(std::string_view field, const google::protobuf::RepeatedPtrField<v1::Predicate>& ps) {
@@ -151,9 +143,9 @@ absl::Status ValidateProgram(const v1::Program& p) {
     CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".code"), s.code(), true));
     if (!codes.insert(s.code()).second) return InvalidFieldError(absl::StrCat(at, ".code"), "used twice");
     CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".name"), s.name(), false));
-    CRM_ASSIGN_OR_RETURN(absl::CivilDay from, Day(absl::StrCat(at, ".valid_from"), s.valid_from()));
+    CRM_ASSIGN_OR_RETURN(absl::CivilDay from, ParseCivilDay(s.valid_from(), absl::StrCat(at, ".valid_from")));
     if (!s.valid_to().empty()) {
-      CRM_ASSIGN_OR_RETURN(absl::CivilDay to, Day(absl::StrCat(at, ".valid_to"), s.valid_to()));
+      CRM_ASSIGN_OR_RETURN(absl::CivilDay to, ParseCivilDay(s.valid_to(), absl::StrCat(at, ".valid_to")));
       if (to < from) return InvalidFieldError(absl::StrCat(at, ".valid_to"), "is before valid_from");
     }
   }
@@ -175,7 +167,7 @@ absl::Status ValidateProgram(const v1::Program& p) {
 }
 
 absl::Status ValidateRateDocument(const v1::RateDocument& d) {
-  CRM_RETURN_IF_ERROR(Day("document.date", d.date()).status());
+  CRM_RETURN_IF_ERROR(ParseCivilDay(d.date(), "document.date").status());
   if (d.operation() != v1::OPERATION_SET && d.operation() != v1::OPERATION_CANCEL) {
     return InvalidFieldError("document.operation", "must be SET or CANCEL");
   }
@@ -211,7 +203,7 @@ absl::Status ValidateRateDocument(const v1::RateDocument& d) {
 }
 
 absl::Status ValidateStopFactors(const v1::StopFactorDocument& d) {
-  CRM_RETURN_IF_ERROR(Day("document.date", d.date()).status());
+  CRM_RETURN_IF_ERROR(ParseCivilDay(d.date(), "document.date").status());
   if (d.operation() != v1::OPERATION_SET && d.operation() != v1::OPERATION_CANCEL) {
     return InvalidFieldError("document.operation", "must be SET or CANCEL");
   }
@@ -232,7 +224,7 @@ absl::Status ValidateStopFactors(const v1::StopFactorDocument& d) {
 }
 
 absl::Status ValidatePti(const v1::PtiDocument& d) {
-  CRM_RETURN_IF_ERROR(Day("document.date", d.date()).status());
+  CRM_RETURN_IF_ERROR(ParseCivilDay(d.date(), "document.date").status());
   if (d.entries().empty()) return InvalidFieldError("document.entries", "needs at least one bank");
   if (d.entries_size() > kMaxItems) return InvalidFieldError("document.entries", "more than 500");
   std::set<std::string> banks;
@@ -545,8 +537,8 @@ absl::StatusOr<v1::ListRateDocumentsResponse> ReferenceStore::ListRateDocuments(
   if (req.page_size() < 0) return InvalidFieldError("page_size", "must not be negative");
   const int size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
   // The token is the last row's (registered_at in microseconds, id): the keyset of rate_documents_bank.
-  int64_t after_us = std::numeric_limits<int64_t>::max();
-  std::string after_id = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+  int64_t after_us = 0;
+  std::string after_id;  // "" = the first page
   if (!req.page_token().empty()) {
     std::vector<std::string> parts = absl::StrSplit(req.page_token(), '/');
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_us) || !IsUuid(parts[1])) {
@@ -558,9 +550,9 @@ absl::StatusOr<v1::ListRateDocumentsResponse> ReferenceStore::ListRateDocuments(
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     out.Clear();
     pqxx::result rows = tx.exec_params(
-        "SELECT body, (extract(epoch FROM registered_at) * 1000000)::bigint, id::text FROM rate_documents "
+        "SELECT body, " + pg::MicrosOf("registered_at") + ", id::text FROM rate_documents "
         "WHERE ($1 = '' OR bank_id = NULLIF($1, '')::uuid) AND ($2 = '' OR program_id = NULLIF($2, '')::uuid) "
-        "AND (registered_at, id) < (to_timestamp($3::double precision / 1000000), $4::uuid) "
+        "AND ($4 = '' OR (registered_at, id) < (" + pg::TimeOfMicros(3) + ", NULLIF($4, '')::uuid)) "
         "ORDER BY registered_at DESC, id DESC LIMIT $5",
         req.bank_id(), req.program_id(), after_us, after_id, size + 1);
     for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {

@@ -25,6 +25,7 @@
 #include "libs/events/outbox.h"
 #include "libs/log/log.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 #include "libs/rpc/client.h"
 #include "proto/crm/common/v1/common.pb.h"
@@ -58,7 +59,7 @@ constexpr char kRetrying[] = "RETRYING";
 constexpr char kPlanned[] = "PLANNED";
 
 // A bigint of Unix microseconds as timestamptz.
-std::string TimeOf(int n) { return absl::StrCat("(timestamptz 'epoch' + $", n, "::bigint * interval '1 microsecond')"); }
+std::string TimeOf(int n) { return pg::TimeOfMicros(n); }
 
 std::string Bytes(const pqxx::field& f) {
   pqxx::binarystring b(f);
@@ -1078,7 +1079,7 @@ absl::StatusOr<v1::ListExecutionsResponse> Engine::Impl::List(const Principal& c
       }
     }
     pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT body, (extract(epoch FROM create_time) * 1000000)::bigint, id FROM executions "
+        absl::StrCat("SELECT body, ", pg::MicrosOf("create_time"), ", id FROM executions "
                      "WHERE ($1 = '' OR deal_id = $1) AND ($2 = '' OR rule_id = $2::uuid) AND ($4 = '' OR "
                      "(create_time, id) < (", TimeOf(3), ", NULLIF($4, '')::uuid)) ORDER BY create_time DESC, id DESC "
                      "LIMIT $5"),

@@ -16,6 +16,7 @@
 #include "libs/base/uuid.h"
 #include "libs/calendar/calendar.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_time.h"
 
 namespace crm::robots {
 namespace {
@@ -54,9 +55,7 @@ bool ParseWeekday(std::string_view s, absl::Weekday* out) {
   return false;
 }
 
-std::string TimeParam(int n) {
-  return absl::StrCat("(timestamptz 'epoch' + $", n, "::bigint * interval '1 microsecond')");
-}
+std::string TimeParam(int n) { return pg::TimeOfMicros(n); }
 constexpr char kNextMicros[] = "(extract(epoch FROM next_time) * 1000000)::bigint";
 
 // Exceptions after which the transaction itself is gone.

@@ -14,6 +14,7 @@
 #include "libs/log/log.h"
 #include "libs/metrics/metrics.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_time.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -22,13 +23,11 @@ namespace crm::robots {
 namespace {
 
 // A bigint of Unix microseconds as timestamptz, exactly (no float rounding), and back.
-constexpr char kTimeOf1[] = "(timestamptz 'epoch' + $1::bigint * interval '1 microsecond')";
-constexpr char kTimeOf2[] = "(timestamptz 'epoch' + $2::bigint * interval '1 microsecond')";
-constexpr char kTimeOf3[] = "(timestamptz 'epoch' + $3::bigint * interval '1 microsecond')";
-constexpr char kTimeOf4[] = "(timestamptz 'epoch' + $4::bigint * interval '1 microsecond')";
-std::string MicrosOf(std::string_view column) {
-  return absl::StrCat("(extract(epoch FROM ", std::string(column), ") * 1000000)::bigint");
-}
+const std::string kTimeOf1 = pg::TimeOfMicros(1);
+const std::string kTimeOf2 = pg::TimeOfMicros(2);
+const std::string kTimeOf3 = pg::TimeOfMicros(3);
+const std::string kTimeOf4 = pg::TimeOfMicros(4);
+using pg::MicrosOf;
 
 constexpr size_t kMaxErrorChars = 2000;
 
