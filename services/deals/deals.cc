@@ -33,6 +33,7 @@
 #include "services/deals/access.h"
 #include "services/deals/sql.h"
 #include "services/deals/clients.h"
+#include "services/deals/listing.h"
 #include "services/deals/timeline.h"
 #include "services/deals/pipelines.h"
 #include "services/deals/users.h"
@@ -564,8 +565,9 @@ absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealF
     CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".copied_from_id", f.copied_from_id()));
     conds.push_back(absl::StrCat("d.copied_from_id = ", p.Add(f.copied_from_id()), "::uuid"));
   }
-  conds.push_back(ReadableWhere(caller, "d", p));
-  return absl::StrJoin(conds, " AND ");
+  // Access is not part of the filter: ScopedPageSql and ScopedStageTotalsSql (listing.h) reach the
+  // caller's deals through their scope's index.
+  return conds.empty() ? std::string("TRUE") : absl::StrJoin(conds, " AND ");
 }
 
 v1::DealCard CardOf(const v1::Deal& d) {
@@ -585,18 +587,16 @@ v1::DealCard CardOf(const v1::Deal& d) {
   return c;
 }
 
-// Up to `limit` cards of the deals matching `where` (alias d), newest first after `after`; `next` gets a
-// token when there are more.
-void Page(pqxx::transaction_base& tx, std::string where, SqlParams& p, const std::optional<PageKey>& after,
-          int limit, google::protobuf::RepeatedPtrField<v1::DealCard>* cards, std::string* next) {
+// Up to `limit` cards of the deals `caller` may see that match `where` (alias d), newest first after
+// `after`; `next` gets a token when there are more.
+void Page(pqxx::transaction_base& tx, const Principal& caller, std::string where, SqlParams& p,
+          const std::optional<PageKey>& after, int limit, google::protobuf::RepeatedPtrField<v1::DealCard>* cards,
+          std::string* next) {
   if (after.has_value()) {
     where = absl::StrCat(where, " AND (d.create_time, d.id) < (",
                          TsParam(p, absl::FromUnixMicros(after->micros)), ", ", p.Add(after->id), "::uuid)");
   }
-  pqxx::result r = Exec(tx,
-                        absl::StrCat("SELECT ", DealColumns(), " FROM deals d WHERE ", where,
-                                     " ORDER BY d.create_time DESC, d.id DESC LIMIT ", limit + 1),
-                        p);
+  pqxx::result r = Exec(tx, ScopedPageSql(caller, DealColumns(), where, limit + 1, p), p);
   v1::Deal last;
   for (int i = 0; i < static_cast<int>(r.size()) && i < limit; ++i) {
     last = ReadDeal(r[i]).deal;
@@ -645,7 +645,11 @@ class TargetCache {
 };
 
 DealStore::DealStore(pg::Pool& pool, const Clock& clock)
-    : pool_(pool), clock_(clock), outbox_("deals", clock), targets_(std::make_unique<TargetCache>()) {}
+    : pool_(pool),
+      clock_(clock),
+      outbox_("deals", clock),
+      targets_(std::make_unique<TargetCache>()),
+      directory_(std::make_unique<DirectorySeeder>()) {}
 
 DealStore::~DealStore() = default;
 
@@ -700,6 +704,7 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
     for (const std::string& t : caller.team_ids()) {
       if (IsUuid(t)) row.team_ids.push_back(t);
     }
+    CRM_RETURN_IF_ERROR(directory_->Seed(tx, me, row.team_ids));
   }
   const absl::Time now = clock_.Now();
   d.set_id(options.id.empty() ? NewUuidV7() : options.id);
@@ -894,6 +899,7 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
       for (const std::string& t : caller.team_ids()) {
         if (IsUuid(t)) next.team_ids.push_back(t);
       }
+      CRM_RETURN_IF_ERROR(directory_->Seed(tx, me, next.team_ids));
     } else {
       CRM_ASSIGN_OR_RETURN(next.team_ids, TeamsOf(tx, in.responsible_id()));
     }
@@ -1032,7 +1038,7 @@ absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, c
         out.Clear();
         SqlParams p;
         CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(caller, req.filter(), true, "filter", p));
-        Page(tx, where, p, after, PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize), out.mutable_deals(),
+        Page(tx, caller, where, p, after, PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize), out.mutable_deals(),
              out.mutable_next_page_token());
         return absl::OkStatus();
       },
@@ -1059,38 +1065,20 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
         v1::DealFilter rest = req.filter();
         rest.clear_pipeline_id();
         rest.clear_stage_ids();
-        if (rest.ByteSizeLong() == 0 && ReadScope(caller) == Scope::kAll) {
-          // The whole board of a caller who sees every deal: the totals the database keeps per stage
-          // (deal_stage_totals, migration 0002), O(stages) rather than a scan of the pipeline's deals.
+        {
+          // Counts and sums of every column in one query: from the totals the database keeps per stage
+          // and responsible (migration 0009) when nothing but the caller's scope narrows the board,
+          // else by counting the matching deals (listing.h).
           SqlParams p;
           std::vector<std::string> ids;
           for (const StageRow& s : stages) ids.push_back(s.stage.id());
           const std::string stage_ids = p.Add(ArrayLiteral(ids));
           const std::string cur = p.Add(*currency);
-          for (const pqxx::row& r :
-               Exec(tx,
-                    absl::StrCat("SELECT t.stage_id::text, coalesce(sum(t.deals), 0)::bigint, "
-                                 "coalesce(sum(t.amount_minor) FILTER (WHERE t.currency = ",
-                                 cur, "), 0)::bigint FROM deal_stage_totals t WHERE t.stage_id = ANY(", stage_ids,
-                                 "::uuid[]) GROUP BY t.stage_id"),
-                    p)) {
-            totals[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
+          std::string where;
+          if (rest.ByteSizeLong() != 0) {
+            CRM_ASSIGN_OR_RETURN(where, FilterWhere(caller, req.filter(), false, "filter", p));
           }
-        } else {
-          // Counts and sums of every column of a filtered board (or under own/team access) in one query.
-          SqlParams p;
-          std::vector<std::string> ids;
-          for (const StageRow& s : stages) ids.push_back(s.stage.id());
-          const std::string stage_ids = p.Add(ArrayLiteral(ids));
-          const std::string cur = p.Add(*currency);
-          CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(caller, req.filter(), false, "filter", p));
-          for (const pqxx::row& r :
-               Exec(tx,
-                    absl::StrCat("SELECT d.stage_id::text, count(*), coalesce(sum(d.amount_minor) FILTER (WHERE "
-                                 "d.currency = ",
-                                 cur, "), 0)::bigint FROM deals d WHERE d.stage_id = ANY(", stage_ids,
-                                 "::uuid[]) AND ", where, " GROUP BY d.stage_id"),
-                    p)) {
+          for (const pqxx::row& r : Exec(tx, ScopedStageTotalsSql(caller, stage_ids, cur, where, p), p)) {
             totals[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
           }
         }
@@ -1105,7 +1093,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
           SqlParams p;
           std::string where = absl::StrCat("d.stage_id = ", p.Add(s.stage.id()), "::uuid");
           CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
-          Page(tx, absl::StrCat(where, " AND ", filter), p, std::nullopt, cards, col->mutable_cards(),
+          Page(tx, caller, absl::StrCat(where, " AND ", filter), p, std::nullopt, cards, col->mutable_cards(),
                col->mutable_next_page_token());
         }
         return absl::OkStatus();
@@ -1135,7 +1123,7 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
         SqlParams p;
         std::string where = absl::StrCat("d.stage_id = ", p.Add(req.stage_id()), "::uuid");
         CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
-        Page(tx, absl::StrCat(where, " AND ", filter), p, after, PageSize(req.page_size(), kDefaultCards, kMaxCards),
+        Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, PageSize(req.page_size(), kDefaultCards, kMaxCards),
              out.mutable_cards(), out.mutable_next_page_token());
         return absl::OkStatus();
       },

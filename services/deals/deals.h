@@ -77,6 +77,7 @@ struct CreateOptions {
 // naming the field, NOT_FOUND for unknown or invisible deals/pipelines, PERMISSION_DENIED naming the
 // missing permission, FAILED_PRECONDITION listing unmet gates, ABORTED "version mismatch".
 class TargetCache;
+class DirectorySeeder;
 
 class DealStore {
  public:
@@ -139,6 +140,8 @@ class DealStore {
   crm::events::OutboxWriter outbox_;
   // Where new deals of a pipeline land, as read before (checked against the pipeline's version).
   std::unique_ptr<TargetCache> targets_;
+  // Puts a responsible acting for themselves in the user directory until identity's events do (users.h).
+  std::unique_ptr<DirectorySeeder> directory_;
 };
 
 

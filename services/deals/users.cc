@@ -34,6 +34,31 @@ absl::StatusOr<std::vector<std::string>> TeamsOf(pqxx::transaction_base& tx, std
   return out;
 }
 
+absl::Status DirectorySeeder::Seed(pqxx::transaction_base& tx, std::string_view user_id,
+                                   const std::vector<std::string>& team_ids) {
+  if (!IsUuid(user_id)) return absl::OkStatus();
+  const std::string id(user_id);
+  {
+    absl::MutexLock lock(&mu_);
+    if (known_.contains(id)) return absl::OkStatus();
+  }
+  std::vector<std::string> teams;
+  for (const std::string& t : team_ids) {
+    if (IsUuid(t)) teams.push_back(t);
+  }
+  pqxx::result inserted = tx.exec_params(
+      "INSERT INTO user_directory (user_id, team_ids, version) VALUES ($1::uuid, $2::uuid[], 0) "
+      "ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
+      id, absl::StrCat("{", absl::StrJoin(teams, ","), "}"));
+  // Remembered only when the entry was there before this transaction: ours may still roll back.
+  if (inserted.empty()) {
+    absl::MutexLock lock(&mu_);
+    if (known_.size() >= 100'000) known_.clear();  // bounded
+    known_.insert(id);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ApplyUserEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& event) {
   const events::v1::Envelope& e = event.envelope;
   idv1::User user;

@@ -95,26 +95,34 @@ class HttpClient {
   }
   ~HttpClient() { ::close(fd_); }
 
+  // Sends the fixed request; exits unless the answer is 200.
   void Send() {
-    if (::send(fd_, request_.data(), request_.size(), 0) != static_cast<ssize_t>(request_.size()))
-      Die("send");
+    std::string body;
+    const int status = Exchange(request_, &body);
+    if (status != 200) Die("the server answered " + std::to_string(status) + ": " + body);
+  }
+
+  // Sends `request` and reads its whole response; returns the status and puts the body in `body`.
+  int Exchange(const std::string& request, std::string* body) {
+    if (::send(fd_, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) Die("send");
     for (;;) {
       const size_t end = buf_.find("\r\n\r\n");
       if (end != std::string::npos) {
-        if (buf_.compare(0, 12, "HTTP/1.1 200") != 0) Die("the server answered: " + buf_.substr(0, end));
         size_t length = 0;
         for (const char* name : {"Content-Length: ", "content-length: "}) {
           if (auto p = buf_.find(name); p != std::string::npos && p < end)
             length = std::atoi(buf_.c_str() + p + 16);
         }
         if (buf_.size() >= end + 4 + length) {
+          const int status = buf_.size() > 12 ? std::atoi(buf_.c_str() + 9) : 0;
+          body->assign(buf_, end + 4, length);
           buf_.erase(0, end + 4 + length);
-          return;
+          return status;
         }
       }
-      char chunk[8192];
+      char chunk[16384];
       const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) Die("the gateway closed the connection");
+      if (n <= 0) Die("the server closed the connection");
       buf_.append(chunk, static_cast<size_t>(n));
     }
   }

@@ -1,0 +1,83 @@
+// File: services/deals/listing.cc
+#include "services/deals/listing.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "libs/base/uuid.h"
+
+namespace crm::deals {
+namespace {
+
+constexpr char kNewestFirst[] = " ORDER BY d.create_time DESC, d.id DESC LIMIT ";
+
+// The caller's teams that can match (anything that is not a UUID never would, and would not cast).
+std::vector<std::string> CallerTeams(const crm::common::v1::Principal& caller) {
+  std::vector<std::string> teams;
+  for (const std::string& t : caller.team_ids()) {
+    if (IsUuid(t)) teams.push_back(t);
+  }
+  return teams;
+}
+
+// The condition on `column` (a responsible id) of the caller's scope; "" for every deal.
+std::string ResponsibleCondition(const crm::common::v1::Principal& caller, const std::string& column, SqlParams& p) {
+  const std::string me = ActingUserId(caller);
+  switch (ReadScope(caller)) {
+    case Scope::kAll:
+      return "";
+    case Scope::kTeam:
+      return absl::StrCat(column, " IN ", VisibleResponsiblesSql(caller, p));
+    case Scope::kOwn:
+      return me.empty() ? "FALSE" : absl::StrCat(column, " = ", p.Add(me), "::uuid");
+    case Scope::kNone:
+      break;
+  }
+  return "FALSE";
+}
+
+}  // namespace
+
+std::string VisibleResponsiblesSql(const crm::common::v1::Principal& caller, SqlParams& p) {
+  const std::string me = ActingUserId(caller);
+  const std::vector<std::string> teams = CallerTeams(caller);
+  std::string members;
+  if (!teams.empty()) {
+    members = absl::StrCat("SELECT u.user_id FROM user_directory u WHERE u.team_ids && ", p.Add(ArrayLiteral(teams)),
+                           "::uuid[]");
+  }
+  if (me.empty()) return members.empty() ? "(SELECT NULL::uuid WHERE FALSE)" : absl::StrCat("(", members, ")");
+  if (members.empty()) return absl::StrCat("(SELECT ", p.Add(me), "::uuid)");
+  return absl::StrCat("(SELECT ", p.Add(me), "::uuid UNION ", members, ")");
+}
+
+std::string ScopedPageSql(const crm::common::v1::Principal& caller, const std::string& columns, const std::string& where,
+                          int limit, SqlParams& p) {
+  if (ReadScope(caller) == Scope::kTeam) {
+    // One ordered index range per visible responsible, at most `limit` rows each, then the newest of
+    // them: O(responsibles × limit) rows whatever the table holds.
+    return absl::StrCat("SELECT ", columns, " FROM ", VisibleResponsiblesSql(caller, p),
+                        " AS m(id) CROSS JOIN LATERAL (SELECT * FROM deals d WHERE d.responsible_id = m.id AND (",
+                        where, ")", kNewestFirst, limit, ") d", kNewestFirst, limit);
+  }
+  const std::string scope = ResponsibleCondition(caller, "d.responsible_id", p);
+  return absl::StrCat("SELECT ", columns, " FROM deals d WHERE ", scope.empty() ? "" : scope + " AND ", "(", where,
+                      ")", kNewestFirst, limit);
+}
+
+std::string ScopedStageTotalsSql(const crm::common::v1::Principal& caller, const std::string& stage_ids_param,
+                                 const std::string& currency_param, const std::string& where, SqlParams& p) {
+  if (where.empty()) {
+    const std::string scope = ResponsibleCondition(caller, "t.responsible_id", p);
+    return absl::StrCat("SELECT t.stage_id::text, coalesce(sum(t.deals), 0)::bigint, "
+                        "coalesce(sum(t.amount_minor) FILTER (WHERE t.currency = ",
+                        currency_param, "), 0)::bigint FROM deal_stage_totals t WHERE t.stage_id = ANY(",
+                        stage_ids_param, "::uuid[])", scope.empty() ? "" : " AND " + scope, " GROUP BY t.stage_id");
+  }
+  const std::string scope = ResponsibleCondition(caller, "d.responsible_id", p);
+  return absl::StrCat("SELECT d.stage_id::text, count(*), coalesce(sum(d.amount_minor) FILTER (WHERE d.currency = ",
+                      currency_param, "), 0)::bigint FROM deals d WHERE d.stage_id = ANY(", stage_ids_param,
+                      "::uuid[])", scope.empty() ? "" : " AND " + scope, " AND (", where, ") GROUP BY d.stage_id");
+}
+
+}  // namespace crm::deals

@@ -1,0 +1,618 @@
+// crm-suite-bench: the suite as `tools/crm up` runs it — every service, the relay, robots and the
+// gateway's stream consuming, PostgreSQL with up's durability — at 1 000 000 deals (issue 14).
+//
+//   tools/crm bench suite [--deals N] [--requests N] [--seconds S]
+//
+// tools/crm starts the suite (`up`), restarts its services with the gateway's per-user rate limit lifted
+// (CRM_GATEWAY_PER_USER_RATE=0: the bench's 16 clients are one person) and makes the bench's staff
+// (suite_users.py: 10 sales teams, 100 managers) before this runs. It then prints, in one run:
+//   1. idle RSS of every service right after its start;
+//   2. the load: deals COPYed until there are --deals, spread over the demo pipelines (a funnel over
+//      their stages), every team's managers and two years; then VACUUM ANALYZE;
+//   3. the default list (GET /v1/deals?pageSize=60) and the board of «Продажа» as the head of sales
+//      (deals.read.all), the demo manager (deals.read.team: ten colleagues) and a call-centre operator
+//      (deals.read.own): p50 / p95 / p99 through the gateway, one client, next to the bare SQL of the same
+//      call — the very statements deals sent for it (recorded from DealStore in this process), replayed
+//      on one connection — then each list at 16 keep-alive clients, req/s;
+//   4. POST /v1/deals into «Продажа» at 1 and 16 keep-alive clients next to a raw durable transaction
+//      inserting the same deal row and outbox row (tables LIKE deals / outbox INCLUDING ALL, a NOTIFY
+//      trigger like the outbox's) at the same concurrency, with robots' consumer lag sampled through the
+//      run;
+//   5. CPU ms per request of every process (from /proc) for each gateway run and the raw one.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <openssl/hmac.h>
+#include <pqxx/pqxx>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "libs/base/clock.h"
+#include "libs/pg/pool.h"
+#include "services/deals/deals.h"
+#include "services/deals/sql.h"
+#include "tools/bench/http_load.h"
+
+namespace crm::bench {
+namespace {
+
+struct Options {
+  std::string state = ".crm";
+  int pg_port = 15432;
+  int gateway_port = 8080;
+  int robots_metrics_port = 9103;
+  int deals = 1'000'000;
+  int requests = 400;
+  double seconds = 10;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) Die("cannot read " + path);
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string text = s.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+std::map<std::string, std::vector<std::string>> ReadTsv(const std::string& path) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (absl::string_view line : absl::StrSplit(ReadFile(path), '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, '\t');
+    if (f.size() >= 2) out[f[0]] = f;
+  }
+  return out;
+}
+
+// --- /proc ----------------------------------------------------------------------------------------
+
+// utime + stime of `pid` in clock ticks, and its parent; 0 when gone.
+std::pair<uint64_t, int> TicksAndParent(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return {0, 0};
+  std::vector<std::string> f = absl::StrSplit(text.substr(close + 2), ' ');
+  // After the name: state(0) ppid(1) ... utime(11) stime(12).
+  if (f.size() < 13) return {0, 0};
+  return {std::stoull(f[11]) + std::stoull(f[12]), std::stoi(f[1])};
+}
+
+int64_t RssKb(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return 0;
+}
+
+// The suite's processes: every service tools/crm started, the broker, and PostgreSQL (the postmaster;
+// its CPU counts every backend and worker it forked).
+struct Process {
+  std::string name;
+  int pid = 0;
+};
+std::vector<Process> SuiteProcesses(const Options& o) {
+  std::vector<Process> out;
+  for (const char* svc : {"gateway", "identity", "deals", "robots", "mortgage", "dialogs", "telephony", "queue",
+                          "reporting"}) {
+    std::ifstream in(absl::StrCat(o.state, "/run/", svc, ".pid"));
+    int pid = 0;
+    if (in >> pid && ::kill(pid, 0) == 0) out.push_back({svc, pid});
+  }
+  {
+    std::ifstream in(o.state + "/devbroker.pid");
+    int pid = 0;
+    if (in >> pid) out.push_back({"devbroker", pid});
+  }
+  {
+    std::ifstream in(o.state + "/pg/data/postmaster.pid");
+    int pid = 0;
+    if (in >> pid) out.push_back({"postgres", pid});
+  }
+  return out;
+}
+
+// CPU ticks per process name; "postgres" sums the postmaster and all its children.
+std::map<std::string, uint64_t> CpuTicks(const std::vector<Process>& procs) {
+  std::map<std::string, uint64_t> out;
+  int postmaster = 0;
+  for (const Process& p : procs) {
+    if (p.name == "postgres") {
+      postmaster = p.pid;
+    } else {
+      out[p.name] = TicksAndParent(p.pid).first;
+    }
+  }
+  if (postmaster != 0) {
+    uint64_t sum = 0;
+    if (DIR* d = ::opendir("/proc")) {
+      while (dirent* e = ::readdir(d)) {
+        int pid = 0;
+        if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+        auto [ticks, parent] = TicksAndParent(pid);
+        if (pid == postmaster || parent == postmaster) sum += ticks;
+      }
+      ::closedir(d);
+    }
+    out["postgres"] = sum;
+  }
+  return out;
+}
+
+std::string CpuPerRequest(const std::map<std::string, uint64_t>& before, const std::map<std::string, uint64_t>& after,
+                          double requests) {
+  const double ms_per_tick = 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::vector<std::string> parts;
+  double total = 0;
+  for (const auto& [name, ticks] : after) {
+    auto b = before.find(name);
+    if (b == before.end()) continue;
+    const double ms = static_cast<double>(ticks - b->second) * ms_per_tick / requests;
+    total += ms;
+    if (ms >= 0.005) parts.push_back(absl::StrFormat("%s %.2f", name, ms));
+  }
+  return absl::StrFormat("CPU ms/request: %s (total %.2f)", absl::StrJoin(parts, ", "), total);
+}
+
+// --- HTTP through the gateway ----------------------------------------------------------------------
+
+std::string Get(const std::string& path, const std::string& token) {
+  return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ", token, "\r\n\r\n");
+}
+std::string Post(const std::string& path, const std::string& token, const std::string& body) {
+  return absl::StrCat("POST ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                      token.empty() ? "" : absl::StrCat("Authorization: Bearer ", token, "\r\n"),
+                      "Content-Type: application/json\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
+}
+
+std::string Totp(const std::string& base32) {
+  std::string key;
+  int bits = 0, value = 0;
+  for (char c : base32) {
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const char* p = std::strchr(alphabet, std::toupper(static_cast<unsigned char>(c)));
+    if (p == nullptr || c == '\0') continue;
+    value = (value << 5) | static_cast<int>(p - alphabet);
+    bits += 5;
+    if (bits >= 8) {
+      key.push_back(static_cast<char>((value >> (bits - 8)) & 0xff));
+      bits -= 8;
+    }
+  }
+  uint64_t counter = static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()) / 30);
+  unsigned char msg[8];
+  for (int i = 7; i >= 0; --i, counter >>= 8) msg[i] = static_cast<unsigned char>(counter & 0xff);
+  unsigned char mac[20];
+  unsigned int len = 0;
+  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), msg, 8, mac, &len);
+  const int o = mac[19] & 15;
+  const uint32_t code = ((mac[o] & 0x7f) << 24 | mac[o + 1] << 16 | mac[o + 2] << 8 | mac[o + 3]) % 1000000;
+  return absl::StrFormat("%06d", code);
+}
+
+// A signed-in demo user: the token and the principal deals sees for it (the token's claims).
+struct Person {
+  std::string role;   // what the bench calls them
+  std::string login;
+  std::string token;
+  crm::common::v1::Principal principal;
+};
+
+Person SignIn(const Options& o, const std::string& role, const std::string& login) {
+  auto creds = ReadTsv(o.state + "/demo-credentials");
+  if (!creds.contains(login)) Die("no demo user " + login + " in " + o.state + "/demo-credentials");
+  nlohmann::json body{{"login", login}, {"password", creds[login][1]}};
+  auto totps = ReadTsv(o.state + "/demo-totp-secrets");
+  if (totps.contains(login)) body["totpCode"] = Totp(totps[login][1]);
+  HttpClient http(o.gateway_port, "");
+  std::string reply;
+  const int status = http.Exchange(Post("/v1/auth:signIn", "", body.dump()), &reply);
+  if (status != 200) Die(absl::StrCat("sign-in of ", login, ": ", status, " ", reply));
+  Person p{role, login, nlohmann::json::parse(reply)["accessToken"].get<std::string>(), {}};
+  // The claims deals will see (the gateway forwards them as the principal).
+  std::vector<std::string> parts = absl::StrSplit(p.token, '.');
+  std::string payload;
+  if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload)) Die("malformed access token");
+  nlohmann::json claims = nlohmann::json::parse(payload);
+  p.principal.set_kind(crm::common::v1::Principal::KIND_USER);
+  p.principal.set_id(claims["sub"].get<std::string>());
+  for (const auto& s : claims.value("scopes", nlohmann::json::array())) p.principal.add_permissions(s);
+  for (const auto& t : claims.value("teams", nlohmann::json::array())) p.principal.add_team_ids(t);
+  return p;
+}
+
+// --- figures ---------------------------------------------------------------------------------------
+
+struct Latency {
+  double p50 = 0, p95 = 0, p99 = 0;
+};
+Latency Percentiles(std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(us.size() * q))] / 1000.0; };
+  return {at(0.5), at(0.95), at(0.99)};
+}
+std::string Ms(const Latency& l) { return absl::StrFormat("%7.2f %7.2f %7.2f", l.p50, l.p95, l.p99); }
+
+template <typename Call>
+std::vector<double> Time(int n, Call call) {
+  std::vector<double> us;
+  us.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto a = Clock::now();
+    call();
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+  }
+  return us;
+}
+
+// `threads` workers calling `call(state)` until `seconds` pass; completed calls per second and latency.
+template <typename Setup, typename Call>
+std::pair<double, Latency> RunFor(int threads, double seconds, Setup setup, Call call) {
+  std::vector<std::vector<double>> lat(threads);
+  std::vector<std::thread> workers;
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false}, stop{false};
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      auto state = setup(t);
+      ++ready;
+      while (!go.load()) std::this_thread::yield();
+      while (!stop.load()) {
+        auto a = Clock::now();
+        call(state);
+        lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
+      }
+    });
+  }
+  while (ready.load() < threads) std::this_thread::yield();
+  const auto start = Clock::now();
+  go = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& w : workers) w.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  return {static_cast<double>(all.size()) / elapsed, Percentiles(all)};
+}
+
+// --- the load --------------------------------------------------------------------------------------
+
+std::string DealsDsn(const Options& o) {
+  return absl::StrCat("host=127.0.0.1 port=", o.pg_port, " dbname=deals user=deals password=",
+                      ReadFile(o.state + "/secrets/deals.password"));
+}
+
+std::string Uuid(std::mt19937_64& rng, int64_t unix_ms) {
+  const uint64_t hi = (static_cast<uint64_t>(unix_ms) << 16) | 0x7000 | (rng() & 0x0fff);
+  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
+                         lo & 0xffffffffffffULL);
+}
+
+// COPYs deals until the table holds `target`.
+void Load(const Options& o, pqxx::connection& c) {
+  int64_t have = pqxx::work(c).exec1("SELECT count(*) FROM deals")[0].as<int64_t>();
+  std::printf("load: %lld deals there", static_cast<long long>(have));
+  if (have >= o.deals) {
+    std::printf(", none added\n");
+    return;
+  }
+  struct Stage {
+    std::string pipeline, id, currency;
+    int kind;
+  };
+  std::vector<Stage> stages;
+  std::vector<std::pair<std::string, std::string>> people;  // id, team_ids literal
+  {
+    pqxx::work tx(c);
+    for (const pqxx::row& r : tx.exec("SELECT p.id, s.id, p.currency, s.kind FROM pipelines p JOIN stages s ON "
+                                      "s.pipeline_id = p.id ORDER BY p.sort, p.id, s.position")) {
+      stages.push_back({r[0].c_str(), r[1].c_str(), r[2].c_str(), r[3].as<int>()});
+    }
+    for (const pqxx::row& r : tx.exec("SELECT user_id, team_ids::text FROM user_directory WHERE team_ids <> '{}'")) {
+      people.emplace_back(r[0].c_str(), r[1].c_str());
+    }
+  }
+  if (stages.empty() || people.empty()) Die("no pipelines or no staff with teams: run `tools/crm up` first");
+  std::mt19937_64 rng(42);
+  // A funnel: each stage of a pipeline half as likely as the one before (won and lost as the last).
+  std::vector<double> weight;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const bool first = i == 0 || stages[i - 1].pipeline != stages[i].pipeline;
+    weight.push_back(first ? 1.0 : weight.back() * 0.6);
+  }
+  std::discrete_distribution<size_t> pick_stage(weight.begin(), weight.end());
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  const int64_t span_ms = int64_t{730} * 24 * 3600 * 1000;
+  const char* tags[] = {"vip", "повторный", "сайт", "реклама", "партнёр"};
+  const auto start = Clock::now();
+  pqxx::work tx(c);
+  pqxx::stream_to copy(tx, "deals",
+                       std::vector<std::string>{"id", "name", "pipeline_id", "stage_id", "status", "responsible_id",
+                                                "creator_id", "team_ids", "amount_minor", "currency", "source",
+                                                "priority", "tags", "create_time", "update_time",
+                                                "stage_enter_time"});
+  const int64_t add = o.deals - have;
+  for (int64_t i = 0; i < add; ++i) {
+    const Stage& s = stages[pick_stage(rng)];
+    const auto& [who, teams] = people[rng() % people.size()];
+    const int64_t at_ms = now_ms - static_cast<int64_t>(rng() % static_cast<uint64_t>(span_ms));
+    const std::string at = absl::FormatTime("%Y-%m-%d %H:%M:%E3S+00", absl::FromUnixMillis(at_ms), absl::UTCTimeZone());
+    const std::string tag = rng() % 10 == 0 ? absl::StrCat("{", tags[rng() % 5], "}") : "{}";
+    copy << std::make_tuple(Uuid(rng, at_ms), absl::StrCat("Сделка ", have + i + 1), s.pipeline, s.id,
+                            std::to_string(s.kind), who, who, teams,
+                            std::to_string((rng() % 20'000) * 100'000), s.currency, "bench",
+                            std::to_string(rng() % 4), tag, at, at, at);
+  }
+  copy.complete();
+  tx.commit();
+  std::printf(", %lld added by COPY in %.1f s", static_cast<long long>(add),
+              std::chrono::duration<double>(Clock::now() - start).count());
+  const auto vac = Clock::now();
+  pqxx::nontransaction(c).exec0("VACUUM (ANALYZE) deals");
+  std::printf(", VACUUM ANALYZE %.1f s\n", std::chrono::duration<double>(Clock::now() - vac).count());
+}
+
+// --- reads -----------------------------------------------------------------------------------------
+
+// The statements DealStore sends for one call, recorded in this process on the live database.
+template <typename Call>
+std::vector<crm::deals::StatementRecorder::Statement> Record(Call call) {
+  crm::deals::StatementRecorder recorder;
+  call();
+  return recorder.Take();
+}
+
+// Replays `statements` in one read-only transaction: the bare SQL of the call.
+void Replay(pqxx::connection& c, const std::vector<crm::deals::StatementRecorder::Statement>& statements) {
+  pqxx::read_transaction tx(c);
+  for (const auto& st : statements) tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(st.params));
+  tx.commit();
+}
+
+void Reads(const Options& o, const std::vector<Person>& people, const std::string& pipeline,
+           const std::vector<Process>& procs) {
+  auto pool = crm::pg::Pool::Create({.dsn = DealsDsn(o), .size = 2, .application_name = "suite-bench"});
+  if (!pool.ok()) Die(pool.status().ToString());
+  crm::ManualClock clock(absl::Now());
+  crm::deals::DealStore store(**pool, clock);
+  pqxx::connection bare(DealsDsn(o));
+
+  std::printf("\nreads, one client, %d requests each        p50     p95     p99 ms\n", o.requests);
+  for (const Person& p : people) {
+    struct View {
+      std::string name, path;
+      std::vector<crm::deals::StatementRecorder::Statement> statements;
+    };
+    std::vector<View> views;
+    {
+      crm::deals::v1::ListDealsRequest req;
+      req.set_page_size(60);
+      views.push_back({"list", "/v1/deals?pageSize=60", Record([&] {
+                         if (!store.List(p.principal, req).ok()) Die("in-process list failed");
+                       })});
+    }
+    {
+      crm::deals::v1::GetBoardRequest req;
+      req.set_pipeline_id(pipeline);
+      views.push_back({"board", absl::StrCat("/v1/pipelines/", pipeline, "/board"), Record([&] {
+                         if (!store.GetBoard(p.principal, req).ok()) Die("in-process board failed");
+                       })});
+    }
+    for (const View& v : views) {
+      HttpClient http(o.gateway_port, Get(v.path, p.token));
+      for (int i = 0; i < 20; ++i) http.Send();  // warm
+      const Latency gw = Percentiles(Time(o.requests, [&] { http.Send(); }));
+      for (int i = 0; i < 20; ++i) Replay(bare, v.statements);
+      const Latency raw = Percentiles(Time(o.requests, [&] { Replay(bare, v.statements); }));
+      std::printf("  %-6s %-26s gateway %s\n  %-6s %-26s bare    %s   (%zu statements)  p95 ratio %.2f\n",
+                  v.name.c_str(), p.role.c_str(), Ms(gw).c_str(), "", "", Ms(raw).c_str(), v.statements.size(),
+                  gw.p95 / raw.p95);
+    }
+  }
+  std::printf("\nreads, 16 keep-alive clients, %.0f s each\n", o.seconds);
+  for (const Person& p : people) {
+    for (const auto& [name, path] : std::vector<std::pair<std::string, std::string>>{
+             {"list", "/v1/deals?pageSize=60"}, {"board", absl::StrCat("/v1/pipelines/", pipeline, "/board")}}) {
+      const auto before = CpuTicks(procs);
+      auto [rps, lat] = RunFor(
+          16, o.seconds, [&](int) { return std::make_unique<HttpClient>(o.gateway_port, Get(path, p.token)); },
+          [](auto& c) { c->Send(); });
+      const auto after = CpuTicks(procs);
+      std::printf("  %-6s %-26s %8.0f req/s  p50 %.2f p95 %.2f p99 %.2f ms\n         %s\n", name.c_str(),
+                  p.role.c_str(), rps, lat.p50, lat.p95, lat.p99,
+                  CpuPerRequest(before, after, rps * o.seconds).c_str());
+    }
+  }
+}
+
+// --- creates ---------------------------------------------------------------------------------------
+
+// Robots' consumer lag (crm_events_consumer_lag summed over partitions), sampled until stopped; max.
+class LagSampler {
+ public:
+  explicit LagSampler(int port) : port_(port), thread_([this] { Loop(); }) {}
+  ~LagSampler() {
+    stop_ = true;
+    thread_.join();
+  }
+  double max() const { return max_.load(); }
+
+ private:
+  void Loop() {
+    while (!stop_.load()) {
+      HttpClient http(port_, "");
+      std::string body;
+      if (http.Exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body) == 200) {
+        double sum = 0;
+        for (absl::string_view line : absl::StrSplit(body, '\n')) {
+          if (!absl::StartsWith(line, "crm_events_consumer_lag")) continue;
+          double v = 0;
+          if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
+        }
+        double m = max_.load();
+        while (sum > m && !max_.compare_exchange_weak(m, sum)) {
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+  int port_;
+  std::atomic<bool> stop_{false};
+  std::atomic<double> max_{0};
+  std::thread thread_;
+};
+
+void Creates(const Options& o, const Person& p, const std::string& pipeline, const std::vector<Process>& procs) {
+  std::printf("\ncreates into «Продажа» as %s, %.0f s each\n", p.role.c_str(), o.seconds);
+  // The raw baseline's tables: the same columns, defaults, constraints and indexes as deals and outbox.
+  pqxx::connection admin(DealsDsn(o));
+  int64_t payload_bytes = 0;
+  {
+    pqxx::work tx(admin);
+    tx.exec0("DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench;"
+             "CREATE TABLE bench.deals (LIKE public.deals INCLUDING ALL);"
+             "CREATE TABLE bench.outbox (LIKE public.outbox INCLUDING ALL);"
+             "CREATE FUNCTION bench.notify() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN PERFORM pg_notify('crm_bench', ''); RETURN NULL; END $$;"
+             "CREATE TRIGGER notify AFTER INSERT ON bench.outbox FOR EACH STATEMENT EXECUTE FUNCTION bench.notify()");
+    payload_bytes = tx.exec1("SELECT coalesce(avg(length(payload))::bigint, 700) FROM outbox WHERE type = "
+                             "'crm.deals.deal.created.v1'")[0]
+                        .as<int64_t>();
+    tx.commit();
+  }
+  const std::string stage =
+      pqxx::work(admin).exec1("SELECT id FROM stages WHERE pipeline_id = '" + pipeline + "' ORDER BY position LIMIT 1")[0]
+          .c_str();
+
+  for (int clients : {1, 16}) {
+    // Through the gateway.
+    std::atomic<int64_t> n{0};
+    double lag = 0;
+    auto before = CpuTicks(procs);
+    std::pair<double, Latency> gw;
+    {
+      LagSampler sampler(o.robots_metrics_port);
+      gw = RunFor(
+          clients, o.seconds, [&](int) { return std::make_unique<HttpClient>(o.gateway_port, ""); },
+          [&](auto& c) {
+            const std::string body = absl::StrCat(R"({"name":"Бенч сделка )", n.fetch_add(1),
+                                                  R"(","pipelineId":")", pipeline, R"("})");
+            std::string reply;
+            const int status = c->Exchange(Post("/v1/deals", p.token, body), &reply);
+            if (status != 200) Die(absl::StrCat("POST /v1/deals: ", status, " ", reply));
+          });
+      lag = sampler.max();
+    }
+    auto after = CpuTicks(procs);
+    const std::string gw_cpu = CpuPerRequest(before, after, gw.first * o.seconds);
+
+    // The raw durable transaction.
+    const std::string payload(static_cast<size_t>(payload_bytes), 'x');
+    before = CpuTicks(procs);
+    auto raw = RunFor(
+        clients, o.seconds,
+        [&](int t) {
+          auto c = std::make_unique<pqxx::connection>(DealsDsn(o));
+          c->prepare("deal",
+                     "INSERT INTO bench.deals (id, name, pipeline_id, stage_id, status, responsible_id, creator_id, "
+                     "team_ids, amount_minor, currency, source, priority, tags, fields, version, create_time, "
+                     "update_time, stage_enter_time) VALUES ($1::uuid, $2, $3::uuid, $4::uuid, 1, $5::uuid, $5::uuid, "
+                     "$6::uuid[], 0, 'RUB', '', 0, '{}', '{}', 1, now(), now(), now())");
+          c->prepare("event",
+                     "INSERT INTO bench.outbox (id, aggregatetype, aggregateid, type, payload, topic, source, "
+                     "occurred_at) VALUES ($1::uuid, 'deal', $2, 'crm.deals.deal.created.v1', $3, "
+                     "'crm.deals.deal.v1', 'deals', now())");
+          return std::make_pair(std::move(c), std::mt19937_64(static_cast<uint64_t>(t) * 7919 + 1));
+        },
+        [&](auto& s) {
+          auto& [c, rng] = s;
+          const int64_t ms = absl::ToUnixMillis(absl::Now());
+          const std::string id = Uuid(rng, ms);
+          pqxx::work tx(*c);
+          tx.exec_prepared("deal", id, absl::StrCat("Бенч сделка ", id), pipeline, stage, p.principal.id(),
+                           absl::StrCat("{", absl::StrJoin(p.principal.team_ids(), ","), "}"));
+          tx.exec_prepared("event", Uuid(rng, ms), id, pqxx::binarystring(payload));
+          tx.commit();
+        });
+    after = CpuTicks(procs);
+    std::printf("  %2d clients  gateway %7.0f deals/s  p50 %.2f p99 %.2f ms   robots' consumer lag max %.0f\n"
+                "              %s\n"
+                "              raw     %7.0f tx/s     p50 %.2f p99 %.2f ms\n              %s\n"
+                "              ratio gateway/raw %.2f\n",
+                clients, gw.first, gw.second.p50, gw.second.p99, lag, gw_cpu.c_str(), raw.first, raw.second.p50,
+                raw.second.p99, CpuPerRequest(before, after, raw.first * o.seconds).c_str(), gw.first / raw.first);
+  }
+  pqxx::work tx(admin);
+  tx.exec0("DROP SCHEMA bench CASCADE");
+  tx.commit();
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    const std::string v = argv[i + 1];
+    if (a == "--state") o.state = v;
+    else if (a == "--pg-port") o.pg_port = std::stoi(v);
+    else if (a == "--gateway-port") o.gateway_port = std::stoi(v);
+    else if (a == "--robots-metrics-port") o.robots_metrics_port = std::stoi(v);
+    else if (a == "--deals") o.deals = std::stoi(v);
+    else if (a == "--requests") o.requests = std::stoi(v);
+    else if (a == "--seconds") o.seconds = std::stod(v);
+    else Die("unknown argument " + a);
+  }
+  const std::vector<Process> procs = SuiteProcesses(o);
+  std::printf("crm-suite-bench: the suite as `tools/crm up` runs it (%s)\n\nidle RSS after start:",
+              absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()).c_str());
+  for (const Process& p : procs) {
+    if (p.name != "postgres" && p.name != "devbroker") {
+      std::printf(" %s %.1f MB", p.name.c_str(), static_cast<double>(RssKb(p.pid)) / 1024.0);
+    }
+  }
+  std::printf("\n");
+
+  pqxx::connection c(DealsDsn(o));
+  Load(o, c);
+  const std::string pipeline =
+      pqxx::work(c).exec1("SELECT id FROM pipelines WHERE name = 'Продажа'")[0].c_str();
+
+  const std::vector<Person> people = {SignIn(o, "head of sales (all)", "rop"),
+                                      SignIn(o, "manager (team)", "manager"),
+                                      SignIn(o, "cc operator (own)", "cc.operator")};
+  Reads(o, people, pipeline, procs);
+  Creates(o, people[1], pipeline, procs);
+  return 0;
+}
+
+}  // namespace
+}  // namespace crm::bench
+
+int main(int argc, char** argv) { return crm::bench::Main(argc, argv); }
