@@ -75,6 +75,7 @@ class Consumer::Impl {
     if (options_.group_id.empty()) return absl::InvalidArgumentError("consumer.group_id: required");
     if (options_.topics.empty()) return absl::InvalidArgumentError("consumer.topics: at least one");
     if (!handler_) return absl::InvalidArgumentError("consumer.handler: required");
+    if (options_.max_batch < 1) return absl::InvalidArgumentError("consumer.max_batch: at least 1");
     auto conf = internal::MakeConf(
         {
             {"bootstrap.servers", options_.brokers},
@@ -131,8 +132,8 @@ class Consumer::Impl {
   absl::Status Run() {
     absl::Time last_lag = absl::InfinitePast();
     while (!stopping_) {
-      auto r = PollOnce(absl::Milliseconds(200));
-      if (!r.ok() && !stopping_) return r.status();
+      absl::Status s = PollBatch(absl::Milliseconds(200));
+      if (!s.ok() && !stopping_) return s;
       if (absl::Now() - last_lag >= absl::Seconds(5)) {
         last_lag = absl::Now();
         if (int64_t lag = Lag(); lag >= 0) lag_gauge_.Set(static_cast<double>(lag));
@@ -141,6 +142,24 @@ class Consumer::Impl {
     return absl::OkStatus();
   }
 
+  // Waits up to `timeout` for a message, takes whatever else is already fetched (up to max_batch,
+  // never waiting for more) and handles them in order: runs of readable events in one transaction each.
+  absl::Status PollBatch(absl::Duration timeout) {
+    std::vector<rd_kafka_message_t*> batch;
+    for (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+         m != nullptr; m = static_cast<int>(batch.size()) < options_.max_batch ? rd_kafka_consumer_poll(rk_, 0)
+                                                                                  : nullptr) {
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        crm::log::Warn("consumer: kafka", {{"consumer", options_.group_id}, {"error", rd_kafka_message_errstr(m)}});
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      batch.push_back(m);
+    }
+    absl::Status s = HandleBatch(batch);
+    for (rd_kafka_message_t* m : batch) rd_kafka_message_destroy(m);
+    return s;
+  }
   // Sum over the assigned partitions of (high watermark − position), from librdkafka's cached
   // watermarks: no broker round trip. -1 when nothing is assigned yet.
   int64_t Lag() const {
@@ -250,6 +269,91 @@ class Consumer::Impl {
       if (!Backoff(backoff)) return s;
       backoff = std::min(backoff * 2, options_.max_retry_backoff);
     }
+  }
+
+  // Handles `batch` in order. A run of readable events commits in ONE transaction (inbox rows and every
+  // handler's effects), so a burst costs one commit, not one per event; offsets are stored after it, in
+  // order. When a handler refuses an event, the run is rolled back, the events before it are applied
+  // again as a run, and that event goes through Handle() alone (retry or park, as for a single event).
+  absl::Status HandleBatch(const std::vector<rd_kafka_message_t*>& batch) {
+    struct Item {
+      const rd_kafka_message_t* m;
+      v1::Envelope envelope;
+      std::string topic;
+    };
+    size_t i = 0;
+    while (i < batch.size() && !stopping_) {
+      std::vector<Item> run;
+      for (size_t j = i; j < batch.size(); ++j) {
+        Item item{batch[j], {}, rd_kafka_topic_name(batch[j]->rkt)};
+        if (!item.envelope.ParseFromArray(batch[j]->payload, static_cast<int>(batch[j]->len)) ||
+            !IsUuid(item.envelope.id()) || item.envelope.type().empty()) {
+          break;
+        }
+        run.push_back(std::move(item));
+      }
+      if (run.size() <= 1) {  // one event, or an unreadable one: the single-event path
+        CRM_RETURN_IF_ERROR(Handle(batch[i]));
+        ++i;
+        continue;
+      }
+      size_t failed_at = run.size();
+      std::vector<bool> duplicate(run.size(), false);
+      auto apply = [&](size_t end) {
+        return pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+          failed_at = run.size();
+          for (size_t k = 0; k < end; ++k) {
+            const Item& it = run[k];
+            const pqxx::result r = tx.exec_params(
+                "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset) "
+                "VALUES ($1, $2::uuid, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                options_.group_id, it.envelope.id(), it.envelope.type(), it.topic, it.m->partition, it.m->offset);
+            duplicate[k] = r.affected_rows() == 0;
+            if (duplicate[k]) continue;
+            const ConsumedEvent event{it.envelope, it.topic, it.m->partition, it.m->offset};
+            if (absl::Status s = handler_(tx, event); !s.ok()) {
+              failed_at = k;
+              return s;
+            }
+          }
+          return absl::OkStatus();
+        });
+      };
+      size_t end = run.size();
+      absl::Status s = apply(end);
+      if (!s.ok() && failed_at < run.size()) {
+        // Keep what came before the refused event, then let Handle() decide about it alone.
+        if (IsTransient(s)) {
+          absl::MutexLock lock(&mu_);
+          ++stats_.retries;
+          retried_.Increment();
+        }
+        end = failed_at;
+        s = end == 0 ? absl::OkStatus() : apply(end);
+      }
+      if (!s.ok()) {
+        // The run itself did not commit (a database failure): its first event on its own, with Handle()'s
+        // retries, then the rest again.
+        crm::log::Warn("consumer: a batch did not commit; handling its first event alone",
+                       {{"consumer", options_.group_id}, {"events", end}, {"error", s}});
+        end = 0;
+      }
+      bool applied = false;
+      for (size_t k = 0; k < end; ++k) {
+        StoreOffset(run[k].m);
+        absl::MutexLock lock(&mu_);
+        (duplicate[k] ? stats_.duplicates : stats_.applied)++;
+        (duplicate[k] ? duplicate_ : applied_).Increment();
+        applied = applied || !duplicate[k];
+      }
+      if (applied && options_.after_commit) options_.after_commit();
+      i += end;
+      if (end < run.size()) {
+        CRM_RETURN_IF_ERROR(Handle(batch[i]));
+        ++i;
+      }
+    }
+    return absl::OkStatus();
   }
 
   // Waits `backoff`, or less if Stop() comes; returns false when stopping.

@@ -317,5 +317,68 @@ TEST_F(EventsTest, ConsumerRetriesTransientFailuresAndParksRejectedEvents) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE status = 'applied'"), 2);
 }
 
+TEST_F(EventsTest, ConsumerAppliesABurstInFewTransactionsInOrderAndOnce) {
+  std::vector<int64_t> values;
+  for (int64_t v = 1; v <= 300; ++v) values.push_back(v);
+  auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  broker_ = *std::move(broker);
+  for (int64_t v : values) ASSERT_TRUE(Append(v).ok());
+  auto relay = Relay::Create({.dsn = db_->dsn(), .brokers = broker_->brokers()});
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  relay_ = *std::move(relay);
+  relay_->Start();
+  ASSERT_TRUE(WaitFor([&] { return relay_->stats().published == 300; }, absl::Seconds(30)));
+
+  // Value 150 is refused for good: the events before it and after it are applied, it is parked.
+  auto consumer = Consumer::Create(
+      {.brokers = broker_->brokers(), .group_id = "bursty", .topics = {kTopic}, .max_batch = 100}, *pool_,
+      [&](pqxx::transaction_base& tx, const ConsumedEvent& e) -> absl::Status {
+        google::protobuf::Int64Value v;
+        e.envelope.payload().UnpackTo(&v);
+        if (v.value() == 150) return absl::InvalidArgumentError("150 is refused");
+        tx.exec_params("INSERT INTO seen (event_id, value) VALUES ($1::uuid, $2)", e.envelope.id(), v.value());
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  std::thread run([&] { EXPECT_TRUE((*consumer)->Run().ok()); });
+  const bool done = WaitFor(
+      [&] { return (*consumer)->stats().applied == 299 && (*consumer)->stats().rejected == 1; }, absl::Seconds(60));
+  (*consumer)->Stop();
+  run.join();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM seen"), 299);
+  EXPECT_EQ(Scalar("SELECT count(DISTINCT value) FROM seen"), 299);
+  // In the order they were published.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM (SELECT value, lag(value) OVER (ORDER BY n) AS prev FROM seen) s "
+                   "WHERE prev IS NOT NULL AND value <= prev"),
+            0);
+  // A burst is a handful of transactions, not one per event: the inbox rows of one transaction share
+  // their xmin.
+  EXPECT_LE(Scalar("SELECT count(DISTINCT xmin::text) FROM inbox WHERE consumer = 'bursty' AND status = 'applied'"),
+            30);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbox WHERE consumer = 'bursty' AND status = 'rejected'"), 1);
+}
+
+TEST_F(EventsTest, ConsumerWithBatchesOfOneCommitsEachEvent) {
+  PublishOnOnePartition({1, 2, 3, 4, 5});
+  auto consumer = Consumer::Create(
+      {.brokers = broker_->brokers(), .group_id = "single", .topics = {kTopic}, .max_batch = 1}, *pool_,
+      [&](pqxx::transaction_base& tx, const ConsumedEvent& e) -> absl::Status {
+        tx.exec_params("INSERT INTO seen (event_id, value) VALUES ($1::uuid, 0)", e.envelope.id());
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  std::thread run([&] { EXPECT_TRUE((*consumer)->Run().ok()); });
+  const bool done = WaitFor([&] { return (*consumer)->stats().applied == 5; }, absl::Seconds(60));
+  (*consumer)->Stop();
+  run.join();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(Scalar("SELECT count(DISTINCT xmin::text) FROM inbox WHERE consumer = 'single'"), 5);
+  EXPECT_FALSE(Consumer::Create({.brokers = broker_->brokers(), .group_id = "x", .topics = {kTopic}, .max_batch = 0},
+                                *pool_, [](pqxx::transaction_base&, const ConsumedEvent&) { return absl::OkStatus(); })
+                   .ok());
+}
+
 }  // namespace
 }  // namespace crm::events

@@ -257,6 +257,11 @@ class Relay::Impl {
       // freshly filled outbox, as after an outage) the planner would rather sort every unpublished row
       // to take the first batch: 20x slower. This session never needs a sort.
       pqxx::nontransaction(*conn_).exec("SET enable_sort = off");
+      // Nothing this session writes needs to outlive a crash: its row locks and its published marks
+      // are hints — a mark lost with the last few commits only means those events are published again,
+      // and every consumer's inbox drops the repeat. So its commits do not wait for the WAL flush; the
+      // business transactions, which write the events, keep up's durability.
+      pqxx::nontransaction(*conn_).exec("SET synchronous_commit = off");
       notified_ = true;  // look at the table once after (re)connecting
       wakeup_ = std::make_unique<Wakeup>(*conn_, &notified_);
     }

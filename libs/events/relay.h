@@ -17,7 +17,9 @@
 //     gets attempts/last_error, crm_outbox_delivery_errors_total counts it, and it is retried with
 //     backoff while later events of the same key may go ahead. Fix the cause; nothing is lost.
 //   * At least once: a crash between delivery and marking re-sends those rows after restart; consumers
-//     deduplicate by event id (consumer.h), which makes the effect exactly once.
+//     deduplicate by event id (consumer.h), which makes the effect exactly once. For the same reason the
+//     relay's own commits (row locks, marks, the purge) run with synchronous_commit off: a mark lost in
+//     a crash is a repeat the inboxes drop, and the WAL flush is left to the writers' commits.
 //   * Wake-up: NOTIFY crm_outbox from the writer's commit; a periodic poll covers a missed notification.
 //
 // Example:

@@ -497,12 +497,21 @@ absl::StatusOr<v1::ListClientsResponse> ClientStore::ListClients(const Principal
   std::vector<std::string> conds{"TRUE"};
   const std::string query(absl::StripAsciiWhitespace(req.query()));
   if (!query.empty()) {
+    // Each part on its trigram index (clients_*_trgm, migration 0010); text_array_join(a) is
+    // array_to_string(a, ' ') in a form that can be indexed.
     const std::string like = p.Add(absl::StrCat("%", EscapeLike(query), "%"));
-    std::string cond = absl::StrCat("(c.name ILIKE ", like, " OR array_to_string(c.phones, ' ') ILIKE ", like,
-                                    " OR array_to_string(c.emails, ' ') ILIKE ", like);
-    // "8 (916) 123-45-67" finds "+79161234567": also match the query as a normalised phone.
+    std::string cond = absl::StrCat("(c.name ILIKE ", like, " OR text_array_join(c.phones) ILIKE ", like,
+                                    " OR text_array_join(c.emails) ILIKE ", like);
+    // "8 (916) 123-45-67" finds "+79161234567": also match the query as a normalised phone. The LIKE
+    // changes nothing that matches (a phone of the array is in its joined text) but gives PostgreSQL an
+    // estimate: for `@>` of a value it has no statistics of it guesses 0.5 % of the clients, and would
+    // walk the whole name index in order hoping to meet a page of them early (seconds at 1 000 000).
     absl::StatusOr<std::string> phone = NormalizePhone("query", query);
-    if (phone.ok()) absl::StrAppend(&cond, " OR c.phones @> ARRAY[", p.Add(*phone), "]::text[]");
+    if (phone.ok()) {
+      absl::StrAppend(&cond, " OR (c.phones @> ARRAY[", p.Add(*phone),
+                      "]::text[] AND text_array_join(c.phones) LIKE ",
+                      p.Add(absl::StrCat("%", EscapeLike(*phone), "%")), ")");
+    }
     conds.push_back(cond + ")");
   }
   if (!req.page_token().empty()) {

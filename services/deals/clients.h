@@ -16,7 +16,10 @@
 //     a deal becomes main, removing the main contact promotes none;
 //   - a contact added to a deal that has a client is linked to that client too; removing a contact from a
 //     deal leaves it with its clients;
-//   - crm.deals.client.created.v1 / updated.v1 (aggregate "client") are committed with the change.
+//   - crm.deals.client.created.v1 / updated.v1 (aggregate "client") are committed with the change;
+//   - ListClients' query (a part of the name, a phone or an e-mail) is matched on trigram indexes and
+//     FindDuplicates on the phone, e-mail and ИНН indexes, however many clients there are (issue 14;
+//     lists_plan_test.cc EXPLAINs what the store sends on 1 000 000 clients).
 //
 // Example:
 //   crm::deals::ClientStore clients(*pool, crm::SystemClock());

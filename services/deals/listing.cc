@@ -54,15 +54,27 @@ std::string VisibleResponsiblesSql(const crm::common::v1::Principal& caller, Sql
 std::string ScopedPageSql(const crm::common::v1::Principal& caller, const std::string& columns, const std::string& where,
                           int limit, SqlParams& p) {
   if (ReadScope(caller) == Scope::kTeam) {
-    // One ordered index range per visible responsible, at most `limit` rows each, then the newest of
-    // them: O(responsibles × limit) rows whatever the table holds.
-    return absl::StrCat("SELECT ", columns, " FROM ", VisibleResponsiblesSql(caller, p),
-                        " AS m(id) CROSS JOIN LATERAL (SELECT * FROM deals d WHERE d.responsible_id = m.id AND (",
-                        where, ")", kNewestFirst, limit, ") d", kNewestFirst, limit);
+    // One ordered index range per visible responsible, at most `limit` keys each (an index-only scan of
+    // deals_responsible_created when `where` needs no other column), the newest `limit` of them, then
+    // those rows: O(responsibles × limit) index entries and `limit` rows whatever the table holds.
+    return absl::StrCat("SELECT ", columns, " FROM deals d WHERE d.id = ANY(ARRAY(SELECT k.id FROM ",
+                        VisibleResponsiblesSql(caller, p),
+                        " AS m(id) CROSS JOIN LATERAL (SELECT d.create_time, d.id FROM deals d "
+                        "WHERE d.responsible_id = m.id AND (",
+                        where, ")", kNewestFirst, limit, ") k ORDER BY k.create_time DESC, k.id DESC LIMIT ", limit,
+                        "))", kNewestFirst, limit);
   }
   const std::string scope = ResponsibleCondition(caller, "d.responsible_id", p);
   return absl::StrCat("SELECT ", columns, " FROM deals d WHERE ", scope.empty() ? "" : scope + " AND ", "(", where,
                       ")", kNewestFirst, limit);
+}
+
+std::string ScopedColumnsSql(const crm::common::v1::Principal& caller, const std::string& columns,
+                             const std::string& stage_ids_param, const std::string& where, int limit, SqlParams& p) {
+  return absl::StrCat("SELECT ", columns, " FROM unnest(", stage_ids_param, "::uuid[]) WITH ORDINALITY AS s(id, n) ",
+                      "CROSS JOIN LATERAL (",
+                      ScopedPageSql(caller, "d.*", absl::StrCat("d.stage_id = s.id AND (", where, ")"), limit, p),
+                      ") d ORDER BY s.n, d.create_time DESC, d.id DESC");
 }
 
 std::string ScopedStageTotalsSql(const crm::common::v1::Principal& caller, const std::string& stage_ids_param,

@@ -42,6 +42,12 @@ std::string VisibleResponsiblesSql(const crm::common::v1::Principal& caller, Sql
 std::string ScopedPageSql(const crm::common::v1::Principal& caller, const std::string& columns, const std::string& where,
                           int limit, SqlParams& p);
 
+// The board's cards in one statement: for each stage of `stage_ids_param` (a uuid[] placeholder), the
+// ScopedPageSql page of at most `limit` deals of that stage matching `where`, as rows of `columns`
+// (over alias d); the rows of one stage come together, newest first.
+std::string ScopedColumnsSql(const crm::common::v1::Principal& caller, const std::string& columns,
+                             const std::string& stage_ids_param, const std::string& where, int limit, SqlParams& p);
+
 // A SELECT of (stage_id text, deal count bigint, amount sum bigint) per stage of `stage_ids_param`
 // (a uuid[] placeholder) for the deals `caller` may see, amounts counted only in `currency_param`'s
 // currency. With `where` empty it reads the totals the database keeps (deal_stage_totals, O(stages ×

@@ -509,6 +509,7 @@ absl::StatusOr<v1::ListProductsResponse> CatalogStore::List(const Principal& cal
   std::vector<std::string> conds{"TRUE"};
   const std::string query(absl::StripAsciiWhitespace(req.query()));
   if (!query.empty()) {
+    // Each on its trigram index (products_*_trgm, migration 0010).
     const std::string like = p.Add(absl::StrCat("%", EscapeLike(query), "%"));
     conds.push_back(absl::StrCat("(p.name ILIKE ", like, " OR p.sku ILIKE ", like, " OR p.external_id ILIKE ",
                                  like, ")"));

@@ -16,7 +16,9 @@
 //   - reading lines needs read access to the deal, changing them write access (access.h), an invisible
 //     deal being NOT_FOUND; every change writes crm.deals.deal.products_changed.v1 (key = deal id,
 //     visible to the deal's responsible and teams) in the same transaction;
-//   - every validation error is INVALID_ARGUMENT naming the field, with nothing written.
+//   - every validation error is INVALID_ARGUMENT naming the field, with nothing written;
+//   - ListProducts' query is matched on trigram indexes of the name, SKU and external id, and a deal's
+//     lines are read on (deal_id, pos) (issue 14; lists_plan_test.cc).
 //
 // Example:
 //   crm::deals::CatalogStore catalog(*pool, crm::SystemClock());

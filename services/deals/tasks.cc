@@ -20,6 +20,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/listing.h"
 #include "services/deals/sql.h"
 #include "services/deals/timeline.h"
 
@@ -115,6 +116,68 @@ absl::Status CheckVersion(int64_t given, int64_t stored) {
   return absl::OkStatus();
 }
 
+constexpr char kByDue[] = " ORDER BY t.due_time, t.id LIMIT ";
+
+// The deals' responsibles through whom `caller` sees tasks in the own and team scopes, as an SQL set
+// usable after IN: the caller (own), or the caller and who shares a team with them in deals' user
+// directory (team; listing.h's VisibleResponsiblesSql, the same deals as access.h's `team_ids &&
+// caller's teams` since a deal's team_ids are its responsible's teams); empty for other scopes.
+std::string DealResponsiblesSql(const Principal& caller, SqlParams& p) {
+  const std::string me = ActingUserId(caller);
+  switch (ReadScope(caller)) {
+    case Scope::kTeam:
+      return VisibleResponsiblesSql(caller, p);
+    case Scope::kOwn:
+      if (!me.empty()) return absl::StrCat("(SELECT ", p.Add(me), "::uuid)");
+      break;
+    case Scope::kAll:
+    case Scope::kNone:
+      break;
+  }
+  return "(SELECT NULL::uuid WHERE FALSE)";
+}
+
+// A SELECT of TaskColumns() of at most `limit` tasks that match `where` (over alias t, values in `p`)
+// and that `caller` may see, by (due_time, id) — ListTasks' table in tasks.h:
+//   - all: every task, on the order's index (tasks_due, tasks_status_due) or the filter's;
+//   - `narrow` (where names one deal or one responsible, whose index reaches few tasks): those tasks,
+//     visibility checked on each (its responsible is the caller, or its deal's is one of theirs);
+//   - own / team: one ordered index range per source of visibility — the caller's own tasks
+//     (tasks_responsible_*) and, per deal responsible of DealResponsiblesSql, the tasks of their deals
+//     (tasks_deal_responsible_*) — at most `limit` keys each, the first `limit` of them, then those
+//     rows: O(sources × limit) index entries whatever the table holds;
+//   - none: the caller's own tasks.
+std::string ScopedTasksSql(const Principal& caller, const std::string& where, bool narrow, int limit,
+                           SqlParams& p) {
+  const std::string me = ActingUserId(caller);
+  const Scope scope = ReadScope(caller);
+  const auto page = [&](const std::string& condition) {
+    return absl::StrCat("SELECT ", TaskColumns(), " FROM tasks t WHERE ", condition, kByDue, limit);
+  };
+  if (scope == Scope::kAll) return page(where);
+  const std::string mine = me.empty() ? "" : absl::StrCat("t.responsible_id = ", p.Add(me), "::uuid");
+  if (scope == Scope::kNone) {
+    return mine.empty() ? page("FALSE") : page(absl::StrCat(mine, " AND (", where, ")"));
+  }
+  const std::string responsibles = DealResponsiblesSql(caller, p);
+  if (narrow) {
+    const std::string through_deal = absl::StrCat("t.deal_responsible_id IN ", responsibles);
+    return page(absl::StrCat(mine.empty() ? through_deal : absl::StrCat("(", mine, " OR ", through_deal, ")"),
+                             " AND (", where, ")"));
+  }
+  std::string keys = absl::StrCat("SELECT k.due_time, k.id FROM ", responsibles,
+                                  " AS m(id) CROSS JOIN LATERAL (SELECT t.due_time, t.id FROM tasks t WHERE "
+                                  "t.deal_responsible_id = m.id AND (",
+                                  where, ")", kByDue, limit, ") k");
+  // UNION: a task of the caller's on a deal of theirs comes from both branches, once.
+  if (!mine.empty()) {
+    keys = absl::StrCat("(SELECT t.due_time, t.id FROM tasks t WHERE ", mine, " AND (", where, ")", kByDue,
+                        limit, ") UNION ", keys);
+  }
+  return absl::StrCat("SELECT ", TaskColumns(), " FROM tasks t WHERE t.id = ANY(ARRAY(SELECT k.id FROM (",
+                      keys, ") k ORDER BY k.due_time, k.id LIMIT ", limit, "))", kByDue, limit);
+}
+
 }  // namespace
 
 bool ResultRequired(v1::Task::Kind kind) { return kind == v1::Task::CALL || kind == v1::Task::MEETING; }
@@ -183,15 +246,17 @@ absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& i
       CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, t.deal_id(), /*for_update=*/true));
       CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal));
       t.set_responsible_id(in.responsible_id().empty() ? deal.responsible_id : in.responsible_id());
+      // deal_responsible_id (ListTasks' scopes) as read under the deal's row lock: a reassignment of the
+      // deal waits for this transaction, and its trigger (migration 0010) then moves this task too.
       SqlParams p;
       Exec(tx,
            absl::StrCat(
-               "INSERT INTO tasks (id, deal_id, kind, title, due_time, responsible_id, creator_id, status, "
-               "create_time, update_time, version) VALUES (",
+               "INSERT INTO tasks (id, deal_id, kind, title, due_time, responsible_id, deal_responsible_id, "
+               "creator_id, status, create_time, update_time, version) VALUES (",
                p.Add(t.id()), "::uuid, ", p.Add(t.deal_id()), "::uuid, ",
                p.Add(absl::StrCat(static_cast<int>(t.kind()))), "::smallint, ", p.Add(t.title()), ", ",
-               TsParam(p, FromProtoTimestamp(t.due_time())), ", ", p.Add(t.responsible_id()),
-               "::uuid, NULLIF(", p.Add(t.creator_id()), ", '')::uuid, 1, ",
+               TsParam(p, FromProtoTimestamp(t.due_time())), ", ", p.Add(t.responsible_id()), "::uuid, ",
+               p.Add(deal.responsible_id), "::uuid, NULLIF(", p.Add(t.creator_id()), ", '')::uuid, 1, ",
                TsParam(p, FromProtoTimestamp(t.create_time())), ", ",
                TsParam(p, FromProtoTimestamp(t.update_time())), ", 1)"),
            p);
@@ -238,27 +303,30 @@ absl::StatusOr<v1::ListTasksResponse> TaskStore::List(const Principal& caller, c
   const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
   CRM_ASSIGN_OR_RETURN(std::optional<TimePageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   SqlParams p;
-  std::string sql = absl::StrCat("SELECT ", TaskColumns(), " FROM tasks t JOIN deals d ON d.id = t.deal_id WHERE (",
-                                 ReadableWhere(caller, "d", p));
-  const std::string me = ActingUserId(caller);
-  if (!me.empty()) absl::StrAppend(&sql, " OR t.responsible_id = ", p.Add(me), "::uuid");
-  absl::StrAppend(&sql, ")");
-  if (!req.deal_id().empty()) absl::StrAppend(&sql, " AND t.deal_id = ", p.Add(req.deal_id()), "::uuid");
-  if (!responsible.empty()) absl::StrAppend(&sql, " AND t.responsible_id = ", p.Add(responsible), "::uuid");
+  std::string where = "TRUE";
+  if (!req.deal_id().empty()) absl::StrAppend(&where, " AND t.deal_id = ", p.Add(req.deal_id()), "::uuid");
+  if (!responsible.empty()) absl::StrAppend(&where, " AND t.responsible_id = ", p.Add(responsible), "::uuid");
   if (req.status() != v1::Task::STATUS_UNSPECIFIED) {
-    absl::StrAppend(&sql, " AND t.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))), "::smallint");
+    absl::StrAppend(&where, " AND t.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))),
+                    "::smallint");
   }
-  if (req.has_due_before()) absl::StrAppend(&sql, " AND t.due_time < ", TsParam(p, FromProtoTimestamp(req.due_before())));
-  if (req.has_due_after()) absl::StrAppend(&sql, " AND t.due_time >= ", TsParam(p, FromProtoTimestamp(req.due_after())));
-  if (req.overdue()) {
-    absl::StrAppend(&sql, " AND t.status = 1 AND t.due_time < ",
-                    TsParam(p, clock_.Now()));
+  if (req.has_due_before()) {
+    absl::StrAppend(&where, " AND t.due_time < ", TsParam(p, FromProtoTimestamp(req.due_before())));
   }
+  if (req.has_due_after()) {
+    absl::StrAppend(&where, " AND t.due_time >= ", TsParam(p, FromProtoTimestamp(req.due_after())));
+  }
+  if (req.overdue()) absl::StrAppend(&where, " AND t.status = 1 AND t.due_time < ", TsParam(p, clock_.Now()));
   if (after.has_value()) {
-    absl::StrAppend(&sql, " AND (t.due_time, t.id) > (", TsParam(p, absl::FromUnixMicros(after->micros)), ", ",
-                    p.Add(after->id), "::uuid)");
+    absl::StrAppend(&where, " AND (t.due_time, t.id) > (", TsParam(p, absl::FromUnixMicros(after->micros)),
+                    ", ", p.Add(after->id), "::uuid)");
   }
-  absl::StrAppend(&sql, " ORDER BY t.due_time, t.id LIMIT ", size + 1);
+  // The caller's own tasks are all visible to them: no scope to apply.
+  const bool own_tasks = !responsible.empty() && responsible == ActingUserId(caller);
+  const std::string sql =
+      own_tasks ? absl::StrCat("SELECT ", TaskColumns(), " FROM tasks t WHERE ", where, kByDue, size + 1)
+                : ScopedTasksSql(caller, where, /*narrow=*/!req.deal_id().empty() || !responsible.empty(),
+                                 size + 1, p);
   v1::ListTasksResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,

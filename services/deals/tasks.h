@@ -13,6 +13,24 @@
 //   - ABORTED "version mismatch" when a given version (non-zero) is stale;
 //   - ListTasks is ordered by (due_time, id), keyset-paginated; overdue means OPEN and due before the
 //     injected clock's now;
+//   - every ListTasks scope and filter reads on an index however many tasks there are (issue 14;
+//     checked on 1 000 000 tasks by lists_plan_test.cc, which EXPLAINs what the store sends). A task
+//     carries its deal's responsible (deal_responsible_id, kept current by a trigger on deals, migration
+//     0010), so each source of visibility is an ordered index range (with the status first when the
+//     request filters by status or overdue):
+//
+//       scope | no deal_id or responsible filter                  | deal_id or responsible filter
+//       ------+---------------------------------------------------+---------------------------------
+//       all   | tasks_due / tasks_status_due                      | tasks_deal_due or
+//       own   | the caller's tasks (tasks_responsible_*) merged   | tasks_responsible_*, visibility
+//             | with their deals' (tasks_deal_responsible_*)      | checked on each of their tasks
+//       team  | the same, one branch per visible responsible      |
+//       none  | the caller's tasks                                |
+//
+//     Team scope reaches "tasks of deals whose responsible is the caller or shares a team with them"
+//     through deals' user directory (listing.h's VisibleResponsiblesSql): the same deals as access.h's
+//     `team_ids && caller's teams`, a deal's team_ids being its responsible's teams (GetTask still
+//     checks its one deal on team_ids). responsible "me" lists the caller's tasks, all visible to them;
 //   - ReportOverdue() writes crm.deals.task.overdue.v1 once for each task that became overdue, however
 //     many replicas scan at once; a task whose due time is moved past the time of that change is
 //     reported again when the new due time passes (the actor is the deals service itself).

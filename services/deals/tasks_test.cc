@@ -305,6 +305,40 @@ TEST_F(TasksTest, AccessFollowsTheDealAndTheResponsibleCompletesOwnTask) {
   EXPECT_EQ(resp.tasks_size(), 2);
 }
 
+TEST_F(TasksTest, ListsFollowTheDealsResponsibleThroughTheTeamAndAReassignment) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::Task for_boris = NewTask(deal.id(), v1::Task::CALL, absl::Hours(1));
+  for_boris.set_responsible_id(kBoris);
+  const v1::Task borises = MustTask(Head(), for_boris);
+  const v1::Task annas = MustTask(Head(), NewTask(deal.id(), v1::Task::CALL, absl::Hours(2)));
+  EXPECT_EQ(annas.responsible_id(), kAnna);
+  const auto listed = [&](const Principal& p) {
+    v1::ListTasksResponse resp;
+    EXPECT_TRUE(ListTasks(p, v1::ListTasksRequest(), &resp).ok());
+    std::vector<std::string> ids;
+    for (const auto& t : resp.tasks()) ids.push_back(t.id());
+    return ids;
+  };
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(listed(Anna()), (Ids{borises.id(), annas.id()}));  // her deal's
+  EXPECT_EQ(listed(Lena()), (Ids{borises.id(), annas.id()}));  // her team's deal
+  EXPECT_EQ(listed(Boris()), (Ids{borises.id()}));             // his own task only
+
+  // The deal goes to Boris: its tasks follow it in the lists (Anna keeps her own task).
+  grpc::ClientContext ctx;
+  As(ctx, Head());
+  v1::UpdateDealRequest req;
+  *req.mutable_deal() = GetDeal(deal.id());
+  req.mutable_deal()->set_responsible_id(kBoris);
+  req.mutable_update_mask()->add_paths("responsible_id");
+  v1::Deal moved;
+  ASSERT_TRUE(deal_stub_->UpdateDeal(&ctx, req, &moved).ok());
+  EXPECT_EQ(listed(Anna()), (Ids{annas.id()}));
+  EXPECT_EQ(listed(Lena()), Ids{});
+  EXPECT_EQ(listed(Boris()), (Ids{borises.id(), annas.id()}));
+  EXPECT_EQ(listed(Head()), (Ids{borises.id(), annas.id()}));
+}
+
 TEST_F(TasksTest, OverdueUsesTheClockAndListsPageByDueTime) {
   const v1::Deal deal = MustDeal(Anna());
   std::vector<std::string> ids;

@@ -1,14 +1,15 @@
 // File: services/deals/thumbnail.cc
 #include "services/deals/thumbnail.h"
 
+#include <dlfcn.h>
 #include <gd.h>
 
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <memory>
+#include <type_traits>
 
-#include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -129,13 +130,71 @@ void GdError(int priority, const char* format, va_list args) {
   crm::log::Debug("libgd", {{"priority", priority}, {"message", std::string_view(buf)}});
 }
 
+// libgd and the codecs it pulls in (AVIF, HEIF, x265, TIFF, X11 …) are loaded on the first thumbnail,
+// not at start: they are about 4.5 MB of the service's resident memory, and most replicas never decode
+// an image (issue 14's idle-RSS budget). The functions used, resolved once.
+struct Gd {
+  decltype(&gdImageCreateFromJpegPtrEx) from_jpeg = nullptr;
+  decltype(&gdImageCreateFromPngPtr) from_png = nullptr;
+  decltype(&gdImageCreateFromGifPtr) from_gif = nullptr;
+  decltype(&gdImageCreateFromWebpPtr) from_webp = nullptr;
+  decltype(&gdImageCreateTrueColor) create_true_color = nullptr;
+  decltype(&gdImagePaletteToTrueColor) palette_to_true_color = nullptr;
+  decltype(&gdImageAlphaBlending) alpha_blending = nullptr;
+  decltype(&gdImageSaveAlpha) save_alpha = nullptr;
+  decltype(&gdImageCopyResampled) copy_resampled = nullptr;
+  decltype(&gdImageJpegPtr) jpeg_ptr = nullptr;
+  decltype(&gdImagePngPtrEx) png_ptr = nullptr;
+  decltype(&gdImageDestroy) destroy = nullptr;
+  decltype(&gdFree) free = nullptr;
+  decltype(&gdSetErrorMethod) set_error_method = nullptr;
+};
+
+// The loaded library, or nullptr when libgd cannot be loaded (the error is logged once).
+const Gd* LoadGd() {
+  static const Gd* const gd = []() -> const Gd* {
+    void* lib = ::dlopen("libgd.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      crm::log::Error("cannot load libgd: no thumbnails", {{"error", std::string_view(::dlerror())}});
+      return nullptr;
+    }
+    auto* g = new Gd;
+    bool ok = true;
+    auto bind = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+      if (fn == nullptr) ok = false;
+    };
+    bind(g->from_jpeg, "gdImageCreateFromJpegPtrEx");
+    bind(g->from_png, "gdImageCreateFromPngPtr");
+    bind(g->from_gif, "gdImageCreateFromGifPtr");
+    bind(g->from_webp, "gdImageCreateFromWebpPtr");
+    bind(g->create_true_color, "gdImageCreateTrueColor");
+    bind(g->palette_to_true_color, "gdImagePaletteToTrueColor");
+    bind(g->alpha_blending, "gdImageAlphaBlending");
+    bind(g->save_alpha, "gdImageSaveAlpha");
+    bind(g->copy_resampled, "gdImageCopyResampled");
+    bind(g->jpeg_ptr, "gdImageJpegPtr");
+    bind(g->png_ptr, "gdImagePngPtrEx");
+    bind(g->destroy, "gdImageDestroy");
+    bind(g->free, "gdFree");
+    bind(g->set_error_method, "gdSetErrorMethod");
+    if (!ok) {
+      crm::log::Error("libgd lacks a function the thumbnails need: no thumbnails", {});
+      return nullptr;
+    }
+    g->set_error_method(GdError);
+    return g;
+  }();
+  return gd;
+}
+
 struct GdImageDeleter {
-  void operator()(gdImage* im) const { gdImageDestroy(im); }
+  void operator()(gdImage* im) const { LoadGd()->destroy(im); }
 };
 using GdImage = std::unique_ptr<gdImage, GdImageDeleter>;
 
 struct GdFreeDeleter {
-  void operator()(void* p) const { gdFree(p); }
+  void operator()(void* p) const { LoadGd()->free(p); }
 };
 
 // At most kMaxConcurrentDecodes holders at a time.
@@ -164,18 +223,18 @@ class DecodeSlot {
   }
 };
 
-GdImage Decode(ImageFormat format, std::string_view content) {
+GdImage Decode(const Gd& gd, ImageFormat format, std::string_view content) {
   void* data = const_cast<char*>(content.data());  // libgd only reads it
   const int size = static_cast<int>(content.size());
   switch (format) {
     case ImageFormat::kJpeg:
-      return GdImage(gdImageCreateFromJpegPtrEx(size, data, /*ignore_warning=*/1));
+      return GdImage(gd.from_jpeg(size, data, /*ignore_warning=*/1));
     case ImageFormat::kPng:
-      return GdImage(gdImageCreateFromPngPtr(size, data));
+      return GdImage(gd.from_png(size, data));
     case ImageFormat::kGif:
-      return GdImage(gdImageCreateFromGifPtr(size, data));
+      return GdImage(gd.from_gif(size, data));
     case ImageFormat::kWebp:
-      return GdImage(gdImageCreateFromWebpPtr(size, data));
+      return GdImage(gd.from_webp(size, data));
     case ImageFormat::kUnknown:
       break;
   }
@@ -232,9 +291,6 @@ Size FitWithin(int64_t width, int64_t height, int64_t max_side) {
 }
 
 absl::StatusOr<Thumbnail> MakeThumbnail(std::string_view content, const ThumbnailOptions& options) {
-  static absl::once_flag once;
-  absl::call_once(once, [] { gdSetErrorMethod(GdError); });
-
   const ImageFormat format = SniffImageFormat(content);
   if (format == ImageFormat::kUnknown) return absl::InvalidArgumentError("not an image");
   absl::StatusOr<ImageHeader> header = ReadImageHeader(content);
@@ -246,8 +302,10 @@ absl::StatusOr<Thumbnail> MakeThumbnail(std::string_view content, const Thumbnai
   }
   if (content.size() > static_cast<size_t>(INT32_MAX)) return absl::ResourceExhaustedError("image file too large");
 
+  const Gd* gd = LoadGd();
+  if (gd == nullptr) return absl::UnavailableError("image support (libgd) is not installed");
   DecodeSlot slot;
-  GdImage src = Decode(format, content);
+  GdImage src = Decode(*gd, format, content);
   if (src == nullptr) return absl::DataLossError("cannot decode the image");
   const int64_t sw = gdImageSX(src.get());
   const int64_t sh = gdImageSY(src.get());
@@ -255,25 +313,25 @@ absl::StatusOr<Thumbnail> MakeThumbnail(std::string_view content, const Thumbnai
   if (sw <= 0 || sh <= 0 || sw > options.max_source_pixels / sh) {
     return absl::ResourceExhaustedError("decoded image is larger than allowed");
   }
-  if (!gdImageTrueColor(src.get()) && !gdImagePaletteToTrueColor(src.get())) {
+  if (!gdImageTrueColor(src.get()) && !gd->palette_to_true_color(src.get())) {
     return absl::InternalError("cannot convert the palette image");
   }
   const Size fit = FitWithin(sw, sh, options.max_side);
-  GdImage dst(gdImageCreateTrueColor(static_cast<int>(fit.width), static_cast<int>(fit.height)));
+  GdImage dst(gd->create_true_color(static_cast<int>(fit.width), static_cast<int>(fit.height)));
   if (dst == nullptr) return absl::InternalError("cannot allocate the thumbnail");
   const bool jpeg = format == ImageFormat::kJpeg;
   if (!jpeg) {
     // Write the resampled alpha as it is (no blending onto the black canvas) and keep it in the PNG.
-    gdImageAlphaBlending(dst.get(), 0);
-    gdImageSaveAlpha(dst.get(), 1);
+    gd->alpha_blending(dst.get(), 0);
+    gd->save_alpha(dst.get(), 1);
   }
-  gdImageCopyResampled(dst.get(), src.get(), 0, 0, 0, 0, static_cast<int>(fit.width), static_cast<int>(fit.height),
+  gd->copy_resampled(dst.get(), src.get(), 0, 0, 0, 0, static_cast<int>(fit.width), static_cast<int>(fit.height),
                        static_cast<int>(sw), static_cast<int>(sh));
   src.reset();
 
   int size = 0;
-  std::unique_ptr<void, GdFreeDeleter> out(jpeg ? gdImageJpegPtr(dst.get(), &size, kJpegQuality)
-                                                : gdImagePngPtrEx(dst.get(), &size, kPngCompression));
+  std::unique_ptr<void, GdFreeDeleter> out(jpeg ? gd->jpeg_ptr(dst.get(), &size, kJpegQuality)
+                                                : gd->png_ptr(dst.get(), &size, kPngCompression));
   if (out == nullptr || size <= 0) return absl::InternalError("cannot encode the thumbnail");
   Thumbnail t;
   t.content.assign(static_cast<const char*>(out.get()), static_cast<size_t>(size));

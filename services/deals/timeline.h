@@ -11,7 +11,9 @@
 //     and attachments (NOT_FOUND for an invisible deal, PERMISSION_DENIED for a read-only one);
 //   - a comment (1..10 000 characters) and its CommentAdded event (crm.deals.deal.comment_added.v1,
 //     aggregate "deal") are committed together or not at all;
-//   - ListTimeline is newest first, keyset-paginated on (create_time, id) with opaque tokens;
+//   - ListTimeline is newest first, keyset-paginated on (create_time, id) with opaque tokens; a page
+//     and its comments' attachments are read on indexes (timeline_deal_time, attachments_entry) however
+//     many entries there are (issue 14; lists_plan_test.cc, on 2 000 000 entries);
 //   - an image that cannot have a thumbnail (corrupt, more than 40 megapixels) is stored without one:
 //     the upload does not fail for it;
 //   - GetAttachment serves the content or the thumbnail to whoever may read the deal.

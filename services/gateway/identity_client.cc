@@ -43,6 +43,9 @@ struct IdentityJwksSource::State {
   void FetchOnce() {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.call_timeout));
+    // Wait for identity within the deadline instead of failing at once while the channel backs off
+    // (identity starting beside the gateway): a token signed meanwhile is not refused for a retry period.
+    ctx.set_wait_for_ready(true);
     idv1::GetSigningKeysRequest req;
     idv1::SigningKeys resp;
     grpc::Status s = stub->GetSigningKeys(&ctx, req, &resp);

@@ -25,6 +25,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
+#include "services/mortgage/sql.h"
 
 namespace crm::mortgage {
 namespace {
@@ -45,33 +46,7 @@ constexpr size_t kMaxShortText = 300;
 constexpr size_t kMaxLongText = 20000;
 constexpr int kMaxListItems = 50;
 
-// ----- SQL helpers ----------------------------------------------------------------------------------
-
-// Text parameters collected for one statement ($1, $2, ... in the order added).
-class Params {
- public:
-  std::string Add(std::string value) {
-    values_.push_back(std::move(value));
-    return absl::StrCat("$", values_.size());
-  }
-  // An SQL timestamptz equal to `t` to the microsecond.
-  std::string Ts(absl::Time t) {
-    return absl::StrCat("('epoch'::timestamptz + ", Add(absl::StrCat(absl::ToUnixMicros(t))),
-                        "::bigint * interval '1 microsecond')");
-  }
-  // An SQL bytea of `bytes`.
-  std::string Bytes(const std::string& bytes) {
-    return absl::StrCat(Add(absl::StrCat("\\x", absl::BytesToHexString(bytes))), "::bytea");
-  }
-  const std::vector<std::string>& values() const { return values_; }
-
- private:
-  std::vector<std::string> values_;
-};
-
-pqxx::result Run(pqxx::transaction_base& tx, const std::string& sql, const Params& p) {
-  return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
-}
+// ----- SQL helpers (and Params, Run: sql.h) ---------------------------------------------------------
 
 // The microseconds since the epoch of timestamptz `column` (0 when NULL).
 std::string Micros(std::string_view column) { return absl::StrCat("coalesce(", pg::MicrosOf(column), ", 0)"); }

@@ -30,6 +30,8 @@
 #include "libs/rpc/client.h"
 #include "proto/crm/common/v1/common.pb.h"
 #include "services/robots/actions.h"
+#include "services/robots/digest.h"
+#include "services/robots/lists.h"
 #include "services/robots/mail.h"
 #include "services/robots/notify.h"
 #include "services/robots/rule_store.h"
@@ -170,7 +172,7 @@ class Engine::Impl {
   Impl(pg::Pool& pool, const Clock& clock, RuleStore& rules, DealsClient& deals, Mailer* mailer,
        const events::OutboxWriter& outbox, EngineOptions options)
       : pool_(pool), clock_(clock), rules_(rules), deals_(deals), mailer_(mailer), outbox_(outbox),
-        options_(std::move(options)) {}
+        options_(std::move(options)), digests_(options_.digest_window) {}
 
   absl::Status OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& consumed);
   absl::Status OnTimer(pqxx::transaction_base& tx, const Timer& timer);
@@ -184,6 +186,8 @@ class Engine::Impl {
   const absl::TimeZone& zone() const { return options_.calendar->zone(); }
 
   absl::Status UpdateFacts(pqxx::transaction_base& tx, const DealEvent& e, absl::Time when);
+  // Sends what a digest timer's recipient and channel had held (digest.h), as one message.
+  absl::Status SendDigest(pqxx::transaction_base& tx, const Timer& timer);
   absl::Status CancelMoot(pqxx::transaction_base& tx, const std::string& deal_id, const Facts& facts);
   absl::Status ArmDates(pqxx::transaction_base& tx, const RuleIndex& index, const dv1::Deal& deal);
   // Decides what `rule` does about the event: an execution added to `out` (written by InsertAll).
@@ -221,7 +225,22 @@ class Engine::Impl {
   Mailer* mailer_;
   const events::OutboxWriter& outbox_;
   EngineOptions options_;
+  DigestGate digests_;
 };
+
+// A channel as the execution log names it.
+const char* ChannelName(int channel) {
+  switch (channel) {
+    case v1::Notify::IN_APP:
+      return "in-app";
+    case v1::Notify::EMAIL:
+      return "e-mail";
+    case v1::Notify::TELEGRAM:
+      return "telegram";
+    default:
+      return "channel";
+  }
+}
 
 absl::Time Engine::Impl::DelayEnd(const v1::Delay& d, absl::Time from) const {
   const absl::Duration len = absl::Seconds(d.duration().seconds()) + absl::Nanoseconds(d.duration().nanos());
@@ -598,19 +617,42 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
     return outbox_.Append(tx, event).status();
   };
   if (!client_id.empty()) {
-    CRM_RETURN_IF_ERROR(publish("crm.robots.notification.telegram.v1", nullptr, client_id));
+    CRM_RETURN_IF_ERROR(publish(kTelegramType, nullptr, client_id));
     done.push_back("telegram to the client");
   } else if (to_client) {
     done.push_back("the deal has no client to write to");
   }
   for (int c : n.channels()) {
-    if (c == v1::Notify::IN_APP || c == v1::Notify::TELEGRAM) {
-      for (const Recipient& r : to) {
-        CRM_RETURN_IF_ERROR(publish(c == v1::Notify::IN_APP ? "crm.robots.notification.in_app.v1"
-                                                            : "crm.robots.notification.telegram.v1",
-                                    &r, ""));
+    // Each person gets it now, or in their next digest when they had a message on this channel within
+    // the window (digest.h).
+    std::vector<const Recipient*> now;
+    int held = 0;
+    for (const Recipient& r : to) {
+      if (c == v1::Notify::EMAIL && r.email.empty()) continue;
+      CRM_ASSIGN_OR_RETURN(const bool send_now,
+                           digests_.Admit(tx,
+                                          DigestItem{.recipient = r.user_id,
+                                                     .channel = c,
+                                                     .recipient_name = r.full_name,
+                                                     .email = r.email,
+                                                     .deal_id = exec.deal_id(),
+                                                     .rule_id = rule.id(),
+                                                     .execution_id = exec.id(),
+                                                     .subject = subject,
+                                                     .text = text},
+                                          clock_.Now()));
+      if (send_now) {
+        now.push_back(&r);
+      } else {
+        ++held;
       }
-      if (!to.empty()) done.push_back(absl::StrCat(c == v1::Notify::IN_APP ? "in-app" : "telegram", " to ", to.size()));
+    }
+    if (held > 0) done.push_back(absl::StrCat(ChannelName(c), ": ", held, " held for the digest"));
+    if (c == v1::Notify::IN_APP || c == v1::Notify::TELEGRAM) {
+      for (const Recipient* r : now) {
+        CRM_RETURN_IF_ERROR(publish(c == v1::Notify::IN_APP ? kInAppType : kTelegramType, r, ""));
+      }
+      if (!now.empty()) done.push_back(absl::StrCat(ChannelName(c), " to ", now.size()));
     } else if (c == v1::Notify::EMAIL) {
       if (mailer_ == nullptr) {  // a deployment without SMTP: the other channels still go
         crm::log::Warn("robots: an e-mail notification was not sent: SMTP is not configured (SMTP_URL)",
@@ -620,11 +662,9 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
       }
       MailMessage m{.from = options_.mail_from, .subject = subject, .text = text,
                     .message_id = absl::StrCat("<", exec.id(), ".", index, "@robots.crm>")};
-      for (const Recipient& r : to) {
-        if (!r.email.empty()) m.to.push_back(r.email);
-      }
+      for (const Recipient* r : now) m.to.push_back(r->email);
       if (m.to.empty()) {
-        done.push_back("e-mail: no addresses");
+        if (held == 0) done.push_back("e-mail: no addresses");
         continue;
       }
       CRM_RETURN_IF_ERROR(mailer_->Send(m));
@@ -975,6 +1015,42 @@ absl::Status Engine::Impl::RunSchedule(pqxx::transaction_base& tx, const Timer& 
   return RunStep(tx, digest.id(), 1);
 }
 
+absl::Status Engine::Impl::SendDigest(pqxx::transaction_base& tx, const Timer& timer) {
+  CRM_ASSIGN_OR_RETURN(const std::vector<DigestItem> items, digests_.Flush(tx, timer.payload, clock_.Now()));
+  if (items.empty()) return absl::OkStatus();
+  const DigestItem& first = items.front();
+  const std::string subject = DigestSubject(items);
+  const std::string text = DigestText(items, options_.deal_url_prefix);
+  if (first.channel == v1::Notify::EMAIL) {
+    if (mailer_ == nullptr || first.email.empty()) return absl::OkStatus();
+    return mailer_->Send(MailMessage{.from = options_.mail_from,
+                                     .to = {first.email},
+                                     .subject = subject,
+                                     .text = text,
+                                     .message_id = absl::StrCat("<digest.", timer.id, "@robots.crm>")});
+  }
+  v1::Notification note;
+  note.set_recipient_user_id(first.recipient);
+  note.set_recipient_name(first.recipient_name);
+  note.set_subject(subject);
+  note.set_text(text);
+  for (const DigestItem& item : items) {
+    v1::Notification::DigestItem* d = note.add_digest();
+    d->set_deal_id(item.deal_id);
+    d->set_rule_id(item.rule_id);
+    d->set_execution_id(item.execution_id);
+    d->set_subject(item.subject);
+  }
+  *note.mutable_time() = ToProtoTimestamp(clock_.Now());
+  events::NewEvent event{.aggregate_type = "notification",
+                         .aggregate_id = first.recipient,
+                         .type = first.channel == v1::Notify::IN_APP ? kInAppType : kTelegramType,
+                         .payload = &note,
+                         .actor = rpc::ServicePrincipal("robots")};
+  event.visible_to_user_ids = {first.recipient};
+  return outbox_.Append(tx, event).status();
+}
+
 absl::Status Engine::Impl::OnTimer(pqxx::transaction_base& tx, const Timer& timer) {
   if (timer.kind == kStepTimerKind) {
     // "step:<id>" first, then "step:<id>:retry:<n>" for the n-th retry.
@@ -986,6 +1062,7 @@ absl::Status Engine::Impl::OnTimer(pqxx::transaction_base& tx, const Timer& time
   }
   if (timer.kind == kDateTimerKind) return RunDate(tx, timer);
   if (timer.kind == kScheduleTimerKind) return RunSchedule(tx, timer);
+  if (timer.kind == kDigestTimerKind) return SendDigest(tx, timer);
   return absl::UnimplementedError(absl::StrCat("unknown timer kind ", timer.kind));
 }
 
@@ -1057,38 +1134,25 @@ absl::StatusOr<v1::ListExecutionsResponse> Engine::Impl::List(const Principal& c
   if (!req.rule_id().empty() && !IsUuid(req.rule_id())) return InvalidFieldError("rule_id", "not a UUID");
   if (req.page_size() < 0) return InvalidFieldError("page_size", "must not be negative");
   const int size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 200);
-  // Page token: "<create micros>/<id>" of the last row shown.
-  int64_t after_us = 0;
-  std::string after_id;
-  if (!req.page_token().empty()) {
-    std::vector<std::string> parts = absl::StrSplit(req.page_token(), '/');
-    if (parts.size() != 2 || !absl::SimpleAtoi(AsAbsl(parts[0]), &after_us) || !IsUuid(parts[1])) {
-      return InvalidFieldError("page_token", "not a token this list gave");
-    }
-    after_id = parts[1];
-  }
+  CRM_ASSIGN_OR_RETURN(const ListStatement page, ExecutionsPageStatement(req, size + 1));
   const bool all = rpc::HasPermission(caller, "robots.read.all");
   const std::string me = caller.id().empty() ? caller.on_behalf_of_user_id() : caller.id();
   v1::ListExecutionsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    out.Clear();
     if (!all) {
       if (req.deal_id().empty()) return absl::PermissionDeniedError("missing permission robots.read.all");
-      pqxx::result owner = tx.exec_params("SELECT responsible_id FROM deal_facts WHERE deal_id = $1", req.deal_id());
+      pqxx::result owner = Run(tx, DealOwnerStatement(req.deal_id()));
       if (owner.empty() || owner[0][0].as<std::string>() != me) {
         return absl::PermissionDeniedError("the deal's log is its responsible's (or needs robots.read.all)");
       }
     }
-    pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT body, ", pg::MicrosOf("create_time"), ", id FROM executions "
-                     "WHERE ($1 = '' OR deal_id = $1) AND ($2 = '' OR rule_id = $2::uuid) AND ($4 = '' OR "
-                     "(create_time, id) < (", TimeOf(3), ", NULLIF($4, '')::uuid)) ORDER BY create_time DESC, id DESC "
-                     "LIMIT $5"),
-        req.deal_id(), req.rule_id(), after_us, after_id, size + 1);
+    pqxx::result r = Run(tx, page);
     for (int i = 0; i < std::min<int>(size, r.size()); ++i) {
       if (!out.add_executions()->ParseFromString(Bytes(r[i][0]))) return absl::DataLossError("bad execution");
     }
     if (static_cast<int>(r.size()) > size) {
-      out.set_next_page_token(absl::StrCat(r[size - 1][1].as<int64_t>(), "/", r[size - 1][2].as<std::string>()));
+      out.set_next_page_token(ExecutionsPageToken(r[size - 1][1].as<int64_t>(), r[size - 1][2].as<std::string>()));
     }
     return absl::OkStatus();
   }));

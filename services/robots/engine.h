@@ -77,6 +77,10 @@ struct Timer;
 inline constexpr char kStepTimerKind[] = "robots.step";
 inline constexpr char kDateTimerKind[] = "robots.date";
 
+// The notification event types robots publishes (crm.robots.notification.v1, key = the recipient).
+inline constexpr char kInAppType[] = "crm.robots.notification.in_app.v1";
+inline constexpr char kTelegramType[] = "crm.robots.notification.telegram.v1";
+
 struct EngineOptions {
   // Working time for delays and task deadlines, and the zone of date comparisons. Not owned; required.
   const calendar::WorkingCalendar* calendar = nullptr;
@@ -92,6 +96,9 @@ struct EngineOptions {
   std::string mail_from = "robots@crm.local";
   // Deals looked at per schedule occurrence.
   int schedule_deal_limit = 5000;
+  // A person gets at most one message a channel per this window; the rest wait for its digest
+  // (digest.h). Zero: every notification at once.
+  absl::Duration digest_window = absl::Minutes(5);
 };
 
 class Engine {

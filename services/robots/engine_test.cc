@@ -122,10 +122,13 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     AddUser(kRop, "Роман Руководителев", "rop@crm.local", {"head_of_sales"});
   }
 
+  // The seed scenarios check each notification on its own, so digests are off unless a test sets
+  // digest_window_ before SetUp() (DigestTest below).
   std::unique_ptr<Engine> MakeEngine(DealsClient& deals) {
     return std::make_unique<Engine>(*robots_pool_, clock_, *rules_, deals, nullptr, *outbox_,
-                                    EngineOptions{.calendar = calendar_.get()});
+                                    EngineOptions{.calendar = calendar_.get(), .digest_window = digest_window_});
   }
+  absl::Duration digest_window_ = absl::ZeroDuration();
 
   // identity's UserCreated, as robots' users consumer applies it.
   void AddUser(const std::string& id, const std::string& name, const std::string& email,
@@ -1273,6 +1276,64 @@ TEST_F(EngineTest, ClientMessagesAndTheEngineersPipeline) {
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deals WHERE copied_from_id = '", d.id(), "' AND pipeline_id = '",
                                kEngineers, "' AND client_id = '", kClient, "'")),
             1);
+}
+
+// Issue 14: a burst of 200 leads left without a first contact: the head of sales is told of the first at
+// once and of the other 199 in ONE digest when the window ends — not 200 messages a channel — and the
+// digest lists them; the next window starts with that digest.
+class DigestTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    digest_window_ = absl::Minutes(5);
+    EngineTest::SetUp();
+  }
+};
+
+TEST_F(DigestTest, ABurstOfLeadsReachesTheHeadOfSalesAsOneDigestAChannel) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i) ids.push_back(NewDeal(kLead, kUnsorted, absl::StrCat("Лид ", i)).id());
+  Pump();
+  Advance(absl::Minutes(31));  // every lead's 30-minute step has run
+  for (const std::string& id : ids) ASSERT_EQ(StateOf(id, kUrgentRule), "DONE") << id;
+  for (const char* type : {"crm.robots.notification.in_app.v1", "crm.robots.notification.telegram.v1"}) {
+    EXPECT_EQ(Notifications(kRop, type), 1) << type << ": the first lead's, at once";
+  }
+  // The others' log says where their notification went.
+  int held = 0;
+  for (const std::string& id : ids) {
+    const auto log = Log(id, kUrgentRule);
+    if (!log.empty() && log[0].actions(1).detail().find("held for the digest") != std::string::npos) ++held;
+  }
+  EXPECT_EQ(held, 199);
+
+  Advance(absl::Minutes(5));  // the window ends: one digest a channel
+  for (const char* type : {"crm.robots.notification.in_app.v1", "crm.robots.notification.telegram.v1"}) {
+    EXPECT_EQ(Notifications(kRop, type), 2) << type;
+  }
+  // The digest names every held lead once, oldest first.
+  pqxx::connection c(robots_db_->dsn());
+  pqxx::work tx(c);
+  const pqxx::result r = tx.exec(absl::StrCat("SELECT payload FROM outbox WHERE aggregateid = '", kRop,
+                                              "' AND type = 'crm.robots.notification.in_app.v1' ORDER BY seq"));
+  ASSERT_EQ(r.size(), 2u);
+  events::v1::Envelope env;
+  const pqxx::binarystring raw(r[1][0]);
+  ASSERT_TRUE(env.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
+  crm::robots::v1::Notification note;
+  ASSERT_TRUE(env.payload().UnpackTo(&note));
+  EXPECT_EQ(note.subject(), "Сводка уведомлений: 199");
+  ASSERT_EQ(note.digest_size(), 199);
+  std::set<std::string> listed;
+  for (const auto& item : note.digest()) listed.insert(item.deal_id());
+  EXPECT_EQ(listed.size(), 199u);
+  int missing = 0;  // the one told at once
+  for (const std::string& id : ids) missing += listed.contains(id) ? 0 : 1;
+  EXPECT_EQ(missing, 1);
+  EXPECT_NE(note.text().find("… и ещё 149"), std::string::npos) << note.text();
+
+  // Nothing is sent twice, however often the clock moves.
+  Advance(absl::Hours(1));
+  EXPECT_EQ(Notifications(kRop), 2);
 }
 
 }  // namespace

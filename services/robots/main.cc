@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   return crm::rpc::RunService(
       "robots", 7103, 9103, [](crm::config::Env& env, crm::rpc::Server& server) -> absl::Status {
         const std::string dsn = env.String("PG_DSN", kDefaultDsn);
-        const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 8, 2, 256));
+        const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 12, 2, 256));
         const bool relay_enabled = env.Bool("OUTBOX_RELAY", true);
         const std::string brokers = env.String("KAFKA_BROKERS", "localhost:9092");
         // The Kafka consumer group of this deployment's replicas (one group per deployment).
@@ -140,9 +140,14 @@ int main(int argc, char** argv) {
         const bool smtp_starttls = env.Bool("SMTP_STARTTLS", false);
         const std::string mail_from = env.String("MAIL_FROM", "robots@crm.local");
         const std::string deal_url = env.String("DEAL_URL_PREFIX", "http://localhost:8080/deals/");
-        // Timers: the longest sleep between passes and the batch per transaction.
+        // Timers: the longest sleep between passes, the batch per transaction, and how many loops fire
+        // them side by side (SKIP LOCKED): a step waits on deals' RPCs, so a few loops keep a burst's
+        // steps on time (issue 14).
         const absl::Duration poll = env.Duration("TIMER_POLL_INTERVAL", absl::Seconds(1));
-        const int batch = static_cast<int>(env.Int("TIMER_BATCH", 100, 1, 1000));
+        const int batch = static_cast<int>(env.Int("TIMER_BATCH", 20, 1, 1000));
+        const int workers = static_cast<int>(env.Int("TIMER_WORKERS", 4, 1, 64));
+        // Notifications: at most one message a person and channel per window; the rest in its digest.
+        const absl::Duration digest_window = env.Duration("NOTIFY_DIGEST_WINDOW", absl::Minutes(5));
         const absl::Duration retry_backoff = env.Duration("ACTION_RETRY_BACKOFF", absl::Seconds(10));
         const std::string clock_file = env.String("CLOCK_OFFSET_FILE", "");  // tests only
         crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
@@ -194,21 +199,26 @@ int main(int argc, char** argv) {
             crm::robots::EngineOptions{.calendar = calendar,
                                        .initial_backoff = retry_backoff,
                                        .deal_url_prefix = deal_url,
-                                       .mail_from = mail_from}));
+                                       .mail_from = mail_from,
+                                       .digest_window = digest_window}));
         server.AddService(server.Own(std::make_unique<crm::robots::RuleServiceImpl>(*rules, *engine)));
         server.AddService(server.Own(std::make_unique<crm::robots::ExecutionServiceImpl>(*engine)));
 
         // Timers: delayed steps, date reminders and schedule occurrences, on every replica.
         auto* timers = server.Own(std::make_unique<crm::robots::TimerStore>(*p, *clock));
-        auto* loop = server.Own(std::make_unique<crm::robots::TimerLoop>(
-            *timers,
-            schedules->Wrap([engine](pqxx::transaction_base& tx, const crm::robots::Timer& t) {
-              return engine->OnTimer(tx, t);
-            }),
-            crm::robots::TimerLoopOptions{.poll_interval = poll,
-                                          .batch_size = batch,
-                                          .before_pass = [schedules] { return schedules->Materialize().status(); }}));
-        engine->SetWake([loop] { loop->Wake(); });
+        auto handler = schedules->Wrap([engine](pqxx::transaction_base& tx, const crm::robots::Timer& t) {
+          return engine->OnTimer(tx, t);
+        });
+        std::vector<crm::robots::TimerLoop*> loops;
+        for (int w = 0; w < workers; ++w) {
+          crm::robots::TimerLoopOptions o{.poll_interval = poll, .batch_size = batch};
+          // One loop materializes the schedules' occurrences before its passes.
+          if (w == 0) o.before_pass = [schedules] { return schedules->Materialize().status(); };
+          loops.push_back(server.Own(std::make_unique<crm::robots::TimerLoop>(*timers, handler, std::move(o))));
+        }
+        engine->SetWake([loops] {
+          for (crm::robots::TimerLoop* l : loops) l->Wake();
+        });
 
         // The suite's events, and identity's users (for recipients).
         CRM_ASSIGN_OR_RETURN(

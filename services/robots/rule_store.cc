@@ -14,6 +14,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
+#include "services/robots/lists.h"
 #include "services/robots/rules.h"
 #include "services/robots/schedules.h"
 
@@ -206,10 +207,8 @@ absl::StatusOr<v1::ListRulesResponse> RuleStore::List(const v1::ListRulesRequest
   const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
   v1::ListRulesResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    pqxx::result r = tx.exec_params(
-        "SELECT body FROM rules WHERE ($1 = '' OR pipeline_id = $1) AND (NOT $2 OR enabled) "
-        "AND ($3 = '' OR id > $3::uuid) ORDER BY id LIMIT $4",
-        req.pipeline_id(), req.enabled_only(), req.page_token(), size + 1);
+    out.Clear();
+    pqxx::result r = Run(tx, RulesPageStatement(req, size + 1));
     for (int i = 0; i < std::min<int>(size, r.size()); ++i) {
       CRM_ASSIGN_OR_RETURN(*out.add_rules(), ParseRule(r[i][0]));
     }

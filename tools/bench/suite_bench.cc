@@ -1,7 +1,7 @@
 // crm-suite-bench: the suite as `tools/crm up` runs it — every service, the relay, robots and the
 // gateway's stream consuming, PostgreSQL with up's durability — at 1 000 000 deals (issue 14).
 //
-//   tools/crm bench suite [--deals N] [--requests N] [--seconds S]
+//   tools/crm bench suite [--deals N] [--requests N] [--seconds S] [--only reads|creates]
 //
 // tools/crm starts the suite (`up`), restarts its services with the gateway's per-user rate limit lifted
 // (CRM_GATEWAY_PER_USER_RATE=0: the bench's 16 clients are one person) and makes the bench's staff
@@ -18,7 +18,11 @@
 //      inserting the same deal row and outbox row (tables LIKE deals / outbox INCLUDING ALL, a NOTIFY
 //      trigger like the outbox's) at the same concurrency, with robots' consumer lag sampled through the
 //      run;
-//   5. CPU ms per request of every process (from /proc) for each gateway run and the raw one.
+//   5. CPU ms per request of every process (from /proc) for each gateway run and the raw one;
+//   6. robots through a burst of creates into seed 001's pipeline: seed 001 §1.1 installed as two bench
+//      rules with delays of --sla-seconds and twice that (so the timers come due during the run, at the
+//      rate the leads came), --burst leads at 16 clients, then each step's lag from its due time to its
+//      actions done (p50 / p99), and the notifications each person was sent.
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -29,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -67,6 +72,9 @@ struct Options {
   int deals = 1'000'000;
   int requests = 400;
   double seconds = 10;
+  std::string only;  // "reads", "creates" or "robots": that part alone (after the RSS and the load)
+  int burst = 3000;      // leads in the robots burst
+  int sla_seconds = 10;  // the bench copy of seed 001 §1.1: first step after this, second after twice
 };
 
 std::string ReadFile(const std::string& path) {
@@ -272,8 +280,9 @@ std::vector<double> Time(int n, Call call) {
 }
 
 // `threads` workers calling `call(state)` until `seconds` pass; completed calls per second and latency.
-template <typename Setup, typename Call>
-std::pair<double, Latency> RunFor(int threads, double seconds, Setup setup, Call call) {
+template <typename Setup, typename Call, typename Done = bool (*)()>
+std::pair<double, Latency> RunFor(int threads, double seconds, Setup setup, Call call,
+                                  Done finished = [] { return false; }) {
   std::vector<std::vector<double>> lat(threads);
   std::vector<std::thread> workers;
   std::atomic<int> ready{0};
@@ -293,7 +302,8 @@ std::pair<double, Latency> RunFor(int threads, double seconds, Setup setup, Call
   while (ready.load() < threads) std::this_thread::yield();
   const auto start = Clock::now();
   go = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < until && !finished()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   for (auto& w : workers) w.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -575,6 +585,142 @@ void Creates(const Options& o, const Person& p, const std::string& pipeline, con
   tx.commit();
 }
 
+// --- robots through a burst -------------------------------------------------------------------------
+
+std::string RobotsDsn(const Options& o) {
+  return absl::StrCat("host=127.0.0.1 port=", o.pg_port, " dbname=robots user=robots password=",
+                      ReadFile(o.state + "/secrets/robots.password"));
+}
+
+// Seed 001 §1.1 (first contact: a tag at 15 minutes, then a task and the head of sales told at 30) as two
+// bench rules on «Первичная обработка» with delays of --sla-seconds and twice that, so their timers come
+// due during the run at the rate the leads were created; a burst of --burst leads at 16 clients; then
+// each step's lag from its due time to its actions done, and what each person was sent.
+void Robots(const Options& o, const Person& manager, const Person& head) {
+  pqxx::connection deals(DealsDsn(o));
+  std::string pipeline, stage;
+  {
+    pqxx::work tx(deals);
+    const pqxx::row r = tx.exec1("SELECT p.id, s.id FROM pipelines p JOIN stages s ON s.pipeline_id = p.id "
+                                 "WHERE p.name = 'Первичная обработка' ORDER BY s.position LIMIT 1");
+    pipeline = r[0].c_str();
+    stage = r[1].c_str();
+  }
+  std::printf("\nrobots: seed 001 §1.1 as bench rules (%d s and %d s) on «Первичная обработка», a burst of %d leads "
+              "at 16 clients\n",
+              o.sla_seconds, 2 * o.sla_seconds, o.burst);
+  const std::string tag = absl::StrCat("Бенч ", absl::ToUnixSeconds(absl::Now()));
+  auto rule = [&](const std::string& name, int delay, const nlohmann::json& actions) {
+    nlohmann::json body{{"name", name},
+                        {"enabled", true},
+                        {"trigger", {{"kind", "STAGE_ENTERED"}, {"pipelineId", pipeline}, {"stageId", stage}}},
+                        {"delay", {{"duration", absl::StrCat(delay, "s")}}},
+                        {"actions", actions}};
+    HttpClient http(o.gateway_port, "");
+    std::string reply;
+    const int status = http.Exchange(Post("/v1/robots/rules", head.token, body.dump()), &reply);
+    if (status != 200) Die(absl::StrCat("creating a bench rule: ", status, " ", reply));
+    return nlohmann::json::parse(reply);
+  };
+  const nlohmann::json yellow = rule(absl::StrCat(tag, ": жёлтое предупреждение"), o.sla_seconds,
+                                     nlohmann::json::array({{{"addTag", {{"tag", "Бенч: жёлтое предупреждение"}}}}}));
+  const nlohmann::json red = rule(
+      absl::StrCat(tag, ": срочно связаться"), 2 * o.sla_seconds,
+      nlohmann::json::array(
+          {{{"createTask", {{"title", "Бенч: срочно связаться"}, {"kind", "call"}, {"dueIn", "900s"}}}},
+           {{"notify",
+             {{"channels", {"IN_APP", "EMAIL"}},
+              {"recipients", {"role:head_of_sales"}},
+              {"subject", "Нет первого контакта: {deal.name}"},
+              {"text", "Сделка «{deal.name}» без первого контакта. Ответственный: {responsible.name}. {deal.url}"}}}}}));
+  const std::vector<std::string> rules = {yellow["id"].get<std::string>(), red["id"].get<std::string>()};
+
+  pqxx::connection robots(RobotsDsn(o));
+  const std::string since = pqxx::work(robots).exec1("SELECT now()::text")[0].c_str();
+  const auto mail_before = std::filesystem::exists(o.state + "/mail")
+                               ? std::distance(std::filesystem::directory_iterator(o.state + "/mail"),
+                                               std::filesystem::directory_iterator{})
+                               : 0;
+  std::atomic<int> made{0};
+  double lag = 0;
+  double burst_seconds = 0;
+  {
+    LagSampler sampler(o.robots_metrics_port);
+    const auto began = Clock::now();
+    const double seconds_cap = 600;
+    std::atomic<bool> done{false};
+    RunFor(
+        16, seconds_cap, [&](int) { return std::make_unique<HttpClient>(o.gateway_port, ""); },
+        [&](auto& c) {
+          const int n = made.fetch_add(1);
+          if (n >= o.burst) {
+            done = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            return;
+          }
+          const std::string body = absl::StrCat(R"({"name":"Бенч лид )", n, R"(","pipelineId":")", pipeline, R"("})");
+          std::string reply;
+          const int status = c->Exchange(Post("/v1/deals", manager.token, body), &reply);
+          if (status != 200) Die(absl::StrCat("POST /v1/deals: ", status, " ", reply));
+        },
+        [&] { return done.load(); });
+    burst_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+    lag = sampler.max();
+  }
+  std::printf("  burst: %d leads in %.1f s (%.0f/s), robots' consumer lag max %.0f events\n", o.burst,
+              burst_seconds, o.burst / burst_seconds, lag);
+
+  // Wait until every step of both rules has finished (or a generous limit passes).
+  const std::string rule_list = absl::StrCat("'{", absl::StrJoin(rules, ","), "}'::uuid[]");
+  const auto deadline = Clock::now() + std::chrono::seconds(120 + 2 * o.sla_seconds);
+  int64_t finished = 0;
+  while (Clock::now() < deadline) {
+    finished = pqxx::work(robots)
+                   .exec1(absl::StrCat("SELECT count(*) FROM executions WHERE rule_id = ANY(", rule_list,
+                                       ") AND finish_time IS NOT NULL"))[0]
+                   .as<int64_t>();
+    if (finished >= 2 * o.burst) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  pqxx::work tx(robots);
+  const pqxx::row l = tx.exec1(absl::StrCat(
+      "SELECT count(*), count(*) FILTER (WHERE state = 'DONE'), "
+      "coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finish_time - due_time)), 0), "
+      "coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM finish_time - due_time)), 0), "
+      "coalesce(max(extract(epoch FROM finish_time - due_time)), 0) "
+      "FROM executions WHERE rule_id = ANY(", rule_list, ") AND finish_time IS NOT NULL"));
+  std::printf("  SLA steps finished %lld of %d (%lld done); due → actions done: p50 %.3f s, p99 %.3f s, max %.3f s\n",
+              static_cast<long long>(l[0].as<int64_t>()), 2 * o.burst, static_cast<long long>(l[1].as<int64_t>()),
+              l[2].as<double>(), l[3].as<double>(), l[4].as<double>());
+  std::printf("  notifications sent since the burst began, per person and channel:\n");
+  for (const pqxx::row& r : tx.exec(absl::StrCat(
+           "SELECT aggregateid, type, count(*) FROM outbox WHERE aggregatetype = 'notification' AND occurred_at >= '",
+           since, "' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10"))) {
+    std::printf("    %s %-40s %lld\n", r[0].c_str(), r[1].c_str(), static_cast<long long>(r[2].as<int64_t>()));
+  }
+  tx.commit();
+  const auto mail_after = std::filesystem::exists(o.state + "/mail")
+                              ? std::distance(std::filesystem::directory_iterator(o.state + "/mail"),
+                                              std::filesystem::directory_iterator{})
+                              : 0;
+  std::printf("    e-mails delivered to the mail catcher: %lld\n", static_cast<long long>(mail_after - mail_before));
+  // The bench rules stop here (disabled, kept in the log).
+  for (const nlohmann::json& r : {yellow, red}) {
+    nlohmann::json body{{"id", r["id"]}, {"version", r["version"]}, {"enabled", false}};
+    HttpClient http(o.gateway_port, "");
+    std::string reply;
+    const std::string path = absl::StrCat("/v1/robots/rules/", r["id"].get<std::string>(), "?updateMask=enabled");
+    const std::string req =
+        absl::StrCat("PATCH ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ", head.token,
+                     "\r\nContent-Type: application/json\r\nContent-Length: ", body.dump().size(), "\r\n\r\n",
+                     body.dump());
+    if (const int status = http.Exchange(req, &reply); status != 200) {
+      std::printf("  (could not disable bench rule %s: %d %s)\n", r["id"].get<std::string>().c_str(), status,
+                  reply.c_str());
+    }
+  }
+}
+
 int Main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -587,6 +733,9 @@ int Main(int argc, char** argv) {
     else if (a == "--deals") o.deals = std::stoi(v);
     else if (a == "--requests") o.requests = std::stoi(v);
     else if (a == "--seconds") o.seconds = std::stod(v);
+    else if (a == "--only") o.only = v;
+    else if (a == "--burst") o.burst = std::stoi(v);
+    else if (a == "--sla-seconds") o.sla_seconds = std::stoi(v);
     else Die("unknown argument " + a);
   }
   const std::vector<Process> procs = SuiteProcesses(o);
@@ -607,8 +756,9 @@ int Main(int argc, char** argv) {
   const std::vector<Person> people = {SignIn(o, "head of sales (all)", "rop"),
                                       SignIn(o, "manager (team)", "manager"),
                                       SignIn(o, "cc operator (own)", "cc.operator")};
-  Reads(o, people, pipeline, procs);
-  Creates(o, people[1], pipeline, procs);
+  if (o.only.empty() || o.only == "reads") Reads(o, people, pipeline, procs);
+  if (o.only.empty() || o.only == "creates") Creates(o, people[1], pipeline, procs);
+  if (o.only.empty() || o.only == "robots") Robots(o, people[1], people[0]);
   return 0;
 }
 

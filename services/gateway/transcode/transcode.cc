@@ -19,6 +19,7 @@
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "services/gateway/transcode/json_policy.h"
+#include "services/gateway/transcode/json_print.h"
 
 namespace crm::gateway {
 namespace {
@@ -437,9 +438,11 @@ absl::StatusOr<std::string> ResponseToJson(const RouteMatch& m, std::string_view
     return absl::InternalError(absl::StrCat("response of ", m.method->full_name(), " does not parse as ",
                                             m.method->output_type()->full_name()));
   }
-  auto print = [](const gpb::Message& msg, const gpb::util::JsonPrintOptions& opts) -> absl::StatusOr<std::string> {
+  // PrintJson: MessageToJsonString's bytes and errors, without its binary round trip (json_print.h).
+  auto print = [&](const gpb::Message& msg, const gpb::util::JsonPrintOptions& opts) -> absl::StatusOr<std::string> {
     std::string out;
-    absl::Status s = FromProtobufStatus(gpb::util::MessageToJsonString(msg, &out, opts));
+    out.reserve(std::min<size_t>(serialized_response.size() * 2 + 16, size_t{1} << 20));
+    absl::Status s = PrintJson(msg, opts, &out);
     if (!s.ok()) return absl::InternalError(absl::StrCat("response to JSON: ", s.message()));
     return out;
   };
