@@ -34,6 +34,14 @@ prometheus::Family<prometheus::Counter>& ConsumedFamily() {
   return *family;
 }
 
+prometheus::Gauge& LagSecondsGauge(const std::string& consumer) {
+  static auto* const family = &prometheus::BuildGauge()
+                                   .Name("crm_events_consumer_lag_seconds")
+                                   .Help("How old the last event handled was when its batch was done (0 when idle)")
+                                   .Register(crm::metrics::Registry());
+  return family->Add({{"consumer", consumer}});
+}
+
 prometheus::Gauge& LagGauge(const std::string& consumer) {
   static auto* const family = &prometheus::BuildGauge()
                                    .Name("crm_events_consumer_lag")
@@ -66,7 +74,8 @@ class Consumer::Impl {
         duplicate_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "duplicate"}})),
         rejected_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "rejected"}})),
         retried_(ConsumedFamily().Add({{"consumer", options_.group_id}, {"result", "retried"}})),
-        lag_gauge_(LagGauge(options_.group_id)) {}
+        lag_gauge_(LagGauge(options_.group_id)),
+        lag_seconds_gauge_(LagSecondsGauge(options_.group_id)) {}
 
   ~Impl() { Close(); }
 
@@ -157,16 +166,39 @@ class Consumer::Impl {
       batch.push_back(m);
     }
     absl::Status s = HandleBatch(batch);
+    // How far behind in time: the age of the newest event just handled (0 when nothing came).
+    double age = 0;
+    if (!batch.empty()) {
+      rd_kafka_timestamp_type_t type;
+      const int64_t ms = rd_kafka_message_timestamp(batch.back(), &type);
+      if (ms > 0) age = std::max(0.0, static_cast<double>(absl::ToUnixMillis(absl::Now()) - ms) / 1000.0);
+    }
+    lag_seconds_gauge_.Set(age);
     for (rd_kafka_message_t* m : batch) rd_kafka_message_destroy(m);
     return s;
   }
   // Sum over the assigned partitions of (high watermark − position), from librdkafka's cached
-  // watermarks: no broker round trip. -1 when nothing is assigned yet.
+  // watermarks. A partition nothing was consumed from since its assignment has no position: its
+  // committed offset counts instead (one broker round trip, at most 1 s). -1 when nothing is assigned.
   int64_t Lag() const {
     rd_kafka_topic_partition_list_t* assignment = nullptr;
     if (rk_ == nullptr || rd_kafka_assignment(rk_, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
     int64_t lag = assignment->cnt > 0 ? 0 : -1;
     rd_kafka_position(rk_, assignment);
+    rd_kafka_topic_partition_list_t* unknown = rd_kafka_topic_partition_list_new(assignment->cnt);
+    for (int i = 0; i < assignment->cnt; ++i) {
+      if (assignment->elems[i].offset < 0) {
+        rd_kafka_topic_partition_list_add(unknown, assignment->elems[i].topic, assignment->elems[i].partition);
+      }
+    }
+    if (unknown->cnt > 0 && rd_kafka_committed(rk_, unknown, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < unknown->cnt; ++i) {
+        rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_find(
+            assignment, unknown->elems[i].topic, unknown->elems[i].partition);
+        if (tp != nullptr && unknown->elems[i].offset >= 0) tp->offset = unknown->elems[i].offset;
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(unknown);
     for (int i = 0; i < assignment->cnt; ++i) {
       const rd_kafka_topic_partition_t& tp = assignment->elems[i];
       int64_t low = 0, high = 0;
@@ -408,6 +440,7 @@ class Consumer::Impl {
   prometheus::Counter& rejected_;
   prometheus::Counter& retried_;
   prometheus::Gauge& lag_gauge_;
+  prometheus::Gauge& lag_seconds_gauge_;
 
   mutable absl::Mutex mu_;
   absl::CondVar wake_;

@@ -1,10 +1,13 @@
 // File: services/deals/listing.cc
 #include "services/deals/listing.h"
 
+#include <pqxx/pqxx>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "libs/base/status.h"
 #include "libs/base/uuid.h"
+#include "libs/pg/pool.h"
 
 namespace crm::deals {
 namespace {
@@ -81,15 +84,31 @@ std::string ScopedStageTotalsSql(const crm::common::v1::Principal& caller, const
                                  const std::string& currency_param, const std::string& where, SqlParams& p) {
   if (where.empty()) {
     const std::string scope = ResponsibleCondition(caller, "t.responsible_id", p);
+    // The folded totals and the deltas not folded yet (migration 0011): exact in any snapshot.
     return absl::StrCat("SELECT t.stage_id::text, coalesce(sum(t.deals), 0)::bigint, "
                         "coalesce(sum(t.amount_minor) FILTER (WHERE t.currency = ",
-                        currency_param, "), 0)::bigint FROM deal_stage_totals t WHERE t.stage_id = ANY(",
+                        currency_param, "), 0)::bigint FROM (SELECT stage_id, responsible_id, currency, deals, "
+                        "amount_minor FROM deal_stage_totals UNION ALL SELECT stage_id, responsible_id, currency, "
+                        "deals, amount_minor FROM deal_stage_deltas) t WHERE t.stage_id = ANY(",
                         stage_ids_param, "::uuid[])", scope.empty() ? "" : " AND " + scope, " GROUP BY t.stage_id");
   }
   const std::string scope = ResponsibleCondition(caller, "d.responsible_id", p);
   return absl::StrCat("SELECT d.stage_id::text, count(*), coalesce(sum(d.amount_minor) FILTER (WHERE d.currency = ",
                       currency_param, "), 0)::bigint FROM deals d WHERE d.stage_id = ANY(", stage_ids_param,
                       "::uuid[])", scope.empty() ? "" : " AND " + scope, " AND (", where, ") GROUP BY d.stage_id");
+}
+
+absl::StatusOr<int64_t> FoldStageTotals(pg::Pool& pool, int max_rows) {
+  int64_t moved = 0;
+  for (;;) {
+    int64_t n = 0;
+    CRM_RETURN_IF_ERROR(pg::InTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
+      n = tx.exec_params1("SELECT deal_stage_fold($1)", max_rows)[0].as<int64_t>();
+      return absl::OkStatus();
+    }));
+    moved += n;
+    if (n < max_rows) return moved;
+  }
 }
 
 }  // namespace crm::deals

@@ -26,8 +26,13 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "crm/common/v1/common.pb.h"
 #include "services/deals/access.h"
+
+namespace crm::pg {
+class Pool;
+}  // namespace crm::pg
 
 namespace crm::deals {
 
@@ -50,10 +55,16 @@ std::string ScopedColumnsSql(const crm::common::v1::Principal& caller, const std
 
 // A SELECT of (stage_id text, deal count bigint, amount sum bigint) per stage of `stage_ids_param`
 // (a uuid[] placeholder) for the deals `caller` may see, amounts counted only in `currency_param`'s
-// currency. With `where` empty it reads the totals the database keeps (deal_stage_totals, O(stages ×
-// responsibles)); otherwise it counts the deals matching `where` (over alias d).
+// currency. With `where` empty it reads the totals the database keeps (deal_stage_totals plus the
+// deal_stage_deltas not folded into them yet, O(stages × responsibles)); otherwise it counts the deals
+// matching `where` (over alias d).
 std::string ScopedStageTotalsSql(const crm::common::v1::Principal& caller, const std::string& stage_ids_param,
                                  const std::string& currency_param, const std::string& where, SqlParams& p);
+
+// Folds the oldest board-total deltas (at most `max_rows` per statement, until none is left) into
+// deal_stage_totals, in the caller's database; returns how many it moved. Boards read the same numbers
+// before and after; deals runs it every second on every replica (concurrent folds take disjoint rows).
+absl::StatusOr<int64_t> FoldStageTotals(pg::Pool& pool, int max_rows = 10'000);
 
 }  // namespace crm::deals
 

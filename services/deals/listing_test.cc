@@ -23,6 +23,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "services/deals/deals.h"
+#include "services/deals/listing.h"
 #include "services/deals/sql.h"
 
 namespace crm {
@@ -333,6 +334,31 @@ TEST_F(ListingTest, ListsOfEveryScopeAndFilterAreIndexBackedAndExact) {
       EXPECT_EQ(got, want);
       EXPECT_GE(ExpectNoSeqScanOfDeals(recorder.Take(), caller.name + " / " + f.name), 1);
     }
+  }
+}
+
+// Creates append deltas; the fold moves them into the totals in one transaction: every scope's board
+// counts the same before and after (migration 0011).
+TEST_F(ListingTest, FoldingTheTotalsChangesNoBoard) {
+  v1::GetBoardRequest req;
+  req.set_pipeline_id(kP1);
+  std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> before;
+  for (const Caller& caller : Callers()) {
+    auto board = store_->GetBoard(caller.principal, req);
+    ASSERT_TRUE(board.ok()) << board.status();
+    for (const auto& col : board->columns()) before[caller.name].emplace_back(col.count(), col.sum().amount_minor());
+  }
+  ASSERT_GT(db_->Count("SELECT count(*) FROM deal_stage_deltas"), 0);
+  auto moved = FoldStageTotals(*pool_, 7);  // several statements
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_GT(*moved, 7);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM deal_stage_deltas"), 0);
+  for (const Caller& caller : Callers()) {
+    auto board = store_->GetBoard(caller.principal, req);
+    ASSERT_TRUE(board.ok()) << board.status();
+    std::vector<std::pair<int64_t, int64_t>> after;
+    for (const auto& col : board->columns()) after.emplace_back(col.count(), col.sum().amount_minor());
+    EXPECT_EQ(after, before[caller.name]) << caller.name;
   }
 }
 

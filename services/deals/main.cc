@@ -29,6 +29,7 @@
 #include "libs/rpc/server.h"
 #include "services/deals/clients.h"
 #include "services/deals/deals.h"
+#include "services/deals/listing.h"
 #include "services/deals/demo.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
@@ -110,6 +111,12 @@ int main(int argc, char** argv) {
             return crm::pg::PurgeIdempotency(tx, crm::SystemClock().Now()).status();
           });
           if (!s.ok()) crm::log::Warn("cannot purge idempotency records", {{"error", s}});
+        }));
+        // The board totals' deltas into the totals (listing.h), every second on every replica.
+        server.Own(std::make_unique<crm::Periodic>(absl::Seconds(1), [p] {
+          if (absl::StatusOr<int64_t> moved = crm::deals::FoldStageTotals(*p); !moved.ok()) {
+            crm::log::Warn("cannot fold the board totals", {{"error", moved.status()}});
+          }
         }));
         if (overdue_scan_ms > 0) {
           server.Own(std::make_unique<crm::deals::OverdueReporter>(*tasks, absl::Milliseconds(overdue_scan_ms)));

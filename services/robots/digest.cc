@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,29 +16,27 @@
 namespace crm::robots {
 namespace {
 
-using crm::pg::MicrosOf;
 using crm::pg::TimeOfMicros;
 
-// Opens the window at $3 unless one opened after $3 - $4: a row back means "send now".
-const std::string& kOpenWindow() {
+// One notification for the recipients $1 (names $2, e-mails $3) on channel $4 at $5 (Unix µs): opens the
+// window of each who had no message within $6 µs before (returned: they get it now) and keeps it for the
+// others. Windows still open are read without locking them, so in a burst concurrent notifications to the
+// same people only insert what they hold; a window is locked (in recipient order, so never in a deadlock)
+// only to open it, and its condition is checked again on the row as it is then.
+const std::string& kAdmit() {
   static const std::string* const sql = new std::string(absl::StrCat(
-      "INSERT INTO notify_windows AS w (recipient, channel, opened_at) VALUES ($1, $2, ", TimeOfMicros(3),
-      ") ON CONFLICT (recipient, channel) DO UPDATE SET opened_at = EXCLUDED.opened_at "
-      "WHERE w.opened_at <= EXCLUDED.opened_at - $4::bigint * interval '1 microsecond' RETURNING 1"));
-  return *sql;
-}
-
-const std::string& kWindowStart() {
-  static const std::string* const sql = new std::string(
-      absl::StrCat("SELECT ", MicrosOf("opened_at"), " FROM notify_windows WHERE recipient = $1 AND channel = $2"));
-  return *sql;
-}
-
-const std::string& kHold() {
-  static const std::string* const sql = new std::string(absl::StrCat(
-      "INSERT INTO notify_pending (recipient, channel, recipient_name, email, deal_id, rule_id, execution_id, "
-      "subject, text, create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ",
-      TimeOfMicros(10), ")"));
+      "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS t(recipient, name, email)), "
+      "still_open AS (SELECT recipient FROM notify_windows WHERE channel = $4 AND recipient = ANY($1::text[]) "
+      "AND opened_at > ", TimeOfMicros(5), " - $6::bigint * interval '1 microsecond'), "
+      "opened AS (INSERT INTO notify_windows AS w (recipient, channel, opened_at) "
+      "SELECT recipient, $4, ", TimeOfMicros(5), " FROM input WHERE recipient NOT IN (SELECT recipient FROM still_open) "
+      "ORDER BY recipient "
+      "ON CONFLICT (recipient, channel) DO UPDATE SET opened_at = EXCLUDED.opened_at "
+      "WHERE w.opened_at <= EXCLUDED.opened_at - $6::bigint * interval '1 microsecond' RETURNING recipient), "
+      "held AS (INSERT INTO notify_pending (recipient, channel, recipient_name, email, deal_id, rule_id, "
+      "execution_id, subject, text, create_time) SELECT i.recipient, $4, i.name, i.email, $7, $8, $9, $10, $11, ",
+      TimeOfMicros(5), " FROM input i WHERE i.recipient NOT IN (SELECT recipient FROM opened)) "
+      "SELECT recipient FROM opened"));
   return *sql;
 }
 
@@ -51,27 +50,52 @@ const std::string& kReopen() {
   return *sql;
 }
 
+std::string ArrayOf(const std::vector<DigestItem>& items, std::string DigestItem::*field) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : items[i].*field) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 std::string Payload(const std::string& recipient, int channel) { return absl::StrCat(recipient, "\n", channel); }
+
+// The timer that ends the window of (recipient, channel) opened at `opened`.
+TimerStore::NewTimer WindowTimer(const std::string& recipient, int channel, absl::Time opened, absl::Duration window) {
+  return {.key = absl::StrCat("digest:", recipient, ":", channel, ":", absl::ToUnixMicros(opened)),
+          .kind = kDigestTimerKind,
+          .due = opened + window,
+          .payload = Payload(recipient, channel)};
+}
 
 }  // namespace
 
-absl::StatusOr<bool> DigestGate::Admit(pqxx::transaction_base& tx, const DigestItem& item, absl::Time now) const {
-  if (window_ <= absl::ZeroDuration()) return true;
-  const int64_t now_us = absl::ToUnixMicros(now);
-  if (!tx.exec_params(kOpenWindow(), item.recipient, item.channel, now_us, absl::ToInt64Microseconds(window_))
-           .empty()) {
-    return true;
+absl::StatusOr<std::vector<bool>> DigestGate::Admit(pqxx::transaction_base& tx, const std::vector<DigestItem>& items,
+                                                    absl::Time now) const {
+  std::vector<bool> out(items.size(), true);
+  if (window_ <= absl::ZeroDuration() || items.empty()) return out;
+  const DigestItem& first = items.front();
+  std::set<std::string> opened;
+  for (const pqxx::row& r :
+       tx.exec_params(kAdmit(), ArrayOf(items, &DigestItem::recipient), ArrayOf(items, &DigestItem::recipient_name),
+                      ArrayOf(items, &DigestItem::email), first.channel, absl::ToUnixMicros(now),
+                      absl::ToInt64Microseconds(window_), first.deal_id, first.rule_id, first.execution_id,
+                      first.subject, first.text)) {
+    opened.insert(r[0].c_str());
   }
-  const pqxx::result start = tx.exec_params(kWindowStart(), item.recipient, item.channel);
-  const int64_t opened_us = start.empty() ? now_us : start[0][0].as<int64_t>();
-  tx.exec_params(kHold(), item.recipient, item.channel, item.recipient_name, item.email, item.deal_id, item.rule_id,
-                 item.execution_id, item.subject, item.text, now_us);
-  CRM_ASSIGN_OR_RETURN(ScheduleOutcome outcome,
-                       TimerStore::Schedule(tx, absl::StrCat("digest:", item.recipient, ":", item.channel, ":", opened_us),
-                                            kDigestTimerKind, absl::FromUnixMicros(opened_us) + window_,
-                                            Payload(item.recipient, item.channel)));
-  (void)outcome;
-  return false;
+  std::vector<TimerStore::NewTimer> timers;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out[i] = opened.contains(items[i].recipient);
+    if (out[i]) timers.push_back(WindowTimer(items[i].recipient, first.channel, now, window_));
+  }
+  CRM_RETURN_IF_ERROR(TimerStore::CreateAll(tx, timers));
+  return out;
 }
 
 absl::StatusOr<std::vector<DigestItem>> DigestGate::Flush(pqxx::transaction_base& tx, const std::string& payload,
@@ -98,7 +122,10 @@ absl::StatusOr<std::vector<DigestItem>> DigestGate::Flush(pqxx::transaction_base
   std::vector<DigestItem> out;
   out.reserve(taken.size());
   for (auto& [id, item] : taken) out.push_back(std::move(item));
-  if (!out.empty()) tx.exec_params(kReopen(), parts[0], channel, absl::ToUnixMicros(now));
+  if (!out.empty()) {
+    tx.exec_params(kReopen(), parts[0], channel, absl::ToUnixMicros(now));
+    CRM_RETURN_IF_ERROR(TimerStore::CreateAll(tx, {WindowTimer(parts[0], channel, now, window_)}));
+  }
   return out;
 }
 

@@ -4,10 +4,12 @@
 // what happened, never one per deal — the head of sales does not receive 15 000 e-mails for a burst of
 // 15 000 leads.
 //
-// The first notification to a person on a channel goes out at once and opens a window; those that
+// The first notification to a person on a channel goes out at once and opens a window, with a durable
+// timer for its end (kDigestTimerKind, key "digest:<recipient>:<channel>:<window start>"); those that
 // come for them on that channel inside the window are kept (table notify_pending) and go out together
-// as ONE digest when the window ends, through a durable timer (kDigestTimerKind, key
-// "digest:<recipient>:<channel>:<window start>"). Sending the digest opens the next window. So over any
+// as ONE digest when that timer fires, which opens the next window (and arms its timer). A window in
+// which nothing was held just ends. One notification for any number of people on one channel costs one
+// statement (a burst of leads notifying eleven managers each does not cost eleven statements a lead). So over any
 // stretch of time T a person receives at most 1 + T / window messages a channel, however many
 // notifications were meant for them. Messages to a deal's client (Telegram) are not digested: each is
 // about the client's own deal. A window of zero turns digests off (every notification goes at once).
@@ -16,8 +18,8 @@
 // the timer that sends it (the e-mail channel at least once, like any e-mail).
 //
 // Example (in a Notify action):
-//   CRM_ASSIGN_OR_RETURN(bool now, DigestGate(window).Admit(tx, item, clock.Now()));
-//   if (now) ... publish / send as before ...;             // else it waits for the digest
+//   CRM_ASSIGN_OR_RETURN(std::vector<bool> now, DigestGate(window).Admit(tx, items, clock.Now()));
+//   for each item with now[i]: ... publish / send as before ...;   // the others wait for the digest
 // and in the timer handler for kDigestTimerKind:
 //   CRM_ASSIGN_OR_RETURN(std::vector<DigestItem> items, DigestGate(window).Flush(tx, timer.payload, now));
 //   if (!items.empty()) ... one message: DigestSubject(items), DigestText(items, url_prefix) ...;
@@ -57,13 +59,16 @@ class DigestGate {
   // `window`: how long after a message to a person the next ones are held; zero = never held.
   explicit DigestGate(absl::Duration window) : window_(window) {}
 
-  // Returns true when `item` should go out now (no message to its recipient on its channel within the
-  // window before `now`: the window opens at `now`); otherwise keeps it, makes sure the timer that sends
-  // the window's digest exists, and returns false.
-  absl::StatusOr<bool> Admit(pqxx::transaction_base& tx, const DigestItem& item, absl::Time now) const;
+  // For one notification to several people on one channel (`items` share channel, deal, rule, execution,
+  // subject and text; each recipient at most once): true for those it should reach now — no message to
+  // them on the channel within the window before `now`; their window opens at `now`, with its timer —
+  // and false for those it is kept for, until their window's digest.
+  absl::StatusOr<std::vector<bool>> Admit(pqxx::transaction_base& tx, const std::vector<DigestItem>& items,
+                                          absl::Time now) const;
 
   // For a digest timer's `payload`: takes (deletes) what was held for its recipient and channel, oldest
-  // first, and when there was anything opens the next window at `now` (the digest goes out now).
+  // first, and when there was anything opens the next window at `now`, with its timer (the digest goes
+  // out now).
   // InvalidArgument for a payload that is not a digest timer's.
   absl::StatusOr<std::vector<DigestItem>> Flush(pqxx::transaction_base& tx, const std::string& payload,
                                                 absl::Time now) const;

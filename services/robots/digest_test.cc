@@ -40,10 +40,10 @@ class DigestTest : public ::testing::Test {
   }
   bool Admit(const DigestGate& gate, const DigestItem& item, absl::Time at) {
     pqxx::work tx(*conn_);
-    auto r = gate.Admit(tx, item, at);
+    auto r = gate.Admit(tx, {item}, at);
     EXPECT_TRUE(r.ok()) << r.status();
     tx.commit();
-    return r.value_or(false);
+    return r.ok() && r->size() == 1 && (*r)[0];
   }
   std::vector<DigestItem> Flush(const DigestGate& gate, const std::string& payload, absl::Time at) {
     pqxx::work tx(*conn_);
@@ -67,7 +67,7 @@ class DigestTest : public ::testing::Test {
   std::unique_ptr<pqxx::connection> conn_;
 };
 
-TEST_F(DigestTest, WithoutAWindowEverythingGoesAtOnce) {
+TEST_F(DigestTest, WithoutAWindowEverythingGoesAtOnce) {  // and nothing is written
   DigestGate gate(absl::ZeroDuration());
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(Admit(gate, Item("u1", kInApp, absl::StrCat(i)), kT0));
   EXPECT_TRUE(Timers().empty());
@@ -83,11 +83,12 @@ TEST_F(DigestTest, TheFirstGoesAtOnceTheRestWaitForOneDigestPerPersonAndChannel)
   EXPECT_TRUE(Admit(gate, Item("u2", kInApp, "d2"), kT0 + absl::Seconds(1)));
   EXPECT_TRUE(Admit(gate, Item("u1", kEmail, "d2"), kT0 + absl::Seconds(1)));
 
-  // One timer for u1's in-app window, due when it ends.
+  // A timer for each window opened (u1 in-app and e-mail, u2 in-app), due when it ends.
   auto timers = Timers();
-  ASSERT_EQ(timers.size(), 1u);
-  const auto& [key, timer] = *timers.begin();
-  EXPECT_EQ(key, absl::StrCat("digest:u1:1:", absl::ToUnixMicros(kT0)));
+  ASSERT_EQ(timers.size(), 3u);
+  ASSERT_TRUE(timers.contains(absl::StrCat("digest:u1:1:", absl::ToUnixMicros(kT0))));
+  const std::string key = absl::StrCat("digest:u1:1:", absl::ToUnixMicros(kT0));
+  const auto timer = timers[key];
   EXPECT_EQ(timer.first, kT0 + absl::Minutes(5));
 
   // The digest takes both, oldest first, once.
@@ -115,7 +116,7 @@ TEST_F(DigestTest, TenThousandInTwoAndAHalfMinutesAreTwoMessages) {
   }
   EXPECT_EQ(now, 1);
   auto timers = Timers();
-  ASSERT_EQ(timers.size(), 1u);
+  ASSERT_EQ(timers.size(), 1u);  // the one window the first e-mail opened
   std::vector<DigestItem> items = Flush(gate, timers.begin()->second.second, kT0 + absl::Minutes(5));
   ASSERT_EQ(items.size(), 9'999u);
   EXPECT_EQ(DigestSubject(items), "Сводка уведомлений: 9999");
@@ -123,6 +124,23 @@ TEST_F(DigestTest, TenThousandInTwoAndAHalfMinutesAreTwoMessages) {
   EXPECT_EQ(text.find("— Нет первого контакта: 1 http://crm/deals/1\n"), 0u) << text.substr(0, 200);
   EXPECT_NE(text.find("… и ещё 9949\n"), std::string::npos);
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 51);
+}
+
+TEST_F(DigestTest, OneNotificationToManyPeopleIsOneStatementAndEachHasTheirOwnWindow) {
+  DigestGate gate(absl::Minutes(5));
+  EXPECT_TRUE(Admit(gate, Item("m3", kInApp, "d0"), kT0));  // m3 already had one
+  std::vector<DigestItem> team;
+  for (const char* who : {"m1", "m2", "m3", "m4"}) team.push_back(Item(who, kInApp, "d1"));
+  pqxx::work tx(*conn_);
+  auto now = gate.Admit(tx, team, kT0 + absl::Seconds(10));
+  ASSERT_TRUE(now.ok()) << now.status();
+  tx.commit();
+  EXPECT_EQ(*now, (std::vector<bool>{true, true, false, true}));
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM notify_pending WHERE recipient = 'm3' AND deal_id = 'd1'"), 1);
+  // A window timer for each window opened: m3's at kT0, the others' ten seconds later.
+  auto timers = Timers();
+  EXPECT_EQ(timers.size(), 4u);
+  EXPECT_TRUE(timers.contains(absl::StrCat("digest:m1:1:", absl::ToUnixMicros(kT0 + absl::Seconds(10)))));
 }
 
 TEST_F(DigestTest, APayloadThatIsNotADigestTimersIsRefused) {

@@ -625,24 +625,27 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
   for (int c : n.channels()) {
     // Each person gets it now, or in their next digest when they had a message on this channel within
     // the window (digest.h).
-    std::vector<const Recipient*> now;
-    int held = 0;
+    std::vector<const Recipient*> candidates;
+    std::vector<DigestItem> items;
     for (const Recipient& r : to) {
       if (c == v1::Notify::EMAIL && r.email.empty()) continue;
-      CRM_ASSIGN_OR_RETURN(const bool send_now,
-                           digests_.Admit(tx,
-                                          DigestItem{.recipient = r.user_id,
-                                                     .channel = c,
-                                                     .recipient_name = r.full_name,
-                                                     .email = r.email,
-                                                     .deal_id = exec.deal_id(),
-                                                     .rule_id = rule.id(),
-                                                     .execution_id = exec.id(),
-                                                     .subject = subject,
-                                                     .text = text},
-                                          clock_.Now()));
-      if (send_now) {
-        now.push_back(&r);
+      candidates.push_back(&r);
+      items.push_back(DigestItem{.recipient = r.user_id,
+                                 .channel = c,
+                                 .recipient_name = r.full_name,
+                                 .email = r.email,
+                                 .deal_id = exec.deal_id(),
+                                 .rule_id = rule.id(),
+                                 .execution_id = exec.id(),
+                                 .subject = subject,
+                                 .text = text});
+    }
+    CRM_ASSIGN_OR_RETURN(const std::vector<bool> send_now, digests_.Admit(tx, items, clock_.Now()));
+    std::vector<const Recipient*> now;
+    int held = 0;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (send_now[i]) {
+        now.push_back(candidates[i]);
       } else {
         ++held;
       }

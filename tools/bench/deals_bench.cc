@@ -344,9 +344,12 @@ int main(int argc, char** argv) {
   c.prepare("list", "SELECT id, name, stage_id, amount_minor, create_time FROM deals "
                     "WHERE pipeline_id = $1 AND responsible_id = $2 AND tags && $3::text[] "
                     "ORDER BY create_time DESC, id DESC LIMIT 50");
-  // The board's unfiltered column totals, as the trigger-kept table gives them (0002_stage_totals.sql).
-  c.prepare("totals", "SELECT stage_id, sum(deals), sum(amount_minor) FILTER (WHERE currency = 'RUB') "
-                      "FROM deal_stage_totals WHERE stage_id = ANY($1::uuid[]) GROUP BY stage_id");
+  // The board's unfiltered column totals, as the trigger-kept tables give them (folded totals plus the
+  // deltas not folded yet, migrations 0009 and 0011).
+  c.prepare("totals", "SELECT stage_id, sum(deals), sum(amount_minor) FILTER (WHERE currency = 'RUB') FROM "
+                      "(SELECT stage_id, currency, deals, amount_minor FROM deal_stage_totals UNION ALL "
+                      "SELECT stage_id, currency, deals, amount_minor FROM deal_stage_deltas) t "
+                      "WHERE stage_id = ANY($1::uuid[]) GROUP BY stage_id");
   const std::string stages = absl::StrCat("{", absl::StrJoin(d.stage_ids, ","), "}");
   {
     // The totals agree with a count of the deals themselves.
