@@ -1018,6 +1018,9 @@ absl::Status Engine::Impl::RunSchedule(pqxx::transaction_base& tx, const Timer& 
   return RunStep(tx, digest.id(), 1);
 }
 
+// A digest event lists at most this many notifications (the text names the first 50).
+constexpr int kMaxDigestItems = 500;
+
 absl::Status Engine::Impl::SendDigest(pqxx::transaction_base& tx, const Timer& timer) {
   CRM_ASSIGN_OR_RETURN(const std::vector<DigestItem> items, digests_.Flush(tx, timer.payload, clock_.Now()));
   if (items.empty()) return absl::OkStatus();
@@ -1037,7 +1040,9 @@ absl::Status Engine::Impl::SendDigest(pqxx::transaction_base& tx, const Timer& t
   note.set_recipient_name(first.recipient_name);
   note.set_subject(subject);
   note.set_text(text);
+  note.set_digest_total(static_cast<int32_t>(items.size()));
   for (const DigestItem& item : items) {
+    if (note.digest_size() == kMaxDigestItems) break;
     v1::Notification::DigestItem* d = note.add_digest();
     d->set_deal_id(item.deal_id);
     d->set_rule_id(item.rule_id);

@@ -1323,6 +1323,7 @@ TEST_F(DigestTest, ABurstOfLeadsReachesTheHeadOfSalesAsOneDigestAChannel) {
   ASSERT_TRUE(env.payload().UnpackTo(&note));
   EXPECT_EQ(note.subject(), "Сводка уведомлений: 199");
   ASSERT_EQ(note.digest_size(), 199);
+  EXPECT_EQ(note.digest_total(), 199);
   std::set<std::string> listed;
   for (const auto& item : note.digest()) listed.insert(item.deal_id());
   EXPECT_EQ(listed.size(), 199u);
