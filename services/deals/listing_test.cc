@@ -7,7 +7,6 @@
 
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
@@ -20,6 +19,7 @@
 #include "libs/base/time.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
+#include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "services/deals/deals.h"
@@ -171,47 +171,11 @@ class ListingTest : public ::testing::Test {
     return ids;
   }
 
-  // Every plan node of `plan` (an EXPLAIN (FORMAT JSON) plan) as "Node Type on Relation".
-  static void Nodes(const nlohmann::json& plan, std::vector<std::string>& out) {
-    out.push_back(absl::StrCat(plan.value("Node Type", ""), " on ", plan.value("Relation Name", "-")));
-    if (plan.contains("Plans")) {
-      for (const auto& child : plan["Plans"]) Nodes(child, out);
-    }
-  }
-
   // Fails for each statement in `statements` that reads `deals` with a sequential scan, in the plan
   // for its values and in the generic plan a prepared statement settles on; returns how many statements
   // read `deals`.
   int ExpectNoSeqScanOfDeals(const std::vector<StatementRecorder::Statement>& statements, const std::string& what) {
-    pqxx::connection c(db_->dsn());
-    int reading_deals = 0;
-    for (const auto& st : statements) {
-      pqxx::work tx(c);
-      std::vector<nlohmann::json> plans;
-      plans.push_back(nlohmann::json::parse(
-          tx.exec_params("EXPLAIN (FORMAT JSON) " + st.sql, pqxx::prepare::make_dynamic_params(st.params))[0][0]
-              .as<std::string>()));
-      std::vector<std::string> args;
-      for (const std::string& v : st.params) args.push_back(tx.quote(v));
-      tx.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
-      tx.exec0("PREPARE listing_probe AS " + st.sql);
-      plans.push_back(nlohmann::json::parse(
-          tx.exec1(absl::StrCat("EXPLAIN (FORMAT JSON) EXECUTE listing_probe",
-                                args.empty() ? "" : absl::StrCat("(", absl::StrJoin(args, ", "), ")")))[0]
-              .as<std::string>()));
-      tx.exec0("DEALLOCATE listing_probe");
-      bool reads_deals = false;
-      for (const nlohmann::json& explained : plans) {
-        std::vector<std::string> nodes;
-        Nodes(explained[0]["Plan"], nodes);
-        for (const std::string& n : nodes) {
-          if (n.ends_with(" on deals")) reads_deals = true;
-          EXPECT_NE(n, "Seq Scan on deals") << what << ": " << st.sql << "\nplan: " << explained.dump(1);
-        }
-      }
-      reading_deals += reads_deals ? 1 : 0;
-    }
-    return reading_deals;
+    return pg::testing::ExpectNoSeqScan(db_->dsn(), statements, {.tables = {"deals"}, .what = what});
   }
 
   static std::vector<Filter> Filters() {

@@ -15,7 +15,6 @@
 
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
@@ -32,6 +31,7 @@
 #include "libs/base/time.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
+#include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "services/deals/clients.h"
@@ -301,18 +301,9 @@ class ListsPlanTest : public ::testing::Test {
   // which are then built again from their definitions — one sorted build each instead of a million
   // inserts into each. The schema afterwards is the migrations' exactly.
   static void BulkLoad(pqxx::work& tx, const std::string& table, const std::string& insert) {
-    std::vector<std::string> definitions;
-    for (const pqxx::row& r : tx.exec_params(
-             "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i "
-             "WHERE indrelid = $1::regclass "
-             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
-             table)) {
-      tx.exec0("DROP INDEX " + r[0].as<std::string>());
-      definitions.push_back(r[1].as<std::string>());
-    }
     const absl::Time start = absl::Now();
-    tx.exec0(insert);
-    for (const std::string& d : definitions) tx.exec0(d);
+    pg::testing::BulkLoad(
+        tx, {table}, [&](pqxx::transaction_base& w) { w.exec0(insert); }, /*drop_constraints=*/false);
     std::cerr << "lists_plan_test: " << table << " loaded in " << absl::Now() - start << "\n";
   }
 
@@ -332,23 +323,6 @@ class ListsPlanTest : public ::testing::Test {
     return out;
   }
 
-  struct Node {
-    std::string type;
-    std::string relation;
-    double discarded = 0;  // rows read and thrown away, over all loops
-  };
-  // Every plan node of `plan` (EXPLAIN (ANALYZE, FORMAT JSON)).
-  static void Nodes(const nlohmann::json& plan, std::vector<Node>& out) {
-    const double loops = plan.value("Actual Loops", 1.0);
-    out.push_back(
-        {plan.value("Node Type", ""), plan.value("Relation Name", ""),
-         (plan.value("Rows Removed by Filter", 0.0) + plan.value("Rows Removed by Index Recheck", 0.0)) *
-             loops});
-    if (plan.contains("Plans")) {
-      for (const auto& child : plan["Plans"]) Nodes(child, out);
-    }
-  }
-
   // Fails for each statement of `statements` whose plan — for its values, and the generic plan a
   // prepared statement may settle on — reads a big table (kBigTables) with a sequential scan, or throws
   // away more than kMaxDiscarded rows of one. Returns how many statements read a big table.
@@ -358,49 +332,14 @@ class ListsPlanTest : public ::testing::Test {
   // order; the stores send searches with Exec, which plans each call for its values.
   int ExpectIndexBacked(const std::vector<StatementRecorder::Statement>& statements, const std::string& what,
                         bool search = false) {
-    pqxx::connection c(db_->dsn());
-    int reading = 0;
-    for (const auto& st : statements) {
-      pqxx::work tx(c);
-      std::vector<nlohmann::json> plans;
-      plans.push_back(
-          nlohmann::json::parse(tx.exec_params("EXPLAIN (ANALYZE, FORMAT JSON) " + st.sql,
-                                               pqxx::prepare::make_dynamic_params(st.params))[0][0]
-                                    .as<std::string>()));
-      std::vector<std::string> args;
-      for (const std::string& v : st.params) args.push_back(tx.quote(v));
-      tx.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
-      tx.exec0("PREPARE lists_probe AS " + st.sql);
-      plans.push_back(nlohmann::json::parse(
-          tx.exec1(absl::StrCat(search ? "EXPLAIN (FORMAT JSON) EXECUTE lists_probe"
-                                       : "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE lists_probe",
-                                args.empty() ? "" : absl::StrCat("(", absl::StrJoin(args, ", "), ")")))[0]
-              .as<std::string>()));
-      tx.exec0("DEALLOCATE lists_probe");
-      bool reads_big = false;
-      for (size_t i = 0; i < plans.size(); ++i) {
-        const nlohmann::json& explained = plans[i];
-        const char* kind = i == 0 ? " (plan for its values)" : " (generic plan)";
-        std::vector<Node> nodes;
-        Nodes(explained[0]["Plan"], nodes);
-        for (const Node& n : nodes) {
-          if (!kBigTables.contains(n.relation)) continue;
-          reads_big = true;
-          EXPECT_NE(n.type, "Seq Scan") << what << kind << ": " << n.relation << "\n"
-                                        << st.sql << "\nplan: " << explained.dump(1);
-          const double bound =
-              search ? kMaxSearchDiscardedShare *
-                           tx.exec_params1("SELECT reltuples FROM pg_class WHERE oid = $1::regclass",
-                                           n.relation)[0]
-                               .as<double>()
-                     : kMaxDiscarded;
-          EXPECT_LE(n.discarded, bound) << what << kind << ": " << n.type << " on " << n.relation << "\n"
-                                        << st.sql << "\nplan: " << explained.dump(1);
-        }
-      }
-      reading += reads_big ? 1 : 0;
+    pg::testing::PlanExpectations expect{.tables = kBigTables, .analyze = true, .analyze_generic = !search,
+                                         .what = what};
+    if (search) {
+      expect.max_removed_share = kMaxSearchDiscardedShare;
+    } else {
+      expect.max_removed_rows = kMaxDiscarded;
     }
-    return reading;
+    return pg::testing::ExpectNoSeqScan(db_->dsn(), statements, expect);
   }
 
   static std::vector<TaskFilter> TaskFilters(const Caller& caller) {

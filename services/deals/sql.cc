@@ -1,7 +1,6 @@
 // File: services/deals/sql.cc
 #include "services/deals/sql.h"
 
-#include <atomic>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <pqxx/pqxx>
@@ -9,48 +8,19 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "libs/base/status.h"
 #include "libs/base/uuid.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 
 namespace crm::deals {
-namespace {
-
-std::atomic<StatementRecorder*> recorder{nullptr};
-
-void Record(const std::string& sql, const SqlParams& p) {
-  if (StatementRecorder* r = recorder.load(std::memory_order_acquire)) r->Add(sql, p.values());
-}
-
-}  // namespace
-
-struct StatementRecorder::State {
-  absl::Mutex mu;
-  std::vector<Statement> statements ABSL_GUARDED_BY(mu);
-};
-
-StatementRecorder::StatementRecorder() : state_(std::make_unique<State>()) { recorder.store(this); }
-StatementRecorder::~StatementRecorder() { recorder.store(nullptr); }
-
-std::vector<StatementRecorder::Statement> StatementRecorder::Take() {
-  absl::MutexLock lock(&state_->mu);
-  return std::exchange(state_->statements, {});
-}
-
-void StatementRecorder::Add(const std::string& sql, const std::vector<std::string>& params) {
-  absl::MutexLock lock(&state_->mu);
-  state_->statements.push_back({sql, params});
-}
-
 pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
-  Record(sql, p);
+  crm::pg::RecordStatement(sql, p.values());
   return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
 }
 
 pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
-  Record(sql, p);
+  crm::pg::RecordStatement(sql, p.values());
   // The name is a hash of the text; libpqxx keeps each connection's statements and prepares a name
   // again only when its text differs (which a 64-bit hash makes practically impossible).
   const std::string name = absl::StrCat("deals_", absl::Hex(std::hash<std::string>{}(sql)));

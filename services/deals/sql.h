@@ -14,7 +14,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "libs/pg/sql_time.h"
+#include "libs/pg/statement_recorder.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "services/deals/access.h"
@@ -40,29 +40,10 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlP
 // PostgreSQL parses and plans it once per connection instead of at every call.
 pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p);
 
-// Testing seam: while a StatementRecorder lives, every statement Exec and ExecPrepared run (on any
-// thread) is also kept in it with its parameter values, so a test can EXPLAIN exactly what the stores
-// send (listing_test.cc). One at a time; test code only.
-class StatementRecorder {
- public:
-  struct Statement {
-    std::string sql;
-    std::vector<std::string> params;
-  };
-  StatementRecorder();
-  ~StatementRecorder();
-  StatementRecorder(const StatementRecorder&) = delete;
-  StatementRecorder& operator=(const StatementRecorder&) = delete;
-
-  // The statements recorded since the last Take(), oldest first.
-  std::vector<Statement> Take();
-  // Called by Exec and ExecPrepared.
-  void Add(const std::string& sql, const std::vector<std::string>& params);
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
+// Testing seam (libs/pg/statement_recorder.h): while a StatementRecorder lives, every statement Exec and
+// ExecPrepared run (on any thread) is also kept in it with its parameter values, so a test can EXPLAIN
+// exactly what the stores send (listing_test.cc). One at a time; test code only.
+using StatementRecorder = crm::pg::StatementRecorder;
 
 // Keyset pages of lists ordered by (a timestamp, id) — deals by create_time, tasks by due_time, the
 // timeline by create_time: the opaque token of the page that ends at the row with `micros` and `id`,

@@ -7,24 +7,23 @@
 // than a few thousand rows. And the store answers what a plain query of the same rows answers.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "libs/base/clock.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
+#include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "services/mortgage/applications.h"
@@ -72,40 +71,6 @@ int64_t At(const std::map<std::string, int64_t>& m, const std::string& key) {
   return it == m.end() ? 0 : it->second;
 }
 
-// Runs `fill` in `tx` on `tables` stripped of their indexes and constraints, then puts them back as the
-// migrations made them (pg_get_indexdef / pg_get_constraintdef, checked by count): a bulk load is several
-// times faster into a bare table than through a dozen B-trees.
-void FillWithoutIndexes(pqxx::work& tx, const std::vector<std::string>& tables,
-                        const std::function<void(pqxx::work&)>& fill) {
-  const std::string rels = tx.quote(absl::StrCat("{", absl::StrJoin(tables, ","), "}"));
-  const std::string count_sql =
-      absl::StrCat("SELECT count(*) FROM pg_index WHERE indrelid = ANY(", rels, "::regclass[])");
-  const int64_t indexes = tx.exec1(count_sql)[0].as<int64_t>();
-  std::vector<std::string> drops, restores, fk_drops, fk_restores;
-  for (const pqxx::row& r : tx.exec(absl::StrCat(
-           "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname), "
-           "format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), "
-           "contype = 'f' FROM pg_constraint WHERE contype IN ('p', 'u', 'f') AND (conrelid = ANY(",
-           rels, "::regclass[]) OR (contype = 'f' AND confrelid = ANY(", rels, "::regclass[])))"))) {
-    (r[2].as<bool>() ? fk_drops : drops).push_back(r[0].as<std::string>());
-    (r[2].as<bool>() ? fk_restores : restores).push_back(r[1].as<std::string>());
-  }
-  for (const pqxx::row& r : tx.exec(absl::StrCat(
-           "SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid) FROM pg_index i "
-           "WHERE i.indrelid = ANY(",
-           rels, "::regclass[]) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid "
-           "AND c.contype IN ('p', 'u', 'x'))"))) {
-    drops.push_back(r[0].as<std::string>());
-    restores.push_back(r[1].as<std::string>());
-  }
-  for (const std::string& s : fk_drops) tx.exec0(s);
-  for (const std::string& s : drops) tx.exec0(s);
-  fill(tx);
-  for (const std::string& s : restores) tx.exec0(s);
-  for (const std::string& s : fk_restores) tx.exec0(s);
-  ASSERT_EQ(tx.exec1(count_sql)[0].as<int64_t>(), indexes);
-}
-
 class ListsPlanTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -132,7 +97,7 @@ class ListsPlanTest : public ::testing::Test {
       const std::string project = "CASE WHEN h / 25000 % 8 = 0 THEN '' ELSE 'ЖК ' || (h / 25000 % 8) END";
       const std::string rows = absl::StrCat("FROM generate_series(1, ", kRows, ") g, LATERAL (SELECT timestamptz '",
                                             kStart, "' + g * interval '95 seconds' AS t, abs(hashint4(g)) AS h) ts");
-      FillWithoutIndexes(tx, kBigTables, [&](pqxx::work& w) {
+      pg::testing::BulkLoad(tx, kBigTables, [&](pqxx::transaction_base& w) {
         w.exec0(absl::StrCat(
             "INSERT INTO calculations (id, number, client_id, deal_id, project, specialist_id, request, response, "
             "created_at) SELECT (",
@@ -211,23 +176,6 @@ class ListsPlanTest : public ::testing::Test {
     return out;
   }
 
-  // Every plan node of `plan` (an EXPLAIN (FORMAT JSON) plan) as "Node Type on Relation".
-  static void Nodes(const nlohmann::json& plan, std::vector<std::string>& out) {
-    out.push_back(absl::StrCat(plan.value("Node Type", ""), " on ", plan.value("Relation Name", "-")));
-    if (plan.contains("Plans")) {
-      for (const auto& child : plan["Plans"]) Nodes(child, out);
-    }
-  }
-
-  // The most rows a (full) Sort node of `plan` expects to sort; 0 for none.
-  static double LargestSort(const nlohmann::json& plan) {
-    double most = plan.value("Node Type", "") == "Sort" ? plan.value("Plan Rows", 0.0) : 0.0;
-    if (plan.contains("Plans")) {
-      for (const auto& child : plan["Plans"]) most = std::max(most, LargestSort(child));
-    }
-    return most;
-  }
-
   // What a statement reads: a page of a list or of the desk, which must come in its order from an index
   // (no Sort of more than kMaxPageSort rows), or a report's period, which may be read and sorted whole.
   enum class Reads { kPage, kPeriod };
@@ -238,40 +186,11 @@ class ListsPlanTest : public ::testing::Test {
   // prepared statement may settle on; returns how many statements read `table`.
   int ExpectNoSeqScan(const std::vector<StatementRecorder::Statement>& statements, const std::string& table,
                       Reads reads = Reads::kPage) {
-    pqxx::connection c(db_->dsn());
-    int reading = 0;
-    for (const auto& st : statements) {
-      pqxx::work tx(c);
-      std::vector<nlohmann::json> plans;
-      plans.push_back(nlohmann::json::parse(
-          tx.exec_params("EXPLAIN (FORMAT JSON) " + st.sql, pqxx::prepare::make_dynamic_params(st.params))[0][0]
-              .as<std::string>()));
-      std::vector<std::string> args;
-      for (const std::string& v : st.params) args.push_back(tx.quote(v));
-      tx.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
-      tx.exec0("PREPARE lists_probe AS " + st.sql);
-      plans.push_back(nlohmann::json::parse(
-          tx.exec1(absl::StrCat("EXPLAIN (FORMAT JSON) EXECUTE lists_probe",
-                                args.empty() ? "" : absl::StrCat("(", absl::StrJoin(args, ", "), ")")))[0]
-              .as<std::string>()));
-      tx.exec0("DEALLOCATE lists_probe");
-      bool reads_table = false;
-      for (const nlohmann::json& explained : plans) {
-        std::vector<std::string> nodes;
-        Nodes(explained[0]["Plan"], nodes);
-        for (const std::string& n : nodes) {
-          if (n.ends_with(" on " + table)) reads_table = true;
-          for (const std::string& big : kBigTables) {
-            EXPECT_NE(n, "Seq Scan on " + big) << st.sql << "\nplan: " << explained.dump(1);
-          }
-        }
-        if (reads == Reads::kPage) {
-          EXPECT_LE(LargestSort(explained[0]["Plan"]), kMaxPageSort) << st.sql << "\nplan: " << explained.dump(1);
-        }
-      }
-      reading += reads_table ? 1 : 0;
-    }
-    return reading;
+    return pg::testing::ExpectNoSeqScan(
+        db_->dsn(), statements,
+        {.tables = {kBigTables.begin(), kBigTables.end()},
+         .reading = table,
+         .max_sort_rows = reads == Reads::kPage ? std::optional<double>(kMaxPageSort) : std::nullopt});
   }
 
   // Two pages of a list through `list` (page size `size`), the ids of both; the statements sent are

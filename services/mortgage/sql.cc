@@ -1,19 +1,13 @@
 #include "services/mortgage/sql.h"
 
-#include <atomic>
 #include <pqxx/pqxx>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "libs/pg/statement_recorder.h"
 
 namespace crm::mortgage {
-namespace {
-
-std::atomic<StatementRecorder*> recorder{nullptr};
-
-}  // namespace
 
 std::string Params::Add(std::string value) {
   values_.push_back(std::move(value));
@@ -30,26 +24,8 @@ std::string Params::Bytes(const std::string& bytes) {
 }
 
 pqxx::result Run(pqxx::transaction_base& tx, const std::string& sql, const Params& p) {
-  if (StatementRecorder* r = recorder.load(std::memory_order_acquire)) r->Add(sql, p.values());
+  crm::pg::RecordStatement(sql, p.values());
   return tx.exec_params(sql, pqxx::prepare::make_dynamic_params(p.values()));
-}
-
-struct StatementRecorder::State {
-  absl::Mutex mu;
-  std::vector<Statement> statements ABSL_GUARDED_BY(mu);
-};
-
-StatementRecorder::StatementRecorder() : state_(std::make_unique<State>()) { recorder.store(this); }
-StatementRecorder::~StatementRecorder() { recorder.store(nullptr); }
-
-std::vector<StatementRecorder::Statement> StatementRecorder::Take() {
-  absl::MutexLock lock(&state_->mu);
-  return std::exchange(state_->statements, {});
-}
-
-void StatementRecorder::Add(const std::string& sql, const std::vector<std::string>& params) {
-  absl::MutexLock lock(&state_->mu);
-  state_->statements.push_back({sql, params});
 }
 
 }  // namespace crm::mortgage

@@ -14,11 +14,11 @@
 #ifndef CRM_SERVICES_MORTGAGE_SQL_H_
 #define CRM_SERVICES_MORTGAGE_SQL_H_
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "libs/pg/statement_recorder.h"
 
 namespace pqxx {
 class result;
@@ -45,28 +45,9 @@ class Params {
 // Runs `sql` with the parameters of `p` in `tx`.
 pqxx::result Run(pqxx::transaction_base& tx, const std::string& sql, const Params& p);
 
-// Testing seam: while a StatementRecorder lives, every statement Run sends (on any thread) is also kept in
-// it with its parameter values. One at a time; test code only.
-class StatementRecorder {
- public:
-  struct Statement {
-    std::string sql;
-    std::vector<std::string> params;
-  };
-  StatementRecorder();
-  ~StatementRecorder();
-  StatementRecorder(const StatementRecorder&) = delete;
-  StatementRecorder& operator=(const StatementRecorder&) = delete;
-
-  // The statements recorded since the last Take(), oldest first.
-  std::vector<Statement> Take();
-  // Called by Run.
-  void Add(const std::string& sql, const std::vector<std::string>& params);
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
+// Testing seam (libs/pg/statement_recorder.h): while a StatementRecorder lives, every statement Run sends
+// (on any thread) is also kept in it with its parameter values. One at a time; test code only.
+using StatementRecorder = crm::pg::StatementRecorder;
 
 }  // namespace crm::mortgage
 

@@ -1,13 +1,11 @@
 #include "services/robots/lists.h"
 
-#include <atomic>
 #include <pqxx/pqxx>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/uuid.h"
@@ -18,8 +16,6 @@ namespace {
 
 constexpr char kDealOwnerSql[] = "SELECT responsible_id FROM deal_facts WHERE deal_id = $1";
 
-std::atomic<StatementRecorder*> recorder{nullptr};
-
 // Adds `value` to `st`'s parameters and returns its placeholder.
 std::string Param(ListStatement& st, std::string value) {
   st.params.push_back(std::move(value));
@@ -28,26 +24,8 @@ std::string Param(ListStatement& st, std::string value) {
 
 }  // namespace
 
-struct StatementRecorder::State {
-  absl::Mutex mu;
-  std::vector<ListStatement> statements ABSL_GUARDED_BY(mu);
-};
-
-StatementRecorder::StatementRecorder() : state_(std::make_unique<State>()) { recorder.store(this); }
-StatementRecorder::~StatementRecorder() { recorder.store(nullptr); }
-
-std::vector<ListStatement> StatementRecorder::Take() {
-  absl::MutexLock lock(&state_->mu);
-  return std::exchange(state_->statements, {});
-}
-
-void StatementRecorder::Add(const ListStatement& st) {
-  absl::MutexLock lock(&state_->mu);
-  state_->statements.push_back(st);
-}
-
 pqxx::result Run(pqxx::transaction_base& tx, const ListStatement& st) {
-  if (StatementRecorder* r = recorder.load(std::memory_order_acquire)) r->Add(st);
+  crm::pg::RecordStatement(st.sql, st.params);
   return tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(st.params));
 }
 

@@ -24,13 +24,13 @@
 #ifndef CRM_SERVICES_ROBOTS_LISTS_H_
 #define CRM_SERVICES_ROBOTS_LISTS_H_
 
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "crm/robots/v1/robots.pb.h"
+#include "libs/pg/statement_recorder.h"
 
 namespace pqxx {
 class result;
@@ -67,24 +67,10 @@ std::string ExecutionsPageToken(int64_t create_micros, std::string_view id);
 // the first page; checked by the caller).
 ListStatement RulesPageStatement(const crm::robots::v1::ListRulesRequest& request, int limit);
 
-// Testing seam: while a StatementRecorder lives, every statement Run sends (on any thread) is also kept in
-// it, so a test can EXPLAIN exactly what the lists send (lists_plan_test.cc). One at a time; test code only.
-class StatementRecorder {
- public:
-  StatementRecorder();
-  ~StatementRecorder();
-  StatementRecorder(const StatementRecorder&) = delete;
-  StatementRecorder& operator=(const StatementRecorder&) = delete;
-
-  // The statements recorded since the last Take(), oldest first.
-  std::vector<ListStatement> Take();
-  // Called by Run.
-  void Add(const ListStatement& st);
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
-};
+// Testing seam (libs/pg/statement_recorder.h): while a StatementRecorder lives, every statement Run sends
+// (on any thread) is also kept in it, so a test can EXPLAIN exactly what the lists send
+// (lists_plan_test.cc). One at a time; test code only.
+using StatementRecorder = crm::pg::StatementRecorder;
 
 }  // namespace crm::robots
 

@@ -7,12 +7,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
 #include <iostream>
-#include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -26,6 +23,7 @@
 #include "libs/events/outbox.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
+#include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "services/robots/actions.h"
@@ -72,40 +70,6 @@ Principal User(const std::string& id, std::vector<std::string> permissions) {
   return p;
 }
 
-// Runs `fill` in `tx` on `tables` stripped of their indexes and constraints, then puts them back as the
-// migrations made them (pg_get_indexdef / pg_get_constraintdef, checked by count): a bulk load is several
-// times faster into a bare table than through a handful of B-trees.
-void FillWithoutIndexes(pqxx::work& tx, const std::vector<std::string>& tables,
-                        const std::function<void(pqxx::work&)>& fill) {
-  const std::string rels = tx.quote(absl::StrCat("{", absl::StrJoin(tables, ","), "}"));
-  const std::string count_sql =
-      absl::StrCat("SELECT count(*) FROM pg_index WHERE indrelid = ANY(", rels, "::regclass[])");
-  const int64_t indexes = tx.exec1(count_sql)[0].as<int64_t>();
-  std::vector<std::string> drops, restores, fk_drops, fk_restores;
-  for (const pqxx::row& r : tx.exec(absl::StrCat(
-           "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname), "
-           "format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), "
-           "contype = 'f' FROM pg_constraint WHERE contype IN ('p', 'u', 'f') AND (conrelid = ANY(",
-           rels, "::regclass[]) OR (contype = 'f' AND confrelid = ANY(", rels, "::regclass[])))"))) {
-    (r[2].as<bool>() ? fk_drops : drops).push_back(r[0].as<std::string>());
-    (r[2].as<bool>() ? fk_restores : restores).push_back(r[1].as<std::string>());
-  }
-  for (const pqxx::row& r : tx.exec(absl::StrCat(
-           "SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid) FROM pg_index i "
-           "WHERE i.indrelid = ANY(",
-           rels, "::regclass[]) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid "
-           "AND c.contype IN ('p', 'u', 'x'))"))) {
-    drops.push_back(r[0].as<std::string>());
-    restores.push_back(r[1].as<std::string>());
-  }
-  for (const std::string& s : fk_drops) tx.exec0(s);
-  for (const std::string& s : drops) tx.exec0(s);
-  fill(tx);
-  for (const std::string& s : restores) tx.exec0(s);
-  for (const std::string& s : fk_restores) tx.exec0(s);
-  ASSERT_EQ(tx.exec1(count_sql)[0].as<int64_t>(), indexes);
-}
-
 class ListsPlanTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -135,7 +99,7 @@ class ListsPlanTest : public ::testing::Test {
                             " FROM generate_series(1, ", kDeals, ") d"));
       // Execution g: of deal 1 + (g div 10) mod 100 000 (ten each), of rule 1 for every fourth and one of
       // rules 2..1000 otherwise; two per timestamp, 20 seconds apart (g = 1 oldest).
-      FillWithoutIndexes(tx, {"executions"}, [&](pqxx::work& w) {
+      pg::testing::BulkLoad(tx, {"executions"}, [&](pqxx::transaction_base& w) {
         w.exec0(absl::StrCat(
             "INSERT INTO executions (id, rule_id, rule_version, deal_id, trigger_key, event_type, state, body, "
             "create_time) SELECT id, rule_id, 1, deal_id, 'event:' || g, 'crm.deals.deal.updated.v1', "
@@ -187,60 +151,14 @@ class ListsPlanTest : public ::testing::Test {
     return out;
   }
 
-  // Every plan node of `plan` (an EXPLAIN (FORMAT JSON) plan) as "Node Type on Relation".
-  static void Nodes(const nlohmann::json& plan, std::vector<std::string>& out) {
-    out.push_back(absl::StrCat(plan.value("Node Type", ""), " on ", plan.value("Relation Name", "-")));
-    if (plan.contains("Plans")) {
-      for (const auto& child : plan["Plans"]) Nodes(child, out);
-    }
-  }
-
-  // The most rows a (full) Sort node of `plan` expects to sort; 0 for none.
-  static double LargestSort(const nlohmann::json& plan) {
-    double most = plan.value("Node Type", "") == "Sort" ? plan.value("Plan Rows", 0.0) : 0.0;
-    if (plan.contains("Plans")) {
-      for (const auto& child : plan["Plans"]) most = std::max(most, LargestSort(child));
-    }
-    return most;
-  }
-
   // Fails for each statement of `statements` that reads executions, rules or deal_facts with a sequential
   // scan or sorts more than kMaxPageSort rows (a page must come in its order from an index), in the plan
   // for its values and in the generic plan a prepared statement may settle on; returns how many
   // statements read `table`.
-  int ExpectNoSeqScan(const std::vector<ListStatement>& statements, const std::string& table) {
-    pqxx::connection c(db_->dsn());
-    int reading = 0;
-    for (const ListStatement& st : statements) {
-      pqxx::work tx(c);
-      std::vector<nlohmann::json> plans;
-      plans.push_back(nlohmann::json::parse(
-          tx.exec_params("EXPLAIN (FORMAT JSON) " + st.sql, pqxx::prepare::make_dynamic_params(st.params))[0][0]
-              .as<std::string>()));
-      std::vector<std::string> args;
-      for (const std::string& v : st.params) args.push_back(tx.quote(v));
-      tx.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
-      tx.exec0("PREPARE lists_probe AS " + st.sql);
-      plans.push_back(nlohmann::json::parse(
-          tx.exec1(absl::StrCat("EXPLAIN (FORMAT JSON) EXECUTE lists_probe",
-                                args.empty() ? "" : absl::StrCat("(", absl::StrJoin(args, ", "), ")")))[0]
-              .as<std::string>()));
-      tx.exec0("DEALLOCATE lists_probe");
-      bool reads = false;
-      for (const nlohmann::json& explained : plans) {
-        std::vector<std::string> nodes;
-        Nodes(explained[0]["Plan"], nodes);
-        for (const std::string& n : nodes) {
-          if (n.ends_with(" on " + table)) reads = true;
-          for (const char* big : {"executions", "rules", "deal_facts"}) {
-            EXPECT_NE(n, absl::StrCat("Seq Scan on ", big)) << st.sql << "\nplan: " << explained.dump(1);
-          }
-        }
-        EXPECT_LE(LargestSort(explained[0]["Plan"]), kMaxPageSort) << st.sql << "\nplan: " << explained.dump(1);
-      }
-      reading += reads ? 1 : 0;
-    }
-    return reading;
+  int ExpectNoSeqScan(const std::vector<StatementRecorder::Statement>& statements, const std::string& table) {
+    return pg::testing::ExpectNoSeqScan(
+        db_->dsn(), statements,
+        {.tables = {"executions", "rules", "deal_facts"}, .reading = table, .max_sort_rows = kMaxPageSort});
   }
 
   static constexpr double kMaxPageSort = 5000;
@@ -306,7 +224,7 @@ TEST_F(ListsPlanTest, ExecutionLogsOfEveryScopeAndFilterAreIndexBackedAndExact) 
     if (!k.rule_id.empty()) where.push_back(absl::StrCat("rule_id = '", k.rule_id, "'"));
     EXPECT_EQ(got, Column(absl::StrCat("SELECT id::text FROM executions WHERE ", absl::StrJoin(where, " AND "),
                                        " ORDER BY create_time DESC, id DESC LIMIT ", 2 * k.page_size)));
-    const std::vector<ListStatement> sent = recorder.Take();
+    const std::vector<StatementRecorder::Statement> sent = recorder.Take();
     EXPECT_EQ(ExpectNoSeqScan(sent, "executions"), calls);
     if (k.own) {
       EXPECT_EQ(ExpectNoSeqScan(sent, "deal_facts"), calls);  // the owner check
