@@ -261,11 +261,7 @@ class Consumer::Impl {
     for (;;) {
       bool duplicate = false;
       absl::Status s = pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-        const pqxx::result r = tx.exec_params(
-            "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset) "
-            "VALUES ($1, $2::uuid, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            options_.group_id, envelope.id(), envelope.type(), topic, m->partition, m->offset);
-        if (r.affected_rows() == 0) {
+        if (!RecordInInbox(tx, event)) {
           duplicate = true;
           return absl::OkStatus();
         }
@@ -336,13 +332,9 @@ class Consumer::Impl {
           failed_at = run.size();
           for (size_t k = 0; k < end; ++k) {
             const Item& it = run[k];
-            const pqxx::result r = tx.exec_params(
-                "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset) "
-                "VALUES ($1, $2::uuid, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                options_.group_id, it.envelope.id(), it.envelope.type(), it.topic, it.m->partition, it.m->offset);
-            duplicate[k] = r.affected_rows() == 0;
-            if (duplicate[k]) continue;
             const ConsumedEvent event{it.envelope, it.topic, it.m->partition, it.m->offset};
+            duplicate[k] = !RecordInInbox(tx, event);
+            if (duplicate[k]) continue;
             if (absl::Status s = handler_(tx, event); !s.ok()) {
               failed_at = k;
               return s;
@@ -386,6 +378,16 @@ class Consumer::Impl {
       }
     }
     return absl::OkStatus();
+  }
+
+  // Records `event` as applied by this consumer in `tx`; false when it already was (a redelivery).
+  bool RecordInInbox(pqxx::transaction_base& tx, const ConsumedEvent& event) {
+    return tx.exec_params(
+                 "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset) "
+                 "VALUES ($1, $2::uuid, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                 options_.group_id, event.envelope.id(), event.envelope.type(), event.topic, event.partition,
+                 event.offset)
+               .affected_rows() > 0;
   }
 
   // Waits `backoff`, or less if Stop() comes; returns false when stopping.

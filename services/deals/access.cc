@@ -62,24 +62,17 @@ Scope ReadScope(const Principal& caller) {
 
 Scope WriteScope(const Principal& caller) { return ScopeOf(caller, "deals.write."); }
 
+std::vector<std::string> CallerTeamIds(const Principal& caller) {
+  std::vector<std::string> teams;
+  for (const std::string& t : caller.team_ids()) {
+    if (IsUuid(t)) teams.push_back(t);
+  }
+  return teams;
+}
+
 std::string SqlParams::Add(std::string value) {
   values_.push_back(std::move(value));
   return absl::StrCat("$", values_.size());
-}
-
-std::string ArrayLiteral(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 std::string ReadableWhere(const Principal& caller, std::string_view alias, SqlParams& params) {
@@ -89,10 +82,7 @@ std::string ReadableWhere(const Principal& caller, std::string_view alias, SqlPa
     case Scope::kAll:
       return "TRUE";
     case Scope::kTeam: {
-      std::vector<std::string> teams;  // non-UUIDs could never match (and would not cast to uuid[])
-      for (const std::string& t : caller.team_ids()) {
-        if (IsUuid(t)) teams.push_back(t);
-      }
+      const std::vector<std::string> teams = CallerTeamIds(caller);
       std::string own = me.empty() ? "FALSE" : absl::StrCat(a, ".responsible_id = ", params.Add(me), "::uuid");
       return absl::StrCat("(", own, " OR ", a, ".team_ids && ", params.Add(ArrayLiteral(teams)), "::uuid[])");
     }

@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "crm/common/v1/common.pb.h"
+#include "libs/pg/sql_array.h"
 
 namespace crm::deals {
 
@@ -52,9 +53,11 @@ class SqlParams {
   std::vector<std::string> values_;
 };
 
-// Returns a PostgreSQL array literal ("{\"a\",\"b\"}") of `items`, quoted so that any text is safe;
-// pass it as a parameter and cast it (`$1::text[]`, `$1::uuid[]`).
-std::string ArrayLiteral(const std::vector<std::string>& items);
+// The array literal of a list, one parameter (libs/pg/sql_array.h).
+using crm::pg::ArrayLiteral;
+
+// The caller's team ids that are UUIDs (anything else could never match a team, nor cast to uuid[]).
+std::vector<std::string> CallerTeamIds(const crm::common::v1::Principal& caller);
 
 // Returns a boolean SQL condition over the deals table aliased `alias` that holds exactly for the deals
 // `caller` may see ("TRUE" for deals.read.all, "FALSE" without any deals permission); its values are

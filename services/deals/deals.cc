@@ -720,9 +720,7 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
   }
   const bool caller_is_responsible = d.responsible_id() == me;
   if (caller_is_responsible) {
-    for (const std::string& t : caller.team_ids()) {
-      if (IsUuid(t)) row.team_ids.push_back(t);
-    }
+    row.team_ids = CallerTeamIds(caller);
     CRM_RETURN_IF_ERROR(directory_->Seed(tx, me, row.team_ids));
   }
   const absl::Time now = clock_.Now();
@@ -915,9 +913,7 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
     // events told us (users.h).
     next.team_ids.clear();
     if (in.responsible_id() == me) {
-      for (const std::string& t : caller.team_ids()) {
-        if (IsUuid(t)) next.team_ids.push_back(t);
-      }
+      next.team_ids = CallerTeamIds(caller);
       CRM_RETURN_IF_ERROR(directory_->Seed(tx, me, next.team_ids));
     } else {
       CRM_ASSIGN_OR_RETURN(next.team_ids, TeamsOf(tx, in.responsible_id()));

@@ -14,15 +14,6 @@ namespace {
 
 constexpr char kNewestFirst[] = " ORDER BY d.create_time DESC, d.id DESC LIMIT ";
 
-// The caller's teams that can match (anything that is not a UUID never would, and would not cast).
-std::vector<std::string> CallerTeams(const crm::common::v1::Principal& caller) {
-  std::vector<std::string> teams;
-  for (const std::string& t : caller.team_ids()) {
-    if (IsUuid(t)) teams.push_back(t);
-  }
-  return teams;
-}
-
 // The condition on `column` (a responsible id) of the caller's scope; "" for every deal.
 std::string ResponsibleCondition(const crm::common::v1::Principal& caller, const std::string& column, SqlParams& p) {
   const std::string me = ActingUserId(caller);
@@ -43,7 +34,7 @@ std::string ResponsibleCondition(const crm::common::v1::Principal& caller, const
 
 std::string VisibleResponsiblesSql(const crm::common::v1::Principal& caller, SqlParams& p) {
   const std::string me = ActingUserId(caller);
-  const std::vector<std::string> teams = CallerTeams(caller);
+  const std::vector<std::string> teams = CallerTeamIds(caller);
   std::string members;
   if (!teams.empty()) {
     members = absl::StrCat("SELECT u.user_id FROM user_directory u WHERE u.team_ids && ", p.Add(ArrayLiteral(teams)),

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "crm/identity/v1/events.pb.h"
 #include "libs/base/uuid.h"
+#include "libs/pg/sql_array.h"
 #include "proto/crm/events/v1/envelope.pb.h"
 
 namespace crm::deals {
@@ -42,14 +43,10 @@ absl::Status DirectorySeeder::Seed(pqxx::transaction_base& tx, std::string_view 
     absl::MutexLock lock(&mu_);
     if (known_.contains(id)) return absl::OkStatus();
   }
-  std::vector<std::string> teams;
-  for (const std::string& t : team_ids) {
-    if (IsUuid(t)) teams.push_back(t);
-  }
   pqxx::result inserted = tx.exec_params(
       "INSERT INTO user_directory (user_id, team_ids, version) VALUES ($1::uuid, $2::uuid[], 0) "
       "ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
-      id, absl::StrCat("{", absl::StrJoin(teams, ","), "}"));
+      id, pg::ArrayLiteral(team_ids));
   // Remembered only when the entry was there before this transaction: ours may still roll back.
   if (inserted.empty()) {
     absl::MutexLock lock(&mu_);

@@ -41,7 +41,8 @@ absl::StatusOr<std::vector<std::string>> TeamsOf(pqxx::transaction_base& tx, std
 // recorded are remembered, so this costs a statement per user per process, not per call. Thread-safe.
 class DirectorySeeder {
  public:
-  // Inserts `user_id` with `team_ids` in `tx` unless the directory has them.
+  // Inserts `user_id` with `team_ids` (UUIDs, as access.h's CallerTeamIds gives them) in `tx` unless the
+  // directory has them.
   absl::Status Seed(pqxx::transaction_base& tx, std::string_view user_id, const std::vector<std::string>& team_ids);
 
  private:

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "libs/base/status.h"
+#include "libs/pg/sql_array.h"
 #include "libs/pg/sql_time.h"
 #include "services/robots/timers.h"
 
@@ -50,18 +51,12 @@ const std::string& kReopen() {
   return *sql;
 }
 
+// The `field` of every item, as one array parameter.
 std::string ArrayOf(const std::vector<DigestItem>& items, std::string DigestItem::*field) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : items[i].*field) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
+  std::vector<std::string> values;
+  values.reserve(items.size());
+  for (const DigestItem& item : items) values.push_back(item.*field);
+  return pg::ArrayLiteral(values);
 }
 
 std::string Payload(const std::string& recipient, int channel) { return absl::StrCat(recipient, "\n", channel); }

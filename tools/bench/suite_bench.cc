@@ -37,8 +37,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
-#include <openssl/hmac.h>
 #include <pqxx/pqxx>
 #include <random>
 #include <sstream>
@@ -55,6 +55,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "libs/auth/totp.h"
 #include "libs/base/clock.h"
 #include "libs/pg/pool.h"
 #include "services/deals/deals.h"
@@ -199,31 +200,6 @@ std::string Post(const std::string& path, const std::string& token, const std::s
                       "Content-Type: application/json\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
 }
 
-std::string Totp(const std::string& base32) {
-  std::string key;
-  int bits = 0, value = 0;
-  for (char c : base32) {
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    const char* p = std::strchr(alphabet, std::toupper(static_cast<unsigned char>(c)));
-    if (p == nullptr || c == '\0') continue;
-    value = (value << 5) | static_cast<int>(p - alphabet);
-    bits += 5;
-    if (bits >= 8) {
-      key.push_back(static_cast<char>((value >> (bits - 8)) & 0xff));
-      bits -= 8;
-    }
-  }
-  uint64_t counter = static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()) / 30);
-  unsigned char msg[8];
-  for (int i = 7; i >= 0; --i, counter >>= 8) msg[i] = static_cast<unsigned char>(counter & 0xff);
-  unsigned char mac[20];
-  unsigned int len = 0;
-  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()), msg, 8, mac, &len);
-  const int o = mac[19] & 15;
-  const uint32_t code = ((mac[o] & 0x7f) << 24 | mac[o + 1] << 16 | mac[o + 2] << 8 | mac[o + 3]) % 1000000;
-  return absl::StrFormat("%06d", code);
-}
-
 // A signed-in demo user: the token and the principal deals sees for it (the token's claims).
 struct Person {
   std::string role;   // what the bench calls them
@@ -237,7 +213,11 @@ Person SignIn(const Options& o, const std::string& role, const std::string& logi
   if (!creds.contains(login)) Die("no demo user " + login + " in " + o.state + "/demo-credentials");
   nlohmann::json body{{"login", login}, {"password", creds[login][1]}};
   auto totps = ReadTsv(o.state + "/demo-totp-secrets");
-  if (totps.contains(login)) body["totpCode"] = Totp(totps[login][1]);
+  if (totps.contains(login)) {
+    absl::StatusOr<std::string> code = crm::auth::TotpCode(totps[login][1], absl::Now());
+    if (!code.ok()) Die(absl::StrCat("TOTP of ", login, ": ", code.status().ToString()));
+    body["totpCode"] = *code;
+  }
   HttpClient http(o.gateway_port, "");
   std::string reply;
   const int status = http.Exchange(Post("/v1/auth:signIn", "", body.dump()), &reply);
@@ -465,9 +445,29 @@ void Reads(const Options& o, const std::vector<Person>& people, const std::strin
 
 // --- creates ---------------------------------------------------------------------------------------
 
-// Robots' consumer lag, sampled every 250 ms until stopped: the most events behind
-// (crm_events_consumer_lag) and the most seconds behind (crm_events_consumer_lag_seconds: the age of the
-// newest event of the batch just handled).
+// Robots' consumer lag as its /metrics says now: events behind (crm_events_consumer_lag, summed) and
+// seconds behind (crm_events_consumer_lag_seconds, the largest); nullopt when it does not answer.
+struct Lag {
+  double events = 0, seconds = 0;
+};
+std::optional<Lag> RobotsLag(int port) {
+  HttpClient http(port, "");
+  std::string body;
+  if (http.Exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body) != 200) return std::nullopt;
+  Lag lag;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    double v = 0;
+    if (!absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) continue;
+    if (absl::StartsWith(line, "crm_events_consumer_lag_seconds")) {
+      lag.seconds = std::max(lag.seconds, v);
+    } else if (absl::StartsWith(line, "crm_events_consumer_lag{")) {
+      lag.events += v;
+    }
+  }
+  return lag;
+}
+
+// Robots' consumer lag sampled every 250 ms until stopped: the most events and seconds behind.
 class LagSampler {
  public:
   explicit LagSampler(int port) : port_(port), thread_([this] { Loop(); }) {}
@@ -486,21 +486,9 @@ class LagSampler {
   }
   void Loop() {
     while (!stop_.load()) {
-      HttpClient http(port_, "");
-      std::string body;
-      if (http.Exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body) == 200) {
-        double events = 0, seconds = 0;
-        for (absl::string_view line : absl::StrSplit(body, '\n')) {
-          double v = 0;
-          if (!absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) continue;
-          if (absl::StartsWith(line, "crm_events_consumer_lag_seconds")) {
-            seconds = std::max(seconds, v);
-          } else if (absl::StartsWith(line, "crm_events_consumer_lag{")) {
-            events += v;
-          }
-        }
-        Raise(max_events_, events);
-        Raise(max_seconds_, seconds);
+      if (std::optional<Lag> lag = RobotsLag(port_)) {
+        Raise(max_events_, lag->events);
+        Raise(max_seconds_, lag->seconds);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
@@ -515,21 +503,13 @@ class LagSampler {
 // the next one's figures; returns the seconds waited.
 double WaitForRobots(const Options& o) {
   const auto start = Clock::now();
+  int quiet = 0;
   while (Clock::now() - start < std::chrono::minutes(2)) {
-    HttpClient http(o.robots_metrics_port, "");
-    std::string body;
-    double lag = -1;
-    if (http.Exchange("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body) == 200) {
-      lag = 0;
-      for (absl::string_view line : absl::StrSplit(body, '\n')) {
-        double v = 0;
-        if (absl::StartsWith(line, "crm_events_consumer_lag{") &&
-            absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) {
-          lag += v;
-        }
-      }
-    }
-    if (lag == 0) break;
+    // Caught up: nothing behind by count (a gauge refreshed every 5 s) and the consumer's last poll came
+    // back empty (the seconds gauge, refreshed at every poll, is then 0), twice half a second apart.
+    const std::optional<Lag> lag = RobotsLag(o.robots_metrics_port);
+    quiet = lag && lag->events == 0 && lag->seconds == 0 ? quiet + 1 : 0;
+    if (quiet >= 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   return std::chrono::duration<double>(Clock::now() - start).count();

@@ -7,11 +7,9 @@ service has heard of every one of them (crm.identity.user.v1 → deals' user dir
 
   suite_users.py STATE_DIR GATEWAY_PORT PG_PORT
 """
-import base64
-import hmac
 import json
+import os
 import secrets
-import struct
 import subprocess
 import sys
 import time
@@ -35,11 +33,11 @@ def call(port, method, path, body=None, token=None):
         return e.code, json.loads(e.read() or b"{}")
 
 
-def totp(secret):
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    h = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), "sha1").digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+def totp(state, login):
+    """The current second-factor code of a demo user, as `tools/crm totp` computes it."""
+    crm = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crm")
+    return subprocess.run([crm, "totp", login], env={**os.environ, "CRM_STATE_DIR": state},
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def tsv(path):
@@ -55,9 +53,8 @@ def tsv(path):
 def main():
     state, port, pg_port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     passwords = tsv(f"{state}/demo-credentials")
-    totps = tsv(f"{state}/demo-totp-secrets")
     status, session = call(port, "POST", "/v1/auth:signIn",
-                           {"login": "admin", "password": passwords["admin"], "totpCode": totp(totps["admin"])})
+                           {"login": "admin", "password": passwords["admin"], "totpCode": totp(state, "admin")})
     if status != 200:
         sys.exit(f"suite_users: admin sign-in failed: {status} {session}")
     token = session["accessToken"]
