@@ -237,6 +237,72 @@ TEST_F(EventsTest, AnEventCommittedAfterLaterOnesWerePublishedIsStillPublished) 
   (*relay)->Stop();
 }
 
+TEST_F(EventsTest, AnEventTooBigForKafkaIsRefusedWithItsChange) {
+  google::protobuf::StringValue big;
+  big.set_value(std::string(kMaxEventBytes, 'x'));
+  absl::Status s = pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+    tx.exec("INSERT INTO seen (event_id) VALUES (gen_random_uuid())");
+    return writer_
+        .Append(tx, {.aggregate_type = "thing", .aggregate_id = "thing-1", .type = "crm.unit.thing.big.v1",
+                     .payload = &big})
+        .status();
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("event.payload"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("crm.unit.thing.big.v1"));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM seen"), 0);  // the change went with it
+}
+
+// A broker (or producer) configured below the writer's limit refuses an event for good: it is parked
+// with the refusal and the events behind it, of the same key too, are published, instead of the relay
+// re-reading and re-sending it forever while everything waits.
+TEST_F(EventsTest, AnEventKafkaRefusesForGoodIsParkedAndTheStreamGoesOn) {
+  auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  ASSERT_TRUE(Append(1).ok());
+  google::protobuf::StringValue big;
+  big.set_value(std::string(20000, 'x'));
+  ASSERT_TRUE(pg::InTransaction(*pool_, [&](pqxx::work& tx) {
+                return writer_
+                    .Append(tx, {.aggregate_type = "thing", .aggregate_id = "thing-1",
+                                 .type = "crm.unit.thing.big.v1", .payload = &big})
+                    .status();
+              }).ok());
+  ASSERT_TRUE(Append(2).ok());
+  ASSERT_TRUE(Append(3).ok());
+  auto relay = Relay::Create({.dsn = db_->dsn(),
+                              .brokers = (*broker)->brokers(),
+                              .producer_config = {{"message.max.bytes", "10000"}, {"batch.size", "10000"}}});
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  (*relay)->Start();
+  ASSERT_TRUE(WaitFor([&] { return (*relay)->stats().published == 3 && (*relay)->stats().parked == 1; },
+                      absl::Seconds(30)));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox_parked WHERE type = 'crm.unit.thing.big.v1' AND "
+                   "error ILIKE '%too large%' AND octet_length(payload) > 20000"),
+            1);
+
+  std::vector<int64_t> values;
+  auto consumer =
+      Consumer::Create({.brokers = (*broker)->brokers(), .group_id = "unit", .topics = {kTopic}}, *pool_,
+                       [&](pqxx::transaction_base&, const ConsumedEvent& e) -> absl::Status {
+                         google::protobuf::Int64Value v;
+                         EXPECT_TRUE(e.envelope.payload().UnpackTo(&v));
+                         values.push_back(v.value());
+                         return absl::OkStatus();
+                       });
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        (void)(*consumer)->PollOnce(absl::Milliseconds(100));
+        return values.size() >= 3;
+      },
+      absl::Seconds(60)));
+  EXPECT_THAT(values, ::testing::ElementsAre(1, 2, 3));
+  (*relay)->Stop();
+}
+
 TEST_F(EventsTest, OneRelayLeadsPerDatabaseAndAStandbyTakesOver) {
   auto broker = DevBroker::Start({kTopic});
   ASSERT_TRUE(broker.ok()) << broker.status();

@@ -88,6 +88,11 @@ absl::StatusOr<OutboxRow> BuildRow(const NewEvent& event, const std::string& ser
   if (!envelope.SerializeToString(&row.payload)) {
     return absl::InternalError("event: cannot serialize the envelope");
   }
+  if (row.payload.size() > kMaxEventBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("event.payload: the ", event.type, " event is ",
+                                                   row.payload.size(), " bytes; one event carries at most ",
+                                                   kMaxEventBytes));
+  }
   row.id = envelope.id();
   row.aggregate_type = event.aggregate_type;
   row.aggregate_id = event.aggregate_id;

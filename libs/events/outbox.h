@@ -20,6 +20,7 @@
 #ifndef CRM_LIBS_EVENTS_OUTBOX_H_
 #define CRM_LIBS_EVENTS_OUTBOX_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,12 @@ struct NewEvent {
   bool skip_automation = false;
 };
 
+// The largest serialized Envelope an event may have. Kafka refuses bigger messages by default (the
+// broker's message.max.bytes is 1 048 588, librdkafka's 1 000 000, both counting key, headers and batch
+// framing): such an event could never be published, so Append and Row refuse it (InvalidArgument) and
+// the change with it. Producers keep events small: ids and changed fields, not documents or long lists.
+inline constexpr size_t kMaxEventBytes = 900'000;
+
 // The largest NewEvent::automation_depth accepted (the same bound as the call metadata's).
 inline constexpr int kMaxAutomationDepth = 100;
 
@@ -68,8 +75,8 @@ class OutboxWriter {
   OutboxWriter(std::string service, const Clock& clock);
 
   // Inserts the event into `tx`'s outbox and wakes the relay at commit. Returns the event id (UUIDv7,
-  // also Envelope.id and ce_id). InvalidArgument, naming the field, for a bad NewEvent; the event is
-  // published if and only if `tx` commits.
+  // also Envelope.id and ce_id). InvalidArgument, naming the field, for a bad NewEvent or one whose
+  // Envelope exceeds kMaxEventBytes; the event is published if and only if `tx` commits.
   absl::StatusOr<std::string> Append(pqxx::transaction_base& tx, const NewEvent& event) const;
 
   // The outbox row of `event` for a caller that inserts it in a statement of its own (to write a change

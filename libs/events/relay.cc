@@ -44,6 +44,8 @@ constexpr absl::Duration kPurgeInterval = absl::Minutes(10);
 struct Metrics {
   prometheus::Counter& published;
   prometheus::Counter& delivery_errors;
+  prometheus::Counter& parked;
+  prometheus::Gauge& parked_rows;
   prometheus::Gauge& in_flight;
   prometheus::Gauge& backlog;
   prometheus::Gauge& oldest_age;
@@ -62,6 +64,16 @@ Metrics& GetMetrics() {
         prometheus::BuildCounter()
             .Name("crm_outbox_delivery_errors_total")
             .Help("Delivery reports with an error; the event is retried")
+            .Register(r)
+            .Add({}),
+        prometheus::BuildCounter()
+            .Name("crm_outbox_parked_total")
+            .Help("Events the broker refused for good, moved to outbox_parked by this relay")
+            .Register(r)
+            .Add({}),
+        prometheus::BuildGauge()
+            .Name("crm_outbox_parked")
+            .Help("Rows in outbox_parked, waiting for an operator (sampled by the leader)")
             .Register(r)
             .Add({}),
         prometheus::BuildGauge()
@@ -101,6 +113,13 @@ std::string BigintArray(const Range& values) {
   }
   out += '}';
   return out;
+}
+
+// Whether Kafka (or librdkafka, before sending) refuses this message for good: sending it again can only
+// fail again, whatever the broker's state.
+bool IsPermanent(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
+         err == RD_KAFKA_RESP_ERR_INVALID_RECORD;
 }
 
 class Wakeup final : public pqxx::notification_receiver {
@@ -209,6 +228,8 @@ class Relay::Impl {
     const auto seq = static_cast<int64_t>(reinterpret_cast<intptr_t>(m->_private));
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       self->delivered_.push_back(seq);
+    } else if (IsPermanent(m->err)) {
+      self->parked_.emplace_back(seq, rd_kafka_err2str(m->err));
     } else {
       self->failed_.emplace_back(seq, rd_kafka_err2str(m->err));
     }
@@ -346,7 +367,8 @@ class Relay::Impl {
                           high_water_, limit, BigintArray(in_flight_));
   }
 
-  // Produces `rows` in order; stops at a row the producer refuses (it is retried by a later sweep).
+  // Produces `rows` in order; stops at a row the producer refuses for now (it is retried by a later
+  // sweep). A row it refuses for good (IsPermanent) is set aside for parking and the rest go on.
   int Produce(const pqxx::result& rows) {
     int produced = 0;
     for (const auto& row : rows) {
@@ -377,6 +399,11 @@ class Relay::Impl {
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
         rd_kafka_poll(producer_, 100);  // the local queue is full: let deliveries drain it
       }
+      if (IsPermanent(err)) {
+        parked_.emplace_back(seq, rd_kafka_err2str(err));
+        high_water_ = std::max(high_water_, seq);
+        continue;
+      }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         failed_.emplace_back(seq, rd_kafka_err2str(err));
         break;
@@ -388,9 +415,10 @@ class Relay::Impl {
     return produced;
   }
 
-  // Marks delivered rows published and records failed ones; on a database error the results are kept
-  // and marked after reconnecting.
+  // Marks delivered rows published, parks the ones refused for good and records failed ones; on a
+  // database error the results are kept and marked after reconnecting.
   void MarkResults() {
+    if (!parked_.empty()) Park();
     if (!delivered_.empty()) {
       pqxx::work tx(*conn_);
       tx.exec_params(
@@ -428,6 +456,37 @@ class Relay::Impl {
     NoteInFlight();
   }
 
+  // Moves the rows Kafka refused for good from outbox to outbox_parked (migrations/0004), so that they
+  // stop holding the stream up and stay there, with the refusal, for an operator to fix and re-send.
+  void Park() {
+    static constexpr char kPark[] =
+        "WITH moved AS (DELETE FROM outbox WHERE seq = $1 AND published_at IS NULL RETURNING *) "
+        "INSERT INTO outbox_parked (seq, id, aggregatetype, aggregateid, type, payload, topic, source, "
+        "occurred_at, attempts, error) "
+        "SELECT seq, id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at, attempts + 1, $2 "
+        "FROM moved ON CONFLICT DO NOTHING RETURNING id::text, type, topic, octet_length(payload)";
+    pqxx::work tx(*conn_);
+    int64_t moved = 0;
+    for (const auto& [seq, error] : parked_) {
+      for (const auto& row : tx.exec_params(kPark, seq, error)) {
+        ++moved;
+        crm::log::Error("outbox relay: Kafka refuses this event for good; parked in outbox_parked",
+                        {{"seq", seq},
+                         {"event_id", row[0].c_str()},
+                         {"type", row[1].c_str()},
+                         {"topic", row[2].c_str()},
+                         {"bytes", row[3].as<int64_t>()},
+                         {"error", error}});
+      }
+    }
+    tx.commit();
+    for (const auto& p : parked_) in_flight_.erase(p.first);
+    parked_.clear();
+    GetMetrics().parked.Increment(static_cast<double>(moved));
+    absl::MutexLock lock(&mu_);
+    stats_.parked += moved;
+  }
+
   // Reports in_flight_.size() to stats() and the gauge; called wherever it changes.
   void NoteInFlight() {
     GetMetrics().in_flight.Set(static_cast<double>(in_flight_.size()));
@@ -445,6 +504,7 @@ class Relay::Impl {
           "FROM outbox WHERE published_at IS NULL");
       GetMetrics().backlog.Set(row[0].as<double>());
       GetMetrics().oldest_age.Set(row[1].as<double>());
+      GetMetrics().parked_rows.Set(tx.exec1("SELECT count(*) FROM outbox_parked")[0].as<double>());
     }
     if (now - last_purge_ >= kPurgeInterval) {
       last_purge_ = now;
@@ -546,6 +606,7 @@ class Relay::Impl {
   absl::Time last_sweep_ = absl::InfinitePast();
   std::vector<int64_t> delivered_;
   std::vector<std::pair<int64_t, std::string>> failed_;
+  std::vector<std::pair<int64_t, std::string>> parked_;  // refused for good: to outbox_parked
   absl::Time pause_until_ = absl::InfinitePast();
   absl::Duration retry_backoff_ = absl::Milliseconds(100);
   absl::Time last_sample_ = absl::InfinitePast();

@@ -12,10 +12,14 @@
 //     Envelope as value, the aggregate id as key and CloudEvents ce_* headers, and marked
 //     (published_at) only when their delivery report arrives. Messages never time out locally
 //     (message.timeout.ms=0), so a broker outage of any length only delays them; the producer
-//     reconnects by itself and nothing is dropped or reordered. The one exception is a message the
-//     broker refuses for good (larger than message.max.bytes, a topic it will not accept): its row
-//     gets attempts/last_error, crm_outbox_delivery_errors_total counts it, and it is retried with
-//     backoff while later events of the same key may go ahead. Fix the cause; nothing is lost.
+//     reconnects by itself and nothing is dropped or reordered. A message refused for now (a topic
+//     the broker will not accept yet, a local queue error) gets attempts/last_error, counts in
+//     crm_outbox_delivery_errors_total, and is retried with backoff. A message refused for good
+//     (larger than the producer's or the broker's message.max.bytes, an invalid record — sending it
+//     again can only fail again) is moved with the refusal to `outbox_parked` (migrations/0004, which
+//     shows how to re-send it) and logged as an error, crm_outbox_parked counts it, and the events behind
+//     it go on: one poisoned row never holds the stream up. The writer refuses events over
+//     kMaxEventBytes (outbox.h), so only a broker configured below Kafka's default parks anything.
 //   * At least once: a crash between delivery and marking re-sends those rows after restart; consumers
 //     deduplicate by event id (consumer.h), which makes the effect exactly once. For the same reason the
 //     relay's own commits (row locks, marks, the purge) run with synchronous_commit off: a mark lost in
@@ -66,6 +70,7 @@ struct RelayStats {
   int64_t published = 0;        // rows marked published by this relay
   int64_t in_flight = 0;        // produced, awaiting a delivery report
   int64_t delivery_errors = 0;  // delivery reports with an error (the row is retried)
+  int64_t parked = 0;           // rows refused for good and moved to outbox_parked
   int64_t batches = 0;
 };
 

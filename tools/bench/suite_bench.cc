@@ -43,6 +43,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -111,13 +112,27 @@ std::pair<uint64_t, int> TicksAndParent(int pid) {
   return {std::stoull(f[11]) + std::stoull(f[12]), std::stoi(f[1])};
 }
 
-int64_t RssKb(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+// A process's memory from /proc/<pid>/smaps_rollup, in kB: resident (RSS), its proportional share of
+// pages other processes map too (PSS), and the pages no other process maps (private: what another
+// replica of the service would add to the machine).
+struct Memory {
+  int64_t rss = 0;
+  int64_t pss = 0;
+  int64_t private_kb = 0;
+};
+
+Memory MemoryOf(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/smaps_rollup"));
+  Memory m;
   std::string line;
+  auto value = [&](std::string_view label) { return std::atoll(line.c_str() + label.size()); };
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+    if (line.rfind("Rss:", 0) == 0) m.rss = value("Rss:");
+    else if (line.rfind("Pss:", 0) == 0) m.pss = value("Pss:");
+    else if (line.rfind("Private_Clean:", 0) == 0) m.private_kb += value("Private_Clean:");
+    else if (line.rfind("Private_Dirty:", 0) == 0) m.private_kb += value("Private_Dirty:");
   }
-  return 0;
+  return m;
 }
 
 // The suite's processes: every service tools/crm started, the broker, and PostgreSQL (the postmaster;
@@ -761,14 +776,17 @@ int Main(int argc, char** argv) {
     else Die("unknown argument " + a);
   }
   const std::vector<Process> procs = SuiteProcesses(o);
-  std::printf("crm-suite-bench: the suite as `tools/crm up` runs it (%s)\n\nidle RSS after start:",
+  std::printf("crm-suite-bench: the suite as `tools/crm up` runs it (%s)\n\n"
+              "idle memory after start, MB  (RSS / PSS / private; RSS counts every shared-library page the "
+              "process touched, PSS splits shared pages among the processes mapping them)\n",
               absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()).c_str());
   for (const Process& p : procs) {
     if (p.name != "postgres" && p.name != "devbroker") {
-      std::printf(" %s %.1f MB", p.name.c_str(), static_cast<double>(RssKb(p.pid)) / 1024.0);
+      const Memory m = MemoryOf(p.pid);
+      std::printf("  %-9s %5.1f / %4.1f / %4.1f\n", p.name.c_str(), m.rss / 1024.0, m.pss / 1024.0,
+                  m.private_kb / 1024.0);
     }
   }
-  std::printf("\n");
 
   pqxx::connection c(DealsDsn(o));
   Load(o, c);
