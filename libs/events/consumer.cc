@@ -21,6 +21,7 @@
 #include "libs/log/log.h"
 #include "libs/metrics/metrics.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 
 namespace crm::events {
 namespace {
@@ -382,7 +383,7 @@ class Consumer::Impl {
 
   // Records `event` as applied by this consumer in `tx`; false when it already was (a redelivery).
   bool RecordInInbox(pqxx::transaction_base& tx, const ConsumedEvent& event) {
-    return tx.exec_params(
+    return pg::ExecPrepared(tx,
                  "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset) "
                  "VALUES ($1, $2::uuid, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                  options_.group_id, event.envelope.id(), event.envelope.type(), event.topic, event.partition,
@@ -402,7 +403,7 @@ class Consumer::Impl {
     for (absl::Duration backoff = absl::Milliseconds(50);;
          backoff = std::min(backoff * 2, options_.max_retry_backoff)) {
       absl::Status s = pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-        tx.exec_params(
+        pg::ExecPrepared(tx,
             "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, "
             "status, error) "
             "VALUES ($1, $2::uuid, $3, $4, $5, $6, 'rejected', $7) ON CONFLICT DO NOTHING",

@@ -10,6 +10,7 @@
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "libs/pg/prepared.h"
 #include "proto/crm/events/v1/envelope.pb.h"
 
 namespace crm::events {
@@ -116,7 +117,7 @@ absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event
 absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, const NewEvent& event) const {
   CRM_ASSIGN_OR_RETURN(OutboxRow row, BuildRow(event, service_, clock_->Now(), TopicFor(event.aggregate_type)));
   // The payload goes as binary (half the bytes of Row()'s hex text).
-  tx.exec_params(
+  pg::ExecPrepared(tx,
       "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
       "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::timestamptz)",
       row.id, row.aggregate_type, row.aggregate_id, row.type,

@@ -30,6 +30,7 @@
 #include "libs/log/log.h"
 #include "libs/metrics/metrics.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 
 namespace crm::events {
 namespace {
@@ -290,7 +291,7 @@ class Relay::Impl {
     MarkResults();
     if (!leader_) {
       pqxx::nontransaction tx(*conn_);
-      const bool got = tx.exec_params1("SELECT pg_try_advisory_lock($1)", kLeaderLockKey)[0].as<bool>();
+      const bool got = pg::ExecPrepared1(tx, "SELECT pg_try_advisory_lock($1)", kLeaderLockKey)[0].as<bool>();
       if (!got) {
         notified_ = false;  // a standby only retries the lock
         Wait(options_.standby_interval);
@@ -338,7 +339,7 @@ class Relay::Impl {
       produced += Produce(Sweep(tx, limit));
     }
     if (const int want = limit - produced; want > 0) {
-      const int streamed = Produce(tx.exec_params(absl::StrCat(kSelect, "seq > $1 ", kOrder), high_water_, want));
+      const int streamed = Produce(pg::ExecPrepared(tx, absl::StrCat(kSelect, "seq > $1 ", kOrder), high_water_, want));
       produced += streamed;
       if (streamed < want && !swept) {  // the stream has caught up: look below the mark too
         swept = true;
@@ -363,7 +364,7 @@ class Relay::Impl {
 
   pqxx::result Sweep(pqxx::work& tx, int limit) {
     if (limit <= 0 || high_water_ == 0) return pqxx::result();
-    return tx.exec_params(absl::StrCat(kSelect, "seq <= $1 AND seq NOT IN (SELECT unnest($3::bigint[])) ", kOrder),
+    return pg::ExecPrepared(tx, absl::StrCat(kSelect, "seq <= $1 AND seq NOT IN (SELECT unnest($3::bigint[])) ", kOrder),
                           high_water_, limit, BigintArray(in_flight_));
   }
 
@@ -421,7 +422,7 @@ class Relay::Impl {
     if (!parked_.empty()) Park();
     if (!delivered_.empty()) {
       pqxx::work tx(*conn_);
-      tx.exec_params(
+      pg::ExecPrepared(tx,
           "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[]) AND published_at IS NULL",
           BigintArray(delivered_));
       tx.commit();
@@ -435,7 +436,7 @@ class Relay::Impl {
     if (!failed_.empty()) {
       pqxx::work tx(*conn_);
       for (const auto& [seq, error] : failed_) {
-        tx.exec_params(
+        pg::ExecPrepared(tx,
             "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1 AND published_at IS "
             "NULL",
             seq, error);
@@ -468,7 +469,7 @@ class Relay::Impl {
     pqxx::work tx(*conn_);
     int64_t moved = 0;
     for (const auto& [seq, error] : parked_) {
-      for (const auto& row : tx.exec_params(kPark, seq, error)) {
+      for (const auto& row : pg::ExecPrepared(tx, kPark, seq, error)) {
         ++moved;
         crm::log::Error("outbox relay: Kafka refuses this event for good; parked in outbox_parked",
                         {{"seq", seq},
@@ -509,7 +510,7 @@ class Relay::Impl {
     if (now - last_purge_ >= kPurgeInterval) {
       last_purge_ = now;
       pqxx::nontransaction tx(*conn_);
-      tx.exec_params(
+      pg::ExecPrepared(tx,
           "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE published_at < now() - "
           "make_interval(secs => $1) LIMIT 10000)",
           absl::ToDoubleSeconds(options_.retention));

@@ -12,6 +12,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
 #include "libs/base/status.h"
+#include "libs/pg/prepared.h"
 
 namespace crm::pg {
 namespace {
@@ -56,7 +57,7 @@ absl::Status RunIdempotent(pqxx::transaction_base& tx, const IdempotencyScope& s
   const int64_t expired_us = absl::ToUnixMicros(now - kIdempotencyRetention);
   // Claim the key (an expired record is taken over). A concurrent claim of the same key blocks here
   // until the first transaction ends, then either takes the key (first rolled back) or sees its record.
-  pqxx::result claimed = tx.exec_params(
+  pqxx::result claimed = pg::ExecPrepared(tx,
       absl::StrCat("INSERT INTO idempotency (caller, method, key, request_sha256, response, create_time) "
                    "VALUES ($1, $2, $3, $4, ''::bytea, ",
                    TimeExpr(5),
@@ -67,11 +68,11 @@ absl::Status RunIdempotent(pqxx::transaction_base& tx, const IdempotencyScope& s
   if (!claimed.empty()) {
     CRM_RETURN_IF_ERROR(fn());
     const std::string bytes = reply.SerializeAsString();
-    tx.exec_params0("UPDATE idempotency SET response = $4 WHERE caller = $1 AND method = $2 AND key = $3",
+    pg::ExecPrepared(tx, "UPDATE idempotency SET response = $4 WHERE caller = $1 AND method = $2 AND key = $3",
                     scope.caller, scope.method, scope.key, pqxx::binarystring(bytes.data(), bytes.size()));
     return absl::OkStatus();
   }
-  pqxx::row stored = tx.exec_params1(
+  pqxx::row stored = pg::ExecPrepared1(tx,
       "SELECT request_sha256, response FROM idempotency WHERE caller = $1 AND method = $2 AND key = $3",
       scope.caller, scope.method, scope.key);
   const pqxx::binarystring stored_fp(stored[0]);
@@ -86,7 +87,7 @@ absl::Status RunIdempotent(pqxx::transaction_base& tx, const IdempotencyScope& s
 }
 
 absl::StatusOr<int> PurgeIdempotency(pqxx::transaction_base& tx, absl::Time now) {
-  pqxx::result r = tx.exec_params(absl::StrCat("DELETE FROM idempotency WHERE create_time <= ", TimeExpr(1)),
+  pqxx::result r = pg::ExecPrepared(tx, absl::StrCat("DELETE FROM idempotency WHERE create_time <= ", TimeExpr(1)),
                                   absl::ToUnixMicros(now - kIdempotencyRetention));
   return static_cast<int>(r.affected_rows());
 }

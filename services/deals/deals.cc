@@ -237,8 +237,9 @@ void UpdateDealRow(pqxx::transaction_base& tx, const DealRow& row) {
   SqlParams p;
   std::vector<std::string> sets;
   for (auto& [n, v] : DealColumnValues(row, p, /*insert=*/false)) sets.push_back(absl::StrCat(n, " = ", v));
-  Exec(tx, absl::StrCat("UPDATE deals SET ", absl::StrJoin(sets, ", "), " WHERE id = ", p.Add(row.deal.id()), "::uuid"),
-       p);
+  ExecPrepared(tx,
+               absl::StrCat("UPDATE deals SET ", absl::StrJoin(sets, ", "), " WHERE id = ", p.Add(row.deal.id()), "::uuid"),
+               p);
 }
 
 // Inserts `row` and the outbox row `event` (OutboxWriter::Row) in one statement, one round trip, if

@@ -12,6 +12,7 @@
 #include "libs/base/uuid.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
+#include "libs/pg/prepared.h"
 
 namespace crm::deals {
 pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
@@ -21,11 +22,7 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlP
 
 pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
   crm::pg::RecordStatement(sql, p.values());
-  // The name is a hash of the text; libpqxx keeps each connection's statements and prepares a name
-  // again only when its text differs (which a 64-bit hash makes practically impossible).
-  const std::string name = absl::StrCat("deals_", absl::Hex(std::hash<std::string>{}(sql)));
-  tx.conn().prepare(name, sql);
-  return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(p.values()));
+  return crm::pg::ExecPrepared(tx, sql, pqxx::prepare::make_dynamic_params(p.values()));
 }
 
 std::string TimePageToken(int64_t micros, std::string_view id) {

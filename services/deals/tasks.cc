@@ -90,7 +90,7 @@ void SaveTask(pqxx::transaction_base& tx, const v1::Task& t) {
 void RecomputeNextTask(pqxx::transaction_base& tx, const std::string& deal_id) {
   SqlParams p;
   const std::string d = p.Add(deal_id);
-  Exec(tx,
+  ExecPrepared(tx,
        absl::StrCat("UPDATE deals SET next_task_time = (SELECT min(due_time) FROM tasks WHERE deal_id = ", d,
                     "::uuid AND status = 1) WHERE id = ", d, "::uuid"),
        p);
@@ -249,7 +249,7 @@ absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& i
       // deal_responsible_id (ListTasks' scopes) as read under the deal's row lock: a reassignment of the
       // deal waits for this transaction, and its trigger (migration 0010) then moves this task too.
       SqlParams p;
-      Exec(tx,
+      ExecPrepared(tx,
            absl::StrCat(
                "INSERT INTO tasks (id, deal_id, kind, title, due_time, responsible_id, deal_responsible_id, "
                "creator_id, status, create_time, update_time, version) VALUES (",

@@ -155,14 +155,14 @@ absl::Status RecordDealChange(pqxx::transaction_base& tx, const v1::TimelineEntr
       "::smallint, ", p.Add(entry.actor_id()), ", ", TsParam(p, FromProtoTimestamp(entry.create_time())), ", ",
       p.Add(entry.text()), ", NULLIF(", p.Add(entry.task_id()), ", '')::uuid, ", p.Add(entry.field()), ", ",
       p.Add(entry.old_value()), ", ", p.Add(entry.new_value()), ")");
-  Exec(tx, sql, p);
+  ExecPrepared(tx, sql, p);
   return absl::OkStatus();
 }
 
 absl::StatusOr<DealOwnership> LoadDealOwnership(pqxx::transaction_base& tx, const std::string& deal_id,
                                                 bool for_update) {
   SqlParams p;
-  pqxx::result r = Exec(tx,
+  pqxx::result r = ExecPrepared(tx,
                         absl::StrCat("SELECT responsible_id::text, array_to_string(team_ids, ',') FROM deals "
                                      "WHERE id = ",
                                      p.Add(deal_id), "::uuid", for_update ? " FOR UPDATE" : ""),

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "libs/base/status.h"
+#include "libs/pg/prepared.h"
 #include "libs/pg/sql_array.h"
 #include "libs/pg/sql_time.h"
 #include "services/robots/timers.h"
@@ -78,7 +79,7 @@ absl::StatusOr<std::vector<bool>> DigestGate::Admit(pqxx::transaction_base& tx, 
   const DigestItem& first = items.front();
   std::set<std::string> opened;
   for (const pqxx::row& r :
-       tx.exec_params(kAdmit(), ArrayOf(items, &DigestItem::recipient), ArrayOf(items, &DigestItem::recipient_name),
+       pg::ExecPrepared(tx, kAdmit(), ArrayOf(items, &DigestItem::recipient), ArrayOf(items, &DigestItem::recipient_name),
                       ArrayOf(items, &DigestItem::email), first.channel, absl::ToUnixMicros(now),
                       absl::ToInt64Microseconds(window_), first.deal_id, first.rule_id, first.execution_id,
                       first.subject, first.text)) {
@@ -101,7 +102,7 @@ absl::StatusOr<std::vector<DigestItem>> DigestGate::Flush(pqxx::transaction_base
     return absl::InvalidArgumentError("not a digest timer's payload");
   }
   std::vector<std::pair<int64_t, DigestItem>> taken;
-  for (const pqxx::row& r : tx.exec_params(kTake, parts[0], channel)) {
+  for (const pqxx::row& r : pg::ExecPrepared(tx, kTake, parts[0], channel)) {
     DigestItem item{.recipient = parts[0],
                     .channel = channel,
                     .recipient_name = r[1].c_str(),
@@ -118,7 +119,7 @@ absl::StatusOr<std::vector<DigestItem>> DigestGate::Flush(pqxx::transaction_base
   out.reserve(taken.size());
   for (auto& [id, item] : taken) out.push_back(std::move(item));
   if (!out.empty()) {
-    tx.exec_params(kReopen(), parts[0], channel, absl::ToUnixMicros(now));
+    pg::ExecPrepared(tx, kReopen(), parts[0], channel, absl::ToUnixMicros(now));
     CRM_RETURN_IF_ERROR(TimerStore::CreateAll(tx, {WindowTimer(parts[0], channel, now, window_)}));
   }
   return out;

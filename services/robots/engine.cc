@@ -25,6 +25,7 @@
 #include "libs/events/outbox.h"
 #include "libs/log/log.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 #include "libs/rpc/client.h"
@@ -77,7 +78,7 @@ struct StoredFacts {
 
 absl::StatusOr<StoredFacts> LoadStoredFacts(pqxx::transaction_base& tx, const std::string& deal_id) {
   StoredFacts out;
-  pqxx::result r = tx.exec_params(
+  pqxx::result r = pg::ExecPrepared(tx,
       "SELECT deal, (extract(epoch FROM last_comment_time) * 1000000)::bigint, touches FROM deal_facts "
       "WHERE deal_id = $1",
       deal_id);
@@ -95,7 +96,7 @@ absl::StatusOr<StoredFacts> LoadStoredFacts(pqxx::transaction_base& tx, const st
 // Counters a predicate "counter.<name>" reads: the responsible's, then the deal's own (which win).
 absl::Status LoadCounters(pqxx::transaction_base& tx, const std::string& deal_id, const std::string& responsible_id,
                           std::map<std::string, int64_t, std::less<>>& out) {
-  pqxx::result r = tx.exec_params(
+  pqxx::result r = pg::ExecPrepared(tx,
       "SELECT name, value FROM counters WHERE scope = $1 UNION ALL SELECT name, value FROM counters WHERE scope = $2",
       absl::StrCat("user:", responsible_id), absl::StrCat("deal:", deal_id));
   for (const auto& row : r) out[row[0].as<std::string>()] = row[1].as<int64_t>();
@@ -257,7 +258,7 @@ absl::Status Engine::Impl::UpdateFacts(pqxx::transaction_base& tx, const DealEve
     responsible = e.deal->responsible_id();
   }
   const pqxx::binarystring bytes(body.data(), body.size());
-  tx.exec_params(
+  pg::ExecPrepared(tx,
       absl::StrCat(
           "INSERT INTO deal_facts AS f (deal_id, last_comment_time, touches, deal, deal_version, responsible_id) "
           "VALUES ($1, CASE WHEN $2 THEN ", TimeOf(3), " END, CASE WHEN $4 THEN 1 ELSE 0 END, "
@@ -272,7 +273,7 @@ absl::Status Engine::Impl::UpdateFacts(pqxx::transaction_base& tx, const DealEve
 }
 
 absl::Status Engine::Impl::CancelMoot(pqxx::transaction_base& tx, const std::string& deal_id, const Facts& facts) {
-  pqxx::result r = tx.exec_params(
+  pqxx::result r = pg::ExecPrepared(tx,
       "SELECT e.id, v.body, e.timer_key, e.body FROM executions e JOIN rule_versions v ON v.rule_id = e.rule_id "
       "AND v.version = e.rule_version WHERE e.deal_id = $1 AND e.state = 'WAITING' AND e.cancellable",
       deal_id);
@@ -297,7 +298,7 @@ absl::Status Engine::Impl::ArmDates(pqxx::transaction_base& tx, const RuleIndex&
   if (rules.empty()) return absl::OkStatus();
   const absl::Time now = clock_.Now();
   std::map<std::string, std::string> armed;  // rule id -> its timer key for this deal
-  for (const auto& row : tx.exec_params("SELECT rule_id::text, timer_key FROM date_timers WHERE deal_id = $1 "
+  for (const auto& row : pg::ExecPrepared(tx, "SELECT rule_id::text, timer_key FROM date_timers WHERE deal_id = $1 "
                                         "FOR UPDATE", deal.id())) {
     armed[row[0].as<std::string>()] = row[1].as<std::string>();
   }
@@ -317,14 +318,14 @@ absl::Status Engine::Impl::ArmDates(pqxx::transaction_base& tx, const RuleIndex&
     if (!value.has_value() || due < now) {  // cleared, or a reminder whose time has passed: nothing to arm
       if (!old_key.empty()) {
         CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, old_key).status());
-        tx.exec_params("DELETE FROM date_timers WHERE rule_id = $1::uuid AND deal_id = $2", rule->id(), deal.id());
+        pg::ExecPrepared(tx, "DELETE FROM date_timers WHERE rule_id = $1::uuid AND deal_id = $2", rule->id(), deal.id());
       }
       continue;
     }
     if (!old_key.empty()) CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, old_key).status());
     CRM_RETURN_IF_ERROR(
         TimerStore::Schedule(tx, key, kDateTimerKind, due, absl::StrCat(rule->id(), ":", deal.id())).status());
-    tx.exec_params(
+    pg::ExecPrepared(tx,
         "INSERT INTO date_timers (rule_id, deal_id, timer_key) VALUES ($1::uuid, $2, $3) "
         "ON CONFLICT (rule_id, deal_id) DO UPDATE SET timer_key = EXCLUDED.timer_key",
         rule->id(), deal.id(), key);
@@ -407,7 +408,7 @@ absl::Status Engine::Impl::Save(pqxx::transaction_base& tx, const Execution& exe
   const std::string body = exec.SerializeAsString();
   const pqxx::binarystring bytes(body.data(), body.size());
   const bool finished = exec.has_finish_time();
-  tx.exec_params(
+  pg::ExecPrepared(tx,
       absl::StrCat("UPDATE executions SET state = $2, body = $3, timer_key = NULLIF($4, ''), due_time = CASE WHEN $5 "
                    "THEN ", TimeOf(6), " ELSE due_time END, finish_time = CASE WHEN $7 THEN ", TimeOf(8),
                    " END WHERE id = $1::uuid"),
@@ -421,7 +422,7 @@ absl::Status Engine::Impl::Finish(pqxx::transaction_base& tx, Execution& exec, E
   exec.set_state(state);
   *exec.mutable_finish_time() = ToProtoTimestamp(clock_.Now());
   CRM_RETURN_IF_ERROR(Save(tx, exec, ""));
-  pqxx::result r = tx.exec_params("SELECT responsible_id FROM deal_facts WHERE deal_id = $1", exec.deal_id());
+  pqxx::result r = pg::ExecPrepared(tx, "SELECT responsible_id FROM deal_facts WHERE deal_id = $1", exec.deal_id());
   events::NewEvent event{.aggregate_type = "execution",
                          .aggregate_id = exec.id(),
                          .type = "crm.robots.execution.finished.v1",
@@ -451,13 +452,13 @@ absl::Status Engine::Impl::Start(pqxx::transaction_base& tx, const Rule& rule, c
   const bool delayed = rule.has_delay() && (rule.delay().duration().seconds() > 0 || rule.delay().duration().nanos() > 0);
   if (window > absl::ZeroDuration()) {
     // A redelivered event of the burst has its execution already: it must not cancel the one waiting.
-    if (!tx.exec_params("SELECT 1 FROM executions WHERE rule_id = $1::uuid AND deal_id = $2 AND trigger_key = $3",
+    if (!pg::ExecPrepared(tx, "SELECT 1 FROM executions WHERE rule_id = $1::uuid AND deal_id = $2 AND trigger_key = $3",
                         rule.id(), e.deal_id, env.id())
              .empty()) {
       return absl::OkStatus();
     }
     // A new event of the burst: the earlier waiting execution gives way to this one.
-    pqxx::result r = tx.exec_params(
+    pqxx::result r = pg::ExecPrepared(tx,
         "SELECT id, timer_key, body FROM executions WHERE rule_id = $1::uuid AND deal_id = $2 AND state = 'WAITING' "
         "AND coalescing FOR UPDATE",
         rule.id(), e.deal_id);
@@ -556,7 +557,7 @@ std::map<std::string, std::string, std::less<>> Engine::Impl::Vars(pqxx::transac
     if (exec.selected_deal_ids_size() > 0) {
       const std::string ids = absl::StrCat("{", absl::StrJoin(exec.selected_deal_ids(), ","), "}");
       for (const auto& row :
-           tx.exec_params("SELECT deal_id, deal FROM deal_facts WHERE deal_id = ANY($1::text[]) AND deal IS NOT NULL",
+           pg::ExecPrepared(tx, "SELECT deal_id, deal FROM deal_facts WHERE deal_id = ANY($1::text[]) AND deal IS NOT NULL",
                           ids)) {
         dv1::Deal d;
         if (d.ParseFromString(Bytes(row[1]))) names[row[0].as<std::string>()] = d.name();
@@ -705,7 +706,7 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
       const std::string scope = a.increment_counter().scope() == "deal"
                                     ? absl::StrCat("deal:", deal->id())
                                     : absl::StrCat("user:", deal->responsible_id());
-      pqxx::row r = tx.exec_params1(
+      pqxx::row r = pg::ExecPrepared1(tx,
           "INSERT INTO counters AS c (scope, name, value) VALUES ($1, $2, 1) ON CONFLICT (scope, name) "
           "DO UPDATE SET value = c.value + 1 RETURNING value",
           scope, a.increment_counter().name());
@@ -736,7 +737,7 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
 }
 
 absl::Status Engine::Impl::RunStep(pqxx::transaction_base& tx, const std::string& execution_id, int attempt) {
-  pqxx::result r = tx.exec_params("SELECT body, state FROM executions WHERE id = $1::uuid FOR UPDATE", execution_id);
+  pqxx::result r = pg::ExecPrepared(tx, "SELECT body, state FROM executions WHERE id = $1::uuid FOR UPDATE", execution_id);
   if (r.empty() || r[0][1].as<std::string>() != "WAITING") return absl::OkStatus();  // cancelled or done
   Execution exec;
   if (!exec.ParseFromString(Bytes(r[0][0]))) return absl::DataLossError("a stored execution does not parse");
@@ -834,7 +835,7 @@ absl::Status Engine::Impl::RunStep(pqxx::transaction_base& tx, const std::string
 absl::Status Engine::Impl::RunDate(pqxx::transaction_base& tx, const Timer& timer) {
   std::vector<std::string> parts = absl::StrSplit(timer.payload, ':');
   if (parts.size() != 2) return absl::DataLossError(absl::StrCat("date timer ", timer.key, ": bad payload"));
-  pqxx::result r = tx.exec_params("SELECT 1 FROM date_timers WHERE rule_id = $1::uuid AND deal_id = $2 AND timer_key = $3",
+  pqxx::result r = pg::ExecPrepared(tx, "SELECT 1 FROM date_timers WHERE rule_id = $1::uuid AND deal_id = $2 AND timer_key = $3",
                                   parts[0], parts[1], timer.key);
   if (r.empty()) return absl::OkStatus();  // re-armed meanwhile
   CRM_ASSIGN_OR_RETURN(Rule rule, RuleStore::GetVersion(tx, parts[0], 0));
@@ -858,12 +859,12 @@ absl::Status Engine::Impl::RecordMoves(pqxx::transaction_base& tx, const DealEve
   if (!e.deal.has_value()) return absl::OkStatus();
   const dv1::Deal& d = *e.deal;
   if (e.entered_stage) {
-    tx.exec_params(absl::StrCat("INSERT INTO stage_entries (deal_id, pipeline_id, stage_id, responsible_id, event_id, "
+    pg::ExecPrepared(tx, absl::StrCat("INSERT INTO stage_entries (deal_id, pipeline_id, stage_id, responsible_id, event_id, "
                                 "entered_at) VALUES ($1, $2, $3, $4, $5, ", TimeOf(6), ") ON CONFLICT DO NOTHING"),
                    d.id(), d.pipeline_id(), d.stage_id(), d.responsible_id(), env.id(), absl::ToUnixMicros(when));
   }
   if (e.won) {
-    tx.exec_params(absl::StrCat("INSERT INTO deal_wins (deal_id, pipeline_id, responsible_id, amount_minor, event_id, "
+    pg::ExecPrepared(tx, absl::StrCat("INSERT INTO deal_wins (deal_id, pipeline_id, responsible_id, amount_minor, event_id, "
                                 "won_at) VALUES ($1, $2, $3, $4, $5, ", TimeOf(6), ") ON CONFLICT DO NOTHING"),
                    d.id(), d.pipeline_id(), d.responsible_id(), d.amount().amount_minor(), env.id(),
                    absl::ToUnixMicros(when));
@@ -882,7 +883,7 @@ absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& ru
   std::vector<std::string> scopes = {""};
   if (m.per_responsible()) {
     scopes.clear();
-    pqxx::result r = tx.exec_params(
+    pqxx::result r = pg::ExecPrepared(tx,
         absl::StrCat("SELECT responsible_id FROM stage_entries WHERE pipeline_id = $1 AND entered_at >= ", TimeOf(2),
                      " AND entered_at <= ", TimeOf(3),
                      " AND responsible_id <> '' UNION SELECT responsible_id FROM deal_wins WHERE pipeline_id = $1 "
@@ -896,12 +897,12 @@ absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& ru
                                           " AND ($4 = '' OR responsible_id = $4)");
   for (const std::string& who : scopes) {
     std::map<std::string, int64_t, std::less<>> values;
-    values["base"] = tx.exec_params1(absl::StrCat("SELECT count(DISTINCT deal_id) FROM stage_entries WHERE pipeline_id = "
+    values["base"] = pg::ExecPrepared1(tx, absl::StrCat("SELECT count(DISTINCT deal_id) FROM stage_entries WHERE pipeline_id = "
                                                   "$1 AND stage_id = $5", window),
                                      pipeline, from_us, to_us, who, m.from_stage_id())[0]
                          .as<int64_t>();
     values["converted"] =
-        tx.exec_params1(absl::StrCat("SELECT count(DISTINCT deal_id) FROM stage_entries b WHERE pipeline_id = $1 AND "
+        pg::ExecPrepared1(tx, absl::StrCat("SELECT count(DISTINCT deal_id) FROM stage_entries b WHERE pipeline_id = $1 AND "
                                      "stage_id = $5", window,
                                      " AND EXISTS (SELECT 1 FROM stage_entries t WHERE t.deal_id = b.deal_id AND "
                                      "t.stage_id = $6 AND t.entered_at >= b.entered_at AND t.entered_at <= ",
@@ -909,11 +910,11 @@ absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& ru
                         pipeline, from_us, to_us, who, m.from_stage_id(), m.to_stage_id())[0]
             .as<int64_t>();
     values["conversion_percent"] = values["base"] == 0 ? 0 : values["converted"] * 100 / values["base"];
-    values["entered"] = tx.exec_params1(absl::StrCat("SELECT count(DISTINCT deal_id) FROM stage_entries WHERE "
+    values["entered"] = pg::ExecPrepared1(tx, absl::StrCat("SELECT count(DISTINCT deal_id) FROM stage_entries WHERE "
                                                      "pipeline_id = $1 AND stage_id = $5", window),
                                         pipeline, from_us, to_us, who, m.to_stage_id())[0]
                             .as<int64_t>();
-    pqxx::row won = tx.exec_params1(
+    pqxx::row won = pg::ExecPrepared1(tx,
         absl::StrCat("SELECT count(*), coalesce(sum(amount_minor), 0)::bigint FROM deal_wins WHERE pipeline_id = $1 "
                      "AND won_at >= ", TimeOf(2), " AND won_at <= ", TimeOf(3), " AND ($4 = '' OR responsible_id = $4)"),
         pipeline, from_us, to_us, who);

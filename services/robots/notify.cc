@@ -11,6 +11,7 @@
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/uuid.h"
+#include "libs/pg/prepared.h"
 
 namespace crm::robots {
 namespace {
@@ -85,7 +86,7 @@ absl::Status ApplyUserEvent(pqxx::transaction_base& tx, const events::ConsumedEv
   }
   const std::optional<std::string> supervisor =
       IsUuid(user.supervisor_id()) ? std::optional<std::string>(user.supervisor_id()) : std::nullopt;
-  tx.exec_params(
+  pg::ExecPrepared(tx,
       "INSERT INTO robot_users AS u (id, full_name, email, phone, active, role_codes, team_ids, supervisor_id, "
       "version, update_time) "
       "VALUES ($1::uuid, $2, $3, $4, $5, $6::text[], $7::uuid[], $8::uuid, $9, now()) "
@@ -122,7 +123,7 @@ absl::StatusOr<std::vector<Recipient>> ResolveRecipients(pqxx::transaction_base&
   std::string teams = "{}";
   std::optional<std::string> supervisor;
   if (!responsible.empty()) {
-    pqxx::result r = tx.exec_params(
+    pqxx::result r = pg::ExecPrepared(tx,
         "SELECT team_ids::text, supervisor_id::text FROM robot_users WHERE id = $1::uuid", responsible);
     if (!r.empty()) {
       responsible_known = true;
@@ -140,7 +141,7 @@ absl::StatusOr<std::vector<Recipient>> ResolveRecipients(pqxx::transaction_base&
     }
   };
   const auto by_id = [&](const std::string& id) {
-    add(tx.exec_params(absl::StrCat("SELECT ", kColumns, " FROM robot_users WHERE id = $1::uuid AND active"), id));
+    add(pg::ExecPrepared(tx, absl::StrCat("SELECT ", kColumns, " FROM robot_users WHERE id = $1::uuid AND active"), id));
   };
 
   for (const std::string& spec : specs) {
@@ -154,13 +155,13 @@ absl::StatusOr<std::vector<Recipient>> ResolveRecipients(pqxx::transaction_base&
       const std::string role = spec.substr(5);
       pqxx::result r;
       if (teams != "{}") {
-        r = tx.exec_params(absl::StrCat("SELECT ", kColumns,
+        r = pg::ExecPrepared(tx, absl::StrCat("SELECT ", kColumns,
                                         " FROM robot_users WHERE active AND role_codes @> ARRAY[$1]::text[] "
                                         "AND team_ids && $2::uuid[] ORDER BY full_name, id"),
                            role, teams);
       }
       if (r.empty()) {
-        r = tx.exec_params(absl::StrCat("SELECT ", kColumns,
+        r = pg::ExecPrepared(tx, absl::StrCat("SELECT ", kColumns,
                                         " FROM robot_users WHERE active AND role_codes @> ARRAY[$1]::text[] "
                                         "ORDER BY full_name, id"),
                            role);

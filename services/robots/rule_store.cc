@@ -12,6 +12,7 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
 #include "services/robots/lists.h"
@@ -93,7 +94,7 @@ absl::Status RuleStore::SyncSchedule(pqxx::transaction_base& tx, const Rule& rul
     return absl::OkStatus();
   }
   // A rule that is (or was) a SCHEDULE rule has one schedule, disabled when the rule is not scheduled.
-  pqxx::result had = tx.exec_params("SELECT 1 FROM schedules WHERE key = $1", absl::StrCat("rule:", rule.id()));
+  pqxx::result had = pg::ExecPrepared(tx, "SELECT 1 FROM schedules WHERE key = $1", absl::StrCat("rule:", rule.id()));
   if (!scheduled && had.empty()) return absl::OkStatus();
   const std::string& zone =
       rule.trigger().schedule().time_zone().empty() ? options_.time_zone : rule.trigger().schedule().time_zone();
@@ -121,21 +122,21 @@ absl::StatusOr<Rule> RuleStore::Store(pqxx::transaction_base& tx, const Principa
   const pqxx::binarystring bytes(body.data(), body.size());
   const int64_t now_us = absl::ToUnixMicros(now);
   if (create) {
-    tx.exec_params(
+    pg::ExecPrepared(tx,
         "INSERT INTO rules (id, version, enabled, trigger_kind, pipeline_id, body, create_time, update_time, "
         "updated_by) VALUES ($1::uuid, 1, $2, $3, $4, $5, timestamptz 'epoch' + $6::bigint * interval '1 "
         "microsecond', timestamptz 'epoch' + $6::bigint * interval '1 microsecond', $7)",
         rule.id(), rule.enabled(), static_cast<int>(rule.trigger().kind()), rule.trigger().pipeline_id(), bytes,
         now_us, rule.updated_by());
   } else {
-    tx.exec_params(
+    pg::ExecPrepared(tx,
         "UPDATE rules SET version = $2, enabled = $3, trigger_kind = $4, pipeline_id = $5, body = $6, "
         "update_time = timestamptz 'epoch' + $7::bigint * interval '1 microsecond', updated_by = $8 "
         "WHERE id = $1::uuid",
         rule.id(), rule.version(), rule.enabled(), static_cast<int>(rule.trigger().kind()),
         rule.trigger().pipeline_id(), bytes, now_us, rule.updated_by());
   }
-  tx.exec_params(
+  pg::ExecPrepared(tx,
       "INSERT INTO rule_versions (rule_id, version, body, create_time) VALUES ($1::uuid, $2, $3, "
       "timestamptz 'epoch' + $4::bigint * interval '1 microsecond')",
       rule.id(), rule.version(), bytes, now_us);
@@ -166,8 +167,8 @@ absl::StatusOr<bool> RuleStore::Install(const Principal& caller, const Rule& in)
   CRM_RETURN_IF_ERROR(ValidateRule(in));
   bool created = false;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", in.id());
-    if (!tx.exec_params("SELECT 1 FROM rules WHERE id = $1::uuid", in.id()).empty()) return absl::OkStatus();
+    pg::ExecPrepared(tx, "SELECT pg_advisory_xact_lock(hashtext($1))", in.id());
+    if (!pg::ExecPrepared(tx, "SELECT 1 FROM rules WHERE id = $1::uuid", in.id()).empty()) return absl::OkStatus();
     CRM_RETURN_IF_ERROR(Store(tx, caller, in, /*create=*/true).status());
     created = true;
     return absl::OkStatus();
@@ -181,9 +182,9 @@ absl::StatusOr<Rule> RuleStore::GetVersion(pqxx::transaction_base& tx, std::stri
   if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
   pqxx::result r =
       version > 0
-          ? tx.exec_params("SELECT body FROM rule_versions WHERE rule_id = $1::uuid AND version = $2", std::string(id),
+          ? pg::ExecPrepared(tx, "SELECT body FROM rule_versions WHERE rule_id = $1::uuid AND version = $2", std::string(id),
                            version)
-          : tx.exec_params("SELECT body FROM rules WHERE id = $1::uuid", std::string(id));
+          : pg::ExecPrepared(tx, "SELECT body FROM rules WHERE id = $1::uuid", std::string(id));
   if (r.empty()) {
     return absl::NotFoundError(version > 0 ? absl::StrCat("rule ", std::string(id), " version ", version)
                                            : absl::StrCat("rule ", std::string(id)));
@@ -230,7 +231,7 @@ absl::StatusOr<Rule> RuleStore::Update(const Principal& caller, const Rule& in, 
   Rule out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     if (!IsUuid(in.id())) return InvalidFieldError("rule.id", "not a UUID");
-    pqxx::result r = tx.exec_params("SELECT body FROM rules WHERE id = $1::uuid FOR UPDATE", in.id());
+    pqxx::result r = pg::ExecPrepared(tx, "SELECT body FROM rules WHERE id = $1::uuid FOR UPDATE", in.id());
     if (r.empty()) return absl::NotFoundError(absl::StrCat("rule ", in.id()));
     CRM_ASSIGN_OR_RETURN(Rule next, ParseRule(r[0][0]));
     if (in.version() != next.version()) {

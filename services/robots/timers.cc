@@ -14,6 +14,7 @@
 #include "libs/log/log.h"
 #include "libs/metrics/metrics.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "libs/pg/sql_time.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -103,7 +104,7 @@ absl::StatusOr<ScheduleOutcome> TimerStore::Schedule(pqxx::transaction_base& tx,
     const int64_t due_us = absl::ToUnixMicros(due);
     const pqxx::binarystring bytes(payload.data(), payload.size());
     // Re-arm only a pending timer of the same kind whose due differs; xmax = 0 tells an insert.
-    pqxx::result r = tx.exec_params(
+    pqxx::result r = pg::ExecPrepared(tx,
         absl::StrCat("INSERT INTO timers (id, key, kind, due_time, payload) VALUES ($1::uuid, $2, $3, ",
                      kTimeOf4,
                      ", $5) ON CONFLICT (key) DO UPDATE SET due_time = EXCLUDED.due_time, payload = "
@@ -112,7 +113,7 @@ absl::StatusOr<ScheduleOutcome> TimerStore::Schedule(pqxx::transaction_base& tx,
                      "timers.due_time <> EXCLUDED.due_time RETURNING (xmax = 0)"),
         NewUuidV7(), std::string(key), std::string(kind), due_us, bytes);
     if (!r.empty()) return r[0][0].as<bool>() ? ScheduleOutcome::kCreated : ScheduleOutcome::kRearmed;
-    pqxx::row existing = tx.exec_params1("SELECT kind FROM timers WHERE key = $1", std::string(key));
+    pqxx::row existing = pg::ExecPrepared1(tx, "SELECT kind FROM timers WHERE key = $1", std::string(key));
     if (existing[0].as<std::string>() != kind) {
       return absl::FailedPreconditionError(absl::StrCat("timer ", std::string(key), " exists with kind ",
                                                         existing[0].as<std::string>(), ", not ",
@@ -155,7 +156,7 @@ absl::Status TimerStore::CreateAll(pqxx::transaction_base& tx, const std::vector
 
 absl::StatusOr<bool> TimerStore::Cancel(pqxx::transaction_base& tx, std::string_view key) {
   try {
-    pqxx::result r = tx.exec_params(
+    pqxx::result r = pg::ExecPrepared(tx,
         "UPDATE timers SET state = 'cancelled', update_time = now() WHERE key = $1 AND state = 'pending'",
         std::string(key));
     return r.affected_rows() > 0;
@@ -180,7 +181,7 @@ absl::StatusOr<FireResult> TimerStore::FireDue(const TimerHandler& handler, int 
         // READ COMMITTED: a row fired by another caller after this statement's snapshot is re-checked in
         // its latest version when locked (state is no longer pending), so it is left out.
         pqxx::result rows =
-            tx.exec_params(absl::StrCat("SELECT id::text, key, kind, ", MicrosOf("due_time"),
+            pg::ExecPrepared(tx, absl::StrCat("SELECT id::text, key, kind, ", MicrosOf("due_time"),
                                         ", payload, attempts, coalesce(last_error, '') FROM timers "
                                         "WHERE state = 'pending' AND due_time <= ",
                                         kTimeOf1, " ORDER BY due_time, id LIMIT $2 FOR UPDATE SKIP LOCKED"),
@@ -229,7 +230,7 @@ absl::StatusOr<FireResult> TimerStore::FireDue(const TimerHandler& handler, int 
           std::string error = hs.ToString();
           if (error.size() > kMaxErrorChars) error.resize(kMaxErrorChars);
           const absl::Time retry_at = now + Backoff(options_, t.attempts + 1);
-          tx.exec_params(
+          pg::ExecPrepared(tx,
               absl::StrCat("UPDATE timers SET attempts = attempts + 1, last_error = $2, due_time = ",
                            kTimeOf3, ", update_time = now() WHERE id = $1::uuid"),
               t.id, error, absl::ToUnixMicros(retry_at));
@@ -241,7 +242,7 @@ absl::StatusOr<FireResult> TimerStore::FireDue(const TimerHandler& handler, int 
                                                          {"retry_at", retry_at}});
         }
         if (!fired_ids.empty()) {
-          tx.exec_params(absl::StrCat("UPDATE timers SET state = 'fired', fired_time = ", kTimeOf2,
+          pg::ExecPrepared(tx, absl::StrCat("UPDATE timers SET state = 'fired', fired_time = ", kTimeOf2,
                                       ", update_time = now() WHERE id = ANY($1::uuid[])"),
                          absl::StrCat("{", absl::StrJoin(fired_ids, ","), "}"), now_us);
         }

@@ -631,7 +631,7 @@ std::string RobotsDsn(const Options& o) {
 // bench rules on «Первичная обработка» with delays of --sla-seconds and twice that, so their timers come
 // due during the run at the rate the leads were created; a burst of --burst leads at 16 clients; then
 // each step's lag from its due time to its actions done, and what each person was sent.
-void Robots(const Options& o, const Person& manager, const Person& head) {
+void Robots(const Options& o, const Person& manager, const Person& head, const std::vector<Process>& procs) {
   pqxx::connection deals(DealsDsn(o));
   std::string pipeline, stage;
   {
@@ -706,6 +706,15 @@ void Robots(const Options& o, const Person& manager, const Person& head) {
   }
   std::printf("  burst: %d leads in %.1f s (%.0f/s), robots' consumer lag max %.0f events, %.1f s\n", o.burst,
               burst_seconds, o.burst / burst_seconds, lag, lag_seconds);
+  // The steps' own cost: CPU from when robots has consumed the burst (before the first step is due,
+  // when the burst is shorter than --sla-seconds) until the last step finished.
+  WaitForRobots(o);
+  const int64_t fired_early =
+      pqxx::work(robots)
+          .exec1(absl::StrCat("SELECT count(*) FROM executions WHERE rule_id = ANY('{", absl::StrJoin(rules, ","),
+                              "}'::uuid[]) AND finish_time IS NOT NULL"))[0]
+          .as<int64_t>();
+  const auto steps_before = CpuTicks(procs);
 
   // Wait until every step of both rules has finished (or a generous limit passes).
   const std::string rule_list = absl::StrCat("'{", absl::StrJoin(rules, ","), "}'::uuid[]");
@@ -719,6 +728,7 @@ void Robots(const Options& o, const Person& manager, const Person& head) {
     if (finished >= 2 * o.burst) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  const auto steps_after = CpuTicks(procs);
   pqxx::work tx(robots);
   const pqxx::row l = tx.exec1(absl::StrCat(
       "SELECT count(*), count(*) FILTER (WHERE state = 'DONE'), "
@@ -729,6 +739,12 @@ void Robots(const Options& o, const Person& manager, const Person& head) {
   std::printf("  SLA steps finished %lld of %d (%lld done); due → actions done: p50 %.3f s, p99 %.3f s, max %.3f s\n",
               static_cast<long long>(l[0].as<int64_t>()), 2 * o.burst, static_cast<long long>(l[1].as<int64_t>()),
               l[2].as<double>(), l[3].as<double>(), l[4].as<double>());
+  if (finished > fired_early) {
+    std::printf("  CPU ms a step (%lld steps, with what they cause: deals' updates and tasks, their events, robots "
+                "consuming them):\n    %s\n",
+                static_cast<long long>(finished - fired_early),
+                CpuPerRequest(steps_before, steps_after, static_cast<double>(finished - fired_early)).c_str());
+  }
   std::printf("  notifications sent since the burst began, per person and channel:\n");
   for (const pqxx::row& r : tx.exec(absl::StrCat(
            "SELECT aggregateid, type, count(*) FROM outbox WHERE aggregatetype = 'notification' AND occurred_at >= '",
@@ -798,7 +814,7 @@ int Main(int argc, char** argv) {
                                       SignIn(o, "cc operator (own)", "cc.operator")};
   if (o.only.empty() || o.only == "reads") Reads(o, people, pipeline, procs);
   if (o.only.empty() || o.only == "creates") Creates(o, people[1], pipeline, procs);
-  if (o.only.empty() || o.only == "robots") Robots(o, people[1], people[0]);
+  if (o.only.empty() || o.only == "robots") Robots(o, people[1], people[0], procs);
   return 0;
 }
 
