@@ -127,6 +127,13 @@ absl::Status InTransaction(Pool& pool, absl::FunctionRef<absl::Status(pqxx::work
 absl::Status InTransaction(pqxx::connection& conn, absl::FunctionRef<absl::Status(pqxx::work&)> fn,
                            const TxOptions& options = {});
 
+// Runs fn, a read of ONE statement, on a pooled connection outside a transaction block (autocommit): one
+// round trip, where InTransaction with read_only adds BEGIN, SET TRANSACTION and COMMIT around it. Each
+// statement fn runs sees its own snapshot, so statements that must agree belong in InTransaction; fn must
+// not write. Tried once more on a fresh connection when the first broke (it is discarded): a read is safe
+// to repeat. Exceptions become a Status as in InTransaction.
+absl::Status ReadOnce(Pool& pool, absl::FunctionRef<absl::Status(pqxx::transaction_base&)> fn);
+
 // The type URL of the payload StatusFromException() attaches; its value is the five-character SQLSTATE.
 inline constexpr char kSqlStatePayload[] = "sqlstate";
 

@@ -1,6 +1,7 @@
 // InTransaction() and the libpqxx/PostgreSQL error → absl::Status mapping (declared in pool.h).
 #include <algorithm>
 #include <pqxx/except>
+#include <pqxx/nontransaction>
 #include <string>
 #include <string_view>
 
@@ -189,6 +190,23 @@ absl::Status InTransaction(Pool& pool, absl::FunctionRef<absl::Status(pqxx::work
       return WithAttempts(std::move(result.status), attempt);
     }
     Backoff(attempt, max_attempts, result.status);
+  }
+}
+
+absl::Status ReadOnce(Pool& pool, absl::FunctionRef<absl::Status(pqxx::transaction_base&)> fn) {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<Pool::Lease> lease = pool.Acquire();
+    if (!lease.ok()) return lease.status();
+    absl::Status status;
+    try {
+      pqxx::nontransaction tx(lease->conn());
+      status = fn(tx);
+    } catch (const std::exception& e) {
+      status = StatusFromException(e);
+    }
+    if (lease->conn().is_open()) return status;
+    lease->Discard();
+    if (status.ok() || attempt >= 2) return status;
   }
 }
 

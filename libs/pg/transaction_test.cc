@@ -268,6 +268,37 @@ TEST_F(TransactionTest, ConnectionBrokenBeforeCommitIsRetriedOnAFreshConnection)
   EXPECT_EQ(Count("item"), 1);
 }
 
+// ReadOnce sends the statement alone (no transaction block around it) and reads again on a fresh
+// connection when the first one broke.
+TEST_F(TransactionTest, ReadOnceRunsOutsideATransactionBlockAndRetriesABrokenConnection) {
+  std::string in_block;
+  ASSERT_TRUE(ReadOnce(*pool_, [&](pqxx::transaction_base& tx) {
+                // now() is the transaction's start; in a block of its own it equals the statement's.
+                in_block = tx.exec1("SELECT now() <> statement_timestamp()")[0].as<std::string>();
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(in_block, "f");
+
+  auto pool = Pool::Create({.dsn = db_->dsn(), .size = 1, .acquire_timeout = absl::Seconds(5)});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  int attempts = 0;
+  int first_pid = 0, last_pid = 0;
+  int parents = 0;
+  const absl::Status s = ReadOnce(**pool, [&](pqxx::transaction_base& tx) -> absl::Status {
+    last_pid = tx.conn().backendpid();
+    if (++attempts == 1) {
+      first_pid = last_pid;
+      tx.exec("SELECT pg_terminate_backend(pg_backend_pid())");
+    }
+    parents = tx.exec1("SELECT count(*) FROM parent")[0].as<int>();
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(attempts, 2);
+  EXPECT_NE(first_pid, last_pid);
+  EXPECT_EQ(parents, 1);
+}
+
 TEST_F(TransactionTest, ConnectionVariantDoesNotRetryABrokenConnection) {
   pqxx::connection conn(db_->dsn());
   int attempts = 0;

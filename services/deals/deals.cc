@@ -798,13 +798,11 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
 
 absl::StatusOr<v1::Deal> DealStore::Get(const Principal& caller, std::string_view id) {
   v1::Deal out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(
-      pool_,
-      [&](pqxx::work& tx) -> absl::Status {
-        CRM_ASSIGN_OR_RETURN(out, GetInTx(tx, caller, id, /*for_update=*/false));
-        return absl::OkStatus();
-      },
-      {.read_only = true}));
+  // One statement: outside a transaction block, one round trip.
+  CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(out, GetInTx(tx, caller, id, /*for_update=*/false));
+    return absl::OkStatus();
+  }));
   return out;
 }
 

@@ -361,19 +361,46 @@ absl::StatusOr<std::string> DealsClient::AddComment(const rv1::Action& action, c
   return absl::StrCat("comment ", out.id());
 }
 
+// The deal a read-check-write action (add_tag, set_field, change_responsible) works on. The first Get()
+// gives the deal the run loaded (ActionContext::deal), if any, without a call: UpdateDeal's version check
+// refuses it if it has gone stale (then Stale(), and the next Get() reads afresh). "Nothing to do" is
+// concluded only from a fresh read: Recheck() says whether the deal came from the run (so read again
+// and look once more) and makes the next Get() read it.
+class DealsClient::DealSnapshot {
+ public:
+  explicit DealSnapshot(const ActionContext& ctx) : ctx_(ctx), fresh_(ctx.deal == nullptr) {}
+  absl::StatusOr<dv1::Deal> Get(DealsClient& client) {
+    if (fresh_) return client.Read(ctx_.deal_id, ctx_);
+    return *ctx_.deal;
+  }
+  void Stale() { fresh_ = true; }
+  bool Recheck() {
+    const bool from_run = !fresh_;
+    fresh_ = true;
+    return from_run;
+  }
+
+ private:
+  const ActionContext& ctx_;
+  bool fresh_;
+};
+
 absl::StatusOr<std::string> DealsClient::AddTag(const rv1::Action& action, const ActionContext& ctx) {
   const std::string& tag = action.add_tag().tag();
   if (tag.empty()) return InvalidFieldError("add_tag.tag", "required");
   absl::Status last;
+  DealSnapshot snapshot(ctx);
   for (int attempt = 0; attempt < options_.conflict_attempts; ++attempt) {
-    CRM_ASSIGN_OR_RETURN(dv1::Deal deal, Read(ctx.deal_id, ctx));
+    CRM_ASSIGN_OR_RETURN(dv1::Deal deal, snapshot.Get(*this));
     if (std::find(deal.tags().begin(), deal.tags().end(), tag) != deal.tags().end()) {
+      if (snapshot.Recheck()) continue;
       return absl::StrCat("tag ", Quoted(tag), " already there");
     }
     deal.add_tags(tag);
     last = Update(deal, "tags", ctx).status();
     if (last.ok()) return absl::StrCat("tag ", Quoted(tag), " added");
     if (!absl::IsAborted(last)) return last;
+    snapshot.Stale();
   }
   return last;
 }
@@ -411,8 +438,9 @@ absl::StatusOr<std::string> DealsClient::SetField(const rv1::Action& action, con
       : value.has_value() ? ValueText(*value)
                           : std::string("(empty)");
   absl::Status last;
+  DealSnapshot snapshot(ctx);
   for (int attempt = 0; attempt < options_.conflict_attempts; ++attempt) {
-    CRM_ASSIGN_OR_RETURN(dv1::Deal deal, Read(ctx.deal_id, ctx));
+    CRM_ASSIGN_OR_RETURN(dv1::Deal deal, snapshot.Get(*this));
     bool same = false;
     if (field == "priority") {
       same = deal.priority() == priority;
@@ -434,10 +462,12 @@ absl::StatusOr<std::string> DealsClient::SetField(const rv1::Action& action, con
         fields->erase(it);
       }
     }
+    if (same && snapshot.Recheck()) continue;
     if (same) return absl::StrCat(field, " already ", shown);
     last = Update(deal, path, ctx).status();
     if (last.ok()) return absl::StrCat(field, " set to ", shown);
     if (!absl::IsAborted(last)) return last;
+    snapshot.Stale();
   }
   return last;
 }
@@ -474,13 +504,18 @@ absl::StatusOr<std::string> DealsClient::ChangeResponsible(const rv1::Action& ac
   const std::string& user = action.change_responsible().user_id();
   if (user.empty()) return InvalidFieldError("change_responsible.user_id", "required");
   absl::Status last;
+  DealSnapshot snapshot(ctx);
   for (int attempt = 0; attempt < options_.conflict_attempts; ++attempt) {
-    CRM_ASSIGN_OR_RETURN(dv1::Deal deal, Read(ctx.deal_id, ctx));
-    if (deal.responsible_id() == user) return absl::StrCat("responsible already ", user);
+    CRM_ASSIGN_OR_RETURN(dv1::Deal deal, snapshot.Get(*this));
+    if (deal.responsible_id() == user) {
+      if (snapshot.Recheck()) continue;
+      return absl::StrCat("responsible already ", user);
+    }
     deal.set_responsible_id(user);
     last = Update(deal, "responsible_id", ctx).status();
     if (last.ok()) return absl::StrCat("responsible set to ", user);
     if (!absl::IsAborted(last)) return last;
+    snapshot.Stale();
   }
   return last;
 }

@@ -75,8 +75,9 @@ namespace crm::robots {
 struct ActionContext {
   // The deal the action applies to.
   std::string deal_id;
-  // The deal as loaded for this run (GetDeal), not owned; may be null. Apply() does not trust it for
-  // its no-op checks (it reads the deal afresh) — it is there for templates and conditions.
+  // The deal as loaded for this run, not owned; may be null. The read-check-write actions (add_tag,
+  // set_field, change_responsible) first try their update on it — deals refuses a stale one by its
+  // version, and then they read afresh — and conclude "nothing to do" only from a fresh read.
   const crm::deals::v1::Deal* deal = nullptr;
   // Unique per execution × action index, the same on every retry of that action; sent as
   // `idempotency-key` by the creating actions. Required by create_task, add_comment and copy_deal.
@@ -143,6 +144,7 @@ class DealsClient {
   // idempotency key (when not empty) of one call.
   absl::Status Prepare(grpc::ClientContext& call, std::string_view on_behalf_of, int depth,
                        std::string_view idempotency_key) const;
+  class DealSnapshot;
   absl::StatusOr<crm::deals::v1::Deal> Read(std::string_view id, const ActionContext& ctx);
   absl::StatusOr<crm::deals::v1::Deal> Update(const crm::deals::v1::Deal& deal, std::string_view path,
                                               const ActionContext& ctx);

@@ -212,6 +212,28 @@ TEST_F(ActionsTest, AddTagAddsItOnceHoweverOftenApplied) {
   EXPECT_EQ(Events(deal.id(), deals::kDealUpdatedType).size(), 1u);
 }
 
+// The run's deal saves a read when it is current, but "nothing to do" comes only from a fresh read: a run
+// whose deal still showed the tag (removed since) adds it again.
+TEST_F(ActionsTest, AddTagConcludesNothingToDoOnlyFromAFreshRead) {
+  const dv1::Deal deal = MustDeal();
+  dv1::Deal as_the_run_saw_it = deal;
+  as_the_run_saw_it.add_tags(kTag);
+  auto added = client_->Apply(Tag(kTag), Ctx(as_the_run_saw_it));
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(*added, "tag «Жёлтое предупреждение» added");
+  const dv1::Deal now = Deal(deal.id());
+  EXPECT_EQ(std::vector<std::string>(now.tags().begin(), now.tags().end()), std::vector<std::string>{kTag});
+
+  rv1::Action a;
+  a.mutable_change_responsible()->set_user_id(kBoris);
+  dv1::Deal with_boris = now;
+  with_boris.set_responsible_id(kBoris);
+  auto changed = client_->Apply(a, Ctx(with_boris));
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(*changed, absl::StrCat("responsible set to ", kBoris));
+  EXPECT_EQ(Deal(deal.id()).responsible_id(), kBoris);
+}
+
 // Robots tagging one deal at once all get their tag: a write that lost the race re-reads and retries.
 TEST_F(ActionsTest, AddTagRetriesWhenTheDealChangedUnderIt) {
   const dv1::Deal deal = MustDeal();
