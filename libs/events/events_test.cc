@@ -75,6 +75,27 @@ class EventsTest : public ::testing::Test {
                         absl::Seconds(30)));
   }
 
+  // The Int64Value payloads of the first `n` events on kTopic, in the order a consumer gets them.
+  std::vector<int64_t> ConsumeValues(const std::string& brokers, size_t n) {
+    std::vector<int64_t> values;
+    auto consumer = Consumer::Create({.brokers = brokers, .group_id = "unit", .topics = {kTopic}}, *pool_,
+                                     [&](pqxx::transaction_base&, const ConsumedEvent& e) -> absl::Status {
+                                       google::protobuf::Int64Value v;
+                                       if (!e.envelope.payload().UnpackTo(&v)) ADD_FAILURE() << "not an Int64Value";
+                                       values.push_back(v.value());
+                                       return absl::OkStatus();
+                                     });
+    EXPECT_TRUE(consumer.ok()) << consumer.status();
+    if (!consumer.ok()) return values;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          (void)(*consumer)->PollOnce(absl::Milliseconds(100));
+          return values.size() >= n;
+        },
+        absl::Seconds(60)));
+    return values;
+  }
+
   std::unique_ptr<pg::testing::TempDatabase> db_;
   std::unique_ptr<pg::Pool> pool_;
   std::unique_ptr<DevBroker> broker_;
@@ -283,23 +304,7 @@ TEST_F(EventsTest, AnEventKafkaRefusesForGoodIsParkedAndTheStreamGoesOn) {
                    "error ILIKE '%too large%' AND octet_length(payload) > 20000"),
             1);
 
-  std::vector<int64_t> values;
-  auto consumer =
-      Consumer::Create({.brokers = (*broker)->brokers(), .group_id = "unit", .topics = {kTopic}}, *pool_,
-                       [&](pqxx::transaction_base&, const ConsumedEvent& e) -> absl::Status {
-                         google::protobuf::Int64Value v;
-                         EXPECT_TRUE(e.envelope.payload().UnpackTo(&v));
-                         values.push_back(v.value());
-                         return absl::OkStatus();
-                       });
-  ASSERT_TRUE(consumer.ok()) << consumer.status();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        (void)(*consumer)->PollOnce(absl::Milliseconds(100));
-        return values.size() >= 3;
-      },
-      absl::Seconds(60)));
-  EXPECT_THAT(values, ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(ConsumeValues((*broker)->brokers(), 3), ::testing::ElementsAre(1, 2, 3));
   (*relay)->Stop();
 }
 

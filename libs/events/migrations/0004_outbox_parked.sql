@@ -6,17 +6,10 @@
 --   WITH moved AS (DELETE FROM outbox_parked WHERE seq = 42 RETURNING *)
 --   INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at)
 --   SELECT id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at FROM moved;
+-- The outbox's columns (seq kept as it was, without its identity; published_at stays NULL), then the refusal.
 CREATE TABLE outbox_parked (
-  seq           bigint       PRIMARY KEY,  -- its seq in outbox when parked
-  id            uuid         NOT NULL UNIQUE,
-  aggregatetype varchar(255) NOT NULL,
-  aggregateid   varchar(255) NOT NULL,
-  type          varchar(255) NOT NULL,
-  payload       bytea        NOT NULL,
-  topic         varchar(255) NOT NULL,
-  source        varchar(255) NOT NULL,
-  occurred_at   timestamptz  NOT NULL,
-  attempts      integer      NOT NULL,
-  parked_at     timestamptz  NOT NULL DEFAULT now(),
-  error         text         NOT NULL
+  LIKE outbox INCLUDING DEFAULTS,
+  parked_at timestamptz NOT NULL DEFAULT now(),
+  error     text        NOT NULL,
+  PRIMARY KEY (seq)
 );
