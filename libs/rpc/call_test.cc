@@ -181,6 +181,33 @@ TEST_F(CallTest, MalformedCallerIsUnauthenticatedWithoutRunningTheHandler) {
   EXPECT_TRUE(Header(ctx.GetServerTrailingMetadata(), kRequestIdHeader).has_value());
 }
 
+// Issue 15: text with control characters and numbers beyond their bounds never reach a handler.
+TEST_F(CallTest, ARequestBreakingTheInputRulesIsRejectedWithoutRunningTheHandler) {
+  StartServer();
+  EchoRequest request;
+  request.set_text(std::string("name\0cut", 8));
+  request.mutable_amount()->set_amount_minor(int64_t{9'223'372'036'854'775'807});
+  request.mutable_amount()->set_currency("RUB");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  EchoResponse response;
+  const absl::Status status = FromGrpcStatus(stub_->Echo(&ctx, request, &response));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldViolations(status),
+              ::testing::UnorderedElementsAre(
+                  ::testing::Field(&FieldViolation::field, "text"),
+                  ::testing::Field(&FieldViolation::field, "amount.amount_minor")));
+  EXPECT_EQ(server_->echo().BodyRuns("Echo"), 0);
+
+  request.set_text("Иванов\tИван\r\nкомментарий");  // tab and line breaks are text
+  request.mutable_amount()->set_amount_minor(1'000'000'000'000'000);
+  grpc::ClientContext ok_ctx;
+  ok_ctx.set_deadline(In(absl::Seconds(5)));
+  ASSERT_TRUE(stub_->Echo(&ok_ctx, request, &response).ok());
+  EXPECT_EQ(response.text(), request.text());
+  EXPECT_EQ(server_->echo().BodyRuns("Echo"), 1);
+}
+
 class RejectRole final : public PrincipalVerifier {
  public:
   absl::Status Verify(const grpc::ServerContextBase&, std::string_view raw,

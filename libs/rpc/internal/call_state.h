@@ -18,7 +18,9 @@ class ServerContextBase;
 
 namespace crm::rpc::internal {
 
-// Filled once, before the state is published with PublishCall(); read-only afterwards.
+// Filled before the state is published with PublishCall(), read-only afterwards — but for `rejection`,
+// which the request message's arrival may still set (input_guard.h), on the thread that then runs the
+// handler and before it does.
 struct CallState {
   // The caller's usable x-request-id, or a fresh UUIDv7.
   std::string request_id;
