@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -225,8 +226,9 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->roles, std::vector<std::string>{"manager"});
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
   const std::vector<std::string> want = {
-      "checklists.fill", "clients.read",       "clients.write",  "deals.copy",    "deals.read.team",
-      "deals.write.own", "mortgage.calculate", "payments.write", "queue.operate", "robots.read", "users.read"};
+      "checklists.fill",    "clients.read",   "clients.write", "deals.copy",  "deals.read.team",
+      "deals.write.own",    "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
+      "robots.read",        "tasks.operate",  "users.read",    "visits.manage"};
   EXPECT_EQ(claims->scopes, want);
 }
 
@@ -415,7 +417,7 @@ TEST_F(IdentityTest, TotpRoleGetsRestrictedSessionThenEnrolsAndNeedsCodes) {
   ASSERT_TRUE(SignIn("waiter1", kPassword, &s, "198.51.100.1", code).ok());
   claims = Verify(s.access_token());
   EXPECT_TRUE(claims->mfa);
-  EXPECT_TRUE(absl::c_linear_search(claims->scopes, "orders.serve"));
+  EXPECT_TRUE(absl::c_linear_search(claims->scopes, "tasks.operate"));
   grpc::Status replay = SignIn("waiter1", kPassword, &s, "198.51.100.1", code);
   EXPECT_EQ(replay.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Msg(replay), "invalid code");
@@ -1104,6 +1106,70 @@ TEST_F(RevocationTest, NothingIsRevokedOrPublishedWhenTheTransactionFails) {
   EXPECT_TRUE(store_->GetUser(u.id())->active());
   ASSERT_TRUE(Refresh(s.refresh_token(), &t).ok());
   EXPECT_TRUE(SignIn("taras", kPassword, &s).ok());
+}
+
+// ---- issue 15: the role matrix (README "Roles") ----
+
+TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
+  using Set = std::set<std::string>;
+  const Set wo_manager = {"visits.manage", "clients.read", "clients.write", "tasks.operate",
+                          "notifications.read"};
+  std::map<std::string, Set> want = {
+      {"head_of_sales",
+       {"users.read", "identity.read.all", "deals.read.all", "deals.write.all", "deals.copy",
+        "pipelines.manage", "catalog.manage", "payments.write", "clients.read", "clients.write", "robots.read",
+        "robots.manage", "robots.read.all", "approvals.decide", "reports.read", "reports.manage",
+        "checklists.review", "telephony.read.all", "dialogs.read.all", "queue.read.all",
+        "mortgage.calculate"}},
+      {"manager",
+       {"users.read", "deals.read.team", "deals.write.own", "deals.copy", "payments.write", "clients.read",
+        "clients.write", "robots.read", "mortgage.calculate", "queue.operate", "checklists.fill",
+        "visits.manage", "tasks.operate", "notifications.read"}},
+      {"telegram_operator", {"dialogs.operate", "clients.read", "deals.read.own", "checklists.fill"}},
+      {"telegram_supervisor",
+       {"users.read", "dialogs.operate", "dialogs.supervise", "dialogs.read.all", "bots.manage",
+        "reports.read", "checklists.review"}},
+      {"call_center_operator",
+       {"calls.operate", "clients.read", "clients.write", "deals.read.own", "deals.write.own",
+        "checklists.fill"}},
+      {"mortgage_specialist",
+       {"mortgage.calculate", "mortgage.manage", "mortgage.read.all", "deals.read.team", "clients.read"}},
+      {"service_manager",
+       {"visits.manage", "clients.read", "clients.write", "parking.operate", "notifications.read",
+        "tasks.operate", "queue.operate", "queue.read.all", "deals.read.own", "checklists.fill"}},
+      {"parking_attendant", {"parking.operate"}},
+      {"waiter", {"tasks.operate", "notifications.read"}},
+      {"driver", {"tasks.operate", "notifications.read"}},
+      {"quality_controller",
+       {"users.read", "quality.review", "checklists.review", "reports.read", "dialogs.read.all",
+        "telephony.read.all"}},
+      {"integrator",
+       {"users.read", "identity.read.all", "api_keys.manage", "deals.read.all", "deals.write.all",
+        "clients.read", "clients.write", "catalog.manage"}},
+  };
+  // The administrator has every permission any role has (and the administration ones).
+  Set all = {"users.manage", "teams.manage", "roles.manage", "api_keys.manage.all", "deals.read.own",
+             "deals.read.team", "deals.write.own", "deals.write.team", "deals.delete", "telephony.manage",
+             "reporting.read.all"};
+  for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
+  want["administrator"] = all;
+  auto roles = store_->ListRoles();
+  ASSERT_TRUE(roles.ok()) << roles.status();
+  ASSERT_EQ(roles->roles_size(), static_cast<int>(want.size()));
+  for (const v1::Role& role : roles->roles()) {
+    ASSERT_TRUE(want.count(role.code())) << role.code();
+    EXPECT_EQ(Set(role.permissions().begin(), role.permissions().end()), want[role.code()]) << role.code();
+  }
+  // Least privilege: the Welcome Office's on-site roles read no deals, hence no pipelines, deal fields or
+  // lost reasons (the deals service requires deals.read.* for those).
+  for (const std::string code : {"parking_attendant", "waiter", "driver"}) {
+    for (const std::string& p : want[code]) EXPECT_FALSE(absl::StartsWith(p, "deals.")) << code << " " << p;
+  }
+  // Seed 004 §2.1's manager and service manager do what the Welcome Office gives them.
+  for (const std::string& p : wo_manager) {
+    EXPECT_TRUE(want["manager"].count(p)) << p;
+    EXPECT_TRUE(want["service_manager"].count(p)) << p;
+  }
 }
 
 }  // namespace
