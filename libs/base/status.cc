@@ -110,7 +110,6 @@ std::optional<std::vector<FieldViolation>> DecodeViolations(std::string_view in)
   return out;
 }
 
-
 void PutVarintField(std::string* out, int field, uint64_t v) {
   PutVarint(out, static_cast<uint64_t>(field) << 3);
   PutVarint(out, v);

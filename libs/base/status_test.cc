@@ -152,8 +152,8 @@ TEST(RetryDelayTest, TravelsThroughGrpcStatusDetailsWithFieldViolations) {
   absl::Status s = WithRetryDelay(absl::ResourceExhaustedError("slow down"), absl::Milliseconds(4500));
   EXPECT_EQ(RetryDelay(s), absl::Milliseconds(4500));
   // google.rpc.RetryInfo{retry_delay: Duration{seconds: 4}} on the wire.
-  EXPECT_EQ(std::string(*WithRetryDelay(absl::UnavailableError("x"), absl::Seconds(4))
-                             .GetPayload(kRetryInfoTypeUrl)),
+  EXPECT_EQ(std::string(
+                *WithRetryDelay(absl::UnavailableError("x"), absl::Seconds(4)).GetPayload(kRetryInfoTypeUrl)),
             std::string("\x0a\x02\x08\x04", 4));
   s = WithFieldViolations(s, {{"login", "too many"}});
   grpc::Status g = ToGrpcStatus(s);
@@ -162,8 +162,8 @@ TEST(RetryDelayTest, TravelsThroughGrpcStatusDetailsWithFieldViolations) {
   EXPECT_EQ(RetryDelay(back), absl::Milliseconds(4500));
   EXPECT_EQ(FieldViolations(back), (std::vector<FieldViolation>{{"login", "too many"}}));
   // Only RetryInfo: still sent; a zero delay survives; negative counts as zero; OK carries nothing.
-  EXPECT_EQ(RetryDelay(FromGrpcStatus(ToGrpcStatus(WithRetryDelay(absl::UnavailableError("x"),
-                                                                    absl::ZeroDuration())))),
+  EXPECT_EQ(RetryDelay(FromGrpcStatus(
+                ToGrpcStatus(WithRetryDelay(absl::UnavailableError("x"), absl::ZeroDuration())))),
             absl::ZeroDuration());
   EXPECT_EQ(RetryDelay(WithRetryDelay(absl::UnavailableError("x"), absl::Seconds(-3))), absl::ZeroDuration());
   EXPECT_TRUE(WithRetryDelay(absl::OkStatus(), absl::Seconds(1)).ok());

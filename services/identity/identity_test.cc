@@ -8,10 +8,10 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
-#include <map>
 #include <set>
 #include <sstream>
 
@@ -226,9 +226,9 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->roles, std::vector<std::string>{"manager"});
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
   const std::vector<std::string> want = {
-      "checklists.fill",    "clients.read",   "clients.write", "deals.copy",  "deals.read.team",
-      "deals.write.own",    "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
-      "robots.read",        "tasks.operate",  "users.read",    "visits.manage"};
+      "checklists.fill", "clients.read",       "clients.write",      "deals.copy",     "deals.read.team",
+      "deals.write.own", "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
+      "robots.read",     "tasks.operate",      "users.read",         "visits.manage"};
   EXPECT_EQ(claims->scopes, want);
 }
 
@@ -953,7 +953,9 @@ class RevocationTest : public IdentityTest {
         "CREATE FUNCTION refuse_revoked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         "IF NEW.type = 'crm.identity.session.revoked.v1' THEN RAISE EXCEPTION 'outbox down'; END IF; "
         "RETURN NEW; END $$");
-    tx.exec("CREATE TRIGGER refuse_revoked BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_revoked()");
+    tx.exec(
+        "CREATE TRIGGER refuse_revoked BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION "
+        "refuse_revoked()");
     tx.commit();
   }
   grpc::Status SignOut(const v1::Session& s, const std::string& request_id = "req-sign-out") {
@@ -983,6 +985,9 @@ TEST_F(RevocationTest, SignOutPublishesOneSessionRevokedWithTheLastTokensExpiry)
   EXPECT_EQ(r.aggregate_type, "session");
   EXPECT_EQ(r.aggregate_id, Sid(s));
   EXPECT_EQ(r.topic, "crm.identity.session.v1");
+  EXPECT_EQ(r.topic, v1::kSessionTopic);
+  EXPECT_EQ(store_->outbox().TopicFor("session"), v1::kSessionTopic);
+  EXPECT_EQ(store_->outbox().TopicFor("user"), v1::kUserTopic);
   EXPECT_EQ(r.envelope.type(), "crm.identity.session.revoked.v1");
   EXPECT_EQ(r.envelope.request_id(), "req-sign-out");
   EXPECT_EQ(r.envelope.actor().kind(), Principal::KIND_USER);
@@ -1097,7 +1102,8 @@ TEST_F(RevocationTest, NothingIsRevokedOrPublishedWhenTheTransactionFails) {
   ASSERT_TRUE(SignIn("taras", kPassword, &s).ok());
   BreakTheOutboxForRevocations();
   EXPECT_FALSE(SignOut(s).ok());
-  EXPECT_FALSE(store_->SetPasswordHash(Actor{}, u.id(), "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g").ok());
+  EXPECT_FALSE(
+      store_->SetPasswordHash(Actor{}, u.id(), "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g").ok());
   v1::User off = u;
   off.set_active(false);
   EXPECT_FALSE(store_->UpdateUser(Actor{}, off, {"active"}).ok());
@@ -1116,10 +1122,10 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
                           "notifications.read"};
   std::map<std::string, Set> want = {
       {"head_of_sales",
-       {"users.read", "identity.read.all", "deals.read.all", "deals.write.all", "deals.copy",
-        "pipelines.manage", "catalog.manage", "payments.write", "clients.read", "clients.write", "robots.read",
-        "robots.manage", "robots.read.all", "approvals.decide", "reports.read", "reports.manage",
-        "checklists.review", "telephony.read.all", "dialogs.read.all", "queue.read.all",
+       {"users.read",        "identity.read.all", "deals.read.all",     "deals.write.all",  "deals.copy",
+        "pipelines.manage",  "catalog.manage",    "payments.write",     "clients.read",     "clients.write",
+        "robots.read",       "robots.manage",     "robots.read.all",    "approvals.decide", "reports.read",
+        "reports.manage",    "checklists.review", "telephony.read.all", "dialogs.read.all", "queue.read.all",
         "mortgage.calculate"}},
       {"manager",
        {"users.read", "deals.read.team", "deals.write.own", "deals.copy", "payments.write", "clients.read",
@@ -1148,9 +1154,9 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
         "clients.read", "clients.write", "catalog.manage"}},
   };
   // The administrator has every permission any role has (and the administration ones).
-  Set all = {"users.manage", "teams.manage", "roles.manage", "api_keys.manage.all", "deals.read.own",
-             "deals.read.team", "deals.write.own", "deals.write.team", "deals.delete", "telephony.manage",
-             "reporting.read.all"};
+  Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
+             "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
+             "deals.delete",   "telephony.manage", "reporting.read.all"};
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
   want["administrator"] = all;
   auto roles = store_->ListRoles();

@@ -3,17 +3,20 @@
 
 #include <pqxx/pqxx>
 
-#include "proto/crm/identity/v1/event_types.h"
 #include "crm/identity/v1/events.pb.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/pg/prepared.h"
+#include "proto/crm/identity/v1/event_types.h"
 
 namespace crm::identity {
 
 namespace v1 = crm::identity::v1;
 
 namespace {
+
+// The aggregate of SessionRevoked: identity's outbox sends it to crm.identity.session.v1 (kSessionTopic).
+constexpr char kSessionAggregate[] = "session";
 
 // Each statement marks the selected unrevoked sessions revoked ($2 time, $3 reason) and returns them.
 #define CRM_REVOKE_RETURNING \
@@ -25,8 +28,8 @@ constexpr char kRevokeSessionSql[] =
 
 constexpr char kRevokeSessionOfRefreshTokenSql[] =
     "UPDATE sessions SET revoke_time = $2::timestamptz, revoke_reason = $3 "
-    "WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) AND revoke_time IS NULL"
-    CRM_REVOKE_RETURNING;
+    "WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) AND revoke_time IS "
+    "NULL" CRM_REVOKE_RETURNING;
 
 constexpr char kRevokeUserSessionsSql[] =
     "UPDATE sessions SET revoke_time = $2::timestamptz, revoke_reason = $3 "
@@ -56,7 +59,7 @@ absl::StatusOr<std::vector<RevokedSession>> Revoke(pqxx::transaction_base& tx,
       by.set_id(s.user_id);
     }
     CRM_RETURN_IF_ERROR(outbox
-                            .Append(tx, {.aggregate_type = "session",
+                            .Append(tx, {.aggregate_type = kSessionAggregate,
                                          .aggregate_id = s.session_id,
                                          .type = v1::kSessionRevokedType,
                                          .payload = &event,

@@ -143,7 +143,9 @@ grpc::Status AuthServiceImpl::Refresh(grpc::ServerContext* ctx, const v1::Refres
 
 grpc::Status AuthServiceImpl::SignOut(grpc::ServerContext* ctx, const v1::SignOutRequest* req,
                                       google::protobuf::Empty*) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status { return deps_.sessions->SignOut(req->refresh_token(), rpc::RequestId(*ctx)); });
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    return deps_.sessions->SignOut(req->refresh_token(), rpc::RequestId(*ctx));
+  });
 }
 
 grpc::Status AuthServiceImpl::VerifyApiKey(grpc::ServerContext* ctx, const v1::VerifyApiKeyRequest* req,

@@ -65,8 +65,8 @@ constexpr char kSetLastAccessExpireSql[] =
 absl::Status Throttled(absl::Duration wait) {
   const int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1))));
   return WithRetryDelay(
-      absl::ResourceExhaustedError(absl::StrCat(
-          "too many failed sign-in attempts; try again in ", seconds, seconds == 1 ? " second" : " seconds")),
+      absl::ResourceExhaustedError(absl::StrCat("too many failed sign-in attempts; try again in ", seconds,
+                                                seconds == 1 ? " second" : " seconds")),
       absl::Seconds(seconds));
 }
 
@@ -114,8 +114,7 @@ absl::Status Sessions::RecordFailure(const std::vector<ThrottleKey>& keys) {
   const std::string now = SqlTime(store_.clock().Now());
   return pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
     for (const ThrottleKey& k : keys) {
-      pg::ExecPrepared(tx, kRecordFailureSql, k.key, now,
-                       absl::ToInt64Microseconds(k.policy->forget_after));
+      pg::ExecPrepared(tx, kRecordFailureSql, k.key, now, absl::ToInt64Microseconds(k.policy->forget_after));
     }
     return absl::OkStatus();
   });
@@ -259,8 +258,8 @@ absl::Status Sessions::SignOut(std::string_view refresh_token, std::string_view 
 absl::StatusOr<v1::User> Sessions::ConfirmTotp(const Actor& actor, std::string_view user_id,
                                                std::string_view code) {
   CRM_ASSIGN_OR_RETURN(v1::User user, store_.GetUser(user_id));
-  const std::vector<ThrottleKey> keys = {{absl::StrCat("enrol:", user.id()),
-                                          &options_.throttle.per_login_address}};
+  const std::vector<ThrottleKey> keys = {
+      {absl::StrCat("enrol:", user.id()), &options_.throttle.per_login_address}};
   CRM_RETURN_IF_ERROR(CheckThrottle(keys));
   absl::StatusOr<v1::User> confirmed = store_.ConfirmTotp(actor, user_id, code);
   if (confirmed.status().code() == absl::StatusCode::kInvalidArgument) {

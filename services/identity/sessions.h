@@ -71,8 +71,9 @@ class Sessions {
   // throttled user gets RESOURCE_EXHAUSTED with RetryInfo (so enrolment cannot be used to guess codes).
   absl::StatusOr<crm::identity::v1::User> ConfirmTotp(const Actor& actor, std::string_view user_id,
                                                       std::string_view code);
-  // Deletes what can no longer matter: throttle records idle for a day (and past their forget_after), sessions whose refresh tokens
-  // all expired more than a day ago (with their tokens), idempotency records older than 24 hours.
+  // Deletes what can no longer matter: throttle records idle for a day (and past their forget_after),
+  // sessions whose refresh tokens all expired more than a day ago (with their tokens), idempotency records
+  // older than 24 hours.
   absl::Status Prune();
 
   const SessionOptions& options() const { return options_; }

@@ -21,10 +21,10 @@
 namespace crm::identity {
 
 struct DelayPolicy {
-  int free_failures = 5;                             // failures allowed without any delay
-  absl::Duration first_delay = absl::Seconds(1);     // the wait after failure free_failures + 1
-  absl::Duration max_delay = absl::Minutes(15);      // the doubling stops here
-  absl::Duration forget_after = absl::Hours(1);      // a quiet period that clears the count
+  int free_failures = 5;                          // failures allowed without any delay
+  absl::Duration first_delay = absl::Seconds(1);  // the wait after failure free_failures + 1
+  absl::Duration max_delay = absl::Minutes(15);   // the doubling stops here
+  absl::Duration forget_after = absl::Hours(1);   // a quiet period that clears the count
 };
 
 // The two throttles of a sign-in. A (login, client address) pair is slowed down after a few failures,
