@@ -110,24 +110,33 @@ std::optional<std::vector<FieldViolation>> DecodeViolations(std::string_view in)
   return out;
 }
 
+void PutVarintField(std::string* out, int field, uint64_t v) {
+  PutVarint(out, static_cast<uint64_t>(field) << 3);
+  PutVarint(out, v);
+}
+
+// google.protobuf.Any { string type_url = 1; bytes value = 2; }
+std::string EncodeAny(std::string_view type_url, std::string_view value) {
+  std::string any;
+  PutBytesField(&any, 1, type_url);
+  PutBytesField(&any, 2, value);
+  return any;
+}
 
 // google.rpc.Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
-// with one Any { string type_url = 1; bytes value = 2; } holding the BadRequest.
-std::string EncodeRpcStatus(int code, std::string_view message, std::string_view bad_request) {
-  std::string any;
-  PutBytesField(&any, 1, kBadRequestTypeUrl);
-  PutBytesField(&any, 2, bad_request);
+// with the given (already encoded) Any details.
+std::string EncodeRpcStatus(int code, std::string_view message, const std::vector<std::string>& anys) {
   std::string out;
-  PutVarint(&out, (1 << 3) | 0);
-  PutVarint(&out, static_cast<uint64_t>(code));
+  PutVarintField(&out, 1, static_cast<uint64_t>(code));
   PutBytesField(&out, 2, message);
-  PutBytesField(&out, 3, any);
+  for (const std::string& any : anys) PutBytesField(&out, 3, any);
   return out;
 }
 
-// The BadRequest values inside a serialized google.rpc.Status, concatenated (concatenating encodings
-// of one message merges them: the violation lists are appended).
-std::string BadRequestsOf(std::string_view rpc_status) {
+// The values of the Any details of type `type_url` inside a serialized google.rpc.Status, concatenated
+// (concatenating encodings of one message merges them: repeated fields are appended, singular ones
+// take the last value).
+std::string DetailsOf(std::string_view rpc_status, std::string_view wanted_type_url) {
   std::string out;
   while (!rpc_status.empty()) {
     uint64_t field;
@@ -145,7 +154,44 @@ std::string BadRequestsOf(std::string_view rpc_status) {
       if (f == 1) type_url = b;
       if (f == 2) value = b;
     }
-    if (type_url == kBadRequestTypeUrl) out.append(value);
+    if (type_url == wanted_type_url) out.append(value);
+  }
+  return out;
+}
+
+// google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1; } with
+// Duration { int64 seconds = 1; int32 nanos = 2; } (both non-negative here).
+std::string EncodeRetryInfo(absl::Duration delay) {
+  if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
+  const int64_t seconds = absl::IDivDuration(delay, absl::Seconds(1), &delay);
+  const int64_t nanos = absl::ToInt64Nanoseconds(delay);
+  std::string duration;
+  if (seconds != 0) PutVarintField(&duration, 1, static_cast<uint64_t>(seconds));
+  if (nanos != 0) PutVarintField(&duration, 2, static_cast<uint64_t>(nanos));
+  std::string out;
+  PutBytesField(&out, 1, duration);
+  return out;
+}
+
+std::optional<absl::Duration> DecodeRetryInfo(std::string_view in) {
+  std::optional<absl::Duration> out;
+  while (!in.empty()) {
+    uint64_t field;
+    int wt;
+    std::string_view duration;
+    if (!GetField(&in, &field, &wt, &duration)) return std::nullopt;
+    if (field != 1 || wt != 2) continue;
+    int64_t seconds = 0, nanos = 0;
+    while (!duration.empty()) {
+      auto key = GetVarint(&duration);
+      if (!key) return std::nullopt;
+      if ((*key & 7) != 0) return std::nullopt;
+      auto v = GetVarint(&duration);
+      if (!v) return std::nullopt;
+      if ((*key >> 3) == 1) seconds = static_cast<int64_t>(*v);
+      if ((*key >> 3) == 2) nanos = static_cast<int32_t>(*v);
+    }
+    out = absl::Seconds(seconds) + absl::Nanoseconds(nanos);
   }
   return out;
 }
@@ -156,8 +202,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   const int code = CanonicalOrUnknown(static_cast<int>(status.code()));
   std::string message(status.message());
-  if (auto violations = status.GetPayload(kBadRequestTypeUrl); violations.has_value()) {
-    std::string details = EncodeRpcStatus(code, message, std::string(*violations));
+  std::vector<std::string> anys;
+  for (const char* type_url : {kBadRequestTypeUrl, kRetryInfoTypeUrl}) {
+    if (auto value = status.GetPayload(type_url); value.has_value()) {
+      anys.push_back(EncodeAny(type_url, std::string(*value)));
+    }
+  }
+  if (!anys.empty()) {
+    std::string details = EncodeRpcStatus(code, message, anys);
     return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message), std::move(details));
   }
   return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message));
@@ -168,8 +220,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   absl::Status out(static_cast<absl::StatusCode>(CanonicalOrUnknown(static_cast<int>(status.error_code()))),
                    status.error_message());
   if (!status.error_details().empty()) {
-    std::string violations = BadRequestsOf(status.error_details());
-    if (!violations.empty()) out.SetPayload(kBadRequestTypeUrl, absl::Cord(std::move(violations)));
+    for (const char* type_url : {kBadRequestTypeUrl, kRetryInfoTypeUrl}) {
+      std::string value = DetailsOf(status.error_details(), type_url);
+      if (!value.empty()) out.SetPayload(type_url, absl::Cord(std::move(value)));
+    }
   }
   return out;
 }
@@ -194,6 +248,18 @@ std::vector<FieldViolation> FieldViolations(const absl::Status& status) {
   if (!payload) return {};
   std::string flat(*payload);
   return DecodeViolations(flat).value_or(std::vector<FieldViolation>{});
+}
+
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
+  if (status.ok()) return status;
+  status.SetPayload(kRetryInfoTypeUrl, absl::Cord(EncodeRetryInfo(delay)));
+  return status;
+}
+
+std::optional<absl::Duration> RetryDelay(const absl::Status& status) {
+  auto payload = status.GetPayload(kRetryInfoTypeUrl);
+  if (!payload) return std::nullopt;
+  return DecodeRetryInfo(std::string(*payload));
 }
 
 google::protobuf::util::Status ToProtobufStatus(const absl::Status& status) {

@@ -11,6 +11,10 @@
 // them as the standard `grpc-status-details-bin` trailer (a google.rpc.Status whose details hold the
 // BadRequest), FromGrpcStatus() reads them back, and the gateway shows them as the error's "details".
 //
+// Retry delay: a RESOURCE_EXHAUSTED / UNAVAILABLE may say when to try again. WithRetryDelay() attaches a
+// google.rpc.RetryInfo payload (type URL kRetryInfoTypeUrl) that travels in the same trailer (the
+// gateway answers HTTP 429 / 503 with `Retry-After`); RetryDelay() reads it.
+//
 // Choosing a code (from absl/status/status.h): use kUnavailable if the client can retry just the
 // failing call; kAborted if it should retry at a higher level (a version conflict); kFailedPrecondition
 // if it should not retry until the system state is fixed.
@@ -25,6 +29,7 @@
 #ifndef CRM_LIBS_BASE_STATUS_H_
 #define CRM_LIBS_BASE_STATUS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "google/protobuf/stubs/status.h"
 
 namespace grpc {
@@ -87,6 +93,17 @@ absl::Status WithFieldViolations(absl::Status status, const std::vector<FieldVio
 // Returns the field violations carried by `status`, in the order they were attached; empty when there
 // are none or the payload is malformed (never fails).
 std::vector<FieldViolation> FieldViolations(const absl::Status& status);
+// The payload type URL of a retry delay in an absl::Status; the value is the protobuf encoding of
+// google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1; }.
+inline constexpr char kRetryInfoTypeUrl[] = "type.googleapis.com/google.rpc.RetryInfo";
+
+// Returns `status` carrying `delay` (how long until a retry may succeed; negative counts as zero) as
+// its RetryInfo, replacing any earlier one. OK statuses are returned unchanged.
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+
+// The retry delay carried by `status`; nullopt when there is none or the payload is malformed.
+std::optional<absl::Duration> RetryDelay(const absl::Status& status);
+
 // The same between absl and protobuf's own util::Status (returned by JSON and field-mask utilities).
 google::protobuf::util::Status ToProtobufStatus(const absl::Status& status);
 absl::Status FromProtobufStatus(const google::protobuf::util::Status& status);

@@ -148,6 +148,29 @@ TEST(FieldViolationsTest, TravelThroughGrpcStatusDetails) {
   EXPECT_TRUE(FieldViolations(FromGrpcStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "m", "\xff\xff"))).empty());
 }
 
+TEST(RetryDelayTest, TravelsThroughGrpcStatusDetailsWithFieldViolations) {
+  absl::Status s = WithRetryDelay(absl::ResourceExhaustedError("slow down"), absl::Milliseconds(4500));
+  EXPECT_EQ(RetryDelay(s), absl::Milliseconds(4500));
+  // google.rpc.RetryInfo{retry_delay: Duration{seconds: 4}} on the wire.
+  EXPECT_EQ(std::string(
+                *WithRetryDelay(absl::UnavailableError("x"), absl::Seconds(4)).GetPayload(kRetryInfoTypeUrl)),
+            std::string("\x0a\x02\x08\x04", 4));
+  s = WithFieldViolations(s, {{"login", "too many"}});
+  grpc::Status g = ToGrpcStatus(s);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  absl::Status back = FromGrpcStatus(g);
+  EXPECT_EQ(RetryDelay(back), absl::Milliseconds(4500));
+  EXPECT_EQ(FieldViolations(back), (std::vector<FieldViolation>{{"login", "too many"}}));
+  // Only RetryInfo: still sent; a zero delay survives; negative counts as zero; OK carries nothing.
+  EXPECT_EQ(RetryDelay(FromGrpcStatus(
+                ToGrpcStatus(WithRetryDelay(absl::UnavailableError("x"), absl::ZeroDuration())))),
+            absl::ZeroDuration());
+  EXPECT_EQ(RetryDelay(WithRetryDelay(absl::UnavailableError("x"), absl::Seconds(-3))), absl::ZeroDuration());
+  EXPECT_TRUE(WithRetryDelay(absl::OkStatus(), absl::Seconds(1)).ok());
+  EXPECT_EQ(RetryDelay(absl::UnavailableError("x")), std::nullopt);
+  EXPECT_EQ(RetryDelay(FromGrpcStatus(ToGrpcStatus(absl::UnavailableError("x")))), std::nullopt);
+}
+
 }  // namespace
 }  // namespace crm
 

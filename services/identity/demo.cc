@@ -148,7 +148,7 @@ absl::Status CreateDemoUsers(Store& store, const DemoOptions& options) {
       CRM_ASSIGN_OR_RETURN(bool same, auth::VerifyPassword(password, existing->password_hash));
       if (!same) {
         CRM_ASSIGN_OR_RETURN(std::string phc, auth::HashPassword(password, store.password_params()));
-        CRM_RETURN_IF_ERROR(store.SetPasswordHash(id, phc));
+        CRM_RETURN_IF_ERROR(store.SetPasswordHash(actor, id, phc));
         ++reset;
       }
     } else {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
@@ -225,8 +226,9 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->roles, std::vector<std::string>{"manager"});
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
   const std::vector<std::string> want = {
-      "checklists.fill", "clients.read",       "clients.write",  "deals.copy",    "deals.read.team",
-      "deals.write.own", "mortgage.calculate", "payments.write", "queue.operate", "robots.read", "users.read"};
+      "checklists.fill", "clients.read",       "clients.write",      "deals.copy",     "deals.read.team",
+      "deals.write.own", "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
+      "robots.read",     "tasks.operate",      "users.read",         "visits.manage"};
   EXPECT_EQ(claims->scopes, want);
 }
 
@@ -247,50 +249,62 @@ TEST_F(IdentityTest, WrongPasswordUnknownLoginAndInactiveUserGetTheSameError) {
   EXPECT_EQ(Msg(inactive), Msg(wrong));
 }
 
-TEST_F(IdentityTest, ThrottlesPerLoginAndSuccessResetsTheCount) {
+TEST_F(IdentityTest, AGuesserElsewhereDoesNotSlowTheOwnerDown) {
   MakeUser("vera", "manager");
   v1::Session s;
-  for (int i = 0; i < 4; ++i)
-    ASSERT_EQ(SignIn("vera", "bad password!", &s).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  ASSERT_TRUE(SignIn("vera", kPassword, &s).ok());  // clears the count
-  for (int i = 0; i < 4; ++i)
-    ASSERT_EQ(SignIn("vera", "bad password!", &s).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  ASSERT_EQ(SignIn("vera", "bad password!", &s).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);  // 5th: locks
-  grpc::Status locked = SignIn("vera", kPassword, &s, "198.51.100.99");
-  EXPECT_EQ(locked.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(Msg(locked), "too many sign-in attempts, try again later");
-  // Unknown logins are throttled the same way.
-  for (int i = 0; i < 5; ++i) SignIn("ghost", "whatever12345", &s, "198.51.100.2");
-  EXPECT_EQ(SignIn("ghost", "whatever12345", &s, "198.51.100.3").error_code(),
+  // Someone guesses vera's password from 203.0.113.66: six free failures, then waits.
+  for (int i = 0; i < 6; ++i)
+    ASSERT_EQ(SignIn("vera", "bad password!", &s, "203.0.113.66").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status slowed = SignIn("vera", kPassword, &s, "203.0.113.66");  // the right password: refused
+  EXPECT_EQ(slowed.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Msg(slowed), "too many failed sign-in attempts; try again in 1 second");
+  EXPECT_EQ(RetryDelay(FromGrpcStatus(slowed)), absl::Seconds(1));
+  // vera at her own address is not affected, whatever the guesser does.
+  for (int i = 0; i < 20; ++i) SignIn("vera", "bad password!", &s, "203.0.113.66");
+  EXPECT_TRUE(SignIn("vera", kPassword, &s, "198.51.100.1").ok());
+  // Unknown logins are throttled the same way (no enumeration).
+  for (int i = 0; i < 6; ++i) SignIn("ghost", "whatever12345", &s, "203.0.113.67");
+  EXPECT_EQ(SignIn("ghost", "whatever12345", &s, "203.0.113.67").error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
-  // After the first lockout (1 minute) more failures lock for longer (2 minutes) ...
-  clock_.Advance(absl::Seconds(61));
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(SignIn("vera", "bad password!", &s).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  }
-  clock_.Advance(absl::Seconds(61));
-  EXPECT_EQ(SignIn("vera", kPassword, &s).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  clock_.Advance(absl::Seconds(60));
-  // ... and a success then clears the login's record.
-  EXPECT_TRUE(SignIn("vera", kPassword, &s).ok());
-  for (int i = 0; i < 4; ++i) SignIn("vera", "bad password!", &s);
-  EXPECT_TRUE(SignIn("vera", kPassword, &s).ok());
 }
 
-TEST_F(IdentityTest, ThrottlesPerClientIpFromTheGatewayHeaderOnly) {
-  MakeUser("gleb", "manager");
+TEST_F(IdentityTest, ThrottleDelaysDoubleAreCappedAndAreRefusedBeforeThePassword) {
+  MakeUser("vera", "manager");
   v1::Session s;
-  for (int i = 0; i < 30; ++i) SignIn(absl::StrCat("spray", i), "whatever12345", &s, "203.0.113.9");
-  EXPECT_EQ(SignIn("gleb", kPassword, &s, "203.0.113.9").error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_TRUE(SignIn("gleb", kPassword, &s, "203.0.113.10").ok());
-  // A caller that is not the gateway cannot choose its IP: the peer address (127.0.0.1) is used.
-  grpc::ClientContext ctx;
-  ctx.AddMetadata(kClientIpHeader, "203.0.113.9");
-  v1::SignInRequest req;
-  req.set_login("gleb");
-  req.set_password(kPassword);
-  EXPECT_TRUE(auth_->SignIn(&ctx, req, &s).ok());
+  const std::string ip = "203.0.113.70";
+  for (int i = 0; i < 6; ++i) SignIn("vera", "bad password!", &s, ip);
+  absl::Duration want = absl::Seconds(1);
+  for (int round = 0; round < 14; ++round) {
+    grpc::Status refused = SignIn("vera", "bad password!", &s, ip);
+    ASSERT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << round;
+    ASSERT_EQ(RetryDelay(FromGrpcStatus(refused)), want) << round;
+    clock_.Advance(want - absl::Milliseconds(1));
+    ASSERT_EQ(SignIn("vera", kPassword, &s, ip).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << round;
+    clock_.Advance(absl::Milliseconds(1));
+    ASSERT_EQ(SignIn("vera", "bad password!", &s, ip).error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << round;
+    want = std::min(want * 2, absl::Minutes(15));
+  }
+  EXPECT_EQ(want, absl::Minutes(15));
+  // A refused attempt was not counted: the wait is still 15 minutes, not more.
+  EXPECT_EQ(RetryDelay(FromGrpcStatus(SignIn("vera", kPassword, &s, ip))), absl::Minutes(15));
+  // After the wait the right password works and clears the pair's record.
+  clock_.Advance(absl::Minutes(15));
+  ASSERT_TRUE(SignIn("vera", kPassword, &s, ip).ok());
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(SignIn("vera", "bad password!", &s, ip).error_code(), grpc::StatusCode::UNAUTHENTICATED) << i;
+}
+
+TEST_F(IdentityTest, AQuietHourForgetsTheFailures) {
+  MakeUser("vera", "manager");
+  v1::Session s;
+  for (int i = 0; i < 6; ++i) SignIn("vera", "bad password!", &s);
+  EXPECT_EQ(SignIn("vera", "bad password!", &s).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  clock_.Advance(absl::Hours(1));
+  for (int i = 0; i < 6; ++i)  // counting starts again from zero: six free failures
+    EXPECT_EQ(SignIn("vera", "bad password!", &s).error_code(), grpc::StatusCode::UNAUTHENTICATED) << i;
+  EXPECT_EQ(RetryDelay(FromGrpcStatus(SignIn("vera", kPassword, &s))), absl::Seconds(1));
 }
 
 TEST_F(IdentityTest, RefreshRotatesAndReuseRevokesTheSession) {
@@ -403,7 +417,7 @@ TEST_F(IdentityTest, TotpRoleGetsRestrictedSessionThenEnrolsAndNeedsCodes) {
   ASSERT_TRUE(SignIn("waiter1", kPassword, &s, "198.51.100.1", code).ok());
   claims = Verify(s.access_token());
   EXPECT_TRUE(claims->mfa);
-  EXPECT_TRUE(absl::c_linear_search(claims->scopes, "orders.serve"));
+  EXPECT_TRUE(absl::c_linear_search(claims->scopes, "tasks.operate"));
   grpc::Status replay = SignIn("waiter1", kPassword, &s, "198.51.100.1", code);
   EXPECT_EQ(replay.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Msg(replay), "invalid code");
@@ -853,12 +867,13 @@ TEST_F(IdentityTest, InactiveUsersCannotRefresh) {
 TEST_F(IdentityTest, WrongEnrolmentCodesAreThrottled) {
   v1::User u = MakeUser("kira", "driver");
   ASSERT_TRUE(store_->SetPendingTotp(u.id(), *auth::NewTotpSecret()).ok());
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {
     EXPECT_EQ(sessions_->ConfirmTotp(Actor{}, u.id(), "12345x").status().code(),
               absl::StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(sessions_->ConfirmTotp(Actor{}, u.id(), "123456").status().code(),
-            absl::StatusCode::kResourceExhausted);
+  absl::Status refused = sessions_->ConfirmTotp(Actor{}, u.id(), "123456").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(RetryDelay(refused), absl::Seconds(1));
 }
 
 TEST_F(IdentityTest, PruneDropsExpiredSessions) {
@@ -895,6 +910,272 @@ TEST_F(IdentityTest, CreateApiKeyRepeatReturnsTheKeyButNeverStoresTheSecret) {
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM api_keys")[0].as<int>(), 1);
   pqxx::binarystring raw(tx.exec1("SELECT response FROM idempotency")[0]);
   EXPECT_EQ(raw.str().find(first.secret()), std::string::npos);
+}
+
+// ---- issue 15: session revocations are published ----
+
+// One SessionRevoked row of the outbox, with its envelope.
+struct RevokedRow {
+  std::string aggregate_type, aggregate_id, topic;
+  crm::events::v1::Envelope envelope;
+  v1::SessionRevoked event;
+};
+
+class RevocationTest : public IdentityTest {
+ protected:
+  // The SessionRevoked events in the outbox, oldest first.
+  std::vector<RevokedRow> Revoked() {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    std::vector<RevokedRow> out;
+    for (const pqxx::row& r : tx.exec_params(
+             "SELECT aggregatetype, aggregateid, topic, payload FROM outbox WHERE type = $1 ORDER BY seq",
+             std::string(v1::kSessionRevokedType))) {
+      RevokedRow row{r[0].c_str(), r[1].c_str(), r[2].c_str(), {}, {}};
+      pqxx::binarystring raw(r[3]);
+      EXPECT_TRUE(row.envelope.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
+      EXPECT_TRUE(row.envelope.payload().UnpackTo(&row.event));
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+  std::string Sid(const v1::Session& s) { return Verify(s.access_token())->sid; }
+  std::set<std::string> SessionIds(const std::vector<RevokedRow>& rows) {
+    std::set<std::string> ids;
+    for (const RevokedRow& r : rows) ids.insert(r.aggregate_id);
+    return ids;
+  }
+  // Makes every SessionRevoked insert fail, so the revoking transaction rolls back.
+  void BreakTheOutboxForRevocations() {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    tx.exec(
+        "CREATE FUNCTION refuse_revoked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.type = 'crm.identity.session.revoked.v1' THEN RAISE EXCEPTION 'outbox down'; END IF; "
+        "RETURN NEW; END $$");
+    tx.exec(
+        "CREATE TRIGGER refuse_revoked BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION "
+        "refuse_revoked()");
+    tx.commit();
+  }
+  grpc::Status SignOut(const v1::Session& s, const std::string& request_id = "req-sign-out") {
+    grpc::ClientContext ctx;
+    As(ctx, Gateway());
+    ctx.AddMetadata("x-request-id", request_id);
+    v1::SignOutRequest req;
+    req.set_refresh_token(s.refresh_token());
+    google::protobuf::Empty empty;
+    return auth_->SignOut(&ctx, req, &empty);
+  }
+};
+
+TEST_F(RevocationTest, SignOutPublishesOneSessionRevokedWithTheLastTokensExpiry) {
+  v1::User u = MakeUser("olga", "manager");
+  v1::Session s, t;
+  ASSERT_TRUE(SignIn("olga", kPassword, &s).ok());
+  clock_.Advance(absl::Minutes(3));
+  ASSERT_TRUE(Refresh(s.refresh_token(), &t).ok());  // the session's last access token: now + 10 min
+  const absl::Time last_issue = clock_.Now();
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_TRUE(Revoked().empty());
+  ASSERT_TRUE(SignOut(t).ok());
+  std::vector<RevokedRow> rows = Revoked();
+  ASSERT_EQ(rows.size(), 1u);
+  const RevokedRow& r = rows[0];
+  EXPECT_EQ(r.aggregate_type, "session");
+  EXPECT_EQ(r.aggregate_id, Sid(s));
+  EXPECT_EQ(r.topic, "crm.identity.session.v1");
+  EXPECT_EQ(r.topic, v1::kSessionTopic);
+  EXPECT_EQ(store_->outbox().TopicFor("session"), v1::kSessionTopic);
+  EXPECT_EQ(store_->outbox().TopicFor("user"), v1::kUserTopic);
+  EXPECT_EQ(r.envelope.type(), "crm.identity.session.revoked.v1");
+  EXPECT_EQ(r.envelope.request_id(), "req-sign-out");
+  EXPECT_EQ(r.envelope.actor().kind(), Principal::KIND_USER);
+  EXPECT_EQ(r.envelope.actor().id(), u.id());
+  EXPECT_EQ(std::vector<std::string>(r.envelope.visible_to_user_ids().begin(),
+                                     r.envelope.visible_to_user_ids().end()),
+            std::vector<std::string>{u.id()});
+  EXPECT_EQ(r.event.session_id(), Sid(s));
+  EXPECT_EQ(r.event.user_id(), u.id());
+  EXPECT_EQ(r.event.reason(), "sign_out");
+  EXPECT_EQ(FromProtoTimestamp(r.event.revoke_time()), clock_.Now());
+  EXPECT_EQ(FromProtoTimestamp(r.event.tokens_expire_time()), last_issue + absl::Minutes(10));
+  EXPECT_EQ(Verify(t.access_token())->exp, FromProtoTimestamp(r.event.tokens_expire_time()));
+  // Signing out again (or with an unknown token) ends nothing and publishes nothing.
+  ASSERT_TRUE(SignOut(t).ok());
+  ASSERT_TRUE(SignOut(s).ok());
+  v1::Session unknown;
+  unknown.set_refresh_token("no-such-token");
+  ASSERT_TRUE(SignOut(unknown).ok());
+  EXPECT_EQ(Revoked().size(), 1u);
+}
+
+TEST_F(RevocationTest, RefreshTokenReusePublishesRefreshReuse) {
+  v1::User u = MakeUser("pavel", "manager");
+  v1::Session first, second, third;
+  ASSERT_TRUE(SignIn("pavel", kPassword, &first).ok());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(Refresh(first.refresh_token(), &second).ok());
+  const absl::Time last_issue = clock_.Now();
+  clock_.Advance(absl::Minutes(2));
+  ASSERT_EQ(Refresh(first.refresh_token(), &third).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_EQ(Refresh(first.refresh_token(), &third).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  std::vector<RevokedRow> rows = Revoked();
+  ASSERT_EQ(rows.size(), 1u);  // the second reuse finds the session already ended
+  EXPECT_EQ(rows[0].aggregate_id, Sid(first));
+  EXPECT_EQ(rows[0].event.reason(), "refresh_reuse");
+  EXPECT_EQ(rows[0].event.user_id(), u.id());
+  EXPECT_EQ(FromProtoTimestamp(rows[0].event.revoke_time()), clock_.Now());
+  EXPECT_EQ(FromProtoTimestamp(rows[0].event.tokens_expire_time()), last_issue + absl::Minutes(10));
+  EXPECT_EQ(rows[0].envelope.actor().kind(), Principal::KIND_SERVICE);
+  EXPECT_EQ(rows[0].envelope.actor().service(), "identity");
+}
+
+TEST_F(RevocationTest, PasswordChangePublishesOnePerOpenSession) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  v1::User u = MakeUser("raisa", "manager");
+  v1::Session a, b, ended, other;
+  ASSERT_TRUE(SignIn("raisa", kPassword, &a).ok());
+  ASSERT_TRUE(SignIn("raisa", kPassword, &b, "198.51.100.20").ok());
+  ASSERT_TRUE(SignIn("raisa", kPassword, &ended).ok());
+  ASSERT_TRUE(SignIn("root.admin", kPassword, &other).ok());
+  ASSERT_TRUE(SignOut(ended).ok());
+  clock_.Advance(absl::Minutes(1));
+  grpc::ClientContext ctx;
+  As(ctx, PrincipalOf(admin.id()));
+  ctx.AddMetadata("x-request-id", "req-password");
+  v1::SetPasswordRequest req;
+  req.set_user_id(u.id());
+  req.set_new_password("another long password");
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(users_->SetPassword(&ctx, req, &empty).ok());
+  std::vector<RevokedRow> rows = Revoked();
+  ASSERT_EQ(rows.size(), 3u);  // sign_out of `ended`, then one per open session of raisa
+  rows.erase(rows.begin());
+  EXPECT_EQ(SessionIds(rows), (std::set<std::string>{Sid(a), Sid(b)}));
+  for (const RevokedRow& r : rows) {
+    EXPECT_EQ(r.event.reason(), "password_changed");
+    EXPECT_EQ(r.event.user_id(), u.id());
+    EXPECT_EQ(r.envelope.actor().id(), admin.id());
+    EXPECT_EQ(r.envelope.request_id(), "req-password");
+    EXPECT_EQ(FromProtoTimestamp(r.event.tokens_expire_time()),
+              FromProtoTimestamp(r.event.revoke_time()) - absl::Minutes(1) + absl::Minutes(10));
+  }
+  v1::Session t;
+  EXPECT_EQ(Refresh(a.refresh_token(), &t).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Refresh(other.refresh_token(), &t).ok());  // the administrator's own session goes on
+}
+
+TEST_F(RevocationTest, DeactivationPublishesUserDeactivatedPerSession) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  v1::User u = MakeUser("semen", "manager");
+  v1::Session a, b;
+  ASSERT_TRUE(SignIn("semen", kPassword, &a).ok());
+  ASSERT_TRUE(SignIn("semen", kPassword, &b).ok());
+  grpc::ClientContext ctx;
+  As(ctx, PrincipalOf(admin.id()));
+  v1::UpdateUserRequest req;
+  req.mutable_user()->set_id(u.id());
+  req.mutable_user()->set_active(false);
+  req.mutable_update_mask()->add_paths("active");
+  v1::User out;
+  ASSERT_TRUE(users_->UpdateUser(&ctx, req, &out).ok());
+  std::vector<RevokedRow> rows = Revoked();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(SessionIds(rows), (std::set<std::string>{Sid(a), Sid(b)}));
+  for (const RevokedRow& r : rows) {
+    EXPECT_EQ(r.event.reason(), "user_deactivated");
+    EXPECT_EQ(r.envelope.actor().id(), admin.id());
+  }
+  // Other changes of the user revoke nothing.
+  grpc::ClientContext ctx2;
+  As(ctx2, PrincipalOf(admin.id()));
+  req.mutable_user()->set_full_name("Семён");
+  req.mutable_update_mask()->add_paths("full_name");
+  ASSERT_TRUE(users_->UpdateUser(&ctx2, req, &out).ok());
+  EXPECT_EQ(Revoked().size(), 2u);
+}
+
+TEST_F(RevocationTest, NothingIsRevokedOrPublishedWhenTheTransactionFails) {
+  v1::User u = MakeUser("taras", "manager");
+  v1::Session s, t;
+  ASSERT_TRUE(SignIn("taras", kPassword, &s).ok());
+  BreakTheOutboxForRevocations();
+  EXPECT_FALSE(SignOut(s).ok());
+  EXPECT_FALSE(
+      store_->SetPasswordHash(Actor{}, u.id(), "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g").ok());
+  v1::User off = u;
+  off.set_active(false);
+  EXPECT_FALSE(store_->UpdateUser(Actor{}, off, {"active"}).ok());
+  EXPECT_TRUE(Revoked().empty());
+  // The session was not ended by any of them, the password did not change, the user is still active.
+  EXPECT_TRUE(store_->GetUser(u.id())->active());
+  ASSERT_TRUE(Refresh(s.refresh_token(), &t).ok());
+  EXPECT_TRUE(SignIn("taras", kPassword, &s).ok());
+}
+
+// ---- issue 15: the role matrix (README "Roles") ----
+
+TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
+  using Set = std::set<std::string>;
+  const Set wo_manager = {"visits.manage", "clients.read", "clients.write", "tasks.operate",
+                          "notifications.read"};
+  std::map<std::string, Set> want = {
+      {"head_of_sales",
+       {"users.read",        "identity.read.all", "deals.read.all",     "deals.write.all",  "deals.copy",
+        "pipelines.manage",  "catalog.manage",    "payments.write",     "clients.read",     "clients.write",
+        "robots.read",       "robots.manage",     "robots.read.all",    "approvals.decide", "reports.read",
+        "reports.manage",    "checklists.review", "telephony.read.all", "dialogs.read.all", "queue.read.all",
+        "mortgage.calculate"}},
+      {"manager",
+       {"users.read", "deals.read.team", "deals.write.own", "deals.copy", "payments.write", "clients.read",
+        "clients.write", "robots.read", "mortgage.calculate", "queue.operate", "checklists.fill",
+        "visits.manage", "tasks.operate", "notifications.read"}},
+      {"telegram_operator", {"dialogs.operate", "clients.read", "deals.read.own", "checklists.fill"}},
+      {"telegram_supervisor",
+       {"users.read", "dialogs.operate", "dialogs.supervise", "dialogs.read.all", "bots.manage",
+        "reports.read", "checklists.review"}},
+      {"call_center_operator",
+       {"calls.operate", "clients.read", "clients.write", "deals.read.own", "deals.write.own",
+        "checklists.fill"}},
+      {"mortgage_specialist",
+       {"mortgage.calculate", "mortgage.manage", "mortgage.read.all", "deals.read.team", "clients.read"}},
+      {"service_manager",
+       {"visits.manage", "clients.read", "clients.write", "parking.operate", "notifications.read",
+        "tasks.operate", "queue.operate", "queue.read.all", "deals.read.own", "checklists.fill"}},
+      {"parking_attendant", {"parking.operate"}},
+      {"waiter", {"tasks.operate", "notifications.read"}},
+      {"driver", {"tasks.operate", "notifications.read"}},
+      {"quality_controller",
+       {"users.read", "quality.review", "checklists.review", "reports.read", "dialogs.read.all",
+        "telephony.read.all"}},
+      {"integrator",
+       {"users.read", "identity.read.all", "api_keys.manage", "deals.read.all", "deals.write.all",
+        "clients.read", "clients.write", "catalog.manage"}},
+  };
+  // The administrator has every permission any role has (and the administration ones).
+  Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
+             "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
+             "deals.delete",   "telephony.manage", "reporting.read.all"};
+  for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
+  want["administrator"] = all;
+  auto roles = store_->ListRoles();
+  ASSERT_TRUE(roles.ok()) << roles.status();
+  ASSERT_EQ(roles->roles_size(), static_cast<int>(want.size()));
+  for (const v1::Role& role : roles->roles()) {
+    ASSERT_TRUE(want.count(role.code())) << role.code();
+    EXPECT_EQ(Set(role.permissions().begin(), role.permissions().end()), want[role.code()]) << role.code();
+  }
+  // Least privilege: the Welcome Office's on-site roles read no deals, hence no pipelines, deal fields or
+  // lost reasons (the deals service requires deals.read.* for those).
+  for (const std::string code : {"parking_attendant", "waiter", "driver"}) {
+    for (const std::string& p : want[code]) EXPECT_FALSE(absl::StartsWith(p, "deals.")) << code << " " << p;
+  }
+  // Seed 004 §2.1's manager and service manager do what the Welcome Office gives them.
+  for (const std::string& p : wo_manager) {
+    EXPECT_TRUE(want["manager"].count(p)) << p;
+    EXPECT_TRUE(want["service_manager"].count(p)) << p;
+  }
 }
 
 }  // namespace

@@ -95,11 +95,25 @@ int main(int argc, char** argv) {
         crm::identity::SessionOptions sessions;
         sessions.access_token_ttl = env.Duration("ACCESS_TOKEN_TTL", absl::Minutes(10));
         sessions.refresh_token_ttl = env.Duration("REFRESH_TOKEN_TTL", absl::Hours(24 * 14));
-        sessions.login_max_failures = static_cast<int>(env.Int("SIGNIN_MAX_FAILURES_PER_LOGIN", 5, 1, 1000));
-        sessions.ip_max_failures = static_cast<int>(env.Int("SIGNIN_MAX_FAILURES_PER_IP", 30, 1, 100000));
-        sessions.failure_window = env.Duration("SIGNIN_FAILURE_WINDOW", absl::Minutes(15));
-        sessions.first_lockout = env.Duration("SIGNIN_LOCKOUT", absl::Minutes(1));
-        sessions.max_lockout = env.Duration("SIGNIN_MAX_LOCKOUT", absl::Hours(1));
+        // Sign-in throttling (throttle.h): free failures per (login, address) and per address, then
+        // doubling waits from SIGNIN_FIRST_DELAY up to SIGNIN_MAX_DELAY; SIGNIN_FORGET_AFTER without
+        // failures clears a record.
+        crm::identity::SignInThrottlePolicy& throttle = sessions.throttle;
+        throttle.per_login_address.free_failures =
+            static_cast<int>(env.Int("SIGNIN_FREE_FAILURES_PER_LOGIN", 5, 0, 1000));
+        throttle.per_address.free_failures =
+            static_cast<int>(env.Int("SIGNIN_FREE_FAILURES_PER_ADDRESS", 30, 0, 100000));
+        for (crm::identity::DelayPolicy* p : {&throttle.per_login_address, &throttle.per_address}) {
+          p->first_delay = env.Duration("SIGNIN_FIRST_DELAY", absl::Seconds(1));
+          p->max_delay = env.Duration("SIGNIN_MAX_DELAY", absl::Minutes(15));
+          p->forget_after = env.Duration("SIGNIN_FORGET_AFTER", absl::Hours(1));
+        }
+        if (throttle.per_address.first_delay <= absl::ZeroDuration())
+          env.Reject("SIGNIN_FIRST_DELAY", "must be positive");
+        if (throttle.per_address.max_delay < throttle.per_address.first_delay)
+          env.Reject("SIGNIN_MAX_DELAY", "must not be shorter than SIGNIN_FIRST_DELAY");
+        if (throttle.per_address.forget_after <= throttle.per_address.max_delay)
+          env.Reject("SIGNIN_FORGET_AFTER", "must be longer than SIGNIN_MAX_DELAY");
         crm::identity::KeyRingOptions keys;
         keys.rotation = env.Duration("KEY_ROTATION", absl::Hours(24 * 30));
         keys.access_token_ttl = sessions.access_token_ttl;

@@ -136,14 +136,16 @@ grpc::Status AuthServiceImpl::SignIn(grpc::ServerContext* ctx, const v1::SignInR
 grpc::Status AuthServiceImpl::Refresh(grpc::ServerContext* ctx, const v1::RefreshRequest* req,
                                       v1::Session* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(*out, deps_.sessions->Refresh(req->refresh_token()));
+    CRM_ASSIGN_OR_RETURN(*out, deps_.sessions->Refresh(req->refresh_token(), rpc::RequestId(*ctx)));
     return absl::OkStatus();
   });
 }
 
 grpc::Status AuthServiceImpl::SignOut(grpc::ServerContext* ctx, const v1::SignOutRequest* req,
                                       google::protobuf::Empty*) {
-  return rpc::Handle(*ctx, [&]() -> absl::Status { return deps_.sessions->SignOut(req->refresh_token()); });
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    return deps_.sessions->SignOut(req->refresh_token(), rpc::RequestId(*ctx));
+  });
 }
 
 grpc::Status AuthServiceImpl::VerifyApiKey(grpc::ServerContext* ctx, const v1::VerifyApiKeyRequest* req,
@@ -237,7 +239,7 @@ grpc::Status UserServiceImpl::SetPassword(grpc::ServerContext* ctx, const v1::Se
     }
     CRM_ASSIGN_OR_RETURN(std::string phc,
                          auth::HashPassword(req->new_password(), deps_.store->password_params()));
-    return deps_.store->SetPasswordHash(req->user_id(), phc);
+    return deps_.store->SetPasswordHash(ActorOf(*ctx, caller), req->user_id(), phc);
   });
 }
 

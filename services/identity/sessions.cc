@@ -17,7 +17,9 @@
 #include "libs/base/uuid.h"
 #include "libs/log/log.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "services/identity/keys.h"
+#include "services/identity/revocation.h"
 #include "services/identity/store.h"
 #include "services/identity/validate.h"
 
@@ -28,8 +30,52 @@ namespace v1 = crm::identity::v1;
 namespace {
 
 absl::Status InvalidLogin() { return absl::UnauthenticatedError("invalid login or password"); }
-absl::Status Throttled() {
-  return absl::ResourceExhaustedError("too many sign-in attempts, try again later");
+
+// The failure records of up to two keys ($2 may be ''): key, failures, last failure (µs).
+constexpr char kReadFailuresSql[] =
+    "SELECT key, failures, (EXTRACT(EPOCH FROM last_failure_time) * 1000000)::bigint "
+    "FROM signin_failures WHERE key IN ($1, $2)";
+
+// Counts one failure of key $1 at $2. The count restarts at 1 when the last failure is at least $3
+// microseconds old (DelayPolicy::forget_after: the same rule as CountedFailures), and is bounded so it
+// cannot overflow.
+constexpr char kRecordFailureSql[] =
+    "INSERT INTO signin_failures AS f (key, failures, last_failure_time) VALUES ($1, 1, $2::timestamptz) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "failures = CASE WHEN f.last_failure_time <= $2::timestamptz - $3::bigint * interval '1 microsecond' "
+    "THEN 1 ELSE LEAST(f.failures + 1, 1000000) END, "
+    "last_failure_time = GREATEST(f.last_failure_time, $2::timestamptz)";
+
+constexpr char kClearFailuresSql[] = "DELETE FROM signin_failures WHERE key = $1";
+
+constexpr char kInsertSessionSql[] =
+    "INSERT INTO sessions (id, user_id, mfa, create_time, last_access_expire_time) "
+    "VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz)";
+
+constexpr char kInsertRefreshTokenSql[] =
+    "INSERT INTO refresh_tokens (token_hash, session_id, create_time, expire_time) "
+    "VALUES ($1, $2, $3::timestamptz, $4::timestamptz)";
+
+constexpr char kSetLastAccessExpireSql[] =
+    "UPDATE sessions SET last_access_expire_time = GREATEST(last_access_expire_time, $2::timestamptz) "
+    "WHERE id = $1";
+
+// RESOURCE_EXHAUSTED for an attempt refused for `wait` (rounded up to whole seconds, as Retry-After
+// counts them), in plain words, with the wait as google.rpc.RetryInfo.
+absl::Status Throttled(absl::Duration wait) {
+  const int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1))));
+  return WithRetryDelay(
+      absl::ResourceExhaustedError(absl::StrCat("too many failed sign-in attempts; try again in ", seconds,
+                                                seconds == 1 ? " second" : " seconds")),
+      absl::Seconds(seconds));
+}
+
+Actor SystemActor(std::string_view request_id) {
+  Actor a;
+  a.principal.set_kind(crm::common::v1::Principal::KIND_SERVICE);
+  a.principal.set_service("identity");
+  a.request_id = std::string(request_id);
+  return a;
 }
 
 }  // namespace
@@ -40,76 +86,58 @@ Sessions::Sessions(Store& store, KeyRing& keys, SessionOptions options)
   if (dummy.ok()) dummy_hash_ = *dummy;
 }
 
-absl::Status Sessions::CheckThrottle(const std::string& login_key, const std::string& ip_key) {
-  bool blocked = false;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(),
-                                        [&](pqxx::work& tx) -> absl::Status {
-                                          blocked =
-                                              !tx.exec_params(
-                                                     "SELECT 1 FROM signin_throttle WHERE key IN ($1, $2) "
-                                                     "AND blocked_until > $3::timestamptz",
-                                                     login_key, ip_key, SqlTime(store_.clock().Now()))
-                                                   .empty();
-                                          return absl::OkStatus();
-                                        },
-                                        {.read_only = true}));
-  return blocked ? Throttled() : absl::OkStatus();
+absl::Status Sessions::CheckThrottle(const std::vector<ThrottleKey>& keys) {
+  const absl::Time now = store_.clock().Now();
+  absl::Duration wait = absl::ZeroDuration();
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      store_.pool(),
+      [&](pqxx::work& tx) -> absl::Status {
+        wait = absl::ZeroDuration();
+        pqxx::result r = pg::ExecPrepared(tx, kReadFailuresSql, keys.at(0).key,
+                                          keys.size() > 1 ? keys[1].key : std::string());
+        for (const pqxx::row& row : r) {
+          for (const ThrottleKey& k : keys) {
+            if (k.key != row[0].c_str()) continue;
+            wait = std::max(wait, WaitBefore(*k.policy, row[1].as<int>(),
+                                             absl::FromUnixMicros(row[2].as<int64_t>()), now));
+          }
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  if (wait <= absl::ZeroDuration()) return absl::OkStatus();
+  log::Info("sign-in attempt throttled", {{"wait_ms", absl::ToInt64Milliseconds(wait)}});
+  return Throttled(wait);
 }
 
-absl::Status Sessions::RecordFailure(const std::string& key, int max_failures) {
-  const absl::Time now = store_.clock().Now();
+absl::Status Sessions::RecordFailure(const std::vector<ThrottleKey>& keys) {
+  const std::string now = SqlTime(store_.clock().Now());
   return pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(
-        "INSERT INTO signin_throttle (key, failures, window_start) VALUES ($1, 0, $2::timestamptz) "
-        "ON CONFLICT (key) DO NOTHING",
-        key, SqlTime(now));
-    pqxx::row r =
-        tx.exec_params1(absl::StrCat("SELECT failures, ", SqlMicros("window_start"), ", COALESCE(",
-                                     SqlMicros("blocked_until"),
-                                     ", 0), lockouts FROM signin_throttle WHERE key = $1 FOR UPDATE"),
-                        key);
-    int failures = r[0].as<int>();
-    absl::Time window_start = absl::FromUnixMicros(r[1].as<int64_t>());
-    const absl::Time blocked_until = absl::FromUnixMicros(r[2].as<int64_t>());
-    int lockouts = r[3].as<int>();
-    if (lockouts > 0 && now - blocked_until > absl::Hours(24)) lockouts = 0;  // a quiet day forgives
-    if (now - window_start >= options_.failure_window) {
-      failures = 0;
-      window_start = now;
+    for (const ThrottleKey& k : keys) {
+      pg::ExecPrepared(tx, kRecordFailureSql, k.key, now, absl::ToInt64Microseconds(k.policy->forget_after));
     }
-    ++failures;
-    std::string new_block = "";
-    if (failures >= max_failures) {
-      absl::Duration lock = options_.first_lockout;
-      for (int i = 0; i < lockouts && lock < options_.max_lockout; ++i) lock *= 2;
-      lock = std::min(lock, options_.max_lockout);
-      new_block = SqlTime(now + lock);
-      ++lockouts;
-      failures = 0;
-      window_start = now;
-      log::Warn("sign-in throttled",
-                {{"key_kind", key.substr(0, key.find(':'))}, {"lockout_s", absl::ToInt64Seconds(lock)}});
-    }
-    tx.exec_params(
-        "UPDATE signin_throttle SET failures = $2, window_start = $3::timestamptz, lockouts = $4, "
-        "blocked_until = CASE WHEN $5 = '' THEN blocked_until ELSE $5::timestamptz END WHERE key = $1",
-        key, failures, SqlTime(window_start), lockouts, new_block);
     return absl::OkStatus();
   });
 }
 
-absl::Status Sessions::Fail(const std::string& login_key, const std::string& ip_key, absl::Status answer) {
-  CRM_RETURN_IF_ERROR(RecordFailure(login_key, options_.login_max_failures));
-  if (!ip_key.empty()) CRM_RETURN_IF_ERROR(RecordFailure(ip_key, options_.ip_max_failures));
+absl::Status Sessions::Fail(const std::vector<ThrottleKey>& keys, absl::Status answer) {
+  CRM_RETURN_IF_ERROR(RecordFailure(keys));
   return answer;
+}
+
+absl::Time Sessions::IssueTime() const {
+  return absl::FromUnixSeconds(absl::ToUnixSeconds(store_.clock().Now()));
 }
 
 absl::StatusOr<v1::Session> Sessions::SignIn(const v1::SignInRequest& req, std::string_view client_ip) {
   if (req.login().size() > 256) return InvalidLogin();
   const std::string login = NormalizeLogin(req.login());
-  const std::string login_key = absl::StrCat("login:", login);
-  const std::string ip_key = client_ip.empty() ? std::string() : absl::StrCat("ip:", AsAbsl(client_ip));
-  CRM_RETURN_IF_ERROR(CheckThrottle(login_key, ip_key.empty() ? login_key : ip_key));
+  const std::string pair_key = absl::StrCat("pair:", login, "|", AsAbsl(client_ip));
+  std::vector<ThrottleKey> keys = {{pair_key, &options_.throttle.per_login_address}};
+  if (!client_ip.empty()) {
+    keys.push_back({absl::StrCat("addr:", AsAbsl(client_ip)), &options_.throttle.per_address});
+  }
+  CRM_RETURN_IF_ERROR(CheckThrottle(keys));  // before the password: a throttled attempt learns nothing
 
   CRM_ASSIGN_OR_RETURN(std::optional<UserAuth> user, store_.FindAuthByLogin(login));
   bool password_ok = false;
@@ -118,32 +146,30 @@ absl::StatusOr<v1::Session> Sessions::SignIn(const v1::SignInRequest& req, std::
   } else {
     (void)auth::VerifyPassword(req.password(), dummy_hash_);  // same work as for a real user
   }
-  if (!user || !password_ok || !user->user.active()) return Fail(login_key, ip_key, InvalidLogin());
+  if (!user || !password_ok || !user->user.active()) return Fail(keys, InvalidLogin());
 
   bool mfa = false;
   if (user->user.totp_enabled()) {
     if (req.totp_code().empty()) return absl::UnauthenticatedError("second factor required");
     std::optional<int64_t> step =
         auth::VerifyTotp(user->totp_secret, req.totp_code(), store_.clock().Now(), 1, user->totp_last_step);
-    if (!step) return Fail(login_key, ip_key, absl::UnauthenticatedError("invalid code"));
+    if (!step) return Fail(keys, absl::UnauthenticatedError("invalid code"));
     CRM_ASSIGN_OR_RETURN(bool fresh, store_.ConsumeTotpStep(user->user.id(), *step));
-    if (!fresh) return Fail(login_key, ip_key, absl::UnauthenticatedError("invalid code"));
+    if (!fresh) return Fail(keys, absl::UnauthenticatedError("invalid code"));
     mfa = true;
   }
 
   const absl::Time now = store_.clock().Now();
+  const absl::Time issued = IssueTime();
   const std::string session_id = NewUuidV7();
   const std::string refresh = auth::RandomToken();
   const absl::Time refresh_expire = now + options_.refresh_token_ttl;
   CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params("DELETE FROM signin_throttle WHERE key = $1", login_key);
-    tx.exec_params(
-        "INSERT INTO sessions (id, user_id, mfa, create_time) VALUES ($1, $2, $3, $4::timestamptz)",
-        session_id, user->user.id(), mfa, SqlTime(now));
-    tx.exec_params(
-        "INSERT INTO refresh_tokens (token_hash, session_id, create_time, expire_time) "
-        "VALUES ($1, $2, $3::timestamptz, $4::timestamptz)",
-        auth::Sha256Hex(refresh), session_id, SqlTime(now), SqlTime(refresh_expire));
+    pg::ExecPrepared(tx, kClearFailuresSql, pair_key);
+    pg::ExecPrepared(tx, kInsertSessionSql, session_id, user->user.id(), mfa, SqlTime(now),
+                     SqlTime(issued + options_.access_token_ttl));
+    pg::ExecPrepared(tx, kInsertRefreshTokenSql, auth::Sha256Hex(refresh), session_id, SqlTime(now),
+                     SqlTime(refresh_expire));
     return absl::OkStatus();
   }));
   if (auth::NeedsRehash(user->password_hash, store_.password_params())) {
@@ -155,14 +181,15 @@ absl::StatusOr<v1::Session> Sessions::SignIn(const v1::SignInRequest& req, std::
       });
     }
   }
-  return Issue(*user, session_id, mfa, refresh, refresh_expire);
+  return Issue(*user, session_id, mfa, refresh, refresh_expire, issued);
 }
 
-absl::StatusOr<v1::Session> Sessions::Refresh(std::string_view refresh_token) {
+absl::StatusOr<v1::Session> Sessions::Refresh(std::string_view refresh_token, std::string_view request_id) {
   if (refresh_token.empty() || refresh_token.size() > 256) {
     return absl::UnauthenticatedError("invalid refresh token");
   }
   const absl::Time now = store_.clock().Now();
+  const absl::Time issued = IssueTime();
   const std::string hash = auth::Sha256Hex(refresh_token);
   const std::string next = auth::RandomToken();
   const absl::Time next_expire = now + options_.refresh_token_ttl;
@@ -188,10 +215,9 @@ absl::StatusOr<v1::Session> Sessions::Refresh(std::string_view refresh_token) {
       verdict = absl::UnauthenticatedError("session ended");
     } else if (r[0][2].as<bool>()) {
       // A retired token came back: someone holds a copy. End the whole session.
-      tx.exec_params(
-          "UPDATE sessions SET revoke_time = $2::timestamptz, revoke_reason = 'refresh token reuse' "
-          "WHERE id = $1",
-          session_id, SqlTime(now));
+      CRM_RETURN_IF_ERROR(RevokeSession(tx, store_.outbox(), SystemActor(request_id), session_id,
+                                        RevokeReason::kRefreshReuse, now)
+                              .status());
       log::Warn("refresh token reuse; session revoked", {{"session_id", session_id}, {"user_id", user_id}});
       verdict = absl::UnauthenticatedError("refresh token already used; the session is revoked");
     } else if (absl::FromUnixMicros(r[0][1].as<int64_t>()) <= now) {
@@ -199,46 +225,50 @@ absl::StatusOr<v1::Session> Sessions::Refresh(std::string_view refresh_token) {
     } else {
       tx.exec_params("UPDATE refresh_tokens SET used_time = $2::timestamptz WHERE token_hash = $1", hash,
                      SqlTime(now));
-      tx.exec_params(
-          "INSERT INTO refresh_tokens (token_hash, session_id, create_time, expire_time) "
-          "VALUES ($1, $2, $3::timestamptz, $4::timestamptz)",
-          auth::Sha256Hex(next), session_id, SqlTime(now), SqlTime(next_expire));
+      pg::ExecPrepared(tx, kInsertRefreshTokenSql, auth::Sha256Hex(next), session_id, SqlTime(now),
+                       SqlTime(next_expire));
+      pg::ExecPrepared(tx, kSetLastAccessExpireSql, session_id, SqlTime(issued + options_.access_token_ttl));
     }
     return absl::OkStatus();
   }));
   CRM_RETURN_IF_ERROR(verdict);
   CRM_ASSIGN_OR_RETURN(std::optional<UserAuth> user, store_.FindAuthById(user_id));
   if (!user || !user->user.active()) {
+    // Deactivation revokes sessions itself; this catches a session that escaped it.
     CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-      tx.exec_params(
-          "UPDATE sessions SET revoke_time = $2::timestamptz, revoke_reason = 'inactive' WHERE id = $1",
-          session_id, SqlTime(now));
-      return absl::OkStatus();
+      return RevokeSession(tx, store_.outbox(), SystemActor(request_id), session_id,
+                           RevokeReason::kUserDeactivated, now)
+          .status();
     }));
     return absl::UnauthenticatedError("session ended");
   }
-  return Issue(*user, session_id, mfa, next, next_expire);
+  return Issue(*user, session_id, mfa, next, next_expire, issued);
 }
 
-absl::Status Sessions::SignOut(std::string_view refresh_token) {
+absl::Status Sessions::SignOut(std::string_view refresh_token, std::string_view request_id) {
   if (refresh_token.empty() || refresh_token.size() > 256) return absl::OkStatus();
+  const Actor by_user{{}, std::string(request_id)};  // no principal: the session's own user
   return pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(
-        "UPDATE sessions SET revoke_time = $2::timestamptz, revoke_reason = 'signed out' "
-        "WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) AND revoke_time IS NULL",
-        auth::Sha256Hex(refresh_token), SqlTime(store_.clock().Now()));
-    return absl::OkStatus();
+    return RevokeSessionOfRefreshToken(tx, store_.outbox(), by_user, auth::Sha256Hex(refresh_token),
+                                       RevokeReason::kSignOut, store_.clock().Now())
+        .status();
   });
 }
 
 absl::StatusOr<v1::User> Sessions::ConfirmTotp(const Actor& actor, std::string_view user_id,
                                                std::string_view code) {
   CRM_ASSIGN_OR_RETURN(v1::User user, store_.GetUser(user_id));
-  const std::string login_key = absl::StrCat("login:", user.login());
-  CRM_RETURN_IF_ERROR(CheckThrottle(login_key, login_key));
+  const std::vector<ThrottleKey> keys = {
+      {absl::StrCat("enrol:", user.id()), &options_.throttle.per_login_address}};
+  CRM_RETURN_IF_ERROR(CheckThrottle(keys));
   absl::StatusOr<v1::User> confirmed = store_.ConfirmTotp(actor, user_id, code);
   if (confirmed.status().code() == absl::StatusCode::kInvalidArgument) {
-    CRM_RETURN_IF_ERROR(RecordFailure(login_key, options_.login_max_failures));
+    CRM_RETURN_IF_ERROR(RecordFailure(keys));
+  } else if (confirmed.ok()) {
+    CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
+      pg::ExecPrepared(tx, kClearFailuresSql, keys[0].key);
+      return absl::OkStatus();
+    }));
   }
   return confirmed;
 }
@@ -246,11 +276,12 @@ absl::StatusOr<v1::User> Sessions::ConfirmTotp(const Actor& actor, std::string_v
 absl::Status Sessions::Prune() {
   const absl::Time now = store_.clock().Now();
   const std::string day_ago = SqlTime(now - absl::Hours(24));
+  // A failure record older than its policy's forget_after counts for nothing; keep a day at least.
+  const absl::Duration keep = std::max({absl::Hours(24), options_.throttle.per_login_address.forget_after,
+                                        options_.throttle.per_address.forget_after});
   return pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(
-        "DELETE FROM signin_throttle WHERE window_start < $1::timestamptz "
-        "AND (blocked_until IS NULL OR blocked_until < $1::timestamptz)",
-        day_ago);
+    tx.exec_params("DELETE FROM signin_failures WHERE last_failure_time < $1::timestamptz",
+                   SqlTime(now - keep));
     tx.exec_params(
         "DELETE FROM sessions s WHERE s.create_time < $1::timestamptz AND NOT EXISTS "
         "(SELECT 1 FROM refresh_tokens rt WHERE rt.session_id = s.id AND rt.expire_time >= $1::timestamptz)",
@@ -261,9 +292,10 @@ absl::Status Sessions::Prune() {
 }
 
 absl::StatusOr<v1::Session> Sessions::Issue(const UserAuth& user, const std::string& session_id, bool mfa,
-                                            const std::string& refresh_token, absl::Time refresh_expire) {
+                                            const std::string& refresh_token, absl::Time refresh_expire,
+                                            absl::Time issued) {
   CRM_ASSIGN_OR_RETURN(auth::SigningKey key, keys_.Current());
-  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(store_.clock().Now()));
+  const absl::Time now = issued;  // the session's last_access_expire_time is issued + TTL
   auth::Claims c;
   c.iss = options_.issuer;
   c.aud = options_.audience;

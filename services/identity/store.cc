@@ -19,6 +19,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "services/identity/revocation.h"
 #include "services/identity/validate.h"
 
 namespace crm::identity {
@@ -334,11 +335,10 @@ absl::StatusOr<v1::User> Store::UpdateUser(const Actor& actor, const v1::User& i
     if (roles_changed) ReplaceRoles(tx, old.id(), next);
     if (teams_changed) ReplaceTeams(tx, old.id(), next);
     if (!next.active()) {
-      // A deactivated user's sessions end now (their access tokens expire within minutes).
-      tx.exec_params(
-          "UPDATE sessions SET revoke_time = $2::timestamptz, revoke_reason = 'deactivated' "
-          "WHERE user_id = $1 AND revoke_time IS NULL",
-          old.id(), SqlTime(clock_.Now()));
+      // A deactivated user's sessions end now; the gateway refuses their access tokens on the event.
+      CRM_RETURN_IF_ERROR(
+          RevokeUserSessions(tx, outbox_, actor, old.id(), RevokeReason::kUserDeactivated, clock_.Now())
+              .status());
     }
     std::optional<UserAuth> loaded = LoadUserTx(tx, old.id(), false);
     out = loaded->user;
@@ -419,16 +419,14 @@ absl::StatusOr<v1::ListUsersResponse> Store::ListUsers(const v1::ListUsersReques
   return out;
 }
 
-absl::Status Store::SetPasswordHash(std::string_view user_id, std::string_view phc) {
+absl::Status Store::SetPasswordHash(const Actor& actor, std::string_view user_id, std::string_view phc) {
+  if (!IsUuid(user_id)) return absl::NotFoundError("user not found");
   return pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     pqxx::result r = tx.exec_params("UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id",
                                     std::string(user_id), std::string(phc));
     if (r.empty()) return absl::NotFoundError("user not found");
-    tx.exec_params(
-        "UPDATE sessions SET revoke_time = $2::timestamptz, revoke_reason = 'password changed' "
-        "WHERE user_id = $1 AND revoke_time IS NULL",
-        std::string(user_id), SqlTime(clock_.Now()));
-    return absl::OkStatus();
+    return RevokeUserSessions(tx, outbox_, actor, user_id, RevokeReason::kPasswordChanged, clock_.Now())
+        .status();
   });
 }
 

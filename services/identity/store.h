@@ -25,6 +25,7 @@
 #include "crm/identity/v1/identity.pb.h"
 #include "libs/auth/password.h"
 #include "libs/events/outbox.h"
+#include "proto/crm/identity/v1/event_types.h"
 
 namespace pqxx {
 class transaction_base;
@@ -62,6 +63,8 @@ class Store {
   Store(pg::Pool& pool, const Clock& clock, auth::PasswordParams password_params = {});
 
   pg::Pool& pool() const { return pool_; }
+  // identity's outbox writer (source "/crm/identity", topics crm.identity.<aggregate>.v1).
+  const events::OutboxWriter& outbox() const { return outbox_; }
   const Clock& clock() const { return clock_; }
   const auth::PasswordParams& password_params() const { return password_params_; }
 
@@ -73,7 +76,8 @@ class Store {
                                                      std::string_view password);
   // Applies the fields named in `paths` (User field names; validated by the caller) from `user`.
   // NOT_FOUND for an unknown user.id; ABORTED "version mismatch" when user.version is not 0 and not
-  // the stored one. Bumps the version and emits UserUpdated only when something changed.
+  // the stored one. Bumps the version and emits UserUpdated only when something changed. Deactivating
+  // a user revokes their sessions (SessionRevoked "user_deactivated" each, same transaction).
   absl::StatusOr<crm::identity::v1::User> UpdateUser(const Actor& actor, const crm::identity::v1::User& user,
                                                      const std::vector<std::string>& paths);
   // NOT_FOUND when there is no such user (or `id` is not a UUID).
@@ -83,8 +87,9 @@ class Store {
   // The sign-in view of a user; nullopt when none has this login (any case) / id.
   absl::StatusOr<std::optional<UserAuth>> FindAuthByLogin(std::string_view login);
   absl::StatusOr<std::optional<UserAuth>> FindAuthById(std::string_view id);
-  // Replaces the password hash and revokes every session of the user (they must sign in again).
-  absl::Status SetPasswordHash(std::string_view user_id, std::string_view phc);
+  // Replaces the password hash and revokes every session of the user (they must sign in again), with
+  // one SessionRevoked "password_changed" per session in the same transaction.
+  absl::Status SetPasswordHash(const Actor& actor, std::string_view user_id, std::string_view phc);
   // How many users exist.
   absl::StatusOr<int64_t> CountUsers();
 
@@ -124,9 +129,10 @@ class Store {
   events::OutboxWriter outbox_;
 };
 
-// The event types identity publishes (proto/crm/identity/v1/events.proto).
-inline constexpr char kUserCreatedType[] = "crm.identity.user.created.v1";
-inline constexpr char kUserUpdatedType[] = "crm.identity.user.updated.v1";
+// The event types identity publishes, named once in proto/crm/identity/v1/event_types.h.
+using crm::identity::v1::kSessionRevokedType;
+using crm::identity::v1::kUserCreatedType;
+using crm::identity::v1::kUserUpdatedType;
 
 // Helpers shared by the store's modules (sessions, keys, API keys): timestamps as SQL parameters and
 // results. `SqlTime(t)` is an RFC 3339 string to cast with `::timestamptz`; `kMicros(col)` SQL reads a
