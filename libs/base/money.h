@@ -27,6 +27,13 @@
 
 namespace crm {
 
+// The business bound of any one amount in the suite: 10^15 minor units (10 trillion roubles), far above
+// any real deal, payment or price. crm.common.v1.Money.amount_minor carries it as its bounds
+// (proto/crm/common/v1/validation.proto), checked on arrival by every service; code that computes an
+// amount (a line's price × quantity, a deal's payments) checks the result against it. 9 000 such amounts
+// still sum within int64.
+inline constexpr int64_t kMaxAmountMinor = int64_t{1'000'000'000'000'000};
+
 // An amount: `minor` units (1/10^MinorUnitDigits(currency) of the major unit) of `currency`.
 struct Money {
   int64_t minor = 0;

@@ -256,6 +256,21 @@ absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
   return status;
 }
 
+// Internal to this file: the payload holding the message a client is told instead of the status's own.
+constexpr char kPublicMessageTypeUrl[] = "crm.public_message";
+
+absl::Status WithPublicMessage(absl::Status status, std::string_view public_message) {
+  if (status.ok()) return status;
+  status.SetPayload(kPublicMessageTypeUrl, absl::Cord(std::string(public_message)));
+  return status;
+}
+
+std::optional<std::string> PublicMessage(const absl::Status& status) {
+  auto payload = status.GetPayload(kPublicMessageTypeUrl);
+  if (!payload) return std::nullopt;
+  return std::string(*payload);
+}
+
 std::optional<absl::Duration> RetryDelay(const absl::Status& status) {
   auto payload = status.GetPayload(kRetryInfoTypeUrl);
   if (!payload) return std::nullopt;

@@ -104,6 +104,14 @@ absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
 // The retry delay carried by `status`; nullopt when there is none or the payload is malformed.
 std::optional<absl::Duration> RetryDelay(const absl::Status& status);
 
+// Internal text (issue 15): a status made from a database's or a library's error carries their words
+// (constraint names, SQL, values), which the log needs and a client must never see. WithPublicMessage()
+// says what the client is told instead; crm::rpc::Handle() sends that (with the request id) and logs
+// the original. The code stays. PublicMessage() is the replacement, or nullopt for a status whose
+// message was written for clients.
+absl::Status WithPublicMessage(absl::Status status, std::string_view public_message);
+std::optional<std::string> PublicMessage(const absl::Status& status);
+
 // The same between absl and protobuf's own util::Status (returned by JSON and field-mask utilities).
 google::protobuf::util::Status ToProtobufStatus(const absl::Status& status);
 absl::Status FromProtobufStatus(const google::protobuf::util::Status& status);

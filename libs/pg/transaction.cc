@@ -10,6 +10,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/log/log.h"
 #include "libs/pg/pool.h"
@@ -58,10 +59,27 @@ absl::StatusCode CodeForSqlState(std::string_view s) {
   return absl::StatusCode::kInternal;
 }
 
+// What a client is told instead of PostgreSQL's words (which name constraints and quote values): by
+// SQLSTATE class, in plain terms (see WithPublicMessage in libs/base/status.h).
+std::string_view PublicText(absl::StatusCode code, std::string_view s) {
+  auto cls = [&s](std::string_view c) { return s.substr(0, 2) == c; };
+  if (s == "23505") return "a record with these values already exists";
+  if (cls("23")) return "the change conflicts with the stored data (a record it refers to is missing, or a rule of the data would break)";
+  if (cls("22")) return "a value is outside what can be stored";
+  if (s == "40003") return "the outcome of the change is unknown (the database connection was lost); check before retrying";
+  switch (code) {
+    case absl::StatusCode::kAborted: return "the change conflicted with a concurrent one; retry";
+    case absl::StatusCode::kUnavailable: return "the database is unavailable; retry later";
+    case absl::StatusCode::kDeadlineExceeded: return "the database did not answer in time";
+    case absl::StatusCode::kResourceExhausted: return "the database is out of resources; retry later";
+    default: return "internal error";
+  }
+}
+
 absl::Status Make(absl::StatusCode code, std::string message, std::string_view sqlstate) {
   absl::Status status(code, message);
   if (!sqlstate.empty()) status.SetPayload(kSqlStatePayload, absl::Cord(AsAbsl(sqlstate)));
-  return status;
+  return WithPublicMessage(std::move(status), PublicText(code, sqlstate));
 }
 
 bool IsConflict(const absl::Status& status) {
@@ -92,10 +110,10 @@ const char* SetTransactionSql(const TxOptions& o) {
 }
 
 absl::Status InDoubt(std::string_view detail) {
-  return absl::UnavailableError(absl::StrCat(
+  return Make(absl::StatusCode::kUnavailable, absl::StrCat(
       "the connection was lost while committing: the transaction's outcome is unknown (it may or "
       "may not have been committed; check before retrying): ",
-      OneLine(detail)));
+      OneLine(detail)), "40003");
 }
 
 absl::Status LoggedInDoubt(std::string_view detail) {
@@ -250,7 +268,7 @@ absl::Status StatusFromException(const std::exception& e) {
     const std::string& state = sql->sqlstate();
     return Make(state.empty() ? absl::StatusCode::kInternal : CodeForSqlState(state), text, state);
   }
-  return absl::InternalError(text);
+  return Make(absl::StatusCode::kInternal, text, "");
 }
 
 std::string SqlState(const absl::Status& status) {

@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/base/status.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 
@@ -362,6 +363,15 @@ TEST_F(TransactionTest, ServerErrorsMapToCanonicalCodes) {
   const absl::Status syntax = Run("SELEKT 1");
   EXPECT_EQ(syntax.code(), absl::StatusCode::kInternal) << syntax;
   EXPECT_EQ(SqlState(syntax), "42601");
+
+  // What a client is told instead (issue 15): plain words, none of PostgreSQL's.
+  EXPECT_EQ(PublicMessage(unique), "a record with these values already exists");
+  EXPECT_THAT(PublicMessage(fk).value_or(""), HasSubstr("conflicts with the stored data"));
+  EXPECT_EQ(PublicMessage(bad_input), "a value is outside what can be stored");
+  EXPECT_EQ(PublicMessage(syntax), "internal error");
+  for (const absl::Status& s : {unique, fk, check, not_null, bad_input, timeout, syntax}) {
+    EXPECT_THAT(PublicMessage(s).value_or("none"), ::testing::Not(HasSubstr("item"))) << s;
+  }
 
   EXPECT_EQ(Count("item"), 1);
 }

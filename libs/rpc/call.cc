@@ -164,7 +164,18 @@ grpc::Status Handle(const grpc::ServerContextBase& ctx, absl::FunctionRef<absl::
   if (state != nullptr && !state->rejection.ok()) return ToGrpcStatus(state->rejection);
   std::string id = state != nullptr ? state->request_id : RequestId(ctx);
   log::ScopedRequestId request_id(id);
-  return ToGrpcStatus(body());
+  absl::Status status = body();
+  if (std::optional<std::string> shown = PublicMessage(status); shown.has_value()) {
+    // A database's or a library's words stay in the log; the client gets plain words and the id to
+    // find them by.
+    log::Warn("request failed; the client was told less", {{"error", status}});
+    absl::Status public_status(status.code(), absl::StrCat(*shown, " (request id ", id, ")"));
+    if (std::optional<absl::Duration> delay = RetryDelay(status)) {
+      public_status = WithRetryDelay(std::move(public_status), *delay);
+    }
+    status = std::move(public_status);
+  }
+  return ToGrpcStatus(status);
 }
 
 namespace internal {

@@ -115,7 +115,9 @@ absl::Time Deadline(const grpc::ServerContextBase& ctx);
 
 // The thin handler wrapper. Returns CheckCall(ctx) as a grpc::Status without calling `body` if the
 // call was turned away; otherwise runs `body` with the call's request id on every log line it writes
-// (crm::log::ScopedRequestId) and returns its status, converted to gRPC's.
+// (crm::log::ScopedRequestId) and returns its status, converted to gRPC's. A status whose message is
+// internal text (a database's words: libs/base/status.h WithPublicMessage) is logged and goes to the
+// client as its public message and the request id, with the same code.
 grpc::Status Handle(const grpc::ServerContextBase& ctx, absl::FunctionRef<absl::Status()> body);
 
 namespace internal {

@@ -400,6 +400,12 @@ class ServedEcho final : public crm::testing::v1::EchoService::Service {
         return WithFieldViolations(InvalidFieldError("text", "must not be fail"),
                                    {{"key", "must be set with text"}});
       }
+      if (req->text() == "database") {  // as crm::pg::StatusFromException makes them
+        return WithPublicMessage(
+            absl::FailedPreconditionError(
+                "insert or update on table \"deals\" violates foreign key constraint \"deals_stage_id_fkey\""),
+            "the change conflicts with the stored data");
+      }
       EchoResponse reply;
       reply.set_text(req->text());
       reply.set_request_id(RequestId(*ctx));
@@ -461,6 +467,21 @@ TEST_F(ServeTest, AnErrorFromTheBodyComesBackWithItsFieldViolations) {
               ::testing::ElementsAre(FieldViolation{"text", "must not be fail"},
                                      FieldViolation{"key", "must be set with text"}));
   EXPECT_EQ(service_.body_runs(), 1);
+}
+
+// Issue 15: no database text reaches a client; the request id leads to it in the log.
+TEST_F(ServeTest, InternalTextIsReplacedByItsPublicMessageAndTheRequestId) {
+  StartServer();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(5)));
+  ctx.AddMetadata(kRequestIdHeader, "serve-test-db");
+  SetCaller(ctx, Manager());
+  EchoRequest request;
+  request.set_text("database");
+  EchoResponse response;
+  grpc::Status status = stub_->Echo(&ctx, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "the change conflicts with the stored data (request id serve-test-db)");
 }
 
 TEST_F(ServeTest, NoCallerIsUnauthenticatedWithoutRunningTheBody) {

@@ -100,6 +100,11 @@ absl::Status CheckCanRead(const Principal& caller, const DealOwnership& deal) {
   return absl::NotFoundError("deal not found");
 }
 
+absl::Status CheckCanReadSetup(const Principal& caller) {
+  if (ReadScope(caller) != Scope::kNone || rpc::HasPermission(caller, "pipelines.manage")) return absl::OkStatus();
+  return absl::PermissionDeniedError("missing permission deals.read.own");
+}
+
 absl::Status CheckCanWrite(const Principal& caller, const DealOwnership& deal) {
   const Scope needed = NeededScope(caller, deal);
   if (ReadScope(caller) < needed) return absl::NotFoundError("deal not found");

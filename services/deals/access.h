@@ -73,6 +73,12 @@ struct DealOwnership {
 // Returns OK if `caller` may see the deal; NotFound "deal not found" otherwise.
 absl::Status CheckCanRead(const crm::common::v1::Principal& caller, const DealOwnership& deal);
 
+// OK if `caller` may see the sales set-up deals are read against — pipelines and their stages, deal
+// fields, lost reasons: anyone who may read some deals (a deals.read.* or deals.write.* permission) or
+// manage pipelines. Else PermissionDenied "missing permission deals.read.own" (issue 15: a parking
+// attendant, a waiter or a driver has no business with the sales funnel).
+absl::Status CheckCanReadSetup(const crm::common::v1::Principal& caller);
+
 // Returns OK if `caller` may change the deal; NotFound "deal not found" if they may not even see it;
 // PermissionDenied "missing permission deals.write.<scope>" (the narrowest permission that would allow
 // it) if they may see but not change it.

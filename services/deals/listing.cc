@@ -8,6 +8,7 @@
 #include "libs/base/status.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_numeric.h"
 
 namespace crm::deals {
 namespace {
@@ -76,16 +77,19 @@ std::string ScopedStageTotalsSql(const crm::common::v1::Principal& caller, const
   if (where.empty()) {
     const std::string scope = ResponsibleCondition(caller, "t.responsible_id", p);
     // The folded totals and the deltas not folded yet (migration 0011): exact in any snapshot.
-    return absl::StrCat("SELECT t.stage_id::text, coalesce(sum(t.deals), 0)::bigint, "
-                        "coalesce(sum(t.amount_minor) FILTER (WHERE t.currency = ",
-                        currency_param, "), 0)::bigint FROM (SELECT stage_id, responsible_id, currency, deals, "
+    return absl::StrCat("SELECT t.stage_id::text, coalesce(sum(t.deals), 0)::bigint, ",
+                        pg::SaturatingBigint(absl::StrCat("coalesce(sum(t.amount_minor) FILTER (WHERE t.currency = ",
+                                                          currency_param, "), 0)")),
+                        " FROM (SELECT stage_id, responsible_id, currency, deals, "
                         "amount_minor FROM deal_stage_totals UNION ALL SELECT stage_id, responsible_id, currency, "
                         "deals, amount_minor FROM deal_stage_deltas) t WHERE t.stage_id = ANY(",
                         stage_ids_param, "::uuid[])", scope.empty() ? "" : " AND " + scope, " GROUP BY t.stage_id");
   }
   const std::string scope = ResponsibleCondition(caller, "d.responsible_id", p);
-  return absl::StrCat("SELECT d.stage_id::text, count(*), coalesce(sum(d.amount_minor) FILTER (WHERE d.currency = ",
-                      currency_param, "), 0)::bigint FROM deals d WHERE d.stage_id = ANY(", stage_ids_param,
+  return absl::StrCat("SELECT d.stage_id::text, count(*), ",
+                      pg::SaturatingBigint(absl::StrCat("coalesce(sum(d.amount_minor) FILTER (WHERE d.currency = ",
+                                                        currency_param, "), 0)")),
+                      " FROM deals d WHERE d.stage_id = ANY(", stage_ids_param,
                       "::uuid[])", scope.empty() ? "" : " AND " + scope, " AND (", where, ") GROUP BY d.stage_id");
 }
 

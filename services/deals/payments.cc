@@ -11,11 +11,13 @@
 #include "absl/time/civil_time.h"
 #include "crm/deals/v1/commerce.pb.h"
 #include "libs/base/clock.h"
+#include "libs/base/money.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_numeric.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/products.h"
@@ -30,7 +32,6 @@ namespace {
 
 constexpr size_t kMaxComment = 2000;
 constexpr int kMaxParts = 24;
-constexpr int64_t kMaxMinor = int64_t{1'000'000'000'000'000};
 
 crm::common::v1::Money MakeMoney(int64_t minor, const std::string& currency) {
   crm::common::v1::Money m;
@@ -56,7 +57,7 @@ absl::StatusOr<int64_t> CheckAmount(std::string_view field, const crm::common::v
     return InvalidFieldError(f + ".currency", absl::StrCat("must be the deal's currency ", currency));
   }
   if (m.amount_minor() <= 0) return InvalidFieldError(f + ".amount_minor", "must be positive");
-  if (m.amount_minor() > kMaxMinor) return InvalidFieldError(f + ".amount_minor", "too large");
+  if (m.amount_minor() > kMaxAmountMinor) return InvalidFieldError(f + ".amount_minor", "too large");
   return m.amount_minor();
 }
 
@@ -153,12 +154,17 @@ class PanelTx {
     SqlParams p;
     pqxx::row r =
         Exec(tx_,
-             absl::StrCat("SELECT count(*), coalesce(sum(amount_minor), 0)::bigint FROM deal_payments "
+             absl::StrCat("SELECT count(*), ", pg::SaturatingBigint("coalesce(sum(amount_minor), 0)"),
+                          " FROM deal_payments "
                           "WHERE deal_id = ",
                           p.Add(deal_.id), "::uuid"),
              p)[0];
     if (r[0].as<int64_t>() == 0) return absl::OkStatus();
     const int64_t sum = r[1].as<int64_t>();
+    if (sum > kMaxAmountMinor) {
+      return InvalidFieldError("payment.amount.amount_minor",
+                               absl::StrCat("the deal's payments would sum to more than ", kMaxAmountMinor));
+    }
     if (sum == deal_.amount_minor) return absl::OkStatus();
     v1::Deal d;
     d.set_id(deal_.id);
@@ -444,11 +450,10 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::ApplySchedule(const Actor& actor,
       pqxx::row r =
           Exec(tx,
                absl::StrCat("SELECT (SELECT count(*) FROM deal_products WHERE deal_id = ", d,
-                            "::uuid), (SELECT coalesce(sum(total_minor), 0)::bigint FROM deal_products "
-                            "WHERE deal_id = ",
-                            d,
-                            "::uuid), (SELECT coalesce(sum(amount_minor), 0)::bigint FROM deal_payments "
-                            "WHERE deal_id = ",
+                            "::uuid), (SELECT ", pg::SaturatingBigint("coalesce(sum(total_minor), 0)"),
+                            " FROM deal_products WHERE deal_id = ", d, "::uuid), (SELECT ",
+                            pg::SaturatingBigint("coalesce(sum(amount_minor), 0)"),
+                            " FROM deal_payments WHERE deal_id = ",
                             d, "::uuid AND received_time IS NOT NULL)"),
                p)[0];
       const int64_t base = r[0].as<int64_t>() > 0 ? r[1].as<int64_t>() : t.deal().amount_minor;

@@ -1,6 +1,8 @@
 // File: services/deals/pipelines.cc
 #include "services/deals/pipelines.h"
 
+#include "services/deals/access.h"
+
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
@@ -17,6 +19,7 @@
 #include "libs/base/time.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
+#include "services/deals/access.h"
 
 namespace crm::deals {
 
@@ -586,12 +589,18 @@ absl::StatusOr<bool> PipelineStore::EnsureField(const v1::FieldDefinition& field
 
 grpc::Status PipelineServiceImpl::ListPipelines(grpc::ServerContext* ctx, const v1::ListPipelinesRequest*,
                                                 v1::ListPipelinesResponse* out) {
-  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->List(); });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListPipelinesResponse> {
+    CRM_RETURN_IF_ERROR(CheckCanReadSetup(caller));
+    return store_->List();
+  });
 }
 
 grpc::Status PipelineServiceImpl::GetPipeline(grpc::ServerContext* ctx, const v1::GetPipelineRequest* req,
                                               v1::Pipeline* out) {
-  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->Get(req->id()); });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Pipeline> {
+    CRM_RETURN_IF_ERROR(CheckCanReadSetup(caller));
+    return store_->Get(req->id());
+  });
 }
 
 grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* ctx,
@@ -618,13 +627,19 @@ grpc::Status PipelineServiceImpl::UpdatePipeline(grpc::ServerContext* ctx,
 
 grpc::Status PipelineServiceImpl::ListLostReasons(grpc::ServerContext* ctx, const v1::ListLostReasonsRequest*,
                                                   v1::ListLostReasonsResponse* out) {
-  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->ListLostReasons(); });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListLostReasonsResponse> {
+    CRM_RETURN_IF_ERROR(CheckCanReadSetup(caller));
+    return store_->ListLostReasons();
+  });
 }
 
 grpc::Status PipelineServiceImpl::ListFieldDefinitions(grpc::ServerContext* ctx,
                                                        const v1::ListFieldDefinitionsRequest*,
                                                        v1::ListFieldDefinitionsResponse* out) {
-  return rpc::Serve(*ctx, out, [&](const Principal&) { return store_->ListFields(); });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListFieldDefinitionsResponse> {
+    CRM_RETURN_IF_ERROR(CheckCanReadSetup(caller));
+    return store_->ListFields();
+  });
 }
 
 grpc::Status PipelineServiceImpl::CreateFieldDefinition(grpc::ServerContext* ctx,

@@ -34,7 +34,6 @@ constexpr size_t kMaxName = 500;
 constexpr size_t kMaxShort = 100;
 constexpr size_t kMaxExternalId = 255;
 constexpr int64_t kMaxQuantityMilli = int64_t{1'000'000'000} * 1000;
-constexpr int64_t kMaxMinor = int64_t{1'000'000'000'000'000};  // 10^15 minor units: 10^13 roubles
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 
@@ -59,7 +58,7 @@ absl::StatusOr<int64_t> AmountIn(std::string_view field, const crm::common::v1::
     return InvalidFieldError(absl::StrCat(AsAbsl(field), ".amount_minor"),
                              allow_zero ? "must not be negative" : "must be positive");
   }
-  if (m.amount_minor() > kMaxMinor) {
+  if (m.amount_minor() > kMaxAmountMinor) {
     return InvalidFieldError(absl::StrCat(AsAbsl(field), ".amount_minor"), "too large");
   }
   return m.amount_minor();
@@ -324,7 +323,7 @@ std::string FormatQuantity(int64_t milli) {
 absl::StatusOr<int64_t> LineTotal(std::string_view prefix, int64_t quantity_milli, int64_t unit_price_minor,
                                   int32_t discount_basis_points, int64_t discount_minor) {
   const absl::int128 gross128 = (absl::int128(quantity_milli) * unit_price_minor + 500) / 1000;
-  if (gross128 > kMaxMinor)
+  if (gross128 > kMaxAmountMinor)
     return InvalidFieldError(absl::StrCat(AsAbsl(prefix), ".quantity"), "line total too large");
   const int64_t gross = static_cast<int64_t>(gross128);
   int64_t discount = discount_minor;

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "libs/auth/secrets.h"
 #include "libs/base/clock.h"
+#include "libs/base/file_name.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
@@ -292,9 +293,8 @@ absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& ca
 
 absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v1::UploadAttachmentRequest& req) {
   if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  if (req.file_name().empty()) return InvalidFieldError("file_name", "required");
-  if (CodePoints(req.file_name()) > 255) return InvalidFieldError("file_name", "longer than 255 characters");
-  if (req.content_type().size() > 255) return InvalidFieldError("content_type", "longer than 255 characters");
+  CRM_RETURN_IF_ERROR(CheckFileName("file_name", req.file_name()));
+  if (!req.content_type().empty()) CRM_RETURN_IF_ERROR(CheckMediaType("content_type", req.content_type()));
   if (req.content().empty()) return InvalidFieldError("content", "required");
   if (static_cast<int64_t>(req.content().size()) > kMaxAttachmentBytes) {
     return InvalidFieldError("content", "larger than 10 MiB");
