@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
@@ -794,6 +795,60 @@ TEST_F(GatewayTest, BackendRetryInfoBecomesRetryAfter) {
   Reply bare = Call("GET", "/v1/things/throttled-bare", "", {Bearer("user-t")});
   EXPECT_EQ(bare.status, 429);
   EXPECT_EQ(bare.headers["retry-after"], "5");
+}
+
+// Issue 15: /readyz means the gateway can authenticate now. Identity down → 503 with the reason in the
+// body (from the cached background health check, not a call per probe); identity back → 200.
+TEST(IdentityHealthTest, ReadyzFollowsIdentity) {
+  grpc::EnableDefaultHealthCheckService(true);
+  // A server needs one service beside health; one per server.
+  std::vector<std::unique_ptr<grpc::CallbackGenericService>> others;
+  auto start_identity = [&others](int* port) {
+    grpc::ServerBuilder b;
+    b.AddListeningPort(absl::StrCat("127.0.0.1:", *port), grpc::InsecureServerCredentials(), port);
+    others.push_back(std::make_unique<grpc::CallbackGenericService>());
+    b.RegisterCallbackGenericService(others.back().get());
+    std::unique_ptr<grpc::Server> s = b.BuildAndStart();
+    if (s != nullptr) s->GetHealthCheckService()->SetServingStatus(true);
+    return s;
+  };
+  int port = 0;
+  std::unique_ptr<grpc::Server> identity = start_identity(&port);
+  ASSERT_NE(identity, nullptr);
+  IdentityHealthOptions ho;
+  ho.interval = absl::Milliseconds(20);
+  ho.call_timeout = absl::Milliseconds(200);
+  ho.max_silence = absl::Milliseconds(300);
+  std::unique_ptr<IdentityHealth> health = IdentityHealth::Start(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()), ho);
+  HttpServerOptions h;
+  h.address = "127.0.0.1:0";
+  h.ready = [&health] { return health->Ready(); };
+  absl::StatusOr<std::unique_ptr<HttpServer>> http =
+      HttpServer::Start(h, [](HttpCall&) { return HttpResponse::Json(404, "{}"); });
+  ASSERT_TRUE(http.ok()) << http.status();
+  auto readyz = [&] { return Http((*http)->port(), "GET", "/readyz").value_or(Reply{}); };
+  auto eventually = [](auto cond) {  // waits for the background checker, bounded
+    const absl::Time end = absl::Now() + absl::Seconds(20);
+    while (!cond() && absl::Now() < end) absl::SleepFor(absl::Milliseconds(10));
+    return cond();
+  };
+  ASSERT_TRUE(eventually([&] { return readyz().status == 200; }));
+
+  identity->Shutdown(std::chrono::system_clock::now());
+  identity->Wait();
+  identity.reset();
+  ASSERT_TRUE(eventually([&] { return readyz().status == 503; }));
+  Reply down = readyz();
+  EXPECT_THAT(nlohmann::json::parse(down.body)["error"]["message"].get<std::string>(),
+              HasSubstr("not ready: identity has not answered a health check for"));
+  EXPECT_EQ(Http((*http)->port(), "GET", "/healthz")->status, 200);  // liveness is not readiness
+
+  identity = start_identity(&port);  // back, on the same address
+  ASSERT_NE(identity, nullptr);
+  EXPECT_TRUE(eventually([&] { return readyz().status == 200; }));
+  (*http)->Stop(absl::Seconds(1));
+  identity->Shutdown(std::chrono::system_clock::now());
 }
 
 TEST(GatewayHelpersTest, TokenScopesBecomePermissions) {
