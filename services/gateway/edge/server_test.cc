@@ -675,6 +675,10 @@ TEST(HttpServerSseTest, EventsArriveInOrderAndResumeFromLastEventId) {
   EXPECT_TRUE(absl::StartsWith(all, "HTTP/1.1 200")) << all;
   EXPECT_TRUE(absl::StrContains(all, "Content-Type: text/event-stream"));
   EXPECT_TRUE(absl::StrContains(all, "X-Request-Id: sse-1"));
+  // The stream carries personal data too: never stored, and the same security headers (issue 15).
+  EXPECT_TRUE(absl::StrContains(all, "Cache-Control: no-store\r\n"));
+  EXPECT_TRUE(absl::StrContains(all, "X-Content-Type-Options: nosniff\r\n"));
+  EXPECT_TRUE(absl::StrContains(all, "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"));
   EXPECT_TRUE(absl::StrContains(all, "id: 1\nevent: tick\ndata: {\"n\":1}\ndata: line2\n\n")) << all;
   EXPECT_EQ(EventIds(all), (std::vector<std::string>{"1", "2", "3"}));
 
