@@ -359,7 +359,13 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
   }
 
   absl::StatusOr<std::string> request = BuildRequest(*m, req.body, req.query);
-  if (!request.ok()) return HttpResponse::FromStatus(request.status(), req.request_id);
+  if (!request.ok()) {
+    // The transcoder's size limit is a body too large (413), not a rate limit to retry after (429).
+    if (request.status().code() == absl::StatusCode::kResourceExhausted) {
+      return HttpResponse::Json(413, ErrorBody(request.status(), req.request_id, 413));
+    }
+    return HttpResponse::FromStatus(request.status(), req.request_id);
+  }
   // If-Match: the version the client read; the backend refuses a stale one with ABORTED (→ 412).
   std::optional<int64_t> if_match;
   if (std::optional<std::string_view> h = req.Header("If-Match"); h.has_value()) {

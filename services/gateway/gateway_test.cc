@@ -356,6 +356,7 @@ class GatewayTest : public ::testing::Test {
     HttpServerOptions h;
     h.address = "127.0.0.1:0";
     h.worker_threads = 4;
+    h.max_body_bytes = 16 << 20;  // as crm-gateway: bodies reach the transcoder's own limit
     Gateway* g = gateway_.get();
     absl::StatusOr<std::unique_ptr<HttpServer>> s =
         HttpServer::Start(h, [g](HttpCall& call) { return g->Handle(call); });
@@ -778,6 +779,17 @@ TEST_F(GatewayTest, ATokenOfARevokedSessionIs401AtOnce) {
   EXPECT_EQ(nlohmann::json::parse(refused.body)["error"]["message"], "the session was revoked");
   EXPECT_EQ(backend_.last().method, "");
   EXPECT_EQ(Call("GET", "/v1/things/1", "", {other}).status, 200);
+}
+
+// A body over the transcoder's limit (4 MiB) is 413, not a 429 with Retry-After (issue 15: every 429
+// means "retry after").
+TEST_F(GatewayTest, BodyOverTheTranscodersLimitIs413) {
+  StartGateway();
+  const std::string body = R"({"displayName":")" + std::string(5 << 20, 'x') + R"("})";
+  Reply r = Call("POST", "/v1/things", body, {Bearer("user-big")});
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.headers.count("retry-after"), 0u);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], 413);
 }
 
 // Issue 15: a backend's RESOURCE_EXHAUSTED with a google.rpc.RetryInfo (identity's throttled sign-in)
