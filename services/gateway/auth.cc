@@ -101,6 +101,9 @@ bool LooksLikeApiKey(std::string_view s) { return s.substr(0, 4) == "crm_"; }
 absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate(
     std::string_view method, const Credentials& credentials) const {
   const bool is_public = IsPublic(method);
+  auto revoked = [this](const std::string& sid) {
+    return !sid.empty() && options_.revocations != nullptr && options_.revocations->IsRevoked(sid);
+  };
   std::string_view token;
   if (credentials.authorization.has_value()) {
     std::string_view h = TrimSpaces(*credentials.authorization);
@@ -130,7 +133,7 @@ absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate
   }
   if (token.empty()) {
     if (is_public) return std::optional<common::v1::Principal>();
-    return absl::UnauthenticatedError("missing bearer token");
+    return absl::UnauthenticatedError(kMissingTokenMessage);
   }
   absl::Status refused;
   if (options_.jwks == nullptr) {
@@ -143,12 +146,22 @@ absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate
         refused = keys.status();
         break;
       }
-      if (std::optional<common::v1::Principal> p = Remembered(token, now, **keys); p.has_value()) return p;
+      if (std::optional<Verified> v = Remembered(token, now, **keys); v.has_value()) {
+        if (revoked(v->sid)) {
+          refused = absl::UnauthenticatedError(kRevokedSessionMessage);
+          break;
+        }
+        return std::optional<common::v1::Principal>(std::move(v->principal));
+      }
       absl::StatusOr<auth::Claims> claims =
           auth::VerifyJwt(token, **keys, now, options_.issuer, options_.audience);
       if (claims.ok()) {
         common::v1::Principal p = PrincipalFromClaims(*claims);
         Remember(token, *claims, p, **keys);
+        if (revoked(claims->sid)) {
+          refused = absl::UnauthenticatedError(kRevokedSessionMessage);
+          break;
+        }
         return std::optional<common::v1::Principal>(std::move(p));
       }
       refused = claims.status();
@@ -158,15 +171,29 @@ absl::StatusOr<std::optional<common::v1::Principal>> Authenticator::Authenticate
     }
   }
   log::Info("token refused", {{"method", method}, {"reason", refused}});
-  if (is_public) return std::optional<common::v1::Principal>();
+  if (is_public) return std::optional<common::v1::Principal>();  // e.g. signing in again after sign-out
+  if (refused.message() == kRevokedSessionMessage) return refused;
+  if (refused.message() == "token expired") return absl::UnauthenticatedError(kExpiredTokenMessage);
   return absl::UnauthenticatedError("invalid token");
+}
+
+std::string WwwAuthenticate(const absl::Status& refused) {
+  if (refused.message() == kMissingTokenMessage) return "Bearer";
+  std::string description;
+  for (char c : refused.message()) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) {
+      continue;  // a quoted-string of plain characters
+    }
+    description += c;
+  }
+  return absl::StrCat("Bearer error=\"invalid_token\", error_description=\"", description, "\"");
 }
 
 // The leeway VerifyJwt applies by default.
 constexpr absl::Duration kTokenLeeway = absl::Seconds(30);
 
-std::optional<common::v1::Principal> Authenticator::Remembered(std::string_view token, absl::Time now,
-                                                               const auth::KeySet& keys) const {
+std::optional<Authenticator::Verified> Authenticator::Remembered(std::string_view token, absl::Time now,
+                                                                 const auth::KeySet& keys) const {
   if (options_.token_cache_size == 0) return std::nullopt;
   absl::ReaderMutexLock lock(&cache_mu_);
   auto it = cache_.find(AsAbsl(token));
@@ -175,7 +202,7 @@ std::optional<common::v1::Principal> Authenticator::Remembered(std::string_view 
   if (now < v.not_before || now >= v.expires) return std::nullopt;
   const auth::PublicKey* key = keys.Find(v.kid);
   if (key == nullptr || key->raw() != v.key) return std::nullopt;
-  return v.principal;
+  return v;
 }
 
 void Authenticator::Remember(std::string_view token, const auth::Claims& claims,
@@ -192,7 +219,7 @@ void Authenticator::Remember(std::string_view token, const auth::Claims& claims,
   const auth::PublicKey* key = keys.Find(kid);
   if (key == nullptr) return;
   Verified v{p, (claims.nbf == absl::Time() ? claims.iat : claims.nbf) - kTokenLeeway,
-             claims.exp + kTokenLeeway, kid, key->raw()};
+             claims.exp + kTokenLeeway, kid, key->raw(), claims.sid};
   absl::MutexLock lock(&cache_mu_);
   if (cache_.size() >= options_.token_cache_size) cache_.clear();  // crude, but bounded and rare
   cache_.insert_or_assign(std::string(token), std::move(v));

@@ -15,6 +15,13 @@
 // request with the same token costs a hash lookup instead of an Ed25519 verification; a remembered
 // token is still refused once its key leaves the key set.
 //
+// Revoked sessions (issue 15): a token whose `sid` the SessionRevocations name is refused with "the
+// session was revoked", remembered or not (revocations.h keeps the set from identity's events).
+//
+// What a refused client is told: "missing bearer token", "the token expired", "the session was
+// revoked", else only "invalid token" / "invalid API key" (the precise reason is logged);
+// WwwAuthenticate() gives the matching RFC 6750 challenge.
+//
 // Public methods (by full name, "crm.identity.v1.AuthService.SignIn") need no token; a valid token on
 // them is still used, an invalid one is ignored. Every other method needs a valid token.
 //
@@ -85,6 +92,24 @@ class JwksFileSource final : public JwksSource {
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
 };
 
+// Sessions whose tokens must be refused before they expire. Implementations are thread-safe and quick
+// (called for every request with a token).
+class SessionRevocations {
+ public:
+  virtual ~SessionRevocations() = default;
+  // True when session `session_id` was revoked and its tokens must no longer be accepted.
+  virtual bool IsRevoked(std::string_view session_id) const = 0;
+};
+
+// The messages of Authenticate()'s refusals that clients are told as such.
+inline constexpr char kMissingTokenMessage[] = "missing bearer token";
+inline constexpr char kExpiredTokenMessage[] = "the token expired";
+inline constexpr char kRevokedSessionMessage[] = "the session was revoked";
+
+// Returns the WWW-Authenticate value for a refusal of Authenticate(): `Bearer` when no credentials were
+// given, else `Bearer error="invalid_token", error_description="<the status message>"` (RFC 6750 §3).
+std::string WwwAuthenticate(const absl::Status& refused);
+
 // The methods reachable without a token by default.
 std::vector<std::string> DefaultPublicMethods();
 
@@ -101,6 +126,8 @@ struct AuthOptions {
   const Clock* clock = nullptr;
   // Verified tokens remembered; 0 turns the cache off.
   size_t token_cache_size = 10'000;
+  // Revoked sessions; nullptr means none are known (a token is good until it expires).
+  std::shared_ptr<const SessionRevocations> revocations;
 };
 
 // Identifies callers. Thread-safe.
@@ -117,9 +144,10 @@ class Authenticator {
   };
 
   // Returns the caller of `method` (a full method name): the principal of a valid bearer token or API
-  // key; nullopt for a public method called without valid credentials; Unauthenticated ("missing bearer
-  // token" / "invalid token" / "invalid API key") otherwise, or Unavailable when an API key cannot be
-  // checked now. The precise reason a credential was refused is logged, never returned.
+  // key; nullopt for a public method called without valid credentials; Unauthenticated otherwise
+  // ("missing bearer token", "the token expired", "the session was revoked", "invalid token", "invalid
+  // API key"), or Unavailable when an API key cannot be checked now. Other reasons a credential was
+  // refused are logged, never returned. On a public method a revoked token counts as none.
   absl::StatusOr<std::optional<common::v1::Principal>> Authenticate(std::string_view method,
                                                                     const Credentials& credentials) const;
 
@@ -133,10 +161,10 @@ class Authenticator {
     common::v1::Principal principal;
     absl::Time not_before, expires;  // leeway included
     std::string kid, key;            // the key's id and raw public bytes
+    std::string sid;                 // the token's session ("" if none)
   };
-  // The principal of `token` if it was verified before and is still valid at `now` under `keys`.
-  std::optional<common::v1::Principal> Remembered(std::string_view token, absl::Time now,
-                                                  const auth::KeySet& keys) const;
+  // What `token` was verified as, if it was before and is still valid at `now` under `keys`.
+  std::optional<Verified> Remembered(std::string_view token, absl::Time now, const auth::KeySet& keys) const;
   void Remember(std::string_view token, const auth::Claims& claims, const common::v1::Principal& p,
                 const auth::KeySet& keys) const;
 

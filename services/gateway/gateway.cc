@@ -284,14 +284,21 @@ std::optional<HttpResponse> Gateway::Impl::Throttle(const common::v1::Principal&
   const std::string key = p.id().empty() ? absl::StrCat("service:", p.service()) : p.id();
   RateLimiter::Decision d = per_user->Take(key);
   if (d.allowed) return std::nullopt;
-  HttpResponse r = HttpResponse::FromStatus(absl::ResourceExhaustedError("too many requests"), request_id);
-  const int64_t secs = d.retry_after == absl::InfiniteDuration()
-                           ? 3600
-                           : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
-                                                      absl::ToDoubleSeconds(d.retry_after))));
-  r.headers.emplace_back("Retry-After", std::to_string(secs));
+  return HttpResponse::FromStatus(WithRetryDelay(absl::ResourceExhaustedError("too many requests"), d.retry_after),
+                                  request_id);
+}
+
+namespace {
+// The 401 for a refused credential, with the RFC 6750 challenge that says why (auth.h).
+HttpResponse Unauthorized(const absl::Status& refused, std::string_view request_id) {
+  HttpResponse r = HttpResponse::FromStatus(refused, request_id);
+  if (refused.code() != absl::StatusCode::kUnauthenticated) return r;
+  for (auto& [name, value] : r.headers) {
+    if (name == "WWW-Authenticate") value = WwwAuthenticate(refused);
+  }
   return r;
 }
+}  // namespace
 
 HttpResponse Gateway::Impl::Stream(HttpCall& call) {
   const HttpRequest& req = call.request();
@@ -308,7 +315,7 @@ HttpResponse Gateway::Impl::Stream(HttpCall& call) {
   absl::StatusOr<std::optional<common::v1::Principal>> who = auth->Authenticate(
       kStreamMethod, {.authorization = authorization, .api_key = req.Header("X-Api-Key"),
                       .request_id = req.request_id});
-  if (!who.ok()) return HttpResponse::FromStatus(who.status(), req.request_id);
+  if (!who.ok()) return Unauthorized(who.status(), req.request_id);
   if (std::optional<HttpResponse> refused = Throttle(**who, req.request_id)) return *std::move(refused);
   SseStream& sse = call.StartSse();
   stream->Serve(sse, **who, sse.LastEventId(), ParseTypePrefixes(req));
@@ -345,14 +352,20 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
       method, {.authorization = req.Header("Authorization"),
                .api_key = req.Header("X-Api-Key"),
                .request_id = req.request_id});
-  if (!principal.ok()) return HttpResponse::FromStatus(principal.status(), req.request_id);
+  if (!principal.ok()) return Unauthorized(principal.status(), req.request_id);
 
   if (principal->has_value()) {
     if (std::optional<HttpResponse> refused = Throttle(**principal, req.request_id)) return *std::move(refused);
   }
 
   absl::StatusOr<std::string> request = BuildRequest(*m, req.body, req.query);
-  if (!request.ok()) return HttpResponse::FromStatus(request.status(), req.request_id);
+  if (!request.ok()) {
+    // The transcoder's size limit is a body too large (413), not a rate limit to retry after (429).
+    if (request.status().code() == absl::StatusCode::kResourceExhausted) {
+      return HttpResponse::Json(413, ErrorBody(request.status(), req.request_id, 413));
+    }
+    return HttpResponse::FromStatus(request.status(), req.request_id);
+  }
   // If-Match: the version the client read; the backend refuses a stale one with ABORTED (→ 412).
   std::optional<int64_t> if_match;
   if (std::optional<std::string_view> h = req.Header("If-Match"); h.has_value()) {
@@ -464,7 +477,8 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
   });
   done.WaitForNotification();
   if (!status.ok()) {
-    absl::Status s = FromGrpcStatus(status);
+    // Field violations come through FromGrpcStatus; a retry hint (identity's throttled sign-in) too.
+    absl::Status s = WithRetryInfoFromDetails(FromGrpcStatus(status), status.error_details());
     log::Info("backend call failed", {{"method", path}, {"error", s}});
     return s;
   }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
@@ -37,6 +38,7 @@
 #include "services/gateway/edge/errors.h"
 #include "services/gateway/edge/server.h"
 #include "services/gateway/identity_client.h"
+#include "services/gateway/revocations.h"
 
 namespace crm::gateway {
 namespace {
@@ -86,6 +88,24 @@ std::string StatusDetails(int code, const std::string& message,
   });
 }
 
+// Serialized google.rpc.Status{code 8, message, details=[Any{google.rpc.RetryInfo{retry_delay}}]}, as
+// identity sends with a throttled sign-in.
+std::string RetryInfoDetails(const std::string& message, int64_t seconds, int32_t nanos) {
+  auto varint = [](uint64_t v) {
+    std::string out;
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+    return out;
+  };
+  auto bytes = [&](int field, const std::string& b) { return varint(uint64_t(field) << 3 | 2) + varint(b.size()) + b; };
+  const std::string duration = varint(1 << 3) + varint(uint64_t(seconds)) + varint(2 << 3) + varint(uint64_t(nanos));
+  const std::string any = bytes(1, "type.googleapis.com/google.rpc.RetryInfo") + bytes(2, bytes(1, duration));
+  return varint(1 << 3) + varint(8) + bytes(2, message) + bytes(3, any);
+}
+
 class Backend final : public tv1::TranscodeTestService::Service {
  public:
   struct Seen {
@@ -101,6 +121,13 @@ class Backend final : public tv1::TranscodeTestService::Service {
     if (req->id() == "invalid") {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "invalid thing",
                           StatusDetails(3, "invalid thing", {{"thing.id", "must not be 'invalid'"}}));
+    }
+    if (req->id() == "throttled") {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many sign-in attempts",
+                          RetryInfoDetails("too many sign-in attempts", 41, 200'000'000));
+    }
+    if (req->id() == "throttled-bare") {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many sign-in attempts");
     }
     if (req->id() == "slow") {
       // Blocks until the gateway's deadline cancels the call (bounded by 10 s).
@@ -322,12 +349,14 @@ class GatewayTest : public ::testing::Test {
     o.per_user_rate = 1;
     o.per_user_burst = 3;
     o.clock = &clock_;
+    o.auth.revocations = revoked_;
     absl::StatusOr<std::unique_ptr<Gateway>> gw = Gateway::Create(std::move(o));
     ASSERT_TRUE(gw.ok()) << gw.status();
     gateway_ = *std::move(gw);
     HttpServerOptions h;
     h.address = "127.0.0.1:0";
     h.worker_threads = 4;
+    h.max_body_bytes = 16 << 20;  // as crm-gateway: bodies reach the transcoder's own limit
     Gateway* g = gateway_.get();
     absl::StatusOr<std::unique_ptr<HttpServer>> s =
         HttpServer::Start(h, [g](HttpCall& call) { return g->Handle(call); });
@@ -336,8 +365,10 @@ class GatewayTest : public ::testing::Test {
   }
 
   std::string Token(const std::string& sub, std::vector<std::string> roles = {"manager"},
-                    const auth::SigningKey* key = nullptr, absl::Duration age = absl::ZeroDuration()) {
+                    const auth::SigningKey* key = nullptr, absl::Duration age = absl::ZeroDuration(),
+                    const std::string& sid = "") {
     auth::Claims c;
+    c.sid = sid;
     c.iss = kIssuer;
     c.aud = kAudience;
     c.sub = sub;
@@ -361,6 +392,7 @@ class GatewayTest : public ::testing::Test {
   }
 
   ManualClock clock_{absl::Now()};
+  std::shared_ptr<RevokedSessions> revoked_ = std::make_shared<RevokedSessions>(clock_, absl::Seconds(30));
   Backend backend_;
   TestIdentity identity_;
   int backend_port_ = 0;
@@ -547,7 +579,9 @@ TEST_F(GatewayTest, MissingExpiredOrForgedTokenIs401) {
   Reply expired = Call("GET", "/v1/things/1", "",
                        {"Authorization: Bearer " + Token("u", {}, nullptr, absl::Hours(1))});
   EXPECT_EQ(expired.status, 401);
-  EXPECT_EQ(nlohmann::json::parse(expired.body)["error"]["message"], "invalid token");
+  EXPECT_EQ(nlohmann::json::parse(expired.body)["error"]["message"], "the token expired");
+  EXPECT_EQ(expired.headers["www-authenticate"],
+            "Bearer error=\"invalid_token\", error_description=\"the token expired\"");
 
   auth::SigningKey forger = *auth::SigningKey::Generate("id-1");  // same kid, other key
   Reply forged = Call("GET", "/v1/things/1", "", {"Authorization: Bearer " + Token("u", {}, &forger)});
@@ -725,6 +759,108 @@ TEST_F(GatewayTest, ARememberedTokenStillExpiresAndDiesWithItsKey) {
   EXPECT_EQ(Call("GET", "/v1/things/1", "", {fresh}).status, 200);
   clock_.Advance(absl::Minutes(10) + absl::Seconds(31));
   EXPECT_EQ(Call("GET", "/v1/things/1", "", {fresh}).status, 401);
+}
+
+// Issue 15: after sign-out (or a reused refresh token) identity publishes SessionRevoked; once the
+// gateway's set holds the session, its tokens are refused at once — remembered ones too — with a
+// challenge that says why. (revocations_kafka_test feeds the set from the dev broker.)
+TEST_F(GatewayTest, ATokenOfARevokedSessionIs401AtOnce) {
+  StartGateway();
+  const std::string token = "Authorization: Bearer " + Token("user-r", {"manager"}, nullptr, absl::ZeroDuration(), "sess-r");
+  const std::string other = "Authorization: Bearer " + Token("user-r", {"manager"}, nullptr, absl::ZeroDuration(), "sess-o");
+  ASSERT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);
+  ASSERT_EQ(Call("GET", "/v1/things/1", "", {token}).status, 200);  // remembered
+  revoked_->Revoke("sess-r", clock_.Now() + absl::Minutes(10));
+  backend_.Reset();
+  Reply refused = Call("GET", "/v1/things/1", "", {token});
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.headers["www-authenticate"],
+            "Bearer error=\"invalid_token\", error_description=\"the session was revoked\"");
+  EXPECT_EQ(nlohmann::json::parse(refused.body)["error"]["message"], "the session was revoked");
+  EXPECT_EQ(backend_.last().method, "");
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {other}).status, 200);
+}
+
+// A body over the transcoder's limit (4 MiB) is 413, not a 429 with Retry-After (issue 15: every 429
+// means "retry after").
+TEST_F(GatewayTest, BodyOverTheTranscodersLimitIs413) {
+  StartGateway();
+  const std::string body = R"({"displayName":")" + std::string(5 << 20, 'x') + R"("})";
+  Reply r = Call("POST", "/v1/things", body, {Bearer("user-big")});
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.headers.count("retry-after"), 0u);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["code"], 413);
+}
+
+// Issue 15: a backend's RESOURCE_EXHAUSTED with a google.rpc.RetryInfo (identity's throttled sign-in)
+// becomes 429 with Retry-After = ceil(retry_delay) and the delay in the body; without one, the default.
+TEST_F(GatewayTest, BackendRetryInfoBecomesRetryAfter) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/throttled", "", {Bearer("user-t")});
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.headers["retry-after"], "42");
+  nlohmann::json error = nlohmann::json::parse(r.body)["error"];
+  EXPECT_EQ(error["status"], "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(error["message"], "too many sign-in attempts");
+  EXPECT_EQ(error["retryDelay"], "41.200s");
+  EXPECT_EQ(r.headers["cache-control"], "no-store");
+  Reply bare = Call("GET", "/v1/things/throttled-bare", "", {Bearer("user-t")});
+  EXPECT_EQ(bare.status, 429);
+  EXPECT_EQ(bare.headers["retry-after"], "5");
+}
+
+// Issue 15: /readyz means the gateway can authenticate now. Identity down → 503 with the reason in the
+// body (from the cached background health check, not a call per probe); identity back → 200.
+TEST(IdentityHealthTest, ReadyzFollowsIdentity) {
+  grpc::EnableDefaultHealthCheckService(true);
+  // A server needs one service beside health; one per server.
+  std::vector<std::unique_ptr<grpc::CallbackGenericService>> others;
+  auto start_identity = [&others](int* port) {
+    grpc::ServerBuilder b;
+    b.AddListeningPort(absl::StrCat("127.0.0.1:", *port), grpc::InsecureServerCredentials(), port);
+    others.push_back(std::make_unique<grpc::CallbackGenericService>());
+    b.RegisterCallbackGenericService(others.back().get());
+    std::unique_ptr<grpc::Server> s = b.BuildAndStart();
+    if (s != nullptr) s->GetHealthCheckService()->SetServingStatus(true);
+    return s;
+  };
+  int port = 0;
+  std::unique_ptr<grpc::Server> identity = start_identity(&port);
+  ASSERT_NE(identity, nullptr);
+  IdentityHealthOptions ho;
+  ho.interval = absl::Milliseconds(20);
+  ho.call_timeout = absl::Milliseconds(200);
+  ho.max_silence = absl::Milliseconds(300);
+  std::unique_ptr<IdentityHealth> health = IdentityHealth::Start(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()), ho);
+  HttpServerOptions h;
+  h.address = "127.0.0.1:0";
+  h.ready = [&health] { return health->Ready(); };
+  absl::StatusOr<std::unique_ptr<HttpServer>> http =
+      HttpServer::Start(h, [](HttpCall&) { return HttpResponse::Json(404, "{}"); });
+  ASSERT_TRUE(http.ok()) << http.status();
+  auto readyz = [&] { return Http((*http)->port(), "GET", "/readyz").value_or(Reply{}); };
+  auto eventually = [](auto cond) {  // waits for the background checker, bounded
+    const absl::Time end = absl::Now() + absl::Seconds(20);
+    while (!cond() && absl::Now() < end) absl::SleepFor(absl::Milliseconds(10));
+    return cond();
+  };
+  ASSERT_TRUE(eventually([&] { return readyz().status == 200; }));
+
+  identity->Shutdown(std::chrono::system_clock::now());
+  identity->Wait();
+  identity.reset();
+  ASSERT_TRUE(eventually([&] { return readyz().status == 503; }));
+  Reply down = readyz();
+  EXPECT_THAT(nlohmann::json::parse(down.body)["error"]["message"].get<std::string>(),
+              HasSubstr("not ready: identity has not answered a health check for"));
+  EXPECT_EQ(Http((*http)->port(), "GET", "/healthz")->status, 200);  // liveness is not readiness
+
+  identity = start_identity(&port);  // back, on the same address
+  ASSERT_NE(identity, nullptr);
+  EXPECT_TRUE(eventually([&] { return readyz().status == 200; }));
+  (*http)->Stop(absl::Seconds(1));
+  identity->Shutdown(std::chrono::system_clock::now());
 }
 
 TEST(GatewayHelpersTest, TokenScopesBecomePermissions) {

@@ -1,12 +1,15 @@
 // File: services/gateway/identity_client.cc
 #include "services/gateway/identity_client.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <thread>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "crm/identity/v1/identity.grpc.pb.h"
 #include "libs/auth/service_credential.h"
 #include "libs/base/status.h"
@@ -153,6 +156,94 @@ absl::StatusOr<common::v1::Principal> IdentityApiKeyVerifier::Verify(std::string
     return absl::UnauthenticatedError(s.error_message());
   }
   return absl::Status(code, s.error_message());
+}
+
+// grpc.health.v1.Health/Check through a generic stub (no generated health classes needed): the request
+// HealthCheckRequest{service: ""} is empty, and the reply HealthCheckResponse{status: SERVING} is
+// field 1 = 1.
+struct IdentityHealth::State {
+  IdentityHealthOptions options;
+  std::unique_ptr<grpc::GenericStub> stub;
+  const absl::Time started = absl::Now();
+
+  mutable absl::Mutex mu;
+  absl::Time last_ok ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  absl::Status last_error ABSL_GUARDED_BY(mu) = absl::UnavailableError("not checked yet");
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  std::thread thread;
+
+  absl::Status CheckOnce() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.call_timeout));
+    grpc::ByteBuffer request, reply;
+    grpc::Slice empty("");
+    request = grpc::ByteBuffer(&empty, 1);
+    grpc::Status status;
+    absl::Notification done;
+    stub->UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &reply,
+                    [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+    done.WaitForNotification();
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat("health check failed: ", AsAbsl(status.error_message())));
+    }
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (reply.Dump(&slices).ok()) {
+      for (const grpc::Slice& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+    if (bytes != std::string("\x08\x01", 2)) return absl::UnavailableError("identity reports NOT_SERVING");
+    return absl::OkStatus();
+  }
+
+  void Run() {
+    for (;;) {
+      absl::Status s = CheckOnce();
+      absl::MutexLock lock(&mu);
+      if (s.ok()) {
+        last_ok = absl::Now();
+      } else {
+        last_error = s;
+      }
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return stopping; };
+      mu.AwaitWithTimeout(absl::Condition(&stop), options.interval);
+      if (stopping) return;
+    }
+  }
+};
+
+std::unique_ptr<IdentityHealth> IdentityHealth::Start(std::shared_ptr<grpc::Channel> channel,
+                                                      IdentityHealthOptions options) {
+  auto state = std::make_shared<State>();
+  state->options = options;
+  state->stub = std::make_unique<grpc::GenericStub>(std::move(channel));
+  State* raw = state.get();
+  state->thread = std::thread([raw] { raw->Run(); });
+  return std::unique_ptr<IdentityHealth>(new IdentityHealth(std::move(state)));
+}
+
+IdentityHealth::~IdentityHealth() {
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->stopping = true;
+  }
+  state_->thread.join();
+}
+
+absl::Status IdentityHealth::Ready() const {
+  absl::MutexLock lock(&state_->mu);
+  const absl::Time now = absl::Now();
+  if (now - state_->last_ok <= state_->options.max_silence) return absl::OkStatus();
+  if (state_->last_ok == absl::InfinitePast()) {
+    return absl::UnavailableError(absl::StrCat("identity not reached since start (",
+                                               state_->last_error.message(), ")"));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "identity has not answered a health check for ",
+      absl::FormatDuration(absl::Trunc(now - state_->last_ok, absl::Seconds(1))), " (",
+      state_->last_error.message(), ")"));
 }
 
 }  // namespace crm::gateway

@@ -8,6 +8,9 @@
 //     (identity rotated its key a moment ago) makes the Authenticator call Refresh(), which fetches at
 //     once — at most once per `min_refetch_interval`, so a flood of forged key ids cannot hammer
 //     identity — and waits briefly for the answer.
+//   * IdentityHealth — whether identity answers now (issue 15, /readyz): a background thread calls
+//     grpc.health.v1.Health/Check on identity every `interval`; Ready() reads the cached outcome, so a
+//     probe never waits on identity.
 //   * IdentityApiKeyVerifier — an integrator's API key, checked with AuthService.VerifyApiKey on every
 //     request (no cache: a revoked key stops working at once), called as the gateway's own signed
 //     service principal.
@@ -65,6 +68,34 @@ class IdentityJwksSource final : public JwksSource {
  private:
   struct State;
   explicit IdentityJwksSource(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+struct IdentityHealthOptions {
+  // How often identity is asked, and the deadline of one check.
+  absl::Duration interval = absl::Seconds(2);
+  absl::Duration call_timeout = absl::Seconds(1);
+  // Identity counts as down when no check succeeded for this long (a single lost check is tolerated).
+  absl::Duration max_silence = absl::Seconds(5);
+};
+
+// Identity's health as last checked. Thread-safe.
+class IdentityHealth {
+ public:
+  // Starts checking the identity service behind `channel` (grpc.health.v1.Health/Check, service "").
+  static std::unique_ptr<IdentityHealth> Start(std::shared_ptr<grpc::Channel> channel,
+                                               IdentityHealthOptions options = {});
+  ~IdentityHealth();  // stops the thread
+  IdentityHealth(const IdentityHealth&) = delete;
+  IdentityHealth& operator=(const IdentityHealth&) = delete;
+
+  // OK when a check answered SERVING within max_silence; otherwise Unavailable saying since when
+  // identity has not (or that it was never reached) and the last error.
+  absl::Status Ready() const;
+
+ private:
+  struct State;
+  explicit IdentityHealth(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::shared_ptr<State> state_;
 };
 

@@ -26,6 +26,8 @@
 #include "services/gateway/edge/server.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/identity_client.h"
+#include "services/gateway/revocations.h"
+#include "proto/crm/identity/v1/event_types.h"
 
 #ifndef CRM_GATEWAY_DEFAULT_STREAM_TOPICS
 #define CRM_GATEWAY_DEFAULT_STREAM_TOPICS ""
@@ -118,12 +120,39 @@ int main() {
   if (identity_channel != nullptr) {
     options.auth.api_keys = std::make_shared<crm::gateway::IdentityApiKeyVerifier>(identity_channel, *key);
   }
+  // Identity's health, checked in the background for /readyz (issue 15).
+  crm::gateway::IdentityHealthOptions identity_health_options;
+  identity_health_options.interval = env.Duration("IDENTITY_HEALTH_INTERVAL", absl::Seconds(2));
+  identity_health_options.max_silence = env.Duration("IDENTITY_HEALTH_MAX_SILENCE", absl::Seconds(5));
+  if (identity_health_options.interval <= absl::ZeroDuration()) env.Reject("IDENTITY_HEALTH_INTERVAL", "must be positive");
   options.openapi.title = env.String("OPENAPI_TITLE", "CRM API");
   options.openapi.server_url = env.String("PUBLIC_URL", "");
   // The live stream (GET /v1/stream) reads these topics; without brokers it answers 503.
   const std::string brokers = env.String("KAFKA_BROKERS", "");
   const std::vector<std::string> stream_topics =
       env.List("STREAM_TOPICS", absl::StrSplit(CRM_GATEWAY_DEFAULT_STREAM_TOPICS, ',', absl::SkipEmpty()));
+  // Revoked sessions (issue 15): identity's SessionRevoked events, read by every replica.
+  crm::gateway::RevocationOptions revocation;
+  revocation.brokers = brokers;
+  revocation.topic = env.String("REVOCATION_TOPIC", crm::identity::v1::kSessionTopic);
+  revocation.token_ttl = env.Duration("ACCESS_TOKEN_TTL", absl::Minutes(10));
+  revocation.max_staleness = env.Duration("REVOCATION_MAX_STALENESS", absl::Seconds(30));
+  if (revocation.token_ttl <= absl::ZeroDuration()) env.Reject("ACCESS_TOKEN_TTL", "must be positive");
+  if (revocation.max_staleness <= absl::ZeroDuration()) env.Reject("REVOCATION_MAX_STALENESS", "must be positive");
+  std::unique_ptr<crm::gateway::RevocationListener> revocations;
+  if (!brokers.empty() && env.status().ok()) {
+    absl::StatusOr<std::unique_ptr<crm::gateway::RevocationListener>> listener =
+        crm::gateway::RevocationListener::Start(revocation);
+    if (!listener.ok()) {
+      env.Reject("KAFKA_BROKERS", crm::AsStd(listener.status().message()));
+    } else {
+      revocations = *std::move(listener);
+      options.auth.revocations = revocations->sessions();
+    }
+  } else if (brokers.empty()) {
+    crm::log::Warn("no CRM_KAFKA_BROKERS: revoked sessions are not known, their access tokens work until "
+                   "they expire");
+  }
   if (!brokers.empty() && !stream_topics.empty()) {
     crm::gateway::StreamOptions stream;
     stream.brokers = brokers;
@@ -152,10 +181,27 @@ int main() {
   }
 
   crm::gateway::Gateway* gw = gateway->get();
-  // Ready once the router is built (before the server starts) and, when keys come from identity, once
-  // they were fetched: before that every signed-in request would be refused.
-  http.ready = [from_identity, gw] {
-    return (from_identity == nullptr || from_identity->Ready()) && gw->Ready();
+  // /readyz (README "Readiness"): the gateway can authenticate and route a request now — it holds
+  // identity's signing keys, identity answered a health check recently, the revocation stream caught
+  // up at start and Kafka was reached recently, and the live stream has its partitions.
+  std::unique_ptr<crm::gateway::IdentityHealth> identity_health;
+  if (identity_channel != nullptr) {
+    identity_health = crm::gateway::IdentityHealth::Start(identity_channel, identity_health_options);
+  }
+  crm::gateway::IdentityHealth* identity_up = identity_health.get();
+  crm::gateway::RevocationListener* revoked = revocations.get();
+  http.ready = [from_identity, identity_up, revoked, gw]() -> absl::Status {
+    if (from_identity != nullptr && !from_identity->Ready()) {
+      return absl::UnavailableError("no token-signing keys from identity yet");
+    }
+    if (identity_up != nullptr) {
+      if (absl::Status s = identity_up->Ready(); !s.ok()) return s;
+    }
+    if (revoked != nullptr) {
+      if (absl::Status s = revoked->Ready(); !s.ok()) return s;
+    }
+    if (!gw->Ready()) return absl::UnavailableError("the live stream has not assigned its partitions yet");
+    return absl::OkStatus();
   };
   absl::StatusOr<std::unique_ptr<crm::gateway::HttpServer>> server = crm::gateway::HttpServer::Start(
       http, [gw](crm::gateway::HttpCall& call) { return gw->Handle(call); });
@@ -198,6 +244,7 @@ int main() {
   health->GetHealthCheckService()->SetServingStatus(false);
   (*server)->Stop(absl::Seconds(10));  // closes live streams too: clients resume elsewhere (Last-Event-ID)
   gw->Stop();
+  if (revocations != nullptr) revocations->Stop();
   health->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   crm::log::Info("stopped");
   return 0;

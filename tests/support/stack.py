@@ -130,7 +130,8 @@ class Stack:
             CRM_GATEWAY_SERVICE_KEY_FILE=self.gateway_key, CRM_GATEWAY_SERVICE_KEY_ID="gateway",
             **gateway_env))
         self.procs.append(gateway)
-        self.port = gateway.wait_for("serving")["http_port"]
+        serving = gateway.wait_for("serving")
+        self.port, self.gateway_metrics_port = serving["http_port"], serving["metrics_port"]
         for _ in range(300):  # ready once the signing keys were fetched from identity
             if self.curl("GET", "/readyz").status == 200:
                 break

@@ -13,6 +13,12 @@
 // grpc-status-details-bin, and the edge reads them back with FieldViolations()). "details" is always
 // present (an empty array when there are none) and "requestId" is omitted when the id is empty.
 //
+// Retry hints (issue 15): a status may carry a google.rpc.RetryInfo payload (type URL kRetryInfoTypeUrl),
+// attached by the gateway's own rate limiters (WithRetryDelay) or read from a backend's
+// grpc-status-details-bin (WithRetryInfoFromDetails; identity sends one with a throttled sign-in). It
+// becomes `"retryDelay":"2.500s"` (google.protobuf.Duration's JSON form) in the error body, and
+// HttpResponse::FromStatus turns every RESOURCE_EXHAUSTED into `Retry-After: RetryAfterSeconds()`.
+//
 // Example:
 //   absl::Status s = crm::gateway::WithFieldViolations(
 //       absl::InvalidArgumentError("invalid deal"), {{"deal.title", "must not be empty"}});
@@ -21,11 +27,14 @@
 #ifndef CRM_SERVICES_GATEWAY_EDGE_ERRORS_H_
 #define CRM_SERVICES_GATEWAY_EDGE_ERRORS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "libs/base/status.h"
 
 namespace crm::gateway {
@@ -35,6 +44,27 @@ using ::crm::FieldViolation;
 using ::crm::FieldViolations;
 using ::crm::kBadRequestTypeUrl;
 using ::crm::WithFieldViolations;
+
+// The payload type URL of a retry hint in an absl::Status; the value is a serialized google.rpc.RetryInfo.
+inline constexpr char kRetryInfoTypeUrl[] = "type.googleapis.com/google.rpc.RetryInfo";
+// Retry-After of a 429 whose status carries no retry hint.
+inline constexpr absl::Duration kDefaultRetryAfter = absl::Seconds(5);
+
+// Returns `status` carrying a RetryInfo with retry_delay = `delay` (negative counts as zero, infinite as
+// one hour). OK statuses are returned unchanged.
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+
+// Returns `status` with the first google.rpc.RetryInfo found among the details of `grpc_status_details`
+// (the bytes of grpc-status-details-bin: a serialized google.rpc.Status) attached; unchanged when there
+// is none or the bytes are malformed.
+absl::Status WithRetryInfoFromDetails(absl::Status status, std::string_view grpc_status_details);
+
+// Returns the retry_delay of the RetryInfo `status` carries; nullopt when none (or malformed).
+std::optional<absl::Duration> RetryDelay(const absl::Status& status);
+
+// Returns the Retry-After value in whole seconds for `status`: ceil(RetryDelay), at least 1; without a
+// hint ceil(kDefaultRetryAfter).
+int64_t RetryAfterSeconds(const absl::Status& status);
 
 // Returns the HTTP status for a canonical code, exactly per the table in engineering.md §2:
 // OK 200, CANCELLED 499, UNKNOWN 500, INVALID_ARGUMENT 400, DEADLINE_EXCEEDED 504, NOT_FOUND 404,
@@ -48,7 +78,8 @@ int HttpStatusFromCode(absl::StatusCode code);
 std::string CodeName(absl::StatusCode code);
 
 // Returns the JSON error body shown above for `status` (code = HttpStatusFromCode, status = CodeName,
-// message = the status message, details = FieldViolations). Always valid JSON: strings are escaped and
+// message = the status message, details = FieldViolations, retryDelay = RetryDelay when present). Always
+// valid JSON: strings are escaped and
 // invalid UTF-8 is replaced. Called with an OK status it still returns a body with code 200.
 std::string ErrorBody(const absl::Status& status, std::string_view request_id);
 

@@ -33,6 +33,60 @@ TEST(HttpStatusFromCodeTest, EveryCodeFollowsTheTable) {
   }
 }
 
+// Protobuf wire helpers for building grpc-status-details-bin by hand.
+std::string Varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+std::string Bytes(int field, std::string_view b) {
+  return Varint(static_cast<uint64_t>(field) << 3 | 2) + Varint(b.size()) + std::string(b);
+}
+std::string Int(int field, uint64_t v) { return Varint(static_cast<uint64_t>(field) << 3) + Varint(v); }
+std::string Any(std::string_view type_url, std::string_view value) {
+  return Bytes(1, type_url) + Bytes(2, value);
+}
+
+// Issue 15: identity answers a throttled sign-in with RESOURCE_EXHAUSTED and a google.rpc.RetryInfo in
+// grpc-status-details-bin (beside, possibly, other details).
+TEST(RetryInfoTest, ReadFromGrpcStatusDetails) {
+  const std::string retry_info = Bytes(1, Int(1, 2) + Int(2, 500'000'000));  // retry_delay 2.5 s
+  const std::string details = Int(1, 8) + Bytes(2, "too many sign-ins") +
+                              Bytes(3, Any("type.googleapis.com/google.rpc.BadRequest", "")) +
+                              Bytes(3, Any(kRetryInfoTypeUrl, retry_info));
+  absl::Status s = WithRetryInfoFromDetails(absl::ResourceExhaustedError("too many sign-ins"), details);
+  ASSERT_TRUE(RetryDelay(s).has_value());
+  EXPECT_EQ(*RetryDelay(s), absl::Milliseconds(2500));
+  EXPECT_EQ(RetryAfterSeconds(s), 3);
+  nlohmann::json body = nlohmann::json::parse(ErrorBody(s, "r1"));
+  EXPECT_EQ(body["error"]["retryDelay"], "2.500s");
+  EXPECT_EQ(body["error"]["code"], 429);
+  EXPECT_TRUE(body["error"]["details"].empty());
+  // No RetryInfo, or garbage: no hint, the default.
+  absl::Status none = WithRetryInfoFromDetails(absl::ResourceExhaustedError("x"), Int(1, 8));
+  EXPECT_FALSE(RetryDelay(none).has_value());
+  EXPECT_EQ(RetryAfterSeconds(none), 5);
+  EXPECT_FALSE(nlohmann::json::parse(ErrorBody(none, ""))["error"].contains("retryDelay"));
+  EXPECT_FALSE(RetryDelay(WithRetryInfoFromDetails(absl::ResourceExhaustedError("x"), "\xff\xff")).has_value());
+}
+
+TEST(RetryInfoTest, RetryAfterIsTheCeilingAndAtLeastOneSecond) {
+  auto after = [](absl::Duration d) { return RetryAfterSeconds(WithRetryDelay(absl::ResourceExhaustedError("x"), d)); };
+  EXPECT_EQ(after(absl::ZeroDuration()), 1);
+  EXPECT_EQ(after(absl::Milliseconds(1)), 1);
+  EXPECT_EQ(after(absl::Seconds(1)), 1);
+  EXPECT_EQ(after(absl::Milliseconds(1001)), 2);
+  EXPECT_EQ(after(absl::Seconds(30)), 30);
+  EXPECT_EQ(after(absl::InfiniteDuration()), 3600);
+  EXPECT_EQ(nlohmann::json::parse(ErrorBody(WithRetryDelay(absl::ResourceExhaustedError("x"), absl::Seconds(30)),
+                                            ""))["error"]["retryDelay"],
+            "30s");
+}
+
 TEST(HttpStatusFromCodeTest, UnknownCodeIs500) {
   EXPECT_EQ(HttpStatusFromCode(static_cast<absl::StatusCode>(42)), 500);
   EXPECT_EQ(HttpStatusFromCode(static_cast<absl::StatusCode>(-1)), 500);

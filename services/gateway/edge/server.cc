@@ -170,6 +170,61 @@ class HttpMetrics {
   absl::flat_hash_map<std::string, prometheus::Histogram*> hists_ ABSL_GUARDED_BY(mu_);
 };
 
+// Returns the answer to a request head that must not be served, whatever its body (issue 15, request
+// smuggling): nullopt when the head is acceptable. Beast has already refused Transfer-Encoding after
+// Content-Length, a second Transfer-Encoding "chunked" and Content-Lengths that disagree; this covers
+// the rest. The caller closes the connection after answering.
+struct Refusal {
+  int http_status;
+  absl::Status status;
+};
+std::optional<Refusal> RefuseHead(const http::request_parser<http::string_body>& parser) {
+  const auto& msg = parser.get();
+  int transfer_encodings = 0, content_lengths = 0, hosts = 0, authorizations = 0, api_keys = 0;
+  std::string transfer_encoding;
+  for (const auto& f : msg) {
+    switch (f.name()) {
+      case http::field::transfer_encoding:
+        ++transfer_encodings;
+        if (!transfer_encoding.empty()) transfer_encoding += ", ";
+        transfer_encoding += std::string(f.value());
+        break;
+      case http::field::content_length: ++content_lengths; break;
+      case http::field::host: ++hosts; break;
+      case http::field::authorization: ++authorizations; break;
+      default:
+        if (absl::EqualsIgnoreCase(AsAbsl(std::string_view(f.name_string())), "X-Api-Key")) ++api_keys;
+        break;
+    }
+  }
+  auto bad = [](std::string_view why) {
+    return Refusal{400, absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", AsAbsl(why)))};
+  };
+  if (transfer_encodings > 0 && content_lengths > 0) {
+    return bad("both Transfer-Encoding and Content-Length");
+  }
+  if (transfer_encodings > 0 &&
+      !absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(transfer_encoding), "chunked")) {
+    // RFC 9112 §6.1: a server that does not understand a transfer coding answers 501 and closes.
+    return Refusal{501, absl::UnimplementedError(absl::StrCat("Transfer-Encoding ", QuoteForError(transfer_encoding),
+                                                             " is not implemented; only chunked is"))};
+  }
+  if (msg.version() >= 11 && hosts == 0) return bad("HTTP/1.1 request without Host");
+  if (hosts > 1) return bad("more than one Host header");
+  if (authorizations > 1) return bad("more than one Authorization header");
+  if (api_keys > 1) return bad("more than one X-Api-Key header");
+  return std::nullopt;
+}
+
+// Headers on every response of the edge (issue 15; the README's "Response headers"). A JSON API has no
+// reason to be framed, sniffed, to leak its URLs, or to load anything.
+constexpr std::pair<std::string_view, std::string_view> kSecurityHeaders[] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+};
+
 const char* ReasonFor(int status) {
   switch (status) {
     case 499: return "Client Closed Request";
@@ -199,6 +254,9 @@ HttpResponse HttpResponse::Json(int status, std::string body) {
 HttpResponse HttpResponse::FromStatus(const absl::Status& status, std::string_view request_id) {
   HttpResponse r = Json(HttpStatusFromCode(status.code()), ErrorBody(status, request_id));
   if (status.code() == absl::StatusCode::kUnauthenticated) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  if (status.code() == absl::StatusCode::kResourceExhausted) {
+    r.headers.emplace_back("Retry-After", std::to_string(RetryAfterSeconds(status)));
+  }
   return r;
 }
 
@@ -453,8 +511,9 @@ class CallImpl final : public HttpCall {
     if (sse_) return *sse_;
     sse_ = std::make_shared<SseImpl>(c_, server_, std::string(req_.Header("Last-Event-ID").value_or("")));
     std::string head =
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-        "Connection: close\r\nX-Accel-Buffering: no\r\n";
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+        "Pragma: no-cache\r\nConnection: close\r\nX-Accel-Buffering: no\r\n";
+    for (const auto& [k, v] : kSecurityHeaders) absl::StrAppend(&head, AsAbsl(k), ": ", AsAbsl(v), "\r\n");
     absl::StrAppend(&head, "X-Request-Id: ", AsAbsl(req_.request_id), "\r\n");
     for (const auto& [k, v] : cors_) absl::StrAppend(&head, AsAbsl(k), ": ", AsAbsl(v), "\r\n");
     head += "\r\n";
@@ -596,7 +655,9 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
     co_await http::async_read_header(c->stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
     const absl::Time start = absl::Now();
     c->in_request = true;
-    if (!ec) {
+    std::optional<Refusal> refusal;
+    if (!ec) refusal = RefuseHead(parser);
+    if (!ec && !refusal) {
       c->stream.expires_after(ToChrono(opts.request_timeout));
       if (absl::EqualsIgnoreCase(AsAbsl(std::string_view(parser.get()[http::field::expect])), "100-continue") &&
           !parser.is_done()) {
@@ -606,7 +667,7 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
                                    asio::redirect_error(asio::use_awaitable, ec));
       }
     }
-    if (!ec) {
+    if (!ec && !refusal) {
       co_await http::async_read(c->stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
     }
 
@@ -615,7 +676,7 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
     HttpRequest req;
     bool keep_alive = false;
     bool framing_error = false;
-    if (ec) {
+    if (ec || refusal) {
       if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == beast::error::timeout ||
           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
           ec == asio::error::eof || ec == asio::error::bad_descriptor) {
@@ -632,7 +693,10 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
       req.remote_ip = c->remote_ip;
       absl::Status st;
       int http_status;
-      if (ec == http::error::header_limit) {
+      if (refusal) {
+        http_status = refusal->http_status;
+        st = refusal->status;
+      } else if (ec == http::error::header_limit) {
         http_status = 431;
         st = absl::InvalidArgumentError(absl::StrCat("request headers exceed ", opts.max_header_bytes, " bytes"));
       } else if (ec == http::error::body_limit) {
@@ -671,13 +735,16 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
       std::vector<std::pair<std::string, std::string>> cors = CorsHeaders(origin);
       const bool is_get = req.method == "GET" || req.method == "HEAD";
       if (is_get && (req.path == "/healthz" || req.path == "/readyz")) {
-        bool ok = !stopping.load() && (req.path == "/healthz" || !opts.ready || opts.ready());
+        absl::Status st = absl::OkStatus();
+        if (stopping.load()) {
+          st = absl::UnavailableError("server is stopping");
+        } else if (req.path == "/readyz" && opts.ready) {
+          st = opts.ready();
+          if (!st.ok()) st = absl::UnavailableError(absl::StrCat("not ready: ", st.message()));
+        }
         out.route = req.path.substr(1);
-        out.response = ok ? HttpResponse::Json(200, R"({"status":"ok"})")
-                          : HttpResponse::FromStatus(absl::UnavailableError(req.path == "/healthz"
-                                                                                ? "server is stopping"
-                                                                                : "not ready"),
-                                                     req.request_id);
+        out.response = st.ok() ? HttpResponse::Json(200, R"({"status":"ok"})")
+                               : HttpResponse::FromStatus(st, req.request_id);
       } else if (req.method == "OPTIONS" && origin && req.Header("Access-Control-Request-Method") &&
                  !opts.cors.allowed_origins.empty()) {
         out.route = "cors_preflight";
@@ -701,11 +768,8 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
         if (limiter) d = limiter->Take(req.remote_ip);
         if (!d.allowed) {
           out.response = HttpResponse::FromStatus(
-              absl::ResourceExhaustedError("too many requests from this address"), req.request_id);
-          int64_t secs = d.retry_after == absl::InfiniteDuration()
-                             ? 3600
-                             : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(d.retry_after))));
-          out.response.headers.emplace_back("Retry-After", std::to_string(secs));
+              WithRetryDelay(absl::ResourceExhaustedError("too many requests from this address"), d.retry_after),
+              req.request_id);
         } else if (hard_stopping.load()) {
           out.response =
               HttpResponse::FromStatus(absl::UnavailableError("server is stopping"), req.request_id);
@@ -743,9 +807,11 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
       res.version(11);
       res.result(static_cast<unsigned>(out.response.status));
       if (const char* reason = ReasonFor(out.response.status)) res.reason(reason);
-      bool has_type = false;
+      bool has_type = false, has_cache_control = false, has_retry_after = false;
       for (auto& [k, v] : out.response.headers) {
         if (absl::EqualsIgnoreCase(AsAbsl(k), "Content-Type")) has_type = true;
+        if (absl::EqualsIgnoreCase(AsAbsl(k), "Cache-Control")) has_cache_control = true;
+        if (absl::EqualsIgnoreCase(AsAbsl(k), "Retry-After")) has_retry_after = true;
         if (absl::EqualsIgnoreCase(AsAbsl(k), "Content-Length") || absl::EqualsIgnoreCase(AsAbsl(k), "Connection") ||
             absl::EqualsIgnoreCase(AsAbsl(k), "Transfer-Encoding")) {
           continue;
@@ -753,6 +819,16 @@ asio::awaitable<void> ServerState::Session(std::shared_ptr<Connection> c) {
         res.insert(k, v);
       }
       if (!has_type && !out.response.body.empty()) res.set(http::field::content_type, "application/json");
+      // Nothing the API answers (tokens, personal data, errors naming them) may be stored by a browser or
+      // an intermediary, unless the handler says otherwise (the public /openapi.json does).
+      if (!has_cache_control) {
+        res.set(http::field::cache_control, "no-store");
+        res.set(http::field::pragma, "no-cache");
+      }
+      for (const auto& [k, v] : kSecurityHeaders) res.set(k, v);
+      if (out.response.status == 429 && !has_retry_after) {
+        res.set(http::field::retry_after, std::to_string(RetryAfterSeconds(absl::OkStatus())));
+      }
       res.set("X-Request-Id", req.request_id);
       res.body() = std::move(out.response.body);
       res.keep_alive(keep_alive);

@@ -14,9 +14,20 @@
 //     answered by the server without calling the handler; other responses to allowed origins get the
 //     Access-Control-Allow-Origin / Expose-Headers headers. Preflights are not rate limited.
 //   * Per client IP token-bucket rate limit (per_ip_rate > 0): refused requests get 429, `Retry-After` in
-//     whole seconds (rounded up) and the error body. /healthz and /readyz are not limited.
-//   * Built-ins: GET /healthz → 200 while serving; GET /readyz → 200 when HttpServerOptions::ready says
-//     so (always, if unset), 503 otherwise; both 503 once Stop() began.
+//     whole seconds (rounded up) and the error body (with "retryDelay"). /healthz and /readyz are not limited.
+//   * Built-ins: GET /healthz → 200 while serving (liveness only); GET /readyz → 200 when
+//     HttpServerOptions::ready says so (always, if unset), else 503 with "not ready: <reason>" in the
+//     error body; both 503 once Stop() began.
+//   * Request heads that could be read two ways are refused before the body is read, and the connection
+//     is closed (issue 15, request smuggling): Transfer-Encoding other than exactly `chunked` → 501;
+//     Transfer-Encoding together with Content-Length, Content-Lengths that differ, HTTP/1.1 without Host,
+//     more than one Host, Authorization or X-Api-Key → 400.
+//   * Response headers (issue 15) on every answer, SSE included: X-Content-Type-Options: nosniff,
+//     X-Frame-Options: DENY, Referrer-Policy: no-referrer, Content-Security-Policy: default-src 'none';
+//     frame-ancestors 'none'; and `Cache-Control: no-store` + `Pragma: no-cache` unless the handler set
+//     its own Cache-Control (tokens and personal data must not be cached by anyone). The server speaks
+//     plain HTTP: Strict-Transport-Security is the TLS terminator's to add. Every 429 carries
+//     Retry-After (from the status' retry hint, errors.h; kDefaultRetryAfter when there is none).
 //   * Every error response of the edge (and HttpResponse::FromStatus) uses ErrorBody() (errors.h).
 //   * One access log line per request through crm::log ("http request": method, path, status, bytes,
 //     duration_s, request_id, remote_ip, route) and Prometheus metrics in crm::metrics::Registry():
@@ -112,8 +123,9 @@ struct HttpServerOptions {
   const Clock* clock = nullptr;
   // Quiet time after which an SSE stream gets a heartbeat comment (": heartbeat").
   absl::Duration sse_heartbeat = absl::Seconds(15);
-  // Readiness for /readyz; called on an io thread, so it must be quick. Unset means always ready.
-  std::function<bool()> ready;
+  // Readiness for /readyz: OK when ready, else an error whose message says why (it is sent in the 503
+  // body). Called on an io thread, so it must be quick (read cached state). Unset means always ready.
+  std::function<absl::Status()> ready;
 };
 
 // One HTTP request as the handler sees it. All strings are owned copies.
@@ -144,8 +156,9 @@ struct HttpResponse {
 
   // Returns a response with `status`, `body` and Content-Type: application/json.
   static HttpResponse Json(int status, std::string body);
-  // Returns the error response for `status`: HttpStatusFromCode(), ErrorBody(status, request_id), and
-  // WWW-Authenticate: Bearer for UNAUTHENTICATED.
+  // Returns the error response for `status`: HttpStatusFromCode(), ErrorBody(status, request_id),
+  // WWW-Authenticate: Bearer for UNAUTHENTICATED, and Retry-After: RetryAfterSeconds(status) for
+  // RESOURCE_EXHAUSTED.
   static HttpResponse FromStatus(const absl::Status& status, std::string_view request_id);
 };
 

@@ -1,5 +1,6 @@
 // Tests of HttpServer through real HTTP on 127.0.0.1 with a small blocking socket client.
 #include "services/gateway/edge/server.h"
+#include "services/gateway/edge/errors.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -415,6 +416,131 @@ TEST(HttpServerTest, PerIpRateLimitAnswers429WithRetryAfter) {
   EXPECT_EQ(Fetch(port, Get("/x"))->status, 429);
 }
 
+// Issue 15: every 429 says when to come back. A handler's RESOURCE_EXHAUSTED with a retry hint (identity's
+// RetryInfo, read by the gateway) gives ceil(delay) and "retryDelay" in the body; without one, and for a
+// hand-made 429, the default.
+TEST(HttpServerTest, Every429CarriesRetryAfter) {
+  auto server = HttpServer::Start(TestOptions(), [](HttpCall& call) -> HttpResponse {
+    const std::string& p = call.request().path;
+    if (p == "/hinted") {
+      return HttpResponse::FromStatus(
+          WithRetryDelay(absl::ResourceExhaustedError("too many sign-ins"), absl::Milliseconds(2200)),
+          call.request().request_id);
+    }
+    if (p == "/tiny") {
+      return HttpResponse::FromStatus(
+          WithRetryDelay(absl::ResourceExhaustedError("slow down"), absl::Milliseconds(10)), "");
+    }
+    if (p == "/plain") return HttpResponse::FromStatus(absl::ResourceExhaustedError("slow down"), "");
+    return HttpResponse::Json(429, "{}");
+  });
+  ASSERT_TRUE(server.ok());
+  const int port = (*server)->port();
+  auto hinted = Fetch(port, Get("/hinted"));
+  ASSERT_TRUE(hinted);
+  EXPECT_EQ(hinted->status, 429);
+  EXPECT_EQ(hinted->Header("retry-after"), "3");
+  EXPECT_EQ(ErrorOf(*hinted)["retryDelay"], "2.200s");
+  EXPECT_EQ(Fetch(port, Get("/tiny"))->Header("retry-after"), "1");
+  auto plain = Fetch(port, Get("/plain"));
+  EXPECT_EQ(plain->Header("retry-after"), "5");
+  EXPECT_FALSE(ErrorOf(*plain).contains("retryDelay"));
+  EXPECT_EQ(Fetch(port, Get("/bare"))->Header("retry-after"), "5");
+}
+
+// Issue 15: no response of the API may be cached by a browser or proxy (tokens, personal data), unless
+// the handler decides (the public OpenAPI document); every response, errors and probes included,
+// carries the security headers of a JSON API.
+TEST(HttpServerTest, SecurityAndCacheHeadersOnEveryResponse) {
+  auto server = HttpServer::Start(TestOptions(), [](HttpCall& call) -> HttpResponse {
+    if (call.request().path == "/public") {
+      HttpResponse r = HttpResponse::Json(200, "{}");
+      r.headers.emplace_back("Cache-Control", "public, max-age=300");
+      return r;
+    }
+    if (call.request().path == "/v1/auth:signIn") {
+      return HttpResponse::Json(200, R"({"accessToken":"x","refreshToken":"y"})");
+    }
+    return HttpResponse::FromStatus(absl::NotFoundError("no"), call.request().request_id);
+  });
+  ASSERT_TRUE(server.ok());
+  const int port = (*server)->port();
+  auto expect_security = [](const Response& r) {
+    EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
+    EXPECT_EQ(r.Header("x-frame-options"), "DENY");
+    EXPECT_EQ(r.Header("referrer-policy"), "no-referrer");
+    EXPECT_EQ(r.Header("content-security-policy"), "default-src 'none'; frame-ancestors 'none'");
+    EXPECT_EQ(r.Header("strict-transport-security"), "");  // plain HTTP: the TLS terminator's job
+  };
+  const std::string sign_in = "POST /v1/auth:signIn HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}";
+  for (const std::string& request : {sign_in, Get("/missing"), Get("/healthz"), Get("/readyz"),
+                                     std::string("GET /x HTTP/1.1\r\nHost: t\r\nNo colon\r\n\r\n")}) {
+    auto r = Fetch(port, request);
+    ASSERT_TRUE(r) << request;
+    EXPECT_EQ(r->Header("cache-control"), "no-store") << request;
+    EXPECT_EQ(r->Header("pragma"), "no-cache") << request;
+    expect_security(*r);
+  }
+  auto pub = Fetch(port, Get("/public"));
+  ASSERT_TRUE(pub);
+  EXPECT_EQ(pub->Header("cache-control"), "public, max-age=300");
+  EXPECT_EQ(pub->Header("pragma"), "");
+  expect_security(*pub);
+}
+
+// Issue 15, request smuggling: a head that a proxy in front could read differently is refused before
+// its body is read, and the connection is closed (a smuggled request behind it is never served).
+TEST(HttpServerTest, AmbiguousRequestHeadsAreRefusedAndTheConnectionClosed) {
+  std::atomic<int> handled{0};
+  auto server = HttpServer::Start(TestOptions(), [&](HttpCall& call) {
+    ++handled;
+    return Echo(call);
+  });
+  ASSERT_TRUE(server.ok());
+  const int port = (*server)->port();
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+  struct Case {
+    std::string head;
+    std::string body;
+    int status;
+  };
+  const Case cases[] = {
+      // Read by Content-Length before: the proxy may have used the (unknown) coding.
+      {"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\nContent-Length: 5\r\n\r\n", "hello", 400},
+      {"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "hello", 400},
+      {"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n", 501},
+      {"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "0\r\n\r\n", 501},
+      {"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+       "0\r\n\r\n", 501},
+      {"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "hello!", 400},
+      {"GET /x HTTP/1.1\r\n\r\n", "", 400},
+      {"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "", 400},
+      // The first Authorization won before: a proxy that checked the second was bypassed.
+      {"GET /x HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n", "", 400},
+      {"GET /x HTTP/1.1\r\nHost: t\r\nX-Api-Key: a\r\nx-api-key: b\r\n\r\n", "", 400},
+  };
+  for (const Case& c : cases) {
+    Client client(port);
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.Send(c.head + c.body + smuggled));
+    auto r = client.ReadResponse();
+    ASSERT_TRUE(r) << c.head;
+    EXPECT_EQ(r->status, c.status) << c.head;
+    EXPECT_EQ(ErrorOf(*r)["status"], c.status == 501 ? "UNIMPLEMENTED" : "INVALID_ARGUMENT") << c.head;
+    EXPECT_EQ(r->Header("connection"), "close") << c.head;
+    EXPECT_EQ(client.ReadToEof().find("HTTP/1.1"), std::string::npos) << c.head;  // nothing more served
+  }
+  EXPECT_EQ(handled.load(), 0);
+  // What stays allowed: chunked alone, one Content-Length (repeated with the same value), HTTP/1.0
+  // without Host.
+  EXPECT_EQ(Fetch(port, "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "5\r\nhello\r\n0\r\n\r\n")->status, 200);
+  EXPECT_EQ(Fetch(port, "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello")
+                ->status, 200);
+  EXPECT_EQ(Fetch(port, "GET /x HTTP/1.0\r\n\r\n")->status, 200);
+  EXPECT_EQ(handled.load(), 3);
+}
+
 TEST(HttpServerTest, TrustedProxyHopsPickTheClientFromXForwardedFor) {
   ManualClock clock(absl::FromUnixSeconds(1'800'000'000));
   auto opts = TestOptions();
@@ -483,7 +609,9 @@ TEST(HttpServerTest, AccessLogLineAndMetricsPerRequest) {
 TEST(HttpServerTest, HealthzAndReadyz) {
   std::atomic<bool> ready{false};
   auto opts = TestOptions();
-  opts.ready = [&] { return ready.load(); };
+  opts.ready = [&] {
+    return ready.load() ? absl::OkStatus() : absl::UnavailableError("identity has not answered for 12s");
+  };
   auto server = HttpServer::Start(opts, Echo);
   ASSERT_TRUE(server.ok());
   int port = (*server)->port();
@@ -491,6 +619,7 @@ TEST(HttpServerTest, HealthzAndReadyz) {
   auto not_ready = Fetch(port, Get("/readyz"));
   EXPECT_EQ(not_ready->status, 503);
   EXPECT_EQ(ErrorOf(*not_ready)["status"], "UNAVAILABLE");
+  EXPECT_EQ(ErrorOf(*not_ready)["message"], "not ready: identity has not answered for 12s");
   ready = true;
   EXPECT_EQ(Fetch(port, Get("/readyz"))->status, 200);
 }
@@ -546,6 +675,10 @@ TEST(HttpServerSseTest, EventsArriveInOrderAndResumeFromLastEventId) {
   EXPECT_TRUE(absl::StartsWith(all, "HTTP/1.1 200")) << all;
   EXPECT_TRUE(absl::StrContains(all, "Content-Type: text/event-stream"));
   EXPECT_TRUE(absl::StrContains(all, "X-Request-Id: sse-1"));
+  // The stream carries personal data too: never stored, and the same security headers (issue 15).
+  EXPECT_TRUE(absl::StrContains(all, "Cache-Control: no-store\r\n"));
+  EXPECT_TRUE(absl::StrContains(all, "X-Content-Type-Options: nosniff\r\n"));
+  EXPECT_TRUE(absl::StrContains(all, "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"));
   EXPECT_TRUE(absl::StrContains(all, "id: 1\nevent: tick\ndata: {\"n\":1}\ndata: line2\n\n")) << all;
   EXPECT_EQ(EventIds(all), (std::vector<std::string>{"1", "2", "3"}));
 

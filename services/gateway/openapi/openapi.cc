@@ -722,6 +722,11 @@ Json Generator::Components() {
                 {"properties",
                  {{"field", {{"type", "string"}, {"description", "Path of the offending field (\"deal.title\")."}}},
                   {"description", {{"type", "string"}, {"description", "What is wrong with it."}}}}}}}}},
+            {"retryDelay",
+             {{"type", "string"},
+              {"description",
+               "How long to wait before retrying (google.rpc.RetryInfo.retry_delay as a protobuf Duration, "
+               "\"2.500s\"); only on RESOURCE_EXHAUSTED, and Retry-After carries it rounded up."}}},
             {"requestId",
              {{"type", "string"},
               {"description", "The request id (also in the X-Request-Id header); absent when unknown."}}}}}}}}}};

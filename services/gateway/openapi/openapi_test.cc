@@ -251,7 +251,7 @@ TEST_F(TranscodeDocTest, ErrorResponsesReferenceTheErrorBody) {
   EXPECT_EQ(inner["required"], Json::parse(R"(["code","status","message","details"])"));
   std::set<std::string> fields;
   for (auto it = inner["properties"].begin(); it != inner["properties"].end(); ++it) fields.insert(it.key());
-  EXPECT_EQ(fields, (std::set<std::string>{"code", "status", "message", "details", "requestId"}));
+  EXPECT_EQ(fields, (std::set<std::string>{"code", "status", "message", "details", "retryDelay", "requestId"}));
   std::set<std::string> detail;
   const Json& item = inner["properties"]["details"]["items"]["properties"];
   for (auto it = item.begin(); it != item.end(); ++it) detail.insert(it.key());

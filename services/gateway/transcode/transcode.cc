@@ -349,6 +349,9 @@ absl::StatusOr<std::string> BuildRequest(const RouteMatch& m, std::string_view b
       body_rule.empty() || body_rule == "*" ? nullptr : m.method->input_type()->FindFieldByName(body_rule);
 
   if (has_body) {
+    // Before any parser sees it: protobuf's JSON parser recurses per level (issue 15).
+    CRM_RETURN_IF_ERROR(
+        CheckJsonDepth(body, limits.max_json_depth, body_field != nullptr ? body_field->name() : ""));
     if (body_rule.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(route.http_method, " ", route.path.ToString(), " takes no request body"));

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/gateway/transcode/json_depth.h"
 #include "services/gateway/transcode/router.h"
 
 namespace crm::gateway {
@@ -45,11 +46,17 @@ struct TranscodeLimits {
   size_t max_body_bytes = 4 << 20;
   // Larger serialized responses are refused with RESOURCE_EXHAUSTED.
   size_t max_response_bytes = 16 << 20;
+  // Request bodies nesting arrays/objects deeper than this are refused with INVALID_ARGUMENT before
+  // parsing (json_depth.h; issue 15).
+  int max_json_depth = kMaxJsonDepth;
 };
 
 // Returns the serialized request message of m.method for the HTTP request: `body` (JSON, may be empty)
 // and the decoded `query` parameters in order. See the file comment for the mapping; every error is
-// INVALID_ARGUMENT naming the field or parameter, except the size limit (RESOURCE_EXHAUSTED).
+// INVALID_ARGUMENT naming the field or parameter, except the size limit (RESOURCE_EXHAUSTED). A body
+// nested deeper than limits.max_json_depth is refused first, in one cheap pass (CheckJsonDepth, the path
+// below the body field). Path and query need no such guard: they are flat strings, bounded by the
+// edge's header limit, and resolved in one linear pass (a dotted query key walks the descriptors once).
 absl::StatusOr<std::string> BuildRequest(const RouteMatch& m, std::string_view body,
                                          const std::vector<std::pair<std::string, std::string>>& query,
                                          const TranscodeLimits& limits = {});
