@@ -3,10 +3,12 @@
 // signs principals, a fresh PostgreSQL database per test (CRM_TEST_PG_DSN) with the events and deals
 // migrations, a test pipeline with gated stages inserted by SQL, and a ManualClock.
 #include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <pqxx/binarystring>
+#include <limits>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -483,6 +485,37 @@ TEST_F(DealsTest, BoardCountsAndSumsMatchTheTable) {
   EXPECT_EQ(board.columns(0).count(), 2);
   EXPECT_EQ(board.columns(0).sum().amount_minor(), 300);
   EXPECT_EQ(board.columns(2).count(), 0);
+}
+
+// Issue 15: an amount beyond the business bound is refused naming the field, text with NUL never reaches
+// the store, and a board whose sums pass int64 (rows written before the bound, or by hand) still
+// renders — saturated, not an error for every user.
+TEST_F(DealsTest, ExtremeAmountsAndControlCharactersAreRefusedAndABoardNeverOverflows) {
+  v1::Deal huge = Named("Огромная");
+  huge.mutable_amount()->set_amount_minor(std::numeric_limits<int64_t>::max());
+  v1::Deal out;
+  absl::Status s = FromGrpcStatus(Create(Head(), huge, &out));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldViolations(s), ::testing::ElementsAre(::testing::Field(&FieldViolation::field,
+                                                                           "deal.amount.amount_minor")));
+  s = FromGrpcStatus(Create(Head(), Named(std::string("Имя\0обрезано", sizeof("Имя\0обрезано") - 1)), &out));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(FieldViolations(s), ::testing::ElementsAre(::testing::Field(&FieldViolation::field, "deal.name")));
+  EXPECT_EQ(Count("SELECT count(*) FROM deals"), 0);
+
+  v1::Deal a = MustCreate(Head(), Named("Первая"));
+  v1::Deal b = MustCreate(Head(), Named("Вторая"));
+  Sql(absl::StrCat("UPDATE deals SET amount_minor = 9000000000000000000 WHERE id IN ('", a.id(), "', '", b.id(), "')"));
+  grpc::ClientContext ctx;
+  As(ctx, Head());
+  v1::GetBoardRequest req;
+  req.set_pipeline_id(kPipeline);
+  v1::Board board;
+  const grpc::Status got = stub_->GetBoard(&ctx, req, &board);
+  ASSERT_TRUE(got.ok()) << got.error_message();
+  EXPECT_EQ(board.columns(0).count(), 2);
+  EXPECT_EQ(board.columns(0).sum().amount_minor(), std::numeric_limits<int64_t>::max());
+  MustCreate(Head(), Named("Третья, в ту же стадию"));
 }
 
 // A retried create with the same Idempotency-Key returns the first deal and writes nothing new; the key

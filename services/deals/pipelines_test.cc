@@ -365,6 +365,27 @@ TEST_F(PipelinesTest, WritesNeedPipelinesManage) {
   EXPECT_EQ(got.version(), 1);
 }
 
+// Issue 15: the sales set-up is for people who work with deals; a parking attendant sees none of it.
+TEST_F(PipelinesTest, ReadingTheSetUpNeedsADealsPermission) {
+  v1::Pipeline created;
+  ASSERT_TRUE(Create(ValidPipeline("Настройка продаж"), &created).ok());
+  const Principal parking = User({"parking.operate"});
+  v1::ListPipelinesResponse pipelines;
+  EXPECT_EQ(List(&pipelines, parking).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::Pipeline one;
+  EXPECT_EQ(Get(created.id(), &one, parking).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::ListFieldDefinitionsResponse fields;
+  EXPECT_EQ(ListFields(&fields, parking).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext ctx;
+  As(ctx, parking);
+  v1::ListLostReasonsResponse reasons;
+  EXPECT_EQ(stub_->ListLostReasons(&ctx, v1::ListLostReasonsRequest(), &reasons).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Anyone with some deals to read does see it.
+  EXPECT_TRUE(List(&pipelines, User({"deals.read.own"})).ok());
+  EXPECT_TRUE(Get(created.id(), &one, User({"deals.write.team"})).ok());
+}
+
 TEST_F(PipelinesTest, UpdateChecksAndBumpsVersion) {
   v1::Pipeline made;
   ASSERT_TRUE(Create(ValidPipeline("Версии"), &made).ok());

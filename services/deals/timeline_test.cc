@@ -6,6 +6,7 @@
 // Test images are drawn and checked with libgd.
 #include <gd.h>
 #include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -383,6 +384,25 @@ TEST_F(AttachmentsTest, CorruptBombAndNonImagesAreStoredWithoutAThumbnail) {
   }
   EXPECT_EQ(Count("SELECT count(*) FROM attachments WHERE thumbnail_sha256 IS NULL AND thumbnail_width IS NULL"), 5);
   EXPECT_EQ(BlobCount(), 5);  // no thumbnails were stored
+}
+
+// Issue 15: a file's name is one path component without control characters, and its media type has the
+// type/subtype shape — they go back out in Content-Disposition and Content-Type.
+TEST_F(AttachmentsTest, PathsHeaderBreaksAndMalformedMediaTypesAreRefused) {
+  const v1::Deal deal = MustDeal(Anna());
+  v1::Attachment a;
+  for (const char* name : {"../../etc/passwd", "a\\b.pdf", "отчёт\r\nSet-Cookie: x=1.pdf", ".."}) {
+    const absl::Status s = FromGrpcStatus(Upload(Anna(), deal.id(), name, "application/pdf", "%PDF-1.4", &a));
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(FieldViolations(s), ::testing::Contains(::testing::Field(&FieldViolation::field, "file_name")))
+        << name;
+  }
+  const absl::Status s =
+      FromGrpcStatus(Upload(Anna(), deal.id(), "ok.pdf", "text/html\r\nX-Injected: 1", "%PDF-1.4", &a));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM attachments WHERE deal_id = '", deal.id(), "'")), 0);
+  EXPECT_EQ(MustUpload(deal.id(), "Договор №15 (подписан).pdf", "application/pdf", "%PDF-1.4").file_name(),
+            "Договор №15 (подписан).pdf");
 }
 
 TEST_F(AttachmentsTest, DownloadFollowsTheDealsReadAccess) {

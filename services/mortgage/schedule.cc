@@ -477,6 +477,15 @@ absl::Status Validate(const LoanRequest& req, const calendar::WorkingCalendar* c
   }
   if (req.one_time_fees_kopecks < 0) return Invalid("one_time_fees", "must not be negative");
   if (req.yearly_insurance_kopecks < 0) return Invalid("yearly_insurance", "must not be negative");
+  // Paid at issue, they come off what the borrower receives (ПСК's first flow): together they must
+  // leave some of the loan, and each is then bounded like the principal, so no total overflows.
+  if (req.one_time_fees_kopecks >= req.principal_kopecks) {
+    return Invalid("one_time_fees", "must be below the principal (the borrower would receive nothing)");
+  }
+  if (req.yearly_insurance_kopecks >= req.principal_kopecks - req.one_time_fees_kopecks) {
+    return Invalid("yearly_insurance",
+                   "with one_time_fees, must be below the principal (the borrower would receive nothing)");
+  }
   if (prof.shift_payment_dates && cal == nullptr) {
     return Invalid("calendar", "required when payment dates are shifted");
   }
@@ -799,7 +808,14 @@ absl::Status FinishSchedule(const LoanRequest& req, Schedule& s) {
   } else {
     // Newton from the nominal monthly rate (of the first period): a few steps.
     auto psk = SolvePsk(terms, static_cast<double>(rate_of(1).e8) / (12.0 * kRateScale));
-    if (!psk.ok()) return psk.status();
+    if (!psk.ok()) {
+      // The flows come from fields the caller gave; a ПСК with no root (the fees leave next to nothing
+      // of the loan) is about those fields, named as the caller knows them.
+      return Invalid("one_time_fees", absl::StrCat("the loan's ПСК cannot be computed with these fees: ",
+                                                   FieldViolations(psk.status()).empty()
+                                                       ? std::string(psk.status().message())
+                                                       : FieldViolations(psk.status()).front().description));
+    }
     s.psk_percent = *std::move(psk);
   }
   return absl::OkStatus();

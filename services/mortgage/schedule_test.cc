@@ -1,6 +1,7 @@
 #include "services/mortgage/schedule.h"
 
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <utility>
@@ -454,6 +455,23 @@ TEST(BadInputTest, NamesTheField) {
   r = ok;
   r.one_time_fees_kopecks = -1;
   ExpectInvalidField(BuildSchedule(r, nullptr).status(), "one_time_fees");
+  // Issue 15: fees at int64's maximum once gave 200 with totalFees -2, and fees near the loan a 400
+  // naming the internal `cash_flows`.
+  r = ok;
+  r.one_time_fees_kopecks = std::numeric_limits<int64_t>::max();
+  r.yearly_insurance_kopecks = std::numeric_limits<int64_t>::max();
+  ExpectInvalidField(BuildSchedule(r, nullptr).status(), "one_time_fees");
+  r.one_time_fees_kopecks = 0;
+  ExpectInvalidField(BuildSchedule(r, nullptr).status(), "yearly_insurance");
+  r.yearly_insurance_kopecks = 0;
+  r.one_time_fees_kopecks = ok.principal_kopecks - 1;  // the borrower receives one kopeck
+  const absl::Status near_all = BuildSchedule(r, nullptr).status();
+  if (!near_all.ok()) ExpectInvalidField(near_all, "one_time_fees");
+  r.one_time_fees_kopecks = 1'000'000;
+  r.yearly_insurance_kopecks = 300'000;
+  absl::StatusOr<Schedule> fine = BuildSchedule(r, nullptr);
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_GT(fine->total_fees, 1'300'000);
   r = ok;
   r.early_repayments.push_back({absl::CivilDay(2026, 3, 15), 1'000, EarlyRepayment::Mode::kReduceTerm, 0});
   r.early_repayments.push_back({absl::CivilDay(2026, 4, 15), 1'000, EarlyRepayment::Mode::kReduceTerm, 0});
