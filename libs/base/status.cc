@@ -163,6 +163,7 @@ std::string DetailsOf(std::string_view rpc_status, std::string_view wanted_type_
 // Duration { int64 seconds = 1; int32 nanos = 2; } (both non-negative here).
 std::string EncodeRetryInfo(absl::Duration delay) {
   if (delay < absl::ZeroDuration()) delay = absl::ZeroDuration();
+  if (delay > kMaxRetryDelay) delay = kMaxRetryDelay;
   const int64_t seconds = absl::IDivDuration(delay, absl::Seconds(1), &delay);
   const int64_t nanos = absl::ToInt64Nanoseconds(delay);
   std::string duration;

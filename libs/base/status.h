@@ -97,8 +97,12 @@ std::vector<FieldViolation> FieldViolations(const absl::Status& status);
 // google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1; }.
 inline constexpr char kRetryInfoTypeUrl[] = "type.googleapis.com/google.rpc.RetryInfo";
 
-// Returns `status` carrying `delay` (how long until a retry may succeed; negative counts as zero) as
-// its RetryInfo, replacing any earlier one. OK statuses are returned unchanged.
+// The longest retry delay a status carries: a longer one (or an infinite one) counts as this.
+inline constexpr absl::Duration kMaxRetryDelay = absl::Hours(1);
+
+// Returns `status` carrying `delay` (how long until a retry may succeed; negative counts as zero, more
+// than kMaxRetryDelay as kMaxRetryDelay) as its RetryInfo, replacing any earlier one. OK statuses are
+// returned unchanged.
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
 
 // The retry delay carried by `status`; nullopt when there is none or the payload is malformed.

@@ -478,7 +478,7 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
   done.WaitForNotification();
   if (!status.ok()) {
     // Field violations come through FromGrpcStatus; a retry hint (identity's throttled sign-in) too.
-    absl::Status s = WithRetryInfoFromDetails(FromGrpcStatus(status), status.error_details());
+    absl::Status s = FromGrpcStatus(status);
     log::Info("backend call failed", {{"method", path}, {"error", s}});
     return s;
   }

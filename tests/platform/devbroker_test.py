@@ -135,7 +135,8 @@ class DevBrokerTest(unittest.TestCase):
         if not os.path.isdir(include):
             include = "/usr/include"
         rc = protoc.main(["protoc", f"-I{SOURCE}/proto", f"-I{include}", f"--python_out={out}",
-                          "crm/events/v1/envelope.proto", "crm/common/v1/common.proto"])
+                          "crm/events/v1/envelope.proto", "crm/common/v1/common.proto",
+                          "crm/common/v1/validation.proto"])
         self.assertEqual(rc, 0)
         sys.path.insert(0, out)
         from crm.events.v1 import envelope_pb2

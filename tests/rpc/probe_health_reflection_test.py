@@ -39,7 +39,8 @@ def generate(out_dir, proto_root):
     shutil.copy(os.path.join(GRPC_PROTO, "grpc/reflection/v1alpha/reflection.proto"),
                 os.path.join(src, "probe_reflection.proto"))
     for include, files in ((src, ["probe_health.proto", "probe_reflection.proto"]),
-                           (proto_root, ["crm/common/v1/common.proto", "crm/testing/v1/echo.proto"])):
+                           (proto_root, ["crm/common/v1/validation.proto", "crm/common/v1/common.proto",
+                                         "crm/testing/v1/echo.proto"])):
         rc = protoc.main(["grpc_tools.protoc", "-I" + include, "--python_out=" + out_dir,
                           "--grpc_python_out=" + out_dir] + files)
         if rc != 0:

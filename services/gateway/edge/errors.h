@@ -45,22 +45,13 @@ using ::crm::FieldViolations;
 using ::crm::kBadRequestTypeUrl;
 using ::crm::WithFieldViolations;
 
-// The payload type URL of a retry hint in an absl::Status; the value is a serialized google.rpc.RetryInfo.
-inline constexpr char kRetryInfoTypeUrl[] = "type.googleapis.com/google.rpc.RetryInfo";
+// Retry hints live in libs/base/status.h too: a backend's google.rpc.RetryInfo arrives through
+// FromGrpcStatus; the edge's own limiters attach theirs with WithRetryDelay.
+using ::crm::kRetryInfoTypeUrl;
+using ::crm::RetryDelay;
+using ::crm::WithRetryDelay;
 // Retry-After of a 429 whose status carries no retry hint.
 inline constexpr absl::Duration kDefaultRetryAfter = absl::Seconds(5);
-
-// Returns `status` carrying a RetryInfo with retry_delay = `delay` (negative counts as zero, infinite as
-// one hour). OK statuses are returned unchanged.
-absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
-
-// Returns `status` with the first google.rpc.RetryInfo found among the details of `grpc_status_details`
-// (the bytes of grpc-status-details-bin: a serialized google.rpc.Status) attached; unchanged when there
-// is none or the bytes are malformed.
-absl::Status WithRetryInfoFromDetails(absl::Status status, std::string_view grpc_status_details);
-
-// Returns the retry_delay of the RetryInfo `status` carries; nullopt when none (or malformed).
-std::optional<absl::Duration> RetryDelay(const absl::Status& status);
 
 // Returns the Retry-After value in whole seconds for `status`: ceil(RetryDelay), at least 1; without a
 // hint ceil(kDefaultRetryAfter).

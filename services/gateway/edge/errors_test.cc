@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "grpcpp/support/status.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -58,7 +59,7 @@ TEST(RetryInfoTest, ReadFromGrpcStatusDetails) {
   const std::string details = Int(1, 8) + Bytes(2, "too many sign-ins") +
                               Bytes(3, Any("type.googleapis.com/google.rpc.BadRequest", "")) +
                               Bytes(3, Any(kRetryInfoTypeUrl, retry_info));
-  absl::Status s = WithRetryInfoFromDetails(absl::ResourceExhaustedError("too many sign-ins"), details);
+  absl::Status s = FromGrpcStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many sign-ins", details));
   ASSERT_TRUE(RetryDelay(s).has_value());
   EXPECT_EQ(*RetryDelay(s), absl::Milliseconds(2500));
   EXPECT_EQ(RetryAfterSeconds(s), 3);
@@ -67,11 +68,12 @@ TEST(RetryInfoTest, ReadFromGrpcStatusDetails) {
   EXPECT_EQ(body["error"]["code"], 429);
   EXPECT_TRUE(body["error"]["details"].empty());
   // No RetryInfo, or garbage: no hint, the default.
-  absl::Status none = WithRetryInfoFromDetails(absl::ResourceExhaustedError("x"), Int(1, 8));
+  absl::Status none = FromGrpcStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "x", Int(1, 8)));
   EXPECT_FALSE(RetryDelay(none).has_value());
   EXPECT_EQ(RetryAfterSeconds(none), 5);
   EXPECT_FALSE(nlohmann::json::parse(ErrorBody(none, ""))["error"].contains("retryDelay"));
-  EXPECT_FALSE(RetryDelay(WithRetryInfoFromDetails(absl::ResourceExhaustedError("x"), "\xff\xff")).has_value());
+  EXPECT_FALSE(RetryDelay(FromGrpcStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "x", "\xff\xff")))
+                   .has_value());
 }
 
 TEST(RetryInfoTest, RetryAfterIsTheCeilingAndAtLeastOneSecond) {
