@@ -1,6 +1,8 @@
 #include "libs/metrics/metrics.h"
 
 #include <netdb.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,6 +88,14 @@ absl::StatusOr<std::unique_ptr<Exposer>> Exposer::Start(const std::string& bind_
   }
   exposer->RegisterCollectable(SharedRegistry());
   return std::unique_ptr<Exposer>(new Exposer(std::move(exposer), ports.front(), WakeHost(bind_address)));
+}
+
+prometheus::Gauge& NewGauge(const char* name, const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(Registry()).Add({});
+}
+
+prometheus::Counter& NewCounter(const char* name, const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(Registry()).Add({});
 }
 
 const std::vector<double>& LatencyBuckets() {

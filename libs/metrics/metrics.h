@@ -27,6 +27,8 @@
 
 namespace prometheus {
 class Exposer;
+class Counter;
+class Gauge;
 class Registry;
 }  // namespace prometheus
 
@@ -38,6 +40,11 @@ prometheus::Registry& Registry();
 
 // Returns the same registry as Registry(), as a shared pointer (what prometheus::Exposer wants).
 std::shared_ptr<prometheus::Registry> SharedRegistry();
+
+// A label-less gauge or counter `name` with `help` in Registry(), for a component's metric struct
+// built once (a function-local static). The reference stays valid until the process exits.
+prometheus::Gauge& NewGauge(const char* name, const char* help);
+prometheus::Counter& NewCounter(const char* name, const char* help);
 
 // Serves Registry() as Prometheus text format on GET /metrics while the object lives.
 // Destroying it stops the listener (and its two worker threads) within milliseconds.

@@ -18,6 +18,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "libs/base/strings.h"
 #include "libs/base/uuid.h"
+#include "libs/events/kafka_client.h"
 #include "libs/log/log.h"
 #include "libs/metrics/metrics.h"
 #include "proto/crm/events/v1/envelope.pb.h"
@@ -42,18 +43,12 @@ struct Metrics {
 
 Metrics& M() {
   static Metrics* const m = [] {
-    auto& r = crm::metrics::Registry();
-    auto gauge = [&](const char* name, const char* help) -> prometheus::Gauge& {
-      return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-    };
-    auto counter = [&](const char* name, const char* help) -> prometheus::Counter& {
-      return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
-    };
+    using crm::metrics::NewCounter, crm::metrics::NewGauge;
     return new Metrics{
-        gauge("crm_gateway_revoked_sessions", "Revoked sessions the gateway refuses tokens of"),
-        counter("crm_gateway_revocation_events_total", "SessionRevoked events applied"),
-        counter("crm_gateway_revocation_malformed_total", "Messages on the session topic that did not parse"),
-        gauge("crm_gateway_revocation_lag", "Messages behind the end of the session topic's partitions"),
+        NewGauge("crm_gateway_revoked_sessions", "Revoked sessions the gateway refuses tokens of"),
+        NewCounter("crm_gateway_revocation_events_total", "SessionRevoked events applied"),
+        NewCounter("crm_gateway_revocation_malformed_total", "Messages on the session topic that did not parse"),
+        NewGauge("crm_gateway_revocation_lag", "Messages behind the end of the session topic's partitions"),
     };
   }();
   return *m;
@@ -141,21 +136,7 @@ size_t RevokedSessions::size() const {
 
 namespace {
 
-void KafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  const crm::log::Level l = level <= 3   ? crm::log::Level::kError
-                            : level == 4 ? crm::log::Level::kWarn
-                            : level <= 6 ? crm::log::Level::kInfo
-                                         : crm::log::Level::kDebug;
-  crm::log::Log(l, "kafka", {{"client", rd_kafka_name(rk)}, {"facility", facility}, {"detail", message}});
-}
-
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-  }
-};
-using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using KafkaPtr = events::KafkaHandle;
 
 }  // namespace
 
@@ -381,35 +362,21 @@ absl::StatusOr<std::unique_ptr<RevocationListener>> RevocationListener::Start(Re
   if (o.token_ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("revocations: token TTL must be positive");
   if (o.leeway < absl::ZeroDuration()) return absl::InvalidArgumentError("revocations: leeway must not be negative");
   if (o.clock == nullptr) o.clock = &SystemClock();
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
   // Every replica reads every partition: explicit assignment, a group id of its own (librdkafka's
   // high-level consumer wants one; it never joins or commits).
-  std::map<std::string, std::string> props = {
-      {"bootstrap.servers", o.brokers},
-      {"group.id", absl::StrCat("crm-gateway-revocations-", NewUuidV7())},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"enable.partition.eof", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"fetch.wait.max.ms", "100"},
-  };
-  for (const auto& [k, v] : o.consumer_config) props[k] = v;
-  for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(absl::StrCat("revocations: kafka property ", k, "=\"", v, "\": ", err));
-    }
-  }
-  rd_kafka_conf_set_log_cb(conf, &KafkaLog);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(absl::StrCat("revocations: cannot create the Kafka consumer: ", err));
-  }
-  rd_kafka_poll_set_consumer(rk);
+  absl::StatusOr<KafkaPtr> rk = events::NewKafkaConsumer(
+      "revocations",
+      {{"bootstrap.servers", o.brokers},
+       {"group.id", absl::StrCat("crm-gateway-revocations-", NewUuidV7())},
+       {"enable.auto.commit", "false"},
+       {"enable.auto.offset.store", "false"},
+       {"enable.partition.eof", "false"},
+       {"auto.offset.reset", "earliest"},
+       {"fetch.wait.max.ms", "100"}},
+      o.consumer_config);
+  if (!rk.ok()) return rk.status();
   auto sessions = std::make_shared<RevokedSessions>(*o.clock, o.leeway, o.max_sessions);
-  auto impl = std::make_unique<Impl>(std::move(o), sessions, KafkaPtr(rk));
+  auto impl = std::make_unique<Impl>(std::move(o), sessions, *std::move(rk));
   impl->StartThread();
   return std::unique_ptr<RevocationListener>(new RevocationListener(std::move(sessions), std::move(impl)));
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/kafka_producer.h"
 #include "libs/auth/jwt.h"
 #include "libs/base/uuid.h"
 #include "proto/crm/events/v1/envelope.pb.h"
@@ -30,65 +31,26 @@ google::protobuf::Timestamp Ts(absl::Time t) {
   return ts;
 }
 
-class Producer {
- public:
-  explicit Producer(const std::string& brokers) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char err[512];
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  }
-  ~Producer() { rd_kafka_destroy(rk_); }
-
-  // Makes the dev broker auto-create `topic` and waits until its metadata shows it.
-  int CreateTopic(const std::string& topic) {
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
-      const rd_kafka_metadata_t* md = nullptr;
-      int partitions = 0;
-      if (rd_kafka_metadata(rk_, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-          partitions = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-      }
-      rd_kafka_topic_destroy(rkt);
-      if (partitions > 0) return partitions;
-      absl::SleepFor(absl::Milliseconds(100));  // waiting for the broker, not for time to pass
-    }
-    return 0;
-  }
-
-  // Publishes a SessionRevoked as identity's relay does: key = session id, partition by key.
-  void PublishRevoked(const std::string& topic, const std::string& session_id, absl::Time revoked,
-                      absl::Time tokens_expire) {
-    identity::v1::SessionRevoked p;
-    p.set_session_id(session_id);
-    p.set_user_id("user-1");
-    p.set_reason("sign_out");
-    *p.mutable_revoke_time() = Ts(revoked);
-    *p.mutable_tokens_expire_time() = Ts(tokens_expire);
-    events::v1::Envelope e;
-    e.set_id(NewUuidV7());
-    e.set_type(identity::v1::kSessionRevokedType);
-    e.set_source("/crm/identity");
-    e.set_subject(session_id);
-    e.set_aggregate_type("session");
-    *e.mutable_time() = Ts(revoked);
-    e.mutable_payload()->PackFrom(p);
-    const std::string value = e.SerializeAsString();
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(session_id.data(), session_id.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
-    ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
-    ASSERT_EQ(rd_kafka_flush(rk_, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-};
+// Publishes a SessionRevoked as identity's relay does: key = session id, partitioned by key.
+void PublishRevoked(crm::testing::KafkaTestProducer& producer, const std::string& topic,
+                    const std::string& session_id, absl::Time revoked, absl::Time tokens_expire) {
+  identity::v1::SessionRevoked p;
+  p.set_session_id(session_id);
+  p.set_user_id("user-1");
+  p.set_reason("sign_out");
+  *p.mutable_revoke_time() = Ts(revoked);
+  *p.mutable_tokens_expire_time() = Ts(tokens_expire);
+  events::v1::Envelope e;
+  e.set_id(NewUuidV7());
+  e.set_type(identity::v1::kSessionRevokedType);
+  e.set_source("/crm/identity");
+  e.set_subject(session_id);
+  e.set_aggregate_type("session");
+  *e.mutable_time() = Ts(revoked);
+  e.mutable_payload()->PackFrom(p);
+  ASSERT_TRUE(producer.Produce(topic, e));
+  ASSERT_TRUE(producer.Flush());
+}
 
 class StaticKeys final : public JwksSource {
  public:
@@ -118,7 +80,7 @@ class RevocationKafkaTest : public ::testing::Test {
     ASSERT_FALSE(brokers_.empty()) << "CRM_TEST_KAFKA_BROKERS is not set: these tests need the dev broker "
                                       "(tools/crm test sets it)";
     topic_ = absl::StrCat("crm.identity.session.v1.test-", NewUuidV7());
-    producer_ = std::make_unique<Producer>(brokers_);
+    producer_ = std::make_unique<crm::testing::KafkaTestProducer>(brokers_);
     ASSERT_GT(producer_->CreateTopic(topic_), 0);
     key_ = *auth::SigningKey::Generate("k1");
   }
@@ -157,7 +119,7 @@ class RevocationKafkaTest : public ::testing::Test {
   }
 
   std::string brokers_, topic_;
-  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<crm::testing::KafkaTestProducer> producer_;
   std::optional<auth::SigningKey> key_;
 };
 
@@ -172,7 +134,7 @@ TEST_F(RevocationKafkaTest, APublishedRevocationIsRefusedAtOnce) {
   ASSERT_TRUE(Check(*auth, other).ok());
 
   const absl::Time published = absl::Now();
-  producer_->PublishRevoked(topic_, "sess-a", published, published + absl::Minutes(10));
+  PublishRevoked(*producer_, topic_, "sess-a", published, published + absl::Minutes(10));
   ASSERT_TRUE(Eventually([&] { return !Check(*auth, token).ok(); }));
   const absl::Duration took = absl::Now() - published;
   std::printf("revocation effective %s after publishing\n", absl::FormatDuration(took).c_str());
@@ -189,8 +151,8 @@ TEST_F(RevocationKafkaTest, APublishedRevocationIsRefusedAtOnce) {
 // it before it reports ready; a revocation whose tokens are long expired is not kept.
 TEST_F(RevocationKafkaTest, AFreshReplicaKnowsRecentRevocationsWhenReady) {
   const absl::Time now = absl::Now();
-  producer_->PublishRevoked(topic_, "sess-old", now - absl::Hours(2), now - absl::Hours(1) - absl::Minutes(50));
-  producer_->PublishRevoked(topic_, "sess-recent", now - absl::Minutes(1), now + absl::Minutes(9));
+  PublishRevoked(*producer_, topic_, "sess-old", now - absl::Hours(2), now - absl::Hours(1) - absl::Minutes(50));
+  PublishRevoked(*producer_, topic_, "sess-recent", now - absl::Minutes(1), now + absl::Minutes(9));
   std::unique_ptr<RevocationListener> listener = StartListener();
   ASSERT_NE(listener, nullptr);
   ASSERT_TRUE(Eventually([&] { return listener->Ready().ok(); })) << listener->Ready();

@@ -25,6 +25,7 @@
 #include "google/protobuf/util/type_resolver_util.h"
 #include "libs/base/clock.h"
 #include "libs/base/strings.h"
+#include "libs/events/kafka_client.h"
 #include "libs/log/log.h"
 #include "libs/metrics/metrics.h"
 #include "proto/crm/common/v1/common.pb.h"
@@ -54,49 +55,27 @@ struct Metrics {
 
 Metrics& M() {
   static Metrics* const m = [] {
-    auto& r = crm::metrics::Registry();
-    auto gauge = [&](const char* name, const char* help) -> prometheus::Gauge& {
-      return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-    };
-    auto counter = [&](const char* name, const char* help) -> prometheus::Counter& {
-      return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
-    };
+    using crm::metrics::NewCounter, crm::metrics::NewGauge;
     return new Metrics{
-        gauge("crm_gateway_stream_subscribers", "Clients connected to the live event stream"),
-        counter("crm_gateway_stream_consumed_total", "Kafka messages read by the live stream's consumer"),
-        counter("crm_gateway_stream_events_sent_total", "Events sent to live stream clients"),
-        counter("crm_gateway_stream_overflows_total", "Live stream clients disconnected for a full queue"),
-        counter("crm_gateway_stream_resets_total", "event: reset sent to live stream clients"),
-        counter("crm_gateway_stream_catchups_total", "Live stream resumes that read a gap back from Kafka"),
-        counter("crm_gateway_stream_lost_total",
+        NewGauge("crm_gateway_stream_subscribers", "Clients connected to the live event stream"),
+        NewCounter("crm_gateway_stream_consumed_total", "Kafka messages read by the live stream's consumer"),
+        NewCounter("crm_gateway_stream_events_sent_total", "Events sent to live stream clients"),
+        NewCounter("crm_gateway_stream_overflows_total", "Live stream clients disconnected for a full queue"),
+        NewCounter("crm_gateway_stream_resets_total", "event: reset sent to live stream clients"),
+        NewCounter("crm_gateway_stream_catchups_total", "Live stream resumes that read a gap back from Kafka"),
+        NewCounter("crm_gateway_stream_lost_total",
                 "Messages Kafka deleted before the live stream's consumer read them"),
-        gauge("crm_gateway_stream_consumer_lag", "Messages behind the end of the streamed partitions"),
+        NewGauge("crm_gateway_stream_consumer_lag", "Messages behind the end of the streamed partitions"),
     };
   }();
   return *m;
 }
 
-void KafkaLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  const crm::log::Level l = level <= 3   ? crm::log::Level::kError
-                            : level == 4 ? crm::log::Level::kWarn
-                            : level <= 6 ? crm::log::Level::kInfo
-                                         : crm::log::Level::kDebug;
-  crm::log::Log(l, "kafka", {{"client", rd_kafka_name(rk)}, {"facility", facility}, {"detail", message}});
-}
-
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-  }
-};
-using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using KafkaPtr = events::KafkaHandle;
 
 // A consumer that never joins a group: partitions are assigned explicitly and nothing is committed
 // (librdkafka's high-level API wants a group.id even so; it is never used for membership).
 absl::StatusOr<KafkaPtr> NewConsumer(const StreamOptions& o, const std::map<std::string, std::string>& ours) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", o.brokers},
       {"group.id", "crm-gateway-stream"},
@@ -105,21 +84,7 @@ absl::StatusOr<KafkaPtr> NewConsumer(const StreamOptions& o, const std::map<std:
       {"fetch.wait.max.ms", "100"},
   };
   for (const auto& [k, v] : ours) props[k] = v;
-  for (const auto& [k, v] : o.consumer_config) props[k] = v;
-  for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(absl::StrCat("stream: kafka property ", k, "=\"", v, "\": ", err));
-    }
-  }
-  rd_kafka_conf_set_log_cb(conf, &KafkaLog);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(absl::StrCat("stream: cannot create the Kafka consumer: ", err));
-  }
-  rd_kafka_poll_set_consumer(rk);
-  return KafkaPtr(rk);
+  return events::NewKafkaConsumer("stream", props, o.consumer_config);
 }
 
 void AppendJsonString(std::string* out, std::string_view s) {

@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
+#include "tests/support/kafka_producer.h"
 #include "nlohmann/json.hpp"
 #include "proto/crm/common/v1/common.pb.h"
 #include "proto/crm/events/v1/envelope.pb.h"
@@ -89,58 +90,7 @@ std::string RandomHex() {
   return absl::StrCat(absl::Hex(rd(), absl::kZeroPad8), absl::Hex(rd(), absl::kZeroPad8));
 }
 
-class Producer {
- public:
-  explicit Producer(const std::string& brokers) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char err[512];
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  }
-  ~Producer() { rd_kafka_destroy(rk_); }
-
-  // Makes the dev broker auto-create `topic` (4 partitions) and waits until its metadata shows it.
-  int CreateTopic(const std::string& topic) {
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
-      const rd_kafka_metadata_t* md = nullptr;
-      int partitions = 0;
-      if (rd_kafka_metadata(rk_, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-          partitions = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-      }
-      rd_kafka_topic_destroy(rkt);
-      if (partitions > 0) return partitions;
-      absl::SleepFor(absl::Milliseconds(100));  // waiting for the broker, not for time to pass
-    }
-    return 0;
-  }
-
-  void Produce(const std::string& topic, int partition, const Envelope& e) {
-    const std::string value = e.SerializeAsString();
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_KEY(e.subject().data(), e.subject().size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
-    ASSERT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
-  }
-  void Flush() { ASSERT_EQ(rd_kafka_flush(rk_, 30000), RD_KAFKA_RESP_ERR_NO_ERROR); }
-
-  // The first offset the broker still holds, or -1.
-  int64_t LowWatermark(const std::string& topic, int partition) {
-    int64_t low = -1, high = -1;
-    if (rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return -1;
-    return low;
-  }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-};
+using Producer = crm::testing::KafkaTestProducer;
 
 // ---------------------------------------------------------------------------------------------------
 // A blocking SSE client over a plain socket.
@@ -389,7 +339,7 @@ class StreamTest : public ::testing::Test {
     }
     for (auto& u : users) e.add_visible_to_user_ids(u);
     for (auto& t : teams) e.add_visible_to_team_ids(t);
-    producer_->Produce(topic, partition, e);
+    ASSERT_TRUE(producer_->Produce(topic, e, partition));
     produced_.push_back({id, topic, partition, users, teams});
   }
 
@@ -518,7 +468,7 @@ TEST_F(StreamTest, LiveDeliveryHonoursVisibility) {
   Add(topic_a_, 0, {"u-alice"}, {}, 0, /*unknown_payload=*/true);
   const std::string unknown_id = produced_.back().event_id;
   AddMarkers();
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
 
   std::vector<SseEvent> alice_raw;
   const std::vector<std::string> got_alice = ReadUntilMarkers(*alice, &alice_raw);
@@ -569,7 +519,7 @@ TEST_F(StreamTest, ResumeFromRingHasNoGapNoDuplicate) {
   auto alice = Open(port, "alice");
   ASSERT_TRUE(WaitFor([&] { return hubs_[0]->stats().subscribers == 1; }));
   AddMixed(60);
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   const std::vector<std::string> all_before = Expected("alice");
   ASSERT_GT(all_before.size(), 10u);
   std::vector<std::string> first;
@@ -583,7 +533,7 @@ TEST_F(StreamTest, ResumeFromRingHasNoGapNoDuplicate) {
   const size_t mark = produced_.size();
   AddMixed(60);
   AddMarkers();
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   ASSERT_TRUE(WaitFor([&] { return hubs_[0]->stats().consumed >= static_cast<int64_t>(produced_.size()); }));
 
   auto again = Open(port, "alice", last_id);
@@ -605,7 +555,7 @@ TEST_F(StreamTest, ResumeThroughKafkaWhenTheRingIsExhausted) {
   auto alice = Open(port, "alice");
   ASSERT_TRUE(WaitFor([&] { return hubs_[0]->stats().subscribers == 1; }));
   AddMixed(60);
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   std::vector<std::string> first;
   for (int i = 0; i < 5; ++i) {
     auto ev = alice->NextEvent(absl::Seconds(20));
@@ -616,7 +566,7 @@ TEST_F(StreamTest, ResumeThroughKafkaWhenTheRingIsExhausted) {
   alice.reset();
   AddMixed(80);
   AddMarkers();
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   ASSERT_TRUE(WaitFor([&] { return hubs_[0]->stats().consumed >= static_cast<int64_t>(produced_.size()); }));
 
   std::vector<std::string> want;
@@ -636,7 +586,7 @@ TEST_F(StreamTest, ResumeThroughKafkaWhenTheRingIsExhausted) {
   const size_t mark = produced_.size();
   Add(topic_b_, 1, {"u-alice"}, {});
   AddMarkers();
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   for (const auto& id : ReadUntilMarkers(*other)) got.push_back(id);
   for (const auto& id : Expected("alice", mark)) want.push_back(id);
   ExpectSameEventsPerPartitionOrder(got, want);
@@ -656,7 +606,7 @@ TEST_F(StreamTest, SlowClientIsDisconnectedAndResumesWithoutGap) {
     if (i % 40 == 0) Add(topic_a_, i % partitions_, {"u-bob"}, {});  // fewer than the queue holds
   }
   AddMarkers();
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   ASSERT_TRUE(WaitFor([&] { return hubs_[0]->stats().overflows >= 1; }, absl::Seconds(60)))
       << "the slow client was never cut off";
   // The other client is unaffected.
@@ -699,7 +649,7 @@ TEST_F(StreamTest, MalformedLastEventIdGetsReset) {
   ASSERT_TRUE(WaitFor([&] { return hubs_[0]->stats().subscribers == 1; }));
   AddMixed(12);
   AddMarkers();
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   ExpectSameEventsPerPartitionOrder(ReadUntilMarkers(*c), Expected("alice"));
   c.reset();
 
@@ -724,7 +674,7 @@ TEST_F(StreamTest, ExpiredPositionGetsReset) {
   auto watcher = Open(port, "alice");  // connected while it happens
   ASSERT_TRUE(WaitFor([&] { return hubs_[0]->stats().subscribers == 1; }));
   for (int i = 0; i < 80; ++i) Add(topic_a_, 0, {"u-alice"}, {}, 100'000);  // ~8 MB into one partition
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   ASSERT_GT(producer_->LowWatermark(topic_a_, 0), 0) << "the broker kept everything; the scenario needs eviction";
   // The hub read up to the end (what Kafka deleted before it could read it counts as `lost`).
   ASSERT_TRUE(WaitFor([&] {
@@ -766,7 +716,7 @@ TEST_F(StreamTest, ExpiredPositionGetsReset) {
   const size_t mark = produced_.size();
   AddMixed(8);
   AddMarkers();
-  producer_->Flush();
+  ASSERT_TRUE(producer_->Flush());
   ExpectSameEventsPerPartitionOrder(ReadUntilMarkers(*again), Expected("alice", mark));
 }
 
