@@ -97,9 +97,7 @@ class Edge(unittest.TestCase):
             if r.status == 401:
                 break
             time.sleep(0.05)
-        if r.status != 401 and self.revocation_events() == 0:
-            self.skipTest("identity does not publish SessionRevoked yet (issue 15, identity's part)")
-        self.assertEqual(r.status, 401, r.body)
+        self.assertEqual(r.status, 401, "%s (revocation events the gateway read: %d)" % (r.body, self.revocation_events()))
         self.assertEqual(r.error()["message"], "the session was revoked")
         self.assertEqual(r.headers.get("www-authenticate"),
                          'Bearer error="invalid_token", error_description="the session was revoked"')
