@@ -26,9 +26,7 @@ constexpr int64_t kRateScale = 100'000'000;  // 10^8
 constexpr int64_t kMaxPrincipal = 10'000'000'000'000;  // 10^13 kopecks = 100 bn ₽
 constexpr int kMaxTermMonths = 600;
 
-absl::Status Invalid(std::string_view field, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(what)));
-}
+absl::Status Invalid(std::string_view field, std::string_view what) { return InvalidFieldError(field, what); }
 
 // num / den for num >= 0, den > 0, rounded per `r`.
 int64_t Divide(absl::int128 num, absl::int128 den, ConventionProfile::Rounding r) {
@@ -811,10 +809,7 @@ absl::Status FinishSchedule(const LoanRequest& req, Schedule& s) {
     if (!psk.ok()) {
       // The flows come from fields the caller gave; a ПСК with no root (the fees leave next to nothing
       // of the loan) is about those fields, named as the caller knows them.
-      return Invalid("one_time_fees", absl::StrCat("the loan's ПСК cannot be computed with these fees: ",
-                                                   FieldViolations(psk.status()).empty()
-                                                       ? std::string(psk.status().message())
-                                                       : FieldViolations(psk.status()).front().description));
+      return Invalid("one_time_fees", "leave too little of the loan for its ПСК to be computed; lower them");
     }
     s.psk_percent = *std::move(psk);
   }

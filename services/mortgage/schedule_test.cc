@@ -467,6 +467,7 @@ TEST(BadInputTest, NamesTheField) {
   r.one_time_fees_kopecks = ok.principal_kopecks - 1;  // the borrower receives one kopeck
   const absl::Status near_all = BuildSchedule(r, nullptr).status();
   if (!near_all.ok()) ExpectInvalidField(near_all, "one_time_fees");
+  EXPECT_EQ(std::string(near_all.message()).find("cash_flows"), std::string::npos) << near_all;
   r.one_time_fees_kopecks = 1'000'000;
   r.yearly_insurance_kopecks = 300'000;
   absl::StatusOr<Schedule> fine = BuildSchedule(r, nullptr);
