@@ -102,6 +102,30 @@ class Choices {
 
 // --- Hostile values. ---
 
+// How wild this request is: every value hostile (1), or about one value in g_wildness hostile and the
+// rest plain, so that requests get past validation into the services and the database.
+size_t g_wildness = 1;
+bool Wild(Choices& in) { return g_wildness <= 1 || in.Pick(g_wildness) == 0; }
+
+// Ids the services returned in 200 answers (bounded), so later requests name rows that exist.
+std::vector<std::string> g_ids;
+
+void HarvestIds(const json& j, const std::string& key) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) HarvestIds(it.value(), it.key());
+  } else if (j.is_array()) {
+    for (const json& e : j) HarvestIds(e, key);
+  } else if (j.is_string() && (key == "id" || absl::EndsWith(key, "Id")) && !j.get<std::string>().empty()) {
+    const std::string id = j.get<std::string>();
+    if (std::find(g_ids.begin(), g_ids.end(), id) != g_ids.end()) return;
+    if (g_ids.size() < 256) {
+      g_ids.push_back(id);
+    } else {
+      g_ids[std::hash<std::string>()(id) % g_ids.size()] = id;
+    }
+  }
+}
+
 std::string Utf8(uint32_t cp) {
   std::string out;
   if (cp < 0x80) {
@@ -168,6 +192,8 @@ std::string HostileString(Choices& in) {
       " ",
       "  padded  ",
   };
+  if (!g_ids.empty() && in.Pick(3) == 0) return g_ids[in.Pick(g_ids.size())];
+  if (!Wild(in)) return kPlain[in.Pick(kPlain.size())];
   switch (in.Pick(8)) {
     case 0:
     case 1:
@@ -212,6 +238,7 @@ json HostileInt(Choices& in, bool is_64, bool is_unsigned) {
       100'000'000'000'000LL, 100'000'000'000'000LL + 1, 10'000'000'000LL, 1000LL * 12, 601, 600, 361,
       360,        121,        120,        99,         101,          -100,          32768,       65536};
   int64_t v;
+  if (!Wild(in)) return json(1 + static_cast<int64_t>(in.Pick(100)));
   switch (in.Pick(4)) {
     case 0: {
       static const std::vector<int64_t> kEdges = {i64max, i64min, i32max, i32min, i64max - 1, i64min + 1,
@@ -237,6 +264,7 @@ json HostileDouble(Choices& in) {
   static const std::vector<double> kValues = {0,      -0.0,  1,     -1,     0.5,   1e15 + 1, -1e15,
                                               1e308,  -1e308, 5e-324, 1e-9,  99.999, 100.0001,
                                               1e18,   36.6,   12.5,   1e9};
+  if (!Wild(in)) return json(1 + static_cast<double>(in.Pick(1000)) / 10);
   switch (in.Pick(6)) {
     case 0: {
       static const std::vector<std::string> kSpecial = {"NaN", "Infinity", "-Infinity"};
@@ -290,6 +318,7 @@ json SingleValue(Choices& in, const pb::FieldDescriptor* f, int depth) {
       return json(in.Bool());
     case FD::CPPTYPE_ENUM: {
       const pb::EnumDescriptor* e = f->enum_type();
+      if (!Wild(in)) return json(std::string(e->value(std::min(e->value_count() - 1, 1 + static_cast<int>(in.Pick(3))))->name()));
       switch (in.Pick(6)) {
         case 0:
           return json("NOT_A_VALUE_OF_" + std::string(e->name()));
@@ -314,7 +343,7 @@ json SingleValue(Choices& in, const pb::FieldDescriptor* f, int depth) {
 json FieldValue(Choices& in, const pb::FieldDescriptor* f, int depth) {
   if (f->is_map()) {
     json o = json::object();
-    const size_t n = in.OneIn(8) ? 500 : in.Pick(4);
+    const size_t n = Wild(in) && in.OneIn(8) ? 500 : in.Pick(4);
     for (size_t i = 0; i < n; ++i) {
       const pb::FieldDescriptor* key = f->message_type()->map_key();
       std::string k = key->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING ? HostileString(in)
@@ -327,7 +356,7 @@ json FieldValue(Choices& in, const pb::FieldDescriptor* f, int depth) {
   if (f->is_repeated()) {
     json a = json::array();
     size_t n = in.Pick(4);
-    if (in.OneIn(16)) n = 1000;
+    if (Wild(in) && in.OneIn(16)) n = 1000;
     for (size_t i = 0; i < n; ++i) a.push_back(SingleValue(in, f, depth));
     return a;
   }
@@ -369,9 +398,11 @@ json MessageJson(Choices& in, const pb::Descriptor* d, int depth) {
     const pb::FieldDescriptor* f = d->field(i);
     // Fill most fields: the more a request carries, the deeper it gets before a refusal.
     if (in.Pick(4) == 0) continue;
-    if (f->containing_oneof() != nullptr && !f->containing_oneof()->is_synthetic() &&
-        f->index_in_oneof() != 0 && in.Bool()) {
-      continue;
+    // One member of a oneof (usually; both now and then, which the transcoder must refuse).
+    if (const pb::OneofDescriptor* oneof = f->containing_oneof(); oneof != nullptr && !oneof->is_synthetic()) {
+      bool taken = false;
+      for (int k = 0; k < oneof->field_count(); ++k) taken = taken || o.contains(oneof->field(k)->json_name());
+      if (taken && !in.OneIn(32)) continue;
     }
     o[f->json_name()] = FieldValue(in, f, depth);
   }
@@ -737,15 +768,40 @@ const std::vector<std::string>& InternalMarkers() {
 
 [[noreturn]] void Fail(const std::string& what, const Request& r, const crm::gateway::HttpResponse& resp);
 
+// Answers by status and by status and method, for the summary.
+std::map<int, size_t> g_statuses;
+std::map<std::string, size_t> g_answers;
+
 void CheckOne(const uint8_t* data, size_t size) {
   Suite& suite = Suite::Get();
   Choices in(data, size);
+  static const size_t kWildness[] = {1, 4, 16, 64};
+  g_wildness = kWildness[in.Pick(4)];
   Request r = MakeRequest(in, suite);
   const bool writes = r.http.method != "GET";
   std::map<std::string, int64_t> before;
   if (writes) before = suite.Counts();
   crm::gateway::HttpResponse resp = suite.Send(r.http);
+  ++g_statuses[resp.status];
+  {
+    std::string message;
+    if (resp.status >= 400) {
+      json j = json::parse(resp.body, nullptr, false);
+      if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+        message = j["error"].value("message", "");
+        if (j["error"].contains("details")) message += " " + j["error"]["details"].dump().substr(0, 150);
+      }
+    }
+    ++g_answers[absl::StrCat(resp.status, " ", r.description.substr(0, r.description.find('\n')), " ",
+                             message.substr(0, 200))];
+  }
   if (resp.status >= 500) Fail(absl::StrCat("status ", resp.status), r, resp);
+  // CRM_HOSTILE_SHOW=<text>: print every request whose answer contains the text (investigations).
+  static const char* show = std::getenv("CRM_HOSTILE_SHOW");
+  if (show != nullptr && absl::StrContains(resp.body, show)) {
+    std::fprintf(stderr, "hostile-fuzz: %s\n  -> %d %s\n", r.description.c_str(), resp.status, resp.body.substr(0, 600).c_str());
+  }
+  if (resp.status == 200) HarvestIds(json::parse(resp.body, nullptr, false), "");
   if (resp.status >= 400) {
     const std::string lower = absl::AsciiStrToLower(resp.body);
     for (const std::string& m : InternalMarkers()) {
@@ -893,6 +949,12 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "hostile-fuzz: %zu random inputs passed (--seed %llu)\n", random_runs,
                static_cast<unsigned long long>(seed));
+  std::string statuses;
+  for (const auto& [status, n] : g_statuses) absl::StrAppend(&statuses, " ", status, ":", n);
+  std::fprintf(stderr, "hostile-fuzz: answers by status:%s\n", statuses.c_str());
+  if (std::getenv("CRM_HOSTILE_VERBOSE") != nullptr) {
+    for (const auto& [answer, n] : g_answers) std::fprintf(stderr, "  %6zu  %s\n", n, answer.c_str());
+  }
   Suite::Get().Stop();
   std::_Exit(0);
 }
