@@ -771,6 +771,9 @@ const std::vector<std::string>& InternalMarkers() {
 // Answers by status and by status and method, for the summary.
 std::map<int, size_t> g_statuses;
 std::map<std::string, size_t> g_answers;
+// The longest error body and its request's method, for the summary.
+size_t g_longest_error = 0;
+std::string g_longest_error_method;
 
 void CheckOne(const uint8_t* data, size_t size) {
   Suite& suite = Suite::Get();
@@ -783,6 +786,10 @@ void CheckOne(const uint8_t* data, size_t size) {
   if (writes) before = suite.Counts();
   crm::gateway::HttpResponse resp = suite.Send(r.http);
   ++g_statuses[resp.status];
+  if (resp.status >= 400 && resp.body.size() > g_longest_error) {
+    g_longest_error = resp.body.size();
+    g_longest_error_method = r.description.substr(0, r.description.find('\n'));
+  }
   {
     std::string message;
     if (resp.status >= 400) {
@@ -907,6 +914,8 @@ int main(int argc, char** argv) {
       files.emplace_back(a);
     }
   }
+  // CRM_HOSTILE_SECONDS overrides --seconds (a longer run through tools/crm test).
+  if (const char* s = std::getenv("CRM_HOSTILE_SECONDS"); s != nullptr && std::atof(s) > 0) seconds = std::atof(s);
   signal(SIGSEGV, OnCrash);
   signal(SIGBUS, OnCrash);
   signal(SIGFPE, OnCrash);
@@ -952,6 +961,8 @@ int main(int argc, char** argv) {
   std::string statuses;
   for (const auto& [status, n] : g_statuses) absl::StrAppend(&statuses, " ", status, ":", n);
   std::fprintf(stderr, "hostile-fuzz: answers by status:%s\n", statuses.c_str());
+  std::fprintf(stderr, "hostile-fuzz: longest error body: %zu bytes (%s)\n", g_longest_error,
+               g_longest_error_method.c_str());
   if (std::getenv("CRM_HOSTILE_VERBOSE") != nullptr) {
     for (const auto& [answer, n] : g_answers) std::fprintf(stderr, "  %6zu  %s\n", n, answer.c_str());
   }
