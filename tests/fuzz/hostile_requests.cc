@@ -762,7 +762,8 @@ const std::vector<std::string>& InternalMarkers() {
       "relation \"", "on table \"", "column \"", "invalid input syntax", "out of range for type",
       "numeric field overflow", "value too long for type", "postgres", "libpq", "std::", "terminate called",
       "what():", "deadlock detected", "current transaction is aborted", "could not serialize",
-      "null value in column", "unterminated", "invalid byte sequence", "character with byte sequence"};
+      "null value in column", "unterminated", "invalid byte sequence", "character with byte sequence",
+      "metadata size", "exceeds limit", "grpc", "rpc error"};
   return kMarkers;
 }
 
