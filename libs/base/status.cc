@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -199,15 +200,40 @@ std::optional<absl::Duration> DecodeRetryInfo(std::string_view in) {
 
 }  // namespace
 
+namespace {
+
+// `s` cut to at most `max` bytes at a UTF-8 character boundary, with "…" when cut.
+std::string Bounded(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return absl::StrCat(absl::string_view(s.data(), n), "…");
+}
+
+}  // namespace
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   const int code = CanonicalOrUnknown(static_cast<int>(status.code()));
-  std::string message(status.message());
+  // The message and the details travel as trailers, which gRPC bounds (8 KiB by default: a client
+  // refuses larger ones with RESOURCE_EXHAUSTED "received initial metadata size exceeds limit", and the
+  // real error is lost). Messages that quote a client's 100 000-character value are cut here.
+  std::string message =
+      Bounded(std::string_view(status.message().data(), status.message().size()), kMaxWireMessageBytes);
   std::vector<std::string> anys;
-  for (const char* type_url : {kBadRequestTypeUrl, kRetryInfoTypeUrl}) {
-    if (auto value = status.GetPayload(type_url); value.has_value()) {
-      anys.push_back(EncodeAny(type_url, std::string(*value)));
+  if (status.GetPayload(kBadRequestTypeUrl).has_value()) {
+    std::vector<FieldViolation> kept;
+    size_t bytes = 0;
+    for (const FieldViolation& v : FieldViolations(status)) {
+      FieldViolation b{Bounded(v.field, kMaxWireViolationBytes / 4), Bounded(v.description, kMaxWireViolationBytes)};
+      bytes += b.field.size() + b.description.size() + 8;
+      if (bytes > kMaxWireViolationsBytes) break;  // the first ones that fit
+      kept.push_back(std::move(b));
     }
+    anys.push_back(EncodeAny(kBadRequestTypeUrl, EncodeViolations(kept)));
+  }
+  if (auto value = status.GetPayload(kRetryInfoTypeUrl); value.has_value()) {
+    anys.push_back(EncodeAny(kRetryInfoTypeUrl, std::string(*value)));
   }
   if (!anys.empty()) {
     std::string details = EncodeRpcStatus(code, message, anys);

@@ -67,6 +67,13 @@ namespace crm {
 
 // Converts between our absl::Status and gRPC's status, keeping the code, the message and the field
 // violations (as grpc-status-details-bin).
+// Bounds of what ToGrpcStatus() sends (gRPC refuses trailers past 8 KiB): the message is cut to
+// kMaxWireMessageBytes, each violation's description to kMaxWireViolationBytes (its field to a quarter
+// of that), and only the first violations that fit in kMaxWireViolationsBytes are sent, all cut at a
+// UTF-8 boundary with "…".
+inline constexpr size_t kMaxWireMessageBytes = 1024;
+inline constexpr size_t kMaxWireViolationBytes = 512;
+inline constexpr size_t kMaxWireViolationsBytes = 3072;
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 

@@ -6,6 +6,7 @@
 #include "absl/strings/cord.h"
 #include "gmock/gmock.h"
 #include "grpcpp/support/status.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace crm {
@@ -146,6 +147,30 @@ TEST(FieldViolationsTest, TravelThroughGrpcStatusDetails) {
   // Without violations no details are sent; malformed details are ignored.
   EXPECT_TRUE(ToGrpcStatus(absl::NotFoundError("x")).error_details().empty());
   EXPECT_TRUE(FieldViolations(FromGrpcStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "m", "\xff\xff"))).empty());
+}
+
+// Issue 15 (tests/fuzz): a message quoting a client's 100 000-character value must still fit gRPC's
+// trailers (8 KiB), or the client sees RESOURCE_EXHAUSTED "received initial metadata size exceeds limit".
+TEST(FieldViolationsTest, WireMessageAndDetailsAreBounded) {
+  std::string huge;
+  for (int i = 0; i < 100'000; ++i) huge += "я";
+  std::vector<FieldViolation> many;
+  for (int i = 0; i < 1000; ++i) many.push_back({"items[" + std::to_string(i) + "].name", "not a name: " + huge});
+  absl::Status s = WithFieldViolations(absl::InvalidArgumentError("client.phones[0]: not a phone number: " + huge), many);
+  grpc::Status g = ToGrpcStatus(s);
+  EXPECT_LE(g.error_message().size(), kMaxWireMessageBytes + 3);
+  EXPECT_TRUE(absl::EndsWith(g.error_message(), "…"));
+  EXPECT_LT(g.error_details().size(), 6000u);
+  absl::Status back = FromGrpcStatus(g);
+  EXPECT_EQ(back.message(), g.error_message());
+  std::vector<FieldViolation> sent = FieldViolations(back);
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent[0].field, "items[0].name");
+  EXPECT_LE(sent[0].description.size(), kMaxWireViolationBytes + 3);
+  // Cut at a character boundary: "я" is two bytes.
+  EXPECT_TRUE(absl::EndsWith(sent[0].description, "я…"));
+  // Small errors travel as they are.
+  EXPECT_EQ(ToGrpcStatus(InvalidFieldError("a", "b")).error_message(), "a: b");
 }
 
 TEST(RetryDelayTest, TravelsThroughGrpcStatusDetailsWithFieldViolations) {

@@ -1,0 +1,30 @@
+// File: services/deals/wiring.h
+// The deals service's wiring, shared by its binary (main.cc: crm::rpc::RunService("deals", ..., Wire))
+// and by hosts that run the same service in process (tests/fuzz/hostile_requests.cc): reads the settings
+// CRM_DEALS_<NAME> (README.md) from `env`, applies the migrations, adds the services and the
+// objects they need to `server`. Returns OK with env.status() bad when a setting is bad (RunService
+// reports it), an error when wiring fails.
+#ifndef CRM_SERVICES_DEALS_WIRING_H_
+#define CRM_SERVICES_DEALS_WIRING_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "libs/config/config.h"
+#include "libs/pg/migrations.h"
+#include "libs/rpc/server.h"
+
+namespace crm::deals {
+
+// The DSN used when PG_DSN is unset.
+inline constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=deals user=deals";
+
+// The events outbox's migrations followed by the service's own.
+std::vector<crm::pg::Migration> AllMigrations();
+
+// Wires the service into `server` (see the file comment).
+absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server);
+
+}  // namespace crm::deals
+
+#endif  // CRM_SERVICES_DEALS_WIRING_H_
