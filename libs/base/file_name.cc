@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "libs/base/status.h"
+#include "libs/base/strings.h"
 
 namespace crm {
 namespace {
@@ -28,28 +29,21 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-size_t CodePointCount(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xc0) != 0x80;
-  return n;
-}
 
 }  // namespace
 
 absl::Status CheckFileName(std::string_view field, std::string_view name) {
   if (name.empty()) return InvalidFieldError(field, "required");
-  if (CodePointCount(name) > static_cast<size_t>(kMaxFileNameChars)) {
+  if (CodePoints(name) > static_cast<size_t>(kMaxFileNameChars)) {
     return InvalidFieldError(field, "longer than 255 characters");
   }
   if (name == "." || name == "..") return InvalidFieldError(field, "not a file name");
-  for (size_t i = 0; i < name.size(); ++i) {
-    const auto c = static_cast<unsigned char>(name[i]);
-    if (c == '/' || c == '\\') return InvalidFieldError(field, "must be a name without a path (no / or \\)");
-    if (c < 0x20 || c == 0x7f || (c == 0xc2 && i + 1 < name.size() &&
-                                  static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
-                                  static_cast<unsigned char>(name[i + 1]) <= 0x9f)) {
-      return InvalidFieldError(field, "holds a control character");
-    }
+  if (name.find_first_of("/\\") != std::string_view::npos) {
+    return InvalidFieldError(field, "must be a name without a path (no / or \\)");
+  }
+  // The suite's text rule, and no tab or line break either: a name is one line of a header.
+  if (HasForbiddenControl(name) || name.find_first_of("\t\r\n") != std::string_view::npos) {
+    return InvalidFieldError(field, "holds a control character");
   }
   if (name.front() == ' ' || name.back() == ' ') return InvalidFieldError(field, "starts or ends with a space");
   return absl::OkStatus();
@@ -67,7 +61,8 @@ absl::Status CheckMediaType(std::string_view field, std::string_view media_type)
   }
   while (end != std::string_view::npos) {
     const size_t next = media_type.find(';', end + 1);
-    const std::string_view param = Trim(media_type.substr(end + 1, next == std::string_view::npos ? next : next - end - 1));
+    const size_t length = next == std::string_view::npos ? next : next - end - 1;
+    const std::string_view param = Trim(media_type.substr(end + 1, length));
     const size_t eq = param.find('=');
     if (eq == std::string_view::npos || !IsToken(param.substr(0, eq)) || !IsToken(param.substr(eq + 1))) return bad;
     end = next;

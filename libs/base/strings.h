@@ -23,6 +23,14 @@
 
 namespace crm {
 
+// The number of Unicode characters (code points) of UTF-8 text `s`.
+size_t CodePoints(std::string_view s);
+
+// The suite's text rule (issue 15; libs/rpc/input_guard.h applies it to every request): whether `text`
+// (UTF-8) holds a control character other than TAB, LF and CR — C0 controls, DEL, or C1 controls
+// (U+0080..U+009F). `*offset` gets the byte offset of the first one.
+bool HasForbiddenControl(std::string_view text, size_t* offset = nullptr);
+
 // Returns a view of the same characters as an absl::string_view (no copy; same lifetime as `s`).
 inline absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 

@@ -186,4 +186,11 @@ absl::StatusOr<int> Migrate(const std::string& dsn, const std::vector<Migration>
   }
 }
 
+absl::StatusOr<std::unique_ptr<Pool>> MigrateAndOpen(const std::vector<Migration>& migrations, PoolOptions options) {
+  absl::StatusOr<int> applied = Migrate(options.dsn, migrations);
+  if (!applied.ok()) return applied.status();
+  log::Info("migrations applied", {{"count", *applied}});
+  return Pool::Create(std::move(options));
+}
+
 }  // namespace crm::pg

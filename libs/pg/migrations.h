@@ -22,10 +22,12 @@
 #ifndef CRM_LIBS_PG_MIGRATIONS_H_
 #define CRM_LIBS_PG_MIGRATIONS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/pg/pool.h"
 
 namespace crm::pg {
 
@@ -51,6 +53,10 @@ struct Migration {
 // be reached; otherwise the StatusFromException() status of the failing migration, prefixed with its
 // component and file. Recorded migrations missing from `migrations` (a newer binary ran) are ignored.
 absl::StatusOr<int> Migrate(const std::string& dsn, const std::vector<Migration>& migrations);
+
+// What a service does first with its database: Migrate(options.dsn, migrations) (the count applied goes
+// to the log), then a pool with `options`. Migrate's errors, or Pool::Create's.
+absl::StatusOr<std::unique_ptr<Pool>> MigrateAndOpen(const std::vector<Migration>& migrations, PoolOptions options);
 
 }  // namespace crm::pg
 

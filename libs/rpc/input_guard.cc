@@ -11,6 +11,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
 #include "libs/base/status.h"
+#include "libs/base/strings.h"
 
 namespace crm::rpc {
 namespace {
@@ -126,26 +127,6 @@ class Checker {
 };
 
 }  // namespace
-
-bool HasForbiddenControl(std::string_view text, size_t* offset) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = p[i];
-    bool bad = false;
-    if (c < 0x20) {
-      bad = c != '\t' && c != '\n' && c != '\r';
-    } else if (c == 0x7f) {
-      bad = true;
-    } else if (c == 0xc2 && i + 1 < text.size() && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
-      bad = true;  // U+0080..U+009F, the C1 controls, are C2 80..C2 9F in UTF-8
-    }
-    if (bad) {
-      if (offset != nullptr) *offset = i;
-      return true;
-    }
-  }
-  return false;
-}
 
 absl::Status CheckRequest(const google::protobuf::Message& request) {
   Checker c;

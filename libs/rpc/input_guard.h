@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "libs/base/strings.h"
 
 namespace google::protobuf {
 class Message;
@@ -38,9 +39,8 @@ inline constexpr int kMaxViolations = 20;
 // OK, or INVALID_ARGUMENT naming each field of `request` that breaks the rules above.
 absl::Status CheckRequest(const google::protobuf::Message& request);
 
-// Whether `text` (UTF-8) has a character the text rule refuses; `*offset` gets the byte offset of the
-// first one.
-bool HasForbiddenControl(std::string_view text, size_t* offset = nullptr);
+// The text rule itself, for code that checks one value: libs/base/strings.h.
+using ::crm::HasForbiddenControl;
 
 }  // namespace crm::rpc
 

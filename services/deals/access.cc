@@ -101,7 +101,7 @@ absl::Status CheckCanRead(const Principal& caller, const DealOwnership& deal) {
 }
 
 absl::Status CheckCanReadSetup(const Principal& caller) {
-  if (ReadScope(caller) != Scope::kNone || rpc::HasPermission(caller, "pipelines.manage")) return absl::OkStatus();
+  if (ReadScope(caller) != Scope::kNone || rpc::HasPermission(caller, kPipelinesManagePermission)) return absl::OkStatus();
   return absl::PermissionDeniedError("missing permission deals.read.own");
 }
 

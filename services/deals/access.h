@@ -73,6 +73,9 @@ struct DealOwnership {
 // Returns OK if `caller` may see the deal; NotFound "deal not found" otherwise.
 absl::Status CheckCanRead(const crm::common::v1::Principal& caller, const DealOwnership& deal);
 
+// The permission that lets a caller change pipelines, stages and field definitions.
+inline constexpr char kPipelinesManagePermission[] = "pipelines.manage";
+
 // OK if `caller` may see the sales set-up deals are read against — pipelines and their stages, deal
 // fields, lost reasons: anyone who may read some deals (a deals.read.* or deals.write.* permission) or
 // manage pipelines. Else PermissionDenied "missing permission deals.read.own" (issue 15: a parking

@@ -48,8 +48,9 @@ int DemoMain() {
   const std::string dsn = env.String("PG_DSN", crm::deals::kDefaultDsn);
   if (!env.status().ok()) return crm::config::ReportInvalid("deals", env.status());
   absl::Status status = [&]() -> absl::Status {
-    CRM_RETURN_IF_ERROR(crm::pg::Migrate(dsn, crm::deals::AllMigrations()).status());
-    CRM_ASSIGN_OR_RETURN(auto pool, crm::pg::Pool::Create({.dsn = dsn, .size = 2, .application_name = "deals-demo"}));
+    CRM_ASSIGN_OR_RETURN(auto pool,
+        crm::pg::MigrateAndOpen(crm::deals::AllMigrations(),
+            {.dsn = dsn, .size = 2, .application_name = "deals-demo"}));
     return crm::deals::LoadDemoPipelines(*pool);
   }();
   if (!status.ok()) {

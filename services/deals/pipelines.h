@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "crm/deals/v1/deals.grpc.pb.h"
 #include "libs/base/uuid.h"
+#include "services/deals/access.h"  // kPipelinesManagePermission
 
 namespace pqxx {
 class transaction_base;
@@ -49,9 +50,6 @@ class Pool;
 }  // namespace crm
 
 namespace crm::deals {
-
-// The permission that lets a caller change pipelines, stages and field definitions.
-inline constexpr char kPipelinesManagePermission[] = "pipelines.manage";
 
 // The deal fields a stage gate may require, besides custom fields written "custom.<code>".
 inline constexpr const char* kGateDealFields[] = {"amount",   "client_id", "source",

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/base/strings.h"
 #include "libs/pg/sql_time.h"
 #include "libs/pg/statement_recorder.h"
 #include "absl/time/time.h"
@@ -76,8 +77,8 @@ std::vector<std::string> JsonStrings(const std::string& text);
 // `s` with LIKE's wildcards and escape character escaped, to match literally (default ESCAPE '\').
 std::string EscapeLike(const std::string& s);
 
-// The number of Unicode characters (code points) of UTF-8 text `s`.
-size_t CodePoints(std::string_view s);
+// The number of Unicode characters (code points) of UTF-8 text `s` (libs/base/strings.h).
+using crm::CodePoints;
 
 }  // namespace crm::deals
 

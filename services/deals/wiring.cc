@@ -60,10 +60,9 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
   if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
 
-  CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
-  crm::log::Info("migrations applied", {{"count", applied}});
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::pg::Pool> pool,
-                       crm::pg::Pool::Create({.dsn = dsn, .size = pool_size, .application_name = "deals"}));
+                       crm::pg::MigrateAndOpen(AllMigrations(),
+                           {.dsn = dsn, .size = pool_size, .application_name = "deals"}));
   auto* p = server.Own(std::move(pool));
   auto* pipelines = server.Own(std::make_unique<crm::deals::PipelineStore>(*p, crm::SystemClock()));
   auto* deals = server.Own(std::make_unique<crm::deals::DealStore>(*p, crm::SystemClock()));

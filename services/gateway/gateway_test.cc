@@ -88,24 +88,6 @@ std::string StatusDetails(int code, const std::string& message,
   });
 }
 
-// Serialized google.rpc.Status{code 8, message, details=[Any{google.rpc.RetryInfo{retry_delay}}]}, as
-// identity sends with a throttled sign-in.
-std::string RetryInfoDetails(const std::string& message, int64_t seconds, int32_t nanos) {
-  auto varint = [](uint64_t v) {
-    std::string out;
-    while (v >= 0x80) {
-      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-      v >>= 7;
-    }
-    out.push_back(static_cast<char>(v));
-    return out;
-  };
-  auto bytes = [&](int field, const std::string& b) { return varint(uint64_t(field) << 3 | 2) + varint(b.size()) + b; };
-  const std::string duration = varint(1 << 3) + varint(uint64_t(seconds)) + varint(2 << 3) + varint(uint64_t(nanos));
-  const std::string any = bytes(1, "type.googleapis.com/google.rpc.RetryInfo") + bytes(2, bytes(1, duration));
-  return varint(1 << 3) + varint(8) + bytes(2, message) + bytes(3, any);
-}
-
 class Backend final : public tv1::TranscodeTestService::Service {
  public:
   struct Seen {
@@ -123,8 +105,9 @@ class Backend final : public tv1::TranscodeTestService::Service {
                           StatusDetails(3, "invalid thing", {{"thing.id", "must not be 'invalid'"}}));
     }
     if (req->id() == "throttled") {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many sign-in attempts",
-                          RetryInfoDetails("too many sign-in attempts", 41, 200'000'000));
+      // As identity sends a throttled sign-in: RetryInfo in grpc-status-details-bin.
+      return ToGrpcStatus(WithRetryDelay(absl::ResourceExhaustedError("too many sign-in attempts"),
+                                         absl::Seconds(41) + absl::Milliseconds(200)));
     }
     if (req->id() == "throttled-bare") {
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many sign-in attempts");

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/base/strings.h"
+#include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/events/kafka_client.h"
 #include "libs/log/log.h"
@@ -29,10 +30,6 @@ namespace crm::gateway {
 namespace {
 
 constexpr int kKafkaTimeoutMs = 5000;
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 struct Metrics {
   prometheus::Gauge& sessions;
@@ -78,9 +75,9 @@ absl::Status RevokedSessions::Apply(std::string_view envelope_bytes, absl::Durat
   }
   absl::Time until;
   if (revoked.has_tokens_expire_time()) {
-    until = FromProto(revoked.tokens_expire_time());
+    until = FromProtoTimestamp(revoked.tokens_expire_time());
   } else {
-    until = (revoked.has_revoke_time() ? FromProto(revoked.revoke_time()) : clock_.Now()) + fallback_ttl;
+    until = (revoked.has_revoke_time() ? FromProtoTimestamp(revoked.revoke_time()) : clock_.Now()) + fallback_ttl;
   }
   Revoke(revoked.session_id(), until);
   return absl::OkStatus();

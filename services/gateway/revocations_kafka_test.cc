@@ -21,34 +21,16 @@
 #include "proto/crm/identity/v1/events.pb.h"
 #include "services/gateway/auth.h"
 #include "services/gateway/revocations.h"
+#include "services/gateway/revocations_testing.h"
 
 namespace crm::gateway {
 namespace {
 
-google::protobuf::Timestamp Ts(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
-
 // Publishes a SessionRevoked as identity's relay does: key = session id, partitioned by key.
 void PublishRevoked(crm::testing::KafkaTestProducer& producer, const std::string& topic,
                     const std::string& session_id, absl::Time revoked, absl::Time tokens_expire) {
-  identity::v1::SessionRevoked p;
-  p.set_session_id(session_id);
-  p.set_user_id("user-1");
-  p.set_reason("sign_out");
-  *p.mutable_revoke_time() = Ts(revoked);
-  *p.mutable_tokens_expire_time() = Ts(tokens_expire);
-  events::v1::Envelope e;
-  e.set_id(NewUuidV7());
-  e.set_type(identity::v1::kSessionRevokedType);
-  e.set_source("/crm/identity");
-  e.set_subject(session_id);
-  e.set_aggregate_type("session");
-  *e.mutable_time() = Ts(revoked);
-  e.mutable_payload()->PackFrom(p);
-  ASSERT_TRUE(producer.Produce(topic, e));
+  ASSERT_TRUE(
+      producer.Produce(topic, testing::RevokedSessionEnvelope(NewUuidV7(), session_id, revoked, tokens_expire)));
   ASSERT_TRUE(producer.Flush());
 }
 

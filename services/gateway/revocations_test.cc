@@ -1,6 +1,7 @@
 // Tests of RevokedSessions (no Kafka): envelopes in, the set and its expiry checked with a ManualClock;
 // and the Authenticator refusing a revoked session's tokens, remembered ones included.
 #include "services/gateway/revocations.h"
+#include "services/gateway/revocations_testing.h"
 
 #include <memory>
 #include <string>
@@ -16,30 +17,10 @@
 namespace crm::gateway {
 namespace {
 
-google::protobuf::Timestamp Ts(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(absl::ToUnixSeconds(t)))));
-  return ts;
-}
-
-// The envelope identity's relay publishes for a revoked session.
+// The envelope identity's relay publishes for a revoked session, as bytes.
 std::string RevokedEnvelope(const std::string& session_id, absl::Time revoked, absl::Time tokens_expire) {
-  identity::v1::SessionRevoked p;
-  p.set_session_id(session_id);
-  p.set_user_id("user-1");
-  p.set_reason("sign_out");
-  *p.mutable_revoke_time() = Ts(revoked);
-  *p.mutable_tokens_expire_time() = Ts(tokens_expire);
-  events::v1::Envelope e;
-  e.set_id("0190-revoked-" + session_id);
-  e.set_type(identity::v1::kSessionRevokedType);
-  e.set_source("/crm/identity");
-  e.set_subject(session_id);
-  e.set_aggregate_type("session");
-  *e.mutable_time() = Ts(revoked);
-  e.mutable_payload()->PackFrom(p);
-  return e.SerializeAsString();
+  return testing::RevokedSessionEnvelope("0190-revoked-" + session_id, session_id, revoked, tokens_expire)
+      .SerializeAsString();
 }
 
 class RevokedSessionsTest : public ::testing::Test {
@@ -97,7 +78,7 @@ TEST_F(RevokedSessionsTest, OtherTypesAreIgnoredAndGarbageIsAnError) {
 TEST_F(RevokedSessionsTest, WithoutTokensExpireTimeTheFallbackTtlCountsFromTheRevocation) {
   identity::v1::SessionRevoked p;
   p.set_session_id("s");
-  *p.mutable_revoke_time() = Ts(clock_.Now());
+  *p.mutable_revoke_time() = ToProtoTimestamp(clock_.Now());
   events::v1::Envelope e;
   e.set_type(identity::v1::kSessionRevokedType);
   e.mutable_payload()->PackFrom(p);

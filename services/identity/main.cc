@@ -58,9 +58,9 @@ int DemoUsersMain(int argc, char** argv) {
   const std::string dsn = env.String("PG_DSN", crm::identity::kDefaultDsn);
   if (!env.status().ok()) return crm::config::ReportInvalid("identity", env.status());
   absl::Status status = [&]() -> absl::Status {
-    CRM_RETURN_IF_ERROR(crm::pg::Migrate(dsn, crm::identity::AllMigrations()).status());
     CRM_ASSIGN_OR_RETURN(auto pool,
-                         crm::pg::Pool::Create({.dsn = dsn, .size = 2, .application_name = "identity-demo"}));
+        crm::pg::MigrateAndOpen(crm::identity::AllMigrations(),
+        {.dsn = dsn, .size = 2, .application_name = "identity-demo"}));
     crm::identity::Store store(*pool, crm::SystemClock());
     return crm::identity::CreateDemoUsers(store, options);
   }();

@@ -87,11 +87,9 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   }
   if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
 
-  CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
-  crm::log::Info("migrations applied", {{"count", applied}});
-  CRM_ASSIGN_OR_RETURN(
-      std::unique_ptr<crm::pg::Pool> pool,
-      crm::pg::Pool::Create({.dsn = dsn, .size = pool_size, .application_name = "identity"}));
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::pg::Pool> pool,
+                       crm::pg::MigrateAndOpen(AllMigrations(),
+                           {.dsn = dsn, .size = pool_size, .application_name = "identity"}));
   auto* p = server.Own(std::move(pool));
   auto* store = server.Own(std::make_unique<crm::identity::Store>(*p, crm::SystemClock()));
   if (!admin_login.empty())

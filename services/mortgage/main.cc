@@ -44,9 +44,9 @@ int DemoMain() {
   const std::string dsn = env.String("PG_DSN", crm::mortgage::kDefaultDsn);
   if (!env.status().ok()) return crm::config::ReportInvalid("mortgage", env.status());
   absl::StatusOr<bool> wrote = [&]() -> absl::StatusOr<bool> {
-    CRM_RETURN_IF_ERROR(crm::pg::Migrate(dsn, crm::mortgage::AllMigrations()).status());
     CRM_ASSIGN_OR_RETURN(auto pool,
-                         crm::pg::Pool::Create({.dsn = dsn, .size = 1, .application_name = "mortgage-demo"}));
+        crm::pg::MigrateAndOpen(crm::mortgage::AllMigrations(),
+        {.dsn = dsn, .size = 1, .application_name = "mortgage-demo"}));
     crm::mortgage::ReferenceStore store(*pool, crm::SystemClock(), {});
     return store.Install(crm::mortgage::DemoCatalog());
   }();

@@ -56,10 +56,9 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
                        crm::calendar::WorkingCalendar::FiveDay(time_zone, holidays));
   auto* calendar = server.Own(std::make_unique<crm::calendar::WorkingCalendar>(std::move(cal_value)));
 
-  CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
-  crm::log::Info("migrations applied", {{"count", applied}});
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::pg::Pool> pool,
-                       crm::pg::Pool::Create({.dsn = dsn, .size = pool_size, .application_name = "mortgage"}));
+                       crm::pg::MigrateAndOpen(AllMigrations(),
+                           {.dsn = dsn, .size = pool_size, .application_name = "mortgage"}));
   auto* p = server.Own(std::move(pool));
 
   auto* store = server.Own(std::make_unique<crm::mortgage::ReferenceStore>(

@@ -100,8 +100,8 @@ int DemoMain() {
   const std::string zone = env.String("TIME_ZONE", "Europe/Moscow");
   if (!env.status().ok()) return crm::config::ReportInvalid("robots", env.status());
   absl::Status status = [&]() -> absl::Status {
-    CRM_RETURN_IF_ERROR(crm::pg::Migrate(dsn, AllMigrations()).status());
-    CRM_ASSIGN_OR_RETURN(auto pool, crm::pg::Pool::Create({.dsn = dsn, .size = 2, .application_name = "robots-demo"}));
+    CRM_ASSIGN_OR_RETURN(auto pool,
+        crm::pg::MigrateAndOpen(AllMigrations(), {.dsn = dsn, .size = 2, .application_name = "robots-demo"}));
     crm::robots::ScheduleStore schedules(*pool, crm::SystemClock(), [&](std::string_view) {
       return absl::StatusOr<crm::calendar::WorkingCalendar>(
           crm::calendar::WorkingCalendar::FiveDay(*crm::LoadTimeZone(zone)));
@@ -164,10 +164,9 @@ int main(int argc, char** argv) {
                              crm::calendar::WorkingCalendar::FiveDay(time_zone, holidays));
         auto* calendar = server.Own(std::make_unique<crm::calendar::WorkingCalendar>(std::move(cal_value)));
 
-        CRM_ASSIGN_OR_RETURN(int applied, crm::pg::Migrate(dsn, AllMigrations()));
-        crm::log::Info("migrations applied", {{"count", applied}});
         CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::pg::Pool> pool,
-                             crm::pg::Pool::Create({.dsn = dsn, .size = pool_size, .application_name = "robots"}));
+                             crm::pg::MigrateAndOpen(AllMigrations(),
+                                 {.dsn = dsn, .size = pool_size, .application_name = "robots"}));
         auto* p = server.Own(std::move(pool));
 
         std::unique_ptr<crm::robots::Mailer> mailer;

