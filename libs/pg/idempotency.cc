@@ -11,7 +11,11 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
+#include "libs/base/clock.h"
+#include "libs/base/periodic.h"
 #include "libs/base/status.h"
+#include "libs/log/log.h"
+#include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
 
 namespace crm::pg {
@@ -90,6 +94,13 @@ absl::StatusOr<int> PurgeIdempotency(pqxx::transaction_base& tx, absl::Time now)
   pqxx::result r = pg::ExecPrepared(tx, absl::StrCat("DELETE FROM idempotency WHERE create_time <= ", TimeExpr(1)),
                                   absl::ToUnixMicros(now - kIdempotencyRetention));
   return static_cast<int>(r.affected_rows());
+}
+
+std::unique_ptr<Periodic> HourlyIdempotencyPurge(Pool& pool, const Clock& clock) {
+  return std::make_unique<Periodic>(absl::Hours(1), [&pool, &clock] {
+    absl::Status s = InTransaction(pool, [&clock](pqxx::work& tx) { return PurgeIdempotency(tx, clock.Now()).status(); });
+    if (!s.ok()) log::Warn("cannot purge idempotency records", {{"error", s}});
+  });
 }
 
 }  // namespace crm::pg

@@ -26,6 +26,7 @@
 #ifndef CRM_LIBS_PG_IDEMPOTENCY_H_
 #define CRM_LIBS_PG_IDEMPOTENCY_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -41,7 +42,14 @@ namespace pqxx {
 class transaction_base;
 }  // namespace pqxx
 
+namespace crm {
+class Clock;
+class Periodic;
+}  // namespace crm
+
 namespace crm::pg {
+
+class Pool;
 
 // How long a key is remembered; after that the same key makes a new object.
 inline constexpr absl::Duration kIdempotencyRetention = absl::Hours(24);
@@ -67,6 +75,11 @@ absl::Status RunIdempotent(pqxx::transaction_base& tx, const IdempotencyScope& s
 
 // Deletes records older than the retention at `now`; returns how many. Safe to run on every replica.
 absl::StatusOr<int> PurgeIdempotency(pqxx::transaction_base& tx, absl::Time now);
+
+// PurgeIdempotency every hour on a thread of its own, in its own transaction on `pool`, at `clock`'s now;
+// a failure is logged and tried again the next hour. What every service that honours idempotency keys
+// owns beside its server.
+std::unique_ptr<Periodic> HourlyIdempotencyPurge(Pool& pool, const Clock& clock);
 
 }  // namespace crm::pg
 

@@ -73,12 +73,7 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   auto* tasks = server.Own(std::make_unique<crm::deals::TaskStore>(*p, crm::SystemClock()));
   server.AddService(server.Own(std::make_unique<crm::deals::TaskServiceImpl>(*tasks)));
   // Idempotency records past their 24 hours (libs/pg/idempotency.h), hourly on every replica.
-  server.Own(std::make_unique<crm::Periodic>(absl::Hours(1), [p] {
-    absl::Status s = crm::pg::InTransaction(*p, [](pqxx::work& tx) {
-      return crm::pg::PurgeIdempotency(tx, crm::SystemClock().Now()).status();
-    });
-    if (!s.ok()) crm::log::Warn("cannot purge idempotency records", {{"error", s}});
-  }));
+  server.Own(crm::pg::HourlyIdempotencyPurge(*p, crm::SystemClock()));
   // The board totals' deltas into the totals (listing.h), every second on every replica.
   server.Own(std::make_unique<crm::Periodic>(absl::Seconds(1), [p] {
     if (absl::StatusOr<int64_t> moved = crm::deals::FoldStageTotals(*p); !moved.ok()) {

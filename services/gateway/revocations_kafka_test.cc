@@ -20,6 +20,7 @@
 #include "proto/crm/identity/v1/event_types.h"
 #include "proto/crm/identity/v1/events.pb.h"
 #include "services/gateway/auth.h"
+#include "services/gateway/auth_testing.h"
 #include "services/gateway/revocations.h"
 #include "services/gateway/revocations_testing.h"
 
@@ -33,15 +34,6 @@ void PublishRevoked(crm::testing::KafkaTestProducer& producer, const std::string
       producer.Produce(topic, testing::RevokedSessionEnvelope(NewUuidV7(), session_id, revoked, tokens_expire)));
   ASSERT_TRUE(producer.Flush());
 }
-
-class StaticKeys final : public JwksSource {
- public:
-  explicit StaticKeys(auth::KeySet keys) : keys_(std::make_shared<const auth::KeySet>(std::move(keys))) {}
-  absl::StatusOr<std::shared_ptr<const auth::KeySet>> Keys(absl::Time) override { return keys_; }
-
- private:
-  std::shared_ptr<const auth::KeySet> keys_;
-};
 
 // Polls `cond` (bounded): waiting for the consumer, never for time to pass.
 template <typename F>
@@ -81,7 +73,7 @@ class RevocationKafkaTest : public ::testing::Test {
     auth::KeySet keys;
     keys.Add(key_->public_key());
     AuthOptions o;
-    o.jwks = std::make_shared<StaticKeys>(std::move(keys));
+    o.jwks = std::make_shared<testing::StaticKeys>(std::move(keys));
     o.revocations = listener.sessions();
     return *Authenticator::Create(std::move(o));
   }

@@ -13,6 +13,7 @@
 #include "proto/crm/identity/v1/event_types.h"
 #include "proto/crm/identity/v1/events.pb.h"
 #include "services/gateway/auth.h"
+#include "services/gateway/auth_testing.h"
 
 namespace crm::gateway {
 namespace {
@@ -100,15 +101,6 @@ TEST(RevokedSessionsBoundTest, AFloodBeyondTheBoundDropsWhatExpiresFirst) {
 
 // --- The Authenticator with a revocation set. ---
 
-class StaticKeys final : public JwksSource {
- public:
-  explicit StaticKeys(auth::KeySet keys) : keys_(std::make_shared<const auth::KeySet>(std::move(keys))) {}
-  absl::StatusOr<std::shared_ptr<const auth::KeySet>> Keys(absl::Time) override { return keys_; }
-
- private:
-  std::shared_ptr<const auth::KeySet> keys_;
-};
-
 class RevokedTokenTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -117,7 +109,7 @@ class RevokedTokenTest : public ::testing::Test {
     keys.Add(key_->public_key());
     revoked_ = std::make_shared<RevokedSessions>(clock_, absl::Seconds(30));
     AuthOptions o;
-    o.jwks = std::make_shared<StaticKeys>(std::move(keys));
+    o.jwks = std::make_shared<testing::StaticKeys>(std::move(keys));
     o.clock = &clock_;
     o.revocations = revoked_;
     o.public_methods = {"pub.Method"};

@@ -74,11 +74,7 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<crm::mortgage::DeskServiceImpl>(*applications, *clock, zone)));
 
   // Idempotency records past their 24 hours, hourly on every replica.
-  server.Own(std::make_unique<crm::Periodic>(absl::Hours(1), [p, clock] {
-    absl::Status s = crm::pg::InTransaction(
-        *p, [clock](pqxx::work& tx) { return crm::pg::PurgeIdempotency(tx, clock->Now()).status(); });
-    if (!s.ok()) crm::log::Warn("cannot purge idempotency records", {{"error", s}});
-  }));
+  server.Own(crm::pg::HourlyIdempotencyPurge(*p, *clock));
   if (relay_enabled) {
     CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Relay> relay, crm::events::Relay::Create(relay_options));
     server.Own(std::move(relay))->Start();

@@ -59,6 +59,7 @@
 #include "libs/rpc/server.h"
 #include "services/deals/wiring.h"
 #include "services/gateway/auth.h"
+#include "services/gateway/auth_testing.h"
 #include "services/gateway/edge/server.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/transcode/descriptor_set.h"
@@ -426,15 +427,6 @@ const std::vector<std::string>& Permissions() {
   return kAll;
 }
 
-class StaticKeys final : public crm::gateway::JwksSource {
- public:
-  explicit StaticKeys(crm::auth::KeySet keys) : keys_(std::make_shared<const crm::auth::KeySet>(std::move(keys))) {}
-  absl::StatusOr<std::shared_ptr<const crm::auth::KeySet>> Keys(absl::Time) override { return keys_; }
-
- private:
-  std::shared_ptr<const crm::auth::KeySet> keys_;
-};
-
 // One in-process call of Gateway::Handle.
 class LocalCall final : public crm::gateway::HttpCall {
  public:
@@ -579,7 +571,7 @@ class Suite {
     user_key_ = *user_key;
     crm::auth::KeySet keys;
     keys.Add(user_key_->public_key());
-    o.auth.jwks = std::make_shared<StaticKeys>(std::move(keys));
+    o.auth.jwks = std::make_shared<crm::gateway::testing::StaticKeys>(std::move(keys));
     o.service_key = *gateway_key;
     o.per_user_rate = 0;
     absl::StatusOr<std::unique_ptr<crm::gateway::Gateway>> gw = crm::gateway::Gateway::Create(std::move(o));
