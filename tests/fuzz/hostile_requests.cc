@@ -1,7 +1,7 @@
 // File: tests/fuzz/hostile_requests.cc
 // Issue 15: a fuzz target of schema-valid but hostile requests (README.md in this folder).
 //
-// One process hosts identity, deals and mortgage (their own wiring, services/*/wiring.h), each on a
+// One process hosts identity, deals, robots and mortgage (their own wiring, services/*/wiring.h), each on a
 // crm::rpc::Server on 127.0.0.1:0 over a TempDatabase of its own, and the gateway over the API
 // descriptor set routing to them. Each input is a choice stream: it picks one HttpRule of a hosted
 // service, fills its path variables and a JSON body (or query) shaped by the request message's
@@ -66,6 +66,7 @@
 #include "services/gateway/transcode/router.h"
 #include "services/identity/wiring.h"
 #include "services/mortgage/wiring.h"
+#include "services/robots/wiring.h"
 
 #ifndef CRM_API_PB
 #error "CRM_API_PB (the API descriptor set) must be defined"
@@ -460,7 +461,11 @@ bool Ignored(const std::string& service, const std::string& table) {
          (service == "identity" && table == "signin_failures") ||  // a refused sign-in is counted (401)
          (service == "deals" && (absl::StrContains(table, "total") ||  // board totals and their deltas,
                                  table == "deal_stage_deltas")) ||      // folded every second
-         (service == "deals" && table == "user_directory");  // identity's users, from Kafka
+         (service == "deals" && table == "user_directory") ||  // identity's users, from Kafka
+         // robots' timer loops fire steps in the background (executions, their events, counters,
+         // notifications, materialized schedule occurrences); rules, versions and schedules are checked.
+         (service == "robots" && table != "rules" && table != "rule_versions" && table != "rules_revision" &&
+          table != "schedules" && table != "idempotency");
 }
 
 class Suite {
@@ -552,6 +557,12 @@ class Suite {
           {"CONSUMER_GROUP", absl::StrCat("hostile-fuzz-", getpid())},
           {"BLOB_DIR", blob_dir},
           {"OVERDUE_SCAN_INTERVAL_MS", "0"}});
+    // robots consumes the suite's events and identity's users the same way and calls the hosted deals.
+    Host("robots", crm::robots::Wire,
+         {{"KAFKA_BROKERS", brokers != nullptr ? brokers : "127.0.0.1:1"},
+          {"CONSUMER_GROUP", absl::StrCat("hostile-fuzz-robots-", getpid())},
+          {"DEALS_ADDRESS", absl::StrCat("127.0.0.1:", hosted_[1].server->grpc_port())},
+          {"TIMER_WORKERS", "1"}});
     Host("mortgage", crm::mortgage::Wire, {});
 
     // The gateway over the API descriptor set, routing the hosted services' routes.
@@ -594,7 +605,7 @@ class Suite {
     if (!router.ok()) Die(router.status().ToString());
     routes_ = router->routes();
     router_.emplace(*std::move(router));
-    std::fprintf(stderr, "hostile-fuzz: %zu routes of %zu services (identity, deals, mortgage)\n", routes_.size(),
+    std::fprintf(stderr, "hostile-fuzz: %zu routes of %zu services (identity, deals, robots, mortgage)\n", routes_.size(),
                  hosted_services.size());
   }
 
