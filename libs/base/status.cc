@@ -255,6 +255,13 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return out;
 }
 
+absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations) {
+  if (violations.empty()) return absl::InvalidArgumentError("invalid request");
+  std::string message = absl::StrCat(violations.front().field, ": ", violations.front().description);
+  if (violations.size() > 1) absl::StrAppend(&message, " (and ", violations.size() - 1, " more)");
+  return WithFieldViolations(absl::InvalidArgumentError(message), violations);
+}
+
 absl::Status InvalidFieldError(std::string_view field, std::string_view description) {
   return WithFieldViolations(
       absl::InvalidArgumentError(absl::StrCat(absl::string_view(field.data(), field.size()), ": ",

@@ -93,6 +93,10 @@ struct FieldViolation {
 // Returns INVALID_ARGUMENT "<field>: <description>" carrying that one violation.
 absl::Status InvalidFieldError(std::string_view field, std::string_view description);
 
+// Returns INVALID_ARGUMENT carrying every violation, its message naming the first:
+// "<field>: <description> (and N more)". The one error shape of a request refused for its fields.
+absl::Status InvalidFieldsError(const std::vector<FieldViolation>& violations);
+
 // Returns `status` with `violations` appended to any it already carries. OK statuses cannot carry
 // payloads and are returned unchanged.
 absl::Status WithFieldViolations(absl::Status status, const std::vector<FieldViolation>& violations);

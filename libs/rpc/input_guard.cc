@@ -132,9 +132,7 @@ absl::Status CheckRequest(const google::protobuf::Message& request) {
   Checker c;
   c.Walk(request, "");
   if (c.violations.empty()) return absl::OkStatus();
-  std::string message = absl::StrCat(c.violations.front().field, ": ", c.violations.front().description);
-  if (c.violations.size() > 1) absl::StrAppend(&message, " (and ", c.violations.size() - 1, " more)");
-  return WithFieldViolations(absl::InvalidArgumentError(message), c.violations);
+  return InvalidFieldsError(c.violations);
 }
 
 }  // namespace crm::rpc

@@ -768,7 +768,10 @@ const std::vector<std::string>& InternalMarkers() {
       "numeric field overflow", "value too long for type", "postgres", "libpq", "std::", "terminate called",
       "what():", "deadlock detected", "current transaction is aborted", "could not serialize",
       "null value in column", "unterminated", "invalid byte sequence", "character with byte sequence",
-      "metadata size", "exceeds limit", "grpc", "rpc error"};
+      "metadata size", "exceeds limit", "grpc", "rpc error",
+      // protobuf's JSON parser (the transcoder answers with json_check.h's words instead)
+      "root element", "cannot find field", "for type type_", "type.googleapis.com", "expected a value",
+      "non utf-8 code points", "invalid value \""};
   return kMarkers;
 }
 

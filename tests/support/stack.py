@@ -147,6 +147,21 @@ class Stack:
                 login, secret = line.rstrip("\n").split("\t")
                 self.totp[login] = secret
 
+    def wait_for_users(self, service, table, timeout=120):
+        """Waits until `service`'s read model of identity's users (`table` in its database, filled from
+        Kafka) holds every demo user: recipients and names resolve only after that."""
+        dsn = self.envs[service]["CRM_%s_PG_DSN" % service.upper()]
+        deadline = time.monotonic() + timeout
+        while True:
+            out = subprocess.run(["psql", dsn, "-Atqc", "SELECT count(*) FROM " + table],
+                                 capture_output=True, text=True)
+            if out.returncode == 0 and int(out.stdout.strip() or 0) >= len(self.users):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("%s never received identity's %d users (%s)" %
+                                     (service, len(self.users), out.stdout.strip() or out.stderr.strip()))
+            time.sleep(0.1)
+
     def signed(self, principal):
         """gRPC metadata carrying `principal` (a crm.common.v1.Principal message) signed with the gateway's
         key, as libs/auth/service_credential.h describes: what a trusted caller such as robots sends."""

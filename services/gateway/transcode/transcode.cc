@@ -18,6 +18,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
+#include "services/gateway/transcode/json_check.h"
 #include "services/gateway/transcode/json_policy.h"
 #include "services/gateway/transcode/json_print.h"
 
@@ -37,15 +38,18 @@ std::string PathString(const FieldPath& path) {
   return out;
 }
 
-// Parses JSON into `msg` per the policy; errors are INVALID_ARGUMENT prefixed with `what`.
-absl::Status ParseJson(std::string_view json, gpb::Message* msg, std::string_view what) {
+// Parses JSON into `msg` per the policy. A refusal is INVALID_ARGUMENT carrying every violation
+// (json_check.h), each path starting with `prefix` (the body field, or empty for a whole request);
+// protobuf's own wording never reaches the client.
+absl::Status ParseJson(std::string_view json, gpb::Message* msg, std::string_view prefix) {
   absl::Status s = FromProtobufStatus(gpb::util::JsonStringToMessage(json, msg, JsonInputOptions()));
   if (s.ok()) return s;
-  // Protobuf appends the offending input after a newline; it may be invalid UTF-8 and has no place in
-  // an error that goes back to the client.
-  std::string_view message = AsStd(s.message());
-  message = message.substr(0, message.find('\n'));
-  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(what), ": ", AsAbsl(message)));
+  std::vector<FieldViolation> violations = ExplainJson(json, msg->GetDescriptor(), prefix);
+  if (violations.empty()) {  // protobuf refused what the explainer accepts: still say where
+    violations.push_back({prefix.empty() ? "body" : std::string(prefix),
+                          absl::StrCat("is not a valid ", msg->GetDescriptor()->full_name(), " in JSON")});
+  }
+  return InvalidFieldsError(violations);
 }
 
 std::string JsonQuote(std::string_view s) {
@@ -93,9 +97,8 @@ absl::Status SetScalar(gpb::Message* msg, const gpb::FieldDescriptor* field, std
                        std::string_view name) {
   const gpb::Reflection* r = msg->GetReflection();
   const bool rep = field->is_repeated();
-  auto bad = [&](std::string_view kind) {
-    return absl::InvalidArgumentError(absl::StrCat("field ", AsAbsl(name), ": ", QuoteForError(text),
-                                                   " is not a valid ", AsAbsl(kind)));
+  auto bad = [&](std::string_view) {
+    return InvalidFieldError(name, absl::StrCat(DescribeExpected(field), " (got ", QuoteForError(text), ")"));
   };
   absl::string_view t = AsAbsl(text);
   switch (field->cpp_type()) {
@@ -104,7 +107,7 @@ absl::Status SetScalar(gpb::Message* msg, const gpb::FieldDescriptor* field, std
       if (field->type() == gpb::FieldDescriptor::TYPE_BYTES) {
         if (!absl::WebSafeBase64Unescape(t, &value) && !absl::Base64Unescape(t, &value)) return bad("base64");
       } else if (!gpb::internal::IsStructurallyValidUTF8(value.data(), static_cast<int>(value.size()))) {
-        return absl::InvalidArgumentError(absl::StrCat("field ", AsAbsl(name), ": value is not valid UTF-8"));
+        return InvalidFieldError(name, "is not valid UTF-8");
       }
       rep ? r->AddString(msg, field, std::move(value)) : r->SetString(msg, field, std::move(value));
       return absl::OkStatus();
@@ -170,7 +173,8 @@ absl::Status SetScalar(gpb::Message* msg, const gpb::FieldDescriptor* field, std
         return SetScalar(r->MutableMessage(msg, field), d->FindFieldByName("value"), text, name);
       }
       if (IsStringLikeWkt(d)) {
-        return ParseJson(JsonQuote(text), r->MutableMessage(msg, field), absl::StrCat("field ", AsAbsl(name)));
+        if (ParseJson(JsonQuote(text), r->MutableMessage(msg, field), name).ok()) return absl::OkStatus();
+        return bad("");
       }
       break;
     }
@@ -229,19 +233,18 @@ bool IsBlank(std::string_view s) {
 // Parses the body into the body field `f` of `req`.
 absl::Status ParseBodyField(const RouteMatch& m, std::string_view body, gpb::Message* req,
                             const gpb::FieldDescriptor* f) {
-  std::string what = absl::StrCat("request body (field ", f->name(), ")");
   if (!f->is_repeated() && f->cpp_type() == gpb::FieldDescriptor::CPPTYPE_MESSAGE) {
-    return ParseJson(body, req->GetReflection()->MutableMessage(req, f, m.factory.get()), what);
+    return ParseJson(body, req->GetReflection()->MutableMessage(req, f, m.factory.get()), f->name());
   }
   // Scalars and repeated fields: parse {"<field>": body} into a scratch request and take the field,
   // refusing bodies that smuggle in other keys ("1, \"other\": 2").
   std::unique_ptr<gpb::Message> scratch(req->New());
   CRM_RETURN_IF_ERROR(ParseJson(absl::StrCat("{", JsonQuote(f->json_name()), ":", AsAbsl(body), "}"),
-                                scratch.get(), what));
+                                scratch.get(), ""));
   std::vector<const gpb::FieldDescriptor*> set;
   scratch->GetReflection()->ListFields(*scratch, &set);
   if (set.size() > 1 || (set.size() == 1 && set[0] != f)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": not a single JSON value"));
+    return InvalidFieldError(f->name(), "the body must be a single JSON value");
   }
   req->MergeFrom(*scratch);
   return absl::OkStatus();
@@ -286,7 +289,7 @@ const gpb::FieldDescriptor* SoleFieldMask(const gpb::Descriptor* d) {
 absl::Status DeriveUpdateMask(const RouteMatch& m, std::string_view body, gpb::Message* req,
                               const gpb::FieldDescriptor* body_field, const gpb::FieldDescriptor* mask) {
   gpb::Struct obj;
-  CRM_RETURN_IF_ERROR(ParseJson(body, &obj, "request body"));
+  CRM_RETURN_IF_ERROR(ParseJson(body, &obj, ""));
   std::vector<std::string> paths;
   CollectMaskPaths(obj, body_field->message_type(), "", &paths);
   gpb::FieldMask fm;
@@ -357,7 +360,7 @@ absl::StatusOr<std::string> BuildRequest(const RouteMatch& m, std::string_view b
           absl::StrCat(route.http_method, " ", route.path.ToString(), " takes no request body"));
     }
     if (body_rule == "*") {
-      CRM_RETURN_IF_ERROR(ParseJson(body, req.get(), "request body"));
+      CRM_RETURN_IF_ERROR(ParseJson(body, req.get(), ""));
     } else {
       CRM_RETURN_IF_ERROR(ParseBodyField(m, body, req.get(), body_field));
     }
