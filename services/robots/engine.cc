@@ -55,6 +55,10 @@ constexpr char kTaskTopic[] = "crm.deals.task.v1";
 constexpr char kCallTopic[] = "crm.telephony.call.v1";
 constexpr char kDialogTopic[] = "crm.dialogs.dialog.v1";
 
+// R4: one row per touch (triggers.h), so a redelivered call or task counts once.
+constexpr char kInsertTouchSql[] =
+    "INSERT INTO deal_touches (deal_id, touch_key, kind, touch_time) VALUES ($1, $2, $3, ";
+
 constexpr char kPending[] = "PENDING";
 constexpr char kDone[] = "DONE";
 constexpr char kFailed[] = "FAILED";
@@ -257,6 +261,15 @@ absl::Status Engine::Impl::UpdateFacts(pqxx::transaction_base& tx, const DealEve
     version = e.deal->version();
     responsible = e.deal->responsible_id();
   }
+  // R4: a touch counts once by what it was (a task, a call, a message), however often its event comes.
+  bool touched = false;
+  if (e.touch && !e.touch_key.empty()) {
+    touched = !pg::ExecPrepared(tx, absl::StrCat(kInsertTouchSql, TimeOf(4), ") ON CONFLICT DO NOTHING RETURNING 1"),
+                                e.deal_id, e.touch_key, e.touch_key.substr(0, e.touch_key.find(':')),
+                                absl::ToUnixMicros(when))
+                    .empty();
+  }
+  const absl::Time comment_time = e.comment_time.value_or(when);
   const pqxx::binarystring bytes(body.data(), body.size());
   pg::ExecPrepared(tx,
       absl::StrCat(
@@ -268,7 +281,8 @@ absl::Status Engine::Impl::UpdateFacts(pqxx::transaction_base& tx, const DealEve
           "deal = CASE WHEN $5 AND EXCLUDED.deal_version >= f.deal_version THEN EXCLUDED.deal ELSE f.deal END, "
           "responsible_id = CASE WHEN $5 AND EXCLUDED.deal_version >= f.deal_version THEN EXCLUDED.responsible_id "
           "ELSE f.responsible_id END, deal_version = GREATEST(f.deal_version, EXCLUDED.deal_version)"),
-      e.deal_id, e.comment, absl::ToUnixMicros(when), e.touch, e.deal.has_value(), bytes, version, responsible);
+      e.deal_id, e.comment, absl::ToUnixMicros(comment_time), touched, e.deal.has_value(), bytes, version,
+      responsible);
   return absl::OkStatus();
 }
 
@@ -1099,6 +1113,7 @@ absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1
     CRM_ASSIGN_OR_RETURN(StoredFacts stored, LoadStoredFacts(tx, deal.id()));
     Facts facts = MakeFacts(&deal, stored, clock_.Now(), zone());
     CRM_RETURN_IF_ERROR(LoadCounters(tx, deal.id(), deal.responsible_id(), facts.counters));
+    for (const auto& [name, value] : facts.counters) (*exec.mutable_counters())[name] = value;
     Evaluation ev = Evaluate(rule.condition(), facts);
     for (auto& p : ev.predicates) *exec.add_predicates() = std::move(p);
     if (!ev.result) return absl::OkStatus();

@@ -286,10 +286,10 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
-  // A finished call on the deal, as telephony will publish it (a touch).
-  void Call(const std::string& deal_id) {
+  // A finished call on the deal, as telephony will publish it (a touch); `call_id` "" = a new call.
+  void Call(const std::string& deal_id, const std::string& call_id = "") {
     crm::telephony::v1::CallFinished call;
-    call.set_call_id(NewUuidV7());
+    call.set_call_id(call_id.empty() ? NewUuidV7() : call_id);
     call.set_deal_id(deal_id);
     call.set_user_id(kManager);
     call.set_answered(true);
@@ -407,11 +407,11 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   // An open task on the deal through deals' TaskService (sets the deal's next_task_time).
-  void CreateTask(const std::string& deal_id, const std::string& title) {
+  void CreateTask(const std::string& deal_id, const std::string& title, dv1::Task::Kind kind = dv1::Task::CALL) {
     dv1::CreateTaskRequest req;
     req.mutable_task()->set_deal_id(deal_id);
     req.mutable_task()->set_title(title);
-    req.mutable_task()->set_kind(dv1::Task::CALL);
+    req.mutable_task()->set_kind(kind);
     req.mutable_task()->set_responsible_id(kManager);
     *req.mutable_task()->mutable_due_time() = ToProtoTimestamp(clock_.Now() + absl::Hours(48));
     grpc::ClientContext ctx;
@@ -541,6 +541,66 @@ TEST_F(EngineTest, TouchCountAfterADay) {
   EXPECT_EQ(StateOf(few.id(), kTouchesRule), "DONE");
   EXPECT_EQ(StateOf(enough.id(), kTouchesRule), "NOT_MATCHED");
   EXPECT_GE(Notifications(kManager), 1);
+}
+
+// Seed 001 §1.1–1.2 (issue 16): the manager records a touch by completing a call, meeting or e-mail task
+// in deals — it cancels both first-contact steps, and three of them (with a call from telephony) meet the
+// 24-hour touch count; a follow-up task is no touch, and a call whose event comes twice counts once.
+TEST_F(EngineTest, CompletedCallMeetingAndEmailTasksAreTouches) {
+  dv1::Deal called = NewDeal(kLead, kUnsorted, "Менеджер позвонил");
+  dv1::Deal followed = NewDeal(kLead, kUnsorted, "Только напоминание");
+  Pump();
+  Advance(absl::Minutes(5));
+  CreateTask(called.id(), "Позвонить клиенту", dv1::Task::CALL);
+  CreateTask(followed.id(), "Напомнить себе", dv1::Task::FOLLOW_UP);
+  CompleteTask(called.id(), "Позвонить клиенту");
+  CompleteTask(followed.id(), "Напомнить себе");
+  Pump();
+  EXPECT_EQ(StateOf(called.id(), kYellowRule), "CANCELLED");
+  EXPECT_EQ(StateOf(called.id(), kUrgentRule), "CANCELLED");
+  EXPECT_EQ(StateOf(followed.id(), kYellowRule), "WAITING");
+  Advance(absl::Minutes(31));
+  EXPECT_FALSE(HasTag(called.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(Tasks(called.id(), "Срочно связаться"), 0);
+  EXPECT_TRUE(HasTag(followed.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(Tasks(followed.id(), "Срочно связаться"), 1);
+
+  // Two more touches of `called`: a meeting and an e-mail; the same call reported twice is one.
+  CreateTask(called.id(), "Встреча в офисе", dv1::Task::MEETING);
+  CreateTask(called.id(), "Отправить презентацию", dv1::Task::EMAIL);
+  CompleteTask(called.id(), "Встреча в офисе");
+  CompleteTask(called.id(), "Отправить презентацию");
+  Pump();
+  const std::string call = NewUuidV7();
+  Call(followed.id(), call);
+  Call(followed.id(), call);  // redelivered with a new envelope: the same call
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", called.id(), "'")), 3);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", followed.id(), "'")), 1);
+  Advance(absl::Hours(24));
+  EXPECT_EQ(StateOf(called.id(), kTouchesRule), "NOT_MATCHED");
+  EXPECT_EQ(Comments(called.id(), "Недостаточно касаний"), 0);
+  EXPECT_EQ(StateOf(followed.id(), kTouchesRule), "DONE");
+  EXPECT_EQ(Comments(followed.id(), "Недостаточно касаний"), 1);
+}
+
+// The dry run says how many touches it counted (and the other counters it read).
+TEST_F(EngineTest, DryRunShowsTheTouchCountItUsed) {
+  dv1::Deal d = NewDeal(kLead, kQualification, "Два касания");
+  Pump();
+  Call(d.id());
+  CreateTask(d.id(), "Перезвонить", dv1::Task::CALL);
+  CompleteTask(d.id(), "Перезвонить");
+  Pump();
+  crm::robots::v1::DryRunRequest req;
+  req.set_rule_id(kTouchesRule);
+  req.set_deal_id(d.id());
+  auto r = engine_->DryRun(User(kRop, {"robots.manage"}), req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->counters().count("touches"), 1u) << r->DebugString();
+  EXPECT_EQ(r->counters().at("touches"), 2);
+  ASSERT_EQ(r->predicates_size(), 1);
+  EXPECT_EQ(r->predicates(0).actual(), "2");
+  EXPECT_TRUE(r->predicates(0).result());  // 2 < 3: the rule would act
 }
 
 // Seed 001 §3.2: «Срыв визита» → «Назначено»: «Возврат» = Да and the manager's returns counter + 1.
