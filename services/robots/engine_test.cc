@@ -232,10 +232,11 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     return out;
   }
 
-  void Move(const std::string& id, const std::string& stage) {
+  void Move(const std::string& id, const std::string& stage, const std::string& comment = "") {
     dv1::MoveDealRequest req;
     req.set_id(id);
     req.set_stage_id(stage);
+    req.set_comment(comment);
     grpc::ClientContext ctx;
     As(ctx, Manager());
     dv1::Deal out;
@@ -796,6 +797,36 @@ TEST_F(EngineTest, EndOfDayReportListsTheViolationsOnceOnWorkingDays) {
                         "due_time = timestamptz '2026-11-30 19:00:00+03'"),
             1);
   EXPECT_EQ(Log("", kReportRule).size(), 3u);
+}
+
+// Issue 16: "comment" is one thing — a comment on the deal since it entered its current stage, or one sent
+// with the move. The 19:00 report counts both; a comment from before the move does not count in the new
+// stage.
+TEST_F(EngineTest, EndOfDayReportCountsCommentsSentWithTheMoveAndSinceTheStage) {
+  dv1::Deal with_move = NewDeal(kLead, kQualification, "Комментарий при переводе");
+  dv1::Deal after = NewDeal(kLead, kQualification, "Комментарий после перевода");
+  dv1::Deal before = NewDeal(kLead, kQualification, "Комментарий до перевода");
+  Pump();
+  for (const dv1::Deal* d : {&with_move, &after, &before}) {
+    Call(d->id());
+    CreateTask(d->id(), "Перезвонить");
+  }
+  clock_.Advance(absl::Minutes(1));
+  AddComment(before.id(), "Клиент просил перезвонить");
+  clock_.Advance(absl::Minutes(1));
+  Move(with_move.id(), kQualified, "Клиент квалифицирован: бюджет есть");
+  Move(after.id(), kQualified);
+  Move(before.id(), kQualified);
+  clock_.Advance(absl::Minutes(1));
+  AddComment(after.id(), "Назначаем встречу");
+  Pump();
+  clock_.Set(Moscow(2026, 11, 23, 19, 0, 30));
+  Fire();
+  std::vector<crm::robots::v1::Execution> log = Log("", kReportRule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(std::set<std::string>(log[0].selected_deal_ids().begin(), log[0].selected_deal_ids().end()),
+            std::set<std::string>{before.id()})
+      << log[0].DebugString();
 }
 
 // Seed 001 §3.1: «Подтвердить визит» 24 h before «Дата визита»; a changed date cancels the old reminder
