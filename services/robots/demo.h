@@ -1,8 +1,9 @@
 // File: services/robots/demo.h
 // -----------------------------------------------------------------------------
 // The demo rules: the automations of seeds 001 and 002 on deals' demo pipelines (services/deals/demo.h),
-// so that `tools/crm up` shows robots working. Every rule has a fixed UUID; installing is idempotent and
-// keeps any edits made since (RuleStore::Install).
+// so that `tools/crm up` shows robots working. Every rule has a fixed UUID; installing is idempotent,
+// brings a demo rule nobody edited up to its definition here, and keeps any edits made since
+// (RuleStore::Install).
 //
 // Seed 001 («Первичная обработка»):
 //   §1.1 first contact: 15 min in «Неразобранное» with no touch → tag «Жёлтое предупреждение»; 30 min →
@@ -19,17 +20,23 @@
 //        the manager and the РОП notified with the figures
 // Seed 000 §5.5: a deal won in «Первичная обработка» («Успешно») is handed over as a copy into «Продажа»
 // («Новая заявка») with its client, contacts, amount and tags; the source stays.
-// Seed 002 («Продажа»):
-//   per-stage tasks (deadlines in working time): «Новая заявка» notify managers; «Взят в работу» task
-//   «Проверить товарные позиции» (1 h); «КП» task «Отправить КП клиенту» (1 h)
-//   the КП loop: «Отправить КП клиенту» done → «Связаться с клиентом, получить обратную связь по КП»
-//   (1 working day); «Статус КП» = «Не согласовано» → «Отработать возражение, переформировать КП»; that
-//   done → «Связаться …» again, until agreed
+// Seed 002 («Продажа»): every robot's task has the seed's Постановщик — the head of sales (creator
+// "role:head_of_sales"), or the manager for «Отгрузить товар клиенту» — and a working-time deadline:
+//   «Новая заявка» notify managers; «Взят в работу» task «Проверить товарные позиции» (1 h); «КП» task
+//   «Отправить КП клиенту» (1 h)
+//   the КП loop, one open «…обратная связь по КП» task at a time: «Отправить КП клиенту» done →
+//   «Связаться с клиентом, получить обратную связь по КП» (1 working day); «Статус КП» = «Не согласовано»
+//   closes it (the feedback came) and sets «Отработать возражение, переформировать КП»; that done →
+//   «Связаться …» again, until «Согласовано» closes it
 //   document thresholds when «Статус КП» = «Согласовано»: > 500 000 ₽ task «Подготовить договор и счёт»,
 //   > 150 000 ₽ «Подготовить счёт-договор», otherwise «Подготовить счёт» (2 working days)
 //   «Взят в работу»: a Telegram message to the client naming their manager, phone and e-mail
-//   «Запуск реализации сделки», «Принят» (packing, the payment-schedule check, shipping), «Отгружен/
-//   Доставлен»: their control tasks (1–2 working days)
+//   «Счет»: «Отправить Счет, Договор на согласование внутри компании» (1 working day) and «Получить
+//   оплату от клиента» (2 working days); that overdue (не оплачен) → closed, «Отработать возражение,
+//   переформировать Счет»; that done → «Получить оплату от клиента» again
+//   «Запуск реализации сделки», «Принят» (packing, the payment-schedule check, shipping), «К отгрузке»
+//   («Проконтролировать отгрузку-доставку»), «Отгружен/Доставлен» (the acts of work done and the УПД,
+//   signed, 1 working day each): their control tasks
 //   «Сделка успешна»: the client's feedback request, and the conversion into «Инженеры» (a copy)
 // Seed 001 §3.1 again: 3 h before the visit with no «Комментарий о подтверждении» → notify the manager
 //
@@ -50,7 +57,7 @@ class RuleStore;
 // The demo rules with their fixed ids (see the file comment).
 std::vector<crm::robots::v1::Rule> DemoRules();
 
-// Installs whatever of DemoRules() is missing.
+// Installs whatever of DemoRules() is missing or, unedited, differs from its definition here.
 absl::Status InstallDemoRules(RuleStore& rules);
 
 }  // namespace crm::robots

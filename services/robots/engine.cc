@@ -158,6 +158,17 @@ std::optional<absl::Time> DateFieldValue(const dv1::Deal& deal, std::string_view
   return std::nullopt;
 }
 
+// The user a person spec of a task ("responsible", "supervisor", "role:<code>", "user:<id>") names for
+// `deal`: the first one robots' copy of identity's users gives; "" for an empty spec or nobody found.
+absl::StatusOr<std::string> PersonOf(pqxx::transaction_base& tx, std::string_view spec, const dv1::Deal& deal) {
+  if (spec.empty()) return std::string();
+  if (spec == "responsible") return deal.responsible_id();
+  if (spec.substr(0, 5) == "user:") return std::string(spec.substr(5));
+  CRM_ASSIGN_OR_RETURN(std::vector<Recipient> people,
+                       ResolveRecipients(tx, {std::string(spec)}, deal.responsible_id()));
+  return people.empty() ? std::string() : people.front().user_id;
+}
+
 // An execution decided while handling an event, written with the event's others in one statement.
 struct Pending {
   Execution exec;
@@ -215,8 +226,9 @@ class Engine::Impl {
   absl::Status RecordMoves(pqxx::transaction_base& tx, const DealEvent& e, const events::v1::Envelope& env,
                            absl::Time when);
   // Runs one action; a non-OK status is the action's failure (IsTransient says whether to retry).
+  // `result` is its line in the log (kept across attempts: create_task's acting user).
   absl::StatusOr<std::string> RunAction(pqxx::transaction_base& tx, const Rule& rule, Execution& exec, int index,
-                                        const dv1::Deal* deal);
+                                        const dv1::Deal* deal, Execution::ActionResult* result);
   absl::StatusOr<std::string> Notify(pqxx::transaction_base& tx, const Rule& rule, const Execution& exec, int index,
                                      const dv1::Deal* deal);
   std::map<std::string, std::string, std::less<>> Vars(pqxx::transaction_base& tx, const Rule& rule,
@@ -693,7 +705,8 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
 }
 
 absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, const Rule& rule, Execution& exec,
-                                                    int index, const dv1::Deal* deal) {
+                                                    int index, const dv1::Deal* deal,
+                                                    Execution::ActionResult* result) {
   const Action& a = rule.actions(index);
   switch (a.action_case()) {
     case Action::kNotify:
@@ -729,7 +742,8 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
     default: {
       if (deal == nullptr) return absl::FailedPreconditionError("no deal to act on");
       Action rendered = a;
-      if (a.has_create_task() || a.has_add_comment()) {  // the actions with a template; the others read none
+      // The actions with a template; the others read none.
+      if (a.has_create_task() || a.has_add_comment() || a.has_complete_tasks()) {
         const auto vars = Vars(tx, rule, exec, deal);
         if (rendered.has_create_task()) {
           rendered.mutable_create_task()->set_title(RenderTemplate(a.create_task().title(), vars));
@@ -737,12 +751,32 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
         if (rendered.has_add_comment()) {
           rendered.mutable_add_comment()->set_text(RenderTemplate(a.add_comment().text(), vars));
         }
+        if (rendered.has_complete_tasks()) {
+          rendered.mutable_complete_tasks()->set_title(RenderTemplate(a.complete_tasks().title(), vars));
+          rendered.mutable_complete_tasks()->set_result(
+              a.complete_tasks().result().empty()
+                  ? absl::StrCat("Закрыто роботом «", rule.name(), "»")
+                  : RenderTemplate(a.complete_tasks().result(), vars));
+        }
+      }
+      std::string creator;
+      if (a.has_create_task()) {
+        // Who does it and who set it, as people: robots' copy of identity's users knows the roles.
+        CRM_ASSIGN_OR_RETURN(const std::string who, PersonOf(tx, a.create_task().responsible(), *deal));
+        rendered.mutable_create_task()->set_responsible(who.empty() ? "" : absl::StrCat("user:", who));
+        if (result != nullptr && !result->acting_user_id().empty()) {
+          creator = result->acting_user_id();  // resolved by an earlier attempt: the very same request
+        } else {
+          CRM_ASSIGN_OR_RETURN(creator, PersonOf(tx, a.create_task().creator(), *deal));
+          if (result != nullptr) result->set_acting_user_id(creator);
+        }
       }
       ActionContext ctx{.deal_id = deal->id(),
                         .deal = deal,
                         .idempotency_key = absl::StrCat(exec.id(), ":", index),
                         .depth = exec.depth() + 1,
                         .on_behalf_of_user_id = IsUuid(rule.updated_by()) ? rule.updated_by() : "",
+                        .creator_user_id = creator,
                         // The planned time, not now: a retry must send the very same request.
                         .now = exec.has_planned_time() ? FromProtoTimestamp(exec.planned_time()) : clock_.Now()};
       return deals_.Apply(rendered, ctx);
@@ -832,7 +866,8 @@ absl::Status Engine::Impl::RunStep(pqxx::transaction_base& tx, const std::string
     if (result->state() == kDone) continue;
     const int index = result->index();
     if (index < 0 || index >= rule.actions_size()) return absl::DataLossError("an execution names a missing action");
-    absl::StatusOr<std::string> detail = RunAction(tx, rule, exec, index, deal.has_value() ? &*deal : nullptr);
+    absl::StatusOr<std::string> detail =
+        RunAction(tx, rule, exec, index, deal.has_value() ? &*deal : nullptr, exec.mutable_actions(i));
     if (!detail.ok() && UsedKey(detail.status())) {
       // deals remembers this action's key with another request: an earlier attempt did it (and then the
       // step's transaction was lost), with a deal or template that has changed since. Done, once.
@@ -1125,7 +1160,18 @@ absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1
       r->set_action(ActionName(a));
       r->set_state(kPlanned);
       std::string detail;
-      if (a.has_create_task()) detail = absl::StrCat("task «", RenderTemplate(a.create_task().title(), vars), "»");
+      if (a.has_create_task()) {
+        detail = absl::StrCat("task «", RenderTemplate(a.create_task().title(), vars), "»");
+        absl::StatusOr<std::string> creator = PersonOf(tx, a.create_task().creator(), deal);
+        if (creator.ok() && !creator->empty()) {
+          absl::StatusOr<std::vector<Recipient>> who =
+              ResolveRecipients(tx, {absl::StrCat("user:", *creator)}, deal.responsible_id());
+          absl::StrAppend(&detail, ", creator ", who.ok() && !who->empty() ? (*who)[0].full_name : *creator);
+        }
+      }
+      if (a.has_complete_tasks()) {
+        detail = absl::StrCat("complete open tasks «", RenderTemplate(a.complete_tasks().title(), vars), "»");
+      }
       if (a.has_add_tag()) detail = absl::StrCat("tag «", a.add_tag().tag(), "»");
       if (a.has_add_comment()) detail = absl::StrCat("comment «", RenderTemplate(a.add_comment().text(), vars), "»");
       if (a.has_set_field()) detail = absl::StrCat(a.set_field().field(), " = ", a.set_field().value());

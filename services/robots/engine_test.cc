@@ -306,6 +306,21 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     return Count(
         absl::StrCat("SELECT count(*) FROM tasks WHERE deal_id = '", deal_id, "' AND title = '", title, "'"));
   }
+  int64_t OpenTasks(const std::string& deal_id, const std::string& title) {
+    return Count(absl::StrCat("SELECT count(*) FROM tasks WHERE deal_id = '", deal_id, "' AND title = '", title,
+                              "' AND status = 1"));
+  }
+  // The creators (Постановщик) of the deal's tasks titled `title`, "" for none.
+  std::set<std::string> Creators(const std::string& deal_id, const std::string& title) {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    std::set<std::string> out;
+    for (const auto& row : tx.exec_params("SELECT coalesce(creator_id::text, '') FROM tasks WHERE deal_id = $1::uuid "
+                                          "AND title = $2", deal_id, title)) {
+      out.insert(row[0].as<std::string>());
+    }
+    return out;
+  }
   int64_t Comments(const std::string& deal_id, const std::string& text) {
     return Count(absl::StrCat("SELECT count(*) FROM timeline_entries WHERE deal_id = '", deal_id,
                               "' AND text = '", text, "'"));
@@ -645,8 +660,12 @@ TEST_F(EngineTest, DocumentThresholds) {
   EXPECT_EQ(Tasks(edge.id(), "Подготовить договор и счёт"), 0);
 }
 
-// Seed 002: the КП loop — sent → feedback; not agreed → rework → feedback again, until agreed.
+// Seed 002: the КП loop — sent → feedback; not agreed → rework → feedback again, until agreed — with one
+// open «…обратная связь по КП» task at a time (the status set is the feedback: its task closes), each
+// task set by the head of sales (Постановщик РОП).
 TEST_F(EngineTest, ProposalLoopUntilAgreed) {
+  constexpr char kFeedback[] = "Связаться с клиентом, получить обратную связь по КП";
+  constexpr char kRework[] = "Отработать возражение, переформировать КП";
   dv1::Deal d = NewDeal(kSales, kSalesKp, "КП на оборудование", 30'000'000);
   Pump();
   Fire();
@@ -656,22 +675,113 @@ TEST_F(EngineTest, ProposalLoopUntilAgreed) {
                                "' AND due_time = timestamptz '2026-11-23 11:00:00+03'")),
             1);
   CompleteTask(d.id(), "Отправить КП клиенту");
-  Pump();
-  Fire();
-  EXPECT_EQ(Tasks(d.id(), "Связаться с клиентом, получить обратную связь по КП"), 1);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), kFeedback), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 1);
   SetKpStatus(d.id(), "Не согласовано");
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), kRework), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 0) << "the status is the feedback the task waited for";
+  CompleteTask(d.id(), kRework);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), kFeedback), 2);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 1);
+  // The same task completed event twice (redelivered) makes no second open one.
+  pumped_ = 0;
   Pump();
-  Fire();
-  EXPECT_EQ(Tasks(d.id(), "Отработать возражение, переформировать КП"), 1);
-  CompleteTask(d.id(), "Отработать возражение, переформировать КП");
-  Pump();
-  Fire();
-  EXPECT_EQ(Tasks(d.id(), "Связаться с клиентом, получить обратную связь по КП"), 2);
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 1);
   SetKpStatus(d.id(), "Согласовано");
-  Pump();
-  Fire();
+  Settle();
   EXPECT_EQ(Tasks(d.id(), "Подготовить счёт-договор"), 1);
-  EXPECT_EQ(Tasks(d.id(), "Отработать возражение, переформировать КП"), 1);
+  EXPECT_EQ(Tasks(d.id(), kRework), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 0);
+  for (const char* title : {"Отправить КП клиенту", kFeedback, kRework, "Подготовить счёт-договор"}) {
+    EXPECT_EQ(Creators(d.id(), title), std::set<std::string>{kRop}) << title;
+  }
+}
+
+// Seed 002's stages «Счет», «К отгрузке» and «Отгружен/Доставлен»: the invoice approval and payment
+// tasks (an unpaid invoice loops through «Отработать возражение, переформировать Счет»), the shipping
+// control at «К отгрузке», the acts and the УПД when shipped — set by the head of sales; «Отгрузить товар
+// клиенту» by the manager.
+TEST_F(EngineTest, InvoiceShippingActsAndUpdTasks) {
+  constexpr char kInvoice[] = "01930000-0002-7000-8000-000000000005";
+  constexpr char kAccepted[] = "01930000-0002-7000-8000-000000000007";
+  constexpr char kToShip[] = "01930000-0002-7000-8000-000000000008";
+  constexpr char kShipped[] = "01930000-0002-7000-8000-000000000009";
+  constexpr char kPay[] = "Получить оплату от клиента";
+  constexpr char kReworkInvoice[] = "Отработать возражение, переформировать Счет";
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Поставка станков", 40'000'000);
+  Settle();
+  Move(d.id(), kInvoice);
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), "Отправить Счет, Договор на согласование внутри компании"), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kPay), 1);
+  // Not paid in 2 working days: deals reports the task overdue; the robot closes it and sets the rework.
+  clock_.Advance(absl::Hours(72));
+  ASSERT_TRUE(task_store_->ReportOverdue().ok());
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), kPay), 0);
+  EXPECT_EQ(OpenTasks(d.id(), kReworkInvoice), 1);
+  CompleteTask(d.id(), kReworkInvoice);
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), kPay), 1);
+  EXPECT_EQ(Tasks(d.id(), kPay), 2);
+
+  Move(d.id(), kAccepted);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Проконтролировать отгрузку-доставку"), 0) << "it belongs to «К отгрузке»";
+  Move(d.id(), kToShip);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Проконтролировать отгрузку-доставку"), 1);
+  Move(d.id(), kShipped);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Проконтролировать отгрузку-доставку"), 1);
+  EXPECT_EQ(Tasks(d.id(), "Отправить Акты выполненных работ, получить подписанный документ"), 1);
+  EXPECT_EQ(Tasks(d.id(), "Отправить УПД, получить подписанный документ"), 1);
+  for (const char* title : {"Отправить Счет, Договор на согласование внутри компании", kPay, kReworkInvoice,
+                            "Проконтролировать упаковку", "Проконтролировать отгрузку-доставку",
+                            "Отправить Акты выполненных работ, получить подписанный документ",
+                            "Отправить УПД, получить подписанный документ"}) {
+    EXPECT_EQ(Creators(d.id(), title), std::set<std::string>{kRop}) << title;
+  }
+  EXPECT_EQ(Creators(d.id(), "Отгрузить товар клиенту"), std::set<std::string>{kManager});
+}
+
+// A demo rule nobody edited follows its definition in a newer build (the next version); one a person
+// edited stays theirs.
+TEST_F(EngineTest, InstallBringsUneditedDemoRulesUpToDate) {
+  std::vector<crm::robots::v1::Rule> demo = DemoRules();
+  ASSERT_GE(demo.size(), 2u);
+  // A person edits rule 1.
+  auto edit = rules_->Get(demo[1].id(), 0);
+  ASSERT_TRUE(edit.ok()) << edit.status();
+  crm::robots::v1::Rule mine = *edit;
+  mine.set_name("Моё правило");
+  ASSERT_TRUE(rules_->Update(User(kRop, {"robots.manage"}), mine, {"name"}).ok());
+  crm::robots::v1::Rule renamed = demo[0];
+  renamed.set_name("Старое имя из прошлой сборки");
+  // Installing the same definitions again changes nothing.
+  ASSERT_TRUE(InstallDemoRules(*rules_).ok());
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->version(), 1);
+  // A build whose definition of rule 0 differs: its next version.
+  auto installed = rules_->Install(RuleAdmin() /* not the demo installer */, renamed);
+  ASSERT_TRUE(installed.ok());
+  EXPECT_FALSE(*installed) << "another installer's rule is left as it is";
+  crm::common::v1::Principal demo_installer;
+  demo_installer.set_kind(crm::common::v1::Principal::KIND_SERVICE);
+  demo_installer.set_service("robots-demo");
+  installed = rules_->Install(demo_installer, renamed);
+  ASSERT_TRUE(installed.ok());
+  EXPECT_TRUE(*installed);
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->version(), 2);
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->name(), "Старое имя из прошлой сборки");
+  ASSERT_TRUE(InstallDemoRules(*rules_).ok());
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->version(), 3);
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->name(), demo[0].name());
+  EXPECT_EQ(rules_->Get(demo[1].id(), 0)->name(), "Моё правило");
+  EXPECT_EQ(rules_->Get(demo[1].id(), 0)->version(), 2);
 }
 
 // R10: an action whose downstream call fails is retried with backoff, the log says so, and the effect
@@ -946,8 +1056,15 @@ TEST_F(EngineTest, DefaultMaxDepthEndsALoopOfRobots) {
      "actions": [{"moveStage": {"stageId": "$SALES04"}}]})");
   dv1::Deal d = NewDeal(kSales, kSales04, "Пинг-понг");
   Settle();
-  std::map<std::pair<std::string, int>, std::string> runs;  // (rule, depth) -> state
-  for (const auto& e : Log(d.id())) runs[{e.rule_id(), e.depth()}] = StateName(e);
+  std::map<std::pair<std::string, int>, std::string> runs;  // (rule, depth) -> state, of these two rules
+  auto ours = [&] {
+    std::vector<crm::robots::v1::Execution> out;
+    for (const auto& e : Log(d.id())) {
+      if (e.rule_id() == there.id() || e.rule_id() == back.id()) out.push_back(e);
+    }
+    return out;
+  };
+  for (const auto& e : ours()) runs[{e.rule_id(), e.depth()}] = StateName(e);
   EXPECT_EQ(runs, (std::map<std::pair<std::string, int>, std::string>{{{there.id(), 0}, "DONE"},
                                                                       {{back.id(), 1}, "DONE"},
                                                                       {{there.id(), 2}, "DONE"},
@@ -955,7 +1072,7 @@ TEST_F(EngineTest, DefaultMaxDepthEndsALoopOfRobots) {
   EXPECT_EQ(GetDeal(d.id()).stage_id(), kSales05);
   Advance(absl::Hours(1));
   Settle();
-  EXPECT_EQ(Log(d.id()).size(), 4u);
+  EXPECT_EQ(ours().size(), 4u);
 }
 
 // Versioned: a waiting step keeps the version it started with; a later trigger uses the new one.

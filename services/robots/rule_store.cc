@@ -165,17 +165,35 @@ absl::StatusOr<Rule> RuleStore::Create(const Principal& caller, const Rule& in, 
 absl::StatusOr<bool> RuleStore::Install(const Principal& caller, const Rule& in) {
   if (!IsUuid(in.id())) return InvalidFieldError("rule.id", "not a UUID");
   CRM_RETURN_IF_ERROR(ValidateRule(in));
-  bool created = false;
+  bool changed = false;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    changed = false;
     pg::ExecPrepared(tx, "SELECT pg_advisory_xact_lock(hashtext($1))", in.id());
-    if (!pg::ExecPrepared(tx, "SELECT 1 FROM rules WHERE id = $1::uuid", in.id()).empty()) return absl::OkStatus();
-    CRM_RETURN_IF_ERROR(Store(tx, caller, in, /*create=*/true).status());
-    created = true;
+    pqxx::result had = pg::ExecPrepared(tx, "SELECT body FROM rules WHERE id = $1::uuid FOR UPDATE", in.id());
+    if (had.empty()) {
+      CRM_RETURN_IF_ERROR(Store(tx, caller, in, /*create=*/true).status());
+      changed = true;
+      return absl::OkStatus();
+    }
+    CRM_ASSIGN_OR_RETURN(Rule stored, ParseRule(had[0][0]));
+    // Someone edited it since (the last version is theirs): their rule now, left as it is.
+    if (stored.updated_by() != CallerName(caller)) return absl::OkStatus();
+    Rule next = in;
+    next.set_id(stored.id());
+    next.set_version(stored.version());
+    *next.mutable_create_time() = stored.create_time();
+    *next.mutable_update_time() = stored.update_time();
+    next.set_updated_by(stored.updated_by());
+    if (next.SerializeAsString() == stored.SerializeAsString()) return absl::OkStatus();  // as defined
+    // The definition changed (a newer build): the next version; running steps keep theirs.
+    next.set_version(stored.version() + 1);
+    CRM_RETURN_IF_ERROR(Store(tx, caller, std::move(next), /*create=*/false).status());
+    changed = true;
     return absl::OkStatus();
   }));
   absl::MutexLock lock(&mu_);
   checked_ = absl::InfinitePast();
-  return created;
+  return changed;
 }
 
 absl::StatusOr<Rule> RuleStore::GetVersion(pqxx::transaction_base& tx, std::string_view id, int64_t version) {

@@ -469,8 +469,13 @@ void CheckAction(const v1::Action& a, const std::string& path, Violations& out) 
       }
       CheckDuration(x.due_in(), Path(p, "due_in"), absl::ZeroDuration(), kMaxDelay, out);
       CheckPerson(x.responsible(), Path(p, "responsible"), true, out);
+      CheckPerson(x.creator(), Path(p, "creator"), true, out);
       break;
     }
+    case v1::Action::kCompleteTasks:
+      CheckText(a.complete_tasks().title(), Path(path, "complete_tasks.title"), 500, true, out);
+      CheckText(a.complete_tasks().result(), Path(path, "complete_tasks.result"), 5000, false, out);
+      break;
     case v1::Action::kAddTag:
       CheckText(a.add_tag().tag(), Path(path, "add_tag.tag"), 64, true, out);
       break;
@@ -569,7 +574,7 @@ void CheckAction(const v1::Action& a, const std::string& path, Violations& out) 
     case v1::Action::ACTION_NOT_SET:
       out.Add(path,
               "no action set: one of create_task, add_tag, add_comment, set_field, move_stage, "
-              "change_responsible, copy_deal, notify, start_report, increment_counter");
+              "change_responsible, copy_deal, notify, start_report, increment_counter, complete_tasks");
       break;
   }
 }

@@ -325,6 +325,29 @@ TEST(ValidateRule, ActionsNeedTheirRequiredFields) {
   EXPECT_TRUE(ValidateRule(rule).ok()) << ValidateRule(rule);
 }
 
+// Issue 16, seed 002: a task's creator (Постановщик) is a person spec; complete_tasks needs a title.
+TEST(ValidateRule, TaskCreatorAndCompleteTasks) {
+  Rule rule = ValidRule();
+  rule.clear_actions();
+  for (const char* text : {
+           R"pb(create_task { title: "Проверить товарные позиции" creator: "РОП" })pb",
+           R"pb(complete_tasks { result: "КП не согласовано" })pb",
+       }) {
+    *rule.add_actions() = Parse<v1::Action>(text);
+  }
+  EXPECT_THAT(Fields(ValidateRule(rule)),
+              ElementsAre("rule.actions[0].create_task.creator", "rule.actions[1].complete_tasks.title"));
+  rule.clear_actions();
+  for (const char* text : {
+           R"pb(create_task { title: "Проверить товарные позиции" creator: "role:head_of_sales" skip_if_open: true })pb",
+           R"pb(create_task { title: "Отгрузить товар клиенту" creator: "responsible" })pb",
+           R"pb(complete_tasks { title: "Связаться с клиентом, получить обратную связь по КП" })pb",
+       }) {
+    *rule.add_actions() = Parse<v1::Action>(text);
+  }
+  EXPECT_TRUE(ValidateRule(rule).ok()) << ValidateRule(rule);
+}
+
 TEST(ValidateRule, DelayMaxDepthAndCancelConditionAreChecked) {
   Rule rule = ValidRule();
   rule.mutable_delay()->mutable_duration()->set_seconds(366LL * 24 * 3600);
