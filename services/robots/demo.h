@@ -16,8 +16,9 @@
 //   §3.1 24 h before «Дата визита» → task «Подтвердить визит»
 //   §3.2 «Срыв визита» → «Назначено» / «Успешно»: «Возврат» = Да and the manager's returns counter + 1
 //   §2.4 weekly (Monday 09:00) conversion «Квалификация» → «Назначено» below 40 % → notify the РОП
-//   §4   weekly, per manager over 30 days: fewer than 40 records («Назначено») or revenue under plan →
-//        the manager and the РОП notified with the figures
+//   §4   weekly, per manager over 30 days: fewer than 40 records («Назначено») or revenue under the plan of
+//        40 000 000 сум (the measure's currency UZS: wins in other currencies do not count) → the manager
+//        and the РОП notified with the figures («выручка 12 500 000 сум из 40 000 000 сум»)
 // Seed 000 §5.5: a deal won in «Первичная обработка» («Успешно») is handed over as a copy into «Продажа»
 // («Новая заявка») with its client, contacts, amount and tags; the source stays.
 // Seed 002 («Продажа»): every robot's task has the seed's Постановщик — the head of sales (creator

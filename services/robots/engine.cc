@@ -573,6 +573,11 @@ std::map<std::string, std::string, std::less<>> Engine::Impl::Vars(pqxx::transac
     }
   }
   for (const auto& [name, value] : exec.measures()) vars[absl::StrCat("measure.", name)] = absl::StrCat(value);
+  if (const auto revenue = exec.measures().find("revenue"); revenue != exec.measures().end()) {
+    // The revenue as money in the plan's currency: «12 500 000 сум».
+    vars["measure.revenue_amount"] = MoneyText(revenue->second, rule.trigger().measure().currency());
+    vars["measure.currency"] = rule.trigger().measure().currency();
+  }
   if (deal == nullptr && !exec.responsible_id().empty()) {
     absl::StatusOr<std::vector<Recipient>> who = ResolveRecipients(tx, {"responsible"}, exec.responsible_id());
     if (who.ok() && !who->empty()) vars["responsible.name"] = (*who)[0].full_name;
@@ -914,9 +919,9 @@ absl::Status Engine::Impl::RecordMoves(pqxx::transaction_base& tx, const DealEve
   }
   if (e.won) {
     pg::ExecPrepared(tx, absl::StrCat("INSERT INTO deal_wins (deal_id, pipeline_id, responsible_id, amount_minor, event_id, "
-                                "won_at) VALUES ($1, $2, $3, $4, $5, ", TimeOf(6), ") ON CONFLICT DO NOTHING"),
+                                "won_at, currency) VALUES ($1, $2, $3, $4, $5, ", TimeOf(6), ", $7) ON CONFLICT DO NOTHING"),
                    d.id(), d.pipeline_id(), d.responsible_id(), d.amount().amount_minor(), env.id(),
-                   absl::ToUnixMicros(when));
+                   absl::ToUnixMicros(when), d.amount().currency());
   }
   return absl::OkStatus();
 }
@@ -963,10 +968,12 @@ absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& ru
                                                      "pipeline_id = $1 AND stage_id = $5", window),
                                         pipeline, from_us, to_us, who, m.to_stage_id())[0]
                             .as<int64_t>();
+    // Revenue in the plan's currency only (R8: 40 000 000 сум is not 40 000 000 ₽).
     pqxx::row won = pg::ExecPrepared1(tx,
-        absl::StrCat("SELECT count(*), coalesce(sum(amount_minor), 0)::bigint FROM deal_wins WHERE pipeline_id = $1 "
-                     "AND won_at >= ", TimeOf(2), " AND won_at <= ", TimeOf(3), " AND ($4 = '' OR responsible_id = $4)"),
-        pipeline, from_us, to_us, who);
+        absl::StrCat("SELECT count(*), coalesce(sum(amount_minor) FILTER (WHERE $5 = '' OR currency = $5), 0)::bigint "
+                     "FROM deal_wins WHERE pipeline_id = $1 AND won_at >= ", TimeOf(2), " AND won_at <= ", TimeOf(3),
+                     " AND ($4 = '' OR responsible_id = $4)"),
+        pipeline, from_us, to_us, who, m.currency());
     values["won"] = won[0].as<int64_t>();
     values["revenue"] = won[1].as<int64_t>();
 

@@ -202,7 +202,7 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
   Principal Manager() { return User(kManager, {"deals.read.all", "deals.write.all"}, {kTeam}); }
 
   dv1::Deal NewDeal(const std::string& pipeline, const std::string& stage, const std::string& name,
-                    int64_t amount_minor = 0) {
+                    int64_t amount_minor = 0, const std::string& currency = "RUB") {
     dv1::CreateDealRequest req;
     auto* d = req.mutable_deal();
     d->set_name(name);
@@ -211,7 +211,7 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     d->set_responsible_id(kManager);
     if (amount_minor > 0) {
       d->mutable_amount()->set_amount_minor(amount_minor);
-      d->mutable_amount()->set_currency("RUB");
+      d->mutable_amount()->set_currency(currency);
     }
     grpc::ClientContext ctx;
     As(ctx, Manager());
@@ -334,6 +334,20 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
                         const std::string& type = "crm.robots.notification.in_app.v1") {
     return robots_db_->Count(
         absl::StrCat("SELECT count(*) FROM outbox WHERE aggregateid = '", user, "' AND type = '", type, "'"));
+  }
+  // The texts of robots' in-app notifications to `user` whose subject starts with `subject`.
+  std::vector<std::string> NotificationTexts(const std::string& user, const std::string& subject) {
+    pqxx::connection conn(robots_db_->dsn());
+    pqxx::work tx(conn);
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec_params("SELECT payload FROM outbox WHERE aggregateid = $1 AND type = $2 ORDER BY seq",
+                                          user, std::string(kInAppType))) {
+      events::v1::Envelope e;
+      crm::robots::v1::Notification note;
+      if (!e.ParseFromString(pqxx::binarystring(row[0]).str()) || !e.payload().UnpackTo(&note)) continue;
+      if (note.subject().rfind(subject, 0) == 0) out.push_back(note.text());
+    }
+    return out;
   }
   std::vector<crm::robots::v1::Execution> Log(const std::string& deal_id, const std::string& rule_id = "") {
     crm::robots::v1::ListExecutionsRequest req;
@@ -1360,6 +1374,32 @@ TEST_F(EngineTest, WeeklyConversionWatchAndManagerTargets) {
   ASSERT_EQ(conv.size(), 2u);
   EXPECT_EQ(StateName(conv[0]), "NOT_MATCHED");
   EXPECT_EQ(conv[0].measures().at("base"), 0);
+}
+
+// Seed 001 §4 (issue 16): the revenue plan is 40 000 000 сум — money in the plan's currency: wins in UZS
+// count, a win in roubles does not, and the notification says «сум», not kopecks.
+TEST_F(EngineTest, ManagerRevenueTargetIsInThePlansCurrency) {
+  constexpr char kWonLead[] = "01930000-0001-7000-8000-000000000006";
+  dv1::Deal uzs = NewDeal(kLead, kQualification, "Повторная продажа в сумах", 1'250'000'000, "UZS");
+  dv1::Deal rub = NewDeal(kLead, kQualification, "Продажа в рублях", 30'000'000, "RUB");
+  Pump();
+  Move(uzs.id(), kWonLead);
+  Move(rub.id(), kWonLead);
+  Settle();
+  clock_.Set(Moscow(2026, 11, 30, 9, 5, 30));
+  Fire();
+  std::vector<crm::robots::v1::Execution> targets = Log("", kTargetsRule);
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].measures().at("won"), 2);
+  EXPECT_EQ(targets[0].measures().at("revenue"), 1'250'000'000) << "12 500 000 сум; the roubles are not сум";
+  EXPECT_EQ(StateName(targets[0]), "DONE");  // under 40 000 000 сум
+  std::vector<std::string> texts = NotificationTexts(kManager, "План за 30 дней");
+  ASSERT_EQ(texts.size(), 1u);
+  EXPECT_NE(texts[0].find("выручка 12 500 000 сум из 40 000 000 сум"), std::string::npos) << texts[0];
+  EXPECT_EQ(texts[0].find("коп"), std::string::npos) << texts[0];
+  auto rule = rules_->Get(kTargetsRule, 0);
+  ASSERT_TRUE(rule.ok());
+  EXPECT_EQ(rule->trigger().measure().currency(), "UZS");
 }
 
 // R10: robots die after deals made the task but before robots committed the step (the handler's

@@ -23,6 +23,7 @@
 #ifndef CRM_SERVICES_ROBOTS_NOTIFY_H_
 #define CRM_SERVICES_ROBOTS_NOTIFY_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -83,6 +84,11 @@ absl::StatusOr<std::vector<Recipient>> ResolveRecipients(pqxx::transaction_base&
 // braces, byte for byte ("deal.name", "deal.url", "responsible.name", "rule.name", ...). Works on UTF-8
 // text: only the ASCII braces are special, so multi-byte characters pass through unchanged.
 std::string RenderTemplate(std::string_view text, const std::map<std::string, std::string, std::less<>>& vars);
+
+// An amount as staff read it in the Russian texts: whole units grouped in threes by spaces, the fraction
+// after a comma when it is not zero, then the currency as people name it — «40 000 000 сум» (UZS),
+// «1 500,50 ₽» (RUB), «12 USD» (other codes as they are; "" = no label).
+std::string MoneyText(int64_t minor, std::string_view currency);
 
 }  // namespace crm::robots
 

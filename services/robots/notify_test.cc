@@ -284,6 +284,16 @@ TEST_F(NotifyTest, MalformedSpecIsInvalidArgumentNamingIt) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("responsible_id"));
 }
 
+// ---- MoneyText (issue 16: seed 001 §4's plan is 40 000 000 сум) -------------------------------------------
+
+TEST(MoneyTextTest, GroupsWholeUnitsAndNamesTheCurrency) {
+  EXPECT_EQ(MoneyText(4'000'000'000, "UZS"), "40 000 000 сум");
+  EXPECT_EQ(MoneyText(150'050, "RUB"), "1 500,50 ₽");
+  EXPECT_EQ(MoneyText(-5, "RUB"), "-0,05 ₽");
+  EXPECT_EQ(MoneyText(123, "JPY"), "123 JPY");
+  EXPECT_EQ(MoneyText(100'000, "USD"), "1 000 USD");
+}
+
 // ---- RenderTemplate ---------------------------------------------------------------------------------------
 
 TEST(RenderTemplateTest, ReplacesKnownPlaceholders) {

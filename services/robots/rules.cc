@@ -10,6 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "crm/deals/v1/deals.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "libs/base/money.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
@@ -447,6 +448,11 @@ void CheckTrigger(const v1::Trigger& t, Violations& out) {
     CheckUuid(m.from_stage_id(), "rule.trigger.measure.from_stage_id", false, out);
     CheckUuid(m.to_stage_id(), "rule.trigger.measure.to_stage_id", false, out);
     CheckDuration(m.period(), "rule.trigger.measure.period", absl::Minutes(1), kMaxDelay, out);
+    if (!m.currency().empty()) {
+      if (absl::Status c = ValidateCurrency(m.currency()); !c.ok()) {
+        out.Add("rule.trigger.measure.currency", std::string(c.message()));
+      }
+    }
   }
   if (!t.schedule().time_zone().empty()) {
     if (auto zone = LoadTimeZone(t.schedule().time_zone()); !zone.ok()) {

@@ -348,6 +348,23 @@ TEST(ValidateRule, TaskCreatorAndCompleteTasks) {
   EXPECT_TRUE(ValidateRule(rule).ok()) << ValidateRule(rule);
 }
 
+// Seed 001 §4: a measure's revenue is money in the plan's currency, a known ISO 4217 code.
+TEST(ValidateRule, MeasureCurrencyIsAKnownCode) {
+  Rule rule = Parse<Rule>(R"pb(
+    name: "План"
+    trigger {
+      kind: SCHEDULE
+      pipeline_id: "$PIPELINE"
+      schedule { spec: "weekly on monday at 09:05" }
+      measure { to_stage_id: "$QUALIFIED" period { seconds: 2592000 } per_responsible: true currency: "SUM" }
+    }
+    actions { notify { channels: IN_APP recipients: "responsible" text: "{measure.revenue_amount}" } }
+  )pb");
+  EXPECT_THAT(Fields(ValidateRule(rule)), ElementsAre("rule.trigger.measure.currency"));
+  rule.mutable_trigger()->mutable_measure()->set_currency("UZS");
+  EXPECT_TRUE(ValidateRule(rule).ok()) << ValidateRule(rule);
+}
+
 TEST(ValidateRule, DelayMaxDepthAndCancelConditionAreChecked) {
   Rule rule = ValidRule();
   rule.mutable_delay()->mutable_duration()->set_seconds(366LL * 24 * 3600);
