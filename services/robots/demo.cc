@@ -13,8 +13,8 @@
 namespace crm::robots {
 namespace {
 
-// The rules as crm.robots.v1.Rule JSON. $LEAD / $SALES / $ENG are the demo pipelines' id prefixes
-// (services/deals/demo.h): pipeline "<prefix>00", stage NN "<prefix>NN".
+// The rules as crm.robots.v1.Rule JSON. $LEAD / $SALES / $ENG / $INV / $LOG / $REP are the demo pipelines'
+// id prefixes (services/deals/demo.h): pipeline "<prefix>00", stage NN "<prefix>NN".
 constexpr char kDemoRulesJson[] = R"json([
 {"id": "01930000-0100-7000-8000-000000000001", "name": "Первый контакт: жёлтое предупреждение (15 минут)",
  "description": "Seed 001 §1.1: новый лид 15 минут в «Неразобранном» без касания.", "enabled": true,
@@ -238,7 +238,29 @@ constexpr char kDemoRulesJson[] = R"json([
  "actions": [{"createTask": {"title": "Отправить Акты выполненных работ, получить подписанный документ", "kind": "email",
                              "dueIn": "86400s", "workingTime": true, "creator": "role:head_of_sales"}},
              {"createTask": {"title": "Отправить УПД, получить подписанный документ", "kind": "email",
-                             "dueIn": "86400s", "workingTime": true, "creator": "role:head_of_sales"}}]}
+                             "dueIn": "86400s", "workingTime": true, "creator": "role:head_of_sales"}}]},
+{"id": "01930000-0100-7000-8000-000000000033", "name": "После продажи: сделка в «Счета/закупки»",
+ "description": "Seed 000 §5.7: сделка успешна — копия в воронку «Счета/закупки» с компанией, главным контактом, товарами, реквизитами и адресом доставки.", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES10"},
+ "actions": [{"copyDeal": {"pipelineId": "$INV00", "stageId": "$INV01",
+                           "optionsJson": "{\"name\": true, \"amount\": true, \"client\": true, \"contacts\": true, \"products\": true, \"customFields\": [\"requisites\", \"delivery_address\"], \"responsible\": true}"}}]},
+{"id": "01930000-0100-7000-8000-000000000034", "name": "После продажи: сделка в «Логистику»",
+ "description": "Seed 000 §5.7: сделка успешна и есть адрес доставки — копия в воронку «Логистика» с компанией, главным контактом, товарами, реквизитами, адресом и сроком поставки.", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES10"},
+ "condition": {"predicate": {"field": "custom.delivery_address", "op": "IS_SET"}},
+ "actions": [{"copyDeal": {"pipelineId": "$LOG00", "stageId": "$LOG01",
+                           "optionsJson": "{\"name\": true, \"client\": true, \"contacts\": true, \"products\": true, \"customFields\": [\"requisites\", \"delivery_address\", \"delivery_date\"], \"responsible\": true}"}}]},
+{"id": "01930000-0100-7000-8000-000000000035", "name": "Активация услуги: допродажа в «Повторные продажи»",
+ "description": "Seed 000 §5.8: услуга активирована — копия в «Повторные продажи» («Новый запрос») с компанией, контактами, товарами и пакетом услуг, текущему аккаунт-менеджеру.", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$ENG00", "stageId": "$ENG05"},
+ "actions": [{"copyDeal": {"pipelineId": "$REP00", "stageId": "$REP01",
+                           "optionsJson": "{\"name\": true, \"client\": true, \"contacts\": true, \"products\": true, \"customFields\": [\"service_package\"], \"responsible\": true}"}}]},
+{"id": "01930000-0100-7000-8000-000000000036", "name": "Продление: через 11 месяцев после активации",
+ "description": "Seed 000 §5.8: по истечении заданного времени (330 дней после «Активации услуги») — сделка на продление в «Повторные продажи» текущему аккаунт-менеджеру; не для отменённых.", "enabled": true,
+ "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$ENG00", "stageId": "$ENG05"},
+ "delay": {"duration": "28512000s", "cancelWhen": {"predicate": {"field": "stage_id", "op": "EQ", "values": ["$ENG04"]}}},
+ "actions": [{"copyDeal": {"pipelineId": "$REP00", "stageId": "$REP01",
+                           "optionsJson": "{\"name\": true, \"client\": true, \"contacts\": true, \"products\": true, \"customFields\": [\"service_package\"], \"responsible\": true}"}}]}
 ])json";
 
 }  // namespace
@@ -246,7 +268,10 @@ constexpr char kDemoRulesJson[] = R"json([
 std::vector<v1::Rule> DemoRules() {
   std::string json = absl::StrReplaceAll(kDemoRulesJson, {{"$LEAD", "01930000-0001-7000-8000-0000000000"},
                                                           {"$SALES", "01930000-0002-7000-8000-0000000000"},
-                                                          {"$ENG", "01930000-0003-7000-8000-0000000000"}});
+                                                          {"$ENG", "01930000-0003-7000-8000-0000000000"},
+                                                          {"$INV", "01930000-0004-7000-8000-0000000000"},
+                                                          {"$LOG", "01930000-0005-7000-8000-0000000000"},
+                                                          {"$REP", "01930000-0006-7000-8000-0000000000"}});
   // One array of rules: wrap it so that JsonStringToMessage can read it.
   v1::ListRulesResponse list;
   auto status = google::protobuf::util::JsonStringToMessage(absl::StrCat("{\"rules\": ", json, "}"), &list);

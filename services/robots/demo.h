@@ -21,6 +21,12 @@
 //        and the РОП notified with the figures («выручка 12 500 000 сум из 40 000 000 сум»)
 // Seed 000 §5.5: a deal won in «Первичная обработка» («Успешно») is handed over as a copy into «Продажа»
 // («Новая заявка») with its client, contacts, amount and tags; the source stays.
+// Seed 000 §5.7: a sale won («Сделка успешна») is copied into «Счета/закупки» and, when it has a delivery
+// address, into «Логистика» — the company, its contacts (the main one marked), the products, «Реквизиты»,
+// «Адрес доставки» (and «Срок поставки» for logistics), the manager kept.
+// Seed 000 §5.8: «Активация услуги» in «Инженеры» copies the deal into «Повторные продажи» («Новый запрос»)
+// for the current account manager (the deal's responsible at the time) with the company, contacts,
+// products and «Пакет услуг» — at once (upsell) and again 330 days later (renewal), unless cancelled.
 // Seed 002 («Продажа»): every robot's task has the seed's Постановщик — the head of sales (creator
 // "role:head_of_sales"), or the manager for «Отгрузить товар клиенту» — and a working-time deadline:
 //   «Новая заявка» notify managers; «Взят в работу» task «Проверить товарные позиции» (1 h); «КП» task

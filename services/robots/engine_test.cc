@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
 #include "crm/identity/v1/events.pb.h"
@@ -232,11 +233,13 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     return out;
   }
 
-  void Move(const std::string& id, const std::string& stage, const std::string& comment = "") {
+  void Move(const std::string& id, const std::string& stage, const std::string& comment = "",
+            const std::string& lost_reason = "") {
     dv1::MoveDealRequest req;
     req.set_id(id);
     req.set_stage_id(stage);
     req.set_comment(comment);
+    req.set_lost_reason_code(lost_reason);
     grpc::ClientContext ctx;
     As(ctx, Manager());
     dv1::Deal out;
@@ -408,6 +411,33 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     dv1::Deal out;
     grpc::Status s = deals_stub_->UpdateDeal(&ctx, req, &out);
     ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Sets custom fields given as text (STRING, ENUM, DATE) through UpdateDeal.
+  void SetTextFields(const std::string& id, const std::map<std::string, std::string>& values) {
+    EditDeal(id, "fields", [&](dv1::Deal& d) {
+      for (const auto& [code, text] : values) {
+        auto* f = d.add_fields();
+        f->set_code(code);
+        f->set_text(text);
+      }
+    });
+  }
+  // The copies of `source` in `pipeline`, each as "<stage>|<responsible>|<client>|<custom field codes>|
+  // <line items>|<contacts>".
+  std::vector<std::string> Copies(const std::string& source, const std::string& pipeline) {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT d.stage_id::text || '|' || d.responsible_id::text || '|' || coalesce(d.client_id::text, '') || '|' "
+             "|| coalesce((SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(d.fields) k), '') || '|' || "
+             "(SELECT count(*) FROM deal_products p WHERE p.deal_id = d.id) || '|' || "
+             "(SELECT count(*) FROM deal_contacts c WHERE c.deal_id = d.id) FROM deals d "
+             "WHERE d.copied_from_id = $1::uuid AND d.pipeline_id = $2::uuid ORDER BY d.create_time, d.id",
+             source, pipeline)) {
+      out.push_back(row[0].as<std::string>());
+    }
+    return out;
   }
   void AddTag(const std::string& id, const std::string& tag) {
     EditDeal(id, "tags", [&](dv1::Deal& d) { d.add_tags(tag); });
@@ -1524,6 +1554,113 @@ TEST_F(EngineTest, ClientMessagesAndTheEngineersPipeline) {
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deals WHERE copied_from_id = '", d.id(), "' AND pipeline_id = '",
                                kEngineers, "' AND client_id = '", kClient, "'")),
             1);
+}
+
+// ---- Seed 000 §5.6–5.8 (issue 16): the automatic copies with their pipelines. ----
+
+constexpr char kBuyer[] = "01900000-0000-7000-8000-00000000c0b1";
+constexpr char kBuyerContact[] = "01900000-0000-7000-8000-00000000c0c1";
+constexpr char kSalesWonStage[] = "01930000-0002-7000-8000-000000000010";
+constexpr char kInvoicesPipeline[] = "01930000-0004-7000-8000-000000000000";
+constexpr char kLogisticsPipeline[] = "01930000-0005-7000-8000-000000000000";
+constexpr char kRepeatPipeline[] = "01930000-0006-7000-8000-000000000000";
+constexpr char kEngineersPipeline[] = "01930000-0003-7000-8000-000000000000";
+
+// §5.7: a sale won is copied into «Счета/закупки» and, with a delivery address, into «Логистика»: the
+// company, its main contact, the products, the requisites and the address — not the payment terms.
+TEST_F(EngineTest, PostSaleCopiesIntoInvoicesAndLogistics) {
+  Sql(absl::StrCat("INSERT INTO clients (id, kind, name) VALUES ('", kBuyer, "', 2, 'ООО «Насосы»');"
+                   "INSERT INTO contacts (id, client_id, full_name) VALUES ('", kBuyerContact, "', '", kBuyer,
+                   "', 'Пётр Закупщиков')"));
+  auto sale = [&](const std::string& name, bool delivery) {
+    dv1::Deal d = NewDeal(kSales, kSalesKp, name, 90'000'000);
+    EditDeal(d.id(), "client_id", [](dv1::Deal& x) { x.set_client_id(kBuyer); });
+    Sql(absl::StrCat("INSERT INTO deal_contacts (deal_id, contact_id, main) VALUES ('", d.id(), "', '", kBuyerContact,
+                     "', true); INSERT INTO deal_products (id, deal_id, name, quantity_milli, unit_price_minor, "
+                     "currency, total_minor) VALUES ('", NewUuidV7(), "', '", d.id(), "', 'Насос ЦНС-60', 2000, ",
+                     45'000'000, ", 'RUB', ", 90'000'000, ")"));
+    std::map<std::string, std::string> fields = {{"requisites", "ИНН 7701234567, р/с 40702810000000000001"},
+                                                 {"payment_terms", "Предоплата"}};
+    if (delivery) {
+      fields["delivery_address"] = "Москва, ул. Заводская, 1";
+      fields["delivery_date"] = "2026-12-15";
+    }
+    SetTextFields(d.id(), fields);
+    return d;
+  };
+  dv1::Deal shipped = sale("Насосы с доставкой", true);
+  dv1::Deal pickup = sale("Насосы самовывозом", false);
+  Settle();
+  Move(shipped.id(), kSalesWonStage);
+  Move(pickup.id(), kSalesWonStage);
+  Settle();
+  const std::string invoices_stage = "01930000-0004-7000-8000-000000000001";
+  const std::string logistics_stage = "01930000-0005-7000-8000-000000000001";
+  EXPECT_EQ(Copies(shipped.id(), kInvoicesPipeline),
+            std::vector<std::string>{absl::StrCat(invoices_stage, "|", kManager, "|", kBuyer,
+                                                  "|delivery_address,requisites|1|1")});
+  EXPECT_EQ(Copies(shipped.id(), kLogisticsPipeline),
+            std::vector<std::string>{absl::StrCat(logistics_stage, "|", kManager, "|", kBuyer,
+                                                  "|delivery_address,delivery_date,requisites|1|1")});
+  EXPECT_EQ(Copies(pickup.id(), kInvoicesPipeline),
+            std::vector<std::string>{absl::StrCat(invoices_stage, "|", kManager, "|", kBuyer, "|requisites|1|1")});
+  EXPECT_TRUE(Copies(pickup.id(), kLogisticsPipeline).empty()) << "no delivery address: nothing to ship";
+  pumped_ = 0;  // redelivered: no second copy
+  Settle();
+  EXPECT_EQ(Copies(shipped.id(), kInvoicesPipeline).size(), 1u);
+}
+
+// §5.8: «Активация услуги» copies the deal into «Повторные продажи» («Новый запрос») for the account
+// manager of the moment, with the products and the package; 330 days later the renewal copy — not for a
+// deal cancelled meanwhile.
+TEST_F(EngineTest, ActivationMakesUpsellAndRenewalCopiesForTheCurrentAccountManager) {
+  constexpr char kActivation[] = "01930000-0003-7000-8000-000000000005";
+  constexpr char kEngWorking[] = "01930000-0003-7000-8000-000000000002";
+  constexpr char kEngCancelled[] = "01930000-0003-7000-8000-000000000004";
+  const std::string repeat_new = "01930000-0006-7000-8000-000000000001";
+  dv1::Deal kept = NewDeal(kEngineersPipeline, kEngWorking, "Облачная АТС: внедрение");
+  dv1::Deal cancelled = NewDeal(kEngineersPipeline, kEngWorking, "CRM: внедрение");
+  for (const dv1::Deal* d : {&kept, &cancelled}) {
+    SetTextFields(d->id(), {{"service_package", "Бизнес, 20 линий"}, {"payment_terms", "Постоплата"}});
+  }
+  // The account manager changes before the activation: the copy is the new one's.
+  EditDeal(kept.id(), "responsible_id", [](dv1::Deal& x) { x.set_responsible_id(kRop); });
+  Settle();
+  Move(kept.id(), kActivation);
+  Move(cancelled.id(), kActivation);
+  Settle();
+  EXPECT_EQ(Copies(kept.id(), kRepeatPipeline),
+            std::vector<std::string>{absl::StrCat(repeat_new, "|", kRop, "||service_package|0|0")});
+  EXPECT_EQ(Copies(cancelled.id(), kRepeatPipeline).size(), 1u);
+  Move(cancelled.id(), kEngCancelled, "", "no_money");
+  Settle();
+  Advance(absl::Hours(24 * 329));
+  Settle();
+  EXPECT_EQ(Copies(kept.id(), kRepeatPipeline).size(), 1u);
+  Advance(absl::Hours(24) + absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Copies(kept.id(), kRepeatPipeline).size(), 2u) << "the renewal, 330 days after the activation";
+  EXPECT_EQ(Copies(cancelled.id(), kRepeatPipeline).size(), 1u) << "cancelled: no renewal";
+}
+
+// D12 with the demo fields: a partner copy (§5.6, redacted) carries the technical fields (the delivery
+// date, the package) and not «Оплата» — payment terms are no technical field.
+TEST_F(EngineTest, PartnerCopyDoesNotCarryThePaymentTerms) {
+  CreateRule(R"({"name": "Передать партнёру", "enabled": true,
+     "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES07"},
+     "actions": [{"copyDeal": {"pipelineId": "01930000-0003-7000-8000-000000000000", "redacted": true,
+                               "optionsJson": "{\"products\": true}"}}]})");
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Монтаж у клиента", 50'000'000);
+  SetTextFields(d.id(), {{"payment_terms", "Предоплата"}, {"delivery_date", "2026-12-15"},
+                         {"service_package", "Монтаж + пусконаладка"}, {"delivery_address", "Казань, ул. Мира, 5"}});
+  Settle();
+  Move(d.id(), "01930000-0002-7000-8000-000000000007");
+  Settle();
+  const std::vector<std::string> copies = Copies(d.id(), kEngineersPipeline);
+  ASSERT_EQ(copies.size(), 1u);
+  const std::vector<std::string> parts = absl::StrSplit(copies[0], '|');
+  ASSERT_EQ(parts.size(), 6u);
+  EXPECT_EQ(parts[3], "delivery_date,service_package") << copies[0];
 }
 
 // Issue 14: a burst of 200 leads left without a first contact: the head of sales is told of the first at
