@@ -558,6 +558,11 @@ TEST_F(EngineTest, FirstContactSlaEscalates) {
   EXPECT_EQ(log[0].actions(0).state(), "DONE");
   EXPECT_EQ(log[0].actions(1).state(), "DONE");
   EXPECT_NE(log[0].actions(1).detail().find("in-app"), std::string::npos) << log[0].actions(1).detail();
+  // Issue 16: the link is the deal on the suite's public URL (default: tools/crm up's gateway), a page
+  // that exists — not localhost:8080/deals/….
+  std::vector<std::string> texts = NotificationTexts(kRop, "Нет первого контакта");
+  ASSERT_EQ(texts.size(), 1u);
+  EXPECT_NE(texts[0].find(absl::StrCat("http://127.0.0.1:8080/v1/deals/", d.id())), std::string::npos) << texts[0];
   // Nothing fires twice, however often the clock moves and events are replayed.
   pumped_ = 0;
   Pump();

@@ -228,4 +228,25 @@ std::string MoneyText(int64_t minor, std::string_view currency) {
   return out;
 }
 
+absl::StatusOr<std::string> DealUrlPrefix(std::string_view public_url, std::string_view deal_path) {
+  std::string base(public_url);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  const size_t scheme = base.find("://");
+  const std::string scheme_name = scheme == std::string::npos ? "" : base.substr(0, scheme);
+  if ((scheme_name != "http" && scheme_name != "https") || base.size() == scheme + 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("public URL \"", base, "\": expected http:// or https:// and a host (https://crm.example)"));
+  }
+  if (base.find_first_of("?# ") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("public URL \"", base, "\": no query, fragment or spaces"));
+  }
+  std::string path(deal_path);
+  if (path.empty() || path.front() != '/' || path.find_first_of("?# ") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("deal path \"", path, "\": expected a path starting with / (/v1/deals/)"));
+  }
+  if (path.back() != '/') path += '/';
+  return absl::StrCat(base, path);
+}
+
 }  // namespace crm::robots

@@ -37,6 +37,7 @@ SALES_KP = "01930000-0002-7000-8000-000000000003"
 YELLOW_RULE = "01930000-0100-7000-8000-000000000001"
 URGENT_RULE = "01930000-0100-7000-8000-000000000002"
 THRESHOLD_RULE = "01930000-0100-7000-8000-000000000016"
+PUBLIC_URL = "https://crm.e2e.example"
 
 
 def wait_until(fn, what, timeout=60, stack=None):
@@ -74,6 +75,8 @@ class Robots(StackTest):
         cls.service_env = {"robots": {"CRM_ROBOTS_SMTP_URL": "smtp://127.0.0.1:%d" % port,
                                       "CRM_ROBOTS_CLOCK_OFFSET_FILE": cls.clock_file,
                                       "CRM_ROBOTS_TIMER_POLL_INTERVAL": "100ms",
+                                      # Links in notifications: the suite's public URL (issue 16).
+                                      "CRM_PUBLIC_URL": PUBLIC_URL,
                                       # Each scenario checks its rule's own e-mail to the РОП; with digests on,
                                       # one sent by an earlier test within robots' 5 minutes would hold it
                                       # (digests: robots_digest_test, robots_engine_test).
@@ -205,6 +208,13 @@ class Robots(StackTest):
         self.assertIn("rop@demo.crm.local", mail[0]["rcpt_to"])
         msg = self.mail_text(mail[0])
         self.assertIn("30 минут без первого контакта", msg.get_content())
+        # Issue 16: the link is the deal on the configured public URL, and that path is a page the
+        # gateway serves (not localhost:8080/deals/…).
+        link = PUBLIC_URL + "/v1/deals/" + d["id"]
+        self.assertIn(link, msg.get_content())
+        page = self.curl("GET", link[len(PUBLIC_URL):], headers=self.as_("head_of_sales"))
+        self.assertEqual(page.status, 200, page.body)
+        self.assertEqual(page.json()["id"], d["id"])
         # The in-app notification, read from Kafka by a client nobody here wrote.
         types = self.event_types("crm.robots.notification.v1", rop, "crm.robots.notification.in_app.v1")
         self.assertEqual(types[-1], "crm.robots.notification.in_app.v1")
