@@ -1133,17 +1133,25 @@ absl::Status Engine::Impl::OnTimer(pqxx::transaction_base& tx, const Timer& time
 
 absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1::DryRunRequest& req) {
   CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "robots.manage"));
-  Rule rule;
+  // Every violation at once: the rule (its id, or the inline rule's fields) and the deal id.
+  std::vector<FieldViolation> violations;
+  if (!req.rule_id().empty()) {
+    if (!IsUuid(req.rule_id())) violations.push_back({"rule_id", "not a UUID"});
+  } else if (req.has_rule()) {
+    for (FieldViolation& v : FieldViolations(ValidateRule(req.rule()))) violations.push_back(std::move(v));
+  } else {
+    violations.push_back({"rule_id", "a rule_id or a rule is required"});
+  }
+  if (req.deal_id().empty()) {
+    violations.push_back({"deal_id", "required"});
+  } else if (!IsUuid(req.deal_id())) {
+    violations.push_back({"deal_id", "not a UUID"});
+  }
+  if (!violations.empty()) return InvalidFieldsError(violations);
+  Rule rule = req.rule();
   if (!req.rule_id().empty()) {
     CRM_ASSIGN_OR_RETURN(rule, rules_.Get(req.rule_id(), 0));
-  } else if (req.has_rule()) {
-    rule = req.rule();
-    absl::Status valid = ValidateRule(rule);
-    if (!valid.ok()) return valid;
-  } else {
-    return InvalidFieldError("rule_id", "a rule_id or a rule is required");
   }
-  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
   CRM_ASSIGN_OR_RETURN(dv1::Deal deal, deals_.GetDeal(req.deal_id()));
   Execution exec;
   exec.set_rule_id(rule.id());
@@ -1206,11 +1214,9 @@ absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1
 absl::StatusOr<v1::ListExecutionsResponse> Engine::Impl::List(const Principal& caller,
                                                                const v1::ListExecutionsRequest& req) {
   CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "robots.read"));
-  if (req.deal_id().empty() && req.rule_id().empty()) return InvalidFieldError("deal_id", "a deal_id or rule_id is required");
-  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  if (!req.rule_id().empty() && !IsUuid(req.rule_id())) return InvalidFieldError("rule_id", "not a UUID");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "must not be negative");
-  const int size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 200);
+  std::vector<FieldViolation> violations = ListExecutionsViolations(req);
+  if (!violations.empty()) return InvalidFieldsError(violations);
+  const int size = PageSize(req.page_size(), violations);
   CRM_ASSIGN_OR_RETURN(const ListStatement page, ExecutionsPageStatement(req, size + 1));
   const bool all = rpc::HasPermission(caller, "robots.read.all");
   const std::string me = caller.id().empty() ? caller.on_behalf_of_user_id() : caller.id();

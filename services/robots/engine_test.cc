@@ -1245,6 +1245,51 @@ TEST_F(EngineTest, DryRunPlansWithoutChangingAnything) {
   EXPECT_EQ(RobotsCount("SELECT count(*) FROM timers"), timers);
 }
 
+// Issue 16, the API's conventions: every bad field named at once (the first in the message, "(and N
+// more)", all in the details); one page rule (negative refused naming page_size, 0 = 50, over 200 = 200);
+// a malformed id is INVALID_ARGUMENT naming its field.
+TEST_F(EngineTest, ListsAndDryRunNameEveryBadFieldAtOnce) {
+  auto fields = [](const absl::Status& s) {
+    std::vector<std::string> out;
+    for (const FieldViolation& v : FieldViolations(s)) out.push_back(v.field);
+    return out;
+  };
+  const Principal rop = User(kRop, {"robots.read", "robots.read.all", "robots.manage"});
+  crm::robots::v1::ListExecutionsRequest list;
+  list.set_deal_id("42");
+  list.set_rule_id("not-a-rule");
+  list.set_page_size(-1);
+  list.set_page_token("garbage");
+  auto bad = engine_->ListExecutions(rop, list);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fields(bad.status()), (std::vector<std::string>{"deal_id", "rule_id", "page_size", "page_token"}));
+  EXPECT_EQ(bad.status().message(), "deal_id: not a UUID (and 3 more)");
+
+  crm::robots::v1::ListRulesRequest rules;
+  rules.set_pipeline_id("lead");
+  rules.set_page_size(-5);
+  auto bad_rules = rules_->List(rules);
+  EXPECT_EQ(fields(bad_rules.status()), (std::vector<std::string>{"pipeline_id", "page_size"}));
+  rules.Clear();
+  rules.set_page_size(100000);  // clamped to 200: all the demo rules, one page
+  auto clamped = rules_->List(rules);
+  ASSERT_TRUE(clamped.ok()) << clamped.status();
+  EXPECT_EQ(static_cast<size_t>(clamped->rules_size()), DemoRules().size());
+  rules.set_page_size(0);  // the default, 50
+  ASSERT_TRUE(rules_->List(rules).ok());
+
+  crm::robots::v1::DryRunRequest dry;
+  dry.set_rule_id("rule-1");
+  dry.set_deal_id("deal-1");
+  auto bad_dry = engine_->DryRun(rop, dry);
+  EXPECT_EQ(fields(bad_dry.status()), (std::vector<std::string>{"rule_id", "deal_id"}));
+  dry.Clear();
+  dry.mutable_rule()->set_name("");  // an inline rule with its own problems, and no deal
+  auto bad_inline = engine_->DryRun(rop, dry);
+  EXPECT_EQ(fields(bad_inline.status()),
+            (std::vector<std::string>{"rule.name", "rule.trigger.kind", "rule.actions", "deal_id"}));
+}
+
 // STAGE_LEFT naming a pipeline (no stage): a deal leaving it for another pipeline triggers it; a deal
 // coming into it from another pipeline does not.
 TEST_F(EngineTest, StageLeftOfAPipelineFiresAcrossPipelines) {

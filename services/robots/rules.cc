@@ -189,13 +189,11 @@ class Violations {
     list_.push_back({std::move(field), std::move(description)});
   }
 
+  // Every violation at once, the suite's one shape: "<first field>: <description> (and N more)", all of
+  // them in the details.
   absl::Status ToStatus() const {
     if (list_.empty()) return absl::OkStatus();
-    std::string msg = "invalid rule: ";
-    for (size_t i = 0; i < list_.size(); ++i) {
-      absl::StrAppend(&msg, i ? "; " : "", list_[i].field, ": ", list_[i].description);
-    }
-    return WithFieldViolations(absl::InvalidArgumentError(msg), list_);
+    return InvalidFieldsError(list_);
   }
 
  private:
