@@ -40,6 +40,7 @@ SALES_KP = "01930000-0002-7000-8000-000000000003"
 YELLOW_RULE = "01930000-0100-7000-8000-000000000001"
 URGENT_RULE = "01930000-0100-7000-8000-000000000002"
 THRESHOLD_RULE = "01930000-0100-7000-8000-000000000016"
+TOUCHES_RULE = "01930000-0100-7000-8000-000000000003"
 PUBLIC_URL = "https://crm.e2e.example"
 
 
@@ -308,6 +309,25 @@ class Robots(StackTest):
         # However long after, nothing fires again.
         self.advance(3600)
         self.assertEqual(len(self.tasks(d["id"], "Срочно связаться")), 1)
+
+    def test_a_completed_call_task_is_a_touch(self):
+        # Issue 16, seed 001 §1.1–1.2: the manager records the call as a task of kind CALL and completes it.
+        d = self.new_deal("Касание e2e " + uuid.uuid4().hex[:6])
+        wait_until(lambda: self.state(d["id"], YELLOW_RULE) == "WAITING", "the SLA step to wait")
+        due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        t = self.curl("POST", "/v1/deals/%s/tasks" % d["id"], {"title": "Позвонить", "kind": "CALL", "dueTime": due},
+                      headers=self.as_("manager"))
+        self.assertEqual(t.status, 200, t.body)
+        done = self.curl("POST", "/v1/tasks/%s:complete" % t.json()["id"],
+                         {"result": "Дозвонился, клиент ждёт КП", "version": t.json()["version"]},
+                         headers=self.as_("manager"))
+        self.assertEqual(done.status, 200, done.body)
+        wait_until(lambda: self.state(d["id"], YELLOW_RULE) == "CANCELLED", "the touch to cancel the SLA step")
+        self.assertEqual(self.state(d["id"], URGENT_RULE), "CANCELLED")
+        dry = self.curl("POST", "/v1/robots/rules:dryRun", {"ruleId": TOUCHES_RULE, "dealId": d["id"]},
+                        headers=self.as_("head_of_sales"))
+        self.assertEqual(dry.status, 200, dry.body)
+        self.assertEqual(dry.json()["counters"]["touches"], "1")
 
     def test_skip_automation_import_runs_no_robot(self):
         d = self.new_deal("Импорт " + uuid.uuid4().hex[:6], headers=("X-Skip-Automation: true",))
