@@ -24,6 +24,7 @@
 #include "services/deals/deals.h"
 #include "services/deals/listing.h"
 #include "services/deals/demo.h"
+#include "services/deals/interactions/wiring.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
 #include "services/deals/pipelines.h"
@@ -41,6 +42,9 @@ namespace crm::deals {
 std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::DealsMigrations().begin(), crm::DealsMigrations().end());
+  // Issue 17: client requests (D15) and interactions (D16), components of their own after deals'.
+  const std::vector<crm::pg::Migration>& interactions = crm::deals::interactions::InteractionsMigrations();
+  all.insert(all.end(), interactions.begin(), interactions.end());
   return all;
 }
 
@@ -98,6 +102,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<crm::deals::PaymentServiceImpl>(*payments)));
   auto* orders = server.Own(std::make_unique<crm::deals::OrderStore>(*p, crm::SystemClock()));
   server.AddService(server.Own(std::make_unique<crm::deals::OrderServiceImpl>(*orders)));
+  // Interactions (D16) and client requests (D15): services/deals/interactions.
+  CRM_RETURN_IF_ERROR(crm::deals::interactions::WireInteractions(env, server, *p));
   // identity's users, for access by team (users.h).
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
                        crm::events::Consumer::Create(
