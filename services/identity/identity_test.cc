@@ -227,7 +227,8 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
   const std::vector<std::string> want = {
       "checklists.fill", "clients.read",       "clients.write",      "deals.copy",     "deals.read.team",
-      "deals.write.own", "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
+      "deals.write.own", "interactions.read.team", "interactions.write.own",  // issue 17 (migration 0006)
+      "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
       "robots.read",     "tasks.operate",      "users.read",         "visits.manage"};
   EXPECT_EQ(claims->scopes, want);
 }
@@ -1153,11 +1154,20 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
        {"users.read", "identity.read.all", "api_keys.manage", "deals.read.all", "deals.write.all",
         "clients.read", "clients.write", "catalog.manage"}},
   };
+  // Issue 17 (migration 0006): interactions and client requests (services/deals/interactions/access.h).
+  want["head_of_sales"].insert({"interactions.read.all", "interactions.write.all", "interactions.slots.manage"});
+  want["manager"].insert({"interactions.read.team", "interactions.write.own"});
+  want["service_manager"].insert({"interactions.read.all", "interactions.write.own"});
+  want["call_center_operator"].insert({"interactions.read.own", "interactions.write.own"});
+  want["mortgage_specialist"].insert({"interactions.read.own", "interactions.write.own"});
+  want["quality_controller"].insert({"interactions.read.all"});
+  want["integrator"].insert({"interactions.read.all", "interactions.write.all"});
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
              "deals.delete",   "telephony.manage", "reporting.read.all"};
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
+  all.insert({"interactions.read.team", "interactions.write.team"});  // issue 17: no other role has these
   want["administrator"] = all;
   auto roles = store_->ListRoles();
   ASSERT_TRUE(roles.ok()) << roles.status();
