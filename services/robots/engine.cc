@@ -191,6 +191,8 @@ class Engine::Impl {
         options_(std::move(options)), digests_(options_.digest_window) {}
 
   absl::Status OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& consumed);
+  // What one event says about one deal.
+  absl::Status OnDealEvent(pqxx::transaction_base& tx, const events::v1::Envelope& env, DealEvent& e);
   absl::Status OnTimer(pqxx::transaction_base& tx, const Timer& timer);
   absl::StatusOr<Execution> DryRun(const Principal& caller, const v1::DryRunRequest& req);
   absl::StatusOr<v1::ListExecutionsResponse> List(const Principal& caller, const v1::ListExecutionsRequest& req);
@@ -525,10 +527,13 @@ absl::Status Engine::Impl::Start(pqxx::transaction_base& tx, const Rule& rule, c
 }
 
 absl::Status Engine::Impl::OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& consumed) {
-  const events::v1::Envelope& env = consumed.envelope;
-  CRM_ASSIGN_OR_RETURN(std::optional<DealEvent> decoded, DecodeEvent(env));
-  if (!decoded.has_value()) return absl::OkStatus();
-  DealEvent& e = *decoded;
+  // One event may concern several deals (a finished interaction touches its client's open deals).
+  CRM_ASSIGN_OR_RETURN(std::vector<DealEvent> decoded, DecodeEvents(consumed.envelope));
+  for (DealEvent& e : decoded) CRM_RETURN_IF_ERROR(OnDealEvent(tx, consumed.envelope, e));
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::OnDealEvent(pqxx::transaction_base& tx, const events::v1::Envelope& env, DealEvent& e) {
   const absl::Time when = env.has_time() ? FromProtoTimestamp(env.time()) : clock_.Now();
   CRM_RETURN_IF_ERROR(UpdateFacts(tx, e, when));
   CRM_RETURN_IF_ERROR(RecordMoves(tx, e, env, when));
@@ -1249,7 +1254,9 @@ Engine::Engine(pg::Pool& pool, const Clock& clock, RuleStore& rules, DealsClient
     : impl_(std::make_unique<Impl>(pool, clock, rules, deals, mailer, outbox, std::move(options))) {}
 Engine::~Engine() = default;
 
-std::vector<std::string> Engine::Topics() { return {kDealTopic, kTaskTopic, kCallTopic, kDialogTopic}; }
+std::vector<std::string> Engine::Topics() {
+  return {kDealTopic, kTaskTopic, kCallTopic, kDialogTopic, kInteractionTopic};
+}
 
 absl::Status Engine::OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& event) {
   return impl_->OnEvent(tx, event);

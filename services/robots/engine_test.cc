@@ -21,6 +21,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
+#include "crm/deals/v1/interactions_events.pb.h"
+#include "proto/crm/deals/v1/interactions_event_types.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
 #include "crm/identity/v1/events.pb.h"
 #include "crm/robots/v1/events.pb.h"
@@ -303,6 +305,25 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     *e.mutable_time() = ToProtoTimestamp(clock_.Now());
     e.mutable_payload()->PackFrom(call);
     Deliver(e, "crm.telephony.call.v1");
+  }
+
+  // A finished interaction as deals publishes it (issue 17, D16): touching `deals`, recorded by `source`
+  // with `external_id` ("" = by a person).
+  void Interaction(const std::string& id, const std::vector<std::string>& deals, const std::string& source = "",
+                   const std::string& external_id = "") {
+    dv1::InteractionCompleted done;
+    done.mutable_interaction()->set_id(id);
+    done.mutable_interaction()->set_kind(dv1::Interaction::CALL);
+    done.mutable_interaction()->set_status(dv1::Interaction::DONE);
+    done.mutable_interaction()->set_source(source);
+    done.mutable_interaction()->set_external_id(external_id);
+    for (const std::string& d : deals) done.add_touched_deal_ids(d);
+    events::v1::Envelope e;
+    e.set_id(NewUuidV7());
+    e.set_type(dv1::kInteractionCompletedType);
+    *e.mutable_time() = ToProtoTimestamp(clock_.Now());
+    e.mutable_payload()->PackFrom(done);
+    Deliver(e, dv1::kInteractionTopic);
   }
 
   int64_t Tasks(const std::string& deal_id, const std::string& title) {
@@ -646,6 +667,37 @@ TEST_F(EngineTest, CompletedCallMeetingAndEmailTasksAreTouches) {
   EXPECT_EQ(Comments(called.id(), "Недостаточно касаний"), 0);
   EXPECT_EQ(StateOf(followed.id(), kTouchesRule), "DONE");
   EXPECT_EQ(Comments(followed.id(), "Недостаточно касаний"), 1);
+}
+
+// Issue 17 (D16, system.md: "a client touch of any kind is an interaction in deals, whichever service
+// recorded it"): a finished interaction is one touch of each deal it touched — it cancels the
+// first-contact steps, counts once however often its event comes, and a call telephony recorded as an
+// interaction and also reports finished (call_id = the interaction's external id) is one touch.
+TEST_F(EngineTest, AFinishedInteractionIsATouchOfEachDealItTouched) {
+  dv1::Deal first = NewDeal(kLead, kUnsorted, "Квартира в ЖК");
+  dv1::Deal second = NewDeal(kLead, kUnsorted, "Кладовая в ЖК");
+  dv1::Deal untouched = NewDeal(kLead, kUnsorted, "Другой клиент");
+  Pump();
+  Advance(absl::Minutes(5));
+  const std::string meeting = NewUuidV7();
+  Interaction(meeting, {first.id(), second.id()});
+  Interaction(meeting, {first.id(), second.id()});  // redelivered: the same meeting
+  EXPECT_EQ(StateOf(first.id(), kYellowRule), "CANCELLED");
+  EXPECT_EQ(StateOf(second.id(), kUrgentRule), "CANCELLED");
+  EXPECT_EQ(StateOf(untouched.id(), kYellowRule), "WAITING");
+  // A PBX call telephony recorded through deals and also reported finished itself: one touch.
+  Interaction(NewUuidV7(), {first.id()}, "telephony", "pbx-1718031234.5678");
+  Call(first.id(), "pbx-1718031234.5678");
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", first.id(), "'")), 2);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", second.id(), "'")), 1);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM deal_touches WHERE deal_id = '", first.id(),
+                                     "' AND kind = 'interaction'")),
+            1);
+  // An interaction that touched no deal (a client without open deals) changes nothing.
+  Interaction(NewUuidV7(), {});
+  Advance(absl::Minutes(31));
+  EXPECT_FALSE(HasTag(first.id(), "Жёлтое предупреждение"));
+  EXPECT_TRUE(HasTag(untouched.id(), "Жёлтое предупреждение"));
 }
 
 // The dry run says how many touches it counted (and the other counters it read).
