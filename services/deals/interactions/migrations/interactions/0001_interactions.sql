@@ -77,7 +77,8 @@ CREATE UNIQUE INDEX interactions_primary ON interactions (client_id, project_id)
 
 -- ListInteractions newest first and «Задачи на сегодня», on an ordered range for every filter and scope
 -- (plan_test.cc): scope all — every interaction (with the status first for status / overdue / today),
--- or the filter's own index; own / team — one range per visible responsible.
+-- or the filter's own index; own / team — one range per visible responsible (with the status or the
+-- project first when filtering by them).
 CREATE INDEX interactions_occur ON interactions (occur_time DESC, id DESC);
 CREATE INDEX interactions_status_occur ON interactions (status, occur_time DESC, id DESC);
 CREATE INDEX interactions_client ON interactions (client_id, occur_time DESC, id DESC);
@@ -87,6 +88,7 @@ CREATE INDEX interactions_project ON interactions (project_id, occur_time DESC, 
 CREATE INDEX interactions_project_status ON interactions (project_id, status, occur_time DESC, id DESC);
 CREATE INDEX interactions_responsible ON interactions (responsible_id, occur_time DESC, id DESC);
 CREATE INDEX interactions_responsible_status ON interactions (responsible_id, status, occur_time DESC, id DESC);
+CREATE INDEX interactions_responsible_project ON interactions (responsible_id, project_id, occur_time DESC, id DESC);
 -- The slot calendar: a calendar's meetings in a range of days (cancelled ones hold no slot).
 CREATE INDEX interactions_calendar ON interactions (calendar_id, planned_time) WHERE calendar_id IS NOT NULL AND status <> 3;
 

@@ -33,11 +33,14 @@ CREATE TABLE client_requests (
 );
 
 -- ListClientRequests, newest first, on an ordered range for every filter and scope (plan_test.cc):
--- scope all — every request, or the filter's own index (client, project, stage, responsible);
--- own / team — one range per visible responsible (with the stage first when filtering by stage).
+-- scope all — every request, or the filter's own index (client, project — with the stage —, stage,
+-- responsible); own / team — one range per visible responsible (with the stage or the project first
+-- when filtering by them: a team may hold few requests of the project asked for).
 CREATE INDEX client_requests_created ON client_requests (create_time DESC, id DESC);
 CREATE INDEX client_requests_client ON client_requests (client_id, create_time DESC, id DESC);
 CREATE INDEX client_requests_project ON client_requests (project_id, create_time DESC, id DESC);
+CREATE INDEX client_requests_project_stage ON client_requests (project_id, stage, create_time DESC, id DESC);
 CREATE INDEX client_requests_stage ON client_requests (stage, create_time DESC, id DESC);
 CREATE INDEX client_requests_responsible ON client_requests (responsible_id, create_time DESC, id DESC);
 CREATE INDEX client_requests_responsible_stage ON client_requests (responsible_id, stage, create_time DESC, id DESC);
+CREATE INDEX client_requests_responsible_project ON client_requests (responsible_id, project_id, create_time DESC, id DESC);
