@@ -383,15 +383,16 @@ absl::Status InteractionStore::MarkDone(pqxx::transaction_base& tx, const Actor&
 
 absl::StatusOr<v1::Interaction> InteractionStore::Create(const Actor& actor, const v1::Interaction& in,
                                                          std::string_view idempotency_key) {
-  std::vector<FieldViolation> bad = Validate(in, /*upsert=*/false);
-  if (!bad.empty()) return InvalidFieldsError(bad);
   const absl::Time now = clock_.Now();
   v1::Interaction out;
   const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
                                    .method = "crm.deals.v1.InteractionService/CreateInteraction",
                                    .key = std::string(idempotency_key)};
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    // Validated inside: a key used before with another request is named as such, whatever this one is.
     return pg::RunIdempotent(tx, scope, now, in, out, [&]() -> absl::Status {
+      std::vector<FieldViolation> bad = Validate(in, /*upsert=*/false);
+      if (!bad.empty()) return InvalidFieldsError(bad);
       out = in;
       out.clear_id();
       out.clear_next_interaction_id();

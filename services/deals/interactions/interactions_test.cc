@@ -249,6 +249,9 @@ TEST_F(InteractionsTest, ARequestIsCreatedOnceForAnIdempotencyKey) {
   q.set_comment("другое");
   auto reused = requests_->Create(As(Manager(kAnna, kTeam1)), q, "key-1");
   EXPECT_EQ(Fields(reused.status()), (std::vector<std::string>{"idempotency-key"}));
+  // Even with a bad request, the reused key is what is named.
+  EXPECT_EQ(Fields(requests_->Create(As(Manager(kAnna, kTeam1)), v1::ClientRequest(), "key-1").status()),
+            (std::vector<std::string>{"idempotency-key"}));
 }
 
 TEST_F(InteractionsTest, RequestsAreSeenAsDealsAre) {

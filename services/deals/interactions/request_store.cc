@@ -233,22 +233,23 @@ RequestStore::RequestStore(pg::Pool& pool, const Clock& clock) : pool_(pool), cl
 
 absl::StatusOr<v1::ClientRequest> RequestStore::Create(const Actor& actor, const v1::ClientRequest& in,
                                                        std::string_view idempotency_key) {
-  std::vector<FieldViolation> bad;
-  CheckUuid(in.client_id(), "request.client_id", true, bad);
-  CheckUuid(in.project_id(), "request.project_id", true, bad);
-  ValidateCriteria(in, {}, bad);
   const std::string me = ActingUserId(actor.principal);
-  if (in.responsible_id().empty() && me.empty()) {
-    bad.push_back({.field = "request.responsible_id", .description = "required for a caller acting for nobody"});
-  }
-  if (!bad.empty()) return InvalidFieldsError(bad);
   const absl::Time now = clock_.Now();
   v1::ClientRequest out;
   const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
                                    .method = "crm.deals.v1.ClientRequestService/CreateClientRequest",
                                    .key = std::string(idempotency_key)};
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    // Validated inside: a key used before with another request is named as such, whatever this one is.
     return pg::RunIdempotent(tx, scope, now, in, out, [&]() -> absl::Status {
+      std::vector<FieldViolation> bad;
+      CheckUuid(in.client_id(), "request.client_id", true, bad);
+      CheckUuid(in.project_id(), "request.project_id", true, bad);
+      ValidateCriteria(in, {}, bad);
+      if (in.responsible_id().empty() && me.empty()) {
+        bad.push_back({.field = "request.responsible_id", .description = "required for a caller acting for nobody"});
+      }
+      if (!bad.empty()) return InvalidFieldsError(bad);
       const std::string responsible = in.responsible_id().empty() ? me : in.responsible_id();
       if (!me.empty()) CRM_RETURN_IF_ERROR(directory_.Seed(tx, me, CallerTeamIds(actor.principal)));
       CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, responsible));
