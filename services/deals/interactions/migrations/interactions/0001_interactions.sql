@@ -78,14 +78,16 @@ CREATE UNIQUE INDEX interactions_primary ON interactions (client_id, project_id)
 -- ListInteractions newest first and «Задачи на сегодня», on an ordered range for every filter and scope
 -- (plan_test.cc): scope all — every interaction (with the status first for status / overdue / today),
 -- or the filter's own index; own / team — one range per visible responsible (with the status or the
--- project first when filtering by them).
+-- project first when filtering by them). The status indexes of scope all carry the kind, so «Задачи на
+-- сегодня» counts the company's calls and meetings from the index alone (not the responsible's: there
+-- the planner would rather sort a responsible's whole range by kind than walk it in order).
 CREATE INDEX interactions_occur ON interactions (occur_time DESC, id DESC);
-CREATE INDEX interactions_status_occur ON interactions (status, occur_time DESC, id DESC);
+CREATE INDEX interactions_status_occur ON interactions (status, occur_time DESC, id DESC) INCLUDE (kind);
 CREATE INDEX interactions_client ON interactions (client_id, occur_time DESC, id DESC);
 CREATE INDEX interactions_request ON interactions (request_id, occur_time DESC, id DESC);
 CREATE INDEX interactions_deal ON interactions (deal_id, occur_time DESC, id DESC);
 CREATE INDEX interactions_project ON interactions (project_id, occur_time DESC, id DESC);
-CREATE INDEX interactions_project_status ON interactions (project_id, status, occur_time DESC, id DESC);
+CREATE INDEX interactions_project_status ON interactions (project_id, status, occur_time DESC, id DESC) INCLUDE (kind);
 CREATE INDEX interactions_responsible ON interactions (responsible_id, occur_time DESC, id DESC);
 CREATE INDEX interactions_responsible_status ON interactions (responsible_id, status, occur_time DESC, id DESC);
 CREATE INDEX interactions_responsible_project ON interactions (responsible_id, project_id, occur_time DESC, id DESC);
