@@ -55,6 +55,11 @@ absl::Status InvalidKey() { return absl::UnauthenticatedError("invalid API key")
 }  // namespace
 
 absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const v1::ApiKey& key) {
+  return Create(caller, key, Idempotency{});
+}
+
+absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const v1::ApiKey& key,
+                                                  const Idempotency& idempotency) {
   CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
   if (caller.kind() != Principal::KIND_USER) {
     return absl::PermissionDeniedError("only a signed-in user can create API keys");
@@ -81,20 +86,26 @@ absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const
   }
   const auth::NewApiKey made = auth::MakeApiKey();
   const std::string id = NewUuidV7();
-  v1::CreatedApiKey out;
+  // What the idempotency record keeps (and a repeat returns): the key without its secret.
+  v1::CreatedApiKey kept;
+  bool made_now = false;
   CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    pqxx::row r = tx.exec_params1(
-        absl::StrCat(
-            "INSERT INTO api_keys (id, name, prefix, secret_hash, scopes, owner_user_id, create_time, "
-            "expire_time) VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, "
-            "CASE WHEN $8 = '' THEN NULL ELSE $8::timestamptz END) RETURNING ",
-            KeyColumns()),
-        id, key.name(), made.id_prefix, made.hash, absl::StrJoin(scopes, " "), caller.id(), SqlTime(now),
-        expire);
-    *out.mutable_api_key() = ReadKey(r);
-    return absl::OkStatus();
+    return RunIdempotentIn(tx, idempotency, now, kept, [&]() -> absl::Status {
+      made_now = true;
+      pqxx::row r = tx.exec_params1(
+          absl::StrCat(
+              "INSERT INTO api_keys (id, name, prefix, secret_hash, scopes, owner_user_id, create_time, "
+              "expire_time) VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, "
+              "CASE WHEN $8 = '' THEN NULL ELSE $8::timestamptz END) RETURNING ",
+              KeyColumns()),
+          id, key.name(), made.id_prefix, made.hash, absl::StrJoin(scopes, " "), caller.id(), SqlTime(now),
+          expire);
+      *kept.mutable_api_key() = ReadKey(r);
+      return absl::OkStatus();
+    });
   }));
-  out.set_secret(made.display);
+  v1::CreatedApiKey out = kept;
+  if (made_now) out.set_secret(made.display);
   return out;
 }
 
@@ -131,25 +142,34 @@ absl::StatusOr<v1::ListApiKeysResponse> ApiKeys::List(const Principal& caller,
 }
 
 absl::StatusOr<v1::ApiKey> ApiKeys::Revoke(const Principal& caller, std::string_view id) {
+  return Revoke(caller, id, Idempotency{});
+}
+
+absl::StatusOr<v1::ApiKey> ApiKeys::Revoke(const Principal& caller, std::string_view id,
+                                           const Idempotency& idempotency) {
   const bool all = rpc::HasPermission(caller, "api_keys.manage.all");
   if (!all) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-  if (!IsUuid(id)) return absl::NotFoundError("API key not found");
+  if (!IsUuid(id)) return FieldError("id", "must be a UUID");
   v1::ApiKey out;
+  const absl::Time now = store_.clock().Now();
   CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT ", KeyColumns(), " FROM api_keys WHERE id = $1 FOR UPDATE"), std::string(id));
-    if (r.empty()) return absl::NotFoundError("API key not found");
-    out = ReadKey(r[0]);
-    if (!all && out.owner_user_id() != caller.id())
-      return absl::PermissionDeniedError("missing permission api_keys.manage.all");
-    if (out.has_revoke_time()) return absl::OkStatus();
-    pqxx::row row = tx.exec_params1(
-        absl::StrCat("UPDATE api_keys SET revoke_time = $2::timestamptz, version = version + 1 WHERE id = $1 "
-                     "RETURNING ",
-                     KeyColumns()),
-        std::string(id), SqlTime(store_.clock().Now()));
-    out = ReadKey(row);
-    return absl::OkStatus();
+    return RunIdempotentIn(tx, idempotency, now, out, [&]() -> absl::Status {
+      pqxx::result r = tx.exec_params(
+          absl::StrCat("SELECT ", KeyColumns(), " FROM api_keys WHERE id = $1 FOR UPDATE"), std::string(id));
+      if (r.empty()) return absl::NotFoundError("API key not found");
+      out = ReadKey(r[0]);
+      if (!all && out.owner_user_id() != caller.id())
+        return absl::PermissionDeniedError("missing permission api_keys.manage.all");
+      if (out.has_revoke_time()) return absl::OkStatus();
+      pqxx::row row = tx.exec_params1(
+          absl::StrCat(
+              "UPDATE api_keys SET revoke_time = $2::timestamptz, version = version + 1 WHERE id = $1 "
+              "RETURNING ",
+              KeyColumns()),
+          std::string(id), SqlTime(now));
+      out = ReadKey(row);
+      return absl::OkStatus();
+    });
   }));
   return out;
 }

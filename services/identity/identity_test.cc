@@ -794,6 +794,57 @@ TEST_F(IdentityTest, CreateTeamHonoursIdempotencyKey) {
   EXPECT_EQ(list->teams_size(), 1);
 }
 
+// Issue 16: identity's creating calls use libs/pg's idempotency — the record written with the change,
+// the key bound to the request it was first used with (a reuse with another request is 400 naming
+// idempotency-key), RevokeApiKey too.
+TEST_F(IdentityTest, IdempotencyKeysAreBoundToTheirFirstRequest) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  auto create = [&](const std::string& login, v1::User* out) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(admin.id()));
+    ctx.AddMetadata("idempotency-key", "user-once");
+    v1::CreateUserRequest req;
+    req.mutable_user()->set_login(login);
+    req.mutable_user()->set_full_name("Ирина Котова");
+    req.set_password(kPassword);
+    return users_->CreateUser(&ctx, req, out);
+  };
+  v1::User first, second;
+  ASSERT_TRUE(create("irina", &first).ok());
+  ASSERT_TRUE(create("irina", &second).ok());
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
+  grpc::Status other = create("irina.k", &second);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(other)).at(0).field, "idempotency-key");
+  EXPECT_FALSE(store_->FindAuthByLogin("irina.k")->has_value());
+
+  v1::User integ = MakeUser("integ", "integrator");
+  v1::ApiKey want;
+  want.set_name("1С");
+  want.add_scopes("clients.read");
+  auto a = api_keys_->Create(PrincipalOf(integ.id()), want);
+  auto b = api_keys_->Create(PrincipalOf(integ.id()), want);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto revoke = [&](const std::string& id, v1::ApiKey* out) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(integ.id()));
+    ctx.AddMetadata("idempotency-key", "revoke-once");
+    v1::RevokeApiKeyRequest req;
+    req.set_id(id);
+    return keys_->RevokeApiKey(&ctx, req, out);
+  };
+  v1::ApiKey r1, r2;
+  ASSERT_TRUE(revoke(a->api_key().id(), &r1).ok());
+  ASSERT_TRUE(revoke(a->api_key().id(), &r2).ok());
+  EXPECT_EQ(r1.SerializeAsString(), r2.SerializeAsString());
+  other = revoke(b->api_key().id(), &r2);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(other)).at(0).field, "idempotency-key");
+  EXPECT_TRUE(api_keys_->Verify(b->secret()).ok());  // the second key is not revoked
+  pqxx::connection c(db_->dsn());
+  pqxx::work tx(c);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM idempotency WHERE length(request_sha256) = 32")[0].as<int>(), 2);
+}
+
 TEST_F(IdentityTest, DemoUsersAreIdempotent) {
   const std::string dir = ::testing::TempDir();
   const std::string creds = absl::StrCat(dir, "/identity_creds_", db_->name());

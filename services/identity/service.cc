@@ -1,7 +1,6 @@
 // File: services/identity/service.cc
 #include "services/identity/service.h"
 
-#include <pqxx/binarystring>
 #include <pqxx/pqxx>
 #include <set>
 
@@ -68,51 +67,21 @@ Actor ActorOf(const grpc::ServerContextBase& ctx, const Principal& p) {
   return Actor{p, rpc::RequestId(ctx)};
 }
 
-// Runs `fn` once per (caller, method, idempotency-key) within 24 hours; repeats return the stored reply.
-// `redact` (optional) removes what must not be stored (an API key's secret) from the stored copy.
-template <typename Msg>
-absl::Status Idempotent(Store& store, const grpc::ServerContextBase& ctx, const Principal& caller,
-                        std::string_view method, Msg* out, absl::FunctionRef<absl::StatusOr<Msg>()> fn,
-                        void (*redact)(Msg&) = nullptr) {
-  const std::string key = rpc::IdempotencyKey(ctx);
-  if (key.empty()) {
-    CRM_ASSIGN_OR_RETURN(*out, fn());
-    return absl::OkStatus();
-  }
-  if (key.size() > 200) return FieldError("idempotency-key", "longer than 200 bytes");
-  const std::string who = absl::StrCat(caller.kind(), ":", caller.id(), ":", caller.service());
-  const absl::Time now = store.clock().Now();
-  bool found = false;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(
-      store.pool(),
-      [&](pqxx::work& tx) -> absl::Status {
-        pqxx::result r = tx.exec_params(
-            "SELECT response FROM idempotency WHERE caller = $1 AND method = $2 AND key = $3 "
-            "AND create_time > $4::timestamptz",
-            who, std::string(method), key, SqlTime(now - absl::Hours(24)));
-        if (r.empty()) return absl::OkStatus();
-        pqxx::binarystring raw(r[0][0]);
-        found = out->ParseFromArray(raw.data(), static_cast<int>(raw.size()));
-        return absl::OkStatus();
-      },
-      {.read_only = true}));
-  if (found) return absl::OkStatus();
-  CRM_ASSIGN_OR_RETURN(*out, fn());
-  Msg stored = *out;
-  if (redact != nullptr) redact(stored);
-  const std::string bytes = stored.SerializeAsString();
-  return pg::InTransaction(store.pool(), [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(
-        "INSERT INTO idempotency (caller, method, key, response, create_time) VALUES ($1, $2, $3, $4, "
-        "$5::timestamptz) "
-        "ON CONFLICT (caller, method, key) DO UPDATE SET response = EXCLUDED.response, create_time = "
-        "EXCLUDED.create_time "
-        "WHERE idempotency.create_time <= $6::timestamptz",
-        who, std::string(method), key, pqxx::binarystring(bytes.data(), bytes.size()), SqlTime(now),
-        SqlTime(now - absl::Hours(24)));
-    return absl::OkStatus();
-  });
+// The idempotency of a creating call (store.h Idempotency): the caller's key for `method`, with the
+// request its fingerprint is taken of.
+Idempotency IdempotencyOf(const grpc::ServerContextBase& ctx, const Principal& caller,
+                          std::string_view method, const google::protobuf::Message& request) {
+  return Idempotency{.scope = {.caller = rpc::IdempotencyCaller(caller),
+                               .method = std::string(method),
+                               .key = rpc::IdempotencyKey(ctx)},
+                     .request = &request};
 }
+
+// The methods whose idempotency keys identity records (IdempotencyScope::method).
+constexpr char kCreateUserMethod[] = "crm.identity.v1.UserService/CreateUser";
+constexpr char kCreateTeamMethod[] = "crm.identity.v1.UserService/CreateTeam";
+constexpr char kCreateApiKeyMethod[] = "crm.identity.v1.ApiKeyService/CreateApiKey";
+constexpr char kRevokeApiKeyMethod[] = "crm.identity.v1.ApiKeyService/RevokeApiKey";
 
 const std::set<std::string>& UserPaths() {
   static const auto* const kPaths = new std::set<std::string>{
@@ -197,9 +166,9 @@ grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* ctx, const v1::Cre
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.manage"));
-    return Idempotent<v1::User>(*deps_.store, *ctx, caller, "CreateUser", out, [&]() {
-      return deps_.store->CreateUser(ActorOf(*ctx, caller), req->user(), req->password());
-    });
+    CRM_ASSIGN_OR_RETURN(*out, deps_.store->CreateUser(ActorOf(*ctx, caller), req->user(), req->password(),
+                                                       IdempotencyOf(*ctx, caller, kCreateUserMethod, *req)));
+    return absl::OkStatus();
   });
 }
 
@@ -293,8 +262,9 @@ grpc::Status UserServiceImpl::CreateTeam(grpc::ServerContext* ctx, const v1::Cre
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "teams.manage"));
-    return Idempotent<v1::Team>(*deps_.store, *ctx, caller, "CreateTeam", out,
-                                [&]() { return deps_.store->CreateTeam(req->team()); });
+    CRM_ASSIGN_OR_RETURN(
+        *out, deps_.store->CreateTeam(req->team(), IdempotencyOf(*ctx, caller, kCreateTeamMethod, *req)));
+    return absl::OkStatus();
   });
 }
 
@@ -333,11 +303,11 @@ grpc::Status ApiKeyServiceImpl::CreateApiKey(grpc::ServerContext* ctx, const v1:
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-    return Idempotent<v1::CreatedApiKey>(
-        *deps_.store, *ctx, caller, "CreateApiKey", out,
-        [&]() { return deps_.api_keys->Create(caller, req->api_key()); },
-        // The secret is never stored: a repeat returns the key without it.
-        [](v1::CreatedApiKey& k) { k.clear_secret(); });
+    // The secret is never stored: a repeat returns the key without it.
+    CRM_ASSIGN_OR_RETURN(*out,
+                         deps_.api_keys->Create(caller, req->api_key(),
+                                                IdempotencyOf(*ctx, caller, kCreateApiKeyMethod, *req)));
+    return absl::OkStatus();
   });
 }
 
@@ -354,7 +324,9 @@ grpc::Status ApiKeyServiceImpl::RevokeApiKey(grpc::ServerContext* ctx, const v1:
                                              v1::ApiKey* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, deps_.api_keys->Revoke(caller, req->id()));
+    CRM_ASSIGN_OR_RETURN(
+        *out,
+        deps_.api_keys->Revoke(caller, req->id(), IdempotencyOf(*ctx, caller, kRevokeApiKeyMethod, *req)));
     return absl::OkStatus();
   });
 }

@@ -32,6 +32,12 @@ std::string SqlMicros(std::string_view column) {
   return absl::StrCat("(EXTRACT(EPOCH FROM ", AsAbsl(column), ") * 1000000)::bigint");
 }
 
+absl::Status RunIdempotentIn(pqxx::transaction_base& tx, const Idempotency& idempotency, absl::Time now,
+                             google::protobuf::Message& reply, absl::FunctionRef<absl::Status()> fn) {
+  if (idempotency.request == nullptr || idempotency.scope.key.empty()) return fn();
+  return pg::RunIdempotent(tx, idempotency.scope, now, *idempotency.request, reply, fn);
+}
+
 namespace {
 
 // Columns of `users u` read into a UserAuth by ReadUserRow (roles, teams, permissions come after).
@@ -254,30 +260,33 @@ Store::Store(pg::Pool& pool, const Clock& clock, auth::PasswordParams password_p
     : pool_(pool), clock_(clock), password_params_(password_params), outbox_("identity", clock) {}
 
 absl::StatusOr<v1::User> Store::CreateUser(const Actor& actor, const v1::User& input,
-                                           std::string_view password) {
+                                           std::string_view password, const Idempotency& idempotency) {
   v1::User u = input;
   CRM_RETURN_IF_ERROR(NormalizeUserFields(u));
   CRM_RETURN_IF_ERROR(CheckPassword("password", password));
   CRM_ASSIGN_OR_RETURN(std::string phc, auth::HashPassword(password, password_params_));
   const std::string id = NewUuidV7();
-  const std::string now = SqlTime(clock_.Now());
+  const absl::Time at = clock_.Now();
+  const std::string now = SqlTime(at);
   v1::User out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (!tx.exec_params("SELECT 1 FROM users WHERE lower(login) = $1", u.login()).empty()) {
-      return absl::AlreadyExistsError("user.login: already taken");
-    }
-    CRM_RETURN_IF_ERROR(CheckRelations(tx, u, ""));
-    tx.exec_params(
-        "INSERT INTO users (id, login, full_name, email, phone, active, supervisor_id, password_hash, "
-        "version, create_time, update_time) "
-        "VALUES ($1, $2, $3, $4, $5, true, NULLIF($6, '')::uuid, $7, 1, $8::timestamptz, $8::timestamptz)",
-        id, u.login(), u.full_name(), u.email(), u.phone(), u.supervisor_id(), phc, now);
-    ReplaceRoles(tx, id, u);
-    ReplaceTeams(tx, id, u);
-    std::optional<UserAuth> loaded = LoadUserTx(tx, id, false);
-    if (!loaded) return absl::InternalError("created user vanished");
-    out = loaded->user;
-    return AppendUserEvent(tx, outbox_, actor, out, nullptr);
+    return RunIdempotentIn(tx, idempotency, at, out, [&]() -> absl::Status {
+      if (!tx.exec_params("SELECT 1 FROM users WHERE lower(login) = $1", u.login()).empty()) {
+        return absl::AlreadyExistsError("user.login: already taken");
+      }
+      CRM_RETURN_IF_ERROR(CheckRelations(tx, u, ""));
+      tx.exec_params(
+          "INSERT INTO users (id, login, full_name, email, phone, active, supervisor_id, password_hash, "
+          "version, create_time, update_time) "
+          "VALUES ($1, $2, $3, $4, $5, true, NULLIF($6, '')::uuid, $7, 1, $8::timestamptz, $8::timestamptz)",
+          id, u.login(), u.full_name(), u.email(), u.phone(), u.supervisor_id(), phc, now);
+      ReplaceRoles(tx, id, u);
+      ReplaceTeams(tx, id, u);
+      std::optional<UserAuth> loaded = LoadUserTx(tx, id, false);
+      if (!loaded) return absl::InternalError("created user vanished");
+      out = loaded->user;
+      return AppendUserEvent(tx, outbox_, actor, out, nullptr);
+    });
   }));
   return out;
 }
@@ -496,7 +505,7 @@ absl::StatusOr<bool> Store::ConsumeTotpStep(std::string_view user_id, int64_t st
   return ok;
 }
 
-absl::StatusOr<v1::Team> Store::CreateTeam(const v1::Team& team) {
+absl::StatusOr<v1::Team> Store::CreateTeam(const v1::Team& team, const Idempotency& idempotency) {
   CRM_RETURN_IF_ERROR(CheckText("team.name", team.name(), 200, /*required=*/true));
   if (!team.parent_id().empty() && !IsUuid(team.parent_id()))
     return FieldError("team.parent_id", "unknown team");
@@ -505,23 +514,26 @@ absl::StatusOr<v1::Team> Store::CreateTeam(const v1::Team& team) {
   }
   v1::Team out;
   const std::string id = NewUuidV7();
+  const absl::Time now = clock_.Now();
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (!team.parent_id().empty() &&
-        tx.exec_params("SELECT 1 FROM teams WHERE id = $1", team.parent_id()).empty()) {
-      return FieldError("team.parent_id", "unknown team");
-    }
-    if (!team.head_user_id().empty() &&
-        tx.exec_params("SELECT 1 FROM users WHERE id = $1", team.head_user_id()).empty()) {
-      return FieldError("team.head_user_id", "unknown user");
-    }
-    pqxx::row r = tx.exec_params1(
-        absl::StrCat(
-            "INSERT INTO teams (id, name, parent_id, head_user_id, create_time) "
-            "VALUES ($1, $2, NULLIF($3, '')::uuid, NULLIF($4, '')::uuid, $5::timestamptz) RETURNING ",
-            kTeamColumns),
-        id, team.name(), team.parent_id(), team.head_user_id(), SqlTime(clock_.Now()));
-    out = ReadTeam(r);
-    return absl::OkStatus();
+    return RunIdempotentIn(tx, idempotency, now, out, [&]() -> absl::Status {
+      if (!team.parent_id().empty() &&
+          tx.exec_params("SELECT 1 FROM teams WHERE id = $1", team.parent_id()).empty()) {
+        return FieldError("team.parent_id", "unknown team");
+      }
+      if (!team.head_user_id().empty() &&
+          tx.exec_params("SELECT 1 FROM users WHERE id = $1", team.head_user_id()).empty()) {
+        return FieldError("team.head_user_id", "unknown user");
+      }
+      pqxx::row r = tx.exec_params1(
+          absl::StrCat(
+              "INSERT INTO teams (id, name, parent_id, head_user_id, create_time) "
+              "VALUES ($1, $2, NULLIF($3, '')::uuid, NULLIF($4, '')::uuid, $5::timestamptz) RETURNING ",
+              kTeamColumns),
+          id, team.name(), team.parent_id(), team.head_user_id(), SqlTime(now));
+      out = ReadTeam(r);
+      return absl::OkStatus();
+    });
   }));
   return out;
 }

@@ -20,11 +20,13 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "crm/common/v1/common.pb.h"
 #include "crm/identity/v1/identity.pb.h"
 #include "libs/auth/password.h"
 #include "libs/events/outbox.h"
+#include "libs/pg/idempotency.h"
 #include "proto/crm/identity/v1/event_types.h"
 
 namespace pqxx {
@@ -57,6 +59,20 @@ struct Actor {
   std::string request_id;
 };
 
+// A creating call's idempotency (libs/pg/idempotency.h): its scope (caller, method, the client's key)
+// and the request the key's fingerprint is taken of. The record is written in the transaction of the
+// change, so a repeat returns the first reply and a failed first attempt leaves the key free. The
+// default (no key, no request) makes the call run every time.
+struct Idempotency {
+  pg::IdempotencyScope scope;
+  const google::protobuf::Message* request = nullptr;
+};
+
+// Runs `fn` within `tx` under `idempotency` (pg::RunIdempotent), or simply runs it without a key;
+// `reply` is what is recorded and, for a repeat, what is filled instead of running `fn`.
+absl::Status RunIdempotentIn(pqxx::transaction_base& tx, const Idempotency& idempotency, absl::Time now,
+                             google::protobuf::Message& reply, absl::FunctionRef<absl::Status()> fn);
+
 class Store {
  public:
   // `pool` and `clock` must outlive the store. `password_params` is the argon2id cost of new hashes.
@@ -71,9 +87,11 @@ class Store {
   // ---- users ----
   // Creates an active user with `password` (≥ 10 characters). The login is stored lower-case.
   // INVALID_ARGUMENT naming user.login / user.full_name / user.email / user.phone / user.role_codes /
-  // user.team_ids / user.supervisor_id / password; ALREADY_EXISTS for a taken login.
+  // user.team_ids / user.supervisor_id / password; ALREADY_EXISTS for a taken login. A repeat under
+  // `idempotency` returns the first user.
   absl::StatusOr<crm::identity::v1::User> CreateUser(const Actor& actor, const crm::identity::v1::User& user,
-                                                     std::string_view password);
+                                                     std::string_view password,
+                                                     const Idempotency& idempotency = {});
   // Applies the fields named in `paths` (User field names; validated by the caller) from `user`.
   // NOT_FOUND for an unknown user.id; ABORTED "version mismatch" when user.version is not 0 and not
   // the stored one. Bumps the version and emits UserUpdated only when something changed. Deactivating
@@ -108,8 +126,10 @@ class Store {
   absl::StatusOr<bool> ConsumeTotpStep(std::string_view user_id, int64_t step);
 
   // ---- teams ----
-  // INVALID_ARGUMENT naming team.name / team.parent_id / team.head_user_id.
-  absl::StatusOr<crm::identity::v1::Team> CreateTeam(const crm::identity::v1::Team& team);
+  // INVALID_ARGUMENT naming team.name / team.parent_id / team.head_user_id. A repeat under
+  // `idempotency` returns the first team.
+  absl::StatusOr<crm::identity::v1::Team> CreateTeam(const crm::identity::v1::Team& team,
+                                                     const Idempotency& idempotency = {});
   absl::StatusOr<crm::identity::v1::Team> GetTeam(std::string_view id);
   absl::StatusOr<crm::identity::v1::ListTeamsResponse> ListTeams(
       const crm::identity::v1::ListTeamsRequest& req);

@@ -40,6 +40,13 @@ constexpr char kCalculationSaved[] = "crm.mortgage.calculation.saved.v1";
 constexpr char kApplicationCreated[] = "crm.mortgage.application.created.v1";
 constexpr char kApplicationStatusChanged[] = "crm.mortgage.application.status_changed.v1";
 
+// The methods whose idempotency keys the store records (libs/pg/idempotency.h IdempotencyScope::method).
+constexpr char kSaveCalculationMethod[] = "crm.mortgage.v1.ApplicationService/SaveCalculation";
+constexpr char kCreateQuestionnaireMethod[] = "crm.mortgage.v1.ApplicationService/CreateQuestionnaire";
+constexpr char kCreateApplicationMethod[] = "crm.mortgage.v1.ApplicationService/CreateApplication";
+constexpr char kChangeStatusMethod[] = "crm.mortgage.v1.ApplicationService/ChangeApplicationStatus";
+constexpr char kRecordBankReplyMethod[] = "crm.mortgage.v1.ApplicationService/RecordBankReply";
+
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 constexpr size_t kMaxShortText = 300;
@@ -509,6 +516,18 @@ absl::TimeZone DefaultCompanyZone() {
 ApplicationStore::ApplicationStore(pg::Pool& pool, const Clock& clock)
     : pool_(pool), clock_(clock), outbox_("mortgage", clock) {}
 
+absl::Status ApplicationStore::InIdempotentTransaction(
+    const Actor& actor, std::string_view method, std::string_view idempotency_key,
+    const google::protobuf::Message& request, google::protobuf::Message& out,
+    absl::FunctionRef<absl::Status(pqxx::transaction_base&)> fn) {
+  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
+                                   .method = std::string(method),
+                                   .key = std::string(idempotency_key)};
+  return pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    return pg::RunIdempotent(tx, scope, clock_.Now(), request, out, [&]() { return fn(tx); });
+  });
+}
+
 absl::StatusOr<v1::Calculation> ApplicationStore::SaveCalculation(const Actor& actor,
                                                                   const v1::SaveCalculationRequest& req,
                                                                   std::string_view idempotency_key,
@@ -530,40 +549,40 @@ absl::StatusOr<v1::Calculation> ApplicationStore::SaveCalculation(const Actor& a
   for (v1::Offer& o : *response->mutable_offers()) o.clear_schedule();
 
   const std::string specialist = SpecialistOf(actor.principal);
-  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
-                                   .method = "crm.mortgage.v1.ApplicationService/SaveCalculation",
-                                   .key = std::string(idempotency_key)};
   v1::Calculation out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    const absl::Time now = TruncMicros(clock_.Now());
-    return pg::RunIdempotent(tx, scope, now, req, out, [&]() -> absl::Status {
-      out.Clear();
-      out.set_id(NewUuidV7());
-      out.set_client_id(in.client_id());
-      out.set_deal_id(in.deal_id());
-      out.set_project(in.project());
-      *out.mutable_request() = in.request();
-      *out.mutable_response() = *response;
-      out.set_specialist_id(specialist);
-      *out.mutable_created_at() = ToProtoTimestamp(now);
-      Params p;
-      const pqxx::row r = Run(
-          tx,
-          absl::StrCat("INSERT INTO calculations (id, number, client_id, deal_id, project, "
-                       "specialist_id, request, response, created_at) VALUES (",
-                       p.Add(out.id()), "::uuid, lpad(nextval('calculation_numbers')::text, 7, '0'), ",
-                       p.Add(out.client_id()), ", ", p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ",
-                       p.Add(specialist), ", ", p.Bytes(out.request().SerializeAsString()), ", ",
-                       p.Bytes(out.response().SerializeAsString()), ", ", p.Ts(now), ") RETURNING number"),
-          p)[0];
-      out.set_number(r[0].as<std::string>());
-      v1::Calculation event = out;
-      event.mutable_response()->clear_offers();
-      return outbox_
-          .Append(tx, Event(actor, "calculation", out.client_id(), kCalculationSaved, event, specialist))
-          .status();
-    });
-  }));
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kSaveCalculationMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        const absl::Time now = TruncMicros(clock_.Now());
+        {
+          out.Clear();
+          out.set_id(NewUuidV7());
+          out.set_client_id(in.client_id());
+          out.set_deal_id(in.deal_id());
+          out.set_project(in.project());
+          *out.mutable_request() = in.request();
+          *out.mutable_response() = *response;
+          out.set_specialist_id(specialist);
+          *out.mutable_created_at() = ToProtoTimestamp(now);
+          Params p;
+          const pqxx::row r =
+              Run(tx,
+                  absl::StrCat(
+                      "INSERT INTO calculations (id, number, client_id, deal_id, project, "
+                      "specialist_id, request, response, created_at) VALUES (",
+                      p.Add(out.id()), "::uuid, lpad(nextval('calculation_numbers')::text, 7, '0'), ",
+                      p.Add(out.client_id()), ", ", p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ",
+                      p.Add(specialist), ", ", p.Bytes(out.request().SerializeAsString()), ", ",
+                      p.Bytes(out.response().SerializeAsString()), ", ", p.Ts(now), ") RETURNING number"),
+                  p)[0];
+          out.set_number(r[0].as<std::string>());
+          v1::Calculation event = out;
+          event.mutable_response()->clear_offers();
+          return outbox_
+              .Append(tx, Event(actor, "calculation", out.client_id(), kCalculationSaved, event, specialist))
+              .status();
+        }
+      }));
   return out;
 }
 
@@ -627,30 +646,36 @@ absl::StatusOr<v1::ListCalculationsResponse> ApplicationStore::ListCalculations(
   return out;
 }
 
-absl::StatusOr<v1::Questionnaire> ApplicationStore::CreateQuestionnaire(const Actor& actor,
-                                                                        const v1::Questionnaire& in) {
+absl::StatusOr<v1::Questionnaire> ApplicationStore::CreateQuestionnaire(
+    const Actor& actor, const v1::CreateQuestionnaireRequest& req, std::string_view idempotency_key) {
+  const v1::Questionnaire& in = req.questionnaire();
   CRM_RETURN_IF_ERROR(ValidateQuestionnaire(in));
   v1::Questionnaire q = in;
   if (q.status() == v1::Questionnaire::STATUS_UNSPECIFIED) q.set_status(v1::Questionnaire::STATUS_DRAFT);
   CRM_RETURN_IF_ERROR(CheckComplete(q));
-  const absl::Time now = TruncMicros(clock_.Now());
-  q.set_id(NewUuidV7());
-  q.set_version(1);
-  q.set_specialist_id(SpecialistOf(actor.principal));
-  *q.mutable_updated_at() = ToProtoTimestamp(now);
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    Params p;
-    Run(tx,
-        absl::StrCat(
-            "INSERT INTO questionnaires (id, version, client_id, deal_id, status, specialist_id, body, "
-            "created_at, updated_at) VALUES (",
-            p.Add(q.id()), "::uuid, 1, ", p.Add(q.client_id()), ", ", p.Add(q.deal_id()), ", ",
-            p.Add(absl::StrCat(static_cast<int>(q.status()))), "::smallint, ", p.Add(q.specialist_id()), ", ",
-            p.Bytes(q.SerializeAsString()), ", ", p.Ts(now), ", ", p.Ts(now), ")"),
-        p);
-    return absl::OkStatus();
-  }));
-  return q;
+  v1::Questionnaire out;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kCreateQuestionnaireMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        const absl::Time now = TruncMicros(clock_.Now());
+        out = q;
+        out.set_id(NewUuidV7());
+        out.set_version(1);
+        out.set_specialist_id(SpecialistOf(actor.principal));
+        *out.mutable_updated_at() = ToProtoTimestamp(now);
+        Params p;
+        Run(tx,
+            absl::StrCat(
+                "INSERT INTO questionnaires (id, version, client_id, deal_id, status, specialist_id, body, "
+                "created_at, updated_at) VALUES (",
+                p.Add(out.id()), "::uuid, 1, ", p.Add(out.client_id()), ", ", p.Add(out.deal_id()), ", ",
+                p.Add(absl::StrCat(static_cast<int>(out.status()))), "::smallint, ",
+                p.Add(out.specialist_id()), ", ", p.Bytes(out.SerializeAsString()), ", ", p.Ts(now), ", ",
+                p.Ts(now), ")"),
+            p);
+        return absl::OkStatus();
+      }));
+  return out;
 }
 
 absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(const Actor& actor,
@@ -755,119 +780,122 @@ absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor&
   const std::string specialist = SpecialistOf(actor.principal);
   const v1::ApplicationKind kind =
       in.kind() == v1::APPLICATION_KIND_UNSPECIFIED ? v1::APPLICATION_KIND_BORROWER : in.kind();
-  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
-                                   .method = "crm.mortgage.v1.ApplicationService/CreateApplication",
-                                   .key = std::string(idempotency_key)};
   v1::Application out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    const absl::Time now = TruncMicros(clock_.Now());
-    return pg::RunIdempotent(tx, scope, now, req, out, [&]() -> absl::Status {
-      {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM banks WHERE id = ", p.Add(in.bank_id()),
-                             "::uuid AND NOT archived"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.bank_id", "no such bank (or it is archived)");
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kCreateApplicationMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        const absl::Time now = TruncMicros(clock_.Now());
+        {
+          {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM banks WHERE id = ", p.Add(in.bank_id()),
+                                 "::uuid AND NOT archived"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.bank_id", "no such bank (or it is archived)");
+            }
+          }
+          if (!in.program_id().empty()) {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM programs WHERE id = ", p.Add(in.program_id()),
+                                 "::uuid AND bank_id = ", p.Add(in.bank_id()), "::uuid"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.program_id", "no such program of the bank");
+            }
+          }
+          if (!in.questionnaire_id().empty()) {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM questionnaires WHERE id = ", p.Add(in.questionnaire_id()),
+                                 "::uuid"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.questionnaire_id", "no such questionnaire");
+            }
+          }
+          if (!in.calculation_id().empty()) {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM calculations WHERE id = ", p.Add(in.calculation_id()),
+                                 "::uuid"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.calculation_id", "no such calculation");
+            }
+          }
+          if (kind == v1::APPLICATION_KIND_BORROWER && !req.confirm_many_banks()) {
+            // One client's creates queue here, so two concurrent ones cannot both pass the count.
+            Params l;
+            Run(tx,
+                absl::StrCat("SELECT pg_advisory_xact_lock(hashtext(",
+                             l.Add(absl::StrCat("mortgage-client:", in.client_id())), "))"),
+                l);
+            Params p;
+            const pqxx::row r =
+                Run(tx,
+                    absl::StrCat(
+                        "SELECT count(DISTINCT bank_id), coalesce(bool_or(bank_id = ", p.Add(in.bank_id()),
+                        "::uuid), false) FROM applications WHERE client_id = ", p.Add(in.client_id()),
+                        " AND kind = 1 AND created_at > ", p.Ts(now - kManyBanksWindow)),
+                    p)[0];
+            if (!r[1].as<bool>() && r[0].as<int>() >= kMaxBanksPerClient) {
+              return WithFieldViolations(
+                  absl::ResourceExhaustedError(
+                      absl::StrCat("client ", in.client_id(), " already has applications to ", r[0].as<int>(),
+                                   " banks within 24 hours (limit ", kMaxBanksPerClient,
+                                   " banks per client a day: each is a credit-bureau "
+                                   "inquiry); set confirm_many_banks to go on")),
+                  {{"confirm_many_banks",
+                    absl::StrCat("required beyond ", kMaxBanksPerClient, " banks in 24 hours")}});
+            }
+          }
+          out = in;
+          out.clear_history();
+          out.clear_replies();
+          out.set_id(NewUuidV7());
+          out.set_version(1);
+          out.set_kind(kind);
+          out.set_status(v1::APPLICATION_STATUS_DRAFT);
+          out.set_specialist_id(specialist);
+          out.clear_sent_at();
+          *out.mutable_created_at() = ToProtoTimestamp(now);
+          *out.mutable_updated_at() = ToProtoTimestamp(now);
+          Params p;
+          const pqxx::row r = Run(
+              tx,
+              absl::StrCat(
+                  "INSERT INTO applications (id, version, number, kind, client_id, deal_id, project, "
+                  "bank_id, "
+                  "status, specialist_id, body, created_at, updated_at) VALUES (",
+                  p.Add(out.id()), "::uuid, 1, lpad(nextval('application_numbers')::text, 7, '0'), ",
+                  p.Add(absl::StrCat(static_cast<int>(kind))), "::smallint, ", p.Add(out.client_id()), ", ",
+                  p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ", p.Add(out.bank_id()), "::uuid, ",
+                  static_cast<int>(v1::APPLICATION_STATUS_DRAFT), ", ", p.Add(specialist), ", ",
+                  p.Bytes(out.SerializeAsString()), ", ", p.Ts(now), ", ", p.Ts(now), ") RETURNING number"),
+              p)[0];
+          out.set_number(r[0].as<std::string>());
+          Params h;
+          Run(tx,
+              absl::StrCat("INSERT INTO application_history (application_id, from_status, to_status, at, "
+                           "by_id) VALUES (",
+                           h.Add(out.id()), "::uuid, 0, ", static_cast<int>(v1::APPLICATION_STATUS_DRAFT),
+                           ", ", h.Ts(now), ", ", h.Add(specialist), ")"),
+              h);
+          v1::StatusChange* c = out.add_history();
+          c->set_to(v1::APPLICATION_STATUS_DRAFT);
+          *c->mutable_at() = ToProtoTimestamp(now);
+          c->set_by(specialist);
+          v1::ApplicationEvent event;
+          *event.mutable_application() = out;
+          event.mutable_application()->clear_history();
+          return outbox_
+              .Append(tx, Event(actor, "application", out.id(), kApplicationCreated, event, specialist))
+              .status();
         }
-      }
-      if (!in.program_id().empty()) {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM programs WHERE id = ", p.Add(in.program_id()),
-                             "::uuid AND bank_id = ", p.Add(in.bank_id()), "::uuid"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.program_id", "no such program of the bank");
-        }
-      }
-      if (!in.questionnaire_id().empty()) {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM questionnaires WHERE id = ", p.Add(in.questionnaire_id()),
-                             "::uuid"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.questionnaire_id", "no such questionnaire");
-        }
-      }
-      if (!in.calculation_id().empty()) {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM calculations WHERE id = ", p.Add(in.calculation_id()), "::uuid"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.calculation_id", "no such calculation");
-        }
-      }
-      if (kind == v1::APPLICATION_KIND_BORROWER && !req.confirm_many_banks()) {
-        // One client's creates queue here, so two concurrent ones cannot both pass the count.
-        Params l;
-        Run(tx,
-            absl::StrCat("SELECT pg_advisory_xact_lock(hashtext(",
-                         l.Add(absl::StrCat("mortgage-client:", in.client_id())), "))"),
-            l);
-        Params p;
-        const pqxx::row r = Run(
-            tx,
-            absl::StrCat("SELECT count(DISTINCT bank_id), coalesce(bool_or(bank_id = ", p.Add(in.bank_id()),
-                         "::uuid), false) FROM applications WHERE client_id = ", p.Add(in.client_id()),
-                         " AND kind = 1 AND created_at > ", p.Ts(now - kManyBanksWindow)),
-            p)[0];
-        if (!r[1].as<bool>() && r[0].as<int>() >= kMaxBanksPerClient) {
-          return WithFieldViolations(
-              absl::ResourceExhaustedError(absl::StrCat("client ", in.client_id(),
-                                                        " already has applications to ", r[0].as<int>(),
-                                                        " banks within 24 hours (limit ", kMaxBanksPerClient,
-                                                        " banks per client a day: each is a credit-bureau "
-                                                        "inquiry); set confirm_many_banks to go on")),
-              {{"confirm_many_banks",
-                absl::StrCat("required beyond ", kMaxBanksPerClient, " banks in 24 hours")}});
-        }
-      }
-      out = in;
-      out.clear_history();
-      out.clear_replies();
-      out.set_id(NewUuidV7());
-      out.set_version(1);
-      out.set_kind(kind);
-      out.set_status(v1::APPLICATION_STATUS_DRAFT);
-      out.set_specialist_id(specialist);
-      out.clear_sent_at();
-      *out.mutable_created_at() = ToProtoTimestamp(now);
-      *out.mutable_updated_at() = ToProtoTimestamp(now);
-      Params p;
-      const pqxx::row r = Run(
-          tx,
-          absl::StrCat(
-              "INSERT INTO applications (id, version, number, kind, client_id, deal_id, project, bank_id, "
-              "status, specialist_id, body, created_at, updated_at) VALUES (",
-              p.Add(out.id()), "::uuid, 1, lpad(nextval('application_numbers')::text, 7, '0'), ",
-              p.Add(absl::StrCat(static_cast<int>(kind))), "::smallint, ", p.Add(out.client_id()), ", ",
-              p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ", p.Add(out.bank_id()), "::uuid, ",
-              static_cast<int>(v1::APPLICATION_STATUS_DRAFT), ", ", p.Add(specialist), ", ",
-              p.Bytes(out.SerializeAsString()), ", ", p.Ts(now), ", ", p.Ts(now), ") RETURNING number"),
-          p)[0];
-      out.set_number(r[0].as<std::string>());
-      Params h;
-      Run(tx,
-          absl::StrCat(
-              "INSERT INTO application_history (application_id, from_status, to_status, at, by_id) VALUES (",
-              h.Add(out.id()), "::uuid, 0, ", static_cast<int>(v1::APPLICATION_STATUS_DRAFT), ", ", h.Ts(now),
-              ", ", h.Add(specialist), ")"),
-          h);
-      v1::StatusChange* c = out.add_history();
-      c->set_to(v1::APPLICATION_STATUS_DRAFT);
-      *c->mutable_at() = ToProtoTimestamp(now);
-      c->set_by(specialist);
-      v1::ApplicationEvent event;
-      *event.mutable_application() = out;
-      event.mutable_application()->clear_history();
-      return outbox_.Append(tx, Event(actor, "application", out.id(), kApplicationCreated, event, specialist))
-          .status();
-    });
-  }));
+      }));
   return out;
 }
 
@@ -944,8 +972,9 @@ absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
   return out;
 }
 
-absl::StatusOr<v1::Application> ApplicationStore::ChangeStatus(
-    const Actor& actor, const v1::ChangeApplicationStatusRequest& req) {
+absl::StatusOr<v1::Application> ApplicationStore::ChangeStatus(const Actor& actor,
+                                                               const v1::ChangeApplicationStatusRequest& req,
+                                                               std::string_view idempotency_key) {
   CRM_RETURN_IF_ERROR(CheckUuid("id", req.id(), true));
   if (req.version() < 0) return InvalidFieldError("version", "must not be negative");
   if (!v1::ApplicationStatus_IsValid(req.status()) || req.status() == v1::APPLICATION_STATUS_UNSPECIFIED) {
@@ -953,51 +982,56 @@ absl::StatusOr<v1::Application> ApplicationStore::ChangeStatus(
   }
   CRM_RETURN_IF_ERROR(CheckText("comment", req.comment(), 2000));
   v1::Application out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
-    CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
-    if (req.version() != 0 && req.version() != out.version()) {
-      return absl::AbortedError(absl::StrCat("application ", out.number(), " is at version ", out.version(),
-                                             ", not ", req.version(), "; read it again"));
-    }
-    CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), req.status(), out.kind()));
-    CRM_RETURN_IF_ERROR(
-        ApplyMove(tx, outbox_, actor, TruncMicros(clock_.Now()), out, req.status(), req.comment(), nullptr));
-    LoadDetails(tx, {&out}, true);
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kChangeStatusMethod, idempotency_key, req, out, [&](pqxx::transaction_base& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
+        CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
+        if (req.version() != 0 && req.version() != out.version()) {
+          return absl::AbortedError(absl::StrCat("application ", out.number(), " is at version ",
+                                                 out.version(), ", not ", req.version(), "; read it again"));
+        }
+        CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), req.status(), out.kind()));
+        CRM_RETURN_IF_ERROR(ApplyMove(tx, outbox_, actor, TruncMicros(clock_.Now()), out, req.status(),
+                                      req.comment(), nullptr));
+        LoadDetails(tx, {&out}, true);
+        return absl::OkStatus();
+      }));
   return out;
 }
 
 absl::StatusOr<v1::Application> ApplicationStore::RecordBankReply(const Actor& actor,
-                                                                  const v1::RecordBankReplyRequest& req) {
+                                                                  const v1::RecordBankReplyRequest& req,
+                                                                  std::string_view idempotency_key) {
   CRM_RETURN_IF_ERROR(CheckUuid("id", req.id(), true));
   if (!req.has_reply()) return InvalidFieldError("reply", "is required");
   CRM_RETURN_IF_ERROR(ValidateReply(req.reply()));
   v1::Application out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
-    CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
-    const Status to = req.reply().decision();
-    const bool repeat = to == out.status() && to != v1::APPLICATION_STATUS_DECLINED;
-    if (!repeat) CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), to, out.kind()));
-    const absl::Time now = TruncMicros(clock_.Now());
-    v1::BankReply reply = req.reply();
-    reply.set_id(NewUuidV7());
-    if (!reply.has_received_at()) *reply.mutable_received_at() = ToProtoTimestamp(now);
-    reply.set_recorded_by(SpecialistOf(actor.principal));
-    Params p;
-    Run(tx,
-        absl::StrCat("INSERT INTO bank_replies (id, application_id, decision, received_at, body) VALUES (",
-                     p.Add(reply.id()), "::uuid, ", p.Add(out.id()), "::uuid, ",
-                     p.Add(absl::StrCat(static_cast<int>(to))), "::smallint, ",
-                     p.Ts(TruncMicros(FromProtoTimestamp(reply.received_at()))), ", ",
-                     p.Bytes(reply.SerializeAsString()), ")"),
-        p);
-    CRM_RETURN_IF_ERROR(ApplyMove(tx, outbox_, actor, now, out, to, "bank reply", &reply));
-    LoadDetails(tx, {&out}, true);
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kRecordBankReplyMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
+        CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
+        const Status to = req.reply().decision();
+        const bool repeat = to == out.status() && to != v1::APPLICATION_STATUS_DECLINED;
+        if (!repeat) CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), to, out.kind()));
+        const absl::Time now = TruncMicros(clock_.Now());
+        v1::BankReply reply = req.reply();
+        reply.set_id(NewUuidV7());
+        if (!reply.has_received_at()) *reply.mutable_received_at() = ToProtoTimestamp(now);
+        reply.set_recorded_by(SpecialistOf(actor.principal));
+        Params p;
+        Run(tx,
+            absl::StrCat(
+                "INSERT INTO bank_replies (id, application_id, decision, received_at, body) VALUES (",
+                p.Add(reply.id()), "::uuid, ", p.Add(out.id()), "::uuid, ",
+                p.Add(absl::StrCat(static_cast<int>(to))), "::smallint, ",
+                p.Ts(TruncMicros(FromProtoTimestamp(reply.received_at()))), ", ",
+                p.Bytes(reply.SerializeAsString()), ")"),
+            p);
+        CRM_RETURN_IF_ERROR(ApplyMove(tx, outbox_, actor, now, out, to, "bank reply", &reply));
+        LoadDetails(tx, {&out}, true);
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -1283,7 +1317,7 @@ grpc::Status ApplicationServiceImpl::CreateQuestionnaire(grpc::ServerContext* ct
                                                          v1::Questionnaire* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Questionnaire> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.CreateQuestionnaire(ActorOf(*ctx, caller), req->questionnaire());
+    return store_.CreateQuestionnaire(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -1347,7 +1381,7 @@ grpc::Status ApplicationServiceImpl::ChangeApplicationStatus(grpc::ServerContext
                                                              v1::Application* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Application> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.ChangeStatus(ActorOf(*ctx, caller), *req);
+    return store_.ChangeStatus(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -1356,7 +1390,7 @@ grpc::Status ApplicationServiceImpl::RecordBankReply(grpc::ServerContext* ctx,
                                                      v1::Application* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Application> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.RecordBankReply(ActorOf(*ctx, caller), *req);
+    return store_.RecordBankReply(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 

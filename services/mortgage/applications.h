@@ -42,11 +42,18 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crm/mortgage/v1/applications.grpc.pb.h"
 #include "libs/events/outbox.h"
 
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+namespace pqxx {
+class transaction_base;
+}  // namespace pqxx
 namespace crm {
 class Clock;
 }  // namespace crm
@@ -108,8 +115,11 @@ class ApplicationStore {
                                                                 const v1::ListCalculationsRequest& req);
 
   // A new questionnaire (version 1, DRAFT unless COMPLETE is asked and every required field is there).
-  // Questionnaires write no events (events.proto defines none).
-  absl::StatusOr<v1::Questionnaire> CreateQuestionnaire(const Actor& actor, const v1::Questionnaire& in);
+  // Questionnaires write no events (events.proto defines none). A repeat of `idempotency_key` by the
+  // same caller returns the first result.
+  absl::StatusOr<v1::Questionnaire> CreateQuestionnaire(const Actor& actor,
+                                                        const v1::CreateQuestionnaireRequest& req,
+                                                        std::string_view idempotency_key);
   // Replaces the questionnaire's fields when in.version() is the current one (ABORTED otherwise).
   absl::StatusOr<v1::Questionnaire> UpdateQuestionnaire(const Actor& actor, const v1::Questionnaire& in);
   absl::StatusOr<v1::Questionnaire> GetQuestionnaire(const Actor& actor, std::string_view id);
@@ -128,11 +138,15 @@ class ApplicationStore {
                                                                 const v1::ListApplicationsRequest& req);
   // Moves the application (see the status machine above); a history row and
   // crm.mortgage.application.status_changed.v1 are written with it. version 0 skips the version check.
+  // A repeat of `idempotency_key` by the same caller returns the first result (and moves nothing).
   absl::StatusOr<v1::Application> ChangeStatus(const Actor& actor,
-                                               const v1::ChangeApplicationStatusRequest& req);
+                                               const v1::ChangeApplicationStatusRequest& req,
+                                               std::string_view idempotency_key);
   // Keeps the bank's reply; its decision becomes the status when it differs (a repeated decision, such
   // as a renewed approval, is kept without a move). Written with crm.mortgage.application.status_changed.v1.
-  absl::StatusOr<v1::Application> RecordBankReply(const Actor& actor, const v1::RecordBankReplyRequest& req);
+  // A repeat of `idempotency_key` by the same caller returns the first result (and keeps no second reply).
+  absl::StatusOr<v1::Application> RecordBankReply(const Actor& actor, const v1::RecordBankReplyRequest& req,
+                                                  std::string_view idempotency_key);
 
   // The desk of `req.specialist_id()` (default: the caller) on the day `now` falls on in `zone`.
   absl::StatusOr<v1::Desk> GetDesk(const Actor& actor, const v1::GetDeskRequest& req, absl::Time now,
@@ -148,6 +162,15 @@ class ApplicationStore {
                                                     absl::TimeZone zone);
 
  private:
+  // Runs `fn` in one transaction that also records the reply `out` under the caller's
+  // `idempotency_key` for `method`, or, for a repeat, fills `out` with the recorded one without
+  // running `fn` (libs/pg/idempotency.h; `request` is what the key's fingerprint is taken of).
+  absl::Status InIdempotentTransaction(const Actor& actor, std::string_view method,
+                                       std::string_view idempotency_key,
+                                       const google::protobuf::Message& request,
+                                       google::protobuf::Message& out,
+                                       absl::FunctionRef<absl::Status(pqxx::transaction_base&)> fn);
+
   crm::pg::Pool& pool_;
   const crm::Clock& clock_;
   crm::events::OutboxWriter outbox_;

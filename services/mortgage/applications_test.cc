@@ -189,9 +189,10 @@ class ApplicationsTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out;
   }
-  grpc::Status Move(const Principal& p, const std::string& id, int64_t version, S to, v1::Application* out) {
+  grpc::Status Move(const Principal& p, const std::string& id, int64_t version, S to, v1::Application* out,
+                    const std::string& key = "") {
     grpc::ClientContext ctx;
-    As(ctx, p);
+    As(ctx, p, key);
     v1::ChangeApplicationStatusRequest req;
     req.set_id(id);
     req.set_version(version);
@@ -206,9 +207,9 @@ class ApplicationsTest : public ::testing::Test {
     return out;
   }
   grpc::Status Reply(const Principal& p, const std::string& id, S decision, v1::Application* out,
-                     const std::string& valid_until = "") {
+                     const std::string& valid_until = "", const std::string& key = "") {
     grpc::ClientContext ctx;
-    As(ctx, p);
+    As(ctx, p, key);
     v1::RecordBankReplyRequest req;
     req.set_id(id);
     req.mutable_reply()->set_decision(decision);
@@ -242,9 +243,10 @@ class ApplicationsTest : public ::testing::Test {
     req.mutable_calculation()->mutable_request()->add_schedules_for("*");
     return stub_->SaveCalculation(&ctx, req, out);
   }
-  grpc::Status CreateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out) {
+  grpc::Status CreateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out,
+                       const std::string& key = "") {
     grpc::ClientContext ctx;
-    As(ctx, p);
+    As(ctx, p, key);
     v1::CreateQuestionnaireRequest req;
     *req.mutable_questionnaire() = q;
     return stub_->CreateQuestionnaire(&ctx, req, out);
@@ -543,6 +545,48 @@ TEST_F(ApplicationsTest, CreateAndSaveAreIdempotent) {
   EXPECT_EQ(c1.id(), c2.id());
   EXPECT_EQ(c1.number(), "0000001");
   EXPECT_EQ(db_->Count("SELECT count(*) FROM calculations"), 1);
+}
+
+// Issue 16: every creating call of ApplicationService honours its key, the record in the transaction of
+// the change: a repeat returns the first reply and changes nothing; the key with another request is 400.
+TEST_F(ApplicationsTest, QuestionnairesStatusMovesAndRepliesAreIdempotent) {
+  v1::Questionnaire q;
+  q.set_client_id(Client(1));
+  q.set_full_name("Иванов Иван");
+  v1::Questionnaire q1;
+  v1::Questionnaire q2;
+  ASSERT_TRUE(CreateQ(Anna(), q, &q1, "q-1").ok());
+  ASSERT_TRUE(CreateQ(Anna(), q, &q2, "q-1").ok());
+  EXPECT_EQ(q1.SerializeAsString(), q2.SerializeAsString());
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM questionnaires"), 1);
+  q.set_full_name("Петров Пётр");
+  grpc::Status s = CreateQ(Anna(), q, &q2, "q-1");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+
+  const v1::Application a = MustCreate(Anna(), App(1, 1));
+  v1::Application sent1;
+  v1::Application sent2;
+  ASSERT_TRUE(Move(Anna(), a.id(), 0, v1::APPLICATION_STATUS_SENT, &sent1, "move-1").ok());
+  // Without the key a repeat would be refused (SENT cannot move to SENT): the key returns the first reply.
+  s = Move(Anna(), a.id(), 0, v1::APPLICATION_STATUS_SENT, &sent2, "move-1");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(sent1.SerializeAsString(), sent2.SerializeAsString());
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM application_history"), 2);  // created, sent
+  s = Move(Anna(), a.id(), 0, v1::APPLICATION_STATUS_WITHDRAWN, &sent2, "move-1");
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+
+  v1::Application r1;
+  v1::Application r2;
+  ASSERT_TRUE(Reply(Anna(), a.id(), v1::APPLICATION_STATUS_UNDER_REVIEW, &r1, "", "reply-1").ok());
+  ASSERT_TRUE(Reply(Anna(), a.id(), v1::APPLICATION_STATUS_UNDER_REVIEW, &r2, "", "reply-1").ok());
+  EXPECT_EQ(r1.SerializeAsString(), r2.SerializeAsString());
+  EXPECT_EQ(r2.replies_size(), 1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM bank_replies"), 1);
+  EXPECT_EQ(
+      db_->Count("SELECT count(*) FROM outbox WHERE type = 'crm.mortgage.application.status_changed.v1'"), 2);
+  s = Reply(Anna(), a.id(), v1::APPLICATION_STATUS_DECLINED, &r2, "", "reply-1");
+  EXPECT_EQ(FirstField(s), "idempotency-key");
 }
 
 TEST_F(ApplicationsTest, MoreThanFiveBanksADayNeedsConfirmation) {
