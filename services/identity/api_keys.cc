@@ -64,16 +64,18 @@ absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const
   if (caller.kind() != Principal::KIND_USER) {
     return absl::PermissionDeniedError("only a signed-in user can create API keys");
   }
-  CRM_RETURN_IF_ERROR(CheckText("api_key.name", key.name(), 200, /*required=*/true));
-  if (key.scopes_size() == 0) return FieldError("api_key.scopes", "at least one scope is required");
-  if (key.scopes_size() > 200) return FieldError("api_key.scopes", "at most 200");
+  Violations v;  // issue 16: every bad field at once
+  v.Check(CheckText("api_key.name", key.name(), 200, /*required=*/true));
+  if (key.scopes_size() == 0) v.Add("api_key.scopes", "at least one scope is required");
+  if (key.scopes_size() > 200) v.Add("api_key.scopes", "at most 200");
   std::set<std::string> scopes;
-  for (const std::string& s : key.scopes()) {
-    CRM_RETURN_IF_ERROR(CheckPermissionCode("api_key.scopes", s));
+  for (int i = 0; i < key.scopes_size() && i < 200; ++i) {
+    const std::string& s = key.scopes(i);
+    const std::string field = absl::StrCat("api_key.scopes[", i, "]");
+    if (!v.Check(CheckPermissionCode(field, s))) continue;
     if (!rpc::HasPermission(caller, s)) {
-      return FieldError(
-          "api_key.scopes",
-          absl::StrCat(QuoteForError(s), " is not a permission of the creator (scopes must be a subset)"));
+      v.Add(field,
+            absl::StrCat(QuoteForError(s), " is not a permission of the creator (scopes must be a subset)"));
     }
     scopes.insert(s);
   }
@@ -81,9 +83,10 @@ absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const
   std::string expire;
   if (key.has_expire_time()) {
     const absl::Time t = FromProtoTimestamp(key.expire_time());
-    if (t <= now) return FieldError("api_key.expire_time", "must be in the future");
+    if (t <= now) v.Add("api_key.expire_time", "must be in the future");
     expire = SqlTime(t);
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   const auth::NewApiKey made = auth::MakeApiKey();
   const std::string id = NewUuidV7();
   // What the idempotency record keeps (and a repeat returns): the key without its secret.
@@ -113,9 +116,13 @@ absl::StatusOr<v1::ListApiKeysResponse> ApiKeys::List(const Principal& caller,
                                                       const v1::ListApiKeysRequest& req) {
   const bool all = rpc::HasPermission(caller, "api_keys.manage.all");
   if (!all) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-  CRM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(req.page_token()));
-  if (!after.empty() && !IsUuid(after)) return FieldError("page_token", "invalid");
+  Violations v;  // issue 16: every bad field at once
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  std::optional<std::string> after_or = v.Value(DecodePageToken(req.page_token()));
+  if (after_or && !after_or->empty() && !IsUuid(*after_or)) v.Add("page_token", "invalid");
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string& after = *after_or;
   const std::string owner = all ? std::string() : caller.id();
   if (!all && !IsUuid(owner)) return absl::PermissionDeniedError("missing permission api_keys.manage.all");
   v1::ListApiKeysResponse out;
@@ -149,7 +156,7 @@ absl::StatusOr<v1::ApiKey> ApiKeys::Revoke(const Principal& caller, std::string_
                                            const Idempotency& idempotency) {
   const bool all = rpc::HasPermission(caller, "api_keys.manage.all");
   if (!all) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-  if (!IsUuid(id)) return FieldError("id", "must be a UUID");
+  CRM_RETURN_IF_ERROR(CheckId("id", id));
   v1::ApiKey out;
   const absl::Time now = store_.clock().Now();
   CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {

@@ -616,12 +616,20 @@ TEST_F(IdentityTest, ListUsersPaginates) {
   } while (!token.empty() && pages < 10);
   EXPECT_EQ(pages, 3);
   EXPECT_EQ(seen, (std::vector<std::string>{"p.user0", "p.user1", "p.user2", "p.user3", "p.user4"}));
-  grpc::ClientContext ctx;
-  As(ctx, PrincipalOf(admin.id()));
-  v1::ListUsersRequest req;
-  req.set_page_size(201);
+  // The suite's page rule (issue 16): above the maximum is the maximum, negative is refused.
+  auto list = [&](int size, v1::ListUsersResponse* out) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(admin.id()));
+    v1::ListUsersRequest req;
+    req.set_page_size(size);
+    return users_->ListUsers(&ctx, req, out);
+  };
   v1::ListUsersResponse out;
-  EXPECT_EQ(users_->ListUsers(&ctx, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(list(100000, &out).ok());
+  EXPECT_EQ(out.users_size(), 6);
+  grpc::Status negative = list(-1, &out);
+  EXPECT_EQ(negative.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(negative)).at(0).field, "page_size");
 }
 
 TEST_F(IdentityTest, ApiKeysCreateVerifyRevoke) {
@@ -843,6 +851,84 @@ TEST_F(IdentityTest, IdempotencyKeysAreBoundToTheirFirstRequest) {
   pqxx::connection c(db_->dsn());
   pqxx::work tx(c);
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM idempotency WHERE length(request_sha256) = 32")[0].as<int>(), 2);
+}
+
+std::vector<std::string> FieldsOf(const grpc::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& f : FieldViolations(FromGrpcStatus(s))) out.push_back(f.field);
+  return out;
+}
+
+// Issue 16: every violation at once; a malformed id is 400 naming its field, never 404.
+TEST_F(IdentityTest, EveryBadFieldIsNamedAtOnceAndMalformedIdsAre400) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  const Principal as_admin = PrincipalOf(admin.id());
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::CreateUserRequest req;
+    req.mutable_user()->set_login("Я");
+    req.mutable_user()->set_email("no-at-sign");
+    req.mutable_user()->set_phone("12");
+    req.set_password("short");
+    v1::User out;
+    grpc::Status s = users_->CreateUser(&ctx, req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(FieldsOf(s), (std::vector<std::string>{"user.login", "user.full_name", "user.email",
+                                                     "user.phone", "password"}));
+    EXPECT_TRUE(absl::StrContains(s.error_message(), "(and 4 more)")) << s.error_message();
+  }
+  {
+    v1::User made = MakeUser("roles.test", "manager");
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::UpdateUserRequest req;
+    req.mutable_user()->set_id(made.id());
+    req.mutable_user()->add_role_codes("no_such_role");
+    req.mutable_user()->add_team_ids("01900000-0000-7000-8000-00000000dead");
+    req.mutable_update_mask()->add_paths("role_codes");
+    req.mutable_update_mask()->add_paths("team_ids");
+    v1::User out;
+    EXPECT_EQ(FieldsOf(users_->UpdateUser(&ctx, req, &out)),
+              (std::vector<std::string>{"user.role_codes", "user.team_ids"}));
+  }
+  auto get_user = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::GetUserRequest req;
+    req.set_id(id);
+    v1::User out;
+    return users_->GetUser(&ctx, req, &out);
+  };
+  EXPECT_EQ(get_user("nobody").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(get_user("nobody")), std::vector<std::string>{"id"});
+  EXPECT_EQ(get_user("01900000-0000-7000-8000-00000000dead").error_code(), grpc::StatusCode::NOT_FOUND);
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::GetTeamRequest req;
+    req.set_id("x");
+    v1::Team out;
+    EXPECT_EQ(FieldsOf(users_->GetTeam(&ctx, req, &out)), std::vector<std::string>{"id"});
+  }
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::SetPasswordRequest req;
+    req.set_user_id("x");
+    req.set_new_password("short");
+    google::protobuf::Empty out;
+    EXPECT_EQ(FieldsOf(users_->SetPassword(&ctx, req, &out)),
+              (std::vector<std::string>{"user_id", "new_password"}));
+  }
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::RevokeApiKeyRequest req;
+    req.set_id("x");
+    v1::ApiKey out;
+    EXPECT_EQ(FieldsOf(keys_->RevokeApiKey(&ctx, req, &out)), std::vector<std::string>{"id"});
+  }
 }
 
 TEST_F(IdentityTest, DemoUsersAreIdempotent) {

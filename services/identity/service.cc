@@ -155,6 +155,7 @@ grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* ctx, const v1::GetUse
                                       v1::User* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
+    CRM_RETURN_IF_ERROR(CheckId("id", req->id()));
     if (!IsSelf(caller, req->id())) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.read"));
     CRM_ASSIGN_OR_RETURN(*out, deps_.store->GetUser(req->id()));
     return absl::OkStatus();
@@ -176,15 +177,21 @@ grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* ctx, const v1::Upd
                                          v1::User* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
-    if (req->update_mask().paths_size() == 0) return FieldError("update_mask", "required");
+    Violations v;  // issue 16: every bad field at once
+    v.Check(CheckId("user.id", req->user().id()));
+    if (req->update_mask().paths_size() == 0) v.Add("update_mask", "required: name the fields to change");
     std::vector<std::string> paths;
     bool self_editable = true;
     for (const std::string& p : req->update_mask().paths()) {
-      if (!UserPaths().count(p))
-        return FieldError("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+      if (p == "id" || p == "version") continue;  // identify and guard the update; never changed
+      if (!UserPaths().count(p)) {
+        v.Add("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+        continue;
+      }
       if (p != "full_name" && p != "email" && p != "phone") self_editable = false;
       paths.push_back(p);
     }
+    CRM_RETURN_IF_ERROR(v.Status());
     if (!(IsSelf(caller, req->user().id()) && self_editable))
       CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.manage"));
     CRM_ASSIGN_OR_RETURN(*out, deps_.store->UpdateUser(ActorOf(*ctx, caller), req->user(), paths));
@@ -198,11 +205,14 @@ grpc::Status UserServiceImpl::SetPassword(grpc::ServerContext* ctx, const v1::Se
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     const bool self = IsSelf(caller, req->user_id());
     if (!self) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.manage"));
-    CRM_RETURN_IF_ERROR(CheckPassword("new_password", req->new_password()));
+    Violations v;  // issue 16: every bad field at once
+    v.Check(CheckId("user_id", req->user_id()));
+    v.Check(CheckPassword("new_password", req->new_password()));
+    if (self && req->current_password().empty()) v.Add("current_password", "required");
+    CRM_RETURN_IF_ERROR(v.Status());
     CRM_ASSIGN_OR_RETURN(std::optional<UserAuth> user, deps_.store->FindAuthById(req->user_id()));
     if (!user) return absl::NotFoundError("user not found");
     if (self) {
-      if (req->current_password().empty()) return FieldError("current_password", "required");
       CRM_ASSIGN_OR_RETURN(bool ok, auth::VerifyPassword(req->current_password(), user->password_hash));
       if (!ok) return FieldError("current_password", "wrong password");
     }
@@ -216,6 +226,7 @@ grpc::Status UserServiceImpl::EnrollTotp(grpc::ServerContext* ctx, const v1::Enr
                                          v1::TotpEnrollment* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_RETURN_IF_ERROR(CheckId("user_id", req->user_id()));
     if (!IsSelf(caller, req->user_id()))
       return absl::PermissionDeniedError("users enrol their own second factor only");
     CRM_ASSIGN_OR_RETURN(v1::User user, deps_.store->GetUser(req->user_id()));
@@ -231,6 +242,7 @@ grpc::Status UserServiceImpl::ConfirmTotp(grpc::ServerContext* ctx, const v1::Co
                                           v1::User* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_RETURN_IF_ERROR(CheckId("user_id", req->user_id()));
     if (!IsSelf(caller, req->user_id()))
       return absl::PermissionDeniedError("users enrol their own second factor only");
     CRM_ASSIGN_OR_RETURN(*out,
@@ -282,14 +294,18 @@ grpc::Status UserServiceImpl::UpdateRole(grpc::ServerContext* ctx, const v1::Upd
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "roles.manage"));
-    if (req->update_mask().paths_size() == 0) return FieldError("update_mask", "required");
+    Violations v;  // issue 16: every bad field at once
+    if (req->update_mask().paths_size() == 0) v.Add("update_mask", "required: name the fields to change");
     std::vector<std::string> paths;
     for (const std::string& p : req->update_mask().paths()) {
+      if (p == "code" || p == "version") continue;  // identify and guard the update; never changed
       if (p != "name" && p != "permissions" && p != "requires_totp") {
-        return FieldError("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+        v.Add("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+        continue;
       }
       paths.push_back(p);
     }
+    CRM_RETURN_IF_ERROR(v.Status());
     CRM_ASSIGN_OR_RETURN(*out, deps_.store->UpdateRole(req->role(), paths));
     return absl::OkStatus();
   });

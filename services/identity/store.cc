@@ -126,57 +126,70 @@ std::optional<UserAuth> LoadUserTx(pqxx::transaction_base& tx, std::string_view 
   return std::move(one[0]);
 }
 
-// Validates role codes (exist), team ids (exist) and the supervisor (exists, not the user, no cycle).
+// Validates role codes (exist), team ids (exist) and the supervisor (exists, not the user, no cycle),
+// reporting every violation at once.
 absl::Status CheckRelations(pqxx::transaction_base& tx, const v1::User& u, std::string_view self_id) {
+  Violations v;
   std::set<std::string> roles(u.role_codes().begin(), u.role_codes().end());
+  std::set<std::string> well_formed_roles;
   for (const std::string& code : roles) {
     bool ok = !code.empty() && code.size() <= 64;
     for (char c : code) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
-    if (!ok) return FieldError("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
+    if (ok) {
+      well_formed_roles.insert(code);
+    } else {
+      v.Add("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
+    }
   }
-  if (!roles.empty()) {
+  if (!well_formed_roles.empty()) {
     std::set<std::string> found;
-    for (const pqxx::row& r : tx.exec_params("SELECT code FROM roles WHERE code = ANY($1::text[])",
-                                             ArrayLiteral({roles.begin(), roles.end()}))) {
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT code FROM roles WHERE code = ANY($1::text[])",
+                        ArrayLiteral({well_formed_roles.begin(), well_formed_roles.end()}))) {
       found.insert(r[0].c_str());
     }
-    for (const std::string& code : roles) {
-      if (!found.count(code))
-        return FieldError("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
+    for (const std::string& code : well_formed_roles) {
+      if (!found.count(code)) v.Add("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
     }
   }
   std::set<std::string> teams(u.team_ids().begin(), u.team_ids().end());
+  std::set<std::string> well_formed_teams;
   for (const std::string& id : teams) {
-    if (!IsUuid(id)) return FieldError("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
+    if (IsUuid(id)) {
+      well_formed_teams.insert(id);
+    } else {
+      v.Add("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
+    }
   }
-  if (!teams.empty()) {
+  if (!well_formed_teams.empty()) {
     std::set<std::string> found;
-    for (const pqxx::row& r : tx.exec_params("SELECT id::text FROM teams WHERE id = ANY($1::uuid[])",
-                                             ArrayLiteral({teams.begin(), teams.end()}))) {
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT id::text FROM teams WHERE id = ANY($1::uuid[])",
+                        ArrayLiteral({well_formed_teams.begin(), well_formed_teams.end()}))) {
       found.insert(r[0].c_str());
     }
-    for (const std::string& id : teams) {
-      if (!found.count(id))
-        return FieldError("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
+    for (const std::string& id : well_formed_teams) {
+      if (!found.count(id)) v.Add("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
     }
   }
   if (!u.supervisor_id().empty()) {
-    if (!IsUuid(u.supervisor_id())) return FieldError("user.supervisor_id", "unknown user");
-    if (u.supervisor_id() == self_id)
-      return FieldError("user.supervisor_id", "a user cannot supervise themselves");
-    pqxx::result r = tx.exec_params("SELECT 1 FROM users WHERE id = $1", u.supervisor_id());
-    if (r.empty()) return FieldError("user.supervisor_id", "unknown user");
-    if (!self_id.empty()) {
+    if (!IsUuid(u.supervisor_id())) {
+      v.Add("user.supervisor_id", "unknown user");
+    } else if (u.supervisor_id() == self_id) {
+      v.Add("user.supervisor_id", "a user cannot supervise themselves");
+    } else if (tx.exec_params("SELECT 1 FROM users WHERE id = $1", u.supervisor_id()).empty()) {
+      v.Add("user.supervisor_id", "unknown user");
+    } else if (!self_id.empty()) {
       pqxx::result cycle = tx.exec_params(
           "WITH RECURSIVE up(id, depth) AS (SELECT $1::uuid, 0 UNION ALL "
           "  SELECT u.supervisor_id, up.depth + 1 FROM users u JOIN up ON u.id = up.id "
           "  WHERE u.supervisor_id IS NOT NULL AND up.depth < 1000) "
           "SELECT 1 FROM up WHERE id = $2::uuid LIMIT 1",
           u.supervisor_id(), std::string(self_id));
-      if (!cycle.empty()) return FieldError("user.supervisor_id", "would make a supervision cycle");
+      if (!cycle.empty()) v.Add("user.supervisor_id", "would make a supervision cycle");
     }
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 void ReplaceRoles(pqxx::transaction_base& tx, const std::string& user_id, const v1::User& u) {
@@ -195,17 +208,16 @@ void ReplaceTeams(pqxx::transaction_base& tx, const std::string& user_id, const 
   }
 }
 
-// Validates and normalises the editable scalar fields of `u` in place.
-absl::Status NormalizeUserFields(v1::User& u) {
+// Validates and normalises the editable scalar fields of `u` in place, keeping every violation in `v`.
+void NormalizeUserFields(Violations& v, v1::User& u) {
   u.set_login(NormalizeLogin(u.login()));
-  CRM_RETURN_IF_ERROR(CheckLogin("user.login", u.login()));
-  CRM_RETURN_IF_ERROR(CheckText("user.full_name", u.full_name(), 300, /*required=*/true));
-  CRM_RETURN_IF_ERROR(CheckEmail("user.email", u.email()));
-  CRM_ASSIGN_OR_RETURN(std::string phone, NormalizePhone("user.phone", u.phone()));
-  u.set_phone(phone);
-  if (u.role_codes_size() > 50) return FieldError("user.role_codes", "at most 50");
-  if (u.team_ids_size() > 100) return FieldError("user.team_ids", "at most 100");
-  return absl::OkStatus();
+  v.Check(CheckLogin("user.login", u.login()));
+  v.Check(CheckText("user.full_name", u.full_name(), 300, /*required=*/true));
+  v.Check(CheckEmail("user.email", u.email()));
+  if (std::optional<std::string> phone = v.Value(NormalizePhone("user.phone", u.phone())))
+    u.set_phone(*phone);
+  if (u.role_codes_size() > 50) v.Add("user.role_codes", "at most 50");
+  if (u.team_ids_size() > 100) v.Add("user.team_ids", "at most 100");
 }
 
 absl::Status AppendUserEvent(pqxx::transaction_base& tx, const events::OutboxWriter& outbox,
@@ -262,8 +274,10 @@ Store::Store(pg::Pool& pool, const Clock& clock, auth::PasswordParams password_p
 absl::StatusOr<v1::User> Store::CreateUser(const Actor& actor, const v1::User& input,
                                            std::string_view password, const Idempotency& idempotency) {
   v1::User u = input;
-  CRM_RETURN_IF_ERROR(NormalizeUserFields(u));
-  CRM_RETURN_IF_ERROR(CheckPassword("password", password));
+  Violations v;  // issue 16: every bad field at once
+  NormalizeUserFields(v, u);
+  v.Check(CheckPassword("password", password));
+  CRM_RETURN_IF_ERROR(v.Status());
   CRM_ASSIGN_OR_RETURN(std::string phc, auth::HashPassword(password, password_params_));
   const std::string id = NewUuidV7();
   const absl::Time at = clock_.Now();
@@ -293,8 +307,7 @@ absl::StatusOr<v1::User> Store::CreateUser(const Actor& actor, const v1::User& i
 
 absl::StatusOr<v1::User> Store::UpdateUser(const Actor& actor, const v1::User& input,
                                            const std::vector<std::string>& paths) {
-  if (input.id().empty()) return FieldError("user.id", "required");
-  if (!IsUuid(input.id())) return absl::NotFoundError("user not found");
+  CRM_RETURN_IF_ERROR(CheckId("user.id", input.id()));
   v1::User out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     std::optional<UserAuth> current = LoadUserTx(tx, input.id(), /*for_update=*/true);
@@ -313,7 +326,9 @@ absl::StatusOr<v1::User> Store::UpdateUser(const Actor& actor, const v1::User& i
       if (p == "team_ids") *next.mutable_team_ids() = input.team_ids();
       if (p == "supervisor_id") next.set_supervisor_id(input.supervisor_id());
     }
-    CRM_RETURN_IF_ERROR(NormalizeUserFields(next));
+    Violations v;
+    NormalizeUserFields(v, next);
+    CRM_RETURN_IF_ERROR(v.Status());
     std::vector<std::string> changed;
     if (next.login() != old.login()) changed.push_back("login");
     if (next.full_name() != old.full_name()) changed.push_back("full_name");
@@ -357,6 +372,7 @@ absl::StatusOr<v1::User> Store::UpdateUser(const Actor& actor, const v1::User& i
 }
 
 absl::StatusOr<v1::User> Store::GetUser(std::string_view id) {
+  CRM_RETURN_IF_ERROR(CheckId("id", id));
   CRM_ASSIGN_OR_RETURN(std::optional<UserAuth> a, FindAuthById(id));
   if (!a) return absl::NotFoundError("user not found");
   return a->user;
@@ -393,11 +409,15 @@ absl::StatusOr<std::optional<UserAuth>> Store::FindAuthByLogin(std::string_view 
 }
 
 absl::StatusOr<v1::ListUsersResponse> Store::ListUsers(const v1::ListUsersRequest& req) {
-  CRM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckText("query", req.query(), 200, false));
-  if (!req.team_id().empty() && !IsUuid(req.team_id())) return FieldError("team_id", "not a team id");
-  CRM_RETURN_IF_ERROR(CheckText("role", req.role(), 64, false));
+  Violations v;  // issue 16: every bad field at once
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::string> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckText("query", req.query(), 200, false));
+  if (!req.team_id().empty()) v.Check(CheckId("team_id", req.team_id()));
+  v.Check(CheckText("role", req.role(), 64, false));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string& after = *after_or;
   v1::ListUsersResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -429,7 +449,7 @@ absl::StatusOr<v1::ListUsersResponse> Store::ListUsers(const v1::ListUsersReques
 }
 
 absl::Status Store::SetPasswordHash(const Actor& actor, std::string_view user_id, std::string_view phc) {
-  if (!IsUuid(user_id)) return absl::NotFoundError("user not found");
+  CRM_RETURN_IF_ERROR(CheckId("user_id", user_id));
   return pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     pqxx::result r = tx.exec_params("UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id",
                                     std::string(user_id), std::string(phc));
@@ -459,7 +479,7 @@ absl::Status Store::SetPendingTotp(std::string_view user_id, std::string_view se
 
 absl::StatusOr<v1::User> Store::ConfirmTotp(const Actor& actor, std::string_view user_id,
                                             std::string_view code) {
-  if (!IsUuid(user_id)) return absl::NotFoundError("user not found");
+  CRM_RETURN_IF_ERROR(CheckId("user_id", user_id));
   v1::User out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     std::optional<UserAuth> u = LoadUserTx(tx, user_id, /*for_update=*/true);
@@ -506,25 +526,26 @@ absl::StatusOr<bool> Store::ConsumeTotpStep(std::string_view user_id, int64_t st
 }
 
 absl::StatusOr<v1::Team> Store::CreateTeam(const v1::Team& team, const Idempotency& idempotency) {
-  CRM_RETURN_IF_ERROR(CheckText("team.name", team.name(), 200, /*required=*/true));
-  if (!team.parent_id().empty() && !IsUuid(team.parent_id()))
-    return FieldError("team.parent_id", "unknown team");
-  if (!team.head_user_id().empty() && !IsUuid(team.head_user_id())) {
-    return FieldError("team.head_user_id", "unknown user");
-  }
+  Violations v;  // issue 16: every bad field at once
+  v.Check(CheckText("team.name", team.name(), 200, /*required=*/true));
+  if (!team.parent_id().empty()) v.Check(CheckId("team.parent_id", team.parent_id()));
+  if (!team.head_user_id().empty()) v.Check(CheckId("team.head_user_id", team.head_user_id()));
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::Team out;
   const std::string id = NewUuidV7();
   const absl::Time now = clock_.Now();
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     return RunIdempotentIn(tx, idempotency, now, out, [&]() -> absl::Status {
+      Violations missing;
       if (!team.parent_id().empty() &&
           tx.exec_params("SELECT 1 FROM teams WHERE id = $1", team.parent_id()).empty()) {
-        return FieldError("team.parent_id", "unknown team");
+        missing.Add("team.parent_id", "unknown team");
       }
       if (!team.head_user_id().empty() &&
           tx.exec_params("SELECT 1 FROM users WHERE id = $1", team.head_user_id()).empty()) {
-        return FieldError("team.head_user_id", "unknown user");
+        missing.Add("team.head_user_id", "unknown user");
       }
+      CRM_RETURN_IF_ERROR(missing.Status());
       pqxx::row r = tx.exec_params1(
           absl::StrCat(
               "INSERT INTO teams (id, name, parent_id, head_user_id, create_time) "
@@ -539,7 +560,7 @@ absl::StatusOr<v1::Team> Store::CreateTeam(const v1::Team& team, const Idempoten
 }
 
 absl::StatusOr<v1::Team> Store::GetTeam(std::string_view id) {
-  if (!IsUuid(id)) return absl::NotFoundError("team not found");
+  CRM_RETURN_IF_ERROR(CheckId("id", id));
   std::optional<v1::Team> out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -555,9 +576,13 @@ absl::StatusOr<v1::Team> Store::GetTeam(std::string_view id) {
 }
 
 absl::StatusOr<v1::ListTeamsResponse> Store::ListTeams(const v1::ListTeamsRequest& req) {
-  CRM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(req.page_token()));
-  if (!after.empty() && !IsUuid(after)) return FieldError("page_token", "invalid");
+  Violations v;  // issue 16: every bad field at once
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  std::optional<std::string> after_or = v.Value(DecodePageToken(req.page_token()));
+  if (after_or && !after_or->empty() && !IsUuid(*after_or)) v.Add("page_token", "invalid");
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string& after = *after_or;
   v1::ListTeamsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -613,14 +638,20 @@ absl::StatusOr<v1::ListRolesResponse> Store::ListRoles() {
 }
 
 absl::StatusOr<v1::Role> Store::UpdateRole(const v1::Role& role, const std::vector<std::string>& paths) {
+  Violations v;  // issue 16: every bad field at once
   for (const std::string& p : paths) {
-    if (p == "name") CRM_RETURN_IF_ERROR(CheckText("role.name", role.name(), 200, /*required=*/true));
+    if (p == "name") v.Check(CheckText("role.name", role.name(), 200, /*required=*/true));
     if (p == "permissions") {
-      if (role.permissions_size() > 500) return FieldError("role.permissions", "at most 500");
-      for (const std::string& perm : role.permissions())
-        CRM_RETURN_IF_ERROR(CheckPermissionCode("role.permissions", perm));
+      if (role.permissions_size() > 500) {
+        v.Add("role.permissions", "at most 500");
+      } else {
+        for (int i = 0; i < role.permissions_size(); ++i) {
+          v.Check(CheckPermissionCode(absl::StrCat("role.permissions[", i, "]"), role.permissions(i)));
+        }
+      }
     }
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     if (tx.exec_params("SELECT 1 FROM roles WHERE code = $1 FOR UPDATE", role.code()).empty()) {
       return absl::NotFoundError("role not found");

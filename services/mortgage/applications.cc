@@ -26,6 +26,7 @@
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 #include "services/mortgage/sql.h"
+#include "services/mortgage/violations.h"
 
 namespace crm::mortgage {
 namespace {
@@ -133,12 +134,21 @@ struct Period {
   absl::Time to;  // exclusive
 };
 
+// The period's days in `zone`; nullopt after keeping its violations in `v`.
+std::optional<Period> ParsePeriod(Violations& v, const v1::ReportPeriod& p, absl::TimeZone zone) {
+  std::optional<absl::CivilDay> from = v.Value(ParseCivilDay(p.from(), "period.from"));
+  std::optional<absl::CivilDay> to = v.Value(ParseCivilDay(p.to(), "period.to"));
+  if (!from || !to) return std::nullopt;
+  if (*to < *from) return (v.Add("period.to", "must not be before period.from"), std::nullopt);
+  if (*to - *from > 3 * 366) return (v.Add("period.to", "a period is at most 3 years"), std::nullopt);
+  return Period{absl::FromCivil(*from, zone), absl::FromCivil(*to + 1, zone)};
+}
+
 absl::StatusOr<Period> ParsePeriod(const v1::ReportPeriod& p, absl::TimeZone zone) {
-  CRM_ASSIGN_OR_RETURN(absl::CivilDay from, ParseCivilDay(p.from(), "period.from"));
-  CRM_ASSIGN_OR_RETURN(absl::CivilDay to, ParseCivilDay(p.to(), "period.to"));
-  if (to < from) return InvalidFieldError("period.to", "must not be before period.from");
-  if (to - from > 3 * 366) return InvalidFieldError("period.to", "a period is at most 3 years");
-  return Period{absl::FromCivil(from, zone), absl::FromCivil(to + 1, zone)};
+  Violations v;
+  std::optional<Period> period = ParsePeriod(v, p, zone);
+  CRM_RETURN_IF_ERROR(v.Status());
+  return *period;
 }
 
 // Page tokens: the (created_at micros, id) of the last row of the page.
@@ -238,33 +248,27 @@ v1::Questionnaire QuestionnaireFromRow(const pqxx::row& r) {
   return q;
 }
 
+// Every violation of a questionnaire (issue 16: all at once).
 absl::Status ValidateQuestionnaire(const v1::Questionnaire& q) {
-  CRM_RETURN_IF_ERROR(CheckUuid("questionnaire.client_id", q.client_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("questionnaire.deal_id", q.deal_id(), false));
-  if (!v1::Questionnaire::Status_IsValid(q.status())) {
-    return InvalidFieldError("questionnaire.status", "unknown status");
-  }
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.full_name", q.full_name(), kMaxShortText));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.phone", q.phone(), 64));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.email", q.email(), kMaxShortText));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.employer", q.employer(), kMaxShortText));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.position", q.position(), kMaxShortText));
-  if (q.co_borrower_names_size() > 10) {
-    return InvalidFieldError("questionnaire.co_borrower_names", "at most 10 co-borrowers");
-  }
-  for (const std::string& n : q.co_borrower_names()) {
-    CRM_RETURN_IF_ERROR(CheckText("questionnaire.co_borrower_names", n, kMaxShortText));
-  }
-  if (q.profile().age() < 0 || q.profile().age() > 150) {
-    return InvalidFieldError("questionnaire.profile.age", "must be 0..150");
-  }
-  if (q.profile().monthly_income() < 0) {
-    return InvalidFieldError("questionnaire.profile.monthly_income", "must not be negative");
-  }
-  if (q.property().price() < 0)
-    return InvalidFieldError("questionnaire.property.price", "must not be negative");
   if (q.ByteSizeLong() > 64 * 1024) return InvalidFieldError("questionnaire", "is larger than 64 KiB");
-  return absl::OkStatus();
+  Violations v;
+  v.Check(CheckUuid("questionnaire.client_id", q.client_id(), true));
+  v.Check(CheckUuid("questionnaire.deal_id", q.deal_id(), false));
+  if (!v1::Questionnaire::Status_IsValid(q.status())) v.Add("questionnaire.status", "unknown status");
+  v.Check(CheckText("questionnaire.full_name", q.full_name(), kMaxShortText));
+  v.Check(CheckText("questionnaire.phone", q.phone(), 64));
+  v.Check(CheckText("questionnaire.email", q.email(), kMaxShortText));
+  v.Check(CheckText("questionnaire.employer", q.employer(), kMaxShortText));
+  v.Check(CheckText("questionnaire.position", q.position(), kMaxShortText));
+  if (q.co_borrower_names_size() > 10) v.Add("questionnaire.co_borrower_names", "at most 10 co-borrowers");
+  for (int i = 0; i < q.co_borrower_names_size() && i < 10; ++i) {
+    v.Check(CheckText(absl::StrCat("questionnaire.co_borrower_names[", i, "]"), q.co_borrower_names(i),
+                      kMaxShortText));
+  }
+  if (q.profile().age() < 0 || q.profile().age() > 150) v.Add("questionnaire.profile.age", "must be 0..150");
+  if (q.profile().monthly_income() < 0) v.Add("questionnaire.profile.monthly_income", "must not be negative");
+  if (q.property().price() < 0) v.Add("questionnaire.property.price", "must not be negative");
+  return v.Status();
 }
 
 // FAILED_PRECONDITION listing every required field a COMPLETE questionnaire lacks; OK for a draft.
@@ -288,6 +292,18 @@ absl::Status CheckComplete(const v1::Questionnaire& q) {
 }
 
 // ----- Applications ---------------------------------------------------------------------------------
+
+// The refusal of a 6th bank for a client within kManyBanksWindow, in google.rpc.PreconditionFailure's
+// terms — the violation's type, its subject and what to do — with confirm_many_banks named as the field
+// that lifts it.
+absl::Status ManyBanksRefusal(const std::string& client_id, int banks) {
+  return WithFieldViolations(
+      absl::FailedPreconditionError(absl::StrCat(
+          "precondition ", kManyBanksViolation, " failed for client ", client_id, ": the client already has ",
+          "applications to ", banks, " banks within 24 hours and the limit is ", kMaxBanksPerClient,
+          " (each application is a credit-bureau inquiry); set confirm_many_banks to go on")),
+      {{"confirm_many_banks", absl::StrCat("required beyond ", kMaxBanksPerClient, " banks in 24 hours")}});
+}
 
 using Status = v1::ApplicationStatus;
 
@@ -408,33 +424,38 @@ absl::StatusOr<v1::Application> LockApplication(pqxx::transaction_base& tx, cons
   return ApplicationFromRow(res[0]);
 }
 
+// Every violation of a new application (issue 16: all at once).
 absl::Status ValidateApplication(const v1::Application& a) {
-  CRM_RETURN_IF_ERROR(CheckUuid("application.bank_id", a.bank_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.client_id", a.client_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.deal_id", a.deal_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.program_id", a.program_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.questionnaire_id", a.questionnaire_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.calculation_id", a.calculation_id(), false));
-  CRM_RETURN_IF_ERROR(CheckText("application.project", a.project(), kMaxShortText));
-  if (!v1::ApplicationKind_IsValid(a.kind())) return InvalidFieldError("application.kind", "unknown kind");
-  if (a.loan() < 0) return InvalidFieldError("application.loan", "must not be negative");
-  if (!IsDecimal(a.rate()))
-    return InvalidFieldError("application.rate", "must be a decimal such as \"0.0899\"");
+  Violations v;
+  v.Check(CheckUuid("application.bank_id", a.bank_id(), true));
+  v.Check(CheckUuid("application.client_id", a.client_id(), true));
+  v.Check(CheckUuid("application.deal_id", a.deal_id(), false));
+  v.Check(CheckUuid("application.program_id", a.program_id(), false));
+  v.Check(CheckUuid("application.questionnaire_id", a.questionnaire_id(), false));
+  v.Check(CheckUuid("application.calculation_id", a.calculation_id(), false));
+  v.Check(CheckText("application.project", a.project(), kMaxShortText));
+  if (!v1::ApplicationKind_IsValid(a.kind())) v.Add("application.kind", "unknown kind");
+  if (a.loan() < 0) v.Add("application.loan", "must not be negative");
+  if (!IsDecimal(a.rate())) v.Add("application.rate", "must be a decimal such as \"0.0899\"");
   if (a.status() != v1::APPLICATION_STATUS_UNSPECIFIED && a.status() != v1::APPLICATION_STATUS_DRAFT) {
-    return InvalidFieldError("application.status", "a new application is a DRAFT");
+    v.Add("application.status", "a new application is a DRAFT");
   }
   if (a.documents_size() > kMaxListItems) {
-    return InvalidFieldError("application.documents", absl::StrCat("at most ", kMaxListItems, " documents"));
+    v.Add("application.documents", absl::StrCat("at most ", kMaxListItems, " documents"));
+  } else {
+    for (int i = 0; i < a.documents_size(); ++i) {
+      v.Check(CheckText(absl::StrCat("application.documents[", i, "]"), a.documents(i), 2000));
+    }
   }
-  for (const std::string& d : a.documents()) CRM_RETURN_IF_ERROR(CheckText("application.documents", d, 2000));
-  CRM_RETURN_IF_ERROR(CheckText("application.object_description", a.object_description(), 4000));
+  v.Check(CheckText("application.object_description", a.object_description(), 4000));
   if (a.kind() == v1::APPLICATION_KIND_OBJECT_APPROVAL && a.object_description().empty()) {
-    return InvalidFieldError("application.object_description", "is required for an object approval request");
+    v.Add("application.object_description", "is required for an object approval request");
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
-absl::Status ValidateReply(const v1::BankReply& r) {
+// Every violation of a bank's reply (issue 16: all at once).
+void ValidateReply(Violations& v, const v1::BankReply& r) {
   switch (r.decision()) {
     case v1::APPLICATION_STATUS_UNDER_REVIEW:
     case v1::APPLICATION_STATUS_DOCUMENTS_REQUESTED:
@@ -442,14 +463,12 @@ absl::Status ValidateReply(const v1::BankReply& r) {
     case v1::APPLICATION_STATUS_DECLINED:
       break;
     default:
-      return InvalidFieldError("reply.decision",
-                               "must be UNDER_REVIEW, DOCUMENTS_REQUESTED, APPROVED or DECLINED");
+      v.Add("reply.decision", "must be UNDER_REVIEW, DOCUMENTS_REQUESTED, APPROVED or DECLINED");
   }
-  if (r.approved_amount() < 0) return InvalidFieldError("reply.approved_amount", "must not be negative");
-  if (!IsDecimal(r.approved_rate())) return InvalidFieldError("reply.approved_rate", "must be a decimal");
-  if (!r.valid_until().empty()) CRM_RETURN_IF_ERROR(ParseCivilDay(r.valid_until(), "reply.valid_until").status());
-  CRM_RETURN_IF_ERROR(CheckText("reply.text", r.text(), kMaxLongText));
-  return absl::OkStatus();
+  if (r.approved_amount() < 0) v.Add("reply.approved_amount", "must not be negative");
+  if (!IsDecimal(r.approved_rate())) v.Add("reply.approved_rate", "must be a decimal such as \"0.0799\"");
+  if (!r.valid_until().empty()) v.Check(ParseCivilDay(r.valid_until(), "reply.valid_until").status());
+  v.Check(CheckText("reply.text", r.text(), kMaxLongText));
 }
 
 // Moves the locked `app` to `to` within `tx`: the row, a history row, and the status_changed event.
@@ -533,12 +552,13 @@ absl::StatusOr<v1::Calculation> ApplicationStore::SaveCalculation(const Actor& a
                                                                   std::string_view idempotency_key,
                                                                   const MultiCalculator& calculate) {
   const v1::Calculation& in = req.calculation();
-  CRM_RETURN_IF_ERROR(CheckUuid("calculation.client_id", in.client_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("calculation.deal_id", in.deal_id(), false));
-  CRM_RETURN_IF_ERROR(CheckText("calculation.project", in.project(), kMaxShortText));
-  if (!in.has_request()) return InvalidFieldError("calculation.request", "is required");
-  if (in.request().ByteSizeLong() > 64 * 1024)
-    return InvalidFieldError("calculation.request", "is larger than 64 KiB");
+  Violations v;
+  v.Check(CheckUuid("calculation.client_id", in.client_id(), true));
+  v.Check(CheckUuid("calculation.deal_id", in.deal_id(), false));
+  v.Check(CheckText("calculation.project", in.project(), kMaxShortText));
+  if (!in.has_request()) v.Add("calculation.request", "is required");
+  if (in.request().ByteSizeLong() > 64 * 1024) v.Add("calculation.request", "is larger than 64 KiB");
+  CRM_RETURN_IF_ERROR(v.Status());
   if (!calculate) return absl::FailedPreconditionError("no multi-calculator is configured");
 
   // Pure and in-process: run before the transaction, which may be retried.
@@ -609,9 +629,13 @@ absl::StatusOr<v1::Calculation> ApplicationStore::GetCalculation(const Actor& ac
 
 absl::StatusOr<v1::ListCalculationsResponse> ApplicationStore::ListCalculations(
     const Actor& actor, const v1::ListCalculationsRequest& req) {
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(const std::optional<PageKey> after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckUuid("client_id", req.client_id(), false));
+  Violations v;
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckUuid("client_id", req.client_id(), false));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::optional<PageKey> after = *after_or;
   std::string specialist = req.specialist_id();
   if (!SeesAll(actor.principal)) {
     const std::string me = SpecialistOf(actor.principal);
@@ -741,9 +765,13 @@ absl::StatusOr<v1::Questionnaire> ApplicationStore::GetQuestionnaire(const Actor
 
 absl::StatusOr<v1::ListQuestionnairesResponse> ApplicationStore::ListQuestionnaires(
     const Actor& actor, const v1::ListQuestionnairesRequest& req) {
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(const std::optional<PageKey> after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckUuid("client_id", req.client_id(), false));
+  Violations v;
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckUuid("client_id", req.client_id(), false));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::optional<PageKey> after = *after_or;
   v1::ListQuestionnairesResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -842,14 +870,9 @@ absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor&
                         " AND kind = 1 AND created_at > ", p.Ts(now - kManyBanksWindow)),
                     p)[0];
             if (!r[1].as<bool>() && r[0].as<int>() >= kMaxBanksPerClient) {
-              return WithFieldViolations(
-                  absl::ResourceExhaustedError(
-                      absl::StrCat("client ", in.client_id(), " already has applications to ", r[0].as<int>(),
-                                   " banks within 24 hours (limit ", kMaxBanksPerClient,
-                                   " banks per client a day: each is a credit-bureau "
-                                   "inquiry); set confirm_many_banks to go on")),
-                  {{"confirm_many_banks",
-                    absl::StrCat("required beyond ", kMaxBanksPerClient, " banks in 24 hours")}});
+              // A business limit, not a rate: FAILED_PRECONDITION (400), never RESOURCE_EXHAUSTED (429),
+              // which client libraries retry as it is (issue 16).
+              return ManyBanksRefusal(in.client_id(), r[0].as<int>());
             }
           }
           out = in;
@@ -923,11 +946,15 @@ absl::StatusOr<v1::Application> ApplicationStore::GetApplication(const Actor& ac
 
 absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
     const Actor& actor, const v1::ListApplicationsRequest& req) {
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(const std::optional<PageKey> after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckUuid("client_id", req.client_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("bank_id", req.bank_id(), false));
-  if (!v1::ApplicationStatus_IsValid(req.status())) return InvalidFieldError("status", "unknown status");
+  Violations v;
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckUuid("client_id", req.client_id(), false));
+  v.Check(CheckUuid("bank_id", req.bank_id(), false));
+  if (!v1::ApplicationStatus_IsValid(req.status())) v.Add("status", "unknown status");
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::optional<PageKey> after = *after_or;
   std::string specialist = req.specialist_id();
   if (!SeesAll(actor.principal)) {
     const std::string me = SpecialistOf(actor.principal);
@@ -975,12 +1002,14 @@ absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
 absl::StatusOr<v1::Application> ApplicationStore::ChangeStatus(const Actor& actor,
                                                                const v1::ChangeApplicationStatusRequest& req,
                                                                std::string_view idempotency_key) {
-  CRM_RETURN_IF_ERROR(CheckUuid("id", req.id(), true));
-  if (req.version() < 0) return InvalidFieldError("version", "must not be negative");
+  Violations v;
+  v.Check(CheckUuid("id", req.id(), true));
+  if (req.version() < 0) v.Add("version", "must not be negative");
   if (!v1::ApplicationStatus_IsValid(req.status()) || req.status() == v1::APPLICATION_STATUS_UNSPECIFIED) {
-    return InvalidFieldError("status", "the status to move to is required");
+    v.Add("status", "the status to move to is required");
   }
-  CRM_RETURN_IF_ERROR(CheckText("comment", req.comment(), 2000));
+  v.Check(CheckText("comment", req.comment(), 2000));
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::Application out;
   CRM_RETURN_IF_ERROR(InIdempotentTransaction(
       actor, kChangeStatusMethod, idempotency_key, req, out, [&](pqxx::transaction_base& tx) -> absl::Status {
@@ -1002,9 +1031,14 @@ absl::StatusOr<v1::Application> ApplicationStore::ChangeStatus(const Actor& acto
 absl::StatusOr<v1::Application> ApplicationStore::RecordBankReply(const Actor& actor,
                                                                   const v1::RecordBankReplyRequest& req,
                                                                   std::string_view idempotency_key) {
-  CRM_RETURN_IF_ERROR(CheckUuid("id", req.id(), true));
-  if (!req.has_reply()) return InvalidFieldError("reply", "is required");
-  CRM_RETURN_IF_ERROR(ValidateReply(req.reply()));
+  Violations v;
+  v.Check(CheckUuid("id", req.id(), true));
+  if (!req.has_reply()) {
+    v.Add("reply", "is required");
+  } else {
+    ValidateReply(v, req.reply());
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::Application out;
   CRM_RETURN_IF_ERROR(InIdempotentTransaction(
       actor, kRecordBankReplyMethod, idempotency_key, req, out,
@@ -1120,9 +1154,12 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
 
 absl::StatusOr<v1::ApplicationsReport> ApplicationStore::ApplicationsReport(
     const v1::ApplicationsReportRequest& req, absl::TimeZone zone) {
-  CRM_ASSIGN_OR_RETURN(const Period period, ParsePeriod(req.period(), zone));
-  CRM_RETURN_IF_ERROR(CheckUuid("bank_id", req.bank_id(), false));
-  CRM_RETURN_IF_ERROR(CheckText("project", req.project(), kMaxShortText));
+  Violations v;
+  const std::optional<Period> parsed = ParsePeriod(v, req.period(), zone);
+  v.Check(CheckUuid("bank_id", req.bank_id(), false));
+  v.Check(CheckText("project", req.project(), kMaxShortText));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const Period period = *parsed;
   v1::ApplicationsReport out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1155,8 +1192,11 @@ absl::StatusOr<v1::ApplicationsReport> ApplicationStore::ApplicationsReport(
 
 absl::StatusOr<v1::CalculationsReport> ApplicationStore::CalculationsReport(
     const v1::CalculationsReportRequest& req, absl::TimeZone zone) {
-  CRM_ASSIGN_OR_RETURN(const Period period, ParsePeriod(req.period(), zone));
-  CRM_RETURN_IF_ERROR(CheckText("project", req.project(), kMaxShortText));
+  Violations v;
+  const std::optional<Period> parsed = ParsePeriod(v, req.period(), zone);
+  v.Check(CheckText("project", req.project(), kMaxShortText));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const Period period = *parsed;
   v1::CalculationsReport out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,

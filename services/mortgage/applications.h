@@ -72,9 +72,12 @@ struct Actor {
 };
 
 // The limit on banks per client: at most this many distinct banks with BORROWER applications created
-// within kManyBanksWindow, unless the creating request sets confirm_many_banks.
+// within kManyBanksWindow, unless the creating request sets confirm_many_banks. Beyond it CreateApplication
+// is FAILED_PRECONDITION "precondition BANKS_PER_CLIENT failed for client <id>: ..." (a business limit:
+// never RESOURCE_EXHAUSTED, which client libraries retry).
 inline constexpr int kMaxBanksPerClient = 5;
 inline constexpr absl::Duration kManyBanksWindow = absl::Hours(24);
+inline constexpr char kManyBanksViolation[] = "BANKS_PER_CLIENT";
 // The desk's "approvals expiring" horizon, in days from today (inclusive).
 inline constexpr int kExpiringDays = 7;
 // At most this many rows in one list of the desk, and in one report's row list.
@@ -92,8 +95,7 @@ using MultiCalculator = std::function<absl::StatusOr<crm::mortgage::v1::MultiCal
 // queries. Thread-safe. Errors: INVALID_ARGUMENT naming the field; NOT_FOUND; PERMISSION_DENIED for
 // another specialist's document without mortgage.read.all; ABORTED on a stale version;
 // FAILED_PRECONDITION for a forbidden status move or an incomplete questionnaire (naming what is
-// missing or allowed); RESOURCE_EXHAUSTED for the banks-per-client limit; the database's errors as
-// crm::pg maps them.
+// missing or allowed, and for the banks-per-client limit); the database's errors as crm::pg maps them.
 class ApplicationStore {
  public:
   // `pool` (migrated with EventsMigrations() and MortgageMigrations()) and `clock` must outlive the store.

@@ -598,17 +598,22 @@ TEST_F(ApplicationsTest, MoreThanFiveBanksADayNeedsConfirmation) {
   object.set_object_description("кв. 41");
   MustCreate(Anna(), object);
 
+  // A business limit (issue 16): FAILED_PRECONDITION in PreconditionFailure's terms, never
+  // RESOURCE_EXHAUSTED (429), which client libraries retry.
   v1::Application out;
   grpc::Status s = Create(Anna(), App(6, 7), &out);
-  ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
-  EXPECT_TRUE(absl::StrContains(s.error_message(), "limit 5")) << s.error_message();
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_TRUE(absl::StartsWith(s.error_message(),
+                               absl::StrCat("precondition BANKS_PER_CLIENT failed for client ", Client(7))))
+      << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "the limit is 5")) << s.error_message();
   EXPECT_EQ(FirstField(s), "confirm_many_banks");
   // Another client is not affected; the confirmation lets it through.
   MustCreate(Anna(), App(6, 8));
   s = Create(Anna(), App(6, 7), &out, /*confirm=*/true);
   ASSERT_TRUE(s.ok()) << s.error_message();
   s = Create(Anna(), App(7, 7), &out);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   // A day later the window has moved on.
   clock_.Advance(absl::Hours(24) + absl::Seconds(1));
   s = Create(Anna(), App(7, 7), &out);
@@ -785,6 +790,62 @@ TEST_F(ApplicationsTest, InvalidInputNamesTheField) {
   grpc::Status s = desk_stub_->GetApplicationsReport(&ctx, req, &report);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(FirstField(s), "period.from");
+}
+
+std::vector<std::string> Fields(const grpc::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& f : Violations(s)) out.push_back(f.field);
+  return out;
+}
+
+// Issue 16: every violation at once, each named as the proto spells it; a malformed id is 400.
+TEST_F(ApplicationsTest, EveryBadFieldIsNamedAtOnce) {
+  v1::Application out;
+  v1::Application a = App(1, 1);
+  a.set_bank_id("bank-1");
+  a.set_deal_id("deal?");
+  a.set_rate("8,99%");
+  a.set_status(v1::APPLICATION_STATUS_SENT);
+  a.set_kind(v1::APPLICATION_KIND_OBJECT_APPROVAL);
+  grpc::Status s = Create(Anna(), a, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Fields(s),
+            (std::vector<std::string>{"application.bank_id", "application.deal_id", "application.rate",
+                                      "application.status", "application.object_description"}));
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "application.bank_id: must be a UUID (and 4 more)"))
+      << s.error_message();
+
+  v1::Questionnaire q;
+  q.set_client_id("c");
+  q.set_phone(std::string(65, '9'));
+  for (int i = 0; i < 11; ++i) q.add_co_borrower_names("Созаёмщик");
+  v1::Questionnaire qout;
+  EXPECT_EQ(Fields(CreateQ(Anna(), q, &qout)),
+            (std::vector<std::string>{"questionnaire.client_id", "questionnaire.phone",
+                                      "questionnaire.co_borrower_names"}));
+
+  grpc::ClientContext ctx;
+  As(ctx, Anna());
+  v1::RecordBankReplyRequest reply;
+  reply.set_id("42");
+  reply.mutable_reply()->set_approved_rate("a lot");
+  reply.mutable_reply()->set_valid_until("2026-13-01");
+  EXPECT_EQ(Fields(stub_->RecordBankReply(&ctx, reply, &out)),
+            (std::vector<std::string>{"id", "reply.decision", "reply.approved_rate", "reply.valid_until"}));
+
+  grpc::ClientContext list_ctx;
+  As(list_ctx, Anna());
+  v1::ListApplicationsRequest list;
+  list.set_page_size(-1);
+  list.set_page_token("???");
+  list.set_client_id("c-1");
+  v1::ListApplicationsResponse page;
+  EXPECT_EQ(Fields(stub_->ListApplications(&list_ctx, list, &page)),
+            (std::vector<std::string>{"page_size", "page_token", "client_id"}));
+
+  v1::Application got;
+  EXPECT_EQ(FirstField(Get(Anna(), "not-an-id", &got)), "id");
+  EXPECT_EQ(Get(Anna(), "not-an-id", &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // ----- The desk -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
+#include "libs/base/status.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
@@ -205,6 +206,51 @@ TEST_F(StoreTest, BadInputNamesTheField) {
   EXPECT_THAT(std::string(ds.status().message()), HasSubstr("document.cells[0].rate"));
   // Nothing half-written: the catalogue has no rate document.
   EXPECT_EQ(db_->Count("SELECT count(*) FROM rate_documents"), 0);
+}
+
+std::vector<std::string> FieldsOf(const absl::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& f : FieldViolations(s)) out.push_back(f.field);
+  return out;
+}
+
+// Issue 16: the reference's validators name every bad field at once, not the first.
+TEST_F(StoreTest, EveryBadFieldIsNamedAtOnce) {
+  v1::Bank bank;
+  bank.set_decision_days(-1);
+  bank.add_application_emails("ipoteka@bank.ru");
+  bank.add_application_emails("нет почты");
+  absl::Status s = store_->CreateBank(caller_, bank, "").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(s), (std::vector<std::string>{"bank.code", "bank.name", "bank.decision_days",
+                                                   "bank.application_emails[1]"}));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("bank.code: is required (and 3 more)"));
+
+  v1::Program p;
+  p.set_bank_id("not-a-uuid");
+  p.set_kind(v1::PROGRAM_KIND_FAMILY);
+  p.mutable_limits()->set_max_term_months(700);
+  v1::Scheme* scheme = p.add_schemes();
+  scheme->set_code("S1");
+  scheme->set_valid_from("2026-02-01");
+  scheme->set_valid_to("2026-01-01");
+  EXPECT_EQ(FieldsOf(store_->CreateProgram(caller_, p, "").status()),
+            (std::vector<std::string>{"program.bank_id", "program.code", "program.name",
+                                      "program.limits.max_term_months", "program.schemes[0].valid_to",
+                                      "program.family.limit", "program.family.market_rate"}));
+
+  v1::RateDocument d;
+  d.set_date("2026-02-30");
+  d.set_bank_id("x");
+  d.set_program_id("y");
+  d.set_scheme_code("S1");
+  d.add_cells()->set_rate("12%");
+  d.mutable_cells(0)->add_when()->set_parameter(v1::PARAMETER_AGE);
+  EXPECT_EQ(FieldsOf(store_->PostRateDocument(caller_, d, "").status()),
+            (std::vector<std::string>{"document.date", "document.operation", "document.bank_id",
+                                      "document.program_id", "document.cells[0].rate",
+                                      "document.cells[0].when[0]"}));
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM banks"), 0);
 }
 
 TEST_F(StoreTest, VersionsIdempotencyAndDuplicates) {
