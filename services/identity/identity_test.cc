@@ -931,6 +931,31 @@ TEST_F(IdentityTest, EveryBadFieldIsNamedAtOnceAndMalformedIdsAre400) {
   }
 }
 
+// Issue 16: the roles are a list like the others, paged by code.
+TEST_F(IdentityTest, RolesArePaged) {
+  v1::User u = MakeUser("roles.reader", "manager");
+  std::vector<std::string> codes;
+  v1::ListRolesRequest req;
+  req.set_page_size(5);
+  int pages = 0;
+  do {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(u.id()));
+    v1::ListRolesResponse out;
+    ASSERT_TRUE(users_->ListRoles(&ctx, req, &out).ok());
+    EXPECT_LE(out.roles_size(), 5);
+    for (const v1::Role& r : out.roles()) codes.push_back(r.code());
+    req.set_page_token(out.next_page_token());
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(codes.size(), 13u);
+  EXPECT_TRUE(std::is_sorted(codes.begin(), codes.end()));
+  auto all = store_->ListRoles();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->roles_size(), 13);
+}
+
 TEST_F(IdentityTest, DemoUsersAreIdempotent) {
   const std::string dir = ::testing::TempDir();
   const std::string creds = absl::StrCat(dir, "/identity_creds_", db_->name());

@@ -280,11 +280,11 @@ grpc::Status UserServiceImpl::CreateTeam(grpc::ServerContext* ctx, const v1::Cre
   });
 }
 
-grpc::Status UserServiceImpl::ListRoles(grpc::ServerContext* ctx, const v1::ListRolesRequest*,
+grpc::Status UserServiceImpl::ListRoles(grpc::ServerContext* ctx, const v1::ListRolesRequest* req,
                                         v1::ListRolesResponse* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, deps_.store->ListRoles());
+    CRM_ASSIGN_OR_RETURN(*out, deps_.store->ListRoles(*req));
     return absl::OkStatus();
   });
 }

@@ -137,7 +137,11 @@ class Store {
   absl::StatusOr<std::optional<std::string>> FindTeamByName(std::string_view name);
 
   // ---- roles ----
+  // Every role (what sign-in and the demo need).
   absl::StatusOr<crm::identity::v1::ListRolesResponse> ListRoles();
+  // A page of roles by code (the suite's page rule: default 50, at most 200).
+  absl::StatusOr<crm::identity::v1::ListRolesResponse> ListRoles(
+      const crm::identity::v1::ListRolesRequest& req);
   // Applies `paths` (name, permissions, requires_totp) of `role`. NOT_FOUND for an unknown code.
   absl::StatusOr<crm::identity::v1::Role> UpdateRole(const crm::identity::v1::Role& role,
                                                      const std::vector<std::string>& paths);

@@ -25,6 +25,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
+#include "services/mortgage/paging.h"
 #include "services/mortgage/sql.h"
 #include "services/mortgage/violations.h"
 
@@ -175,8 +176,7 @@ absl::StatusOr<std::optional<PageKey>> DecodePageToken(const std::string& token)
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0) return InvalidFieldError("page_size", "must not be negative");
-  return requested == 0 ? kDefaultPageSize : std::min<int>(requested, kMaxPageSize);
+  return mortgage::PageSize(requested, kDefaultPageSize, kMaxPageSize);  // the suite's page rule (paging.h)
 }
 
 // "AND (created_at, id) < (token)" for newest-first keyset pages on `alias`.
@@ -1076,6 +1076,23 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
   if (!req.specialist_id().empty() && req.specialist_id() != me && !all) {
     return absl::PermissionDeniedError(absl::StrCat("another specialist's desk needs ", kRead));
   }
+  // Each list is paged by its own keyset; a token names its list (issue 16: every list paginated).
+  Violations v;
+  const std::optional<int> size_or =
+      v.Value(mortgage::PageSize(req.page_size(), kDefaultPageSize, kMaxDeskRows));
+  std::optional<std::vector<std::string>> token = v.Value(mortgage::DecodePageToken(req.page_token(), 3));
+  int64_t after_micros = 0;
+  if (token && !token->empty()) {
+    const std::string& list = (*token)[0];
+    const bool known = list == kDeskDrafts || list == kDeskDocumentsRequested || list == kDeskApproved ||
+                       list == kDeskExpiring || list == kDeskQuestionnaires;
+    const bool key_ok = list == kDeskExpiring ? ParseCivilDay((*token)[1], "page_token").ok()
+                                              : absl::SimpleAtoi((*token)[1], &after_micros);
+    if (!known || !key_ok || !IsUuid((*token)[2])) v.Add("page_token", "not a token the desk returned");
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string only = token->empty() ? "" : (*token)[0];  // "" = every list, first pages
   // "" = every specialist.
   std::string who = req.specialist_id().empty() ? me : req.specialist_id();
   if (all && !req.only_mine() && req.specialist_id().empty()) who.clear();
@@ -1087,47 +1104,69 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
-        auto apps = [&](Status status, const std::string& extra, const std::string& order,
-                        google::protobuf::RepeatedPtrField<v1::Application>* into, Params& p) {
-          std::string sql = absl::StrCat("SELECT ", kApplicationColumns,
-                                         " FROM applications a WHERE a.status = ", static_cast<int>(status));
+        // One list of applications in `status`: newest change first, or (expiring) soonest end first.
+        auto apps = [&](const char* list, Status status, bool expiring,
+                        google::protobuf::RepeatedPtrField<v1::Application>* into) {
+          if (!only.empty() && only != list) return;
+          Params p;
+          std::string sql =
+              absl::StrCat("SELECT ", kApplicationColumns, ", coalesce(a.valid_until::text, '')",
+                           " FROM applications a WHERE a.status = ", static_cast<int>(status));
           if (!who.empty()) absl::StrAppend(&sql, " AND a.specialist_id = ", p.Add(who));
-          absl::StrAppend(&sql, extra, " ORDER BY ", order, " LIMIT ", kMaxDeskRows);
-          for (v1::Application& a : ApplicationsFromResult(Run(tx, sql, p))) *into->Add() = std::move(a);
+          if (expiring) {
+            absl::StrAppend(&sql, " AND a.valid_until BETWEEN ", p.Add(absl::FormatCivilTime(today)),
+                            "::date AND ", p.Add(absl::FormatCivilTime(today + kExpiringDays)), "::date");
+          }
+          if (only == list) {
+            absl::StrAppend(&sql,
+                            expiring ? " AND (a.valid_until, a.id) > (" : " AND (a.updated_at, a.id) < (",
+                            expiring ? absl::StrCat(p.Add((*token)[1]), "::date")
+                                     : p.Ts(absl::FromUnixMicros(after_micros)),
+                            ", ", p.Add((*token)[2]), "::uuid)");
+          }
+          absl::StrAppend(&sql, " ORDER BY ",
+                          expiring ? "a.valid_until, a.id" : "a.updated_at DESC, a.id DESC", " LIMIT ",
+                          size + 1);
+          const pqxx::result rows = Run(tx, sql, p);
+          for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i)
+            *into->Add() = ApplicationFromRow(rows[i]);
+          if (static_cast<int>(rows.size()) > size) {
+            const v1::Application& last = into->Get(size - 1);
+            const std::string key =
+                expiring ? rows[size - 1][9].as<std::string>()
+                         : absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.updated_at())));
+            (*out.mutable_next_page_tokens())[list] = mortgage::EncodePageToken({list, key, last.id()});
+          }
           std::vector<v1::Application*> ptrs;
           for (v1::Application& a : *into) ptrs.push_back(&a);
           LoadDetails(tx, ptrs, false);
         };
-        {
-          Params p;
-          apps(v1::APPLICATION_STATUS_DRAFT, "", "a.updated_at DESC, a.id DESC", out.mutable_drafts(), p);
-        }
-        {
-          Params p;
-          apps(v1::APPLICATION_STATUS_DOCUMENTS_REQUESTED, "", "a.updated_at DESC, a.id DESC",
-               out.mutable_documents_requested(), p);
-        }
-        {
-          Params p;
-          apps(v1::APPLICATION_STATUS_APPROVED, "", "a.updated_at DESC, a.id DESC", out.mutable_approved(),
-               p);
-        }
-        {
-          Params p;
-          const std::string extra =
-              absl::StrCat(" AND a.valid_until BETWEEN ", p.Add(absl::FormatCivilTime(today)), "::date AND ",
-                           p.Add(absl::FormatCivilTime(today + kExpiringDays)), "::date");
-          apps(v1::APPLICATION_STATUS_APPROVED, extra, "a.valid_until, a.id", out.mutable_expiring(), p);
-        }
-        {
+        apps(kDeskDrafts, v1::APPLICATION_STATUS_DRAFT, false, out.mutable_drafts());
+        apps(kDeskDocumentsRequested, v1::APPLICATION_STATUS_DOCUMENTS_REQUESTED, false,
+             out.mutable_documents_requested());
+        apps(kDeskApproved, v1::APPLICATION_STATUS_APPROVED, false, out.mutable_approved());
+        apps(kDeskExpiring, v1::APPLICATION_STATUS_APPROVED, true, out.mutable_expiring());
+        if (only.empty() || only == kDeskQuestionnaires) {
           Params p;
           std::string sql = absl::StrCat(
               "SELECT ", kQuestionnaireColumns,
               " FROM questionnaires q WHERE q.status = ", static_cast<int>(v1::Questionnaire::STATUS_DRAFT));
           if (!who.empty()) absl::StrAppend(&sql, " AND q.specialist_id = ", p.Add(who));
-          absl::StrAppend(&sql, " ORDER BY q.updated_at DESC, q.id DESC LIMIT ", kMaxDeskRows);
-          for (const pqxx::row& r : Run(tx, sql, p))
-            *out.add_incomplete_questionnaires() = QuestionnaireFromRow(r);
+          if (only == kDeskQuestionnaires) {
+            absl::StrAppend(&sql, " AND (q.updated_at, q.id) < (", p.Ts(absl::FromUnixMicros(after_micros)),
+                            ", ", p.Add((*token)[2]), "::uuid)");
+          }
+          absl::StrAppend(&sql, " ORDER BY q.updated_at DESC, q.id DESC LIMIT ", size + 1);
+          const pqxx::result rows = Run(tx, sql, p);
+          for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
+            *out.add_incomplete_questionnaires() = QuestionnaireFromRow(rows[i]);
+          }
+          if (static_cast<int>(rows.size()) > size) {
+            const v1::Questionnaire& last = out.incomplete_questionnaires(size - 1);
+            (*out.mutable_next_page_tokens())[kDeskQuestionnaires] = mortgage::EncodePageToken(
+                {kDeskQuestionnaires, absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.updated_at()))),
+                 last.id()});
+          }
         }
         {
           Params p;

@@ -80,8 +80,14 @@ inline constexpr absl::Duration kManyBanksWindow = absl::Hours(24);
 inline constexpr char kManyBanksViolation[] = "BANKS_PER_CLIENT";
 // The desk's "approvals expiring" horizon, in days from today (inclusive).
 inline constexpr int kExpiringDays = 7;
-// At most this many rows in one list of the desk, and in one report's row list.
+// At most this many rows in one page of a list of the desk (50 by default), and in one report's row list.
 inline constexpr int kMaxDeskRows = 200;
+// The desk's lists, as Desk.next_page_tokens names them.
+inline constexpr char kDeskDrafts[] = "drafts";
+inline constexpr char kDeskDocumentsRequested[] = "documents_requested";
+inline constexpr char kDeskApproved[] = "approved";
+inline constexpr char kDeskExpiring[] = "expiring";
+inline constexpr char kDeskQuestionnaires[] = "incomplete_questionnaires";
 inline constexpr int kMaxReportRows = 5000;
 
 // The company's time zone by default: Europe/Moscow (UTC+3 fixed when the zone database is missing).

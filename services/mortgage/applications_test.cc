@@ -850,6 +850,48 @@ TEST_F(ApplicationsTest, EveryBadFieldIsNamedAtOnce) {
 
 // ----- The desk -------------------------------------------------------------------------------------
 
+// Issue 16: every list of the desk is paged; a token continues its own list only.
+TEST_F(ApplicationsTest, DeskListsArePaged) {
+  std::set<std::string> created;
+  for (int bank = 1; bank <= 5; ++bank) {
+    created.insert(MustCreate(Anna(), App(bank, 3)).id());
+    clock_.Advance(absl::Seconds(1));
+  }
+  v1::GetDeskRequest req;
+  req.set_page_size(2);
+  std::set<std::string> seen;
+  std::vector<std::string> order;
+  int pages = 0;
+  do {
+    v1::Desk desk;
+    grpc::Status s = Desk(Anna(), req, &desk);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(desk.drafts_size(), 2);
+    for (const v1::Application& a : desk.drafts()) {
+      seen.insert(a.id());
+      order.push_back(a.id());
+    }
+    if (pages > 0) {
+      EXPECT_EQ(desk.incomplete_questionnaires_size(), 0);  // only the list asked for
+    }
+    auto it = desk.next_page_tokens().find("drafts");
+    req.set_page_token(it == desk.next_page_tokens().end() ? "" : it->second);
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, created);
+  EXPECT_EQ(order.size(), 5u);  // newest change first, none twice
+
+  v1::GetDeskRequest bad;
+  bad.set_page_size(-1);
+  bad.set_page_token("k1.bm9wZQ.MQ.Mg");
+  v1::Desk desk;
+  EXPECT_EQ(Fields(Desk(Anna(), bad, &desk)), (std::vector<std::string>{"page_size", "page_token"}));
+  bad.set_page_size(100000);  // clamped to the maximum
+  bad.clear_page_token();
+  EXPECT_TRUE(Desk(Anna(), bad, &desk).ok());
+}
+
 TEST_F(ApplicationsTest, DeskShowsTodaysWorkInTheCompanyZone) {
   // 23:30 in Moscow (20:30 UTC): a calculation late on 2 November.
   clock_.Set(absl::FromCivil(absl::CivilSecond(2026, 11, 2, 23, 30, 0), zone_));

@@ -150,10 +150,7 @@ grpc::Status ReferenceServiceImpl::ListBanks(grpc::ServerContext* ctx, const v1:
                                              v1::ListBanksResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListBanksResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_ASSIGN_OR_RETURN(std::vector<v1::Bank> banks, store_.ListBanks(req->include_archived()));
-    v1::ListBanksResponse resp;
-    for (auto& b : banks) *resp.add_banks() = std::move(b);
-    return resp;
+    return store_.ListBanks(*req);
   });
 }
 
@@ -177,10 +174,7 @@ grpc::Status ReferenceServiceImpl::ListPrograms(grpc::ServerContext* ctx, const 
                                                 v1::ListProgramsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListProgramsResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_ASSIGN_OR_RETURN(std::vector<v1::Program> programs, store_.ListPrograms(req->bank_id(), req->include_archived()));
-    v1::ListProgramsResponse resp;
-    for (auto& p : programs) *resp.add_programs() = std::move(p);
-    return resp;
+    return store_.ListPrograms(*req);
   });
 }
 

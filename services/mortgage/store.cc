@@ -17,9 +17,11 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
+#include "services/mortgage/paging.h"
 #include "services/mortgage/schedule.h"
 #include "services/mortgage/violations.h"
 
@@ -30,6 +32,19 @@ using Principal = crm::common::v1::Principal;
 
 constexpr size_t kMaxText = 500;
 constexpr int kMaxItems = 500;
+// The lists of banks and programs (the suite's page rule: paging.h).
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 200;
+
+// Banks by name (then id) after the keyset ($2 name, $3 id; "" = from the start), archived ones when $1.
+constexpr char kListBanks[] =
+    "SELECT body FROM banks WHERE ($1 OR NOT archived) AND ($3 = '' OR (name, id) > ($2, NULLIF($3, "
+    "'')::uuid)) "
+    "ORDER BY name, id LIMIT $4";
+// Programs of one bank ($1; "" = every bank) by bank, then code, after the keyset ($3 bank id, $4 code).
+constexpr char kListPrograms[] =
+    "SELECT body FROM programs WHERE ($1 = '' OR bank_id = NULLIF($1, '')::uuid) AND ($2 OR NOT archived) "
+    "AND ($3 = '' OR (bank_id, code) > (NULLIF($3, '')::uuid, $4)) ORDER BY bank_id, code LIMIT $5";
 
 std::string Bytes(const pqxx::field& f) {
   pqxx::binarystring b(f);
@@ -477,16 +492,30 @@ absl::StatusOr<v1::Bank> ReferenceStore::UpdateBank(const Principal& caller, con
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Bank>> ReferenceStore::ListBanks(bool include_archived) {
-  std::vector<v1::Bank> out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    out.clear();
-    for (const auto& row : tx.exec_params("SELECT body FROM banks WHERE $1 OR NOT archived ORDER BY name, id",
-                                          include_archived)) {
-      CRM_ASSIGN_OR_RETURN(out.emplace_back(), ParseBody<v1::Bank>(row[0], "bank"));
-    }
-    return absl::OkStatus();
-  }));
+absl::StatusOr<v1::ListBanksResponse> ReferenceStore::ListBanks(const v1::ListBanksRequest& req) {
+  Violations v;
+  const std::optional<int> size = v.Value(PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
+  std::optional<std::vector<std::string>> after = v.Value(DecodePageToken(req.page_token(), 2));
+  if (after && !after->empty() && !IsUuid((*after)[1])) v.Add("page_token", "not a token this list returned");
+  CRM_RETURN_IF_ERROR(v.Status());
+  if (after->empty()) after = std::vector<std::string>{"", ""};
+  v1::ListBanksResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        const pqxx::result rows =
+            pg::ExecPrepared(tx, kListBanks, req.include_archived(), (*after)[0], (*after)[1], *size + 1);
+        for (int i = 0; i < static_cast<int>(rows.size()) && i < *size; ++i) {
+          CRM_ASSIGN_OR_RETURN(*out.add_banks(), ParseBody<v1::Bank>(rows[i][0], "bank"));
+        }
+        if (static_cast<int>(rows.size()) > *size) {
+          const v1::Bank& last = out.banks(*size - 1);
+          out.set_next_page_token(EncodePageToken({last.name(), last.id()}));
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
   return out;
 }
 
@@ -552,20 +581,31 @@ absl::StatusOr<v1::Program> ReferenceStore::UpdateProgram(const Principal& calle
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Program>> ReferenceStore::ListPrograms(std::string_view bank_id, bool include_archived) {
-  if (!bank_id.empty() && !IsUuid(bank_id)) return InvalidFieldError("bank_id", "must be a UUID");
-  std::vector<v1::Program> out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    out.clear();
-    pqxx::result rows = tx.exec_params(
-        "SELECT body FROM programs WHERE ($1 = '' OR bank_id = NULLIF($1, '')::uuid) AND ($2 OR NOT archived) "
-        "ORDER BY bank_id, code",
-        std::string(bank_id), include_archived);
-    for (const auto& row : rows) {
-      CRM_ASSIGN_OR_RETURN(out.emplace_back(), ParseBody<v1::Program>(row[0], "program"));
-    }
-    return absl::OkStatus();
-  }));
+absl::StatusOr<v1::ListProgramsResponse> ReferenceStore::ListPrograms(const v1::ListProgramsRequest& req) {
+  Violations v;
+  if (!req.bank_id().empty() && !IsUuid(req.bank_id())) v.Add("bank_id", "must be a UUID");
+  const std::optional<int> size = v.Value(PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
+  std::optional<std::vector<std::string>> after = v.Value(DecodePageToken(req.page_token(), 2));
+  if (after && !after->empty() && !IsUuid((*after)[0])) v.Add("page_token", "not a token this list returned");
+  CRM_RETURN_IF_ERROR(v.Status());
+  if (after->empty()) after = std::vector<std::string>{"", ""};
+  v1::ListProgramsResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        const pqxx::result rows = pg::ExecPrepared(tx, kListPrograms, req.bank_id(), req.include_archived(),
+                                                   (*after)[0], (*after)[1], *size + 1);
+        for (int i = 0; i < static_cast<int>(rows.size()) && i < *size; ++i) {
+          CRM_ASSIGN_OR_RETURN(*out.add_programs(), ParseBody<v1::Program>(rows[i][0], "program"));
+        }
+        if (static_cast<int>(rows.size()) > *size) {
+          const v1::Program& last = out.programs(*size - 1);
+          out.set_next_page_token(EncodePageToken({last.bank_id(), last.code()}));
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
   return out;
 }
 

@@ -83,14 +83,16 @@ class ReferenceStore {
   absl::StatusOr<v1::Bank> CreateBank(const Principal& caller, const v1::Bank& bank, std::string_view idempotency_key);
   // Replaces the bank's fields when bank.version is current (ABORTED otherwise); returns version + 1.
   absl::StatusOr<v1::Bank> UpdateBank(const Principal& caller, const v1::Bank& bank);
-  absl::StatusOr<std::vector<v1::Bank>> ListBanks(bool include_archived);
+  // By name, a page at a time (the suite's page rule: default 50, at most 200).
+  absl::StatusOr<v1::ListBanksResponse> ListBanks(const v1::ListBanksRequest& request);
 
   // Creates a program of an existing bank (NOT_FOUND naming the bank otherwise). InvalidArgument naming
   // "program.code", "program.name", "program.kind", "program.schemes[i].valid_from", ... .
   absl::StatusOr<v1::Program> CreateProgram(const Principal& caller, const v1::Program& program,
                                             std::string_view idempotency_key);
   absl::StatusOr<v1::Program> UpdateProgram(const Principal& caller, const v1::Program& program);
-  absl::StatusOr<std::vector<v1::Program>> ListPrograms(std::string_view bank_id, bool include_archived);
+  // By bank, then code, a page at a time (the suite's page rule: default 50, at most 200).
+  absl::StatusOr<v1::ListProgramsResponse> ListPrograms(const v1::ListProgramsRequest& request);
 
   // Registers a document (its number made here when empty). InvalidArgument naming "document.date",
   // "document.operation", "document.scheme_code" (not a scheme of the program), "document.cells[i].rate",

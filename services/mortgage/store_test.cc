@@ -2,8 +2,11 @@
 // validation naming the field, idempotent creates, and a second replica seeing the first one's changes.
 #include "services/mortgage/store.h"
 
+#include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
@@ -305,6 +308,51 @@ TEST_F(StoreTest, ListsRateDocumentsByPages) {
   ASSERT_EQ(page2->documents_size(), 1);
   EXPECT_EQ(page2->documents(0).date(), "2026-01-01");
   EXPECT_TRUE(page2->next_page_token().empty());
+}
+
+// Issue 16: banks and programs are lists like every other — paged by keyset under the suite's page rule
+// (negative refused naming page_size, 0 the default, above the maximum the maximum).
+TEST_F(StoreTest, BanksAndProgramsArePagedByThePageRule) {
+  ASSERT_TRUE(store_->Install(DemoCatalog()).ok());
+  std::vector<std::string> names;
+  v1::ListBanksRequest banks;
+  banks.set_page_size(10);
+  int pages = 0;
+  do {
+    auto page = store_->ListBanks(banks);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->banks_size(), 10);
+    for (const v1::Bank& b : page->banks()) names.push_back(b.name());
+    banks.set_page_token(page->next_page_token());
+    ++pages;
+  } while (!banks.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(names.size(), 25u);
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), 25u);
+
+  v1::ListProgramsRequest programs;
+  auto first = store_->ListPrograms(programs);  // 0 = the default, 50
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->programs_size(), 50);
+  EXPECT_FALSE(first->next_page_token().empty());
+  programs.set_page_size(100000);  // above the maximum: the maximum, 200
+  auto most = store_->ListPrograms(programs);
+  ASSERT_TRUE(most.ok()) << most.status();
+  EXPECT_EQ(most->programs_size(), 200);
+  programs.set_page_token(most->next_page_token());
+  auto rest = store_->ListPrograms(programs);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(most->programs_size() + rest->programs_size(), static_cast<int>(DemoCatalog().programs.size()));
+  EXPECT_TRUE(rest->next_page_token().empty());
+  EXPECT_NE(most->programs(199).id(), rest->programs(0).id());
+
+  v1::ListBanksRequest negative;
+  negative.set_page_size(-1);
+  negative.set_page_token("garbage");
+  const absl::Status refused = store_->ListBanks(negative).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(refused), (std::vector<std::string>{"page_size", "page_token"}));
 }
 
 TEST_F(StoreTest, InstallsTheDemoOnce) {
