@@ -798,6 +798,7 @@ TEST_F(IdentityTest, CreateTeamHonoursIdempotencyKey) {
     ASSERT_TRUE(users_->CreateTeam(&ctx, req, out).ok());
   }
   EXPECT_EQ(first.id(), second.id());
+  EXPECT_EQ(FromProtoTimestamp(first.create_time()), clock_.Now());  // issue 16: teams carry create_time
   auto list = store_->ListTeams(v1::ListTeamsRequest());
   EXPECT_EQ(list->teams_size(), 1);
 }

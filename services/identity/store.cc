@@ -261,6 +261,7 @@ v1::Team ReadTeam(const pqxx::row& r) {
   t.set_parent_id(r[2].c_str());
   t.set_head_user_id(r[3].c_str());
   t.set_version(r[4].as<int64_t>());
+  *t.mutable_create_time() = ToProtoTimestamp(absl::FromUnixMicros(r[5].as<int64_t>()));
   return t;
 }
 
@@ -271,7 +272,8 @@ constexpr char kRolePermissions[] =
     "SELECT role_code, permission FROM role_permissions WHERE role_code = ANY($1::text[]) ORDER BY 1, 2";
 
 constexpr char kTeamColumns[] =
-    "id::text, name, COALESCE(parent_id::text, ''), COALESCE(head_user_id::text, ''), version";
+    "id::text, name, COALESCE(parent_id::text, ''), COALESCE(head_user_id::text, ''), version, "
+    "(EXTRACT(EPOCH FROM create_time) * 1000000)::bigint";
 
 }  // namespace
 

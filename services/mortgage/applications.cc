@@ -218,7 +218,7 @@ v1::Calculation CalculationFromRow(const pqxx::row& r, bool with_response) {
   c.set_specialist_id(r[5].as<std::string>());
   c.mutable_request()->ParseFromString(Blob(r[6]));
   if (with_response) c.mutable_response()->ParseFromString(Blob(r[7]));
-  *c.mutable_created_at() = ToProtoTimestamp(FromMicros(r[8].as<int64_t>()));
+  *c.mutable_create_time() = ToProtoTimestamp(FromMicros(r[8].as<int64_t>()));
   return c;
 }
 
@@ -235,7 +235,8 @@ absl::Status FromCalculator(const absl::Status& s) {
 
 constexpr char kQuestionnaireColumns[] =
     "q.id, q.version, q.status, q.specialist_id, q.body, "
-    "coalesce((extract(epoch from q.updated_at) * 1000000)::bigint, 0)";
+    "coalesce((extract(epoch from q.updated_at) * 1000000)::bigint, 0), "
+    "coalesce((extract(epoch from q.created_at) * 1000000)::bigint, 0)";
 
 v1::Questionnaire QuestionnaireFromRow(const pqxx::row& r) {
   v1::Questionnaire q;
@@ -244,7 +245,8 @@ v1::Questionnaire QuestionnaireFromRow(const pqxx::row& r) {
   q.set_version(r[1].as<int64_t>());
   q.set_status(static_cast<v1::Questionnaire::Status>(r[2].as<int>()));
   q.set_specialist_id(r[3].as<std::string>());
-  *q.mutable_updated_at() = ToProtoTimestamp(FromMicros(r[5].as<int64_t>()));
+  *q.mutable_update_time() = ToProtoTimestamp(FromMicros(r[5].as<int64_t>()));
+  *q.mutable_create_time() = ToProtoTimestamp(FromMicros(r[6].as<int64_t>()));
   return q;
 }
 
@@ -361,10 +363,10 @@ v1::Application ApplicationFromRow(const pqxx::row& r) {
   a.set_number(r[2].as<std::string>());
   a.set_status(static_cast<Status>(r[3].as<int>()));
   a.set_specialist_id(r[4].as<std::string>());
-  *a.mutable_created_at() = ToProtoTimestamp(FromMicros(r[6].as<int64_t>()));
-  *a.mutable_updated_at() = ToProtoTimestamp(FromMicros(r[7].as<int64_t>()));
+  *a.mutable_create_time() = ToProtoTimestamp(FromMicros(r[6].as<int64_t>()));
+  *a.mutable_update_time() = ToProtoTimestamp(FromMicros(r[7].as<int64_t>()));
   const int64_t sent = r[8].as<int64_t>();
-  if (sent != 0) a.set_sent_at(FormatRfc3339Utc(FromMicros(sent)));
+  if (sent != 0) *a.mutable_send_time() = ToProtoTimestamp(FromMicros(sent));
   return a;
 }
 
@@ -407,7 +409,7 @@ void LoadDetails(pqxx::transaction_base& tx, std::vector<v1::Application*> apps,
     v1::StatusChange* c = by_id[r[0].as<std::string>()]->add_history();
     c->set_from(static_cast<Status>(r[1].as<int>()));
     c->set_to(static_cast<Status>(r[2].as<int>()));
-    *c->mutable_at() = ToProtoTimestamp(FromMicros(r[3].as<int64_t>()));
+    *c->mutable_change_time() = ToProtoTimestamp(FromMicros(r[3].as<int64_t>()));
     c->set_by(r[4].as<std::string>());
     c->set_comment(r[5].as<std::string>());
   }
@@ -509,8 +511,9 @@ absl::Status ApplyMove(pqxx::transaction_base& tx, const events::OutboxWriter& o
   }
   app.set_version(app.version() + 1);
   app.set_status(to);
-  *app.mutable_updated_at() = ToProtoTimestamp(now);
-  if (to == v1::APPLICATION_STATUS_SENT && app.sent_at().empty()) app.set_sent_at(FormatRfc3339Utc(now));
+  *app.mutable_update_time() = ToProtoTimestamp(now);
+  if (to == v1::APPLICATION_STATUS_SENT && !app.has_send_time())
+    *app.mutable_send_time() = ToProtoTimestamp(now);
 
   v1::ApplicationEvent event;
   *event.mutable_application() = app;
@@ -583,7 +586,7 @@ absl::StatusOr<v1::Calculation> ApplicationStore::SaveCalculation(const Actor& a
           *out.mutable_request() = in.request();
           *out.mutable_response() = *response;
           out.set_specialist_id(specialist);
-          *out.mutable_created_at() = ToProtoTimestamp(now);
+          *out.mutable_create_time() = ToProtoTimestamp(now);
           Params p;
           const pqxx::row r =
               Run(tx,
@@ -662,7 +665,7 @@ absl::StatusOr<v1::ListCalculationsResponse> ApplicationStore::ListCalculations(
         if (static_cast<int>(res.size()) > size) {
           const v1::Calculation& last = out.calculations(size - 1);
           out.set_next_page_token(
-              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.created_at())), last.id()));
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
         }
         return absl::OkStatus();
       },
@@ -686,7 +689,8 @@ absl::StatusOr<v1::Questionnaire> ApplicationStore::CreateQuestionnaire(
         out.set_id(NewUuidV7());
         out.set_version(1);
         out.set_specialist_id(SpecialistOf(actor.principal));
-        *out.mutable_updated_at() = ToProtoTimestamp(now);
+        *out.mutable_update_time() = ToProtoTimestamp(now);
+        *out.mutable_create_time() = ToProtoTimestamp(now);
         Params p;
         Run(tx,
             absl::StrCat(
@@ -727,7 +731,8 @@ absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(const Ac
     const absl::Time now = TruncMicros(clock_.Now());
     q.set_version(old.version() + 1);
     q.set_specialist_id(old.specialist_id());
-    *q.mutable_updated_at() = ToProtoTimestamp(now);
+    *q.mutable_update_time() = ToProtoTimestamp(now);
+    *q.mutable_create_time() = old.create_time();
     Params u;
     Run(tx,
         absl::StrCat("UPDATE questionnaires SET version = ", u.Add(absl::StrCat(q.version())),
@@ -778,8 +783,7 @@ absl::StatusOr<v1::ListQuestionnairesResponse> ApplicationStore::ListQuestionnai
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
         Params p;
-        std::string sql = absl::StrCat("SELECT ", kQuestionnaireColumns, ", ", Micros("q.created_at"),
-                                       " FROM questionnaires q WHERE TRUE");
+        std::string sql = absl::StrCat("SELECT ", kQuestionnaireColumns, " FROM questionnaires q WHERE TRUE");
         if (!req.client_id().empty()) absl::StrAppend(&sql, " AND q.client_id = ", p.Add(req.client_id()));
         if (!SeesAll(actor.principal)) {
           absl::StrAppend(&sql, " AND q.specialist_id = ", p.Add(SpecialistOf(actor.principal)));
@@ -883,9 +887,9 @@ absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor&
           out.set_kind(kind);
           out.set_status(v1::APPLICATION_STATUS_DRAFT);
           out.set_specialist_id(specialist);
-          out.clear_sent_at();
-          *out.mutable_created_at() = ToProtoTimestamp(now);
-          *out.mutable_updated_at() = ToProtoTimestamp(now);
+          out.clear_send_time();
+          *out.mutable_create_time() = ToProtoTimestamp(now);
+          *out.mutable_update_time() = ToProtoTimestamp(now);
           Params p;
           const pqxx::row r = Run(
               tx,
@@ -909,7 +913,7 @@ absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor&
               h);
           v1::StatusChange* c = out.add_history();
           c->set_to(v1::APPLICATION_STATUS_DRAFT);
-          *c->mutable_at() = ToProtoTimestamp(now);
+          *c->mutable_change_time() = ToProtoTimestamp(now);
           c->set_by(specialist);
           v1::ApplicationEvent event;
           *event.mutable_application() = out;
@@ -991,7 +995,7 @@ absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
         if (static_cast<int>(res.size()) > size) {
           const v1::Application& last = out.applications(size - 1);
           out.set_next_page_token(
-              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.created_at())), last.id()));
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
         }
         return absl::OkStatus();
       },
@@ -1051,7 +1055,7 @@ absl::StatusOr<v1::Application> ApplicationStore::RecordBankReply(const Actor& a
         const absl::Time now = TruncMicros(clock_.Now());
         v1::BankReply reply = req.reply();
         reply.set_id(NewUuidV7());
-        if (!reply.has_received_at()) *reply.mutable_received_at() = ToProtoTimestamp(now);
+        if (!reply.has_receive_time()) *reply.mutable_receive_time() = ToProtoTimestamp(now);
         reply.set_recorded_by(SpecialistOf(actor.principal));
         Params p;
         Run(tx,
@@ -1059,7 +1063,7 @@ absl::StatusOr<v1::Application> ApplicationStore::RecordBankReply(const Actor& a
                 "INSERT INTO bank_replies (id, application_id, decision, received_at, body) VALUES (",
                 p.Add(reply.id()), "::uuid, ", p.Add(out.id()), "::uuid, ",
                 p.Add(absl::StrCat(static_cast<int>(to))), "::smallint, ",
-                p.Ts(TruncMicros(FromProtoTimestamp(reply.received_at()))), ", ",
+                p.Ts(TruncMicros(FromProtoTimestamp(reply.receive_time()))), ", ",
                 p.Bytes(reply.SerializeAsString()), ")"),
             p);
         CRM_RETURN_IF_ERROR(ApplyMove(tx, outbox_, actor, now, out, to, "bank reply", &reply));
@@ -1134,7 +1138,7 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
             const v1::Application& last = into->Get(size - 1);
             const std::string key =
                 expiring ? rows[size - 1][9].as<std::string>()
-                         : absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.updated_at())));
+                         : absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.update_time())));
             (*out.mutable_next_page_tokens())[list] = mortgage::EncodePageToken({list, key, last.id()});
           }
           std::vector<v1::Application*> ptrs;
@@ -1164,8 +1168,8 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
           if (static_cast<int>(rows.size()) > size) {
             const v1::Questionnaire& last = out.incomplete_questionnaires(size - 1);
             (*out.mutable_next_page_tokens())[kDeskQuestionnaires] = mortgage::EncodePageToken(
-                {kDeskQuestionnaires, absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.updated_at()))),
-                 last.id()});
+                {kDeskQuestionnaires,
+                 absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.update_time()))), last.id()});
           }
         }
         {

@@ -392,15 +392,15 @@ TEST_F(ApplicationsTest, StatusMachineAllowsExactlyThePromisedMoves) {
   }
 }
 
-TEST_F(ApplicationsTest, SentAtIsTheFirstSend) {
+TEST_F(ApplicationsTest, SendTimeIsTheFirstSend) {
   v1::Application a = MustCreate(Anna(), App(1, 1));
-  EXPECT_TRUE(a.sent_at().empty());
+  EXPECT_FALSE(a.has_send_time());
   const absl::Time sent = clock_.Now();
   a = MustMove(Anna(), a, v1::APPLICATION_STATUS_SENT);
-  EXPECT_EQ(a.sent_at(), FormatRfc3339Utc(sent));
+  EXPECT_EQ(FromProtoTimestamp(a.send_time()), sent);
   clock_.Advance(absl::Hours(1));
   a = MustMove(Anna(), a, v1::APPLICATION_STATUS_UNDER_REVIEW);
-  EXPECT_EQ(a.sent_at(), FormatRfc3339Utc(sent));
+  EXPECT_EQ(FromProtoTimestamp(a.send_time()), sent);
 }
 
 TEST_F(ApplicationsTest, ObjectApprovalIsNeverIssued) {

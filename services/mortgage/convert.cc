@@ -38,7 +38,7 @@ std::string FormatDay(absl::CivilDay d) { return absl::FormatCivilTime(d); }
 template <typename Doc>
 bool Later(const Doc& a, absl::CivilDay a_day, const Doc& b, absl::CivilDay b_day) {
   auto key = [](const Doc& d, absl::CivilDay day) {
-    return std::make_tuple(day, d.registered_at().seconds(), d.registered_at().nanos(), d.number().size(),
+    return std::make_tuple(day, d.register_time().seconds(), d.register_time().nanos(), d.number().size(),
                            d.number());
   };
   return key(a, a_day) > key(b, b_day);

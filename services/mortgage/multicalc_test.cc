@@ -482,7 +482,7 @@ TEST(ResolveReferenceTest, LatestDocumentWinsAndArchivedAreSkipped) {
     d.set_operation(op);
     d.set_program_id("p1");
     d.set_scheme_code(scheme);
-    d.mutable_registered_at()->set_seconds(reg);
+    d.mutable_register_time()->set_seconds(reg);
     if (op == v1::OPERATION_SET) d.add_cells()->set_rate(rate);
   };
   doc("1", "2026-01-01", "S1", "0.2", 100);

@@ -226,9 +226,10 @@ grpc::Status ReferenceServiceImpl::GetConditions(grpc::ServerContext* ctx, const
     resp.set_as_of(absl::FormatCivilTime(day));
     for (v1::BankConditions& bank : ConditionsAsOf(day, snapshot->catalog())) {
       if (!req->bank_id().empty() && bank.bank().id() != req->bank_id()) continue;
-      *resp.add_banks() = std::move(bank);
+      *resp.add_bank_conditions() = std::move(bank);
     }
-    if (!req->bank_id().empty() && resp.banks().empty()) return absl::NotFoundError(absl::StrCat("bank ", req->bank_id()));
+    if (!req->bank_id().empty() && resp.bank_conditions().empty())
+      return absl::NotFoundError(absl::StrCat("bank ", req->bank_id()));
     return resp;
   });
 }

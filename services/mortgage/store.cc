@@ -336,7 +336,7 @@ absl::Status InsertRateDocument(pqxx::work& tx, v1::RateDocument& d, absl::Time 
   }
   if (d.id().empty()) d.set_id(NewUuidV7());
   if (d.number().empty()) d.set_number(NextNumber(tx, "rate_document_numbers", 8));
-  *d.mutable_registered_at() = ToProtoTimestamp(now);
+  *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   tx.exec_params(
       "INSERT INTO rate_documents (id, number, date, operation, bank_id, program_id, scheme_code, body, "
@@ -351,7 +351,7 @@ absl::Status InsertStopFactors(pqxx::work& tx, v1::StopFactorDocument& d, absl::
   CRM_RETURN_IF_ERROR(CheckBank(tx, d.bank_id(), "document.bank_id"));
   if (d.id().empty()) d.set_id(NewUuidV7());
   if (d.number().empty()) d.set_number(NextNumber(tx, "stop_factor_document_numbers", 9));
-  *d.mutable_registered_at() = ToProtoTimestamp(now);
+  *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   tx.exec_params(
       "INSERT INTO stop_factor_documents (id, number, date, operation, bank_id, body, registered_at, registered_by) "
@@ -367,7 +367,7 @@ absl::Status InsertPti(pqxx::work& tx, v1::PtiDocument& d, absl::Time now) {
   }
   if (d.id().empty()) d.set_id(NewUuidV7());
   if (d.number().empty()) d.set_number(NextNumber(tx, "pti_document_numbers", 9));
-  *d.mutable_registered_at() = ToProtoTimestamp(now);
+  *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   const std::string at = FormatRfc3339Utc(now);
   tx.exec_params(
@@ -647,7 +647,8 @@ absl::StatusOr<v1::ListRateDocumentsResponse> ReferenceStore::ListRateDocuments(
         "ORDER BY registered_at DESC, id DESC LIMIT $5",
         req.bank_id(), req.program_id(), after_us, after_id, size + 1);
     for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
-      CRM_ASSIGN_OR_RETURN(*out.add_documents(), ParseBody<v1::RateDocument>(rows[i][0], "rate document"));
+      CRM_ASSIGN_OR_RETURN(*out.add_rate_documents(),
+                           ParseBody<v1::RateDocument>(rows[i][0], "rate document"));
     }
     if (static_cast<int>(rows.size()) > size) {
       out.set_next_page_token(absl::StrCat(rows[size - 1][1].as<int64_t>(), "/", rows[size - 1][2].as<std::string>()));

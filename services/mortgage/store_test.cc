@@ -299,14 +299,14 @@ TEST_F(StoreTest, ListsRateDocumentsByPages) {
   req.set_page_size(2);
   auto page1 = store_->ListRateDocuments(req);
   ASSERT_TRUE(page1.ok()) << page1.status();
-  ASSERT_EQ(page1->documents_size(), 2);
-  EXPECT_EQ(page1->documents(0).date(), "2026-03-01");  // newest registered first
+  ASSERT_EQ(page1->rate_documents_size(), 2);
+  EXPECT_EQ(page1->rate_documents(0).date(), "2026-03-01");  // newest registered first
   ASSERT_FALSE(page1->next_page_token().empty());
   req.set_page_token(page1->next_page_token());
   auto page2 = store_->ListRateDocuments(req);
   ASSERT_TRUE(page2.ok()) << page2.status();
-  ASSERT_EQ(page2->documents_size(), 1);
-  EXPECT_EQ(page2->documents(0).date(), "2026-01-01");
+  ASSERT_EQ(page2->rate_documents_size(), 1);
+  EXPECT_EQ(page2->rate_documents(0).date(), "2026-01-01");
   EXPECT_TRUE(page2->next_page_token().empty());
 }
 

@@ -55,6 +55,17 @@ class Mortgage(StackTest):
         self.assertEqual(r.status, status, r.body)
         return r.json()
 
+    def get_all(self, path, field, role="mortgage_specialist"):
+        """Every item of list `path` under `field`, page after page (issue 16: every list is paged)."""
+        items, token = [], ""
+        while True:
+            sep = "&" if "?" in path else "?"
+            page = self.get(path + (sep + "pageToken=" + token if token else ""), role=role)
+            items += page.get(field, [])
+            token = page.get("nextPageToken", "")
+            if not token:
+                return items
+
     # ---- M3: one schedule ------------------------------------------------------------------------------
 
     def test_schedule_matches_an_independent_annuity_and_its_own_sums(self):
@@ -110,7 +121,8 @@ class Mortgage(StackTest):
     def test_multi_calculation_covers_every_program_with_reasons(self):
         banks = self.get("/v1/mortgage/banks")["banks"]
         self.assertEqual(len(banks), 25)
-        programs = self.get("/v1/mortgage/programs")["programs"]
+        programs = self.get_all("/v1/mortgage/programs", "programs")
+        self.assertEqual(len(self.get("/v1/mortgage/programs?pageSize=1000")["programs"]), 200)  # the maximum
         res = self.post("/v1/mortgage:multiCalculate", {"profile": PROFILE, "property": PROPERTY,
                                                        "asOf": "2026-11-25"})
         offers = res["offers"]
@@ -197,7 +209,7 @@ class Mortgage(StackTest):
 
         def rate_on(day):
             got = self.get("/v1/mortgage/conditions?asOf=%s&bankId=%s" % (day, bank.id))
-            p = got["banks"][0].get("programs", [])
+            p = got["bankConditions"][0].get("programs", [])
             cells = p[0].get("cells", []) if p else []
             return cells[0]["rate"] if cells else None
 
