@@ -957,6 +957,52 @@ TEST_F(IdentityTest, RolesArePaged) {
   EXPECT_EQ(all->roles_size(), 13);
 }
 
+// Issue 16: one version rule for identity's updates — 0 = any version (last writer wins), another than the
+// stored one ABORTED; roles are versioned too; id/code and version in update_mask are ignored (a client
+// may send back what it read: the gateway derives the mask from the body's keys).
+TEST_F(IdentityTest, UpdatesFollowOneVersionRule) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  const Principal as_admin = PrincipalOf(admin.id());
+  auto update_role = [&](int64_t version, std::vector<std::string> paths, v1::Role* out) {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::UpdateRoleRequest req;
+    req.mutable_role()->set_code("manager");
+    req.mutable_role()->set_name("Менеджер по продажам");
+    req.mutable_role()->set_version(version);
+    for (auto& p : paths) req.mutable_update_mask()->add_paths(p);
+    return users_->UpdateRole(&ctx, req, out);
+  };
+  v1::Role role;
+  ASSERT_TRUE(update_role(1, {"name", "code", "version"}, &role).ok());
+  EXPECT_EQ(role.version(), 2);
+  EXPECT_EQ(role.name(), "Менеджер по продажам");
+  EXPECT_EQ(update_role(1, {"name"}, &role).error_code(), grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(update_role(0, {"name"}, &role).ok());
+  EXPECT_EQ(role.version(), 3);
+  grpc::Status unknown = update_role(0, {"name", "colour"}, &role);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(unknown)).at(0).field, "update_mask");
+
+  v1::User u = MakeUser("versioned", "manager");
+  auto update_user = [&](int64_t version, v1::User* out) {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::UpdateUserRequest req;
+    *req.mutable_user() = u;
+    req.mutable_user()->set_full_name(absl::StrCat("Версия ", version));
+    req.mutable_user()->set_version(version);
+    for (const char* p : {"id", "full_name", "version"}) req.mutable_update_mask()->add_paths(p);
+    return users_->UpdateUser(&ctx, req, out);
+  };
+  v1::User out;
+  ASSERT_TRUE(update_user(1, &out).ok());
+  EXPECT_EQ(out.version(), 2);
+  EXPECT_EQ(update_user(1, &out).error_code(), grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(update_user(0, &out).ok());
+  EXPECT_EQ(out.version(), 3);
+  EXPECT_EQ(out.full_name(), "Версия 0");
+}
+
 TEST_F(IdentityTest, DemoUsersAreIdempotent) {
   const std::string dir = ::testing::TempDir();
   const std::string creds = absl::StrCat(dir, "/identity_creds_", db_->name());

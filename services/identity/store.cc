@@ -267,7 +267,9 @@ v1::Team ReadTeam(const pqxx::row& r) {
 
 // Roles by code after $1 ("" = from the first), $2 rows; their permissions ($1: a text[] of codes).
 constexpr char kListRoles[] =
-    "SELECT code, name, requires_totp FROM roles WHERE code > $1 ORDER BY code LIMIT $2";
+    "SELECT code, name, requires_totp, version FROM roles WHERE code > $1 ORDER BY code LIMIT $2";
+constexpr char kLockRole[] = "SELECT version FROM roles WHERE code = $1 FOR UPDATE";
+constexpr char kBumpRoleVersion[] = "UPDATE roles SET version = version + 1 WHERE code = $1";
 constexpr char kRolePermissions[] =
     "SELECT role_code, permission FROM role_permissions WHERE role_code = ANY($1::text[]) ORDER BY 1, 2";
 
@@ -651,6 +653,7 @@ absl::StatusOr<v1::ListRolesResponse> Store::ListRoles(const v1::ListRolesReques
           role->set_code(rows[i][0].c_str());
           role->set_name(rows[i][1].c_str());
           role->set_requires_totp(rows[i][2].as<bool>());
+          role->set_version(rows[i][3].as<int64_t>());
           by_code[role->code()] = role;
         }
         if (static_cast<int>(rows.size()) > size)
@@ -684,9 +687,15 @@ absl::StatusOr<v1::Role> Store::UpdateRole(const v1::Role& role, const std::vect
   }
   CRM_RETURN_IF_ERROR(v.Status());
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (tx.exec_params("SELECT 1 FROM roles WHERE code = $1 FOR UPDATE", role.code()).empty()) {
-      return absl::NotFoundError("role not found");
+    const pqxx::result current = pg::ExecPrepared(tx, kLockRole, role.code());
+    if (current.empty()) return absl::NotFoundError("role not found");
+    // Issue 16: 0 = whatever is stored (last writer wins); another version than the stored one is ABORTED.
+    const int64_t stored = current[0][0].as<int64_t>();
+    if (role.version() != 0 && role.version() != stored) {
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: role ", role.code(), " is at version ", stored));
     }
+    if (!paths.empty()) pg::ExecPrepared(tx, kBumpRoleVersion, role.code());
     for (const std::string& p : paths) {
       if (p == "name") tx.exec_params("UPDATE roles SET name = $2 WHERE code = $1", role.code(), role.name());
       if (p == "requires_totp") {

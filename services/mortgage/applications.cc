@@ -25,6 +25,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
+#include "services/mortgage/masks.h"
 #include "services/mortgage/paging.h"
 #include "services/mortgage/sql.h"
 #include "services/mortgage/violations.h"
@@ -706,14 +707,17 @@ absl::StatusOr<v1::Questionnaire> ApplicationStore::CreateQuestionnaire(
   return out;
 }
 
-absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(const Actor& actor,
-                                                                        const v1::Questionnaire& in) {
-  CRM_RETURN_IF_ERROR(CheckUuid("questionnaire.id", in.id(), true));
-  if (in.version() <= 0) return InvalidFieldError("questionnaire.version", "the current version is required");
-  CRM_RETURN_IF_ERROR(ValidateQuestionnaire(in));
-  v1::Questionnaire q = in;
-  if (q.status() == v1::Questionnaire::STATUS_UNSPECIFIED) q.set_status(v1::Questionnaire::STATUS_DRAFT);
-  CRM_RETURN_IF_ERROR(CheckComplete(q));
+absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(
+    const Actor& actor, const v1::UpdateQuestionnaireRequest& req) {
+  const v1::Questionnaire& in = req.questionnaire();
+  Violations v;
+  v.Check(CheckUuid("questionnaire.id", in.id(), true));
+  if (in.version() < 0) v.Add("questionnaire.version", "must not be negative");
+  const std::optional<google::protobuf::FieldMask> mask =
+      v.Value(EffectiveMask(req.update_mask(), *v1::Questionnaire::descriptor(),
+                            {"id", "version", "specialist_id", "update_time", "create_time"}));
+  CRM_RETURN_IF_ERROR(v.Status());
+  v1::Questionnaire q;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     Params p;
     const pqxx::result res =
@@ -724,15 +728,19 @@ absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(const Ac
     if (res.empty()) return absl::NotFoundError(absl::StrCat("questionnaire ", in.id(), " not found"));
     const v1::Questionnaire old = QuestionnaireFromRow(res[0]);
     CRM_RETURN_IF_ERROR(CheckOwner(actor, old.specialist_id(), "questionnaire"));
-    if (old.version() != in.version()) {
+    // Issue 16: version 0 = whatever is stored (last writer wins); another than the stored one is ABORTED.
+    if (in.version() != 0 && old.version() != in.version()) {
       return absl::AbortedError(absl::StrCat("questionnaire ", in.id(), " is at version ", old.version(),
                                              ", not ", in.version(), "; read it again"));
     }
+    q = old;
+    ApplyMask(*mask, in, q);  // issue 16: only the masked fields change
+    if (q.status() == v1::Questionnaire::STATUS_UNSPECIFIED) q.set_status(v1::Questionnaire::STATUS_DRAFT);
+    CRM_RETURN_IF_ERROR(ValidateQuestionnaire(q));
+    CRM_RETURN_IF_ERROR(CheckComplete(q));
     const absl::Time now = TruncMicros(clock_.Now());
     q.set_version(old.version() + 1);
-    q.set_specialist_id(old.specialist_id());
     *q.mutable_update_time() = ToProtoTimestamp(now);
-    *q.mutable_create_time() = old.create_time();
     Params u;
     Run(tx,
         absl::StrCat("UPDATE questionnaires SET version = ", u.Add(absl::StrCat(q.version())),
@@ -1409,7 +1417,7 @@ grpc::Status ApplicationServiceImpl::UpdateQuestionnaire(grpc::ServerContext* ct
                                                          v1::Questionnaire* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Questionnaire> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.UpdateQuestionnaire(ActorOf(*ctx, caller), req->questionnaire());
+    return store_.UpdateQuestionnaire(ActorOf(*ctx, caller), *req);
   });
 }
 

@@ -128,8 +128,10 @@ class ApplicationStore {
   absl::StatusOr<v1::Questionnaire> CreateQuestionnaire(const Actor& actor,
                                                         const v1::CreateQuestionnaireRequest& req,
                                                         std::string_view idempotency_key);
-  // Replaces the questionnaire's fields when in.version() is the current one (ABORTED otherwise).
-  absl::StatusOr<v1::Questionnaire> UpdateQuestionnaire(const Actor& actor, const v1::Questionnaire& in);
+  // Changes the fields req.update_mask names (masks.h) when questionnaire.version is 0 or the stored one
+  // (ABORTED otherwise); the result is validated whole.
+  absl::StatusOr<v1::Questionnaire> UpdateQuestionnaire(const Actor& actor,
+                                                        const v1::UpdateQuestionnaireRequest& req);
   absl::StatusOr<v1::Questionnaire> GetQuestionnaire(const Actor& actor, std::string_view id);
   absl::StatusOr<v1::ListQuestionnairesResponse> ListQuestionnaires(const Actor& actor,
                                                                     const v1::ListQuestionnairesRequest& req);

@@ -251,11 +251,13 @@ class ApplicationsTest : public ::testing::Test {
     *req.mutable_questionnaire() = q;
     return stub_->CreateQuestionnaire(&ctx, req, out);
   }
-  grpc::Status UpdateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out) {
+  grpc::Status UpdateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out,
+                       const std::vector<std::string>& mask = {"*"}) {
     grpc::ClientContext ctx;
     As(ctx, p);
     v1::UpdateQuestionnaireRequest req;
     *req.mutable_questionnaire() = q;
+    for (const std::string& path : mask) req.mutable_update_mask()->add_paths(path);
     return stub_->UpdateQuestionnaire(&ctx, req, out);
   }
   grpc::Status Desk(const Principal& p, const v1::GetDeskRequest& req, v1::Desk* out) {
@@ -514,10 +516,30 @@ TEST_F(ApplicationsTest, CompleteQuestionnaireNeedsEveryRequiredField) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
   s = UpdateQ(Boris(), done, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
-  v1::Questionnaire no_version = done;
-  no_version.set_version(0);
-  s = UpdateQ(Anna(), no_version, &out);
-  EXPECT_EQ(FirstField(s), "questionnaire.version");
+  // Issue 16: version 0 is "whatever is stored" (last writer wins); the mask says what changes.
+  v1::Questionnaire patch;
+  patch.set_id(done.id());
+  patch.set_employer("ООО Ромашка");
+  s = UpdateQ(Anna(), patch, &out, {"employer"});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.version(), 3);
+  EXPECT_EQ(out.employer(), "ООО Ромашка");
+  EXPECT_EQ(out.full_name(), "Иванов Иван Иванович");  // not in the mask: kept
+  EXPECT_EQ(out.status(), v1::Questionnaire::STATUS_COMPLETE);
+  EXPECT_EQ(out.profile().monthly_income(), 25'000'000);
+  patch.set_employer("");
+  patch.mutable_profile()->set_age(35);
+  s = UpdateQ(Anna(), patch, &out, {"profile.age"});  // a nested path: the profile's other fields stay
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.profile().age(), 35);
+  EXPECT_EQ(out.profile().monthly_income(), 25'000'000);
+  EXPECT_EQ(out.employer(), "ООО Ромашка");
+  s = UpdateQ(Anna(), patch, &out, {"employer", "profile.salary"});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "update_mask");
+  s = UpdateQ(Anna(), patch, &out, {"full_name"});  // a COMPLETE questionnaire needs its name
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(FirstField(s), "questionnaire.full_name");
 }
 
 // ----- Idempotency, the banks limit, the outbox --------------------------------------------------------

@@ -142,7 +142,7 @@ grpc::Status ReferenceServiceImpl::UpdateBank(grpc::ServerContext* ctx, const v1
                                               v1::Bank* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Bank> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.UpdateBank(caller, req->bank());
+    return store_.UpdateBank(caller, *req);
   });
 }
 
@@ -166,7 +166,7 @@ grpc::Status ReferenceServiceImpl::UpdateProgram(grpc::ServerContext* ctx, const
                                                  v1::Program* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Program> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.UpdateProgram(caller, req->program());
+    return store_.UpdateProgram(caller, *req);
   });
 }
 

@@ -21,6 +21,7 @@
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
+#include "services/mortgage/masks.h"
 #include "services/mortgage/paging.h"
 #include "services/mortgage/schedule.h"
 #include "services/mortgage/violations.h"
@@ -35,6 +36,24 @@ constexpr int kMaxItems = 500;
 // The lists of banks and programs (the suite's page rule: paging.h).
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
+
+constexpr char kLockBank[] = "SELECT body FROM banks WHERE id = $1::uuid FOR UPDATE";
+constexpr char kUpdateBank[] =
+    "UPDATE banks SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
+    "WHERE id = $1::uuid";
+constexpr char kLockProgram[] = "SELECT body FROM programs WHERE id = $1::uuid FOR UPDATE";
+constexpr char kUpdateProgram[] =
+    "UPDATE programs SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
+    "WHERE id = $1::uuid";
+
+// The version rule of every update (issue 16): 0 = whatever is stored (last writer wins), else the
+// stored one, or ABORTED (the gateway's 412 when the client sent If-Match).
+absl::Status CheckVersion(std::string_view what, const std::string& id, int64_t asked, int64_t stored) {
+  if (asked == 0 || asked == stored) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat("version mismatch: ", AsAbsl(what), " ", id, " is at version ",
+                                         stored, ", not ", asked,
+                                         "; read it again (or send version 0 to overwrite)"));
+}
 
 // Banks by name (then id) after the keyset ($2 name, $3 id; "" = from the start), archived ones when $1.
 constexpr char kListBanks[] =
@@ -464,29 +483,29 @@ absl::StatusOr<v1::Bank> ReferenceStore::CreateBank(const Principal& caller, con
   return out;
 }
 
-absl::StatusOr<v1::Bank> ReferenceStore::UpdateBank(const Principal& caller, const v1::Bank& in) {
+absl::StatusOr<v1::Bank> ReferenceStore::UpdateBank(const Principal& caller,
+                                                    const v1::UpdateBankRequest& req) {
+  const v1::Bank& in = req.bank();
   Violations v;
   if (!IsUuid(in.id())) v.Add("bank.id", "must be a UUID");
-  ValidateBank(v, in);
+  const std::optional<google::protobuf::FieldMask> mask =
+      v.Value(EffectiveMask(req.update_mask(), *v1::Bank::descriptor(), {"id", "version"}));
   CRM_RETURN_IF_ERROR(v.Status());
-  absl::StatusOr<v1::Bank> out = Write<v1::Bank>(
-      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateBank", "", in,
-      [&](pqxx::work& tx, v1::Bank& bank) -> absl::Status {
-        pqxx::result r = tx.exec_params("SELECT version FROM banks WHERE id = $1::uuid FOR UPDATE", in.id());
-        if (r.empty()) return absl::NotFoundError(absl::StrCat("bank ", in.id()));
-        const int64_t current = r[0][0].as<int64_t>();
-        if (in.version() != current) {
-          return absl::AbortedError(absl::StrCat("version mismatch: bank ", in.id(), " is at version ", current));
-        }
-        bank = in;
-        bank.set_version(current + 1);
-        std::string holder;
-        tx.exec_params(
-            "UPDATE banks SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
-            "WHERE id = $1::uuid",
-            bank.id(), bank.code(), bank.name(), bank.version(), bank.archived(), Body(bank, holder));
-        return absl::OkStatus();
-      });
+  absl::StatusOr<v1::Bank> out =
+      Write<v1::Bank>(pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateBank", "", req,
+                      [&](pqxx::work& tx, v1::Bank& bank) -> absl::Status {
+                        pqxx::result r = pg::ExecPrepared(tx, kLockBank, in.id());
+                        if (r.empty()) return absl::NotFoundError(absl::StrCat("bank ", in.id()));
+                        CRM_ASSIGN_OR_RETURN(bank, ParseBody<v1::Bank>(r[0][0], "bank"));
+                        CRM_RETURN_IF_ERROR(CheckVersion("bank", in.id(), in.version(), bank.version()));
+                        ApplyMask(*mask, in, bank);  // issue 16: only the masked fields change
+                        CRM_RETURN_IF_ERROR(ValidateBank(bank));
+                        bank.set_version(bank.version() + 1);
+                        std::string holder;
+                        pg::ExecPrepared(tx, kUpdateBank, bank.id(), bank.code(), bank.name(), bank.version(),
+                                         bank.archived(), Body(bank, holder));
+                        return absl::OkStatus();
+                      });
   if (!out.ok()) return UniqueViolationAs(out.status(), "bank.code", absl::StrCat("a bank with code ", in.code(), " exists"));
   Invalidate();
   return out;
@@ -545,33 +564,31 @@ absl::StatusOr<v1::Program> ReferenceStore::CreateProgram(const Principal& calle
   return out;
 }
 
-absl::StatusOr<v1::Program> ReferenceStore::UpdateProgram(const Principal& caller, const v1::Program& in) {
+absl::StatusOr<v1::Program> ReferenceStore::UpdateProgram(const Principal& caller,
+                                                          const v1::UpdateProgramRequest& req) {
+  const v1::Program& in = req.program();
   Violations v;
   if (!IsUuid(in.id())) v.Add("program.id", "must be a UUID");
-  ValidateProgram(v, in);
+  // A program stays with its bank: bank_id is ignored like the output-only fields.
+  const std::optional<google::protobuf::FieldMask> mask =
+      v.Value(EffectiveMask(req.update_mask(), *v1::Program::descriptor(), {"id", "version", "bank_id"}));
   CRM_RETURN_IF_ERROR(v.Status());
   absl::StatusOr<v1::Program> out = Write<v1::Program>(
-      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateProgram", "", in,
+      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateProgram", "", req,
       [&](pqxx::work& tx, v1::Program& program) -> absl::Status {
-        pqxx::result r = tx.exec_params("SELECT body FROM programs WHERE id = $1::uuid FOR UPDATE", in.id());
+        pqxx::result r = pg::ExecPrepared(tx, kLockProgram, in.id());
         if (r.empty()) return absl::NotFoundError(absl::StrCat("program ", in.id()));
-        CRM_ASSIGN_OR_RETURN(v1::Program current, ParseBody<v1::Program>(r[0][0], "program"));
-        if (in.version() != current.version()) {
-          return absl::AbortedError(
-              absl::StrCat("version mismatch: program ", in.id(), " is at version ", current.version()));
-        }
-        program = in;
-        program.set_bank_id(current.bank_id());  // a program stays with its bank
-        program.set_version(current.version() + 1);
+        CRM_ASSIGN_OR_RETURN(program, ParseBody<v1::Program>(r[0][0], "program"));
+        CRM_RETURN_IF_ERROR(CheckVersion("program", in.id(), in.version(), program.version()));
+        ApplyMask(*mask, in, program);  // issue 16: only the masked fields change
+        CRM_RETURN_IF_ERROR(ValidateProgram(program));
+        program.set_version(program.version() + 1);
         for (auto& s : *program.mutable_schemes()) {
           if (s.id().empty()) s.set_id(NewUuidV7());
         }
         std::string holder;
-        tx.exec_params(
-            "UPDATE programs SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
-            "WHERE id = $1::uuid",
-            program.id(), program.code(), program.name(), program.version(), program.archived(),
-            Body(program, holder));
+        pg::ExecPrepared(tx, kUpdateProgram, program.id(), program.code(), program.name(), program.version(),
+                         program.archived(), Body(program, holder));
         return absl::OkStatus();
       });
   if (!out.ok()) {

@@ -81,8 +81,10 @@ class ReferenceStore {
   // "bank.decision_days", "bank.calculation_step", "bank.application_emails[i]"; AlreadyExists for a
   // code in use. A repeated idempotency key returns the first reply.
   absl::StatusOr<v1::Bank> CreateBank(const Principal& caller, const v1::Bank& bank, std::string_view idempotency_key);
-  // Replaces the bank's fields when bank.version is current (ABORTED otherwise); returns version + 1.
-  absl::StatusOr<v1::Bank> UpdateBank(const Principal& caller, const v1::Bank& bank);
+  // Changes the fields request.update_mask names (masks.h) when request.bank.version is 0 or the stored
+  // one (ABORTED otherwise); returns version + 1. INVALID_ARGUMENT naming update_mask for an unknown path,
+  // or every field the result breaks.
+  absl::StatusOr<v1::Bank> UpdateBank(const Principal& caller, const v1::UpdateBankRequest& request);
   // By name, a page at a time (the suite's page rule: default 50, at most 200).
   absl::StatusOr<v1::ListBanksResponse> ListBanks(const v1::ListBanksRequest& request);
 
@@ -90,7 +92,8 @@ class ReferenceStore {
   // "program.code", "program.name", "program.kind", "program.schemes[i].valid_from", ... .
   absl::StatusOr<v1::Program> CreateProgram(const Principal& caller, const v1::Program& program,
                                             std::string_view idempotency_key);
-  absl::StatusOr<v1::Program> UpdateProgram(const Principal& caller, const v1::Program& program);
+  // As UpdateBank; a program stays with its bank (bank_id is ignored).
+  absl::StatusOr<v1::Program> UpdateProgram(const Principal& caller, const v1::UpdateProgramRequest& request);
   // By bank, then code, a page at a time (the suite's page rule: default 50, at most 200).
   absl::StatusOr<v1::ListProgramsResponse> ListPrograms(const v1::ListProgramsRequest& request);
 

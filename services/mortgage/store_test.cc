@@ -268,12 +268,85 @@ TEST_F(StoreTest, VersionsIdempotencyAndDuplicates) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM banks"), 1);
   EXPECT_EQ(store_->CreateBank(caller_, b, "key-2").status().code(), absl::StatusCode::kAlreadyExists);
 
-  v1::Bank update = *first;
-  update.set_decision_days(5);
+  v1::UpdateBankRequest update;
+  *update.mutable_bank() = *first;
+  update.mutable_bank()->set_decision_days(5);
+  update.mutable_update_mask()->add_paths("*");
   auto updated = store_->UpdateBank(caller_, update);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->version(), 2);
   EXPECT_EQ(store_->UpdateBank(caller_, update).status().code(), absl::StatusCode::kAborted);  // stale version 1
+}
+
+// Issue 16: a PATCH changes only what update_mask names (nested paths too, lists replaced whole), an
+// unknown path is 400 naming update_mask, version 0 is "any version", a stale one ABORTED.
+TEST_F(StoreTest, UpdatesChangeOnlyTheMaskedFieldsAndHonourVersions) {
+  v1::Bank b;
+  b.set_code("00000030");
+  b.set_name("ВТБ");
+  b.set_legal_name("Банк ВТБ (ПАО)");
+  b.set_decision_days(3);
+  b.add_application_emails("ipoteka@vtb.example");
+  b.mutable_profile()->set_interest_rounding(v1::ConventionProfile::ROUNDING_TRUNCATE);
+  auto bank = store_->CreateBank(caller_, b, "");
+  ASSERT_TRUE(bank.ok()) << bank.status();
+
+  v1::UpdateBankRequest req;
+  req.mutable_bank()->set_id(bank->id());
+  req.mutable_bank()->set_decision_days(5);
+  req.mutable_bank()->mutable_profile()->set_accrual(v1::ConventionProfile::ACCRUAL_ACTUAL_DAYS);
+  req.mutable_update_mask()->add_paths("decision_days");
+  req.mutable_update_mask()->add_paths("profile.accrual");
+  req.mutable_update_mask()->add_paths("version");  // ignored: it guards, it is not changed
+  auto patched = store_->UpdateBank(caller_, req);  // version 0: whatever is stored
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  EXPECT_EQ(patched->decision_days(), 5);
+  EXPECT_EQ(patched->name(), "ВТБ");  // not in the mask: kept (it was cleared before)
+  EXPECT_EQ(patched->legal_name(), "Банк ВТБ (ПАО)");
+  EXPECT_EQ(patched->application_emails_size(), 1);
+  EXPECT_EQ(patched->profile().accrual(), v1::ConventionProfile::ACCRUAL_ACTUAL_DAYS);
+  EXPECT_EQ(patched->profile().interest_rounding(),
+            v1::ConventionProfile::ROUNDING_TRUNCATE);  // a sibling kept
+  EXPECT_EQ(patched->version(), 2);
+
+  req.clear_update_mask();
+  req.mutable_update_mask()->add_paths("application_emails");  // a list: replaced whole
+  req.mutable_bank()->add_application_emails("new@vtb.example");
+  req.mutable_bank()->set_version(2);
+  patched = store_->UpdateBank(caller_, req);
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  EXPECT_EQ(
+      std::vector<std::string>(patched->application_emails().begin(), patched->application_emails().end()),
+      std::vector<std::string>{"new@vtb.example"});
+  EXPECT_EQ(patched->decision_days(), 5);
+  EXPECT_EQ(store_->UpdateBank(caller_, req).status().code(), absl::StatusCode::kAborted);  // 2 is stale now
+
+  req.clear_update_mask();
+  req.mutable_update_mask()->add_paths("decision_dayz");
+  req.mutable_update_mask()->add_paths("profile.nope");
+  absl::Status unknown = store_->UpdateBank(caller_, req).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(unknown), (std::vector<std::string>{"update_mask", "update_mask"}));
+  req.clear_update_mask();
+  EXPECT_EQ(FieldsOf(store_->UpdateBank(caller_, req).status()), std::vector<std::string>{"update_mask"});
+  req.mutable_update_mask()->add_paths("name");  // the result is validated whole: an empty name is refused
+  req.mutable_bank()->set_version(0);
+  EXPECT_EQ(FieldsOf(store_->UpdateBank(caller_, req).status()), std::vector<std::string>{"bank.name"});
+
+  v1::Program program = MakeProgram(*bank);
+  v1::UpdateProgramRequest preq;
+  preq.mutable_program()->set_id(program.id());
+  preq.mutable_program()->set_name("Новое имя");
+  preq.mutable_program()->set_bank_id("0190a1b2-0000-7000-8000-0000000000ff");  // ignored: a program stays
+  preq.mutable_update_mask()->add_paths("name");
+  preq.mutable_update_mask()->add_paths("bank_id");
+  auto renamed = store_->UpdateProgram(caller_, preq);
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_EQ(renamed->name(), "Новое имя");
+  EXPECT_EQ(renamed->bank_id(), bank->id());
+  ASSERT_EQ(renamed->schemes_size(), 1);  // not in the mask: kept
+  EXPECT_EQ(renamed->schemes(0).id(), program.schemes(0).id());
+  EXPECT_EQ(renamed->version(), 2);
 }
 
 TEST_F(StoreTest, AnotherReplicaSeesChangesAfterItsRefresh) {
