@@ -1003,6 +1003,46 @@ TEST_F(IdentityTest, UpdatesFollowOneVersionRule) {
   EXPECT_EQ(out.full_name(), "Версия 0");
 }
 
+// Issue 16: one call for the users a screen shows — in the order asked, with roles, teams and the
+// teams' names; ids with no user reported; bad ids named; users.read required.
+TEST_F(IdentityTest, BatchGetUsersAnswersManyIdsInOneCall) {
+  v1::Team team;
+  team.set_name("Отдел продаж");
+  auto sales = store_->CreateTeam(team);
+  ASSERT_TRUE(sales.ok());
+  v1::User anna = MakeUser("anna", "manager", {sales->id()});
+  v1::User boris = MakeUser("boris", "head_of_sales");
+  const std::string nobody = "01900000-0000-7000-8000-00000000dead";
+  auto batch = [&](const Principal& as, std::vector<std::string> ids, v1::BatchGetUsersResponse* out) {
+    grpc::ClientContext ctx;
+    As(ctx, as);
+    v1::BatchGetUsersRequest req;
+    for (auto& id : ids) req.add_ids(id);
+    return users_->BatchGetUsers(&ctx, req, out);
+  };
+  v1::BatchGetUsersResponse out;
+  grpc::Status s = batch(PrincipalOf(anna.id()), {boris.id(), nobody, anna.id(), boris.id()}, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(out.users_size(), 2);
+  EXPECT_EQ(out.users(0).id(), boris.id());
+  EXPECT_EQ(out.users(0).full_name(), "User boris");
+  EXPECT_EQ(std::vector<std::string>(out.users(0).role_codes().begin(), out.users(0).role_codes().end()),
+            std::vector<std::string>{"head_of_sales"});
+  EXPECT_EQ(out.users(1).id(), anna.id());
+  ASSERT_EQ(out.users(1).team_ids_size(), 1);
+  EXPECT_EQ(out.team_names().at(sales->id()), "Отдел продаж");
+  EXPECT_EQ(std::vector<std::string>(out.missing_ids().begin(), out.missing_ids().end()),
+            std::vector<std::string>{nobody});
+
+  s = batch(PrincipalOf(anna.id()), {anna.id(), "x", "y"}, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(s), (std::vector<std::string>{"ids[1]", "ids[2]"}));
+  EXPECT_EQ(FieldsOf(batch(PrincipalOf(anna.id()), {}, &out)), std::vector<std::string>{"ids"});
+  v1::User driver = MakeUser("driver", "driver");  // no users.read
+  EXPECT_EQ(batch(PrincipalOf(driver.id()), {anna.id()}, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(IdentityTest, DemoUsersAreIdempotent) {
   const std::string dir = ::testing::TempDir();
   const std::string creds = absl::StrCat(dir, "/identity_creds_", db_->name());

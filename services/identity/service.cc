@@ -161,6 +161,16 @@ grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* ctx, const v1::GetUse
   });
 }
 
+grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* ctx, const v1::BatchGetUsersRequest* req,
+                                            v1::BatchGetUsersResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
+    CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.read"));
+    CRM_ASSIGN_OR_RETURN(*out, deps_.store->BatchGetUsers(*req));
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* ctx, const v1::CreateUserRequest* req,
                                          v1::User* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {

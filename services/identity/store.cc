@@ -266,6 +266,14 @@ v1::Team ReadTeam(const pqxx::row& r) {
 // Roles by code after $1 ("" = from the first), $2 rows; their permissions ($1: a text[] of codes).
 constexpr char kListRoles[] =
     "SELECT code, name, requires_totp, version FROM roles WHERE code > $1 ORDER BY code LIMIT $2";
+// The users of $1 (a uuid[]) and the names of teams $1 (a uuid[]), for BatchGetUsers.
+const std::string& BatchUsersSql() {
+  static const std::string* const kSql =
+      new std::string(absl::StrCat("SELECT ", UserColumns(), " FROM users u WHERE u.id = ANY($1::uuid[])"));
+  return *kSql;
+}
+constexpr char kTeamNames[] = "SELECT id::text, name FROM teams WHERE id = ANY($1::uuid[])";
+
 constexpr char kLockRole[] = "SELECT version FROM roles WHERE code = $1 FOR UPDATE";
 constexpr char kBumpRoleVersion[] = "UPDATE roles SET version = version + 1 WHERE code = $1";
 constexpr char kRolePermissions[] =
@@ -451,6 +459,50 @@ absl::StatusOr<v1::ListUsersResponse> Store::ListUsers(const v1::ListUsersReques
         for (UserAuth& u : users) *out.add_users() = std::move(u.user);
         if (static_cast<int>(r.size()) > size)
           out.set_next_page_token(EncodePageToken(out.users().rbegin()->login()));
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
+absl::StatusOr<v1::BatchGetUsersResponse> Store::BatchGetUsers(const v1::BatchGetUsersRequest& req) {
+  Violations v;  // issue 16: every bad id at once
+  if (req.ids().empty()) v.Add("ids", "required: at least one user id");
+  if (req.ids_size() > kMaxPageSize) v.Add("ids", absl::StrCat("at most ", kMaxPageSize, " ids"));
+  std::vector<std::string> ids;  // unique, in the order asked
+  std::set<std::string> seen;
+  for (int i = 0; i < req.ids_size() && i <= kMaxPageSize; ++i) {
+    if (!v.Check(CheckId(absl::StrCat("ids[", i, "]"), req.ids(i)))) continue;
+    if (seen.insert(req.ids(i)).second) ids.push_back(req.ids(i));
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
+  v1::BatchGetUsersResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        std::vector<UserAuth> found;
+        for (const pqxx::row& r : pg::ExecPrepared(tx, BatchUsersSql(), ArrayLiteral(ids))) {
+          found.push_back(ReadUserRow(r));
+        }
+        FillRelations(tx, found);
+        std::map<std::string, v1::User*> by_id;
+        for (UserAuth& a : found) by_id[a.user.id()] = &a.user;
+        std::set<std::string> teams;
+        for (const std::string& id : ids) {
+          auto it = by_id.find(id);
+          if (it == by_id.end()) {
+            out.add_missing_ids(id);
+            continue;
+          }
+          teams.insert(it->second->team_ids().begin(), it->second->team_ids().end());
+          *out.add_users() = std::move(*it->second);
+        }
+        if (teams.empty()) return absl::OkStatus();
+        for (const pqxx::row& r : pg::ExecPrepared(
+                 tx, kTeamNames, ArrayLiteral(std::vector<std::string>(teams.begin(), teams.end())))) {
+          (*out.mutable_team_names())[r[0].c_str()] = r[1].c_str();
+        }
         return absl::OkStatus();
       },
       {.read_only = true}));

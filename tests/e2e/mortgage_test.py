@@ -232,6 +232,23 @@ class Mortgage(StackTest):
         r = self.curl("POST", "/v1/mortgage/banks", {"code": "X", "name": "X"}, headers=self.as_("manager"))
         self.assertEqual(r.status, 403, r.body)
 
+    # ---- issue 16: the people of a screen (the desk's specialists) in one call, identity's batch get ------
+
+    def test_users_batch_get_answers_a_screens_people_at_once(self):
+        spec, mgr, nobody = self.user_id("mortgage_specialist"), self.user_id("manager"), str(uuid.uuid4())
+        out = self.get("/v1/users:batchGet?ids=%s&ids=%s&ids=%s&ids=%s" % (spec, nobody, mgr, spec),
+                       role="head_of_sales")
+        self.assertEqual([u["id"] for u in out["users"]], [spec, mgr])
+        self.assertEqual(out["users"][0]["fullName"], "Ипотечный Специалист Демо")
+        self.assertEqual(out["users"][0]["roleCodes"], ["mortgage_specialist"])
+        self.assertEqual([out["teamNames"][t] for t in out["users"][1]["teamIds"]], ["Отдел продаж"])
+        self.assertEqual(out["missingIds"], [nobody])
+        bad = self.curl("GET", "/v1/users:batchGet?ids=%s&ids=x&ids=y" % spec, headers=self.as_("head_of_sales"))
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertEqual([d["field"] for d in bad.error()["details"]], ["ids[1]", "ids[2]"])
+        # The specialist has no users.read.
+        self.get("/v1/users:batchGet?ids=" + spec, status=403)
+
     # ---- M3: the special calculators -------------------------------------------------------------------
 
     def test_special_calculators(self):
