@@ -12,11 +12,12 @@
 #include "libs/auth/secrets.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
-#include "libs/rpc/call.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
+#include "services/identity/sealed.h"
 #include "services/identity/store.h"
 #include "services/identity/validate.h"
 
@@ -50,6 +51,9 @@ v1::ApiKey ReadKey(const pqxx::row& r) {
 }
 
 absl::Status InvalidKey() { return absl::UnauthenticatedError("invalid API key"); }
+
+// What the secret of key `id` is sealed for in its idempotency record (sealed.h).
+std::string SecretContext(std::string_view id) { return std::string("CreateApiKey.secret/").append(id); }
 
 }  // namespace
 
@@ -88,7 +92,8 @@ absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const
   CRM_RETURN_IF_ERROR(v.Status());
   const auth::NewApiKey made = auth::MakeApiKey();
   const std::string id = NewUuidV7();
-  // What the idempotency record keeps (and a repeat returns): the key without its secret.
+  // What the idempotency record keeps: the key, its secret sealed under the client's key (sealed.h), so
+  // a repeat returns the same secret while the table alone cannot tell it.
   v1::CreatedApiKey kept;
   bool made_now = false;
   CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
@@ -103,11 +108,21 @@ absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const
           id, key.name(), made.id_prefix, made.hash, absl::StrJoin(scopes, " "), caller.id(), SqlTime(now),
           expire);
       *kept.mutable_api_key() = ReadKey(r);
+      if (!idempotency.sealing_key.empty()) {
+        kept.set_secret(Seal(idempotency.sealing_key, SecretContext(id), made.display));
+      }
       return absl::OkStatus();
     });
   }));
   v1::CreatedApiKey out = kept;
-  if (made_now) out.set_secret(made.display);
+  if (made_now) {
+    out.set_secret(made.display);
+  } else if (!idempotency.sealing_key.empty()) {
+    CRM_ASSIGN_OR_RETURN(*out.mutable_secret(),
+                         Unseal(idempotency.sealing_key, SecretContext(out.api_key().id()), kept.secret()));
+  } else {
+    out.clear_secret();  // a record made without a sealing key holds no secret
+  }
   return out;
 }
 

@@ -33,8 +33,8 @@ class ApiKeys {
 
   // Creates a key owned by `caller` (a user). INVALID_ARGUMENT naming api_key.name / api_key.scopes /
   // api_key.expire_time; PERMISSION_DENIED "missing permission api_keys.manage". A repeat under
-  // `idempotency` returns the first key without its secret: the secret is never stored, not even in
-  // the idempotency record.
+  // `idempotency` returns the first reply, its secret included when idempotency.sealing_key is set: the
+  // record keeps it sealed under that key (sealed.h), never in clear (without a sealing key, no secret).
   absl::StatusOr<crm::identity::v1::CreatedApiKey> Create(const crm::common::v1::Principal& caller,
                                                           const crm::identity::v1::ApiKey& key,
                                                           const Idempotency& idempotency);

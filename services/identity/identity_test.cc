@@ -22,6 +22,7 @@
 #include "crm/identity/v1/events.pb.h"
 #include "crm/identity/v1/identity.grpc.pb.h"
 #include "libs/auth/jwt.h"
+#include "libs/auth/secrets.h"
 #include "libs/auth/service_credential.h"
 #include "libs/auth/totp.h"
 #include "libs/base/clock.h"
@@ -1139,26 +1140,78 @@ TEST_F(IdentityTest, PruneDropsExpiredSessions) {
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM refresh_tokens")[0].as<int>(), 0);
 }
 
-TEST_F(IdentityTest, CreateApiKeyRepeatReturnsTheKeyButNeverStoresTheSecret) {
+// Issue 16: a repeated CreateApiKey answers what the first did, its secret included (the suite's
+// idempotency walk compares the two bodies); the record keeps the secret sealed under the client's key
+// and is kept under the key's hash, so neither the secret nor the key is in the table.
+TEST_F(IdentityTest, CreateApiKeyRepeatReturnsTheSameSecretNeverStoredInClear) {
   v1::User integ = MakeUser("integ", "integrator");
-  v1::CreatedApiKey first, second;
-  for (v1::CreatedApiKey* out : {&first, &second}) {
+  auto create = [&](const std::string& name, v1::CreatedApiKey* out) {
     grpc::ClientContext ctx;
     As(ctx, PrincipalOf(integ.id()));
     ctx.AddMetadata("idempotency-key", "key-once");
     v1::CreateApiKeyRequest req;
-    req.mutable_api_key()->set_name("1С");
+    req.mutable_api_key()->set_name(name);
     req.mutable_api_key()->add_scopes("clients.read");
-    ASSERT_TRUE(keys_->CreateApiKey(&ctx, req, out).ok());
-  }
-  EXPECT_EQ(first.api_key().id(), second.api_key().id());
+    return keys_->CreateApiKey(&ctx, req, out);
+  };
+  v1::CreatedApiKey first, second;
+  ASSERT_TRUE(create("1С", &first).ok());
+  ASSERT_TRUE(create("1С", &second).ok());
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
   EXPECT_FALSE(first.secret().empty());
-  EXPECT_TRUE(second.secret().empty());
+  EXPECT_TRUE(api_keys_->Verify(second.secret()).ok());
+  v1::CreatedApiKey other;
+  EXPECT_EQ(FieldsOf(create("сайт", &other)), std::vector<std::string>{"idempotency-key"});
   pqxx::connection c(db_->dsn());
   pqxx::work tx(c);
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM api_keys")[0].as<int>(), 1);
-  pqxx::binarystring raw(tx.exec1("SELECT response FROM idempotency")[0]);
-  EXPECT_EQ(raw.str().find(first.secret()), std::string::npos);
+  pqxx::row rec = tx.exec1("SELECT key, response FROM idempotency");
+  EXPECT_EQ(rec[0].as<std::string>(), auth::Sha256Hex("key-once"));
+  const std::string raw = pqxx::binarystring(rec[1]).str();
+  const std::string hex_secret = first.secret().substr(first.secret().rfind('_') + 1);
+  EXPECT_EQ(raw.find(hex_secret), std::string::npos);
+  EXPECT_NE(raw.find(first.api_key().id()), std::string::npos);  // the record is there, the secret is not
+}
+
+// Issue 16: SetPassword honours Idempotency-Key — a repeat (the old current password no longer verifies
+// then) answers OK from the record and does not end the sessions made since; another password under the
+// key is 400 naming idempotency-key; the passwords are blinded in the record's fingerprint.
+TEST_F(IdentityTest, SetPasswordHonoursIdempotencyKey) {
+  v1::User mila = MakeUser("mila", "manager");
+  auto set = [&](const std::string& next) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(mila.id()));
+    ctx.AddMetadata("idempotency-key", "pw-once");
+    v1::SetPasswordRequest req;
+    req.set_user_id(mila.id());
+    req.set_current_password(kPassword);
+    req.set_new_password(next);
+    google::protobuf::Empty out;
+    return users_->SetPassword(&ctx, req, &out);
+  };
+  ASSERT_TRUE(set("another long password").ok());
+  v1::Session since;
+  ASSERT_TRUE(SignIn("mila", "another long password", &since).ok());
+  grpc::Status again = set("another long password");
+  EXPECT_TRUE(again.ok()) << again.error_message();
+  v1::Session refreshed;
+  EXPECT_TRUE(Refresh(since.refresh_token(), &refreshed).ok());  // not ended by the repeat
+  EXPECT_EQ(FieldsOf(set("a third long password")), std::vector<std::string>{"idempotency-key"});
+  EXPECT_TRUE(SignIn("mila", "another long password", &since).ok());
+  pqxx::connection c(db_->dsn());
+  pqxx::work tx(c);
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM idempotency WHERE key = $1", auth::Sha256Hex("pw-once"))[0]
+                .as<int>(),
+            1);
+  // Without a key every call runs: the old password no longer verifies.
+  grpc::ClientContext ctx;
+  As(ctx, PrincipalOf(mila.id()));
+  v1::SetPasswordRequest req;
+  req.set_user_id(mila.id());
+  req.set_current_password(kPassword);
+  req.set_new_password("another long password");
+  google::protobuf::Empty out;
+  EXPECT_EQ(FieldsOf(users_->SetPassword(&ctx, req, &out)), std::vector<std::string>{"current_password"});
 }
 
 // ---- issue 15: session revocations are published ----

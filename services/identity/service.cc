@@ -15,6 +15,7 @@
 #include "libs/rpc/call.h"
 #include "services/identity/api_keys.h"
 #include "services/identity/keys.h"
+#include "services/identity/sealed.h"
 #include "services/identity/sessions.h"
 #include "services/identity/store.h"
 #include "services/identity/validate.h"
@@ -76,7 +77,19 @@ Idempotency IdempotencyOf(const grpc::ServerContextBase& ctx, const Principal& c
                      .request = &request};
 }
 
+// The idempotency of a call that carries a secret (sealed.h): kept under the hash of the client's key,
+// which itself seals the secret; `request` is what is fingerprinted (its secrets blinded by the caller).
+absl::StatusOr<Idempotency> SealedIdempotencyOf(const grpc::ServerContextBase& ctx, const Principal& caller,
+                                                std::string_view method,
+                                                const google::protobuf::Message& request) {
+  Idempotency out = IdempotencyOf(ctx, caller, method, request);
+  out.sealing_key = out.scope.key;
+  CRM_ASSIGN_OR_RETURN(out.scope.key, SealedScopeKey(out.sealing_key));
+  return out;
+}
+
 // The methods whose idempotency keys identity records (IdempotencyScope::method).
+constexpr char kSetPasswordMethod[] = "crm.identity.v1.UserService/SetPassword";
 constexpr char kCreateUserMethod[] = "crm.identity.v1.UserService/CreateUser";
 constexpr char kCreateTeamMethod[] = "crm.identity.v1.UserService/CreateTeam";
 constexpr char kCreateApiKeyMethod[] = "crm.identity.v1.ApiKeyService/CreateApiKey";
@@ -219,15 +232,20 @@ grpc::Status UserServiceImpl::SetPassword(grpc::ServerContext* ctx, const v1::Se
     v.Check(CheckPassword("new_password", req->new_password()));
     if (self && req->current_password().empty()) v.Add("current_password", "required");
     CRM_RETURN_IF_ERROR(v.Status());
-    CRM_ASSIGN_OR_RETURN(std::optional<UserAuth> user, deps_.store->FindAuthById(req->user_id()));
-    if (!user) return absl::NotFoundError("user not found");
-    if (self) {
-      CRM_ASSIGN_OR_RETURN(bool ok, auth::VerifyPassword(req->current_password(), user->password_hash));
-      if (!ok) return FieldError("current_password", "wrong password");
+    // Issue 16: honours Idempotency-Key, the passwords blinded in the fingerprint (sealed.h).
+    v1::SetPasswordRequest fingerprinted = *req;
+    CRM_ASSIGN_OR_RETURN(Idempotency idempotency,
+                         SealedIdempotencyOf(*ctx, caller, kSetPasswordMethod, fingerprinted));
+    if (!idempotency.sealing_key.empty()) {
+      fingerprinted.set_new_password(
+          Blind(idempotency.sealing_key, "SetPassword.new_password", req->new_password()));
+      fingerprinted.set_current_password(
+          Blind(idempotency.sealing_key, "SetPassword.current_password", req->current_password()));
     }
     CRM_ASSIGN_OR_RETURN(std::string phc,
                          auth::HashPassword(req->new_password(), deps_.store->password_params()));
-    return deps_.store->SetPasswordHash(ActorOf(*ctx, caller), req->user_id(), phc);
+    return deps_.store->SetPassword(ActorOf(*ctx, caller), req->user_id(), phc,
+                                    self ? &req->current_password() : nullptr, idempotency);
   });
 }
 
@@ -328,10 +346,10 @@ grpc::Status ApiKeyServiceImpl::CreateApiKey(grpc::ServerContext* ctx, const v1:
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-    // The secret is never stored: a repeat returns the key without it.
-    CRM_ASSIGN_OR_RETURN(*out,
-                         deps_.api_keys->Create(caller, req->api_key(),
-                                                IdempotencyOf(*ctx, caller, kCreateApiKeyMethod, *req)));
+    // Issue 16: a repeat returns the same secret, kept sealed under the client's key (sealed.h).
+    CRM_ASSIGN_OR_RETURN(Idempotency idempotency,
+                         SealedIdempotencyOf(*ctx, caller, kCreateApiKeyMethod, *req));
+    CRM_ASSIGN_OR_RETURN(*out, deps_.api_keys->Create(caller, req->api_key(), idempotency));
     return absl::OkStatus();
   });
 }

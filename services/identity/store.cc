@@ -11,7 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/identity/v1/events.pb.h"
+#include "google/protobuf/empty.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "libs/auth/password.h"
 #include "libs/auth/totp.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
@@ -510,13 +512,32 @@ absl::StatusOr<v1::BatchGetUsersResponse> Store::BatchGetUsers(const v1::BatchGe
 }
 
 absl::Status Store::SetPasswordHash(const Actor& actor, std::string_view user_id, std::string_view phc) {
+  return SetPassword(actor, user_id, phc, nullptr, Idempotency{});
+}
+
+namespace {
+constexpr char kLockPassword[] = "SELECT password_hash FROM users WHERE id = $1 FOR UPDATE";
+constexpr char kSetPassword[] = "UPDATE users SET password_hash = $2 WHERE id = $1";
+}  // namespace
+
+absl::Status Store::SetPassword(const Actor& actor, std::string_view user_id, std::string_view phc,
+                                const std::string* current_password, const Idempotency& idempotency) {
   CRM_RETURN_IF_ERROR(CheckId("user_id", user_id));
+  google::protobuf::Empty done;
   return pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    pqxx::result r = tx.exec_params("UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id",
-                                    std::string(user_id), std::string(phc));
-    if (r.empty()) return absl::NotFoundError("user not found");
-    return RevokeUserSessions(tx, outbox_, actor, user_id, RevokeReason::kPasswordChanged, clock_.Now())
-        .status();
+    // Issue 16: a repeat with the key is answered from the record (the old password no longer
+    // verifies then, and the sessions made since are not ended again).
+    return RunIdempotentIn(tx, idempotency, clock_.Now(), done, [&]() -> absl::Status {
+      const pqxx::result r = pg::ExecPrepared(tx, kLockPassword, std::string(user_id));
+      if (r.empty()) return absl::NotFoundError("user not found");
+      if (current_password != nullptr) {
+        CRM_ASSIGN_OR_RETURN(bool ok, auth::VerifyPassword(*current_password, r[0][0].c_str()));
+        if (!ok) return FieldError("current_password", "wrong password");
+      }
+      pg::ExecPrepared(tx, kSetPassword, std::string(user_id), std::string(phc));
+      return RevokeUserSessions(tx, outbox_, actor, user_id, RevokeReason::kPasswordChanged, clock_.Now())
+          .status();
+    });
   });
 }
 

@@ -66,6 +66,9 @@ struct Actor {
 struct Idempotency {
   pg::IdempotencyScope scope;
   const google::protobuf::Message* request = nullptr;
+  // Calls that carry a secret (sealed.h): the client's key, which seals the secret of the reply;
+  // scope.key is then SealedScopeKey() of it. "" for every other call.
+  std::string sealing_key;
 };
 
 // Runs `fn` within `tx` under `idempotency` (pg::RunIdempotent), or simply runs it without a key;
@@ -112,6 +115,11 @@ class Store {
   // Replaces the password hash and revokes every session of the user (they must sign in again), with
   // one SessionRevoked "password_changed" per session in the same transaction.
   absl::Status SetPasswordHash(const Actor& actor, std::string_view user_id, std::string_view phc);
+  // SetPasswordHash for UserService.SetPassword: when `current_password` is given it must verify against
+  // the stored hash (else INVALID_ARGUMENT naming current_password), all under `idempotency` (sealed.h:
+  // the request is fingerprinted with its passwords blinded). NOT_FOUND for no such user.
+  absl::Status SetPassword(const Actor& actor, std::string_view user_id, std::string_view phc,
+                           const std::string* current_password, const Idempotency& idempotency);
   // How many users exist.
   absl::StatusOr<int64_t> CountUsers();
 

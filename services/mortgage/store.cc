@@ -316,9 +316,16 @@ absl::Status ValidatePti(const v1::PtiDocument& d) {
 
 void Bump(pqxx::work& tx) { tx.exec0("UPDATE reference_state SET version = version + 1"); }
 
-std::string NextNumber(pqxx::work& tx, const char* sequence, int width) {
-  const int64_t n = tx.exec1(absl::StrCat("SELECT nextval('", sequence, "')"))[0].as<int64_t>();
-  return absl::StrFormat("%0*d", width, n);
+// The next free number of `table` from `sequence`, `width` digits: numbers given explicitly (the demo's
+// «80004586», a document entered with its paper number) are skipped, never refused as "in use" to a
+// client who gave none.
+std::string NextNumber(pqxx::work& tx, const char* sequence, const char* table, int width) {
+  const std::string next = absl::StrCat("SELECT nextval('", sequence, "')");
+  const std::string used = absl::StrCat("SELECT 1 FROM ", table, " WHERE number = $1");
+  while (true) {
+    const std::string number = absl::StrFormat("%0*d", width, tx.exec1(next)[0].as<int64_t>());
+    if (pg::ExecPrepared(tx, used, number).empty()) return number;
+  }
 }
 
 absl::Status CheckBank(pqxx::work& tx, const std::string& id, std::string_view field) {
@@ -354,7 +361,7 @@ absl::Status InsertRateDocument(pqxx::work& tx, v1::RateDocument& d, absl::Time 
     return InvalidFieldError("document.scheme_code", absl::StrCat("not a scheme of program ", program.code()));
   }
   if (d.id().empty()) d.set_id(NewUuidV7());
-  if (d.number().empty()) d.set_number(NextNumber(tx, "rate_document_numbers", 8));
+  if (d.number().empty()) d.set_number(NextNumber(tx, "rate_document_numbers", "rate_documents", 8));
   *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   tx.exec_params(
@@ -369,7 +376,8 @@ absl::Status InsertRateDocument(pqxx::work& tx, v1::RateDocument& d, absl::Time 
 absl::Status InsertStopFactors(pqxx::work& tx, v1::StopFactorDocument& d, absl::Time now) {
   CRM_RETURN_IF_ERROR(CheckBank(tx, d.bank_id(), "document.bank_id"));
   if (d.id().empty()) d.set_id(NewUuidV7());
-  if (d.number().empty()) d.set_number(NextNumber(tx, "stop_factor_document_numbers", 9));
+  if (d.number().empty())
+    d.set_number(NextNumber(tx, "stop_factor_document_numbers", "stop_factor_documents", 9));
   *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   tx.exec_params(
@@ -385,7 +393,7 @@ absl::Status InsertPti(pqxx::work& tx, v1::PtiDocument& d, absl::Time now) {
     CRM_RETURN_IF_ERROR(CheckBank(tx, d.entries(i).bank_id(), absl::StrCat("document.entries[", i, "].bank_id")));
   }
   if (d.id().empty()) d.set_id(NewUuidV7());
-  if (d.number().empty()) d.set_number(NextNumber(tx, "pti_document_numbers", 9));
+  if (d.number().empty()) d.set_number(NextNumber(tx, "pti_document_numbers", "pti_documents", 9));
   *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   const std::string at = FormatRfc3339Utc(now);

@@ -445,5 +445,19 @@ TEST_F(StoreTest, InstallsTheDemoOnce) {
   EXPECT_GE(programs, 200u);
 }
 
+// Issue 16: a document posted without a number after the demo (whose documents carry the seed's numbers,
+// PTI «000000001») gets the next free number, not 409 "the number is in use".
+TEST_F(StoreTest, ADocumentWithoutANumberSkipsTheNumbersInUse) {
+  ASSERT_TRUE(store_->Install(DemoCatalog()).ok());
+  v1::PtiDocument pti;
+  pti.set_date("2026-02-01");
+  auto* e = pti.add_entries();
+  e->set_bank_id(DemoBankId("00000014"));
+  e->set_coefficient("0.7");
+  auto posted = store_->PostPtiDocument(caller_, pti, "");
+  ASSERT_TRUE(posted.ok()) << posted.status();
+  EXPECT_EQ(posted->number(), "000000002");
+}
+
 }  // namespace
 }  // namespace crm::mortgage

@@ -11,7 +11,9 @@ descriptor set, not our code) and python3-confluent-kafka.
   - permissions; the special calculators; applications with statuses, a bank reply and its Kafka event;
     the desk and the bank-efficiency report.
 """
+import copy
 import datetime
+import importlib.util
 import os
 import sys
 import time
@@ -22,7 +24,7 @@ import grpc
 from confluent_kafka import Consumer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from e2e import BUILD, StackTest, main  # noqa: E402
+from e2e import BUILD, SOURCE, StackTest, main  # noqa: E402
 from stack import BROKERS  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
 
@@ -42,8 +44,28 @@ def annuity(principal_kop, rate, months):
     return int(a.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def case_module(name):
+    """tests/e2e/idempotency_cases/<name>.py, the module the suite's POST walk reads."""
+    path = os.path.join(SOURCE, "tests/e2e/idempotency_cases", name + ".py")
+    spec = importlib.util.spec_from_file_location("idempotency_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fill(value, fixtures):
+    if isinstance(value, str):
+        return value.format(**fixtures)
+    if isinstance(value, list):
+        return [fill(v, fixtures) for v in value]
+    if isinstance(value, dict):
+        return {k: fill(v, fixtures) for k, v in value.items()}
+    return value
+
+
 class Mortgage(StackTest):
-    services = ["mortgage"]
+    # deals: an application's client and deal are checked with deals (M4).
+    services = ["deals", "mortgage"]
 
     def post(self, path, body, role="mortgage_specialist", status=200, headers=()):
         r = self.curl("POST", path, body, headers=self.as_(role, *headers))
@@ -350,6 +372,40 @@ class Mortgage(StackTest):
         row = next(r for r in report["rows"] if r["bankId"] == offer["bankId"])
         self.assertGreaterEqual(row["approved"], 1)
         self.assertTrue(row["approvalRate"])
+
+
+class MortgageIdempotency(StackTest):
+    """A stack of its own: the cases make banks, which would change the demo catalogue the multi-calculation
+    test counts."""
+    services = ["deals", "mortgage"]
+
+    # ---- issue 16: every POST of mortgage and identity honours Idempotency-Key (or is exempt) -----------
+
+    def test_every_post_case_honours_the_idempotency_key(self):
+        """The cases the suite's POST walk reads, run here on their own: twice with one key (200, the same
+        body), then the same key with another request (400 naming idempotency-key)."""
+        for name in ("mortgage", "identity"):
+            module = case_module(name)
+            fx = module.fixtures(self.curl, self.as_)
+            for case in module.CASES:
+                if "exempt" in case:
+                    self.assertTrue(case["exempt"].strip(), case["rpc"])
+                    continue
+                with self.subTest(rpc=case["rpc"]):
+                    path, body = fill(case["path"], fx), fill(case["body"], fx)
+                    key = "Idempotency-Key: " + str(uuid.uuid4())
+                    first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+                    self.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
+                    again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+                    self.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
+                    self.assertEqual(again.json(), first.json(), case["rpc"])
+                    other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
+                    if other == body:
+                        continue  # nothing to change (RevokeApiKey: all in its path)
+                    refused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
+                    self.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
+                    self.assertIn("idempotency-key", [d.get("field") for d in refused.error().get("details", [])],
+                                  refused.body)
 
 
 if __name__ == "__main__":
