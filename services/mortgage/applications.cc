@@ -814,7 +814,8 @@ absl::StatusOr<v1::ListQuestionnairesResponse> ApplicationStore::ListQuestionnai
 
 absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor& actor,
                                                                     const v1::CreateApplicationRequest& req,
-                                                                    std::string_view idempotency_key) {
+                                                                    std::string_view idempotency_key,
+                                                                    const PartiesCheck& check_parties) {
   const v1::Application& in = req.application();
   CRM_RETURN_IF_ERROR(ValidateApplication(in));
   const std::string specialist = SpecialistOf(actor.principal);
@@ -866,6 +867,8 @@ absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor&
               return InvalidFieldError("application.calculation_id", "no such calculation");
             }
           }
+          // M4: the client and the deal, as deals shows them to the caller.
+          CRM_RETURN_IF_ERROR(check_parties(in));
           if (kind == v1::APPLICATION_KIND_BORROWER && !req.confirm_many_banks()) {
             // One client's creates queue here, so two concurrent ones cannot both pass the count.
             Params l;
@@ -1373,8 +1376,9 @@ absl::Status RequireAny(const Principal& p, std::initializer_list<const char*> c
 
 }  // namespace
 
-ApplicationServiceImpl::ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate)
-    : store_(store), calculate_(std::move(calculate)) {}
+ApplicationServiceImpl::ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate,
+                                               const DealsClient& deals)
+    : store_(store), calculate_(std::move(calculate)), deals_(deals) {}
 
 grpc::Status ApplicationServiceImpl::SaveCalculation(grpc::ServerContext* ctx,
                                                      const v1::SaveCalculationRequest* req,
@@ -1445,7 +1449,10 @@ grpc::Status ApplicationServiceImpl::CreateApplication(grpc::ServerContext* ctx,
                                                        v1::Application* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Application> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.CreateApplication(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
+    return store_.CreateApplication(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx),
+                                    [&](const v1::Application& a) {
+                                      return deals_.CheckParties(*ctx, caller, a.client_id(), a.deal_id());
+                                    });
   });
 }
 

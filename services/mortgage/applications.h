@@ -47,6 +47,7 @@
 #include "absl/time/time.h"
 #include "crm/mortgage/v1/applications.grpc.pb.h"
 #include "libs/events/outbox.h"
+#include "services/mortgage/deals_client.h"
 
 namespace google::protobuf {
 class Message;
@@ -93,6 +94,9 @@ inline constexpr int kMaxReportRows = 5000;
 // The company's time zone by default: Europe/Moscow (UTC+3 fixed when the zone database is missing).
 absl::TimeZone DefaultCompanyZone();
 
+// Whether an application's client and deal may be named by the caller (M4; deals_client.h).
+using PartiesCheck = std::function<absl::Status(const v1::Application&)>;
+
 // Runs a multi-calculation (the real calculator in production).
 using MultiCalculator = std::function<absl::StatusOr<crm::mortgage::v1::MultiCalculateResponse>(
     const crm::mortgage::v1::MultiCalculateRequest&)>;
@@ -137,10 +141,15 @@ class ApplicationStore {
                                                                     const v1::ListQuestionnairesRequest& req);
 
   // A new DRAFT application to one bank; crm.mortgage.application.created.v1 is written with it. A
-  // repeat of `idempotency_key` by the same caller returns the first result.
+  // repeat of `idempotency_key` by the same caller returns the first result. M4: `check_parties` (the
+  // service's DealsClient::CheckParties as the caller) decides whether the application's client and
+  // deal exist and are visible; it runs after the field and reference checks, inside the transaction,
+  // so its refusal (FAILED_PRECONDITION, UNAVAILABLE) leaves nothing written — and a repeat, answered
+  // from the idempotency record, does not ask again.
   absl::StatusOr<v1::Application> CreateApplication(const Actor& actor,
                                                     const v1::CreateApplicationRequest& req,
-                                                    std::string_view idempotency_key);
+                                                    std::string_view idempotency_key,
+                                                    const PartiesCheck& check_parties);
   // The application with its history and replies.
   absl::StatusOr<v1::Application> GetApplication(const Actor& actor, std::string_view id);
   // Newest first, with replies but without history, filtered.
@@ -189,8 +198,9 @@ class ApplicationStore {
 // ApplicationService: calculations, questionnaires and applications.
 class ApplicationServiceImpl final : public crm::mortgage::v1::ApplicationService::Service {
  public:
-  // `store` must outlive the service; `calculate` runs SaveCalculation's multi-calculation.
-  ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate);
+  // `store` and `deals` must outlive the service; `calculate` runs SaveCalculation's multi-calculation;
+  // `deals` checks a new application's client and deal as the caller (M4).
+  ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate, const DealsClient& deals);
 
   grpc::Status SaveCalculation(grpc::ServerContext* ctx, const v1::SaveCalculationRequest* req,
                                v1::Calculation* out) override;
@@ -221,6 +231,7 @@ class ApplicationServiceImpl final : public crm::mortgage::v1::ApplicationServic
  private:
   ApplicationStore& store_;
   MultiCalculator calculate_;
+  const DealsClient& deals_;
 };
 
 // DeskService: the specialist's desk and the reports; "today" and report periods in the company's zone.

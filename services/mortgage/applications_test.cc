@@ -1,5 +1,7 @@
 // Tests of services/mortgage/applications.h through gRPC, in process, on a real PostgreSQL database per
-// test (CRM_TEST_PG_DSN) and a ManualClock.
+// test (CRM_TEST_PG_DSN) and a ManualClock. Applications' clients are checked with a real deals
+// ClientService in process (M4; its own database, with the test clients Client(1..200) inserted); what
+// M4 decides is tested in parties_test.cc.
 #include "services/mortgage/applications.h"
 
 #include <grpcpp/grpcpp.h>
@@ -37,9 +39,11 @@
 #include "libs/rpc/call.h"
 #include "libs/rpc/server.h"
 #include "libs/rpc/signed_principal.h"
+#include "services/deals/clients.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& MortgageMigrations();
+const std::vector<crm::pg::Migration>& DealsMigrations();
 }  // namespace crm
 
 namespace crm::mortgage {
@@ -61,9 +65,12 @@ Principal User(const std::string& id, std::vector<std::string> perms) {
   for (auto& s : perms) p.add_permissions(s);
   return p;
 }
-Principal Anna() { return User(kAnna, {"mortgage.calculate", "mortgage.manage"}); }
-Principal Boris() { return User(kBoris, {"mortgage.calculate", "mortgage.manage"}); }
-Principal Head() { return User(kHead, {"mortgage.calculate", "mortgage.manage", "mortgage.read.all"}); }
+// Specialists as the role matrix makes them: with clients.read, which deals asks for (M4).
+Principal Anna() { return User(kAnna, {"mortgage.calculate", "mortgage.manage", "clients.read"}); }
+Principal Boris() { return User(kBoris, {"mortgage.calculate", "mortgage.manage", "clients.read"}); }
+Principal Head() {
+  return User(kHead, {"mortgage.calculate", "mortgage.manage", "mortgage.read.all", "clients.read"});
+}
 Principal Other() { return User(kOther, {"deals.read.own"}); }
 Principal CalcOnly() { return User(kCalcOnly, {"mortgage.calculate"}); }
 
@@ -113,9 +120,10 @@ class ApplicationsTest : public ::testing::Test {
     ASSERT_TRUE(key.ok()) << key.status();
     gateway_key_ = *std::move(key);
     for (int i = 1; i <= 8; ++i) InsertBank(i);
+    ASSERT_NO_FATAL_FAILURE(StartDeals());
 
     store_ = std::make_unique<ApplicationStore>(*pool_, clock_);
-    apps_ = std::make_unique<ApplicationServiceImpl>(*store_, FakeCalculate);
+    apps_ = std::make_unique<ApplicationServiceImpl>(*store_, FakeCalculate, *deals_client_);
     desk_ = std::make_unique<DeskServiceImpl>(*store_, clock_, zone_);
     static std::atomic<int> n{0};
     rpc::ServerOptions o;
@@ -137,11 +145,48 @@ class ApplicationsTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-      server_.reset();
+    for (std::unique_ptr<rpc::Server>* server : {&server_, &deals_server_}) {
+      if (*server) {
+        (*server)->Shutdown();
+        (*server)->Wait();
+        server->reset();
+      }
     }
+  }
+
+  // deals' ClientService on a server of its own trusting the same gateway key, with the clients
+  // Client(1..200), and the DealsClient mortgage asks it through.
+  void StartDeals() {
+    auto db = pg::testing::TempDatabase::Create("mappd");
+    ASSERT_TRUE(db.ok()) << db.status();
+    deals_db_ = *std::move(db);
+    std::vector<pg::Migration> all = EventsMigrations();
+    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
+    auto migrated = pg::Migrate(deals_db_->dsn(), all);
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    deals_db_->Exec(
+        "INSERT INTO clients (id, kind, name) SELECT ('01900000-0000-7000-8000-0000000c' || lpad(i::text, 4, "
+        "'0'))::uuid, 2, 'Клиент ' || i FROM generate_series(1, 200) i");
+    auto pool = pg::Pool::Create({.dsn = deals_db_->dsn(), .size = 2});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    deals_pool_ = *std::move(pool);
+    clients_ = std::make_unique<deals::ClientStore>(*deals_pool_, clock_);
+    client_service_ = std::make_unique<deals::ClientServiceImpl>(*clients_);
+    static std::atomic<int> n{0};
+    rpc::ServerOptions o;
+    o.service = absl::StrCat("mappd_t", n++);
+    o.grpc_address = "127.0.0.1:0";
+    o.metrics_address = "127.0.0.1:0";
+    deals_server_ = std::make_unique<rpc::Server>(o);
+    auth::KeySet trusted;
+    trusted.Add(gateway_key_->public_key());
+    deals_server_->SetPrincipalVerifier(rpc::SignedPrincipals(std::move(trusted), clock_));
+    deals_server_->AddService(client_service_.get());
+    const absl::Status started = deals_server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", deals_server_->grpc_port()),
+                                       grpc::InsecureChannelCredentials());
+    deals_client_ = std::make_unique<DealsClient>(channel, channel, &*gateway_key_, clock_);
   }
 
   void InsertBank(int n) {
@@ -302,6 +347,12 @@ class ApplicationsTest : public ::testing::Test {
   std::unique_ptr<pg::testing::TempDatabase> db_;
   std::unique_ptr<pg::Pool> pool_;
   std::optional<auth::SigningKey> gateway_key_;
+  std::unique_ptr<pg::testing::TempDatabase> deals_db_;
+  std::unique_ptr<pg::Pool> deals_pool_;
+  std::unique_ptr<deals::ClientStore> clients_;
+  std::unique_ptr<deals::ClientServiceImpl> client_service_;
+  std::unique_ptr<rpc::Server> deals_server_;
+  std::unique_ptr<DealsClient> deals_client_;
   std::unique_ptr<ApplicationStore> store_;
   std::unique_ptr<ApplicationServiceImpl> apps_;
   std::unique_ptr<DeskServiceImpl> desk_;

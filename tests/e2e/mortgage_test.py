@@ -1,5 +1,5 @@
-"""Mortgage end to end (issue 7, M1–M5): identity, mortgage and the gateway as processes with the demo
-banks of seed 004 §5.2.2, driven by curl through the gateway, python3-grpcio (a client built from the
+"""Mortgage end to end (issue 7, M1–M5): identity, deals, mortgage and the gateway as processes with the
+demo banks of seed 004 §5.2.2, driven by curl through the gateway, python3-grpcio (a client built from the
 descriptor set, not our code) and python3-confluent-kafka.
 
   - one loan's schedule: POST /v1/mortgage:calculateSchedule, checked against an independent Decimal
@@ -9,7 +9,9 @@ descriptor set, not our code) and python3-confluent-kafka.
     and fixes, and a fix applied makes the reason go away;
   - reference data as dated documents over gRPC: a rate set, changed and cancelled, read "as of" dates;
   - permissions; the special calculators; applications with statuses, a bank reply and its Kafka event;
-    the desk and the bank-efficiency report.
+    the desk and the bank-efficiency report;
+  - issue 16: an application's client and deal exist and are the specialist's to see in deals (M4);
+    identity's batch get of users; every POST's idempotency case (MortgageIdempotency, a stack of its own).
 """
 import copy
 import datetime
@@ -29,6 +31,9 @@ from stack import BROKERS  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
 
 getcontext().prec = 50
+
+# The demo pipeline «Первичная обработка» (services/deals/demo.h).
+LEADS = "01930000-0001-7000-8000-000000000000"
 
 PROFILE = {"age": 35, "citizenRu": True, "employment": "EMPLOYMENT_HIRED", "totalExperienceMonths": 120,
            "currentJobMonths": 36, "monthlyIncome": "35000000", "incomeProof": "INCOME_PROOF_NDFL_2",
@@ -323,16 +328,54 @@ class Mortgage(StackTest):
             c.close()
         return out
 
+    def client_and_deal(self, responsible_role="mortgage_specialist"):
+        """A client (made by the manager) and a deal of theirs assigned by the head of sales to the demo user
+        of `responsible_role`, in deals."""
+        client = self.curl("POST", "/v1/clients", {"kind": "KIND_PERSON", "name": "Петров Пётр " + uuid.uuid4().hex[:4]},
+                           headers=self.as_("manager"))
+        self.assertEqual(client.status, 200, client.body)
+        deal = self.curl("POST", "/v1/deals", {"name": "Ипотека, ЖК Демо", "pipelineId": LEADS,
+                                               "clientId": client.json()["id"],
+                                               "responsibleId": self.user_id(responsible_role)},
+                         headers=self.as_("head_of_sales"))
+        self.assertEqual(deal.status, 200, deal.body)
+        return client.json()["id"], deal.json()["id"]
+
+    def test_an_application_needs_a_client_and_a_deal_the_specialist_sees(self):
+        """M4 (issue 16): mortgage asks deals as the specialist; what deals does not show them is refused,
+        400 FAILED_PRECONDITION naming the field, and nothing is made."""
+        client_id, deal_id = self.client_and_deal()
+        _, managers_deal = self.client_and_deal(responsible_role="manager")
+        bank = self.get("/v1/mortgage/banks?pageSize=1")["banks"][0]["id"]
+
+        def create(client, deal):
+            return self.curl("POST", "/v1/mortgage/applications", {
+                "clientId": client, "dealId": deal, "bankId": bank, "loan": "900000000", "rate": "0.2"},
+                headers=self.as_("mortgage_specialist"))
+
+        before = self.get("/v1/mortgage/applications?clientId=" + client_id).get("applications", [])
+        for client, deal, field in [(str(uuid.uuid4()), deal_id, "application.client_id"),
+                                    (client_id, str(uuid.uuid4()), "application.deal_id"),
+                                    (client_id, managers_deal, "application.deal_id")]:
+            r = create(client, deal)
+            self.assertEqual(r.status, 400, r.body)
+            self.assertEqual(r.error()["status"], "FAILED_PRECONDITION", r.body)
+            self.assertEqual([d["field"] for d in r.error()["details"]], [field], r.body)
+        self.assertEqual(self.get("/v1/mortgage/applications?clientId=" + client_id).get("applications", []), before)
+        made = create(client_id, deal_id)
+        self.assertEqual(made.status, 200, made.body)
+        self.assertEqual(made.json()["dealId"], deal_id)
+
     def test_application_through_its_statuses_with_a_bank_reply(self):
-        client_id = str(uuid.uuid4())
+        client_id, deal_id = self.client_and_deal()
         calc = self.post("/v1/mortgage/calculations", {
-            "clientId": client_id, "project": "ЖК Демо",
+            "clientId": client_id, "dealId": deal_id, "project": "ЖК Демо",
             "request": {"profile": PROFILE, "property": PROPERTY, "asOf": "2026-11-25"}})
         self.assertTrue(calc["number"])
         offer = next(o for o in calc["response"]["offers"] if o.get("eligible"))
         app = self.post("/v1/mortgage/applications", {
-            "clientId": client_id, "project": "ЖК Демо", "bankId": offer["bankId"], "programId": offer["programId"],
-            "calculationId": calc["id"], "loan": offer["loan"], "rate": offer["rate"]},
+            "clientId": client_id, "dealId": deal_id, "project": "ЖК Демо", "bankId": offer["bankId"],
+            "programId": offer["programId"], "calculationId": calc["id"], "loan": offer["loan"], "rate": offer["rate"]},
             headers=("Idempotency-Key: " + uuid.uuid4().hex,))
         self.assertEqual(app["status"], "APPLICATION_STATUS_DRAFT")
         # A draft cannot be issued: the error names what may come next.
