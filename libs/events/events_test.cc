@@ -258,6 +258,61 @@ TEST_F(EventsTest, AnEventCommittedAfterLaterOnesWerePublishedIsStillPublished) 
   (*relay)->Stop();
 }
 
+// The order a late commit must not break. thing-1's first event takes a seq and its transaction stays
+// open while a later seq (thing-2's) is committed and handed to the producer. Then, while the relay is
+// held in one statement (its published mark waits for a row lock this test holds), thing-1's first
+// event commits and its second one — written after the first committed, as a writer that locks its
+// aggregate does — commits too. When the relay goes on it sees both at once: the second above its
+// high-water mark, the first below it. A consumer must get thing-1's events in outbox order whatever
+// the relay's timing (the long poll interval only makes one timing certain).
+TEST_F(EventsTest, AnEventCommittedLateReachesConsumersBeforeTheNextEventOfItsKey) {
+  auto broker = DevBroker::Start({absl::StrCat(kTopic, ":1")});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  ASSERT_TRUE((*broker)->Down().ok());  // so that thing-2's event is in flight until the test says
+  auto relay =
+      Relay::Create({.dsn = db_->dsn(), .brokers = (*broker)->brokers(), .poll_interval = absl::Hours(1)});
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  (*relay)->Start();
+
+  auto append = [&](pqxx::transaction_base& tx, const std::string& id, int64_t value) {
+    google::protobuf::Int64Value payload;
+    payload.set_value(value);
+    // The business change first (it gives the transaction its id), then its event.
+    tx.exec_params("INSERT INTO seen (event_id, value) VALUES (gen_random_uuid(), $1)", value);
+    return writer_
+        .Append(tx, {.aggregate_type = "thing", .aggregate_id = id, .type = "crm.unit.thing.set.v1",
+                     .payload = &payload})
+        .status();
+  };
+  pqxx::connection slow_conn(db_->dsn());
+  auto slow = std::make_unique<pqxx::work>(slow_conn);
+  ASSERT_TRUE(append(*slow, "thing-1", 1).ok());
+  ASSERT_TRUE(pg::InTransaction(*pool_, [&](pqxx::work& tx) { return append(tx, "thing-2", 100); }).ok());
+  ASSERT_TRUE(WaitFor([&] { return (*relay)->stats().in_flight == 1; }, absl::Seconds(30)));
+
+  // Hold the relay: its mark of thing-2's event waits for this lock once the broker acknowledges it.
+  pqxx::connection hold_conn(db_->dsn());
+  auto hold = std::make_unique<pqxx::work>(hold_conn);
+  hold->exec("SELECT 1 FROM outbox WHERE aggregateid = 'thing-2' FOR UPDATE");
+  ASSERT_TRUE((*broker)->Up().ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                      "wait_event_type = 'Lock' AND query LIKE 'UPDATE outbox SET published_at%'") == 1;
+      },
+      absl::Seconds(30)));
+  slow->commit();
+  slow.reset();
+  ASSERT_TRUE(pg::InTransaction(*pool_, [&](pqxx::work& tx) { return append(tx, "thing-1", 2); }).ok());
+  hold->abort();
+  hold.reset();
+
+  ASSERT_TRUE(WaitFor([&] { return (*relay)->stats().published == 3; }, absl::Seconds(30)));
+  EXPECT_THAT(ConsumeValues((*broker)->brokers(), 3), ::testing::ElementsAre(100, 1, 2));
+  EXPECT_EQ((*relay)->stats().delivery_errors, 0);
+  (*relay)->Stop();
+}
+
 TEST_F(EventsTest, AnEventTooBigForKafkaIsRefusedWithItsChange) {
   google::protobuf::StringValue big;
   big.set_value(std::string(kMaxEventBytes, 'x'));

@@ -7,7 +7,9 @@
 //
 // Topic: crm.<service>.<aggregate_type>.v1. Key: the aggregate id. Value: crm.events.v1.Envelope.
 // Per-key order is commit order: append an aggregate's events after locking or updating its row in the
-// same transaction (the usual case), so two writers of one aggregate cannot interleave.
+// same transaction (the usual case), so two writers of one aggregate cannot interleave. That also gives
+// the transaction its id before the event takes its seq, which the relay's ordering relies on (relay.h,
+// "Order"); an aggregate whose writers skip the lock has no order promised.
 //
 // Example:
 //   crm::events::OutboxWriter outbox("deals");

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
+#include <map>
 #include <pqxx/binarystring>
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
@@ -41,6 +43,8 @@ constexpr int64_t kLeaderLockKey = 0x63726d2d6f757462;  // "crm-outb"
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 constexpr absl::Duration kHousekeepingInterval = absl::Seconds(10);
 constexpr absl::Duration kPurgeInterval = absl::Minutes(10);
+// More holes than this (FetchAndProduce: only while a long transaction keeps them open) merge into one.
+constexpr size_t kMaxHoles = 1000;
 
 struct Metrics {
   prometheus::Counter& published;
@@ -298,6 +302,10 @@ class Relay::Impl {
         return absl::OkStatus();
       }
       leader_ = true;
+      // Another leader may have run meanwhile: read the table from its start (what this producer still
+      // has in flight is passed over, not sent twice).
+      high_water_ = 0;
+      holes_.clear();
       leader_pid_ = conn_->backendpid();
       GetMetrics().leader.Set(1);
       SetLeader(true);
@@ -323,30 +331,68 @@ class Relay::Impl {
     return absl::OkStatus();
   }
 
-  // Hands the next unpublished rows to the producer, in seq order; returns how many. The stream reads
-  // above the high-water mark (the highest seq handed over: an index range scan whatever the planner
-  // thinks). Rows below it that are neither published nor in flight — a transaction that committed
-  // after later seqs were read, or a failed delivery to retry — are swept up when the stream has
-  // caught up, and at least once per poll_interval.
+  // Hands the next unpublished rows to the producer; returns how many. What it hands over keeps each
+  // aggregate's outbox order (relay.h, "Order"):
+  //   * everything is read in ONE snapshot (a repeatable-read transaction), so a row is never seen
+  //     without the lower seqs of its key: a writer appends an aggregate's next event only after the
+  //     previous one committed;
+  //   * `below`, the rows under the high-water mark that may still be unpublished — those in the holes
+  //     the stream left (seqs it passed without reading: a transaction still open, or rolled back) and
+  //     failed deliveries; every row under the mark once per poll_interval (the sweep) — is handed over
+  //     first, in seq order, and the stream above the mark only when `below` was read to its end;
+  //   * a hole is forgotten once every transaction that could still commit a row into it has ended. A
+  //     writer holds its transaction id before it takes a seq (it locks or changes the aggregate's row
+  //     first, outbox.h), so the writers of a hole took their ids before the snapshot the stream passed
+  //     it in, that is before the id of the relay's transaction then (the hole's fence); a later snapshot
+  //     whose xmin has reached the fence sees whatever the hole will ever hold.
   int FetchAndProduce(int limit) {
     notified_ = false;
-    pqxx::work tx(*conn_);
-    int produced = 0;
+    pqxx::transaction<pqxx::repeatable_read> tx(*conn_);
     const absl::Time now = absl::Now();
-    bool swept = false;
-    if (now - last_sweep_ >= options_.poll_interval) {
-      swept = true;
-      produced += Produce(Sweep(tx, limit));
+    const bool sweep = high_water_ > 0 && now - last_sweep_ >= options_.poll_interval;
+    // The snapshot's xmin (every transaction id below it had ended when the snapshot was taken), when
+    // there are holes to forget.
+    const uint64_t xmin =
+        holes_.empty() ? 0
+                       : pg::ExecPrepared1(tx, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text")[0].as<uint64_t>();
+    pqxx::result below;
+    if (sweep) {
+      below = pg::ExecPrepared(
+          tx, absl::StrCat(kSelect, "seq <= $1 AND seq NOT IN (SELECT unnest($3::bigint[])) ", kOrder),
+          high_water_, limit, BigintArray(in_flight_));
+    } else if (!holes_.empty()) {
+      below = ReadHoles(tx, limit);
     }
-    if (const int want = limit - produced; want > 0) {
-      const int streamed = Produce(pg::ExecPrepared(tx, absl::StrCat(kSelect, "seq > $1 ", kOrder), high_water_, want));
-      produced += streamed;
-      if (streamed < want && !swept) {  // the stream has caught up: look below the mark too
-        swept = true;
-        produced += Produce(Sweep(tx, limit - produced));
+    // Fewer rows than asked for: nothing under the mark that this snapshot sees was left out.
+    const bool below_complete = static_cast<int>(below.size()) < limit;
+    pqxx::result above;
+    if (below_complete && limit > static_cast<int>(below.size())) {
+      above = pg::ExecPrepared(tx, absl::StrCat(kSelect, "seq > $1 ", kOrder), high_water_,
+                               limit - static_cast<int>(below.size()));
+    }
+
+    int produced = 0;
+    if (Produce(below, &produced) == below.size()) {
+      if (below_complete && !holes_.empty()) {
+        std::erase_if(holes_, [xmin](const auto& hole) { return hole.second.fence <= xmin; });
+      }
+      int64_t passed = high_water_;
+      const size_t handed = Produce(above, &produced);
+      // The seqs the stream passed without reading are holes. Their fence is this transaction's own id
+      // (it has one: it locked the rows it read), above every id taken before the snapshot. (Not the
+      // snapshot's xmax: that is one past the latest id to END, and a transaction that took its id after
+      // that one, still open, is above it.)
+      uint64_t fence = 0;
+      for (size_t i = 0; i < handed; ++i) {
+        const auto seq = above[static_cast<pqxx::row::size_type>(i)][0].as<int64_t>();
+        if (seq > passed + 1) {
+          if (fence == 0) fence = pg::ExecPrepared1(tx, "SELECT pg_current_xact_id()::text")[0].as<uint64_t>();
+          AddHole(passed + 1, seq - 1, fence);
+        }
+        passed = seq;
       }
     }
-    if (swept) last_sweep_ = now;
+    if (sweep) last_sweep_ = now;
     tx.commit();
     {
       absl::MutexLock lock(&mu_);
@@ -362,20 +408,69 @@ class Relay::Impl {
       "FROM outbox WHERE published_at IS NULL AND ";
   static constexpr char kOrder[] = "ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED";
 
-  pqxx::result Sweep(pqxx::work& tx, int limit) {
-    if (limit <= 0 || high_water_ == 0) return pqxx::result();
-    return pg::ExecPrepared(tx, absl::StrCat(kSelect, "seq <= $1 AND seq NOT IN (SELECT unnest($3::bigint[])) ", kOrder),
-                          high_water_, limit, BigintArray(in_flight_));
+  // The unpublished rows in the holes that are not in flight, in seq order: an index range scan per hole
+  // (LATERAL keeps it so, whatever the planner thinks).
+  pqxx::result ReadHoles(pqxx::transaction_base& tx, int limit) {
+    std::vector<int64_t> from, to, inside;
+    for (const auto& [lo, hole] : holes_) {
+      from.push_back(lo);
+      to.push_back(hole.hi);
+    }
+    for (int64_t seq : in_flight_) {  // a hole's row handed over already (by the sweep, or earlier here)
+      if (InHole(seq)) inside.push_back(seq);
+    }
+    static const std::string kHoles = absl::StrCat(
+        "SELECT o.* FROM unnest($1::bigint[], $2::bigint[]) AS h(lo, hi), LATERAL (", kSelect,
+        "seq >= h.lo AND seq <= h.hi AND seq NOT IN (SELECT unnest($4::bigint[])) "
+        "ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED) o LIMIT $3");
+    return pg::ExecPrepared(tx, kHoles, BigintArray(from), BigintArray(to), limit, BigintArray(inside));
   }
 
-  // Produces `rows` in order; stops at a row the producer refuses for now (it is retried by a later
-  // sweep). A row it refuses for good (IsPermanent) is set aside for parking and the rest go on.
-  int Produce(const pqxx::result& rows) {
-    int produced = 0;
+  bool InHole(int64_t seq) const {
+    auto next = holes_.upper_bound(seq);
+    return next != holes_.begin() && std::prev(next)->second.hi >= seq;
+  }
+
+  // Records [lo, hi] (under the high-water mark) as a hole to read until `fence`, an xid8, is behind
+  // every running transaction. A seq already in a hole stays in that one. Past kMaxHoles they merge
+  // into one (its rows in flight are left out all the same), which then reads like the sweep.
+  void AddHole(int64_t lo, int64_t hi, uint64_t fence) {
+    auto next = holes_.upper_bound(lo);
+    if (next != holes_.begin() && std::prev(next)->second.hi >= lo) {
+      Hole& covering = std::prev(next)->second;
+      covering.hi = std::max(covering.hi, hi);
+      covering.fence = std::max(covering.fence, fence);
+      return;
+    }
+    auto added = holes_.emplace_hint(next, lo, Hole{.hi = hi, .fence = fence});
+    for (auto after = std::next(added); after != holes_.end() && after->first <= added->second.hi;) {
+      added->second.hi = std::max(added->second.hi, after->second.hi);
+      added->second.fence = std::max(added->second.fence, after->second.fence);
+      after = holes_.erase(after);
+    }
+    if (holes_.size() > kMaxHoles) {
+      Hole all{.hi = holes_.rbegin()->second.hi, .fence = 0};
+      for (const auto& [unused, h] : holes_) all.fence = std::max(all.fence, h.fence);
+      const int64_t first = holes_.begin()->first;
+      holes_.clear();
+      holes_[first] = all;
+    }
+  }
+
+  // Hands `rows` to the producer in order and counts what it produced in `*produced`. Returns how many
+  // rows it got through: produced, set aside for parking (refused for good) or already in flight — all of
+  // them unless the producer refused one for now (recorded in failed_, retried as a hole).
+  size_t Produce(const pqxx::result& rows, int* produced) {
+    size_t handled = 0;
     for (const auto& row : rows) {
       // Views into `rows`, which outlives the producev call (it copies: RD_KAFKA_MSG_F_COPY).
       auto text = [&row](int i) { return std::string_view(row[i].c_str(), row[i].size()); };
       const auto seq = row[0].as<int64_t>();
+      if (in_flight_.contains(seq)) {  // handed over before (a hole or a new leader term re-read it)
+        high_water_ = std::max(high_water_, seq);
+        ++handled;
+        continue;
+      }
       const std::string_view id = text(1), key = text(3), type = text(4), source = text(5), time = text(6);
       const char* topic = row[2].c_str();
       const pqxx::binarystring payload(row[7]);
@@ -405,6 +500,7 @@ class Relay::Impl {
       if (IsPermanent(err)) {
         parked_.emplace_back(seq, rd_kafka_err2str(err));
         high_water_ = std::max(high_water_, seq);
+        ++handled;
         continue;
       }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -413,9 +509,10 @@ class Relay::Impl {
       }
       in_flight_.insert(seq);
       high_water_ = std::max(high_water_, seq);
-      ++produced;
+      ++*produced;
+      ++handled;
     }
-    return produced;
+    return handled;
   }
 
   // Marks delivered rows published, parks the ones refused for good and records failed ones; on a
@@ -446,7 +543,12 @@ class Relay::Impl {
       tx.commit();
       crm::log::Warn("outbox relay: delivery failed; will retry",
                      {{"events", failed_.size()}, {"error", failed_.front().second}});
-      for (const auto& f : failed_) in_flight_.erase(f.first);
+      for (const auto& [seq, unused] : failed_) {
+        in_flight_.erase(seq);
+        // Read again (with what is under the mark) at the next batch; one above the mark was never
+        // handed over, and the stream reads it again anyway.
+        if (seq <= high_water_) AddHole(seq, seq, 0);
+      }
       GetMetrics().delivery_errors.Increment(static_cast<double>(failed_.size()));
       {
         absl::MutexLock lock(&mu_);
@@ -563,6 +665,7 @@ class Relay::Impl {
     producer_ = nullptr;
     in_flight_.clear();
     high_water_ = 0;
+    holes_.clear();
     NoteInFlight();
     if (auto s = CreateProducer(); !s.ok()) {
       crm::log::Error("outbox relay: cannot recreate the producer", {{"error", s}});
@@ -606,6 +709,13 @@ class Relay::Impl {
   int leader_pid_ = 0;
   absl::flat_hash_set<int64_t> in_flight_;
   int64_t high_water_ = 0;  // the highest seq handed to the producer
+  // Seq ranges under high_water_ that may still hold an unpublished row not handed over (FetchAndProduce),
+  // by their first seq; disjoint.
+  struct Hole {
+    int64_t hi;      // the last seq of the range
+    uint64_t fence;  // an xid8: once the oldest running transaction is at or past it, a read sees all
+  };
+  std::map<int64_t, Hole> holes_;
   absl::Time last_sweep_ = absl::InfinitePast();
   std::vector<int64_t> delivered_;
   std::vector<std::pair<int64_t, std::string>> failed_;

@@ -6,8 +6,8 @@
 //
 // Guarantees:
 //   * Leadership: the relay holds a session-level pg_try_advisory_lock on its database; replicas wait
-//     as standbys and take over when the leader's connection goes away. One publisher means one
-//     aggregate's events reach Kafka in seq order.
+//     as standbys and take over when the leader's connection goes away. One publisher is what lets one
+//     aggregate's events reach Kafka in seq order (Order, below).
 //   * Delivery: rows are read in seq order in batches (FOR UPDATE SKIP LOCKED), produced with the
 //     Envelope as value, the aggregate id as key and CloudEvents ce_* headers, and marked
 //     (published_at) only when their delivery report arrives. Messages never time out locally
@@ -20,6 +20,19 @@
 //     shows how to re-send it) and logged as an error, crm_outbox_parked counts it, and the events behind
 //     it go on: one poisoned row never holds the stream up. The writer refuses events over
 //     kMaxEventBytes (outbox.h), so only a broker configured below Kafka's default parks anything.
+//   * Order: one aggregate's events reach Kafka, and so its consumers, in outbox (seq) order, when its
+//     writers keep outbox.h's rule (lock or change the aggregate's row, then append). Seq order is not
+//     commit order: a transaction can commit after later seqs were read. The relay reads above a
+//     high-water mark and remembers the seqs it passed without reading (holes: a transaction still open,
+//     or rolled back). Each batch reads in ONE repeatable-read snapshot, first what the holes now hold
+//     (and, once per poll_interval, every row under the mark not in flight), then the stream above the
+//     mark; since a writer appends an aggregate's next event only after the previous one committed, a
+//     snapshot that sees the next sees the previous too, and hands it over first. A hole is forgotten
+//     once every transaction that could still commit into it has ended — told by transaction ids, not
+//     by time: the writer's rule gives it its id before its event takes a seq. Two exceptions, both
+//     counted: an event whose delivery failed (crm_outbox_delivery_errors_total; rare, the producer
+//     retries transient errors itself) is sent again and may arrive after later events of its aggregate
+//     that were already in flight; a parked event (above) is skipped.
 //   * At least once: a crash between delivery and marking re-sends those rows after restart; consumers
 //     deduplicate by event id (consumer.h), which makes the effect exactly once. For the same reason the
 //     relay's own commits (row locks, marks, the purge) run with synchronous_commit off: a mark lost in
