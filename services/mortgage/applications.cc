@@ -187,6 +187,13 @@ std::string AfterToken(const std::optional<PageKey>& key, std::string_view alias
                       p.Ts(FromMicros(key->micros)), ", ", p.Add(key->id), "::uuid)");
 }
 
+// " AND (created_at, id) > (token)" for the reports' oldest-first keyset pages on `alias`.
+std::string AfterReportToken(const std::optional<PageKey>& key, std::string_view alias, Params& p) {
+  if (!key) return "";
+  return absl::StrCat(" AND (", AsAbsl(alias), "created_at, ", AsAbsl(alias), "id) > (",
+                      p.Ts(FromMicros(key->micros)), ", ", p.Add(key->id), "::uuid)");
+}
+
 events::NewEvent Event(const Actor& actor, std::string aggregate_type, std::string aggregate_id,
                        const char* type, const google::protobuf::Message& payload,
                        const std::string& specialist_id) {
@@ -1212,8 +1219,12 @@ absl::StatusOr<v1::ApplicationsReport> ApplicationStore::ApplicationsReport(
   const std::optional<Period> parsed = ParsePeriod(v, req.period(), zone);
   v.Check(CheckUuid("bank_id", req.bank_id(), false));
   v.Check(CheckText("project", req.project(), kMaxShortText));
+  const std::optional<int> size_or =
+      v.Value(mortgage::PageSize(req.page_size(), kDefaultReportRows, kMaxReportRows));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
   CRM_RETURN_IF_ERROR(v.Status());
   const Period period = *parsed;
+  const int size = *size_or;
   v1::ApplicationsReport out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1231,12 +1242,20 @@ absl::StatusOr<v1::ApplicationsReport> ApplicationStore::ApplicationsReport(
                  p)) {
           (*out.mutable_by_status())[StatusName(static_cast<Status>(r[0].as<int>()))] = r[1].as<int>();
         }
-        for (v1::Application& a : ApplicationsFromResult(
-                 Run(tx,
-                     absl::StrCat("SELECT ", kApplicationColumns, " FROM applications a", where,
-                                  " ORDER BY a.created_at, a.id LIMIT ", kMaxReportRows),
-                     p))) {
-          *out.add_applications() = std::move(a);
+        Params page = p;
+        std::vector<v1::Application> rows = ApplicationsFromResult(
+            Run(tx,
+                absl::StrCat("SELECT ", kApplicationColumns, " FROM applications a", where,
+                             AfterReportToken(*after_or, "a.", page), " ORDER BY a.created_at, a.id LIMIT ",
+                             page.Add(absl::StrCat(size + 1)), "::int"),
+                page));
+        const bool more = static_cast<int>(rows.size()) > size;
+        if (more) rows.resize(size);
+        for (v1::Application& a : rows) *out.add_applications() = std::move(a);
+        if (more) {
+          const v1::Application& last = out.applications(size - 1);
+          out.set_next_page_token(
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
         }
         return absl::OkStatus();
       },
@@ -1249,8 +1268,12 @@ absl::StatusOr<v1::CalculationsReport> ApplicationStore::CalculationsReport(
   Violations v;
   const std::optional<Period> parsed = ParsePeriod(v, req.period(), zone);
   v.Check(CheckText("project", req.project(), kMaxShortText));
+  const std::optional<int> size_or =
+      v.Value(mortgage::PageSize(req.page_size(), kDefaultReportRows, kMaxReportRows));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
   CRM_RETURN_IF_ERROR(v.Status());
   const Period period = *parsed;
+  const int size = *size_or;
   v1::CalculationsReport out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1261,8 +1284,17 @@ absl::StatusOr<v1::CalculationsReport> ApplicationStore::CalculationsReport(
                                        " FROM calculations c WHERE c.created_at >= ", p.Ts(period.from),
                                        " AND c.created_at < ", p.Ts(period.to));
         if (!req.project().empty()) absl::StrAppend(&sql, " AND c.project = ", p.Add(req.project()));
-        absl::StrAppend(&sql, " ORDER BY c.created_at, c.id LIMIT ", kMaxReportRows);
-        for (const pqxx::row& r : Run(tx, sql, p)) *out.add_calculations() = CalculationFromRow(r, false);
+        absl::StrAppend(&sql, AfterReportToken(*after_or, "c.", p), " ORDER BY c.created_at, c.id LIMIT ",
+                        p.Add(absl::StrCat(size + 1)), "::int");
+        const pqxx::result res = Run(tx, sql, p);
+        for (size_t i = 0; i < res.size() && static_cast<int>(i) < size; ++i) {
+          *out.add_calculations() = CalculationFromRow(res[i], false);
+        }
+        if (static_cast<int>(res.size()) > size) {
+          const v1::Calculation& last = out.calculations(size - 1);
+          out.set_next_page_token(
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
+        }
         return absl::OkStatus();
       },
       {.read_only = true}));

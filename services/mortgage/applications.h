@@ -90,6 +90,8 @@ inline constexpr char kDeskApproved[] = "approved";
 inline constexpr char kDeskExpiring[] = "expiring";
 inline constexpr char kDeskQuestionnaires[] = "incomplete_questionnaires";
 inline constexpr int kMaxReportRows = 5000;
+// A report page's rows when page_size is 0.
+inline constexpr int kDefaultReportRows = 500;
 
 // The company's time zone by default: Europe/Moscow (UTC+3 fixed when the zone database is missing).
 absl::TimeZone DefaultCompanyZone();

@@ -460,6 +460,7 @@ TEST_F(ListsPlanTest, ReportsOfAMonthAndAQuarterReadThePeriodOnAnIndexAndCountEx
       *req.mutable_period() = rp;
       req.set_bank_id(bank);
       req.set_project(project);
+      req.set_page_size(kMaxReportRows);
       StatementRecorder recorder;
       absl::StatusOr<v1::ApplicationsReport> report = store_->ApplicationsReport(req, absl::UTCTimeZone());
       ASSERT_TRUE(report.ok()) << report.status();
@@ -486,6 +487,7 @@ TEST_F(ListsPlanTest, ReportsOfAMonthAndAQuarterReadThePeriodOnAnIndexAndCountEx
       v1::CalculationsReportRequest req;
       *req.mutable_period() = rp;
       req.set_project(project);
+      req.set_page_size(kMaxReportRows);
       StatementRecorder recorder;
       absl::StatusOr<v1::CalculationsReport> report = store_->CalculationsReport(req, absl::UTCTimeZone());
       ASSERT_TRUE(report.ok()) << report.status();

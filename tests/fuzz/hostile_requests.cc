@@ -572,7 +572,8 @@ class Suite {
           {"CONSUMER_GROUP", absl::StrCat("hostile-fuzz-robots-", getpid())},
           {"DEALS_ADDRESS", absl::StrCat("127.0.0.1:", hosted_[1].server->grpc_port())},
           {"TIMER_WORKERS", "1"}});
-    Host("mortgage", crm::mortgage::Wire, {});
+    // mortgage asks the hosted deals whether an application's client and deal exist (M4).
+    Host("mortgage", crm::mortgage::Wire, {{"DEALS_ADDRESS", absl::StrCat("127.0.0.1:", hosted_[1].server->grpc_port())}});
 
     // The gateway over the API descriptor set, routing the hosted services' routes.
     std::map<std::string, std::string> backends;
