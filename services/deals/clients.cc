@@ -23,6 +23,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/sql.h"
 
 namespace crm::deals {
@@ -393,7 +394,14 @@ absl::StatusOr<v1::Client> ClientStore::CreateClient(const Actor& actor, const v
   c.set_version(1);
   *c.mutable_create_time() = ToProtoTimestamp(now);
   *c.mutable_update_time() = ToProtoTimestamp(now);
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::CreateClientRequest request;  // what an idempotency key is bound to
+  *request.mutable_client() = in;
+  request.set_allow_duplicate(allow_duplicate);
+  const v1::Client draft = c;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kCreateClientMethod, request, c,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    c = draft;
     if (!allow_duplicate) {
       // Serialise duplicate-checked creates so that two racing creates cannot both miss each other.
       tx.exec("SELECT pg_advisory_xact_lock(hashtext('crm.deals.clients.create'))");
@@ -576,7 +584,14 @@ absl::StatusOr<v1::Contact> ClientStore::CreateContact(const Actor& actor, std::
   c.set_version(1);
   *c.mutable_create_time() = ToProtoTimestamp(now);
   *c.mutable_update_time() = ToProtoTimestamp(now);
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::CreateContactRequest request;  // what an idempotency key is bound to
+  request.set_client_id(std::string(client_id));
+  *request.mutable_contact() = in;
+  const v1::Contact draft = c;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kCreateContactMethod, request, c,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    c = draft;
     if (!LoadClient(tx, c.client_id(), /*for_update=*/false).has_value())
       return absl::NotFoundError("client not found");
     SqlParams p;
@@ -677,7 +692,9 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::AddDealContact(
   CRM_RETURN_IF_ERROR(CheckId("deal_id", req.deal_id()));
   CRM_RETURN_IF_ERROR(CheckId("contact_id", req.contact_id()));
   v1::ListDealContactsResponse out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kAddDealContactMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<DealRef> deal = LoadDealRef(tx, req.deal_id(), /*for_update=*/true);
     if (!deal.has_value()) return absl::NotFoundError("deal not found");
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal->ownership));
@@ -726,7 +743,9 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::RemoveDealContact(
   CRM_RETURN_IF_ERROR(CheckId("deal_id", req.deal_id()));
   CRM_RETURN_IF_ERROR(CheckId("contact_id", req.contact_id()));
   v1::ListDealContactsResponse out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kRemoveDealContactMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<DealRef> deal = LoadDealRef(tx, req.deal_id(), /*for_update=*/true);
     if (!deal.has_value()) return absl::NotFoundError("deal not found");
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal->ownership));

@@ -1,5 +1,6 @@
 // File: services/deals/copy.cc
 #include "services/deals/copy.h"
+#include "services/deals/idempotent.h"
 
 #include <map>
 #include <pqxx/pqxx>
@@ -237,7 +238,23 @@ absl::StatusOr<v1::BatchCopyDealsResponse> DealCopier::BatchCopy(const Actor& ac
                                                                   std::string_view idempotency_key) {
   if (req.ids_size() == 0) return InvalidFieldError("ids", "required");
   if (req.ids_size() > kMaxBatchCopy) return InvalidFieldError("ids", absl::StrCat("more than ", kMaxBatchCopy));
+  // The batch's own record under the key (issue 16): a repeat returns the first batch's results, the
+  // same key with another batch is INVALID_ARGUMENT naming idempotency-key. Each source is copied in a
+  // transaction of its own under "<key>/<source id>", so the batch's reply is recorded after them: a
+  // batch cut short is completed by its repeat, which finds the copies already made.
+  const pg::IdempotencyScope batch{.caller = rpc::IdempotencyCaller(actor.principal),
+                                   .method = kBatchCopyDealsMethod,
+                                   .key = std::string(idempotency_key)};
   v1::BatchCopyDealsResponse out;
+  if (!idempotency_key.empty()) {
+    const absl::Status kNotRecorded = absl::CancelledError("not recorded yet");
+    const absl::Status seen = pg::InTransaction(deals_.pool(), [&](pqxx::work& tx) -> absl::Status {
+      return pg::RunIdempotent(tx, batch, deals_.clock().Now(), req, out, [&] { return kNotRecorded; });
+    });
+    if (seen.ok()) return out;  // the recorded reply
+    if (seen != kNotRecorded) return seen;
+    out.Clear();
+  }
   for (const std::string& id : req.ids()) {
     v1::CopyDealRequest one;
     one.set_id(id);
@@ -255,9 +272,18 @@ absl::StatusOr<v1::BatchCopyDealsResponse> DealCopier::BatchCopy(const Actor& ac
       *result->mutable_copy() = *std::move(copy);
     } else {
       result->set_error_code(static_cast<int32_t>(copy.status().code()));
+      result->set_error_status(absl::StatusCodeToString(copy.status().code()));
       result->set_error_message(std::string(copy.status().message()));
     }
   }
+  if (idempotency_key.empty()) return out;
+  const v1::BatchCopyDealsResponse made = out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(deals_.pool(), [&](pqxx::work& tx) -> absl::Status {
+    return pg::RunIdempotent(tx, batch, deals_.clock().Now(), req, out, [&] {
+      out = made;
+      return absl::OkStatus();
+    });
+  }));
   return out;
 }
 

@@ -31,6 +31,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/sql.h"
 #include "services/deals/clients.h"
 #include "services/deals/listing.h"
@@ -677,7 +678,8 @@ Actor ActorOf(const Principal& caller, const grpc::ServerContextBase& ctx) {
   return Actor{.principal = caller,
                .request_id = rpc::RequestId(ctx),
                .automation_depth = rpc::AutomationDepth(ctx),
-               .skip_automation = rpc::SkipAutomation(ctx)};
+               .skip_automation = rpc::SkipAutomation(ctx),
+               .idempotency_key = rpc::IdempotencyKey(ctx)};
 }
 
 absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& in, std::string_view idempotency_key) {
@@ -963,7 +965,8 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
   if (CodePoints(req.comment()) > kMaxComment) return InvalidFieldError("comment", "too long");
   DealRow out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), caller, actor.idempotency_key, kMoveDealMethod,
+                                              req, out.deal, [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<DealRow> old = LoadDeal(tx, req.id(), /*for_update=*/true);
     if (!old.has_value()) return absl::NotFoundError("deal not found");
     CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
@@ -1152,7 +1155,7 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
         std::string where = absl::StrCat("d.stage_id = ", p.Add(req.stage_id()), "::uuid");
         CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
         Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, PageSize(req.page_size(), kDefaultCards, kMaxCards),
-             out.mutable_cards(), out.mutable_next_page_token());
+             out.mutable_deals(), out.mutable_next_page_token());
         return absl::OkStatus();
       },
       {.read_only = true}));

@@ -475,7 +475,7 @@ TEST_F(DealsTest, BoardCountsAndSumsMatchTheTable) {
   v1::ListStageDealsResponse rest;
   ASSERT_TRUE(stub_->ListStageDeals(&ctx2, more, &rest).ok());
   EXPECT_TRUE(rest.next_page_token().empty());
-  for (const auto& c : rest.cards()) ids.insert(c.id());
+  for (const auto& c : rest.deals()) ids.insert(c.id());
   EXPECT_EQ(ids.size(), 5u);
   // The board under access and the mine filter: Anna's column has only her two deals.
   grpc::ClientContext ctx3;

@@ -381,7 +381,7 @@ TEST_F(ListingTest, BoardsOfEveryScopeAreIndexBackedAndCountExactly) {
       ASSERT_TRUE(page.ok()) << page.status();
       EXPECT_GE(ExpectNoSeqScanOfDeals(recorder.Take(), caller.name + " column / " + filter), 1);
       std::vector<std::string> cards;
-      for (const auto& card : page->cards()) cards.push_back(card.id());
+      for (const auto& card : page->deals()) cards.push_back(card.id());
       EXPECT_EQ(cards, Expected(absl::StrCat("stage_id = '", kP1Stages[3], "' AND ", caller.access, " AND (", where,
                                              ")"),
                                 static_cast<int>(cards.size())));

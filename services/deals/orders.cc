@@ -16,6 +16,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/products.h"
 #include "services/deals/sql.h"
 
@@ -124,16 +125,20 @@ OrderStore::OrderStore(pg::Pool& pool, const Clock& clock)
     : pool_(pool), clock_(clock), outbox_("deals", clock) {}
 
 absl::StatusOr<v1::Order> OrderStore::Create(const Actor& actor, const v1::CreateOrderRequest& req) {
-  v1::Order o = req.order();
-  absl::StripAsciiWhitespace(o.mutable_number());
-  if (CodePoints(o.number()) > kMaxNumber)
+  v1::Order given = req.order();
+  absl::StripAsciiWhitespace(given.mutable_number());
+  if (CodePoints(given.number()) > kMaxNumber)
     return InvalidFieldError("order.number", "longer than 100 characters");
-  if (CodePoints(o.comment()) > kMaxComment)
+  if (CodePoints(given.comment()) > kMaxComment)
     return InvalidFieldError("order.comment", "longer than 5000 characters");
-  if (req.from_deal_products() && !o.lines().empty()) {
+  if (req.from_deal_products() && !given.lines().empty()) {
     return InvalidFieldError("order.lines", "must be empty with from_deal_products");
   }
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::Order o;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kCreateOrderMethod, req, o,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    o = given;
     CRM_ASSIGN_OR_RETURN(DealHead deal,
                          LoadDealHead(tx, actor.principal, req.deal_id(), /*write=*/true, true));
     int64_t amount = 0;
@@ -245,7 +250,9 @@ absl::StatusOr<v1::Order> OrderStore::SetStatus(const Actor& actor, const v1::Se
     return InvalidFieldError("status", "required: NEW, IN_PROGRESS, SHIPPED, DONE or CANCELLED");
   }
   v1::Order result;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kSetOrderStatusMethod, req, result,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     CRM_ASSIGN_OR_RETURN(DealHead deal,
                          LoadDealHead(tx, actor.principal, req.deal_id(), /*write=*/true, true));
     std::optional<v1::Order> old = LoadOrder(tx, deal.id, req.id(), /*for_update=*/true);

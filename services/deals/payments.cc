@@ -20,6 +20,7 @@
 #include "libs/pg/sql_numeric.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/products.h"
 #include "services/deals/sql.h"
 
@@ -254,7 +255,12 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::Add(const Actor& actor, std::stri
   const absl::Time now = clock_.Now();
   const std::string today = absl::FormatCivilTime(absl::ToCivilDay(now, zone_));
   v1::PaymentPanel out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::AddPaymentRequest request;  // what an idempotency key is bound to
+  request.set_deal_id(std::string(deal_id));
+  *request.mutable_payment() = in;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kAddPaymentMethod, request, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     PanelTx t(tx, deals_, actor, today);
     CRM_RETURN_IF_ERROR(t.Open(deal_id, /*write=*/true));
     CRM_ASSIGN_OR_RETURN(int64_t amount, CheckAmount("payment.amount", in.amount(), t.deal().currency));
@@ -349,7 +355,9 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::MarkReceived(const Actor& actor,
   const absl::Time now = clock_.Now();
   const std::string today = absl::FormatCivilTime(absl::ToCivilDay(now, zone_));
   v1::PaymentPanel out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kMarkPaymentReceivedMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     PanelTx t(tx, deals_, actor, today);
     CRM_RETURN_IF_ERROR(t.Open(req.deal_id(), /*write=*/true));
     std::optional<v1::Payment> old = LoadPayment(tx, t.deal().id, req.id(), today);
@@ -436,7 +444,9 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::ApplySchedule(const Actor& actor,
   const absl::Time now = clock_.Now();
   const std::string today = absl::FormatCivilTime(absl::ToCivilDay(now, zone_));
   v1::PaymentPanel out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kApplyPaymentScheduleMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     PanelTx t(tx, deals_, actor, today);
     CRM_RETURN_IF_ERROR(t.Open(req.deal_id(), /*write=*/true));
     const std::string& currency = t.deal().currency;

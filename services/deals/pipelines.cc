@@ -2,6 +2,7 @@
 #include "services/deals/pipelines.h"
 
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -325,7 +326,12 @@ absl::StatusOr<v1::Pipeline> PipelineStore::Get(std::string_view id) {
 }
 
 absl::StatusOr<v1::Pipeline> PipelineStore::Create(const v1::Pipeline& pipeline) {
-  return Insert(pipeline, /*keep_ids=*/false, nullptr);
+  return Insert(pipeline, /*keep_ids=*/false, nullptr, nullptr, "");
+}
+
+absl::StatusOr<v1::Pipeline> PipelineStore::Create(const v1::Pipeline& pipeline, const Principal& caller,
+                                                   std::string_view idempotency_key) {
+  return Insert(pipeline, /*keep_ids=*/false, nullptr, &caller, idempotency_key);
 }
 
 absl::StatusOr<bool> PipelineStore::EnsurePipeline(const v1::Pipeline& pipeline) {
@@ -335,12 +341,12 @@ absl::StatusOr<bool> PipelineStore::EnsurePipeline(const v1::Pipeline& pipeline)
       return InvalidFieldError(absl::StrCat("pipeline.stages[", i, "].id"), "must be a UUID");
   }
   bool created = false;
-  CRM_RETURN_IF_ERROR(Insert(pipeline, /*keep_ids=*/true, &created).status());
+  CRM_RETURN_IF_ERROR(Insert(pipeline, /*keep_ids=*/true, &created, nullptr, "").status());
   return created;
 }
 
-absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline, bool keep_ids,
-                                                   bool* created) {
+absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline, bool keep_ids, bool* created,
+                                                   const Principal* caller, std::string_view idempotency_key) {
   v1::Pipeline p = pipeline;
   const absl::Time now = clock_.Now();
   if (!keep_ids) {
@@ -349,7 +355,12 @@ absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline,
   }
   for (v1::Stage& s : *p.mutable_stages()) NormalizeGates(s);
   std::optional<v1::Pipeline> result;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::CreatePipelineRequest request;  // what an idempotency key is bound to
+  *request.mutable_pipeline() = pipeline;
+  v1::Pipeline reply;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, caller != nullptr ? *caller : Principal(),
+                                              caller != nullptr ? idempotency_key : "", kCreatePipelineMethod,
+                                              request, reply, [&](pqxx::transaction_base& tx) -> absl::Status {
     if (created) *created = false;
     result.reset();
     CRM_RETURN_IF_ERROR(ValidatePipeline(tx, p));
@@ -369,9 +380,11 @@ absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline,
     }
     if (created) *created = true;
     CRM_ASSIGN_OR_RETURN(result, LoadPipeline(tx, p.id()));  // as stored (times in microseconds)
+    if (result) reply = *result;
     return absl::OkStatus();
   }));
-  if (!result) return absl::InternalError("pipeline vanished after insert");
+  if (!result) result = reply;  // a repeated idempotency key: the first reply
+  if (result->id().empty()) return absl::InternalError("pipeline vanished after insert");
   return *std::move(result);
 }
 
@@ -568,11 +581,26 @@ bool InsertField(pqxx::transaction_base& tx, const v1::FieldDefinition& f) {
 }  // namespace
 
 absl::StatusOr<v1::FieldDefinition> PipelineStore::CreateField(const v1::FieldDefinition& field) {
+  return CreateField(field, Principal(), "");
+}
+
+absl::StatusOr<v1::FieldDefinition> PipelineStore::CreateField(const v1::FieldDefinition& field,
+                                                               const Principal& caller,
+                                                               std::string_view idempotency_key) {
   CRM_RETURN_IF_ERROR(ValidateField(field));
-  CRM_ASSIGN_OR_RETURN(bool created, EnsureField(field));
-  if (!created)
-    return absl::AlreadyExistsError(absl::StrCat("field ", QuoteForError(field.code()), " already exists"));
-  return field;
+  v1::CreateFieldDefinitionRequest request;  // what an idempotency key is bound to
+  *request.mutable_field() = field;
+  v1::FieldDefinition reply;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      pool_, clock_.Now(), caller, idempotency_key, kCreateFieldDefinitionMethod, request, reply,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        if (!InsertField(tx, field)) {
+          return absl::AlreadyExistsError(absl::StrCat("field ", QuoteForError(field.code()), " already exists"));
+        }
+        reply = field;
+        return absl::OkStatus();
+      }));
+  return reply;
 }
 
 absl::StatusOr<bool> PipelineStore::EnsureField(const v1::FieldDefinition& field) {
@@ -608,7 +636,7 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* ctx,
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kPipelinesManagePermission));
-    CRM_ASSIGN_OR_RETURN(*out, store_->Create(req->pipeline()));
+    CRM_ASSIGN_OR_RETURN(*out, store_->Create(req->pipeline(), caller, rpc::IdempotencyKey(*ctx)));
     return absl::OkStatus();
   });
 }
@@ -648,7 +676,7 @@ grpc::Status PipelineServiceImpl::CreateFieldDefinition(grpc::ServerContext* ctx
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kPipelinesManagePermission));
-    CRM_ASSIGN_OR_RETURN(*out, store_->CreateField(req->field()));
+    CRM_ASSIGN_OR_RETURN(*out, store_->CreateField(req->field(), caller, rpc::IdempotencyKey(*ctx)));
     return absl::OkStatus();
   });
 }

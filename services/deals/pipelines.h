@@ -104,6 +104,9 @@ class PipelineStore {
   // version 1). INVALID_ARGUMENT naming pipeline.name, pipeline.stages (not at least one open, one won
   // and one lost stage), pipeline.stages[i].name / .kind / .color / .gates.required_fields.
   absl::StatusOr<v1::Pipeline> Create(const v1::Pipeline& pipeline);
+  // Create with an idempotency key of `caller` (idempotent.h): a repeat returns the first pipeline.
+  absl::StatusOr<v1::Pipeline> Create(const v1::Pipeline& pipeline, const crm::common::v1::Principal& caller,
+                                      std::string_view idempotency_key);
   // Applies the fields named in `paths` ("name", "sort", "stages"; others are INVALID_ARGUMENT naming
   // update_mask) from `pipeline`. NOT_FOUND for an unknown pipeline.id; ABORTED "version mismatch" when
   // pipeline.version is not 0 and not the stored one. Stages are matched by id: a stage with an id keeps
@@ -132,11 +135,16 @@ class PipelineStore {
   // field.type, field.options (ENUM / MULTI_ENUM need at least one, non-empty and distinct; other
   // types take none); ALREADY_EXISTS when the code is taken.
   absl::StatusOr<v1::FieldDefinition> CreateField(const v1::FieldDefinition& field);
+  // CreateField with an idempotency key of `caller` (idempotent.h): a repeat returns the first reply.
+  absl::StatusOr<v1::FieldDefinition> CreateField(const v1::FieldDefinition& field,
+                                                  const crm::common::v1::Principal& caller,
+                                                  std::string_view idempotency_key);
   // Creates `field` unless a definition with its code exists; returns whether it was created.
   absl::StatusOr<bool> EnsureField(const v1::FieldDefinition& field);
 
  private:
-  absl::StatusOr<v1::Pipeline> Insert(const v1::Pipeline& pipeline, bool keep_ids, bool* created);
+  absl::StatusOr<v1::Pipeline> Insert(const v1::Pipeline& pipeline, bool keep_ids, bool* created,
+                                      const crm::common::v1::Principal* caller, std::string_view idempotency_key);
 
   pg::Pool& pool_;
   const Clock& clock_;

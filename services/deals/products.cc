@@ -21,6 +21,7 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/sql.h"
 
 namespace crm::deals {
@@ -569,8 +570,14 @@ absl::StatusOr<v1::DealProduct> DealProductStore::Add(const Actor& actor, std::s
   if (!in.product_id().empty() && !IsUuid(in.product_id())) {
     return InvalidFieldError("product.product_id", "not a UUID");
   }
-  v1::DealProduct l = in;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::DealProduct l;
+  v1::AddDealProductRequest request;  // what an idempotency key is bound to
+  request.set_deal_id(std::string(deal_id));
+  *request.mutable_product() = in;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kAddDealProductMethod, request, l,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    l = in;
     CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, actor.principal, deal_id, /*write=*/true, true));
     if (!l.product_id().empty()) {
       std::optional<v1::Product> p = LoadProduct(tx, "id", l.product_id());

@@ -20,6 +20,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/listing.h"
 #include "services/deals/sql.h"
 #include "services/deals/timeline.h"
@@ -391,7 +392,9 @@ absl::StatusOr<v1::Task> TaskStore::Complete(const Actor& actor, const v1::Compl
   if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
   if (CodePoints(req.result()) > kMaxResult) return InvalidFieldError("result", "longer than 5000 characters");
   v1::Task t;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kCompleteTaskMethod, req, t,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<v1::Task> old = LoadTask(tx, req.id(), false);
     if (!old.has_value()) return absl::NotFoundError("task not found");
     CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, old->deal_id(), /*for_update=*/true));
@@ -423,7 +426,9 @@ absl::StatusOr<v1::Task> TaskStore::Complete(const Actor& actor, const v1::Compl
 absl::StatusOr<v1::Task> TaskStore::Cancel(const Actor& actor, const v1::CancelTaskRequest& req) {
   if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
   v1::Task t;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kCancelTaskMethod, req, t,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<v1::Task> old = LoadTask(tx, req.id(), false);
     if (!old.has_value()) return absl::NotFoundError("task not found");
     CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, old->deal_id(), /*for_update=*/true));

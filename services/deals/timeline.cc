@@ -23,6 +23,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/sql.h"
 #include "services/deals/thumbnail.h"
 
@@ -340,7 +341,11 @@ absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v
                 {{"attachment_id", a.id()}, {"format", ImageMimeType(image)}, {"error", stored.status()}});
     }
   }
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  const v1::Attachment made = a;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kUploadAttachmentMethod, req, a,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    a = made;
     CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), false));
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
     SqlParams p;
