@@ -101,6 +101,9 @@ class ClientStore {
   // The contacts of client `client_id`, in the order it got them.
   absl::StatusOr<crm::deals::v1::ListContactsResponse> ListContacts(const crm::common::v1::Principal& caller,
                                                                     std::string_view client_id);
+  // A page of them (page_size / page_token, README "Lists").
+  absl::StatusOr<crm::deals::v1::ListContactsResponse> ListContacts(const crm::common::v1::Principal& caller,
+                                                              const crm::deals::v1::ListContactsRequest& req);
   // Applies the paths of `mask` when contact.version matches.
   absl::StatusOr<crm::deals::v1::Contact> UpdateContact(const Actor& actor,
                                                         const crm::deals::v1::Contact& contact,
@@ -115,6 +118,9 @@ class ClientStore {
   // The deal's contacts, main first, then in the order added.
   absl::StatusOr<crm::deals::v1::ListDealContactsResponse> ListDealContacts(
       const crm::common::v1::Principal& caller, std::string_view deal_id);
+  // A page of them (page_size / page_token, README "Lists").
+  absl::StatusOr<crm::deals::v1::ListDealContactsResponse> ListDealContacts(const crm::common::v1::Principal& caller,
+                                                              const crm::deals::v1::ListDealContactsRequest& req);
 
  private:
   pg::Pool& pool_;

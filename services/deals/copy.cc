@@ -22,6 +22,7 @@
 #include "services/deals/pipelines.h"
 #include "services/deals/products.h"
 #include "services/deals/sql.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -53,20 +54,21 @@ v1::CopyOptions CopyEverything() {
 }
 
 // The request fields every copy checks before touching the database.
+// Every violation of a copy's target at once (issue 16).
 absl::Status CheckTarget(const v1::CopyDealRequest& req) {
-  auto optional_uuid = [](std::string_view field, const std::string& v) -> absl::Status {
-    if (!v.empty() && !IsUuid(v)) return InvalidFieldError(field, "not a UUID");
-    return absl::OkStatus();
+  Violations v;
+  auto optional_uuid = [&](std::string_view field, const std::string& value) {
+    if (!value.empty() && !IsUuid(value)) v.Add(field, "not a UUID");
   };
-  if (req.id().empty()) return InvalidFieldError("id", "required");
-  CRM_RETURN_IF_ERROR(optional_uuid("id", req.id()));
-  CRM_RETURN_IF_ERROR(optional_uuid("pipeline_id", req.pipeline_id()));
-  CRM_RETURN_IF_ERROR(optional_uuid("stage_id", req.stage_id()));
-  CRM_RETURN_IF_ERROR(optional_uuid("responsible_id", req.responsible_id()));
+  if (req.id().empty()) v.Add("id", "required");
+  optional_uuid("id", req.id());
+  optional_uuid("pipeline_id", req.pipeline_id());
+  optional_uuid("stage_id", req.stage_id());
+  optional_uuid("responsible_id", req.responsible_id());
   if (CodePoints(req.comment()) > kMaxCopyComment) {
-    return InvalidFieldError("comment", absl::StrCat("longer than ", kMaxCopyComment, " characters"));
+    v.Add("comment", absl::StrCat("longer than ", kMaxCopyComment, " characters"));
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 // Custom field code -> technical, for every defined field.

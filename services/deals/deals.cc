@@ -38,6 +38,7 @@
 #include "services/deals/timeline.h"
 #include "services/deals/pipelines.h"
 #include "services/deals/users.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -293,6 +294,17 @@ absl::Status CheckAmount(v1::Deal& deal, const std::string& pipeline_currency) {
   return absl::OkStatus();
 }
 
+// The amount's own rules (a currency, if given, is an ISO 4217 code; the amount is not negative), every
+// violation at once, before the pipeline's currency is known.
+absl::Status CheckAmountShape(const crm::common::v1::Money& amount) {
+  Violations v;
+  if (!amount.currency().empty() && !ValidateCurrency(amount.currency()).ok()) {
+    v.Add("deal.amount.currency", "not an upper-case ISO 4217 code");
+  }
+  if (amount.amount_minor() < 0) v.Add("deal.amount.amount_minor", "negative");
+  return v.Status();
+}
+
 absl::Status CheckPriority(const v1::Deal& deal) {
   if (!v1::Deal::Priority_IsValid(deal.priority())) return InvalidFieldError("deal.priority", "unknown priority");
   return absl::OkStatus();
@@ -305,13 +317,14 @@ absl::Status CheckSource(const v1::Deal& deal) {
 
 absl::Status CheckTags(const v1::Deal& deal) {
   if (deal.tags_size() > kMaxTags) return InvalidFieldError("deal.tags", "at most 50 tags");
+  Violations v;
   for (int i = 0; i < deal.tags_size(); ++i) {
     const std::string& t = deal.tags(i);
     if (t.empty() || CodePoints(t) > kMaxTagLength) {
-      return InvalidFieldError(absl::StrCat("deal.tags[", i, "]"), "must be 1 to 64 characters");
+      v.Add(absl::StrCat("deal.tags[", i, "]"), "must be 1 to 64 characters");
     }
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 bool IsDecimal(std::string_view s) {
@@ -328,7 +341,9 @@ bool IsDecimal(std::string_view s) {
   return digits > 0 && i == s.size();
 }
 
-absl::Status CheckFields(const v1::Deal& deal, const std::map<std::string, FieldDef>& defs) {
+// Checks the custom field values of `deal` against their definitions, recording every violation in `v`
+// ("deal.fields[2].text", ...).
+void CheckFields(const v1::Deal& deal, const std::map<std::string, FieldDef>& defs, Violations& v) {
   using T = v1::FieldDefinition;
   using V = v1::FieldValue;
   std::set<std::string> seen;
@@ -336,68 +351,75 @@ absl::Status CheckFields(const v1::Deal& deal, const std::map<std::string, Field
     const V& f = deal.fields(i);
     const std::string at = absl::StrCat("deal.fields[", i, "]");
     auto def = defs.find(f.code());
-    if (def == defs.end()) return InvalidFieldError(at + ".code", absl::StrCat("unknown field ", QuoteForError(f.code())));
-    if (!seen.insert(f.code()).second) return InvalidFieldError(at + ".code", "given twice");
+    if (def == defs.end()) {
+      v.Add(at + ".code", absl::StrCat("unknown field ", QuoteForError(f.code())));
+      continue;
+    }
+    if (!seen.insert(f.code()).second) {
+      v.Add(at + ".code", "given twice");
+      continue;
+    }
     const V::ValueCase vc = f.value_case();
-    auto want = [&](V::ValueCase c, const char* what) -> absl::Status {
-      if (vc != c) return InvalidFieldError(at, absl::StrCat("field ", f.code(), " takes ", what));
-      return absl::OkStatus();
+    auto is = [&](V::ValueCase c, const char* what) {
+      if (vc == c) return true;
+      v.Add(at, absl::StrCat("field ", f.code(), " takes ", what));
+      return false;
     };
     switch (def->second.type) {
       case T::TYPE_STRING:
-        CRM_RETURN_IF_ERROR(want(V::kText, "text"));
-        if (CodePoints(f.text()) > kMaxText) return InvalidFieldError(at + ".text", "too long");
+        if (is(V::kText, "text") && CodePoints(f.text()) > kMaxText) v.Add(at + ".text", "too long");
         break;
       case T::TYPE_NUMBER:
-        CRM_RETURN_IF_ERROR(want(V::kNumber, "a decimal number"));
-        if (!IsDecimal(f.number())) return InvalidFieldError(at + ".number", "not a decimal number");
+        if (is(V::kNumber, "a decimal number") && !IsDecimal(f.number())) {
+          v.Add(at + ".number", "not a decimal number");
+        }
         break;
       case T::TYPE_MONEY:
-        CRM_RETURN_IF_ERROR(want(V::kMoney, "money"));
-        if (!ValidateCurrency(f.money().currency()).ok()) {
-          return InvalidFieldError(at + ".money.currency", "not an upper-case ISO 4217 code");
+        if (is(V::kMoney, "money") && !ValidateCurrency(f.money().currency()).ok()) {
+          v.Add(at + ".money.currency", "not an upper-case ISO 4217 code");
         }
         break;
       case T::TYPE_DATE: {
-        CRM_RETURN_IF_ERROR(want(V::kText, "a date"));
         absl::Time t;
         std::string err;
-        if (f.text().size() != 10 || !absl::ParseTime("%Y-%m-%d", f.text(), &t, &err)) {
-          return InvalidFieldError(at + ".text", "not a date YYYY-MM-DD");
+        if (is(V::kText, "a date") &&
+            (f.text().size() != 10 || !absl::ParseTime("%Y-%m-%d", f.text(), &t, &err))) {
+          v.Add(at + ".text", "not a date YYYY-MM-DD");
         }
         break;
       }
       case T::TYPE_DATETIME:
-        CRM_RETURN_IF_ERROR(want(V::kTime, "a time"));
+        is(V::kTime, "a time");
         break;
       case T::TYPE_BOOL:
-        CRM_RETURN_IF_ERROR(want(V::kFlag, "a flag"));
+        is(V::kFlag, "a flag");
         break;
       case T::TYPE_ENUM:
-        CRM_RETURN_IF_ERROR(want(V::kText, "one option"));
-        if (!def->second.options.contains(f.text())) return InvalidFieldError(at + ".text", "not an option of the field");
+        if (is(V::kText, "one option") && !def->second.options.contains(f.text())) {
+          v.Add(at + ".text", "not an option of the field");
+        }
         break;
       case T::TYPE_MULTI_ENUM:
-        CRM_RETURN_IF_ERROR(want(V::kOptions, "options"));
-        for (const std::string& o : f.options().values()) {
-          if (!def->second.options.contains(o)) return InvalidFieldError(at + ".options", "not an option of the field");
+        if (!is(V::kOptions, "options")) break;
+        for (int j = 0; j < f.options().values_size(); ++j) {
+          if (!def->second.options.contains(f.options().values(j))) {
+            v.Add(absl::StrCat(at, ".options.values[", j, "]"), "not an option of the field");
+          }
         }
         break;
       case T::TYPE_USER:
-        CRM_RETURN_IF_ERROR(want(V::kText, "a user id"));
-        if (!IsUuid(f.text())) return InvalidFieldError(at + ".text", "not a UUID");
+        if (is(V::kText, "a user id") && !IsUuid(f.text())) v.Add(at + ".text", "not a UUID");
         break;
       case T::TYPE_URL:
-        CRM_RETURN_IF_ERROR(want(V::kText, "a URL"));
-        if (!(f.text().rfind("http://", 0) == 0 || f.text().rfind("https://", 0) == 0) || f.text().size() > 2000) {
-          return InvalidFieldError(at + ".text", "not an http(s) URL");
+        if (is(V::kText, "a URL") &&
+            (!(f.text().rfind("http://", 0) == 0 || f.text().rfind("https://", 0) == 0) || f.text().size() > 2000)) {
+          v.Add(at + ".text", "not an http(s) URL");
         }
         break;
       default:
-        return InvalidFieldError(at, "field has an unknown type");
+        v.Add(at, "field has an unknown type");
     }
   }
-  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -433,19 +455,32 @@ bool Filled(const v1::Deal& d, const std::string& name) {
   return true;  // a gate naming a field deals does not know cannot be met by the deal; not enforced
 }
 
-// OK, or FailedPrecondition "stage «X» requires: a, b, an open task, a comment" listing every unmet gate.
+// OK, or FAILED_PRECONDITION "stage «X» requires: a, b, an open task, a comment" listing every unmet gate
+// (D4), each also a field violation in its details (issue 16): a required field as the gate names it
+// ("client_id", "custom.visit_time"), "open_task", "comment".
 absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std::string& comment) {
   std::vector<std::string> missing;
+  std::vector<FieldViolation> violations;
+  const std::string why = absl::StrCat("required by stage «", stage.name(), "»");
   for (const std::string& f : stage.gates().required_fields()) {
-    if (!Filled(deal, f)) missing.push_back(f);
+    if (Filled(deal, f)) continue;
+    missing.push_back(f);
+    violations.push_back({f, why});
   }
   // A deal has an open task exactly when next_task_time is set: tasks.cc keeps it at the earliest due
   // time of the deal's open tasks in every task change's transaction.
-  if (stage.gates().requires_open_task() && !deal.has_next_task_time()) missing.push_back("an open task");
-  if (stage.gates().requires_comment() && comment.empty()) missing.push_back("a comment");
+  if (stage.gates().requires_open_task() && !deal.has_next_task_time()) {
+    missing.push_back("an open task");
+    violations.push_back({"open_task", absl::StrCat("an open task is ", why)});
+  }
+  if (stage.gates().requires_comment() && comment.empty()) {
+    missing.push_back("a comment");
+    violations.push_back({"comment", absl::StrCat("a comment is ", why)});
+  }
   if (missing.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("stage «", stage.name(), "» requires: ", absl::StrJoin(missing, ", ")));
+  return WithFieldViolations(
+      absl::FailedPreconditionError(absl::StrCat("stage «", stage.name(), "» requires: ", absl::StrJoin(missing, ", "))),
+      violations);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -499,25 +534,137 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
 using PageKey = TimePageKey;
 
 
-// The SQL condition (alias d) for `f`; its pipeline_id and stage_ids only when `with_location`.
-absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealFilter& f, bool with_location,
-                                        std::string_view prefix, SqlParams& p) {
+// The user ids a list's responsible filter names (issue 16: one spelling for "me"): a UUID, or "me"
+// (or its alias "mine") for the caller; the caller's own id when `mine`. Violations name
+// `<prefix>.responsible_ids[i]`.
+std::vector<std::string> ResponsibleIds(const Principal& caller, const v1::DealFilter& f, const std::string& pre,
+                                        Violations& v) {
+  std::vector<std::string> out;
+  const std::string me = ActingUserId(caller);
+  auto add = [&](const std::string& id) {
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  };
+  for (int i = 0; i < f.responsible_ids_size(); ++i) {
+    const std::string& r = f.responsible_ids(i);
+    if (IsMe(r)) {
+      if (me.empty()) {
+        v.Add(absl::StrCat(pre, ".responsible_ids[", i, "]"), "\"me\" needs a user caller");
+      } else {
+        add(me);
+      }
+    } else if (!IsUuid(r)) {
+      v.Add(absl::StrCat(pre, ".responsible_ids[", i, "]"), "not a UUID or \"me\"");
+    } else {
+      add(r);
+    }
+  }
+  return out;
+}
+
+// filter.custom_fields ("code:value", D3): each as the FieldValue its definition's type takes, so that it
+// filters through the same containment (and index, deals_fields) as filter.fields.
+void ParseCustomFieldFilters(pqxx::transaction_base& tx, const v1::DealFilter& f, const std::string& pre,
+                             v1::Deal& probe, Violations& v) {
+  if (f.custom_fields_size() == 0) return;
+  using T = v1::FieldDefinition;
+  const std::map<std::string, FieldDef> defs = LoadFieldDefs(tx);
+  std::set<std::string> seen;
+  for (const v1::FieldValue& given : probe.fields()) seen.insert(given.code());
+  for (int i = 0; i < f.custom_fields_size(); ++i) {
+    const std::string at = absl::StrCat(pre, ".custom_fields[", i, "]");
+    const std::string& item = f.custom_fields(i);
+    const size_t colon = item.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      v.Add(at, "must be \"<field code>:<value>\", e.g. \"kp_status:Согласовано\"");
+      continue;
+    }
+    const std::string code = item.substr(0, colon), value = item.substr(colon + 1);
+    auto def = defs.find(code);
+    if (def == defs.end()) {
+      v.Add(at, absl::StrCat("unknown field ", QuoteForError(code)));
+      continue;
+    }
+    v1::FieldValue fv;
+    fv.set_code(code);
+    switch (def->second.type) {
+      case T::TYPE_NUMBER:
+        if (!IsDecimal(value)) v.Add(at, "not a decimal number");
+        fv.set_number(value);
+        break;
+      case T::TYPE_MONEY: {
+        int64_t minor = 0;
+        if (!absl::SimpleAtoi(value, &minor)) v.Add(at, "an amount in minor units, e.g. 1250000");
+        fv.mutable_money()->set_amount_minor(minor);
+        break;
+      }
+      case T::TYPE_DATETIME: {
+        absl::Time t;
+        std::string err;
+        if (!absl::ParseTime(absl::RFC3339_full, value, &t, &err)) v.Add(at, "not an RFC 3339 time");
+        *fv.mutable_time() = ToProtoTimestamp(t);
+        break;
+      }
+      case T::TYPE_BOOL:
+        if (value != "true" && value != "false") v.Add(at, "true or false");
+        fv.set_flag(value == "true");
+        break;
+      case T::TYPE_MULTI_ENUM:
+        if (!def->second.options.contains(value)) v.Add(at, "not an option of the field");
+        fv.mutable_options()->add_values(value);
+        break;
+      case T::TYPE_ENUM:
+        if (!def->second.options.contains(value)) v.Add(at, "not an option of the field");
+        fv.set_text(value);
+        break;
+      default:  // STRING, DATE, USER, URL: the text itself
+        fv.set_text(value);
+    }
+    if (!seen.insert(code).second) {
+      // Two values of one field: both must hold (a multi-enum's options add up; others cannot).
+      for (v1::FieldValue& other : *probe.mutable_fields()) {
+        if (other.code() != code) continue;
+        if (other.has_options() && fv.has_options()) {
+          other.mutable_options()->add_values(fv.options().values(0));
+        } else {
+          v.Add(at, "a second value of a field that holds one");
+        }
+      }
+      continue;
+    }
+    *probe.add_fields() = std::move(fv);
+  }
+}
+
+// The SQL condition (alias d) for `f`; its pipeline_id and stage_ids only when `with_location`. Every
+// violation of the filter at once (issue 16).
+absl::StatusOr<std::string> FilterWhere(pqxx::transaction_base& tx, const Principal& caller, const v1::DealFilter& f,
+                                        bool with_location, std::string_view prefix, SqlParams& p) {
   std::vector<std::string> conds;
   const std::string pre(prefix);
+  Violations v;
   if (with_location && !f.pipeline_id().empty()) {
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".pipeline_id", f.pipeline_id()));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid(pre + ".pipeline_id", f.pipeline_id())));
     conds.push_back(absl::StrCat("d.pipeline_id = ", p.Add(f.pipeline_id()), "::uuid"));
   }
   if (with_location && f.stage_ids_size() > 0) {
     for (int i = 0; i < f.stage_ids_size(); ++i) {
-      CRM_RETURN_IF_ERROR(CheckOptionalUuid(absl::StrCat(pre, ".stage_ids[", i, "]"), f.stage_ids(i)));
+      CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid(absl::StrCat(pre, ".stage_ids[", i, "]"), f.stage_ids(i))));
     }
     conds.push_back(absl::StrCat("d.stage_id = ANY(", p.Add(ArrayLiteral({f.stage_ids().begin(), f.stage_ids().end()})),
                                  "::uuid[])"));
   }
-  std::vector<std::string> responsibles(f.responsible_ids().begin(), f.responsible_ids().end());
-  for (size_t i = 0; i < responsibles.size(); ++i) {
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid(absl::StrCat(pre, ".responsible_ids[", i, "]"), responsibles[i]));
+  std::vector<std::string> responsibles = ResponsibleIds(caller, f, pre, v);
+  if (f.mine()) {
+    const std::string me = ActingUserId(caller);
+    if (me.empty()) {
+      conds.push_back("FALSE");
+    } else if (responsibles.empty()) {
+      responsibles.push_back(me);
+    } else if (std::find(responsibles.begin(), responsibles.end(), me) == responsibles.end()) {
+      conds.push_back("FALSE");  // mine and only others: nobody's
+    } else {
+      responsibles = {me};
+    }
   }
   if (responsibles.size() == 1) {
     // "=" keeps the index order (deals_responsible_created); "= ANY" of one element would not.
@@ -525,47 +672,49 @@ absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealF
   } else if (!responsibles.empty()) {
     conds.push_back(absl::StrCat("d.responsible_id = ANY(", p.Add(ArrayLiteral(responsibles)), "::uuid[])"));
   }
-  if (f.mine()) {
-    const std::string me = ActingUserId(caller);
-    conds.push_back(me.empty() ? "FALSE" : absl::StrCat("d.responsible_id = ", p.Add(me), "::uuid"));
-  }
   if (f.tags_size() > 0) {
     conds.push_back(absl::StrCat("d.tags && ", p.Add(ArrayLiteral({f.tags().begin(), f.tags().end()})), "::text[]"));
   }
   if (!f.query().empty()) {
-    if (CodePoints(f.query()) > kMaxName) return InvalidFieldError(pre + ".query", "longer than 500 characters");
+    if (CodePoints(f.query()) > kMaxName) v.Add(pre + ".query", "longer than 500 characters");
     conds.push_back(absl::StrCat("d.name ILIKE ", p.Add(absl::StrCat("%", EscapeLike(f.query()), "%"))));
   }
-  if (f.amount_min() < 0) return InvalidFieldError(pre + ".amount_min", "negative");
-  if (f.amount_max() < 0) return InvalidFieldError(pre + ".amount_max", "negative");
+  if (f.amount_min() < 0) v.Add(pre + ".amount_min", "negative");
+  if (f.amount_max() < 0) v.Add(pre + ".amount_max", "negative");
   if (f.amount_min() > 0) conds.push_back(absl::StrCat("d.amount_minor >= ", p.Add(absl::StrCat(f.amount_min())), "::bigint"));
   if (f.amount_max() > 0) conds.push_back(absl::StrCat("d.amount_minor <= ", p.Add(absl::StrCat(f.amount_max())), "::bigint"));
   if (f.has_created_after()) conds.push_back(absl::StrCat("d.create_time >= ", TsParam(p, FromProtoTimestamp(f.created_after()))));
   if (f.has_created_before()) conds.push_back(absl::StrCat("d.create_time < ", TsParam(p, FromProtoTimestamp(f.created_before()))));
   if (f.statuses_size() > 0) {
     std::vector<std::string> st;
-    for (int s : f.statuses()) {
-      if (s < 1 || s > 3) return InvalidFieldError(pre + ".statuses", "unknown status");
+    for (int i = 0; i < f.statuses_size(); ++i) {
+      const int s = f.statuses(i);
+      if (s < 1 || s > 3) {
+        v.Add(absl::StrCat(pre, ".statuses[", i, "]"), "unknown status: STATUS_OPEN, STATUS_WON or STATUS_LOST");
+      }
       st.push_back(absl::StrCat(s));
     }
     conds.push_back(absl::StrCat("d.status = ANY(", p.Add(absl::StrCat("{", absl::StrJoin(st, ","), "}")), "::smallint[])"));
   }
-  if (f.fields_size() > 0) {
-    v1::Deal probe;
-    for (int i = 0; i < f.fields_size(); ++i) {
-      if (f.fields(i).code().empty()) return InvalidFieldError(absl::StrCat(pre, ".fields[", i, "].code"), "required");
-      if (f.fields(i).value_case() == v1::FieldValue::VALUE_NOT_SET) {
-        return InvalidFieldError(absl::StrCat(pre, ".fields[", i, "]"), "a value is required");
-      }
-      *probe.add_fields() = f.fields(i);
+  v1::Deal probe;
+  for (int i = 0; i < f.fields_size(); ++i) {
+    if (f.fields(i).code().empty()) v.Add(absl::StrCat(pre, ".fields[", i, "].code"), "required");
+    if (f.fields(i).value_case() == v1::FieldValue::VALUE_NOT_SET) {
+      v.Add(absl::StrCat(pre, ".fields[", i, "]"), "a value is required");
     }
-    // JSON containment on the stored {code: FieldValue} object (arrays: every given option is present).
+    *probe.add_fields() = f.fields(i);
+  }
+  ParseCustomFieldFilters(tx, f, pre, probe, v);
+  if (probe.fields_size() > 0) {
+    // D3: JSON containment on the stored {code: FieldValue} object (arrays: every given option is
+    // present), on the GIN index deals_fields (migration 0009).
     conds.push_back(absl::StrCat("d.fields @> ", p.Add(FieldsToJson(probe)), "::jsonb"));
   }
   if (!f.copied_from_id().empty()) {
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".copied_from_id", f.copied_from_id()));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid(pre + ".copied_from_id", f.copied_from_id())));
     conds.push_back(absl::StrCat("d.copied_from_id = ", p.Add(f.copied_from_id()), "::uuid"));
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   // Access is not part of the filter: ScopedPageSql and ScopedStageTotalsSql (listing.h) reach the
   // caller's deals through their scope's index.
   return conds.empty() ? std::string("TRUE") : absl::StrJoin(conds, " AND ");
@@ -627,10 +776,6 @@ void Page(pqxx::transaction_base& tx, const Principal& caller, std::string where
   ReadCards(r, 0, r.size(), limit, cards, next);
 }
 
-int PageSize(int requested, int default_size, int max_size) {
-  if (requested <= 0) return default_size;
-  return std::min(requested, max_size);
-}
 
 }  // namespace
 
@@ -704,20 +849,33 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
   DealRow row;
   v1::Deal& d = row.deal;
   d = in;
-  CRM_RETURN_IF_ERROR(CheckName(d.name()));
-  if (d.pipeline_id().empty()) return InvalidFieldError("deal.pipeline_id", "required");
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.pipeline_id", d.pipeline_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.stage_id", d.stage_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.responsible_id", d.responsible_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.client_id", d.client_id()));
-  CRM_RETURN_IF_ERROR(CheckPriority(d));
-  CRM_RETURN_IF_ERROR(CheckSource(d));
-  CRM_RETURN_IF_ERROR(CheckTags(d));
-  if (CodePoints(d.lost_comment()) > kMaxComment) return InvalidFieldError("deal.lost_comment", "too long");
-  if (d.responsible_id().empty()) {
-    if (me.empty()) return InvalidFieldError("deal.responsible_id", "required for a caller that is not a user");
-    d.set_responsible_id(me);
+  {
+    // Every violation of the request at once (issue 16): its own fields, its custom fields against their
+    // definitions, and then whether the pipeline and stage it names exist.
+    Violations v;
+    CRM_RETURN_IF_ERROR(v.Merge(CheckName(d.name())));
+    if (d.pipeline_id().empty()) v.Add("deal.pipeline_id", "required");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.pipeline_id", d.pipeline_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.stage_id", d.stage_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.responsible_id", d.responsible_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.client_id", d.client_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckPriority(d)));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckSource(d)));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckTags(d)));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckAmountShape(d.amount())));
+    if (CodePoints(d.lost_comment()) > kMaxComment) v.Add("deal.lost_comment", "too long");
+    if (d.responsible_id().empty() && me.empty()) {
+      v.Add("deal.responsible_id", "required for a caller that is not a user");
+    }
+    if (d.fields_size() > 0) CheckFields(d, LoadFieldDefs(tx), v);
+    if (!v.empty()) {
+      if (IsUuid(d.pipeline_id()) && !PipelineCurrency(tx, d.pipeline_id()).has_value()) {
+        v.Add("deal.pipeline_id", "no such pipeline");
+      }
+      return v.Status();
+    }
   }
+  if (d.responsible_id().empty()) d.set_responsible_id(me);
   if (d.responsible_id() != me && WriteScope(caller) < Scope::kTeam) {
     return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
   }
@@ -758,8 +916,6 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
     const v1::Stage& stage = target->stage.stage;
     d.set_stage_id(stage.id());
     d.set_status(static_cast<v1::Deal::Status>(stage.kind()));
-    // Field definitions are read only when there are custom fields to check (most creates carry none).
-    if (d.fields_size() > 0) CRM_RETURN_IF_ERROR(CheckFields(d, LoadFieldDefs(tx)));
     if (stage.kind() == v1::Stage::KIND_LOST) {
       if (d.lost_reason_code().empty()) return InvalidFieldError("deal.lost_reason_code", "required in a lost stage");
       std::optional<LostReasonRow> reason = FindLostReason(tx, d.lost_reason_code());
@@ -833,26 +989,43 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
                                                "tags",   "fields", "responsible_id", "client_id"};
   const Principal& caller = actor.principal;
   const std::string me = ActingUserId(caller);
-  if (!IsUuid(in.id())) return InvalidFieldError("deal.id", "not a UUID");
-  if (mask.paths_size() == 0) return InvalidFieldError("update_mask", "required");
   std::set<std::string> paths;
-  for (const std::string& path : mask.paths()) {
-    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
-    paths.insert(path);
-  }
-  if (paths.contains("name")) CRM_RETURN_IF_ERROR(CheckName(in.name()));
-  if (paths.contains("source")) CRM_RETURN_IF_ERROR(CheckSource(in));
-  if (paths.contains("priority")) CRM_RETURN_IF_ERROR(CheckPriority(in));
-  if (paths.contains("tags")) CRM_RETURN_IF_ERROR(CheckTags(in));
-  if (paths.contains("client_id")) CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.client_id", in.client_id()));
-  if (paths.contains("responsible_id")) {
-    if (in.responsible_id().empty()) return InvalidFieldError("deal.responsible_id", "required");
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.responsible_id", in.responsible_id()));
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(in.id())) v.Add("deal.id", "not a UUID");
+    if (mask.paths_size() == 0) v.Add("update_mask", "required");
+    for (const std::string& path : mask.paths()) {
+      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
+      paths.insert(path);
+    }
+    if (paths.contains("name")) CRM_RETURN_IF_ERROR(v.Merge(CheckName(in.name())));
+    if (paths.contains("source")) CRM_RETURN_IF_ERROR(v.Merge(CheckSource(in)));
+    if (paths.contains("priority")) CRM_RETURN_IF_ERROR(v.Merge(CheckPriority(in)));
+    if (paths.contains("tags")) CRM_RETURN_IF_ERROR(v.Merge(CheckTags(in)));
+    if (paths.contains("amount")) CRM_RETURN_IF_ERROR(v.Merge(CheckAmountShape(in.amount())));
+    if (paths.contains("client_id")) {
+      CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.client_id", in.client_id())));
+    }
+    if (paths.contains("responsible_id")) {
+      if (in.responsible_id().empty()) v.Add("deal.responsible_id", "required");
+      CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.responsible_id", in.responsible_id())));
+    }
+    if (paths.contains("fields")) {
+      v1::Deal probe;
+      *probe.mutable_fields() = in.fields();
+      CheckFields(probe, LoadFieldDefs(tx), v);
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   std::optional<DealRow> old = LoadDeal(tx, in.id(), /*for_update=*/true);
   if (!old.has_value()) return absl::NotFoundError("deal not found");
   CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
-  if (check_version && in.version() != old->deal.version()) return absl::AbortedError("version mismatch");
+  // Versions (issue 16, README "Versions"): 0 means any version (last writer wins; `If-Match: *`);
+  // another stale one is ABORTED (412 through the gateway with If-Match).
+  if (check_version && in.version() != 0 && in.version() != old->deal.version()) {
+    return absl::AbortedError(
+        absl::StrCat("version mismatch: the deal is at version ", old->deal.version(), ", not ", in.version()));
+  }
   DealRow next = *old;
   v1::Deal& d = next.deal;
   std::vector<std::string> changed;
@@ -889,9 +1062,6 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
     changed.push_back("client_id");
   }
   if (paths.contains("fields")) {
-    v1::Deal probe;
-    *probe.mutable_fields() = in.fields();
-    CRM_RETURN_IF_ERROR(CheckFields(probe, LoadFieldDefs(tx)));
     std::map<std::string, std::string> before, after;
     for (const auto& f : d.fields()) before[f.code()] = f.SerializeAsString();
     for (const auto& f : in.fields()) after[f.code()] = f.SerializeAsString();
@@ -959,18 +1129,26 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
 
 absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealRequest& req) {
   const Principal& caller = actor.principal;
-  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
-  if (req.stage_id().empty()) return InvalidFieldError("stage_id", "required");
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("stage_id", req.stage_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
-  if (CodePoints(req.comment()) > kMaxComment) return InvalidFieldError("comment", "too long");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.id())) v.Add("id", "not a UUID");
+    if (req.stage_id().empty()) v.Add("stage_id", "required");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("stage_id", req.stage_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("pipeline_id", req.pipeline_id())));
+    if (CodePoints(req.comment()) > kMaxComment) v.Add("comment", "too long");
+    if (req.version() < 0) v.Add("version", "negative");
+    CRM_RETURN_IF_ERROR(v.Status());
+  }
   DealRow out;
   CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), caller, actor.idempotency_key, kMoveDealMethod,
                                               req, out.deal, [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<DealRow> old = LoadDeal(tx, req.id(), /*for_update=*/true);
     if (!old.has_value()) return absl::NotFoundError("deal not found");
     CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
-    if (req.version() != 0 && req.version() != old->deal.version()) return absl::AbortedError("version mismatch");
+    if (req.version() != 0 && req.version() != old->deal.version()) {
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: the deal is at version ", old->deal.version(), ", not ", req.version()));
+    }
     const std::string pipeline = req.pipeline_id().empty() ? old->deal.pipeline_id() : req.pipeline_id();
     CRM_ASSIGN_OR_RETURN(std::optional<StageRow> stage, LoadStage(tx, req.stage_id()));
     if (!stage.has_value() || stage->pipeline_id != pipeline) {
@@ -1046,7 +1224,7 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
 
 absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, const v1::ListDealsRequest& req) {
   if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
   CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListDealsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -1054,8 +1232,8 @@ absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, c
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
         SqlParams p;
-        CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(caller, req.filter(), true, "filter", p));
-        Page(tx, caller, where, p, after, PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize), out.mutable_deals(),
+        CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(tx, caller, req.filter(), true, "filter", p));
+        Page(tx, caller, where, p, after, size, out.mutable_deals(),
              out.mutable_next_page_token());
         return absl::OkStatus();
       },
@@ -1067,8 +1245,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
   if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
   if (req.pipeline_id().empty()) return InvalidFieldError("pipeline_id", "required");
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
-  if (req.cards_per_stage() < 0) return InvalidFieldError("cards_per_stage", "negative");
-  const int cards = PageSize(req.cards_per_stage(), kDefaultCards, kMaxCards);
+  CRM_ASSIGN_OR_RETURN(const int cards, PageSize("cards_per_stage", req.cards_per_stage(), kDefaultCards, kMaxCards));
   v1::Board board;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1093,7 +1270,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
           const std::string cur = p.Add(*currency);
           std::string where;
           if (rest.ByteSizeLong() != 0) {
-            CRM_ASSIGN_OR_RETURN(where, FilterWhere(caller, req.filter(), false, "filter", p));
+            CRM_ASSIGN_OR_RETURN(where, FilterWhere(tx, caller, req.filter(), false, "filter", p));
           }
           for (const pqxx::row& r : Exec(tx, ScopedStageTotalsSql(caller, stage_ids, cur, where, p), p)) {
             totals[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
@@ -1113,7 +1290,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
         // Every column's first cards in one statement, column after column (listing.h).
         SqlParams p;
         const std::string stage_ids = p.Add(ArrayLiteral(nonempty));
-        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
+        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(tx, caller, req.filter(), false, "filter", p));
         const pqxx::result r = ExecPrepared(tx, ScopedColumnsSql(caller, CardColumns(), stage_ids, filter, cards + 1, p), p);
         std::map<std::string, v1::Board::Column*> by_stage;
         for (v1::Board::Column& col : *board.mutable_columns()) by_stage[col.stage().id()] = &col;
@@ -1140,7 +1317,7 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
   if (req.stage_id().empty()) return InvalidFieldError("stage_id", "required");
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("stage_id", req.stage_id()));
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultCards, kMaxCards));
   CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListStageDealsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -1153,8 +1330,8 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
         }
         SqlParams p;
         std::string where = absl::StrCat("d.stage_id = ", p.Add(req.stage_id()), "::uuid");
-        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
-        Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, PageSize(req.page_size(), kDefaultCards, kMaxCards),
+        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(tx, caller, req.filter(), false, "filter", p));
+        Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, size,
              out.mutable_deals(), out.mutable_next_page_token());
         return absl::OkStatus();
       },

@@ -206,7 +206,7 @@ TEST_F(DealsTest, StaleVersionIsAbortedAndChangesNothing) {
   v1::Deal out;
   grpc::Status s = Update(Anna(), change, {"name"}, &out);
   EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
-  EXPECT_EQ(s.error_message(), "version mismatch");
+  EXPECT_EQ(s.error_message(), "version mismatch: the deal is at version 1, not 7");
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deals WHERE name = 'Старое' AND version = 1")), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox"), events);
   // With the right version: applied, version+1, DealUpdated naming the changed fields only.

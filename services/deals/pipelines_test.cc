@@ -255,8 +255,9 @@ TEST_F(PipelinesTest, CreateGetAndList) {
   EXPECT_TRUE(found);
 
   EXPECT_EQ(Get(NewUuidV7(), &got).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Get("not-a-uuid", &got).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Get("", &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  // A malformed id is 400 naming it (issue 16), not 404.
+  EXPECT_EQ(Get("not-a-uuid", &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("", &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(PipelinesTest, UnsignedCallerIsTurnedAway) {
@@ -405,7 +406,7 @@ TEST_F(PipelinesTest, UpdateChecksAndBumpsVersion) {
   next.set_name("Версии 3");
   s = Update(next, {"name"}, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
-  EXPECT_EQ(s.error_message(), "version mismatch");
+  EXPECT_EQ(s.error_message(), "version mismatch: the pipeline is at version 2, not 1");
   v1::Pipeline got;
   ASSERT_TRUE(Get(made.id(), &got).ok());
   EXPECT_EQ(got.name(), "Версии 2");

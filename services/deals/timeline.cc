@@ -24,6 +24,7 @@
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/idempotent.h"
+#include "services/deals/violations.h"
 #include "services/deals/sql.h"
 #include "services/deals/thumbnail.h"
 
@@ -186,12 +187,16 @@ TimelineStore::TimelineStore(pg::Pool& pool, const Clock& clock, BlobStore& blob
 
 absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, const v1::AddCommentRequest& req,
                                                             std::string_view idempotency_key) {
-  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  if (req.text().empty()) return InvalidFieldError("text", "required");
-  if (CodePoints(req.text()) > kMaxCommentChars) return InvalidFieldError("text", "longer than 10000 characters");
-  if (req.attachment_ids_size() > kMaxAttachmentsPerComment) return InvalidFieldError("attachment_ids", "at most 20");
-  for (int i = 0; i < req.attachment_ids_size(); ++i) {
-    if (!IsUuid(req.attachment_ids(i))) return InvalidFieldError(absl::StrCat("attachment_ids[", i, "]"), "not a UUID");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.deal_id())) v.Add("deal_id", "not a UUID");
+    if (req.text().empty()) v.Add("text", "required");
+    if (CodePoints(req.text()) > kMaxCommentChars) v.Add("text", "longer than 10000 characters");
+    if (req.attachment_ids_size() > kMaxAttachmentsPerComment) v.Add("attachment_ids", "at most 20");
+    for (int i = 0; i < req.attachment_ids_size() && i <= kMaxAttachmentsPerComment; ++i) {
+      if (!IsUuid(req.attachment_ids(i))) v.Add(absl::StrCat("attachment_ids[", i, "]"), "not a UUID");
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   v1::TimelineEntry entry;
   entry.set_id(NewUuidV7());
@@ -246,8 +251,7 @@ absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, 
 absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& caller,
                                                              const v1::ListTimelineRequest& req) {
   if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
-  const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
+  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
   CRM_ASSIGN_OR_RETURN(std::optional<TimePageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListTimelineResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -293,12 +297,14 @@ absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& ca
 }
 
 absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v1::UploadAttachmentRequest& req) {
-  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  CRM_RETURN_IF_ERROR(CheckFileName("file_name", req.file_name()));
-  if (!req.content_type().empty()) CRM_RETURN_IF_ERROR(CheckMediaType("content_type", req.content_type()));
-  if (req.content().empty()) return InvalidFieldError("content", "required");
-  if (static_cast<int64_t>(req.content().size()) > kMaxAttachmentBytes) {
-    return InvalidFieldError("content", "larger than 10 MiB");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.deal_id())) v.Add("deal_id", "not a UUID");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckFileName("file_name", req.file_name())));
+    if (!req.content_type().empty()) CRM_RETURN_IF_ERROR(v.Merge(CheckMediaType("content_type", req.content_type())));
+    if (req.content().empty()) v.Add("content", "required");
+    if (static_cast<int64_t>(req.content().size()) > kMaxAttachmentBytes) v.Add("content", "larger than 10 MiB");
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   // Check access before storing anything.
   CRM_RETURN_IF_ERROR(pg::InTransaction(
