@@ -383,7 +383,9 @@ class Relay::Impl {
                                         kSchema = "crm.events.v1.Envelope";
       rd_kafka_resp_err_t err;
       for (;;) {
-        err = rd_kafka_producev(
+        // __extension__: the RD_KAFKA_V_* macros type-check in GNU statement expressions, which clang's
+        // -Wpedantic reports here (GCC does not, the macros being a system header's).
+        err = __extension__ rd_kafka_producev(
             producer_, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.data(), key.size()),
             RD_KAFKA_V_VALUE(const_cast<unsigned char*>(payload.data()), payload.size()),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -1,12 +1,15 @@
 // File: services/deals/demo.cc
 #include "services/deals/demo.h"
 
+#include <pqxx/pqxx>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
+#include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "services/deals/pipelines.h"
 
 namespace crm::deals {
@@ -14,6 +17,10 @@ namespace crm::deals {
 namespace {
 
 using Kind = v1::Stage::Kind;
+
+constexpr char kPaymentTermsNotTechnicalSql[] =
+    "UPDATE field_definitions SET technical = false WHERE code = 'payment_terms' AND technical "
+    "AND name = 'Оплата' AND options = ARRAY['Предоплата', 'Постоплата']";
 using Type = v1::FieldDefinition::Type;
 
 struct StageSpec {
@@ -23,6 +30,8 @@ struct StageSpec {
   std::vector<std::string> required_fields;
   bool requires_open_task = false;
   bool requires_comment = false;
+  // The NN of its id; 0 = its place on the board. (A stage added later keeps the ids of those before.)
+  int number = 0;
 };
 
 v1::Pipeline MakePipeline(int number, const char* name, int sort, const std::vector<StageSpec>& stages) {
@@ -33,7 +42,8 @@ v1::Pipeline MakePipeline(int number, const char* name, int sort, const std::vec
   int n = 0;
   for (const StageSpec& spec : stages) {
     v1::Stage* s = p.add_stages();
-    s->set_id(absl::StrFormat("01930000-%04d-7000-8000-0000000000%02d", number, ++n));
+    ++n;
+    s->set_id(absl::StrFormat("01930000-%04d-7000-8000-0000000000%02d", number, spec.number > 0 ? spec.number : n));
     s->set_name(spec.name);
     s->set_kind(spec.kind);
     s->set_color(spec.color);
@@ -70,9 +80,15 @@ std::vector<v1::FieldDefinition> DemoFields() {
                 true, 40),
       MakeField("kp_approval_date", "Дата согласования КП", v1::FieldDefinition::TYPE_DATE, {}, true, 50),
       MakeField("delivery_date", "Срок поставки", v1::FieldDefinition::TYPE_DATE, {}, true, 60),
-      MakeField("payment_terms", "Оплата", v1::FieldDefinition::TYPE_ENUM, {"Предоплата", "Постоплата"}, true,
+      // D12: «Оплата» is the client's payment terms, a commercial condition, not a technical or project
+      // field: a partner copy (seed 000 §5.6) never carries it.
+      MakeField("payment_terms", "Оплата", v1::FieldDefinition::TYPE_ENUM, {"Предоплата", "Постоплата"}, false,
                 70),
       MakeField("payment_date", "Дата оплаты", v1::FieldDefinition::TYPE_DATE, {}, true, 80),
+      // Seed 000 §5.7 (the post-sale copies carry them) and §5.8 (the renewal copy carries the package).
+      MakeField("requisites", "Реквизиты", v1::FieldDefinition::TYPE_STRING, {}, false, 90),
+      MakeField("delivery_address", "Адрес доставки", v1::FieldDefinition::TYPE_STRING, {}, false, 100),
+      MakeField("service_package", "Пакет услуг", v1::FieldDefinition::TYPE_STRING, {}, true, 110),
   };
 }
 
@@ -112,8 +128,36 @@ std::vector<v1::Pipeline> DemoPipelines() {
                    {
                        {"Новая задача", kOpen, "#99ccff", {}},
                        {"В работе", kOpen, "#ffcc66", {}},
-                       {"Выполнено", kWon, "#66cc66", {}},
+                       // Seed 000 §5.8: the service is activated — the renewal / upsell copy follows.
+                       {"Активация услуги", kOpen, "#ccffcc", {}, false, false, 5},
+                       {"Выполнено", kWon, "#66cc66", {}, false, false, 3},
+                       {"Отменено", kLost, "#cccccc", {}, false, false, 4},
+                   }),
+      // Seed 000 §5.7: after a sale, the finance (invoices, purchasing) and logistics copies.
+      MakePipeline(4, "Счета/закупки", 40,
+                   {
+                       {"Новая заявка", kOpen, "#99ccff", {}},
+                       {"Счёт выставлен", kOpen, "#ffcc66", {}},
+                       {"Закупка", kOpen, "#ffff99", {}},
+                       {"Оплачено", kWon, "#66cc66", {}},
                        {"Отменено", kLost, "#cccccc", {}},
+                   }),
+      MakePipeline(5, "Логистика", 50,
+                   {
+                       {"Новая заявка", kOpen, "#99ccff", {}},
+                       {"Сборка", kOpen, "#ffcc66", {}},
+                       {"В пути", kOpen, "#ffff99", {}},
+                       {"Доставлено", kWon, "#66cc66", {}},
+                       {"Отменено", kLost, "#cccccc", {}},
+                   }),
+      // Seed 000 §5.8: renewals and upsells, for the current account manager.
+      MakePipeline(6, "Повторные продажи", 60,
+                   {
+                       {"Новый запрос", kOpen, "#99ccff", {}},
+                       {"Предложение", kOpen, "#ffcc66", {}},
+                       {"Счёт", kOpen, "#ffff99", {}},
+                       {"Продлено", kWon, "#66cc66", {}},
+                       {"Отказ", kLost, "#cccccc", {}},
                    }),
   };
 }
@@ -123,6 +167,12 @@ absl::Status LoadDemoPipelines(pg::Pool& pool) {
   for (const v1::FieldDefinition& f : DemoFields()) {
     CRM_RETURN_IF_ERROR(Annotate(store.EnsureField(f).status(), f.code()));
   }
+  // D12: builds before issue 16 loaded «Оплата» as technical; a definition still exactly as they loaded it
+  // is corrected, so a partner copy stops carrying the client's payment terms.
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool, [](pqxx::work& tx) -> absl::Status {
+    pg::ExecPrepared(tx, kPaymentTermsNotTechnicalSql);
+    return absl::OkStatus();
+  }));
   for (const v1::Pipeline& p : DemoPipelines()) {
     CRM_RETURN_IF_ERROR(Annotate(store.EnsurePipeline(p).status(), p.name()));
   }

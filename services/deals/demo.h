@@ -1,11 +1,17 @@
 // File: services/deals/demo.h
 // -----------------------------------------------------------------------------
-// Demo settings of sales from the seeds: the custom field definitions they name and three pipelines,
+// Demo settings of sales from the seeds: the custom field definitions they name and six pipelines,
 // «Первичная обработка» (seed 001: first-line lead handling with its required-field gates),
-// «Продажа» (seed 002: the 1C-integrated sales pipeline) and «Инженеры» (seed 002: won sales go on there). Every demo pipeline and stage has a fixed
-// UUID (the constants below and DemoPipelines()), so loading is idempotent: a pipeline or field
-// definition that already exists is left as it is (including any edits made to it since), never
-// duplicated.
+// «Продажа» (seed 002: the 1C-integrated sales pipeline), «Инженеры» (seed 002: won sales go on there;
+// seed 000 §5.8: its «Активация услуги» starts the renewal), and the targets of seed 000's automatic
+// copies: «Счета/закупки» and «Логистика» (§5.7, after a sale) and «Повторные продажи» (§5.8, renewals
+// and upsells). Every demo pipeline and stage has a fixed UUID (the constants below and
+// DemoPipelines()), so loading is idempotent: a pipeline or field definition that already exists is left
+// as it is (including any edits made to it since), never duplicated.
+//
+// Technical fields (D12: what a redacted partner copy, seed 000 §5.6, may carry — links, specifications,
+// document ids, the list of services, project dates) are marked `technical`; the others may hold
+// personal or commercial data: «Оплата» (payment terms), «Реквизиты», «Адрес доставки» are not technical.
 //
 // Seed 001's gates: entering «Квалифицирован» needs ФИО, телефон (the client: client_id), источник
 // (source), a comment and an open task; entering «Назначено» needs the client, «Дата визита»
@@ -47,12 +53,23 @@ inline constexpr char kDemoSalesNewStageId[] = "01930000-0002-7000-8000-00000000
 inline constexpr char kDemoSalesWonStageId[] = "01930000-0002-7000-8000-000000000010";  // Сделка успешна
 inline constexpr char kDemoSalesLostStageId[] = "01930000-0002-7000-8000-000000000011";  // Сделка провалена
 
-// «Инженеры» (seed 002: «Конвертация в воронку инженеры»); stages "01930000-0003-7000-8000-0000000000NN":
-// 01 Новая задача, 02 В работе, 03 Выполнено (won), 04 Отменено (lost).
+// «Инженеры» (seed 002: «Конвертация в воронку инженеры»); stages "01930000-0003-7000-8000-0000000000NN"
+// in board order: 01 Новая задача, 02 В работе, 05 Активация услуги, 03 Выполнено (won), 04 Отменено (lost).
 inline constexpr char kDemoEngineersPipelineId[] = "01930000-0003-7000-8000-000000000000";
+inline constexpr char kDemoEngineersActivationStageId[] = "01930000-0003-7000-8000-000000000005";
+
+// Seed 000 §5.7–5.8's targets; stages "01930000-000P-7000-8000-0000000000NN", NN = 01.. in board order.
+// «Счета/закупки»: 01 Новая заявка, 02 Счёт выставлен, 03 Закупка, 04 Оплачено (won), 05 Отменено (lost).
+inline constexpr char kDemoInvoicesPipelineId[] = "01930000-0004-7000-8000-000000000000";
+// «Логистика»: 01 Новая заявка, 02 Сборка, 03 В пути, 04 Доставлено (won), 05 Отменено (lost).
+inline constexpr char kDemoLogisticsPipelineId[] = "01930000-0005-7000-8000-000000000000";
+// «Повторные продажи»: 01 Новый запрос, 02 Предложение, 03 Счёт, 04 Продлено (won), 05 Отказ (lost).
+inline constexpr char kDemoRepeatSalesPipelineId[] = "01930000-0006-7000-8000-000000000000";
+inline constexpr char kDemoRepeatSalesNewStageId[] = "01930000-0006-7000-8000-000000000001";
 
 // The demo custom field definitions (codes visit_time, returned, confirmation_comment, kp_status,
-// kp_approval_date, delivery_date, payment_terms, payment_date), as LoadDemoPipelines creates them.
+// kp_approval_date, delivery_date, payment_terms, payment_date, requisites, delivery_address,
+// service_package), as LoadDemoPipelines creates them.
 std::vector<crm::deals::v1::FieldDefinition> DemoFields();
 
 // The demo pipelines with their fixed ids, stages and gates, as LoadDemoPipelines creates them.

@@ -24,7 +24,6 @@
 
 namespace crm::deals {
 
-namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
 
 namespace {

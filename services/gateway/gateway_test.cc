@@ -550,6 +550,7 @@ TEST_F(GatewayTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(m.status, 405);
   EXPECT_EQ(m.headers["allow"], "DELETE, GET, PATCH");
   EXPECT_EQ(nlohmann::json::parse(m.body)["error"]["code"], 405);
+  EXPECT_EQ(nlohmann::json::parse(m.body)["error"]["status"], "METHOD_NOT_ALLOWED");
 }
 
 TEST_F(GatewayTest, MissingExpiredOrForgedTokenIs401) {
@@ -663,7 +664,7 @@ TEST_F(GatewayTest, IfMatchSetsTheVersionAndAStaleOneIs412) {
   Reply stale = call("PATCH", R"({"displayName":"B"})", "W/\"3\"");
   EXPECT_EQ(stale.status, 412) << stale.body;
   EXPECT_EQ(nlohmann::json::parse(stale.body)["error"]["code"], 412);
-  EXPECT_EQ(nlohmann::json::parse(stale.body)["error"]["status"], "ABORTED");
+  EXPECT_EQ(nlohmann::json::parse(stale.body)["error"]["status"], "PRECONDITION_FAILED");
   // The header wins over a version in the body; `*` means any version.
   EXPECT_EQ(call("PATCH", R"({"version":"3"})", "\"7\"").status, 200);
   EXPECT_EQ(call("PATCH", R"({"displayName":"C"})", "*").status, 200);

@@ -22,8 +22,6 @@
 
 namespace crm::identity {
 
-namespace v1 = crm::identity::v1;
-
 namespace {
 
 struct DemoUser {

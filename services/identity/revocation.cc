@@ -11,8 +11,6 @@
 
 namespace crm::identity {
 
-namespace v1 = crm::identity::v1;
-
 namespace {
 
 // The aggregate of SessionRevoked: identity's outbox sends it to crm.identity.session.v1 (kSessionTopic).

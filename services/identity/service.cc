@@ -22,7 +22,6 @@
 
 namespace crm::identity {
 
-namespace v1 = crm::identity::v1;
 using crm::common::v1::Principal;
 
 namespace {

@@ -25,8 +25,6 @@
 
 namespace crm::identity {
 
-namespace v1 = crm::identity::v1;
-
 namespace {
 
 absl::Status InvalidLogin() { return absl::UnauthenticatedError("invalid login or password"); }

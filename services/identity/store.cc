@@ -24,8 +24,6 @@
 
 namespace crm::identity {
 
-namespace v1 = crm::identity::v1;
-
 std::string SqlTime(absl::Time t) { return FormatRfc3339Utc(t); }
 
 std::string SqlMicros(std::string_view column) {

@@ -264,6 +264,8 @@ absl::StatusOr<std::string> DealsClient::Apply(const rv1::Action& action, const 
       return ChangeResponsible(action, ctx);
     case rv1::Action::kCopyDeal:
       return CopyDeal(action, ctx);
+    case rv1::Action::kCompleteTasks:
+      return CompleteTasks(action, ctx);
     case rv1::Action::kNotify:
     case rv1::Action::kStartReport:
     case rv1::Action::kIncrementCounter:
@@ -341,11 +343,60 @@ absl::StatusOr<std::string> DealsClient::CreateTask(const rv1::Action& action, c
   const absl::Duration due_in = absl::Seconds(a.due_in().seconds()) + absl::Nanoseconds(a.due_in().nanos());
   CRM_ASSIGN_OR_RETURN(const absl::Time due, DueTime(ctx.now, due_in, a.working_time()));
   *t.mutable_due_time() = ToProtoTimestamp(due);
+  if (a.skip_if_open()) {  // one open at a time (seed 002's КП loop returns to the same task)
+    CRM_ASSIGN_OR_RETURN(const std::vector<dv1::Task> open, OpenTasks(a.title(), ctx));
+    if (!open.empty()) return absl::StrCat("task ", Quoted(a.title()), " already open: ", open.front().id());
+  }
   grpc::ClientContext call;
-  CRM_RETURN_IF_ERROR(Prepare(call, ctx.on_behalf_of_user_id, ctx.depth, ctx.idempotency_key));
+  // On behalf of the creator (Постановщик), so deals records them as the task's creator.
+  CRM_RETURN_IF_ERROR(Prepare(call, ctx.creator_user_id.empty() ? ctx.on_behalf_of_user_id : ctx.creator_user_id,
+                              ctx.depth, ctx.idempotency_key));
   dv1::Task out;
   CRM_RETURN_IF_ERROR(FromGrpcStatus(stubs_->tasks->CreateTask(&call, req, &out)));
   return absl::StrCat("task ", out.id(), " due ", absl::FormatTime("%Y-%m-%d %H:%M %Z", due, zone_));
+}
+
+absl::StatusOr<std::vector<dv1::Task>> DealsClient::OpenTasks(std::string_view title, const ActionContext& ctx) {
+  std::vector<dv1::Task> out;
+  dv1::ListTasksRequest req;
+  req.set_deal_id(ctx.deal_id);
+  req.set_status(dv1::Task::OPEN);
+  req.set_page_size(kMaxPage);
+  for (;;) {
+    grpc::ClientContext call;
+    CRM_RETURN_IF_ERROR(Prepare(call, ctx.on_behalf_of_user_id, 0, ""));
+    dv1::ListTasksResponse page;
+    CRM_RETURN_IF_ERROR(FromGrpcStatus(stubs_->tasks->ListTasks(&call, req, &page)));
+    for (const dv1::Task& t : page.tasks()) {
+      if (t.title() == title && t.status() == dv1::Task::OPEN) out.push_back(t);
+    }
+    if (page.next_page_token().empty() || page.tasks_size() == 0) break;
+    req.set_page_token(page.next_page_token());
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> DealsClient::CompleteTasks(const rv1::Action& action, const ActionContext& ctx) {
+  const rv1::CompleteTasks& a = action.complete_tasks();
+  if (a.title().empty()) return InvalidFieldError("complete_tasks.title", "required");
+  CRM_ASSIGN_OR_RETURN(std::vector<dv1::Task> open, OpenTasks(a.title(), ctx));
+  if (open.empty()) return absl::StrCat("no open task ", Quoted(a.title()));
+  int completed = 0;
+  for (const dv1::Task& t : open) {
+    dv1::CompleteTaskRequest req;
+    req.set_id(t.id());
+    req.set_result(a.result());  // version 0: whatever edits it had, a task of this title still open
+    grpc::ClientContext call;
+    CRM_RETURN_IF_ERROR(Prepare(call, ctx.on_behalf_of_user_id, ctx.depth, ""));
+    dv1::Task out;
+    const absl::Status s = FromGrpcStatus(stubs_->tasks->CompleteTask(&call, req, &out));
+    // Closed or deleted meanwhile (by its responsible, or an earlier attempt of this action): nothing to do.
+    if (absl::IsFailedPrecondition(s) || absl::IsNotFound(s)) continue;
+    CRM_RETURN_IF_ERROR(s);
+    ++completed;
+  }
+  return absl::StrCat("completed ", completed, " of ", open.size(), " open task", open.size() == 1 ? " " : "s ",
+                      Quoted(a.title()));
 }
 
 absl::StatusOr<std::string> DealsClient::AddComment(const rv1::Action& action, const ActionContext& ctx) {

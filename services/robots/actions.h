@@ -13,7 +13,11 @@
 // Exactly once in effect: Apply() may be called again with the same ActionContext (a retry after a
 // crash or a lost reply) and the deal ends up as if it had been called once:
 //   create_task, add_comment, copy_deal  send `idempotency-key` = ctx.idempotency_key, so deals returns
-//                                        the first call's result instead of making a second one;
+//                                        the first call's result instead of making a second one
+//                                        (create_task with skip_if_open also makes none while a task of
+//                                        its title is open);
+//   complete_tasks                       completes the tasks of its title still OPEN: a repeat finds
+//                                        them done;
 //   add_tag, set_field, change_responsible, move_stage
 //                                        read the deal first and do nothing when it already is as the
 //                                        action wants it; writes carry the version read and are redone
@@ -51,6 +55,7 @@
 #include "absl/time/time.h"
 #include "libs/base/status.h"
 #include "crm/deals/v1/deals.pb.h"
+#include "crm/deals/v1/tasks.pb.h"
 
 namespace grpc {
 class Channel;
@@ -87,6 +92,9 @@ struct ActionContext {
   int depth = 1;
   // The rule's author: the service principal acts on their behalf (deals records them as the actor).
   std::string on_behalf_of_user_id;
+  // create_task: the task's creator (Постановщик) when not the author — the call is made on their
+  // behalf, so deals records them as the creator (seed 002: the head of sales). "" = the author.
+  std::string creator_user_id;
   // The run's clock: task due times are counted from it.
   absl::Time now;
 };
@@ -126,7 +134,8 @@ class DealsClient {
   // Returns a short detail for the execution log: "task <id> due 2026-11-30 10:00 MSK", "comment <id>",
   // "tag «…» added" / "tag «…» already there", "priority set to PRIORITY_A" / "priority already
   // PRIORITY_A" (custom fields shown as their FieldValue JSON), "moved to stage <id>" / "already in
-  // stage <id>", "responsible set to <id>" / "responsible already <id>", "copy <id>".
+  // stage <id>", "responsible set to <id>" / "responsible already <id>", "copy <id>", "task «…» already
+  // open: <id>" (skip_if_open), "completed 1 task «…»" / "no open task «…»".
   // Notify, StartReport and IncrementCounter are not deal actions: Unimplemented. An action with bad
   // parameters is InvalidArgument naming the field ("create_task.responsible"); deals' own errors keep
   // their code.
@@ -158,6 +167,9 @@ class DealsClient {
   absl::StatusOr<std::string> MoveStage(const crm::robots::v1::Action& action, const ActionContext& ctx);
   absl::StatusOr<std::string> ChangeResponsible(const crm::robots::v1::Action& action, const ActionContext& ctx);
   absl::StatusOr<std::string> CopyDeal(const crm::robots::v1::Action& action, const ActionContext& ctx);
+  absl::StatusOr<std::string> CompleteTasks(const crm::robots::v1::Action& action, const ActionContext& ctx);
+  // The deal's OPEN tasks titled `title`, read on behalf of the author.
+  absl::StatusOr<std::vector<crm::deals::v1::Task>> OpenTasks(std::string_view title, const ActionContext& ctx);
 
   std::unique_ptr<Stubs> stubs_;
   const crm::auth::SigningKey* key_;

@@ -55,6 +55,10 @@ constexpr char kTaskTopic[] = "crm.deals.task.v1";
 constexpr char kCallTopic[] = "crm.telephony.call.v1";
 constexpr char kDialogTopic[] = "crm.dialogs.dialog.v1";
 
+// R4: one row per touch (triggers.h), so a redelivered call or task counts once.
+constexpr char kInsertTouchSql[] =
+    "INSERT INTO deal_touches (deal_id, touch_key, kind, touch_time) VALUES ($1, $2, $3, ";
+
 constexpr char kPending[] = "PENDING";
 constexpr char kDone[] = "DONE";
 constexpr char kFailed[] = "FAILED";
@@ -154,6 +158,17 @@ std::optional<absl::Time> DateFieldValue(const dv1::Deal& deal, std::string_view
   return std::nullopt;
 }
 
+// The user a person spec of a task ("responsible", "supervisor", "role:<code>", "user:<id>") names for
+// `deal`: the first one robots' copy of identity's users gives; "" for an empty spec or nobody found.
+absl::StatusOr<std::string> PersonOf(pqxx::transaction_base& tx, std::string_view spec, const dv1::Deal& deal) {
+  if (spec.empty()) return std::string();
+  if (spec == "responsible") return deal.responsible_id();
+  if (spec.substr(0, 5) == "user:") return std::string(spec.substr(5));
+  CRM_ASSIGN_OR_RETURN(std::vector<Recipient> people,
+                       ResolveRecipients(tx, {std::string(spec)}, deal.responsible_id()));
+  return people.empty() ? std::string() : people.front().user_id;
+}
+
 // An execution decided while handling an event, written with the event's others in one statement.
 struct Pending {
   Execution exec;
@@ -211,8 +226,9 @@ class Engine::Impl {
   absl::Status RecordMoves(pqxx::transaction_base& tx, const DealEvent& e, const events::v1::Envelope& env,
                            absl::Time when);
   // Runs one action; a non-OK status is the action's failure (IsTransient says whether to retry).
+  // `result` is its line in the log (kept across attempts: create_task's acting user).
   absl::StatusOr<std::string> RunAction(pqxx::transaction_base& tx, const Rule& rule, Execution& exec, int index,
-                                        const dv1::Deal* deal);
+                                        const dv1::Deal* deal, Execution::ActionResult* result);
   absl::StatusOr<std::string> Notify(pqxx::transaction_base& tx, const Rule& rule, const Execution& exec, int index,
                                      const dv1::Deal* deal);
   std::map<std::string, std::string, std::less<>> Vars(pqxx::transaction_base& tx, const Rule& rule,
@@ -257,6 +273,15 @@ absl::Status Engine::Impl::UpdateFacts(pqxx::transaction_base& tx, const DealEve
     version = e.deal->version();
     responsible = e.deal->responsible_id();
   }
+  // R4: a touch counts once by what it was (a task, a call, a message), however often its event comes.
+  bool touched = false;
+  if (e.touch && !e.touch_key.empty()) {
+    touched = !pg::ExecPrepared(tx, absl::StrCat(kInsertTouchSql, TimeOf(4), ") ON CONFLICT DO NOTHING RETURNING 1"),
+                                e.deal_id, e.touch_key, e.touch_key.substr(0, e.touch_key.find(':')),
+                                absl::ToUnixMicros(when))
+                    .empty();
+  }
+  const absl::Time comment_time = e.comment_time.value_or(when);
   const pqxx::binarystring bytes(body.data(), body.size());
   pg::ExecPrepared(tx,
       absl::StrCat(
@@ -268,7 +293,8 @@ absl::Status Engine::Impl::UpdateFacts(pqxx::transaction_base& tx, const DealEve
           "deal = CASE WHEN $5 AND EXCLUDED.deal_version >= f.deal_version THEN EXCLUDED.deal ELSE f.deal END, "
           "responsible_id = CASE WHEN $5 AND EXCLUDED.deal_version >= f.deal_version THEN EXCLUDED.responsible_id "
           "ELSE f.responsible_id END, deal_version = GREATEST(f.deal_version, EXCLUDED.deal_version)"),
-      e.deal_id, e.comment, absl::ToUnixMicros(when), e.touch, e.deal.has_value(), bytes, version, responsible);
+      e.deal_id, e.comment, absl::ToUnixMicros(comment_time), touched, e.deal.has_value(), bytes, version,
+      responsible);
   return absl::OkStatus();
 }
 
@@ -547,6 +573,11 @@ std::map<std::string, std::string, std::less<>> Engine::Impl::Vars(pqxx::transac
     }
   }
   for (const auto& [name, value] : exec.measures()) vars[absl::StrCat("measure.", name)] = absl::StrCat(value);
+  if (const auto revenue = exec.measures().find("revenue"); revenue != exec.measures().end()) {
+    // The revenue as money in the plan's currency: «12 500 000 сум».
+    vars["measure.revenue_amount"] = MoneyText(revenue->second, rule.trigger().measure().currency());
+    vars["measure.currency"] = rule.trigger().measure().currency();
+  }
   if (deal == nullptr && !exec.responsible_id().empty()) {
     absl::StatusOr<std::vector<Recipient>> who = ResolveRecipients(tx, {"responsible"}, exec.responsible_id());
     if (who.ok() && !who->empty()) vars["responsible.name"] = (*who)[0].full_name;
@@ -679,7 +710,8 @@ absl::StatusOr<std::string> Engine::Impl::Notify(pqxx::transaction_base& tx, con
 }
 
 absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, const Rule& rule, Execution& exec,
-                                                    int index, const dv1::Deal* deal) {
+                                                    int index, const dv1::Deal* deal,
+                                                    Execution::ActionResult* result) {
   const Action& a = rule.actions(index);
   switch (a.action_case()) {
     case Action::kNotify:
@@ -715,7 +747,8 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
     default: {
       if (deal == nullptr) return absl::FailedPreconditionError("no deal to act on");
       Action rendered = a;
-      if (a.has_create_task() || a.has_add_comment()) {  // the actions with a template; the others read none
+      // The actions with a template; the others read none.
+      if (a.has_create_task() || a.has_add_comment() || a.has_complete_tasks()) {
         const auto vars = Vars(tx, rule, exec, deal);
         if (rendered.has_create_task()) {
           rendered.mutable_create_task()->set_title(RenderTemplate(a.create_task().title(), vars));
@@ -723,12 +756,32 @@ absl::StatusOr<std::string> Engine::Impl::RunAction(pqxx::transaction_base& tx, 
         if (rendered.has_add_comment()) {
           rendered.mutable_add_comment()->set_text(RenderTemplate(a.add_comment().text(), vars));
         }
+        if (rendered.has_complete_tasks()) {
+          rendered.mutable_complete_tasks()->set_title(RenderTemplate(a.complete_tasks().title(), vars));
+          rendered.mutable_complete_tasks()->set_result(
+              a.complete_tasks().result().empty()
+                  ? absl::StrCat("Закрыто роботом «", rule.name(), "»")
+                  : RenderTemplate(a.complete_tasks().result(), vars));
+        }
+      }
+      std::string creator;
+      if (a.has_create_task()) {
+        // Who does it and who set it, as people: robots' copy of identity's users knows the roles.
+        CRM_ASSIGN_OR_RETURN(const std::string who, PersonOf(tx, a.create_task().responsible(), *deal));
+        rendered.mutable_create_task()->set_responsible(who.empty() ? "" : absl::StrCat("user:", who));
+        if (result != nullptr && !result->acting_user_id().empty()) {
+          creator = result->acting_user_id();  // resolved by an earlier attempt: the very same request
+        } else {
+          CRM_ASSIGN_OR_RETURN(creator, PersonOf(tx, a.create_task().creator(), *deal));
+          if (result != nullptr) result->set_acting_user_id(creator);
+        }
       }
       ActionContext ctx{.deal_id = deal->id(),
                         .deal = deal,
                         .idempotency_key = absl::StrCat(exec.id(), ":", index),
                         .depth = exec.depth() + 1,
                         .on_behalf_of_user_id = IsUuid(rule.updated_by()) ? rule.updated_by() : "",
+                        .creator_user_id = creator,
                         // The planned time, not now: a retry must send the very same request.
                         .now = exec.has_planned_time() ? FromProtoTimestamp(exec.planned_time()) : clock_.Now()};
       return deals_.Apply(rendered, ctx);
@@ -818,7 +871,8 @@ absl::Status Engine::Impl::RunStep(pqxx::transaction_base& tx, const std::string
     if (result->state() == kDone) continue;
     const int index = result->index();
     if (index < 0 || index >= rule.actions_size()) return absl::DataLossError("an execution names a missing action");
-    absl::StatusOr<std::string> detail = RunAction(tx, rule, exec, index, deal.has_value() ? &*deal : nullptr);
+    absl::StatusOr<std::string> detail =
+        RunAction(tx, rule, exec, index, deal.has_value() ? &*deal : nullptr, exec.mutable_actions(i));
     if (!detail.ok() && UsedKey(detail.status())) {
       // deals remembers this action's key with another request: an earlier attempt did it (and then the
       // step's transaction was lost), with a deal or template that has changed since. Done, once.
@@ -865,9 +919,9 @@ absl::Status Engine::Impl::RecordMoves(pqxx::transaction_base& tx, const DealEve
   }
   if (e.won) {
     pg::ExecPrepared(tx, absl::StrCat("INSERT INTO deal_wins (deal_id, pipeline_id, responsible_id, amount_minor, event_id, "
-                                "won_at) VALUES ($1, $2, $3, $4, $5, ", TimeOf(6), ") ON CONFLICT DO NOTHING"),
+                                "won_at, currency) VALUES ($1, $2, $3, $4, $5, ", TimeOf(6), ", $7) ON CONFLICT DO NOTHING"),
                    d.id(), d.pipeline_id(), d.responsible_id(), d.amount().amount_minor(), env.id(),
-                   absl::ToUnixMicros(when));
+                   absl::ToUnixMicros(when), d.amount().currency());
   }
   return absl::OkStatus();
 }
@@ -914,10 +968,12 @@ absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& ru
                                                      "pipeline_id = $1 AND stage_id = $5", window),
                                         pipeline, from_us, to_us, who, m.to_stage_id())[0]
                             .as<int64_t>();
+    // Revenue in the plan's currency only (R8: 40 000 000 сум is not 40 000 000 ₽).
     pqxx::row won = pg::ExecPrepared1(tx,
-        absl::StrCat("SELECT count(*), coalesce(sum(amount_minor), 0)::bigint FROM deal_wins WHERE pipeline_id = $1 "
-                     "AND won_at >= ", TimeOf(2), " AND won_at <= ", TimeOf(3), " AND ($4 = '' OR responsible_id = $4)"),
-        pipeline, from_us, to_us, who);
+        absl::StrCat("SELECT count(*), coalesce(sum(amount_minor) FILTER (WHERE $5 = '' OR currency = $5), 0)::bigint "
+                     "FROM deal_wins WHERE pipeline_id = $1 AND won_at >= ", TimeOf(2), " AND won_at <= ", TimeOf(3),
+                     " AND ($4 = '' OR responsible_id = $4)"),
+        pipeline, from_us, to_us, who, m.currency());
     values["won"] = won[0].as<int64_t>();
     values["revenue"] = won[1].as<int64_t>();
 
@@ -1077,17 +1133,25 @@ absl::Status Engine::Impl::OnTimer(pqxx::transaction_base& tx, const Timer& time
 
 absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1::DryRunRequest& req) {
   CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "robots.manage"));
-  Rule rule;
+  // Every violation at once: the rule (its id, or the inline rule's fields) and the deal id.
+  std::vector<FieldViolation> violations;
+  if (!req.rule_id().empty()) {
+    if (!IsUuid(req.rule_id())) violations.push_back({"rule_id", "not a UUID"});
+  } else if (req.has_rule()) {
+    for (FieldViolation& v : FieldViolations(ValidateRule(req.rule()))) violations.push_back(std::move(v));
+  } else {
+    violations.push_back({"rule_id", "a rule_id or a rule is required"});
+  }
+  if (req.deal_id().empty()) {
+    violations.push_back({"deal_id", "required"});
+  } else if (!IsUuid(req.deal_id())) {
+    violations.push_back({"deal_id", "not a UUID"});
+  }
+  if (!violations.empty()) return InvalidFieldsError(violations);
+  Rule rule = req.rule();
   if (!req.rule_id().empty()) {
     CRM_ASSIGN_OR_RETURN(rule, rules_.Get(req.rule_id(), 0));
-  } else if (req.has_rule()) {
-    rule = req.rule();
-    absl::Status valid = ValidateRule(rule);
-    if (!valid.ok()) return valid;
-  } else {
-    return InvalidFieldError("rule_id", "a rule_id or a rule is required");
   }
-  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
   CRM_ASSIGN_OR_RETURN(dv1::Deal deal, deals_.GetDeal(req.deal_id()));
   Execution exec;
   exec.set_rule_id(rule.id());
@@ -1099,6 +1163,7 @@ absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1
     CRM_ASSIGN_OR_RETURN(StoredFacts stored, LoadStoredFacts(tx, deal.id()));
     Facts facts = MakeFacts(&deal, stored, clock_.Now(), zone());
     CRM_RETURN_IF_ERROR(LoadCounters(tx, deal.id(), deal.responsible_id(), facts.counters));
+    for (const auto& [name, value] : facts.counters) (*exec.mutable_counters())[name] = value;
     Evaluation ev = Evaluate(rule.condition(), facts);
     for (auto& p : ev.predicates) *exec.add_predicates() = std::move(p);
     if (!ev.result) return absl::OkStatus();
@@ -1110,7 +1175,18 @@ absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1
       r->set_action(ActionName(a));
       r->set_state(kPlanned);
       std::string detail;
-      if (a.has_create_task()) detail = absl::StrCat("task «", RenderTemplate(a.create_task().title(), vars), "»");
+      if (a.has_create_task()) {
+        detail = absl::StrCat("task «", RenderTemplate(a.create_task().title(), vars), "»");
+        absl::StatusOr<std::string> creator = PersonOf(tx, a.create_task().creator(), deal);
+        if (creator.ok() && !creator->empty()) {
+          absl::StatusOr<std::vector<Recipient>> who =
+              ResolveRecipients(tx, {absl::StrCat("user:", *creator)}, deal.responsible_id());
+          absl::StrAppend(&detail, ", creator ", who.ok() && !who->empty() ? (*who)[0].full_name : *creator);
+        }
+      }
+      if (a.has_complete_tasks()) {
+        detail = absl::StrCat("complete open tasks «", RenderTemplate(a.complete_tasks().title(), vars), "»");
+      }
       if (a.has_add_tag()) detail = absl::StrCat("tag «", a.add_tag().tag(), "»");
       if (a.has_add_comment()) detail = absl::StrCat("comment «", RenderTemplate(a.add_comment().text(), vars), "»");
       if (a.has_set_field()) detail = absl::StrCat(a.set_field().field(), " = ", a.set_field().value());
@@ -1138,11 +1214,9 @@ absl::StatusOr<Execution> Engine::Impl::DryRun(const Principal& caller, const v1
 absl::StatusOr<v1::ListExecutionsResponse> Engine::Impl::List(const Principal& caller,
                                                                const v1::ListExecutionsRequest& req) {
   CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "robots.read"));
-  if (req.deal_id().empty() && req.rule_id().empty()) return InvalidFieldError("deal_id", "a deal_id or rule_id is required");
-  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  if (!req.rule_id().empty() && !IsUuid(req.rule_id())) return InvalidFieldError("rule_id", "not a UUID");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "must not be negative");
-  const int size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 200);
+  std::vector<FieldViolation> violations = ListExecutionsViolations(req);
+  if (!violations.empty()) return InvalidFieldsError(violations);
+  const int size = PageSize(req.page_size(), violations);
   CRM_ASSIGN_OR_RETURN(const ListStatement page, ExecutionsPageStatement(req, size + 1));
   const bool all = rpc::HasPermission(caller, "robots.read.all");
   const std::string me = caller.id().empty() ? caller.on_behalf_of_user_id() : caller.id();

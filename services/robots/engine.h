@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crm/robots/v1/robots.pb.h"
+#include "services/robots/notify.h"
 
 namespace pqxx {
 class transaction_base;
@@ -90,8 +91,9 @@ struct EngineOptions {
   absl::Duration initial_backoff = absl::Seconds(10);
   absl::Duration max_backoff = absl::Minutes(30);
   int max_attempts = 10;
-  // Link to a deal in notifications ({deal.url} = prefix + id).
-  std::string deal_url_prefix = "http://localhost:8080/deals/";
+  // Link to a deal in notifications ({deal.url} = prefix + id): the suite's public URL and the deal's
+  // path on it (DealUrlPrefix in notify.h; wiring reads CRM_PUBLIC_URL).
+  std::string deal_url_prefix = std::string(kDefaultPublicUrl) + kDefaultDealPath;
   // Sender of e-mail notifications.
   std::string mail_from = "robots@crm.local";
   // Deals looked at per schedule occurrence.

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
 #include "crm/identity/v1/events.pb.h"
@@ -202,7 +203,7 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
   Principal Manager() { return User(kManager, {"deals.read.all", "deals.write.all"}, {kTeam}); }
 
   dv1::Deal NewDeal(const std::string& pipeline, const std::string& stage, const std::string& name,
-                    int64_t amount_minor = 0) {
+                    int64_t amount_minor = 0, const std::string& currency = "RUB") {
     dv1::CreateDealRequest req;
     auto* d = req.mutable_deal();
     d->set_name(name);
@@ -211,7 +212,7 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     d->set_responsible_id(kManager);
     if (amount_minor > 0) {
       d->mutable_amount()->set_amount_minor(amount_minor);
-      d->mutable_amount()->set_currency("RUB");
+      d->mutable_amount()->set_currency(currency);
     }
     grpc::ClientContext ctx;
     As(ctx, Manager());
@@ -232,10 +233,13 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     return out;
   }
 
-  void Move(const std::string& id, const std::string& stage) {
+  void Move(const std::string& id, const std::string& stage, const std::string& comment = "",
+            const std::string& lost_reason = "") {
     dv1::MoveDealRequest req;
     req.set_id(id);
     req.set_stage_id(stage);
+    req.set_comment(comment);
+    req.set_lost_reason_code(lost_reason);
     grpc::ClientContext ctx;
     As(ctx, Manager());
     dv1::Deal out;
@@ -286,10 +290,10 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
-  // A finished call on the deal, as telephony will publish it (a touch).
-  void Call(const std::string& deal_id) {
+  // A finished call on the deal, as telephony will publish it (a touch); `call_id` "" = a new call.
+  void Call(const std::string& deal_id, const std::string& call_id = "") {
     crm::telephony::v1::CallFinished call;
-    call.set_call_id(NewUuidV7());
+    call.set_call_id(call_id.empty() ? NewUuidV7() : call_id);
     call.set_deal_id(deal_id);
     call.set_user_id(kManager);
     call.set_answered(true);
@@ -305,6 +309,21 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     return Count(
         absl::StrCat("SELECT count(*) FROM tasks WHERE deal_id = '", deal_id, "' AND title = '", title, "'"));
   }
+  int64_t OpenTasks(const std::string& deal_id, const std::string& title) {
+    return Count(absl::StrCat("SELECT count(*) FROM tasks WHERE deal_id = '", deal_id, "' AND title = '", title,
+                              "' AND status = 1"));
+  }
+  // The creators (Постановщик) of the deal's tasks titled `title`, "" for none.
+  std::set<std::string> Creators(const std::string& deal_id, const std::string& title) {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    std::set<std::string> out;
+    for (const auto& row : tx.exec_params("SELECT coalesce(creator_id::text, '') FROM tasks WHERE deal_id = $1::uuid "
+                                          "AND title = $2", deal_id, title)) {
+      out.insert(row[0].as<std::string>());
+    }
+    return out;
+  }
   int64_t Comments(const std::string& deal_id, const std::string& text) {
     return Count(absl::StrCat("SELECT count(*) FROM timeline_entries WHERE deal_id = '", deal_id,
                               "' AND text = '", text, "'"));
@@ -318,6 +337,20 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
                         const std::string& type = "crm.robots.notification.in_app.v1") {
     return robots_db_->Count(
         absl::StrCat("SELECT count(*) FROM outbox WHERE aggregateid = '", user, "' AND type = '", type, "'"));
+  }
+  // The texts of robots' in-app notifications to `user` whose subject starts with `subject`.
+  std::vector<std::string> NotificationTexts(const std::string& user, const std::string& subject) {
+    pqxx::connection conn(robots_db_->dsn());
+    pqxx::work tx(conn);
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec_params("SELECT payload FROM outbox WHERE aggregateid = $1 AND type = $2 ORDER BY seq",
+                                          user, std::string(kInAppType))) {
+      events::v1::Envelope e;
+      crm::robots::v1::Notification note;
+      if (!e.ParseFromString(pqxx::binarystring(row[0]).str()) || !e.payload().UnpackTo(&note)) continue;
+      if (note.subject().rfind(subject, 0) == 0) out.push_back(note.text());
+    }
+    return out;
   }
   std::vector<crm::robots::v1::Execution> Log(const std::string& deal_id, const std::string& rule_id = "") {
     crm::robots::v1::ListExecutionsRequest req;
@@ -379,6 +412,33 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     grpc::Status s = deals_stub_->UpdateDeal(&ctx, req, &out);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
+  // Sets custom fields given as text (STRING, ENUM, DATE) through UpdateDeal.
+  void SetTextFields(const std::string& id, const std::map<std::string, std::string>& values) {
+    EditDeal(id, "fields", [&](dv1::Deal& d) {
+      for (const auto& [code, text] : values) {
+        auto* f = d.add_fields();
+        f->set_code(code);
+        f->set_text(text);
+      }
+    });
+  }
+  // The copies of `source` in `pipeline`, each as "<stage>|<responsible>|<client>|<custom field codes>|
+  // <line items>|<contacts>".
+  std::vector<std::string> Copies(const std::string& source, const std::string& pipeline) {
+    pqxx::connection conn(db_->dsn());
+    pqxx::work tx(conn);
+    std::vector<std::string> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT d.stage_id::text || '|' || d.responsible_id::text || '|' || coalesce(d.client_id::text, '') || '|' "
+             "|| coalesce((SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(d.fields) k), '') || '|' || "
+             "(SELECT count(*) FROM deal_products p WHERE p.deal_id = d.id) || '|' || "
+             "(SELECT count(*) FROM deal_contacts c WHERE c.deal_id = d.id) FROM deals d "
+             "WHERE d.copied_from_id = $1::uuid AND d.pipeline_id = $2::uuid ORDER BY d.create_time, d.id",
+             source, pipeline)) {
+      out.push_back(row[0].as<std::string>());
+    }
+    return out;
+  }
   void AddTag(const std::string& id, const std::string& tag) {
     EditDeal(id, "tags", [&](dv1::Deal& d) { d.add_tags(tag); });
   }
@@ -407,11 +467,11 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   // An open task on the deal through deals' TaskService (sets the deal's next_task_time).
-  void CreateTask(const std::string& deal_id, const std::string& title) {
+  void CreateTask(const std::string& deal_id, const std::string& title, dv1::Task::Kind kind = dv1::Task::CALL) {
     dv1::CreateTaskRequest req;
     req.mutable_task()->set_deal_id(deal_id);
     req.mutable_task()->set_title(title);
-    req.mutable_task()->set_kind(dv1::Task::CALL);
+    req.mutable_task()->set_kind(kind);
     req.mutable_task()->set_responsible_id(kManager);
     *req.mutable_task()->mutable_due_time() = ToProtoTimestamp(clock_.Now() + absl::Hours(48));
     grpc::ClientContext ctx;
@@ -498,6 +558,11 @@ TEST_F(EngineTest, FirstContactSlaEscalates) {
   EXPECT_EQ(log[0].actions(0).state(), "DONE");
   EXPECT_EQ(log[0].actions(1).state(), "DONE");
   EXPECT_NE(log[0].actions(1).detail().find("in-app"), std::string::npos) << log[0].actions(1).detail();
+  // Issue 16: the link is the deal on the suite's public URL (default: tools/crm up's gateway), a page
+  // that exists — not localhost:8080/deals/….
+  std::vector<std::string> texts = NotificationTexts(kRop, "Нет первого контакта");
+  ASSERT_EQ(texts.size(), 1u);
+  EXPECT_NE(texts[0].find(absl::StrCat("http://127.0.0.1:8080/v1/deals/", d.id())), std::string::npos) << texts[0];
   // Nothing fires twice, however often the clock moves and events are replayed.
   pumped_ = 0;
   Pump();
@@ -543,6 +608,66 @@ TEST_F(EngineTest, TouchCountAfterADay) {
   EXPECT_GE(Notifications(kManager), 1);
 }
 
+// Seed 001 §1.1–1.2 (issue 16): the manager records a touch by completing a call, meeting or e-mail task
+// in deals — it cancels both first-contact steps, and three of them (with a call from telephony) meet the
+// 24-hour touch count; a follow-up task is no touch, and a call whose event comes twice counts once.
+TEST_F(EngineTest, CompletedCallMeetingAndEmailTasksAreTouches) {
+  dv1::Deal called = NewDeal(kLead, kUnsorted, "Менеджер позвонил");
+  dv1::Deal followed = NewDeal(kLead, kUnsorted, "Только напоминание");
+  Pump();
+  Advance(absl::Minutes(5));
+  CreateTask(called.id(), "Позвонить клиенту", dv1::Task::CALL);
+  CreateTask(followed.id(), "Напомнить себе", dv1::Task::FOLLOW_UP);
+  CompleteTask(called.id(), "Позвонить клиенту");
+  CompleteTask(followed.id(), "Напомнить себе");
+  Pump();
+  EXPECT_EQ(StateOf(called.id(), kYellowRule), "CANCELLED");
+  EXPECT_EQ(StateOf(called.id(), kUrgentRule), "CANCELLED");
+  EXPECT_EQ(StateOf(followed.id(), kYellowRule), "WAITING");
+  Advance(absl::Minutes(31));
+  EXPECT_FALSE(HasTag(called.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(Tasks(called.id(), "Срочно связаться"), 0);
+  EXPECT_TRUE(HasTag(followed.id(), "Жёлтое предупреждение"));
+  EXPECT_EQ(Tasks(followed.id(), "Срочно связаться"), 1);
+
+  // Two more touches of `called`: a meeting and an e-mail; the same call reported twice is one.
+  CreateTask(called.id(), "Встреча в офисе", dv1::Task::MEETING);
+  CreateTask(called.id(), "Отправить презентацию", dv1::Task::EMAIL);
+  CompleteTask(called.id(), "Встреча в офисе");
+  CompleteTask(called.id(), "Отправить презентацию");
+  Pump();
+  const std::string call = NewUuidV7();
+  Call(followed.id(), call);
+  Call(followed.id(), call);  // redelivered with a new envelope: the same call
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", called.id(), "'")), 3);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", followed.id(), "'")), 1);
+  Advance(absl::Hours(24));
+  EXPECT_EQ(StateOf(called.id(), kTouchesRule), "NOT_MATCHED");
+  EXPECT_EQ(Comments(called.id(), "Недостаточно касаний"), 0);
+  EXPECT_EQ(StateOf(followed.id(), kTouchesRule), "DONE");
+  EXPECT_EQ(Comments(followed.id(), "Недостаточно касаний"), 1);
+}
+
+// The dry run says how many touches it counted (and the other counters it read).
+TEST_F(EngineTest, DryRunShowsTheTouchCountItUsed) {
+  dv1::Deal d = NewDeal(kLead, kQualification, "Два касания");
+  Pump();
+  Call(d.id());
+  CreateTask(d.id(), "Перезвонить", dv1::Task::CALL);
+  CompleteTask(d.id(), "Перезвонить");
+  Pump();
+  crm::robots::v1::DryRunRequest req;
+  req.set_rule_id(kTouchesRule);
+  req.set_deal_id(d.id());
+  auto r = engine_->DryRun(User(kRop, {"robots.manage"}), req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->counters().count("touches"), 1u) << r->DebugString();
+  EXPECT_EQ(r->counters().at("touches"), 2);
+  ASSERT_EQ(r->predicates_size(), 1);
+  EXPECT_EQ(r->predicates(0).actual(), "2");
+  EXPECT_TRUE(r->predicates(0).result());  // 2 < 3: the rule would act
+}
+
 // Seed 001 §3.2: «Срыв визита» → «Назначено»: «Возврат» = Да and the manager's returns counter + 1.
 TEST_F(EngineTest, NoShowReturnSetsFieldAndCountsPerManager) {
   dv1::Deal a = NewDeal(kLead, kNoShow, "Срыв 1");
@@ -584,8 +709,12 @@ TEST_F(EngineTest, DocumentThresholds) {
   EXPECT_EQ(Tasks(edge.id(), "Подготовить договор и счёт"), 0);
 }
 
-// Seed 002: the КП loop — sent → feedback; not agreed → rework → feedback again, until agreed.
+// Seed 002: the КП loop — sent → feedback; not agreed → rework → feedback again, until agreed — with one
+// open «…обратная связь по КП» task at a time (the status set is the feedback: its task closes), each
+// task set by the head of sales (Постановщик РОП).
 TEST_F(EngineTest, ProposalLoopUntilAgreed) {
+  constexpr char kFeedback[] = "Связаться с клиентом, получить обратную связь по КП";
+  constexpr char kRework[] = "Отработать возражение, переформировать КП";
   dv1::Deal d = NewDeal(kSales, kSalesKp, "КП на оборудование", 30'000'000);
   Pump();
   Fire();
@@ -595,22 +724,113 @@ TEST_F(EngineTest, ProposalLoopUntilAgreed) {
                                "' AND due_time = timestamptz '2026-11-23 11:00:00+03'")),
             1);
   CompleteTask(d.id(), "Отправить КП клиенту");
-  Pump();
-  Fire();
-  EXPECT_EQ(Tasks(d.id(), "Связаться с клиентом, получить обратную связь по КП"), 1);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), kFeedback), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 1);
   SetKpStatus(d.id(), "Не согласовано");
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), kRework), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 0) << "the status is the feedback the task waited for";
+  CompleteTask(d.id(), kRework);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), kFeedback), 2);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 1);
+  // The same task completed event twice (redelivered) makes no second open one.
+  pumped_ = 0;
   Pump();
-  Fire();
-  EXPECT_EQ(Tasks(d.id(), "Отработать возражение, переформировать КП"), 1);
-  CompleteTask(d.id(), "Отработать возражение, переформировать КП");
-  Pump();
-  Fire();
-  EXPECT_EQ(Tasks(d.id(), "Связаться с клиентом, получить обратную связь по КП"), 2);
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 1);
   SetKpStatus(d.id(), "Согласовано");
-  Pump();
-  Fire();
+  Settle();
   EXPECT_EQ(Tasks(d.id(), "Подготовить счёт-договор"), 1);
-  EXPECT_EQ(Tasks(d.id(), "Отработать возражение, переформировать КП"), 1);
+  EXPECT_EQ(Tasks(d.id(), kRework), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kFeedback), 0);
+  for (const char* title : {"Отправить КП клиенту", kFeedback, kRework, "Подготовить счёт-договор"}) {
+    EXPECT_EQ(Creators(d.id(), title), std::set<std::string>{kRop}) << title;
+  }
+}
+
+// Seed 002's stages «Счет», «К отгрузке» and «Отгружен/Доставлен»: the invoice approval and payment
+// tasks (an unpaid invoice loops through «Отработать возражение, переформировать Счет»), the shipping
+// control at «К отгрузке», the acts and the УПД when shipped — set by the head of sales; «Отгрузить товар
+// клиенту» by the manager.
+TEST_F(EngineTest, InvoiceShippingActsAndUpdTasks) {
+  constexpr char kInvoice[] = "01930000-0002-7000-8000-000000000005";
+  constexpr char kAccepted[] = "01930000-0002-7000-8000-000000000007";
+  constexpr char kToShip[] = "01930000-0002-7000-8000-000000000008";
+  constexpr char kShipped[] = "01930000-0002-7000-8000-000000000009";
+  constexpr char kPay[] = "Получить оплату от клиента";
+  constexpr char kReworkInvoice[] = "Отработать возражение, переформировать Счет";
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Поставка станков", 40'000'000);
+  Settle();
+  Move(d.id(), kInvoice);
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), "Отправить Счет, Договор на согласование внутри компании"), 1);
+  EXPECT_EQ(OpenTasks(d.id(), kPay), 1);
+  // Not paid in 2 working days: deals reports the task overdue; the robot closes it and sets the rework.
+  clock_.Advance(absl::Hours(72));
+  ASSERT_TRUE(task_store_->ReportOverdue().ok());
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), kPay), 0);
+  EXPECT_EQ(OpenTasks(d.id(), kReworkInvoice), 1);
+  CompleteTask(d.id(), kReworkInvoice);
+  Settle();
+  EXPECT_EQ(OpenTasks(d.id(), kPay), 1);
+  EXPECT_EQ(Tasks(d.id(), kPay), 2);
+
+  Move(d.id(), kAccepted);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Проконтролировать отгрузку-доставку"), 0) << "it belongs to «К отгрузке»";
+  Move(d.id(), kToShip);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Проконтролировать отгрузку-доставку"), 1);
+  Move(d.id(), kShipped);
+  Settle();
+  EXPECT_EQ(Tasks(d.id(), "Проконтролировать отгрузку-доставку"), 1);
+  EXPECT_EQ(Tasks(d.id(), "Отправить Акты выполненных работ, получить подписанный документ"), 1);
+  EXPECT_EQ(Tasks(d.id(), "Отправить УПД, получить подписанный документ"), 1);
+  for (const char* title : {"Отправить Счет, Договор на согласование внутри компании", kPay, kReworkInvoice,
+                            "Проконтролировать упаковку", "Проконтролировать отгрузку-доставку",
+                            "Отправить Акты выполненных работ, получить подписанный документ",
+                            "Отправить УПД, получить подписанный документ"}) {
+    EXPECT_EQ(Creators(d.id(), title), std::set<std::string>{kRop}) << title;
+  }
+  EXPECT_EQ(Creators(d.id(), "Отгрузить товар клиенту"), std::set<std::string>{kManager});
+}
+
+// A demo rule nobody edited follows its definition in a newer build (the next version); one a person
+// edited stays theirs.
+TEST_F(EngineTest, InstallBringsUneditedDemoRulesUpToDate) {
+  std::vector<crm::robots::v1::Rule> demo = DemoRules();
+  ASSERT_GE(demo.size(), 2u);
+  // A person edits rule 1.
+  auto edit = rules_->Get(demo[1].id(), 0);
+  ASSERT_TRUE(edit.ok()) << edit.status();
+  crm::robots::v1::Rule mine = *edit;
+  mine.set_name("Моё правило");
+  ASSERT_TRUE(rules_->Update(User(kRop, {"robots.manage"}), mine, {"name"}).ok());
+  crm::robots::v1::Rule renamed = demo[0];
+  renamed.set_name("Старое имя из прошлой сборки");
+  // Installing the same definitions again changes nothing.
+  ASSERT_TRUE(InstallDemoRules(*rules_).ok());
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->version(), 1);
+  // A build whose definition of rule 0 differs: its next version.
+  auto installed = rules_->Install(RuleAdmin() /* not the demo installer */, renamed);
+  ASSERT_TRUE(installed.ok());
+  EXPECT_FALSE(*installed) << "another installer's rule is left as it is";
+  crm::common::v1::Principal demo_installer;
+  demo_installer.set_kind(crm::common::v1::Principal::KIND_SERVICE);
+  demo_installer.set_service("robots-demo");
+  installed = rules_->Install(demo_installer, renamed);
+  ASSERT_TRUE(installed.ok());
+  EXPECT_TRUE(*installed);
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->version(), 2);
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->name(), "Старое имя из прошлой сборки");
+  ASSERT_TRUE(InstallDemoRules(*rules_).ok());
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->version(), 3);
+  EXPECT_EQ(rules_->Get(demo[0].id(), 0)->name(), demo[0].name());
+  EXPECT_EQ(rules_->Get(demo[1].id(), 0)->name(), "Моё правило");
+  EXPECT_EQ(rules_->Get(demo[1].id(), 0)->version(), 2);
 }
 
 // R10: an action whose downstream call fails is retried with backoff, the log says so, and the effect
@@ -738,6 +958,36 @@ TEST_F(EngineTest, EndOfDayReportListsTheViolationsOnceOnWorkingDays) {
   EXPECT_EQ(Log("", kReportRule).size(), 3u);
 }
 
+// Issue 16: "comment" is one thing — a comment on the deal since it entered its current stage, or one sent
+// with the move. The 19:00 report counts both; a comment from before the move does not count in the new
+// stage.
+TEST_F(EngineTest, EndOfDayReportCountsCommentsSentWithTheMoveAndSinceTheStage) {
+  dv1::Deal with_move = NewDeal(kLead, kQualification, "Комментарий при переводе");
+  dv1::Deal after = NewDeal(kLead, kQualification, "Комментарий после перевода");
+  dv1::Deal before = NewDeal(kLead, kQualification, "Комментарий до перевода");
+  Pump();
+  for (const dv1::Deal* d : {&with_move, &after, &before}) {
+    Call(d->id());
+    CreateTask(d->id(), "Перезвонить");
+  }
+  clock_.Advance(absl::Minutes(1));
+  AddComment(before.id(), "Клиент просил перезвонить");
+  clock_.Advance(absl::Minutes(1));
+  Move(with_move.id(), kQualified, "Клиент квалифицирован: бюджет есть");
+  Move(after.id(), kQualified);
+  Move(before.id(), kQualified);
+  clock_.Advance(absl::Minutes(1));
+  AddComment(after.id(), "Назначаем встречу");
+  Pump();
+  clock_.Set(Moscow(2026, 11, 23, 19, 0, 30));
+  Fire();
+  std::vector<crm::robots::v1::Execution> log = Log("", kReportRule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(std::set<std::string>(log[0].selected_deal_ids().begin(), log[0].selected_deal_ids().end()),
+            std::set<std::string>{before.id()})
+      << log[0].DebugString();
+}
+
 // Seed 001 §3.1: «Подтвердить визит» 24 h before «Дата визита»; a changed date cancels the old reminder
 // and arms a new one.
 TEST_F(EngineTest, VisitConfirmationFollowsAChangedVisitDate) {
@@ -855,8 +1105,15 @@ TEST_F(EngineTest, DefaultMaxDepthEndsALoopOfRobots) {
      "actions": [{"moveStage": {"stageId": "$SALES04"}}]})");
   dv1::Deal d = NewDeal(kSales, kSales04, "Пинг-понг");
   Settle();
-  std::map<std::pair<std::string, int>, std::string> runs;  // (rule, depth) -> state
-  for (const auto& e : Log(d.id())) runs[{e.rule_id(), e.depth()}] = StateName(e);
+  std::map<std::pair<std::string, int>, std::string> runs;  // (rule, depth) -> state, of these two rules
+  auto ours = [&] {
+    std::vector<crm::robots::v1::Execution> out;
+    for (const auto& e : Log(d.id())) {
+      if (e.rule_id() == there.id() || e.rule_id() == back.id()) out.push_back(e);
+    }
+    return out;
+  };
+  for (const auto& e : ours()) runs[{e.rule_id(), e.depth()}] = StateName(e);
   EXPECT_EQ(runs, (std::map<std::pair<std::string, int>, std::string>{{{there.id(), 0}, "DONE"},
                                                                       {{back.id(), 1}, "DONE"},
                                                                       {{there.id(), 2}, "DONE"},
@@ -864,7 +1121,7 @@ TEST_F(EngineTest, DefaultMaxDepthEndsALoopOfRobots) {
   EXPECT_EQ(GetDeal(d.id()).stage_id(), kSales05);
   Advance(absl::Hours(1));
   Settle();
-  EXPECT_EQ(Log(d.id()).size(), 4u);
+  EXPECT_EQ(ours().size(), 4u);
 }
 
 // Versioned: a waiting step keeps the version it started with; a later trigger uses the new one.
@@ -986,6 +1243,51 @@ TEST_F(EngineTest, DryRunPlansWithoutChangingAnything) {
   EXPECT_EQ(RobotsCount("SELECT count(*) FROM executions"), 0);
   EXPECT_EQ(RobotsCount("SELECT count(*) FROM outbox"), 0);
   EXPECT_EQ(RobotsCount("SELECT count(*) FROM timers"), timers);
+}
+
+// Issue 16, the API's conventions: every bad field named at once (the first in the message, "(and N
+// more)", all in the details); one page rule (negative refused naming page_size, 0 = 50, over 200 = 200);
+// a malformed id is INVALID_ARGUMENT naming its field.
+TEST_F(EngineTest, ListsAndDryRunNameEveryBadFieldAtOnce) {
+  auto fields = [](const absl::Status& s) {
+    std::vector<std::string> out;
+    for (const FieldViolation& v : FieldViolations(s)) out.push_back(v.field);
+    return out;
+  };
+  const Principal rop = User(kRop, {"robots.read", "robots.read.all", "robots.manage"});
+  crm::robots::v1::ListExecutionsRequest list;
+  list.set_deal_id("42");
+  list.set_rule_id("not-a-rule");
+  list.set_page_size(-1);
+  list.set_page_token("garbage");
+  auto bad = engine_->ListExecutions(rop, list);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fields(bad.status()), (std::vector<std::string>{"deal_id", "rule_id", "page_size", "page_token"}));
+  EXPECT_EQ(bad.status().message(), "deal_id: not a UUID (and 3 more)");
+
+  crm::robots::v1::ListRulesRequest rules;
+  rules.set_pipeline_id("lead");
+  rules.set_page_size(-5);
+  auto bad_rules = rules_->List(rules);
+  EXPECT_EQ(fields(bad_rules.status()), (std::vector<std::string>{"pipeline_id", "page_size"}));
+  rules.Clear();
+  rules.set_page_size(100000);  // clamped to 200: all the demo rules, one page
+  auto clamped = rules_->List(rules);
+  ASSERT_TRUE(clamped.ok()) << clamped.status();
+  EXPECT_EQ(static_cast<size_t>(clamped->rules_size()), DemoRules().size());
+  rules.set_page_size(0);  // the default, 50
+  ASSERT_TRUE(rules_->List(rules).ok());
+
+  crm::robots::v1::DryRunRequest dry;
+  dry.set_rule_id("rule-1");
+  dry.set_deal_id("deal-1");
+  auto bad_dry = engine_->DryRun(rop, dry);
+  EXPECT_EQ(fields(bad_dry.status()), (std::vector<std::string>{"rule_id", "deal_id"}));
+  dry.Clear();
+  dry.mutable_rule()->set_name("");  // an inline rule with its own problems, and no deal
+  auto bad_inline = engine_->DryRun(rop, dry);
+  EXPECT_EQ(fields(bad_inline.status()),
+            (std::vector<std::string>{"rule.name", "rule.trigger.kind", "rule.actions", "deal_id"}));
 }
 
 // STAGE_LEFT naming a pipeline (no stage): a deal leaving it for another pipeline triggers it; a deal
@@ -1154,6 +1456,32 @@ TEST_F(EngineTest, WeeklyConversionWatchAndManagerTargets) {
   EXPECT_EQ(conv[0].measures().at("base"), 0);
 }
 
+// Seed 001 §4 (issue 16): the revenue plan is 40 000 000 сум — money in the plan's currency: wins in UZS
+// count, a win in roubles does not, and the notification says «сум», not kopecks.
+TEST_F(EngineTest, ManagerRevenueTargetIsInThePlansCurrency) {
+  constexpr char kWonLead[] = "01930000-0001-7000-8000-000000000006";
+  dv1::Deal uzs = NewDeal(kLead, kQualification, "Повторная продажа в сумах", 1'250'000'000, "UZS");
+  dv1::Deal rub = NewDeal(kLead, kQualification, "Продажа в рублях", 30'000'000, "RUB");
+  Pump();
+  Move(uzs.id(), kWonLead);
+  Move(rub.id(), kWonLead);
+  Settle();
+  clock_.Set(Moscow(2026, 11, 30, 9, 5, 30));
+  Fire();
+  std::vector<crm::robots::v1::Execution> targets = Log("", kTargetsRule);
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].measures().at("won"), 2);
+  EXPECT_EQ(targets[0].measures().at("revenue"), 1'250'000'000) << "12 500 000 сум; the roubles are not сум";
+  EXPECT_EQ(StateName(targets[0]), "DONE");  // under 40 000 000 сум
+  std::vector<std::string> texts = NotificationTexts(kManager, "План за 30 дней");
+  ASSERT_EQ(texts.size(), 1u);
+  EXPECT_NE(texts[0].find("выручка 12 500 000 сум из 40 000 000 сум"), std::string::npos) << texts[0];
+  EXPECT_EQ(texts[0].find("коп"), std::string::npos) << texts[0];
+  auto rule = rules_->Get(kTargetsRule, 0);
+  ASSERT_TRUE(rule.ok());
+  EXPECT_EQ(rule->trigger().measure().currency(), "UZS");
+}
+
 // R10: robots die after deals made the task but before robots committed the step (the handler's
 // transaction is lost): the step runs again after the backoff and the task is not made twice.
 TEST_F(EngineTest, DiesMidActionAndTheRetryMakesNoDuplicate) {
@@ -1276,6 +1604,113 @@ TEST_F(EngineTest, ClientMessagesAndTheEngineersPipeline) {
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deals WHERE copied_from_id = '", d.id(), "' AND pipeline_id = '",
                                kEngineers, "' AND client_id = '", kClient, "'")),
             1);
+}
+
+// ---- Seed 000 §5.6–5.8 (issue 16): the automatic copies with their pipelines. ----
+
+constexpr char kBuyer[] = "01900000-0000-7000-8000-00000000c0b1";
+constexpr char kBuyerContact[] = "01900000-0000-7000-8000-00000000c0c1";
+constexpr char kSalesWonStage[] = "01930000-0002-7000-8000-000000000010";
+constexpr char kInvoicesPipeline[] = "01930000-0004-7000-8000-000000000000";
+constexpr char kLogisticsPipeline[] = "01930000-0005-7000-8000-000000000000";
+constexpr char kRepeatPipeline[] = "01930000-0006-7000-8000-000000000000";
+constexpr char kEngineersPipeline[] = "01930000-0003-7000-8000-000000000000";
+
+// §5.7: a sale won is copied into «Счета/закупки» and, with a delivery address, into «Логистика»: the
+// company, its main contact, the products, the requisites and the address — not the payment terms.
+TEST_F(EngineTest, PostSaleCopiesIntoInvoicesAndLogistics) {
+  Sql(absl::StrCat("INSERT INTO clients (id, kind, name) VALUES ('", kBuyer, "', 2, 'ООО «Насосы»');"
+                   "INSERT INTO contacts (id, client_id, full_name) VALUES ('", kBuyerContact, "', '", kBuyer,
+                   "', 'Пётр Закупщиков')"));
+  auto sale = [&](const std::string& name, bool delivery) {
+    dv1::Deal d = NewDeal(kSales, kSalesKp, name, 90'000'000);
+    EditDeal(d.id(), "client_id", [](dv1::Deal& x) { x.set_client_id(kBuyer); });
+    Sql(absl::StrCat("INSERT INTO deal_contacts (deal_id, contact_id, main) VALUES ('", d.id(), "', '", kBuyerContact,
+                     "', true); INSERT INTO deal_products (id, deal_id, name, quantity_milli, unit_price_minor, "
+                     "currency, total_minor) VALUES ('", NewUuidV7(), "', '", d.id(), "', 'Насос ЦНС-60', 2000, ",
+                     45'000'000, ", 'RUB', ", 90'000'000, ")"));
+    std::map<std::string, std::string> fields = {{"requisites", "ИНН 7701234567, р/с 40702810000000000001"},
+                                                 {"payment_terms", "Предоплата"}};
+    if (delivery) {
+      fields["delivery_address"] = "Москва, ул. Заводская, 1";
+      fields["delivery_date"] = "2026-12-15";
+    }
+    SetTextFields(d.id(), fields);
+    return d;
+  };
+  dv1::Deal shipped = sale("Насосы с доставкой", true);
+  dv1::Deal pickup = sale("Насосы самовывозом", false);
+  Settle();
+  Move(shipped.id(), kSalesWonStage);
+  Move(pickup.id(), kSalesWonStage);
+  Settle();
+  const std::string invoices_stage = "01930000-0004-7000-8000-000000000001";
+  const std::string logistics_stage = "01930000-0005-7000-8000-000000000001";
+  EXPECT_EQ(Copies(shipped.id(), kInvoicesPipeline),
+            std::vector<std::string>{absl::StrCat(invoices_stage, "|", kManager, "|", kBuyer,
+                                                  "|delivery_address,requisites|1|1")});
+  EXPECT_EQ(Copies(shipped.id(), kLogisticsPipeline),
+            std::vector<std::string>{absl::StrCat(logistics_stage, "|", kManager, "|", kBuyer,
+                                                  "|delivery_address,delivery_date,requisites|1|1")});
+  EXPECT_EQ(Copies(pickup.id(), kInvoicesPipeline),
+            std::vector<std::string>{absl::StrCat(invoices_stage, "|", kManager, "|", kBuyer, "|requisites|1|1")});
+  EXPECT_TRUE(Copies(pickup.id(), kLogisticsPipeline).empty()) << "no delivery address: nothing to ship";
+  pumped_ = 0;  // redelivered: no second copy
+  Settle();
+  EXPECT_EQ(Copies(shipped.id(), kInvoicesPipeline).size(), 1u);
+}
+
+// §5.8: «Активация услуги» copies the deal into «Повторные продажи» («Новый запрос») for the account
+// manager of the moment, with the products and the package; 330 days later the renewal copy — not for a
+// deal cancelled meanwhile.
+TEST_F(EngineTest, ActivationMakesUpsellAndRenewalCopiesForTheCurrentAccountManager) {
+  constexpr char kActivation[] = "01930000-0003-7000-8000-000000000005";
+  constexpr char kEngWorking[] = "01930000-0003-7000-8000-000000000002";
+  constexpr char kEngCancelled[] = "01930000-0003-7000-8000-000000000004";
+  const std::string repeat_new = "01930000-0006-7000-8000-000000000001";
+  dv1::Deal kept = NewDeal(kEngineersPipeline, kEngWorking, "Облачная АТС: внедрение");
+  dv1::Deal cancelled = NewDeal(kEngineersPipeline, kEngWorking, "CRM: внедрение");
+  for (const dv1::Deal* d : {&kept, &cancelled}) {
+    SetTextFields(d->id(), {{"service_package", "Бизнес, 20 линий"}, {"payment_terms", "Постоплата"}});
+  }
+  // The account manager changes before the activation: the copy is the new one's.
+  EditDeal(kept.id(), "responsible_id", [](dv1::Deal& x) { x.set_responsible_id(kRop); });
+  Settle();
+  Move(kept.id(), kActivation);
+  Move(cancelled.id(), kActivation);
+  Settle();
+  EXPECT_EQ(Copies(kept.id(), kRepeatPipeline),
+            std::vector<std::string>{absl::StrCat(repeat_new, "|", kRop, "||service_package|0|0")});
+  EXPECT_EQ(Copies(cancelled.id(), kRepeatPipeline).size(), 1u);
+  Move(cancelled.id(), kEngCancelled, "", "no_money");
+  Settle();
+  Advance(absl::Hours(24 * 329));
+  Settle();
+  EXPECT_EQ(Copies(kept.id(), kRepeatPipeline).size(), 1u);
+  Advance(absl::Hours(24) + absl::Minutes(1));
+  Settle();
+  EXPECT_EQ(Copies(kept.id(), kRepeatPipeline).size(), 2u) << "the renewal, 330 days after the activation";
+  EXPECT_EQ(Copies(cancelled.id(), kRepeatPipeline).size(), 1u) << "cancelled: no renewal";
+}
+
+// D12 with the demo fields: a partner copy (§5.6, redacted) carries the technical fields (the delivery
+// date, the package) and not «Оплата» — payment terms are no technical field.
+TEST_F(EngineTest, PartnerCopyDoesNotCarryThePaymentTerms) {
+  CreateRule(R"({"name": "Передать партнёру", "enabled": true,
+     "trigger": {"kind": "STAGE_ENTERED", "pipelineId": "$SALES00", "stageId": "$SALES07"},
+     "actions": [{"copyDeal": {"pipelineId": "01930000-0003-7000-8000-000000000000", "redacted": true,
+                               "optionsJson": "{\"products\": true}"}}]})");
+  dv1::Deal d = NewDeal(kSales, kSalesKp, "Монтаж у клиента", 50'000'000);
+  SetTextFields(d.id(), {{"payment_terms", "Предоплата"}, {"delivery_date", "2026-12-15"},
+                         {"service_package", "Монтаж + пусконаладка"}, {"delivery_address", "Казань, ул. Мира, 5"}});
+  Settle();
+  Move(d.id(), "01930000-0002-7000-8000-000000000007");
+  Settle();
+  const std::vector<std::string> copies = Copies(d.id(), kEngineersPipeline);
+  ASSERT_EQ(copies.size(), 1u);
+  const std::vector<std::string> parts = absl::StrSplit(copies[0], '|');
+  ASSERT_EQ(parts.size(), 6u);
+  EXPECT_EQ(parts[3], "delivery_date,service_package") << copies[0];
 }
 
 // Issue 14: a burst of 200 leads left without a first contact: the head of sales is told of the first at

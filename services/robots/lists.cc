@@ -1,5 +1,6 @@
 #include "services/robots/lists.h"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <utility>
 
@@ -23,6 +24,38 @@ std::string Param(ListStatement& st, std::string value) {
 }
 
 }  // namespace
+
+int PageSize(int requested, std::vector<FieldViolation>& violations) {
+  if (requested < 0) {
+    violations.push_back({"page_size", "must not be negative (0 = the default of 50, at most 200)"});
+    return kDefaultPageSize;
+  }
+  return requested == 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize);
+}
+
+std::vector<FieldViolation> ListExecutionsViolations(const v1::ListExecutionsRequest& req) {
+  std::vector<FieldViolation> out;
+  if (req.deal_id().empty() && req.rule_id().empty()) {
+    out.push_back({"deal_id", "a deal_id or a rule_id is required"});
+  }
+  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) out.push_back({"deal_id", "not a UUID"});
+  if (!req.rule_id().empty() && !IsUuid(req.rule_id())) out.push_back({"rule_id", "not a UUID"});
+  PageSize(req.page_size(), out);
+  if (!req.page_token().empty()) {
+    for (const FieldViolation& v : FieldViolations(ExecutionsPageStatement(req, 1).status())) out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<FieldViolation> ListRulesViolations(const v1::ListRulesRequest& req) {
+  std::vector<FieldViolation> out;
+  if (!req.pipeline_id().empty() && !IsUuid(req.pipeline_id())) out.push_back({"pipeline_id", "not a UUID"});
+  PageSize(req.page_size(), out);
+  if (!req.page_token().empty() && !IsUuid(req.page_token())) {
+    out.push_back({"page_token", "not a token this list gave"});
+  }
+  return out;
+}
 
 pqxx::result Run(pqxx::transaction_base& tx, const ListStatement& st) {
   crm::pg::RecordStatement(st.sql, st.params);

@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "crm/robots/v1/robots.pb.h"
+#include "libs/base/status.h"
 #include "libs/pg/statement_recorder.h"
 
 namespace pqxx {
@@ -38,6 +39,20 @@ class transaction_base;
 }  // namespace pqxx
 
 namespace crm::robots {
+
+// The one page rule of robots' lists (issue 16, the suite's): page_size < 0 is refused naming page_size,
+// 0 is the default, above the maximum is the maximum.
+inline constexpr int kDefaultPageSize = 50;
+inline constexpr int kMaxPageSize = 200;
+
+// The page size to use for `requested`; a negative one adds its violation ("page_size") to `violations`.
+int PageSize(int requested, std::vector<crm::FieldViolation>& violations);
+
+// The violations of a list request, every one at once (InvalidFieldsError): ListExecutions needs a
+// deal_id or a rule_id, each a UUID, and a token ExecutionsPageToken made; ListRules a UUID pipeline_id
+// and a rule id as its token. Both: the page rule above.
+std::vector<crm::FieldViolation> ListExecutionsViolations(const crm::robots::v1::ListExecutionsRequest& request);
+std::vector<crm::FieldViolation> ListRulesViolations(const crm::robots::v1::ListRulesRequest& request);
 
 // One statement with its text parameters ($1, $2, ... in order).
 struct ListStatement {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "crm/identity/v1/events.pb.h"
+#include "libs/base/money.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/uuid.h"
@@ -206,6 +207,46 @@ std::string RenderTemplate(std::string_view text, const std::map<std::string, st
     }
   }
   return out;
+}
+
+std::string MoneyText(int64_t minor, std::string_view currency) {
+  const std::string plain = FormatDecimal(Money{.minor = minor, .currency = std::string(currency)});  // "-1500.50"
+  const bool negative = !plain.empty() && plain[0] == '-';
+  const std::string digits = plain.substr(negative ? 1 : 0);
+  const size_t dot = digits.find('.');
+  const std::string whole = digits.substr(0, dot);
+  std::string fraction = dot == std::string::npos ? "" : digits.substr(dot + 1);
+  if (fraction.find_first_not_of('0') == std::string::npos) fraction.clear();
+  std::string out = negative ? "-" : "";
+  for (size_t i = 0; i < whole.size(); ++i) {
+    if (i > 0 && (whole.size() - i) % 3 == 0) out += ' ';
+    out += whole[i];
+  }
+  if (!fraction.empty()) absl::StrAppend(&out, ",", fraction);
+  const std::string label = currency == "UZS" ? "сум" : currency == "RUB" ? "₽" : std::string(currency);
+  if (!label.empty()) absl::StrAppend(&out, " ", label);
+  return out;
+}
+
+absl::StatusOr<std::string> DealUrlPrefix(std::string_view public_url, std::string_view deal_path) {
+  std::string base(public_url);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  const size_t scheme = base.find("://");
+  const std::string scheme_name = scheme == std::string::npos ? "" : base.substr(0, scheme);
+  if ((scheme_name != "http" && scheme_name != "https") || base.size() == scheme + 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("public URL \"", base, "\": expected http:// or https:// and a host (https://crm.example)"));
+  }
+  if (base.find_first_of("?# ") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("public URL \"", base, "\": no query, fragment or spaces"));
+  }
+  std::string path(deal_path);
+  if (path.empty() || path.front() != '/' || path.find_first_of("?# ") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("deal path \"", path, "\": expected a path starting with / (/v1/deals/)"));
+  }
+  if (path.back() != '/') path += '/';
+  return absl::StrCat(base, path);
 }
 
 }  // namespace crm::robots

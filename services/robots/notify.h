@@ -23,6 +23,7 @@
 #ifndef CRM_SERVICES_ROBOTS_NOTIFY_H_
 #define CRM_SERVICES_ROBOTS_NOTIFY_H_
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -83,6 +84,23 @@ absl::StatusOr<std::vector<Recipient>> ResolveRecipients(pqxx::transaction_base&
 // braces, byte for byte ("deal.name", "deal.url", "responsible.name", "rule.name", ...). Works on UTF-8
 // text: only the ASCII braces are special, so multi-byte characters pass through unchanged.
 std::string RenderTemplate(std::string_view text, const std::map<std::string, std::string, std::less<>>& vars);
+
+// Links in notifications ({deal.url}, the digest's and {deals.list}'s links; issue 16): the suite's public
+// URL — where people reach the CRM (CRM_PUBLIC_URL, the setting the gateway's OpenAPI document names as
+// its server too; tools/crm up's gateway by default) — followed by the deal's path on it: the deal as the
+// gateway serves it, GET /v1/deals/{id}, until a console serves its own page (DEAL_PATH).
+inline constexpr char kDefaultPublicUrl[] = "http://127.0.0.1:8080";
+inline constexpr char kDefaultDealPath[] = "/v1/deals/";
+
+// The prefix a deal id is appended to: `public_url` (http:// or https://, a host, no query or fragment;
+// a trailing "/" dropped) + `deal_path` (starting with "/"; a "/" added at its end when missing).
+// InvalidArgument saying which of the two is wrong.
+absl::StatusOr<std::string> DealUrlPrefix(std::string_view public_url, std::string_view deal_path);
+
+// An amount as staff read it in the Russian texts: whole units grouped in threes by spaces, the fraction
+// after a comma when it is not zero, then the currency as people name it — «40 000 000 сум» (UZS),
+// «1 500,50 ₽» (RUB), «12 USD» (other codes as they are; "" = no label).
+std::string MoneyText(int64_t minor, std::string_view currency);
 
 }  // namespace crm::robots
 

@@ -284,6 +284,30 @@ TEST_F(NotifyTest, MalformedSpecIsInvalidArgumentNamingIt) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("responsible_id"));
 }
 
+// ---- DealUrlPrefix (issue 16: links point to a page that exists) -----------------------------------------
+
+TEST(DealUrlPrefixTest, PublicUrlAndTheDealsPath) {
+  EXPECT_EQ(*DealUrlPrefix(kDefaultPublicUrl, kDefaultDealPath), "http://127.0.0.1:8080/v1/deals/");
+  EXPECT_EQ(*DealUrlPrefix("https://crm.example/", "/v1/deals/"), "https://crm.example/v1/deals/");
+  EXPECT_EQ(*DealUrlPrefix("https://crm.example/app", "/deals"), "https://crm.example/app/deals/");
+  for (const char* bad : {"", "crm.example", "ftp://crm.example", "https://", "https://crm.example/?x=1"}) {
+    absl::StatusOr<std::string> r = DealUrlPrefix(bad, "/v1/deals/");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("public URL")) << bad;
+  }
+  EXPECT_THAT(std::string(DealUrlPrefix("https://crm.example", "deals").status().message()), HasSubstr("deal path"));
+}
+
+// ---- MoneyText (issue 16: seed 001 §4's plan is 40 000 000 сум) -------------------------------------------
+
+TEST(MoneyTextTest, GroupsWholeUnitsAndNamesTheCurrency) {
+  EXPECT_EQ(MoneyText(4'000'000'000, "UZS"), "40 000 000 сум");
+  EXPECT_EQ(MoneyText(150'050, "RUB"), "1 500,50 ₽");
+  EXPECT_EQ(MoneyText(-5, "RUB"), "-0,05 ₽");
+  EXPECT_EQ(MoneyText(123, "JPY"), "123 JPY");
+  EXPECT_EQ(MoneyText(100'000, "USD"), "1 000 USD");
+}
+
 // ---- RenderTemplate ---------------------------------------------------------------------------------------
 
 TEST(RenderTemplateTest, ReplacesKnownPlaceholders) {

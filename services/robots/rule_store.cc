@@ -26,9 +26,6 @@ using crm::common::v1::Principal;
 using v1::Rule;
 using v1::Trigger;
 
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 200;
-
 std::string IndexKey(int kind, std::string_view scope) { return absl::StrCat(kind, "/", std::string(scope)); }
 
 std::string Bytes(const pqxx::field& f) {
@@ -146,13 +143,14 @@ absl::StatusOr<Rule> RuleStore::Store(pqxx::transaction_base& tx, const Principa
 }
 
 absl::StatusOr<Rule> RuleStore::Create(const Principal& caller, const Rule& in, std::string_view idempotency_key) {
-  CRM_RETURN_IF_ERROR(ValidateRule(in));
   const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(caller),
                                    .method = "crm.robots.v1.RuleService/CreateRule",
                                    .key = std::string(idempotency_key)};
   Rule out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    // Validated inside: a key used before with another request is named as such, whatever this one is.
     return pg::RunIdempotent(tx, scope, clock_.Now(), in, out, [&]() -> absl::Status {
+      CRM_RETURN_IF_ERROR(ValidateRule(in));
       CRM_ASSIGN_OR_RETURN(out, Store(tx, caller, in, /*create=*/true));
       return absl::OkStatus();
     });
@@ -165,17 +163,35 @@ absl::StatusOr<Rule> RuleStore::Create(const Principal& caller, const Rule& in, 
 absl::StatusOr<bool> RuleStore::Install(const Principal& caller, const Rule& in) {
   if (!IsUuid(in.id())) return InvalidFieldError("rule.id", "not a UUID");
   CRM_RETURN_IF_ERROR(ValidateRule(in));
-  bool created = false;
+  bool changed = false;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    changed = false;
     pg::ExecPrepared(tx, "SELECT pg_advisory_xact_lock(hashtext($1))", in.id());
-    if (!pg::ExecPrepared(tx, "SELECT 1 FROM rules WHERE id = $1::uuid", in.id()).empty()) return absl::OkStatus();
-    CRM_RETURN_IF_ERROR(Store(tx, caller, in, /*create=*/true).status());
-    created = true;
+    pqxx::result had = pg::ExecPrepared(tx, "SELECT body FROM rules WHERE id = $1::uuid FOR UPDATE", in.id());
+    if (had.empty()) {
+      CRM_RETURN_IF_ERROR(Store(tx, caller, in, /*create=*/true).status());
+      changed = true;
+      return absl::OkStatus();
+    }
+    CRM_ASSIGN_OR_RETURN(Rule stored, ParseRule(had[0][0]));
+    // Someone edited it since (the last version is theirs): their rule now, left as it is.
+    if (stored.updated_by() != CallerName(caller)) return absl::OkStatus();
+    Rule next = in;
+    next.set_id(stored.id());
+    next.set_version(stored.version());
+    *next.mutable_create_time() = stored.create_time();
+    *next.mutable_update_time() = stored.update_time();
+    next.set_updated_by(stored.updated_by());
+    if (next.SerializeAsString() == stored.SerializeAsString()) return absl::OkStatus();  // as defined
+    // The definition changed (a newer build): the next version; running steps keep theirs.
+    next.set_version(stored.version() + 1);
+    CRM_RETURN_IF_ERROR(Store(tx, caller, std::move(next), /*create=*/false).status());
+    changed = true;
     return absl::OkStatus();
   }));
   absl::MutexLock lock(&mu_);
   checked_ = absl::InfinitePast();
-  return created;
+  return changed;
 }
 
 absl::StatusOr<Rule> RuleStore::GetVersion(pqxx::transaction_base& tx, std::string_view id, int64_t version) {
@@ -202,10 +218,9 @@ absl::StatusOr<Rule> RuleStore::Get(std::string_view id, int64_t version) {
 }
 
 absl::StatusOr<v1::ListRulesResponse> RuleStore::List(const v1::ListRulesRequest& req) {
-  if (!req.pipeline_id().empty() && !IsUuid(req.pipeline_id())) return InvalidFieldError("pipeline_id", "not a UUID");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "must not be negative");
-  if (!req.page_token().empty() && !IsUuid(req.page_token())) return InvalidFieldError("page_token", "not ours");
-  const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
+  std::vector<FieldViolation> violations = ListRulesViolations(req);
+  if (!violations.empty()) return InvalidFieldsError(violations);
+  const int size = PageSize(req.page_size(), violations);
   v1::ListRulesResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     out.Clear();
@@ -223,14 +238,16 @@ absl::StatusOr<Rule> RuleStore::Update(const Principal& caller, const Rule& in, 
   static const std::vector<std::string> kAll = {"name",    "description",     "enabled",  "trigger", "condition",
                                                 "delay",   "actions",         "coalesce_window", "max_depth"};
   const std::vector<std::string>& paths = mask.empty() ? kAll : mask;
+  std::vector<FieldViolation> violations;  // every one at once
+  if (!IsUuid(in.id())) violations.push_back({"rule.id", "not a UUID"});
   for (size_t i = 0; i < paths.size(); ++i) {
     if (std::find(kAll.begin(), kAll.end(), paths[i]) == kAll.end()) {
-      return InvalidFieldError(absl::StrCat("update_mask.paths[", i, "]"), absl::StrCat("cannot update ", paths[i]));
+      violations.push_back({absl::StrCat("update_mask.paths[", i, "]"), absl::StrCat("cannot update ", paths[i])});
     }
   }
+  if (!violations.empty()) return InvalidFieldsError(violations);
   Rule out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (!IsUuid(in.id())) return InvalidFieldError("rule.id", "not a UUID");
     pqxx::result r = pg::ExecPrepared(tx, "SELECT body FROM rules WHERE id = $1::uuid FOR UPDATE", in.id());
     if (r.empty()) return absl::NotFoundError(absl::StrCat("rule ", in.id()));
     CRM_ASSIGN_OR_RETURN(Rule next, ParseRule(r[0][0]));

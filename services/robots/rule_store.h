@@ -95,8 +95,10 @@ class RuleStore {
                                                const crm::robots::v1::Rule& rule,
                                                std::string_view idempotency_key);
 
-  // Stores `rule` at version 1 with its own id (a UUID) unless a rule with that id exists, which is then
-  // left as it is, edits included; returns whether it was created. For demo and fixture rules.
+  // Stores `rule` at version 1 with its own id (a UUID) unless a rule with that id exists. An existing
+  // one whose last version is the installer's (`caller`: nobody edited it) and differs from `rule` gets
+  // `rule` as its next version (a newer build's definition); one someone else changed since is left as
+  // it is, edits included. Returns whether it created or changed the rule. For demo and fixture rules.
   absl::StatusOr<bool> Install(const crm::common::v1::Principal& caller, const crm::robots::v1::Rule& rule);
 
   // The rule at its current version (`version` 0) or at `version`. NotFound naming the id.

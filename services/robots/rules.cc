@@ -10,6 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "crm/deals/v1/deals.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "libs/base/money.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
@@ -188,13 +189,11 @@ class Violations {
     list_.push_back({std::move(field), std::move(description)});
   }
 
+  // Every violation at once, the suite's one shape: "<first field>: <description> (and N more)", all of
+  // them in the details.
   absl::Status ToStatus() const {
     if (list_.empty()) return absl::OkStatus();
-    std::string msg = "invalid rule: ";
-    for (size_t i = 0; i < list_.size(); ++i) {
-      absl::StrAppend(&msg, i ? "; " : "", list_[i].field, ": ", list_[i].description);
-    }
-    return WithFieldViolations(absl::InvalidArgumentError(msg), list_);
+    return InvalidFieldsError(list_);
   }
 
  private:
@@ -447,6 +446,11 @@ void CheckTrigger(const v1::Trigger& t, Violations& out) {
     CheckUuid(m.from_stage_id(), "rule.trigger.measure.from_stage_id", false, out);
     CheckUuid(m.to_stage_id(), "rule.trigger.measure.to_stage_id", false, out);
     CheckDuration(m.period(), "rule.trigger.measure.period", absl::Minutes(1), kMaxDelay, out);
+    if (!m.currency().empty()) {
+      if (absl::Status c = ValidateCurrency(m.currency()); !c.ok()) {
+        out.Add("rule.trigger.measure.currency", std::string(c.message()));
+      }
+    }
   }
   if (!t.schedule().time_zone().empty()) {
     if (auto zone = LoadTimeZone(t.schedule().time_zone()); !zone.ok()) {
@@ -469,8 +473,13 @@ void CheckAction(const v1::Action& a, const std::string& path, Violations& out) 
       }
       CheckDuration(x.due_in(), Path(p, "due_in"), absl::ZeroDuration(), kMaxDelay, out);
       CheckPerson(x.responsible(), Path(p, "responsible"), true, out);
+      CheckPerson(x.creator(), Path(p, "creator"), true, out);
       break;
     }
+    case v1::Action::kCompleteTasks:
+      CheckText(a.complete_tasks().title(), Path(path, "complete_tasks.title"), 500, true, out);
+      CheckText(a.complete_tasks().result(), Path(path, "complete_tasks.result"), 5000, false, out);
+      break;
     case v1::Action::kAddTag:
       CheckText(a.add_tag().tag(), Path(path, "add_tag.tag"), 64, true, out);
       break;
@@ -569,7 +578,7 @@ void CheckAction(const v1::Action& a, const std::string& path, Violations& out) 
     case v1::Action::ACTION_NOT_SET:
       out.Add(path,
               "no action set: one of create_task, add_tag, add_comment, set_field, move_stage, "
-              "change_responsible, copy_deal, notify, start_report, increment_counter");
+              "change_responsible, copy_deal, notify, start_report, increment_counter, complete_tasks");
       break;
   }
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "libs/base/status.h"
+#include "libs/base/uuid.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
 #include "services/robots/engine.h"
@@ -23,7 +24,10 @@ grpc::Status RuleServiceImpl::CreateRule(grpc::ServerContext* ctx, const v1::Cre
 grpc::Status RuleServiceImpl::GetRule(grpc::ServerContext* ctx, const v1::GetRuleRequest* req, v1::Rule* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Rule> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "robots.read"));
-    if (req->version() < 0) return InvalidFieldError("version", "must not be negative");
+    std::vector<FieldViolation> violations;
+    if (!IsUuid(req->id())) violations.push_back({"id", "not a UUID"});
+    if (req->version() < 0) violations.push_back({"version", "must not be negative (0 = the current one)"});
+    if (!violations.empty()) return InvalidFieldsError(violations);
     return rules_.Get(req->id(), req->version());
   });
 }

@@ -10,6 +10,7 @@
 #include "crm/dialogs/v1/events.pb.h"
 #include "crm/telephony/v1/events.pb.h"
 #include "libs/base/status.h"
+#include "libs/base/time.h"
 #include "proto/crm/events/v1/envelope.pb.h"
 #include "services/robots/rule_store.h"
 
@@ -35,22 +36,26 @@ bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list, const
 
 }  // namespace
 
+bool IsTouchTaskKind(dv1::Task::Kind kind) {
+  return kind == dv1::Task::CALL || kind == dv1::Task::MEETING || kind == dv1::Task::EMAIL;
+}
+
 absl::StatusOr<std::optional<DealEvent>> DecodeEvent(const events::v1::Envelope& e) {
   DealEvent out;
   const std::string& t = e.type();
-  if (t == "crm.deals.deal.created.v1") {
+  if (t == kDealCreatedType) {
     dv1::DealCreated m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal = m.deal();
     out.kinds = {Trigger::DEAL_CREATED, Trigger::STAGE_ENTERED};
     out.entered_stage = true;
-  } else if (t == "crm.deals.deal.updated.v1") {
+  } else if (t == kDealUpdatedType) {
     dv1::DealUpdated m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal = m.deal();
     out.changed_fields.assign(m.changed_fields().begin(), m.changed_fields().end());
     out.kinds = {Trigger::FIELD_CHANGED};
-  } else if (t == "crm.deals.deal.stage_changed.v1") {
+  } else if (t == kDealStageChangedType) {
     dv1::DealStageChanged m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal = m.deal();
@@ -58,61 +63,72 @@ absl::StatusOr<std::optional<DealEvent>> DecodeEvent(const events::v1::Envelope&
     out.from_pipeline_id = m.from_pipeline_id().empty() ? m.deal().pipeline_id() : m.from_pipeline_id();
     out.kinds = {Trigger::STAGE_ENTERED, Trigger::STAGE_LEFT};
     out.entered_stage = true;
-  } else if (t == "crm.deals.deal.responsible_changed.v1") {
+    if (!m.comment().empty()) {  // a comment sent with the move is a comment in the new stage
+      out.comment = true;
+      if (m.deal().has_stage_enter_time()) out.comment_time = FromProtoTimestamp(m.deal().stage_enter_time());
+    }
+  } else if (t == kDealResponsibleChangedType) {
     dv1::DealResponsibleChanged m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal = m.deal();
     out.kinds = {Trigger::RESPONSIBLE_CHANGED};
-  } else if (t == "crm.deals.deal.won.v1") {
+  } else if (t == kDealWonType) {
     dv1::DealWon m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal = m.deal();
     out.kinds = {Trigger::DEAL_WON};
     out.won = true;
-  } else if (t == "crm.deals.deal.lost.v1") {
+  } else if (t == kDealLostType) {
     dv1::DealLost m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal = m.deal();
     out.kinds = {Trigger::DEAL_LOST};
-  } else if (t == "crm.deals.deal.comment_added.v1") {
+  } else if (t == kCommentAddedType) {
     dv1::CommentAdded m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal_id = m.entry().deal_id();
     out.comment = true;
+    if (m.entry().has_create_time()) out.comment_time = FromProtoTimestamp(m.entry().create_time());
     out.kinds = {Trigger::COMMENT_ADDED};
-  } else if (t == "crm.deals.task.created.v1" || t == "crm.deals.task.completed.v1" ||
-             t == "crm.deals.task.overdue.v1") {
-    dv1::TaskCreated m;  // TaskCompleted and TaskOverdue have the same shape
+  } else if (t == kTaskCreatedType || t == kTaskCompletedType || t == kTaskOverdueType) {
     dv1::Task task;
-    if (t == "crm.deals.task.created.v1") {
+    if (t == kTaskCreatedType) {
+      dv1::TaskCreated m;
       CRM_RETURN_IF_ERROR(Unpack(e, m));
       task = m.task();
-    } else if (t == "crm.deals.task.completed.v1") {
-      dv1::TaskCompleted c;
-      CRM_RETURN_IF_ERROR(Unpack(e, c));
-      task = c.task();
+      out.kinds = {Trigger::TASK_CREATED};
+    } else if (t == kTaskCompletedType) {
+      dv1::TaskCompleted m;
+      CRM_RETURN_IF_ERROR(Unpack(e, m));
+      task = m.task();
+      out.kinds = {Trigger::TASK_COMPLETED};
+      // R4: a completed call, meeting or e-mail is the manager's touch.
+      if (IsTouchTaskKind(task.kind()) && !task.id().empty()) {
+        out.touch = true;
+        out.touch_key = absl::StrCat("task:", task.id());
+      }
     } else {
-      dv1::TaskOverdue o;
-      CRM_RETURN_IF_ERROR(Unpack(e, o));
-      task = o.task();
+      dv1::TaskOverdue m;
+      CRM_RETURN_IF_ERROR(Unpack(e, m));
+      task = m.task();
+      out.kinds = {Trigger::TASK_OVERDUE};
     }
     out.deal_id = task.deal_id();
     out.task_title = task.title();
-    out.kinds = {t == "crm.deals.task.created.v1"     ? Trigger::TASK_CREATED
-                 : t == "crm.deals.task.completed.v1" ? Trigger::TASK_COMPLETED
-                                                      : Trigger::TASK_OVERDUE};
-  } else if (t == "crm.telephony.call.finished.v1") {
+  } else if (t == kCallFinishedType) {
     crm::telephony::v1::CallFinished m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal_id = m.deal_id();
     out.touch = true;
+    out.touch_key = absl::StrCat("call:", m.call_id().empty() ? e.id() : m.call_id());
     out.kinds = {Trigger::CALL_FINISHED};
-  } else if (t == "crm.dialogs.message.received.v1" || t == "crm.dialogs.message.sent.v1") {
+  } else if (t == kMessageReceivedType || t == kMessageSentType) {
     crm::dialogs::v1::MessageExchanged m;
     CRM_RETURN_IF_ERROR(Unpack(e, m));
     out.deal_id = m.deal_id();
-    if (t == "crm.dialogs.message.sent.v1") {
-      out.touch = true;  // a manager's message to the client is a touch (R4); the client's is not
+    if (t == kMessageSentType) {
+      out.touch = true;  // a message to the client is a touch (R4); the client's own is not
+      out.touch_key = absl::StrCat("message:", m.message_id().empty() ? e.id() : m.message_id());
     } else {
       out.kinds = {Trigger::MESSAGE_RECEIVED};
     }

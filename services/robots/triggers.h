@@ -3,7 +3,21 @@
 // What an event of the suite says happened to a deal, and which rules' triggers it meets (R1): the
 // matching half of the engine (engine.h), with no database. deals' DealCreated is also the deal
 // ENTERING its stage; DealStageChanged is entering the new stage and leaving the old one (of the old
-// pipeline); a task, call or message event names its deal; a message the manager sent is a touch.
+// pipeline); a task, call or message event names its deal.
+//
+// Touches (R4, seed 001 §1.1–1.2: «2 звонка + 1 сообщение»): the manager reaching the client. Each of
+// these is one touch, counted once by what it was (DealEvent::touch_key), however often its event comes:
+//   - a deals task of kind CALL, MEETING or EMAIL completed (crm.deals.task.completed.v1): the way a
+//     manager records a call, a meeting or an e-mail today;
+//   - a call telephony reports finished (crm.telephony.call.finished.v1), answered or not;
+//   - a message an operator or the bot sent to the client in a dialog (crm.dialogs.message.sent.v1).
+// A message the client wrote (message.received) triggers MESSAGE_RECEIVED rules but is not the
+// manager's touch. Other tasks (follow-up, custom) are not touches.
+//
+// Comments (seed 001 §1.3, §1.4: «комментарий»): one definition for gates, reports and robots — a comment
+// on the deal since it entered its current stage, or one sent with the move. A CommentAdded entry is a
+// comment at its time; a DealStageChanged with a comment is a comment at the moment of the move
+// (DealEvent::comment_time = the deal's stage_enter_time).
 //
 // Example:
 //   CRM_ASSIGN_OR_RETURN(std::optional<crm::robots::DealEvent> e, crm::robots::DecodeEvent(envelope));
@@ -18,7 +32,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "crm/deals/v1/deals.pb.h"
+#include "crm/deals/v1/tasks.pb.h"
 #include "crm/robots/v1/robots.pb.h"
 
 namespace crm::events::v1 {
@@ -40,9 +56,29 @@ struct DealEvent {
   std::string task_title;                    // task events
   bool entered_stage = false;                // created into a stage, or moved (R6 / R8 measures)
   bool won = false;
-  bool comment = false;  // a comment was added (has_comment_since_stage)
-  bool touch = false;    // a finished call or a message to the client (counter.touches, R4)
+  bool comment = false;   // a comment was added, or sent with the move (has_comment_since_stage)
+  std::optional<absl::Time> comment_time;  // when: the entry's time, or the move's; unset = the event's
+  bool touch = false;     // a touch (counter.touches, R4; see the file comment) ...
+  std::string touch_key;  // ... and what it was: "task:<id>", "call:<id>", "message:<id>"
 };
+
+// The event types robots read (deals', telephony's and dialogs' names; each spelled here once).
+inline constexpr char kDealCreatedType[] = "crm.deals.deal.created.v1";
+inline constexpr char kDealUpdatedType[] = "crm.deals.deal.updated.v1";
+inline constexpr char kDealStageChangedType[] = "crm.deals.deal.stage_changed.v1";
+inline constexpr char kDealResponsibleChangedType[] = "crm.deals.deal.responsible_changed.v1";
+inline constexpr char kDealWonType[] = "crm.deals.deal.won.v1";
+inline constexpr char kDealLostType[] = "crm.deals.deal.lost.v1";
+inline constexpr char kCommentAddedType[] = "crm.deals.deal.comment_added.v1";
+inline constexpr char kTaskCreatedType[] = "crm.deals.task.created.v1";
+inline constexpr char kTaskCompletedType[] = "crm.deals.task.completed.v1";
+inline constexpr char kTaskOverdueType[] = "crm.deals.task.overdue.v1";
+inline constexpr char kCallFinishedType[] = "crm.telephony.call.finished.v1";
+inline constexpr char kMessageReceivedType[] = "crm.dialogs.message.received.v1";
+inline constexpr char kMessageSentType[] = "crm.dialogs.message.sent.v1";
+
+// Whether a completed task of `kind` is a touch (CALL, MEETING, EMAIL).
+bool IsTouchTaskKind(crm::deals::v1::Task::Kind kind);
 
 // The DealEvent of `envelope`; nullopt for an event robots do not act on (another type, or a call or
 // message linked to no deal). InvalidArgument when the payload is not the type's message.

@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -103,7 +104,20 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   const std::string smtp_password = env.String("SMTP_PASSWORD", "");
   const bool smtp_starttls = env.Bool("SMTP_STARTTLS", false);
   const std::string mail_from = env.String("MAIL_FROM", "robots@crm.local");
-  const std::string deal_url = env.String("DEAL_URL_PREFIX", "http://localhost:8080/deals/");
+  // Links in notifications (issue 16): the suite's public URL (CRM_PUBLIC_URL, as the gateway's) + the
+  // deal's path on it. DEAL_URL_PREFIX, the whole prefix as before issue 16, still wins when set.
+  const std::string public_url = env.String("PUBLIC_URL", kDefaultPublicUrl);
+  const std::string deal_path = env.String("DEAL_PATH", kDefaultDealPath);
+  std::string deal_url = env.String("DEAL_URL_PREFIX", "");
+  if (deal_url.empty()) {
+    absl::StatusOr<std::string> prefix = DealUrlPrefix(public_url, deal_path);
+    if (prefix.ok()) {
+      deal_url = *std::move(prefix);
+    } else {
+      env.Reject(absl::StrContains(prefix.status().message(), "deal path") ? "DEAL_PATH" : "PUBLIC_URL",
+                 std::string(prefix.status().message()));
+    }
+  }
   // Timers: the longest sleep between passes, the batch per transaction, and how many loops fire
   // them side by side (SKIP LOCKED): a step waits on deals' RPCs, so a few loops keep a burst's
   // steps on time (issue 14).

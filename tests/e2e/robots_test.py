@@ -8,10 +8,13 @@ gateway, python3-grpcio and python3-confluent-kafka.
     and the РОП's e-mail and in-app notification at 31, the execution log over REST and gRPC;
   - an import with X-Skip-Automation runs no robot;
   - two replicas: a schedule occurrence fires once (one e-mail);
-  - robots killed with timers pending and started again: each fires once.
+  - robots killed with timers pending and started again: each fires once;
+  - issue 16: every robots POST has its idempotency case (tests/e2e/idempotency_cases/robots.py) and it
+    holds; every bad field named at once; one page rule; links on the configured public URL.
 """
 import email
 import email.policy
+import importlib.util
 import json
 import os
 import subprocess
@@ -37,6 +40,30 @@ SALES_KP = "01930000-0002-7000-8000-000000000003"
 YELLOW_RULE = "01930000-0100-7000-8000-000000000001"
 URGENT_RULE = "01930000-0100-7000-8000-000000000002"
 THRESHOLD_RULE = "01930000-0100-7000-8000-000000000016"
+TOUCHES_RULE = "01930000-0100-7000-8000-000000000003"
+PUBLIC_URL = "https://crm.e2e.example"
+
+
+def load_idempotency_cases():
+    """tests/e2e/idempotency_cases/robots.py, the module the suite's idempotency walk reads."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idempotency_cases", "robots.py")
+    spec = importlib.util.spec_from_file_location("idempotency_cases_robots", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fill(value, names):
+    """`value` with "{name}" in its strings replaced by names[name] (the cases' placeholders)."""
+    if isinstance(value, str):
+        for k, v in names.items():
+            value = value.replace("{%s}" % k, v)
+        return value
+    if isinstance(value, dict):
+        return {k: fill(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, names) for v in value]
+    return value
 
 
 def wait_until(fn, what, timeout=60, stack=None):
@@ -74,6 +101,8 @@ class Robots(StackTest):
         cls.service_env = {"robots": {"CRM_ROBOTS_SMTP_URL": "smtp://127.0.0.1:%d" % port,
                                       "CRM_ROBOTS_CLOCK_OFFSET_FILE": cls.clock_file,
                                       "CRM_ROBOTS_TIMER_POLL_INTERVAL": "100ms",
+                                      # Links in notifications: the suite's public URL (issue 16).
+                                      "CRM_PUBLIC_URL": PUBLIC_URL,
                                       # Each scenario checks its rule's own e-mail to the РОП; with digests on,
                                       # one sent by an earlier test within robots' 5 minutes would hold it
                                       # (digests: robots_digest_test, robots_engine_test).
@@ -188,6 +217,58 @@ class Robots(StackTest):
         self.assertIn("Подготовить договор и счёт", ex["actions"][0]["detail"])
         self.assertEqual(self.tasks(deal["id"], "Подготовить договор и счёт"), [])  # nothing was done
 
+    # ---- the API's conventions (issue 16) -------------------------------------------------------------
+
+    def test_every_robots_post_has_an_idempotency_case_that_holds(self):
+        cases = load_idempotency_cases()
+        by_method = {c["rpc"].rsplit(".", 1)[1]: c for c in cases.CASES}
+        spec = self.curl("GET", "/openapi.json").json()
+        posts = [op["operationId"].rsplit("_", 1)[1] for path, item in spec["paths"].items()
+                 if path.startswith("/v1/robots") for verb, op in item.items() if verb == "post"]
+        self.assertEqual(sorted(posts), sorted(by_method), "every robots POST route has exactly one case")
+        names = cases.fixtures(self.curl, self.as_)
+        for case in cases.CASES:
+            if "exempt" in case:
+                continue
+            path = fill(case["path"], names)
+            body = fill(case["body"], names)
+            key = "Idempotency-Key: e2e-" + uuid.uuid4().hex
+            first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+            again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+            self.assertEqual((first.status, again.status), (200, 200), first.body + again.body)
+            self.assertEqual(first.json(), again.json(), case["rpc"])
+            other = dict(body, name=body.get("name", "") + " (другое)")
+            reused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
+            self.assertEqual(reused.status, 400, reused.body)
+            self.assertIn("idempotency-key", [d["field"] for d in reused.error()["details"]])
+            # Also when the other body is itself bad: the reused key is what is named.
+            reused = self.curl("POST", path, {}, headers=self.as_(case["role"], key))
+            self.assertEqual(reused.status, 400, reused.body)
+            self.assertEqual(["idempotency-key"], [d["field"] for d in reused.error()["details"]])
+        listed = self.curl("GET", "/v1/robots/rules?pageSize=200", headers=self.as_("manager")).json()["rules"]
+        self.assertEqual(len([r for r in listed if r["name"] == "Проверка идемпотентности: тег"]), 1)
+
+    def test_errors_name_every_bad_field_and_one_page_rule(self):
+        def fields(r):
+            self.assertEqual(r.status, 400, r.body)
+            return [d["field"] for d in r.error()["details"]]
+        rop = self.as_("head_of_sales")
+        r = self.curl("GET", "/v1/robots/executions?dealId=42&ruleId=x&pageSize=-1", headers=rop)
+        self.assertEqual(fields(r), ["deal_id", "rule_id", "page_size"])
+        self.assertEqual(r.error()["message"], "deal_id: not a UUID (and 2 more)")
+        self.assertEqual(fields(self.curl("GET", "/v1/robots/rules?pipelineId=lead&pageSize=-1", headers=rop)),
+                         ["pipeline_id", "page_size"])
+        big = self.curl("GET", "/v1/robots/rules?pageSize=100000", headers=rop)
+        self.assertEqual(big.status, 200, big.body)  # clamped to 200
+        self.assertLessEqual(len(big.json()["rules"]), 200)
+        self.assertEqual(fields(self.curl("GET", "/v1/robots/rules/not-a-rule", headers=rop)), ["id"])
+        self.assertEqual(fields(self.curl("POST", "/v1/robots/rules:dryRun", {"ruleId": "r1", "dealId": "d1"},
+                                          headers=rop)), ["rule_id", "deal_id"])
+        bad = {"name": "", "trigger": {"kind": "STAGE_ENTERED"}, "actions": [{"createTask": {"title": ""}}]}
+        r = self.curl("POST", "/v1/robots/rules", bad, headers=rop)
+        self.assertEqual(fields(r), ["rule.name", "rule.trigger.stage_id", "rule.actions[0].create_task.title"])
+        self.assertEqual(r.error()["message"], "rule.name: required (and 2 more)")
+
     # ---- seed 001 §1.1 through every interface --------------------------------------------------------
 
     def test_first_contact_sla_through_the_gateway(self):
@@ -205,6 +286,13 @@ class Robots(StackTest):
         self.assertIn("rop@demo.crm.local", mail[0]["rcpt_to"])
         msg = self.mail_text(mail[0])
         self.assertIn("30 минут без первого контакта", msg.get_content())
+        # Issue 16: the link is the deal on the configured public URL, and that path is a page the
+        # gateway serves (not localhost:8080/deals/…).
+        link = PUBLIC_URL + "/v1/deals/" + d["id"]
+        self.assertIn(link, msg.get_content())
+        page = self.curl("GET", link[len(PUBLIC_URL):], headers=self.as_("head_of_sales"))
+        self.assertEqual(page.status, 200, page.body)
+        self.assertEqual(page.json()["id"], d["id"])
         # The in-app notification, read from Kafka by a client nobody here wrote.
         types = self.event_types("crm.robots.notification.v1", rop, "crm.robots.notification.in_app.v1")
         self.assertEqual(types[-1], "crm.robots.notification.in_app.v1")
@@ -221,6 +309,25 @@ class Robots(StackTest):
         # However long after, nothing fires again.
         self.advance(3600)
         self.assertEqual(len(self.tasks(d["id"], "Срочно связаться")), 1)
+
+    def test_a_completed_call_task_is_a_touch(self):
+        # Issue 16, seed 001 §1.1–1.2: the manager records the call as a task of kind CALL and completes it.
+        d = self.new_deal("Касание e2e " + uuid.uuid4().hex[:6])
+        wait_until(lambda: self.state(d["id"], YELLOW_RULE) == "WAITING", "the SLA step to wait")
+        due = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        t = self.curl("POST", "/v1/deals/%s/tasks" % d["id"], {"title": "Позвонить", "kind": "CALL", "dueTime": due},
+                      headers=self.as_("manager"))
+        self.assertEqual(t.status, 200, t.body)
+        done = self.curl("POST", "/v1/tasks/%s:complete" % t.json()["id"],
+                         {"result": "Дозвонился, клиент ждёт КП", "version": t.json()["version"]},
+                         headers=self.as_("manager"))
+        self.assertEqual(done.status, 200, done.body)
+        wait_until(lambda: self.state(d["id"], YELLOW_RULE) == "CANCELLED", "the touch to cancel the SLA step")
+        self.assertEqual(self.state(d["id"], URGENT_RULE), "CANCELLED")
+        dry = self.curl("POST", "/v1/robots/rules:dryRun", {"ruleId": TOUCHES_RULE, "dealId": d["id"]},
+                        headers=self.as_("head_of_sales"))
+        self.assertEqual(dry.status, 200, dry.body)
+        self.assertEqual(dry.json()["counters"]["touches"], "1")
 
     def test_skip_automation_import_runs_no_robot(self):
         d = self.new_deal("Импорт " + uuid.uuid4().hex[:6], headers=("X-Skip-Automation: true",))

@@ -17,7 +17,7 @@
 // Two builds:
 //   * g++ (CMake target crm-hostile-fuzz, ctest hostile_requests_fuzz): main() runs the seed corpus, then
 //     inputs from a seeded PRNG for --seconds; `crm-hostile-fuzz FILE...` replays inputs.
-//   * clang -fsanitize=fuzzer (CRM_HOSTILE_LIBFUZZER defined): libFuzzer's main drives
+//   * clang -fsanitize=fuzzer (CRM_HOSTILE_LIBFUZZER defined; tests/fuzz/build.sh): libFuzzer's main drives
 //     LLVMFuzzerTestOneInput.
 // Both need CRM_TEST_PG_DSN (tools/crm test sets it).
 #include <signal.h>
@@ -474,6 +474,15 @@ class Suite {
     static Suite* suite = [] {
       auto* s = new Suite();
       s->Start();
+#ifdef CRM_HOSTILE_LIBFUZZER
+      // libFuzzer ends with exit(), whose static destructors (libpqxx's among them) would race the hosted
+      // services' threads. Registered after their start, this runs first: stop them, then leave as the g++
+      // driver does.
+      on_exit([](int status, void* suite) {
+        static_cast<Suite*>(suite)->Stop();
+        std::_Exit(status);
+      }, s);
+#endif
       return s;
     }();
     return *suite;
@@ -843,6 +852,7 @@ const uint8_t* g_data = nullptr;
 size_t g_size = 0;
 std::string g_failure_dir = ".";
 
+#ifndef CRM_HOSTILE_LIBFUZZER  // libFuzzer saves the input itself (crash-<sha1>)
 void SaveInput() {
   if (g_data == nullptr) return;
   const std::string path = absl::StrCat(g_failure_dir, "/hostile-failure-", getpid(), ".bin");
@@ -850,6 +860,7 @@ void SaveInput() {
   std::fprintf(stderr, "hostile-fuzz: input saved to %s; replay: crm-hostile-fuzz %s (with CRM_TEST_PG_DSN)\n",
                path.c_str(), path.c_str());
 }
+#endif
 
 void Fail(const std::string& what, const Request& r, const crm::gateway::HttpResponse& resp) {
   std::string body = resp.body.size() > 2000 ? resp.body.substr(0, 2000) + "..." : resp.body;

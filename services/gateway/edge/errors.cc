@@ -86,11 +86,21 @@ std::string ErrorBody(const absl::Status& status, std::string_view request_id) {
   return ErrorBody(status, request_id, HttpStatusFromCode(status.code()));
 }
 
+std::string StatusLabel(const absl::Status& status, int http_status) {
+  switch (http_status) {
+    case 405: return "METHOD_NOT_ALLOWED";
+    case 412: return "PRECONDITION_FAILED";
+    case 413: return "PAYLOAD_TOO_LARGE";
+    case 431: return "REQUEST_HEADER_FIELDS_TOO_LARGE";
+    default: return CodeName(status.code());
+  }
+}
+
 std::string ErrorBody(const absl::Status& status, std::string_view request_id, int http_status) {
   std::string out = "{\"error\":{\"code\":";
   out += std::to_string(http_status);
   out += ",\"status\":";
-  log::AppendJsonString(&out, CodeName(status.code()));
+  log::AppendJsonString(&out, StatusLabel(status, http_status));
   out += ",\"message\":";
   log::AppendJsonString(&out, AsStd(status.message()));
   out += ",\"details\":[";

@@ -75,8 +75,13 @@ std::string CodeName(absl::StatusCode code);
 std::string ErrorBody(const absl::Status& status, std::string_view request_id);
 
 // The same body with "code" set to `http_status` instead: for the edge's own answers that have no
-// canonical gRPC equivalent (413, 431), where "status" still names status.code().
+// canonical gRPC equivalent; "status" is StatusLabel(status, http_status).
 std::string ErrorBody(const absl::Status& status, std::string_view request_id, int http_status);
+
+// The "status" label of an error body (issue 16): the HTTP status's own name where it has no canonical
+// gRPC code — 405 METHOD_NOT_ALLOWED, 412 PRECONDITION_FAILED (a stale If-Match), 413 PAYLOAD_TOO_LARGE,
+// 431 REQUEST_HEADER_FIELDS_TOO_LARGE — and CodeName(status.code()) for every other status.
+std::string StatusLabel(const absl::Status& status, int http_status);
 
 }  // namespace crm::gateway
 

@@ -133,10 +133,16 @@ TEST(ErrorBodyTest, InvalidUtf8AndControlCharsStillParse) {
   EXPECT_EQ(j["error"]["code"], 500);
 }
 
-TEST(ErrorBodyTest, ExplicitHttpStatusOverridesCode) {
+// Issue 16: 405, 412, 413 and 431 have no canonical gRPC code; each carries its own label.
+TEST(ErrorBodyTest, ExplicitHttpStatusOverridesCodeAndCarriesItsOwnLabel) {
   auto j = nlohmann::json::parse(ErrorBody(absl::InvalidArgumentError("too big"), "r", 413));
   EXPECT_EQ(j["error"]["code"], 413);
-  EXPECT_EQ(j["error"]["status"], "INVALID_ARGUMENT");
+  EXPECT_EQ(j["error"]["status"], "PAYLOAD_TOO_LARGE");
+  EXPECT_EQ(StatusLabel(absl::InvalidArgumentError("x"), 405), "METHOD_NOT_ALLOWED");
+  EXPECT_EQ(StatusLabel(absl::AbortedError("x"), 412), "PRECONDITION_FAILED");
+  EXPECT_EQ(StatusLabel(absl::InvalidArgumentError("x"), 431), "REQUEST_HEADER_FIELDS_TOO_LARGE");
+  EXPECT_EQ(StatusLabel(absl::InvalidArgumentError("x"), 400), "INVALID_ARGUMENT");
+  EXPECT_EQ(StatusLabel(absl::ResourceExhaustedError("x"), 429), "RESOURCE_EXHAUSTED");
 }
 
 }  // namespace

@@ -214,6 +214,7 @@ TEST(HttpServerTest, BodyOverLimitIs413) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(ErrorOf(*r)["code"], 413);
+  EXPECT_EQ(ErrorOf(*r)["status"], "PAYLOAD_TOO_LARGE");
   EXPECT_EQ(ErrorOf(*r)["requestId"], "big-1");
   EXPECT_EQ(r->Header("x-request-id"), "big-1");
   EXPECT_EQ(r->Header("connection"), "close");
@@ -308,7 +309,7 @@ TEST(HttpServerTest, HeadersOverLimitAre431) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 431);
   EXPECT_EQ(ErrorOf(*r)["code"], 431);
-  EXPECT_EQ(ErrorOf(*r)["status"], "INVALID_ARGUMENT");
+  EXPECT_EQ(ErrorOf(*r)["status"], "REQUEST_HEADER_FIELDS_TOO_LARGE");
 }
 
 TEST(HttpServerTest, MalformedRequestIs400) {

@@ -783,9 +783,11 @@ Json Generator::Components() {
         {"in", "header"},
         {"required", false},
         {"description",
-         "A client-chosen unique key (e.g. a UUID): retrying the request with the same key does not repeat "
-         "its effect."},
-        {"schema", {{"type", "string"}, {"maxLength", 128}}}};
+         "A client-chosen unique key (e.g. a UUID): retrying the request with the same key within 24 hours "
+         "does not repeat its effect and returns the first answer; the same key with a different request "
+         "is refused (400 naming idempotency-key)."},
+        // kMaxIdempotencyKeyBytes (libs/pg/idempotency.h), which every service enforces.
+        {"schema", {{"type", "string"}, {"maxLength", 200}}}};
   }
   if (used_["parameters"].count("SkipAutomation") > 0) {
     parameters["SkipAutomation"] = Json{
