@@ -4,6 +4,7 @@
 #include <phonenumbers/phonenumberutil.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
@@ -39,6 +40,7 @@ constexpr int kMaxItems = 20;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 constexpr int kMaxDuplicates = 20;
+constexpr int kMaxBatchGet = 200;
 
 std::string TextArray(const google::protobuf::RepeatedPtrField<std::string>& items) {
   return ArrayLiteral({items.begin(), items.end()});
@@ -574,6 +576,49 @@ absl::StatusOr<v1::ListClientsResponse> ClientStore::ListClients(const Principal
   return out;
 }
 
+absl::StatusOr<v1::BatchGetClientsResponse> ClientStore::BatchGetClients(const Principal& caller,
+                                                                         const v1::BatchGetClientsRequest& req) {
+  CRM_RETURN_IF_ERROR(RequireRead(caller));
+  if (req.ids_size() == 0) return InvalidFieldError("ids", "required: 1 to 200 client ids");
+  if (req.ids_size() > kMaxBatchGet) return InvalidFieldError("ids", absl::StrCat("at most ", kMaxBatchGet, " ids"));
+  Violations v;
+  std::vector<std::string> ids;
+  for (int i = 0; i < req.ids_size(); ++i) {
+    if (!IsUuid(req.ids(i))) {
+      v.Add(absl::StrCat("ids[", i, "]"), "not a UUID");
+    } else if (std::find(ids.begin(), ids.end(), req.ids(i)) == ids.end()) {
+      ids.push_back(req.ids(i));
+    }
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
+  v1::BatchGetClientsResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        SqlParams p;
+        std::map<std::string, v1::Client> found;
+        for (const pqxx::row& row : Exec(tx,
+                                         absl::StrCat("SELECT ", ClientColumns(), " FROM clients c WHERE c.id = ANY(",
+                                                      p.Add(ArrayLiteral(ids)), "::uuid[])"),
+                                         p)) {
+          v1::Client c = ReadClient(row);
+          found.emplace(c.id(), std::move(c));
+        }
+        for (const std::string& id : ids) {
+          auto it = found.find(id);
+          if (it == found.end()) {
+            out.add_missing_ids(id);
+          } else {
+            *out.add_clients() = std::move(it->second);
+          }
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
 absl::StatusOr<v1::FindDuplicatesResponse> ClientStore::FindDuplicates(const Principal& caller,
                                                                        const v1::FindDuplicatesRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRead(caller));
@@ -860,6 +905,11 @@ grpc::Status ClientServiceImpl::UpdateClient(grpc::ServerContext* ctx, const v1:
 grpc::Status ClientServiceImpl::ListClients(grpc::ServerContext* ctx, const v1::ListClientsRequest* req,
                                             v1::ListClientsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.ListClients(caller, *req); });
+}
+
+grpc::Status ClientServiceImpl::BatchGetClients(grpc::ServerContext* ctx, const v1::BatchGetClientsRequest* req,
+                                                v1::BatchGetClientsResponse* out) {
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.BatchGetClients(caller, *req); });
 }
 
 grpc::Status ClientServiceImpl::FindDuplicates(grpc::ServerContext* ctx, const v1::FindDuplicatesRequest* req,

@@ -719,17 +719,41 @@ absl::StatusOr<std::string> FilterWhere(pqxx::transaction_base& tx, const Princi
   return conds.empty() ? std::string("TRUE") : absl::StrJoin(conds, " AND ");
 }
 
+// The manager's default list (D3, seed 003: «По умолчанию менеджеру показываются только сделки, где
+// пользователь установлен как менеджер клиента»): a caller who may change only their own deals
+// (deals.write.own as the widest write permission) but may see more, listing without a responsible, gets
+// their own deals, as filter.mine would — the automatic filter the screen shows and the user can remove
+// (filter.all_responsibles). Returns whether it applied; `f` is the filter to run (all_responsibles,
+// which has no condition of its own, cleared).
+bool ApplyDefaultMine(const Principal& caller, v1::DealFilter& f) {
+  const bool asked_for_all = f.all_responsibles();
+  f.clear_all_responsibles();
+  if (asked_for_all || f.mine() || f.responsible_ids_size() > 0) return false;
+  if (WriteScope(caller) != Scope::kOwn || ReadScope(caller) <= Scope::kOwn || ActingUserId(caller).empty()) {
+    return false;
+  }
+  f.set_mine(true);
+  return true;
+}
+
 // What a card shows (seed 003's card summary), read as CardColumns() lists it; no custom fields, so a
-// page of 60 cards parses no JSON but its tags.
+// page of 60 cards parses no JSON but its tags. Beside the ids (issue 16, a board in one call): the
+// responsible's name from deals' user directory and the client's name, each by its primary key, and the
+// nearest open task on tasks_deal_due (only for a deal that has one: next_task_time is set).
 std::string CardColumns() {
   static const std::string* const kColumns = new std::string(absl::StrCat(
       "d.id::text, d.name, d.stage_id::text, d.responsible_id::text, coalesce(d.client_id::text, ''), "
       "d.amount_minor, d.currency, d.priority, array_to_json(d.tags)::text, ",
-      MicrosOf("d.next_task_time"), ", d.version, ", MicrosOf("d.create_time")));
+      MicrosOf("d.next_task_time"), ", d.version, ", MicrosOf("d.create_time"),
+      ", coalesce((SELECT u.full_name FROM user_directory u WHERE u.user_id = d.responsible_id), ''), "
+      "coalesce((SELECT c.name FROM clients c WHERE c.id = d.client_id), ''), "
+      "CASE WHEN d.next_task_time IS NULL THEN '' ELSE coalesce((SELECT t.id::text || ' ' || t.title FROM tasks t "
+      "WHERE t.deal_id = d.id AND t.status = 1 ORDER BY t.due_time, t.id LIMIT 1), '') END"));
   return *kColumns;
 }
 
-void ReadCard(const pqxx::row& r, v1::DealCard& c) {
+// A card of row `r` (CardColumns); `now` tells whether its reminder is overdue.
+void ReadCard(const pqxx::row& r, absl::Time now, v1::DealCard& c) {
   c.set_id(r[0].c_str());
   c.set_name(r[1].c_str());
   c.set_stage_id(r[2].c_str());
@@ -741,15 +765,25 @@ void ReadCard(const pqxx::row& r, v1::DealCard& c) {
   if (std::string_view tags = r[8].c_str(); tags != "[]") {
     for (std::string& t : JsonStrings(std::string(tags))) c.add_tags(std::move(t));
   }
-  if (!r[9].is_null()) *c.mutable_next_task_time() = TsFromMicros(r[9].as<int64_t>());
+  if (!r[9].is_null()) {
+    *c.mutable_next_task_time() = TsFromMicros(r[9].as<int64_t>());
+    c.set_overdue(absl::FromUnixMicros(r[9].as<int64_t>()) < now);
+  }
   c.set_has_open_tasks(!r[9].is_null());
   c.set_version(r[10].as<int64_t>());
   *c.mutable_create_time() = TsFromMicros(r[11].as<int64_t>());
+  c.set_responsible_name(r[12].c_str());
+  c.set_client_name(r[13].c_str());
+  if (std::string_view task = r[14].c_str(); !task.empty()) {
+    const size_t space = task.find(' ');
+    c.set_next_task_id(std::string(task.substr(0, space)));
+    if (space != std::string_view::npos) c.set_next_task_title(std::string(task.substr(space + 1)));
+  }
 }
 
 // Reads `rows` (CardColumns) into at most `limit` cards; `next` gets the token of the page after them
 // when there are more rows than that.
-void ReadCards(const pqxx::result& rows, size_t begin, size_t end, int limit,
+void ReadCards(const pqxx::result& rows, size_t begin, size_t end, int limit, absl::Time now,
                google::protobuf::RepeatedPtrField<v1::DealCard>* cards, std::string* next) {
   next->clear();
   for (size_t i = begin; i < end; ++i) {
@@ -758,21 +792,21 @@ void ReadCards(const pqxx::result& rows, size_t begin, size_t end, int limit,
       *next = TimePageToken(MicrosFromTs(last.create_time()), last.id());
       break;
     }
-    ReadCard(rows[static_cast<int>(i)], *cards->Add());
+    ReadCard(rows[static_cast<int>(i)], now, *cards->Add());
   }
 }
 
 // Up to `limit` cards of the deals `caller` may see that match `where` (alias d), newest first after
 // `after`; `next` gets a token when there are more.
 void Page(pqxx::transaction_base& tx, const Principal& caller, std::string where, SqlParams& p,
-          const std::optional<PageKey>& after, int limit, google::protobuf::RepeatedPtrField<v1::DealCard>* cards,
-          std::string* next) {
+          const std::optional<PageKey>& after, int limit, absl::Time now,
+          google::protobuf::RepeatedPtrField<v1::DealCard>* cards, std::string* next) {
   if (after.has_value()) {
     where = absl::StrCat(where, " AND (d.create_time, d.id) < (",
                          TsParam(p, absl::FromUnixMicros(after->micros)), ", ", p.Add(after->id), "::uuid)");
   }
   pqxx::result r = ExecPrepared(tx, ScopedPageSql(caller, CardColumns(), where, limit + 1, p), p);
-  ReadCards(r, 0, r.size(), limit, cards, next);
+  ReadCards(r, 0, r.size(), limit, now, cards, next);
 }
 
 
@@ -1231,8 +1265,10 @@ absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, c
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
         SqlParams p;
-        CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(tx, caller, req.filter(), true, "filter", p));
-        Page(tx, caller, where, p, after, size, out.mutable_deals(),
+        v1::DealFilter filter = req.filter();
+        out.set_mine_by_default(ApplyDefaultMine(caller, filter));
+        CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(tx, caller, filter, true, "filter", p));
+        Page(tx, caller, where, p, after, size, clock_.Now(), out.mutable_deals(),
              out.mutable_next_page_token());
         return absl::OkStatus();
       },
@@ -1255,7 +1291,9 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
         if (!currency.has_value()) return absl::NotFoundError("pipeline not found");
         CRM_ASSIGN_OR_RETURN(const std::vector<StageRow> stages, LoadStages(tx, req.pipeline_id()));
         std::map<std::string, std::pair<int64_t, int64_t>> totals;  // stage id -> (count, sum)
-        v1::DealFilter rest = req.filter();
+        v1::DealFilter filter = req.filter();
+        board.set_mine_by_default(ApplyDefaultMine(caller, filter));
+        v1::DealFilter rest = filter;
         rest.clear_pipeline_id();
         rest.clear_stage_ids();
         {
@@ -1269,7 +1307,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
           const std::string cur = p.Add(*currency);
           std::string where;
           if (rest.ByteSizeLong() != 0) {
-            CRM_ASSIGN_OR_RETURN(where, FilterWhere(tx, caller, req.filter(), false, "filter", p));
+            CRM_ASSIGN_OR_RETURN(where, FilterWhere(tx, caller, filter, false, "filter", p));
           }
           for (const pqxx::row& r : Exec(tx, ScopedStageTotalsSql(caller, stage_ids, cur, where, p), p)) {
             totals[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
@@ -1289,8 +1327,8 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
         // Every column's first cards in one statement, column after column (listing.h).
         SqlParams p;
         const std::string stage_ids = p.Add(ArrayLiteral(nonempty));
-        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(tx, caller, req.filter(), false, "filter", p));
-        const pqxx::result r = ExecPrepared(tx, ScopedColumnsSql(caller, CardColumns(), stage_ids, filter, cards + 1, p), p);
+        CRM_ASSIGN_OR_RETURN(std::string cond, FilterWhere(tx, caller, filter, false, "filter", p));
+        const pqxx::result r = ExecPrepared(tx, ScopedColumnsSql(caller, CardColumns(), stage_ids, cond, cards + 1, p), p);
         std::map<std::string, v1::Board::Column*> by_stage;
         for (v1::Board::Column& col : *board.mutable_columns()) by_stage[col.stage().id()] = &col;
         for (size_t begin = 0; begin < r.size();) {
@@ -1300,7 +1338,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
             ++end;
           }
           v1::Board::Column* col = by_stage[r[static_cast<int>(begin)][2].c_str()];
-          ReadCards(r, begin, end, cards, col->mutable_cards(), col->mutable_next_page_token());
+          ReadCards(r, begin, end, cards, clock_.Now(), col->mutable_cards(), col->mutable_next_page_token());
           begin = end;
         }
         return absl::OkStatus();
@@ -1329,8 +1367,10 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
         }
         SqlParams p;
         std::string where = absl::StrCat("d.stage_id = ", p.Add(req.stage_id()), "::uuid");
-        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(tx, caller, req.filter(), false, "filter", p));
-        Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, size,
+        v1::DealFilter f = req.filter();
+        out.set_mine_by_default(ApplyDefaultMine(caller, f));
+        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(tx, caller, f, false, "filter", p));
+        Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, size, clock_.Now(),
              out.mutable_deals(), out.mutable_next_page_token());
         return absl::OkStatus();
       },
