@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -281,7 +282,11 @@ std::vector<v1::Client> Duplicates(pqxx::transaction_base& tx, const std::vector
   SqlParams p;
   std::vector<std::string> conds;
   if (!phones.empty()) conds.push_back(absl::StrCat("c.phones && ", p.Add(ArrayLiteral(phones)), "::text[]"));
-  if (!emails.empty()) conds.push_back(absl::StrCat("c.emails && ", p.Add(ArrayLiteral(emails)), "::text[]"));
+  // D5: e-mails whatever their case, on clients_emails_lower (migration 0013) called as it is defined.
+  if (!emails.empty()) {
+    conds.push_back(
+        absl::StrCat("lower_text_array(c.emails) && lower_text_array(", p.Add(ArrayLiteral(emails)), "::text[])"));
+  }
   if (!inn.empty()) conds.push_back(absl::StrCat("c.inn = ", p.Add(inn)));
   pqxx::result r =
       Exec(tx,
@@ -441,8 +446,10 @@ absl::StatusOr<v1::Client> ClientStore::CreateClient(const Actor& actor, const v
             what.push_back("phone " + ph);
         }
         for (const std::string& e : c.emails()) {
-          if (std::find(d.emails().begin(), d.emails().end(), e) != d.emails().end())
+          if (std::any_of(d.emails().begin(), d.emails().end(),
+                          [&](const std::string& x) { return absl::EqualsIgnoreCase(x, e); })) {
             what.push_back("e-mail " + e);
+          }
         }
         if (!c.inn().empty() && c.inn() == d.inn()) what.push_back("ИНН " + c.inn());
         return absl::AlreadyExistsError(absl::StrCat("client ", d.id(), " «", d.name(), "» has the same ",

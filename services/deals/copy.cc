@@ -49,6 +49,7 @@ v1::CopyOptions CopyEverything() {
   o.set_notes(true);
   o.set_all_custom_fields(true);
   o.set_responsible(true);
+  o.set_type(true);
   return o;
 }
 
@@ -201,6 +202,7 @@ absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDeal
         if (options.source()) d.set_source(src.source());
         if (options.priority()) d.set_priority(src.priority());
         if (options.client()) d.set_client_id(src.client_id());
+        if (options.type()) d.set_type_code(src.type_code());
       }
       CRM_ASSIGN_OR_RETURN(out, deals_.CreateInTx(tx, actor, d,
                                                   CreateOptions{.id = copy_id,

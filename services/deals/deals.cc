@@ -97,6 +97,22 @@ std::optional<LostReasonRow> FindLostReason(pqxx::transaction_base& tx, const st
   return LostReasonRow{r[0][0].as<std::string>(), r[0][1].as<bool>()};
 }
 
+// D2: the codes of the deal types catalogue, in its order.
+std::vector<std::string> DealTypeCodes(pqxx::transaction_base& tx) {
+  std::vector<std::string> out;
+  for (const pqxx::row& r : tx.exec("SELECT code FROM deal_types ORDER BY sort, code")) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
+}
+
+// Records a violation at `field` unless `code` is "" or a deal type of `codes` (D2).
+void CheckTypeCode(const std::vector<std::string>& codes, const std::string& field, const std::string& code,
+                   Violations& v) {
+  if (code.empty() || std::find(codes.begin(), codes.end(), code) != codes.end()) return;
+  v.Add(field, absl::StrCat("unknown deal type ", QuoteForError(code), ": one of ", absl::StrJoin(codes, ", ")));
+}
+
 struct FieldDef {
   v1::FieldDefinition::Type type = v1::FieldDefinition::TYPE_UNSPECIFIED;
   std::set<std::string> options;
@@ -130,7 +146,15 @@ std::string DealColumns() {
       "d.amount_minor, d.currency, d.source, d.priority, array_to_json(d.tags)::text, d.fields::text, "
       "coalesce(d.lost_reason_code, ''), d.lost_comment, coalesce(d.copied_from_id::text, ''), ",
       MicrosOf("d.next_task_time"), ", d.version, ", MicrosOf("d.create_time"), ", ", MicrosOf("d.update_time"),
-      ", ", MicrosOf("d.close_time"), ", ", MicrosOf("d.stage_enter_time"));
+      ", ", MicrosOf("d.close_time"), ", ", MicrosOf("d.stage_enter_time"), ", coalesce(d.type_code, ''), ",
+      MicrosOf("d.last_comment_time"));
+}
+
+// Deal.comment_since_stage_entry from the deal's last_comment_time and stage_enter_time (issue 16: the
+// one definition of "a comment in the stage").
+void DeriveCommentSinceStageEntry(v1::Deal& d) {
+  d.set_comment_since_stage_entry(d.has_last_comment_time() &&
+                                  FromProtoTimestamp(d.last_comment_time()) >= FromProtoTimestamp(d.stage_enter_time()));
 }
 
 std::string FieldsToJson(const v1::Deal& deal) {
@@ -186,6 +210,9 @@ DealRow ReadDeal(const pqxx::row& r) {
   *d.mutable_update_time() = TsFromMicros(r[21].as<int64_t>());
   if (!r[22].is_null()) *d.mutable_close_time() = TsFromMicros(r[22].as<int64_t>());
   *d.mutable_stage_enter_time() = TsFromMicros(r[23].as<int64_t>());
+  d.set_type_code(r[24].as<std::string>());
+  if (!r[25].is_null()) *d.mutable_last_comment_time() = TsFromMicros(r[25].as<int64_t>());
+  DeriveCommentSinceStageEntry(d);
   return row;
 }
 
@@ -224,6 +251,9 @@ std::vector<std::pair<std::string, std::string>> DealColumnValues(const DealRow&
   col("update_time", TsParam(p, FromProtoTimestamp(d.update_time())));
   col("close_time", d.has_close_time() ? TsParam(p, FromProtoTimestamp(d.close_time())) : "NULL");
   col("stage_enter_time", TsParam(p, FromProtoTimestamp(d.stage_enter_time())));
+  col("type_code", absl::StrCat("NULLIF(", p.Add(d.type_code()), ", '')"));
+  // Rows are rewritten only under FOR UPDATE (LoadDeal), as AddComment's own update of it waits for.
+  col("last_comment_time", d.has_last_comment_time() ? TsParam(p, FromProtoTimestamp(d.last_comment_time())) : "NULL");
   if (insert) {
     col("id", p.Add(d.id()) + "::uuid");
     col("creator_id", absl::StrCat("NULLIF(", p.Add(d.creator_id()), ", '')::uuid"));
@@ -443,7 +473,32 @@ bool FieldFilled(const v1::Deal& d, const std::string& code) {
   return false;
 }
 
-bool Filled(const v1::Deal& d, const std::string& name) {
+// What a stage gate reads besides the deal (D4, issue 16).
+struct GateInput {
+  // The comment sent with the move (or the copy).
+  std::string comment;
+  // The deal's client has a phone (a gate's "client.phone", seed 001's «телефон»).
+  bool client_has_phone = false;
+};
+
+// A gate's "client.phone" (pipelines.h kGateClientPhone): the deal's client has a phone.
+absl::StatusOr<GateInput> GateInputFor(pqxx::transaction_base& tx, const v1::Stage& stage, const v1::Deal& deal,
+                                       std::string comment) {
+  GateInput in{.comment = std::move(comment)};
+  const auto& required = stage.gates().required_fields();
+  if (!deal.client_id().empty() && std::find(required.begin(), required.end(), kGateClientPhone) != required.end()) {
+    SqlParams p;
+    const pqxx::result r = Exec(
+        tx, absl::StrCat("SELECT cardinality(phones) > 0 FROM clients WHERE id = ", p.Add(deal.client_id()), "::uuid"),
+        p);
+    in.client_has_phone = !r.empty() && r[0][0].as<bool>();
+  }
+  return in;
+}
+
+bool Filled(const v1::Deal& d, const std::string& name, const GateInput& in) {
+  if (name == kGateClientPhone) return in.client_has_phone;
+  if (name == "type_code") return !d.type_code().empty();
   if (name == "amount") return d.amount().amount_minor() > 0;
   if (name == "client_id") return !d.client_id().empty();
   if (name == "source") return !d.source().empty();
@@ -456,13 +511,15 @@ bool Filled(const v1::Deal& d, const std::string& name) {
 
 // OK, or FAILED_PRECONDITION "stage «X» requires: a, b, an open task, a comment" listing every unmet gate
 // (D4), each also a field violation in its details (issue 16): a required field as the gate names it
-// ("client_id", "custom.visit_time"), "open_task", "comment".
-absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std::string& comment) {
+// ("client_id", "client.phone", "custom.visit_time"), "open_task", "comment". A comment is one written
+// since the deal entered its current stage (Deal.comment_since_stage_entry) or the one sent with the
+// move: the one definition robots' report reads too.
+absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const GateInput& in) {
   std::vector<std::string> missing;
   std::vector<FieldViolation> violations;
   const std::string why = absl::StrCat("required by stage «", stage.name(), "»");
   for (const std::string& f : stage.gates().required_fields()) {
-    if (Filled(deal, f)) continue;
+    if (Filled(deal, f, in)) continue;
     missing.push_back(f);
     violations.push_back({f, why});
   }
@@ -472,7 +529,7 @@ absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std:
     missing.push_back("an open task");
     violations.push_back({"open_task", absl::StrCat("an open task is ", why)});
   }
-  if (stage.gates().requires_comment() && comment.empty()) {
+  if (stage.gates().requires_comment() && in.comment.empty() && !deal.comment_since_stage_entry()) {
     missing.push_back("a comment");
     violations.push_back({"comment", absl::StrCat("a comment is ", why)});
   }
@@ -485,13 +542,21 @@ absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std:
 // ---------------------------------------------------------------------------------------------------
 // Events
 
-// The JSON of `deal` with only `path` set ("amount" → {"amount":{...}}; "custom.x" → the fields),
-// for the audit history.
+// The JSON of `deal` with only `path` set, for the audit history (D10): "amount" → {"amount":{...}};
+// "custom.x" → that one custom field, {"fields":[{"code":"x","number":"54"}]} ({} when the deal has no
+// value of it), never the whole array.
 std::string FieldAsJson(const v1::Deal& deal, const std::string& path) {
   v1::Deal only;
-  google::protobuf::FieldMask mask;
-  mask.add_paths(path.rfind("custom.", 0) == 0 ? "fields" : path);
-  google::protobuf::util::FieldMaskUtil::MergeMessageTo(deal, mask, {}, &only);
+  if (path.rfind(kCustomFieldPrefix, 0) == 0) {
+    const std::string code = path.substr(sizeof(kCustomFieldPrefix) - 1);
+    for (const v1::FieldValue& f : deal.fields()) {
+      if (f.code() == code) *only.add_fields() = f;
+    }
+  } else {
+    google::protobuf::FieldMask mask;
+    mask.add_paths(path);
+    google::protobuf::util::FieldMaskUtil::MergeMessageTo(deal, mask, {}, &only);
+  }
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(only, &json);
   return json;
@@ -695,6 +760,19 @@ absl::StatusOr<std::string> FilterWhere(pqxx::transaction_base& tx, const Princi
     }
     conds.push_back(absl::StrCat("d.status = ANY(", p.Add(absl::StrCat("{", absl::StrJoin(st, ","), "}")), "::smallint[])"));
   }
+  if (f.type_codes_size() > 0) {
+    // D2: any of the types; "=" for one keeps an index order (deals_type_created).
+    const std::vector<std::string> codes = DealTypeCodes(tx);
+    for (int i = 0; i < f.type_codes_size(); ++i) {
+      const std::string at = absl::StrCat(pre, ".type_codes[", i, "]");
+      if (f.type_codes(i).empty()) v.Add(at, "empty: a deal type code");
+      CheckTypeCode(codes, at, f.type_codes(i), v);
+    }
+    conds.push_back(f.type_codes_size() == 1
+                        ? absl::StrCat("d.type_code = ", p.Add(f.type_codes(0)))
+                        : absl::StrCat("d.type_code = ANY(",
+                                       p.Add(ArrayLiteral({f.type_codes().begin(), f.type_codes().end()})), "::text[])"));
+  }
   v1::Deal probe;
   for (int i = 0; i < f.fields_size(); ++i) {
     if (f.fields(i).code().empty()) v.Add(absl::StrCat(pre, ".fields[", i, "].code"), "required");
@@ -748,7 +826,8 @@ std::string CardColumns() {
       ", coalesce((SELECT u.full_name FROM user_directory u WHERE u.user_id = d.responsible_id), ''), "
       "coalesce((SELECT c.name FROM clients c WHERE c.id = d.client_id), ''), "
       "CASE WHEN d.next_task_time IS NULL THEN '' ELSE coalesce((SELECT t.id::text || ' ' || t.title FROM tasks t "
-      "WHERE t.deal_id = d.id AND t.status = 1 ORDER BY t.due_time, t.id LIMIT 1), '') END"));
+      "WHERE t.deal_id = d.id AND t.status = 1 ORDER BY t.due_time, t.id LIMIT 1), '') END, "
+      "coalesce(d.type_code, '')"));
   return *kColumns;
 }
 
@@ -779,6 +858,7 @@ void ReadCard(const pqxx::row& r, absl::Time now, v1::DealCard& c) {
     c.set_next_task_id(std::string(task.substr(0, space)));
     if (space != std::string_view::npos) c.set_next_task_title(std::string(task.substr(space + 1)));
   }
+  c.set_type_code(r[15].c_str());
 }
 
 // Reads `rows` (CardColumns) into at most `limit` cards; `next` gets the token of the page after them
@@ -901,6 +981,7 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
       v.Add("deal.responsible_id", "required for a caller that is not a user");
     }
     if (d.fields_size() > 0) CheckFields(d, LoadFieldDefs(tx), v);
+    if (!d.type_code().empty()) CheckTypeCode(DealTypeCodes(tx), "deal.type_code", d.type_code(), v);
     if (!v.empty()) {
       if (IsUuid(d.pipeline_id()) && !PipelineCurrency(tx, d.pipeline_id()).has_value()) {
         v.Add("deal.pipeline_id", "no such pipeline");
@@ -927,6 +1008,10 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
   *d.mutable_create_time() = ToProtoTimestamp(now);
   *d.mutable_update_time() = ToProtoTimestamp(now);
   *d.mutable_stage_enter_time() = ToProtoTimestamp(now);
+  // A comment given with a copy is the new deal's first comment (issue 16).
+  d.clear_last_comment_time();
+  if (!options.comment.empty()) *d.mutable_last_comment_time() = ToProtoTimestamp(now);
+  DeriveCommentSinceStageEntry(d);
   // Another responsible: their teams as identity's events told us (users.h).
   if (!caller_is_responsible) {
     CRM_ASSIGN_OR_RETURN(row.team_ids, TeamsOf(tx, d.responsible_id()));
@@ -961,7 +1046,8 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
       d.clear_lost_comment();
     }
     if (stage.kind() != v1::Stage::KIND_OPEN) *d.mutable_close_time() = ToProtoTimestamp(now);
-    CRM_RETURN_IF_ERROR(CheckGates(stage, d, options.comment));
+    CRM_ASSIGN_OR_RETURN(const GateInput gate_input, GateInputFor(tx, stage, d, options.comment));
+    CRM_RETURN_IF_ERROR(CheckGates(stage, d, gate_input));
     // The deal and DealCreated in one statement.
     v1::DealCreated created;
     *created.mutable_deal() = d;
@@ -1018,8 +1104,8 @@ absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& i
 
 absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const Actor& actor, const v1::Deal& in,
                                                const google::protobuf::FieldMask& mask, bool check_version) {
-  static const std::set<std::string> kPaths = {"name",   "amount", "source",         "priority",
-                                               "tags",   "fields", "responsible_id", "client_id"};
+  static const std::set<std::string> kPaths = {"name",   "amount", "source",         "priority",  "tags",
+                                               "fields", "responsible_id", "client_id", "type_code"};
   const Principal& caller = actor.principal;
   const std::string me = ActingUserId(caller);
   std::set<std::string> paths;
@@ -1047,6 +1133,9 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
       v1::Deal probe;
       *probe.mutable_fields() = in.fields();
       CheckFields(probe, LoadFieldDefs(tx), v);
+    }
+    if (paths.contains("type_code") && !in.type_code().empty()) {
+      CheckTypeCode(DealTypeCodes(tx), "deal.type_code", in.type_code(), v);
     }
     CRM_RETURN_IF_ERROR(v.Status());
   }
@@ -1093,6 +1182,10 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
   if (paths.contains("client_id") && in.client_id() != d.client_id()) {
     d.set_client_id(in.client_id());
     changed.push_back("client_id");
+  }
+  if (paths.contains("type_code") && in.type_code() != d.type_code()) {
+    d.set_type_code(in.type_code());
+    changed.push_back("type_code");
   }
   if (paths.contains("fields")) {
     std::map<std::string, std::string> before, after;
@@ -1206,12 +1299,16 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
       d.set_lost_reason_code(req.lost_reason_code());
       d.set_lost_comment(req.comment());
     }
-    CRM_RETURN_IF_ERROR(CheckGates(stage->stage, old->deal, req.comment()));
+    CRM_ASSIGN_OR_RETURN(const GateInput gate_input, GateInputFor(tx, stage->stage, old->deal, req.comment()));
+    CRM_RETURN_IF_ERROR(CheckGates(stage->stage, old->deal, gate_input));
     const absl::Time now = clock_.Now();
+    // A comment sent with the move is the deal's latest comment, one in the stage it enters (issue 16).
+    if (!req.comment().empty()) *d.mutable_last_comment_time() = ToProtoTimestamp(now);
     d.set_pipeline_id(pipeline);
     d.set_stage_id(stage->stage.id());
     d.set_status(static_cast<v1::Deal::Status>(kind));
     *d.mutable_stage_enter_time() = ToProtoTimestamp(now);
+    DeriveCommentSinceStageEntry(d);
     if (kind == v1::Stage::KIND_OPEN) {
       d.clear_close_time();
     } else {

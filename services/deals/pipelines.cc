@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
@@ -228,8 +229,8 @@ absl::Status ValidatePipeline(pqxx::transaction_base& tx, const v1::Pipeline& p)
         v.Add(fj, absl::StrCat("unknown custom field ", QuoteForError(f)));
         continue;
       }
-      v.Add(fj, absl::StrCat("unknown field ", QuoteForError(f),
-                               ": use amount, client_id, source, priority, tags, name or custom.<code>"));
+      v.Add(fj, absl::StrCat("unknown field ", QuoteForError(f), ": use ", absl::StrJoin(kGateDealFields, ", "),
+                               " or custom.<code>"));
     }
   }
   if (open < 1 || won < 1 || lost < 1) {
@@ -500,6 +501,23 @@ absl::StatusOr<v1::ListLostReasonsResponse> PipelineStore::ListLostReasons() {
   return out;
 }
 
+absl::StatusOr<v1::ListDealTypesResponse> PipelineStore::ListDealTypes() {
+  v1::ListDealTypesResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        for (const pqxx::row& r : tx.exec("SELECT code, name FROM deal_types ORDER BY sort, code")) {
+          v1::DealType* t = out.add_deal_types();
+          t->set_code(r[0].as<std::string>());
+          t->set_name(r[1].as<std::string>());
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
 absl::StatusOr<std::optional<v1::LostReason>> PipelineStore::FindLostReason(std::string_view code) {
   std::optional<v1::LostReason> out;
   if (!IsCode(code)) return out;
@@ -677,6 +695,14 @@ grpc::Status PipelineServiceImpl::ListLostReasons(grpc::ServerContext* ctx, cons
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListLostReasonsResponse> {
     CRM_RETURN_IF_ERROR(CheckCanReadSetup(caller));
     return store_->ListLostReasons();
+  });
+}
+
+grpc::Status PipelineServiceImpl::ListDealTypes(grpc::ServerContext* ctx, const v1::ListDealTypesRequest*,
+                                                v1::ListDealTypesResponse* out) {
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListDealTypesResponse> {
+    CRM_RETURN_IF_ERROR(CheckCanReadSetup(caller));
+    return store_->ListDealTypes();
   });
 }
 

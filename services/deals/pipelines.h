@@ -51,9 +51,12 @@ class Pool;
 
 namespace crm::deals {
 
-// The deal fields a stage gate may require, besides custom fields written "custom.<code>".
-inline constexpr const char* kGateDealFields[] = {"amount",   "client_id", "source",
-                                                  "priority", "tags",      "name"};
+// A gate's «телефон» (seed 001 §1.3, §2.3): the deal's client has a phone (issue 16).
+inline constexpr char kGateClientPhone[] = "client.phone";
+// The deal fields a stage gate may require, besides custom fields written "custom.<code>": the deal's
+// own, its type (D2) and its client's phone.
+inline constexpr const char* kGateDealFields[] = {"amount", "client_id", "source",    "priority",
+                                                  "tags",   "name",      "type_code", kGateClientPhone};
 // The prefix of a custom field in StageGates.required_fields.
 inline constexpr char kCustomFieldPrefix[] = "custom.";
 
@@ -126,6 +129,10 @@ class PipelineStore {
   // The reason with `code`, or nullopt when there is none.
   absl::StatusOr<std::optional<v1::LostReason>> FindLostReason(std::string_view code);
 
+  // ---- deal types (D2) ----
+  // The catalogue (migration 0013) in display order.
+  absl::StatusOr<v1::ListDealTypesResponse> ListDealTypes();
+
   // ---- custom field definitions ----
   // Every definition, ordered by sort, then code.
   absl::StatusOr<v1::ListFieldDefinitionsResponse> ListFields();
@@ -168,6 +175,8 @@ class PipelineServiceImpl final : public v1::PipelineService::Service {
                               v1::Pipeline* out) override;
   grpc::Status ListLostReasons(grpc::ServerContext* ctx, const v1::ListLostReasonsRequest* req,
                                v1::ListLostReasonsResponse* out) override;
+  grpc::Status ListDealTypes(grpc::ServerContext* ctx, const v1::ListDealTypesRequest* req,
+                             v1::ListDealTypesResponse* out) override;
   grpc::Status ListFieldDefinitions(grpc::ServerContext* ctx, const v1::ListFieldDefinitionsRequest* req,
                                     v1::ListFieldDefinitionsResponse* out) override;
   grpc::Status CreateFieldDefinition(grpc::ServerContext* ctx, const v1::CreateFieldDefinitionRequest* req,

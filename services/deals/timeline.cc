@@ -66,6 +66,9 @@ v1::TimelineEntry ReadEntry(const pqxx::row& r) {
   return e;
 }
 
+// A comment's time as its deal's latest comment (migration 0013), completed with "<time>) WHERE id = <deal>".
+constexpr char kTouchLastCommentSql[] = "UPDATE deals SET last_comment_time = GREATEST(last_comment_time, ";
+
 // The attachment's columns, kAttachmentColumnCount of them, ending with the thumbnail's blob key.
 constexpr char kAttachmentColumns[] =
     "a.id::text, a.deal_id::text, a.file_name, a.content_type, a.size_bytes, a.sha256, "
@@ -214,6 +217,15 @@ absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, 
       CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), /*for_update=*/false));
       CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
       CRM_RETURN_IF_ERROR(RecordDealChange(tx, entry));
+      {
+        // Issue 16: the deal's latest comment (Deal.last_comment_time, comment_since_stage_entry: what
+        // a requires_comment gate and the 19:00 report read). Not a change of the deal: no version.
+        SqlParams p;
+        Exec(tx,
+             absl::StrCat(kTouchLastCommentSql, TsParam(p, FromProtoTimestamp(entry.create_time())),
+                          ") WHERE id = ", p.Add(req.deal_id()), "::uuid"),
+             p);
+      }
       for (int i = 0; i < req.attachment_ids_size(); ++i) {
         SqlParams p;
         pqxx::result r = Exec(tx,

@@ -301,6 +301,38 @@ class Deals(StackTest):
         self.assertEqual(bad.status, 400, bad.body)
         self.assertEqual([d["field"] for d in bad.error()["details"]], ["ids[0]"])
 
+    def test_deal_types_custom_field_filters_and_comments_in_the_stage(self):
+        """Issue 16, the seeds: a deal type (D2), custom fields filtered from a URL (D3, 400 before), and
+        the one definition of a comment in the stage (D4) as a screen sees them through the gateway."""
+        types = self.curl("GET", "/v1/dealTypes", headers=self.as_("manager"))
+        self.assertEqual(types.status, 200, types.body)
+        self.assertEqual([t["code"] for t in types.json()["dealTypes"]], ["new_sale", "repeat_sale", "upsell", "renewal"])
+        deal = self.create(typeCode="upsell", fields=[{"code": "kp_status", "text": "Согласовано"}])
+        self.assertEqual(deal["typeCode"], "upsell")
+        self.create(typeCode="renewal", fields=[{"code": "kp_status", "text": "Не согласовано"}])
+        query = urllib.parse.urlencode([("filter.customFields", "kp_status:Согласовано"),
+                                        ("filter.typeCodes", "upsell"), ("pageSize", "200")])
+        listed = self.curl("GET", "/v1/deals?" + query, headers=self.as_("manager"))
+        self.assertEqual(listed.status, 200, listed.body)
+        self.assertIn(deal["id"], [d["id"] for d in listed.json()["deals"]])
+        self.assertEqual({(d["typeCode"]) for d in listed.json()["deals"]}, {"upsell"})
+        bad = self.curl("GET", "/v1/deals?" + urllib.parse.urlencode([("filter.customFields", "kp_status"),
+                                                                       ("filter.typeCodes", "barter")]),
+                        headers=self.as_("manager"))
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertEqual([d["field"] for d in bad.error()["details"]],
+                         ["filter.type_codes[0]", "filter.custom_fields[0]"])
+        # A comment written in the stage: the deal says so (what the 19:00 report reads).
+        self.assertFalse(self.curl("GET", "/v1/deals/" + deal["id"], headers=self.as_("manager")).json()
+                         .get("commentSinceStageEntry", False))
+        comment = self.curl("POST", "/v1/deals/%s/comments" % deal["id"], {"text": "Клиент ждёт КП"},
+                            headers=self.as_("manager"))
+        self.assertEqual(comment.status, 200, comment.body)
+        now = self.curl("GET", "/v1/deals/" + deal["id"], headers=self.as_("manager")).json()
+        self.assertTrue(now["commentSinceStageEntry"])
+        # (stored in microseconds; the comment's reply carries its clock's nanoseconds)
+        self.assertTrue(comment.json()["createTime"].startswith(now["lastCommentTime"].rstrip("Z")), now)
+
     def test_grpc_callers_need_a_signed_principal(self):
         channel = grpc.insecure_channel("127.0.0.1:%d" % self.stack.grpc_ports["deals"])
         get = channel.unary_unary("/crm.deals.v1.DealService/GetDeal",
