@@ -450,12 +450,22 @@ TEST_F(CopyTest, BatchCopyReportsEachSource) {
   EXPECT_EQ(resp.results(2).error_code(), static_cast<int>(StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(resp.results(3).error_code(), 0);
   EXPECT_EQ(resp.results(3).copy().copied_from_id(), b.id());
+  // Issue 16: each result carries its status by name, as the REST error body spells it.
+  EXPECT_EQ(resp.results(0).error_status(), "");
+  EXPECT_EQ(resp.results(1).error_status(), "NOT_FOUND");
+  EXPECT_EQ(resp.results(2).error_status(), "INVALID_ARGUMENT");
   EXPECT_EQ(Deals(), before + 2);
 
   v1::BatchCopyDealsResponse again;
   ASSERT_TRUE(BatchCopy(WithCopy(Anna()), req, &again, "batch-1").ok());
   EXPECT_EQ(again.results(0).copy().id(), resp.results(0).copy().id());
   EXPECT_EQ(again.results(3).copy().id(), resp.results(3).copy().id());
+  EXPECT_EQ(again.SerializeAsString(), resp.SerializeAsString());  // the batch's recorded reply
+  EXPECT_EQ(Deals(), before + 2);
+  // The same key with another batch: INVALID_ARGUMENT naming the key, nothing copied.
+  v1::BatchCopyDealsRequest other = req;
+  other.set_comment("другой пакет");
+  EXPECT_EQ(FirstField(BatchCopy(WithCopy(Anna()), other, &again, "batch-1")), "idempotency-key");
   EXPECT_EQ(Deals(), before + 2);
 
   v1::BatchCopyDealsRequest empty;
