@@ -17,6 +17,7 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/pipelines.h"
@@ -81,11 +82,12 @@ std::map<std::string, bool> LoadTechnicalFlags(pqxx::transaction_base& tx) {
 }
 
 // The deal–contact links of `from` (with the main mark, in their order) given to `to`.
-void CopyContacts(pqxx::transaction_base& tx, const std::string& from, const std::string& to) {
-  tx.exec_params0(
+void CopyContacts(pqxx::transaction_base& tx, const std::string& from, const std::string& to, bool main_only) {
+  static constexpr char kCopyContacts[] =
       "INSERT INTO deal_contacts (deal_id, contact_id, main) "
-      "SELECT $2::uuid, contact_id, main FROM deal_contacts WHERE deal_id = $1::uuid ORDER BY pos",
-      from, to);
+      "SELECT $2::uuid, contact_id, main FROM deal_contacts WHERE deal_id = $1::uuid AND (main OR NOT $3) "
+      "ORDER BY pos";
+  crm::pg::ExecPrepared(tx, kCopyContacts, from, to, main_only);
 }
 
 // The comments of `from` (примечания) with their attachments, as entries of `to` in the same order and
@@ -209,7 +211,9 @@ absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDeal
                                                                 .copied_from_id = src.id(),
                                                                 .take_client_contacts = false,
                                                                 .comment = req.comment()}));
-      if (!req.redacted() && options.contacts()) CopyContacts(tx, src.id(), out.id());
+      if (!req.redacted() && options.contacts()) {
+        CopyContacts(tx, src.id(), out.id(), options.main_contact_only());
+      }
       if (!req.redacted() && options.notes()) CopyNotes(tx, src.id(), out.id());
       // Line items carry no personal data: a partner copy may take the list of services too (§5.6).
       if (options.products()) CRM_RETURN_IF_ERROR(CopyDealProducts(tx, src.id(), out.id()));

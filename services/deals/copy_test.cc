@@ -226,6 +226,25 @@ TEST_F(CopyTest, AnotherPipelineTakesOnlyTheChosenData) {
   EXPECT_EQ(copy.client_id(), "");
 }
 
+// Seed 000 §5.7: the post-sale copy takes the company and its main contact only.
+TEST_F(CopyTest, MainContactOnlyTakesTheMainContact) {
+  const v1::Deal src = FullDeal();
+  ASSERT_EQ(Contacts(src.id()).size(), 2u);
+  v1::CopyDealRequest req;
+  req.set_id(src.id());
+  req.mutable_options()->set_client(true);
+  req.mutable_options()->set_contacts(true);
+  req.mutable_options()->set_main_contact_only(true);
+  v1::Deal copy;
+  grpc::Status s = Copy(WithCopy(Anna()), req, &copy);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Contacts(copy.id()), (std::vector<std::string>{std::string(kIvan) + "*"}));
+  // Without contacts ticked, main_contact_only adds none.
+  req.mutable_options()->set_contacts(false);
+  ASSERT_TRUE(Copy(WithCopy(Anna()), req, &copy).ok());
+  EXPECT_TRUE(Contacts(copy.id()).empty());
+}
+
 // §5.3: a team lead copies a manager's deal for another manager; the source stays with its owner.
 // A manager with own rights cannot hand a copy to someone else.
 TEST_F(CopyTest, AnotherResponsibleNeedsTheRightToAssign) {
