@@ -116,7 +116,15 @@ Facts MakeFacts(const dv1::Deal* deal, const StoredFacts& stored, absl::Time now
     f.has_open_task = deal->has_next_task_time();
     const absl::Time stage_enter =
         deal->has_stage_enter_time() ? FromProtoTimestamp(deal->stage_enter_time()) : absl::InfinitePast();
-    f.has_comment_since_stage = stored.last_comment.has_value() && *stored.last_comment >= stage_enter;
+    // One definition of "a comment in the stage" (issue 16): deals' Deal.comment_since_stage_entry — a
+    // comment at or after the deal entered its stage, or sent with the move. A comment robots saw after
+    // the snapshot of `deal` (its timeline event) counts by the same rule.
+    std::optional<absl::Time> last = stored.last_comment;
+    if (deal->has_last_comment_time()) {
+      const absl::Time in_deal = FromProtoTimestamp(deal->last_comment_time());
+      last = last.has_value() ? std::max(*last, in_deal) : in_deal;
+    }
+    f.has_comment_since_stage = deal->comment_since_stage_entry() || (last.has_value() && *last >= stage_enter);
   }
   f.counters["touches"] = stored.touches;
   return f;

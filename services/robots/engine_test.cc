@@ -1040,6 +1040,39 @@ TEST_F(EngineTest, EndOfDayReportCountsCommentsSentWithTheMoveAndSinceTheStage) 
       << log[0].DebugString();
 }
 
+// Issue 16, one definition of "a comment in the stage": deals' Deal.comment_since_stage_entry. A copy made
+// into the stage with a comment (its first comment, which deals publishes in no comment event) has one.
+TEST_F(EngineTest, EndOfDayReportTakesTheCommentInTheStageFromDeals) {
+  dv1::Deal source = NewDeal(kLead, kQualification, "Исходная сделка");
+  dv1::Deal copies[2];
+  for (int i = 0; i < 2; ++i) {
+    dv1::CopyDealRequest req;
+    req.set_id(source.id());
+    req.set_stage_id(kQualified);
+    if (i == 0) req.set_comment("Копия: клиент квалифицирован");
+    grpc::ClientContext ctx;
+    As(ctx, User(kManager, {"deals.read.all", "deals.write.all", "deals.copy"}, {kTeam}));
+    grpc::Status s = deals_stub_->CopyDeal(&ctx, req, &copies[i]);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_TRUE(copies[0].comment_since_stage_entry()) << copies[0].DebugString();
+  EXPECT_FALSE(copies[1].comment_since_stage_entry());
+  Pump();
+  for (const dv1::Deal* d : {&source, &copies[0], &copies[1]}) {
+    Call(d->id());
+    CreateTask(d->id(), "Перезвонить");
+  }
+  AddComment(source.id(), "Исходная сделка с задачей и комментарием");
+  Pump();
+  clock_.Set(Moscow(2026, 11, 23, 19, 0, 30));
+  Fire();
+  std::vector<crm::robots::v1::Execution> log = Log("", kReportRule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(std::set<std::string>(log[0].selected_deal_ids().begin(), log[0].selected_deal_ids().end()),
+            std::set<std::string>{copies[1].id()})
+      << log[0].DebugString();
+}
+
 // Seed 001 §3.1: «Подтвердить визит» 24 h before «Дата визита»; a changed date cancels the old reminder
 // and arms a new one.
 TEST_F(EngineTest, VisitConfirmationFollowsAChangedVisitDate) {

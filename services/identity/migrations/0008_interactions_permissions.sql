@@ -1,4 +1,4 @@
--- 0006: issue 17 — interactions (D16) and client requests (D15) in the deals service
+-- 0008: issue 17 — interactions (D16) and client requests (D15) in the deals service
 -- (services/deals/interactions/access.h): interactions.read.{own,team,all} and
 -- interactions.write.{own,team,all} (as deals', by the record's responsible; write implies read), and
 -- interactions.slots.manage (the sales offices' slot calendars). Least privilege, by seed 004:
