@@ -27,13 +27,13 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
 #include "libs/pg/sql_time.h"
+#include "libs/mail/mail.h"
 #include "libs/rpc/call.h"
 #include "libs/rpc/client.h"
 #include "proto/crm/common/v1/common.pb.h"
 #include "services/robots/actions.h"
 #include "services/robots/digest.h"
 #include "services/robots/lists.h"
-#include "services/robots/mail.h"
 #include "services/robots/notify.h"
 #include "services/robots/rule_store.h"
 #include "services/robots/rules.h"
@@ -44,6 +44,7 @@ namespace crm::robots {
 namespace {
 
 namespace dv1 = ::crm::deals::v1;
+using crm::mail::MailMessage;
 using crm::common::v1::Principal;
 using v1::Action;
 using v1::Execution;

@@ -66,11 +66,16 @@ struct ConsumedEvent;
 namespace crm::pg {
 class Pool;
 }  // namespace crm::pg
+namespace crm::mail {
+class Mailer;
+}  // namespace crm::mail
 
 namespace crm::robots {
 
+// E-mail goes through the suite's SMTP client (libs/mail/mail.h).
+using crm::mail::Mailer;
+
 class DealsClient;
-class Mailer;
 class RuleStore;
 struct Timer;
 

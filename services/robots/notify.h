@@ -6,7 +6,7 @@
 //   * who a notification goes to: recipient specs ("responsible", "supervisor", "user:<uuid>",
 //     "role:<code>") resolved against that read model for one deal's responsible;
 //   * the Russian texts: {placeholder} templates filled from the deal, the responsible and the rule.
-// Sending (e-mail) is in mail.h; in-app and Telegram are events the executor publishes.
+// Sending (e-mail) is in libs/mail/mail.h; in-app and Telegram are events the executor publishes.
 //
 // Example:
 //   // wiring: an idempotent consumer keeps robot_users up to date

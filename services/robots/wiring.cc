@@ -28,6 +28,7 @@
 #include "libs/events/relay.h"
 #include "libs/events/schema.h"
 #include "libs/log/log.h"
+#include "libs/mail/mail.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
@@ -35,7 +36,6 @@
 #include "libs/rpc/server.h"
 #include "services/robots/actions.h"
 #include "services/robots/engine.h"
-#include "services/robots/mail.h"
 #include "services/robots/notify.h"
 #include "services/robots/rule_store.h"
 #include "services/robots/schedules.h"
@@ -149,7 +149,7 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
 
   std::unique_ptr<Mailer> mailer;
   if (!smtp_url.empty()) {
-    CRM_ASSIGN_OR_RETURN(mailer, SmtpMailer::Create({.url = smtp_url,
+    CRM_ASSIGN_OR_RETURN(mailer, crm::mail::SmtpMailer::Create({.url = smtp_url,
                                                                   .username = smtp_user,
                                                                   .password = smtp_password,
                                                                   .starttls = smtp_starttls}));

@@ -1,5 +1,5 @@
-// File: services/robots/mail.cc
-#include "services/robots/mail.h"
+// File: libs/mail/mail.cc
+#include "libs/mail/mail.h"
 
 #include <curl/curl.h>
 
@@ -17,7 +17,7 @@
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 
-namespace crm::robots {
+namespace crm::mail {
 namespace {
 
 constexpr size_t kMaxDisplayNameBytes = 200;
@@ -526,4 +526,4 @@ absl::Status SmtpMailer::Send(const MailMessage& message) {
   }
 }
 
-}  // namespace crm::robots
+}  // namespace crm::mail

@@ -1,7 +1,7 @@
-// Tests of e-mail (services/robots/mail.h): RenderMime's output format, message and option validation,
+// Tests of e-mail (libs/mail/mail.h): RenderMime's output format, message and option validation,
 // and real SMTP sends to tests/fakes/smtp_sink.py started as a child process (staged 550 / 451 replies,
 // a port nobody listens on, a server that never greets).
-#include "services/robots/mail.h"
+#include "libs/mail/mail.h"
 
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
@@ -28,7 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "tests/support/process.h"
 
-namespace crm::robots {
+namespace crm::mail {
 namespace {
 
 using ::testing::HasSubstr;
@@ -501,4 +501,4 @@ TEST(SmtpMailerTest, ServerThatNeverGreetsTimesOutAsUnavailable) {
 }
 
 }  // namespace
-}  // namespace crm::robots
+}  // namespace crm::mail

@@ -1,7 +1,9 @@
-// File: services/robots/mail.h
+// File: libs/mail/mail.h
 // -----------------------------------------------------------------------------
-// E-mail for robots' notifications (channel EMAIL): a plain-text UTF-8 message rendered as RFC 5322 +
-// MIME 1.0 and sent over SMTP (RFC 5321) with libcurl, plain, STARTTLS or implicit TLS (smtps://).
+// E-mail the suite sends (robots' notifications, channel EMAIL; deals' notices to the accountant, D17):
+// a plain-text UTF-8 message rendered as RFC 5322 + MIME 1.0 and sent over SMTP (RFC 5321) with libcurl,
+// plain, STARTTLS or implicit TLS (smtps://). Moved here from services/robots (issue 17) so every service
+// sends mail through one client.
 //
 // Delivery is AT LEAST ONCE: when the connection drops after the server stored the message but before
 // its final reply arrived, Send reports UNAVAILABLE and the caller's retry sends it again. The caller
@@ -19,8 +21,8 @@
 // A message goes to all of its recipients or to none: one refused recipient fails the whole send.
 //
 // Example:
-//   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::robots::SmtpMailer> mailer,
-//                        crm::robots::SmtpMailer::Create({.url = "smtp://mail.local:587",
+//   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::mail::SmtpMailer> mailer,
+//                        crm::mail::SmtpMailer::Create({.url = "smtp://mail.local:587",
 //                                                         .username = "robots", .password = secret,
 //                                                         .starttls = true}));
 //   absl::Status s = mailer->Send({.from = "CRM <robots@crm.local>",
@@ -29,8 +31,8 @@
 //                                  .text = "Свяжитесь с клиентом.\nhttps://crm.local/deals/…",
 //                                  .message_id = "exec-0193…-action-2@robots.crm.local"});
 //   if (absl::IsUnavailable(s)) { /* retry later with the same message */ }
-#ifndef CRM_SERVICES_ROBOTS_MAIL_H_
-#define CRM_SERVICES_ROBOTS_MAIL_H_
+#ifndef CRM_LIBS_MAIL_MAIL_H_
+#define CRM_LIBS_MAIL_MAIL_H_
 
 #include <memory>
 #include <string>
@@ -40,7 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace crm::robots {
+namespace crm::mail {
 
 // Bounds Send and ValidateMessage enforce.
 inline constexpr size_t kMaxSubjectBytes = 998;        // RFC 5322's line limit
@@ -112,6 +114,6 @@ absl::Status ValidateMessage(const MailMessage& message);
 // never holds a header the caller did not intend.
 std::string RenderMime(const MailMessage& message, absl::Time date);
 
-}  // namespace crm::robots
+}  // namespace crm::mail
 
-#endif  // CRM_SERVICES_ROBOTS_MAIL_H_
+#endif  // CRM_LIBS_MAIL_MAIL_H_
