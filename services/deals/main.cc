@@ -32,6 +32,7 @@
 #include "services/deals/deals.h"
 #include "services/deals/listing.h"
 #include "services/deals/demo.h"
+#include "services/deals/erp/demo.h"
 #include "services/deals/interactions/demo.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
@@ -54,6 +55,8 @@ int DemoMain() {
         crm::pg::MigrateAndOpen(crm::deals::AllMigrations(),
             {.dsn = dsn, .size = 2, .application_name = "deals-demo"}));
     CRM_RETURN_IF_ERROR(crm::deals::LoadDemoPipelines(*pool));
+    // Issue 17: the 1C side's demo deals, proposal and documents (services/deals/erp/demo.h).
+    CRM_RETURN_IF_ERROR(crm::deals::erp::LoadDemoErp(*pool, crm::SystemClock()));
     // Issue 17: requests and interactions of the demo clients (services/deals/interactions/demo.h).
     CRM_ASSIGN_OR_RETURN(absl::TimeZone zone, crm::LoadTimeZone(time_zone));
     return crm::deals::interactions::LoadDemoInteractions(*pool, zone, crm::SystemClock());

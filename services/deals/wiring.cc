@@ -24,6 +24,7 @@
 #include "services/deals/deals.h"
 #include "services/deals/listing.h"
 #include "services/deals/demo.h"
+#include "services/deals/erp/wiring.h"
 #include "services/deals/interactions/wiring.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
@@ -45,6 +46,8 @@ std::vector<crm::pg::Migration> AllMigrations() {
   // Issue 17: client requests (D15) and interactions (D16), components of their own after deals'.
   const std::vector<crm::pg::Migration>& interactions = crm::deals::interactions::InteractionsMigrations();
   all.insert(all.end(), interactions.begin(), interactions.end());
+  // Issue 17: the 1C side (D17), a component of its own after deals'.
+  all.insert(all.end(), crm::deals::erp::ErpMigrations().begin(), crm::deals::erp::ErpMigrations().end());
   return all;
 }
 
@@ -104,6 +107,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<crm::deals::OrderServiceImpl>(*orders)));
   // Interactions (D16) and client requests (D15): services/deals/interactions.
   CRM_RETURN_IF_ERROR(crm::deals::interactions::WireInteractions(env, server, *p));
+  // The 1C side (D17): services/deals/erp.
+  CRM_RETURN_IF_ERROR(crm::deals::erp::WireErp(env, server, *p));
   // identity's users, for access by team (users.h).
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
                        crm::events::Consumer::Create(

@@ -1464,6 +1464,9 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   want["mortgage_specialist"].insert({"interactions.read.own", "interactions.write.own"});
   want["quality_controller"].insert({"interactions.read.all"});
   want["integrator"].insert({"interactions.read.all", "interactions.write.all"});
+  // Issue 17 (migration 0009): the 1C side of deals (services/deals/erp/README.md).
+  want["head_of_sales"].insert("erp.manage");
+  want["integrator"].insert("erp.sync");
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
