@@ -426,7 +426,9 @@ absl::StatusOr<v1::ListDocumentsResponse> DocumentStore::List(const Principal& c
       conds.push_back(absl::StrCat("x.deal_id = ", p.Add(deal.id), "::uuid"));
       const std::vector<Document::Kind> required = RequiredDocumentKinds(deal.amount_minor);
       std::vector<Document::Kind> present;
-      for (const pqxx::row& r : pg::ExecPrepared(tx, kLiveKinds, deal.id)) {
+      SqlParams live;
+      live.Add(deal.id);
+      for (const pqxx::row& r : ExecPrepared(tx, kLiveKinds, live)) {
         present.push_back(static_cast<Document::Kind>(r[0].as<int>()));
       }
       for (Document::Kind k : required) out.add_required_kinds(k);
