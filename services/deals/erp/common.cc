@@ -30,6 +30,15 @@ constexpr char kLoadDealForUpdate[] =
     "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), "
     "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "
     "FROM deals d LEFT JOIN clients c ON c.id = d.client_id WHERE d.id = $1::uuid FOR UPDATE OF d";
+constexpr char kLoadDeals[] =
+    "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), "
+    "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "
+    "FROM deals d LEFT JOIN clients c ON c.id = d.client_id WHERE d.id = ANY($1::uuid[])";
+constexpr char kLoadDealsForUpdate[] =
+    "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), "
+    "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "
+    "FROM deals d LEFT JOIN clients c ON c.id = d.client_id WHERE d.id = ANY($1::uuid[]) ORDER BY d.id "
+    "FOR UPDATE OF d";
 constexpr char kDirection[] =
     "SELECT p.name, e.proposals_from_erp, e.tasks_mirrored FROM erp_directions e JOIN pipelines p ON p.id = "
     "e.pipeline_id WHERE e.pipeline_id = $1::uuid";
@@ -52,6 +61,26 @@ absl::StatusOr<DealInfo> LoadDealUnchecked(pqxx::transaction_base& tx, std::stri
   d.ownership.responsible_id = r[0][7].c_str();
   d.ownership.team_ids = JsonStrings(r[0][8].c_str());
   return d;
+}
+
+absl::StatusOr<std::map<std::string, DealInfo>> LoadDealsUnchecked(pqxx::transaction_base& tx,
+                                                                   const std::vector<std::string>& ids,
+                                                                   bool for_update) {
+  std::map<std::string, DealInfo> out;
+  pqxx::result r = pg::ExecPrepared(tx, for_update ? kLoadDealsForUpdate : kLoadDeals, pg::ArrayLiteral(ids));
+  for (const pqxx::row& row : r) {
+    DealInfo& d = out[row[0].c_str()];
+    d.id = row[0].c_str();
+    d.name = row[1].c_str();
+    d.pipeline_id = row[2].c_str();
+    d.client_id = row[3].c_str();
+    d.client_name = row[4].c_str();
+    d.currency = row[5].c_str();
+    d.amount_minor = row[6].as<int64_t>();
+    d.ownership.responsible_id = row[7].c_str();
+    d.ownership.team_ids = JsonStrings(row[8].c_str());
+  }
+  return out;
 }
 
 absl::Status CheckDealAccess(const Principal& caller, const DealInfo& deal, Access access) {

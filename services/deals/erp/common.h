@@ -12,6 +12,7 @@
 #ifndef CRM_SERVICES_DEALS_ERP_COMMON_H_
 #define CRM_SERVICES_DEALS_ERP_COMMON_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,11 @@ absl::StatusOr<DealInfo> LoadDeal(pqxx::transaction_base& tx, const crm::common:
                                   bool for_update = false);
 // The deal without an access check (NOT_FOUND if missing); for callers that checked it otherwise.
 absl::StatusOr<DealInfo> LoadDealUnchecked(pqxx::transaction_base& tx, std::string_view deal_id, bool for_update);
+
+// The deals of `ids` that exist (no access check), by id; with `for_update` locked in id order until `tx` ends.
+absl::StatusOr<std::map<std::string, DealInfo>> LoadDealsUnchecked(pqxx::transaction_base& tx,
+                                                                   const std::vector<std::string>& ids,
+                                                                   bool for_update);
 
 // Whether `caller` may see / change what belongs to `deal` (erp.sync reaches every deal).
 absl::Status CheckDealAccess(const crm::common::v1::Principal& caller, const DealInfo& deal, Access access);

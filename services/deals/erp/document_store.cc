@@ -108,10 +108,27 @@ constexpr char kSave[] =
     "signed_time = CASE WHEN $7::smallint = 3 THEN COALESCE(signed_time, $10::timestamptz) END, "
     "signed_by = CASE WHEN $7::smallint = 3 THEN NULLIF($11, '')::uuid END, version = version + 1, "
     "update_time = $10::timestamptz WHERE id = $1::uuid";
+// 1C's rows in bulk: arrays $1..$12 of new rows (id, deal, kind, number, date, amount, currency, status,
+// external id, proposal, comment, creator) at $13; arrays $1..$9 of changed rows (id, kind, number, date,
+// amount, currency, status, proposal, comment) at $10.
+constexpr char kInsertMany[] =
+    "INSERT INTO documents (id, deal_id, kind, number, doc_date, amount_minor, currency, status, external_id, "
+    "proposal_id, comment, signed_time, creator_id, version, create_time, update_time) SELECT u.id, u.deal, u.kind, "
+    "u.number, u.day, u.amount, u.currency, u.status, u.external_id, NULLIF(u.proposal, '')::uuid, u.comment, "
+    "CASE WHEN u.status = 3 THEN $13::timestamptz END, NULLIF(u.creator, '')::uuid, 1, $13::timestamptz, "
+    "$13::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::smallint[], $4::text[], $5::date[], $6::bigint[], "
+    "$7::text[], $8::smallint[], $9::text[], $10::text[], $11::text[], $12::text[]) AS u(id, deal, kind, number, day, "
+    "amount, currency, status, external_id, proposal, comment, creator)";
+constexpr char kSaveMany[] =
+    "UPDATE documents x SET kind = u.kind, number = u.number, doc_date = u.day, amount_minor = u.amount, "
+    "currency = u.currency, status = u.status, proposal_id = NULLIF(u.proposal, '')::uuid, comment = u.comment, "
+    "signed_time = CASE WHEN u.status = 3 THEN COALESCE(x.signed_time, $10::timestamptz) END, "
+    "signed_by = CASE WHEN u.status = 3 THEN x.signed_by END, version = x.version + 1, update_time = $10::timestamptz "
+    "FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::date[], $5::bigint[], $6::text[], $7::smallint[], "
+    "$8::text[], $9::text[]) AS u(id, kind, number, day, amount, currency, status, proposal, comment) "
+    "WHERE x.id = u.id";
 constexpr char kExternalTaken[] = "SELECT id::text FROM documents WHERE external_id = $1";
 constexpr char kProposalDeals[] = "SELECT id::text, deal_id::text FROM proposals WHERE id = ANY($1::uuid[])";
-constexpr char kExisting[] =
-    "SELECT external_id, id::text FROM documents WHERE external_id = ANY($1::text[]) ORDER BY external_id FOR UPDATE";
 constexpr char kLiveKinds[] = "SELECT DISTINCT kind FROM documents WHERE deal_id = $1::uuid AND status <> 4";
 
 void ClearOutputs(Document& d) {
@@ -168,6 +185,21 @@ std::vector<std::string> Changes(const Document& old, const Document& in) {
   if (old.proposal_id() != in.proposal_id()) out.push_back("proposal_id");
   if (old.comment() != in.comment()) out.push_back("comment");
   return out;
+}
+
+// A document event as Emit (common.h) writes it, for a statement inserting many (AppendEventRows).
+events::NewEvent EventOf(const Actor& actor, const std::string& id, const char* type,
+                         const google::protobuf::Message& payload, const DealInfo& deal) {
+  return {.aggregate_type = v1::kDocumentAggregate,
+          .aggregate_id = id,
+          .type = type,
+          .payload = &payload,
+          .actor = actor.principal,
+          .request_id = actor.request_id,
+          .visible_to_user_ids = {deal.ownership.responsible_id},
+          .visible_to_team_ids = deal.ownership.team_ids,
+          .automation_depth = actor.automation_depth,
+          .skip_automation = actor.skip_automation};
 }
 
 void SaveRow(pqxx::transaction_base& tx, const Document& d, absl::Time now) {
@@ -285,23 +317,23 @@ absl::StatusOr<v1::BatchUpsertDocumentsResponse> DocumentStore::Upsert(const Act
       [&](pqxx::transaction_base& tx) -> absl::Status {
         out.Clear();
         // The deals first, in id order (one lock order for every writer of them), then the documents.
-        std::map<std::string, DealInfo> deals;
-        for (const std::string& id : deal_ids) {
-          absl::StatusOr<DealInfo> d = LoadDealUnchecked(tx, id, /*for_update=*/true);
-          if (d.ok()) {
-            deals[id] = *std::move(d);
-          } else if (!absl::IsNotFound(d.status())) {
-            return d.status();
-          }
-        }
+        using Deals = std::map<std::string, DealInfo>;
+        CRM_ASSIGN_OR_RETURN(Deals deals,
+                             LoadDealsUnchecked(tx, std::vector<std::string>(deal_ids.begin(), deal_ids.end()), true));
         std::map<std::string, std::string> proposal_deal;
         for (const pqxx::row& r : pg::ExecPrepared(tx, kProposalDeals, pg::ArrayLiteral(proposal_ids))) {
           proposal_deal[r[0].c_str()] = r[1].c_str();
         }
         std::map<std::string, Document> existing;
-        for (const pqxx::row& r : pg::ExecPrepared(tx, kExisting, pg::ArrayLiteral(keys))) {
-          std::optional<Document> d = Load(tx, "id", r[1].c_str(), false);
-          if (d.has_value()) existing[r[0].c_str()] = *std::move(d);
+        {
+          SqlParams p;
+          for (const pqxx::row& r : ExecPrepared(
+                   tx, absl::StrCat("SELECT ", Columns(), kFrom, " WHERE x.external_id = ANY(", p.Add(pg::ArrayLiteral(keys)),
+                                    "::text[]) ORDER BY x.external_id FOR UPDATE OF x"),
+                   p)) {
+            Document d = Read(r);
+            existing[d.external_id()] = std::move(d);
+          }
         }
         enum class Op { kCreate, kUpdate, kUnchanged };
         std::vector<Op> ops(rows.size());
@@ -340,54 +372,102 @@ absl::StatusOr<v1::BatchUpsertDocumentsResponse> DocumentStore::Upsert(const Act
           }
         }
         CRM_RETURN_IF_ERROR(v.Status());
+        // Every new row in one INSERT, every changed one in one UPDATE.
+        std::vector<std::string> touched;
+        std::vector<std::vector<std::string>> inserts(12), updates(9);
+        const auto add = [](std::vector<std::vector<std::string>>& columns, std::vector<std::string> values) {
+          for (size_t c = 0; c < values.size(); ++c) columns[c].push_back(std::move(values[c]));
+        };
+        const std::string creator = ActingUserId(actor.principal);
         for (size_t i = 0; i < rows.size(); ++i) {
           Document& d = next[i];
-          const DealInfo& deal = deals[d.deal_id()];
           if (ops[i] == Op::kUnchanged) {
             out.add_ids(existing[d.external_id()].id());
             out.set_unchanged(out.unchanged() + 1);
             continue;
           }
-          std::vector<std::string> changed;
-          bool signs = d.status() == Document::SIGNED;
           if (ops[i] == Op::kCreate) {
             d.set_id(NewUuidV7());
-            d.set_creator_id(ActingUserId(actor.principal));
-            InsertRow(tx, d, now);
+            add(inserts, {d.id(), d.deal_id(), absl::StrCat(static_cast<int>(d.kind())), d.number(), d.date(),
+                          absl::StrCat(d.amount().amount_minor()), d.amount().currency(),
+                          absl::StrCat(static_cast<int>(d.status())), d.external_id(), d.proposal_id(), d.comment(),
+                          creator});
             out.set_created(out.created() + 1);
           } else {
-            const Document& o = existing[d.external_id()];
-            changed = Changes(o, d);
-            signs = signs && o.status() != Document::SIGNED;
-            d.set_id(o.id());
-            SaveRow(tx, d, now);
+            d.set_id(existing[d.external_id()].id());
+            add(updates, {d.id(), absl::StrCat(static_cast<int>(d.kind())), d.number(), d.date(),
+                          absl::StrCat(d.amount().amount_minor()), d.amount().currency(),
+                          absl::StrCat(static_cast<int>(d.status())), d.proposal_id(), d.comment()});
             out.set_updated(out.updated() + 1);
           }
           out.add_ids(d.id());
-          std::optional<Document> saved = Load(tx, "id", d.id(), false);
-          if (!saved.has_value()) return absl::InternalError("an upserted document vanished");
-          if (signs) {
-            out.set_newly_signed(out.newly_signed() + 1);
-            CRM_ASSIGN_OR_RETURN(*saved->mutable_accountant_notice(),
-                                 QueueNotice(tx, *saved, deal, now, "", options_.deal_url_prefix));
-            v1::DocumentSigned ev;
-            *ev.mutable_document() = *saved;
-            CRM_RETURN_IF_ERROR(
-                Emit(tx, outbox_, actor, v1::kDocumentAggregate, d.id(), v1::kDocumentSignedType, ev, deal));
-          } else if (ops[i] == Op::kCreate) {
-            v1::DocumentCreated ev;
-            *ev.mutable_document() = *saved;
-            CRM_RETURN_IF_ERROR(
-                Emit(tx, outbox_, actor, v1::kDocumentAggregate, d.id(), v1::kDocumentCreatedType, ev, deal));
-          } else {
-            v1::DocumentUpdated ev;
-            *ev.mutable_document() = *saved;
-            for (const std::string& f : changed) ev.add_changed_fields(f);
-            CRM_RETURN_IF_ERROR(
-                Emit(tx, outbox_, actor, v1::kDocumentAggregate, d.id(), v1::kDocumentUpdatedType, ev, deal));
+          touched.push_back(d.id());
+        }
+        const std::string at = FormatRfc3339Utc(now);
+        if (!inserts[0].empty()) {
+          SqlParams p;
+          for (const auto& column : inserts) p.Add(pg::ArrayLiteral(column));
+          p.Add(at);
+          ExecPrepared(tx, kInsertMany, p);
+        }
+        if (!updates[0].empty()) {
+          SqlParams p;
+          for (const auto& column : updates) p.Add(pg::ArrayLiteral(column));
+          p.Add(at);
+          ExecPrepared(tx, kSaveMany, p);
+        }
+        // The accountant's notices of those that became SIGNED, then the rows as they are now, then the events.
+        std::vector<const Document*> signing;
+        std::vector<const DealInfo*> signing_deals;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const Document& d = next[i];
+          if (ops[i] == Op::kUnchanged || d.status() != Document::SIGNED) continue;
+          if (ops[i] == Op::kUpdate && existing[d.external_id()].status() == Document::SIGNED) continue;
+          signing.push_back(&d);
+          signing_deals.push_back(&deals[d.deal_id()]);
+        }
+        out.set_newly_signed(static_cast<int32_t>(signing.size()));
+        CRM_RETURN_IF_ERROR(QueueNotices(tx, signing, signing_deals, std::vector<std::string>(signing.size()), now,
+                                         options_.deal_url_prefix));
+        std::map<std::string, Document> saved;
+        {
+          SqlParams p;
+          for (const pqxx::row& r : ExecPrepared(tx,
+                                                 absl::StrCat("SELECT ", Columns(), kFrom, " WHERE x.id = ANY(",
+                                                              p.Add(pg::ArrayLiteral(touched)), "::uuid[])"),
+                                                 p)) {
+            Document d = Read(r);
+            saved[d.id()] = std::move(d);
           }
         }
-        return absl::OkStatus();
+        std::vector<std::vector<std::string>> events;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          if (ops[i] == Op::kUnchanged) continue;
+          const Document& d = saved.at(next[i].id());
+          const DealInfo& deal = deals[d.deal_id()];
+          const bool signs = d.status() == Document::SIGNED &&
+                             (ops[i] == Op::kCreate || existing[d.external_id()].status() != Document::SIGNED);
+          v1::DocumentCreated created;
+          v1::DocumentUpdated updated;
+          v1::DocumentSigned signed_event;
+          const google::protobuf::Message* payload = &created;
+          const char* type = v1::kDocumentCreatedType;
+          if (signs) {
+            *signed_event.mutable_document() = d;
+            payload = &signed_event;
+            type = v1::kDocumentSignedType;
+          } else if (ops[i] == Op::kCreate) {
+            *created.mutable_document() = d;
+          } else {
+            *updated.mutable_document() = d;
+            for (const std::string& f : Changes(existing[d.external_id()], d)) updated.add_changed_fields(f);
+            payload = &updated;
+            type = v1::kDocumentUpdatedType;
+          }
+          CRM_ASSIGN_OR_RETURN(std::vector<std::string> row, outbox_.Row(EventOf(actor, d.id(), type, *payload, deal)));
+          events.push_back(std::move(row));
+        }
+        return AppendEventRows(tx, events);
       }));
   return out;
 }

@@ -28,8 +28,9 @@ namespace {
 
 constexpr char kInsert[] =
     "INSERT INTO erp_mail_queue (document_id, recipients, mail_from, subject, body, message_id, state, "
-    "next_attempt_time, create_time) VALUES ($1::uuid, $2::text[], $3, $4, $5, $6, $7::smallint, $8::timestamptz, "
-    "$8::timestamptz) ON CONFLICT (document_id) DO NOTHING";
+    "next_attempt_time, create_time) SELECT u.id, $2::text[], $3, u.subject, u.body, u.message_id, $7::smallint, "
+    "$8::timestamptz, $8::timestamptz FROM unnest($1::uuid[], $4::text[], $5::text[], $6::text[]) AS "
+    "u(id, subject, body, message_id) ON CONFLICT (document_id) DO NOTHING";
 // Claims due notices: their next attempt moves past the lease, their attempt is counted.
 constexpr char kClaim[] =
     "UPDATE erp_mail_queue q SET attempts = q.attempts + 1, next_attempt_time = $2::timestamptz "
@@ -55,27 +56,49 @@ struct Claimed {
 
 }  // namespace
 
+absl::Status QueueNotices(pqxx::transaction_base& tx, const std::vector<const v1::Document*>& documents,
+                          const std::vector<const DealInfo*>& deals, const std::vector<std::string>& signed_by_names,
+                          absl::Time now, std::string_view deal_url_prefix) {
+  if (documents.empty()) return absl::OkStatus();
+  const v1::ErpSettings settings = LoadSettings(tx);
+  std::vector<std::string> to(settings.accountant_emails().begin(), settings.accountant_emails().end());
+  const std::string recipients = pg::ArrayLiteral(to);
+  std::vector<std::string> ids, subjects, bodies, message_ids;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    const v1::Document& document = *documents[i];
+    const DealInfo& deal = *deals[i];
+    const NoticeText text = RenderNotice({.document_id = document.id(),
+                                          .kind = document.kind(),
+                                          .number = document.number(),
+                                          .date = document.date(),
+                                          .amount_minor = document.amount().amount_minor(),
+                                          .currency = document.amount().currency(),
+                                          .deal_id = deal.id,
+                                          .deal_name = deal.name,
+                                          .client_name = deal.client_name,
+                                          .deal_url = deal_url_prefix.empty()
+                                                          ? ""
+                                                          : absl::StrCat(AsAbsl(deal_url_prefix), deal.id),
+                                          .signed_by_name = signed_by_names[i]});
+    ids.push_back(document.id());
+    subjects.push_back(text.subject);
+    bodies.push_back(text.text);
+    message_ids.push_back(text.message_id);
+  }
+  pg::ExecPrepared(tx, kInsert, pg::ArrayLiteral(ids), recipients, settings.mail_from(), pg::ArrayLiteral(subjects),
+                   pg::ArrayLiteral(bodies), pg::ArrayLiteral(message_ids),
+                   static_cast<int>(to.empty() ? Notice::NOT_CONFIGURED : Notice::PENDING), FormatRfc3339Utc(now));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Notice> QueueNotice(pqxx::transaction_base& tx, const v1::Document& document, const DealInfo& deal,
                                    absl::Time now, std::string_view signed_by_name, std::string_view deal_url_prefix) {
+  CRM_RETURN_IF_ERROR(
+      QueueNotices(tx, {&document}, {&deal}, {std::string(signed_by_name)}, now, deal_url_prefix));
   const v1::ErpSettings settings = LoadSettings(tx);
-  const NoticeText text = RenderNotice({.document_id = document.id(),
-                                        .kind = document.kind(),
-                                        .number = document.number(),
-                                        .date = document.date(),
-                                        .amount_minor = document.amount().amount_minor(),
-                                        .currency = document.amount().currency(),
-                                        .deal_id = deal.id,
-                                        .deal_name = deal.name,
-                                        .client_name = deal.client_name,
-                                        .deal_url = deal_url_prefix.empty() ? ""
-                                                                            : absl::StrCat(AsAbsl(deal_url_prefix), deal.id),
-                                        .signed_by_name = std::string(signed_by_name)});
   Notice notice;
   notice.set_state(settings.accountant_emails_size() == 0 ? Notice::NOT_CONFIGURED : Notice::PENDING);
   *notice.mutable_recipients() = settings.accountant_emails();
-  std::vector<std::string> to(settings.accountant_emails().begin(), settings.accountant_emails().end());
-  pg::ExecPrepared(tx, kInsert, document.id(), pg::ArrayLiteral(to), settings.mail_from(), text.subject, text.text,
-                   text.message_id, static_cast<int>(notice.state()), FormatRfc3339Utc(now));
   return notice;
 }
 

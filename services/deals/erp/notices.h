@@ -45,6 +45,12 @@ absl::StatusOr<crm::deals::v1::Document::AccountantNotice> QueueNotice(
     pqxx::transaction_base& tx, const crm::deals::v1::Document& document, const DealInfo& deal, absl::Time now,
     std::string_view signed_by_name, std::string_view deal_url_prefix);
 
+// QueueNotice for many documents at once (one settings read, one INSERT): each `documents[i]` of
+// `deals[i]`, signed by `signed_by_names[i]`.
+absl::Status QueueNotices(pqxx::transaction_base& tx, const std::vector<const crm::deals::v1::Document*>& documents,
+                          const std::vector<const DealInfo*>& deals, const std::vector<std::string>& signed_by_names,
+                          absl::Time now, std::string_view deal_url_prefix);
+
 struct NoticeOptions {
   // The sender when ErpSettings.mail_from is empty (the service's MAIL_FROM).
   std::string default_from = "CRM <crm@crm.local>";
