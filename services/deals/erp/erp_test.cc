@@ -29,7 +29,9 @@
 #include "libs/pg/testing.h"
 #include "proto/crm/deals/v1/erp_event_types.h"
 #include "services/deals/erp/catalog_sync.h"
+#include "services/deals/demo.h"
 #include "services/deals/erp/common.h"
+#include "services/deals/erp/demo.h"
 #include "services/deals/erp/document_store.h"
 #include "services/deals/erp/proposal_store.h"
 #include "services/deals/erp/settings_store.h"
@@ -672,6 +674,35 @@ TEST_F(MirrorTest, LastWriterWinsBetweenTheCrmAnd1CAndEveryLoserIsLogged) {
   ASSERT_TRUE(seen.ok()) << seen.status();
   EXPECT_EQ(seen->conflict_count(), 1);
   EXPECT_EQ(seen->erp_status(), ErpTask::IN_PROGRESS);
+}
+
+// ---- demo data ----
+
+TEST_F(ErpTest, TheDemoLoadsOnceAndAgainAddsNothing) {
+  ASSERT_TRUE(LoadDemoPipelines(*pool_).ok());
+  absl::Status loaded = LoadDemoErp(*pool_, clock_);
+  ASSERT_TRUE(loaded.ok()) << loaded;
+  const auto counts = [&] {
+    return std::vector<int64_t>{Count("SELECT count(*) FROM deals"), Count("SELECT count(*) FROM documents"),
+                                Count("SELECT count(*) FROM proposals"), Count("SELECT count(*) FROM products"),
+                                Count("SELECT count(*) FROM erp_mail_queue"), Count("SELECT count(*) FROM outbox")};
+  };
+  const std::vector<int64_t> first = counts();
+  EXPECT_EQ(first[0], 2);
+  EXPECT_EQ(first[1], 3);
+  EXPECT_EQ(first[2], 1);
+  EXPECT_EQ(first[4], 1);  // the signed contract's e-mail, queued
+  loaded = LoadDemoErp(*pool_, clock_);
+  ASSERT_TRUE(loaded.ok()) << loaded;
+  EXPECT_EQ(counts(), first);
+  absl::StatusOr<v1::ErpSettings> s = settings_->Get(OneC());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->accountant_emails(0), "Бухгалтерия <buh@crm.local>");
+  v1::ListDocumentsRequest q;
+  q.set_deal_id(kDemoSupplyDealId);
+  absl::StatusOr<v1::ListDocumentsResponse> docs = documents_->List(OneC(), q);
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ(docs->missing_kinds_size(), 0);  // 620 000 ₽: its contract and invoice are there
 }
 
 }  // namespace
