@@ -28,6 +28,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
 #include "services/deals/wiring.h"
+#include "services/deals/realty/demo.h"
 #include "services/deals/clients.h"
 #include "services/deals/deals.h"
 #include "services/deals/listing.h"
@@ -51,7 +52,8 @@ int DemoMain() {
     CRM_ASSIGN_OR_RETURN(auto pool,
         crm::pg::MigrateAndOpen(crm::deals::AllMigrations(),
             {.dsn = dsn, .size = 2, .application_name = "deals-demo"}));
-    return crm::deals::LoadDemoPipelines(*pool);
+    CRM_RETURN_IF_ERROR(crm::deals::LoadDemoPipelines(*pool));
+    return crm::deals::realty::LoadDemoRealty(*pool);  // D14: a project, two buildings, bookings
   }();
   if (!status.ok()) {
     std::fprintf(stderr, "crm-deals demo: %s\n", std::string(status.ToString()).c_str());

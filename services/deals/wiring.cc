@@ -31,6 +31,7 @@
 #include "services/deals/tasks.h"
 #include "services/deals/timeline.h"
 #include "services/deals/users.h"
+#include "services/deals/realty/wiring.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -41,6 +42,7 @@ namespace crm::deals {
 std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::DealsMigrations().begin(), crm::DealsMigrations().end());
+  all.insert(all.end(), crm::RealtyMigrations().begin(), crm::RealtyMigrations().end());
   return all;
 }
 
@@ -98,6 +100,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<crm::deals::PaymentServiceImpl>(*payments)));
   auto* orders = server.Own(std::make_unique<crm::deals::OrderStore>(*p, crm::SystemClock()));
   server.AddService(server.Own(std::make_unique<crm::deals::OrderServiceImpl>(*orders)));
+  // Real estate (D14): inventory, chessboard, matching, bookings (services/deals/realty/wiring.h).
+  CRM_RETURN_IF_ERROR(crm::deals::realty::WireRealty(env, server, *p));
   // identity's users, for access by team (users.h).
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
                        crm::events::Consumer::Create(

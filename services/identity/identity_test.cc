@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -225,10 +226,13 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->exp - claims->iat, absl::Minutes(10));
   EXPECT_EQ(claims->roles, std::vector<std::string>{"manager"});
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
-  const std::vector<std::string> want = {
+  std::vector<std::string> want = {
       "checklists.fill", "clients.read",       "clients.write",      "deals.copy",     "deals.read.team",
       "deals.write.own", "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
       "robots.read",     "tasks.operate",      "users.read",         "visits.manage"};
+  // Real estate (issue 17, D14; migration 0008).
+  want.insert(want.end(), {"realty.read", "bookings.read.team", "bookings.write.own"});
+  std::sort(want.begin(), want.end());
   EXPECT_EQ(claims->scopes, want);
 }
 
@@ -1153,10 +1157,16 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
        {"users.read", "identity.read.all", "api_keys.manage", "deals.read.all", "deals.write.all",
         "clients.read", "clients.write", "catalog.manage"}},
   };
+  // Real estate (issue 17, D14; migration 0008, README "Real estate").
+  want["head_of_sales"].insert({"realty.read", "realty.manage", "bookings.read.all", "bookings.write.all"});
+  want["manager"].insert({"realty.read", "bookings.read.team", "bookings.write.own"});
+  want["call_center_operator"].insert("realty.read");
+  want["integrator"].insert({"realty.read", "realty.manage"});
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
              "deals.delete",   "telephony.manage", "reporting.read.all"};
+  all.insert({"bookings.read.own", "bookings.write.team"});  // real estate, administrator only
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
   want["administrator"] = all;
   auto roles = store_->ListRoles();
