@@ -165,7 +165,7 @@ absl::Status LoadDemoRealty(crm::pg::Pool& pool) {
   const std::string k1 = kDemoBuilding1ExternalId, k2 = kDemoBuilding2ExternalId;
   const std::vector<std::pair<std::string, int>> plan = {
       {k1 + "-1-5-2", 0},  {k1 + "-2-7-3", 1}, {k1 + "-3-3-1", 2}, {k1 + "-4-9-2", 3}, {k2 + "-1-4-2", 0},
-      {k2 + "-2--1-1", 1}, {k1 + "-2-6-2", 2}, {k1 + "-2-6-2", 3}, {k1 + "-2-6-2", 1}};
+      {k2 + "-2--1-1", 1}, {k1 + "-2-6-1", 2}, {k1 + "-2-6-1", 3}, {k1 + "-2-6-1", 1}};
   for (const auto& [external_id, client] : plan) {
     std::string unit_id;
     CRM_RETURN_IF_ERROR(pg::InTransaction(pool, [&](pqxx::work& tx) -> absl::Status {

@@ -487,8 +487,9 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
           const Stored& s = old->second;
           u.set_id(s.id);
           row.old_status = s.unit.status();
-          const v1::Unit::Status to =
-              u.status() == v1::Unit::STATUS_UNSPECIFIED ? s.unit.status() : u.status();
+          v1::Unit::Status to = u.status() == v1::Unit::STATUS_UNSPECIFIED ? s.unit.status() : u.status();
+          // "On sale" from the external system about a unit booked here: the booking owns that status.
+          if (s.unit.status() == v1::Unit::BOOKED && to == v1::Unit::AVAILABLE) to = v1::Unit::BOOKED;
           if (auto why = RefuseTransition(s.unit.status(), to, TransitionBy::kImport, row.prices.price_minor,
                                           false)) {
             bad.Add(f + ".status", *why);

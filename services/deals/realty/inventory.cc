@@ -200,8 +200,15 @@ absl::Status CheckVersion(int64_t given, int64_t stored) {
   return absl::OkStatus();
 }
 
+// The fields a mask names: its paths' first segments, each once ("price.amount_minor" is "price": the
+// gateway fills a PATCH's mask with the body's nested keys).
 std::vector<std::string> MaskPaths(const google::protobuf::FieldMask& mask) {
-  return {mask.paths().begin(), mask.paths().end()};
+  std::vector<std::string> out;
+  for (const std::string& path : mask.paths()) {
+    std::string top = path.substr(0, path.find('.'));
+    if (std::find(out.begin(), out.end(), top) == out.end()) out.push_back(std::move(top));
+  }
+  return out;
 }
 
 }  // namespace
@@ -317,11 +324,11 @@ absl::StatusOr<v1::Project> InventoryStore::UpdateProject(const Actor& actor,
   Violations v;
   if (!IsUuid(req.project().id())) v.Add("project.id", "not a UUID");
   static const std::set<std::string> kPaths = {"name", "city", "address", "external_id"};
-  if (req.update_mask().paths().empty()) v.Add("update_mask", "required: name, city, address, external_id");
-  for (const std::string& path : req.update_mask().paths()) {
+  const std::vector<std::string> paths = MaskPaths(req.update_mask());
+  if (paths.empty()) v.Add("update_mask", "required: name, city, address, external_id");
+  for (const std::string& path : paths) {
     if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("cannot update ", path));
   }
-  const std::vector<std::string> paths = MaskPaths(req.update_mask());
   ValidateProject(req.project(), "project", false, &paths, v);
   CRM_RETURN_IF_ERROR(v.ToStatus());
   const absl::Time now = clock_.Now();
@@ -530,15 +537,15 @@ absl::StatusOr<v1::Unit> InventoryStore::UpdateUnit(const Actor& actor, const v1
                                                "section_number", "floor",         "position"};
   Violations v;
   if (!IsUuid(req.unit().id())) v.Add("unit.id", "not a UUID");
-  if (req.update_mask().paths().empty()) v.Add("update_mask", "required");
-  for (const std::string& path : req.update_mask().paths()) {
+  const std::vector<std::string> paths = MaskPaths(req.update_mask());
+  if (paths.empty()) v.Add("update_mask", "required");
+  for (const std::string& path : paths) {
     if (path == "status") {
       v.Add("update_mask", "status moves through ChangeUnitStatus (the state machine), not an update");
     } else if (!kPaths.contains(path)) {
       v.Add("update_mask", absl::StrCat("cannot update ", path));
     }
   }
-  const std::vector<std::string> paths = MaskPaths(req.update_mask());
   ValidateUnit(req.unit(), "unit", UnitCheck::kUpdate, paths, v);
   CRM_RETURN_IF_ERROR(v.ToStatus());
   const std::set<std::string> mask(paths.begin(), paths.end());

@@ -19,7 +19,8 @@
 //     crm.deals.project.{created,updated,building_created,building_updated}.v1 (key = project id);
 //   - Import (import.cc): up to 10 000 units, 1 000 buildings and 100 projects upserted by external id in
 //     one transaction, all or nothing, every bad row named ("units[17].area_centi_m2"); identical rows
-//     write nothing.
+//     write nothing; a row saying AVAILABLE about a unit booked here keeps it BOOKED (the booking owns
+//     that status), any other move of a booked unit is refused.
 //
 // Example:
 //   InventoryStore inventory(*pool, crm::SystemClock());

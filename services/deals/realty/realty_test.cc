@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "services/deals/realty/demo.h"
 #include "services/deals/realty/realty_testing.h"
 
 namespace crm::deals::realty::testing {
@@ -734,6 +735,23 @@ TEST_F(RealtyTest, ACreateRepeatedWithItsIdempotencyKeyMakesOneBooking) {
   grpc::Status s = Call(&B::CreateBooking, Anna(), other, &again, "key-1");
   EXPECT_EQ(Fields(s), std::vector<std::string>{"idempotency-key"});
   EXPECT_EQ(Count("SELECT count(*) FROM realty_bookings"), 1);
+}
+
+// ---- the demo -------------------------------------------------------------------------------------
+
+TEST_F(RealtyTest, TheDemoLoadsAProjectWithTwoBuildingsAndBookingsAndASecondRunChangesNothing) {
+  ASSERT_TRUE(LoadDemoRealty(*wide_pool_).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_projects"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_buildings"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_units"), 312);
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_bookings WHERE status = 2"), 7);
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_bookings WHERE status = 1"), 2);
+  EXPECT_EQ(Count("SELECT count(DISTINCT status) FROM realty_units"), 5);
+  EXPECT_GT(Count("SELECT count(*) FROM realty_units WHERE special_offer"), 0);
+  const int64_t events = Count("SELECT count(*) FROM outbox");
+  ASSERT_TRUE(LoadDemoRealty(*wide_pool_).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), events);
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_bookings"), 9);
 }
 
 }  // namespace
