@@ -1,8 +1,8 @@
 // File: services/deals/realty/import.cc
 // InventoryStore::Import — the external system's bulk upsert (D14; inventory.h). One transaction:
 // projects and buildings row by row (few), then every unit in a handful of statements whatever their
-// number: one read of the stored rows by external id, one upsert from arrays (unnest), one append to the
-// price history, one insert of all events into the outbox.
+// number: one read of the stored rows by external id, one upsert from arrays (unnest) that also appends
+// the price history, one COPY of all events into the outbox.
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -43,8 +43,11 @@ constexpr char kStoredUnits[] =
     "1000000)::bigint "
     "FROM realty_units u WHERE u.external_id = ANY($1::text[]) FOR UPDATE";
 
+// Every new and changed unit from arrays, and in the same statement the price history rows of those whose
+// price moved ($28): one pass over the rows, whatever their number.
 constexpr char kUpsertUnits[] =
-    "INSERT INTO realty_units (id, external_id, project_id, building_id, section_number, floor, position, "
+    "WITH up AS (INSERT INTO realty_units (id, external_id, project_id, building_id, section_number, floor, "
+    "position, "
     "number, "
     "plan_number, kind, purpose, status, rooms, area_centi, currency, price_minor, price_per_m2_minor, "
     "final_price_minor, discounts, special_offer, special_offer_name, right_holder, no_ownership, "
@@ -76,15 +79,15 @@ constexpr char kUpsertUnits[] =
     "discounts = EXCLUDED.discounts, special_offer = EXCLUDED.special_offer, "
     "special_offer_name = EXCLUDED.special_offer_name, right_holder = EXCLUDED.right_holder, "
     "no_ownership = EXCLUDED.no_ownership, plan_image = EXCLUDED.plan_image, version = EXCLUDED.version, "
-    "update_time = EXCLUDED.update_time";
-
-constexpr char kAppendPrices[] =
+    "update_time = EXCLUDED.update_time RETURNING id, price_minor, price_per_m2_minor, final_price_minor, "
+    "currency, "
+    "discounts, special_offer, area_centi) "
     "INSERT INTO realty_unit_prices (unit_id, price_minor, price_per_m2_minor, final_price_minor, currency, "
     "discounts, special_offer, area_centi, change_time, actor_id, source) "
-    "SELECT id, price_minor, price_per_m2_minor, final_price_minor, currency, discounts, special_offer, "
-    "area_centi, "
-    "('epoch'::timestamptz + $2::bigint * interval '1 microsecond'), $3, 2 "
-    "FROM realty_units WHERE id = ANY($1::uuid[]) RETURNING id, unit_id::text";
+    "SELECT up.id, up.price_minor, up.price_per_m2_minor, up.final_price_minor, up.currency, up.discounts, "
+    "up.special_offer, up.area_centi, ('epoch'::timestamptz + $26::bigint * interval '1 microsecond'), $27, "
+    "2 "
+    "FROM up JOIN unnest($28::uuid[]) AS moved(id) ON moved.id = up.id RETURNING id, unit_id::text";
 
 // Places the batch wants that another unit (not the one moving there) holds.
 constexpr char kTakenPlaces[] =
@@ -100,6 +103,32 @@ std::string BoolArray(const std::vector<bool>& v) {
   std::string s = "{";
   for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&s, i ? "," : "", v[i] ? "t" : "f");
   return s + "}";
+}
+
+// Adds a violation for every row of `rows` whose place another unit holds.
+template <typename Rows>
+void NamePlacesTaken(pqxx::transaction_base& tx, const Rows& rows, Violations& bad) {
+  std::vector<int64_t> idx, sections, floors, positions;
+  std::vector<std::string> ids, bids;
+  for (const auto& r : rows) {
+    idx.push_back(r.index);
+    ids.push_back(r.unit.id());
+    bids.push_back(r.unit.building_id());
+    sections.push_back(r.unit.section_number());
+    floors.push_back(r.unit.floor());
+    positions.push_back(r.unit.position());
+  }
+  SqlParams p;
+  p.Add(IntArray(idx));
+  p.Add(pg::ArrayLiteral(ids));
+  p.Add(pg::ArrayLiteral(bids));
+  p.Add(IntArray(sections));
+  p.Add(IntArray(floors));
+  p.Add(IntArray(positions));
+  for (const pqxx::row& taken : Exec(tx, kTakenPlaces, p)) {
+    bad.Add(absl::StrCat("units[", taken[0].as<int>(), "].position"),
+            absl::StrCat("the place is taken by unit ", taken[1].as<std::string>()));
+  }
 }
 
 struct BuildingInfo {
@@ -540,32 +569,8 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
       }
       CRM_RETURN_IF_ERROR(bad.ToStatus());
       if (rows.empty()) return absl::OkStatus();
-      // Places another unit holds.
-      {
-        std::vector<int64_t> idx, sections, floors, positions;
-        std::vector<std::string> ids, bids;
-        for (const Row& r : rows) {
-          idx.push_back(r.index);
-          ids.push_back(r.unit.id());
-          bids.push_back(r.unit.building_id());
-          sections.push_back(r.unit.section_number());
-          floors.push_back(r.unit.floor());
-          positions.push_back(r.unit.position());
-        }
-        SqlParams p;
-        p.Add(IntArray(idx));
-        p.Add(pg::ArrayLiteral(ids));
-        p.Add(pg::ArrayLiteral(bids));
-        p.Add(IntArray(sections));
-        p.Add(IntArray(floors));
-        p.Add(IntArray(positions));
-        for (const pqxx::row& taken : Exec(tx, kTakenPlaces, p)) {
-          bad.Add(absl::StrCat("units[", taken[0].as<int>(), "].position"),
-                  absl::StrCat("the place is taken by unit ", taken[1].as<std::string>()));
-        }
-        CRM_RETURN_IF_ERROR(bad.ToStatus());
-      }
-      // One upsert of every new and changed unit.
+      // One upsert of every new and changed unit, with the price history of those whose price moved.
+      std::map<std::string, int64_t> price_ids;
       {
         std::vector<std::string> id, ext, project, building, number, plan, currency, discounts, offer_name,
             holder, plan_image;
@@ -627,26 +632,31 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
         p.Add(pg::ArrayLiteral(plan_image));
         p.Add(IntArray(version));
         p.Add(absl::StrCat(now_micros));
-        Exec(tx, kUpsertUnits, p);
-      }
-      // The price history of every unit whose price moved.
-      std::map<std::string, int64_t> price_ids;
-      {
+        p.Add(actor_id);
         std::vector<std::string> moved;
         for (const Row& r : rows) {
           if (r.price_moved) moved.push_back(r.unit.id());
         }
-        if (!moved.empty()) {
-          SqlParams p;
-          p.Add(pg::ArrayLiteral(moved));
-          p.Add(absl::StrCat(now_micros));
-          p.Add(actor_id);
-          for (const pqxx::row& r : Exec(tx, kAppendPrices, p))
+        p.Add(pg::ArrayLiteral(moved));
+        out.set_prices_recorded(static_cast<int32_t>(moved.size()));
+        // Under a savepoint: a place another unit holds (the unique index) is then named row by row.
+        bool taken = false;
+        tx.exec0("SAVEPOINT realty_import");
+        try {
+          for (const pqxx::row& r : Exec(tx, kUpsertUnits, p))
             price_ids[r[1].as<std::string>()] = r[0].as<int64_t>();
-          out.set_prices_recorded(static_cast<int32_t>(moved.size()));
+        } catch (const pqxx::unique_violation&) {
+          taken = true;
+        }
+        if (taken) {
+          tx.exec0("ROLLBACK TO SAVEPOINT realty_import");
+          NamePlacesTaken(tx, rows, bad);
+          if (bad.empty())
+            return absl::AbortedError("another writer made one of these units at the same time: retry");
+          return bad.ToStatus();
         }
       }
-      // Every event in one statement.
+      // Every event, in one COPY.
       std::vector<std::vector<std::string>> columns(8);
       auto add_event = [&](const events::NewEvent& e) -> absl::Status {
         CRM_ASSIGN_OR_RETURN(std::vector<std::string> values, outbox_.Row(e));
@@ -682,13 +692,16 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
           out.set_status_changes(out.status_changes() + 1);
         }
       }
-      SqlParams p;
-      std::string select = "SELECT * FROM unnest(";
-      for (size_t c = 0; c < columns.size(); ++c) {
-        absl::StrAppend(&select, c ? ", " : "", p.Add(pg::ArrayLiteral(columns[c])),
-                        "::", events::kOutboxColumnTypes[c], "[]");
+      // COPY: the rows' payloads go as they are, without an array literal to parse (the outbox table's
+      // NOTIFY trigger fires for it as for an INSERT).
+      pqxx::stream_to copy(tx, "outbox",
+                           std::vector<std::string>{"id", "aggregatetype", "aggregateid", "type", "payload",
+                                                    "topic", "source", "occurred_at"});
+      for (size_t i = 0; i < columns[0].size(); ++i) {
+        copy << std::make_tuple(columns[0][i], columns[1][i], columns[2][i], columns[3][i], columns[4][i],
+                                columns[5][i], columns[6][i], columns[7][i]);
       }
-      Exec(tx, absl::StrCat("INSERT INTO outbox (", events::kOutboxColumns, ") ", select, ")"), p);
+      copy.complete();
       return absl::OkStatus();
     });
   }));

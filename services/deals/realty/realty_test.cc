@@ -288,6 +288,37 @@ TEST_F(RealtyTest, ABadImportWritesNothingAndNamesEveryBadRow) {
   // All or nothing: not one of the 120 prices moved.
   EXPECT_EQ(Count("SELECT count(*) FROM realty_unit_prices"), 120);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox"), events);
+  // A place another unit holds (one made through the API, without an external id) is named too.
+  req.mutable_units(18)->set_floor(5);
+  req.mutable_units(19)->set_status(v1::Unit::AVAILABLE);
+  req.mutable_units(20)->set_position(1);  // back to its own place
+  req.mutable_units(22)->set_external_id("u-1-6-3");
+  req.mutable_units(23)->set_external_id("u-1-6-4");
+  req.mutable_units(24)->set_building_external_id("b-1");
+  v1::ListBuildingsRequest lb;
+  v1::ListProjectsResponse projects;
+  ASSERT_TRUE(Ok(Call(&R::ListProjects, Reader(), v1::ListProjectsRequest(), &projects)));
+  lb.set_project_id(projects.projects(0).id());
+  v1::ListBuildingsResponse buildings;
+  ASSERT_TRUE(Ok(Call(&R::ListBuildings, Reader(), lb, &buildings)));
+  v1::CreateUnitRequest cu;
+  v1::Unit* holder = cu.mutable_unit();
+  holder->set_building_id(buildings.buildings(0).id());
+  holder->set_section_number(3);
+  holder->set_floor(10);
+  holder->set_position(5);
+  holder->set_number("API");
+  holder->set_kind(v1::Unit::STORAGE);
+  holder->set_area_centi_m2(300);
+  v1::Unit made;
+  ASSERT_TRUE(Ok(Call(&R::CreateUnit, Head(), cu, &made)));
+  v1::Unit* mover = req.mutable_units(req.units_size() - 1);  // u-3-10-4, moving to place 5
+  mover->set_position(5);
+  s = Call(&R::ImportInventory, Head(), req, &out);
+  EXPECT_EQ(Fields(s), std::vector<std::string>{absl::StrCat("units[", req.units_size() - 1, "].position")})
+      << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_unit_prices"), 121);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE type = 'crm.deals.unit.updated.v1'"), 0);
   // Over 10 000 units is refused whole.
   v1::ImportInventoryRequest big;
   for (int i = 0; i <= kMaxImportUnits; ++i) big.add_units();

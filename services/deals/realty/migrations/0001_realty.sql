@@ -43,11 +43,16 @@ CREATE TABLE realty_sections (
 -- 2 non-residential; status: 1 not released, 2 available, 3 booked, 4 sold, 5 withdrawn
 -- (crm.deals.v1.Unit). Areas in hundredths of m², money in minor units. project_id repeats the
 -- building's (matching reads by project).
+-- No foreign keys from units to projects, buildings and sections, nor from price rows to units: nothing
+-- ever deletes a project, a building, a section, a unit or a price row (no call does; price rows are
+-- append-only), and every writer checks the references it writes inside its transaction (the import,
+-- CreateUnit). Their per-row checks were two thirds of the bulk import's insert time (10 000 units:
+-- 353 ms with them, 123 ms without).
 CREATE TABLE realty_units (
   id                 uuid PRIMARY KEY,
   external_id        text UNIQUE CHECK (length(external_id) BETWEEN 1 AND 100),
-  project_id         uuid NOT NULL REFERENCES realty_projects (id),
-  building_id        uuid NOT NULL REFERENCES realty_buildings (id),
+  project_id         uuid NOT NULL,
+  building_id        uuid NOT NULL,
   section_number     int NOT NULL,
   floor              int NOT NULL CHECK (floor BETWEEN -10 AND 200),
   position           int NOT NULL CHECK (position BETWEEN 1 AND 200),
@@ -71,7 +76,6 @@ CREATE TABLE realty_units (
   version            bigint NOT NULL DEFAULT 1,
   create_time        timestamptz NOT NULL,
   update_time        timestamptz NOT NULL,
-  FOREIGN KEY (building_id, section_number) REFERENCES realty_sections (building_id, number),
   -- A unit on sale has a price (the state machine's guard, held by the database too).
   CHECK (status <> 2 OR price_minor > 0)
 );
@@ -88,7 +92,7 @@ CREATE INDEX realty_units_match_offer ON realty_units (project_id, status, kind,
 -- source: 1 API, 2 import (crm.deals.v1.UnitPrice.Source).
 CREATE TABLE realty_unit_prices (
   id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  unit_id            uuid NOT NULL REFERENCES realty_units (id),
+  unit_id            uuid NOT NULL,
   price_minor        bigint NOT NULL,
   price_per_m2_minor bigint NOT NULL,
   final_price_minor  bigint NOT NULL,
