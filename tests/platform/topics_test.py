@@ -72,7 +72,7 @@ def published_topics():
             continue
         constants = {name: value for text in files.values() for name, value in CONSTANT.findall(text)}
         service_dir = os.path.basename(os.path.dirname(directory))
-        for header in glob.glob(os.path.join(SOURCE, "proto/crm", service_dir, "v1", "event_types.h")):
+        for header in glob.glob(os.path.join(SOURCE, "proto/crm", service_dir, "v1", "*event_types.h")):
             files[header] = open(header, encoding="utf-8").read()
         for service in writers:
             seen = out.setdefault(service, {})
