@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/base/strings.h"
 #include "libs/base/uuid.h"
 #include "libs/rpc/call.h"
 
@@ -54,6 +56,10 @@ const char* ScopeName(Scope s) {
 std::string ActingUserId(const Principal& caller) {
   if (caller.kind() == Principal::KIND_USER) return caller.id();
   return caller.on_behalf_of_user_id();
+}
+
+bool IsMe(std::string_view user_filter) {
+  return absl::EqualsIgnoreCase(crm::AsAbsl(user_filter), "me") || absl::EqualsIgnoreCase(crm::AsAbsl(user_filter), "mine");
 }
 
 Scope ReadScope(const Principal& caller) {

@@ -35,6 +35,10 @@ enum class Scope { kNone = 0, kOwn = 1, kTeam = 2, kAll = 3 };
 // key or a service acting for a user; "" when there is none (a service acting on its own).
 std::string ActingUserId(const crm::common::v1::Principal& caller);
 
+// Whether a user id filter names the caller (issue 16: one spelling for "me", README "Lists"): "me", or
+// its alias "mine", in any case. ListDeals' filter.responsible_ids and ListTasks' responsible take it.
+bool IsMe(std::string_view user_filter);
+
 // The widest scope the caller may read in (read or write permissions; write implies read).
 Scope ReadScope(const crm::common::v1::Principal& caller);
 // The widest scope the caller may change deals in.

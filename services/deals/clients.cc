@@ -4,6 +4,7 @@
 #include <phonenumbers/phonenumberutil.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -23,7 +25,9 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/sql.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -37,6 +41,7 @@ constexpr int kMaxItems = 20;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
 constexpr int kMaxDuplicates = 20;
+constexpr int kMaxBatchGet = 200;
 
 std::string TextArray(const google::protobuf::RepeatedPtrField<std::string>& items) {
   return ArrayLiteral({items.begin(), items.end()});
@@ -62,52 +67,59 @@ absl::Status CheckText(std::string_view field, const std::string& v, size_t max)
   return absl::OkStatus();
 }
 
-// Normalises phones and e-mails in place (duplicates within one list removed, order kept).
-absl::Status NormalizeLists(std::string_view prefix, google::protobuf::RepeatedPtrField<std::string>& phones,
-                            google::protobuf::RepeatedPtrField<std::string>& emails) {
+// Normalises phones and e-mails in place (duplicates within one list removed, order kept), recording
+// every bad one in `v` ("client.phones[1]").
+void NormalizeLists(std::string_view prefix, google::protobuf::RepeatedPtrField<std::string>& phones,
+                    google::protobuf::RepeatedPtrField<std::string>& emails, Violations& v) {
   const std::string pre(prefix);
-  if (phones.size() > kMaxItems) return InvalidFieldError(pre + ".phones", "at most 20 phones");
-  if (emails.size() > kMaxItems) return InvalidFieldError(pre + ".emails", "at most 20 e-mails");
+  if (phones.size() > kMaxItems) v.Add(pre + ".phones", "at most 20 phones");
+  if (emails.size() > kMaxItems) v.Add(pre + ".emails", "at most 20 e-mails");
+  if (phones.size() > kMaxItems || emails.size() > kMaxItems) return;
   std::vector<std::string> out;
   for (int i = 0; i < phones.size(); ++i) {
-    CRM_ASSIGN_OR_RETURN(std::string n, NormalizePhone(absl::StrCat(pre, ".phones[", i, "]"), phones.Get(i)));
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+    std::optional<std::string> n = v.Value(NormalizePhone(absl::StrCat(pre, ".phones[", i, "]"), phones.Get(i)));
+    if (n.has_value() && std::find(out.begin(), out.end(), *n) == out.end()) out.push_back(*std::move(n));
   }
   phones.Clear();
   for (std::string& s : out) phones.Add(std::move(s));
   out.clear();
   for (int i = 0; i < emails.size(); ++i) {
-    CRM_ASSIGN_OR_RETURN(std::string n, NormalizeEmail(absl::StrCat(pre, ".emails[", i, "]"), emails.Get(i)));
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+    std::optional<std::string> n = v.Value(NormalizeEmail(absl::StrCat(pre, ".emails[", i, "]"), emails.Get(i)));
+    if (n.has_value() && std::find(out.begin(), out.end(), *n) == out.end()) out.push_back(*std::move(n));
   }
   emails.Clear();
   for (std::string& s : out) emails.Add(std::move(s));
-  return absl::OkStatus();
 }
 
+// Every violation of a client at once (issue 16).
 absl::Status ValidateClient(v1::Client& c) {
+  Violations v;
   if (c.kind() != v1::Client::KIND_COMPANY && c.kind() != v1::Client::KIND_PERSON) {
-    return InvalidFieldError("client.kind", "must be COMPANY or PERSON");
+    v.Add("client.kind", "must be KIND_COMPANY or KIND_PERSON");
   }
   absl::StripAsciiWhitespace(c.mutable_name());
-  if (c.name().empty()) return InvalidFieldError("client.name", "required");
-  CRM_RETURN_IF_ERROR(CheckText("client.name", c.name(), kMaxName));
+  if (c.name().empty()) v.Add("client.name", "required");
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("client.name", c.name(), kMaxName)));
   absl::StripAsciiWhitespace(c.mutable_inn());
   if (!c.inn().empty() && !IsValidInn(c.inn())) {
-    return InvalidFieldError("client.inn", "not a valid ИНН (10 or 12 digits with check digits)");
+    v.Add("client.inn", "not a valid ИНН (10 or 12 digits with check digits)");
   }
-  CRM_RETURN_IF_ERROR(CheckText("client.address", c.address(), kMaxText));
-  CRM_RETURN_IF_ERROR(CheckText("client.comment", c.comment(), kMaxText));
-  return NormalizeLists("client", *c.mutable_phones(), *c.mutable_emails());
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("client.address", c.address(), kMaxText)));
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("client.comment", c.comment(), kMaxText)));
+  NormalizeLists("client", *c.mutable_phones(), *c.mutable_emails(), v);
+  return v.Status();
 }
 
+// Every violation of a contact at once (issue 16).
 absl::Status ValidateContact(v1::Contact& c) {
+  Violations v;
   absl::StripAsciiWhitespace(c.mutable_full_name());
-  if (c.full_name().empty()) return InvalidFieldError("contact.full_name", "required");
-  CRM_RETURN_IF_ERROR(CheckText("contact.full_name", c.full_name(), kMaxName));
-  CRM_RETURN_IF_ERROR(CheckText("contact.position", c.position(), kMaxName));
-  CRM_RETURN_IF_ERROR(CheckText("contact.passport", c.passport(), kMaxName));
-  return NormalizeLists("contact", *c.mutable_phones(), *c.mutable_emails());
+  if (c.full_name().empty()) v.Add("contact.full_name", "required");
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("contact.full_name", c.full_name(), kMaxName)));
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("contact.position", c.position(), kMaxName)));
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("contact.passport", c.passport(), kMaxName)));
+  NormalizeLists("contact", *c.mutable_phones(), *c.mutable_emails(), v);
+  return v.Status();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -229,20 +241,35 @@ std::optional<DealRef> LoadDealRef(pqxx::transaction_base& tx, const std::string
   return d;
 }
 
-v1::ListDealContactsResponse DealContacts(pqxx::transaction_base& tx, const std::string& deal_id) {
+// A page of the deal's contacts, main first, then in the order added (README "Lists"): the keyset is
+// (not main, pos), so the token of a page that ends at the main contact is its position negated less one.
+v1::ListDealContactsResponse DealContacts(pqxx::transaction_base& tx, const std::string& deal_id, int size,
+                                          std::optional<int64_t> after) {
   SqlParams p;
   v1::ListDealContactsResponse out;
+  std::string where = absl::StrCat("dc.deal_id = ", p.Add(deal_id), "::uuid");
+  if (after.has_value()) {
+    // after < 0: the main contact was the last one shown (-1 - its pos): every other one follows.
+    if (*after < 0) {
+      absl::StrAppend(&where, " AND NOT dc.main");
+    } else {
+      absl::StrAppend(&where, " AND NOT dc.main AND dc.pos > ", p.Add(absl::StrCat(*after)), "::bigint");
+    }
+  }
   pqxx::result r =
       Exec(tx,
            absl::StrCat("SELECT ", ContactColumns(),
-                        ", dc.main FROM deal_contacts dc JOIN contacts k ON k.id = dc.contact_id "
-                        "WHERE dc.deal_id = ",
-                        p.Add(deal_id), "::uuid ORDER BY dc.main DESC, dc.pos"),
+                        ", dc.main, dc.pos FROM deal_contacts dc JOIN contacts k ON k.id = dc.contact_id WHERE ",
+                        where, " ORDER BY dc.main DESC, dc.pos LIMIT ", size + 1),
            p);
-  for (const pqxx::row& row : r) {
+  for (int i = 0; i < static_cast<int>(r.size()) && i < size; ++i) {
     v1::DealContact* dc = out.add_contacts();
-    *dc->mutable_contact() = ReadContact(row);
-    dc->set_main(row[10].as<bool>());
+    *dc->mutable_contact() = ReadContact(r[i]);
+    dc->set_main(r[i][10].as<bool>());
+  }
+  if (static_cast<int>(r.size()) > size) {
+    const pqxx::row last = r[size - 1];
+    out.set_next_page_token(PosPageToken(last[10].as<bool>() ? -1 - last[11].as<int64_t>() : last[11].as<int64_t>()));
   }
   return out;
 }
@@ -255,7 +282,11 @@ std::vector<v1::Client> Duplicates(pqxx::transaction_base& tx, const std::vector
   SqlParams p;
   std::vector<std::string> conds;
   if (!phones.empty()) conds.push_back(absl::StrCat("c.phones && ", p.Add(ArrayLiteral(phones)), "::text[]"));
-  if (!emails.empty()) conds.push_back(absl::StrCat("c.emails && ", p.Add(ArrayLiteral(emails)), "::text[]"));
+  // D5: e-mails whatever their case, on clients_emails_lower (migration 0013) called as it is defined.
+  if (!emails.empty()) {
+    conds.push_back(
+        absl::StrCat("lower_text_array(c.emails) && lower_text_array(", p.Add(ArrayLiteral(emails)), "::text[])"));
+  }
   if (!inn.empty()) conds.push_back(absl::StrCat("c.inn = ", p.Add(inn)));
   pqxx::result r =
       Exec(tx,
@@ -281,8 +312,10 @@ absl::Status EmitClient(pqxx::transaction_base& tx, const events::OutboxWriter& 
       .status();
 }
 
+// Versions (issue 16, README "Versions"): 0 means any version (last writer wins, as `If-Match: *`); a
+// stale one is ABORTED.
 absl::Status CheckVersion(int64_t given, int64_t stored) {
-  if (given != stored) {
+  if (given != 0 && given != stored) {
     return absl::AbortedError(absl::StrCat("version mismatch: given ", given, ", current ", stored));
   }
   return absl::OkStatus();
@@ -392,7 +425,14 @@ absl::StatusOr<v1::Client> ClientStore::CreateClient(const Actor& actor, const v
   c.set_version(1);
   *c.mutable_create_time() = ToProtoTimestamp(now);
   *c.mutable_update_time() = ToProtoTimestamp(now);
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::CreateClientRequest request;  // what an idempotency key is bound to
+  *request.mutable_client() = in;
+  request.set_allow_duplicate(allow_duplicate);
+  const v1::Client draft = c;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kCreateClientMethod, request, c,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    c = draft;
     if (!allow_duplicate) {
       // Serialise duplicate-checked creates so that two racing creates cannot both miss each other.
       tx.exec("SELECT pg_advisory_xact_lock(hashtext('crm.deals.clients.create'))");
@@ -406,8 +446,10 @@ absl::StatusOr<v1::Client> ClientStore::CreateClient(const Actor& actor, const v
             what.push_back("phone " + ph);
         }
         for (const std::string& e : c.emails()) {
-          if (std::find(d.emails().begin(), d.emails().end(), e) != d.emails().end())
+          if (std::any_of(d.emails().begin(), d.emails().end(),
+                          [&](const std::string& x) { return absl::EqualsIgnoreCase(x, e); })) {
             what.push_back("e-mail " + e);
+          }
         }
         if (!c.inn().empty() && c.inn() == d.inn()) what.push_back("ИНН " + c.inn());
         return absl::AlreadyExistsError(absl::StrCat("client ", d.id(), " «", d.name(), "» has the same ",
@@ -442,10 +484,14 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
   static const std::set<std::string> kPaths = {"kind",   "name",    "inn",    "phones",
                                                "emails", "address", "comment"};
   CRM_RETURN_IF_ERROR(RequireWrite(actor.principal));
-  CRM_RETURN_IF_ERROR(CheckId("client.id", in.id()));
-  if (mask.paths().empty()) return InvalidFieldError("update_mask", "required");
-  for (const std::string& path : mask.paths()) {
-    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("unknown path ", path));
+  {
+    Violations v;  // every violation at once (issue 16)
+    CRM_RETURN_IF_ERROR(v.Merge(CheckId("client.id", in.id())));
+    if (mask.paths().empty()) v.Add("update_mask", "required");
+    for (const std::string& path : mask.paths()) {
+      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   v1::Client result;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
@@ -490,8 +536,7 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
 absl::StatusOr<v1::ListClientsResponse> ClientStore::ListClients(const Principal& caller,
                                                                  const v1::ListClientsRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRead(caller));
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
-  const int limit = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
+  CRM_ASSIGN_OR_RETURN(const int limit, PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
   SqlParams p;
   std::vector<std::string> conds{"TRUE"};
   const std::string query(absl::StripAsciiWhitespace(req.query()));
@@ -538,6 +583,49 @@ absl::StatusOr<v1::ListClientsResponse> ClientStore::ListClients(const Principal
   return out;
 }
 
+absl::StatusOr<v1::BatchGetClientsResponse> ClientStore::BatchGetClients(const Principal& caller,
+                                                                         const v1::BatchGetClientsRequest& req) {
+  CRM_RETURN_IF_ERROR(RequireRead(caller));
+  if (req.ids_size() == 0) return InvalidFieldError("ids", "required: 1 to 200 client ids");
+  if (req.ids_size() > kMaxBatchGet) return InvalidFieldError("ids", absl::StrCat("at most ", kMaxBatchGet, " ids"));
+  Violations v;
+  std::vector<std::string> ids;
+  for (int i = 0; i < req.ids_size(); ++i) {
+    if (!IsUuid(req.ids(i))) {
+      v.Add(absl::StrCat("ids[", i, "]"), "not a UUID");
+    } else if (std::find(ids.begin(), ids.end(), req.ids(i)) == ids.end()) {
+      ids.push_back(req.ids(i));
+    }
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
+  v1::BatchGetClientsResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        SqlParams p;
+        std::map<std::string, v1::Client> found;
+        for (const pqxx::row& row : Exec(tx,
+                                         absl::StrCat("SELECT ", ClientColumns(), " FROM clients c WHERE c.id = ANY(",
+                                                      p.Add(ArrayLiteral(ids)), "::uuid[])"),
+                                         p)) {
+          v1::Client c = ReadClient(row);
+          found.emplace(c.id(), std::move(c));
+        }
+        for (const std::string& id : ids) {
+          auto it = found.find(id);
+          if (it == found.end()) {
+            out.add_missing_ids(id);
+          } else {
+            *out.add_clients() = std::move(it->second);
+          }
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
 absl::StatusOr<v1::FindDuplicatesResponse> ClientStore::FindDuplicates(const Principal& caller,
                                                                        const v1::FindDuplicatesRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRead(caller));
@@ -575,7 +663,14 @@ absl::StatusOr<v1::Contact> ClientStore::CreateContact(const Actor& actor, std::
   c.set_version(1);
   *c.mutable_create_time() = ToProtoTimestamp(now);
   *c.mutable_update_time() = ToProtoTimestamp(now);
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::CreateContactRequest request;  // what an idempotency key is bound to
+  request.set_client_id(std::string(client_id));
+  *request.mutable_contact() = in;
+  const v1::Contact draft = c;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kCreateContactMethod, request, c,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    c = draft;
     if (!LoadClient(tx, c.client_id(), /*for_update=*/false).has_value())
       return absl::NotFoundError("client not found");
     SqlParams p;
@@ -601,22 +696,36 @@ absl::StatusOr<v1::Contact> ClientStore::CreateContact(const Actor& actor, std::
 
 absl::StatusOr<v1::ListContactsResponse> ClientStore::ListContacts(const Principal& caller,
                                                                    std::string_view client_id) {
+  v1::ListContactsRequest req;
+  req.set_client_id(std::string(client_id));
+  return ListContacts(caller, req);
+}
+
+absl::StatusOr<v1::ListContactsResponse> ClientStore::ListContacts(const Principal& caller,
+                                                                   const v1::ListContactsRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRead(caller));
-  CRM_RETURN_IF_ERROR(CheckId("client_id", client_id));
+  Violations v;  // every violation at once; the page rule of every list (README "Lists")
+  CRM_RETURN_IF_ERROR(v.Merge(CheckId("client_id", req.client_id())));
+  const int size = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize)).value_or(0);
+  const std::optional<int64_t> after = v.Value(DecodePosPageToken("page_token", req.page_token())).value_or(std::nullopt);
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::ListContactsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
-        if (!LoadClient(tx, std::string(client_id), false).has_value())
-          return absl::NotFoundError("client not found");
+        out.Clear();
+        if (!LoadClient(tx, req.client_id(), false).has_value()) return absl::NotFoundError("client not found");
         SqlParams p;
+        std::string where = absl::StrCat("cc.client_id = ", p.Add(req.client_id()), "::uuid");
+        if (after.has_value()) absl::StrAppend(&where, " AND cc.pos > ", p.Add(absl::StrCat(*after)), "::bigint");
         pqxx::result r = Exec(tx,
                               absl::StrCat("SELECT ", ContactColumns(),
-                                           " FROM client_contacts cc JOIN contacts k ON k.id = cc.contact_id "
-                                           "WHERE cc.client_id = ",
-                                           p.Add(std::string(client_id)), "::uuid ORDER BY cc.pos"),
+                                           ", cc.pos FROM client_contacts cc JOIN contacts k ON k.id = cc.contact_id "
+                                           "WHERE ",
+                                           where, " ORDER BY cc.pos LIMIT ", size + 1),
                               p);
-        for (const pqxx::row& row : r) *out.add_contacts() = ReadContact(row);
+        for (int i = 0; i < static_cast<int>(r.size()) && i < size; ++i) *out.add_contacts() = ReadContact(r[i]);
+        if (static_cast<int>(r.size()) > size) out.set_next_page_token(PosPageToken(r[size - 1][10].as<int64_t>()));
         return absl::OkStatus();
       },
       {.read_only = true}));
@@ -627,10 +736,14 @@ absl::StatusOr<v1::Contact> ClientStore::UpdateContact(const Actor& actor, const
                                                        const google::protobuf::FieldMask& mask) {
   static const std::set<std::string> kPaths = {"full_name", "position", "phones", "emails", "passport"};
   CRM_RETURN_IF_ERROR(RequireWrite(actor.principal));
-  CRM_RETURN_IF_ERROR(CheckId("contact.id", in.id()));
-  if (mask.paths().empty()) return InvalidFieldError("update_mask", "required");
-  for (const std::string& path : mask.paths()) {
-    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("unknown path ", path));
+  {
+    Violations v;  // every violation at once (issue 16)
+    CRM_RETURN_IF_ERROR(v.Merge(CheckId("contact.id", in.id())));
+    if (mask.paths().empty()) v.Add("update_mask", "required");
+    for (const std::string& path : mask.paths()) {
+      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   v1::Contact result;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
@@ -676,7 +789,9 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::AddDealContact(
   CRM_RETURN_IF_ERROR(CheckId("deal_id", req.deal_id()));
   CRM_RETURN_IF_ERROR(CheckId("contact_id", req.contact_id()));
   v1::ListDealContactsResponse out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kAddDealContactMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<DealRef> deal = LoadDealRef(tx, req.deal_id(), /*for_update=*/true);
     if (!deal.has_value()) return absl::NotFoundError("deal not found");
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal->ownership));
@@ -713,7 +828,7 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::AddDealContact(
              make_main ? "true" : "false",
              ") ON CONFLICT (deal_id, contact_id) DO UPDATE SET main = deal_contacts.main OR EXCLUDED.main"),
          p);
-    out = DealContacts(tx, req.deal_id());
+    out = DealContacts(tx, req.deal_id(), kDefaultPageSize, std::nullopt);
     return absl::OkStatus();
   }));
   return out;
@@ -725,7 +840,9 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::RemoveDealContact(
   CRM_RETURN_IF_ERROR(CheckId("deal_id", req.deal_id()));
   CRM_RETURN_IF_ERROR(CheckId("contact_id", req.contact_id()));
   v1::ListDealContactsResponse out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kRemoveDealContactMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<DealRef> deal = LoadDealRef(tx, req.deal_id(), /*for_update=*/true);
     if (!deal.has_value()) return absl::NotFoundError("deal not found");
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, deal->ownership));
@@ -736,7 +853,7 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::RemoveDealContact(
                           "::uuid AND contact_id = ", p.Add(req.contact_id()), "::uuid RETURNING main"),
              p);
     if (r.empty()) return absl::NotFoundError("the deal has no such contact");
-    out = DealContacts(tx, req.deal_id());
+    out = DealContacts(tx, req.deal_id(), kDefaultPageSize, std::nullopt);
     return absl::OkStatus();
   }));
   return out;
@@ -744,16 +861,26 @@ absl::StatusOr<v1::ListDealContactsResponse> ClientStore::RemoveDealContact(
 
 absl::StatusOr<v1::ListDealContactsResponse> ClientStore::ListDealContacts(const Principal& caller,
                                                                            std::string_view deal_id) {
+  v1::ListDealContactsRequest req;
+  req.set_deal_id(std::string(deal_id));
+  return ListDealContacts(caller, req);
+}
+
+absl::StatusOr<v1::ListDealContactsResponse> ClientStore::ListDealContacts(const Principal& caller,
+                                                                           const v1::ListDealContactsRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRead(caller));
-  CRM_RETURN_IF_ERROR(CheckId("deal_id", deal_id));
+  Violations v;  // every violation at once; the page rule of every list (README "Lists")
+  CRM_RETURN_IF_ERROR(v.Merge(CheckId("deal_id", req.deal_id())));
+  const int size = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize)).value_or(0);
+  const std::optional<int64_t> after = v.Value(DecodePosPageToken("page_token", req.page_token())).value_or(std::nullopt);
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::ListDealContactsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_,
                                         [&](pqxx::work& tx) -> absl::Status {
-                                          std::optional<DealRef> deal =
-                                              LoadDealRef(tx, std::string(deal_id), false);
+                                          std::optional<DealRef> deal = LoadDealRef(tx, req.deal_id(), false);
                                           if (!deal.has_value()) return absl::NotFoundError("deal not found");
                                           CRM_RETURN_IF_ERROR(CheckCanRead(caller, deal->ownership));
-                                          out = DealContacts(tx, std::string(deal_id));
+                                          out = DealContacts(tx, req.deal_id(), size, after);
                                           return absl::OkStatus();
                                         },
                                         {.read_only = true}));
@@ -787,6 +914,11 @@ grpc::Status ClientServiceImpl::ListClients(grpc::ServerContext* ctx, const v1::
   return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.ListClients(caller, *req); });
 }
 
+grpc::Status ClientServiceImpl::BatchGetClients(grpc::ServerContext* ctx, const v1::BatchGetClientsRequest* req,
+                                                v1::BatchGetClientsResponse* out) {
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.BatchGetClients(caller, *req); });
+}
+
 grpc::Status ClientServiceImpl::FindDuplicates(grpc::ServerContext* ctx, const v1::FindDuplicatesRequest* req,
                                                v1::FindDuplicatesResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.FindDuplicates(caller, *req); });
@@ -802,7 +934,7 @@ grpc::Status ClientServiceImpl::CreateContact(grpc::ServerContext* ctx, const v1
 grpc::Status ClientServiceImpl::ListContacts(grpc::ServerContext* ctx, const v1::ListContactsRequest* req,
                                              v1::ListContactsResponse* out) {
   return rpc::Serve(*ctx, out,
-                    [&](const Principal& caller) { return store_.ListContacts(caller, req->client_id()); });
+                    [&](const Principal& caller) { return store_.ListContacts(caller, *req); });
 }
 
 grpc::Status ClientServiceImpl::UpdateContact(grpc::ServerContext* ctx, const v1::UpdateContactRequest* req,
@@ -831,7 +963,7 @@ grpc::Status ClientServiceImpl::ListDealContacts(grpc::ServerContext* ctx,
                                                  const v1::ListDealContactsRequest* req,
                                                  v1::ListDealContactsResponse* out) {
   return rpc::Serve(*ctx, out,
-                    [&](const Principal& caller) { return store_.ListDealContacts(caller, req->deal_id()); });
+                    [&](const Principal& caller) { return store_.ListDealContacts(caller, *req); });
 }
 
 }  // namespace crm::deals

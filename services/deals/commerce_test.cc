@@ -118,8 +118,12 @@ class CommerceTest : public fixture::ServiceTest {
                     Resp* out) {
     grpc::ClientContext ctx;
     As(ctx, who);
+    if (!key_.empty()) ctx.AddMetadata("idempotency-key", key_);
     return (stub.*method)(&ctx, req, out);
   }
+
+  // The Idempotency-Key every following Call sends ("" = none).
+  std::string key_;
 
   grpc::Status Upsert(const Principal& who, const v1::Product& p, v1::UpsertProductResponse* out) {
     v1::UpsertProductRequest req;
@@ -662,6 +666,60 @@ TEST_F(CommerceTest, OrdersFromTheDealsLinesAndTheirStatuses) {
             "status");
   EXPECT_EQ(Outbox(kOrderCreatedType), 2);
   EXPECT_EQ(Outbox(kOrderStatusChangedType), 2);
+}
+
+// Issue 16 (G1): a payment, a line item, a schedule and an order POSTed again with the same
+// Idempotency-Key (a client retrying after a lost reply) are made once: the budget is not doubled; the
+// same key with another request is INVALID_ARGUMENT naming idempotency-key.
+TEST_F(CommerceTest, RepeatedPostsWithOneKeyChangeTheDealOnce) {
+  const std::string deal = Deal(kAnna);
+  key_ = "pay-1";
+  v1::PaymentPanel first, again;
+  ASSERT_TRUE(AddPayment(Anna(), deal, 70000, "2026-05-01", &first).ok());
+  ASSERT_TRUE(AddPayment(Anna(), deal, 70000, "2026-05-01", &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(again.payments_size(), 1);
+  EXPECT_EQ(GetDeal(deal).amount().amount_minor(), 70000);
+  EXPECT_EQ(Outbox(kPaymentAddedType), 1);
+  grpc::Status other = AddPayment(Anna(), deal, 80000, "2026-05-01", &again);
+  EXPECT_EQ(other.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(other), "idempotency-key");
+
+  key_ = "line-1";
+  v1::DealProduct line;
+  line.set_name("Монтаж");
+  line.set_quantity("2");
+  *line.mutable_unit_price() = Rub(300000);
+  v1::DealProduct l1, l2;
+  ASSERT_TRUE(AddLine(Anna(), deal, line, &l1).ok());
+  ASSERT_TRUE(AddLine(Anna(), deal, line, &l2).ok());
+  EXPECT_EQ(l2.id(), l1.id());
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deal_products WHERE deal_id = '", deal, "'")), 1);
+
+  key_ = "schedule-1";
+  v1::PaymentPanel s1, s2;
+  ASSERT_TRUE(Schedule(Anna(), deal, {50, 50}, 100000, &s1).ok());
+  ASSERT_TRUE(Schedule(Anna(), deal, {50, 50}, 100000, &s2).ok());
+  EXPECT_EQ(s2.SerializeAsString(), s1.SerializeAsString());
+  EXPECT_EQ(Outbox(kPaymentScheduleAppliedType), 1);
+
+  key_ = "order-1";
+  v1::CreateOrderRequest co;
+  co.set_deal_id(deal);
+  co.set_from_deal_products(true);
+  v1::Order o1, o2;
+  ASSERT_TRUE(Call(Anna(), *orders_stub_, &v1::OrderService::Stub::CreateOrder, co, &o1).ok());
+  ASSERT_TRUE(Call(Anna(), *orders_stub_, &v1::OrderService::Stub::CreateOrder, co, &o2).ok());
+  EXPECT_EQ(o2.id(), o1.id());
+  EXPECT_EQ(o2.number(), o1.number());
+  EXPECT_EQ(Outbox(kOrderCreatedType), 1);
+
+  // Without a key every POST is a new payment.
+  key_.clear();
+  v1::PaymentPanel p;
+  ASSERT_TRUE(AddPayment(Anna(), deal, 1000, "2026-05-01", &p).ok());
+  ASSERT_TRUE(AddPayment(Anna(), deal, 1000, "2026-05-01", &p).ok());
+  EXPECT_EQ(Outbox(kPaymentAddedType), 3);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // File: services/deals/copy.cc
 #include "services/deals/copy.h"
+#include "services/deals/idempotent.h"
 
 #include <map>
 #include <pqxx/pqxx>
@@ -16,11 +17,13 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
 #include "services/deals/pipelines.h"
 #include "services/deals/products.h"
 #include "services/deals/sql.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -47,24 +50,26 @@ v1::CopyOptions CopyEverything() {
   o.set_notes(true);
   o.set_all_custom_fields(true);
   o.set_responsible(true);
+  o.set_type(true);
   return o;
 }
 
 // The request fields every copy checks before touching the database.
+// Every violation of a copy's target at once (issue 16).
 absl::Status CheckTarget(const v1::CopyDealRequest& req) {
-  auto optional_uuid = [](std::string_view field, const std::string& v) -> absl::Status {
-    if (!v.empty() && !IsUuid(v)) return InvalidFieldError(field, "not a UUID");
-    return absl::OkStatus();
+  Violations v;
+  auto optional_uuid = [&](std::string_view field, const std::string& value) {
+    if (!value.empty() && !IsUuid(value)) v.Add(field, "not a UUID");
   };
-  if (req.id().empty()) return InvalidFieldError("id", "required");
-  CRM_RETURN_IF_ERROR(optional_uuid("id", req.id()));
-  CRM_RETURN_IF_ERROR(optional_uuid("pipeline_id", req.pipeline_id()));
-  CRM_RETURN_IF_ERROR(optional_uuid("stage_id", req.stage_id()));
-  CRM_RETURN_IF_ERROR(optional_uuid("responsible_id", req.responsible_id()));
+  if (req.id().empty()) v.Add("id", "required");
+  optional_uuid("id", req.id());
+  optional_uuid("pipeline_id", req.pipeline_id());
+  optional_uuid("stage_id", req.stage_id());
+  optional_uuid("responsible_id", req.responsible_id());
   if (CodePoints(req.comment()) > kMaxCopyComment) {
-    return InvalidFieldError("comment", absl::StrCat("longer than ", kMaxCopyComment, " characters"));
+    v.Add("comment", absl::StrCat("longer than ", kMaxCopyComment, " characters"));
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 // Custom field code -> technical, for every defined field.
@@ -77,11 +82,12 @@ std::map<std::string, bool> LoadTechnicalFlags(pqxx::transaction_base& tx) {
 }
 
 // The deal–contact links of `from` (with the main mark, in their order) given to `to`.
-void CopyContacts(pqxx::transaction_base& tx, const std::string& from, const std::string& to) {
-  tx.exec_params0(
+void CopyContacts(pqxx::transaction_base& tx, const std::string& from, const std::string& to, bool main_only) {
+  static constexpr char kCopyContacts[] =
       "INSERT INTO deal_contacts (deal_id, contact_id, main) "
-      "SELECT $2::uuid, contact_id, main FROM deal_contacts WHERE deal_id = $1::uuid ORDER BY pos",
-      from, to);
+      "SELECT $2::uuid, contact_id, main FROM deal_contacts WHERE deal_id = $1::uuid AND (main OR NOT $3) "
+      "ORDER BY pos";
+  crm::pg::ExecPrepared(tx, kCopyContacts, from, to, main_only);
 }
 
 // The comments of `from` (примечания) with their attachments, as entries of `to` in the same order and
@@ -198,13 +204,16 @@ absl::StatusOr<v1::Deal> DealCopier::Copy(const Actor& actor, const v1::CopyDeal
         if (options.source()) d.set_source(src.source());
         if (options.priority()) d.set_priority(src.priority());
         if (options.client()) d.set_client_id(src.client_id());
+        if (options.type()) d.set_type_code(src.type_code());
       }
       CRM_ASSIGN_OR_RETURN(out, deals_.CreateInTx(tx, actor, d,
                                                   CreateOptions{.id = copy_id,
                                                                 .copied_from_id = src.id(),
                                                                 .take_client_contacts = false,
                                                                 .comment = req.comment()}));
-      if (!req.redacted() && options.contacts()) CopyContacts(tx, src.id(), out.id());
+      if (!req.redacted() && options.contacts()) {
+        CopyContacts(tx, src.id(), out.id(), options.main_contact_only());
+      }
       if (!req.redacted() && options.notes()) CopyNotes(tx, src.id(), out.id());
       // Line items carry no personal data: a partner copy may take the list of services too (§5.6).
       if (options.products()) CRM_RETURN_IF_ERROR(CopyDealProducts(tx, src.id(), out.id()));
@@ -236,7 +245,23 @@ absl::StatusOr<v1::BatchCopyDealsResponse> DealCopier::BatchCopy(const Actor& ac
                                                                   std::string_view idempotency_key) {
   if (req.ids_size() == 0) return InvalidFieldError("ids", "required");
   if (req.ids_size() > kMaxBatchCopy) return InvalidFieldError("ids", absl::StrCat("more than ", kMaxBatchCopy));
+  // The batch's own record under the key (issue 16): a repeat returns the first batch's results, the
+  // same key with another batch is INVALID_ARGUMENT naming idempotency-key. Each source is copied in a
+  // transaction of its own under "<key>/<source id>", so the batch's reply is recorded after them: a
+  // batch cut short is completed by its repeat, which finds the copies already made.
+  const pg::IdempotencyScope batch{.caller = rpc::IdempotencyCaller(actor.principal),
+                                   .method = kBatchCopyDealsMethod,
+                                   .key = std::string(idempotency_key)};
   v1::BatchCopyDealsResponse out;
+  if (!idempotency_key.empty()) {
+    const absl::Status kNotRecorded = absl::CancelledError("not recorded yet");
+    const absl::Status seen = pg::InTransaction(deals_.pool(), [&](pqxx::work& tx) -> absl::Status {
+      return pg::RunIdempotent(tx, batch, deals_.clock().Now(), req, out, [&] { return kNotRecorded; });
+    });
+    if (seen.ok()) return out;  // the recorded reply
+    if (seen != kNotRecorded) return seen;
+    out.Clear();
+  }
   for (const std::string& id : req.ids()) {
     v1::CopyDealRequest one;
     one.set_id(id);
@@ -254,9 +279,18 @@ absl::StatusOr<v1::BatchCopyDealsResponse> DealCopier::BatchCopy(const Actor& ac
       *result->mutable_copy() = *std::move(copy);
     } else {
       result->set_error_code(static_cast<int32_t>(copy.status().code()));
+      result->set_error_status(absl::StatusCodeToString(copy.status().code()));
       result->set_error_message(std::string(copy.status().message()));
     }
   }
+  if (idempotency_key.empty()) return out;
+  const v1::BatchCopyDealsResponse made = out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(deals_.pool(), [&](pqxx::work& tx) -> absl::Status {
+    return pg::RunIdempotent(tx, batch, deals_.clock().Now(), req, out, [&] {
+      out = made;
+      return absl::OkStatus();
+    });
+  }));
   return out;
 }
 

@@ -226,6 +226,25 @@ TEST_F(CopyTest, AnotherPipelineTakesOnlyTheChosenData) {
   EXPECT_EQ(copy.client_id(), "");
 }
 
+// Seed 000 §5.7: the post-sale copy takes the company and its main contact only.
+TEST_F(CopyTest, MainContactOnlyTakesTheMainContact) {
+  const v1::Deal src = FullDeal();
+  ASSERT_EQ(Contacts(src.id()).size(), 2u);
+  v1::CopyDealRequest req;
+  req.set_id(src.id());
+  req.mutable_options()->set_client(true);
+  req.mutable_options()->set_contacts(true);
+  req.mutable_options()->set_main_contact_only(true);
+  v1::Deal copy;
+  grpc::Status s = Copy(WithCopy(Anna()), req, &copy);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Contacts(copy.id()), (std::vector<std::string>{std::string(kIvan) + "*"}));
+  // Without contacts ticked, main_contact_only adds none.
+  req.mutable_options()->set_contacts(false);
+  ASSERT_TRUE(Copy(WithCopy(Anna()), req, &copy).ok());
+  EXPECT_TRUE(Contacts(copy.id()).empty());
+}
+
 // §5.3: a team lead copies a manager's deal for another manager; the source stays with its owner.
 // A manager with own rights cannot hand a copy to someone else.
 TEST_F(CopyTest, AnotherResponsibleNeedsTheRightToAssign) {
@@ -450,12 +469,22 @@ TEST_F(CopyTest, BatchCopyReportsEachSource) {
   EXPECT_EQ(resp.results(2).error_code(), static_cast<int>(StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(resp.results(3).error_code(), 0);
   EXPECT_EQ(resp.results(3).copy().copied_from_id(), b.id());
+  // Issue 16: each result carries its status by name, as the REST error body spells it.
+  EXPECT_EQ(resp.results(0).error_status(), "");
+  EXPECT_EQ(resp.results(1).error_status(), "NOT_FOUND");
+  EXPECT_EQ(resp.results(2).error_status(), "INVALID_ARGUMENT");
   EXPECT_EQ(Deals(), before + 2);
 
   v1::BatchCopyDealsResponse again;
   ASSERT_TRUE(BatchCopy(WithCopy(Anna()), req, &again, "batch-1").ok());
   EXPECT_EQ(again.results(0).copy().id(), resp.results(0).copy().id());
   EXPECT_EQ(again.results(3).copy().id(), resp.results(3).copy().id());
+  EXPECT_EQ(again.SerializeAsString(), resp.SerializeAsString());  // the batch's recorded reply
+  EXPECT_EQ(Deals(), before + 2);
+  // The same key with another batch: INVALID_ARGUMENT naming the key, nothing copied.
+  v1::BatchCopyDealsRequest other = req;
+  other.set_comment("другой пакет");
+  EXPECT_EQ(FirstField(BatchCopy(WithCopy(Anna()), other, &again, "batch-1")), "idempotency-key");
   EXPECT_EQ(Deals(), before + 2);
 
   v1::BatchCopyDealsRequest empty;

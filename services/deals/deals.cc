@@ -31,12 +31,14 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/sql.h"
 #include "services/deals/clients.h"
 #include "services/deals/listing.h"
 #include "services/deals/timeline.h"
 #include "services/deals/pipelines.h"
 #include "services/deals/users.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -95,6 +97,22 @@ std::optional<LostReasonRow> FindLostReason(pqxx::transaction_base& tx, const st
   return LostReasonRow{r[0][0].as<std::string>(), r[0][1].as<bool>()};
 }
 
+// D2: the codes of the deal types catalogue, in its order.
+std::vector<std::string> DealTypeCodes(pqxx::transaction_base& tx) {
+  std::vector<std::string> out;
+  for (const pqxx::row& r : tx.exec("SELECT code FROM deal_types ORDER BY sort, code")) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
+}
+
+// Records a violation at `field` unless `code` is "" or a deal type of `codes` (D2).
+void CheckTypeCode(const std::vector<std::string>& codes, const std::string& field, const std::string& code,
+                   Violations& v) {
+  if (code.empty() || std::find(codes.begin(), codes.end(), code) != codes.end()) return;
+  v.Add(field, absl::StrCat("unknown deal type ", QuoteForError(code), ": one of ", absl::StrJoin(codes, ", ")));
+}
+
 struct FieldDef {
   v1::FieldDefinition::Type type = v1::FieldDefinition::TYPE_UNSPECIFIED;
   std::set<std::string> options;
@@ -128,7 +146,15 @@ std::string DealColumns() {
       "d.amount_minor, d.currency, d.source, d.priority, array_to_json(d.tags)::text, d.fields::text, "
       "coalesce(d.lost_reason_code, ''), d.lost_comment, coalesce(d.copied_from_id::text, ''), ",
       MicrosOf("d.next_task_time"), ", d.version, ", MicrosOf("d.create_time"), ", ", MicrosOf("d.update_time"),
-      ", ", MicrosOf("d.close_time"), ", ", MicrosOf("d.stage_enter_time"));
+      ", ", MicrosOf("d.close_time"), ", ", MicrosOf("d.stage_enter_time"), ", coalesce(d.type_code, ''), ",
+      MicrosOf("d.last_comment_time"));
+}
+
+// Deal.comment_since_stage_entry from the deal's last_comment_time and stage_enter_time (issue 16: the
+// one definition of "a comment in the stage").
+void DeriveCommentSinceStageEntry(v1::Deal& d) {
+  d.set_comment_since_stage_entry(d.has_last_comment_time() &&
+                                  FromProtoTimestamp(d.last_comment_time()) >= FromProtoTimestamp(d.stage_enter_time()));
 }
 
 std::string FieldsToJson(const v1::Deal& deal) {
@@ -184,6 +210,9 @@ DealRow ReadDeal(const pqxx::row& r) {
   *d.mutable_update_time() = TsFromMicros(r[21].as<int64_t>());
   if (!r[22].is_null()) *d.mutable_close_time() = TsFromMicros(r[22].as<int64_t>());
   *d.mutable_stage_enter_time() = TsFromMicros(r[23].as<int64_t>());
+  d.set_type_code(r[24].as<std::string>());
+  if (!r[25].is_null()) *d.mutable_last_comment_time() = TsFromMicros(r[25].as<int64_t>());
+  DeriveCommentSinceStageEntry(d);
   return row;
 }
 
@@ -222,6 +251,9 @@ std::vector<std::pair<std::string, std::string>> DealColumnValues(const DealRow&
   col("update_time", TsParam(p, FromProtoTimestamp(d.update_time())));
   col("close_time", d.has_close_time() ? TsParam(p, FromProtoTimestamp(d.close_time())) : "NULL");
   col("stage_enter_time", TsParam(p, FromProtoTimestamp(d.stage_enter_time())));
+  col("type_code", absl::StrCat("NULLIF(", p.Add(d.type_code()), ", '')"));
+  // Rows are rewritten only under FOR UPDATE (LoadDeal), as AddComment's own update of it waits for.
+  col("last_comment_time", d.has_last_comment_time() ? TsParam(p, FromProtoTimestamp(d.last_comment_time())) : "NULL");
   if (insert) {
     col("id", p.Add(d.id()) + "::uuid");
     col("creator_id", absl::StrCat("NULLIF(", p.Add(d.creator_id()), ", '')::uuid"));
@@ -291,6 +323,17 @@ absl::Status CheckAmount(v1::Deal& deal, const std::string& pipeline_currency) {
   return absl::OkStatus();
 }
 
+// The amount's own rules (a currency, if given, is an ISO 4217 code; the amount is not negative), every
+// violation at once, before the pipeline's currency is known.
+absl::Status CheckAmountShape(const crm::common::v1::Money& amount) {
+  Violations v;
+  if (!amount.currency().empty() && !ValidateCurrency(amount.currency()).ok()) {
+    v.Add("deal.amount.currency", "not an upper-case ISO 4217 code");
+  }
+  if (amount.amount_minor() < 0) v.Add("deal.amount.amount_minor", "negative");
+  return v.Status();
+}
+
 absl::Status CheckPriority(const v1::Deal& deal) {
   if (!v1::Deal::Priority_IsValid(deal.priority())) return InvalidFieldError("deal.priority", "unknown priority");
   return absl::OkStatus();
@@ -303,13 +346,14 @@ absl::Status CheckSource(const v1::Deal& deal) {
 
 absl::Status CheckTags(const v1::Deal& deal) {
   if (deal.tags_size() > kMaxTags) return InvalidFieldError("deal.tags", "at most 50 tags");
+  Violations v;
   for (int i = 0; i < deal.tags_size(); ++i) {
     const std::string& t = deal.tags(i);
     if (t.empty() || CodePoints(t) > kMaxTagLength) {
-      return InvalidFieldError(absl::StrCat("deal.tags[", i, "]"), "must be 1 to 64 characters");
+      v.Add(absl::StrCat("deal.tags[", i, "]"), "must be 1 to 64 characters");
     }
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 bool IsDecimal(std::string_view s) {
@@ -326,7 +370,9 @@ bool IsDecimal(std::string_view s) {
   return digits > 0 && i == s.size();
 }
 
-absl::Status CheckFields(const v1::Deal& deal, const std::map<std::string, FieldDef>& defs) {
+// Checks the custom field values of `deal` against their definitions, recording every violation in `v`
+// ("deal.fields[2].text", ...).
+void CheckFields(const v1::Deal& deal, const std::map<std::string, FieldDef>& defs, Violations& v) {
   using T = v1::FieldDefinition;
   using V = v1::FieldValue;
   std::set<std::string> seen;
@@ -334,68 +380,75 @@ absl::Status CheckFields(const v1::Deal& deal, const std::map<std::string, Field
     const V& f = deal.fields(i);
     const std::string at = absl::StrCat("deal.fields[", i, "]");
     auto def = defs.find(f.code());
-    if (def == defs.end()) return InvalidFieldError(at + ".code", absl::StrCat("unknown field ", QuoteForError(f.code())));
-    if (!seen.insert(f.code()).second) return InvalidFieldError(at + ".code", "given twice");
+    if (def == defs.end()) {
+      v.Add(at + ".code", absl::StrCat("unknown field ", QuoteForError(f.code())));
+      continue;
+    }
+    if (!seen.insert(f.code()).second) {
+      v.Add(at + ".code", "given twice");
+      continue;
+    }
     const V::ValueCase vc = f.value_case();
-    auto want = [&](V::ValueCase c, const char* what) -> absl::Status {
-      if (vc != c) return InvalidFieldError(at, absl::StrCat("field ", f.code(), " takes ", what));
-      return absl::OkStatus();
+    auto is = [&](V::ValueCase c, const char* what) {
+      if (vc == c) return true;
+      v.Add(at, absl::StrCat("field ", f.code(), " takes ", what));
+      return false;
     };
     switch (def->second.type) {
       case T::TYPE_STRING:
-        CRM_RETURN_IF_ERROR(want(V::kText, "text"));
-        if (CodePoints(f.text()) > kMaxText) return InvalidFieldError(at + ".text", "too long");
+        if (is(V::kText, "text") && CodePoints(f.text()) > kMaxText) v.Add(at + ".text", "too long");
         break;
       case T::TYPE_NUMBER:
-        CRM_RETURN_IF_ERROR(want(V::kNumber, "a decimal number"));
-        if (!IsDecimal(f.number())) return InvalidFieldError(at + ".number", "not a decimal number");
+        if (is(V::kNumber, "a decimal number") && !IsDecimal(f.number())) {
+          v.Add(at + ".number", "not a decimal number");
+        }
         break;
       case T::TYPE_MONEY:
-        CRM_RETURN_IF_ERROR(want(V::kMoney, "money"));
-        if (!ValidateCurrency(f.money().currency()).ok()) {
-          return InvalidFieldError(at + ".money.currency", "not an upper-case ISO 4217 code");
+        if (is(V::kMoney, "money") && !ValidateCurrency(f.money().currency()).ok()) {
+          v.Add(at + ".money.currency", "not an upper-case ISO 4217 code");
         }
         break;
       case T::TYPE_DATE: {
-        CRM_RETURN_IF_ERROR(want(V::kText, "a date"));
         absl::Time t;
         std::string err;
-        if (f.text().size() != 10 || !absl::ParseTime("%Y-%m-%d", f.text(), &t, &err)) {
-          return InvalidFieldError(at + ".text", "not a date YYYY-MM-DD");
+        if (is(V::kText, "a date") &&
+            (f.text().size() != 10 || !absl::ParseTime("%Y-%m-%d", f.text(), &t, &err))) {
+          v.Add(at + ".text", "not a date YYYY-MM-DD");
         }
         break;
       }
       case T::TYPE_DATETIME:
-        CRM_RETURN_IF_ERROR(want(V::kTime, "a time"));
+        is(V::kTime, "a time");
         break;
       case T::TYPE_BOOL:
-        CRM_RETURN_IF_ERROR(want(V::kFlag, "a flag"));
+        is(V::kFlag, "a flag");
         break;
       case T::TYPE_ENUM:
-        CRM_RETURN_IF_ERROR(want(V::kText, "one option"));
-        if (!def->second.options.contains(f.text())) return InvalidFieldError(at + ".text", "not an option of the field");
+        if (is(V::kText, "one option") && !def->second.options.contains(f.text())) {
+          v.Add(at + ".text", "not an option of the field");
+        }
         break;
       case T::TYPE_MULTI_ENUM:
-        CRM_RETURN_IF_ERROR(want(V::kOptions, "options"));
-        for (const std::string& o : f.options().values()) {
-          if (!def->second.options.contains(o)) return InvalidFieldError(at + ".options", "not an option of the field");
+        if (!is(V::kOptions, "options")) break;
+        for (int j = 0; j < f.options().values_size(); ++j) {
+          if (!def->second.options.contains(f.options().values(j))) {
+            v.Add(absl::StrCat(at, ".options.values[", j, "]"), "not an option of the field");
+          }
         }
         break;
       case T::TYPE_USER:
-        CRM_RETURN_IF_ERROR(want(V::kText, "a user id"));
-        if (!IsUuid(f.text())) return InvalidFieldError(at + ".text", "not a UUID");
+        if (is(V::kText, "a user id") && !IsUuid(f.text())) v.Add(at + ".text", "not a UUID");
         break;
       case T::TYPE_URL:
-        CRM_RETURN_IF_ERROR(want(V::kText, "a URL"));
-        if (!(f.text().rfind("http://", 0) == 0 || f.text().rfind("https://", 0) == 0) || f.text().size() > 2000) {
-          return InvalidFieldError(at + ".text", "not an http(s) URL");
+        if (is(V::kText, "a URL") &&
+            (!(f.text().rfind("http://", 0) == 0 || f.text().rfind("https://", 0) == 0) || f.text().size() > 2000)) {
+          v.Add(at + ".text", "not an http(s) URL");
         }
         break;
       default:
-        return InvalidFieldError(at, "field has an unknown type");
+        v.Add(at, "field has an unknown type");
     }
   }
-  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -420,7 +473,32 @@ bool FieldFilled(const v1::Deal& d, const std::string& code) {
   return false;
 }
 
-bool Filled(const v1::Deal& d, const std::string& name) {
+// What a stage gate reads besides the deal (D4, issue 16).
+struct GateInput {
+  // The comment sent with the move (or the copy).
+  std::string comment;
+  // The deal's client has a phone (a gate's "client.phone", seed 001's «телефон»).
+  bool client_has_phone = false;
+};
+
+// A gate's "client.phone" (pipelines.h kGateClientPhone): the deal's client has a phone.
+absl::StatusOr<GateInput> GateInputFor(pqxx::transaction_base& tx, const v1::Stage& stage, const v1::Deal& deal,
+                                       std::string comment) {
+  GateInput in{.comment = std::move(comment)};
+  const auto& required = stage.gates().required_fields();
+  if (!deal.client_id().empty() && std::find(required.begin(), required.end(), kGateClientPhone) != required.end()) {
+    SqlParams p;
+    const pqxx::result r = Exec(
+        tx, absl::StrCat("SELECT cardinality(phones) > 0 FROM clients WHERE id = ", p.Add(deal.client_id()), "::uuid"),
+        p);
+    in.client_has_phone = !r.empty() && r[0][0].as<bool>();
+  }
+  return in;
+}
+
+bool Filled(const v1::Deal& d, const std::string& name, const GateInput& in) {
+  if (name == kGateClientPhone) return in.client_has_phone;
+  if (name == "type_code") return !d.type_code().empty();
   if (name == "amount") return d.amount().amount_minor() > 0;
   if (name == "client_id") return !d.client_id().empty();
   if (name == "source") return !d.source().empty();
@@ -431,31 +509,54 @@ bool Filled(const v1::Deal& d, const std::string& name) {
   return true;  // a gate naming a field deals does not know cannot be met by the deal; not enforced
 }
 
-// OK, or FailedPrecondition "stage «X» requires: a, b, an open task, a comment" listing every unmet gate.
-absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const std::string& comment) {
+// OK, or FAILED_PRECONDITION "stage «X» requires: a, b, an open task, a comment" listing every unmet gate
+// (D4), each also a field violation in its details (issue 16): a required field as the gate names it
+// ("client_id", "client.phone", "custom.visit_time"), "open_task", "comment". A comment is one written
+// since the deal entered its current stage (Deal.comment_since_stage_entry) or the one sent with the
+// move: the one definition robots' report reads too.
+absl::Status CheckGates(const v1::Stage& stage, const v1::Deal& deal, const GateInput& in) {
   std::vector<std::string> missing;
+  std::vector<FieldViolation> violations;
+  const std::string why = absl::StrCat("required by stage «", stage.name(), "»");
   for (const std::string& f : stage.gates().required_fields()) {
-    if (!Filled(deal, f)) missing.push_back(f);
+    if (Filled(deal, f, in)) continue;
+    missing.push_back(f);
+    violations.push_back({f, why});
   }
   // A deal has an open task exactly when next_task_time is set: tasks.cc keeps it at the earliest due
   // time of the deal's open tasks in every task change's transaction.
-  if (stage.gates().requires_open_task() && !deal.has_next_task_time()) missing.push_back("an open task");
-  if (stage.gates().requires_comment() && comment.empty()) missing.push_back("a comment");
+  if (stage.gates().requires_open_task() && !deal.has_next_task_time()) {
+    missing.push_back("an open task");
+    violations.push_back({"open_task", absl::StrCat("an open task is ", why)});
+  }
+  if (stage.gates().requires_comment() && in.comment.empty() && !deal.comment_since_stage_entry()) {
+    missing.push_back("a comment");
+    violations.push_back({"comment", absl::StrCat("a comment is ", why)});
+  }
   if (missing.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      absl::StrCat("stage «", stage.name(), "» requires: ", absl::StrJoin(missing, ", ")));
+  return WithFieldViolations(
+      absl::FailedPreconditionError(absl::StrCat("stage «", stage.name(), "» requires: ", absl::StrJoin(missing, ", "))),
+      violations);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Events
 
-// The JSON of `deal` with only `path` set ("amount" → {"amount":{...}}; "custom.x" → the fields),
-// for the audit history.
+// The JSON of `deal` with only `path` set, for the audit history (D10): "amount" → {"amount":{...}};
+// "custom.x" → that one custom field, {"fields":[{"code":"x","number":"54"}]} ({} when the deal has no
+// value of it), never the whole array.
 std::string FieldAsJson(const v1::Deal& deal, const std::string& path) {
   v1::Deal only;
-  google::protobuf::FieldMask mask;
-  mask.add_paths(path.rfind("custom.", 0) == 0 ? "fields" : path);
-  google::protobuf::util::FieldMaskUtil::MergeMessageTo(deal, mask, {}, &only);
+  if (path.rfind(kCustomFieldPrefix, 0) == 0) {
+    const std::string code = path.substr(sizeof(kCustomFieldPrefix) - 1);
+    for (const v1::FieldValue& f : deal.fields()) {
+      if (f.code() == code) *only.add_fields() = f;
+    }
+  } else {
+    google::protobuf::FieldMask mask;
+    mask.add_paths(path);
+    google::protobuf::util::FieldMaskUtil::MergeMessageTo(deal, mask, {}, &only);
+  }
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(only, &json);
   return json;
@@ -497,25 +598,137 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
 using PageKey = TimePageKey;
 
 
-// The SQL condition (alias d) for `f`; its pipeline_id and stage_ids only when `with_location`.
-absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealFilter& f, bool with_location,
-                                        std::string_view prefix, SqlParams& p) {
+// The user ids a list's responsible filter names (issue 16: one spelling for "me"): a UUID, or "me"
+// (or its alias "mine") for the caller; the caller's own id when `mine`. Violations name
+// `<prefix>.responsible_ids[i]`.
+std::vector<std::string> ResponsibleIds(const Principal& caller, const v1::DealFilter& f, const std::string& pre,
+                                        Violations& v) {
+  std::vector<std::string> out;
+  const std::string me = ActingUserId(caller);
+  auto add = [&](const std::string& id) {
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  };
+  for (int i = 0; i < f.responsible_ids_size(); ++i) {
+    const std::string& r = f.responsible_ids(i);
+    if (IsMe(r)) {
+      if (me.empty()) {
+        v.Add(absl::StrCat(pre, ".responsible_ids[", i, "]"), "\"me\" needs a user caller");
+      } else {
+        add(me);
+      }
+    } else if (!IsUuid(r)) {
+      v.Add(absl::StrCat(pre, ".responsible_ids[", i, "]"), "not a UUID or \"me\"");
+    } else {
+      add(r);
+    }
+  }
+  return out;
+}
+
+// filter.custom_fields ("code:value", D3): each as the FieldValue its definition's type takes, so that it
+// filters through the same containment (and index, deals_fields) as filter.fields.
+void ParseCustomFieldFilters(pqxx::transaction_base& tx, const v1::DealFilter& f, const std::string& pre,
+                             v1::Deal& probe, Violations& v) {
+  if (f.custom_fields_size() == 0) return;
+  using T = v1::FieldDefinition;
+  const std::map<std::string, FieldDef> defs = LoadFieldDefs(tx);
+  std::set<std::string> seen;
+  for (const v1::FieldValue& given : probe.fields()) seen.insert(given.code());
+  for (int i = 0; i < f.custom_fields_size(); ++i) {
+    const std::string at = absl::StrCat(pre, ".custom_fields[", i, "]");
+    const std::string& item = f.custom_fields(i);
+    const size_t colon = item.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      v.Add(at, "must be \"<field code>:<value>\", e.g. \"kp_status:Согласовано\"");
+      continue;
+    }
+    const std::string code = item.substr(0, colon), value = item.substr(colon + 1);
+    auto def = defs.find(code);
+    if (def == defs.end()) {
+      v.Add(at, absl::StrCat("unknown field ", QuoteForError(code)));
+      continue;
+    }
+    v1::FieldValue fv;
+    fv.set_code(code);
+    switch (def->second.type) {
+      case T::TYPE_NUMBER:
+        if (!IsDecimal(value)) v.Add(at, "not a decimal number");
+        fv.set_number(value);
+        break;
+      case T::TYPE_MONEY: {
+        int64_t minor = 0;
+        if (!absl::SimpleAtoi(value, &minor)) v.Add(at, "an amount in minor units, e.g. 1250000");
+        fv.mutable_money()->set_amount_minor(minor);
+        break;
+      }
+      case T::TYPE_DATETIME: {
+        absl::Time t;
+        std::string err;
+        if (!absl::ParseTime(absl::RFC3339_full, value, &t, &err)) v.Add(at, "not an RFC 3339 time");
+        *fv.mutable_time() = ToProtoTimestamp(t);
+        break;
+      }
+      case T::TYPE_BOOL:
+        if (value != "true" && value != "false") v.Add(at, "true or false");
+        fv.set_flag(value == "true");
+        break;
+      case T::TYPE_MULTI_ENUM:
+        if (!def->second.options.contains(value)) v.Add(at, "not an option of the field");
+        fv.mutable_options()->add_values(value);
+        break;
+      case T::TYPE_ENUM:
+        if (!def->second.options.contains(value)) v.Add(at, "not an option of the field");
+        fv.set_text(value);
+        break;
+      default:  // STRING, DATE, USER, URL: the text itself
+        fv.set_text(value);
+    }
+    if (!seen.insert(code).second) {
+      // Two values of one field: both must hold (a multi-enum's options add up; others cannot).
+      for (v1::FieldValue& other : *probe.mutable_fields()) {
+        if (other.code() != code) continue;
+        if (other.has_options() && fv.has_options()) {
+          other.mutable_options()->add_values(fv.options().values(0));
+        } else {
+          v.Add(at, "a second value of a field that holds one");
+        }
+      }
+      continue;
+    }
+    *probe.add_fields() = std::move(fv);
+  }
+}
+
+// The SQL condition (alias d) for `f`; its pipeline_id and stage_ids only when `with_location`. Every
+// violation of the filter at once (issue 16).
+absl::StatusOr<std::string> FilterWhere(pqxx::transaction_base& tx, const Principal& caller, const v1::DealFilter& f,
+                                        bool with_location, std::string_view prefix, SqlParams& p) {
   std::vector<std::string> conds;
   const std::string pre(prefix);
+  Violations v;
   if (with_location && !f.pipeline_id().empty()) {
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".pipeline_id", f.pipeline_id()));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid(pre + ".pipeline_id", f.pipeline_id())));
     conds.push_back(absl::StrCat("d.pipeline_id = ", p.Add(f.pipeline_id()), "::uuid"));
   }
   if (with_location && f.stage_ids_size() > 0) {
     for (int i = 0; i < f.stage_ids_size(); ++i) {
-      CRM_RETURN_IF_ERROR(CheckOptionalUuid(absl::StrCat(pre, ".stage_ids[", i, "]"), f.stage_ids(i)));
+      CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid(absl::StrCat(pre, ".stage_ids[", i, "]"), f.stage_ids(i))));
     }
     conds.push_back(absl::StrCat("d.stage_id = ANY(", p.Add(ArrayLiteral({f.stage_ids().begin(), f.stage_ids().end()})),
                                  "::uuid[])"));
   }
-  std::vector<std::string> responsibles(f.responsible_ids().begin(), f.responsible_ids().end());
-  for (size_t i = 0; i < responsibles.size(); ++i) {
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid(absl::StrCat(pre, ".responsible_ids[", i, "]"), responsibles[i]));
+  std::vector<std::string> responsibles = ResponsibleIds(caller, f, pre, v);
+  if (f.mine()) {
+    const std::string me = ActingUserId(caller);
+    if (me.empty()) {
+      conds.push_back("FALSE");
+    } else if (responsibles.empty()) {
+      responsibles.push_back(me);
+    } else if (std::find(responsibles.begin(), responsibles.end(), me) == responsibles.end()) {
+      conds.push_back("FALSE");  // mine and only others: nobody's
+    } else {
+      responsibles = {me};
+    }
   }
   if (responsibles.size() == 1) {
     // "=" keeps the index order (deals_responsible_created); "= ANY" of one element would not.
@@ -523,63 +736,103 @@ absl::StatusOr<std::string> FilterWhere(const Principal& caller, const v1::DealF
   } else if (!responsibles.empty()) {
     conds.push_back(absl::StrCat("d.responsible_id = ANY(", p.Add(ArrayLiteral(responsibles)), "::uuid[])"));
   }
-  if (f.mine()) {
-    const std::string me = ActingUserId(caller);
-    conds.push_back(me.empty() ? "FALSE" : absl::StrCat("d.responsible_id = ", p.Add(me), "::uuid"));
-  }
   if (f.tags_size() > 0) {
     conds.push_back(absl::StrCat("d.tags && ", p.Add(ArrayLiteral({f.tags().begin(), f.tags().end()})), "::text[]"));
   }
   if (!f.query().empty()) {
-    if (CodePoints(f.query()) > kMaxName) return InvalidFieldError(pre + ".query", "longer than 500 characters");
+    if (CodePoints(f.query()) > kMaxName) v.Add(pre + ".query", "longer than 500 characters");
     conds.push_back(absl::StrCat("d.name ILIKE ", p.Add(absl::StrCat("%", EscapeLike(f.query()), "%"))));
   }
-  if (f.amount_min() < 0) return InvalidFieldError(pre + ".amount_min", "negative");
-  if (f.amount_max() < 0) return InvalidFieldError(pre + ".amount_max", "negative");
+  if (f.amount_min() < 0) v.Add(pre + ".amount_min", "negative");
+  if (f.amount_max() < 0) v.Add(pre + ".amount_max", "negative");
   if (f.amount_min() > 0) conds.push_back(absl::StrCat("d.amount_minor >= ", p.Add(absl::StrCat(f.amount_min())), "::bigint"));
   if (f.amount_max() > 0) conds.push_back(absl::StrCat("d.amount_minor <= ", p.Add(absl::StrCat(f.amount_max())), "::bigint"));
   if (f.has_created_after()) conds.push_back(absl::StrCat("d.create_time >= ", TsParam(p, FromProtoTimestamp(f.created_after()))));
   if (f.has_created_before()) conds.push_back(absl::StrCat("d.create_time < ", TsParam(p, FromProtoTimestamp(f.created_before()))));
   if (f.statuses_size() > 0) {
     std::vector<std::string> st;
-    for (int s : f.statuses()) {
-      if (s < 1 || s > 3) return InvalidFieldError(pre + ".statuses", "unknown status");
+    for (int i = 0; i < f.statuses_size(); ++i) {
+      const int s = f.statuses(i);
+      if (s < 1 || s > 3) {
+        v.Add(absl::StrCat(pre, ".statuses[", i, "]"), "unknown status: STATUS_OPEN, STATUS_WON or STATUS_LOST");
+      }
       st.push_back(absl::StrCat(s));
     }
     conds.push_back(absl::StrCat("d.status = ANY(", p.Add(absl::StrCat("{", absl::StrJoin(st, ","), "}")), "::smallint[])"));
   }
-  if (f.fields_size() > 0) {
-    v1::Deal probe;
-    for (int i = 0; i < f.fields_size(); ++i) {
-      if (f.fields(i).code().empty()) return InvalidFieldError(absl::StrCat(pre, ".fields[", i, "].code"), "required");
-      if (f.fields(i).value_case() == v1::FieldValue::VALUE_NOT_SET) {
-        return InvalidFieldError(absl::StrCat(pre, ".fields[", i, "]"), "a value is required");
-      }
-      *probe.add_fields() = f.fields(i);
+  if (f.type_codes_size() > 0) {
+    // D2: any of the types; "=" for one keeps an index order (deals_type_created).
+    const std::vector<std::string> codes = DealTypeCodes(tx);
+    for (int i = 0; i < f.type_codes_size(); ++i) {
+      const std::string at = absl::StrCat(pre, ".type_codes[", i, "]");
+      if (f.type_codes(i).empty()) v.Add(at, "empty: a deal type code");
+      CheckTypeCode(codes, at, f.type_codes(i), v);
     }
-    // JSON containment on the stored {code: FieldValue} object (arrays: every given option is present).
+    conds.push_back(f.type_codes_size() == 1
+                        ? absl::StrCat("d.type_code = ", p.Add(f.type_codes(0)))
+                        : absl::StrCat("d.type_code = ANY(",
+                                       p.Add(ArrayLiteral({f.type_codes().begin(), f.type_codes().end()})), "::text[])"));
+  }
+  v1::Deal probe;
+  for (int i = 0; i < f.fields_size(); ++i) {
+    if (f.fields(i).code().empty()) v.Add(absl::StrCat(pre, ".fields[", i, "].code"), "required");
+    if (f.fields(i).value_case() == v1::FieldValue::VALUE_NOT_SET) {
+      v.Add(absl::StrCat(pre, ".fields[", i, "]"), "a value is required");
+    }
+    *probe.add_fields() = f.fields(i);
+  }
+  ParseCustomFieldFilters(tx, f, pre, probe, v);
+  if (probe.fields_size() > 0) {
+    // D3: JSON containment on the stored {code: FieldValue} object (arrays: every given option is
+    // present), on the GIN index deals_fields (migration 0009).
     conds.push_back(absl::StrCat("d.fields @> ", p.Add(FieldsToJson(probe)), "::jsonb"));
   }
   if (!f.copied_from_id().empty()) {
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid(pre + ".copied_from_id", f.copied_from_id()));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid(pre + ".copied_from_id", f.copied_from_id())));
     conds.push_back(absl::StrCat("d.copied_from_id = ", p.Add(f.copied_from_id()), "::uuid"));
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   // Access is not part of the filter: ScopedPageSql and ScopedStageTotalsSql (listing.h) reach the
   // caller's deals through their scope's index.
   return conds.empty() ? std::string("TRUE") : absl::StrJoin(conds, " AND ");
 }
 
+// The manager's default list (D3, seed 003: «По умолчанию менеджеру показываются только сделки, где
+// пользователь установлен как менеджер клиента»): a caller who may change only their own deals
+// (deals.write.own as the widest write permission) but may see more, listing without a responsible, gets
+// their own deals, as filter.mine would — the automatic filter the screen shows and the user can remove
+// (filter.all_responsibles). Returns whether it applied; `f` is the filter to run (all_responsibles,
+// which has no condition of its own, cleared).
+bool ApplyDefaultMine(const Principal& caller, v1::DealFilter& f) {
+  const bool asked_for_all = f.all_responsibles();
+  f.clear_all_responsibles();
+  if (asked_for_all || f.mine() || f.responsible_ids_size() > 0) return false;
+  if (WriteScope(caller) != Scope::kOwn || ReadScope(caller) <= Scope::kOwn || ActingUserId(caller).empty()) {
+    return false;
+  }
+  f.set_mine(true);
+  return true;
+}
+
 // What a card shows (seed 003's card summary), read as CardColumns() lists it; no custom fields, so a
-// page of 60 cards parses no JSON but its tags.
+// page of 60 cards parses no JSON but its tags. Beside the ids (issue 16, a board in one call): the
+// responsible's name from deals' user directory and the client's name, each by its primary key, and the
+// nearest open task on tasks_deal_due (only for a deal that has one: next_task_time is set).
 std::string CardColumns() {
   static const std::string* const kColumns = new std::string(absl::StrCat(
       "d.id::text, d.name, d.stage_id::text, d.responsible_id::text, coalesce(d.client_id::text, ''), "
       "d.amount_minor, d.currency, d.priority, array_to_json(d.tags)::text, ",
-      MicrosOf("d.next_task_time"), ", d.version, ", MicrosOf("d.create_time")));
+      MicrosOf("d.next_task_time"), ", d.version, ", MicrosOf("d.create_time"),
+      ", coalesce((SELECT u.full_name FROM user_directory u WHERE u.user_id = d.responsible_id), ''), "
+      "coalesce((SELECT c.name FROM clients c WHERE c.id = d.client_id), ''), "
+      "CASE WHEN d.next_task_time IS NULL THEN '' ELSE coalesce((SELECT t.id::text || ' ' || t.title FROM tasks t "
+      "WHERE t.deal_id = d.id AND t.status = 1 ORDER BY t.due_time, t.id LIMIT 1), '') END, "
+      "coalesce(d.type_code, '')"));
   return *kColumns;
 }
 
-void ReadCard(const pqxx::row& r, v1::DealCard& c) {
+// A card of row `r` (CardColumns); `now` tells whether its reminder is overdue.
+void ReadCard(const pqxx::row& r, absl::Time now, v1::DealCard& c) {
   c.set_id(r[0].c_str());
   c.set_name(r[1].c_str());
   c.set_stage_id(r[2].c_str());
@@ -591,15 +844,26 @@ void ReadCard(const pqxx::row& r, v1::DealCard& c) {
   if (std::string_view tags = r[8].c_str(); tags != "[]") {
     for (std::string& t : JsonStrings(std::string(tags))) c.add_tags(std::move(t));
   }
-  if (!r[9].is_null()) *c.mutable_next_task_time() = TsFromMicros(r[9].as<int64_t>());
+  if (!r[9].is_null()) {
+    *c.mutable_next_task_time() = TsFromMicros(r[9].as<int64_t>());
+    c.set_overdue(absl::FromUnixMicros(r[9].as<int64_t>()) < now);
+  }
   c.set_has_open_tasks(!r[9].is_null());
   c.set_version(r[10].as<int64_t>());
   *c.mutable_create_time() = TsFromMicros(r[11].as<int64_t>());
+  c.set_responsible_name(r[12].c_str());
+  c.set_client_name(r[13].c_str());
+  if (std::string_view task = r[14].c_str(); !task.empty()) {
+    const size_t space = task.find(' ');
+    c.set_next_task_id(std::string(task.substr(0, space)));
+    if (space != std::string_view::npos) c.set_next_task_title(std::string(task.substr(space + 1)));
+  }
+  c.set_type_code(r[15].c_str());
 }
 
 // Reads `rows` (CardColumns) into at most `limit` cards; `next` gets the token of the page after them
 // when there are more rows than that.
-void ReadCards(const pqxx::result& rows, size_t begin, size_t end, int limit,
+void ReadCards(const pqxx::result& rows, size_t begin, size_t end, int limit, absl::Time now,
                google::protobuf::RepeatedPtrField<v1::DealCard>* cards, std::string* next) {
   next->clear();
   for (size_t i = begin; i < end; ++i) {
@@ -608,27 +872,23 @@ void ReadCards(const pqxx::result& rows, size_t begin, size_t end, int limit,
       *next = TimePageToken(MicrosFromTs(last.create_time()), last.id());
       break;
     }
-    ReadCard(rows[static_cast<int>(i)], *cards->Add());
+    ReadCard(rows[static_cast<int>(i)], now, *cards->Add());
   }
 }
 
 // Up to `limit` cards of the deals `caller` may see that match `where` (alias d), newest first after
 // `after`; `next` gets a token when there are more.
 void Page(pqxx::transaction_base& tx, const Principal& caller, std::string where, SqlParams& p,
-          const std::optional<PageKey>& after, int limit, google::protobuf::RepeatedPtrField<v1::DealCard>* cards,
-          std::string* next) {
+          const std::optional<PageKey>& after, int limit, absl::Time now,
+          google::protobuf::RepeatedPtrField<v1::DealCard>* cards, std::string* next) {
   if (after.has_value()) {
     where = absl::StrCat(where, " AND (d.create_time, d.id) < (",
                          TsParam(p, absl::FromUnixMicros(after->micros)), ", ", p.Add(after->id), "::uuid)");
   }
   pqxx::result r = ExecPrepared(tx, ScopedPageSql(caller, CardColumns(), where, limit + 1, p), p);
-  ReadCards(r, 0, r.size(), limit, cards, next);
+  ReadCards(r, 0, r.size(), limit, now, cards, next);
 }
 
-int PageSize(int requested, int default_size, int max_size) {
-  if (requested <= 0) return default_size;
-  return std::min(requested, max_size);
-}
 
 }  // namespace
 
@@ -676,7 +936,8 @@ Actor ActorOf(const Principal& caller, const grpc::ServerContextBase& ctx) {
   return Actor{.principal = caller,
                .request_id = rpc::RequestId(ctx),
                .automation_depth = rpc::AutomationDepth(ctx),
-               .skip_automation = rpc::SkipAutomation(ctx)};
+               .skip_automation = rpc::SkipAutomation(ctx),
+               .idempotency_key = rpc::IdempotencyKey(ctx)};
 }
 
 absl::StatusOr<v1::Deal> DealStore::Create(const Actor& actor, const v1::Deal& in, std::string_view idempotency_key) {
@@ -701,20 +962,34 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
   DealRow row;
   v1::Deal& d = row.deal;
   d = in;
-  CRM_RETURN_IF_ERROR(CheckName(d.name()));
-  if (d.pipeline_id().empty()) return InvalidFieldError("deal.pipeline_id", "required");
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.pipeline_id", d.pipeline_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.stage_id", d.stage_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.responsible_id", d.responsible_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.client_id", d.client_id()));
-  CRM_RETURN_IF_ERROR(CheckPriority(d));
-  CRM_RETURN_IF_ERROR(CheckSource(d));
-  CRM_RETURN_IF_ERROR(CheckTags(d));
-  if (CodePoints(d.lost_comment()) > kMaxComment) return InvalidFieldError("deal.lost_comment", "too long");
-  if (d.responsible_id().empty()) {
-    if (me.empty()) return InvalidFieldError("deal.responsible_id", "required for a caller that is not a user");
-    d.set_responsible_id(me);
+  {
+    // Every violation of the request at once (issue 16): its own fields, its custom fields against their
+    // definitions, and then whether the pipeline and stage it names exist.
+    Violations v;
+    CRM_RETURN_IF_ERROR(v.Merge(CheckName(d.name())));
+    if (d.pipeline_id().empty()) v.Add("deal.pipeline_id", "required");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.pipeline_id", d.pipeline_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.stage_id", d.stage_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.responsible_id", d.responsible_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.client_id", d.client_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckPriority(d)));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckSource(d)));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckTags(d)));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckAmountShape(d.amount())));
+    if (CodePoints(d.lost_comment()) > kMaxComment) v.Add("deal.lost_comment", "too long");
+    if (d.responsible_id().empty() && me.empty()) {
+      v.Add("deal.responsible_id", "required for a caller that is not a user");
+    }
+    if (d.fields_size() > 0) CheckFields(d, LoadFieldDefs(tx), v);
+    if (!d.type_code().empty()) CheckTypeCode(DealTypeCodes(tx), "deal.type_code", d.type_code(), v);
+    if (!v.empty()) {
+      if (IsUuid(d.pipeline_id()) && !PipelineCurrency(tx, d.pipeline_id()).has_value()) {
+        v.Add("deal.pipeline_id", "no such pipeline");
+      }
+      return v.Status();
+    }
   }
+  if (d.responsible_id().empty()) d.set_responsible_id(me);
   if (d.responsible_id() != me && WriteScope(caller) < Scope::kTeam) {
     return absl::PermissionDeniedError("missing permission deals.write.team (to assign another responsible)");
   }
@@ -733,6 +1008,10 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
   *d.mutable_create_time() = ToProtoTimestamp(now);
   *d.mutable_update_time() = ToProtoTimestamp(now);
   *d.mutable_stage_enter_time() = ToProtoTimestamp(now);
+  // A comment given with a copy is the new deal's first comment (issue 16).
+  d.clear_last_comment_time();
+  if (!options.comment.empty()) *d.mutable_last_comment_time() = ToProtoTimestamp(now);
+  DeriveCommentSinceStageEntry(d);
   // Another responsible: their teams as identity's events told us (users.h).
   if (!caller_is_responsible) {
     CRM_ASSIGN_OR_RETURN(row.team_ids, TeamsOf(tx, d.responsible_id()));
@@ -755,8 +1034,6 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
     const v1::Stage& stage = target->stage.stage;
     d.set_stage_id(stage.id());
     d.set_status(static_cast<v1::Deal::Status>(stage.kind()));
-    // Field definitions are read only when there are custom fields to check (most creates carry none).
-    if (d.fields_size() > 0) CRM_RETURN_IF_ERROR(CheckFields(d, LoadFieldDefs(tx)));
     if (stage.kind() == v1::Stage::KIND_LOST) {
       if (d.lost_reason_code().empty()) return InvalidFieldError("deal.lost_reason_code", "required in a lost stage");
       std::optional<LostReasonRow> reason = FindLostReason(tx, d.lost_reason_code());
@@ -769,7 +1046,8 @@ absl::StatusOr<v1::Deal> DealStore::CreateInTx(pqxx::transaction_base& tx, const
       d.clear_lost_comment();
     }
     if (stage.kind() != v1::Stage::KIND_OPEN) *d.mutable_close_time() = ToProtoTimestamp(now);
-    CRM_RETURN_IF_ERROR(CheckGates(stage, d, options.comment));
+    CRM_ASSIGN_OR_RETURN(const GateInput gate_input, GateInputFor(tx, stage, d, options.comment));
+    CRM_RETURN_IF_ERROR(CheckGates(stage, d, gate_input));
     // The deal and DealCreated in one statement.
     v1::DealCreated created;
     *created.mutable_deal() = d;
@@ -826,30 +1104,50 @@ absl::StatusOr<v1::Deal> DealStore::Update(const Actor& actor, const v1::Deal& i
 
 absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const Actor& actor, const v1::Deal& in,
                                                const google::protobuf::FieldMask& mask, bool check_version) {
-  static const std::set<std::string> kPaths = {"name",   "amount", "source",         "priority",
-                                               "tags",   "fields", "responsible_id", "client_id"};
+  static const std::set<std::string> kPaths = {"name",   "amount", "source",         "priority",  "tags",
+                                               "fields", "responsible_id", "client_id", "type_code"};
   const Principal& caller = actor.principal;
   const std::string me = ActingUserId(caller);
-  if (!IsUuid(in.id())) return InvalidFieldError("deal.id", "not a UUID");
-  if (mask.paths_size() == 0) return InvalidFieldError("update_mask", "required");
   std::set<std::string> paths;
-  for (const std::string& path : mask.paths()) {
-    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
-    paths.insert(path);
-  }
-  if (paths.contains("name")) CRM_RETURN_IF_ERROR(CheckName(in.name()));
-  if (paths.contains("source")) CRM_RETURN_IF_ERROR(CheckSource(in));
-  if (paths.contains("priority")) CRM_RETURN_IF_ERROR(CheckPriority(in));
-  if (paths.contains("tags")) CRM_RETURN_IF_ERROR(CheckTags(in));
-  if (paths.contains("client_id")) CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.client_id", in.client_id()));
-  if (paths.contains("responsible_id")) {
-    if (in.responsible_id().empty()) return InvalidFieldError("deal.responsible_id", "required");
-    CRM_RETURN_IF_ERROR(CheckOptionalUuid("deal.responsible_id", in.responsible_id()));
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(in.id())) v.Add("deal.id", "not a UUID");
+    if (mask.paths_size() == 0) v.Add("update_mask", "required");
+    for (const std::string& path : mask.paths()) {
+      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
+      paths.insert(path);
+    }
+    if (paths.contains("name")) CRM_RETURN_IF_ERROR(v.Merge(CheckName(in.name())));
+    if (paths.contains("source")) CRM_RETURN_IF_ERROR(v.Merge(CheckSource(in)));
+    if (paths.contains("priority")) CRM_RETURN_IF_ERROR(v.Merge(CheckPriority(in)));
+    if (paths.contains("tags")) CRM_RETURN_IF_ERROR(v.Merge(CheckTags(in)));
+    if (paths.contains("amount")) CRM_RETURN_IF_ERROR(v.Merge(CheckAmountShape(in.amount())));
+    if (paths.contains("client_id")) {
+      CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.client_id", in.client_id())));
+    }
+    if (paths.contains("responsible_id")) {
+      if (in.responsible_id().empty()) v.Add("deal.responsible_id", "required");
+      CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("deal.responsible_id", in.responsible_id())));
+    }
+    if (paths.contains("fields")) {
+      v1::Deal probe;
+      *probe.mutable_fields() = in.fields();
+      CheckFields(probe, LoadFieldDefs(tx), v);
+    }
+    if (paths.contains("type_code") && !in.type_code().empty()) {
+      CheckTypeCode(DealTypeCodes(tx), "deal.type_code", in.type_code(), v);
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   std::optional<DealRow> old = LoadDeal(tx, in.id(), /*for_update=*/true);
   if (!old.has_value()) return absl::NotFoundError("deal not found");
   CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
-  if (check_version && in.version() != old->deal.version()) return absl::AbortedError("version mismatch");
+  // Versions (issue 16, README "Versions"): 0 means any version (last writer wins; `If-Match: *`);
+  // another stale one is ABORTED (412 through the gateway with If-Match).
+  if (check_version && in.version() != 0 && in.version() != old->deal.version()) {
+    return absl::AbortedError(
+        absl::StrCat("version mismatch: the deal is at version ", old->deal.version(), ", not ", in.version()));
+  }
   DealRow next = *old;
   v1::Deal& d = next.deal;
   std::vector<std::string> changed;
@@ -885,10 +1183,11 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
     d.set_client_id(in.client_id());
     changed.push_back("client_id");
   }
+  if (paths.contains("type_code") && in.type_code() != d.type_code()) {
+    d.set_type_code(in.type_code());
+    changed.push_back("type_code");
+  }
   if (paths.contains("fields")) {
-    v1::Deal probe;
-    *probe.mutable_fields() = in.fields();
-    CRM_RETURN_IF_ERROR(CheckFields(probe, LoadFieldDefs(tx)));
     std::map<std::string, std::string> before, after;
     for (const auto& f : d.fields()) before[f.code()] = f.SerializeAsString();
     for (const auto& f : in.fields()) after[f.code()] = f.SerializeAsString();
@@ -956,17 +1255,26 @@ absl::StatusOr<v1::Deal> DealStore::UpdateInTx(pqxx::transaction_base& tx, const
 
 absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealRequest& req) {
   const Principal& caller = actor.principal;
-  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
-  if (req.stage_id().empty()) return InvalidFieldError("stage_id", "required");
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("stage_id", req.stage_id()));
-  CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
-  if (CodePoints(req.comment()) > kMaxComment) return InvalidFieldError("comment", "too long");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.id())) v.Add("id", "not a UUID");
+    if (req.stage_id().empty()) v.Add("stage_id", "required");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("stage_id", req.stage_id())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckOptionalUuid("pipeline_id", req.pipeline_id())));
+    if (CodePoints(req.comment()) > kMaxComment) v.Add("comment", "too long");
+    if (req.version() < 0) v.Add("version", "negative");
+    CRM_RETURN_IF_ERROR(v.Status());
+  }
   DealRow out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), caller, actor.idempotency_key, kMoveDealMethod,
+                                              req, out.deal, [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<DealRow> old = LoadDeal(tx, req.id(), /*for_update=*/true);
     if (!old.has_value()) return absl::NotFoundError("deal not found");
     CRM_RETURN_IF_ERROR(CheckCanWrite(caller, old->Ownership()));
-    if (req.version() != 0 && req.version() != old->deal.version()) return absl::AbortedError("version mismatch");
+    if (req.version() != 0 && req.version() != old->deal.version()) {
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: the deal is at version ", old->deal.version(), ", not ", req.version()));
+    }
     const std::string pipeline = req.pipeline_id().empty() ? old->deal.pipeline_id() : req.pipeline_id();
     CRM_ASSIGN_OR_RETURN(std::optional<StageRow> stage, LoadStage(tx, req.stage_id()));
     if (!stage.has_value() || stage->pipeline_id != pipeline) {
@@ -991,12 +1299,16 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
       d.set_lost_reason_code(req.lost_reason_code());
       d.set_lost_comment(req.comment());
     }
-    CRM_RETURN_IF_ERROR(CheckGates(stage->stage, old->deal, req.comment()));
+    CRM_ASSIGN_OR_RETURN(const GateInput gate_input, GateInputFor(tx, stage->stage, old->deal, req.comment()));
+    CRM_RETURN_IF_ERROR(CheckGates(stage->stage, old->deal, gate_input));
     const absl::Time now = clock_.Now();
+    // A comment sent with the move is the deal's latest comment, one in the stage it enters (issue 16).
+    if (!req.comment().empty()) *d.mutable_last_comment_time() = ToProtoTimestamp(now);
     d.set_pipeline_id(pipeline);
     d.set_stage_id(stage->stage.id());
     d.set_status(static_cast<v1::Deal::Status>(kind));
     *d.mutable_stage_enter_time() = ToProtoTimestamp(now);
+    DeriveCommentSinceStageEntry(d);
     if (kind == v1::Stage::KIND_OPEN) {
       d.clear_close_time();
     } else {
@@ -1042,7 +1354,7 @@ absl::StatusOr<v1::Deal> DealStore::Move(const Actor& actor, const v1::MoveDealR
 
 absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, const v1::ListDealsRequest& req) {
   if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
   CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListDealsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -1050,8 +1362,10 @@ absl::StatusOr<v1::ListDealsResponse> DealStore::List(const Principal& caller, c
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
         SqlParams p;
-        CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(caller, req.filter(), true, "filter", p));
-        Page(tx, caller, where, p, after, PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize), out.mutable_deals(),
+        v1::DealFilter filter = req.filter();
+        out.set_mine_by_default(ApplyDefaultMine(caller, filter));
+        CRM_ASSIGN_OR_RETURN(std::string where, FilterWhere(tx, caller, filter, true, "filter", p));
+        Page(tx, caller, where, p, after, size, clock_.Now(), out.mutable_deals(),
              out.mutable_next_page_token());
         return absl::OkStatus();
       },
@@ -1063,8 +1377,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
   if (ReadScope(caller) == Scope::kNone) return absl::PermissionDeniedError("missing permission deals.read.own");
   if (req.pipeline_id().empty()) return InvalidFieldError("pipeline_id", "required");
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
-  if (req.cards_per_stage() < 0) return InvalidFieldError("cards_per_stage", "negative");
-  const int cards = PageSize(req.cards_per_stage(), kDefaultCards, kMaxCards);
+  CRM_ASSIGN_OR_RETURN(const int cards, PageSize("cards_per_stage", req.cards_per_stage(), kDefaultCards, kMaxCards));
   v1::Board board;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1075,7 +1388,9 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
         if (!currency.has_value()) return absl::NotFoundError("pipeline not found");
         CRM_ASSIGN_OR_RETURN(const std::vector<StageRow> stages, LoadStages(tx, req.pipeline_id()));
         std::map<std::string, std::pair<int64_t, int64_t>> totals;  // stage id -> (count, sum)
-        v1::DealFilter rest = req.filter();
+        v1::DealFilter filter = req.filter();
+        board.set_mine_by_default(ApplyDefaultMine(caller, filter));
+        v1::DealFilter rest = filter;
         rest.clear_pipeline_id();
         rest.clear_stage_ids();
         {
@@ -1089,7 +1404,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
           const std::string cur = p.Add(*currency);
           std::string where;
           if (rest.ByteSizeLong() != 0) {
-            CRM_ASSIGN_OR_RETURN(where, FilterWhere(caller, req.filter(), false, "filter", p));
+            CRM_ASSIGN_OR_RETURN(where, FilterWhere(tx, caller, filter, false, "filter", p));
           }
           for (const pqxx::row& r : Exec(tx, ScopedStageTotalsSql(caller, stage_ids, cur, where, p), p)) {
             totals[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>()};
@@ -1109,8 +1424,8 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
         // Every column's first cards in one statement, column after column (listing.h).
         SqlParams p;
         const std::string stage_ids = p.Add(ArrayLiteral(nonempty));
-        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
-        const pqxx::result r = ExecPrepared(tx, ScopedColumnsSql(caller, CardColumns(), stage_ids, filter, cards + 1, p), p);
+        CRM_ASSIGN_OR_RETURN(std::string cond, FilterWhere(tx, caller, filter, false, "filter", p));
+        const pqxx::result r = ExecPrepared(tx, ScopedColumnsSql(caller, CardColumns(), stage_ids, cond, cards + 1, p), p);
         std::map<std::string, v1::Board::Column*> by_stage;
         for (v1::Board::Column& col : *board.mutable_columns()) by_stage[col.stage().id()] = &col;
         for (size_t begin = 0; begin < r.size();) {
@@ -1120,7 +1435,7 @@ absl::StatusOr<v1::Board> DealStore::GetBoard(const Principal& caller, const v1:
             ++end;
           }
           v1::Board::Column* col = by_stage[r[static_cast<int>(begin)][2].c_str()];
-          ReadCards(r, begin, end, cards, col->mutable_cards(), col->mutable_next_page_token());
+          ReadCards(r, begin, end, cards, clock_.Now(), col->mutable_cards(), col->mutable_next_page_token());
           begin = end;
         }
         return absl::OkStatus();
@@ -1136,7 +1451,7 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("pipeline_id", req.pipeline_id()));
   if (req.stage_id().empty()) return InvalidFieldError("stage_id", "required");
   CRM_RETURN_IF_ERROR(CheckOptionalUuid("stage_id", req.stage_id()));
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
+  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultCards, kMaxCards));
   CRM_ASSIGN_OR_RETURN(std::optional<PageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListStageDealsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -1149,9 +1464,11 @@ absl::StatusOr<v1::ListStageDealsResponse> DealStore::ListStageDeals(const Princ
         }
         SqlParams p;
         std::string where = absl::StrCat("d.stage_id = ", p.Add(req.stage_id()), "::uuid");
-        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(caller, req.filter(), false, "filter", p));
-        Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, PageSize(req.page_size(), kDefaultCards, kMaxCards),
-             out.mutable_cards(), out.mutable_next_page_token());
+        v1::DealFilter f = req.filter();
+        out.set_mine_by_default(ApplyDefaultMine(caller, f));
+        CRM_ASSIGN_OR_RETURN(std::string filter, FilterWhere(tx, caller, f, false, "filter", p));
+        Page(tx, caller, absl::StrCat(where, " AND ", filter), p, after, size, clock_.Now(),
+             out.mutable_deals(), out.mutable_next_page_token());
         return absl::OkStatus();
       },
       {.read_only = true}));

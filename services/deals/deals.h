@@ -46,10 +46,14 @@ struct Actor {
   int automation_depth = 0;
   // The change was made with automation skipped (a bulk import).
   bool skip_automation = false;
+  // The call's Idempotency-Key ("" = none): every POST of deals records its reply under it
+  // (idempotent.h).
+  std::string idempotency_key;
 };
 
-// The actor of the call `ctx` made by `caller`: its request id (crm::rpc::RequestId) and automation
-// causation (crm::rpc::AutomationDepth, crm::rpc::SkipAutomation). Every handler builds its Actor so.
+// The actor of the call `ctx` made by `caller`: its request id (crm::rpc::RequestId), automation
+// causation (crm::rpc::AutomationDepth, crm::rpc::SkipAutomation) and idempotency key
+// (crm::rpc::IdempotencyKey). Every handler builds its Actor so.
 Actor ActorOf(const crm::common::v1::Principal& caller, const grpc::ServerContextBase& ctx);
 
 // Event types written to the outbox.

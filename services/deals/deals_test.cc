@@ -206,7 +206,7 @@ TEST_F(DealsTest, StaleVersionIsAbortedAndChangesNothing) {
   v1::Deal out;
   grpc::Status s = Update(Anna(), change, {"name"}, &out);
   EXPECT_EQ(s.error_code(), StatusCode::ABORTED);
-  EXPECT_EQ(s.error_message(), "version mismatch");
+  EXPECT_EQ(s.error_message(), "version mismatch: the deal is at version 1, not 7");
   EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM deals WHERE name = 'Старое' AND version = 1")), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM outbox"), events);
   // With the right version: applied, version+1, DealUpdated naming the changed fields only.
@@ -475,7 +475,7 @@ TEST_F(DealsTest, BoardCountsAndSumsMatchTheTable) {
   v1::ListStageDealsResponse rest;
   ASSERT_TRUE(stub_->ListStageDeals(&ctx2, more, &rest).ok());
   EXPECT_TRUE(rest.next_page_token().empty());
-  for (const auto& c : rest.cards()) ids.insert(c.id());
+  for (const auto& c : rest.deals()) ids.insert(c.id());
   EXPECT_EQ(ids.size(), 5u);
   // The board under access and the mine filter: Anna's column has only her two deals.
   grpc::ClientContext ctx3;

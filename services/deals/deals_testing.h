@@ -76,6 +76,13 @@ inline std::string FirstField(const grpc::Status& s) {
   return v.empty() ? "" : v[0].field;
 }
 
+// Every field a status names in its details, in order (issue 16: every violation at once).
+inline std::vector<std::string> AllFields(const grpc::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& v : FieldViolations(FromGrpcStatus(s))) out.push_back(v.field);
+  return out;
+}
+
 // The shared harness of a deals gRPC test (see the file comment). A fixture's SetUp first sets clock_
 // if it wants another start, then calls ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp()), inserts its rows,
 // makes its stores and services and calls Serve() once. A fixture that overrides TearDown calls

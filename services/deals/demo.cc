@@ -21,6 +21,18 @@ using Kind = v1::Stage::Kind;
 constexpr char kPaymentTermsNotTechnicalSql[] =
     "UPDATE field_definitions SET technical = false WHERE code = 'payment_terms' AND technical "
     "AND name = 'Оплата' AND options = ARRAY['Предоплата', 'Постоплата']";
+// Issue 16: seed 001's «телефон» is the client's phone. Builds before it loaded «Квалифицирован» and
+// «Назначено» requiring only the client; a stage still exactly as they loaded it gets "client.phone"
+// too, and its pipeline's version moves on (the create cache trusts it, pipelines.h).
+constexpr char kClientPhoneGatesSql[] =
+    "WITH s AS (UPDATE stages SET gates = jsonb_set(gates, '{requiredFields}', "
+    "  CASE id WHEN '01930000-0001-7000-8000-000000000003' THEN '[\"client_id\", \"client.phone\", \"source\"]' "
+    "  ELSE '[\"client_id\", \"client.phone\", \"custom.visit_time\"]' END::jsonb) "
+    "  WHERE (id = '01930000-0001-7000-8000-000000000003' AND gates->'requiredFields' = '[\"client_id\", \"source\"]') "
+    "     OR (id = '01930000-0001-7000-8000-000000000004' "
+    "         AND gates->'requiredFields' = '[\"client_id\", \"custom.visit_time\"]') "
+    "  RETURNING pipeline_id) "
+    "UPDATE pipelines SET version = version + 1 WHERE id IN (SELECT pipeline_id FROM s)";
 using Type = v1::FieldDefinition::Type;
 
 struct StageSpec {
@@ -99,8 +111,13 @@ std::vector<v1::Pipeline> DemoPipelines() {
                    {
                        {"Неразобранное", kOpen, "#99ccff", {}},
                        {"Квалификация", kOpen, "#ffcc66", {}},
-                       {"Квалифицирован", kOpen, "#ffff99", {"client_id", "source"}, true, true},
-                       {"Назначено", kOpen, "#ccff99", {"client_id", "custom.visit_time"}, true, true},
+                       {"Квалифицирован", kOpen, "#ffff99", {"client_id", kGateClientPhone, "source"}, true, true},
+                       {"Назначено",
+                        kOpen,
+                        "#ccff99",
+                        {"client_id", kGateClientPhone, "custom.visit_time"},
+                        true,
+                        true},
                        {"Срыв визита", kOpen, "#ff9999", {}},
                        {"Успешно", kWon, "#66cc66", {}},
                        {"Отказ", kLost, "#cccccc", {}},
@@ -171,6 +188,7 @@ absl::Status LoadDemoPipelines(pg::Pool& pool) {
   // is corrected, so a partner copy stops carrying the client's payment terms.
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool, [](pqxx::work& tx) -> absl::Status {
     pg::ExecPrepared(tx, kPaymentTermsNotTechnicalSql);
+    pg::ExecPrepared(tx, kClientPhoneGatesSql);
     return absl::OkStatus();
   }));
   for (const v1::Pipeline& p : DemoPipelines()) {

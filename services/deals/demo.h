@@ -13,9 +13,10 @@
 // document ids, the list of services, project dates) are marked `technical`; the others may hold
 // personal or commercial data: «Оплата» (payment terms), «Реквизиты», «Адрес доставки» are not technical.
 //
-// Seed 001's gates: entering «Квалифицирован» needs ФИО, телефон (the client: client_id), источник
-// (source), a comment and an open task; entering «Назначено» needs the client, «Дата визита»
-// (custom.visit_time), a comment and an open task. Seed 002's «Обязательные поля» gate the next
+// Seed 001's gates: entering «Квалифицирован» needs ФИО (the client: client_id), телефон (the client's
+// phone: client.phone), источник (source), a comment and an open task; entering «Назначено» needs the
+// client and their phone, «Дата визита» (custom.visit_time), a comment and an open task. "A comment" is
+// one written since the deal entered its stage or one sent with the move (issue 16). Seed 002's «Обязательные поля» gate the next
 // stage: «КП» needs priority, client and «Срок поставки»; «Договор» the amount and the КП status,
 // approval date and payment terms; «Запуск реализации сделки» the payment date.
 //

@@ -117,12 +117,13 @@ class ListingTest : public ::testing::Test {
       }
       // Deal g: pipeline 2 for every fifth, a stage by g, the responsible user (g div 7 mod 100) + 1
       // with their team, one in 97 tagged vip, one in a thousand with «квартира» in its name, one in 53
-      // with a custom field, ten seconds apart (g = 1 oldest).
+      // with a custom field, one in 11 an upsell and one in 101 a renewal (D2), ten seconds apart (g = 1
+      // oldest).
       const std::string p1 = absl::StrCat("'{", absl::StrJoin(kP1Stages, ","), "}'::uuid[]");
       const std::string p2 = absl::StrCat("'{", absl::StrJoin(kP2Stages, ","), "}'::uuid[]");
       tx.exec0(absl::StrCat(
           "INSERT INTO deals (id, name, pipeline_id, stage_id, status, responsible_id, team_ids, amount_minor, "
-          "tags, fields, create_time, update_time, stage_enter_time) "
+          "tags, fields, type_code, create_time, update_time, stage_enter_time) "
           "SELECT gen_random_uuid(), 'Сделка №' || g || CASE WHEN g % 1000 = 7 THEN ' квартира у моря' ELSE '' END, "
           "CASE WHEN g % 5 = 0 THEN '", kP2, "'::uuid ELSE '", kP1, "'::uuid END, "
           "CASE WHEN g % 5 = 0 THEN (", p2, ")[1 + (g / 5) % 3] ELSE (", p1, ")[1 + g % 6] END, "
@@ -133,6 +134,7 @@ class ListingTest : public ::testing::Test {
           "CASE WHEN g % 97 = 0 THEN '{vip}'::text[] ELSE '{}'::text[] END, "
           "CASE WHEN g % 53 = 0 THEN '{\"object_type\": {\"code\": \"object_type\", \"text\": \"flat\"}}'::jsonb "
           "ELSE '{}'::jsonb END, "
+          "CASE WHEN g % 11 = 0 THEN 'upsell' WHEN g % 101 = 0 THEN 'renewal' END, "
           "t, t, t FROM generate_series(1, ", kDeals, ") g, "
           "LATERAL (SELECT timestamptz '2026-01-01 00:00:00+00' + g * interval '10 seconds' AS t) ts"));
       // A few copies of one deal (filter.copied_from_id).
@@ -250,6 +252,23 @@ class ListingTest : public ::testing::Test {
       out.push_back(f);
     }
     {
+      // D3 (issue 16): the same through the query-string form.
+      Filter f{"custom field as code:value", {}, "fields @> '{\"object_type\": {\"text\": \"flat\"}}'"};
+      f.filter.add_custom_fields("object_type:flat");
+      out.push_back(f);
+    }
+    {
+      Filter f{"type", {}, "type_code = 'upsell'"};  // D2
+      f.filter.add_type_codes("upsell");
+      out.push_back(f);
+    }
+    {
+      Filter f{"two types", {}, "type_code IN ('upsell', 'renewal')"};
+      f.filter.add_type_codes("upsell");
+      f.filter.add_type_codes("renewal");
+      out.push_back(f);
+    }
+    {
       Filter f{"copies", {}, "copied_from_id IS NOT NULL"};
       out.push_back(f);  // copied_from_id set in the test, once the source is known
     }
@@ -328,7 +347,7 @@ TEST_F(ListingTest, FoldingTheTotalsChangesNoBoard) {
 
 TEST_F(ListingTest, BoardsOfEveryScopeAreIndexBackedAndCountExactly) {
   for (const Caller& caller : Callers()) {
-    for (const std::string filter : {"none", "tag", "mine"}) {
+    for (const std::string filter : {"none", "tag", "mine", "custom field", "type"}) {
       SCOPED_TRACE(absl::StrCat(caller.name, " / ", filter));
       v1::GetBoardRequest req;
       req.set_pipeline_id(kP1);
@@ -340,6 +359,12 @@ TEST_F(ListingTest, BoardsOfEveryScopeAreIndexBackedAndCountExactly) {
       } else if (filter == "mine") {
         req.mutable_filter()->set_mine(true);
         where = absl::StrCat("responsible_id = '", caller.principal.id(), "'");
+      } else if (filter == "custom field") {
+        req.mutable_filter()->add_custom_fields("object_type:flat");
+        where = "fields @> '{\"object_type\": {\"text\": \"flat\"}}'";
+      } else if (filter == "type") {
+        req.mutable_filter()->add_type_codes("upsell");
+        where = "type_code = 'upsell'";
       }
       StatementRecorder recorder;
       auto board = store_->GetBoard(caller.principal, req);
@@ -381,7 +406,7 @@ TEST_F(ListingTest, BoardsOfEveryScopeAreIndexBackedAndCountExactly) {
       ASSERT_TRUE(page.ok()) << page.status();
       EXPECT_GE(ExpectNoSeqScanOfDeals(recorder.Take(), caller.name + " column / " + filter), 1);
       std::vector<std::string> cards;
-      for (const auto& card : page->cards()) cards.push_back(card.id());
+      for (const auto& card : page->deals()) cards.push_back(card.id());
       EXPECT_EQ(cards, Expected(absl::StrCat("stage_id = '", kP1Stages[3], "' AND ", caller.access, " AND (", where,
                                              ")"),
                                 static_cast<int>(cards.size())));

@@ -33,6 +33,7 @@
 #include "services/deals/deals.h"
 #include "services/deals/listing.h"
 #include "services/deals/demo.h"
+#include "services/deals/interactions/demo.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
 #include "services/deals/pipelines.h"
@@ -47,13 +48,17 @@ int DemoMain() {
   crm::log::Init("deals", crm::log::Level::kInfo);
   crm::config::Env env("deals");
   const std::string dsn = env.String("PG_DSN", crm::deals::kDefaultDsn);
+  const std::string time_zone = env.String("TIME_ZONE", crm::deals::kDefaultPaymentTimeZone);
   if (!env.status().ok()) return crm::config::ReportInvalid("deals", env.status());
   absl::Status status = [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(auto pool,
         crm::pg::MigrateAndOpen(crm::deals::AllMigrations(),
             {.dsn = dsn, .size = 2, .application_name = "deals-demo"}));
     CRM_RETURN_IF_ERROR(crm::deals::LoadDemoPipelines(*pool));
-    return crm::deals::realty::LoadDemoRealty(*pool);  // D14: a project, two buildings, bookings
+    CRM_RETURN_IF_ERROR(crm::deals::realty::LoadDemoRealty(*pool));  // D14: a project, two buildings, bookings
+    // Issue 17: requests and interactions of the demo clients (services/deals/interactions/demo.h).
+    CRM_ASSIGN_OR_RETURN(absl::TimeZone zone, crm::LoadTimeZone(time_zone));
+    return crm::deals::interactions::LoadDemoInteractions(*pool, zone, crm::SystemClock());
   }();
   if (!status.ok()) {
     std::fprintf(stderr, "crm-deals demo: %s\n", std::string(status.ToString()).c_str());

@@ -2,6 +2,7 @@
 #include "services/deals/orders.h"
 
 #include <optional>
+#include <vector>
 #include <pqxx/pqxx>
 
 #include "absl/strings/ascii.h"
@@ -16,8 +17,10 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/products.h"
 #include "services/deals/sql.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -28,6 +31,8 @@ namespace {
 constexpr size_t kMaxNumber = 100;
 constexpr size_t kMaxComment = 5000;
 constexpr int kMaxLines = 500;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 200;
 
 crm::common::v1::Money MakeMoney(int64_t minor, const std::string& currency) {
   crm::common::v1::Money m;
@@ -41,29 +46,35 @@ absl::StatusOr<int64_t> ValidateOrderLines(google::protobuf::RepeatedPtrField<v1
                                            const std::string& currency) {
   if (lines.size() > kMaxLines) return InvalidFieldError("order.lines", "at most 500 lines");
   int64_t sum = 0;
+  Violations v;  // every violation of every line at once (issue 16)
+  std::vector<int64_t> quantities;
   for (int i = 0; i < lines.size(); ++i) {
     v1::DealProduct& l = lines[i];
     const std::string pre = absl::StrCat("order.lines[", i, "]");
     absl::StripAsciiWhitespace(l.mutable_name());
-    if (l.name().empty()) return InvalidFieldError(pre + ".name", "required");
-    if (CodePoints(l.name()) > 500) return InvalidFieldError(pre + ".name", "longer than 500 characters");
-    CRM_ASSIGN_OR_RETURN(int64_t qty, ParseQuantity(pre + ".quantity", l.quantity()));
+    if (l.name().empty()) v.Add(pre + ".name", "required");
+    if (CodePoints(l.name()) > 500) v.Add(pre + ".name", "longer than 500 characters");
+    quantities.push_back(v.Value(ParseQuantity(pre + ".quantity", l.quantity())).value_or(0));
     for (const auto& [field, m] :
          {std::pair<const char*, const crm::common::v1::Money*>{".unit_price", &l.unit_price()},
           {".discount", &l.discount()}}) {
       if (!m->currency().empty() && m->currency() != currency) {
-        return InvalidFieldError(pre + field + ".currency",
-                                 absl::StrCat("must be the deal's currency ", currency));
+        v.Add(pre + field + ".currency", absl::StrCat("must be the deal's currency ", currency));
       }
-      if (m->amount_minor() < 0)
-        return InvalidFieldError(pre + field + ".amount_minor", "must not be negative");
+      if (m->amount_minor() < 0) v.Add(pre + field + ".amount_minor", "must not be negative");
     }
     if (l.discount_basis_points() < 0 || l.discount_basis_points() > 10000) {
-      return InvalidFieldError(pre + ".discount_basis_points", "must be between 0 and 10000");
+      v.Add(pre + ".discount_basis_points", "must be between 0 and 10000");
     }
     if (l.discount_basis_points() != 0 && l.discount().amount_minor() != 0) {
-      return InvalidFieldError(pre + ".discount", "give a percent discount or an amount, not both");
+      v.Add(pre + ".discount", "give a percent discount or an amount, not both");
     }
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
+  for (int i = 0; i < lines.size(); ++i) {
+    v1::DealProduct& l = lines[i];
+    const std::string pre = absl::StrCat("order.lines[", i, "]");
+    const int64_t qty = quantities[i];
     CRM_ASSIGN_OR_RETURN(int64_t total, LineTotal(pre, qty, l.unit_price().amount_minor(),
                                                   l.discount_basis_points(), l.discount().amount_minor()));
     l.set_quantity(FormatQuantity(qty));
@@ -123,16 +134,22 @@ OrderStore::OrderStore(pg::Pool& pool, const Clock& clock)
     : pool_(pool), clock_(clock), outbox_("deals", clock) {}
 
 absl::StatusOr<v1::Order> OrderStore::Create(const Actor& actor, const v1::CreateOrderRequest& req) {
-  v1::Order o = req.order();
-  absl::StripAsciiWhitespace(o.mutable_number());
-  if (CodePoints(o.number()) > kMaxNumber)
-    return InvalidFieldError("order.number", "longer than 100 characters");
-  if (CodePoints(o.comment()) > kMaxComment)
-    return InvalidFieldError("order.comment", "longer than 5000 characters");
-  if (req.from_deal_products() && !o.lines().empty()) {
-    return InvalidFieldError("order.lines", "must be empty with from_deal_products");
+  v1::Order given = req.order();
+  absl::StripAsciiWhitespace(given.mutable_number());
+  {
+    Violations v;  // every violation at once (issue 16); the lines' own in ValidateOrderLines
+    if (CodePoints(given.number()) > kMaxNumber) v.Add("order.number", "longer than 100 characters");
+    if (CodePoints(given.comment()) > kMaxComment) v.Add("order.comment", "longer than 5000 characters");
+    if (req.from_deal_products() && !given.lines().empty()) {
+      v.Add("order.lines", "must be empty with from_deal_products");
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::Order o;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kCreateOrderMethod, req, o,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    o = given;
     CRM_ASSIGN_OR_RETURN(DealHead deal,
                          LoadDealHead(tx, actor.principal, req.deal_id(), /*write=*/true, true));
     int64_t amount = 0;
@@ -204,18 +221,40 @@ absl::StatusOr<v1::Order> OrderStore::Create(const Actor& actor, const v1::Creat
 }
 
 absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(const Principal& caller, std::string_view deal_id) {
+  v1::ListOrdersRequest req;
+  req.set_deal_id(std::string(deal_id));
+  return List(caller, req);
+}
+
+absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(const Principal& caller, const v1::ListOrdersRequest& req) {
+  Violations v;  // every violation at once; the page rule of every list (README "Lists")
+  const int size = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize)).value_or(0);
+  const std::optional<TimePageKey> after =
+      v.Value(DecodeTimePageToken("page_token", req.page_token())).value_or(std::nullopt);
+  if (req.deal_id().empty()) v.Add("deal_id", "required");
+  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) v.Add("deal_id", "not a UUID");
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::ListOrdersResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
-        CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, caller, deal_id, /*write=*/false, false));
+        out.Clear();
+        CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, caller, req.deal_id(), /*write=*/false, false));
         SqlParams p;
-        pqxx::result r = Exec(
-            tx,
-            absl::StrCat("SELECT ", OrderColumns(), " FROM deal_orders o WHERE o.deal_id = ", p.Add(deal.id),
-                         "::uuid ORDER BY o.create_time DESC, o.id DESC"),
-            p);
-        for (const pqxx::row& row : r) *out.add_orders() = ReadOrder(row);
+        std::string where = absl::StrCat("o.deal_id = ", p.Add(deal.id), "::uuid");
+        if (after.has_value()) {
+          absl::StrAppend(&where, " AND (o.create_time, o.id) < (", TsParam(p, absl::FromUnixMicros(after->micros)),
+                          ", ", p.Add(after->id), "::uuid)");
+        }
+        pqxx::result r = Exec(tx,
+                              absl::StrCat("SELECT ", OrderColumns(), " FROM deal_orders o WHERE ", where,
+                                           " ORDER BY o.create_time DESC, o.id DESC LIMIT ", size + 1),
+                              p);
+        for (int i = 0; i < static_cast<int>(r.size()) && i < size; ++i) *out.add_orders() = ReadOrder(r[i]);
+        if (static_cast<int>(r.size()) > size) {
+          const v1::Order& last = out.orders(size - 1);
+          out.set_next_page_token(TimePageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
+        }
         return absl::OkStatus();
       },
       {.read_only = true}));
@@ -239,17 +278,26 @@ absl::StatusOr<v1::Order> OrderStore::Get(const Principal& caller, std::string_v
 }
 
 absl::StatusOr<v1::Order> OrderStore::SetStatus(const Actor& actor, const v1::SetOrderStatusRequest& req) {
-  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
-  if (req.status() == v1::Order::STATUS_UNSPECIFIED || !v1::Order::Status_IsValid(req.status())) {
-    return InvalidFieldError("status", "required: NEW, IN_PROGRESS, SHIPPED, DONE or CANCELLED");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.id())) v.Add("id", "not a UUID");
+    if (req.status() == v1::Order::STATUS_UNSPECIFIED || !v1::Order::Status_IsValid(req.status())) {
+      v.Add("status", "required: NEW, IN_PROGRESS, SHIPPED, DONE or CANCELLED");
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   v1::Order result;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kSetOrderStatusMethod, req, result,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     CRM_ASSIGN_OR_RETURN(DealHead deal,
                          LoadDealHead(tx, actor.principal, req.deal_id(), /*write=*/true, true));
     std::optional<v1::Order> old = LoadOrder(tx, deal.id, req.id(), /*for_update=*/true);
     if (!old.has_value()) return absl::NotFoundError("order not found");
-    if (req.version() != 0 && req.version() != old->version()) return absl::AbortedError("version mismatch");
+    if (req.version() != 0 && req.version() != old->version()) {  // 0 = any version (README "Versions")
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: the order is at version ", old->version(), ", not ", req.version()));
+    }
     if (old->status() == req.status()) {
       result = *old;
       return absl::OkStatus();
@@ -291,7 +339,7 @@ grpc::Status OrderServiceImpl::CreateOrder(grpc::ServerContext* ctx, const v1::C
 
 grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext* ctx, const v1::ListOrdersRequest* req,
                                           v1::ListOrdersResponse* out) {
-  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, req->deal_id()); });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, *req); });
 }
 
 grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext* ctx, const v1::GetOrderRequest* req,

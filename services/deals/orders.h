@@ -43,6 +43,9 @@ class OrderStore {
   // The deal's orders, newest first.
   absl::StatusOr<crm::deals::v1::ListOrdersResponse> List(const crm::common::v1::Principal& caller,
                                                           std::string_view deal_id);
+  // A page of them, newest first (page_size / page_token, README "Lists").
+  absl::StatusOr<crm::deals::v1::ListOrdersResponse> List(const crm::common::v1::Principal& caller,
+                                                          const crm::deals::v1::ListOrdersRequest& req);
   // One order of the deal.
   absl::StatusOr<crm::deals::v1::Order> Get(const crm::common::v1::Principal& caller,
                                             std::string_view deal_id, std::string_view id);

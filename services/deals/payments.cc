@@ -20,8 +20,10 @@
 #include "libs/pg/sql_numeric.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/products.h"
 #include "services/deals/sql.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -247,13 +249,23 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::Add(const Actor& actor, std::stri
                                                    const v1::Payment& in) {
   CRM_RETURN_IF_ERROR(RequirePayments(actor.principal));
   v1::Payment x;
-  CRM_ASSIGN_OR_RETURN(*x.mutable_due_date(), CheckDate("payment.due_date", in.due_date()));
-  CRM_RETURN_IF_ERROR(CheckComment("payment.comment", in.comment()));
+  {
+    Violations v;  // every violation at once (issue 16); the currency is checked against the deal's below
+    x.set_due_date(v.Value(CheckDate("payment.due_date", in.due_date())).value_or(""));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckComment("payment.comment", in.comment())));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckAmount("payment.amount", in.amount(), in.amount().currency()).status()));
+    CRM_RETURN_IF_ERROR(v.Status());
+  }
   x.set_comment(in.comment());
   const absl::Time now = clock_.Now();
   const std::string today = absl::FormatCivilTime(absl::ToCivilDay(now, zone_));
   v1::PaymentPanel out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::AddPaymentRequest request;  // what an idempotency key is bound to
+  request.set_deal_id(std::string(deal_id));
+  *request.mutable_payment() = in;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kAddPaymentMethod, request, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     PanelTx t(tx, deals_, actor, today);
     CRM_RETURN_IF_ERROR(t.Open(deal_id, /*write=*/true));
     CRM_ASSIGN_OR_RETURN(int64_t amount, CheckAmount("payment.amount", in.amount(), t.deal().currency));
@@ -278,17 +290,23 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::Update(const Actor& actor, std::s
                                                       const google::protobuf::FieldMask& mask) {
   static const std::set<std::string> kPaths = {"due_date", "amount", "comment"};
   CRM_RETURN_IF_ERROR(RequirePayments(actor.principal));
-  if (!IsUuid(in.id())) return InvalidFieldError("payment.id", "not a UUID");
-  if (mask.paths().empty()) return InvalidFieldError("update_mask", "required");
-  for (const std::string& path : mask.paths()) {
-    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("cannot update ", path));
-  }
   std::set<std::string> paths(mask.paths().begin(), mask.paths().end());
   std::string due;
-  if (paths.contains("due_date")) {
-    CRM_ASSIGN_OR_RETURN(due, CheckDate("payment.due_date", in.due_date()));
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(in.id())) v.Add("payment.id", "not a UUID");
+    if (mask.paths().empty()) v.Add("update_mask", "required");
+    for (const std::string& path : mask.paths()) {
+      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
+    }
+    if (paths.contains("due_date")) due = v.Value(CheckDate("payment.due_date", in.due_date())).value_or("");
+    if (paths.contains("comment")) CRM_RETURN_IF_ERROR(v.Merge(CheckComment("payment.comment", in.comment())));
+    if (paths.contains("amount")) {
+      CRM_RETURN_IF_ERROR(v.Merge(CheckAmount("payment.amount", in.amount(), in.amount().currency()).status()));
+    }
+    if (in.version() < 0) v.Add("payment.version", "negative");
+    CRM_RETURN_IF_ERROR(v.Status());
   }
-  if (paths.contains("comment")) CRM_RETURN_IF_ERROR(CheckComment("payment.comment", in.comment()));
   const absl::Time now = clock_.Now();
   const std::string today = absl::FormatCivilTime(absl::ToCivilDay(now, zone_));
   v1::PaymentPanel out;
@@ -297,7 +315,10 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::Update(const Actor& actor, std::s
     CRM_RETURN_IF_ERROR(t.Open(deal_id, /*write=*/true));
     std::optional<v1::Payment> old = LoadPayment(tx, t.deal().id, in.id(), today);
     if (!old.has_value()) return absl::NotFoundError("payment not found");
-    if (in.version() != 0 && in.version() != old->version()) return absl::AbortedError("version mismatch");
+    if (in.version() != 0 && in.version() != old->version()) {  // 0 = any version (README "Versions")
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: the payment is at version ", old->version(), ", not ", in.version()));
+    }
     v1::Payment next = *old;
     std::vector<std::string> changed;
     if (paths.contains("amount")) {
@@ -343,12 +364,18 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::Update(const Actor& actor, std::s
 absl::StatusOr<v1::PaymentPanel> PaymentStore::MarkReceived(const Actor& actor,
                                                             const v1::MarkPaymentReceivedRequest& req) {
   CRM_RETURN_IF_ERROR(RequirePayments(actor.principal));
-  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
-  CRM_RETURN_IF_ERROR(CheckComment("comment", req.comment()));
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.id())) v.Add("id", "not a UUID");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckComment("comment", req.comment())));
+    CRM_RETURN_IF_ERROR(v.Status());
+  }
   const absl::Time now = clock_.Now();
   const std::string today = absl::FormatCivilTime(absl::ToCivilDay(now, zone_));
   v1::PaymentPanel out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kMarkPaymentReceivedMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     PanelTx t(tx, deals_, actor, today);
     CRM_RETURN_IF_ERROR(t.Open(req.deal_id(), /*write=*/true));
     std::optional<v1::Payment> old = LoadPayment(tx, t.deal().id, req.id(), today);
@@ -419,23 +446,30 @@ absl::StatusOr<v1::PaymentPanel> PaymentStore::ApplySchedule(const Actor& actor,
   if (req.parts_size() > kMaxParts)
     return InvalidFieldError("parts", absl::StrCat("at most ", kMaxParts, " parts"));
   int sum = 0;
+  bool percents_valid = true;
   std::vector<std::string> due;
+  Violations v;  // every violation at once (issue 16)
   for (int i = 0; i < req.parts_size(); ++i) {
     const v1::SchedulePart& part = req.parts(i);
     if (part.percent() < 1 || part.percent() > 100) {
-      return InvalidFieldError(absl::StrCat("parts[", i, "].percent"),
-                               "must be a whole percent from 1 to 100");
+      v.Add(absl::StrCat("parts[", i, "].percent"), "must be a whole percent from 1 to 100");
+      percents_valid = false;
     }
     sum += part.percent();
-    CRM_ASSIGN_OR_RETURN(std::string d, CheckDate(absl::StrCat("parts[", i, "].due_date"), part.due_date()));
-    due.push_back(std::move(d));
-    CRM_RETURN_IF_ERROR(CheckComment(absl::StrCat("parts[", i, "].comment"), part.comment()));
+    due.push_back(v.Value(CheckDate(absl::StrCat("parts[", i, "].due_date"), part.due_date())).value_or(""));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckComment(absl::StrCat("parts[", i, "].comment"), part.comment())));
   }
-  if (sum != 100) return InvalidFieldError("parts", absl::StrCat("the percents sum to ", sum, ", not 100"));
+  if (percents_valid && sum != 100) v.Add("parts", absl::StrCat("the percents sum to ", sum, ", not 100"));
+  if (req.has_total()) {
+    CRM_RETURN_IF_ERROR(v.Merge(CheckAmount("total", req.total(), req.total().currency()).status()));
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
   const absl::Time now = clock_.Now();
   const std::string today = absl::FormatCivilTime(absl::ToCivilDay(now, zone_));
   v1::PaymentPanel out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, actor.principal, actor.idempotency_key,
+                                              kApplyPaymentScheduleMethod, req, out,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     PanelTx t(tx, deals_, actor, today);
     CRM_RETURN_IF_ERROR(t.Open(req.deal_id(), /*write=*/true));
     const std::string& currency = t.deal().currency;

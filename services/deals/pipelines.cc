@@ -2,6 +2,8 @@
 #include "services/deals/pipelines.h"
 
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
+#include "services/deals/violations.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -13,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
@@ -179,17 +182,18 @@ v1::FieldDefinition ReadField(const pqxx::row& r) {
   return f;
 }
 
-// Validates `p` for create/update: everything but the stages' ids. Custom fields named by gates must
-// be defined (read in `tx`).
+// Validates `p` for create/update: everything but the stages' ids, every violation at once (issue 16).
+// Custom fields named by gates must be defined (read in `tx`).
 absl::Status ValidatePipeline(pqxx::transaction_base& tx, const v1::Pipeline& p) {
-  CRM_RETURN_IF_ERROR(CheckName("pipeline.name", p.name()));
+  Violations v;
+  CRM_RETURN_IF_ERROR(v.Merge(CheckName("pipeline.name", p.name())));
   if (p.stages_size() > kMaxStages) return InvalidFieldError("pipeline.stages", "at most 50 stages");
   std::set<std::string> deal_fields(std::begin(kGateDealFields), std::end(kGateDealFields));
   int open = 0, won = 0, lost = 0;
   for (int i = 0; i < p.stages_size(); ++i) {
     const v1::Stage& s = p.stages(i);
     const std::string at = absl::StrCat("pipeline.stages[", i, "]");
-    CRM_RETURN_IF_ERROR(CheckName(at + ".name", s.name()));
+    CRM_RETURN_IF_ERROR(v.Merge(CheckName(at + ".name", s.name())));
     switch (s.kind()) {
       case v1::Stage::KIND_OPEN:
         ++open;
@@ -201,31 +205,38 @@ absl::Status ValidatePipeline(pqxx::transaction_base& tx, const v1::Pipeline& p)
         ++lost;
         break;
       default:
-        return InvalidFieldError(at + ".kind", "must be KIND_OPEN, KIND_WON or KIND_LOST");
+        v.Add(at + ".kind", "must be KIND_OPEN, KIND_WON or KIND_LOST");
     }
-    if (!IsColor(s.color())) return InvalidFieldError(at + ".color", "must be \"#RRGGBB\" or empty");
+    if (!IsColor(s.color())) v.Add(at + ".color", "must be \"#RRGGBB\" or empty");
     const std::string rf = at + ".gates.required_fields";
-    if (s.gates().required_fields_size() > kMaxRequiredFields)
-      return InvalidFieldError(rf, "at most 32 fields");
+    if (s.gates().required_fields_size() > kMaxRequiredFields) {
+      v.Add(rf, "at most 32 fields");
+      continue;
+    }
     std::set<std::string> seen;
-    for (const std::string& f : s.gates().required_fields()) {
-      if (!seen.insert(f).second) return InvalidFieldError(rf, absl::StrCat("repeats ", QuoteForError(f)));
+    for (int j = 0; j < s.gates().required_fields_size(); ++j) {
+      const std::string& f = s.gates().required_fields(j);
+      const std::string& fj = rf;  // the list's path; the description quotes the item
+      if (!seen.insert(f).second) {
+        v.Add(fj, absl::StrCat("repeats ", QuoteForError(f)));
+        continue;
+      }
       if (deal_fields.count(f)) continue;
       if (absl::StartsWith(f, kCustomFieldPrefix)) {
         const std::string code = f.substr(sizeof(kCustomFieldPrefix) - 1);
         if (IsCode(code) && !tx.exec_params("SELECT 1 FROM field_definitions WHERE code = $1", code).empty())
           continue;
-        return InvalidFieldError(rf, absl::StrCat("unknown custom field ", QuoteForError(f)));
+        v.Add(fj, absl::StrCat("unknown custom field ", QuoteForError(f)));
+        continue;
       }
-      return InvalidFieldError(
-          rf, absl::StrCat("unknown field ", QuoteForError(f),
-                           ": use amount, client_id, source, priority, tags, name or custom.<code>"));
+      v.Add(fj, absl::StrCat("unknown field ", QuoteForError(f), ": use ", absl::StrJoin(kGateDealFields, ", "),
+                               " or custom.<code>"));
     }
   }
-  if (open < 1 || won < 1 || lost < 1)
-    return InvalidFieldError("pipeline.stages",
-                             "a pipeline needs at least one open, one won and one lost stage");
-  return absl::OkStatus();
+  if (open < 1 || won < 1 || lost < 1) {
+    v.Add("pipeline.stages", "a pipeline needs at least one open, one won and one lost stage");
+  }
+  return v.Status();
 }
 
 void WriteStage(pqxx::transaction_base& tx, std::string_view pipeline_id, int position, const v1::Stage& s,
@@ -312,6 +323,7 @@ absl::StatusOr<v1::ListPipelinesResponse> PipelineStore::List() {
 }
 
 absl::StatusOr<v1::Pipeline> PipelineStore::Get(std::string_view id) {
+  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");  // a malformed id is 400 (issue 16)
   std::optional<v1::Pipeline> out;
   CRM_RETURN_IF_ERROR(
       pg::InTransaction(pool_,
@@ -325,7 +337,12 @@ absl::StatusOr<v1::Pipeline> PipelineStore::Get(std::string_view id) {
 }
 
 absl::StatusOr<v1::Pipeline> PipelineStore::Create(const v1::Pipeline& pipeline) {
-  return Insert(pipeline, /*keep_ids=*/false, nullptr);
+  return Insert(pipeline, /*keep_ids=*/false, nullptr, nullptr, "");
+}
+
+absl::StatusOr<v1::Pipeline> PipelineStore::Create(const v1::Pipeline& pipeline, const Principal& caller,
+                                                   std::string_view idempotency_key) {
+  return Insert(pipeline, /*keep_ids=*/false, nullptr, &caller, idempotency_key);
 }
 
 absl::StatusOr<bool> PipelineStore::EnsurePipeline(const v1::Pipeline& pipeline) {
@@ -335,12 +352,12 @@ absl::StatusOr<bool> PipelineStore::EnsurePipeline(const v1::Pipeline& pipeline)
       return InvalidFieldError(absl::StrCat("pipeline.stages[", i, "].id"), "must be a UUID");
   }
   bool created = false;
-  CRM_RETURN_IF_ERROR(Insert(pipeline, /*keep_ids=*/true, &created).status());
+  CRM_RETURN_IF_ERROR(Insert(pipeline, /*keep_ids=*/true, &created, nullptr, "").status());
   return created;
 }
 
-absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline, bool keep_ids,
-                                                   bool* created) {
+absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline, bool keep_ids, bool* created,
+                                                   const Principal* caller, std::string_view idempotency_key) {
   v1::Pipeline p = pipeline;
   const absl::Time now = clock_.Now();
   if (!keep_ids) {
@@ -349,7 +366,12 @@ absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline,
   }
   for (v1::Stage& s : *p.mutable_stages()) NormalizeGates(s);
   std::optional<v1::Pipeline> result;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::CreatePipelineRequest request;  // what an idempotency key is bound to
+  *request.mutable_pipeline() = pipeline;
+  v1::Pipeline reply;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, now, caller != nullptr ? *caller : Principal(),
+                                              caller != nullptr ? idempotency_key : "", kCreatePipelineMethod,
+                                              request, reply, [&](pqxx::transaction_base& tx) -> absl::Status {
     if (created) *created = false;
     result.reset();
     CRM_RETURN_IF_ERROR(ValidatePipeline(tx, p));
@@ -369,15 +391,19 @@ absl::StatusOr<v1::Pipeline> PipelineStore::Insert(const v1::Pipeline& pipeline,
     }
     if (created) *created = true;
     CRM_ASSIGN_OR_RETURN(result, LoadPipeline(tx, p.id()));  // as stored (times in microseconds)
+    if (result) reply = *result;
     return absl::OkStatus();
   }));
-  if (!result) return absl::InternalError("pipeline vanished after insert");
+  if (!result) result = reply;  // a repeated idempotency key: the first reply
+  if (result->id().empty()) return absl::InternalError("pipeline vanished after insert");
   return *std::move(result);
 }
 
 absl::StatusOr<v1::Pipeline> PipelineStore::Update(const v1::Pipeline& pipeline,
                                                    const std::vector<std::string>& paths) {
   bool set_name = false, set_sort = false, set_stages = false;
+  Violations v;
+  if (!IsUuid(pipeline.id())) v.Add("pipeline.id", "not a UUID");
   for (const std::string& path : paths) {
     if (path == "name") {
       set_name = true;
@@ -386,18 +412,20 @@ absl::StatusOr<v1::Pipeline> PipelineStore::Update(const v1::Pipeline& pipeline,
     } else if (path == "stages") {
       set_stages = true;
     } else {
-      return InvalidFieldError("update_mask",
-                               absl::StrCat("unknown or read-only field ", QuoteForError(path)));
+      v.Add("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(path)));
     }
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   std::optional<v1::Pipeline> result;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     result.reset();
     CRM_ASSIGN_OR_RETURN(std::optional<v1::Pipeline> old,
                          LoadPipeline(tx, pipeline.id(), /*for_update=*/true));
     if (!old) return absl::NotFoundError("pipeline not found");
-    if (pipeline.version() != 0 && pipeline.version() != old->version())
-      return absl::AbortedError("version mismatch");
+    if (pipeline.version() != 0 && pipeline.version() != old->version()) {
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: the pipeline is at version ", old->version(), ", not ", pipeline.version()));
+    }
     v1::Pipeline next = *old;
     if (set_name) next.set_name(pipeline.name());
     if (set_sort) next.set_sort(pipeline.sort());
@@ -473,6 +501,23 @@ absl::StatusOr<v1::ListLostReasonsResponse> PipelineStore::ListLostReasons() {
   return out;
 }
 
+absl::StatusOr<v1::ListDealTypesResponse> PipelineStore::ListDealTypes() {
+  v1::ListDealTypesResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        for (const pqxx::row& r : tx.exec("SELECT code, name FROM deal_types ORDER BY sort, code")) {
+          v1::DealType* t = out.add_deal_types();
+          t->set_code(r[0].as<std::string>());
+          t->set_name(r[1].as<std::string>());
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
 absl::StatusOr<std::optional<v1::LostReason>> PipelineStore::FindLostReason(std::string_view code) {
   std::optional<v1::LostReason> out;
   if (!IsCode(code)) return out;
@@ -530,30 +575,35 @@ absl::StatusOr<std::optional<v1::FieldDefinition>> PipelineStore::FindField(std:
 
 namespace {
 
+// Every violation of a field definition at once (issue 16).
 absl::Status ValidateField(const v1::FieldDefinition& f) {
-  if (!IsCode(f.code())) return InvalidFieldError("field.code", "must match [a-z][a-z0-9_]{0,63}");
-  CRM_RETURN_IF_ERROR(CheckName("field.name", f.name()));
-  if (f.type() < v1::FieldDefinition::TYPE_STRING || f.type() > v1::FieldDefinition::TYPE_URL)
-    return InvalidFieldError("field.type", "required");
+  Violations v;
+  if (!IsCode(f.code())) v.Add("field.code", "must match [a-z][a-z0-9_]{0,63}");
+  CRM_RETURN_IF_ERROR(v.Merge(CheckName("field.name", f.name())));
+  if (f.type() < v1::FieldDefinition::TYPE_STRING || f.type() > v1::FieldDefinition::TYPE_URL) {
+    v.Add("field.type", "required: TYPE_STRING, TYPE_NUMBER, TYPE_MONEY, TYPE_DATE, TYPE_DATETIME, TYPE_BOOL, "
+                        "TYPE_ENUM, TYPE_MULTI_ENUM, TYPE_USER or TYPE_URL");
+  }
   const bool enumerated =
       f.type() == v1::FieldDefinition::TYPE_ENUM || f.type() == v1::FieldDefinition::TYPE_MULTI_ENUM;
   if (!enumerated) {
-    if (f.options_size() > 0)
-      return InvalidFieldError("field.options", "only ENUM and MULTI_ENUM fields take options");
-    return absl::OkStatus();
+    if (f.options_size() > 0) v.Add("field.options", "only ENUM and MULTI_ENUM fields take options");
+    return v.Status();
   }
-  if (f.options_size() == 0)
-    return InvalidFieldError("field.options", "ENUM and MULTI_ENUM fields need options");
-  if (f.options_size() > kMaxOptions) return InvalidFieldError("field.options", "at most 200 options");
+  if (f.options_size() == 0) v.Add("field.options", "ENUM and MULTI_ENUM fields need options");
+  if (f.options_size() > kMaxOptions) {
+    v.Add("field.options", "at most 200 options");
+    return v.Status();
+  }
   std::set<std::string> seen;
-  for (const std::string& o : f.options()) {
-    if (o.empty()) return InvalidFieldError("field.options", "an option is empty");
-    if (Utf8Chars(o) > kMaxNameChars)
-      return InvalidFieldError("field.options", "an option is over 200 characters");
-    if (!seen.insert(o).second)
-      return InvalidFieldError("field.options", absl::StrCat("repeats ", QuoteForError(o)));
+  for (int i = 0; i < f.options_size(); ++i) {
+    const std::string& o = f.options(i);
+    const std::string at = "field.options";  // the description says which option
+    if (o.empty()) v.Add(at, absl::StrCat("option ", i + 1, " is empty"));
+    if (Utf8Chars(o) > kMaxNameChars) v.Add(at, absl::StrCat("option ", i + 1, " is over 200 characters"));
+    if (!o.empty() && !seen.insert(o).second) v.Add(at, absl::StrCat("repeats ", QuoteForError(o)));
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 // Inserts `f`; false when its code is taken.
@@ -568,11 +618,26 @@ bool InsertField(pqxx::transaction_base& tx, const v1::FieldDefinition& f) {
 }  // namespace
 
 absl::StatusOr<v1::FieldDefinition> PipelineStore::CreateField(const v1::FieldDefinition& field) {
+  return CreateField(field, Principal(), "");
+}
+
+absl::StatusOr<v1::FieldDefinition> PipelineStore::CreateField(const v1::FieldDefinition& field,
+                                                               const Principal& caller,
+                                                               std::string_view idempotency_key) {
   CRM_RETURN_IF_ERROR(ValidateField(field));
-  CRM_ASSIGN_OR_RETURN(bool created, EnsureField(field));
-  if (!created)
-    return absl::AlreadyExistsError(absl::StrCat("field ", QuoteForError(field.code()), " already exists"));
-  return field;
+  v1::CreateFieldDefinitionRequest request;  // what an idempotency key is bound to
+  *request.mutable_field() = field;
+  v1::FieldDefinition reply;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      pool_, clock_.Now(), caller, idempotency_key, kCreateFieldDefinitionMethod, request, reply,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        if (!InsertField(tx, field)) {
+          return absl::AlreadyExistsError(absl::StrCat("field ", QuoteForError(field.code()), " already exists"));
+        }
+        reply = field;
+        return absl::OkStatus();
+      }));
+  return reply;
 }
 
 absl::StatusOr<bool> PipelineStore::EnsureField(const v1::FieldDefinition& field) {
@@ -608,7 +673,7 @@ grpc::Status PipelineServiceImpl::CreatePipeline(grpc::ServerContext* ctx,
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kPipelinesManagePermission));
-    CRM_ASSIGN_OR_RETURN(*out, store_->Create(req->pipeline()));
+    CRM_ASSIGN_OR_RETURN(*out, store_->Create(req->pipeline(), caller, rpc::IdempotencyKey(*ctx)));
     return absl::OkStatus();
   });
 }
@@ -633,6 +698,14 @@ grpc::Status PipelineServiceImpl::ListLostReasons(grpc::ServerContext* ctx, cons
   });
 }
 
+grpc::Status PipelineServiceImpl::ListDealTypes(grpc::ServerContext* ctx, const v1::ListDealTypesRequest*,
+                                                v1::ListDealTypesResponse* out) {
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListDealTypesResponse> {
+    CRM_RETURN_IF_ERROR(CheckCanReadSetup(caller));
+    return store_->ListDealTypes();
+  });
+}
+
 grpc::Status PipelineServiceImpl::ListFieldDefinitions(grpc::ServerContext* ctx,
                                                        const v1::ListFieldDefinitionsRequest*,
                                                        v1::ListFieldDefinitionsResponse* out) {
@@ -648,7 +721,7 @@ grpc::Status PipelineServiceImpl::CreateFieldDefinition(grpc::ServerContext* ctx
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kPipelinesManagePermission));
-    CRM_ASSIGN_OR_RETURN(*out, store_->CreateField(req->field()));
+    CRM_ASSIGN_OR_RETURN(*out, store_->CreateField(req->field(), caller, rpc::IdempotencyKey(*ctx)));
     return absl::OkStatus();
   });
 }

@@ -51,9 +51,12 @@ class Pool;
 
 namespace crm::deals {
 
-// The deal fields a stage gate may require, besides custom fields written "custom.<code>".
-inline constexpr const char* kGateDealFields[] = {"amount",   "client_id", "source",
-                                                  "priority", "tags",      "name"};
+// A gate's «телефон» (seed 001 §1.3, §2.3): the deal's client has a phone (issue 16).
+inline constexpr char kGateClientPhone[] = "client.phone";
+// The deal fields a stage gate may require, besides custom fields written "custom.<code>": the deal's
+// own, its type (D2) and its client's phone.
+inline constexpr const char* kGateDealFields[] = {"amount", "client_id", "source",    "priority",
+                                                  "tags",   "name",      "type_code", kGateClientPhone};
 // The prefix of a custom field in StageGates.required_fields.
 inline constexpr char kCustomFieldPrefix[] = "custom.";
 
@@ -104,6 +107,9 @@ class PipelineStore {
   // version 1). INVALID_ARGUMENT naming pipeline.name, pipeline.stages (not at least one open, one won
   // and one lost stage), pipeline.stages[i].name / .kind / .color / .gates.required_fields.
   absl::StatusOr<v1::Pipeline> Create(const v1::Pipeline& pipeline);
+  // Create with an idempotency key of `caller` (idempotent.h): a repeat returns the first pipeline.
+  absl::StatusOr<v1::Pipeline> Create(const v1::Pipeline& pipeline, const crm::common::v1::Principal& caller,
+                                      std::string_view idempotency_key);
   // Applies the fields named in `paths` ("name", "sort", "stages"; others are INVALID_ARGUMENT naming
   // update_mask) from `pipeline`. NOT_FOUND for an unknown pipeline.id; ABORTED "version mismatch" when
   // pipeline.version is not 0 and not the stored one. Stages are matched by id: a stage with an id keeps
@@ -123,6 +129,10 @@ class PipelineStore {
   // The reason with `code`, or nullopt when there is none.
   absl::StatusOr<std::optional<v1::LostReason>> FindLostReason(std::string_view code);
 
+  // ---- deal types (D2) ----
+  // The catalogue (migration 0013) in display order.
+  absl::StatusOr<v1::ListDealTypesResponse> ListDealTypes();
+
   // ---- custom field definitions ----
   // Every definition, ordered by sort, then code.
   absl::StatusOr<v1::ListFieldDefinitionsResponse> ListFields();
@@ -132,11 +142,16 @@ class PipelineStore {
   // field.type, field.options (ENUM / MULTI_ENUM need at least one, non-empty and distinct; other
   // types take none); ALREADY_EXISTS when the code is taken.
   absl::StatusOr<v1::FieldDefinition> CreateField(const v1::FieldDefinition& field);
+  // CreateField with an idempotency key of `caller` (idempotent.h): a repeat returns the first reply.
+  absl::StatusOr<v1::FieldDefinition> CreateField(const v1::FieldDefinition& field,
+                                                  const crm::common::v1::Principal& caller,
+                                                  std::string_view idempotency_key);
   // Creates `field` unless a definition with its code exists; returns whether it was created.
   absl::StatusOr<bool> EnsureField(const v1::FieldDefinition& field);
 
  private:
-  absl::StatusOr<v1::Pipeline> Insert(const v1::Pipeline& pipeline, bool keep_ids, bool* created);
+  absl::StatusOr<v1::Pipeline> Insert(const v1::Pipeline& pipeline, bool keep_ids, bool* created,
+                                      const crm::common::v1::Principal* caller, std::string_view idempotency_key);
 
   pg::Pool& pool_;
   const Clock& clock_;
@@ -160,6 +175,8 @@ class PipelineServiceImpl final : public v1::PipelineService::Service {
                               v1::Pipeline* out) override;
   grpc::Status ListLostReasons(grpc::ServerContext* ctx, const v1::ListLostReasonsRequest* req,
                                v1::ListLostReasonsResponse* out) override;
+  grpc::Status ListDealTypes(grpc::ServerContext* ctx, const v1::ListDealTypesRequest* req,
+                             v1::ListDealTypesResponse* out) override;
   grpc::Status ListFieldDefinitions(grpc::ServerContext* ctx, const v1::ListFieldDefinitionsRequest* req,
                                     v1::ListFieldDefinitionsResponse* out) override;
   grpc::Status CreateFieldDefinition(grpc::ServerContext* ctx, const v1::CreateFieldDefinitionRequest* req,

@@ -6,6 +6,7 @@
 #include "services/deals/pipelines.h"
 
 #include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -37,6 +38,7 @@ namespace crm::deals {
 namespace {
 
 using crm::common::v1::Principal;
+using ::testing::ElementsAre;
 
 // The first field violation of a failed call, "" when none.
 std::string ViolatedField(const grpc::Status& s) {
@@ -255,8 +257,9 @@ TEST_F(PipelinesTest, CreateGetAndList) {
   EXPECT_TRUE(found);
 
   EXPECT_EQ(Get(NewUuidV7(), &got).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Get("not-a-uuid", &got).error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Get("", &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  // A malformed id is 400 naming it (issue 16), not 404.
+  EXPECT_EQ(Get("not-a-uuid", &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Get("", &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(PipelinesTest, UnsignedCallerIsTurnedAway) {
@@ -405,7 +408,7 @@ TEST_F(PipelinesTest, UpdateChecksAndBumpsVersion) {
   next.set_name("Версии 3");
   s = Update(next, {"name"}, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
-  EXPECT_EQ(s.error_message(), "version mismatch");
+  EXPECT_EQ(s.error_message(), "version mismatch: the pipeline is at version 2, not 1");
   v1::Pipeline got;
   ASSERT_TRUE(Get(made.id(), &got).ok());
   EXPECT_EQ(got.name(), "Версии 2");
@@ -625,16 +628,17 @@ TEST_F(PipelinesTest, DemoPipelinesLoadIdempotentlyAndFollowTheSeeds) {
   EXPECT_EQ(lead.stages(6).id(), kDemoLeadLostStageId);
   EXPECT_EQ(lead.stages(6).kind(), v1::Stage::KIND_LOST);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(lead.stages(i).kind(), v1::Stage::KIND_OPEN) << i;
-  // §1.3: into «Квалифицирован» only with ФИО/телефон (the client), источник, a comment and a task.
+  // §1.3: into «Квалифицирован» only with ФИО (the client), телефон (the client's phone), источник, a
+  // comment and a task.
   const v1::StageGates& qualified = lead.stages(2).gates();
   EXPECT_EQ(std::vector<std::string>(qualified.required_fields().begin(), qualified.required_fields().end()),
-            (std::vector<std::string>{"client_id", "source"}));
+            (std::vector<std::string>{"client_id", "client.phone", "source"}));
   EXPECT_TRUE(qualified.requires_comment());
   EXPECT_TRUE(qualified.requires_open_task());
-  // §2.3: into «Назначено» with the client, the visit date, a comment and a task.
+  // §2.3: into «Назначено» with the client and their phone, the visit date, a comment and a task.
   const v1::StageGates& appointed = lead.stages(3).gates();
   EXPECT_EQ(std::vector<std::string>(appointed.required_fields().begin(), appointed.required_fields().end()),
-            (std::vector<std::string>{"client_id", "custom.visit_time"}));
+            (std::vector<std::string>{"client_id", "client.phone", "custom.visit_time"}));
   EXPECT_TRUE(appointed.requires_comment());
   EXPECT_TRUE(appointed.requires_open_task());
   EXPECT_EQ(lead.stages(0).gates().required_fields_size(), 0);
@@ -678,6 +682,22 @@ TEST_F(PipelinesTest, DemoPipelinesLoadIdempotentlyAndFollowTheSeeds) {
   ASSERT_TRUE(LoadDemoPipelines(*pool_).ok());
   ASSERT_TRUE(Get(kDemoLeadPipelineId, &lead).ok());
   EXPECT_EQ(lead.name(), "Первичка");
+
+  // Issue 16: gates as builds before it loaded them («телефон» = only the client) get the client's phone
+  // on the next load, with a new pipeline version; a gate edited since is left as it is.
+  db_->Exec(absl::StrCat("UPDATE stages SET gates = jsonb_set(gates, '{requiredFields}', '[\"client_id\", \"source\"]') "
+                         "WHERE id = '", kDemoLeadQualifiedStageId, "'; "
+                         "UPDATE stages SET gates = jsonb_set(gates, '{requiredFields}', '[\"custom.visit_time\"]') "
+                         "WHERE id = '", kDemoLeadAppointedStageId, "'"));
+  const int64_t version = lead.version();
+  ASSERT_TRUE(LoadDemoPipelines(*pool_).ok());
+  ASSERT_TRUE(Get(kDemoLeadPipelineId, &lead).ok());
+  EXPECT_THAT(lead.stages(2).gates().required_fields(), ElementsAre("client_id", "client.phone", "source"));
+  EXPECT_THAT(lead.stages(3).gates().required_fields(), ElementsAre("custom.visit_time"));
+  EXPECT_EQ(lead.version(), version + 1);
+  ASSERT_TRUE(LoadDemoPipelines(*pool_).ok());
+  ASSERT_TRUE(Get(kDemoLeadPipelineId, &lead).ok());
+  EXPECT_EQ(lead.version(), version + 1);
 }
 
 }  // namespace

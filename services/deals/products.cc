@@ -20,8 +20,11 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/sql_numeric.h"
 #include "libs/rpc/call.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/sql.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -108,22 +111,25 @@ std::optional<v1::Product> LoadProduct(pqxx::transaction_base& tx, std::string_v
   return ReadProduct(r[0]);
 }
 
+// Every violation of a catalogue product at once (issue 16).
 absl::Status ValidateProduct(v1::Product& p) {
+  Violations v;
   absl::StripAsciiWhitespace(p.mutable_external_id());
-  if (p.external_id().empty()) return InvalidFieldError("product.external_id", "required");
-  CRM_RETURN_IF_ERROR(CheckText("product.external_id", p.external_id(), kMaxExternalId));
+  if (p.external_id().empty()) v.Add("product.external_id", "required");
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("product.external_id", p.external_id(), kMaxExternalId)));
   absl::StripAsciiWhitespace(p.mutable_name());
-  if (p.name().empty()) return InvalidFieldError("product.name", "required");
-  CRM_RETURN_IF_ERROR(CheckText("product.name", p.name(), kMaxName));
-  CRM_RETURN_IF_ERROR(CheckText("product.sku", p.sku(), kMaxShort));
-  CRM_RETURN_IF_ERROR(CheckText("product.unit", p.unit(), kMaxShort));
+  if (p.name().empty()) v.Add("product.name", "required");
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("product.name", p.name(), kMaxName)));
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("product.sku", p.sku(), kMaxShort)));
+  CRM_RETURN_IF_ERROR(v.Merge(CheckText("product.unit", p.unit(), kMaxShort)));
   if (p.price().currency().empty()) p.mutable_price()->set_currency("RUB");
   if (!ValidateCurrency(p.price().currency()).ok()) {
-    return InvalidFieldError("product.price.currency", "not an ISO 4217 code");
+    v.Add("product.price.currency", "not an ISO 4217 code");
   }
   CRM_RETURN_IF_ERROR(
-      AmountIn("product.price", p.price(), p.price().currency(), /*allow_zero=*/true).status());
-  return CheckBasisPoints("product.vat_basis_points", p.vat_basis_points());
+      v.Merge(AmountIn("product.price", p.price(), p.price().currency(), /*allow_zero=*/true).status()));
+  CRM_RETURN_IF_ERROR(v.Merge(CheckBasisPoints("product.vat_basis_points", p.vat_basis_points())));
+  return v.Status();
 }
 
 bool CanReadCatalog(const Principal& caller) {
@@ -174,19 +180,23 @@ struct LineValues {
 // Validates `l` (name, quantity, prices, discount, VAT) in `currency` and computes its total.
 absl::StatusOr<LineValues> ValidateLine(v1::DealProduct& l, const std::string& currency) {
   LineValues v;
-  absl::StripAsciiWhitespace(l.mutable_name());
-  if (l.name().empty()) return InvalidFieldError("product.name", "required");
-  CRM_RETURN_IF_ERROR(CheckText("product.name", l.name(), kMaxName));
-  CRM_RETURN_IF_ERROR(CheckText("product.sku", l.sku(), kMaxShort));
-  CRM_RETURN_IF_ERROR(CheckText("product.unit", l.unit(), kMaxShort));
-  CRM_ASSIGN_OR_RETURN(v.quantity_milli, ParseQuantity("product.quantity", l.quantity()));
-  CRM_ASSIGN_OR_RETURN(v.unit_price_minor, AmountIn("product.unit_price", l.unit_price(), currency, true));
-  CRM_RETURN_IF_ERROR(CheckBasisPoints("product.discount_basis_points", l.discount_basis_points()));
-  CRM_ASSIGN_OR_RETURN(v.discount_minor, AmountIn("product.discount", l.discount(), currency, true));
-  if (v.discount_minor != 0 && l.discount_basis_points() != 0) {
-    return InvalidFieldError("product.discount", "give a percent discount or an amount, not both");
+  {
+    Violations bad;  // every violation at once (issue 16)
+    absl::StripAsciiWhitespace(l.mutable_name());
+    if (l.name().empty()) bad.Add("product.name", "required");
+    CRM_RETURN_IF_ERROR(bad.Merge(CheckText("product.name", l.name(), kMaxName)));
+    CRM_RETURN_IF_ERROR(bad.Merge(CheckText("product.sku", l.sku(), kMaxShort)));
+    CRM_RETURN_IF_ERROR(bad.Merge(CheckText("product.unit", l.unit(), kMaxShort)));
+    v.quantity_milli = bad.Value(ParseQuantity("product.quantity", l.quantity())).value_or(0);
+    v.unit_price_minor = bad.Value(AmountIn("product.unit_price", l.unit_price(), currency, true)).value_or(0);
+    CRM_RETURN_IF_ERROR(bad.Merge(CheckBasisPoints("product.discount_basis_points", l.discount_basis_points())));
+    v.discount_minor = bad.Value(AmountIn("product.discount", l.discount(), currency, true)).value_or(0);
+    if (v.discount_minor != 0 && l.discount_basis_points() != 0) {
+      bad.Add("product.discount", "give a percent discount or an amount, not both");
+    }
+    CRM_RETURN_IF_ERROR(bad.Merge(CheckBasisPoints("product.vat_basis_points", l.vat_basis_points())));
+    CRM_RETURN_IF_ERROR(bad.Status());
   }
-  CRM_RETURN_IF_ERROR(CheckBasisPoints("product.vat_basis_points", l.vat_basis_points()));
   CRM_ASSIGN_OR_RETURN(v.total_minor, LineTotal("product", v.quantity_milli, v.unit_price_minor,
                                                 l.discount_basis_points(), v.discount_minor));
   l.set_quantity(FormatQuantity(v.quantity_milli));
@@ -246,6 +256,31 @@ v1::ListDealProductsResponse LinesResponse(pqxx::transaction_base& tx, const Dea
     total += l.total().amount_minor();
     *out.add_products() = std::move(l);
   }
+  *out.mutable_total() = MakeMoney(total, deal.currency);
+  return out;
+}
+
+// One page of the deal's lines in the order they were added (after position `after`), with the total of
+// all of them (README "Lists").
+v1::ListDealProductsResponse LinesPage(pqxx::transaction_base& tx, const DealHead& deal, int size,
+                                       std::optional<int64_t> after) {
+  v1::ListDealProductsResponse out;
+  SqlParams p;
+  const std::string d = p.Add(deal.id);
+  pqxx::result r = Exec(tx,
+                        absl::StrCat("SELECT ", LineColumns(), ", l.pos FROM deal_products l WHERE l.deal_id = ", d,
+                                     "::uuid", after ? absl::StrCat(" AND l.pos > ", p.Add(absl::StrCat(*after)), "::bigint") : "",
+                                     " ORDER BY l.pos LIMIT ", size + 1),
+                        p);
+  for (int i = 0; i < static_cast<int>(r.size()) && i < size; ++i) *out.add_products() = ReadLine(r[i]);
+  if (static_cast<int>(r.size()) > size) out.set_next_page_token(PosPageToken(r[size - 1][16].as<int64_t>()));
+  SqlParams q;
+  const int64_t total =
+      Exec(tx,
+           absl::StrCat("SELECT ", pg::SaturatingBigint("coalesce(sum(total_minor), 0)"),
+                        " FROM deal_products WHERE deal_id = ", q.Add(deal.id), "::uuid"),
+           q)[0][0]
+          .as<int64_t>();
   *out.mutable_total() = MakeMoney(total, deal.currency);
   return out;
 }
@@ -501,8 +536,7 @@ absl::StatusOr<v1::Product> CatalogStore::Get(const Principal& caller, std::stri
 absl::StatusOr<v1::ListProductsResponse> CatalogStore::List(const Principal& caller,
                                                             const v1::ListProductsRequest& req) {
   if (!CanReadCatalog(caller)) return absl::PermissionDeniedError("missing permission deals.read.own");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
-  const int limit = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
+  CRM_ASSIGN_OR_RETURN(const int limit, PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
   SqlParams p;
   std::vector<std::string> conds{"TRUE"};
   const std::string query(absl::StripAsciiWhitespace(req.query()));
@@ -551,12 +585,25 @@ DealProductStore::DealProductStore(pg::Pool& pool, const Clock& clock)
 
 absl::StatusOr<v1::ListDealProductsResponse> DealProductStore::List(const Principal& caller,
                                                                     std::string_view deal_id) {
+  v1::ListDealProductsRequest req;
+  req.set_deal_id(std::string(deal_id));
+  return List(caller, req);
+}
+
+absl::StatusOr<v1::ListDealProductsResponse> DealProductStore::List(const Principal& caller,
+                                                                    const v1::ListDealProductsRequest& req) {
+  Violations v;
+  const int size = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize)).value_or(0);
+  const std::optional<int64_t> after = v.Value(DecodePosPageToken("page_token", req.page_token())).value_or(std::nullopt);
+  if (req.deal_id().empty()) v.Add("deal_id", "required");
+  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) v.Add("deal_id", "not a UUID");
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::ListDealProductsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
-        CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, caller, deal_id, /*write=*/false, false));
-        out = LinesResponse(tx, deal);
+        CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, caller, req.deal_id(), /*write=*/false, false));
+        out = LinesPage(tx, deal, size, after);
         return absl::OkStatus();
       },
       {.read_only = true}));
@@ -568,8 +615,14 @@ absl::StatusOr<v1::DealProduct> DealProductStore::Add(const Actor& actor, std::s
   if (!in.product_id().empty() && !IsUuid(in.product_id())) {
     return InvalidFieldError("product.product_id", "not a UUID");
   }
-  v1::DealProduct l = in;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  v1::DealProduct l;
+  v1::AddDealProductRequest request;  // what an idempotency key is bound to
+  request.set_deal_id(std::string(deal_id));
+  *request.mutable_product() = in;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kAddDealProductMethod, request, l,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    l = in;
     CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, actor.principal, deal_id, /*write=*/true, true));
     if (!l.product_id().empty()) {
       std::optional<v1::Product> p = LoadProduct(tx, "id", l.product_id());
@@ -607,17 +660,24 @@ absl::StatusOr<v1::DealProduct> DealProductStore::Update(const Actor& actor, std
                                                          const google::protobuf::FieldMask& mask) {
   static const std::set<std::string> kPaths = {
       "name", "quantity", "unit_price", "discount_basis_points", "discount", "vat_basis_points"};
-  if (!IsUuid(in.id())) return InvalidFieldError("product.id", "not a UUID");
-  if (mask.paths().empty()) return InvalidFieldError("update_mask", "required");
-  for (const std::string& path : mask.paths()) {
-    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("cannot update ", path));
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(in.id())) v.Add("product.id", "not a UUID");
+    if (mask.paths().empty()) v.Add("update_mask", "required");
+    for (const std::string& path : mask.paths()) {
+      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   v1::DealProduct result;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     CRM_ASSIGN_OR_RETURN(DealHead deal, LoadDealHead(tx, actor.principal, deal_id, /*write=*/true, true));
     std::optional<v1::DealProduct> old = LoadLine(tx, deal.id, in.id());
     if (!old.has_value()) return absl::NotFoundError("line item not found");
-    if (in.version() != 0 && in.version() != old->version()) return absl::AbortedError("version mismatch");
+    if (in.version() != 0 && in.version() != old->version()) {  // 0 = any version (README "Versions")
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: the line is at version ", old->version(), ", not ", in.version()));
+    }
     v1::DealProduct next = *old;
     for (const std::string& path : mask.paths()) {
       if (path == "name") next.set_name(in.name());
@@ -657,7 +717,7 @@ absl::StatusOr<v1::ListDealProductsResponse> DealProductStore::Remove(const Acto
     SqlParams p;
     Exec(tx, absl::StrCat("DELETE FROM deal_products WHERE id = ", p.Add(old->id()), "::uuid"), p);
     CRM_RETURN_IF_ERROR(EmitLines(tx, outbox_, actor, deal, "removed", *old));
-    out = LinesResponse(tx, deal);
+    out = LinesPage(tx, deal, kDefaultPageSize, std::nullopt);
     return absl::OkStatus();
   }));
   return out;
@@ -686,7 +746,7 @@ grpc::Status CatalogServiceImpl::ListProducts(grpc::ServerContext* ctx, const v1
 grpc::Status DealProductServiceImpl::ListDealProducts(grpc::ServerContext* ctx,
                                                       const v1::ListDealProductsRequest* req,
                                                       v1::ListDealProductsResponse* out) {
-  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, req->deal_id()); });
+  return rpc::Serve(*ctx, out, [&](const Principal& caller) { return store_.List(caller, *req); });
 }
 
 grpc::Status DealProductServiceImpl::AddDealProduct(grpc::ServerContext* ctx,

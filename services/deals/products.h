@@ -126,6 +126,9 @@ class DealProductStore {
   // The lines of a deal the caller may see, and their total.
   absl::StatusOr<crm::deals::v1::ListDealProductsResponse> List(const crm::common::v1::Principal& caller,
                                                                 std::string_view deal_id);
+  // A page of them (page_size / page_token, README "Lists"), with the total of all of them.
+  absl::StatusOr<crm::deals::v1::ListDealProductsResponse> List(const crm::common::v1::Principal& caller,
+                                                                const crm::deals::v1::ListDealProductsRequest& req);
   // Adds a line (from the catalogue when product_id is set).
   absl::StatusOr<crm::deals::v1::DealProduct> Add(const Actor& actor, std::string_view deal_id,
                                                   const crm::deals::v1::DealProduct& line);

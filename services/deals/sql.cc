@@ -1,6 +1,7 @@
 // File: services/deals/sql.cc
 #include "services/deals/sql.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <pqxx/pqxx>
@@ -23,6 +24,25 @@ pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql, const SqlP
 pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, const SqlParams& p) {
   crm::pg::RecordStatement(sql, p.values());
   return crm::pg::ExecPrepared(tx, sql, pqxx::prepare::make_dynamic_params(p.values()));
+}
+
+absl::StatusOr<int> PageSize(std::string_view field, int64_t requested, int default_size, int max_size) {
+  if (requested < 0) return InvalidFieldError(field, absl::StrCat("negative: 0 for the default ", default_size, ", at most ", max_size));
+  if (requested == 0) return default_size;
+  return static_cast<int>(std::min<int64_t>(requested, max_size));
+}
+
+std::string PosPageToken(int64_t pos) { return absl::WebSafeBase64Escape(absl::StrCat("p", pos)); }
+
+absl::StatusOr<std::optional<int64_t>> DecodePosPageToken(std::string_view field, std::string_view token) {
+  if (token.empty()) return std::optional<int64_t>();
+  std::string raw;
+  int64_t pos = 0;
+  if (!absl::WebSafeBase64Unescape(AsAbsl(token), &raw) || raw.size() < 2 || raw[0] != 'p' ||
+      !absl::SimpleAtoi(raw.substr(1), &pos)) {
+    return InvalidFieldError(field, "malformed page token");
+  }
+  return std::optional<int64_t>(pos);
 }
 
 std::string TimePageToken(int64_t micros, std::string_view id) {

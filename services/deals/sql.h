@@ -46,6 +46,16 @@ pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql, co
 // exactly what the stores send (listing_test.cc). One at a time; test code only.
 using StatementRecorder = crm::pg::StatementRecorder;
 
+// The page rule of every list of deals (issue 16, README "Lists"): a page_size below 0 is
+// INVALID_ARGUMENT naming `field`, 0 takes `default_size`, and one above `max_size` is clamped to it.
+absl::StatusOr<int> PageSize(std::string_view field, int64_t requested, int default_size, int max_size);
+
+// Keyset pages of lists ordered by a position (contacts and line items in the order they were added):
+// the opaque token of the page that ends at `pos`, and the position a token holds (nullopt for "",
+// INVALID_ARGUMENT naming `field` for a token not made here).
+std::string PosPageToken(int64_t pos);
+absl::StatusOr<std::optional<int64_t>> DecodePosPageToken(std::string_view field, std::string_view token);
+
 // Keyset pages of lists ordered by (a timestamp, id) — deals by create_time, tasks by due_time, the
 // timeline by create_time: the opaque token of the page that ends at the row with `micros` and `id`,
 // and the key a token holds (nullopt for "", INVALID_ARGUMENT naming `field` for a token not made here).

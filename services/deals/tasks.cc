@@ -20,9 +20,11 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
 #include "services/deals/listing.h"
 #include "services/deals/sql.h"
 #include "services/deals/timeline.h"
+#include "services/deals/violations.h"
 
 namespace crm::deals {
 
@@ -95,23 +97,27 @@ void RecomputeNextTask(pqxx::transaction_base& tx, const std::string& deal_id) {
        p);
 }
 
-absl::Status ValidateFields(const v1::Task& t, bool check_kind, bool check_title, bool check_due, bool check_resp) {
+// Records every violation of the task's fields being set in `v` (issue 16).
+void ValidateFields(const v1::Task& t, bool check_kind, bool check_title, bool check_due, bool check_resp,
+                    Violations& v) {
   if (check_kind && (t.kind() == v1::Task::KIND_UNSPECIFIED || !v1::Task::Kind_IsValid(t.kind()))) {
-    return InvalidFieldError("task.kind", "required: CALL, MEETING, EMAIL, FOLLOW_UP or CUSTOM");
+    v.Add("task.kind", "required: CALL, MEETING, EMAIL, FOLLOW_UP or CUSTOM");
   }
   if (check_title) {
-    if (t.title().empty()) return InvalidFieldError("task.title", "required");
-    if (CodePoints(t.title()) > kMaxTitle) return InvalidFieldError("task.title", "longer than 500 characters");
+    if (t.title().empty()) v.Add("task.title", "required");
+    if (CodePoints(t.title()) > kMaxTitle) v.Add("task.title", "longer than 500 characters");
   }
-  if (check_due && !t.has_due_time()) return InvalidFieldError("task.due_time", "required");
+  if (check_due && !t.has_due_time()) v.Add("task.due_time", "required");
   if (check_resp && !t.responsible_id().empty() && !IsUuid(t.responsible_id())) {
-    return InvalidFieldError("task.responsible_id", "not a UUID");
+    v.Add("task.responsible_id", "not a UUID");
   }
-  return absl::OkStatus();
 }
 
+// Versions (issue 16, README "Versions"): 0 means any version; a stale one is ABORTED.
 absl::Status CheckVersion(int64_t given, int64_t stored) {
-  if (given != 0 && given != stored) return absl::AbortedError("version mismatch");
+  if (given != 0 && given != stored) {
+    return absl::AbortedError(absl::StrCat("version mismatch: the task is at version ", stored, ", not ", given));
+  }
   return absl::OkStatus();
 }
 
@@ -221,8 +227,12 @@ absl::Status Timeline(pqxx::transaction_base& tx, const Actor& actor, const v1::
 }  // namespace
 
 absl::StatusOr<v1::Task> TaskStore::Create(const Actor& actor, const v1::Task& in, std::string_view idempotency_key) {
-  if (!IsUuid(in.deal_id())) return InvalidFieldError("task.deal_id", "not a UUID");
-  CRM_RETURN_IF_ERROR(ValidateFields(in, true, true, true, true));
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(in.deal_id())) v.Add("task.deal_id", "not a UUID");
+    ValidateFields(in, true, true, true, true, v);
+    CRM_RETURN_IF_ERROR(v.Status());
+  }
   const absl::Time now = clock_.Now();
   v1::Task t;
   t.set_id(NewUuidV7());
@@ -289,18 +299,20 @@ absl::StatusOr<v1::Task> TaskStore::Get(const Principal& caller, std::string_vie
 }
 
 absl::StatusOr<v1::ListTasksResponse> TaskStore::List(const Principal& caller, const v1::ListTasksRequest& req) {
-  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
+  Violations v;  // every violation at once (issue 16)
+  if (!req.deal_id().empty() && !IsUuid(req.deal_id())) v.Add("deal_id", "not a UUID");
   std::string responsible = req.responsible();
-  if (responsible == "me") {
+  if (IsMe(responsible)) {  // "me" (or "mine", issue 16): the caller
     responsible = ActingUserId(caller);
-    if (responsible.empty()) return InvalidFieldError("responsible", "\"me\" needs a user caller");
+    if (responsible.empty()) v.Add("responsible", "\"me\" needs a user caller");
   } else if (!responsible.empty() && !IsUuid(responsible)) {
-    return InvalidFieldError("responsible", "not a UUID or \"me\"");
+    v.Add("responsible", "not a UUID or \"me\"");
   }
-  if (!v1::Task::Status_IsValid(req.status())) return InvalidFieldError("status", "unknown status");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
-  const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
-  CRM_ASSIGN_OR_RETURN(std::optional<TimePageKey> after, DecodeTimePageToken("page_token", req.page_token()));
+  if (!v1::Task::Status_IsValid(req.status())) v.Add("status", "unknown status: OPEN, DONE or CANCELLED");
+  const int size = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize)).value_or(0);
+  std::optional<TimePageKey> after =
+      v.Value(DecodeTimePageToken("page_token", req.page_token())).value_or(std::nullopt);
+  CRM_RETURN_IF_ERROR(v.Status());
   SqlParams p;
   std::string where = "TRUE";
   if (!req.deal_id().empty()) absl::StrAppend(&where, " AND t.deal_id = ", p.Add(req.deal_id()), "::uuid");
@@ -345,18 +357,20 @@ absl::StatusOr<v1::ListTasksResponse> TaskStore::List(const Principal& caller, c
 }
 
 absl::StatusOr<v1::Task> TaskStore::Update(const Actor& actor, const v1::Task& in, const google::protobuf::FieldMask& mask) {
-  if (!IsUuid(in.id())) return InvalidFieldError("task.id", "not a UUID");
-  if (mask.paths_size() == 0) return InvalidFieldError("update_mask", "required");
   std::set<std::string> paths;
-  for (const std::string& path : mask.paths()) {
-    static const std::set<std::string> kPaths = {"kind", "title", "due_time", "responsible_id"};
-    if (!kPaths.contains(path)) return InvalidFieldError("update_mask", absl::StrCat("cannot update ", path));
-    paths.insert(path);
-  }
-  CRM_RETURN_IF_ERROR(ValidateFields(in, paths.contains("kind"), paths.contains("title"), paths.contains("due_time"),
-                                     paths.contains("responsible_id")));
-  if (paths.contains("responsible_id") && in.responsible_id().empty()) {
-    return InvalidFieldError("task.responsible_id", "required");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(in.id())) v.Add("task.id", "not a UUID");
+    if (mask.paths_size() == 0) v.Add("update_mask", "required");
+    for (const std::string& path : mask.paths()) {
+      static const std::set<std::string> kPaths = {"kind", "title", "due_time", "responsible_id"};
+      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("cannot update ", QuoteForError(path)));
+      paths.insert(path);
+    }
+    ValidateFields(in, paths.contains("kind"), paths.contains("title"), paths.contains("due_time"),
+                   paths.contains("responsible_id"), v);
+    if (paths.contains("responsible_id") && in.responsible_id().empty()) v.Add("task.responsible_id", "required");
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   v1::Task t;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
@@ -387,10 +401,16 @@ absl::StatusOr<v1::Task> TaskStore::Update(const Actor& actor, const v1::Task& i
 }
 
 absl::StatusOr<v1::Task> TaskStore::Complete(const Actor& actor, const v1::CompleteTaskRequest& req) {
-  if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
-  if (CodePoints(req.result()) > kMaxResult) return InvalidFieldError("result", "longer than 5000 characters");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.id())) v.Add("id", "not a UUID");
+    if (CodePoints(req.result()) > kMaxResult) v.Add("result", "longer than 5000 characters");
+    CRM_RETURN_IF_ERROR(v.Status());
+  }
   v1::Task t;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kCompleteTaskMethod, req, t,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<v1::Task> old = LoadTask(tx, req.id(), false);
     if (!old.has_value()) return absl::NotFoundError("task not found");
     CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, old->deal_id(), /*for_update=*/true));
@@ -422,7 +442,9 @@ absl::StatusOr<v1::Task> TaskStore::Complete(const Actor& actor, const v1::Compl
 absl::StatusOr<v1::Task> TaskStore::Cancel(const Actor& actor, const v1::CancelTaskRequest& req) {
   if (!IsUuid(req.id())) return InvalidFieldError("id", "not a UUID");
   v1::Task t;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kCancelTaskMethod, req, t,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
     std::optional<v1::Task> old = LoadTask(tx, req.id(), false);
     if (!old.has_value()) return absl::NotFoundError("task not found");
     CRM_ASSIGN_OR_RETURN(DealOwnership deal, LoadDealOwnership(tx, old->deal_id(), /*for_update=*/true));

@@ -23,6 +23,8 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/deals/access.h"
+#include "services/deals/idempotent.h"
+#include "services/deals/violations.h"
 #include "services/deals/sql.h"
 #include "services/deals/thumbnail.h"
 
@@ -63,6 +65,9 @@ v1::TimelineEntry ReadEntry(const pqxx::row& r) {
   e.set_new_value(r[9].as<std::string>());
   return e;
 }
+
+// A comment's time as its deal's latest comment (migration 0013), completed with "<time>) WHERE id = <deal>".
+constexpr char kTouchLastCommentSql[] = "UPDATE deals SET last_comment_time = GREATEST(last_comment_time, ";
 
 // The attachment's columns, kAttachmentColumnCount of them, ending with the thumbnail's blob key.
 constexpr char kAttachmentColumns[] =
@@ -184,12 +189,16 @@ TimelineStore::TimelineStore(pg::Pool& pool, const Clock& clock, BlobStore& blob
 
 absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, const v1::AddCommentRequest& req,
                                                             std::string_view idempotency_key) {
-  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  if (req.text().empty()) return InvalidFieldError("text", "required");
-  if (CodePoints(req.text()) > kMaxCommentChars) return InvalidFieldError("text", "longer than 10000 characters");
-  if (req.attachment_ids_size() > kMaxAttachmentsPerComment) return InvalidFieldError("attachment_ids", "at most 20");
-  for (int i = 0; i < req.attachment_ids_size(); ++i) {
-    if (!IsUuid(req.attachment_ids(i))) return InvalidFieldError(absl::StrCat("attachment_ids[", i, "]"), "not a UUID");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.deal_id())) v.Add("deal_id", "not a UUID");
+    if (req.text().empty()) v.Add("text", "required");
+    if (CodePoints(req.text()) > kMaxCommentChars) v.Add("text", "longer than 10000 characters");
+    if (req.attachment_ids_size() > kMaxAttachmentsPerComment) v.Add("attachment_ids", "at most 20");
+    for (int i = 0; i < req.attachment_ids_size() && i <= kMaxAttachmentsPerComment; ++i) {
+      if (!IsUuid(req.attachment_ids(i))) v.Add(absl::StrCat("attachment_ids[", i, "]"), "not a UUID");
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   v1::TimelineEntry entry;
   entry.set_id(NewUuidV7());
@@ -208,6 +217,15 @@ absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, 
       CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), /*for_update=*/false));
       CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
       CRM_RETURN_IF_ERROR(RecordDealChange(tx, entry));
+      {
+        // Issue 16: the deal's latest comment (Deal.last_comment_time, comment_since_stage_entry: what
+        // a requires_comment gate and the 19:00 report read). Not a change of the deal: no version.
+        SqlParams p;
+        Exec(tx,
+             absl::StrCat(kTouchLastCommentSql, TsParam(p, FromProtoTimestamp(entry.create_time())),
+                          ") WHERE id = ", p.Add(req.deal_id()), "::uuid"),
+             p);
+      }
       for (int i = 0; i < req.attachment_ids_size(); ++i) {
         SqlParams p;
         pqxx::result r = Exec(tx,
@@ -244,8 +262,7 @@ absl::StatusOr<v1::TimelineEntry> TimelineStore::AddComment(const Actor& actor, 
 absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& caller,
                                                              const v1::ListTimelineRequest& req) {
   if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "negative");
-  const int size = req.page_size() == 0 ? kDefaultPageSize : std::min(req.page_size(), kMaxPageSize);
+  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
   CRM_ASSIGN_OR_RETURN(std::optional<TimePageKey> after, DecodeTimePageToken("page_token", req.page_token()));
   v1::ListTimelineResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -291,12 +308,14 @@ absl::StatusOr<v1::ListTimelineResponse> TimelineStore::List(const Principal& ca
 }
 
 absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v1::UploadAttachmentRequest& req) {
-  if (!IsUuid(req.deal_id())) return InvalidFieldError("deal_id", "not a UUID");
-  CRM_RETURN_IF_ERROR(CheckFileName("file_name", req.file_name()));
-  if (!req.content_type().empty()) CRM_RETURN_IF_ERROR(CheckMediaType("content_type", req.content_type()));
-  if (req.content().empty()) return InvalidFieldError("content", "required");
-  if (static_cast<int64_t>(req.content().size()) > kMaxAttachmentBytes) {
-    return InvalidFieldError("content", "larger than 10 MiB");
+  {
+    Violations v;  // every violation at once (issue 16)
+    if (!IsUuid(req.deal_id())) v.Add("deal_id", "not a UUID");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckFileName("file_name", req.file_name())));
+    if (!req.content_type().empty()) CRM_RETURN_IF_ERROR(v.Merge(CheckMediaType("content_type", req.content_type())));
+    if (req.content().empty()) v.Add("content", "required");
+    if (static_cast<int64_t>(req.content().size()) > kMaxAttachmentBytes) v.Add("content", "larger than 10 MiB");
+    CRM_RETURN_IF_ERROR(v.Status());
   }
   // Check access before storing anything.
   CRM_RETURN_IF_ERROR(pg::InTransaction(
@@ -339,7 +358,11 @@ absl::StatusOr<v1::Attachment> TimelineStore::Upload(const Actor& actor, const v
                 {{"attachment_id", a.id()}, {"format", ImageMimeType(image)}, {"error", stored.status()}});
     }
   }
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+  const v1::Attachment made = a;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(pool_, clock_.Now(), actor.principal, actor.idempotency_key,
+                                              kUploadAttachmentMethod, req, a,
+                                              [&](pqxx::transaction_base& tx) -> absl::Status {
+    a = made;
     CRM_ASSIGN_OR_RETURN(DealOwnership own, LoadDealOwnership(tx, req.deal_id(), false));
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, own));
     SqlParams p;

@@ -73,12 +73,12 @@ absl::Status ApplyUserEvent(pqxx::transaction_base& tx, const events::ConsumedEv
   if (!IsUuid(user.id())) return absl::InvalidArgumentError("user event without a user id");
   const std::string teams = UuidArray(user.team_ids());
   pqxx::result stored = tx.exec_params(
-      "INSERT INTO user_directory (user_id, team_ids, active, version, update_time) "
-      "VALUES ($1::uuid, $2::uuid[], $3, $4, now()) "
+      "INSERT INTO user_directory (user_id, team_ids, active, version, full_name, update_time) "
+      "VALUES ($1::uuid, $2::uuid[], $3, $4, $5, now()) "
       "ON CONFLICT (user_id) DO UPDATE SET team_ids = EXCLUDED.team_ids, active = EXCLUDED.active, "
-      "version = EXCLUDED.version, update_time = now() WHERE user_directory.version < EXCLUDED.version "
-      "RETURNING user_id",
-      user.id(), teams, user.active(), static_cast<long long>(user.version()));
+      "version = EXCLUDED.version, full_name = EXCLUDED.full_name, update_time = now() "
+      "WHERE user_directory.version < EXCLUDED.version RETURNING user_id",
+      user.id(), teams, user.active(), static_cast<long long>(user.version()), user.full_name());
   if (stored.empty()) return absl::OkStatus();  // an older event than what is known
   // The responsible's deals follow their teams (the board's totals trigger ignores this column).
   tx.exec_params(

@@ -24,6 +24,7 @@
 #include "services/deals/deals.h"
 #include "services/deals/listing.h"
 #include "services/deals/demo.h"
+#include "services/deals/interactions/wiring.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
 #include "services/deals/pipelines.h"
@@ -43,6 +44,9 @@ std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::DealsMigrations().begin(), crm::DealsMigrations().end());
   all.insert(all.end(), crm::RealtyMigrations().begin(), crm::RealtyMigrations().end());
+  // Issue 17: client requests (D15) and interactions (D16), components of their own after deals'.
+  const std::vector<crm::pg::Migration>& interactions = crm::deals::interactions::InteractionsMigrations();
+  all.insert(all.end(), interactions.begin(), interactions.end());
   return all;
 }
 
@@ -102,6 +106,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<crm::deals::OrderServiceImpl>(*orders)));
   // Real estate (D14): inventory, chessboard, matching, bookings (services/deals/realty/wiring.h).
   CRM_RETURN_IF_ERROR(crm::deals::realty::WireRealty(env, server, *p));
+  // Interactions (D16) and client requests (D15): services/deals/interactions.
+  CRM_RETURN_IF_ERROR(crm::deals::interactions::WireInteractions(env, server, *p));
   // identity's users, for access by team (users.h).
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
                        crm::events::Consumer::Create(

@@ -12,11 +12,12 @@
 #include "libs/auth/secrets.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
-#include "libs/rpc/call.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "libs/rpc/call.h"
+#include "services/identity/sealed.h"
 #include "services/identity/store.h"
 #include "services/identity/validate.h"
 
@@ -51,23 +52,33 @@ v1::ApiKey ReadKey(const pqxx::row& r) {
 
 absl::Status InvalidKey() { return absl::UnauthenticatedError("invalid API key"); }
 
+// What the secret of key `id` is sealed for in its idempotency record (sealed.h).
+std::string SecretContext(std::string_view id) { return std::string("CreateApiKey.secret/").append(id); }
+
 }  // namespace
 
 absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const v1::ApiKey& key) {
+  return Create(caller, key, Idempotency{});
+}
+
+absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const v1::ApiKey& key,
+                                                  const Idempotency& idempotency) {
   CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
   if (caller.kind() != Principal::KIND_USER) {
     return absl::PermissionDeniedError("only a signed-in user can create API keys");
   }
-  CRM_RETURN_IF_ERROR(CheckText("api_key.name", key.name(), 200, /*required=*/true));
-  if (key.scopes_size() == 0) return FieldError("api_key.scopes", "at least one scope is required");
-  if (key.scopes_size() > 200) return FieldError("api_key.scopes", "at most 200");
+  Violations v;  // issue 16: every bad field at once
+  v.Check(CheckText("api_key.name", key.name(), 200, /*required=*/true));
+  if (key.scopes_size() == 0) v.Add("api_key.scopes", "at least one scope is required");
+  if (key.scopes_size() > 200) v.Add("api_key.scopes", "at most 200");
   std::set<std::string> scopes;
-  for (const std::string& s : key.scopes()) {
-    CRM_RETURN_IF_ERROR(CheckPermissionCode("api_key.scopes", s));
+  for (int i = 0; i < key.scopes_size() && i < 200; ++i) {
+    const std::string& s = key.scopes(i);
+    const std::string field = absl::StrCat("api_key.scopes[", i, "]");
+    if (!v.Check(CheckPermissionCode(field, s))) continue;
     if (!rpc::HasPermission(caller, s)) {
-      return FieldError(
-          "api_key.scopes",
-          absl::StrCat(QuoteForError(s), " is not a permission of the creator (scopes must be a subset)"));
+      v.Add(field,
+            absl::StrCat(QuoteForError(s), " is not a permission of the creator (scopes must be a subset)"));
     }
     scopes.insert(s);
   }
@@ -75,25 +86,43 @@ absl::StatusOr<v1::CreatedApiKey> ApiKeys::Create(const Principal& caller, const
   std::string expire;
   if (key.has_expire_time()) {
     const absl::Time t = FromProtoTimestamp(key.expire_time());
-    if (t <= now) return FieldError("api_key.expire_time", "must be in the future");
+    if (t <= now) v.Add("api_key.expire_time", "must be in the future");
     expire = SqlTime(t);
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   const auth::NewApiKey made = auth::MakeApiKey();
   const std::string id = NewUuidV7();
-  v1::CreatedApiKey out;
+  // What the idempotency record keeps: the key, its secret sealed under the client's key (sealed.h), so
+  // a repeat returns the same secret while the table alone cannot tell it.
+  v1::CreatedApiKey kept;
+  bool made_now = false;
   CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    pqxx::row r = tx.exec_params1(
-        absl::StrCat(
-            "INSERT INTO api_keys (id, name, prefix, secret_hash, scopes, owner_user_id, create_time, "
-            "expire_time) VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, "
-            "CASE WHEN $8 = '' THEN NULL ELSE $8::timestamptz END) RETURNING ",
-            KeyColumns()),
-        id, key.name(), made.id_prefix, made.hash, absl::StrJoin(scopes, " "), caller.id(), SqlTime(now),
-        expire);
-    *out.mutable_api_key() = ReadKey(r);
-    return absl::OkStatus();
+    return RunIdempotentIn(tx, idempotency, now, kept, [&]() -> absl::Status {
+      made_now = true;
+      pqxx::row r = tx.exec_params1(
+          absl::StrCat(
+              "INSERT INTO api_keys (id, name, prefix, secret_hash, scopes, owner_user_id, create_time, "
+              "expire_time) VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, "
+              "CASE WHEN $8 = '' THEN NULL ELSE $8::timestamptz END) RETURNING ",
+              KeyColumns()),
+          id, key.name(), made.id_prefix, made.hash, absl::StrJoin(scopes, " "), caller.id(), SqlTime(now),
+          expire);
+      *kept.mutable_api_key() = ReadKey(r);
+      if (!idempotency.sealing_key.empty()) {
+        kept.set_secret(Seal(idempotency.sealing_key, SecretContext(id), made.display));
+      }
+      return absl::OkStatus();
+    });
   }));
-  out.set_secret(made.display);
+  v1::CreatedApiKey out = kept;
+  if (made_now) {
+    out.set_secret(made.display);
+  } else if (!idempotency.sealing_key.empty()) {
+    CRM_ASSIGN_OR_RETURN(*out.mutable_secret(),
+                         Unseal(idempotency.sealing_key, SecretContext(out.api_key().id()), kept.secret()));
+  } else {
+    out.clear_secret();  // a record made without a sealing key holds no secret
+  }
   return out;
 }
 
@@ -101,9 +130,13 @@ absl::StatusOr<v1::ListApiKeysResponse> ApiKeys::List(const Principal& caller,
                                                       const v1::ListApiKeysRequest& req) {
   const bool all = rpc::HasPermission(caller, "api_keys.manage.all");
   if (!all) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-  CRM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(req.page_token()));
-  if (!after.empty() && !IsUuid(after)) return FieldError("page_token", "invalid");
+  Violations v;  // issue 16: every bad field at once
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  std::optional<std::string> after_or = v.Value(DecodePageToken(req.page_token()));
+  if (after_or && !after_or->empty() && !IsUuid(*after_or)) v.Add("page_token", "invalid");
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string& after = *after_or;
   const std::string owner = all ? std::string() : caller.id();
   if (!all && !IsUuid(owner)) return absl::PermissionDeniedError("missing permission api_keys.manage.all");
   v1::ListApiKeysResponse out;
@@ -130,25 +163,34 @@ absl::StatusOr<v1::ListApiKeysResponse> ApiKeys::List(const Principal& caller,
 }
 
 absl::StatusOr<v1::ApiKey> ApiKeys::Revoke(const Principal& caller, std::string_view id) {
+  return Revoke(caller, id, Idempotency{});
+}
+
+absl::StatusOr<v1::ApiKey> ApiKeys::Revoke(const Principal& caller, std::string_view id,
+                                           const Idempotency& idempotency) {
   const bool all = rpc::HasPermission(caller, "api_keys.manage.all");
   if (!all) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-  if (!IsUuid(id)) return absl::NotFoundError("API key not found");
+  CRM_RETURN_IF_ERROR(CheckId("id", id));
   v1::ApiKey out;
+  const absl::Time now = store_.clock().Now();
   CRM_RETURN_IF_ERROR(pg::InTransaction(store_.pool(), [&](pqxx::work& tx) -> absl::Status {
-    pqxx::result r = tx.exec_params(
-        absl::StrCat("SELECT ", KeyColumns(), " FROM api_keys WHERE id = $1 FOR UPDATE"), std::string(id));
-    if (r.empty()) return absl::NotFoundError("API key not found");
-    out = ReadKey(r[0]);
-    if (!all && out.owner_user_id() != caller.id())
-      return absl::PermissionDeniedError("missing permission api_keys.manage.all");
-    if (out.has_revoke_time()) return absl::OkStatus();
-    pqxx::row row = tx.exec_params1(
-        absl::StrCat("UPDATE api_keys SET revoke_time = $2::timestamptz, version = version + 1 WHERE id = $1 "
-                     "RETURNING ",
-                     KeyColumns()),
-        std::string(id), SqlTime(store_.clock().Now()));
-    out = ReadKey(row);
-    return absl::OkStatus();
+    return RunIdempotentIn(tx, idempotency, now, out, [&]() -> absl::Status {
+      pqxx::result r = tx.exec_params(
+          absl::StrCat("SELECT ", KeyColumns(), " FROM api_keys WHERE id = $1 FOR UPDATE"), std::string(id));
+      if (r.empty()) return absl::NotFoundError("API key not found");
+      out = ReadKey(r[0]);
+      if (!all && out.owner_user_id() != caller.id())
+        return absl::PermissionDeniedError("missing permission api_keys.manage.all");
+      if (out.has_revoke_time()) return absl::OkStatus();
+      pqxx::row row = tx.exec_params1(
+          absl::StrCat(
+              "UPDATE api_keys SET revoke_time = $2::timestamptz, version = version + 1 WHERE id = $1 "
+              "RETURNING ",
+              KeyColumns()),
+          std::string(id), SqlTime(now));
+      out = ReadKey(row);
+      return absl::OkStatus();
+    });
   }));
   return out;
 }

@@ -24,6 +24,7 @@
 namespace crm::identity {
 
 class Store;
+struct Idempotency;
 
 class ApiKeys {
  public:
@@ -31,14 +32,22 @@ class ApiKeys {
   explicit ApiKeys(Store& store) : store_(store) {}
 
   // Creates a key owned by `caller` (a user). INVALID_ARGUMENT naming api_key.name / api_key.scopes /
-  // api_key.expire_time; PERMISSION_DENIED "missing permission api_keys.manage".
+  // api_key.expire_time; PERMISSION_DENIED "missing permission api_keys.manage". A repeat under
+  // `idempotency` returns the first reply, its secret included when idempotency.sealing_key is set: the
+  // record keeps it sealed under that key (sealed.h), never in clear (without a sealing key, no secret).
+  absl::StatusOr<crm::identity::v1::CreatedApiKey> Create(const crm::common::v1::Principal& caller,
+                                                          const crm::identity::v1::ApiKey& key,
+                                                          const Idempotency& idempotency);
   absl::StatusOr<crm::identity::v1::CreatedApiKey> Create(const crm::common::v1::Principal& caller,
                                                           const crm::identity::v1::ApiKey& key);
   // The caller's keys (everyone's with api_keys.manage.all), by id; active only unless include_inactive.
   absl::StatusOr<crm::identity::v1::ListApiKeysResponse> List(
       const crm::common::v1::Principal& caller, const crm::identity::v1::ListApiKeysRequest& req);
-  // Revokes a key (idempotent). NOT_FOUND for an unknown id; PERMISSION_DENIED for another user's key
-  // without api_keys.manage.all.
+  // Revokes a key (idempotent). INVALID_ARGUMENT naming `id` when it is not a UUID; NOT_FOUND for an
+  // unknown id; PERMISSION_DENIED for another user's key without api_keys.manage.all. A repeat under
+  // `idempotency` returns the first reply.
+  absl::StatusOr<crm::identity::v1::ApiKey> Revoke(const crm::common::v1::Principal& caller,
+                                                   std::string_view id, const Idempotency& idempotency);
   absl::StatusOr<crm::identity::v1::ApiKey> Revoke(const crm::common::v1::Principal& caller,
                                                    std::string_view id);
   // The principal of the presented key; UNAUTHENTICATED "invalid API key" when it is malformed,

@@ -23,6 +23,7 @@
 #include "crm/identity/v1/events.pb.h"
 #include "crm/identity/v1/identity.grpc.pb.h"
 #include "libs/auth/jwt.h"
+#include "libs/auth/secrets.h"
 #include "libs/auth/service_credential.h"
 #include "libs/auth/totp.h"
 #include "libs/base/clock.h"
@@ -228,7 +229,8 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
   std::vector<std::string> want = {
       "checklists.fill", "clients.read",       "clients.write",      "deals.copy",     "deals.read.team",
-      "deals.write.own", "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
+      "deals.write.own", "interactions.read.team", "interactions.write.own",  // issue 17 (migration 0006)
+      "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
       "robots.read",     "tasks.operate",      "users.read",         "visits.manage"};
   // Real estate (issue 17, D14; migration 0008).
   want.insert(want.end(), {"realty.read", "bookings.read.team", "bookings.write.own"});
@@ -620,12 +622,20 @@ TEST_F(IdentityTest, ListUsersPaginates) {
   } while (!token.empty() && pages < 10);
   EXPECT_EQ(pages, 3);
   EXPECT_EQ(seen, (std::vector<std::string>{"p.user0", "p.user1", "p.user2", "p.user3", "p.user4"}));
-  grpc::ClientContext ctx;
-  As(ctx, PrincipalOf(admin.id()));
-  v1::ListUsersRequest req;
-  req.set_page_size(201);
+  // The suite's page rule (issue 16): above the maximum is the maximum, negative is refused.
+  auto list = [&](int size, v1::ListUsersResponse* out) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(admin.id()));
+    v1::ListUsersRequest req;
+    req.set_page_size(size);
+    return users_->ListUsers(&ctx, req, out);
+  };
   v1::ListUsersResponse out;
-  EXPECT_EQ(users_->ListUsers(&ctx, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(list(100000, &out).ok());
+  EXPECT_EQ(out.users_size(), 6);
+  grpc::Status negative = list(-1, &out);
+  EXPECT_EQ(negative.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(negative)).at(0).field, "page_size");
 }
 
 TEST_F(IdentityTest, ApiKeysCreateVerifyRevoke) {
@@ -794,8 +804,249 @@ TEST_F(IdentityTest, CreateTeamHonoursIdempotencyKey) {
     ASSERT_TRUE(users_->CreateTeam(&ctx, req, out).ok());
   }
   EXPECT_EQ(first.id(), second.id());
+  EXPECT_EQ(FromProtoTimestamp(first.create_time()), clock_.Now());  // issue 16: teams carry create_time
   auto list = store_->ListTeams(v1::ListTeamsRequest());
   EXPECT_EQ(list->teams_size(), 1);
+}
+
+// Issue 16: identity's creating calls use libs/pg's idempotency — the record written with the change,
+// the key bound to the request it was first used with (a reuse with another request is 400 naming
+// idempotency-key), RevokeApiKey too.
+TEST_F(IdentityTest, IdempotencyKeysAreBoundToTheirFirstRequest) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  auto create = [&](const std::string& login, v1::User* out) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(admin.id()));
+    ctx.AddMetadata("idempotency-key", "user-once");
+    v1::CreateUserRequest req;
+    req.mutable_user()->set_login(login);
+    req.mutable_user()->set_full_name("Ирина Котова");
+    req.set_password(kPassword);
+    return users_->CreateUser(&ctx, req, out);
+  };
+  v1::User first, second;
+  ASSERT_TRUE(create("irina", &first).ok());
+  ASSERT_TRUE(create("irina", &second).ok());
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
+  grpc::Status other = create("irina.k", &second);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(other)).at(0).field, "idempotency-key");
+  EXPECT_FALSE(store_->FindAuthByLogin("irina.k")->has_value());
+
+  v1::User integ = MakeUser("integ", "integrator");
+  v1::ApiKey want;
+  want.set_name("1С");
+  want.add_scopes("clients.read");
+  auto a = api_keys_->Create(PrincipalOf(integ.id()), want);
+  auto b = api_keys_->Create(PrincipalOf(integ.id()), want);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto revoke = [&](const std::string& id, v1::ApiKey* out) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(integ.id()));
+    ctx.AddMetadata("idempotency-key", "revoke-once");
+    v1::RevokeApiKeyRequest req;
+    req.set_id(id);
+    return keys_->RevokeApiKey(&ctx, req, out);
+  };
+  v1::ApiKey r1, r2;
+  ASSERT_TRUE(revoke(a->api_key().id(), &r1).ok());
+  ASSERT_TRUE(revoke(a->api_key().id(), &r2).ok());
+  EXPECT_EQ(r1.SerializeAsString(), r2.SerializeAsString());
+  other = revoke(b->api_key().id(), &r2);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(other)).at(0).field, "idempotency-key");
+  EXPECT_TRUE(api_keys_->Verify(b->secret()).ok());  // the second key is not revoked
+  pqxx::connection c(db_->dsn());
+  pqxx::work tx(c);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM idempotency WHERE length(request_sha256) = 32")[0].as<int>(), 2);
+}
+
+std::vector<std::string> FieldsOf(const grpc::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& f : FieldViolations(FromGrpcStatus(s))) out.push_back(f.field);
+  return out;
+}
+
+// Issue 16: every violation at once; a malformed id is 400 naming its field, never 404.
+TEST_F(IdentityTest, EveryBadFieldIsNamedAtOnceAndMalformedIdsAre400) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  const Principal as_admin = PrincipalOf(admin.id());
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::CreateUserRequest req;
+    req.mutable_user()->set_login("Я");
+    req.mutable_user()->set_email("no-at-sign");
+    req.mutable_user()->set_phone("12");
+    req.set_password("short");
+    v1::User out;
+    grpc::Status s = users_->CreateUser(&ctx, req, &out);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(FieldsOf(s), (std::vector<std::string>{"user.login", "user.full_name", "user.email",
+                                                     "user.phone", "password"}));
+    EXPECT_TRUE(absl::StrContains(s.error_message(), "(and 4 more)")) << s.error_message();
+  }
+  {
+    v1::User made = MakeUser("roles.test", "manager");
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::UpdateUserRequest req;
+    req.mutable_user()->set_id(made.id());
+    req.mutable_user()->add_role_codes("no_such_role");
+    req.mutable_user()->add_team_ids("01900000-0000-7000-8000-00000000dead");
+    req.mutable_update_mask()->add_paths("role_codes");
+    req.mutable_update_mask()->add_paths("team_ids");
+    v1::User out;
+    EXPECT_EQ(FieldsOf(users_->UpdateUser(&ctx, req, &out)),
+              (std::vector<std::string>{"user.role_codes", "user.team_ids"}));
+  }
+  auto get_user = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::GetUserRequest req;
+    req.set_id(id);
+    v1::User out;
+    return users_->GetUser(&ctx, req, &out);
+  };
+  EXPECT_EQ(get_user("nobody").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(get_user("nobody")), std::vector<std::string>{"id"});
+  EXPECT_EQ(get_user("01900000-0000-7000-8000-00000000dead").error_code(), grpc::StatusCode::NOT_FOUND);
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::GetTeamRequest req;
+    req.set_id("x");
+    v1::Team out;
+    EXPECT_EQ(FieldsOf(users_->GetTeam(&ctx, req, &out)), std::vector<std::string>{"id"});
+  }
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::SetPasswordRequest req;
+    req.set_user_id("x");
+    req.set_new_password("short");
+    google::protobuf::Empty out;
+    EXPECT_EQ(FieldsOf(users_->SetPassword(&ctx, req, &out)),
+              (std::vector<std::string>{"user_id", "new_password"}));
+  }
+  {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::RevokeApiKeyRequest req;
+    req.set_id("x");
+    v1::ApiKey out;
+    EXPECT_EQ(FieldsOf(keys_->RevokeApiKey(&ctx, req, &out)), std::vector<std::string>{"id"});
+  }
+}
+
+// Issue 16: the roles are a list like the others, paged by code.
+TEST_F(IdentityTest, RolesArePaged) {
+  v1::User u = MakeUser("roles.reader", "manager");
+  std::vector<std::string> codes;
+  v1::ListRolesRequest req;
+  req.set_page_size(5);
+  int pages = 0;
+  do {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(u.id()));
+    v1::ListRolesResponse out;
+    ASSERT_TRUE(users_->ListRoles(&ctx, req, &out).ok());
+    EXPECT_LE(out.roles_size(), 5);
+    for (const v1::Role& r : out.roles()) codes.push_back(r.code());
+    req.set_page_token(out.next_page_token());
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(codes.size(), 13u);
+  EXPECT_TRUE(std::is_sorted(codes.begin(), codes.end()));
+  auto all = store_->ListRoles();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->roles_size(), 13);
+}
+
+// Issue 16: one version rule for identity's updates — 0 = any version (last writer wins), another than the
+// stored one ABORTED; roles are versioned too; id/code and version in update_mask are ignored (a client
+// may send back what it read: the gateway derives the mask from the body's keys).
+TEST_F(IdentityTest, UpdatesFollowOneVersionRule) {
+  v1::User admin = MakeUser("root.admin", "administrator");
+  const Principal as_admin = PrincipalOf(admin.id());
+  auto update_role = [&](int64_t version, std::vector<std::string> paths, v1::Role* out) {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::UpdateRoleRequest req;
+    req.mutable_role()->set_code("manager");
+    req.mutable_role()->set_name("Менеджер по продажам");
+    req.mutable_role()->set_version(version);
+    for (auto& p : paths) req.mutable_update_mask()->add_paths(p);
+    return users_->UpdateRole(&ctx, req, out);
+  };
+  v1::Role role;
+  ASSERT_TRUE(update_role(1, {"name", "code", "version"}, &role).ok());
+  EXPECT_EQ(role.version(), 2);
+  EXPECT_EQ(role.name(), "Менеджер по продажам");
+  EXPECT_EQ(update_role(1, {"name"}, &role).error_code(), grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(update_role(0, {"name"}, &role).ok());
+  EXPECT_EQ(role.version(), 3);
+  grpc::Status unknown = update_role(0, {"name", "colour"}, &role);
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(unknown)).at(0).field, "update_mask");
+
+  v1::User u = MakeUser("versioned", "manager");
+  auto update_user = [&](int64_t version, v1::User* out) {
+    grpc::ClientContext ctx;
+    As(ctx, as_admin);
+    v1::UpdateUserRequest req;
+    *req.mutable_user() = u;
+    req.mutable_user()->set_full_name(absl::StrCat("Версия ", version));
+    req.mutable_user()->set_version(version);
+    for (const char* p : {"id", "full_name", "version"}) req.mutable_update_mask()->add_paths(p);
+    return users_->UpdateUser(&ctx, req, out);
+  };
+  v1::User out;
+  ASSERT_TRUE(update_user(1, &out).ok());
+  EXPECT_EQ(out.version(), 2);
+  EXPECT_EQ(update_user(1, &out).error_code(), grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(update_user(0, &out).ok());
+  EXPECT_EQ(out.version(), 3);
+  EXPECT_EQ(out.full_name(), "Версия 0");
+}
+
+// Issue 16: one call for the users a screen shows — in the order asked, with roles, teams and the
+// teams' names; ids with no user reported; bad ids named; users.read required.
+TEST_F(IdentityTest, BatchGetUsersAnswersManyIdsInOneCall) {
+  v1::Team team;
+  team.set_name("Отдел продаж");
+  auto sales = store_->CreateTeam(team);
+  ASSERT_TRUE(sales.ok());
+  v1::User anna = MakeUser("anna", "manager", {sales->id()});
+  v1::User boris = MakeUser("boris", "head_of_sales");
+  const std::string nobody = "01900000-0000-7000-8000-00000000dead";
+  auto batch = [&](const Principal& as, std::vector<std::string> ids, v1::BatchGetUsersResponse* out) {
+    grpc::ClientContext ctx;
+    As(ctx, as);
+    v1::BatchGetUsersRequest req;
+    for (auto& id : ids) req.add_ids(id);
+    return users_->BatchGetUsers(&ctx, req, out);
+  };
+  v1::BatchGetUsersResponse out;
+  grpc::Status s = batch(PrincipalOf(anna.id()), {boris.id(), nobody, anna.id(), boris.id()}, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(out.users_size(), 2);
+  EXPECT_EQ(out.users(0).id(), boris.id());
+  EXPECT_EQ(out.users(0).full_name(), "User boris");
+  EXPECT_EQ(std::vector<std::string>(out.users(0).role_codes().begin(), out.users(0).role_codes().end()),
+            std::vector<std::string>{"head_of_sales"});
+  EXPECT_EQ(out.users(1).id(), anna.id());
+  ASSERT_EQ(out.users(1).team_ids_size(), 1);
+  EXPECT_EQ(out.team_names().at(sales->id()), "Отдел продаж");
+  EXPECT_EQ(std::vector<std::string>(out.missing_ids().begin(), out.missing_ids().end()),
+            std::vector<std::string>{nobody});
+
+  s = batch(PrincipalOf(anna.id()), {anna.id(), "x", "y"}, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(s), (std::vector<std::string>{"ids[1]", "ids[2]"}));
+  EXPECT_EQ(FieldsOf(batch(PrincipalOf(anna.id()), {}, &out)), std::vector<std::string>{"ids"});
+  v1::User driver = MakeUser("driver", "driver");  // no users.read
+  EXPECT_EQ(batch(PrincipalOf(driver.id()), {anna.id()}, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(IdentityTest, DemoUsersAreIdempotent) {
@@ -894,26 +1145,78 @@ TEST_F(IdentityTest, PruneDropsExpiredSessions) {
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM refresh_tokens")[0].as<int>(), 0);
 }
 
-TEST_F(IdentityTest, CreateApiKeyRepeatReturnsTheKeyButNeverStoresTheSecret) {
+// Issue 16: a repeated CreateApiKey answers what the first did, its secret included (the suite's
+// idempotency walk compares the two bodies); the record keeps the secret sealed under the client's key
+// and is kept under the key's hash, so neither the secret nor the key is in the table.
+TEST_F(IdentityTest, CreateApiKeyRepeatReturnsTheSameSecretNeverStoredInClear) {
   v1::User integ = MakeUser("integ", "integrator");
-  v1::CreatedApiKey first, second;
-  for (v1::CreatedApiKey* out : {&first, &second}) {
+  auto create = [&](const std::string& name, v1::CreatedApiKey* out) {
     grpc::ClientContext ctx;
     As(ctx, PrincipalOf(integ.id()));
     ctx.AddMetadata("idempotency-key", "key-once");
     v1::CreateApiKeyRequest req;
-    req.mutable_api_key()->set_name("1С");
+    req.mutable_api_key()->set_name(name);
     req.mutable_api_key()->add_scopes("clients.read");
-    ASSERT_TRUE(keys_->CreateApiKey(&ctx, req, out).ok());
-  }
-  EXPECT_EQ(first.api_key().id(), second.api_key().id());
+    return keys_->CreateApiKey(&ctx, req, out);
+  };
+  v1::CreatedApiKey first, second;
+  ASSERT_TRUE(create("1С", &first).ok());
+  ASSERT_TRUE(create("1С", &second).ok());
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
   EXPECT_FALSE(first.secret().empty());
-  EXPECT_TRUE(second.secret().empty());
+  EXPECT_TRUE(api_keys_->Verify(second.secret()).ok());
+  v1::CreatedApiKey other;
+  EXPECT_EQ(FieldsOf(create("сайт", &other)), std::vector<std::string>{"idempotency-key"});
   pqxx::connection c(db_->dsn());
   pqxx::work tx(c);
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM api_keys")[0].as<int>(), 1);
-  pqxx::binarystring raw(tx.exec1("SELECT response FROM idempotency")[0]);
-  EXPECT_EQ(raw.str().find(first.secret()), std::string::npos);
+  pqxx::row rec = tx.exec1("SELECT key, response FROM idempotency");
+  EXPECT_EQ(rec[0].as<std::string>(), auth::Sha256Hex("key-once"));
+  const std::string raw = pqxx::binarystring(rec[1]).str();
+  const std::string hex_secret = first.secret().substr(first.secret().rfind('_') + 1);
+  EXPECT_EQ(raw.find(hex_secret), std::string::npos);
+  EXPECT_NE(raw.find(first.api_key().id()), std::string::npos);  // the record is there, the secret is not
+}
+
+// Issue 16: SetPassword honours Idempotency-Key — a repeat (the old current password no longer verifies
+// then) answers OK from the record and does not end the sessions made since; another password under the
+// key is 400 naming idempotency-key; the passwords are blinded in the record's fingerprint.
+TEST_F(IdentityTest, SetPasswordHonoursIdempotencyKey) {
+  v1::User mila = MakeUser("mila", "manager");
+  auto set = [&](const std::string& next) {
+    grpc::ClientContext ctx;
+    As(ctx, PrincipalOf(mila.id()));
+    ctx.AddMetadata("idempotency-key", "pw-once");
+    v1::SetPasswordRequest req;
+    req.set_user_id(mila.id());
+    req.set_current_password(kPassword);
+    req.set_new_password(next);
+    google::protobuf::Empty out;
+    return users_->SetPassword(&ctx, req, &out);
+  };
+  ASSERT_TRUE(set("another long password").ok());
+  v1::Session since;
+  ASSERT_TRUE(SignIn("mila", "another long password", &since).ok());
+  grpc::Status again = set("another long password");
+  EXPECT_TRUE(again.ok()) << again.error_message();
+  v1::Session refreshed;
+  EXPECT_TRUE(Refresh(since.refresh_token(), &refreshed).ok());  // not ended by the repeat
+  EXPECT_EQ(FieldsOf(set("a third long password")), std::vector<std::string>{"idempotency-key"});
+  EXPECT_TRUE(SignIn("mila", "another long password", &since).ok());
+  pqxx::connection c(db_->dsn());
+  pqxx::work tx(c);
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM idempotency WHERE key = $1", auth::Sha256Hex("pw-once"))[0]
+                .as<int>(),
+            1);
+  // Without a key every call runs: the old password no longer verifies.
+  grpc::ClientContext ctx;
+  As(ctx, PrincipalOf(mila.id()));
+  v1::SetPasswordRequest req;
+  req.set_user_id(mila.id());
+  req.set_current_password(kPassword);
+  req.set_new_password("another long password");
+  google::protobuf::Empty out;
+  EXPECT_EQ(FieldsOf(users_->SetPassword(&ctx, req, &out)), std::vector<std::string>{"current_password"});
 }
 
 // ---- issue 15: session revocations are published ----
@@ -1157,17 +1460,26 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
        {"users.read", "identity.read.all", "api_keys.manage", "deals.read.all", "deals.write.all",
         "clients.read", "clients.write", "catalog.manage"}},
   };
-  // Real estate (issue 17, D14; migration 0008, README "Real estate").
+  // Real estate (issue 17, D14; migration 0009, README "Real estate").
   want["head_of_sales"].insert({"realty.read", "realty.manage", "bookings.read.all", "bookings.write.all"});
   want["manager"].insert({"realty.read", "bookings.read.team", "bookings.write.own"});
   want["call_center_operator"].insert("realty.read");
   want["integrator"].insert({"realty.read", "realty.manage"});
+  // Issue 17 (migration 0008): interactions and client requests (services/deals/interactions/access.h).
+  want["head_of_sales"].insert({"interactions.read.all", "interactions.write.all", "interactions.slots.manage"});
+  want["manager"].insert({"interactions.read.team", "interactions.write.own"});
+  want["service_manager"].insert({"interactions.read.all", "interactions.write.own"});
+  want["call_center_operator"].insert({"interactions.read.own", "interactions.write.own"});
+  want["mortgage_specialist"].insert({"interactions.read.own", "interactions.write.own"});
+  want["quality_controller"].insert({"interactions.read.all"});
+  want["integrator"].insert({"interactions.read.all", "interactions.write.all"});
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
              "deals.delete",   "telephony.manage", "reporting.read.all"};
   all.insert({"bookings.read.own", "bookings.write.team"});  // real estate, administrator only
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
+  all.insert({"interactions.read.team", "interactions.write.team"});  // issue 17: no other role has these
   want["administrator"] = all;
   auto roles = store_->ListRoles();
   ASSERT_TRUE(roles.ok()) << roles.status();

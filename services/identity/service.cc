@@ -1,7 +1,6 @@
 // File: services/identity/service.cc
 #include "services/identity/service.h"
 
-#include <pqxx/binarystring>
 #include <pqxx/pqxx>
 #include <set>
 
@@ -16,6 +15,7 @@
 #include "libs/rpc/call.h"
 #include "services/identity/api_keys.h"
 #include "services/identity/keys.h"
+#include "services/identity/sealed.h"
 #include "services/identity/sessions.h"
 #include "services/identity/store.h"
 #include "services/identity/validate.h"
@@ -67,51 +67,33 @@ Actor ActorOf(const grpc::ServerContextBase& ctx, const Principal& p) {
   return Actor{p, rpc::RequestId(ctx)};
 }
 
-// Runs `fn` once per (caller, method, idempotency-key) within 24 hours; repeats return the stored reply.
-// `redact` (optional) removes what must not be stored (an API key's secret) from the stored copy.
-template <typename Msg>
-absl::Status Idempotent(Store& store, const grpc::ServerContextBase& ctx, const Principal& caller,
-                        std::string_view method, Msg* out, absl::FunctionRef<absl::StatusOr<Msg>()> fn,
-                        void (*redact)(Msg&) = nullptr) {
-  const std::string key = rpc::IdempotencyKey(ctx);
-  if (key.empty()) {
-    CRM_ASSIGN_OR_RETURN(*out, fn());
-    return absl::OkStatus();
-  }
-  if (key.size() > 200) return FieldError("idempotency-key", "longer than 200 bytes");
-  const std::string who = absl::StrCat(caller.kind(), ":", caller.id(), ":", caller.service());
-  const absl::Time now = store.clock().Now();
-  bool found = false;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(
-      store.pool(),
-      [&](pqxx::work& tx) -> absl::Status {
-        pqxx::result r = tx.exec_params(
-            "SELECT response FROM idempotency WHERE caller = $1 AND method = $2 AND key = $3 "
-            "AND create_time > $4::timestamptz",
-            who, std::string(method), key, SqlTime(now - absl::Hours(24)));
-        if (r.empty()) return absl::OkStatus();
-        pqxx::binarystring raw(r[0][0]);
-        found = out->ParseFromArray(raw.data(), static_cast<int>(raw.size()));
-        return absl::OkStatus();
-      },
-      {.read_only = true}));
-  if (found) return absl::OkStatus();
-  CRM_ASSIGN_OR_RETURN(*out, fn());
-  Msg stored = *out;
-  if (redact != nullptr) redact(stored);
-  const std::string bytes = stored.SerializeAsString();
-  return pg::InTransaction(store.pool(), [&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(
-        "INSERT INTO idempotency (caller, method, key, response, create_time) VALUES ($1, $2, $3, $4, "
-        "$5::timestamptz) "
-        "ON CONFLICT (caller, method, key) DO UPDATE SET response = EXCLUDED.response, create_time = "
-        "EXCLUDED.create_time "
-        "WHERE idempotency.create_time <= $6::timestamptz",
-        who, std::string(method), key, pqxx::binarystring(bytes.data(), bytes.size()), SqlTime(now),
-        SqlTime(now - absl::Hours(24)));
-    return absl::OkStatus();
-  });
+// The idempotency of a creating call (store.h Idempotency): the caller's key for `method`, with the
+// request its fingerprint is taken of.
+Idempotency IdempotencyOf(const grpc::ServerContextBase& ctx, const Principal& caller,
+                          std::string_view method, const google::protobuf::Message& request) {
+  return Idempotency{.scope = {.caller = rpc::IdempotencyCaller(caller),
+                               .method = std::string(method),
+                               .key = rpc::IdempotencyKey(ctx)},
+                     .request = &request};
 }
+
+// The idempotency of a call that carries a secret (sealed.h): kept under the hash of the client's key,
+// which itself seals the secret; `request` is what is fingerprinted (its secrets blinded by the caller).
+absl::StatusOr<Idempotency> SealedIdempotencyOf(const grpc::ServerContextBase& ctx, const Principal& caller,
+                                                std::string_view method,
+                                                const google::protobuf::Message& request) {
+  Idempotency out = IdempotencyOf(ctx, caller, method, request);
+  out.sealing_key = out.scope.key;
+  CRM_ASSIGN_OR_RETURN(out.scope.key, SealedScopeKey(out.sealing_key));
+  return out;
+}
+
+// The methods whose idempotency keys identity records (IdempotencyScope::method).
+constexpr char kSetPasswordMethod[] = "crm.identity.v1.UserService/SetPassword";
+constexpr char kCreateUserMethod[] = "crm.identity.v1.UserService/CreateUser";
+constexpr char kCreateTeamMethod[] = "crm.identity.v1.UserService/CreateTeam";
+constexpr char kCreateApiKeyMethod[] = "crm.identity.v1.ApiKeyService/CreateApiKey";
+constexpr char kRevokeApiKeyMethod[] = "crm.identity.v1.ApiKeyService/RevokeApiKey";
 
 const std::set<std::string>& UserPaths() {
   static const auto* const kPaths = new std::set<std::string>{
@@ -185,8 +167,19 @@ grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* ctx, const v1::GetUse
                                       v1::User* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
+    CRM_RETURN_IF_ERROR(CheckId("id", req->id()));
     if (!IsSelf(caller, req->id())) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.read"));
     CRM_ASSIGN_OR_RETURN(*out, deps_.store->GetUser(req->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status UserServiceImpl::BatchGetUsers(grpc::ServerContext* ctx, const v1::BatchGetUsersRequest* req,
+                                            v1::BatchGetUsersResponse* out) {
+  return rpc::Handle(*ctx, [&]() -> absl::Status {
+    CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
+    CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.read"));
+    CRM_ASSIGN_OR_RETURN(*out, deps_.store->BatchGetUsers(*req));
     return absl::OkStatus();
   });
 }
@@ -196,9 +189,9 @@ grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* ctx, const v1::Cre
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.manage"));
-    return Idempotent<v1::User>(*deps_.store, *ctx, caller, "CreateUser", out, [&]() {
-      return deps_.store->CreateUser(ActorOf(*ctx, caller), req->user(), req->password());
-    });
+    CRM_ASSIGN_OR_RETURN(*out, deps_.store->CreateUser(ActorOf(*ctx, caller), req->user(), req->password(),
+                                                       IdempotencyOf(*ctx, caller, kCreateUserMethod, *req)));
+    return absl::OkStatus();
   });
 }
 
@@ -206,15 +199,21 @@ grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* ctx, const v1::Upd
                                          v1::User* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
-    if (req->update_mask().paths_size() == 0) return FieldError("update_mask", "required");
+    Violations v;  // issue 16: every bad field at once
+    v.Check(CheckId("user.id", req->user().id()));
+    if (req->update_mask().paths_size() == 0) v.Add("update_mask", "required: name the fields to change");
     std::vector<std::string> paths;
     bool self_editable = true;
     for (const std::string& p : req->update_mask().paths()) {
-      if (!UserPaths().count(p))
-        return FieldError("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+      if (p == "id" || p == "version") continue;  // identify and guard the update; never changed
+      if (!UserPaths().count(p)) {
+        v.Add("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+        continue;
+      }
       if (p != "full_name" && p != "email" && p != "phone") self_editable = false;
       paths.push_back(p);
     }
+    CRM_RETURN_IF_ERROR(v.Status());
     if (!(IsSelf(caller, req->user().id()) && self_editable))
       CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.manage"));
     CRM_ASSIGN_OR_RETURN(*out, deps_.store->UpdateUser(ActorOf(*ctx, caller), req->user(), paths));
@@ -228,17 +227,25 @@ grpc::Status UserServiceImpl::SetPassword(grpc::ServerContext* ctx, const v1::Se
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     const bool self = IsSelf(caller, req->user_id());
     if (!self) CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "users.manage"));
-    CRM_RETURN_IF_ERROR(CheckPassword("new_password", req->new_password()));
-    CRM_ASSIGN_OR_RETURN(std::optional<UserAuth> user, deps_.store->FindAuthById(req->user_id()));
-    if (!user) return absl::NotFoundError("user not found");
-    if (self) {
-      if (req->current_password().empty()) return FieldError("current_password", "required");
-      CRM_ASSIGN_OR_RETURN(bool ok, auth::VerifyPassword(req->current_password(), user->password_hash));
-      if (!ok) return FieldError("current_password", "wrong password");
+    Violations v;  // issue 16: every bad field at once
+    v.Check(CheckId("user_id", req->user_id()));
+    v.Check(CheckPassword("new_password", req->new_password()));
+    if (self && req->current_password().empty()) v.Add("current_password", "required");
+    CRM_RETURN_IF_ERROR(v.Status());
+    // Issue 16: honours Idempotency-Key, the passwords blinded in the fingerprint (sealed.h).
+    v1::SetPasswordRequest fingerprinted = *req;
+    CRM_ASSIGN_OR_RETURN(Idempotency idempotency,
+                         SealedIdempotencyOf(*ctx, caller, kSetPasswordMethod, fingerprinted));
+    if (!idempotency.sealing_key.empty()) {
+      fingerprinted.set_new_password(
+          Blind(idempotency.sealing_key, "SetPassword.new_password", req->new_password()));
+      fingerprinted.set_current_password(
+          Blind(idempotency.sealing_key, "SetPassword.current_password", req->current_password()));
     }
     CRM_ASSIGN_OR_RETURN(std::string phc,
                          auth::HashPassword(req->new_password(), deps_.store->password_params()));
-    return deps_.store->SetPasswordHash(ActorOf(*ctx, caller), req->user_id(), phc);
+    return deps_.store->SetPassword(ActorOf(*ctx, caller), req->user_id(), phc,
+                                    self ? &req->current_password() : nullptr, idempotency);
   });
 }
 
@@ -246,6 +253,7 @@ grpc::Status UserServiceImpl::EnrollTotp(grpc::ServerContext* ctx, const v1::Enr
                                          v1::TotpEnrollment* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_RETURN_IF_ERROR(CheckId("user_id", req->user_id()));
     if (!IsSelf(caller, req->user_id()))
       return absl::PermissionDeniedError("users enrol their own second factor only");
     CRM_ASSIGN_OR_RETURN(v1::User user, deps_.store->GetUser(req->user_id()));
@@ -261,6 +269,7 @@ grpc::Status UserServiceImpl::ConfirmTotp(grpc::ServerContext* ctx, const v1::Co
                                           v1::User* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, rpc::Caller(*ctx));
+    CRM_RETURN_IF_ERROR(CheckId("user_id", req->user_id()));
     if (!IsSelf(caller, req->user_id()))
       return absl::PermissionDeniedError("users enrol their own second factor only");
     CRM_ASSIGN_OR_RETURN(*out,
@@ -292,16 +301,17 @@ grpc::Status UserServiceImpl::CreateTeam(grpc::ServerContext* ctx, const v1::Cre
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "teams.manage"));
-    return Idempotent<v1::Team>(*deps_.store, *ctx, caller, "CreateTeam", out,
-                                [&]() { return deps_.store->CreateTeam(req->team()); });
+    CRM_ASSIGN_OR_RETURN(
+        *out, deps_.store->CreateTeam(req->team(), IdempotencyOf(*ctx, caller, kCreateTeamMethod, *req)));
+    return absl::OkStatus();
   });
 }
 
-grpc::Status UserServiceImpl::ListRoles(grpc::ServerContext* ctx, const v1::ListRolesRequest*,
+grpc::Status UserServiceImpl::ListRoles(grpc::ServerContext* ctx, const v1::ListRolesRequest* req,
                                         v1::ListRolesResponse* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, deps_.store->ListRoles());
+    CRM_ASSIGN_OR_RETURN(*out, deps_.store->ListRoles(*req));
     return absl::OkStatus();
   });
 }
@@ -311,14 +321,18 @@ grpc::Status UserServiceImpl::UpdateRole(grpc::ServerContext* ctx, const v1::Upd
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "roles.manage"));
-    if (req->update_mask().paths_size() == 0) return FieldError("update_mask", "required");
+    Violations v;  // issue 16: every bad field at once
+    if (req->update_mask().paths_size() == 0) v.Add("update_mask", "required: name the fields to change");
     std::vector<std::string> paths;
     for (const std::string& p : req->update_mask().paths()) {
+      if (p == "code" || p == "version") continue;  // identify and guard the update; never changed
       if (p != "name" && p != "permissions" && p != "requires_totp") {
-        return FieldError("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+        v.Add("update_mask", absl::StrCat("unknown or read-only field ", QuoteForError(p)));
+        continue;
       }
       paths.push_back(p);
     }
+    CRM_RETURN_IF_ERROR(v.Status());
     CRM_ASSIGN_OR_RETURN(*out, deps_.store->UpdateRole(req->role(), paths));
     return absl::OkStatus();
   });
@@ -332,11 +346,11 @@ grpc::Status ApiKeyServiceImpl::CreateApiKey(grpc::ServerContext* ctx, const v1:
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, "api_keys.manage"));
-    return Idempotent<v1::CreatedApiKey>(
-        *deps_.store, *ctx, caller, "CreateApiKey", out,
-        [&]() { return deps_.api_keys->Create(caller, req->api_key()); },
-        // The secret is never stored: a repeat returns the key without it.
-        [](v1::CreatedApiKey& k) { k.clear_secret(); });
+    // Issue 16: a repeat returns the same secret, kept sealed under the client's key (sealed.h).
+    CRM_ASSIGN_OR_RETURN(Idempotency idempotency,
+                         SealedIdempotencyOf(*ctx, caller, kCreateApiKeyMethod, *req));
+    CRM_ASSIGN_OR_RETURN(*out, deps_.api_keys->Create(caller, req->api_key(), idempotency));
+    return absl::OkStatus();
   });
 }
 
@@ -353,7 +367,9 @@ grpc::Status ApiKeyServiceImpl::RevokeApiKey(grpc::ServerContext* ctx, const v1:
                                              v1::ApiKey* out) {
   return rpc::Handle(*ctx, [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(Principal caller, SignedIn(*ctx));
-    CRM_ASSIGN_OR_RETURN(*out, deps_.api_keys->Revoke(caller, req->id()));
+    CRM_ASSIGN_OR_RETURN(
+        *out,
+        deps_.api_keys->Revoke(caller, req->id(), IdempotencyOf(*ctx, caller, kRevokeApiKeyMethod, *req)));
     return absl::OkStatus();
   });
 }

@@ -59,6 +59,8 @@ class UserServiceImpl final : public crm::identity::v1::UserService::Service {
   grpc::Status ListUsers(grpc::ServerContext* ctx, const v1::ListUsersRequest* req,
                          v1::ListUsersResponse* out) override;
   grpc::Status GetUser(grpc::ServerContext* ctx, const v1::GetUserRequest* req, v1::User* out) override;
+  grpc::Status BatchGetUsers(grpc::ServerContext* ctx, const v1::BatchGetUsersRequest* req,
+                             v1::BatchGetUsersResponse* out) override;
   grpc::Status CreateUser(grpc::ServerContext* ctx, const v1::CreateUserRequest* req, v1::User* out) override;
   grpc::Status UpdateUser(grpc::ServerContext* ctx, const v1::UpdateUserRequest* req, v1::User* out) override;
   grpc::Status SetPassword(grpc::ServerContext* ctx, const v1::SetPasswordRequest* req,

@@ -16,6 +16,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/log/log.h"
+#include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
 #include "services/identity/keys.h"
@@ -284,8 +285,7 @@ absl::Status Sessions::Prune() {
         "DELETE FROM sessions s WHERE s.create_time < $1::timestamptz AND NOT EXISTS "
         "(SELECT 1 FROM refresh_tokens rt WHERE rt.session_id = s.id AND rt.expire_time >= $1::timestamptz)",
         day_ago);
-    tx.exec_params("DELETE FROM idempotency WHERE create_time < $1::timestamptz", day_ago);
-    return absl::OkStatus();
+    return pg::PurgeIdempotency(tx, now).status();
   });
 }
 

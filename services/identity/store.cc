@@ -11,7 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "crm/events/v1/envelope.pb.h"
 #include "crm/identity/v1/events.pb.h"
+#include "google/protobuf/empty.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "libs/auth/password.h"
 #include "libs/auth/totp.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
@@ -19,6 +21,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "services/identity/revocation.h"
 #include "services/identity/validate.h"
 
@@ -28,6 +31,12 @@ std::string SqlTime(absl::Time t) { return FormatRfc3339Utc(t); }
 
 std::string SqlMicros(std::string_view column) {
   return absl::StrCat("(EXTRACT(EPOCH FROM ", AsAbsl(column), ") * 1000000)::bigint");
+}
+
+absl::Status RunIdempotentIn(pqxx::transaction_base& tx, const Idempotency& idempotency, absl::Time now,
+                             google::protobuf::Message& reply, absl::FunctionRef<absl::Status()> fn) {
+  if (idempotency.request == nullptr || idempotency.scope.key.empty()) return fn();
+  return pg::RunIdempotent(tx, idempotency.scope, now, *idempotency.request, reply, fn);
 }
 
 namespace {
@@ -118,57 +127,70 @@ std::optional<UserAuth> LoadUserTx(pqxx::transaction_base& tx, std::string_view 
   return std::move(one[0]);
 }
 
-// Validates role codes (exist), team ids (exist) and the supervisor (exists, not the user, no cycle).
+// Validates role codes (exist), team ids (exist) and the supervisor (exists, not the user, no cycle),
+// reporting every violation at once.
 absl::Status CheckRelations(pqxx::transaction_base& tx, const v1::User& u, std::string_view self_id) {
+  Violations v;
   std::set<std::string> roles(u.role_codes().begin(), u.role_codes().end());
+  std::set<std::string> well_formed_roles;
   for (const std::string& code : roles) {
     bool ok = !code.empty() && code.size() <= 64;
     for (char c : code) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
-    if (!ok) return FieldError("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
+    if (ok) {
+      well_formed_roles.insert(code);
+    } else {
+      v.Add("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
+    }
   }
-  if (!roles.empty()) {
+  if (!well_formed_roles.empty()) {
     std::set<std::string> found;
-    for (const pqxx::row& r : tx.exec_params("SELECT code FROM roles WHERE code = ANY($1::text[])",
-                                             ArrayLiteral({roles.begin(), roles.end()}))) {
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT code FROM roles WHERE code = ANY($1::text[])",
+                        ArrayLiteral({well_formed_roles.begin(), well_formed_roles.end()}))) {
       found.insert(r[0].c_str());
     }
-    for (const std::string& code : roles) {
-      if (!found.count(code))
-        return FieldError("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
+    for (const std::string& code : well_formed_roles) {
+      if (!found.count(code)) v.Add("user.role_codes", absl::StrCat("unknown role ", QuoteForError(code)));
     }
   }
   std::set<std::string> teams(u.team_ids().begin(), u.team_ids().end());
+  std::set<std::string> well_formed_teams;
   for (const std::string& id : teams) {
-    if (!IsUuid(id)) return FieldError("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
+    if (IsUuid(id)) {
+      well_formed_teams.insert(id);
+    } else {
+      v.Add("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
+    }
   }
-  if (!teams.empty()) {
+  if (!well_formed_teams.empty()) {
     std::set<std::string> found;
-    for (const pqxx::row& r : tx.exec_params("SELECT id::text FROM teams WHERE id = ANY($1::uuid[])",
-                                             ArrayLiteral({teams.begin(), teams.end()}))) {
+    for (const pqxx::row& r :
+         tx.exec_params("SELECT id::text FROM teams WHERE id = ANY($1::uuid[])",
+                        ArrayLiteral({well_formed_teams.begin(), well_formed_teams.end()}))) {
       found.insert(r[0].c_str());
     }
-    for (const std::string& id : teams) {
-      if (!found.count(id))
-        return FieldError("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
+    for (const std::string& id : well_formed_teams) {
+      if (!found.count(id)) v.Add("user.team_ids", absl::StrCat("unknown team ", QuoteForError(id)));
     }
   }
   if (!u.supervisor_id().empty()) {
-    if (!IsUuid(u.supervisor_id())) return FieldError("user.supervisor_id", "unknown user");
-    if (u.supervisor_id() == self_id)
-      return FieldError("user.supervisor_id", "a user cannot supervise themselves");
-    pqxx::result r = tx.exec_params("SELECT 1 FROM users WHERE id = $1", u.supervisor_id());
-    if (r.empty()) return FieldError("user.supervisor_id", "unknown user");
-    if (!self_id.empty()) {
+    if (!IsUuid(u.supervisor_id())) {
+      v.Add("user.supervisor_id", "unknown user");
+    } else if (u.supervisor_id() == self_id) {
+      v.Add("user.supervisor_id", "a user cannot supervise themselves");
+    } else if (tx.exec_params("SELECT 1 FROM users WHERE id = $1", u.supervisor_id()).empty()) {
+      v.Add("user.supervisor_id", "unknown user");
+    } else if (!self_id.empty()) {
       pqxx::result cycle = tx.exec_params(
           "WITH RECURSIVE up(id, depth) AS (SELECT $1::uuid, 0 UNION ALL "
           "  SELECT u.supervisor_id, up.depth + 1 FROM users u JOIN up ON u.id = up.id "
           "  WHERE u.supervisor_id IS NOT NULL AND up.depth < 1000) "
           "SELECT 1 FROM up WHERE id = $2::uuid LIMIT 1",
           u.supervisor_id(), std::string(self_id));
-      if (!cycle.empty()) return FieldError("user.supervisor_id", "would make a supervision cycle");
+      if (!cycle.empty()) v.Add("user.supervisor_id", "would make a supervision cycle");
     }
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 void ReplaceRoles(pqxx::transaction_base& tx, const std::string& user_id, const v1::User& u) {
@@ -187,17 +209,16 @@ void ReplaceTeams(pqxx::transaction_base& tx, const std::string& user_id, const 
   }
 }
 
-// Validates and normalises the editable scalar fields of `u` in place.
-absl::Status NormalizeUserFields(v1::User& u) {
+// Validates and normalises the editable scalar fields of `u` in place, keeping every violation in `v`.
+void NormalizeUserFields(Violations& v, v1::User& u) {
   u.set_login(NormalizeLogin(u.login()));
-  CRM_RETURN_IF_ERROR(CheckLogin("user.login", u.login()));
-  CRM_RETURN_IF_ERROR(CheckText("user.full_name", u.full_name(), 300, /*required=*/true));
-  CRM_RETURN_IF_ERROR(CheckEmail("user.email", u.email()));
-  CRM_ASSIGN_OR_RETURN(std::string phone, NormalizePhone("user.phone", u.phone()));
-  u.set_phone(phone);
-  if (u.role_codes_size() > 50) return FieldError("user.role_codes", "at most 50");
-  if (u.team_ids_size() > 100) return FieldError("user.team_ids", "at most 100");
-  return absl::OkStatus();
+  v.Check(CheckLogin("user.login", u.login()));
+  v.Check(CheckText("user.full_name", u.full_name(), 300, /*required=*/true));
+  v.Check(CheckEmail("user.email", u.email()));
+  if (std::optional<std::string> phone = v.Value(NormalizePhone("user.phone", u.phone())))
+    u.set_phone(*phone);
+  if (u.role_codes_size() > 50) v.Add("user.role_codes", "at most 50");
+  if (u.team_ids_size() > 100) v.Add("user.team_ids", "at most 100");
 }
 
 absl::Status AppendUserEvent(pqxx::transaction_base& tx, const events::OutboxWriter& outbox,
@@ -240,11 +261,29 @@ v1::Team ReadTeam(const pqxx::row& r) {
   t.set_parent_id(r[2].c_str());
   t.set_head_user_id(r[3].c_str());
   t.set_version(r[4].as<int64_t>());
+  *t.mutable_create_time() = ToProtoTimestamp(absl::FromUnixMicros(r[5].as<int64_t>()));
   return t;
 }
 
+// Roles by code after $1 ("" = from the first), $2 rows; their permissions ($1: a text[] of codes).
+constexpr char kListRoles[] =
+    "SELECT code, name, requires_totp, version FROM roles WHERE code > $1 ORDER BY code LIMIT $2";
+// The users of $1 (a uuid[]) and the names of teams $1 (a uuid[]), for BatchGetUsers.
+const std::string& BatchUsersSql() {
+  static const std::string* const kSql =
+      new std::string(absl::StrCat("SELECT ", UserColumns(), " FROM users u WHERE u.id = ANY($1::uuid[])"));
+  return *kSql;
+}
+constexpr char kTeamNames[] = "SELECT id::text, name FROM teams WHERE id = ANY($1::uuid[])";
+
+constexpr char kLockRole[] = "SELECT version FROM roles WHERE code = $1 FOR UPDATE";
+constexpr char kBumpRoleVersion[] = "UPDATE roles SET version = version + 1 WHERE code = $1";
+constexpr char kRolePermissions[] =
+    "SELECT role_code, permission FROM role_permissions WHERE role_code = ANY($1::text[]) ORDER BY 1, 2";
+
 constexpr char kTeamColumns[] =
-    "id::text, name, COALESCE(parent_id::text, ''), COALESCE(head_user_id::text, ''), version";
+    "id::text, name, COALESCE(parent_id::text, ''), COALESCE(head_user_id::text, ''), version, "
+    "(EXTRACT(EPOCH FROM create_time) * 1000000)::bigint";
 
 }  // namespace
 
@@ -252,38 +291,42 @@ Store::Store(pg::Pool& pool, const Clock& clock, auth::PasswordParams password_p
     : pool_(pool), clock_(clock), password_params_(password_params), outbox_("identity", clock) {}
 
 absl::StatusOr<v1::User> Store::CreateUser(const Actor& actor, const v1::User& input,
-                                           std::string_view password) {
+                                           std::string_view password, const Idempotency& idempotency) {
   v1::User u = input;
-  CRM_RETURN_IF_ERROR(NormalizeUserFields(u));
-  CRM_RETURN_IF_ERROR(CheckPassword("password", password));
+  Violations v;  // issue 16: every bad field at once
+  NormalizeUserFields(v, u);
+  v.Check(CheckPassword("password", password));
+  CRM_RETURN_IF_ERROR(v.Status());
   CRM_ASSIGN_OR_RETURN(std::string phc, auth::HashPassword(password, password_params_));
   const std::string id = NewUuidV7();
-  const std::string now = SqlTime(clock_.Now());
+  const absl::Time at = clock_.Now();
+  const std::string now = SqlTime(at);
   v1::User out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (!tx.exec_params("SELECT 1 FROM users WHERE lower(login) = $1", u.login()).empty()) {
-      return absl::AlreadyExistsError("user.login: already taken");
-    }
-    CRM_RETURN_IF_ERROR(CheckRelations(tx, u, ""));
-    tx.exec_params(
-        "INSERT INTO users (id, login, full_name, email, phone, active, supervisor_id, password_hash, "
-        "version, create_time, update_time) "
-        "VALUES ($1, $2, $3, $4, $5, true, NULLIF($6, '')::uuid, $7, 1, $8::timestamptz, $8::timestamptz)",
-        id, u.login(), u.full_name(), u.email(), u.phone(), u.supervisor_id(), phc, now);
-    ReplaceRoles(tx, id, u);
-    ReplaceTeams(tx, id, u);
-    std::optional<UserAuth> loaded = LoadUserTx(tx, id, false);
-    if (!loaded) return absl::InternalError("created user vanished");
-    out = loaded->user;
-    return AppendUserEvent(tx, outbox_, actor, out, nullptr);
+    return RunIdempotentIn(tx, idempotency, at, out, [&]() -> absl::Status {
+      if (!tx.exec_params("SELECT 1 FROM users WHERE lower(login) = $1", u.login()).empty()) {
+        return absl::AlreadyExistsError("user.login: already taken");
+      }
+      CRM_RETURN_IF_ERROR(CheckRelations(tx, u, ""));
+      tx.exec_params(
+          "INSERT INTO users (id, login, full_name, email, phone, active, supervisor_id, password_hash, "
+          "version, create_time, update_time) "
+          "VALUES ($1, $2, $3, $4, $5, true, NULLIF($6, '')::uuid, $7, 1, $8::timestamptz, $8::timestamptz)",
+          id, u.login(), u.full_name(), u.email(), u.phone(), u.supervisor_id(), phc, now);
+      ReplaceRoles(tx, id, u);
+      ReplaceTeams(tx, id, u);
+      std::optional<UserAuth> loaded = LoadUserTx(tx, id, false);
+      if (!loaded) return absl::InternalError("created user vanished");
+      out = loaded->user;
+      return AppendUserEvent(tx, outbox_, actor, out, nullptr);
+    });
   }));
   return out;
 }
 
 absl::StatusOr<v1::User> Store::UpdateUser(const Actor& actor, const v1::User& input,
                                            const std::vector<std::string>& paths) {
-  if (input.id().empty()) return FieldError("user.id", "required");
-  if (!IsUuid(input.id())) return absl::NotFoundError("user not found");
+  CRM_RETURN_IF_ERROR(CheckId("user.id", input.id()));
   v1::User out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     std::optional<UserAuth> current = LoadUserTx(tx, input.id(), /*for_update=*/true);
@@ -302,7 +345,9 @@ absl::StatusOr<v1::User> Store::UpdateUser(const Actor& actor, const v1::User& i
       if (p == "team_ids") *next.mutable_team_ids() = input.team_ids();
       if (p == "supervisor_id") next.set_supervisor_id(input.supervisor_id());
     }
-    CRM_RETURN_IF_ERROR(NormalizeUserFields(next));
+    Violations v;
+    NormalizeUserFields(v, next);
+    CRM_RETURN_IF_ERROR(v.Status());
     std::vector<std::string> changed;
     if (next.login() != old.login()) changed.push_back("login");
     if (next.full_name() != old.full_name()) changed.push_back("full_name");
@@ -346,6 +391,7 @@ absl::StatusOr<v1::User> Store::UpdateUser(const Actor& actor, const v1::User& i
 }
 
 absl::StatusOr<v1::User> Store::GetUser(std::string_view id) {
+  CRM_RETURN_IF_ERROR(CheckId("id", id));
   CRM_ASSIGN_OR_RETURN(std::optional<UserAuth> a, FindAuthById(id));
   if (!a) return absl::NotFoundError("user not found");
   return a->user;
@@ -382,11 +428,15 @@ absl::StatusOr<std::optional<UserAuth>> Store::FindAuthByLogin(std::string_view 
 }
 
 absl::StatusOr<v1::ListUsersResponse> Store::ListUsers(const v1::ListUsersRequest& req) {
-  CRM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckText("query", req.query(), 200, false));
-  if (!req.team_id().empty() && !IsUuid(req.team_id())) return FieldError("team_id", "not a team id");
-  CRM_RETURN_IF_ERROR(CheckText("role", req.role(), 64, false));
+  Violations v;  // issue 16: every bad field at once
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::string> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckText("query", req.query(), 200, false));
+  if (!req.team_id().empty()) v.Check(CheckId("team_id", req.team_id()));
+  v.Check(CheckText("role", req.role(), 64, false));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string& after = *after_or;
   v1::ListUsersResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -417,14 +467,77 @@ absl::StatusOr<v1::ListUsersResponse> Store::ListUsers(const v1::ListUsersReques
   return out;
 }
 
+absl::StatusOr<v1::BatchGetUsersResponse> Store::BatchGetUsers(const v1::BatchGetUsersRequest& req) {
+  Violations v;  // issue 16: every bad id at once
+  if (req.ids().empty()) v.Add("ids", "required: at least one user id");
+  if (req.ids_size() > kMaxPageSize) v.Add("ids", absl::StrCat("at most ", kMaxPageSize, " ids"));
+  std::vector<std::string> ids;  // unique, in the order asked
+  std::set<std::string> seen;
+  for (int i = 0; i < req.ids_size() && i <= kMaxPageSize; ++i) {
+    if (!v.Check(CheckId(absl::StrCat("ids[", i, "]"), req.ids(i)))) continue;
+    if (seen.insert(req.ids(i)).second) ids.push_back(req.ids(i));
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
+  v1::BatchGetUsersResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        std::vector<UserAuth> found;
+        for (const pqxx::row& r : pg::ExecPrepared(tx, BatchUsersSql(), ArrayLiteral(ids))) {
+          found.push_back(ReadUserRow(r));
+        }
+        FillRelations(tx, found);
+        std::map<std::string, v1::User*> by_id;
+        for (UserAuth& a : found) by_id[a.user.id()] = &a.user;
+        std::set<std::string> teams;
+        for (const std::string& id : ids) {
+          auto it = by_id.find(id);
+          if (it == by_id.end()) {
+            out.add_missing_ids(id);
+            continue;
+          }
+          teams.insert(it->second->team_ids().begin(), it->second->team_ids().end());
+          *out.add_users() = std::move(*it->second);
+        }
+        if (teams.empty()) return absl::OkStatus();
+        for (const pqxx::row& r : pg::ExecPrepared(
+                 tx, kTeamNames, ArrayLiteral(std::vector<std::string>(teams.begin(), teams.end())))) {
+          (*out.mutable_team_names())[r[0].c_str()] = r[1].c_str();
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
+  return out;
+}
+
 absl::Status Store::SetPasswordHash(const Actor& actor, std::string_view user_id, std::string_view phc) {
-  if (!IsUuid(user_id)) return absl::NotFoundError("user not found");
+  return SetPassword(actor, user_id, phc, nullptr, Idempotency{});
+}
+
+namespace {
+constexpr char kLockPassword[] = "SELECT password_hash FROM users WHERE id = $1 FOR UPDATE";
+constexpr char kSetPassword[] = "UPDATE users SET password_hash = $2 WHERE id = $1";
+}  // namespace
+
+absl::Status Store::SetPassword(const Actor& actor, std::string_view user_id, std::string_view phc,
+                                const std::string* current_password, const Idempotency& idempotency) {
+  CRM_RETURN_IF_ERROR(CheckId("user_id", user_id));
+  google::protobuf::Empty done;
   return pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    pqxx::result r = tx.exec_params("UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING id",
-                                    std::string(user_id), std::string(phc));
-    if (r.empty()) return absl::NotFoundError("user not found");
-    return RevokeUserSessions(tx, outbox_, actor, user_id, RevokeReason::kPasswordChanged, clock_.Now())
-        .status();
+    // Issue 16: a repeat with the key is answered from the record (the old password no longer
+    // verifies then, and the sessions made since are not ended again).
+    return RunIdempotentIn(tx, idempotency, clock_.Now(), done, [&]() -> absl::Status {
+      const pqxx::result r = pg::ExecPrepared(tx, kLockPassword, std::string(user_id));
+      if (r.empty()) return absl::NotFoundError("user not found");
+      if (current_password != nullptr) {
+        CRM_ASSIGN_OR_RETURN(bool ok, auth::VerifyPassword(*current_password, r[0][0].c_str()));
+        if (!ok) return FieldError("current_password", "wrong password");
+      }
+      pg::ExecPrepared(tx, kSetPassword, std::string(user_id), std::string(phc));
+      return RevokeUserSessions(tx, outbox_, actor, user_id, RevokeReason::kPasswordChanged, clock_.Now())
+          .status();
+    });
   });
 }
 
@@ -448,7 +561,7 @@ absl::Status Store::SetPendingTotp(std::string_view user_id, std::string_view se
 
 absl::StatusOr<v1::User> Store::ConfirmTotp(const Actor& actor, std::string_view user_id,
                                             std::string_view code) {
-  if (!IsUuid(user_id)) return absl::NotFoundError("user not found");
+  CRM_RETURN_IF_ERROR(CheckId("user_id", user_id));
   v1::User out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     std::optional<UserAuth> u = LoadUserTx(tx, user_id, /*for_update=*/true);
@@ -494,38 +607,42 @@ absl::StatusOr<bool> Store::ConsumeTotpStep(std::string_view user_id, int64_t st
   return ok;
 }
 
-absl::StatusOr<v1::Team> Store::CreateTeam(const v1::Team& team) {
-  CRM_RETURN_IF_ERROR(CheckText("team.name", team.name(), 200, /*required=*/true));
-  if (!team.parent_id().empty() && !IsUuid(team.parent_id()))
-    return FieldError("team.parent_id", "unknown team");
-  if (!team.head_user_id().empty() && !IsUuid(team.head_user_id())) {
-    return FieldError("team.head_user_id", "unknown user");
-  }
+absl::StatusOr<v1::Team> Store::CreateTeam(const v1::Team& team, const Idempotency& idempotency) {
+  Violations v;  // issue 16: every bad field at once
+  v.Check(CheckText("team.name", team.name(), 200, /*required=*/true));
+  if (!team.parent_id().empty()) v.Check(CheckId("team.parent_id", team.parent_id()));
+  if (!team.head_user_id().empty()) v.Check(CheckId("team.head_user_id", team.head_user_id()));
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::Team out;
   const std::string id = NewUuidV7();
+  const absl::Time now = clock_.Now();
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (!team.parent_id().empty() &&
-        tx.exec_params("SELECT 1 FROM teams WHERE id = $1", team.parent_id()).empty()) {
-      return FieldError("team.parent_id", "unknown team");
-    }
-    if (!team.head_user_id().empty() &&
-        tx.exec_params("SELECT 1 FROM users WHERE id = $1", team.head_user_id()).empty()) {
-      return FieldError("team.head_user_id", "unknown user");
-    }
-    pqxx::row r = tx.exec_params1(
-        absl::StrCat(
-            "INSERT INTO teams (id, name, parent_id, head_user_id, create_time) "
-            "VALUES ($1, $2, NULLIF($3, '')::uuid, NULLIF($4, '')::uuid, $5::timestamptz) RETURNING ",
-            kTeamColumns),
-        id, team.name(), team.parent_id(), team.head_user_id(), SqlTime(clock_.Now()));
-    out = ReadTeam(r);
-    return absl::OkStatus();
+    return RunIdempotentIn(tx, idempotency, now, out, [&]() -> absl::Status {
+      Violations missing;
+      if (!team.parent_id().empty() &&
+          tx.exec_params("SELECT 1 FROM teams WHERE id = $1", team.parent_id()).empty()) {
+        missing.Add("team.parent_id", "unknown team");
+      }
+      if (!team.head_user_id().empty() &&
+          tx.exec_params("SELECT 1 FROM users WHERE id = $1", team.head_user_id()).empty()) {
+        missing.Add("team.head_user_id", "unknown user");
+      }
+      CRM_RETURN_IF_ERROR(missing.Status());
+      pqxx::row r = tx.exec_params1(
+          absl::StrCat(
+              "INSERT INTO teams (id, name, parent_id, head_user_id, create_time) "
+              "VALUES ($1, $2, NULLIF($3, '')::uuid, NULLIF($4, '')::uuid, $5::timestamptz) RETURNING ",
+              kTeamColumns),
+          id, team.name(), team.parent_id(), team.head_user_id(), SqlTime(now));
+      out = ReadTeam(r);
+      return absl::OkStatus();
+    });
   }));
   return out;
 }
 
 absl::StatusOr<v1::Team> Store::GetTeam(std::string_view id) {
-  if (!IsUuid(id)) return absl::NotFoundError("team not found");
+  CRM_RETURN_IF_ERROR(CheckId("id", id));
   std::optional<v1::Team> out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -541,9 +658,13 @@ absl::StatusOr<v1::Team> Store::GetTeam(std::string_view id) {
 }
 
 absl::StatusOr<v1::ListTeamsResponse> Store::ListTeams(const v1::ListTeamsRequest& req) {
-  CRM_ASSIGN_OR_RETURN(int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(std::string after, DecodePageToken(req.page_token()));
-  if (!after.empty() && !IsUuid(after)) return FieldError("page_token", "invalid");
+  Violations v;  // issue 16: every bad field at once
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  std::optional<std::string> after_or = v.Value(DecodePageToken(req.page_token()));
+  if (after_or && !after_or->empty() && !IsUuid(*after_or)) v.Add("page_token", "invalid");
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string& after = *after_or;
   v1::ListTeamsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -574,21 +695,44 @@ absl::StatusOr<std::optional<std::string>> Store::FindTeamByName(std::string_vie
 }
 
 absl::StatusOr<v1::ListRolesResponse> Store::ListRoles() {
+  v1::ListRolesRequest all;
+  all.set_page_size(kMaxPageSize);
+  v1::ListRolesResponse out;
+  do {
+    CRM_ASSIGN_OR_RETURN(v1::ListRolesResponse page, ListRoles(all));
+    for (v1::Role& r : *page.mutable_roles()) *out.add_roles() = std::move(r);
+    all.set_page_token(page.next_page_token());
+  } while (!all.page_token().empty());
+  return out;
+}
+
+absl::StatusOr<v1::ListRolesResponse> Store::ListRoles(const v1::ListRolesRequest& req) {
+  Violations v;  // issue 16: the page rule, every violation at once
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::string> after_or = v.Value(DecodePageToken(req.page_token()));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
   v1::ListRolesResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
         std::map<std::string, v1::Role*> by_code;
-        for (const pqxx::row& r : tx.exec("SELECT code, name, requires_totp FROM roles ORDER BY code")) {
+        const pqxx::result rows = pg::ExecPrepared(tx, kListRoles, *after_or, size + 1);
+        for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
           v1::Role* role = out.add_roles();
-          role->set_code(r[0].c_str());
-          role->set_name(r[1].c_str());
-          role->set_requires_totp(r[2].as<bool>());
+          role->set_code(rows[i][0].c_str());
+          role->set_name(rows[i][1].c_str());
+          role->set_requires_totp(rows[i][2].as<bool>());
+          role->set_version(rows[i][3].as<int64_t>());
           by_code[role->code()] = role;
         }
-        for (const pqxx::row& r :
-             tx.exec("SELECT role_code, permission FROM role_permissions ORDER BY 1, 2")) {
+        if (static_cast<int>(rows.size()) > size)
+          out.set_next_page_token(EncodePageToken(out.roles(size - 1).code()));
+        if (by_code.empty()) return absl::OkStatus();
+        std::vector<std::string> codes;
+        for (const auto& [code, unused] : by_code) codes.push_back(code);
+        for (const pqxx::row& r : pg::ExecPrepared(tx, kRolePermissions, ArrayLiteral(codes))) {
           auto it = by_code.find(r[0].c_str());
           if (it != by_code.end()) it->second->add_permissions(r[1].c_str());
         }
@@ -599,18 +743,30 @@ absl::StatusOr<v1::ListRolesResponse> Store::ListRoles() {
 }
 
 absl::StatusOr<v1::Role> Store::UpdateRole(const v1::Role& role, const std::vector<std::string>& paths) {
+  Violations v;  // issue 16: every bad field at once
   for (const std::string& p : paths) {
-    if (p == "name") CRM_RETURN_IF_ERROR(CheckText("role.name", role.name(), 200, /*required=*/true));
+    if (p == "name") v.Check(CheckText("role.name", role.name(), 200, /*required=*/true));
     if (p == "permissions") {
-      if (role.permissions_size() > 500) return FieldError("role.permissions", "at most 500");
-      for (const std::string& perm : role.permissions())
-        CRM_RETURN_IF_ERROR(CheckPermissionCode("role.permissions", perm));
+      if (role.permissions_size() > 500) {
+        v.Add("role.permissions", "at most 500");
+      } else {
+        for (int i = 0; i < role.permissions_size(); ++i) {
+          v.Check(CheckPermissionCode(absl::StrCat("role.permissions[", i, "]"), role.permissions(i)));
+        }
+      }
     }
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    if (tx.exec_params("SELECT 1 FROM roles WHERE code = $1 FOR UPDATE", role.code()).empty()) {
-      return absl::NotFoundError("role not found");
+    const pqxx::result current = pg::ExecPrepared(tx, kLockRole, role.code());
+    if (current.empty()) return absl::NotFoundError("role not found");
+    // Issue 16: 0 = whatever is stored (last writer wins); another version than the stored one is ABORTED.
+    const int64_t stored = current[0][0].as<int64_t>();
+    if (role.version() != 0 && role.version() != stored) {
+      return absl::AbortedError(
+          absl::StrCat("version mismatch: role ", role.code(), " is at version ", stored));
     }
+    if (!paths.empty()) pg::ExecPrepared(tx, kBumpRoleVersion, role.code());
     for (const std::string& p : paths) {
       if (p == "name") tx.exec_params("UPDATE roles SET name = $2 WHERE code = $1", role.code(), role.name());
       if (p == "requires_totp") {

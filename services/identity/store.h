@@ -20,11 +20,13 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "crm/common/v1/common.pb.h"
 #include "crm/identity/v1/identity.pb.h"
 #include "libs/auth/password.h"
 #include "libs/events/outbox.h"
+#include "libs/pg/idempotency.h"
 #include "proto/crm/identity/v1/event_types.h"
 
 namespace pqxx {
@@ -57,6 +59,23 @@ struct Actor {
   std::string request_id;
 };
 
+// A creating call's idempotency (libs/pg/idempotency.h): its scope (caller, method, the client's key)
+// and the request the key's fingerprint is taken of. The record is written in the transaction of the
+// change, so a repeat returns the first reply and a failed first attempt leaves the key free. The
+// default (no key, no request) makes the call run every time.
+struct Idempotency {
+  pg::IdempotencyScope scope;
+  const google::protobuf::Message* request = nullptr;
+  // Calls that carry a secret (sealed.h): the client's key, which seals the secret of the reply;
+  // scope.key is then SealedScopeKey() of it. "" for every other call.
+  std::string sealing_key;
+};
+
+// Runs `fn` within `tx` under `idempotency` (pg::RunIdempotent), or simply runs it without a key;
+// `reply` is what is recorded and, for a repeat, what is filled instead of running `fn`.
+absl::Status RunIdempotentIn(pqxx::transaction_base& tx, const Idempotency& idempotency, absl::Time now,
+                             google::protobuf::Message& reply, absl::FunctionRef<absl::Status()> fn);
+
 class Store {
  public:
   // `pool` and `clock` must outlive the store. `password_params` is the argon2id cost of new hashes.
@@ -71,9 +90,11 @@ class Store {
   // ---- users ----
   // Creates an active user with `password` (≥ 10 characters). The login is stored lower-case.
   // INVALID_ARGUMENT naming user.login / user.full_name / user.email / user.phone / user.role_codes /
-  // user.team_ids / user.supervisor_id / password; ALREADY_EXISTS for a taken login.
+  // user.team_ids / user.supervisor_id / password; ALREADY_EXISTS for a taken login. A repeat under
+  // `idempotency` returns the first user.
   absl::StatusOr<crm::identity::v1::User> CreateUser(const Actor& actor, const crm::identity::v1::User& user,
-                                                     std::string_view password);
+                                                     std::string_view password,
+                                                     const Idempotency& idempotency = {});
   // Applies the fields named in `paths` (User field names; validated by the caller) from `user`.
   // NOT_FOUND for an unknown user.id; ABORTED "version mismatch" when user.version is not 0 and not
   // the stored one. Bumps the version and emits UserUpdated only when something changed. Deactivating
@@ -84,12 +105,21 @@ class Store {
   absl::StatusOr<crm::identity::v1::User> GetUser(std::string_view id);
   absl::StatusOr<crm::identity::v1::ListUsersResponse> ListUsers(
       const crm::identity::v1::ListUsersRequest& req);
+  // The users of req.ids in the order asked, the ids of none, and their teams' names (issue 16).
+  // INVALID_ARGUMENT naming `ids` (none, more than kMaxPageSize) or each malformed `ids[i]`.
+  absl::StatusOr<crm::identity::v1::BatchGetUsersResponse> BatchGetUsers(
+      const crm::identity::v1::BatchGetUsersRequest& req);
   // The sign-in view of a user; nullopt when none has this login (any case) / id.
   absl::StatusOr<std::optional<UserAuth>> FindAuthByLogin(std::string_view login);
   absl::StatusOr<std::optional<UserAuth>> FindAuthById(std::string_view id);
   // Replaces the password hash and revokes every session of the user (they must sign in again), with
   // one SessionRevoked "password_changed" per session in the same transaction.
   absl::Status SetPasswordHash(const Actor& actor, std::string_view user_id, std::string_view phc);
+  // SetPasswordHash for UserService.SetPassword: when `current_password` is given it must verify against
+  // the stored hash (else INVALID_ARGUMENT naming current_password), all under `idempotency` (sealed.h:
+  // the request is fingerprinted with its passwords blinded). NOT_FOUND for no such user.
+  absl::Status SetPassword(const Actor& actor, std::string_view user_id, std::string_view phc,
+                           const std::string* current_password, const Idempotency& idempotency);
   // How many users exist.
   absl::StatusOr<int64_t> CountUsers();
 
@@ -108,8 +138,10 @@ class Store {
   absl::StatusOr<bool> ConsumeTotpStep(std::string_view user_id, int64_t step);
 
   // ---- teams ----
-  // INVALID_ARGUMENT naming team.name / team.parent_id / team.head_user_id.
-  absl::StatusOr<crm::identity::v1::Team> CreateTeam(const crm::identity::v1::Team& team);
+  // INVALID_ARGUMENT naming team.name / team.parent_id / team.head_user_id. A repeat under
+  // `idempotency` returns the first team.
+  absl::StatusOr<crm::identity::v1::Team> CreateTeam(const crm::identity::v1::Team& team,
+                                                     const Idempotency& idempotency = {});
   absl::StatusOr<crm::identity::v1::Team> GetTeam(std::string_view id);
   absl::StatusOr<crm::identity::v1::ListTeamsResponse> ListTeams(
       const crm::identity::v1::ListTeamsRequest& req);
@@ -117,7 +149,11 @@ class Store {
   absl::StatusOr<std::optional<std::string>> FindTeamByName(std::string_view name);
 
   // ---- roles ----
+  // Every role (what sign-in and the demo need).
   absl::StatusOr<crm::identity::v1::ListRolesResponse> ListRoles();
+  // A page of roles by code (the suite's page rule: default 50, at most 200).
+  absl::StatusOr<crm::identity::v1::ListRolesResponse> ListRoles(
+      const crm::identity::v1::ListRolesRequest& req);
   // Applies `paths` (name, permissions, requires_totp) of `role`. NOT_FOUND for an unknown code.
   absl::StatusOr<crm::identity::v1::Role> UpdateRole(const crm::identity::v1::Role& role,
                                                      const std::vector<std::string>& paths);

@@ -7,6 +7,7 @@
 #include "libs/auth/encoding.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
+#include "libs/base/uuid.h"
 
 namespace crm::identity {
 namespace {
@@ -32,6 +33,28 @@ constexpr char kPageTokenPrefix[] = "p1:";
 }  // namespace
 
 absl::Status FieldError(std::string_view field, std::string_view why) { return crm::InvalidFieldError(field, why); }
+
+bool Violations::Check(const absl::Status& check) {
+  if (check.ok()) return true;
+  std::vector<FieldViolation> found = FieldViolations(check);
+  if (check.code() == absl::StatusCode::kInvalidArgument && !found.empty()) {
+    for (FieldViolation& f : found) violations_.push_back(std::move(f));
+  } else if (other_.ok()) {
+    other_ = check;
+  }
+  return false;
+}
+
+absl::Status Violations::Status() const {
+  if (!violations_.empty()) return InvalidFieldsError(violations_);
+  return other_;
+}
+
+absl::Status CheckId(std::string_view field, std::string_view id) {
+  if (id.empty()) return FieldError(field, "required");
+  if (!IsUuid(id)) return FieldError(field, "must be a UUID");
+  return absl::OkStatus();
+}
 
 std::string NormalizeLogin(std::string_view login) {
   std::string out(login);
@@ -137,8 +160,8 @@ absl::Status CheckPermissionCode(std::string_view field, std::string_view code) 
 
 absl::StatusOr<int> PageSize(int requested) {
   if (requested < 0) return FieldError("page_size", "must not be negative");
-  if (requested > kMaxPageSize) return FieldError("page_size", absl::StrCat("at most ", kMaxPageSize));
-  return requested == 0 ? kDefaultPageSize : requested;
+  if (requested == 0) return kDefaultPageSize;
+  return std::min(requested, kMaxPageSize);
 }
 
 std::string EncodePageToken(std::string_view last) {

@@ -25,7 +25,10 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
+#include "services/mortgage/masks.h"
+#include "services/mortgage/paging.h"
 #include "services/mortgage/sql.h"
+#include "services/mortgage/violations.h"
 
 namespace crm::mortgage {
 namespace {
@@ -39,6 +42,13 @@ constexpr char kCalculate[] = "mortgage.calculate";
 constexpr char kCalculationSaved[] = "crm.mortgage.calculation.saved.v1";
 constexpr char kApplicationCreated[] = "crm.mortgage.application.created.v1";
 constexpr char kApplicationStatusChanged[] = "crm.mortgage.application.status_changed.v1";
+
+// The methods whose idempotency keys the store records (libs/pg/idempotency.h IdempotencyScope::method).
+constexpr char kSaveCalculationMethod[] = "crm.mortgage.v1.ApplicationService/SaveCalculation";
+constexpr char kCreateQuestionnaireMethod[] = "crm.mortgage.v1.ApplicationService/CreateQuestionnaire";
+constexpr char kCreateApplicationMethod[] = "crm.mortgage.v1.ApplicationService/CreateApplication";
+constexpr char kChangeStatusMethod[] = "crm.mortgage.v1.ApplicationService/ChangeApplicationStatus";
+constexpr char kRecordBankReplyMethod[] = "crm.mortgage.v1.ApplicationService/RecordBankReply";
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 200;
@@ -126,12 +136,21 @@ struct Period {
   absl::Time to;  // exclusive
 };
 
+// The period's days in `zone`; nullopt after keeping its violations in `v`.
+std::optional<Period> ParsePeriod(Violations& v, const v1::ReportPeriod& p, absl::TimeZone zone) {
+  std::optional<absl::CivilDay> from = v.Value(ParseCivilDay(p.from(), "period.from"));
+  std::optional<absl::CivilDay> to = v.Value(ParseCivilDay(p.to(), "period.to"));
+  if (!from || !to) return std::nullopt;
+  if (*to < *from) return (v.Add("period.to", "must not be before period.from"), std::nullopt);
+  if (*to - *from > 3 * 366) return (v.Add("period.to", "a period is at most 3 years"), std::nullopt);
+  return Period{absl::FromCivil(*from, zone), absl::FromCivil(*to + 1, zone)};
+}
+
 absl::StatusOr<Period> ParsePeriod(const v1::ReportPeriod& p, absl::TimeZone zone) {
-  CRM_ASSIGN_OR_RETURN(absl::CivilDay from, ParseCivilDay(p.from(), "period.from"));
-  CRM_ASSIGN_OR_RETURN(absl::CivilDay to, ParseCivilDay(p.to(), "period.to"));
-  if (to < from) return InvalidFieldError("period.to", "must not be before period.from");
-  if (to - from > 3 * 366) return InvalidFieldError("period.to", "a period is at most 3 years");
-  return Period{absl::FromCivil(from, zone), absl::FromCivil(to + 1, zone)};
+  Violations v;
+  std::optional<Period> period = ParsePeriod(v, p, zone);
+  CRM_RETURN_IF_ERROR(v.Status());
+  return *period;
 }
 
 // Page tokens: the (created_at micros, id) of the last row of the page.
@@ -158,14 +177,20 @@ absl::StatusOr<std::optional<PageKey>> DecodePageToken(const std::string& token)
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0) return InvalidFieldError("page_size", "must not be negative");
-  return requested == 0 ? kDefaultPageSize : std::min<int>(requested, kMaxPageSize);
+  return mortgage::PageSize(requested, kDefaultPageSize, kMaxPageSize);  // the suite's page rule (paging.h)
 }
 
 // "AND (created_at, id) < (token)" for newest-first keyset pages on `alias`.
 std::string AfterToken(const std::optional<PageKey>& key, std::string_view alias, Params& p) {
   if (!key) return "";
   return absl::StrCat(" AND (", AsAbsl(alias), "created_at, ", AsAbsl(alias), "id) < (",
+                      p.Ts(FromMicros(key->micros)), ", ", p.Add(key->id), "::uuid)");
+}
+
+// " AND (created_at, id) > (token)" for the reports' oldest-first keyset pages on `alias`.
+std::string AfterReportToken(const std::optional<PageKey>& key, std::string_view alias, Params& p) {
+  if (!key) return "";
+  return absl::StrCat(" AND (", AsAbsl(alias), "created_at, ", AsAbsl(alias), "id) > (",
                       p.Ts(FromMicros(key->micros)), ", ", p.Add(key->id), "::uuid)");
 }
 
@@ -201,7 +226,7 @@ v1::Calculation CalculationFromRow(const pqxx::row& r, bool with_response) {
   c.set_specialist_id(r[5].as<std::string>());
   c.mutable_request()->ParseFromString(Blob(r[6]));
   if (with_response) c.mutable_response()->ParseFromString(Blob(r[7]));
-  *c.mutable_created_at() = ToProtoTimestamp(FromMicros(r[8].as<int64_t>()));
+  *c.mutable_create_time() = ToProtoTimestamp(FromMicros(r[8].as<int64_t>()));
   return c;
 }
 
@@ -218,7 +243,8 @@ absl::Status FromCalculator(const absl::Status& s) {
 
 constexpr char kQuestionnaireColumns[] =
     "q.id, q.version, q.status, q.specialist_id, q.body, "
-    "coalesce((extract(epoch from q.updated_at) * 1000000)::bigint, 0)";
+    "coalesce((extract(epoch from q.updated_at) * 1000000)::bigint, 0), "
+    "coalesce((extract(epoch from q.created_at) * 1000000)::bigint, 0)";
 
 v1::Questionnaire QuestionnaireFromRow(const pqxx::row& r) {
   v1::Questionnaire q;
@@ -227,37 +253,32 @@ v1::Questionnaire QuestionnaireFromRow(const pqxx::row& r) {
   q.set_version(r[1].as<int64_t>());
   q.set_status(static_cast<v1::Questionnaire::Status>(r[2].as<int>()));
   q.set_specialist_id(r[3].as<std::string>());
-  *q.mutable_updated_at() = ToProtoTimestamp(FromMicros(r[5].as<int64_t>()));
+  *q.mutable_update_time() = ToProtoTimestamp(FromMicros(r[5].as<int64_t>()));
+  *q.mutable_create_time() = ToProtoTimestamp(FromMicros(r[6].as<int64_t>()));
   return q;
 }
 
+// Every violation of a questionnaire (issue 16: all at once).
 absl::Status ValidateQuestionnaire(const v1::Questionnaire& q) {
-  CRM_RETURN_IF_ERROR(CheckUuid("questionnaire.client_id", q.client_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("questionnaire.deal_id", q.deal_id(), false));
-  if (!v1::Questionnaire::Status_IsValid(q.status())) {
-    return InvalidFieldError("questionnaire.status", "unknown status");
-  }
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.full_name", q.full_name(), kMaxShortText));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.phone", q.phone(), 64));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.email", q.email(), kMaxShortText));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.employer", q.employer(), kMaxShortText));
-  CRM_RETURN_IF_ERROR(CheckText("questionnaire.position", q.position(), kMaxShortText));
-  if (q.co_borrower_names_size() > 10) {
-    return InvalidFieldError("questionnaire.co_borrower_names", "at most 10 co-borrowers");
-  }
-  for (const std::string& n : q.co_borrower_names()) {
-    CRM_RETURN_IF_ERROR(CheckText("questionnaire.co_borrower_names", n, kMaxShortText));
-  }
-  if (q.profile().age() < 0 || q.profile().age() > 150) {
-    return InvalidFieldError("questionnaire.profile.age", "must be 0..150");
-  }
-  if (q.profile().monthly_income() < 0) {
-    return InvalidFieldError("questionnaire.profile.monthly_income", "must not be negative");
-  }
-  if (q.property().price() < 0)
-    return InvalidFieldError("questionnaire.property.price", "must not be negative");
   if (q.ByteSizeLong() > 64 * 1024) return InvalidFieldError("questionnaire", "is larger than 64 KiB");
-  return absl::OkStatus();
+  Violations v;
+  v.Check(CheckUuid("questionnaire.client_id", q.client_id(), true));
+  v.Check(CheckUuid("questionnaire.deal_id", q.deal_id(), false));
+  if (!v1::Questionnaire::Status_IsValid(q.status())) v.Add("questionnaire.status", "unknown status");
+  v.Check(CheckText("questionnaire.full_name", q.full_name(), kMaxShortText));
+  v.Check(CheckText("questionnaire.phone", q.phone(), 64));
+  v.Check(CheckText("questionnaire.email", q.email(), kMaxShortText));
+  v.Check(CheckText("questionnaire.employer", q.employer(), kMaxShortText));
+  v.Check(CheckText("questionnaire.position", q.position(), kMaxShortText));
+  if (q.co_borrower_names_size() > 10) v.Add("questionnaire.co_borrower_names", "at most 10 co-borrowers");
+  for (int i = 0; i < q.co_borrower_names_size() && i < 10; ++i) {
+    v.Check(CheckText(absl::StrCat("questionnaire.co_borrower_names[", i, "]"), q.co_borrower_names(i),
+                      kMaxShortText));
+  }
+  if (q.profile().age() < 0 || q.profile().age() > 150) v.Add("questionnaire.profile.age", "must be 0..150");
+  if (q.profile().monthly_income() < 0) v.Add("questionnaire.profile.monthly_income", "must not be negative");
+  if (q.property().price() < 0) v.Add("questionnaire.property.price", "must not be negative");
+  return v.Status();
 }
 
 // FAILED_PRECONDITION listing every required field a COMPLETE questionnaire lacks; OK for a draft.
@@ -281,6 +302,18 @@ absl::Status CheckComplete(const v1::Questionnaire& q) {
 }
 
 // ----- Applications ---------------------------------------------------------------------------------
+
+// The refusal of a 6th bank for a client within kManyBanksWindow, in google.rpc.PreconditionFailure's
+// terms — the violation's type, its subject and what to do — with confirm_many_banks named as the field
+// that lifts it.
+absl::Status ManyBanksRefusal(const std::string& client_id, int banks) {
+  return WithFieldViolations(
+      absl::FailedPreconditionError(absl::StrCat(
+          "precondition ", kManyBanksViolation, " failed for client ", client_id, ": the client already has ",
+          "applications to ", banks, " banks within 24 hours and the limit is ", kMaxBanksPerClient,
+          " (each application is a credit-bureau inquiry); set confirm_many_banks to go on")),
+      {{"confirm_many_banks", absl::StrCat("required beyond ", kMaxBanksPerClient, " banks in 24 hours")}});
+}
 
 using Status = v1::ApplicationStatus;
 
@@ -338,10 +371,10 @@ v1::Application ApplicationFromRow(const pqxx::row& r) {
   a.set_number(r[2].as<std::string>());
   a.set_status(static_cast<Status>(r[3].as<int>()));
   a.set_specialist_id(r[4].as<std::string>());
-  *a.mutable_created_at() = ToProtoTimestamp(FromMicros(r[6].as<int64_t>()));
-  *a.mutable_updated_at() = ToProtoTimestamp(FromMicros(r[7].as<int64_t>()));
+  *a.mutable_create_time() = ToProtoTimestamp(FromMicros(r[6].as<int64_t>()));
+  *a.mutable_update_time() = ToProtoTimestamp(FromMicros(r[7].as<int64_t>()));
   const int64_t sent = r[8].as<int64_t>();
-  if (sent != 0) a.set_sent_at(FormatRfc3339Utc(FromMicros(sent)));
+  if (sent != 0) *a.mutable_send_time() = ToProtoTimestamp(FromMicros(sent));
   return a;
 }
 
@@ -384,7 +417,7 @@ void LoadDetails(pqxx::transaction_base& tx, std::vector<v1::Application*> apps,
     v1::StatusChange* c = by_id[r[0].as<std::string>()]->add_history();
     c->set_from(static_cast<Status>(r[1].as<int>()));
     c->set_to(static_cast<Status>(r[2].as<int>()));
-    *c->mutable_at() = ToProtoTimestamp(FromMicros(r[3].as<int64_t>()));
+    *c->mutable_change_time() = ToProtoTimestamp(FromMicros(r[3].as<int64_t>()));
     c->set_by(r[4].as<std::string>());
     c->set_comment(r[5].as<std::string>());
   }
@@ -401,33 +434,38 @@ absl::StatusOr<v1::Application> LockApplication(pqxx::transaction_base& tx, cons
   return ApplicationFromRow(res[0]);
 }
 
+// Every violation of a new application (issue 16: all at once).
 absl::Status ValidateApplication(const v1::Application& a) {
-  CRM_RETURN_IF_ERROR(CheckUuid("application.bank_id", a.bank_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.client_id", a.client_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.deal_id", a.deal_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.program_id", a.program_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.questionnaire_id", a.questionnaire_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("application.calculation_id", a.calculation_id(), false));
-  CRM_RETURN_IF_ERROR(CheckText("application.project", a.project(), kMaxShortText));
-  if (!v1::ApplicationKind_IsValid(a.kind())) return InvalidFieldError("application.kind", "unknown kind");
-  if (a.loan() < 0) return InvalidFieldError("application.loan", "must not be negative");
-  if (!IsDecimal(a.rate()))
-    return InvalidFieldError("application.rate", "must be a decimal such as \"0.0899\"");
+  Violations v;
+  v.Check(CheckUuid("application.bank_id", a.bank_id(), true));
+  v.Check(CheckUuid("application.client_id", a.client_id(), true));
+  v.Check(CheckUuid("application.deal_id", a.deal_id(), false));
+  v.Check(CheckUuid("application.program_id", a.program_id(), false));
+  v.Check(CheckUuid("application.questionnaire_id", a.questionnaire_id(), false));
+  v.Check(CheckUuid("application.calculation_id", a.calculation_id(), false));
+  v.Check(CheckText("application.project", a.project(), kMaxShortText));
+  if (!v1::ApplicationKind_IsValid(a.kind())) v.Add("application.kind", "unknown kind");
+  if (a.loan() < 0) v.Add("application.loan", "must not be negative");
+  if (!IsDecimal(a.rate())) v.Add("application.rate", "must be a decimal such as \"0.0899\"");
   if (a.status() != v1::APPLICATION_STATUS_UNSPECIFIED && a.status() != v1::APPLICATION_STATUS_DRAFT) {
-    return InvalidFieldError("application.status", "a new application is a DRAFT");
+    v.Add("application.status", "a new application is a DRAFT");
   }
   if (a.documents_size() > kMaxListItems) {
-    return InvalidFieldError("application.documents", absl::StrCat("at most ", kMaxListItems, " documents"));
+    v.Add("application.documents", absl::StrCat("at most ", kMaxListItems, " documents"));
+  } else {
+    for (int i = 0; i < a.documents_size(); ++i) {
+      v.Check(CheckText(absl::StrCat("application.documents[", i, "]"), a.documents(i), 2000));
+    }
   }
-  for (const std::string& d : a.documents()) CRM_RETURN_IF_ERROR(CheckText("application.documents", d, 2000));
-  CRM_RETURN_IF_ERROR(CheckText("application.object_description", a.object_description(), 4000));
+  v.Check(CheckText("application.object_description", a.object_description(), 4000));
   if (a.kind() == v1::APPLICATION_KIND_OBJECT_APPROVAL && a.object_description().empty()) {
-    return InvalidFieldError("application.object_description", "is required for an object approval request");
+    v.Add("application.object_description", "is required for an object approval request");
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
-absl::Status ValidateReply(const v1::BankReply& r) {
+// Every violation of a bank's reply (issue 16: all at once).
+void ValidateReply(Violations& v, const v1::BankReply& r) {
   switch (r.decision()) {
     case v1::APPLICATION_STATUS_UNDER_REVIEW:
     case v1::APPLICATION_STATUS_DOCUMENTS_REQUESTED:
@@ -435,14 +473,12 @@ absl::Status ValidateReply(const v1::BankReply& r) {
     case v1::APPLICATION_STATUS_DECLINED:
       break;
     default:
-      return InvalidFieldError("reply.decision",
-                               "must be UNDER_REVIEW, DOCUMENTS_REQUESTED, APPROVED or DECLINED");
+      v.Add("reply.decision", "must be UNDER_REVIEW, DOCUMENTS_REQUESTED, APPROVED or DECLINED");
   }
-  if (r.approved_amount() < 0) return InvalidFieldError("reply.approved_amount", "must not be negative");
-  if (!IsDecimal(r.approved_rate())) return InvalidFieldError("reply.approved_rate", "must be a decimal");
-  if (!r.valid_until().empty()) CRM_RETURN_IF_ERROR(ParseCivilDay(r.valid_until(), "reply.valid_until").status());
-  CRM_RETURN_IF_ERROR(CheckText("reply.text", r.text(), kMaxLongText));
-  return absl::OkStatus();
+  if (r.approved_amount() < 0) v.Add("reply.approved_amount", "must not be negative");
+  if (!IsDecimal(r.approved_rate())) v.Add("reply.approved_rate", "must be a decimal such as \"0.0799\"");
+  if (!r.valid_until().empty()) v.Check(ParseCivilDay(r.valid_until(), "reply.valid_until").status());
+  v.Check(CheckText("reply.text", r.text(), kMaxLongText));
 }
 
 // Moves the locked `app` to `to` within `tx`: the row, a history row, and the status_changed event.
@@ -483,8 +519,9 @@ absl::Status ApplyMove(pqxx::transaction_base& tx, const events::OutboxWriter& o
   }
   app.set_version(app.version() + 1);
   app.set_status(to);
-  *app.mutable_updated_at() = ToProtoTimestamp(now);
-  if (to == v1::APPLICATION_STATUS_SENT && app.sent_at().empty()) app.set_sent_at(FormatRfc3339Utc(now));
+  *app.mutable_update_time() = ToProtoTimestamp(now);
+  if (to == v1::APPLICATION_STATUS_SENT && !app.has_send_time())
+    *app.mutable_send_time() = ToProtoTimestamp(now);
 
   v1::ApplicationEvent event;
   *event.mutable_application() = app;
@@ -509,17 +546,30 @@ absl::TimeZone DefaultCompanyZone() {
 ApplicationStore::ApplicationStore(pg::Pool& pool, const Clock& clock)
     : pool_(pool), clock_(clock), outbox_("mortgage", clock) {}
 
+absl::Status ApplicationStore::InIdempotentTransaction(
+    const Actor& actor, std::string_view method, std::string_view idempotency_key,
+    const google::protobuf::Message& request, google::protobuf::Message& out,
+    absl::FunctionRef<absl::Status(pqxx::transaction_base&)> fn) {
+  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
+                                   .method = std::string(method),
+                                   .key = std::string(idempotency_key)};
+  return pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    return pg::RunIdempotent(tx, scope, clock_.Now(), request, out, [&]() { return fn(tx); });
+  });
+}
+
 absl::StatusOr<v1::Calculation> ApplicationStore::SaveCalculation(const Actor& actor,
                                                                   const v1::SaveCalculationRequest& req,
                                                                   std::string_view idempotency_key,
                                                                   const MultiCalculator& calculate) {
   const v1::Calculation& in = req.calculation();
-  CRM_RETURN_IF_ERROR(CheckUuid("calculation.client_id", in.client_id(), true));
-  CRM_RETURN_IF_ERROR(CheckUuid("calculation.deal_id", in.deal_id(), false));
-  CRM_RETURN_IF_ERROR(CheckText("calculation.project", in.project(), kMaxShortText));
-  if (!in.has_request()) return InvalidFieldError("calculation.request", "is required");
-  if (in.request().ByteSizeLong() > 64 * 1024)
-    return InvalidFieldError("calculation.request", "is larger than 64 KiB");
+  Violations v;
+  v.Check(CheckUuid("calculation.client_id", in.client_id(), true));
+  v.Check(CheckUuid("calculation.deal_id", in.deal_id(), false));
+  v.Check(CheckText("calculation.project", in.project(), kMaxShortText));
+  if (!in.has_request()) v.Add("calculation.request", "is required");
+  if (in.request().ByteSizeLong() > 64 * 1024) v.Add("calculation.request", "is larger than 64 KiB");
+  CRM_RETURN_IF_ERROR(v.Status());
   if (!calculate) return absl::FailedPreconditionError("no multi-calculator is configured");
 
   // Pure and in-process: run before the transaction, which may be retried.
@@ -530,40 +580,40 @@ absl::StatusOr<v1::Calculation> ApplicationStore::SaveCalculation(const Actor& a
   for (v1::Offer& o : *response->mutable_offers()) o.clear_schedule();
 
   const std::string specialist = SpecialistOf(actor.principal);
-  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
-                                   .method = "crm.mortgage.v1.ApplicationService/SaveCalculation",
-                                   .key = std::string(idempotency_key)};
   v1::Calculation out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    const absl::Time now = TruncMicros(clock_.Now());
-    return pg::RunIdempotent(tx, scope, now, req, out, [&]() -> absl::Status {
-      out.Clear();
-      out.set_id(NewUuidV7());
-      out.set_client_id(in.client_id());
-      out.set_deal_id(in.deal_id());
-      out.set_project(in.project());
-      *out.mutable_request() = in.request();
-      *out.mutable_response() = *response;
-      out.set_specialist_id(specialist);
-      *out.mutable_created_at() = ToProtoTimestamp(now);
-      Params p;
-      const pqxx::row r = Run(
-          tx,
-          absl::StrCat("INSERT INTO calculations (id, number, client_id, deal_id, project, "
-                       "specialist_id, request, response, created_at) VALUES (",
-                       p.Add(out.id()), "::uuid, lpad(nextval('calculation_numbers')::text, 7, '0'), ",
-                       p.Add(out.client_id()), ", ", p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ",
-                       p.Add(specialist), ", ", p.Bytes(out.request().SerializeAsString()), ", ",
-                       p.Bytes(out.response().SerializeAsString()), ", ", p.Ts(now), ") RETURNING number"),
-          p)[0];
-      out.set_number(r[0].as<std::string>());
-      v1::Calculation event = out;
-      event.mutable_response()->clear_offers();
-      return outbox_
-          .Append(tx, Event(actor, "calculation", out.client_id(), kCalculationSaved, event, specialist))
-          .status();
-    });
-  }));
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kSaveCalculationMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        const absl::Time now = TruncMicros(clock_.Now());
+        {
+          out.Clear();
+          out.set_id(NewUuidV7());
+          out.set_client_id(in.client_id());
+          out.set_deal_id(in.deal_id());
+          out.set_project(in.project());
+          *out.mutable_request() = in.request();
+          *out.mutable_response() = *response;
+          out.set_specialist_id(specialist);
+          *out.mutable_create_time() = ToProtoTimestamp(now);
+          Params p;
+          const pqxx::row r =
+              Run(tx,
+                  absl::StrCat(
+                      "INSERT INTO calculations (id, number, client_id, deal_id, project, "
+                      "specialist_id, request, response, created_at) VALUES (",
+                      p.Add(out.id()), "::uuid, lpad(nextval('calculation_numbers')::text, 7, '0'), ",
+                      p.Add(out.client_id()), ", ", p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ",
+                      p.Add(specialist), ", ", p.Bytes(out.request().SerializeAsString()), ", ",
+                      p.Bytes(out.response().SerializeAsString()), ", ", p.Ts(now), ") RETURNING number"),
+                  p)[0];
+          out.set_number(r[0].as<std::string>());
+          v1::Calculation event = out;
+          event.mutable_response()->clear_offers();
+          return outbox_
+              .Append(tx, Event(actor, "calculation", out.client_id(), kCalculationSaved, event, specialist))
+              .status();
+        }
+      }));
   return out;
 }
 
@@ -590,9 +640,13 @@ absl::StatusOr<v1::Calculation> ApplicationStore::GetCalculation(const Actor& ac
 
 absl::StatusOr<v1::ListCalculationsResponse> ApplicationStore::ListCalculations(
     const Actor& actor, const v1::ListCalculationsRequest& req) {
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(const std::optional<PageKey> after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckUuid("client_id", req.client_id(), false));
+  Violations v;
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckUuid("client_id", req.client_id(), false));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::optional<PageKey> after = *after_or;
   std::string specialist = req.specialist_id();
   if (!SeesAll(actor.principal)) {
     const std::string me = SpecialistOf(actor.principal);
@@ -619,7 +673,7 @@ absl::StatusOr<v1::ListCalculationsResponse> ApplicationStore::ListCalculations(
         if (static_cast<int>(res.size()) > size) {
           const v1::Calculation& last = out.calculations(size - 1);
           out.set_next_page_token(
-              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.created_at())), last.id()));
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
         }
         return absl::OkStatus();
       },
@@ -627,40 +681,50 @@ absl::StatusOr<v1::ListCalculationsResponse> ApplicationStore::ListCalculations(
   return out;
 }
 
-absl::StatusOr<v1::Questionnaire> ApplicationStore::CreateQuestionnaire(const Actor& actor,
-                                                                        const v1::Questionnaire& in) {
+absl::StatusOr<v1::Questionnaire> ApplicationStore::CreateQuestionnaire(
+    const Actor& actor, const v1::CreateQuestionnaireRequest& req, std::string_view idempotency_key) {
+  const v1::Questionnaire& in = req.questionnaire();
   CRM_RETURN_IF_ERROR(ValidateQuestionnaire(in));
   v1::Questionnaire q = in;
   if (q.status() == v1::Questionnaire::STATUS_UNSPECIFIED) q.set_status(v1::Questionnaire::STATUS_DRAFT);
   CRM_RETURN_IF_ERROR(CheckComplete(q));
-  const absl::Time now = TruncMicros(clock_.Now());
-  q.set_id(NewUuidV7());
-  q.set_version(1);
-  q.set_specialist_id(SpecialistOf(actor.principal));
-  *q.mutable_updated_at() = ToProtoTimestamp(now);
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    Params p;
-    Run(tx,
-        absl::StrCat(
-            "INSERT INTO questionnaires (id, version, client_id, deal_id, status, specialist_id, body, "
-            "created_at, updated_at) VALUES (",
-            p.Add(q.id()), "::uuid, 1, ", p.Add(q.client_id()), ", ", p.Add(q.deal_id()), ", ",
-            p.Add(absl::StrCat(static_cast<int>(q.status()))), "::smallint, ", p.Add(q.specialist_id()), ", ",
-            p.Bytes(q.SerializeAsString()), ", ", p.Ts(now), ", ", p.Ts(now), ")"),
-        p);
-    return absl::OkStatus();
-  }));
-  return q;
+  v1::Questionnaire out;
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kCreateQuestionnaireMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        const absl::Time now = TruncMicros(clock_.Now());
+        out = q;
+        out.set_id(NewUuidV7());
+        out.set_version(1);
+        out.set_specialist_id(SpecialistOf(actor.principal));
+        *out.mutable_update_time() = ToProtoTimestamp(now);
+        *out.mutable_create_time() = ToProtoTimestamp(now);
+        Params p;
+        Run(tx,
+            absl::StrCat(
+                "INSERT INTO questionnaires (id, version, client_id, deal_id, status, specialist_id, body, "
+                "created_at, updated_at) VALUES (",
+                p.Add(out.id()), "::uuid, 1, ", p.Add(out.client_id()), ", ", p.Add(out.deal_id()), ", ",
+                p.Add(absl::StrCat(static_cast<int>(out.status()))), "::smallint, ",
+                p.Add(out.specialist_id()), ", ", p.Bytes(out.SerializeAsString()), ", ", p.Ts(now), ", ",
+                p.Ts(now), ")"),
+            p);
+        return absl::OkStatus();
+      }));
+  return out;
 }
 
-absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(const Actor& actor,
-                                                                        const v1::Questionnaire& in) {
-  CRM_RETURN_IF_ERROR(CheckUuid("questionnaire.id", in.id(), true));
-  if (in.version() <= 0) return InvalidFieldError("questionnaire.version", "the current version is required");
-  CRM_RETURN_IF_ERROR(ValidateQuestionnaire(in));
-  v1::Questionnaire q = in;
-  if (q.status() == v1::Questionnaire::STATUS_UNSPECIFIED) q.set_status(v1::Questionnaire::STATUS_DRAFT);
-  CRM_RETURN_IF_ERROR(CheckComplete(q));
+absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(
+    const Actor& actor, const v1::UpdateQuestionnaireRequest& req) {
+  const v1::Questionnaire& in = req.questionnaire();
+  Violations v;
+  v.Check(CheckUuid("questionnaire.id", in.id(), true));
+  if (in.version() < 0) v.Add("questionnaire.version", "must not be negative");
+  const std::optional<google::protobuf::FieldMask> mask =
+      v.Value(EffectiveMask(req.update_mask(), *v1::Questionnaire::descriptor(),
+                            {"id", "version", "specialist_id", "update_time", "create_time"}));
+  CRM_RETURN_IF_ERROR(v.Status());
+  v1::Questionnaire q;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     Params p;
     const pqxx::result res =
@@ -671,14 +735,19 @@ absl::StatusOr<v1::Questionnaire> ApplicationStore::UpdateQuestionnaire(const Ac
     if (res.empty()) return absl::NotFoundError(absl::StrCat("questionnaire ", in.id(), " not found"));
     const v1::Questionnaire old = QuestionnaireFromRow(res[0]);
     CRM_RETURN_IF_ERROR(CheckOwner(actor, old.specialist_id(), "questionnaire"));
-    if (old.version() != in.version()) {
+    // Issue 16: version 0 = whatever is stored (last writer wins); another than the stored one is ABORTED.
+    if (in.version() != 0 && old.version() != in.version()) {
       return absl::AbortedError(absl::StrCat("questionnaire ", in.id(), " is at version ", old.version(),
                                              ", not ", in.version(), "; read it again"));
     }
+    q = old;
+    ApplyMask(*mask, in, q);  // issue 16: only the masked fields change
+    if (q.status() == v1::Questionnaire::STATUS_UNSPECIFIED) q.set_status(v1::Questionnaire::STATUS_DRAFT);
+    CRM_RETURN_IF_ERROR(ValidateQuestionnaire(q));
+    CRM_RETURN_IF_ERROR(CheckComplete(q));
     const absl::Time now = TruncMicros(clock_.Now());
     q.set_version(old.version() + 1);
-    q.set_specialist_id(old.specialist_id());
-    *q.mutable_updated_at() = ToProtoTimestamp(now);
+    *q.mutable_update_time() = ToProtoTimestamp(now);
     Params u;
     Run(tx,
         absl::StrCat("UPDATE questionnaires SET version = ", u.Add(absl::StrCat(q.version())),
@@ -716,17 +785,20 @@ absl::StatusOr<v1::Questionnaire> ApplicationStore::GetQuestionnaire(const Actor
 
 absl::StatusOr<v1::ListQuestionnairesResponse> ApplicationStore::ListQuestionnaires(
     const Actor& actor, const v1::ListQuestionnairesRequest& req) {
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(const std::optional<PageKey> after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckUuid("client_id", req.client_id(), false));
+  Violations v;
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckUuid("client_id", req.client_id(), false));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::optional<PageKey> after = *after_or;
   v1::ListQuestionnairesResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
         Params p;
-        std::string sql = absl::StrCat("SELECT ", kQuestionnaireColumns, ", ", Micros("q.created_at"),
-                                       " FROM questionnaires q WHERE TRUE");
+        std::string sql = absl::StrCat("SELECT ", kQuestionnaireColumns, " FROM questionnaires q WHERE TRUE");
         if (!req.client_id().empty()) absl::StrAppend(&sql, " AND q.client_id = ", p.Add(req.client_id()));
         if (!SeesAll(actor.principal)) {
           absl::StrAppend(&sql, " AND q.specialist_id = ", p.Add(SpecialistOf(actor.principal)));
@@ -749,125 +821,126 @@ absl::StatusOr<v1::ListQuestionnairesResponse> ApplicationStore::ListQuestionnai
 
 absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor& actor,
                                                                     const v1::CreateApplicationRequest& req,
-                                                                    std::string_view idempotency_key) {
+                                                                    std::string_view idempotency_key,
+                                                                    const PartiesCheck& check_parties) {
   const v1::Application& in = req.application();
   CRM_RETURN_IF_ERROR(ValidateApplication(in));
   const std::string specialist = SpecialistOf(actor.principal);
   const v1::ApplicationKind kind =
       in.kind() == v1::APPLICATION_KIND_UNSPECIFIED ? v1::APPLICATION_KIND_BORROWER : in.kind();
-  const pg::IdempotencyScope scope{.caller = rpc::IdempotencyCaller(actor.principal),
-                                   .method = "crm.mortgage.v1.ApplicationService/CreateApplication",
-                                   .key = std::string(idempotency_key)};
   v1::Application out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    const absl::Time now = TruncMicros(clock_.Now());
-    return pg::RunIdempotent(tx, scope, now, req, out, [&]() -> absl::Status {
-      {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM banks WHERE id = ", p.Add(in.bank_id()),
-                             "::uuid AND NOT archived"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.bank_id", "no such bank (or it is archived)");
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kCreateApplicationMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        const absl::Time now = TruncMicros(clock_.Now());
+        {
+          {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM banks WHERE id = ", p.Add(in.bank_id()),
+                                 "::uuid AND NOT archived"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.bank_id", "no such bank (or it is archived)");
+            }
+          }
+          if (!in.program_id().empty()) {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM programs WHERE id = ", p.Add(in.program_id()),
+                                 "::uuid AND bank_id = ", p.Add(in.bank_id()), "::uuid"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.program_id", "no such program of the bank");
+            }
+          }
+          if (!in.questionnaire_id().empty()) {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM questionnaires WHERE id = ", p.Add(in.questionnaire_id()),
+                                 "::uuid"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.questionnaire_id", "no such questionnaire");
+            }
+          }
+          if (!in.calculation_id().empty()) {
+            Params p;
+            if (Run(tx,
+                    absl::StrCat("SELECT 1 FROM calculations WHERE id = ", p.Add(in.calculation_id()),
+                                 "::uuid"),
+                    p)
+                    .empty()) {
+              return InvalidFieldError("application.calculation_id", "no such calculation");
+            }
+          }
+          // M4: the client and the deal, as deals shows them to the caller.
+          CRM_RETURN_IF_ERROR(check_parties(in));
+          if (kind == v1::APPLICATION_KIND_BORROWER && !req.confirm_many_banks()) {
+            // One client's creates queue here, so two concurrent ones cannot both pass the count.
+            Params l;
+            Run(tx,
+                absl::StrCat("SELECT pg_advisory_xact_lock(hashtext(",
+                             l.Add(absl::StrCat("mortgage-client:", in.client_id())), "))"),
+                l);
+            Params p;
+            const pqxx::row r =
+                Run(tx,
+                    absl::StrCat(
+                        "SELECT count(DISTINCT bank_id), coalesce(bool_or(bank_id = ", p.Add(in.bank_id()),
+                        "::uuid), false) FROM applications WHERE client_id = ", p.Add(in.client_id()),
+                        " AND kind = 1 AND created_at > ", p.Ts(now - kManyBanksWindow)),
+                    p)[0];
+            if (!r[1].as<bool>() && r[0].as<int>() >= kMaxBanksPerClient) {
+              // A business limit, not a rate: FAILED_PRECONDITION (400), never RESOURCE_EXHAUSTED (429),
+              // which client libraries retry as it is (issue 16).
+              return ManyBanksRefusal(in.client_id(), r[0].as<int>());
+            }
+          }
+          out = in;
+          out.clear_history();
+          out.clear_replies();
+          out.set_id(NewUuidV7());
+          out.set_version(1);
+          out.set_kind(kind);
+          out.set_status(v1::APPLICATION_STATUS_DRAFT);
+          out.set_specialist_id(specialist);
+          out.clear_send_time();
+          *out.mutable_create_time() = ToProtoTimestamp(now);
+          *out.mutable_update_time() = ToProtoTimestamp(now);
+          Params p;
+          const pqxx::row r = Run(
+              tx,
+              absl::StrCat(
+                  "INSERT INTO applications (id, version, number, kind, client_id, deal_id, project, "
+                  "bank_id, "
+                  "status, specialist_id, body, created_at, updated_at) VALUES (",
+                  p.Add(out.id()), "::uuid, 1, lpad(nextval('application_numbers')::text, 7, '0'), ",
+                  p.Add(absl::StrCat(static_cast<int>(kind))), "::smallint, ", p.Add(out.client_id()), ", ",
+                  p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ", p.Add(out.bank_id()), "::uuid, ",
+                  static_cast<int>(v1::APPLICATION_STATUS_DRAFT), ", ", p.Add(specialist), ", ",
+                  p.Bytes(out.SerializeAsString()), ", ", p.Ts(now), ", ", p.Ts(now), ") RETURNING number"),
+              p)[0];
+          out.set_number(r[0].as<std::string>());
+          Params h;
+          Run(tx,
+              absl::StrCat("INSERT INTO application_history (application_id, from_status, to_status, at, "
+                           "by_id) VALUES (",
+                           h.Add(out.id()), "::uuid, 0, ", static_cast<int>(v1::APPLICATION_STATUS_DRAFT),
+                           ", ", h.Ts(now), ", ", h.Add(specialist), ")"),
+              h);
+          v1::StatusChange* c = out.add_history();
+          c->set_to(v1::APPLICATION_STATUS_DRAFT);
+          *c->mutable_change_time() = ToProtoTimestamp(now);
+          c->set_by(specialist);
+          v1::ApplicationEvent event;
+          *event.mutable_application() = out;
+          event.mutable_application()->clear_history();
+          return outbox_
+              .Append(tx, Event(actor, "application", out.id(), kApplicationCreated, event, specialist))
+              .status();
         }
-      }
-      if (!in.program_id().empty()) {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM programs WHERE id = ", p.Add(in.program_id()),
-                             "::uuid AND bank_id = ", p.Add(in.bank_id()), "::uuid"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.program_id", "no such program of the bank");
-        }
-      }
-      if (!in.questionnaire_id().empty()) {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM questionnaires WHERE id = ", p.Add(in.questionnaire_id()),
-                             "::uuid"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.questionnaire_id", "no such questionnaire");
-        }
-      }
-      if (!in.calculation_id().empty()) {
-        Params p;
-        if (Run(tx,
-                absl::StrCat("SELECT 1 FROM calculations WHERE id = ", p.Add(in.calculation_id()), "::uuid"),
-                p)
-                .empty()) {
-          return InvalidFieldError("application.calculation_id", "no such calculation");
-        }
-      }
-      if (kind == v1::APPLICATION_KIND_BORROWER && !req.confirm_many_banks()) {
-        // One client's creates queue here, so two concurrent ones cannot both pass the count.
-        Params l;
-        Run(tx,
-            absl::StrCat("SELECT pg_advisory_xact_lock(hashtext(",
-                         l.Add(absl::StrCat("mortgage-client:", in.client_id())), "))"),
-            l);
-        Params p;
-        const pqxx::row r = Run(
-            tx,
-            absl::StrCat("SELECT count(DISTINCT bank_id), coalesce(bool_or(bank_id = ", p.Add(in.bank_id()),
-                         "::uuid), false) FROM applications WHERE client_id = ", p.Add(in.client_id()),
-                         " AND kind = 1 AND created_at > ", p.Ts(now - kManyBanksWindow)),
-            p)[0];
-        if (!r[1].as<bool>() && r[0].as<int>() >= kMaxBanksPerClient) {
-          return WithFieldViolations(
-              absl::ResourceExhaustedError(absl::StrCat("client ", in.client_id(),
-                                                        " already has applications to ", r[0].as<int>(),
-                                                        " banks within 24 hours (limit ", kMaxBanksPerClient,
-                                                        " banks per client a day: each is a credit-bureau "
-                                                        "inquiry); set confirm_many_banks to go on")),
-              {{"confirm_many_banks",
-                absl::StrCat("required beyond ", kMaxBanksPerClient, " banks in 24 hours")}});
-        }
-      }
-      out = in;
-      out.clear_history();
-      out.clear_replies();
-      out.set_id(NewUuidV7());
-      out.set_version(1);
-      out.set_kind(kind);
-      out.set_status(v1::APPLICATION_STATUS_DRAFT);
-      out.set_specialist_id(specialist);
-      out.clear_sent_at();
-      *out.mutable_created_at() = ToProtoTimestamp(now);
-      *out.mutable_updated_at() = ToProtoTimestamp(now);
-      Params p;
-      const pqxx::row r = Run(
-          tx,
-          absl::StrCat(
-              "INSERT INTO applications (id, version, number, kind, client_id, deal_id, project, bank_id, "
-              "status, specialist_id, body, created_at, updated_at) VALUES (",
-              p.Add(out.id()), "::uuid, 1, lpad(nextval('application_numbers')::text, 7, '0'), ",
-              p.Add(absl::StrCat(static_cast<int>(kind))), "::smallint, ", p.Add(out.client_id()), ", ",
-              p.Add(out.deal_id()), ", ", p.Add(out.project()), ", ", p.Add(out.bank_id()), "::uuid, ",
-              static_cast<int>(v1::APPLICATION_STATUS_DRAFT), ", ", p.Add(specialist), ", ",
-              p.Bytes(out.SerializeAsString()), ", ", p.Ts(now), ", ", p.Ts(now), ") RETURNING number"),
-          p)[0];
-      out.set_number(r[0].as<std::string>());
-      Params h;
-      Run(tx,
-          absl::StrCat(
-              "INSERT INTO application_history (application_id, from_status, to_status, at, by_id) VALUES (",
-              h.Add(out.id()), "::uuid, 0, ", static_cast<int>(v1::APPLICATION_STATUS_DRAFT), ", ", h.Ts(now),
-              ", ", h.Add(specialist), ")"),
-          h);
-      v1::StatusChange* c = out.add_history();
-      c->set_to(v1::APPLICATION_STATUS_DRAFT);
-      *c->mutable_at() = ToProtoTimestamp(now);
-      c->set_by(specialist);
-      v1::ApplicationEvent event;
-      *event.mutable_application() = out;
-      event.mutable_application()->clear_history();
-      return outbox_.Append(tx, Event(actor, "application", out.id(), kApplicationCreated, event, specialist))
-          .status();
-    });
-  }));
+      }));
   return out;
 }
 
@@ -895,11 +968,15 @@ absl::StatusOr<v1::Application> ApplicationStore::GetApplication(const Actor& ac
 
 absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
     const Actor& actor, const v1::ListApplicationsRequest& req) {
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize(req.page_size()));
-  CRM_ASSIGN_OR_RETURN(const std::optional<PageKey> after, DecodePageToken(req.page_token()));
-  CRM_RETURN_IF_ERROR(CheckUuid("client_id", req.client_id(), false));
-  CRM_RETURN_IF_ERROR(CheckUuid("bank_id", req.bank_id(), false));
-  if (!v1::ApplicationStatus_IsValid(req.status())) return InvalidFieldError("status", "unknown status");
+  Violations v;
+  const std::optional<int> size_or = v.Value(PageSize(req.page_size()));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  v.Check(CheckUuid("client_id", req.client_id(), false));
+  v.Check(CheckUuid("bank_id", req.bank_id(), false));
+  if (!v1::ApplicationStatus_IsValid(req.status())) v.Add("status", "unknown status");
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::optional<PageKey> after = *after_or;
   std::string specialist = req.specialist_id();
   if (!SeesAll(actor.principal)) {
     const std::string me = SpecialistOf(actor.principal);
@@ -936,7 +1013,7 @@ absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
         if (static_cast<int>(res.size()) > size) {
           const v1::Application& last = out.applications(size - 1);
           out.set_next_page_token(
-              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.created_at())), last.id()));
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
         }
         return absl::OkStatus();
       },
@@ -944,60 +1021,73 @@ absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
   return out;
 }
 
-absl::StatusOr<v1::Application> ApplicationStore::ChangeStatus(
-    const Actor& actor, const v1::ChangeApplicationStatusRequest& req) {
-  CRM_RETURN_IF_ERROR(CheckUuid("id", req.id(), true));
-  if (req.version() < 0) return InvalidFieldError("version", "must not be negative");
+absl::StatusOr<v1::Application> ApplicationStore::ChangeStatus(const Actor& actor,
+                                                               const v1::ChangeApplicationStatusRequest& req,
+                                                               std::string_view idempotency_key) {
+  Violations v;
+  v.Check(CheckUuid("id", req.id(), true));
+  if (req.version() < 0) v.Add("version", "must not be negative");
   if (!v1::ApplicationStatus_IsValid(req.status()) || req.status() == v1::APPLICATION_STATUS_UNSPECIFIED) {
-    return InvalidFieldError("status", "the status to move to is required");
+    v.Add("status", "the status to move to is required");
   }
-  CRM_RETURN_IF_ERROR(CheckText("comment", req.comment(), 2000));
+  v.Check(CheckText("comment", req.comment(), 2000));
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::Application out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
-    CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
-    if (req.version() != 0 && req.version() != out.version()) {
-      return absl::AbortedError(absl::StrCat("application ", out.number(), " is at version ", out.version(),
-                                             ", not ", req.version(), "; read it again"));
-    }
-    CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), req.status(), out.kind()));
-    CRM_RETURN_IF_ERROR(
-        ApplyMove(tx, outbox_, actor, TruncMicros(clock_.Now()), out, req.status(), req.comment(), nullptr));
-    LoadDetails(tx, {&out}, true);
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kChangeStatusMethod, idempotency_key, req, out, [&](pqxx::transaction_base& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
+        CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
+        if (req.version() != 0 && req.version() != out.version()) {
+          return absl::AbortedError(absl::StrCat("application ", out.number(), " is at version ",
+                                                 out.version(), ", not ", req.version(), "; read it again"));
+        }
+        CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), req.status(), out.kind()));
+        CRM_RETURN_IF_ERROR(ApplyMove(tx, outbox_, actor, TruncMicros(clock_.Now()), out, req.status(),
+                                      req.comment(), nullptr));
+        LoadDetails(tx, {&out}, true);
+        return absl::OkStatus();
+      }));
   return out;
 }
 
 absl::StatusOr<v1::Application> ApplicationStore::RecordBankReply(const Actor& actor,
-                                                                  const v1::RecordBankReplyRequest& req) {
-  CRM_RETURN_IF_ERROR(CheckUuid("id", req.id(), true));
-  if (!req.has_reply()) return InvalidFieldError("reply", "is required");
-  CRM_RETURN_IF_ERROR(ValidateReply(req.reply()));
+                                                                  const v1::RecordBankReplyRequest& req,
+                                                                  std::string_view idempotency_key) {
+  Violations v;
+  v.Check(CheckUuid("id", req.id(), true));
+  if (!req.has_reply()) {
+    v.Add("reply", "is required");
+  } else {
+    ValidateReply(v, req.reply());
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::Application out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
-    CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
-    const Status to = req.reply().decision();
-    const bool repeat = to == out.status() && to != v1::APPLICATION_STATUS_DECLINED;
-    if (!repeat) CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), to, out.kind()));
-    const absl::Time now = TruncMicros(clock_.Now());
-    v1::BankReply reply = req.reply();
-    reply.set_id(NewUuidV7());
-    if (!reply.has_received_at()) *reply.mutable_received_at() = ToProtoTimestamp(now);
-    reply.set_recorded_by(SpecialistOf(actor.principal));
-    Params p;
-    Run(tx,
-        absl::StrCat("INSERT INTO bank_replies (id, application_id, decision, received_at, body) VALUES (",
-                     p.Add(reply.id()), "::uuid, ", p.Add(out.id()), "::uuid, ",
-                     p.Add(absl::StrCat(static_cast<int>(to))), "::smallint, ",
-                     p.Ts(TruncMicros(FromProtoTimestamp(reply.received_at()))), ", ",
-                     p.Bytes(reply.SerializeAsString()), ")"),
-        p);
-    CRM_RETURN_IF_ERROR(ApplyMove(tx, outbox_, actor, now, out, to, "bank reply", &reply));
-    LoadDetails(tx, {&out}, true);
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(InIdempotentTransaction(
+      actor, kRecordBankReplyMethod, idempotency_key, req, out,
+      [&](pqxx::transaction_base& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(out, LockApplication(tx, req.id()));
+        CRM_RETURN_IF_ERROR(CheckOwner(actor, out.specialist_id(), "application"));
+        const Status to = req.reply().decision();
+        const bool repeat = to == out.status() && to != v1::APPLICATION_STATUS_DECLINED;
+        if (!repeat) CRM_RETURN_IF_ERROR(CheckMove(out.number(), out.status(), to, out.kind()));
+        const absl::Time now = TruncMicros(clock_.Now());
+        v1::BankReply reply = req.reply();
+        reply.set_id(NewUuidV7());
+        if (!reply.has_receive_time()) *reply.mutable_receive_time() = ToProtoTimestamp(now);
+        reply.set_recorded_by(SpecialistOf(actor.principal));
+        Params p;
+        Run(tx,
+            absl::StrCat(
+                "INSERT INTO bank_replies (id, application_id, decision, received_at, body) VALUES (",
+                p.Add(reply.id()), "::uuid, ", p.Add(out.id()), "::uuid, ",
+                p.Add(absl::StrCat(static_cast<int>(to))), "::smallint, ",
+                p.Ts(TruncMicros(FromProtoTimestamp(reply.receive_time()))), ", ",
+                p.Bytes(reply.SerializeAsString()), ")"),
+            p);
+        CRM_RETURN_IF_ERROR(ApplyMove(tx, outbox_, actor, now, out, to, "bank reply", &reply));
+        LoadDetails(tx, {&out}, true);
+        return absl::OkStatus();
+      }));
   return out;
 }
 
@@ -1008,6 +1098,23 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
   if (!req.specialist_id().empty() && req.specialist_id() != me && !all) {
     return absl::PermissionDeniedError(absl::StrCat("another specialist's desk needs ", kRead));
   }
+  // Each list is paged by its own keyset; a token names its list (issue 16: every list paginated).
+  Violations v;
+  const std::optional<int> size_or =
+      v.Value(mortgage::PageSize(req.page_size(), kDefaultPageSize, kMaxDeskRows));
+  std::optional<std::vector<std::string>> token = v.Value(mortgage::DecodePageToken(req.page_token(), 3));
+  int64_t after_micros = 0;
+  if (token && !token->empty()) {
+    const std::string& list = (*token)[0];
+    const bool known = list == kDeskDrafts || list == kDeskDocumentsRequested || list == kDeskApproved ||
+                       list == kDeskExpiring || list == kDeskQuestionnaires;
+    const bool key_ok = list == kDeskExpiring ? ParseCivilDay((*token)[1], "page_token").ok()
+                                              : absl::SimpleAtoi((*token)[1], &after_micros);
+    if (!known || !key_ok || !IsUuid((*token)[2])) v.Add("page_token", "not a token the desk returned");
+  }
+  CRM_RETURN_IF_ERROR(v.Status());
+  const int size = *size_or;
+  const std::string only = token->empty() ? "" : (*token)[0];  // "" = every list, first pages
   // "" = every specialist.
   std::string who = req.specialist_id().empty() ? me : req.specialist_id();
   if (all && !req.only_mine() && req.specialist_id().empty()) who.clear();
@@ -1019,47 +1126,69 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
         out.Clear();
-        auto apps = [&](Status status, const std::string& extra, const std::string& order,
-                        google::protobuf::RepeatedPtrField<v1::Application>* into, Params& p) {
-          std::string sql = absl::StrCat("SELECT ", kApplicationColumns,
-                                         " FROM applications a WHERE a.status = ", static_cast<int>(status));
+        // One list of applications in `status`: newest change first, or (expiring) soonest end first.
+        auto apps = [&](const char* list, Status status, bool expiring,
+                        google::protobuf::RepeatedPtrField<v1::Application>* into) {
+          if (!only.empty() && only != list) return;
+          Params p;
+          std::string sql =
+              absl::StrCat("SELECT ", kApplicationColumns, ", coalesce(a.valid_until::text, '')",
+                           " FROM applications a WHERE a.status = ", static_cast<int>(status));
           if (!who.empty()) absl::StrAppend(&sql, " AND a.specialist_id = ", p.Add(who));
-          absl::StrAppend(&sql, extra, " ORDER BY ", order, " LIMIT ", kMaxDeskRows);
-          for (v1::Application& a : ApplicationsFromResult(Run(tx, sql, p))) *into->Add() = std::move(a);
+          if (expiring) {
+            absl::StrAppend(&sql, " AND a.valid_until BETWEEN ", p.Add(absl::FormatCivilTime(today)),
+                            "::date AND ", p.Add(absl::FormatCivilTime(today + kExpiringDays)), "::date");
+          }
+          if (only == list) {
+            absl::StrAppend(&sql,
+                            expiring ? " AND (a.valid_until, a.id) > (" : " AND (a.updated_at, a.id) < (",
+                            expiring ? absl::StrCat(p.Add((*token)[1]), "::date")
+                                     : p.Ts(absl::FromUnixMicros(after_micros)),
+                            ", ", p.Add((*token)[2]), "::uuid)");
+          }
+          absl::StrAppend(&sql, " ORDER BY ",
+                          expiring ? "a.valid_until, a.id" : "a.updated_at DESC, a.id DESC", " LIMIT ",
+                          size + 1);
+          const pqxx::result rows = Run(tx, sql, p);
+          for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i)
+            *into->Add() = ApplicationFromRow(rows[i]);
+          if (static_cast<int>(rows.size()) > size) {
+            const v1::Application& last = into->Get(size - 1);
+            const std::string key =
+                expiring ? rows[size - 1][9].as<std::string>()
+                         : absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.update_time())));
+            (*out.mutable_next_page_tokens())[list] = mortgage::EncodePageToken({list, key, last.id()});
+          }
           std::vector<v1::Application*> ptrs;
           for (v1::Application& a : *into) ptrs.push_back(&a);
           LoadDetails(tx, ptrs, false);
         };
-        {
-          Params p;
-          apps(v1::APPLICATION_STATUS_DRAFT, "", "a.updated_at DESC, a.id DESC", out.mutable_drafts(), p);
-        }
-        {
-          Params p;
-          apps(v1::APPLICATION_STATUS_DOCUMENTS_REQUESTED, "", "a.updated_at DESC, a.id DESC",
-               out.mutable_documents_requested(), p);
-        }
-        {
-          Params p;
-          apps(v1::APPLICATION_STATUS_APPROVED, "", "a.updated_at DESC, a.id DESC", out.mutable_approved(),
-               p);
-        }
-        {
-          Params p;
-          const std::string extra =
-              absl::StrCat(" AND a.valid_until BETWEEN ", p.Add(absl::FormatCivilTime(today)), "::date AND ",
-                           p.Add(absl::FormatCivilTime(today + kExpiringDays)), "::date");
-          apps(v1::APPLICATION_STATUS_APPROVED, extra, "a.valid_until, a.id", out.mutable_expiring(), p);
-        }
-        {
+        apps(kDeskDrafts, v1::APPLICATION_STATUS_DRAFT, false, out.mutable_drafts());
+        apps(kDeskDocumentsRequested, v1::APPLICATION_STATUS_DOCUMENTS_REQUESTED, false,
+             out.mutable_documents_requested());
+        apps(kDeskApproved, v1::APPLICATION_STATUS_APPROVED, false, out.mutable_approved());
+        apps(kDeskExpiring, v1::APPLICATION_STATUS_APPROVED, true, out.mutable_expiring());
+        if (only.empty() || only == kDeskQuestionnaires) {
           Params p;
           std::string sql = absl::StrCat(
               "SELECT ", kQuestionnaireColumns,
               " FROM questionnaires q WHERE q.status = ", static_cast<int>(v1::Questionnaire::STATUS_DRAFT));
           if (!who.empty()) absl::StrAppend(&sql, " AND q.specialist_id = ", p.Add(who));
-          absl::StrAppend(&sql, " ORDER BY q.updated_at DESC, q.id DESC LIMIT ", kMaxDeskRows);
-          for (const pqxx::row& r : Run(tx, sql, p))
-            *out.add_incomplete_questionnaires() = QuestionnaireFromRow(r);
+          if (only == kDeskQuestionnaires) {
+            absl::StrAppend(&sql, " AND (q.updated_at, q.id) < (", p.Ts(absl::FromUnixMicros(after_micros)),
+                            ", ", p.Add((*token)[2]), "::uuid)");
+          }
+          absl::StrAppend(&sql, " ORDER BY q.updated_at DESC, q.id DESC LIMIT ", size + 1);
+          const pqxx::result rows = Run(tx, sql, p);
+          for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
+            *out.add_incomplete_questionnaires() = QuestionnaireFromRow(rows[i]);
+          }
+          if (static_cast<int>(rows.size()) > size) {
+            const v1::Questionnaire& last = out.incomplete_questionnaires(size - 1);
+            (*out.mutable_next_page_tokens())[kDeskQuestionnaires] = mortgage::EncodePageToken(
+                {kDeskQuestionnaires,
+                 absl::StrCat(absl::ToUnixMicros(FromProtoTimestamp(last.update_time()))), last.id()});
+          }
         }
         {
           Params p;
@@ -1086,9 +1215,16 @@ absl::StatusOr<v1::Desk> ApplicationStore::GetDesk(const Actor& actor, const v1:
 
 absl::StatusOr<v1::ApplicationsReport> ApplicationStore::ApplicationsReport(
     const v1::ApplicationsReportRequest& req, absl::TimeZone zone) {
-  CRM_ASSIGN_OR_RETURN(const Period period, ParsePeriod(req.period(), zone));
-  CRM_RETURN_IF_ERROR(CheckUuid("bank_id", req.bank_id(), false));
-  CRM_RETURN_IF_ERROR(CheckText("project", req.project(), kMaxShortText));
+  Violations v;
+  const std::optional<Period> parsed = ParsePeriod(v, req.period(), zone);
+  v.Check(CheckUuid("bank_id", req.bank_id(), false));
+  v.Check(CheckText("project", req.project(), kMaxShortText));
+  const std::optional<int> size_or =
+      v.Value(mortgage::PageSize(req.page_size(), kDefaultReportRows, kMaxReportRows));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const Period period = *parsed;
+  const int size = *size_or;
   v1::ApplicationsReport out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1106,12 +1242,20 @@ absl::StatusOr<v1::ApplicationsReport> ApplicationStore::ApplicationsReport(
                  p)) {
           (*out.mutable_by_status())[StatusName(static_cast<Status>(r[0].as<int>()))] = r[1].as<int>();
         }
-        for (v1::Application& a : ApplicationsFromResult(
-                 Run(tx,
-                     absl::StrCat("SELECT ", kApplicationColumns, " FROM applications a", where,
-                                  " ORDER BY a.created_at, a.id LIMIT ", kMaxReportRows),
-                     p))) {
-          *out.add_applications() = std::move(a);
+        Params page = p;
+        std::vector<v1::Application> rows = ApplicationsFromResult(
+            Run(tx,
+                absl::StrCat("SELECT ", kApplicationColumns, " FROM applications a", where,
+                             AfterReportToken(*after_or, "a.", page), " ORDER BY a.created_at, a.id LIMIT ",
+                             page.Add(absl::StrCat(size + 1)), "::int"),
+                page));
+        const bool more = static_cast<int>(rows.size()) > size;
+        if (more) rows.resize(size);
+        for (v1::Application& a : rows) *out.add_applications() = std::move(a);
+        if (more) {
+          const v1::Application& last = out.applications(size - 1);
+          out.set_next_page_token(
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
         }
         return absl::OkStatus();
       },
@@ -1121,8 +1265,15 @@ absl::StatusOr<v1::ApplicationsReport> ApplicationStore::ApplicationsReport(
 
 absl::StatusOr<v1::CalculationsReport> ApplicationStore::CalculationsReport(
     const v1::CalculationsReportRequest& req, absl::TimeZone zone) {
-  CRM_ASSIGN_OR_RETURN(const Period period, ParsePeriod(req.period(), zone));
-  CRM_RETURN_IF_ERROR(CheckText("project", req.project(), kMaxShortText));
+  Violations v;
+  const std::optional<Period> parsed = ParsePeriod(v, req.period(), zone);
+  v.Check(CheckText("project", req.project(), kMaxShortText));
+  const std::optional<int> size_or =
+      v.Value(mortgage::PageSize(req.page_size(), kDefaultReportRows, kMaxReportRows));
+  const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
+  CRM_RETURN_IF_ERROR(v.Status());
+  const Period period = *parsed;
+  const int size = *size_or;
   v1::CalculationsReport out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -1133,8 +1284,17 @@ absl::StatusOr<v1::CalculationsReport> ApplicationStore::CalculationsReport(
                                        " FROM calculations c WHERE c.created_at >= ", p.Ts(period.from),
                                        " AND c.created_at < ", p.Ts(period.to));
         if (!req.project().empty()) absl::StrAppend(&sql, " AND c.project = ", p.Add(req.project()));
-        absl::StrAppend(&sql, " ORDER BY c.created_at, c.id LIMIT ", kMaxReportRows);
-        for (const pqxx::row& r : Run(tx, sql, p)) *out.add_calculations() = CalculationFromRow(r, false);
+        absl::StrAppend(&sql, AfterReportToken(*after_or, "c.", p), " ORDER BY c.created_at, c.id LIMIT ",
+                        p.Add(absl::StrCat(size + 1)), "::int");
+        const pqxx::result res = Run(tx, sql, p);
+        for (size_t i = 0; i < res.size() && static_cast<int>(i) < size; ++i) {
+          *out.add_calculations() = CalculationFromRow(res[i], false);
+        }
+        if (static_cast<int>(res.size()) > size) {
+          const v1::Calculation& last = out.calculations(size - 1);
+          out.set_next_page_token(
+              PageToken(absl::ToUnixMicros(FromProtoTimestamp(last.create_time())), last.id()));
+        }
         return absl::OkStatus();
       },
       {.read_only = true}));
@@ -1248,8 +1408,9 @@ absl::Status RequireAny(const Principal& p, std::initializer_list<const char*> c
 
 }  // namespace
 
-ApplicationServiceImpl::ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate)
-    : store_(store), calculate_(std::move(calculate)) {}
+ApplicationServiceImpl::ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate,
+                                               const DealsClient& deals)
+    : store_(store), calculate_(std::move(calculate)), deals_(deals) {}
 
 grpc::Status ApplicationServiceImpl::SaveCalculation(grpc::ServerContext* ctx,
                                                      const v1::SaveCalculationRequest* req,
@@ -1283,7 +1444,7 @@ grpc::Status ApplicationServiceImpl::CreateQuestionnaire(grpc::ServerContext* ct
                                                          v1::Questionnaire* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Questionnaire> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.CreateQuestionnaire(ActorOf(*ctx, caller), req->questionnaire());
+    return store_.CreateQuestionnaire(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -1292,7 +1453,7 @@ grpc::Status ApplicationServiceImpl::UpdateQuestionnaire(grpc::ServerContext* ct
                                                          v1::Questionnaire* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Questionnaire> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.UpdateQuestionnaire(ActorOf(*ctx, caller), req->questionnaire());
+    return store_.UpdateQuestionnaire(ActorOf(*ctx, caller), *req);
   });
 }
 
@@ -1320,7 +1481,10 @@ grpc::Status ApplicationServiceImpl::CreateApplication(grpc::ServerContext* ctx,
                                                        v1::Application* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Application> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.CreateApplication(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
+    return store_.CreateApplication(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx),
+                                    [&](const v1::Application& a) {
+                                      return deals_.CheckParties(*ctx, caller, a.client_id(), a.deal_id());
+                                    });
   });
 }
 
@@ -1347,7 +1511,7 @@ grpc::Status ApplicationServiceImpl::ChangeApplicationStatus(grpc::ServerContext
                                                              v1::Application* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Application> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.ChangeStatus(ActorOf(*ctx, caller), *req);
+    return store_.ChangeStatus(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -1356,7 +1520,7 @@ grpc::Status ApplicationServiceImpl::RecordBankReply(grpc::ServerContext* ctx,
                                                      v1::Application* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Application> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.RecordBankReply(ActorOf(*ctx, caller), *req);
+    return store_.RecordBankReply(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx));
   });
 }
 

@@ -42,11 +42,19 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crm/mortgage/v1/applications.grpc.pb.h"
 #include "libs/events/outbox.h"
+#include "services/mortgage/deals_client.h"
 
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+namespace pqxx {
+class transaction_base;
+}  // namespace pqxx
 namespace crm {
 class Clock;
 }  // namespace crm
@@ -65,17 +73,31 @@ struct Actor {
 };
 
 // The limit on banks per client: at most this many distinct banks with BORROWER applications created
-// within kManyBanksWindow, unless the creating request sets confirm_many_banks.
+// within kManyBanksWindow, unless the creating request sets confirm_many_banks. Beyond it CreateApplication
+// is FAILED_PRECONDITION "precondition BANKS_PER_CLIENT failed for client <id>: ..." (a business limit:
+// never RESOURCE_EXHAUSTED, which client libraries retry).
 inline constexpr int kMaxBanksPerClient = 5;
 inline constexpr absl::Duration kManyBanksWindow = absl::Hours(24);
+inline constexpr char kManyBanksViolation[] = "BANKS_PER_CLIENT";
 // The desk's "approvals expiring" horizon, in days from today (inclusive).
 inline constexpr int kExpiringDays = 7;
-// At most this many rows in one list of the desk, and in one report's row list.
+// At most this many rows in one page of a list of the desk (50 by default), and in one report's row list.
 inline constexpr int kMaxDeskRows = 200;
+// The desk's lists, as Desk.next_page_tokens names them.
+inline constexpr char kDeskDrafts[] = "drafts";
+inline constexpr char kDeskDocumentsRequested[] = "documents_requested";
+inline constexpr char kDeskApproved[] = "approved";
+inline constexpr char kDeskExpiring[] = "expiring";
+inline constexpr char kDeskQuestionnaires[] = "incomplete_questionnaires";
 inline constexpr int kMaxReportRows = 5000;
+// A report page's rows when page_size is 0.
+inline constexpr int kDefaultReportRows = 500;
 
 // The company's time zone by default: Europe/Moscow (UTC+3 fixed when the zone database is missing).
 absl::TimeZone DefaultCompanyZone();
+
+// Whether an application's client and deal may be named by the caller (M4; deals_client.h).
+using PartiesCheck = std::function<absl::Status(const v1::Application&)>;
 
 // Runs a multi-calculation (the real calculator in production).
 using MultiCalculator = std::function<absl::StatusOr<crm::mortgage::v1::MultiCalculateResponse>(
@@ -85,8 +107,7 @@ using MultiCalculator = std::function<absl::StatusOr<crm::mortgage::v1::MultiCal
 // queries. Thread-safe. Errors: INVALID_ARGUMENT naming the field; NOT_FOUND; PERMISSION_DENIED for
 // another specialist's document without mortgage.read.all; ABORTED on a stale version;
 // FAILED_PRECONDITION for a forbidden status move or an incomplete questionnaire (naming what is
-// missing or allowed); RESOURCE_EXHAUSTED for the banks-per-client limit; the database's errors as
-// crm::pg maps them.
+// missing or allowed, and for the banks-per-client limit); the database's errors as crm::pg maps them.
 class ApplicationStore {
  public:
   // `pool` (migrated with EventsMigrations() and MortgageMigrations()) and `clock` must outlive the store.
@@ -108,19 +129,29 @@ class ApplicationStore {
                                                                 const v1::ListCalculationsRequest& req);
 
   // A new questionnaire (version 1, DRAFT unless COMPLETE is asked and every required field is there).
-  // Questionnaires write no events (events.proto defines none).
-  absl::StatusOr<v1::Questionnaire> CreateQuestionnaire(const Actor& actor, const v1::Questionnaire& in);
-  // Replaces the questionnaire's fields when in.version() is the current one (ABORTED otherwise).
-  absl::StatusOr<v1::Questionnaire> UpdateQuestionnaire(const Actor& actor, const v1::Questionnaire& in);
+  // Questionnaires write no events (events.proto defines none). A repeat of `idempotency_key` by the
+  // same caller returns the first result.
+  absl::StatusOr<v1::Questionnaire> CreateQuestionnaire(const Actor& actor,
+                                                        const v1::CreateQuestionnaireRequest& req,
+                                                        std::string_view idempotency_key);
+  // Changes the fields req.update_mask names (masks.h) when questionnaire.version is 0 or the stored one
+  // (ABORTED otherwise); the result is validated whole.
+  absl::StatusOr<v1::Questionnaire> UpdateQuestionnaire(const Actor& actor,
+                                                        const v1::UpdateQuestionnaireRequest& req);
   absl::StatusOr<v1::Questionnaire> GetQuestionnaire(const Actor& actor, std::string_view id);
   absl::StatusOr<v1::ListQuestionnairesResponse> ListQuestionnaires(const Actor& actor,
                                                                     const v1::ListQuestionnairesRequest& req);
 
   // A new DRAFT application to one bank; crm.mortgage.application.created.v1 is written with it. A
-  // repeat of `idempotency_key` by the same caller returns the first result.
+  // repeat of `idempotency_key` by the same caller returns the first result. M4: `check_parties` (the
+  // service's DealsClient::CheckParties as the caller) decides whether the application's client and
+  // deal exist and are visible; it runs after the field and reference checks, inside the transaction,
+  // so its refusal (FAILED_PRECONDITION, UNAVAILABLE) leaves nothing written — and a repeat, answered
+  // from the idempotency record, does not ask again.
   absl::StatusOr<v1::Application> CreateApplication(const Actor& actor,
                                                     const v1::CreateApplicationRequest& req,
-                                                    std::string_view idempotency_key);
+                                                    std::string_view idempotency_key,
+                                                    const PartiesCheck& check_parties);
   // The application with its history and replies.
   absl::StatusOr<v1::Application> GetApplication(const Actor& actor, std::string_view id);
   // Newest first, with replies but without history, filtered.
@@ -128,11 +159,15 @@ class ApplicationStore {
                                                                 const v1::ListApplicationsRequest& req);
   // Moves the application (see the status machine above); a history row and
   // crm.mortgage.application.status_changed.v1 are written with it. version 0 skips the version check.
+  // A repeat of `idempotency_key` by the same caller returns the first result (and moves nothing).
   absl::StatusOr<v1::Application> ChangeStatus(const Actor& actor,
-                                               const v1::ChangeApplicationStatusRequest& req);
+                                               const v1::ChangeApplicationStatusRequest& req,
+                                               std::string_view idempotency_key);
   // Keeps the bank's reply; its decision becomes the status when it differs (a repeated decision, such
   // as a renewed approval, is kept without a move). Written with crm.mortgage.application.status_changed.v1.
-  absl::StatusOr<v1::Application> RecordBankReply(const Actor& actor, const v1::RecordBankReplyRequest& req);
+  // A repeat of `idempotency_key` by the same caller returns the first result (and keeps no second reply).
+  absl::StatusOr<v1::Application> RecordBankReply(const Actor& actor, const v1::RecordBankReplyRequest& req,
+                                                  std::string_view idempotency_key);
 
   // The desk of `req.specialist_id()` (default: the caller) on the day `now` falls on in `zone`.
   absl::StatusOr<v1::Desk> GetDesk(const Actor& actor, const v1::GetDeskRequest& req, absl::Time now,
@@ -148,6 +183,15 @@ class ApplicationStore {
                                                     absl::TimeZone zone);
 
  private:
+  // Runs `fn` in one transaction that also records the reply `out` under the caller's
+  // `idempotency_key` for `method`, or, for a repeat, fills `out` with the recorded one without
+  // running `fn` (libs/pg/idempotency.h; `request` is what the key's fingerprint is taken of).
+  absl::Status InIdempotentTransaction(const Actor& actor, std::string_view method,
+                                       std::string_view idempotency_key,
+                                       const google::protobuf::Message& request,
+                                       google::protobuf::Message& out,
+                                       absl::FunctionRef<absl::Status(pqxx::transaction_base&)> fn);
+
   crm::pg::Pool& pool_;
   const crm::Clock& clock_;
   crm::events::OutboxWriter outbox_;
@@ -156,8 +200,9 @@ class ApplicationStore {
 // ApplicationService: calculations, questionnaires and applications.
 class ApplicationServiceImpl final : public crm::mortgage::v1::ApplicationService::Service {
  public:
-  // `store` must outlive the service; `calculate` runs SaveCalculation's multi-calculation.
-  ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate);
+  // `store` and `deals` must outlive the service; `calculate` runs SaveCalculation's multi-calculation;
+  // `deals` checks a new application's client and deal as the caller (M4).
+  ApplicationServiceImpl(ApplicationStore& store, MultiCalculator calculate, const DealsClient& deals);
 
   grpc::Status SaveCalculation(grpc::ServerContext* ctx, const v1::SaveCalculationRequest* req,
                                v1::Calculation* out) override;
@@ -188,6 +233,7 @@ class ApplicationServiceImpl final : public crm::mortgage::v1::ApplicationServic
  private:
   ApplicationStore& store_;
   MultiCalculator calculate_;
+  const DealsClient& deals_;
 };
 
 // DeskService: the specialist's desk and the reports; "today" and report periods in the company's zone.

@@ -1,5 +1,7 @@
 // Tests of services/mortgage/applications.h through gRPC, in process, on a real PostgreSQL database per
-// test (CRM_TEST_PG_DSN) and a ManualClock.
+// test (CRM_TEST_PG_DSN) and a ManualClock. Applications' clients are checked with a real deals
+// ClientService in process (M4; its own database, with the test clients Client(1..200) inserted); what
+// M4 decides is tested in parties_test.cc.
 #include "services/mortgage/applications.h"
 
 #include <grpcpp/grpcpp.h>
@@ -37,9 +39,11 @@
 #include "libs/rpc/call.h"
 #include "libs/rpc/server.h"
 #include "libs/rpc/signed_principal.h"
+#include "services/deals/clients.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& MortgageMigrations();
+const std::vector<crm::pg::Migration>& DealsMigrations();
 }  // namespace crm
 
 namespace crm::mortgage {
@@ -61,9 +65,12 @@ Principal User(const std::string& id, std::vector<std::string> perms) {
   for (auto& s : perms) p.add_permissions(s);
   return p;
 }
-Principal Anna() { return User(kAnna, {"mortgage.calculate", "mortgage.manage"}); }
-Principal Boris() { return User(kBoris, {"mortgage.calculate", "mortgage.manage"}); }
-Principal Head() { return User(kHead, {"mortgage.calculate", "mortgage.manage", "mortgage.read.all"}); }
+// Specialists as the role matrix makes them: with clients.read, which deals asks for (M4).
+Principal Anna() { return User(kAnna, {"mortgage.calculate", "mortgage.manage", "clients.read"}); }
+Principal Boris() { return User(kBoris, {"mortgage.calculate", "mortgage.manage", "clients.read"}); }
+Principal Head() {
+  return User(kHead, {"mortgage.calculate", "mortgage.manage", "mortgage.read.all", "clients.read"});
+}
 Principal Other() { return User(kOther, {"deals.read.own"}); }
 Principal CalcOnly() { return User(kCalcOnly, {"mortgage.calculate"}); }
 
@@ -113,9 +120,10 @@ class ApplicationsTest : public ::testing::Test {
     ASSERT_TRUE(key.ok()) << key.status();
     gateway_key_ = *std::move(key);
     for (int i = 1; i <= 8; ++i) InsertBank(i);
+    ASSERT_NO_FATAL_FAILURE(StartDeals());
 
     store_ = std::make_unique<ApplicationStore>(*pool_, clock_);
-    apps_ = std::make_unique<ApplicationServiceImpl>(*store_, FakeCalculate);
+    apps_ = std::make_unique<ApplicationServiceImpl>(*store_, FakeCalculate, *deals_client_);
     desk_ = std::make_unique<DeskServiceImpl>(*store_, clock_, zone_);
     static std::atomic<int> n{0};
     rpc::ServerOptions o;
@@ -137,11 +145,48 @@ class ApplicationsTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-      server_.reset();
+    for (std::unique_ptr<rpc::Server>* server : {&server_, &deals_server_}) {
+      if (*server) {
+        (*server)->Shutdown();
+        (*server)->Wait();
+        server->reset();
+      }
     }
+  }
+
+  // deals' ClientService on a server of its own trusting the same gateway key, with the clients
+  // Client(1..200), and the DealsClient mortgage asks it through.
+  void StartDeals() {
+    auto db = pg::testing::TempDatabase::Create("mappd");
+    ASSERT_TRUE(db.ok()) << db.status();
+    deals_db_ = *std::move(db);
+    std::vector<pg::Migration> all = EventsMigrations();
+    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
+    auto migrated = pg::Migrate(deals_db_->dsn(), all);
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    deals_db_->Exec(
+        "INSERT INTO clients (id, kind, name) SELECT ('01900000-0000-7000-8000-0000000c' || lpad(i::text, 4, "
+        "'0'))::uuid, 2, 'Клиент ' || i FROM generate_series(1, 200) i");
+    auto pool = pg::Pool::Create({.dsn = deals_db_->dsn(), .size = 2});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    deals_pool_ = *std::move(pool);
+    clients_ = std::make_unique<deals::ClientStore>(*deals_pool_, clock_);
+    client_service_ = std::make_unique<deals::ClientServiceImpl>(*clients_);
+    static std::atomic<int> n{0};
+    rpc::ServerOptions o;
+    o.service = absl::StrCat("mappd_t", n++);
+    o.grpc_address = "127.0.0.1:0";
+    o.metrics_address = "127.0.0.1:0";
+    deals_server_ = std::make_unique<rpc::Server>(o);
+    auth::KeySet trusted;
+    trusted.Add(gateway_key_->public_key());
+    deals_server_->SetPrincipalVerifier(rpc::SignedPrincipals(std::move(trusted), clock_));
+    deals_server_->AddService(client_service_.get());
+    const absl::Status started = deals_server_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", deals_server_->grpc_port()),
+                                       grpc::InsecureChannelCredentials());
+    deals_client_ = std::make_unique<DealsClient>(channel, channel, &*gateway_key_, clock_);
   }
 
   void InsertBank(int n) {
@@ -189,9 +234,10 @@ class ApplicationsTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.error_message();
     return out;
   }
-  grpc::Status Move(const Principal& p, const std::string& id, int64_t version, S to, v1::Application* out) {
+  grpc::Status Move(const Principal& p, const std::string& id, int64_t version, S to, v1::Application* out,
+                    const std::string& key = "") {
     grpc::ClientContext ctx;
-    As(ctx, p);
+    As(ctx, p, key);
     v1::ChangeApplicationStatusRequest req;
     req.set_id(id);
     req.set_version(version);
@@ -206,9 +252,9 @@ class ApplicationsTest : public ::testing::Test {
     return out;
   }
   grpc::Status Reply(const Principal& p, const std::string& id, S decision, v1::Application* out,
-                     const std::string& valid_until = "") {
+                     const std::string& valid_until = "", const std::string& key = "") {
     grpc::ClientContext ctx;
-    As(ctx, p);
+    As(ctx, p, key);
     v1::RecordBankReplyRequest req;
     req.set_id(id);
     req.mutable_reply()->set_decision(decision);
@@ -242,18 +288,21 @@ class ApplicationsTest : public ::testing::Test {
     req.mutable_calculation()->mutable_request()->add_schedules_for("*");
     return stub_->SaveCalculation(&ctx, req, out);
   }
-  grpc::Status CreateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out) {
+  grpc::Status CreateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out,
+                       const std::string& key = "") {
     grpc::ClientContext ctx;
-    As(ctx, p);
+    As(ctx, p, key);
     v1::CreateQuestionnaireRequest req;
     *req.mutable_questionnaire() = q;
     return stub_->CreateQuestionnaire(&ctx, req, out);
   }
-  grpc::Status UpdateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out) {
+  grpc::Status UpdateQ(const Principal& p, const v1::Questionnaire& q, v1::Questionnaire* out,
+                       const std::vector<std::string>& mask = {"*"}) {
     grpc::ClientContext ctx;
     As(ctx, p);
     v1::UpdateQuestionnaireRequest req;
     *req.mutable_questionnaire() = q;
+    for (const std::string& path : mask) req.mutable_update_mask()->add_paths(path);
     return stub_->UpdateQuestionnaire(&ctx, req, out);
   }
   grpc::Status Desk(const Principal& p, const v1::GetDeskRequest& req, v1::Desk* out) {
@@ -298,6 +347,12 @@ class ApplicationsTest : public ::testing::Test {
   std::unique_ptr<pg::testing::TempDatabase> db_;
   std::unique_ptr<pg::Pool> pool_;
   std::optional<auth::SigningKey> gateway_key_;
+  std::unique_ptr<pg::testing::TempDatabase> deals_db_;
+  std::unique_ptr<pg::Pool> deals_pool_;
+  std::unique_ptr<deals::ClientStore> clients_;
+  std::unique_ptr<deals::ClientServiceImpl> client_service_;
+  std::unique_ptr<rpc::Server> deals_server_;
+  std::unique_ptr<DealsClient> deals_client_;
   std::unique_ptr<ApplicationStore> store_;
   std::unique_ptr<ApplicationServiceImpl> apps_;
   std::unique_ptr<DeskServiceImpl> desk_;
@@ -390,15 +445,15 @@ TEST_F(ApplicationsTest, StatusMachineAllowsExactlyThePromisedMoves) {
   }
 }
 
-TEST_F(ApplicationsTest, SentAtIsTheFirstSend) {
+TEST_F(ApplicationsTest, SendTimeIsTheFirstSend) {
   v1::Application a = MustCreate(Anna(), App(1, 1));
-  EXPECT_TRUE(a.sent_at().empty());
+  EXPECT_FALSE(a.has_send_time());
   const absl::Time sent = clock_.Now();
   a = MustMove(Anna(), a, v1::APPLICATION_STATUS_SENT);
-  EXPECT_EQ(a.sent_at(), FormatRfc3339Utc(sent));
+  EXPECT_EQ(FromProtoTimestamp(a.send_time()), sent);
   clock_.Advance(absl::Hours(1));
   a = MustMove(Anna(), a, v1::APPLICATION_STATUS_UNDER_REVIEW);
-  EXPECT_EQ(a.sent_at(), FormatRfc3339Utc(sent));
+  EXPECT_EQ(FromProtoTimestamp(a.send_time()), sent);
 }
 
 TEST_F(ApplicationsTest, ObjectApprovalIsNeverIssued) {
@@ -512,10 +567,30 @@ TEST_F(ApplicationsTest, CompleteQuestionnaireNeedsEveryRequiredField) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
   s = UpdateQ(Boris(), done, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
-  v1::Questionnaire no_version = done;
-  no_version.set_version(0);
-  s = UpdateQ(Anna(), no_version, &out);
-  EXPECT_EQ(FirstField(s), "questionnaire.version");
+  // Issue 16: version 0 is "whatever is stored" (last writer wins); the mask says what changes.
+  v1::Questionnaire patch;
+  patch.set_id(done.id());
+  patch.set_employer("ООО Ромашка");
+  s = UpdateQ(Anna(), patch, &out, {"employer"});
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.version(), 3);
+  EXPECT_EQ(out.employer(), "ООО Ромашка");
+  EXPECT_EQ(out.full_name(), "Иванов Иван Иванович");  // not in the mask: kept
+  EXPECT_EQ(out.status(), v1::Questionnaire::STATUS_COMPLETE);
+  EXPECT_EQ(out.profile().monthly_income(), 25'000'000);
+  patch.set_employer("");
+  patch.mutable_profile()->set_age(35);
+  s = UpdateQ(Anna(), patch, &out, {"profile.age"});  // a nested path: the profile's other fields stay
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.profile().age(), 35);
+  EXPECT_EQ(out.profile().monthly_income(), 25'000'000);
+  EXPECT_EQ(out.employer(), "ООО Ромашка");
+  s = UpdateQ(Anna(), patch, &out, {"employer", "profile.salary"});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "update_mask");
+  s = UpdateQ(Anna(), patch, &out, {"full_name"});  // a COMPLETE questionnaire needs its name
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(FirstField(s), "questionnaire.full_name");
 }
 
 // ----- Idempotency, the banks limit, the outbox --------------------------------------------------------
@@ -545,6 +620,48 @@ TEST_F(ApplicationsTest, CreateAndSaveAreIdempotent) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM calculations"), 1);
 }
 
+// Issue 16: every creating call of ApplicationService honours its key, the record in the transaction of
+// the change: a repeat returns the first reply and changes nothing; the key with another request is 400.
+TEST_F(ApplicationsTest, QuestionnairesStatusMovesAndRepliesAreIdempotent) {
+  v1::Questionnaire q;
+  q.set_client_id(Client(1));
+  q.set_full_name("Иванов Иван");
+  v1::Questionnaire q1;
+  v1::Questionnaire q2;
+  ASSERT_TRUE(CreateQ(Anna(), q, &q1, "q-1").ok());
+  ASSERT_TRUE(CreateQ(Anna(), q, &q2, "q-1").ok());
+  EXPECT_EQ(q1.SerializeAsString(), q2.SerializeAsString());
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM questionnaires"), 1);
+  q.set_full_name("Петров Пётр");
+  grpc::Status s = CreateQ(Anna(), q, &q2, "q-1");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+
+  const v1::Application a = MustCreate(Anna(), App(1, 1));
+  v1::Application sent1;
+  v1::Application sent2;
+  ASSERT_TRUE(Move(Anna(), a.id(), 0, v1::APPLICATION_STATUS_SENT, &sent1, "move-1").ok());
+  // Without the key a repeat would be refused (SENT cannot move to SENT): the key returns the first reply.
+  s = Move(Anna(), a.id(), 0, v1::APPLICATION_STATUS_SENT, &sent2, "move-1");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(sent1.SerializeAsString(), sent2.SerializeAsString());
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM application_history"), 2);  // created, sent
+  s = Move(Anna(), a.id(), 0, v1::APPLICATION_STATUS_WITHDRAWN, &sent2, "move-1");
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+
+  v1::Application r1;
+  v1::Application r2;
+  ASSERT_TRUE(Reply(Anna(), a.id(), v1::APPLICATION_STATUS_UNDER_REVIEW, &r1, "", "reply-1").ok());
+  ASSERT_TRUE(Reply(Anna(), a.id(), v1::APPLICATION_STATUS_UNDER_REVIEW, &r2, "", "reply-1").ok());
+  EXPECT_EQ(r1.SerializeAsString(), r2.SerializeAsString());
+  EXPECT_EQ(r2.replies_size(), 1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM bank_replies"), 1);
+  EXPECT_EQ(
+      db_->Count("SELECT count(*) FROM outbox WHERE type = 'crm.mortgage.application.status_changed.v1'"), 2);
+  s = Reply(Anna(), a.id(), v1::APPLICATION_STATUS_DECLINED, &r2, "", "reply-1");
+  EXPECT_EQ(FirstField(s), "idempotency-key");
+}
+
 TEST_F(ApplicationsTest, MoreThanFiveBanksADayNeedsConfirmation) {
   for (int bank = 1; bank <= 5; ++bank) MustCreate(Anna(), App(bank, 7));
   // Another application to a bank already asked is no new inquiry; an object approval is none either.
@@ -554,17 +671,22 @@ TEST_F(ApplicationsTest, MoreThanFiveBanksADayNeedsConfirmation) {
   object.set_object_description("кв. 41");
   MustCreate(Anna(), object);
 
+  // A business limit (issue 16): FAILED_PRECONDITION in PreconditionFailure's terms, never
+  // RESOURCE_EXHAUSTED (429), which client libraries retry.
   v1::Application out;
   grpc::Status s = Create(Anna(), App(6, 7), &out);
-  ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
-  EXPECT_TRUE(absl::StrContains(s.error_message(), "limit 5")) << s.error_message();
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_TRUE(absl::StartsWith(s.error_message(),
+                               absl::StrCat("precondition BANKS_PER_CLIENT failed for client ", Client(7))))
+      << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "the limit is 5")) << s.error_message();
   EXPECT_EQ(FirstField(s), "confirm_many_banks");
   // Another client is not affected; the confirmation lets it through.
   MustCreate(Anna(), App(6, 8));
   s = Create(Anna(), App(6, 7), &out, /*confirm=*/true);
   ASSERT_TRUE(s.ok()) << s.error_message();
   s = Create(Anna(), App(7, 7), &out);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   // A day later the window has moved on.
   clock_.Advance(absl::Hours(24) + absl::Seconds(1));
   s = Create(Anna(), App(7, 7), &out);
@@ -743,7 +865,105 @@ TEST_F(ApplicationsTest, InvalidInputNamesTheField) {
   EXPECT_EQ(FirstField(s), "period.from");
 }
 
+std::vector<std::string> Fields(const grpc::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& f : Violations(s)) out.push_back(f.field);
+  return out;
+}
+
+// Issue 16: every violation at once, each named as the proto spells it; a malformed id is 400.
+TEST_F(ApplicationsTest, EveryBadFieldIsNamedAtOnce) {
+  v1::Application out;
+  v1::Application a = App(1, 1);
+  a.set_bank_id("bank-1");
+  a.set_deal_id("deal?");
+  a.set_rate("8,99%");
+  a.set_status(v1::APPLICATION_STATUS_SENT);
+  a.set_kind(v1::APPLICATION_KIND_OBJECT_APPROVAL);
+  grpc::Status s = Create(Anna(), a, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Fields(s),
+            (std::vector<std::string>{"application.bank_id", "application.deal_id", "application.rate",
+                                      "application.status", "application.object_description"}));
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "application.bank_id: must be a UUID (and 4 more)"))
+      << s.error_message();
+
+  v1::Questionnaire q;
+  q.set_client_id("c");
+  q.set_phone(std::string(65, '9'));
+  for (int i = 0; i < 11; ++i) q.add_co_borrower_names("Созаёмщик");
+  v1::Questionnaire qout;
+  EXPECT_EQ(Fields(CreateQ(Anna(), q, &qout)),
+            (std::vector<std::string>{"questionnaire.client_id", "questionnaire.phone",
+                                      "questionnaire.co_borrower_names"}));
+
+  grpc::ClientContext ctx;
+  As(ctx, Anna());
+  v1::RecordBankReplyRequest reply;
+  reply.set_id("42");
+  reply.mutable_reply()->set_approved_rate("a lot");
+  reply.mutable_reply()->set_valid_until("2026-13-01");
+  EXPECT_EQ(Fields(stub_->RecordBankReply(&ctx, reply, &out)),
+            (std::vector<std::string>{"id", "reply.decision", "reply.approved_rate", "reply.valid_until"}));
+
+  grpc::ClientContext list_ctx;
+  As(list_ctx, Anna());
+  v1::ListApplicationsRequest list;
+  list.set_page_size(-1);
+  list.set_page_token("???");
+  list.set_client_id("c-1");
+  v1::ListApplicationsResponse page;
+  EXPECT_EQ(Fields(stub_->ListApplications(&list_ctx, list, &page)),
+            (std::vector<std::string>{"page_size", "page_token", "client_id"}));
+
+  v1::Application got;
+  EXPECT_EQ(FirstField(Get(Anna(), "not-an-id", &got)), "id");
+  EXPECT_EQ(Get(Anna(), "not-an-id", &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 // ----- The desk -------------------------------------------------------------------------------------
+
+// Issue 16: every list of the desk is paged; a token continues its own list only.
+TEST_F(ApplicationsTest, DeskListsArePaged) {
+  std::set<std::string> created;
+  for (int bank = 1; bank <= 5; ++bank) {
+    created.insert(MustCreate(Anna(), App(bank, 3)).id());
+    clock_.Advance(absl::Seconds(1));
+  }
+  v1::GetDeskRequest req;
+  req.set_page_size(2);
+  std::set<std::string> seen;
+  std::vector<std::string> order;
+  int pages = 0;
+  do {
+    v1::Desk desk;
+    grpc::Status s = Desk(Anna(), req, &desk);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_LE(desk.drafts_size(), 2);
+    for (const v1::Application& a : desk.drafts()) {
+      seen.insert(a.id());
+      order.push_back(a.id());
+    }
+    if (pages > 0) {
+      EXPECT_EQ(desk.incomplete_questionnaires_size(), 0);  // only the list asked for
+    }
+    auto it = desk.next_page_tokens().find("drafts");
+    req.set_page_token(it == desk.next_page_tokens().end() ? "" : it->second);
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, created);
+  EXPECT_EQ(order.size(), 5u);  // newest change first, none twice
+
+  v1::GetDeskRequest bad;
+  bad.set_page_size(-1);
+  bad.set_page_token("k1.bm9wZQ.MQ.Mg");
+  v1::Desk desk;
+  EXPECT_EQ(Fields(Desk(Anna(), bad, &desk)), (std::vector<std::string>{"page_size", "page_token"}));
+  bad.set_page_size(100000);  // clamped to the maximum
+  bad.clear_page_token();
+  EXPECT_TRUE(Desk(Anna(), bad, &desk).ok());
+}
 
 TEST_F(ApplicationsTest, DeskShowsTodaysWorkInTheCompanyZone) {
   // 23:30 in Moscow (20:30 UTC): a calculation late on 2 November.
@@ -917,6 +1137,49 @@ TEST_F(ApplicationsTest, ReportsCountAKnownDataSet) {
     As(ctx2, Head());
     ASSERT_TRUE(desk_stub_->GetCalculationsReport(&ctx2, wider, &r).ok());
     EXPECT_EQ(r.calculations_size(), 4);
+    EXPECT_TRUE(r.next_page_token().empty());
+    // Paged (issue 16: every list paginated): three pages of at most 3 then 1, the same rows in order.
+    std::vector<std::string> all, paged;
+    for (const auto& c : r.calculations()) all.push_back(c.id());
+    wider.set_page_size(3);
+    for (int page = 0; page < 3; ++page) {
+      grpc::ClientContext pctx;
+      As(pctx, Head());
+      v1::CalculationsReport part;
+      ASSERT_TRUE(desk_stub_->GetCalculationsReport(&pctx, wider, &part).ok());
+      for (const auto& c : part.calculations()) paged.push_back(c.id());
+      if (part.next_page_token().empty()) break;
+      EXPECT_EQ(part.calculations_size(), 3);
+      wider.set_page_token(part.next_page_token());
+    }
+    EXPECT_EQ(paged, all);
+  }
+  {
+    // The applications report pages the same way; the counts by status are the whole period's on each page.
+    std::vector<std::string> paged;
+    v1::ApplicationsReportRequest req;
+    *req.mutable_period() = week;
+    req.set_project("P1");
+    req.set_page_size(1);
+    for (int page = 0; page < 10; ++page) {
+      grpc::ClientContext ctx;
+      As(ctx, Head());
+      v1::ApplicationsReport r;
+      ASSERT_TRUE(desk_stub_->GetApplicationsReport(&ctx, req, &r).ok());
+      EXPECT_EQ(r.by_status().at("APPROVED"), 1);
+      for (const auto& a : r.applications()) paged.push_back(a.id());
+      if (r.next_page_token().empty()) break;
+      req.set_page_token(r.next_page_token());
+    }
+    EXPECT_EQ(paged.size(), 4u);
+    EXPECT_EQ(std::set<std::string>(paged.begin(), paged.end()).size(), 4u);
+    grpc::ClientContext ctx;
+    As(ctx, Head());
+    req.set_page_size(-1);
+    v1::ApplicationsReport r;
+    const grpc::Status refused = desk_stub_->GetApplicationsReport(&ctx, req, &r);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(refused.error_message().find("page_size"), std::string::npos);
   }
   {
     grpc::ClientContext ctx;

@@ -15,6 +15,7 @@
 #include "absl/time/civil_time.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
+#include "services/mortgage/violations.h"
 
 namespace crm::mortgage {
 namespace {
@@ -37,7 +38,7 @@ std::string FormatDay(absl::CivilDay d) { return absl::FormatCivilTime(d); }
 template <typename Doc>
 bool Later(const Doc& a, absl::CivilDay a_day, const Doc& b, absl::CivilDay b_day) {
   auto key = [](const Doc& d, absl::CivilDay day) {
-    return std::make_tuple(day, d.registered_at().seconds(), d.registered_at().nanos(), d.number().size(),
+    return std::make_tuple(day, d.register_time().seconds(), d.register_time().nanos(), d.number().size(),
                            d.number());
   };
   return key(a, a_day) > key(b, b_day);
@@ -293,17 +294,20 @@ void ProfileToProto(const ConventionProfile& p, v1::ConventionProfile* out) {
 }
 
 absl::StatusOr<Client> ClientFromProto(const v1::ClientProfile& p) {
+  Violations v;  // issue 16: every bad field at once
   Client c;
   c.age = p.age();
   c.citizen_ru = p.citizen_ru();
-  if (p.employment() < 0 || p.employment() > 6) return Invalid("profile.employment", "unknown employment");
-  c.employment = p.employment() == 0 ? Employment::kHired : static_cast<Employment>(p.employment());
+  if (p.employment() < 0 || p.employment() > 6) v.Add("profile.employment", "unknown employment");
+  c.employment = p.employment() == 0 || p.employment() > 6 ? Employment::kHired
+                                                           : static_cast<Employment>(p.employment());
   c.total_experience_months = p.total_experience_months();
   c.current_job_months = p.current_job_months();
   c.monthly_income = p.monthly_income();
   c.other_debt_payments = p.other_debt_payments();
-  if (p.income_proof() < 0 || p.income_proof() > 3) return Invalid("profile.income_proof", "unknown income proof");
-  c.income_proof = p.income_proof() == 0 ? IncomeProof::kNdfl2 : static_cast<IncomeProof>(p.income_proof());
+  if (p.income_proof() < 0 || p.income_proof() > 3) v.Add("profile.income_proof", "unknown income proof");
+  c.income_proof = p.income_proof() == 0 || p.income_proof() > 3 ? IncomeProof::kNdfl2
+                                                                 : static_cast<IncomeProof>(p.income_proof());
   c.children_ages.assign(p.children_ages().begin(), p.children_ages().end());
   c.disabled_child = p.disabled_child();
   c.maternity_capital = p.maternity_capital();
@@ -313,12 +317,12 @@ absl::StatusOr<Client> ClientFromProto(const v1::ClientProfile& p) {
   c.nis_years = p.nis_years();
   c.salary_bank_ids.assign(p.salary_bank_ids().begin(), p.salary_bank_ids().end());
   // The purchase-independent checks of ValidateInput, with a purchase that passes its own.
-  CRM_RETURN_IF_ERROR(ValidateInput(c, Purchase{.type = ObjectType::kNewBuild, .price = 1, .term_months = 1}));
+  v.Check(ValidateInput(c, Purchase{.type = ObjectType::kNewBuild, .price = 1, .term_months = 1}));
+  CRM_RETURN_IF_ERROR(v.Status());
   return c;
 }
 
 absl::StatusOr<Purchase> PurchaseFromProto(const v1::Property& p) {
-  if (p.type() < 1 || p.type() > 5) return Invalid("property.type", "must be one of the object types");
   Purchase out{.type = static_cast<ObjectType>(p.type()),
                .price = p.price(),
                .down_payment = p.down_payment(),
@@ -326,7 +330,7 @@ absl::StatusOr<Purchase> PurchaseFromProto(const v1::Property& p) {
                .region = p.region()};
   Client ok_client;
   ok_client.age = 30;
-  CRM_RETURN_IF_ERROR(ValidateInput(ok_client, out));
+  CRM_RETURN_IF_ERROR(ValidateInput(ok_client, out));  // property.type included
   return out;
 }
 

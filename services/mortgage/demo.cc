@@ -144,7 +144,7 @@ Catalog DemoCatalog() {
     d.set_program_id(p.id());
     d.set_scheme_code(scheme_code);
     d.set_comment("ИП Банки");
-    Registered(d.mutable_registered_at(), registered);
+    Registered(d.mutable_register_time(), registered);
     d.set_registered_by("demo");
     return d;
   };
@@ -153,7 +153,7 @@ Catalog DemoCatalog() {
   pti.set_id("01930000-0000-7000-8000-000000000001");
   pti.set_number("000000001");
   pti.set_date("2026-01-01");
-  Registered(pti.mutable_registered_at(), k20260101);
+  Registered(pti.mutable_register_time(), k20260101);
   pti.set_registered_by("demo");
 
   const int n_banks = static_cast<int>(sizeof(kBanks) / sizeof(kBanks[0]));
@@ -196,7 +196,7 @@ Catalog DemoCatalog() {
     sf.set_date("2026-01-01");
     sf.set_operation(v1::OPERATION_SET);
     sf.set_bank_id(bank.id());
-    Registered(sf.mutable_registered_at(), k20260101);
+    Registered(sf.mutable_register_time(), k20260101);
     sf.set_registered_by("demo");
     if (b == 9) {
       Stop(sf, "AGE_BELOW_21", "Возраст <21", v1::PARAMETER_AGE, std::nullopt, 20);

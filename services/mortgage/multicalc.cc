@@ -1,10 +1,10 @@
 #include "services/mortgage/multicalc.h"
 
 #include <algorithm>
-#include <initializer_list>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -22,6 +22,7 @@
 #include "libs/base/status.h"
 #include "services/mortgage/calculators.h"
 #include "services/mortgage/schedule.h"
+#include "services/mortgage/violations.h"
 
 // How the summary figures are computed (no schedule, no 360-flow ПСК per program):
 //   * payment: AnnuityPayment under the bank's payment rounding, over n-1 months after an
@@ -900,37 +901,36 @@ std::string_view TextArena::Store(std::string_view text) {
 }
 
 absl::Status ValidateInput(const Client& c, const Purchase& p) {
-  if (c.age < 18 || c.age > 90) return InvalidFieldError("profile.age", "must be in 18..90");
+  Violations v;  // issue 16: every bad field at once
+  if (c.age < 18 || c.age > 90) v.Add("profile.age", "must be in 18..90");
   if (c.monthly_income < 0 || c.monthly_income > kMaxPrincipal) {
-    return InvalidFieldError("profile.monthly_income", "must be in 0..10^13 kopecks");
+    v.Add("profile.monthly_income", "must be in 0..10^13 kopecks");
   }
   if (c.other_debt_payments < 0 || c.other_debt_payments > kMaxPrincipal) {
-    return InvalidFieldError("profile.other_debt_payments", "must be in 0..10^13 kopecks");
+    v.Add("profile.other_debt_payments", "must be in 0..10^13 kopecks");
   }
   if (c.total_experience_months < 0 || c.total_experience_months > 1000) {
-    return InvalidFieldError("profile.total_experience_months", "must be in 0..1000");
+    v.Add("profile.total_experience_months", "must be in 0..1000");
   }
   if (c.current_job_months < 0 || c.current_job_months > 1000) {
-    return InvalidFieldError("profile.current_job_months", "must be in 0..1000");
+    v.Add("profile.current_job_months", "must be in 0..1000");
   }
   for (size_t k = 0; k < c.children_ages.size(); ++k) {
     if (c.children_ages[k] < 0 || c.children_ages[k] > 60) {
-      return InvalidFieldError(absl::StrCat("profile.children_ages[", k, "]"), "must be in 0..60");
+      v.Add(absl::StrCat("profile.children_ages[", k, "]"), "must be in 0..60");
     }
   }
-  if (c.maternity_capital < 0) return InvalidFieldError("profile.maternity_capital", "must not be negative");
-  if (c.nis_years < 0 || c.nis_years > 60) return InvalidFieldError("profile.nis_years", "must be in 0..60");
+  if (c.maternity_capital < 0) v.Add("profile.maternity_capital", "must not be negative");
+  if (c.nis_years < 0 || c.nis_years > 60) v.Add("profile.nis_years", "must be in 0..60");
   const int type = static_cast<int>(p.type);
-  if (type < 1 || type > 5) return InvalidFieldError("property.type", "must be one of the object types");
-  if (p.price <= 0 || p.price > kMaxPrincipal) {
-    return InvalidFieldError("property.price", "must be in 1..10^13 kopecks");
+  if (type < 1 || type > 5) v.Add("property.type", "must be one of the object types");
+  if (p.price <= 0 || p.price > kMaxPrincipal) v.Add("property.price", "must be in 1..10^13 kopecks");
+  if (p.down_payment < 0 || (p.price > 0 && p.down_payment >= p.price)) {
+    v.Add("property.down_payment", "must be at least 0 and below the price");
   }
-  if (p.down_payment < 0 || p.down_payment >= p.price) {
-    return InvalidFieldError("property.down_payment", "must be at least 0 and below the price");
-  }
-  if (p.term_months < 1 || p.term_months > 600) return InvalidFieldError("property.term_months", "must be in 1..600");
-  if (p.region < 0 || p.region > 999) return InvalidFieldError("property.region", "must be in 0..999");
-  return absl::OkStatus();
+  if (p.term_months < 1 || p.term_months > 600) v.Add("property.term_months", "must be in 1..600");
+  if (p.region < 0 || p.region > 999) v.Add("property.region", "must be in 0..999");
+  return v.Status();
 }
 
 absl::StatusOr<MultiCalcResult> MultiCalculate(const Reference& reference, const Client& client,

@@ -12,6 +12,7 @@
 #include "absl/time/civil_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/base/status.h"
 #include "services/mortgage/calculators.h"
 #include "services/mortgage/convert.h"
 #include "services/mortgage/demo.h"
@@ -481,7 +482,7 @@ TEST(ResolveReferenceTest, LatestDocumentWinsAndArchivedAreSkipped) {
     d.set_operation(op);
     d.set_program_id("p1");
     d.set_scheme_code(scheme);
-    d.mutable_registered_at()->set_seconds(reg);
+    d.mutable_register_time()->set_seconds(reg);
     if (op == v1::OPERATION_SET) d.add_cells()->set_rate(rate);
   };
   doc("1", "2026-01-01", "S1", "0.2", 100);
@@ -875,6 +876,40 @@ TEST(DemoTest, IdsAreValidAndStable) {
   EXPECT_EQ(a.banks[6].code(), "00000014");
   EXPECT_EQ(a.banks[6].id(), DemoBankId("00000014"));
   EXPECT_EQ(a.pti_documents.size(), 1u);
+}
+
+}  // namespace
+}  // namespace crm::mortgage
+
+namespace crm::mortgage {
+namespace {
+
+std::vector<std::string> FieldsOf(const absl::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& f : FieldViolations(s)) out.push_back(f.field);
+  return out;
+}
+
+// Issue 16: a profile and a property with several bad fields are refused with every one named at once.
+TEST(ValidateInputTest, EveryBadFieldIsNamedAtOnce) {
+  v1::ClientProfile profile;
+  profile.set_age(12);
+  profile.set_employment(static_cast<v1::Employment>(42));
+  profile.add_children_ages(70);
+  const absl::Status client = ClientFromProto(profile).status();
+  EXPECT_EQ(client.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(client),
+            (std::vector<std::string>{"profile.employment", "profile.age", "profile.children_ages[0]"}));
+  EXPECT_THAT(std::string(client.message()), ::testing::HasSubstr("(and 2 more)"));
+
+  v1::Property property;
+  property.set_price(0);
+  property.set_down_payment(-5);
+  property.set_term_months(601);
+  property.set_region(1000);
+  EXPECT_EQ(FieldsOf(PurchaseFromProto(property).status()),
+            (std::vector<std::string>{"property.type", "property.price", "property.down_payment",
+                                      "property.term_months", "property.region"}));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
+#include "libs/base/uuid.h"
 #include "libs/calendar/calendar.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
@@ -16,6 +17,7 @@
 #include "services/mortgage/multicalc.h"
 #include "services/mortgage/schedule.h"
 #include "services/mortgage/store.h"
+#include "services/mortgage/violations.h"
 
 namespace crm::mortgage {
 namespace {
@@ -35,66 +37,90 @@ absl::StatusOr<Rate> RateField(std::string_view field, const std::string& text) 
   return ParseRate(text, field);
 }
 
-absl::Status Months(std::string_view field, int months) {
-  if (months < 1 || months > 600) return InvalidFieldError(field, "must be 1..600 months");
-  return absl::OkStatus();
+// The checks below keep their violation in `v` (issue 16: every bad field at once).
+void Months(Violations& v, std::string_view field, int months) {
+  if (months < 1 || months > 600) v.Add(field, "must be 1..600 months");
 }
 
-absl::Status Kopecks(std::string_view field, int64_t value, bool positive) {
+void Kopecks(Violations& v, std::string_view field, int64_t value, bool positive) {
   if (value < 0 || (positive && value == 0)) {
-    return InvalidFieldError(field, positive ? "must be above 0 (kopecks)" : "must not be negative (kopecks)");
+    v.Add(field, positive ? "must be above 0 (kopecks)" : "must not be negative (kopecks)");
+  } else if (value > 10'000'000'000'000) {
+    v.Add(field, "must not exceed 10^13 kopecks");
   }
-  if (value > 10'000'000'000'000) return InvalidFieldError(field, "must not exceed 10^13 kopecks");
-  return absl::OkStatus();
+}
+
+std::optional<LoanRequest::Kind> KindOf(Violations& v, v1::LoanKind kind) {
+  switch (kind) {
+    case v1::LOAN_KIND_UNSPECIFIED:
+    case v1::LOAN_KIND_ANNUITY:
+      return LoanRequest::Kind::kAnnuity;
+    case v1::LOAN_KIND_DIFFERENTIATED:
+      return LoanRequest::Kind::kDifferentiated;
+    default:
+      return (v.Add("kind", "must be ANNUITY or DIFFERENTIATED"), std::nullopt);
+  }
 }
 
 absl::StatusOr<LoanRequest> LoanFromProto(const v1::CalculateScheduleRequest& in, absl::CivilDay today) {
+  Violations v;
   LoanRequest req;
   req.principal_kopecks = in.principal();
-  CRM_ASSIGN_OR_RETURN(req.annual_rate, RateField("annual_rate", in.annual_rate()));
+  if (auto rate = v.Value(RateField("annual_rate", in.annual_rate()))) req.annual_rate = *rate;
   req.term_months = in.term_months();
-  switch (in.kind()) {
-    case v1::LOAN_KIND_UNSPECIFIED:
-    case v1::LOAN_KIND_ANNUITY: req.kind = LoanRequest::Kind::kAnnuity; break;
-    case v1::LOAN_KIND_DIFFERENTIATED: req.kind = LoanRequest::Kind::kDifferentiated; break;
-    default: return InvalidFieldError("kind", "must be ANNUITY or DIFFERENTIATED");
-  }
-  CRM_ASSIGN_OR_RETURN(req.issue_date, DayOr("issue_date", in.issue_date(), today));
+  if (auto kind = KindOf(v, in.kind())) req.kind = *kind;
+  if (auto day = v.Value(DayOr("issue_date", in.issue_date(), today))) req.issue_date = *day;
   const v1::ConventionProfile& profile = in.profile();
+  bool profile_ok = true;
   if (!v1::ConventionProfile::Accrual_IsValid(profile.accrual())) {
-    return InvalidFieldError("profile.accrual", "must be MONTHLY or ACTUAL_DAYS");
+    v.Add("profile.accrual", "must be MONTHLY or ACTUAL_DAYS");
+    profile_ok = false;
   }
   if (!v1::ConventionProfile::Rounding_IsValid(profile.interest_rounding())) {
-    return InvalidFieldError("profile.interest_rounding", "must be HALF_UP or TRUNCATE");
+    v.Add("profile.interest_rounding", "must be HALF_UP or TRUNCATE");
+    profile_ok = false;
   }
   if (!v1::ConventionProfile::Rounding_IsValid(profile.payment_rounding())) {
-    return InvalidFieldError("profile.payment_rounding", "must be HALF_UP or TRUNCATE");
+    v.Add("profile.payment_rounding", "must be HALF_UP or TRUNCATE");
+    profile_ok = false;
   }
-  req.profile = ProfileFromProto(profile);
-  if (in.early_repayments_size() > 600) return InvalidFieldError("early_repayments", "more than 600");
-  for (int i = 0; i < in.early_repayments_size(); ++i) {
-    const v1::EarlyRepayment& e = in.early_repayments(i);
-    const std::string at = absl::StrCat("early_repayments[", i, "]");
-    EarlyRepayment er;
-    if (e.date().empty()) return InvalidFieldError(absl::StrCat(at, ".date"), "is required");
-    CRM_ASSIGN_OR_RETURN(er.date, DayOr(absl::StrCat(at, ".date"), e.date(), today));
-    er.amount_kopecks = e.amount();
-    switch (e.mode()) {
-      case v1::EarlyRepayment::MODE_UNSPECIFIED:
-      case v1::EarlyRepayment::MODE_REDUCE_TERM: er.mode = EarlyRepayment::Mode::kReduceTerm; break;
-      case v1::EarlyRepayment::MODE_REDUCE_PAYMENT: er.mode = EarlyRepayment::Mode::kReducePayment; break;
-      default: return InvalidFieldError(absl::StrCat(at, ".mode"), "must be REDUCE_TERM or REDUCE_PAYMENT");
+  if (profile_ok) req.profile = ProfileFromProto(profile);
+  if (in.early_repayments_size() > 600) {
+    v.Add("early_repayments", "more than 600");
+  } else {
+    for (int i = 0; i < in.early_repayments_size(); ++i) {
+      const v1::EarlyRepayment& e = in.early_repayments(i);
+      const std::string at = absl::StrCat("early_repayments[", i, "]");
+      EarlyRepayment er;
+      if (e.date().empty()) {
+        v.Add(absl::StrCat(at, ".date"), "is required");
+      } else if (auto day = v.Value(ParseCivilDay(e.date(), absl::StrCat(at, ".date")))) {
+        er.date = *day;
+      }
+      er.amount_kopecks = e.amount();
+      switch (e.mode()) {
+        case v1::EarlyRepayment::MODE_UNSPECIFIED:
+        case v1::EarlyRepayment::MODE_REDUCE_TERM:
+          er.mode = EarlyRepayment::Mode::kReduceTerm;
+          break;
+        case v1::EarlyRepayment::MODE_REDUCE_PAYMENT:
+          er.mode = EarlyRepayment::Mode::kReducePayment;
+          break;
+        default:
+          v.Add(absl::StrCat(at, ".mode"), "must be REDUCE_TERM or REDUCE_PAYMENT");
+      }
+      er.repeat_every_months = e.repeat_every_months();
+      req.early_repayments.push_back(er);
     }
-    er.repeat_every_months = e.repeat_every_months();
-    req.early_repayments.push_back(er);
   }
   req.one_time_fees_kopecks = in.one_time_fees();
   req.yearly_insurance_kopecks = in.yearly_insurance();
   if (in.first_months() != 0 || !in.first_rate().empty()) {
     req.initial_rate_months = in.first_months();
-    CRM_ASSIGN_OR_RETURN(req.initial_rate, RateField("first_rate", in.first_rate()));
-    if (in.first_months() < 1) return InvalidFieldError("first_months", "must be at least 1 with first_rate");
+    if (auto rate = v.Value(RateField("first_rate", in.first_rate()))) req.initial_rate = *rate;
+    if (in.first_months() < 1) v.Add("first_months", "must be at least 1 with first_rate");
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   return req;
 }
 
@@ -116,7 +142,7 @@ grpc::Status ReferenceServiceImpl::UpdateBank(grpc::ServerContext* ctx, const v1
                                               v1::Bank* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Bank> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.UpdateBank(caller, req->bank());
+    return store_.UpdateBank(caller, *req);
   });
 }
 
@@ -124,10 +150,7 @@ grpc::Status ReferenceServiceImpl::ListBanks(grpc::ServerContext* ctx, const v1:
                                              v1::ListBanksResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListBanksResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_ASSIGN_OR_RETURN(std::vector<v1::Bank> banks, store_.ListBanks(req->include_archived()));
-    v1::ListBanksResponse resp;
-    for (auto& b : banks) *resp.add_banks() = std::move(b);
-    return resp;
+    return store_.ListBanks(*req);
   });
 }
 
@@ -143,7 +166,7 @@ grpc::Status ReferenceServiceImpl::UpdateProgram(grpc::ServerContext* ctx, const
                                                  v1::Program* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Program> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.UpdateProgram(caller, req->program());
+    return store_.UpdateProgram(caller, *req);
   });
 }
 
@@ -151,10 +174,7 @@ grpc::Status ReferenceServiceImpl::ListPrograms(grpc::ServerContext* ctx, const 
                                                 v1::ListProgramsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListProgramsResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_ASSIGN_OR_RETURN(std::vector<v1::Program> programs, store_.ListPrograms(req->bank_id(), req->include_archived()));
-    v1::ListProgramsResponse resp;
-    for (auto& p : programs) *resp.add_programs() = std::move(p);
-    return resp;
+    return store_.ListPrograms(*req);
   });
 }
 
@@ -196,15 +216,20 @@ grpc::Status ReferenceServiceImpl::GetConditions(grpc::ServerContext* ctx, const
                                                  v1::GetConditionsResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::GetConditionsResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_ASSIGN_OR_RETURN(absl::CivilDay day, DayOr("as_of", req->as_of(), env_.Today()));
+    Violations v;
+    const std::optional<absl::CivilDay> as_of = v.Value(DayOr("as_of", req->as_of(), env_.Today()));
+    if (!req->bank_id().empty() && !IsUuid(req->bank_id())) v.Add("bank_id", "must be a UUID");
+    CRM_RETURN_IF_ERROR(v.Status());
+    const absl::CivilDay day = *as_of;
     CRM_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, store_.Current());
     v1::GetConditionsResponse resp;
     resp.set_as_of(absl::FormatCivilTime(day));
     for (v1::BankConditions& bank : ConditionsAsOf(day, snapshot->catalog())) {
       if (!req->bank_id().empty() && bank.bank().id() != req->bank_id()) continue;
-      *resp.add_banks() = std::move(bank);
+      *resp.add_bank_conditions() = std::move(bank);
     }
-    if (!req->bank_id().empty() && resp.banks().empty()) return absl::NotFoundError(absl::StrCat("bank ", req->bank_id()));
+    if (!req->bank_id().empty() && resp.bank_conditions().empty())
+      return absl::NotFoundError(absl::StrCat("bank ", req->bank_id()));
     return resp;
   });
 }
@@ -213,18 +238,17 @@ grpc::Status ReferenceServiceImpl::GetConditions(grpc::ServerContext* ctx, const
 
 absl::StatusOr<v1::MultiCalculateResponse> RunMultiCalculation(ReferenceStore& store, const CalculatorEnv& env,
                                                                const v1::MultiCalculateRequest& req) {
-  CRM_ASSIGN_OR_RETURN(Client client, ClientFromProto(req.profile()));
-  CRM_ASSIGN_OR_RETURN(Purchase purchase, PurchaseFromProto(req.property()));
+  Violations v;  // issue 16: every bad field at once
+  const std::optional<Client> client_or = v.Value(ClientFromProto(req.profile()));
+  const std::optional<Purchase> purchase_or = v.Value(PurchaseFromProto(req.property()));
   MultiCalcOptions options;
-  switch (req.kind()) {
-    case v1::LOAN_KIND_UNSPECIFIED:
-    case v1::LOAN_KIND_ANNUITY: options.kind = LoanRequest::Kind::kAnnuity; break;
-    case v1::LOAN_KIND_DIFFERENTIATED: options.kind = LoanRequest::Kind::kDifferentiated; break;
-    default: return InvalidFieldError("kind", "must be ANNUITY or DIFFERENTIATED");
-  }
-  const absl::CivilDay today = env.Today();
-  CRM_ASSIGN_OR_RETURN(absl::CivilDay as_of, DayOr("as_of", req.as_of(), today));
-  if (req.schedules_for_size() > 300) return InvalidFieldError("schedules_for", "more than 300 programs");
+  if (auto kind = KindOf(v, req.kind())) options.kind = *kind;
+  const std::optional<absl::CivilDay> as_of_or = v.Value(DayOr("as_of", req.as_of(), env.Today()));
+  if (req.schedules_for_size() > 300) v.Add("schedules_for", "more than 300 programs");
+  CRM_RETURN_IF_ERROR(v.Status());
+  const Client& client = *client_or;
+  const Purchase& purchase = *purchase_or;
+  const absl::CivilDay as_of = *as_of_or;
   options.schedules_for.assign(req.schedules_for().begin(), req.schedules_for().end());
   options.eligible_only = req.eligible_only();
   options.issue_date = as_of;
@@ -263,16 +287,39 @@ grpc::Status CalculatorServiceImpl::Solve(grpc::ServerContext* ctx, const v1::So
                                           v1::SolveResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::SolveResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_ASSIGN_OR_RETURN(Rate rate, RateField("annual_rate", req->annual_rate()));
-    CRM_ASSIGN_OR_RETURN(Rate pti, req->pti().empty() ? ParseRate("0.5", "pti") : ParseRate(req->pti(), "pti"));
+    Violations v;  // issue 16: every bad field at once
+    const std::optional<Rate> rate_or = v.Value(RateField("annual_rate", req->annual_rate()));
+    const std::optional<Rate> pti_or =
+        v.Value(req->pti().empty() ? ParseRate("0.5", "pti") : ParseRate(req->pti(), "pti"));
+    switch (req->question()) {
+      case v1::SolveRequest::QUESTION_MAX_LOAN_FOR_INCOME:
+      case v1::SolveRequest::QUESTION_MAX_PRICE_FOR_INCOME:
+        Months(v, "term_months", req->term_months());
+        Kopecks(v, "monthly_income", req->monthly_income(), true);
+        Kopecks(v, "other_debt_payments", req->other_debt_payments(), false);
+        Kopecks(v, "down_payment", req->down_payment(), false);
+        break;
+      case v1::SolveRequest::QUESTION_MIN_DOWN_PAYMENT:
+        Months(v, "term_months", req->term_months());
+        Kopecks(v, "price", req->price(), true);
+        Kopecks(v, "monthly_income", req->monthly_income(), true);
+        Kopecks(v, "other_debt_payments", req->other_debt_payments(), false);
+        break;
+      case v1::SolveRequest::QUESTION_TERM_FOR_PAYMENT:
+        Kopecks(v, "principal", req->principal(), true);
+        Kopecks(v, "target_payment", req->target_payment(), true);
+        Months(v, "max_term_months", req->max_term_months() == 0 ? 360 : req->max_term_months());
+        break;
+      default:
+        v.Add("question", "must be one of the SolveRequest.Question values");
+    }
+    CRM_RETURN_IF_ERROR(v.Status());
+    const Rate rate = *rate_or;
+    const Rate pti = *pti_or;
     v1::SolveResponse resp;
     switch (req->question()) {
       case v1::SolveRequest::QUESTION_MAX_LOAN_FOR_INCOME:
       case v1::SolveRequest::QUESTION_MAX_PRICE_FOR_INCOME: {
-        CRM_RETURN_IF_ERROR(Months("term_months", req->term_months()));
-        CRM_RETURN_IF_ERROR(Kopecks("monthly_income", req->monthly_income(), true));
-        CRM_RETURN_IF_ERROR(Kopecks("other_debt_payments", req->other_debt_payments(), false));
-        CRM_RETURN_IF_ERROR(Kopecks("down_payment", req->down_payment(), false));
         CRM_ASSIGN_OR_RETURN(int64_t payment, MaxPaymentForIncome(req->monthly_income(), req->other_debt_payments(), pti));
         CRM_ASSIGN_OR_RETURN(int64_t loan, MaxLoanForPayment(payment, rate, req->term_months()));
         resp.set_loan(loan);
@@ -283,10 +330,6 @@ grpc::Status CalculatorServiceImpl::Solve(grpc::ServerContext* ctx, const v1::So
         return resp;
       }
       case v1::SolveRequest::QUESTION_MIN_DOWN_PAYMENT: {
-        CRM_RETURN_IF_ERROR(Months("term_months", req->term_months()));
-        CRM_RETURN_IF_ERROR(Kopecks("price", req->price(), true));
-        CRM_RETURN_IF_ERROR(Kopecks("monthly_income", req->monthly_income(), true));
-        CRM_RETURN_IF_ERROR(Kopecks("other_debt_payments", req->other_debt_payments(), false));
         CRM_ASSIGN_OR_RETURN(int64_t payment, MaxPaymentForIncome(req->monthly_income(), req->other_debt_payments(), pti));
         CRM_ASSIGN_OR_RETURN(int64_t down, MinDownPayment(req->price(), payment, rate, req->term_months()));
         const int64_t loan = req->price() - down;
@@ -298,10 +341,7 @@ grpc::Status CalculatorServiceImpl::Solve(grpc::ServerContext* ctx, const v1::So
         return resp;
       }
       case v1::SolveRequest::QUESTION_TERM_FOR_PAYMENT: {
-        CRM_RETURN_IF_ERROR(Kopecks("principal", req->principal(), true));
-        CRM_RETURN_IF_ERROR(Kopecks("target_payment", req->target_payment(), true));
         const int max_term = req->max_term_months() == 0 ? 360 : req->max_term_months();
-        CRM_RETURN_IF_ERROR(Months("max_term_months", max_term));
         CRM_ASSIGN_OR_RETURN(int term, TermForPayment(req->principal(), req->target_payment(), rate, max_term));
         resp.set_term_months(term);
         resp.set_loan(req->principal());
@@ -318,24 +358,29 @@ grpc::Status CalculatorServiceImpl::CalculateMilitary(grpc::ServerContext* ctx, 
                                                       v1::MilitaryResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::MilitaryResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
+    Violations v;  // issue 16: every bad field at once
     MilitaryRequest m;
-    CRM_ASSIGN_OR_RETURN(m.rate, RateField("annual_rate", req->annual_rate()));
+    if (auto rate = v.Value(RateField("annual_rate", req->annual_rate()))) m.rate = *rate;
     m.age = req->age();
     m.age_limit = req->age_limit() == 0 ? 45 : req->age_limit();
     m.savings = req->savings();
     m.own_funds = req->own_funds();
     m.price = req->price();
-    CRM_RETURN_IF_ERROR(Kopecks("own_funds", m.own_funds, false));
-    CRM_ASSIGN_OR_RETURN(m.issue_date, DayOr("issue_date", req->issue_date(), env_.Today()));
-    if (req->contributions_size() > 100) return InvalidFieldError("contributions", "more than 100 years");
-    for (int i = 0; i < req->contributions_size(); ++i) {
-      const auto& c = req->contributions(i);
-      if (c.year() < 2005 || c.year() > 2100) {
-        return InvalidFieldError(absl::StrCat("contributions[", i, "].year"), "must be 2005..2100");
+    Kopecks(v, "own_funds", m.own_funds, false);
+    if (auto day = v.Value(DayOr("issue_date", req->issue_date(), env_.Today()))) m.issue_date = *day;
+    if (req->contributions_size() > 100) {
+      v.Add("contributions", "more than 100 years");
+    } else {
+      for (int i = 0; i < req->contributions_size(); ++i) {
+        const auto& c = req->contributions(i);
+        if (c.year() < 2005 || c.year() > 2100) {
+          v.Add(absl::StrCat("contributions[", i, "].year"), "must be 2005..2100");
+        }
+        Kopecks(v, absl::StrCat("contributions[", i, "].amount"), c.amount(), true);
+        m.contributions.push_back({.year = c.year(), .amount = c.amount()});
       }
-      CRM_RETURN_IF_ERROR(Kopecks(absl::StrCat("contributions[", i, "].amount"), c.amount(), true));
-      m.contributions.push_back({.year = c.year(), .amount = c.amount()});
     }
+    CRM_RETURN_IF_ERROR(v.Status());
     CRM_ASSIGN_OR_RETURN(MilitaryResult r, Military(m));
     v1::MilitaryResponse resp;
     resp.set_max_loan(r.max_loan);
@@ -353,11 +398,15 @@ grpc::Status CalculatorServiceImpl::CalculateFamily(grpc::ServerContext* ctx, co
                                                     v1::FamilyResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::FamilyResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_RETURN_IF_ERROR(Kopecks("loan", req->loan(), true));
-    CRM_RETURN_IF_ERROR(Kopecks("limit", req->limit(), true));
-    CRM_RETURN_IF_ERROR(Months("term_months", req->term_months()));
-    CRM_ASSIGN_OR_RETURN(Rate subsidised, RateField("subsidised_rate", req->subsidised_rate()));
-    CRM_ASSIGN_OR_RETURN(Rate market, RateField("market_rate", req->market_rate()));
+    Violations v;  // issue 16: every bad field at once
+    Kopecks(v, "loan", req->loan(), true);
+    Kopecks(v, "limit", req->limit(), true);
+    Months(v, "term_months", req->term_months());
+    const std::optional<Rate> subsidised_or = v.Value(RateField("subsidised_rate", req->subsidised_rate()));
+    const std::optional<Rate> market_or = v.Value(RateField("market_rate", req->market_rate()));
+    CRM_RETURN_IF_ERROR(v.Status());
+    const Rate subsidised = *subsidised_or;
+    const Rate market = *market_or;
     CRM_ASSIGN_OR_RETURN(FamilySplitResult r, FamilySplit(req->loan(), subsidised, market, req->limit(), req->term_months()));
     v1::FamilyResponse resp;
     resp.set_subsidised_tranche(r.subsidised_tranche);
@@ -375,13 +424,16 @@ grpc::Status CalculatorServiceImpl::CalculateSubsidy(grpc::ServerContext* ctx, c
                                                      v1::SubsidyResponse* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::SubsidyResponse> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kCalculate));
-    CRM_RETURN_IF_ERROR(Kopecks("loan", req->loan(), true));
-    CRM_RETURN_IF_ERROR(Months("term_months", req->term_months()));
-    CRM_ASSIGN_OR_RETURN(Rate subsidised, RateField("subsidised_rate", req->subsidised_rate()));
-    CRM_ASSIGN_OR_RETURN(Rate market, RateField("market_rate", req->market_rate()));
-    if (req->months() < 1 || req->months() >= req->term_months()) {
-      return InvalidFieldError("months", "must be 1 .. term_months - 1");
-    }
+    Violations v;  // issue 16: every bad field at once
+    Kopecks(v, "loan", req->loan(), true);
+    Months(v, "term_months", req->term_months());
+    const std::optional<Rate> subsidised_or = v.Value(RateField("subsidised_rate", req->subsidised_rate()));
+    const std::optional<Rate> market_or = v.Value(RateField("market_rate", req->market_rate()));
+    if (req->months() < 1 || req->months() >= req->term_months())
+      v.Add("months", "must be 1 .. term_months - 1");
+    CRM_RETURN_IF_ERROR(v.Status());
+    const Rate subsidised = *subsidised_or;
+    const Rate market = *market_or;
     CRM_ASSIGN_OR_RETURN(SubsidyResult r, Subsidy(req->loan(), subsidised, market, req->months(), req->term_months()));
     v1::SubsidyResponse resp;
     resp.set_payment_during(r.payment_during);

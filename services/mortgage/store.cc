@@ -1,13 +1,12 @@
 #include "services/mortgage/store.h"
 
-#include <pqxx/pqxx>
-
 #include <algorithm>
+#include <pqxx/pqxx>
 #include <set>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
@@ -18,10 +17,14 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
+#include "libs/pg/prepared.h"
 #include "libs/pg/sql_time.h"
 #include "libs/rpc/call.h"
 #include "proto/crm/common/v1/common.pb.h"
+#include "services/mortgage/masks.h"
+#include "services/mortgage/paging.h"
 #include "services/mortgage/schedule.h"
+#include "services/mortgage/violations.h"
 
 namespace crm::mortgage {
 namespace {
@@ -30,6 +33,37 @@ using Principal = crm::common::v1::Principal;
 
 constexpr size_t kMaxText = 500;
 constexpr int kMaxItems = 500;
+// The lists of banks and programs (the suite's page rule: paging.h).
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 200;
+
+constexpr char kLockBank[] = "SELECT body FROM banks WHERE id = $1::uuid FOR UPDATE";
+constexpr char kUpdateBank[] =
+    "UPDATE banks SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
+    "WHERE id = $1::uuid";
+constexpr char kLockProgram[] = "SELECT body FROM programs WHERE id = $1::uuid FOR UPDATE";
+constexpr char kUpdateProgram[] =
+    "UPDATE programs SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
+    "WHERE id = $1::uuid";
+
+// The version rule of every update (issue 16): 0 = whatever is stored (last writer wins), else the
+// stored one, or ABORTED (the gateway's 412 when the client sent If-Match).
+absl::Status CheckVersion(std::string_view what, const std::string& id, int64_t asked, int64_t stored) {
+  if (asked == 0 || asked == stored) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat("version mismatch: ", AsAbsl(what), " ", id, " is at version ",
+                                         stored, ", not ", asked,
+                                         "; read it again (or send version 0 to overwrite)"));
+}
+
+// Banks by name (then id) after the keyset ($2 name, $3 id; "" = from the start), archived ones when $1.
+constexpr char kListBanks[] =
+    "SELECT body FROM banks WHERE ($1 OR NOT archived) AND ($3 = '' OR (name, id) > ($2, NULLIF($3, "
+    "'')::uuid)) "
+    "ORDER BY name, id LIMIT $4";
+// Programs of one bank ($1; "" = every bank) by bank, then code, after the keyset ($3 bank id, $4 code).
+constexpr char kListPrograms[] =
+    "SELECT body FROM programs WHERE ($1 = '' OR bank_id = NULLIF($1, '')::uuid) AND ($2 OR NOT archived) "
+    "AND ($3 = '' OR (bank_id, code) > (NULLIF($3, '')::uuid, $4)) ORDER BY bank_id, code LIMIT $5";
 
 std::string Bytes(const pqxx::field& f) {
   pqxx::binarystring b(f);
@@ -62,187 +96,236 @@ absl::Status Text(std::string_view field, const std::string& value, bool require
   return absl::OkStatus();
 }
 
-absl::Status CheckPredicates(std::string_view field, const google::protobuf::RepeatedPtrField<v1::Predicate>& ps) {
-  if (ps.size() > 50) return InvalidFieldError(field, "more than 50 predicates");
+void CheckPredicates(Violations& v, std::string_view field,
+                     const google::protobuf::RepeatedPtrField<v1::Predicate>& ps) {
+  if (ps.size() > 50) return v.Add(field, "more than 50 predicates");
   for (int i = 0; i < ps.size(); ++i) {
     const v1::Predicate& p = ps[i];
     const std::string at = absl::StrCat(AsAbsl(field), "[", i, "]");
     if (p.parameter() == v1::PARAMETER_UNSPECIFIED || !v1::Parameter_IsValid(p.parameter())) {
-      return InvalidFieldError(absl::StrCat(at, ".parameter"), "must be a known parameter");
+      v.Add(absl::StrCat(at, ".parameter"), "must be a known parameter");
     }
-    if (!p.has_min() && !p.has_max() && p.one_of().empty()) {
-      return InvalidFieldError(at, "needs min, max or one_of");
-    }
-    if (p.has_min() && p.has_max() && p.min() > p.max()) {
-      return InvalidFieldError(absl::StrCat(at, ".max"), "is below min");
-    }
+    if (!p.has_min() && !p.has_max() && p.one_of().empty()) v.Add(at, "needs min, max or one_of");
+    if (p.has_min() && p.has_max() && p.min() > p.max()) v.Add(absl::StrCat(at, ".max"), "is below min");
   }
-  return absl::OkStatus();
 }
 
-absl::Status ValidateBank(const v1::Bank& b) {
-  CRM_RETURN_IF_ERROR(Text("bank.code", b.code(), true));
-  CRM_RETURN_IF_ERROR(Text("bank.name", b.name(), true));
-  CRM_RETURN_IF_ERROR(Text("bank.legal_name", b.legal_name(), false));
-  if (b.decision_days() < 0 || b.decision_days() > 365) return InvalidFieldError("bank.decision_days", "must be 0..365");
+// Every violation of a bank (issue 16: all at once).
+void ValidateBank(Violations& v, const v1::Bank& b) {
+  v.Check(Text("bank.code", b.code(), true));
+  v.Check(Text("bank.name", b.name(), true));
+  v.Check(Text("bank.legal_name", b.legal_name(), false));
+  if (b.decision_days() < 0 || b.decision_days() > 365) v.Add("bank.decision_days", "must be 0..365");
   if (b.calculation_step() < 0 || b.calculation_step() > 100'000'000) {
-    return InvalidFieldError("bank.calculation_step", "must be 0..100000000 kopecks");
+    v.Add("bank.calculation_step", "must be 0..100000000 kopecks");
   }
-  if (b.application_emails_size() > 20) return InvalidFieldError("bank.application_emails", "more than 20");
+  if (!v1::ConventionProfile::Accrual_IsValid(b.profile().accrual())) {
+    v.Add("bank.profile.accrual", "must be MONTHLY or ACTUAL_DAYS");
+  }
+  if (!v1::ConventionProfile::Rounding_IsValid(b.profile().interest_rounding())) {
+    v.Add("bank.profile.interest_rounding", "must be HALF_UP or TRUNCATE");
+  }
+  if (!v1::ConventionProfile::Rounding_IsValid(b.profile().payment_rounding())) {
+    v.Add("bank.profile.payment_rounding", "must be HALF_UP or TRUNCATE");
+  }
+  if (b.application_emails_size() > 20) return v.Add("bank.application_emails", "more than 20");
   for (int i = 0; i < b.application_emails_size(); ++i) {
     const std::string& e = b.application_emails(i);
     if (e.find('@') == std::string::npos || e.size() > 254) {
-      return InvalidFieldError(absl::StrCat("bank.application_emails[", i, "]"), "not an e-mail address");
+      v.Add(absl::StrCat("bank.application_emails[", i, "]"), "not an e-mail address");
     }
   }
-  return absl::OkStatus();
 }
 
-absl::Status ValidateProgram(const v1::Program& p) {
-  CRM_RETURN_IF_ERROR(Text("program.code", p.code(), true));
-  CRM_RETURN_IF_ERROR(Text("program.name", p.name(), true));
-  CRM_RETURN_IF_ERROR(Text("program.site_name", p.site_name(), false));
+absl::Status ValidateBank(const v1::Bank& b) {
+  Violations v;
+  ValidateBank(v, b);
+  return v.Status();
+}
+
+// Every violation of a program (its bank_id is checked by the caller: it is fixed after creation).
+void ValidateProgram(Violations& v, const v1::Program& p) {
+  v.Check(Text("program.code", p.code(), true));
+  v.Check(Text("program.name", p.name(), true));
+  v.Check(Text("program.site_name", p.site_name(), false));
   if (p.kind() == v1::PROGRAM_KIND_UNSPECIFIED || !v1::ProgramKind_IsValid(p.kind())) {
-    return InvalidFieldError("program.kind", "must be a known program kind");
+    v.Add("program.kind", "must be a known program kind");
   }
   for (int i = 0; i < p.object_types_size(); ++i) {
     if (p.object_types(i) == v1::OBJECT_TYPE_UNSPECIFIED || !v1::ObjectType_IsValid(p.object_types(i))) {
-      return InvalidFieldError(absl::StrCat("program.object_types[", i, "]"), "must be a known object type");
+      v.Add(absl::StrCat("program.object_types[", i, "]"), "must be a known object type");
     }
   }
   const v1::ProgramLimits& l = p.limits();
-  if (l.min_loan() < 0) return InvalidFieldError("program.limits.min_loan", "must not be negative");
+  if (l.min_loan() < 0) v.Add("program.limits.min_loan", "must not be negative");
   if (l.max_loan() < 0 || (l.max_loan() > 0 && l.max_loan() < l.min_loan())) {
-    return InvalidFieldError("program.limits.max_loan", "must be 0 or at least min_loan");
+    v.Add("program.limits.max_loan", "must be 0 or at least min_loan");
   }
   if (l.min_down_payment_bp() < 0 || l.min_down_payment_bp() > 10000) {
-    return InvalidFieldError("program.limits.min_down_payment_bp", "must be 0..10000");
+    v.Add("program.limits.min_down_payment_bp", "must be 0..10000");
   }
   if (l.max_down_payment_bp() < 0 || l.max_down_payment_bp() > 10000) {
-    return InvalidFieldError("program.limits.max_down_payment_bp", "must be 0..10000");
+    v.Add("program.limits.max_down_payment_bp", "must be 0..10000");
   }
-  if (l.min_term_months() < 0 || l.min_term_months() > 600) return InvalidFieldError("program.limits.min_term_months", "must be 0..600");
-  if (l.max_term_months() < 0 || l.max_term_months() > 600) return InvalidFieldError("program.limits.max_term_months", "must be 0..600");
-  if (p.requirements_size() > 50) return InvalidFieldError("program.requirements", "more than 50");
-  for (int i = 0; i < p.requirements_size(); ++i) {
-    const v1::Requirement& r = p.requirements(i);
-    const std::string at = absl::StrCat("program.requirements[", i, "]");
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".code"), r.code(), true));
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".text"), r.text(), true));
-    if (r.any_of().empty()) return InvalidFieldError(absl::StrCat(at, ".any_of"), "needs an alternative");
-    for (int j = 0; j < r.any_of_size(); ++j) {
-      CRM_RETURN_IF_ERROR(CheckPredicates(absl::StrCat(at, ".any_of[", j, "].all_of"), r.any_of(j).all_of()));
+  if (l.min_term_months() < 0 || l.min_term_months() > 600)
+    v.Add("program.limits.min_term_months", "must be 0..600");
+  if (l.max_term_months() < 0 || l.max_term_months() > 600)
+    v.Add("program.limits.max_term_months", "must be 0..600");
+  if (p.requirements_size() > 50) {
+    v.Add("program.requirements", "more than 50");
+  } else {
+    for (int i = 0; i < p.requirements_size(); ++i) {
+      const v1::Requirement& r = p.requirements(i);
+      const std::string at = absl::StrCat("program.requirements[", i, "]");
+      v.Check(Text(absl::StrCat(at, ".code"), r.code(), true));
+      v.Check(Text(absl::StrCat(at, ".text"), r.text(), true));
+      if (r.any_of().empty()) v.Add(absl::StrCat(at, ".any_of"), "needs an alternative");
+      for (int j = 0; j < r.any_of_size(); ++j) {
+        CheckPredicates(v, absl::StrCat(at, ".any_of[", j, "].all_of"), r.any_of(j).all_of());
+      }
     }
   }
-  if (p.schemes().empty()) return InvalidFieldError("program.schemes", "needs a scheme");
-  if (p.schemes_size() > 100) return InvalidFieldError("program.schemes", "more than 100");
-  std::set<std::string> codes;
-  for (int i = 0; i < p.schemes_size(); ++i) {
-    const v1::Scheme& s = p.schemes(i);
-    const std::string at = absl::StrCat("program.schemes[", i, "]");
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".code"), s.code(), true));
-    if (!codes.insert(s.code()).second) return InvalidFieldError(absl::StrCat(at, ".code"), "used twice");
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".name"), s.name(), false));
-    CRM_ASSIGN_OR_RETURN(absl::CivilDay from, ParseCivilDay(s.valid_from(), absl::StrCat(at, ".valid_from")));
-    if (!s.valid_to().empty()) {
-      CRM_ASSIGN_OR_RETURN(absl::CivilDay to, ParseCivilDay(s.valid_to(), absl::StrCat(at, ".valid_to")));
-      if (to < from) return InvalidFieldError(absl::StrCat(at, ".valid_to"), "is before valid_from");
+  if (p.schemes().empty()) v.Add("program.schemes", "needs a scheme");
+  if (p.schemes_size() > 100) {
+    v.Add("program.schemes", "more than 100");
+  } else {
+    std::set<std::string> codes;
+    for (int i = 0; i < p.schemes_size(); ++i) {
+      const v1::Scheme& s = p.schemes(i);
+      const std::string at = absl::StrCat("program.schemes[", i, "]");
+      v.Check(Text(absl::StrCat(at, ".code"), s.code(), true));
+      if (!codes.insert(s.code()).second) v.Add(absl::StrCat(at, ".code"), "used twice");
+      v.Check(Text(absl::StrCat(at, ".name"), s.name(), false));
+      std::optional<absl::CivilDay> from =
+          v.Value(ParseCivilDay(s.valid_from(), absl::StrCat(at, ".valid_from")));
+      if (!s.valid_to().empty()) {
+        std::optional<absl::CivilDay> to =
+            v.Value(ParseCivilDay(s.valid_to(), absl::StrCat(at, ".valid_to")));
+        if (from && to && *to < *from) v.Add(absl::StrCat(at, ".valid_to"), "is before valid_from");
+      }
     }
   }
-  if (p.one_time_fees() < 0) return InvalidFieldError("program.one_time_fees", "must not be negative");
+  if (p.one_time_fees() < 0) v.Add("program.one_time_fees", "must not be negative");
   if (!p.yearly_insurance_rate().empty()) {
-    CRM_RETURN_IF_ERROR(ParseRate(p.yearly_insurance_rate(), "program.yearly_insurance_rate").status());
+    v.Check(ParseRate(p.yearly_insurance_rate(), "program.yearly_insurance_rate").status());
   }
   if (p.kind() == v1::PROGRAM_KIND_FAMILY) {
-    if (p.family().limit() <= 0) return InvalidFieldError("program.family.limit", "a family program needs its limit");
-    CRM_RETURN_IF_ERROR(ParseRate(p.family().market_rate(), "program.family.market_rate").status());
+    if (p.family().limit() <= 0) v.Add("program.family.limit", "a family program needs its limit");
+    v.Check(ParseRate(p.family().market_rate(), "program.family.market_rate").status());
   }
   if (p.kind() == v1::PROGRAM_KIND_SUBSIDISED) {
     if (p.subsidy().months() <= 0 || p.subsidy().months() > 600) {
-      return InvalidFieldError("program.subsidy.months", "a subsidised program needs 1..600 months");
+      v.Add("program.subsidy.months", "a subsidised program needs 1..600 months");
     }
-    CRM_RETURN_IF_ERROR(ParseRate(p.subsidy().rate_after(), "program.subsidy.rate_after").status());
+    v.Check(ParseRate(p.subsidy().rate_after(), "program.subsidy.rate_after").status());
   }
-  return absl::OkStatus();
+}
+
+absl::Status ValidateProgram(const v1::Program& p) {
+  Violations v;
+  ValidateProgram(v, p);
+  return v.Status();
+}
+
+void CheckOperation(Violations& v, v1::Operation op) {
+  if (op != v1::OPERATION_SET && op != v1::OPERATION_CANCEL)
+    v.Add("document.operation", "must be SET or CANCEL");
 }
 
 absl::Status ValidateRateDocument(const v1::RateDocument& d) {
-  CRM_RETURN_IF_ERROR(ParseCivilDay(d.date(), "document.date").status());
-  if (d.operation() != v1::OPERATION_SET && d.operation() != v1::OPERATION_CANCEL) {
-    return InvalidFieldError("document.operation", "must be SET or CANCEL");
-  }
-  if (!IsUuid(d.bank_id())) return InvalidFieldError("document.bank_id", "not a UUID");
-  if (!IsUuid(d.program_id())) return InvalidFieldError("document.program_id", "not a UUID");
-  CRM_RETURN_IF_ERROR(Text("document.scheme_code", d.scheme_code(), true));
-  CRM_RETURN_IF_ERROR(Text("document.number", d.number(), false));
-  CRM_RETURN_IF_ERROR(Text("document.comment", d.comment(), false));
+  Violations v;
+  v.Check(ParseCivilDay(d.date(), "document.date").status());
+  CheckOperation(v, d.operation());
+  if (!IsUuid(d.bank_id())) v.Add("document.bank_id", "must be a UUID");
+  if (!IsUuid(d.program_id())) v.Add("document.program_id", "must be a UUID");
+  v.Check(Text("document.scheme_code", d.scheme_code(), true));
+  v.Check(Text("document.number", d.number(), false));
+  v.Check(Text("document.comment", d.comment(), false));
   if (d.operation() == v1::OPERATION_SET && d.cells().empty()) {
-    return InvalidFieldError("document.cells", "a SET document needs at least one rate");
+    v.Add("document.cells", "a SET document needs at least one rate");
   }
   if (d.operation() == v1::OPERATION_CANCEL && (!d.cells().empty() || !d.adjustments().empty())) {
-    return InvalidFieldError("document.cells", "a CANCEL document carries no rates");
+    v.Add("document.cells", "a CANCEL document carries no rates");
   }
-  if (d.cells_size() > kMaxItems) return InvalidFieldError("document.cells", "more than 500");
-  for (int i = 0; i < d.cells_size(); ++i) {
-    const std::string at = absl::StrCat("document.cells[", i, "]");
-    CRM_RETURN_IF_ERROR(ParseRate(d.cells(i).rate(), absl::StrCat(at, ".rate")).status());
-    CRM_RETURN_IF_ERROR(CheckPredicates(absl::StrCat(at, ".when"), d.cells(i).when()));
+  if (d.cells_size() > kMaxItems) {
+    v.Add("document.cells", "more than 500");
+  } else {
+    for (int i = 0; i < d.cells_size(); ++i) {
+      const std::string at = absl::StrCat("document.cells[", i, "]");
+      v.Check(ParseRate(d.cells(i).rate(), absl::StrCat(at, ".rate")).status());
+      CheckPredicates(v, absl::StrCat(at, ".when"), d.cells(i).when());
+    }
   }
-  if (d.adjustments_size() > 50) return InvalidFieldError("document.adjustments", "more than 50");
-  for (int i = 0; i < d.adjustments_size(); ++i) {
-    const v1::RateAdjustment& a = d.adjustments(i);
-    const std::string at = absl::StrCat("document.adjustments[", i, "]");
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".code"), a.code(), true));
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".text"), a.text(), false));
-    std::string_view delta = a.delta();
-    if (!delta.empty() && delta.front() == '-') delta.remove_prefix(1);
-    CRM_RETURN_IF_ERROR(ParseRate(delta, absl::StrCat(at, ".delta")).status());
-    CRM_RETURN_IF_ERROR(CheckPredicates(absl::StrCat(at, ".when"), a.when()));
+  if (d.adjustments_size() > 50) {
+    v.Add("document.adjustments", "more than 50");
+  } else {
+    for (int i = 0; i < d.adjustments_size(); ++i) {
+      const v1::RateAdjustment& a = d.adjustments(i);
+      const std::string at = absl::StrCat("document.adjustments[", i, "]");
+      v.Check(Text(absl::StrCat(at, ".code"), a.code(), true));
+      v.Check(Text(absl::StrCat(at, ".text"), a.text(), false));
+      std::string_view delta = a.delta();
+      if (!delta.empty() && delta.front() == '-') delta.remove_prefix(1);
+      v.Check(ParseRate(delta, absl::StrCat(at, ".delta")).status());
+      CheckPredicates(v, absl::StrCat(at, ".when"), a.when());
+    }
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 absl::Status ValidateStopFactors(const v1::StopFactorDocument& d) {
-  CRM_RETURN_IF_ERROR(ParseCivilDay(d.date(), "document.date").status());
-  if (d.operation() != v1::OPERATION_SET && d.operation() != v1::OPERATION_CANCEL) {
-    return InvalidFieldError("document.operation", "must be SET or CANCEL");
-  }
-  if (!IsUuid(d.bank_id())) return InvalidFieldError("document.bank_id", "not a UUID");
-  if (d.factors_size() > 100) return InvalidFieldError("document.factors", "more than 100");
+  Violations v;
+  v.Check(ParseCivilDay(d.date(), "document.date").status());
+  CheckOperation(v, d.operation());
+  if (!IsUuid(d.bank_id())) v.Add("document.bank_id", "must be a UUID");
+  v.Check(Text("document.number", d.number(), false));
+  if (d.factors_size() > 100) return (v.Add("document.factors", "more than 100"), v.Status());
   for (int i = 0; i < d.factors_size(); ++i) {
     const v1::StopFactor& f = d.factors(i);
     const std::string at = absl::StrCat("document.factors[", i, "]");
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".code"), f.code(), true));
-    CRM_RETURN_IF_ERROR(Text(absl::StrCat(at, ".text"), f.text(), true));
+    v.Check(Text(absl::StrCat(at, ".code"), f.code(), true));
+    v.Check(Text(absl::StrCat(at, ".text"), f.text(), true));
     if (f.parameter() == v1::PARAMETER_UNSPECIFIED || !v1::Parameter_IsValid(f.parameter())) {
-      return InvalidFieldError(absl::StrCat(at, ".parameter"), "must be a known parameter");
+      v.Add(absl::StrCat(at, ".parameter"), "must be a known parameter");
     }
-    if (!f.has_min() && !f.has_max()) return InvalidFieldError(at, "needs min or max");
-    if (f.has_min() && f.has_max() && f.min() > f.max()) return InvalidFieldError(absl::StrCat(at, ".max"), "is below min");
+    if (!f.has_min() && !f.has_max()) v.Add(at, "needs min or max");
+    if (f.has_min() && f.has_max() && f.min() > f.max()) v.Add(absl::StrCat(at, ".max"), "is below min");
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 absl::Status ValidatePti(const v1::PtiDocument& d) {
-  CRM_RETURN_IF_ERROR(ParseCivilDay(d.date(), "document.date").status());
-  if (d.entries().empty()) return InvalidFieldError("document.entries", "needs at least one bank");
-  if (d.entries_size() > kMaxItems) return InvalidFieldError("document.entries", "more than 500");
+  Violations v;
+  v.Check(ParseCivilDay(d.date(), "document.date").status());
+  v.Check(Text("document.number", d.number(), false));
+  if (d.entries().empty()) v.Add("document.entries", "needs at least one bank");
+  if (d.entries_size() > kMaxItems) return (v.Add("document.entries", "more than 500"), v.Status());
   std::set<std::string> banks;
   for (int i = 0; i < d.entries_size(); ++i) {
     const std::string at = absl::StrCat("document.entries[", i, "]");
-    if (!IsUuid(d.entries(i).bank_id())) return InvalidFieldError(absl::StrCat(at, ".bank_id"), "not a UUID");
-    if (!banks.insert(d.entries(i).bank_id()).second) return InvalidFieldError(absl::StrCat(at, ".bank_id"), "listed twice");
-    CRM_ASSIGN_OR_RETURN(Rate r, ParseRate(d.entries(i).coefficient(), absl::StrCat(at, ".coefficient")));
-    if (r.e8 <= 0) return InvalidFieldError(absl::StrCat(at, ".coefficient"), "must be above 0");
+    if (!IsUuid(d.entries(i).bank_id())) {
+      v.Add(absl::StrCat(at, ".bank_id"), "must be a UUID");
+    } else if (!banks.insert(d.entries(i).bank_id()).second) {
+      v.Add(absl::StrCat(at, ".bank_id"), "listed twice");
+    }
+    std::optional<Rate> r = v.Value(ParseRate(d.entries(i).coefficient(), absl::StrCat(at, ".coefficient")));
+    if (r && r->e8 <= 0) v.Add(absl::StrCat(at, ".coefficient"), "must be above 0");
   }
-  return absl::OkStatus();
+  return v.Status();
 }
 
 void Bump(pqxx::work& tx) { tx.exec0("UPDATE reference_state SET version = version + 1"); }
 
-std::string NextNumber(pqxx::work& tx, const char* sequence, int width) {
-  const int64_t n = tx.exec1(absl::StrCat("SELECT nextval('", sequence, "')"))[0].as<int64_t>();
-  return absl::StrFormat("%0*d", width, n);
+// The next free number of `table` from `sequence`, `width` digits: numbers given explicitly (the demo's
+// «80004586», a document entered with its paper number) are skipped, never refused as "in use" to a
+// client who gave none.
+std::string NextNumber(pqxx::work& tx, const char* sequence, const char* table, int width) {
+  const std::string next = absl::StrCat("SELECT nextval('", sequence, "')");
+  const std::string used = absl::StrCat("SELECT 1 FROM ", table, " WHERE number = $1");
+  while (true) {
+    const std::string number = absl::StrFormat("%0*d", width, tx.exec1(next)[0].as<int64_t>());
+    if (pg::ExecPrepared(tx, used, number).empty()) return number;
+  }
 }
 
 absl::Status CheckBank(pqxx::work& tx, const std::string& id, std::string_view field) {
@@ -278,8 +361,8 @@ absl::Status InsertRateDocument(pqxx::work& tx, v1::RateDocument& d, absl::Time 
     return InvalidFieldError("document.scheme_code", absl::StrCat("not a scheme of program ", program.code()));
   }
   if (d.id().empty()) d.set_id(NewUuidV7());
-  if (d.number().empty()) d.set_number(NextNumber(tx, "rate_document_numbers", 8));
-  *d.mutable_registered_at() = ToProtoTimestamp(now);
+  if (d.number().empty()) d.set_number(NextNumber(tx, "rate_document_numbers", "rate_documents", 8));
+  *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   tx.exec_params(
       "INSERT INTO rate_documents (id, number, date, operation, bank_id, program_id, scheme_code, body, "
@@ -293,8 +376,9 @@ absl::Status InsertRateDocument(pqxx::work& tx, v1::RateDocument& d, absl::Time 
 absl::Status InsertStopFactors(pqxx::work& tx, v1::StopFactorDocument& d, absl::Time now) {
   CRM_RETURN_IF_ERROR(CheckBank(tx, d.bank_id(), "document.bank_id"));
   if (d.id().empty()) d.set_id(NewUuidV7());
-  if (d.number().empty()) d.set_number(NextNumber(tx, "stop_factor_document_numbers", 9));
-  *d.mutable_registered_at() = ToProtoTimestamp(now);
+  if (d.number().empty())
+    d.set_number(NextNumber(tx, "stop_factor_document_numbers", "stop_factor_documents", 9));
+  *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   tx.exec_params(
       "INSERT INTO stop_factor_documents (id, number, date, operation, bank_id, body, registered_at, registered_by) "
@@ -309,8 +393,8 @@ absl::Status InsertPti(pqxx::work& tx, v1::PtiDocument& d, absl::Time now) {
     CRM_RETURN_IF_ERROR(CheckBank(tx, d.entries(i).bank_id(), absl::StrCat("document.entries[", i, "].bank_id")));
   }
   if (d.id().empty()) d.set_id(NewUuidV7());
-  if (d.number().empty()) d.set_number(NextNumber(tx, "pti_document_numbers", 9));
-  *d.mutable_registered_at() = ToProtoTimestamp(now);
+  if (d.number().empty()) d.set_number(NextNumber(tx, "pti_document_numbers", "pti_documents", 9));
+  *d.mutable_register_time() = ToProtoTimestamp(now);
   std::string holder;
   const std::string at = FormatRfc3339Utc(now);
   tx.exec_params(
@@ -407,49 +491,67 @@ absl::StatusOr<v1::Bank> ReferenceStore::CreateBank(const Principal& caller, con
   return out;
 }
 
-absl::StatusOr<v1::Bank> ReferenceStore::UpdateBank(const Principal& caller, const v1::Bank& in) {
-  if (!IsUuid(in.id())) return InvalidFieldError("bank.id", "not a UUID");
-  CRM_RETURN_IF_ERROR(ValidateBank(in));
-  absl::StatusOr<v1::Bank> out = Write<v1::Bank>(
-      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateBank", "", in,
-      [&](pqxx::work& tx, v1::Bank& bank) -> absl::Status {
-        pqxx::result r = tx.exec_params("SELECT version FROM banks WHERE id = $1::uuid FOR UPDATE", in.id());
-        if (r.empty()) return absl::NotFoundError(absl::StrCat("bank ", in.id()));
-        const int64_t current = r[0][0].as<int64_t>();
-        if (in.version() != current) {
-          return absl::AbortedError(absl::StrCat("version mismatch: bank ", in.id(), " is at version ", current));
-        }
-        bank = in;
-        bank.set_version(current + 1);
-        std::string holder;
-        tx.exec_params(
-            "UPDATE banks SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
-            "WHERE id = $1::uuid",
-            bank.id(), bank.code(), bank.name(), bank.version(), bank.archived(), Body(bank, holder));
-        return absl::OkStatus();
-      });
+absl::StatusOr<v1::Bank> ReferenceStore::UpdateBank(const Principal& caller,
+                                                    const v1::UpdateBankRequest& req) {
+  const v1::Bank& in = req.bank();
+  Violations v;
+  if (!IsUuid(in.id())) v.Add("bank.id", "must be a UUID");
+  const std::optional<google::protobuf::FieldMask> mask =
+      v.Value(EffectiveMask(req.update_mask(), *v1::Bank::descriptor(), {"id", "version"}));
+  CRM_RETURN_IF_ERROR(v.Status());
+  absl::StatusOr<v1::Bank> out =
+      Write<v1::Bank>(pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateBank", "", req,
+                      [&](pqxx::work& tx, v1::Bank& bank) -> absl::Status {
+                        pqxx::result r = pg::ExecPrepared(tx, kLockBank, in.id());
+                        if (r.empty()) return absl::NotFoundError(absl::StrCat("bank ", in.id()));
+                        CRM_ASSIGN_OR_RETURN(bank, ParseBody<v1::Bank>(r[0][0], "bank"));
+                        CRM_RETURN_IF_ERROR(CheckVersion("bank", in.id(), in.version(), bank.version()));
+                        ApplyMask(*mask, in, bank);  // issue 16: only the masked fields change
+                        CRM_RETURN_IF_ERROR(ValidateBank(bank));
+                        bank.set_version(bank.version() + 1);
+                        std::string holder;
+                        pg::ExecPrepared(tx, kUpdateBank, bank.id(), bank.code(), bank.name(), bank.version(),
+                                         bank.archived(), Body(bank, holder));
+                        return absl::OkStatus();
+                      });
   if (!out.ok()) return UniqueViolationAs(out.status(), "bank.code", absl::StrCat("a bank with code ", in.code(), " exists"));
   Invalidate();
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Bank>> ReferenceStore::ListBanks(bool include_archived) {
-  std::vector<v1::Bank> out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    out.clear();
-    for (const auto& row : tx.exec_params("SELECT body FROM banks WHERE $1 OR NOT archived ORDER BY name, id",
-                                          include_archived)) {
-      CRM_ASSIGN_OR_RETURN(out.emplace_back(), ParseBody<v1::Bank>(row[0], "bank"));
-    }
-    return absl::OkStatus();
-  }));
+absl::StatusOr<v1::ListBanksResponse> ReferenceStore::ListBanks(const v1::ListBanksRequest& req) {
+  Violations v;
+  const std::optional<int> size = v.Value(PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
+  std::optional<std::vector<std::string>> after = v.Value(DecodePageToken(req.page_token(), 2));
+  if (after && !after->empty() && !IsUuid((*after)[1])) v.Add("page_token", "not a token this list returned");
+  CRM_RETURN_IF_ERROR(v.Status());
+  if (after->empty()) after = std::vector<std::string>{"", ""};
+  v1::ListBanksResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        const pqxx::result rows =
+            pg::ExecPrepared(tx, kListBanks, req.include_archived(), (*after)[0], (*after)[1], *size + 1);
+        for (int i = 0; i < static_cast<int>(rows.size()) && i < *size; ++i) {
+          CRM_ASSIGN_OR_RETURN(*out.add_banks(), ParseBody<v1::Bank>(rows[i][0], "bank"));
+        }
+        if (static_cast<int>(rows.size()) > *size) {
+          const v1::Bank& last = out.banks(*size - 1);
+          out.set_next_page_token(EncodePageToken({last.name(), last.id()}));
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
   return out;
 }
 
 absl::StatusOr<v1::Program> ReferenceStore::CreateProgram(const Principal& caller, const v1::Program& in,
                                                           std::string_view key) {
-  if (!IsUuid(in.bank_id())) return InvalidFieldError("program.bank_id", "not a UUID");
-  CRM_RETURN_IF_ERROR(ValidateProgram(in));
+  Violations v;
+  if (!IsUuid(in.bank_id())) v.Add("program.bank_id", "must be a UUID");
+  ValidateProgram(v, in);
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::CreateProgramRequest request;
   *request.mutable_program() = in;
   absl::StatusOr<v1::Program> out = Write<v1::Program>(
@@ -470,31 +572,31 @@ absl::StatusOr<v1::Program> ReferenceStore::CreateProgram(const Principal& calle
   return out;
 }
 
-absl::StatusOr<v1::Program> ReferenceStore::UpdateProgram(const Principal& caller, const v1::Program& in) {
-  if (!IsUuid(in.id())) return InvalidFieldError("program.id", "not a UUID");
-  CRM_RETURN_IF_ERROR(ValidateProgram(in));
+absl::StatusOr<v1::Program> ReferenceStore::UpdateProgram(const Principal& caller,
+                                                          const v1::UpdateProgramRequest& req) {
+  const v1::Program& in = req.program();
+  Violations v;
+  if (!IsUuid(in.id())) v.Add("program.id", "must be a UUID");
+  // A program stays with its bank: bank_id is ignored like the output-only fields.
+  const std::optional<google::protobuf::FieldMask> mask =
+      v.Value(EffectiveMask(req.update_mask(), *v1::Program::descriptor(), {"id", "version", "bank_id"}));
+  CRM_RETURN_IF_ERROR(v.Status());
   absl::StatusOr<v1::Program> out = Write<v1::Program>(
-      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateProgram", "", in,
+      pool_, clock_, caller, "crm.mortgage.v1.ReferenceService/UpdateProgram", "", req,
       [&](pqxx::work& tx, v1::Program& program) -> absl::Status {
-        pqxx::result r = tx.exec_params("SELECT body FROM programs WHERE id = $1::uuid FOR UPDATE", in.id());
+        pqxx::result r = pg::ExecPrepared(tx, kLockProgram, in.id());
         if (r.empty()) return absl::NotFoundError(absl::StrCat("program ", in.id()));
-        CRM_ASSIGN_OR_RETURN(v1::Program current, ParseBody<v1::Program>(r[0][0], "program"));
-        if (in.version() != current.version()) {
-          return absl::AbortedError(
-              absl::StrCat("version mismatch: program ", in.id(), " is at version ", current.version()));
-        }
-        program = in;
-        program.set_bank_id(current.bank_id());  // a program stays with its bank
-        program.set_version(current.version() + 1);
+        CRM_ASSIGN_OR_RETURN(program, ParseBody<v1::Program>(r[0][0], "program"));
+        CRM_RETURN_IF_ERROR(CheckVersion("program", in.id(), in.version(), program.version()));
+        ApplyMask(*mask, in, program);  // issue 16: only the masked fields change
+        CRM_RETURN_IF_ERROR(ValidateProgram(program));
+        program.set_version(program.version() + 1);
         for (auto& s : *program.mutable_schemes()) {
           if (s.id().empty()) s.set_id(NewUuidV7());
         }
         std::string holder;
-        tx.exec_params(
-            "UPDATE programs SET code = $2, name = $3, version = $4, archived = $5, body = $6, updated_at = now() "
-            "WHERE id = $1::uuid",
-            program.id(), program.code(), program.name(), program.version(), program.archived(),
-            Body(program, holder));
+        pg::ExecPrepared(tx, kUpdateProgram, program.id(), program.code(), program.name(), program.version(),
+                         program.archived(), Body(program, holder));
         return absl::OkStatus();
       });
   if (!out.ok()) {
@@ -504,20 +606,31 @@ absl::StatusOr<v1::Program> ReferenceStore::UpdateProgram(const Principal& calle
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Program>> ReferenceStore::ListPrograms(std::string_view bank_id, bool include_archived) {
-  if (!bank_id.empty() && !IsUuid(bank_id)) return InvalidFieldError("bank_id", "not a UUID");
-  std::vector<v1::Program> out;
-  CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    out.clear();
-    pqxx::result rows = tx.exec_params(
-        "SELECT body FROM programs WHERE ($1 = '' OR bank_id = NULLIF($1, '')::uuid) AND ($2 OR NOT archived) "
-        "ORDER BY bank_id, code",
-        std::string(bank_id), include_archived);
-    for (const auto& row : rows) {
-      CRM_ASSIGN_OR_RETURN(out.emplace_back(), ParseBody<v1::Program>(row[0], "program"));
-    }
-    return absl::OkStatus();
-  }));
+absl::StatusOr<v1::ListProgramsResponse> ReferenceStore::ListPrograms(const v1::ListProgramsRequest& req) {
+  Violations v;
+  if (!req.bank_id().empty() && !IsUuid(req.bank_id())) v.Add("bank_id", "must be a UUID");
+  const std::optional<int> size = v.Value(PageSize(req.page_size(), kDefaultPageSize, kMaxPageSize));
+  std::optional<std::vector<std::string>> after = v.Value(DecodePageToken(req.page_token(), 2));
+  if (after && !after->empty() && !IsUuid((*after)[0])) v.Add("page_token", "not a token this list returned");
+  CRM_RETURN_IF_ERROR(v.Status());
+  if (after->empty()) after = std::vector<std::string>{"", ""};
+  v1::ListProgramsResponse out;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(
+      pool_,
+      [&](pqxx::work& tx) -> absl::Status {
+        out.Clear();
+        const pqxx::result rows = pg::ExecPrepared(tx, kListPrograms, req.bank_id(), req.include_archived(),
+                                                   (*after)[0], (*after)[1], *size + 1);
+        for (int i = 0; i < static_cast<int>(rows.size()) && i < *size; ++i) {
+          CRM_ASSIGN_OR_RETURN(*out.add_programs(), ParseBody<v1::Program>(rows[i][0], "program"));
+        }
+        if (static_cast<int>(rows.size()) > *size) {
+          const v1::Program& last = out.programs(*size - 1);
+          out.set_next_page_token(EncodePageToken({last.bank_id(), last.code()}));
+        }
+        return absl::OkStatus();
+      },
+      {.read_only = true}));
   return out;
 }
 
@@ -532,9 +645,10 @@ absl::StatusOr<v1::RateDocument> ReferenceStore::PostRateDocument(const Principa
 
 absl::StatusOr<v1::ListRateDocumentsResponse> ReferenceStore::ListRateDocuments(
     const v1::ListRateDocumentsRequest& req) {
-  if (!req.bank_id().empty() && !IsUuid(req.bank_id())) return InvalidFieldError("bank_id", "not a UUID");
-  if (!req.program_id().empty() && !IsUuid(req.program_id())) return InvalidFieldError("program_id", "not a UUID");
-  if (req.page_size() < 0) return InvalidFieldError("page_size", "must not be negative");
+  Violations v;
+  if (!req.bank_id().empty() && !IsUuid(req.bank_id())) v.Add("bank_id", "must be a UUID");
+  if (!req.program_id().empty() && !IsUuid(req.program_id())) v.Add("program_id", "must be a UUID");
+  if (req.page_size() < 0) v.Add("page_size", "must not be negative");
   const int size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
   // The token is the last row's (registered_at in microseconds, id): the keyset of rate_documents_bank.
   int64_t after_us = 0;
@@ -542,10 +656,12 @@ absl::StatusOr<v1::ListRateDocumentsResponse> ReferenceStore::ListRateDocuments(
   if (!req.page_token().empty()) {
     std::vector<std::string> parts = absl::StrSplit(req.page_token(), '/');
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &after_us) || !IsUuid(parts[1])) {
-      return InvalidFieldError("page_token", "not a token this list returned");
+      v.Add("page_token", "not a token this list returned");
+    } else {
+      after_id = parts[1];
     }
-    after_id = parts[1];
   }
+  CRM_RETURN_IF_ERROR(v.Status());
   v1::ListRateDocumentsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     out.Clear();
@@ -556,7 +672,8 @@ absl::StatusOr<v1::ListRateDocumentsResponse> ReferenceStore::ListRateDocuments(
         "ORDER BY registered_at DESC, id DESC LIMIT $5",
         req.bank_id(), req.program_id(), after_us, after_id, size + 1);
     for (int i = 0; i < static_cast<int>(rows.size()) && i < size; ++i) {
-      CRM_ASSIGN_OR_RETURN(*out.add_documents(), ParseBody<v1::RateDocument>(rows[i][0], "rate document"));
+      CRM_ASSIGN_OR_RETURN(*out.add_rate_documents(),
+                           ParseBody<v1::RateDocument>(rows[i][0], "rate document"));
     }
     if (static_cast<int>(rows.size()) > size) {
       out.set_next_page_token(absl::StrCat(rows[size - 1][1].as<int64_t>(), "/", rows[size - 1][2].as<std::string>()));

@@ -81,16 +81,21 @@ class ReferenceStore {
   // "bank.decision_days", "bank.calculation_step", "bank.application_emails[i]"; AlreadyExists for a
   // code in use. A repeated idempotency key returns the first reply.
   absl::StatusOr<v1::Bank> CreateBank(const Principal& caller, const v1::Bank& bank, std::string_view idempotency_key);
-  // Replaces the bank's fields when bank.version is current (ABORTED otherwise); returns version + 1.
-  absl::StatusOr<v1::Bank> UpdateBank(const Principal& caller, const v1::Bank& bank);
-  absl::StatusOr<std::vector<v1::Bank>> ListBanks(bool include_archived);
+  // Changes the fields request.update_mask names (masks.h) when request.bank.version is 0 or the stored
+  // one (ABORTED otherwise); returns version + 1. INVALID_ARGUMENT naming update_mask for an unknown path,
+  // or every field the result breaks.
+  absl::StatusOr<v1::Bank> UpdateBank(const Principal& caller, const v1::UpdateBankRequest& request);
+  // By name, a page at a time (the suite's page rule: default 50, at most 200).
+  absl::StatusOr<v1::ListBanksResponse> ListBanks(const v1::ListBanksRequest& request);
 
   // Creates a program of an existing bank (NOT_FOUND naming the bank otherwise). InvalidArgument naming
   // "program.code", "program.name", "program.kind", "program.schemes[i].valid_from", ... .
   absl::StatusOr<v1::Program> CreateProgram(const Principal& caller, const v1::Program& program,
                                             std::string_view idempotency_key);
-  absl::StatusOr<v1::Program> UpdateProgram(const Principal& caller, const v1::Program& program);
-  absl::StatusOr<std::vector<v1::Program>> ListPrograms(std::string_view bank_id, bool include_archived);
+  // As UpdateBank; a program stays with its bank (bank_id is ignored).
+  absl::StatusOr<v1::Program> UpdateProgram(const Principal& caller, const v1::UpdateProgramRequest& request);
+  // By bank, then code, a page at a time (the suite's page rule: default 50, at most 200).
+  absl::StatusOr<v1::ListProgramsResponse> ListPrograms(const v1::ListProgramsRequest& request);
 
   // Registers a document (its number made here when empty). InvalidArgument naming "document.date",
   // "document.operation", "document.scheme_code" (not a scheme of the program), "document.cells[i].rate",

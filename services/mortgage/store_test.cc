@@ -2,13 +2,17 @@
 // validation naming the field, idempotent creates, and a second replica seeing the first one's changes.
 #include "services/mortgage/store.h"
 
+#include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
+#include "libs/base/status.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
@@ -207,6 +211,51 @@ TEST_F(StoreTest, BadInputNamesTheField) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM rate_documents"), 0);
 }
 
+std::vector<std::string> FieldsOf(const absl::Status& s) {
+  std::vector<std::string> out;
+  for (const FieldViolation& f : FieldViolations(s)) out.push_back(f.field);
+  return out;
+}
+
+// Issue 16: the reference's validators name every bad field at once, not the first.
+TEST_F(StoreTest, EveryBadFieldIsNamedAtOnce) {
+  v1::Bank bank;
+  bank.set_decision_days(-1);
+  bank.add_application_emails("ipoteka@bank.ru");
+  bank.add_application_emails("нет почты");
+  absl::Status s = store_->CreateBank(caller_, bank, "").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(s), (std::vector<std::string>{"bank.code", "bank.name", "bank.decision_days",
+                                                   "bank.application_emails[1]"}));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("bank.code: is required (and 3 more)"));
+
+  v1::Program p;
+  p.set_bank_id("not-a-uuid");
+  p.set_kind(v1::PROGRAM_KIND_FAMILY);
+  p.mutable_limits()->set_max_term_months(700);
+  v1::Scheme* scheme = p.add_schemes();
+  scheme->set_code("S1");
+  scheme->set_valid_from("2026-02-01");
+  scheme->set_valid_to("2026-01-01");
+  EXPECT_EQ(FieldsOf(store_->CreateProgram(caller_, p, "").status()),
+            (std::vector<std::string>{"program.bank_id", "program.code", "program.name",
+                                      "program.limits.max_term_months", "program.schemes[0].valid_to",
+                                      "program.family.limit", "program.family.market_rate"}));
+
+  v1::RateDocument d;
+  d.set_date("2026-02-30");
+  d.set_bank_id("x");
+  d.set_program_id("y");
+  d.set_scheme_code("S1");
+  d.add_cells()->set_rate("12%");
+  d.mutable_cells(0)->add_when()->set_parameter(v1::PARAMETER_AGE);
+  EXPECT_EQ(FieldsOf(store_->PostRateDocument(caller_, d, "").status()),
+            (std::vector<std::string>{"document.date", "document.operation", "document.bank_id",
+                                      "document.program_id", "document.cells[0].rate",
+                                      "document.cells[0].when[0]"}));
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM banks"), 0);
+}
+
 TEST_F(StoreTest, VersionsIdempotencyAndDuplicates) {
   v1::Bank b;
   b.set_code("00000018");
@@ -219,12 +268,85 @@ TEST_F(StoreTest, VersionsIdempotencyAndDuplicates) {
   EXPECT_EQ(db_->Count("SELECT count(*) FROM banks"), 1);
   EXPECT_EQ(store_->CreateBank(caller_, b, "key-2").status().code(), absl::StatusCode::kAlreadyExists);
 
-  v1::Bank update = *first;
-  update.set_decision_days(5);
+  v1::UpdateBankRequest update;
+  *update.mutable_bank() = *first;
+  update.mutable_bank()->set_decision_days(5);
+  update.mutable_update_mask()->add_paths("*");
   auto updated = store_->UpdateBank(caller_, update);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->version(), 2);
   EXPECT_EQ(store_->UpdateBank(caller_, update).status().code(), absl::StatusCode::kAborted);  // stale version 1
+}
+
+// Issue 16: a PATCH changes only what update_mask names (nested paths too, lists replaced whole), an
+// unknown path is 400 naming update_mask, version 0 is "any version", a stale one ABORTED.
+TEST_F(StoreTest, UpdatesChangeOnlyTheMaskedFieldsAndHonourVersions) {
+  v1::Bank b;
+  b.set_code("00000030");
+  b.set_name("ВТБ");
+  b.set_legal_name("Банк ВТБ (ПАО)");
+  b.set_decision_days(3);
+  b.add_application_emails("ipoteka@vtb.example");
+  b.mutable_profile()->set_interest_rounding(v1::ConventionProfile::ROUNDING_TRUNCATE);
+  auto bank = store_->CreateBank(caller_, b, "");
+  ASSERT_TRUE(bank.ok()) << bank.status();
+
+  v1::UpdateBankRequest req;
+  req.mutable_bank()->set_id(bank->id());
+  req.mutable_bank()->set_decision_days(5);
+  req.mutable_bank()->mutable_profile()->set_accrual(v1::ConventionProfile::ACCRUAL_ACTUAL_DAYS);
+  req.mutable_update_mask()->add_paths("decision_days");
+  req.mutable_update_mask()->add_paths("profile.accrual");
+  req.mutable_update_mask()->add_paths("version");  // ignored: it guards, it is not changed
+  auto patched = store_->UpdateBank(caller_, req);  // version 0: whatever is stored
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  EXPECT_EQ(patched->decision_days(), 5);
+  EXPECT_EQ(patched->name(), "ВТБ");  // not in the mask: kept (it was cleared before)
+  EXPECT_EQ(patched->legal_name(), "Банк ВТБ (ПАО)");
+  EXPECT_EQ(patched->application_emails_size(), 1);
+  EXPECT_EQ(patched->profile().accrual(), v1::ConventionProfile::ACCRUAL_ACTUAL_DAYS);
+  EXPECT_EQ(patched->profile().interest_rounding(),
+            v1::ConventionProfile::ROUNDING_TRUNCATE);  // a sibling kept
+  EXPECT_EQ(patched->version(), 2);
+
+  req.clear_update_mask();
+  req.mutable_update_mask()->add_paths("application_emails");  // a list: replaced whole
+  req.mutable_bank()->add_application_emails("new@vtb.example");
+  req.mutable_bank()->set_version(2);
+  patched = store_->UpdateBank(caller_, req);
+  ASSERT_TRUE(patched.ok()) << patched.status();
+  EXPECT_EQ(
+      std::vector<std::string>(patched->application_emails().begin(), patched->application_emails().end()),
+      std::vector<std::string>{"new@vtb.example"});
+  EXPECT_EQ(patched->decision_days(), 5);
+  EXPECT_EQ(store_->UpdateBank(caller_, req).status().code(), absl::StatusCode::kAborted);  // 2 is stale now
+
+  req.clear_update_mask();
+  req.mutable_update_mask()->add_paths("decision_dayz");
+  req.mutable_update_mask()->add_paths("profile.nope");
+  absl::Status unknown = store_->UpdateBank(caller_, req).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(unknown), (std::vector<std::string>{"update_mask", "update_mask"}));
+  req.clear_update_mask();
+  EXPECT_EQ(FieldsOf(store_->UpdateBank(caller_, req).status()), std::vector<std::string>{"update_mask"});
+  req.mutable_update_mask()->add_paths("name");  // the result is validated whole: an empty name is refused
+  req.mutable_bank()->set_version(0);
+  EXPECT_EQ(FieldsOf(store_->UpdateBank(caller_, req).status()), std::vector<std::string>{"bank.name"});
+
+  v1::Program program = MakeProgram(*bank);
+  v1::UpdateProgramRequest preq;
+  preq.mutable_program()->set_id(program.id());
+  preq.mutable_program()->set_name("Новое имя");
+  preq.mutable_program()->set_bank_id("0190a1b2-0000-7000-8000-0000000000ff");  // ignored: a program stays
+  preq.mutable_update_mask()->add_paths("name");
+  preq.mutable_update_mask()->add_paths("bank_id");
+  auto renamed = store_->UpdateProgram(caller_, preq);
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_EQ(renamed->name(), "Новое имя");
+  EXPECT_EQ(renamed->bank_id(), bank->id());
+  ASSERT_EQ(renamed->schemes_size(), 1);  // not in the mask: kept
+  EXPECT_EQ(renamed->schemes(0).id(), program.schemes(0).id());
+  EXPECT_EQ(renamed->version(), 2);
 }
 
 TEST_F(StoreTest, AnotherReplicaSeesChangesAfterItsRefresh) {
@@ -250,15 +372,60 @@ TEST_F(StoreTest, ListsRateDocumentsByPages) {
   req.set_page_size(2);
   auto page1 = store_->ListRateDocuments(req);
   ASSERT_TRUE(page1.ok()) << page1.status();
-  ASSERT_EQ(page1->documents_size(), 2);
-  EXPECT_EQ(page1->documents(0).date(), "2026-03-01");  // newest registered first
+  ASSERT_EQ(page1->rate_documents_size(), 2);
+  EXPECT_EQ(page1->rate_documents(0).date(), "2026-03-01");  // newest registered first
   ASSERT_FALSE(page1->next_page_token().empty());
   req.set_page_token(page1->next_page_token());
   auto page2 = store_->ListRateDocuments(req);
   ASSERT_TRUE(page2.ok()) << page2.status();
-  ASSERT_EQ(page2->documents_size(), 1);
-  EXPECT_EQ(page2->documents(0).date(), "2026-01-01");
+  ASSERT_EQ(page2->rate_documents_size(), 1);
+  EXPECT_EQ(page2->rate_documents(0).date(), "2026-01-01");
   EXPECT_TRUE(page2->next_page_token().empty());
+}
+
+// Issue 16: banks and programs are lists like every other — paged by keyset under the suite's page rule
+// (negative refused naming page_size, 0 the default, above the maximum the maximum).
+TEST_F(StoreTest, BanksAndProgramsArePagedByThePageRule) {
+  ASSERT_TRUE(store_->Install(DemoCatalog()).ok());
+  std::vector<std::string> names;
+  v1::ListBanksRequest banks;
+  banks.set_page_size(10);
+  int pages = 0;
+  do {
+    auto page = store_->ListBanks(banks);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->banks_size(), 10);
+    for (const v1::Bank& b : page->banks()) names.push_back(b.name());
+    banks.set_page_token(page->next_page_token());
+    ++pages;
+  } while (!banks.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(names.size(), 25u);
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), 25u);
+
+  v1::ListProgramsRequest programs;
+  auto first = store_->ListPrograms(programs);  // 0 = the default, 50
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->programs_size(), 50);
+  EXPECT_FALSE(first->next_page_token().empty());
+  programs.set_page_size(100000);  // above the maximum: the maximum, 200
+  auto most = store_->ListPrograms(programs);
+  ASSERT_TRUE(most.ok()) << most.status();
+  EXPECT_EQ(most->programs_size(), 200);
+  programs.set_page_token(most->next_page_token());
+  auto rest = store_->ListPrograms(programs);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(most->programs_size() + rest->programs_size(), static_cast<int>(DemoCatalog().programs.size()));
+  EXPECT_TRUE(rest->next_page_token().empty());
+  EXPECT_NE(most->programs(199).id(), rest->programs(0).id());
+
+  v1::ListBanksRequest negative;
+  negative.set_page_size(-1);
+  negative.set_page_token("garbage");
+  const absl::Status refused = store_->ListBanks(negative).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldsOf(refused), (std::vector<std::string>{"page_size", "page_token"}));
 }
 
 TEST_F(StoreTest, InstallsTheDemoOnce) {
@@ -276,6 +443,20 @@ TEST_F(StoreTest, InstallsTheDemoOnce) {
   size_t programs = 0;
   for (const BankTerms& b : (*ref)->banks) programs += b.programs.size();
   EXPECT_GE(programs, 200u);
+}
+
+// Issue 16: a document posted without a number after the demo (whose documents carry the seed's numbers,
+// PTI «000000001») gets the next free number, not 409 "the number is in use".
+TEST_F(StoreTest, ADocumentWithoutANumberSkipsTheNumbersInUse) {
+  ASSERT_TRUE(store_->Install(DemoCatalog()).ok());
+  v1::PtiDocument pti;
+  pti.set_date("2026-02-01");
+  auto* e = pti.add_entries();
+  e->set_bank_id(DemoBankId("00000014"));
+  e->set_coefficient("0.7");
+  auto posted = store_->PostPtiDocument(caller_, pti, "");
+  ASSERT_TRUE(posted.ok()) << posted.status();
+  EXPECT_EQ(posted->number(), "000000002");
 }
 
 }  // namespace

@@ -2,10 +2,11 @@
 #include "services/mortgage/wiring.h"
 
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <string_view>
 #include <vector>
-#include <pqxx/pqxx>
+
 #include "libs/base/clock.h"
 #include "libs/base/periodic.h"
 #include "libs/base/status.h"
@@ -21,6 +22,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
 #include "services/mortgage/applications.h"
+#include "services/mortgage/deals_client.h"
 #include "services/mortgage/demo.h"
 #include "services/mortgage/service.h"
 #include "services/mortgage/store.h"
@@ -47,6 +49,9 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   const std::string holidays = env.String("HOLIDAYS", "");
   // How often a replica looks for reference changes made by another.
   const absl::Duration refresh = env.Duration("REFERENCE_REFRESH", absl::Seconds(1));
+  // M4: deals, asked whether an application's client and deal exist and are the caller's to see.
+  const std::string deals_address = env.String("DEALS_ADDRESS", "127.0.0.1:7102");
+  const absl::Duration deals_timeout = env.Duration("DEALS_TIMEOUT", absl::Seconds(3));
   crm::events::RelayOptions relay_options = crm::events::RelayOptionsFromEnv(env, dsn);
   if (!env.status().ok()) return absl::OkStatus();  // RunService reports env.status() and exits 2
 
@@ -67,10 +72,19 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<crm::mortgage::ReferenceServiceImpl>(*store, calc)));
   server.AddService(server.Own(std::make_unique<crm::mortgage::CalculatorServiceImpl>(*store, calc)));
   auto* applications = server.Own(std::make_unique<crm::mortgage::ApplicationStore>(*p, *clock));
+  auto* deals = server.Own(crm::mortgage::DealsClient::Connect(
+      {.target = deals_address, .default_timeout = deals_timeout}, server.service_key(), *clock));
+  if (server.service_key() == nullptr) {
+    crm::log::Warn(
+        "no service key (CRM_MORTGAGE_SERVICE_KEY_FILE): deals will trust mortgage's calls only "
+        "without trusted keys (development)");
+  }
   server.AddService(server.Own(std::make_unique<crm::mortgage::ApplicationServiceImpl>(
-      *applications, [store, calc](const crm::mortgage::v1::MultiCalculateRequest& request) {
+      *applications,
+      [store, calc](const crm::mortgage::v1::MultiCalculateRequest& request) {
         return crm::mortgage::RunMultiCalculation(*store, calc, request);
-      })));
+      },
+      *deals)));
   server.AddService(server.Own(std::make_unique<crm::mortgage::DeskServiceImpl>(*applications, *clock, zone)));
 
   // Idempotency records past their 24 hours, hourly on every replica.

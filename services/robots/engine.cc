@@ -116,7 +116,15 @@ Facts MakeFacts(const dv1::Deal* deal, const StoredFacts& stored, absl::Time now
     f.has_open_task = deal->has_next_task_time();
     const absl::Time stage_enter =
         deal->has_stage_enter_time() ? FromProtoTimestamp(deal->stage_enter_time()) : absl::InfinitePast();
-    f.has_comment_since_stage = stored.last_comment.has_value() && *stored.last_comment >= stage_enter;
+    // One definition of "a comment in the stage" (issue 16): deals' Deal.comment_since_stage_entry — a
+    // comment at or after the deal entered its stage, or sent with the move. A comment robots saw after
+    // the snapshot of `deal` (its timeline event) counts by the same rule.
+    std::optional<absl::Time> last = stored.last_comment;
+    if (deal->has_last_comment_time()) {
+      const absl::Time in_deal = FromProtoTimestamp(deal->last_comment_time());
+      last = last.has_value() ? std::max(*last, in_deal) : in_deal;
+    }
+    f.has_comment_since_stage = deal->comment_since_stage_entry() || (last.has_value() && *last >= stage_enter);
   }
   f.counters["touches"] = stored.touches;
   return f;
@@ -191,6 +199,8 @@ class Engine::Impl {
         options_(std::move(options)), digests_(options_.digest_window) {}
 
   absl::Status OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& consumed);
+  // What one event says about one deal.
+  absl::Status OnDealEvent(pqxx::transaction_base& tx, const events::v1::Envelope& env, DealEvent& e);
   absl::Status OnTimer(pqxx::transaction_base& tx, const Timer& timer);
   absl::StatusOr<Execution> DryRun(const Principal& caller, const v1::DryRunRequest& req);
   absl::StatusOr<v1::ListExecutionsResponse> List(const Principal& caller, const v1::ListExecutionsRequest& req);
@@ -525,10 +535,13 @@ absl::Status Engine::Impl::Start(pqxx::transaction_base& tx, const Rule& rule, c
 }
 
 absl::Status Engine::Impl::OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& consumed) {
-  const events::v1::Envelope& env = consumed.envelope;
-  CRM_ASSIGN_OR_RETURN(std::optional<DealEvent> decoded, DecodeEvent(env));
-  if (!decoded.has_value()) return absl::OkStatus();
-  DealEvent& e = *decoded;
+  // One event may concern several deals (a finished interaction touches its client's open deals).
+  CRM_ASSIGN_OR_RETURN(std::vector<DealEvent> decoded, DecodeEvents(consumed.envelope));
+  for (DealEvent& e : decoded) CRM_RETURN_IF_ERROR(OnDealEvent(tx, consumed.envelope, e));
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::OnDealEvent(pqxx::transaction_base& tx, const events::v1::Envelope& env, DealEvent& e) {
   const absl::Time when = env.has_time() ? FromProtoTimestamp(env.time()) : clock_.Now();
   CRM_RETURN_IF_ERROR(UpdateFacts(tx, e, when));
   CRM_RETURN_IF_ERROR(RecordMoves(tx, e, env, when));
@@ -1249,7 +1262,9 @@ Engine::Engine(pg::Pool& pool, const Clock& clock, RuleStore& rules, DealsClient
     : impl_(std::make_unique<Impl>(pool, clock, rules, deals, mailer, outbox, std::move(options))) {}
 Engine::~Engine() = default;
 
-std::vector<std::string> Engine::Topics() { return {kDealTopic, kTaskTopic, kCallTopic, kDialogTopic}; }
+std::vector<std::string> Engine::Topics() {
+  return {kDealTopic, kTaskTopic, kCallTopic, kDialogTopic, kInteractionTopic};
+}
 
 absl::Status Engine::OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& event) {
   return impl_->OnEvent(tx, event);

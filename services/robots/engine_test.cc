@@ -21,6 +21,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
+#include "crm/deals/v1/interactions_events.pb.h"
+#include "proto/crm/deals/v1/interactions_event_types.h"
 #include "crm/deals/v1/tasks.grpc.pb.h"
 #include "crm/identity/v1/events.pb.h"
 #include "crm/robots/v1/events.pb.h"
@@ -303,6 +305,25 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     *e.mutable_time() = ToProtoTimestamp(clock_.Now());
     e.mutable_payload()->PackFrom(call);
     Deliver(e, "crm.telephony.call.v1");
+  }
+
+  // A finished interaction as deals publishes it (issue 17, D16): touching `deals`, recorded by `source`
+  // with `external_id` ("" = by a person).
+  void Interaction(const std::string& id, const std::vector<std::string>& deals, const std::string& source = "",
+                   const std::string& external_id = "") {
+    dv1::InteractionCompleted done;
+    done.mutable_interaction()->set_id(id);
+    done.mutable_interaction()->set_kind(dv1::Interaction::CALL);
+    done.mutable_interaction()->set_status(dv1::Interaction::DONE);
+    done.mutable_interaction()->set_source(source);
+    done.mutable_interaction()->set_external_id(external_id);
+    for (const std::string& d : deals) done.add_touched_deal_ids(d);
+    events::v1::Envelope e;
+    e.set_id(NewUuidV7());
+    e.set_type(dv1::kInteractionCompletedType);
+    *e.mutable_time() = ToProtoTimestamp(clock_.Now());
+    e.mutable_payload()->PackFrom(done);
+    Deliver(e, dv1::kInteractionTopic);
   }
 
   int64_t Tasks(const std::string& deal_id, const std::string& title) {
@@ -648,6 +669,37 @@ TEST_F(EngineTest, CompletedCallMeetingAndEmailTasksAreTouches) {
   EXPECT_EQ(Comments(followed.id(), "Недостаточно касаний"), 1);
 }
 
+// Issue 17 (D16, system.md: "a client touch of any kind is an interaction in deals, whichever service
+// recorded it"): a finished interaction is one touch of each deal it touched — it cancels the
+// first-contact steps, counts once however often its event comes, and a call telephony recorded as an
+// interaction and also reports finished (call_id = the interaction's external id) is one touch.
+TEST_F(EngineTest, AFinishedInteractionIsATouchOfEachDealItTouched) {
+  dv1::Deal first = NewDeal(kLead, kUnsorted, "Квартира в ЖК");
+  dv1::Deal second = NewDeal(kLead, kUnsorted, "Кладовая в ЖК");
+  dv1::Deal untouched = NewDeal(kLead, kUnsorted, "Другой клиент");
+  Pump();
+  Advance(absl::Minutes(5));
+  const std::string meeting = NewUuidV7();
+  Interaction(meeting, {first.id(), second.id()});
+  Interaction(meeting, {first.id(), second.id()});  // redelivered: the same meeting
+  EXPECT_EQ(StateOf(first.id(), kYellowRule), "CANCELLED");
+  EXPECT_EQ(StateOf(second.id(), kUrgentRule), "CANCELLED");
+  EXPECT_EQ(StateOf(untouched.id(), kYellowRule), "WAITING");
+  // A PBX call telephony recorded through deals and also reported finished itself: one touch.
+  Interaction(NewUuidV7(), {first.id()}, "telephony", "pbx-1718031234.5678");
+  Call(first.id(), "pbx-1718031234.5678");
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", first.id(), "'")), 2);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT touches FROM deal_facts WHERE deal_id = '", second.id(), "'")), 1);
+  EXPECT_EQ(RobotsCount(absl::StrCat("SELECT count(*) FROM deal_touches WHERE deal_id = '", first.id(),
+                                     "' AND kind = 'interaction'")),
+            1);
+  // An interaction that touched no deal (a client without open deals) changes nothing.
+  Interaction(NewUuidV7(), {});
+  Advance(absl::Minutes(31));
+  EXPECT_FALSE(HasTag(first.id(), "Жёлтое предупреждение"));
+  EXPECT_TRUE(HasTag(untouched.id(), "Жёлтое предупреждение"));
+}
+
 // The dry run says how many touches it counted (and the other counters it read).
 TEST_F(EngineTest, DryRunShowsTheTouchCountItUsed) {
   dv1::Deal d = NewDeal(kLead, kQualification, "Два касания");
@@ -985,6 +1037,39 @@ TEST_F(EngineTest, EndOfDayReportCountsCommentsSentWithTheMoveAndSinceTheStage) 
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(std::set<std::string>(log[0].selected_deal_ids().begin(), log[0].selected_deal_ids().end()),
             std::set<std::string>{before.id()})
+      << log[0].DebugString();
+}
+
+// Issue 16, one definition of "a comment in the stage": deals' Deal.comment_since_stage_entry. A copy made
+// into the stage with a comment (its first comment, which deals publishes in no comment event) has one.
+TEST_F(EngineTest, EndOfDayReportTakesTheCommentInTheStageFromDeals) {
+  dv1::Deal source = NewDeal(kLead, kQualification, "Исходная сделка");
+  dv1::Deal copies[2];
+  for (int i = 0; i < 2; ++i) {
+    dv1::CopyDealRequest req;
+    req.set_id(source.id());
+    req.set_stage_id(kQualified);
+    if (i == 0) req.set_comment("Копия: клиент квалифицирован");
+    grpc::ClientContext ctx;
+    As(ctx, User(kManager, {"deals.read.all", "deals.write.all", "deals.copy"}, {kTeam}));
+    grpc::Status s = deals_stub_->CopyDeal(&ctx, req, &copies[i]);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_TRUE(copies[0].comment_since_stage_entry()) << copies[0].DebugString();
+  EXPECT_FALSE(copies[1].comment_since_stage_entry());
+  Pump();
+  for (const dv1::Deal* d : {&source, &copies[0], &copies[1]}) {
+    Call(d->id());
+    CreateTask(d->id(), "Перезвонить");
+  }
+  AddComment(source.id(), "Исходная сделка с задачей и комментарием");
+  Pump();
+  clock_.Set(Moscow(2026, 11, 23, 19, 0, 30));
+  Fire();
+  std::vector<crm::robots::v1::Execution> log = Log("", kReportRule);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(std::set<std::string>(log[0].selected_deal_ids().begin(), log[0].selected_deal_ids().end()),
+            std::set<std::string>{copies[1].id()})
       << log[0].DebugString();
 }
 

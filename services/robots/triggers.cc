@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "crm/deals/v1/events.pb.h"
+#include "crm/deals/v1/interactions_events.pb.h"
 #include "crm/deals/v1/tasks.pb.h"
 #include "crm/dialogs/v1/events.pb.h"
 #include "crm/telephony/v1/events.pb.h"
@@ -138,6 +139,31 @@ absl::StatusOr<std::optional<DealEvent>> DecodeEvent(const events::v1::Envelope&
   if (out.deal.has_value()) out.deal_id = out.deal->id();
   if (out.deal_id.empty()) return std::optional<DealEvent>();  // a call or message with no deal
   return std::optional<DealEvent>(std::move(out));
+}
+
+absl::StatusOr<std::vector<DealEvent>> DecodeEvents(const events::v1::Envelope& e) {
+  std::vector<DealEvent> out;
+  if (e.type() == kInteractionCompletedType) {
+    // Issue 17 (D16): a finished interaction is one touch of each deal it touched.
+    dv1::InteractionCompleted m;
+    CRM_RETURN_IF_ERROR(Unpack(e, m));
+    const dv1::Interaction& x = m.interaction();
+    const std::string key = x.source() == "telephony" && !x.external_id().empty()
+                                ? absl::StrCat("call:", x.external_id())
+                                : absl::StrCat("interaction:", x.id().empty() ? e.id() : x.id());
+    for (const std::string& deal : m.touched_deal_ids()) {
+      if (deal.empty()) continue;
+      DealEvent d;
+      d.deal_id = deal;
+      d.touch = true;
+      d.touch_key = key;
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+  CRM_ASSIGN_OR_RETURN(std::optional<DealEvent> one, DecodeEvent(e));
+  if (one.has_value()) out.push_back(*std::move(one));
+  return out;
 }
 
 bool TriggerMatches(const Trigger& t, Trigger::Kind kind, const DealEvent& e, const dv1::Deal* deal) {

@@ -10,7 +10,12 @@
 //   - a deals task of kind CALL, MEETING or EMAIL completed (crm.deals.task.completed.v1): the way a
 //     manager records a call, a meeting or an e-mail today;
 //   - a call telephony reports finished (crm.telephony.call.finished.v1), answered or not;
-//   - a message an operator or the bot sent to the client in a dialog (crm.dialogs.message.sent.v1).
+//   - a message an operator or the bot sent to the client in a dialog (crm.dialogs.message.sent.v1);
+//   - an interaction deals reports finished (crm.deals.interaction.completed.v1, issue 17, D16): a call,
+//     meeting, letter or dialog whichever service recorded it — one touch of each deal it names
+//     (InteractionCompleted.touched_deal_ids: its deal, else its client's open deals), keyed
+//     "interaction:<id>"; one telephony recorded (source "telephony") is keyed "call:<external_id>", so
+//     the call telephony also reports finished (call_id = that external id) counts once.
 // A message the client wrote (message.received) triggers MESSAGE_RECEIVED rules but is not the
 // manager's touch. Other tasks (follow-up, custom) are not touches.
 //
@@ -36,6 +41,7 @@
 #include "crm/deals/v1/deals.pb.h"
 #include "crm/deals/v1/tasks.pb.h"
 #include "crm/robots/v1/robots.pb.h"
+#include "proto/crm/deals/v1/interactions_event_types.h"
 
 namespace crm::events::v1 {
 class Envelope;
@@ -59,7 +65,7 @@ struct DealEvent {
   bool comment = false;   // a comment was added, or sent with the move (has_comment_since_stage)
   std::optional<absl::Time> comment_time;  // when: the entry's time, or the move's; unset = the event's
   bool touch = false;     // a touch (counter.touches, R4; see the file comment) ...
-  std::string touch_key;  // ... and what it was: "task:<id>", "call:<id>", "message:<id>"
+  std::string touch_key;  // ... and what it was: "task:<id>", "call:<id>", "message:<id>", "interaction:<id>"
 };
 
 // The event types robots read (deals', telephony's and dialogs' names; each spelled here once).
@@ -76,6 +82,9 @@ inline constexpr char kTaskOverdueType[] = "crm.deals.task.overdue.v1";
 inline constexpr char kCallFinishedType[] = "crm.telephony.call.finished.v1";
 inline constexpr char kMessageReceivedType[] = "crm.dialogs.message.received.v1";
 inline constexpr char kMessageSentType[] = "crm.dialogs.message.sent.v1";
+// deals' interactions (D16): the topic and the type robots count as touches.
+inline constexpr const char* kInteractionTopic = crm::deals::v1::kInteractionTopic;
+inline constexpr const char* kInteractionCompletedType = crm::deals::v1::kInteractionCompletedType;
 
 // Whether a completed task of `kind` is a touch (CALL, MEETING, EMAIL).
 bool IsTouchTaskKind(crm::deals::v1::Task::Kind kind);
@@ -83,6 +92,10 @@ bool IsTouchTaskKind(crm::deals::v1::Task::Kind kind);
 // The DealEvent of `envelope`; nullopt for an event robots do not act on (another type, or a call or
 // message linked to no deal). InvalidArgument when the payload is not the type's message.
 absl::StatusOr<std::optional<DealEvent>> DecodeEvent(const crm::events::v1::Envelope& envelope);
+
+// Every DealEvent of `envelope`: one per deal a finished interaction touched, else DecodeEvent's (none
+// for an event robots do not act on). InvalidArgument as DecodeEvent.
+absl::StatusOr<std::vector<DealEvent>> DecodeEvents(const crm::events::v1::Envelope& envelope);
 
 // Whether trigger `t`, for one of the event's `kind`s, is met by `e` about `deal` (the deal as the
 // event leaves it; nullptr when unknown): pipeline, stage, to-stages, field and task title narrow it.

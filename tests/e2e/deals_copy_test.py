@@ -128,7 +128,9 @@ class DealCopy(StackTest):
         results = r.json()["results"]
         self.assertEqual(results[0]["copy"]["copiedFromId"], mine["id"])
         self.assertEqual(results[0]["copy"]["stageId"], SALES_NEW)
-        self.assertEqual(results[1]["errorCode"], 5)  # NOT_FOUND
+        self.assertEqual(results[1]["errorCode"], 5)  # NOT_FOUND, kept for old clients
+        self.assertEqual(results[1]["errorStatus"], "NOT_FOUND")  # issue 16: the status by name
+        self.assertEqual(results[0].get("errorStatus", ""), "")  # a success names no status
 
     def test_robot_makes_a_redacted_partner_copy_over_grpc(self):
         src = self.source_deal()

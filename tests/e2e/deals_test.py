@@ -8,6 +8,7 @@ Usage: deals_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_
 import os
 import sys
 import time
+import urllib.parse
 import uuid
 
 import grpc
@@ -235,6 +236,102 @@ class Deals(StackTest):
         self.assertEqual(len(column["cards"]), 2)
         self.assertTrue(column["nextPageToken"])
         self.assertTrue({d["id"] for d in mine} <= {d["id"] for d in listed})
+
+    def test_a_board_in_one_call_and_the_managers_default_mine(self):
+        """Issue 16 (seed 003): a card names its responsible and client, the nearest task (none = «Нет
+        задач») and whether it is overdue; clients by id in one call; the manager's list is "mine" by
+        default, a filter the screen can lift."""
+        teams = self.curl("GET", "/v1/teams", headers=self.as_("administrator")).json()["teams"]
+        sales = [t["id"] for t in teams if t["name"] == "Отдел продаж"][0]
+        name = "Ольга Новикова " + uuid.uuid4().hex[:4]
+        colleague = self.curl("POST", "/v1/users", {"user": {"login": "mgr-" + uuid.uuid4().hex[:6], "fullName": name,
+                                                             "roleCodes": ["manager"], "teamIds": [sales]},
+                                                    "password": "correct horse battery"},
+                              headers=self.as_("administrator"))
+        self.assertEqual(colleague.status, 200, colleague.body)
+        client = self.curl("POST", "/v1/clients", {"kind": "KIND_COMPANY", "name": "ООО Карточка " + uuid.uuid4().hex[:4]},
+                           headers=self.as_("manager"))
+        self.assertEqual(client.status, 200, client.body)
+        client = client.json()
+        theirs = self.create(role="head_of_sales", responsibleId=colleague.json()["id"], clientId=client["id"])
+        late = self.curl("POST", "/v1/deals/%s/tasks" % theirs["id"],
+                         {"kind": "CALL", "title": "Перезвонить", "dueTime": "2021-03-01T09:00:00Z"},
+                         headers=self.as_("head_of_sales"))
+        self.assertEqual(late.status, 200, late.body)
+        mine = self.create()
+        # The colleague's card through the head of sales' board, once deals has heard of the new user.
+        card = {}
+        for _ in range(240):  # bounded: 240 polls of 0.25 s
+            r = self.curl("GET", "/v1/deals?filter.responsibleIds=%s" % colleague.json()["id"],
+                          headers=self.as_("head_of_sales"))
+            self.assertEqual(r.status, 200, r.body)
+            card = r.json()["deals"][0]
+            if card.get("responsibleName"):
+                break
+            time.sleep(0.25)
+        self.assertEqual(card["id"], theirs["id"])
+        self.assertEqual(card["responsibleName"], name)
+        self.assertEqual(card["clientName"], client["name"])
+        self.assertEqual((card["nextTaskId"], card["nextTaskTitle"]), (late.json()["id"], "Перезвонить"))
+        self.assertTrue(card["overdue"])
+        # The manager: only their own by default (mineByDefault), the team's with filter.allResponsibles.
+        listed = self.curl("GET", "/v1/deals?pageSize=200", headers=self.as_("manager"))
+        self.assertEqual(listed.status, 200, listed.body)
+        me = self.stack.session("manager")["user"]["id"]
+        self.assertTrue(listed.json()["mineByDefault"])
+        self.assertEqual({d["responsibleId"] for d in listed.json()["deals"]}, {me})
+        fresh = [d for d in listed.json()["deals"] if d["id"] == mine["id"]][0]
+        self.assertEqual((fresh["nextTaskId"], fresh["overdue"]), ("", False))  # «Нет задач»
+        everyone = self.curl("GET", "/v1/deals?filter.allResponsibles=true&filter.query=%s" %
+                             urllib.parse.quote(theirs["name"]), headers=self.as_("manager"))
+        self.assertEqual(everyone.status, 200, everyone.body)
+        self.assertFalse(everyone.json().get("mineByDefault", False))
+        self.assertEqual([d["id"] for d in everyone.json()["deals"]], [theirs["id"]])
+        board = self.curl("GET", "/v1/pipelines/%s/board" % LEADS, headers=self.as_("manager"))
+        self.assertEqual(board.status, 200, board.body)
+        self.assertTrue(board.json()["mineByDefault"])
+        # Clients by id: in the order asked, the unknown reported.
+        nobody = str(uuid.uuid4())
+        got = self.curl("GET", "/v1/clients:batchGet?ids=%s&ids=%s" % (nobody, client["id"]),
+                        headers=self.as_("manager"))
+        self.assertEqual(got.status, 200, got.body)
+        self.assertEqual([c["name"] for c in got.json()["clients"]], [client["name"]])
+        self.assertEqual(got.json()["missingIds"], [nobody])
+        bad = self.curl("GET", "/v1/clients:batchGet?ids=x", headers=self.as_("manager"))
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertEqual([d["field"] for d in bad.error()["details"]], ["ids[0]"])
+
+    def test_deal_types_custom_field_filters_and_comments_in_the_stage(self):
+        """Issue 16, the seeds: a deal type (D2), custom fields filtered from a URL (D3, 400 before), and
+        the one definition of a comment in the stage (D4) as a screen sees them through the gateway."""
+        types = self.curl("GET", "/v1/dealTypes", headers=self.as_("manager"))
+        self.assertEqual(types.status, 200, types.body)
+        self.assertEqual([t["code"] for t in types.json()["dealTypes"]], ["new_sale", "repeat_sale", "upsell", "renewal"])
+        deal = self.create(typeCode="upsell", fields=[{"code": "kp_status", "text": "Согласовано"}])
+        self.assertEqual(deal["typeCode"], "upsell")
+        self.create(typeCode="renewal", fields=[{"code": "kp_status", "text": "Не согласовано"}])
+        query = urllib.parse.urlencode([("filter.customFields", "kp_status:Согласовано"),
+                                        ("filter.typeCodes", "upsell"), ("pageSize", "200")])
+        listed = self.curl("GET", "/v1/deals?" + query, headers=self.as_("manager"))
+        self.assertEqual(listed.status, 200, listed.body)
+        self.assertIn(deal["id"], [d["id"] for d in listed.json()["deals"]])
+        self.assertEqual({(d["typeCode"]) for d in listed.json()["deals"]}, {"upsell"})
+        bad = self.curl("GET", "/v1/deals?" + urllib.parse.urlencode([("filter.customFields", "kp_status"),
+                                                                       ("filter.typeCodes", "barter")]),
+                        headers=self.as_("manager"))
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertEqual([d["field"] for d in bad.error()["details"]],
+                         ["filter.type_codes[0]", "filter.custom_fields[0]"])
+        # A comment written in the stage: the deal says so (what the 19:00 report reads).
+        self.assertFalse(self.curl("GET", "/v1/deals/" + deal["id"], headers=self.as_("manager")).json()
+                         .get("commentSinceStageEntry", False))
+        comment = self.curl("POST", "/v1/deals/%s/comments" % deal["id"], {"text": "Клиент ждёт КП"},
+                            headers=self.as_("manager"))
+        self.assertEqual(comment.status, 200, comment.body)
+        now = self.curl("GET", "/v1/deals/" + deal["id"], headers=self.as_("manager")).json()
+        self.assertTrue(now["commentSinceStageEntry"])
+        # (stored in microseconds; the comment's reply carries its clock's nanoseconds)
+        self.assertTrue(comment.json()["createTime"].startswith(now["lastCommentTime"].rstrip("Z")), now)
 
     def test_grpc_callers_need_a_signed_principal(self):
         channel = grpc.insecure_channel("127.0.0.1:%d" % self.stack.grpc_ports["deals"])

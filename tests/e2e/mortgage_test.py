@@ -1,5 +1,5 @@
-"""Mortgage end to end (issue 7, M1–M5): identity, mortgage and the gateway as processes with the demo
-banks of seed 004 §5.2.2, driven by curl through the gateway, python3-grpcio (a client built from the
+"""Mortgage end to end (issue 7, M1–M5): identity, deals, mortgage and the gateway as processes with the
+demo banks of seed 004 §5.2.2, driven by curl through the gateway, python3-grpcio (a client built from the
 descriptor set, not our code) and python3-confluent-kafka.
 
   - one loan's schedule: POST /v1/mortgage:calculateSchedule, checked against an independent Decimal
@@ -9,9 +9,13 @@ descriptor set, not our code) and python3-confluent-kafka.
     and fixes, and a fix applied makes the reason go away;
   - reference data as dated documents over gRPC: a rate set, changed and cancelled, read "as of" dates;
   - permissions; the special calculators; applications with statuses, a bank reply and its Kafka event;
-    the desk and the bank-efficiency report.
+    the desk and the bank-efficiency report;
+  - issue 16: an application's client and deal exist and are the specialist's to see in deals (M4);
+    identity's batch get of users; every POST's idempotency case (MortgageIdempotency, a stack of its own).
 """
+import copy
 import datetime
+import importlib.util
 import os
 import sys
 import time
@@ -22,11 +26,14 @@ import grpc
 from confluent_kafka import Consumer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from e2e import BUILD, StackTest, main  # noqa: E402
+from e2e import BUILD, SOURCE, StackTest, main  # noqa: E402
 from stack import BROKERS  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
 
 getcontext().prec = 50
+
+# The demo pipeline «Первичная обработка» (services/deals/demo.h).
+LEADS = "01930000-0001-7000-8000-000000000000"
 
 PROFILE = {"age": 35, "citizenRu": True, "employment": "EMPLOYMENT_HIRED", "totalExperienceMonths": 120,
            "currentJobMonths": 36, "monthlyIncome": "35000000", "incomeProof": "INCOME_PROOF_NDFL_2",
@@ -42,8 +49,28 @@ def annuity(principal_kop, rate, months):
     return int(a.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def case_module(name):
+    """tests/e2e/idempotency_cases/<name>.py, the module the suite's POST walk reads."""
+    path = os.path.join(SOURCE, "tests/e2e/idempotency_cases", name + ".py")
+    spec = importlib.util.spec_from_file_location("idempotency_" + name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fill(value, fixtures):
+    if isinstance(value, str):
+        return value.format(**fixtures)
+    if isinstance(value, list):
+        return [fill(v, fixtures) for v in value]
+    if isinstance(value, dict):
+        return {k: fill(v, fixtures) for k, v in value.items()}
+    return value
+
+
 class Mortgage(StackTest):
-    services = ["mortgage"]
+    # deals: an application's client and deal are checked with deals (M4).
+    services = ["deals", "mortgage"]
 
     def post(self, path, body, role="mortgage_specialist", status=200, headers=()):
         r = self.curl("POST", path, body, headers=self.as_(role, *headers))
@@ -54,6 +81,17 @@ class Mortgage(StackTest):
         r = self.curl("GET", path, headers=self.as_(role))
         self.assertEqual(r.status, status, r.body)
         return r.json()
+
+    def get_all(self, path, field, role="mortgage_specialist"):
+        """Every item of list `path` under `field`, page after page (issue 16: every list is paged)."""
+        items, token = [], ""
+        while True:
+            sep = "&" if "?" in path else "?"
+            page = self.get(path + (sep + "pageToken=" + token if token else ""), role=role)
+            items += page.get(field, [])
+            token = page.get("nextPageToken", "")
+            if not token:
+                return items
 
     # ---- M3: one schedule ------------------------------------------------------------------------------
 
@@ -110,7 +148,8 @@ class Mortgage(StackTest):
     def test_multi_calculation_covers_every_program_with_reasons(self):
         banks = self.get("/v1/mortgage/banks")["banks"]
         self.assertEqual(len(banks), 25)
-        programs = self.get("/v1/mortgage/programs")["programs"]
+        programs = self.get_all("/v1/mortgage/programs", "programs")
+        self.assertEqual(len(self.get("/v1/mortgage/programs?pageSize=1000")["programs"]), 200)  # the maximum
         res = self.post("/v1/mortgage:multiCalculate", {"profile": PROFILE, "property": PROPERTY,
                                                        "asOf": "2026-11-25"})
         offers = res["offers"]
@@ -197,7 +236,7 @@ class Mortgage(StackTest):
 
         def rate_on(day):
             got = self.get("/v1/mortgage/conditions?asOf=%s&bankId=%s" % (day, bank.id))
-            p = got["banks"][0].get("programs", [])
+            p = got["bankConditions"][0].get("programs", [])
             cells = p[0].get("cells", []) if p else []
             return cells[0]["rate"] if cells else None
 
@@ -219,6 +258,23 @@ class Mortgage(StackTest):
                                                      "termMonths": 12}, role="manager")
         r = self.curl("POST", "/v1/mortgage/banks", {"code": "X", "name": "X"}, headers=self.as_("manager"))
         self.assertEqual(r.status, 403, r.body)
+
+    # ---- issue 16: the people of a screen (the desk's specialists) in one call, identity's batch get ------
+
+    def test_users_batch_get_answers_a_screens_people_at_once(self):
+        spec, mgr, nobody = self.user_id("mortgage_specialist"), self.user_id("manager"), str(uuid.uuid4())
+        out = self.get("/v1/users:batchGet?ids=%s&ids=%s&ids=%s&ids=%s" % (spec, nobody, mgr, spec),
+                       role="head_of_sales")
+        self.assertEqual([u["id"] for u in out["users"]], [spec, mgr])
+        self.assertEqual(out["users"][0]["fullName"], "Ипотечный Специалист Демо")
+        self.assertEqual(out["users"][0]["roleCodes"], ["mortgage_specialist"])
+        self.assertEqual([out["teamNames"][t] for t in out["users"][1]["teamIds"]], ["Отдел продаж"])
+        self.assertEqual(out["missingIds"], [nobody])
+        bad = self.curl("GET", "/v1/users:batchGet?ids=%s&ids=x&ids=y" % spec, headers=self.as_("head_of_sales"))
+        self.assertEqual(bad.status, 400, bad.body)
+        self.assertEqual([d["field"] for d in bad.error()["details"]], ["ids[1]", "ids[2]"])
+        # The specialist has no users.read.
+        self.get("/v1/users:batchGet?ids=" + spec, status=403)
 
     # ---- M3: the special calculators -------------------------------------------------------------------
 
@@ -272,16 +328,54 @@ class Mortgage(StackTest):
             c.close()
         return out
 
+    def client_and_deal(self, responsible_role="mortgage_specialist"):
+        """A client (made by the manager) and a deal of theirs assigned by the head of sales to the demo user
+        of `responsible_role`, in deals."""
+        client = self.curl("POST", "/v1/clients", {"kind": "KIND_PERSON", "name": "Петров Пётр " + uuid.uuid4().hex[:4]},
+                           headers=self.as_("manager"))
+        self.assertEqual(client.status, 200, client.body)
+        deal = self.curl("POST", "/v1/deals", {"name": "Ипотека, ЖК Демо", "pipelineId": LEADS,
+                                               "clientId": client.json()["id"],
+                                               "responsibleId": self.user_id(responsible_role)},
+                         headers=self.as_("head_of_sales"))
+        self.assertEqual(deal.status, 200, deal.body)
+        return client.json()["id"], deal.json()["id"]
+
+    def test_an_application_needs_a_client_and_a_deal_the_specialist_sees(self):
+        """M4 (issue 16): mortgage asks deals as the specialist; what deals does not show them is refused,
+        400 FAILED_PRECONDITION naming the field, and nothing is made."""
+        client_id, deal_id = self.client_and_deal()
+        _, managers_deal = self.client_and_deal(responsible_role="manager")
+        bank = self.get("/v1/mortgage/banks?pageSize=1")["banks"][0]["id"]
+
+        def create(client, deal):
+            return self.curl("POST", "/v1/mortgage/applications", {
+                "clientId": client, "dealId": deal, "bankId": bank, "loan": "900000000", "rate": "0.2"},
+                headers=self.as_("mortgage_specialist"))
+
+        before = self.get("/v1/mortgage/applications?clientId=" + client_id).get("applications", [])
+        for client, deal, field in [(str(uuid.uuid4()), deal_id, "application.client_id"),
+                                    (client_id, str(uuid.uuid4()), "application.deal_id"),
+                                    (client_id, managers_deal, "application.deal_id")]:
+            r = create(client, deal)
+            self.assertEqual(r.status, 400, r.body)
+            self.assertEqual(r.error()["status"], "FAILED_PRECONDITION", r.body)
+            self.assertEqual([d["field"] for d in r.error()["details"]], [field], r.body)
+        self.assertEqual(self.get("/v1/mortgage/applications?clientId=" + client_id).get("applications", []), before)
+        made = create(client_id, deal_id)
+        self.assertEqual(made.status, 200, made.body)
+        self.assertEqual(made.json()["dealId"], deal_id)
+
     def test_application_through_its_statuses_with_a_bank_reply(self):
-        client_id = str(uuid.uuid4())
+        client_id, deal_id = self.client_and_deal()
         calc = self.post("/v1/mortgage/calculations", {
-            "clientId": client_id, "project": "ЖК Демо",
+            "clientId": client_id, "dealId": deal_id, "project": "ЖК Демо",
             "request": {"profile": PROFILE, "property": PROPERTY, "asOf": "2026-11-25"}})
         self.assertTrue(calc["number"])
         offer = next(o for o in calc["response"]["offers"] if o.get("eligible"))
         app = self.post("/v1/mortgage/applications", {
-            "clientId": client_id, "project": "ЖК Демо", "bankId": offer["bankId"], "programId": offer["programId"],
-            "calculationId": calc["id"], "loan": offer["loan"], "rate": offer["rate"]},
+            "clientId": client_id, "dealId": deal_id, "project": "ЖК Демо", "bankId": offer["bankId"],
+            "programId": offer["programId"], "calculationId": calc["id"], "loan": offer["loan"], "rate": offer["rate"]},
             headers=("Idempotency-Key: " + uuid.uuid4().hex,))
         self.assertEqual(app["status"], "APPLICATION_STATUS_DRAFT")
         # A draft cannot be issued: the error names what may come next.
@@ -321,6 +415,40 @@ class Mortgage(StackTest):
         row = next(r for r in report["rows"] if r["bankId"] == offer["bankId"])
         self.assertGreaterEqual(row["approved"], 1)
         self.assertTrue(row["approvalRate"])
+
+
+class MortgageIdempotency(StackTest):
+    """A stack of its own: the cases make banks, which would change the demo catalogue the multi-calculation
+    test counts."""
+    services = ["deals", "mortgage"]
+
+    # ---- issue 16: every POST of mortgage and identity honours Idempotency-Key (or is exempt) -----------
+
+    def test_every_post_case_honours_the_idempotency_key(self):
+        """The cases the suite's POST walk reads, run here on their own: twice with one key (200, the same
+        body), then the same key with another request (400 naming idempotency-key)."""
+        for name in ("mortgage", "identity"):
+            module = case_module(name)
+            fx = module.fixtures(self.curl, self.as_)
+            for case in module.CASES:
+                if "exempt" in case:
+                    self.assertTrue(case["exempt"].strip(), case["rpc"])
+                    continue
+                with self.subTest(rpc=case["rpc"]):
+                    path, body = fill(case["path"], fx), fill(case["body"], fx)
+                    key = "Idempotency-Key: " + str(uuid.uuid4())
+                    first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+                    self.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
+                    again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+                    self.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
+                    self.assertEqual(again.json(), first.json(), case["rpc"])
+                    other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
+                    if other == body:
+                        continue  # nothing to change (RevokeApiKey: all in its path)
+                    refused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
+                    self.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
+                    self.assertIn("idempotency-key", [d.get("field") for d in refused.error().get("details", [])],
+                                  refused.body)
 
 
 if __name__ == "__main__":

@@ -417,10 +417,14 @@ const std::vector<std::string>& Permissions() {
   // Every permission identity's migrations define (services/identity/migrations).
   static const std::vector<std::string> kAll = {
       "api_keys.manage", "api_keys.manage.all", "approvals.decide", "bots.manage", "calls.operate",
+      "bookings.read.all", "bookings.read.own", "bookings.read.team", "bookings.write.all", "bookings.write.own",
+      "bookings.write.team", "realty.manage", "realty.read",
       "catalog.manage", "checklists.fill", "checklists.review", "clients.read", "clients.write", "deals.copy",
       "deals.delete", "deals.read.all", "deals.read.own", "deals.read.team", "deals.write.all",
       "deals.write.own", "deals.write.team", "dialogs.operate", "dialogs.read.all", "dialogs.supervise",
-      "identity.read.all", "mortgage.calculate", "mortgage.manage", "mortgage.read.all", "notifications.read",
+      "identity.read.all", "interactions.read.all", "interactions.read.own", "interactions.read.team",
+      "interactions.slots.manage", "interactions.write.all", "interactions.write.own", "interactions.write.team",
+      "mortgage.calculate", "mortgage.manage", "mortgage.read.all", "notifications.read",
       "orders.serve", "parking.operate", "payments.write", "pipelines.manage", "quality.review",
       "queue.operate", "queue.read.all", "reporting.read.all", "reports.manage", "reports.read",
       "robots.manage", "robots.read", "robots.read.all", "roles.manage", "tasks.operate", "teams.manage",
@@ -572,7 +576,8 @@ class Suite {
           {"CONSUMER_GROUP", absl::StrCat("hostile-fuzz-robots-", getpid())},
           {"DEALS_ADDRESS", absl::StrCat("127.0.0.1:", hosted_[1].server->grpc_port())},
           {"TIMER_WORKERS", "1"}});
-    Host("mortgage", crm::mortgage::Wire, {});
+    // mortgage asks the hosted deals whether an application's client and deal exist (M4).
+    Host("mortgage", crm::mortgage::Wire, {{"DEALS_ADDRESS", absl::StrCat("127.0.0.1:", hosted_[1].server->grpc_port())}});
 
     // The gateway over the API descriptor set, routing the hosted services' routes.
     std::map<std::string, std::string> backends;

@@ -737,6 +737,7 @@ TEST_F(JsonPrintTest, DealCardKeepsProtobufsFieldOrder) {
   EXPECT_EQ(Json(*card),
             R"({"id":"d1","name":"Квартира \u003cA&B\u003e","stageId":"","responsibleId":"","clientId":"",)"
             R"("hasOpenTasks":false,"priority":"PRIORITY_UNSPECIFIED","tags":["vip"],"version":"3",)"
+            R"("responsibleName":"","clientName":"","nextTaskId":"","nextTaskTitle":"","overdue":false,"typeCode":"",)"
             R"("nextTaskTime":"1970-01-01T00:00:00.005Z","createTime":"2023-11-14T22:13:20Z"})");
   EXPECT_EQ(Json(*card, false),
             R"({"id":"d1","name":"Квартира \u003cA&B\u003e","nextTaskTime":"1970-01-01T00:00:00.005Z",)"

@@ -1,4 +1,4 @@
--- 0008: real estate in deals (issue 17, D14; services/deals/realty/README.md) — README "Real estate".
+-- 0009: real estate in deals (issue 17, D14; services/deals/realty/README.md) — README "Real estate".
 --   realty.read                    read the inventory, the chessboard, «Подбор ОН», the unit list, prices
 --   realty.manage                  change the inventory (projects, buildings, units, statuses, bulk import)
 --   bookings.read.{own,team,all}   see bookings as deals are seen
