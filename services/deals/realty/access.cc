@@ -10,38 +10,6 @@ namespace crm::deals::realty {
 
 using crm::common::v1::Principal;
 
-namespace {
-
-Scope ScopeOf(const Principal& p, const char* prefix) {
-  auto has = [&](const char* s) { return rpc::HasPermission(p, absl::StrCat(prefix, s)); };
-  if (has("all")) return Scope::kAll;
-  if (has("team")) return Scope::kTeam;
-  if (has("own")) return Scope::kOwn;
-  return Scope::kNone;
-}
-
-// The narrowest scope that reaches `b` for `caller`.
-Scope Needed(const Principal& caller, const BookingOwnership& b) {
-  const std::string me = ActingUserId(caller);
-  if (!me.empty() && b.responsible_id == me) return Scope::kOwn;
-  for (const std::string& t : caller.team_ids()) {
-    if (std::find(b.team_ids.begin(), b.team_ids.end(), t) != b.team_ids.end()) return Scope::kTeam;
-  }
-  return Scope::kAll;
-}
-
-const char* Name(Scope s) {
-  switch (s) {
-    case Scope::kOwn:
-      return "own";
-    case Scope::kTeam:
-      return "team";
-    default:
-      return "all";
-  }
-}
-
-}  // namespace
 
 absl::Status RequireRealtyRead(const Principal& caller) {
   if (rpc::HasPermission(caller, kRealtyRead) || rpc::HasPermission(caller, kRealtyManage))
@@ -60,7 +28,7 @@ Scope BookingReadScope(const Principal& caller) {
 Scope BookingWriteScope(const Principal& caller) { return ScopeOf(caller, "bookings.write."); }
 
 bool CanReadBooking(const Principal& caller, const BookingOwnership& b) {
-  return BookingReadScope(caller) >= Needed(caller, b);
+  return BookingReadScope(caller) >= NeededScope(caller, b.responsible_id, b.team_ids);
 }
 
 absl::Status CheckCanReadBooking(const Principal& caller, const BookingOwnership& b) {
@@ -69,10 +37,10 @@ absl::Status CheckCanReadBooking(const Principal& caller, const BookingOwnership
 }
 
 absl::Status CheckCanWriteBooking(const Principal& caller, const BookingOwnership& b) {
-  const Scope needed = Needed(caller, b);
+  const Scope needed = NeededScope(caller, b.responsible_id, b.team_ids);
   if (BookingReadScope(caller) < needed) return absl::NotFoundError("booking not found");
   if (BookingWriteScope(caller) >= needed) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat("missing permission bookings.write.", Name(needed)));
+  return absl::PermissionDeniedError(absl::StrCat("missing permission bookings.write.", ScopeName(needed)));
 }
 
 }  // namespace crm::deals::realty
