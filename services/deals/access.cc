@@ -13,8 +13,6 @@ namespace crm::deals {
 
 using crm::common::v1::Principal;
 
-namespace {
-
 Scope ScopeOf(const Principal& p, std::string_view prefix) {
   auto has = [&](std::string_view s) {
     return rpc::HasPermission(p, std::string(prefix) + std::string(s));
@@ -25,18 +23,13 @@ Scope ScopeOf(const Principal& p, std::string_view prefix) {
   return Scope::kNone;
 }
 
-bool Overlaps(const Principal& p, const std::vector<std::string>& team_ids) {
-  for (const std::string& t : p.team_ids()) {
-    if (std::find(team_ids.begin(), team_ids.end(), t) != team_ids.end()) return true;
-  }
-  return false;
-}
-
-// The narrowest scope that reaches `deal` for `caller` (kAll reaches every deal).
-Scope NeededScope(const Principal& caller, const DealOwnership& deal) {
+Scope NeededScope(const Principal& caller, std::string_view responsible_id,
+                  const std::vector<std::string>& team_ids) {
   const std::string me = ActingUserId(caller);
-  if (!me.empty() && deal.responsible_id == me) return Scope::kOwn;
-  if (Overlaps(caller, deal.team_ids)) return Scope::kTeam;
+  if (!me.empty() && responsible_id == me) return Scope::kOwn;
+  for (const std::string& t : caller.team_ids()) {
+    if (std::find(team_ids.begin(), team_ids.end(), t) != team_ids.end()) return Scope::kTeam;
+  }
   return Scope::kAll;
 }
 
@@ -50,8 +43,6 @@ const char* ScopeName(Scope s) {
       return "all";
   }
 }
-
-}  // namespace
 
 std::string ActingUserId(const Principal& caller) {
   if (caller.kind() == Principal::KIND_USER) return caller.id();
@@ -102,7 +93,7 @@ std::string ReadableWhere(const Principal& caller, std::string_view alias, SqlPa
 }
 
 absl::Status CheckCanRead(const Principal& caller, const DealOwnership& deal) {
-  if (ReadScope(caller) >= NeededScope(caller, deal)) return absl::OkStatus();
+  if (ReadScope(caller) >= NeededScope(caller, deal.responsible_id, deal.team_ids)) return absl::OkStatus();
   return absl::NotFoundError("deal not found");
 }
 
@@ -112,7 +103,7 @@ absl::Status CheckCanReadSetup(const Principal& caller) {
 }
 
 absl::Status CheckCanWrite(const Principal& caller, const DealOwnership& deal) {
-  const Scope needed = NeededScope(caller, deal);
+  const Scope needed = NeededScope(caller, deal.responsible_id, deal.team_ids);
   if (ReadScope(caller) < needed) return absl::NotFoundError("deal not found");
   if (WriteScope(caller) >= needed) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("missing permission deals.write.", ScopeName(needed)));

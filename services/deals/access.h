@@ -39,6 +39,17 @@ std::string ActingUserId(const crm::common::v1::Principal& caller);
 // its alias "mine", in any case. ListDeals' filter.responsible_ids and ListTasks' responsible take it.
 bool IsMe(std::string_view user_filter);
 
+// The widest of the scopes the caller holds as "<prefix>own", "<prefix>team", "<prefix>all" (prefix
+// "deals.read.", "bookings.write.", ...); kNone without any. Every scoped family of deals (deals, bookings,
+// interactions) decides with these three.
+Scope ScopeOf(const crm::common::v1::Principal& caller, std::string_view prefix);
+// The narrowest scope that reaches a record of `responsible_id` and `team_ids` for `caller`: kOwn when the
+// caller is its responsible, kTeam when they share a team, else kAll.
+Scope NeededScope(const crm::common::v1::Principal& caller, std::string_view responsible_id,
+                  const std::vector<std::string>& team_ids);
+// "own", "team" or "all": a scope as its permissions end.
+const char* ScopeName(Scope s);
+
 // The widest scope the caller may read in (read or write permissions; write implies read).
 Scope ReadScope(const crm::common::v1::Principal& caller);
 // The widest scope the caller may change deals in.

@@ -28,6 +28,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
 #include "services/deals/wiring.h"
+#include "services/deals/realty/demo.h"
 #include "services/deals/clients.h"
 #include "services/deals/deals.h"
 #include "services/deals/listing.h"
@@ -55,6 +56,7 @@ int DemoMain() {
         crm::pg::MigrateAndOpen(crm::deals::AllMigrations(),
             {.dsn = dsn, .size = 2, .application_name = "deals-demo"}));
     CRM_RETURN_IF_ERROR(crm::deals::LoadDemoPipelines(*pool));
+    CRM_RETURN_IF_ERROR(crm::deals::realty::LoadDemoRealty(*pool));  // D14: a project, two buildings, bookings
     // Issue 17: the 1C side's demo deals, proposal and documents (services/deals/erp/demo.h).
     CRM_RETURN_IF_ERROR(crm::deals::erp::LoadDemoErp(*pool, crm::SystemClock()));
     // Issue 17: requests and interactions of the demo clients (services/deals/interactions/demo.h).

@@ -33,6 +33,7 @@
 #include "services/deals/tasks.h"
 #include "services/deals/timeline.h"
 #include "services/deals/users.h"
+#include "services/deals/realty/wiring.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -43,6 +44,7 @@ namespace crm::deals {
 std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::DealsMigrations().begin(), crm::DealsMigrations().end());
+  all.insert(all.end(), crm::RealtyMigrations().begin(), crm::RealtyMigrations().end());
   // Issue 17: client requests (D15) and interactions (D16), components of their own after deals'.
   const std::vector<crm::pg::Migration>& interactions = crm::deals::interactions::InteractionsMigrations();
   all.insert(all.end(), interactions.begin(), interactions.end());
@@ -105,6 +107,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<crm::deals::PaymentServiceImpl>(*payments)));
   auto* orders = server.Own(std::make_unique<crm::deals::OrderStore>(*p, crm::SystemClock()));
   server.AddService(server.Own(std::make_unique<crm::deals::OrderServiceImpl>(*orders)));
+  // Real estate (D14): inventory, chessboard, matching, bookings (services/deals/realty/wiring.h).
+  CRM_RETURN_IF_ERROR(crm::deals::realty::WireRealty(env, server, *p));
   // Interactions (D16) and client requests (D15): services/deals/interactions.
   CRM_RETURN_IF_ERROR(crm::deals::interactions::WireInteractions(env, server, *p));
   // The 1C side (D17): services/deals/erp.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -226,11 +227,14 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
   EXPECT_EQ(claims->exp - claims->iat, absl::Minutes(10));
   EXPECT_EQ(claims->roles, std::vector<std::string>{"manager"});
   EXPECT_EQ(claims->teams, std::vector<std::string>{sales->id()});
-  const std::vector<std::string> want = {
+  std::vector<std::string> want = {
       "checklists.fill", "clients.read",       "clients.write",      "deals.copy",     "deals.read.team",
       "deals.write.own", "interactions.read.team", "interactions.write.own",  // issue 17 (migration 0006)
       "mortgage.calculate", "notifications.read", "payments.write", "queue.operate",
       "robots.read",     "tasks.operate",      "users.read",         "visits.manage"};
+  // Real estate (issue 17, D14; migration 0008).
+  want.insert(want.end(), {"realty.read", "bookings.read.team", "bookings.write.own"});
+  std::sort(want.begin(), want.end());
   EXPECT_EQ(claims->scopes, want);
 }
 
@@ -1456,7 +1460,12 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
        {"users.read", "identity.read.all", "api_keys.manage", "deals.read.all", "deals.write.all",
         "clients.read", "clients.write", "catalog.manage"}},
   };
-  // Issue 17 (migration 0006): interactions and client requests (services/deals/interactions/access.h).
+  // Real estate (issue 17, D14; migration 0009, README "Real estate").
+  want["head_of_sales"].insert({"realty.read", "realty.manage", "bookings.read.all", "bookings.write.all"});
+  want["manager"].insert({"realty.read", "bookings.read.team", "bookings.write.own"});
+  want["call_center_operator"].insert("realty.read");
+  want["integrator"].insert({"realty.read", "realty.manage"});
+  // Issue 17 (migration 0008): interactions and client requests (services/deals/interactions/access.h).
   want["head_of_sales"].insert({"interactions.read.all", "interactions.write.all", "interactions.slots.manage"});
   want["manager"].insert({"interactions.read.team", "interactions.write.own"});
   want["service_manager"].insert({"interactions.read.all", "interactions.write.own"});
@@ -1464,13 +1473,14 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   want["mortgage_specialist"].insert({"interactions.read.own", "interactions.write.own"});
   want["quality_controller"].insert({"interactions.read.all"});
   want["integrator"].insert({"interactions.read.all", "interactions.write.all"});
-  // Issue 17 (migration 0009): the 1C side of deals (services/deals/erp/README.md).
+  // Issue 17 (migration 0010): the 1C side of deals (services/deals/erp/README.md).
   want["head_of_sales"].insert("erp.manage");
   want["integrator"].insert("erp.sync");
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
              "deals.delete",   "telephony.manage", "reporting.read.all"};
+  all.insert({"bookings.read.own", "bookings.write.team"});  // real estate, administrator only
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
   all.insert({"interactions.read.team", "interactions.write.team"});  // issue 17: no other role has these
   want["administrator"] = all;

@@ -34,7 +34,8 @@ LEAD = "01930000-0001-7000-8000-000000000000"
 UNSORTED = "01930000-0001-7000-8000-000000000001"
 YELLOW_RULE = "01930000-0100-7000-8000-000000000001"
 TOUCHES_RULE = "01930000-0100-7000-8000-000000000003"
-# services/deals/interactions/demo.h
+# A project id for the requests this test makes (services/deals/interactions/demo.h; the demo's own
+# requests are in realty's demo project).
 PROJECT = "01930000-0014-7000-8000-000000000001"
 OFFICE = "01930000-0016-7000-8000-000000000001"
 MSK = zoneinfo.ZoneInfo("Europe/Moscow")
@@ -240,7 +241,11 @@ class Interactions(StackTest):
         self.assertIn("14:00 - (2/2)(Онлайн ПЗ:Юлия)(ПЗ:Зита)", texts)
         agenda = self.curl("GET", "/v1/interactions:today", headers=self.as_("head_of_sales")).json()
         self.assertGreaterEqual(int(agenda.get("overdueCount", "0")), 1)  # yesterday's forgotten call
-        requests = self.curl("GET", "/v1/requests?projectId=%s&pageSize=200" % PROJECT,
+        # The demo's requests are in realty's demo project.
+        projects = self.curl("GET", "/v1/realty/projects?pageSize=200", headers=self.as_("head_of_sales")).json()
+        demo = [p["id"] for p in projects["projects"] if p["name"] == "ЖК Северный парк"]
+        self.assertEqual(len(demo), 1, projects)
+        requests = self.curl("GET", "/v1/requests?projectId=%s&pageSize=200" % demo[0],
                              headers=self.as_("head_of_sales")).json()["requests"]
         self.assertGreaterEqual(len({r["stage"] for r in requests}), 3)
 

@@ -417,9 +417,11 @@ const std::vector<std::string>& Permissions() {
   // Every permission identity's migrations define (services/identity/migrations).
   static const std::vector<std::string> kAll = {
       "api_keys.manage", "api_keys.manage.all", "approvals.decide", "bots.manage", "calls.operate",
+      "bookings.read.all", "bookings.read.own", "bookings.read.team", "bookings.write.all", "bookings.write.own",
+      "bookings.write.team", "realty.manage", "realty.read",
       "catalog.manage", "checklists.fill", "checklists.review", "clients.read", "clients.write", "deals.copy",
       "deals.delete", "deals.read.all", "deals.read.own", "deals.read.team", "deals.write.all",
-      "deals.write.own", "deals.write.team", "dialogs.operate", "dialogs.read.all", "dialogs.supervise",
+      "deals.write.own", "deals.write.team", "dialogs.operate", "erp.manage", "erp.sync", "dialogs.read.all", "dialogs.supervise",
       "identity.read.all", "interactions.read.all", "interactions.read.own", "interactions.read.team",
       "interactions.slots.manage", "interactions.write.all", "interactions.write.own", "interactions.write.team",
       "mortgage.calculate", "mortgage.manage", "mortgage.read.all", "notifications.read",

@@ -14,38 +14,6 @@ namespace crm::deals::interactions {
 
 using crm::common::v1::Principal;
 
-namespace {
-
-Scope ScopeOf(const Principal& p, std::string_view prefix) {
-  const auto has = [&](std::string_view s) { return rpc::HasPermission(p, absl::StrCat(AsAbsl(prefix), AsAbsl(s))); };
-  if (has("all")) return Scope::kAll;
-  if (has("team")) return Scope::kTeam;
-  if (has("own")) return Scope::kOwn;
-  return Scope::kNone;
-}
-
-// The narrowest scope that reaches `owner` for `caller` (kAll reaches every record).
-Scope NeededScope(const Principal& caller, const Owner& owner) {
-  const std::string me = ActingUserId(caller);
-  if (!me.empty() && owner.responsible_id == me) return Scope::kOwn;
-  for (const std::string& t : caller.team_ids()) {
-    if (std::find(owner.team_ids.begin(), owner.team_ids.end(), t) != owner.team_ids.end()) return Scope::kTeam;
-  }
-  return Scope::kAll;
-}
-
-const char* ScopeName(Scope s) {
-  switch (s) {
-    case Scope::kOwn:
-      return "own";
-    case Scope::kTeam:
-      return "team";
-    default:
-      return "all";
-  }
-}
-
-}  // namespace
 
 Scope ReadScope(const Principal& caller) { return std::max(ScopeOf(caller, kReadPrefix), ScopeOf(caller, kWritePrefix)); }
 
@@ -58,19 +26,19 @@ absl::StatusOr<Owner> OwnerOf(pqxx::transaction_base& tx, const std::string& res
 }
 
 absl::Status CheckCanRead(const Principal& caller, const Owner& owner, std::string_view what) {
-  if (ReadScope(caller) >= NeededScope(caller, owner)) return absl::OkStatus();
+  if (ReadScope(caller) >= NeededScope(caller, owner.responsible_id, owner.team_ids)) return absl::OkStatus();
   return absl::NotFoundError(absl::StrCat(AsAbsl(what), " not found"));
 }
 
 absl::Status CheckCanWrite(const Principal& caller, const Owner& owner, std::string_view what) {
-  const Scope needed = NeededScope(caller, owner);
+  const Scope needed = NeededScope(caller, owner.responsible_id, owner.team_ids);
   if (ReadScope(caller) < needed) return absl::NotFoundError(absl::StrCat(AsAbsl(what), " not found"));
   if (WriteScope(caller) >= needed) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("missing permission ", kWritePrefix, ScopeName(needed)));
 }
 
 absl::Status CheckCanAssign(const Principal& caller, const Owner& owner) {
-  const Scope needed = NeededScope(caller, owner);
+  const Scope needed = NeededScope(caller, owner.responsible_id, owner.team_ids);
   if (WriteScope(caller) >= needed) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("missing permission ", kWritePrefix, ScopeName(needed)));
 }

@@ -15,6 +15,7 @@
 #include "services/deals/interactions/calendar_store.h"
 #include "services/deals/interactions/interaction_store.h"
 #include "services/deals/interactions/request_store.h"
+#include "services/deals/realty/demo.h"
 
 namespace crm::deals::interactions {
 
@@ -42,6 +43,9 @@ constexpr char kInsertClient[] =
     "INSERT INTO clients (id, kind, name, phones) VALUES ($1::uuid, 2, $2, ARRAY[$3]) ON CONFLICT (id) DO NOTHING";
 constexpr char kDemoResponsible[] =
     "SELECT user_id::text FROM user_directory WHERE active ORDER BY cardinality(team_ids) = 0, user_id LIMIT 1";
+// The demo project's id: realty's «ЖК Северный парк» (loaded before, services/deals/realty/demo.h), else
+// kDemoProjectId.
+constexpr char kRealtyProject[] = "SELECT id::text FROM realty_projects WHERE external_id = $1";
 constexpr char kRequestOf[] =
     "SELECT id::text FROM client_requests WHERE client_id = $1::uuid AND project_id = $2::uuid LIMIT 1";
 
@@ -60,11 +64,17 @@ absl::Status LoadDemoInteractions(pg::Pool& pool, absl::TimeZone zone, const Clo
     demo.add_permissions(p);
   }
   const Actor actor{.principal = demo};
+  std::string project_id = kDemoProjectId;
+  CRM_RETURN_IF_ERROR(pg::InTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
+    pqxx::result r = pg::ExecPrepared(tx, kRealtyProject, std::string(realty::kDemoProjectExternalId));
+    if (!r.empty()) project_id = r[0][0].c_str();
+    return absl::OkStatus();
+  }));
   CalendarStore calendars(pool, clock, zone);
   v1::SlotCalendar office;
   office.set_id(kDemoCalendarId);
   office.set_name("Офис продаж");
-  office.set_project_id(kDemoProjectId);
+  office.set_project_id(project_id);
   office.set_open_time("09:00");
   office.set_close_time("21:00");
   office.set_slot_minutes(60);
@@ -82,14 +92,14 @@ absl::Status LoadDemoInteractions(pg::Pool& pool, absl::TimeZone zone, const Clo
     const std::string key = absl::StrCat("demo-", n + 1);
     std::string request_id;
     CRM_RETURN_IF_ERROR(pg::InTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
-      pqxx::result r = pg::ExecPrepared(tx, kRequestOf, c.id, kDemoProjectId);
+      pqxx::result r = pg::ExecPrepared(tx, kRequestOf, c.id, project_id);
       if (!r.empty()) request_id = r[0][0].c_str();
       return absl::OkStatus();
     }));
     if (request_id.empty()) {
       v1::ClientRequest q;
       q.set_client_id(c.id);
-      q.set_project_id(kDemoProjectId);
+      q.set_project_id(project_id);
       q.set_unit_kind(n % 3 == 2 ? v1::ClientRequest::APARTMENTS : v1::ClientRequest::APARTMENT);
       q.set_source(n % 2 == 0 ? "Сайт" : "Звонок");
       for (const std::string& f : factors[n]) q.add_choice_factors(f);

@@ -381,6 +381,21 @@ absl::Status InteractionStore::MarkDone(pqxx::transaction_base& tx, const Actor&
   return Emit(tx, outbox_, actor, v1::kInteractionAggregate, x.id(), v1::kInteractionCompletedType, done, owner);
 }
 
+absl::Status InteractionStore::MarkCancelled(pqxx::transaction_base& tx, const Actor& actor, v1::Interaction& x,
+                                             const std::string& reason, absl::Time now) {
+  if (!x.calendar_id().empty()) ReleaseSlot(tx, x.calendar_id(), FromProtoTimestamp(x.planned_time()));
+  x.set_status(v1::Interaction::CANCELLED);
+  x.set_overdue(false);
+  x.set_version(x.version() + 1);
+  *x.mutable_update_time() = ToProtoTimestamp(now);
+  Save(tx, x);
+  CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, x.responsible_id()));
+  v1::InteractionCancelled ev;
+  *ev.mutable_interaction() = x;
+  ev.set_reason(reason);
+  return Emit(tx, outbox_, actor, v1::kInteractionAggregate, x.id(), v1::kInteractionCancelledType, ev, owner);
+}
+
 absl::StatusOr<v1::Interaction> InteractionStore::Create(const Actor& actor, const v1::Interaction& in,
                                                          std::string_view idempotency_key) {
   const absl::Time now = clock_.Now();
@@ -686,19 +701,7 @@ absl::StatusOr<v1::Interaction> InteractionStore::Upsert(const Actor& actor, con
                                next_owner, &owner));
     }
     if (completes) CRM_RETURN_IF_ERROR(MarkDone(tx, actor, x, now));
-    if (cancels) {
-      if (!x.calendar_id().empty()) ReleaseSlot(tx, x.calendar_id(), FromProtoTimestamp(x.planned_time()));
-      x.set_status(v1::Interaction::CANCELLED);
-      x.set_overdue(false);
-      x.set_version(x.version() + 1);
-      *x.mutable_update_time() = ToProtoTimestamp(now);
-      Save(tx, x);
-      CRM_ASSIGN_OR_RETURN(Owner o, OwnerOf(tx, x.responsible_id()));
-      v1::InteractionCancelled ev;
-      *ev.mutable_interaction() = x;
-      CRM_RETURN_IF_ERROR(
-          Emit(tx, outbox_, actor, v1::kInteractionAggregate, x.id(), v1::kInteractionCancelledType, ev, o));
-    }
+    if (cancels) CRM_RETURN_IF_ERROR(MarkCancelled(tx, actor, x, "", now));
     out = x;
     std::set<std::string> requests{old->request_id(), x.request_id()};
     for (const std::string& r : requests) {
@@ -819,18 +822,8 @@ absl::StatusOr<v1::Interaction> InteractionStore::Cancel(const Actor& actor, con
     CRM_RETURN_IF_ERROR(CheckVersion(req.version(), old->version()));
     if (old->status() != v1::Interaction::PLANNED) return absl::FailedPreconditionError("interaction is not planned");
     v1::Interaction x = *old;
-    if (!x.calendar_id().empty()) ReleaseSlot(tx, x.calendar_id(), FromProtoTimestamp(x.planned_time()));
-    x.set_status(v1::Interaction::CANCELLED);
-    x.set_overdue(false);
-    x.set_version(old->version() + 1);
-    *x.mutable_update_time() = ToProtoTimestamp(now);
-    Save(tx, x);
+    CRM_RETURN_IF_ERROR(MarkCancelled(tx, actor, x, req.reason(), now));
     out = x;
-    v1::InteractionCancelled ev;
-    *ev.mutable_interaction() = x;
-    ev.set_reason(req.reason());
-    CRM_RETURN_IF_ERROR(
-        Emit(tx, outbox_, actor, v1::kInteractionAggregate, x.id(), v1::kInteractionCancelledType, ev, owner));
     if (!x.request_id().empty()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, x.request_id(), now));
     return absl::OkStatus();
   }));

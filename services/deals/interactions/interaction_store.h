@@ -90,6 +90,10 @@ class InteractionStore {
                           absl::Time now);
   // `x` (stored as `old`) made DONE at `now` in `tx`, with its events; the request is refreshed by the caller.
   absl::Status MarkDone(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x, absl::Time now);
+  // `x`, PLANNED, made CANCELLED at `now` in `tx`: its slot released, its event (with `reason`); the
+  // request is refreshed by the caller.
+  absl::Status MarkCancelled(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x,
+                             const std::string& reason, absl::Time now);
 
   pg::Pool& pool_;
   const Clock& clock_;

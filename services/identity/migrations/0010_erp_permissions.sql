@@ -1,4 +1,4 @@
--- 0009: issue 17 — the 1C side of deals (D17, seed 002; services/deals/erp): erp.sync (what 1C does
+-- 0010: issue 17 — the 1C side of deals (D17, seed 002; services/deals/erp): erp.sync (what 1C does
 -- through its API key: upsert proposals and documents, report the status of mirrored tasks, read every
 -- deal's documents and the task mirror) and erp.manage (which pipelines 1C manages, the accountant's
 -- address). Least privilege: 1C is an integrator's API key (G2), so the integrator gets erp.sync; the
