@@ -42,6 +42,7 @@
 #include "services/deals/sql.h"
 #include "services/deals/tasks.h"
 #include "services/deals/timeline.h"
+#include "services/deals/plan_test_base.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -146,7 +147,7 @@ struct TaskFilter {
   std::string where;
 };
 
-class ListsPlanTest : public ::testing::Test {
+class ListsPlanTest : public PlanTestBase<ListsPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
@@ -294,37 +295,6 @@ class ListsPlanTest : public ::testing::Test {
     std::cerr << "lists_plan_test: data loaded and analysed in " << absl::Now() - start << "\n";
   }
 
-  static void TearDownTestSuite() {
-    delete db_;
-    db_ = nullptr;
-  }
-
-  // Runs `insert` into `table` as pg_restore would: without the table's indexes (but its constraints'),
-  // which are then built again from their definitions — one sorted build each instead of a million
-  // inserts into each. The schema afterwards is the migrations' exactly.
-  static void BulkLoad(pqxx::work& tx, const std::string& table, const std::string& insert) {
-    const absl::Time start = absl::Now();
-    pg::testing::BulkLoad(
-        tx, {table}, [&](pqxx::transaction_base& w) { w.exec0(insert); }, /*drop_constraints=*/false);
-    std::cerr << "lists_plan_test: " << table << " loaded in " << absl::Now() - start << "\n";
-  }
-
-  void SetUp() override {
-    ASSERT_NE(db_, nullptr);
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-  }
-
-  // The first column of `sql`'s rows, read plainly.
-  std::vector<std::string> Column(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    std::vector<std::string> out;
-    for (const pqxx::row& r : tx.exec(sql)) out.push_back(r[0].as<std::string>());
-    return out;
-  }
-
   // Fails for each statement of `statements` whose plan — for its values, and the generic plan a
   // prepared statement may settle on — reads a big table (kBigTables) with a sequential scan, or throws
   // away more than kMaxDiscarded rows of one. Returns how many statements read a big table.
@@ -408,12 +378,9 @@ class ListsPlanTest : public ::testing::Test {
   }
 
   static inline const absl::Time kNow = absl::FromCivil(absl::CivilDay(2026, 6, 10), absl::UTCTimeZone());
-  static pg::testing::TempDatabase* db_;
   ManualClock clock_{kNow};
-  std::unique_ptr<pg::Pool> pool_;
 };
 
-pg::testing::TempDatabase* ListsPlanTest::db_ = nullptr;
 
 TEST_F(ListsPlanTest, TasksOfEveryScopeAndFilterAreIndexBackedAndExact) {
   TaskStore store(*pool_, clock_);

@@ -34,6 +34,7 @@
 #include "services/deals/erp/task_mirror.h"
 #include "services/deals/erp/wiring.h"
 #include "services/deals/sql.h"
+#include "services/deals/plan_test_base.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -87,7 +88,7 @@ class TakingMailer final : public mail::Mailer {
   absl::Status Send(const mail::MailMessage&) override { return absl::OkStatus(); }
 };
 
-class ErpPlanTest : public ::testing::Test {
+class ErpPlanTest : public PlanTestBase<ErpPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
@@ -160,45 +161,15 @@ class ErpPlanTest : public ::testing::Test {
     std::cerr << "erp_plan_test: data loaded and analysed in " << absl::Now() - start << "\n";
   }
 
-  static void TearDownTestSuite() {
-    delete db_;
-    db_ = nullptr;
-  }
-
-  static void BulkLoad(pqxx::work& tx, const std::string& table, const std::string& insert) {
-    const absl::Time start = absl::Now();
-    pg::testing::BulkLoad(
-        tx, {table}, [&](pqxx::transaction_base& w) { w.exec0(insert); }, /*drop_constraints=*/false);
-    std::cerr << "erp_plan_test: " << table << " loaded in " << absl::Now() - start << "\n";
-  }
-
-  void SetUp() override {
-    ASSERT_NE(db_, nullptr);
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-  }
-
-  std::vector<std::string> Column(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    std::vector<std::string> out;
-    for (const pqxx::row& r : tx.exec(sql)) out.push_back(r[0].as<std::string>());
-    return out;
-  }
-
   int ExpectIndexBacked(const std::vector<StatementRecorder::Statement>& statements, const std::string& what) {
     return pg::testing::ExpectNoSeqScan(
         db_->dsn(), statements,
         {.tables = kBigTables, .max_removed_rows = kMaxDiscarded, .analyze = true, .analyze_generic = true, .what = what});
   }
 
-  static pg::testing::TempDatabase* db_;
   ManualClock clock_{absl::Now()};
-  std::unique_ptr<pg::Pool> pool_;
 };
 
-pg::testing::TempDatabase* ErpPlanTest::db_ = nullptr;
 
 TEST_F(ErpPlanTest, DocumentsOfEveryFilterAreIndexBackedAndExact) {
   DocumentStore store(*pool_, clock_);

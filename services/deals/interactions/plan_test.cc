@@ -34,6 +34,7 @@
 #include "services/deals/interactions/request_store.h"
 #include "services/deals/interactions/wiring.h"
 #include "services/deals/sql.h"
+#include "services/deals/plan_test_base.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -111,7 +112,7 @@ std::string Sees(const Caller& c, const std::string& column) {
   return s;
 }
 
-class InteractionsPlanTest : public ::testing::Test {
+class InteractionsPlanTest : public PlanTestBase<InteractionsPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
@@ -179,33 +180,11 @@ class InteractionsPlanTest : public ::testing::Test {
     std::cerr << "interactions_plan_test: data loaded and analysed in " << absl::Now() - start << "\n";
   }
 
-  static void TearDownTestSuite() {
-    delete db_;
-    db_ = nullptr;
-  }
-
-  static void BulkLoad(pqxx::work& tx, const std::string& table, const std::string& insert) {
-    const absl::Time start = absl::Now();
-    pg::testing::BulkLoad(
-        tx, {table}, [&](pqxx::transaction_base& w) { w.exec0(insert); }, /*drop_constraints=*/false);
-    std::cerr << "interactions_plan_test: " << table << " loaded in " << absl::Now() - start << "\n";
-  }
-
   void SetUp() override {
-    ASSERT_NE(db_, nullptr);
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
+    PlanTestBase::SetUp();
     ASSERT_TRUE(absl::LoadTimeZone("Europe/Moscow", &zone_));
   }
 
-  std::vector<std::string> Column(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    std::vector<std::string> out;
-    for (const pqxx::row& r : tx.exec(sql)) out.push_back(r[0].as<std::string>());
-    return out;
-  }
   int64_t Count(const std::string& sql) { return db_->Count(sql); }
 
   // Fails for each statement whose plan (for its values and generic) reads a big table with a
@@ -217,13 +196,9 @@ class InteractionsPlanTest : public ::testing::Test {
   }
 
   static inline const absl::Time kNow = absl::FromCivil(absl::CivilMinute(2025, 11, 1, 12, 0), absl::UTCTimeZone());
-  static pg::testing::TempDatabase* db_;
   ManualClock clock_{kNow};
-  std::unique_ptr<pg::Pool> pool_;
   absl::TimeZone zone_;
 };
-
-pg::testing::TempDatabase* InteractionsPlanTest::db_ = nullptr;
 
 std::string Ts(absl::Time t) { return absl::StrCat("'", absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone()), "'"); }
 

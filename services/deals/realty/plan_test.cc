@@ -28,6 +28,7 @@
 #include "services/deals/realty/bookings.h"
 #include "services/deals/realty/wiring.h"
 #include "services/deals/sql.h"
+#include "services/deals/plan_test_base.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -73,7 +74,7 @@ Principal User(int n, std::vector<std::string> permissions) {
   return p;
 }
 
-class RealtyPlanTest : public ::testing::Test {
+class RealtyPlanTest : public PlanTestBase<RealtyPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
@@ -186,33 +187,6 @@ class RealtyPlanTest : public ::testing::Test {
     std::cerr << "realty_plan_test: data loaded and analysed in " << absl::Now() - start << "\n";
   }
 
-  static void TearDownTestSuite() {
-    delete db_;
-    db_ = nullptr;
-  }
-
-  static void BulkLoad(pqxx::work& tx, const std::string& table, const std::string& insert) {
-    const absl::Time start = absl::Now();
-    pg::testing::BulkLoad(
-        tx, {table}, [&](pqxx::transaction_base& w) { w.exec0(insert); }, /*drop_constraints=*/false);
-    std::cerr << "realty_plan_test: " << table << " loaded in " << absl::Now() - start << "\n";
-  }
-
-  void SetUp() override {
-    ASSERT_NE(db_, nullptr);
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-  }
-
-  std::vector<std::string> Column(const std::string& sql) {
-    pqxx::connection c(db_->dsn());
-    pqxx::work tx(c);
-    std::vector<std::string> out;
-    for (const pqxx::row& r : tx.exec(sql)) out.push_back(r[0].as<std::string>());
-    return out;
-  }
-
   int ExpectIndexBacked(const std::vector<StatementRecorder::Statement>& statements,
                         const std::string& what) {
     return pg::testing::ExpectNoSeqScan(db_->dsn(), statements,
@@ -224,12 +198,9 @@ class RealtyPlanTest : public ::testing::Test {
                                          .what = what});
   }
 
-  static pg::testing::TempDatabase* db_;
   ManualClock clock_{absl::FromCivil(absl::CivilDay(2026, 6, 10), absl::UTCTimeZone())};
-  std::unique_ptr<pg::Pool> pool_;
 };
 
-pg::testing::TempDatabase* RealtyPlanTest::db_ = nullptr;
 
 TEST_F(RealtyPlanTest, TheChessboardOfA1000UnitBuildingIsOneIndexedStatement) {
   BoardReader board(*pool_);
