@@ -13,39 +13,16 @@ CRM_CONVENTIONS_ONLY=crm.mortgage.,crm.identity. limits the walk to methods with
 one service's cases while another's are being written); the registered test walks them all.
 """
 import copy
-import glob
-import importlib.util
 import os
 import sys
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from e2e import SOURCE, StackTest, main  # noqa: E402
+from e2e import StackTest, main  # noqa: E402
+from idempotency import fill, load_all  # noqa: E402
 
-CASES_DIR = os.path.join(SOURCE, "tests/e2e/idempotency_cases")
 # Keys whose string value a changed body may alter without making the request invalid.
 FREE_TEXT = ("name", "title", "text", "comment", "description", "note", "subject", "reason")
-
-
-def load_case_modules():
-    modules = []
-    for path in sorted(glob.glob(os.path.join(CASES_DIR, "*.py"))):
-        spec = importlib.util.spec_from_file_location("idempotency_" + os.path.basename(path)[:-3], path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        modules.append(module)
-    return modules
-
-
-def fill(value, fixtures):
-    """`value` with {name} placeholders in its strings replaced from `fixtures`."""
-    if isinstance(value, str):
-        return value.format(**fixtures)
-    if isinstance(value, list):
-        return [fill(v, fixtures) for v in value]
-    if isinstance(value, dict):
-        return {k: fill(v, fixtures) for k, v in value.items()}
-    return value
 
 
 def changed(body):
@@ -77,7 +54,7 @@ class ApiConventions(StackTest):
         only = [p for p in os.environ.get("CRM_CONVENTIONS_ONLY", "").split(",") if p]
         if only:
             posts = {m: p for m, p in posts.items() if any(m.startswith(o) for o in only)}
-        modules = load_case_modules()
+        modules = load_all()
         cases = {}
         for module in modules:
             for case in module.CASES:

@@ -15,7 +15,6 @@ descriptor set, not our code) and python3-confluent-kafka.
 """
 import copy
 import datetime
-import importlib.util
 import os
 import sys
 import time
@@ -29,6 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from e2e import BUILD, SOURCE, StackTest, main  # noqa: E402
 from stack import BROKERS  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
+from idempotency import fill, load_cases  # noqa: E402
 
 getcontext().prec = 50
 
@@ -47,25 +47,6 @@ def annuity(principal_kop, rate, months):
     i = Decimal(rate) / 12
     a = Decimal(principal_kop) * i / (1 - (1 + i) ** -months)
     return int(a.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def case_module(name):
-    """tests/e2e/idempotency_cases/<name>.py, the module the suite's POST walk reads."""
-    path = os.path.join(SOURCE, "tests/e2e/idempotency_cases", name + ".py")
-    spec = importlib.util.spec_from_file_location("idempotency_" + name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def fill(value, fixtures):
-    if isinstance(value, str):
-        return value.format(**fixtures)
-    if isinstance(value, list):
-        return [fill(v, fixtures) for v in value]
-    if isinstance(value, dict):
-        return {k: fill(v, fixtures) for k, v in value.items()}
-    return value
 
 
 class Mortgage(StackTest):
@@ -428,7 +409,7 @@ class MortgageIdempotency(StackTest):
         """The cases the suite's POST walk reads, run here on their own: twice with one key (200, the same
         body), then the same key with another request (400 naming idempotency-key)."""
         for name in ("mortgage", "identity"):
-            module = case_module(name)
+            module = load_cases(name)
             fx = module.fixtures(self.curl, self.as_)
             for case in module.CASES:
                 if "exempt" in case:

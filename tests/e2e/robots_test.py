@@ -14,7 +14,6 @@ gateway, python3-grpcio and python3-confluent-kafka.
 """
 import email
 import email.policy
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,6 +27,7 @@ import grpc
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from e2e import SOURCE, StackTest, main  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
+from idempotency import fill, load_cases  # noqa: E402
 from sse import SseClient  # noqa: E402
 
 LEAD = "01930000-0001-7000-8000-000000000000"
@@ -42,28 +42,6 @@ URGENT_RULE = "01930000-0100-7000-8000-000000000002"
 THRESHOLD_RULE = "01930000-0100-7000-8000-000000000016"
 TOUCHES_RULE = "01930000-0100-7000-8000-000000000003"
 PUBLIC_URL = "https://crm.e2e.example"
-
-
-def load_idempotency_cases():
-    """tests/e2e/idempotency_cases/robots.py, the module the suite's idempotency walk reads."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idempotency_cases", "robots.py")
-    spec = importlib.util.spec_from_file_location("idempotency_cases_robots", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def fill(value, names):
-    """`value` with "{name}" in its strings replaced by names[name] (the cases' placeholders)."""
-    if isinstance(value, str):
-        for k, v in names.items():
-            value = value.replace("{%s}" % k, v)
-        return value
-    if isinstance(value, dict):
-        return {k: fill(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, names) for v in value]
-    return value
 
 
 def wait_until(fn, what, timeout=60, stack=None):
@@ -220,7 +198,7 @@ class Robots(StackTest):
     # ---- the API's conventions (issue 16) -------------------------------------------------------------
 
     def test_every_robots_post_has_an_idempotency_case_that_holds(self):
-        cases = load_idempotency_cases()
+        cases = load_cases("robots")
         by_method = {c["rpc"].rsplit(".", 1)[1]: c for c in cases.CASES}
         spec = self.curl("GET", "/openapi.json").json()
         posts = [op["operationId"].rsplit("_", 1)[1] for path, item in spec["paths"].items()
