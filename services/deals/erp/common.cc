@@ -22,45 +22,44 @@ using crm::common::v1::Principal;
 
 namespace {
 
-constexpr char kLoadDeal[] =
-    "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), "
-    "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "
-    "FROM deals d LEFT JOIN clients c ON c.id = d.client_id WHERE d.id = $1::uuid";
-constexpr char kLoadDealForUpdate[] =
-    "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), "
-    "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "
-    "FROM deals d LEFT JOIN clients c ON c.id = d.client_id WHERE d.id = $1::uuid FOR UPDATE OF d";
-constexpr char kLoadDeals[] =
-    "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), "
-    "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "
-    "FROM deals d LEFT JOIN clients c ON c.id = d.client_id WHERE d.id = ANY($1::uuid[])";
+// One deal's columns (as ReadDeal reads them) and the four ways the 1C side loads them.
+#define CRM_ERP_DEAL_SELECT                                                                                 \
+  "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), " \
+  "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "                    \
+  "FROM deals d LEFT JOIN clients c ON c.id = d.client_id "
+constexpr char kLoadDeal[] = CRM_ERP_DEAL_SELECT "WHERE d.id = $1::uuid";
+constexpr char kLoadDealForUpdate[] = CRM_ERP_DEAL_SELECT "WHERE d.id = $1::uuid FOR UPDATE OF d";
+constexpr char kLoadDeals[] = CRM_ERP_DEAL_SELECT "WHERE d.id = ANY($1::uuid[])";
 constexpr char kLoadDealsForUpdate[] =
-    "SELECT d.id::text, d.name, d.pipeline_id::text, COALESCE(d.client_id::text, ''), COALESCE(c.name, ''), "
-    "d.currency, d.amount_minor, d.responsible_id::text, array_to_json(d.team_ids)::text "
-    "FROM deals d LEFT JOIN clients c ON c.id = d.client_id WHERE d.id = ANY($1::uuid[]) ORDER BY d.id "
-    "FOR UPDATE OF d";
+    CRM_ERP_DEAL_SELECT "WHERE d.id = ANY($1::uuid[]) ORDER BY d.id FOR UPDATE OF d";
+#undef CRM_ERP_DEAL_SELECT
 constexpr char kDirection[] =
     "SELECT p.name, e.proposals_from_erp, e.tasks_mirrored FROM erp_directions e JOIN pipelines p ON p.id = "
     "e.pipeline_id WHERE e.pipeline_id = $1::uuid";
 constexpr char kPipelineName[] = "SELECT name FROM pipelines WHERE id = $1::uuid";
 constexpr char kUserName[] = "SELECT full_name FROM user_directory WHERE user_id = $1::uuid";
 
+// A row of CRM_ERP_DEAL_SELECT.
+DealInfo ReadDeal(const pqxx::row& row) {
+  DealInfo d;
+  d.id = row[0].c_str();
+  d.name = row[1].c_str();
+  d.pipeline_id = row[2].c_str();
+  d.client_id = row[3].c_str();
+  d.client_name = row[4].c_str();
+  d.currency = row[5].c_str();
+  d.amount_minor = row[6].as<int64_t>();
+  d.ownership.responsible_id = row[7].c_str();
+  d.ownership.team_ids = JsonStrings(row[8].c_str());
+  return d;
+}
+
 }  // namespace
 
 absl::StatusOr<DealInfo> LoadDealUnchecked(pqxx::transaction_base& tx, std::string_view deal_id, bool for_update) {
   pqxx::result r = pg::ExecPrepared(tx, for_update ? kLoadDealForUpdate : kLoadDeal, std::string(deal_id));
   if (r.empty()) return absl::NotFoundError("deal not found");
-  DealInfo d;
-  d.id = r[0][0].c_str();
-  d.name = r[0][1].c_str();
-  d.pipeline_id = r[0][2].c_str();
-  d.client_id = r[0][3].c_str();
-  d.client_name = r[0][4].c_str();
-  d.currency = r[0][5].c_str();
-  d.amount_minor = r[0][6].as<int64_t>();
-  d.ownership.responsible_id = r[0][7].c_str();
-  d.ownership.team_ids = JsonStrings(r[0][8].c_str());
-  return d;
+  return ReadDeal(r[0]);
 }
 
 absl::StatusOr<std::map<std::string, DealInfo>> LoadDealsUnchecked(pqxx::transaction_base& tx,
@@ -68,18 +67,7 @@ absl::StatusOr<std::map<std::string, DealInfo>> LoadDealsUnchecked(pqxx::transac
                                                                    bool for_update) {
   std::map<std::string, DealInfo> out;
   pqxx::result r = pg::ExecPrepared(tx, for_update ? kLoadDealsForUpdate : kLoadDeals, pg::ArrayLiteral(ids));
-  for (const pqxx::row& row : r) {
-    DealInfo& d = out[row[0].c_str()];
-    d.id = row[0].c_str();
-    d.name = row[1].c_str();
-    d.pipeline_id = row[2].c_str();
-    d.client_id = row[3].c_str();
-    d.client_name = row[4].c_str();
-    d.currency = row[5].c_str();
-    d.amount_minor = row[6].as<int64_t>();
-    d.ownership.responsible_id = row[7].c_str();
-    d.ownership.team_ids = JsonStrings(row[8].c_str());
-  }
+  for (const pqxx::row& row : r) out.emplace(row[0].c_str(), ReadDeal(row));
   return out;
 }
 
