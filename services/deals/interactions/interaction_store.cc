@@ -99,11 +99,13 @@ bool SameTime(bool has_a, const Timestamp& a, bool has_b, const Timestamp& b) {
   return has_a == has_b && (!has_a || FromProtoTimestamp(a) == FromProtoTimestamp(b));
 }
 
+// The interaction `where_sql` finds, row-locked unless `for_update` is false (a plain read).
 std::optional<v1::Interaction> LoadInteraction(pqxx::transaction_base& tx, const std::string& where_sql,
-                                               absl::Time now, const std::string& a, const std::string& b = "") {
+                                               absl::Time now, const std::string& a, const std::string& b = "",
+                                               bool for_update = true) {
   const std::string sql = absl::StrCat("SELECT ", InteractionColumns(),
                                        " FROM interactions i JOIN clients c ON c.id = i.client_id WHERE ", where_sql,
-                                       " FOR UPDATE OF i");
+                                       for_update ? " FOR UPDATE OF i" : "");
   pqxx::result r = b.empty() ? pg::ExecPrepared(tx, sql, a) : pg::ExecPrepared(tx, sql, a, b);
   if (r.empty()) return std::nullopt;
   return ReadInteraction(r[0], now);
@@ -426,12 +428,10 @@ absl::StatusOr<v1::Interaction> InteractionStore::Get(const Principal& caller, s
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
-        pqxx::result r = pg::ExecPrepared(
-            tx, absl::StrCat("SELECT ", InteractionColumns(),
-                             " FROM interactions i JOIN clients c ON c.id = i.client_id WHERE i.id = $1::uuid"),
-            std::string(id));
-        if (r.empty()) return absl::NotFoundError("interaction not found");
-        out = ReadInteraction(r[0], now);
+        std::optional<v1::Interaction> found =
+            LoadInteraction(tx, "i.id = $1::uuid", now, std::string(id), "", /*for_update=*/false);
+        if (!found.has_value()) return absl::NotFoundError("interaction not found");
+        out = *std::move(found);
         CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, out.responsible_id()));
         return CheckCanRead(caller, owner, kWhat);
       },
