@@ -99,11 +99,13 @@ bool SameTime(bool has_a, const Timestamp& a, bool has_b, const Timestamp& b) {
   return has_a == has_b && (!has_a || FromProtoTimestamp(a) == FromProtoTimestamp(b));
 }
 
+// The interaction `where_sql` finds, row-locked unless `for_update` is false (a plain read).
 std::optional<v1::Interaction> LoadInteraction(pqxx::transaction_base& tx, const std::string& where_sql,
-                                               absl::Time now, const std::string& a, const std::string& b = "") {
+                                               absl::Time now, const std::string& a, const std::string& b = "",
+                                               bool for_update = true) {
   const std::string sql = absl::StrCat("SELECT ", InteractionColumns(),
                                        " FROM interactions i JOIN clients c ON c.id = i.client_id WHERE ", where_sql,
-                                       " FOR UPDATE OF i");
+                                       for_update ? " FOR UPDATE OF i" : "");
   pqxx::result r = b.empty() ? pg::ExecPrepared(tx, sql, a) : pg::ExecPrepared(tx, sql, a, b);
   if (r.empty()) return std::nullopt;
   return ReadInteraction(r[0], now);
@@ -366,7 +368,7 @@ absl::Status InteractionStore::InsertInTx(pqxx::transaction_base& tx, const Acto
 }
 
 absl::Status InteractionStore::MarkDone(pqxx::transaction_base& tx, const Actor& actor, v1::Interaction& x,
-                                        absl::Time now) {
+                                        const Owner& owner, absl::Time now) {
   x.set_status(v1::Interaction::DONE);
   x.set_overdue(false);
   *x.mutable_done_time() = ToProtoTimestamp(now);
@@ -374,7 +376,6 @@ absl::Status InteractionStore::MarkDone(pqxx::transaction_base& tx, const Actor&
   *x.mutable_update_time() = ToProtoTimestamp(now);
   x.set_version(x.version() + 1);
   Save(tx, x);
-  CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, x.responsible_id()));
   v1::InteractionCompleted done;
   *done.mutable_interaction() = x;
   for (std::string& d : TouchedDeals(tx, x)) done.add_touched_deal_ids(std::move(d));
@@ -382,14 +383,13 @@ absl::Status InteractionStore::MarkDone(pqxx::transaction_base& tx, const Actor&
 }
 
 absl::Status InteractionStore::MarkCancelled(pqxx::transaction_base& tx, const Actor& actor, v1::Interaction& x,
-                                             const std::string& reason, absl::Time now) {
+                                             const Owner& owner, const std::string& reason, absl::Time now) {
   if (!x.calendar_id().empty()) ReleaseSlot(tx, x.calendar_id(), FromProtoTimestamp(x.planned_time()));
   x.set_status(v1::Interaction::CANCELLED);
   x.set_overdue(false);
   x.set_version(x.version() + 1);
   *x.mutable_update_time() = ToProtoTimestamp(now);
   Save(tx, x);
-  CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, x.responsible_id()));
   v1::InteractionCancelled ev;
   *ev.mutable_interaction() = x;
   ev.set_reason(reason);
@@ -428,12 +428,10 @@ absl::StatusOr<v1::Interaction> InteractionStore::Get(const Principal& caller, s
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
-        pqxx::result r = pg::ExecPrepared(
-            tx, absl::StrCat("SELECT ", InteractionColumns(),
-                             " FROM interactions i JOIN clients c ON c.id = i.client_id WHERE i.id = $1::uuid"),
-            std::string(id));
-        if (r.empty()) return absl::NotFoundError("interaction not found");
-        out = ReadInteraction(r[0], now);
+        std::optional<v1::Interaction> found =
+            LoadInteraction(tx, "i.id = $1::uuid", now, std::string(id), "", /*for_update=*/false);
+        if (!found.has_value()) return absl::NotFoundError("interaction not found");
+        out = *std::move(found);
         CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, out.responsible_id()));
         return CheckCanRead(caller, owner, kWhat);
       },
@@ -610,7 +608,10 @@ absl::StatusOr<v1::Interaction> InteractionStore::Update(const Actor& actor, con
     x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
     Save(tx, x);
     out = x;
-    CRM_ASSIGN_OR_RETURN(Owner next_owner, OwnerOf(tx, x.responsible_id()));
+    Owner next_owner = owner;
+    if (x.responsible_id() != owner.responsible_id) {
+      CRM_ASSIGN_OR_RETURN(next_owner, OwnerOf(tx, x.responsible_id()));
+    }
     v1::InteractionUpdated ev;
     *ev.mutable_interaction() = x;
     for (const std::string& c : changed) ev.add_changed_fields(c);
@@ -686,13 +687,16 @@ absl::StatusOr<v1::Interaction> InteractionStore::Upsert(const Actor& actor, con
       out = *old;  // the same call again: nothing to record
       return absl::OkStatus();
     }
+    Owner next_owner = owner;  // x's responsible's, read once
     if (!changed.empty()) {
       x.set_version(old->version() + 1);
       *x.mutable_update_time() = ToProtoTimestamp(now);
       *x.mutable_occur_time() = OccurTime(x);
       x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
       Save(tx, x);
-      CRM_ASSIGN_OR_RETURN(Owner next_owner, OwnerOf(tx, x.responsible_id()));
+      if (x.responsible_id() != owner.responsible_id) {
+        CRM_ASSIGN_OR_RETURN(next_owner, OwnerOf(tx, x.responsible_id()));
+      }
       v1::InteractionUpdated ev;
       *ev.mutable_interaction() = x;
       for (const std::string& c : changed) ev.add_changed_fields(c);
@@ -700,8 +704,8 @@ absl::StatusOr<v1::Interaction> InteractionStore::Upsert(const Actor& actor, con
       CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, v1::kInteractionAggregate, x.id(), v1::kInteractionUpdatedType, ev,
                                next_owner, &owner));
     }
-    if (completes) CRM_RETURN_IF_ERROR(MarkDone(tx, actor, x, now));
-    if (cancels) CRM_RETURN_IF_ERROR(MarkCancelled(tx, actor, x, "", now));
+    if (completes) CRM_RETURN_IF_ERROR(MarkDone(tx, actor, x, next_owner, now));
+    if (cancels) CRM_RETURN_IF_ERROR(MarkCancelled(tx, actor, x, next_owner, "", now));
     out = x;
     std::set<std::string> requests{old->request_id(), x.request_id()};
     for (const std::string& r : requests) {
@@ -798,8 +802,12 @@ absl::StatusOr<v1::CompleteInteractionResponse> InteractionStore::Complete(const
       }
       x.set_next_interaction_id(n.id());
       *out.mutable_next() = n;
+      // InsertInTx may have seeded the caller into deals' directory: the event sees their teams then.
+      if (x.responsible_id() == ActingUserId(actor.principal)) {
+        CRM_ASSIGN_OR_RETURN(owner, OwnerOf(tx, x.responsible_id()));
+      }
     }
-    CRM_RETURN_IF_ERROR(MarkDone(tx, actor, x, now));
+    CRM_RETURN_IF_ERROR(MarkDone(tx, actor, x, owner, now));
     *out.mutable_interaction() = x;
     if (!x.request_id().empty()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, x.request_id(), now));
     return absl::OkStatus();
@@ -822,7 +830,7 @@ absl::StatusOr<v1::Interaction> InteractionStore::Cancel(const Actor& actor, con
     CRM_RETURN_IF_ERROR(CheckVersion(req.version(), old->version()));
     if (old->status() != v1::Interaction::PLANNED) return absl::FailedPreconditionError("interaction is not planned");
     v1::Interaction x = *old;
-    CRM_RETURN_IF_ERROR(MarkCancelled(tx, actor, x, req.reason(), now));
+    CRM_RETURN_IF_ERROR(MarkCancelled(tx, actor, x, owner, req.reason(), now));
     out = x;
     if (!x.request_id().empty()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, x.request_id(), now));
     return absl::OkStatus();

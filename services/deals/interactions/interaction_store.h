@@ -47,6 +47,7 @@
 #include "google/protobuf/field_mask.pb.h"
 #include "libs/events/outbox.h"
 #include "services/deals/deals.h"
+#include "services/deals/interactions/access.h"
 #include "services/deals/users.h"
 
 namespace pqxx {
@@ -88,12 +89,14 @@ class InteractionStore {
   // request's refresh. `x` gets its id, primacy and times.
   absl::Status InsertInTx(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x,
                           absl::Time now);
-  // `x` (stored as `old`) made DONE at `now` in `tx`, with its events; the request is refreshed by the caller.
-  absl::Status MarkDone(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x, absl::Time now);
-  // `x`, PLANNED, made CANCELLED at `now` in `tx`: its slot released, its event (with `reason`); the
-  // request is refreshed by the caller.
+  // `x` (stored as `old`) made DONE at `now` in `tx`, with its events (visible by `owner`, x's responsible
+  // as the caller has read it); the request is refreshed by the caller.
+  absl::Status MarkDone(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x,
+                        const Owner& owner, absl::Time now);
+  // `x`, PLANNED, made CANCELLED at `now` in `tx`: its slot released, its event (with `reason`, visible
+  // by `owner`, x's responsible); the request is refreshed by the caller.
   absl::Status MarkCancelled(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x,
-                             const std::string& reason, absl::Time now);
+                             const Owner& owner, const std::string& reason, absl::Time now);
 
   pg::Pool& pool_;
   const Clock& clock_;
