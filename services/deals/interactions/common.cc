@@ -5,15 +5,18 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "libs/base/status.h"
 #include "libs/base/uuid.h"
+#include "services/deals/sql.h"
 
 namespace crm::deals::interactions {
 
-void CheckPageSize(int requested, std::vector<FieldViolation>& bad, std::string_view field) {
-  if (requested < 0) bad.push_back({.field = std::string(field), .description = "must not be negative"});
+int PageSizeOr(int requested, std::vector<FieldViolation>& bad, std::string_view field) {
+  absl::StatusOr<int> size = PageSize(field, requested, kDefaultPageSize, kMaxPageSize);
+  if (size.ok()) return *size;
+  for (FieldViolation& v : FieldViolations(size.status())) bad.push_back(std::move(v));
+  return kDefaultPageSize;
 }
-
-int PageSizeOf(int requested) { return requested <= 0 ? kDefaultPageSize : std::min(requested, kMaxPageSize); }
 
 std::string ResponsibleFilter(const crm::common::v1::Principal& caller, const std::string& value, std::string_view field,
                               std::vector<FieldViolation>& bad) {

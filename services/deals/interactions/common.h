@@ -7,7 +7,7 @@
 // Example:
 //   std::vector<FieldViolation> bad;
 //   const std::string responsible = ResponsibleFilter(caller, req.responsible(), "responsible", bad);
-//   CheckPageSize(req.page_size(), bad);
+//   const int size = PageSizeOr(req.page_size(), bad);
 //   if (!bad.empty()) return InvalidFieldsError(bad);
 #ifndef CRM_SERVICES_DEALS_INTERACTIONS_COMMON_H_
 #define CRM_SERVICES_DEALS_INTERACTIONS_COMMON_H_
@@ -30,10 +30,9 @@ namespace crm::deals::interactions {
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 200;
 
-// The one page rule: a negative page_size is a violation naming `field`; 0 is the default; above the
-// maximum it is clamped.
-void CheckPageSize(int requested, std::vector<FieldViolation>& bad, std::string_view field = "page_size");
-int PageSizeOf(int requested);
+// The page size by deals' one page rule (services/deals/sql.h PageSize: 0 is the default, above the maximum
+// clamped); a negative page_size is added to `bad` as a violation naming `field`.
+int PageSizeOr(int requested, std::vector<FieldViolation>& bad, std::string_view field = "page_size");
 
 // The user id a responsible filter names: "" for none, the caller's for "me", else the UUID given; a
 // violation naming `field` otherwise ("me" without a user caller, or not a UUID).

@@ -854,14 +854,13 @@ absl::StatusOr<v1::ListInteractionsResponse> InteractionStore::List(const Princi
   if (req.has_to_time() && !ValidTime(req.to_time())) {
     bad.push_back({.field = "to_time", .description = "not a time between 1970 and 9999"});
   }
-  CheckPageSize(req.page_size(), bad);
+  const int size = PageSizeOr(req.page_size(), bad);
   absl::StatusOr<std::optional<TimePageKey>> after = DecodeTimePageToken("page_token", req.page_token());
   if (!after.ok()) bad.push_back({.field = "page_token", .description = "malformed page token"});
   if (!bad.empty()) return InvalidFieldsError(bad);
   const Scope scope = ReadScope(caller);
   if (scope == Scope::kNone) return v1::ListInteractionsResponse();
   const absl::Time now = clock_.Now();
-  const int size = PageSizeOf(req.page_size());
   SqlParams p;
   std::vector<std::string> conds;
   const auto eq = [&](const char* column, const std::string& value, const char* cast) {

@@ -379,11 +379,10 @@ absl::StatusOr<v1::ListClientRequestsResponse> RequestStore::List(const Principa
   CheckUuid(req.project_id(), "project_id", false, bad);
   const std::string responsible = ResponsibleFilter(caller, req.responsible(), "responsible", bad);
   if (!v1::ClientRequest::Stage_IsValid(req.stage())) bad.push_back({.field = "stage", .description = "unknown stage"});
-  CheckPageSize(req.page_size(), bad);
+  const int size = PageSizeOr(req.page_size(), bad);
   absl::StatusOr<std::optional<TimePageKey>> after = DecodeTimePageToken("page_token", req.page_token());
   if (!after.ok()) bad.push_back({.field = "page_token", .description = "malformed page token"});
   if (!bad.empty()) return InvalidFieldsError(bad);
-  const int size = PageSizeOf(req.page_size());
   SqlParams p;
   std::vector<std::string> conds;
   if (!req.client_id().empty()) conds.push_back(absl::StrCat("r.client_id = ", p.Add(req.client_id()), "::uuid"));
