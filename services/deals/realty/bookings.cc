@@ -484,7 +484,7 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(const Principal& cal
   } else if (!responsible.empty() && !IsUuid(responsible)) {
     v.Add("responsible", "not a UUID or \"me\"");
   }
-  absl::StatusOr<int> size_or = PageSize(req.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
   if (!size_or.ok()) v.Add("page_size", "must not be negative");
   absl::StatusOr<std::optional<TimePageKey>> after = DecodeTimePageToken("page_token", req.page_token());
   if (!after.ok()) v.Add("page_token", "malformed page token");
