@@ -160,7 +160,7 @@ absl::StatusOr<v1::MatchUnitsResponse> BoardReader::Match(const Principal& calle
       req.area_max_centi_m2() < req.area_min_centi_m2()) {
     v.Add("area_max_centi_m2", "below area_min_centi_m2");
   }
-  absl::StatusOr<int> size_or = PageSize(req.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
   if (!size_or.ok()) v.Add("page_size", "must not be negative");
   absl::StatusOr<std::optional<std::vector<std::string>>> token = DecodeToken("match", req.page_token(), 2);
   if (!token.ok()) v.Add("page_token", "malformed page token");
@@ -269,7 +269,7 @@ absl::StatusOr<v1::ListUnitsResponse> BoardReader::ListUnits(const Principal& ca
     if (req.rooms(i) < 0 || req.rooms(i) > kMaxRooms) v.Add(absl::StrCat("rooms[", i, "]"), "must be 0..20");
     rooms.insert(req.rooms(i));
   }
-  absl::StatusOr<int> size_or = PageSize(req.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
   if (!size_or.ok()) v.Add("page_size", "must not be negative");
   absl::StatusOr<std::optional<std::vector<std::string>>> token = DecodeToken("units", req.page_token(), 3);
   std::vector<int64_t> after;

@@ -22,6 +22,7 @@
 #include "services/deals/realty/inventory.h"
 #include "services/deals/realty/rules.h"
 #include "services/deals/timeline.h"
+#include "services/deals/users.h"
 
 namespace crm::deals::realty {
 
@@ -301,17 +302,8 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const Actor& actor, const v1::C
       if (responsible == ActingUserId(actor.principal)) {
         owner.team_ids = CallerTeamIds(actor.principal);
       } else {
-        SqlParams q;
-        pqxx::result teams =
-            Exec(tx,
-                 absl::StrCat("SELECT array_to_string(team_ids, ',') FROM user_directory WHERE user_id = ",
-                              q.Add(responsible), "::uuid"),
-                 q);
-        if (!teams.empty()) {
-          for (absl::string_view t : absl::StrSplit(teams[0][0].as<std::string>(), ',', absl::SkipEmpty())) {
-            owner.team_ids.emplace_back(t);
-          }
-        }
+        // Another responsible: their teams as identity's events told us (users.h).
+        CRM_ASSIGN_OR_RETURN(owner.team_ids, crm::deals::TeamsOf(tx, responsible));
       }
       CRM_RETURN_IF_ERROR(CheckCanWriteBooking(actor.principal, owner));
       SqlParams d;
@@ -492,7 +484,7 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(const Principal& cal
   } else if (!responsible.empty() && !IsUuid(responsible)) {
     v.Add("responsible", "not a UUID or \"me\"");
   }
-  absl::StatusOr<int> size_or = PageSize(req.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
   if (!size_or.ok()) v.Add("page_size", "must not be negative");
   absl::StatusOr<std::optional<TimePageKey>> after = DecodeTimePageToken("page_token", req.page_token());
   if (!after.ok()) v.Add("page_token", "malformed page token");

@@ -18,12 +18,6 @@ namespace crm::deals::realty {
 
 using crm::common::v1::Principal;
 
-absl::StatusOr<int> PageSize(int32_t requested, int def, int max) {
-  if (requested < 0) return InvalidFieldError("page_size", "must not be negative");
-  if (requested == 0) return def;
-  return std::min<int>(requested, max);
-}
-
 std::string EncodeToken(std::string_view tag, const std::vector<std::string>& parts) {
   return absl::WebSafeBase64Escape(absl::StrCat(AsAbsl(tag), "\n", absl::StrJoin(parts, "\n")));
 }

@@ -1,8 +1,8 @@
 // File: services/deals/realty/internal.h
 // -----------------------------------------------------------------------------
 // What the real-estate stores share (D14), not an API: the unit's SQL columns and their reader, the
-// page rule and keyset tokens, the price history row, and the events of units. Each statement is a
-// named constant or built from them; values always go through SqlParams.
+// keyset tokens, the price history row, and the events of units (the page rule is deals' PageSize, sql.h).
+// Each statement is a named constant or built from them; values always go through SqlParams.
 #ifndef CRM_SERVICES_DEALS_REALTY_INTERNAL_H_
 #define CRM_SERVICES_DEALS_REALTY_INTERNAL_H_
 
@@ -29,9 +29,6 @@ class row;
 namespace crm::deals::realty {
 
 namespace v1 = crm::deals::v1;
-
-// The one page rule (issue 16): page_size < 0 refused naming page_size, 0 = `def`, above `max` = `max`.
-absl::StatusOr<int> PageSize(int32_t requested, int def, int max);
 
 // Opaque keyset tokens: `parts` joined and base64url-encoded, with `tag` saying which list made it.
 std::string EncodeToken(std::string_view tag, const std::vector<std::string>& parts);

@@ -295,7 +295,7 @@ absl::StatusOr<v1::Project> InventoryStore::GetProject(const Principal& caller, 
 absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Principal& caller,
                                                                       const v1::ListProjectsRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize(req.page_size(), kDefaultPage, kMaxPage));
+  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage));
   SqlParams p;
   std::string where = "TRUE";
   if (!req.page_token().empty()) {
@@ -444,7 +444,7 @@ absl::StatusOr<v1::ListBuildingsResponse> InventoryStore::ListBuildings(const Pr
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
   Violations v;
   if (!IsUuid(req.project_id())) v.Add("project_id", "not a UUID");
-  absl::StatusOr<int> size = PageSize(req.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<int> size = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
   if (!size.ok()) v.Add("page_size", "must not be negative");
   CRM_RETURN_IF_ERROR(v.ToStatus());
   SqlParams p;
@@ -703,7 +703,7 @@ absl::StatusOr<v1::ListUnitPricesResponse> InventoryStore::ListPrices(const Prin
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
   Violations v;
   if (!IsUuid(req.unit_id())) v.Add("unit_id", "not a UUID");
-  absl::StatusOr<int> size = PageSize(req.page_size(), kDefaultPage, kMaxPage);
+  absl::StatusOr<int> size = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
   if (!size.ok()) v.Add("page_size", "must not be negative");
   CRM_RETURN_IF_ERROR(v.ToStatus());
   CRM_ASSIGN_OR_RETURN(auto token, DecodeToken("prices", req.page_token(), 1));

@@ -26,6 +26,7 @@
 #include "libs/pg/testing.h"
 #include "services/deals/realty/board.h"
 #include "services/deals/realty/bookings.h"
+#include "services/deals/realty/inventory.h"
 #include "services/deals/realty/wiring.h"
 #include "services/deals/sql.h"
 #include "services/deals/plan_test_base.h"
@@ -401,6 +402,19 @@ TEST_F(RealtyPlanTest, BookingReportsOfEveryScopeAndFilterAreIndexBackedAndExact
       }
     }
   }
+}
+
+TEST_F(RealtyPlanTest, AUnitsPriceHistoryIsIndexBacked) {
+  ManualClock clock(absl::FromCivil(absl::CivilDay(2024, 1, 1), absl::UTCTimeZone()));
+  InventoryStore inventory(*pool_, clock);
+  StatementRecorder recorder;
+  v1::ListUnitPricesRequest req;
+  req.set_unit_id(RowId(kUnitRows, 4566));
+  auto prices = inventory.ListPrices(User(1, {"realty.read"}), req);
+  ASSERT_TRUE(prices.ok()) << prices.status();
+  ASSERT_EQ(prices->unit_prices_size(), 1);
+  EXPECT_EQ(prices->unit_prices(0).id(), 4566);
+  EXPECT_GE(ExpectIndexBacked(recorder.Take(), "a unit's price history"), 1);
 }
 
 TEST_F(RealtyPlanTest, TheExpirySweepAndAUnitsQueueAreIndexBacked) {
