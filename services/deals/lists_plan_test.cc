@@ -93,13 +93,6 @@ constexpr char kLineRows[] = "c000";
 constexpr char kPaymentRows[] = "c100";
 constexpr char kOrderRows[] = "c200";
 constexpr char kProductRows[] = "c300";
-std::string RowId(const std::string& rows, int64_t n) {
-  return absl::StrCat("01900000-0000-7000-", rows, "-", absl::StrFormat("%012x", n));
-}
-// RowId in SQL, of the bigint expression `n`.
-std::string RowIdSql(const std::string& rows, const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-", rows, "-' || lpad(to_hex(", n, "), 12, '0'))::uuid");
-}
 
 // User n (1..100) is in team n % 10. Deal g's responsible is user 1 + (g / 7) % 100 (with that user's
 // team as its team_ids); of its four tasks, the second is another user's (37 further on).

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <iostream>
 #include <memory>
 #include <pqxx/pqxx>
@@ -21,11 +22,22 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 
 namespace crm::deals {
+
+// The generated rows' ids: row n of a table is a UUID whose fourth group (`rows`, e.g. "8100") names the
+// table — RowId in C++, RowIdSql of the bigint SQL expression `n`.
+inline std::string RowId(const std::string& rows, int64_t n) {
+  return absl::StrCat("01900000-0000-7000-", rows, "-", absl::StrFormat("%012x", n));
+}
+inline std::string RowIdSql(const std::string& rows, const std::string& n) {
+  return absl::StrCat("('01900000-0000-7000-", rows, "-' || lpad(to_hex(", n, "), 12, '0'))::uuid");
+}
 
 // `Suite` is the test class itself (each suite its own database).
 template <typename Suite>

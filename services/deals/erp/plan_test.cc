@@ -66,13 +66,6 @@ constexpr char kProposalRows[] = "d300";
 constexpr char kTaskRows[] = "d400";
 constexpr char kConflictRows[] = "d500";
 
-std::string RowId(const std::string& rows, int64_t n) {
-  return absl::StrCat("01900000-0000-7000-", rows, "-", absl::StrFormat("%012x", n));
-}
-std::string RowIdSql(const std::string& rows, const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-", rows, "-' || lpad(to_hex(", n, "), 12, '0'))::uuid");
-}
-
 // 1C's API key: it reads every deal's documents.
 Principal OneC() {
   Principal p;
@@ -169,7 +162,6 @@ class ErpPlanTest : public PlanTestBase<ErpPlanTest> {
 
   ManualClock clock_{absl::Now()};
 };
-
 
 TEST_F(ErpPlanTest, DocumentsOfEveryFilterAreIndexBackedAndExact) {
   DocumentStore store(*pool_, clock_);

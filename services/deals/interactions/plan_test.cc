@@ -64,12 +64,6 @@ constexpr char kRequestRows[] = "d000";
 constexpr char kInteractionRows[] = "d100";
 constexpr char kProjectRows[] = "f000";
 
-std::string RowId(const std::string& rows, int64_t n) {
-  return absl::StrCat("01900000-0000-7000-", rows, "-", absl::StrFormat("%012x", n));
-}
-std::string RowIdSql(const std::string& rows, const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-", rows, "-' || lpad(to_hex(", n, "), 12, '0'))::uuid");
-}
 // User n (1..100) is in team n % 10.
 std::string UserId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xa000 + n)); }
 std::string TeamId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xe000 + n)); }

@@ -51,12 +51,6 @@ constexpr int64_t kMaxDiscarded = 20'000;
 constexpr double kMaxSorted = 5'000;
 const std::set<std::string> kBigTables = {"realty_units", "realty_bookings", "realty_unit_prices", "clients"};
 
-std::string RowId(const std::string& rows, int64_t n) {
-  return absl::StrCat("01900000-0000-7000-", rows, "-", absl::StrFormat("%012x", n));
-}
-std::string RowIdSql(const std::string& rows, const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-", rows, "-' || lpad(to_hex(", n, "), 12, '0'))::uuid");
-}
 constexpr char kProjectRows[] = "e000";
 constexpr char kBuildingRows[] = "e100";
 constexpr char kUnitRows[] = "e200";
@@ -201,7 +195,6 @@ class RealtyPlanTest : public PlanTestBase<RealtyPlanTest> {
 
   ManualClock clock_{absl::FromCivil(absl::CivilDay(2026, 6, 10), absl::UTCTimeZone())};
 };
-
 
 TEST_F(RealtyPlanTest, TheChessboardOfA1000UnitBuildingIsOneIndexedStatement) {
   BoardReader board(*pool_);
