@@ -13,7 +13,7 @@
 #include "libs/pg/prepared.h"
 #include "libs/pg/sql_array.h"
 #include "libs/pg/sql_time.h"
-#include "services/robots/timers.h"
+#include "libs/timers/timers.h"
 
 namespace crm::robots {
 namespace {
@@ -63,7 +63,7 @@ std::string ArrayOf(const std::vector<DigestItem>& items, std::string DigestItem
 std::string Payload(const std::string& recipient, int channel) { return absl::StrCat(recipient, "\n", channel); }
 
 // The timer that ends the window of (recipient, channel) opened at `opened`.
-TimerStore::NewTimer WindowTimer(const std::string& recipient, int channel, absl::Time opened, absl::Duration window) {
+timers::TimerStore::NewTimer WindowTimer(const std::string& recipient, int channel, absl::Time opened, absl::Duration window) {
   return {.key = absl::StrCat("digest:", recipient, ":", channel, ":", absl::ToUnixMicros(opened)),
           .kind = kDigestTimerKind,
           .due = opened + window,
@@ -85,12 +85,12 @@ absl::StatusOr<std::vector<bool>> DigestGate::Admit(pqxx::transaction_base& tx, 
                       first.subject, first.text)) {
     opened.insert(r[0].c_str());
   }
-  std::vector<TimerStore::NewTimer> timers;
+  std::vector<timers::TimerStore::NewTimer> timers;
   for (size_t i = 0; i < items.size(); ++i) {
     out[i] = opened.contains(items[i].recipient);
     if (out[i]) timers.push_back(WindowTimer(items[i].recipient, first.channel, now, window_));
   }
-  CRM_RETURN_IF_ERROR(TimerStore::CreateAll(tx, timers));
+  CRM_RETURN_IF_ERROR(timers::TimerStore::CreateAll(tx, timers));
   return out;
 }
 
@@ -120,7 +120,7 @@ absl::StatusOr<std::vector<DigestItem>> DigestGate::Flush(pqxx::transaction_base
   for (auto& [id, item] : taken) out.push_back(std::move(item));
   if (!out.empty()) {
     pg::ExecPrepared(tx, kReopen(), parts[0], channel, absl::ToUnixMicros(now));
-    CRM_RETURN_IF_ERROR(TimerStore::CreateAll(tx, {WindowTimer(parts[0], channel, now, window_)}));
+    CRM_RETURN_IF_ERROR(timers::TimerStore::CreateAll(tx, {WindowTimer(parts[0], channel, now, window_)}));
   }
   return out;
 }

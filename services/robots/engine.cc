@@ -37,7 +37,7 @@
 #include "services/robots/notify.h"
 #include "services/robots/rule_store.h"
 #include "services/robots/rules.h"
-#include "services/robots/timers.h"
+#include "libs/timers/timers.h"
 #include "services/robots/triggers.h"
 
 namespace crm::robots {
@@ -202,7 +202,7 @@ class Engine::Impl {
   absl::Status OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& consumed);
   // What one event says about one deal.
   absl::Status OnDealEvent(pqxx::transaction_base& tx, const events::v1::Envelope& env, DealEvent& e);
-  absl::Status OnTimer(pqxx::transaction_base& tx, const Timer& timer);
+  absl::Status OnTimer(pqxx::transaction_base& tx, const timers::Timer& timer);
   absl::StatusOr<Execution> DryRun(const Principal& caller, const v1::DryRunRequest& req);
   absl::StatusOr<v1::ListExecutionsResponse> List(const Principal& caller, const v1::ListExecutionsRequest& req);
 
@@ -214,7 +214,7 @@ class Engine::Impl {
 
   absl::Status UpdateFacts(pqxx::transaction_base& tx, const DealEvent& e, absl::Time when);
   // Sends what a digest timer's recipient and channel had held (digest.h), as one message.
-  absl::Status SendDigest(pqxx::transaction_base& tx, const Timer& timer);
+  absl::Status SendDigest(pqxx::transaction_base& tx, const timers::Timer& timer);
   absl::Status CancelMoot(pqxx::transaction_base& tx, const std::string& deal_id, const Facts& facts);
   absl::Status ArmDates(pqxx::transaction_base& tx, const RuleIndex& index, const dv1::Deal& deal);
   // Decides what `rule` does about the event: an execution added to `out` (written by InsertAll).
@@ -230,10 +230,10 @@ class Engine::Impl {
   absl::Status Finish(pqxx::transaction_base& tx, Execution& exec, Execution::State state);
   // Runs (or resumes) an execution's step; `attempt` is 1 for its first run, n + 1 for its n-th retry.
   absl::Status RunStep(pqxx::transaction_base& tx, const std::string& execution_id, int attempt);
-  absl::Status RunDate(pqxx::transaction_base& tx, const Timer& timer);
-  absl::Status RunSchedule(pqxx::transaction_base& tx, const Timer& timer);
+  absl::Status RunDate(pqxx::transaction_base& tx, const timers::Timer& timer);
+  absl::Status RunSchedule(pqxx::transaction_base& tx, const timers::Timer& timer);
   // A SCHEDULE rule with a measure (R6, R8): the measure per scope, the condition on it, a digest each.
-  absl::Status RunMeasure(pqxx::transaction_base& tx, const Rule& rule, const Timer& timer);
+  absl::Status RunMeasure(pqxx::transaction_base& tx, const Rule& rule, const timers::Timer& timer);
   absl::Status RecordMoves(pqxx::transaction_base& tx, const DealEvent& e, const events::v1::Envelope& env,
                            absl::Time when);
   // Runs one action; a non-OK status is the action's failure (IsTransient says whether to retry).
@@ -322,7 +322,7 @@ absl::Status Engine::Impl::CancelMoot(pqxx::transaction_base& tx, const std::str
     if (!ev.result) continue;
     Execution exec;
     if (!exec.ParseFromString(Bytes(row[3]))) return absl::DataLossError("a stored execution does not parse");
-    if (!row[2].is_null()) CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, row[2].as<std::string>()).status());
+    if (!row[2].is_null()) CRM_RETURN_IF_ERROR(timers::TimerStore::Cancel(tx, row[2].as<std::string>()).status());
     exec.clear_predicates();
     for (auto& p : ev.predicates) *exec.add_predicates() = std::move(p);
     CRM_RETURN_IF_ERROR(Finish(tx, exec, Execution::CANCELLED));
@@ -354,14 +354,14 @@ absl::Status Engine::Impl::ArmDates(pqxx::transaction_base& tx, const RuleIndex&
     if (value.has_value() && key == old_key) continue;  // armed already (or fired) for this very date
     if (!value.has_value() || due < now) {  // cleared, or a reminder whose time has passed: nothing to arm
       if (!old_key.empty()) {
-        CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, old_key).status());
+        CRM_RETURN_IF_ERROR(timers::TimerStore::Cancel(tx, old_key).status());
         pg::ExecPrepared(tx, "DELETE FROM date_timers WHERE rule_id = $1::uuid AND deal_id = $2", rule->id(), deal.id());
       }
       continue;
     }
-    if (!old_key.empty()) CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, old_key).status());
+    if (!old_key.empty()) CRM_RETURN_IF_ERROR(timers::TimerStore::Cancel(tx, old_key).status());
     CRM_RETURN_IF_ERROR(
-        TimerStore::Schedule(tx, key, kDateTimerKind, due, absl::StrCat(rule->id(), ":", deal.id())).status());
+        timers::TimerStore::Schedule(tx, key, kDateTimerKind, due, absl::StrCat(rule->id(), ":", deal.id())).status());
     pg::ExecPrepared(tx,
         "INSERT INTO date_timers (rule_id, deal_id, timer_key) VALUES ($1::uuid, $2, $3) "
         "ON CONFLICT (rule_id, deal_id) DO UPDATE SET timer_key = EXCLUDED.timer_key",
@@ -430,7 +430,7 @@ absl::Status Engine::Impl::InsertAll(pqxx::transaction_base& tx, std::vector<Pen
   pqxx::result inserted = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
   std::set<std::string> ids;
   for (const auto& row : inserted) ids.insert(row[0].as<std::string>());
-  std::vector<TimerStore::NewTimer> timers;
+  std::vector<timers::TimerStore::NewTimer> timers;
   for (Pending& p : batch) {
     p.inserted = ids.count(p.exec.id()) > 0;
     if (p.exec.state() != Execution::WAITING || !p.inserted) continue;
@@ -438,7 +438,7 @@ absl::Status Engine::Impl::InsertAll(pqxx::transaction_base& tx, std::vector<Pen
                       .payload = p.exec.id()});
     if (*p.due <= now) due_now_ = true;
   }
-  return TimerStore::CreateAll(tx, timers);
+  return timers::TimerStore::CreateAll(tx, timers);
 }
 
 absl::Status Engine::Impl::Save(pqxx::transaction_base& tx, const Execution& exec, const std::string& timer_key) {
@@ -502,7 +502,7 @@ absl::Status Engine::Impl::Start(pqxx::transaction_base& tx, const Rule& rule, c
     for (const auto& row : r) {
       Execution earlier;
       if (!earlier.ParseFromString(Bytes(row[2]))) return absl::DataLossError("a stored execution does not parse");
-      if (!row[1].is_null()) CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, row[1].as<std::string>()).status());
+      if (!row[1].is_null()) CRM_RETURN_IF_ERROR(timers::TimerStore::Cancel(tx, row[1].as<std::string>()).status());
       CRM_RETURN_IF_ERROR(Finish(tx, earlier, Execution::COALESCED));
     }
     const absl::Time due = delayed ? DelayEnd(rule.delay(), clock_.Now() + window) : clock_.Now() + window;
@@ -833,7 +833,7 @@ absl::Status Engine::Impl::RunStep(pqxx::transaction_base& tx, const std::string
     backoff = std::min(backoff, options_.max_backoff);
     const std::string key = absl::StrCat("step:", exec.id(), ":retry:", attempt);
     *exec.mutable_due_time() = ToProtoTimestamp(now + backoff);
-    CRM_RETURN_IF_ERROR(TimerStore::Schedule(tx, key, kStepTimerKind, now + backoff, exec.id()).status());
+    CRM_RETURN_IF_ERROR(timers::TimerStore::Schedule(tx, key, kStepTimerKind, now + backoff, exec.id()).status());
     crm::log::Info("robots: action will be retried",
                    {{"execution", exec.id()}, {"attempt", attempts}, {"error", error}, {"backoff", backoff}});
     return Save(tx, exec, key);
@@ -900,7 +900,7 @@ absl::Status Engine::Impl::RunStep(pqxx::transaction_base& tx, const std::string
   return Finish(tx, exec, Execution::DONE);
 }
 
-absl::Status Engine::Impl::RunDate(pqxx::transaction_base& tx, const Timer& timer) {
+absl::Status Engine::Impl::RunDate(pqxx::transaction_base& tx, const timers::Timer& timer) {
   std::vector<std::string> parts = absl::StrSplit(timer.payload, ':');
   if (parts.size() != 2) return absl::DataLossError(absl::StrCat("date timer ", timer.key, ": bad payload"));
   pqxx::result r = pg::ExecPrepared(tx, "SELECT 1 FROM date_timers WHERE rule_id = $1::uuid AND deal_id = $2 AND timer_key = $3",
@@ -918,7 +918,7 @@ absl::Status Engine::Impl::RunDate(pqxx::transaction_base& tx, const Timer& time
   CRM_ASSIGN_OR_RETURN(bool inserted, Insert(tx, exec, timer.key, false, clock_.Now()));
   if (!inserted) return absl::OkStatus();
   // Decide and act now, in this same savepoint: the step timer just made fires as a no-op.
-  CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, absl::StrCat("step:", exec.id())).status());
+  CRM_RETURN_IF_ERROR(timers::TimerStore::Cancel(tx, absl::StrCat("step:", exec.id())).status());
   return RunStep(tx, exec.id(), 1);
 }
 
@@ -940,7 +940,7 @@ absl::Status Engine::Impl::RecordMoves(pqxx::transaction_base& tx, const DealEve
   return absl::OkStatus();
 }
 
-absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& rule, const Timer& timer) {
+absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& rule, const timers::Timer& timer) {
   const v1::Measure& m = rule.trigger().measure();
   const absl::Time end = clock_.Now();
   const absl::Duration period = absl::Seconds(m.period().seconds()) + absl::Nanoseconds(m.period().nanos());
@@ -1020,13 +1020,13 @@ absl::Status Engine::Impl::RunMeasure(pqxx::transaction_base& tx, const Rule& ru
     digest.set_state(Execution::WAITING);
     CRM_ASSIGN_OR_RETURN(bool inserted, Insert(tx, digest, key, false, end));
     if (!inserted) continue;
-    CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, absl::StrCat("step:", digest.id())).status());
+    CRM_RETURN_IF_ERROR(timers::TimerStore::Cancel(tx, absl::StrCat("step:", digest.id())).status());
     CRM_RETURN_IF_ERROR(RunStep(tx, digest.id(), 1));
   }
   return absl::OkStatus();
 }
 
-absl::Status Engine::Impl::RunSchedule(pqxx::transaction_base& tx, const Timer& timer) {
+absl::Status Engine::Impl::RunSchedule(pqxx::transaction_base& tx, const timers::Timer& timer) {
   CRM_ASSIGN_OR_RETURN(Rule rule, RuleStore::GetVersion(tx, timer.payload, 0));
   if (!rule.enabled() || rule.trigger().kind() != Trigger::SCHEDULE) return absl::OkStatus();
   if (rule.trigger().has_measure()) return RunMeasure(tx, rule, timer);
@@ -1085,14 +1085,14 @@ absl::Status Engine::Impl::RunSchedule(pqxx::transaction_base& tx, const Timer& 
   digest.set_state(Execution::WAITING);
   CRM_ASSIGN_OR_RETURN(bool inserted, Insert(tx, digest, timer.key, false, now));
   if (!inserted) return absl::OkStatus();
-  CRM_RETURN_IF_ERROR(TimerStore::Cancel(tx, absl::StrCat("step:", digest.id())).status());
+  CRM_RETURN_IF_ERROR(timers::TimerStore::Cancel(tx, absl::StrCat("step:", digest.id())).status());
   return RunStep(tx, digest.id(), 1);
 }
 
 // A digest event lists at most this many notifications (the text names the first 50).
 constexpr int kMaxDigestItems = 500;
 
-absl::Status Engine::Impl::SendDigest(pqxx::transaction_base& tx, const Timer& timer) {
+absl::Status Engine::Impl::SendDigest(pqxx::transaction_base& tx, const timers::Timer& timer) {
   CRM_ASSIGN_OR_RETURN(const std::vector<DigestItem> items, digests_.Flush(tx, timer.payload, clock_.Now()));
   if (items.empty()) return absl::OkStatus();
   const DigestItem& first = items.front();
@@ -1130,7 +1130,7 @@ absl::Status Engine::Impl::SendDigest(pqxx::transaction_base& tx, const Timer& t
   return outbox_.Append(tx, event).status();
 }
 
-absl::Status Engine::Impl::OnTimer(pqxx::transaction_base& tx, const Timer& timer) {
+absl::Status Engine::Impl::OnTimer(pqxx::transaction_base& tx, const timers::Timer& timer) {
   if (timer.kind == kStepTimerKind) {
     // "step:<id>" first, then "step:<id>:retry:<n>" for the n-th retry.
     int attempt = 1;
@@ -1270,7 +1270,7 @@ std::vector<std::string> Engine::Topics() {
 absl::Status Engine::OnEvent(pqxx::transaction_base& tx, const events::ConsumedEvent& event) {
   return impl_->OnEvent(tx, event);
 }
-absl::Status Engine::OnTimer(pqxx::transaction_base& tx, const Timer& timer) { return impl_->OnTimer(tx, timer); }
+absl::Status Engine::OnTimer(pqxx::transaction_base& tx, const timers::Timer& timer) { return impl_->OnTimer(tx, timer); }
 absl::StatusOr<Execution> Engine::DryRun(const Principal& caller, const v1::DryRunRequest& request) {
   return impl_->DryRun(caller, request);
 }

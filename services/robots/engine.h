@@ -69,6 +69,9 @@ class Pool;
 namespace crm::mail {
 class Mailer;
 }  // namespace crm::mail
+namespace crm::timers {
+struct Timer;
+}  // namespace crm::timers
 
 namespace crm::robots {
 
@@ -77,7 +80,6 @@ using crm::mail::Mailer;
 
 class DealsClient;
 class RuleStore;
-struct Timer;
 
 // The timer kinds the engine handles.
 inline constexpr char kStepTimerKind[] = "robots.step";
@@ -124,7 +126,7 @@ class Engine {
 
   // Runs a timer of kind kStepTimerKind, kDateTimerKind or kScheduleTimerKind inside FireDue's
   // savepoint; other kinds are an error (retried, so a newer replica may take them).
-  absl::Status OnTimer(pqxx::transaction_base& tx, const Timer& timer);
+  absl::Status OnTimer(pqxx::transaction_base& tx, const timers::Timer& timer);
 
   // What the rule (stored, or inline and validated) would do to the deal now, changing nothing.
   absl::StatusOr<crm::robots::v1::Execution> DryRun(const crm::common::v1::Principal& caller,

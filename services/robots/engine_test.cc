@@ -44,8 +44,8 @@
 #include "services/robots/demo.h"
 #include "services/robots/notify.h"
 #include "services/robots/rule_store.h"
-#include "services/robots/schedules.h"
-#include "services/robots/timers.h"
+#include "libs/timers/schedules.h"
+#include "libs/timers/timers.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& RobotsMigrations();
@@ -110,7 +110,7 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
     robots_pool_ = *std::move(pool);
     calendar_ = std::make_unique<calendar::WorkingCalendar>(
         calendar::WorkingCalendar::FiveDay(*LoadTimeZone("Europe/Moscow")));
-    schedules_ = std::make_unique<ScheduleStore>(*robots_pool_, clock_, [this](std::string_view) {
+    schedules_ = std::make_unique<timers::ScheduleStore>(*robots_pool_, clock_, [this](std::string_view) {
       return absl::StatusOr<calendar::WorkingCalendar>(*calendar_);
     });
     rules_ = std::make_unique<RuleStore>(*robots_pool_, clock_, schedules_.get(),
@@ -119,7 +119,7 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
                                                   calendar_->zone(), DealsClientOptions{.clock = &clock_});
     outbox_ = std::make_unique<events::OutboxWriter>("robots", clock_);
     engine_ = MakeEngine(*deals_client_);
-    timers_ = std::make_unique<TimerStore>(*robots_pool_, clock_);
+    timers_ = std::make_unique<timers::TimerStore>(*robots_pool_, clock_);
     ASSERT_TRUE(InstallDemoRules(*rules_).ok());
     AddUser(kManager, "Анна Менеджерова", "anna@crm.local", {"manager"});
     AddUser(kRop, "Роман Руководителев", "rop@crm.local", {"head_of_sales"});
@@ -185,8 +185,8 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
   int Fire(Engine* engine = nullptr) {
     if (engine == nullptr) engine = engine_.get();
     int fired = 0;
-    TimerHandler handler = schedules_->Wrap(
-        [engine](pqxx::transaction_base& tx, const Timer& t) { return engine->OnTimer(tx, t); });
+    timers::TimerHandler handler = schedules_->Wrap(
+        [engine](pqxx::transaction_base& tx, const timers::Timer& t) { return engine->OnTimer(tx, t); });
     for (int i = 0; i < 20; ++i) {
       EXPECT_TRUE(schedules_->Materialize().ok());
       auto r = timers_->FireDue(handler);
@@ -543,12 +543,12 @@ class EngineTest : public crm::deals::fixture::ServiceTest {
   std::unique_ptr<pg::testing::TempDatabase> robots_db_;
   std::unique_ptr<pg::Pool> robots_pool_;
   std::unique_ptr<calendar::WorkingCalendar> calendar_;
-  std::unique_ptr<ScheduleStore> schedules_;
+  std::unique_ptr<timers::ScheduleStore> schedules_;
   std::unique_ptr<RuleStore> rules_;
   std::unique_ptr<DealsClient> deals_client_;
   std::unique_ptr<events::OutboxWriter> outbox_;
   std::unique_ptr<Engine> engine_;
-  std::unique_ptr<TimerStore> timers_;
+  std::unique_ptr<timers::TimerStore> timers_;
   int64_t pumped_ = 0;
 };
 
@@ -958,11 +958,11 @@ TEST_F(EngineTest, EndOfDayReportListsTheViolationsOnceOnWorkingDays) {
   std::unique_ptr<Engine> replica = MakeEngine(*deals_client_);
   std::atomic<int> fired{0};
   auto fire = [this, &fired](Engine* engine) {
-    TimerStoreOptions o;
+    timers::TimerStoreOptions o;
     o.export_metrics = false;
-    TimerStore store(*robots_pool_, clock_, o);
-    TimerHandler handler = schedules_->Wrap(
-        [engine](pqxx::transaction_base& tx, const Timer& t) { return engine->OnTimer(tx, t); });
+    timers::TimerStore store(*robots_pool_, clock_, o);
+    timers::TimerHandler handler = schedules_->Wrap(
+        [engine](pqxx::transaction_base& tx, const timers::Timer& t) { return engine->OnTimer(tx, t); });
     for (int i = 0; i < 5; ++i) {
       EXPECT_TRUE(schedules_->Materialize().ok());
       auto r = store.FireDue(handler);
@@ -1572,7 +1572,7 @@ TEST_F(EngineTest, ManagerRevenueTargetIsInThePlansCurrency) {
 TEST_F(EngineTest, DiesMidActionAndTheRetryMakesNoDuplicate) {
   dv1::Deal d = NewDeal(kSales, kSalesKp, "Сбой посреди шага");
   Pump();
-  TimerHandler crashing = [this](pqxx::transaction_base& tx, const Timer& t) -> absl::Status {
+  timers::TimerHandler crashing = [this](pqxx::transaction_base& tx, const timers::Timer& t) -> absl::Status {
     CRM_RETURN_IF_ERROR(engine_->OnTimer(tx, t));
     return absl::UnavailableError("the process died before its commit");  // rolls the step's writes back
   };
@@ -1621,7 +1621,7 @@ TEST_F(EngineTest, RetryAfterACrashWithAChangedTemplateIsDoneOnce) {
      "actions": [{"createTask": {"title": "Позвонить: {deal.name}", "kind": "call", "dueIn": "3600s"}}]})");
   dv1::Deal d = NewDeal(kSales, kSalesKp, "Старое имя");
   Pump();
-  TimerHandler crashing = [this](pqxx::transaction_base& tx, const Timer& t) -> absl::Status {
+  timers::TimerHandler crashing = [this](pqxx::transaction_base& tx, const timers::Timer& t) -> absl::Status {
     CRM_RETURN_IF_ERROR(engine_->OnTimer(tx, t));
     return absl::UnavailableError("the process died before its commit");
   };

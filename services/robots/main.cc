@@ -22,7 +22,7 @@
 #include "libs/rpc/server.h"
 #include "services/robots/demo.h"
 #include "services/robots/rule_store.h"
-#include "services/robots/schedules.h"
+#include "libs/timers/schedules.h"
 #include "services/robots/wiring.h"
 
 namespace {
@@ -36,7 +36,7 @@ int DemoMain() {
   absl::Status status = [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(auto pool,
         crm::pg::MigrateAndOpen(crm::robots::AllMigrations(), {.dsn = dsn, .size = 2, .application_name = "robots-demo"}));
-    crm::robots::ScheduleStore schedules(*pool, crm::SystemClock(), [&](std::string_view) {
+    crm::timers::ScheduleStore schedules(*pool, crm::SystemClock(), [&](std::string_view) {
       return absl::StatusOr<crm::calendar::WorkingCalendar>(
           crm::calendar::WorkingCalendar::FiveDay(*crm::LoadTimeZone(zone)));
     });

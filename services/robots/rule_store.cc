@@ -17,7 +17,7 @@
 #include "proto/crm/common/v1/common.pb.h"
 #include "services/robots/lists.h"
 #include "services/robots/rules.h"
-#include "services/robots/schedules.h"
+#include "libs/timers/schedules.h"
 
 namespace crm::robots {
 namespace {
@@ -81,7 +81,7 @@ const std::vector<const Rule*>& RuleIndex::OfKind(Trigger::Kind kind) const {
   return it == by_kind_.end() ? kNone : it->second;
 }
 
-RuleStore::RuleStore(pg::Pool& pool, const Clock& clock, ScheduleStore* schedules, RuleStoreOptions options)
+RuleStore::RuleStore(pg::Pool& pool, const Clock& clock, timers::ScheduleStore* schedules, RuleStoreOptions options)
     : pool_(pool), clock_(clock), schedules_(schedules), options_(std::move(options)) {}
 
 absl::Status RuleStore::SyncSchedule(pqxx::transaction_base& tx, const Rule& rule) {
@@ -96,7 +96,7 @@ absl::Status RuleStore::SyncSchedule(pqxx::transaction_base& tx, const Rule& rul
   const std::string& zone =
       rule.trigger().schedule().time_zone().empty() ? options_.time_zone : rule.trigger().schedule().time_zone();
   return schedules_
-      ->Put(tx, ScheduleDef{.key = absl::StrCat("rule:", rule.id()),
+      ->Put(tx, timers::ScheduleDef{.key = absl::StrCat("rule:", rule.id()),
                             .spec = scheduled ? rule.trigger().schedule().spec() : "every day at 00:00",
                             .time_zone = zone,
                             .calendar = options_.calendar,

@@ -42,10 +42,11 @@ class Principal;
 namespace crm::pg {
 class Pool;
 }  // namespace crm::pg
+namespace crm::timers {
+class ScheduleStore;
+}  // namespace crm::timers
 
 namespace crm::robots {
-
-class ScheduleStore;
 
 // The timer kind of a SCHEDULE rule's occurrences; the payload is the rule id.
 inline constexpr char kScheduleTimerKind[] = "robots.schedule";
@@ -87,7 +88,7 @@ struct RuleStoreOptions {
 class RuleStore {
  public:
   // `pool`, `clock` and `schedules` (may be nullptr: SCHEDULE rules are then refused) outlive the store.
-  RuleStore(pg::Pool& pool, const Clock& clock, ScheduleStore* schedules, RuleStoreOptions options = {});
+  RuleStore(pg::Pool& pool, const Clock& clock, timers::ScheduleStore* schedules, RuleStoreOptions options = {});
 
   // Stores `rule` (validated by ValidateRule; output-only fields ignored) at version 1 and returns it.
   // With an idempotency key, a repeat of the same request returns the first result.
@@ -129,7 +130,7 @@ class RuleStore {
 
   pg::Pool& pool_;
   const Clock& clock_;
-  ScheduleStore* schedules_;
+  timers::ScheduleStore* schedules_;
   RuleStoreOptions options_;
   absl::Mutex mu_;
   std::shared_ptr<const RuleIndex> index_ ABSL_GUARDED_BY(mu_);

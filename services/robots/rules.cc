@@ -15,7 +15,7 @@
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
-#include "services/robots/schedules.h"
+#include "libs/timers/schedules.h"
 
 namespace crm::robots {
 namespace {
@@ -432,7 +432,7 @@ void CheckTrigger(const v1::Trigger& t, Violations& out) {
   if (kind == T::SCHEDULE) {
     if (t.schedule().spec().empty()) {
       out.Add("rule.trigger.schedule.spec", "required for SCHEDULE");
-    } else if (auto spec = ParseScheduleSpec(t.schedule().spec()); !spec.ok()) {
+    } else if (auto spec = timers::ParseScheduleSpec(t.schedule().spec()); !spec.ok()) {
       out.Add("rule.trigger.schedule.spec", std::string(spec.status().message()));
     }
   }

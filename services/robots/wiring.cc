@@ -38,9 +38,9 @@
 #include "services/robots/engine.h"
 #include "services/robots/notify.h"
 #include "services/robots/rule_store.h"
-#include "services/robots/schedules.h"
+#include "libs/timers/schedules.h"
 #include "services/robots/service.h"
-#include "services/robots/timers.h"
+#include "libs/timers/timers.h"
 #include "services/robots/wiring.h"
 
 namespace crm {
@@ -84,6 +84,8 @@ class FileOffsetClock final : public crm::Clock {
 std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::RobotsMigrations().begin(), crm::RobotsMigrations().end());
+  // After robots' own: its 0001 made the timers' tables before they moved to libs/timers.
+  all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
   return all;
 }
 
@@ -166,7 +168,7 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   auto* deals = server.Own(
       std::make_unique<DealsClient>(channel, server.service_key(), calendar, zone));
 
-  auto* schedules = server.Own(std::make_unique<ScheduleStore>(
+  auto* schedules = server.Own(std::make_unique<timers::ScheduleStore>(
       *p, *clock, [calendar](std::string_view) { return absl::StatusOr<crm::calendar::WorkingCalendar>(*calendar); }));
   auto* rules = server.Own(std::make_unique<RuleStore>(
       *p, *clock, schedules, RuleStoreOptions{.time_zone = time_zone}));
@@ -182,19 +184,19 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   server.AddService(server.Own(std::make_unique<ExecutionServiceImpl>(*engine)));
 
   // Timers: delayed steps, date reminders and schedule occurrences, on every replica.
-  auto* timers = server.Own(std::make_unique<TimerStore>(*p, *clock));
-  auto handler = schedules->Wrap([engine](pqxx::transaction_base& tx, const Timer& t) {
+  auto* timers = server.Own(std::make_unique<timers::TimerStore>(*p, *clock));
+  auto handler = schedules->Wrap([engine](pqxx::transaction_base& tx, const timers::Timer& t) {
     return engine->OnTimer(tx, t);
   });
-  std::vector<TimerLoop*> loops;
+  std::vector<timers::TimerLoop*> loops;
   for (int w = 0; w < workers; ++w) {
-    TimerLoopOptions o{.poll_interval = poll, .batch_size = batch};
+    timers::TimerLoopOptions o{.poll_interval = poll, .batch_size = batch};
     // One loop materializes the schedules' occurrences before its passes.
     if (w == 0) o.before_pass = [schedules] { return schedules->Materialize().status(); };
-    loops.push_back(server.Own(std::make_unique<TimerLoop>(*timers, handler, std::move(o))));
+    loops.push_back(server.Own(std::make_unique<timers::TimerLoop>(*timers, handler, std::move(o))));
   }
   engine->SetWake([loops] {
-    for (TimerLoop* l : loops) l->Wake();
+    for (timers::TimerLoop* l : loops) l->Wake();
   });
 
   // The suite's events, and identity's users (for recipients).

@@ -1,4 +1,4 @@
-// crm-timers-bench: firing durable timers (services/robots/timers.h, issue 6) at 1 000 000 pending timers,
+// crm-timers-bench: firing durable timers (libs/timers/timers.h, issue 6) at 1 000 000 pending timers,
 // next to a bare SQL baseline measured in the same run.
 //
 //   tools/crm bench timers [--timers N] [--batch N] [--workers N]   (a throwaway PostgreSQL comes from
@@ -44,11 +44,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
-#include "services/robots/timers.h"
-
-namespace crm {
-const std::vector<crm::pg::Migration>& RobotsMigrations();
-}  // namespace crm
+#include "libs/timers/timers.h"
 
 namespace {
 
@@ -143,7 +139,7 @@ int main(int argc, char** argv) {
   auto db = crm::pg::testing::TempDatabase::Create("timers_bench");
   if (!db.ok()) Die(db.status().ToString());
   const std::string dsn = (*db)->dsn();
-  if (auto m = crm::pg::Migrate(dsn, crm::RobotsMigrations()); !m.ok()) Die(m.status().ToString());
+  if (auto m = crm::pg::Migrate(dsn, crm::TimersMigrations()); !m.ok()) Die(m.status().ToString());
   auto pool = crm::pg::Pool::Create({.dsn = dsn, .size = workers + 1, .application_name = "timers_bench"});
   if (!pool.ok()) Die(pool.status().ToString());
 
@@ -214,8 +210,8 @@ int main(int argc, char** argv) {
   double burst_rate = 0;
   {
     crm::ManualClock clock(t0);
-    crm::robots::TimerStore store(**pool, clock, {.export_metrics = false});
-    const crm::robots::TimerHandler noop = [](pqxx::transaction_base&, const crm::robots::Timer&) {
+    crm::timers::TimerStore store(**pool, clock, {.export_metrics = false});
+    const crm::timers::TimerHandler noop = [](pqxx::transaction_base&, const crm::timers::Timer&) {
       return absl::OkStatus();
     };
     Lags lags;
@@ -226,7 +222,7 @@ int main(int argc, char** argv) {
     for (int w = 0; w < workers; ++w) {
       threads.emplace_back([&] {
         for (;;) {
-          absl::StatusOr<crm::robots::FireResult> r = store.FireDue(noop, batch);
+          absl::StatusOr<crm::timers::FireResult> r = store.FireDue(noop, batch);
           if (!r.ok()) Die(r.status().ToString());
           if (r->claimed == 0) return;
           lags.Add(Since(jump), r->fired);
@@ -252,8 +248,8 @@ int main(int argc, char** argv) {
     const double speed = std::max(1.0, burst_rate * 0.5 * 60.0 / static_cast<double>(n2));
     const absl::Time end = t0 + absl::Seconds(120);
     ScaledClock clock(t0 + absl::Seconds(60), end, speed);
-    crm::robots::TimerStore store(**pool, clock, {.export_metrics = false});
-    const crm::robots::TimerHandler noop = [](pqxx::transaction_base&, const crm::robots::Timer&) {
+    crm::timers::TimerStore store(**pool, clock, {.export_metrics = false});
+    const crm::timers::TimerHandler noop = [](pqxx::transaction_base&, const crm::timers::Timer&) {
       return absl::OkStatus();
     };
     Lags lags;
@@ -264,7 +260,7 @@ int main(int argc, char** argv) {
       threads.emplace_back([&] {
         for (;;) {
           const bool past_end = clock.Now() >= end;
-          absl::StatusOr<crm::robots::FireResult> r = store.FireDue(noop, batch);
+          absl::StatusOr<crm::timers::FireResult> r = store.FireDue(noop, batch);
           if (!r.ok()) Die(r.status().ToString());
           for (absl::Duration lag : r->lags) lags.Add(absl::ToDoubleSeconds(lag) / speed);
           fired += r->fired;

@@ -1,4 +1,4 @@
-#include "services/robots/schedules.h"
+#include "libs/timers/schedules.h"
 
 #include <algorithm>
 #include <pqxx/pqxx>
@@ -18,7 +18,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/sql_time.h"
 
-namespace crm::robots {
+namespace crm::timers {
 namespace {
 
 constexpr char kForms[] =
@@ -255,4 +255,4 @@ TimerHandler ScheduleStore::Wrap(TimerHandler inner) {
   };
 }
 
-}  // namespace crm::robots
+}  // namespace crm::timers

@@ -1,4 +1,4 @@
-#include "services/robots/timers.h"
+#include "libs/timers/timers.h"
 
 #include <algorithm>
 #include <exception>
@@ -20,7 +20,7 @@
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
 
-namespace crm::robots {
+namespace crm::timers {
 namespace {
 
 // A bigint of Unix microseconds as timestamptz, exactly (no float rounding), and back.
@@ -55,17 +55,17 @@ Metrics& GetMetrics() {
     auto& registry = crm::metrics::Registry();
     return new Metrics{
         prometheus::BuildCounter()
-            .Name("crm_robots_timers_fired_total")
+            .Name("crm_timers_fired_total")
             .Help("Timers whose handler succeeded and whose fired mark committed.")
             .Register(registry)
             .Add({}),
         prometheus::BuildCounter()
-            .Name("crm_robots_timers_retried_total")
+            .Name("crm_timers_retried_total")
             .Help("Timer runs that failed and were moved by the backoff.")
             .Register(registry)
             .Add({}),
         prometheus::BuildHistogram()
-            .Name("crm_robots_timer_lag_seconds")
+            .Name("crm_timer_lag_seconds")
             .Help("Firing lag: store clock after the firing commit minus the timer's due time.")
             .Register(registry)
             .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -340,4 +340,4 @@ void TimerLoop::Run() {
   }
 }
 
-}  // namespace crm::robots
+}  // namespace crm::timers

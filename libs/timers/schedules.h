@@ -1,4 +1,4 @@
-// File: services/robots/schedules.h
+// File: libs/timers/schedules.h
 // -----------------------------------------------------------------------------
 // Cron-like schedules on top of durable timers (R10): "every working day at 19:00" (R5's end-of-day
 // check), "every day at 09:30", "weekly on monday at 10:00" (R6's conversion watch), as wall time in an
@@ -12,7 +12,7 @@
 // replica ran collapse into one late firing; the next after that is on time.
 //
 // Example:
-//   crm::robots::ScheduleStore schedules(*pool, clock, [&](std::string_view name) {
+//   crm::timers::ScheduleStore schedules(*pool, clock, [&](std::string_view name) {
 //     return calendars.Get(name);                       // -> StatusOr<crm::calendar::WorkingCalendar>
 //   });
 //   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(*pool, [&](pqxx::work& tx) -> absl::Status {
@@ -20,10 +20,10 @@
 //                               .time_zone = "Europe/Moscow", .calendar = "ru-production",
 //                               .kind = "robots.end_of_day"}).status();
 //   }));
-//   crm::robots::TimerLoop loop(timers, schedules.Wrap(handler),
+//   crm::timers::TimerLoop loop(timers, schedules.Wrap(handler),
 //                               {.before_pass = [&] { return schedules.Materialize().status(); }});
-#ifndef CRM_SERVICES_ROBOTS_SCHEDULES_H_
-#define CRM_SERVICES_ROBOTS_SCHEDULES_H_
+#ifndef CRM_LIBS_TIMERS_SCHEDULES_H_
+#define CRM_LIBS_TIMERS_SCHEDULES_H_
 
 #include <functional>
 #include <string>
@@ -32,13 +32,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
-#include "services/robots/timers.h"
+#include "libs/timers/timers.h"
 
 namespace crm::calendar {
 class WorkingCalendar;
 }  // namespace crm::calendar
 
-namespace crm::robots {
+namespace crm::timers {
 
 // A parsed schedule spec. Grammar (case-insensitive, single spaces or more between words):
 //   every day at HH:MM
@@ -117,6 +117,6 @@ class ScheduleStore {
 // The key of a schedule's occurrence timer: "schedule:<id>:<Unix seconds of occurrence>".
 std::string OccurrenceKey(std::string_view schedule_id, absl::Time occurrence);
 
-}  // namespace crm::robots
+}  // namespace crm::timers
 
-#endif  // CRM_SERVICES_ROBOTS_SCHEDULES_H_
+#endif  // CRM_LIBS_TIMERS_SCHEDULES_H_

@@ -1,6 +1,6 @@
-// Tests of durable timers and schedules (services/robots/timers.h, schedules.h) on a real PostgreSQL
+// Tests of durable timers and schedules (libs/timers/timers.h, schedules.h) on a real PostgreSQL
 // (CRM_TEST_PG_DSN) with a ManualClock: nothing here sleeps for time to pass.
-#include "services/robots/timers.h"
+#include "libs/timers/timers.h"
 
 #include <gtest/gtest.h>
 
@@ -24,13 +24,9 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
-#include "services/robots/schedules.h"
+#include "libs/timers/schedules.h"
 
-namespace crm {
-const std::vector<crm::pg::Migration>& RobotsMigrations();
-}  // namespace crm
-
-namespace crm::robots {
+namespace crm::timers {
 namespace {
 
 const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
@@ -38,12 +34,12 @@ const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 class TimersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = pg::testing::TempDatabase::Create("robots_timers");
+    auto db = pg::testing::TempDatabase::Create("timers");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto applied = pg::Migrate(db_->dsn(), RobotsMigrations());
+    auto applied = pg::Migrate(db_->dsn(), TimersMigrations());
     ASSERT_TRUE(applied.ok()) << applied.status();
-    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 6, .application_name = "robots_timers_test"});
+    auto pool = pg::Pool::Create({.dsn = db_->dsn(), .size = 6, .application_name = "timers_test"});
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);
     Exec("CREATE TABLE effects (timer_id uuid NOT NULL UNIQUE, note text NOT NULL DEFAULT '')");
@@ -327,13 +323,13 @@ TEST_F(TimersTest, ExportsFiredRetriedAndLagMetrics) {
   ASSERT_TRUE(r.ok()) << r.status();
   auto page = metrics::testing::Scrape((*exposer)->port());
   ASSERT_TRUE(page.ok()) << page.status();
-  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_robots_timers_fired_total"), 1.0);
-  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_robots_timers_retried_total"), 1.0);
-  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_robots_timer_lag_seconds_count"), 1.0);
-  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_robots_timer_lag_seconds_sum"), 5.0);
-  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_robots_timer_lag_seconds_bucket", {{"le", "2.5"}}),
+  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_timers_fired_total"), 1.0);
+  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_timers_retried_total"), 1.0);
+  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_timer_lag_seconds_count"), 1.0);
+  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_timer_lag_seconds_sum"), 5.0);
+  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_timer_lag_seconds_bucket", {{"le", "2.5"}}),
             0.0);
-  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_robots_timer_lag_seconds_bucket", {{"le", "5"}}), 1.0);
+  EXPECT_EQ(metrics::testing::SampleValue(*page, "crm_timer_lag_seconds_bucket", {{"le", "5"}}), 1.0);
 }
 
 TEST(ScheduleSpecTest, ParsesAndNamesProblems) {
@@ -531,4 +527,4 @@ TEST_F(SchedulesTest, ConcurrentMaterializersMakeOneTimerPerOccurrence) {
 }
 
 }  // namespace
-}  // namespace crm::robots
+}  // namespace crm::timers

@@ -1,7 +1,9 @@
-// File: services/robots/timers.h
+// File: libs/timers/timers.h
 // -----------------------------------------------------------------------------
 // Durable timers (R10): "do X at time T" that survives restarts and fires exactly once in effect, across
-// replicas. Robots use them for delayed steps, SLA windows and schedule occurrences (schedules.h).
+// replicas. Robots use them for delayed steps, SLA windows and schedule occurrences (schedules.h); any
+// service may (a dialog's reply timeout, a call offer's 35 s, a booking hold's expiry): it adds
+// TimersMigrations() (below) to its own and runs a TimerLoop with a handler that dispatches on `kind`.
 //
 // A timer is a row of table `timers` (migrations/0001_timers.sql) with a caller-chosen dedupe key. It is
 // created inside the caller's transaction (Schedule), so a rule's decision and its timer commit together.
@@ -12,17 +14,17 @@
 // (RPCs, Kafka) must go through the outbox: the handler may run more than once before one run commits.
 //
 // Example:
-//   crm::robots::TimerStore timers(*pool, crm::SystemClock());
+//   crm::timers::TimerStore timers(*pool, crm::SystemClock());
 //   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(*pool, [&](pqxx::work& tx) -> absl::Status {
-//     return crm::robots::TimerStore::Schedule(tx, "rule:r1:deal:d7:event:e9", "robots.sla", due, payload)
+//     return crm::timers::TimerStore::Schedule(tx, "rule:r1:deal:d7:event:e9", "robots.sla", due, payload)
 //         .status();
 //   }));
-//   crm::robots::TimerLoop loop(timers, [&](pqxx::transaction_base& tx, const crm::robots::Timer& t) {
+//   crm::timers::TimerLoop loop(timers, [&](pqxx::transaction_base& tx, const crm::timers::Timer& t) {
 //     return RunAction(tx, t.kind, t.payload);   // database effects only; events via the outbox
 //   }, {.poll_interval = absl::Seconds(5)});
 //   ...                                           // ~TimerLoop stops the thread
-#ifndef CRM_SERVICES_ROBOTS_TIMERS_H_
-#define CRM_SERVICES_ROBOTS_TIMERS_H_
+#ifndef CRM_LIBS_TIMERS_TIMERS_H_
+#define CRM_LIBS_TIMERS_TIMERS_H_
 
 #include <cstdint>
 #include <functional>
@@ -46,9 +48,17 @@ class Clock;
 }  // namespace crm
 namespace crm::pg {
 class Pool;
+struct Migration;
 }  // namespace crm::pg
 
-namespace crm::robots {
+namespace crm {
+// The migrations of component "timers" (libs/timers/migrations): tables `timers` and `schedules`
+// (schedules.h). A service lists them after its own; robots' first migration made the same tables before
+// they moved here, so these create them only where they are missing.
+const std::vector<crm::pg::Migration>& TimersMigrations();
+}  // namespace crm
+
+namespace crm::timers {
 
 // A pending timer as a handler sees it.
 struct Timer {
@@ -134,8 +144,8 @@ class TimerStore {
   // attempts+1, last_error and due = now + min(initial_backoff * 2^(attempts), max_backoff). Commits once.
   // Each timer is therefore fired exactly once in effect, even with many callers. On a transaction
   // failure (connection lost, commit failed) nothing of the batch is kept and the error is returned;
-  // the timers stay pending for a later call. Also records metrics crm_robots_timers_fired_total,
-  // crm_robots_timers_retried_total and histogram crm_robots_timer_lag_seconds when export_metrics.
+  // the timers stay pending for a later call. Also records metrics crm_timers_fired_total,
+  // crm_timers_retried_total and histogram crm_timer_lag_seconds when export_metrics.
   // InvalidArgument if batch_size < 1.
   absl::StatusOr<FireResult> FireDue(const TimerHandler& handler, int batch_size = 100);
 
@@ -195,6 +205,6 @@ class TimerLoop {
   std::thread thread_;
 };
 
-}  // namespace crm::robots
+}  // namespace crm::timers
 
-#endif  // CRM_SERVICES_ROBOTS_TIMERS_H_
+#endif  // CRM_LIBS_TIMERS_TIMERS_H_
