@@ -468,6 +468,21 @@ TEST_F(DocumentTest, AccessIsAsForDealsAndBadFieldsAreNamed) {
   EXPECT_EQ(list->documents_size(), 1);
 }
 
+// Issue 16: a bad page_token is named together with every other violation of a list, not alone after them.
+TEST_F(DocumentTest, AListNamesABadPageTokenWithTheOtherViolations) {
+  v1::ListDocumentsRequest documents;
+  documents.set_deal_id("nope");
+  documents.set_page_size(-1);
+  documents.set_page_token("not-a-token");
+  EXPECT_EQ(Fields(documents_->List(OneC(), documents).status()),
+            (std::vector<std::string>{"deal_id", "page_size", "page_token"}));
+  v1::ListProposalsRequest proposals;
+  proposals.set_page_size(-1);
+  proposals.set_page_token("not-a-token");
+  EXPECT_EQ(Fields(proposals_->List(OneC(), proposals).status()),
+            (std::vector<std::string>{"deal_id", "page_size", "page_token"}));
+}
+
 TEST_F(DocumentTest, TheDealsAmountCallsForItsKinds) {
   v1::ListDocumentsRequest q;
   q.set_deal_id(deal_);

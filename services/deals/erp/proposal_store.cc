@@ -433,17 +433,18 @@ absl::StatusOr<v1::ListProposalsResponse> ProposalStore::List(const Principal& c
   if (!IsUuid(req.deal_id())) v.Add("deal_id", req.deal_id().empty() ? "required" : "not a UUID");
   if (!Proposal::Status_IsValid(req.status())) v.Add("status", "not a status");
   const std::optional<int> limit = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
+  SqlParams token_params;  // the page token's values first: $1, $2 of `after`
+  const std::optional<std::string> after =
+      v.Value(AfterDayPageToken(req.page_token(), "p.doc_date", "p.id", token_params));
   CRM_RETURN_IF_ERROR(v.Status());
   v1::ListProposalsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     CRM_ASSIGN_OR_RETURN(DealInfo deal, LoadDeal(tx, caller, req.deal_id(), Access::kRead));
-    SqlParams p;
-    std::vector<std::string> conds{absl::StrCat("p.deal_id = ", p.Add(deal.id), "::uuid")};
+    SqlParams p = token_params;
+    std::vector<std::string> conds{*after, absl::StrCat("p.deal_id = ", p.Add(deal.id), "::uuid")};
     if (req.status() != Proposal::STATUS_UNSPECIFIED) {
       conds.push_back(absl::StrCat("p.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))), "::smallint"));
     }
-    CRM_ASSIGN_OR_RETURN(std::string after, AfterDayPageToken(req.page_token(), "p.doc_date", "p.id", p));
-    conds.push_back(after);
     pqxx::result r = ExecPrepared(
         tx, absl::StrCat("SELECT ", Columns(), " FROM proposals p JOIN deals d ON d.id = p.deal_id WHERE ",
                          absl::StrJoin(conds, " AND "), " ORDER BY p.doc_date DESC, p.id DESC LIMIT ", *limit + 1),

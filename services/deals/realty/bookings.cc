@@ -30,8 +30,6 @@ using crm::common::v1::Principal;
 
 namespace {
 
-constexpr int kDefaultPage = 50;
-constexpr int kMaxPage = 200;
 constexpr size_t kMaxReceipt = 100;
 constexpr size_t kMaxComment = 2000;
 
@@ -484,12 +482,10 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(const Principal& cal
   } else if (!responsible.empty() && !IsUuid(responsible)) {
     v.Add("responsible", "not a UUID or \"me\"");
   }
-  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size_or.ok()) v.Add("page_size", "must not be negative");
-  absl::StatusOr<std::optional<TimePageKey>> after = DecodeTimePageToken("page_token", req.page_token());
-  if (!after.ok()) v.Add("page_token", "malformed page token");
+  const int size = PageSizeOf(req.page_size(), v);
+  std::optional<std::optional<TimePageKey>> after =
+      v.Value(DecodeTimePageToken("page_token", req.page_token()), "page_token");
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  const int size = *size_or;
   const int status = req.status() == v1::Booking::STATUS_UNSPECIFIED ? static_cast<int>(kActive)
                                                                      : static_cast<int>(req.status());
   SqlParams p;

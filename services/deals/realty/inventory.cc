@@ -28,8 +28,6 @@ using crm::common::v1::Principal;
 
 namespace {
 
-constexpr int kDefaultPage = 50;
-constexpr int kMaxPage = 200;
 
 // ---- projects -------------------------------------------------------------------------------------
 
@@ -295,12 +293,14 @@ absl::StatusOr<v1::Project> InventoryStore::GetProject(const Principal& caller, 
 absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Principal& caller,
                                                                       const v1::ListProjectsRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage));
+  Violations v;
+  const int size = PageSizeOf(req.page_size(), v);
   SqlParams p;
   std::string where = "TRUE";
   if (!req.page_token().empty()) {
-    CRM_ASSIGN_OR_RETURN(where, AfterNamePageToken(req.page_token(), "p", p));
+    where = v.Value(AfterNamePageToken(req.page_token(), "p", p), "page_token").value_or("FALSE");
   }
+  CRM_RETURN_IF_ERROR(v.ToStatus());
   const std::string sql = absl::StrCat("SELECT ", ProjectColumns(), " FROM realty_projects p WHERE ", where,
                                        " ORDER BY lower(p.name), p.id LIMIT ", size + 1);
   v1::ListProjectsResponse out;
@@ -444,25 +444,24 @@ absl::StatusOr<v1::ListBuildingsResponse> InventoryStore::ListBuildings(const Pr
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
   Violations v;
   if (!IsUuid(req.project_id())) v.Add("project_id", "not a UUID");
-  absl::StatusOr<int> size = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size.ok()) v.Add("page_size", "must not be negative");
-  CRM_RETURN_IF_ERROR(v.ToStatus());
+  const int size = PageSizeOf(req.page_size(), v);
   SqlParams p;
   std::string where = absl::StrCat("bl.project_id = ", p.Add(req.project_id()), "::uuid");
   if (!req.page_token().empty()) {
-    CRM_ASSIGN_OR_RETURN(std::string after, AfterNamePageToken(req.page_token(), "bl", p));
-    absl::StrAppend(&where, " AND ", after);
+    std::optional<std::string> after = v.Value(AfterNamePageToken(req.page_token(), "bl", p), "page_token");
+    absl::StrAppend(&where, " AND ", after.value_or("FALSE"));
   }
+  CRM_RETURN_IF_ERROR(v.ToStatus());
   const std::string sql = absl::StrCat("SELECT ", BuildingColumns(), kBuildingFrom, " WHERE ", where,
-                                       " ORDER BY lower(bl.name), bl.id LIMIT ", *size + 1);
+                                       " ORDER BY lower(bl.name), bl.id LIMIT ", size + 1);
   v1::ListBuildingsResponse out;
   CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
     pqxx::result r = Exec(tx, sql, p);
-    for (size_t i = 0; i < r.size() && static_cast<int>(i) < *size; ++i)
+    for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i)
       *out.add_buildings() = ReadBuilding(r[i]);
-    if (static_cast<int>(r.size()) > *size) {
-      const v1::Building& last = out.buildings(*size - 1);
+    if (static_cast<int>(r.size()) > size) {
+      const v1::Building& last = out.buildings(size - 1);
       out.set_next_page_token(NamePageToken(absl::AsciiStrToLower(last.name()), last.id()));
     }
     return absl::OkStatus();
@@ -703,21 +702,20 @@ absl::StatusOr<v1::ListUnitPricesResponse> InventoryStore::ListPrices(const Prin
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
   Violations v;
   if (!IsUuid(req.unit_id())) v.Add("unit_id", "not a UUID");
-  absl::StatusOr<int> size = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size.ok()) v.Add("page_size", "must not be negative");
+  const int size = PageSizeOf(req.page_size(), v);
+  std::optional<std::optional<std::vector<std::string>>> token =
+      v.Value(DecodeToken("prices", req.page_token(), 1), "page_token");
+  std::optional<int64_t> before;
+  if (token && token->has_value()) before = v.Value(TokenInt((**token)[0]), "page_token");
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  CRM_ASSIGN_OR_RETURN(auto token, DecodeToken("prices", req.page_token(), 1));
   SqlParams p;
   std::string where = absl::StrCat("x.unit_id = ", p.Add(req.unit_id()), "::uuid");
-  if (token) {
-    CRM_ASSIGN_OR_RETURN(int64_t before, TokenInt((*token)[0]));
-    absl::StrAppend(&where, " AND x.id < ", p.Add(absl::StrCat(before)), "::bigint");
-  }
+  if (before) absl::StrAppend(&where, " AND x.id < ", p.Add(absl::StrCat(*before)), "::bigint");
   const std::string sql = absl::StrCat(
       "SELECT x.id, x.price_minor, x.price_per_m2_minor, x.final_price_minor, x.currency, x.discounts::text, "
       "x.special_offer, x.area_centi, ",
       MicrosOf("x.change_time"), ", x.actor_id, x.source FROM realty_unit_prices x WHERE ", where,
-      " ORDER BY x.id DESC LIMIT ", *size + 1);
+      " ORDER BY x.id DESC LIMIT ", size + 1);
   v1::ListUnitPricesResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -730,7 +728,7 @@ absl::StatusOr<v1::ListUnitPricesResponse> InventoryStore::ListPrices(const Prin
           return absl::NotFoundError("unit not found");
         }
         pqxx::result r = Exec(tx, sql, p);
-        for (size_t i = 0; i < r.size() && static_cast<int>(i) < *size; ++i) {
+        for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i) {
           const pqxx::row& row = r[i];
           v1::UnitPrice* x = out.add_unit_prices();
           const std::string currency = row[4].as<std::string>();
@@ -749,8 +747,8 @@ absl::StatusOr<v1::ListUnitPricesResponse> InventoryStore::ListPrices(const Prin
           x->set_actor_id(row[9].as<std::string>());
           x->set_source(static_cast<v1::UnitPrice::Source>(row[10].as<int>()));
         }
-        if (static_cast<int>(r.size()) > *size) {
-          out.set_next_page_token(EncodeToken("prices", {absl::StrCat(out.unit_prices(*size - 1).id())}));
+        if (static_cast<int>(r.size()) > size) {
+          out.set_next_page_token(EncodeToken("prices", {absl::StrCat(out.unit_prices(size - 1).id())}));
         }
         return absl::OkStatus();
       },

@@ -14,6 +14,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "services/deals/realty/demo.h"
+#include "services/deals/realty/internal.h"
 #include "services/deals/realty/realty_testing.h"
 
 namespace crm::deals::realty::testing {
@@ -73,6 +74,43 @@ TEST_F(RealtyTest, EveryBadFieldOfAUnitIsNamedAtOnce) {
                                          "unit.plan_image", "unit.position", "unit.price.currency",
                                          "unit.section_number"}));
   EXPECT_EQ(Count("SELECT count(*) FROM realty_units"), 0);
+}
+
+// Issue 16's conventions on every list: a bad page_token is named with the other violations, and
+// page_size follows deals' one page rule with its text (sql.h PageSize).
+TEST_F(RealtyTest, AListNamesABadPageTokenWithEveryOtherViolation) {
+  const std::string deals_text(PageSize("page_size", -1, kDefaultPage, kMaxPage).status().message());
+  v1::ListProjectsRequest projects;
+  projects.set_page_size(-1);
+  projects.set_page_token("not-a-token");
+  v1::ListProjectsResponse projects_out;
+  grpc::Status s = Call(&R::ListProjects, Anna(), projects, &projects_out);
+  EXPECT_EQ(Fields(s), (std::vector<std::string>{"page_size", "page_token"}));
+  EXPECT_EQ(s.error_message(), absl::StrCat(deals_text, " (and 1 more)"));
+
+  v1::ListBuildingsRequest buildings;
+  buildings.set_project_id("nope");
+  buildings.set_page_size(-1);
+  buildings.set_page_token("not-a-token");
+  v1::ListBuildingsResponse buildings_out;
+  EXPECT_EQ(Fields(Call(&R::ListBuildings, Anna(), buildings, &buildings_out)),
+            (std::vector<std::string>{"project_id", "page_size", "page_token"}));
+
+  v1::ListUnitPricesRequest prices;
+  prices.set_unit_id("nope");
+  prices.set_page_size(-1);
+  prices.set_page_token("not-a-token");
+  v1::ListUnitPricesResponse prices_out;
+  EXPECT_EQ(Fields(Call(&R::ListUnitPrices, Anna(), prices, &prices_out)),
+            (std::vector<std::string>{"unit_id", "page_size", "page_token"}));
+
+  v1::ListBookingsRequest bookings;
+  bookings.set_page_size(-1);
+  v1::ListBookingsResponse bookings_out;
+  s = Call(&B::ListBookings, Anna(), bookings, &bookings_out);
+  ASSERT_EQ(Fields(s), (std::vector<std::string>{"page_size"}));
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(s))[0].description,
+            FieldViolations(PageSize("page_size", -1, kDefaultPage, kMaxPage).status())[0].description);
 }
 
 TEST_F(RealtyTest, ReadingNeedsRealtyReadAndChangingRealtyManage) {
