@@ -390,6 +390,7 @@ TEST_F(ProposalTest, RevisionsReplaceIdenticalOnesChangeNothingAndOldOnesAreIgno
   }());
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_EQ(list->proposals_size(), 1);
+  EXPECT_EQ(list->proposals(0).deal_name(), "Поставка насосов");  // the name beside the id
   EXPECT_TRUE(absl::IsNotFound(proposals_->Get(Vera(), id).status()));
 }
 
