@@ -246,9 +246,13 @@ TEST_F(ErpTest, CatalogueUpsertIsAllOrNothingNamingEveryBadItem) {
   *req.add_items() = bad_currency;
   *req.add_items() = Item("guid-1", "Насос снова", 100);
   *req.add_items() = Item("guid-5", "Кран", -1);
+  v1::Product unknown_currency = Item("guid-6", "Стол", 100);
+  unknown_currency.mutable_price()->set_currency("QQQ");  // three capitals, but no ISO 4217 currency
+  *req.add_items() = unknown_currency;
   absl::StatusOr<v1::BatchUpsertCatalogItemsResponse> r = catalog_->Upsert(As(OneC()), req);
-  EXPECT_EQ(Fields(r.status()), (std::vector<std::string>{"items[1].name", "items[2].price.currency",
-                                                          "items[3].external_id", "items[4].price.amount_minor"}));
+  EXPECT_EQ(Fields(r.status()),
+            (std::vector<std::string>{"items[1].name", "items[2].price.currency", "items[3].external_id",
+                                      "items[4].price.amount_minor", "items[5].price.currency"}));
   EXPECT_EQ(Count("SELECT count(*) FROM products"), 0);
   EXPECT_EQ(Events(kProductCreatedType), 0);
   EXPECT_TRUE(absl::IsPermissionDenied(catalog_->Upsert(As(Anna()), req).status()));
