@@ -94,6 +94,18 @@ Timestamp OccurTime(const v1::Interaction& x) {
   return x.create_time();
 }
 
+// pre_registered (interactions.proto): a meeting booked into a slot calendar.
+bool PreRegistered(const v1::Interaction& x) {
+  return x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty();
+}
+
+// overdue (interactions.proto): still PLANNED after its planned time — what ListInteractions' overdue
+// filter asks in SQL (kOverdueWhere: a PLANNED one's occur_time is its planned_time).
+bool Overdue(const v1::Interaction& x, absl::Time now) {
+  return x.status() == v1::Interaction::PLANNED && x.has_planned_time() && FromProtoTimestamp(x.planned_time()) < now;
+}
+constexpr char kOverdueWhere[] = "i.status = 1 AND i.occur_time < ";
+
 bool Before(const Timestamp& a, const Timestamp& b) { return FromProtoTimestamp(a) < FromProtoTimestamp(b); }
 bool SameTime(bool has_a, const Timestamp& a, bool has_b, const Timestamp& b) {
   return has_a == has_b && (!has_a || FromProtoTimestamp(a) == FromProtoTimestamp(b));
@@ -291,7 +303,7 @@ v1::Interaction ReadInteraction(const pqxx::row& r, absl::Time now) {
   x.set_source(r[19].c_str());
   x.set_external_id(r[20].c_str());
   x.set_calendar_id(r[21].c_str());
-  x.set_pre_registered(x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty());
+  x.set_pre_registered(PreRegistered(x));
   x.set_online(r[22].as<bool>());
   x.set_next_interaction_id(r[23].c_str());
   x.set_previous_interaction_id(r[24].c_str());
@@ -299,8 +311,7 @@ v1::Interaction ReadInteraction(const pqxx::row& r, absl::Time now) {
   *x.mutable_create_time() = TsFromMicros(r[26].as<int64_t>());
   *x.mutable_update_time() = TsFromMicros(r[27].as<int64_t>());
   x.set_version(r[28].as<int64_t>());
-  x.set_overdue(x.status() == v1::Interaction::PLANNED && x.has_planned_time() &&
-                FromProtoTimestamp(x.planned_time()) < now);
+  x.set_overdue(Overdue(x, now));
   return x;
 }
 
@@ -338,8 +349,8 @@ absl::Status InteractionStore::InsertInTx(pqxx::transaction_base& tx, const Acto
   x.set_status(DefaultStatus(x));
   if (x.status() == v1::Interaction::DONE) *x.mutable_done_time() = ToProtoTimestamp(now);
   *x.mutable_occur_time() = OccurTime(x);
-  x.set_pre_registered(x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty());
-  x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
+  x.set_pre_registered(PreRegistered(x));
+  x.set_overdue(Overdue(x, now));
   if (!x.calendar_id().empty()) {
     CRM_RETURN_IF_ERROR(BookSlot(tx, x.calendar_id(), FromProtoTimestamp(x.planned_time()), zone_,
                                  "interaction.calendar_id", "interaction.planned_time"));
@@ -557,7 +568,7 @@ static absl::Status ApplyPaths(pqxx::transaction_base& tx, const Actor& actor, c
                                    "interaction.calendar_id", "interaction.planned_time"));
     }
   }
-  x.set_pre_registered(x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty());
+  x.set_pre_registered(PreRegistered(x));
   return absl::OkStatus();
 }
 
@@ -605,7 +616,7 @@ absl::StatusOr<v1::Interaction> InteractionStore::Update(const Actor& actor, con
     x.set_version(old->version() + 1);
     *x.mutable_update_time() = ToProtoTimestamp(now);
     *x.mutable_occur_time() = OccurTime(x);
-    x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
+    x.set_overdue(Overdue(x, now));
     Save(tx, x);
     out = x;
     Owner next_owner = owner;
@@ -692,7 +703,7 @@ absl::StatusOr<v1::Interaction> InteractionStore::Upsert(const Actor& actor, con
       x.set_version(old->version() + 1);
       *x.mutable_update_time() = ToProtoTimestamp(now);
       *x.mutable_occur_time() = OccurTime(x);
-      x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
+      x.set_overdue(Overdue(x, now));
       Save(tx, x);
       if (x.responsible_id() != owner.responsible_id) {
         CRM_ASSIGN_OR_RETURN(next_owner, OwnerOf(tx, x.responsible_id()));
@@ -873,7 +884,7 @@ absl::StatusOr<v1::ListInteractionsResponse> InteractionStore::List(const Princi
   eq("responsible_id", responsible, "::uuid");
   if (req.kind() != v1::Interaction::KIND_UNSPECIFIED) eq("kind", Num(req.kind()), "::smallint");
   if (req.status() != v1::Interaction::STATUS_UNSPECIFIED) eq("status", Num(req.status()), "::smallint");
-  if (req.overdue()) conds.push_back(absl::StrCat("i.status = 1 AND i.occur_time < ", TsParam(p, now)));
+  if (req.overdue()) conds.push_back(absl::StrCat(kOverdueWhere, TsParam(p, now)));
   if (req.has_from_time()) conds.push_back(absl::StrCat("i.occur_time >= ", TsParam(p, FromProtoTimestamp(req.from_time()))));
   if (req.has_to_time()) conds.push_back(absl::StrCat("i.occur_time < ", TsParam(p, FromProtoTimestamp(req.to_time()))));
   if (after->has_value()) {
