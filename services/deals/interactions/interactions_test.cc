@@ -252,6 +252,15 @@ TEST_F(InteractionsTest, ARequestIsCreatedOnceForAnIdempotencyKey) {
   // Even with a bad request, the reused key is what is named.
   EXPECT_EQ(Fields(requests_->Create(As(Manager(kAnna, kTeam1)), v1::ClientRequest(), "key-1").status()),
             (std::vector<std::string>{"idempotency-key"}));
+  // What Create returns is the stored row (one INSERT … RETURNING), every field as Get reads it; a client
+  // that does not exist is named and nothing is written.
+  auto got = requests_->Get(Manager(kAnna, kTeam1), first->id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->SerializeAsString(), first->SerializeAsString());
+  q.set_client_id("01900000-0000-7000-8000-0000000dead1");
+  EXPECT_EQ(Fields(requests_->Create(As(Manager(kAnna, kTeam1)), q).status()),
+            (std::vector<std::string>{"request.client_id"}));
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM client_requests"), 1);
 }
 
 TEST_F(InteractionsTest, RequestsAreSeenAsDealsAre) {

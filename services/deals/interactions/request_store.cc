@@ -50,13 +50,20 @@ const std::string& RequestColumns() {
 constexpr char kFromRequests[] = " FROM client_requests r JOIN clients c ON c.id = r.client_id";
 constexpr char kNewestFirst[] = " ORDER BY r.create_time DESC, r.id DESC";
 
-constexpr char kInsertRequest[] =
-    "INSERT INTO client_requests (id, client_id, project_id, unit_kind, source, choice_factors, budget_minor, "
-    "budget_currency, area_from, area_to, comment, responsible_id, creator_id, stage, create_time, update_time, "
-    "version) VALUES ($1::uuid, $2::uuid, $3::uuid, $4::smallint, $5, $6::text[], NULLIF($7, '')::bigint, "
-    "NULLIF($8, ''), $9::bigint, $10::bigint, $11, $12::uuid, NULLIF($13, '')::uuid, 1, "
-    "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), "
-    "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), 1)";
+// Inserts a request of client $2 when there is one (no row otherwise: "no such client") and returns it as
+// ReadRequest reads it — with its client's name, without reading the row again.
+const std::string& InsertRequestSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "WITH r AS (INSERT INTO client_requests (id, client_id, project_id, unit_kind, source, choice_factors, "
+      "budget_minor, budget_currency, area_from, area_to, comment, responsible_id, creator_id, stage, create_time, "
+      "update_time, version) SELECT $1::uuid, k.id, $3::uuid, $4::smallint, $5, $6::text[], NULLIF($7, '')::bigint, "
+      "NULLIF($8, ''), $9::bigint, $10::bigint, $11, $12::uuid, NULLIF($13, '')::uuid, 1, "
+      "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), "
+      "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), 1 FROM clients k WHERE k.id = $2::uuid "
+      "RETURNING *) SELECT ",
+      RequestColumns(), " FROM r JOIN clients c ON c.id = r.client_id"));
+  return *sql;
+}
 
 constexpr char kSaveCriteria[] =
     "UPDATE client_requests SET unit_kind = $2::smallint, source = $3, choice_factors = $4::text[], "
@@ -254,15 +261,14 @@ absl::StatusOr<v1::ClientRequest> RequestStore::Create(const Actor& actor, const
       if (!me.empty()) CRM_RETURN_IF_ERROR(directory_.Seed(tx, me, CallerTeamIds(actor.principal)));
       CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, responsible));
       CRM_RETURN_IF_ERROR(CheckCanAssign(actor.principal, owner));
-      if (pg::ExecPrepared(tx, "SELECT 1 FROM clients WHERE id = $1::uuid", in.client_id()).empty()) {
-        return InvalidFieldError("request.client_id", "no such client");
-      }
       const std::string id = NewUuidV7();
       const CriteriaParams c = ParamsOf(in);
-      pg::ExecPrepared(tx, kInsertRequest, id, in.client_id(), in.project_id(), c.unit_kind, in.source(), c.factors,
-                       c.budget_minor, c.budget_currency, c.area_from, c.area_to, in.comment(), responsible, me,
-                       absl::StrCat(absl::ToUnixMicros(now)));
-      out = *LoadRequest(tx, id, false);
+      const pqxx::result made = pg::ExecPrepared(tx, InsertRequestSql(), id, in.client_id(), in.project_id(),
+                                                 c.unit_kind, in.source(), c.factors, c.budget_minor,
+                                                 c.budget_currency, c.area_from, c.area_to, in.comment(), responsible,
+                                                 me, absl::StrCat(absl::ToUnixMicros(now)));
+      if (made.empty()) return InvalidFieldError("request.client_id", "no such client");
+      out = ReadRequest(made[0]);
       v1::ClientRequestCreated ev;
       *ev.mutable_request() = out;
       return Emit(tx, outbox_, actor, v1::kRequestAggregate, id, v1::kRequestCreatedType, ev, owner);
