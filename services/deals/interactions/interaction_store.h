@@ -62,6 +62,7 @@ inline constexpr int kMaxTouchedDeals = 20;
 
 // The columns ReadInteraction reads over interactions i joined to clients c, and the reading.
 const std::string& InteractionColumns();
+inline constexpr int kInteractionColumnCount = 29;  // how many InteractionColumns() has
 crm::deals::v1::Interaction ReadInteraction(const pqxx::row& r, absl::Time now);
 
 class InteractionStore {
