@@ -820,9 +820,14 @@ absl::StatusOr<v1::CompleteInteractionResponse> InteractionStore::Complete(const
       }
       x.set_next_interaction_id(n.id());
       *out.mutable_next() = n;
-      // InsertInTx may have seeded the caller into deals' directory: the event sees their teams then.
+      // InsertInTx may have seeded the caller into deals' directory: the event sees their teams then — as
+      // InsertInTx read them for the next one when it has the same responsible (the usual case).
       if (x.responsible_id() == ActingUserId(actor.principal)) {
-        CRM_ASSIGN_OR_RETURN(owner, OwnerOf(tx, x.responsible_id()));
+        if (n.responsible_id() == x.responsible_id()) {
+          owner = next_owner;
+        } else {
+          CRM_ASSIGN_OR_RETURN(owner, OwnerOf(tx, x.responsible_id()));
+        }
       }
     }
     CRM_RETURN_IF_ERROR(MarkDone(tx, actor, x, owner, now));
