@@ -130,36 +130,41 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
   return outbox.Append(tx, e).status();
 }
 
+// What a unit's status change tells its event, as the UPDATE returned it.
+struct UnitStatusRow {
+  std::string unit_id, project_id, building_id;
+  int64_t version = 0;
+};
+
+// The unit's status event from the row SetUnitStatus returned (the unit is not read again).
 absl::Status EmitUnitStatus(pqxx::transaction_base& tx, const events::OutboxWriter& outbox,
-                            const Actor& actor, const std::string& unit_id, v1::Unit::Status from,
+                            const Actor& actor, const UnitStatusRow& unit, v1::Unit::Status from,
                             v1::Unit::Status to, const std::string& booking_id, const std::string& reason) {
-  SqlParams p;
-  pqxx::row r =
-      Exec(tx,
-           absl::StrCat("SELECT project_id::text, building_id::text, version FROM realty_units WHERE id = ",
-                        p.Add(unit_id), "::uuid"),
-           p)[0];
   v1::UnitStatusChanged ev;
-  ev.set_unit_id(unit_id);
-  ev.set_project_id(r[0].as<std::string>());
-  ev.set_building_id(r[1].as<std::string>());
+  ev.set_unit_id(unit.unit_id);
+  ev.set_project_id(unit.project_id);
+  ev.set_building_id(unit.building_id);
   ev.set_old_status(from);
   ev.set_new_status(to);
   ev.set_booking_id(booking_id);
   ev.set_reason(reason);
-  ev.set_version(r[2].as<int64_t>());
+  ev.set_version(unit.version);
   return EmitUnitStatusChanged(tx, outbox, actor, ev);
 }
 
-void SetUnitStatus(pqxx::transaction_base& tx, const std::string& unit_id, v1::Unit::Status status,
-                   absl::Time now) {
+UnitStatusRow SetUnitStatus(pqxx::transaction_base& tx, const std::string& unit_id, v1::Unit::Status status,
+                            absl::Time now) {
   SqlParams p;
-  ExecPrepared(
+  const pqxx::row r = ExecPrepared(
       tx,
       absl::StrCat("UPDATE realty_units SET status = ", p.Add(absl::StrCat(static_cast<int>(status))),
                    "::smallint, version = version + 1, update_time = ", TsParam(p, now),
-                   " WHERE id = ", p.Add(unit_id), "::uuid"),
-      p);
+                   " WHERE id = ", p.Add(unit_id), "::uuid RETURNING project_id::text, building_id::text, version"),
+      p)[0];
+  return {.unit_id = unit_id,
+          .project_id = r[0].as<std::string>(),
+          .building_id = r[1].as<std::string>(),
+          .version = r[2].as<int64_t>()};
 }
 
 // Sets booking `id` to `status` with its end time and reason.
@@ -205,11 +210,12 @@ absl::Status EndAndPromote(pqxx::transaction_base& tx, const events::OutboxWrite
                    "::uuid AND status = 1 ORDER BY create_time, id LIMIT 1 FOR UPDATE"),
       p);
   std::string next_id;
+  UnitStatusRow freed;
   if (!next.empty()) {
     next_id = next[0][0].as<std::string>();
     Activate(tx, next_id, b.booking.unit_id(), now, next_expire);
   } else {
-    SetUnitStatus(tx, b.booking.unit_id(), v1::Unit::AVAILABLE, now);
+    freed = SetUnitStatus(tx, b.booking.unit_id(), v1::Unit::AVAILABLE, now);
   }
   std::optional<Loaded> ended = LoadBooking(tx, b.booking.id(), false);
   CRM_RETURN_IF_ERROR(Emit(tx, outbox, actor, end_type, *ended, v1::Booking::ACTIVE, next_id));
@@ -218,8 +224,7 @@ absl::Status EndAndPromote(pqxx::transaction_base& tx, const events::OutboxWrite
     std::optional<Loaded> promoted = LoadBooking(tx, next_id, false);
     return Emit(tx, outbox, actor, v1::kBookingPromotedType, *promoted, v1::Booking::QUEUED);
   }
-  return EmitUnitStatus(tx, outbox, actor, b.booking.unit_id(), v1::Unit::BOOKED, v1::Unit::AVAILABLE,
-                        b.booking.id(), reason);
+  return EmitUnitStatus(tx, outbox, actor, freed, v1::Unit::BOOKED, v1::Unit::AVAILABLE, b.booking.id(), reason);
 }
 
 // Locks unit `unit_id` (every booking change of a unit takes its row first).
@@ -350,6 +355,7 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const Actor& actor, const v1::C
           i.Add(req.receipt_number()), ", ", i.Add(req.comment()), ", 1, ", TsParam(i, now), ", ",
           TsParam(i, now), ")");
       Exec(tx, insert, i);
+      UnitStatusRow booked;
       if (active) {
         try {
           Activate(tx, id, unit.id(), now, expire);
@@ -358,14 +364,14 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const Actor& actor, const v1::C
           // is taken above, and the reason no unit is ever booked twice if it were not.
           return absl::FailedPreconditionError(absl::StrCat("unit ", unit.number(), " is already booked"));
         }
-        SetUnitStatus(tx, unit.id(), v1::Unit::BOOKED, now);
+        booked = SetUnitStatus(tx, unit.id(), v1::Unit::BOOKED, now);
       }
       std::optional<Loaded> made = LoadBooking(tx, id, false);
       CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, active ? v1::kBookingCreatedType : v1::kBookingQueuedType,
                                *made, v1::Booking::STATUS_UNSPECIFIED));
       if (active) {
         CRM_RETURN_IF_ERROR(
-            EmitUnitStatus(tx, outbox_, actor, unit.id(), v1::Unit::AVAILABLE, v1::Unit::BOOKED, id, ""));
+            EmitUnitStatus(tx, outbox_, actor, booked, v1::Unit::AVAILABLE, v1::Unit::BOOKED, id, ""));
       }
       out = made->booking;
       return absl::OkStatus();
