@@ -56,6 +56,12 @@ constexpr char kBookingFrom[] =
     "k.project_id "
     "JOIN realty_buildings bl ON bl.id = k.building_id JOIN clients c ON c.id = k.client_id";
 
+// kBookingFrom's joins over k, the rows a data-modifying statement returned (their new values).
+constexpr char kEndedFrom[] =
+    " FROM k JOIN realty_units u ON u.id = k.unit_id JOIN realty_projects p ON p.id = k.project_id "
+    "JOIN realty_buildings bl ON bl.id = k.building_id JOIN clients c ON c.id = k.client_id";
+constexpr int kBookingColumnCount = 29;  // BookingColumns()
+
 constexpr char kNewestFirst[] = " ORDER BY k.create_time DESC, k.id DESC LIMIT ";
 
 v1::Booking ReadBooking(const pqxx::row& r) {
@@ -589,24 +595,32 @@ absl::StatusOr<std::string> EndUnitBookingsInTx(pqxx::transaction_base& tx,
                                                 const events::OutboxWriter& outbox, const Actor& actor,
                                                 const std::string& unit_id, absl::Time now,
                                                 v1::Booking::Status end, const std::string& reason) {
+  // One set statement: the unit's ACTIVE booking ends as `end`, its queue is cancelled, and every ended
+  // booking comes back as Loaded reads it (from the updated rows; queued first by age after the active).
   SqlParams p;
-  pqxx::result r =
-      Exec(tx,
-           absl::StrCat("SELECT id::text, status FROM realty_bookings WHERE unit_id = ", p.Add(unit_id),
-                        "::uuid AND status IN (1, 2) ORDER BY status DESC, create_time, id FOR UPDATE"),
-           p);
+  const std::string unit = p.Add(unit_id);
+  const std::string at = TsParam(p, now);
+  const std::string sql = absl::StrCat(
+      "WITH l AS (SELECT id, status FROM realty_bookings WHERE unit_id = ", unit,
+      "::uuid AND status IN (1, 2) ORDER BY status DESC, create_time, id FOR UPDATE), "
+      "k AS (UPDATE realty_bookings x SET status = CASE WHEN l.status = 2 THEN ",
+      p.Add(absl::StrCat(static_cast<int>(end))), "::smallint ELSE ",
+      p.Add(absl::StrCat(static_cast<int>(v1::Booking::CANCELLED))), "::smallint END, end_time = ", at,
+      ", end_reason = CASE WHEN l.status = 2 THEN ", p.Add(reason), " ELSE ", p.Add("объект продан"),
+      " END, version = x.version + 1, update_time = ", at,
+      " FROM l WHERE x.id = l.id RETURNING x.*, l.status AS old_status) SELECT ", BookingColumns(),
+      ", k.old_status", kEndedFrom, " ORDER BY k.old_status DESC, k.create_time, k.id");
   std::string ended;
-  for (const pqxx::row& row : r) {
-    const std::string id = row[0].as<std::string>();
-    const bool active = row[1].as<int>() == kActive;
-    EndBooking(tx, id, active ? end : v1::Booking::CANCELLED, active ? reason : "объект продан", now);
-    std::optional<Loaded> b = LoadBooking(tx, id, false);
+  for (const pqxx::row& row : Exec(tx, sql, p)) {
+    Loaded b{ReadBooking(row), {}};
+    b.owner = {b.booking.responsible_id(), TeamsOf(row)};
+    const bool active = row[kBookingColumnCount].as<int>() == kActive;
     CRM_RETURN_IF_ERROR(
         Emit(tx, outbox, actor,
              active ? (end == v1::Booking::CONVERTED ? v1::kBookingConvertedType : v1::kBookingReleasedType)
                     : v1::kBookingCancelledType,
-             *b, active ? v1::Booking::ACTIVE : v1::Booking::QUEUED));
-    if (active) ended = id;
+             b, active ? v1::Booking::ACTIVE : v1::Booking::QUEUED));
+    if (active) ended = b.booking.id();
   }
   return ended;
 }

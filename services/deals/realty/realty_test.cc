@@ -745,7 +745,33 @@ TEST_F(RealtyTest, SellingABookedUnitConvertsItsBookingAndCancelsTheQueue) {
   get.set_id(second.id());
   ASSERT_TRUE(Ok(Call(&B::GetBooking, Head(), get, &second)));
   EXPECT_EQ(second.status(), v1::Booking::CANCELLED);
+  EXPECT_EQ(second.end_reason(), "объект продан");
+  EXPECT_EQ(first.end_reason(), "продано");
   EXPECT_EQ(EventTypes(second.id()).back(), "crm.deals.booking.cancelled.v1");
+  EXPECT_EQ(EventTypes(first.id()).back(), v1::kBookingConvertedType);
+  // The ended bookings' events carry them as stored (one set statement ends them all), the active first;
+  // each unit status event carries the unit's version as its write left it.
+  std::vector<std::string> ended;
+  std::vector<int64_t> unit_versions;
+  for (const Event& e : Events()) {
+    if (e.type == v1::kBookingConvertedType || e.type == v1::kBookingCancelledType) {
+      v1::BookingChanged ev;
+      ASSERT_TRUE(e.env.payload().UnpackTo(&ev));
+      EXPECT_EQ(ev.booking().version(), e.aggregate_id == first.id() ? first.version() : second.version());
+      EXPECT_EQ(ev.booking().status(), e.aggregate_id == first.id() ? v1::Booking::CONVERTED : v1::Booking::CANCELLED);
+      ended.push_back(e.aggregate_id);
+    }
+    if (e.type == v1::kUnitStatusChangedType && e.aggregate_id == u.id()) {
+      v1::UnitStatusChanged ev;
+      ASSERT_TRUE(e.env.payload().UnpackTo(&ev));
+      unit_versions.push_back(ev.version());
+      EXPECT_EQ(ev.building_id(), b.id());
+    }
+  }
+  EXPECT_EQ(ended, (std::vector<std::string>{first.id(), second.id()}));
+  ASSERT_FALSE(unit_versions.empty());
+  EXPECT_EQ(unit_versions.back(), u.version());  // SOLD, as ChangeUnitStatus returned the unit
+  EXPECT_EQ(unit_versions.front(), u.version() - 1);  // BOOKED by the first booking
   v1::Booking third;
   EXPECT_EQ(Call(&B::CreateBooking, Anna(), BookingFor(u, MakeClient("Третий"), true), &third).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
