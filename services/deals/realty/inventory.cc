@@ -135,8 +135,17 @@ void CheckPlace(pqxx::transaction_base& tx, const v1::Building& building, const 
   }
 }
 
-// Writes every column of `u` with its prices `pr` (insert or update by id).
-void SaveUnit(pqxx::transaction_base& tx, const v1::Unit& u, const Prices& pr, bool insert, absl::Time now) {
+// The unit `write` (an INSERT or UPDATE of realty_units … RETURNING *) leaves, as LoadUnit reads it for
+// `caller` — from the returned row, not read again.
+v1::Unit WrittenUnit(pqxx::transaction_base& tx, const std::string& write, const SqlParams& p,
+                     const Principal& caller) {
+  return ReadUnit(Exec(tx, absl::StrCat("WITH u AS (", write, ") SELECT ", UnitColumns(), " FROM u", kUnitJoins), p)[0],
+                  0, caller);
+}
+
+// Writes every column of `u` with its prices `pr` (insert or update by id); returns the unit as stored.
+v1::Unit SaveUnit(pqxx::transaction_base& tx, const v1::Unit& u, const Prices& pr, bool insert, absl::Time now,
+                  const Principal& caller) {
   SqlParams p;
   const std::string id = p.Add(u.id());
   const std::string values = absl::StrCat(
@@ -158,15 +167,13 @@ void SaveUnit(pqxx::transaction_base& tx, const v1::Unit& u, const Prices& pr, b
       "discounts, "
       "special_offer, special_offer_name, right_holder, no_ownership, plan_image, version, update_time";
   if (insert) {
-    Exec(tx,
-         absl::StrCat("INSERT INTO realty_units (", kColumns, ", create_time) VALUES (", values, ", ",
-                      TsParam(p, now), ")"),
-         p);
-  } else {
-    Exec(tx,
-         absl::StrCat("UPDATE realty_units SET (", kColumns, ") = (", values, ") WHERE id = ", id, "::uuid"),
-         p);
+    const std::string sql = absl::StrCat("INSERT INTO realty_units (", kColumns, ", create_time) VALUES (", values,
+                                         ", ", TsParam(p, now), ") RETURNING *");
+    return WrittenUnit(tx, sql, p, caller);
   }
+  return WrittenUnit(
+      tx, absl::StrCat("UPDATE realty_units SET (", kColumns, ") = (", values, ") WHERE id = ", id, "::uuid RETURNING *"),
+      p, caller);
 }
 
 // Whether the prices of two units differ (what a price history row records).
@@ -502,10 +509,9 @@ absl::StatusOr<v1::Unit> InventoryStore::CreateUnit(const Actor& actor, const v1
       }
       CRM_RETURN_IF_ERROR(place.ToStatus());
       u.set_status(status);
-      SaveUnit(tx, u, pr, /*insert=*/true, now);
+      out = SaveUnit(tx, u, pr, /*insert=*/true, now, actor.principal);
       const int64_t price_id =
           AppendPriceRow(tx, u.id(), now, ActingUserId(actor.principal), v1::UnitPrice::API);
-      CRM_ASSIGN_OR_RETURN(out, LoadUnit(tx, actor.principal, u.id(), false));
       v1::UnitChanged ev;
       *ev.mutable_unit() = out;
       ev.set_price_id(price_id);
@@ -634,11 +640,10 @@ absl::StatusOr<v1::Unit> InventoryStore::UpdateUnit(const Actor& actor, const v1
       return absl::OkStatus();
     }
     u.set_version(old.version() + 1);
-    SaveUnit(tx, u, pr, /*insert=*/false, now);
+    out = SaveUnit(tx, u, pr, /*insert=*/false, now, actor.principal);
     if (price_moved) {
       ev.set_price_id(AppendPriceRow(tx, u.id(), now, ActingUserId(actor.principal), v1::UnitPrice::API));
     }
-    CRM_ASSIGN_OR_RETURN(out, LoadUnit(tx, actor.principal, u.id(), false));
     *ev.mutable_unit() = out;
     ev.mutable_unit()->clear_booking();
     return EmitUnitChanged(tx, outbox_, actor, v1::kUnitUpdatedType, ev);
@@ -678,13 +683,12 @@ absl::StatusOr<v1::Unit> InventoryStore::ChangeStatus(const Actor& actor,
       ev.set_booking_id(booking_id);
     }
     SqlParams p;
-    Exec(
+    out = WrittenUnit(
         tx,
         absl::StrCat("UPDATE realty_units SET status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))),
                      "::smallint, version = version + 1, update_time = ", TsParam(p, now),
-                     " WHERE id = ", p.Add(old.id()), "::uuid"),
-        p);
-    CRM_ASSIGN_OR_RETURN(out, LoadUnit(tx, actor.principal, old.id(), false));
+                     " WHERE id = ", p.Add(old.id()), "::uuid RETURNING *"),
+        p, actor.principal);
     ev.set_unit_id(out.id());
     ev.set_project_id(out.project_id());
     ev.set_building_id(out.building_id());
