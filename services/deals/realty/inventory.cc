@@ -308,8 +308,10 @@ absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Prin
     where = v.Value(AfterNamePageToken(req.page_token(), "p", p), "page_token").value_or("FALSE");
   }
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  const std::string sql = absl::StrCat("SELECT ", ProjectColumns(), " FROM realty_projects p WHERE ", where,
-                                       " ORDER BY lower(p.name), p.id LIMIT ", size + 1);
+  // The token keeps PostgreSQL's lower(name) (the key the index orders by), not a C++ lowercase: names are
+  // Cyrillic («ЖК …»), which AsciiStrToLower leaves as they are.
+  const std::string sql = absl::StrCat("SELECT ", ProjectColumns(), ", lower(p.name) FROM realty_projects p WHERE ",
+                                       where, " ORDER BY lower(p.name), p.id LIMIT ", size + 1);
   v1::ListProjectsResponse out;
   CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
@@ -317,8 +319,8 @@ absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Prin
     for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i)
       *out.add_projects() = ReadProject(r[i]);
     if (static_cast<int>(r.size()) > size) {
-      const v1::Project& last = out.projects(size - 1);
-      out.set_next_page_token(NamePageToken(absl::AsciiStrToLower(last.name()), last.id()));
+      const pqxx::row last = r[size - 1];
+      out.set_next_page_token(NamePageToken(last[last.size() - 1].as<std::string>(), out.projects(size - 1).id()));
     }
     return absl::OkStatus();
   }));
@@ -459,8 +461,8 @@ absl::StatusOr<v1::ListBuildingsResponse> InventoryStore::ListBuildings(const Pr
     absl::StrAppend(&where, " AND ", after.value_or("FALSE"));
   }
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  const std::string sql = absl::StrCat("SELECT ", BuildingColumns(), kBuildingFrom, " WHERE ", where,
-                                       " ORDER BY lower(bl.name), bl.id LIMIT ", size + 1);
+  const std::string sql = absl::StrCat("SELECT ", BuildingColumns(), ", lower(bl.name)", kBuildingFrom, " WHERE ",
+                                       where, " ORDER BY lower(bl.name), bl.id LIMIT ", size + 1);
   v1::ListBuildingsResponse out;
   CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
@@ -468,8 +470,8 @@ absl::StatusOr<v1::ListBuildingsResponse> InventoryStore::ListBuildings(const Pr
     for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i)
       *out.add_buildings() = ReadBuilding(r[i]);
     if (static_cast<int>(r.size()) > size) {
-      const v1::Building& last = out.buildings(size - 1);
-      out.set_next_page_token(NamePageToken(absl::AsciiStrToLower(last.name()), last.id()));
+      const pqxx::row last = r[size - 1];
+      out.set_next_page_token(NamePageToken(last[last.size() - 1].as<std::string>(), out.buildings(size - 1).id()));
     }
     return absl::OkStatus();
   }));

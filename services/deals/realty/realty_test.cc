@@ -113,6 +113,39 @@ TEST_F(RealtyTest, AListNamesABadPageTokenWithEveryOtherViolation) {
             FieldViolations(PageSize("page_size", -1, kDefaultPage, kMaxPage).status())[0].description);
 }
 
+// Projects page by lower(name) as PostgreSQL lowers it: Cyrillic names («ЖК …») page through every project
+// exactly once, in order (a token made with an ASCII-only lowercase skipped or repeated them).
+TEST_F(RealtyTest, ProjectsWithCyrillicNamesPageThroughEveryOneOnce) {
+  std::vector<std::string> made;
+  for (const char* name : {"Березы", "акация", "Ясень", "клён", "Дуб"}) {
+    v1::CreateProjectRequest pr;
+    pr.mutable_project()->set_name(absl::StrCat("ЖК ", name));
+    v1::Project project;
+    ASSERT_TRUE(Ok(Call(&R::CreateProject, Head(), pr, &project)));
+    made.push_back(project.id());
+  }
+  v1::ListProjectsRequest req;
+  req.set_page_size(2);
+  std::vector<std::string> got;
+  for (int page = 0; page < 5; ++page) {
+    v1::ListProjectsResponse out;
+    ASSERT_TRUE(Ok(Call(&R::ListProjects, Anna(), req, &out)));
+    for (const v1::Project& x : out.projects()) got.push_back(x.id());
+    if (out.next_page_token().empty()) break;
+    req.set_page_token(out.next_page_token());
+  }
+  std::vector<std::string> want;
+  {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    for (const pqxx::row& r : tx.exec("SELECT id::text FROM realty_projects ORDER BY lower(name), id")) {
+      want.push_back(r[0].as<std::string>());
+    }
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got.size(), made.size());
+}
+
 TEST_F(RealtyTest, ReadingNeedsRealtyReadAndChangingRealtyManage) {
   v1::Building b = MakeBuilding(1, 5);
   v1::GetBuildingRequest get;
