@@ -840,6 +840,15 @@ void Realty(const Options& o, const Person& p, const std::vector<Process>& procs
   ReadNextToBare(o, "chessboard 30 x 8", p.token, {absl::StrCat("/v1/realty/buildings/", chess_id, "/chessboard")},
                  chess_sql, bare, procs);
   ReadNextToBare(o, "«Подбор ОН» 100 000", p.token, match_paths, match_sql, bare, procs);
+  const char* shape_names[] = {"flats 1-2 rooms, budget, area", "special offers", "3 rooms", "all on sale"};
+  for (size_t i = 0; i < match_sql.size(); ++i) {
+    const Latency l = Percentiles(Time(std::max(20, o.requests / 4), [&] {
+      pqxx::read_transaction tx(bare);
+      for (const auto& st : match_sql[i]) tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(st.params));
+      tx.commit();
+    }));
+    std::printf("  %-22s bare %s   (%s alone)\n", "", Ms(l).c_str(), shape_names[i]);
+  }
 
   // Interactions: «Задачи на сегодня» (the agenda) and recording a planned call.
   absl::TimeZone zone;
