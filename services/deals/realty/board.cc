@@ -199,9 +199,11 @@ absl::StatusOr<v1::MatchUnitsResponse> BoardReader::Match(const Principal& calle
     absl::StrAppend(&common, " AND (u.final_price_minor, u.id) > (", price, "::bigint, ", p.Add((**token)[1]),
                     "::uuid)");
   }
-  // One branch per (status, kind[, rooms]): an index range already in (final price, id) order. Their
-  // UNION ALL under ORDER BY … LIMIT is a Merge Append of those ranges, which reads the first rows of
-  // each and then only as many as the page takes — no sort, whatever the project holds.
+  // One branch per (status, kind[, rooms]): an index range already in (final price, id) order, cut at the
+  // page by its own ORDER BY … LIMIT, and the page is the Merge Append of those cut ranges: at most a page
+  // per branch is read, whatever the project holds. (Without the branches' own LIMIT the planner flattens
+  // the UNION ALL and costs each range without the page: at 100 000 units in one project it took a
+  // sequential scan and a top-N sort of 70 000 rows, 100–200 ms, instead of 0.6 ms.)
   std::map<int, std::string> value;  // each number once as a parameter
   auto param = [&](int v) -> const std::string& {
     auto it = value.find(v);
@@ -214,11 +216,12 @@ absl::StatusOr<v1::MatchUnitsResponse> BoardReader::Match(const Principal& calle
       const std::string head = absl::StrCat("SELECT u.* FROM realty_units u WHERE u.project_id = ", project,
                                             "::uuid AND u.status = ", param(st),
                                             "::smallint AND u.kind = ", param(kd), "::smallint");
+      const std::string cut = absl::StrCat(" ORDER BY u.final_price_minor, u.id LIMIT ", size + 1, ")");
       if (rooms.empty()) {
-        branches.push_back(absl::StrCat(head, common));
+        branches.push_back(absl::StrCat("(", head, common, cut));
       } else {
         for (int rm : rooms) {
-          branches.push_back(absl::StrCat(head, " AND u.rooms = ", param(rm), "::smallint", common));
+          branches.push_back(absl::StrCat("(", head, " AND u.rooms = ", param(rm), "::smallint", common, cut));
         }
       }
     }
