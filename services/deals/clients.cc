@@ -205,6 +205,9 @@ v1::Client ReadClient(const pqxx::row& r) {
   return c;
 }
 
+// Issue 17: "passport.number" (a PATCH's mask from the body's keys) changes the passport as a whole.
+std::string TopPath(const std::string& path) { return path.rfind("passport.", 0) == 0 ? "passport" : path; }
+
 // Issue 17: the passport is personal data (clients.proto): kept only for callers with
 // clients.passport.read, and only in the single-client replies.
 void RedactPassport(v1::Client& c) { c.clear_passport(); }
@@ -570,7 +573,7 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
     CRM_RETURN_IF_ERROR(v.Merge(CheckId("client.id", in.id())));
     if (mask.paths().empty()) v.Add("update_mask", "required");
     for (const std::string& path : mask.paths()) {
-      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
+      if (!kPaths.contains(TopPath(path))) v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
     }
     CRM_RETURN_IF_ERROR(v.Status());
   }
@@ -580,7 +583,8 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
     if (!old.has_value()) return absl::NotFoundError("client not found");
     CRM_RETURN_IF_ERROR(CheckVersion(in.version(), old->version()));
     v1::Client next = *old;
-    for (const std::string& path : mask.paths()) {
+    for (const std::string& raw : mask.paths()) {
+      const std::string path = TopPath(raw);
       if (path == "kind") next.set_kind(in.kind());
       if (path == "name") next.set_name(in.name());
       if (path == "inn") next.set_inn(in.inn());

@@ -397,8 +397,6 @@ void Write(pqxx::transaction_base& tx, const v1::DealApplication& a, bool insert
   for (const v1::PaymentScheduleItem& item : a.payment_schedule()) {
     schedule.push_back({{"date", item.date()}, {"amount_minor", item.amount().amount_minor()}, {"kind", static_cast<int>(item.kind())}});
   }
-  std::vector<std::string> participant_ids;
-  for (const v1::DealParticipant& x : a.participants()) participant_ids.push_back(x.client_id());
   SqlParams p;
   const std::string id = p.Add(a.id()) + "::uuid";
   const std::string unit = absl::StrCat("NULLIF(", p.Add(a.unit_id()), ", '')::uuid");
@@ -413,7 +411,6 @@ void Write(pqxx::transaction_base& tx, const v1::DealApplication& a, bool insert
   const std::string sched = p.Add(schedule.dump()) + "::jsonb";
   const std::string comment = p.Add(a.comment());
   const std::string status = p.Add(absl::StrCat(static_cast<int>(a.status()))) + "::smallint";
-  const std::string participants = p.Add(ArrayLiteral(participant_ids)) + "::uuid[]";
   const std::string version = p.Add(absl::StrCat(a.version())) + "::bigint";
   const std::string updated = TsParam(p, FromProtoTimestamp(a.update_time()));
   if (insert) {
@@ -421,13 +418,13 @@ void Write(pqxx::transaction_base& tx, const v1::DealApplication& a, bool insert
          absl::StrCat("INSERT INTO deal_applications (id, request_id, client_id, project_id, unit_id, booking_id, "
                       "price_minor, currency, ownership_kind, payment_kind, bank_id, campaign_id, own_funds_minor, "
                       "payment_schedule, comment, status, responsible_id, creator_id, application_date, "
-                      "participant_client_ids, version, create_time, update_time) VALUES (",
+                      "version, create_time, update_time) VALUES (",
                       absl::StrJoin({id, p.Add(a.request_id()) + "::uuid", p.Add(a.client_id()) + "::uuid",
                                      p.Add(a.project_id()) + "::uuid", unit, booking, price, currency, ownership,
                                      payment, bank, campaign, own, sched, comment, status,
                                      p.Add(a.responsible_id()) + "::uuid",
                                      absl::StrCat("NULLIF(", p.Add(a.creator_id()), ", '')::uuid"),
-                                     p.Add(a.application_date()) + "::date", participants, version,
+                                     p.Add(a.application_date()) + "::date", version,
                                      TsParam(p, FromProtoTimestamp(a.create_time())), updated},
                                     ", "),
                       ")"),
@@ -438,7 +435,7 @@ void Write(pqxx::transaction_base& tx, const v1::DealApplication& a, bool insert
                       ", price_minor = ", price, ", currency = ", currency, ", ownership_kind = ", ownership,
                       ", payment_kind = ", payment, ", bank_id = ", bank, ", campaign_id = ", campaign,
                       ", own_funds_minor = ", own, ", payment_schedule = ", sched, ", comment = ", comment,
-                      ", status = ", status, ", participant_client_ids = ", participants, ", version = ", version,
+                      ", status = ", status, ", version = ", version,
                       ", update_time = ", updated, " WHERE id = ", id),
          p);
     SqlParams d;
@@ -586,13 +583,22 @@ absl::StatusOr<v1::DealApplication> ApplicationStore::Update(const Actor& actor,
                                                              const google::protobuf::FieldMask& mask) {
   static const std::set<std::string> kPaths = {"unit_id", "participants", "ownership_kind", "payment_kind", "bank_id",
                                                "campaign_id", "own_funds", "payment_schedule", "comment"};
+  // The fields to change: a path's first part ("own_funds.amount_minor" changes own_funds, as the gateway
+  // fills a PATCH's mask from the body's keys); "id" and "version" name the application and guard it.
+  std::set<std::string> paths;
   {
     Violations v;
     if (!IsUuid(in.id())) v.Add("application.id", "not a UUID");
-    if (mask.paths().empty()) v.Add("update_mask", "required");
     for (const std::string& path : mask.paths()) {
-      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
+      const std::string top = path.substr(0, path.find('.'));
+      if (top == "id" || top == "version") continue;
+      if (!kPaths.contains(top)) {
+        v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
+      } else {
+        paths.insert(top);
+      }
     }
+    if (paths.empty() && v.empty()) v.Add("update_mask", "required: the fields to change");
     if (!in.unit_id().empty() && !IsUuid(in.unit_id())) v.Add("application.unit_id", "not a UUID");
     CRM_RETURN_IF_ERROR(v.Status());
   }
@@ -603,7 +609,7 @@ absl::StatusOr<v1::DealApplication> ApplicationStore::Update(const Actor& actor,
     v1::DealApplication next = old;
     std::vector<std::string> changed;
     Violations v;
-    for (const std::string& path : mask.paths()) {
+    for (const std::string& path : paths) {
       changed.push_back(path);
       if (path == "unit_id") {
         next.set_unit_id(in.unit_id());
@@ -755,7 +761,8 @@ absl::StatusOr<v1::ListDealApplicationsResponse> ApplicationStore::List(const Pr
   std::vector<std::string> conds;
   if (!req.request_id().empty()) conds.push_back(absl::StrCat("a.request_id = ", p.Add(req.request_id()), "::uuid"));
   if (!req.client_id().empty()) {
-    conds.push_back(absl::StrCat("a.participant_client_ids @> ARRAY[", p.Add(req.client_id()), "::uuid]"));
+    conds.push_back(absl::StrCat("a.id IN (SELECT pp.application_id FROM deal_application_participants pp WHERE "
+                                 "pp.client_id = ", p.Add(req.client_id()), "::uuid)"));
   }
   if (!responsible.empty()) conds.push_back(absl::StrCat("a.responsible_id = ", p.Add(responsible), "::uuid"));
   if (req.status() != v1::DealApplication::STATUS_UNSPECIFIED) {

@@ -6,7 +6,8 @@
 -- Seed 004 §6.3: the sales manager makes the application from their client's request and may look at the
 -- client's passport («Есть возможность посмотреть паспортные данные клиента»); the head of sales sees and
 -- changes all; the mortgage specialist («ипотечный менеджер в заявке на сделку должен создать ипотечную
--- заявку») reads their team's applications and the passport the bank needs. Least privilege: nobody
+-- заявку») reads every application (they serve every manager's clients; no team of sales) and the passport
+-- the bank needs, and changes none. Least privilege: nobody
 -- else gets any (the call-centre operator, the integrator and the service roles have no business here).
 INSERT INTO role_permissions (role_code, permission) VALUES
   ('administrator',       'applications.read.own'),
@@ -22,6 +23,6 @@ INSERT INTO role_permissions (role_code, permission) VALUES
   ('manager',             'applications.read.team'),
   ('manager',             'applications.write.own'),
   ('manager',             'clients.passport.read'),
-  ('mortgage_specialist', 'applications.read.team'),
+  ('mortgage_specialist', 'applications.read.all'),
   ('mortgage_specialist', 'clients.passport.read')
 ON CONFLICT DO NOTHING;

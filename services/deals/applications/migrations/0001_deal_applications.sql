@@ -18,7 +18,6 @@ CREATE INDEX marketing_campaigns_active_name ON marketing_campaigns (lower(name)
 -- status: 1 DRAFT, 2 SUBMITTED, 3 APPROVED, 4 CANCELLED; ownership_kind: 0 unspecified, 1 individual,
 -- 2 shared, 3 joint; payment_kind: crm.deals.v1.PaymentKind. Money in minor units of `currency`.
 -- payment_schedule: [{"date": "YYYY-MM-DD", "amount_minor": n, "kind": k}, ...] (validated by the store).
--- participant_client_ids repeats the participants' clients (ListDealApplications by client, GIN).
 CREATE TABLE deal_applications (
   id                     uuid PRIMARY KEY,
   request_id             uuid NOT NULL REFERENCES client_requests (id),
@@ -39,7 +38,6 @@ CREATE TABLE deal_applications (
   responsible_id         uuid NOT NULL,
   creator_id             uuid,
   application_date       date NOT NULL,
-  participant_client_ids uuid[] NOT NULL DEFAULT '{}',
   version                bigint NOT NULL DEFAULT 1,
   create_time            timestamptz NOT NULL,
   update_time            timestamptz NOT NULL,
@@ -47,10 +45,10 @@ CREATE TABLE deal_applications (
 );
 -- ListDealApplications, newest first, on an ordered range for every filter and scope (plan_test.cc):
 -- scope all — every application or the filter's own index; own / team — one range per visible
--- responsible (with the status first when filtering by it); a request's and a client's are few.
+-- responsible (with the status first when filtering by it); a request's and a client's are few (a
+-- client's through deal_application_participants_client).
 CREATE INDEX deal_applications_created ON deal_applications (create_time DESC, id DESC);
 CREATE INDEX deal_applications_request ON deal_applications (request_id, create_time DESC, id DESC);
-CREATE INDEX deal_applications_client ON deal_applications USING gin (participant_client_ids);
 CREATE INDEX deal_applications_status ON deal_applications (status, create_time DESC, id DESC);
 CREATE INDEX deal_applications_responsible ON deal_applications (responsible_id, create_time DESC, id DESC);
 CREATE INDEX deal_applications_responsible_status
@@ -75,6 +73,8 @@ CREATE TABLE deal_application_participants (
   PRIMARY KEY (application_id, pos),
   UNIQUE (application_id, client_id)
 );
+-- ListDealApplications by client: the applications a client takes part in.
+CREATE INDEX deal_application_participants_client ON deal_application_participants (client_id, application_id);
 -- At most one conditional (У) participant per application, held by the database too.
 CREATE UNIQUE INDEX deal_application_participants_one_conditional
   ON deal_application_participants (application_id) WHERE conditional;
