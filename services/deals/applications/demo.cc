@@ -83,6 +83,8 @@ absl::Status LoadDemoApplications(pg::Pool& pool, absl::TimeZone zone, const Clo
     v1::DealApplication a;
     a.set_request_id(picks[i].request_id);
     a.set_campaign_id(kDemoCampaignId);
+    a.set_payment_kind(i == 0 ? v1::FULL_PAYMENT : v1::MORTGAGE);
+    if (i != 0) a.set_bank_id(kDemoBankId);
     if (!picks[i].unit_id.empty()) {
       a.set_unit_id(picks[i].unit_id);
       auto add = [&](int days, int64_t minor, v1::PaymentScheduleItem::Kind kind) {
@@ -92,12 +94,9 @@ absl::Status LoadDemoApplications(pg::Pool& pool, absl::TimeZone zone, const Clo
         item->set_kind(kind);
       };
       if (i == 0) {
-        a.set_payment_kind(v1::FULL_PAYMENT);
         a.mutable_own_funds()->set_amount_minor(picks[i].price);
         add(10, picks[i].price, v1::PaymentScheduleItem::OWN_FUNDS);
       } else {
-        a.set_payment_kind(v1::MORTGAGE);
-        a.set_bank_id(kDemoBankId);
         const int64_t own = picks[i].price / 5;
         a.mutable_own_funds()->set_amount_minor(own);
         add(7, own, v1::PaymentScheduleItem::OWN_FUNDS);
