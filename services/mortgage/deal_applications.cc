@@ -56,6 +56,12 @@ absl::Status FillFromDealApplication(const DealsClient& deals, const grpc::Serve
     }
     a.set_client_id(client.empty() ? d.client_id() : client);
   }
+  // The sale's deal is the request's client's: it goes with that client only, and only when the caller sees
+  // it (a mortgage specialist may not see a manager's deal: the application is then made without one).
+  if (a.deal_id().empty() && !d.deal_id().empty() && a.client_id() == d.client_id() &&
+      deals.CheckParties(incoming, caller, a.client_id(), d.deal_id()).ok()) {
+    a.set_deal_id(d.deal_id());
+  }
   if (a.bank_id().empty()) a.set_bank_id(d.bank_id());
   if (a.loan() == 0) a.set_loan(d.price().amount_minor() - d.own_funds().amount_minor());
   if (a.project().empty()) a.set_project(d.project_name());

@@ -6,7 +6,9 @@
 // caller and keeps the link:
 //   FillFromDealApplication  before CreateApplication: when application.deal_application_id is set, reads it
 //                            and fills what the request left empty — client_id (the signer П, else the first
-//                            real participant Р, else the request's client), bank_id, loan = price − own
+//                            real participant Р, else the request's client), deal_id (the deal application's
+//                            deal, when the client is the request's and the caller sees it), bank_id,
+//                            loan = price − own
 //                            funds (kopecks), project (the project's name) and object_description (project,
 //                            building, phase, section, floor, unit); refuses a deal application that is not
 //                            paid by MORTGAGE or is CANCELLED (FAILED_PRECONDITION naming

@@ -29,6 +29,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from e2e import BUILD, StackTest, main  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
 
+# The demo lead pipeline and its first stage (services/deals/demo.h).
+LEAD = "01930000-0001-7000-8000-000000000000"
+UNSORTED = "01930000-0001-7000-8000-000000000001"
+
 
 def load_idempotency_cases():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idempotency_cases", "applications.py")
@@ -164,6 +168,19 @@ class Applications(StackTest):
             "paymentSchedule": [{"date": "2027-01-10", "amount": {"amountMinor": "100"}, "kind": "OWN_FUNDS"}]},
             headers=self.as_("manager"))
         self.assertEqual(self.fields(not_summing), ["application.payment_schedule"])
+        # The sale's deal, held by the mortgage specialist (so they see it), set by the head of sales.
+        deal = self.ok(self.curl("POST", "/v1/deals", {"name": "Квартира 51", "pipelineId": LEAD, "stageId": UNSORTED,
+                                                      "clientId": buyer["id"],
+                                                      "responsibleId": self.user_id("mortgage_specialist")},
+                                 headers=self.as_("head_of_sales")))
+        strangers_deal = self.ok(self.curl("POST", "/v1/deals", {"name": "Чужая", "pipelineId": LEAD,
+                                                                "stageId": UNSORTED, "clientId": stranger["id"]},
+                                           headers=self.as_("manager")))
+        self.assertEqual(self.fields(self.curl("PATCH", "/v1/deal-applications/" + app["id"],
+                                               {"dealId": strangers_deal["id"]}, headers=self.as_("manager"))),
+                         ["application.deal_id"])
+        self.ok(self.curl("PATCH", "/v1/deal-applications/" + app["id"], {"dealId": deal["id"]},
+                          headers=self.as_("head_of_sales")))
         terms = self.ok(self.curl("PATCH", "/v1/deal-applications/" + app["id"], {
             "paymentKind": "MORTGAGE", "bankId": bank, "campaignId": campaigns[0]["id"],
             "ownFunds": {"amountMinor": "698456884"},
@@ -182,8 +199,8 @@ class Applications(StackTest):
         mortgage = self.ok(self.curl("POST", "/v1/mortgage/applications",
                                      {"dealApplicationId": app["id"], "rate": "0.06"},
                                      headers=self.as_("mortgage_specialist")))
-        self.assertEqual((mortgage["clientId"], mortgage["bankId"], mortgage["loan"], mortgage["dealApplicationId"]),
-                         (buyer["id"], bank, "2000000000", app["id"]))
+        self.assertEqual((mortgage["clientId"], mortgage["dealId"], mortgage["bankId"], mortgage["loan"],
+                          mortgage["dealApplicationId"]), (buyer["id"], deal["id"], bank, "2000000000", app["id"]))
         self.assertIn("Корпус 1 (Очередь 1), секция 1, этаж 5, кв. 51", mortgage["objectDescription"])
         listed = self.ok(self.curl("GET", "/v1/mortgage/applications?dealApplicationId=" + app["id"],
                                    headers=self.as_("mortgage_specialist")))

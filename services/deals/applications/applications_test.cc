@@ -528,6 +528,34 @@ TEST_F(ApplicationsTest, ListsByRequestClientResponsibleAndStatusWithinTheScope)
   EXPECT_EQ(campaigns->campaigns(0).name(), "Новогодние скидки");
 }
 
+TEST_F(ApplicationsTest, TheSalesDealIsOneTheCallerSeesOfTheRequestsClient) {
+  const std::string yulia = Client("Юлия");
+  const std::string oleg = Client("Олег");
+  const std::string request = Request(yulia, Anna());
+  auto deal = [&](const std::string& client) {
+    const std::string id = NewUuidV7();
+    db_->Exec(absl::StrCat(
+        "INSERT INTO pipelines (id, name) SELECT '01900000-0000-7000-8000-00000000c001', 'Продажа' WHERE NOT EXISTS "
+        "(SELECT 1 FROM pipelines);"
+        "INSERT INTO stages (id, pipeline_id, position, name, kind) SELECT '01900000-0000-7000-8000-00000000d001', "
+        "'01900000-0000-7000-8000-00000000c001', 1, 'Новая', 1 WHERE NOT EXISTS (SELECT 1 FROM stages);"
+        "INSERT INTO deals (id, name, pipeline_id, stage_id, status, responsible_id, client_id) VALUES ('",
+        id, "', 'Квартира', '01900000-0000-7000-8000-00000000c001', '01900000-0000-7000-8000-00000000d001', 1, '",
+        kAnna, "', '", client, "')"));
+    return id;
+  };
+  A a = New(request);
+  a.set_deal_id(deal(oleg));
+  Principal anna = Anna();
+  anna.add_permissions("deals.read.team");
+  EXPECT_EQ(Fields(store_->Create(As(anna), a).status()), std::vector<std::string>{"application.deal_id"});
+  a.set_deal_id(deal(yulia));
+  EXPECT_EQ(Fields(store_->Create(As(Anna()), a).status()), std::vector<std::string>{"application.deal_id"});  // no deals.read
+  auto made = store_->Create(As(anna), a);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(store_->Get(anna, made->id())->deal_id(), a.deal_id());
+}
+
 TEST_F(ApplicationsTest, ClientCardBirthDateAndPassportArePersonalData) {
   v1::Client c;
   c.set_kind(v1::Client::KIND_COMPANY);

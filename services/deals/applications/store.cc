@@ -25,6 +25,7 @@
 #include "services/deals/applications/shares.h"
 #include "services/deals/interactions/common.h"
 #include "services/deals/sql.h"
+#include "services/deals/timeline.h"
 #include "services/deals/violations.h"
 
 namespace crm::deals::applications {
@@ -50,7 +51,8 @@ constexpr char kColumns[] =
     "coalesce(a.bank_id::text, ''), coalesce(a.campaign_id::text, ''), coalesce(mc.name, ''), a.own_funds_minor, "
     "a.payment_schedule::text, a.comment, a.status, a.responsible_id::text, coalesce(a.creator_id::text, ''), "
     "a.application_date::text, a.version, "
-    "(extract(epoch FROM a.create_time) * 1000000)::bigint, (extract(epoch FROM a.update_time) * 1000000)::bigint";
+    "(extract(epoch FROM a.create_time) * 1000000)::bigint, (extract(epoch FROM a.update_time) * 1000000)::bigint, "
+    "coalesce(a.deal_id::text, '')";
 constexpr char kFrom[] =
     " FROM deal_applications a JOIN clients c ON c.id = a.client_id LEFT JOIN realty_projects p ON p.id = "
     "a.project_id LEFT JOIN realty_units u ON u.id = a.unit_id LEFT JOIN realty_buildings bl ON bl.id = "
@@ -113,6 +115,7 @@ v1::DealApplication ReadApplication(const pqxx::row& r) {
   a.set_version(r[28].as<int64_t>());
   *a.mutable_create_time() = TsFromMicros(r[29].as<int64_t>());
   *a.mutable_update_time() = TsFromMicros(r[30].as<int64_t>());
+  a.set_deal_id(r[31].as<std::string>());
   return a;
 }
 
@@ -234,6 +237,18 @@ Ownership OwnershipOf(v1::OwnershipKind k) {
     default:
       return Ownership::kIndividual;
   }
+}
+
+// The sale's deal: a UUID of a deal `caller` sees, of the application's client or of none.
+void CheckDeal(pqxx::transaction_base& tx, const Principal& caller, const v1::DealApplication& a, Violations& v) {
+  if (a.deal_id().empty()) return;
+  if (!IsUuid(a.deal_id())) return v.Add("application.deal_id", "not a UUID");
+  absl::StatusOr<DealOwnership> deal = LoadDealOwnership(tx, a.deal_id(), false);
+  if (!deal.ok() || !crm::deals::CheckCanRead(caller, *deal).ok()) return v.Add("application.deal_id", "no such deal");
+  SqlParams p;
+  pqxx::result r = Exec(tx, absl::StrCat("SELECT coalesce(client_id::text, '') FROM deals WHERE id = ", p.Add(a.deal_id()), "::uuid"), p);
+  const std::string client = r.empty() ? "" : r[0][0].as<std::string>();
+  if (!client.empty() && client != a.client_id()) v.Add("application.deal_id", "a deal of another client");
 }
 
 // Checks block 2 and 3 of `a` (price already fixed in a.price()), recomputes the shares (equal split
@@ -407,6 +422,7 @@ void Write(pqxx::transaction_base& tx, const v1::DealApplication& a, bool insert
   const std::string payment = p.Add(absl::StrCat(static_cast<int>(a.payment_kind()))) + "::smallint";
   const std::string bank = absl::StrCat("NULLIF(", p.Add(a.bank_id()), ", '')::uuid");
   const std::string campaign = absl::StrCat("NULLIF(", p.Add(a.campaign_id()), ", '')::uuid");
+  const std::string deal = absl::StrCat("NULLIF(", p.Add(a.deal_id()), ", '')::uuid");
   const std::string own = a.has_own_funds() ? p.Add(absl::StrCat(a.own_funds().amount_minor())) + "::bigint" : "NULL::bigint";
   const std::string sched = p.Add(schedule.dump()) + "::jsonb";
   const std::string comment = p.Add(a.comment());
@@ -418,14 +434,14 @@ void Write(pqxx::transaction_base& tx, const v1::DealApplication& a, bool insert
          absl::StrCat("INSERT INTO deal_applications (id, request_id, client_id, project_id, unit_id, booking_id, "
                       "price_minor, currency, ownership_kind, payment_kind, bank_id, campaign_id, own_funds_minor, "
                       "payment_schedule, comment, status, responsible_id, creator_id, application_date, "
-                      "version, create_time, update_time) VALUES (",
+                      "version, create_time, update_time, deal_id) VALUES (",
                       absl::StrJoin({id, p.Add(a.request_id()) + "::uuid", p.Add(a.client_id()) + "::uuid",
                                      p.Add(a.project_id()) + "::uuid", unit, booking, price, currency, ownership,
                                      payment, bank, campaign, own, sched, comment, status,
                                      p.Add(a.responsible_id()) + "::uuid",
                                      absl::StrCat("NULLIF(", p.Add(a.creator_id()), ", '')::uuid"),
                                      p.Add(a.application_date()) + "::date", version,
-                                     TsParam(p, FromProtoTimestamp(a.create_time())), updated},
+                                     TsParam(p, FromProtoTimestamp(a.create_time())), updated, deal},
                                     ", "),
                       ")"),
          p);
@@ -434,6 +450,7 @@ void Write(pqxx::transaction_base& tx, const v1::DealApplication& a, bool insert
          absl::StrCat("UPDATE deal_applications SET unit_id = ", unit, ", booking_id = ", booking,
                       ", price_minor = ", price, ", currency = ", currency, ", ownership_kind = ", ownership,
                       ", payment_kind = ", payment, ", bank_id = ", bank, ", campaign_id = ", campaign,
+                      ", deal_id = ", deal,
                       ", own_funds_minor = ", own, ", payment_schedule = ", sched, ", comment = ", comment,
                       ", status = ", status, ", version = ", version,
                       ", update_time = ", updated, " WHERE id = ", id),
@@ -553,6 +570,7 @@ absl::StatusOr<v1::DealApplication> ApplicationStore::Create(const Actor& actor,
           a.set_booking_id(got->booking_id);
         }
       }
+      CheckDeal(tx, actor.principal, a, v);
       CRM_RETURN_IF_ERROR(v.Merge(Complete(tx, a, /*equal_split=*/false)));
       CRM_RETURN_IF_ERROR(v.Status());
       Write(tx, a, /*insert=*/true);
@@ -582,7 +600,7 @@ absl::StatusOr<v1::DealApplication> ApplicationStore::Get(const Principal& calle
 absl::StatusOr<v1::DealApplication> ApplicationStore::Update(const Actor& actor, const v1::DealApplication& in,
                                                              const google::protobuf::FieldMask& mask) {
   static const std::set<std::string> kPaths = {"unit_id", "participants", "ownership_kind", "payment_kind", "bank_id",
-                                               "campaign_id", "own_funds", "payment_schedule", "comment"};
+                                               "campaign_id", "own_funds", "payment_schedule", "comment", "deal_id"};
   // The fields to change: a path's first part ("own_funds.amount_minor" changes own_funds, as the gateway
   // fills a PATCH's mask from the body's keys); "id" and "version" name the application and guard it.
   std::set<std::string> paths;
@@ -638,7 +656,9 @@ absl::StatusOr<v1::DealApplication> ApplicationStore::Update(const Actor& actor,
       }
       if (path == "payment_schedule") *next.mutable_payment_schedule() = in.payment_schedule();
       if (path == "comment") next.set_comment(in.comment());
+      if (path == "deal_id") next.set_deal_id(in.deal_id());
     }
+    if (paths.contains("deal_id")) CheckDeal(tx, actor.principal, next, v);
     CRM_RETURN_IF_ERROR(v.Merge(Complete(tx, next, /*equal_split=*/false)));
     CRM_RETURN_IF_ERROR(v.Status());
     next.set_version(old.version() + 1);

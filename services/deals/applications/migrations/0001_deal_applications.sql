@@ -31,6 +31,7 @@ CREATE TABLE deal_applications (
   payment_kind           smallint NOT NULL DEFAULT 0 CHECK (payment_kind BETWEEN 0 AND 5),
   bank_id                uuid,
   campaign_id            uuid REFERENCES marketing_campaigns (id),
+  deal_id                uuid REFERENCES deals (id),
   own_funds_minor        bigint CHECK (own_funds_minor >= 0),
   payment_schedule       jsonb NOT NULL DEFAULT '[]'::jsonb,
   comment                text NOT NULL DEFAULT '',
