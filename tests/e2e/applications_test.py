@@ -97,11 +97,11 @@ class Applications(StackTest):
         buyer = self.client("Тестов Тест Тестович", birthDate="1990-05-17")
         request = self.request(buyer, project)
         # Every bad field at once.
-        bad = self.curl("POST", "/v1/deal-applications",
+        bad = self.curl("POST", "/v1/dealApplications",
                         {"requestId": request["id"], "unitId": "x", "participants": [{"clientId": "y"}]},
                         headers=self.as_("manager"))
         self.assertEqual(self.fields(bad), ["application.unit_id"])
-        bad = self.curl("POST", "/v1/deal-applications",
+        bad = self.curl("POST", "/v1/dealApplications",
                         {"requestId": request["id"], "ownFunds": {"amountMinor": "-1"},
                          "participants": [{"clientId": buyer["id"]}, {"clientId": str(uuid.uuid4()), "owner": True}]},
                         headers=self.as_("manager"))
@@ -111,13 +111,13 @@ class Applications(StackTest):
         stranger = self.client("Другой Клиент")
         self.ok(self.curl("POST", "/v1/realty/units/%s/bookings" % other_unit["id"],
                           {"clientId": stranger["id"], "fee": {"amountMinor": "5000000"}}, headers=self.as_("manager")))
-        taken = self.curl("POST", "/v1/deal-applications", {"requestId": request["id"], "unitId": other_unit["id"]},
+        taken = self.curl("POST", "/v1/dealApplications", {"requestId": request["id"], "unitId": other_unit["id"]},
                           headers=self.as_("manager"))
         self.assertEqual(taken.status, 400, taken.body)
         self.assertEqual(taken.error()["status"], "FAILED_PRECONDITION")
         self.assertEqual([d["field"] for d in taken.error()["details"]], ["application.unit_id"])
         # Made from the request: the client pre-filled, names beside ids, the unit's price.
-        app = self.ok(self.curl("POST", "/v1/deal-applications", {"requestId": request["id"], "unitId": unit["id"]},
+        app = self.ok(self.curl("POST", "/v1/dealApplications", {"requestId": request["id"], "unitId": unit["id"]},
                                 headers=self.as_("manager")))
         self.assertEqual((app["status"], app["clientName"], app["projectName"], app["buildingName"], app["phase"],
                           app["sectionNumber"], app["floor"], app["unitNumber"]),
@@ -135,11 +135,11 @@ class Applications(StackTest):
                                                "issueDate": "2010-06-01", "issuedBy": "ОВД Тверской"}},
                                  headers=self.as_("manager")))
         self.assertEqual(card["passport"]["number"], "123456")
-        self.assertTrue(self.ok(self.curl("GET", "/v1/deal-applications/" + app["id"],
+        self.assertTrue(self.ok(self.curl("GET", "/v1/dealApplications/" + app["id"],
                                           headers=self.as_("manager")))["participants"][0]["identityDocument"])
         # Participants edited: a second owner, fractions 1/3 and 2/3 — exact amounts summing to the price.
         spouse = self.client("Тестова Мария")
-        edited = self.ok(self.curl("PATCH", "/v1/deal-applications/" + app["id"], {
+        edited = self.ok(self.curl("PATCH", "/v1/dealApplications/" + app["id"], {
             "version": app["version"], "ownershipKind": "SHARED",
             "participants": [
                 {"clientId": buyer["id"], "real": True, "signer": True, "owner": True,
@@ -152,19 +152,19 @@ class Applications(StackTest):
         self.assertEqual(sum(amounts), 2698456884)
         self.assertEqual(edited["participants"][1]["clientName"], "Тестова Мария")
         # «Пересчитать доли»: equal split; a stale version is refused.
-        stale = self.curl("POST", "/v1/deal-applications/%s:recalculateShares" % app["id"],
+        stale = self.curl("POST", "/v1/dealApplications/%s:recalculateShares" % app["id"],
                           {"version": app["version"], "equalSplit": True}, headers=self.as_("manager"))
         self.assertEqual(stale.status, 409, stale.body)
-        equal = self.ok(self.curl("POST", "/v1/deal-applications/%s:recalculateShares" % app["id"],
+        equal = self.ok(self.curl("POST", "/v1/dealApplications/%s:recalculateShares" % app["id"],
                                   {"version": edited["version"], "equalSplit": True}, headers=self.as_("manager")))
         self.assertEqual([(x["shareNumerator"], x["shareDenominator"], x["shareAmount"]["amountMinor"])
                           for x in equal["participants"]], [("1", "2", "1349228442"), ("1", "2", "1349228442")])
         # The payment terms: a mortgage with the first demo bank, own funds and a schedule summing to the price.
         bank = self.ok(self.curl("GET", "/v1/mortgage/banks?pageSize=1", headers=self.as_("mortgage_specialist")))
         bank = bank["banks"][0]["id"]
-        campaigns = self.ok(self.curl("GET", "/v1/marketing-campaigns", headers=self.as_("manager")))["campaigns"]
+        campaigns = self.ok(self.curl("GET", "/v1/marketingCampaigns", headers=self.as_("manager")))["campaigns"]
         self.assertTrue(campaigns)
-        not_summing = self.curl("PATCH", "/v1/deal-applications/" + app["id"], {
+        not_summing = self.curl("PATCH", "/v1/dealApplications/" + app["id"], {
             "paymentSchedule": [{"date": "2027-01-10", "amount": {"amountMinor": "100"}, "kind": "OWN_FUNDS"}]},
             headers=self.as_("manager"))
         self.assertEqual(self.fields(not_summing), ["application.payment_schedule"])
@@ -176,12 +176,12 @@ class Applications(StackTest):
         strangers_deal = self.ok(self.curl("POST", "/v1/deals", {"name": "Чужая", "pipelineId": LEAD,
                                                                 "stageId": UNSORTED, "clientId": stranger["id"]},
                                            headers=self.as_("manager")))
-        self.assertEqual(self.fields(self.curl("PATCH", "/v1/deal-applications/" + app["id"],
+        self.assertEqual(self.fields(self.curl("PATCH", "/v1/dealApplications/" + app["id"],
                                                {"dealId": strangers_deal["id"]}, headers=self.as_("manager"))),
                          ["application.deal_id"])
-        self.ok(self.curl("PATCH", "/v1/deal-applications/" + app["id"], {"dealId": deal["id"]},
+        self.ok(self.curl("PATCH", "/v1/dealApplications/" + app["id"], {"dealId": deal["id"]},
                           headers=self.as_("head_of_sales")))
-        terms = self.ok(self.curl("PATCH", "/v1/deal-applications/" + app["id"], {
+        terms = self.ok(self.curl("PATCH", "/v1/dealApplications/" + app["id"], {
             "paymentKind": "MORTGAGE", "bankId": bank, "campaignId": campaigns[0]["id"],
             "ownFunds": {"amountMinor": "698456884"},
             "paymentSchedule": [
@@ -191,9 +191,9 @@ class Applications(StackTest):
         self.assertEqual(terms["campaignName"], campaigns[0]["name"])
         # Listed by request, by client (a participant), by status.
         for query in ["requestId=" + request["id"], "clientId=" + spouse["id"], "status=DRAFT&responsible=me"]:
-            listed = self.ok(self.curl("GET", "/v1/deal-applications?" + query, headers=self.as_("manager")))
+            listed = self.ok(self.curl("GET", "/v1/dealApplications?" + query, headers=self.as_("manager")))
             self.assertIn(app["id"], [a["id"] for a in listed["applications"]], query)
-        self.assertEqual(self.fields(self.curl("GET", "/v1/deal-applications?pageSize=-1",
+        self.assertEqual(self.fields(self.curl("GET", "/v1/dealApplications?pageSize=-1",
                                                headers=self.as_("manager"))), ["page_size"])
         # The mortgage specialist starts a mortgage application from it, through the gateway.
         mortgage = self.ok(self.curl("POST", "/v1/mortgage/applications",
@@ -207,7 +207,7 @@ class Applications(StackTest):
         self.assertEqual([a["id"] for a in listed["applications"]], [mortgage["id"]])
         # A deal application paid in full is refused naming the field; nothing is made.
         other_request = self.request(self.client("Покупатель Наличными"), project)
-        cash = self.ok(self.curl("POST", "/v1/deal-applications",
+        cash = self.ok(self.curl("POST", "/v1/dealApplications",
                                  {"requestId": other_request["id"], "paymentKind": "FULL_PAYMENT"},
                                  headers=self.as_("manager")))
         refused = self.curl("POST", "/v1/mortgage/applications", {"dealApplicationId": cash["id"], "rate": "0.06"},
@@ -218,10 +218,10 @@ class Applications(StackTest):
         self.assertEqual(self.ok(self.curl("GET", "/v1/mortgage/applications?dealApplicationId=" + cash["id"],
                                            headers=self.as_("mortgage_specialist"))).get("applications", []), [])
         # Submitted, then no more edits.
-        submitted = self.ok(self.curl("POST", "/v1/deal-applications/%s:changeStatus" % app["id"],
+        submitted = self.ok(self.curl("POST", "/v1/dealApplications/%s:changeStatus" % app["id"],
                                       {"status": "SUBMITTED"}, headers=self.as_("manager")))
         self.assertEqual(submitted["status"], "SUBMITTED")
-        self.assertEqual(self.curl("PATCH", "/v1/deal-applications/" + app["id"], {"comment": "ещё"},
+        self.assertEqual(self.curl("PATCH", "/v1/dealApplications/" + app["id"], {"comment": "ещё"},
                                    headers=self.as_("manager")).error()["status"], "FAILED_PRECONDITION")
         # The events, read from Kafka.
         types = self.event_types("crm.deals.application.v1", app["id"], "crm.deals.application.status_changed.v1")
@@ -229,7 +229,7 @@ class Applications(StackTest):
         self.assertIn("crm.deals.application.shares_recalculated.v1", types)
         self.assertEqual(types[-1], "crm.deals.application.status_changed.v1")
         # A Telegram operator has no business here.
-        self.assertEqual(self.curl("GET", "/v1/deal-applications/" + app["id"],
+        self.assertEqual(self.curl("GET", "/v1/dealApplications/" + app["id"],
                                    headers=self.as_("telegram_operator")).status, 404)
 
     def test_over_grpc_directly(self):
@@ -259,7 +259,7 @@ class Applications(StackTest):
         self.assertEqual(e.exception.code(), grpc.StatusCode.ABORTED)
 
     def test_demo_applications(self):
-        listed = self.ok(self.curl("GET", "/v1/deal-applications?pageSize=200", headers=self.as_("head_of_sales")))
+        listed = self.ok(self.curl("GET", "/v1/dealApplications?pageSize=200", headers=self.as_("head_of_sales")))
         kinds = {a.get("paymentKind") for a in listed.get("applications", [])}
         self.assertIn("MORTGAGE", kinds)
         self.assertIn("FULL_PAYMENT", kinds)

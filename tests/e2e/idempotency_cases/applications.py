@@ -35,7 +35,7 @@ def fixtures(curl, as_):
 CASES = [
     {"rpc": "crm.deals.v1.DealApplicationService.CreateDealApplication",
      "role": "manager",  # applications.write.own, the request's responsible
-     "path": "/v1/deal-applications",
+     "path": "/v1/dealApplications",
      "body": {"requestId": "{request}", "unitId": "{unit}", "paymentKind": "FULL_PAYMENT",
               "comment": "Проверка идемпотентности"}},
     {"rpc": "crm.deals.v1.DealApplicationService.RecalculateShares",
