@@ -41,8 +41,8 @@ namespace {
 
 using crm::common::v1::Principal;
 
-constexpr int kUsers = 100;
-constexpr int kTeams = 10;
+constexpr int kUsers = kPlanUsers;
+constexpr int kTeams = kPlanTeams;
 constexpr int kClients = 200'000;
 constexpr int kRequests = 500'000;
 constexpr int kApplications = 1'000'000;
@@ -54,41 +54,6 @@ constexpr char kClientRows[] = "a000";
 constexpr char kRequestRows[] = "d000";
 constexpr char kApplicationRows[] = "d500";
 constexpr char kProject[] = "01900000-0000-7000-8000-0000000f0001";
-
-std::string UserId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xa000 + n)); }
-std::string TeamId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xe000 + n)); }
-std::string UserSql(const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-8000-00000000' || to_hex(", 0xa000, " + (", n, ")))::uuid");
-}
-std::string TeamSql(const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-8000-00000000' || to_hex(", 0xe000, " + (", n, ")))::uuid");
-}
-
-Principal User(int n, std::vector<std::string> permissions) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(UserId(n));
-  for (std::string& s : permissions) p.add_permissions(std::move(s));
-  p.add_team_ids(TeamId(n % kTeams));
-  return p;
-}
-
-struct Caller {
-  std::string name;
-  Principal principal;
-  std::string sees;  // over a.responsible_id
-};
-std::vector<Caller> Callers() {
-  std::vector<std::string> team;
-  for (int n = 2; n <= kUsers; n += kTeams) team.push_back(absl::StrCat("'", UserId(n), "'"));
-  return {
-      {"own", User(1, {"applications.read.own", "applications.write.own"}), absl::StrCat("a.responsible_id = '", UserId(1), "'")},
-      {"team", User(2, {"applications.read.team", "applications.write.own"}),
-       absl::StrCat("a.responsible_id IN (", absl::StrJoin(team, ", "), ")")},
-      {"all", User(3, {"applications.read.all"}), "TRUE"},
-      {"none", User(4, {"deals.read.all"}), "FALSE"},
-  };
-}
 
 class ApplicationsPlanTest : public PlanTestBase<ApplicationsPlanTest> {
  protected:
@@ -107,9 +72,7 @@ class ApplicationsPlanTest : public PlanTestBase<ApplicationsPlanTest> {
     pqxx::connection c(db_->dsn());
     {
       pqxx::work tx(c);
-      tx.exec0(absl::StrCat("INSERT INTO user_directory (user_id, team_ids, version) SELECT ", UserSql("u"),
-                            ", ARRAY[", TeamSql(absl::StrCat("u % ", kTeams)), "], 1 FROM generate_series(1, ",
-                            kUsers, ") u"));
+      InsertPlanStaff(tx);
       tx.exec0("SET LOCAL session_replication_role = replica");
       tx.exec0("SET LOCAL maintenance_work_mem = '256MB'");
       BulkLoad(tx, "clients",
@@ -154,7 +117,7 @@ class ApplicationsPlanTest : public PlanTestBase<ApplicationsPlanTest> {
 
 TEST_F(ApplicationsPlanTest, ApplicationsOfEveryScopeAndFilterAreIndexBackedAndExact) {
   ApplicationStore store(*pool_, clock_, absl::UTCTimeZone());
-  for (const Caller& caller : Callers()) {
+  for (const ScopeCaller& caller : ScopeCallers("applications")) {
     std::vector<std::pair<std::string, v1::ListDealApplicationsRequest>> filters;
     std::vector<std::string> wheres;
     const auto add = [&](std::string name, std::string where, auto&& set) {
@@ -196,7 +159,7 @@ TEST_F(ApplicationsPlanTest, ApplicationsOfEveryScopeAndFilterAreIndexBackedAndE
         ASSERT_TRUE(second.ok()) << second.status();
         for (const auto& a : second->applications()) got.push_back(a.id());
       }
-      EXPECT_EQ(got, Column(absl::StrCat("SELECT a.id::text FROM deal_applications a WHERE ", caller.sees, " AND (",
+      EXPECT_EQ(got, Column(absl::StrCat("SELECT a.id::text FROM deal_applications a WHERE ", Sees(caller, "a.responsible_id"), " AND (",
                                          wheres[n], ") ORDER BY a.create_time DESC, a.id DESC LIMIT 100")));
       if (caller.name != "none") {
         EXPECT_GE(ExpectIndexBacked(recorder.Take(), caller.name + " / " + name), 1);
