@@ -6,6 +6,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/wrappers.pb.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
+#include "libs/base/status.h"
 #include "libs/events/consumer.h"
 #include "libs/events/outbox.h"
 #include "libs/events/relay.h"
@@ -127,6 +129,56 @@ TEST_F(EventsTest, BadEventsAreRejectedNamingTheFieldAndNothingIsWritten) {
   }
   EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), 0);
   EXPECT_EQ(writer_.TopicFor("thing"), kTopic);
+}
+
+// OutboxBatch: every added event in one statement, in order, each payload exactly its own bytes (their
+// lengths differ, one is empty), the columns as Append writes them; a bad event is refused at Add.
+TEST_F(EventsTest, ABatchWritesEveryEventInOrderWithItsOwnPayload) {
+  std::vector<std::string> texts = {"", "a", std::string(70'000, 'x'), "\\x00\t\n'\"{},", "последний"};
+  std::vector<std::string> ids;
+  ASSERT_TRUE(pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+                OutboxBatch batch(writer_);
+                for (size_t i = 0; i < texts.size(); ++i) {
+                  google::protobuf::StringValue payload;
+                  payload.set_value(texts[i]);
+                  CRM_ASSIGN_OR_RETURN(std::string id,
+                                       batch.Add({.aggregate_type = "thing",
+                                                  .aggregate_id = absl::StrCat("thing-\"", i, "\""),
+                                                  .type = "crm.unit.thing.set.v1",
+                                                  .payload = &payload}));
+                  ids.push_back(id);
+                }
+                absl::StatusOr<std::string> bad = batch.Add({.aggregate_type = "Thing", .aggregate_id = "x",
+                                                             .type = "t", .payload = &google::protobuf::StringValue::default_instance()});
+                EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+                EXPECT_THAT(bad.status().message(), HasSubstr("event.aggregate_type"));
+                EXPECT_EQ(batch.size(), texts.size());
+                CRM_RETURN_IF_ERROR(batch.Flush(tx));
+                EXPECT_EQ(batch.size(), 0u);
+                return batch.Flush(tx);  // nothing left: no second copy
+              }).ok());
+  pqxx::connection c(db_->dsn());
+  pqxx::nontransaction tx(c);
+  pqxx::result rows = tx.exec(
+      "SELECT id::text, aggregatetype, aggregateid, type, payload, topic, source, occurred_at IS NOT NULL "
+      "FROM outbox ORDER BY seq");
+  ASSERT_EQ(rows.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(rows[i][0].as<std::string>(), ids[i]);
+    EXPECT_EQ(rows[i][1].as<std::string>(), "thing");
+    EXPECT_EQ(rows[i][2].as<std::string>(), absl::StrCat("thing-\"", i, "\""));
+    EXPECT_EQ(rows[i][3].as<std::string>(), "crm.unit.thing.set.v1");
+    EXPECT_EQ(rows[i][5].as<std::string>(), kTopic);
+    EXPECT_EQ(rows[i][6].as<std::string>(), "/crm/unit");
+    EXPECT_TRUE(rows[i][7].as<bool>());
+    pqxx::binarystring bytes(rows[i][4]);
+    v1::Envelope envelope;
+    ASSERT_TRUE(envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) << i;
+    EXPECT_EQ(envelope.id(), ids[i]);
+    google::protobuf::StringValue v;
+    ASSERT_TRUE(envelope.payload().UnpackTo(&v));
+    EXPECT_EQ(v.value(), texts[i]) << i;
+  }
 }
 
 TEST_F(EventsTest, TheEnvelopeCarriesTheAutomationCausation) {

@@ -11,6 +11,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/prepared.h"
+#include "libs/pg/sql_array.h"
 #include "proto/crm/events/v1/envelope.pb.h"
 
 namespace crm::events {
@@ -124,6 +125,62 @@ absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, con
       pqxx::binarystring(row.payload.data(), row.payload.size()), row.topic, row.source, row.occurred_at);
   // The relay is woken at commit by the outbox table's own trigger (migrations/0003_outbox_notify.sql).
   return row.id;
+}
+
+namespace {
+
+// OutboxBatch::Flush's statement: row i's payload is bytes [off_i, off_i + len_i) of the one binary $5.
+constexpr char kInsertBatch[] =
+    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
+    "SELECT t.id, t.aggregatetype, t.aggregateid, t.type, substring($5::bytea FROM t.off FOR t.len), t.topic, "
+    "$9, t.occurred_at FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $6::int[], $7::int[], "
+    "$8::text[], $10::timestamptz[]) AS t(id, aggregatetype, aggregateid, type, off, len, topic, occurred_at)";
+
+}  // namespace
+
+OutboxBatch::OutboxBatch(const OutboxWriter& writer) : writer_(writer) {}
+
+absl::StatusOr<std::string> OutboxBatch::Add(const NewEvent& event) {
+  CRM_ASSIGN_OR_RETURN(OutboxRow row, BuildRow(event, writer_.service(), writer_.clock().Now(),
+                                               writer_.TopicFor(event.aggregate_type)));
+  if (payloads_.size() + row.payload.size() > size_t{1} << 30) {
+    return absl::InvalidArgumentError("events: more than 1 GiB of events in one batch");
+  }
+  ids_.push_back(row.id);
+  aggregate_types_.push_back(std::move(row.aggregate_type));
+  aggregate_ids_.push_back(std::move(row.aggregate_id));
+  types_.push_back(std::move(row.type));
+  topics_.push_back(std::move(row.topic));
+  occurred_.push_back(std::move(row.occurred_at));
+  lengths_.push_back(static_cast<int64_t>(row.payload.size()));
+  payloads_ += row.payload;
+  return row.id;
+}
+
+absl::Status OutboxBatch::Flush(pqxx::transaction_base& tx) {
+  if (lengths_.empty()) return absl::OkStatus();
+  std::string offsets = "{", lengths = "{";
+  int64_t at = 1;  // substring counts from 1
+  for (size_t i = 0; i < lengths_.size(); ++i) {
+    absl::StrAppend(&offsets, i ? "," : "", at);
+    absl::StrAppend(&lengths, i ? "," : "", lengths_[i]);
+    at += lengths_[i];
+  }
+  offsets += "}";
+  lengths += "}";
+  pg::ExecPrepared(tx, kInsertBatch, pg::ArrayLiteral(ids_), pg::ArrayLiteral(aggregate_types_),
+                   pg::ArrayLiteral(aggregate_ids_), pg::ArrayLiteral(types_),
+                   pqxx::binarystring(payloads_.data(), payloads_.size()), offsets, lengths,
+                   pg::ArrayLiteral(topics_), absl::StrCat("/crm/", writer_.service()), pg::ArrayLiteral(occurred_));
+  ids_.clear();
+  aggregate_types_.clear();
+  aggregate_ids_.clear();
+  types_.clear();
+  topics_.clear();
+  occurred_.clear();
+  lengths_.clear();
+  payloads_.clear();
+  return absl::OkStatus();
 }
 
 }  // namespace crm::events

@@ -130,8 +130,7 @@ absl::StatusOr<v1::BatchUpsertCatalogItemsResponse> CatalogSync::Upsert(
         }
         p.Add(FormatRfc3339Utc(now));
         pqxx::result r = ExecPrepared(tx, kUpsert, p);
-        std::vector<std::vector<std::string>> events;
-        events.reserve(r.size());
+        events::OutboxBatch events(outbox_);
         for (const pqxx::row& row : r) {
           const v1::Product& item = items[index.at(row[1].c_str())];
           v1::ProductUpserted ev;
@@ -156,19 +155,19 @@ absl::StatusOr<v1::BatchUpsertCatalogItemsResponse> CatalogSync::Upsert(
               if (a.active() != item.active()) ev.add_changed_fields("active");
             }
           }
-          CRM_ASSIGN_OR_RETURN(std::vector<std::string> row_values,
-                               outbox_.Row({.aggregate_type = "product",
-                                            .aggregate_id = product->id(),
-                                            .type = created ? kProductCreatedType : kProductUpdatedType,
-                                            .payload = &ev,
-                                            .actor = actor.principal,
-                                            .request_id = actor.request_id,
-                                            .automation_depth = actor.automation_depth,
-                                            .skip_automation = actor.skip_automation}));
-          events.push_back(std::move(row_values));
+          CRM_RETURN_IF_ERROR(events
+                                  .Add({.aggregate_type = "product",
+                                        .aggregate_id = product->id(),
+                                        .type = created ? kProductCreatedType : kProductUpdatedType,
+                                        .payload = &ev,
+                                        .actor = actor.principal,
+                                        .request_id = actor.request_id,
+                                        .automation_depth = actor.automation_depth,
+                                        .skip_automation = actor.skip_automation})
+                                  .status());
         }
         out.set_unchanged(static_cast<int32_t>(items.size()) - out.created() - out.updated());
-        return AppendEventRows(tx, events);
+        return events.Flush(tx);
       }));
   return out;
 }

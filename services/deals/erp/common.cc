@@ -128,25 +128,6 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
       .status();
 }
 
-absl::Status AppendEventRows(pqxx::transaction_base& tx, const std::vector<std::vector<std::string>>& rows) {
-  if (rows.empty()) return absl::OkStatus();
-  constexpr size_t kColumns = std::size(events::kOutboxColumnTypes);
-  std::vector<std::vector<std::string>> columns(kColumns);
-  for (const std::vector<std::string>& row : rows) {
-    if (row.size() != kColumns) return absl::InternalError("an outbox row of the wrong width");
-    for (size_t i = 0; i < kColumns; ++i) columns[i].push_back(row[i]);
-  }
-  SqlParams p;
-  std::vector<std::string> arrays;
-  for (size_t i = 0; i < kColumns; ++i) {
-    arrays.push_back(absl::StrCat(p.Add(pg::ArrayLiteral(columns[i])), "::", events::kOutboxColumnTypes[i], "[]"));
-  }
-  ExecPrepared(tx, absl::StrCat("INSERT INTO outbox (", events::kOutboxColumns, ") SELECT * FROM unnest(",
-                        absl::StrJoin(arrays, ", "), ")"),
-       p);
-  return absl::OkStatus();
-}
-
 std::optional<absl::CivilDay> CheckDay(std::string_view text, std::string_view field, bool required, Violations& v) {
   if (text.empty()) {
     if (required) v.Add(field, "required");

@@ -96,9 +96,6 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
                   const google::protobuf::Message& payload, const DealInfo& deal,
                   const std::vector<std::string>& also_users = {});
 
-// Inserts outbox rows made by OutboxWriter::Row (one per event, in order) with one statement: what a
-// bulk upsert writes instead of thousands of single inserts.
-absl::Status AppendEventRows(pqxx::transaction_base& tx, const std::vector<std::vector<std::string>>& rows);
 
 // A "YYYY-MM-DD" date: records a violation naming `field` unless it is one ("" is `required`'s call).
 std::optional<absl::CivilDay> CheckDay(std::string_view text, std::string_view field, bool required, Violations& v);

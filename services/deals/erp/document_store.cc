@@ -187,7 +187,7 @@ std::vector<std::string> Changes(const Document& old, const Document& in) {
   return out;
 }
 
-// A document event as Emit (common.h) writes it, for a statement inserting many (AppendEventRows).
+// A document event as Emit (common.h) writes it, for a batch of many (events::OutboxBatch).
 events::NewEvent EventOf(const Actor& actor, const std::string& id, const char* type,
                          const google::protobuf::Message& payload, const DealInfo& deal) {
   return {.aggregate_type = v1::kDocumentAggregate,
@@ -440,7 +440,7 @@ absl::StatusOr<v1::BatchUpsertDocumentsResponse> DocumentStore::Upsert(const Act
             saved[d.id()] = std::move(d);
           }
         }
-        std::vector<std::vector<std::string>> events;
+        events::OutboxBatch events(outbox_);
         for (size_t i = 0; i < rows.size(); ++i) {
           if (ops[i] == Op::kUnchanged) continue;
           const Document& d = saved.at(next[i].id());
@@ -464,10 +464,9 @@ absl::StatusOr<v1::BatchUpsertDocumentsResponse> DocumentStore::Upsert(const Act
             payload = &updated;
             type = v1::kDocumentUpdatedType;
           }
-          CRM_ASSIGN_OR_RETURN(std::vector<std::string> row, outbox_.Row(EventOf(actor, d.id(), type, *payload, deal)));
-          events.push_back(std::move(row));
+          CRM_RETURN_IF_ERROR(events.Add(EventOf(actor, d.id(), type, *payload, deal)).status());
         }
-        return AppendEventRows(tx, events);
+        return events.Flush(tx);
       }));
   return out;
 }

@@ -1,8 +1,10 @@
 // File: services/deals/realty/import.cc
 // InventoryStore::Import — the external system's bulk upsert (D14; inventory.h). One transaction:
 // projects and buildings row by row (few), then every unit in a handful of statements whatever their
-// number: one read of the stored rows by external id, one upsert from arrays (unnest) that also appends
-// the price history, one COPY of all events into the outbox.
+// number: one read of the stored rows by external id, one upsert from arrays (unnest) of the changed units
+// that also appends their price history, a COPY of the new units and one of their first prices, and one
+// statement of all events (events::OutboxBatch).
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +20,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "libs/pg/idempotency.h"
+#include "libs/pg/prepared.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/sql_array.h"
 #include "libs/rpc/call.h"
@@ -43,34 +46,29 @@ constexpr char kStoredUnits[] =
     "1000000)::bigint "
     "FROM realty_units u WHERE u.external_id = ANY($1::text[]) FOR UPDATE";
 
-// Every new and changed unit from arrays, and in the same statement the price history rows of those whose
-// price moved ($28): one pass over the rows, whatever their number.
-constexpr char kUpsertUnits[] =
-    "WITH up AS (INSERT INTO realty_units (id, external_id, project_id, building_id, section_number, floor, "
-    "position, "
-    "number, "
-    "plan_number, kind, purpose, status, rooms, area_centi, currency, price_minor, price_per_m2_minor, "
-    "final_price_minor, discounts, special_offer, special_offer_name, right_holder, no_ownership, "
-    "plan_image, "
-    "version, create_time, update_time) "
+// The units to write, as 25 arrays ($1..$25, UnitArrays's order) unnested into rows `t`; $26 = the time
+// in microseconds, $27 = the actor.
+constexpr char kUnitRows[] =
     "SELECT t.id, t.external_id, t.project_id, t.building_id, t.section_number, t.floor, t.position, "
-    "t.number, "
-    "t.plan_number, t.kind, t.purpose, t.status, t.rooms, t.area_centi, t.currency, t.price_minor, "
+    "t.number, t.plan_number, t.kind, t.purpose, t.status, t.rooms, t.area_centi, t.currency, t.price_minor, "
     "t.price_per_m2_minor, t.final_price_minor, t.discounts::jsonb, t.special_offer, t.special_offer_name, "
     "t.right_holder, t.no_ownership, t.plan_image, t.version, "
     "('epoch'::timestamptz + $26::bigint * interval '1 microsecond'), "
     "('epoch'::timestamptz + $26::bigint * interval '1 microsecond') "
-    "FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::int[], $6::int[], $7::int[], "
-    "$8::text[], "
-    "$9::text[], $10::smallint[], $11::smallint[], $12::smallint[], $13::smallint[], $14::bigint[], "
-    "$15::text[], "
+    "FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::int[], $6::int[], $7::int[], $8::text[], "
+    "$9::text[], $10::smallint[], $11::smallint[], $12::smallint[], $13::smallint[], $14::bigint[], $15::text[], "
     "$16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::boolean[], $21::text[], $22::text[], "
-    "$23::boolean[], $24::text[], $25::bigint[]) AS t(id, external_id, project_id, building_id, "
-    "section_number, "
+    "$23::boolean[], $24::text[], $25::bigint[]) AS t(id, external_id, project_id, building_id, section_number, "
     "floor, position, number, plan_number, kind, purpose, status, rooms, area_centi, currency, price_minor, "
     "price_per_m2_minor, final_price_minor, discounts, special_offer, special_offer_name, right_holder, "
-    "no_ownership, plan_image, version) "
-    "ON CONFLICT (id) DO UPDATE SET external_id = EXCLUDED.external_id, building_id = EXCLUDED.building_id, "
+    "no_ownership, plan_image, version)";
+constexpr char kInsertUnitsInto[] =
+    "WITH up AS (INSERT INTO realty_units (id, external_id, project_id, building_id, section_number, floor, "
+    "position, number, plan_number, kind, purpose, status, rooms, area_centi, currency, price_minor, "
+    "price_per_m2_minor, final_price_minor, discounts, special_offer, special_offer_name, right_holder, "
+    "no_ownership, plan_image, version, create_time, update_time) ";
+constexpr char kOnConflictUpdate[] =
+    " ON CONFLICT (id) DO UPDATE SET external_id = EXCLUDED.external_id, building_id = EXCLUDED.building_id, "
     "section_number = EXCLUDED.section_number, floor = EXCLUDED.floor, position = EXCLUDED.position, "
     "number = EXCLUDED.number, plan_number = EXCLUDED.plan_number, kind = EXCLUDED.kind, "
     "purpose = EXCLUDED.purpose, status = EXCLUDED.status, rooms = EXCLUDED.rooms, "
@@ -79,15 +77,23 @@ constexpr char kUpsertUnits[] =
     "discounts = EXCLUDED.discounts, special_offer = EXCLUDED.special_offer, "
     "special_offer_name = EXCLUDED.special_offer_name, right_holder = EXCLUDED.right_holder, "
     "no_ownership = EXCLUDED.no_ownership, plan_image = EXCLUDED.plan_image, version = EXCLUDED.version, "
-    "update_time = EXCLUDED.update_time RETURNING id, price_minor, price_per_m2_minor, final_price_minor, "
-    "currency, "
-    "discounts, special_offer, area_centi) "
+    "update_time = EXCLUDED.update_time";
+constexpr char kReturningPrices[] =
+    " RETURNING id, price_minor, price_per_m2_minor, final_price_minor, currency, discounts, special_offer, "
+    "area_centi) "
     "INSERT INTO realty_unit_prices (unit_id, price_minor, price_per_m2_minor, final_price_minor, currency, "
     "discounts, special_offer, area_centi, change_time, actor_id, source) "
     "SELECT up.id, up.price_minor, up.price_per_m2_minor, up.final_price_minor, up.currency, up.discounts, "
-    "up.special_offer, up.area_centi, ('epoch'::timestamptz + $26::bigint * interval '1 microsecond'), $27, "
-    "2 "
-    "FROM up JOIN unnest($28::uuid[]) AS moved(id) ON moved.id = up.id RETURNING id, unit_id::text";
+    "up.special_offer, up.area_centi, ('epoch'::timestamptz + $26::bigint * interval '1 microsecond'), $27, 2 "
+    "FROM up";
+
+// Changed units: an upsert by id, with a price row for those whose price moved ($28).
+const std::string& UpsertUnitsSql() {
+  static const std::string* sql = new std::string(
+      absl::StrCat(kInsertUnitsInto, kUnitRows, kOnConflictUpdate, kReturningPrices,
+                   " JOIN unnest($28::uuid[]) AS moved(id) ON moved.id = up.id RETURNING id, unit_id::text"));
+  return *sql;
+}
 
 // Places the batch wants that another unit (not the one moving there) holds.
 constexpr char kTakenPlaces[] =
@@ -143,6 +149,124 @@ struct Stored {
   int64_t version = 0;
   int64_t create_micros = 0;
 };
+
+// One import row as decided: the unit to write and what changed.
+struct Row {
+  int index;
+  v1::Unit unit;
+  Prices prices;
+  bool is_new = false;
+  bool price_moved = false;
+  v1::Unit::Status old_status = v1::Unit::STATUS_UNSPECIFIED;
+  std::vector<std::string> changed_fields;
+};
+
+// The units of `rows` as kUnitRows's 25 arrays, $1..$25.
+SqlParams UnitArrays(const std::vector<const Row*>& rows) {
+  std::vector<std::string> id, ext, project, building, number, plan, currency, discounts, offer_name, holder,
+      plan_image;
+  std::vector<int64_t> section, floor, position, kind, purpose, status, rooms, area, price, per_m2, final_price,
+      version;
+  std::vector<bool> offer, no_ownership;
+  for (const Row* r : rows) {
+    const v1::Unit& u = r->unit;
+    id.push_back(u.id());
+    ext.push_back(u.external_id());
+    project.push_back(u.project_id());
+    building.push_back(u.building_id());
+    section.push_back(u.section_number());
+    floor.push_back(u.floor());
+    position.push_back(u.position());
+    number.push_back(u.number());
+    plan.push_back(u.plan_number());
+    kind.push_back(u.kind());
+    purpose.push_back(u.purpose());
+    status.push_back(u.status());
+    rooms.push_back(u.rooms());
+    area.push_back(u.area_centi_m2());
+    currency.push_back(r->prices.currency);
+    price.push_back(r->prices.price_minor);
+    per_m2.push_back(r->prices.per_m2_minor);
+    final_price.push_back(r->prices.final_minor);
+    discounts.push_back(DiscountsJson(r->prices.discounts));
+    offer.push_back(u.special_offer());
+    offer_name.push_back(u.special_offer_name());
+    holder.push_back(u.right_holder());
+    no_ownership.push_back(u.no_ownership());
+    plan_image.push_back(u.plan_image());
+    version.push_back(u.version());
+  }
+  SqlParams p;
+  for (const auto* texts : {&id, &ext, &project, &building}) p.Add(pg::ArrayLiteral(*texts));
+  for (const auto* ints : {&section, &floor, &position}) p.Add(IntArray(*ints));
+  p.Add(pg::ArrayLiteral(number));
+  p.Add(pg::ArrayLiteral(plan));
+  for (const auto* ints : {&kind, &purpose, &status, &rooms, &area}) p.Add(IntArray(*ints));
+  p.Add(pg::ArrayLiteral(currency));
+  for (const auto* ints : {&price, &per_m2, &final_price}) p.Add(IntArray(*ints));
+  p.Add(pg::ArrayLiteral(discounts));
+  p.Add(BoolArray(offer));
+  p.Add(pg::ArrayLiteral(offer_name));
+  p.Add(pg::ArrayLiteral(holder));
+  p.Add(BoolArray(no_ownership));
+  p.Add(pg::ArrayLiteral(plan_image));
+  p.Add(IntArray(version));
+  return p;
+}
+
+constexpr char kReservePriceIds[] =
+    "SELECT nextval('realty_unit_prices_id_seq') FROM generate_series(1, $1::int)";
+
+// Writes the new units of `rows` and a first price row for each, by COPY (about half the server's work of
+// an insert from arrays: no array to parse, no conflict to check — the ids are new); their price row ids
+// are reserved from the table's identity first and recorded in `price_ids` (unit id → price row id). A
+// place or external id another unit holds throws pqxx::unique_violation.
+void CopyNewUnits(pqxx::transaction_base& tx, const std::vector<const Row*>& rows, absl::Time now,
+                  const std::string& actor_id, std::map<std::string, int64_t>& price_ids) {
+  if (rows.empty()) return;
+  const std::string at = FormatRfc3339Utc(now);
+  std::vector<std::string> reserved;
+  reserved.reserve(rows.size());
+  for (const pqxx::row& r : pg::ExecPrepared(tx, kReservePriceIds, static_cast<int>(rows.size())))
+    reserved.push_back(r[0].as<std::string>());
+  {
+    pqxx::stream_to copy(
+        tx, "realty_units",
+        std::vector<std::string>{"id", "external_id", "project_id", "building_id", "section_number", "floor",
+                                 "position", "number", "plan_number", "kind", "purpose", "status", "rooms",
+                                 "area_centi", "currency", "price_minor", "price_per_m2_minor", "final_price_minor",
+                                 "discounts", "special_offer", "special_offer_name", "right_holder", "no_ownership",
+                                 "plan_image", "version", "create_time", "update_time"});
+    std::array<std::string, 27> f;
+    for (const Row* r : rows) {
+      const v1::Unit& u = r->unit;
+      f = {u.id(), u.external_id(), u.project_id(), u.building_id(), absl::StrCat(u.section_number()),
+           absl::StrCat(u.floor()), absl::StrCat(u.position()), u.number(), u.plan_number(),
+           absl::StrCat(static_cast<int>(u.kind())), absl::StrCat(static_cast<int>(u.purpose())),
+           absl::StrCat(static_cast<int>(u.status())), absl::StrCat(u.rooms()), absl::StrCat(u.area_centi_m2()),
+           r->prices.currency, absl::StrCat(r->prices.price_minor), absl::StrCat(r->prices.per_m2_minor),
+           absl::StrCat(r->prices.final_minor), DiscountsJson(r->prices.discounts), u.special_offer() ? "t" : "f",
+           u.special_offer_name(), u.right_holder(), u.no_ownership() ? "t" : "f", u.plan_image(),
+           absl::StrCat(u.version()), at, at};
+      copy << f;
+    }
+    copy.complete();
+  }
+  pqxx::stream_to copy(tx, "realty_unit_prices",
+                       std::vector<std::string>{"id", "unit_id", "price_minor", "price_per_m2_minor",
+                                                "final_price_minor", "currency", "discounts", "special_offer",
+                                                "area_centi", "change_time", "actor_id", "source"});
+  std::array<std::string, 12> f;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = *rows[i];
+    f = {reserved[i], r.unit.id(), absl::StrCat(r.prices.price_minor), absl::StrCat(r.prices.per_m2_minor),
+         absl::StrCat(r.prices.final_minor), r.prices.currency, DiscountsJson(r.prices.discounts),
+         r.unit.special_offer() ? "t" : "f", absl::StrCat(r.unit.area_centi_m2()), at, actor_id, "2"};
+    copy << f;
+    price_ids[r.unit.id()] = std::stoll(reserved[i]);
+  }
+  copy.complete();
+}
 
 // The canonical text of what an import row decides about a unit (equal texts: nothing to write).
 std::string Canonical(const v1::Unit& u, const Prices& pr) {
@@ -456,15 +580,6 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
         }
       }
       // Decide each row: new, changed or the same; refuse what the state machine or the places forbid.
-      struct Row {
-        int index;
-        v1::Unit unit;
-        Prices prices;
-        bool is_new = false;
-        bool price_moved = false;
-        v1::Unit::Status old_status = v1::Unit::STATUS_UNSPECIFIED;
-        std::vector<std::string> changed_fields;
-      };
       std::vector<Row> rows;
       std::map<std::tuple<std::string, int, int, int>, int> places;
       for (int i = 0; i < req.units_size(); ++i) {
@@ -569,82 +684,31 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
       }
       CRM_RETURN_IF_ERROR(bad.ToStatus());
       if (rows.empty()) return absl::OkStatus();
-      // One upsert of every new and changed unit, with the price history of those whose price moved.
+      // The changed units in one upsert (first: a unit moving frees its place for a new one), with a price
+      // row for each whose price moved; then the new ones and their first price rows by COPY.
       std::map<std::string, int64_t> price_ids;
       {
-        std::vector<std::string> id, ext, project, building, number, plan, currency, discounts, offer_name,
-            holder, plan_image;
-        std::vector<int64_t> section, floor, position, kind, purpose, status, rooms, area, price, per_m2,
-            final_price, version;
-        std::vector<bool> offer, no_ownership;
-        for (const Row& r : rows) {
-          const v1::Unit& u = r.unit;
-          id.push_back(u.id());
-          ext.push_back(u.external_id());
-          project.push_back(u.project_id());
-          building.push_back(u.building_id());
-          section.push_back(u.section_number());
-          floor.push_back(u.floor());
-          position.push_back(u.position());
-          number.push_back(u.number());
-          plan.push_back(u.plan_number());
-          kind.push_back(u.kind());
-          purpose.push_back(u.purpose());
-          status.push_back(u.status());
-          rooms.push_back(u.rooms());
-          area.push_back(u.area_centi_m2());
-          currency.push_back(r.prices.currency);
-          price.push_back(r.prices.price_minor);
-          per_m2.push_back(r.prices.per_m2_minor);
-          final_price.push_back(r.prices.final_minor);
-          discounts.push_back(DiscountsJson(r.prices.discounts));
-          offer.push_back(u.special_offer());
-          offer_name.push_back(u.special_offer_name());
-          holder.push_back(u.right_holder());
-          no_ownership.push_back(u.no_ownership());
-          plan_image.push_back(u.plan_image());
-          version.push_back(u.version());
-        }
-        SqlParams p;
-        p.Add(pg::ArrayLiteral(id));
-        p.Add(pg::ArrayLiteral(ext));
-        p.Add(pg::ArrayLiteral(project));
-        p.Add(pg::ArrayLiteral(building));
-        p.Add(IntArray(section));
-        p.Add(IntArray(floor));
-        p.Add(IntArray(position));
-        p.Add(pg::ArrayLiteral(number));
-        p.Add(pg::ArrayLiteral(plan));
-        p.Add(IntArray(kind));
-        p.Add(IntArray(purpose));
-        p.Add(IntArray(status));
-        p.Add(IntArray(rooms));
-        p.Add(IntArray(area));
-        p.Add(pg::ArrayLiteral(currency));
-        p.Add(IntArray(price));
-        p.Add(IntArray(per_m2));
-        p.Add(IntArray(final_price));
-        p.Add(pg::ArrayLiteral(discounts));
-        p.Add(BoolArray(offer));
-        p.Add(pg::ArrayLiteral(offer_name));
-        p.Add(pg::ArrayLiteral(holder));
-        p.Add(BoolArray(no_ownership));
-        p.Add(pg::ArrayLiteral(plan_image));
-        p.Add(IntArray(version));
-        p.Add(absl::StrCat(now_micros));
-        p.Add(actor_id);
+        std::vector<const Row*> fresh, changed;
         std::vector<std::string> moved;
         for (const Row& r : rows) {
-          if (r.price_moved) moved.push_back(r.unit.id());
+          (r.is_new ? fresh : changed).push_back(&r);
+          if (r.price_moved && !r.is_new) moved.push_back(r.unit.id());
         }
-        p.Add(pg::ArrayLiteral(moved));
-        out.set_prices_recorded(static_cast<int32_t>(moved.size()));
+        out.set_prices_recorded(static_cast<int32_t>(fresh.size() + moved.size()));
+        auto write = [&](const std::string& sql, const std::vector<const Row*>& part, bool upsert) {
+          if (part.empty()) return;
+          SqlParams p = UnitArrays(part);
+          p.Add(absl::StrCat(now_micros));
+          p.Add(actor_id);
+          if (upsert) p.Add(pg::ArrayLiteral(moved));
+          for (const pqxx::row& r : Exec(tx, sql, p)) price_ids[r[1].as<std::string>()] = r[0].as<int64_t>();
+        };
         // Under a savepoint: a place another unit holds (the unique index) is then named row by row.
         bool taken = false;
         tx.exec0("SAVEPOINT realty_import");
         try {
-          for (const pqxx::row& r : Exec(tx, kUpsertUnits, p))
-            price_ids[r[1].as<std::string>()] = r[0].as<int64_t>();
+          write(UpsertUnitsSql(), changed, true);
+          CopyNewUnits(tx, fresh, absl::FromUnixMicros(now_micros), actor_id, price_ids);
         } catch (const pqxx::unique_violation&) {
           taken = true;
         }
@@ -656,13 +720,9 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
           return bad.ToStatus();
         }
       }
-      // Every event, in one COPY.
-      std::vector<std::vector<std::string>> columns(8);
-      auto add_event = [&](const events::NewEvent& e) -> absl::Status {
-        CRM_ASSIGN_OR_RETURN(std::vector<std::string> values, outbox_.Row(e));
-        for (size_t c = 0; c < columns.size(); ++c) columns[c].push_back(std::move(values[c]));
-        return absl::OkStatus();
-      };
+      // Every event, in one statement.
+      events::OutboxBatch batch(outbox_);
+      auto add_event = [&](const events::NewEvent& e) { return batch.Add(e).status(); };
       for (Row& r : rows) {
         v1::UnitChanged ev;
         *ev.mutable_unit() = r.unit;
@@ -692,16 +752,7 @@ absl::StatusOr<v1::ImportInventoryResponse> InventoryStore::Import(const Actor& 
           out.set_status_changes(out.status_changes() + 1);
         }
       }
-      // COPY: the rows' payloads go as they are, without an array literal to parse (the outbox table's
-      // NOTIFY trigger fires for it as for an INSERT).
-      pqxx::stream_to copy(tx, "outbox",
-                           std::vector<std::string>{"id", "aggregatetype", "aggregateid", "type", "payload",
-                                                    "topic", "source", "occurred_at"});
-      for (size_t i = 0; i < columns[0].size(); ++i) {
-        copy << std::make_tuple(columns[0][i], columns[1][i], columns[2][i], columns[3][i], columns[4][i],
-                                columns[5][i], columns[6][i], columns[7][i]);
-      }
-      copy.complete();
+      CRM_RETURN_IF_ERROR(batch.Flush(tx));
       return absl::OkStatus();
     });
   }));

@@ -331,6 +331,57 @@ TEST_F(RealtyTest, ImportUpsertsByExternalIdAndAnIdenticalRowWritesNothing) {
   }
 }
 
+// New units are written apart from changed ones (realty/import.cc): a unit moving out frees its place for a
+// new unit of the same import; a new unit on a place another unit keeps is named, and nothing is written.
+TEST_F(RealtyTest, ImportPutsANewUnitInThePlaceAnotherLeavesAndNamesOneOnATakenPlace) {
+  v1::ImportInventoryRequest req = Inventory(4, 10, 3);
+  v1::ImportInventoryResponse out;
+  ASSERT_TRUE(Ok(Call(&R::ImportInventory, Head(), req, &out)));
+  const int64_t events = Count("SELECT count(*) FROM outbox");
+  v1::ImportInventoryRequest next = req;
+  v1::Unit* mover = next.mutable_units(0);  // u-1-1-1 goes to position 5 of its floor
+  mover->set_position(5);
+  v1::Unit* fresh = next.add_units();       // and a new unit takes position 1
+  *fresh = req.units(0);
+  fresh->set_external_id("u-new");
+  fresh->set_number("new");
+  v1::Unit* blocked = next.add_units();     // a new unit on u-1-1-2's place, which stays
+  *blocked = req.units(1);
+  blocked->set_external_id("u-blocked");
+  blocked->set_number("blocked");
+  grpc::Status s = Call(&R::ImportInventory, Head(), next, &out);
+  EXPECT_EQ(Fields(s), std::vector<std::string>{absl::StrCat("units[", next.units_size() - 1, "].position")})
+      << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_units"), 120);
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_unit_prices"), 120);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), events);
+  next.mutable_units()->RemoveLast();
+  ASSERT_TRUE(Ok(Call(&R::ImportInventory, Head(), next, &out)));
+  EXPECT_EQ(out.units_created(), 1);
+  EXPECT_EQ(out.units_updated(), 1);
+  EXPECT_EQ(out.prices_recorded(), 1);  // the new unit's first price; the mover's did not move
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_units WHERE external_id = 'u-new' AND position = 1 AND "
+                  "version = 1 AND create_time = update_time"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM realty_unit_prices p JOIN realty_units u ON u.id = p.unit_id WHERE "
+                  "u.external_id = 'u-new' AND p.price_minor = u.price_minor AND p.change_time = u.create_time "
+                  "AND p.source = 2"),
+            1);
+  // The created event names the price row the import wrote.
+  int created = 0;
+  for (const Event& e : Events()) {
+    if (e.type != "crm.deals.unit.created.v1") continue;
+    v1::UnitChanged changed;
+    ASSERT_TRUE(e.env.payload().UnpackTo(&changed));
+    if (changed.unit().external_id() != "u-new") continue;
+    ++created;
+    EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM realty_unit_prices WHERE id = ", changed.price_id(),
+                                 " AND unit_id = '", changed.unit().id(), "'")),
+              1);
+  }
+  EXPECT_EQ(created, 1);
+}
+
 TEST_F(RealtyTest, ABadImportWritesNothingAndNamesEveryBadRow) {
   v1::ImportInventoryRequest req = Inventory(4, 10, 3);
   v1::ImportInventoryResponse out;
