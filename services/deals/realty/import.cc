@@ -38,13 +38,17 @@ namespace {
 // ids then never race to insert them both.
 constexpr char kImportLock[] = "SELECT pg_advisory_xact_lock(hashtext('crm.deals.realty.import'))";
 
+// The stored units of the batch's external ids, locked. One index probe per id (LATERAL … LIMIT 1 keeps
+// the planner from a hash join over the whole table, which it picks for 10 000 ids: 112 ms at 300 000
+// units and growing with the table, against 17 ms for the probes).
 constexpr char kStoredUnits[] =
     "SELECT u.id::text, u.external_id, u.building_id::text, u.section_number, u.floor, u.position, u.number, "
     "u.plan_number, u.kind, u.purpose, u.status, u.rooms, u.area_centi, u.currency, u.price_minor, "
     "u.price_per_m2_minor, u.final_price_minor, u.discounts::text, u.special_offer, u.special_offer_name, "
     "u.right_holder, u.no_ownership, u.plan_image, u.version, (extract(epoch FROM u.create_time) * "
     "1000000)::bigint "
-    "FROM realty_units u WHERE u.external_id = ANY($1::text[]) FOR UPDATE";
+    "FROM unnest($1::text[]) AS e(external_id) CROSS JOIN LATERAL (SELECT * FROM realty_units x "
+    "WHERE x.external_id = e.external_id LIMIT 1 FOR UPDATE) u";
 
 // The units to write, as 25 arrays ($1..$25, UnitArrays's order) unnested into rows `t`; $26 = the time
 // in microseconds, $27 = the actor.

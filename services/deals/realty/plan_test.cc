@@ -518,5 +518,63 @@ TEST_F(RealtyPlanTest, TheExpirySweepAndAUnitsQueueAreIndexBacked) {
   EXPECT_GE(ExpectIndexBacked(recorder.Take(), "a unit's queue"), 1);
 }
 
+// The bulk import (D14) reads the stored units of its external ids with one index probe each, whatever the
+// table's size: 10 000 ids against 200 000 units, new ones and then the same ones stored.
+TEST_F(RealtyPlanTest, TheImportFindsItsStoredUnitsByIndex) {
+  InventoryStore inventory(*pool_, clock_);
+  v1::ImportInventoryRequest req;
+  v1::Project* p = req.add_projects();
+  p->set_external_id("plan-import");
+  p->set_name("ЖК Импорт");
+  v1::Building* b = req.add_buildings();
+  b->set_external_id("plan-import-b");
+  b->set_project_external_id("plan-import");
+  b->set_name("Корпус 1");
+  for (int number : {1, 2}) {
+    v1::Section* s = b->add_sections();
+    s->set_number(number);
+    s->set_last_floor(200);
+  }
+  for (int i = 0; i < kMaxImportUnits; ++i) {
+    v1::Unit* u = req.add_units();
+    u->set_external_id(absl::StrCat("plan-import-u", i));
+    u->set_building_external_id("plan-import-b");
+    u->set_section_number(1 + i / 5000);
+    u->set_floor(1 + (i % 5000) / 25);
+    u->set_position(1 + i % 25);
+    u->set_number(absl::StrCat(i + 1));
+    u->set_kind(v1::Unit::APARTMENT);
+    u->set_rooms(1 + i % 3);
+    u->set_area_centi_m2(4000 + i % 500);
+    u->mutable_price_per_m2()->set_amount_minor(25'000'000);
+    u->set_status(v1::Unit::AVAILABLE);
+  }
+  const Actor head{.principal = User(1, {"realty.manage"})};
+  const auto lookups = [](std::vector<StatementRecorder::Statement> all) {
+    std::vector<StatementRecorder::Statement> reads;
+    for (StatementRecorder::Statement& st : all) {
+      if (st.sql.starts_with("SELECT") && st.sql.find("realty_units") != std::string::npos) reads.push_back(std::move(st));
+    }
+    return reads;
+  };
+  for (const char* round : {"new units", "the same units, repriced"}) {
+    SCOPED_TRACE(round);
+    StatementRecorder recorder;
+    auto out = inventory.Import(head, req, "");
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    EXPECT_EQ(out->units_created() + out->units_updated(), kMaxImportUnits);
+    std::vector<StatementRecorder::Statement> reads = lookups(recorder.Take());
+    ASSERT_FALSE(reads.empty());
+    EXPECT_GE(pg::testing::ExpectNoSeqScan(db_->dsn(), reads,
+                                           {.tables = kBigTables,
+                                            .reading = "realty_units",
+                                            .max_removed_rows = kMaxDiscarded,
+                                            .analyze = true,
+                                            .what = absl::StrCat("import / ", round)}),
+              1);
+    for (v1::Unit& u : *req.mutable_units()) u.mutable_price_per_m2()->set_amount_minor(26'000'000);
+  }
+}
+
 }  // namespace
 }  // namespace crm::deals::realty
