@@ -216,6 +216,44 @@ std::vector<std::string> MaskPaths(const google::protobuf::FieldMask& mask) {
   return out;
 }
 
+// One project or building by id for a realty.read holder: a bad id is INVALID_ARGUMENT naming `id`, a
+// missing one NOT_FOUND "<what> not found".
+template <typename T>
+absl::StatusOr<T> GetById(pg::Pool& pool, const Principal& caller, std::string_view id, const char* what,
+                          std::optional<T> (*load)(pqxx::transaction_base&, const std::string&, bool)) {
+  CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
+  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
+  T out;
+  CRM_RETURN_IF_ERROR(pg::ReadOnce(pool, [&](pqxx::transaction_base& tx) -> absl::Status {
+    std::optional<T> found = load(tx, std::string(id), false);
+    if (!found) return absl::NotFoundError(absl::StrCat(what, " not found"));
+    out = *std::move(found);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// One page of a list ordered by (lower(name), id): `sql` selects `read`'s columns then lower(name) and
+// asks for size + 1 rows; at most `size` items go to `items`, and `next_page_token` is set when there are
+// more. The token keeps PostgreSQL's lower(name) (the key the index orders by), not a C++ lowercase: names
+// are Cyrillic («ЖК …»), which AsciiStrToLower leaves as they are.
+template <typename Item>
+absl::Status ReadNamePage(pg::Pool& pool, const std::string& sql, const SqlParams& p, int size,
+                          Item (*read)(const pqxx::row&), google::protobuf::RepeatedPtrField<Item>* items,
+                          std::string* next_page_token) {
+  return pg::ReadOnce(pool, [&](pqxx::transaction_base& tx) -> absl::Status {
+    items->Clear();
+    next_page_token->clear();
+    pqxx::result r = Exec(tx, sql, p);
+    for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i) *items->Add() = read(r[i]);
+    if (static_cast<int>(r.size()) > size) {
+      const pqxx::row last = r[size - 1];
+      *next_page_token = NamePageToken(last[last.size() - 1].as<std::string>(), items->Get(size - 1).id());
+    }
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace
 
 std::optional<v1::Building> LoadBuilding(pqxx::transaction_base& tx, const std::string& id, bool for_update) {
@@ -285,16 +323,7 @@ absl::StatusOr<v1::Project> InventoryStore::CreateProject(const Actor& actor,
 }
 
 absl::StatusOr<v1::Project> InventoryStore::GetProject(const Principal& caller, std::string_view id) {
-  CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
-  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
-  v1::Project out;
-  CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
-    std::optional<v1::Project> p = LoadProject(tx, std::string(id), false);
-    if (!p) return absl::NotFoundError("project not found");
-    out = *std::move(p);
-    return absl::OkStatus();
-  }));
-  return out;
+  return GetById<v1::Project>(pool_, caller, id, "project", &LoadProject);
 }
 
 absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Principal& caller,
@@ -308,22 +337,11 @@ absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Prin
     where = v.Value(AfterNamePageToken(req.page_token(), "p", p), "page_token").value_or("FALSE");
   }
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  // The token keeps PostgreSQL's lower(name) (the key the index orders by), not a C++ lowercase: names are
-  // Cyrillic («ЖК …»), which AsciiStrToLower leaves as they are.
   const std::string sql = absl::StrCat("SELECT ", ProjectColumns(), ", lower(p.name) FROM realty_projects p WHERE ",
                                        where, " ORDER BY lower(p.name), p.id LIMIT ", size + 1);
   v1::ListProjectsResponse out;
-  CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
-    out.Clear();
-    pqxx::result r = Exec(tx, sql, p);
-    for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i)
-      *out.add_projects() = ReadProject(r[i]);
-    if (static_cast<int>(r.size()) > size) {
-      const pqxx::row last = r[size - 1];
-      out.set_next_page_token(NamePageToken(last[last.size() - 1].as<std::string>(), out.projects(size - 1).id()));
-    }
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(ReadNamePage(pool_, sql, p, size, &ReadProject, out.mutable_projects(),
+                                   out.mutable_next_page_token()));
   return out;
 }
 
@@ -436,16 +454,7 @@ absl::StatusOr<v1::Building> InventoryStore::CreateBuilding(const Actor& actor,
 }
 
 absl::StatusOr<v1::Building> InventoryStore::GetBuilding(const Principal& caller, std::string_view id) {
-  CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
-  if (!IsUuid(id)) return InvalidFieldError("id", "not a UUID");
-  v1::Building out;
-  CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
-    std::optional<v1::Building> b = LoadBuilding(tx, std::string(id), false);
-    if (!b) return absl::NotFoundError("building not found");
-    out = *std::move(b);
-    return absl::OkStatus();
-  }));
-  return out;
+  return GetById<v1::Building>(pool_, caller, id, "building", &LoadBuilding);
 }
 
 absl::StatusOr<v1::ListBuildingsResponse> InventoryStore::ListBuildings(const Principal& caller,
@@ -464,17 +473,8 @@ absl::StatusOr<v1::ListBuildingsResponse> InventoryStore::ListBuildings(const Pr
   const std::string sql = absl::StrCat("SELECT ", BuildingColumns(), ", lower(bl.name)", kBuildingFrom, " WHERE ",
                                        where, " ORDER BY lower(bl.name), bl.id LIMIT ", size + 1);
   v1::ListBuildingsResponse out;
-  CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
-    out.Clear();
-    pqxx::result r = Exec(tx, sql, p);
-    for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i)
-      *out.add_buildings() = ReadBuilding(r[i]);
-    if (static_cast<int>(r.size()) > size) {
-      const pqxx::row last = r[size - 1];
-      out.set_next_page_token(NamePageToken(last[last.size() - 1].as<std::string>(), out.buildings(size - 1).id()));
-    }
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(ReadNamePage(pool_, sql, p, size, &ReadBuilding, out.mutable_buildings(),
+                                   out.mutable_next_page_token()));
   return out;
 }
 
