@@ -44,10 +44,6 @@
 #include "services/deals/timeline.h"
 #include "services/deals/plan_test_base.h"
 
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
-
 namespace crm::deals {
 namespace {
 
@@ -127,13 +123,8 @@ class ListsPlanTest : public PlanTestBase<ListsPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
-    auto db = pg::testing::TempDatabase::Create("lists_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = db->release();
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    auto migrated = pg::Migrate(db_->dsn(), all);
-    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    CreateDatabase("lists_plan");
+    if (HasFatalFailure()) return;
     pqxx::connection c(db_->dsn());
     {
       pqxx::work tx(c);

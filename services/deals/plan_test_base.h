@@ -8,7 +8,11 @@
 // Example:
 //   class ErpPlanTest : public PlanTestBase<ErpPlanTest> {
 //    protected:
-//     static void SetUpTestSuite() { ... db_ = db->release(); BulkLoad(tx, "erp_documents", "INSERT ..."); }
+//     static void SetUpTestSuite() {
+//       CreateDatabase("erp_plan", {ErpMigrations()});
+//       if (HasFatalFailure()) return;
+//       ... BulkLoad(tx, "erp_documents", "INSERT ...");
+//     }
 //   };
 #ifndef CRM_SERVICES_DEALS_PLAN_TEST_BASE_H_
 #define CRM_SERVICES_DEALS_PLAN_TEST_BASE_H_
@@ -28,9 +32,15 @@
 #include "absl/strings/str_join.h"
 #include "crm/common/v1/common.pb.h"
 #include "absl/time/clock.h"
+#include "libs/events/schema.h"
+#include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "libs/rpc/testing/principals.h"
+
+namespace crm {
+const std::vector<crm::pg::Migration>& DealsMigrations();
+}  // namespace crm
 
 namespace crm::deals {
 
@@ -97,6 +107,19 @@ class PlanTestBase : public ::testing::Test {
   static void TearDownTestSuite() {
     delete db_;
     db_ = nullptr;
+  }
+
+  // Makes the suite's database `db_` with the schema of the events, of deals and then of `parts` in order
+  // (a failure is fatal: the caller returns when HasFatalFailure()).
+  static void CreateDatabase(const std::string& name, const std::vector<std::vector<pg::Migration>>& parts = {}) {
+    auto db = pg::testing::TempDatabase::Create(name);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = db->release();
+    std::vector<pg::Migration> all = EventsMigrations();
+    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
+    for (const std::vector<pg::Migration>& part : parts) all.insert(all.end(), part.begin(), part.end());
+    auto migrated = pg::Migrate(db_->dsn(), all);
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
   }
 
   // Runs `insert` into `table` as pg_restore would: without the table's indexes (but its constraints'),

@@ -32,10 +32,6 @@
 #include "services/deals/realty/wiring.h"
 #include "services/deals/sql.h"
 
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
-
 namespace crm::deals::applications {
 namespace {
 
@@ -59,16 +55,8 @@ class ApplicationsPlanTest : public PlanTestBase<ApplicationsPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
-    auto db = pg::testing::TempDatabase::Create("applications_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = db->release();
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    all.insert(all.end(), RealtyMigrations().begin(), RealtyMigrations().end());
-    all.insert(all.end(), interactions::InteractionsMigrations().begin(), interactions::InteractionsMigrations().end());
-    all.insert(all.end(), ApplicationsMigrations().begin(), ApplicationsMigrations().end());
-    auto migrated = pg::Migrate(db_->dsn(), all);
-    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    CreateDatabase("applications_plan", {RealtyMigrations(), interactions::InteractionsMigrations(), ApplicationsMigrations()});
+    if (HasFatalFailure()) return;
     pqxx::connection c(db_->dsn());
     {
       pqxx::work tx(c);

@@ -36,10 +36,6 @@
 #include "services/deals/sql.h"
 #include "services/deals/plan_test_base.h"
 
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
-
 namespace crm::deals::erp {
 namespace {
 
@@ -85,14 +81,8 @@ class ErpPlanTest : public PlanTestBase<ErpPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
-    auto db = pg::testing::TempDatabase::Create("erp_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = db->release();
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    all.insert(all.end(), ErpMigrations().begin(), ErpMigrations().end());
-    auto migrated = pg::Migrate(db_->dsn(), all);
-    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    CreateDatabase("erp_plan", {ErpMigrations()});
+    if (HasFatalFailure()) return;
     pqxx::connection c(db_->dsn());
     {
       pqxx::work tx(c);

@@ -36,10 +36,6 @@
 #include "services/deals/sql.h"
 #include "services/deals/plan_test_base.h"
 
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
-
 namespace crm::deals::interactions {
 namespace {
 
@@ -68,14 +64,8 @@ class InteractionsPlanTest : public PlanTestBase<InteractionsPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
-    auto db = pg::testing::TempDatabase::Create("interactions_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = db->release();
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    all.insert(all.end(), InteractionsMigrations().begin(), InteractionsMigrations().end());
-    auto migrated = pg::Migrate(db_->dsn(), all);
-    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    CreateDatabase("interactions_plan", {InteractionsMigrations()});
+    if (HasFatalFailure()) return;
     pqxx::connection c(db_->dsn());
     {
       pqxx::work tx(c);

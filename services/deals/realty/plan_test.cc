@@ -32,10 +32,6 @@
 #include "services/deals/sql.h"
 #include "services/deals/plan_test_base.h"
 
-namespace crm {
-const std::vector<crm::pg::Migration>& DealsMigrations();
-}  // namespace crm
-
 namespace crm::deals::realty {
 namespace {
 
@@ -116,14 +112,8 @@ class RealtyPlanTest : public PlanTestBase<RealtyPlanTest> {
  protected:
   static void SetUpTestSuite() {
     const absl::Time start = absl::Now();
-    auto db = pg::testing::TempDatabase::Create("realty_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = db->release();
-    std::vector<pg::Migration> all = EventsMigrations();
-    all.insert(all.end(), DealsMigrations().begin(), DealsMigrations().end());
-    all.insert(all.end(), RealtyMigrations().begin(), RealtyMigrations().end());
-    auto migrated = pg::Migrate(db_->dsn(), all);
-    ASSERT_TRUE(migrated.ok()) << migrated.status();
+    CreateDatabase("realty_plan", {RealtyMigrations()});
+    if (HasFatalFailure()) return;
     pqxx::connection c(db_->dsn());
     {
       pqxx::work tx(c);
