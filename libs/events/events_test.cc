@@ -132,8 +132,9 @@ TEST_F(EventsTest, BadEventsAreRejectedNamingTheFieldAndNothingIsWritten) {
 }
 
 // OutboxBatch: every added event in one statement, in order, each payload exactly its own bytes (their
-// lengths differ, one is empty), the columns as Append writes them; a bad event is refused at Add.
-TEST_F(EventsTest, ABatchWritesEveryEventInOrderWithItsOwnPayload) {
+// lengths differ, one is empty), the columns as Append writes them, the actor without its permissions; a
+// bad event is refused at Add.
+TEST_F(EventsTest, ABatchWritesEveryEventInOrderWithItsOwnPayloadAndNoPermissions) {
   std::vector<std::string> texts = {"", "a", std::string(70'000, 'x'), "\\x00\t\n'\"{},", "последний"};
   std::vector<std::string> ids;
   ASSERT_TRUE(pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
@@ -141,11 +142,17 @@ TEST_F(EventsTest, ABatchWritesEveryEventInOrderWithItsOwnPayload) {
                 for (size_t i = 0; i < texts.size(); ++i) {
                   google::protobuf::StringValue payload;
                   payload.set_value(texts[i]);
+                  crm::common::v1::Principal actor;
+                  actor.set_kind(crm::common::v1::Principal::KIND_USER);
+                  actor.set_id("user-1");
+                  actor.add_roles("head_of_sales");
+                  actor.add_permissions("realty.manage");
                   CRM_ASSIGN_OR_RETURN(std::string id,
                                        batch.Add({.aggregate_type = "thing",
                                                   .aggregate_id = absl::StrCat("thing-\"", i, "\""),
                                                   .type = "crm.unit.thing.set.v1",
-                                                  .payload = &payload}));
+                                                  .payload = &payload,
+                                                  .actor = actor}));
                   ids.push_back(id);
                 }
                 absl::StatusOr<std::string> bad = batch.Add({.aggregate_type = "Thing", .aggregate_id = "x",
@@ -175,6 +182,10 @@ TEST_F(EventsTest, ABatchWritesEveryEventInOrderWithItsOwnPayload) {
     v1::Envelope envelope;
     ASSERT_TRUE(envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) << i;
     EXPECT_EQ(envelope.id(), ids[i]);
+    // Who caused it, never what they may do.
+    EXPECT_EQ(envelope.actor().id(), "user-1");
+    EXPECT_THAT(envelope.actor().roles(), ::testing::ElementsAre("head_of_sales"));
+    EXPECT_EQ(envelope.actor().permissions_size(), 0);
     google::protobuf::StringValue v;
     ASSERT_TRUE(envelope.payload().UnpackTo(&v));
     EXPECT_EQ(v.value(), texts[i]) << i;

@@ -49,7 +49,7 @@ struct NewEvent {
   std::string aggregate_id;    // the Kafka key and ce_subject; non-empty, ≤ 255 bytes
   std::string type;            // "crm.deals.deal.stage_changed.v1"; non-empty, ≤ 255 bytes
   const google::protobuf::Message* payload = nullptr;  // packed into Envelope.payload (required)
-  crm::common::v1::Principal actor;                    // who caused it
+  crm::common::v1::Principal actor;                    // who caused it (its permissions are not written)
   std::string request_id;                              // the request that caused it, if any
   // Who may see it on the gateway's live stream besides "<service>.read.all" holders (envelope.proto).
   std::vector<std::string> visible_to_user_ids;
