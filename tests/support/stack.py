@@ -113,7 +113,7 @@ class Stack:
             env.update(self.service_env.get(name, {}))
             binary = os.path.join(self.build, "services/%s/crm-%s" % (name, name))
             demo = {"identity": ["demo-users", "--credentials", self.credentials, "--totp-secrets", self.totp_file],
-                    "deals": ["demo"], "robots": ["demo"], "mortgage": ["demo"]}.get(name)
+                    "deals": ["demo"], "robots": ["demo"], "mortgage": ["demo"], "dialogs": ["demo"]}.get(name)
             if demo:
                 subprocess.run([binary] + demo, env=env, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
