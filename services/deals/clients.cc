@@ -91,6 +91,49 @@ void NormalizeLists(std::string_view prefix, google::protobuf::RepeatedPtrField<
   for (std::string& s : out) emails.Add(std::move(s));
 }
 
+// Issue 17: the birth date and the passport (persons only), every violation at once.
+absl::Status ValidatePersonal(v1::Client& c) {
+  Violations v;
+  const bool person = c.kind() == v1::Client::KIND_PERSON;
+  if (!c.birth_date().empty()) {
+    if (!person) v.Add("client.birth_date", "persons only");
+    absl::StatusOr<absl::CivilDay> day = ParseCivilDay(c.birth_date(), "client.birth_date");
+    if (!day.ok()) {
+      CRM_RETURN_IF_ERROR(v.Merge(day.status()));
+    } else if (day->year() < 1900) {
+      v.Add("client.birth_date", "before 1900");
+    }
+  }
+  v1::Passport& pp = *c.mutable_passport();
+  absl::StripAsciiWhitespace(pp.mutable_series());
+  absl::StripAsciiWhitespace(pp.mutable_number());
+  absl::StripAsciiWhitespace(pp.mutable_issued_by());
+  absl::StripAsciiWhitespace(pp.mutable_department_code());
+  const bool any = !pp.series().empty() || !pp.number().empty() || !pp.issued_by().empty() ||
+                   !pp.issue_date().empty() || !pp.department_code().empty();
+  if (any) {
+    if (!person) v.Add("client.passport", "persons only");
+    auto digits = [](const std::string& s, size_t n) {
+      return s.size() == n && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    };
+    if (!digits(pp.series(), 4)) v.Add("client.passport.series", "4 digits required");
+    if (!digits(pp.number(), 6)) v.Add("client.passport.number", "6 digits required");
+    CRM_RETURN_IF_ERROR(v.Merge(CheckText("client.passport.issued_by", pp.issued_by(), kMaxText)));
+    if (!pp.issue_date().empty()) {
+      CRM_RETURN_IF_ERROR(v.Merge(ParseCivilDay(pp.issue_date(), "client.passport.issue_date").status()));
+    }
+    if (!pp.department_code().empty() &&
+        !(pp.department_code().size() == 7 && pp.department_code()[3] == '-' &&
+          digits(pp.department_code().substr(0, 3), 3) && digits(pp.department_code().substr(4), 3))) {
+      v.Add("client.passport.department_code", "NNN-NNN required");
+    }
+  } else {
+    c.clear_passport();
+  }
+  c.set_passport_filled(!pp.series().empty() && !pp.number().empty());
+  return v.Status();
+}
+
 // Every violation of a client at once (issue 16).
 absl::Status ValidateClient(v1::Client& c) {
   Violations v;
@@ -107,6 +150,7 @@ absl::Status ValidateClient(v1::Client& c) {
   CRM_RETURN_IF_ERROR(v.Merge(CheckText("client.address", c.address(), kMaxText)));
   CRM_RETURN_IF_ERROR(v.Merge(CheckText("client.comment", c.comment(), kMaxText)));
   NormalizeLists("client", *c.mutable_phones(), *c.mutable_emails(), v);
+  CRM_RETURN_IF_ERROR(v.Merge(ValidatePersonal(c)));
   return v.Status();
 }
 
@@ -129,7 +173,9 @@ std::string ClientColumns() {
   return absl::StrCat(
       "c.id::text, c.kind, c.name, coalesce(c.inn, ''), array_to_json(c.phones)::text, "
       "array_to_json(c.emails)::text, c.address, c.comment, c.version, ",
-      MicrosOf("c.create_time"), ", ", MicrosOf("c.update_time"), ", lower(c.name)");
+      MicrosOf("c.create_time"), ", ", MicrosOf("c.update_time"),
+      ", lower(c.name), coalesce(c.birth_date::text, ''), c.passport_series, c.passport_number, "
+      "c.passport_issued_by, coalesce(c.passport_issue_date::text, ''), c.passport_department_code");
 }
 
 v1::Client ReadClient(const pqxx::row& r) {
@@ -145,7 +191,29 @@ v1::Client ReadClient(const pqxx::row& r) {
   c.set_version(r[8].as<int64_t>());
   *c.mutable_create_time() = TsFromMicros(r[9].as<int64_t>());
   *c.mutable_update_time() = TsFromMicros(r[10].as<int64_t>());
+  // Issue 17: the birth date and the passport (cleared for callers without clients.passport.read).
+  c.set_birth_date(r[12].as<std::string>());
+  if (!r[13].as<std::string>().empty() || !r[14].as<std::string>().empty()) {
+    v1::Passport& pp = *c.mutable_passport();
+    pp.set_series(r[13].as<std::string>());
+    pp.set_number(r[14].as<std::string>());
+    pp.set_issued_by(r[15].as<std::string>());
+    pp.set_issue_date(r[16].as<std::string>());
+    pp.set_department_code(r[17].as<std::string>());
+  }
+  c.set_passport_filled(!r[13].as<std::string>().empty() && !r[14].as<std::string>().empty());
   return c;
+}
+
+// Issue 17: "passport.number" (a PATCH's mask from the body's keys) changes the passport as a whole.
+std::string TopPath(const std::string& path) { return path.rfind("passport.", 0) == 0 ? "passport" : path; }
+
+// Issue 17: the passport is personal data (clients.proto): kept only for callers with
+// clients.passport.read, and only in the single-client replies.
+void RedactPassport(v1::Client& c) { c.clear_passport(); }
+
+void RedactPassportUnlessAllowed(const Principal& caller, v1::Client& c) {
+  if (!rpc::HasPermission(caller, kPassportReadPermission)) RedactPassport(c);
 }
 
 std::optional<v1::Client> LoadClient(pqxx::transaction_base& tx, const std::string& id, bool for_update) {
@@ -170,13 +238,26 @@ void WriteClient(pqxx::transaction_base& tx, const v1::Client& c, bool insert) {
   const std::string comment = p.Add(c.comment());
   const std::string version = p.Add(absl::StrCat(c.version())) + "::bigint";
   const std::string updated = TsParam(p, FromProtoTimestamp(c.update_time()));
+  // Issue 17: the birth date and passport, written by the same statement.
+  const std::string birth = absl::StrCat("NULLIF(", p.Add(c.birth_date()), ", '')::date");
+  const std::string series = p.Add(c.passport().series());
+  const std::string number = p.Add(c.passport().number());
+  const std::string issued_by = p.Add(c.passport().issued_by());
+  const std::string issue_date = absl::StrCat("NULLIF(", p.Add(c.passport().issue_date()), ", '')::date");
+  const std::string department = p.Add(c.passport().department_code());
+  const std::string personal = absl::StrCat("birth_date = ", birth, ", passport_series = ", series,
+                                            ", passport_number = ", number, ", passport_issued_by = ", issued_by,
+                                            ", passport_issue_date = ", issue_date,
+                                            ", passport_department_code = ", department);
   if (insert) {
     const std::string created = TsParam(p, FromProtoTimestamp(c.create_time()));
     Exec(tx,
          absl::StrCat(
              "INSERT INTO clients (id, kind, name, inn, phones, emails, address, comment, version, "
-             "update_time, create_time) VALUES (",
-             absl::StrJoin({id, kind, name, inn, phones, emails, address, comment, version, updated, created},
+             "update_time, create_time, birth_date, passport_series, passport_number, passport_issued_by, "
+             "passport_issue_date, passport_department_code) VALUES (",
+             absl::StrJoin({id, kind, name, inn, phones, emails, address, comment, version, updated, created, birth,
+                            series, number, issued_by, issue_date, department},
                            ", "),
              ")"),
          p);
@@ -184,7 +265,7 @@ void WriteClient(pqxx::transaction_base& tx, const v1::Client& c, bool insert) {
     Exec(tx,
          absl::StrCat("UPDATE clients SET kind = ", kind, ", name = ", name, ", inn = ", inn, ", phones = ",
                       phones, ", emails = ", emails, ", address = ", address, ", comment = ", comment,
-                      ", version = ", version, ", update_time = ", updated, " WHERE id = ", id),
+                      ", version = ", version, ", update_time = ", updated, ", ", personal, " WHERE id = ", id),
          p);
   }
 }
@@ -460,8 +541,10 @@ absl::StatusOr<v1::Client> ClientStore::CreateClient(const Actor& actor, const v
     WriteClient(tx, c, /*insert=*/true);
     v1::ClientCreated created;
     *created.mutable_client() = c;
+    RedactPassport(*created.mutable_client());  // personal data stays out of events
     return EmitClient(tx, outbox_, actor, c.id(), kClientCreatedType, created);
   }));
+  RedactPassportUnlessAllowed(actor.principal, c);
   return c;
 }
 
@@ -476,20 +559,21 @@ absl::StatusOr<v1::Client> ClientStore::GetClient(const Principal& caller, std::
                                         },
                                         {.read_only = true}));
   if (!c.has_value()) return absl::NotFoundError("client not found");
+  RedactPassportUnlessAllowed(caller, *c);
   return *c;
 }
 
 absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v1::Client& in,
                                                      const google::protobuf::FieldMask& mask) {
-  static const std::set<std::string> kPaths = {"kind",   "name",    "inn",    "phones",
-                                               "emails", "address", "comment"};
+  static const std::set<std::string> kPaths = {"kind",    "name",    "inn",        "phones",  "emails",
+                                               "address", "comment", "birth_date", "passport"};
   CRM_RETURN_IF_ERROR(RequireWrite(actor.principal));
   {
     Violations v;  // every violation at once (issue 16)
     CRM_RETURN_IF_ERROR(v.Merge(CheckId("client.id", in.id())));
     if (mask.paths().empty()) v.Add("update_mask", "required");
     for (const std::string& path : mask.paths()) {
-      if (!kPaths.contains(path)) v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
+      if (!kPaths.contains(TopPath(path))) v.Add("update_mask", absl::StrCat("unknown path ", QuoteForError(path)));
     }
     CRM_RETURN_IF_ERROR(v.Status());
   }
@@ -499,7 +583,8 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
     if (!old.has_value()) return absl::NotFoundError("client not found");
     CRM_RETURN_IF_ERROR(CheckVersion(in.version(), old->version()));
     v1::Client next = *old;
-    for (const std::string& path : mask.paths()) {
+    for (const std::string& raw : mask.paths()) {
+      const std::string path = TopPath(raw);
       if (path == "kind") next.set_kind(in.kind());
       if (path == "name") next.set_name(in.name());
       if (path == "inn") next.set_inn(in.inn());
@@ -507,6 +592,8 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
       if (path == "emails") *next.mutable_emails() = in.emails();
       if (path == "address") next.set_address(in.address());
       if (path == "comment") next.set_comment(in.comment());
+      if (path == "birth_date") next.set_birth_date(in.birth_date());
+      if (path == "passport") *next.mutable_passport() = in.passport();
     }
     CRM_RETURN_IF_ERROR(ValidateClient(next));
     std::vector<std::string> changed;
@@ -517,6 +604,8 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
     if (!SameList(next.emails(), old->emails())) changed.push_back("emails");
     if (next.address() != old->address()) changed.push_back("address");
     if (next.comment() != old->comment()) changed.push_back("comment");
+    if (next.birth_date() != old->birth_date()) changed.push_back("birth_date");
+    if (next.passport().SerializeAsString() != old->passport().SerializeAsString()) changed.push_back("passport");
     if (changed.empty()) {
       result = *old;
       return absl::OkStatus();
@@ -526,10 +615,12 @@ absl::StatusOr<v1::Client> ClientStore::UpdateClient(const Actor& actor, const v
     WriteClient(tx, next, /*insert=*/false);
     v1::ClientUpdated updated;
     *updated.mutable_client() = next;
+    RedactPassport(*updated.mutable_client());  // personal data stays out of events
     for (std::string& f : changed) updated.add_changed_fields(std::move(f));
     result = next;
     return EmitClient(tx, outbox_, actor, next.id(), kClientUpdatedType, updated);
   }));
+  RedactPassportUnlessAllowed(actor.principal, result);
   return result;
 }
 
@@ -580,6 +671,7 @@ absl::StatusOr<v1::ListClientsResponse> ClientStore::ListClients(const Principal
         return absl::OkStatus();
       },
       {.read_only = true}));
+  for (v1::Client& c : *out.mutable_clients()) RedactPassport(c);  // issue 17: never in lists
   return out;
 }
 
@@ -623,6 +715,7 @@ absl::StatusOr<v1::BatchGetClientsResponse> ClientStore::BatchGetClients(const P
         return absl::OkStatus();
       },
       {.read_only = true}));
+  for (v1::Client& c : *out.mutable_clients()) RedactPassport(c);  // issue 17: never in lists
   return out;
 }
 
@@ -648,6 +741,7 @@ absl::StatusOr<v1::FindDuplicatesResponse> ClientStore::FindDuplicates(const Pri
                                           return absl::OkStatus();
                                         },
                                         {.read_only = true}));
+  for (v1::Client& c : *out.mutable_clients()) RedactPassport(c);  // issue 17: never in lists
   return out;
 }
 

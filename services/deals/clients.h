@@ -50,6 +50,8 @@ inline constexpr char kClientUpdatedType[] = "crm.deals.client.updated.v1";
 
 // Permissions.
 inline constexpr char kClientsRead[] = "clients.read";
+// Issue 17: read a person's passport on the client card (personal data, clients.proto Client.passport).
+inline constexpr char kPassportReadPermission[] = "clients.passport.read";
 inline constexpr char kClientsWrite[] = "clients.write";
 
 // Returns `raw` as an E.164 phone number ("+79161234567"), parsed with region RU when it has no

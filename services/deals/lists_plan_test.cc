@@ -54,8 +54,8 @@ namespace {
 namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
 
-constexpr int kUsers = 100;
-constexpr int kTeams = 10;
+constexpr int kUsers = kPlanUsers;
+constexpr int kTeams = kPlanTeams;
 constexpr int kDeals = 250'000;
 constexpr int kTasks = 1'000'000;  // four per deal
 constexpr int kClients = 1'000'000;
@@ -94,25 +94,8 @@ constexpr char kPaymentRows[] = "c100";
 constexpr char kOrderRows[] = "c200";
 constexpr char kProductRows[] = "c300";
 
-// User n (1..100) is in team n % 10. Deal g's responsible is user 1 + (g / 7) % 100 (with that user's
-// team as its team_ids); of its four tasks, the second is another user's (37 further on).
-std::string UserId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xa000 + n)); }
-std::string TeamId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xe000 + n)); }
-std::string UserSql(const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-8000-00000000' || to_hex(", 0xa000, " + (", n, ")))::uuid");
-}
-std::string TeamSql(const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-8000-00000000' || to_hex(", 0xe000, " + (", n, ")))::uuid");
-}
-
-Principal User(int n, std::vector<std::string> permissions) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(UserId(n));
-  for (std::string& s : permissions) p.add_permissions(std::move(s));
-  p.add_team_ids(TeamId(n % kTeams));
-  return p;
-}
+// User n (1..100) is in team n % 10 (plan_test_base.h). Deal g's responsible is user 1 + (g / 7) % 100
+// (with that user's team as its team_ids); of its four tasks, the second is another user's (37 further on).
 
 // The callers of every scope, with what access.h and tasks.h let each see of a task, written plainly
 // over tasks t joined to their deals d: the deal's access, or the task being the caller's.
@@ -157,9 +140,7 @@ class ListsPlanTest : public PlanTestBase<ListsPlanTest> {
       tx.exec0(absl::StrCat("INSERT INTO pipelines (id, name) VALUES ('", kPipeline, "', 'Продажа')"));
       tx.exec0(absl::StrCat("INSERT INTO stages (id, pipeline_id, position, name, kind) VALUES ('", kStage,
                             "', '", kPipeline, "', 1, 'Новая', 1)"));
-      tx.exec0(absl::StrCat("INSERT INTO user_directory (user_id, team_ids, version) SELECT ", UserSql("u"),
-                            ", ARRAY[", TeamSql(absl::StrCat("u % ", kTeams)),
-                            "], 1 FROM generate_series(1, ", kUsers, ") u"));
+      InsertPlanStaff(tx);
       // The generated rows are consistent by construction: no foreign-key checks and no triggers
       // (deals' board totals) while loading.
       tx.exec0("SET LOCAL session_replication_role = replica");

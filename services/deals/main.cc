@@ -35,6 +35,7 @@
 #include "services/deals/demo.h"
 #include "services/deals/erp/demo.h"
 #include "services/deals/interactions/demo.h"
+#include "services/deals/applications/demo.h"
 #include "services/deals/orders.h"
 #include "services/deals/payments.h"
 #include "services/deals/pipelines.h"
@@ -61,7 +62,9 @@ int DemoMain() {
     CRM_RETURN_IF_ERROR(crm::deals::erp::LoadDemoErp(*pool, crm::SystemClock()));
     // Issue 17: requests and interactions of the demo clients (services/deals/interactions/demo.h).
     CRM_ASSIGN_OR_RETURN(absl::TimeZone zone, crm::LoadTimeZone(time_zone));
-    return crm::deals::interactions::LoadDemoInteractions(*pool, zone, crm::SystemClock());
+    CRM_RETURN_IF_ERROR(crm::deals::interactions::LoadDemoInteractions(*pool, zone, crm::SystemClock()));
+    // Issue 17: deal applications of the demo requests (services/deals/applications/demo.h).
+    return crm::deals::applications::LoadDemoApplications(*pool, zone, crm::SystemClock());
   }();
   if (!status.ok()) {
     std::fprintf(stderr, "crm-deals demo: %s\n", std::string(status.ToString()).c_str());

@@ -34,6 +34,7 @@
 #include "services/deals/timeline.h"
 #include "services/deals/users.h"
 #include "services/deals/realty/wiring.h"
+#include "services/deals/applications/wiring.h"
 
 namespace crm {
 const std::vector<crm::pg::Migration>& DealsMigrations();
@@ -50,6 +51,8 @@ std::vector<crm::pg::Migration> AllMigrations() {
   all.insert(all.end(), interactions.begin(), interactions.end());
   // Issue 17: the 1C side (D17), a component of its own after deals'.
   all.insert(all.end(), crm::deals::erp::ErpMigrations().begin(), crm::deals::erp::ErpMigrations().end());
+  // Issue 17: deal applications (D15 second half), after realty's and requests' tables they point at.
+  all.insert(all.end(), crm::ApplicationsMigrations().begin(), crm::ApplicationsMigrations().end());
   return all;
 }
 
@@ -113,6 +116,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   CRM_RETURN_IF_ERROR(crm::deals::interactions::WireInteractions(env, server, *p));
   // The 1C side (D17): services/deals/erp.
   CRM_RETURN_IF_ERROR(crm::deals::erp::WireErp(env, server, *p));
+  // Deal applications (D15 second half): services/deals/applications.
+  CRM_RETURN_IF_ERROR(crm::deals::applications::WireApplications(env, server, *p));
   // identity's users, for access by team (users.h).
   CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
                        crm::events::Consumer::Create(

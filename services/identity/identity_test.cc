@@ -234,6 +234,8 @@ TEST_F(IdentityTest, SignInTokenVerifiesWithJwksAndCarriesPermissions) {
       "robots.read",     "tasks.operate",      "users.read",         "visits.manage"};
   // Real estate (issue 17, D14; migration 0008).
   want.insert(want.end(), {"realty.read", "bookings.read.team", "bookings.write.own"});
+  // Deal applications and the client card's passport (issue 17, D15; migration 0011).
+  want.insert(want.end(), {"applications.read.team", "applications.write.own", "clients.passport.read"});
   std::sort(want.begin(), want.end());
   EXPECT_EQ(claims->scopes, want);
 }
@@ -1476,6 +1478,10 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   // Issue 17 (migration 0010): the 1C side of deals (services/deals/erp/README.md).
   want["head_of_sales"].insert("erp.manage");
   want["integrator"].insert("erp.sync");
+  // Issue 17 (migration 0011): deal applications and the client card's passport (services/deals/applications).
+  want["head_of_sales"].insert({"applications.read.all", "applications.write.all", "clients.passport.read"});
+  want["manager"].insert({"applications.read.team", "applications.write.own", "clients.passport.read"});
+  want["mortgage_specialist"].insert({"applications.read.all", "clients.passport.read"});
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
@@ -1483,6 +1489,7 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   all.insert({"bookings.read.own", "bookings.write.team"});  // real estate, administrator only
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
   all.insert({"interactions.read.team", "interactions.write.team"});  // issue 17: no other role has these
+  all.insert({"applications.read.own", "applications.write.team"});  // issue 17: no other role has these
   want["administrator"] = all;
   auto roles = store_->ListRoles();
   ASSERT_TRUE(roles.ok()) << roles.status();

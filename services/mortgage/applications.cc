@@ -1,3 +1,4 @@
+#include "services/mortgage/deal_applications.h"
 #include "services/mortgage/applications.h"
 
 #include <algorithm>
@@ -922,6 +923,7 @@ absl::StatusOr<v1::Application> ApplicationStore::CreateApplication(const Actor&
                   p.Bytes(out.SerializeAsString()), ", ", p.Ts(now), ", ", p.Ts(now), ") RETURNING number"),
               p)[0];
           out.set_number(r[0].as<std::string>());
+          LinkDealApplication(tx, out);  // issue 17: deal_applications.h
           Params h;
           Run(tx,
               absl::StrCat("INSERT INTO application_history (application_id, from_status, to_status, at, "
@@ -973,6 +975,7 @@ absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
   const std::optional<std::optional<PageKey>> after_or = v.Value(DecodePageToken(req.page_token()));
   v.Check(CheckUuid("client_id", req.client_id(), false));
   v.Check(CheckUuid("bank_id", req.bank_id(), false));
+  v.Check(CheckUuid("deal_application_id", req.deal_application_id(), false));  // issue 17
   if (!v1::ApplicationStatus_IsValid(req.status())) v.Add("status", "unknown status");
   CRM_RETURN_IF_ERROR(v.Status());
   const int size = *size_or;
@@ -995,6 +998,7 @@ absl::StatusOr<v1::ListApplicationsResponse> ApplicationStore::ListApplications(
         if (!req.client_id().empty()) absl::StrAppend(&sql, " AND a.client_id = ", p.Add(req.client_id()));
         if (!req.bank_id().empty())
           absl::StrAppend(&sql, " AND a.bank_id = ", p.Add(req.bank_id()), "::uuid");
+        absl::StrAppend(&sql, DealApplicationFilter(req.deal_application_id(), p));  // issue 17
         if (req.status() != v1::APPLICATION_STATUS_UNSPECIFIED) {
           absl::StrAppend(&sql, " AND a.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))),
                           "::smallint");
@@ -1481,7 +1485,9 @@ grpc::Status ApplicationServiceImpl::CreateApplication(grpc::ServerContext* ctx,
                                                        v1::Application* out) {
   return rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Application> {
     CRM_RETURN_IF_ERROR(rpc::RequirePermission(caller, kManage));
-    return store_.CreateApplication(ActorOf(*ctx, caller), *req, rpc::IdempotencyKey(*ctx),
+    v1::CreateApplicationRequest filled = *req;  // issue 17: started from a deal application
+    CRM_RETURN_IF_ERROR(FillFromDealApplication(deals_, *ctx, caller, filled));
+    return store_.CreateApplication(ActorOf(*ctx, caller), filled, rpc::IdempotencyKey(*ctx),
                                     [&](const v1::Application& a) {
                                       return deals_.CheckParties(*ctx, caller, a.client_id(), a.deal_id());
                                     });

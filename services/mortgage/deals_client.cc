@@ -56,7 +56,8 @@ absl::Status Refusal(const grpc::Status& status, const char* field, const char* 
 DealsClient::DealsClient(std::shared_ptr<grpc::Channel> clients, std::shared_ptr<grpc::Channel> deals,
                          const auth::SigningKey* key, const Clock& clock, absl::Duration timeout)
     : clients_(dv1::ClientService::NewStub(std::move(clients))),
-      deals_(dv1::DealService::NewStub(std::move(deals))),
+      deals_(dv1::DealService::NewStub(deals)),
+      deal_applications_(dv1::DealApplicationService::NewStub(std::move(deals))),
       key_(key),
       clock_(clock),
       timeout_(timeout) {}
@@ -110,6 +111,19 @@ absl::Status DealsClient::CheckParties(const grpc::ServerContextBase& incoming, 
                                                deal.client_id(), "), not application.client_id's"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<dv1::DealApplication> DealsClient::GetDealApplication(const grpc::ServerContextBase& incoming,
+                                                                    const Principal& caller,
+                                                                    std::string_view id) const {
+  grpc::ClientContext call;
+  CRM_RETURN_IF_ERROR(Prepare(call, incoming, caller));
+  dv1::GetDealApplicationRequest req;
+  req.set_id(std::string(id));
+  dv1::DealApplication out;
+  const grpc::Status s = deal_applications_->GetDealApplication(&call, req, &out);
+  if (!s.ok()) return Refusal(s, "application.deal_application_id", "deal application", id);
+  return out;
 }
 
 }  // namespace crm::mortgage

@@ -28,6 +28,8 @@
 #include "absl/time/time.h"
 #include "crm/deals/v1/clients.grpc.pb.h"
 #include "crm/deals/v1/deals.grpc.pb.h"
+#include "crm/deals/v1/applications.grpc.pb.h"
+#include "absl/status/statusor.h"
 #include "libs/rpc/client.h"
 
 namespace grpc {
@@ -64,6 +66,13 @@ class DealsClient {
   absl::Status CheckParties(const grpc::ServerContextBase& incoming, const crm::common::v1::Principal& caller,
                             std::string_view client_id, std::string_view deal_id) const;
 
+  // Issue 17: the deal application `id` as the caller sees it (DealApplicationService.GetDealApplication
+  // over the deals channel). NOT_FOUND / PERMISSION_DENIED / INVALID_ARGUMENT become FAILED_PRECONDITION
+  // naming application.deal_application_id; UNAVAILABLE when deals cannot be asked.
+  absl::StatusOr<crm::deals::v1::DealApplication> GetDealApplication(const grpc::ServerContextBase& incoming,
+                                                                     const crm::common::v1::Principal& caller,
+                                                                     std::string_view id) const;
+
  private:
   // Deadline, request id and the signed caller of one call.
   absl::Status Prepare(grpc::ClientContext& call, const grpc::ServerContextBase& incoming,
@@ -71,6 +80,7 @@ class DealsClient {
 
   std::unique_ptr<crm::deals::v1::ClientService::Stub> clients_;
   std::unique_ptr<crm::deals::v1::DealService::Stub> deals_;
+  std::unique_ptr<crm::deals::v1::DealApplicationService::Stub> deal_applications_;
   const crm::auth::SigningKey* key_;
   const crm::Clock& clock_;
   absl::Duration timeout_;

@@ -113,8 +113,8 @@ class ListsPlanTest : public ::testing::Test {
         // approved (valid 90 days), 25 % declined, 35 % issued, 19 % withdrawn; every tenth an object approval.
         w.exec0(absl::StrCat(
             "INSERT INTO applications (id, version, number, kind, client_id, deal_id, project, bank_id, status, "
-            "specialist_id, body, created_at, updated_at, sent_at, decision, decided_at, issued_at, valid_until) "
-            "SELECT (",
+            "specialist_id, body, created_at, updated_at, sent_at, decision, decided_at, issued_at, valid_until, "
+            "deal_application_id) SELECT (",
             SqlId("01920000-0000-7000-b000-", "g"), ")::uuid, 1, lpad(g::text, 7, '0'), "
             "CASE WHEN h / 2500 % 10 = 0 THEN 2 ELSE 1 END, ",
             client, ", '', ", project, ", (", SqlId("01910000-0000-7000-8000-", absl::StrCat("1 + h / 100 % ", kBanks)),
@@ -122,7 +122,9 @@ class ListsPlanTest : public ::testing::Test {
             ", '\\x', t, t + interval '3 days', CASE WHEN s >= 2 THEN t + interval '1 hour' END, "
             "CASE WHEN s IN (5, 7) THEN 5 WHEN s = 6 THEN 6 END, "
             "CASE WHEN s IN (5, 6, 7) THEN t + interval '2 days' END, CASE WHEN s = 7 THEN t + interval '10 days' END, "
-            "CASE WHEN s = 5 THEN (t + interval '90 days')::date END ",
+            "CASE WHEN s = 5 THEN (t + interval '90 days')::date END, "
+            // Issue 17: every other application started from a deal application (25 from each).
+            "CASE WHEN g % 2 = 0 THEN (", SqlId("01930000-0000-7000-d500-", "g / 50"), ")::uuid END ",
             rows,
             ", LATERAL (SELECT CASE WHEN h % 100 < 3 THEN 1 WHEN h % 100 < 6 THEN 2 WHEN h % 100 < 9 THEN 3 "
             "WHEN h % 100 < 11 THEN 4 WHEN h % 100 < 21 THEN 5 WHEN h % 100 < 46 THEN 6 WHEN h % 100 < 81 THEN 7 "
@@ -323,8 +325,11 @@ TEST_F(ListsPlanTest, ApplicationListsOfEveryScopeAndFilterAreIndexBackedAndExac
     v1::ApplicationStatus status;
     std::string specialist_id;
     std::string where;
+    std::string deal_application_id = "";
   };
   const std::string bank = BankId(7);
+  // Issue 17: the mortgage applications started from one deal application (deal_applications.h).
+  const std::string deal_application = "01930000-0000-7000-d500-000000000064";
   const std::string in_bank = absl::StrCat("bank_id = '", bank, "'");
   const std::vector<Case> cases = {
       {"all / none", kAll, "", "", v1::APPLICATION_STATUS_UNSPECIFIED, "", "TRUE"},
@@ -344,6 +349,8 @@ TEST_F(ListsPlanTest, ApplicationListsOfEveryScopeAndFilterAreIndexBackedAndExac
        absl::StrCat("client_id = '", own_client, "' AND ", mine)},
       {"own / bank, issued", kOwn, "", bank, v1::APPLICATION_STATUS_ISSUED, "",
        mine + " AND " + in_bank + " AND status = 7"},
+      {"all / deal application", kAll, "", "", v1::APPLICATION_STATUS_UNSPECIFIED, "",
+       absl::StrCat("deal_application_id = '", deal_application, "'"), deal_application},
   };
   for (const Case& k : cases) {
     SCOPED_TRACE(k.name);
@@ -352,6 +359,7 @@ TEST_F(ListsPlanTest, ApplicationListsOfEveryScopeAndFilterAreIndexBackedAndExac
     req.set_bank_id(k.bank_id);
     req.set_status(k.status);
     req.set_specialist_id(k.specialist_id);
+    req.set_deal_application_id(k.deal_application_id);
     const std::vector<std::string> got = TwoPages<v1::ListApplicationsRequest, v1::ListApplicationsResponse>(
         req, 20, "applications",
         [&](const v1::ListApplicationsRequest& r) { return store_->ListApplications(k.actor, r); },

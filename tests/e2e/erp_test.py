@@ -13,12 +13,11 @@ envelopes decoded with the API's descriptor set):
     (the sink), and crm.deals.document.v1 says so;
   - the manager's task on the deal is published for 1C on crm.deals.erp_task.v1; 1C reports it done by its
     own GUID and the task is DONE in the CRM; a late report of an older change is logged as a conflict;
-  - every POST route of the 1C side has its idempotency case (idempotency_cases/erp.py) and it holds.
+  - (every POST route's idempotency case, idempotency_cases/erp.py, is walked by api_conventions_test.py).
 
 Usage: erp_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS: tools/crm test)
 """
 import datetime
-import importlib.util
 import json
 import os
 import shutil
@@ -31,42 +30,12 @@ import uuid
 from confluent_kafka import Consumer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from e2e import BUILD, SOURCE, StackTest, main  # noqa: E402
+from e2e import BUILD, SOURCE, StackTest, main, wait_until  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
 from stack import BROKERS  # noqa: E402
 
 SALES = "01930000-0002-7000-8000-000000000000"  # «Продажа» (seed 002), managed by 1C in the demo
 LEAD = "01930000-0001-7000-8000-000000000000"   # «Первичная обработка» (seed 001): not
-
-
-def load_idempotency_cases():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idempotency_cases", "erp.py")
-    spec = importlib.util.spec_from_file_location("idempotency_cases_erp", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def fill(value, names):
-    if isinstance(value, str):
-        return value.format(**names)
-    if isinstance(value, dict):
-        return {k: fill(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, names) for v in value]
-    return value
-
-
-def wait_until(fn, what, timeout=60):
-    """Polls fn() until it returns something true (bounded: the system converging, not time passing)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 def rfc3339(dt):
@@ -301,32 +270,6 @@ class Erp(StackTest):
                             {"taskId": other, "status": "DONE", "changeTime": done_at})
         self.assertEqual(r.status, 400, r.body)
         self.assertEqual(r.error()["status"], "FAILED_PRECONDITION", r.body)
-
-    def test_every_post_has_an_idempotency_case_that_holds(self):
-        cases = load_idempotency_cases()
-        by_method = {c["rpc"].rsplit(".", 1)[1]: c for c in cases.CASES}
-        spec = self.curl("GET", "/openapi.json").json()
-        posts = [op["operationId"].rsplit("_", 1)[1] for path, item in spec["paths"].items()
-                 for verb, op in item.items()
-                 if verb == "post" and (op.get("x-grpc-method", "").startswith("crm.deals.v1.ErpService") or
-                                        op.get("x-grpc-method", "").startswith("crm.deals.v1.DocumentService"))]
-        self.assertEqual(sorted(posts), sorted(by_method), "every POST route has exactly one case")
-        names = cases.fixtures(self.curl, self.as_)
-        for case in cases.CASES:
-            path = fill(case["path"], names)
-            body = fill(case["body"], names)
-            key = "Idempotency-Key: e2e-" + uuid.uuid4().hex
-            first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-            again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-            self.assertEqual((first.status, again.status), (200, 200), case["rpc"] + first.body + again.body)
-            self.assertEqual(first.json(), again.json(), case["rpc"])
-            other = fill(case["other_body"], names) if "other_body" in case else json.loads(
-                json.dumps(body, ensure_ascii=False).replace("Проверка идемпотентности", "Другой запрос").replace(
-                    "Насос идемпотентный", "Другой насос"))
-            self.assertNotEqual(other, body, case["rpc"])
-            reused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
-            self.assertEqual(reused.status, 400, case["rpc"] + reused.body)
-            self.assertIn("idempotency-key", [d["field"] for d in reused.error()["details"]], case["rpc"])
 
 
 if __name__ == "__main__":

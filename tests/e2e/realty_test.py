@@ -7,12 +7,11 @@ The inventory API and its validation; the bulk import by external id (all or not
 named); the chessboard of a demo building; «Подбор ОН»; the unit list; a paid booking, a second client
 in the queue and the pass on release (the promotion's event on Kafka); 16 concurrent bookings of one
 unit through the gateway and 16 over gRPC, each giving exactly one booking; the active-bookings report by
-scope; the idempotency cases of tests/e2e/idempotency_cases/realty.py.
+scope (the idempotency cases of tests/e2e/idempotency_cases/realty.py are walked by api_conventions_test.py).
 
 Usage: realty_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN and CRM_TEST_KAFKA_BROKERS: tools/crm test)
 """
 import concurrent.futures
-import importlib.util
 import json
 import os
 import sys
@@ -279,46 +278,6 @@ class Realty(StackTest):
         self.assertEqual(self.curl("GET", path, headers=self.as_("call_center_operator")).json().get("bookings", []),
                          [])
         self.assertEqual(self.curl("GET", path + "&pageSize=-1", headers=self.as_("manager")).status, 400)
-
-    def test_idempotency_cases(self):
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idempotency_cases", "realty.py")
-        spec = importlib.util.spec_from_file_location("realty_cases", path)
-        cases = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(cases)
-        fx = cases.fixtures(self.curl, self.as_)
-
-        def fill(value):
-            if isinstance(value, str):
-                for k, v in fx.items():
-                    value = value.replace("{%s}" % k, v)
-                return value
-            if isinstance(value, dict):
-                return {k: fill(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [fill(v) for v in value]
-            return value
-        for case in cases.CASES:
-            if "exempt" in case:
-                continue
-            with self.subTest(case["rpc"]):
-                key = ["Idempotency-Key: " + uuid.uuid4().hex]
-                body = fill(case["body"])
-                first = self.curl("POST", fill(case["path"]), body, headers=self.as_(case["role"], *key))
-                again = self.curl("POST", fill(case["path"]), body, headers=self.as_(case["role"], *key))
-                self.assertEqual((first.status, again.status), (200, 200), first.body + again.body)
-                self.assertEqual(first.json(), again.json())
-                other = json.loads(json.dumps(body))
-                if "name" in other:
-                    other["name"] += " другой"
-                elif "units" in other:
-                    other["units"][0]["number"] = "2"
-                elif "number" in other:
-                    other["number"] = "32"
-                else:
-                    other["receiptNumber"] = "ПКО-2"
-                reused = self.curl("POST", fill(case["path"]), other, headers=self.as_(case["role"], *key))
-                self.assertEqual(reused.status, 400, reused.body)
-                self.assertIn("idempotency-key", self.fields(reused))
 
 
 if __name__ == "__main__":

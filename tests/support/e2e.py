@@ -79,5 +79,18 @@ class StackTest(unittest.TestCase):
         return [t for t, _ in self.events(topic, key, until_type, timeout)]
 
 
+def wait_until(fn, what, timeout=60):
+    """Polls fn() until it returns something true and returns that (bounded: the system converging, not
+    time passing); AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
 def main():
     unittest.main(verbosity=2)

@@ -22,7 +22,8 @@
 // gRPC; the same rows again (nothing changes: nothing is written); every price changed (10 000 updates,
 // price rows and events). "raw" is the floor: one transaction inserting the same unit rows from arrays
 // into a table LIKE realty_units INCLUDING ALL (the same indexes), their price rows into one LIKE
-// realty_unit_prices and an outbox row of the same size each into one LIKE outbox.
+// realty_unit_prices and an outbox row of the same size each into one LIKE outbox. Last, five rounds of
+// new units through the gateway and over gRPC in turn: their medians and the gateway's share of a call.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -71,6 +72,8 @@ namespace {
 namespace v1 = crm::deals::v1;
 using SteadyClock = std::chrono::steady_clock;
 using crm::bench::Die;
+
+constexpr int kImportRounds = 5;  // gateway and gRPC imports in turn, for the gateway's share
 
 struct Percentiles {
   double p50_ms = 0, p95_ms = 0;
@@ -531,6 +534,33 @@ int main(int argc, char** argv) {
   std::printf(
       "import ratio gateway/raw %.2f   grpc/raw %.2f   reprice/raw %.2f   (target >= 20 000 units/s)\n",
       via_gateway / raw, via_grpc / raw, updates / raw);
+  // The gateway's own share of an import: new units through the gateway and over gRPC in turn, so that
+  // both meet the same table sizes and the same moments of the machine; medians.
+  std::vector<double> gw_ms, grpc_ms;
+  for (int round = 1; round <= kImportRounds; ++round) {
+    std::string round_json;
+    if (!google::protobuf::util::MessageToJsonString(
+             ImportRequest(import_units, absl::StrCat("g", round), 25'000'000), &round_json, jo)
+             .ok()) {
+      Die("json");
+    }
+    const std::string round_post = absl::StrCat(
+        "POST /v1/realty/inventory:import HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer ", *token,
+        "\r\nContent-Type: application/json\r\nContent-Length: ", round_json.size(), "\r\n\r\n", round_json);
+    gw_ms.push_back(1000.0 * import_units / timed([&] {
+      if (client.Exchange(round_post, &body) != 200) Die("import: " + body.substr(0, 500));
+    }));
+    const v1::ImportInventoryRequest round_req = ImportRequest(import_units, absl::StrCat("r", round), 25'000'000);
+    grpc_ms.push_back(1000.0 * import_units /
+                      timed([&] { grpc_call(&v1::RealtyService::Stub::ImportInventory, round_req, &out); }));
+  }
+  std::sort(gw_ms.begin(), gw_ms.end());
+  std::sort(grpc_ms.begin(), grpc_ms.end());
+  const double gw_median = gw_ms[gw_ms.size() / 2], grpc_median = grpc_ms[grpc_ms.size() / 2];
+  std::printf("import %5d in turn  gateway %8.0f units/s (%.0f ms)   grpc %8.0f units/s (%.0f ms)   median of %d "
+              "rounds: the gateway's share %.0f ms a call\n",
+              import_units, 1000.0 * import_units / gw_median, gw_median, 1000.0 * import_units / grpc_median,
+              grpc_median, kImportRounds, gw_median - grpc_median);
   (*http)->Stop(absl::Seconds(2));
   server->Shutdown();
   server->Wait();

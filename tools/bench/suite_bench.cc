@@ -1,7 +1,7 @@
 // crm-suite-bench: the suite as `tools/crm up` runs it — every service, the relay, robots and the
 // gateway's stream consuming, PostgreSQL with up's durability — at 1 000 000 deals (issue 14).
 //
-//   tools/crm bench suite [--deals N] [--requests N] [--seconds S] [--only reads|creates]
+//   tools/crm bench suite [--deals N] [--requests N] [--seconds S] [--only reads|creates|robots|realty]
 //
 // tools/crm starts the suite (`up`), restarts its services with the gateway's per-user rate limit lifted
 // (CRM_GATEWAY_PER_USER_RATE=0: the bench's 16 clients are one person) and makes the bench's staff
@@ -22,7 +22,14 @@
 //   6. robots through a burst of creates into seed 001's pipeline: seed 001 §1.1 installed as two bench
 //      rules with delays of --sla-seconds and twice that (so the timers come due during the run, at the
 //      rate the leads came), --burst leads at 16 clients, then each step's lag from its due time to its
-//      actions done (p50 / p99), and the notifications each person was sent.
+//      actions done (p50 / p99), and the notifications each person was sent;
+//   7. real estate and interactions (issue 17; alone with --only realty, without the deals' load): 100 000
+//      units imported through the gateway (POST /v1/realty/inventory:import, 10 calls of 10 000) next to a
+//      raw durable transaction of the same rows; the chessboard of a 30 × 8 building and «Подбор ОН» over
+//      those 100 000 units, and «Задачи на сегодня», through the gateway next to the statements the stores
+//      sent for them (recorded in this process) — p50 / p95 / p99 at one client, req/s at 16; recording an
+//      interaction (POST /v1/interactions) at 1 and 16 clients next to a raw durable transaction of its row
+//      and outbox row.
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -59,12 +66,22 @@
 #include "libs/auth/totp.h"
 #include "libs/base/clock.h"
 #include "libs/pg/pool.h"
+#include "crm/deals/v1/interactions.pb.h"
+#include "crm/deals/v1/realty.pb.h"
+#include "libs/base/uuid.h"
+#include "libs/pg/sql_array.h"
+#include "libs/pg/statement_recorder.h"
 #include "services/deals/deals.h"
+#include "services/deals/interactions/interaction_store.h"
+#include "services/deals/realty/board.h"
 #include "services/deals/sql.h"
 #include "tools/bench/http_load.h"
 
 namespace crm::bench {
 namespace {
+
+constexpr int kImportCalls = 10;      // the realty import: 100 000 units
+constexpr int kImportUnits = 10'000;  // a call, the most ImportInventory takes
 
 struct Options {
   std::string state = ".crm";
@@ -74,7 +91,8 @@ struct Options {
   int deals = 1'000'000;
   int requests = 400;
   double seconds = 10;
-  std::string only;  // "reads", "creates" or "robots": that part alone (after the RSS and the load)
+  std::string only;  // "reads", "creates", "robots" or "realty": that part alone (after the RSS; realty
+                     // without the deals' load)
   int burst = 3000;      // leads in the robots burst
   int sla_seconds = 10;  // the bench copy of seed 001 §1.1: first step after this, second after twice
 };
@@ -620,6 +638,294 @@ void Creates(const Options& o, const Person& p, const std::string& pipeline, con
   tx.commit();
 }
 
+// --- real estate and interactions (issue 17) ---------------------------------------------------------
+
+// One ImportInventory call of `n` units (JSON as the external system sends it): a building `b` of
+// `sections` sections × `floors` floors × `places` places in project `project`, the project itself when
+// `with_project`.
+std::string ImportJson(const std::string& tag, const std::string& project, bool with_project, const std::string& b,
+                       int sections, int floors, int places, int n) {
+  std::string out = "{";
+  if (with_project) {
+    absl::StrAppend(&out, R"("projects":[{"externalId":")", project, R"(","name":"ЖК Бенч )", tag, R"("}],)");
+  }
+  absl::StrAppend(&out, R"("buildings":[{"externalId":")", b, R"(","projectExternalId":")", project,
+                  R"(","name":"Корпус )", b, R"(","sections":[)");
+  for (int s = 1; s <= sections; ++s) {
+    absl::StrAppend(&out, s == 1 ? "" : ",", R"({"number":)", s, R"(,"firstFloor":1,"lastFloor":)", floors, "}");
+  }
+  absl::StrAppend(&out, R"(]}],"units":[)");
+  const int per_section = floors * places;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",", R"({"externalId":")", b, "-", i, R"(","buildingExternalId":")", b,
+                    R"(","sectionNumber":)", 1 + i / per_section, R"(,"floor":)", 1 + (i % per_section) / places,
+                    R"(,"position":)", 1 + i % places, R"(,"number":")", i + 1,
+                    R"(","kind":"APARTMENT","rooms":)", i % 4, R"(,"areaCentiM2":)", 3000 + 100 * (i % 50),
+                    R"(,"pricePerM2":{"amountMinor":")", 25'000'000 + 1000 * (i % 7),
+                    R"(","currency":"RUB"},"status":"AVAILABLE","rightHolder":"ООО «СЗ Бенч»")",
+                    i % 10 == 0 ? R"(,"discounts":[{"code":"full","name":"Скидка при 100% оплате","percentBp":300}])" : "",
+                    i % 20 == 3 ? R"(,"specialOffer":true,"specialOfferName":"Спецпредложение")" : "", "}");
+  }
+  out += "]}";
+  return out;
+}
+
+// The floor of one import call: the same rows' SQL without the service, in one durable transaction (as
+// crm-realty-bench's raw): unit rows from arrays into a table LIKE realty_units INCLUDING ALL, their price
+// rows, and an outbox row of an event's size each.
+double RawImport(pqxx::connection& c, const std::string& tag, int n) {
+  std::vector<std::string> ids, ext, numbers;
+  for (int i = 0; i < n; ++i) {
+    ids.push_back(crm::NewUuidV7());
+    ext.push_back(absl::StrCat("raw-", tag, "-", i));
+    numbers.push_back(absl::StrCat(i + 1));
+  }
+  const std::string payload(420, 'x');
+  const auto start = Clock::now();
+  pqxx::work tx(c);
+  tx.exec_params(
+      "INSERT INTO bench.units (id, external_id, project_id, building_id, section_number, floor, position, number, "
+      "plan_number, kind, purpose, status, rooms, area_centi, currency, price_minor, price_per_m2_minor, "
+      "final_price_minor, discounts, special_offer, special_offer_name, right_holder, no_ownership, plan_image, "
+      "version, create_time, update_time) SELECT t.id, t.ext, gen_random_uuid(), gen_random_uuid(), "
+      "1 + (t.o - 1) / 250, 1 + ((t.o - 1) % 250) / 10, 1 + (t.o - 1) % 10, t.num, '', 1, 1, 2, t.o % 4, 4000, "
+      "'RUB', 100000000, 2500000, 100000000, '[]'::jsonb, false, '', 'ООО', false, '', 1, now(), now() "
+      "FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, ext, num, o)",
+      crm::pg::ArrayLiteral(ids), crm::pg::ArrayLiteral(ext), crm::pg::ArrayLiteral(numbers));
+  tx.exec_params(
+      "INSERT INTO bench.prices (unit_id, price_minor, price_per_m2_minor, final_price_minor, currency, discounts, "
+      "special_offer, area_centi, change_time, source) SELECT id, price_minor, price_per_m2_minor, "
+      "final_price_minor, currency, discounts, special_offer, area_centi, now(), 2 FROM bench.units "
+      "WHERE id = ANY($1::uuid[])",
+      crm::pg::ArrayLiteral(ids));
+  tx.exec_params(
+      "INSERT INTO bench.outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
+      "SELECT gen_random_uuid(), 'unit', id::text, 'crm.deals.unit.created.v1', $1::bytea, 'crm.deals.unit.v1', "
+      "'/crm/deals', now() FROM unnest($2::uuid[]) id",
+      pqxx::binarystring(payload.data(), payload.size()), crm::pg::ArrayLiteral(ids));
+  tx.commit();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A read through the gateway next to the bare SQL of the same call: p50 / p95 / p99 at one client over
+// --requests calls (targets in turn), then req/s at 16 keep-alive clients.
+void ReadNextToBare(const Options& o, const char* name, const std::string& token, const std::vector<std::string>& paths,
+                    const std::vector<std::vector<crm::pg::StatementRecorder::Statement>>& bare_sql,
+                    pqxx::connection& bare, const std::vector<Process>& procs) {
+  std::vector<std::unique_ptr<HttpClient>> http;
+  for (const std::string& p : paths) http.push_back(std::make_unique<HttpClient>(o.gateway_port, Get(p, token)));
+  for (int i = 0; i < 20; ++i) http[i % http.size()]->Send();
+  int k = 0;
+  const Latency gw = Percentiles(Time(o.requests, [&] { http[k++ % http.size()]->Send(); }));
+  auto replay = [&](const std::vector<crm::pg::StatementRecorder::Statement>& statements) {
+    pqxx::read_transaction tx(bare);
+    for (const auto& st : statements) tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(st.params));
+    tx.commit();
+  };
+  for (int i = 0; i < 20; ++i) replay(bare_sql[i % bare_sql.size()]);
+  k = 0;
+  const Latency raw = Percentiles(Time(o.requests, [&] { replay(bare_sql[k++ % bare_sql.size()]); }));
+  const auto before = CpuTicks(procs);
+  auto [rps, lat] = RunFor(
+      16, o.seconds,
+      [&](int t) { return std::make_unique<HttpClient>(o.gateway_port, Get(paths[t % paths.size()], token)); },
+      [](auto& c) { c->Send(); });
+  const auto after = CpuTicks(procs);
+  std::printf("  %-22s gateway %s   bare %s   p95 ratio %.2f\n  %-22s 16 clients %6.0f req/s  p50 %.2f p95 %.2f p99 %.2f ms\n"
+              "  %-22s %s\n",
+              name, Ms(gw).c_str(), Ms(raw).c_str(), gw.p95 / raw.p95, "", rps, lat.p50, lat.p95, lat.p99, "",
+              CpuPerRequest(before, after, rps * o.seconds).c_str());
+}
+
+// Real estate (D14) and interactions (D16) through the gateway, as the head of sales (realty.manage,
+// interactions.write.all): the bulk import of 100 000 units in calls of 10 000 next to a raw durable
+// transaction of the same rows; the chessboard of a 30 × 8 building and «Подбор ОН» over the 100 000 next
+// to the statements BoardReader sent for them (recorded in this process); recording an interaction next to
+// a raw durable transaction of its row and outbox row, and «Задачи на сегодня» next to its statements.
+void Realty(const Options& o, const Person& p, const std::vector<Process>& procs) {
+  auto pool = crm::pg::Pool::Create({.dsn = DealsDsn(o), .size = 2, .application_name = "suite-bench"});
+  if (!pool.ok()) Die(pool.status().ToString());
+  pqxx::connection admin(DealsDsn(o));
+  {
+    pqxx::work tx(admin);
+    tx.exec0("DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench;"
+             "CREATE TABLE bench.units (LIKE public.realty_units INCLUDING ALL);"
+             "CREATE TABLE bench.prices (LIKE public.realty_unit_prices INCLUDING ALL);"
+             "CREATE TABLE bench.outbox (LIKE public.outbox INCLUDING ALL);"
+             "CREATE TABLE bench.interactions (LIKE public.interactions INCLUDING ALL)");
+    tx.commit();
+  }
+  // Every run imports new units (its own tag): `tools/crm reset` drops them with the rest.
+  const std::string tag = absl::StrCat("sb", absl::ToUnixSeconds(absl::Now()));
+  const std::string project = tag + "-p";
+  HttpClient http(o.gateway_port, "");
+  std::string reply;
+  auto import = [&](const std::string& body) {
+    const int status = http.Exchange(Post("/v1/realty/inventory:import", p.token, body), &reply);
+    if (status != 200) Die(absl::StrCat("POST /v1/realty/inventory:import: ", status, " ", reply.substr(0, 500)));
+  };
+  // The chessboard's building: 8 sections × 30 floors × 6 places (1 440 units), in the same project.
+  import(ImportJson(tag, project, true, tag + "-chess", 8, 30, 6, 1440));
+
+  std::printf("\nrealty import, %d calls of %d units (POST /v1/realty/inventory:import) as %s\n", kImportCalls,
+              kImportUnits, p.role.c_str());
+  double gw_seconds = 0, raw_seconds = 0;
+  size_t bytes = 0;
+  const auto before = CpuTicks(procs);
+  for (int call = 0; call < kImportCalls; ++call) {
+    const std::string body = ImportJson(tag, project, false, absl::StrCat(tag, "-b", call), 40, 25, 10, kImportUnits);
+    bytes = body.size();
+    const auto start = Clock::now();
+    import(body);
+    gw_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  const auto after = CpuTicks(procs);
+  for (int call = 0; call < kImportCalls; ++call) raw_seconds += RawImport(admin, absl::StrCat(tag, "-", call), kImportUnits);
+  const double units = static_cast<double>(kImportCalls) * kImportUnits;
+  std::printf("  gateway %8.0f units/s  (%zu bytes of JSON a call; %.0f ms a call)\n  %s\n"
+              "  raw     %8.0f units/s  (unit rows + price rows + outbox rows, one durable transaction a call)\n"
+              "  ratio gateway/raw %.2f   (target >= 20 000 units/s)\n",
+              units / gw_seconds, bytes, gw_seconds * 1000 / kImportCalls,
+              CpuPerRequest(before, after, kImportCalls).c_str(), units / raw_seconds, gw_seconds > 0 ? raw_seconds / gw_seconds : 0);
+  pqxx::nontransaction(admin).exec("ANALYZE realty_units; ANALYZE realty_unit_prices");
+
+  // Reads: the statements BoardReader sends, recorded in this process on the live database.
+  crm::deals::realty::BoardReader board(**pool);
+  const std::string project_id =
+      pqxx::work(admin).exec_params1("SELECT id::text FROM realty_projects WHERE external_id = $1", project)[0].c_str();
+  const std::string chess_id =
+      pqxx::work(admin).exec_params1("SELECT id::text FROM realty_buildings WHERE external_id = $1", tag + "-chess")[0]
+          .c_str();
+  std::vector<std::vector<crm::pg::StatementRecorder::Statement>> chess_sql(1), match_sql;
+  {
+    crm::deals::v1::GetChessboardRequest req;
+    req.set_building_id(chess_id);
+    crm::pg::StatementRecorder recorder;
+    auto grid = board.Chessboard(p.principal, req);
+    if (!grid.ok()) Die("in-process chessboard: " + grid.status().ToString());
+    chess_sql[0] = recorder.Take();
+  }
+  // «Подбор ОН» in the project of 101 440 units, four request shapes in turn (as crm-realty-bench).
+  const std::vector<std::string> match_queries = {
+      "kinds=APARTMENT&rooms=1&rooms=2&budgetMax.amountMinor=1500000000&areaMinCentiM2=3000&areaMaxCentiM2=7000",
+      "specialOfferOnly=true", "rooms=3", ""};
+  std::vector<std::string> match_paths;
+  for (const std::string& q : match_queries) {
+    crm::deals::v1::MatchUnitsRequest req;
+    req.set_project_id(project_id);
+    req.set_page_size(50);
+    if (q.rfind("kinds", 0) == 0) {
+      req.add_kinds(crm::deals::v1::Unit::APARTMENT);
+      req.add_rooms(1);
+      req.add_rooms(2);
+      req.mutable_budget_max()->set_amount_minor(1'500'000'000);
+      req.set_area_min_centi_m2(3000);
+      req.set_area_max_centi_m2(7000);
+    } else if (q == "specialOfferOnly=true") {
+      req.set_special_offer_only(true);
+    } else if (q == "rooms=3") {
+      req.add_rooms(3);
+    }
+    crm::pg::StatementRecorder recorder;
+    auto m = board.Match(p.principal, req);
+    if (!m.ok()) Die("in-process match: " + m.status().ToString());
+    match_sql.push_back(recorder.Take());
+    match_paths.push_back(absl::StrCat("/v1/realty/units:match?projectId=", project_id, "&pageSize=50",
+                                       q.empty() ? "" : "&", q));
+  }
+  pqxx::connection bare(DealsDsn(o));
+  pqxx::nontransaction(bare).exec("SET max_parallel_workers_per_gather = 0");  // as BoardReader::Match runs
+  std::printf("\nrealty reads as %s, one client %d requests; then 16 clients %.0f s   p50 / p95 / p99 ms\n",
+              p.role.c_str(), o.requests, o.seconds);
+  ReadNextToBare(o, "chessboard 30 x 8", p.token, {absl::StrCat("/v1/realty/buildings/", chess_id, "/chessboard")},
+                 chess_sql, bare, procs);
+  ReadNextToBare(o, "«Подбор ОН» 100 000", p.token, match_paths, match_sql, bare, procs);
+  const char* shape_names[] = {"flats 1-2 rooms, budget, area", "special offers", "3 rooms", "all on sale"};
+  for (size_t i = 0; i < match_sql.size(); ++i) {
+    const Latency l = Percentiles(Time(std::max(20, o.requests / 4), [&] {
+      pqxx::read_transaction tx(bare);
+      for (const auto& st : match_sql[i]) tx.exec_params(st.sql, pqxx::prepare::make_dynamic_params(st.params));
+      tx.commit();
+    }));
+    std::printf("  %-22s bare %s   (%s alone)\n", "", Ms(l).c_str(), shape_names[i]);
+  }
+
+  // Interactions: «Задачи на сегодня» (the agenda) and recording a planned call.
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone("Europe/Moscow", &zone)) Die("no Europe/Moscow");
+  crm::deals::interactions::InteractionStore store(**pool, crm::SystemClock(), zone);
+  std::vector<std::vector<crm::pg::StatementRecorder::Statement>> today_sql(1);
+  {
+    crm::pg::StatementRecorder recorder;
+    auto got = store.Today(p.principal, crm::deals::v1::GetTodayTasksRequest());
+    if (!got.ok()) Die("in-process agenda: " + got.status().ToString());
+    today_sql[0] = recorder.Take();
+  }
+  std::printf("\ninteractions as %s\n", p.role.c_str());
+  ReadNextToBare(o, "«Задачи на сегодня»", p.token, {"/v1/interactions:today"}, today_sql, bare, procs);
+  // Recording a planned call, each client thread on its own client request (the demo's requests, in turn):
+  // creates of one client serialize on its primacy lock, as they should.
+  struct Request {
+    std::string client, id, project;
+  };
+  std::vector<Request> requests;
+  for (const auto& row : pqxx::work(admin).exec(
+           "SELECT client_id::text, id::text, coalesce(project_id::text, '') FROM client_requests "
+           "ORDER BY create_time LIMIT 64")) {
+    requests.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str()});
+  }
+  if (requests.empty()) Die("no client request in the demo data");
+  std::printf("  (recording: %zu client requests of the demo data, one a client thread)\n", requests.size());
+  std::atomic<int64_t> n{0};
+  for (int clients : {1, 16}) {
+    auto gw = RunFor(
+        clients, o.seconds,
+        [&](int t) {
+          return std::make_pair(std::make_unique<HttpClient>(o.gateway_port, ""), requests[t % requests.size()]);
+        },
+        [&](auto& s) {
+          const Request& r = s.second;
+          const std::string body = absl::StrCat(
+              R"({"kind":"CALL","clientId":")", r.client, R"(","requestId":")", r.id,
+              R"(","subject":"Перезвонить по запросу )", n.fetch_add(1), R"(","plannedTime":")",
+              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now() + absl::Hours(24), absl::UTCTimeZone()), R"("})");
+          std::string out;
+          const int status = s.first->Exchange(Post("/v1/interactions", p.token, body), &out);
+          if (status != 200) Die(absl::StrCat("POST /v1/interactions: ", status, " ", out));
+        });
+    const std::string payload(600, 'x');
+    auto raw = RunFor(
+        clients, o.seconds,
+        [&](int t) {
+          return std::make_pair(std::make_unique<pqxx::connection>(DealsDsn(o)), requests[t % requests.size()]);
+        },
+        [&](auto& s) {
+          const Request& r = s.second;
+          const std::string id = crm::NewUuidV7();
+          pqxx::work tx(*s.first);
+          tx.exec_params0(
+              "INSERT INTO bench.interactions (id, kind, status, client_id, request_id, project_id, responsible_id, "
+              "subject, planned_time, occur_time, create_time, update_time) VALUES ($1::uuid, 1, 1, $2::uuid, "
+              "$3::uuid, NULLIF($4, '')::uuid, $5::uuid, 'Перезвонить по запросу', now() + interval '1 day', "
+              "now() + interval '1 day', now(), now())",
+              id, r.client, r.id, r.project, p.principal.id());
+          tx.exec_params0(
+              "INSERT INTO bench.outbox (id, aggregatetype, aggregateid, type, payload, topic, source, occurred_at) "
+              "VALUES (gen_random_uuid(), 'interaction', $1, 'crm.deals.interaction.created.v1', $2, "
+              "'crm.deals.interaction.v1', 'deals', now())",
+              id, pqxx::binarystring(payload));
+          tx.commit();
+        });
+    std::printf("  POST /v1/interactions  %2d client(s) gateway %6.0f/s  p50 %.2f p99 %.2f ms   raw row + outbox row "
+                "%6.0f tx/s  p50 %.2f p99 %.2f ms   ratio %.2f\n",
+                clients, gw.first, gw.second.p50, gw.second.p99, raw.first, raw.second.p50, raw.second.p99,
+                gw.first / raw.first);
+  }
+  pqxx::work tx(admin);
+  tx.exec0("DROP SCHEMA bench CASCADE");
+  tx.commit();
+}
+
 // --- robots through a burst -------------------------------------------------------------------------
 
 std::string RobotsDsn(const Options& o) {
@@ -804,6 +1110,11 @@ int Main(int argc, char** argv) {
     }
   }
 
+  const std::vector<Person> realty_people = {SignIn(o, "head of sales (all)", "rop")};
+  if (o.only == "realty") {
+    Realty(o, realty_people[0], procs);
+    return 0;
+  }
   pqxx::connection c(DealsDsn(o));
   Load(o, c);
   const std::string pipeline =
@@ -815,6 +1126,7 @@ int Main(int argc, char** argv) {
   if (o.only.empty() || o.only == "reads") Reads(o, people, pipeline, procs);
   if (o.only.empty() || o.only == "creates") Creates(o, people[1], pipeline, procs);
   if (o.only.empty() || o.only == "robots") Robots(o, people[1], people[0], procs);
+  if (o.only.empty()) Realty(o, people[0], procs);
   return 0;
 }
 

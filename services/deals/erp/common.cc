@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/base/money.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
@@ -168,13 +169,9 @@ void CheckText(std::string_view text, std::string_view field, size_t max, bool r
   if (CodePoints(text) > max) v.Add(field, absl::StrCat("longer than ", max, " characters"));
 }
 
-bool IsCurrency(std::string_view s) {
-  return s.size() == 3 && absl::ascii_isupper(s[0]) && absl::ascii_isupper(s[1]) && absl::ascii_isupper(s[2]);
-}
-
 void CheckMoney(const crm::common::v1::Money& m, std::string_view field, bool positive, bool currency_optional,
                 Violations& v) {
-  if (!(m.currency().empty() && currency_optional) && !IsCurrency(m.currency())) {
+  if (!(m.currency().empty() && currency_optional) && !ValidateCurrency(m.currency()).ok()) {
     v.Add(absl::StrCat(AsAbsl(field), ".currency"), "not an ISO 4217 code");
   }
   if (positive ? m.amount_minor() <= 0 : m.amount_minor() < 0) {

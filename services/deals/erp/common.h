@@ -106,13 +106,10 @@ std::optional<absl::CivilDay> CheckDay(std::string_view text, std::string_view f
 // A required text of at most `max` characters (after trimming) / an optional one.
 void CheckText(std::string_view text, std::string_view field, size_t max, bool required, Violations& v);
 
-// A Money that is an amount of an ISO 4217 currency ("" allowed when `currency_optional`), > 0 when
+// A Money that is an amount of a known ISO 4217 currency (libs/base/money.h ValidateCurrency) ("" allowed when `currency_optional`), > 0 when
 // `positive`, ≥ 0 otherwise, at most 10^15.
 void CheckMoney(const crm::common::v1::Money& m, std::string_view field, bool positive, bool currency_optional,
                 Violations& v);
-
-// Whether `s` is 3 upper-case ASCII letters.
-bool IsCurrency(std::string_view s);
 
 // The keyset token of a page ending at (`day`, `id`) of a list ordered by (a date DESC, id DESC), and the
 // SQL "after it" on `date_column` / `id_column` (INVALID_ARGUMENT naming page_token for a foreign token).

@@ -493,14 +493,17 @@ absl::StatusOr<v1::ListDocumentsResponse> DocumentStore::List(const Principal& c
   if (!Document::Kind_IsValid(req.kind())) v.Add("kind", "not a kind");
   if (!Document::Status_IsValid(req.status())) v.Add("status", "not a status");
   const std::optional<int> limit = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
+  SqlParams token_params;  // the page token's values first: $1, $2 of `after`
+  const std::optional<std::string> after =
+      v.Value(AfterDayPageToken(req.page_token(), "x.doc_date", "x.id", token_params));
   CRM_RETURN_IF_ERROR(v.Status());
   if (req.deal_id().empty() && !rpc::HasPermission(caller, kErpSyncPermission) && ReadScope(caller) != Scope::kAll) {
     return absl::PermissionDeniedError("missing permission deals.read.all (or give deal_id)");
   }
   v1::ListDocumentsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    SqlParams p;
-    std::vector<std::string> conds;
+    SqlParams p = token_params;
+    std::vector<std::string> conds{*after};
     if (!req.deal_id().empty()) {
       CRM_ASSIGN_OR_RETURN(DealInfo deal, LoadDeal(tx, caller, req.deal_id(), Access::kRead));
       conds.push_back(absl::StrCat("x.deal_id = ", p.Add(deal.id), "::uuid"));
@@ -520,8 +523,6 @@ absl::StatusOr<v1::ListDocumentsResponse> DocumentStore::List(const Principal& c
     if (req.status() != Document::STATUS_UNSPECIFIED) {
       conds.push_back(absl::StrCat("x.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))), "::smallint"));
     }
-    CRM_ASSIGN_OR_RETURN(std::string after, AfterDayPageToken(req.page_token(), "x.doc_date", "x.id", p));
-    conds.push_back(after);
     pqxx::result r = ExecPrepared(tx,
                                   absl::StrCat("SELECT ", Columns(), kFrom, " WHERE ", absl::StrJoin(conds, " AND "),
                                                " ORDER BY x.doc_date DESC, x.id DESC LIMIT ", *limit + 1),

@@ -246,9 +246,13 @@ TEST_F(ErpTest, CatalogueUpsertIsAllOrNothingNamingEveryBadItem) {
   *req.add_items() = bad_currency;
   *req.add_items() = Item("guid-1", "Насос снова", 100);
   *req.add_items() = Item("guid-5", "Кран", -1);
+  v1::Product unknown_currency = Item("guid-6", "Стол", 100);
+  unknown_currency.mutable_price()->set_currency("QQQ");  // three capitals, but no ISO 4217 currency
+  *req.add_items() = unknown_currency;
   absl::StatusOr<v1::BatchUpsertCatalogItemsResponse> r = catalog_->Upsert(As(OneC()), req);
-  EXPECT_EQ(Fields(r.status()), (std::vector<std::string>{"items[1].name", "items[2].price.currency",
-                                                          "items[3].external_id", "items[4].price.amount_minor"}));
+  EXPECT_EQ(Fields(r.status()),
+            (std::vector<std::string>{"items[1].name", "items[2].price.currency", "items[3].external_id",
+                                      "items[4].price.amount_minor", "items[5].price.currency"}));
   EXPECT_EQ(Count("SELECT count(*) FROM products"), 0);
   EXPECT_EQ(Events(kProductCreatedType), 0);
   EXPECT_TRUE(absl::IsPermissionDenied(catalog_->Upsert(As(Anna()), req).status()));
@@ -390,6 +394,7 @@ TEST_F(ProposalTest, RevisionsReplaceIdenticalOnesChangeNothingAndOldOnesAreIgno
   }());
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_EQ(list->proposals_size(), 1);
+  EXPECT_EQ(list->proposals(0).deal_name(), "Поставка насосов");  // the name beside the id
   EXPECT_TRUE(absl::IsNotFound(proposals_->Get(Vera(), id).status()));
 }
 
@@ -466,6 +471,21 @@ TEST_F(DocumentTest, AccessIsAsForDealsAndBadFieldsAreNamed) {
   absl::StatusOr<v1::ListDocumentsResponse> list = documents_->List(OneC(), all);
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ(list->documents_size(), 1);
+}
+
+// Issue 16: a bad page_token is named together with every other violation of a list, not alone after them.
+TEST_F(DocumentTest, AListNamesABadPageTokenWithTheOtherViolations) {
+  v1::ListDocumentsRequest documents;
+  documents.set_deal_id("nope");
+  documents.set_page_size(-1);
+  documents.set_page_token("not-a-token");
+  EXPECT_EQ(Fields(documents_->List(OneC(), documents).status()),
+            (std::vector<std::string>{"deal_id", "page_size", "page_token"}));
+  v1::ListProposalsRequest proposals;
+  proposals.set_page_size(-1);
+  proposals.set_page_token("not-a-token");
+  EXPECT_EQ(Fields(proposals_->List(OneC(), proposals).status()),
+            (std::vector<std::string>{"deal_id", "page_size", "page_token"}));
 }
 
 TEST_F(DocumentTest, TheDealsAmountCallsForItsKinds) {

@@ -37,7 +37,7 @@ constexpr char kClaim[] =
     "FROM (SELECT document_id FROM erp_mail_queue WHERE state = 1 AND next_attempt_time <= $1::timestamptz "
     "ORDER BY next_attempt_time LIMIT $3 FOR UPDATE SKIP LOCKED) c WHERE q.document_id = c.document_id "
     "RETURNING q.document_id::text, array_to_json(q.recipients)::text, q.mail_from, q.subject, q.body, "
-    "q.message_id, q.attempts";
+    "q.message_id, q.attempts, (SELECT d.deal_id::text FROM documents d WHERE d.id = q.document_id)";
 constexpr char kSent[] =
     "UPDATE erp_mail_queue SET state = 2, sent_time = $2::timestamptz, last_error = '' "
     "WHERE document_id = $1::uuid AND state = 1 RETURNING 1";
@@ -46,10 +46,10 @@ constexpr char kRetry[] =
     "WHERE document_id = $1::uuid AND state = 1";
 constexpr char kFailed[] =
     "UPDATE erp_mail_queue SET state = 3, last_error = $2 WHERE document_id = $1::uuid AND state = 1 RETURNING 1";
-constexpr char kDealOf[] = "SELECT deal_id::text FROM documents WHERE id = $1::uuid";
 
 struct Claimed {
   std::string document_id;
+  std::string deal_id;  // the document's deal (kClaim returns it: no second query per notice)
   mail::MailMessage message;
   int attempts = 0;
 };
@@ -123,6 +123,7 @@ absl::StatusOr<int> NoticeSender::RunOnce() {
       c.message.text = r[4].c_str();
       c.message.message_id = r[5].c_str();
       c.attempts = r[6].as<int>();
+      c.deal_id = r[7].c_str();
       claimed.push_back(std::move(c));
     }
     return absl::OkStatus();
@@ -135,10 +136,7 @@ absl::StatusOr<int> NoticeSender::RunOnce() {
     const bool give_up = !s.ok() && (permanent || c.attempts >= kMaxNoticeAttempts);
     CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
       Actor system{.principal = rpc::ServicePrincipal("deals")};
-      auto deal_of = [&]() -> absl::StatusOr<DealInfo> {
-        pqxx::row r = pg::ExecPrepared1(tx, kDealOf, c.document_id);
-        return LoadDealUnchecked(tx, r[0].c_str(), false);
-      };
+      auto deal_of = [&]() -> absl::StatusOr<DealInfo> { return LoadDealUnchecked(tx, c.deal_id, false); };
       if (s.ok()) {
         SqlParams p;
         p.Add(c.document_id);

@@ -71,33 +71,34 @@ constexpr char kRevisions[] =
     "(extract(epoch FROM receive_time) * 1000000)::bigint FROM proposal_revisions WHERE proposal_id = $1::uuid "
     "ORDER BY revision DESC";
 
+// A proposal's columns (its deal's name is the DealInfo's: the access check reads the deal anyway).
 std::string Columns() {
-  return absl::StrCat("p.id::text, p.external_id, p.deal_id::text, d.name, p.number, p.doc_date::text, p.revision, ",
+  return absl::StrCat("p.id::text, p.external_id, p.deal_id::text, p.number, p.doc_date::text, p.revision, ",
                       "p.status, COALESCE(p.valid_until::text, ''), p.lines::text, p.total_minor, p.currency, ",
                       "p.comment, p.version, ", MicrosOf("p.create_time"), ", ", MicrosOf("p.update_time"));
 }
 
-Proposal Read(const pqxx::row& r) {
+Proposal Read(const pqxx::row& r, const std::string& deal_name) {
   Proposal p;
   p.set_id(r[0].c_str());
   p.set_external_id(r[1].c_str());
   p.set_deal_id(r[2].c_str());
-  p.set_deal_name(r[3].c_str());
-  p.set_number(r[4].c_str());
-  p.set_date(r[5].c_str());
-  p.set_revision(r[6].as<int64_t>());
-  p.set_status(static_cast<Proposal::Status>(r[7].as<int>()));
-  p.set_valid_until(r[8].c_str());
+  p.set_deal_name(deal_name);
+  p.set_number(r[3].c_str());
+  p.set_date(r[4].c_str());
+  p.set_revision(r[5].as<int64_t>());
+  p.set_status(static_cast<Proposal::Status>(r[6].as<int>()));
+  p.set_valid_until(r[7].c_str());
   Proposal lines;
-  if (google::protobuf::util::JsonStringToMessage(r[9].c_str(), &lines).ok()) {
+  if (google::protobuf::util::JsonStringToMessage(r[8].c_str(), &lines).ok()) {
     *p.mutable_lines() = lines.lines();
   }
-  p.mutable_total()->set_amount_minor(r[10].as<int64_t>());
-  p.mutable_total()->set_currency(r[11].c_str());
-  p.set_comment(r[12].c_str());
-  p.set_version(r[13].as<int64_t>());
-  *p.mutable_create_time() = TsFromMicros(r[14].as<int64_t>());
-  *p.mutable_update_time() = TsFromMicros(r[15].as<int64_t>());
+  p.mutable_total()->set_amount_minor(r[9].as<int64_t>());
+  p.mutable_total()->set_currency(r[10].c_str());
+  p.set_comment(r[11].c_str());
+  p.set_version(r[12].as<int64_t>());
+  *p.mutable_create_time() = TsFromMicros(r[13].as<int64_t>());
+  *p.mutable_update_time() = TsFromMicros(r[14].as<int64_t>());
   return p;
 }
 
@@ -406,13 +407,12 @@ absl::StatusOr<Proposal> ProposalStore::Get(const Principal& caller, std::string
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     SqlParams p;
     pqxx::result r = ExecPrepared(
-        tx, absl::StrCat("SELECT ", Columns(), " FROM proposals p JOIN deals d ON d.id = p.deal_id WHERE p.id = ",
-                         p.Add(std::string(id)), "::uuid"),
+        tx, absl::StrCat("SELECT ", Columns(), " FROM proposals p WHERE p.id = ", p.Add(std::string(id)), "::uuid"),
         p);
     if (r.empty()) return absl::NotFoundError("proposal not found");
-    out = Read(r[0]);
-    absl::StatusOr<DealInfo> deal = LoadDeal(tx, caller, out.deal_id(), Access::kRead);
+    absl::StatusOr<DealInfo> deal = LoadDeal(tx, caller, r[0][2].c_str(), Access::kRead);
     if (!deal.ok()) return absl::NotFoundError("proposal not found");
+    out = Read(r[0], deal->name);
     for (const pqxx::row& rev : pg::ExecPrepared(tx, kRevisions, out.id())) {
       Proposal::Revision* x = out.add_revisions();
       x->set_revision(rev[0].as<int64_t>());
@@ -433,22 +433,23 @@ absl::StatusOr<v1::ListProposalsResponse> ProposalStore::List(const Principal& c
   if (!IsUuid(req.deal_id())) v.Add("deal_id", req.deal_id().empty() ? "required" : "not a UUID");
   if (!Proposal::Status_IsValid(req.status())) v.Add("status", "not a status");
   const std::optional<int> limit = v.Value(PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
+  SqlParams token_params;  // the page token's values first: $1, $2 of `after`
+  const std::optional<std::string> after =
+      v.Value(AfterDayPageToken(req.page_token(), "p.doc_date", "p.id", token_params));
   CRM_RETURN_IF_ERROR(v.Status());
   v1::ListProposalsResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     CRM_ASSIGN_OR_RETURN(DealInfo deal, LoadDeal(tx, caller, req.deal_id(), Access::kRead));
-    SqlParams p;
-    std::vector<std::string> conds{absl::StrCat("p.deal_id = ", p.Add(deal.id), "::uuid")};
+    SqlParams p = token_params;
+    std::vector<std::string> conds{*after, absl::StrCat("p.deal_id = ", p.Add(deal.id), "::uuid")};
     if (req.status() != Proposal::STATUS_UNSPECIFIED) {
       conds.push_back(absl::StrCat("p.status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))), "::smallint"));
     }
-    CRM_ASSIGN_OR_RETURN(std::string after, AfterDayPageToken(req.page_token(), "p.doc_date", "p.id", p));
-    conds.push_back(after);
     pqxx::result r = ExecPrepared(
-        tx, absl::StrCat("SELECT ", Columns(), " FROM proposals p JOIN deals d ON d.id = p.deal_id WHERE ",
+        tx, absl::StrCat("SELECT ", Columns(), " FROM proposals p WHERE ",
                          absl::StrJoin(conds, " AND "), " ORDER BY p.doc_date DESC, p.id DESC LIMIT ", *limit + 1),
         p);
-    for (int i = 0; i < static_cast<int>(r.size()) && i < *limit; ++i) *out.add_proposals() = Read(r[i]);
+    for (int i = 0; i < static_cast<int>(r.size()) && i < *limit; ++i) *out.add_proposals() = Read(r[i], deal.name);
     if (static_cast<int>(r.size()) > *limit) {
       const Proposal& last = out.proposals(*limit - 1);
       absl::CivilDay day;

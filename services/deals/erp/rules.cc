@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "libs/base/money.h"
 #include "libs/base/time.h"
 
 namespace crm::deals::erp {
@@ -49,15 +50,22 @@ std::string DocumentKindName(Document::Kind kind) {
 std::string FormatMoney(int64_t amount_minor, std::string_view currency) {
   const bool negative = amount_minor < 0;
   const uint64_t abs = negative ? 0 - static_cast<uint64_t>(amount_minor) : static_cast<uint64_t>(amount_minor);
-  std::string units = absl::StrCat(abs / 100);
+  const int known = MinorUnitDigits(currency);
+  const int digits = known < 0 ? 2 : known;  // an unknown code is shown with 2, as FormatDecimal does
+  uint64_t scale = 1;
+  for (int i = 0; i < digits; ++i) scale *= 10;
+  std::string units = absl::StrCat(abs / scale);
   std::string grouped;
   for (size_t i = 0; i < units.size(); ++i) {
     if (i > 0 && (units.size() - i) % 3 == 0) grouped += ' ';
     grouped += units[i];
   }
-  const uint64_t cents = abs % 100;
-  return absl::StrCat(negative ? "-" : "", grouped, ",", cents < 10 ? "0" : "", cents, " ",
-                      currency == "RUB" ? "₽" : std::string(currency));
+  std::string fraction;
+  if (digits > 0) {
+    fraction = absl::StrCat(abs % scale);
+    fraction = absl::StrCat(",", std::string(digits - fraction.size(), '0'), fraction);
+  }
+  return absl::StrCat(negative ? "-" : "", grouped, fraction, " ", currency == "RUB" ? "₽" : std::string(currency));
 }
 
 NoticeText RenderNotice(const NoticeInput& in) {

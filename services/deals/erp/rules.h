@@ -45,7 +45,8 @@ std::vector<crm::deals::v1::Document::Kind> MissingDocumentKinds(
 // «Счёт», «Договор», «Счёт-договор», «Акт выполненных работ», «УПД».
 std::string DocumentKindName(crm::deals::v1::Document::Kind kind);
 
-// "1 234 567,89 ₽" for RUB, "1 234 567,89 USD" otherwise (a narrow no-break space between thousands
+// "1 234 567,89 ₽" for RUB, "1 234 567,89 USD" otherwise, with the currency's own minor unit digits
+// (libs/base/money.h MinorUnitDigits: "1 234 567 JPY", "1 234,567 KWD"; 2 for an unknown code) (a narrow no-break space between thousands
 // would be typographically right; a plain space reads in every mail client).
 std::string FormatMoney(int64_t amount_minor, std::string_view currency);
 

@@ -34,6 +34,10 @@ TEST(FormatMoney, GroupsThousandsAndKeepsKopecks) {
   EXPECT_EQ(FormatMoney(5, "RUB"), "0,05 ₽");
   EXPECT_EQ(FormatMoney(100000, "USD"), "1 000,00 USD");
   EXPECT_EQ(FormatMoney(-150, "RUB"), "-1,50 ₽");
+  // The currency's own minor unit digits (ISO 4217): none for yen, three for dinars.
+  EXPECT_EQ(FormatMoney(1234567, "JPY"), "1 234 567 JPY");
+  EXPECT_EQ(FormatMoney(1234567, "KWD"), "1 234,567 KWD");
+  EXPECT_EQ(FormatMoney(-5, "KWD"), "-0,005 KWD");
 }
 
 TEST(RenderNotice, NamesTheDocumentTheDealAndTheLink) {

@@ -73,7 +73,7 @@ std::optional<Task> LoadTask(pqxx::transaction_base& tx, const std::string& id, 
   return ReadTask(r[0]);
 }
 
-// A mirror row.
+// A mirror row, with the number of its conflicts logged so far.
 struct Mirror {
   std::string task_id, deal_id, external_id;
   int64_t synced_task_version = 0;
@@ -81,30 +81,38 @@ struct Mirror {
   std::optional<absl::Time> erp_change_time, reopen_time;
   ErpTask::Outcome outcome = ErpTask::OUTCOME_UNSPECIFIED;
   absl::Time publish_time;
+  int64_t conflict_count = 0;
 };
 
+// The mirror row's columns and its conflict count in the same statement (index erp_task_conflicts_by_task).
 constexpr char kMirrorColumns[] =
-    "task_id::text, deal_id::text, COALESCE(external_id, ''), synced_task_version, erp_status, "
-    "(extract(epoch FROM erp_change_time) * 1000000)::bigint, (extract(epoch FROM reopen_time) * 1000000)::bigint, "
-    "outcome, (extract(epoch FROM publish_time) * 1000000)::bigint FROM erp_tasks";
+    "m.task_id::text, m.deal_id::text, COALESCE(m.external_id, ''), m.synced_task_version, m.erp_status, "
+    "(extract(epoch FROM m.erp_change_time) * 1000000)::bigint, (extract(epoch FROM m.reopen_time) * 1000000)::bigint, "
+    "m.outcome, (extract(epoch FROM m.publish_time) * 1000000)::bigint, "
+    "(SELECT count(*) FROM erp_task_conflicts c WHERE c.task_id = m.task_id) FROM erp_tasks m";
+
+Mirror ReadMirror(const pqxx::row& r) {
+  Mirror m;
+  m.task_id = r[0].c_str();
+  m.deal_id = r[1].c_str();
+  m.external_id = r[2].c_str();
+  m.synced_task_version = r[3].as<int64_t>();
+  if (!r[4].is_null()) m.erp_status = static_cast<ErpTask::ErpStatus>(r[4].as<int>());
+  if (!r[5].is_null()) m.erp_change_time = absl::FromUnixMicros(r[5].as<int64_t>());
+  if (!r[6].is_null()) m.reopen_time = absl::FromUnixMicros(r[6].as<int64_t>());
+  m.outcome = static_cast<ErpTask::Outcome>(r[7].as<int>());
+  m.publish_time = absl::FromUnixMicros(r[8].as<int64_t>());
+  m.conflict_count = r[9].as<int64_t>();
+  return m;
+}
 
 std::optional<Mirror> LoadMirror(pqxx::transaction_base& tx, std::string_view column, const std::string& value) {
   pqxx::result r = pg::ExecPrepared(
-      tx, absl::StrCat("SELECT ", kMirrorColumns, " WHERE ", AsAbsl(column), column == "task_id" ? " = $1::uuid" : " = $1",
-                       " FOR UPDATE"),
+      tx, absl::StrCat("SELECT ", kMirrorColumns, " WHERE m.", AsAbsl(column),
+                       column == "task_id" ? " = $1::uuid" : " = $1", " FOR UPDATE OF m"),
       value);
   if (r.empty()) return std::nullopt;
-  Mirror m;
-  m.task_id = r[0][0].c_str();
-  m.deal_id = r[0][1].c_str();
-  m.external_id = r[0][2].c_str();
-  m.synced_task_version = r[0][3].as<int64_t>();
-  if (!r[0][4].is_null()) m.erp_status = static_cast<ErpTask::ErpStatus>(r[0][4].as<int>());
-  if (!r[0][5].is_null()) m.erp_change_time = absl::FromUnixMicros(r[0][5].as<int64_t>());
-  if (!r[0][6].is_null()) m.reopen_time = absl::FromUnixMicros(r[0][6].as<int64_t>());
-  m.outcome = static_cast<ErpTask::Outcome>(r[0][7].as<int>());
-  m.publish_time = absl::FromUnixMicros(r[0][8].as<int64_t>());
-  return m;
+  return ReadMirror(r[0]);
 }
 
 ErpTask ToProto(const Mirror& m, const Task& task, const DealInfo& deal) {
@@ -118,6 +126,7 @@ ErpTask ToProto(const Mirror& m, const Task& task, const DealInfo& deal) {
   if (m.erp_change_time.has_value()) *out.mutable_erp_change_time() = ToProtoTimestamp(*m.erp_change_time);
   out.set_outcome(m.outcome);
   *out.mutable_publish_time() = ToProtoTimestamp(m.publish_time);
+  out.set_conflict_count(static_cast<int32_t>(m.conflict_count));
   return out;
 }
 
@@ -144,7 +153,6 @@ constexpr char kSaveTask[] =
 constexpr char kNextTask[] =
     "UPDATE deals SET next_task_time = (SELECT min(due_time) FROM tasks WHERE deal_id = $1::uuid AND status = 1) "
     "WHERE id = $1::uuid";
-constexpr char kConflictCount[] = "SELECT count(*) FROM erp_task_conflicts WHERE task_id = $1::uuid";
 
 }  // namespace
 
@@ -270,6 +278,7 @@ absl::StatusOr<ErpTask> TaskMirror::ReportStatus(const Actor& actor, const v1::R
           p.Add(absl::StrCat(static_cast<int>(*d.conflict)));
           p.Add(FormatRfc3339Utc(now));
           ExecPrepared(tx, kConflict, p);
+          ++m->conflict_count;
         }
         std::optional<absl::Time> reopened;
         int64_t synced = m->synced_task_version;
@@ -336,7 +345,6 @@ absl::StatusOr<ErpTask> TaskMirror::ReportStatus(const Actor& actor, const v1::R
                          FormatRfc3339Utc(change_time), static_cast<int>(d.outcome), synced,
                          reopened.has_value() ? FormatRfc3339Utc(*reopened) : std::string(), FormatRfc3339Utc(now));
         out = ToProto(*m, *task, deal);
-        out.set_conflict_count(static_cast<int32_t>(pg::ExecPrepared1(tx, kConflictCount, m->task_id)[0].as<int64_t>()));
         v1::ErpTaskStatusReported ev;
         *ev.mutable_erp_task() = out;
         return Emit(tx, outbox_, actor, v1::kErpTaskAggregate, m->task_id, v1::kErpTaskStatusReportedType, ev, deal,
@@ -349,25 +357,16 @@ absl::StatusOr<ErpTask> TaskMirror::Get(const Principal& caller, std::string_vie
   if (!IsUuid(task_id)) return InvalidFieldError("task_id", "not a UUID");
   ErpTask out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    pqxx::result r = pg::ExecPrepared(tx, absl::StrCat("SELECT ", kMirrorColumns, " WHERE task_id = $1::uuid"),
+    pqxx::result r = pg::ExecPrepared(tx, absl::StrCat("SELECT ", kMirrorColumns, " WHERE m.task_id = $1::uuid"),
                                       std::string(task_id));
     if (r.empty()) return absl::NotFoundError("task is not mirrored to 1C");
-    Mirror m;
-    m.task_id = r[0][0].c_str();
-    m.deal_id = r[0][1].c_str();
-    m.external_id = r[0][2].c_str();
-    m.synced_task_version = r[0][3].as<int64_t>();
-    if (!r[0][4].is_null()) m.erp_status = static_cast<ErpTask::ErpStatus>(r[0][4].as<int>());
-    if (!r[0][5].is_null()) m.erp_change_time = absl::FromUnixMicros(r[0][5].as<int64_t>());
-    m.outcome = static_cast<ErpTask::Outcome>(r[0][7].as<int>());
-    m.publish_time = absl::FromUnixMicros(r[0][8].as<int64_t>());
+    const Mirror m = ReadMirror(r[0]);
     CRM_ASSIGN_OR_RETURN(DealInfo deal, LoadDealUnchecked(tx, m.deal_id, false));
     std::optional<Task> task = LoadTask(tx, m.task_id, false);
     if (!task.has_value()) return absl::NotFoundError("task not found");
     const bool own_task = !ActingUserId(caller).empty() && task->responsible_id() == ActingUserId(caller);
     if (!own_task && !CheckDealAccess(caller, deal, Access::kRead).ok()) return absl::NotFoundError("task not found");
     out = ToProto(m, *task, deal);
-    out.set_conflict_count(static_cast<int32_t>(pg::ExecPrepared1(tx, kConflictCount, m.task_id)[0].as<int64_t>()));
     return absl::OkStatus();
   }, {.read_only = true}));
   return out;

@@ -4,7 +4,7 @@
 // Three sections of calls and meetings, each an ordered index range per source of what the caller may
 // see (interactions_status_occur for scope all; interactions_project_status per project asked;
 // interactions_responsible_status per visible responsible), at most `limit` keys from each, merged, and
-// a count of each section over the same ranges:
+// a count of each section over the same ranges — all of it one statement (a UNION ALL of the sections):
 //   planned — PLANNED, planned from max(day start, now) to the day's end, earliest first;
 //   done    — DONE, occurring within the day, earliest first;
 //   overdue — PLANNED, planned before min(now, the day's end) — this day's and earlier ones —, oldest
@@ -38,7 +38,7 @@ constexpr int kDefaultLimit = 100;
 constexpr int kMaxLimit = 500;
 constexpr int kMaxProjects = 50;
 
-constexpr char kEarliestFirst[] = " ORDER BY i.occur_time, i.id";
+constexpr char kEarliestFirst[] = " ORDER BY i.occur_time, i.id";  // each section's keys
 
 // One section: status and [lower, upper) of occur_time.
 struct Section {
@@ -115,24 +115,34 @@ absl::StatusOr<v1::TodayTasks> InteractionStore::Today(const Principal& caller, 
                          " AS m(id) CROSS JOIN LATERAL (SELECT count(*) AS c FROM interactions i WHERE ", by,
                          " = m.id AND ", range, filter, ") n");
   };
+  // One statement for the three sections: per section its count, LEFT JOINed to the rows of its keys (a
+  // row of NULLs but the count when it has none), tagged with the section, in the lists' order.
+  SqlParams p;
+  std::vector<std::string> parts;
+  for (int n = 0; n < 3; ++n) {
+    if (sections[n].lower >= sections[n].upper) continue;  // a past day has nothing still to come
+    std::string keys;
+    std::string count;
+    statements(sections[n], p, keys, count);
+    parts.push_back(absl::StrCat("SELECT ", InteractionColumns(), ", s.c, ", n,
+                                 " AS section, i.occur_time AS sort_time, i.id AS sort_id FROM (", count,
+                                 ") s(c) LEFT JOIN (interactions i JOIN clients c ON c.id = i.client_id) ON i.id = "
+                                 "ANY(ARRAY(",
+                                 keys, "))"));
+  }
+  const std::string sql = absl::StrCat(absl::StrJoin(parts, " UNION ALL "), " ORDER BY section, sort_time, sort_id");
+  constexpr int kCountAt = kInteractionColumnCount;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
       [&](pqxx::work& tx) -> absl::Status {
         google::protobuf::RepeatedPtrField<v1::Interaction>* lists[] = {out.mutable_planned(), out.mutable_done(),
                                                                        out.mutable_overdue()};
         int64_t counts[3] = {0, 0, 0};
-        for (int n = 0; n < 3; ++n) {
-          lists[n]->Clear();
-          SqlParams p;
-          std::string keys;
-          std::string count;
-          statements(sections[n], p, keys, count);
-          if (sections[n].lower >= sections[n].upper) continue;  // a past day has nothing still to come
-          const std::string sql = absl::StrCat("SELECT ", InteractionColumns(),
-                                               " FROM interactions i JOIN clients c ON c.id = i.client_id "
-                                               "WHERE i.id = ANY(ARRAY(", keys, "))", kEarliestFirst);
-          for (const pqxx::row& row : Exec(tx, sql, p)) *lists[n]->Add() = ReadInteraction(row, now);
-          counts[n] = Exec(tx, count, p)[0][0].as<int64_t>();
+        for (auto* list : lists) list->Clear();
+        for (const pqxx::row& row : Exec(tx, sql, p)) {
+          const int n = row[kCountAt + 1].as<int>();
+          counts[n] = row[kCountAt].as<int64_t>();
+          if (!row[0].is_null()) *lists[n]->Add() = ReadInteraction(row, now);
         }
         out.set_planned_count(counts[0]);
         out.set_done_count(counts[1]);

@@ -94,6 +94,18 @@ Timestamp OccurTime(const v1::Interaction& x) {
   return x.create_time();
 }
 
+// pre_registered (interactions.proto): a meeting booked into a slot calendar.
+bool PreRegistered(const v1::Interaction& x) {
+  return x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty();
+}
+
+// overdue (interactions.proto): still PLANNED after its planned time — what ListInteractions' overdue
+// filter asks in SQL (kOverdueWhere: a PLANNED one's occur_time is its planned_time).
+bool Overdue(const v1::Interaction& x, absl::Time now) {
+  return x.status() == v1::Interaction::PLANNED && x.has_planned_time() && FromProtoTimestamp(x.planned_time()) < now;
+}
+constexpr char kOverdueWhere[] = "i.status = 1 AND i.occur_time < ";
+
 bool Before(const Timestamp& a, const Timestamp& b) { return FromProtoTimestamp(a) < FromProtoTimestamp(b); }
 bool SameTime(bool has_a, const Timestamp& a, bool has_b, const Timestamp& b) {
   return has_a == has_b && (!has_a || FromProtoTimestamp(a) == FromProtoTimestamp(b));
@@ -231,18 +243,16 @@ std::vector<std::string> TouchedDeals(pqxx::transaction_base& tx, const v1::Inte
   return out;
 }
 
-// The request `id` for an interaction of `client_id` recorded by `caller`: its project; INVALID_ARGUMENT
-// naming `field` when there is none the caller may see, or it is another client's.
-absl::StatusOr<std::string> RequestProject(pqxx::transaction_base& tx, const Principal& caller, const std::string& id,
-                                           const std::string& client_id, std::string_view field) {
-  std::optional<v1::ClientRequest> req = LoadRequest(tx, id, false);
-  if (req.has_value()) {
-    CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, req->responsible_id()));
-    if (!CheckCanRead(caller, owner, "request").ok()) req.reset();
-  }
+// The request `id` for an interaction of `client_id` recorded by `caller`, locked with its owner (what
+// RefreshRequest needs afterwards); INVALID_ARGUMENT naming `field` when there is none the caller may
+// see, or it is another client's.
+absl::StatusOr<LockedRequest> RequestFor(pqxx::transaction_base& tx, const Principal& caller, const std::string& id,
+                                         const std::string& client_id, std::string_view field) {
+  CRM_ASSIGN_OR_RETURN(std::optional<LockedRequest> req, LockRequest(tx, id));
+  if (req.has_value() && !CheckCanRead(caller, req->owner, "request").ok()) req.reset();
   if (!req.has_value()) return InvalidFieldError(field, "no such request");
-  if (req->client_id() != client_id) return InvalidFieldError(field, "a request of another client");
-  return req->project_id();
+  if (req->request.client_id() != client_id) return InvalidFieldError(field, "a request of another client");
+  return *std::move(req);
 }
 
 absl::Status CheckDeal(pqxx::transaction_base& tx, const std::string& deal_id, std::string_view field) {
@@ -291,7 +301,7 @@ v1::Interaction ReadInteraction(const pqxx::row& r, absl::Time now) {
   x.set_source(r[19].c_str());
   x.set_external_id(r[20].c_str());
   x.set_calendar_id(r[21].c_str());
-  x.set_pre_registered(x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty());
+  x.set_pre_registered(PreRegistered(x));
   x.set_online(r[22].as<bool>());
   x.set_next_interaction_id(r[23].c_str());
   x.set_previous_interaction_id(r[24].c_str());
@@ -299,8 +309,7 @@ v1::Interaction ReadInteraction(const pqxx::row& r, absl::Time now) {
   *x.mutable_create_time() = TsFromMicros(r[26].as<int64_t>());
   *x.mutable_update_time() = TsFromMicros(r[27].as<int64_t>());
   x.set_version(r[28].as<int64_t>());
-  x.set_overdue(x.status() == v1::Interaction::PLANNED && x.has_planned_time() &&
-                FromProtoTimestamp(x.planned_time()) < now);
+  x.set_overdue(Overdue(x, now));
   return x;
 }
 
@@ -308,7 +317,7 @@ InteractionStore::InteractionStore(pg::Pool& pool, const Clock& clock, absl::Tim
     : pool_(pool), clock_(clock), zone_(zone), outbox_("deals", clock) {}
 
 absl::Status InteractionStore::InsertInTx(pqxx::transaction_base& tx, const Actor& actor, v1::Interaction& x,
-                                          absl::Time now) {
+                                          absl::Time now, std::optional<LockedRequest>& request, Owner& owner) {
   pqxx::result client = pg::ExecPrepared(tx, "SELECT name FROM clients WHERE id = $1::uuid", x.client_id());
   if (client.empty()) return InvalidFieldError("interaction.client_id", "no such client");
   const std::string me = ActingUserId(actor.principal);
@@ -317,11 +326,13 @@ absl::Status InteractionStore::InsertInTx(pqxx::transaction_base& tx, const Acto
   if (x.responsible_id().empty()) {
     return InvalidFieldError("interaction.responsible_id", "required when the caller acts for nobody");
   }
-  CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, x.responsible_id()));
+  CRM_ASSIGN_OR_RETURN(owner, OwnerOf(tx, x.responsible_id()));
   CRM_RETURN_IF_ERROR(CheckCanAssign(actor.principal, owner));
+  request.reset();
   if (!x.request_id().empty()) {
-    CRM_ASSIGN_OR_RETURN(std::string project,
-                         RequestProject(tx, actor.principal, x.request_id(), x.client_id(), "interaction.request_id"));
+    CRM_ASSIGN_OR_RETURN(request,
+                         RequestFor(tx, actor.principal, x.request_id(), x.client_id(), "interaction.request_id"));
+    const std::string& project = request->request.project_id();
     if (x.project_id().empty()) {
       x.set_project_id(project);
     } else if (x.project_id() != project) {
@@ -338,8 +349,8 @@ absl::Status InteractionStore::InsertInTx(pqxx::transaction_base& tx, const Acto
   x.set_status(DefaultStatus(x));
   if (x.status() == v1::Interaction::DONE) *x.mutable_done_time() = ToProtoTimestamp(now);
   *x.mutable_occur_time() = OccurTime(x);
-  x.set_pre_registered(x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty());
-  x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
+  x.set_pre_registered(PreRegistered(x));
+  x.set_overdue(Overdue(x, now));
   if (!x.calendar_id().empty()) {
     CRM_RETURN_IF_ERROR(BookSlot(tx, x.calendar_id(), FromProtoTimestamp(x.planned_time()), zone_,
                                  "interaction.calendar_id", "interaction.planned_time"));
@@ -413,8 +424,10 @@ absl::StatusOr<v1::Interaction> InteractionStore::Create(const Actor& actor, con
       out.clear_next_interaction_id();
       out.clear_previous_interaction_id();
       out.clear_done_time();
-      CRM_RETURN_IF_ERROR(InsertInTx(tx, actor, out, now));
-      if (!out.request_id().empty()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, out.request_id(), now));
+      std::optional<LockedRequest> request;
+      Owner owner;
+      CRM_RETURN_IF_ERROR(InsertInTx(tx, actor, out, now, request, owner));
+      if (request.has_value()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, *request, now));
       return absl::OkStatus();
     });
   }));
@@ -509,8 +522,9 @@ static absl::Status ApplyPaths(pqxx::transaction_base& tx, const Actor& actor, c
   }
   if (has("request_id") && in.request_id() != old.request_id()) {
     if (!in.request_id().empty()) {
-      CRM_ASSIGN_OR_RETURN(std::string project, RequestProject(tx, actor.principal, in.request_id(), old.client_id(),
-                                                               "interaction.request_id"));
+      CRM_ASSIGN_OR_RETURN(LockedRequest request, RequestFor(tx, actor.principal, in.request_id(), old.client_id(),
+                                                             "interaction.request_id"));
+      const std::string project = request.request.project_id();
       if (old.project_id().empty()) {
         LockPrimacy(tx, old.client_id(), project);
         const pqxx::row row = pg::ExecPrepared1(tx, kSetProject, old.id(), project, old.client_id());
@@ -557,7 +571,7 @@ static absl::Status ApplyPaths(pqxx::transaction_base& tx, const Actor& actor, c
                                    "interaction.calendar_id", "interaction.planned_time"));
     }
   }
-  x.set_pre_registered(x.kind() == v1::Interaction::MEETING && !x.calendar_id().empty());
+  x.set_pre_registered(PreRegistered(x));
   return absl::OkStatus();
 }
 
@@ -605,7 +619,7 @@ absl::StatusOr<v1::Interaction> InteractionStore::Update(const Actor& actor, con
     x.set_version(old->version() + 1);
     *x.mutable_update_time() = ToProtoTimestamp(now);
     *x.mutable_occur_time() = OccurTime(x);
-    x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
+    x.set_overdue(Overdue(x, now));
     Save(tx, x);
     out = x;
     Owner next_owner = owner;
@@ -645,8 +659,10 @@ absl::StatusOr<v1::Interaction> InteractionStore::Upsert(const Actor& actor, con
       out.clear_next_interaction_id();
       out.clear_previous_interaction_id();
       out.clear_done_time();
-      CRM_RETURN_IF_ERROR(InsertInTx(tx, actor, out, now));
-      if (!out.request_id().empty()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, out.request_id(), now));
+      std::optional<LockedRequest> request;
+      Owner owner;
+      CRM_RETURN_IF_ERROR(InsertInTx(tx, actor, out, now, request, owner));
+      if (request.has_value()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, *request, now));
       return absl::OkStatus();
     }
     CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, old->responsible_id()));
@@ -692,7 +708,7 @@ absl::StatusOr<v1::Interaction> InteractionStore::Upsert(const Actor& actor, con
       x.set_version(old->version() + 1);
       *x.mutable_update_time() = ToProtoTimestamp(now);
       *x.mutable_occur_time() = OccurTime(x);
-      x.set_overdue(x.status() == v1::Interaction::PLANNED && FromProtoTimestamp(x.planned_time()) < now);
+      x.set_overdue(Overdue(x, now));
       Save(tx, x);
       if (x.responsible_id() != owner.responsible_id) {
         CRM_ASSIGN_OR_RETURN(next_owner, OwnerOf(tx, x.responsible_id()));
@@ -765,6 +781,7 @@ absl::StatusOr<v1::CompleteInteractionResponse> InteractionStore::Complete(const
     CRM_RETURN_IF_ERROR(CheckCanWrite(actor.principal, owner, kWhat));
     CRM_RETURN_IF_ERROR(CheckVersion(req.version(), old->version()));
     if (old->status() != v1::Interaction::PLANNED) return absl::FailedPreconditionError("interaction is not planned");
+    std::optional<LockedRequest> request;  // x's request, when the next one's checks read it
     if (req.outcome() == v1::Interaction::OUTCOME_UNSPECIFIED && !old->request_id().empty() &&
         OutcomeRequired(old->kind())) {
       return InvalidFieldError("outcome", "required to finish a call or a meeting of a request: DECISION_MAKING, "
@@ -790,7 +807,8 @@ absl::StatusOr<v1::CompleteInteractionResponse> InteractionStore::Complete(const
       n.set_calendar_id(req.next().calendar_id());
       n.set_online(req.next().online());
       n.set_previous_interaction_id(x.id());
-      const absl::Status made = InsertInTx(tx, actor, n, now);
+      Owner next_owner;
+      const absl::Status made = InsertInTx(tx, actor, n, now, request, next_owner);
       if (!made.ok()) {
         // The next one's fields are the request's "next.*" (InsertInTx names them as an interaction's).
         std::vector<FieldViolation> renamed = FieldViolations(made);
@@ -802,14 +820,23 @@ absl::StatusOr<v1::CompleteInteractionResponse> InteractionStore::Complete(const
       }
       x.set_next_interaction_id(n.id());
       *out.mutable_next() = n;
-      // InsertInTx may have seeded the caller into deals' directory: the event sees their teams then.
+      // InsertInTx may have seeded the caller into deals' directory: the event sees their teams then — as
+      // InsertInTx read them for the next one when it has the same responsible (the usual case).
       if (x.responsible_id() == ActingUserId(actor.principal)) {
-        CRM_ASSIGN_OR_RETURN(owner, OwnerOf(tx, x.responsible_id()));
+        if (n.responsible_id() == x.responsible_id()) {
+          owner = next_owner;
+        } else {
+          CRM_ASSIGN_OR_RETURN(owner, OwnerOf(tx, x.responsible_id()));
+        }
       }
     }
     CRM_RETURN_IF_ERROR(MarkDone(tx, actor, x, owner, now));
     *out.mutable_interaction() = x;
-    if (!x.request_id().empty()) CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, x.request_id(), now));
+    if (request.has_value()) {
+      CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, *request, now));  // locked by the next one's checks
+    } else if (!x.request_id().empty()) {
+      CRM_RETURN_IF_ERROR(RefreshRequest(tx, outbox_, actor, x.request_id(), now));
+    }
     return absl::OkStatus();
   }));
   return out;
@@ -873,7 +900,7 @@ absl::StatusOr<v1::ListInteractionsResponse> InteractionStore::List(const Princi
   eq("responsible_id", responsible, "::uuid");
   if (req.kind() != v1::Interaction::KIND_UNSPECIFIED) eq("kind", Num(req.kind()), "::smallint");
   if (req.status() != v1::Interaction::STATUS_UNSPECIFIED) eq("status", Num(req.status()), "::smallint");
-  if (req.overdue()) conds.push_back(absl::StrCat("i.status = 1 AND i.occur_time < ", TsParam(p, now)));
+  if (req.overdue()) conds.push_back(absl::StrCat(kOverdueWhere, TsParam(p, now)));
   if (req.has_from_time()) conds.push_back(absl::StrCat("i.occur_time >= ", TsParam(p, FromProtoTimestamp(req.from_time()))));
   if (req.has_to_time()) conds.push_back(absl::StrCat("i.occur_time < ", TsParam(p, FromProtoTimestamp(req.to_time()))));
   if (after->has_value()) {

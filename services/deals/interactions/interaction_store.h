@@ -48,6 +48,7 @@
 #include "libs/events/outbox.h"
 #include "services/deals/deals.h"
 #include "services/deals/interactions/access.h"
+#include "services/deals/interactions/request_store.h"
 #include "services/deals/users.h"
 
 namespace pqxx {
@@ -62,6 +63,7 @@ inline constexpr int kMaxTouchedDeals = 20;
 
 // The columns ReadInteraction reads over interactions i joined to clients c, and the reading.
 const std::string& InteractionColumns();
+inline constexpr int kInteractionColumnCount = 29;  // how many InteractionColumns() has
 crm::deals::v1::Interaction ReadInteraction(const pqxx::row& r, absl::Time now);
 
 class InteractionStore {
@@ -85,10 +87,12 @@ class InteractionStore {
                                                    const crm::deals::v1::GetTodayTasksRequest& req);
 
  private:
-  // Records `x` (validated, defaults applied) in `tx`: the checks, the slot, primacy, the events, the
-  // request's refresh. `x` gets its id, primacy and times.
+  // Records `x` (validated, defaults applied) in `tx`: the checks, the slot, primacy, the events. `x` gets
+  // its id, primacy and times; `request` its request as read (locked) for the checks, which the caller
+  // refreshes with it (RefreshRequest), and `owner` x's responsible's teams as read after the caller was
+  // seeded into the directory.
   absl::Status InsertInTx(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x,
-                          absl::Time now);
+                          absl::Time now, std::optional<LockedRequest>& request, Owner& owner);
   // `x` (stored as `old`) made DONE at `now` in `tx`, with its events (visible by `owner`, x's responsible
   // as the caller has read it); the request is refreshed by the caller.
   absl::Status MarkDone(pqxx::transaction_base& tx, const Actor& actor, crm::deals::v1::Interaction& x,

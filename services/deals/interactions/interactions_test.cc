@@ -252,6 +252,15 @@ TEST_F(InteractionsTest, ARequestIsCreatedOnceForAnIdempotencyKey) {
   // Even with a bad request, the reused key is what is named.
   EXPECT_EQ(Fields(requests_->Create(As(Manager(kAnna, kTeam1)), v1::ClientRequest(), "key-1").status()),
             (std::vector<std::string>{"idempotency-key"}));
+  // What Create returns is the stored row (one INSERT … RETURNING), every field as Get reads it; a client
+  // that does not exist is named and nothing is written.
+  auto got = requests_->Get(Manager(kAnna, kTeam1), first->id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->SerializeAsString(), first->SerializeAsString());
+  q.set_client_id("01900000-0000-7000-8000-0000000dead1");
+  EXPECT_EQ(Fields(requests_->Create(As(Manager(kAnna, kTeam1)), q).status()),
+            (std::vector<std::string>{"request.client_id"}));
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM client_requests"), 1);
 }
 
 TEST_F(InteractionsTest, RequestsAreSeenAsDealsAre) {
@@ -536,6 +545,34 @@ TEST_F(InteractionsTest, DecodesPlanWhatComesNextAndMoveTheRequestsStage) {
   EXPECT_EQ(Events(req.id()),
             (std::vector<std::string>{v1::kRequestCreatedType, v1::kRequestUpdatedType, v1::kRequestStageChangedType,
                                       v1::kRequestStageChangedType, v1::kRequestStageChangedType}));
+}
+
+// The next-interaction path: a responsible the directory does not know yet is seeded by the next one's
+// checks, and the completion is visible to their team as read there (not read again).
+TEST_F(InteractionsTest, ACompletionThatSeedsItsCallerIsVisibleToTheirTeam) {
+  constexpr char kGleb[] = "01900000-0000-7000-8000-00000000a004";  // manager, team 1, not in the directory
+  const std::string client = Client();
+  I call = Call(client, absl::Minutes(5));
+  call.set_responsible_id(kGleb);
+  const I planned = MustCreate(Telephony(), call);
+  v1::CompleteInteractionRequest done;
+  done.set_id(planned.id());
+  done.set_outcome(I::DECISION_MAKING);
+  *done.mutable_next()->mutable_planned_time() = Today(18);
+  auto finished = store_->Complete(As(Manager(kGleb, kTeam1)), done);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  pqxx::connection c(db_->dsn());
+  pqxx::work tx(c);
+  for (const std::string& id : {planned.id(), finished->next().id()}) {
+    pqxx::result r = tx.exec_params("SELECT payload FROM outbox WHERE aggregateid = $1 ORDER BY seq DESC LIMIT 1", id);
+    ASSERT_EQ(r.size(), 1u);
+    pqxx::binarystring raw(r[0][0]);
+    crm::events::v1::Envelope env;
+    ASSERT_TRUE(env.ParseFromArray(raw.data(), static_cast<int>(raw.size())));
+    EXPECT_EQ(std::vector<std::string>(env.visible_to_team_ids().begin(), env.visible_to_team_ids().end()),
+              std::vector<std::string>{kTeam1})
+        << env.type();
+  }
 }
 
 TEST_F(InteractionsTest, AFinishedCallLinkedToARequestLaterMovesItsStage) {

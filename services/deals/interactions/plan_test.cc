@@ -46,8 +46,8 @@ namespace {
 namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
 
-constexpr int kUsers = 100;
-constexpr int kTeams = 10;
+constexpr int kUsers = kPlanUsers;
+constexpr int kTeams = kPlanTeams;
 constexpr int kProjects = 20;
 constexpr int kClients = 200'000;
 constexpr int kDeals = 50'000;
@@ -63,48 +63,6 @@ constexpr char kDealRows[] = "8100";
 constexpr char kRequestRows[] = "d000";
 constexpr char kInteractionRows[] = "d100";
 constexpr char kProjectRows[] = "f000";
-
-// User n (1..100) is in team n % 10.
-std::string UserId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xa000 + n)); }
-std::string TeamId(int n) { return absl::StrCat("01900000-0000-7000-8000-00000000", absl::Hex(0xe000 + n)); }
-std::string UserSql(const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-8000-00000000' || to_hex(", 0xa000, " + (", n, ")))::uuid");
-}
-std::string TeamSql(const std::string& n) {
-  return absl::StrCat("('01900000-0000-7000-8000-00000000' || to_hex(", 0xe000, " + (", n, ")))::uuid");
-}
-
-Principal User(int n, std::vector<std::string> permissions) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(UserId(n));
-  for (std::string& s : permissions) p.add_permissions(std::move(s));
-  p.add_team_ids(TeamId(n % kTeams));
-  return p;
-}
-
-// The callers of every scope and what each sees of a record whose responsible is column `r`.
-struct Caller {
-  std::string name;
-  Principal principal;
-  std::string sees;  // with "R" standing for the responsible column
-};
-std::vector<Caller> Callers() {
-  std::vector<std::string> team;
-  for (int n = 2; n <= kUsers; n += kTeams) team.push_back(absl::StrCat("'", UserId(n), "'"));
-  return {
-      {"own", User(1, {"interactions.read.own", "interactions.write.own"}), absl::StrCat("R = '", UserId(1), "'")},
-      {"team", User(2, {"interactions.read.team", "interactions.write.own"}),
-       absl::StrCat("R IN (", absl::StrJoin(team, ", "), ")")},
-      {"all", User(3, {"interactions.read.all"}), "TRUE"},
-      {"none", User(4, {"deals.read.all"}), "FALSE"},
-  };
-}
-std::string Sees(const Caller& c, const std::string& column) {
-  std::string s = c.sees;
-  if (!s.empty() && s[0] == 'R') s.replace(0, 1, column);  // "R = …", "R IN (…)"
-  return s;
-}
 
 class InteractionsPlanTest : public PlanTestBase<InteractionsPlanTest> {
  protected:
@@ -124,9 +82,7 @@ class InteractionsPlanTest : public PlanTestBase<InteractionsPlanTest> {
       tx.exec0(absl::StrCat("INSERT INTO pipelines (id, name) VALUES ('", kPipeline, "', 'Продажа')"));
       tx.exec0(absl::StrCat("INSERT INTO stages (id, pipeline_id, position, name, kind) VALUES ('", kStage, "', '",
                             kPipeline, "', 1, 'Новая', 1)"));
-      tx.exec0(absl::StrCat("INSERT INTO user_directory (user_id, team_ids, version) SELECT ", UserSql("u"),
-                            ", ARRAY[", TeamSql(absl::StrCat("u % ", kTeams)), "], 1 FROM generate_series(1, ",
-                            kUsers, ") u"));
+      InsertPlanStaff(tx);
       tx.exec0("SET LOCAL session_replication_role = replica");
       tx.exec0("SET LOCAL maintenance_work_mem = '256MB'");
       BulkLoad(tx, "clients",
@@ -203,7 +159,7 @@ struct InteractionFilter {
   std::string where;
 };
 
-std::vector<InteractionFilter> InteractionFilters(const Caller& caller, absl::Time now) {
+std::vector<InteractionFilter> InteractionFilters(const ScopeCaller& caller, absl::Time now) {
   std::vector<InteractionFilter> out;
   out.push_back({"none", {}, "TRUE"});
   const auto add = [&](std::string name, std::string where, auto&& set) {
@@ -251,7 +207,7 @@ std::vector<InteractionFilter> InteractionFilters(const Caller& caller, absl::Ti
 
 TEST_F(InteractionsPlanTest, InteractionsOfEveryScopeAndFilterAreIndexBackedAndExact) {
   InteractionStore store(*pool_, clock_, zone_);
-  for (const Caller& caller : Callers()) {
+  for (const ScopeCaller& caller : ScopeCallers("interactions")) {
     for (InteractionFilter f : InteractionFilters(caller, kNow)) {
       SCOPED_TRACE(absl::StrCat(caller.name, " / ", f.name));
       StatementRecorder recorder;
@@ -277,7 +233,7 @@ TEST_F(InteractionsPlanTest, InteractionsOfEveryScopeAndFilterAreIndexBackedAndE
 
 TEST_F(InteractionsPlanTest, RequestsOfEveryScopeAndFilterAreIndexBackedAndExact) {
   RequestStore store(*pool_, clock_);
-  for (const Caller& caller : Callers()) {
+  for (const ScopeCaller& caller : ScopeCallers("interactions")) {
     std::vector<std::pair<std::string, v1::ListClientRequestsRequest>> filters;
     std::vector<std::string> wheres;
     const auto add = [&](std::string name, std::string where, auto&& set) {
@@ -331,7 +287,7 @@ TEST_F(InteractionsPlanTest, TodaysTasksOfEveryScopeAreIndexBackedAndExact) {
   const absl::CivilDay day = absl::ToCivilDay(kNow, zone_);
   const absl::Time day_start = absl::FromCivil(day, zone_);
   const absl::Time day_end = absl::FromCivil(day + 1, zone_);
-  for (const Caller& caller : Callers()) {
+  for (const ScopeCaller& caller : ScopeCallers("interactions")) {
     for (const auto& [name, projects, mine] : std::vector<std::tuple<std::string, std::vector<int>, bool>>{
              {"every project", {}, false}, {"two projects", {3, 7}, false}, {"mine", {}, true}}) {
       SCOPED_TRACE(absl::StrCat(caller.name, " / ", name));

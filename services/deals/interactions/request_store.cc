@@ -50,13 +50,20 @@ const std::string& RequestColumns() {
 constexpr char kFromRequests[] = " FROM client_requests r JOIN clients c ON c.id = r.client_id";
 constexpr char kNewestFirst[] = " ORDER BY r.create_time DESC, r.id DESC";
 
-constexpr char kInsertRequest[] =
-    "INSERT INTO client_requests (id, client_id, project_id, unit_kind, source, choice_factors, budget_minor, "
-    "budget_currency, area_from, area_to, comment, responsible_id, creator_id, stage, create_time, update_time, "
-    "version) VALUES ($1::uuid, $2::uuid, $3::uuid, $4::smallint, $5, $6::text[], NULLIF($7, '')::bigint, "
-    "NULLIF($8, ''), $9::bigint, $10::bigint, $11, $12::uuid, NULLIF($13, '')::uuid, 1, "
-    "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), "
-    "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), 1)";
+// Inserts a request of client $2 when there is one (no row otherwise: "no such client") and returns it as
+// ReadRequest reads it — with its client's name, without reading the row again.
+const std::string& InsertRequestSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "WITH r AS (INSERT INTO client_requests (id, client_id, project_id, unit_kind, source, choice_factors, "
+      "budget_minor, budget_currency, area_from, area_to, comment, responsible_id, creator_id, stage, create_time, "
+      "update_time, version) SELECT $1::uuid, k.id, $3::uuid, $4::smallint, $5, $6::text[], NULLIF($7, '')::bigint, "
+      "NULLIF($8, ''), $9::bigint, $10::bigint, $11, $12::uuid, NULLIF($13, '')::uuid, 1, "
+      "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), "
+      "('epoch'::timestamptz + $14::bigint * interval '1 microsecond'), 1 FROM clients k WHERE k.id = $2::uuid "
+      "RETURNING *) SELECT ",
+      RequestColumns(), " FROM r JOIN clients c ON c.id = r.client_id"));
+  return *sql;
+}
 
 constexpr char kSaveCriteria[] =
     "UPDATE client_requests SET unit_kind = $2::smallint, source = $3, choice_factors = $4::text[], "
@@ -64,13 +71,13 @@ constexpr char kSaveCriteria[] =
     "area_to = $8::bigint, comment = $9, responsible_id = $10::uuid, version = $11::bigint, "
     "update_time = ('epoch'::timestamptz + $12::bigint * interval '1 microsecond') WHERE id = $1::uuid";
 
-// The finished interactions of a request in the order they finished, and its earliest planned one.
-constexpr char kFinishedOfRequest[] =
-    "SELECT kind, outcome, (extract(epoch FROM done_time) * 1000000)::bigint FROM interactions "
-    "WHERE request_id = $1::uuid AND status = 2 ORDER BY done_time, id";
-constexpr char kNextPlannedOfRequest[] =
-    "SELECT (extract(epoch FROM min(planned_time)) * 1000000)::bigint FROM interactions "
-    "WHERE request_id = $1::uuid AND status = 1";
+// The finished interactions of a request in the order they finished, each row with its earliest planned
+// one (one row of NULLs but that when none finished): one statement.
+constexpr char kDerivedOfRequest[] =
+    "SELECT f.kind, f.outcome, (extract(epoch FROM f.done_time) * 1000000)::bigint, n.next FROM (SELECT "
+    "(extract(epoch FROM min(planned_time)) * 1000000)::bigint AS next FROM interactions WHERE request_id = $1::uuid "
+    "AND status = 1) n LEFT JOIN LATERAL (SELECT kind, outcome, done_time, id FROM interactions WHERE request_id = "
+    "$1::uuid AND status = 2) f ON true ORDER BY f.done_time, f.id";
 constexpr char kSaveDerived[] =
     "UPDATE client_requests SET stage = $2::smallint, last_outcome = $3::smallint, "
     "last_interaction_time = ('epoch'::timestamptz + NULLIF($4, '')::bigint * interval '1 microsecond'), "
@@ -177,21 +184,37 @@ std::optional<v1::ClientRequest> LoadRequest(pqxx::transaction_base& tx, const s
   return ReadRequest(r[0]);
 }
 
+absl::StatusOr<std::optional<LockedRequest>> LockRequest(pqxx::transaction_base& tx, const std::string& id) {
+  std::optional<v1::ClientRequest> request = LoadRequest(tx, id, /*for_update=*/true);
+  if (!request.has_value()) return std::optional<LockedRequest>();
+  CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, request->responsible_id()));
+  return std::optional<LockedRequest>(LockedRequest{.request = *std::move(request), .owner = std::move(owner)});
+}
+
 absl::Status RefreshRequest(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
                             const std::string& id, absl::Time now) {
-  std::optional<v1::ClientRequest> before = LoadRequest(tx, id, /*for_update=*/true);
-  if (!before.has_value()) return absl::NotFoundError("request not found");
+  CRM_ASSIGN_OR_RETURN(std::optional<LockedRequest> locked, LockRequest(tx, id));
+  if (!locked.has_value()) return absl::NotFoundError("request not found");
+  return RefreshRequest(tx, outbox, actor, *locked, now);
+}
+
+absl::Status RefreshRequest(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
+                            const LockedRequest& locked, absl::Time now) {
+  const v1::ClientRequest* before = &locked.request;
+  const std::string& id = before->id();
   std::vector<Finished> finished;
   v1::Interaction::Outcome last_outcome = v1::Interaction::OUTCOME_UNSPECIFIED;
   std::optional<int64_t> last_time;
-  for (const pqxx::row& row : pg::ExecPrepared(tx, kFinishedOfRequest, id)) {
+  std::optional<int64_t> next_time;
+  for (const pqxx::row& row : pg::ExecPrepared(tx, kDerivedOfRequest, id)) {
+    if (!row[3].is_null()) next_time = row[3].as<int64_t>();
+    if (row[0].is_null()) continue;  // none finished
     Finished f{.kind = static_cast<v1::Interaction::Kind>(row[0].as<int>()),
                .outcome = static_cast<v1::Interaction::Outcome>(row[1].as<int>())};
     if (f.outcome != v1::Interaction::OUTCOME_UNSPECIFIED) last_outcome = f.outcome;
     if (!row[2].is_null()) last_time = row[2].as<int64_t>();
     finished.push_back(f);
   }
-  const pqxx::row next = pg::ExecPrepared1(tx, kNextPlannedOfRequest, id);
   v1::ClientRequest after = *before;
   after.set_stage(StageOf(finished));
   after.set_stage_name(StageName(after.stage()));
@@ -199,7 +222,7 @@ absl::Status RefreshRequest(pqxx::transaction_base& tx, const events::OutboxWrit
   after.clear_last_interaction_time();
   if (last_time.has_value()) *after.mutable_last_interaction_time() = TsFromMicros(*last_time);
   after.clear_next_interaction_time();
-  if (!next[0].is_null()) *after.mutable_next_interaction_time() = TsFromMicros(next[0].as<int64_t>());
+  if (next_time.has_value()) *after.mutable_next_interaction_time() = TsFromMicros(*next_time);
   std::vector<std::string> changed;
   if (after.last_outcome() != before->last_outcome()) changed.push_back("last_outcome");
   if (after.last_interaction_time().SerializeAsString() != before->last_interaction_time().SerializeAsString()) {
@@ -214,9 +237,9 @@ absl::Status RefreshRequest(pqxx::transaction_base& tx, const events::OutboxWrit
   pg::ExecPrepared(tx, kSaveDerived, id, absl::StrCat(static_cast<int>(after.stage())),
                    absl::StrCat(static_cast<int>(after.last_outcome())),
                    last_time.has_value() ? absl::StrCat(*last_time) : std::string(),
-                   next[0].is_null() ? std::string() : std::string(next[0].c_str()),
+                   next_time.has_value() ? absl::StrCat(*next_time) : std::string(),
                    absl::StrCat(absl::ToUnixMicros(now)));
-  CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, after.responsible_id()));
+  const Owner& owner = locked.owner;  // the responsible does not change here
   if (moved) {
     v1::ClientRequestStageChanged ev;
     *ev.mutable_request() = after;
@@ -254,15 +277,14 @@ absl::StatusOr<v1::ClientRequest> RequestStore::Create(const Actor& actor, const
       if (!me.empty()) CRM_RETURN_IF_ERROR(directory_.Seed(tx, me, CallerTeamIds(actor.principal)));
       CRM_ASSIGN_OR_RETURN(Owner owner, OwnerOf(tx, responsible));
       CRM_RETURN_IF_ERROR(CheckCanAssign(actor.principal, owner));
-      if (pg::ExecPrepared(tx, "SELECT 1 FROM clients WHERE id = $1::uuid", in.client_id()).empty()) {
-        return InvalidFieldError("request.client_id", "no such client");
-      }
       const std::string id = NewUuidV7();
       const CriteriaParams c = ParamsOf(in);
-      pg::ExecPrepared(tx, kInsertRequest, id, in.client_id(), in.project_id(), c.unit_kind, in.source(), c.factors,
-                       c.budget_minor, c.budget_currency, c.area_from, c.area_to, in.comment(), responsible, me,
-                       absl::StrCat(absl::ToUnixMicros(now)));
-      out = *LoadRequest(tx, id, false);
+      const pqxx::result made = pg::ExecPrepared(tx, InsertRequestSql(), id, in.client_id(), in.project_id(),
+                                                 c.unit_kind, in.source(), c.factors, c.budget_minor,
+                                                 c.budget_currency, c.area_from, c.area_to, in.comment(), responsible,
+                                                 me, absl::StrCat(absl::ToUnixMicros(now)));
+      if (made.empty()) return InvalidFieldError("request.client_id", "no such client");
+      out = ReadRequest(made[0]);
       v1::ClientRequestCreated ev;
       *ev.mutable_request() = out;
       return Emit(tx, outbox_, actor, v1::kRequestAggregate, id, v1::kRequestCreatedType, ev, owner);

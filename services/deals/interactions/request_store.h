@@ -34,6 +34,7 @@
 #include "google/protobuf/field_mask.pb.h"
 #include "libs/events/outbox.h"
 #include "services/deals/deals.h"
+#include "services/deals/interactions/access.h"
 #include "services/deals/users.h"
 
 namespace crm::deals::interactions {
@@ -47,6 +48,18 @@ std::optional<crm::deals::v1::ClientRequest> LoadRequest(pqxx::transaction_base&
 // event of what moved, as `actor`, at `now`. The request must exist; its row is locked.
 absl::Status RefreshRequest(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
                             const std::string& id, absl::Time now);
+
+// A request read once under its row lock with its responsible's teams: what an interaction's write
+// checks (its client, project, visibility) and then refreshes, without reading the row again.
+struct LockedRequest {
+  crm::deals::v1::ClientRequest request;
+  Owner owner;
+};
+// The request `id` locked (FOR UPDATE) with its owner; nullopt when there is none.
+absl::StatusOr<std::optional<LockedRequest>> LockRequest(pqxx::transaction_base& tx, const std::string& id);
+// RefreshRequest of a request this transaction locked with LockRequest (its row is not read again).
+absl::Status RefreshRequest(pqxx::transaction_base& tx, const events::OutboxWriter& outbox, const Actor& actor,
+                            const LockedRequest& locked, absl::Time now);
 
 class RequestStore {
  public:

@@ -24,9 +24,6 @@ using crm::common::v1::Principal;
 
 namespace {
 
-constexpr int kDefaultPage = 50;
-constexpr int kMaxPage = 200;
-
 // The chessboard's grid: a building's units with their ACTIVE booking, in the order of realty_units_place
 // (no sort; the floors are drawn top first from the rows) — one statement, and realty_bookings_one_active
 // per unit.
@@ -160,12 +157,11 @@ absl::StatusOr<v1::MatchUnitsResponse> BoardReader::Match(const Principal& calle
       req.area_max_centi_m2() < req.area_min_centi_m2()) {
     v.Add("area_max_centi_m2", "below area_min_centi_m2");
   }
-  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size_or.ok()) v.Add("page_size", "must not be negative");
-  absl::StatusOr<std::optional<std::vector<std::string>>> token = DecodeToken("match", req.page_token(), 2);
-  if (!token.ok()) v.Add("page_token", "malformed page token");
+  const int size = PageSizeOf(req.page_size(), v);
+  std::optional<std::optional<std::vector<std::string>>> token =
+      v.Value(DecodeToken("match", req.page_token(), 2), "page_token");
   int64_t after_price = 0;
-  if (token.ok() && token->has_value()) {
+  if (token && token->has_value()) {
     absl::StatusOr<int64_t> price = TokenInt((**token)[0]);
     if (!price.ok() || !IsUuid((**token)[1])) {
       v.Add("page_token", "malformed page token");
@@ -174,7 +170,6 @@ absl::StatusOr<v1::MatchUnitsResponse> BoardReader::Match(const Principal& calle
     }
   }
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  const int size = *size_or;
   if (kinds.empty()) kinds = {1, 2, 3, 4, 5};
   if (statuses.empty()) statuses = {v1::Unit::AVAILABLE, v1::Unit::BOOKED};
   SqlParams p;
@@ -199,14 +194,16 @@ absl::StatusOr<v1::MatchUnitsResponse> BoardReader::Match(const Principal& calle
     absl::StrAppend(&common, " AND u.area_centi <= ", p.Add(absl::StrCat(req.area_max_centi_m2())),
                     "::bigint");
   }
-  if (token.ok() && token->has_value()) {
+  if (token && token->has_value()) {
     const std::string price = p.Add(absl::StrCat(after_price));
     absl::StrAppend(&common, " AND (u.final_price_minor, u.id) > (", price, "::bigint, ", p.Add((**token)[1]),
                     "::uuid)");
   }
-  // One branch per (status, kind[, rooms]): an index range already in (final price, id) order. Their
-  // UNION ALL under ORDER BY … LIMIT is a Merge Append of those ranges, which reads the first rows of
-  // each and then only as many as the page takes — no sort, whatever the project holds.
+  // One branch per (status, kind[, rooms]): an index range already in (final price, id) order, cut at the
+  // page by its own ORDER BY … LIMIT, and the page is the Merge Append of those cut ranges: at most a page
+  // per branch is read, whatever the project holds. (Without the branches' own LIMIT the planner flattens
+  // the UNION ALL and costs each range without the page: at 100 000 units in one project it took a
+  // sequential scan and a top-N sort of 70 000 rows, 100–200 ms, instead of 0.6 ms.)
   std::map<int, std::string> value;  // each number once as a parameter
   auto param = [&](int v) -> const std::string& {
     auto it = value.find(v);
@@ -219,11 +216,12 @@ absl::StatusOr<v1::MatchUnitsResponse> BoardReader::Match(const Principal& calle
       const std::string head = absl::StrCat("SELECT u.* FROM realty_units u WHERE u.project_id = ", project,
                                             "::uuid AND u.status = ", param(st),
                                             "::smallint AND u.kind = ", param(kd), "::smallint");
+      const std::string cut = absl::StrCat(" ORDER BY u.final_price_minor, u.id LIMIT ", size + 1, ")");
       if (rooms.empty()) {
-        branches.push_back(absl::StrCat(head, common));
+        branches.push_back(absl::StrCat("(", head, common, cut));
       } else {
         for (int rm : rooms) {
-          branches.push_back(absl::StrCat(head, " AND u.rooms = ", param(rm), "::smallint", common));
+          branches.push_back(absl::StrCat("(", head, " AND u.rooms = ", param(rm), "::smallint", common, cut));
         }
       }
     }
@@ -269,13 +267,11 @@ absl::StatusOr<v1::ListUnitsResponse> BoardReader::ListUnits(const Principal& ca
     if (req.rooms(i) < 0 || req.rooms(i) > kMaxRooms) v.Add(absl::StrCat("rooms[", i, "]"), "must be 0..20");
     rooms.insert(req.rooms(i));
   }
-  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size_or.ok()) v.Add("page_size", "must not be negative");
-  absl::StatusOr<std::optional<std::vector<std::string>>> token = DecodeToken("units", req.page_token(), 3);
+  const int size = PageSizeOf(req.page_size(), v);
+  std::optional<std::optional<std::vector<std::string>>> token =
+      v.Value(DecodeToken("units", req.page_token(), 3), "page_token");
   std::vector<int64_t> after;
-  if (!token.ok()) {
-    v.Add("page_token", "malformed page token");
-  } else if (token->has_value()) {
+  if (token && token->has_value()) {
     for (const std::string& part : **token) {
       absl::StatusOr<int64_t> n = TokenInt(part);
       if (!n.ok()) break;
@@ -284,7 +280,6 @@ absl::StatusOr<v1::ListUnitsResponse> BoardReader::ListUnits(const Principal& ca
     if (after.size() != 3) v.Add("page_token", "malformed page token");
   }
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  const int size = *size_or;
   SqlParams p;
   std::string where = absl::StrCat("u.building_id = ", p.Add(req.building_id()), "::uuid");
   if (!statuses.empty()) {

@@ -30,8 +30,6 @@ using crm::common::v1::Principal;
 
 namespace {
 
-constexpr int kDefaultPage = 50;
-constexpr int kMaxPage = 200;
 constexpr size_t kMaxReceipt = 100;
 constexpr size_t kMaxComment = 2000;
 
@@ -57,6 +55,12 @@ constexpr char kBookingFrom[] =
     " FROM realty_bookings k JOIN realty_units u ON u.id = k.unit_id JOIN realty_projects p ON p.id = "
     "k.project_id "
     "JOIN realty_buildings bl ON bl.id = k.building_id JOIN clients c ON c.id = k.client_id";
+
+// kBookingFrom's joins over k, the rows a data-modifying statement returned (their new values).
+constexpr char kEndedFrom[] =
+    " FROM k JOIN realty_units u ON u.id = k.unit_id JOIN realty_projects p ON p.id = k.project_id "
+    "JOIN realty_buildings bl ON bl.id = k.building_id JOIN clients c ON c.id = k.client_id";
+constexpr int kBookingColumnCount = 29;  // BookingColumns()
 
 constexpr char kNewestFirst[] = " ORDER BY k.create_time DESC, k.id DESC LIMIT ";
 
@@ -132,36 +136,41 @@ absl::Status Emit(pqxx::transaction_base& tx, const events::OutboxWriter& outbox
   return outbox.Append(tx, e).status();
 }
 
+// What a unit's status change tells its event, as the UPDATE returned it.
+struct UnitStatusRow {
+  std::string unit_id, project_id, building_id;
+  int64_t version = 0;
+};
+
+// The unit's status event from the row SetUnitStatus returned (the unit is not read again).
 absl::Status EmitUnitStatus(pqxx::transaction_base& tx, const events::OutboxWriter& outbox,
-                            const Actor& actor, const std::string& unit_id, v1::Unit::Status from,
+                            const Actor& actor, const UnitStatusRow& unit, v1::Unit::Status from,
                             v1::Unit::Status to, const std::string& booking_id, const std::string& reason) {
-  SqlParams p;
-  pqxx::row r =
-      Exec(tx,
-           absl::StrCat("SELECT project_id::text, building_id::text, version FROM realty_units WHERE id = ",
-                        p.Add(unit_id), "::uuid"),
-           p)[0];
   v1::UnitStatusChanged ev;
-  ev.set_unit_id(unit_id);
-  ev.set_project_id(r[0].as<std::string>());
-  ev.set_building_id(r[1].as<std::string>());
+  ev.set_unit_id(unit.unit_id);
+  ev.set_project_id(unit.project_id);
+  ev.set_building_id(unit.building_id);
   ev.set_old_status(from);
   ev.set_new_status(to);
   ev.set_booking_id(booking_id);
   ev.set_reason(reason);
-  ev.set_version(r[2].as<int64_t>());
+  ev.set_version(unit.version);
   return EmitUnitStatusChanged(tx, outbox, actor, ev);
 }
 
-void SetUnitStatus(pqxx::transaction_base& tx, const std::string& unit_id, v1::Unit::Status status,
-                   absl::Time now) {
+UnitStatusRow SetUnitStatus(pqxx::transaction_base& tx, const std::string& unit_id, v1::Unit::Status status,
+                            absl::Time now) {
   SqlParams p;
-  ExecPrepared(
+  const pqxx::row r = ExecPrepared(
       tx,
       absl::StrCat("UPDATE realty_units SET status = ", p.Add(absl::StrCat(static_cast<int>(status))),
                    "::smallint, version = version + 1, update_time = ", TsParam(p, now),
-                   " WHERE id = ", p.Add(unit_id), "::uuid"),
-      p);
+                   " WHERE id = ", p.Add(unit_id), "::uuid RETURNING project_id::text, building_id::text, version"),
+      p)[0];
+  return {.unit_id = unit_id,
+          .project_id = r[0].as<std::string>(),
+          .building_id = r[1].as<std::string>(),
+          .version = r[2].as<int64_t>()};
 }
 
 // Sets booking `id` to `status` with its end time and reason.
@@ -207,11 +216,12 @@ absl::Status EndAndPromote(pqxx::transaction_base& tx, const events::OutboxWrite
                    "::uuid AND status = 1 ORDER BY create_time, id LIMIT 1 FOR UPDATE"),
       p);
   std::string next_id;
+  UnitStatusRow freed;
   if (!next.empty()) {
     next_id = next[0][0].as<std::string>();
     Activate(tx, next_id, b.booking.unit_id(), now, next_expire);
   } else {
-    SetUnitStatus(tx, b.booking.unit_id(), v1::Unit::AVAILABLE, now);
+    freed = SetUnitStatus(tx, b.booking.unit_id(), v1::Unit::AVAILABLE, now);
   }
   std::optional<Loaded> ended = LoadBooking(tx, b.booking.id(), false);
   CRM_RETURN_IF_ERROR(Emit(tx, outbox, actor, end_type, *ended, v1::Booking::ACTIVE, next_id));
@@ -220,8 +230,7 @@ absl::Status EndAndPromote(pqxx::transaction_base& tx, const events::OutboxWrite
     std::optional<Loaded> promoted = LoadBooking(tx, next_id, false);
     return Emit(tx, outbox, actor, v1::kBookingPromotedType, *promoted, v1::Booking::QUEUED);
   }
-  return EmitUnitStatus(tx, outbox, actor, b.booking.unit_id(), v1::Unit::BOOKED, v1::Unit::AVAILABLE,
-                        b.booking.id(), reason);
+  return EmitUnitStatus(tx, outbox, actor, freed, v1::Unit::BOOKED, v1::Unit::AVAILABLE, b.booking.id(), reason);
 }
 
 // Locks unit `unit_id` (every booking change of a unit takes its row first).
@@ -352,6 +361,7 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const Actor& actor, const v1::C
           i.Add(req.receipt_number()), ", ", i.Add(req.comment()), ", 1, ", TsParam(i, now), ", ",
           TsParam(i, now), ")");
       Exec(tx, insert, i);
+      UnitStatusRow booked;
       if (active) {
         try {
           Activate(tx, id, unit.id(), now, expire);
@@ -360,14 +370,14 @@ absl::StatusOr<v1::Booking> BookingStore::Create(const Actor& actor, const v1::C
           // is taken above, and the reason no unit is ever booked twice if it were not.
           return absl::FailedPreconditionError(absl::StrCat("unit ", unit.number(), " is already booked"));
         }
-        SetUnitStatus(tx, unit.id(), v1::Unit::BOOKED, now);
+        booked = SetUnitStatus(tx, unit.id(), v1::Unit::BOOKED, now);
       }
       std::optional<Loaded> made = LoadBooking(tx, id, false);
       CRM_RETURN_IF_ERROR(Emit(tx, outbox_, actor, active ? v1::kBookingCreatedType : v1::kBookingQueuedType,
                                *made, v1::Booking::STATUS_UNSPECIFIED));
       if (active) {
         CRM_RETURN_IF_ERROR(
-            EmitUnitStatus(tx, outbox_, actor, unit.id(), v1::Unit::AVAILABLE, v1::Unit::BOOKED, id, ""));
+            EmitUnitStatus(tx, outbox_, actor, booked, v1::Unit::AVAILABLE, v1::Unit::BOOKED, id, ""));
       }
       out = made->booking;
       return absl::OkStatus();
@@ -484,12 +494,10 @@ absl::StatusOr<v1::ListBookingsResponse> BookingStore::List(const Principal& cal
   } else if (!responsible.empty() && !IsUuid(responsible)) {
     v.Add("responsible", "not a UUID or \"me\"");
   }
-  absl::StatusOr<int> size_or = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size_or.ok()) v.Add("page_size", "must not be negative");
-  absl::StatusOr<std::optional<TimePageKey>> after = DecodeTimePageToken("page_token", req.page_token());
-  if (!after.ok()) v.Add("page_token", "malformed page token");
+  const int size = PageSizeOf(req.page_size(), v);
+  std::optional<std::optional<TimePageKey>> after =
+      v.Value(DecodeTimePageToken("page_token", req.page_token()), "page_token");
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  const int size = *size_or;
   const int status = req.status() == v1::Booking::STATUS_UNSPECIFIED ? static_cast<int>(kActive)
                                                                      : static_cast<int>(req.status());
   SqlParams p;
@@ -587,24 +595,32 @@ absl::StatusOr<std::string> EndUnitBookingsInTx(pqxx::transaction_base& tx,
                                                 const events::OutboxWriter& outbox, const Actor& actor,
                                                 const std::string& unit_id, absl::Time now,
                                                 v1::Booking::Status end, const std::string& reason) {
+  // One set statement: the unit's ACTIVE booking ends as `end`, its queue is cancelled, and every ended
+  // booking comes back as Loaded reads it (from the updated rows; queued first by age after the active).
   SqlParams p;
-  pqxx::result r =
-      Exec(tx,
-           absl::StrCat("SELECT id::text, status FROM realty_bookings WHERE unit_id = ", p.Add(unit_id),
-                        "::uuid AND status IN (1, 2) ORDER BY status DESC, create_time, id FOR UPDATE"),
-           p);
+  const std::string unit = p.Add(unit_id);
+  const std::string at = TsParam(p, now);
+  const std::string sql = absl::StrCat(
+      "WITH l AS (SELECT id, status FROM realty_bookings WHERE unit_id = ", unit,
+      "::uuid AND status IN (1, 2) ORDER BY status DESC, create_time, id FOR UPDATE), "
+      "k AS (UPDATE realty_bookings x SET status = CASE WHEN l.status = 2 THEN ",
+      p.Add(absl::StrCat(static_cast<int>(end))), "::smallint ELSE ",
+      p.Add(absl::StrCat(static_cast<int>(v1::Booking::CANCELLED))), "::smallint END, end_time = ", at,
+      ", end_reason = CASE WHEN l.status = 2 THEN ", p.Add(reason), " ELSE ", p.Add("объект продан"),
+      " END, version = x.version + 1, update_time = ", at,
+      " FROM l WHERE x.id = l.id RETURNING x.*, l.status AS old_status) SELECT ", BookingColumns(),
+      ", k.old_status", kEndedFrom, " ORDER BY k.old_status DESC, k.create_time, k.id");
   std::string ended;
-  for (const pqxx::row& row : r) {
-    const std::string id = row[0].as<std::string>();
-    const bool active = row[1].as<int>() == kActive;
-    EndBooking(tx, id, active ? end : v1::Booking::CANCELLED, active ? reason : "объект продан", now);
-    std::optional<Loaded> b = LoadBooking(tx, id, false);
+  for (const pqxx::row& row : Exec(tx, sql, p)) {
+    Loaded b{ReadBooking(row), {}};
+    b.owner = {b.booking.responsible_id(), TeamsOf(row)};
+    const bool active = row[kBookingColumnCount].as<int>() == kActive;
     CRM_RETURN_IF_ERROR(
         Emit(tx, outbox, actor,
              active ? (end == v1::Booking::CONVERTED ? v1::kBookingConvertedType : v1::kBookingReleasedType)
                     : v1::kBookingCancelledType,
-             *b, active ? v1::Booking::ACTIVE : v1::Booking::QUEUED));
-    if (active) ended = id;
+             b, active ? v1::Booking::ACTIVE : v1::Booking::QUEUED));
+    if (active) ended = b.booking.id();
   }
   return ended;
 }

@@ -36,6 +36,10 @@ absl::StatusOr<std::optional<std::vector<std::string>>> DecodeToken(std::string_
   return std::optional<std::vector<std::string>>(std::move(parts));
 }
 
+int PageSizeOf(int64_t requested, Violations& v) {
+  return v.Value(PageSize("page_size", requested, kDefaultPage, kMaxPage), "page_size").value_or(kDefaultPage);
+}
+
 absl::StatusOr<int64_t> TokenInt(const std::string& part) {
   int64_t v = 0;
   if (!absl::SimpleAtoi(part, &v)) return InvalidFieldError("page_token", "malformed page token");

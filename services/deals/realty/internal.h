@@ -20,6 +20,7 @@
 #include "proto/crm/deals/v1/realty_event_types.h"
 #include "services/deals/deals.h"
 #include "services/deals/realty/access.h"
+#include "services/deals/realty/rules.h"
 #include "services/deals/sql.h"
 
 namespace pqxx {
@@ -36,6 +37,14 @@ std::string EncodeToken(std::string_view tag, const std::vector<std::string>& pa
 // anything else.
 absl::StatusOr<std::optional<std::vector<std::string>>> DecodeToken(std::string_view tag,
                                                                     std::string_view token, size_t n);
+// The page sizes of realty's lists.
+inline constexpr int kDefaultPage = 50;
+inline constexpr int kMaxPage = 200;
+
+// The page size by deals' one page rule (sql.h PageSize: below 0 refused naming page_size, 0 the
+// default, above the maximum clamped); a negative one is recorded in `v` (and the default returned).
+int PageSizeOf(int64_t requested, Violations& v);
+
 // A decimal int64 of a token part (INVALID_ARGUMENT naming page_token when it is not one).
 absl::StatusOr<int64_t> TokenInt(const std::string& part);
 

@@ -28,8 +28,6 @@ using crm::common::v1::Principal;
 
 namespace {
 
-constexpr int kDefaultPage = 50;
-constexpr int kMaxPage = 200;
 
 // ---- projects -------------------------------------------------------------------------------------
 
@@ -137,8 +135,17 @@ void CheckPlace(pqxx::transaction_base& tx, const v1::Building& building, const 
   }
 }
 
-// Writes every column of `u` with its prices `pr` (insert or update by id).
-void SaveUnit(pqxx::transaction_base& tx, const v1::Unit& u, const Prices& pr, bool insert, absl::Time now) {
+// The unit `write` (an INSERT or UPDATE of realty_units … RETURNING *) leaves, as LoadUnit reads it for
+// `caller` — from the returned row, not read again.
+v1::Unit WrittenUnit(pqxx::transaction_base& tx, const std::string& write, const SqlParams& p,
+                     const Principal& caller) {
+  return ReadUnit(Exec(tx, absl::StrCat("WITH u AS (", write, ") SELECT ", UnitColumns(), " FROM u", kUnitJoins), p)[0],
+                  0, caller);
+}
+
+// Writes every column of `u` with its prices `pr` (insert or update by id); returns the unit as stored.
+v1::Unit SaveUnit(pqxx::transaction_base& tx, const v1::Unit& u, const Prices& pr, bool insert, absl::Time now,
+                  const Principal& caller) {
   SqlParams p;
   const std::string id = p.Add(u.id());
   const std::string values = absl::StrCat(
@@ -160,15 +167,13 @@ void SaveUnit(pqxx::transaction_base& tx, const v1::Unit& u, const Prices& pr, b
       "discounts, "
       "special_offer, special_offer_name, right_holder, no_ownership, plan_image, version, update_time";
   if (insert) {
-    Exec(tx,
-         absl::StrCat("INSERT INTO realty_units (", kColumns, ", create_time) VALUES (", values, ", ",
-                      TsParam(p, now), ")"),
-         p);
-  } else {
-    Exec(tx,
-         absl::StrCat("UPDATE realty_units SET (", kColumns, ") = (", values, ") WHERE id = ", id, "::uuid"),
-         p);
+    const std::string sql = absl::StrCat("INSERT INTO realty_units (", kColumns, ", create_time) VALUES (", values,
+                                         ", ", TsParam(p, now), ") RETURNING *");
+    return WrittenUnit(tx, sql, p, caller);
   }
+  return WrittenUnit(
+      tx, absl::StrCat("UPDATE realty_units SET (", kColumns, ") = (", values, ") WHERE id = ", id, "::uuid RETURNING *"),
+      p, caller);
 }
 
 // Whether the prices of two units differ (what a price history row records).
@@ -295,14 +300,18 @@ absl::StatusOr<v1::Project> InventoryStore::GetProject(const Principal& caller, 
 absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Principal& caller,
                                                                       const v1::ListProjectsRequest& req) {
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
-  CRM_ASSIGN_OR_RETURN(const int size, PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage));
+  Violations v;
+  const int size = PageSizeOf(req.page_size(), v);
   SqlParams p;
   std::string where = "TRUE";
   if (!req.page_token().empty()) {
-    CRM_ASSIGN_OR_RETURN(where, AfterNamePageToken(req.page_token(), "p", p));
+    where = v.Value(AfterNamePageToken(req.page_token(), "p", p), "page_token").value_or("FALSE");
   }
-  const std::string sql = absl::StrCat("SELECT ", ProjectColumns(), " FROM realty_projects p WHERE ", where,
-                                       " ORDER BY lower(p.name), p.id LIMIT ", size + 1);
+  CRM_RETURN_IF_ERROR(v.ToStatus());
+  // The token keeps PostgreSQL's lower(name) (the key the index orders by), not a C++ lowercase: names are
+  // Cyrillic («ЖК …»), which AsciiStrToLower leaves as they are.
+  const std::string sql = absl::StrCat("SELECT ", ProjectColumns(), ", lower(p.name) FROM realty_projects p WHERE ",
+                                       where, " ORDER BY lower(p.name), p.id LIMIT ", size + 1);
   v1::ListProjectsResponse out;
   CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
@@ -310,8 +319,8 @@ absl::StatusOr<v1::ListProjectsResponse> InventoryStore::ListProjects(const Prin
     for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i)
       *out.add_projects() = ReadProject(r[i]);
     if (static_cast<int>(r.size()) > size) {
-      const v1::Project& last = out.projects(size - 1);
-      out.set_next_page_token(NamePageToken(absl::AsciiStrToLower(last.name()), last.id()));
+      const pqxx::row last = r[size - 1];
+      out.set_next_page_token(NamePageToken(last[last.size() - 1].as<std::string>(), out.projects(size - 1).id()));
     }
     return absl::OkStatus();
   }));
@@ -444,26 +453,25 @@ absl::StatusOr<v1::ListBuildingsResponse> InventoryStore::ListBuildings(const Pr
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
   Violations v;
   if (!IsUuid(req.project_id())) v.Add("project_id", "not a UUID");
-  absl::StatusOr<int> size = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size.ok()) v.Add("page_size", "must not be negative");
-  CRM_RETURN_IF_ERROR(v.ToStatus());
+  const int size = PageSizeOf(req.page_size(), v);
   SqlParams p;
   std::string where = absl::StrCat("bl.project_id = ", p.Add(req.project_id()), "::uuid");
   if (!req.page_token().empty()) {
-    CRM_ASSIGN_OR_RETURN(std::string after, AfterNamePageToken(req.page_token(), "bl", p));
-    absl::StrAppend(&where, " AND ", after);
+    std::optional<std::string> after = v.Value(AfterNamePageToken(req.page_token(), "bl", p), "page_token");
+    absl::StrAppend(&where, " AND ", after.value_or("FALSE"));
   }
-  const std::string sql = absl::StrCat("SELECT ", BuildingColumns(), kBuildingFrom, " WHERE ", where,
-                                       " ORDER BY lower(bl.name), bl.id LIMIT ", *size + 1);
+  CRM_RETURN_IF_ERROR(v.ToStatus());
+  const std::string sql = absl::StrCat("SELECT ", BuildingColumns(), ", lower(bl.name)", kBuildingFrom, " WHERE ",
+                                       where, " ORDER BY lower(bl.name), bl.id LIMIT ", size + 1);
   v1::ListBuildingsResponse out;
   CRM_RETURN_IF_ERROR(pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
     pqxx::result r = Exec(tx, sql, p);
-    for (size_t i = 0; i < r.size() && static_cast<int>(i) < *size; ++i)
+    for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i)
       *out.add_buildings() = ReadBuilding(r[i]);
-    if (static_cast<int>(r.size()) > *size) {
-      const v1::Building& last = out.buildings(*size - 1);
-      out.set_next_page_token(NamePageToken(absl::AsciiStrToLower(last.name()), last.id()));
+    if (static_cast<int>(r.size()) > size) {
+      const pqxx::row last = r[size - 1];
+      out.set_next_page_token(NamePageToken(last[last.size() - 1].as<std::string>(), out.buildings(size - 1).id()));
     }
     return absl::OkStatus();
   }));
@@ -503,10 +511,9 @@ absl::StatusOr<v1::Unit> InventoryStore::CreateUnit(const Actor& actor, const v1
       }
       CRM_RETURN_IF_ERROR(place.ToStatus());
       u.set_status(status);
-      SaveUnit(tx, u, pr, /*insert=*/true, now);
+      out = SaveUnit(tx, u, pr, /*insert=*/true, now, actor.principal);
       const int64_t price_id =
           AppendPriceRow(tx, u.id(), now, ActingUserId(actor.principal), v1::UnitPrice::API);
-      CRM_ASSIGN_OR_RETURN(out, LoadUnit(tx, actor.principal, u.id(), false));
       v1::UnitChanged ev;
       *ev.mutable_unit() = out;
       ev.set_price_id(price_id);
@@ -635,11 +642,10 @@ absl::StatusOr<v1::Unit> InventoryStore::UpdateUnit(const Actor& actor, const v1
       return absl::OkStatus();
     }
     u.set_version(old.version() + 1);
-    SaveUnit(tx, u, pr, /*insert=*/false, now);
+    out = SaveUnit(tx, u, pr, /*insert=*/false, now, actor.principal);
     if (price_moved) {
       ev.set_price_id(AppendPriceRow(tx, u.id(), now, ActingUserId(actor.principal), v1::UnitPrice::API));
     }
-    CRM_ASSIGN_OR_RETURN(out, LoadUnit(tx, actor.principal, u.id(), false));
     *ev.mutable_unit() = out;
     ev.mutable_unit()->clear_booking();
     return EmitUnitChanged(tx, outbox_, actor, v1::kUnitUpdatedType, ev);
@@ -679,13 +685,12 @@ absl::StatusOr<v1::Unit> InventoryStore::ChangeStatus(const Actor& actor,
       ev.set_booking_id(booking_id);
     }
     SqlParams p;
-    Exec(
+    out = WrittenUnit(
         tx,
         absl::StrCat("UPDATE realty_units SET status = ", p.Add(absl::StrCat(static_cast<int>(req.status()))),
                      "::smallint, version = version + 1, update_time = ", TsParam(p, now),
-                     " WHERE id = ", p.Add(old.id()), "::uuid"),
-        p);
-    CRM_ASSIGN_OR_RETURN(out, LoadUnit(tx, actor.principal, old.id(), false));
+                     " WHERE id = ", p.Add(old.id()), "::uuid RETURNING *"),
+        p, actor.principal);
     ev.set_unit_id(out.id());
     ev.set_project_id(out.project_id());
     ev.set_building_id(out.building_id());
@@ -703,21 +708,20 @@ absl::StatusOr<v1::ListUnitPricesResponse> InventoryStore::ListPrices(const Prin
   CRM_RETURN_IF_ERROR(RequireRealtyRead(caller));
   Violations v;
   if (!IsUuid(req.unit_id())) v.Add("unit_id", "not a UUID");
-  absl::StatusOr<int> size = PageSize("page_size", req.page_size(), kDefaultPage, kMaxPage);
-  if (!size.ok()) v.Add("page_size", "must not be negative");
+  const int size = PageSizeOf(req.page_size(), v);
+  std::optional<std::optional<std::vector<std::string>>> token =
+      v.Value(DecodeToken("prices", req.page_token(), 1), "page_token");
+  std::optional<int64_t> before;
+  if (token && token->has_value()) before = v.Value(TokenInt((**token)[0]), "page_token");
   CRM_RETURN_IF_ERROR(v.ToStatus());
-  CRM_ASSIGN_OR_RETURN(auto token, DecodeToken("prices", req.page_token(), 1));
   SqlParams p;
   std::string where = absl::StrCat("x.unit_id = ", p.Add(req.unit_id()), "::uuid");
-  if (token) {
-    CRM_ASSIGN_OR_RETURN(int64_t before, TokenInt((*token)[0]));
-    absl::StrAppend(&where, " AND x.id < ", p.Add(absl::StrCat(before)), "::bigint");
-  }
+  if (before) absl::StrAppend(&where, " AND x.id < ", p.Add(absl::StrCat(*before)), "::bigint");
   const std::string sql = absl::StrCat(
       "SELECT x.id, x.price_minor, x.price_per_m2_minor, x.final_price_minor, x.currency, x.discounts::text, "
       "x.special_offer, x.area_centi, ",
       MicrosOf("x.change_time"), ", x.actor_id, x.source FROM realty_unit_prices x WHERE ", where,
-      " ORDER BY x.id DESC LIMIT ", *size + 1);
+      " ORDER BY x.id DESC LIMIT ", size + 1);
   v1::ListUnitPricesResponse out;
   CRM_RETURN_IF_ERROR(pg::InTransaction(
       pool_,
@@ -730,7 +734,7 @@ absl::StatusOr<v1::ListUnitPricesResponse> InventoryStore::ListPrices(const Prin
           return absl::NotFoundError("unit not found");
         }
         pqxx::result r = Exec(tx, sql, p);
-        for (size_t i = 0; i < r.size() && static_cast<int>(i) < *size; ++i) {
+        for (size_t i = 0; i < r.size() && static_cast<int>(i) < size; ++i) {
           const pqxx::row& row = r[i];
           v1::UnitPrice* x = out.add_unit_prices();
           const std::string currency = row[4].as<std::string>();
@@ -749,8 +753,8 @@ absl::StatusOr<v1::ListUnitPricesResponse> InventoryStore::ListPrices(const Prin
           x->set_actor_id(row[9].as<std::string>());
           x->set_source(static_cast<v1::UnitPrice::Source>(row[10].as<int>()));
         }
-        if (static_cast<int>(r.size()) > *size) {
-          out.set_next_page_token(EncodeToken("prices", {absl::StrCat(out.unit_prices(*size - 1).id())}));
+        if (static_cast<int>(r.size()) > size) {
+          out.set_next_page_token(EncodeToken("prices", {absl::StrCat(out.unit_prices(size - 1).id())}));
         }
         return absl::OkStatus();
       },

@@ -1,7 +1,8 @@
 // File: services/deals/realty/plan_test.cc
 // Issue 17 (D14): every read and report of real estate on its index at a realistic size — 100 000
 // units in 10 projects of 10 buildings (8 sections × 25 floors × 5 places each), their price history,
-// 1 000 000 bookings of 100 managers in 10 teams, 100 000 clients. With fresh statistics, every
+// 1 000 000 bookings of 100 managers in 10 teams, 100 000 clients; beside them 5 000 archived projects of
+// 4 buildings each, the directory the project and building lists page through. With fresh statistics, every
 // statement the stores send (StatementRecorder, services/deals/sql.h) is EXPLAINed (ANALYZE) with its
 // values and as the generic plan a prepared statement may settle on: none may read a big table with a
 // sequential scan, throw away more than kMaxDiscarded rows of one, or sort more than kMaxSorted rows.
@@ -54,10 +55,18 @@ const std::set<std::string> kBigTables = {"realty_units", "realty_bookings", "re
 constexpr char kProjectRows[] = "e000";
 constexpr char kBuildingRows[] = "e100";
 constexpr char kUnitRows[] = "e200";
+constexpr int kBigProjectUnits = 100'000;
+constexpr char kBigProjectRows[] = "e600";
+constexpr char kBigBuildingRows[] = "e700";
+constexpr char kBigUnitRows[] = "e800";
 constexpr char kBookingRows[] = "e300";
 constexpr char kClientRows[] = "a000";
 constexpr char kUserRows[] = "f000";
 constexpr char kTeamRows[] = "f100";
+// A large developer's directory beside the 10 live projects: 5 000 archived projects of 4 buildings each.
+constexpr int kArchivedProjects = 5'000;
+constexpr char kArchivedProjectRows[] = "e400";
+constexpr char kArchivedBuildingRows[] = "e500";
 
 // User n (1..100) is in team n % 10.
 Principal User(int n, std::vector<std::string> permissions) {
@@ -67,6 +76,40 @@ Principal User(int n, std::vector<std::string> permissions) {
   for (std::string& s : permissions) p.add_permissions(std::move(s));
   p.add_team_ids(RowId(kTeamRows, n % kTeams));
   return p;
+}
+
+// Units 1..count of rows `unit_rows` in the project of SQL expression `project` (of g), 1 000 a building of
+// rows `building_rows`: commerce on floor 1, apartments (апартаменты) at place 5, storage every 97th,
+// flats otherwise with place - 1 rooms; statuses by g % 10 (0–5 available, 6 booked, 7–8 sold, 9 not
+// released or withdrawn); a special offer every 20th, a 3 % discount every 10th.
+std::string InsertUnits(const std::string& unit_rows, const std::string& project, const std::string& building_rows,
+                        int count) {
+  return absl::StrCat(
+              "INSERT INTO realty_units (id, external_id, project_id, building_id, section_number, floor, "
+              "position, "
+              "number, kind, purpose, status, rooms, area_centi, price_minor, price_per_m2_minor, "
+              "final_price_minor, "
+              "discounts, special_offer, create_time, update_time) SELECT ",
+              RowIdSql(unit_rows, "g"), ", '", unit_rows, "-' || g, ", project, ", ",
+              RowIdSql(building_rows, "1 + (g - 1) / 1000"),
+              ", x.section, x.floor, x.position, g::text, x.kind, CASE WHEN x.kind = 1 THEN 1 ELSE 2 END, "
+              "x.status, "
+              "x.rooms, x.area, x.price, (x.price * 100 + x.area / 2) / x.area, "
+              "x.price - CASE WHEN g % 10 = 0 THEN (x.price * 3 + 50) / 100 ELSE 0 END, "
+              "CASE WHEN g % 10 = 0 THEN '[{\"code\":\"full\",\"name\":\"100%\",\"percent_bp\":300,"
+              "\"amount_minor\":0}]' ELSE '[]' END::jsonb, g % 20 = 3, now(), now() FROM generate_series(1, ",
+              count,
+              ") g, LATERAL (SELECT i / 125 + 1 AS section, (i % 125) / 5 + 1 AS floor, i % 5 + 1 AS "
+              "position "
+              "FROM (SELECT (g - 1) % 1000 AS i) z) p, "
+              "LATERAL (SELECT CASE WHEN p.floor = 1 THEN 5 WHEN g % 97 = 0 THEN 3 WHEN p.position = 5 THEN "
+              "2 "
+              "ELSE 1 END AS kind, CASE WHEN g % 10 <= 5 THEN 2 WHEN g % 10 = 6 THEN 3 WHEN g % 10 <= 8 THEN "
+              "4 "
+              "WHEN g % 20 = 9 THEN 1 ELSE 5 END AS status, p.position - 1 AS rooms, "
+              "2500 + (p.position - 1) * 1800 + (g % 7) * 10 AS area, "
+              "((2500 + (p.position - 1) * 1800 + (g % 7) * 10)::bigint * (20000000 + p.floor * 100000 + "
+              "(g % 13) * 1000)) / 100 AS price, p.section, p.floor, p.position) x");
 }
 
 class RealtyPlanTest : public PlanTestBase<RealtyPlanTest> {
@@ -100,44 +143,35 @@ class RealtyPlanTest : public PlanTestBase<RealtyPlanTest> {
           RowIdSql(kBuildingRows, "b"), ", ", RowIdSql(kProjectRows, "1 + (b - 1) / 10"),
           ", 'b' || b, 'Корпус ' || b, now(), now() FROM generate_series(1, ", kBuildings, ") b"));
       tx.exec0(absl::StrCat(
+          "INSERT INTO realty_projects (id, external_id, name, create_time, update_time) SELECT ",
+          RowIdSql(kArchivedProjectRows, "p"), ", 'ap' || p, 'Архив ЖК ' || p, now(), now() FROM generate_series(1, ",
+          kArchivedProjects, ") p"));
+      tx.exec0(absl::StrCat(
+          "INSERT INTO realty_buildings (id, project_id, external_id, name, create_time, update_time) SELECT ",
+          RowIdSql(kArchivedBuildingRows, "b"), ", ", RowIdSql(kArchivedProjectRows, "1 + (b - 1) / 4"),
+          ", 'ab' || b, 'Корпус ' || b, now(), now() FROM generate_series(1, ", 4 * kArchivedProjects, ") b"));
+      // The big project: 100 buildings of 1 000 units.
+      tx.exec0(absl::StrCat("INSERT INTO realty_projects (id, external_id, name, create_time, update_time) VALUES ('",
+                            RowId(kBigProjectRows, 1), "', 'big', 'ЖК Большой', now(), now())"));
+      tx.exec0(absl::StrCat(
+          "INSERT INTO realty_buildings (id, project_id, external_id, name, create_time, update_time) SELECT ",
+          RowIdSql(kBigBuildingRows, "b"), ", '", RowId(kBigProjectRows, 1),
+          "', 'big-b' || b, 'Корпус ' || b, now(), now() FROM generate_series(1, ", kBigProjectUnits / 1000, ") b"));
+      tx.exec0(absl::StrCat(
           "INSERT INTO realty_sections (building_id, number, name, first_floor, last_floor) SELECT ",
           RowIdSql(kBuildingRows, "b"), ", s, 'Секция ' || s, 1, 25 FROM generate_series(1, ", kBuildings,
           ") b, generate_series(1, 8) s"));
       BulkLoad(tx, "clients",
                absl::StrCat("INSERT INTO clients (id, kind, name) SELECT ", RowIdSql(kClientRows, "c"),
                             ", 2, 'Клиент ' || c FROM generate_series(1, ", kClients, ") c"));
-      // Unit g: building 1 + (g - 1) / 1000; its place from (g - 1) % 1000; commerce on floor 1,
-      // apartments (апартаменты) at place 5, storage every 97th, flats otherwise with place - 1 rooms;
-      // statuses by g % 10 (0–5 available, 6 booked, 7–8 sold, 9 not released or withdrawn); a special
-      // offer every 20th, a 3 % discount every 10th.
-      BulkLoad(
-          tx, "realty_units",
-          absl::StrCat(
-              "INSERT INTO realty_units (id, external_id, project_id, building_id, section_number, floor, "
-              "position, "
-              "number, kind, purpose, status, rooms, area_centi, price_minor, price_per_m2_minor, "
-              "final_price_minor, "
-              "discounts, special_offer, create_time, update_time) SELECT ",
-              RowIdSql(kUnitRows, "g"), ", 'u' || g, ", RowIdSql(kProjectRows, "1 + (g - 1) / 10000"), ", ",
-              RowIdSql(kBuildingRows, "1 + (g - 1) / 1000"),
-              ", x.section, x.floor, x.position, g::text, x.kind, CASE WHEN x.kind = 1 THEN 1 ELSE 2 END, "
-              "x.status, "
-              "x.rooms, x.area, x.price, (x.price * 100 + x.area / 2) / x.area, "
-              "x.price - CASE WHEN g % 10 = 0 THEN (x.price * 3 + 50) / 100 ELSE 0 END, "
-              "CASE WHEN g % 10 = 0 THEN '[{\"code\":\"full\",\"name\":\"100%\",\"percent_bp\":300,"
-              "\"amount_minor\":0}]' ELSE '[]' END::jsonb, g % 20 = 3, now(), now() FROM generate_series(1, ",
-              kUnits,
-              ") g, LATERAL (SELECT i / 125 + 1 AS section, (i % 125) / 5 + 1 AS floor, i % 5 + 1 AS "
-              "position "
-              "FROM (SELECT (g - 1) % 1000 AS i) z) p, "
-              "LATERAL (SELECT CASE WHEN p.floor = 1 THEN 5 WHEN g % 97 = 0 THEN 3 WHEN p.position = 5 THEN "
-              "2 "
-              "ELSE 1 END AS kind, CASE WHEN g % 10 <= 5 THEN 2 WHEN g % 10 = 6 THEN 3 WHEN g % 10 <= 8 THEN "
-              "4 "
-              "WHEN g % 20 = 9 THEN 1 ELSE 5 END AS status, p.position - 1 AS rooms, "
-              "2500 + (p.position - 1) * 1800 + (g % 7) * 10 AS area, "
-              "((2500 + (p.position - 1) * 1800 + (g % 7) * 10)::bigint * (20000000 + p.floor * 100000 + "
-              "(g % 13) * 1000)) / 100 AS price, p.section, p.floor, p.position) x"));
+      // Unit g: building 1 + (g - 1) / 1000 in project 1 + (g - 1) / 10 000 (InsertUnits); and a
+      // developer's one big project (ЖК) of 100 000 units, of which «Подбор ОН» must read a page, not all.
+      BulkLoad(tx, "realty_units",
+               absl::StrCat(InsertUnits(kUnitRows, RowIdSql(kProjectRows, "1 + (g - 1) / 10000"), kBuildingRows,
+                                        kUnits),
+                            "; ",
+                            InsertUnits(kBigUnitRows, absl::StrCat("'", RowId(kBigProjectRows, 1), "'::uuid"),
+                                        kBigBuildingRows, kBigProjectUnits)));
       BulkLoad(
           tx, "realty_unit_prices",
           absl::StrCat(
@@ -224,7 +258,6 @@ struct Match {
 
 TEST_F(RealtyPlanTest, MatchingOfEveryCriterionIsIndexBackedAndExact) {
   BoardReader board(*pool_);
-  const std::string project = RowId(kProjectRows, 3);
   std::vector<Match> matches;
   matches.push_back({"nothing but the project", {}, "status IN (2, 3)"});
   {
@@ -259,8 +292,10 @@ TEST_F(RealtyPlanTest, MatchingOfEveryCriterionIsIndexBackedAndExact) {
     m.req.mutable_budget_max()->set_amount_minor(1'650'000'000);
     matches.push_back(m);
   }
-  for (Match& m : matches) {
-    SCOPED_TRACE(m.name);
+  // A project of 10 000 units, and the big one of 100 000.
+  for (const std::string& project : {RowId(kProjectRows, 3), RowId(kBigProjectRows, 1)}) {
+  for (Match m : matches) {
+    SCOPED_TRACE(m.name + " in " + project);
     StatementRecorder recorder;
     m.req.set_project_id(project);
     m.req.set_page_size(50);
@@ -277,6 +312,7 @@ TEST_F(RealtyPlanTest, MatchingOfEveryCriterionIsIndexBackedAndExact) {
     EXPECT_EQ(got, Column(absl::StrCat("SELECT id::text FROM realty_units WHERE project_id = '", project,
                                        "' AND ", m.where, " ORDER BY final_price_minor, id LIMIT 100")));
     EXPECT_GE(ExpectIndexBacked(recorder.Take(), "match / " + m.name), 1);
+  }
   }
 }
 
@@ -394,6 +430,56 @@ TEST_F(RealtyPlanTest, BookingReportsOfEveryScopeAndFilterAreIndexBackedAndExact
         EXPECT_GE(readers, 1);
       }
     }
+  }
+}
+
+TEST_F(RealtyPlanTest, TheProjectAndBuildingListsAreIndexBackedAndExact) {
+  InventoryStore inventory(*pool_, clock_);
+  const Principal reader = User(1, {"realty.read"});
+  const auto index_backed = [&](StatementRecorder& recorder, const std::string& table, const std::string& what) {
+    return pg::testing::ExpectNoSeqScan(db_->dsn(), recorder.Take(),
+                                        {.tables = {table},
+                                         .max_sort_rows = kMaxSorted,
+                                         .max_removed_rows = kMaxDiscarded,
+                                         .analyze = true,
+                                         .analyze_generic = true,
+                                         .what = what});
+  };
+  {
+    // Projects by name, two pages of 50 over 5 010.
+    StatementRecorder recorder;
+    v1::ListProjectsRequest req;
+    req.set_page_size(50);
+    std::vector<std::string> got;
+    for (int page = 0; page < 2; ++page) {
+      auto r = inventory.ListProjects(reader, req);
+      ASSERT_TRUE(r.ok()) << r.status();
+      for (const v1::Project& x : r->projects()) got.push_back(x.id());
+      ASSERT_FALSE(r->next_page_token().empty());
+      req.set_page_token(r->next_page_token());
+    }
+    EXPECT_EQ(got, Column("SELECT id::text FROM realty_projects ORDER BY lower(name), id LIMIT 100"));
+    EXPECT_GE(index_backed(recorder, "realty_projects", "projects"), 2);
+  }
+  for (const std::string& project : {RowId(kProjectRows, 3), RowId(kArchivedProjectRows, 777)}) {
+    // A project's buildings by name (10 of a live one, 4 of an archived one), every page of 3.
+    SCOPED_TRACE(project);
+    StatementRecorder recorder;
+    v1::ListBuildingsRequest req;
+    req.set_project_id(project);
+    req.set_page_size(3);
+    std::vector<std::string> got;
+    for (int page = 0; page < 10; ++page) {  // bounded: a token that does not move on fails, not hangs
+      auto r = inventory.ListBuildings(reader, req);
+      ASSERT_TRUE(r.ok()) << r.status();
+      for (const v1::Building& x : r->buildings()) got.push_back(x.id());
+      if (r->next_page_token().empty()) break;
+      req.set_page_token(r->next_page_token());
+    }
+    EXPECT_EQ(got, Column(absl::StrCat("SELECT id::text FROM realty_buildings WHERE project_id = '", project,
+                                       "' ORDER BY lower(name), id")));
+    EXPECT_FALSE(got.empty());
+    EXPECT_GE(index_backed(recorder, "realty_buildings", "buildings"), 2);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
 #include "services/deals/realty/demo.h"
+#include "services/deals/realty/internal.h"
 #include "services/deals/realty/realty_testing.h"
 
 namespace crm::deals::realty::testing {
@@ -73,6 +74,76 @@ TEST_F(RealtyTest, EveryBadFieldOfAUnitIsNamedAtOnce) {
                                          "unit.plan_image", "unit.position", "unit.price.currency",
                                          "unit.section_number"}));
   EXPECT_EQ(Count("SELECT count(*) FROM realty_units"), 0);
+}
+
+// Issue 16's conventions on every list: a bad page_token is named with the other violations, and
+// page_size follows deals' one page rule with its text (sql.h PageSize).
+TEST_F(RealtyTest, AListNamesABadPageTokenWithEveryOtherViolation) {
+  const std::string deals_text(PageSize("page_size", -1, kDefaultPage, kMaxPage).status().message());
+  v1::ListProjectsRequest projects;
+  projects.set_page_size(-1);
+  projects.set_page_token("not-a-token");
+  v1::ListProjectsResponse projects_out;
+  grpc::Status s = Call(&R::ListProjects, Anna(), projects, &projects_out);
+  EXPECT_EQ(Fields(s), (std::vector<std::string>{"page_size", "page_token"}));
+  EXPECT_EQ(s.error_message(), absl::StrCat(deals_text, " (and 1 more)"));
+
+  v1::ListBuildingsRequest buildings;
+  buildings.set_project_id("nope");
+  buildings.set_page_size(-1);
+  buildings.set_page_token("not-a-token");
+  v1::ListBuildingsResponse buildings_out;
+  EXPECT_EQ(Fields(Call(&R::ListBuildings, Anna(), buildings, &buildings_out)),
+            (std::vector<std::string>{"project_id", "page_size", "page_token"}));
+
+  v1::ListUnitPricesRequest prices;
+  prices.set_unit_id("nope");
+  prices.set_page_size(-1);
+  prices.set_page_token("not-a-token");
+  v1::ListUnitPricesResponse prices_out;
+  EXPECT_EQ(Fields(Call(&R::ListUnitPrices, Anna(), prices, &prices_out)),
+            (std::vector<std::string>{"unit_id", "page_size", "page_token"}));
+
+  v1::ListBookingsRequest bookings;
+  bookings.set_page_size(-1);
+  v1::ListBookingsResponse bookings_out;
+  s = Call(&B::ListBookings, Anna(), bookings, &bookings_out);
+  ASSERT_EQ(Fields(s), (std::vector<std::string>{"page_size"}));
+  EXPECT_EQ(FieldViolations(FromGrpcStatus(s))[0].description,
+            FieldViolations(PageSize("page_size", -1, kDefaultPage, kMaxPage).status())[0].description);
+}
+
+// Projects page by lower(name) as PostgreSQL lowers it: Cyrillic names («ЖК …») page through every project
+// exactly once, in order (a token made with an ASCII-only lowercase skipped or repeated them).
+TEST_F(RealtyTest, ProjectsWithCyrillicNamesPageThroughEveryOneOnce) {
+  std::vector<std::string> made;
+  for (const char* name : {"Березы", "акация", "Ясень", "клён", "Дуб"}) {
+    v1::CreateProjectRequest pr;
+    pr.mutable_project()->set_name(absl::StrCat("ЖК ", name));
+    v1::Project project;
+    ASSERT_TRUE(Ok(Call(&R::CreateProject, Head(), pr, &project)));
+    made.push_back(project.id());
+  }
+  v1::ListProjectsRequest req;
+  req.set_page_size(2);
+  std::vector<std::string> got;
+  for (int page = 0; page < 5; ++page) {
+    v1::ListProjectsResponse out;
+    ASSERT_TRUE(Ok(Call(&R::ListProjects, Anna(), req, &out)));
+    for (const v1::Project& x : out.projects()) got.push_back(x.id());
+    if (out.next_page_token().empty()) break;
+    req.set_page_token(out.next_page_token());
+  }
+  std::vector<std::string> want;
+  {
+    pqxx::connection c(db_->dsn());
+    pqxx::work tx(c);
+    for (const pqxx::row& r : tx.exec("SELECT id::text FROM realty_projects ORDER BY lower(name), id")) {
+      want.push_back(r[0].as<std::string>());
+    }
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got.size(), made.size());
 }
 
 TEST_F(RealtyTest, ReadingNeedsRealtyReadAndChangingRealtyManage) {
@@ -707,7 +778,33 @@ TEST_F(RealtyTest, SellingABookedUnitConvertsItsBookingAndCancelsTheQueue) {
   get.set_id(second.id());
   ASSERT_TRUE(Ok(Call(&B::GetBooking, Head(), get, &second)));
   EXPECT_EQ(second.status(), v1::Booking::CANCELLED);
+  EXPECT_EQ(second.end_reason(), "объект продан");
+  EXPECT_EQ(first.end_reason(), "продано");
   EXPECT_EQ(EventTypes(second.id()).back(), "crm.deals.booking.cancelled.v1");
+  EXPECT_EQ(EventTypes(first.id()).back(), v1::kBookingConvertedType);
+  // The ended bookings' events carry them as stored (one set statement ends them all), the active first;
+  // each unit status event carries the unit's version as its write left it.
+  std::vector<std::string> ended;
+  std::vector<int64_t> unit_versions;
+  for (const Event& e : Events()) {
+    if (e.type == v1::kBookingConvertedType || e.type == v1::kBookingCancelledType) {
+      v1::BookingChanged ev;
+      ASSERT_TRUE(e.env.payload().UnpackTo(&ev));
+      EXPECT_EQ(ev.booking().version(), e.aggregate_id == first.id() ? first.version() : second.version());
+      EXPECT_EQ(ev.booking().status(), e.aggregate_id == first.id() ? v1::Booking::CONVERTED : v1::Booking::CANCELLED);
+      ended.push_back(e.aggregate_id);
+    }
+    if (e.type == v1::kUnitStatusChangedType && e.aggregate_id == u.id()) {
+      v1::UnitStatusChanged ev;
+      ASSERT_TRUE(e.env.payload().UnpackTo(&ev));
+      unit_versions.push_back(ev.version());
+      EXPECT_EQ(ev.building_id(), b.id());
+    }
+  }
+  EXPECT_EQ(ended, (std::vector<std::string>{first.id(), second.id()}));
+  ASSERT_FALSE(unit_versions.empty());
+  EXPECT_EQ(unit_versions.back(), u.version());  // SOLD, as ChangeUnitStatus returned the unit
+  EXPECT_EQ(unit_versions.front(), u.version() - 1);  // BOOKED by the first booking
   v1::Booking third;
   EXPECT_EQ(Call(&B::CreateBooking, Anna(), BookingFor(u, MakeClient("Третий"), true), &third).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);

@@ -50,6 +50,16 @@ class Violations {
   const std::vector<FieldViolation>& list() const { return list_; }
   // OK when empty, else INVALID_ARGUMENT carrying every violation.
   absl::Status ToStatus() const;
+  // The value of `r`, or nullopt after recording the field violations its INVALID_ARGUMENT carries (any
+  // other failure is recorded under `field`), so a check that returns a status joins the others.
+  template <typename T>
+  std::optional<T> Value(absl::StatusOr<T> r, std::string_view field) {
+    if (r.ok()) return *std::move(r);
+    std::vector<FieldViolation> found = FieldViolations(r.status());
+    if (found.empty()) found.push_back({std::string(field), std::string(r.status().message())});
+    list_.insert(list_.end(), found.begin(), found.end());
+    return std::nullopt;
+  }
 
  private:
   std::vector<FieldViolation> list_;

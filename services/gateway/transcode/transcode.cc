@@ -19,6 +19,7 @@
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "services/gateway/transcode/json_check.h"
+#include "services/gateway/transcode/json_parse.h"
 #include "services/gateway/transcode/json_policy.h"
 #include "services/gateway/transcode/json_print.h"
 
@@ -42,7 +43,7 @@ std::string PathString(const FieldPath& path) {
 // (json_check.h), each path starting with `prefix` (the body field, or empty for a whole request);
 // protobuf's own wording never reaches the client.
 absl::Status ParseJson(std::string_view json, gpb::Message* msg, std::string_view prefix) {
-  absl::Status s = FromProtobufStatus(gpb::util::JsonStringToMessage(json, msg, JsonInputOptions()));
+  absl::Status s = ParseJsonMessage(json, msg);  // JsonStringToMessage's result, read directly (json_parse.h)
   if (s.ok()) return s;
   std::vector<FieldViolation> violations = ExplainJson(json, msg->GetDescriptor(), prefix);
   if (violations.empty()) {  // protobuf refused what the explainer accepts: still say where

@@ -1,6 +1,5 @@
 """Idempotency cases of the deals service's 1C side (D17, services/deals/erp) POST routes (issue 17): read by
-the suite's test that walks every POST route of the API descriptor set (api_conventions_test.py), and by
-tests/e2e/erp_test.py, which runs them itself.
+the suite's test that walks every POST route of the API descriptor set (api_conventions_test.py).
 
 Each case is sent twice with one Idempotency-Key (200 both times, identical bodies: one batch applied, one
 document made or signed, one report taken), then with the same key and another body (400 naming

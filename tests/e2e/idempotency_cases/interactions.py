@@ -1,6 +1,6 @@
 """Idempotency cases of the deals service's interactions (D16) and client requests (D15) POST routes
-(issue 17): read by the suite's test that walks every POST route of the API descriptor set, and by
-tests/e2e/interactions_test.py, which runs them itself.
+(issue 17): read by the suite's test that walks every POST route of the API descriptor set
+(tests/e2e/api_conventions_test.py), and by tests/e2e/interactions_test.py for the create's effect.
 
 Each case is sent twice with one Idempotency-Key (200 both times, identical bodies: one interaction, one
 request), then with the same key and another body (400 naming idempotency-key).

@@ -1,6 +1,5 @@
 """Idempotency cases of real estate's creating POST routes (issue 17, D14; services/deals/realty): read
-by the suite's test that walks every POST route of the API descriptor set, and by
-tests/e2e/realty_test.py, which runs them itself.
+by the suite's test that walks every POST route of the API descriptor set (tests/e2e/api_conventions_test.py).
 
 Each case is sent twice with one Idempotency-Key (200 both times, identical bodies: one object), then
 with the same key and another body (400 naming idempotency-key).
@@ -44,7 +43,10 @@ CASES = [
      "role": "head_of_sales",
      "path": "/v1/realty/buildings/{building}/units",
      "body": {"sectionNumber": 1, "floor": 3, "position": 1, "number": "31", "kind": "APARTMENT",
-              "areaCentiM2": "4200"}},
+              "areaCentiM2": "4200"},
+     # No free-text field for the walk to change: another unit number is the other request.
+     "other_body": {"sectionNumber": 1, "floor": 3, "position": 1, "number": "32", "kind": "APARTMENT",
+                    "areaCentiM2": "4200"}},
     {"rpc": "crm.deals.v1.RealtyService.ImportInventory",
      "role": "integrator",  # the external system's key: realty.manage
      "path": "/v1/realty/inventory:import",
@@ -59,7 +61,8 @@ CASES = [
     {"rpc": "crm.deals.v1.BookingService.CreateBooking",
      "role": "manager",  # bookings.write.own
      "path": "/v1/realty/units/{unit}/bookings",
-     "body": {"clientId": "{client}", "fee": {"amountMinor": "5000000"}, "receiptNumber": "ПКО-1"}},
+     "body": {"clientId": "{client}", "fee": {"amountMinor": "5000000"}, "receiptNumber": "ПКО-1"},
+     "other_body": {"clientId": "{client}", "fee": {"amountMinor": "5000000"}, "receiptNumber": "ПКО-2"}},
     {"rpc": "crm.deals.v1.BookingService.ReleaseBooking",
      "exempt": "ends a booking, guarded by its state: a repeat is refused (it is no longer active) and "
                "changes nothing"},
