@@ -22,6 +22,7 @@
 #include "libs/rpc/client.h"
 #include "libs/timers/timers.h"
 #include "services/dialogs/context.h"
+#include "services/dialogs/scenarios/wire.h"
 
 namespace crm::dialogs {
 
@@ -29,6 +30,7 @@ std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
   // Each part's component follows (telegram, inbox, scenarios), in the order they depend on each other.
+  all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
   return all;
 }
 
@@ -81,7 +83,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
               .service_key = server.service_key(),
               .public_url = public_url};
   // The parts (README.md): each adds its services, workers and timer kinds.
-  (void)ctx;
+  CRM_ASSIGN_OR_RETURN(scenarios::ScenarioRunner* scenario_runner, WireScenarios(ctx));  // T3, T4
+  (void)scenario_runner;  // the inbox calls OnInput and sets its ActionSink (scenarios/runner.h)
   if (!env.status().ok()) return absl::OkStatus();
 
   // Timers of every registered kind, on every replica (SKIP LOCKED: each fires once).
