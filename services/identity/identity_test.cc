@@ -1476,6 +1476,8 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   // Issue 17 (migration 0010): the 1C side of deals (services/deals/erp/README.md).
   want["head_of_sales"].insert("erp.manage");
   want["integrator"].insert("erp.sync");
+  // Issue 18 (migration 0011): the dialogs service's scenarios and reading scopes.
+  want["telegram_operator"].insert("dialogs.read.own");
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
@@ -1483,6 +1485,7 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   all.insert({"bookings.read.own", "bookings.write.team"});  // real estate, administrator only
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
   all.insert({"interactions.read.team", "interactions.write.team"});  // issue 17: no other role has these
+  all.insert({"dialogs.admin", "dialogs.read.team"});  // issue 18: no other role has these
   want["administrator"] = all;
   auto roles = store_->ListRoles();
   ASSERT_TRUE(roles.ok()) << roles.status();
