@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include "google/protobuf/text_format.h"
+#include "libs/base/clock.h"
+#include "libs/events/outbox.h"
 #include "libs/pg/pool.h"
 #include "services/dialogs/scenarios/store.h"
 
@@ -141,7 +143,8 @@ v1::Scenario DemoScenario() {
 }
 
 absl::Status InstallDemoScenario(crm::pg::Pool& pool) {
-  ScenarioStore store(pool);
+  crm::events::OutboxWriter outbox("dialogs", SystemClock());
+  ScenarioStore store(pool, SystemClock(), outbox);
   v1::Scenario s = DemoScenario();
   s.set_id(kDemoScenarioId);
   s.set_active(true);

@@ -15,6 +15,7 @@
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/calendar/calendar.h"
+#include "libs/events/outbox.h"
 #include "libs/pg/pool.h"
 #include "libs/timers/timers.h"
 #include "services/dialogs/scenarios/demo.h"
@@ -85,8 +86,9 @@ class ScenarioRunnerTest : public ScenariosDbTest {
     ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &s));
     s.set_bot_id(bot);
     s.set_active(true);
-    ScenarioStore store(*pool_, clock_);
-    ASSERT_TRUE(store.Create("test", s, "").ok());
+    crm::events::OutboxWriter outbox("dialogs", clock_);
+    ScenarioStore store(*pool_, clock_, outbox);
+    ASSERT_TRUE(store.Create({}, s, "").ok());
   }
 
   static v1::Input Text(std::string t) {
@@ -256,12 +258,13 @@ TEST_F(ScenarioRunnerTest, NoActiveScenarioNoActions) {
 
 TEST_F(ScenarioRunnerTest, ADialogMovesToTheNewVersionWhenItLeavesItsStage) {
   Input(kDialog, Start());
-  ScenarioStore store(*pool_, clock_);
+  crm::events::OutboxWriter outbox("dialogs", clock_);
+  ScenarioStore store(*pool_, clock_, outbox);
   absl::StatusOr<v1::Scenario> s = store.Get(kDemoScenarioId, 0);
   ASSERT_TRUE(s.ok()) << s.status();
   s->mutable_stages(1)->mutable_entry_actions(0)->mutable_menu()->set_text("Тема обращения?");
   s->mutable_stages(0)->clear_keys();  // the contact key gone in version 2
-  ASSERT_TRUE(store.Update(*s).ok());
+  ASSERT_TRUE(store.Update({}, *s).ok());
   // Still in the greeting stage of version 1: the contact is its key; the menu comes from version 2.
   std::vector<v1::Action> a = Input(kDialog, Contact());
   ASSERT_EQ(a.size(), 2u);

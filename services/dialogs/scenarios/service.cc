@@ -31,7 +31,7 @@ grpc::Status ScenarioServiceImpl::CreateScenario(grpc::ServerContext* ctx, const
                                                  v1::Scenario* out) {
   return crm::rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Scenario> {
     CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdminPermission));
-    return store_.Create(crm::rpc::IdempotencyCaller(caller), req->scenario(), crm::rpc::IdempotencyKey(*ctx));
+    return store_.Create(caller, req->scenario(), crm::rpc::IdempotencyKey(*ctx));
   });
 }
 
@@ -55,7 +55,7 @@ grpc::Status ScenarioServiceImpl::UpdateScenario(grpc::ServerContext* ctx, const
                                                  v1::Scenario* out) {
   return crm::rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Scenario> {
     CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdminPermission));
-    return store_.Update(req->scenario());
+    return store_.Update(caller, req->scenario());
   });
 }
 
@@ -107,7 +107,7 @@ grpc::Status ScenarioServiceImpl::ImportScenario(grpc::ServerContext* ctx, const
                                                  v1::Scenario* out) {
   return crm::rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Scenario> {
     CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdminPermission));
-    return store_.Import(crm::rpc::IdempotencyCaller(caller), *req, crm::rpc::IdempotencyKey(*ctx));
+    return store_.Import(caller, *req, crm::rpc::IdempotencyKey(*ctx));
   });
 }
 

@@ -9,15 +9,18 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "proto/crm/dialogs/v1/scenario_event_types.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "libs/events/outbox.h"
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
+#include "libs/rpc/call.h"
 #include "services/dialogs/scenarios/validate.h"
 
 namespace crm::dialogs::scenarios {
@@ -130,10 +133,25 @@ absl::StatusOr<v1::Scenario> ParseExport(std::string_view json, std::string_view
   return s;
 }
 
-ScenarioStore::ScenarioStore(crm::pg::Pool& pool, const Clock& clock) : pool_(pool), clock_(clock) {}
-ScenarioStore::ScenarioStore(crm::pg::Pool& pool) : pool_(pool), clock_(SystemClock()) {}
+ScenarioStore::ScenarioStore(crm::pg::Pool& pool, const Clock& clock, const crm::events::OutboxWriter& outbox)
+    : pool_(pool), clock_(clock), outbox_(outbox) {}
 
-absl::Status ScenarioStore::Insert(pqxx::transaction_base& tx, v1::Scenario& s) {
+absl::Status ScenarioStore::Event(pqxx::transaction_base& tx, const Principal& caller, const v1::Scenario& s,
+                                  const char* type) const {
+  v1::ScenarioChanged e;
+  e.set_scenario_id(s.id());
+  e.set_bot_id(s.bot_id());
+  e.set_name(s.name());
+  e.set_version(s.version());
+  e.set_active(s.active());
+  *e.mutable_time() = s.update_time();
+  return outbox_
+      .Append(tx, {.aggregate_type = v1::kScenarioAggregate, .aggregate_id = s.id(), .type = type, .payload = &e,
+                   .actor = caller})
+      .status();
+}
+
+absl::Status ScenarioStore::Insert(pqxx::transaction_base& tx, const Principal& caller, v1::Scenario& s) {
   const absl::Time now = clock_.Now();
   if (s.id().empty()) s.set_id(NewUuidV7());
   s.set_version(1);
@@ -143,15 +161,15 @@ absl::Status ScenarioStore::Insert(pqxx::transaction_base& tx, v1::Scenario& s) 
   crm::pg::ExecPrepared(tx, kInsertHead, s.id(), s.bot_id(), s.name(), s.version(), s.active(), at);
   const std::string body = s.SerializeAsString();
   crm::pg::ExecPrepared(tx, kInsertVersion, s.id(), s.version(), pqxx::binarystring(body.data(), body.size()), at);
-  return absl::OkStatus();
+  return Event(tx, caller, s, v1::kScenarioCreatedType);
 }
 
-absl::StatusOr<v1::Scenario> ScenarioStore::Create(std::string_view caller, const v1::Scenario& in,
+absl::StatusOr<v1::Scenario> ScenarioStore::Create(const Principal& caller, const v1::Scenario& in,
                                                    std::string_view key) {
   CRM_RETURN_IF_ERROR(ErrorsAsStatus(Validate(in)));
   v1::CreateScenarioRequest request;
   *request.mutable_scenario() = in;
-  const crm::pg::IdempotencyScope scope{.caller = std::string(caller),
+  const crm::pg::IdempotencyScope scope{.caller = crm::rpc::IdempotencyCaller(caller),
                                         .method = "crm.dialogs.v1.ScenarioService/CreateScenario",
                                         .key = std::string(key)};
   v1::Scenario out;
@@ -159,14 +177,14 @@ absl::StatusOr<v1::Scenario> ScenarioStore::Create(std::string_view caller, cons
     return crm::pg::RunIdempotent(tx, scope, clock_.Now(), request, out, [&]() -> absl::Status {
       out = in;
       out.clear_id();
-      return Insert(tx, out);
+      return Insert(tx, caller, out);
     });
   });
   CRM_RETURN_IF_ERROR(ActiveTaken(s, in.bot_id()));
   return out;
 }
 
-absl::StatusOr<v1::Scenario> ScenarioStore::Import(std::string_view caller, const v1::ImportScenarioRequest& req,
+absl::StatusOr<v1::Scenario> ScenarioStore::Import(const Principal& caller, const v1::ImportScenarioRequest& req,
                                                    std::string_view key) {
   CRM_ASSIGN_OR_RETURN(v1::Scenario in, ParseExport(req.json(), "json"));
   in.clear_id();
@@ -176,14 +194,14 @@ absl::StatusOr<v1::Scenario> ScenarioStore::Import(std::string_view caller, cons
   if (!req.bot_id().empty()) in.set_bot_id(req.bot_id());
   in.set_active(req.active());
   CRM_RETURN_IF_ERROR(ErrorsAsStatus(Validate(in)));
-  const crm::pg::IdempotencyScope scope{.caller = std::string(caller),
+  const crm::pg::IdempotencyScope scope{.caller = crm::rpc::IdempotencyCaller(caller),
                                         .method = "crm.dialogs.v1.ScenarioService/ImportScenario",
                                         .key = std::string(key)};
   v1::Scenario out;
   absl::Status s = crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     return crm::pg::RunIdempotent(tx, scope, clock_.Now(), req, out, [&]() -> absl::Status {
       out = in;
-      return Insert(tx, out);
+      return Insert(tx, caller, out);
     });
   });
   CRM_RETURN_IF_ERROR(ActiveTaken(s, in.bot_id()));
@@ -195,7 +213,9 @@ absl::Status ScenarioStore::InstallFixed(const v1::Scenario& in) {
   return crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     if (!crm::pg::ExecPrepared(tx, kExists, in.id()).empty()) return absl::OkStatus();
     v1::Scenario s = in;
-    return Insert(tx, s);
+    Principal demo;
+    demo.set_service("dialogs");
+    return Insert(tx, demo, s);
   });
 }
 
@@ -257,7 +277,7 @@ absl::StatusOr<v1::ListScenariosResponse> ScenarioStore::List(const v1::ListScen
   return out;
 }
 
-absl::StatusOr<v1::Scenario> ScenarioStore::Update(const v1::Scenario& in) {
+absl::StatusOr<v1::Scenario> ScenarioStore::Update(const Principal& caller, const v1::Scenario& in) {
   std::vector<FieldViolation> v;
   if (!IsUuid(in.id())) v.push_back({"scenario.id", "must be a UUID"});
   if (in.version() < 0) v.push_back({"scenario.version", "must not be negative"});
@@ -282,7 +302,7 @@ absl::StatusOr<v1::Scenario> ScenarioStore::Update(const v1::Scenario& in) {
     const std::string body = out.SerializeAsString();
     crm::pg::ExecPrepared(tx, kInsertVersion, out.id(), out.version(),
                           pqxx::binarystring(body.data(), body.size()), at);
-    return absl::OkStatus();
+    return Event(tx, caller, out, v1::kScenarioUpdatedType);
   });
   CRM_RETURN_IF_ERROR(ActiveTaken(s, in.bot_id()));
   return out;

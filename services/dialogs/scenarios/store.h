@@ -4,10 +4,12 @@
 // version, active) and every version's definition, append-only, so a dialog in a stage keeps its version.
 // Writes validate the whole definition (every error at once, validate.h); creates honour an idempotency
 // key (crm::pg::RunIdempotent in the same transaction); updates are optimistic (version 0 = any, a stale
-// one ABORTED); at most one active scenario per bot (FAILED_PRECONDITION naming scenario.active).
+// one ABORTED); at most one active scenario per bot (FAILED_PRECONDITION naming scenario.active). Every
+// write appends its ScenarioChanged event (crm.dialogs.scenario.v1, scenario_event_types.h) to the outbox
+// in its transaction.
 //
 // Example:
-//   ScenarioStore store(pool, clock);
+//   ScenarioStore store(pool, clock, outbox);
 //   CRM_ASSIGN_OR_RETURN(v1::Scenario s, store.Create(caller, scenario, rpc::IdempotencyKey(ctx)));
 //   CRM_ASSIGN_OR_RETURN(std::string json, store.Export(s.id(), 0));
 #ifndef CRM_SERVICES_DIALOGS_SCENARIOS_STORE_H_
@@ -19,6 +21,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "crm/common/v1/common.pb.h"
 #include "crm/dialogs/v1/scenarios.pb.h"
 
 namespace pqxx {
@@ -27,6 +30,9 @@ class transaction_base;
 namespace crm {
 class Clock;
 }  // namespace crm
+namespace crm::events {
+class OutboxWriter;
+}  // namespace crm::events
 namespace crm::pg {
 class Pool;
 }  // namespace crm::pg
@@ -40,21 +46,23 @@ inline constexpr int kMaxPageSize = 200;
 
 class ScenarioStore {
  public:
-  // `pool` (migrated with the component "scenarios") and `clock` must outlive the store.
-  ScenarioStore(crm::pg::Pool& pool, const Clock& clock);
-  explicit ScenarioStore(crm::pg::Pool& pool);  // the system clock
+  using Principal = crm::common::v1::Principal;
+
+  // `pool` (migrated with the events and "scenarios" components), `clock` and `outbox` (service
+  // "dialogs") must outlive the store.
+  ScenarioStore(crm::pg::Pool& pool, const Clock& clock, const crm::events::OutboxWriter& outbox);
 
   // Version 1 of a new scenario. `caller` scopes the idempotency key ("" key: not idempotent).
-  absl::StatusOr<v1::Scenario> Create(std::string_view caller, const v1::Scenario& scenario, std::string_view key);
+  absl::StatusOr<v1::Scenario> Create(const Principal& caller, const v1::Scenario& scenario, std::string_view key);
   // `version` 0 = the newest. NOT_FOUND for an unknown id or version.
   absl::StatusOr<v1::Scenario> Get(std::string_view id, int64_t version);
   absl::StatusOr<v1::ListScenariosResponse> List(const v1::ListScenariosRequest& req);
   // The next version of scenario.id with scenario's definition; bot_id cannot change.
-  absl::StatusOr<v1::Scenario> Update(const v1::Scenario& scenario);
+  absl::StatusOr<v1::Scenario> Update(const Principal& caller, const v1::Scenario& scenario);
   // proto3 JSON of a version's definition (without id, version, active and times).
   absl::StatusOr<std::string> Export(std::string_view id, int64_t version);
   // A new scenario from an export (as Create; INVALID_ARGUMENT naming "json" when it does not parse).
-  absl::StatusOr<v1::Scenario> Import(std::string_view caller, const v1::ImportScenarioRequest& req,
+  absl::StatusOr<v1::Scenario> Import(const Principal& caller, const v1::ImportScenarioRequest& req,
                                       std::string_view key);
   // The demo: creates `scenario` under its own id unless a scenario with that id exists.
   absl::Status InstallFixed(const v1::Scenario& scenario);
@@ -65,10 +73,13 @@ class ScenarioStore {
   static absl::StatusOr<std::optional<v1::Scenario>> LoadActive(pqxx::transaction_base& tx, std::string_view bot_id);
 
  private:
-  absl::Status Insert(pqxx::transaction_base& tx, v1::Scenario& scenario);
+  absl::Status Insert(pqxx::transaction_base& tx, const Principal& caller, v1::Scenario& scenario);
+  absl::Status Event(pqxx::transaction_base& tx, const Principal& caller, const v1::Scenario& s,
+                     const char* type) const;
 
   crm::pg::Pool& pool_;
   const Clock& clock_;
+  const crm::events::OutboxWriter& outbox_;
 };
 
 // The definition of `s` as export writes it (proto3 JSON, fields in proto order, no id/version/times).

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
+#include "libs/events/outbox.h"
 #include "services/dialogs/scenarios/demo.h"
 #include "services/dialogs/scenarios/scenarios_testing.h"
 
@@ -19,7 +20,8 @@ class ScenarioStoreTest : public ScenariosDbTest {
  protected:
   void SetUp() override {
     ScenariosDbTest::SetUp();
-    store_ = std::make_unique<ScenarioStore>(*pool_, clock_);
+    caller_.set_id("u1");
+    store_ = std::make_unique<ScenarioStore>(*pool_, clock_, outbox_);
   }
   v1::Scenario Named(std::string bot, std::string name) {
     v1::Scenario s = DemoScenario();
@@ -29,6 +31,8 @@ class ScenarioStoreTest : public ScenariosDbTest {
   }
 
   ManualClock clock_{absl::FromUnixSeconds(1796000000)};
+  crm::events::OutboxWriter outbox_{"dialogs", clock_};
+  crm::common::v1::Principal caller_;
   std::unique_ptr<ScenarioStore> store_;
 };
 
@@ -37,7 +41,7 @@ TEST_F(ScenarioStoreTest, CreateRefusesABadScenarioNamingEveryProblem) {
   s.clear_bot_id();
   s.mutable_stages(0)->set_first(false);
   s.mutable_stages(1)->mutable_keys(0)->mutable_actions(2)->set_stage("404");
-  absl::StatusOr<v1::Scenario> r = store_->Create("u1", s, "");
+  absl::StatusOr<v1::Scenario> r = store_->Create(caller_, s, "");
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   std::set<std::string> fields;
   for (const FieldViolation& v : FieldViolations(r.status())) fields.insert(v.field);
@@ -47,55 +51,63 @@ TEST_F(ScenarioStoreTest, CreateRefusesABadScenarioNamingEveryProblem) {
 }
 
 TEST_F(ScenarioStoreTest, CreateIsIdempotentByKey) {
-  absl::StatusOr<v1::Scenario> a = store_->Create("u1", Named("bot1", "Основной"), "k1");
+  absl::StatusOr<v1::Scenario> a = store_->Create(caller_, Named("bot1", "Основной"), "k1");
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->version(), 1);
-  absl::StatusOr<v1::Scenario> again = store_->Create("u1", Named("bot1", "Основной"), "k1");
+  absl::StatusOr<v1::Scenario> again = store_->Create(caller_, Named("bot1", "Основной"), "k1");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->id(), a->id());
   EXPECT_EQ(db_->Count("SELECT count(*) FROM scenarios"), 1);
-  absl::StatusOr<v1::Scenario> other = store_->Create("u1", Named("bot1", "Другой"), "k1");
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM outbox"), 1);  // one event too
+  absl::StatusOr<v1::Scenario> other = store_->Create(caller_, Named("bot1", "Другой"), "k1");
   ASSERT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FieldViolations(other.status())[0].field, "idempotency-key");
 }
 
 TEST_F(ScenarioStoreTest, UpdateWritesTheNextVersionKeepingTheOldOnes) {
-  absl::StatusOr<v1::Scenario> a = store_->Create("u1", Named("bot1", "Основной"), "");
+  absl::StatusOr<v1::Scenario> a = store_->Create(caller_, Named("bot1", "Основной"), "");
   ASSERT_TRUE(a.ok()) << a.status();
   v1::Scenario edit = *a;
   edit.mutable_stages(0)->mutable_entry_actions(0)->set_text("Добрый день!");
   clock_.Advance(absl::Minutes(5));
-  absl::StatusOr<v1::Scenario> b = store_->Update(edit);
+  absl::StatusOr<v1::Scenario> b = store_->Update(caller_, edit);
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->version(), 2);
   EXPECT_EQ(b->create_time().seconds(), a->create_time().seconds());
   EXPECT_EQ(b->update_time().seconds(), a->update_time().seconds() + 300);
   // A stale version is ABORTED; version 0 overwrites.
-  EXPECT_EQ(store_->Update(edit).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->Update(caller_, edit).status().code(), absl::StatusCode::kAborted);
   edit.set_version(0);
-  EXPECT_EQ(store_->Update(edit)->version(), 3);
+  EXPECT_EQ(store_->Update(caller_, edit)->version(), 3);
   // Every version stays readable: a dialog in a stage keeps its own.
   EXPECT_EQ(store_->Get(a->id(), 1)->stages(0).entry_actions(0).text(), a->stages(0).entry_actions(0).text());
   EXPECT_EQ(store_->Get(a->id(), 0)->version(), 3);
   EXPECT_EQ(store_->Get(a->id(), 9).status().code(), absl::StatusCode::kNotFound);
+  // Each write's event, in its transaction, on crm.dialogs.scenario.v1 keyed by the scenario.
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM outbox WHERE topic = 'crm.dialogs.scenario.v1' AND aggregateid = '" +
+                       a->id() + "' AND type = 'crm.dialogs.scenario.created.v1'"),
+            1);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM outbox WHERE aggregateid = '" + a->id() +
+                       "' AND type = 'crm.dialogs.scenario.updated.v1'"),
+            2);
   // The bot cannot change; an invalid edit names its fields.
   edit.set_bot_id("bot2");
-  EXPECT_EQ(FieldViolations(store_->Update(edit).status())[0].field, "scenario.bot_id");
+  EXPECT_EQ(FieldViolations(store_->Update(caller_, edit).status())[0].field, "scenario.bot_id");
 }
 
 TEST_F(ScenarioStoreTest, OneActiveScenarioPerBot) {
   v1::Scenario s = Named("bot1", "A");
   s.set_active(true);
-  ASSERT_TRUE(store_->Create("u1", s, "").ok());
+  ASSERT_TRUE(store_->Create(caller_, s, "").ok());
   s.set_name("B");
-  EXPECT_EQ(store_->Create("u1", s, "").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Create(caller_, s, "").status().code(), absl::StatusCode::kFailedPrecondition);
   s.set_bot_id("bot2");
-  EXPECT_TRUE(store_->Create("u1", s, "").ok());
+  EXPECT_TRUE(store_->Create(caller_, s, "").ok());
 }
 
 TEST_F(ScenarioStoreTest, ListFollowsThePageRule) {
-  for (const char* name : {"e", "a", "d", "b", "c"}) ASSERT_TRUE(store_->Create("u1", Named("bot1", name), "").ok());
-  ASSERT_TRUE(store_->Create("u1", Named("bot2", "z"), "").ok());
+  for (const char* name : {"e", "a", "d", "b", "c"}) ASSERT_TRUE(store_->Create(caller_, Named("bot1", name), "").ok());
+  ASSERT_TRUE(store_->Create(caller_, Named("bot2", "z"), "").ok());
   v1::ListScenariosRequest req;
   req.set_bot_id("bot1");
   req.set_page_size(2);
@@ -126,14 +138,14 @@ TEST_F(ScenarioStoreTest, ListFollowsThePageRule) {
 }
 
 TEST_F(ScenarioStoreTest, ExportImportRoundTrips) {
-  absl::StatusOr<v1::Scenario> a = store_->Create("u1", Named("bot1", "Основной"), "");
+  absl::StatusOr<v1::Scenario> a = store_->Create(caller_, Named("bot1", "Основной"), "");
   ASSERT_TRUE(a.ok()) << a.status();
   absl::StatusOr<std::string> json = store_->Export(a->id(), 0);
   ASSERT_TRUE(json.ok()) << json.status();
   v1::ImportScenarioRequest req;
   req.set_json(*json);
   req.set_bot_id("bot2");
-  absl::StatusOr<v1::Scenario> b = store_->Import("u1", req, "imp1");
+  absl::StatusOr<v1::Scenario> b = store_->Import(caller_, req, "imp1");
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_NE(b->id(), a->id());
   EXPECT_EQ(b->bot_id(), "bot2");
@@ -146,9 +158,9 @@ TEST_F(ScenarioStoreTest, ExportImportRoundTrips) {
   parsed->set_bot_id("bot1");
   EXPECT_EQ(*ExportJson(*parsed), *json);
   // Idempotent by key; a document that does not parse names json.
-  EXPECT_EQ(store_->Import("u1", req, "imp1")->id(), b->id());
+  EXPECT_EQ(store_->Import(caller_, req, "imp1")->id(), b->id());
   req.set_json("{");
-  EXPECT_EQ(FieldViolations(store_->Import("u1", req, "").status())[0].field, "json");
+  EXPECT_EQ(FieldViolations(store_->Import(caller_, req, "").status())[0].field, "json");
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 namespace crm::dialogs {
 
 absl::StatusOr<scenarios::ScenarioRunner*> WireScenarios(Context& ctx) {
-  auto* store = ctx.server.Own(std::make_unique<scenarios::ScenarioStore>(ctx.pool, ctx.clock));
+  auto* store = ctx.server.Own(std::make_unique<scenarios::ScenarioStore>(ctx.pool, ctx.clock, ctx.outbox));
   ctx.server.AddService(ctx.server.Own(std::make_unique<scenarios::ScenarioServiceImpl>(*store, ctx.clock)));
   auto* runner = ctx.server.Own(std::make_unique<scenarios::ScenarioRunner>(ctx.clock, ctx.calendar));
   CRM_RETURN_IF_ERROR(ctx.timer_kinds.Register(
