@@ -15,7 +15,8 @@
 //     the exhausted actions run (then CLOSE when `close`), otherwise the unrecognised actions run.
 //     Staying in the stage re-arms the waiting timer. /start without a START key restarts the scenario.
 //   - A list runs in order; an action with pause_seconds > 0 stops the list and starts a "resume" timer;
-//     when it fires the list goes on from that action. GO_TO_STAGE, CLOSE, MARK_SPAM, FINISH and an
+//     when it fires the list goes on from that action (a newer paused list supersedes an older one).
+//     GO_TO_STAGE, CLOSE, MARK_SPAM, FINISH and an
 //     action with `finish` end the list (validation refuses actions after them).
 //   - A finished dialog (the operators') only gets the out-of-hours notice; a closed one gets nothing.
 //   - Out of hours (T4): the first client input of a non-working period gets the out-of-hours text; the

@@ -16,8 +16,10 @@
 #include "libs/base/time.h"
 #include "libs/calendar/calendar.h"
 #include "libs/pg/prepared.h"
+#include "libs/pg/statement_recorder.h"
 #include "libs/timers/timers.h"
 #include "services/dialogs/scenarios/engine.h"
+#include "services/dialogs/scenarios/spam.h"
 #include "services/dialogs/scenarios/store.h"
 
 namespace crm::dialogs::scenarios {
@@ -31,10 +33,6 @@ constexpr char kUpsertState[] =
     "finished, state, update_time) VALUES ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9, $10::timestamptz) "
     "ON CONFLICT (dialog_id) DO UPDATE SET version = EXCLUDED.version, stage = EXCLUDED.stage, "
     "finished = EXCLUDED.finished, state = EXCLUDED.state, update_time = EXCLUDED.update_time";
-constexpr char kIsSpam[] = "SELECT 1 FROM scenario_spam WHERE bot_id = $1 AND client_key = $2";
-constexpr char kMarkSpam[] =
-    "INSERT INTO scenario_spam (bot_id, client_key, dialog_id, create_time) VALUES ($1, $2, $3, "
-    "$4::timestamptz) ON CONFLICT DO NOTHING";
 
 std::string TimerKey(std::string_view dialog_id, int64_t seq) {
   return absl::StrCat(kTimerKind, ":", AsAbsl(dialog_id), ":", seq);
@@ -98,6 +96,7 @@ absl::StatusOr<std::vector<v1::Action>> ScenarioRunner::Run(pqxx::transaction_ba
                                                             const v1::Input& input, int64_t timer_seq,
                                                             bool from_timer) {
   DialogRef dialog = given;
+  crm::pg::RecordStatement(kLockState, {dialog.dialog_id});
   pqxx::result row = crm::pg::ExecPrepared(tx, kLockState, dialog.dialog_id);
   v1::ScenarioState state;
   std::optional<v1::Scenario> current;
@@ -136,7 +135,7 @@ absl::StatusOr<std::vector<v1::Action>> ScenarioRunner::Run(pqxx::transaction_ba
   for (v1::Action& a : r.actions) {
     if (!dialog.private_chat) ForGroupChat(a);
     if (a.kind() == v1::ACTION_KIND_MARK_SPAM && !dialog.client_key.empty()) {
-      crm::pg::ExecPrepared(tx, kMarkSpam, dialog.bot_id, dialog.client_key, dialog.dialog_id, at);
+      CRM_RETURN_IF_ERROR(SpamList::Add(tx, dialog.bot_id, dialog.client_key, dialog.dialog_id, now));
     }
   }
   const std::string body = r.state.SerializeAsString();
@@ -168,6 +167,7 @@ absl::Status ScenarioRunner::OnTimer(pqxx::transaction_base& tx, const crm::time
 
 absl::StatusOr<std::optional<v1::ScenarioState>> ScenarioRunner::State(pqxx::transaction_base& tx,
                                                                       std::string_view dialog_id) {
+  crm::pg::RecordStatement(kReadState, {std::string(dialog_id)});
   pqxx::result r = crm::pg::ExecPrepared(tx, kReadState, std::string(dialog_id));
   if (r.empty()) return std::optional<v1::ScenarioState>();
   CRM_ASSIGN_OR_RETURN(v1::ScenarioState s, ParseState(r[0][0]));
@@ -176,7 +176,7 @@ absl::StatusOr<std::optional<v1::ScenarioState>> ScenarioRunner::State(pqxx::tra
 
 absl::StatusOr<bool> ScenarioRunner::IsSpam(pqxx::transaction_base& tx, std::string_view bot_id,
                                             std::string_view client_key) {
-  return !crm::pg::ExecPrepared(tx, kIsSpam, std::string(bot_id), std::string(client_key)).empty();
+  return SpamList::Contains(tx, bot_id, client_key);
 }
 
 }  // namespace crm::dialogs::scenarios

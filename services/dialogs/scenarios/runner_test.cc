@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
@@ -20,6 +21,7 @@
 #include "libs/timers/timers.h"
 #include "services/dialogs/scenarios/demo.h"
 #include "services/dialogs/scenarios/scenarios_testing.h"
+#include "services/dialogs/scenarios/spam.h"
 #include "services/dialogs/scenarios/store.h"
 
 namespace crm::dialogs::scenarios {
@@ -228,6 +230,50 @@ TEST_F(ScenarioRunnerTest, SpamIsClosedAndNeverStartedAgainForThatClient) {
   EXPECT_THAT(Input({.dialog_id = "s2", .bot_id = "bot-s", .client_key = "666"}, Start()), IsEmpty());
   EXPECT_THAT(Kinds(Input({.dialog_id = "s3", .bot_id = "bot-s", .client_key = "777"}, Start())),
               ElementsAre(v1::ACTION_KIND_SEND_TEXT));
+  // The list (newest first), and taking the client off it: they are started again.
+  SpamList list(*pool_);
+  v1::ListSpamRequest req;
+  req.set_bot_id("bot-s");
+  absl::StatusOr<v1::ListSpamResponse> listed = list.List(req);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->spam_entries_size(), 1);
+  EXPECT_EQ(listed->spam_entries(0).client_key(), "666");
+  EXPECT_EQ(listed->spam_entries(0).dialog_id(), "s1");
+  EXPECT_EQ(listed->spam_entries(0).create_time().seconds(), absl::ToUnixSeconds(kMonday12));
+  v1::RemoveSpamRequest remove;
+  remove.set_bot_id("bot-s");
+  remove.set_client_key("666");
+  EXPECT_TRUE(list.Remove(remove).ok());
+  EXPECT_EQ(list.Remove(remove).code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Kinds(Input({.dialog_id = "s4", .bot_id = "bot-s", .client_key = "666"}, Start())),
+              ElementsAre(v1::ACTION_KIND_SEND_TEXT));
+}
+
+TEST_F(ScenarioRunnerTest, TheSpamListFollowsThePageRule) {
+  ASSERT_TRUE(crm::pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+                for (int i = 0; i < 5; ++i) {
+                  CRM_RETURN_IF_ERROR(SpamList::Add(tx, "b", absl::StrCat("c", i), "d", kMonday12 + absl::Seconds(i % 2)));
+                }
+                return absl::OkStatus();
+              }).ok());
+  SpamList list(*pool_);
+  v1::ListSpamRequest req;
+  req.set_bot_id("b");
+  req.set_page_size(2);
+  std::vector<std::string> keys;
+  for (int page = 0; page < 5; ++page) {
+    absl::StatusOr<v1::ListSpamResponse> r = list.List(req);
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (const v1::SpamEntry& e : r->spam_entries()) keys.push_back(e.client_key());
+    if (r->next_page_token().empty()) break;
+    req.set_page_token(r->next_page_token());
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"c3", "c1", "c4", "c2", "c0"}));  // newest first, then by client
+  req.set_page_size(-1);
+  req.set_page_token("x");
+  req.clear_bot_id();
+  absl::Status bad = list.List(req).status();
+  ASSERT_EQ(FieldViolations(bad).size(), 3u);
 }
 
 TEST_F(ScenarioRunnerTest, AGroupChatGetsNoContactButton) {

@@ -8,6 +8,7 @@
 #include "libs/base/status.h"
 #include "libs/rpc/call.h"
 #include "services/dialogs/scenarios/engine.h"
+#include "services/dialogs/scenarios/spam.h"
 #include "services/dialogs/scenarios/store.h"
 #include "services/dialogs/scenarios/validate.h"
 
@@ -108,6 +109,23 @@ grpc::Status ScenarioServiceImpl::ImportScenario(grpc::ServerContext* ctx, const
   return crm::rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::Scenario> {
     CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdminPermission));
     return store_.Import(caller, *req, crm::rpc::IdempotencyKey(*ctx));
+  });
+}
+
+grpc::Status ScenarioServiceImpl::ListSpam(grpc::ServerContext* ctx, const v1::ListSpamRequest* req,
+                                           v1::ListSpamResponse* out) {
+  return crm::rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<v1::ListSpamResponse> {
+    CRM_RETURN_IF_ERROR(RequireRead(caller));
+    return spam_.List(*req);
+  });
+}
+
+grpc::Status ScenarioServiceImpl::RemoveSpam(grpc::ServerContext* ctx, const v1::RemoveSpamRequest* req,
+                                             google::protobuf::Empty* out) {
+  return crm::rpc::Serve(*ctx, out, [&](const Principal& caller) -> absl::StatusOr<google::protobuf::Empty> {
+    CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdminPermission));
+    CRM_RETURN_IF_ERROR(spam_.Remove(*req));
+    return google::protobuf::Empty();
   });
 }
 

@@ -3,7 +3,7 @@
 // The gRPC face of scenarios (proto/crm/dialogs/v1/scenarios.proto, ScenarioService; T3): thin handlers
 // that check the caller's permission and call the store, the validator or the dry run. dialogs.admin
 // edits (create, update, import) and may read; any dialogs.read.* reads (get, list, export, validate,
-// dry run).
+// dry run, the spam list); dialogs.admin takes a client off the spam list.
 #ifndef CRM_SERVICES_DIALOGS_SCENARIOS_SERVICE_H_
 #define CRM_SERVICES_DIALOGS_SCENARIOS_SERVICE_H_
 
@@ -16,13 +16,15 @@ class Clock;
 namespace crm::dialogs::scenarios {
 
 class ScenarioStore;
+class SpamList;
 
 inline constexpr char kAdminPermission[] = "dialogs.admin";
 
 class ScenarioServiceImpl final : public crm::dialogs::v1::ScenarioService::Service {
  public:
   // `store` and `clock` must outlive the service.
-  ScenarioServiceImpl(ScenarioStore& store, const Clock& clock) : store_(store), clock_(clock) {}
+  ScenarioServiceImpl(ScenarioStore& store, SpamList& spam, const Clock& clock)
+      : store_(store), spam_(spam), clock_(clock) {}
 
   grpc::Status CreateScenario(grpc::ServerContext* ctx, const v1::CreateScenarioRequest* req,
                               v1::Scenario* out) override;
@@ -39,9 +41,13 @@ class ScenarioServiceImpl final : public crm::dialogs::v1::ScenarioService::Serv
                               v1::ExportScenarioResponse* out) override;
   grpc::Status ImportScenario(grpc::ServerContext* ctx, const v1::ImportScenarioRequest* req,
                               v1::Scenario* out) override;
+  grpc::Status ListSpam(grpc::ServerContext* ctx, const v1::ListSpamRequest* req, v1::ListSpamResponse* out) override;
+  grpc::Status RemoveSpam(grpc::ServerContext* ctx, const v1::RemoveSpamRequest* req,
+                          google::protobuf::Empty* out) override;
 
  private:
   ScenarioStore& store_;
+  SpamList& spam_;
   const Clock& clock_;
 };
 

@@ -20,6 +20,7 @@
 #include "libs/pg/idempotency.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
+#include "libs/pg/statement_recorder.h"
 #include "libs/rpc/call.h"
 #include "services/dialogs/scenarios/validate.h"
 
@@ -40,16 +41,15 @@ constexpr char kVersionBody[] = "SELECT body FROM scenario_versions WHERE scenar
 constexpr char kActiveOfBot[] = "SELECT id::text, version FROM scenarios WHERE bot_id = $1 AND active";
 constexpr char kExists[] = "SELECT 1 FROM scenarios WHERE id = $1::uuid";
 // ListScenarios by bot ($1 = '' for every bot), keyset (name, id) after ($2, $3; $3 = '' from the start).
+// The heads only (a list item has no stages): id, bot, name, version, active, times in microseconds.
 constexpr char kListOfBot[] =
-    "SELECT s.id::text, s.bot_id, s.name, s.version, s.active, v.body FROM scenarios s "
-    "JOIN scenario_versions v ON v.scenario_id = s.id AND v.version = s.version "
-    "WHERE s.bot_id = $1 AND ($3 = '' OR (s.name, s.id) > ($2, NULLIF($3, '')::uuid)) "
-    "ORDER BY s.name, s.id LIMIT $4";
+    "SELECT id::text, bot_id, name, version, active, (extract(epoch FROM create_time) * 1000000)::bigint, "
+    "(extract(epoch FROM update_time) * 1000000)::bigint FROM scenarios "
+    "WHERE bot_id = $1 AND ($3 = '' OR (name, id) > ($2, NULLIF($3, '')::uuid)) ORDER BY name, id LIMIT $4";
 constexpr char kListAll[] =
-    "SELECT s.id::text, s.bot_id, s.name, s.version, s.active, v.body FROM scenarios s "
-    "JOIN scenario_versions v ON v.scenario_id = s.id AND v.version = s.version "
-    "WHERE $1::text = '' AND ($3 = '' OR (s.name, s.id) > ($2, NULLIF($3, '')::uuid)) "
-    "ORDER BY s.name, s.id LIMIT $4";
+    "SELECT id::text, bot_id, name, version, active, (extract(epoch FROM create_time) * 1000000)::bigint, "
+    "(extract(epoch FROM update_time) * 1000000)::bigint FROM scenarios "
+    "WHERE $1::text = '' AND ($3 = '' OR (name, id) > ($2, NULLIF($3, '')::uuid)) ORDER BY name, id LIMIT $4";
 
 std::string Bytes(const pqxx::field& f) {
   pqxx::binarystring b(f);
@@ -261,12 +261,18 @@ absl::StatusOr<v1::ListScenariosResponse> ScenarioStore::List(const v1::ListScen
   v1::ListScenariosResponse out;
   CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
-    pqxx::result r = crm::pg::ExecPrepared(tx, req.bot_id().empty() ? kListAll : kListOfBot, req.bot_id(),
-                                           after->first, after->second, *size + 1);
+    const char* sql = req.bot_id().empty() ? kListAll : kListOfBot;
+    crm::pg::RecordStatement(sql, {req.bot_id(), after->first, after->second, std::to_string(*size + 1)});
+    pqxx::result r = crm::pg::ExecPrepared(tx, sql, req.bot_id(), after->first, after->second, *size + 1);
     for (int i = 0; i < static_cast<int>(r.size()) && i < *size; ++i) {
-      CRM_ASSIGN_OR_RETURN(v1::Scenario s, ParseBody(r[i][5]));
-      s.clear_stages();  // a list item: the head (get one for its stages)
-      *out.add_scenarios() = std::move(s);
+      v1::Scenario* s = out.add_scenarios();  // a head: get one for its stages
+      s->set_id(r[i][0].as<std::string>());
+      s->set_bot_id(r[i][1].as<std::string>());
+      s->set_name(r[i][2].as<std::string>());
+      s->set_version(r[i][3].as<int64_t>());
+      s->set_active(r[i][4].as<bool>());
+      *s->mutable_create_time() = ToProtoTimestamp(absl::FromUnixMicros(r[i][5].as<int64_t>()));
+      *s->mutable_update_time() = ToProtoTimestamp(absl::FromUnixMicros(r[i][6].as<int64_t>()));
     }
     if (static_cast<int>(r.size()) > *size) {
       const v1::Scenario& last = out.scenarios(out.scenarios_size() - 1);

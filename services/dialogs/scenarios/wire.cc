@@ -8,13 +8,16 @@
 #include "libs/timers/timers.h"
 #include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/scenarios/service.h"
+#include "services/dialogs/scenarios/spam.h"
 #include "services/dialogs/scenarios/store.h"
 
 namespace crm::dialogs {
 
 absl::StatusOr<scenarios::ScenarioRunner*> WireScenarios(Context& ctx) {
   auto* store = ctx.server.Own(std::make_unique<scenarios::ScenarioStore>(ctx.pool, ctx.clock, ctx.outbox));
-  ctx.server.AddService(ctx.server.Own(std::make_unique<scenarios::ScenarioServiceImpl>(*store, ctx.clock)));
+  auto* spam = ctx.server.Own(std::make_unique<scenarios::SpamList>(ctx.pool));
+  ctx.server.AddService(
+      ctx.server.Own(std::make_unique<scenarios::ScenarioServiceImpl>(*store, *spam, ctx.clock)));
   auto* runner = ctx.server.Own(std::make_unique<scenarios::ScenarioRunner>(ctx.clock, ctx.calendar));
   CRM_RETURN_IF_ERROR(ctx.timer_kinds.Register(
       scenarios::kTimerKind, [runner](pqxx::transaction_base& tx, const crm::timers::Timer& t) {

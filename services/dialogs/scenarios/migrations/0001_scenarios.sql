@@ -63,3 +63,5 @@ CREATE TABLE scenario_spam (
   create_time timestamptz NOT NULL,
   PRIMARY KEY (bot_id, client_key)
 );
+-- ListSpam: a bot's entries, newest first (keyset on create_time, client_key; read backwards).
+CREATE INDEX scenario_spam_bot_time ON scenario_spam (bot_id, create_time, client_key);
