@@ -16,6 +16,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
+#include "services/dialogs/scenarios/demo.h"
 #include "services/dialogs/wiring.h"
 
 namespace {
@@ -28,7 +29,8 @@ int DemoMain() {
   absl::Status s = [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(auto pool, crm::pg::MigrateAndOpen(crm::dialogs::AllMigrations(),
                                         {.dsn = dsn, .size = 1, .application_name = "dialogs-demo"}));
-    (void)pool;  // The parts' demo data goes here (README.md).
+    // The parts' demo data goes here (README.md).
+    CRM_RETURN_IF_ERROR(crm::dialogs::scenarios::InstallDemoScenario(*pool));  // T3: the seed's flow
     return absl::OkStatus();
   }();
   if (!s.ok()) {

@@ -22,6 +22,7 @@
 #include "libs/rpc/client.h"
 #include "libs/timers/timers.h"
 #include "services/dialogs/context.h"
+#include "services/dialogs/scenarios/wire.h"
 
 namespace crm::dialogs {
 
@@ -29,6 +30,7 @@ std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
   // Each part's component follows (telegram, inbox, scenarios), in the order they depend on each other.
+  all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
   return all;
 }
 
@@ -62,8 +64,10 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   auto* outbox = server.Own(std::make_unique<crm::events::OutboxWriter>("dialogs", *clock));
   auto* timers = server.Own(std::make_unique<crm::timers::TimerStore>(*p, *clock));
   auto* kinds = server.Own(std::make_unique<TimerKinds>());
-  const auto* clients = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-      crm::deals::v1::ClientService::service_full_name());
+  // Client::descriptor() links clients.proto's descriptor in (nothing else of it may be linked yet, and
+  // then the generated pool does not know ClientService: a null descriptor).
+  const auto* clients = crm::deals::v1::Client::descriptor()->file()->FindServiceByName("ClientService");
+  if (clients == nullptr) return absl::InternalError("deals' ClientService descriptor is missing");
   if (server.service_key() == nullptr) {
     crm::log::Warn("no service key (CRM_DIALOGS_SERVICE_KEY_FILE): deals will trust dialogs' calls only "
                    "without trusted keys (development)");
@@ -81,7 +85,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
               .service_key = server.service_key(),
               .public_url = public_url};
   // The parts (README.md): each adds its services, workers and timer kinds.
-  (void)ctx;
+  CRM_ASSIGN_OR_RETURN(scenarios::ScenarioRunner* scenario_runner, WireScenarios(ctx));  // T3, T4
+  (void)scenario_runner;  // the inbox calls OnInput and sets its ActionSink (scenarios/runner.h)
   if (!env.status().ok()) return absl::OkStatus();
 
   // Timers of every registered kind, on every replica (SKIP LOCKED: each fires once).
