@@ -64,8 +64,10 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   auto* outbox = server.Own(std::make_unique<crm::events::OutboxWriter>("dialogs", *clock));
   auto* timers = server.Own(std::make_unique<crm::timers::TimerStore>(*p, *clock));
   auto* kinds = server.Own(std::make_unique<TimerKinds>());
-  const auto* clients = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-      crm::deals::v1::ClientService::service_full_name());
+  // Client::descriptor() links clients.proto's descriptor in (nothing else of it may be linked yet, and
+  // then the generated pool does not know ClientService: a null descriptor).
+  const auto* clients = crm::deals::v1::Client::descriptor()->file()->FindServiceByName("ClientService");
+  if (clients == nullptr) return absl::InternalError("deals' ClientService descriptor is missing");
   if (server.service_key() == nullptr) {
     crm::log::Warn("no service key (CRM_DIALOGS_SERVICE_KEY_FILE): deals will trust dialogs' calls only "
                    "without trusted keys (development)");

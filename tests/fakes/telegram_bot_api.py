@@ -27,6 +27,8 @@ Test control, JSON in and out, under /_fake/bot<token>/ (a stable interface: tes
     GET  rates     {"max_per_chat_1s", "max_per_bot_1s", "max_per_group_60s", "sends"}: the largest number
                    of successful sends seen in any window (per chat 1 s, per bot 1 s, per group chat 60 s)
     GET  state     {"webhook_url", "pending", "delivered", "next_update_id", "confirmed_offset"}
+    POST slow      {"seconds"}   every getUpdates answer of the bot waits this long first (a slow network:
+                   tests stop a poller mid-burst)
     POST reset     forget the bot's updates, sends, failures and webhook
 When ready it prints exactly one line on stdout (flushed):
     telegram_bot_api listening on 127.0.0.1:<port>
@@ -71,6 +73,7 @@ class Bot:
         self.files = {}            # file_id -> {"file_unique_id", "file_path", "content", "size"}
         self.callbacks = set()
         self.answered = set()
+        self.slow = 0.0
 
 
 BOTS = {}
@@ -234,6 +237,8 @@ def method_call(bot, method, p):
         offset = int_param(p, "offset", 0)
         limit = max(1, min(100, int_param(p, "limit", 100)))
         timeout = max(0, int_param(p, "timeout", 0))
+        if bot.slow:
+            time.sleep(bot.slow)
         deadline = time.time() + timeout
         with bot.cond:
             if bot.webhook is not None:
@@ -356,6 +361,9 @@ def control(bot, action, body):
     if action == "migrate":
         with bot.cond:
             bot.migrations[int(body["chat_id"])] = int(body["to"])
+        return 200, {}
+    if action == "slow":
+        bot.slow = float(body["seconds"])
         return 200, {}
     if action == "sent":
         with bot.cond:
