@@ -17,8 +17,10 @@
 //            (default 600) in --send-chats private chats (default 100) plus --group-messages (default 12) to
 //            one group, drained by a loop that sleeps until the next due time (as the service's worker).
 //            Reported from the fake's own arrival times: the largest count in any 1 s window for the bot and
-//            for a chat, in any 60 s window for the group, and the achieved rate over the drain against 30/s
-//            (the bot's limit is what binds: 100 chats could take 100/s). Targets: never above; >= 95 %.
+//            for a chat, in any 60 s window for the group, and the achieved rate against 30/s while the
+//            private backlog lasts (the bot's limit is what binds: 100 chats could take 100/s): sends come a
+//            window's worth at a time, so rate = (N - 30) / (time of the (N-30)th send - time of the first).
+//            Targets: never above; >= 95 %.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -298,8 +300,10 @@ int main(int argc, char** argv) {
   std::sort(private_times.begin(), private_times.end());
   const int n = static_cast<int>(all_times.size());
   const int np = static_cast<int>(private_times.size());
-  const double span = np > 1 ? private_times[np - 1] - private_times[0] : 0;
-  const double achieved = span > 0 ? (np - 1) / span : 0;
+  // Sends come in windows (30 at once, then the next 30 a window later): the rate is the sends of all but
+  // the last window over the time from the first send to the last window's first.
+  const double span = np > 30 ? private_times[np - 30] - private_times[0] : 0;
+  const double achieved = span > 0 ? (np - 30) / span : 0;
   std::printf("sender  %d messages (%d chats + %d to a group) sent in %.2f s, %d refused\n", n, send_chats,
               group_messages, send_s, refused);
   std::printf("        per bot: max %d in any 1 s (limit 30); achieved %.2f msg/s = %.1f %% of 30/s (target >= 95 %%)\n",

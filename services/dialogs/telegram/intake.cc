@@ -19,13 +19,14 @@
 namespace crm::dialogs::telegram {
 namespace {
 
-constexpr char kInsertUpdate[] =
-    "INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
-    "VALUES ($1::uuid, $2, $3, $4::jsonb, to_timestamp(0) + $5 * interval '1 microsecond') "
-    "ON CONFLICT (bot_id, update_id) DO NOTHING";
-constexpr char kMarkPending[] =
+// One round trip: the update inserted once, and only when it is new its chat marked pending (the chat's
+// row is the lock a claimer holds: the mark waits for a claim in progress). One row back iff new.
+constexpr char kStoreUpdate[] =
+    "WITH ins AS (INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
+    "  VALUES ($1::uuid, $2, $3, $4::jsonb, to_timestamp(0) + $5 * interval '1 microsecond') "
+    "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING bot_id, chat_id, received_at) "
     "INSERT INTO tg_chats (bot_id, chat_id, pending, pending_since) "
-    "VALUES ($1::uuid, $2, true, to_timestamp(0) + $3 * interval '1 microsecond') "
+    "SELECT bot_id, chat_id, true, received_at FROM ins "
     "ON CONFLICT (bot_id, chat_id) DO UPDATE SET pending = true, "
     "pending_since = CASE WHEN tg_chats.pending THEN tg_chats.pending_since ELSE EXCLUDED.pending_since END";
 constexpr char kBotByHook[] = "SELECT id::text, secret_sealed FROM tg_bots WHERE hook = $1";
@@ -35,10 +36,9 @@ constexpr char kBotByHook[] = "SELECT id::text, secret_sealed FROM tg_bots WHERE
 absl::StatusOr<bool> StoreUpdate(pqxx::transaction_base& tx, crm::events::OutboxWriter& outbox,
                                  std::string_view bot_id, const Update& update, absl::Time now) {
   const int64_t micros = absl::ToUnixMicros(now);
-  pqxx::result ins = crm::pg::ExecPrepared(tx, kInsertUpdate, std::string(bot_id), update.update_id,
-                                           update.chat_id, update.raw, micros);
-  if (ins.affected_rows() == 0) return false;  // a redelivery: stored before, no second effect
-  crm::pg::ExecPrepared(tx, kMarkPending, std::string(bot_id), update.chat_id, micros);
+  pqxx::result stored = crm::pg::ExecPrepared(tx, kStoreUpdate, std::string(bot_id), update.update_id,
+                                              update.chat_id, update.raw, micros);
+  if (stored.affected_rows() == 0) return false;  // a redelivery: stored before, no second effect
   crm::dialogs::v1::UpdateReceived event;
   event.set_bot_id(std::string(bot_id));
   event.set_update_id(update.update_id);
@@ -61,23 +61,42 @@ WebhookIntake::WebhookIntake(crm::pg::Pool& pool, crm::events::OutboxWriter& out
                              const crm::Clock& clock)
     : pool_(pool), outbox_(outbox), box_(box), clock_(clock) {}
 
+absl::StatusOr<WebhookIntake::Bot> WebhookIntake::Find(std::string_view hook) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = bots_.find(std::string(hook)); it != bots_.end()) return it->second;
+  }
+  Bot bot;
+  bool found = false;
+  CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
+    pqxx::result r = crm::pg::ExecPrepared(tx, kBotByHook, std::string(hook));
+    if (r.empty()) return absl::OkStatus();
+    found = true;
+    bot.id = r[0][0].as<std::string>();
+    CRM_ASSIGN_OR_RETURN(bot.secret, box_.Open(absl::StrCat("tg_bots.secret/", bot.id), r[0][1].as<std::string>()));
+    return absl::OkStatus();
+  }));
+  if (!found) return absl::NotFoundError("no such hook");
+  absl::MutexLock lock(&mu_);
+  bots_.emplace(std::string(hook), bot);  // a hook and its secret never change; unknown hooks are not kept
+  return bot;
+}
+
 absl::StatusOr<bool> WebhookIntake::Receive(std::string_view hook, std::string_view secret, std::string_view body) {
   // One refusal for an unknown hook and a wrong secret: a prober learns nothing from the difference.
   const absl::Status refused = absl::PermissionDeniedError("webhook: unknown hook or wrong secret token");
   if (hook.empty() || hook.size() > 64 || secret.empty()) return refused;
+  absl::StatusOr<Bot> bot = Find(hook);
+  if (absl::IsNotFound(bot.status())) return refused;
+  if (!bot.ok()) return bot.status();
+  if (!ConstantTimeEquals(secret, bot->secret)) return refused;
+  if (body.size() > kMaxUpdateBytes) {
+    return crm::InvalidFieldError("body", absl::StrCat("at most ", kMaxUpdateBytes, " bytes"));
+  }
+  CRM_ASSIGN_OR_RETURN(Update update, ParseUpdate(body));
   bool inserted = false;
   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    pqxx::result bot = crm::pg::ExecPrepared(tx, kBotByHook, std::string(hook));
-    if (bot.empty()) return refused;
-    const std::string bot_id = bot[0][0].as<std::string>();
-    CRM_ASSIGN_OR_RETURN(std::string expected,
-                         box_.Open(absl::StrCat("tg_bots.secret/", bot_id), bot[0][1].as<std::string>()));
-    if (!ConstantTimeEquals(secret, expected)) return refused;
-    if (body.size() > kMaxUpdateBytes) {
-      return crm::InvalidFieldError("body", absl::StrCat("at most ", kMaxUpdateBytes, " bytes"));
-    }
-    CRM_ASSIGN_OR_RETURN(Update update, ParseUpdate(body));
-    CRM_ASSIGN_OR_RETURN(inserted, StoreUpdate(tx, outbox_, bot_id, update, clock_.Now()));
+    CRM_ASSIGN_OR_RETURN(inserted, StoreUpdate(tx, outbox_, bot->id, update, clock_.Now()));
     return absl::OkStatus();
   }));
   return inserted;

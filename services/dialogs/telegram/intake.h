@@ -10,7 +10,8 @@
 //   * ReceiveWebhook answers OK only after that transaction committed: an update Telegram saw
 //     acknowledged is stored. It refuses (PERMISSION_DENIED, the same text for both) an unknown hook and
 //     a wrong or missing secret — compared in constant time — before reading the body; a body over
-//     kMaxUpdateBytes or not an Update is INVALID_ARGUMENT.
+//     kMaxUpdateBytes or not an Update is INVALID_ARGUMENT. A found bot's hook and secret are kept in
+//     memory (they never change), so an update costs one transaction of two statements.
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_INTAKE_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_INTAKE_H_
 
@@ -18,7 +19,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/dialogs/telegram/updates.h"
 
@@ -56,10 +59,19 @@ class WebhookIntake {
   absl::StatusOr<bool> Receive(std::string_view hook, std::string_view secret, std::string_view body);
 
  private:
+  struct Bot {
+    std::string id;
+    std::string secret;
+  };
+  // The bot of a hook (kept once found: hooks and secrets never change); NOT_FOUND for none.
+  absl::StatusOr<Bot> Find(std::string_view hook);
+
   crm::pg::Pool& pool_;
   crm::events::OutboxWriter& outbox_;
   const SecretBox& box_;
   const crm::Clock& clock_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Bot> bots_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace crm::dialogs::telegram

@@ -77,15 +77,6 @@ Sender::Sender(crm::pg::Pool& pool, const BotApi& api, const SecretBox& box, Out
                SenderLimits limits)
     : pool_(pool), api_(api), box_(box), outgoing_(outgoing), limits_(limits) {}
 
-absl::Time Sender::ReadyAt(const Pace& pace, absl::Duration interval) const {
-  if (pace.tat == absl::InfinitePast()) return pace.tat;
-  return pace.tat - (limits_.burst - 1) * interval;
-}
-
-void Sender::Take(Pace& pace, absl::Duration interval, absl::Time now) const {
-  pace.tat = std::max(pace.tat, now) + interval;
-}
-
 absl::StatusOr<absl::Time> Sender::SendDue(const std::string& bot_id) {
   absl::MutexLock lock(&mu_);
   const crm::Clock& clock = outgoing_.clock();
@@ -103,7 +94,7 @@ absl::StatusOr<absl::Time> Sender::SendDue(const std::string& bot_id) {
     const absl::Time now = clock.Now();
 
     // What Telegram answered, as the row's next state. Returns the chat's hold when there is one.
-    auto settle = [&](const Row& row, const absl::StatusOr<ApiReply>& reply) -> absl::Status {
+    auto settle = [&](const Row& row, const absl::StatusOr<ApiReply>& reply, absl::Time now) -> absl::Status {
       OutgoingChange c{.id = row.id, .bot_id = bot_id, .chat_id = row.chat_id, .method = row.method,
                        .not_before = now, .time = now};
       if (!reply.ok()) {
@@ -161,28 +152,34 @@ absl::StatusOr<absl::Time> Sender::SendDue(const std::string& bot_id) {
 
     // Callbacks first: every callback_query answered, whatever the chats' pace.
     for (const Row& row : Rows(crm::pg::ExecPrepared(tx, kCallbacks, bot_id, absl::ToUnixMicros(now), limits_.batch))) {
-      CRM_RETURN_IF_ERROR(settle(row, call(row)));
+      const absl::Time at = clock.Now();
+      CRM_RETURN_IF_ERROR(settle(row, call(row), at));
     }
     if (!crm::pg::ExecPrepared(tx, kCallbacks, bot_id, absl::ToUnixMicros(now), 1).empty()) next = now;
 
     std::vector<Row> heads = Rows(crm::pg::ExecPrepared(tx, kHeads, bot_id));
     std::sort(heads.begin(), heads.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
-    Pace& bot = bots_[bot_id];
+    Window& bot = bots_[bot_id];
     auto& chats = chats_[bot_id];
+    auto bot_ready = [&] { return bot.ReadyAt(limits_.per_bot, limits_.bot_window, limits_.margin); };
     for (const Row& row : heads) {
-      const absl::Duration chat_interval = row.chat_id < 0 ? limits_.per_group : limits_.per_chat;
-      Pace& chat = chats[row.chat_id];
-      const absl::Time chat_ready = std::max(row.not_before, ReadyAt(chat, chat_interval));
-      const absl::Time bot_ready = ReadyAt(bot, limits_.per_bot);
-      if (chat_ready > now || bot_ready > now) {
-        next = std::min(next, std::max(chat_ready, bot_ready));
+      const bool group = row.chat_id < 0;
+      const int n = group ? limits_.per_group : limits_.per_chat;
+      const absl::Duration window = group ? limits_.group_window : limits_.chat_window;
+      Window& chat = chats[row.chat_id];
+      const absl::Time chat_ready = std::max(row.not_before, chat.ReadyAt(n, window, limits_.margin));
+      // Each send is timed as it starts: a pass sending many takes a while, and the windows must hold
+      // for the times Telegram sees.
+      const absl::Time at = std::max(now, clock.Now());
+      if (chat_ready > at || bot_ready() > at) {
+        next = std::min(next, std::max(chat_ready, bot_ready()));
         continue;
       }
-      Take(chat, chat_interval, now);
-      Take(bot, limits_.per_bot, now);
-      CRM_RETURN_IF_ERROR(settle(row, call(row)));
-      // The chat's next row (or this one again after a hold) is due no sooner than its pace allows.
-      next = std::min(next, std::max(ReadyAt(chat, chat_interval), ReadyAt(bot, limits_.per_bot)));
+      chat.Take(at, n);
+      bot.Take(at, limits_.per_bot);
+      CRM_RETURN_IF_ERROR(settle(row, call(row), at));
+      // The chat's next row (or this one again after a hold) is due no sooner than its window allows.
+      next = std::min(next, std::max(chat.ReadyAt(n, window, limits_.margin), bot_ready()));
     }
     return absl::OkStatus();
   }, {.max_attempts = 1}));  // never again: the pass talked to Telegram
@@ -190,7 +187,8 @@ absl::StatusOr<absl::Time> Sender::SendDue(const std::string& bot_id) {
   auto& chats = chats_[bot_id];
   if (chats.size() > 10000) {
     const absl::Time now = clock.Now();
-    absl::erase_if(chats, [&](const auto& kv) { return kv.second.tat < now - absl::Minutes(1); });
+    const absl::Duration longest = std::max(limits_.chat_window, limits_.group_window) + limits_.margin;
+    absl::erase_if(chats, [&](const auto& kv) { return kv.second.sent.empty() || kv.second.sent.back() < now - longest; });
   }
   return next;
 }

@@ -7,9 +7,12 @@
 //     on the bot (another replica's pass for the same bot does nothing and says when to look again).
 //   * A chat's messages go in id order, one at a time (only a chat's head is eligible); answerCallbackQuery
 //     rows go first, outside the per-chat pace (they are not messages).
-//   * Pace (GCRA, on the injected clock): per bot one message per `per_bot` (default 1/30 s), per private
-//     chat one per `per_chat` (1 s), per group (chat id < 0) one per `per_group` (3 s = 20/min); `burst`
-//     messages may go back to back. In any window [t, t + n·interval) at most n + burst − 1 go.
+//   * Limits as sliding windows on the injected clock (stricter than a token bucket, which lets 2N through
+//     in one window): per bot at most `per_bot` (30) messages in any `bot_window` (1 s), per private chat
+//     `per_chat` (1) in any `chat_window` (1 s), per group (chat id < 0) `per_group` (20) in any
+//     `group_window` (60 s). A message goes when the message N sends back is at least the window plus
+//     `margin` (10 ms: network jitter must not make two windows' messages arrive in one) ago. Under backlog
+//     a late pass catches up (the window looks back at sends, not at the pass), so the limits are met.
 //   * 429: the row stays queued with not_before = now + retry_after exactly (the chat is held: its later
 //     rows wait behind it); migrate_to_chat_id: the chat's queued rows (and tg_chats) move to the new
 //     id and are sent there; any other refusal: failed (final) with error_code and description; a transport
@@ -23,6 +26,7 @@
 #define CRM_SERVICES_DIALOGS_TELEGRAM_SENDER_H_
 
 #include <cstdint>
+#include <deque>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -41,10 +45,13 @@ class Outgoing;
 class SecretBox;
 
 struct SenderLimits {
-  absl::Duration per_bot = absl::Seconds(1) / 30;
-  absl::Duration per_chat = absl::Seconds(1);
-  absl::Duration per_group = absl::Seconds(3);
-  int burst = 1;
+  int per_bot = 30;
+  absl::Duration bot_window = absl::Seconds(1);
+  int per_chat = 1;
+  absl::Duration chat_window = absl::Seconds(1);
+  int per_group = 20;
+  absl::Duration group_window = absl::Minutes(1);
+  absl::Duration margin = absl::Milliseconds(10);
   int max_attempts = 10;  // transport failures before a row fails
   int batch = 100;        // callbacks answered per pass
 };
@@ -58,11 +65,18 @@ class Sender {
   absl::StatusOr<absl::Time> SendDue(const std::string& bot_id);
 
  private:
-  struct Pace {
-    absl::Time tat = absl::InfinitePast();  // GCRA's theoretical arrival time
+  // The last sends (at most the limit's N) of a bot or a chat.
+  struct Window {
+    std::deque<absl::Time> sent;
+    // When the next send may go under "at most n in any `window`".
+    absl::Time ReadyAt(int n, absl::Duration window, absl::Duration margin) const {
+      return static_cast<int>(sent.size()) < n ? absl::InfinitePast() : sent.front() + window + margin;
+    }
+    void Take(absl::Time now, int n) {
+      sent.push_back(now);
+      while (static_cast<int>(sent.size()) > n) sent.pop_front();
+    }
   };
-  absl::Time ReadyAt(const Pace& pace, absl::Duration interval) const;
-  void Take(Pace& pace, absl::Duration interval, absl::Time now) const;
 
   crm::pg::Pool& pool_;
   const BotApi& api_;
@@ -70,8 +84,8 @@ class Sender {
   Outgoing& outgoing_;
   const SenderLimits limits_;
   absl::Mutex mu_;  // one pass at a time in this process
-  absl::flat_hash_map<std::string, Pace> bots_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, absl::flat_hash_map<int64_t, Pace>> chats_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Window> bots_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::flat_hash_map<int64_t, Window>> chats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace crm::dialogs::telegram

@@ -101,37 +101,45 @@ class SenderTest : public ::testing::Test {
   std::string bot_id_;
 };
 
-TEST_F(SenderTest, PacesNeverExceededAndMetUnderBacklog) {
-  // 40 private chats × 3 messages and one group × 6: a backlog far above every limit.
+TEST_F(SenderTest, LimitsNeverExceededAndMetUnderBacklog) {
+  // 40 private chats × 3 messages and one group × 25: a backlog far above every limit.
   constexpr int64_t kGroup = -1001000000001;
   for (int round = 0; round < 3; ++round) {
     for (int chat = 0; chat < 40; ++chat) Text(7000 + chat, absl::StrCat("m", round));
   }
-  for (int i = 0; i < 6; ++i) Text(kGroup, absl::StrCat("g", i));
+  for (int i = 0; i < 25; ++i) Text(kGroup, absl::StrCat("g", i));
   const absl::Time start = clock_.Now();
-  const absl::Duration kMicro = absl::Microseconds(1);  // sent_time is kept to the microsecond
+  const SenderLimits limits;
   Drain();
   auto sent = Sent();
-  ASSERT_EQ(sent.size(), 126u);
-  std::map<int64_t, absl::Time> last;
-  absl::Time prev = absl::InfinitePast();
-  for (const auto& [chat, at] : sent) {
-    if (last.contains(chat)) {
-      EXPECT_GE(at - last[chat], (chat < 0 ? absl::Seconds(3) : absl::Seconds(1)) - kMicro) << "chat " << chat;
+  ASSERT_EQ(sent.size(), 145u);
+  std::map<int64_t, std::vector<absl::Time>> by_chat;
+  for (const auto& [chat, at] : sent) by_chat[chat].push_back(at);
+  for (const auto& [chat, times] : by_chat) {
+    if (chat > 0) {
+      for (size_t i = 1; i < times.size(); ++i) {
+        EXPECT_GE(times[i] - times[i - 1], limits.chat_window) << "chat " << chat;  // 1 in any second
+      }
+    } else {
+      ASSERT_EQ(times.size(), 25u);
+      for (size_t i = 20; i < times.size(); ++i) {
+        EXPECT_GE(times[i] - times[i - 20], limits.group_window) << "group";  // 20 in any minute
+      }
     }
-    last[chat] = at;
-    if (prev != absl::InfinitePast()) {
-      EXPECT_GE(at - prev, absl::Seconds(1) / 30 - kMicro) << "per bot";
-    }
-    prev = at;
   }
-  // Under backlog the bot's pace is met: the first 41 heads go exactly 1/30 s apart.
-  EXPECT_LE(absl::AbsDuration(sent[40].second - start - 40 * (absl::Seconds(1) / 30)), kMicro);
+  for (size_t i = 30; i < sent.size(); ++i) {
+    EXPECT_GE(sent[i].second - sent[i - 30].second, limits.bot_window) << "bot, send " << i;  // 30 in any second
+  }
+  // Under backlog the limits are met, not undershot: 30 at once, the 31st as soon as the window allows,
+  // the group's 21st a minute (and the margin) after its first.
+  EXPECT_EQ(sent[29].second, start);
+  EXPECT_EQ(sent[30].second, start + limits.bot_window + limits.margin);
+  EXPECT_EQ(by_chat[kGroup][20], by_chat[kGroup][0] + limits.group_window + limits.margin);
   // The fake saw every message, none refused.
   auto fake_sent = fake_->Get(token_, "sent");
-  EXPECT_EQ(fake_sent.size(), 126u);
+  EXPECT_EQ(fake_sent.size(), 145u);
   for (const auto& s : fake_sent) EXPECT_TRUE(s["ok"].get<bool>());
-  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM outbox WHERE topic = 'crm.dialogs.outgoing.v1'"), 126 * 2);
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM outbox WHERE topic = 'crm.dialogs.outgoing.v1'"), 145 * 2);
 }
 
 TEST_F(SenderTest, TooManyRequestsWaitsExactlyRetryAfter) {
@@ -152,7 +160,7 @@ TEST_F(SenderTest, TooManyRequestsWaitsExactlyRetryAfter) {
   // The chat's second message waited behind the first, then its own pace.
   auto sent = Sent();
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[1].second, t0 + absl::Seconds(15));
+  EXPECT_EQ(sent[1].second, t0 + absl::Seconds(15) + SenderLimits().margin);
   EXPECT_EQ(d_.db->Count(absl::StrCat("SELECT attempts FROM tg_outgoing WHERE id = '", first, "'")), 3);
   auto fake_sent = fake_->Get(token_, "sent");
   ASSERT_EQ(fake_sent.size(), 4u);

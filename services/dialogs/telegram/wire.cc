@@ -42,10 +42,13 @@ absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx) {
   const bool workers = env.Bool("TELEGRAM_WORKERS", true);
   const int max_connections = static_cast<int>(env.Int("TELEGRAM_MAX_CONNECTIONS", 40, 1, 100));
   SenderLimits limits;
-  limits.per_bot = env.Duration("SEND_PER_BOT", limits.per_bot);
-  limits.per_chat = env.Duration("SEND_PER_CHAT", limits.per_chat);
-  limits.per_group = env.Duration("SEND_PER_GROUP", limits.per_group);
-  limits.burst = static_cast<int>(env.Int("SEND_BURST", 1, 1, 100));
+  limits.per_bot = static_cast<int>(env.Int("SEND_PER_BOT", limits.per_bot, 1, 1000));
+  limits.bot_window = env.Duration("SEND_BOT_WINDOW", limits.bot_window);
+  limits.per_chat = static_cast<int>(env.Int("SEND_PER_CHAT", limits.per_chat, 1, 1000));
+  limits.chat_window = env.Duration("SEND_CHAT_WINDOW", limits.chat_window);
+  limits.per_group = static_cast<int>(env.Int("SEND_PER_GROUP", limits.per_group, 1, 1000));
+  limits.group_window = env.Duration("SEND_GROUP_WINDOW", limits.group_window);
+  limits.margin = env.Duration("SEND_MARGIN", limits.margin);
   std::string key = !secrets_file.empty() ? ReadFile(secrets_file)
                     : !service_key_file.empty() ? ReadFile(service_key_file) : std::string();
   if (!secrets_file.empty() && key.empty()) env.Reject("SECRETS_KEY_FILE", "unreadable or empty");
