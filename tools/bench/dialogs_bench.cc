@@ -1,6 +1,6 @@
 // crm-dialogs-bench: the Telegram part of dialogs (issue 18, T1), next to baselines measured in the same run.
 //
-//   tools/crm bench dialogs [--updates N] [--chats N] [--workers N] [--messages N] [--send-chats N]
+//   tools/crm bench dialogs [--updates N] [--chats N] [--workers N] [--rounds N] [--messages N] [--send-chats N]
 //                           [--group-messages N]   (a throwaway PostgreSQL comes from tools/crm: CRM_TEST_PG_DSN)
 //
 // Measured:
@@ -11,7 +11,9 @@
 //            NOTHING, the chat marked pending and the outbox event written, one transaction per update —
 //            everything but gRPC and HTTP.
 //   raw      The same rows by the same number of threads as a bare `INSERT INTO tg_updates` per transaction
-//            (another bot, so nothing conflicts): the floor. Target intake / raw >= 0.5.
+//            (another bot, so nothing conflicts): the floor. Target intake / raw >= 0.5. The two run
+//            interleaved in --rounds rounds (default 5) of a fifth of the rows each, so the load of the
+//            machine's other work falls on both alike.
 //   sender   The sender (sender.h) on the wall clock against the fake Bot API (tests/fakes/telegram_bot_api.py)
 //            with Telegram's limits (30/s per bot, 1/s per chat, 20/min per group): a backlog of --messages
 //            (default 600) in --send-chats private chats (default 100) plus --group-messages (default 12) to
@@ -195,45 +197,54 @@ int main(int argc, char** argv) {
   bodies.reserve(updates);
   for (int i = 0; i < updates; ++i) bodies.push_back(TextUpdate(500000000 + i, 800000 + i % chats));
 
-  // --- intake ---------------------------------------------------------------------------------------
+  // --- intake and raw, interleaved in rounds: the machine's other load falls on both alike --------------
   crm::events::OutboxWriter outbox("dialogs", clock);
   tg::WebhookIntake intake(**pool, outbox, box, clock);
   std::atomic<int> failures{0};
-  auto t0 = SteadyClock::now();
-  {
-    std::vector<std::thread> ts;
-    for (int w = 0; w < workers; ++w) {
-      ts.emplace_back([&, w] {
-        for (int i = w; i < updates; i += workers) {
-          auto r = intake.Receive(hook, secret, bodies[i]);
-          if (!r.ok() || !*r) failures++;
-        }
-      });
-    }
-    for (auto& t : ts) t.join();
+  std::vector<std::unique_ptr<pqxx::connection>> raw_conns;
+  for (int w = 0; w < workers; ++w) {
+    raw_conns.push_back(std::make_unique<pqxx::connection>((*db)->dsn()));
+    raw_conns.back()->prepare("raw", "INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
+                                     "VALUES ($1::uuid, $2, $3, $4::jsonb, now())");
   }
-  const double intake_s = Seconds(t0, SteadyClock::now());
+  double intake_s = 0;
+  double raw_s = 0;
+  const int rounds = std::max(1, Flag(argc, argv, "--rounds", 5));
+  for (int round = 0; round < rounds; ++round) {
+    const int from = updates * round / rounds;
+    const int to = updates * (round + 1) / rounds;
+    auto t0 = SteadyClock::now();
+    {
+      std::vector<std::thread> ts;
+      for (int w = 0; w < workers; ++w) {
+        ts.emplace_back([&, w] {
+          for (int i = from + w; i < to; i += workers) {
+            auto r = intake.Receive(hook, secret, bodies[i]);
+            if (!r.ok() || !*r) failures++;
+          }
+        });
+      }
+      for (auto& t : ts) t.join();
+    }
+    intake_s += Seconds(t0, SteadyClock::now());
+    t0 = SteadyClock::now();
+    {
+      std::vector<std::thread> ts;
+      for (int w = 0; w < workers; ++w) {
+        ts.emplace_back([&, w] {
+          pqxx::connection& c = *raw_conns[w];
+          for (int i = from + w; i < to; i += workers) {
+            pqxx::work tx(c);
+            tx.exec_prepared("raw", raw_bot_id, 500000000 + i, 800000 + i % chats, bodies[i]);
+            tx.commit();
+          }
+        });
+      }
+      for (auto& t : ts) t.join();
+    }
+    raw_s += Seconds(t0, SteadyClock::now());
+  }
   if (failures > 0) Die(absl::StrCat(failures.load(), " updates not stored"));
-
-  // --- raw ------------------------------------------------------------------------------------------
-  t0 = SteadyClock::now();
-  {
-    std::vector<std::thread> ts;
-    for (int w = 0; w < workers; ++w) {
-      ts.emplace_back([&, w] {
-        pqxx::connection c((*db)->dsn());
-        c.prepare("raw", "INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
-                         "VALUES ($1::uuid, $2, $3, $4::jsonb, now())");
-        for (int i = w; i < updates; i += workers) {
-          pqxx::work tx(c);
-          tx.exec_prepared("raw", raw_bot_id, 500000000 + i, 800000 + i % chats, bodies[i]);
-          tx.commit();
-        }
-      });
-    }
-    for (auto& t : ts) t.join();
-  }
-  const double raw_s = Seconds(t0, SteadyClock::now());
   const double intake_rate = updates / intake_s;
   const double raw_rate = updates / raw_s;
   std::printf("intake  %d webhook updates in %d chats, %d workers: %.0f updates/s stored (%.3f s)\n", updates, chats,
@@ -260,7 +271,7 @@ int main(int argc, char** argv) {
     });
     if (!s.ok()) Die(std::string(s.message()));
   }
-  t0 = SteadyClock::now();
+  auto t0 = SteadyClock::now();
   for (;;) {
     auto next = sender.SendDue(bot_id);
     if (!next.ok()) Die(std::string(next.status().message()));

@@ -2,7 +2,9 @@
 
 #include <pqxx/pqxx>
 
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "crm/dialogs/v1/intake.pb.h"
@@ -19,16 +21,32 @@
 namespace crm::dialogs::telegram {
 namespace {
 
-// One round trip: the update inserted once, and only when it is new its chat marked pending (the chat's
-// row is the lock a claimer holds: the mark waits for a claim in progress). One row back iff new.
-constexpr char kStoreUpdate[] =
-    "WITH ins AS (INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
-    "  VALUES ($1::uuid, $2, $3, $4::jsonb, to_timestamp(0) + $5 * interval '1 microsecond') "
-    "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING bot_id, chat_id, received_at) "
-    "INSERT INTO tg_chats (bot_id, chat_id, pending, pending_since) "
-    "SELECT bot_id, chat_id, true, received_at FROM ins "
-    "ON CONFLICT (bot_id, chat_id) DO UPDATE SET pending = true, "
-    "pending_since = CASE WHEN tg_chats.pending THEN tg_chats.pending_since ELSE EXCLUDED.pending_since END";
+// One round trip: the update inserted once and, only when it is new, its chat marked pending and then
+// its outbox row (OutboxWriter::Row; the join makes the chat's upsert run first, so the event is appended
+// with the chat's row locked, as outbox.h asks). The chat's row is the lock a claimer holds: the mark
+// waits for a claim in progress, then sees its result. A chat already pending is locked, not rewritten
+// (ON CONFLICT locks the row whether or not its WHERE holds). One outbox row iff the update is new.
+static_assert(std::size(crm::events::kOutboxColumnTypes) == 8, "StoreUpdate binds the outbox row's 8 values");
+
+const std::string& StoreSql() {
+  static const std::string* sql = [] {
+    std::string values;
+    for (size_t i = 0; i < std::size(crm::events::kOutboxColumnTypes); ++i) {
+      absl::StrAppend(&values, i == 0 ? "" : ", ", "$", 6 + i, "::", crm::events::kOutboxColumnTypes[i]);
+    }
+    return new std::string(absl::StrCat(
+        "WITH ins AS (INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
+        "  VALUES ($1::uuid, $2, $3, $4::jsonb, to_timestamp(0) + $5 * interval '1 microsecond') "
+        "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING bot_id, chat_id, received_at), "
+        "chat AS (INSERT INTO tg_chats (bot_id, chat_id, pending, pending_since) "
+        "  SELECT bot_id, chat_id, true, received_at FROM ins "
+        "  ON CONFLICT (bot_id, chat_id) DO UPDATE SET pending = true, pending_since = EXCLUDED.pending_since "
+        "  WHERE NOT tg_chats.pending RETURNING 1 AS marked) "
+        "INSERT INTO outbox (", crm::events::kOutboxColumns, ") SELECT ", values,
+        " FROM ins LEFT JOIN chat ON true"));
+  }();
+  return *sql;
+}
 constexpr char kBotByHook[] = "SELECT id::text, secret_sealed FROM tg_bots WHERE hook = $1";
 
 }  // namespace
@@ -36,9 +54,6 @@ constexpr char kBotByHook[] = "SELECT id::text, secret_sealed FROM tg_bots WHERE
 absl::StatusOr<bool> StoreUpdate(pqxx::transaction_base& tx, crm::events::OutboxWriter& outbox,
                                  std::string_view bot_id, const Update& update, absl::Time now) {
   const int64_t micros = absl::ToUnixMicros(now);
-  pqxx::result stored = crm::pg::ExecPrepared(tx, kStoreUpdate, std::string(bot_id), update.update_id,
-                                              update.chat_id, update.raw, micros);
-  if (stored.affected_rows() == 0) return false;  // a redelivery: stored before, no second effect
   crm::dialogs::v1::UpdateReceived event;
   event.set_bot_id(std::string(bot_id));
   event.set_update_id(update.update_id);
@@ -47,13 +62,16 @@ absl::StatusOr<bool> StoreUpdate(pqxx::transaction_base& tx, crm::events::Outbox
   crm::common::v1::Principal actor;
   actor.set_kind(crm::common::v1::Principal::KIND_SERVICE);
   actor.set_service("dialogs");
-  CRM_RETURN_IF_ERROR(outbox
-                          .Append(tx, {.aggregate_type = crm::dialogs::v1::kUpdateAggregate,
-                                       .aggregate_id = absl::StrCat(crm::AsAbsl(bot_id), ":", update.chat_id),
-                                       .type = crm::dialogs::v1::kUpdateReceivedType,
-                                       .payload = &event,
-                                       .actor = actor})
-                          .status());
+  CRM_ASSIGN_OR_RETURN(std::vector<std::string> row,
+                       outbox.Row({.aggregate_type = crm::dialogs::v1::kUpdateAggregate,
+                                   .aggregate_id = absl::StrCat(crm::AsAbsl(bot_id), ":", update.chat_id),
+                                   .type = crm::dialogs::v1::kUpdateReceivedType,
+                                   .payload = &event,
+                                   .actor = actor}));
+  pqxx::result stored = crm::pg::ExecPrepared(tx, StoreSql(), std::string(bot_id), update.update_id, update.chat_id,
+                                              update.raw, micros, row[0], row[1], row[2], row[3], row[4], row[5],
+                                              row[6], row[7]);
+  if (stored.affected_rows() == 0) return false;  // a redelivery: stored before, no second effect
   return true;
 }
 
