@@ -13,6 +13,7 @@
 #include "libs/log/log.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
+#include "services/dialogs/telegram/sql.h"
 #include "services/dialogs/telegram/bot_api.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/secrets.h"
@@ -25,16 +26,7 @@ constexpr int kSenderLockClass = 0x7467'5301;  // "tgS\1"
 
 constexpr char kLock[] = "SELECT pg_try_advisory_xact_lock($1, hashtext($2))";
 constexpr char kToken[] = "SELECT token_sealed FROM tg_bots WHERE id = $1::uuid";
-constexpr char kCallbacks[] =
-    "SELECT id::text, chat_id, method, payload::text, attempts, "
-    "(extract(epoch FROM not_before) * 1000000)::bigint FROM tg_outgoing "
-    "WHERE bot_id = $1::uuid AND state = 'queued' AND method = 'answerCallbackQuery' "
-    "AND not_before <= to_timestamp(0) + $2 * interval '1 microsecond' ORDER BY id LIMIT $3";
 // The head of each chat's queue of messages (callbacks apart).
-constexpr char kHeads[] =
-    "SELECT DISTINCT ON (chat_id) id::text, chat_id, method, payload::text, attempts, "
-    "(extract(epoch FROM not_before) * 1000000)::bigint FROM tg_outgoing "
-    "WHERE bot_id = $1::uuid AND state = 'queued' AND method <> 'answerCallbackQuery' ORDER BY chat_id, id";
 constexpr char kSent[] =
     "UPDATE tg_outgoing SET state = 'sent', telegram_message_id = $2, attempts = attempts + 1, "
     "sent_time = to_timestamp(0) + $3 * interval '1 microsecond', "
@@ -151,13 +143,13 @@ absl::StatusOr<absl::Time> Sender::SendDue(const std::string& bot_id) {
     };
 
     // Callbacks first: every callback_query answered, whatever the chats' pace.
-    for (const Row& row : Rows(crm::pg::ExecPrepared(tx, kCallbacks, bot_id, absl::ToUnixMicros(now), limits_.batch))) {
+    for (const Row& row : Rows(crm::pg::ExecPrepared(tx, sql::kCallbacks, bot_id, absl::ToUnixMicros(now), limits_.batch))) {
       const absl::Time at = clock.Now();
       CRM_RETURN_IF_ERROR(settle(row, call(row), at));
     }
-    if (!crm::pg::ExecPrepared(tx, kCallbacks, bot_id, absl::ToUnixMicros(now), 1).empty()) next = now;
+    if (!crm::pg::ExecPrepared(tx, sql::kCallbacks, bot_id, absl::ToUnixMicros(now), 1).empty()) next = now;
 
-    std::vector<Row> heads = Rows(crm::pg::ExecPrepared(tx, kHeads, bot_id));
+    std::vector<Row> heads = Rows(crm::pg::ExecPrepared(tx, sql::kHeads, bot_id));
     std::sort(heads.begin(), heads.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
     Window& bot = bots_[bot_id];
     auto& chats = chats_[bot_id];

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "crm/common/v1/common.pb.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"

@@ -10,6 +10,7 @@
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/pg/prepared.h"
+#include "services/dialogs/telegram/sql.h"
 #include "libs/pg/sql_time.h"
 
 namespace crm::dialogs::telegram {
@@ -159,31 +160,17 @@ absl::StatusOr<Update> ParseUpdate(std::string_view text) {
 
 namespace {
 
-constexpr char kClaimChat[] =
-    "SELECT bot_id::text, chat_id FROM tg_chats WHERE pending ORDER BY pending_since, bot_id, chat_id "
-    "LIMIT 1 FOR UPDATE SKIP LOCKED";
-constexpr char kChatUpdates[] =
-    "SELECT update_id, payload::text FROM tg_updates "
-    "WHERE bot_id = $1::uuid AND chat_id = $2 AND processed_at IS NULL ORDER BY update_id LIMIT $3";
-constexpr char kMarkProcessed[] =
-    "UPDATE tg_updates SET processed_at = to_timestamp(0) + $3 * interval '1 microsecond' "
-    "WHERE bot_id = $1::uuid AND update_id = $2 AND processed_at IS NULL";
 constexpr char kUpdateExists[] = "SELECT 1 FROM tg_updates WHERE bot_id = $1::uuid AND update_id = $2";
-constexpr char kFinishChat[] =
-    "UPDATE tg_chats c SET pending = w.since IS NOT NULL, pending_since = w.since "
-    "FROM (SELECT min(received_at) AS since FROM tg_updates "
-    "      WHERE bot_id = $1::uuid AND chat_id = $2 AND processed_at IS NULL) w "
-    "WHERE c.bot_id = $1::uuid AND c.chat_id = $2";
 
 }  // namespace
 
 absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx, int limit) {
-  pqxx::result chats = crm::pg::ExecPrepared(tx, kClaimChat);
+  pqxx::result chats = crm::pg::ExecPrepared(tx, sql::kClaimChat);
   if (chats.empty()) return std::optional<ClaimedChat>();
   ClaimedChat chat;
   chat.bot_id = chats[0][0].as<std::string>();
   chat.chat_id = chats[0][1].as<int64_t>();
-  pqxx::result rows = crm::pg::ExecPrepared(tx, kChatUpdates, chat.bot_id, chat.chat_id, limit);
+  pqxx::result rows = crm::pg::ExecPrepared(tx, sql::kChatUpdates, chat.bot_id, chat.chat_id, limit);
   chat.updates.reserve(rows.size());
   for (const pqxx::row& r : rows) {
     absl::StatusOr<Update> u = ParseUpdate(r[1].as<std::string>());
@@ -198,7 +185,7 @@ absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx,
 }
 
 absl::Status MarkProcessed(pqxx::transaction_base& tx, std::string_view bot_id, int64_t update_id, absl::Time now) {
-  pqxx::result r = crm::pg::ExecPrepared(tx, kMarkProcessed, std::string(bot_id), update_id, absl::ToUnixMicros(now));
+  pqxx::result r = crm::pg::ExecPrepared(tx, sql::kMarkProcessed, std::string(bot_id), update_id, absl::ToUnixMicros(now));
   if (r.affected_rows() == 1) return absl::OkStatus();
   if (crm::pg::ExecPrepared(tx, kUpdateExists, std::string(bot_id), update_id).empty()) {
     return absl::NotFoundError(absl::StrCat("update ", update_id, " of bot ", crm::AsAbsl(bot_id), " is not stored"));
@@ -207,7 +194,7 @@ absl::Status MarkProcessed(pqxx::transaction_base& tx, std::string_view bot_id, 
 }
 
 absl::Status FinishChat(pqxx::transaction_base& tx, const ClaimedChat& chat) {
-  crm::pg::ExecPrepared(tx, kFinishChat, chat.bot_id, chat.chat_id);
+  crm::pg::ExecPrepared(tx, sql::kFinishChat, chat.bot_id, chat.chat_id);
   return absl::OkStatus();
 }
 

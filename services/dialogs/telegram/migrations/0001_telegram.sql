@@ -72,3 +72,5 @@ CREATE TABLE tg_outgoing (
   sent_time           timestamptz);
 -- The sender reads the head of each chat's queue of one bot.
 CREATE INDEX tg_outgoing_queued ON tg_outgoing (bot_id, chat_id, id) WHERE state = 'queued';
+-- The sender answers callbacks first, oldest first, whatever the backlog of messages.
+CREATE INDEX tg_outgoing_callbacks ON tg_outgoing (bot_id, id) WHERE state = 'queued' AND method = 'answerCallbackQuery';
