@@ -22,6 +22,7 @@
 #include "libs/rpc/client.h"
 #include "libs/timers/timers.h"
 #include "services/dialogs/context.h"
+#include "services/dialogs/telegram/wire.h"
 #include "services/dialogs/scenarios/wire.h"
 
 namespace crm::dialogs {
@@ -30,6 +31,7 @@ std::vector<crm::pg::Migration> AllMigrations() {
   std::vector<crm::pg::Migration> all = crm::EventsMigrations();
   all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
   // Each part's component follows (telegram, inbox, scenarios), in the order they depend on each other.
+  all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
   all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
   return all;
 }
@@ -85,6 +87,8 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
               .service_key = server.service_key(),
               .public_url = public_url};
   // The parts (README.md): each adds its services, workers and timer kinds.
+  CRM_ASSIGN_OR_RETURN(telegram::TelegramPart * tg, telegram::WireTelegram(ctx));  // T1 (telegram/wire.h)
+  (void)tg;
   CRM_ASSIGN_OR_RETURN(scenarios::ScenarioRunner* scenario_runner, WireScenarios(ctx));  // T3, T4
   (void)scenario_runner;  // the inbox calls OnInput and sets its ActionSink (scenarios/runner.h)
   if (!env.status().ok()) return absl::OkStatus();

@@ -1,0 +1,81 @@
+#include "services/dialogs/telegram/wire.h"
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "libs/base/clock.h"
+#include "libs/config/config.h"
+#include "libs/events/outbox.h"
+#include "libs/log/log.h"
+#include "libs/pg/pool.h"
+#include "libs/rpc/server.h"
+#include "services/dialogs/telegram/bot_api.h"
+#include "services/dialogs/telegram/bots.h"
+#include "services/dialogs/telegram/intake.h"
+#include "services/dialogs/telegram/outgoing.h"
+#include "services/dialogs/telegram/poller.h"
+#include "services/dialogs/telegram/secrets.h"
+#include "services/dialogs/telegram/sender.h"
+#include "services/dialogs/telegram/service.h"
+#include "services/dialogs/telegram/workers.h"
+
+namespace crm::dialogs::telegram {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx) {
+  crm::config::Env& env = ctx.env;
+  const std::string api_url = env.String("TELEGRAM_API_URL", "https://api.telegram.org");
+  const std::string secrets_file = env.String("SECRETS_KEY_FILE", "");
+  const std::string service_key_file = env.String("SERVICE_KEY_FILE", "");
+  const absl::Duration poll_timeout = env.Duration("TELEGRAM_POLL_TIMEOUT", absl::Seconds(25));
+  const bool workers = env.Bool("TELEGRAM_WORKERS", true);
+  const int max_connections = static_cast<int>(env.Int("TELEGRAM_MAX_CONNECTIONS", 40, 1, 100));
+  SenderLimits limits;
+  limits.per_bot = static_cast<int>(env.Int("SEND_PER_BOT", limits.per_bot, 1, 1000));
+  limits.bot_window = env.Duration("SEND_BOT_WINDOW", limits.bot_window);
+  limits.per_chat = static_cast<int>(env.Int("SEND_PER_CHAT", limits.per_chat, 1, 1000));
+  limits.chat_window = env.Duration("SEND_CHAT_WINDOW", limits.chat_window);
+  limits.per_group = static_cast<int>(env.Int("SEND_PER_GROUP", limits.per_group, 1, 1000));
+  limits.group_window = env.Duration("SEND_GROUP_WINDOW", limits.group_window);
+  limits.margin = env.Duration("SEND_MARGIN", limits.margin);
+  std::string key = !secrets_file.empty() ? ReadFile(secrets_file)
+                    : !service_key_file.empty() ? ReadFile(service_key_file) : std::string();
+  if (!secrets_file.empty() && key.empty()) env.Reject("SECRETS_KEY_FILE", "unreadable or empty");
+  if (!env.status().ok()) return nullptr;
+  if (key.empty()) {
+    crm::log::Warn("no CRM_DIALOGS_SECRETS_KEY_FILE nor SERVICE_KEY_FILE: bots' tokens are sealed with a "
+                   "development key");
+    key = "crm-dialogs-development-secrets-key";
+  }
+  crm::rpc::Server& server = ctx.server;
+  auto* api = server.Own(std::make_unique<BotApi>(BotApiOptions{.base_url = api_url}));
+  auto* box = server.Own(std::make_unique<SecretBox>(key));
+  auto* bots = server.Own(std::make_unique<BotStore>(
+      ctx.pool, *api, *box, ctx.clock,
+      BotStoreOptions{.public_url = ctx.public_url, .max_connections = max_connections}));
+  auto* outgoing = server.Own(std::make_unique<Outgoing>(ctx.outbox, ctx.clock));
+  auto* sender = server.Own(std::make_unique<Sender>(ctx.pool, *api, *box, *outgoing, limits));
+  auto* intake = server.Own(std::make_unique<WebhookIntake>(ctx.pool, ctx.outbox, *box, ctx.clock));
+  auto* poller = server.Own(std::make_unique<Poller>(ctx.pool, *api, ctx.outbox, ctx.clock));
+  server.AddService(server.Own(std::make_unique<BotServiceImpl>(*bots)));
+  server.AddService(server.Own(std::make_unique<TelegramIntakeImpl>(*intake)));
+  if (workers) {
+    server.Own(std::make_unique<Workers>(*bots, *poller, *sender,
+                                         WorkerOptions{.dsn = ctx.pool.options().dsn, .poll_timeout = poll_timeout}));
+  }
+  return server.Own(std::make_unique<TelegramPart>(
+      TelegramPart{.api = api, .secrets = box, .bots = bots, .outgoing = outgoing, .sender = sender}));
+}
+
+}  // namespace crm::dialogs::telegram
