@@ -59,6 +59,7 @@
 #include "libs/rpc/call.h"
 #include "libs/rpc/server.h"
 #include "libs/rpc/signed_principal.h"
+#include "libs/rpc/testing/principals.h"
 #include "services/deals/deals.h"
 
 namespace crm {
@@ -211,12 +212,7 @@ inline void ServiceTest::InsertTestPipelines(const std::string& extra_fields) {
 
 // A user principal with `perms`, a member of `teams`.
 inline Principal User(const std::string& id, std::vector<std::string> perms, std::vector<std::string> teams = {}) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : perms) p.add_permissions(s);
-  for (auto& t : teams) p.add_team_ids(t);
-  return p;
+  return rpc::testing::UserPrincipal(id, std::move(perms), std::move(teams));
 }
 
 inline Principal Anna() { return User(kAnna, {"deals.read.own", "deals.write.own"}, {kTeam1}); }

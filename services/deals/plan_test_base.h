@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
+#include "libs/rpc/testing/principals.h"
 
 namespace crm::deals {
 
@@ -62,12 +63,7 @@ inline void InsertPlanStaff(pqxx::transaction_base& tx) {
 }
 // User n with `permissions`, in its team.
 inline crm::common::v1::Principal User(int n, std::vector<std::string> permissions) {
-  crm::common::v1::Principal p;
-  p.set_kind(crm::common::v1::Principal::KIND_USER);
-  p.set_id(UserId(n));
-  for (std::string& s : permissions) p.add_permissions(std::move(s));
-  p.add_team_ids(TeamId(n % kPlanTeams));
-  return p;
+  return crm::rpc::testing::UserPrincipal(UserId(n), std::move(permissions), {TeamId(n % kPlanTeams)});
 }
 
 // The callers of an area's scopes ("interactions": interactions.read.own / .team / .all, and one with none

@@ -26,6 +26,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "libs/rpc/client.h"
+#include "libs/rpc/testing/principals.h"
 #include "proto/crm/deals/v1/applications_event_types.h"
 #include "services/deals/applications/store.h"
 #include "services/deals/applications/wiring.h"
@@ -42,6 +43,7 @@ namespace crm::deals::applications {
 namespace {
 
 using crm::common::v1::Principal;
+using crm::rpc::testing::UserPrincipal;
 using A = v1::DealApplication;
 
 constexpr char kAnna[] = "01900000-0000-7000-8000-00000000a001";   // manager, team 1
@@ -55,17 +57,9 @@ constexpr char kOtherBuilding[] = "01900000-0000-7000-8000-0000000b0002";
 constexpr char kCampaign[] = "01900000-0000-7000-8000-0000000c0001";
 constexpr char kBank[] = "01900000-0000-7000-8000-000000000014";
 
-Principal User(const std::string& id, std::vector<std::string> permissions, std::vector<std::string> teams) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : permissions) p.add_permissions(std::move(s));
-  for (auto& t : teams) p.add_team_ids(std::move(t));
-  return p;
-}
 // As identity's manager role: their team's requests and applications to read, their own to change.
 Principal Manager(const std::string& id, const std::string& team) {
-  return User(id,
+  return UserPrincipal(id,
               {"interactions.read.team", "interactions.write.own", "applications.read.team", "applications.write.own",
                "clients.read", "clients.write"},
               {team});
@@ -506,7 +500,7 @@ TEST_F(ApplicationsTest, ListsByRequestClientResponsibleAndStatusWithinTheScope)
   req.Clear();
   req.set_client_id(oleg);
   EXPECT_TRUE(list(Anna(), req).empty());  // Boris's application: not in Anna's scope
-  Principal head = User(kAnna, {"applications.read.all"}, {kTeam1});
+  Principal head = UserPrincipal(kAnna, {"applications.read.all"}, {kTeam1});
   EXPECT_EQ(list(head, req), std::vector<std::string>{boris});
   req.Clear();
   req.set_request_id(r1);
@@ -577,12 +571,12 @@ TEST_F(ApplicationsTest, ClientCardBirthDateAndPassportArePersonalData) {
   EXPECT_EQ(made->birth_date(), "2000-01-01");
   EXPECT_FALSE(made->has_passport());  // Anna here holds no clients.passport.read
   EXPECT_TRUE(made->passport_filled());
-  Principal no_pii = User(kBoris, {"clients.read"}, {});
+  Principal no_pii = UserPrincipal(kBoris, {"clients.read"}, {});
   auto seen = clients_->GetClient(no_pii, made->id());
   ASSERT_TRUE(seen.ok());
   EXPECT_FALSE(seen->has_passport());
   EXPECT_TRUE(seen->passport_filled());
-  Principal pii = User(kBoris, {"clients.read", "clients.passport.read"}, {});
+  Principal pii = UserPrincipal(kBoris, {"clients.read", "clients.passport.read"}, {});
   EXPECT_EQ(clients_->GetClient(pii, made->id())->passport().series(), "4510");
   // Never in lists nor events.
   v1::BatchGetClientsRequest batch;

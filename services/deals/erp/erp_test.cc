@@ -27,6 +27,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
+#include "libs/rpc/testing/principals.h"
 #include "proto/crm/deals/v1/erp_event_types.h"
 #include "services/deals/erp/catalog_sync.h"
 #include "services/deals/demo.h"
@@ -49,6 +50,7 @@ namespace {
 
 namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
+using crm::rpc::testing::UserPrincipal;
 using v1::Document;
 using v1::ErpTask;
 using v1::Proposal;
@@ -63,17 +65,9 @@ constexpr char kRussiaStage[] = "01900000-0000-7000-8000-00000000d001";
 constexpr char kExportStage[] = "01900000-0000-7000-8000-00000000d002";
 constexpr char kClient[] = "01900000-0000-7000-8000-00000000f001";
 
-Principal User(const std::string& id, std::vector<std::string> permissions, const std::string& team) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : permissions) p.add_permissions(std::move(s));
-  p.add_team_ids(team);
-  return p;
-}
-Principal Anna() { return User(kAnna, {"deals.read.team", "deals.write.own"}, kTeam1); }
-Principal Vera() { return User(kVera, {"deals.read.own", "deals.write.own"}, kTeam2); }
-Principal Head() { return User(kVera, {"deals.read.all", "deals.write.all", "erp.manage"}, kTeam2); }
+Principal Anna() { return UserPrincipal(kAnna, {"deals.read.team", "deals.write.own"}, {kTeam1}); }
+Principal Vera() { return UserPrincipal(kVera, {"deals.read.own", "deals.write.own"}, {kTeam2}); }
+Principal Head() { return UserPrincipal(kVera, {"deals.read.all", "deals.write.all", "erp.manage"}, {kTeam2}); }
 // 1C: an integrator's API key with the exchange's scopes.
 Principal OneC() {
   Principal p;

@@ -29,6 +29,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "libs/rpc/client.h"
+#include "libs/rpc/testing/principals.h"
 #include "proto/crm/deals/v1/interactions_event_types.h"
 #include "services/deals/interactions/calendar_store.h"
 #include "services/deals/interactions/interaction_store.h"
@@ -44,6 +45,7 @@ namespace {
 
 namespace v1 = crm::deals::v1;
 using crm::common::v1::Principal;
+using crm::rpc::testing::UserPrincipal;
 using I = v1::Interaction;
 
 constexpr char kAnna[] = "01900000-0000-7000-8000-00000000a001";   // manager, team 1
@@ -57,19 +59,11 @@ constexpr char kPipeline[] = "01900000-0000-7000-8000-00000000c001";
 constexpr char kStage[] = "01900000-0000-7000-8000-00000000d001";
 constexpr char kCalendar[] = "01900000-0000-7000-8000-0000000ca001";
 
-Principal User(const std::string& id, std::vector<std::string> permissions, std::vector<std::string> teams) {
-  Principal p;
-  p.set_kind(Principal::KIND_USER);
-  p.set_id(id);
-  for (auto& s : permissions) p.add_permissions(std::move(s));
-  for (auto& t : teams) p.add_team_ids(std::move(t));
-  return p;
-}
 // A manager: their team's interactions to read, their own to change (as identity's manager role).
 Principal Manager(const std::string& id, const std::string& team) {
-  return User(id, {"interactions.read.team", "interactions.write.own"}, {team});
+  return UserPrincipal(id, {"interactions.read.team", "interactions.write.own"}, {team});
 }
-Principal Head() { return User(kVera, {"interactions.read.all", "interactions.write.all"}, {kTeam2}); }
+Principal Head() { return UserPrincipal(kVera, {"interactions.read.all", "interactions.write.all"}, {kTeam2}); }
 Principal Telephony() {
   Principal p = rpc::ServicePrincipal("telephony");
   p.add_permissions("interactions.read.all");
@@ -184,7 +178,7 @@ class InteractionsTest : public ::testing::Test {
     c.set_close_time("21:00");
     c.set_slot_minutes(60);
     c.set_capacity(capacity);
-    Principal admin = User(kVera, {"interactions.slots.manage"}, {});
+    Principal admin = UserPrincipal(kVera, {"interactions.slots.manage"}, {});
     auto made = calendars_->Upsert(admin, c);
     ASSERT_TRUE(made.ok()) << made.status();
   }
@@ -287,7 +281,7 @@ TEST_F(InteractionsTest, RequestsAreSeenAsDealsAre) {
   v1::ListClientRequestsRequest list;
   list.set_project_id(kProject);
   EXPECT_EQ(requests_->List(Manager(kBoris, kTeam1), list)->requests_size(), 1);
-  EXPECT_EQ(requests_->List(User(kBoris, {"interactions.read.own"}, {kTeam1}), list)->requests_size(), 0);
+  EXPECT_EQ(requests_->List(UserPrincipal(kBoris, {"interactions.read.own"}, {kTeam1}), list)->requests_size(), 0);
   EXPECT_EQ(requests_->List(Head(), list)->requests_size(), 2);
   list.set_responsible("me");
   EXPECT_EQ(requests_->List(Manager(kAnna, kTeam1), list)->requests(0).id(), anna.id());
