@@ -17,6 +17,7 @@
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
 #include "services/dialogs/scenarios/demo.h"
+#include "services/dialogs/telegram/wire.h"
 #include "services/dialogs/wiring.h"
 
 namespace {
@@ -30,7 +31,9 @@ int DemoMain() {
     CRM_ASSIGN_OR_RETURN(auto pool, crm::pg::MigrateAndOpen(crm::dialogs::AllMigrations(),
                                         {.dsn = dsn, .size = 1, .application_name = "dialogs-demo"}));
     // The parts' demo data goes here (README.md).
-    CRM_RETURN_IF_ERROR(crm::dialogs::scenarios::InstallDemoScenario(*pool));  // T3: the seed's flow
+    // T1: the demo bot (its hours and out-of-hours text), then T3: the seed's flow as its scenario.
+    CRM_RETURN_IF_ERROR(crm::dialogs::telegram::InstallDemoBot(env, *pool, crm::dialogs::scenarios::kDemoBotId));
+    CRM_RETURN_IF_ERROR(crm::dialogs::scenarios::InstallDemoScenario(*pool));
     return absl::OkStatus();
   }();
   if (!s.ok()) {

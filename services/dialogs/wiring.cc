@@ -22,7 +22,9 @@
 #include "libs/rpc/client.h"
 #include "libs/timers/timers.h"
 #include "services/dialogs/context.h"
+#include "services/dialogs/telegram/bots.h"
 #include "services/dialogs/telegram/wire.h"
+#include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/scenarios/wire.h"
 
 namespace crm::dialogs {
@@ -88,9 +90,10 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
               .public_url = public_url};
   // The parts (README.md): each adds its services, workers and timer kinds.
   CRM_ASSIGN_OR_RETURN(telegram::TelegramPart * tg, telegram::WireTelegram(ctx));  // T1 (telegram/wire.h)
-  (void)tg;
   CRM_ASSIGN_OR_RETURN(scenarios::ScenarioRunner* scenario_runner, WireScenarios(ctx));  // T3, T4
-  (void)scenario_runner;  // the inbox calls OnInput and sets its ActionSink (scenarios/runner.h)
+  // The inbox calls OnInput and sets its ActionSink (scenarios/runner.h); working hours and the
+  // out-of-hours text are the bot's (hours.h), read from telegram's bots in the runner's transaction.
+  if (tg != nullptr) scenario_runner->SetBotHours(&telegram::BotStore::Hours);
   if (!env.status().ok()) return absl::OkStatus();
 
   // Timers of every registered kind, on every replica (SKIP LOCKED: each fires once).

@@ -15,6 +15,7 @@ import uuid
 
 from service_process import ServiceProcess
 
+SOURCE = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 PG_DSN = os.environ.get("CRM_TEST_PG_DSN", "")
 BROKERS = os.environ.get("CRM_TEST_KAFKA_BROKERS", "")
 
@@ -60,6 +61,8 @@ class Stack:
         self.sessions = {}
         self.service_env = service_env or {}
         self.envs = {}  # name -> the environment it was started with (start() starts another replica)
+        self.telegram = None  # the fake Bot API started for dialogs (tests/fakes/telegram_bot_api.py)
+        self.telegram_url = None
         try:
             self._start(list(services), gateway_env or {})
         except BaseException:
@@ -71,7 +74,19 @@ class Stack:
         subprocess.run(["psql", PG_DSN, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + db], check=True)
         return dsn_with_db(PG_DSN, db)
 
+    def _start_telegram(self):
+        """dialogs talks to the fake Bot API as `tools/crm up` runs it (issue 18), unless the test points
+        it elsewhere (service_env's CRM_DIALOGS_TELEGRAM_API_URL)."""
+        self.telegram = subprocess.Popen(["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/telegram_bot_api.py"),
+                                          "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = self.telegram.stdout.readline().decode()
+        self.telegram_url = "http://127.0.0.1:%d" % int(line.strip().rsplit(":", 1)[1])
+        env = dict(self.service_env.get("dialogs", {}), CRM_DIALOGS_TELEGRAM_API_URL=self.telegram_url)
+        self.service_env = dict(self.service_env, dialogs=env)
+
     def _start(self, services, gateway_env):
+        if "dialogs" in services and "CRM_DIALOGS_TELEGRAM_API_URL" not in self.service_env.get("dialogs", {}):
+            self._start_telegram()
         # The gateway's service key and the trusted key set every service believes (as tools/crm makes them).
         self.gateway_key = os.path.join(self.tmp, "gateway-service.pem")
         subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.gateway_key], check=True,
@@ -186,6 +201,9 @@ class Stack:
     def stop(self):
         for p in reversed(self.procs):
             p.stop()
+        if self.telegram is not None:
+            self.telegram.kill()  # else ctest waits for the fake, which holds a pipe
+            self.telegram.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def curl(self, method, path, body=None, headers=(), raw_body=None):

@@ -17,15 +17,6 @@ namespace {
 // The seed's flow as data (proto text format of crm.dialogs.v1.Scenario).
 constexpr char kDemo[] = R"pb(
   name: "Основной сценарий демо-бота"
-  out_of_hours {
-    hours { weekday: 1 begin_minute: 540 end_minute: 1200 }
-    hours { weekday: 2 begin_minute: 540 end_minute: 1200 }
-    hours { weekday: 3 begin_minute: 540 end_minute: 1200 }
-    hours { weekday: 4 begin_minute: 540 end_minute: 1200 }
-    hours { weekday: 5 begin_minute: 540 end_minute: 1200 }
-    hours { weekday: 6 begin_minute: 600 end_minute: 1020 }
-    text: "Сейчас нерабочее время. Мы ответим вам в рабочие часы: пн–пт 9:00–20:00, сб 10:00–17:00."
-  }
   stages {
     code: "000000001"
     name: "Приветствие и запрос телефона"

@@ -142,7 +142,7 @@ class Machine {
 
   void OutOfHoursNotice() {
     if (env_.in_working_hours) return;
-    const std::string& text = Pick(*sc_, newest_).out_of_hours().text();
+    const std::string& text = env_.out_of_hours_text;
     if (text.empty()) return;
     v1::ScenarioState& st = out_.state;
     const google::protobuf::Timestamp until = ToProto(env_.next_working_time);
@@ -403,7 +403,7 @@ StepResult Step(const v1::Scenario& current, const v1::Scenario* newest, const v
 }
 
 v1::DryRunScenarioResponse DryRun(const v1::Scenario& scenario, const std::vector<v1::Input>& inputs,
-                                  absl::Time start, bool out_of_hours) {
+                                  absl::Time start, bool out_of_hours, std::string_view out_of_hours_text) {
   v1::DryRunScenarioResponse out;
   v1::ScenarioState state;
   absl::Time now = start;
@@ -422,7 +422,8 @@ v1::DryRunScenarioResponse DryRun(const v1::Scenario& scenario, const std::vecto
     if (input.kind() == v1::INPUT_KIND_TIMEOUT && state.reply_timer() != 0 && reply_due != absl::InfiniteFuture()) {
       now = std::max(now, reply_due);
     }
-    StepEnv env{.now = now, .in_working_hours = !out_of_hours, .next_working_time = start + absl::Hours(24)};
+    StepEnv env{.now = now, .in_working_hours = !out_of_hours, .next_working_time = start + absl::Hours(24),
+                .out_of_hours_text = std::string(out_of_hours_text)};
     StepResult r = Step(scenario, nullptr, state, input, env, 0);
     apply_timers(r);
     for (v1::Action& a : r.actions) *step.add_actions() = std::move(a);

@@ -55,6 +55,8 @@ struct StepEnv {
   // Outside working hours: the start of the next working period (the out-of-hours notice is sent once
   // per period, DISTRIBUTE waits for it).
   absl::Time next_working_time = absl::InfinitePast();
+  // The bot's out-of-hours text (hours.h: the bot owns it); "" = no notice.
+  std::string out_of_hours_text;
 };
 
 // A timer to start or cancel. Timers are numbered per dialog (state.timer_seq); the runner keys them
@@ -90,8 +92,9 @@ const v1::Stage* FindStage(const v1::Scenario& scenario, std::string_view code);
 
 // The dry run: each input stepped in order at `start` (+ the waits: a TIMEOUT input moves time to the
 // waiting timer's due; paused actions are resumed at their due right after the input that paused them).
+// `out_of_hours`: every input comes outside the bot's hours, which get `out_of_hours_text`.
 v1::DryRunScenarioResponse DryRun(const v1::Scenario& scenario, const std::vector<v1::Input>& inputs,
-                                  absl::Time start, bool out_of_hours);
+                                  absl::Time start, bool out_of_hours, std::string_view out_of_hours_text);
 
 }  // namespace crm::dialogs::scenarios
 

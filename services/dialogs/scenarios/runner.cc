@@ -66,23 +66,19 @@ void ScenarioRunner::SetSink(ActionSink sink) {
   sink_ = std::move(sink);
 }
 
-bool ScenarioRunner::InWorkingHours(const v1::Scenario& scenario, absl::Time t, absl::Time* next) const {
-  *next = t;
-  if (scenario.out_of_hours().hours().empty()) return true;
-  crm::calendar::CalendarSpec spec = company_.spec();
-  for (auto& day : spec.week) day.clear();
-  for (const v1::DayHours& h : scenario.out_of_hours().hours()) {
-    spec.week[h.weekday() - 1].push_back({h.begin_minute(), h.end_minute()});
+void ScenarioRunner::SetBotHours(BotHoursProvider provider) {
+  absl::MutexLock lock(&mu_);
+  bot_hours_ = std::move(provider);
+}
+
+absl::StatusOr<BotHours> ScenarioRunner::HoursOf(pqxx::transaction_base& tx, std::string_view bot_id) const {
+  BotHoursProvider provider;
+  {
+    absl::MutexLock lock(&mu_);
+    provider = bot_hours_;
   }
-  for (auto& day : spec.week) {
-    std::sort(day.begin(), day.end(), [](const auto& a, const auto& b) { return a.begin_minute < b.begin_minute; });
-  }
-  spec.overrides.clear();  // the company's shortened days are its own hours, not the bot's
-  absl::StatusOr<crm::calendar::WorkingCalendar> cal = crm::calendar::WorkingCalendar::Create(std::move(spec));
-  if (!cal.ok()) return true;  // validated hours always make a calendar; never block a dialog on it
-  if (cal->IsWorkingTime(t)) return true;
-  *next = cal->NextWorkingTime(t);
-  return false;
+  if (!provider) return BotHours();
+  return provider(tx, bot_id);
 }
 
 absl::StatusOr<std::vector<v1::Action>> ScenarioRunner::OnInput(pqxx::transaction_base& tx, const DialogRef& dialog,
@@ -119,7 +115,9 @@ absl::StatusOr<std::vector<v1::Action>> ScenarioRunner::Run(pqxx::transaction_ba
   }
   const absl::Time now = clock_.Now();
   StepEnv env{.now = now};
-  env.in_working_hours = InWorkingHours(newest ? *newest : *current, now, &env.next_working_time);
+  CRM_ASSIGN_OR_RETURN(BotHours hours, HoursOf(tx, dialog.bot_id));
+  env.in_working_hours = InWorkingHours(hours.working_hours, company_, now, &env.next_working_time);
+  env.out_of_hours_text = std::move(hours.out_of_hours_text);
   StepResult r = Step(*current, newest ? &*newest : nullptr, state, input, env, timer_seq);
   for (const TimerOp& t : r.timers) {
     const std::string key = TimerKey(dialog.dialog_id, t.seq);

@@ -16,8 +16,10 @@
 //   - MARK_SPAM puts (bot, client) on the spam list in the same transaction.
 //   - Outside a private chat request_contact cannot work (Telegram): REQUEST_PHONE becomes SEND_TEXT with
 //     its text, and request_contact is cleared on menu buttons.
-//   - Out of hours: the scenario's week schedule in the company's zone with the company's holidays
-//     (libs/calendar); no schedule = always working.
+//   - Out of hours (T4): the BOT's week schedule and out-of-hours text (services/dialogs/hours.h), read
+//     in the same transaction through the provider set at wiring (SetBotHours: telegram's
+//     BotStore::Hours), in the company's zone with the company's holidays (libs/calendar). No provider,
+//     an unknown bot or no schedule = always working.
 //   - Timers: "dialogs.scenario:<dialog>:<seq>" (single-use keys), payload "<dialog>\n<seq>". The timer
 //     loop's handler (OnTimer, registered by WireScenarios) steps the dialog with a TIMEOUT input inside the
 //     firing transaction and hands the actions to the ActionSink the inbox registered (SetSink), in that
@@ -29,7 +31,7 @@
 //       runner.OnInput(tx, {.dialog_id = d.id, .bot_id = bot, .client_key = from_id, .private_chat = true},
 //                      input));
 //   for (const v1::Action& a : actions) CRM_RETURN_IF_ERROR(Apply(tx, d, a));
-//   // and once, at wiring: runner.SetSink([&](pqxx::transaction_base& tx, const DialogRef& d,
+//   // and once, at wiring: runner.SetBotHours(&telegram::BotStore::Hours); runner.SetSink([&](pqxx::transaction_base& tx, const DialogRef& d,
 //   //                                          const std::vector<v1::Action>& actions) { ... });
 #ifndef CRM_SERVICES_DIALOGS_SCENARIOS_RUNNER_H_
 #define CRM_SERVICES_DIALOGS_SCENARIOS_RUNNER_H_
@@ -46,6 +48,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "crm/dialogs/v1/scenarios.pb.h"
+#include "services/dialogs/hours.h"
 
 namespace pqxx {
 class transaction_base;
@@ -99,8 +102,10 @@ class ScenarioRunner {
   static absl::StatusOr<bool> IsSpam(pqxx::transaction_base& tx, std::string_view bot_id,
                                      std::string_view client_key);
 
-  // Whether `t` is within the scenario's working hours; `next` gets the next working instant.
-  bool InWorkingHours(const v1::Scenario& scenario, absl::Time t, absl::Time* next) const;
+  // Where the bot's working hours and out-of-hours text come from (once, at wiring; a second call replaces).
+  void SetBotHours(BotHoursProvider provider);
+  // The bot's hours through that provider (none set: empty, always working).
+  absl::StatusOr<BotHours> HoursOf(pqxx::transaction_base& tx, std::string_view bot_id) const;
 
  private:
   absl::StatusOr<std::vector<v1::Action>> Run(pqxx::transaction_base& tx, const DialogRef& dialog,
@@ -108,8 +113,9 @@ class ScenarioRunner {
 
   const Clock& clock_;
   const crm::calendar::WorkingCalendar& company_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   ActionSink sink_ ABSL_GUARDED_BY(mu_);
+  BotHoursProvider bot_hours_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace crm::dialogs::scenarios

@@ -33,6 +33,19 @@ using ::testing::IsEmpty;
 // Monday 2026-12-07 12:00 in Moscow (09:00 UTC): inside the demo bot's hours.
 const absl::Time kMonday12 = absl::FromCivil(absl::CivilSecond(2026, 12, 7, 9, 0, 0), absl::UTCTimeZone());
 
+// The demo bot's hours and text as the telegram part keeps them (the runner reads a bot's through the
+// provider set at wiring: telegram's BotStore::Hours).
+constexpr char kOutOfHoursText[] = "Сейчас нерабочее время. Мы ответим вам в рабочие часы.";
+BotHours DemoBotHours() {
+  BotHours h;
+  for (int d = 1; d <= 6; ++d) {
+    auto* day = h.working_hours.Add();
+    day->set_weekday(d), day->set_start_minute(d == 6 ? 600 : 540), day->set_end_minute(d == 6 ? 1020 : 1200);
+  }
+  h.out_of_hours_text = kOutOfHoursText;
+  return h;
+}
+
 std::vector<v1::ActionKind> Kinds(const std::vector<v1::Action>& actions) {
   std::vector<v1::ActionKind> out;
   for (const v1::Action& a : actions) out.push_back(a.kind());
@@ -51,6 +64,11 @@ class ScenarioRunnerTest : public ScenariosDbTest {
       absl::MutexLock lock(&mu_);
       sunk_.push_back({d.dialog_id, actions});
       return absl::OkStatus();
+    });
+    runner_->SetBotHours([this](pqxx::transaction_base&, std::string_view bot_id) -> absl::StatusOr<BotHours> {
+      absl::MutexLock lock(&mu_);
+      hours_asked_.push_back(std::string(bot_id));
+      return bot_id == kDemoBotId ? DemoBotHours() : BotHours();
     });
     ASSERT_TRUE(InstallDemoScenario(*pool_).ok());
   }
@@ -116,6 +134,7 @@ class ScenarioRunnerTest : public ScenariosDbTest {
   std::unique_ptr<ScenarioRunner> runner_;
   absl::Mutex mu_;
   std::vector<std::pair<std::string, std::vector<v1::Action>>> sunk_;
+  std::vector<std::string> hours_asked_;  // the bots the runner asked the provider about
 };
 
 const DialogRef kDialog{.dialog_id = "d1", .bot_id = kDemoBotId, .client_key = "1001", .private_chat = true};
@@ -288,13 +307,22 @@ TEST_F(ScenarioRunnerTest, OutOfHoursTheNoticeAndDistributionWaitsForTheNextPeri
   clock_.Set(kMonday12 + absl::Hours(10));  // 22:00 in Moscow
   std::vector<v1::Action> a = Input(kDialog, Start());
   ASSERT_EQ(a.size(), 3u);
-  EXPECT_EQ(a[0].text(), DemoScenario().out_of_hours().text());
+  EXPECT_EQ(a[0].text(), kOutOfHoursText);  // the bot's text
+  EXPECT_EQ(hours_asked_.back(), kDemoBotId);
   Input(kDialog, Contact());
   std::vector<v1::Action> routed = Input(kDialog, Text("Ипотека"));
   ASSERT_EQ(routed[1].kind(), v1::ACTION_KIND_DISTRIBUTE);
   // Tuesday 09:00 in Moscow = 06:00 UTC.
   EXPECT_EQ(routed[1].not_before().seconds(),
             absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(2026, 12, 8, 6, 0, 0), absl::UTCTimeZone())));
+}
+
+TEST_F(ScenarioRunnerTest, WithoutTheBotsHoursAlwaysWorking) {
+  runner_->SetBotHours(nullptr);
+  clock_.Set(kMonday12 + absl::Hours(10));  // 22:00 in Moscow
+  std::vector<v1::Action> a = Input(kDialog, Start());
+  ASSERT_EQ(a.size(), 2u);  // the greeting and the phone request, no notice
+  EXPECT_NE(a[0].text(), kOutOfHoursText);
 }
 
 TEST_F(ScenarioRunnerTest, NoActiveScenarioNoActions) {

@@ -1,13 +1,17 @@
 // File: services/dialogs/scenarios/service.cc
 #include "services/dialogs/scenarios/service.h"
 
+#include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
+#include "libs/pg/pool.h"
 #include "libs/rpc/call.h"
 #include "services/dialogs/scenarios/engine.h"
+#include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/scenarios/spam.h"
 #include "services/dialogs/scenarios/store.h"
 #include "services/dialogs/scenarios/validate.h"
@@ -89,7 +93,15 @@ grpc::Status ScenarioServiceImpl::DryRunScenario(grpc::ServerContext* ctx, const
       CRM_RETURN_IF_ERROR(ErrorsAsStatus(Validate(scenario)));
     }
     std::vector<v1::Input> inputs(req->inputs().begin(), req->inputs().end());
-    return DryRun(scenario, inputs, clock_.Now(), req->out_of_hours());
+    std::string text;  // the bot's (hours.h), sent when the dry run pretends to be out of hours
+    if (req->out_of_hours()) {
+      CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
+        CRM_ASSIGN_OR_RETURN(BotHours hours, runner_.HoursOf(tx, scenario.bot_id()));
+        text = std::move(hours.out_of_hours_text);
+        return absl::OkStatus();
+      }));
+    }
+    return DryRun(scenario, inputs, clock_.Now(), req->out_of_hours(), text);
   });
 }
 

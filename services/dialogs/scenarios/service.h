@@ -11,10 +11,14 @@
 
 namespace crm {
 class Clock;
+namespace pg {
+class Pool;
+}  // namespace pg
 }  // namespace crm
 
 namespace crm::dialogs::scenarios {
 
+class ScenarioRunner;
 class ScenarioStore;
 class SpamList;
 
@@ -22,9 +26,11 @@ inline constexpr char kAdminPermission[] = "dialogs.admin";
 
 class ScenarioServiceImpl final : public crm::dialogs::v1::ScenarioService::Service {
  public:
-  // `store` and `clock` must outlive the service.
-  ScenarioServiceImpl(ScenarioStore& store, SpamList& spam, const Clock& clock)
-      : store_(store), spam_(spam), clock_(clock) {}
+  // Everything given must outlive the service. The dry run's out-of-hours text is the bot's, read through
+  // `runner` (its BotHoursProvider) on `pool`.
+  ScenarioServiceImpl(ScenarioStore& store, SpamList& spam, const ScenarioRunner& runner, crm::pg::Pool& pool,
+                      const Clock& clock)
+      : store_(store), spam_(spam), runner_(runner), pool_(pool), clock_(clock) {}
 
   grpc::Status CreateScenario(grpc::ServerContext* ctx, const v1::CreateScenarioRequest* req,
                               v1::Scenario* out) override;
@@ -48,6 +54,8 @@ class ScenarioServiceImpl final : public crm::dialogs::v1::ScenarioService::Serv
  private:
   ScenarioStore& store_;
   SpamList& spam_;
+  const ScenarioRunner& runner_;
+  crm::pg::Pool& pool_;
   const Clock& clock_;
 };
 

@@ -49,7 +49,6 @@ class Checker {
     }
     if (first < 0) Error(P("stages"), "no stage is the first (\"first\": true)");
     for (int i = 0; i < s_.stages_size(); ++i) CheckStage(s_.stages(i), P(absl::StrCat("stages[", i, "]")), codes);
-    CheckHours();
     if (first >= 0) CheckReachable(first, codes);
     CheckCycles(codes);
     return std::move(problems_);
@@ -209,37 +208,6 @@ class Checker {
           Error(bat + ".callback_data", "only inline keyboards carry callback data");
         }
       }
-    }
-  }
-
-  void CheckHours() {
-    const v1::OutOfHours& o = s_.out_of_hours();
-    if (o.text().size() > kMaxTextBytes) Error(P("out_of_hours.text"), "longer than 4096 bytes");
-    std::map<int, std::vector<std::pair<int, int>>> days;
-    for (int i = 0; i < o.hours_size(); ++i) {
-      const v1::DayHours& h = o.hours(i);
-      const std::string at = P(absl::StrCat("out_of_hours.hours[", i, "]"));
-      bool ok = true;
-      if (h.weekday() < 1 || h.weekday() > 7) {
-        Error(at + ".weekday", "must be 1 (Monday)..7 (Sunday)");
-        ok = false;
-      }
-      if (h.begin_minute() < 0 || h.begin_minute() >= 1440) {
-        Error(at + ".begin_minute", "must be 0..1439");
-        ok = false;
-      }
-      if (h.end_minute() <= h.begin_minute() || h.end_minute() > 1440) {
-        Error(at + ".end_minute", "must be after begin_minute, at most 1440");
-        ok = false;
-      }
-      if (!ok) continue;
-      for (const auto& [b, e] : days[h.weekday()]) {
-        if (h.begin_minute() < e && b < h.end_minute()) {
-          Error(at, "overlaps another interval of the same weekday");
-          break;
-        }
-      }
-      days[h.weekday()].push_back({h.begin_minute(), h.end_minute()});
     }
   }
 

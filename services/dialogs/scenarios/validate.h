@@ -7,7 +7,7 @@
 //     an unknown stage in GO_TO_STAGE; actions after one that ends its list; a go-to cycle through entry
 //     actions (no input in between: "a cycle without input"); callback data empty or over 64 bytes; a
 //     request_contact button in an inline keyboard; callback data on a reply keyboard; a key without
-//     values, or a value two keys of a stage share; out-of-range pauses, attempts, periods, hours.
+//     values, or a value two keys of a stage share; out-of-range pauses, attempts, periods (working hours are the bot's: hours.h).
 //   warnings: a stage no go-to reaches from the first (unreachable); timeout actions without a period.
 #ifndef CRM_SERVICES_DIALOGS_SCENARIOS_VALIDATE_H_
 #define CRM_SERVICES_DIALOGS_SCENARIOS_VALIDATE_H_

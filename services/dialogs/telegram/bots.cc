@@ -23,8 +23,8 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
 #include "libs/rpc/call.h"
+#include "services/dialogs/hours.h"
 #include "services/dialogs/telegram/bot_api.h"
-#include "services/dialogs/telegram/hours.h"
 #include "services/dialogs/telegram/secrets.h"
 
 namespace crm::dialogs::telegram {
@@ -65,6 +65,12 @@ constexpr char kSecrets[] =
 constexpr char kRegistered[] =
     "UPDATE tg_bots SET registered = $2, intake_error = '' WHERE id = $1::uuid AND intake_mode = $3";
 constexpr char kRegisterError[] = "UPDATE tg_bots SET intake_error = $2 WHERE id = $1::uuid";
+constexpr char kHours[] = "SELECT working_hours::text, out_of_hours_text FROM tg_bots WHERE id = $1::uuid";
+constexpr char kInsertDemo[] =
+    "INSERT INTO tg_bots (id, name, username, token_sealed, intake_mode, hook, secret_sealed, working_hours, "
+    "out_of_hours_text, create_time, update_time) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, "
+    "to_timestamp(0) + $10 * interval '1 microsecond', to_timestamp(0) + $10 * interval '1 microsecond') "
+    "ON CONFLICT (id) DO NOTHING";
 constexpr char kRuntimes[] = "SELECT id::text, token_sealed, intake_mode, poll_offset FROM tg_bots ORDER BY id";
 
 std::string ModeName(v1::IntakeMode m) { return m == v1::INTAKE_MODE_POLLING ? "POLLING" : "WEBHOOK"; }
@@ -72,12 +78,21 @@ v1::IntakeMode ModeOf(std::string_view s) {
   return s == "POLLING" ? v1::INTAKE_MODE_POLLING : v1::INTAKE_MODE_WEBHOOK;
 }
 
-std::string HoursJson(const v1::Bot& bot) {
+std::string HoursJson(const WeekHours& week) {
   json a = json::array();
-  for (const auto& h : bot.working_hours()) {
+  for (const auto& h : week) {
     a.push_back({{"weekday", h.weekday()}, {"start_minute", h.start_minute()}, {"end_minute", h.end_minute()}});
   }
   return a.dump();
+}
+
+void ParseHours(const std::string& text, WeekHours& week) {
+  for (const json& h : json::parse(text)) {
+    auto* d = week.Add();
+    d->set_weekday(h.value("weekday", 0));
+    d->set_start_minute(h.value("start_minute", 0));
+    d->set_end_minute(h.value("end_minute", 0));
+  }
 }
 
 std::string TokenContext(std::string_view id) { return absl::StrCat("tg_bots.token/", crm::AsAbsl(id)); }
@@ -98,7 +113,7 @@ void ValidateBot(const v1::Bot& bot, std::vector<crm::FieldViolation>& bad) {
   if (bot.name().empty() || bot.name().size() > 200) bad.push_back({"bot.name", "1..200 bytes"});
   if (bot.out_of_hours_text().size() > 4096) bad.push_back({"bot.out_of_hours_text", "at most 4096 bytes"});
   if (!v1::IntakeMode_IsValid(bot.intake_mode())) bad.push_back({"bot.intake_mode", "WEBHOOK or POLLING"});
-  ValidateWorkingHours(bot, bad);
+  ValidateWorkingHours(bot.working_hours(), "bot.working_hours", bad);
 }
 
 std::string PageToken(int64_t micros, std::string_view id) {
@@ -134,12 +149,7 @@ v1::Bot BotOf(const pqxx::row& r, const BotStore& store) {
   b.set_username(r[2].as<std::string>());
   b.set_intake_mode(ModeOf(r[3].as<std::string>()));
   b.set_webhook_url(store.WebhookUrl(r[4].as<std::string>()));
-  for (const json& h : json::parse(r[5].as<std::string>())) {
-    auto* d = b.add_working_hours();
-    d->set_weekday(h.value("weekday", 0));
-    d->set_start_minute(h.value("start_minute", 0));
-    d->set_end_minute(h.value("end_minute", 0));
-  }
+  ParseHours(r[5].as<std::string>(), *b.mutable_working_hours());
   b.set_out_of_hours_text(r[6].as<std::string>());
   const std::string registered = r[7].as<std::string>();
   const std::string error = r[8].as<std::string>();
@@ -174,7 +184,7 @@ absl::StatusOr<v1::Bot> BotStore::Create(const crm::common::v1::Principal& calle
       const v1::Bot& b = req.bot();
       crm::pg::ExecPrepared(tx, kInsert, id, b.name(), username, box_.Seal(TokenContext(id), req.token()),
                             ModeName(b.intake_mode()), RandomToken(32), box_.Seal(SecretContext(id), RandomToken(32)),
-                            HoursJson(b), b.out_of_hours_text(), absl::ToUnixMicros(now));
+                            HoursJson(b.working_hours()), b.out_of_hours_text(), absl::ToUnixMicros(now));
       out = BotOf(crm::pg::ExecPrepared1(tx, SelectBot(), id), *this);
       return absl::OkStatus();
     });
@@ -275,7 +285,7 @@ absl::StatusOr<v1::Bot> BotStore::Update(const crm::common::v1::Principal& calle
   const bool reregister = token_change || next.intake_mode() != current.intake_mode();
   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     pqxx::result r = crm::pg::ExecPrepared(tx, kUpdate, current.id(), req.bot().version(), next.name(),
-                                           next.username(), sealed, ModeName(next.intake_mode()), HoursJson(next),
+                                           next.username(), sealed, ModeName(next.intake_mode()), HoursJson(next.working_hours()),
                                            next.out_of_hours_text(), reregister, absl::ToUnixMicros(clock_.Now()));
     if (r.affected_rows() == 0) {
       return absl::AbortedError(absl::StrCat("bot ", current.id(), ": version mismatch (it was changed)"));
@@ -343,6 +353,34 @@ absl::StatusOr<std::vector<BotRuntime>> BotStore::Runtimes() {
     return absl::OkStatus();
   }));
   return out;
+}
+
+}  // namespace crm::dialogs::telegram
+
+namespace crm::dialogs::telegram {
+
+absl::StatusOr<BotHours> BotStore::Hours(pqxx::transaction_base& tx, std::string_view bot_id) {
+  BotHours out;
+  if (!crm::IsUuid(bot_id)) return out;
+  pqxx::result r = crm::pg::ExecPrepared(tx, kHours, std::string(bot_id));
+  if (r.empty()) return out;
+  ParseHours(r[0][0].as<std::string>(), out.working_hours);
+  out.out_of_hours_text = r[0][1].as<std::string>();
+  return out;
+}
+
+absl::Status BotStore::InstallDemo(const v1::Bot& bot, std::string_view token) {
+  std::vector<crm::FieldViolation> bad;
+  ValidateBot(bot, bad);
+  if (!TokenShape(token)) bad.push_back({"token", "the token @BotFather gave (<id>:<secret>)"});
+  if (!bad.empty()) return crm::InvalidFieldsError(bad);
+  const std::string username = absl::StrCat("fake", crm::AsAbsl(token.substr(0, token.find(':'))), "_bot");
+  return crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    crm::pg::ExecPrepared(tx, kInsertDemo, bot.id(), bot.name(), username, box_.Seal(TokenContext(bot.id()), token),
+                          ModeName(bot.intake_mode()), RandomToken(32), box_.Seal(SecretContext(bot.id()), RandomToken(32)),
+                          HoursJson(bot.working_hours()), bot.out_of_hours_text(), absl::ToUnixMicros(clock_.Now()));
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace crm::dialogs::telegram

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "crm/common/v1/common.pb.h"
 #include "crm/dialogs/v1/bots.pb.h"
+#include "services/dialogs/hours.h"
 
 namespace pqxx {
 class transaction_base;
@@ -76,6 +77,14 @@ class BotStore {
   // See the file comment. OK when Telegram agreed (or nothing was to do); the Bot API's refusal or
   // transport failure otherwise (also recorded on the bot).
   absl::Status Register(std::string_view bot_id);
+
+  // The bot's working hours and out-of-hours text in the caller's transaction (the scenario runner's
+  // BotHoursProvider, set at wiring); an unknown bot has none (always working).
+  static absl::StatusOr<BotHours> Hours(pqxx::transaction_base& tx, std::string_view bot_id);
+
+  // The demo bot (`crm-dialogs demo`): `bot` (id given) stored once with `token` and the fake Bot API's
+  // username for it ("fake<digits>_bot"); a second call changes nothing. Registered by the workers.
+  absl::Status InstallDemo(const crm::dialogs::v1::Bot& bot, std::string_view token);
 
   // Every bot with its token opened, for the workers.
   absl::StatusOr<std::vector<BotRuntime>> Runtimes();

@@ -1,11 +1,9 @@
-// The Telegram part's pure functions (T1): the update parser (updates.h), the working hours (hours.h),
+// The Telegram part's pure functions (T1): the update parser (updates.h),
 // HTML escaping (outgoing.h), the Bot API envelope (bot_api.h) and sealing (secrets.h).
 #include <gtest/gtest.h>
 
 #include "libs/base/time.h"
-#include "libs/calendar/calendar.h"
 #include "services/dialogs/telegram/bot_api.h"
-#include "services/dialogs/telegram/hours.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/secrets.h"
 #include "services/dialogs/telegram/updates.h"
@@ -75,53 +73,6 @@ TEST(ParseUpdateTest, OtherKindsAndRefusals) {
   EXPECT_NE(no_id.status().message().find("update_id"), std::string::npos);
   auto no_chat = ParseUpdate(R"({"update_id": 6, "message": {"message_id": 1}})");
   EXPECT_NE(no_chat.status().message().find("message.chat.id"), std::string::npos);
-}
-
-// InWorkingHours over a week in Moscow: Mon–Fri 09:00–18:00 with a lunch gap, Sat 10:00–14:00,
-// Sunday closed, 2026-11-04 a holiday.
-TEST(InWorkingHoursTest, Table) {
-  auto cal = crm::calendar::WorkingCalendar::FiveDay("Europe/Moscow", "2026-11-04");
-  ASSERT_TRUE(cal.ok()) << cal.status();
-  crm::dialogs::v1::Bot bot;
-  for (int d = 1; d <= 5; ++d) {
-    auto* a = bot.add_working_hours();
-    a->set_weekday(d), a->set_start_minute(9 * 60), a->set_end_minute(13 * 60);
-    auto* b = bot.add_working_hours();
-    b->set_weekday(d), b->set_start_minute(14 * 60), b->set_end_minute(18 * 60);
-  }
-  auto* sat = bot.add_working_hours();
-  sat->set_weekday(6), sat->set_start_minute(10 * 60), sat->set_end_minute(14 * 60);
-  const absl::TimeZone msk = cal->zone();
-  struct Case {
-    absl::CivilSecond at;
-    bool open;
-  } cases[] = {
-      {absl::CivilSecond(2026, 11, 2, 8, 59, 59), false},  // Monday before opening
-      {absl::CivilSecond(2026, 11, 2, 9, 0, 0), true},     // Monday, opening minute
-      {absl::CivilSecond(2026, 11, 2, 13, 30, 0), false},  // lunch
-      {absl::CivilSecond(2026, 11, 2, 17, 59, 0), true},
-      {absl::CivilSecond(2026, 11, 2, 18, 0, 0), false},   // end is exclusive
-      {absl::CivilSecond(2026, 11, 4, 11, 0, 0), false},   // Wednesday, a holiday
-      {absl::CivilSecond(2026, 11, 7, 10, 0, 0), true},    // Saturday
-      {absl::CivilSecond(2026, 11, 7, 14, 0, 0), false},
-      {absl::CivilSecond(2026, 11, 8, 12, 0, 0), false},   // Sunday: no entry
-  };
-  for (const Case& c : cases) {
-    EXPECT_EQ(InWorkingHours(bot, *cal, absl::FromCivil(c.at, msk)), c.open) << c.at;
-  }
-  crm::dialogs::v1::Bot always;
-  EXPECT_TRUE(InWorkingHours(always, *cal, absl::FromCivil(absl::CivilSecond(2026, 11, 4, 3, 0, 0), msk)));
-}
-
-TEST(ValidateWorkingHoursTest, NamesEveryBadField) {
-  crm::dialogs::v1::Bot bot;
-  auto* h = bot.add_working_hours();
-  h->set_weekday(8), h->set_start_minute(600), h->set_end_minute(500);
-  std::vector<crm::FieldViolation> bad;
-  ValidateWorkingHours(bot, bad);
-  ASSERT_EQ(bad.size(), 2u);
-  EXPECT_EQ(bad[0].field, "bot.working_hours[0].weekday");
-  EXPECT_EQ(bad[1].field, "bot.working_hours[0].end_minute");
 }
 
 TEST(EscapeHtmlTest, EscapesTheThree) { EXPECT_EQ(EscapeHtml("a<b>&c"), "a&lt;b&gt;&amp;c"); }

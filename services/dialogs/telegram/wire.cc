@@ -31,7 +31,52 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+// The key bots' secrets are sealed with: SECRETS_KEY_FILE's, else SERVICE_KEY_FILE's, else a development key.
+std::string SecretsKey(crm::config::Env& env, const std::string& secrets_file, const std::string& service_key_file) {
+  std::string key = !secrets_file.empty() ? ReadFile(secrets_file)
+                    : !service_key_file.empty() ? ReadFile(service_key_file) : std::string();
+  if (!secrets_file.empty() && key.empty()) env.Reject("SECRETS_KEY_FILE", "unreadable or empty");
+  if (env.status().ok() && key.empty()) {
+    crm::log::Warn("no CRM_DIALOGS_SECRETS_KEY_FILE nor SERVICE_KEY_FILE: bots' tokens are sealed with a "
+                   "development key");
+    key = "crm-dialogs-development-secrets-key";
+  }
+  return key;
+}
+
+// The demo bot (T1, T4): the fake Bot API's token, the company's hours Mon–Fri 9:00–20:00, Sat 10:00–17:00
+// and the out-of-hours text the scenario runner sends (data, Russian).
+constexpr char kDemoToken[] = "7000000:crm-demo-bot";
+
+crm::dialogs::v1::Bot DemoBot(std::string_view id) {
+  crm::dialogs::v1::Bot bot;
+  bot.set_id(std::string(id));
+  bot.set_name("Демо-бот отдела продаж");
+  bot.set_intake_mode(crm::dialogs::v1::INTAKE_MODE_WEBHOOK);
+  auto add = [&](int weekday, int start, int end) {
+    auto* h = bot.add_working_hours();
+    h->set_weekday(weekday), h->set_start_minute(start), h->set_end_minute(end);
+  };
+  for (int d = 1; d <= 5; ++d) add(d, 9 * 60, 20 * 60);
+  add(6, 10 * 60, 17 * 60);
+  bot.set_out_of_hours_text(
+      "Сейчас нерабочее время. Мы ответим вам в рабочие часы: пн–пт 9:00–20:00, сб 10:00–17:00.");
+  return bot;
+}
+
 }  // namespace
+
+absl::Status InstallDemoBot(crm::config::Env& env, crm::pg::Pool& pool, std::string_view bot_id) {
+  const std::string api_url = env.String("TELEGRAM_API_URL", "https://api.telegram.org");
+  const std::string key =
+      SecretsKey(env, env.String("SECRETS_KEY_FILE", ""), env.String("SERVICE_KEY_FILE", ""));
+  const std::string public_url = env.String("PUBLIC_URL", "http://127.0.0.1:8080");
+  if (!env.status().ok()) return env.status();
+  BotApi api(BotApiOptions{.base_url = api_url});
+  SecretBox box(key);
+  BotStore store(pool, api, box, crm::SystemClock(), BotStoreOptions{.public_url = public_url});
+  return store.InstallDemo(DemoBot(bot_id), kDemoToken);
+}
 
 absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx) {
   crm::config::Env& env = ctx.env;
@@ -49,15 +94,8 @@ absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx) {
   limits.per_group = static_cast<int>(env.Int("SEND_PER_GROUP", limits.per_group, 1, 1000));
   limits.group_window = env.Duration("SEND_GROUP_WINDOW", limits.group_window);
   limits.margin = env.Duration("SEND_MARGIN", limits.margin);
-  std::string key = !secrets_file.empty() ? ReadFile(secrets_file)
-                    : !service_key_file.empty() ? ReadFile(service_key_file) : std::string();
-  if (!secrets_file.empty() && key.empty()) env.Reject("SECRETS_KEY_FILE", "unreadable or empty");
+  std::string key = SecretsKey(env, secrets_file, service_key_file);
   if (!env.status().ok()) return nullptr;
-  if (key.empty()) {
-    crm::log::Warn("no CRM_DIALOGS_SECRETS_KEY_FILE nor SERVICE_KEY_FILE: bots' tokens are sealed with a "
-                   "development key");
-    key = "crm-dialogs-development-secrets-key";
-  }
   crm::rpc::Server& server = ctx.server;
   auto* api = server.Own(std::make_unique<BotApi>(BotApiOptions{.base_url = api_url}));
   auto* box = server.Own(std::make_unique<SecretBox>(key));

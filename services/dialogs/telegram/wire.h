@@ -13,6 +13,7 @@
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_WIRE_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_WIRE_H_
 
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,11 @@ struct TelegramPart {
   Outgoing* outgoing;
   Sender* sender;
 };
+
+// `crm-dialogs demo`: the demo bot under `bot_id` (scenarios::kDemoBotId: its scenario is the seed's flow)
+// with the fake Bot API's token, webhook intake, working hours and out-of-hours text; once. The same
+// settings as WireTelegram (the sealing key, TELEGRAM_API_URL, PUBLIC_URL).
+absl::Status InstallDemoBot(crm::config::Env& env, crm::pg::Pool& pool, std::string_view bot_id);
 
 // See the file comment. Objects are owned by ctx.server.
 absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx);
