@@ -26,6 +26,7 @@
 #include "services/dialogs/telegram/wire.h"
 #include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/scenarios/wire.h"
+#include "services/dialogs/inbox/wire.h"
 
 namespace crm::dialogs {
 
@@ -34,6 +35,7 @@ std::vector<crm::pg::Migration> AllMigrations() {
   all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
   // Each part's component follows (telegram, inbox, scenarios), in the order they depend on each other.
   all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
+  all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
   all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
   return all;
 }
@@ -94,6 +96,10 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   // The inbox calls OnInput and sets its ActionSink (scenarios/runner.h); working hours and the
   // out-of-hours text are the bot's (hours.h), read from telegram's bots in the runner's transaction.
   if (tg != nullptr) scenario_runner->SetBotHours(&telegram::BotStore::Hours);
+  if (!env.status().ok()) return absl::OkStatus();
+  // T2, T5, T7 (inbox/wire.h): the processor, the deals queue, the operator API; the runner's sink.
+  CRM_ASSIGN_OR_RETURN(inbox::InboxPart * inbox_part, inbox::WireInbox(ctx, *tg, *scenario_runner));
+  (void)inbox_part;
   if (!env.status().ok()) return absl::OkStatus();
 
   // Timers of every registered kind, on every replica (SKIP LOCKED: each fires once).

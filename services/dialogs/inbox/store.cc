@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "crm/dialogs/v1/event_types.h"
+#include "proto/crm/dialogs/v1/event_types.h"
 #include "crm/dialogs/v1/events.pb.h"
 #include "libs/base/status.h"
 #include "libs/base/time.h"
