@@ -266,7 +266,9 @@ absl::StatusOr<v1::Dialog> Inbox::TakeDialog(const Principal& caller, std::strin
     pqxx::result won = crm::pg::ExecPrepared(tx, sql::kTake, std::string(id), me,
                                              crm::pg::ArrayLiteral(CallerTeams(caller)), FormatRfc3339Utc(now),
                                              crm::rpc::HasPermission(caller, kSupervise));
-    CRM_ASSIGN_OR_RETURN(StoredDialog d, Visible(tx, caller, id, false));
+    CRM_ASSIGN_OR_RETURN(std::optional<StoredDialog> found, LoadDialog(tx, id, false));
+    if (!found) return NotFound(id);
+    const StoredDialog& d = *found;
     if (!won.empty()) {
       CRM_RETURN_IF_ERROR(UnparkIfReady(tx, d.dialog, now));
       out = d.dialog;
@@ -276,12 +278,15 @@ absl::StatusOr<v1::Dialog> Inbox::TakeDialog(const Principal& caller, std::strin
       out = d.dialog;  // the winner's repeat
       return absl::OkStatus();
     }
-    if (d.dialog.status() == v1::DIALOG_STATUS_QUEUED) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("dialog ", d.dialog.number(), " is in the queue of a bot you do not operate"));
+    // The loser of a race saw it in their queue: it is gone from there, and they are told so.
+    const bool operates = Operates(tx, d.dialog.bot_id(), me);
+    if ((operates || crm::rpc::HasPermission(caller, kSupervise)) && d.dialog.status() != v1::DIALOG_STATUS_QUEUED) {
+      return absl::FailedPreconditionError(absl::StrCat("dialog ", d.dialog.number(), " is not in the queue (",
+                                                        d.dialog.status_name(), "): someone took it"));
     }
-    return absl::FailedPreconditionError(absl::StrCat("dialog ", d.dialog.number(), " is not in the queue (",
-                                                      d.dialog.status_name(), "): someone took it"));
+    if (!CanSee(caller, d, operates)) return NotFound(id);
+    return absl::FailedPreconditionError(
+        absl::StrCat("dialog ", d.dialog.number(), " is in the queue of a bot you do not operate"));
   }));
   return out;
 }

@@ -20,6 +20,7 @@
 #include "libs/pg/prepared.h"
 #include "libs/pg/sql_array.h"
 #include "services/dialogs/inbox/sql.h"
+#include "services/dialogs/telegram/outgoing.h"
 
 namespace crm::dialogs::inbox {
 namespace {
@@ -250,6 +251,11 @@ absl::Status EnqueueLink(pqxx::transaction_base& tx, std::string_view dialog_id,
 absl::Status UnparkIfReady(pqxx::transaction_base& tx, const v1::Dialog& dialog, absl::Time now) {
   if (dialog.client_id().empty() || dialog.responsible_id().empty()) return absl::OkStatus();
   crm::pg::ExecPrepared(tx, sql::kUnparkSync, dialog.id(), FormatRfc3339Utc(now));
+  return absl::OkStatus();
+}
+
+absl::Status ApplyOutgoingChange(pqxx::transaction_base& tx, const telegram::OutgoingChange& c) {
+  crm::pg::ExecPrepared(tx, sql::kOutgoingState, c.id, c.state, c.error, c.telegram_message_id);
   return absl::OkStatus();
 }
 

@@ -32,6 +32,9 @@ class row;
 namespace crm::events {
 class OutboxWriter;
 }  // namespace crm::events
+namespace crm::dialogs::telegram {
+struct OutgoingChange;
+}  // namespace crm::dialogs::telegram
 
 namespace crm::dialogs::inbox {
 
@@ -94,6 +97,10 @@ absl::Status EnqueueLink(pqxx::transaction_base& tx, std::string_view dialog_id,
                          absl::Time now);
 // Makes the dialog's parked interactions due when it has both a client and a responsible.
 absl::Status UnparkIfReady(pqxx::transaction_base& tx, const v1::Dialog& dialog, absl::Time now);
+
+// telegram's outgoing-state hook (telegram/outgoing.h; wire.cc registers it): the message sent through
+// that outgoing row shows its state (queued, retrying, sent, failed), error and Telegram message id.
+absl::Status ApplyOutgoingChange(pqxx::transaction_base& tx, const telegram::OutgoingChange& change);
 
 // Reads a message row of sql::kListMessages / kMessageById.
 v1::Message MessageOf(const pqxx::row& r);

@@ -35,10 +35,7 @@ absl::StatusOr<InboxPart*> WireInbox(Context& ctx, telegram::TelegramPart& tg, s
   server.AddService(server.Own(std::make_unique<DialogServiceImpl>(*inbox)));
   // An operator's (or the bot's) message shows its outgoing state: telegram calls this in the
   // transaction of each change (telegram/outgoing.h).
-  tg.outgoing->SetHook([](pqxx::transaction_base& tx, const telegram::OutgoingChange& c) -> absl::Status {
-    crm::pg::ExecPrepared(tx, sql::kOutgoingState, c.id, c.state, c.error, c.telegram_message_id);
-    return absl::OkStatus();
-  });
+  tg.outgoing->SetHook(&ApplyOutgoingChange);
   auto* processor = server.Own(std::make_unique<Processor>(ctx.pool, ctx.clock, ctx.outbox, *tg.outgoing, runner,
                                                            options));
   runner.SetSink([processor](pqxx::transaction_base& tx, const scenarios::DialogRef& d,
