@@ -68,9 +68,8 @@ class DialogsInbox(StackTest):
     def test_the_seeds_flow_through_the_inbox(self):
         user = random.randint(10 ** 8, 2 * 10 ** 9)
         phone = "+7916%07d" % random.randint(0, 9999999)
-        client = self.call("POST", "/v1/clients",
-                           {"client": {"kind": "KIND_PERSON", "name": "Иван Телеграмов", "phones": [phone]},
-                            "allowDuplicate": True}, role="manager")
+        client = self.call("POST", "/v1/clients?allowDuplicate=true",
+                           {"kind": "KIND_PERSON", "name": "Иван Телеграмов", "phones": [phone]}, role="manager")
         operator = self.user_id("telegram_operator")
         self.sql("INSERT INTO bot_operators (bot_id, user_id) VALUES ('%s', '%s') ON CONFLICT DO NOTHING"
                  % (DEMO_BOT, operator))
