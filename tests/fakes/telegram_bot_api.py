@@ -27,6 +27,8 @@ Test control, JSON in and out, under /_fake/bot<token>/ (a stable interface: tes
     GET  rates     {"max_per_chat_1s", "max_per_bot_1s", "max_per_group_60s", "sends"}: the largest number
                    of successful sends seen in any window (per chat 1 s, per bot 1 s, per group chat 60 s)
     GET  state     {"webhook_url", "pending", "delivered", "next_update_id", "confirmed_offset"}
+    POST redeliver {"update"}   Telegram sends an update again (it missed the answer): the Update as
+                   message/contact/... returned it joins the queue again
     POST slow      {"seconds"}   every getUpdates answer of the bot waits this long first (a slow network:
                    tests stop a poller mid-burst)
     POST reset     forget the bot's updates, sends, failures and webhook
@@ -361,6 +363,11 @@ def control(bot, action, body):
     if action == "migrate":
         with bot.cond:
             bot.migrations[int(body["chat_id"])] = int(body["to"])
+        return 200, {}
+    if action == "redeliver":
+        with bot.cond:
+            bot.updates.append(body["update"])
+            bot.cond.notify_all()
         return 200, {}
     if action == "slow":
         bot.slow = float(body["seconds"])

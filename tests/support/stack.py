@@ -137,13 +137,13 @@ class Stack:
             self.grpc_ports[name] = proc.wait_for("serving")["grpc_port"]
             addresses["CRM_%s_ADDRESS" % up] = "127.0.0.1:%d" % self.grpc_ports[name]
 
-        gateway = ServiceProcess("gateway", [os.path.join(self.build, "services/gateway/crm-gateway")], dict(
-            base, **addresses,
-            CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
-            CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",
-            CRM_GATEWAY_DESCRIPTOR_SETS=os.path.join(self.build, "proto/crm_api.pb"),
-            CRM_GATEWAY_SERVICE_KEY_FILE=self.gateway_key, CRM_GATEWAY_SERVICE_KEY_ID="gateway",
-            **gateway_env))
+        env = dict(base, **addresses,
+                   CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
+                   CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",
+                   CRM_GATEWAY_DESCRIPTOR_SETS=os.path.join(self.build, "proto/crm_api.pb"),
+                   CRM_GATEWAY_SERVICE_KEY_FILE=self.gateway_key, CRM_GATEWAY_SERVICE_KEY_ID="gateway")
+        env.update(gateway_env)  # a test's own (a fixed HTTP address: webhooks registered before it starts)
+        gateway = ServiceProcess("gateway", [os.path.join(self.build, "services/gateway/crm-gateway")], env)
         self.procs.append(gateway)
         serving = gateway.wait_for("serving")
         self.port, self.gateway_metrics_port = serving["http_port"], serving["metrics_port"]
