@@ -1,5 +1,6 @@
 // File: services/gateway/auth.cc
 #include "services/gateway/auth.h"
+#include "services/gateway/webhooks.h"
 
 #include <sys/stat.h>
 
@@ -64,8 +65,10 @@ absl::StatusOr<std::shared_ptr<const auth::KeySet>> JwksFileSource::Keys(absl::T
 }
 
 std::vector<std::string> DefaultPublicMethods() {
-  return {"crm.identity.v1.AuthService.SignIn", "crm.identity.v1.AuthService.Refresh",
-          "crm.identity.v1.AuthService.GetSigningKeys"};
+  std::vector<std::string> out = {"crm.identity.v1.AuthService.SignIn", "crm.identity.v1.AuthService.Refresh",
+                                  "crm.identity.v1.AuthService.GetSigningKeys"};
+  for (const Webhook& w : DefaultWebhooks()) out.push_back(w.method);  // webhooks.h
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(AuthOptions options) {

@@ -110,7 +110,8 @@ inline constexpr char kRevokedSessionMessage[] = "the session was revoked";
 // given, else `Bearer error="invalid_token", error_description="<the status message>"` (RFC 6750 §3).
 std::string WwwAuthenticate(const absl::Status& refused);
 
-// The methods reachable without a token by default.
+// The methods reachable without a token by default: sign-in, refresh, the signing keys and the webhooks
+// (webhooks.h).
 std::vector<std::string> DefaultPublicMethods();
 
 struct AuthOptions {

@@ -4,6 +4,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <utility>
@@ -226,6 +227,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options)
   absl::StatusOr<Router> router = Router::Build(impl->pool, impl->services);
   if (!router.ok()) return router.status();
   impl->router.emplace(*std::move(router));
+  // Webhooks are public (webhooks.h): the one place that says so.
+  for (const Webhook& w : o.webhooks) {
+    if (std::find(o.auth.public_methods.begin(), o.auth.public_methods.end(), w.method) == o.auth.public_methods.end()) {
+      o.auth.public_methods.push_back(w.method);
+    }
+  }
   OpenApiOptions openapi = o.openapi;
   openapi.public_methods = o.auth.public_methods;
   absl::StatusOr<std::string> doc = BuildOpenApiJson(*impl->router, openapi);
@@ -358,7 +365,8 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
     if (std::optional<HttpResponse> refused = Throttle(**principal, req.request_id)) return *std::move(refused);
   }
 
-  absl::StatusOr<std::string> request = BuildRequest(*m, req.body, req.query);
+  absl::StatusOr<std::string> request =
+      BuildRequest(*m, req.body, req.query, {}, req.Header("Content-Type").value_or(""));
   if (!request.ok()) {
     // The transcoder's size limit is a body too large (413), not a rate limit to retry after (429).
     if (request.status().code() == absl::StatusCode::kResourceExhausted) {
@@ -456,6 +464,15 @@ absl::StatusOr<std::string> Gateway::Impl::Forward(
     if (v == "1" || absl::EqualsIgnoreCase(v, "true")) ctx.AddMetadata(rpc::kSkipAutomationHeader, "true");
   }
   ctx.AddMetadata(kClientIpHeader, req.remote_ip);
+  // A webhook's secret header, for that method only (webhooks.h).
+  for (const Webhook& w : options.webhooks) {
+    if (w.method != m.method->full_name()) continue;
+    std::optional<std::string_view> v = req.Header(w.header);
+    if (v.has_value() && !v->empty() && v->size() <= kMaxWebhookHeaderBytes &&
+        std::all_of(v->begin(), v->end(), [](char c) { return c >= 0x20 && c <= 0x7e; })) {
+      ctx.AddMetadata(absl::AsciiStrToLower(w.header), std::string(*v));
+    }
+  }
   // Callers who are not signed in (sign-in itself) reach backends as the gateway's own principal, so a
   // backend can tell the gateway's calls (and the client address it vouches for) from anyone else's.
   const std::string bytes =

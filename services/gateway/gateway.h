@@ -4,9 +4,10 @@
 //   1. routes method + path with the HttpRule router (transcode/router.h): unknown path 404, a path bound
 //      only under other methods 405 with `Allow`; reports the matched template as the metrics route;
 //   2. identifies the caller (auth.h): a non-public method without a valid bearer token or API key is
-//      401;
+//      401; webhooks (webhooks.h) are public;
 //   3. applies the per-principal token bucket: 429 with Retry-After;
-//   4. builds the request message from path, query and JSON body (transcode/transcode.h); an
+//   4. builds the request message from path, query and JSON body (transcode/transcode.h; a
+//      google.api.HttpBody body is taken raw with its Content-Type, transcode/http_body.h); an
 //      `If-Match: "<n>"` header sets the resource version n in the request (the int64 `version` of the
 //      body message, else of the request itself; 400 when the method has none);
 //   5. forwards the bytes with grpc::GenericStub to the service's backend (one cached channel per
@@ -14,7 +15,7 @@
 //      with metadata x-request-id, idempotency-key (POST), x-crm-skip-automation "true" (when the
 //      request has `X-Skip-Automation: true` or `1`; a client's X-Automation-Depth is never forwarded),
 //      x-crm-client-ip, x-crm-principal-bin and x-crm-principal-sig (signed by the gateway's service key;
-//      a caller who is not signed in is forwarded as GatewayPrincipal());
+//      a caller who is not signed in is forwarded as GatewayPrincipal()); a webhook's one header;
 //   6. answers 200 with the JSON of the reply and, when the reply has an int64 `version`, an
 //      `ETag: "<version>"`; or the backend's error through HttpResponse::FromStatus (gRPC code → HTTP
 //      status, the backend's message, field violations from grpc-status-details-bin), except that
@@ -51,6 +52,7 @@
 #include "services/gateway/edge/server.h"
 #include "services/gateway/openapi/openapi.h"
 #include "services/gateway/stream/stream.h"
+#include "services/gateway/webhooks.h"
 
 namespace crm::gateway {
 
@@ -68,6 +70,8 @@ struct GatewayOptions {
   absl::Duration call_timeout = absl::Seconds(10);
   // Caller identification.
   AuthOptions auth;
+  // Webhook routes (webhooks.h): public whatever auth.public_methods says, each forwarding its one header.
+  std::vector<Webhook> webhooks = DefaultWebhooks();
   // Signs the forwarded principal (x-crm-principal-sig). Required.
   std::optional<auth::SigningKey> service_key;
   // Per principal token bucket (requests per second, burst); rate 0 disables.

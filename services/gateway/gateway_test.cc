@@ -35,6 +35,7 @@
 #include "libs/auth/service_credential.h"
 #include "libs/base/clock.h"
 #include "services/gateway/auth.h"
+#include "services/gateway/transcode/transcode.h"
 #include "services/gateway/edge/errors.h"
 #include "services/gateway/edge/server.h"
 #include "services/gateway/identity_client.h"
@@ -147,6 +148,17 @@ class Backend final : public tv1::TranscodeTestService::Service {
     }
     *out = req->thing();
     out->set_version(8);
+    return grpc::Status::OK;
+  }
+
+  // A webhook (G3): authenticated by its secret header alone, as dialogs' TelegramIntake.
+  grpc::Status ReceiveHook(grpc::ServerContext* ctx, const tv1::ReceiveHookRequest* req, tv1::Thing* out) override {
+    Record(ctx, "ReceiveHook", *req);
+    auto secret = ctx->client_metadata().find("x-hook-secret");
+    if (secret == ctx->client_metadata().end() || secret->second != "s3cret") {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "wrong or missing secret");
+    }
+    out->set_id(req->hook());
     return grpc::Status::OK;
   }
 
@@ -328,6 +340,7 @@ class GatewayTest : public ::testing::Test {
       o.auth.api_keys = std::make_shared<IdentityApiKeyVerifier>(channel, *service_key_);
     }
     o.auth.public_methods = {"crm.testing.v1.TranscodeTestService.ListThings"};
+    o.webhooks = {{"crm.testing.v1.TranscodeTestService.ReceiveHook", "X-Hook-Secret"}};
     o.service_key = *service_key_;
     o.per_user_rate = 1;
     o.per_user_burst = 3;
@@ -616,6 +629,54 @@ TEST_F(GatewayTest, PublicRouteWorksWithoutToken) {
   EXPECT_EQ(p.service(), "gateway");
   EXPECT_EQ(p.permissions_size(), 0);
   EXPECT_EQ(Meta(s, "x-crm-client-ip"), "127.0.0.1");
+}
+
+// G3: a webhook route is public (no token), takes its body raw (google.api.HttpBody with the
+// Content-Type) and forwards its one secret header as metadata; other headers stay behind.
+TEST_F(GatewayTest, AWebhookIsPublicTakesTheRawBodyAndForwardsItsSecretHeader) {
+  StartGateway();
+  const std::string update = R"({"update_id": 900000001, "message": {"text": "привет"}})";
+  Reply r = Call("POST", "/v1/hooks/h1?attempt=2", update,
+                 {"X-Hook-Secret: s3cret", "Content-Type: application/json", "X-Other-Secret: no"});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Backend::Seen s = backend_.last();
+  EXPECT_EQ(s.method, "ReceiveHook");
+  tv1::ReceiveHookRequest want;
+  want.set_hook("h1");
+  want.set_attempt(2);
+  want.mutable_payload()->set_content_type("application/json");
+  want.mutable_payload()->set_data(update);
+  EXPECT_EQ(s.request, want.ShortDebugString());
+  EXPECT_EQ(Meta(s, "x-hook-secret"), "s3cret");
+  EXPECT_EQ(Meta(s, "x-other-secret"), "<absent>");
+  common::v1::Principal p;  // no caller: the gateway's own principal
+  ASSERT_TRUE(p.ParseFromString(Meta(s, "x-crm-principal-bin")));
+  EXPECT_EQ(p.service(), "gateway");
+  // The backend's PERMISSION_DENIED (a wrong or missing secret) is 403.
+  EXPECT_EQ(Call("POST", "/v1/hooks/h1", update, {"X-Hook-Secret: wrong"}).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/hooks/h1", update).status, 403);
+  EXPECT_EQ(Meta(backend_.last(), "x-hook-secret"), "<absent>");
+  // A value that cannot be metadata is dropped, not forwarded.
+  EXPECT_EQ(Call("POST", "/v1/hooks/h1", update, {"X-Hook-Secret: " + std::string(300, 'a')}).status, 403);
+}
+
+TEST_F(GatewayTest, AWebhooksHeaderGoesToItsMethodOnlyAndOtherRoutesStillNeedAToken) {
+  StartGateway();
+  EXPECT_EQ(Call("GET", "/v1/things/1", "", {"X-Hook-Secret: s3cret"}).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/things", R"({"id":"1"})", {"X-Hook-Secret: s3cret"}).status, 401);
+  ASSERT_EQ(Call("GET", "/v1/things/1", "", {Bearer("user-hook"), "X-Hook-Secret: s3cret"}).status, 200);
+  EXPECT_EQ(Meta(backend_.last(), "x-hook-secret"), "<absent>");
+}
+
+TEST_F(GatewayTest, AWebhooksBodyIsBounded) {
+  StartGateway();
+  backend_.Reset();
+  const TranscodeLimits limits;
+  Reply r = Call("POST", "/v1/hooks/h1", std::string(limits.max_http_body_bytes + 1, 'x'), {"X-Hook-Secret: s3cret"});
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_EQ(backend_.last().method, "");  // never forwarded
+  EXPECT_EQ(Call("POST", "/v1/hooks/h1", std::string(limits.max_http_body_bytes, 'x'), {"X-Hook-Secret: s3cret"}).status,
+            200);
 }
 
 TEST_F(GatewayTest, PerUserRateLimitIs429WithRetryAfter) {

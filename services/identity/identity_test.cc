@@ -1482,6 +1482,8 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   want["head_of_sales"].insert({"applications.read.all", "applications.write.all", "clients.passport.read"});
   want["manager"].insert({"applications.read.team", "applications.write.own", "clients.passport.read"});
   want["mortgage_specialist"].insert({"applications.read.all", "clients.passport.read"});
+  // Issue 18 (migration 0012): the dialogs service's scenarios and reading scopes.
+  want["telegram_operator"].insert("dialogs.read.own");
   // The administrator has every permission any role has (and the administration ones).
   Set all = {"users.manage",   "teams.manage",     "roles.manage",      "api_keys.manage.all",
              "deals.read.own", "deals.read.team",  "deals.write.own",   "deals.write.team",
@@ -1490,6 +1492,7 @@ TEST_F(IdentityTest, EveryRoleHasExactlyThePermissionsOfTheReadmeMatrix) {
   for (const auto& [code, perms] : want) all.insert(perms.begin(), perms.end());
   all.insert({"interactions.read.team", "interactions.write.team"});  // issue 17: no other role has these
   all.insert({"applications.read.own", "applications.write.team"});  // issue 17: no other role has these
+  all.insert({"dialogs.admin", "dialogs.read.team"});  // issue 18: no other role has these
   want["administrator"] = all;
   auto roles = store_->ListRoles();
   ASSERT_TRUE(roles.ok()) << roles.status();

@@ -54,7 +54,7 @@ using v1::Trigger;
 constexpr char kDealTopic[] = "crm.deals.deal.v1";
 constexpr char kTaskTopic[] = "crm.deals.task.v1";
 constexpr char kCallTopic[] = "crm.telephony.call.v1";
-constexpr char kDialogTopic[] = "crm.dialogs.dialog.v1";
+constexpr const char* kDialogTopic = crm::dialogs::v1::kDialogTopic;
 
 // R4: one row per touch (triggers.h), so a redelivered call or task counts once.
 constexpr char kInsertTouchSql[] =

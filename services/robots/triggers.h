@@ -42,6 +42,7 @@
 #include "crm/deals/v1/tasks.pb.h"
 #include "crm/robots/v1/robots.pb.h"
 #include "proto/crm/deals/v1/interactions_event_types.h"
+#include "proto/crm/dialogs/v1/event_types.h"
 
 namespace crm::events::v1 {
 class Envelope;
@@ -80,8 +81,9 @@ inline constexpr char kTaskCreatedType[] = "crm.deals.task.created.v1";
 inline constexpr char kTaskCompletedType[] = "crm.deals.task.completed.v1";
 inline constexpr char kTaskOverdueType[] = "crm.deals.task.overdue.v1";
 inline constexpr char kCallFinishedType[] = "crm.telephony.call.finished.v1";
-inline constexpr char kMessageReceivedType[] = "crm.dialogs.message.received.v1";
-inline constexpr char kMessageSentType[] = "crm.dialogs.message.sent.v1";
+// The dialogs service's messages (T2): a touch either way.
+inline constexpr const char* kMessageReceivedType = crm::dialogs::v1::kMessageReceivedType;
+inline constexpr const char* kMessageSentType = crm::dialogs::v1::kMessageSentType;
 // deals' interactions (D16): the topic and the type robots count as touches.
 inline constexpr const char* kInteractionTopic = crm::deals::v1::kInteractionTopic;
 inline constexpr const char* kInteractionCompletedType = crm::deals::v1::kInteractionCompletedType;

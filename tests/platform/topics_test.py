@@ -97,7 +97,7 @@ class Topics(unittest.TestCase):
         published = published_topics()
         # The services that publish today, each found with its writer: a scan that finds nothing proves
         # nothing.
-        self.assertLessEqual({"identity", "deals", "robots", "mortgage"}, set(published), published.keys())
+        self.assertLessEqual({"identity", "deals", "robots", "mortgage", "dialogs"}, set(published), published.keys())
         for service, topics in published.items():
             self.assertTrue(topics, "no topic found for %s's OutboxWriter" % service)
         missing = {t: w for topics in published.values() for t, w in topics.items() if t not in listed}
@@ -110,6 +110,13 @@ class Topics(unittest.TestCase):
         # Issue 16: the catalogue's ProductUpserted events (crm.deals.product.created.v1 / updated.v1).
         self.assertIn("crm.deals.product.v1", published_topics()["deals"])
         self.assertIn("crm.deals.product.v1", read_topics())
+
+    def test_the_dialogs_topics_are_found_and_listed(self):
+        # Issue 18: dialogs' four topics, named in proto/crm/dialogs/v1/*event_types.h (the dialog's
+        # messages, raw updates, outgoing messages' states, scenario changes).
+        want = {"crm.dialogs.dialog.v1", "crm.dialogs.update.v1", "crm.dialogs.outgoing.v1", "crm.dialogs.scenario.v1"}
+        self.assertEqual(set(published_topics()["dialogs"]), want)
+        self.assertLessEqual(want, set(read_topics()))
 
 
 if __name__ == "__main__":

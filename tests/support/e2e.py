@@ -33,6 +33,8 @@ class StackTest(unittest.TestCase):
     services = ()
     # Extra environment per service ({"robots": {"CRM_ROBOTS_SMTP_URL": ...}}); see setUpStack().
     service_env = {}
+    # Extra environment of the gateway ({"CRM_GATEWAY_HTTP_ADDRESS": "127.0.0.1:18080"}).
+    gateway_env = {}
 
     @classmethod
     def setUpStack(cls):
@@ -41,7 +43,8 @@ class StackTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.setUpStack()
-        cls.stack = Stack(BUILD, services=list(cls.services), service_env=cls.service_env)
+        cls.stack = Stack(BUILD, services=list(cls.services), service_env=cls.service_env,
+                          gateway_env=cls.gateway_env)
         cls.curl = cls.stack.curl
 
     @classmethod

@@ -15,6 +15,7 @@ import uuid
 
 from service_process import ServiceProcess
 
+SOURCE = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 PG_DSN = os.environ.get("CRM_TEST_PG_DSN", "")
 BROKERS = os.environ.get("CRM_TEST_KAFKA_BROKERS", "")
 
@@ -60,6 +61,8 @@ class Stack:
         self.sessions = {}
         self.service_env = service_env or {}
         self.envs = {}  # name -> the environment it was started with (start() starts another replica)
+        self.telegram = None  # the fake Bot API started for dialogs (tests/fakes/telegram_bot_api.py)
+        self.telegram_url = None
         try:
             self._start(list(services), gateway_env or {})
         except BaseException:
@@ -71,7 +74,19 @@ class Stack:
         subprocess.run(["psql", PG_DSN, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE " + db], check=True)
         return dsn_with_db(PG_DSN, db)
 
+    def _start_telegram(self):
+        """dialogs talks to the fake Bot API as `tools/crm up` runs it (issue 18), unless the test points
+        it elsewhere (service_env's CRM_DIALOGS_TELEGRAM_API_URL)."""
+        self.telegram = subprocess.Popen(["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/telegram_bot_api.py"),
+                                          "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = self.telegram.stdout.readline().decode()
+        self.telegram_url = "http://127.0.0.1:%d" % int(line.strip().rsplit(":", 1)[1])
+        env = dict(self.service_env.get("dialogs", {}), CRM_DIALOGS_TELEGRAM_API_URL=self.telegram_url)
+        self.service_env = dict(self.service_env, dialogs=env)
+
     def _start(self, services, gateway_env):
+        if "dialogs" in services and "CRM_DIALOGS_TELEGRAM_API_URL" not in self.service_env.get("dialogs", {}):
+            self._start_telegram()
         # The gateway's service key and the trusted key set every service believes (as tools/crm makes them).
         self.gateway_key = os.path.join(self.tmp, "gateway-service.pem")
         subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.gateway_key], check=True,
@@ -113,7 +128,7 @@ class Stack:
             env.update(self.service_env.get(name, {}))
             binary = os.path.join(self.build, "services/%s/crm-%s" % (name, name))
             demo = {"identity": ["demo-users", "--credentials", self.credentials, "--totp-secrets", self.totp_file],
-                    "deals": ["demo"], "robots": ["demo"], "mortgage": ["demo"]}.get(name)
+                    "deals": ["demo"], "robots": ["demo"], "mortgage": ["demo"], "dialogs": ["demo"]}.get(name)
             if demo:
                 subprocess.run([binary] + demo, env=env, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -122,13 +137,13 @@ class Stack:
             self.grpc_ports[name] = proc.wait_for("serving")["grpc_port"]
             addresses["CRM_%s_ADDRESS" % up] = "127.0.0.1:%d" % self.grpc_ports[name]
 
-        gateway = ServiceProcess("gateway", [os.path.join(self.build, "services/gateway/crm-gateway")], dict(
-            base, **addresses,
-            CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
-            CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",
-            CRM_GATEWAY_DESCRIPTOR_SETS=os.path.join(self.build, "proto/crm_api.pb"),
-            CRM_GATEWAY_SERVICE_KEY_FILE=self.gateway_key, CRM_GATEWAY_SERVICE_KEY_ID="gateway",
-            **gateway_env))
+        env = dict(base, **addresses,
+                   CRM_GATEWAY_HTTP_ADDRESS="127.0.0.1:0", CRM_GATEWAY_GRPC_ADDRESS="127.0.0.1:0",
+                   CRM_GATEWAY_METRICS_ADDRESS="127.0.0.1:0",
+                   CRM_GATEWAY_DESCRIPTOR_SETS=os.path.join(self.build, "proto/crm_api.pb"),
+                   CRM_GATEWAY_SERVICE_KEY_FILE=self.gateway_key, CRM_GATEWAY_SERVICE_KEY_ID="gateway")
+        env.update(gateway_env)  # a test's own (a fixed HTTP address: webhooks registered before it starts)
+        gateway = ServiceProcess("gateway", [os.path.join(self.build, "services/gateway/crm-gateway")], env)
         self.procs.append(gateway)
         serving = gateway.wait_for("serving")
         self.port, self.gateway_metrics_port = serving["http_port"], serving["metrics_port"]
@@ -186,6 +201,9 @@ class Stack:
     def stop(self):
         for p in reversed(self.procs):
             p.stop()
+        if self.telegram is not None:
+            self.telegram.kill()  # else ctest waits for the fake, which holds a pipe
+            self.telegram.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def curl(self, method, path, body=None, headers=(), raw_body=None):

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/descriptor.h"
 #include "nlohmann/json.hpp"
+#include "services/gateway/transcode/http_body.h"
 #include "services/gateway/transcode/path_template.h"
 #include "services/gateway/transcode/router.h"
 
@@ -542,7 +543,13 @@ absl::StatusOr<Json> Generator::Operation(const Route& route, const ServiceNames
   if (!body.empty()) {
     Json schema;
     std::string note;
-    if (body == "*") {
+    std::string media = "application/json";
+    if (TakesHttpBody(*method, route.binding)) {  // transcode/http_body.h: the raw bytes, not JSON
+      schema = Json{{"type", "string"}, {"format", "binary"}};
+      media = "*/*";
+      note = absl::StrCat("The raw body and its Content-Type (`google.api.HttpBody`",
+                          body == "*" ? "" : absl::StrCat(" field `", body, "`"), " of `", input->full_name(), "`).");
+    } else if (body == "*") {
       schema = path_bound.empty() ? MessageSchemaRef(input) : MessageSchema(input, path_bound);
       if (!path_bound.empty()) {
         std::vector<std::string> quoted;
@@ -563,7 +570,7 @@ absl::StatusOr<Json> Generator::Operation(const Route& route, const ServiceNames
     // The transcoder takes a blank body as an empty message: the body is optional.
     op["requestBody"] = Json{{"description", note},
                              {"required", false},
-                             {"content", {{"application/json", {{"schema", std::move(schema)}}}}}};
+                             {"content", {{media, {{"schema", std::move(schema)}}}}}};
   }
 
   // Responses.

@@ -189,6 +189,17 @@ TEST_F(TranscodeDocTest, BodyStarIsTheRequestWithoutPathFields) {
   EXPECT_FALSE(op["responses"].contains("412"));
 }
 
+// google.api.HttpBody bodies (transcode/http_body.h) are raw bytes of any type, not a JSON message.
+TEST_F(TranscodeDocTest, AnHttpBodyIsARawBody) {
+  const Json& hook = doc()["paths"]["/v1/hooks/{hook}"]["post"];
+  EXPECT_EQ(hook["requestBody"]["content"]["*/*"]["schema"], (Json{{"type", "string"}, {"format", "binary"}}));
+  EXPECT_FALSE(hook["requestBody"]["content"].contains("application/json"));
+  EXPECT_EQ(ParamNames(doc(), hook, "query"), (std::set<std::string>{"attempt"}));
+  const Json& raw = doc()["paths"]["/v1/raw"]["post"];
+  EXPECT_EQ(raw["requestBody"]["content"]["*/*"]["schema"]["format"], "binary");
+  EXPECT_FALSE(doc()["components"]["schemas"].contains("google.api.HttpBody"));
+}
+
 TEST_F(TranscodeDocTest, AdditionalBindingsAreOperationsToo) {
   EXPECT_EQ(doc()["paths"]["/v1/things/{id}:delete"]["post"]["operationId"], "TranscodeTestService_DeleteThing_1");
   const Json& owner = doc()["paths"]["/v1/owners/{owner}/things/{id}"]["delete"];
@@ -272,7 +283,7 @@ TEST_F(TranscodeDocTest, ErrorResponsesReferenceTheErrorBody) {
       }
     }
   }
-  EXPECT_EQ(operations, 11 + 4);  // 9 RPCs with 2 additional bindings, and the gateway's own 4
+  EXPECT_EQ(operations, 13 + 4);  // 11 RPCs with 2 additional bindings, and the gateway's own 4
   for (const char* status : {"400", "401", "403", "404", "409", "429", "503", "504"}) {
     EXPECT_TRUE(doc()["paths"]["/v1/things/{id}"]["get"]["responses"].contains(status)) << status;
   }

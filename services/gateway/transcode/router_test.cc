@@ -105,7 +105,8 @@ TEST_F(RouterTest, ListsEveryBindingIncludingAdditionalOnesAndSkipsUnannotated) 
                                   "GetBook GET /v1/{name=shelves/*/books/*}", "GetFile GET /v1/files/{path=**}",
                                   "DeleteThing DELETE /v1/things/{id=*}", "DeleteThing POST /v1/things/{id=*}:delete",
                                   "DeleteThing DELETE /v1/owners/{owner=*}/things/{id=*}",
-                                  "GetThingOwner GET /v1/things/{id=*}/owner"));
+                                  "GetThingOwner GET /v1/things/{id=*}/owner", "ReceiveHook POST /v1/hooks/{hook=*}",
+                                  "UploadRaw POST /v1/raw"));
 }
 
 TEST_F(RouterTest, MatchesEveryShape) {

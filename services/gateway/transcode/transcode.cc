@@ -18,6 +18,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
+#include "services/gateway/transcode/http_body.h"
 #include "services/gateway/transcode/json_check.h"
 #include "services/gateway/transcode/json_parse.h"
 #include "services/gateway/transcode/json_policy.h"
@@ -340,19 +341,27 @@ bool IsPrefix(const std::string& a, const std::string& b) {  // a is b or an anc
 
 absl::StatusOr<std::string> BuildRequest(const RouteMatch& m, std::string_view body,
                                          const std::vector<std::pair<std::string, std::string>>& query,
-                                         const TranscodeLimits& limits) {
-  if (body.size() > limits.max_body_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("request body of ", body.size(),
-                                                     " bytes exceeds the limit of ", limits.max_body_bytes));
-  }
+                                         const TranscodeLimits& limits, std::string_view content_type) {
   const Route& route = *m.route;
+  const gpb::FieldDescriptor* http_body_field = nullptr;
+  const bool raw = TakesHttpBody(*m.method, route.binding, &http_body_field);  // http_body.h
+  const size_t max_body = raw ? std::min(limits.max_body_bytes, limits.max_http_body_bytes) : limits.max_body_bytes;
+  if (body.size() > max_body) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request body of ", body.size(), " bytes exceeds the limit of ", max_body));
+  }
   const std::string& body_rule = route.binding.body();
   std::unique_ptr<gpb::Message> req = NewMessage(m, m.method->input_type());
   const bool has_body = !IsBlank(body);
   const gpb::FieldDescriptor* body_field =
       body_rule.empty() || body_rule == "*" ? nullptr : m.method->input_type()->FindFieldByName(body_rule);
 
-  if (has_body) {
+  if (raw) {
+    gpb::Message* target = http_body_field == nullptr
+                               ? req.get()
+                               : req->GetReflection()->MutableMessage(req.get(), http_body_field, m.factory.get());
+    CRM_RETURN_IF_ERROR(SetHttpBody(target, body, content_type));
+  } else if (has_body) {
     // Before any parser sees it: protobuf's JSON parser recurses per level (issue 15).
     CRM_RETURN_IF_ERROR(
         CheckJsonDepth(body, limits.max_json_depth, body_field != nullptr ? body_field->name() : ""));

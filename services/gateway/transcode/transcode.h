@@ -7,6 +7,8 @@
 //   body "*"      the JSON body is the whole request message; query parameters are refused;
 //   body "field"  the JSON body is that top-level field; other fields come from path and query;
 //   no body       a non-empty body is INVALID_ARGUMENT; fields come from path and query.
+//   google.api.HttpBody as the body (a body field of that type, or "*" on an HttpBody request): the raw
+//   bytes and `content_type`, never parsed as JSON (http_body.h).
 //   Path variables set (nested) fields, converted per field kind (string, integers, bool, enum by name,
 //   float/double); a body value that disagrees with a path variable is INVALID_ARGUMENT.
 //   Query parameters (`a.b=1`, proto or lowerCamel names) set fields not bound by path or body; a
@@ -44,6 +46,9 @@ namespace crm::gateway {
 struct TranscodeLimits {
   // Larger request bodies are refused with RESOURCE_EXHAUSTED (HTTP 413), before parsing.
   size_t max_body_bytes = 4 << 20;
+  // Larger raw google.api.HttpBody request bodies (http_body.h: webhooks; a Telegram update is a few KiB)
+  // are refused the same way.
+  size_t max_http_body_bytes = 256 << 10;
   // Larger serialized responses are refused with RESOURCE_EXHAUSTED.
   size_t max_response_bytes = 16 << 20;
   // Request bodies nesting arrays/objects deeper than this are refused with INVALID_ARGUMENT before
@@ -52,14 +57,15 @@ struct TranscodeLimits {
 };
 
 // Returns the serialized request message of m.method for the HTTP request: `body` (JSON, may be empty)
-// and the decoded `query` parameters in order. See the file comment for the mapping; every error is
+// and the decoded `query` parameters in order; `content_type` is the request's Content-Type header (only
+// an HttpBody request keeps it). See the file comment for the mapping; every error is
 // INVALID_ARGUMENT naming the field or parameter, except the size limit (RESOURCE_EXHAUSTED). A body
 // nested deeper than limits.max_json_depth is refused first, in one cheap pass (CheckJsonDepth, the path
 // below the body field). Path and query need no such guard: they are flat strings, bounded by the
 // edge's header limit, and resolved in one linear pass (a dotted query key walks the descriptors once).
 absl::StatusOr<std::string> BuildRequest(const RouteMatch& m, std::string_view body,
                                          const std::vector<std::pair<std::string, std::string>>& query,
-                                         const TranscodeLimits& limits = {});
+                                         const TranscodeLimits& limits = {}, std::string_view content_type = {});
 
 // Returns the JSON body for `serialized_response` (a serialized m.method output message): the whole
 // message or its response_body field. INTERNAL if the bytes do not parse (the backend is at fault).

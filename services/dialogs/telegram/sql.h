@@ -1,0 +1,45 @@
+// File: services/dialogs/telegram/sql.h
+// -----------------------------------------------------------------------------
+// The Telegram part's statements that read tables growing with the business (tg_updates, tg_chats,
+// tg_outgoing), named here so the plan test (updates_plan_test.cc) EXPLAINs exactly what the code runs:
+// the claim API's (updates.h) and the sender's reads (sender.h). Each is index-backed (the partial
+// indexes of migrations/0001_telegram.sql).
+#ifndef CRM_SERVICES_DIALOGS_TELEGRAM_SQL_H_
+#define CRM_SERVICES_DIALOGS_TELEGRAM_SQL_H_
+
+namespace crm::dialogs::telegram::sql {
+
+// updates.h: one pending chat, oldest waiting first (tg_chats_pending), locked, skipping locked ones.
+inline constexpr char kClaimChat[] =
+    "SELECT bot_id::text, chat_id FROM tg_chats WHERE pending ORDER BY pending_since, bot_id, chat_id "
+    "LIMIT 1 FOR UPDATE SKIP LOCKED";
+// updates.h: a chat's unprocessed updates in update_id order ($1 bot, $2 chat, $3 limit; tg_updates_unprocessed).
+inline constexpr char kChatUpdates[] =
+    "SELECT update_id, payload::text FROM tg_updates "
+    "WHERE bot_id = $1::uuid AND chat_id = $2 AND processed_at IS NULL ORDER BY update_id LIMIT $3";
+// updates.h: one update processed at $3 (Unix microseconds).
+inline constexpr char kMarkProcessed[] =
+    "UPDATE tg_updates SET processed_at = to_timestamp(0) + $3 * interval '1 microsecond' "
+    "WHERE bot_id = $1::uuid AND update_id = $2 AND processed_at IS NULL";
+// updates.h: the chat stays pending (since its oldest unprocessed update) while any remain.
+inline constexpr char kFinishChat[] =
+    "UPDATE tg_chats c SET pending = w.since IS NOT NULL, pending_since = w.since "
+    "FROM (SELECT min(received_at) AS since FROM tg_updates "
+    "      WHERE bot_id = $1::uuid AND chat_id = $2 AND processed_at IS NULL) w "
+    "WHERE c.bot_id = $1::uuid AND c.chat_id = $2";
+// sender.h: the bot's due callback answers, oldest first ($1 bot, $2 now in Unix microseconds, $3 limit;
+// tg_outgoing_callbacks).
+inline constexpr char kCallbacks[] =
+    "SELECT id::text, chat_id, method, payload::text, attempts, "
+    "(extract(epoch FROM not_before) * 1000000)::bigint FROM tg_outgoing "
+    "WHERE bot_id = $1::uuid AND state = 'queued' AND method = 'answerCallbackQuery' "
+    "AND not_before <= to_timestamp(0) + $2 * interval '1 microsecond' ORDER BY id LIMIT $3";
+// sender.h: the head of each chat's queue of messages ($1 bot; tg_outgoing_queued, in its order).
+inline constexpr char kHeads[] =
+    "SELECT DISTINCT ON (chat_id) id::text, chat_id, method, payload::text, attempts, "
+    "(extract(epoch FROM not_before) * 1000000)::bigint FROM tg_outgoing "
+    "WHERE bot_id = $1::uuid AND state = 'queued' AND method <> 'answerCallbackQuery' ORDER BY chat_id, id";
+
+}  // namespace crm::dialogs::telegram::sql
+
+#endif  // CRM_SERVICES_DIALOGS_TELEGRAM_SQL_H_
