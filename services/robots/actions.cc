@@ -582,8 +582,8 @@ absl::StatusOr<std::string> DealsClient::CopyDeal(const rv1::Action& action, con
   req.set_redacted(a.redacted());
   if (!a.options_json().empty()) {
     const auto parsed = google::protobuf::util::JsonStringToMessage(a.options_json(), req.mutable_options());
-    if (!parsed.ok()) {
-      return InvalidFieldError("copy_deal.options_json", std::string(parsed.message()));
+    if (!parsed.ok()) {  // stored rules were validated (rules.cc); our words, not the parser's
+      return InvalidFieldError("copy_deal.options_json", "not crm.deals.v1.CopyOptions JSON");
     }
   }
   if (req.responsible_id().empty() && !req.options().responsible()) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/civil_time.h"
@@ -312,6 +313,13 @@ TEST(ValidateRule, ActionsNeedTheirRequiredFields) {
                           "rule.actions[7].notify.channels[0]", "rule.actions[7].notify.recipients[0]",
                           "rule.actions[7].notify.text", "rule.actions[8].start_report.report",
                           "rule.actions[8].start_report.recipients[0]"));
+  // In our words: JSON that is not JSON names the field, never the parser's text (hostile_requests_fuzz).
+  rule.clear_actions();
+  *rule.add_actions() = Parse<v1::Action>(R"pb(copy_deal { options_json: "{not json" })pb");
+  const absl::Status not_json = ValidateRule(rule);
+  EXPECT_THAT(Fields(not_json), ElementsAre("rule.actions[0].copy_deal.options_json"));
+  EXPECT_THAT(std::string(not_json.message()), ::testing::HasSubstr("not crm.deals.v1.CopyOptions JSON"));
+  EXPECT_THAT(absl::AsciiStrToLower(not_json.message()), ::testing::Not(::testing::HasSubstr("expected")));
 
   rule.clear_actions();
   for (const char* text : {
