@@ -402,6 +402,29 @@ TEST_F(InboxTest, ASpamListedClientGetsNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
 }
 
+TEST_F(InboxTest, AnUpdateThatCannotBeProcessedIsSkippedAndDoesNotBlockTheChat) {
+  // A fault injected in the database: storing the text "boom" fails (a permanent error, not a conflict).
+  ddb_->Exec("CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.text = 'boom' THEN "
+             "RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$; CREATE TRIGGER boom BEFORE INSERT ON "
+             "dialog_messages FOR EACH ROW EXECUTE FUNCTION boom()");
+  Text("/start");
+  const std::string boom = Message(kClient, R"("text":"boom")");
+  const std::string after = Message(kClient, R"("text":"Добрый день")");
+  for (const std::string& json : {boom, after}) {
+    auto u = tg::ParseUpdate(json);
+    ASSERT_TRUE(u.ok());
+    ASSERT_TRUE(crm::pg::InTransaction(*dpool_, [&](pqxx::work& tx) -> absl::Status {
+                  return tg::StoreUpdate(tx, *outbox_, kBot, *u, clock_.Now()).status();
+                }).ok());
+  }
+  auto n = processor_->DrainOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(Count("SELECT count(*) FROM dialog_messages WHERE text = 'Добрый день'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM dialog_messages WHERE text = 'boom'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM tg_chats WHERE pending"), 0);
+}
+
 TEST_F(InboxTest, ADuplicateUpdateHasOneEffect) {
   const std::string update = Message(kClient, R"("text":"/start")");
   Deliver(update);
