@@ -18,6 +18,7 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
 #include "libs/pg/sql_array.h"
+#include "libs/pg/statement_recorder.h"
 #include "libs/rpc/call.h"
 #include "services/dialogs/inbox/access.h"
 #include "services/dialogs/inbox/store.h"
@@ -485,6 +486,7 @@ absl::StatusOr<v1::DialogTimeline> Routing::Timeline(const Principal& caller, st
     out.set_dialog_id(d.dialog.id());
     *out.mutable_create_time() = d.dialog.create_time();
     absl::Time queued = absl::InfinitePast(), taken = absl::InfinitePast(), reply = absl::InfinitePast();
+    crm::pg::RecordStatement(sql::kHistory, {std::string(id)});  // the plan test's (routing_plan_test.cc)
     for (const auto& r : crm::pg::ExecPrepared(tx, sql::kHistory, std::string(id))) {
       v1::Assignment* a = out.add_assignments();
       a->set_kind(KindOf(r[0].c_str()));
@@ -539,8 +541,9 @@ absl::StatusOr<v1::ResponseReport> Routing::Report(const Principal& caller, cons
   v1::ResponseReport out;
   CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
-    for (const auto& r : crm::pg::ExecPrepared(tx, sql::kReport, FormatRfc3339Utc(from), FormatRfc3339Utc(to),
-                                               req.bot_id())) {
+    const std::vector<std::string> params = {FormatRfc3339Utc(from), FormatRfc3339Utc(to), req.bot_id()};
+    crm::pg::RecordStatement(sql::kReport, params);  // the plan test's (routing_plan_test.cc)
+    for (const auto& r : crm::pg::ExecPrepared(tx, sql::kReport, params[0], params[1], params[2])) {
       v1::ResponseReportRow* row = out.add_rows();
       row->set_user_id(r[0].c_str());
       row->set_bot_id(r[1].c_str());
