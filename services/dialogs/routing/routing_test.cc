@@ -195,8 +195,14 @@ class RoutingTest : public ::testing::Test {
 };
 
 TEST_F(RoutingTest, DistributesToTheLeastLoadedOnlineOperatorWithHistoryAndEvent) {
+  // A's name and teams as identity publishes them (inbox/users.h): the team another supervisor leads.
+  const std::string other_team = "01930000-0000-7000-8000-00000000a0a2";
+  db_->Exec(absl::StrCat("INSERT INTO user_directory (user_id, full_name, team_ids) VALUES ('", kA,
+                         "', 'Анна Операторова', '{", other_team, "}')"));
   Online(kA), Online(kB);  // C stays offline
   const std::string first = NewDialog();
+  // The dialog carries its operator's teams: their team's supervisor sees it.
+  EXPECT_TRUE(inbox_->GetDialog(UserPrincipal(kSupervisorId, {"dialogs.read.team"}, {other_team}), first).ok());
   // Nobody has any: the idlest (never assigned) with the smallest id.
   EXPECT_EQ(Responsible(first), absl::StrCat(kA, "/IN_WORK"));
   EXPECT_EQ(History(first), std::vector<std::string>{H("DISTRIBUTED", "", kA)});
@@ -214,6 +220,7 @@ TEST_F(RoutingTest, DistributesToTheLeastLoadedOnlineOperatorWithHistoryAndEvent
   ASSERT_TRUE(ops.ok()) << ops.status();
   ASSERT_EQ(ops->operators_size(), 3);
   EXPECT_EQ(ops->operators(0).open_dialogs(), 2);
+  EXPECT_EQ(ops->operators(0).user_name(), "Анна Операторова");
   EXPECT_EQ(ops->operators(1).open_dialogs(), 1);
   EXPECT_EQ(ops->operators(2).presence(), v1::PRESENCE_OFFLINE);
 }

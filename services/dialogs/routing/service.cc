@@ -74,6 +74,7 @@ v1::RoutingRule RuleOf(const pqxx::row& r) {
   out.set_topic(r[7].c_str());
   out.set_priority(r[8].as<int>());
   SetTime(r[9].as<int64_t>(), out.mutable_create_time());
+  out.set_user_name(r[10].c_str());
   return out;
 }
 
@@ -106,6 +107,7 @@ v1::Operator OperatorOf(const pqxx::row& r) {
   out.set_open_dialogs(r[5].as<int>());
   SetTime(r[6].as<int64_t>(), out.mutable_last_assigned_time());
   out.set_version(r[7].as<int64_t>());
+  out.set_user_name(r[8].c_str());
   return out;
 }
 
@@ -552,6 +554,7 @@ absl::StatusOr<v1::ResponseReport> Routing::Report(const Principal& caller, cons
       row->set_dialogs_answered(r[4].as<int>());
       row->set_median_first_reply_working_seconds(r[5].as<int64_t>());
       row->set_p90_first_reply_working_seconds(r[6].as<int64_t>());
+      row->set_user_name(r[7].c_str());
     }
     return absl::OkStatus();
   }));

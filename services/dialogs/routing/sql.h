@@ -34,7 +34,8 @@ inline constexpr char kOpenOfOperator[] =
     "AND d.status = 'IN_WORK')::int, COALESCE((SELECT capacity FROM routing_operators WHERE user_id = $1::uuid), 5)";
 inline constexpr char kAssign[] =
     "UPDATE dialogs SET status = 'IN_WORK', responsible_id = $2::uuid, "
-    "team_ids = COALESCE((SELECT team_ids FROM routing_operators WHERE user_id = $2::uuid), '{}'), "
+    "team_ids = COALESCE((SELECT team_ids FROM user_directory WHERE user_id = $2::uuid), "
+    "(SELECT team_ids FROM routing_operators WHERE user_id = $2::uuid), '{}'), "
     "taken_time = $3::timestamptz, version = version + 1, update_time = $3::timestamptz "
     "WHERE id = $1::uuid AND NOT closed";
 inline constexpr char kTouchOperator[] =
@@ -72,8 +73,8 @@ inline constexpr char kBotsOfOperator[] =
 #define CRM_ROUTING_RULE_SELECT                                                                               \
   "SELECT r.id::text, r.bot_id::text, COALESCE(b.name, ''), COALESCE(r.user_id::text, ''), "                    \
   "COALESCE(r.group_id::text, ''), COALESCE(g.name, ''), r.project, r.topic, r.priority, " CRM_ROUTING_US(      \
-      "r.create_time") " FROM routing_rules r LEFT JOIN tg_bots b ON b.id = r.bot_id "                         \
-  "LEFT JOIN routing_groups g ON g.id = r.group_id "
+      "r.create_time") ", COALESCE(u.full_name, '') FROM routing_rules r LEFT JOIN tg_bots b ON b.id = r.bot_id " \
+  "LEFT JOIN routing_groups g ON g.id = r.group_id LEFT JOIN user_directory u ON u.user_id = r.user_id "
 inline constexpr char kListRules[] = CRM_ROUTING_RULE_SELECT
     "WHERE ($1 = '' OR r.bot_id = NULLIF($1, '')::uuid) ORDER BY r.bot_id, r.priority DESC, r.create_time, r.id";
 inline constexpr char kRuleById[] = CRM_ROUTING_RULE_SELECT "WHERE r.id = $1::uuid";
@@ -100,7 +101,8 @@ inline constexpr char kOperators[] =
     "WHERE o.user_id = u.user_id), ''), COALESCE(r.capacity, 5), COALESCE(r.presence, 'OFFLINE'), "
     "COALESCE(" CRM_ROUTING_US("r.presence_time") ", 0), (SELECT count(*) FROM dialogs d WHERE d.responsible_id = "
     "u.user_id AND NOT d.closed AND d.status = 'IN_WORK')::int, COALESCE(" CRM_ROUTING_US("r.last_assigned_time")
-    ", 0), COALESCE(r.version, 0) FROM (SELECT user_id FROM bot_operators WHERE ($1 = '' OR bot_id = NULLIF($1, "
+    ", 0), COALESCE(r.version, 0), COALESCE((SELECT full_name FROM user_directory ud WHERE ud.user_id = u.user_id), "
+    "'') FROM (SELECT user_id FROM bot_operators WHERE ($1 = '' OR bot_id = NULLIF($1, "
     "'')::uuid) AND ($2 = '' OR user_id = NULLIF($2, '')::uuid) UNION SELECT user_id FROM routing_operators WHERE "
     "$1 = '' AND ($2 = '' OR user_id = NULLIF($2, '')::uuid)) u LEFT JOIN routing_operators r ON r.user_id = "
     "u.user_id ORDER BY u.user_id";
@@ -136,13 +138,15 @@ inline constexpr char kHistory[] =
 // T8's report: assignments to operators in [$1, $2), of one bot ($3, '' = every bot), by operator and bot
 // (dialog_assignments_report: an index-only range scan; plan test routing_plan_test.cc).
 inline constexpr char kReport[] =
-    "SELECT a.to_user_id::text, a.bot_id::text, COALESCE(b.name, ''), a.n, a.answered, a.median, a.p90 FROM ("
+    "SELECT a.to_user_id::text, a.bot_id::text, COALESCE(b.name, ''), a.n, a.answered, a.median, a.p90, "
+    "COALESCE(ud.full_name, '') FROM ("
     "SELECT to_user_id, bot_id, count(*)::int AS n, count(reply_working_seconds)::int AS answered, "
     "COALESCE(percentile_disc(0.5) WITHIN GROUP (ORDER BY reply_working_seconds), 0)::bigint AS median, "
     "COALESCE(percentile_disc(0.9) WITHIN GROUP (ORDER BY reply_working_seconds), 0)::bigint AS p90 "
     "FROM dialog_assignments WHERE to_user_id IS NOT NULL AND time >= $1::timestamptz AND time < $2::timestamptz "
     "AND ($3 = '' OR bot_id = NULLIF($3, '')::uuid) GROUP BY to_user_id, bot_id) a "
-    "LEFT JOIN tg_bots b ON b.id = a.bot_id ORDER BY a.to_user_id, a.bot_id";
+    "LEFT JOIN tg_bots b ON b.id = a.bot_id LEFT JOIN user_directory ud ON ud.user_id = a.to_user_id "
+    "ORDER BY a.to_user_id, a.bot_id";
 
 }  // namespace crm::dialogs::routing::sql
 
