@@ -216,9 +216,30 @@ TEST_F(RoutingTest, DistributesToTheLeastLoadedOnlineOperatorWithHistoryAndEvent
                                     "' AND topic = '", v1::kDialogTopic, "'")),
             3);
   // The operators' list shows the load.
-  auto ops = routing_->ListOperators(Supervisor(), kBot);
+  v1::ListOperatorsRequest list;
+  list.set_bot_id(kBot);
+  auto ops = routing_->ListOperators(Supervisor(), list);
   ASSERT_TRUE(ops.ok()) << ops.status();
   ASSERT_EQ(ops->operators_size(), 3);
+  EXPECT_EQ(ops->next_page_token(), "");
+  // The page rule: two, then the rest by the token; a negative size refused naming it (with the bad token).
+  list.set_page_size(2);
+  auto page1 = routing_->ListOperators(Supervisor(), list);
+  ASSERT_TRUE(page1.ok()) << page1.status();
+  ASSERT_EQ(page1->operators_size(), 2);
+  EXPECT_EQ(page1->next_page_token(), kB);
+  list.set_page_token(page1->next_page_token());
+  auto page2 = routing_->ListOperators(Supervisor(), list);
+  ASSERT_TRUE(page2.ok()) << page2.status();
+  ASSERT_EQ(page2->operators_size(), 1);
+  EXPECT_EQ(page2->operators(0).user_id(), kC);
+  EXPECT_EQ(page2->next_page_token(), "");
+  list.set_page_size(-1);
+  list.set_page_token("x");
+  auto refused = routing_->ListOperators(Supervisor(), list);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("page_size"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("and 1 more"), std::string::npos);
   EXPECT_EQ(ops->operators(0).open_dialogs(), 2);
   EXPECT_EQ(ops->operators(0).user_name(), "Анна Операторова");
   EXPECT_EQ(ops->operators(1).open_dialogs(), 1);
@@ -272,6 +293,24 @@ TEST_F(RoutingTest, RulesByProjectTopicAndPriorityGroupsExpanded) {
   EXPECT_EQ(Responsible(NewDialog("Южный", "Ипотека")), absl::StrCat(kC, "/IN_WORK"));
   // No rule matches: queued although everyone is online.
   EXPECT_EQ(Responsible(NewDialog("Южный", "Рассрочка")), "/QUEUED");
+  v1::ListRoutingRulesRequest rules;
+  rules.set_bot_id(kBot);
+  rules.set_page_size(1);
+  auto first_rule = routing_->ListRules(Supervisor(), rules);
+  ASSERT_TRUE(first_rule.ok()) << first_rule.status();
+  ASSERT_EQ(first_rule->rules_size(), 1);
+  EXPECT_EQ(first_rule->rules(0).user_id(), kA);  // creation order
+  rules.set_page_token(first_rule->next_page_token());
+  auto second_rule = routing_->ListRules(Supervisor(), rules);
+  ASSERT_TRUE(second_rule.ok()) << second_rule.status();
+  ASSERT_EQ(second_rule->rules_size(), 1);
+  EXPECT_EQ(second_rule->rules(0).group_name(), "Ипотека");
+  EXPECT_EQ(second_rule->next_page_token(), "");
+  v1::ListOperatorGroupsRequest groups;
+  auto all_groups = routing_->ListGroups(Supervisor(), groups);
+  ASSERT_TRUE(all_groups.ok()) << all_groups.status();
+  ASSERT_EQ(all_groups->groups_size(), 1);
+  EXPECT_EQ(all_groups->groups(0).user_ids_size(), 2);
 
   // A rule for a user without rights on the bot is refused naming the field; every bad field at once.
   r.mutable_rule()->clear_group_id();

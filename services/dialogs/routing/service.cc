@@ -3,6 +3,7 @@
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,16 @@ std::vector<std::string> Split(const char* s) {
 void SetTime(int64_t us, google::protobuf::Timestamp* out) {
   if (us != 0) *out = ToProtoTimestamp(absl::FromUnixMicros(us));
 }
+
+constexpr int kDefaultPage = 50;
+constexpr int kMaxPage = 200;
+
+// The page rule: page_size < 0 refused, 0 = 50, above 200 clamped; the token is the last item's id.
+void CheckPage(int32_t size, std::string_view token, std::vector<FieldViolation>& bad) {
+  if (size < 0) bad.push_back({"page_size", "must not be negative"});
+  if (!token.empty() && !IsUuid(token)) bad.push_back({"page_token", "not a token this list gave"});
+}
+int PageOf(int32_t size) { return size == 0 ? kDefaultPage : std::min(size, kMaxPage); }
 
 absl::Status RequireReader(const Principal& caller) {
   if (crm::rpc::HasPermission(caller, kAdmin)) return absl::OkStatus();
@@ -112,7 +123,7 @@ v1::Operator OperatorOf(const pqxx::row& r) {
 }
 
 absl::StatusOr<v1::Operator> LoadOperator(pqxx::transaction_base& tx, const std::string& user) {
-  pqxx::result r = crm::pg::ExecPrepared(tx, sql::kOperators, std::string(), user);
+  pqxx::result r = crm::pg::ExecPrepared(tx, sql::kOperators, std::string(), user, std::string(), 1);
   if (r.empty()) {
     v1::Operator out;  // nobody has set anything for them yet: the defaults
     out.set_user_id(user);
@@ -170,13 +181,20 @@ absl::Status RequireHandler(const Principal& caller, const inbox::StoredDialog& 
 Routing::Routing(crm::pg::Pool& pool, const Clock& clock, const Router& router)
     : pool_(pool), clock_(clock), router_(router) {}
 
-absl::StatusOr<v1::ListRoutingRulesResponse> Routing::ListRules(const Principal& caller, std::string_view bot_id) {
-  if (!bot_id.empty() && !IsUuid(bot_id)) return InvalidFieldError("bot_id", "must be a UUID");
+absl::StatusOr<v1::ListRoutingRulesResponse> Routing::ListRules(const Principal& caller,
+                                                                const v1::ListRoutingRulesRequest& req) {
+  std::vector<FieldViolation> bad;
+  CheckUuid("bot_id", req.bot_id(), false, bad);
+  CheckPage(req.page_size(), req.page_token(), bad);
+  if (!bad.empty()) return InvalidFieldsError(bad);
   CRM_RETURN_IF_ERROR(RequireReader(caller));
+  const int size = PageOf(req.page_size());
   v1::ListRoutingRulesResponse out;
   CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
-    for (const auto& r : crm::pg::ExecPrepared(tx, sql::kListRules, std::string(bot_id))) *out.add_rules() = RuleOf(r);
+    pqxx::result rows = crm::pg::ExecPrepared(tx, sql::kListRules, req.bot_id(), req.page_token(), size + 1);
+    for (int i = 0; i < std::min<int>(size, rows.size()); ++i) *out.add_rules() = RuleOf(rows[i]);
+    if (static_cast<int>(rows.size()) > size) out.set_next_page_token(out.rules(size - 1).id());
     return absl::OkStatus();
   }));
   return out;
@@ -233,15 +251,20 @@ absl::Status Routing::DeleteRule(const Principal& caller, std::string_view id) {
   });
 }
 
-absl::StatusOr<v1::ListOperatorGroupsResponse> Routing::ListGroups(const Principal& caller, std::string_view bot_id) {
-  if (!bot_id.empty() && !IsUuid(bot_id)) return InvalidFieldError("bot_id", "must be a UUID");
+absl::StatusOr<v1::ListOperatorGroupsResponse> Routing::ListGroups(const Principal& caller,
+                                                                   const v1::ListOperatorGroupsRequest& req) {
+  std::vector<FieldViolation> bad;
+  CheckUuid("bot_id", req.bot_id(), false, bad);
+  CheckPage(req.page_size(), req.page_token(), bad);
+  if (!bad.empty()) return InvalidFieldsError(bad);
   CRM_RETURN_IF_ERROR(RequireReader(caller));
+  const int size = PageOf(req.page_size());
   v1::ListOperatorGroupsResponse out;
   CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
-    for (const auto& r : crm::pg::ExecPrepared(tx, sql::kListGroups, std::string(bot_id))) {
-      *out.add_groups() = GroupOf(r);
-    }
+    pqxx::result rows = crm::pg::ExecPrepared(tx, sql::kListGroups, req.bot_id(), req.page_token(), size + 1);
+    for (int i = 0; i < std::min<int>(size, rows.size()); ++i) *out.add_groups() = GroupOf(rows[i]);
+    if (static_cast<int>(rows.size()) > size) out.set_next_page_token(out.groups(size - 1).id());
     return absl::OkStatus();
   }));
   return out;
@@ -291,15 +314,21 @@ absl::StatusOr<v1::OperatorGroup> Routing::CreateGroup(const Principal& caller,
   return out;
 }
 
-absl::StatusOr<v1::ListOperatorsResponse> Routing::ListOperators(const Principal& caller, std::string_view bot_id) {
-  if (!bot_id.empty() && !IsUuid(bot_id)) return InvalidFieldError("bot_id", "must be a UUID");
+absl::StatusOr<v1::ListOperatorsResponse> Routing::ListOperators(const Principal& caller,
+                                                                 const v1::ListOperatorsRequest& req) {
+  std::vector<FieldViolation> bad;
+  CheckUuid("bot_id", req.bot_id(), false, bad);
+  CheckPage(req.page_size(), req.page_token(), bad);
+  if (!bad.empty()) return InvalidFieldsError(bad);
   CRM_RETURN_IF_ERROR(RequireReader(caller));
+  const int size = PageOf(req.page_size());
   v1::ListOperatorsResponse out;
   CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
-    for (const auto& r : crm::pg::ExecPrepared(tx, sql::kOperators, std::string(bot_id), std::string())) {
-      *out.add_operators() = OperatorOf(r);
-    }
+    pqxx::result rows =
+        crm::pg::ExecPrepared(tx, sql::kOperators, req.bot_id(), std::string(), req.page_token(), size + 1);
+    for (int i = 0; i < std::min<int>(size, rows.size()); ++i) *out.add_operators() = OperatorOf(rows[i]);
+    if (static_cast<int>(rows.size()) > size) out.set_next_page_token(out.operators(size - 1).user_id());
     return absl::OkStatus();
   }));
   return out;
@@ -563,7 +592,7 @@ absl::StatusOr<v1::ResponseReport> Routing::Report(const Principal& caller, cons
 
 grpc::Status RoutingServiceImpl::ListRoutingRules(grpc::ServerContext* ctx, const v1::ListRoutingRulesRequest* req,
                                                   v1::ListRoutingRulesResponse* out) {
-  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.ListRules(c, req->bot_id()); });
+  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.ListRules(c, *req); });
 }
 grpc::Status RoutingServiceImpl::CreateRoutingRule(grpc::ServerContext* ctx, const v1::CreateRoutingRuleRequest* req,
                                                    v1::RoutingRule* out) {
@@ -580,7 +609,7 @@ grpc::Status RoutingServiceImpl::DeleteRoutingRule(grpc::ServerContext* ctx, con
 }
 grpc::Status RoutingServiceImpl::ListOperatorGroups(grpc::ServerContext* ctx, const v1::ListOperatorGroupsRequest* req,
                                                     v1::ListOperatorGroupsResponse* out) {
-  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.ListGroups(c, req->bot_id()); });
+  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.ListGroups(c, *req); });
 }
 grpc::Status RoutingServiceImpl::CreateOperatorGroup(grpc::ServerContext* ctx,
                                                      const v1::CreateOperatorGroupRequest* req, v1::OperatorGroup* out) {
@@ -590,7 +619,7 @@ grpc::Status RoutingServiceImpl::CreateOperatorGroup(grpc::ServerContext* ctx,
 }
 grpc::Status RoutingServiceImpl::ListOperators(grpc::ServerContext* ctx, const v1::ListOperatorsRequest* req,
                                                v1::ListOperatorsResponse* out) {
-  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.ListOperators(c, req->bot_id()); });
+  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.ListOperators(c, *req); });
 }
 grpc::Status RoutingServiceImpl::UpdateOperator(grpc::ServerContext* ctx, const v1::UpdateOperatorRequest* req,
                                                 v1::Operator* out) {

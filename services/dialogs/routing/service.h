@@ -10,6 +10,8 @@
 //     operate the dialog's bot (FAILED_PRECONDITION naming user_id), a group must be the bot's and have an
 //     available member (FAILED_PRECONDITION naming group_id). Version 0 = any, a stale one ABORTED.
 //   * GetDialogTimeline: whoever sees the dialog (inbox/access.h).
+//   * Lists: the page rule (page_size < 0 refused, 0 = 50, above 200 clamped), a keyset page_token (the last
+//     item's id: rules and groups in creation order — UUIDv7 —, operators by user id).
 #ifndef CRM_SERVICES_DIALOGS_ROUTING_SERVICE_H_
 #define CRM_SERVICES_DIALOGS_ROUTING_SERVICE_H_
 
@@ -43,14 +45,16 @@ class Routing {
  public:
   Routing(crm::pg::Pool& pool, const Clock& clock, const Router& router);
 
-  absl::StatusOr<v1::ListRoutingRulesResponse> ListRules(const Principal& caller, std::string_view bot_id);
+  absl::StatusOr<v1::ListRoutingRulesResponse> ListRules(const Principal& caller,
+                                                         const v1::ListRoutingRulesRequest& req);
   absl::StatusOr<v1::RoutingRule> CreateRule(const Principal& caller, const v1::CreateRoutingRuleRequest& req,
                                              std::string_view idempotency_key);
   absl::Status DeleteRule(const Principal& caller, std::string_view id);
-  absl::StatusOr<v1::ListOperatorGroupsResponse> ListGroups(const Principal& caller, std::string_view bot_id);
+  absl::StatusOr<v1::ListOperatorGroupsResponse> ListGroups(const Principal& caller,
+                                                            const v1::ListOperatorGroupsRequest& req);
   absl::StatusOr<v1::OperatorGroup> CreateGroup(const Principal& caller, const v1::CreateOperatorGroupRequest& req,
                                                 std::string_view idempotency_key);
-  absl::StatusOr<v1::ListOperatorsResponse> ListOperators(const Principal& caller, std::string_view bot_id);
+  absl::StatusOr<v1::ListOperatorsResponse> ListOperators(const Principal& caller, const v1::ListOperatorsRequest& req);
   absl::StatusOr<v1::Operator> UpdateOperator(const Principal& caller, const v1::UpdateOperatorRequest& req);
   absl::StatusOr<v1::Operator> SetPresence(const Principal& caller, const v1::SetPresenceRequest& req);
   absl::StatusOr<v1::BotRouting> GetBotRouting(const Principal& caller, std::string_view bot_id);

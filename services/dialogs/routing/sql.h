@@ -76,7 +76,8 @@ inline constexpr char kBotsOfOperator[] =
       "r.create_time") ", COALESCE(u.full_name, '') FROM routing_rules r LEFT JOIN tg_bots b ON b.id = r.bot_id " \
   "LEFT JOIN routing_groups g ON g.id = r.group_id LEFT JOIN user_directory u ON u.user_id = r.user_id "
 inline constexpr char kListRules[] = CRM_ROUTING_RULE_SELECT
-    "WHERE ($1 = '' OR r.bot_id = NULLIF($1, '')::uuid) ORDER BY r.bot_id, r.priority DESC, r.create_time, r.id";
+    "WHERE ($1 = '' OR r.bot_id = NULLIF($1, '')::uuid) AND ($2 = '' OR r.id > NULLIF($2, '')::uuid) "
+    "ORDER BY r.id LIMIT $3";
 inline constexpr char kRuleById[] = CRM_ROUTING_RULE_SELECT "WHERE r.id = $1::uuid";
 inline constexpr char kInsertRule[] =
     "INSERT INTO routing_rules (id, bot_id, user_id, group_id, project, topic, priority, create_time) VALUES "
@@ -89,13 +90,15 @@ inline constexpr char kGroup[] = "SELECT bot_id::text, array_to_string(user_ids,
 #define CRM_ROUTING_GROUP_SELECT \
   "SELECT id::text, bot_id::text, name, array_to_string(user_ids, ','), " CRM_ROUTING_US("create_time") " FROM routing_groups "
 inline constexpr char kListGroups[] =
-    CRM_ROUTING_GROUP_SELECT "WHERE ($1 = '' OR bot_id = NULLIF($1, '')::uuid) ORDER BY bot_id, name";
+    CRM_ROUTING_GROUP_SELECT "WHERE ($1 = '' OR bot_id = NULLIF($1, '')::uuid) AND ($2 = '' OR id > NULLIF($2, '')::uuid) "
+    "ORDER BY id LIMIT $3";
 inline constexpr char kGroupById[] = CRM_ROUTING_GROUP_SELECT "WHERE id = $1::uuid";
 inline constexpr char kInsertGroup[] =
     "INSERT INTO routing_groups (id, bot_id, name, user_ids, create_time) VALUES ($1::uuid, $2::uuid, $3, "
     "$4::uuid[], $5::timestamptz) ON CONFLICT (bot_id, name) DO NOTHING RETURNING id";
 
-// Operators: who operates a bot ($1, '' = any) or has routing settings; one user ($2, '' = any).
+// Operators: who operates a bot ($1, '' = any) or has routing settings; one user ($2, '' = any); after
+// user $3 ('' = from the first), at most $4.
 inline constexpr char kOperators[] =
     "SELECT u.user_id::text, COALESCE((SELECT string_agg(o.bot_id::text, ',' ORDER BY o.bot_id) FROM bot_operators o "
     "WHERE o.user_id = u.user_id), ''), COALESCE(r.capacity, 5), COALESCE(r.presence, 'OFFLINE'), "
@@ -105,7 +108,7 @@ inline constexpr char kOperators[] =
     "'') FROM (SELECT user_id FROM bot_operators WHERE ($1 = '' OR bot_id = NULLIF($1, "
     "'')::uuid) AND ($2 = '' OR user_id = NULLIF($2, '')::uuid) UNION SELECT user_id FROM routing_operators WHERE "
     "$1 = '' AND ($2 = '' OR user_id = NULLIF($2, '')::uuid)) u LEFT JOIN routing_operators r ON r.user_id = "
-    "u.user_id ORDER BY u.user_id";
+    "u.user_id WHERE ($3 = '' OR u.user_id > NULLIF($3, '')::uuid) ORDER BY u.user_id LIMIT $4";
 inline constexpr char kOperatorVersion[] = "SELECT version FROM routing_operators WHERE user_id = $1::uuid";
 inline constexpr char kSetCapacity[] =
     "INSERT INTO routing_operators (user_id, capacity, update_time) VALUES ($1::uuid, $2, $3::timestamptz) "
