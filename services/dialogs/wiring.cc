@@ -27,6 +27,7 @@
 #include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/inbox/wire.h"
+#include "services/dialogs/routing/wire.h"
 
 namespace crm::dialogs {
 
@@ -37,6 +38,7 @@ std::vector<crm::pg::Migration> AllMigrations() {
   all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
   all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
   all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
+  all.insert(all.end(), crm::DialogsRoutingMigrations().begin(), crm::DialogsRoutingMigrations().end());  // T6, T8
   return all;
 }
 
@@ -97,6 +99,10 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   // out-of-hours text are the bot's (hours.h), read from telegram's bots in the runner's transaction.
   if (tg != nullptr) scenario_runner->SetBotHours(&telegram::BotStore::Hours);
   if (!env.status().ok()) return absl::OkStatus();
+  // T6, T8 (routing/wire.h): the inbox's seam gets the router before the inbox's workers start.
+  CRM_RETURN_IF_ERROR(
+      routing::WireRouting(ctx, tg != nullptr ? BotHoursProvider(&telegram::BotStore::Hours) : BotHoursProvider())
+          .status());
   // T2, T5, T7 (inbox/wire.h): the processor, the deals queue, the operator API; the runner's sink.
   CRM_ASSIGN_OR_RETURN(inbox::InboxPart * inbox_part, inbox::WireInbox(ctx, *tg, *scenario_runner));
   (void)inbox_part;

@@ -22,6 +22,7 @@
 #include "libs/pg/statement_recorder.h"
 #include "libs/rpc/call.h"
 #include "services/dialogs/inbox/access.h"
+#include "services/dialogs/inbox/routing.h"
 #include "services/dialogs/inbox/sql.h"
 #include "services/dialogs/inbox/store.h"
 #include "services/dialogs/telegram/outgoing.h"
@@ -266,7 +267,8 @@ absl::StatusOr<v1::Message> Inbox::SendMessage(const Principal& caller, const v1
       }
       CRM_ASSIGN_OR_RETURN(stored.outgoing_id, outgoing_.Enqueue(tx, m));
       CRM_ASSIGN_OR_RETURN(out, RecordMessage(tx, outbox_, d.dialog, stored, caller, clock_.Now()));
-      return absl::OkStatus();
+      // T6/T8: the first reply after an assignment stops its answer timer and is measured.
+      return OnOperatorReply(tx, d.dialog.id(), CallerUserId(caller), clock_.Now());
     });
   }));
   return out;
@@ -289,6 +291,7 @@ absl::StatusOr<v1::Dialog> Inbox::TakeDialog(const Principal& caller, std::strin
     const StoredDialog& d = *found;
     if (!won.empty()) {
       CRM_RETURN_IF_ERROR(UnparkIfReady(tx, d.dialog, now));
+      CRM_RETURN_IF_ERROR(OnTaken(tx, d.dialog, me, now));  // T6: the TAKEN history row, the answer timer
       out = d.dialog;
       return absl::OkStatus();
     }
@@ -351,6 +354,8 @@ absl::StatusOr<v1::Dialog> Inbox::SetDialogStatus(const Principal& caller, const
       return StaleOrGone(tx, req.id(), req.version());
     }
     CRM_ASSIGN_OR_RETURN(std::optional<StoredDialog> fresh, LoadDialog(tx, req.id(), false));
+    // T6: its operator has capacity again — the bot's queue is offered.
+    if (d.dialog.status() == v1::DIALOG_STATUS_IN_WORK) CRM_RETURN_IF_ERROR(OnDone(tx, d.dialog, clock_.Now()));
     out = fresh->dialog;
     return absl::OkStatus();
   }));

@@ -14,6 +14,8 @@ inline constexpr char kDialogAggregate[] = "dialog";
 // MessageExchanged: a client wrote / an operator or the bot answered.
 inline constexpr char kMessageReceivedType[] = "crm.dialogs.dialog.message_received.v1";
 inline constexpr char kMessageSentType[] = "crm.dialogs.dialog.message_sent.v1";
+// DialogAssigned: routing (T6) gave the dialog to an operator.
+inline constexpr char kDialogAssignedType[] = "crm.dialogs.dialog.assigned.v1";
 
 }  // namespace crm::dialogs::v1
 

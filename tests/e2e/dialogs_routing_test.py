@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""Dialogs' routing end to end (issue 18, T6, T8): identity, deals, dialogs and the gateway as processes, dialogs
+talking to the fake Bot API the stack starts (tests/fakes/telegram_bot_api.py), the demo bot with the seed's
+scenario switched to long polling. Operators as the demo Telegram operator and the Telegram supervisor (both
+hold dialogs.operate; the supervisor also dialogs.supervise), the administrator (dialogs.admin) gives them rights
+on the demo bot; all through the gateway with curl:
+
+  - operators online; a client's dialog (/start → phone → «Ипотека») is distributed to the least-loaded online
+    operator (the supervisor already has one: the operator gets it), IN_WORK at once, DialogAssigned on
+    crm.dialogs.dialog.v1;
+  - with everyone away a client's dialog is QUEUED; the operator's take wins, the supervisor's loses (400 naming
+    the dialog's number);
+  - a redirect to a user without rights on the bot is 400 naming user_id; to the supervisor it moves;
+  - the timeline shows the history (DISTRIBUTED, REDIRECTED) and the first reply's working seconds; the
+    report counts per operator and bot; release puts the dialog back into the queue;
+  - every POST's idempotency case (tests/e2e/idempotency_cases/dialogs_routing.py).
+
+The answer timeout needs time to pass: the e2e stack has no clock hook for dialogs (no CRM_DIALOGS_*_CLOCK), so
+the timeout's redistribution (two sweepers, one fire, working time) is proven by the unit tests on PostgreSQL
+(services/dialogs/routing/routing_test.cc) only.
+
+Usage: dialogs_routing_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN, CRM_TEST_KAFKA_BROKERS: tools/crm test)
+"""
+import copy
+import datetime
+import json
+import os
+import random
+import sys
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from e2e import StackTest, main, wait_until  # noqa: E402
+from idempotency import fill, load_cases  # noqa: E402
+
+CASES = load_cases("dialogs_routing")
+INBOX = load_cases("dialogs_inbox")
+DEMO_BOT = CASES.DEMO_BOT
+TOKEN = INBOX.DEMO_TOKEN
+
+
+class DialogsRouting(StackTest):
+    services = ["deals", "dialogs"]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        INBOX.use_polling(cls.curl, lambda role, *h: [cls.stack.bearer(role)] + list(h))
+        # Always working hours: distribution does not wait for the demo bot's next working period whenever the
+        # test runs (out of hours a dialog is queued until then: routing_test.cc covers it).
+        r = cls.curl("PATCH", "/v1/dialogs/bots/" + DEMO_BOT,
+                     {"bot": {"id": DEMO_BOT, "workingHours": []}, "updateMask": "workingHours"},
+                     headers=[cls.stack.bearer("administrator")])
+        if r.status != 200:
+            raise AssertionError("always working hours for the demo bot: %s %s" % (r.status, r.body))
+
+    def call(self, method, path, body=None, role="telegram_operator", status=200, headers=()):
+        r = self.curl(method, path, body, headers=self.as_(role, *headers))
+        self.assertEqual(r.status, status, r.body)
+        return r.json()
+
+    def control(self, action, body):
+        req = urllib.request.Request("%s/_fake/bot%s/%s" % (self.stack.telegram_url, TOKEN, action),
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    def sent_to(self, chat, containing):
+        req = urllib.request.Request("%s/_fake/bot%s/sent" % (self.stack.telegram_url, TOKEN))
+        with urllib.request.urlopen(req, timeout=30) as r:
+            sent = json.loads(r.read())
+        return [s for s in sent if s["chat_id"] == chat and containing in (s.get("text") or "")]
+
+    def presence(self, role, presence):
+        return self.call("POST", "/v1/dialogs/routing/presence", {"presence": presence}, role=role)
+
+    def client_dialog(self):
+        """A client goes through the seed's flow up to «Ипотека»; returns their dialog once it left the bot."""
+        user = random.randint(10 ** 8, 2 * 10 ** 9)
+        phone = "+7916%07d" % random.randint(0, 9999999)
+        self.control("message", {"user_id": user, "text": "/start"})
+        wait_until(lambda: self.sent_to(user, "номером телефона"), "the phone request")
+        self.control("contact", {"user_id": user, "phone_number": phone.lstrip("+")})
+        wait_until(lambda: self.sent_to(user, "тему обращения"), "the topic menu")
+        self.control("message", {"user_id": user, "text": "Ипотека"})
+
+        def handed_over():
+            r = self.call("GET", "/v1/dialogs?openOnly=true&botId=%s&pageSize=200" % DEMO_BOT, role="telegram_supervisor")
+            return [d for d in r.get("dialogs", []) if int(d["telegramUserId"]) == user
+                    and d["status"] in ("DIALOG_STATUS_QUEUED", "DIALOG_STATUS_IN_WORK")]
+        return wait_until(handed_over, "the dialog handed to operators")[0]
+
+    def test_distribution_take_redirect_timeline_report_release(self):
+        operator = self.user_id("telegram_operator")
+        supervisor = self.user_id("telegram_supervisor")
+        for user in (operator, supervisor):
+            got = CASES.give_rights(self.curl, self.as_, user)
+            self.assertEqual(got["botIds"], [DEMO_BOT])
+        # Reading the operators takes dialogs.supervise; editing dialogs.admin.
+        self.call("GET", "/v1/dialogs/routing/operators?botId=" + DEMO_BOT, status=403)
+        self.call("PATCH", "/v1/dialogs/routing/operators/" + operator, {"userId": operator, "capacity": 1},
+                  role="telegram_supervisor", status=403)
+
+        # Only the supervisor online: the first dialog is theirs.
+        self.presence("telegram_operator", "PRESENCE_OFFLINE")
+        self.assertEqual(self.presence("telegram_supervisor", "PRESENCE_ONLINE")["presence"], "PRESENCE_ONLINE")
+        first = self.client_dialog()
+        self.assertEqual(first["status"], "DIALOG_STATUS_IN_WORK", first)
+        self.assertEqual(first["responsibleId"], supervisor)
+        # The operator comes online: the least-loaded now, the next dialog is theirs.
+        self.presence("telegram_operator", "PRESENCE_ONLINE")
+        second = self.client_dialog()
+        self.assertEqual(second["status"], "DIALOG_STATUS_IN_WORK", second)
+        self.assertEqual(second["responsibleId"], operator)
+        self.assertEqual(self.call("GET", "/v1/dialogs/" + second["id"])["statusName"], "В работе")
+        ops = {o["userId"]: o for o in self.call("GET", "/v1/dialogs/routing/operators?botId=" + DEMO_BOT,
+                                                 role="telegram_supervisor")["operators"]}
+        self.assertEqual(ops[operator].get("openDialogs"), 1)
+        self.assertEqual(ops[supervisor].get("openDialogs"), 1)
+
+        # Everyone away: queued; the operator's take wins, the supervisor's loses naming the number.
+        self.presence("telegram_operator", "PRESENCE_AWAY")
+        self.presence("telegram_supervisor", "PRESENCE_AWAY")
+        third = self.client_dialog()
+        self.assertEqual(third["status"], "DIALOG_STATUS_QUEUED", third)
+        taken = self.call("POST", "/v1/dialogs/%s:take" % third["id"], {})
+        self.assertEqual(taken["responsibleId"], operator)
+        lost = self.curl("POST", "/v1/dialogs/%s:take" % third["id"], {}, headers=self.as_("telegram_supervisor"))
+        self.assertEqual(lost.status, 400, lost.body)
+        self.assertIn(third["number"], lost.body)
+
+        # Redirect: a user without rights on the bot is refused naming user_id; the supervisor gets it.
+        manager = self.user_id("manager")
+        refused = self.curl("POST", "/v1/dialogs/%s:redirect" % second["id"], {"userId": manager},
+                            headers=self.as_("telegram_operator"))
+        self.assertEqual(refused.status, 400, refused.body)
+        self.assertIn("user_id", refused.body)
+        moved = self.call("POST", "/v1/dialogs/%s:redirect" % second["id"], {"userId": supervisor})
+        self.assertEqual(moved["responsibleId"], supervisor)
+
+        # The supervisor answers: the first reply after their assignment is measured.
+        self.call("POST", "/v1/dialogs/%s/messages" % second["id"], {"text": "Здравствуйте! Подберём ипотеку."},
+                  role="telegram_supervisor", headers=("Idempotency-Key: " + str(uuid.uuid4()),))
+        timeline = self.call("GET", "/v1/dialogs/%s/timeline" % second["id"], role="telegram_supervisor")
+        self.assertEqual([a["kind"] for a in timeline["assignments"]],
+                         ["ASSIGNMENT_KIND_DISTRIBUTED", "ASSIGNMENT_KIND_REDIRECTED"])
+        self.assertEqual(timeline["assignments"][1]["fromUserId"], operator)
+        self.assertEqual(timeline["assignments"][1]["toUserId"], supervisor)
+        self.assertIn("firstReplyTime", timeline)
+        self.assertGreaterEqual(int(timeline["firstReplyWorkingSeconds"]), 0)
+        # The operator no longer sees it (not theirs, not queued).
+        self.call("GET", "/v1/dialogs/%s/timeline" % second["id"], status=404)
+
+        # The report: per operator and bot, today.
+        now = datetime.datetime.now(datetime.timezone.utc)
+        frm = (now - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        to = (now + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        report = self.call("GET", "/v1/dialogs/routing/report?fromTime=%s&toTime=%s&botId=%s" % (frm, to, DEMO_BOT),
+                           role="telegram_supervisor")
+        rows = {r["userId"]: r for r in report["rows"]}
+        self.assertEqual(rows[operator]["dialogsTaken"], 2)  # distributed + taken
+        self.assertEqual(rows[supervisor]["dialogsTaken"], 2)  # the first + the redirect
+        self.assertEqual(rows[supervisor]["dialogsAnswered"], 1)
+        self.call("GET", "/v1/dialogs/routing/report?fromTime=%s&toTime=%s" % (to, frm), role="telegram_supervisor",
+                  status=400)
+
+        # Release: back to the queue.
+        released = self.call("POST", "/v1/dialogs/%s:release" % third["id"], {})
+        self.assertEqual(released["status"], "DIALOG_STATUS_QUEUED")
+
+        # DialogAssigned on the dialog's topic.
+        types = [t for t, _ in self.events("crm.dialogs.dialog.v1", second["id"], "never", timeout=15)]
+        self.assertEqual(types.count("crm.dialogs.dialog.assigned.v1"), 2)
+
+    def test_bad_requests_name_every_field(self):
+        r = self.curl("POST", "/v1/dialogs/routing/rules", {"userId": "x", "groupId": "y"},
+                      headers=self.as_("administrator"))
+        self.assertEqual(r.status, 400, r.body)
+        self.assertEqual([d.get("field") for d in r.error().get("details", [])],
+                         ["rule.bot_id", "rule.user_id", "rule.group_id", "rule.user_id"])
+
+    def test_every_post_case_honours_the_idempotency_key(self):
+        fx = CASES.fixtures(self.curl, self.as_)
+        for case in CASES.CASES:
+            if "exempt" in case:
+                self.assertTrue(case["exempt"].strip(), case["rpc"])
+                continue
+            with self.subTest(rpc=case["rpc"]):
+                path, body = fill(case["path"], fx), fill(case["body"], fx)
+                key = "Idempotency-Key: " + str(uuid.uuid4())
+                first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+                self.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
+                again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
+                self.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
+                self.assertEqual(again.json(), first.json(), case["rpc"])
+                other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
+                refused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
+                self.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
+                self.assertIn("idempotency-key", [d.get("field") for d in refused.error().get("details", [])],
+                              refused.body)
+
+
+if __name__ == "__main__":
+    main()
