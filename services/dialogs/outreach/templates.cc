@@ -56,6 +56,13 @@ absl::Status RequireReader(const Principal& caller) {
   return crm::rpc::RequirePermission(caller, inbox::kReadOwn);
 }
 
+// Editing templates: the administrator, and the Telegram supervisor (seed 004 §2.1: «Редактирование
+// Шаблонов ответов Telegram»).
+absl::Status RequireEditor(const Principal& caller) {
+  if (crm::rpc::HasPermission(caller, inbox::kSupervise)) return absl::OkStatus();
+  return crm::rpc::RequirePermission(caller, kAdmin);
+}
+
 std::vector<std::string> Params(const google::protobuf::RepeatedPtrField<std::string>& p) {
   return {p.begin(), p.end()};
 }
@@ -83,7 +90,7 @@ absl::StatusOr<v1::Template> Templates::Create(const Principal& caller, const v1
   std::vector<FieldViolation> bad = ValidateTemplate(req.template_(), "template.");
   if (!IsUuid(req.template_().bot_id())) bad.insert(bad.begin(), {"template.bot_id", "must be a bot id"});
   if (!bad.empty()) return InvalidFieldsError(bad);
-  CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdmin));
+  CRM_RETURN_IF_ERROR(RequireEditor(caller));
   const crm::pg::IdempotencyScope scope{.caller = crm::rpc::IdempotencyCaller(caller),
                                         .method = "crm.dialogs.v1.TemplateService/CreateTemplate",
                                         .key = std::string(idempotency_key)};
@@ -150,7 +157,7 @@ absl::StatusOr<v1::Template> Templates::Update(const Principal& caller, const v1
   if (!IsUuid(req.template_().id())) bad.insert(bad.begin(), {"template.id", "must be a template id"});
   if (req.template_().version() < 0) bad.push_back({"template.version", "must not be negative"});
   if (!bad.empty()) return InvalidFieldsError(bad);
-  CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdmin));
+  CRM_RETURN_IF_ERROR(RequireEditor(caller));
   v1::Template out;
   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     const v1::Template& t = req.template_();
@@ -178,7 +185,7 @@ absl::Status Templates::Delete(const Principal& caller, const v1::DeleteTemplate
   if (!IsUuid(req.id())) bad.push_back({"id", "must be a template id"});
   if (req.version() < 0) bad.push_back({"version", "must not be negative"});
   if (!bad.empty()) return InvalidFieldsError(bad);
-  CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, kAdmin));
+  CRM_RETURN_IF_ERROR(RequireEditor(caller));
   return crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     CRM_ASSIGN_OR_RETURN(v1::Template current, LoadTemplate(tx, req.id()));
     if (crm::pg::ExecPrepared(tx, sql::kDeleteTemplate, req.id(), req.version(), FormatRfc3339Utc(clock_.Now()))

@@ -1,6 +1,6 @@
 // File: services/dialogs/outreach/templates.h
 // -----------------------------------------------------------------------------
-// Message templates (T7) in PostgreSQL and their use: CRUD (dialogs.admin edits; whoever operates or reads
+// Message templates (T7) in PostgreSQL and their use: CRUD (dialogs.admin or dialogs.supervise — seed 004's Telegram supervisor — edits; whoever operates or reads
 // dialogs reads them), a template sent to an open dialog, and a new outbound dialog by template.
 //   * SendTemplate renders for the dialog's project and, in ONE transaction, enqueues telegram's outgoing
 //     row and records the operator's message (inbox store.h RecordMessage: MessageExchanged, D16) — the
