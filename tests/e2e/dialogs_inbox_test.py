@@ -10,6 +10,7 @@ gateway with curl:
     menu; the client chooses «Ипотека» → the dialog is QUEUED «В очереди» with the topic;
   - the Telegram operator (an operator of the demo bot) lists it and takes it; the supervisor's take loses
     (400 naming the dialog's number); the operator's repeat is harmless;
+  - the dialog shows its responsible's name (identity's users, consumed from Kafka);
   - the operator replies: the fake Bot API received the text; the dialog is linked to the deals client;
   - deals has the interactions (the client's three messages and the reply: GET /v1/interactions);
   - MessageExchanged (received and sent) is on crm.dialogs.dialog.v1 keyed by the dialog;
@@ -100,6 +101,10 @@ class DialogsInbox(StackTest):
         self.assertEqual(lost.status, 400, lost.body)
         self.assertIn(dialog["number"], lost.body)
         self.assertEqual(self.call("POST", "/v1/dialogs/%s:take" % dialog["id"], {})["id"], dialog["id"])
+        # Names beside ids: the responsible's, from identity's users (crm.identity.user.v1).
+        name = self.stack.session("telegram_operator")["user"]["fullName"]
+        wait_until(lambda: self.call("GET", "/v1/dialogs/" + dialog["id"]).get("responsibleName") == name,
+                   "the responsible's name")
 
         # The reply reaches Telegram.
         reply = "Здравствуйте! Подберём ипотеку под ваш бюджет."

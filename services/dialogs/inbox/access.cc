@@ -37,16 +37,17 @@ std::vector<std::string> CallerTeams(const Principal& caller) {
   return out;
 }
 
-std::string VisibleWhere(const Principal& caller, const std::vector<std::string>& bots, SqlParams& params) {
+std::vector<std::string> VisibleBranches(const Principal& caller, const std::vector<std::string>& bots,
+                                         SqlParams& params) {
   const ReadScope scope = ReadScopeOf(caller);
-  if (scope == ReadScope::kAll) return "TRUE";
-  if (scope == ReadScope::kNone) return "FALSE";
-  const std::string me = CallerUserId(caller);
+  if (scope == ReadScope::kAll) return {"TRUE"};
   std::vector<std::string> parts;
+  if (scope == ReadScope::kNone) return parts;
+  const std::string me = CallerUserId(caller);
   if (IsUuid(me)) parts.push_back(absl::StrCat("d.responsible_id = ", params.Add(me), "::uuid"));
   if (!bots.empty()) {
-    parts.push_back(absl::StrCat("(d.status = 'QUEUED' AND d.bot_id = ANY (", params.Add(crm::pg::ArrayLiteral(bots)),
-                                 "::uuid[]))"));
+    parts.push_back(absl::StrCat("d.status = 'QUEUED' AND d.bot_id = ANY (", params.Add(crm::pg::ArrayLiteral(bots)),
+                                 "::uuid[])"));
   }
   if (scope == ReadScope::kTeam) {
     const std::vector<std::string> teams = CallerTeams(caller);
@@ -54,10 +55,7 @@ std::string VisibleWhere(const Principal& caller, const std::vector<std::string>
       parts.push_back(absl::StrCat("d.team_ids && ", params.Add(crm::pg::ArrayLiteral(teams)), "::uuid[]"));
     }
   }
-  if (parts.empty()) return "FALSE";
-  std::string out = "(";
-  for (size_t i = 0; i < parts.size(); ++i) absl::StrAppend(&out, i == 0 ? "" : " OR ", parts[i]);
-  return absl::StrCat(out, ")");
+  return parts;
 }
 
 bool CanSee(const Principal& caller, const StoredDialog& d, bool operates_bot) {

@@ -45,10 +45,12 @@ class SqlParams {
 std::string CallerUserId(const crm::common::v1::Principal& caller);
 std::vector<std::string> CallerTeams(const crm::common::v1::Principal& caller);
 
-// A condition over `dialogs d` true exactly for the dialogs `caller` sees; `bots` = the bots the caller
-// operates.
-std::string VisibleWhere(const crm::common::v1::Principal& caller, const std::vector<std::string>& bots,
-                         SqlParams& params);
+// Conditions over `dialogs d` whose OR holds exactly for the dialogs `caller` sees; `bots` = the bots the
+// caller operates. {"TRUE"} for dialogs.read.all, {} when the caller sees none. Each branch has an index
+// of its own (responsible, the bots' queue, the teams), so a list reads each in number order and merges
+// (service.cc) instead of walking every dialog past the ones out of scope.
+std::vector<std::string> VisibleBranches(const crm::common::v1::Principal& caller,
+                                         const std::vector<std::string>& bots, SqlParams& params);
 // The same decision for one dialog.
 bool CanSee(const crm::common::v1::Principal& caller, const StoredDialog& d, bool operates_bot);
 

@@ -5,7 +5,7 @@
 // each scope (all, own = assigned + the bots' queue, team) and each filter (none, open, status, bot,
 // project, topic, responsible, client, a second page) — and ListMessages (first and second page) has plans,
 // for its values and the generic one, without a sequential scan of dialogs or dialog_messages and without
-// a big sort; and the answers are exact.
+// a big sort (nor, for all and own, a node throwing many rows away); and the answers are exact.
 #include <chrono>
 #include <iostream>
 #include <pqxx/pqxx>
@@ -116,11 +116,22 @@ class InboxPlanTest : public ::testing::Test {
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s\n";
   }
 
+  // No sequential scan, no sort of more than 5 000 rows (the own scope's queue branch sorts the QUEUED
+  // dialogs of the caller's bots: 1 000 here, 3 700 as the generic plan guesses) and — run (ANALYZE, rolled back), for the values and
+  // as the generic plan — no node throwing away more than 10 000 rows; `bounded_waste` false only checks
+  // the first two (the team scope: see the README's open points).
   int Expect(const std::vector<crm::pg::StatementRecorder::Statement>& sent, const std::string& table,
-             const std::string& what) {
-    return crm::pg::testing::ExpectNoSeqScan(
-        db_->dsn(), sent,
-        {.tables = {kTables.begin(), kTables.end()}, .reading = table, .max_sort_rows = 2000, .what = what});
+             const std::string& what, bool bounded_waste = true) {
+    crm::pg::testing::PlanExpectations expect{.tables = {kTables.begin(), kTables.end()},
+                                              .reading = table,
+                                              .max_sort_rows = 5000,
+                                              .what = what};
+    if (bounded_waste) {
+      expect.max_removed_rows = 10000;
+      expect.analyze = true;
+      expect.analyze_generic = true;
+    }
+    return crm::pg::testing::ExpectNoSeqScan(db_->dsn(), sent, expect);
   }
 
   ManualClock clock_{absl::FromUnixSeconds(1796000000)};
@@ -202,7 +213,7 @@ TEST_F(InboxPlanTest, EveryListScopeAndFilterIsIndexBacked) {
           EXPECT_LT(next->dialogs(0).number(), page->dialogs(49).number()) << what;
         }
       }
-      EXPECT_GE(Expect(recorder.Take(), "dialogs", what), 1) << what;
+      EXPECT_GE(Expect(recorder.Take(), "dialogs", what, std::string(scope.name) != "team"), 1) << what;
     }
   }
   // Exact answers of two: the client's dialogs (g % 300 000 == 1234, g % 10 < 6), and the queue of user 1.

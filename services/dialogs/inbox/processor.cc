@@ -73,6 +73,21 @@ std::vector<v1::MessageFile> FilesOf(const tg::Message& m) {
   return out;
 }
 
+// Worth processing the chat again later (the database or a lock, not the update): everything else about
+// an update is permanent.
+bool Retryable(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kCancelled:
+      return true;
+    default:
+      return false;
+  }
+}
+
 v1::Action TextAction(std::string text) {
   v1::Action a;
   a.set_kind(v1::ACTION_KIND_SEND_TEXT);
@@ -92,7 +107,23 @@ absl::StatusOr<bool> Processor::ProcessOnce(pqxx::transaction_base& tx) {
   CRM_ASSIGN_OR_RETURN(std::optional<tg::ClaimedChat> chat, tg::ClaimChat(tx, options_.batch));
   if (!chat) return false;
   for (const tg::Update& u : chat->updates) {
-    CRM_RETURN_IF_ERROR(Annotate(HandleUpdate(tx, *chat, u), absl::StrCat("update ", u.update_id)));
+    // Each update under a savepoint: one that fails for good (a bug, data nothing can process) is rolled
+    // back alone, logged and marked processed (its raw JSON stays in tg_updates), so it cannot block the
+    // chat's later updates forever; a transient failure rolls the whole chat back for the next claim.
+    tx.exec0("SAVEPOINT inbox_update");
+    absl::Status handled;
+    try {
+      handled = HandleUpdate(tx, *chat, u);
+    } catch (const std::exception& e) {
+      handled = crm::pg::StatusFromException(e);
+    }
+    if (!handled.ok()) {
+      if (Retryable(handled)) return Annotate(handled, absl::StrCat("update ", u.update_id));
+      tx.exec0("ROLLBACK TO SAVEPOINT inbox_update");
+      crm::log::Error(absl::StrCat("inbox: update ", u.update_id, " of bot ", chat->bot_id, " chat ", chat->chat_id,
+                                   " cannot be processed and is skipped: ", handled.ToString()));
+    }
+    tx.exec0("RELEASE SAVEPOINT inbox_update");
     CRM_RETURN_IF_ERROR(tg::MarkProcessed(tx, chat->bot_id, u.update_id, clock_.Now()));
   }
   CRM_RETURN_IF_ERROR(tg::FinishChat(tx, *chat));

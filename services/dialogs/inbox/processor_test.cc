@@ -39,6 +39,11 @@
 #include "services/dialogs/inbox/processor.h"
 #include "services/dialogs/inbox/service.h"
 #include "services/dialogs/inbox/texts.h"
+#include "services/dialogs/inbox/users.h"
+#include "crm/events/v1/envelope.pb.h"
+#include "crm/identity/v1/events.pb.h"
+#include "libs/events/consumer.h"
+#include "proto/crm/identity/v1/event_types.h"
 #include "services/dialogs/inbox/wire.h"
 #include "services/dialogs/scenarios/demo.h"
 #include "services/dialogs/scenarios/runner.h"
@@ -149,6 +154,31 @@ class InboxTest : public crm::deals::fixture::ServiceTest {
     ASSERT_TRUE(n.ok()) << n.status();
   }
 
+  // identity's UserCreated (version 1) or UserUpdated as the consumer hands it to users.h.
+  void ApplyUser(const std::string& id, const std::string& name, int64_t version) {
+    crm::identity::v1::User u;
+    u.set_id(id);
+    u.set_full_name(name);
+    u.set_active(true);
+    u.set_version(version);
+    crm::events::v1::Envelope e;
+    if (version == 1) {
+      crm::identity::v1::UserCreated c;
+      *c.mutable_user() = u;
+      e.set_type(crm::identity::v1::kUserCreatedType);
+      e.mutable_payload()->PackFrom(c);
+    } else {
+      crm::identity::v1::UserUpdated c;
+      *c.mutable_user() = u;
+      e.set_type(crm::identity::v1::kUserUpdatedType);
+      e.mutable_payload()->PackFrom(c);
+    }
+    const std::string topic = crm::identity::v1::kUserTopic;
+    ASSERT_TRUE(crm::pg::InTransaction(*dpool_, [&](pqxx::work& tx) -> absl::Status {
+                  return ApplyUserEvent(tx, {.envelope = e, .topic = topic, .partition = 0, .offset = version});
+                }).ok());
+  }
+
   std::string MustClient(const std::string& name, const std::string& phone) {
     grpc::ClientContext ctx;
     As(ctx, User(crm::deals::fixture::kHead, {"clients.read", "clients.write"}));
@@ -246,10 +276,12 @@ TEST_F(InboxTest, TheSeedsFlowQueuesTheDialogLinksTheClientAndRecordsInteraction
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_EQ(list->dialogs_size(), 1);
   EXPECT_EQ(list->dialogs(0).id(), d.id());
+  ApplyUser(kOperator1, "Ольга Операторова", 1);
   auto taken = inbox_->TakeDialog(Operator(kOperator1), d.id());
   ASSERT_TRUE(taken.ok()) << taken.status();
   EXPECT_EQ(taken->status(), v1::DIALOG_STATUS_IN_WORK);
   EXPECT_EQ(taken->responsible_id(), kOperator1);
+  EXPECT_EQ(taken->responsible_name(), "Ольга Операторова");
   v1::SendMessageRequest send;
   send.set_dialog_id(d.id());
   send.set_text("Здравствуйте! Подберём ипотеку.");
@@ -280,6 +312,7 @@ TEST_F(InboxTest, TheSeedsFlowQueuesTheDialogLinksTheClientAndRecordsInteraction
   EXPECT_EQ(page->messages(0).id(), sent->id());  // newest first
   EXPECT_EQ(page->messages(0).outgoing_state(), "sent");
   EXPECT_EQ(page->messages(0).telegram_message_id(), 77);
+  EXPECT_EQ(page->messages(0).author_name(), "Ольга Операторова");
   EXPECT_FALSE(page->next_page_token().empty());
 
   // Pipeline step 4: the client's three messages and the operator's reply are interactions in deals.
@@ -400,6 +433,39 @@ TEST_F(InboxTest, ASpamListedClientGetsNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM dialogs"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM tg_outgoing"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
+}
+
+TEST_F(InboxTest, AnUpdateThatCannotBeProcessedIsSkippedAndDoesNotBlockTheChat) {
+  // A fault injected in the database: storing the text "boom" fails (a permanent error, not a conflict).
+  ddb_->Exec("CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.text = 'boom' THEN "
+             "RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$; CREATE TRIGGER boom BEFORE INSERT ON "
+             "dialog_messages FOR EACH ROW EXECUTE FUNCTION boom()");
+  Text("/start");
+  const std::string boom = Message(kClient, R"("text":"boom")");
+  const std::string after = Message(kClient, R"("text":"Добрый день")");
+  for (const std::string& json : {boom, after}) {
+    auto u = tg::ParseUpdate(json);
+    ASSERT_TRUE(u.ok());
+    ASSERT_TRUE(crm::pg::InTransaction(*dpool_, [&](pqxx::work& tx) -> absl::Status {
+                  return tg::StoreUpdate(tx, *outbox_, kBot, *u, clock_.Now()).status();
+                }).ok());
+  }
+  auto n = processor_->DrainOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(Count("SELECT count(*) FROM dialog_messages WHERE text = 'Добрый день'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM dialog_messages WHERE text = 'boom'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM tg_chats WHERE pending"), 0);
+}
+
+TEST_F(InboxTest, UserNamesFollowIdentitysEvents) {
+  v1::Dialog d = ToQueue();
+  ASSERT_TRUE(inbox_->TakeDialog(Operator(kOperator2), d.id()).ok());
+  EXPECT_EQ(OpenDialog().responsible_name(), "");  // not heard of yet
+  ApplyUser(kOperator2, "Пётр Первый", 1);
+  ApplyUser(kOperator2, "Пётр Второй", 3);
+  ApplyUser(kOperator2, "Пётр Старый", 2);  // older than what is known: ignored
+  EXPECT_EQ(OpenDialog().responsible_name(), "Пётр Второй");
 }
 
 TEST_F(InboxTest, ADuplicateUpdateHasOneEffect) {

@@ -10,15 +10,18 @@
 
 namespace crm::dialogs::inbox::sql {
 
-// A dialog as inbox.proto's Dialog is filled from it (store.cc: DialogOf), with its bot's name.
+// A dialog as inbox.proto's Dialog is filled from it (store.cc: DialogOf), with its bot's and its
+// responsible's names (users.h).
 #define CRM_INBOX_DIALOG_COLUMNS                                                                             \
   "d.id::text, d.number, d.bot_id::text, COALESCE(b.name, ''), d.status, d.closed, "                       \
   "COALESCE(d.client_id::text, ''), array_to_string(d.candidate_client_ids, ','), d.phone, d.link_state, " \
   "d.client_display, d.project, d.topic, d.subject, COALESCE(d.responsible_id::text, ''), d.chat_id, "      \
   "d.tg_user_id, d.unread, " CRM_INBOX_US("d.last_message_time") ", " CRM_INBOX_US("d.queued_time") ", "    \
   CRM_INBOX_US("d.taken_time") ", " CRM_INBOX_US("d.create_time") ", " CRM_INBOX_US("d.update_time")       \
-  ", d.version, d.private_chat, array_to_string(d.team_ids, ',')"
-#define CRM_INBOX_DIALOG_FROM " FROM dialogs d LEFT JOIN tg_bots b ON b.id = d.bot_id "
+  ", d.version, d.private_chat, array_to_string(d.team_ids, ','), COALESCE(u.full_name, '')"
+#define CRM_INBOX_DIALOG_FROM                                      \
+  " FROM dialogs d LEFT JOIN tg_bots b ON b.id = d.bot_id "        \
+  "LEFT JOIN user_directory u ON u.user_id = d.responsible_id "
 
 inline constexpr char kDialogById[] =
     "SELECT " CRM_INBOX_DIALOG_COLUMNS CRM_INBOX_DIALOG_FROM "WHERE d.id = $1::uuid";
@@ -111,7 +114,8 @@ inline constexpr char kUnreadOfUser[] =
 #define CRM_INBOX_MESSAGE_COLUMNS                                                                          \
   "id::text, dialog_id::text, direction, author_kind, COALESCE(author_user_id::text, ''), text, files::text, " \
   "contact_phone, callback_data, telegram_message_id, COALESCE(outgoing_id::text, ''), outgoing_state, "      \
-  "outgoing_error, " CRM_INBOX_US("create_time")
+  "outgoing_error, " CRM_INBOX_US("create_time") ", "                                                        \
+  "COALESCE((SELECT u.full_name FROM user_directory u WHERE u.user_id = author_user_id), '')"
 inline constexpr char kListMessages[] =
     "SELECT " CRM_INBOX_MESSAGE_COLUMNS " FROM dialog_messages WHERE dialog_id = $1::uuid "
     "AND ($2 = '' OR id < NULLIF($2, '')::uuid) ORDER BY id DESC LIMIT $3";

@@ -81,6 +81,7 @@ StoredDialog DialogOf(const pqxx::row& r) {
   d.set_version(r[23].as<int64_t>());
   d.set_private_chat(r[24].as<bool>());
   out.team_ids = SplitIds(r[25].c_str());
+  d.set_responsible_name(r[26].c_str());
   return out;
 }
 
@@ -290,6 +291,7 @@ v1::Message MessageOf(const pqxx::row& r) {
   m.set_outgoing_state(r[11].c_str());
   m.set_outgoing_error(r[12].c_str());
   SetTime(r[13], m.mutable_create_time());
+  m.set_author_name(r[14].c_str());
   return m;
 }
 

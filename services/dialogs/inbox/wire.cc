@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "libs/base/periodic.h"
+#include "libs/events/consumer.h"
+#include "proto/crm/identity/v1/event_types.h"
 #include "libs/config/config.h"
 #include "libs/log/log.h"
 #include "libs/pg/prepared.h"
@@ -14,6 +16,7 @@
 #include "services/dialogs/inbox/processor.h"
 #include "services/dialogs/inbox/service.h"
 #include "services/dialogs/inbox/sql.h"
+#include "services/dialogs/inbox/users.h"
 #include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/wire.h"
@@ -28,6 +31,9 @@ absl::StatusOr<InboxPart*> WireInbox(Context& ctx, telegram::TelegramPart& tg, s
   const bool deals_sync = env.Bool("DEALS_SYNC", true);
   const absl::Duration sync_every = env.Duration("DEALS_SYNC_INTERVAL", absl::Seconds(1));
   const absl::Duration deals_timeout = env.Duration("DEALS_TIMEOUT", absl::Seconds(5));
+  // identity's users (names beside ids): KAFKA_BROKERS and CONSUMER_GROUP as the services share them.
+  const std::string brokers = env.String("KAFKA_BROKERS", "localhost:9092");
+  const std::string consumer_group = env.String("CONSUMER_GROUP", "dialogs");
   if (!env.status().ok()) return nullptr;
 
   crm::rpc::Server& server = ctx.server;
@@ -51,6 +57,12 @@ absl::StatusOr<InboxPart*> WireInbox(Context& ctx, telegram::TelegramPart& tg, s
       if (!n.ok()) crm::log::Warn(absl::StrCat("inbox: the deals queue failed: ", n.status().ToString()));
     }));
   }
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
+                       crm::events::Consumer::Create({.brokers = brokers,
+                                                      .group_id = consumer_group,
+                                                      .topics = {crm::identity::v1::kUserTopic}},
+                                                     ctx.pool, &ApplyUserEvent));
+  server.Own(std::make_unique<crm::events::ConsumerThread>(std::move(users)));
   return server.Own(std::make_unique<InboxPart>(InboxPart{.processor = processor, .deals_sync = sync, .inbox = inbox}));
 }
 

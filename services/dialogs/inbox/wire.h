@@ -2,11 +2,12 @@
 // -----------------------------------------------------------------------------
 // Wires the inbox (T2, T5, T7) into the dialogs service (services/dialogs/wiring.cc): its migrations
 // (component "inbox"), the DialogService, the processor's workers (pipeline step 2), the deals queue's
-// worker (step 4), the runner's ActionSink and telegram's outgoing-state hook.
+// worker (step 4), the runner's ActionSink, telegram's outgoing-state hook and the consumer of identity's users.
 //
 // Settings (CRM_DIALOGS_<NAME>): INBOX_WORKERS (2; 0 = this replica processes no updates),
 // INBOX_POLL_INTERVAL (500ms: the longest a worker waits before looking for pending chats again),
-// DEALS_SYNC (true: this replica works the deals queue), DEALS_SYNC_INTERVAL (1s), DEALS_TIMEOUT (5s).
+// DEALS_SYNC (true: this replica works the deals queue), DEALS_SYNC_INTERVAL (1s), DEALS_TIMEOUT (5s);
+// KAFKA_BROKERS and CONSUMER_GROUP ("dialogs") for identity's users (users.h).
 #ifndef CRM_SERVICES_DIALOGS_INBOX_WIRE_H_
 #define CRM_SERVICES_DIALOGS_INBOX_WIRE_H_
 
