@@ -39,7 +39,7 @@ absl::StatusOr<OutreachPart*> WireOutreach(Context& ctx, telegram::TelegramPart&
   MailingOptions options;
   options.window = static_cast<int>(env.Int("MAILING_WINDOW", options.window, 1, 100000));
   const bool robots = env.Bool("ROBOTS_NOTIFICATIONS", true);
-  const std::string brokers = env.String("KAFKA_BROKERS", "localhost:9092");
+  const std::string brokers = env.String("KAFKA_BROKERS", "127.0.0.1:9092");
   const std::string qr_file = env.String("QR_KEY_FILE", "");
   const std::string secrets_file = env.String("SECRETS_KEY_FILE", "");
   const std::string service_file = env.String("SERVICE_KEY_FILE", "");
