@@ -6,10 +6,13 @@ polling; driven with curl as the staff do and through the fake as clients do:
   - a personal QR code: made by the Telegram operator, its PNG fetched through the gateway (decoded back to
     the deep link by zbarimg when it is installed, else its PNG signature and size checked); a client's
     /start with the code's payload gives the dialog the code's project;
-  - a template with a project-dependent parameter sent to a dialog: the fake Bot API received the rendered
-    text; a missing parameter is refused naming it;
+  - a template with a project-dependent parameter rendered over python3-grpcio and sent to a dialog through
+    the gateway: the fake Bot API received the rendered text and its keyboard; a missing parameter is
+    refused naming it;
   - a mailing to two linked clients and one unknown: statuses SENT, SENT, NO_CHAT, the mailing DONE, its
     events (created, finished) on crm.dialogs.mailing.v1;
+  - robots' client message (crm.robots.notification.v1, produced to Kafka twice with one event id) reaches
+    the client's chat once; the registers (the client's message history, the bot's chats);
   - every POST's idempotency case (tests/e2e/idempotency_cases/dialogs_outreach.py).
 
 Usage: dialogs_outreach_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN, CRM_TEST_KAFKA_BROKERS: tools/crm test)
@@ -26,9 +29,14 @@ import tempfile
 import urllib.request
 import uuid
 
+import grpc
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from e2e import StackTest, main, wait_until  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
+from e2e import BUILD, StackTest, main, wait_until  # noqa: E402
+from grpc_api import GrpcApi  # noqa: E402
 from idempotency import fill, load_cases  # noqa: E402
+from stack import BROKERS  # noqa: E402
 
 CASES = load_cases("dialogs_outreach")
 DEMO_BOT = CASES.DEMO_BOT
@@ -101,6 +109,17 @@ class DialogsOutreach(StackTest):
         # A Telegram operator may not edit templates.
         self.call("POST", "/v1/dialogs/templates", CASES.template("Оператор " + uniq), role="telegram_operator",
                   status=403)
+        # python3-grpcio straight to dialogs: the template rendered for a project (its value table).
+        api = GrpcApi(os.path.join(BUILD, "proto/crm_api.pb"))
+        Principal = api.message("crm.common.v1.Principal")
+        me = Principal(kind=Principal.KIND_USER, id=self.user_id("telegram_operator"),
+                       permissions=["dialogs.read.own", "dialogs.operate"])
+        channel = grpc.insecure_channel("127.0.0.1:%d" % self.stack.grpc_ports["dialogs"])
+        render, RenderTemplateRequest = api.method(channel, "crm.dialogs.v1.TemplateService/RenderTemplate")
+        rendered = render(RenderTemplateRequest(id=t["id"], project="north", parameters=["Анна"]),
+                          metadata=list(self.stack.signed(me)), timeout=10)
+        channel.close()
+        self.assertEqual(rendered.text, "Здравствуйте, Анна! Ваш проект: ЖК «Северный».")
         listed = self.call("GET", "/v1/dialogs/templates?botId=%s&pageSize=200" % DEMO_BOT, role="telegram_operator")
         self.assertIn(t["id"], [x["id"] for x in listed["templates"]])
         user = random.randint(10 ** 8, 2 * 10 ** 9)
@@ -146,6 +165,40 @@ class DialogsOutreach(StackTest):
         self.assertEqual(types, ["crm.dialogs.mailing.created.v1", "crm.dialogs.mailing.finished.v1"])
         cancelled = self.call("POST", "/v1/dialogs/mailings/%s:cancel" % m["id"], {})
         self.assertEqual(cancelled["state"], "MAILING_STATE_DONE")  # finished: nothing left to cancel
+
+    def test_robots_client_message_delivered_once_and_the_registers(self):
+        client, user, dialog = CASES.linked_client(self.curl, self.as_)
+        api = GrpcApi(os.path.join(BUILD, "proto/crm_api.pb"))
+        Envelope = api.message("crm.events.v1.Envelope")
+        Notification = api.message("crm.robots.v1.Notification")
+
+        def envelope(text):
+            n = Notification(client_id=client, subject="Заявка", text=text)
+            e = Envelope(id=str(uuid.uuid4()), type="crm.robots.notification.telegram.v1", source="robots",
+                         aggregate_type="notification")
+            e.payload.type_url = "type.googleapis.com/crm.robots.v1.Notification"
+            e.payload.value = n.SerializeToString()
+            return e
+        producer = Producer({"bootstrap.servers": BROKERS})
+        first = envelope("Ваша заявка взята в обработку")
+        marker = envelope("Менеджер свяжется с вами")
+        # The same event twice (a redelivery), then another: robots' key is the client, so they stay in order.
+        for e in (first, first, marker):
+            producer.produce("crm.robots.notification.v1", key=client.encode(), value=e.SerializeToString())
+        producer.flush(10)
+        wait_until(lambda: self.sent_to(user, "Менеджер свяжется с вами"), "robots' second message at the fake")
+        self.assertEqual(len(self.sent_to(user, "Ваша заявка взята в обработку")), 1)
+
+        # The registers: the client's messages across dialogs, the bot's chats.
+        history = self.call("GET", "/v1/dialogs/registers/messages?clientId=%s&pageSize=50" % client)
+        self.assertTrue(history["messages"])
+        self.assertTrue(all(m["clientId"] == client for m in history["messages"]))
+        self.assertIn(dialog["id"], {m["message"]["dialogId"] for m in history["messages"]})
+        self.call("GET", "/v1/dialogs/registers/messages?pageSize=-1", status=400)
+        chats = self.call("GET", "/v1/dialogs/registers/bots/%s/chats?pageSize=200&pageToken=%d" % (DEMO_BOT, user - 1))
+        self.assertEqual(chats["chats"][0]["chatId"], str(user))
+        self.assertEqual(chats["chats"][0]["clientId"], client)
+        self.call("GET", "/v1/dialogs/registers/bots/%s/chats" % DEMO_BOT, role="telegram_operator", status=403)
 
     def test_bad_requests_name_every_field(self):
         r = self.curl("POST", "/v1/dialogs/mailings", {"botId": "x", "clientIds": ["y"]},
