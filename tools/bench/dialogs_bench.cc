@@ -1,15 +1,17 @@
 // crm-dialogs-bench: the Telegram part of dialogs (issue 18, T1), next to baselines measured in the same run.
 //
 //   tools/crm bench dialogs [--updates N] [--chats N] [--workers N] [--rounds N] [--messages N] [--send-chats N]
-//                           [--group-messages N]   (a throwaway PostgreSQL comes from tools/crm: CRM_TEST_PG_DSN)
+//                           [--group-messages N] [--batches N] [--batch-rows N]
+//                           (a throwaway PostgreSQL comes from tools/crm: CRM_TEST_PG_DSN)
 //
 // Measured:
 //   intake   Webhook updates stored per second: --workers threads (default 2, as Telegram's concurrent
 //            deliveries) each calling WebhookIntake::Receive(hook, secret, body) for its share of --updates
 //            updates (default 20 000) in --chats chats (default 200): the bot looked up by its hook, the secret
 //            opened and compared in constant time, the body parsed, the update inserted ON CONFLICT DO
-//            NOTHING, the chat marked pending and the outbox event written, one transaction per update —
-//            everything but gRPC and HTTP.
+//            NOTHING, the chat marked pending and the outbox event written — concurrent deliveries in one
+//            transaction (group commit: --batches batches at once, default 2, of at most --batch-rows, default
+//            64; --batch-rows 1 --batches 8 is one transaction per update) — everything but gRPC and HTTP.
 //   raw      The same rows by the same number of threads as a bare `INSERT INTO tg_updates` per transaction
 //            (another bot, so nothing conflicts): the floor. Target intake / raw >= 0.5. The two run
 //            interleaved in --rounds rounds (default 5) of a fifth of the rows each, so the load of the
@@ -199,7 +201,10 @@ int main(int argc, char** argv) {
 
   // --- intake and raw, interleaved in rounds: the machine's other load falls on both alike --------------
   crm::events::OutboxWriter outbox("dialogs", clock);
-  tg::WebhookIntake intake(**pool, outbox, box, clock);
+  tg::GroupCommitOptions group_commit;
+  group_commit.concurrent_batches = Flag(argc, argv, "--batches", group_commit.concurrent_batches);
+  group_commit.max_rows = Flag(argc, argv, "--batch-rows", group_commit.max_rows);  // 1: no group commit
+  tg::WebhookIntake intake(**pool, outbox, box, clock, group_commit);
   std::atomic<int> failures{0};
   std::vector<std::unique_ptr<pqxx::connection>> raw_conns;
   for (int w = 0; w < workers; ++w) {
@@ -251,6 +256,10 @@ int main(int argc, char** argv) {
               workers, intake_rate, intake_s);
   std::printf("raw     the same rows, bare INSERT per transaction: %.0f rows/s (%.3f s)\n", raw_rate, raw_s);
   std::printf("ratio   intake / raw = %.2f (target >= 0.5)\n", intake_rate / raw_rate);
+  const tg::GroupCommit::Stats gc = intake.group_commit_stats();
+  std::printf("group   %lld transactions for %lld updates: %.2f updates per commit\n",
+              static_cast<long long>(gc.batches), static_cast<long long>(gc.rows),
+              gc.batches > 0 ? static_cast<double>(gc.rows) / static_cast<double>(gc.batches) : 0.0);
 
   // --- sender ---------------------------------------------------------------------------------------
   tg::Outgoing outgoing(outbox, clock);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "crm/dialogs/v1/intake.pb.h"
 #include "proto/crm/dialogs/v1/telegram_event_types.h"
@@ -16,6 +17,7 @@
 #include "libs/events/outbox.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
+#include "libs/pg/sql_array.h"
 #include "services/dialogs/telegram/secrets.h"
 
 namespace crm::dialogs::telegram {
@@ -47,6 +49,37 @@ const std::string& StoreSql() {
   }();
   return *sql;
 }
+// StoreSql for many updates in one statement (group_commit.h): the same three writes over arrays, a
+// redelivery within the batch once (DISTINCT ON keeps its first), each chat marked once (GROUP BY). The
+// outbox rows join the chats' aggregate, so every chat's row is locked before any event is appended.
+// RETURNING gives the event ids of the new updates.
+const std::string& StoreManySql() {
+  static const std::string* sql = [] {
+    std::string arrays, names, outbox_names;
+    for (size_t i = 0; i < std::size(crm::events::kOutboxColumnTypes); ++i) {
+      absl::StrAppend(&arrays, ", $", 6 + i, "::", crm::events::kOutboxColumnTypes[i], "[]");
+      absl::StrAppend(&names, ", o", i);
+      absl::StrAppend(&outbox_names, i == 0 ? "" : ", ", "o", i);
+    }
+    return new std::string(absl::StrCat(
+        "WITH input AS (SELECT DISTINCT ON (bot_id, update_id) * FROM unnest($1::uuid[], $2::bigint[], "
+        "  $3::bigint[], $4::text[], $5::bigint[]", arrays, ") WITH ORDINALITY AS t(bot_id, update_id, chat_id, "
+        "  payload, micros", names, ", n) ORDER BY bot_id, update_id, n), "
+        "ins AS (INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
+        "  SELECT bot_id, update_id, chat_id, payload::jsonb, to_timestamp(0) + micros * interval '1 microsecond' "
+        "  FROM input ORDER BY n "
+        "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING bot_id, update_id, chat_id, received_at), "
+        "chat AS (INSERT INTO tg_chats (bot_id, chat_id, pending, pending_since) "
+        "  SELECT bot_id, chat_id, true, min(received_at) FROM ins GROUP BY bot_id, chat_id ORDER BY bot_id, chat_id "
+        "  ON CONFLICT (bot_id, chat_id) DO UPDATE SET pending = true, pending_since = EXCLUDED.pending_since "
+        "  WHERE NOT tg_chats.pending RETURNING 1 AS marked), "
+        "locked AS (SELECT count(*) AS chats FROM chat) "
+        "INSERT INTO outbox (", crm::events::kOutboxColumns, ") SELECT ", outbox_names,
+        " FROM input JOIN ins USING (bot_id, update_id) CROSS JOIN locked ORDER BY input.n RETURNING id::text"));
+  }();
+  return *sql;
+}
+
 constexpr char kBotByHook[] = "SELECT id::text, secret_sealed FROM tg_bots WHERE hook = $1";
 
 }  // namespace
@@ -75,9 +108,49 @@ absl::StatusOr<bool> StoreUpdate(pqxx::transaction_base& tx, crm::events::Outbox
   return true;
 }
 
+absl::StatusOr<std::vector<bool>> StoreUpdates(pqxx::transaction_base& tx, crm::events::OutboxWriter& outbox,
+                                                const std::vector<BotUpdate>& updates, absl::Time now) {
+  const int64_t micros = absl::ToUnixMicros(now);
+  crm::common::v1::Principal actor;
+  actor.set_kind(crm::common::v1::Principal::KIND_SERVICE);
+  actor.set_service("dialogs");
+  std::vector<std::string> bots, ids, chats, payloads, times;
+  std::vector<std::vector<std::string>> columns(std::size(crm::events::kOutboxColumnTypes));
+  for (const BotUpdate& u : updates) {
+    crm::dialogs::v1::UpdateReceived event;
+    event.set_bot_id(std::string(u.bot_id));
+    event.set_update_id(u.update->update_id);
+    event.set_chat_id(u.update->chat_id);
+    *event.mutable_receive_time() = crm::ToProtoTimestamp(now);
+    CRM_ASSIGN_OR_RETURN(std::vector<std::string> row,
+                         outbox.Row({.aggregate_type = crm::dialogs::v1::kUpdateAggregate,
+                                     .aggregate_id = absl::StrCat(crm::AsAbsl(u.bot_id), ":", u.update->chat_id),
+                                     .type = crm::dialogs::v1::kUpdateReceivedType,
+                                     .payload = &event,
+                                     .actor = actor}));
+    bots.emplace_back(u.bot_id);
+    ids.push_back(absl::StrCat(u.update->update_id));
+    chats.push_back(absl::StrCat(u.update->chat_id));
+    payloads.push_back(u.update->raw);
+    times.push_back(absl::StrCat(micros));
+    for (size_t c = 0; c < columns.size(); ++c) columns[c].push_back(std::move(row[c]));
+  }
+  using crm::pg::ArrayLiteral;
+  pqxx::result r = crm::pg::ExecPrepared(
+      tx, StoreManySql(), ArrayLiteral(bots), ArrayLiteral(ids), ArrayLiteral(chats), ArrayLiteral(payloads),
+      ArrayLiteral(times), ArrayLiteral(columns[0]), ArrayLiteral(columns[1]), ArrayLiteral(columns[2]),
+      ArrayLiteral(columns[3]), ArrayLiteral(columns[4]), ArrayLiteral(columns[5]), ArrayLiteral(columns[6]),
+      ArrayLiteral(columns[7]));
+  absl::flat_hash_set<std::string> fresh;
+  for (const pqxx::row& row : r) fresh.insert(row[0].as<std::string>());
+  std::vector<bool> out;
+  for (const std::string& id : columns[0]) out.push_back(fresh.contains(id));
+  return out;
+}
+
 WebhookIntake::WebhookIntake(crm::pg::Pool& pool, crm::events::OutboxWriter& outbox, const SecretBox& box,
-                             const crm::Clock& clock)
-    : pool_(pool), outbox_(outbox), box_(box), clock_(clock) {}
+                             const crm::Clock& clock, GroupCommitOptions group_commit)
+    : pool_(pool), outbox_(outbox), box_(box), clock_(clock), group_(pool, outbox, clock, group_commit) {}
 
 absl::StatusOr<WebhookIntake::Bot> WebhookIntake::Find(std::string_view hook) {
   {
@@ -101,6 +174,7 @@ absl::StatusOr<WebhookIntake::Bot> WebhookIntake::Find(std::string_view hook) {
 }
 
 absl::StatusOr<bool> WebhookIntake::Receive(std::string_view hook, std::string_view secret, std::string_view body) {
+  GroupCommit::Arrival arrival = group_.Enter();  // a batch being gathered waits for this delivery
   // One refusal for an unknown hook and a wrong secret: a prober learns nothing from the difference.
   const absl::Status refused = absl::PermissionDeniedError("webhook: unknown hook or wrong secret token");
   if (hook.empty() || hook.size() > 64 || secret.empty()) return refused;
@@ -112,12 +186,7 @@ absl::StatusOr<bool> WebhookIntake::Receive(std::string_view hook, std::string_v
     return crm::InvalidFieldError("body", absl::StrCat("at most ", kMaxUpdateBytes, " bytes"));
   }
   CRM_ASSIGN_OR_RETURN(Update update, ParseUpdate(body));
-  bool inserted = false;
-  CRM_RETURN_IF_ERROR(crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
-    CRM_ASSIGN_OR_RETURN(inserted, StoreUpdate(tx, outbox_, bot->id, update, clock_.Now()));
-    return absl::OkStatus();
-  }));
-  return inserted;
+  return arrival.Store(bot->id, update);  // answered once the batch holding it committed
 }
 
 }  // namespace crm::dialogs::telegram

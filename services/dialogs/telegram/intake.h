@@ -11,18 +11,21 @@
 //     acknowledged is stored. It refuses (PERMISSION_DENIED, the same text for both) an unknown hook and
 //     a wrong or missing secret — compared in constant time — before reading the body; a body over
 //     kMaxUpdateBytes or not an Update is INVALID_ARGUMENT. A found bot's hook and secret are kept in
-//     memory (they never change), so an update costs one transaction of two statements.
+//     memory (they never change). Concurrent deliveries share one transaction (group_commit.h: a leader
+//     gathers them for at most 1 ms or 64 updates; each is answered after that commit).
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_INTAKE_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_INTAKE_H_
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/dialogs/telegram/group_commit.h"
 #include "services/dialogs/telegram/updates.h"
 
 namespace pqxx {
@@ -49,14 +52,25 @@ inline constexpr size_t kMaxUpdateBytes = 256 * 1024;
 absl::StatusOr<bool> StoreUpdate(pqxx::transaction_base& tx, crm::events::OutboxWriter& outbox,
                                  std::string_view bot_id, const Update& update, absl::Time now);
 
+// StoreUpdate for many updates in ONE statement (group commit, group_commit.h): whether each was new, in
+// the order given (a redelivery within `updates` is new once, at its first place).
+struct BotUpdate {
+  std::string_view bot_id;
+  const Update* update;
+};
+absl::StatusOr<std::vector<bool>> StoreUpdates(pqxx::transaction_base& tx, crm::events::OutboxWriter& outbox,
+                                                const std::vector<BotUpdate>& updates, absl::Time now);
+
 class WebhookIntake {
  public:
   WebhookIntake(crm::pg::Pool& pool, crm::events::OutboxWriter& outbox, const SecretBox& box,
-                const crm::Clock& clock);
+                const crm::Clock& clock, GroupCommitOptions group_commit = {});
 
   // `secret` is the X-Telegram-Bot-Api-Secret-Token header ("" when absent). Returns whether the update
   // was new (a repeat is OK too).
   absl::StatusOr<bool> Receive(std::string_view hook, std::string_view secret, std::string_view body);
+
+  GroupCommit::Stats group_commit_stats() { return group_.stats(); }
 
  private:
   struct Bot {
@@ -70,6 +84,7 @@ class WebhookIntake {
   crm::events::OutboxWriter& outbox_;
   const SecretBox& box_;
   const crm::Clock& clock_;
+  GroupCommit group_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Bot> bots_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,5 +1,6 @@
 // The intake (intake.h, poller.h) and the claim API (updates.h) on PostgreSQL, against the fake Bot API:
-// a duplicate update has one effect; a wrong or missing secret is refused; two claimers over 1 000
+// a duplicate update has one effect; a wrong or missing secret is refused; concurrent deliveries share one
+// transaction (group commit), each answered after it committed; two claimers over 1 000
 // updates in 50 chats (half of them stored while claiming) get each update once, a chat's in order;
 // long polling persists the offset with the batch.
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include "libs/events/outbox.h"
 #include "services/dialogs/telegram/bot_api.h"
 #include "services/dialogs/telegram/bots.h"
+#include "services/dialogs/telegram/group_commit.h"
 #include "services/dialogs/telegram/intake.h"
 #include "services/dialogs/telegram/poller.h"
 #include "services/dialogs/telegram/secrets.h"
@@ -103,6 +105,49 @@ TEST_F(IntakeTest, WrongOrMissingSecretOrUnknownHookRefused) {
   auto big = intake.Receive(hook_, secret_, std::string(kMaxUpdateBytes + 1, ' '));
   EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates"), 0);
+}
+
+// Group commit (group_commit.h): four deliveries announced at once are stored in ONE transaction (one
+// xmin), a redelivery within the batch once; each caller's answer comes after the commit (its row is
+// visible to another connection when Store returns). The window is a minute: the batch closes because
+// it is full, never by waiting.
+TEST_F(IntakeTest, ConcurrentDeliveriesShareOneTransactionAnsweredAfterItsCommit) {
+  GroupCommit group(*d_.pool, outbox_, clock_, {.window = absl::Minutes(1), .max_rows = 4});
+  std::vector<Update> updates;
+  for (int64_t id : {800001, 800002, 800003, 800003}) {
+    auto u = ParseUpdate(TextUpdate(id, 9000 + id % 2));
+    ASSERT_TRUE(u.ok()) << u.status();
+    updates.push_back(*u);
+  }
+  std::vector<GroupCommit::Arrival> arrivals;
+  for (int i = 0; i < 5; ++i) arrivals.push_back(group.Enter());  // the fifth is still on its way
+  std::vector<absl::StatusOr<bool>> results(4, false);
+  std::vector<int64_t> visible(4, -1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = arrivals[i].Store(bot_id_, updates[i]);
+      visible[i] = d_.db->Count(absl::StrCat("SELECT count(*) FROM tg_updates WHERE update_id = ",
+                                             updates[i].update_id));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int fresh = 0;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    fresh += *results[i] ? 1 : 0;
+    EXPECT_EQ(visible[i], 1) << i;
+  }
+  EXPECT_EQ(fresh, 3);  // 800003 twice: stored once
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates"), 3);
+  EXPECT_EQ(d_.db->Count("SELECT count(DISTINCT xmin::text) FROM tg_updates"), 1);
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM outbox WHERE type = 'crm.dialogs.update.received.v1'"), 3);
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_chats WHERE pending"), 2);
+  // The last one comes alone (nobody else on the way: no wait) — a redelivery, no second effect.
+  auto last = arrivals[4].Store(bot_id_, updates[0]);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_FALSE(*last);
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates"), 3);
 }
 
 // Two claimers, 1 000 updates in 50 chats; the second 500 are stored while the claimers run.

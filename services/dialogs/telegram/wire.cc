@@ -94,6 +94,9 @@ absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx) {
   limits.per_group = static_cast<int>(env.Int("SEND_PER_GROUP", limits.per_group, 1, 1000));
   limits.group_window = env.Duration("SEND_GROUP_WINDOW", limits.group_window);
   limits.margin = env.Duration("SEND_MARGIN", limits.margin);
+  GroupCommitOptions group_commit;  // group_commit.h: concurrent webhook deliveries share a transaction
+  group_commit.window = env.Duration("INTAKE_BATCH_WINDOW", group_commit.window);
+  group_commit.max_rows = static_cast<int>(env.Int("INTAKE_BATCH_ROWS", group_commit.max_rows, 1, 1000));
   std::string key = SecretsKey(env, secrets_file, service_key_file);
   if (!env.status().ok()) return nullptr;
   crm::rpc::Server& server = ctx.server;
@@ -104,7 +107,7 @@ absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx) {
       BotStoreOptions{.public_url = ctx.public_url, .max_connections = max_connections}));
   auto* outgoing = server.Own(std::make_unique<Outgoing>(ctx.outbox, ctx.clock));
   auto* sender = server.Own(std::make_unique<Sender>(ctx.pool, *api, *box, *outgoing, limits));
-  auto* intake = server.Own(std::make_unique<WebhookIntake>(ctx.pool, ctx.outbox, *box, ctx.clock));
+  auto* intake = server.Own(std::make_unique<WebhookIntake>(ctx.pool, ctx.outbox, *box, ctx.clock, group_commit));
   auto* poller = server.Own(std::make_unique<Poller>(ctx.pool, *api, ctx.outbox, ctx.clock));
   server.AddService(server.Own(std::make_unique<BotServiceImpl>(*bots)));
   server.AddService(server.Own(std::make_unique<TelegramIntakeImpl>(*intake)));

@@ -9,7 +9,8 @@
 // the fake), SECRETS_KEY_FILE (the key material bots' tokens are sealed with; else SERVICE_KEY_FILE's;
 // else a development key, with a warning), TELEGRAM_POLL_TIMEOUT (25s), TELEGRAM_WORKERS (true),
 // TELEGRAM_MAX_CONNECTIONS (40), SEND_PER_BOT (30) per SEND_BOT_WINDOW (1s), SEND_PER_CHAT (1) per
-// SEND_CHAT_WINDOW (1s), SEND_PER_GROUP (20) per SEND_GROUP_WINDOW (1m), SEND_MARGIN (10ms) (sender.h).
+// SEND_CHAT_WINDOW (1s), SEND_PER_GROUP (20) per SEND_GROUP_WINDOW (1m), SEND_MARGIN (10ms) (sender.h),
+// INTAKE_BATCH_WINDOW (1ms), INTAKE_BATCH_ROWS (64) (group_commit.h).
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_WIRE_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_WIRE_H_
 
