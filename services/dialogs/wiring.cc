@@ -28,6 +28,7 @@
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/inbox/wire.h"
 #include "services/dialogs/routing/wire.h"
+#include "services/dialogs/outreach/wire.h"
 
 namespace crm::dialogs {
 
@@ -39,6 +40,7 @@ std::vector<crm::pg::Migration> AllMigrations() {
   all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
   all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
   all.insert(all.end(), crm::DialogsRoutingMigrations().begin(), crm::DialogsRoutingMigrations().end());  // T6, T8
+  all.insert(all.end(), crm::DialogsOutreachMigrations().begin(), crm::DialogsOutreachMigrations().end());
   return all;
 }
 
@@ -106,6 +108,10 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   // T2, T5, T7 (inbox/wire.h): the processor, the deals queue, the operator API; the runner's sink.
   CRM_ASSIGN_OR_RETURN(inbox::InboxPart * inbox_part, inbox::WireInbox(ctx, *tg, *scenario_runner));
   (void)inbox_part;
+  if (!env.status().ok()) return absl::OkStatus();
+  // T7's templates and QR codes, T9's mailings, robots' client messages, registers (outreach/wire.h).
+  CRM_ASSIGN_OR_RETURN(outreach::OutreachPart * outreach_part, outreach::WireOutreach(ctx, *tg));
+  (void)outreach_part;
   if (!env.status().ok()) return absl::OkStatus();
 
   // Timers of every registered kind, on every replica (SKIP LOCKED: each fires once).

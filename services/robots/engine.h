@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "crm/robots/v1/robots.pb.h"
+#include "proto/crm/robots/v1/event_types.h"
 #include "services/robots/notify.h"
 
 namespace pqxx {
@@ -86,8 +87,8 @@ inline constexpr char kStepTimerKind[] = "robots.step";
 inline constexpr char kDateTimerKind[] = "robots.date";
 
 // The notification event types robots publishes (crm.robots.notification.v1, key = the recipient).
-inline constexpr char kInAppType[] = "crm.robots.notification.in_app.v1";
-inline constexpr char kTelegramType[] = "crm.robots.notification.telegram.v1";
+using ::crm::robots::v1::kInAppType;     // proto/crm/robots/v1/event_types.h (dialogs consumes them)
+using ::crm::robots::v1::kTelegramType;
 
 struct EngineOptions {
   // Working time for delays and task deadlines, and the zone of date comparisons. Not owned; required.

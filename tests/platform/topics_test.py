@@ -112,9 +112,10 @@ class Topics(unittest.TestCase):
         self.assertIn("crm.deals.product.v1", read_topics())
 
     def test_the_dialogs_topics_are_found_and_listed(self):
-        # Issue 18: dialogs' four topics, named in proto/crm/dialogs/v1/*event_types.h (the dialog's
-        # messages, raw updates, outgoing messages' states, scenario changes).
-        want = {"crm.dialogs.dialog.v1", "crm.dialogs.update.v1", "crm.dialogs.outgoing.v1", "crm.dialogs.scenario.v1"}
+        # Issue 18: dialogs' five topics, named in proto/crm/dialogs/v1/*event_types.h (the dialog's
+        # messages, raw updates, outgoing messages' states, scenario changes, mailings).
+        want = {"crm.dialogs.dialog.v1", "crm.dialogs.update.v1", "crm.dialogs.outgoing.v1", "crm.dialogs.scenario.v1",
+                "crm.dialogs.mailing.v1"}
         self.assertEqual(set(published_topics()["dialogs"]), want)
         self.assertLessEqual(want, set(read_topics()))
 

@@ -21,6 +21,7 @@
 #include "libs/rpc/client.h"
 #include "services/dialogs/inbox/phone.h"
 #include "services/dialogs/inbox/routing.h"
+#include "services/dialogs/outreach/start_hook.h"
 #include "services/dialogs/inbox/sql.h"
 #include "services/dialogs/inbox/texts.h"
 #include "services/dialogs/telegram/outgoing.h"
@@ -214,6 +215,7 @@ absl::Status Processor::HandleUpdate(pqxx::transaction_base& tx, const tg::Claim
       input.set_kind(v1::INPUT_KIND_OTHER);
     }
   }
+  CRM_RETURN_IF_ERROR(outreach::OnClientInput(tx, dialog.dialog, input, now));  // T7: a QR payload or typed code
   CRM_RETURN_IF_ERROR(RecordMessage(tx, outbox_, dialog.dialog, m, Dialogs(), now).status());
   if (revoke) crm::pg::ExecPrepared(tx, sql::kRevoke, dialog.dialog.id(), FormatRfc3339Utc(now));
   // A client writing to a PROCESSED dialog reopens it: for its responsible, else into the queue.
