@@ -27,7 +27,9 @@
 #include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/inbox/wire.h"
+#include "services/dialogs/routing/router.h"
 #include "services/dialogs/routing/wire.h"
+#include "services/dialogs/outreach/qr.h"
 #include "services/dialogs/outreach/wire.h"
 
 namespace crm::dialogs {
@@ -102,9 +104,11 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   if (tg != nullptr) scenario_runner->SetBotHours(&telegram::BotStore::Hours);
   if (!env.status().ok()) return absl::OkStatus();
   // T6, T8 (routing/wire.h): the inbox's seam gets the router before the inbox's workers start.
-  CRM_RETURN_IF_ERROR(
-      routing::WireRouting(ctx, tg != nullptr ? BotHoursProvider(&telegram::BotStore::Hours) : BotHoursProvider())
-          .status());
+  CRM_ASSIGN_OR_RETURN(
+      routing::Router * router,
+      routing::WireRouting(ctx, tg != nullptr ? BotHoursProvider(&telegram::BotStore::Hours) : BotHoursProvider()));
+  // A client who came by an operator's personal QR code goes to that operator first (outreach/qr.h).
+  if (router != nullptr) router->SetPreferredOperator(&outreach::PreferredOperator);
   // T2, T5, T7 (inbox/wire.h): the processor, the deals queue, the operator API; the runner's sink.
   CRM_ASSIGN_OR_RETURN(inbox::InboxPart * inbox_part, inbox::WireInbox(ctx, *tg, *scenario_runner));
   (void)inbox_part;

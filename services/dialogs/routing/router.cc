@@ -102,27 +102,37 @@ absl::StatusOr<std::string> Router::Distribute(pqxx::transaction_base& tx, std::
   const std::string id(dialog_id);
   if (not_before <= now) {
     std::vector<OperatorState> ops = OperatorsOf(tx, d->bot_id);
-    std::vector<Rule> rules;
-    if (target.only_users.empty()) {
-      rules = RulesOf(tx, d->bot_id);
-    } else {
-      for (const std::string& u : target.only_users) rules.push_back({.user_id = u});
-    }
     // Choose, then lock the chosen operator and count again: a concurrent distribution may have filled
     // them meanwhile; then they are full here too and the choice is made again.
-    for (size_t attempt = 0; attempt <= ops.size(); ++attempt) {
-      std::optional<std::string> chosen = Choose(rules, ops, d->project, d->topic, target.exclude);
-      if (!chosen) break;
-      crm::pg::ExecPrepared(tx, sql::kLockOperator, *chosen);
-      pqxx::row now_open = crm::pg::ExecPrepared1(tx, sql::kOpenOfOperator, *chosen);
-      const int open = now_open[0].as<int>();
-      const int capacity = now_open[1].as<int>();
-      if (open >= capacity) {
+    const auto choose_and_lock = [&](const std::vector<Rule>& rules) -> std::optional<std::string> {
+      for (size_t attempt = 0; attempt <= ops.size(); ++attempt) {
+        std::optional<std::string> chosen = Choose(rules, ops, d->project, d->topic, target.exclude);
+        if (!chosen) return std::nullopt;
+        crm::pg::ExecPrepared(tx, sql::kLockOperator, *chosen);
+        pqxx::row now_open = crm::pg::ExecPrepared1(tx, sql::kOpenOfOperator, *chosen);
+        const int open = now_open[0].as<int>();
+        const int capacity = now_open[1].as<int>();
+        if (open < capacity) return chosen;
         for (OperatorState& o : ops) {
           if (o.user_id == *chosen) o.open = open, o.capacity = capacity;
         }
-        continue;
       }
+      return std::nullopt;
+    };
+    std::optional<std::string> chosen;
+    if (target.only_users.empty()) {
+      // The operator whose QR code brought the client, if available; else the bot's rules.
+      if (preferred_) {
+        CRM_ASSIGN_OR_RETURN(std::string preferred, preferred_(tx, id));
+        if (!preferred.empty()) chosen = choose_and_lock({{.user_id = preferred}});
+      }
+      if (!chosen) chosen = choose_and_lock(RulesOf(tx, d->bot_id));
+    } else {
+      std::vector<Rule> rules;
+      for (const std::string& u : target.only_users) rules.push_back({.user_id = u});
+      chosen = choose_and_lock(rules);
+    }
+    if (chosen) {
       CRM_RETURN_IF_ERROR(AssignTo(tx, id, *chosen, target.kind, target.by_user_id, now));
       return *std::move(chosen);
     }

@@ -2,7 +2,10 @@
 // -----------------------------------------------------------------------------
 // Routing's effects (T6, T8), all in the CALLER's transaction (the dialog's, an operator call's, a timer's):
 //
-//   * Distribute: the pure decision (distribute.h) over the bot's rules and operators; the chosen operator
+//   * Distribute: first to the dialog's preferred operator when one is set (a client who came by an
+//     operator's personal QR code: outreach's PreferredOperator, through SetPreferredOperator) and they
+//     are available (online, rights on the bot, spare capacity, not excluded); else the pure decision
+//     (distribute.h) over the bot's rules and operators; the chosen operator
 //     is locked (an advisory transaction lock) and counted again, so capacity is never exceeded by
 //     concurrent distributions. Assigns (IN_WORK, responsible; DISTRIBUTED history row; DialogAssigned on
 //     crm.dialogs.dialog.v1 visible to them; the answer timer) or queues (QUEUED history row; out of hours
@@ -17,6 +20,8 @@
 //     (TIMED_OUT, excluding the one who timed out) or back to the queue; an offer re-runs Distribute.
 #ifndef CRM_SERVICES_DIALOGS_ROUTING_ROUTER_H_
 #define CRM_SERVICES_DIALOGS_ROUTING_ROUTER_H_
+
+#include <functional>
 
 #include <cstdint>
 #include <string>
@@ -56,6 +61,10 @@ inline constexpr char kReleased[] = "RELEASED";
 
 // How many queued dialogs one Offer looks at per bot.
 inline constexpr int kOfferBatch = 20;
+
+// The operator a dialog should go to first ("" = none), read in the distributing transaction.
+using PreferredOperatorProvider =
+    std::function<absl::StatusOr<std::string>(pqxx::transaction_base&, std::string_view dialog_id)>;
 
 class Router {
  public:
@@ -115,6 +124,9 @@ class Router {
 
   const crm::calendar::WorkingCalendar& calendar() const { return calendar_; }
 
+  // Set once at wiring, before any distribution (outreach's PreferredOperator); none = rules only.
+  void SetPreferredOperator(PreferredOperatorProvider preferred) { preferred_ = std::move(preferred); }
+
  private:
   absl::Status ScheduleTimeout(pqxx::transaction_base& tx, std::string_view bot_id, int64_t assignment_id,
                                absl::Time now) const;
@@ -122,6 +134,7 @@ class Router {
   const crm::calendar::WorkingCalendar& calendar_;
   BotHoursProvider hours_;
   const crm::events::OutboxWriter& outbox_;
+  PreferredOperatorProvider preferred_;
 };
 
 }  // namespace crm::dialogs::routing

@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -244,6 +245,35 @@ TEST_F(RoutingTest, DistributesToTheLeastLoadedOnlineOperatorWithHistoryAndEvent
   EXPECT_EQ(ops->operators(0).user_name(), "Анна Операторова");
   EXPECT_EQ(ops->operators(1).open_dialogs(), 1);
   EXPECT_EQ(ops->operators(2).presence(), v1::PRESENCE_OFFLINE);
+}
+
+// A client who came by an operator's QR code (outreach's PreferredOperator) goes to that operator when
+// they are available — even against fairness — and by the rules when they are not.
+TEST_F(RoutingTest, ADialogGoesToItsPreferredOperatorFirstWhenAvailable) {
+  std::map<std::string, std::string> preferred;  // dialog id → operator
+  router_->SetPreferredOperator([&](pqxx::transaction_base&, std::string_view dialog) -> absl::StatusOr<std::string> {
+    auto it = preferred.find(std::string(dialog));
+    return it == preferred.end() ? std::string() : it->second;
+  });
+  Online(kA), Online(kB);
+  const std::string first = NewDialog();  // by fairness: A
+  EXPECT_EQ(Responsible(first), absl::StrCat(kA, "/IN_WORK"));
+  // B would be next by fairness; the client came by A's code: A, although A has more open.
+  const std::string referred = NewDialog("", "", /*distribute=*/false);
+  preferred[referred] = kA;
+  ASSERT_TRUE(Distribute(referred).ok());
+  EXPECT_EQ(Responsible(referred), absl::StrCat(kA, "/IN_WORK"));
+  EXPECT_EQ(History(referred), std::vector<std::string>{H("DISTRIBUTED", "", kA)});
+  // The preferred operator offline (C) or full: the rules decide.
+  const std::string to_offline = NewDialog("", "", false);
+  preferred[to_offline] = kC;
+  ASSERT_TRUE(Distribute(to_offline).ok());
+  EXPECT_EQ(Responsible(to_offline), absl::StrCat(kB, "/IN_WORK"));
+  Capacity(kA, 2);
+  const std::string to_full = NewDialog("", "", false);
+  preferred[to_full] = kA;
+  ASSERT_TRUE(Distribute(to_full).ok());
+  EXPECT_EQ(Responsible(to_full), absl::StrCat(kB, "/IN_WORK"));
 }
 
 TEST_F(RoutingTest, NobodyOnlineQueuesThenComingOnlineOrFreeingCapacityOffersTheOldest) {
