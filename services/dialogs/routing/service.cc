@@ -99,6 +99,28 @@ v1::OperatorGroup GroupOf(const pqxx::row& r) {
   return out;
 }
 
+// One page of a bot's rules or groups (the page rule; keyset by id): the request checked, then `sql`
+// ($1 bot, $2 after this id, $3 limit) read by `read` into `items`; the next token is the page's last id.
+template <typename Request, typename Item>
+absl::Status ReadBotPage(crm::pg::Pool& pool, const Principal& caller, const Request& req, const char* sql,
+                         Item (*read)(const pqxx::row&), google::protobuf::RepeatedPtrField<Item>* items,
+                         std::string* next_page_token) {
+  std::vector<FieldViolation> bad;
+  CheckUuid("bot_id", req.bot_id(), false, bad);
+  CheckPage(req.page_size(), req.page_token(), bad);
+  if (!bad.empty()) return InvalidFieldsError(bad);
+  CRM_RETURN_IF_ERROR(RequireReader(caller));
+  const int size = PageOf(req.page_size());
+  return crm::pg::ReadOnce(pool, [&](pqxx::transaction_base& tx) -> absl::Status {
+    items->Clear();
+    next_page_token->clear();
+    pqxx::result rows = crm::pg::ExecPrepared(tx, sql, req.bot_id(), req.page_token(), size + 1);
+    for (int i = 0; i < std::min<int>(size, rows.size()); ++i) *items->Add() = read(rows[i]);
+    if (static_cast<int>(rows.size()) > size) *next_page_token = items->Get(size - 1).id();
+    return absl::OkStatus();
+  });
+}
+
 v1::Presence PresenceProto(Presence p) {
   switch (p) {
     case Presence::kOnline: return v1::PRESENCE_ONLINE;
@@ -183,20 +205,9 @@ Routing::Routing(crm::pg::Pool& pool, const Clock& clock, const Router& router)
 
 absl::StatusOr<v1::ListRoutingRulesResponse> Routing::ListRules(const Principal& caller,
                                                                 const v1::ListRoutingRulesRequest& req) {
-  std::vector<FieldViolation> bad;
-  CheckUuid("bot_id", req.bot_id(), false, bad);
-  CheckPage(req.page_size(), req.page_token(), bad);
-  if (!bad.empty()) return InvalidFieldsError(bad);
-  CRM_RETURN_IF_ERROR(RequireReader(caller));
-  const int size = PageOf(req.page_size());
   v1::ListRoutingRulesResponse out;
-  CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
-    out.Clear();
-    pqxx::result rows = crm::pg::ExecPrepared(tx, sql::kListRules, req.bot_id(), req.page_token(), size + 1);
-    for (int i = 0; i < std::min<int>(size, rows.size()); ++i) *out.add_rules() = RuleOf(rows[i]);
-    if (static_cast<int>(rows.size()) > size) out.set_next_page_token(out.rules(size - 1).id());
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(ReadBotPage(pool_, caller, req, sql::kListRules, &RuleOf, out.mutable_rules(),
+                                  out.mutable_next_page_token()));
   return out;
 }
 
@@ -253,20 +264,9 @@ absl::Status Routing::DeleteRule(const Principal& caller, std::string_view id) {
 
 absl::StatusOr<v1::ListOperatorGroupsResponse> Routing::ListGroups(const Principal& caller,
                                                                    const v1::ListOperatorGroupsRequest& req) {
-  std::vector<FieldViolation> bad;
-  CheckUuid("bot_id", req.bot_id(), false, bad);
-  CheckPage(req.page_size(), req.page_token(), bad);
-  if (!bad.empty()) return InvalidFieldsError(bad);
-  CRM_RETURN_IF_ERROR(RequireReader(caller));
-  const int size = PageOf(req.page_size());
   v1::ListOperatorGroupsResponse out;
-  CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
-    out.Clear();
-    pqxx::result rows = crm::pg::ExecPrepared(tx, sql::kListGroups, req.bot_id(), req.page_token(), size + 1);
-    for (int i = 0; i < std::min<int>(size, rows.size()); ++i) *out.add_groups() = GroupOf(rows[i]);
-    if (static_cast<int>(rows.size()) > size) out.set_next_page_token(out.groups(size - 1).id());
-    return absl::OkStatus();
-  }));
+  CRM_RETURN_IF_ERROR(ReadBotPage(pool_, caller, req, sql::kListGroups, &GroupOf, out.mutable_groups(),
+                                  out.mutable_next_page_token()));
   return out;
 }
 
