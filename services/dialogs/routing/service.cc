@@ -99,18 +99,25 @@ v1::OperatorGroup GroupOf(const pqxx::row& r) {
   return out;
 }
 
+// A bot's list request checked (bot_id, the page rule; every violation at once) and its caller may read:
+// the page's size.
+template <typename Request>
+absl::StatusOr<int> CheckBotPage(const Principal& caller, const Request& req) {
+  std::vector<FieldViolation> bad;
+  CheckUuid("bot_id", req.bot_id(), false, bad);
+  CheckPage(req.page_size(), req.page_token(), bad);
+  if (!bad.empty()) return InvalidFieldsError(bad);
+  CRM_RETURN_IF_ERROR(RequireReader(caller));
+  return PageOf(req.page_size());
+}
+
 // One page of a bot's rules or groups (the page rule; keyset by id): the request checked, then `sql`
 // ($1 bot, $2 after this id, $3 limit) read by `read` into `items`; the next token is the page's last id.
 template <typename Request, typename Item>
 absl::Status ReadBotPage(crm::pg::Pool& pool, const Principal& caller, const Request& req, const char* sql,
                          Item (*read)(const pqxx::row&), google::protobuf::RepeatedPtrField<Item>* items,
                          std::string* next_page_token) {
-  std::vector<FieldViolation> bad;
-  CheckUuid("bot_id", req.bot_id(), false, bad);
-  CheckPage(req.page_size(), req.page_token(), bad);
-  if (!bad.empty()) return InvalidFieldsError(bad);
-  CRM_RETURN_IF_ERROR(RequireReader(caller));
-  const int size = PageOf(req.page_size());
+  CRM_ASSIGN_OR_RETURN(const int size, CheckBotPage(caller, req));
   return crm::pg::ReadOnce(pool, [&](pqxx::transaction_base& tx) -> absl::Status {
     items->Clear();
     next_page_token->clear();
@@ -316,12 +323,7 @@ absl::StatusOr<v1::OperatorGroup> Routing::CreateGroup(const Principal& caller,
 
 absl::StatusOr<v1::ListOperatorsResponse> Routing::ListOperators(const Principal& caller,
                                                                  const v1::ListOperatorsRequest& req) {
-  std::vector<FieldViolation> bad;
-  CheckUuid("bot_id", req.bot_id(), false, bad);
-  CheckPage(req.page_size(), req.page_token(), bad);
-  if (!bad.empty()) return InvalidFieldsError(bad);
-  CRM_RETURN_IF_ERROR(RequireReader(caller));
-  const int size = PageOf(req.page_size());
+  CRM_ASSIGN_OR_RETURN(const int size, CheckBotPage(caller, req));
   v1::ListOperatorsResponse out;
   CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
