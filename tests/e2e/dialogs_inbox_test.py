@@ -19,52 +19,28 @@ gateway with curl:
 
 Usage: dialogs_inbox_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN, CRM_TEST_KAFKA_BROKERS: tools/crm test)
 """
-import copy
 import json
 import os
 import random
 import subprocess
 import sys
-import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from e2e import StackTest, main, wait_until  # noqa: E402
-from idempotency import fill, load_cases  # noqa: E402
+from dialogs_e2e import DialogsStackTest  # noqa: E402
+from e2e import main, wait_until  # noqa: E402
+from idempotency import check_cases, load_cases  # noqa: E402
 
 CASES = load_cases("dialogs_inbox")
 DEMO_BOT = CASES.DEMO_BOT
-TOKEN = CASES.DEMO_TOKEN
 
 
-class DialogsInbox(StackTest):
-    services = ["deals", "dialogs"]
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        CASES.use_polling(cls.curl, lambda role, *h: [cls.stack.bearer(role)] + list(h))
-
-    def call(self, method, path, body=None, role="telegram_operator", status=200, headers=()):
-        r = self.curl(method, path, body, headers=self.as_(role, *headers))
-        self.assertEqual(r.status, status, r.body)
-        return r.json()
-
-    def control(self, action, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request("%s/_fake/bot%s/%s" % (self.stack.telegram_url, TOKEN, action), data=data,
-                                     method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
+class DialogsInbox(DialogsStackTest):
 
     def sql(self, query):
         dsn = self.stack.envs["dialogs"]["CRM_DIALOGS_PG_DSN"]
         out = subprocess.run(["psql", dsn, "-Atqc", query], capture_output=True, text=True, check=True)
         return out.stdout.strip()
-
-    def sent_to(self, chat, containing):
-        return [s for s in self.control("sent") if s["chat_id"] == chat and containing in (s.get("text") or "")]
 
     def test_the_seeds_flow_through_the_inbox(self):
         user = random.randint(10 ** 8, 2 * 10 ** 9)
@@ -156,24 +132,7 @@ class DialogsInbox(StackTest):
         self.assertEqual([d.get("field") for d in r.error().get("details", [])], ["page_size", "bot_id"])
 
     def test_every_post_case_honours_the_idempotency_key(self):
-        fx = CASES.fixtures(self.curl, self.as_)
-        for case in CASES.CASES:
-            if "exempt" in case:
-                self.assertTrue(case["exempt"].strip(), case["rpc"])
-                continue
-            with self.subTest(rpc=case["rpc"]):
-                path, body = fill(case["path"], fx), fill(case["body"], fx)
-                key = "Idempotency-Key: " + str(uuid.uuid4())
-                first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
-                again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
-                self.assertEqual(again.json(), first.json(), case["rpc"])
-                other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
-                refused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
-                self.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
-                self.assertIn("idempotency-key", [d.get("field") for d in refused.error().get("details", [])],
-                              refused.body)
+        check_cases(self, CASES)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ polling; driven with curl as the staff do and through the fake as clients do:
 Usage: dialogs_outreach_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN, CRM_TEST_KAFKA_BROKERS: tools/crm test)
 """
 import base64
-import copy
 import json
 import os
 import random
@@ -26,46 +25,24 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 import uuid
 
 import grpc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from confluent_kafka import Producer  # noqa: E402
-from e2e import BUILD, StackTest, main, wait_until  # noqa: E402
+from dialogs_e2e import DialogsStackTest  # noqa: E402
+from e2e import BUILD, main, wait_until  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
-from idempotency import fill, load_cases  # noqa: E402
+from idempotency import check_cases, load_cases  # noqa: E402
 from stack import BROKERS  # noqa: E402
 
 CASES = load_cases("dialogs_outreach")
 DEMO_BOT = CASES.DEMO_BOT
-TOKEN = CASES.DEMO_TOKEN
 
 
-class DialogsOutreach(StackTest):
-    services = ["deals", "dialogs"]
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        CASES.use_polling(cls.curl, lambda role, *h: [cls.stack.bearer(role)] + list(h))
-
-    def call(self, method, path, body=None, role="telegram_supervisor", status=200, headers=()):
-        r = self.curl(method, path, body, headers=self.as_(role, *headers))
-        self.assertEqual(r.status, status, r.body)
-        return r.json()
-
-    def control(self, action, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request("%s/_fake/bot%s/%s" % (self.stack.telegram_url, TOKEN, action), data=data,
-                                     method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-
-    def sent_to(self, chat, containing):
-        return [s for s in self.control("sent") if s["chat_id"] == chat and containing in (s.get("text") or "")]
+class DialogsOutreach(DialogsStackTest):
+    role = "telegram_supervisor"
 
     def test_a_personal_qr_code_refers_a_client(self):
         project = "Проект QR " + uuid.uuid4().hex[:6]
@@ -208,26 +185,7 @@ class DialogsOutreach(StackTest):
                          ["bot_id", "template_id", "client_ids[0]"])
 
     def test_every_post_case_honours_the_idempotency_key(self):
-        fx = CASES.fixtures(self.curl, self.as_)
-        for case in CASES.CASES:
-            if "exempt" in case:
-                self.assertTrue(case["exempt"].strip(), case["rpc"])
-                continue
-            with self.subTest(rpc=case["rpc"]):
-                path, body = fill(case["path"], fx), fill(case["body"], fx)
-                key = "Idempotency-Key: " + str(uuid.uuid4())
-                first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
-                again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
-                self.assertEqual(again.json(), first.json(), case["rpc"])
-                other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
-                if other == body:
-                    other = dict(body, name=body.get("name", "") + " другое")
-                refused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
-                self.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
-                self.assertIn("idempotency-key", [d.get("field") for d in refused.error().get("details", [])],
-                              refused.body)
+        check_cases(self, CASES)
 
 
 if __name__ == "__main__":

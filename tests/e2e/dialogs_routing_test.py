@@ -21,32 +21,25 @@ the timeout's redistribution (two sweepers, one fire, working time) is proven by
 
 Usage: dialogs_routing_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN, CRM_TEST_KAFKA_BROKERS: tools/crm test)
 """
-import copy
 import datetime
-import json
 import os
 import random
 import sys
-import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from e2e import StackTest, main, wait_until  # noqa: E402
-from idempotency import fill, load_cases  # noqa: E402
+from dialogs_e2e import DialogsStackTest  # noqa: E402
+from e2e import main, wait_until  # noqa: E402
+from idempotency import check_cases, load_cases  # noqa: E402
 
 CASES = load_cases("dialogs_routing")
-INBOX = load_cases("dialogs_inbox")
 DEMO_BOT = CASES.DEMO_BOT
-TOKEN = INBOX.DEMO_TOKEN
 
 
-class DialogsRouting(StackTest):
-    services = ["deals", "dialogs"]
-
+class DialogsRouting(DialogsStackTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        INBOX.use_polling(cls.curl, lambda role, *h: [cls.stack.bearer(role)] + list(h))
         # Always working hours: distribution does not wait for the demo bot's next working period whenever the
         # test runs (out of hours a dialog is queued until then: routing_test.cc covers it).
         r = cls.curl("PATCH", "/v1/dialogs/bots/" + DEMO_BOT,
@@ -54,24 +47,6 @@ class DialogsRouting(StackTest):
                      headers=[cls.stack.bearer("administrator")])
         if r.status != 200:
             raise AssertionError("always working hours for the demo bot: %s %s" % (r.status, r.body))
-
-    def call(self, method, path, body=None, role="telegram_operator", status=200, headers=()):
-        r = self.curl(method, path, body, headers=self.as_(role, *headers))
-        self.assertEqual(r.status, status, r.body)
-        return r.json()
-
-    def control(self, action, body):
-        req = urllib.request.Request("%s/_fake/bot%s/%s" % (self.stack.telegram_url, TOKEN, action),
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-
-    def sent_to(self, chat, containing):
-        req = urllib.request.Request("%s/_fake/bot%s/sent" % (self.stack.telegram_url, TOKEN))
-        with urllib.request.urlopen(req, timeout=30) as r:
-            sent = json.loads(r.read())
-        return [s for s in sent if s["chat_id"] == chat and containing in (s.get("text") or "")]
 
     def presence(self, role, presence):
         return self.call("POST", "/v1/dialogs/routing/presence", {"presence": presence}, role=role)
@@ -182,24 +157,7 @@ class DialogsRouting(StackTest):
                          ["rule.bot_id", "rule.user_id", "rule.group_id", "rule.user_id"])
 
     def test_every_post_case_honours_the_idempotency_key(self):
-        fx = CASES.fixtures(self.curl, self.as_)
-        for case in CASES.CASES:
-            if "exempt" in case:
-                self.assertTrue(case["exempt"].strip(), case["rpc"])
-                continue
-            with self.subTest(rpc=case["rpc"]):
-                path, body = fill(case["path"], fx), fill(case["body"], fx)
-                key = "Idempotency-Key: " + str(uuid.uuid4())
-                first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
-                again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
-                self.assertEqual(again.json(), first.json(), case["rpc"])
-                other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
-                refused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
-                self.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
-                self.assertIn("idempotency-key", [d.get("field") for d in refused.error().get("details", [])],
-                              refused.body)
+        check_cases(self, CASES)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import grpc
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from e2e import BUILD, StackTest, main  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
-from idempotency import fill, load_cases  # noqa: E402
+from idempotency import check_cases, load_cases  # noqa: E402
 
 # services/dialogs/scenarios/demo.h
 DEMO_BOT = "00000000-0000-7000-8000-00000000b075"
@@ -197,27 +197,7 @@ class DialogsScenarios(StackTest):
         self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
 
     def test_every_post_case_honours_the_idempotency_key(self):
-        module = load_cases("dialogs")
-        fx = module.fixtures(self.curl, self.as_)
-        for case in module.CASES:
-            if "exempt" in case:
-                self.assertTrue(case["exempt"].strip(), case["rpc"])
-                continue
-            with self.subTest(rpc=case["rpc"]):
-                path, body = fill(case["path"], fx), fill(case["body"], fx)
-                key = "Idempotency-Key: " + str(uuid.uuid4())
-                first = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
-                again = self.curl("POST", path, body, headers=self.as_(case["role"], key))
-                self.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
-                self.assertEqual(again.json(), first.json(), case["rpc"])
-                other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
-                if other == body:
-                    other = copy.deepcopy(body)
-                    other["name"] = other["name"] + " (другой запрос)"
-                refused = self.curl("POST", path, other, headers=self.as_(case["role"], key))
-                self.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
-                self.assertIn("idempotency-key", self.fields(refused), refused.body)
+        check_cases(self, load_cases("dialogs"), changed=lambda body: dict(body, name=body["name"] + " (другой запрос)"))
 
 
 if __name__ == "__main__":

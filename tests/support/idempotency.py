@@ -5,9 +5,11 @@ through this module.
 A case module defines fixtures(curl, as_) -> {"name": "id", ...} and CASES; its paths and bodies name
 fixtures as "{name}".
 """
+import copy
 import glob
 import importlib.util
 import os
+import uuid
 
 CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e", "idempotency_cases")
 
@@ -37,3 +39,32 @@ def fill(value, names):
     if isinstance(value, list):
         return [fill(v, names) for v in value]
     return value
+
+
+def check_cases(test, module, changed=None):
+    """Runs `module`'s cases against the stack of `test` (a StackTest): each non-exempt POST twice with one
+    Idempotency-Key (200 both times, the same body), then the same key with the case's other_body (400
+    naming idempotency-key). When other_body is the body itself, `changed(body)` gives the other request;
+    without `changed` that case's refusal is not sent (all of it is in its path). Exempt cases must say why."""
+    fx = module.fixtures(test.curl, test.as_)
+    for case in module.CASES:
+        if "exempt" in case:
+            test.assertTrue(case["exempt"].strip(), case["rpc"])
+            continue
+        with test.subTest(rpc=case["rpc"]):
+            path, body = fill(case["path"], fx), fill(case["body"], fx)
+            key = "Idempotency-Key: " + str(uuid.uuid4())
+            first = test.curl("POST", path, body, headers=test.as_(case["role"], key))
+            test.assertEqual(first.status, 200, "%s: %s" % (case["rpc"], first.body))
+            again = test.curl("POST", path, body, headers=test.as_(case["role"], key))
+            test.assertEqual(again.status, 200, "%s repeated: %s" % (case["rpc"], again.body))
+            test.assertEqual(again.json(), first.json(), case["rpc"])
+            other = fill(case.get("other_body", copy.deepcopy(case["body"])), fx)
+            if other == body:
+                if changed is None:
+                    continue
+                other = changed(copy.deepcopy(body))
+            refused = test.curl("POST", path, other, headers=test.as_(case["role"], key))
+            test.assertEqual(refused.status, 400, "%s with another body: %s" % (case["rpc"], refused.body))
+            test.assertIn("idempotency-key", [d.get("field") for d in refused.error().get("details", [])],
+                          refused.body)
