@@ -29,6 +29,7 @@
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/wire.h"
+#include "services/dialogs/telegram/test_bot.h"
 
 namespace crm::dialogs::inbox {
 namespace {
@@ -74,9 +75,7 @@ class InboxPlanTest : public ::testing::Test {
     {
       pqxx::work tx(c);
       for (int b = 0; b < kBots; ++b) {
-        tx.exec0(absl::StrCat("INSERT INTO tg_bots (id, name, token_sealed, intake_mode, hook, secret_sealed, "
-                              "create_time, update_time) VALUES ('", Bot(b), "', 'Бот ", b, "', 'x', 'POLLING', '",
-                              Bot(b), "', 'x', now(), now())"));
+        tx.exec0(telegram::InsertTestBotSql(Bot(b), absl::StrCat("Бот ", b), Bot(b)));
       }
       // User 1 operates bots 1 and 2.
       tx.exec0(absl::StrCat("INSERT INTO bot_operators (bot_id, user_id) VALUES ('", Bot(1), "', '", UserId(1),

@@ -52,6 +52,7 @@
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/updates.h"
 #include "services/dialogs/telegram/wire.h"
+#include "services/dialogs/telegram/test_bot.h"
 
 namespace crm::dialogs::inbox {
 namespace {
@@ -111,9 +112,7 @@ class InboxTest : public crm::deals::fixture::ServiceTest {
     auto dpool = crm::pg::Pool::Create({.dsn = ddb_->dsn(), .size = 6});
     ASSERT_TRUE(dpool.ok()) << dpool.status();
     dpool_ = std::move(*dpool);
-    ddb_->Exec(absl::StrCat("INSERT INTO tg_bots (id, name, token_sealed, intake_mode, hook, secret_sealed, "
-                            "create_time, update_time) VALUES ('", kBot, "', 'Демо-бот', 'x', 'POLLING', 'h', 'x', "
-                            "now(), now()); INSERT INTO bot_operators (bot_id, user_id) VALUES ('", kBot, "', '",
+    ddb_->Exec(absl::StrCat(telegram::InsertTestBotSql(kBot, "Демо-бот", "h"), "; INSERT INTO bot_operators (bot_id, user_id) VALUES ('", kBot, "', '",
                             kOperator1, "'), ('", kBot, "', '", kOperator2, "')"));
     ASSERT_TRUE(scenarios::InstallDemoScenario(*dpool_).ok());
     outbox_ = std::make_unique<crm::events::OutboxWriter>("dialogs", clock_);

@@ -33,6 +33,7 @@
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/wire.h"
+#include "services/dialogs/telegram/test_bot.h"
 
 namespace crm::dialogs::outreach {
 namespace {
@@ -76,9 +77,7 @@ class OutreachPlanTest : public ::testing::Test {
     {
       pqxx::work tx(c);
       for (int b = 0; b < 20; ++b) {
-        tx.exec0(absl::StrCat("INSERT INTO tg_bots (id, name, token_sealed, intake_mode, hook, secret_sealed, "
-                              "create_time, update_time) VALUES ('", Bot(b), "', 'Бот ", b, "', 'x', 'POLLING', '",
-                              Bot(b), "', 'x', now(), now())"));
+        tx.exec0(telegram::InsertTestBotSql(Bot(b), absl::StrCat("Бот ", b), Bot(b)));
       }
       tx.exec0(absl::StrCat("INSERT INTO message_templates (id, bot_id, name, body, create_time, update_time) VALUES ('",
                             kTemplate, "', '", Bot(1), "', 'Шаблон', '', now(), now())"));

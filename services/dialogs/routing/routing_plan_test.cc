@@ -38,6 +38,7 @@
 #include "services/dialogs/routing/wire.h"
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/telegram/wire.h"
+#include "services/dialogs/telegram/test_bot.h"
 
 namespace crm::dialogs::routing {
 namespace {
@@ -79,9 +80,7 @@ class RoutingPlanTest : public ::testing::Test {
     {
       pqxx::work tx(c);
       for (int b = 0; b < kBots; ++b) {
-        tx.exec0(absl::StrCat("INSERT INTO tg_bots (id, name, token_sealed, intake_mode, hook, secret_sealed, "
-                              "create_time, update_time) VALUES ('", Bot(b), "', 'Бот ", b, "', 'x', 'POLLING', '",
-                              Bot(b), "', 'x', now(), now())"));
+        tx.exec0(telegram::InsertTestBotSql(Bot(b), absl::StrCat("Бот ", b), Bot(b)));
       }
       for (int u = 1; u <= kUsers; ++u) {
         tx.exec0(absl::StrCat("INSERT INTO bot_operators (bot_id, user_id) VALUES ('", Bot(u % kBots), "', '",

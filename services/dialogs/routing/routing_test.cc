@@ -40,6 +40,7 @@
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/wire.h"
+#include "services/dialogs/telegram/test_bot.h"
 
 namespace crm::dialogs::routing {
 namespace {
@@ -96,9 +97,7 @@ class RoutingTest : public ::testing::Test {
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);
     for (const char* bot : {kBot, kOtherBot}) {
-      db_->Exec(absl::StrCat("INSERT INTO tg_bots (id, name, token_sealed, intake_mode, hook, secret_sealed, "
-                             "create_time, update_time) VALUES ('", bot, "', 'Бот ", bot, "', 'x', 'POLLING', 'h", bot,
-                             "', 'x', now(), now())"));
+      db_->Exec(telegram::InsertTestBotSql(bot, absl::StrCat("Бот ", bot), absl::StrCat("h", bot)));
     }
     for (const char* u : {kA, kB, kC}) {
       db_->Exec(absl::StrCat("INSERT INTO bot_operators (bot_id, user_id) VALUES ('", kBot, "', '", u, "')"));

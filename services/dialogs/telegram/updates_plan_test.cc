@@ -11,6 +11,7 @@
 #include "libs/pg/plan_testing.h"
 #include "services/dialogs/telegram/sql.h"
 #include "services/dialogs/telegram/telegram_testing.h"
+#include "services/dialogs/telegram/test_bot.h"
 
 namespace crm::dialogs::telegram {
 namespace {
@@ -25,9 +26,7 @@ TEST(TelegramPlanTest, ClaimAndSenderReadsAreIndexBackedAtAMillionRows) {
   {
     pqxx::work tx(c);
     for (const char* id : {kBot, kOtherBot}) {
-      tx.exec(absl::StrCat("INSERT INTO tg_bots (id, name, token_sealed, intake_mode, hook, secret_sealed, "
-                           "create_time, update_time) VALUES ('", id, "', 'b', 'x', 'POLLING', '", id,
-                           "', 'x', now(), now())"));
+      tx.exec(InsertTestBotSql(id, "b", id));
     }
     crm::pg::testing::BulkLoad(tx, {"tg_updates", "tg_chats", "tg_outgoing"}, [&](pqxx::transaction_base& t) {
       // Updates: 10 000 chats × 100, over two bots; the last update of each chat is unprocessed in 1 chat of 100
