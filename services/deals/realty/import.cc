@@ -229,10 +229,10 @@ void CopyNewUnits(pqxx::transaction_base& tx, const std::vector<const Row*>& row
                   const std::string& actor_id, std::map<std::string, int64_t>& price_ids) {
   if (rows.empty()) return;
   const std::string at = FormatRfc3339Utc(now);
-  std::vector<std::string> reserved;
+  std::vector<int64_t> reserved;
   reserved.reserve(rows.size());
   for (const pqxx::row& r : pg::ExecPrepared(tx, kReservePriceIds, static_cast<int>(rows.size())))
-    reserved.push_back(r[0].as<std::string>());
+    reserved.push_back(r[0].as<int64_t>());
   {
     pqxx::stream_to copy(
         tx, "realty_units",
@@ -263,11 +263,11 @@ void CopyNewUnits(pqxx::transaction_base& tx, const std::vector<const Row*>& row
   std::array<std::string, 12> f;
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = *rows[i];
-    f = {reserved[i], r.unit.id(), absl::StrCat(r.prices.price_minor), absl::StrCat(r.prices.per_m2_minor),
+    f = {absl::StrCat(reserved[i]), r.unit.id(), absl::StrCat(r.prices.price_minor), absl::StrCat(r.prices.per_m2_minor),
          absl::StrCat(r.prices.final_minor), r.prices.currency, DiscountsJson(r.prices.discounts),
          r.unit.special_offer() ? "t" : "f", absl::StrCat(r.unit.area_centi_m2()), at, actor_id, "2"};
     copy << f;
-    price_ids[r.unit.id()] = std::stoll(reserved[i]);
+    price_ids[r.unit.id()] = reserved[i];
   }
   copy.complete();
 }
