@@ -10,6 +10,7 @@
 #include "libs/base/strings.h"
 #include "libs/base/time.h"
 #include "libs/base/uuid.h"
+#include "libs/pg/notify.h"
 #include "libs/pg/prepared.h"
 #include "libs/pg/sql_array.h"
 #include "proto/crm/events/v1/envelope.pb.h"
@@ -110,6 +111,8 @@ absl::StatusOr<OutboxRow> BuildRow(const NewEvent& event, const std::string& ser
 
 }  // namespace
 
+void WakeRelayAtCommit(pqxx::transaction_base& tx) { pg::NotifyAfterCommit(tx, kOutboxChannel); }
+
 absl::StatusOr<std::vector<std::string>> OutboxWriter::Row(const NewEvent& event) const {
   CRM_ASSIGN_OR_RETURN(OutboxRow row, BuildRow(event, service_, clock_->Now(), TopicFor(event.aggregate_type)));
   std::string hex = absl::StrCat("\\x", absl::BytesToHexString(row.payload));
@@ -126,7 +129,7 @@ absl::StatusOr<std::string> OutboxWriter::Append(pqxx::transaction_base& tx, con
       "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::timestamptz)",
       row.id, row.aggregate_type, row.aggregate_id, row.type,
       pqxx::binarystring(row.payload.data(), row.payload.size()), row.topic, row.source, row.occurred_at);
-  // The relay is woken at commit by the outbox table's own trigger (migrations/0003_outbox_notify.sql).
+  WakeRelayAtCommit(tx);
   return row.id;
 }
 
@@ -175,6 +178,7 @@ absl::Status OutboxBatch::Flush(pqxx::transaction_base& tx) {
                    pg::ArrayLiteral(aggregate_ids_), pg::ArrayLiteral(types_),
                    pqxx::binarystring(payloads_.data(), payloads_.size()), offsets, lengths,
                    pg::ArrayLiteral(topics_), absl::StrCat("/crm/", writer_.service()), pg::ArrayLiteral(occurred_));
+  WakeRelayAtCommit(tx);
   ids_.clear();
   aggregate_types_.clear();
   aggregate_ids_.clear();

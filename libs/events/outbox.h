@@ -85,7 +85,8 @@ class OutboxWriter {
   // The outbox row of `event` for a caller that inserts it in a statement of its own (to write a change
   // and its event in one round trip): the text values of kOutboxColumns in order (values[0] is the
   // event id; the payload is bytea hex), each to be cast to its kOutboxColumnTypes entry. The same
-  // checks and promises as Append, once the caller's statement inserts the row.
+  // checks and promises as Append, once the caller's statement inserts the row — and WakeRelayAtCommit(tx)
+  // is called for its transaction (else the relay finds the event at its next poll, up to a second later).
   absl::StatusOr<std::vector<std::string>> Row(const NewEvent& event) const;
 
   // The topic events of `aggregate_type` go to: "crm.<service>.<aggregate_type>.v1".
@@ -133,8 +134,13 @@ inline constexpr char kOutboxColumns[] = "id, aggregatetype, aggregateid, type, 
 inline constexpr const char* kOutboxColumnTypes[] = {"uuid", "text", "text",  "text",
                                                      "bytea", "text", "text", "timestamptz"};
 
-// The NOTIFY channel the outbox table signals at commit (its trigger) and the relay listens on.
+// The NOTIFY channel the writers signal once they committed and the relay listens on.
 inline constexpr char kOutboxChannel[] = "crm_outbox";
+
+// Wakes the relay once `tx` committed (libs/pg/notify.h: after the COMMIT, not inside it, which would
+// serialize every writer's commit). Append and OutboxBatch::Flush call it; a caller inserting Row()'s
+// values itself calls it for its transaction.
+void WakeRelayAtCommit(pqxx::transaction_base& tx);
 
 }  // namespace crm::events
 

@@ -4,6 +4,7 @@
 #include <pqxx/nontransaction>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/random/random.h"
 #include "absl/status/status.h"
@@ -13,6 +14,7 @@
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/log/log.h"
+#include "libs/pg/notify.h"
 #include "libs/pg/pool.h"
 
 namespace crm::pg {
@@ -122,28 +124,69 @@ absl::Status LoggedInDoubt(std::string_view detail) {
   return status;
 }
 
+// The channels NotifyAfterCommit asked for in the transaction RunOnce runs on this thread (notify.h);
+// scopes nest when a transaction's function runs another InTransaction.
+// Matched by connection, so a subtransaction of the transaction counts as it.
+struct AfterCommit {
+  const pqxx::connection_base* conn;
+  AfterCommit* outer;
+  std::vector<std::string> channels;
+};
+thread_local AfterCommit* after_commit = nullptr;
+
+class AfterCommitScope {
+ public:
+  AfterCommitScope() : scope_{nullptr, after_commit, {}} { after_commit = &scope_; }
+  ~AfterCommitScope() { after_commit = scope_.outer; }
+  void Watch(const pqxx::connection_base& conn) { scope_.conn = &conn; }
+  AfterCommitScope(const AfterCommitScope&) = delete;
+  AfterCommitScope& operator=(const AfterCommitScope&) = delete;
+
+  // The NOTIFYs, on `conn` outside a transaction; a failure is logged (the commit stands).
+  void Send(pqxx::connection& conn) {
+    if (scope_.channels.empty()) return;
+    std::string sql;
+    for (const std::string& c : scope_.channels) absl::StrAppend(&sql, "NOTIFY ", c, ";");
+    try {
+      pqxx::nontransaction n(conn);
+      n.exec(sql);
+    } catch (const std::exception& e) {
+      log::Warn("NOTIFY after commit failed; listeners find the change at their next poll",
+                   {{"error", OneLine(e.what())}});
+    }
+  }
+
+ private:
+  AfterCommit scope_;
+};
+
 // Runs one attempt. Never throws.
 Attempt RunOnce(pqxx::connection& conn, absl::FunctionRef<absl::Status(pqxx::work&)> fn,
                 const TxOptions& options) {
   Attempt out;
   bool commit_sent = false;
   try {
-    pqxx::work tx(conn);
-    if (const char* set = SetTransactionSql(options)) tx.exec(set);
-    absl::Status status = fn(tx);
-    if (!status.ok()) {
-      try {
-        tx.abort();
-      } catch (const std::exception&) {
-        // The connection went away: the server rolls back on its own.
+    AfterCommitScope notify;  // outlives tx: the NOTIFYs go once tx is gone
+    {
+      pqxx::work tx(conn);
+      notify.Watch(conn);
+      if (const char* set = SetTransactionSql(options)) tx.exec(set);
+      absl::Status status = fn(tx);
+      if (!status.ok()) {
+        try {
+          tx.abort();
+        } catch (const std::exception&) {
+          // The connection went away: the server rolls back on its own.
+        }
+        out.connection_broken = !conn.is_open();
+        out.retryable = IsConflict(status) || out.connection_broken;
+        out.status = std::move(status);
+        return out;
       }
-      out.connection_broken = !conn.is_open();
-      out.retryable = IsConflict(status) || out.connection_broken;
-      out.status = std::move(status);
-      return out;
+      commit_sent = true;
+      tx.commit();
     }
-    commit_sent = true;
-    tx.commit();
+    notify.Send(conn);
     return out;
   } catch (const pqxx::in_doubt_error& e) {
     out.status = LoggedInDoubt(e.what());
@@ -192,6 +235,18 @@ absl::Status WithAttempts(absl::Status status, int attempts) {
 }
 
 }  // namespace
+
+void NotifyAfterCommit(pqxx::transaction_base& tx, const char* channel) {
+  for (AfterCommit* s = after_commit; s != nullptr; s = s->outer) {
+    if (s->conn != &tx.conn()) continue;
+    for (const std::string& c : s->channels) {
+      if (c == channel) return;
+    }
+    s->channels.emplace_back(channel);
+    return;
+  }
+  tx.exec_params("SELECT pg_notify($1, '')", channel);  // not InTransaction's: delivered at tx's commit
+}
 
 absl::Status InTransaction(Pool& pool, absl::FunctionRef<absl::Status(pqxx::work&)> fn,
                            const TxOptions& options) {

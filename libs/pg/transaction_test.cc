@@ -4,6 +4,8 @@
 #include <memory>
 #include <pqxx/except>
 #include <pqxx/nontransaction>
+#include <pqxx/notification>
+#include <pqxx/subtransaction>
 #include <pqxx/result>
 #include <stdexcept>
 #include <string>
@@ -14,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/status.h"
+#include "libs/pg/notify.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 
@@ -323,6 +326,91 @@ TEST_F(TransactionTest, ConnectionVariantCommitsAndRetriesConflicts) {
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(attempts, 2);
   EXPECT_EQ(Count("item"), 1);
+}
+
+// --- NotifyAfterCommit (notify.h) -------------------------------------------------------------------
+
+// A connection LISTENing on crm_test: what arrived, and the items it saw once woken.
+class Listener final : public pqxx::notification_receiver {
+ public:
+  explicit Listener(pqxx::connection& c) : pqxx::notification_receiver(c, "crm_test"), conn_(c) {}
+  void operator()(const std::string&, int) override { ++received; }
+  // Takes what arrived, waiting up to `seconds` for the first; then reads how many items there are.
+  void Collect(int seconds) {
+    if (conn_.get_notifs() == 0 && seconds > 0) conn_.await_notification(seconds, 0);
+    while (conn_.get_notifs() > 0) {
+    }
+    if (received == 0) return;
+    pqxx::nontransaction tx(conn_);
+    items_seen = tx.exec("SELECT count(*) FROM item")[0][0].as<int>();
+  }
+  int received = 0;
+  int items_seen = -1;
+
+ private:
+  pqxx::connection& conn_;
+};
+
+TEST_F(TransactionTest, NotifyAfterCommitWakesListenersOnceWithTheRowsCommitted) {
+  pqxx::connection listen(db_->dsn());
+  Listener listener(listen);
+  const absl::Status s = InTransaction(*pool_, [&](pqxx::work& tx) {
+    tx.exec0("INSERT INTO item (id, qty) VALUES (1, 5)");
+    NotifyAfterCommit(tx, "crm_test");
+    {
+      pqxx::subtransaction sub(tx);  // a subtransaction counts as its transaction: still once
+      NotifyAfterCommit(sub, "crm_test");
+      sub.commit();
+    }
+    NotifyAfterCommit(tx, "crm_test");
+    listener.Collect(0);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(listener.received, 0) << "notified before the commit";
+  listener.Collect(10);
+  EXPECT_EQ(listener.received, 1);
+  EXPECT_EQ(listener.items_seen, 1);  // woken, the listener sees the committed row
+}
+
+TEST_F(TransactionTest, NotifyAfterCommitSendsNothingForARollbackAndOnceForARetriedTransaction) {
+  pqxx::connection listen(db_->dsn());
+  Listener listener(listen);
+  absl::Status s = InTransaction(*pool_, [&](pqxx::work& tx) {
+    tx.exec0("INSERT INTO item (id, qty) VALUES (1, 5)");
+    NotifyAfterCommit(tx, "crm_test");
+    return absl::NotFoundError("changed my mind");
+  });
+  ASSERT_EQ(s.code(), absl::StatusCode::kNotFound);
+  int attempts = 0;
+  s = InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+    ++attempts;
+    tx.exec0("INSERT INTO item (id, qty) VALUES (2, 5)");
+    NotifyAfterCommit(tx, "crm_test");
+    if (attempts == 1) throw pqxx::serialization_failure("could not serialize access");
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(attempts, 2);
+  listener.Collect(10);
+  listener.Collect(0);
+  EXPECT_EQ(listener.received, 1);
+  EXPECT_EQ(listener.items_seen, 1);
+}
+
+TEST_F(TransactionTest, NotifyAfterCommitOutsideInTransactionNotifiesAtThatCommit) {
+  pqxx::connection listen(db_->dsn());
+  Listener listener(listen);
+  pqxx::connection c(db_->dsn());
+  {
+    pqxx::work tx(c);
+    tx.exec0("INSERT INTO item (id, qty) VALUES (1, 5)");
+    NotifyAfterCommit(tx, "crm_test");
+    tx.commit();
+  }
+  listener.Collect(10);
+  EXPECT_EQ(listener.received, 1);
+  EXPECT_EQ(listener.items_seen, 1);
 }
 
 TEST_F(TransactionTest, ServerErrorsMapToCanonicalCodes) {

@@ -292,7 +292,9 @@ bool InsertDealWithEvent(pqxx::transaction_base& tx, const DealRow& row, int64_t
       " WHERE EXISTS (SELECT 1 FROM pipelines WHERE id = ", p.Add(row.deal.pipeline_id()), "::uuid AND version = ",
       p.Add(absl::StrCat(pipeline_version)), "::bigint) RETURNING 1) INSERT INTO outbox (", events::kOutboxColumns,
       ") SELECT ", absl::StrJoin(event_values, ", "), " FROM d");
-  return ExecPrepared(tx, sql, p).affected_rows() == 1;
+  if (ExecPrepared(tx, sql, p).affected_rows() != 1) return false;
+  events::WakeRelayAtCommit(tx);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------------
