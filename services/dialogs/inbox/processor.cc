@@ -126,7 +126,6 @@ absl::StatusOr<bool> Processor::ProcessOnce(pqxx::transaction_base& tx) {
     tx.exec0("RELEASE SAVEPOINT inbox_update");
     CRM_RETURN_IF_ERROR(tg::MarkProcessed(tx, chat->bot_id, u.update_id, clock_.Now()));
   }
-  CRM_RETURN_IF_ERROR(tg::FinishChat(tx, *chat));
   return true;
 }
 

@@ -16,8 +16,8 @@
 //     become outgoing rows and the dialog's messages, topic and project are set, DISTRIBUTE and FINISH
 //     hand the dialog to routing (routing.h: QUEUED), CLOSE and MARK_SPAM close it. A bot without an
 //     active scenario hands every new dialog to routing at once;
-//   * MarkProcessed, and FinishChat before the commit.
-// A failure rolls the chat's transaction back: its updates stay pending for the next claim.
+//   * MarkProcessed for each before the commit.
+// A failure rolls the chat's transaction back: its updates stay unprocessed for the next claim.
 // Timer-driven actions (the scenario's waiting timeouts and paused actions) come through ApplyTimerActions,
 // the runner's ActionSink, in the timer's transaction.
 #ifndef CRM_SERVICES_DIALOGS_INBOX_PROCESSOR_H_
@@ -67,9 +67,9 @@ class Processor {
             telegram::Outgoing& outgoing, scenarios::ScenarioRunner& runner, ProcessorOptions options = {});
   ~Processor();  // stops the workers
 
-  // Claims one chat and handles its updates in `tx`; false when no chat was pending.
+  // Claims one chat and handles its updates in `tx`; false when no update was waiting.
   absl::StatusOr<bool> ProcessOnce(pqxx::transaction_base& tx);
-  // ProcessOnce, each in its own transaction, until no chat is pending; returns the chats handled.
+  // ProcessOnce, each in its own transaction, until no update is waiting; returns the chats handled.
   absl::StatusOr<int> DrainOnce();
 
   // The runner's ActionSink: timer-driven actions of `dialog` in the timer's transaction.

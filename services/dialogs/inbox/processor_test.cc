@@ -454,7 +454,6 @@ TEST_F(InboxTest, AnUpdateThatCannotBeProcessedIsSkippedAndDoesNotBlockTheChat) 
   EXPECT_EQ(Count("SELECT count(*) FROM dialog_messages WHERE text = 'Добрый день'"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM dialog_messages WHERE text = 'boom'"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
-  EXPECT_EQ(Count("SELECT count(*) FROM tg_chats WHERE pending"), 0);
 }
 
 TEST_F(InboxTest, UserNamesFollowIdentitysEvents) {

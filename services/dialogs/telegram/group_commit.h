@@ -13,7 +13,8 @@
 //     on its way (Entered, not yet Stored), or `window` (1 ms) passed — and commits what is queued (at
 //     most max_rows; the rest lead the batch after). One delivery alone never waits.
 //   * One transaction of one statement per batch: StoreUpdates (intake.h) over the updates in (bot, chat,
-//     update_id) order, so two batches lock chats in the same order. A redelivery in the same batch is
+//     update_id) order, so a chat's updates of one batch take their events' seqs in update order. A
+//     redelivery in the same batch is
 //     stored once. When the
 //     batch's transaction fails, each of its updates is stored in a transaction of its own (one bad update
 //     never fails another).

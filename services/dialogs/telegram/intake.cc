@@ -23,11 +23,8 @@
 namespace crm::dialogs::telegram {
 namespace {
 
-// One round trip: the update inserted once and, only when it is new, its chat marked pending and then
-// its outbox row (OutboxWriter::Row; the join makes the chat's upsert run first, so the event is appended
-// with the chat's row locked, as outbox.h asks). The chat's row is the lock a claimer holds: the mark
-// waits for a claim in progress, then sees its result. A chat already pending is locked, not rewritten
-// (ON CONFLICT locks the row whether or not its WHERE holds). One outbox row iff the update is new.
+// One round trip: the update inserted once and, only when it is new, its outbox row (OutboxWriter::Row).
+// One outbox row iff the update is new.
 static_assert(std::size(crm::events::kOutboxColumnTypes) == 8, "StoreUpdate binds the outbox row's 8 values");
 
 const std::string& StoreSql() {
@@ -39,20 +36,13 @@ const std::string& StoreSql() {
     return new std::string(absl::StrCat(
         "WITH ins AS (INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
         "  VALUES ($1::uuid, $2, $3, $4::jsonb, to_timestamp(0) + $5 * interval '1 microsecond') "
-        "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING bot_id, chat_id, received_at), "
-        "chat AS (INSERT INTO tg_chats (bot_id, chat_id, pending, pending_since) "
-        "  SELECT bot_id, chat_id, true, received_at FROM ins "
-        "  ON CONFLICT (bot_id, chat_id) DO UPDATE SET pending = true, pending_since = EXCLUDED.pending_since "
-        "  WHERE NOT tg_chats.pending RETURNING 1 AS marked) "
-        "INSERT INTO outbox (", crm::events::kOutboxColumns, ") SELECT ", values,
-        " FROM ins LEFT JOIN chat ON true"));
+        "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING 1) "
+        "INSERT INTO outbox (", crm::events::kOutboxColumns, ") SELECT ", values, " FROM ins"));
   }();
   return *sql;
 }
-// StoreSql for many updates in one statement (group_commit.h): the same three writes over arrays, a
-// redelivery within the batch once (DISTINCT ON keeps its first), each chat marked once (GROUP BY). The
-// outbox rows join the chats' aggregate, so every chat's row is locked before any event is appended.
-// RETURNING gives the event ids of the new updates.
+// StoreSql for many updates in one statement (group_commit.h): the same writes over arrays, a redelivery
+// within the batch once (DISTINCT ON keeps its first). RETURNING gives the event ids of the new updates.
 const std::string& StoreManySql() {
   static const std::string* sql = [] {
     std::string arrays, names, outbox_names;
@@ -68,14 +58,9 @@ const std::string& StoreManySql() {
         "ins AS (INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at) "
         "  SELECT bot_id, update_id, chat_id, payload::jsonb, to_timestamp(0) + micros * interval '1 microsecond' "
         "  FROM input ORDER BY n "
-        "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING bot_id, update_id, chat_id, received_at), "
-        "chat AS (INSERT INTO tg_chats (bot_id, chat_id, pending, pending_since) "
-        "  SELECT bot_id, chat_id, true, min(received_at) FROM ins GROUP BY bot_id, chat_id ORDER BY bot_id, chat_id "
-        "  ON CONFLICT (bot_id, chat_id) DO UPDATE SET pending = true, pending_since = EXCLUDED.pending_since "
-        "  WHERE NOT tg_chats.pending RETURNING 1 AS marked), "
-        "locked AS (SELECT count(*) AS chats FROM chat) "
+        "  ON CONFLICT (bot_id, update_id) DO NOTHING RETURNING bot_id, update_id) "
         "INSERT INTO outbox (", crm::events::kOutboxColumns, ") SELECT ", outbox_names,
-        " FROM input JOIN ins USING (bot_id, update_id) CROSS JOIN locked ORDER BY input.n RETURNING id::text"));
+        " FROM input JOIN ins USING (bot_id, update_id) ORDER BY input.n RETURNING id::text"));
   }();
   return *sql;
 }
@@ -105,6 +90,7 @@ absl::StatusOr<bool> StoreUpdate(pqxx::transaction_base& tx, crm::events::Outbox
                                               update.raw, micros, row[0], row[1], row[2], row[3], row[4], row[5],
                                               row[6], row[7]);
   if (stored.affected_rows() == 0) return false;  // a redelivery: stored before, no second effect
+  crm::events::WakeRelayAtCommit(tx);
   return true;
 }
 
@@ -141,6 +127,7 @@ absl::StatusOr<std::vector<bool>> StoreUpdates(pqxx::transaction_base& tx, crm::
       ArrayLiteral(times), ArrayLiteral(columns[0]), ArrayLiteral(columns[1]), ArrayLiteral(columns[2]),
       ArrayLiteral(columns[3]), ArrayLiteral(columns[4]), ArrayLiteral(columns[5]), ArrayLiteral(columns[6]),
       ArrayLiteral(columns[7]));
+  if (!r.empty()) crm::events::WakeRelayAtCommit(tx);
   absl::flat_hash_set<std::string> fresh;
   for (const pqxx::row& row : r) fresh.insert(row[0].as<std::string>());
   std::vector<bool> out;

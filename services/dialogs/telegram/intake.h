@@ -5,8 +5,11 @@
 //
 // Contract:
 //   * StoreUpdate inserts the raw update under (bot_id, update_id) ON CONFLICT DO NOTHING in the caller's
-//     transaction and, only when it is new, marks its chat pending (tg_chats) and appends UpdateReceived
-//     to the outbox (crm.dialogs.update.v1, key "<bot>:<chat>"). A redelivered update changes nothing.
+//     transaction and, only when it is new, appends UpdateReceived to the outbox (crm.dialogs.update.v1,
+//     key "<bot>:<chat>") — nothing else: the inbox finds the chat through its unprocessed updates
+//     (updates.h). A redelivered update changes nothing. The events of one chat's updates are not
+//     ordered among themselves when Telegram delivered them concurrently (no chat row is locked to order
+//     them; consumers order by update_id, as the inbox does).
 //   * ReceiveWebhook answers OK only after that transaction committed: an update Telegram saw
 //     acknowledged is stored. It refuses (PERMISSION_DENIED, the same text for both) an unknown hook and
 //     a wrong or missing secret — compared in constant time — before reading the body; a body over

@@ -83,7 +83,9 @@ TEST_F(IntakeTest, DuplicateUpdateHasOneEffect) {
   EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates"), 1);
   EXPECT_EQ(d_.db->Count("SELECT count(*) FROM outbox WHERE type = 'crm.dialogs.update.received.v1'"), 1);
   EXPECT_EQ(d_.db->Count(absl::StrCat("SELECT count(*) FROM outbox WHERE topic = 'crm.dialogs.update.v1' AND aggregateid = '", bot_id_, ":4242'")), 1);
-  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_chats WHERE pending AND chat_id = 4242"), 1);
+  // Waiting for the inbox through its own row; the intake writes nothing else (no chat row to lock).
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL AND chat_id = 4242"), 1);
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_chats"), 0);
   EXPECT_EQ(d_.db->Count("SELECT update_id FROM tg_updates WHERE chat_id = 4242"), 700001);
 }
 
@@ -142,7 +144,8 @@ TEST_F(IntakeTest, ConcurrentDeliveriesShareOneTransactionAnsweredAfterItsCommit
   EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates"), 3);
   EXPECT_EQ(d_.db->Count("SELECT count(DISTINCT xmin::text) FROM tg_updates"), 1);
   EXPECT_EQ(d_.db->Count("SELECT count(*) FROM outbox WHERE type = 'crm.dialogs.update.received.v1'"), 3);
-  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_chats WHERE pending"), 2);
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 3);
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_chats"), 0);
   // The last one comes alone (nobody else on the way: no wait) — a redelivery, no second effect.
   auto last = arrivals[4].Store(bot_id_, updates[0]);
   ASSERT_TRUE(last.ok()) << last.status();
@@ -184,18 +187,17 @@ TEST_F(IntakeTest, TwoClaimersGetEachUpdateOnceAndAChatsInOrder) {
         for (const Update& u : (*chat)->updates) {
           if (absl::Status m = MarkProcessed(tx, (*chat)->bot_id, u.update_id, clock_.Now()); !m.ok()) return m;
         }
-        if (absl::Status f = FinishChat(tx, **chat); !f.ok()) return f;
-        // Logged under the chat's row lock, before the commit: the log's order is the hand-out order.
+        // Logged under the chat's lock, before the commit: the log's order is the hand-out order.
         absl::MutexLock lock(&mu);
         for (const Update& u : (*chat)->updates) handed.emplace_back((*chat)->chat_id, u.update_id);
         return absl::OkStatus();
       });
       ASSERT_TRUE(s.ok()) << s;
       if (!got && writer_done) {
-        // One more look after the writer finished: nothing may be left pending.
+        // One more look after the writer finished: nothing may be left waiting.
         bool more = false;
         ASSERT_TRUE(crm::pg::InTransaction(*d_.pool, [&](pqxx::work& tx) -> absl::Status {
-          more = tx.exec("SELECT 1 FROM tg_chats WHERE pending").size() > 0;
+          more = tx.exec("SELECT 1 FROM tg_updates WHERE processed_at IS NULL LIMIT 1").size() > 0;
           return absl::OkStatus();
         }).ok());
         if (!more) return;
@@ -218,12 +220,52 @@ TEST_F(IntakeTest, TwoClaimersGetEachUpdateOnceAndAChatsInOrder) {
   EXPECT_EQ(times.size(), static_cast<size_t>(kUpdates));
   for (const auto& [update, n] : times) EXPECT_EQ(n, 1) << "update " << update;
   EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
-  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_chats WHERE pending"), 0);
   // Marking twice is refused.
   absl::Status twice = crm::pg::InTransaction(*d_.pool, [&](pqxx::work& tx) -> absl::Status {
     return MarkProcessed(tx, bot_id_, 1000, clock_.Now());
   });
   EXPECT_EQ(twice.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// The claim (updates.h) holds a chat while its transaction is open: another claimer gets the next
+// waiting chat, never waits, and an update stored into the held chat meanwhile is left for the next claim,
+// which hands out that update alone. The oldest waiting update's chat comes first.
+TEST_F(IntakeTest, AHeldChatIsSkippedAndWhatArrivesMeanwhileGoesToTheNextClaim) {
+  auto store = [&](int64_t update_id, int64_t chat_id) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(crm::pg::InTransaction(*d_.pool, [&](pqxx::work& tx) -> absl::Status {
+                  auto u = ParseUpdate(TextUpdate(update_id, chat_id));
+                  if (!u.ok()) return u.status();
+                  return StoreUpdate(tx, outbox_, bot_id_, *u, clock_.Now()).status();
+                }).ok());
+  };
+  store(501, 7001);  // chat 7001 waits longest
+  store(502, 7002);
+  pqxx::connection c1(d_.db->dsn()), c2(d_.db->dsn());
+  pqxx::work first(c1);
+  auto a = ClaimChat(first);
+  ASSERT_TRUE(a.ok() && a->has_value()) << a.status();
+  EXPECT_EQ((*a)->chat_id, 7001);
+  store(503, 7001);  // arrives while 7001 is held
+  {
+    pqxx::work second(c2);
+    auto b = ClaimChat(second);
+    ASSERT_TRUE(b.ok() && b->has_value()) << b.status();
+    EXPECT_EQ((*b)->chat_id, 7002);
+    ASSERT_EQ((*b)->updates.size(), 1u);
+    ASSERT_TRUE(MarkProcessed(second, (*b)->bot_id, 502, clock_.Now()).ok());
+    second.commit();
+  }
+  ASSERT_EQ((*a)->updates.size(), 1u);
+  EXPECT_EQ((*a)->updates[0].update_id, 501);
+  ASSERT_TRUE(MarkProcessed(first, (*a)->bot_id, 501, clock_.Now()).ok());
+  first.commit();
+  pqxx::work third(c2);
+  auto next = ClaimChat(third);
+  ASSERT_TRUE(next.ok() && next->has_value()) << next.status();
+  EXPECT_EQ((*next)->chat_id, 7001);
+  ASSERT_EQ((*next)->updates.size(), 1u);
+  EXPECT_EQ((*next)->updates[0].update_id, 503);
 }
 
 TEST_F(IntakeTest, PollingStoresTheBatchAndPersistsTheOffset) {

@@ -3,16 +3,22 @@
 // The Telegram part's statements that read tables growing with the business (tg_updates, tg_chats,
 // tg_outgoing), named here so the plan test (updates_plan_test.cc) EXPLAINs exactly what the code runs:
 // the claim API's (updates.h) and the sender's reads (sender.h). Each is index-backed (the partial
-// indexes of migrations/0001_telegram.sql).
+// indexes of migrations/0001_telegram.sql and 0002_claim_by_updates.sql).
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_SQL_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_SQL_H_
 
 namespace crm::dialogs::telegram::sql {
 
-// updates.h: one pending chat, oldest waiting first (tg_chats_pending), locked, skipping locked ones.
-inline constexpr char kClaimChat[] =
-    "SELECT bot_id::text, chat_id FROM tg_chats WHERE pending ORDER BY pending_since, bot_id, chat_id "
-    "LIMIT 1 FOR UPDATE SKIP LOCKED";
+// updates.h: the chats of the oldest waiting updates, oldest first ($1 rows; tg_updates_waiting). A chat
+// may come more than once.
+inline constexpr char kWaitingChats[] =
+    "SELECT bot_id::text, chat_id FROM tg_updates WHERE processed_at IS NULL "
+    "ORDER BY received_at, bot_id, chat_id LIMIT $1";
+// updates.h: holds the chat ($1 bot, $2 chat) until the transaction ends, unless another holds it: a
+// transaction-level advisory lock in the two-int key space 29799 (0x7467, "tg") on a hash of bot and chat
+// (two chats sharing a hash only wait for each other now and then). Never waits.
+inline constexpr char kHoldChat[] =
+    "SELECT pg_try_advisory_xact_lock(29799, hashtext($1 || ':' || $2::bigint::text))";
 // updates.h: a chat's unprocessed updates in update_id order ($1 bot, $2 chat, $3 limit; tg_updates_unprocessed).
 inline constexpr char kChatUpdates[] =
     "SELECT update_id, payload::text FROM tg_updates "
@@ -21,12 +27,6 @@ inline constexpr char kChatUpdates[] =
 inline constexpr char kMarkProcessed[] =
     "UPDATE tg_updates SET processed_at = to_timestamp(0) + $3 * interval '1 microsecond' "
     "WHERE bot_id = $1::uuid AND update_id = $2 AND processed_at IS NULL";
-// updates.h: the chat stays pending (since its oldest unprocessed update) while any remain.
-inline constexpr char kFinishChat[] =
-    "UPDATE tg_chats c SET pending = w.since IS NOT NULL, pending_since = w.since "
-    "FROM (SELECT min(received_at) AS since FROM tg_updates "
-    "      WHERE bot_id = $1::uuid AND chat_id = $2 AND processed_at IS NULL) w "
-    "WHERE c.bot_id = $1::uuid AND c.chat_id = $2";
 // sender.h: the bot's due callback answers, oldest first ($1 bot, $2 now in Unix microseconds, $3 limit;
 // tg_outgoing_callbacks).
 inline constexpr char kCallbacks[] =

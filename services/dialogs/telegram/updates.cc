@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
@@ -160,17 +161,31 @@ absl::StatusOr<Update> ParseUpdate(std::string_view text) {
 
 namespace {
 
+// The waiting updates read per claim: the chats other claimers hold are skipped among them.
+constexpr int kClaimCandidates = 64;
+
 constexpr char kUpdateExists[] = "SELECT 1 FROM tg_updates WHERE bot_id = $1::uuid AND update_id = $2";
 
 }  // namespace
 
 absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx, int limit) {
-  pqxx::result chats = crm::pg::ExecPrepared(tx, sql::kClaimChat);
-  if (chats.empty()) return std::optional<ClaimedChat>();
+  // The candidates are read first and tried one by one: a lock tried inside the reading statement would
+  // be taken for every row the plan happens to evaluate, not only the one returned.
+  pqxx::result waiting = crm::pg::ExecPrepared(tx, sql::kWaitingChats, kClaimCandidates);
   ClaimedChat chat;
-  chat.bot_id = chats[0][0].as<std::string>();
-  chat.chat_id = chats[0][1].as<int64_t>();
-  pqxx::result rows = crm::pg::ExecPrepared(tx, sql::kChatUpdates, chat.bot_id, chat.chat_id, limit);
+  pqxx::result rows;
+  absl::flat_hash_set<std::pair<std::string, int64_t>> tried;
+  for (const pqxx::row& w : waiting) {
+    chat.bot_id = w[0].as<std::string>();
+    chat.chat_id = w[1].as<int64_t>();
+    if (!tried.emplace(chat.bot_id, chat.chat_id).second) continue;
+    if (!crm::pg::ExecPrepared(tx, sql::kHoldChat, chat.bot_id, chat.chat_id)[0][0].as<bool>()) continue;
+    // Read after the lock: a claim of this chat that committed meanwhile left nothing for this one, and
+    // the next candidate is tried.
+    rows = crm::pg::ExecPrepared(tx, sql::kChatUpdates, chat.bot_id, chat.chat_id, limit);
+    if (!rows.empty()) break;
+  }
+  if (rows.empty()) return std::optional<ClaimedChat>();  // none waiting, or every waiting chat held
   chat.updates.reserve(rows.size());
   for (const pqxx::row& r : rows) {
     absl::StatusOr<Update> u = ParseUpdate(r[1].as<std::string>());
@@ -191,11 +206,6 @@ absl::Status MarkProcessed(pqxx::transaction_base& tx, std::string_view bot_id, 
     return absl::NotFoundError(absl::StrCat("update ", update_id, " of bot ", crm::AsAbsl(bot_id), " is not stored"));
   }
   return absl::FailedPreconditionError(absl::StrCat("update ", update_id, " was already processed"));
-}
-
-absl::Status FinishChat(pqxx::transaction_base& tx, const ClaimedChat& chat) {
-  crm::pg::ExecPrepared(tx, sql::kFinishChat, chat.bot_id, chat.chat_id);
-  return absl::OkStatus();
 }
 
 }  // namespace crm::dialogs::telegram

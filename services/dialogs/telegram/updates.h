@@ -1,18 +1,17 @@
 // File: services/dialogs/telegram/updates.h
 // -----------------------------------------------------------------------------
 // Telegram updates as the inbox reads them (T1 → T2): the typed Update and the claim API over the
-// stored raw updates (tg_updates, tg_chats; intake.h stores them).
+// stored raw updates (tg_updates; intake.h stores them).
 //
 // Contract (README.md "The pipeline", step 2):
-//   * ClaimChat(tx) picks one chat with pending updates and row-locks it in `tx` (FOR UPDATE SKIP LOCKED):
-//     while `tx` is open no other claimer gets that chat, and claimers never wait on each other.
-//     It returns the chat's unprocessed updates in update_id order (at most `limit`), parsed.
+//   * ClaimChat(tx) picks the chat of the oldest unprocessed update that no other transaction holds and
+//     holds it in `tx` (a transaction-level advisory lock, sql.h kHoldChat): while `tx` is open no other
+//     claimer gets that chat, and claimers never wait on each other. It returns the chat's unprocessed
+//     updates in update_id order (at most `limit`), parsed, read after the lock was taken (so never one a
+//     claim that just committed processed; `tx` must be READ COMMITTED, InTransaction's default).
 //   * The caller handles them in the same `tx` and calls MarkProcessed(tx, …) for each it handled, then
-//     FinishChat(tx, chat) before committing: the chat stays pending while unprocessed updates remain
-//     (including ones stored while it was claimed — intake's pending mark waits for the row lock).
-//   * Commit = the updates are processed exactly once; a rollback (or a crash) leaves them pending for the
-//     next claim. Each update is handed out once per commit: two claimers never see the same update in
-//     transactions that both commit, and a chat's updates are handed out in update_id order.
+//     commits. Updates stored meanwhile, or beyond `limit`, stay unprocessed: the next claim finds them.
+//     There is no mark to keep in step with the intake (intake.h writes the update and its event only).
 //   * The update's bytes stay as Telegram sent them (Update::raw) for whatever the struct does not carry.
 //
 // Example:
@@ -23,7 +22,7 @@
 //       ...  // the dialog, the message, the scenario
 //       CRM_RETURN_IF_ERROR(MarkProcessed(tx, chat->bot_id, u.update_id, clock.Now()));
 //     }
-//     return FinishChat(tx, *chat);
+//     return absl::OkStatus();
 //   });
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_UPDATES_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_UPDATES_H_
@@ -124,8 +123,6 @@ absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx,
 // Marks one update processed at `now` (NOT_FOUND when it is not stored, FAILED_PRECONDITION when it was
 // already processed).
 absl::Status MarkProcessed(pqxx::transaction_base& tx, std::string_view bot_id, int64_t update_id, absl::Time now);
-// Clears the chat's pending mark unless unprocessed updates remain.
-absl::Status FinishChat(pqxx::transaction_base& tx, const ClaimedChat& chat);
 
 }  // namespace crm::dialogs::telegram
 
