@@ -26,7 +26,9 @@ Test control, JSON in and out, under /_fake/bot<token>/ (a stable interface: tes
                    in Unix seconds (float) as the fake received the call
     GET  rates     {"max_per_chat_1s", "max_per_bot_1s", "max_per_group_60s", "sends"}: the largest number
                    of successful sends seen in any window (per chat 1 s, per bot 1 s, per group chat 60 s)
-    GET  state     {"webhook_url", "pending", "delivered", "next_update_id", "confirmed_offset"}
+    GET  state     {"webhook_url", "webhook_secret_token", "webhook_max_connections", "pending", "delivered",
+                   "next_update_id", "confirmed_offset"}: what setWebhook registered (a load generator
+                   standing in for Telegram's deliveries needs the secret and the concurrency)
     POST redeliver {"update"}   Telegram sends an update again (it missed the answer): the Update as
                    message/contact/... returned it joins the queue again
     POST slow      {"seconds"}   every getUpdates answer of the bot waits this long first (a slow network:
@@ -380,7 +382,9 @@ def control(bot, action, body):
             return 200, rates(bot)
     if action == "state":
         with bot.cond:
-            return 200, {"webhook_url": bot.webhook["url"] if bot.webhook else "", "pending": len(bot.updates),
+            hook = bot.webhook or {}
+            return 200, {"webhook_url": hook.get("url", ""), "webhook_secret_token": hook.get("secret_token") or "",
+                         "webhook_max_connections": hook.get("max_connections") or 40, "pending": len(bot.updates),
                          "delivered": bot.delivered, "next_update_id": bot.next_update_id,
                          "confirmed_offset": bot.confirmed_offset,
                          "unanswered_callbacks": len(bot.callbacks - bot.answered)}

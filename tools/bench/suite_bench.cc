@@ -1,7 +1,7 @@
 // crm-suite-bench: the suite as `tools/crm up` runs it — every service, the relay, robots and the
 // gateway's stream consuming, PostgreSQL with up's durability — at 1 000 000 deals (issue 14).
 //
-//   tools/crm bench suite [--deals N] [--requests N] [--seconds S] [--only reads|creates|robots|realty]
+//   tools/crm bench suite [--deals N] [--requests N] [--seconds S] [--only reads|creates|robots|realty|dialogs]
 //
 // tools/crm starts the suite (`up`), restarts its services with the gateway's per-user rate limit lifted
 // (CRM_GATEWAY_PER_USER_RATE=0: the bench's 16 clients are one person) and makes the bench's staff
@@ -15,9 +15,9 @@
 //      call — the very statements deals sent for it (recorded from DealStore in this process), replayed
 //      on one connection — then each list at 16 keep-alive clients, req/s;
 //   4. POST /v1/deals into «Продажа» at 1 and 16 keep-alive clients next to a raw durable transaction
-//      inserting the same deal row and outbox row (tables LIKE deals / outbox INCLUDING ALL, a NOTIFY
-//      trigger like the outbox's) at the same concurrency, with robots' consumer lag sampled through the
-//      run;
+//      inserting the same deal row and outbox row (tables LIKE deals / outbox INCLUDING ALL; no NOTIFY:
+//      the writers wake the relay after their commit, libs/pg/notify.h) at the same concurrency, with
+//      robots' consumer lag sampled through the run;
 //   5. CPU ms per request of every process (from /proc) for each gateway run and the raw one;
 //   6. robots through a burst of creates into seed 001's pipeline: seed 001 §1.1 installed as two bench
 //      rules with delays of --sla-seconds and twice that (so the timers come due during the run, at the
@@ -30,6 +30,10 @@
 //      sent for them (recorded in this process) — p50 / p95 / p99 at one client, req/s at 16; recording an
 //      interaction (POST /v1/interactions) at 1 and 16 clients next to a raw durable transaction of its row
 //      and outbox row.
+//   8. Telegram's webhook deliveries into dialogs (issue 18; alone with --only dialogs): text updates
+//      POSTed to the bot's hook through the gateway with the secret, at 1 client and at the concurrency
+//      Telegram uses (the webhook's max_connections), next to a raw durable insert of the same update
+//      row (suite_dialogs.cc).
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -75,7 +79,7 @@
 #include "services/deals/interactions/interaction_store.h"
 #include "services/deals/realty/board.h"
 #include "services/deals/sql.h"
-#include "tools/bench/http_load.h"
+#include "tools/bench/suite.h"
 
 namespace crm::bench {
 namespace {
@@ -83,254 +87,7 @@ namespace {
 constexpr int kImportCalls = 10;      // the realty import: 100 000 units
 constexpr int kImportUnits = 10'000;  // a call, the most ImportInventory takes
 
-struct Options {
-  std::string state = ".crm";
-  int pg_port = 15432;
-  int gateway_port = 8080;
-  int robots_metrics_port = 9103;
-  int deals = 1'000'000;
-  int requests = 400;
-  double seconds = 10;
-  std::string only;  // "reads", "creates", "robots" or "realty": that part alone (after the RSS; realty
-                     // without the deals' load)
-  int burst = 3000;      // leads in the robots burst
-  int sla_seconds = 10;  // the bench copy of seed 001 §1.1: first step after this, second after twice
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) Die("cannot read " + path);
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
-std::map<std::string, std::vector<std::string>> ReadTsv(const std::string& path) {
-  std::map<std::string, std::vector<std::string>> out;
-  for (absl::string_view line : absl::StrSplit(ReadFile(path), '\n')) {
-    std::vector<std::string> f = absl::StrSplit(line, '\t');
-    if (f.size() >= 2) out[f[0]] = f;
-  }
-  return out;
-}
-
-// --- /proc ----------------------------------------------------------------------------------------
-
-// utime + stime of `pid` in clock ticks, and its parent; 0 when gone.
-std::pair<uint64_t, int> TicksAndParent(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t close = text.rfind(')');
-  if (close == std::string::npos) return {0, 0};
-  std::vector<std::string> f = absl::StrSplit(text.substr(close + 2), ' ');
-  // After the name: state(0) ppid(1) ... utime(11) stime(12).
-  if (f.size() < 13) return {0, 0};
-  return {std::stoull(f[11]) + std::stoull(f[12]), std::stoi(f[1])};
-}
-
-// A process's memory from /proc/<pid>/smaps_rollup, in kB: resident (RSS), its proportional share of
-// pages other processes map too (PSS), and the pages no other process maps (private: what another
-// replica of the service would add to the machine).
-struct Memory {
-  int64_t rss = 0;
-  int64_t pss = 0;
-  int64_t private_kb = 0;
-};
-
-Memory MemoryOf(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/smaps_rollup"));
-  Memory m;
-  std::string line;
-  auto value = [&](std::string_view label) { return std::atoll(line.c_str() + label.size()); };
-  while (std::getline(in, line)) {
-    if (line.rfind("Rss:", 0) == 0) m.rss = value("Rss:");
-    else if (line.rfind("Pss:", 0) == 0) m.pss = value("Pss:");
-    else if (line.rfind("Private_Clean:", 0) == 0) m.private_kb += value("Private_Clean:");
-    else if (line.rfind("Private_Dirty:", 0) == 0) m.private_kb += value("Private_Dirty:");
-  }
-  return m;
-}
-
-// The suite's processes: every service tools/crm started, the broker, and PostgreSQL (the postmaster;
-// its CPU counts every backend and worker it forked).
-struct Process {
-  std::string name;
-  int pid = 0;
-};
-std::vector<Process> SuiteProcesses(const Options& o) {
-  std::vector<Process> out;
-  for (const char* svc : {"gateway", "identity", "deals", "robots", "mortgage", "dialogs", "telephony", "queue",
-                          "reporting"}) {
-    std::ifstream in(absl::StrCat(o.state, "/run/", svc, ".pid"));
-    int pid = 0;
-    if (in >> pid && ::kill(pid, 0) == 0) out.push_back({svc, pid});
-  }
-  {
-    std::ifstream in(o.state + "/devbroker.pid");
-    int pid = 0;
-    if (in >> pid) out.push_back({"devbroker", pid});
-  }
-  {
-    std::ifstream in(o.state + "/pg/data/postmaster.pid");
-    int pid = 0;
-    if (in >> pid) out.push_back({"postgres", pid});
-  }
-  return out;
-}
-
-// CPU ticks per process name; "postgres" sums the postmaster and all its children.
-std::map<std::string, uint64_t> CpuTicks(const std::vector<Process>& procs) {
-  std::map<std::string, uint64_t> out;
-  int postmaster = 0;
-  for (const Process& p : procs) {
-    if (p.name == "postgres") {
-      postmaster = p.pid;
-    } else {
-      out[p.name] = TicksAndParent(p.pid).first;
-    }
-  }
-  if (postmaster != 0) {
-    uint64_t sum = 0;
-    if (DIR* d = ::opendir("/proc")) {
-      while (dirent* e = ::readdir(d)) {
-        int pid = 0;
-        if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
-        auto [ticks, parent] = TicksAndParent(pid);
-        if (pid == postmaster || parent == postmaster) sum += ticks;
-      }
-      ::closedir(d);
-    }
-    out["postgres"] = sum;
-  }
-  return out;
-}
-
-std::string CpuPerRequest(const std::map<std::string, uint64_t>& before, const std::map<std::string, uint64_t>& after,
-                          double requests) {
-  const double ms_per_tick = 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::vector<std::string> parts;
-  double total = 0;
-  for (const auto& [name, ticks] : after) {
-    auto b = before.find(name);
-    if (b == before.end()) continue;
-    const double ms = static_cast<double>(ticks - b->second) * ms_per_tick / requests;
-    total += ms;
-    if (ms >= 0.005) parts.push_back(absl::StrFormat("%s %.2f", name, ms));
-  }
-  return absl::StrFormat("CPU ms/request: %s (total %.2f)", absl::StrJoin(parts, ", "), total);
-}
-
-// --- HTTP through the gateway ----------------------------------------------------------------------
-
-std::string Get(const std::string& path, const std::string& token) {
-  return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ", token, "\r\n\r\n");
-}
-std::string Post(const std::string& path, const std::string& token, const std::string& body) {
-  return absl::StrCat("POST ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-                      token.empty() ? "" : absl::StrCat("Authorization: Bearer ", token, "\r\n"),
-                      "Content-Type: application/json\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
-}
-
-// A signed-in demo user: the token and the principal deals sees for it (the token's claims).
-struct Person {
-  std::string role;   // what the bench calls them
-  std::string login;
-  std::string token;
-  crm::common::v1::Principal principal;
-};
-
-Person SignIn(const Options& o, const std::string& role, const std::string& login) {
-  auto creds = ReadTsv(o.state + "/demo-credentials");
-  if (!creds.contains(login)) Die("no demo user " + login + " in " + o.state + "/demo-credentials");
-  nlohmann::json body{{"login", login}, {"password", creds[login][1]}};
-  auto totps = ReadTsv(o.state + "/demo-totp-secrets");
-  if (totps.contains(login)) {
-    absl::StatusOr<std::string> code = crm::auth::TotpCode(totps[login][1], absl::Now());
-    if (!code.ok()) Die(absl::StrCat("TOTP of ", login, ": ", code.status().ToString()));
-    body["totpCode"] = *code;
-  }
-  HttpClient http(o.gateway_port, "");
-  std::string reply;
-  const int status = http.Exchange(Post("/v1/auth:signIn", "", body.dump()), &reply);
-  if (status != 200) Die(absl::StrCat("sign-in of ", login, ": ", status, " ", reply));
-  Person p{role, login, nlohmann::json::parse(reply)["accessToken"].get<std::string>(), {}};
-  // The claims deals will see (the gateway forwards them as the principal).
-  std::vector<std::string> parts = absl::StrSplit(p.token, '.');
-  std::string payload;
-  if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload)) Die("malformed access token");
-  nlohmann::json claims = nlohmann::json::parse(payload);
-  p.principal.set_kind(crm::common::v1::Principal::KIND_USER);
-  p.principal.set_id(claims["sub"].get<std::string>());
-  for (const auto& s : claims.value("scopes", nlohmann::json::array())) p.principal.add_permissions(s);
-  for (const auto& t : claims.value("teams", nlohmann::json::array())) p.principal.add_team_ids(t);
-  return p;
-}
-
-// --- figures ---------------------------------------------------------------------------------------
-
-struct Latency {
-  double p50 = 0, p95 = 0, p99 = 0;
-};
-Latency Percentiles(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(us.size() * q))] / 1000.0; };
-  return {at(0.5), at(0.95), at(0.99)};
-}
-std::string Ms(const Latency& l) { return absl::StrFormat("%7.2f %7.2f %7.2f", l.p50, l.p95, l.p99); }
-
-template <typename Call>
-std::vector<double> Time(int n, Call call) {
-  std::vector<double> us;
-  us.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    auto a = Clock::now();
-    call();
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
-  }
-  return us;
-}
-
-// `threads` workers calling `call(state)` until `seconds` pass; completed calls per second and latency.
-template <typename Setup, typename Call, typename Done = bool (*)()>
-std::pair<double, Latency> RunFor(int threads, double seconds, Setup setup, Call call,
-                                  Done finished = [] { return false; }) {
-  std::vector<std::vector<double>> lat(threads);
-  std::vector<std::thread> workers;
-  std::atomic<int> ready{0};
-  std::atomic<bool> go{false}, stop{false};
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      auto state = setup(t);
-      ++ready;
-      while (!go.load()) std::this_thread::yield();
-      while (!stop.load()) {
-        auto a = Clock::now();
-        call(state);
-        lat[t].push_back(std::chrono::duration<double, std::micro>(Clock::now() - a).count());
-      }
-    });
-  }
-  while (ready.load() < threads) std::this_thread::yield();
-  const auto start = Clock::now();
-  go = true;
-  const auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  while (Clock::now() < until && !finished()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  stop = true;
-  for (auto& w : workers) w.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  return {static_cast<double>(all.size()) / elapsed, Percentiles(all)};
-}
-
 // --- the load --------------------------------------------------------------------------------------
-
-std::string DealsDsn(const Options& o) {
-  return absl::StrCat("host=127.0.0.1 port=", o.pg_port, " dbname=deals user=deals password=",
-                      ReadFile(o.state + "/secrets/deals.password"));
-}
 
 std::string Uuid(std::mt19937_64& rng, int64_t unix_ms) {
   const uint64_t hi = (static_cast<uint64_t>(unix_ms) << 16) | 0x7000 | (rng() & 0x0fff);
@@ -422,11 +179,11 @@ void Replay(pqxx::connection& c, const std::vector<crm::deals::StatementRecorder
 
 void Reads(const Options& o, const std::vector<Person>& people, const std::string& pipeline,
            const std::vector<Process>& procs) {
-  auto pool = crm::pg::Pool::Create({.dsn = DealsDsn(o), .size = 2, .application_name = "suite-bench"});
+  auto pool = crm::pg::Pool::Create({.dsn = ServiceDsn(o, "deals"), .size = 2, .application_name = "suite-bench"});
   if (!pool.ok()) Die(pool.status().ToString());
   crm::ManualClock clock(absl::Now());
   crm::deals::DealStore store(**pool, clock);
-  pqxx::connection bare(DealsDsn(o));
+  pqxx::connection bare(ServiceDsn(o, "deals"));
 
   std::printf("\nreads, one client, %d requests each        p50     p95     p99 ms\n", o.requests);
   for (const Person& p : people) {
@@ -551,16 +308,13 @@ double WaitForRobots(const Options& o) {
 void Creates(const Options& o, const Person& p, const std::string& pipeline, const std::vector<Process>& procs) {
   std::printf("\ncreates into «Продажа» as %s, %.0f s each\n", p.role.c_str(), o.seconds);
   // The raw baseline's tables: the same columns, defaults, constraints and indexes as deals and outbox.
-  pqxx::connection admin(DealsDsn(o));
+  pqxx::connection admin(ServiceDsn(o, "deals"));
   int64_t payload_bytes = 0;
   {
     pqxx::work tx(admin);
     tx.exec0("DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench;"
              "CREATE TABLE bench.deals (LIKE public.deals INCLUDING ALL);"
-             "CREATE TABLE bench.outbox (LIKE public.outbox INCLUDING ALL);"
-             "CREATE FUNCTION bench.notify() RETURNS trigger LANGUAGE plpgsql AS "
-             "$$ BEGIN PERFORM pg_notify('crm_bench', ''); RETURN NULL; END $$;"
-             "CREATE TRIGGER notify AFTER INSERT ON bench.outbox FOR EACH STATEMENT EXECUTE FUNCTION bench.notify()");
+             "CREATE TABLE bench.outbox (LIKE public.outbox INCLUDING ALL)");
     payload_bytes = tx.exec1("SELECT coalesce(avg(length(payload))::bigint, 700) FROM outbox WHERE type = "
                              "'crm.deals.deal.created.v1'")[0]
                         .as<int64_t>();
@@ -602,7 +356,7 @@ void Creates(const Options& o, const Person& p, const std::string& pipeline, con
     auto raw = RunFor(
         clients, o.seconds,
         [&](int t) {
-          auto c = std::make_unique<pqxx::connection>(DealsDsn(o));
+          auto c = std::make_unique<pqxx::connection>(ServiceDsn(o, "deals"));
           c->prepare("deal",
                      "INSERT INTO bench.deals (id, name, pipeline_id, stage_id, status, responsible_id, creator_id, "
                      "team_ids, amount_minor, currency, source, priority, tags, fields, version, create_time, "
@@ -743,9 +497,9 @@ void ReadNextToBare(const Options& o, const char* name, const std::string& token
 // to the statements BoardReader sent for them (recorded in this process); recording an interaction next to
 // a raw durable transaction of its row and outbox row, and «Задачи на сегодня» next to its statements.
 void Realty(const Options& o, const Person& p, const std::vector<Process>& procs) {
-  auto pool = crm::pg::Pool::Create({.dsn = DealsDsn(o), .size = 2, .application_name = "suite-bench"});
+  auto pool = crm::pg::Pool::Create({.dsn = ServiceDsn(o, "deals"), .size = 2, .application_name = "suite-bench"});
   if (!pool.ok()) Die(pool.status().ToString());
-  pqxx::connection admin(DealsDsn(o));
+  pqxx::connection admin(ServiceDsn(o, "deals"));
   {
     pqxx::work tx(admin);
     tx.exec0("DROP SCHEMA IF EXISTS bench CASCADE; CREATE SCHEMA bench;"
@@ -833,7 +587,7 @@ void Realty(const Options& o, const Person& p, const std::vector<Process>& procs
     match_paths.push_back(absl::StrCat("/v1/realty/units:match?projectId=", project_id, "&pageSize=50",
                                        q.empty() ? "" : "&", q));
   }
-  pqxx::connection bare(DealsDsn(o));
+  pqxx::connection bare(ServiceDsn(o, "deals"));
   pqxx::nontransaction(bare).exec("SET max_parallel_workers_per_gather = 0");  // as BoardReader::Match runs
   std::printf("\nrealty reads as %s, one client %d requests; then 16 clients %.0f s   p50 / p95 / p99 ms\n",
               p.role.c_str(), o.requests, o.seconds);
@@ -897,7 +651,7 @@ void Realty(const Options& o, const Person& p, const std::vector<Process>& procs
     auto raw = RunFor(
         clients, o.seconds,
         [&](int t) {
-          return std::make_pair(std::make_unique<pqxx::connection>(DealsDsn(o)), requests[t % requests.size()]);
+          return std::make_pair(std::make_unique<pqxx::connection>(ServiceDsn(o, "deals")), requests[t % requests.size()]);
         },
         [&](auto& s) {
           const Request& r = s.second;
@@ -928,17 +682,12 @@ void Realty(const Options& o, const Person& p, const std::vector<Process>& procs
 
 // --- robots through a burst -------------------------------------------------------------------------
 
-std::string RobotsDsn(const Options& o) {
-  return absl::StrCat("host=127.0.0.1 port=", o.pg_port, " dbname=robots user=robots password=",
-                      ReadFile(o.state + "/secrets/robots.password"));
-}
-
 // Seed 001 §1.1 (first contact: a tag at 15 minutes, then a task and the head of sales told at 30) as two
 // bench rules on «Первичная обработка» with delays of --sla-seconds and twice that, so their timers come
 // due during the run at the rate the leads were created; a burst of --burst leads at 16 clients; then
 // each step's lag from its due time to its actions done, and what each person was sent.
 void Robots(const Options& o, const Person& manager, const Person& head, const std::vector<Process>& procs) {
-  pqxx::connection deals(DealsDsn(o));
+  pqxx::connection deals(ServiceDsn(o, "deals"));
   std::string pipeline, stage;
   {
     pqxx::work tx(deals);
@@ -977,7 +726,7 @@ void Robots(const Options& o, const Person& manager, const Person& head, const s
   const std::vector<std::string> rules = {yellow["id"].get<std::string>(), red["id"].get<std::string>()};
 
   WaitForRobots(o);
-  pqxx::connection robots(RobotsDsn(o));
+  pqxx::connection robots(ServiceDsn(o, "robots"));
   const std::string since = pqxx::work(robots).exec1("SELECT now()::text")[0].c_str();
   const auto mail_before = std::filesystem::exists(o.state + "/mail")
                                ? std::distance(std::filesystem::directory_iterator(o.state + "/mail"),
@@ -1092,6 +841,7 @@ int Main(int argc, char** argv) {
     else if (a == "--deals") o.deals = std::stoi(v);
     else if (a == "--requests") o.requests = std::stoi(v);
     else if (a == "--seconds") o.seconds = std::stod(v);
+    else if (a == "--telegram-port") o.telegram_port = std::stoi(v);
     else if (a == "--only") o.only = v;
     else if (a == "--burst") o.burst = std::stoi(v);
     else if (a == "--sla-seconds") o.sla_seconds = std::stoi(v);
@@ -1115,7 +865,11 @@ int Main(int argc, char** argv) {
     Realty(o, realty_people[0], procs);
     return 0;
   }
-  pqxx::connection c(DealsDsn(o));
+  if (o.only == "dialogs") {
+    Dialogs(o, procs);
+    return 0;
+  }
+  pqxx::connection c(ServiceDsn(o, "deals"));
   Load(o, c);
   const std::string pipeline =
       pqxx::work(c).exec1("SELECT id FROM pipelines WHERE name = 'Продажа'")[0].c_str();
@@ -1127,6 +881,7 @@ int Main(int argc, char** argv) {
   if (o.only.empty() || o.only == "creates") Creates(o, people[1], pipeline, procs);
   if (o.only.empty() || o.only == "robots") Robots(o, people[1], people[0], procs);
   if (o.only.empty()) Realty(o, people[0], procs);
+  if (o.only.empty()) Dialogs(o, procs);
   return 0;
 }
 
