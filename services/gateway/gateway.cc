@@ -32,6 +32,7 @@
 #include "services/gateway/identity_client.h"
 #include "services/gateway/edge/ratelimit.h"
 #include "services/gateway/transcode/descriptor_set.h"
+#include "services/gateway/transcode/http_body.h"
 #include "services/gateway/transcode/router.h"
 #include "services/gateway/transcode/transcode.h"
 
@@ -135,6 +136,19 @@ int64_t ReplyVersion(const RouteMatch& m, const std::string& reply) {
     }
   }
   return version;
+}
+
+// The answer of a method that replies with a google.api.HttpBody (transcode/http_body.h): 200, its
+// Content-Type, its bytes. Content-Length and `X-Content-Type-Options: nosniff` (no browser may sniff the
+// bytes into, say, HTML) come from the edge, as on every answer. No Cache-Control of its own: the edge's
+// `no-store` (+ `Pragma: no-cache`) stays. The suite's one such reply is an operator's personal QR code
+// (T7), whose deep link refers clients to that operator: neither a browser's store nor a shared cache
+// may keep it (`no-store` already says all `private` would), and it is cheap to draw again.
+HttpResponse RawAnswer(RawBody raw) {
+  HttpResponse r;
+  r.headers.emplace_back("Content-Type", std::move(raw.content_type));
+  r.body = std::move(raw.data);
+  return r;
 }
 
 std::string ToString(const grpc::ByteBuffer& buffer) {
@@ -396,6 +410,14 @@ HttpResponse Gateway::Impl::Handle(HttpCall& call) {
       return r;
     }
     return HttpResponse::FromStatus(s, req.request_id);
+  }
+  if (AnswersHttpBody(*m->method, m->route->binding)) {
+    absl::StatusOr<RawBody> raw = HttpBodyReply(*m, *reply);
+    if (!raw.ok()) {
+      log::Error("cannot answer a backend's HttpBody", {{"method", method}, {"error", raw.status()}});
+      return HttpResponse::FromStatus(raw.status(), req.request_id);
+    }
+    return RawAnswer(*std::move(raw));
   }
   absl::StatusOr<std::string> json = ResponseToJson(*m, *reply);
   if (!json.ok()) {

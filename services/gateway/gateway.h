@@ -17,7 +17,9 @@
 //      x-crm-client-ip, x-crm-principal-bin and x-crm-principal-sig (signed by the gateway's service key;
 //      a caller who is not signed in is forwarded as GatewayPrincipal()); a webhook's one header;
 //   6. answers 200 with the JSON of the reply and, when the reply has an int64 `version`, an
-//      `ETag: "<version>"`; or the backend's error through HttpResponse::FromStatus (gRPC code → HTTP
+//      `ETag: "<version>"` — or, when the reply is a google.api.HttpBody (or its response_body field is
+//      one), 200 with its bytes as they are and its Content-Type (transcode/http_body.h; dialogs' QR
+//      image, T7); or the backend's error through HttpResponse::FromStatus (gRPC code → HTTP
 //      status, the backend's message, field violations from grpc-status-details-bin), except that
 //      ABORTED after an If-Match is 412 Precondition Failed.
 //

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "crm/identity/v1/identity.grpc.pb.h"
 #include "crm/testing/v1/transcode.grpc.pb.h"
+#include "google/api/httpbody.pb.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gmock/gmock.h"
@@ -160,6 +161,34 @@ class Backend final : public tv1::TranscodeTestService::Service {
     }
     out->set_id(req->hook());
     return grpc::Status::OK;
+  }
+
+  // Issue 18 (T7): an image as dialogs' GetQrCodeImage answers one, a google.api.HttpBody. "missing" is
+  // NOT_FOUND, "untyped" has no content type, "bad-type" one that would split the header block.
+  grpc::Status GetThingImage(grpc::ServerContext* ctx, const tv1::GetThingRequest* req,
+                             google::api::HttpBody* out) override {
+    Record(ctx, "GetThingImage", *req);
+    if (req->id() == "missing") return grpc::Status(grpc::StatusCode::NOT_FOUND, "image missing not found");
+    out->set_data(Image());
+    if (req->id() == "bad-type") out->set_content_type("image/png\r\nSet-Cookie: a=b");
+    if (req->id() != "untyped" && req->id() != "bad-type") out->set_content_type("image/png");
+    out->add_extensions()->set_type_url("type.googleapis.com/crm.testing.v1.Owner");  // never sent
+    return grpc::Status::OK;
+  }
+  // response_body "file": only the HttpBody field is the answer.
+  grpc::Status ExportThing(grpc::ServerContext* ctx, const tv1::GetThingRequest* req,
+                           tv1::ExportThingResponse* out) override {
+    Record(ctx, "ExportThing", *req);
+    out->set_etag("etag-of-" + req->id());
+    out->mutable_file()->set_content_type("text/csv; charset=utf-8");
+    out->mutable_file()->set_data("id;name\n" + req->id() + ";Коробка\n");
+    return grpc::Status::OK;
+  }
+  // 100 000 bytes that are no text: a PNG signature, then every byte value (NUL, CR, LF, 0xff ...).
+  static std::string Image() {
+    std::string out("\x89PNG\r\n\x1a\n", 8);
+    for (int i = 0; out.size() < 100'000; ++i) out.push_back(static_cast<char>((i * 31 + 7) & 0xff));
+    return out;
   }
 
   Seen last() {
@@ -677,6 +706,50 @@ TEST_F(GatewayTest, AWebhooksBodyIsBounded) {
   EXPECT_EQ(backend_.last().method, "");  // never forwarded
   EXPECT_EQ(Call("POST", "/v1/hooks/h1", std::string(limits.max_http_body_bytes, 'x'), {"X-Hook-Secret: s3cret"}).status,
             200);
+}
+
+// Issue 18 (T7, the QR image): a reply that is a google.api.HttpBody reaches the client as its bytes, raw,
+// with its Content-Type and the edge's Content-Length, nosniff and no-store; the extensions stay behind.
+TEST_F(GatewayTest, AnHttpBodyReplyIsAnsweredRaw) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/qr-1/image", "", {Bearer("image-1")});
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+  EXPECT_EQ(backend_.last().request, R"(id: "qr-1")");
+  EXPECT_EQ(r.body.size(), Backend::Image().size());
+  EXPECT_TRUE(r.body == Backend::Image());  // not JSON, not base64: the bytes
+  EXPECT_EQ(r.headers["content-type"], "image/png");
+  EXPECT_EQ(r.headers["content-length"], std::to_string(Backend::Image().size()));
+  EXPECT_EQ(r.headers["x-content-type-options"], "nosniff");
+  EXPECT_EQ(r.headers["cache-control"], "no-store");
+  EXPECT_EQ(r.headers["pragma"], "no-cache");
+  EXPECT_EQ(r.headers.count("etag"), 0u);
+  // Untyped bytes are application/octet-stream.
+  r = Call("GET", "/v1/things/untyped/image", "", {Bearer("image-2")});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["content-type"], "application/octet-stream");
+  EXPECT_TRUE(r.body == Backend::Image());
+  // response_body naming an HttpBody field: that body; the reply's etag is not sent.
+  r = Call("GET", "/v1/things/7/export", "", {Bearer("image-3")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["content-type"], "text/csv; charset=utf-8");
+  EXPECT_EQ(r.body, "id;name\n7;Коробка\n");
+}
+
+TEST_F(GatewayTest, AnHttpBodyMethodsErrorsStayJson) {
+  StartGateway();
+  Reply r = Call("GET", "/v1/things/missing/image", "", {Bearer("image-4"), "X-Request-Id: req-img-404"});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.body,
+            R"({"error":{"code":404,"status":"NOT_FOUND","message":"image missing not found",)"
+            R"("details":[],"requestId":"req-img-404"}})");
+  // A backend's content type that would add a header line is the backend's fault: 500, nothing injected.
+  r = Call("GET", "/v1/things/bad-type/image", "", {Bearer("image-5")});
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.headers.count("set-cookie"), 0u);
+  // No token: 401 before any call, as for every other method.
+  EXPECT_EQ(Call("GET", "/v1/things/qr-1/image").status, 401);
 }
 
 TEST_F(GatewayTest, PerUserRateLimitIs429WithRetryAfter) {

@@ -3,9 +3,10 @@
 and the gateway as processes, dialogs talking to the fake Bot API the stack starts, the demo bot on long
 polling; driven with curl as the staff do and through the fake as clients do:
 
-  - a personal QR code: made by the Telegram operator, its PNG fetched through the gateway (decoded back to
-    the deep link by zbarimg when it is installed, else its PNG signature and size checked); a client's
-    /start with the code's payload gives the dialog the code's project;
+  - a personal QR code: made by the Telegram operator, its PNG fetched through the gateway as raw bytes
+    (google.api.HttpBody answered raw: Content-Type image/png, Content-Length, nosniff, no-store; the PNG's
+    signature and IHDR) and decoded back to the deep link by zbarimg (zbar-tools, a second client nobody here
+    wrote); a client's /start with the code's payload gives the dialog the code's project;
   - a template with a project-dependent parameter rendered over python3-grpcio and sent to a dialog through
     the gateway: the fake Bot API received the rendered text and its keyboard; a missing parameter is
     refused naming it;
@@ -17,15 +18,16 @@ polling; driven with curl as the staff do and through the fake as clients do:
 
 Usage: dialogs_outreach_test.py BUILD_DIR SOURCE_DIR   (CRM_TEST_PG_DSN, CRM_TEST_KAFKA_BROKERS: tools/crm test)
 """
-import base64
 import json
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import uuid
+import zlib
 
 import grpc
 
@@ -52,23 +54,34 @@ class DialogsOutreach(DialogsStackTest):
         self.assertRegex(qr["payload"], r"^[A-Za-z0-9_-]{1,64}$")
         self.assertEqual(qr["deepLink"], "https://t.me/%s?start=%s" % (qr["botUsername"], qr["payload"]))
         self.assertRegex(qr["code"], r"^[A-Z2-9]{6}$")
-        # The image: google.api.HttpBody through the gateway (JSON {contentType, data} or the raw bytes).
+        # The image (issue 18): google.api.HttpBody answered raw by the gateway — the PNG's bytes, not JSON.
         r = self.curl("GET", "/v1/dialogs/qr-codes/%s/image" % qr["id"], headers=self.as_("telegram_operator"))
         self.assertEqual(r.status, 200, r.body)
-        if r.headers.get("content-type", "").startswith("image/png"):
-            png = r.body.encode("latin-1") if isinstance(r.body, str) else r.body
-        else:
-            body = r.json()
-            self.assertEqual(body["contentType"], "image/png")
-            png = base64.b64decode(body["data"])
+        self.assertEqual(r.headers.get("content-type"), "image/png")
+        self.assertEqual(r.headers.get("x-content-type-options"), "nosniff")
+        self.assertEqual(r.headers.get("cache-control"), "no-store")  # a personal code: nobody keeps it
+        png = r.raw
+        self.assertEqual(int(r.headers["content-length"]), len(png))
         self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
-        self.assertGreater(len(png), 200)
-        if shutil.which("zbarimg"):
-            with tempfile.NamedTemporaryFile(suffix=".png") as f:
-                f.write(png)
-                f.flush()
-                out = subprocess.run(["zbarimg", "--raw", "-q", f.name], capture_output=True, text=True, check=True)
-            self.assertEqual(out.stdout.strip(), qr["deepLink"])
+        # IHDR (qr_png.h): a 1-bit grayscale square of (modules + 2·4 quiet) · 8 px, modules = 17 + 4·version.
+        length, kind, width, height, depth, color = struct.unpack(">I4sIIBB", png[8:26])
+        self.assertEqual((length, kind, depth, color), (13, b"IHDR", 1, 0))
+        self.assertEqual(struct.unpack(">I", png[29:33])[0], zlib.crc32(png[12:29]))
+        self.assertEqual((width, width % 8), (height, 0))
+        modules = width // 8 - 8
+        self.assertTrue(modules >= 21 and (modules - 17) % 4 == 0, modules)
+        self.assertEqual(png[-12:], b"\0\0\0\0IEND\xaeB`\x82")
+        # A second client nobody here wrote reads it back to the deep link.
+        self.assertTrue(shutil.which("zbarimg"), "zbarimg is missing: tools/crm install (zbar-tools)")
+        with tempfile.NamedTemporaryFile(suffix=".png") as f:
+            f.write(png)
+            f.flush()
+            out = subprocess.run(["zbarimg", "--raw", "-q", f.name], capture_output=True, text=True, check=True)
+        self.assertEqual(out.stdout.strip(), qr["deepLink"])
+        # Its errors stay the JSON error body.
+        missing = self.curl("GET", "/v1/dialogs/qr-codes/%s/image" % uuid.uuid4(), headers=self.as_("telegram_operator"))
+        self.assertEqual((missing.status, missing.headers.get("content-type")), (404, "application/json"), missing.body)
+        self.assertEqual(missing.error()["status"], "NOT_FOUND")
         # Another operator's code is the supervisor's to make; someone else's code is not the operator's to read.
         self.call("POST", "/v1/dialogs/qr-codes",
                   {"botId": DEMO_BOT, "project": project, "operatorId": self.user_id("telegram_supervisor")},

@@ -38,8 +38,11 @@ def b64url(data):
 
 
 class Reply:
-    def __init__(self, status, headers, body):
+    """status, lower-cased headers, the body as text and, for binary answers (an image), as `raw` bytes."""
+
+    def __init__(self, status, headers, body, raw=None):
         self.status, self.headers, self.body = status, headers, body
+        self.raw = raw if raw is not None else body.encode()
 
     def json(self):
         return json.loads(self.body)
@@ -223,7 +226,7 @@ class Stack:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers_out[name.strip().lower()] = value.strip()
-        return Reply(int(lines[0].split()[1]), headers_out, payload.decode(errors="replace"))
+        return Reply(int(lines[0].split()[1]), headers_out, payload.decode(errors="replace"), payload)
 
     def sign_in(self, role, totp_code=None):
         """Signs the demo user of `role` in (with a current TOTP code when the role needs one); the reply."""

@@ -574,11 +574,17 @@ absl::StatusOr<Json> Generator::Operation(const Route& route, const ServiceNames
   }
 
   // Responses.
+  // A google.api.HttpBody reply (transcode/http_body.h) is raw bytes of its own type, not a JSON message.
+  const bool raw = AnswersHttpBody(*method, route.binding);
   Json ok_headers = Json{{"X-Request-Id", Ref("headers", "XRequestId")}};
-  if (VersionField(output) != nullptr) ok_headers["ETag"] = Ref("headers", "ETag");
+  if (!raw && VersionField(output) != nullptr) ok_headers["ETag"] = Ref("headers", "ETag");
   Json ok_schema;
+  std::string ok_media = "application/json";
   const std::string& response_body = route.binding.response_body();
-  if (response_body.empty()) {
+  if (raw) {
+    ok_schema = Json{{"type", "string"}, {"format", "binary"}};
+    ok_media = "*/*";
+  } else if (response_body.empty()) {
     ok_schema = MessageSchemaRef(output);
   } else {
     const pb::FieldDescriptor* f = output->FindFieldByName(response_body);
@@ -589,14 +595,19 @@ absl::StatusOr<Json> Generator::Operation(const Route& route, const ServiceNames
     ok_schema = FieldSchema(f);
   }
   std::string ok_description = Summary(Comment(output));
-  if (!response_body.empty()) {
+  if (raw) {
+    ok_description = absl::StrCat(
+        "The raw bytes (`data`) of the `google.api.HttpBody`",
+        response_body.empty() ? "" : absl::StrCat(" field `", response_body, "` of `", output->full_name(), "`"),
+        ", its `content_type` as the Content-Type (application/octet-stream when empty); not JSON.");
+  } else if (!response_body.empty()) {
     ok_description = absl::StrCat("The field `", response_body, "` of `", output->full_name(), "`.");
   }
   if (ok_description.empty()) ok_description = absl::StrCat("`", output->full_name(), "`.");
   Json responses = Json{{"200",
                          {{"description", ok_description},
                           {"headers", std::move(ok_headers)},
-                          {"content", {{"application/json", {{"schema", std::move(ok_schema)}}}}}}}};
+                          {"content", {{ok_media, {{"schema", std::move(ok_schema)}}}}}}}};
   responses.update(ErrorResponses(if_match, !body.empty()));
   op["responses"] = std::move(responses);
   if (public_.count(method->full_name()) > 0) op["security"] = Json::array();

@@ -200,6 +200,26 @@ TEST_F(TranscodeDocTest, AnHttpBodyIsARawBody) {
   EXPECT_FALSE(doc()["components"]["schemas"].contains("google.api.HttpBody"));
 }
 
+// Issue 18 (T7, the QR image): a google.api.HttpBody reply (or response_body field) is documented as raw
+// bytes of its own type, as the gateway answers it — not as the HttpBody JSON message.
+TEST_F(TranscodeDocTest, AnHttpBodyReplyIsRawBytes) {
+  const Json binary = Json{{"type", "string"}, {"format", "binary"}};
+  for (const std::string path : {"/v1/things/{id}/image", "/v1/things/{id}/export"}) {
+    const Json& ok = doc()["paths"][path]["get"]["responses"]["200"];
+    ASSERT_TRUE(ok.is_object()) << path;
+    EXPECT_EQ(ok["content"], (Json{{"*/*", {{"schema", binary}}}})) << path;
+    EXPECT_NE(ok["description"].get<std::string>().find("content_type"), std::string::npos) << path;
+    EXPECT_FALSE(ok["headers"].contains("ETag")) << path;
+    // Errors stay the JSON error body.
+    EXPECT_EQ(doc()["paths"][path]["get"]["responses"]["404"]["$ref"], "#/components/responses/NotFound") << path;
+  }
+  EXPECT_NE(doc()["paths"]["/v1/things/{id}/export"]["get"]["responses"]["200"]["description"].get<std::string>().find(
+                "`file` of `crm.testing.v1.ExportThingResponse`"),
+            std::string::npos);
+  EXPECT_FALSE(doc()["components"]["schemas"].contains("google.api.HttpBody"));
+  EXPECT_FALSE(doc()["components"]["schemas"].contains("google.protobuf.Any"));
+}
+
 TEST_F(TranscodeDocTest, AdditionalBindingsAreOperationsToo) {
   EXPECT_EQ(doc()["paths"]["/v1/things/{id}:delete"]["post"]["operationId"], "TranscodeTestService_DeleteThing_1");
   const Json& owner = doc()["paths"]["/v1/owners/{owner}/things/{id}"]["delete"];
@@ -283,7 +303,7 @@ TEST_F(TranscodeDocTest, ErrorResponsesReferenceTheErrorBody) {
       }
     }
   }
-  EXPECT_EQ(operations, 13 + 4);  // 11 RPCs with 2 additional bindings, and the gateway's own 4
+  EXPECT_EQ(operations, 15 + 4);  // 13 RPCs with 2 additional bindings, and the gateway's own 4
   for (const char* status : {"400", "401", "403", "404", "409", "429", "503", "504"}) {
     EXPECT_TRUE(doc()["paths"]["/v1/things/{id}"]["get"]["responses"].contains(status)) << status;
   }

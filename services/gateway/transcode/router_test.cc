@@ -106,7 +106,8 @@ TEST_F(RouterTest, ListsEveryBindingIncludingAdditionalOnesAndSkipsUnannotated) 
                                   "DeleteThing DELETE /v1/things/{id=*}", "DeleteThing POST /v1/things/{id=*}:delete",
                                   "DeleteThing DELETE /v1/owners/{owner=*}/things/{id=*}",
                                   "GetThingOwner GET /v1/things/{id=*}/owner", "ReceiveHook POST /v1/hooks/{hook=*}",
-                                  "UploadRaw POST /v1/raw"));
+                                  "UploadRaw POST /v1/raw", "GetThingImage GET /v1/things/{id=*}/image",
+                                  "ExportThing GET /v1/things/{id=*}/export"));
 }
 
 TEST_F(RouterTest, MatchesEveryShape) {
