@@ -8,7 +8,9 @@ It speaks the real wire protocol, so the dialogs service talks to it exactly as 
     GET /file/bot<token>/<file_path>  a file's bytes (getFile gives the path)
 Methods: getMe, setWebhook (url, secret_token, allowed_updates, max_connections, drop_pending_updates;
 updates are then POSTed to the url with X-Telegram-Bot-Api-Secret-Token, in order, retrying non-2xx),
-deleteWebhook, getWebhookInfo, getUpdates (offset, limit, timeout: long poll; 409 while a webhook is set),
+deleteWebhook, getWebhookInfo, getUpdates (offset, limit, timeout: long poll; 409 while a webhook is set, and
+409 "terminated by other getUpdates request" to a long poll another getUpdates of the bot overtakes, as
+Telegram does when two instances poll one bot),
 sendMessage, sendDocument, getFile, answerCallbackQuery. Any token of the form <digits>:<letters/digits/_->
 is a bot (username "fake<digits>_bot"); another token gets 401 Unauthorized.
 
@@ -26,9 +28,11 @@ Test control, JSON in and out, under /_fake/bot<token>/ (a stable interface: tes
                    in Unix seconds (float) as the fake received the call
     GET  rates     {"max_per_chat_1s", "max_per_bot_1s", "max_per_group_60s", "sends"}: the largest number
                    of successful sends seen in any window (per chat 1 s, per bot 1 s, per group chat 60 s)
-    GET  state     {"webhook_url", "webhook_secret_token", "webhook_max_connections", "pending", "delivered",
-                   "next_update_id", "confirmed_offset"}: what setWebhook registered (a load generator
-                   standing in for Telegram's deliveries needs the secret and the concurrency)
+    GET  state     {"webhook_url", "webhook_secret", "pending", "delivered", "next_update_id", "confirmed_offset",
+                   "unanswered_callbacks", "poll_calls", "poll_conflicts", "webhook_max_connections"}: webhook_secret
+                   is the secret_token Telegram sends and webhook_max_connections its concurrency (tests and
+                   the suite bench deliver updates themselves with them);
+                   poll_calls counts getUpdates calls, poll_conflicts those made while another was in flight
     POST redeliver {"update"}   Telegram sends an update again (it missed the answer): the Update as
                    message/contact/... returned it joins the queue again
     POST slow      {"seconds"}   every getUpdates answer of the bot waits this long first (a slow network:
@@ -78,6 +82,10 @@ class Bot:
         self.callbacks = set()
         self.answered = set()
         self.slow = 0.0
+        self.polls = 0             # getUpdates calls in flight
+        self.poll_generation = 0   # the newest getUpdates call; an older one still waiting is terminated
+        self.poll_conflicts = 0
+        self.poll_calls = 0
 
 
 BOTS = {}
@@ -248,12 +256,25 @@ def method_call(bot, method, p):
             if bot.webhook is not None:
                 return err(409, "Conflict: can't use getUpdates method while webhook is active; "
                                 "use deleteWebhook to delete the webhook first")
-            if offset:
-                bot.updates = [u for u in bot.updates if u["update_id"] >= offset]
-                bot.confirmed_offset = max(bot.confirmed_offset, offset)
-            while not bot.updates and time.time() < deadline:
-                bot.cond.wait(deadline - time.time())
-            return ok(bot.updates[:limit])
+            bot.poll_calls += 1
+            bot.poll_generation += 1
+            generation = bot.poll_generation
+            if bot.polls:  # another instance polls the bot: Telegram ends the older long poll
+                bot.poll_conflicts += 1
+                bot.cond.notify_all()
+            bot.polls += 1
+            try:
+                if offset:
+                    bot.updates = [u for u in bot.updates if u["update_id"] >= offset]
+                    bot.confirmed_offset = max(bot.confirmed_offset, offset)
+                while not bot.updates and time.time() < deadline and generation == bot.poll_generation:
+                    bot.cond.wait(deadline - time.time())
+                if generation != bot.poll_generation:
+                    return err(409, "Conflict: terminated by other getUpdates request; make sure that only one "
+                                    "bot instance is running")
+                return ok(bot.updates[:limit])
+            finally:
+                bot.polls -= 1
     if method in ("sendMessage", "sendDocument"):
         if "chat_id" not in p:
             return err(400, "Bad Request: chat_id is empty")
@@ -382,9 +403,11 @@ def control(bot, action, body):
             return 200, rates(bot)
     if action == "state":
         with bot.cond:
-            hook = bot.webhook or {}
-            return 200, {"webhook_url": hook.get("url", ""), "webhook_secret_token": hook.get("secret_token") or "",
-                         "webhook_max_connections": hook.get("max_connections") or 40, "pending": len(bot.updates),
+            return 200, {"webhook_url": bot.webhook["url"] if bot.webhook else "",
+                         "webhook_secret": (bot.webhook or {}).get("secret_token") or "",
+                         "webhook_max_connections": (bot.webhook or {}).get("max_connections") or 40,
+                         "poll_calls": bot.poll_calls, "poll_conflicts": bot.poll_conflicts,
+                         "pending": len(bot.updates),
                          "delivered": bot.delivered, "next_update_id": bot.next_update_id,
                          "confirmed_offset": bot.confirmed_offset,
                          "unanswered_callbacks": len(bot.callbacks - bot.answered)}

@@ -13,6 +13,16 @@ DEMO_BOT = _INBOX_CASES.DEMO_BOT
 DEMO_TOKEN = _INBOX_CASES.DEMO_TOKEN
 
 
+def fake_control(telegram_url, token, action, body=None):
+    """The test control of the fake Bot API at `telegram_url` for the bot of `token`: GET without a body,
+    else POST of `body`; the JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request("%s/_fake/bot%s/%s" % (telegram_url, token, action), data=data,
+                                 method="GET" if body is None else "POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
 class DialogsStackTest(StackTest):
     services = ["deals", "dialogs"]
     role = "telegram_operator"  # who call() acts as unless told
@@ -30,12 +40,7 @@ class DialogsStackTest(StackTest):
 
     def control(self, action, body=None):
         """The fake Bot API's test control for the demo bot: GET without a body, else POST of `body`."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request("%s/_fake/bot%s/%s" % (self.stack.telegram_url, DEMO_TOKEN, action), data=data,
-                                     method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
+        return fake_control(self.stack.telegram_url, DEMO_TOKEN, action, body)
 
     def sent_to(self, chat, containing):
         """What the bot sent to `chat` whose text contains `containing`."""

@@ -85,7 +85,7 @@ void Dialogs(const Options& o, const std::vector<Process>& procs) {
     if (i > 300) Die("dialogs did not register the bench bot's webhook within 30 s");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  const std::string secret = state["webhook_secret_token"].get<std::string>();
+  const std::string secret = state["webhook_secret"].get<std::string>();
   const int max_connections = state["webhook_max_connections"].get<int>();
   std::printf("\nTelegram webhook deliveries into dialogs (T1, G3): bot %s, %d chats, %.0f s each\n", bot_id.c_str(),
               kChats, o.seconds);

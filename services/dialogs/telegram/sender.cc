@@ -3,16 +3,23 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <cstdint>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
 #include "libs/log/log.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
+#include "libs/pg/sql_array.h"
 #include "services/dialogs/telegram/sql.h"
 #include "services/dialogs/telegram/bot_api.h"
 #include "services/dialogs/telegram/outgoing.h"
@@ -43,6 +50,60 @@ constexpr char kMigrateQueue[] =
 constexpr char kMigrateChat[] =
     "INSERT INTO tg_chats (bot_id, chat_id, migrated_to) VALUES ($1::uuid, $2, $3) "
     "ON CONFLICT (bot_id, chat_id) DO UPDATE SET migrated_to = EXCLUDED.migrated_to";
+
+// The last sends (at most the limit's N) of a bot or a chat, oldest first.
+struct Window {
+  std::deque<absl::Time> sent;
+  bool changed = false;
+  // When the next send may go under "at most n in any `window`".
+  absl::Time ReadyAt(int n, absl::Duration window, absl::Duration margin) const {
+    return static_cast<int>(sent.size()) < n ? absl::InfinitePast() : sent.front() + window + margin;
+  }
+  void Take(absl::Time now, int n) {
+    sent.push_back(now);
+    while (static_cast<int>(sent.size()) > n) sent.pop_front();
+    changed = true;
+  }
+};
+
+// The pace key of the bot itself in tg_send_paces.
+constexpr int64_t kBotPace = 0;
+
+// tg_send_paces' rows of the bot and of `chats` (sql::kPaces), by chat (kBotPace: the bot). Every key is
+// present (empty when never sent), so references into the map stay valid while a pass uses it.
+absl::flat_hash_map<int64_t, Window> LoadPaces(pqxx::transaction_base& tx, const std::string& bot_id,
+                                               const std::vector<int64_t>& chats) {
+  std::vector<std::string> keys = {absl::StrCat(kBotPace)};
+  absl::flat_hash_map<int64_t, Window> paces;
+  paces[kBotPace];
+  for (int64_t c : chats) {
+    keys.push_back(absl::StrCat(c));
+    paces[c];
+  }
+  for (const pqxx::row& r : crm::pg::ExecPrepared(tx, sql::kPaces, bot_id, crm::pg::ArrayLiteral(keys))) {
+    Window& w = paces[r[0].as<int64_t>()];
+    for (absl::string_view micros : absl::StrSplit(r[1].as<std::string>(), ',', absl::SkipEmpty())) {
+      int64_t v = 0;
+      if (absl::SimpleAtoi(micros, &v)) w.sent.push_back(absl::FromUnixMicros(v));
+    }
+  }
+  return paces;
+}
+
+// Writes back the paces a pass changed (sql::kSavePaces).
+void SavePaces(pqxx::transaction_base& tx, const std::string& bot_id,
+               const absl::flat_hash_map<int64_t, Window>& paces) {
+  std::vector<std::string> chats, sent;
+  for (const auto& [chat, w] : paces) {
+    if (!w.changed) continue;
+    chats.push_back(absl::StrCat(chat));
+    sent.push_back(absl::StrJoin(w.sent, ",", [](std::string* out, absl::Time t) {
+      absl::StrAppend(out, absl::ToUnixMicros(t));
+    }));
+  }
+  if (chats.empty()) return;
+  crm::pg::ExecPrepared(tx, sql::kSavePaces, bot_id, crm::pg::ArrayLiteral(chats), crm::pg::ArrayLiteral(sent));
+}
 
 struct Row {
   std::string id;
@@ -151,14 +212,18 @@ absl::StatusOr<absl::Time> Sender::SendDue(const std::string& bot_id) {
 
     std::vector<Row> heads = Rows(crm::pg::ExecPrepared(tx, sql::kHeads, bot_id));
     std::sort(heads.begin(), heads.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
-    Window& bot = bots_[bot_id];
-    auto& chats = chats_[bot_id];
+    std::vector<int64_t> head_chats;
+    head_chats.reserve(heads.size());
+    for (const Row& row : heads) head_chats.push_back(row.chat_id);
+    // Every replica's sends so far (read under the bot's lock), and this pass's written back with its rows.
+    absl::flat_hash_map<int64_t, Window> paces = LoadPaces(tx, bot_id, head_chats);
+    Window& bot = paces.at(kBotPace);
     auto bot_ready = [&] { return bot.ReadyAt(limits_.per_bot, limits_.bot_window, limits_.margin); };
     for (const Row& row : heads) {
       const bool group = row.chat_id < 0;
       const int n = group ? limits_.per_group : limits_.per_chat;
       const absl::Duration window = group ? limits_.group_window : limits_.chat_window;
-      Window& chat = chats[row.chat_id];
+      Window& chat = paces.at(row.chat_id);
       const absl::Time chat_ready = std::max(row.not_before, chat.ReadyAt(n, window, limits_.margin));
       // Each send is timed as it starts: a pass sending many takes a while, and the windows must hold
       // for the times Telegram sees.
@@ -173,15 +238,9 @@ absl::StatusOr<absl::Time> Sender::SendDue(const std::string& bot_id) {
       // The chat's next row (or this one again after a hold) is due no sooner than its window allows.
       next = std::min(next, std::max(chat.ReadyAt(n, window, limits_.margin), bot_ready()));
     }
+    SavePaces(tx, bot_id, paces);
     return absl::OkStatus();
   }, {.max_attempts = 1}));  // never again: the pass talked to Telegram
-  // Paces of chats idle for long are forgotten (the map stays as big as the active chats).
-  auto& chats = chats_[bot_id];
-  if (chats.size() > 10000) {
-    const absl::Time now = clock.Now();
-    const absl::Duration longest = std::max(limits_.chat_window, limits_.group_window) + limits_.margin;
-    absl::erase_if(chats, [&](const auto& kv) { return kv.second.sent.empty() || kv.second.sent.back() < now - longest; });
-  }
   return next;
 }
 

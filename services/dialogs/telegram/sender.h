@@ -4,7 +4,12 @@
 //
 // Contract:
 //   * One sender per bot at a time across replicas: each pass holds a transaction-level advisory lock
-//     on the bot (another replica's pass for the same bot does nothing and says when to look again).
+//     on the bot (another replica's pass for the same bot does nothing and says when to look again), and
+//     reads the rows it sends after taking it: a row sent by another replica's pass is never sent again.
+//   * The paces are shared, not per process: a pass reads the bot's and its head chats' last sends from
+//     tg_send_paces and writes back what it sent, under that lock. Passes of two replicas take turns, so
+//     together they keep the limits below, and a new leader after a crash goes on from the old one's
+//     paces. (Replicas' clocks should agree to well within `margin`.)
 //   * A chat's messages go in id order, one at a time (only a chat's head is eligible); answerCallbackQuery
 //     rows go first, outside the per-chat pace (they are not messages).
 //   * Limits as sliding windows on the injected clock (stricter than a token bucket, which lets 2N through
@@ -25,11 +30,8 @@
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_SENDER_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_SENDER_H_
 
-#include <cstdint>
-#include <deque>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -65,27 +67,12 @@ class Sender {
   absl::StatusOr<absl::Time> SendDue(const std::string& bot_id);
 
  private:
-  // The last sends (at most the limit's N) of a bot or a chat.
-  struct Window {
-    std::deque<absl::Time> sent;
-    // When the next send may go under "at most n in any `window`".
-    absl::Time ReadyAt(int n, absl::Duration window, absl::Duration margin) const {
-      return static_cast<int>(sent.size()) < n ? absl::InfinitePast() : sent.front() + window + margin;
-    }
-    void Take(absl::Time now, int n) {
-      sent.push_back(now);
-      while (static_cast<int>(sent.size()) > n) sent.pop_front();
-    }
-  };
-
   crm::pg::Pool& pool_;
   const BotApi& api_;
   const SecretBox& box_;
   Outgoing& outgoing_;
   const SenderLimits limits_;
   absl::Mutex mu_;  // one pass at a time in this process
-  absl::flat_hash_map<std::string, Window> bots_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, absl::flat_hash_map<int64_t, Window>> chats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace crm::dialogs::telegram

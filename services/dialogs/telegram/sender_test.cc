@@ -6,7 +6,9 @@
 
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "libs/base/clock.h"
@@ -140,6 +142,48 @@ TEST_F(SenderTest, LimitsNeverExceededAndMetUnderBacklog) {
   EXPECT_EQ(fake_sent.size(), 145u);
   for (const auto& s : fake_sent) EXPECT_TRUE(s["ok"].get<bool>());
   EXPECT_EQ(d_.db->Count("SELECT count(*) FROM outbox WHERE topic = 'crm.dialogs.outgoing.v1'"), 145 * 2);
+}
+
+// T1, two replicas: two senders on one database take turns at a bot (the advisory lock makes them; here
+// they alternate at each clock step). Together they keep the per-bot and per-chat paces and send every row
+// once — the paces are the database's (tg_send_paces), not each process's: with per-process windows the
+// second replica's first pass sent 30 more in the same second, and chats' second messages at once.
+TEST_F(SenderTest, TwoReplicasKeepTheLimitsTogether) {
+  Sender other(*d_.pool, *api_, box_, outgoing_, SenderLimits{});
+  for (int round = 0; round < 3; ++round) {
+    for (int chat = 0; chat < 40; ++chat) Text(7000 + chat, absl::StrCat("m", round, "-", chat));
+  }
+  const SenderLimits limits;
+  bool drained = false;
+  for (int i = 0; i < 100000 && !drained; ++i) {
+    auto a = sender_->SendDue(bot_id_);
+    ASSERT_TRUE(a.ok()) << a.status();
+    auto b = other.SendDue(bot_id_);
+    ASSERT_TRUE(b.ok()) << b.status();
+    const absl::Time next = std::min(*a, *b);
+    drained = next == absl::InfiniteFuture();
+    if (!drained && next > clock_.Now()) clock_.Set(next);
+  }
+  ASSERT_TRUE(drained);
+  auto sent = Sent();
+  ASSERT_EQ(sent.size(), 120u);
+  std::map<int64_t, std::vector<absl::Time>> by_chat;
+  for (const auto& [chat, at] : sent) by_chat[chat].push_back(at);
+  for (const auto& [chat, times] : by_chat) {
+    ASSERT_EQ(times.size(), 3u) << "chat " << chat;
+    for (size_t i = 1; i < times.size(); ++i) {
+      EXPECT_GE(times[i] - times[i - 1], limits.chat_window) << "chat " << chat;  // 1 in any second
+    }
+  }
+  for (size_t i = limits.per_bot; i < sent.size(); ++i) {
+    EXPECT_GE(sent[i].second - sent[i - limits.per_bot].second, limits.bot_window) << "bot, send " << i;
+  }
+  // Telegram saw each message once.
+  auto fake_sent = fake_->Get(token_, "sent");
+  ASSERT_EQ(fake_sent.size(), 120u);
+  std::set<std::string> texts;
+  for (const auto& s : fake_sent) texts.insert(s["text"].get<std::string>());
+  EXPECT_EQ(texts.size(), 120u);
 }
 
 TEST_F(SenderTest, TooManyRequestsWaitsExactlyRetryAfter) {

@@ -2,8 +2,8 @@
 // -----------------------------------------------------------------------------
 // The Telegram part's statements that read tables growing with the business (tg_updates, tg_chats,
 // tg_outgoing), named here so the plan test (updates_plan_test.cc) EXPLAINs exactly what the code runs:
-// the claim API's (updates.h) and the sender's reads (sender.h). Each is index-backed (the partial
-// indexes of migrations/0001_telegram.sql and 0002_claim_by_updates.sql).
+// the claim API's (updates.h) and the sender's reads and its paces (sender.h). Each is index-backed (the
+// partial indexes of migrations/0001_telegram.sql and 0003_claim_by_updates.sql).
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_SQL_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_SQL_H_
 
@@ -39,6 +39,15 @@ inline constexpr char kHeads[] =
     "SELECT DISTINCT ON (chat_id) id::text, chat_id, method, payload::text, attempts, "
     "(extract(epoch FROM not_before) * 1000000)::bigint FROM tg_outgoing "
     "WHERE bot_id = $1::uuid AND state = 'queued' AND method <> 'answerCallbackQuery' ORDER BY chat_id, id";
+// sender.h: the paces of the bot (chat 0) and of the chats in $2 (bigint[]), each its last sends in Unix
+// microseconds joined by ',' (tg_send_paces' primary key).
+inline constexpr char kPaces[] =
+    "SELECT chat_id, array_to_string(sent, ',') FROM tg_send_paces WHERE bot_id = $1::uuid AND chat_id = ANY($2::bigint[])";
+// sender.h: the paces a pass changed ($2 chats bigint[], $3 their sends as text[] of ','-joined microseconds).
+inline constexpr char kSavePaces[] =
+    "INSERT INTO tg_send_paces (bot_id, chat_id, sent) "
+    "SELECT $1::uuid, c, string_to_array(s, ',')::bigint[] FROM unnest($2::bigint[], $3::text[]) AS u(c, s) "
+    "ON CONFLICT (bot_id, chat_id) DO UPDATE SET sent = EXCLUDED.sent";
 
 }  // namespace crm::dialogs::telegram::sql
 

@@ -1,8 +1,8 @@
 // The claim API's and the sender's reads (sql.h) are index-backed at a realistic size (README "Data and
 // API decisions": plan tests at >= 1 000 000 rows for tables that grow with the business): 1 000 000
 // updates of 10 000 chats (1 % unprocessed, in 100 chats) and 1 000 000 outgoing messages (20 000
-// queued, 2 000 of them callback answers). EXPLAINed for the values and as generic plans: no Seq Scan, no
-// big Sort, nothing read and thrown away in bulk.
+// queued, 2 000 of them callback answers), 1 000 000 chats' send paces. EXPLAINed for the values and as
+// generic plans: no Seq Scan, no big Sort, nothing read and thrown away in bulk.
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -28,7 +28,7 @@ TEST(TelegramPlanTest, ClaimAndSenderReadsAreIndexBackedAtAMillionRows) {
     for (const char* id : {kBot, kOtherBot}) {
       tx.exec(InsertTestBotSql(id, "b", id));
     }
-    crm::pg::testing::BulkLoad(tx, {"tg_updates", "tg_chats", "tg_outgoing"}, [&](pqxx::transaction_base& t) {
+    crm::pg::testing::BulkLoad(tx, {"tg_updates", "tg_chats", "tg_outgoing", "tg_send_paces"}, [&](pqxx::transaction_base& t) {
       // Updates: 10 000 chats × 100, over two bots; the last update of each chat is unprocessed in 1 chat of 100
       // (and its whole last percent in those).
       t.exec("INSERT INTO tg_updates (bot_id, update_id, chat_id, payload, received_at, processed_at) "
@@ -46,8 +46,12 @@ TEST(TelegramPlanTest, ClaimAndSenderReadsAreIndexBackedAtAMillionRows) {
              "2000000 + g % 50000, CASE WHEN g % 500 = 0 THEN 'answerCallbackQuery' ELSE 'sendMessage' END, "
              "'{}'::jsonb, CASE WHEN g % 50 = 0 THEN 'queued' ELSE 'sent' END, now(), now(), now() "
              "FROM generate_series(1, 1000000) g");
+      // The sender's paces (T1, two replicas): one row per chat ever written to, 1 000 000 chats.
+      t.exec("INSERT INTO tg_send_paces (bot_id, chat_id, sent) "
+             "SELECT CASE WHEN g % 2 = 0 THEN '" + std::string(kBot) + "'::uuid ELSE '" + kOtherBot + "'::uuid END, "
+             "2000000 + g, ARRAY[g::bigint] FROM generate_series(0, 999999) g");
     }, /*drop_constraints=*/false);
-    tx.exec("ANALYZE tg_updates; ANALYZE tg_chats; ANALYZE tg_outgoing");
+    tx.exec("ANALYZE tg_updates; ANALYZE tg_chats; ANALYZE tg_outgoing; ANALYZE tg_send_paces");
     tx.commit();
   }
   ASSERT_EQ(d.db->Count("SELECT count(*) FROM tg_updates"), 1000000);
@@ -75,6 +79,12 @@ TEST(TelegramPlanTest, ClaimAndSenderReadsAreIndexBackedAtAMillionRows) {
   EXPECT_GE(crm::pg::testing::ExpectNoSeqScan(d.db->dsn(),
                                               {Statement{sql::kCallbacks, {kBot, now, "100"}}},
                                               sender),
+            1);
+  // A pass's paces: the bot's and its head chats' rows by primary key (two replicas share them).
+  EXPECT_GE(crm::pg::testing::ExpectNoSeqScan(
+                d.db->dsn(), {Statement{sql::kPaces, {kBot, "{0,2000002,2000004,2000006}"}}},
+                {.tables = {"tg_send_paces"}, .max_sort_rows = 100, .max_removed_rows = 100, .analyze = true,
+                 .analyze_generic = true, .what = "sender paces"}),
             1);
   // The heads read every queued row of the bot (20 000 here: a bot's whole backlog) from the queued
   // index — no Seq Scan over the million; PostgreSQL sorts that backlog (a bitmap scan and an in-memory
