@@ -137,7 +137,7 @@ class DialogsRouting(DialogsStackTest):
         self.assertEqual([a["kind"] for a in assignments], ["ASSIGNMENT_KIND_DISTRIBUTED", "ASSIGNMENT_KIND_REDIRECTED"])
         self.assertEqual(assignments[1]["fromUserId"], operator)
         self.assertEqual(assignments[1]["toUserId"], supervisor)
-        self.assertNotIn("nextPageToken", timeline)
+        self.assertEqual(timeline.get("nextPageToken", ""), "")
         # Paged: two entries a page, the next page after the token.
         page = self.call("GET", "/v1/dialogs/%s/timeline?pageSize=2" % second["id"], role="telegram_supervisor")
         self.assertEqual(page["entries"], entries[:2])

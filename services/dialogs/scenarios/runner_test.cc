@@ -200,8 +200,9 @@ TEST_F(ScenarioRunnerTest, T9TransitionsCommitWithTheStepAndARolledBackOneLeaves
                                        "KEY_KIND_TEXT 'Ипотека' v1 @", t0 + 120),
                           absl::StrCat("4 BOT_TRANSITION_CAUSE_FINISH 000000009>  KEY_KIND_UNSPECIFIED '' v1 @",
                                        t0 + 120)));
-  EXPECT_EQ(history(2, 1).size(), 1u);  // a page: at most `limit` after `after`
-  EXPECT_EQ(history(2, 1)[0].substr(0, 2), "3 ");
+  const std::vector<std::string> page = history(2, 1);  // a page: at most `limit` after `after`
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].substr(0, 2), "3 ");
 }
 
 TEST_F(ScenarioRunnerTest, AWaitingTimeoutFiresOnceAcrossTwoTimerLoops) {
