@@ -17,7 +17,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
@@ -40,6 +39,7 @@
 #include "services/dialogs/routing/router.h"
 #include "services/dialogs/routing/service.h"
 #include "services/dialogs/routing/wire.h"
+#include "services/dialogs/scenarios/demo.h"
 #include "services/dialogs/scenarios/runner.h"
 #include "services/dialogs/scenarios/store.h"
 #include "services/dialogs/scenarios/wire.h"
@@ -520,46 +520,16 @@ TEST_F(RoutingTest, AnswerTimeoutInWorkingTimeRedistributesOnceWithTwoSweepers) 
   EXPECT_EQ(routing_->Report(Op(kA), rep).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
-// T9 (issue 18): a client walks the chat-bot — /start, the phone, the topic menu, a wrong key twice, silence
-// until the waiting timeout — and is routed. The runner steps each input as the processor does (its actions
-// applied by the processor's ActionSink in the same transaction, the timeout through the durable timer);
-// the timeline merges the bot's transitions, each with its cause, with routing's assignment in time order,
-// page by page.
-constexpr char kT9Scenario[] = R"pb(
-  name: "T9"
-  stages {
-    code: "phone" name: "Телефон" first: true wait_for_reply: true
-    entry_actions { kind: ACTION_KIND_REQUEST_PHONE text: "Поделитесь номером телефона" }
-    keys { kind: KEY_KIND_CONTACT actions { kind: ACTION_KIND_GO_TO_STAGE stage: "topic" } }
-  }
-  stages {
-    code: "topic" name: "Выбор темы" wait_for_reply: true
-    entry_actions {
-      kind: ACTION_KIND_SEND_MENU
-      menu { text: "Тема?" keyboard: KEYBOARD_KIND_REPLY rows { buttons { text: "Ипотека" } } }
-    }
-    keys {
-      kind: KEY_KIND_TEXT values: "Ипотека"
-      actions { kind: ACTION_KIND_DISTRIBUTE }
-      actions { kind: ACTION_KIND_GO_TO_STAGE stage: "wait" finish: true }
-    }
-    unrecognized { actions { kind: ACTION_KIND_SEND_TEXT text: "Выберите тему кнопкой" } attempts: 3 }
-    reply_timeout {
-      period_seconds: 1800
-      actions { kind: ACTION_KIND_SET_TOPIC topic: "Общие вопросы" }
-      actions { kind: ACTION_KIND_DISTRIBUTE }
-      actions { kind: ACTION_KIND_GO_TO_STAGE stage: "wait" finish: true }
-    }
-  }
-  stages {
-    code: "wait" name: "Ожидание оператора"
-    entry_actions { kind: ACTION_KIND_SEND_TEXT text: "Передали вопрос специалисту" }
-  }
-)pb";
-
+// T9 (issue 18): a client walks the demo chat-bot — /start, the phone, the topic menu, a wrong key twice,
+// silence until the waiting timeout — and is routed. The runner steps each input as the processor does (its
+// actions applied by the processor's ActionSink in the same transaction, the timeout through the durable
+// timer); the timeline merges the bot's transitions, each with its cause, with routing's assignment in time
+// order, page by page.
 TEST_F(RoutingTest, T9TheTimelineShowsTheBotsTransitionsWithTheirCausesThenTheRouting) {
-  v1::Scenario scenario;
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(kT9Scenario, &scenario));
+  // The demo bot's scenario (seed 004) on this bot, with three attempts at the topic menu.
+  v1::Scenario scenario = scenarios::DemoScenario();
+  ASSERT_EQ(scenario.stages(1).code(), scenarios::kStageTopic);
+  scenario.mutable_stages(1)->mutable_unrecognized()->set_attempts(3);
   scenario.set_bot_id(kBot);
   scenario.set_active(true);
   scenarios::ScenarioStore store(*pool_, clock_, *outbox_);
@@ -622,13 +592,13 @@ TEST_F(RoutingTest, T9TheTimelineShowsTheBotsTransitionsWithTheirCausesThenTheRo
     ASSERT_LE(++pages, 5);
   } while (!token.empty());
   EXPECT_EQ(pages, 3);
-  EXPECT_THAT(got, ::testing::ElementsAre("0 BOT_TRANSITION_CAUSE_START >phone Телефон",
-                                          "1 BOT_TRANSITION_CAUSE_KEY phone>topic Выбор темы",
-                                          "2 BOT_TRANSITION_CAUSE_UNRECOGNIZED topic>topic Выбор темы #1",
-                                          "3 BOT_TRANSITION_CAUSE_UNRECOGNIZED topic>topic Выбор темы #2",
-                                          "33 BOT_TRANSITION_CAUSE_REPLY_TIMEOUT topic>wait Ожидание оператора",
-                                          "33 BOT_TRANSITION_CAUSE_FINISH wait> ",
-                                          absl::StrCat("33 ASSIGNMENT_KIND_DISTRIBUTED ", kA)));
+  EXPECT_THAT(got, ::testing::ElementsAre(
+                       "0 BOT_TRANSITION_CAUSE_START >000000001 Приветствие и запрос телефона",
+                       "1 BOT_TRANSITION_CAUSE_KEY 000000001>000000008 Выбор темы обращения",
+                       "2 BOT_TRANSITION_CAUSE_UNRECOGNIZED 000000008>000000008 Выбор темы обращения #1",
+                       "3 BOT_TRANSITION_CAUSE_UNRECOGNIZED 000000008>000000008 Выбор темы обращения #2",
+                       "33 BOT_TRANSITION_CAUSE_REPLY_TIMEOUT 000000008>000000009 Сообщение ожидания ответа",
+                       "33 BOT_TRANSITION_CAUSE_FINISH 000000009> ", absl::StrCat("33 ASSIGNMENT_KIND_DISTRIBUTED ", kA)));
   // A token the timeline did not give is refused naming it.
   EXPECT_EQ(routing_->Timeline(Op(kA), TimelineOf(id, 3, "t1.x.2")).status().code(),
             absl::StatusCode::kInvalidArgument);
