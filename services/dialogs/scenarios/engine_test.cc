@@ -320,6 +320,19 @@ TEST(EngineTest, AClientInputSupersedesPausedActions) {
   EXPECT_TRUE(d.state().finished());
 }
 
+// T9: a key's value is kept cut to 64 bytes at a character boundary (a 2-byte Cyrillic letter is not split).
+TEST(EngineHistoryTest, T9AKeysValueIsCutAtACharacterBoundary) {
+  std::string value = "a";
+  for (int i = 0; i < 40; ++i) value += "я";  // 81 bytes
+  v1::Scenario s = Parse(absl::StrCat(R"pb(bot_id: "b" name: "long" stages { code: "A" name: "A" first: true
+      wait_for_reply: true keys { kind: KEY_KIND_TEXT values: ")pb", value, R"pb(" actions { kind: ACTION_KIND_CLOSE } } })pb"));
+  Dialog d(s);
+  d.Send(Text("hi"));
+  d.Send(Text(value));
+  ASSERT_EQ(d.history().size(), 2u);
+  EXPECT_EQ(d.history()[1], absl::StrCat("CLOSE A>:", value.substr(0, 63)));  // "a" + 31 letters
+}
+
 // T9: staying, leaving by a key's «finish», closing after the attempts and spam are each recorded.
 TEST(EngineHistoryTest, T9StayingLeavingClosingAndSpamAreRecorded) {
   v1::Scenario s = Parse(kPaused);
@@ -499,6 +512,12 @@ TEST(DryRunTest, TheSeedsFlowTranscript) {
   EXPECT_EQ(r.steps(2).stage_after(), kStageWaiting);
   EXPECT_TRUE(r.steps(2).finished());
   EXPECT_EQ(r.steps(2).actions(0).topic(), "Обращение в сервисную службу");
+  // T9: each step's transitions as the runner would record them.
+  ASSERT_EQ(r.steps(2).transitions_size(), 2);
+  EXPECT_EQ(r.steps(2).transitions(0).cause(), v1::BOT_TRANSITION_CAUSE_KEY);
+  EXPECT_EQ(r.steps(2).transitions(0).input(), "Обращение в сервисную службу");
+  EXPECT_EQ(r.steps(2).transitions(1).cause(), v1::BOT_TRANSITION_CAUSE_FINISH);
+  EXPECT_EQ(r.steps(2).transitions(1).seq(), 4);
   // A timeout input: the client stays silent in the menu.
   v1::DryRunScenarioResponse t = DryRun(DemoScenario(), {Start(), Contact(), Timeout()}, kT0, false, "");
   EXPECT_EQ(t.steps(2).actions(0).topic(), "Обращения к ГПП");
