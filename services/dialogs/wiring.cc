@@ -34,18 +34,6 @@
 
 namespace crm::dialogs {
 
-std::vector<crm::pg::Migration> AllMigrations() {
-  std::vector<crm::pg::Migration> all = crm::EventsMigrations();
-  all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
-  // Each part's component follows (telegram, inbox, scenarios), in the order they depend on each other.
-  all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
-  all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
-  all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
-  all.insert(all.end(), crm::DialogsRoutingMigrations().begin(), crm::DialogsRoutingMigrations().end());  // T6, T8
-  all.insert(all.end(), crm::DialogsOutreachMigrations().begin(), crm::DialogsOutreachMigrations().end());
-  return all;
-}
-
 absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
   const std::string dsn = env.String("PG_DSN", kDefaultDsn);
   const int pool_size = static_cast<int>(env.Int("PG_POOL_SIZE", 8, 2, 256));

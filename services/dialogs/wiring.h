@@ -11,16 +11,13 @@
 
 #include "absl/status/status.h"
 #include "libs/config/config.h"
-#include "libs/pg/migrations.h"
 #include "libs/rpc/server.h"
+#include "services/dialogs/migrations.h"  // AllMigrations()
 
 namespace crm::dialogs {
 
 // The DSN used when PG_DSN is unset.
 inline constexpr char kDefaultDsn[] = "host=127.0.0.1 port=5432 dbname=dialogs user=dialogs";
-
-// The outbox's migrations, the durable timers', then each part's component.
-std::vector<crm::pg::Migration> AllMigrations();
 
 // Wires the service into `server` (see the file comment).
 absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server);

@@ -11,7 +11,8 @@ on the demo bot; all through the gateway with curl:
   - with everyone away a client's dialog is QUEUED; the operator's take wins, the supervisor's loses (400 naming
     the dialog's number);
   - a redirect to a user without rights on the bot is 400 naming user_id; to the supervisor it moves;
-  - the timeline shows the history (DISTRIBUTED, REDIRECTED) and the first reply's working seconds; the
+  - the timeline shows the chat-bot's stages with their causes (T9), then the history (DISTRIBUTED, REDIRECTED),
+    paged, and the first reply's working seconds; the
     report counts per operator and bot; release puts the dialog back into the queue;
   - every POST's idempotency case (tests/e2e/idempotency_cases/dialogs_routing.py).
 
@@ -119,10 +120,30 @@ class DialogsRouting(DialogsStackTest):
         self.call("POST", "/v1/dialogs/%s/messages" % second["id"], {"text": "Здравствуйте! Подберём ипотеку."},
                   role="telegram_supervisor", headers=("Idempotency-Key: " + str(uuid.uuid4()),))
         timeline = self.call("GET", "/v1/dialogs/%s/timeline" % second["id"], role="telegram_supervisor")
-        self.assertEqual([a["kind"] for a in timeline["assignments"]],
-                         ["ASSIGNMENT_KIND_DISTRIBUTED", "ASSIGNMENT_KIND_REDIRECTED"])
-        self.assertEqual(timeline["assignments"][1]["fromUserId"], operator)
-        self.assertEqual(timeline["assignments"][1]["toUserId"], supervisor)
+        entries = timeline["entries"]
+        # T9: the chat-bot's stages of the demo flow first (/start, the contact, «Ипотека», the end of its
+        # part), each with its cause, then routing's history; oldest first.
+        self.assertEqual(["botTransition" in e for e in entries], [True] * 4 + [False] * 2, entries)
+        bot = [e["botTransition"] for e in entries[:4]]
+        self.assertEqual([(b["cause"], b.get("fromStage", ""), b.get("toStage", "")) for b in bot],
+                         [("BOT_TRANSITION_CAUSE_START", "", "000000001"),
+                          ("BOT_TRANSITION_CAUSE_KEY", "000000001", "000000008"),
+                          ("BOT_TRANSITION_CAUSE_KEY", "000000008", "000000009"),
+                          ("BOT_TRANSITION_CAUSE_FINISH", "000000009", "")])
+        self.assertEqual(bot[1]["keyKind"], "KEY_KIND_CONTACT")
+        self.assertEqual(bot[2]["input"], "Ипотека")
+        self.assertEqual(bot[1]["toStageName"], "Выбор темы обращения")
+        assignments = [e["assignment"] for e in entries[4:]]
+        self.assertEqual([a["kind"] for a in assignments], ["ASSIGNMENT_KIND_DISTRIBUTED", "ASSIGNMENT_KIND_REDIRECTED"])
+        self.assertEqual(assignments[1]["fromUserId"], operator)
+        self.assertEqual(assignments[1]["toUserId"], supervisor)
+        self.assertEqual(timeline.get("nextPageToken", ""), "")
+        # Paged: two entries a page, the next page after the token.
+        page = self.call("GET", "/v1/dialogs/%s/timeline?pageSize=2" % second["id"], role="telegram_supervisor")
+        self.assertEqual(page["entries"], entries[:2])
+        page = self.call("GET", "/v1/dialogs/%s/timeline?pageSize=2&pageToken=%s" % (second["id"], page["nextPageToken"]),
+                         role="telegram_supervisor")
+        self.assertEqual(page["entries"], entries[2:4])
         self.assertIn("firstReplyTime", timeline)
         self.assertGreaterEqual(int(timeline["firstReplyWorkingSeconds"]), 0)
         # The operator no longer sees it (not theirs, not queued).

@@ -18,14 +18,13 @@
 #include "libs/base/clock.h"
 #include "libs/base/time.h"
 #include "libs/events/outbox.h"
-#include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/statement_recorder.h"
 #include "libs/pg/testing.h"
-#include "libs/timers/timers.h"
 #include "services/dialogs/inbox/wire.h"
+#include "services/dialogs/migrations.h"
 #include "services/dialogs/outreach/mailings.h"
 #include "services/dialogs/outreach/registers.h"
 #include "services/dialogs/outreach/sql.h"
@@ -63,12 +62,7 @@ class OutreachPlanTest : public ::testing::Test {
     auto db = crm::pg::testing::TempDatabase::Create("dout_plan");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    std::vector<crm::pg::Migration> all = crm::EventsMigrations();
-    all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
-    all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
-    all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
-    all.insert(all.end(), crm::DialogsOutreachMigrations().begin(), crm::DialogsOutreachMigrations().end());
-    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), all).ok());
+    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations()).ok());
     auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);

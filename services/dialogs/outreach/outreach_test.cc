@@ -25,6 +25,7 @@
 #include "services/dialogs/inbox/processor.h"
 #include "services/dialogs/inbox/store.h"
 #include "services/dialogs/inbox/wire.h"
+#include "services/dialogs/migrations.h"
 #include "services/dialogs/outreach/mailings.h"
 #include "services/dialogs/outreach/qr.h"
 #include "services/dialogs/outreach/robots.h"
@@ -55,14 +56,6 @@ Principal Supervisor() {
   return User(kSupervisor, {"dialogs.read.all", "dialogs.operate", "dialogs.supervise", "dialogs.admin"});
 }
 
-std::vector<crm::pg::Migration> Migrations() {
-  std::vector<crm::pg::Migration> all = tg::testing::Migrations();
-  all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
-  all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
-  all.insert(all.end(), crm::DialogsOutreachMigrations().begin(), crm::DialogsOutreachMigrations().end());
-  return all;
-}
-
 class OutreachTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -71,7 +64,7 @@ class OutreachTest : public ::testing::Test {
     auto db = crm::pg::testing::TempDatabase::Create("dialogs_out");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto m = crm::pg::Migrate(db_->dsn(), Migrations());
+    auto m = crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations());
     ASSERT_TRUE(m.ok()) << m.status();
     auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
     ASSERT_TRUE(pool.ok()) << pool.status();

@@ -2,7 +2,7 @@
 // -----------------------------------------------------------------------------
 // Plans of routing's reads at realistic size (issue 18, T6, T8; libs/pg/plan_testing.h): 1 000 000 dialogs over
 // 20 bots, 1 000 000 assignments to 500 operators (one a minute from 2024-01-01) and 100 000 queue rows. The
-// report (every bot, one bot) over a week, the timeline's history, the queue an offer reads and the bot's
+// report (every bot, one bot) over a week, the timeline's pages (with 1 000 000 bot transitions, T9), the queue an offer reads and the bot's
 // operators with their load have plans — for their values and the generic one — without a sequential scan of
 // dialogs or dialog_assignments; the report reads only the period's rows (an index-only range scan of
 // dialog_assignments_report) and sorts only them; its answer is exact (checked against the same data in C++).
@@ -23,15 +23,14 @@
 #include "libs/base/time.h"
 #include "libs/calendar/calendar.h"
 #include "libs/events/outbox.h"
-#include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/statement_recorder.h"
 #include "libs/pg/testing.h"
 #include "libs/rpc/testing/principals.h"
-#include "libs/timers/timers.h"
 #include "services/dialogs/inbox/wire.h"
+#include "services/dialogs/migrations.h"
 #include "services/dialogs/routing/router.h"
 #include "services/dialogs/routing/service.h"
 #include "services/dialogs/routing/sql.h"
@@ -46,7 +45,8 @@ namespace {
 constexpr int kDialogs = 1000000;
 constexpr int kBots = 20;
 constexpr int kUsers = 500;
-const std::vector<std::string> kTables = {"dialogs", "dialog_assignments"};
+constexpr int kBotDialogs = 250000;  // T9: dialogs 1..250 000 have 4 bot transitions each (1 000 000 rows)
+const std::vector<std::string> kTables = {"dialogs", "dialog_assignments", "scenario_transitions"};
 
 std::string Id(int kind, int64_t n) { return absl::StrFormat("0190%04x-0000-7000-8000-%012x", kind, n); }
 std::string Bot(int n) { return Id(1, n); }
@@ -65,13 +65,7 @@ class RoutingPlanTest : public ::testing::Test {
     auto db = crm::pg::testing::TempDatabase::Create("droute_plan");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    std::vector<crm::pg::Migration> all = crm::EventsMigrations();
-    all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
-    all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
-    all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
-    all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
-    all.insert(all.end(), crm::DialogsRoutingMigrations().begin(), crm::DialogsRoutingMigrations().end());
-    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), all).ok());
+    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations()).ok());
     auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);
@@ -115,6 +109,17 @@ class RoutingPlanTest : public ::testing::Test {
             "SELECT ('01900005-0000-7000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, "
             "('01900001-0000-7000-8000-' || lpad(to_hex(g % ", kBots, "), 12, '0'))::uuid, 'QUEUED', "
             "timestamptz '2024-01-01' + g * interval '1 minute' FROM generate_series(10, ", kDialogs, ", 10) g"));
+        // T9: the bot's part of dialog g — START, KEY, KEY, FINISH in the 4 seconds before its creation.
+        w.exec0(absl::StrCat(
+            "INSERT INTO scenario_transitions (dialog_id, seq, scenario_id, scenario_version, from_stage, "
+            "from_stage_name, to_stage, to_stage_name, cause, key_kind, input, failed_attempts, time) "
+            "SELECT '01900005-0000-7000-8000-' || lpad(to_hex(g), 12, '0'), s, "
+            "'01900006-0000-7000-8000-000000000001', 1, CASE WHEN s = 1 THEN '' ELSE 'st' || (s - 1) END, '', "
+            "CASE WHEN s = 4 THEN '' ELSE 'st' || s END, '', "
+            "CASE s WHEN 1 THEN 'START' WHEN 4 THEN 'FINISH' ELSE 'KEY' END, "
+            "CASE WHEN s IN (2, 3) THEN 'TEXT' ELSE '' END, '', 0, "
+            "timestamptz '2024-01-01' + g * interval '1 minute' - (5 - s) * interval '1 second' "
+            "FROM generate_series(1, ", kBotDialogs, ") g, generate_series(1, 4) s"));
         w.exec("SELECT setval('dialog_numbers', 1000001)");
       });
       tx.commit();
@@ -185,15 +190,35 @@ TEST_F(RoutingPlanTest, ReportTimelineQueueAndLoadAreIndexBacked) {
     }
   }
 
-  // The timeline's history of one dialog (dialog_assignments_dialog).
+  // The timeline of one dialog, two pages of 3: the bot's 4 transitions (T9, the primary key of
+  // scenario_transitions) before routing's 2 rows (dialog_assignments_dialog), exact.
   {
     crm::pg::StatementRecorder recorder;
-    auto t = routing.Timeline(supervisor, DialogId(123450));
-    ASSERT_TRUE(t.ok()) << t.status();
-    ASSERT_EQ(t->assignments_size(), 2);
-    EXPECT_EQ(t->assignments(0).kind(), v1::ASSIGNMENT_KIND_DISTRIBUTED);
-    EXPECT_EQ(t->assignments(1).kind(), v1::ASSIGNMENT_KIND_QUEUED);
-    EXPECT_GE(Expect(recorder.Take(), "dialog_assignments", "timeline"), 1);
+    v1::GetDialogTimelineRequest req;
+    req.set_id(DialogId(123450));
+    req.set_page_size(3);
+    auto p1 = routing.Timeline(supervisor, req);
+    ASSERT_TRUE(p1.ok()) << p1.status();
+    req.set_page_token(p1->next_page_token());
+    auto p2 = routing.Timeline(supervisor, req);
+    ASSERT_TRUE(p2.ok()) << p2.status();
+    std::vector<std::string> got;
+    for (const auto* page : {&*p1, &*p2}) {
+      for (const v1::TimelineEntry& e : page->entries()) {
+        got.push_back(e.has_assignment()
+                          ? v1::AssignmentKind_Name(e.assignment().kind())
+                          : absl::StrCat(v1::BotTransitionCause_Name(e.bot_transition().cause()), " ",
+                                         e.bot_transition().seq()));
+      }
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"BOT_TRANSITION_CAUSE_START 1", "BOT_TRANSITION_CAUSE_KEY 2",
+                                             "BOT_TRANSITION_CAUSE_KEY 3", "BOT_TRANSITION_CAUSE_FINISH 4",
+                                             "ASSIGNMENT_KIND_DISTRIBUTED", "ASSIGNMENT_KIND_QUEUED"}));
+    EXPECT_EQ(p2->next_page_token(), "");
+    EXPECT_EQ(p2->first_queued_time().seconds(), p1->first_queued_time().seconds());  // the summary on every page
+    const std::vector<crm::pg::StatementRecorder::Statement> sent = recorder.Take();
+    EXPECT_GE(Expect(sent, "dialog_assignments", "timeline"), 4);
+    EXPECT_GE(Expect(sent, "scenario_transitions", "timeline (T9)", 100), 2);
   }
 
   // What the router reads: the bot's oldest due queued dialogs (dialogs_queue) and its operators' load

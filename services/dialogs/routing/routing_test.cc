@@ -16,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
 #include "libs/base/status.h"
@@ -23,20 +24,24 @@
 #include "libs/base/uuid.h"
 #include "libs/calendar/calendar.h"
 #include "libs/events/outbox.h"
-#include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "libs/rpc/testing/principals.h"
 #include "libs/timers/timers.h"
 #include "proto/crm/dialogs/v1/event_types.h"
+#include "services/dialogs/inbox/processor.h"
 #include "services/dialogs/inbox/routing.h"
 #include "services/dialogs/inbox/service.h"
 #include "services/dialogs/inbox/store.h"
 #include "services/dialogs/inbox/wire.h"
+#include "services/dialogs/migrations.h"
 #include "services/dialogs/routing/router.h"
 #include "services/dialogs/routing/service.h"
 #include "services/dialogs/routing/wire.h"
+#include "services/dialogs/scenarios/demo.h"
+#include "services/dialogs/scenarios/runner.h"
+#include "services/dialogs/scenarios/store.h"
 #include "services/dialogs/scenarios/wire.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/wire.h"
@@ -62,14 +67,12 @@ Principal Supervisor() {
 }
 Principal Admin() { return UserPrincipal(kSupervisorId, {"dialogs.admin", "dialogs.read.all"}); }
 
-std::vector<crm::pg::Migration> Migrations() {
-  std::vector<crm::pg::Migration> all = crm::EventsMigrations();
-  all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
-  all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
-  all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
-  all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
-  all.insert(all.end(), crm::DialogsRoutingMigrations().begin(), crm::DialogsRoutingMigrations().end());
-  return all;
+v1::GetDialogTimelineRequest TimelineOf(const std::string& id, int page_size = 0, const std::string& token = "") {
+  v1::GetDialogTimelineRequest req;
+  req.set_id(id);
+  req.set_page_size(page_size);
+  req.set_page_token(token);
+  return req;
 }
 
 // Mon–Fri 09:00–18:00 in the calendar's zone (UTC here).
@@ -91,7 +94,7 @@ class RoutingTest : public ::testing::Test {
     auto db = crm::pg::testing::TempDatabase::Create("droute");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto migrated = crm::pg::Migrate(db_->dsn(), Migrations());
+    auto migrated = crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations());
     ASSERT_TRUE(migrated.ok()) << migrated.status();
     auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 6});
     ASSERT_TRUE(pool.ok()) << pool.status();
@@ -490,10 +493,12 @@ TEST_F(RoutingTest, AnswerTimeoutInWorkingTimeRedistributesOnceWithTwoSweepers) 
   // T8: the timeline of d — created Friday 17:55, assigned at once, the reply 2 working minutes after the
   // timeout's reassignment; from creation to the first assignment nothing, to the first reply 7 minutes
   // (5 on Friday, 2 on Monday) counted from A's assignment.
-  auto t = routing_->Timeline(Op(kB), d);
+  auto t = routing_->Timeline(Op(kB), TimelineOf(d));
   ASSERT_TRUE(t.ok()) << t.status();
-  ASSERT_EQ(t->assignments_size(), 2);
-  EXPECT_EQ(t->assignments(1).kind(), v1::ASSIGNMENT_KIND_TIMED_OUT);
+  ASSERT_EQ(t->entries_size(), 2);  // (no scenario ran: no bot transitions)
+  EXPECT_EQ(t->entries(0).assignment().kind(), v1::ASSIGNMENT_KIND_DISTRIBUTED);
+  EXPECT_EQ(t->entries(1).assignment().kind(), v1::ASSIGNMENT_KIND_TIMED_OUT);
+  EXPECT_EQ(t->next_page_token(), "");
   EXPECT_EQ(t->wait_queue_working_seconds(), 0);
   EXPECT_EQ(t->wait_take_working_seconds(), 0);
   EXPECT_EQ(t->first_reply_working_seconds(), (5 + 5 + 2) * 60);
@@ -513,6 +518,91 @@ TEST_F(RoutingTest, AnswerTimeoutInWorkingTimeRedistributesOnceWithTwoSweepers) 
   EXPECT_EQ(report->rows(1).median_first_reply_working_seconds(), 120);
   EXPECT_EQ(report->rows(1).p90_first_reply_working_seconds(), 120);
   EXPECT_EQ(routing_->Report(Op(kA), rep).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+// T9 (issue 18): a client walks the demo chat-bot — /start, the phone, the topic menu, a wrong key twice,
+// silence until the waiting timeout — and is routed. The runner steps each input as the processor does (its
+// actions applied by the processor's ActionSink in the same transaction, the timeout through the durable
+// timer); the timeline merges the bot's transitions, each with its cause, with routing's assignment in time
+// order, page by page.
+TEST_F(RoutingTest, T9TheTimelineShowsTheBotsTransitionsWithTheirCausesThenTheRouting) {
+  // The demo bot's scenario (seed 004) on this bot, with three attempts at the topic menu.
+  v1::Scenario scenario = scenarios::DemoScenario();
+  ASSERT_EQ(scenario.stages(1).code(), scenarios::kStageTopic);
+  scenario.mutable_stages(1)->mutable_unrecognized()->set_attempts(3);
+  scenario.set_bot_id(kBot);
+  scenario.set_active(true);
+  scenarios::ScenarioStore store(*pool_, clock_, *outbox_);
+  ASSERT_TRUE(store.Create(Admin(), scenario, "").ok());
+  scenarios::ScenarioRunner runner(clock_, *calendar_);
+  inbox::Processor processor(*pool_, clock_, *outbox_, *outgoing_, runner, {.workers = 0});
+  runner.SetSink([&](pqxx::transaction_base& tx, const scenarios::DialogRef& d, const std::vector<v1::Action>& a) {
+    return processor.ApplyTimerActions(tx, d, a);
+  });
+  Online(kA);
+  const std::string id = NewDialog("", "", false);
+  const scenarios::DialogRef ref{.dialog_id = id, .bot_id = kBot, .client_key = "7001", .private_chat = true};
+  // One client input in one transaction, as the processor steps it.
+  auto input = [&](v1::InputKind kind, const std::string& text) {
+    v1::Input in;
+    in.set_kind(kind);
+    in.set_text(text);
+    ASSERT_TRUE(crm::pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+                  CRM_ASSIGN_OR_RETURN(std::vector<v1::Action> actions, runner.OnInput(tx, ref, in));
+                  return processor.ApplyTimerActions(tx, ref, actions);
+                }).ok());
+    clock_.Advance(absl::Minutes(1));
+  };
+  const absl::Time t0 = clock_.Now();
+  input(v1::INPUT_KIND_START, "");
+  input(v1::INPUT_KIND_CONTACT, "");
+  input(v1::INPUT_KIND_TEXT, "не знаю");
+  input(v1::INPUT_KIND_TEXT, "машиноместо");
+  EXPECT_EQ(Responsible(id), "/BOT");  // still the bot's
+  crm::timers::TimerStore timers(*pool_, clock_, {.export_metrics = false});
+  clock_.Set(t0 + absl::Minutes(3 + 30));  // 30 minutes after the last input: the wait runs out
+  auto fired = timers.FireDue([&](pqxx::transaction_base& tx, const crm::timers::Timer& t) -> absl::Status {
+    return runner.OnTimer(tx, t);
+  });
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  EXPECT_EQ(fired->fired, 1);
+  EXPECT_EQ(Responsible(id), absl::StrCat(kA, "/IN_WORK"));
+
+  // The timeline, three entries a page: every entry once, in order, then no token.
+  std::vector<std::string> got;
+  std::string token;
+  int pages = 0;
+  do {
+    auto t = routing_->Timeline(Op(kA), TimelineOf(id, 3, token));
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_LE(t->entries_size(), 3);
+    for (const v1::TimelineEntry& e : t->entries()) {
+      const int64_t minute = absl::ToInt64Minutes(FromProtoTimestamp(e.time()) - t0);
+      if (e.has_assignment()) {
+        got.push_back(absl::StrCat(minute, " ", v1::AssignmentKind_Name(e.assignment().kind()), " ",
+                                   e.assignment().to_user_id()));
+        continue;
+      }
+      const v1::BotTransition& b = e.bot_transition();
+      got.push_back(absl::StrCat(minute, " ", v1::BotTransitionCause_Name(b.cause()), " ", b.from_stage(), ">",
+                                 b.to_stage(), " ", b.to_stage_name(), b.failed_attempts() ? " #" : "",
+                                 b.failed_attempts() ? absl::StrCat(b.failed_attempts()) : ""));
+    }
+    token = t->next_page_token();
+    ASSERT_LE(++pages, 5);
+  } while (!token.empty());
+  EXPECT_EQ(pages, 3);
+  EXPECT_THAT(got, ::testing::ElementsAre(
+                       "0 BOT_TRANSITION_CAUSE_START >000000001 Приветствие и запрос телефона",
+                       "1 BOT_TRANSITION_CAUSE_KEY 000000001>000000008 Выбор темы обращения",
+                       "2 BOT_TRANSITION_CAUSE_UNRECOGNIZED 000000008>000000008 Выбор темы обращения #1",
+                       "3 BOT_TRANSITION_CAUSE_UNRECOGNIZED 000000008>000000008 Выбор темы обращения #2",
+                       "33 BOT_TRANSITION_CAUSE_REPLY_TIMEOUT 000000008>000000009 Сообщение ожидания ответа",
+                       "33 BOT_TRANSITION_CAUSE_FINISH 000000009> ", absl::StrCat("33 ASSIGNMENT_KIND_DISTRIBUTED ", kA)));
+  // A token the timeline did not give is refused naming it.
+  EXPECT_EQ(routing_->Timeline(Op(kA), TimelineOf(id, 3, "t1.x.2")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(routing_->Timeline(Op(kA), TimelineOf(id, -1)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RoutingTest, OutOfHoursQueuesUntilTheWorkingPeriodThenOffers) {

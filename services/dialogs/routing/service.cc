@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "libs/base/clock.h"
@@ -26,6 +27,7 @@
 #include "services/dialogs/routing/distribute.h"
 #include "services/dialogs/routing/router.h"
 #include "services/dialogs/routing/sql.h"
+#include "services/dialogs/scenarios/runner.h"
 
 namespace crm::dialogs::routing {
 namespace {
@@ -52,6 +54,20 @@ void CheckPage(int32_t size, std::string_view token, std::vector<FieldViolation>
   if (!token.empty() && !IsUuid(token)) bad.push_back({"page_token", "not a token this list gave"});
 }
 int PageOf(int32_t size) { return size == 0 ? kDefaultPage : std::min(size, kMaxPage); }
+
+// T8, T9: where a timeline page stopped in each history — the last assignment id and bot transition seq.
+struct TimelineCursor {
+  int64_t assignment = 0;
+  int64_t transition = 0;
+};
+std::string TimelineToken(const TimelineCursor& c) { return absl::StrCat("t1.", c.assignment, ".", c.transition); }
+// False for a token the timeline did not give ("" = the start).
+bool ParseTimelineToken(std::string_view token, TimelineCursor* c) {
+  if (token.empty()) return true;
+  std::vector<absl::string_view> parts = absl::StrSplit(AsAbsl(token), '.');
+  return parts.size() == 3 && parts[0] == "t1" && absl::SimpleAtoi(parts[1], &c->assignment) &&
+         absl::SimpleAtoi(parts[2], &c->transition) && c->assignment >= 0 && c->transition >= 0;
+}
 
 absl::Status RequireReader(const Principal& caller) {
   if (crm::rpc::HasPermission(caller, kAdmin)) return absl::OkStatus();
@@ -171,6 +187,17 @@ v1::AssignmentKind KindOf(std::string_view k) {
   if (k == kTimedOut) return v1::ASSIGNMENT_KIND_TIMED_OUT;
   if (k == kReleased) return v1::ASSIGNMENT_KIND_RELEASED;
   return v1::ASSIGNMENT_KIND_UNSPECIFIED;
+}
+
+// A row of sql::kHistoryPage (after its id) as the API's Assignment.
+v1::Assignment AssignmentOf(const pqxx::row& r) {
+  v1::Assignment a;
+  a.set_kind(KindOf(r[1].c_str()));
+  a.set_from_user_id(r[2].c_str());
+  a.set_to_user_id(r[3].c_str());
+  a.set_by_user_id(r[4].c_str());
+  *a.mutable_time() = ToProtoTimestamp(absl::FromUnixMicros(r[5].as<int64_t>()));
+  return a;
 }
 
 absl::Status NotFound(std::string_view what, std::string_view id) {
@@ -507,34 +534,33 @@ absl::StatusOr<v1::Dialog> Routing::Release(const Principal& caller, const v1::R
   return out;
 }
 
-absl::StatusOr<v1::DialogTimeline> Routing::Timeline(const Principal& caller, std::string_view id) {
-  if (id.empty() || !IsUuid(id)) return InvalidFieldError("id", "must be a dialog id");
+absl::StatusOr<v1::DialogTimeline> Routing::Timeline(const Principal& caller, const v1::GetDialogTimelineRequest& req) {
+  std::vector<FieldViolation> bad;
+  CheckUuid("id", req.id(), true, bad);
+  if (req.page_size() < 0) bad.push_back({"page_size", "must not be negative"});
+  TimelineCursor after;
+  if (!ParseTimelineToken(req.page_token(), &after)) bad.push_back({"page_token", "not a token this list gave"});
+  if (!bad.empty()) return InvalidFieldsError(bad);
+  const int size = PageOf(req.page_size());
   if (inbox::ReadScopeOf(caller) == inbox::ReadScope::kNone) {
     CRM_RETURN_IF_ERROR(crm::rpc::RequirePermission(caller, inbox::kReadOwn));
   }
   v1::DialogTimeline out;
   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     out.Clear();
-    CRM_ASSIGN_OR_RETURN(inbox::StoredDialog d, Visible(tx, caller, id, false));
-    out.set_dialog_id(d.dialog.id());
+    CRM_ASSIGN_OR_RETURN(inbox::StoredDialog d, Visible(tx, caller, req.id(), false));
+    const std::string& id = d.dialog.id();
+    out.set_dialog_id(id);
     *out.mutable_create_time() = d.dialog.create_time();
-    absl::Time queued = absl::InfinitePast(), taken = absl::InfinitePast(), reply = absl::InfinitePast();
-    crm::pg::RecordStatement(sql::kHistory, {std::string(id)});  // the plan test's (routing_plan_test.cc)
-    for (const auto& r : crm::pg::ExecPrepared(tx, sql::kHistory, std::string(id))) {
-      v1::Assignment* a = out.add_assignments();
-      a->set_kind(KindOf(r[0].c_str()));
-      a->set_from_user_id(r[1].c_str());
-      a->set_to_user_id(r[2].c_str());
-      a->set_by_user_id(r[3].c_str());
-      const absl::Time at = absl::FromUnixMicros(r[4].as<int64_t>());
-      *a->mutable_time() = ToProtoTimestamp(at);
-      if (a->kind() == v1::ASSIGNMENT_KIND_QUEUED && queued == absl::InfinitePast()) queued = at;
-      if (!a->to_user_id().empty() && taken == absl::InfinitePast()) taken = at;
-      if (const int64_t us = r[5].as<int64_t>(); us != 0) {
-        const absl::Time t = absl::FromUnixMicros(us);
-        if (reply == absl::InfinitePast() || t < reply) reply = t;
-      }
-    }
+    // The summary: the whole dialog's, on every page.
+    crm::pg::RecordStatement(sql::kTimelineFirsts, {id});  // the plan test's (routing_plan_test.cc)
+    const pqxx::row firsts = crm::pg::ExecPrepared1(tx, sql::kTimelineFirsts, id);
+    auto time_of = [](const pqxx::field& f) {
+      const int64_t us = f.as<int64_t>();
+      return us == 0 ? absl::InfinitePast() : absl::FromUnixMicros(us);
+    };
+    const absl::Time taken = time_of(firsts[1]), reply = time_of(firsts[2]);
+    absl::Time queued = time_of(firsts[0]);
     // A dialog distributed at once was never queued: its queueing is its assignment.
     if (queued == absl::InfinitePast()) queued = taken;
     const absl::Time created = FromProtoTimestamp(d.dialog.create_time());
@@ -551,6 +577,30 @@ absl::StatusOr<v1::DialogTimeline> Routing::Timeline(const Principal& caller, st
     out.set_wait_queue_working_seconds(w1);
     out.set_wait_take_working_seconds(w2);
     out.set_first_reply_working_seconds(w3);
+    // The page: up to size + 1 of each history after the cursor, merged by time (the bot's first at a tie).
+    std::vector<std::pair<int64_t, v1::Assignment>> routed;
+    crm::pg::RecordStatement(sql::kHistoryPage, {id, absl::StrCat(after.assignment), absl::StrCat(size + 1)});
+    for (const auto& r : crm::pg::ExecPrepared(tx, sql::kHistoryPage, id, after.assignment, size + 1)) {
+      routed.emplace_back(r[0].as<int64_t>(), AssignmentOf(r));
+    }
+    CRM_ASSIGN_OR_RETURN(std::vector<v1::BotTransition> bot,
+                         scenarios::ScenarioRunner::Transitions(tx, id, after.transition, size + 1));
+    size_t i = 0, j = 0;
+    TimelineCursor at = after;
+    while (out.entries_size() < size && (i < routed.size() || j < bot.size())) {
+      v1::TimelineEntry* e = out.add_entries();
+      if (j < bot.size() && (i == routed.size() || FromProtoTimestamp(bot[j].time()) <=
+                                                         FromProtoTimestamp(routed[i].second.time()))) {
+        at.transition = bot[j].seq();
+        *e->mutable_time() = bot[j].time();
+        *e->mutable_bot_transition() = std::move(bot[j++]);
+      } else {
+        at.assignment = routed[i].first;
+        *e->mutable_time() = routed[i].second.time();
+        *e->mutable_assignment() = std::move(routed[i++].second);
+      }
+    }
+    if (i < routed.size() || j < bot.size()) out.set_next_page_token(TimelineToken(at));
     return absl::OkStatus();
   }, {.read_only = true}));
   return out;
@@ -649,7 +699,7 @@ grpc::Status RoutingServiceImpl::ReleaseDialog(grpc::ServerContext* ctx, const v
 }
 grpc::Status RoutingServiceImpl::GetDialogTimeline(grpc::ServerContext* ctx, const v1::GetDialogTimelineRequest* req,
                                                    v1::DialogTimeline* out) {
-  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.Timeline(c, req->id()); });
+  return crm::rpc::Serve(*ctx, out, [&](const Principal& c) { return routing_.Timeline(c, *req); });
 }
 grpc::Status RoutingServiceImpl::GetResponseReport(grpc::ServerContext* ctx, const v1::GetResponseReportRequest* req,
                                                    v1::ResponseReport* out) {

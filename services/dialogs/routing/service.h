@@ -9,7 +9,8 @@
 //   * RedirectDialog / ReleaseDialog: an IN_WORK dialog's responsible, or a supervisor; the target user must
 //     operate the dialog's bot (FAILED_PRECONDITION naming user_id), a group must be the bot's and have an
 //     available member (FAILED_PRECONDITION naming group_id). Version 0 = any, a stale one ABORTED.
-//   * GetDialogTimeline: whoever sees the dialog (inbox/access.h).
+//   * GetDialogTimeline: whoever sees the dialog (inbox/access.h); paged by the page rule (oldest first; the
+//     token is where the assignments and the bot's transitions (T9) stopped: "t1.<assignment id>.<seq>").
 //   * Lists: the page rule (page_size < 0 refused, 0 = 50, above 200 clamped), a keyset page_token (the last
 //     item's id: rules and groups in creation order — UUIDv7 —, operators by user id).
 #ifndef CRM_SERVICES_DIALOGS_ROUTING_SERVICE_H_
@@ -61,7 +62,9 @@ class Routing {
   absl::StatusOr<v1::BotRouting> UpdateBotRouting(const Principal& caller, const v1::UpdateBotRoutingRequest& req);
   absl::StatusOr<v1::Dialog> Redirect(const Principal& caller, const v1::RedirectDialogRequest& req);
   absl::StatusOr<v1::Dialog> Release(const Principal& caller, const v1::ReleaseDialogRequest& req);
-  absl::StatusOr<v1::DialogTimeline> Timeline(const Principal& caller, std::string_view id);
+  // T8, T9: the summary of the whole dialog and a page of its history — routing's assignments and the
+  // chat-bot's transitions merged in time order (at one instant the bot's first).
+  absl::StatusOr<v1::DialogTimeline> Timeline(const Principal& caller, const v1::GetDialogTimelineRequest& req);
   absl::StatusOr<v1::ResponseReport> Report(const Principal& caller, const v1::GetResponseReportRequest& req);
 
  private:

@@ -133,11 +133,18 @@ inline constexpr char kSetBotRouting[] =
     "ON CONFLICT (bot_id) DO UPDATE SET answer_timeout_minutes = EXCLUDED.answer_timeout_minutes, "
     "version = routing_bots.version + 1, update_time = EXCLUDED.update_time";
 
-// T8: a dialog's history, oldest first (dialog_assignments_dialog).
-inline constexpr char kHistory[] =
-    "SELECT kind, COALESCE(from_user_id::text, ''), COALESCE(to_user_id::text, ''), COALESCE(by_user_id::text, ''), "
-    CRM_ROUTING_US("time") ", COALESCE(" CRM_ROUTING_US("reply_time") ", 0) FROM dialog_assignments "
-    "WHERE dialog_id = $1::uuid ORDER BY id";
+// T8: a page of a dialog's history after assignment id $2, oldest first, at most $3 rows
+// (dialog_assignments_dialog; the timeline merges it with the bot's transitions, scenarios/sql.h).
+inline constexpr char kHistoryPage[] =
+    "SELECT id, kind, COALESCE(from_user_id::text, ''), COALESCE(to_user_id::text, ''), "
+    "COALESCE(by_user_id::text, ''), " CRM_ROUTING_US("time") " FROM dialog_assignments "
+    "WHERE dialog_id = $1::uuid AND id > $2 ORDER BY id LIMIT $3";
+// T8: the whole dialog's first queueing, first assignment to an operator and first operator reply in
+// microseconds, 0 for none (one range of dialog_assignments_dialog: a dialog has a handful of assignments).
+inline constexpr char kTimelineFirsts[] =
+    "SELECT COALESCE(min(" CRM_ROUTING_US("time") ") FILTER (WHERE kind = 'QUEUED'), 0), "
+    "COALESCE(min(" CRM_ROUTING_US("time") ") FILTER (WHERE to_user_id IS NOT NULL), 0), "
+    "COALESCE(min(" CRM_ROUTING_US("reply_time") "), 0) FROM dialog_assignments WHERE dialog_id = $1::uuid";
 // T8's report: assignments to operators in [$1, $2), of one bot ($3, '' = every bot), by operator and bot
 // (dialog_assignments_report: an index-only range scan; plan test routing_plan_test.cc).
 inline constexpr char kReport[] =

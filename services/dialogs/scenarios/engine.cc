@@ -26,18 +26,29 @@ const v1::Scenario& Pick(const v1::Scenario& current, const v1::Scenario* newest
   return newest != nullptr ? *newest : current;
 }
 
+// The key index of list name "keys[2]" in `stage`, or -1 (another list, or no such key).
+int KeyIndexOf(const v1::Stage& stage, std::string_view name) {
+  if (name.substr(0, 5) != "keys[" || name.back() != ']') return -1;
+  int i = 0;
+  if (!absl::SimpleAtoi(crm::AsAbsl(name.substr(5, name.size() - 6)), &i) || i < 0 || i >= stage.keys_size()) return -1;
+  return i;
+}
+
 // The action list `name` of `stage` ("entry", "keys[2]", "unrecognized", "exhausted", "timeout").
 const google::protobuf::RepeatedPtrField<v1::Action>* ListOf(const v1::Stage& stage, std::string_view name) {
   if (name == "entry") return &stage.entry_actions();
   if (name == "unrecognized") return &stage.unrecognized().actions();
   if (name == "exhausted") return &stage.unrecognized().exhausted_actions();
   if (name == "timeout") return &stage.reply_timeout().actions();
-  if (name.substr(0, 5) == "keys[" && name.back() == ']') {
-    int i = 0;
-    if (!absl::SimpleAtoi(crm::AsAbsl(name.substr(5, name.size() - 6)), &i) || i < 0 || i >= stage.keys_size()) return nullptr;
-    return &stage.keys(i).actions();
-  }
-  return nullptr;
+  const int i = KeyIndexOf(stage, name);
+  return i < 0 ? nullptr : &stage.keys(i).actions();
+}
+
+// T9: `s` cut to kMaxTransitionInputBytes at a character boundary.
+std::string CutInput(std::string_view s) {
+  size_t n = std::min(s.size(), kMaxTransitionInputBytes);
+  while (n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n));
 }
 
 enum class Outcome { kDone, kLeft };  // kLeft: moved, paused, finished or closed — the caller stops
@@ -59,6 +70,7 @@ class Machine {
     }
     OutOfHoursNotice();
     if (st.finished()) return std::move(out_);
+    cause_ = v1::BOT_TRANSITION_CAUSE_START;
     if (st.stage().empty()) {
       StartScenario();
       return std::move(out_);
@@ -69,11 +81,16 @@ class Machine {
       return std::move(out_);
     }
     CancelTimers();
-    const int key = MatchKey(*stage, input);
+    std::string value;
+    const int key = MatchKey(*stage, input, &value);
     const std::string at = st.stage();
+    const size_t recorded = out_.transitions.size();
     Outcome o = Outcome::kDone;
     if (key >= 0) {
       st.set_failed_attempts(0);
+      cause_ = v1::BOT_TRANSITION_CAUSE_KEY;
+      key_kind_ = stage->keys(key).kind();
+      input_ = CutInput(value);
       o = RunList(at, absl::StrCat("keys[", key, "]"), 0, false);
     } else if (input.kind() == v1::INPUT_KIND_START) {
       StartScenario();  // /start that no key takes: from the beginning
@@ -82,17 +99,21 @@ class Machine {
       st.set_failed_attempts(st.failed_attempts() + 1);
       const v1::Unrecognized& u = stage->unrecognized();
       const bool exhausted = u.attempts() > 0 && st.failed_attempts() >= u.attempts();
+      cause_ = v1::BOT_TRANSITION_CAUSE_UNRECOGNIZED;
+      attempts_ = st.failed_attempts();
       if (exhausted) st.set_failed_attempts(0);
       o = RunList(at, "unrecognized", 0, false);
       if (exhausted && o == Outcome::kDone) o = Exhausted(at);
     }
     if (o == Outcome::kDone) StayInStage(at);
+    if (out_.transitions.size() == recorded) Record(cause_, at, StageName(at), at);  // stayed in the stage
     return std::move(out_);
   }
 
  private:
   // The attempts ran out: the exhausted actions, then CLOSE when the stage says so.
   Outcome Exhausted(const std::string& at) {
+    cause_ = v1::BOT_TRANSITION_CAUSE_ATTEMPTS_EXHAUSTED;
     Outcome o = RunList(at, "exhausted", 0, false);
     if (o != Outcome::kDone) return o;
     const v1::Stage* stage = FindStage(*sc_, at);
@@ -100,7 +121,7 @@ class Machine {
     v1::Action close;
     close.set_kind(v1::ACTION_KIND_CLOSE);
     Emit(close);
-    Close();
+    Close(v1::BOT_TRANSITION_CAUSE_CLOSE);
     return Outcome::kLeft;
   }
 
@@ -111,6 +132,7 @@ class Machine {
       st.set_resume_timer(0);
       const std::string stage = st.resume_stage();
       const std::string list = st.resume_list();
+      ResumeCause(stage, list);
       Outcome o = RunList(stage, list, st.resume_index(), true);
       if (o == Outcome::kDone && list == "unrecognized" && st.failed_attempts() == 0) o = Exhausted(stage);
       if (o == Outcome::kDone) AfterList(stage, list);
@@ -119,7 +141,10 @@ class Machine {
     if (st.reply_timer() != 0 && (seq == 0 || seq == st.reply_timer())) {
       st.set_reply_timer(0);
       const std::string stage = st.stage();
+      cause_ = v1::BOT_TRANSITION_CAUSE_REPLY_TIMEOUT;
+      const size_t recorded = out_.transitions.size();
       RunList(stage, "timeout", 0, false);  // staying in the stage afterwards: the wait happened once
+      if (out_.transitions.size() == recorded) Record(cause_, stage, StageName(stage), stage);
       return;
     }
     // A stale timer (cancelled, superseded): nothing.
@@ -155,9 +180,11 @@ class Machine {
     a.set_kind(v1::ACTION_KIND_SEND_TEXT);
     a.set_text(text);
     Emit(a);
+    Record(v1::BOT_TRANSITION_CAUSE_OUT_OF_HOURS, st.stage(), StageName(st.stage()), st.stage());
   }
 
-  int MatchKey(const v1::Stage& stage, const v1::Input& input) const {
+  // The index of the key `input` matches (a text key's matching value in `*value`), or -1.
+  int MatchKey(const v1::Stage& stage, const v1::Input& input, std::string* value) const {
     v1::KeyKind want = v1::KEY_KIND_UNSPECIFIED;
     switch (input.kind()) {
       case v1::INPUT_KIND_TEXT:
@@ -179,7 +206,10 @@ class Machine {
       if (k.kind() != want) continue;
       if (want != v1::KEY_KIND_TEXT) return i;
       for (const std::string& v : k.values()) {
-        if (NormalizeKey(v) == text) return i;
+        if (NormalizeKey(v) == text) {
+          *value = v;
+          return i;
+        }
       }
     }
     return -1;
@@ -218,8 +248,10 @@ class Machine {
           if (a.finish()) Finish(a.keep_status());  // «Завершить после действия»: after the stage's entry
           return Outcome::kLeft;
         case v1::ACTION_KIND_CLOSE:
+          Close(v1::BOT_TRANSITION_CAUSE_CLOSE);
+          return Outcome::kLeft;
         case v1::ACTION_KIND_MARK_SPAM:
-          Close();
+          Close(v1::BOT_TRANSITION_CAUSE_SPAM);
           return Outcome::kLeft;
         case v1::ACTION_KIND_FINISH:
           Finish(a.keep_status(), /*emit=*/false);
@@ -260,6 +292,8 @@ class Machine {
       Finish(false);
       return;
     }
+    const std::string from = st.stage();
+    const std::string from_name = StageName(from);  // in the version the dialog leaves
     if (newest_ != nullptr && newest_->version() != sc_->version() && FindStage(*newest_, code) != nullptr) {
       sc_ = newest_;
       st.set_scenario_version(sc_->version());
@@ -270,6 +304,12 @@ class Machine {
       return;
     }
     CancelTimers();
+    Record(cause_, from, from_name, code);
+    // The stage's own entry actions move on for themselves.
+    cause_ = v1::BOT_TRANSITION_CAUSE_GO_TO_STAGE;
+    key_kind_ = v1::KEY_KIND_UNSPECIFIED;
+    input_.clear();
+    attempts_ = 0;
     st.set_stage(code);
     st.set_failed_attempts(0);
     st.set_transitions(st.transitions() + 1);
@@ -314,6 +354,7 @@ class Machine {
   void Finish(bool keep_status, bool emit = true) {
     v1::ScenarioState& st = out_.state;
     if (st.finished()) return;
+    Record(v1::BOT_TRANSITION_CAUSE_FINISH, st.stage(), StageName(st.stage()), "");
     CancelTimers();
     st.set_finished(true);
     if (emit) {
@@ -324,8 +365,10 @@ class Machine {
     }
   }
 
-  void Close() {
+  // `cause`: CLOSE or SPAM.
+  void Close(v1::BotTransitionCause cause) {
     v1::ScenarioState& st = out_.state;
+    Record(cause, st.stage(), StageName(st.stage()), "");
     CancelTimers();
     st.set_finished(true);
     st.set_closed(true);
@@ -338,11 +381,57 @@ class Machine {
     }
   }
 
+  // T9: the cause of a paused list's moves when it resumes.
+  void ResumeCause(const std::string& code, const std::string& list) {
+    if (list == "entry") {
+      cause_ = v1::BOT_TRANSITION_CAUSE_GO_TO_STAGE;
+    } else if (list == "unrecognized") {
+      cause_ = v1::BOT_TRANSITION_CAUSE_UNRECOGNIZED;
+    } else if (list == "exhausted") {
+      cause_ = v1::BOT_TRANSITION_CAUSE_ATTEMPTS_EXHAUSTED;
+    } else if (list == "timeout") {
+      cause_ = v1::BOT_TRANSITION_CAUSE_REPLY_TIMEOUT;
+    } else if (const v1::Stage* stage = FindStage(*sc_, code); stage != nullptr && KeyIndexOf(*stage, list) >= 0) {
+      cause_ = v1::BOT_TRANSITION_CAUSE_KEY;
+      key_kind_ = stage->keys(KeyIndexOf(*stage, list)).kind();
+    }
+  }
+
+  std::string StageName(const std::string& code) const {
+    const v1::Stage* stage = code.empty() ? nullptr : FindStage(*sc_, code);
+    return stage != nullptr ? stage->name() : std::string();
+  }
+
+  // T9: appends the next BotTransition (numbered on from state.history_seq) with this input's context.
+  void Record(v1::BotTransitionCause cause, const std::string& from, const std::string& from_name,
+              const std::string& to) {
+    v1::ScenarioState& st = out_.state;
+    st.set_history_seq(st.history_seq() + 1);
+    v1::BotTransition& t = out_.transitions.emplace_back();
+    t.set_seq(st.history_seq());
+    t.set_scenario_id(sc_->id());
+    t.set_scenario_version(sc_->version());
+    t.set_from_stage(from);
+    t.set_from_stage_name(from_name);
+    t.set_to_stage(to);
+    t.set_to_stage_name(StageName(to));
+    t.set_cause(cause);
+    t.set_key_kind(key_kind_);
+    t.set_input(input_);
+    t.set_failed_attempts(attempts_);
+    *t.mutable_time() = ToProto(env_.now);
+  }
+
   const v1::Scenario* sc_;
   const v1::Scenario* newest_;
   StepEnv env_;
   StepResult out_;
   int entries_ = 0;
+  // T9: what the running list runs for — the cause of the transitions it makes — and the input behind it.
+  v1::BotTransitionCause cause_ = v1::BOT_TRANSITION_CAUSE_UNSPECIFIED;
+  v1::KeyKind key_kind_ = v1::KEY_KIND_UNSPECIFIED;
+  std::string input_;  // a text key's matching value, cut
+  int attempts_ = 0;   // the unrecognised inputs counted with this one
 };
 
 // Appends the UTF-8 of code point `cp`.
@@ -427,6 +516,7 @@ v1::DryRunScenarioResponse DryRun(const v1::Scenario& scenario, const std::vecto
     StepResult r = Step(scenario, nullptr, state, input, env, 0);
     apply_timers(r);
     for (v1::Action& a : r.actions) *step.add_actions() = std::move(a);
+    for (v1::BotTransition& t : r.transitions) *step.add_transitions() = std::move(t);
     state = std::move(r.state);
     // Paused actions: resumed at their due, right after the input that paused them.
     for (int guard = 0; state.resume_timer() != 0 && guard < 1000; ++guard) {
@@ -437,6 +527,7 @@ v1::DryRunScenarioResponse DryRun(const v1::Scenario& scenario, const std::vecto
       StepResult next = Step(scenario, nullptr, state, timer, env, state.resume_timer());
       apply_timers(next);
       for (v1::Action& a : next.actions) *step.add_actions() = std::move(a);
+      for (v1::BotTransition& t : next.transitions) *step.add_transitions() = std::move(t);
       state = std::move(next.state);
     }
     step.set_stage_after(state.stage());

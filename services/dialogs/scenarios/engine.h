@@ -25,6 +25,12 @@
 //     newest version when that version has the stage.
 //   - At most kMaxStageEntriesPerStep stage entries per step (validation refuses go-to cycles without
 //     input; this bounds anything else): past it the bot's part ends (FINISH) and `bounded` is set.
+//   - T9, the bot's history: each step names what it did as BotTransitions (scenarios.proto), numbered on
+//     from state.history_seq — an entry per stage entered (cause START, KEY, UNRECOGNIZED,
+//     ATTEMPTS_EXHAUSTED, REPLY_TIMEOUT for what ran the list, GO_TO_STAGE for a stage's own entry actions,
+//     or a resumed paused list's cause) and per leaving (FINISH, CLOSE, SPAM: to_stage ""); an input or a
+//     waiting timeout that left the dialog in its stage gives one entry from = to; the out-of-hours notice
+//     gives OUT_OF_HOURS (from = to). A resumed paused list that did not move gives none, a stale timer none.
 //
 // Example:
 //   StepResult r = Step(version, &newest, state, input, {.now = now, .in_working_hours = true});
@@ -47,6 +53,8 @@ namespace crm::dialogs::scenarios {
 namespace v1 = ::crm::dialogs::v1;
 
 inline constexpr int kMaxStageEntriesPerStep = 16;
+// T9: a key's value kept in a BotTransition is cut to this many bytes (at a character boundary).
+inline constexpr size_t kMaxTransitionInputBytes = 64;
 
 // "Now" as the engine sees it.
 struct StepEnv {
@@ -74,6 +82,7 @@ struct StepResult {
   std::vector<v1::Action> actions;
   v1::ScenarioState state;
   std::vector<TimerOp> timers;
+  std::vector<v1::BotTransition> transitions;  // T9: in order, seq and time (env.now) set
   bool bounded = false;  // kMaxStageEntriesPerStep was reached
 };
 

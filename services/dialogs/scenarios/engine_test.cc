@@ -108,6 +108,9 @@ class Dialog {
   void Advance(absl::Duration d) { now_ += d; }
   absl::Time now() const { return now_; }
   const std::vector<v1::Action>& last() const { return last_; }
+  // T9: every transition so far as "CAUSE from>to", with ":input" for a key's value and "#n" for failed
+  // attempts; the seq numbers checked to run 1, 2, ...
+  std::vector<std::string> history() const { return history_; }
 
  private:
   std::vector<std::string> Apply(StepResult r) {
@@ -120,6 +123,16 @@ class Dialog {
         pending_.erase(t.seq);
       }
     }
+    for (const v1::BotTransition& t : r.transitions) {
+      EXPECT_EQ(t.seq(), static_cast<int64_t>(history_.size()) + 1);
+      EXPECT_EQ(t.time().seconds(), absl::ToUnixSeconds(now_));
+      std::string h = absl::StrCat(v1::BotTransitionCause_Name(t.cause()).substr(21), " ", t.from_stage(), ">",
+                                   t.to_stage());
+      if (!t.input().empty()) absl::StrAppend(&h, ":", t.input());
+      if (t.failed_attempts() != 0) absl::StrAppend(&h, "#", t.failed_attempts());
+      history_.push_back(std::move(h));
+    }
+    EXPECT_EQ(r.state.history_seq(), static_cast<int64_t>(history_.size()));
     state_ = r.state;
     last_ = r.actions;
     return Show(r.actions);
@@ -131,6 +144,7 @@ class Dialog {
   std::map<int64_t, absl::Time> pending_;
   absl::Time now_ = kT0;
   std::vector<v1::Action> last_;
+  std::vector<std::string> history_;
 };
 
 const char kGreeting[] = "SEND_TEXT:Здравствуйте! Вас приветствует отдел продаж. Мы поможем с выбором квартиры, ипотекой и сервисом.";
@@ -210,6 +224,27 @@ TEST(EngineSeedFlowTest, PhoneStageTwoAttemptsThenTheMenu) {
   EXPECT_EQ(d.state().failed_attempts(), 0);
 }
 
+// T9: each step names its transitions and their causes (the runner stores them, the timeline shows them).
+TEST(EngineHistoryTest, T9TheSeedsFlowNamesEachTransitionsCause) {
+  v1::Scenario s = DemoScenario();
+  Dialog d(s);
+  d.Send(Start());
+  d.Send(Text("89990001122"));  // not the contact button: attempt 1 of 2
+  d.Send(Text("не хочу"));      // attempt 2: the exhausted actions go to the menu
+  d.Send(Text("  ИПОТЕКА "));
+  d.Send(Text("Здравствуйте, есть вопрос"));  // the operators' dialog: nothing
+  EXPECT_THAT(d.history(), ElementsAre("START >000000001", "UNRECOGNIZED 000000001>000000001#1",
+                                       "ATTEMPTS_EXHAUSTED 000000001>000000008#2",
+                                       "KEY 000000008>000000009:Ипотека", "FINISH 000000009>"));
+
+  Dialog e(s);
+  e.Send(Contact(), /*working=*/false);  // out of hours: the notice, then the first stage
+  e.Send(Contact());
+  e.FireReply();
+  EXPECT_THAT(e.history(), ElementsAre("OUT_OF_HOURS >", "START >000000001", "KEY 000000001>000000008",
+                                       "REPLY_TIMEOUT 000000008>000000009", "FINISH 000000009>"));
+}
+
 TEST(EngineTest, StartWithoutAStartKeyRestartsTheScenario) {
   v1::Scenario s = DemoScenario();
   Dialog d(s);
@@ -283,6 +318,41 @@ TEST(EngineTest, AClientInputSupersedesPausedActions) {
   EXPECT_THAT(d.Fire(resume), IsEmpty());
   EXPECT_THAT(d.Send(Text("DONE")), ElementsAre("SET_PROJECT", "FINISH:keep"));
   EXPECT_TRUE(d.state().finished());
+}
+
+// T9: a key's value is kept cut to 64 bytes at a character boundary (a 2-byte Cyrillic letter is not split).
+TEST(EngineHistoryTest, T9AKeysValueIsCutAtACharacterBoundary) {
+  std::string value = "a";
+  for (int i = 0; i < 40; ++i) value += "я";  // 81 bytes
+  v1::Scenario s = Parse(absl::StrCat(R"pb(bot_id: "b" name: "long" stages { code: "A" name: "A" first: true
+      wait_for_reply: true keys { kind: KEY_KIND_TEXT values: ")pb", value, R"pb(" actions { kind: ACTION_KIND_CLOSE } } })pb"));
+  Dialog d(s);
+  d.Send(Text("hi"));
+  d.Send(Text(value));
+  ASSERT_EQ(d.history().size(), 2u);
+  EXPECT_EQ(d.history()[1], absl::StrCat("CLOSE A>:", value.substr(0, 63)));  // "a" + 31 letters
+}
+
+// T9: staying, leaving by a key's «finish», closing after the attempts and spam are each recorded.
+TEST(EngineHistoryTest, T9StayingLeavingClosingAndSpamAreRecorded) {
+  v1::Scenario s = Parse(kPaused);
+  Dialog d(s);
+  d.Send(Text("hi"));
+  d.FireReply();  // the wait ran out, the stage stays
+  d.Send(Text("x"));
+  d.Send(Text("y"));  // attempts used up: bye, close
+  EXPECT_THAT(d.history(), ElementsAre("START >A", "REPLY_TIMEOUT A>A", "UNRECOGNIZED A>A#1", "CLOSE A>#2"));
+
+  Dialog e(s);
+  e.Send(Text("hi"));
+  e.Send(Text("go"));
+  e.Send(Text("done"));  // a key's action with «finish»
+  EXPECT_THAT(e.history(), ElementsAre("START >A", "KEY A>B:go", "FINISH B>:done"));
+
+  Dialog f(s);
+  f.Send(Text("hi"));
+  f.Send(Text("spam"));
+  EXPECT_THAT(f.history(), ElementsAre("START >A", "SPAM A>:spam"));
 }
 
 TEST(EngineTest, AttemptsRunOutThenExhaustedActionsAndClose) {
@@ -442,6 +512,12 @@ TEST(DryRunTest, TheSeedsFlowTranscript) {
   EXPECT_EQ(r.steps(2).stage_after(), kStageWaiting);
   EXPECT_TRUE(r.steps(2).finished());
   EXPECT_EQ(r.steps(2).actions(0).topic(), "Обращение в сервисную службу");
+  // T9: each step's transitions as the runner would record them.
+  ASSERT_EQ(r.steps(2).transitions_size(), 2);
+  EXPECT_EQ(r.steps(2).transitions(0).cause(), v1::BOT_TRANSITION_CAUSE_KEY);
+  EXPECT_EQ(r.steps(2).transitions(0).input(), "Обращение в сервисную службу");
+  EXPECT_EQ(r.steps(2).transitions(1).cause(), v1::BOT_TRANSITION_CAUSE_FINISH);
+  EXPECT_EQ(r.steps(2).transitions(1).seq(), 4);
   // A timeout input: the client stays silent in the menu.
   v1::DryRunScenarioResponse t = DryRun(DemoScenario(), {Start(), Contact(), Timeout()}, kT0, false, "");
   EXPECT_EQ(t.steps(2).actions(0).topic(), "Обращения к ГПП");

@@ -20,19 +20,37 @@
 #include "libs/timers/timers.h"
 #include "services/dialogs/scenarios/engine.h"
 #include "services/dialogs/scenarios/spam.h"
+#include "services/dialogs/scenarios/sql.h"
 #include "services/dialogs/scenarios/store.h"
 
 namespace crm::dialogs::scenarios {
 namespace {
 
-constexpr char kLockState[] =
-    "SELECT state, bot_id, client_key, private_chat FROM scenario_states WHERE dialog_id = $1 FOR UPDATE";
-constexpr char kReadState[] = "SELECT state FROM scenario_states WHERE dialog_id = $1";
-constexpr char kUpsertState[] =
-    "INSERT INTO scenario_states (dialog_id, bot_id, client_key, private_chat, scenario_id, version, stage, "
-    "finished, state, update_time) VALUES ($1, $2, $3, $4, $5::uuid, $6, $7, $8, $9, $10::timestamptz) "
-    "ON CONFLICT (dialog_id) DO UPDATE SET version = EXCLUDED.version, stage = EXCLUDED.stage, "
-    "finished = EXCLUDED.finished, state = EXCLUDED.state, update_time = EXCLUDED.update_time";
+using sql::kLockState;
+using sql::kReadState;
+using sql::kUpsertState;
+
+constexpr char kCausePrefix[] = "BOT_TRANSITION_CAUSE_";
+constexpr char kKeyKindPrefix[] = "KEY_KIND_";
+
+// T9: enum values as scenario_transitions keeps them (the name without its prefix; '' = unspecified).
+template <typename Enum>
+std::string ShortName(const std::string& full, std::string_view prefix, Enum value) {
+  if (value == Enum{}) return "";
+  return full.substr(prefix.size());
+}
+
+absl::Status RecordTransitions(pqxx::transaction_base& tx, const std::string& dialog_id,
+                               const std::vector<v1::BotTransition>& transitions) {
+  for (const v1::BotTransition& t : transitions) {
+    crm::pg::ExecPrepared(tx, sql::kInsertTransition, dialog_id, t.seq(), t.scenario_id(), t.scenario_version(),
+                          t.from_stage(), t.from_stage_name(), t.to_stage(), t.to_stage_name(),
+                          ShortName(v1::BotTransitionCause_Name(t.cause()), kCausePrefix, t.cause()),
+                          ShortName(v1::KeyKind_Name(t.key_kind()), kKeyKindPrefix, t.key_kind()), t.input(),
+                          t.failed_attempts(), FormatRfc3339Utc(FromProtoTimestamp(t.time())));
+  }
+  return absl::OkStatus();
+}
 
 std::string TimerKey(std::string_view dialog_id, int64_t seq) {
   return absl::StrCat(kTimerKind, ":", AsAbsl(dialog_id), ":", seq);
@@ -136,6 +154,7 @@ absl::StatusOr<std::vector<v1::Action>> ScenarioRunner::Run(pqxx::transaction_ba
       CRM_RETURN_IF_ERROR(SpamList::Add(tx, dialog.bot_id, dialog.client_key, dialog.dialog_id, now));
     }
   }
+  CRM_RETURN_IF_ERROR(RecordTransitions(tx, dialog.dialog_id, r.transitions));  // T9, with the state
   const std::string body = r.state.SerializeAsString();
   crm::pg::ExecPrepared(tx, kUpsertState, dialog.dialog_id, dialog.bot_id, dialog.client_key, dialog.private_chat,
                         r.state.scenario_id(), r.state.scenario_version(), r.state.stage(), r.state.finished(),
@@ -170,6 +189,38 @@ absl::StatusOr<std::optional<v1::ScenarioState>> ScenarioRunner::State(pqxx::tra
   if (r.empty()) return std::optional<v1::ScenarioState>();
   CRM_ASSIGN_OR_RETURN(v1::ScenarioState s, ParseState(r[0][0]));
   return std::optional<v1::ScenarioState>(std::move(s));
+}
+
+absl::StatusOr<std::vector<v1::BotTransition>> ScenarioRunner::Transitions(pqxx::transaction_base& tx,
+                                                                         std::string_view dialog_id,
+                                                                         int64_t after_seq, int limit) {
+  std::vector<v1::BotTransition> out;
+  crm::pg::RecordStatement(sql::kTransitionsOfDialog, {std::string(dialog_id), std::to_string(after_seq),
+                                                       std::to_string(limit)});
+  for (const auto& r : crm::pg::ExecPrepared(tx, sql::kTransitionsOfDialog, std::string(dialog_id), after_seq, limit)) {
+    v1::BotTransition& t = out.emplace_back();
+    t.set_seq(r[0].as<int64_t>());
+    t.set_scenario_id(r[1].c_str());
+    t.set_scenario_version(r[2].as<int64_t>());
+    t.set_from_stage(r[3].c_str());
+    t.set_from_stage_name(r[4].c_str());
+    t.set_to_stage(r[5].c_str());
+    t.set_to_stage_name(r[6].c_str());
+    v1::BotTransitionCause cause = v1::BOT_TRANSITION_CAUSE_UNSPECIFIED;
+    if (!v1::BotTransitionCause_Parse(absl::StrCat(kCausePrefix, r[7].c_str()), &cause)) {
+      return absl::DataLossError(absl::StrCat("a stored transition cause is unknown: ", r[7].c_str()));
+    }
+    t.set_cause(cause);
+    v1::KeyKind kind = v1::KEY_KIND_UNSPECIFIED;
+    if (*r[8].c_str() != '\0' && !v1::KeyKind_Parse(absl::StrCat(kKeyKindPrefix, r[8].c_str()), &kind)) {
+      return absl::DataLossError(absl::StrCat("a stored transition key kind is unknown: ", r[8].c_str()));
+    }
+    t.set_key_kind(kind);
+    t.set_input(r[9].c_str());
+    t.set_failed_attempts(r[10].as<int>());
+    *t.mutable_time() = ToProtoTimestamp(absl::FromUnixMicros(r[11].as<int64_t>()));
+  }
+  return out;
 }
 
 absl::StatusOr<bool> ScenarioRunner::IsSpam(pqxx::transaction_base& tx, std::string_view bot_id,

@@ -14,6 +14,9 @@
 //     A client on the bot's spam list gets no actions (the inbox should not open a dialog for them:
 //     IsSpam). Throws nothing; errors are statuses, and the caller rolls back.
 //   - MARK_SPAM puts (bot, client) on the spam list in the same transaction.
+//   - T9: every BotTransition the step makes (engine.h: stage entered or left, with its cause) is appended
+//     to the dialog's history (scenario_transitions) in the same transaction as the state: a rolled-back
+//     step leaves no entry. Transitions(...) reads the history back a page at a time.
 //   - Outside a private chat request_contact cannot work (Telegram): REQUEST_PHONE becomes SEND_TEXT with
 //     its text, and request_contact is cleared on menu buttons.
 //   - Out of hours (T4): the BOT's week schedule and out-of-hours text (services/dialogs/hours.h), read
@@ -36,6 +39,7 @@
 #ifndef CRM_SERVICES_DIALOGS_SCENARIOS_RUNNER_H_
 #define CRM_SERVICES_DIALOGS_SCENARIOS_RUNNER_H_
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -98,6 +102,11 @@ class ScenarioRunner {
   // The dialog's state, nullopt when the scenario has not started for it.
   static absl::StatusOr<std::optional<v1::ScenarioState>> State(pqxx::transaction_base& tx,
                                                                std::string_view dialog_id);
+  // T9: the dialog's transitions with seq > `after_seq`, oldest first, at most `limit` (index-backed: the
+  // primary key (dialog_id, seq)).
+  static absl::StatusOr<std::vector<v1::BotTransition>> Transitions(pqxx::transaction_base& tx,
+                                                                    std::string_view dialog_id, int64_t after_seq,
+                                                                    int limit);
   // Whether `client_key` is on `bot_id`'s spam list.
   static absl::StatusOr<bool> IsSpam(pqxx::transaction_base& tx, std::string_view bot_id,
                                      std::string_view client_key);

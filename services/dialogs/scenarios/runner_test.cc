@@ -157,6 +157,54 @@ TEST_F(ScenarioRunnerTest, TheSeedsFlowInTheInboxsTransactions) {
   EXPECT_THAT(Input(kDialog, Text("ещё вопрос")), IsEmpty());
 }
 
+// T9: every transition is stored with the step (the same transaction as the state): one rolled back leaves
+// neither its state nor its entry; read back in order, a page at a time after a seq.
+TEST_F(ScenarioRunnerTest, T9TransitionsCommitWithTheStepAndARolledBackOneLeavesNoEntry) {
+  auto history = [this](int64_t after, int limit) {
+    std::vector<std::string> out;
+    absl::Status s = crm::pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+      out.clear();
+      CRM_ASSIGN_OR_RETURN(std::vector<v1::BotTransition> got, ScenarioRunner::Transitions(tx, "d1", after, limit));
+      for (const v1::BotTransition& t : got) {
+        out.push_back(absl::StrCat(t.seq(), " ", v1::BotTransitionCause_Name(t.cause()), " ", t.from_stage(), ">",
+                                   t.to_stage(), " ", t.to_stage_name(), " ", v1::KeyKind_Name(t.key_kind()), " '",
+                                   t.input(), "' v", t.scenario_version(), " @", t.time().seconds()));
+      }
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  };
+  const int64_t t0 = absl::ToUnixSeconds(kMonday12);
+  Input(kDialog, Start());
+  EXPECT_THAT(history(0, 50), ElementsAre(absl::StrCat("1 BOT_TRANSITION_CAUSE_START >000000001 Приветствие и ",
+                                                       "запрос телефона KEY_KIND_UNSPECIFIED '' v1 @", t0)));
+  // The contact's step fails after the runner stepped (the inbox's transaction rolls back): nothing stays.
+  clock_.Advance(absl::Minutes(1));
+  absl::Status failed = crm::pg::InTransaction(*pool_, [&](pqxx::work& tx) -> absl::Status {
+    CRM_RETURN_IF_ERROR(runner_->OnInput(tx, kDialog, Contact()).status());
+    return absl::InternalError("the inbox failed after the runner stepped");
+  });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(db_->Count("SELECT count(*) FROM scenario_transitions WHERE dialog_id = 'd1'"), 1);
+  EXPECT_EQ(State("d1").stage(), kStageGreeting);
+  EXPECT_EQ(State("d1").history_seq(), 1);
+  // Again, committed: the key, then the menu's «Ипотека», then the end of the bot's part.
+  Input(kDialog, Contact());
+  clock_.Advance(absl::Minutes(1));
+  Input(kDialog, Text("ипотека"));
+  EXPECT_THAT(history(1, 50),
+              ElementsAre(absl::StrCat("2 BOT_TRANSITION_CAUSE_KEY 000000001>000000008 Выбор темы обращения "
+                                       "KEY_KIND_CONTACT '' v1 @", t0 + 60),
+                          absl::StrCat("3 BOT_TRANSITION_CAUSE_KEY 000000008>000000009 Сообщение ожидания ответа "
+                                       "KEY_KIND_TEXT 'Ипотека' v1 @", t0 + 120),
+                          absl::StrCat("4 BOT_TRANSITION_CAUSE_FINISH 000000009>  KEY_KIND_UNSPECIFIED '' v1 @",
+                                       t0 + 120)));
+  const std::vector<std::string> page = history(2, 1);  // a page: at most `limit` after `after`
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].substr(0, 2), "3 ");
+}
+
 TEST_F(ScenarioRunnerTest, AWaitingTimeoutFiresOnceAcrossTwoTimerLoops) {
   Input(kDialog, Start());
   Input(kDialog, Contact());

@@ -1,5 +1,5 @@
 // File: services/dialogs/scenarios/scenarios_testing.h
-// A throwaway database migrated as dialogs migrates it (events, timers, scenarios), for the pg tests.
+// A throwaway database migrated as crm-dialogs migrates it (migrations.h AllMigrations), for the pg tests.
 #ifndef CRM_SERVICES_DIALOGS_SCENARIOS_SCENARIOS_TESTING_H_
 #define CRM_SERVICES_DIALOGS_SCENARIOS_SCENARIOS_TESTING_H_
 
@@ -7,11 +7,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
-#include "libs/timers/timers.h"
+#include "services/dialogs/migrations.h"
 #include "services/dialogs/scenarios/wire.h"
 
 namespace crm::dialogs::scenarios {
@@ -22,10 +21,7 @@ class ScenariosDbTest : public ::testing::Test {
     auto db = crm::pg::testing::TempDatabase::Create("dialogs_scenarios");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    std::vector<crm::pg::Migration> all = crm::EventsMigrations();
-    all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
-    all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
-    auto migrated = crm::pg::Migrate(db_->dsn(), all);
+    auto migrated = crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations());
     ASSERT_TRUE(migrated.ok()) << migrated.status();
     auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 4});
     ASSERT_TRUE(pool.ok()) << pool.status();
