@@ -28,7 +28,7 @@ void AddNodes(const nlohmann::json& plan, std::vector<PlanNode>& out) {
 
 nlohmann::json ExplainStatement(pqxx::transaction_base& tx, const StatementRecorder::Statement& st, PlanKind kind,
                                 bool analyze) {
-  const std::string explain = analyze ? "EXPLAIN (ANALYZE, FORMAT JSON) " : "EXPLAIN (FORMAT JSON) ";
+  const std::string explain = analyze ? "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " : "EXPLAIN (FORMAT JSON) ";
   if (kind == PlanKind::kForValues) {
     return nlohmann::json::parse(
         tx.exec_params(explain + st.sql, pqxx::prepare::make_dynamic_params(st.params))[0][0].as<std::string>());
@@ -72,6 +72,12 @@ int ExpectNoSeqScan(const std::string& dsn, const std::vector<StatementRecorder:
       const nlohmann::json explained = ExplainStatement(tx, st, kind, analyze);
       const std::string where = absl::StrCat(expect.what, kind == PlanKind::kForValues ? " (plan for its values)"
                                                                                         : " (generic plan)");
+      if (analyze && expect.max_buffers) {
+        const nlohmann::json& root = explained.at(0).at("Plan");
+        const double buffers = root.value("Shared Hit Blocks", 0.0) + root.value("Shared Read Blocks", 0.0);
+        EXPECT_LE(buffers, *expect.max_buffers) << where << ": shared buffers\n" << st.sql << "\nplan: "
+                                                << explained.dump(1);
+      }
       for (const PlanNode& n : PlanNodes(explained)) {
         if (expect.reading.empty() ? expect.tables.contains(n.relation) : n.relation == expect.reading) {
           reads = true;

@@ -36,8 +36,8 @@ namespace crm::pg::testing {
 // generic plan a prepared statement may settle on after five executions.
 enum class PlanKind { kForValues, kGeneric };
 
-// The output of EXPLAIN (FORMAT JSON) — or EXPLAIN (ANALYZE, FORMAT JSON) when `analyze` (which runs the
-// statement: use a transaction that is not committed) — of `st` in `tx` as `kind` says (the generic plan
+// The output of EXPLAIN (FORMAT JSON) — or EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) when `analyze` (which runs
+// the statement: use a transaction that is not committed) — of `st` in `tx` as `kind` says (the generic plan
 // through PREPARE and EXPLAIN EXECUTE with the values as quoted literals, under SET LOCAL plan_cache_mode =
 // force_generic_plan, restored afterwards; the prepared statement is deallocated). The JSON array
 // PostgreSQL returns: the plan is result[0]["Plan"]. Throws what libpqxx throws.
@@ -71,6 +71,9 @@ struct PlanExpectations {
   // When set (instead of max_removed_rows): no node on one of `tables` throws away more than this share
   // of the relation's rows (pg_class.reltuples).
   std::optional<double> max_removed_share;
+  // When set: no ANALYZEd plan touches more shared buffers than this (hit + read over the whole run, as
+  // EXPLAIN (ANALYZE, BUFFERS) counts them): what a page of a list costs, whatever the planner guessed.
+  std::optional<double> max_buffers;
   // EXPLAIN the plan for the values / the generic plan with ANALYZE (running the statement; rolled back).
   bool analyze = false;
   bool analyze_generic = false;

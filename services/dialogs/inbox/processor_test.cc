@@ -154,10 +154,12 @@ class InboxTest : public crm::deals::fixture::ServiceTest {
   }
 
   // identity's UserCreated (version 1) or UserUpdated as the consumer hands it to users.h.
-  void ApplyUser(const std::string& id, const std::string& name, int64_t version) {
+  void ApplyUser(const std::string& id, const std::string& name, int64_t version,
+                 const std::string& supervisor = "") {
     crm::identity::v1::User u;
     u.set_id(id);
     u.set_full_name(name);
+    u.set_supervisor_id(supervisor);
     u.set_active(true);
     u.set_version(version);
     crm::events::v1::Envelope e;
@@ -176,6 +178,20 @@ class InboxTest : public crm::deals::fixture::ServiceTest {
     ASSERT_TRUE(crm::pg::InTransaction(*dpool_, [&](pqxx::work& tx) -> absl::Status {
                   return ApplyUserEvent(tx, {.envelope = e, .topic = topic, .partition = 0, .offset = version});
                 }).ok());
+  }
+
+  // dialog_teams (the team scope's lists) holds exactly one row per (team in team_ids, dialog) with the
+  // dialog's listed columns, whoever wrote the dialog.
+  void ExpectDialogTeamsInStep() {
+    constexpr char kProjection[] =
+        "SELECT DISTINCT t, d.number, d.closed, d.status, d.bot_id, d.project, d.topic, d.responsible_id, "
+        "d.client_id FROM dialogs d CROSS JOIN LATERAL unnest(d.team_ids) t";
+    constexpr char kSide[] =
+        "SELECT team_id, number, closed, status, bot_id, project, topic, responsible_id, client_id "
+        "FROM dialog_teams";
+    EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM ((", kProjection, " EXCEPT ", kSide, ") UNION ALL (", kSide,
+                                 " EXCEPT ", kProjection, ")) x")),
+              0);
   }
 
   std::string MustClient(const std::string& name, const std::string& phone) {
@@ -546,6 +562,85 @@ TEST_F(InboxTest, VisibilityFollowsResponsibleQueueAndTeam) {
   send.set_dialog_id(d.id());
   send.set_text("Ответ");
   EXPECT_TRUE(inbox_->SendMessage(Supervisor(), send, "").ok());  // a supervisor may
+}
+
+// T6: a supervisor sees their subordinates' dialogs by identity's link (User.supervisor_id), sharing no team:
+// in lists and one by one, and answers them; another supervisor does not; the link moves with UserUpdated.
+TEST_F(InboxTest, T6SupervisorSeesTheDialogsOfTheUsersNamingThem) {
+  constexpr char kBoss[] = "01930000-0000-7000-8000-0000000000e4";
+  constexpr char kOtherBoss[] = "01930000-0000-7000-8000-0000000000e5";
+  const std::vector<std::string> perms = {"dialogs.read.own", "dialogs.operate", "dialogs.supervise"};
+  const Principal boss = User(kBoss, perms), other_boss = User(kOtherBoss, perms);
+  ApplyUser(kOperator1, "Ольга", 1, kBoss);
+  v1::Dialog d = ToQueue();
+  ASSERT_TRUE(inbox_->TakeDialog(Operator(kOperator1), d.id()).ok());
+  const auto listed = [&](const Principal& who) {
+    auto list = inbox_->ListDialogs(who, v1::ListDialogsRequest());
+    EXPECT_TRUE(list.ok()) << list.status();
+    std::vector<std::string> ids;
+    if (list.ok()) {
+      for (const v1::Dialog& x : list->dialogs()) ids.push_back(x.id());
+    }
+    return ids;
+  };
+  const std::vector<std::string> just_d = {d.id()};
+  // «Взять в работу»: the other operator loses it, the operator's supervisor (by the link) keeps it.
+  EXPECT_EQ(inbox_->GetDialog(Operator(kOperator2), d.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(inbox_->GetDialog(boss, d.id()).ok());
+  EXPECT_EQ(listed(boss), just_d);
+  EXPECT_EQ(inbox_->GetDialog(other_boss, d.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(listed(other_boss).empty());
+  v1::SendMessageRequest send;
+  send.set_dialog_id(d.id());
+  send.set_text("Здравствуйте, я руководитель Ольги");
+  EXPECT_TRUE(inbox_->SendMessage(boss, send, "").ok());
+  EXPECT_EQ(inbox_->SendMessage(other_boss, send, "").status().code(), absl::StatusCode::kNotFound);
+  v1::SetDialogStatusRequest done;
+  done.set_id(d.id());
+  done.set_status(v1::DIALOG_STATUS_PROCESSED);
+  EXPECT_EQ(inbox_->SetDialogStatus(other_boss, done).status().code(), absl::StatusCode::kNotFound);
+
+  // The operator moves to another supervisor: the dialogs go with them.
+  ApplyUser(kOperator1, "Ольга", 2, kOtherBoss);
+  EXPECT_EQ(inbox_->GetDialog(boss, d.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(listed(boss).empty());
+  EXPECT_TRUE(inbox_->GetDialog(other_boss, d.id()).ok());
+  EXPECT_EQ(listed(other_boss), just_d);
+  EXPECT_TRUE(inbox_->SetDialogStatus(other_boss, done).ok());
+  ApplyUser(kOperator1, "Ольга", 1, kBoss);  // an older version changes nothing
+  EXPECT_EQ(inbox_->GetDialog(boss, d.id()).status().code(), absl::StatusCode::kNotFound);
+  // Without dialogs.supervise the link shows nothing.
+  EXPECT_EQ(inbox_->GetDialog(User(kOtherBoss, {"dialogs.read.own"}), d.id()).status().code(),
+            absl::StatusCode::kNotFound);
+  ExpectDialogTeamsInStep();
+}
+
+// The team scope's side table follows every write of a dialog: taken with the taker's teams, another
+// team's member sees nothing of it, a teammate sees it in lists with each filter.
+TEST_F(InboxTest, TeamListsFollowDialogTeams) {
+  constexpr char kOtherTeam[] = "01930000-0000-7000-8000-00000000a0a2";
+  v1::Dialog d = ToQueue();
+  ExpectDialogTeamsInStep();
+  ASSERT_TRUE(inbox_->TakeDialog(Operator(kOperator1), d.id()).ok());
+  ExpectDialogTeamsInStep();
+  const Principal mate = User("01930000-0000-7000-8000-0000000000e6", {"dialogs.read.team"}, {kOtherTeam, kTeam});
+  const Principal stranger = User("01930000-0000-7000-8000-0000000000e7", {"dialogs.read.team"}, {kOtherTeam});
+  v1::ListDialogsRequest by_status;
+  by_status.set_status(v1::DIALOG_STATUS_IN_WORK);
+  by_status.set_bot_id(kBot);
+  auto seen = inbox_->ListDialogs(mate, by_status);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->dialogs_size(), 1);
+  EXPECT_EQ(seen->dialogs(0).id(), d.id());
+  EXPECT_EQ(inbox_->ListDialogs(stranger, by_status)->dialogs_size(), 0);
+  v1::SetDialogStatusRequest done;
+  done.set_id(d.id());
+  done.set_status(v1::DIALOG_STATUS_PROCESSED);
+  ASSERT_TRUE(inbox_->SetDialogStatus(Operator(kOperator1), done).ok());
+  ExpectDialogTeamsInStep();
+  EXPECT_EQ(inbox_->ListDialogs(mate, by_status)->dialogs_size(), 0);  // no longer IN_WORK
+  by_status.set_status(v1::DIALOG_STATUS_PROCESSED);
+  EXPECT_EQ(inbox_->ListDialogs(mate, by_status)->dialogs_size(), 1);
 }
 
 TEST_F(InboxTest, BadRequestsNameEveryField) {

@@ -131,7 +131,8 @@ absl::StatusOr<v1::ListDialogsResponse> Inbox::ListDialogs(const Principal& call
     out.Clear();
     const std::string me = CallerUserId(caller);
     SqlParams p;
-    const std::vector<std::string> branches = VisibleBranches(caller, BotsOf(tx, me), p);
+    const std::vector<Branch> branches = VisibleBranches(caller, BotsOf(tx, me), p);
+    // The filters name only columns dialog_teams shares with dialogs (access.h: BranchPage).
     std::string filters;
     if (req.open_only()) absl::StrAppend(&filters, " AND NOT d.closed");
     if (req.status() != v1::DIALOG_STATUS_UNSPECIFIED) {
@@ -147,21 +148,17 @@ absl::StatusOr<v1::ListDialogsResponse> Inbox::ListDialogs(const Principal& call
     std::string sql;
     if (branches.empty()) {
       sql = absl::StrCat("SELECT " CRM_INBOX_DIALOG_COLUMNS CRM_INBOX_DIALOG_FROM "WHERE FALSE");
-    } else if (branches.size() == 1) {
-      sql = absl::StrCat("SELECT " CRM_INBOX_DIALOG_COLUMNS CRM_INBOX_DIALOG_FROM "WHERE ", branches[0], filters,
+    } else if (branches[0].kind == Branch::Kind::kAll) {
+      sql = absl::StrCat("SELECT " CRM_INBOX_DIALOG_COLUMNS CRM_INBOX_DIALOG_FROM "WHERE TRUE", filters,
                          " ORDER BY d.number DESC LIMIT ", limit, "::int");
     } else {
       // Each branch of the caller's scope in number order on its own index, a page each; their union's
       // newest page is the page (exact: a page of the union is within the branches' pages).
-      // The queue branch is small (QUEUED dialogs of a few bots): read from its partial index and sorted
-      // ("+ 0": no walk of the number index past every other dialog).
-      std::string ids;
-      for (const std::string& b : branches) {
-        const bool queue = absl::StrContains(b, "'QUEUED'");
-        absl::StrAppend(&ids, ids.empty() ? "" : " UNION ", "(SELECT d.id FROM dialogs d WHERE ", b, filters,
-                        " ORDER BY d.number", queue ? " + 0" : "", " DESC LIMIT ", limit, "::int)");
+      std::string pages;
+      for (const Branch& b : branches) {
+        absl::StrAppend(&pages, pages.empty() ? "" : " UNION ", "(", BranchPage(b, filters, limit), ")");
       }
-      sql = absl::StrCat("SELECT " CRM_INBOX_DIALOG_COLUMNS CRM_INBOX_DIALOG_FROM "WHERE d.id IN (", ids,
+      sql = absl::StrCat("SELECT " CRM_INBOX_DIALOG_COLUMNS CRM_INBOX_DIALOG_FROM "WHERE d.number IN (", pages,
                          ") ORDER BY d.number DESC LIMIT ", limit, "::int");
     }
     pqxx::result rows = Exec(tx, sql, p.values());

@@ -11,14 +11,15 @@
 namespace crm::dialogs::inbox::sql {
 
 // A dialog as inbox.proto's Dialog is filled from it (store.cc: DialogOf), with its bot's and its
-// responsible's names (users.h).
+// responsible's names and the responsible's supervisor (users.h; T6 visibility, access.h).
 #define CRM_INBOX_DIALOG_COLUMNS                                                                             \
   "d.id::text, d.number, d.bot_id::text, COALESCE(b.name, ''), d.status, d.closed, "                       \
   "COALESCE(d.client_id::text, ''), array_to_string(d.candidate_client_ids, ','), d.phone, d.link_state, " \
   "d.client_display, d.project, d.topic, d.subject, COALESCE(d.responsible_id::text, ''), d.chat_id, "      \
   "d.tg_user_id, d.unread, " CRM_INBOX_US("d.last_message_time") ", " CRM_INBOX_US("d.queued_time") ", "    \
   CRM_INBOX_US("d.taken_time") ", " CRM_INBOX_US("d.create_time") ", " CRM_INBOX_US("d.update_time")       \
-  ", d.version, d.private_chat, array_to_string(d.team_ids, ','), COALESCE(u.full_name, '')"
+  ", d.version, d.private_chat, array_to_string(d.team_ids, ','), COALESCE(u.full_name, ''), "           \
+  "COALESCE(u.supervisor_id::text, '')"
 #define CRM_INBOX_DIALOG_FROM                                      \
   " FROM dialogs d LEFT JOIN tg_bots b ON b.id = d.bot_id "        \
   "LEFT JOIN user_directory u ON u.user_id = d.responsible_id "

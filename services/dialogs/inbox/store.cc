@@ -82,6 +82,7 @@ StoredDialog DialogOf(const pqxx::row& r) {
   d.set_private_chat(r[24].as<bool>());
   out.team_ids = SplitIds(r[25].c_str());
   d.set_responsible_name(r[26].c_str());
+  out.responsible_supervisor_id = r[27].c_str();
   return out;
 }
 

@@ -50,6 +50,7 @@ const char* StatusName(v1::DialogStatus status);
 struct StoredDialog {
   v1::Dialog dialog;
   std::vector<std::string> team_ids;  // the responsible's teams when they took it (dialogs.read.team)
+  std::string responsible_supervisor_id;  // the responsible's supervisor now (user_directory; T6), "" if none
 };
 
 // Reads a row of sql.h's CRM_INBOX_DIALOG_COLUMNS.

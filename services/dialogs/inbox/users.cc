@@ -18,10 +18,11 @@ namespace crm::dialogs::inbox {
 namespace {
 
 constexpr char kUpsertUser[] =
-    "INSERT INTO user_directory (user_id, full_name, team_ids, active, version, update_time) "
-    "VALUES ($1::uuid, $2, $3::uuid[], $4, $5, now()) ON CONFLICT (user_id) DO UPDATE SET "
+    "INSERT INTO user_directory (user_id, full_name, team_ids, active, supervisor_id, version, update_time) "
+    "VALUES ($1::uuid, $2, $3::uuid[], $4, NULLIF($5, '')::uuid, $6, now()) ON CONFLICT (user_id) DO UPDATE SET "
     "full_name = EXCLUDED.full_name, team_ids = EXCLUDED.team_ids, active = EXCLUDED.active, "
-    "version = EXCLUDED.version, update_time = now() WHERE user_directory.version < EXCLUDED.version";
+    "supervisor_id = EXCLUDED.supervisor_id, version = EXCLUDED.version, update_time = now() "
+    "WHERE user_directory.version < EXCLUDED.version";
 
 }  // namespace
 
@@ -45,8 +46,10 @@ absl::Status ApplyUserEvent(pqxx::transaction_base& tx, const crm::events::Consu
   for (const std::string& t : user.team_ids()) {
     if (IsUuid(t)) teams.push_back(t);
   }
+  // T6: the user's supervisor sees their dialogs (access.h); anything but a user id is no supervisor.
+  const std::string supervisor = IsUuid(user.supervisor_id()) ? user.supervisor_id() : std::string();
   crm::pg::ExecPrepared(tx, kUpsertUser, user.id(), user.full_name(), crm::pg::ArrayLiteral(teams), user.active(),
-                        static_cast<int64_t>(user.version()));
+                        supervisor, static_cast<int64_t>(user.version()));
   return absl::OkStatus();
 }
 
