@@ -22,6 +22,7 @@
 #include "libs/events/outbox.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
+#include "services/dialogs/migrations.h"
 #include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/statement_recorder.h"
@@ -90,11 +91,7 @@ class InboxPlanTest : public ::testing::Test {
     auto db = crm::pg::testing::TempDatabase::Create("dinbox_plan");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    std::vector<crm::pg::Migration> all = crm::EventsMigrations();
-    all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
-    all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
-    all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
-    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), all).ok());
+    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations()).ok());
     auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);

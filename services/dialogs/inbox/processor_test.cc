@@ -25,6 +25,7 @@
 #include "libs/events/outbox.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
+#include "services/dialogs/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
 #include "libs/timers/timers.h"
@@ -75,15 +76,6 @@ Principal Supervisor() {
   return User(kSupervisor, {"dialogs.read.team", "dialogs.operate", "dialogs.supervise"}, {kTeam});
 }
 
-std::vector<crm::pg::Migration> DialogsMigrations() {
-  std::vector<crm::pg::Migration> all = crm::EventsMigrations();
-  all.insert(all.end(), crm::TimersMigrations().begin(), crm::TimersMigrations().end());
-  all.insert(all.end(), crm::TelegramMigrations().begin(), crm::TelegramMigrations().end());
-  all.insert(all.end(), crm::DialogsInboxMigrations().begin(), crm::DialogsInboxMigrations().end());
-  all.insert(all.end(), crm::DialogsScenariosMigrations().begin(), crm::DialogsScenariosMigrations().end());
-  return all;
-}
-
 class InboxTest : public crm::deals::fixture::ServiceTest {
  protected:
   InboxTest() : ServiceTest("dinbox") {}
@@ -107,7 +99,7 @@ class InboxTest : public crm::deals::fixture::ServiceTest {
     auto ddb = crm::pg::testing::TempDatabase::Create("dinboxd");
     ASSERT_TRUE(ddb.ok()) << ddb.status();
     ddb_ = std::move(*ddb);
-    auto migrated = crm::pg::Migrate(ddb_->dsn(), DialogsMigrations());
+    auto migrated = crm::pg::Migrate(ddb_->dsn(), crm::dialogs::AllMigrations());
     ASSERT_TRUE(migrated.ok()) << migrated.status();
     auto dpool = crm::pg::Pool::Create({.dsn = ddb_->dsn(), .size = 6});
     ASSERT_TRUE(dpool.ok()) << dpool.status();

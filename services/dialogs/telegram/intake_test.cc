@@ -260,6 +260,8 @@ TEST_F(IntakeTest, AHeldChatIsSkippedAndWhatArrivesMeanwhileGoesToTheNextClaim) 
   EXPECT_EQ((*a)->updates[0].update_id, 501);
   ASSERT_TRUE(MarkProcessed(first, (*a)->bot_id, 501, clock_.Now()).ok());
   first.commit();
+  // The claims made the bot's chats known (the T9 register), once each.
+  EXPECT_EQ(d_.db->Count("SELECT count(*) FROM tg_chats WHERE chat_id IN (7001, 7002)"), 2);
   pqxx::work third(c2);
   auto next = ClaimChat(third);
   ASSERT_TRUE(next.ok() && next->has_value()) << next.status();

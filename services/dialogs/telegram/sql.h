@@ -19,6 +19,10 @@ inline constexpr char kWaitingChats[] =
 // (two chats sharing a hash only wait for each other now and then). Never waits.
 inline constexpr char kHoldChat[] =
     "SELECT pg_try_advisory_xact_lock(29799, hashtext($1 || ':' || $2::bigint::text))";
+// updates.h: the bot ↔ chat mapping (T9, outreach/registers.h) learns a chat when its first updates are
+// claimed — once per claim, not per update; a known chat costs an index probe, no write.
+inline constexpr char kKnowChat[] =
+    "INSERT INTO tg_chats (bot_id, chat_id) VALUES ($1::uuid, $2) ON CONFLICT (bot_id, chat_id) DO NOTHING";
 // updates.h: a chat's unprocessed updates in update_id order ($1 bot, $2 chat, $3 limit; tg_updates_unprocessed).
 inline constexpr char kChatUpdates[] =
     "SELECT update_id, payload::text FROM tg_updates "

@@ -186,6 +186,7 @@ absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx,
     if (!rows.empty()) break;
   }
   if (rows.empty()) return std::optional<ClaimedChat>();  // none waiting, or every waiting chat held
+  crm::pg::ExecPrepared(tx, sql::kKnowChat, chat.bot_id, chat.chat_id);
   chat.updates.reserve(rows.size());
   for (const pqxx::row& r : rows) {
     absl::StatusOr<Update> u = ParseUpdate(r[1].as<std::string>());

@@ -8,7 +8,8 @@
 //     holds it in `tx` (a transaction-level advisory lock, sql.h kHoldChat): while `tx` is open no other
 //     claimer gets that chat, and claimers never wait on each other. It returns the chat's unprocessed
 //     updates in update_id order (at most `limit`), parsed, read after the lock was taken (so never one a
-//     claim that just committed processed; `tx` must be READ COMMITTED, InTransaction's default).
+//     claim that just committed processed; `tx` must be READ COMMITTED, InTransaction's default). The
+//     chat joins the bot's chats (tg_chats: the T9 register of a bot's chats) in the same `tx`.
 //   * The caller handles them in the same `tx` and calls MarkProcessed(tx, …) for each it handled, then
 //     commits. Updates stored meanwhile, or beyond `limit`, stay unprocessed: the next claim finds them.
 //     There is no mark to keep in step with the intake (intake.h writes the update and its event only).
