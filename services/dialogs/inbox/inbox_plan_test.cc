@@ -22,7 +22,7 @@
 #include "libs/events/outbox.h"
 #include "libs/events/schema.h"
 #include "libs/pg/migrations.h"
-#include "services/dialogs/migrations.h"
+#include "services/dialogs/dialogs_testing.h"
 #include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/statement_recorder.h"
@@ -88,13 +88,8 @@ std::vector<std::string> Numbers(const v1::ListDialogsResponse& page) {
 class InboxPlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = crm::pg::testing::TempDatabase::Create("dinbox_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations()).ok());
-    auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
+    crm::dialogs::testing::MakeDatabase("dinbox_plan", 2, db_, pool_);
+    if (HasFatalFailure()) return;
     const auto start = std::chrono::steady_clock::now();
     pqxx::connection c(db_->dsn());
     {

@@ -23,8 +23,8 @@
 #include "libs/pg/pool.h"
 #include "libs/pg/statement_recorder.h"
 #include "libs/pg/testing.h"
+#include "services/dialogs/dialogs_testing.h"
 #include "services/dialogs/inbox/wire.h"
-#include "services/dialogs/migrations.h"
 #include "services/dialogs/outreach/mailings.h"
 #include "services/dialogs/outreach/registers.h"
 #include "services/dialogs/outreach/sql.h"
@@ -59,13 +59,8 @@ Principal Reader() {
 class OutreachPlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = crm::pg::testing::TempDatabase::Create("dout_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations()).ok());
-    auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
+    crm::dialogs::testing::MakeDatabase("dout_plan", 2, db_, pool_);
+    if (HasFatalFailure()) return;
     const auto start = std::chrono::steady_clock::now();
     pqxx::connection c(db_->dsn());
     {

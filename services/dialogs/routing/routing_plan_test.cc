@@ -29,8 +29,8 @@
 #include "libs/pg/statement_recorder.h"
 #include "libs/pg/testing.h"
 #include "libs/rpc/testing/principals.h"
+#include "services/dialogs/dialogs_testing.h"
 #include "services/dialogs/inbox/wire.h"
-#include "services/dialogs/migrations.h"
 #include "services/dialogs/routing/router.h"
 #include "services/dialogs/routing/service.h"
 #include "services/dialogs/routing/sql.h"
@@ -62,13 +62,8 @@ absl::Time Start() { return absl::FromCivil(absl::CivilSecond(2024, 1, 1, 0, 0, 
 class RoutingPlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = crm::pg::testing::TempDatabase::Create("droute_plan");
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    ASSERT_TRUE(crm::pg::Migrate(db_->dsn(), crm::dialogs::AllMigrations()).ok());
-    auto pool = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
+    crm::dialogs::testing::MakeDatabase("droute_plan", 2, db_, pool_);
+    if (HasFatalFailure()) return;
     const auto start = std::chrono::steady_clock::now();
     pqxx::connection c(db_->dsn());
     {
