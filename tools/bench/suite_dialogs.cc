@@ -121,16 +121,17 @@ void Dialogs(const Options& o, const std::vector<Process>& procs) {
     const std::string gw_cpu = CpuPerRequest(before, after, gw.first * o.seconds);
     const double drained = WaitForInbox(admin_conn, bot_id);
 
+    // The raw clients' connections outlive the run: their backends' CPU is read from /proc after it.
+    std::vector<std::unique_ptr<pqxx::connection>> raw_conns;
+    for (int i = 0; i < clients; ++i) {
+      raw_conns.push_back(std::make_unique<pqxx::connection>(dsn));
+      raw_conns.back()->prepare("update", "INSERT INTO bench.tg_updates (bot_id, update_id, chat_id, payload, "
+                                          "received_at) VALUES ($1::uuid, $2, $3, $4::jsonb, now())");
+    }
     before = CpuTicks(procs);
     auto raw = RunFor(
-        clients, o.seconds,
-        [&](int) {
-          auto c = std::make_unique<pqxx::connection>(dsn);
-          c->prepare("update", "INSERT INTO bench.tg_updates (bot_id, update_id, chat_id, payload, received_at) "
-                               "VALUES ($1::uuid, $2, $3, $4::jsonb, now())");
-          return c;
-        },
-        [&](auto& c) {
+        clients, o.seconds, [&](int t) { return raw_conns[t].get(); },
+        [&](pqxx::connection* c) {
           const int64_t id = raw_update.fetch_add(1);
           pqxx::work tx(*c);
           tx.exec_prepared("update", bot_id, id, 700000000 + id % kChats, Update(id, 700000000 + id % kChats));
