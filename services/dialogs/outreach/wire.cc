@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "libs/base/periodic.h"
 #include "libs/base/status.h"
 #include "libs/config/config.h"
@@ -40,6 +41,9 @@ absl::StatusOr<OutreachPart*> WireOutreach(Context& ctx, telegram::TelegramPart&
   options.window = static_cast<int>(env.Int("MAILING_WINDOW", options.window, 1, 100000));
   const bool robots = env.Bool("ROBOTS_NOTIFICATIONS", true);
   const std::string brokers = env.String("KAFKA_BROKERS", "127.0.0.1:9092");
+  // The group is the service's (CONSUMER_GROUP, as the inbox's) with ".outreach": two stacks on one broker
+  // (e2e tests side by side, a staging beside production) never take each other's partitions.
+  const std::string consumer_group = absl::StrCat(env.String("CONSUMER_GROUP", "dialogs"), ".outreach");
   const std::string qr_file = env.String("QR_KEY_FILE", "");
   const std::string secrets_file = env.String("SECRETS_KEY_FILE", "");
   const std::string service_file = env.String("SERVICE_KEY_FILE", "");
@@ -87,7 +91,7 @@ absl::StatusOr<OutreachPart*> WireOutreach(Context& ctx, telegram::TelegramPart&
     CRM_ASSIGN_OR_RETURN(
         std::unique_ptr<crm::events::Consumer> consumer,
         crm::events::Consumer::Create(
-            {.brokers = brokers, .group_id = "dialogs-outreach", .topics = {crm::robots::v1::kNotificationTopic}},
+            {.brokers = brokers, .group_id = consumer_group, .topics = {crm::robots::v1::kNotificationTopic}},
             ctx.pool, [robot_messages](pqxx::transaction_base& tx, const crm::events::ConsumedEvent& e) {
               return robot_messages->Handle(tx, e.envelope);
             }));

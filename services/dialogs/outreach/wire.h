@@ -7,7 +7,7 @@
 //
 // Settings (CRM_DIALOGS_<NAME>): MAILING_INTERVAL (1s: the worker's pass), MAILING_WINDOW (1000: a
 // mailing's messages in telegram's queue at once), ROBOTS_NOTIFICATIONS (true: consume
-// crm.robots.notification.v1 — KAFKA_BROKERS, 127.0.0.1:9092), QR_KEY_FILE (the QR payloads' signing key
+// crm.robots.notification.v1 — KAFKA_BROKERS, 127.0.0.1:9092, in the group CONSUMER_GROUP + ".outreach"), QR_KEY_FILE (the QR payloads' signing key
 // material; else SECRETS_KEY_FILE's, else SERVICE_KEY_FILE's, else a development key with a warning).
 #ifndef CRM_SERVICES_DIALOGS_OUTREACH_WIRE_H_
 #define CRM_SERVICES_DIALOGS_OUTREACH_WIRE_H_
