@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "libs/log/log.h"
 #include "libs/pg/conninfo.h"
+#include "libs/pg/notifier.h"
 
 namespace crm::pg {
 
@@ -112,7 +113,10 @@ void Pool::Lease::Release(bool discard) {
 Pool::Pool(PoolOptions options)
     : options_(std::move(options)), core_(std::make_shared<Lease::Core>(options_)) {}
 
-Pool::~Pool() { core_->Close(); }
+Pool::~Pool() {
+  notifier_.reset();  // sends what is still posted, joins its thread
+  core_->Close();
+}
 
 absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(PoolOptions options) {
   if (options.size < 1) {
@@ -156,5 +160,12 @@ absl::StatusOr<Pool::Lease> Pool::Acquire() {
 }
 
 const PoolOptions& Pool::options() const { return options_; }
+
+internal::Notifier& Pool::notifier() {
+  std::call_once(notifier_once_, [this] {
+    notifier_ = std::make_unique<internal::Notifier>(options_.dsn, options_.application_name);
+  });
+  return *notifier_;
+}
 
 }  // namespace crm::pg

@@ -28,6 +28,7 @@
 
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <pqxx/connection>
 #include <pqxx/transaction>
 #include <string>
@@ -38,6 +39,10 @@
 #include "absl/time/time.h"
 
 namespace crm::pg {
+
+namespace internal {
+class Notifier;  // notifier.h
+}  // namespace internal
 
 // How to reach the database and how big the pool may grow.
 struct PoolOptions {
@@ -97,11 +102,18 @@ class Pool {
   // The options the pool was created with.
   const PoolOptions& options() const;
 
+  // The NOTIFYs of this pool's committed transactions go through it (notify.h, notifier.h): InTransaction
+  // posts them and returns; the notifier's thread, on a connection of its own, sends them. Started on
+  // first use.
+  internal::Notifier& notifier();
+
  private:
   explicit Pool(PoolOptions options);
 
   PoolOptions options_;
   std::shared_ptr<Lease::Core> core_;
+  std::once_flag notifier_once_;
+  std::unique_ptr<internal::Notifier> notifier_;
 };
 
 // How InTransaction() runs a transaction.

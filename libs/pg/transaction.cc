@@ -14,6 +14,7 @@
 #include "libs/base/status.h"
 #include "libs/base/strings.h"
 #include "libs/log/log.h"
+#include "libs/pg/notifier.h"
 #include "libs/pg/notify.h"
 #include "libs/pg/pool.h"
 
@@ -142,6 +143,9 @@ class AfterCommitScope {
   AfterCommitScope(const AfterCommitScope&) = delete;
   AfterCommitScope& operator=(const AfterCommitScope&) = delete;
 
+  // The channels asked for (moved out: the caller posts them to its pool's notifier).
+  std::vector<std::string> Take() { return std::move(scope_.channels); }
+
   // The NOTIFYs, on `conn` outside a transaction; a failure is logged (the commit stands).
   void Send(pqxx::connection& conn) {
     if (scope_.channels.empty()) return;
@@ -160,9 +164,10 @@ class AfterCommitScope {
   AfterCommit scope_;
 };
 
-// Runs one attempt. Never throws.
+// Runs one attempt. Never throws. After a commit the NOTIFYs asked for go to `notifier` (a pool's) when
+// given, else on `conn` at once.
 Attempt RunOnce(pqxx::connection& conn, absl::FunctionRef<absl::Status(pqxx::work&)> fn,
-                const TxOptions& options) {
+                const TxOptions& options, internal::Notifier* notifier = nullptr) {
   Attempt out;
   bool commit_sent = false;
   try {
@@ -186,7 +191,11 @@ Attempt RunOnce(pqxx::connection& conn, absl::FunctionRef<absl::Status(pqxx::wor
       commit_sent = true;
       tx.commit();
     }
-    notify.Send(conn);
+    if (notifier != nullptr) {
+      notifier->Post(notify.Take());
+    } else {
+      notify.Send(conn);
+    }
     return out;
   } catch (const pqxx::in_doubt_error& e) {
     out.status = LoggedInDoubt(e.what());
@@ -256,7 +265,7 @@ absl::Status InTransaction(Pool& pool, absl::FunctionRef<absl::Status(pqxx::work
     {
       absl::StatusOr<Pool::Lease> lease = pool.Acquire();
       if (!lease.ok()) return lease.status();
-      result = RunOnce(lease->conn(), fn, options);
+      result = RunOnce(lease->conn(), fn, options, &pool.notifier());
       if (result.connection_broken) lease->Discard();
     }  // The connection goes back to the pool before any backoff.
     if (result.status.ok() || !result.retryable || attempt >= max_attempts) {

@@ -10,12 +10,14 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/cord.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/status.h"
+#include "libs/pg/notifier.h"
 #include "libs/pg/notify.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
@@ -396,6 +398,38 @@ TEST_F(TransactionTest, NotifyAfterCommitSendsNothingForARollbackAndOnceForARetr
   listener.Collect(0);
   EXPECT_EQ(listener.received, 1);
   EXPECT_EQ(listener.items_seen, 1);
+}
+
+TEST_F(TransactionTest, NotifyAfterCommitCoalescesABurstAndTheLastSendFollowsTheLastCommit) {
+  pqxx::connection listen(db_->dsn());
+  Listener listener(listen);
+  constexpr int kThreads = 8, kEach = 50;
+  auto pool = Pool::Create({.dsn = db_->dsn(), .size = kThreads, .acquire_timeout = absl::Seconds(30)});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const absl::Status s = InTransaction(**pool, [&](pqxx::work& tx) {
+          tx.exec_params0("INSERT INTO item (id, qty) VALUES ($1, 1)", t * kEach + i + 1);
+          NotifyAfterCommit(tx, "crm_test");
+          return absl::OkStatus();
+        });
+        ASSERT_TRUE(s.ok()) << s;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  // Every commit is followed by a send: woken by the last one, the listener sees every row.
+  while (listener.items_seen < kThreads * kEach) {
+    const int before = listener.received;
+    listener.Collect(10);
+    ASSERT_GT(listener.received, before) << "no NOTIFY after the last commits: " << listener.items_seen << " rows seen";
+  }
+  EXPECT_EQ(listener.items_seen, kThreads * kEach);
+  // Concurrent commits shared sends: fewer than one per commit (one connection, one send at a time).
+  EXPECT_LT((*pool)->notifier().sends(), kThreads * kEach);
+  EXPECT_GE((*pool)->notifier().sends(), 1);
 }
 
 TEST_F(TransactionTest, NotifyAfterCommitOutsideInTransactionNotifiesAtThatCommit) {
