@@ -104,7 +104,13 @@ Processor::Processor(crm::pg::Pool& pool, const Clock& clock, const crm::events:
 Processor::~Processor() { Stop(); }
 
 absl::StatusOr<bool> Processor::ProcessOnce(pqxx::transaction_base& tx) {
-  CRM_ASSIGN_OR_RETURN(std::optional<tg::ClaimedChat> chat, tg::ClaimChat(tx, options_.batch));
+  // Intake first (the file comment): during a burst, only chats with an update old enough.
+  std::optional<absl::Time> received_by;
+  if (last_delivery_ && options_.intake_first > absl::ZeroDuration()) {
+    const absl::Time now = clock_.Now();
+    if (now - last_delivery_() < kBurstGap) received_by = now - options_.intake_first;
+  }
+  CRM_ASSIGN_OR_RETURN(std::optional<tg::ClaimedChat> chat, tg::ClaimChat(tx, options_.batch, received_by));
   if (!chat) return false;
   for (const tg::Update& u : chat->updates) {
     // Each update under a savepoint: one that fails for good (a bug, data nothing can process) is rolled

@@ -464,6 +464,36 @@ TEST_F(InboxTest, AnUpdateThatCannotBeProcessedIsSkippedAndDoesNotBlockTheChat) 
   EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
 }
 
+TEST_F(InboxTest, DuringABurstOfDeliveriesOnlyUpdatesOlderThanIntakeFirstAreProcessed) {
+  // Intake first (processor.h): a delivery just now makes a burst; the chat whose update is 3 s old is
+  // processed, the one received just now waits until the burst ends.
+  Processor processor(*dpool_, clock_, *outbox_, *outgoing_, *runner_,
+                      ProcessorOptions{.workers = 0, .intake_first = absl::Seconds(2)});
+  absl::Time last_delivery = absl::InfinitePast();
+  processor.SetLastDelivery([&] { return last_delivery; });
+  auto store = [&](int64_t user) {
+    auto u = tg::ParseUpdate(Message(user, R"("text":"/start")"));
+    ASSERT_TRUE(u.ok()) << u.status();
+    ASSERT_TRUE(crm::pg::InTransaction(*dpool_, [&](pqxx::work& tx) -> absl::Status {
+                  return tg::StoreUpdate(tx, *outbox_, kBot, *u, clock_.Now()).status();
+                }).ok());
+  };
+  store(kClient);
+  clock_.Advance(absl::Seconds(3));
+  store(kClient + 1);
+  last_delivery = clock_.Now();
+  auto n = processor.DrainOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM dialogs WHERE chat_id = ", kClient)), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 1);
+  clock_.Advance(kBurstGap);  // no delivery since: the burst is over
+  n = processor.DrainOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM tg_updates WHERE processed_at IS NULL"), 0);
+}
+
 TEST_F(InboxTest, UserNamesFollowIdentitysEvents) {
   v1::Dialog d = ToQueue();
   ASSERT_TRUE(inbox_->TakeDialog(Operator(kOperator2), d.id()).ok());

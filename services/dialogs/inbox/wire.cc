@@ -18,6 +18,7 @@
 #include "services/dialogs/inbox/sql.h"
 #include "services/dialogs/inbox/users.h"
 #include "services/dialogs/scenarios/runner.h"
+#include "services/dialogs/telegram/intake.h"
 #include "services/dialogs/telegram/outgoing.h"
 #include "services/dialogs/telegram/wire.h"
 
@@ -28,6 +29,7 @@ absl::StatusOr<InboxPart*> WireInbox(Context& ctx, telegram::TelegramPart& tg, s
   ProcessorOptions options;
   options.workers = static_cast<int>(env.Int("INBOX_WORKERS", options.workers, 0, 64));
   options.poll = env.Duration("INBOX_POLL_INTERVAL", options.poll);
+  options.intake_first = env.Duration("INBOX_INTAKE_FIRST", options.intake_first);
   const bool deals_sync = env.Bool("DEALS_SYNC", true);
   const absl::Duration sync_every = env.Duration("DEALS_SYNC_INTERVAL", absl::Seconds(1));
   const absl::Duration deals_timeout = env.Duration("DEALS_TIMEOUT", absl::Seconds(5));
@@ -48,6 +50,7 @@ absl::StatusOr<InboxPart*> WireInbox(Context& ctx, telegram::TelegramPart& tg, s
                              const std::vector<v1::Action>& actions) {
     return processor->ApplyTimerActions(tx, d, actions);
   });
+  if (tg.intake != nullptr) processor->SetLastDelivery([intake = tg.intake] { return intake->last_delivery(); });
   processor->Start();
   DealsSync* sync = nullptr;
   if (deals_sync) {

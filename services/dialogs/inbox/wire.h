@@ -6,6 +6,7 @@
 //
 // Settings (CRM_DIALOGS_<NAME>): INBOX_WORKERS (2; 0 = this replica processes no updates),
 // INBOX_POLL_INTERVAL (500ms: the longest a worker waits before looking for pending chats again),
+// INBOX_INTAKE_FIRST (2s: during a burst of deliveries younger updates wait, processor.h),
 // DEALS_SYNC (true: this replica works the deals queue), DEALS_SYNC_INTERVAL (1s), DEALS_TIMEOUT (5s);
 // KAFKA_BROKERS and CONSUMER_GROUP ("dialogs") for identity's users (users.h).
 #ifndef CRM_SERVICES_DIALOGS_INBOX_WIRE_H_

@@ -169,6 +169,7 @@ absl::StatusOr<bool> WebhookIntake::Receive(std::string_view hook, std::string_v
   if (absl::IsNotFound(bot.status())) return refused;
   if (!bot.ok()) return bot.status();
   if (!ConstantTimeEquals(secret, bot->secret)) return refused;
+  last_delivery_micros_.store(absl::ToUnixMicros(clock_.Now()), std::memory_order_relaxed);
   if (body.size() > kMaxUpdateBytes) {
     return crm::InvalidFieldError("body", absl::StrCat("at most ", kMaxUpdateBytes, " bytes"));
   }

@@ -19,6 +19,7 @@
 #ifndef CRM_SERVICES_DIALOGS_TELEGRAM_INTAKE_H_
 #define CRM_SERVICES_DIALOGS_TELEGRAM_INTAKE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -75,6 +76,13 @@ class WebhookIntake {
 
   GroupCommit::Stats group_commit_stats() { return group_.stats(); }
 
+  // When the last delivery with the right secret arrived (InfinitePast before any): the inbox holds back
+  // while deliveries keep coming (inbox/processor.h, intake first).
+  absl::Time last_delivery() const {
+    const int64_t micros = last_delivery_micros_.load(std::memory_order_relaxed);
+    return micros == 0 ? absl::InfinitePast() : absl::FromUnixMicros(micros);
+  }
+
  private:
   struct Bot {
     std::string id;
@@ -88,6 +96,7 @@ class WebhookIntake {
   const SecretBox& box_;
   const crm::Clock& clock_;
   GroupCommit group_;
+  std::atomic<int64_t> last_delivery_micros_{0};
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Bot> bots_ ABSL_GUARDED_BY(mu_);
 };

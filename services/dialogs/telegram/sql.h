@@ -14,6 +14,12 @@ namespace crm::dialogs::telegram::sql {
 inline constexpr char kWaitingChats[] =
     "SELECT bot_id::text, chat_id FROM tg_updates WHERE processed_at IS NULL "
     "ORDER BY received_at, bot_id, chat_id LIMIT $1";
+// updates.h: kWaitingChats among the updates received by $2 (Unix microseconds) only — the inbox's
+// intake-first rule (inbox/processor.h); the same index, its range bounded.
+inline constexpr char kWaitingChatsReceivedBy[] =
+    "SELECT bot_id::text, chat_id FROM tg_updates WHERE processed_at IS NULL "
+    "AND received_at <= to_timestamp(0) + $2 * interval '1 microsecond' "
+    "ORDER BY received_at, bot_id, chat_id LIMIT $1";
 // updates.h: holds the chat ($1 bot, $2 chat) until the transaction ends, unless another holds it: a
 // transaction-level advisory lock in the two-int key space 29799 (0x7467, "tg") on a hash of bot and chat
 // (two chats sharing a hash only wait for each other now and then). Never waits.

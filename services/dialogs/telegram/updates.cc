@@ -168,10 +168,14 @@ constexpr char kUpdateExists[] = "SELECT 1 FROM tg_updates WHERE bot_id = $1::uu
 
 }  // namespace
 
-absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx, int limit) {
+absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx, int limit,
+                                                     std::optional<absl::Time> received_by) {
   // The candidates are read first and tried one by one: a lock tried inside the reading statement would
   // be taken for every row the plan happens to evaluate, not only the one returned.
-  pqxx::result waiting = crm::pg::ExecPrepared(tx, sql::kWaitingChats, kClaimCandidates);
+  pqxx::result waiting =
+      received_by ? crm::pg::ExecPrepared(tx, sql::kWaitingChatsReceivedBy, kClaimCandidates,
+                                          absl::ToUnixMicros(*received_by))
+                  : crm::pg::ExecPrepared(tx, sql::kWaitingChats, kClaimCandidates);
   ClaimedChat chat;
   pqxx::result rows;
   absl::flat_hash_set<std::pair<std::string, int64_t>> tried;

@@ -119,8 +119,11 @@ struct ClaimedChat {
   std::vector<Update> updates;  // update_id order
 };
 
-// See the file comment. `limit` bounds the updates returned (the rest stay for the next claim).
-absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx, int limit = 100);
+// See the file comment. `limit` bounds the updates returned (the rest stay for the next claim). With
+// `received_by`, only a chat with an update received by then is claimed (then with all its waiting
+// updates): younger ones wait (the inbox's intake-first rule, inbox/processor.h).
+absl::StatusOr<std::optional<ClaimedChat>> ClaimChat(pqxx::transaction_base& tx, int limit = 100,
+                                                     std::optional<absl::Time> received_by = std::nullopt);
 // Marks one update processed at `now` (NOT_FOUND when it is not stored, FAILED_PRECONDITION when it was
 // already processed).
 absl::Status MarkProcessed(pqxx::transaction_base& tx, std::string_view bot_id, int64_t update_id, absl::Time now);

@@ -66,10 +66,12 @@ TEST(TelegramPlanTest, ClaimAndSenderReadsAreIndexBackedAtAMillionRows) {
   EXPECT_GE(crm::pg::testing::ExpectNoSeqScan(
                 d.db->dsn(),
                 {Statement{sql::kWaitingChats, {"64"}},
+                 // Intake first (inbox/processor.h): the waiting updates received 2 s ago or earlier.
+                 Statement{sql::kWaitingChatsReceivedBy, {"64", std::to_string(absl::ToUnixMicros(absl::Now()) - 2000000)}},
                  Statement{sql::kChatUpdates, {kBot, "1000098", "100"}},
                  Statement{sql::kMarkProcessed, {kBot, "999998", now}}},
                 claim),
-            3);
+            4);
   const crm::pg::testing::PlanExpectations sender{.tables = {"tg_outgoing"},
                                                   .max_sort_rows = 1000,
                                                   .max_removed_rows = 1000,

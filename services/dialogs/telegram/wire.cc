@@ -116,7 +116,7 @@ absl::StatusOr<TelegramPart*> WireTelegram(Context& ctx) {
                                          WorkerOptions{.dsn = ctx.pool.options().dsn, .poll_timeout = poll_timeout}));
   }
   return server.Own(std::make_unique<TelegramPart>(
-      TelegramPart{.api = api, .secrets = box, .bots = bots, .outgoing = outgoing, .sender = sender}));
+      TelegramPart{.api = api, .secrets = box, .bots = bots, .outgoing = outgoing, .sender = sender, .intake = intake}));
 }
 
 }  // namespace crm::dialogs::telegram

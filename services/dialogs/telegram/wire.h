@@ -33,6 +33,7 @@ class BotStore;
 class Outgoing;
 class SecretBox;
 class Sender;
+class WebhookIntake;
 
 struct TelegramPart {
   BotApi* api;
@@ -40,6 +41,7 @@ struct TelegramPart {
   BotStore* bots;
   Outgoing* outgoing;
   Sender* sender;
+  WebhookIntake* intake;  // the webhook intake (its last delivery: the inbox's intake-first rule)
 };
 
 // `crm-dialogs demo`: the demo bot under `bot_id` (scenarios::kDemoBotId: its scenario is the seed's flow)
