@@ -24,6 +24,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/testing.h"
+#include "libs/timers/kinds.h"
 #include "libs/timers/schedules.h"
 
 namespace crm::timers {
@@ -524,6 +525,22 @@ TEST_F(SchedulesTest, ConcurrentMaterializersMakeOneTimerPerOccurrence) {
   EXPECT_EQ(Count("SELECT count(*) FROM timers WHERE key LIKE 'schedule:%:' || extract(epoch FROM "
                   "timestamptz '2027-01-15 10:00:00+00')::bigint"),
             kSchedules);
+}
+
+TEST_F(TimersTest, KindsDispatchEachTimerToItsKindsHandlerAndRefuseAKindTwice) {
+  TimerKinds kinds;
+  std::vector<std::string> a, b;
+  ASSERT_TRUE(kinds.Register("part.a", Recorder(&a)).ok());
+  ASSERT_TRUE(kinds.Register("part.b", Recorder(&b)).ok());
+  EXPECT_EQ(kinds.Register("part.a", Recorder()).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Schedule("one", kStart, "p", "part.a").ok());
+  ASSERT_TRUE(Schedule("two", kStart, "p", "part.b").ok());
+  ASSERT_TRUE(Schedule("three", kStart, "p", "part.unknown").ok());
+  Fire(kinds.Dispatcher());
+  EXPECT_EQ(a, std::vector<std::string>{"one"});
+  EXPECT_EQ(b, std::vector<std::string>{"two"});
+  // A kind nobody registered fails (and is retried later), it is not dropped.
+  EXPECT_EQ(Count("SELECT count(*) FROM timers WHERE key = 'three' AND state = 'pending' AND attempts = 1"), 1);
 }
 
 }  // namespace

@@ -15,10 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "libs/timers/kinds.h"
 
 namespace grpc {
 class Channel;
@@ -47,35 +45,15 @@ namespace rpc {
 class Server;
 }  // namespace rpc
 namespace timers {
-struct Timer;
 class TimerStore;
 }  // namespace timers
 }  // namespace crm
 
 namespace crm::dialogs {
 
-// Durable timers by kind: each part registers the kinds it schedules ("dialogs.reply_timeout", ...);
-// the service's timer loops run the registered handler inside the firing transaction (libs/timers).
-class TimerKinds {
- public:
-  using Handler = std::function<absl::Status(pqxx::transaction_base&, const crm::timers::Timer&)>;
-
-  // Registers `kind` once; a second registration of the same kind is a wiring bug (FailedPrecondition).
-  absl::Status Register(std::string kind, Handler handler) {
-    if (!handlers_.emplace(kind, std::move(handler)).second) {
-      return absl::FailedPreconditionError(absl::StrCat("timer kind ", kind, " registered twice"));
-    }
-    return absl::OkStatus();
-  }
-  // The handler of `kind`, or nullptr.
-  const Handler* Find(std::string_view kind) const {
-    auto it = handlers_.find(std::string(kind));
-    return it == handlers_.end() ? nullptr : &it->second;
-  }
-
- private:
-  absl::flat_hash_map<std::string, Handler> handlers_;
-};
+// Durable timers by kind (libs/timers/kinds.h): each part registers the kinds it schedules before the
+// service's timer loop starts.
+using TimerKinds = crm::timers::TimerKinds;
 
 struct Context {
   crm::config::Env& env;

@@ -86,12 +86,7 @@ absl::Status Wire(crm::config::Env& env, crm::rpc::Server& server) {
 
   // Timers of every registered kind, on every replica (SKIP LOCKED: each fires once).
   server.Own(std::make_unique<crm::timers::TimerLoop>(
-      *timers,
-      [kinds](pqxx::transaction_base& tx, const crm::timers::Timer& t) -> absl::Status {
-        const TimerKinds::Handler* handler = kinds->Find(t.kind);
-        if (handler == nullptr) return absl::InternalError(absl::StrCat("no handler for timer kind ", t.kind));
-        return (*handler)(tx, t);
-      },
+      *timers, kinds->Dispatcher(),
       crm::timers::TimerLoopOptions{.poll_interval = timer_poll, .batch_size = timer_batch}));
   // Idempotency records past their 24 hours, hourly on every replica.
   server.Own(crm::pg::HourlyIdempotencyPurge(*p, *clock));
