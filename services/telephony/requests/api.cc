@@ -141,7 +141,7 @@ absl::StatusOr<v1::CallRequest> CallRequests::Accept(const Principal& caller, st
   CRM_RETURN_IF_ERROR(crm::pg::InTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     return queue_.Accept(tx, id, me, clock_.Now());
   }));
-  return Read(caller, id, false);
+  return Read(caller, id, false, /*acted=*/true);
 }
 
 absl::StatusOr<v1::CallRequest> CallRequests::Decline(const Principal& caller,
@@ -153,7 +153,7 @@ absl::StatusOr<v1::CallRequest> CallRequests::Decline(const Principal& caller,
     return queue_.Decline(tx, req.id(), me, req.comment(), clock_.Now());
   }));
   (void)MatchNow();
-  return Read(caller, req.id(), false);
+  return Read(caller, req.id(), false, /*acted=*/true);
 }
 
 absl::StatusOr<v1::CallRequest> CallRequests::Finish(const Principal& caller, const v1::FinishCallRequestRequest& req) {
@@ -181,7 +181,7 @@ absl::StatusOr<v1::CallRequest> CallRequests::Finish(const Principal& caller, co
     return queue_.Finish(tx, req.id(), me, outcome, planned, req.comment(), clock_.Now());
   }));
   (void)MatchNow();
-  return Read(caller, req.id(), false);
+  return Read(caller, req.id(), false, /*acted=*/true);
 }
 
 absl::StatusOr<v1::OperatorState> CallRequests::SetReadiness(const Principal& caller,

@@ -64,8 +64,10 @@ class CallRequests {
   absl::StatusOr<int> MatchNow();
 
  private:
-  // The request as `caller` may read it (NOT_FOUND otherwise), with attempts and related when `full`.
-  absl::StatusOr<v1::CallRequest> Read(const Principal& caller, std::string_view id, bool full);
+  // The request as `caller` may read it (NOT_FOUND otherwise), with attempts and related when `full`;
+  // `acted`: the caller just accepted, declined or finished it — theirs to see as it is now, even when it
+  // went to another operator at once.
+  absl::StatusOr<v1::CallRequest> Read(const Principal& caller, std::string_view id, bool full, bool acted = false);
   absl::StatusOr<v1::OperatorState> LoadState(const std::string& user);
 
   crm::pg::Pool& pool_;
