@@ -16,6 +16,7 @@
 #include "libs/base/uuid.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/prepared.h"
+#include "libs/pg/statement_recorder.h"
 #include "libs/rpc/call.h"
 #include "services/telephony/requests/api.h"
 #include "services/telephony/requests/convert.h"
@@ -147,6 +148,7 @@ absl::StatusOr<v1::ListCallRequestsResponse> CallRequests::List(const Principal&
   v1::ListCallRequestsResponse out;
   CRM_RETURN_IF_ERROR(crm::pg::ReadOnce(pool_, [&](pqxx::transaction_base& tx) -> absl::Status {
     out.Clear();
+    crm::pg::RecordStatement(text, p.values());  // the plan test EXPLAINs exactly this
     pqxx::result rows = crm::pg::ExecPrepared(tx, text, pqxx::prepare::make_dynamic_params(p.values()));
     for (int i = 0; i < std::min<int>(size, rows.size()); ++i) *out.add_requests() = RequestOf(rows[i]);
     if (static_cast<int>(rows.size()) > size) {
