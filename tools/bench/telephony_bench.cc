@@ -1,6 +1,6 @@
 // crm-telephony-bench: the call-request queue (issue 19, P4), next to its bare SQL in the same run.
 //
-//   tools/crm bench telephony [--queued N] [--operators N] [--requests N] [--creators N] [--rounds N]
+//   tools/crm bench telephony [--queued N] [--operators N] [--requests N] [--creators N] [--rate N] [--rounds N]
 //                             (a throwaway PostgreSQL comes from tools/crm: CRM_TEST_PG_DSN)
 //
 // Measured:
@@ -8,8 +8,9 @@
 //             queue (planned for tomorrow: priority 1, which the matcher must step over) and --operators
 //             (default 50) auto-ready operators, each on a thread of its own taking every offer and finishing
 //             it at once (CallRequests: MyState, Accept, Finish — the next offer comes in Finish's own
-//             transaction). --creators threads (default 4) create --requests requests (default 2 000) back to
-//             back. Per request: from just before Create to the offer — Create's return when it came back
+//             transaction; an idle operator looks again after 5 ms). --creators threads (default 4) create
+//             --requests requests (default 2 000) arriving at --rate a second (default 25: open loop, below
+//             what the operators finish, so the figure is the matcher's, not a backlog's). Per request: from just before Create to the offer — Create's return when it came back
 //             OFFERED, else the attempt's offer_time (the offering transaction's clock, before its commit).
 //             p50 / p99 / max. Target p99 ≤ 50 ms.
 //   matcher   Queue::Match's offers per second on a queue of --queued due requests and --operators free
@@ -93,7 +94,8 @@ void Fill(pqxx::connection& c, int n, absl::Time due, int priority, bool planned
   tx.commit();
 }
 
-void Latency(crm::pg::Pool& pool, const std::string& dsn, int queued, int operators, int requests, int creators) {
+void Latency(crm::pg::Pool& pool, const std::string& dsn, int queued, int operators, int requests, int creators,
+             double rate) {
   pqxx::connection c(dsn);
   Fill(c, queued, absl::Now() + absl::Hours(24), 1, true);
   {
@@ -123,6 +125,10 @@ void Latency(crm::pg::Pool& pool, const std::string& dsn, int queued, int operat
           f.set_id(s->request_id());
           f.set_outcome(v1::REQUEST_OUTCOME_PROCESSED);
           if (api.Finish(Operator(o), f).ok()) ++finished;
+        } else {
+          // Idle: look again in 5 ms (an operator's screen learns of an offer from the event stream; polling
+          // without a pause would make 50 threads the load being measured).
+          absl::SleepFor(absl::Milliseconds(5));
         }
       }
     });
@@ -135,6 +141,9 @@ void Latency(crm::pg::Pool& pool, const std::string& dsn, int queued, int operat
   for (int t = 0; t < creators; ++t) {
     makers.emplace_back([&, t] {
       for (int i = t; i < requests; i += creators) {
+        // Open loop: request i arrives at t0 + i / rate, whatever happened to the ones before.
+        const auto due = t0 + std::chrono::microseconds(static_cast<int64_t>(1e6 * i / rate));
+        if (due > SteadyClock::now()) std::this_thread::sleep_until(due);
         v1::CallRequest r;
         r.set_source(v1::REQUEST_SOURCE_SITE);
         r.set_type(v1::REQUEST_TYPE_CALLBACK);
@@ -173,9 +182,9 @@ void Latency(crm::pg::Pool& pool, const std::string& dsn, int queued, int operat
   }
   stop = true;
   for (std::thread& t : threads) t.join();
-  std::printf("latency  %d requests created by %d threads in %.2f s with %d queued (planned) and %d auto-ready "
+  std::printf("latency  %d requests arriving at %.0f/s (%d threads) in %.2f s with %d queued (planned) and %d auto-ready "
               "operators (%d finished meanwhile); %d offered within Create, %d queued first\n",
-              requests, creators, create_seconds, queued, operators, finished.load(), requests - queued_first,
+              requests, rate, creators, create_seconds, queued, operators, finished.load(), requests - queued_first,
               queued_first);
   std::printf("latency  offer latency (queued → offered): p50 %.2f ms, p99 %.2f ms, max %.2f ms (target p99 <= 50 "
               "ms)\n",
@@ -260,6 +269,7 @@ int main(int argc, char** argv) {
   const int requests = Flag(argc, argv, "--requests", 2000);
   const int creators = Flag(argc, argv, "--creators", 4);
   const int rounds = Flag(argc, argv, "--rounds", 40);
+  const int rate = Flag(argc, argv, "--rate", 25);
   auto db = crm::pg::testing::TempDatabase::Create("telephony_bench");
   if (!db.ok()) Die(std::string(db.status().message()));
   if (auto m = crm::pg::Migrate((*db)->dsn(), crm::telephony::AllMigrations()); !m.ok()) {
@@ -268,7 +278,12 @@ int main(int argc, char** argv) {
   auto pool = crm::pg::Pool::Create({.dsn = (*db)->dsn(), .size = operators + creators + 2,
                                      .acquire_timeout = absl::Seconds(60)});
   if (!pool.ok()) Die(std::string(pool.status().message()));
-  Latency(**pool, (*db)->dsn(), queued, operators, requests, creators);
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {  // the figures mean little on a loaded machine: say so
+    char load[64] = {0};
+    if (std::fgets(load, sizeof load, f) != nullptr) std::printf("machine  load average at the start: %s", load);
+    std::fclose(f);
+  }
+  Latency(**pool, (*db)->dsn(), queued, operators, requests, creators, rate);
   Matcher(**pool, (*db)->dsn(), queued, operators, rounds);
   return 0;
 }

@@ -78,17 +78,19 @@ Queue::Queue(const crm::events::OutboxWriter& outbox, QueueOptions options) : ou
 
 absl::StatusOr<int> Queue::Match(pqxx::transaction_base& tx, absl::Time now,
                                  const std::vector<std::pair<std::string, std::string>>& exclude) const {
+  const int free = crm::pg::ExecPrepared1(tx, sql::kCountFree, options_.match_batch)[0].as<int>();
+  if (free == 0) return 0;
+  std::vector<QueuedRequest> due;
+  // One more request than operators, so an excluded pair does not leave an operator idle.
+  for (const pqxx::row& r : crm::pg::ExecPrepared(tx, sql::kDueRequests, FormatRfc3339Utc(now), free + 1)) {
+    due.push_back({r[0].c_str(), r[1].as<int>(), absl::FromUnixMicros(r[2].as<int64_t>())});
+  }
+  if (due.empty()) return 0;
   std::vector<FreeOperator> operators;
-  for (const pqxx::row& r : crm::pg::ExecPrepared(tx, sql::kFreeOperators, options_.match_batch)) {
+  for (const pqxx::row& r : crm::pg::ExecPrepared(tx, sql::kFreeOperators, static_cast<int>(due.size()))) {
     operators.push_back({r[0].c_str(), absl::FromUnixMicros(r[1].as<int64_t>())});
   }
   if (operators.empty()) return 0;
-  std::vector<QueuedRequest> due;
-  // One more request than operators, so an excluded pair does not leave an operator idle.
-  for (const pqxx::row& r : crm::pg::ExecPrepared(tx, sql::kDueRequests, FormatRfc3339Utc(now),
-                                                  static_cast<int>(operators.size()) + 1)) {
-    due.push_back({r[0].c_str(), r[1].as<int>(), absl::FromUnixMicros(r[2].as<int64_t>())});
-  }
   const absl::Time deadline = now + options_.offer_timeout;
   const std::string now_text = FormatRfc3339Utc(now), deadline_text = FormatRfc3339Utc(deadline);
   int made = 0;

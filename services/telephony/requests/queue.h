@@ -5,7 +5,8 @@
 //
 //   * Match: the due queued requests (call_requests_queue) are offered to the free ready operators
 //     (call_operators_free) in the order of rules.h; both reads are FOR UPDATE SKIP LOCKED, so matchers on
-//     any number of threads and replicas take disjoint rows and never wait for each other. Each offer is one
+//     any number of threads and replicas take disjoint rows and never wait for each other; each locks only
+//     as many requests as there are free operators and as many operators as it found requests. Each offer is one
 //     statement (sql::kOffer) — an attempt, the request OFFERED, the operator holding it — guarded by the
 //     partial unique indexes (one open attempt per request and per operator, one active request per
 //     operator) — and a durable timer (kOfferExpiryKind) at the deadline.

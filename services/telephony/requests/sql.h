@@ -10,18 +10,25 @@
 namespace crm::telephony::requests::sql {
 
 // --- The matcher (queue.cc) ---------------------------------------------------------------------------
+// How many operators are free now (at most $1), read without locking: the matcher then locks only as many
+// requests, and only as many operators as it found requests — a matcher that locked every free operator
+// would make a concurrent one (a new request's) find nobody.
+inline constexpr char kCountFree[] =
+    "SELECT count(*)::int FROM (SELECT 1 FROM call_operators WHERE readiness <> 'NOT_READY' "
+    "AND active_request IS NULL LIMIT $1) x";
 // Free ready operators, longest idle first (call_operators_free), skipping those another matcher holds.
 inline constexpr char kFreeOperators[] =
     "SELECT user_id::text, " CRM_REQ_US("idle_since") " FROM call_operators WHERE readiness <> 'NOT_READY' "
     "AND active_request IS NULL ORDER BY idle_since, user_id LIMIT $1 FOR UPDATE SKIP LOCKED";
 // Due queued requests in queue order (call_requests_queue), skipping those another transaction holds: one
 // range scan per priority (1..3), each bounded by due_time <= now in the index — a single scan in
-// (priority, due_time) order would walk every planned-later request of a higher priority first.
+// (priority, due_time) order would walk every planned-later request of a higher priority first. At most
+// $2 rows are read and locked in all (the outer LIMIT stops the later priorities' scans).
 inline constexpr char kDueRequests[] =
     "SELECT r.id::text, r.priority, " CRM_REQ_US("r.due_time") " FROM unnest(ARRAY[1, 2, 3]) AS p (priority) "
     "CROSS JOIN LATERAL (SELECT id, priority, due_time FROM call_requests c WHERE c.state = 'QUEUED' "
     "AND c.priority = p.priority AND c.due_time <= $1::timestamptz ORDER BY c.due_time, c.id LIMIT $2 "
-    "FOR UPDATE SKIP LOCKED) r";
+    "FOR UPDATE SKIP LOCKED) r LIMIT $2";
 // One offer in one round trip: the attempt, the request OFFERED (if still QUEUED), the operator holding
 // it (if still free and ready). Returns the attempt id and how many request and operator rows changed
 // (1 and 1, else the caller rolls back: the unique indexes would refuse a second holder anyway).
