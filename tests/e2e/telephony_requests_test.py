@@ -12,7 +12,8 @@ crm.telephony.request.v1:
   - errors name the fields (request.phone, request.source, …; planned_time for BACK_TO_QUEUE);
   - a role without calls.operate (manager) gets 403 on creating, on readiness and on the list;
   - the control panel counts the day's request; the operators' states list the operator;
-  - python3-grpcio: GetCallRequest as the operator's signed principal returns the attempts.
+  - python3-grpcio: GetCallRequest as the operator's signed principal returns the attempts;
+  - every POST's idempotency case (tests/e2e/idempotency_cases/telephony_requests.py).
 
 The 35 s timer's expiry needs time to pass: the e2e stack has no clock hook for telephony, so expiry → the
 next operator is proven by services/telephony/requests/requests_test.cc on PostgreSQL with a ManualClock.
@@ -30,9 +31,11 @@ import grpc
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from e2e import StackTest, main, wait_until  # noqa: E402
 from grpc_api import GrpcApi  # noqa: E402
+from idempotency import check_cases, load_cases  # noqa: E402
 from stack import BROKERS  # noqa: E402
 
 TOPIC = "crm.telephony.request.v1"
+CASES = load_cases("telephony_requests")
 
 
 def ts(text):
@@ -169,6 +172,10 @@ class TelephonyRequests(StackTest):
                   status=403)
         self.call("GET", "/v1/telephony/requests", role="manager", status=403)
         self.call("GET", "/v1/telephony/requests?scope=SCOPE_ALL", status=403)
+
+    def test_idempotency_cases(self):
+        # tests/e2e/idempotency_cases/telephony_requests.py, as the suite's walk of every POST runs them.
+        check_cases(self, CASES)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,8 @@ absl::StatusOr<v1::CallRequest> CallRequests::Create(const Principal& caller, co
       return absl::OkStatus();
     });
   }));
-  (void)MatchNow();
+  // Offered in its own transaction: nothing a concurrent change could have hidden from it.
+  if (out.state() != v1::REQUEST_STATE_OFFERED) (void)MatchNow();
   return out;
 }
 
@@ -211,8 +212,12 @@ absl::StatusOr<v1::OperatorState> CallRequests::SetReadiness(const Principal& ca
                           FormatRfc3339Utc(now));
     return queue_.Match(tx, now).status();
   }));
-  (void)MatchNow();
-  return LoadState(me);
+  CRM_ASSIGN_OR_RETURN(v1::OperatorState state, LoadState(me));
+  // Ready and still without an offer: a request queued by a concurrent transaction is seen now.
+  if (readiness != Readiness::kNotReady && state.request_id().empty() && MatchNow().value_or(0) > 0) {
+    return LoadState(me);
+  }
+  return state;
 }
 
 }  // namespace crm::telephony::requests
