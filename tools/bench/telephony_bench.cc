@@ -8,7 +8,7 @@
 //             queue (planned for tomorrow: priority 1, which the matcher must step over) and --operators
 //             (default 50) auto-ready operators, each on a thread of its own taking every offer and finishing
 //             it at once (CallRequests: MyState, Accept, Finish — the next offer comes in Finish's own
-//             transaction; an idle operator looks again after 5 ms). --creators threads (default 4) create
+//             transaction; an idle operator looks again after 50 ms). --creators threads (default 4) create
 //             --requests requests (default 2 000) arriving at --rate a second (default 25: open loop, below
 //             what the operators finish, so the figure is the matcher's, not a backlog's). Per request: from just before Create to the offer — Create's return when it came back
 //             OFFERED, else the attempt's offer_time (the offering transaction's clock, before its commit).
@@ -126,9 +126,9 @@ void Latency(crm::pg::Pool& pool, const std::string& dsn, int queued, int operat
           f.set_outcome(v1::REQUEST_OUTCOME_PROCESSED);
           if (api.Finish(Operator(o), f).ok()) ++finished;
         } else {
-          // Idle: look again in 5 ms (an operator's screen learns of an offer from the event stream; polling
+          // Idle: look again in 50 ms (an operator's screen learns of an offer from the event stream; polling
           // without a pause would make 50 threads the load being measured).
-          absl::SleepFor(absl::Milliseconds(5));
+          absl::SleepFor(absl::Milliseconds(50));
         }
       }
     });
