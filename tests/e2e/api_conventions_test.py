@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""One API, one set of conventions (issue 16, G1), end to end: identity, deals, robots, mortgage, dialogs and the
-gateway as processes, driven with curl.
+"""One API, one set of conventions (issue 16, G1), end to end: identity, deals, robots, mortgage, dialogs,
+telephony and the gateway as processes, driven with curl.
 
 Idempotency: the OpenAPI document the gateway serves lists every route; every POST among them must have a
 case in tests/e2e/idempotency_cases/<service>.py (or an exemption saying why a repeat has no second
@@ -42,7 +42,7 @@ def changed(body):
 
 
 class ApiConventions(StackTest):
-    services = ["deals", "robots", "mortgage", "dialogs"]
+    services = ["deals", "robots", "mortgage", "dialogs", "telephony"]
 
     def test_every_post_honours_the_idempotency_key(self):
         doc = self.curl("GET", "/openapi.json")

@@ -119,6 +119,11 @@ class Topics(unittest.TestCase):
         self.assertEqual(set(published_topics()["dialogs"]), want)
         self.assertLessEqual(want, set(read_topics()))
 
+    def test_the_telephony_request_topic_is_found_and_listed(self):
+        # Issue 19, P4: the call-request queue's events, named in proto/crm/telephony/v1/request_event_types.h.
+        self.assertIn("crm.telephony.request.v1", published_topics()["telephony"])
+        self.assertIn("crm.telephony.request.v1", read_topics())
+
 
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1], verbosity=2)
