@@ -26,9 +26,11 @@ Test control over HTTP, JSON in and out, under /_fake/ (a stable interface: test
                    "talk"?: 2 (null: stays up until hung up), "record"?: false}
                   an inbound call from `from` on the company's number `did` to `extension`; its two
                   channels exist when the answer comes: {"linkedid", "legs": [caller, employee]}
-    POST hangup   {"linkedid"} or {"uniqueid"}      hang up a call or one channel (its bridged peers too)
-    POST burst    {"count", "extension"?, "from_prefix"?, "interval"?: 0}   `count` short inbound calls
-                  (ring, answer, hang up), one after another in the background -> {"linkedids"}
+    POST hangup   {"linkedid"}, {"uniqueid"} or {"all": true}   hang up a call, one channel (its bridged
+                  peers too) or every channel
+    POST burst    {"count", "extension"?, "from_prefix"?, "interval"?: 0, "talk"?: 0}   `count` inbound
+                  calls (ring, answer, hang up after `talk` s; null: they stay up), one after another in the
+                  background -> {"started", "first_linkedid"}; GET calls lists them
     POST drop     {"refuse"?: false}   close every AMI connection; with refuse, connections are closed
                   at once (before the greeting) until POST accept
     POST accept   take connections again
@@ -426,7 +428,9 @@ def control(method, action, p):
         return 200, PBX.inbound(p)
     if method == "POST" and action == "hangup":
         with PBX.lock:
-            if "uniqueid" in p:
+            if p.get("all"):
+                targets = list(PBX.channels.values())
+            elif "uniqueid" in p:
                 targets = [PBX.channels[p["uniqueid"]]] if p["uniqueid"] in PBX.channels else []
             else:
                 targets = [c for c in PBX.channels.values() if c["linkedid"] == p["linkedid"]]
@@ -442,7 +446,7 @@ def control(method, action, p):
         def run():
             for i in range(count):
                 q = {"from": "%s%04d" % (p.get("from_prefix", "7999100"), i), "extension": p.get("extension", "101"),
-                     "answer_after": 0, "talk": 0, "background": False}
+                     "answer_after": 0, "talk": p.get("talk", 0), "background": False}
                 ids.append(PBX.inbound(q)["linkedid"])
                 if i == 0:
                     done.set()

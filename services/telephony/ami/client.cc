@@ -39,6 +39,8 @@ struct Metrics {
       "crm_telephony_ami_reconnects_total", "AMI links lost or refused and tried again.");
   prometheus::Counter& record_retries = crm::metrics::NewCounter(
       "crm_telephony_ami_record_retries_total", "Call facts whose recording failed and was retried.");
+  prometheus::Counter& refused = crm::metrics::NewCounter(
+      "crm_telephony_ami_facts_refused_total", "Call facts the intake refused as malformed (logged, not retried).");
   prometheus::Counter& resync_ended = crm::metrics::NewCounter(
       "crm_telephony_ami_resync_ended_total", "Legs ended by a resynchronisation (their Hangup was missed).");
 };
@@ -297,6 +299,13 @@ absl::Status Client::Impl::Record(const calls::CallEvent& ev) {
   for (;;) {
     absl::StatusOr<bool> r = intake.record(ev);
     if (r.ok()) return absl::OkStatus();
+    if (r.status().code() == absl::StatusCode::kInvalidArgument) {
+      // Malformed: retrying cannot help and would stop the link for good. Said loudly, then passed.
+      M().refused.Increment();
+      crm::log::Error("AMI: the intake refused a call fact",
+                      {{"event_key", ev.event_key}, {"status", r.status()}});
+      return absl::OkStatus();
+    }
     M().record_retries.Increment();
     crm::log::Warn("AMI: recording a call fact failed; retrying",
                    {{"event_key", ev.event_key}, {"status", r.status()}, {"retry_in", wait}});

@@ -8,7 +8,8 @@
 //  * Every event is mapped (mapping.h) and its CallEvents are passed to intake.record IN ARRIVAL ORDER, one
 //    at a time on the link's thread; a failing record is retried with backoff until it succeeds or the
 //    client stops — never skipped (reading waits meanwhile; Asterisk may then drop a slow client, which is
-//    one more dropped link).
+//    one more dropped link). Only a fact the intake refuses as malformed (INVALID_ARGUMENT: retrying
+//    cannot help) is passed, logged as an error and counted.
 //  * A dropped link (or a refused login, a greeting that is not AMI, a message past the codec's limits) is
 //    reconnected after a backoff doubling from reconnect_min up to reconnect_max, reset by a login.
 //  * After every login — the first one too, so a restarted service catches up — the client
@@ -21,7 +22,8 @@
 // The intake is idempotent by (provider, event_key), so any number of clients (replicas) may hold a link
 // to the same Asterisk at once: each fact is stored once.
 // Metrics: crm_telephony_ami_link_up, crm_telephony_ami_events_read_total, crm_telephony_ami_reconnects_total,
-// crm_telephony_ami_record_retries_total, crm_telephony_ami_resync_ended_total.
+// crm_telephony_ami_record_retries_total, crm_telephony_ami_facts_refused_total,
+// crm_telephony_ami_resync_ended_total.
 #ifndef CRM_SERVICES_TELEPHONY_AMI_CLIENT_H_
 #define CRM_SERVICES_TELEPHONY_AMI_CLIENT_H_
 
