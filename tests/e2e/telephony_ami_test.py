@@ -11,13 +11,15 @@ AMI link to the fake Asterisk (tests/fakes/ami_server.py, AMI over TCP) that tes
      the resynchronisation learns them from CoreShowChannels).
 """
 import collections
+import os
 import subprocess
-import time
+import sys
 import urllib.parse
 import uuid
 
-from e2e import StackTest, main, wait_until
-from stack import BROKERS
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from e2e import StackTest, main, wait_until  # noqa: E402
+from stack import BROKERS  # noqa: E402
 
 CALLS = "/v1/telephony/calls"
 TOPIC = "crm.telephony.call.v1"
