@@ -34,6 +34,8 @@ Test control over HTTP, JSON in and out, under /_fake/ (a stable interface: test
     POST drop     {"refuse"?: false}   close every AMI connection; with refuse, connections are closed
                   at once (before the greeting) until POST accept
     POST accept   take connections again
+    POST mute     the open AMI connections go silent (no answers, no events) but stay open: a hung Asterisk
+                  or a half-open link; new connections are served
     GET  actions  every action received: [{"action", "fields": {...}, "time"}] (Secret as "***")
     GET  channels the channels up now: [{"channel", "uniqueid", "linkedid", "state", "bridge"}]
     GET  calls    every call made: [{"linkedid", "legs", "ended"}]
@@ -70,10 +72,11 @@ class Session:
         self.events = True
         self.wlock = threading.Lock()
         self.closed = False
+        self.muted = False  # a hung Asterisk: the connection stays open, nothing comes back
 
     def send(self, fields):
         with self.wlock:
-            if self.closed:
+            if self.closed or self.muted:
                 return
             try:
                 self.sock.sendall(encode(fields))
@@ -401,6 +404,8 @@ class AmiHandler(socketserver.BaseRequestHandler):
                     line, buf = buf.split(b"\n", 1)
                     line = line.rstrip(b"\r").decode("utf-8", "replace")
                     if line == "":
+                        if current and s.muted:
+                            current = {}
                         if current:
                             keep = PBX.action(s, current)
                             current = {}
@@ -465,6 +470,11 @@ def control(method, action, p):
         for s in sessions:
             s.close()
         return 200, {"dropped": len(sessions)}
+    if method == "POST" and action == "mute":
+        with PBX.lock:
+            for s in PBX.sessions:
+                s.muted = True
+            return 200, {"muted": len(PBX.sessions)}
     if method == "POST" and action == "accept":
         with PBX.lock:
             PBX.refusing = False

@@ -83,6 +83,8 @@ struct Client::Impl {
   bool logged_in = false;
   std::string login_id;
   std::string resync_id;
+  std::string ping_id;  // the Ping sent last, "" once answered
+  std::unique_ptr<asio::steady_timer> ping_timer;
   absl::flat_hash_set<std::string> seen_since_resync;  // legs named by events since CoreShowChannels went
 
   std::string NewId() { return absl::StrCat("crm-ami-", next_id.fetch_add(1) + 1); }
@@ -96,6 +98,7 @@ struct Client::Impl {
   void Send(std::string bytes);
   void WriteNext(uint64_t gen);
   void EndSession();
+  void SchedulePing(uint64_t gen);
 };
 
 asio::awaitable<void> Client::Impl::Run() {
@@ -170,6 +173,8 @@ void Client::Impl::EndSession() {
   up = false;
   resync_id.clear();
   seen_since_resync.clear();
+  ping_id.clear();
+  if (ping_timer != nullptr) ping_timer->cancel();
   correlator.Clear();
   for (auto& [id, p] : waiters) p->set_value(absl::UnavailableError("the AMI link dropped before Asterisk answered"));
   waiters.clear();
@@ -210,6 +215,10 @@ absl::Status Client::Impl::Handle(Message m) {
     case Correlator::Outcome::kReply:
       if (id == login_id) return OnLogin(reply);
       if (id == resync_id) return OnResync(reply);
+      if (id == ping_id) {
+        ping_id.clear();
+        return absl::OkStatus();
+      }
       if (auto it = waiters.find(id); it != waiters.end()) {
         it->second->set_value(std::move(reply));
         waiters.erase(it);
@@ -244,6 +253,7 @@ absl::Status Client::Impl::OnLogin(const Reply& reply) {
   logins.fetch_add(1);
   M().link_up.Set(1);
   crm::log::Info("AMI link up", {{"host", options.host}, {"port", options.port}});
+  SchedulePing(generation);
   // Resynchronise: what Asterisk has now against what the CRM holds open.
   resync_id = NewId();
   seen_since_resync.clear();
@@ -252,6 +262,23 @@ absl::Status Client::Impl::OnLogin(const Reply& reply) {
   if (!bytes.ok()) return bytes.status();
   Send(*std::move(bytes));
   return absl::OkStatus();
+}
+
+void Client::Impl::SchedulePing(uint64_t gen) {
+  ping_timer = std::make_unique<asio::steady_timer>(io, ToChrono(options.ping_interval));
+  ping_timer->async_wait([this, gen](boost::system::error_code ec) {
+    if (ec || gen != generation || !logged_in) return;
+    if (!ping_id.empty()) {  // the last Ping is still unanswered: the link is dead
+      crm::log::Warn("AMI link silent: no answer to Ping", {{"within", options.ping_interval}});
+      socket->close(ec);  // the read fails and ends the session
+      return;
+    }
+    ping_id = NewId();
+    correlator.Expect(ping_id);
+    absl::StatusOr<std::string> bytes = EncodeAction("Ping", ping_id, {});
+    if (bytes.ok()) Send(*std::move(bytes));
+    SchedulePing(gen);
+  });
 }
 
 absl::Status Client::Impl::OnResync(const Reply& reply) {

@@ -10,6 +10,7 @@
 //    client stops — never skipped (reading waits meanwhile; Asterisk may then drop a slow client, which is
 //    one more dropped link). Only a fact the intake refuses as malformed (INVALID_ARGUMENT: retrying
 //    cannot help) is passed, logged as an error and counted.
+//  * A link whose Ping goes unanswered for a ping_interval counts as dropped.
 //  * A dropped link (or a refused login, a greeting that is not AMI, a message past the codec's limits) is
 //    reconnected after a backoff doubling from reconnect_min up to reconnect_max, reset by a login.
 //  * After every login — the first one too, so a restarted service catches up — the client
@@ -54,6 +55,9 @@ struct ClientOptions {
   absl::Duration reconnect_min = absl::Milliseconds(200);
   absl::Duration reconnect_max = absl::Seconds(30);  // RECONNECT_MAX
   absl::Duration login_timeout = absl::Seconds(10);  // connect + greeting + login
+  // A Ping every ping_interval while logged in; a Ping still unanswered at the next one means a dead link
+  // (a half-open TCP connection shows nothing else for hours): it is closed and reconnected.
+  absl::Duration ping_interval = absl::Seconds(20);  // PING_INTERVAL
   Limits limits;
 };
 

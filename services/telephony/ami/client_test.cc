@@ -196,7 +196,8 @@ class AmiClientTest : public ::testing::Test {
                           .secret = std::move(secret),
                           .reconnect_min = absl::Milliseconds(20),
                           .reconnect_max = absl::Milliseconds(200),
-                          .login_timeout = absl::Seconds(5)};
+                          .login_timeout = absl::Seconds(5),
+                          .ping_interval = absl::Milliseconds(200)};
     return std::make_unique<Client>(std::move(options), *std::move(mapper), intake.Api(), crm::SystemClock());
   }
 
@@ -320,6 +321,21 @@ TEST_F(AmiClientTest, ReconnectsAndResynchronises) {
   CallEvent ended;
   ASSERT_NE(intake.Find(c + ":ended", &ended), nullptr);
   EXPECT_EQ(ended.end_reason, "Normal Clearing");
+}
+
+// A link that goes silent (a hung Asterisk, a half-open connection) is noticed by its unanswered Ping and
+// replaced: a new login, a new resynchronisation.
+TEST_F(AmiClientTest, SilentLinkReplaced) {
+  MemoryIntake intake;
+  auto client = MakeClient(intake);
+  client->Start();
+  ASSERT_TRUE(crm::testing::WaitFor([&] { return client->resyncs() >= 1; }, kWait));
+  EXPECT_EQ(client->logins(), 1);
+  ASSERT_TRUE(crm::testing::WaitFor([&] { return !fake_->Actions("Ping").empty(); }, kWait));
+  EXPECT_EQ(client->logins(), 1);  // answered Pings keep the link
+  fake_->Control("POST", "mute");
+  ASSERT_TRUE(crm::testing::WaitFor([&] { return client->logins() >= 2 && client->resyncs() >= 2; }, kWait));
+  EXPECT_TRUE(client->link_up());
 }
 
 // Originate, Redirect, Bridge and Hangup as Asterisk receives them, their answers, and the errors.

@@ -30,12 +30,14 @@ absl::Status WireAmi(Context& ctx, calls::CallsPart& calls) {
   const std::string secret = env.String("AMI_SECRET", "");
   const absl::Duration reconnect_max = env.Duration("AMI_RECONNECT_MAX", absl::Seconds(30));
   const absl::Duration action_timeout = env.Duration("AMI_ACTION_TIMEOUT", absl::Seconds(5));
+  const absl::Duration ping_interval = env.Duration("AMI_PING_INTERVAL", absl::Seconds(20));
   MappingConfig mapping{.extension_pattern = env.String("AMI_EXTENSION_PATTERN", "^[0-9]{2,5}$"),
                         .recording_url_template = env.String("AMI_RECORDING_URL_TEMPLATE", "")};
   CommandOptions commands{.originate_channel = env.String("AMI_ORIGINATE_CHANNEL", "PJSIP/{extension}"),
                           .context = env.String("AMI_ORIGINATE_CONTEXT", "from-internal"),
                           .timeout = action_timeout};
-  ClientOptions options{.username = username, .secret = secret, .reconnect_max = reconnect_max};
+  ClientOptions options{
+      .username = username, .secret = secret, .reconnect_max = reconnect_max, .ping_interval = ping_interval};
   if (!address.empty()) {
     const std::size_t colon = address.rfind(':');
     int port = 0;
@@ -56,6 +58,7 @@ absl::Status WireAmi(Context& ctx, calls::CallsPart& calls) {
   if (HasLineBreak(secret)) env.Reject("AMI_SECRET", "holds a line break");
   if (reconnect_max < absl::Milliseconds(200)) env.Reject("AMI_RECONNECT_MAX", "must be at least 200ms");
   if (action_timeout <= absl::ZeroDuration()) env.Reject("AMI_ACTION_TIMEOUT", "must be positive");
+  if (ping_interval < absl::Milliseconds(100)) env.Reject("AMI_PING_INTERVAL", "must be at least 100ms");
   if (!absl::StrContains(commands.originate_channel, "{extension}") || HasLineBreak(commands.originate_channel)) {
     env.Reject("AMI_ORIGINATE_CHANNEL", "must hold {extension} (e.g. PJSIP/{extension})");
   }
