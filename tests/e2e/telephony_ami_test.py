@@ -1,6 +1,7 @@
 """Telephony over Asterisk's AMI (issue 19, P1) end to end: identity + deals + telephony + gateway, telephony's
 AMI link to the fake Asterisk (tests/fakes/ami_server.py, AMI over TCP) that tests/support/stack.py starts.
 
+  0. bad AMI settings are named, every one at once, and crm-telephony exits 2;
   1. an inbound call from a client's phone: in the call log through the gateway (curl) — inbound, answered,
      ended, its two legs, the recording's URL, the client identified by deals — and on crm.telephony.call.v1
      (kcat): started, answered, finished once;
@@ -70,6 +71,17 @@ class TelephonyAmi(StackTest):
         return types
 
     # --- tests ----------------------------------------------------------------------------------------
+    def test_0_bad_settings_named_and_exit_2(self):
+        env = dict(self.stack.envs["telephony"], CRM_TELEPHONY_AMI_ADDRESS="asterisk-without-port",
+                   CRM_TELEPHONY_AMI_EXTENSION_PATTERN="([", CRM_TELEPHONY_AMI_ORIGINATE_CHANNEL="PJSIP/101",
+                   CRM_TELEPHONY_AMI_SECRET="")
+        r = subprocess.run([os.path.join(self.stack.build, "services/telephony/crm-telephony")], env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 2, r.stderr[-2000:])
+        for var in ("CRM_TELEPHONY_AMI_ADDRESS", "CRM_TELEPHONY_AMI_EXTENSION_PATTERN",
+                    "CRM_TELEPHONY_AMI_ORIGINATE_CHANNEL", "CRM_TELEPHONY_AMI_SECRET"):
+            self.assertIn(var, r.stderr)
+
     def test_1_inbound_call_from_a_client(self):
         phone = "7916%07d" % (uuid.uuid4().int % 10000000)
         client = self.curl("POST", "/v1/clients", {"kind": "KIND_PERSON", "name": "Звонков Иван",
