@@ -125,7 +125,7 @@ asio::awaitable<absl::Status> Client::Impl::Session() {
   // Connect, greeting and login within login_timeout, else the socket is closed (the read fails).
   asio::steady_timer watchdog(io, ToChrono(options.login_timeout));
   watchdog.async_wait([this, gen](boost::system::error_code ec) {
-    if (!ec && gen == generation && !logged_in && socket != nullptr) socket->close();
+    if (!ec && gen == generation && !logged_in && socket != nullptr) socket->close(ec);
   });
   boost::system::error_code ec;
   tcp::resolver resolver(io);
@@ -134,6 +134,8 @@ asio::awaitable<absl::Status> Client::Impl::Session() {
   if (ec) co_return absl::UnavailableError(absl::StrCat("cannot resolve the AMI host: ", ec.message()));
   co_await asio::async_connect(*socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return absl::UnavailableError(absl::StrCat("cannot connect to AMI: ", ec.message()));
+  // Stop() may have come while connecting (its close found no socket open yet).
+  if (stopping.HasBeenNotified()) co_return absl::CancelledError("stopping");
   socket->set_option(asio::socket_base::keep_alive(true), ec);
   socket->set_option(tcp::no_delay(true), ec);
 
@@ -282,7 +284,6 @@ void Client::Impl::SchedulePing(uint64_t gen) {
 }
 
 absl::Status Client::Impl::OnResync(const Reply& reply) {
-  const std::string id = std::move(resync_id);
   resync_id.clear();
   absl::flat_hash_set<std::string> seen = std::move(seen_since_resync);
   seen_since_resync.clear();
@@ -317,7 +318,6 @@ absl::Status Client::Impl::OnResync(const Reply& reply) {
   crm::log::Info("AMI resynchronised", {{"channels", static_cast<int64_t>(reply.list.size())},
                                         {"open_legs", static_cast<int64_t>(open->size())},
                                         {"ended", ended}});
-  (void)id;
   return absl::OkStatus();
 }
 
