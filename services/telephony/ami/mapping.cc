@@ -126,7 +126,11 @@ static Message DestOf(const Message& e) {
 std::vector<CallEvent> Mapper::Map(const Message& e, absl::Time received) const {
   std::vector<CallEvent> out;
   const absl::string_view name = e.event();
-  auto has_leg = [](const Message& m) { return !m.Get("Uniqueid").empty(); };
+  // A leg is a channel with a Uniqueid; Local/ channels are Asterisk's plumbing between dialplan parts
+  // (ring groups, queues, Originate through the dialplan), no party of the call: no facts.
+  auto has_leg = [](const Message& m) {
+    return !m.Get("Uniqueid").empty() && !absl::StartsWith(m.Get("Channel"), "Local/");
+  };
   if (name == "Newchannel") {
     if (has_leg(e)) out.push_back(Leg(e, CallEvent::Kind::kRinging, received));
   } else if (name == "CoreShowChannel") {

@@ -14,6 +14,7 @@
 //   Hangup (Cause-txt, else Cause)   → ended    of Uniqueid              key "<Uniqueid>:ended"
 //   VarSet MIXMONITOR_FILENAME, Cdr with RecordingFile (cdr_manager.conf mapping) or a UserField naming an
 //   audio file                       → recording of the leg              key "<Uniqueid>:recording"
+// Local/ channels (Asterisk's plumbing between dialplan parts: ring groups, queues) are no party: no facts.
 // Keys depend only on the fact, never on arrival order or time of receipt: a replay, a second replica's
 // link and a resynchronisation produce the same keys and the intake stores each fact once. Two events of
 // one fact (Newchannel and DialBegin; DialEnd ANSWER and BridgeEnter; DialEnd BUSY and Hangup) share a key:
