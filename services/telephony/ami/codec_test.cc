@@ -3,6 +3,7 @@
 // bounded sizes, encoding (no line injection) and the correlation of answers and lists by ActionID.
 #include "services/telephony/ami/codec.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,36 @@ TEST(Decoder, BoundedSizes) {
   }
   Decoder ok(limits);
   EXPECT_TRUE(ok.Feed(greeting + "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\nA: 1\r\n\r\n").ok());
+}
+
+// Hostile bytes (a fixed seed): the decoder never grows past its limits — it yields bounded messages or
+// fails — however the bytes come.
+TEST(Decoder, HostileBytesStayBounded) {
+  const Limits limits{.max_line = 256, .max_fields = 16, .max_message = 1024};
+  std::mt19937 rng(20261208);
+  const std::string alphabet("ab:: \r\n\n\n\r\0\xff", 12);  // NUL and 0xff included
+  int messages = 0;
+  for (int round = 0; round < 300; ++round) {
+    Decoder d(limits);
+    absl::Status s = d.Feed("Asterisk Call Manager/5.0.2\r\n");
+    for (int chunk = 0; chunk < 50 && s.ok(); ++chunk) {
+      std::string bytes(rng() % 300, 'x');
+      for (char& c : bytes) c = alphabet[rng() % alphabet.size()];
+      s = d.Feed(bytes);
+      while (auto m = d.Next()) {
+        ++messages;
+        ASSERT_LE(m->fields.size(), limits.max_fields);
+        std::size_t size = 0;
+        for (const auto& [k, v] : m->fields) {
+          ASSERT_LE(k.size() + v.size(), limits.max_line);
+          size += k.size() + v.size();
+        }
+        ASSERT_LE(size, limits.max_message);
+      }
+    }
+    if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  }
+  EXPECT_GT(messages, 0);  // the input is not all garbage: some messages came through
 }
 
 TEST(EncodeAction, LinesAndActionId) {
