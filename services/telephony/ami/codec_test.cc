@@ -141,7 +141,9 @@ TEST(Decoder, HostileBytesStayBounded) {
         ASSERT_LE(size, limits.max_message);
       }
     }
-    if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+    }
   }
   EXPECT_GT(messages, 0);  // the input is not all garbage: some messages came through
 }
