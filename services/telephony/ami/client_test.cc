@@ -23,6 +23,8 @@
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
 #include "libs/log/log.h"
+#include "libs/metrics/metrics.h"
+#include "libs/metrics/metrics_testing.h"
 #include "nlohmann/json.hpp"
 #include "services/telephony/ami/client.h"
 #include "services/telephony/ami/commands.h"
@@ -274,19 +276,32 @@ TEST_F(AmiClientTest, RefusedLoginRetriedWithoutLoggingTheSecret) {
 // starts. Commands answer UNAVAILABLE meanwhile. Back up, the client resynchronises: the first call's legs
 // are ended (the Hangup's keys, reason LINK_LOST) and the second call's legs are known.
 TEST_F(AmiClientTest, ReconnectsAndResynchronises) {
+  auto exposer = crm::metrics::Exposer::Start("127.0.0.1:0");
+  ASSERT_TRUE(exposer.ok()) << exposer.status();
+  auto metric = [&](const char* name) {
+    auto page = crm::metrics::testing::Scrape((*exposer)->port());
+    return page.ok() ? crm::metrics::testing::SampleValue(*page, name).value_or(-1) : -1;
+  };
   MemoryIntake intake;
   auto client = MakeClient(intake);
   Commands commands(*client, {.timeout = absl::Seconds(5)});
   client->Start();
   ASSERT_TRUE(crm::testing::WaitFor([&] { return client->resyncs() >= 1; }, kWait));
+  EXPECT_EQ(metric("crm_telephony_ami_link_up"), 1);
+  const double reconnects = metric("crm_telephony_ami_reconnects_total");
+  const double ended_by_resync = metric("crm_telephony_ami_resync_ended_total");
+  const double events_read = metric("crm_telephony_ami_events_read_total");
   nlohmann::json call = fake_->Control("POST", "call", {{"from", "79990000001"}, {"extension", "101"},
                                                         {"answer_after", 0.05}, {"talk", nullptr}});
   const std::string a = call["legs"][0], b = call["legs"][1];
   ASSERT_TRUE(crm::testing::WaitFor([&] { return intake.Has(a + ":answered") && intake.Has(b + ":answered"); },
                                     kWait));
 
+  EXPECT_GT(metric("crm_telephony_ami_events_read_total"), events_read);
   fake_->Control("POST", "drop", {{"refuse", true}});
   ASSERT_TRUE(crm::testing::WaitFor([&] { return !client->link_up(); }, kWait));
+  ASSERT_TRUE(crm::testing::WaitFor([&] { return metric("crm_telephony_ami_link_up") == 0; }, kWait));
+  EXPECT_GT(metric("crm_telephony_ami_reconnects_total"), reconnects);
   CallEvent leg_b;
   ASSERT_NE(intake.Find(b + ":ringing", &leg_b), nullptr);
   EXPECT_EQ(commands.Hangup({.call_key = a, .leg_key = b, .channel = leg_b.channel}).code(),
@@ -310,6 +325,8 @@ TEST_F(AmiClientTest, ReconnectsAndResynchronises) {
     EXPECT_EQ(ended.end_reason, "LINK_LOST");
     EXPECT_EQ(ended.call_key, a);
   }
+  EXPECT_EQ(metric("crm_telephony_ami_resync_ended_total"), ended_by_resync + 2);
+  EXPECT_EQ(metric("crm_telephony_ami_link_up"), 1);
   for (const std::string& leg : {c, d}) {
     EXPECT_TRUE(intake.Has(leg + ":ringing")) << leg;
     EXPECT_TRUE(intake.Has(leg + ":answered")) << leg;
