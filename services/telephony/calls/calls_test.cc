@@ -38,7 +38,12 @@
 #include "services/deals/interactions/interaction_store.h"
 #include "services/deals/interactions/service.h"
 #include "services/deals/interactions/wiring.h"
+#include "crm/identity/v1/events.pb.h"
+#include "libs/events/consumer.h"
+#include "proto/crm/identity/v1/event_types.h"
 #include "services/telephony/calls/deals_sync.h"
+#include "services/telephony/calls/demo.h"
+#include "services/telephony/calls/users.h"
 #include "services/telephony/calls/intake.h"
 #include "services/telephony/calls/pbx.h"
 #include "services/telephony/calls/service.h"
@@ -600,7 +605,8 @@ TEST_F(CallsTest, CommandsReachTheAdapterOfTheCallsProvider) {
   auto no_pbx = calls_->Hangup(Admin(), hu);
   EXPECT_EQ(no_pbx.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(no_pbx.status().message().find("\"mango\""), std::string_view::npos) << no_pbx.status();
-  Calls without(*tpool_, clock_, PbxRegistry(), "asterisk");
+  const PbxRegistry empty_registry;
+  Calls without(*tpool_, clock_, empty_registry, "asterisk");
   auto no_adapter = without.Originate(Operator(), o, "");
   EXPECT_EQ(no_adapter.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(no_adapter.status().message().find("\"asterisk\""), std::string_view::npos);
@@ -686,6 +692,37 @@ TEST_F(CallsTest, ExtensionsAdmin) {
   del.set_extension("205");
   ASSERT_TRUE(calls_->DeleteExtension(Admin(), del).ok());
   EXPECT_EQ(calls_->DeleteExtension(Admin(), del).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The demo plans extensions by login; identity's user event of that login gives them to its user — once, and
+// never over an extension an administrator assigned meanwhile.
+TEST_F(CallsTest, DemoExtensionsFollowIdentitysUsersByLogin) {
+  tdb_->Exec("DELETE FROM extensions");
+  tdb_->Exec(absl::StrCat("INSERT INTO extensions (provider, extension, user_id, update_time) VALUES "
+                          "('asterisk', '102', '", kOperator2, "', now())"));
+  ASSERT_TRUE(InstallDemo(*tpool_).ok());
+  ASSERT_TRUE(InstallDemo(*tpool_).ok());  // repeatable
+  EXPECT_EQ(TCount("SELECT count(*) FROM pending_extensions"), 2);  // 102 is taken: not planned
+  auto apply = [&](const std::string& id, const std::string& login, int64_t offset) {
+    crm::identity::v1::UserCreated created;
+    created.mutable_user()->set_id(id);
+    created.mutable_user()->set_login(login);
+    crm::events::v1::Envelope e;
+    e.set_type(crm::identity::v1::kUserCreatedType);
+    e.mutable_payload()->PackFrom(created);
+    const std::string topic = crm::identity::v1::kUserTopic;
+    ASSERT_TRUE(crm::pg::InTransaction(*tpool_, [&](pqxx::work& tx) -> absl::Status {
+                  return ApplyUserEvent(tx, {.envelope = e, .topic = topic, .partition = 0, .offset = offset});
+                }).ok());
+  };
+  apply(kOperator, "cc.operator", 1);
+  apply(kAdmin, "somebody.else", 2);
+  EXPECT_EQ(TCount(absl::StrCat("SELECT count(*) FROM extensions WHERE extension = '101' AND user_id = '", kOperator,
+                                "'")),
+            1);
+  EXPECT_EQ(TCount("SELECT count(*) FROM pending_extensions"), 1);  // admin's 100 waits for «admin»
+  apply(kOperator2, "cc.operator", 3);                                // a later user of the login: nothing planned
+  EXPECT_EQ(TCount(absl::StrCat("SELECT count(*) FROM extensions WHERE user_id = '", kOperator, "'")), 1);
 }
 
 }  // namespace

@@ -121,6 +121,18 @@ inline constexpr char kListExtensions[] =
     "WHERE ($1 = '' OR provider = $1) AND ($2 = '' OR user_id = NULLIF($2, '')::uuid) "
     "ORDER BY provider, extension LIMIT 5000";
 
+// --- Extensions planned for a login (demo.h, users.h). ---
+// Planned unless the extension is assigned already.
+inline constexpr char kPlanExtension[] =
+    "INSERT INTO pending_extensions (provider, extension, login, create_time) SELECT $1, $2, $3, now() "
+    "WHERE NOT EXISTS (SELECT 1 FROM extensions WHERE provider = $1 AND extension = $2) "
+    "ON CONFLICT (provider, extension) DO NOTHING";
+// The login's planned extensions given to its user (an extension assigned meanwhile stays), then unplanned.
+inline constexpr char kAssignPendingExtensions[] =
+    "WITH planned AS (DELETE FROM pending_extensions WHERE login = $1 RETURNING provider, extension) "
+    "INSERT INTO extensions (provider, extension, user_id, update_time) SELECT provider, extension, $2::uuid, now() "
+    "FROM planned ON CONFLICT (provider, extension) DO NOTHING";
+
 }  // namespace crm::telephony::calls::sql
 
 #endif  // CRM_SERVICES_TELEPHONY_CALLS_SQL_H_

@@ -6,12 +6,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/base/periodic.h"
+#include "libs/base/status.h"
 #include "libs/config/config.h"
+#include "libs/events/consumer.h"
 #include "libs/log/log.h"
 #include "libs/rpc/server.h"
 #include "services/telephony/calls/deals_sync.h"
 #include "services/telephony/calls/intake.h"
+#include "proto/crm/identity/v1/event_types.h"
 #include "services/telephony/calls/service.h"
+#include "services/telephony/calls/users.h"
 
 namespace crm::telephony::calls {
 
@@ -23,6 +27,10 @@ absl::StatusOr<CallsPart*> WireCalls(Context& ctx) {
   const bool deals_sync = env.Bool("DEALS_SYNC", true);
   const absl::Duration sync_every = env.Duration("DEALS_SYNC_INTERVAL", absl::Seconds(1));
   const absl::Duration deals_timeout = env.Duration("DEALS_TIMEOUT", absl::Seconds(5));
+  // identity's users (extensions planned by login, users.h): KAFKA_BROKERS and CONSUMER_GROUP as the
+  // services share them.
+  const std::string brokers = env.String("KAFKA_BROKERS", "localhost:9092");
+  const std::string consumer_group = env.String("CONSUMER_GROUP", "telephony");
   if (!env.status().ok()) return nullptr;
 
   crm::rpc::Server& server = ctx.server;
@@ -38,6 +46,12 @@ absl::StatusOr<CallsPart*> WireCalls(Context& ctx) {
       if (!n.ok()) crm::log::Warn(absl::StrCat("calls: the deals queue failed: ", n.status().ToString()));
     }));
   }
+  CRM_ASSIGN_OR_RETURN(std::unique_ptr<crm::events::Consumer> users,
+                       crm::events::Consumer::Create({.brokers = brokers,
+                                                      .group_id = consumer_group + ".calls",
+                                                      .topics = {crm::identity::v1::kUserTopic}},
+                                                     ctx.pool, &ApplyUserEvent));
+  server.Own(std::make_unique<crm::events::ConsumerThread>(std::move(users)));
   return server.Own(std::make_unique<CallsPart>(CallsPart{.intake = intake->Api(), .pbx = pbx}));
 }
 

@@ -117,3 +117,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
   PRIMARY KEY (caller, method, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_create_time ON idempotency (create_time);
+
+-- Extensions waiting for their employee by login (the demo's, calls/demo.h): when identity's user event
+-- (crm.identity.user.v1) of that login arrives, the extension is given to that user id (calls/users.h) —
+-- unless the extension was assigned meanwhile — and the row goes.
+CREATE TABLE pending_extensions (
+  provider    text        NOT NULL,
+  extension   text        NOT NULL,
+  login       text        NOT NULL,
+  create_time timestamptz NOT NULL,
+  PRIMARY KEY (provider, extension));
+CREATE INDEX pending_extensions_login ON pending_extensions (login);
