@@ -134,6 +134,7 @@ absl::StatusOr<bool> Intake::Record(const CallEvent& in) {
     const CallState after = DeriveCall(legs, before, direction_now);
     Emits emits = EmitsOf(created, before, after);
     emits.finished = emits.finished && !finished_sent;
+    emits.started = emits.started && e.kind != CallEvent::Kind::kRecording;  // a recording alone rings nobody
     const std::string direction = DirectionName(call.direction());
     const std::string outside = OutsideNumber(direction, call.from_number(), call.to_number());
     crm::pg::ExecPrepared(tx, sql::kUpdateCallState, call_id, StateName(after.state), after.answered,
@@ -153,12 +154,14 @@ absl::StatusOr<bool> Intake::Record(const CallEvent& in) {
     if (emits.started) {
       v1::CallStarted s;
       *s.mutable_call() = SummaryOf(call);
+      std::vector<std::string> rung;  // the employees whose phones ring see it live
       for (const Leg& l : legs) {
         if (l.extension.empty()) continue;
         s.add_extensions(l.extension);
         s.add_user_ids(l.user_id);
+        if (!l.user_id.empty()) rung.push_back(l.user_id);
       }
-      CRM_RETURN_IF_ERROR(EmitCallEvent(tx, outbox_, call, v1::kCallStartedType, s));
+      CRM_RETURN_IF_ERROR(EmitCallEvent(tx, outbox_, call, v1::kCallStartedType, s, rung));
     }
     if (emits.answered) {
       v1::CallAnswered a;

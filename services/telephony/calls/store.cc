@@ -205,12 +205,18 @@ v1::CallFinished FinishedOf(const v1::Call& c) {
 }
 
 absl::Status EmitCallEvent(pqxx::transaction_base& tx, const crm::events::OutboxWriter& outbox, const v1::Call& c,
-                           const char* type, const google::protobuf::Message& payload) {
+                           const char* type, const google::protobuf::Message& payload,
+                           const std::vector<std::string>& also_visible) {
   crm::events::NewEvent e{.aggregate_type = v1::kCallAggregate, .aggregate_id = c.id(), .type = type,
                           .payload = &payload};
   e.actor.set_kind(crm::common::v1::Principal::KIND_SERVICE);
   e.actor.set_service("telephony");
   if (!c.user_id().empty()) e.visible_to_user_ids.push_back(c.user_id());
+  for (const std::string& u : also_visible) {
+    if (std::find(e.visible_to_user_ids.begin(), e.visible_to_user_ids.end(), u) == e.visible_to_user_ids.end()) {
+      e.visible_to_user_ids.push_back(u);
+    }
+  }
   return outbox.Append(tx, e).status();
 }
 

@@ -62,9 +62,10 @@ v1::CallSummary SummaryOf(const v1::Call& c);
 v1::CallFinished FinishedOf(const v1::Call& c);
 
 // Appends one event of the call (topic crm.telephony.call.v1, key = the call id) visible to the employee
-// on it besides telephony.read.all holders.
+// on it (and `also_visible`) besides telephony.read.all holders.
 absl::Status EmitCallEvent(pqxx::transaction_base& tx, const crm::events::OutboxWriter& outbox, const v1::Call& c,
-                           const char* type, const google::protobuf::Message& payload);
+                           const char* type, const google::protobuf::Message& payload,
+                           const std::vector<std::string>& also_visible = {});
 
 }  // namespace crm::telephony::calls
 
