@@ -536,6 +536,26 @@ TEST_F(CallsTest, DealsDownKeepsTheWorkAndRetries) {
   EXPECT_EQ(TCount("SELECT count(*) FROM call_deals_sync WHERE attempts = 1"), 1);
 }
 
+// The worker never waits for a call's row (the intake holds it, then wants the queue row the worker holds):
+// a busy call is tried again a second later.
+TEST_F(CallsTest, ABusyCallIsIdentifiedASecondLater) {
+  const std::string ivan = MustClient("Иван Петров", "+79161234567");
+  const std::string id = InboundCall("b1", "+79161234567", true, 10, /*end=*/false);
+  {
+    pqxx::connection holder(tdb_->dsn());
+    pqxx::work lock(holder);
+    lock.exec_params("SELECT 1 FROM calls WHERE id = $1::uuid FOR UPDATE", id);
+    Drain();  // returns: it did not wait for the lock
+    EXPECT_EQ(TCount("SELECT count(*) FROM call_deals_sync WHERE kind = 'identify' AND attempts = 0"), 1);
+  }
+  EXPECT_EQ(Get(id).identification(), v1::IDENTIFICATION_PENDING);
+  Drain();
+  EXPECT_EQ(Get(id).identification(), v1::IDENTIFICATION_PENDING);  // not due yet
+  clock_.Advance(absl::Seconds(1));
+  Drain();
+  EXPECT_EQ(Get(id).client_id(), ivan);
+}
+
 TEST_F(CallsTest, CommandsReachTheAdapterOfTheCallsProvider) {
   // Click-to-call from the caller's extension, once per Idempotency-Key.
   v1::OriginateRequest o;

@@ -59,6 +59,14 @@ std::string Subject(const v1::Call& c) {
                       " мин ", c.duration_seconds() % 60, " с");
 }
 
+// Locks the call's row if no one holds it (sql.h kTryLockCall); else the queue row `id` is due again in a
+// second and false is returned.
+bool LockCallOrLater(pqxx::transaction_base& tx, int64_t id, const std::string& call_id, absl::Time now) {
+  if (!crm::pg::ExecPrepared(tx, sql::kTryLockCall, call_id).empty()) return true;
+  crm::pg::ExecPrepared(tx, sql::kSyncLater, id, FormatRfc3339Utc(now + absl::Seconds(1)));
+  return false;
+}
+
 }  // namespace
 
 struct DealsSync::Stubs {
@@ -125,6 +133,7 @@ absl::StatusOr<bool> DealsSync::HandleOne() {
       req.set_phone(call->outside_number());
       dv1::FindDuplicatesResponse resp;
       answer = stubs_->clients->FindDuplicates(&ctx, req, &resp);
+      if (answer.ok() && !LockCallOrLater(tx, id, call_id, now)) return absl::OkStatus();
       if (answer.ok()) {
         nlohmann::json candidates = nlohmann::json::array();
         v1::CallIdentified event;
@@ -166,6 +175,7 @@ absl::StatusOr<bool> DealsSync::HandleOne() {
       x.set_external_id(call->id());
       dv1::Interaction resp;
       answer = stubs_->interactions->UpsertInteraction(&ctx, req, &resp);
+      if (answer.ok() && !LockCallOrLater(tx, id, call_id, now)) return absl::OkStatus();
       if (answer.ok()) {
         const std::string primacy = resp.primacy() == dv1::Interaction::PRIMARY     ? "primary"
                                     : resp.primacy() == dv1::Interaction::SECONDARY ? "secondary"

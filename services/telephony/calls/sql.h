@@ -89,6 +89,11 @@ inline constexpr char kEnqueueInteraction[] =
 inline constexpr char kClaimSync[] =
     "SELECT id, kind, call_id::text, attempts FROM call_deals_sync WHERE due_time IS NOT NULL "
     "AND due_time <= $1::timestamptz ORDER BY due_time, id LIMIT 1 FOR UPDATE SKIP LOCKED";
+// The worker writes deals' answer on the call only if it gets the call's row at once: the intake and
+// SetCallClient lock the call first and then its queue row, the worker holds its queue row — waiting here
+// could deadlock, so a busy call is tried again a second later (deals' calls are harmless to repeat).
+inline constexpr char kTryLockCall[] = "SELECT 1 FROM calls WHERE id = $1::uuid FOR UPDATE SKIP LOCKED";
+inline constexpr char kSyncLater[] = "UPDATE call_deals_sync SET due_time = $2::timestamptz WHERE id = $1";
 inline constexpr char kSyncDone[] = "DELETE FROM call_deals_sync WHERE id = $1";
 inline constexpr char kSyncPark[] = "UPDATE call_deals_sync SET due_time = NULL, last_error = $2 WHERE id = $1";
 inline constexpr char kSyncRetry[] =
