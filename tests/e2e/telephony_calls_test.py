@@ -130,7 +130,7 @@ class TelephonyCalls(StackTest):
             listed = self.call("GET", "/v1/telephony/extensions?provider=asterisk&userId=" + operator,
                                role="administrator")
             return [x["extension"] for x in listed.get("extensions", [])]
-        self.assertIn("101", wait_until(extension, "the demo operator's extension 101"))
+        self.assertIn("101", wait_until(extension, "the demo operator's extension 101", timeout=120))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ absl::Status InstallDemo(crm::pg::Pool& pool) {
   };
   constexpr Plan kPlans[] = {{"cc.operator", "101"}, {"manager", "102"}, {"admin", "100"}};
   return crm::pg::InTransaction(pool, [&](pqxx::work& tx) -> absl::Status {
+    crm::pg::ExecPrepared(tx, sql::kLockPlans);
     for (const Plan& p : kPlans) crm::pg::ExecPrepared(tx, sql::kPlanExtension, "asterisk", p.extension, p.login);
+    // Users whose event arrived before the plan get theirs now.
+    crm::pg::ExecPrepared(tx, sql::kAssignKnownPlans);
     return absl::OkStatus();
   });
 }

@@ -4,8 +4,9 @@
 // operator «cc.operator» 101, the manager «manager» 102, the administrator «admin» 100 — on the provider
 // "asterisk". telephony knows users by id only, and the demo users' ids are identity's (random): the demo
 // plans each extension for its login (pending_extensions), and the running service gives it to the user of
-// that login when identity's user event arrives (users.h) — the simplest honest way without calling
-// identity. Repeatable: a second run changes nothing.
+// that login when identity's user event arrives (users.h) — or here at once when the running service saw
+// that user already (user_logins) — the simplest honest way without calling identity. Repeatable: a
+// second run changes nothing.
 #ifndef CRM_SERVICES_TELEPHONY_CALLS_DEMO_H_
 #define CRM_SERVICES_TELEPHONY_CALLS_DEMO_H_
 

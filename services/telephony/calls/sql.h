@@ -132,6 +132,20 @@ inline constexpr char kPlanExtension[] =
     "INSERT INTO pending_extensions (provider, extension, login, create_time) SELECT $1, $2, $3, now() "
     "WHERE NOT EXISTS (SELECT 1 FROM extensions WHERE provider = $1 AND extension = $2) "
     "ON CONFLICT (provider, extension) DO NOTHING";
+// Serialises planning (demo.h) and users' events (users.h): else a plan and the event of its user committed
+// at the same time would each miss the other (READ COMMITTED) and the plan would wait forever.
+inline constexpr char kLockPlans[] = "SELECT pg_advisory_xact_lock(hashtextextended('telephony.pending_extensions', 0))";
+// A user's login as identity's event gives it (an older version changes nothing).
+inline constexpr char kUpsertUserLogin[] =
+    "INSERT INTO user_logins (user_id, login, version, update_time) VALUES ($1::uuid, $2, $3, now()) "
+    "ON CONFLICT (user_id) DO UPDATE SET login = EXCLUDED.login, version = EXCLUDED.version, update_time = now() "
+    "WHERE user_logins.version < EXCLUDED.version";
+// Every planned extension whose login is a known user's given to that user (an extension assigned meanwhile
+// stays), then unplanned.
+inline constexpr char kAssignKnownPlans[] =
+    "WITH planned AS (DELETE FROM pending_extensions p USING user_logins u WHERE p.login = u.login "
+    "RETURNING p.provider, p.extension, u.user_id) INSERT INTO extensions (provider, extension, user_id, "
+    "update_time) SELECT provider, extension, user_id, now() FROM planned ON CONFLICT (provider, extension) DO NOTHING";
 // The login's planned extensions given to its user (an extension assigned meanwhile stays), then unplanned.
 inline constexpr char kAssignPendingExtensions[] =
     "WITH planned AS (DELETE FROM pending_extensions WHERE login = $1 RETURNING provider, extension) "

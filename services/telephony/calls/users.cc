@@ -32,6 +32,8 @@ absl::Status ApplyUserEvent(pqxx::transaction_base& tx, const crm::events::Consu
   }
   if (!IsUuid(user.id())) return absl::InvalidArgumentError("user event without a user id");
   if (user.login().empty()) return absl::OkStatus();
+  crm::pg::ExecPrepared(tx, sql::kLockPlans);
+  crm::pg::ExecPrepared(tx, sql::kUpsertUserLogin, user.id(), user.login(), static_cast<int64_t>(user.version()));
   crm::pg::ExecPrepared(tx, sql::kAssignPendingExtensions, user.login(), user.id());
   return absl::OkStatus();
 }

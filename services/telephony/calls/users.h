@@ -1,8 +1,8 @@
 // File: services/telephony/calls/users.h
 // -----------------------------------------------------------------------------
-// identity's users as the calls part needs them: an extension planned for a login (pending_extensions;
-// the demo's, demo.h) is given to the user of that login when their UserCreated / UserUpdated arrives on
-// crm.identity.user.v1 (an idempotent consumer, libs/events/consumer.h, as dialogs' inbox/users.h keeps its
+// identity's users as the calls part needs them: their logins (user_logins), and an extension planned for
+// a login (pending_extensions; the demo's, demo.h) given to the user of that login when their UserCreated /
+// UserUpdated arrives on crm.identity.user.v1 (or at once by demo.h when it arrived before) (an idempotent consumer, libs/events/consumer.h, as dialogs' inbox/users.h keeps its
 // directory). telephony never asks identity per request; an extension an administrator assigned
 // meanwhile stays theirs.
 #ifndef CRM_SERVICES_TELEPHONY_CALLS_USERS_H_

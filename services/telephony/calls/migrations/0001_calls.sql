@@ -119,8 +119,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CREATE INDEX IF NOT EXISTS idempotency_create_time ON idempotency (create_time);
 
 -- Extensions waiting for their employee by login (the demo's, calls/demo.h): when identity's user event
--- (crm.identity.user.v1) of that login arrives, the extension is given to that user id (calls/users.h) —
--- unless the extension was assigned meanwhile — and the row goes.
+-- (crm.identity.user.v1) of that login arrives — or at once when it arrived before — the extension is given
+-- to that user id (calls/users.h) unless the extension was assigned meanwhile, and the row goes.
 CREATE TABLE pending_extensions (
   provider    text        NOT NULL,
   extension   text        NOT NULL,
@@ -128,3 +128,11 @@ CREATE TABLE pending_extensions (
   create_time timestamptz NOT NULL,
   PRIMARY KEY (provider, extension));
 CREATE INDEX pending_extensions_login ON pending_extensions (login);
+-- The logins of identity's users seen on crm.identity.user.v1 (users.h): a plan made after the user's event
+-- arrived is given at once.
+CREATE TABLE user_logins (
+  user_id     uuid        PRIMARY KEY,
+  login       text        NOT NULL,
+  version     bigint      NOT NULL,
+  update_time timestamptz NOT NULL);
+CREATE INDEX user_logins_login ON user_logins (login);
