@@ -92,7 +92,7 @@ class Stack:
 
     def _start_ami(self):
         """telephony holds its AMI link to the fake Asterisk as `tools/crm up` runs it (issue 19), unless the
-        test points it elsewhere (service_env's CRM_TELEPHONY_AMI_ADDRESS)."""
+        test points it elsewhere (service_env's CRM_TELEPHONY_AMI_ADDRESS; "" = no PBX at all)."""
         self.ami = subprocess.Popen(["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/ami_server.py"),
                                      "--username", "crm", "--secret", "e2e-ami-secret"],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
