@@ -16,6 +16,7 @@
 #include "libs/pg/migrations.h"
 #include "libs/pg/pool.h"
 #include "libs/rpc/server.h"
+#include "services/telephony/calls/demo.h"
 #include "services/telephony/wiring.h"
 
 namespace {
@@ -28,8 +29,8 @@ int DemoMain() {
   absl::Status s = [&]() -> absl::Status {
     CRM_ASSIGN_OR_RETURN(auto pool, crm::pg::MigrateAndOpen(crm::telephony::AllMigrations(),
                                         {.dsn = dsn, .size = 1, .application_name = "telephony-demo"}));
-    (void)pool;
-    // The parts' demo data goes here (README.md).
+    // The parts' demo data (README.md): the calls part's extensions of the demo users (calls/demo.h).
+    CRM_RETURN_IF_ERROR(crm::telephony::calls::InstallDemo(*pool));
     return absl::OkStatus();
   }();
   if (!s.ok()) {

@@ -97,7 +97,7 @@ class Topics(unittest.TestCase):
         published = published_topics()
         # The services that publish today, each found with its writer: a scan that finds nothing proves
         # nothing.
-        self.assertLessEqual({"identity", "deals", "robots", "mortgage", "dialogs"}, set(published), published.keys())
+        self.assertLessEqual({"identity", "deals", "robots", "mortgage", "dialogs", "telephony"}, set(published), published.keys())
         for service, topics in published.items():
             self.assertTrue(topics, "no topic found for %s's OutboxWriter" % service)
         missing = {t: w for topics in published.values() for t, w in topics.items() if t not in listed}
@@ -123,6 +123,13 @@ class Topics(unittest.TestCase):
         # Issue 19, P4: the call-request queue's events, named in proto/crm/telephony/v1/request_event_types.h.
         self.assertIn("crm.telephony.request.v1", published_topics()["telephony"])
         self.assertIn("crm.telephony.request.v1", read_topics())
+
+    def test_the_telephony_call_topic_is_found_and_listed(self):
+        # Issue 19 (P1, P2): the calls part's events on crm.telephony.call.v1, named in
+        # proto/crm/telephony/v1/event_types.h (started, answered, identified, finished — robots' trigger —,
+        # recording). Other parts of telephony may add topics of their own.
+        self.assertIn("crm.telephony.call.v1", published_topics()["telephony"])
+        self.assertIn("crm.telephony.call.v1", read_topics())
 
 
 if __name__ == "__main__":

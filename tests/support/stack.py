@@ -66,6 +66,9 @@ class Stack:
         self.envs = {}  # name -> the environment it was started with (start() starts another replica)
         self.telegram = None  # the fake Bot API started for dialogs (tests/fakes/telegram_bot_api.py)
         self.telegram_url = None
+        self.ami = None  # the fake Asterisk started for telephony (tests/fakes/ami_server.py)
+        self.ami_port = None
+        self.ami_url = None  # its control API: <ami_url>/_fake/...
         try:
             self._start(list(services), gateway_env or {})
         except BaseException:
@@ -87,9 +90,33 @@ class Stack:
         env = dict(self.service_env.get("dialogs", {}), CRM_DIALOGS_TELEGRAM_API_URL=self.telegram_url)
         self.service_env = dict(self.service_env, dialogs=env)
 
+    def _start_ami(self):
+        """telephony holds its AMI link to the fake Asterisk as `tools/crm up` runs it (issue 19), unless the
+        test points it elsewhere (service_env's CRM_TELEPHONY_AMI_ADDRESS; "" = no PBX at all)."""
+        self.ami = subprocess.Popen(["/usr/bin/python3", os.path.join(SOURCE, "tests/fakes/ami_server.py"),
+                                     "--username", "crm", "--secret", "e2e-ami-secret"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        words = self.ami.stdout.readline().decode().split()  # ami_server listening on H:P http H:P
+        self.ami_port = int(words[3].rsplit(":", 1)[1])
+        self.ami_url = "http://" + words[5]
+        env = dict({"CRM_TELEPHONY_AMI_ADDRESS": "127.0.0.1:%d" % self.ami_port,
+                    "CRM_TELEPHONY_AMI_USERNAME": "crm", "CRM_TELEPHONY_AMI_SECRET": "e2e-ami-secret",
+                    "CRM_TELEPHONY_AMI_RECONNECT_MAX": "1s"},
+                   **self.service_env.get("telephony", {}))
+        self.service_env = dict(self.service_env, telephony=env)
+
+    def ami_control(self, method, action, body=None):
+        """The fake Asterisk's control API (tests/fakes/ami_server.py): the JSON answer."""
+        args = ["curl", "-sS", "-f", "-X", method, "--max-time", "20", "%s/_fake/%s" % (self.ami_url, action)]
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+        return json.loads(subprocess.run(args, capture_output=True, check=True).stdout)
+
     def _start(self, services, gateway_env):
         if "dialogs" in services and "CRM_DIALOGS_TELEGRAM_API_URL" not in self.service_env.get("dialogs", {}):
             self._start_telegram()
+        if "telephony" in services and "CRM_TELEPHONY_AMI_ADDRESS" not in self.service_env.get("telephony", {}):
+            self._start_ami()
         # The gateway's service key and the trusted key set every service believes (as tools/crm makes them).
         self.gateway_key = os.path.join(self.tmp, "gateway-service.pem")
         subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.gateway_key], check=True,
@@ -207,6 +234,9 @@ class Stack:
         if self.telegram is not None:
             self.telegram.kill()  # else ctest waits for the fake, which holds a pipe
             self.telegram.wait()
+        if self.ami is not None:
+            self.ami.kill()
+            self.ami.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def curl(self, method, path, body=None, headers=(), raw_body=None):
