@@ -25,7 +25,9 @@ SOURCE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.p
 TOPICS_FILE = os.path.join(SOURCE, "proto/crm/events/v1/topics.txt")
 
 TOPIC = re.compile(r"^crm\.([a-z][a-z0-9_-]*)\.([a-z][a-z0-9_]*)\.v1$")
-WRITER = re.compile(r'(?:\boutbox_|OutboxWriter>?)\s*\(\s*"([a-z][a-z0-9_-]*)"')
+# A service's OutboxWriter: its own, or the one libs/parts/parts.h WireService makes under `.service`.
+WRITER = re.compile(r'(?:\boutbox_|OutboxWriter>?)\s*\(\s*"([a-z][a-z0-9_-]*)"'
+                    r'|WireService\(\s*\w+\s*,\s*\w+\s*,\s*\{\s*\.service\s*=\s*"([a-z][a-z0-9_-]*)"')
 AGGREGATE_LITERAL = re.compile(r'aggregate_type\s*=\s*"([a-z][a-z0-9_]*)"')
 AGGREGATE_CONSTANT = re.compile(r"aggregate_type\s*=\s*(k[A-Za-z0-9_]+)\b")
 CONSTANT = re.compile(r'\b(k[A-Za-z0-9_]+)\[\]\s*=\s*"([^"]*)"')
@@ -67,7 +69,7 @@ def published_topics():
     out = {}
     for directory in sorted(glob.glob(os.path.join(SOURCE, "services", "*", ""))):
         files = {p: open(p, encoding="utf-8").read() for p in sources(directory)}
-        writers = {m for text in files.values() for m in WRITER.findall(text)}
+        writers = {a or b for text in files.values() for a, b in WRITER.findall(text)}
         if not writers:
             continue
         constants = {name: value for text in files.values() for name, value in CONSTANT.findall(text)}
