@@ -8,25 +8,15 @@
 #include <memory>
 #include <string_view>
 
-#include "gtest/gtest.h"
-#include "libs/pg/pool.h"
-#include "libs/pg/testing.h"
+#include "libs/pg/migrated_testing.h"
 #include "services/dialogs/migrations.h"
 
 namespace crm::dialogs::testing {
 
-// Creates the database (named from `prefix`), migrates it and opens a pool of `pool_size` on it. A failure
-// is a test failure (ASSERT: the caller's SetUp stops).
+// libs/pg/migrated_testing.h's MakeMigratedDatabase with the dialogs database's migrations.
 inline void MakeDatabase(std::string_view prefix, int pool_size,
                          std::unique_ptr<crm::pg::testing::TempDatabase>& db, std::unique_ptr<crm::pg::Pool>& pool) {
-  auto made = crm::pg::testing::TempDatabase::Create(prefix);
-  ASSERT_TRUE(made.ok()) << made.status();
-  db = std::move(*made);
-  auto migrated = crm::pg::Migrate(db->dsn(), AllMigrations());
-  ASSERT_TRUE(migrated.ok()) << migrated.status();
-  auto opened = crm::pg::Pool::Create({.dsn = db->dsn(), .size = pool_size});
-  ASSERT_TRUE(opened.ok()) << opened.status();
-  pool = std::move(*opened);
+  crm::pg::testing::MakeMigratedDatabase(prefix, AllMigrations(), pool_size, db, pool);
 }
 
 }  // namespace crm::dialogs::testing

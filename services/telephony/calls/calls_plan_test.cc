@@ -22,6 +22,7 @@
 #include "libs/pg/plan_testing.h"
 #include "libs/pg/pool.h"
 #include "libs/pg/statement_recorder.h"
+#include "libs/pg/migrated_testing.h"
 #include "libs/pg/testing.h"
 #include "libs/rpc/testing/principals.h"
 #include "services/telephony/calls/pbx.h"
@@ -43,14 +44,8 @@ std::string DealId(int64_t n) { return Id(4, n); }
 class CallsPlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto made = crm::pg::testing::TempDatabase::Create("tcalls_plan");
-    ASSERT_TRUE(made.ok()) << made.status();
-    db_ = std::move(*made);
-    auto migrated = crm::pg::Migrate(db_->dsn(), crm::telephony::AllMigrations());
-    ASSERT_TRUE(migrated.ok()) << migrated.status();
-    auto opened = crm::pg::Pool::Create({.dsn = db_->dsn(), .size = 2});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    pool_ = std::move(*opened);
+    crm::pg::testing::MakeMigratedDatabase("tcalls_plan", crm::telephony::AllMigrations(), 2, db_, pool_);
+    if (HasFatalFailure()) return;
     const auto start = std::chrono::steady_clock::now();
     pqxx::connection c(db_->dsn());
     {
