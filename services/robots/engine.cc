@@ -53,7 +53,7 @@ using v1::Trigger;
 
 constexpr char kDealTopic[] = "crm.deals.deal.v1";
 constexpr char kTaskTopic[] = "crm.deals.task.v1";
-constexpr char kCallTopic[] = "crm.telephony.call.v1";
+constexpr const char* kCallTopic = crm::telephony::v1::kCallTopic;
 constexpr const char* kDialogTopic = crm::dialogs::v1::kDialogTopic;
 
 // R4: one row per touch (triggers.h), so a redelivered call or task counts once.

@@ -43,6 +43,7 @@
 #include "crm/robots/v1/robots.pb.h"
 #include "proto/crm/deals/v1/interactions_event_types.h"
 #include "proto/crm/dialogs/v1/event_types.h"
+#include "proto/crm/telephony/v1/event_types.h"
 
 namespace crm::events::v1 {
 class Envelope;
@@ -80,7 +81,8 @@ inline constexpr char kCommentAddedType[] = "crm.deals.deal.comment_added.v1";
 inline constexpr char kTaskCreatedType[] = "crm.deals.task.created.v1";
 inline constexpr char kTaskCompletedType[] = "crm.deals.task.completed.v1";
 inline constexpr char kTaskOverdueType[] = "crm.deals.task.overdue.v1";
-inline constexpr char kCallFinishedType[] = "crm.telephony.call.finished.v1";
+// The telephony service's finished call (P1): a touch, and the CALL_FINISHED trigger.
+inline constexpr const char* kCallFinishedType = crm::telephony::v1::kCallFinishedType;
 // The dialogs service's messages (T2): a touch either way.
 inline constexpr const char* kMessageReceivedType = crm::dialogs::v1::kMessageReceivedType;
 inline constexpr const char* kMessageSentType = crm::dialogs::v1::kMessageSentType;
