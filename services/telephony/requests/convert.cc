@@ -18,6 +18,14 @@ std::string Text(const std::string& name, std::string_view prefix, E v) {
   return std::string(absl::StripPrefix(name, AsAbsl(prefix)));
 }
 
+// The enum value named `prefix` + `text` (the stored text), or the UNSPECIFIED (0) value.
+template <typename E>
+E Parse(std::string_view text, std::string_view prefix, bool (*parse)(google::protobuf::ConstStringParam, E*)) {
+  E v = static_cast<E>(0);
+  parse(absl::StrCat(AsAbsl(prefix), AsAbsl(text)), &v);
+  return v;
+}
+
 void SetTime(int64_t us, google::protobuf::Timestamp* out) {
   if (us != 0) *out = ToProtoTimestamp(absl::FromUnixMicros(us));
 }
@@ -29,36 +37,14 @@ std::string TypeText(v1::RequestType v) { return Text(v1::RequestType_Name(v), "
 std::string StateText(v1::RequestState v) { return Text(v1::RequestState_Name(v), "REQUEST_STATE_", v); }
 std::string OutcomeText(v1::RequestOutcome v) { return Text(v1::RequestOutcome_Name(v), "REQUEST_OUTCOME_", v); }
 
-v1::RequestSource SourceOf(std::string_view text) {
-  v1::RequestSource v = v1::REQUEST_SOURCE_UNSPECIFIED;
-  v1::RequestSource_Parse(absl::StrCat("REQUEST_SOURCE_", AsAbsl(text)), &v);
-  return v;
-}
-v1::RequestType TypeOf(std::string_view text) {
-  v1::RequestType v = v1::REQUEST_TYPE_UNSPECIFIED;
-  v1::RequestType_Parse(absl::StrCat("REQUEST_TYPE_", AsAbsl(text)), &v);
-  return v;
-}
-v1::RequestState StateOf(std::string_view text) {
-  v1::RequestState v = v1::REQUEST_STATE_UNSPECIFIED;
-  v1::RequestState_Parse(absl::StrCat("REQUEST_STATE_", AsAbsl(text)), &v);
-  return v;
-}
+v1::RequestSource SourceOf(std::string_view text) { return Parse(text, "REQUEST_SOURCE_", &v1::RequestSource_Parse); }
+v1::RequestType TypeOf(std::string_view text) { return Parse(text, "REQUEST_TYPE_", &v1::RequestType_Parse); }
+v1::RequestState StateOf(std::string_view text) { return Parse(text, "REQUEST_STATE_", &v1::RequestState_Parse); }
 v1::RequestOutcome OutcomeOf(std::string_view text) {
-  v1::RequestOutcome v = v1::REQUEST_OUTCOME_UNSPECIFIED;
-  v1::RequestOutcome_Parse(absl::StrCat("REQUEST_OUTCOME_", AsAbsl(text)), &v);
-  return v;
+  return Parse(text, "REQUEST_OUTCOME_", &v1::RequestOutcome_Parse);
 }
-v1::AttemptResult ResultOf(std::string_view text) {
-  v1::AttemptResult v = v1::ATTEMPT_RESULT_UNSPECIFIED;
-  v1::AttemptResult_Parse(absl::StrCat("ATTEMPT_RESULT_", AsAbsl(text)), &v);
-  return v;
-}
-v1::Readiness ReadinessProtoOf(std::string_view text) {
-  v1::Readiness v = v1::READINESS_UNSPECIFIED;
-  v1::Readiness_Parse(absl::StrCat("READINESS_", AsAbsl(text)), &v);
-  return v;
-}
+v1::AttemptResult ResultOf(std::string_view text) { return Parse(text, "ATTEMPT_RESULT_", &v1::AttemptResult_Parse); }
+v1::Readiness ReadinessProtoOf(std::string_view text) { return Parse(text, "READINESS_", &v1::Readiness_Parse); }
 
 v1::CallRequest RequestOf(const pqxx::row& r) {
   v1::CallRequest out;
